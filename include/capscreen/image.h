@@ -1,0 +1,54 @@
+/* image.h - a decoded frame at analysis size, and the decoders that make one.
+ *
+ * The engine never needs a full-size frame: it analyses frames at about
+ * CS_ANALYSIS_MIN_SIDE pixels on the short side. JPEGs are decoded with
+ * libjpeg-turbo's scaled DCT (1/2, 1/4, 1/8), so most of the inverse DCT and
+ * colour conversion work of a full decode is never done.
+ *
+ * Ownership: a cs_image owns `rgb`; release it with cs_image_free(), which
+ * accepts a zeroed or already-freed image. Thread-safe: decoders keep no
+ * shared state, so any number of threads may decode at once. */
+#ifndef CAPSCREEN_IMAGE_H
+#define CAPSCREEN_IMAGE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "capscreen/status.h"
+
+/* Short side the analysis wants at least; the scale picked is the smallest
+ * libjpeg-turbo scale whose output short side is still >= this. */
+#define CS_ANALYSIS_MIN_SIDE 64
+/* Refuse frames larger than this on either side (absurd dimensions are a
+ * sign of corruption or hostile input, and would cost memory). */
+#define CS_IMAGE_MAX_SIDE 8192
+/* Refuse encoded frames larger than this many bytes. */
+#define CS_ENCODED_MAX_BYTES (32u * 1024u * 1024u)
+
+typedef struct cs_image {
+    int width, height;          /* analysis size, pixels */
+    int src_width, src_height;  /* size of the encoded frame */
+    uint8_t *rgb;               /* width*height*3 bytes, rows packed */
+} cs_image;
+
+void cs_image_free(cs_image *img);
+
+/* Pick the analysis size for a frame of w x h: the output of the smallest
+ * 1/2^k scale (k <= 3) whose short side stays >= CS_ANALYSIS_MIN_SIDE.
+ * Used by the JPEG decoder and by sources that scale frames themselves
+ * (video), so every source feeds the engine comparable images. */
+void cs_analysis_size(int w, int h, int *out_w, int *out_h);
+
+/* Decode an encoded frame (JPEG or PNG, told apart by magic bytes) to
+ * analysis size. Errors: CS_ERR_EMPTY, CS_ERR_NOT_IMAGE, CS_ERR_TRUNCATED,
+ * CS_ERR_CORRUPT, CS_ERR_UNSUPPORTED, CS_ERR_TOO_LARGE, CS_ERR_NOMEM, each
+ * with a reason in `err`. On error `out` is left zeroed. */
+cs_status cs_decode_frame(const uint8_t *data, size_t len, cs_image *out,
+                          cs_error *err) CS_WARN_UNUSED;
+
+/* Scale an RGB image (rows of `stride` bytes) to analysis size with an area
+ * average. `out` receives a new image. */
+cs_status cs_image_from_rgb(const uint8_t *rgb, int w, int h, size_t stride,
+                            cs_image *out, cs_error *err) CS_WARN_UNUSED;
+
+#endif

@@ -1,0 +1,10 @@
+/* decode_internal.h - per-format decoders behind cs_decode_frame(). */
+#ifndef CS_DECODE_INTERNAL_H
+#define CS_DECODE_INTERNAL_H
+
+#include "capscreen/image.h"
+
+cs_status cs_decode_jpeg(const uint8_t *data, size_t len, cs_image *out, cs_error *err);
+cs_status cs_decode_png(const uint8_t *data, size_t len, cs_image *out, cs_error *err);
+
+#endif
