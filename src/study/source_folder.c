@@ -1,0 +1,150 @@
+/* source_folder.c - a folder of frame files, in natural file-name order. */
+#define _GNU_SOURCE /* strverscmp */
+#include "capscreen/source.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+typedef struct folder_source {
+    struct cs_source base;
+    char *dir;
+    char **names;
+    size_t n, next;
+} folder_source;
+
+static int by_name(const void *a, const void *b)
+{
+    /* Natural order, so frame2.jpg comes before frame10.jpg. */
+    return strverscmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void folder_close(cs_source *src)
+{
+    folder_source *f = (folder_source *)src;
+    for (size_t i = 0; i < f->n; i++)
+        free(f->names[i]);
+    free(f->names);
+    free(f->dir);
+    free(f);
+}
+
+static cs_status broken(cs_item *item, cs_status st, const char *fmt, const char *detail)
+{
+    item->kind = CS_ITEM_BROKEN;
+    item->status = st;
+    snprintf(item->reason, sizeof item->reason, fmt, detail);
+    return CS_OK;
+}
+
+static cs_status folder_next(cs_source *src, cs_item *item, cs_error *err)
+{
+    folder_source *f = (folder_source *)src;
+    char path[4096];
+    (void)err;
+    if (f->next >= f->n)
+        return CS_END;
+    const char *name = f->names[f->next++];
+    snprintf(item->name, sizeof item->name, "%s", name);
+    snprintf(path, sizeof path, "%s/%s", f->dir, name);
+
+    FILE *fp = fopen(path, "rb");
+    if (!fp)
+        return broken(item, CS_ERR_IO, "cannot read file: %s", strerror(errno));
+    struct stat st;
+    if (fstat(fileno(fp), &st) != 0 || !S_ISREG(st.st_mode)) {
+        fclose(fp);
+        return broken(item, CS_ERR_IO, "%s", "not a regular file");
+    }
+    if ((uint64_t)st.st_size > CS_ENCODED_MAX_BYTES) {
+        fclose(fp);
+        char detail[64];
+        snprintf(detail, sizeof detail, "%lld bytes", (long long)st.st_size);
+        return broken(item, CS_ERR_TOO_LARGE, "frame file too large (%s)", detail);
+    }
+    size_t len = (size_t)st.st_size;
+    uint8_t *data = malloc(len ? len : 1);
+    if (!data) {
+        fclose(fp);
+        return broken(item, CS_ERR_NOMEM, "%s", "out of memory reading frame");
+    }
+    if (len && fread(data, 1, len, fp) != len) {
+        int e = ferror(fp) ? errno : EIO;
+        free(data);
+        fclose(fp);
+        return broken(item, CS_ERR_IO, "read failed: %s", strerror(e));
+    }
+    fclose(fp);
+    item->kind = CS_ITEM_ENCODED;
+    item->data = data;
+    item->len = len;
+    return CS_OK;
+}
+
+cs_status cs_source_open_folder(const char *path, cs_source **out, cs_error *err)
+{
+    cs_status st = CS_OK;
+    size_t cap = 0;
+    struct dirent *de;
+    *out = NULL;
+    DIR *d = opendir(path);
+    if (!d)
+        return cs_error_set(err, CS_ERR_IO, "cannot read folder %s: %s", path, strerror(errno));
+    folder_source *f = calloc(1, sizeof *f);
+    if (!f || !(f->dir = strdup(path))) {
+        st = cs_error_set(err, CS_ERR_NOMEM, "out of memory listing %s", path);
+        goto fail;
+    }
+    errno = 0;
+    while ((de = readdir(d)) != NULL) {
+        /* Hidden files (., .., .DS_Store, editor droppings) are not frames;
+         * every other entry is, and one that is not an image is reported. */
+        if (de->d_name[0] == '.')
+            continue;
+        if (de->d_type == DT_DIR)
+            continue;
+        if (f->n == cap) {
+            size_t nc = cap ? cap * 2 : 1024;
+            char **nn = realloc(f->names, nc * sizeof *nn);
+            if (!nn) {
+                st = cs_error_set(err, CS_ERR_NOMEM, "out of memory listing %s", path);
+                goto fail;
+            }
+            f->names = nn;
+            cap = nc;
+        }
+        if (!(f->names[f->n] = strdup(de->d_name))) {
+            st = cs_error_set(err, CS_ERR_NOMEM, "out of memory listing %s", path);
+            goto fail;
+        }
+        f->n++;
+        errno = 0;
+    }
+    if (errno != 0) {
+        st = cs_error_set(err, CS_ERR_IO, "cannot list folder %s: %s", path, strerror(errno));
+        goto fail;
+    }
+    closedir(d);
+    d = NULL;
+    if (f->n == 0) {
+        st = cs_error_set(err, CS_ERR_EMPTY, "folder %s holds no frame files", path);
+        goto fail;
+    }
+    qsort(f->names, f->n, sizeof *f->names, by_name);
+    f->base.type = CS_SOURCE_FOLDER;
+    f->base.expected = (int64_t)f->n;
+    f->base.next = folder_next;
+    f->base.close = folder_close;
+    *out = &f->base;
+    return CS_OK;
+
+fail:
+    if (d)
+        closedir(d);
+    if (f)
+        folder_close(&f->base);
+    return st;
+}
