@@ -1,0 +1,91 @@
+/* engine.h - per-frame triage: exposure, sharpness, visibility/cleansing,
+ * a redundancy signature, and the suspected-bleeding probability with the
+ * bleeding regions as boxes.
+ *
+ * Threads: a cs_engine holds the loaded model and is read-only after
+ * cs_engine_load(); share it between threads. Each thread that analyses
+ * frames owns one cs_worker (scratch buffers and its own classifier
+ * handle); a worker is used by one thread at a time.
+ *
+ * Ownership: cs_engine_free()/cs_worker_free() accept NULL. Results are
+ * plain values; the caller owns them. */
+#ifndef CAPSCREEN_ENGINE_H
+#define CAPSCREEN_ENGINE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "capscreen/image.h"
+#include "capscreen/status.h"
+
+#define CS_MAX_BOXES 8
+/* Redundancy signature: mean RGB of an 8x8 grid over the frame. */
+#define CS_SIG_GRID 8
+#define CS_SIG_LEN (CS_SIG_GRID * CS_SIG_GRID * 3)
+
+typedef enum cs_exposure {
+    CS_EXPOSURE_OK,
+    CS_EXPOSURE_TOO_DARK,
+    CS_EXPOSURE_TOO_BRIGHT,
+} cs_exposure;
+
+const char *cs_exposure_name(cs_exposure e);
+
+/* Image quality of one frame. Fractions are of the frame's pixels. */
+typedef struct cs_quality {
+    float mean_luma;        /* 0..255 */
+    float dark_fraction;    /* luma < 35 */
+    float bright_fraction;  /* luma > 235 (saturated, glare) */
+    cs_exposure exposure;
+    float sharpness;        /* variance of the Laplacian of luma, scale-normalised */
+    float sharpness_score;  /* 0..1, 1 = crisp */
+    bool blurry;
+    float bubble_fraction;  /* small bright specular blobs (bubbles, foam) */
+    float debris_fraction;  /* yellow-green-brown content (stool, bile) */
+    float dark_lumen_fraction; /* dark regions (lumen not lit) */
+    float visibility;       /* 0..1 share of mucosa that can be read */
+    bool readable;          /* exposure ok, not blurry, visibility >= 0.3 */
+} cs_quality;
+
+typedef struct cs_box {
+    float x, y, w, h;  /* top-left corner and size, normalised to 0..1 */
+    float score;       /* mean blood likelihood inside the box, 0..1 */
+} cs_box;
+
+typedef struct cs_frame_result {
+    cs_quality quality;
+    float bleeding_probability;  /* 0..1 from the trained model */
+    bool bleeding;               /* probability >= the model's threshold */
+    int n_boxes;
+    cs_box boxes[CS_MAX_BOXES];  /* bleeding regions, largest first */
+    uint8_t signature[CS_SIG_LEN];
+} cs_frame_result;
+
+typedef struct cs_engine cs_engine;
+typedef struct cs_worker cs_worker;
+
+/* Load the bleeding model from `model_path` (NULL: $CAPSCREEN_MODEL, else
+ * the installed default models/bleeding-xgb.json). Errors: CS_ERR_MODEL
+ * (missing or invalid file), CS_ERR_NOMEM. */
+cs_status cs_engine_load(const char *model_path, cs_engine **out, cs_error *err)
+    CS_WARN_UNUSED;
+void cs_engine_free(cs_engine *eng);
+
+/* Decision threshold stored with the model (chosen in training for the
+ * operating point in models/MODEL_CARD.md). */
+float cs_engine_threshold(const cs_engine *eng);
+const char *cs_engine_model_path(const cs_engine *eng);
+
+cs_status cs_worker_new(const cs_engine *eng, cs_worker **out, cs_error *err)
+    CS_WARN_UNUSED;
+void cs_worker_free(cs_worker *w);
+
+/* Analyse one decoded frame. Deterministic: the same image gives the same
+ * result on any thread. Errors: CS_ERR_MODEL if prediction fails. */
+cs_status cs_worker_analyze(cs_worker *w, const cs_image *img,
+                            cs_frame_result *out, cs_error *err) CS_WARN_UNUSED;
+
+/* Mean absolute difference of two signatures, 0..255. */
+float cs_signature_distance(const uint8_t *a, const uint8_t *b);
+
+#endif

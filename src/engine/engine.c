@@ -1,0 +1,204 @@
+/* engine.c - the loaded bleeding model and per-thread workers that run all
+ * per-frame measures on a decoded frame. */
+#include "capscreen/engine.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <xgboost/c_api.h>
+
+#include "engine/features.h"
+#include "engine/scan.h"
+
+/* Attributes the training tool stores inside the XGBoost model file, so the
+ * model and its operating point travel as one file. */
+#define ATTR_THRESHOLD "cs_threshold"
+#define ATTR_NFEAT "cs_features"
+#define MODEL_MAX_BYTES (64u * 1024u * 1024u)
+
+struct cs_engine {
+    char *model_path;
+    uint8_t *model;  /* the model file's bytes; workers load from these */
+    size_t model_len;
+    float threshold;
+};
+
+struct cs_worker {
+    const cs_engine *eng;
+    BoosterHandle booster;
+    cs_scan_scratch scratch;
+    cs_scan scan;
+    char array_json[160];
+};
+
+static cs_status booster_from(const cs_engine *eng, BoosterHandle *out, cs_error *err)
+{
+    BoosterHandle b = NULL;
+    if (XGBoosterCreate(NULL, 0, &b) != 0 ||
+        XGBoosterLoadModelFromBuffer(b, eng->model, eng->model_len) != 0 ||
+        XGBoosterSetParam(b, "nthread", "1") != 0) {
+        /* XGBoost appends a stack trace: keep its first line. */
+        cs_status st = cs_error_set(err, CS_ERR_MODEL, "cannot load bleeding model %s: %.*s",
+                                    eng->model_path, (int)strcspn(XGBGetLastError(), "\n"),
+                                    XGBGetLastError());
+        if (b)
+            XGBoosterFree(b);
+        return st;
+    }
+    *out = b;
+    return CS_OK;
+}
+
+static char *default_model_path(void)
+{
+    const char *env = getenv("CAPSCREEN_MODEL");
+    if (env && *env)
+        return strdup(env);
+    return strdup(CS_DEFAULT_MODEL_DIR "/bleeding-xgb.json");
+}
+
+cs_status cs_engine_load(const char *model_path, cs_engine **out, cs_error *err)
+{
+    cs_status st = CS_OK;
+    FILE *f = NULL;
+    BoosterHandle b = NULL;
+    cs_engine *eng = calloc(1, sizeof *eng);
+
+    *out = NULL;
+    if (!eng)
+        return cs_error_set(err, CS_ERR_NOMEM, "out of memory loading model");
+    eng->model_path = model_path ? strdup(model_path) : default_model_path();
+    if (!eng->model_path) {
+        st = cs_error_set(err, CS_ERR_NOMEM, "out of memory loading model");
+        goto fail;
+    }
+    f = fopen(eng->model_path, "rb");
+    if (!f) {
+        st = cs_error_set(err, CS_ERR_MODEL, "cannot open bleeding model %s: %s "
+                          "(set CAPSCREEN_MODEL or --model)", eng->model_path, strerror(errno));
+        goto fail;
+    }
+    if (fseek(f, 0, SEEK_END) != 0 || ftell(f) <= 0 || (size_t)ftell(f) > MODEL_MAX_BYTES) {
+        st = cs_error_set(err, CS_ERR_MODEL, "bleeding model %s is empty or too large",
+                          eng->model_path);
+        goto fail;
+    }
+    eng->model_len = (size_t)ftell(f);
+    rewind(f);
+    eng->model = malloc(eng->model_len);
+    if (!eng->model || fread(eng->model, 1, eng->model_len, f) != eng->model_len) {
+        st = cs_error_set(err, CS_ERR_MODEL, "cannot read bleeding model %s", eng->model_path);
+        goto fail;
+    }
+    st = booster_from(eng, &b, err);
+    if (st != CS_OK)
+        goto fail;
+    const char *v = NULL;
+    int ok = 0;
+    if (XGBoosterGetAttr(b, ATTR_NFEAT, &v, &ok) != 0 || !ok || atoi(v) != CS_BLEED_NFEAT) {
+        st = cs_error_set(err, CS_ERR_MODEL, "bleeding model %s was trained for other features "
+                          "(%s=%s, this build has %d): retrain with tools/train-bleeding",
+                          eng->model_path, ATTR_NFEAT, ok ? v : "missing", CS_BLEED_NFEAT);
+        goto fail;
+    }
+    if (XGBoosterGetAttr(b, ATTR_THRESHOLD, &v, &ok) != 0 || !ok) {
+        st = cs_error_set(err, CS_ERR_MODEL, "bleeding model %s has no %s attribute",
+                          eng->model_path, ATTR_THRESHOLD);
+        goto fail;
+    }
+    eng->threshold = strtof(v, NULL);
+    XGBoosterFree(b);
+    fclose(f);
+    *out = eng;
+    return CS_OK;
+
+fail:
+    if (b)
+        XGBoosterFree(b);
+    if (f)
+        fclose(f);
+    cs_engine_free(eng);
+    return st;
+}
+
+void cs_engine_free(cs_engine *eng)
+{
+    if (!eng)
+        return;
+    free(eng->model_path);
+    free(eng->model);
+    free(eng);
+}
+
+float cs_engine_threshold(const cs_engine *eng) { return eng->threshold; }
+const char *cs_engine_model_path(const cs_engine *eng) { return eng->model_path; }
+
+cs_status cs_worker_new(const cs_engine *eng, cs_worker **out, cs_error *err)
+{
+    cs_worker *w = calloc(1, sizeof *w);
+    *out = NULL;
+    if (!w)
+        return cs_error_set(err, CS_ERR_NOMEM, "out of memory creating worker");
+    w->eng = eng;
+    cs_status st = booster_from(eng, &w->booster, err);
+    if (st != CS_OK) {
+        free(w);
+        return st;
+    }
+    *out = w;
+    return CS_OK;
+}
+
+void cs_worker_free(cs_worker *w)
+{
+    if (!w)
+        return;
+    if (w->booster)
+        XGBoosterFree(w->booster);
+    cs_scan_scratch_free(&w->scratch);
+    free(w);
+}
+
+cs_status cs_bleeding_predict(cs_worker *w, const float *feat, float *prob, cs_error *err);
+
+cs_status cs_bleeding_predict(cs_worker *w, const float *feat, float *prob, cs_error *err)
+{
+    /* In-place prediction from a dense row: no DMatrix per frame. */
+    static const char config[] = "{\"type\": 0, \"training\": false, \"iteration_begin\": 0, "
+                                 "\"iteration_end\": 0, \"strict_shape\": false, \"missing\": NaN, "
+                                 "\"cache_id\": 0}";
+    const bst_ulong *shape = NULL;
+    bst_ulong dim = 0;
+    const float *res = NULL;
+    snprintf(w->array_json, sizeof w->array_json,
+             "{\"data\": [%llu, true], \"shape\": [1, %d], \"typestr\": \"<f4\", \"version\": 3}",
+             (unsigned long long)(uintptr_t)feat, CS_BLEED_NFEAT);
+    if (XGBoosterPredictFromDense(w->booster, w->array_json, config, NULL, &shape, &dim, &res) != 0)
+        return cs_error_set(err, CS_ERR_MODEL, "bleeding model prediction failed: %.*s",
+                            (int)strcspn(XGBGetLastError(), "\n"), XGBGetLastError());
+    *prob = res[0];
+    return CS_OK;
+}
+
+cs_status cs_worker_analyze(cs_worker *w, const cs_image *img, cs_frame_result *out, cs_error *err)
+{
+    float feat[CS_BLEED_NFEAT];
+
+    memset(out, 0, sizeof *out);
+    if (cs_scan_frame(img, &w->scratch, &w->scan) != CS_OK)
+        return cs_error_set(err, CS_ERR_NOMEM, "out of memory analysing a %dx%d frame",
+                            img->width, img->height);
+    cs_quality_from_scan(&w->scan, &out->quality);
+    cs_signature_from_scan(&w->scan, out->signature);
+    cs_bleed_features_from_scan(&w->scan, feat);
+    cs_status st = cs_bleeding_predict(w, feat, &out->bleeding_probability, err);
+    if (st != CS_OK)
+        return st;
+    out->bleeding = out->bleeding_probability >= w->eng->threshold;
+    /* Boxes only where the frame is flagged: the reader looks at boxes on
+     * flagged frames, and unflagged red specks would be noise. */
+    if (out->bleeding)
+        out->n_boxes = cs_bleed_boxes(&w->scan, out->boxes);
+    return CS_OK;
+}
