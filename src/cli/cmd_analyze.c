@@ -1,0 +1,185 @@
+/* cmd_analyze.c - `capscreen analyze PATH`: triage a study, write its summary. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "capscreen/engine.h"
+#include "capscreen/pipeline.h"
+#include "capscreen/source.h"
+#include "capscreen/summary.h"
+#include "cli/cli.h"
+#include "cli/progress.h"
+
+typedef struct analyze_ctx {
+    cs_summary *summary;
+    progress prog;
+} analyze_ctx;
+
+static cs_status on_outcome(void *ctx, const cs_outcome *o, cs_error *err)
+{
+    analyze_ctx *a = ctx;
+    cs_status st = cs_summary_add(a->summary, o, err);
+    progress_tick(&a->prog);
+    return st;
+}
+
+static void usage(FILE *f)
+{
+    fputs("usage: capscreen analyze [--output FILE] [--threads N] [--model FILE]\n"
+          "                         [--top N] [--redundancy D] PATH\n"
+          "\n"
+          "Triage every frame of a study and write the summary JSON (docs/summary-schema.md)\n"
+          "to stdout, or to FILE. PATH is a folder of JPEG/PNG frames (natural file-name\n"
+          "order), a capsule video (MP4, AVI, MKV...), or a frame-stream file.\n"
+          "\n"
+          "  -o, --output FILE   write the summary to FILE (atomically) instead of stdout\n"
+          "  -j, --threads N     worker threads (default: 1); output is identical for any N\n"
+          "  -m, --model FILE    bleeding model (default: $CAPSCREEN_MODEL or the built-in)\n"
+          "      --top N         frames kept in ranked_for_review (default 200)\n"
+          "      --redundancy D  signature distance that joins a redundant run (default 4)\n"
+          "\n"
+          "Unreadable or corrupt frames are listed in the summary with their reason; the exit\n"
+          "status is 0 when at least one frame was analysed.\n",
+          f);
+}
+
+int cli_analyze(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"output", required_argument, 0, 'o'}, {"threads", required_argument, 0, 'j'},
+        {"model", required_argument, 0, 'm'},  {"top", required_argument, 0, 'T'},
+        {"redundancy", required_argument, 0, 'R'}, {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0}};
+    const char *output = NULL, *model = NULL;
+    int threads = 1, c;
+    cs_summary_opts sopts;
+    cs_summary_opts_default(&sopts);
+
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "o:j:m:h", longopts, NULL)) != -1) {
+        char *end = NULL;
+        switch (c) {
+        case 'o': output = optarg; break;
+        case 'm': model = optarg; break;
+        case 'j':
+            threads = (int)strtol(optarg, &end, 10);
+            if (*end || threads < 1 || threads > 256) {
+                cli_fail("--threads must be a number from 1 to 256, not '%s'", optarg);
+                return 2;
+            }
+            break;
+        case 'T':
+            sopts.top_n = (int)strtol(optarg, &end, 10);
+            if (*end || sopts.top_n < 0) {
+                cli_fail("--top must be a number >= 0, not '%s'", optarg);
+                return 2;
+            }
+            break;
+        case 'R':
+            sopts.redundancy_distance = strtof(optarg, &end);
+            if (*end || sopts.redundancy_distance < 0) {
+                cli_fail("--redundancy must be a number >= 0, not '%s'", optarg);
+                return 2;
+            }
+            break;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    if (optind != argc - 1) {
+        cli_fail("analyze needs exactly one PATH (try 'capscreen analyze --help')");
+        return 2;
+    }
+    const char *path = argv[optind];
+
+    cs_error err = {0};
+    cs_source *src = NULL;
+    cs_engine *eng = NULL;
+    analyze_ctx ctx = {0};
+    FILE *out = stdout;
+    char *tmp_path = NULL;
+    int rc = 1;
+
+    if (cs_source_open(path, &src, &err) != CS_OK) {
+        cli_fail("%s", err.msg);
+        return 1;
+    }
+    if (cs_engine_load(model, &eng, &err) != CS_OK) {
+        cli_fail("%s", err.msg);
+        goto done;
+    }
+    if (output) {
+        size_t n = strlen(output) + 16;
+        tmp_path = malloc(n);
+        if (!tmp_path) {
+            cli_fail("out of memory");
+            goto done;
+        }
+        snprintf(tmp_path, n, "%s.partial", output);
+        out = fopen(tmp_path, "w");
+        if (!out) {
+            cli_fail("cannot write %s: %s", tmp_path, strerror(errno));
+            out = stdout;
+            goto done;
+        }
+    }
+    sopts.source_path = path;
+    sopts.source_type = cs_source_type_name(cs_source_type_of(src));
+    sopts.model_path = cs_engine_model_path(eng);
+    sopts.threshold = cs_engine_threshold(eng);
+    if (cs_summary_begin(out, &sopts, &ctx.summary, &err) != CS_OK) {
+        cli_fail("%s", err.msg);
+        goto done;
+    }
+    progress_start(&ctx.prog, cs_source_expected(src));
+    cs_status st = cs_pipeline_run(src, eng, threads, on_outcome, &ctx, &err);
+    progress_end(&ctx.prog);
+    if (st != CS_OK) {
+        cli_fail("%s: %s", path, err.msg);
+        goto done;
+    }
+    if (cs_summary_finish(ctx.summary, &err) != CS_OK) {
+        cli_fail("%s", err.msg);
+        goto done;
+    }
+    if (out != stdout) {
+        if (fclose(out) != 0) {
+            out = stdout;
+            cli_fail("cannot write %s: %s", tmp_path, strerror(errno));
+            goto done;
+        }
+        out = stdout;
+        if (rename(tmp_path, output) != 0) {
+            cli_fail("cannot rename %s to %s: %s", tmp_path, output, strerror(errno));
+            goto done;
+        }
+        free(tmp_path);
+        tmp_path = NULL;
+    }
+    const cs_summary_counts *counts = cs_summary_get_counts(ctx.summary);
+    if (counts->analysed == 0) {
+        cli_fail("%s: none of its %llu frames could be analysed (reasons in the summary)", path,
+                 (unsigned long long)counts->frames);
+        goto done;
+    }
+    if (isatty(STDERR_FILENO))
+        fprintf(stderr, "capscreen: analysed %llu of %llu frames; %llu failed, %llu flagged for bleeding\n",
+                (unsigned long long)counts->analysed, (unsigned long long)counts->frames,
+                (unsigned long long)counts->failed, (unsigned long long)counts->bleeding);
+    rc = 0;
+
+done:
+    if (out != stdout)
+        fclose(out);
+    if (tmp_path) {
+        unlink(tmp_path);
+        free(tmp_path);
+    }
+    cs_summary_free(ctx.summary);
+    cs_engine_free(eng);
+    cs_source_close(src);
+    return rc;
+}

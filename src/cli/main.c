@@ -1,0 +1,58 @@
+/* main.c - `capscreen` entry point: dispatches to a subcommand. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+#define CAPSCREEN_VERSION "0.1.0"
+
+void cli_fail(const char *fmt, ...)
+{
+    va_list ap;
+    fputs("capscreen: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+static void usage(FILE *f)
+{
+    fputs("usage: capscreen COMMAND [ARGS]\n"
+          "\n"
+          "commands:\n"
+          "  analyze PATH          triage a study (folder of frames, video, frame stream)\n"
+          "  pack FOLDER OUT       write a frame-stream file from a folder of JPEG frames\n"
+          "  eval-bleeding DIR LABELS.csv\n"
+          "                        measure the bleeding detector on labelled frames\n"
+          "  version               print the version\n"
+          "\n"
+          "Run 'capscreen COMMAND --help' for a command's options.\n",
+          f);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "analyze") == 0)
+        return cli_analyze(argc - 1, argv + 1);
+    if (strcmp(cmd, "pack") == 0)
+        return cli_pack(argc - 1, argv + 1);
+    if (strcmp(cmd, "eval-bleeding") == 0)
+        return cli_eval_bleeding(argc - 1, argv + 1);
+    if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
+        printf("capscreen %s\n", CAPSCREEN_VERSION);
+        return 0;
+    }
+    if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    cli_fail("unknown command '%s' (try 'capscreen --help')", cmd);
+    return 2;
+}

@@ -1,0 +1,20 @@
+/* progress.h - frames done, rate and time left on stderr, for terminals
+ * only: nothing is printed when stderr is not a TTY. One thread. */
+#ifndef CS_CLI_PROGRESS_H
+#define CS_CLI_PROGRESS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef struct progress {
+    bool enabled;
+    int64_t expected;      /* -1 when unknown */
+    double start, last_draw;
+    uint64_t done;
+} progress;
+
+void progress_start(progress *p, int64_t expected);
+void progress_tick(progress *p);
+void progress_end(progress *p);
+
+#endif
