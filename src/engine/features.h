@@ -25,9 +25,9 @@ void cs_bleed_features_from_scan(const struct cs_scan *scan, float *feat);
  * Errors: CS_ERR_NOMEM. */
 cs_status cs_bleed_features(const cs_image *img, float *feat);
 
-/* Bleeding regions: cells of a 20x20 grid where most pixels are blood
- * coloured, joined into 8-connected regions of at least two cells. Writes
- * up to CS_MAX_BOXES boxes, largest first; returns how many. */
+/* Bleeding regions: blood-coloured cells of a 20x20 grid, gaps filled,
+ * joined into 8-connected regions of at least three cells (docs/engine.md).
+ * Writes up to CS_MAX_BOXES boxes, largest first; returns how many. */
 int cs_bleed_boxes(const struct cs_scan *scan, cs_box *boxes);
 
 /* Image quality (exposure, sharpness, visibility) and the redundancy
