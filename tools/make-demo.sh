@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Rebuild samples/demo from the shared WCEBleedGen frames (see samples/README.md).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+data=${1:-$root/../shared/data/wcebleedgen}
+[ -f "$data/labels.csv" ] || { echo "make-demo: no data set at $data" >&2; exit 1; }
+cmake -S "$root" -B "$root/build" -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build "$root/build" -j"$(nproc)" --target make-demo >/dev/null
+rm -rf "$root/samples/demo"
+"$root/build/make-demo" --data "$data" --out "$root/samples/demo"
