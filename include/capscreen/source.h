@@ -66,6 +66,11 @@ const char *cs_source_type_name(cs_source_type t);
  * without a frame count). Used for progress only. */
 int64_t cs_source_expected(const cs_source *src);
 
+/* Share of the input consumed so far, 0..1, or -1 when the source cannot
+ * tell (then progress falls back to cs_source_expected()). For progress
+ * display only: a frame-stream source answers by bytes read. */
+double cs_source_fraction_done(const cs_source *src);
+
 /* Next item. CS_OK: `item` is filled (possibly CS_ITEM_BROKEN). CS_END: no
  * more items. Any other status is a failure of the whole source (the
  * folder vanished, an I/O error on the stream file) with `err` filled. */
@@ -89,6 +94,7 @@ struct cs_source {
     int64_t expected;
     cs_status (*next)(cs_source *src, cs_item *item, cs_error *err);
     void (*close)(cs_source *src);
+    double (*fraction_done)(const cs_source *src);  /* optional */
 };
 
 #endif

@@ -134,7 +134,7 @@ int cli_analyze(int argc, char **argv)
         cli_fail("%s", err.msg);
         goto done;
     }
-    progress_start(&ctx.prog, cs_source_expected(src));
+    progress_start(&ctx.prog, src);
     cs_status st = cs_pipeline_run(src, eng, threads, on_outcome, &ctx, &err);
     progress_end(&ctx.prog);
     if (st != CS_OK) {

@@ -6,14 +6,16 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+struct cs_source;
+
 typedef struct progress {
     bool enabled;
-    int64_t expected;      /* -1 when unknown */
+    const struct cs_source *src;  /* asked for the share done */
     double start, last_draw;
     uint64_t done;
 } progress;
 
-void progress_start(progress *p, int64_t expected);
+void progress_start(progress *p, const struct cs_source *src);
 void progress_tick(progress *p);
 void progress_end(progress *p);
 

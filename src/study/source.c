@@ -47,6 +47,11 @@ const char *cs_source_type_name(cs_source_type t)
     return "unknown";
 }
 
+double cs_source_fraction_done(const cs_source *src)
+{
+    return src->fraction_done ? src->fraction_done(src) : -1.0;
+}
+
 cs_status cs_source_next(cs_source *src, cs_item *item, cs_error *err)
 {
     memset(item, 0, sizeof *item);

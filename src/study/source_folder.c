@@ -84,6 +84,12 @@ static cs_status folder_next(cs_source *src, cs_item *item, cs_error *err)
     return CS_OK;
 }
 
+static double folder_fraction(const cs_source *src)
+{
+    const folder_source *f = (const folder_source *)src;
+    return f->n ? (double)f->next / (double)f->n : -1.0;
+}
+
 cs_status cs_source_open_folder(const char *path, cs_source **out, cs_error *err)
 {
     cs_status st = CS_OK;
@@ -138,6 +144,7 @@ cs_status cs_source_open_folder(const char *path, cs_source **out, cs_error *err
     f->base.expected = (int64_t)f->n;
     f->base.next = folder_next;
     f->base.close = folder_close;
+    f->base.fraction_done = folder_fraction;
     *out = &f->base;
     return CS_OK;
 

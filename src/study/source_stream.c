@@ -21,6 +21,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "capscreen/framestream.h"
 
@@ -31,6 +32,7 @@ typedef struct stream_source {
     FILE *f;
     cs_fs_reader *rd;
     bool eof;              /* the reader has been told the file ended */
+    uint64_t size, consumed; /* file size at open, bytes fed so far */
     uint8_t chunk[STREAM_CHUNK];
 } stream_source;
 
@@ -121,6 +123,7 @@ static cs_status stream_next(cs_source *src, cs_item *item, cs_error *err)
         if (n == 0 && ferror(s->f))
             return cs_error_set(err, CS_ERR_IO, "frame-stream: read failed: "
                                 "%s", strerror(errno));
+        s->consumed += n;
         if (n > 0) {
             st = cs_fs_reader_feed(s->rd, s->chunk, n, err);
             if (st != CS_OK)
@@ -130,6 +133,15 @@ static cs_status stream_next(cs_source *src, cs_item *item, cs_error *err)
             (void)cs_fs_reader_finish(s->rd);
         }
     }
+}
+
+static double stream_fraction(const cs_source *src)
+{
+    const stream_source *s = (const stream_source *)src;
+    /* A file still growing (a live study) can pass its size at open. */
+    if (s->size == 0)
+        return -1.0;
+    return s->consumed >= s->size ? 1.0 : (double)s->consumed / (double)s->size;
 }
 
 static void stream_close(cs_source *src)
@@ -156,6 +168,7 @@ cs_status cs_source_open_framestream(const char *path, cs_source **out,
     s->base.expected = -1;
     s->base.next = stream_next;
     s->base.close = stream_close;
+    s->base.fraction_done = stream_fraction;
     s->f = fopen(path, "rb");
     if (!s->f) {
         cs_status st = cs_error_set(err, CS_ERR_IO, "%s: cannot open: %s",
@@ -163,6 +176,9 @@ cs_status cs_source_open_framestream(const char *path, cs_source **out,
         stream_close(&s->base);
         return st;
     }
+    struct stat st_file;
+    if (fstat(fileno(s->f), &st_file) == 0 && st_file.st_size > 0)
+        s->size = (uint64_t)st_file.st_size;
     cs_fs_reader_opts opts = {.expect_header = true};
     cs_status st = cs_fs_reader_new(&opts, &s->rd, err);
     if (st != CS_OK) {
