@@ -4,6 +4,7 @@
 #include <stdio.h> /* before jpeglib.h, which uses FILE */
 
 #include <jpeglib.h>
+#include <jerror.h>
 #include <setjmp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,7 +76,11 @@ cs_status cs_decode_jpeg(const uint8_t *data, size_t len, cs_image *out,
     fail.warnings = 0;
     if (setjmp(fail.jump)) {
         /* A fatal error after "premature end" means the bytes ran out. */
-        if (fail.warnings && strstr(fail.warning, "Premature end"))
+        /* libjpeg refuses dimensions over 65500 itself, before our cap. */
+        if (fail.mgr.msg_code == JERR_IMAGE_TOO_BIG || fail.mgr.msg_code == JERR_WIDTH_OVERFLOW)
+            st = cs_error_set(err, CS_ERR_TOO_LARGE, "JPEG dimensions exceed the %d px limit (%s)",
+                              CS_IMAGE_MAX_SIDE, fail.msg);
+        else if (fail.warnings && strstr(fail.warning, "Premature end"))
             st = cs_error_set(err, CS_ERR_TRUNCATED, "truncated JPEG: %s (%s)", fail.warning, fail.msg);
         else
             st = cs_error_set(err, CS_ERR_CORRUPT, "corrupt JPEG: %s", fail.msg);

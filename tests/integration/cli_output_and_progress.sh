@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# cli_output_and_progress.sh - `analyze --output FILE` writes exactly what
+# stdout would get, atomically; stderr stays silent unless it is a terminal,
+# where a progress line (frames/s) appears.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+need_shared
+
+D=$T/frames
+awk -F, 'NR > 1 && NR % 25 == 0 && n++ < 60 { print $1 }' "$WCE_LABELS" | link_frames "$D"
+: >"$D/zz-broken.jpg" # a broken frame must not make stderr noisy either
+
+# stdout vs --output: the same bytes; nothing on stderr when it is a file.
+run_cs "$T/stdout.json" "$T/err1" analyze "$D"
+[ "$RC" -eq 0 ] || die "analyze exited $RC: $(cat "$T/err1")"
+[ -s "$T/stdout.json" ] || die "analyze wrote nothing to stdout"
+run_cs "$T/o2" "$T/err2" analyze --output "$T/summary.json" "$D"
+[ "$RC" -eq 0 ] || fail "analyze --output exited $RC: $(cat "$T/err2")"
+cmp "$T/stdout.json" "$T/summary.json" || fail "--output FILE differs from stdout"
+[ -s "$T/o2" ] && fail "analyze --output also wrote to stdout: $(head -c 200 "$T/o2")"
+[ -e "$T/summary.json.partial" ] && fail "analyze --output left summary.json.partial behind"
+ok "--output FILE == stdout, byte for byte, nothing else written"
+for e in "$T/err1" "$T/err2"; do
+    if [ -s "$e" ]; then
+        fail "stderr is not a terminal, yet analyze wrote to it:"
+        sed 's/^/    | /' "$e" >&2
+    fi
+done
+ok "stderr silent when it is not a terminal"
+
+# stderr on a terminal: a progress line. script(1) gives the command a pty;
+# stdout goes to a file inside it, so only stderr reaches the pty.
+if command -v script >/dev/null 2>&1; then
+    q() { printf '%q' "$1"; }
+    cmd="$(q "$CAPSCREEN") analyze $(q "$D") >$(q "$T/tty.json")"
+    rc=0
+    script -qec "$cmd" /dev/null </dev/null >"$T/tty.out" 2>&1 || rc=$?
+    [ "$rc" -eq 0 ] || fail "analyze under a pty exited $rc: $(cat "$T/tty.out")"
+    grep -q "frames/s" "$T/tty.out" || fail "no progress ('frames/s') on a terminal; captured: $(tr '\r' '\n' <"$T/tty.out" | sed -n '1,5p')"
+    cmp -s "$T/stdout.json" "$T/tty.json" || fail "the summary differs when stderr is a terminal"
+    ok "progress shown on a terminal"
+else
+    echo "note: script(1) not installed; skipping the terminal progress sub-check"
+fi
+
+# --output into a missing directory: non-zero, one line, no file anywhere.
+run_cs "$T/o3" "$T/err3" analyze --output "$T/no-such-dir/summary.json" "$D"
+[ "$RC" -ne 0 ] || fail "--output into a missing directory exited 0"
+expect_one_line "$T/err3" "--output into a missing directory" || true
+[ -e "$T/no-such-dir" ] && fail "--output into a missing directory created it"
+[ -s "$T/o3" ] && fail "--output into a missing directory wrote the summary to stdout"
+ok "--output into a missing directory -> exit $RC, one line, nothing written"
+
+# A failed analysis leaves an existing --output file as it was, and no
+# partial file beside it.
+echo "previous summary" >"$T/keep.json"
+run_cs "$T/o4" "$T/err4" analyze --output "$T/keep.json" "$T/no-such-study"
+[ "$RC" -ne 0 ] || fail "analyze of a missing study exited 0"
+[ "$(cat "$T/keep.json")" = "previous summary" ] || fail "a failed analyze replaced the existing --output file"
+[ -e "$T/keep.json.partial" ] && fail "a failed analyze left keep.json.partial behind"
+ok "failed analyze leaves --output untouched"
+
+cs_finish
