@@ -45,7 +45,8 @@ static int pick_denom(int w, int h)
 {
     int shortest = w < h ? w : h;
     int denom = 1;
-    while (denom < 8 && shortest / (denom * 2) >= CS_ANALYSIS_MIN_SIDE)
+    /* Output sizes round up, as libjpeg's jdiv_round_up does. */
+    while (denom < 8 && (shortest + denom * 2 - 1) / (denom * 2) >= CS_ANALYSIS_MIN_SIDE)
         denom *= 2;
     return denom;
 }

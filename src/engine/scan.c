@@ -11,7 +11,8 @@
 #define BLOOD_LRG 1.3f
 #define BLOOD_SAT 115
 #define BLOOD_LUMA_MIN 15
-/* Debris and bile are yellow-green: green close to red, lit, coloured. */
+/* Debris and bile are yellow-green: green close to red and above blue,
+ * lit, coloured. */
 #define DEBRIS_LRG 0.35f
 #define DEBRIS_SAT 70
 #define DEBRIS_LUMA_MIN 50
@@ -138,7 +139,7 @@ cs_status cs_scan_frame(const cs_image *img, cs_scan_scratch *scratch, cs_scan *
                 s->bright += Y > CS_BRIGHT_LUMA;
                 if (Y > BUBBLE_LUMA_MIN && sat < BUBBLE_SAT_MAX)
                     s->bubble++;
-                else if (lb < debris_bin && sat > DEBRIS_SAT && Y > DEBRIS_LUMA_MIN)
+                else if (lb < debris_bin && p[1] > p[2] && sat > DEBRIS_SAT && Y > DEBRIS_LUMA_MIN)
                     s->debris++;
             }
             if (Y < CS_VALID_LUMA_MIN || Y > CS_VALID_LUMA_MAX)

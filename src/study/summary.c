@@ -63,6 +63,40 @@ static cs_status put_json(FILE *f, json_t *j, const char *prefix, cs_error *err)
     return rc ? io_fail(err, "json") : CS_OK;
 }
 
+/* A JSON string for a name that may not be UTF-8 (file names are bytes):
+ * valid UTF-8 is kept, any other byte becomes "\xNN" text, so the summary
+ * stays valid JSON and the reader can still tell which file it was. */
+static json_t *name_json(const char *name)
+{
+    json_t *j = json_string(name);
+    if (j)
+        return j;
+    char clean[CS_NAME_MAX * 4 + 1];
+    size_t o = 0;
+    const unsigned char *p = (const unsigned char *)name;
+    while (*p && o + 5 < sizeof clean) {
+        int len = *p < 0x80 ? 1 : (*p >> 5) == 6 ? 2 : (*p >> 4) == 14 ? 3 : (*p >> 3) == 30 ? 4 : 0;
+        int ok = len > 0;
+        for (int k = 1; ok && k < len; k++)
+            ok = (p[k] & 0xC0) == 0x80;
+        if (ok && len > 1) {
+            json_t *probe = json_stringn((const char *)p, (size_t)len);
+            ok = probe != NULL; /* rejects overlongs and surrogates */
+            json_decref(probe);
+        }
+        if (ok) {
+            memcpy(clean + o, p, (size_t)len);
+            o += (size_t)len;
+            p += len;
+        } else {
+            o += (size_t)snprintf(clean + o, sizeof clean - o, "\\x%02X", *p);
+            p++;
+        }
+    }
+    clean[o] = '\0';
+    return json_string(clean);
+}
+
 /* 6 significant digits, so output does not drift with float noise. */
 static json_t *num(double v)
 {
@@ -76,14 +110,14 @@ static json_t *frame_json(const cs_summary *s, const cs_outcome *o, float distan
 {
     json_t *f = json_object();
     json_object_set_new(f, "seq", json_integer((json_int_t)o->seq));
-    json_object_set_new(f, "name", json_string(o->name));
+    json_object_set_new(f, "name", name_json(o->name));
     if (o->frame_index >= 0)
         json_object_set_new(f, "frame_index", json_integer(o->frame_index));
     if (o->capture_time_us >= 0)
         json_object_set_new(f, "capture_time_us", json_integer(o->capture_time_us));
     if (!o->ok) {
         json_object_set_new(f, "error", json_string(cs_status_name(o->status)));
-        json_object_set_new(f, "reason", json_string(o->reason));
+        json_object_set_new(f, "reason", name_json(o->reason));
         return f;
     }
     const cs_frame_result *r = &o->result;
@@ -165,8 +199,8 @@ static cs_status close_run(cs_summary *s, cs_error *err)
         if (st != CS_OK)
             return st;
     }
-    json_t *r = json_pack("{s:I,s:I,s:s,s:I,s:I,s:i}", "run", (json_int_t)id, "representative",
-                          (json_int_t)s->run[rep].seq, "name", s->run[rep].name, "first",
+    json_t *r = json_pack("{s:I,s:I,s:o,s:I,s:I,s:i}", "run", (json_int_t)id, "representative",
+                          (json_int_t)s->run[rep].seq, "name", name_json(s->run[rep].name), "first",
                           (json_int_t)s->run[0].seq, "last",
                           (json_int_t)s->run[s->run_len - 1].seq, "length", s->run_len);
     cs_status st = put_json(s->reduced_tmp, r, s->n_reduced++ ? ",\n" : "\n", err);
@@ -272,8 +306,9 @@ cs_status cs_summary_add(void *ctx, const cs_outcome *o, cs_error *err)
             return st;
         s->have_prev = false;
         s->counts.failed++;
-        json_t *e = json_pack("{s:I,s:s,s:s,s:s}", "seq", (json_int_t)o->seq, "name", o->name,
-                              "reason_code", cs_status_name(o->status), "reason", o->reason);
+        json_t *e = json_pack("{s:I,s:o,s:s,s:o}", "seq", (json_int_t)o->seq, "name",
+                              name_json(o->name), "reason_code", cs_status_name(o->status),
+                              "reason", name_json(o->reason));
         if ((st = put_json(s->errors_tmp, e, s->n_errors++ ? ",\n" : "\n", err)) != CS_OK)
             return st;
         return write_frame(s, frame_json(s, o, NAN, 0, false), err);
@@ -348,8 +383,8 @@ cs_status cs_summary_finish(cs_summary *s, cs_error *err)
     qsort(s->heap, (size_t)s->heap_len, sizeof *s->heap, ranked_desc);
     for (int i = 0; i < s->heap_len; i++) {
         const ranked *r = &s->heap[i];
-        json_t *j = json_pack("{s:i,s:I,s:s,s:o,s:b}", "rank", i + 1, "seq", (json_int_t)r->seq,
-                              "name", r->name, "bleeding_probability", num(r->priority),
+        json_t *j = json_pack("{s:i,s:I,s:o,s:o,s:b}", "rank", i + 1, "seq", (json_int_t)r->seq,
+                              "name", name_json(r->name), "bleeding_probability", num(r->priority),
                               "bleeding", r->bleeding);
         if ((st = put_json(s->out, j, i ? ",\n" : "\n", err)) != CS_OK)
             return st;

@@ -23,4 +23,34 @@ void tu_require_shared(void);
  * it lives under $TMPDIR and is small. */
 const char *tu_tmpdir(void);
 
+/* ---- image helpers (libjpeg-turbo, libpng) ---------------------------- */
+
+/* True when the shared data set is present; for tests that skip one case
+ * (cmocka's skip()) rather than the whole executable. */
+int tu_have_shared(void);
+
+/* Read data/wcebleedgen/images/NAME from the shared folder (caller frees);
+ * NULL if missing. */
+uint8_t *tu_read_shared_frame(const char *name, size_t *len);
+
+/* Write `len` bytes to `path` (created or truncated); 0 on success. */
+int tu_write_file(const char *path, const void *data, size_t len);
+
+/* Encode packed RGB (w*h*3 bytes) as a baseline 4:2:0 JPEG at `quality`.
+ * *out is malloc'd (caller frees). 0 on success. */
+int tu_jpeg_encode(const uint8_t *rgb, int w, int h, int quality, uint8_t **out,
+                   size_t *len);
+
+/* Decode a JPEG at full size to packed RGB (caller frees); NULL if libjpeg
+ * reports an error. */
+uint8_t *tu_jpeg_decode_full(const uint8_t *data, size_t len, int *w, int *h);
+
+/* Encode packed RGB as an 8-bit PNG through libpng's simplified API.
+ * *out is malloc'd (caller frees). 0 on success. */
+int tu_png_encode(const uint8_t *rgb, int w, int h, uint8_t **out, size_t *len);
+
+/* Offset of the SOF0/SOF1/SOF2 marker's height field (the 2 bytes after the
+ * precision byte) in a JPEG, or -1 if there is none. Width follows it. */
+long tu_jpeg_sof_dims_offset(const uint8_t *data, size_t len);
+
 #endif

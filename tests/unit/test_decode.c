@@ -1,0 +1,497 @@
+/* test_decode.c - frame decoding (src/decode/): the analysis size each
+ * frame decodes to, JPEG and PNG agreeing on colour, the exact status of
+ * each kind of bad input, and the area average of cs_image_from_rgb.
+ *
+ * Most inputs are made at test time with libjpeg-turbo and libpng; the
+ * cases on a real capsule frame skip (cmocka skip) without the shared set. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include <jpeglib.h>
+
+#include "capscreen/image.h"
+#include "capscreen/reencode.h"
+#include "testutil.h"
+
+#define REAL_FRAME "wcb-0604.jpg"
+
+/* A smooth colourful test card with some texture, w x h packed RGB. */
+static uint8_t *test_card(int w, int h)
+{
+    uint8_t *px = malloc((size_t)w * h * 3);
+    assert_non_null(px);
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++) {
+            uint8_t *p = px + 3 * ((size_t)y * w + x);
+            p[0] = (uint8_t)(40 + 180 * x / w);
+            p[1] = (uint8_t)(30 + 150 * y / h);
+            p[2] = (uint8_t)(((x / 8 + y / 8) & 1) ? 170 : 90);
+        }
+    return px;
+}
+
+static void jpeg_card(int w, int h, int quality, uint8_t **out, size_t *len)
+{
+    uint8_t *px = test_card(w, h);
+    assert_int_equal(tu_jpeg_encode(px, w, h, quality, out, len), 0);
+    free(px);
+}
+
+/* Fill `img` with a pattern so a decoder that forgets to zero it shows. */
+static void dirty(cs_image *img)
+{
+    memset(img, 0xA5, sizeof *img);
+}
+
+static void assert_zeroed(const cs_image *img)
+{
+    assert_null(img->rgb);
+    assert_int_equal(img->width, 0);
+    assert_int_equal(img->height, 0);
+    assert_int_equal(img->src_width, 0);
+    assert_int_equal(img->src_height, 0);
+}
+
+/* Decode expecting failure with `want` (CS_OK: any error); check the
+ * reason is filled and `out` zeroed. Returns the status. */
+static cs_status decode_fails(const uint8_t *data, size_t len, cs_status want)
+{
+    cs_image img;
+    cs_error err = {0};
+    dirty(&img);
+    cs_status st = cs_decode_frame(data, len, &img, &err);
+    assert_int_not_equal(st, CS_OK);
+    if (want != CS_OK)
+        assert_int_equal(st, want);
+    assert_int_equal(err.code, st);
+    assert_true(strlen(err.msg) > 0);
+    assert_zeroed(&img);
+    return st;
+}
+
+static void mean_rgb(const cs_image *img, double m[3])
+{
+    size_t n = (size_t)img->width * img->height;
+    double s[3] = {0, 0, 0};
+    for (size_t i = 0; i < n; i++)
+        for (int k = 0; k < 3; k++)
+            s[k] += img->rgb[3 * i + k];
+    for (int k = 0; k < 3; k++)
+        m[k] = s[k] / (double)n;
+}
+
+/* ---- analysis size ----------------------------------------------------- */
+
+static void test_analysis_size_picks_smallest_scale_keeping_64(void **state)
+{
+    (void)state;
+    static const struct { int w, h, ow, oh; } cases[] = {
+        {640, 640, 80, 80},  {336, 336, 84, 84},   {224, 224, 112, 112},
+        {576, 576, 72, 72},  {256, 256, 64, 64},   {100, 100, 100, 100},
+        {300, 200, 150, 100}, {200, 300, 100, 150}, {333, 333, 84, 84},
+        {8192, 8192, 1024, 1024}, {16, 16, 16, 16},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        int ow = -1, oh = -1;
+        cs_analysis_size(cases[i].w, cases[i].h, &ow, &oh);
+        assert_int_equal(ow, cases[i].ow);
+        assert_int_equal(oh, cases[i].oh);
+    }
+}
+
+static void test_real_jpeg_decodes_to_80x80(void **state)
+{
+    (void)state;
+    if (!tu_have_shared()) {
+        printf("SKIP: shared frames not found\n");
+        skip();
+    }
+    size_t len = 0;
+    uint8_t *data = tu_read_shared_frame(REAL_FRAME, &len);
+    assert_non_null(data);
+    cs_image img;
+    cs_error err = {0};
+    dirty(&img);
+    assert_int_equal(cs_decode_frame(data, len, &img, &err), CS_OK);
+    assert_int_equal(img.src_width, 640);
+    assert_int_equal(img.src_height, 640);
+    assert_int_equal(img.width, 80);
+    assert_int_equal(img.height, 80);
+    assert_non_null(img.rgb);
+    /* A capsule frame is reddish mucosa, not grey fill. */
+    double m[3];
+    mean_rgb(&img, m);
+    assert_true(m[0] > m[1] + 20);
+    cs_image_free(&img);
+    assert_null(img.rgb);
+    cs_image_free(&img); /* a freed image may be freed again */
+    free(data);
+}
+
+static void test_reencoded_real_jpeg_sizes_follow_analysis_size(void **state)
+{
+    (void)state;
+    if (!tu_have_shared()) {
+        printf("SKIP: shared frames not found\n");
+        skip();
+    }
+    size_t len = 0;
+    uint8_t *data = tu_read_shared_frame(REAL_FRAME, &len);
+    assert_non_null(data);
+    static const int sides[] = {336, 224, 333, 130, 129, 70};
+    for (size_t i = 0; i < sizeof sides / sizeof sides[0]; i++) {
+        uint8_t *small = NULL;
+        size_t small_len = 0;
+        cs_error err = {0};
+        assert_int_equal(cs_jpeg_reencode(data, len, sides[i], 80, &small, &small_len, &err),
+                         CS_OK);
+        cs_image img;
+        assert_int_equal(cs_decode_frame(small, small_len, &img, &err), CS_OK);
+        int ow, oh;
+        cs_analysis_size(sides[i], sides[i], &ow, &oh);
+        assert_int_equal(img.src_width, sides[i]);
+        assert_int_equal(img.width, ow);
+        assert_int_equal(img.height, oh);
+        assert_true(img.width >= CS_ANALYSIS_MIN_SIDE);
+        cs_image_free(&img);
+        free(small);
+    }
+    free(data);
+}
+
+static void test_synthetic_jpeg_sizes_336_224_and_non_square(void **state)
+{
+    (void)state;
+    static const struct { int w, h, ow, oh; } cases[] = {
+        {336, 336, 84, 84}, {224, 224, 112, 112}, {300, 200, 150, 100}, {64, 96, 64, 96},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        uint8_t *jpg = NULL;
+        size_t len = 0;
+        jpeg_card(cases[i].w, cases[i].h, 90, &jpg, &len);
+        cs_image img;
+        cs_error err = {0};
+        assert_int_equal(cs_decode_frame(jpg, len, &img, &err), CS_OK);
+        assert_int_equal(img.width, cases[i].ow);
+        assert_int_equal(img.height, cases[i].oh);
+        assert_int_equal(img.src_width, cases[i].w);
+        assert_int_equal(img.src_height, cases[i].h);
+        cs_image_free(&img);
+        free(jpg);
+    }
+}
+
+/* ---- PNG ---------------------------------------------------------------- */
+
+static void test_png_decodes_with_jpeg_colours(void **state)
+{
+    (void)state;
+    const int w = 640, h = 480;
+    uint8_t *px = test_card(w, h);
+    uint8_t *jpg = NULL, *png = NULL;
+    size_t jpg_len = 0, png_len = 0;
+    assert_int_equal(tu_jpeg_encode(px, w, h, 95, &jpg, &jpg_len), 0);
+    assert_int_equal(tu_png_encode(px, w, h, &png, &png_len), 0);
+
+    cs_image a, b;
+    cs_error err = {0};
+    assert_int_equal(cs_decode_frame(jpg, jpg_len, &a, &err), CS_OK);
+    dirty(&b);
+    assert_int_equal(cs_decode_frame(png, png_len, &b, &err), CS_OK);
+    assert_int_equal(b.src_width, w);
+    assert_int_equal(b.src_height, h);
+    assert_int_equal(b.width, a.width);   /* 160x120: same analysis size */
+    assert_int_equal(b.height, a.height);
+    assert_int_equal(b.width, 160);
+
+    double ma[3], mb[3];
+    mean_rgb(&a, ma);
+    mean_rgb(&b, mb);
+    double pixel_diff = 0;
+    for (size_t i = 0; i < (size_t)a.width * a.height * 3; i++)
+        pixel_diff += abs((int)a.rgb[i] - (int)b.rgb[i]);
+    pixel_diff /= (double)a.width * a.height * 3;
+    for (int k = 0; k < 3; k++)
+        assert_true(ma[k] - mb[k] < 3.0 && mb[k] - ma[k] < 3.0);
+    assert_true(pixel_diff < 8.0);
+    /* The colours are the card's, not flat grey. */
+    assert_true(mb[0] > 120 && mb[0] < 140);
+    cs_image_free(&a);
+    cs_image_free(&b);
+    free(px);
+    free(jpg);
+    free(png);
+}
+
+static void test_truncated_png_is_an_error(void **state)
+{
+    (void)state;
+    uint8_t *px = test_card(128, 128), *png = NULL;
+    size_t len = 0;
+    assert_int_equal(tu_png_encode(px, 128, 128, &png, &len), 0);
+    cs_status st = decode_fails(png, len / 2, CS_OK);
+    assert_true(st == CS_ERR_TRUNCATED || st == CS_ERR_CORRUPT);
+    /* Cut inside the IHDR chunk too. */
+    decode_fails(png, 20, CS_OK);
+    free(px);
+    free(png);
+}
+
+static void test_tiny_png_is_unsupported(void **state)
+{
+    (void)state;
+    uint8_t *px = test_card(4, 4), *png = NULL;
+    size_t len = 0;
+    assert_int_equal(tu_png_encode(px, 4, 4, &png, &len), 0);
+    decode_fails(png, len, CS_ERR_UNSUPPORTED);
+    free(px);
+    free(png);
+}
+
+/* ---- bad input, exact statuses -------------------------------------------- */
+
+static void test_zero_bytes_is_empty(void **state)
+{
+    (void)state;
+    uint8_t one = 0xFF;
+    decode_fails(&one, 0, CS_ERR_EMPTY);
+    decode_fails(NULL, 0, CS_ERR_EMPTY);
+}
+
+static void test_random_bytes_are_not_an_image(void **state)
+{
+    (void)state;
+    uint8_t junk[1000];
+    uint32_t x = 12345;
+    for (size_t i = 0; i < sizeof junk; i++) {
+        x ^= x << 13, x ^= x >> 17, x ^= x << 5;
+        junk[i] = (uint8_t)x;
+    }
+    junk[0] = 'G'; /* not 0xFF or 0x89 by chance */
+    decode_fails(junk, sizeof junk, CS_ERR_NOT_IMAGE);
+    decode_fails(junk, 1, CS_ERR_NOT_IMAGE);
+    /* One byte of a JPEG magic is not a JPEG. */
+    uint8_t ff = 0xFF;
+    decode_fails(&ff, 1, CS_ERR_NOT_IMAGE);
+}
+
+static void test_jpeg_cut_in_half_is_truncated(void **state)
+{
+    (void)state;
+    uint8_t *jpg = NULL;
+    size_t len = 0;
+    jpeg_card(640, 640, 90, &jpg, &len);
+    decode_fails(jpg, len / 2, CS_ERR_TRUNCATED);
+    /* Cut right after the SOI and inside the headers: still truncated. */
+    decode_fails(jpg, 2, CS_ERR_TRUNCATED);
+    decode_fails(jpg, 100, CS_ERR_TRUNCATED);
+    free(jpg);
+}
+
+static void test_real_jpeg_cut_in_half_is_truncated(void **state)
+{
+    (void)state;
+    if (!tu_have_shared()) {
+        printf("SKIP: shared frames not found\n");
+        skip();
+    }
+    size_t len = 0;
+    uint8_t *data = tu_read_shared_frame(REAL_FRAME, &len);
+    assert_non_null(data);
+    decode_fails(data, len / 2, CS_ERR_TRUNCATED);
+    free(data);
+}
+
+static void test_garbage_in_entropy_data_is_an_error(void **state)
+{
+    (void)state;
+    uint8_t *jpg = NULL;
+    size_t len = 0;
+    jpeg_card(640, 640, 90, &jpg, &len);
+    /* Markers inside the entropy-coded data: libjpeg meets them early. */
+    uint32_t x = 99;
+    for (size_t i = len / 2; i < len / 2 + 200; i++) {
+        x ^= x << 13, x ^= x >> 17, x ^= x << 5;
+        jpg[i] = (i % 7 == 0) ? 0xFF : (uint8_t)x;
+    }
+    cs_status st = decode_fails(jpg, len, CS_OK);
+    assert_true(st == CS_ERR_CORRUPT || st == CS_ERR_TRUNCATED);
+    free(jpg);
+}
+
+static void test_huge_dimensions_are_too_large(void **state)
+{
+    (void)state;
+    uint8_t *jpg = NULL;
+    size_t len = 0;
+    jpeg_card(64, 64, 90, &jpg, &len);
+    long off = tu_jpeg_sof_dims_offset(jpg, len);
+    assert_true(off > 0);
+    assert_int_equal(jpg[off] << 8 | jpg[off + 1], 64); /* found the height */
+    /* 60000 = 0xEA60, height then width. */
+    jpg[off] = 0xEA, jpg[off + 1] = 0x60, jpg[off + 2] = 0xEA, jpg[off + 3] = 0x60;
+    decode_fails(jpg, len, CS_ERR_TOO_LARGE);
+    /* Just over the cap on one side only. */
+    jpg[off] = 0x00, jpg[off + 1] = 0x40;
+    jpg[off + 2] = (CS_IMAGE_MAX_SIDE + 1) >> 8, jpg[off + 3] = (CS_IMAGE_MAX_SIDE + 1) & 0xFF;
+    decode_fails(jpg, len, CS_ERR_TOO_LARGE);
+    free(jpg);
+}
+
+static void test_4x4_jpeg_is_unsupported(void **state)
+{
+    (void)state;
+    uint8_t *jpg = NULL;
+    size_t len = 0;
+    jpeg_card(4, 4, 90, &jpg, &len);
+    decode_fails(jpg, len, CS_ERR_UNSUPPORTED);
+    free(jpg);
+}
+
+/* A one-component (greyscale) JPEG, as some exporters write. */
+static void gray_jpeg(int w, int h, uint8_t **out, size_t *len)
+{
+    struct jpeg_compress_struct c;
+    struct jpeg_error_mgr mgr;
+    unsigned char *buf = NULL;
+    unsigned long n = 0;
+    uint8_t *row = malloc((size_t)w);
+    assert_non_null(row);
+    c.err = jpeg_std_error(&mgr);
+    jpeg_create_compress(&c);
+    jpeg_mem_dest(&c, &buf, &n);
+    c.image_width = (JDIMENSION)w;
+    c.image_height = (JDIMENSION)h;
+    c.input_components = 1;
+    c.in_color_space = JCS_GRAYSCALE;
+    jpeg_set_defaults(&c);
+    jpeg_set_quality(&c, 90, TRUE);
+    jpeg_start_compress(&c, TRUE);
+    while (c.next_scanline < c.image_height) {
+        for (int x = 0; x < w; x++)
+            row[x] = (uint8_t)(60 + (x + (int)c.next_scanline) % 120);
+        JSAMPROW r = row;
+        jpeg_write_scanlines(&c, &r, 1);
+    }
+    jpeg_finish_compress(&c);
+    jpeg_destroy_compress(&c);
+    free(row);
+    *out = buf;
+    *len = n;
+}
+
+static void test_grayscale_jpeg_decodes_to_grey_rgb(void **state)
+{
+    (void)state;
+    uint8_t *jpg = NULL;
+    size_t len = 0;
+    gray_jpeg(128, 128, &jpg, &len);
+    cs_image img;
+    cs_error err = {0};
+    assert_int_equal(cs_decode_frame(jpg, len, &img, &err), CS_OK);
+    assert_int_equal(img.width, 64);
+    assert_int_equal(img.height, 64);
+    double m[3];
+    mean_rgb(&img, m);
+    assert_true(m[0] > 100 && m[0] < 140);
+    for (int i = 0; i < img.width * img.height; i++) {
+        assert_int_equal(img.rgb[3 * i], img.rgb[3 * i + 1]);
+        assert_int_equal(img.rgb[3 * i], img.rgb[3 * i + 2]);
+    }
+    cs_image_free(&img);
+    free(jpg);
+}
+
+/* ---- cs_image_from_rgb ---------------------------------------------------- */
+
+static void test_from_rgb_checkerboard_averages_to_mean(void **state)
+{
+    (void)state;
+    const int w = 128, h = 128;
+    const size_t stride = (size_t)w * 3 + 5; /* padded rows */
+    static const uint8_t c0[3] = {10, 200, 60}, c1[3] = {30, 100, 250};
+    uint8_t *px = malloc(stride * h);
+    assert_non_null(px);
+    memset(px, 0xEE, stride * h); /* padding must never be read */
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++)
+            memcpy(px + (size_t)y * stride + 3 * x, ((x + y) & 1) ? c1 : c0, 3);
+    cs_image img;
+    cs_error err = {0};
+    dirty(&img);
+    assert_int_equal(cs_image_from_rgb(px, w, h, stride, &img, &err), CS_OK);
+    assert_int_equal(img.width, 64);
+    assert_int_equal(img.height, 64);
+    assert_int_equal(img.src_width, w);
+    assert_int_equal(img.src_height, h);
+    for (int i = 0; i < img.width * img.height; i++) {
+        assert_int_equal(img.rgb[3 * i], 20);
+        assert_int_equal(img.rgb[3 * i + 1], 150);
+        assert_int_equal(img.rgb[3 * i + 2], 155);
+    }
+    cs_image_free(&img);
+    free(px);
+}
+
+static void test_from_rgb_keeps_small_images_exactly(void **state)
+{
+    (void)state;
+    const int w = 100, h = 90;
+    uint8_t *px = test_card(w, h);
+    cs_image img;
+    cs_error err = {0};
+    assert_int_equal(cs_image_from_rgb(px, w, h, (size_t)w * 3, &img, &err), CS_OK);
+    assert_int_equal(img.width, w);
+    assert_int_equal(img.height, h);
+    assert_memory_equal(img.rgb, px, (size_t)w * h * 3);
+    cs_image_free(&img);
+    free(px);
+}
+
+static void test_from_rgb_rejects_bad_dimensions(void **state)
+{
+    (void)state;
+    uint8_t px[3 * 4] = {0};
+    static const int bad[][2] = {{0, 10}, {10, 0}, {-1, 5}, {CS_IMAGE_MAX_SIDE + 1, 10}};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        cs_image img;
+        cs_error err = {0};
+        dirty(&img);
+        cs_status st = cs_image_from_rgb(px, bad[i][0], bad[i][1], 12, &img, &err);
+        assert_int_not_equal(st, CS_OK);
+        assert_true(strlen(err.msg) > 0);
+        assert_zeroed(&img);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_analysis_size_picks_smallest_scale_keeping_64),
+        cmocka_unit_test(test_real_jpeg_decodes_to_80x80),
+        cmocka_unit_test(test_reencoded_real_jpeg_sizes_follow_analysis_size),
+        cmocka_unit_test(test_synthetic_jpeg_sizes_336_224_and_non_square),
+        cmocka_unit_test(test_png_decodes_with_jpeg_colours),
+        cmocka_unit_test(test_truncated_png_is_an_error),
+        cmocka_unit_test(test_tiny_png_is_unsupported),
+        cmocka_unit_test(test_zero_bytes_is_empty),
+        cmocka_unit_test(test_random_bytes_are_not_an_image),
+        cmocka_unit_test(test_jpeg_cut_in_half_is_truncated),
+        cmocka_unit_test(test_real_jpeg_cut_in_half_is_truncated),
+        cmocka_unit_test(test_garbage_in_entropy_data_is_an_error),
+        cmocka_unit_test(test_huge_dimensions_are_too_large),
+        cmocka_unit_test(test_4x4_jpeg_is_unsupported),
+        cmocka_unit_test(test_grayscale_jpeg_decodes_to_grey_rgb),
+        cmocka_unit_test(test_from_rgb_checkerboard_averages_to_mean),
+        cmocka_unit_test(test_from_rgb_keeps_small_images_exactly),
+        cmocka_unit_test(test_from_rgb_rejects_bad_dimensions),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
