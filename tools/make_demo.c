@@ -16,6 +16,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "capscreen/fileio.h"
+#include "capscreen/image.h"
 #include "capscreen/labels.h"
 #include "capscreen/reencode.h"
 
@@ -33,26 +35,16 @@ static int write_frame(const char *data_dir, const char *src, const char *out_di
 {
     char path[4096];
     snprintf(path, sizeof path, "%s/images/%s", data_dir, src);
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        fprintf(stderr, "make-demo: %s: %s\n", path, strerror(errno));
-        return -1;
-    }
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    uint8_t *buf = malloc((size_t)n);
-    size_t got = buf ? fread(buf, 1, (size_t)n, f) : 0;
-    fclose(f);
-    if (!buf || got != (size_t)n) {
-        free(buf);
-        fprintf(stderr, "make-demo: cannot read %s\n", path);
+    uint8_t *buf = NULL;
+    size_t n = 0;
+    cs_error err = {0};
+    if (cs_file_read(path, CS_ENCODED_MAX_BYTES, &buf, &n, &err) != CS_OK) {
+        fprintf(stderr, "make-demo: %s\n", err.msg);
         return -1;
     }
     uint8_t *out = NULL;
     size_t out_len = 0;
-    cs_error err = {0};
-    if (cs_jpeg_reencode(buf, (size_t)n, SIDE, quality, &out, &out_len, &err) != CS_OK) {
+    if (cs_jpeg_reencode(buf, n, SIDE, quality, &out, &out_len, &err) != CS_OK) {
         free(buf);
         fprintf(stderr, "make-demo: %s: %s\n", path, err.msg);
         return -1;
@@ -61,7 +53,7 @@ static int write_frame(const char *data_dir, const char *src, const char *out_di
     char name[64];
     snprintf(name, sizeof name, "demo-%04d.jpg", seq);
     snprintf(path, sizeof path, "%s/frames/%s", out_dir, name);
-    f = fopen(path, "wb");
+    FILE *f = fopen(path, "wb");
     if (!f || fwrite(out, 1, out_len, f) != out_len || fclose(f) != 0) {
         free(out);
         fprintf(stderr, "make-demo: cannot write %s\n", path);

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <xgboost/c_api.h>
 
+#include "capscreen/fileio.h"
 #include "capscreen/image.h"
 #include "capscreen/labels.h"
 #include "capscreen/metrics.h"
@@ -102,29 +103,20 @@ static void *extract_worker(void *arg)
         s->label = l->bleeding;
         s->group = l->group >= 0 ? l->group : (long)i;
         snprintf(path, sizeof path, "%s/images/%s", j->opt->data_dir, l->file);
-        FILE *f = fopen(path, "rb");
-        if (!f) {
-            fprintf(stderr, "train-bleeding: skip %s: %s\n", path, strerror(errno));
+        uint8_t *buf = NULL;
+        size_t n = 0;
+        cs_error err = {0};
+        if (cs_file_read(path, CS_ENCODED_MAX_BYTES, &buf, &n, &err) != CS_OK) {
+            fprintf(stderr, "train-bleeding: skip: %s\n", err.msg);
             continue;
         }
-        uint8_t *buf = NULL;
-        long n = -1;
-        if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) > 0 && fseek(f, 0, SEEK_SET) == 0) {
-            buf = malloc((size_t)n);
-            if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
-                free(buf);
-                buf = NULL;
-            }
-        }
-        fclose(f);
-        cs_error err = {0};
         size_t k = mix((uint64_t)i ^ (uint64_t)j->opt->seed) % (sizeof aug_side / sizeof aug_side[0]);
-        if (buf && features_of(buf, (size_t)n, s->orig, &err) == 0 &&
-            variant_features(buf, (size_t)n, aug_side[k], aug_quality[k], s->aug, &err) == 0 &&
-            variant_features(buf, (size_t)n, TEST_SIDE, TEST_QUALITY, s->test, &err) == 0)
+        if (features_of(buf, n, s->orig, &err) == 0 &&
+            variant_features(buf, n, aug_side[k], aug_quality[k], s->aug, &err) == 0 &&
+            variant_features(buf, n, TEST_SIDE, TEST_QUALITY, s->test, &err) == 0)
             s->ok = 1;
         else
-            fprintf(stderr, "train-bleeding: skip %s: %s\n", path, buf ? err.msg : "unreadable");
+            fprintf(stderr, "train-bleeding: skip %s: %s\n", path, err.msg);
         free(buf);
     }
 }

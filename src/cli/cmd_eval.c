@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "capscreen/engine.h"
+#include "capscreen/fileio.h"
 #include "capscreen/labels.h"
 #include "capscreen/metrics.h"
 #include "capscreen/pipeline.h"
@@ -97,22 +98,11 @@ int cli_eval_bleeding(int argc, char **argv)
         cs_outcome o;
         snprintf(path, sizeof path, "%s/%s", dir, labels.items[i].file);
         snprintf(item.name, sizeof item.name, "%s", labels.items[i].file);
-        FILE *f = fopen(path, "rb");
-        if (f) {
-            long n = -1;
-            if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0 &&
-                (uint64_t)n <= CS_ENCODED_MAX_BYTES && (item.data = malloc((size_t)n + 1)) &&
-                fread(item.data, 1, (size_t)n, f) == (size_t)n)
-                item.len = (size_t)n;
-            else
-                item.kind = CS_ITEM_BROKEN;
-            fclose(f);
-        } else {
+        cs_error rerr = {0};
+        if (cs_file_read(path, CS_ENCODED_MAX_BYTES, &item.data, &item.len, &rerr) != CS_OK) {
             item.kind = CS_ITEM_BROKEN;
-        }
-        if (item.kind == CS_ITEM_BROKEN) {
-            item.status = CS_ERR_IO;
-            snprintf(item.reason, sizeof item.reason, "cannot read %.200s", path);
+            item.status = rerr.code;
+            snprintf(item.reason, sizeof item.reason, "%s", rerr.msg);
         }
         cs_analyze_item(w, &item, i, &o);
         cs_item_clear(&item);

@@ -2,6 +2,8 @@
 #define _GNU_SOURCE /* strverscmp */
 #include "capscreen/source.h"
 
+#include "capscreen/fileio.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
@@ -32,55 +34,26 @@ static void folder_close(cs_source *src)
     free(f);
 }
 
-static cs_status broken(cs_item *item, cs_status st, const char *fmt, const char *detail)
-{
-    item->kind = CS_ITEM_BROKEN;
-    item->status = st;
-    snprintf(item->reason, sizeof item->reason, fmt, detail);
-    return CS_OK;
-}
-
 static cs_status folder_next(cs_source *src, cs_item *item, cs_error *err)
 {
     folder_source *f = (folder_source *)src;
     char path[4096];
+    cs_error read_err = {0};
     (void)err;
     if (f->next >= f->n)
         return CS_END;
     const char *name = f->names[f->next++];
     snprintf(item->name, sizeof item->name, "%s", name);
     snprintf(path, sizeof path, "%s/%s", f->dir, name);
-
-    FILE *fp = fopen(path, "rb");
-    if (!fp)
-        return broken(item, CS_ERR_IO, "cannot read file: %s", strerror(errno));
-    struct stat st;
-    if (fstat(fileno(fp), &st) != 0 || !S_ISREG(st.st_mode)) {
-        fclose(fp);
-        return broken(item, CS_ERR_IO, "%s", "not a regular file");
+    /* A file that cannot be read is a broken frame of the study, not a
+     * failure of the source: the next file follows. */
+    if (cs_file_read(path, CS_ENCODED_MAX_BYTES, &item->data, &item->len, &read_err) != CS_OK) {
+        item->kind = CS_ITEM_BROKEN;
+        item->status = read_err.code;
+        snprintf(item->reason, sizeof item->reason, "%s", read_err.msg);
+        return CS_OK;
     }
-    if ((uint64_t)st.st_size > CS_ENCODED_MAX_BYTES) {
-        fclose(fp);
-        char detail[64];
-        snprintf(detail, sizeof detail, "%lld bytes", (long long)st.st_size);
-        return broken(item, CS_ERR_TOO_LARGE, "frame file too large (%s)", detail);
-    }
-    size_t len = (size_t)st.st_size;
-    uint8_t *data = malloc(len ? len : 1);
-    if (!data) {
-        fclose(fp);
-        return broken(item, CS_ERR_NOMEM, "%s", "out of memory reading frame");
-    }
-    if (len && fread(data, 1, len, fp) != len) {
-        int e = ferror(fp) ? errno : EIO;
-        free(data);
-        fclose(fp);
-        return broken(item, CS_ERR_IO, "read failed: %s", strerror(e));
-    }
-    fclose(fp);
     item->kind = CS_ITEM_ENCODED;
-    item->data = data;
-    item->len = len;
     return CS_OK;
 }
 
