@@ -10,6 +10,12 @@ missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
 done
+# Node.js and npm run the independent tus client in the tests. Machines
+# that already have a Node.js with its bundled npm (e.g. from NodeSource)
+# keep it: Debian's npm package conflicts with that nodejs.
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  missing+=(nodejs npm)
+fi
 if [ ${#missing[@]} -eq 0 ]; then
   echo "install-deps: all ${#pkgs[@]} packages present"
   exit 0
