@@ -160,9 +160,7 @@ void cs_worker_free(cs_worker *w)
     free(w);
 }
 
-cs_status cs_bleeding_predict(cs_worker *w, const float *feat, float *prob, cs_error *err);
-
-cs_status cs_bleeding_predict(cs_worker *w, const float *feat, float *prob, cs_error *err)
+static cs_status bleeding_predict(cs_worker *w, const float *feat, float *prob, cs_error *err)
 {
     /* In-place prediction from a dense row: no DMatrix per frame. */
     static const char config[] = "{\"type\": 0, \"training\": false, \"iteration_begin\": 0, "
@@ -192,7 +190,7 @@ cs_status cs_worker_analyze(cs_worker *w, const cs_image *img, cs_frame_result *
     cs_quality_from_scan(&w->scan, &out->quality);
     cs_signature_from_scan(&w->scan, out->signature);
     cs_bleed_features_from_scan(&w->scan, feat);
-    cs_status st = cs_bleeding_predict(w, feat, &out->bleeding_probability, err);
+    cs_status st = bleeding_predict(w, feat, &out->bleeding_probability, err);
     if (st != CS_OK)
         return st;
     out->bleeding = out->bleeding_probability >= w->eng->threshold;
