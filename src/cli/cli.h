@@ -6,6 +6,10 @@
 int cli_analyze(int argc, char **argv);
 int cli_pack(int argc, char **argv);
 int cli_eval_bleeding(int argc, char **argv);
+#ifdef CS_HAVE_SERVER
+int cli_serve(int argc, char **argv);
+int cli_study(int argc, char **argv);
+#endif
 
 /* Print "capscreen: <message>" on stderr. */
 void cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

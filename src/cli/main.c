@@ -26,6 +26,9 @@ static void usage(FILE *f)
           "  pack FOLDER OUT       write a frame-stream file from a folder of JPEG frames\n"
           "  eval-bleeding DIR LABELS.csv\n"
           "                        measure the bleeding detector on labelled frames\n"
+          "  serve                 run the ingest server (tus uploads, JSON API, live triage)\n"
+          "  study create|revoke-device\n"
+          "                        create a study and its enrolment code; revoke its devices\n"
           "  version               print the version\n"
           "\n"
           "Run 'capscreen COMMAND --help' for a command's options.\n",
@@ -45,6 +48,12 @@ int main(int argc, char **argv)
         return cli_pack(argc - 1, argv + 1);
     if (strcmp(cmd, "eval-bleeding") == 0)
         return cli_eval_bleeding(argc - 1, argv + 1);
+#ifdef CS_HAVE_SERVER
+    if (strcmp(cmd, "serve") == 0)
+        return cli_serve(argc - 1, argv + 1);
+    if (strcmp(cmd, "study") == 0)
+        return cli_study(argc - 1, argv + 1);
+#endif
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
         printf("capscreen %s\n", CAPSCREEN_VERSION);
         return 0;

@@ -143,3 +143,268 @@ exec(compile(code, "<check>", "exec"))
 sys.exit(1 if problems else 0)
 EOF
 }
+
+# ---- the server (tests/integration/server_*.sh) ----------------------------
+# start_server DATA [serve args...]: start `capscreen serve` on a free
+# loopback port (it prints {"listening": "HOST:PORT"}), wait until /healthz
+# answers 200 (bounded), set SRV_PID and SRV_URL. The admin token is
+# $ADMIN_TOKEN. The server is stopped when the script ends.
+ADMIN_TOKEN=test-admin-token-0123456789abcdef
+SRV_PID=
+need_curl() {
+    command -v curl >/dev/null 2>&1 || skip "curl not installed"
+}
+start_server() {
+    local data=$1 i
+    shift
+    : >"$T/srv.out"
+    CAPSCREEN_ADMIN_TOKEN=$ADMIN_TOKEN "$CAPSCREEN" serve --listen 127.0.0.1:0 --data "$data" \
+        "$@" >"$T/srv.out" 2>>"$T/srv.err" &
+    SRV_PID=$!
+    for i in $(seq 1 600); do
+        grep -q listening "$T/srv.out" 2>/dev/null && break
+        kill -0 "$SRV_PID" 2>/dev/null || die "server exited at start: $(tail -3 "$T/srv.err")"
+        sleep 0.05
+    done
+    SRV_URL=http://$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["listening"])' "$T/srv.out") \
+        || die "server printed no listening address"
+    for i in $(seq 1 600); do
+        [ "$(curl -s -o /dev/null -w '%{http_code}' "$SRV_URL/healthz")" = 200 ] && return 0
+        sleep 0.05
+    done
+    die "server at $SRV_URL never answered /healthz"
+}
+# stop_server [SIGNAL]: TERM by default (graceful); KILL for a crash.
+stop_server() {
+    local sig=${1:-TERM}
+    [ -n "$SRV_PID" ] || return 0
+    kill -"$sig" "$SRV_PID" 2>/dev/null || true
+    wait "$SRV_PID" 2>/dev/null || true
+    SRV_PID=
+}
+# CS_KEEP_SRV_ERR=FILE keeps the server's stderr (e.g. sanitizer reports).
+cs_server_cleanup() {
+    if [ -n "${CS_KEEP_SRV_ERR:-}" ]; then cp "$T/srv.err" "$CS_KEEP_SRV_ERR" 2>/dev/null || true; fi
+    stop_server KILL
+    cs_cleanup
+}
+trap cs_server_cleanup EXIT
+
+# http METHOD PATH [curl args...]: status code in $CODE, body in $T/body,
+# headers in $T/headers.
+http() {
+    local method=$1 path=$2
+    shift 2
+    local how=(-X "$method")
+    [ "$method" = HEAD ] && how=(-I)
+    CODE=$(curl -s "${how[@]}" -o "$T/body" -D "$T/headers" -w '%{http_code}' \
+        "$@" "$SRV_URL$path") || CODE=000
+    if [ "$method" = HEAD ]; then : >"$T/body"; fi  # a HEAD answer has no body
+}
+# expect_code WANT WHAT: check $CODE (and that an error body is JSON with a
+# reason); a mismatch is a fail(), the script goes on.
+expect_code() {
+    if [ "$CODE" != "$1" ]; then
+        fail "$2: expected HTTP $1, got $CODE: $(head -c 300 "$T/body")"
+        return 0
+    fi
+    if [ "$1" -ge 400 ] && [ -s "$T/body" ] && ! python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["error"] and d["reason"]' "$T/body" 2>/dev/null; then
+        fail "$2: the $1 answer is not a JSON error with a reason: $(head -c 300 "$T/body")"
+    fi
+    return 0
+}
+# header NAME: the value of a response header from the last http call.
+header() {
+    tr -d '\r' <"$T/headers" | awk -v n="$(echo "$1" | tr 'A-Z' 'a-z')" \
+        'BEGIN{FS=": "} tolower($1)==n {sub(/^[^:]*: /,""); print; exit}'
+}
+# json_get FILE EXPR: evaluate a Python expression over the JSON `d`.
+json_get() {
+    python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2"
+}
+# Create a study with the admin API and enrol a device for it: sets
+# STUDY, CODE_ and TOKEN.
+new_device() {
+    http POST /api/v1/studies -H "Authorization: Bearer $ADMIN_TOKEN" -d '{"label":"test"}'
+    [ "$CODE" = 201 ] || die "study create: $CODE $(cat "$T/body")"
+    STUDY=$(json_get "$T/body" 'd["study"]')
+    CODE_=$(json_get "$T/body" 'd["enrolment_code"]')
+    http POST /api/v1/devices/enrol -d "{\"code\": \"$CODE_\"}"
+    [ "$CODE" = 200 ] || die "enrol: $CODE $(cat "$T/body")"
+    TOKEN=$(json_get "$T/body" 'd["token"]')
+}
+TUS=(-H "Tus-Resumable: 1.0.0")
+OCTET=(-H "Content-Type: application/offset+octet-stream")
+# tus_create TOKEN [curl args]: POST /uploads/, sets UPLOAD (path).
+tus_create() {
+    local tok=$1
+    shift
+    http POST /uploads/ "${TUS[@]}" -H "Authorization: Bearer $tok" "$@"
+    UPLOAD=$(header Location)
+}
+# Pack N shared frames into a frame-stream file: pack_frames N OUT
+pack_frames() {
+    local n=$1 out=$2 d=$T/frames-$1
+    for i in $(seq 1 "$n"); do printf 'wcb-%04d.jpg\n' $((i + 100)); done | link_frames "$d"
+    "$CAPSCREEN" pack --fps 4 "$d" "$out" >/dev/null 2>"$T/pack.err" || die "pack: $(cat "$T/pack.err")"
+}
+
+# ---- uplink helpers (tests/integration/uplink_*.sh) ------------------------
+# capscreen-uplink against an independent tus server: tests/node/
+# tus_server.mjs runs @tus/server with @tus/file-store; its npm packages are
+# installed into tests/node/node_modules (npm ci, from the lock file) on
+# first use.
+UPLINK="${CS_BUILD_DIR:+$CS_BUILD_DIR/capscreen-uplink}"
+NODE_DIR="${CS_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}/tests/node"
+TUS_PID=
+UPLINK_PID=
+
+need_uplink() {
+    [ -n "$UPLINK" ] && [ -x "$UPLINK" ] || die "capscreen-uplink not built (CS_BUILD_DIR=${CS_BUILD_DIR:-unset})"
+}
+
+uplink_cleanup() {
+    [ -z "$UPLINK_PID" ] || kill -KILL "$UPLINK_PID" 2>/dev/null || true
+    tus_stop KILL
+    cs_cleanup
+}
+
+# Node and the tus server packages, or skip (exit 77). Parallel tests
+# install once, under a lock.
+need_tus_server() {
+    need_python
+    command -v node >/dev/null 2>&1 || skip "node not installed (needed for the @tus/server test peer)"
+    if [ ! -d "$NODE_DIR/node_modules/@tus/file-store" ]; then
+        command -v npm >/dev/null 2>&1 || skip "npm not installed (needed to install @tus/server)"
+        (
+            flock 9
+            [ -d "$NODE_DIR/node_modules/@tus/file-store" ] ||
+                timeout 300 npm ci --prefix "$NODE_DIR" --no-audit --no-fund >"$T/npm.log" 2>&1
+        ) 9>"$NODE_DIR/.npm-install.lock" ||
+            skip "cannot install @tus/server from npm: $(tail -1 "$T/npm.log" 2>/dev/null)"
+    fi
+    trap uplink_cleanup EXIT
+}
+
+# wait_until SECONDS WHAT CMD...: poll CMD every 50 ms; die naming WHAT when
+# it has not succeeded after SECONDS.
+wait_until() {
+    local limit=$1 what=$2 i
+    shift 2
+    for ((i = 0; i < limit * 20; i++)); do
+        "$@" && return 0
+        sleep 0.05
+    done
+    die "timed out after ${limit}s waiting for $what"
+}
+
+# tus_start DIR: start the tus server storing uploads in DIR; sets TUS_PID,
+# TUS_PORT, TUS_URL. TUS_PORT is kept across restarts so the uplink's saved
+# upload URL stays valid. TUS_CODE sets the one-time enrolment code;
+# TUS_CHECKSUM_LOG makes it offer and check sha256 Upload-Checksum.
+tus_start() {
+    local dir=$1
+    mkdir -p "$dir"
+    rm -f "$T/tus.port"
+    node "$NODE_DIR/tus_server.mjs" --dir "$dir" --port-file "$T/tus.port" \
+        ${TUS_PORT:+--port "$TUS_PORT"} ${TUS_CODE:+--code "$TUS_CODE"} \
+        ${TUS_CHECKSUM_LOG:+--checksum-log "$TUS_CHECKSUM_LOG"} >>"$T/tus.log" 2>&1 &
+    TUS_PID=$!
+    wait_until 30 "the tus server to listen" test -s "$T/tus.port"
+    TUS_PORT=$(cat "$T/tus.port")
+    TUS_URL="http://127.0.0.1:$TUS_PORT"
+}
+
+# tus_stop [SIGNAL]: TERM by default; KILL for a crash.
+tus_stop() {
+    [ -n "${TUS_PID:-}" ] || return 0
+    kill -"${1:-TERM}" "$TUS_PID" 2>/dev/null || true
+    wait "$TUS_PID" 2>/dev/null || true
+    TUS_PID=
+}
+
+# json_field FILE KEY: print one member of a JSON object file; nothing when
+# the file is missing or not JSON (yet).
+json_field() {
+    python3 -c 'import json,sys
+try: print(json.load(open(sys.argv[1]))[sys.argv[2]])
+except Exception: pass' "$1" "$2" 2>/dev/null
+}
+
+status_is() {  # status_is FILE STATE
+    [ "$(json_field "$1" state)" = "$2" ]
+}
+
+frames_sent_at_least() {  # frames_sent_at_least FILE N
+    local n
+    n=$(json_field "$1" frames_sent)
+    [ -n "$n" ] && [ "$n" -ge "$2" ]
+}
+
+# drop_frames SPOOL SRC FILE...: copy each FILE into SRC (keeping its mtime)
+# and drop it into SPOOL as a recorder must (link as NAME.tmp, rename to
+# NAME). `capscreen pack SRC` then sees the same bytes and mtimes.
+drop_frames() {
+    local spool=$1 src=$2 f b
+    shift 2
+    mkdir -p "$spool" "$src"
+    for f in "$@"; do
+        b=$(basename "$f")
+        [ -e "$src/$b" ] || cp -p "$f" "$src/$b"
+        ln "$src/$b" "$spool/$b.tmp"
+        mv "$spool/$b.tmp" "$spool/$b"
+    done
+}
+
+# csfs_indexes FILE [--allow-truncated]: check a frame-stream file record by
+# record (both CRC-32Cs) and print each frame index on a line. A cut-off
+# last record is allowed with --allow-truncated (an upload cut mid-record).
+# Exit 1 on any damage.
+csfs_indexes() {
+    python3 - "$@" <<'PYEOF'
+import struct, sys
+path = sys.argv[1]
+allow_trunc = "--allow-truncated" in sys.argv[2:]
+T = []
+for i in range(256):
+    c = i
+    for _ in range(8):
+        c = (c >> 1) ^ 0x82F63B78 if c & 1 else c >> 1
+    T.append(c)
+def crc(b):
+    c = 0xFFFFFFFF
+    for x in b:
+        c = T[(c ^ x) & 0xFF] ^ (c >> 8)
+    return c ^ 0xFFFFFFFF
+b = open(path, "rb").read()
+if b[:4] != b"CSFS":
+    sys.exit("%s: no file header" % path)
+pos, = struct.unpack_from("<H", b, 6)
+while pos < len(b):
+    left = len(b) - pos
+    if left < 32:
+        if allow_trunc and b"CSFR"[:min(left, 4)] == b[pos:pos + 4]:
+            break
+        sys.exit("%s: %d stray bytes at %d" % (path, left, pos))
+    if b[pos:pos + 4] != b"CSFR":
+        sys.exit("%s: no record at offset %d" % (path, pos))
+    rh, = struct.unpack_from("<H", b, pos + 4)
+    idx, = struct.unpack_from("<Q", b, pos + 8)
+    pl, = struct.unpack_from("<I", b, pos + 24)
+    if crc(b[pos:pos + rh - 4]) != struct.unpack_from("<I", b, pos + rh - 4)[0]:
+        sys.exit("%s: header CRC mismatch at %d" % (path, pos))
+    end = pos + rh + pl + 4
+    if end > len(b):
+        if allow_trunc:
+            break
+        sys.exit("%s: truncated record at %d" % (path, pos))
+    if crc(b[pos + rh:pos + rh + pl]) != struct.unpack_from("<I", b, end - 4)[0]:
+        sys.exit("%s: payload CRC mismatch at %d" % (path, pos))
+    print(idx)
+    pos = end
+PYEOF
+}
+# slice FILE OFFSET LENGTH OUT: copy LENGTH bytes from OFFSET.
+slice() {
+    dd if="$1" of="$4" bs=64K iflag=skip_bytes,count_bytes skip="$2" count="$3" status=none
+}

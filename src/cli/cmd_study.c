@@ -1,0 +1,95 @@
+/* cmd_study.c - `capscreen study create|revoke-device`: study
+ * administration on the server's data folder (works while it runs). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "capscreen/server.h"
+#include "capscreen/store.h"
+#include "cli/cli.h"
+#include "server/studies.h"
+
+static const char *env_lookup(const char *name)
+{
+    return getenv(name);
+}
+
+static void usage(FILE *f)
+{
+    fputs("usage: capscreen study create --data DIR [--label TEXT] [--config FILE]\n"
+          "       capscreen study revoke-device --data DIR --study ID\n"
+          "\n"
+          "create: make a study and its one-time enrolment code; the last line printed\n"
+          "is JSON {\"study\": ID, \"enrolment_code\": CODE}. The code expires after\n"
+          "code_ttl seconds (--code-ttl, default 7 days).\n"
+          "revoke-device: revoke every device token of the study; prints\n"
+          "{\"study\": ID, \"revoked\": N}.\n",
+          f);
+}
+
+int cli_study(int argc, char **argv)
+{
+    cs_server_config cfg;
+    cs_store *st = NULL;
+    cs_error err = {0};
+    const char *label = NULL, *study = NULL;
+    int rc = 1;
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    const char *sub = argv[1];
+    if (strcmp(sub, "create") != 0 && strcmp(sub, "revoke-device") != 0) {
+        cli_fail("study: unknown subcommand '%s' (create, revoke-device)", sub);
+        return 2;
+    }
+    for (int i = 2; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0) {
+            usage(stdout);
+            return 0;
+        }
+    }
+    const cs_cli_option extra[] = {{"--label", &label}, {"--study", &study}, {NULL, NULL}};
+    if (cs_server_config_from_args(&cfg, argc - 1, argv + 1, extra, env_lookup, &err) != CS_OK) {
+        cli_fail("study %s: %s (try 'capscreen study --help')", sub, err.msg);
+        return 2;
+    }
+    if (cs_store_open(cfg.data_dir, &st, &err) != CS_OK) {
+        cli_fail("study: %s", err.msg);
+        return 1;
+    }
+    if (strcmp(sub, "create") == 0) {
+        char id[CS_ID_MAX], code[CS_CODE_LEN + 1];
+        int64_t expires = 0;
+        if (cs_study_create(st, label, cfg.code_ttl_s, id, code, &expires, &err) != CS_OK) {
+            cli_fail("study create: %s", err.msg);
+            goto fail;
+        }
+        printf("study %s created; enrolment code %s (valid until unix time %lld)\n", id, code,
+               (long long)expires);
+        printf("{\"study\": \"%s\", \"enrolment_code\": \"%s\"}\n", id, code);
+    } else {
+        int n = 0;
+        bool found = false;
+        cs_study_rec rec;
+        if (!study) {
+            cli_fail("study revoke-device needs --study ID");
+            rc = 2;
+            goto fail;
+        }
+        if (cs_store_study_get(st, study, &found, &rec, &err) != CS_OK || !found) {
+            cli_fail("study revoke-device: %s", found ? err.msg : "no such study");
+            goto fail;
+        }
+        if (cs_store_devices_revoke(st, study, (int64_t)time(NULL), &n, &err) != CS_OK) {
+            cli_fail("study revoke-device: %s", err.msg);
+            goto fail;
+        }
+        printf("{\"study\": \"%s\", \"revoked\": %d}\n", study, n);
+    }
+    rc = 0;
+fail:
+    cs_store_close(st);
+    return rc;
+}

@@ -1,0 +1,286 @@
+/* http.c - libmicrohttpd glue: the request context, routing by method and
+ * path, JSON body collection (capped) and the response helpers. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "server/server_internal.h"
+
+static const char *const ERR_KIND_NAMES[CS_EK_COUNT] = {
+    "bad_request", "unauthorised", "forbidden", "not_found", "gone", "conflict", "checksum",
+    "too_large", "media_type", "version", "internal", "cut_off", "frame_damaged",
+    "frame_undecodable",
+};
+
+const char *cs_err_kind_name(cs_err_kind k)
+{
+    return k < CS_EK_COUNT ? ERR_KIND_NAMES[k] : "internal";
+}
+
+void cs_count_error(cs_server *s, cs_err_kind k)
+{
+    if (k < CS_EK_COUNT)
+        atomic_fetch_add(&s->errors[k], 1);
+}
+
+void cs_progress_bump(cs_server *s)
+{
+    pthread_mutex_lock(&s->progress_mu);
+    s->progress_gen++;
+    pthread_cond_broadcast(&s->progress_cv);
+    pthread_mutex_unlock(&s->progress_mu);
+}
+
+static void add_headers(struct MHD_Response *resp, bool tus, const char *const *headers)
+{
+    if (tus)
+        MHD_add_response_header(resp, "Tus-Resumable", CS_TUS_VERSION);
+    for (size_t i = 0; headers && headers[i] && headers[i + 1]; i += 2)
+        MHD_add_response_header(resp, headers[i], headers[i + 1]);
+}
+
+static enum MHD_Result queue(struct MHD_Connection *c, unsigned status, struct MHD_Response *resp)
+{
+    if (!resp)
+        return MHD_NO;
+    enum MHD_Result r = MHD_queue_response(c, status, resp);
+    MHD_destroy_response(resp);
+    return r;
+}
+
+enum MHD_Result cs_http_json(struct MHD_Connection *c, unsigned status, json_t *obj, bool tus,
+                             const char *const *headers)
+{
+    char *text = obj ? json_dumps(obj, JSON_COMPACT) : NULL;
+    json_decref(obj);
+    if (!text)
+        return MHD_NO;
+    size_t n = strlen(text);
+    text[n] = '\0';
+    char *body = realloc(text, n + 2);
+    if (!body) {
+        free(text);
+        return MHD_NO;
+    }
+    body[n] = '\n';
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(n + 1, body, MHD_RESPMEM_MUST_FREE);
+    if (!resp) {
+        free(body);
+        return MHD_NO;
+    }
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    add_headers(resp, tus, headers);
+    return queue(c, status, resp);
+}
+
+static cs_err_kind kind_of(unsigned status, const char *code)
+{
+    if (strcmp(code, "checksum_mismatch") == 0)
+        return CS_EK_CHECKSUM;
+    switch (status) {
+    case 400: return CS_EK_BAD_REQUEST;
+    case 401: return CS_EK_UNAUTHORISED;
+    case 403: return CS_EK_FORBIDDEN;
+    case 404: return CS_EK_NOT_FOUND;
+    case 410: return CS_EK_GONE;
+    case 409: case 423: return CS_EK_CONFLICT;
+    case 413: return CS_EK_TOO_LARGE;
+    case 415: return CS_EK_MEDIA_TYPE;
+    case 412: return CS_EK_VERSION;
+    case 460: return CS_EK_CHECKSUM;
+    default: return CS_EK_INTERNAL;
+    }
+}
+
+static enum MHD_Result verror(cs_server *s, struct MHD_Connection *c, unsigned status, bool tus,
+                              const char *const *headers, const char *code, const char *fmt,
+                              va_list ap)
+{
+    char reason[512];
+    vsnprintf(reason, sizeof reason, fmt, ap);
+    cs_count_error(s, kind_of(status, code));
+    json_t *o = json_pack("{s:s, s:i, s:s}", "error", code, "status", (int)status,
+                          "reason", reason);
+    const char *extra[16] = {0};
+    size_t k = 0;
+    for (size_t i = 0; headers && headers[i] && headers[i + 1] && k < 12; i += 2) {
+        extra[k++] = headers[i];
+        extra[k++] = headers[i + 1];
+    }
+    if (status == 401) {
+        extra[k++] = "WWW-Authenticate";
+        extra[k++] = "Bearer";
+    }
+    return cs_http_json(c, status, o, tus, extra);
+}
+
+enum MHD_Result cs_http_error(cs_server *s, struct MHD_Connection *c, unsigned status, bool tus,
+                              const char *code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    enum MHD_Result r = verror(s, c, status, tus, NULL, code, fmt, ap);
+    va_end(ap);
+    return r;
+}
+
+enum MHD_Result cs_http_error_h(cs_server *s, struct MHD_Connection *c, unsigned status, bool tus,
+                                const char *const *headers, const char *code, const char *fmt,
+                                ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    enum MHD_Result r = verror(s, c, status, tus, headers, code, fmt, ap);
+    va_end(ap);
+    return r;
+}
+
+enum MHD_Result cs_http_empty(struct MHD_Connection *c, unsigned status,
+                              const char *const *headers)
+{
+    struct MHD_Response *resp = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+    if (!resp)
+        return MHD_NO;
+    add_headers(resp, true, headers);
+    return queue(c, status, resp);
+}
+
+/* Copy one path segment of at most CS_ID_MAX-1 id characters [0-9a-z-]. */
+static bool take_id(const char *p, size_t n, char *out)
+{
+    if (n == 0 || n >= CS_ID_MAX)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!((p[i] >= '0' && p[i] <= '9') || (p[i] >= 'a' && p[i] <= 'z') || p[i] == '-'))
+            return false;
+    memcpy(out, p, n);
+    out[n] = '\0';
+    return true;
+}
+
+static cs_route route_of(const char *url, char *id)
+{
+    static const char STUDIES[] = "/api/v1/studies/";
+    if (strcmp(url, "/healthz") == 0)
+        return CS_R_HEALTH;
+    if (strcmp(url, "/metrics") == 0)
+        return CS_R_METRICS;
+    if (strcmp(url, "/uploads") == 0 || strcmp(url, "/uploads/") == 0)
+        return CS_R_TUS_ROOT;
+    if (strncmp(url, "/uploads/", 9) == 0)
+        return take_id(url + 9, strlen(url + 9), id) ? CS_R_TUS_UPLOAD : CS_R_NONE;
+    if (strcmp(url, "/api/v1/studies") == 0)
+        return CS_R_STUDIES;
+    if (strcmp(url, "/api/v1/devices/enrol") == 0)
+        return CS_R_ENROL;
+    if (strncmp(url, STUDIES, sizeof STUDIES - 1) == 0) {
+        const char *p = url + sizeof STUDIES - 1;
+        const char *slash = strchr(p, '/');
+        if (!slash)
+            return take_id(p, strlen(p), id) ? CS_R_STUDY : CS_R_NONE;
+        if (!take_id(p, (size_t)(slash - p), id))
+            return CS_R_NONE;
+        if (strcmp(slash, "/events") == 0)
+            return CS_R_STUDY_EVENTS;
+        if (strcmp(slash, "/revoke-devices") == 0)
+            return CS_R_STUDY_REVOKE;
+    }
+    return CS_R_NONE;
+}
+
+static enum MHD_Result bad_method(cs_server *s, struct MHD_Connection *c, const char *method,
+                                  const char *allow)
+{
+    const char *h[] = {"Allow", allow, NULL};
+    return cs_http_error_h(s, c, 405, false, h, "method_not_allowed",
+                           "%.16s is not allowed here (allowed: %s)", method, allow);
+}
+
+/* The MHD access handler: called once with the headers, then with each
+ * piece of the body, then once more with none. */
+enum MHD_Result cs_http_on_request(void *cls, struct MHD_Connection *c, const char *url,
+                                  const char *method, const char *version, const char *data,
+                                  size_t *size, void **con_cls)
+{
+    cs_server *s = cls;
+    cs_req *r = *con_cls;
+    (void)version;
+    if (!r) {
+        r = calloc(1, sizeof *r);
+        if (!r)
+            return MHD_NO;
+        *con_cls = r;
+        atomic_fetch_add(&s->requests_active, 1);
+        r->route = route_of(url, r->id);
+        if ((r->route == CS_R_STUDIES || r->route == CS_R_ENROL ||
+             r->route == CS_R_STUDY_REVOKE) && strcmp(method, "POST") == 0)
+            return MHD_YES; /* the body follows */
+    }
+    bool is_get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
+    bool is_post = strcmp(method, "POST") == 0;
+    switch (r->route) {
+    case CS_R_TUS_ROOT:
+    case CS_R_TUS_UPLOAD:
+        return cs_tus_handle(s, c, r, method, data, size);
+    case CS_R_HEALTH:
+        return is_get ? cs_health_handle(s, c) : bad_method(s, c, method, "GET");
+    case CS_R_METRICS:
+        return is_get ? cs_metrics_handle(s, c) : bad_method(s, c, method, "GET");
+    case CS_R_STUDY:
+        return is_get ? cs_api_study_get(s, c, r) : bad_method(s, c, method, "GET");
+    case CS_R_STUDY_EVENTS:
+        return is_get ? cs_events_handle(s, c, r) : bad_method(s, c, method, "GET");
+    case CS_R_STUDIES:
+    case CS_R_ENROL:
+    case CS_R_STUDY_REVOKE:
+        if (!is_post)
+            return bad_method(s, c, method, "POST");
+        if (*size > 0) { /* collect the JSON body, capped */
+            if (!r->body_too_large && r->body_len + *size <= CS_API_BODY_MAX) {
+                char *nb = realloc(r->body, r->body_len + *size + 1);
+                if (!nb)
+                    return MHD_NO;
+                r->body = nb;
+                memcpy(r->body + r->body_len, data, *size);
+                r->body_len += *size;
+                r->body[r->body_len] = '\0';
+            } else {
+                r->body_too_large = true;
+            }
+            *size = 0;
+            return MHD_YES;
+        }
+        if (r->body_too_large)
+            return cs_http_error(s, c, 413, false, "body_too_large",
+                                 "request body over %d bytes", CS_API_BODY_MAX);
+        if (r->route == CS_R_STUDIES)
+            return cs_api_studies_create(s, c, r);
+        if (r->route == CS_R_ENROL)
+            return cs_api_enrol(s, c, r);
+        return cs_api_study_revoke(s, c, r);
+    case CS_R_NONE:
+        break;
+    }
+    return cs_http_error(s, c, 404, false, "not_found", "no route for %.16s %.200s", method, url);
+}
+
+void cs_http_on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    cs_server *s = cls;
+    cs_req *r = *con_cls;
+    (void)c;
+    if (!r)
+        return;
+    if (r->tus) {
+        cs_tus_request_done(s, r, toe);
+        cs_tus_free(r->tus);
+    }
+    free(r->body);
+    free(r);
+    *con_cls = NULL;
+    atomic_fetch_sub(&s->requests_active, 1);
+}

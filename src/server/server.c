@@ -1,0 +1,171 @@
+/* server.c - the server's lifetime: start (store, model, reconciliation,
+ * resumed analysis, libmicrohttpd), housekeeping and graceful stop. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "server/server_internal.h"
+#include "server/tokens.h"
+#include "server/tus_files.h"
+
+int64_t cs_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t cs_now_s(void)
+{
+    return (int64_t)time(NULL);
+}
+
+/* Split HOST:PORT ([v6]:PORT too) and resolve it numerically or by name. */
+static cs_status resolve(const char *listen, struct sockaddr_storage *ss, socklen_t *len,
+                         bool *v6, cs_error *err)
+{
+    char host[CS_CFG_STR];
+    const char *colon = strrchr(listen, ':');
+    if (!colon || colon == listen || !colon[1])
+        return cs_error_set(err, CS_ERR_ARG, "listen address '%s' is not HOST:PORT", listen);
+    size_t hl = (size_t)(colon - listen);
+    const char *h = listen;
+    if (listen[0] == '[' && hl >= 2 && listen[hl - 1] == ']') {
+        h++;
+        hl -= 2;
+    }
+    memcpy(host, h, hl);
+    host[hl] = '\0';
+    struct addrinfo hints = {0}, *res = NULL;
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE;
+    int rc = getaddrinfo(host, colon + 1, &hints, &res);
+    if (rc != 0 || !res)
+        return cs_error_set(err, CS_ERR_ARG, "cannot resolve listen address '%s': %s", listen,
+                            gai_strerror(rc));
+    memcpy(ss, res->ai_addr, res->ai_addrlen);
+    *len = res->ai_addrlen;
+    *v6 = res->ai_family == AF_INET6;
+    freeaddrinfo(res);
+    return CS_OK;
+}
+
+static void resume_pending(cs_server *s)
+{
+    char (*ids)[CS_ID_MAX] = NULL;
+    size_t n = 0;
+    cs_error e = {0};
+    if (cs_store_studies_pending(s->store, &ids, &n, &e) != CS_OK)
+        return;
+    for (size_t i = 0; i < n; i++)
+        cs_ingest_notify(s->ingest, ids[i]);
+    free(ids);
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    (void)cls;
+    fputs("capscreen: http: ", stderr);
+    vfprintf(stderr, fmt, ap);
+}
+
+cs_status cs_server_start(const cs_server_config *cfg, cs_server **out, cs_error *err)
+{
+    cs_status st;
+    struct sockaddr_storage ss;
+    socklen_t sl = 0;
+    bool v6 = false;
+    cs_server *s = calloc(1, sizeof *s);
+    if (!s)
+        return cs_error_set(err, CS_ERR_NOMEM, "out of memory starting the server");
+    s->cfg = *cfg;
+    pthread_mutex_init(&s->locks_mu, NULL);
+    pthread_mutex_init(&s->progress_mu, NULL);
+    pthread_cond_init(&s->progress_cv, NULL);
+    if ((st = cs_tokens_init(err)) != CS_OK ||
+        (st = resolve(cfg->listen, &ss, &sl, &v6, err)) != CS_OK ||
+        (st = cs_store_open(cfg->data_dir, &s->store, err)) != CS_OK)
+        goto fail;
+    snprintf(s->uploads_dir, sizeof s->uploads_dir, "%s/uploads", cfg->data_dir);
+    if (mkdir(s->uploads_dir, 0750) != 0 && errno != EEXIST) {
+        st = cs_error_set(err, CS_ERR_IO, "cannot create %s: %s", s->uploads_dir, strerror(errno));
+        goto fail;
+    }
+    if ((st = cs_engine_load(cfg->model[0] ? cfg->model : NULL, &s->engine, err)) != CS_OK ||
+        (st = cs_tus_reconcile(s, err)) != CS_OK ||
+        (st = cs_ingest_new(s, &s->ingest, err)) != CS_OK)
+        goto fail;
+    cs_tus_sweep(s);
+    resume_pending(s);
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
+                     MHD_USE_ITC | MHD_USE_ERROR_LOG | MHD_USE_POLL | (v6 ? MHD_USE_IPv6 : 0);
+    s->mhd = MHD_start_daemon(flags, 0, NULL, NULL, cs_http_on_request, s,
+                              MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+                              MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+                              MHD_OPTION_NOTIFY_COMPLETED, cs_http_on_completed, s,
+                              MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_connections,
+                              MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->connection_timeout_s,
+                              MHD_OPTION_END);
+    if (!s->mhd) {
+        st = cs_error_set(err, CS_ERR_IO, "cannot listen on %s (address in use or not allowed?)",
+                          cfg->listen);
+        goto fail;
+    }
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_BIND_PORT);
+    char host[INET6_ADDRSTRLEN] = "?";
+    if (ss.ss_family == AF_INET)
+        inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, host, sizeof host);
+    else
+        inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, host, sizeof host);
+    snprintf(s->bound, sizeof s->bound, v6 ? "[%s]:%u" : "%s:%u", host,
+             info ? (unsigned)info->port : 0u);
+    *out = s;
+    return CS_OK;
+fail:
+    cs_server_stop(s);
+    return st;
+}
+
+const char *cs_server_bound(const cs_server *s)
+{
+    return s->bound;
+}
+
+void cs_server_sweep(cs_server *s)
+{
+    if (s)
+        cs_tus_sweep(s);
+}
+
+void cs_server_stop(cs_server *s)
+{
+    if (!s)
+        return;
+    if (s->mhd) {
+        /* Stop accepting; let requests in flight finish. Event streams end
+         * when they see `stopping`. */
+        MHD_quiesce_daemon(s->mhd);
+        atomic_store(&s->stopping, true);
+        cs_progress_bump(s);
+        for (int i = 0; i < s->cfg.shutdown_grace_s * 20 && atomic_load(&s->requests_active) > 0;
+             i++)
+            usleep(50 * 1000);
+        MHD_stop_daemon(s->mhd); /* cuts what is left: bodies are fsynced on the way */
+    }
+    atomic_store(&s->stopping, true);
+    cs_ingest_free(s->ingest);
+    cs_tus_locks_free(s);
+    cs_store_close(s->store);
+    cs_engine_free(s->engine);
+    pthread_cond_destroy(&s->progress_cv);
+    pthread_mutex_destroy(&s->progress_mu);
+    pthread_mutex_destroy(&s->locks_mu);
+    free(s);
+}

@@ -1,0 +1,659 @@
+/* store_sqlite.c - the SQLite backend of the metadata store: one
+ * connection in WAL mode at DATA/capscreen.db, calls serialised by a
+ * mutex, each call one transaction. */
+#include "store/store_backend.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+typedef struct sq_store {
+    struct cs_store base;
+    sqlite3 *db;
+    pthread_mutex_t lock;
+} sq_store;
+
+#define SQ(s) ((sq_store *)(void *)(s))
+
+static cs_status db_fail(sq_store *q, cs_error *err, const char *what)
+{
+    return cs_error_set(err, CS_ERR_IO, "database: %s: %s", what, sqlite3_errmsg(q->db));
+}
+
+/* Migrations, applied in order; schema_version holds how many ran. */
+static const char *const MIGRATIONS[] = {
+    "CREATE TABLE studies ("
+    " id TEXT PRIMARY KEY, label TEXT NOT NULL DEFAULT '', created_at INTEGER NOT NULL,"
+    " code_hash TEXT UNIQUE, code_expires_at INTEGER NOT NULL, code_used_at INTEGER NOT NULL DEFAULT 0,"
+    " ingest_offset INTEGER NOT NULL DEFAULT 0, next_seq INTEGER NOT NULL DEFAULT 0,"
+    " first_byte_ms INTEGER NOT NULL DEFAULT 0, last_byte_ms INTEGER NOT NULL DEFAULT 0);"
+    "CREATE TABLE devices ("
+    " token_hash TEXT PRIMARY KEY, study TEXT NOT NULL REFERENCES studies(id),"
+    " created_at INTEGER NOT NULL, revoked_at INTEGER NOT NULL DEFAULT 0);"
+    "CREATE INDEX devices_study ON devices(study);"
+    "CREATE TABLE uploads ("
+    " n INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE,"
+    " study TEXT NOT NULL REFERENCES studies(id), length INTEGER NOT NULL,"
+    " offset INTEGER NOT NULL DEFAULT 0, state INTEGER NOT NULL DEFAULT 0,"
+    " created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, expires_at INTEGER NOT NULL,"
+    " checksum_base INTEGER NOT NULL DEFAULT -1, metadata TEXT NOT NULL DEFAULT '');"
+    "CREATE INDEX uploads_study ON uploads(study, n);"
+    "CREATE TABLE frames ("
+    " study TEXT NOT NULL REFERENCES studies(id), seq INTEGER NOT NULL,"
+    " frame_index INTEGER, capture_time_us INTEGER, ok INTEGER NOT NULL,"
+    " status TEXT NOT NULL, error TEXT, bleeding_probability REAL, bleeding INTEGER,"
+    " exposure TEXT, sharpness REAL, visibility REAL, readable INTEGER, blurry INTEGER,"
+    " width INTEGER, height INTEGER, PRIMARY KEY (study, seq)) WITHOUT ROWID;",
+};
+#define N_MIGRATIONS ((int)(sizeof MIGRATIONS / sizeof MIGRATIONS[0]))
+
+static cs_status migrate(sq_store *q, cs_error *err)
+{
+    sqlite3_stmt *st = NULL;
+    int version = 0;
+    if (sqlite3_exec(q->db, "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);",
+                     NULL, NULL, NULL) != SQLITE_OK)
+        return db_fail(q, err, "create schema_version");
+    if (sqlite3_prepare_v2(q->db, "SELECT MAX(version) FROM schema_version", -1, &st, NULL) !=
+        SQLITE_OK)
+        return db_fail(q, err, "read schema_version");
+    if (sqlite3_step(st) == SQLITE_ROW)
+        version = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    if (version > N_MIGRATIONS)
+        return cs_error_set(err, CS_ERR_UNSUPPORTED,
+                            "database schema version %d is newer than this program (%d)", version,
+                            N_MIGRATIONS);
+    for (int v = version; v < N_MIGRATIONS; v++) {
+        char bump[96];
+        snprintf(bump, sizeof bump, "INSERT INTO schema_version VALUES (%d);", v + 1);
+        if (sqlite3_exec(q->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+            return db_fail(q, err, "begin migration");
+        if (sqlite3_exec(q->db, MIGRATIONS[v], NULL, NULL, NULL) != SQLITE_OK ||
+            sqlite3_exec(q->db, bump, NULL, NULL, NULL) != SQLITE_OK) {
+            cs_status s = db_fail(q, err, "migration");
+            sqlite3_exec(q->db, "ROLLBACK", NULL, NULL, NULL);
+            return s;
+        }
+        if (sqlite3_exec(q->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+            return db_fail(q, err, "commit migration");
+    }
+    return CS_OK;
+}
+
+static void sq_close(cs_store *s)
+{
+    sq_store *q = SQ(s);
+    if (q->db)
+        sqlite3_close(q->db);
+    pthread_mutex_destroy(&q->lock);
+    free(q);
+}
+
+/* Prepare under the lock; `*st` is finalized by done(). */
+static cs_status prep(sq_store *q, const char *sql, sqlite3_stmt **st, cs_error *err)
+{
+    if (sqlite3_prepare_v2(q->db, sql, -1, st, NULL) != SQLITE_OK)
+        return db_fail(q, err, "prepare");
+    return CS_OK;
+}
+
+static void text(sqlite3_stmt *st, int col, char *out, size_t cap)
+{
+    const unsigned char *t = sqlite3_column_text(st, col);
+    snprintf(out, cap, "%s", t ? (const char *)t : "");
+}
+
+static cs_status sq_ping(cs_store *s, cs_error *err)
+{
+    sq_store *q = SQ(s);
+    pthread_mutex_lock(&q->lock);
+    int rc = sqlite3_exec(q->db, "SELECT COUNT(*) FROM schema_version", NULL, NULL, NULL);
+    cs_status r = rc == SQLITE_OK ? CS_OK : db_fail(q, err, "ping");
+    pthread_mutex_unlock(&q->lock);
+    return r;
+}
+
+static cs_status sq_study_create(cs_store *s, const cs_study_rec *rec, const char *code_hash,
+                                 cs_error *err)
+{
+    sq_store *q = SQ(s);
+    sqlite3_stmt *st = NULL;
+    pthread_mutex_lock(&q->lock);
+    cs_status r = prep(q, "INSERT INTO studies (id, label, created_at, code_hash, code_expires_at)"
+                          " VALUES (?,?,?,?,?)", &st, err);
+    if (r == CS_OK) {
+        sqlite3_bind_text(st, 1, rec->id, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 2, rec->label, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(st, 3, rec->created_at);
+        sqlite3_bind_text(st, 4, code_hash, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(st, 5, rec->code_expires_at);
+        if (sqlite3_step(st) != SQLITE_DONE)
+            r = db_fail(q, err, "create study");
+    }
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&q->lock);
+    return r;
+}
+
+#define STUDY_COLS "id, label, created_at, code_expires_at, code_used_at, ingest_offset," \
+                   " next_seq, first_byte_ms, last_byte_ms"
+
+static void read_study(sqlite3_stmt *st, cs_study_rec *o)
+{
+    memset(o, 0, sizeof *o);
+    text(st, 0, o->id, sizeof o->id);
+    text(st, 1, o->label, sizeof o->label);
+    o->created_at = sqlite3_column_int64(st, 2);
+    o->code_expires_at = sqlite3_column_int64(st, 3);
+    o->code_used_at = sqlite3_column_int64(st, 4);
+    o->ingest_offset = (uint64_t)sqlite3_column_int64(st, 5);
+    o->next_seq = (uint64_t)sqlite3_column_int64(st, 6);
+    o->first_byte_ms = sqlite3_column_int64(st, 7);
+    o->last_byte_ms = sqlite3_column_int64(st, 8);
+}
+
+static cs_status sq_study_get(cs_store *s, const char *id, bool *found, cs_study_rec *out,
+                              cs_error *err)
+{
+    sq_store *q = SQ(s);
+    sqlite3_stmt *st = NULL;
+    *found = false;
+    pthread_mutex_lock(&q->lock);
+    cs_status r = prep(q, "SELECT " STUDY_COLS " FROM studies WHERE id = ?", &st, err);
+    if (r == CS_OK) {
+        sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
+        int rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW) {
+            read_study(st, out);
+            *found = true;
+        } else if (rc != SQLITE_DONE) {
+            r = db_fail(q, err, "read study");
+        }
+    }
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&q->lock);
+    return r;
+}
+
+/* Run `sql` with text/int binds given as a format: 't' text, 'i' int64. */
+static cs_status run(sq_store *q, const char *sql, const char *fmt, const void *const *args,
+                     int *changes, cs_error *err)
+{
+    sqlite3_stmt *st = NULL;
+    cs_status r = prep(q, sql, &st, err);
+    for (int i = 0; r == CS_OK && fmt[i]; i++) {
+        if (fmt[i] == 't')
+            sqlite3_bind_text(st, i + 1, args[i], -1, SQLITE_TRANSIENT);
+        else
+            sqlite3_bind_int64(st, i + 1, *(const int64_t *)args[i]);
+    }
+    if (r == CS_OK && sqlite3_step(st) != SQLITE_DONE)
+        r = db_fail(q, err, "update");
+    if (r == CS_OK && changes)
+        *changes = sqlite3_changes(q->db);
+    sqlite3_finalize(st);
+    return r;
+}
+
+static cs_status sq_enrol(cs_store *s, const char *code_hash, const char *token_hash, int64_t now,
+                          cs_enrol_outcome *outcome, char *study, cs_error *err)
+{
+    sq_store *q = SQ(s);
+    sqlite3_stmt *st = NULL;
+    bool in_tx = false;
+    *outcome = CS_ENROL_UNKNOWN;
+    pthread_mutex_lock(&q->lock);
+    cs_status r = CS_OK;
+    if (sqlite3_exec(q->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
+        r = db_fail(q, err, "begin");
+        goto fail;
+    }
+    in_tx = true;
+    if ((r = prep(q, "SELECT id, code_expires_at, code_used_at FROM studies WHERE code_hash = ?",
+                  &st, err)) != CS_OK)
+        goto fail;
+    sqlite3_bind_text(st, 1, code_hash, -1, SQLITE_TRANSIENT);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_DONE)
+        goto fail; /* unknown */
+    if (rc != SQLITE_ROW) {
+        r = db_fail(q, err, "look up code");
+        goto fail;
+    }
+    text(st, 0, study, CS_ID_MAX);
+    int64_t expires = sqlite3_column_int64(st, 1), used = sqlite3_column_int64(st, 2);
+    if (used) {
+        *outcome = CS_ENROL_USED;
+        goto fail;
+    }
+    if (now >= expires) {
+        *outcome = CS_ENROL_EXPIRED;
+        goto fail;
+    }
+    const void *a1[] = {&now, study};
+    const void *a2[] = {token_hash, study, &now};
+    if ((r = run(q, "UPDATE studies SET code_used_at = ? WHERE id = ?", "it", a1, NULL, err)) !=
+            CS_OK ||
+        (r = run(q, "INSERT INTO devices (token_hash, study, created_at) VALUES (?,?,?)", "tti",
+                 a2, NULL, err)) != CS_OK)
+        goto fail;
+    if (sqlite3_exec(q->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+        r = db_fail(q, err, "commit");
+        goto fail;
+    }
+    in_tx = false;
+    *outcome = CS_ENROL_OK;
+fail:
+    sqlite3_finalize(st);
+    if (in_tx)
+        sqlite3_exec(q->db, "ROLLBACK", NULL, NULL, NULL);
+    pthread_mutex_unlock(&q->lock);
+    return r;
+}
+
+static cs_status sq_device_study(cs_store *s, const char *token_hash, bool *found, char *study,
+                                 cs_error *err)
+{
+    sq_store *q = SQ(s);
+    sqlite3_stmt *st = NULL;
+    *found = false;
+    pthread_mutex_lock(&q->lock);
+    cs_status r = prep(q, "SELECT study FROM devices WHERE token_hash = ? AND revoked_at = 0",
+                       &st, err);
+    if (r == CS_OK) {
+        sqlite3_bind_text(st, 1, token_hash, -1, SQLITE_TRANSIENT);
+        int rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW) {
+            text(st, 0, study, CS_ID_MAX);
+            *found = true;
+        } else if (rc != SQLITE_DONE) {
+            r = db_fail(q, err, "look up device");
+        }
+    }
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&q->lock);
+    return r;
+}
+
+static cs_status sq_devices_revoke(cs_store *s, const char *study, int64_t now, int *n,
+                                   cs_error *err)
+{
+    sq_store *q = SQ(s);
+    const void *a[] = {&now, study};
+    pthread_mutex_lock(&q->lock);
+    cs_status r = run(q, "UPDATE devices SET revoked_at = ? WHERE study = ? AND revoked_at = 0",
+                      "it", a, n, err);
+    pthread_mutex_unlock(&q->lock);
+    return r;
+}
+
+static cs_status sq_upload_create(cs_store *s, const cs_upload_rec *u, cs_error *err)
+{
+    sq_store *q = SQ(s);
+    int64_t state = u->state, off = (int64_t)u->offset;
+    const void *a[] = {u->id, u->study, &u->length, &off, &state, &u->created_at,
+                       &u->updated_at, &u->expires_at, &u->checksum_base, u->metadata};
+    pthread_mutex_lock(&q->lock);
+    cs_status r = run(q, "INSERT INTO uploads (id, study, length, offset, state, created_at,"
+                         " updated_at, expires_at, checksum_base, metadata)"
+                         " VALUES (?,?,?,?,?,?,?,?,?,?)", "ttiiiiiiit", a, NULL, err);
+    pthread_mutex_unlock(&q->lock);
+    return r;
+}
+
+#define UPLOAD_COLS "id, study, length, offset, state, created_at, updated_at, expires_at," \
+                    " checksum_base, metadata"
+
+static void read_upload(sqlite3_stmt *st, cs_upload_rec *o)
+{
+    memset(o, 0, sizeof *o);
+    text(st, 0, o->id, sizeof o->id);
+    text(st, 1, o->study, sizeof o->study);
+    o->length = sqlite3_column_int64(st, 2);
+    o->offset = (uint64_t)sqlite3_column_int64(st, 3);
+    o->state = (cs_upload_state)sqlite3_column_int(st, 4);
+    o->created_at = sqlite3_column_int64(st, 5);
+    o->updated_at = sqlite3_column_int64(st, 6);
+    o->expires_at = sqlite3_column_int64(st, 7);
+    o->checksum_base = sqlite3_column_int64(st, 8);
+    text(st, 9, o->metadata, sizeof o->metadata);
+}
+
+static cs_status sq_upload_get(cs_store *s, const char *id, bool *found, cs_upload_rec *out,
+                               cs_error *err)
+{
+    sq_store *q = SQ(s);
+    sqlite3_stmt *st = NULL;
+    *found = false;
+    pthread_mutex_lock(&q->lock);
+    cs_status r = prep(q, "SELECT " UPLOAD_COLS " FROM uploads WHERE id = ?", &st, err);
+    if (r == CS_OK) {
+        sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
+        int rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW) {
+            read_upload(st, out);
+            *found = true;
+        } else if (rc != SQLITE_DONE) {
+            r = db_fail(q, err, "read upload");
+        }
+    }
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&q->lock);
+    return r;
+}
+
+static cs_status sq_upload_update(cs_store *s, const cs_upload_rec *u, cs_error *err)
+{
+    sq_store *q = SQ(s);
+    int64_t state = u->state, off = (int64_t)u->offset;
+    const void *a[] = {&u->length, &off, &state, &u->updated_at, &u->expires_at,
+                       &u->checksum_base, u->id};
+    pthread_mutex_lock(&q->lock);
+    cs_status r = run(q, "UPDATE uploads SET length = ?, offset = ?, state = ?, updated_at = ?,"
+                         " expires_at = ?, checksum_base = ? WHERE id = ?", "iiiiiit", a, NULL,
+                      err);
+    pthread_mutex_unlock(&q->lock);
+    return r;
+}
+
+static cs_status sq_upload_list(cs_store *s, const char *study, bool only_open,
+                                cs_upload_rec **out, size_t *n, cs_error *err)
+{
+    sq_store *q = SQ(s);
+    sqlite3_stmt *st = NULL;
+    cs_upload_rec *v = NULL;
+    size_t cnt = 0, cap = 0;
+    *out = NULL;
+    *n = 0;
+    pthread_mutex_lock(&q->lock);
+    cs_status r = prep(q, "SELECT " UPLOAD_COLS " FROM uploads WHERE (?1 IS NULL OR study = ?1)"
+                          " AND (?2 = 0 OR state = 0) ORDER BY n", &st, err);
+    if (r != CS_OK)
+        goto fail;
+    if (study)
+        sqlite3_bind_text(st, 1, study, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int(st, 2, only_open);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (cnt == cap) {
+            size_t nc = cap ? cap * 2 : 8;
+            cs_upload_rec *nv = realloc(v, nc * sizeof *nv);
+            if (!nv) {
+                r = cs_error_set(err, CS_ERR_NOMEM, "out of memory listing uploads");
+                goto fail;
+            }
+            v = nv;
+            cap = nc;
+        }
+        read_upload(st, &v[cnt++]);
+    }
+    if (rc != SQLITE_DONE) {
+        r = db_fail(q, err, "list uploads");
+        goto fail;
+    }
+    *out = v;
+    *n = cnt;
+    v = NULL;
+fail:
+    free(v);
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&q->lock);
+    return r;
+}
+
+static cs_status sq_study_touch(cs_store *s, const char *study, int64_t now_ms, cs_error *err)
+{
+    sq_store *q = SQ(s);
+    const void *a[] = {&now_ms, study};
+    pthread_mutex_lock(&q->lock);
+    cs_status r = run(q, "UPDATE studies SET first_byte_ms = CASE first_byte_ms WHEN 0 THEN ?1"
+                         " ELSE first_byte_ms END, last_byte_ms = ?1 WHERE id = ?2", "it", a,
+                      NULL, err);
+    pthread_mutex_unlock(&q->lock);
+    return r;
+}
+
+static cs_status sq_frame_add(cs_store *s, const char *study, const cs_frame_rec *f,
+                              uint64_t ingest_offset, cs_error *err)
+{
+    sq_store *q = SQ(s);
+    sqlite3_stmt *st = NULL;
+    bool in_tx = false;
+    pthread_mutex_lock(&q->lock);
+    cs_status r = CS_OK;
+    if (sqlite3_exec(q->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
+        r = db_fail(q, err, "begin");
+        goto fail;
+    }
+    in_tx = true;
+    if ((r = prep(q, "INSERT OR REPLACE INTO frames (study, seq, frame_index, capture_time_us, ok,"
+                     " status, error, bleeding_probability, bleeding, exposure, sharpness,"
+                     " visibility, readable, blurry, width, height)"
+                     " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", &st, err)) != CS_OK)
+        goto fail;
+    sqlite3_bind_text(st, 1, study, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 2, (int64_t)f->seq);
+    if (f->frame_index >= 0)
+        sqlite3_bind_int64(st, 3, f->frame_index);
+    if (f->capture_time_us >= 0)
+        sqlite3_bind_int64(st, 4, f->capture_time_us);
+    sqlite3_bind_int(st, 5, f->ok);
+    sqlite3_bind_text(st, 6, f->status ? f->status : "", -1, SQLITE_TRANSIENT);
+    if (f->error)
+        sqlite3_bind_text(st, 7, f->error, -1, SQLITE_TRANSIENT);
+    if (f->ok) {
+        sqlite3_bind_double(st, 8, f->bleeding_probability);
+        sqlite3_bind_int(st, 9, f->bleeding);
+        sqlite3_bind_text(st, 10, f->exposure ? f->exposure : "", -1, SQLITE_TRANSIENT);
+        sqlite3_bind_double(st, 11, f->sharpness);
+        sqlite3_bind_double(st, 12, f->visibility);
+        sqlite3_bind_int(st, 13, f->readable);
+        sqlite3_bind_int(st, 14, f->blurry);
+        sqlite3_bind_int(st, 15, f->width);
+        sqlite3_bind_int(st, 16, f->height);
+    }
+    if (sqlite3_step(st) != SQLITE_DONE) {
+        r = db_fail(q, err, "store frame");
+        goto fail;
+    }
+    int64_t off = (int64_t)ingest_offset, next = (int64_t)f->seq + 1;
+    const void *a[] = {&off, &next, study};
+    if ((r = run(q, "UPDATE studies SET ingest_offset = ?, next_seq = ? WHERE id = ?", "iit", a,
+                 NULL, err)) != CS_OK)
+        goto fail;
+    if (sqlite3_exec(q->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+        r = db_fail(q, err, "commit frame");
+        goto fail;
+    }
+    in_tx = false;
+fail:
+    sqlite3_finalize(st);
+    if (in_tx)
+        sqlite3_exec(q->db, "ROLLBACK", NULL, NULL, NULL);
+    pthread_mutex_unlock(&q->lock);
+    return r;
+}
+
+static cs_status sq_study_set_ingest(cs_store *s, const char *study, uint64_t ingest_offset,
+                                     cs_error *err)
+{
+    sq_store *q = SQ(s);
+    int64_t off = (int64_t)ingest_offset;
+    const void *a[] = {&off, study};
+    pthread_mutex_lock(&q->lock);
+    cs_status r = run(q, "UPDATE studies SET ingest_offset = ? WHERE id = ?", "it", a, NULL, err);
+    pthread_mutex_unlock(&q->lock);
+    return r;
+}
+
+static cs_status sq_study_counts(cs_store *s, const char *study, cs_study_counts *o,
+                                 cs_error *err)
+{
+    sq_store *q = SQ(s);
+    sqlite3_stmt *st = NULL, *st2 = NULL;
+    memset(o, 0, sizeof *o);
+    o->last_capture_time_us = -1;
+    pthread_mutex_lock(&q->lock);
+    cs_status r = prep(q, "SELECT COUNT(*), COALESCE(SUM(ok),0), COALESCE(SUM(readable),0),"
+                          " COALESCE(SUM(bleeding),0), COALESCE(SUM(exposure='too_dark'),0),"
+                          " COALESCE(SUM(exposure='too_bright'),0), COALESCE(SUM(blurry),0),"
+                          " MAX(capture_time_us) FROM frames WHERE study = ?", &st, err);
+    if (r == CS_OK)
+        r = prep(q, "SELECT COUNT(*), COALESCE(SUM(state=0),0), COALESCE(SUM(offset),0)"
+                    " FROM uploads WHERE study = ?", &st2, err);
+    if (r != CS_OK)
+        goto fail;
+    sqlite3_bind_text(st, 1, study, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st2, 1, study, -1, SQLITE_TRANSIENT);
+    if (sqlite3_step(st) != SQLITE_ROW || sqlite3_step(st2) != SQLITE_ROW) {
+        r = db_fail(q, err, "count frames");
+        goto fail;
+    }
+    o->frames = (uint64_t)sqlite3_column_int64(st, 0);
+    o->analysed = (uint64_t)sqlite3_column_int64(st, 1);
+    o->failed = o->frames - o->analysed;
+    o->readable = (uint64_t)sqlite3_column_int64(st, 2);
+    o->bleeding = (uint64_t)sqlite3_column_int64(st, 3);
+    o->too_dark = (uint64_t)sqlite3_column_int64(st, 4);
+    o->too_bright = (uint64_t)sqlite3_column_int64(st, 5);
+    o->blurry = (uint64_t)sqlite3_column_int64(st, 6);
+    if (sqlite3_column_type(st, 7) != SQLITE_NULL)
+        o->last_capture_time_us = sqlite3_column_int64(st, 7);
+    o->uploads = sqlite3_column_int(st2, 0);
+    o->uploads_open = sqlite3_column_int(st2, 1);
+    o->bytes_received = (uint64_t)sqlite3_column_int64(st2, 2);
+fail:
+    sqlite3_finalize(st);
+    sqlite3_finalize(st2);
+    pthread_mutex_unlock(&q->lock);
+    return r;
+}
+
+static cs_status sq_study_frames(cs_store *s, const char *study, bool errors, cs_frame_brief *out,
+                                 size_t cap, size_t *n, cs_error *err)
+{
+    sq_store *q = SQ(s);
+    sqlite3_stmt *st = NULL;
+    *n = 0;
+    pthread_mutex_lock(&q->lock);
+    cs_status r = prep(q, errors
+                              ? "SELECT seq, frame_index, capture_time_us, 0, status, error FROM"
+                                " frames WHERE study = ? AND ok = 0 ORDER BY seq LIMIT ?"
+                              : "SELECT seq, frame_index, capture_time_us, bleeding_probability,"
+                                " status, '' FROM frames WHERE study = ? AND bleeding = 1"
+                                " ORDER BY seq LIMIT ?",
+                       &st, err);
+    if (r == CS_OK) {
+        sqlite3_bind_text(st, 1, study, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(st, 2, (int64_t)cap);
+        int rc;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW && *n < cap) {
+            cs_frame_brief *b = &out[(*n)++];
+            b->seq = (uint64_t)sqlite3_column_int64(st, 0);
+            b->frame_index = sqlite3_column_type(st, 1) == SQLITE_NULL ? -1
+                                                                        : sqlite3_column_int64(st, 1);
+            b->capture_time_us = sqlite3_column_type(st, 2) == SQLITE_NULL
+                                     ? -1 : sqlite3_column_int64(st, 2);
+            b->bleeding_probability = (float)sqlite3_column_double(st, 3);
+            text(st, 4, b->status, sizeof b->status);
+            text(st, 5, b->error, sizeof b->error);
+        }
+        if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+            r = db_fail(q, err, "list frames");
+    }
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&q->lock);
+    return r;
+}
+
+static cs_status sq_studies_pending(cs_store *s, char (**ids)[CS_ID_MAX], size_t *n,
+                                    cs_error *err)
+{
+    sq_store *q = SQ(s);
+    sqlite3_stmt *st = NULL;
+    char (*v)[CS_ID_MAX] = NULL;
+    size_t cnt = 0, cap = 0;
+    *ids = NULL;
+    *n = 0;
+    pthread_mutex_lock(&q->lock);
+    cs_status r = prep(q, "SELECT s.id FROM studies s WHERE s.ingest_offset <"
+                          " (SELECT COALESCE(SUM(u.offset),0) FROM uploads u WHERE u.study = s.id)"
+                          " OR EXISTS (SELECT 1 FROM uploads u WHERE u.study = s.id AND u.state = 0)",
+                       &st, err);
+    if (r != CS_OK)
+        goto fail;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (cnt == cap) {
+            size_t nc = cap ? cap * 2 : 8;
+            char (*nv)[CS_ID_MAX] = realloc(v, nc * sizeof *nv);
+            if (!nv) {
+                r = cs_error_set(err, CS_ERR_NOMEM, "out of memory listing studies");
+                goto fail;
+            }
+            v = nv;
+            cap = nc;
+        }
+        text(st, 0, v[cnt++], CS_ID_MAX);
+    }
+    if (rc != SQLITE_DONE) {
+        r = db_fail(q, err, "list studies");
+        goto fail;
+    }
+    *ids = v;
+    *n = cnt;
+    v = NULL;
+fail:
+    free(v);
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&q->lock);
+    return r;
+}
+
+static const cs_store_ops SQLITE_OPS = {
+    sq_close, sq_ping, sq_study_create, sq_study_get, sq_enrol, sq_device_study,
+    sq_devices_revoke, sq_upload_create, sq_upload_get, sq_upload_update, sq_upload_list,
+    sq_study_touch, sq_frame_add, sq_study_set_ingest, sq_study_counts, sq_study_frames,
+    sq_studies_pending,
+};
+
+cs_status cs_store_sqlite_open(const char *data_dir, cs_store **out, cs_error *err)
+{
+    char path[4200];
+    cs_status r = CS_OK;
+    sq_store *q = calloc(1, sizeof *q);
+    if (!q)
+        return cs_error_set(err, CS_ERR_NOMEM, "out of memory opening the store");
+    q->base.ops = &SQLITE_OPS;
+    pthread_mutex_init(&q->lock, NULL);
+    if (mkdir(data_dir, 0750) != 0 && errno != EEXIST) {
+        r = cs_error_set(err, CS_ERR_IO, "cannot create data folder %s: %s", data_dir,
+                         strerror(errno));
+        goto fail;
+    }
+    snprintf(path, sizeof path, "%s/capscreen.db", data_dir);
+    if (sqlite3_open_v2(path, &q->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+                                          SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+        r = cs_error_set(err, CS_ERR_IO, "cannot open database %s: %s", path,
+                         q->db ? sqlite3_errmsg(q->db) : "out of memory");
+        goto fail;
+    }
+    sqlite3_busy_timeout(q->db, 5000);
+    if (sqlite3_exec(q->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+                            " PRAGMA foreign_keys=ON;", NULL, NULL, NULL) != SQLITE_OK) {
+        r = db_fail(q, err, "set WAL mode");
+        goto fail;
+    }
+    if ((r = migrate(q, err)) != CS_OK)
+        goto fail;
+    *out = &q->base;
+    return CS_OK;
+fail:
+    sq_close(&q->base);
+    return r;
+}

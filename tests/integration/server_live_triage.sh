@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# server_live_triage.sh - a 60-frame study streamed in several PATCHes to a
+# deferred-length upload is analysed as it arrives: GET /api/v1/studies/ID
+# reaches 60 analysed frames, the events stream reports progress, and the
+# stored study file equals the source byte for byte. A damaged record mid
+# upload becomes one frame error and the rest is analysed.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+need_shared
+need_python
+need_curl
+
+pack_frames 60 "$T/s.csfs"
+SIZE=$(stat -c %s "$T/s.csfs")
+start_server "$T/data" --analysis-threads 2
+new_device
+AUTH=(-H "Authorization: Bearer $TOKEN")
+
+# The events stream, read in the background for a few seconds.
+curl -s -N --max-time 20 -H "Authorization: Bearer $ADMIN_TOKEN" \
+    "$SRV_URL/api/v1/studies/$STUDY/events" >"$T/events" 2>/dev/null &
+EV_PID=$!
+
+# upload_in_parts FILE PARTS: PATCH the file in PARTS pieces, deferred length.
+upload_in_parts() {
+    local file=$1 parts=$2 size off=0 i len
+    size=$(stat -c %s "$file")
+    tus_create "$TOKEN" -H "Upload-Defer-Length: 1"
+    expect_code 201 "create a deferred upload"
+    for i in $(seq 1 "$parts"); do
+        len=$(( i == parts ? size - off : size / parts ))
+        slice "$file" "$off" "$len" "$T/part"
+        local extra=()
+        [ "$i" = "$parts" ] && extra=(-H "Upload-Length: $size")
+        http PATCH "$UPLOAD" "${TUS[@]}" "${AUTH[@]}" "${OCTET[@]}" -H "Upload-Offset: $off" \
+            "${extra[@]}" --data-binary @"$T/part"
+        expect_code 204 "PATCH part $i"
+        off=$((off + len))
+    done
+}
+# wait_analysed STUDY N: poll the study until N frames are stored (bounded).
+wait_analysed() {
+    local i
+    for i in $(seq 1 600); do
+        http GET "/api/v1/studies/$1" -H "Authorization: Bearer $ADMIN_TOKEN"
+        [ "$CODE" = 200 ] && [ "$(json_get "$T/body" 'd["progress"]["frames_analysed"]')" -ge "$2" ] && return 0
+        sleep 0.1
+    done
+    fail "study $1 never reached $2 analysed frames: $(cat "$T/body")"
+}
+
+upload_in_parts "$T/s.csfs" 5
+wait_analysed "$STUDY" 60
+cp "$T/body" "$T/study.json"
+py_check "$T/study.json" <<'EOF2' || fail "study state checks failed"
+p, c = d["progress"], d["counts"]
+if d["state"] != "complete": fail("state %r, expected complete" % d["state"])
+if p["frames_analysed"] != 60 or p["frames_received"] != 60: fail("progress %r" % p)
+if c["analysed"] != 60 or c["failed"] != 0 or d["errors"]: fail("counts %r errors %r" % (c, d["errors"]))
+if p["last_frame_time_us"] != 59 * 250000: fail("last frame time %r" % p["last_frame_time_us"])
+if p["bytes_received"] != p["bytes_analysed"]: fail("bytes %r" % p)
+EOF2
+ID=${UPLOAD##*/}
+cmp "$T/s.csfs" "$T/data/uploads/$ID.bin" || fail "the stored study file differs from the source"
+ok "60 frames in 5 PATCHes: all analysed, state complete, study file identical"
+
+# --- a damaged record mid-upload ---------------------------------------------
+python3 - "$T/s.csfs" "$T/bad.csfs" <<'EOF2'
+import sys
+b = bytearray(open(sys.argv[1], "rb").read())
+pos = -1
+for _ in range(31):                 # the 30th record's magic
+    pos = b.find(b"CSFR", pos + 1)
+b[pos + 100] ^= 0x5A                 # a byte in its payload
+open(sys.argv[2], "wb").write(b)
+EOF2
+new_device
+AUTH=(-H "Authorization: Bearer $TOKEN")
+upload_in_parts "$T/bad.csfs" 3
+wait_analysed "$STUDY" 60
+py_check "$T/body" <<'EOF2' || fail "damaged-record checks failed"
+c = d["counts"]
+if c["analysed"] != 59 or c["failed"] != 1: fail("counts %r" % c)
+if len(d["errors"]) != 1 or d["errors"][0]["reason_code"] != "checksum_mismatch": fail("errors %r" % d["errors"])
+if d["state"] != "complete": fail("state %r" % d["state"])
+EOF2
+ok "a damaged record is one frame error; the other 59 are analysed"
+
+for i in $(seq 1 100); do   # the last event may trail the last GET a little
+    grep -q '"frames_analysed":60' "$T/events" && break
+    sleep 0.1
+done
+kill "$EV_PID" 2>/dev/null || true
+wait "$EV_PID" 2>/dev/null || true
+grep -q '^event: progress' "$T/events" || fail "the events stream sent no progress event"
+grep '^data: ' "$T/events" | tail -n 1 | sed 's/^data: //' >"$T/last-event.json"
+[ "$(json_get "$T/last-event.json" 'd["progress"]["frames_analysed"]')" = 60 ] \
+    || fail "the last progress event does not show 60 frames"
+ok "server-sent events: progress events up to 60 analysed frames"
+cs_finish

@@ -1,0 +1,132 @@
+/* test_server_config.c - configuration precedence (flags > environment >
+ * file > defaults), the admin token file, and token/code helpers. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "capscreen/server.h"
+#include "server/tokens.h"
+
+static const char *const *fake_env;
+
+static const char *env(const char *name)
+{
+    for (size_t i = 0; fake_env && fake_env[i]; i += 2)
+        if (strcmp(fake_env[i], name) == 0)
+            return fake_env[i + 1];
+    return NULL;
+}
+
+static char *write_tmp(const char *text)
+{
+    static char path[64];
+    snprintf(path, sizeof path, "/tmp/cs-cfg-XXXXXX");
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+    close(fd);
+    return path;
+}
+
+static void flags_beat_environment_beat_file_beat_defaults(void **state)
+{
+    (void)state;
+    cs_server_config c;
+    cs_error e = {0};
+    char *file = write_tmp("# comment\nlisten = 10.0.0.1:1\ndata=/from/file\n"
+                           "code_ttl = 60\nanalysis_threads=3\n");
+    const char *envs[] = {"CAPSCREEN_DATA", "/from/env", "CAPSCREEN_CODE_TTL", "120", NULL};
+    const char *flags[] = {"code_ttl", "180", NULL};
+    fake_env = envs;
+    assert_int_equal(cs_server_config_resolve(&c, file, env, flags, &e), CS_OK);
+    assert_string_equal(c.listen, "10.0.0.1:1");      /* file */
+    assert_string_equal(c.data_dir, "/from/env");     /* env over file */
+    assert_int_equal(c.code_ttl_s, 180);              /* flag over env */
+    assert_int_equal(c.analysis_threads, 3);          /* file */
+    assert_int_equal(c.upload_expiry_s, 24 * 3600);   /* default */
+    unlink(file);
+}
+
+static void bad_values_and_keys_are_refused_with_a_reason(void **state)
+{
+    (void)state;
+    cs_server_config c;
+    cs_error e = {0};
+    cs_server_config_default(&c);
+    assert_int_equal(cs_server_config_set(&c, "analysis_threads", "0", &e), CS_ERR_ARG);
+    assert_int_equal(cs_server_config_set(&c, "code_ttl", "-5", &e), CS_ERR_ARG);
+    assert_int_equal(cs_server_config_set(&c, "code_ttl", "12x", &e), CS_ERR_ARG);
+    assert_int_equal(cs_server_config_set(&c, "no_such_key", "1", &e), CS_ERR_ARG);
+    assert_non_null(strstr(e.msg, "no_such_key"));
+    char *file = write_tmp("listen 127.0.0.1:1\n");
+    fake_env = NULL;
+    assert_int_equal(cs_server_config_resolve(&c, file, env, NULL, &e), CS_ERR_ARG);
+    assert_non_null(strstr(e.msg, "line 1"));
+    unlink(file);
+}
+
+static void the_later_level_picks_between_token_and_token_file(void **state)
+{
+    (void)state;
+    cs_server_config c;
+    cs_error e = {0};
+    char *tok = write_tmp("token-from-file-0123456789\n");
+    char path[64];
+    snprintf(path, sizeof path, "%s", tok);
+    const char *envs[] = {"CAPSCREEN_ADMIN_TOKEN", "token-from-env-0123456789", NULL};
+    const char *flags[] = {"admin_token_file", path, NULL};
+    fake_env = envs;
+    assert_int_equal(cs_server_config_resolve(&c, NULL, env, flags, &e), CS_OK);
+    assert_string_equal(c.admin_token, "token-from-file-0123456789");
+    assert_int_equal(cs_server_config_resolve(&c, NULL, env, NULL, &e), CS_OK);
+    assert_string_equal(c.admin_token, "token-from-env-0123456789");
+    unlink(path);
+}
+
+static void tokens_are_random_and_compared_by_hash(void **state)
+{
+    (void)state;
+    cs_error e = {0};
+    char t1[CS_TOKEN_MAX], t2[CS_TOKEN_MAX], h1[CS_HASH_HEX], h2[CS_HASH_HEX], h1b[CS_HASH_HEX];
+    assert_int_equal(cs_tokens_init(&e), CS_OK);
+    cs_token_new(t1);
+    cs_token_new(t2);
+    assert_int_equal(strlen(t1), 43);
+    assert_string_not_equal(t1, t2);
+    cs_token_hash(t1, h1);
+    cs_token_hash(t2, h2);
+    cs_token_hash(t1, h1b);
+    assert_int_equal(strlen(h1), 64);
+    assert_true(cs_hash_equal(h1, h1b));
+    assert_false(cs_hash_equal(h1, h2));
+    assert_false(cs_hash_equal(h1, "short"));
+    char code[CS_CODE_LEN + 1], norm[CS_CODE_LEN + 1];
+    cs_code_new(code);
+    assert_int_equal(strlen(code), 14);
+    char typed[32];
+    snprintf(typed, sizeof typed, " %c%c%c%c %c%c%c%c%c%c%c%c", code[0], code[1], code[2], code[3],
+             code[5], code[6], code[7], code[8], code[10], code[11], code[12], code[13]);
+    for (char *p = typed; *p; p++)
+        *p = (char)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);
+    assert_true(cs_code_normalise(typed, norm));
+    assert_string_equal(norm, code);
+    assert_false(cs_code_normalise("ABCD-EFGH-JKL", norm));
+    assert_false(cs_code_normalise("ABCD-EFGH-JKL0", norm)); /* 0 is not in the alphabet */
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(flags_beat_environment_beat_file_beat_defaults),
+        cmocka_unit_test(bad_values_and_keys_are_refused_with_a_reason),
+        cmocka_unit_test(the_later_level_picks_between_token_and_token_file),
+        cmocka_unit_test(tokens_are_random_and_compared_by_hash),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
