@@ -32,7 +32,7 @@ out:
 
 static const char *join(const char *env, const char *fallback, const char *rel)
 {
-    static char path[4096];
+    static _Thread_local char path[4096]; /* per thread: tests read frames from several threads */
     const char *base = getenv(env);
     snprintf(path, sizeof path, "%s/%s", base ? base : fallback, rel);
     return path;

@@ -12,7 +12,8 @@
 uint8_t *tu_read_file(const char *path, size_t *len);
 
 /* Path under the source tree / shared folder, from the environment that
- * ctest sets (CS_SOURCE_DIR, CS_SHARED_DIR). Returns a static buffer. */
+ * ctest sets (CS_SOURCE_DIR, CS_SHARED_DIR). Returns a buffer owned by the
+ * calling thread, valid until its next call. */
 const char *tu_source_path(const char *rel);
 const char *tu_shared_path(const char *rel);
 
