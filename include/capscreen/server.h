@@ -10,8 +10,8 @@
  *
  * Threads: cs_server_start() and cs_server_stop() are called from one
  * thread (main). Everything else the server does happens on its own
- * threads (libmicrohttpd's, one per connection, and one ingest thread per
- * study being analysed); see docs/server.md.
+ * threads (libmicrohttpd's, one per connection, and a pool of analysis
+ * threads shared by all studies); see docs/server.md.
  *
  * Errors: functions return cs_status and fill `err` with a one-line
  * reason. Nothing here prints or exits. */
@@ -37,7 +37,8 @@ typedef struct cs_server_config {
     int64_t upload_expiry_s;           /* upload_expiry: an idle incomplete upload
                                           expires this long after its last PATCH */
     uint64_t max_upload_size;          /* max_upload_size: Tus-Max-Size, bytes */
-    int analysis_threads;              /* analysis_threads: engine threads per study */
+    int analysis_threads;              /* analysis_threads: analysis pool threads,
+                                          shared by all studies */
     int max_connections;               /* max_connections */
     int connection_timeout_s;          /* connection_timeout: idle connection, s */
     int shutdown_grace_s;              /* shutdown_grace: wait for requests, s */

@@ -135,6 +135,12 @@ typedef struct cs_frame_rec {
  * exactly after the last stored frame. */
 cs_status cs_store_frame_add(cs_store *s, const char *study, const cs_frame_rec *f,
                              uint64_t ingest_offset, cs_error *err) CS_WARN_UNUSED;
+/* Store f[0..n) (consecutive seqs) and move the study's analysis position
+ * to (ingest_offset, f[n-1].seq + 1), all in one transaction: the live
+ * analysis batches its frames this way (docs/server.md). n == 0 does
+ * nothing. */
+cs_status cs_store_frames_add(cs_store *s, const char *study, const cs_frame_rec *f, size_t n,
+                              uint64_t ingest_offset, cs_error *err) CS_WARN_UNUSED;
 /* Move the analysis position without a frame (a file header was read). */
 cs_status cs_store_study_set_ingest(cs_store *s, const char *study, uint64_t ingest_offset,
                                     cs_error *err) CS_WARN_UNUSED;

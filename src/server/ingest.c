@@ -1,15 +1,21 @@
-/* ingest.c - live triage: one analysis thread per study that has unread
- * upload bytes. It reads the study stream (its uploads, concatenated in
- * creation order) through the incremental frame-stream reader, runs the
- * engine's worker pool on each record (cs_pipeline_run with a live source)
- * and stores each outcome with the stream offset just past it, in one
- * transaction, so a restart resumes exactly after the last stored frame. */
+/* ingest.c - live triage: a fixed pool of analysis threads shared by all
+ * studies. A study with unread upload bytes is queued; a pool thread takes
+ * it (one thread at a time per study, so its frames stay in order), reads
+ * the study stream (its uploads, concatenated in creation order) through
+ * the incremental frame-stream reader, runs the engine on each record and
+ * stores the outcomes in batches, each batch in one transaction with the
+ * stream offset just past its last item, so a restart resumes exactly after
+ * the last stored frame. After a bounded slice of work the study goes back
+ * to the end of the queue, so 500 live studies share the threads fairly.
+ * Analysis threads run at a lower priority (nice) than request handling. */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -19,38 +25,45 @@
 #include "server/tus_files.h"
 
 #define READ_CHUNK (64u * 1024u)
-#define ENDS_RING 8192u  /* > the pipeline's window (256 threads x 16) */
+#define BATCH_MAX 64u    /* frames stored per transaction, at most */
+#define SLICE_ITEMS 64u  /* items a thread analyses for one study before requeueing it */
+#define ANALYSIS_NICE 10 /* analysis threads yield the CPU to request handling */
 
 typedef struct study_rt {
     char id[CS_ID_MAX];
-    struct cs_ingest *g;
-    pthread_t thread;
-    bool started, exited;   /* guarded by cs_ingest.mu */
-    bool wake;              /* guarded by cs_ingest.mu */
-    int64_t received;       /* items handed out; guarded by cs_ingest.mu */
-    struct study_rt *next;
+    /* guarded by cs_ingest.mu */
+    bool queued, running, wake;
+    int64_t received;       /* items the reader handed out; -1 when not loaded */
+    struct study_rt *next, *next_ready;
+    /* owned by the pool thread that is running the study */
+    cs_fs_reader *rd;       /* NULL: not loaded (load from the stored position) */
+    uint64_t fed;           /* stream offset of the next byte to feed */
+    uint64_t seq;           /* study seq of the next item */
+    bool finished;          /* every upload closed: reader finished */
 } study_rt;
 
 struct cs_ingest {
     cs_server *srv;
     pthread_mutex_t mu;
-    pthread_cond_t cv;      /* wakes analysis threads: new bytes or stop */
+    pthread_cond_t cv;      /* a study was queued, or stop */
+    bool stop;
     study_rt *studies;
+    study_rt *ready_head, *ready_tail;
+    pthread_t *threads;
+    int nthreads;
 };
 
-typedef struct live_src {
-    struct cs_source base;
+/* One pool thread's own state. */
+typedef struct pool_thread {
     cs_ingest *g;
-    study_rt *rt;
-    cs_fs_reader *rd;
-    uint64_t fed;           /* stream offset of the next byte to feed */
-    uint64_t seq0;          /* study seq of this run's first item */
-    uint64_t handed;        /* items handed out in this run */
-    bool finished;
-    uint64_t ends[ENDS_RING]; /* item -> stream offset just past it */
-    pthread_mutex_t ends_mu;
+    cs_worker *w;
+    cs_outcome o;
+    cs_frame_rec batch[BATCH_MAX];
+    char batch_err[BATCH_MAX][256];
+    size_t nbatch;
+    uint64_t batch_end;     /* stream offset just past the last batched item */
     uint8_t buf[READ_CHUNK];
-} live_src;
+} pool_thread;
 
 static void to_broken(cs_item *item, const cs_fs_event *ev)
 {
@@ -98,14 +111,15 @@ static cs_status to_item(const cs_fs_event *ev, cs_item *item, bool *is_item)
 
 /* Feed the reader the next bytes of the study stream. *fed_any false when
  * nothing is available now; *closed true when every upload is closed. */
-static cs_status feed_more(live_src *ls, bool *fed_any, bool *closed, cs_error *err)
+static cs_status feed_more(pool_thread *pt, study_rt *rt, bool *fed_any, bool *closed,
+                           cs_error *err)
 {
-    cs_server *s = ls->g->srv;
+    cs_server *s = pt->g->srv;
     cs_upload_rec *ups = NULL;
     size_t n = 0;
     *fed_any = false;
     *closed = true;
-    cs_status st = cs_store_upload_list(s->store, ls->rt->id, false, &ups, &n, err);
+    cs_status st = cs_store_upload_list(s->store, rt->id, false, &ups, &n, err);
     if (st != CS_OK)
         return st;
     uint64_t base = 0;
@@ -113,13 +127,13 @@ static cs_status feed_more(live_src *ls, bool *fed_any, bool *closed, cs_error *
         cs_upload_rec *u = &ups[i];
         if (u->state == CS_UPLOAD_OPEN)
             *closed = false;
-        if (ls->fed < base + u->offset) {
+        if (rt->fed < base + u->offset) {
             char path[CS_CFG_PATH + 96];
             cs_tus_path(s, u->id, path, sizeof path);
             int fd = open(path, O_RDONLY | O_CLOEXEC);
-            uint64_t want = base + u->offset - ls->fed;
+            uint64_t want = base + u->offset - rt->fed;
             size_t len = want < READ_CHUNK ? (size_t)want : READ_CHUNK;
-            ssize_t got = fd < 0 ? -1 : pread(fd, ls->buf, len, (off_t)(ls->fed - base));
+            ssize_t got = fd < 0 ? -1 : pread(fd, pt->buf, len, (off_t)(rt->fed - base));
             if (fd >= 0)
                 close(fd);
             if (got <= 0) {
@@ -127,9 +141,9 @@ static cs_status feed_more(live_src *ls, bool *fed_any, bool *closed, cs_error *
                                   got < 0 ? strerror(errno) : "shorter than recorded");
                 break;
             }
-            if ((st = cs_fs_reader_feed(ls->rd, ls->buf, (size_t)got, err)) != CS_OK)
+            if ((st = cs_fs_reader_feed(rt->rd, pt->buf, (size_t)got, err)) != CS_OK)
                 break;
-            ls->fed += (uint64_t)got;
+            rt->fed += (uint64_t)got;
             *fed_any = true;
         }
         base += u->offset;
@@ -146,150 +160,211 @@ static cs_status feed_more(live_src *ls, bool *fed_any, bool *closed, cs_error *
     return st;
 }
 
-static cs_status live_next(cs_source *src, cs_item *item, cs_error *err)
+/* Store the batched outcomes and the stream position just past them. */
+static cs_status flush(pool_thread *pt, study_rt *rt, cs_error *err)
 {
-    live_src *ls = (live_src *)src;
-    cs_ingest *g = ls->g;
-    for (;;) {
-        cs_fs_event ev;
-        cs_status st = cs_fs_reader_next(ls->rd, &ev);
-        if (st == CS_OK) {
-            bool is_item;
-            if ((st = to_item(&ev, item, &is_item)) != CS_OK)
-                return cs_error_set(err, st, "out of memory copying a frame");
-            if (!is_item)
-                continue;
-            pthread_mutex_lock(&ls->ends_mu);
-            ls->ends[ls->handed % ENDS_RING] = ev.offset + ev.length;
-            ls->handed++;
-            pthread_mutex_unlock(&ls->ends_mu);
-            pthread_mutex_lock(&g->mu);
-            ls->rt->received = (int64_t)(ls->seq0 + ls->handed);
-            pthread_mutex_unlock(&g->mu);
-            return CS_OK;
-        }
-        if (st == CS_END)
-            return CS_END;
-        if (st != CS_AGAIN)
-            return cs_error_set(err, st, "frame-stream reader failed");
-        if (atomic_load(&g->srv->stopping))
-            return CS_END;
-        bool fed = false, closed = false;
-        if ((st = feed_more(ls, &fed, &closed, err)) != CS_OK)
-            return st;
-        if (fed)
-            continue;
-        if (closed && !ls->finished) {
-            (void)cs_fs_reader_finish(ls->rd);
-            ls->finished = true;
-            continue;
-        }
-        /* Nothing new: sleep until a PATCH wakes us (or 1 s passes). */
-        pthread_mutex_lock(&g->mu);
-        if (!ls->rt->wake && !atomic_load(&g->srv->stopping)) {
-            struct timespec ts;
-            clock_gettime(CLOCK_REALTIME, &ts);
-            ts.tv_sec += 1;
-            pthread_cond_timedwait(&g->cv, &g->mu, &ts);
-        }
-        ls->rt->wake = false;
-        pthread_mutex_unlock(&g->mu);
+    cs_server *s = pt->g->srv;
+    if (pt->nbatch == 0)
+        return CS_OK;
+    cs_status st = cs_store_frames_add(s->store, rt->id, pt->batch, pt->nbatch, pt->batch_end,
+                                       err);
+    if (st == CS_OK) {
+        atomic_fetch_add(&s->frames_analysed, pt->nbatch);
+        cs_progress_bump(s);
     }
+    pt->nbatch = 0;
+    return st;
 }
 
-static void live_close(cs_source *src)
+static void add_outcome(pool_thread *pt, const cs_outcome *o, uint64_t seq, uint64_t end)
 {
-    (void)src; /* owned by run_study() */
-}
-
-typedef struct sink_ctx {
-    live_src *ls;
-    cs_server *srv;
-} sink_ctx;
-
-static cs_status sink(void *ctx, const cs_outcome *o, cs_error *err)
-{
-    sink_ctx *k = ctx;
-    cs_server *s = k->srv;
-    pthread_mutex_lock(&k->ls->ends_mu);
-    uint64_t end = k->ls->ends[o->seq % ENDS_RING];
-    pthread_mutex_unlock(&k->ls->ends_mu);
-    cs_frame_rec f = {0};
-    f.seq = k->ls->seq0 + o->seq;
-    f.frame_index = o->frame_index;
-    f.capture_time_us = o->capture_time_us;
-    f.ok = o->ok;
-    f.status = cs_status_name(o->status);
+    cs_server *s = pt->g->srv;
+    size_t i = pt->nbatch++;
+    cs_frame_rec *f = &pt->batch[i];
+    memset(f, 0, sizeof *f);
+    f->seq = seq;
+    f->frame_index = o->frame_index;
+    f->capture_time_us = o->capture_time_us;
+    f->ok = o->ok;
+    f->status = cs_status_name(o->status);
     if (o->ok) {
         const cs_quality *q = &o->result.quality;
-        f.bleeding_probability = o->result.bleeding_probability;
-        f.bleeding = o->result.bleeding;
-        f.exposure = cs_exposure_name(q->exposure);
-        f.sharpness = q->sharpness_score;
-        f.visibility = q->visibility;
-        f.readable = q->readable;
-        f.blurry = q->blurry;
-        f.width = o->width;
-        f.height = o->height;
+        f->bleeding_probability = o->result.bleeding_probability;
+        f->bleeding = o->result.bleeding;
+        f->exposure = cs_exposure_name(q->exposure);
+        f->sharpness = q->sharpness_score;
+        f->visibility = q->visibility;
+        f->readable = q->readable;
+        f->blurry = q->blurry;
+        f->width = o->width;
+        f->height = o->height;
     } else {
-        f.error = o->reason;
+        snprintf(pt->batch_err[i], sizeof pt->batch_err[i], "%s", o->reason);
+        f->error = pt->batch_err[i];
         bool damaged = o->status == CS_ERR_CHECKSUM || o->status == CS_ERR_TRUNCATED ||
                        strncmp(o->name, "bytes ", 6) == 0;
         cs_count_error(s, damaged ? CS_EK_FRAME_DAMAGED : CS_EK_FRAME_UNDECODABLE);
     }
-    cs_status st = cs_store_frame_add(s->store, k->ls->rt->id, &f, end, err);
-    if (st == CS_OK) {
-        atomic_fetch_add(&s->frames_analysed, 1);
-        cs_progress_bump(s);
+    pt->batch_end = end;
+}
+
+static void unload(study_rt *rt)
+{
+    cs_fs_reader_free(rt->rd);
+    rt->rd = NULL;
+}
+
+/* Load the study's reader at its stored analysis position. */
+static cs_status load(pool_thread *pt, study_rt *rt, cs_error *err)
+{
+    cs_study_rec sr;
+    bool found = false;
+    cs_status st = cs_store_study_get(pt->g->srv->store, rt->id, &found, &sr, err);
+    if (st != CS_OK)
+        return st;
+    if (!found)
+        return cs_error_set(err, CS_ERR_ARG, "no such study");
+    cs_fs_reader_opts opts = {.expect_header = sr.ingest_offset == 0,
+                              .start_offset = sr.ingest_offset};
+    if ((st = cs_fs_reader_new(&opts, &rt->rd, err)) != CS_OK)
+        return st;
+    rt->fed = sr.ingest_offset;
+    rt->seq = sr.next_seq;
+    rt->finished = false;
+    return CS_OK;
+}
+
+/* Analyse what the study has now, at most SLICE_ITEMS items. *more: stopped
+ * at the slice's end with work left. */
+static cs_status run_slice(pool_thread *pt, study_rt *rt, bool *more, cs_error *err)
+{
+    cs_ingest *g = pt->g;
+    cs_server *s = g->srv;
+    cs_status st = CS_OK;
+    unsigned done = 0;
+    bool moved = false;     /* read past bytes that were no frame (a file header) */
+    *more = false;
+    if (!rt->rd && (st = load(pt, rt, err)) != CS_OK)
+        return st;
+    while (!atomic_load(&s->stopping)) {
+        if (done >= SLICE_ITEMS) {
+            *more = true;
+            break;
+        }
+        cs_fs_event ev;
+        st = cs_fs_reader_next(rt->rd, &ev);
+        if (st == CS_OK) {
+            cs_item item;
+            bool is_item;
+            if ((st = to_item(&ev, &item, &is_item)) != CS_OK) {
+                st = cs_error_set(err, st, "out of memory copying a frame");
+                break;
+            }
+            if (!is_item) {
+                moved = true;
+                continue;
+            }
+            cs_analyze_item(pt->w, &item, 0, &pt->o);
+            cs_item_clear(&item);
+            add_outcome(pt, &pt->o, rt->seq, ev.offset + ev.length);
+            rt->seq++;
+            done++;
+            moved = false;
+            pthread_mutex_lock(&g->mu);
+            rt->received = (int64_t)rt->seq;
+            pthread_mutex_unlock(&g->mu);
+            if (pt->nbatch >= BATCH_MAX && (st = flush(pt, rt, err)) != CS_OK)
+                break;
+            continue;
+        }
+        if (st == CS_END) { /* every upload closed and read: done for now */
+            st = CS_OK;
+            break;
+        }
+        if (st != CS_AGAIN) {
+            st = cs_error_set(err, st, "frame-stream reader failed");
+            break;
+        }
+        bool fed = false, closed = false;
+        if ((st = feed_more(pt, rt, &fed, &closed, err)) != CS_OK)
+            break;
+        if (fed)
+            continue;
+        if (closed && !rt->finished) {
+            (void)cs_fs_reader_finish(rt->rd);
+            rt->finished = true;
+            continue;
+        }
+        break; /* nothing more now: a PATCH queues the study again */
     }
+    cs_error ferr = {0};
+    if (flush(pt, rt, &ferr) != CS_OK && st == CS_OK) {
+        st = ferr.code;
+        *err = ferr;
+    }
+    if (st == CS_OK && moved) {
+        uint64_t off = cs_fs_reader_offset(rt->rd);
+        if (cs_store_study_set_ingest(s->store, rt->id, off, err) != CS_OK)
+            fprintf(stderr, "capscreen: study %s: %s\n", rt->id, err->msg);
+    }
+    if (st != CS_OK || rt->finished)
+        unload(rt); /* reloaded from the stored position when needed */
     return st;
 }
 
-static void *run_study(void *arg)
+static void enqueue(cs_ingest *g, study_rt *rt)
 {
-    study_rt *rt = arg;
-    cs_ingest *g = rt->g;
+    rt->queued = true;
+    rt->next_ready = NULL;
+    if (g->ready_tail)
+        g->ready_tail->next_ready = rt;
+    else
+        g->ready_head = rt;
+    g->ready_tail = rt;
+    pthread_cond_signal(&g->cv);
+}
+
+static void *pool_main(void *arg)
+{
+    pool_thread *pt = arg;
+    cs_ingest *g = pt->g;
     cs_server *s = g->srv;
-    live_src *ls = calloc(1, sizeof *ls);
-    cs_error err = {0};
-    cs_study_rec sr;
-    bool found = false;
-    if (!ls || cs_store_study_get(s->store, rt->id, &found, &sr, &err) != CS_OK || !found)
-        goto fail;
-    pthread_mutex_init(&ls->ends_mu, NULL);
-    ls->base.type = CS_SOURCE_FRAMESTREAM;
-    ls->base.expected = -1;
-    ls->base.next = live_next;
-    ls->base.close = live_close;
-    ls->g = g;
-    ls->rt = rt;
-    ls->fed = sr.ingest_offset;
-    ls->seq0 = sr.next_seq;
-    cs_fs_reader_opts opts = {.expect_header = sr.ingest_offset == 0,
-                              .start_offset = sr.ingest_offset};
-    if (cs_fs_reader_new(&opts, &ls->rd, &err) != CS_OK)
-        goto fail_mu;
-    sink_ctx k = {ls, s};
-    if (cs_pipeline_run(&ls->base, s->engine, s->cfg.analysis_threads, sink, &k, &err) == CS_OK) {
-        /* Every event handed out is stored; bytes after the last frame that
-         * were no frame (a file header) are read too. */
-        uint64_t off = cs_fs_reader_offset(ls->rd);
-        if (off > sr.ingest_offset &&
-            cs_store_study_set_ingest(s->store, rt->id, off, &err) != CS_OK)
-            fprintf(stderr, "capscreen: study %s: %s\n", rt->id, err.msg);
-    } else {
-        cs_count_error(s, CS_EK_INTERNAL);
-        fprintf(stderr, "capscreen: analysis of study %s stopped: %s\n", rt->id, err.msg);
-    }
-    cs_progress_bump(s);
-    cs_fs_reader_free(ls->rd);
-fail_mu:
-    pthread_mutex_destroy(&ls->ends_mu);
-fail:
-    free(ls);
+    /* Request handling comes first: analysis takes what CPU is left. */
+    (void)setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), ANALYSIS_NICE);
     pthread_mutex_lock(&g->mu);
-    rt->exited = true;
+    for (;;) {
+        while (!g->stop && !g->ready_head)
+            pthread_cond_wait(&g->cv, &g->mu);
+        if (g->stop)
+            break;
+        study_rt *rt = g->ready_head;
+        g->ready_head = rt->next_ready;
+        if (!g->ready_head)
+            g->ready_tail = NULL;
+        rt->queued = false;
+        rt->running = true;
+        rt->wake = false;
+        pthread_mutex_unlock(&g->mu);
+
+        bool more = false;
+        cs_error err = {0};
+        cs_status st = run_slice(pt, rt, &more, &err);
+        if (st != CS_OK) {
+            cs_count_error(s, CS_EK_INTERNAL);
+            fprintf(stderr, "capscreen: analysis of study %s stopped: %s\n", rt->id, err.msg);
+        }
+        cs_progress_bump(s);
+
+        pthread_mutex_lock(&g->mu);
+        rt->running = false;
+        if (!rt->rd)
+            rt->received = -1;
+        if (!g->stop && (more || rt->wake))
+            enqueue(g, rt);
+    }
     pthread_mutex_unlock(&g->mu);
+    cs_worker_free(pt->w);
+    free(pt);
     return NULL;
 }
 
@@ -301,6 +376,30 @@ cs_status cs_ingest_new(cs_server *s, cs_ingest **out, cs_error *err)
     g->srv = s;
     pthread_mutex_init(&g->mu, NULL);
     pthread_cond_init(&g->cv, NULL);
+    int n = s->cfg.analysis_threads > 0 ? s->cfg.analysis_threads : 1;
+    g->threads = calloc((size_t)n, sizeof *g->threads);
+    if (!g->threads) {
+        cs_ingest_free(g);
+        return cs_error_set(err, CS_ERR_NOMEM, "out of memory starting the analysis");
+    }
+    for (int i = 0; i < n; i++) {
+        pool_thread *pt = calloc(1, sizeof *pt);
+        cs_status st = pt ? cs_worker_new(s->engine, &pt->w, err)
+                          : cs_error_set(err, CS_ERR_NOMEM, "out of memory starting the analysis");
+        if (st == CS_OK) {
+            pt->g = g;
+            if (pthread_create(&g->threads[i], NULL, pool_main, pt) != 0)
+                st = cs_error_set(err, CS_ERR_NOMEM, "cannot start analysis threads");
+        }
+        if (st != CS_OK) {
+            if (pt)
+                cs_worker_free(pt->w);
+            free(pt);
+            cs_ingest_free(g);
+            return st;
+        }
+        g->nthreads++;
+    }
     *out = g;
     return CS_OK;
 }
@@ -313,24 +412,17 @@ void cs_ingest_notify(cs_ingest *g, const char *study)
     study_rt *rt = g->studies;
     while (rt && strcmp(rt->id, study) != 0)
         rt = rt->next;
-    if (rt && rt->started && rt->exited) { /* finished before: reap, run again */
-        pthread_join(rt->thread, NULL);
-        rt->started = rt->exited = false;
-    }
     if (!rt && (rt = calloc(1, sizeof *rt)) != NULL) {
         snprintf(rt->id, sizeof rt->id, "%s", study);
-        rt->g = g;
         rt->received = -1;
         rt->next = g->studies;
         g->studies = rt;
     }
-    if (rt && !rt->started) {
-        rt->exited = false;
-        rt->started = pthread_create(&rt->thread, NULL, run_study, rt) == 0;
+    if (rt) {
+        rt->wake = true; /* a running study is requeued when its slice ends */
+        if (!rt->queued && !rt->running && !g->stop)
+            enqueue(g, rt);
     }
-    if (rt)
-        rt->wake = true;
-    pthread_cond_broadcast(&g->cv);
     pthread_mutex_unlock(&g->mu);
 }
 
@@ -351,15 +443,17 @@ void cs_ingest_free(cs_ingest *g)
 {
     if (!g)
         return;
-    /* srv->stopping is set: threads return CS_END at their next wait. */
+    /* srv->stopping is set: each thread stores its last batch and ends. */
     pthread_mutex_lock(&g->mu);
+    g->stop = true;
     pthread_cond_broadcast(&g->cv);
     pthread_mutex_unlock(&g->mu);
-    for (study_rt *rt = g->studies; rt; rt = rt->next)
-        if (rt->started)
-            pthread_join(rt->thread, NULL);
+    for (int i = 0; i < g->nthreads; i++)
+        pthread_join(g->threads[i], NULL);
+    free(g->threads);
     while (g->studies) {
         study_rt *n = g->studies->next;
+        unload(g->studies);
         free(g->studies);
         g->studies = n;
     }

@@ -78,6 +78,8 @@ typedef struct cs_req {
     size_t body_len;
     bool body_too_large;
     cs_tus_req *tus;            /* tus.c's state for a request with a body */
+    bool tus_seen;              /* tus.c has seen the request's first call */
+    bool tus_deferred;          /* tus.c answers this bodiless POST/PATCH on its last call */
 } cs_req;
 
 /* ---- responses (http.c) ------------------------------------------------ */

@@ -273,6 +273,13 @@ static bool begin_body(cs_server *s, struct MHD_Connection *c, cs_req *r, cs_upl
     return false;
 }
 
+/* Does the request announce a body? */
+static bool has_body(struct MHD_Connection *c)
+{
+    const char *cl = hdr(c, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    return (cl && strcmp(cl, "0") != 0) || hdr(c, MHD_HTTP_HEADER_TRANSFER_ENCODING);
+}
+
 static bool content_type_is_octet(struct MHD_Connection *c)
 {
     const char *ct = hdr(c, MHD_HTTP_HEADER_CONTENT_TYPE);
@@ -343,9 +350,7 @@ static enum MHD_Result create(cs_server *s, struct MHD_Connection *c, cs_req *r,
         ret = ERR(500, "storage_failed", "%s", e.msg);
         goto done_up;
     }
-    const char *cl = hdr(c, MHD_HTTP_HEADER_CONTENT_LENGTH);
-    bool has_body = (cl && strcmp(cl, "0") != 0) || hdr(c, MHD_HTTP_HEADER_TRANSFER_ENCODING);
-    if (has_body && content_type_is_octet(c)) {
+    if (has_body(c) && content_type_is_octet(c)) {
         if (!begin_body(s, c, r, up, hdr(c, "Upload-Checksum"), true, &ret))
             ret = MHD_YES; /* the body follows */
         goto done_up;
@@ -465,6 +470,9 @@ static enum MHD_Result patch(cs_server *s, struct MHD_Connection *c, cs_req *r,
     return MHD_YES;
 }
 
+static enum MHD_Result handle_headers(cs_server *s, struct MHD_Connection *c, cs_req *r,
+                                      const char *method);
+
 enum MHD_Result cs_tus_handle(cs_server *s, struct MHD_Connection *c, cs_req *r,
                               const char *method, const char *data, size_t *size)
 {
@@ -475,6 +483,26 @@ enum MHD_Result cs_tus_handle(cs_server *s, struct MHD_Connection *c, cs_req *r,
     }
     if (r->tus) /* refused before the body: drain it */
         return MHD_YES;
+    if (!r->tus_seen) {
+        r->tus_seen = true;
+        /* libmicrohttpd closes the connection after a response queued to a
+         * POST (or PUT) before its body phase, even an empty one. A POST or
+         * PATCH without a body is therefore answered on the next call, once
+         * the (empty) body is read, and the connection stays open. */
+        if ((strcmp(method, "POST") == 0 || strcmp(method, "PATCH") == 0) && !has_body(c)) {
+            r->tus_deferred = true;
+            return MHD_YES;
+        }
+    }
+    enum MHD_Result ret = handle_headers(s, c, r, method);
+    if (r->tus_deferred && r->tus && r->tus->active) /* an empty PATCH: done already */
+        ret = finish_body(s, c, r);
+    return ret;
+}
+
+static enum MHD_Result handle_headers(cs_server *s, struct MHD_Connection *c, cs_req *r,
+                                      const char *method)
+{
     if (strcmp(method, "OPTIONS") == 0)
         return options(s, c);
     const char *v = hdr(c, "Tus-Resumable");

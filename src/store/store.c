@@ -96,7 +96,14 @@ cs_status cs_store_frame_add(cs_store *s, const char *study, const cs_frame_rec 
                              uint64_t ingest_offset, cs_error *err)
 {
     CHECK(s && study && f);
-    return s->ops->frame_add(s, study, f, ingest_offset, err);
+    return s->ops->frames_add(s, study, f, 1, ingest_offset, err);
+}
+
+cs_status cs_store_frames_add(cs_store *s, const char *study, const cs_frame_rec *f, size_t n,
+                              uint64_t ingest_offset, cs_error *err)
+{
+    CHECK(s && study && (f || n == 0));
+    return s->ops->frames_add(s, study, f, n, ingest_offset, err);
 }
 
 cs_status cs_store_study_set_ingest(cs_store *s, const char *study, uint64_t ingest_offset,

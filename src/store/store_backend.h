@@ -27,8 +27,8 @@ typedef struct cs_store_ops {
     cs_status (*upload_list)(cs_store *s, const char *study, bool only_open,
                              cs_upload_rec **out, size_t *n, cs_error *err);
     cs_status (*study_touch)(cs_store *s, const char *study, int64_t now_ms, cs_error *err);
-    cs_status (*frame_add)(cs_store *s, const char *study, const cs_frame_rec *f,
-                           uint64_t ingest_offset, cs_error *err);
+    cs_status (*frames_add)(cs_store *s, const char *study, const cs_frame_rec *f, size_t n,
+                            uint64_t ingest_offset, cs_error *err);
     cs_status (*study_set_ingest)(cs_store *s, const char *study, uint64_t ingest_offset,
                                   cs_error *err);
     cs_status (*study_counts)(cs_store *s, const char *study, cs_study_counts *out,

@@ -1,6 +1,8 @@
 /* store_sqlite.c - the SQLite backend of the metadata store: one
  * connection in WAL mode at DATA/capscreen.db, calls serialised by a
- * mutex, each call one transaction. */
+ * mutex, each call one transaction. Checkpoints (which fsync) never run
+ * under that mutex: automatic checkpoints are off and a thread of its own,
+ * with its own connection, runs a passive checkpoint every CKPT_MS. */
 #include "store/store_backend.h"
 
 #include <errno.h>
@@ -10,11 +12,20 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
+
+#define CKPT_MS 1000
 
 typedef struct sq_store {
     struct cs_store base;
     sqlite3 *db;
     pthread_mutex_t lock;
+    /* the checkpointer */
+    sqlite3 *ckdb;
+    pthread_t ckthread;
+    bool ckstarted, ckstop;   /* ckstop guarded by ckmu */
+    pthread_mutex_t ckmu;
+    pthread_cond_t ckcv;
 } sq_store;
 
 #define SQ(s) ((sq_store *)(void *)(s))
@@ -85,11 +96,43 @@ static cs_status migrate(sq_store *q, cs_error *err)
     return CS_OK;
 }
 
+static void *checkpointer(void *arg)
+{
+    sq_store *q = arg;
+    pthread_mutex_lock(&q->ckmu);
+    while (!q->ckstop) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += (long)CKPT_MS * 1000000L;
+        ts.tv_sec += ts.tv_nsec / 1000000000L;
+        ts.tv_nsec %= 1000000000L;
+        pthread_cond_timedwait(&q->ckcv, &q->ckmu, &ts);
+        pthread_mutex_unlock(&q->ckmu);
+        /* Passive: copies what it can without waiting for (or blocking)
+         * the serving connection's readers and writers. */
+        (void)sqlite3_wal_checkpoint_v2(q->ckdb, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+        pthread_mutex_lock(&q->ckmu);
+    }
+    pthread_mutex_unlock(&q->ckmu);
+    return NULL;
+}
+
 static void sq_close(cs_store *s)
 {
     sq_store *q = SQ(s);
+    if (q->ckstarted) {
+        pthread_mutex_lock(&q->ckmu);
+        q->ckstop = true;
+        pthread_cond_signal(&q->ckcv);
+        pthread_mutex_unlock(&q->ckmu);
+        pthread_join(q->ckthread, NULL);
+    }
+    if (q->ckdb)
+        sqlite3_close(q->ckdb);
     if (q->db)
-        sqlite3_close(q->db);
+        sqlite3_close(q->db); /* the last connection checkpoints the rest */
+    pthread_cond_destroy(&q->ckcv);
+    pthread_mutex_destroy(&q->ckmu);
     pthread_mutex_destroy(&q->lock);
     free(q);
 }
@@ -418,24 +461,8 @@ static cs_status sq_study_touch(cs_store *s, const char *study, int64_t now_ms, 
     return r;
 }
 
-static cs_status sq_frame_add(cs_store *s, const char *study, const cs_frame_rec *f,
-                              uint64_t ingest_offset, cs_error *err)
+static void bind_frame(sqlite3_stmt *st, const char *study, const cs_frame_rec *f)
 {
-    sq_store *q = SQ(s);
-    sqlite3_stmt *st = NULL;
-    bool in_tx = false;
-    pthread_mutex_lock(&q->lock);
-    cs_status r = CS_OK;
-    if (sqlite3_exec(q->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
-        r = db_fail(q, err, "begin");
-        goto fail;
-    }
-    in_tx = true;
-    if ((r = prep(q, "INSERT OR REPLACE INTO frames (study, seq, frame_index, capture_time_us, ok,"
-                     " status, error, bleeding_probability, bleeding, exposure, sharpness,"
-                     " visibility, readable, blurry, width, height)"
-                     " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", &st, err)) != CS_OK)
-        goto fail;
     sqlite3_bind_text(st, 1, study, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(st, 2, (int64_t)f->seq);
     if (f->frame_index >= 0)
@@ -457,17 +484,45 @@ static cs_status sq_frame_add(cs_store *s, const char *study, const cs_frame_rec
         sqlite3_bind_int(st, 15, f->width);
         sqlite3_bind_int(st, 16, f->height);
     }
-    if (sqlite3_step(st) != SQLITE_DONE) {
-        r = db_fail(q, err, "store frame");
+}
+
+/* Frames f[0..n) and the study's new analysis position, one transaction. */
+static cs_status sq_frames_add(cs_store *s, const char *study, const cs_frame_rec *f, size_t n,
+                               uint64_t ingest_offset, cs_error *err)
+{
+    sq_store *q = SQ(s);
+    sqlite3_stmt *st = NULL;
+    bool in_tx = false;
+    if (n == 0)
+        return CS_OK;
+    pthread_mutex_lock(&q->lock);
+    cs_status r = CS_OK;
+    if (sqlite3_exec(q->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
+        r = db_fail(q, err, "begin");
         goto fail;
     }
-    int64_t off = (int64_t)ingest_offset, next = (int64_t)f->seq + 1;
+    in_tx = true;
+    if ((r = prep(q, "INSERT OR REPLACE INTO frames (study, seq, frame_index, capture_time_us, ok,"
+                     " status, error, bleeding_probability, bleeding, exposure, sharpness,"
+                     " visibility, readable, blurry, width, height)"
+                     " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", &st, err)) != CS_OK)
+        goto fail;
+    for (size_t i = 0; i < n; i++) {
+        sqlite3_reset(st);
+        sqlite3_clear_bindings(st);
+        bind_frame(st, study, &f[i]);
+        if (sqlite3_step(st) != SQLITE_DONE) {
+            r = db_fail(q, err, "store frame");
+            goto fail;
+        }
+    }
+    int64_t off = (int64_t)ingest_offset, next = (int64_t)f[n - 1].seq + 1;
     const void *a[] = {&off, &next, study};
     if ((r = run(q, "UPDATE studies SET ingest_offset = ?, next_seq = ? WHERE id = ?", "iit", a,
                  NULL, err)) != CS_OK)
         goto fail;
     if (sqlite3_exec(q->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
-        r = db_fail(q, err, "commit frame");
+        r = db_fail(q, err, "commit frames");
         goto fail;
     }
     in_tx = false;
@@ -618,7 +673,7 @@ fail:
 static const cs_store_ops SQLITE_OPS = {
     sq_close, sq_ping, sq_study_create, sq_study_get, sq_enrol, sq_device_study,
     sq_devices_revoke, sq_upload_create, sq_upload_get, sq_upload_update, sq_upload_list,
-    sq_study_touch, sq_frame_add, sq_study_set_ingest, sq_study_counts, sq_study_frames,
+    sq_study_touch, sq_frames_add, sq_study_set_ingest, sq_study_counts, sq_study_frames,
     sq_studies_pending,
 };
 
@@ -631,6 +686,8 @@ cs_status cs_store_sqlite_open(const char *data_dir, cs_store **out, cs_error *e
         return cs_error_set(err, CS_ERR_NOMEM, "out of memory opening the store");
     q->base.ops = &SQLITE_OPS;
     pthread_mutex_init(&q->lock, NULL);
+    pthread_mutex_init(&q->ckmu, NULL);
+    pthread_cond_init(&q->ckcv, NULL);
     if (mkdir(data_dir, 0750) != 0 && errno != EEXIST) {
         r = cs_error_set(err, CS_ERR_IO, "cannot create data folder %s: %s", data_dir,
                          strerror(errno));
@@ -651,6 +708,18 @@ cs_status cs_store_sqlite_open(const char *data_dir, cs_store **out, cs_error *e
     }
     if ((r = migrate(q, err)) != CS_OK)
         goto fail;
+    if (sqlite3_open_v2(path, &q->ckdb, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) !=
+        SQLITE_OK) {
+        r = cs_error_set(err, CS_ERR_IO, "cannot open database %s for checkpoints: %s", path,
+                         q->ckdb ? sqlite3_errmsg(q->ckdb) : "out of memory");
+        goto fail;
+    }
+    sqlite3_busy_timeout(q->ckdb, 5000);
+    sqlite3_wal_autocheckpoint(q->db, 0);
+    sqlite3_wal_autocheckpoint(q->ckdb, 0);
+    q->ckstarted = pthread_create(&q->ckthread, NULL, checkpointer, q) == 0;
+    if (!q->ckstarted)
+        sqlite3_wal_autocheckpoint(q->db, 1000); /* fall back to SQLite's own */
     *out = &q->base;
     return CS_OK;
 fail:
