@@ -42,11 +42,15 @@ typedef struct cs_server_config {
     int max_connections;               /* max_connections */
     int connection_timeout_s;          /* connection_timeout: idle connection, s */
     int shutdown_grace_s;              /* shutdown_grace: wait for requests, s */
+    int lock_takeover_s;               /* lock_takeover: a request may take over an
+                                          upload's lock whose holder has received
+                                          nothing for this long, s */
 } cs_server_config;
 
 /* Built-in defaults: listen 127.0.0.1:8080, data ./capscreen-data, code_ttl
  * 7 days, upload_expiry 24 h, max_upload_size 64 GiB, 1 analysis thread,
- * 1024 connections, 60 s connection timeout, 10 s shutdown grace. */
+ * 1024 connections, 60 s connection timeout, 10 s shutdown grace, 5 s lock
+ * takeover. */
 void cs_server_config_default(cs_server_config *c);
 
 /* Set one key (names as in the comments above) from its text form.

@@ -38,6 +38,7 @@ static void usage(FILE *f)
           "  --analysis-threads N         engine threads per study (default 1)\n"
           "  --max-connections N          default 1024\n"
           "  --connection-timeout SECONDS idle connections are closed (default 60)\n"
+          "  --lock-takeover SECONDS      a PATCH silent this long loses its upload lock (default 5)\n"
           "  --shutdown-grace SECONDS     wait for requests on stop (default 10)\n",
           f);
 }

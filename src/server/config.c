@@ -36,6 +36,7 @@ static const key_def KEYS[] = {
     {"max_connections", "CAPSCREEN_MAX_CONNECTIONS", K_INT, F(max_connections), 1, 100000},
     {"connection_timeout", "CAPSCREEN_CONNECTION_TIMEOUT", K_INT, F(connection_timeout_s), 1, 86400},
     {"shutdown_grace", "CAPSCREEN_SHUTDOWN_GRACE", K_INT, F(shutdown_grace_s), 0, 3600},
+    {"lock_takeover", "CAPSCREEN_LOCK_TAKEOVER", K_INT, F(lock_takeover_s), 1, 86400},
 };
 #undef F
 
@@ -51,6 +52,7 @@ void cs_server_config_default(cs_server_config *c)
     c->max_connections = 1024;
     c->connection_timeout_s = 60;
     c->shutdown_grace_s = 10;
+    c->lock_takeover_s = 5;
 }
 
 cs_status cs_server_config_set(cs_server_config *c, const char *key, const char *value,

@@ -54,8 +54,9 @@ struct cs_server {
     atomic_ullong frames_analysed;
     atomic_ullong errors[CS_EK_COUNT];
 
-    pthread_mutex_t locks_mu;                   /* guards `locks` */
+    pthread_mutex_t locks_mu;                   /* guards `locks`, `lock_tickets` */
     cs_upload_lock *locks;                      /* uploads with a body in flight */
+    uint64_t lock_tickets;                      /* the last lock ticket handed out */
 
     pthread_mutex_t progress_mu;                /* guards progress_gen */
     pthread_cond_t progress_cv;                 /* broadcast when progress_gen moves */

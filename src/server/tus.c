@@ -2,7 +2,10 @@
  * creation-with-upload, checksum (sha1, sha256), termination, expiration
  * (docs/api.md). Bodies are written to the upload's file as they arrive;
  * the offset is persisted after fsync, at the end of a request, every
- * PERSIST_EVERY bytes, and when the client goes away mid-body. */
+ * PERSIST_EVERY bytes, and when the client goes away mid-body. A request
+ * whose holder of the upload's lock has received nothing for lock_takeover
+ * seconds takes the lock over (takeover_stale); the old request, marked
+ * superseded, writes nothing more and, should it complete, gets 409. */
 #include <errno.h>
 #include <inttypes.h>
 #include <sodium.h>
@@ -24,6 +27,8 @@ struct cs_tus_req {
     bool active;              /* a body is being received into `fd` */
     bool is_post;             /* creation-with-upload: answer 201 */
     bool locked;
+    uint64_t ticket;          /* our lock ticket while `locked` */
+    bool superseded;          /* a newer request took our lock over */
     bool counted;             /* counted in uploads_active */
     int fd;
     cs_upload_rec up;         /* offset = persisted offset */
@@ -63,29 +68,80 @@ static enum MHD_Result options(cs_server *s, struct MHD_Connection *c)
     return cs_http_empty(c, 204, h);
 }
 
-/* Persist the upload's offset (after fsync) and wake its study's analysis. */
+/* Persist `up`'s offset (after fsync of `fd`, if any) and wake its
+ * study's analysis. */
+static cs_status persist_up(cs_server *s, cs_upload_rec *up, int fd, uint64_t offset,
+                            bool clear_sum, cs_error *err)
+{
+    if (fd >= 0 && fsync(fd) != 0)
+        return cs_error_set(err, CS_ERR_IO, "fsync failed: %s", strerror(errno));
+    up->offset = offset;
+    if (clear_sum)
+        up->checksum_base = -1;
+    int64_t now = cs_now_s();
+    up->updated_at = now;
+    if (up->length >= 0 && up->offset == (uint64_t)up->length)
+        up->state = CS_UPLOAD_COMPLETE;
+    else
+        up->expires_at = now + s->cfg.upload_expiry_s;
+    cs_status st = cs_store_upload_update(s->store, up, err);
+    if (st == CS_OK) {
+        cs_error e2 = {0};
+        if (cs_store_study_touch(s->store, up->study, cs_now_ms(), &e2) != CS_OK)
+            cs_count_error(s, CS_EK_INTERNAL); /* only the data rate suffers */
+        cs_ingest_notify(s->ingest, up->study);
+        cs_progress_bump(s);
+    }
+    return st;
+}
+
 static cs_status persist(cs_server *s, cs_tus_req *t, uint64_t offset, bool clear_sum,
                          cs_error *err)
 {
-    if (t->fd >= 0 && fsync(t->fd) != 0)
-        return cs_error_set(err, CS_ERR_IO, "fsync failed: %s", strerror(errno));
-    t->up.offset = offset;
-    if (clear_sum)
-        t->up.checksum_base = -1;
-    int64_t now = cs_now_s();
-    t->up.updated_at = now;
-    if (t->up.length >= 0 && t->up.offset == (uint64_t)t->up.length)
-        t->up.state = CS_UPLOAD_COMPLETE;
-    else
-        t->up.expires_at = now + s->cfg.upload_expiry_s;
-    cs_status st = cs_store_upload_update(s->store, &t->up, err);
-    if (st == CS_OK) {
-        cs_error e2 = {0};
-        if (cs_store_study_touch(s->store, t->up.study, cs_now_ms(), &e2) != CS_OK)
-            cs_count_error(s, CS_EK_INTERNAL); /* only the data rate suffers */
-        cs_ingest_notify(s->ingest, t->up.study);
-        cs_progress_bump(s);
+    return persist_up(s, &t->up, t->fd, offset, clear_sum, err);
+}
+
+/* Go busy on the upload's lock before touching its file or record: false
+ * (and `superseded` set) when a newer request took the lock over. */
+static bool enter(cs_server *s, cs_tus_req *t)
+{
+    if (t->superseded || !t->locked)
+        return false;
+    if (!cs_tus_lock_enter(s, t->up.id, t->ticket))
+        t->superseded = true;
+    return !t->superseded;
+}
+
+/* Go idle (waiting for the client): a takeover would keep what this body
+ * wrote, or nothing of it when it is checksummed (it cannot be verified). */
+static void idle(cs_server *s, cs_tus_req *t)
+{
+    if (t->locked && !t->superseded)
+        cs_tus_lock_idle(s, t->up.id, t->ticket, t->has_sum ? t->start : t->start + t->written);
+}
+
+/* If the upload's lock holder has been silent for lock_takeover seconds,
+ * take its lock over: fsync the file, persist the offset the holder reached
+ * (cutting an unverified checksummed body back), release. *up is reloaded.
+ * Returns CS_OK also when there was nothing to take over. */
+static cs_status takeover_stale(cs_server *s, cs_upload_rec *up, cs_error *err)
+{
+    uint64_t ticket = 0, keep = 0;
+    if (!cs_tus_lock_takeover(s, up->id, (int64_t)s->cfg.lock_takeover_s * 1000, &ticket, &keep))
+        return CS_OK;
+    bool found = false;
+    int fd = -1;
+    cs_status st = cs_store_upload_get(s->store, up->id, &found, up, err);
+    if (st == CS_OK && found && (up->state == CS_UPLOAD_OPEN || up->state == CS_UPLOAD_COMPLETE)) {
+        if (keep < up->offset) /* never below what was acknowledged */
+            keep = up->offset;
+        st = cs_tus_file_open_at(s, up->id, keep, &fd, err);
+        if (st == CS_OK)
+            st = persist_up(s, up, fd, keep, true, err);
+        if (fd >= 0)
+            close(fd);
     }
+    cs_tus_lock_release(s, up->id, ticket);
     return st;
 }
 
@@ -97,7 +153,7 @@ static void end_body(cs_server *s, cs_tus_req *t)
         t->fd = -1;
     }
     if (t->locked) {
-        cs_tus_lock_release(s, t->up.id);
+        cs_tus_lock_release(s, t->up.id, t->ticket); /* no-op once superseded */
         t->locked = false;
     }
     if (t->counted) {
@@ -135,6 +191,12 @@ static enum MHD_Result finish_body(cs_server *s, struct MHD_Connection *c, cs_re
     cs_error e = {0};
     enum MHD_Result ret;
     uint64_t got = t->start + t->written;
+    if (!enter(s, t)) {
+        end_body(s, t);
+        return ERR(409, "superseded", "superseded by a newer request: this request's lock was "
+                   "taken over after %d s without data; HEAD gives the upload's offset",
+                   s->cfg.lock_takeover_s);
+    }
     if (t->has_sum && (t->over_limit || t->io_failed)) {
         (void)discard(s, t, &e);
     } else if (t->has_sum) {
@@ -183,8 +245,12 @@ static enum MHD_Result body_chunk(cs_server *s, cs_req *r, const char *data, siz
     cs_tus_req *t = r->tus;
     size_t n = *size;
     *size = 0;
-    if (t->over_limit || t->io_failed)
+    if (!enter(s, t))
+        return MHD_YES; /* superseded: drain, write nothing */
+    if (t->over_limit || t->io_failed) {
+        idle(s, t);
         return MHD_YES; /* drain; the answer is decided */
+    }
     if (t->written + n > t->limit) {
         n = (size_t)(t->limit - t->written);
         t->over_limit = true;
@@ -193,6 +259,7 @@ static enum MHD_Result body_chunk(cs_server *s, cs_req *r, const char *data, siz
     if (n > 0 && cs_tus_file_write(t->fd, data, n, &e) != CS_OK) {
         t->io_failed = true;
         snprintf(t->io_reason, sizeof t->io_reason, "%s", e.msg);
+        idle(s, t);
         return MHD_YES;
     }
     atomic_fetch_add(&s->bytes_received, n);
@@ -210,6 +277,7 @@ static enum MHD_Result body_chunk(cs_server *s, cs_req *r, const char *data, siz
         t->io_failed = true;
         snprintf(t->io_reason, sizeof t->io_reason, "%s", e.msg);
     }
+    idle(s, t);
     return MHD_YES;
 }
 
@@ -249,8 +317,9 @@ static bool begin_body(cs_server *s, struct MHD_Connection *c, cs_req *r, cs_upl
                    "(%" PRIu64 " bytes left)", clen, t->limit);
         return true;
     }
-    if (!cs_tus_lock_try(s, up->id)) {
-        *ret = ERR(423, "upload_locked", "another request is writing to this upload");
+    if ((t->ticket = cs_tus_lock_try(s, up->id)) == 0) {
+        *ret = ERR(423, "upload_locked", "another request is writing to this upload; a holder "
+                   "silent for %d s is taken over by the next request", s->cfg.lock_takeover_s);
         return true;
     }
     t->locked = true;
@@ -270,6 +339,7 @@ static bool begin_body(cs_server *s, struct MHD_Connection *c, cs_req *r, cs_upl
     t->active = true;
     t->counted = true;
     atomic_fetch_add(&s->uploads_active, 1);
+    idle(s, t);
     return false;
 }
 
@@ -385,6 +455,10 @@ static bool load_upload(cs_server *s, struct MHD_Connection *c, cs_req *r, const
     }
     if (a->kind == CS_AUTH_DEVICE && strcmp(a->study, up->study) != 0) {
         *ret = ERR(403, "forbidden", "this upload belongs to another study");
+        return true;
+    }
+    if (takeover_stale(s, up, &e) != CS_OK) {
+        *ret = ERR(500, "storage_failed", "taking over a stale lock: %s", e.msg);
         return true;
     }
     int64_t now = cs_now_s();
@@ -537,19 +611,20 @@ static enum MHD_Result handle_headers(cs_server *s, struct MHD_Connection *c, cs
     if (!up)
         return MHD_NO;
     enum MHD_Result ret;
+    uint64_t ticket;
     if (load_upload(s, c, r, &a, up, &ret))
         goto done;
     if (is_head) {
         ret = head(s, c, up);
     } else if (is_patch) {
         ret = patch(s, c, r, up);
-    } else if (!cs_tus_lock_try(s, up->id)) {
+    } else if ((ticket = cs_tus_lock_try(s, up->id)) == 0) {
         ret = ERR(423, "upload_locked", "a request is writing to this upload");
     } else {
         up->state = CS_UPLOAD_TERMINATED;
         up->updated_at = cs_now_s();
         cs_status st = cs_store_upload_update(s->store, up, &e);
-        cs_tus_lock_release(s, up->id);
+        cs_tus_lock_release(s, up->id, ticket);
         if (st != CS_OK) {
             ret = ERR(500, "storage_failed", "%s", e.msg);
         } else {
@@ -571,9 +646,12 @@ void cs_tus_request_done(cs_server *s, cs_req *r, enum MHD_RequestTerminationCod
     /* The client went away (or the server stops) in the middle of a body. */
     (void)toe;
     cs_count_error(s, CS_EK_CUT_OFF);
-    if (t->has_sum)
-        (void)discard(s, t, &e); /* cannot be verified: not acknowledged */
-    else
-        (void)persist(s, t, t->start + t->written, true, &e);
+    /* Superseded: the newer request has persisted what this one wrote. */
+    if (enter(s, t)) {
+        if (t->has_sum)
+            (void)discard(s, t, &e); /* cannot be verified: not acknowledged */
+        else
+            (void)persist(s, t, t->start + t->written, true, &e);
+    }
     end_body(s, t);
 }

@@ -13,8 +13,28 @@
 
 struct cs_upload_lock {
     char id[CS_ID_MAX];
+    uint64_t ticket;            /* the holder's */
+    bool busy;                  /* the holder is working, not waiting for its client */
+    int64_t last_ms;            /* monotonic time of the holder's last activity */
+    uint64_t keep;              /* offset a takeover persists */
     struct cs_upload_lock *next;
 };
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The entry of `id`, or NULL; under locks_mu. */
+static cs_upload_lock *find_lock(cs_server *s, const char *id)
+{
+    cs_upload_lock *l = s->locks;
+    while (l && strcmp(l->id, id) != 0)
+        l = l->next;
+    return l;
+}
 
 void cs_tus_path(const cs_server *s, const char *id, char *out, size_t cap)
 {
@@ -96,44 +116,84 @@ cs_status cs_tus_file_write(int fd, const void *data, size_t len, cs_error *err)
     return CS_OK;
 }
 
-bool cs_tus_lock_try(cs_server *s, const char *id)
+uint64_t cs_tus_lock_try(cs_server *s, const char *id)
 {
-    bool got = false;
+    uint64_t got = 0;
     pthread_mutex_lock(&s->locks_mu);
-    cs_upload_lock *l = s->locks;
-    while (l && strcmp(l->id, id) != 0)
-        l = l->next;
-    if (!l) {
-        l = calloc(1, sizeof *l);
+    if (!find_lock(s, id)) {
+        cs_upload_lock *l = calloc(1, sizeof *l);
         if (l) {
             snprintf(l->id, sizeof l->id, "%s", id);
+            l->ticket = got = ++s->lock_tickets;
+            l->busy = true;
+            l->last_ms = mono_ms();
             l->next = s->locks;
             s->locks = l;
-            got = true;
         }
     }
     pthread_mutex_unlock(&s->locks_mu);
     return got;
 }
 
+bool cs_tus_lock_enter(cs_server *s, const char *id, uint64_t ticket)
+{
+    pthread_mutex_lock(&s->locks_mu);
+    cs_upload_lock *l = find_lock(s, id);
+    bool mine = l && l->ticket == ticket;
+    if (mine)
+        l->busy = true;
+    pthread_mutex_unlock(&s->locks_mu);
+    return mine;
+}
+
+void cs_tus_lock_idle(cs_server *s, const char *id, uint64_t ticket, uint64_t keep)
+{
+    pthread_mutex_lock(&s->locks_mu);
+    cs_upload_lock *l = find_lock(s, id);
+    if (l && l->ticket == ticket) {
+        l->busy = false;
+        l->last_ms = mono_ms();
+        l->keep = keep;
+    }
+    pthread_mutex_unlock(&s->locks_mu);
+}
+
+bool cs_tus_lock_takeover(cs_server *s, const char *id, int64_t idle_ms, uint64_t *ticket,
+                          uint64_t *keep)
+{
+    bool took = false;
+    pthread_mutex_lock(&s->locks_mu);
+    cs_upload_lock *l = find_lock(s, id);
+    int64_t now = mono_ms();
+    if (l && !l->busy && now - l->last_ms >= idle_ms) {
+        l->ticket = *ticket = ++s->lock_tickets;
+        l->busy = true;
+        l->last_ms = now;
+        *keep = l->keep;
+        took = true;
+    }
+    pthread_mutex_unlock(&s->locks_mu);
+    return took;
+}
+
 bool cs_tus_lock_held(cs_server *s, const char *id)
 {
     pthread_mutex_lock(&s->locks_mu);
-    cs_upload_lock *l = s->locks;
-    while (l && strcmp(l->id, id) != 0)
-        l = l->next;
+    cs_upload_lock *l = find_lock(s, id);
     pthread_mutex_unlock(&s->locks_mu);
     return l != NULL;
 }
 
-void cs_tus_lock_release(cs_server *s, const char *id)
+void cs_tus_lock_release(cs_server *s, const char *id, uint64_t ticket)
 {
     pthread_mutex_lock(&s->locks_mu);
     for (cs_upload_lock **pp = &s->locks; *pp; pp = &(*pp)->next) {
         if (strcmp((*pp)->id, id) == 0) {
             cs_upload_lock *dead = *pp;
-            *pp = dead->next;
-            free(dead);
+            if (dead->ticket == ticket) {
+                *pp = dead->next;
+                free(dead);
+            }
             break;
         }
     }
@@ -203,13 +263,14 @@ void cs_tus_sweep(cs_server *s)
         return;
     for (size_t i = 0; i < n; i++) {
         cs_upload_rec *u = &ups[i];
-        if (u->expires_at > now || !cs_tus_lock_try(s, u->id))
+        uint64_t ticket;
+        if (u->expires_at > now || (ticket = cs_tus_lock_try(s, u->id)) == 0)
             continue;
         u->state = CS_UPLOAD_EXPIRED;
         u->updated_at = now;
         if (cs_store_upload_update(s->store, u, &e) == CS_OK)
             cs_ingest_notify(s->ingest, u->study);
-        cs_tus_lock_release(s, u->id);
+        cs_tus_lock_release(s, u->id, ticket);
     }
     free(ups);
 }

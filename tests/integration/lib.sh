@@ -408,3 +408,20 @@ PYEOF
 slice() {
     dd if="$1" of="$4" bs=64K iflag=skip_bytes,count_bytes skip="$2" count="$3" status=none
 }
+
+# ---- tus-js-client (tests/integration/server_tus_js.sh) ---------------------
+# Node and the npm packages of tests/node (tus-js-client among them), or
+# skip (exit 77). Parallel tests install once, under the same lock as
+# need_tus_server.
+need_tus_js_client() {
+    command -v node >/dev/null 2>&1 || skip "node not installed (needed to run tus-js-client)"
+    if [ ! -f "$NODE_DIR/node_modules/tus-js-client/package.json" ]; then
+        command -v npm >/dev/null 2>&1 || skip "npm not installed (needed to install tus-js-client)"
+        (
+            flock 9
+            [ -f "$NODE_DIR/node_modules/tus-js-client/package.json" ] ||
+                timeout 300 npm ci --prefix "$NODE_DIR" --no-audit --no-fund >"$T/npm.log" 2>&1
+        ) 9>"$NODE_DIR/.npm-install.lock" ||
+            skip "cannot install tus-js-client from npm: $(tail -1 "$T/npm.log" 2>/dev/null)"
+    fi
+}
