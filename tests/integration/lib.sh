@@ -271,14 +271,20 @@ uplink_cleanup() {
 
 # Node and the tus server packages, or skip (exit 77). Parallel tests
 # install once, under a lock.
+# Every package of tests/node installed? Both peers check the same list, so
+# no test runs `npm ci` (which empties node_modules) under another's feet.
+node_modules_complete() {
+    [ -d "$NODE_DIR/node_modules/@tus/file-store" ] &&
+        [ -f "$NODE_DIR/node_modules/tus-js-client/package.json" ]
+}
 need_tus_server() {
     need_python
     command -v node >/dev/null 2>&1 || skip "node not installed (needed for the @tus/server test peer)"
-    if [ ! -d "$NODE_DIR/node_modules/@tus/file-store" ]; then
+    if ! node_modules_complete; then
         command -v npm >/dev/null 2>&1 || skip "npm not installed (needed to install @tus/server)"
         (
             flock 9
-            [ -d "$NODE_DIR/node_modules/@tus/file-store" ] ||
+            node_modules_complete ||
                 timeout 300 npm ci --prefix "$NODE_DIR" --no-audit --no-fund >"$T/npm.log" 2>&1
         ) 9>"$NODE_DIR/.npm-install.lock" ||
             skip "cannot install @tus/server from npm: $(tail -1 "$T/npm.log" 2>/dev/null)"
@@ -415,11 +421,11 @@ slice() {
 # need_tus_server.
 need_tus_js_client() {
     command -v node >/dev/null 2>&1 || skip "node not installed (needed to run tus-js-client)"
-    if [ ! -f "$NODE_DIR/node_modules/tus-js-client/package.json" ]; then
+    if ! node_modules_complete; then
         command -v npm >/dev/null 2>&1 || skip "npm not installed (needed to install tus-js-client)"
         (
             flock 9
-            [ -f "$NODE_DIR/node_modules/tus-js-client/package.json" ] ||
+            node_modules_complete ||
                 timeout 300 npm ci --prefix "$NODE_DIR" --no-audit --no-fund >"$T/npm.log" 2>&1
         ) 9>"$NODE_DIR/.npm-install.lock" ||
             skip "cannot install tus-js-client from npm: $(tail -1 "$T/npm.log" 2>/dev/null)"
