@@ -12,7 +12,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 hubs=${1:-500}
 seconds=${2:-30}
 work=$(mktemp -d /tmp/capscreen-load.XXXXXX)
-trap 'kill $srv 2>/dev/null || true; rm -rf "$work"' EXIT
+trap 'kill "${srv:-}" 2>/dev/null || true; rm -rf "$work"' EXIT
 cmake -S "$root" -B "$root/build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build "$root/build" -j"$(nproc)" >/dev/null
 cs=$root/build/capscreen
