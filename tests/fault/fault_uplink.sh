@@ -130,49 +130,27 @@ until api "/api/v1/studies/$STUDY" >"$T/final.json" &&
     sleep 0.2
 done
 
-# The study file: the server's uploads for this study, in creation order.
-python3 - "$T/data" "$STUDY" "$T/spool.copy" "$frames_dir" "$N" <<'PY' || fail "study file check failed"
-import hashlib, os, sqlite3, struct, sys
-data, study, _, frames_dir, n = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5])
+# The study file: the server's uploads for this study, joined in creation
+# order ("n" is the creation sequence), read strictly record by record.
+python3 - "$T/data" "$STUDY" "$frames_dir" "$N" "$CS_LIB_DIR" <<'PY' || fail "study file check failed"
+import hashlib, os, sqlite3, sys
+data, study, frames_dir, n, lib = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5]
+sys.path.insert(0, lib)
+import csfs
 db = sqlite3.connect(os.path.join(data, "capscreen.db"))
-# Uploads of a study, in creation order ("n" is the creation sequence).
 ids = [r[0] for r in db.execute("SELECT id FROM uploads WHERE study = ? ORDER BY n", (study,))]
 if not ids:
     sys.exit("no uploads recorded for study %s" % study)
-T = []
-for i in range(256):
-    c = i
-    for _ in range(8):
-        c = (c >> 1) ^ 0x82F63B78 if c & 1 else c >> 1
-    T.append(c)
-def crc(b):
-    c = 0xFFFFFFFF
-    for x in b:
-        c = T[(c ^ x) & 0xFF] ^ (c >> 8)
-    return c ^ 0xFFFFFFFF
 frames = sorted(f for f in os.listdir(frames_dir) if f.endswith(".jpg"))
 want = [hashlib.sha256(open(os.path.join(frames_dir, f), "rb").read()).digest() for f in frames]
 seen = []
-for uid in ids:
-    b = open(os.path.join(data, "uploads", uid + ".bin"), "rb").read()
-    pos = 0
-    if b[:4] == b"CSFS":
-        pos, = struct.unpack_from("<H", b, 6)
-    while pos < len(b):
-        if b[pos:pos + 4] != b"CSFR":
-            sys.exit("upload %s: no record at offset %d" % (uid, pos))
-        rh, = struct.unpack_from("<H", b, pos + 4)
-        idx, = struct.unpack_from("<Q", b, pos + 8)
-        pl, = struct.unpack_from("<I", b, pos + 24)
-        end = pos + rh + pl + 4
-        if end > len(b) or crc(b[pos:pos + rh - 4]) != struct.unpack_from("<I", b, pos + rh - 4)[0] \
-           or crc(b[pos + rh:pos + rh + pl]) != struct.unpack_from("<I", b, end - 4)[0]:
-            sys.exit("upload %s: damaged record at offset %d" % (uid, pos))
-        payload = b[pos + rh:pos + rh + pl]
+try:
+    for idx, payload in csfs.records([os.path.join(data, "uploads", u + ".bin") for u in ids]):
         if hashlib.sha256(payload).digest() != want[idx % len(want)]:
             sys.exit("frame %d: bytes differ from the spooled frame" % idx)
         seen.append(idx)
-        pos = end
+except ValueError as e:
+    sys.exit(str(e))
 if seen != list(range(n)):
     dup = len(seen) - len(set(seen))
     missing = sorted(set(range(n)) - set(seen))[:5]

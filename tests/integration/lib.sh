@@ -15,6 +15,7 @@ fi
 : "${CS_SHARED_DIR:=}"
 
 CS_TEST_NAME=$(basename "${BASH_SOURCE[1]:-$0}" .sh)
+CS_LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 CS_FAILURES=0
 
 if [ ! -x "$CAPSCREEN" ]; then
@@ -367,48 +368,7 @@ drop_frames() {
 # last record is allowed with --allow-truncated (an upload cut mid-record).
 # Exit 1 on any damage.
 csfs_indexes() {
-    python3 - "$@" <<'PYEOF'
-import struct, sys
-path = sys.argv[1]
-allow_trunc = "--allow-truncated" in sys.argv[2:]
-T = []
-for i in range(256):
-    c = i
-    for _ in range(8):
-        c = (c >> 1) ^ 0x82F63B78 if c & 1 else c >> 1
-    T.append(c)
-def crc(b):
-    c = 0xFFFFFFFF
-    for x in b:
-        c = T[(c ^ x) & 0xFF] ^ (c >> 8)
-    return c ^ 0xFFFFFFFF
-b = open(path, "rb").read()
-if b[:4] != b"CSFS":
-    sys.exit("%s: no file header" % path)
-pos, = struct.unpack_from("<H", b, 6)
-while pos < len(b):
-    left = len(b) - pos
-    if left < 32:
-        if allow_trunc and b"CSFR"[:min(left, 4)] == b[pos:pos + 4]:
-            break
-        sys.exit("%s: %d stray bytes at %d" % (path, left, pos))
-    if b[pos:pos + 4] != b"CSFR":
-        sys.exit("%s: no record at offset %d" % (path, pos))
-    rh, = struct.unpack_from("<H", b, pos + 4)
-    idx, = struct.unpack_from("<Q", b, pos + 8)
-    pl, = struct.unpack_from("<I", b, pos + 24)
-    if crc(b[pos:pos + rh - 4]) != struct.unpack_from("<I", b, pos + rh - 4)[0]:
-        sys.exit("%s: header CRC mismatch at %d" % (path, pos))
-    end = pos + rh + pl + 4
-    if end > len(b):
-        if allow_trunc:
-            break
-        sys.exit("%s: truncated record at %d" % (path, pos))
-    if crc(b[pos + rh:pos + rh + pl]) != struct.unpack_from("<I", b, end - 4)[0]:
-        sys.exit("%s: payload CRC mismatch at %d" % (path, pos))
-    print(idx)
-    pos = end
-PYEOF
+    python3 "$CS_LIB_DIR/csfs.py" "$@"
 }
 # slice FILE OFFSET LENGTH OUT: copy LENGTH bytes from OFFSET.
 slice() {
