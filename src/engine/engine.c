@@ -28,7 +28,8 @@ struct cs_worker {
     const cs_engine *eng;
     BoosterHandle booster;
     cs_scan_scratch scratch;
-    cs_scan scan;
+    cs_scan scans[CS_BATCH_MAX];                 /* one per frame of a batch */
+    float feat[CS_BATCH_MAX][CS_BLEED_NFEAT];    /* the model's input rows */
     char array_json[160];
 };
 
@@ -160,9 +161,10 @@ void cs_worker_free(cs_worker *w)
     free(w);
 }
 
-static cs_status bleeding_predict(cs_worker *w, const float *feat, float *prob, cs_error *err)
+/* One model call for n rows of features; probabilities to prob[0..n-1]. */
+static cs_status bleeding_predict(cs_worker *w, size_t n, float *prob, cs_error *err)
 {
-    /* In-place prediction from a dense row: no DMatrix per frame. */
+    /* In-place prediction from dense rows: no DMatrix per call. */
     static const char config[] = "{\"type\": 0, \"training\": false, \"iteration_begin\": 0, "
                                  "\"iteration_end\": 0, \"strict_shape\": false, \"missing\": NaN, "
                                  "\"cache_id\": 0}";
@@ -170,33 +172,46 @@ static cs_status bleeding_predict(cs_worker *w, const float *feat, float *prob, 
     bst_ulong dim = 0;
     const float *res = NULL;
     snprintf(w->array_json, sizeof w->array_json,
-             "{\"data\": [%llu, true], \"shape\": [1, %d], \"typestr\": \"<f4\", \"version\": 3}",
-             (unsigned long long)(uintptr_t)feat, CS_BLEED_NFEAT);
+             "{\"data\": [%llu, true], \"shape\": [%zu, %d], \"typestr\": \"<f4\", \"version\": 3}",
+             (unsigned long long)(uintptr_t)w->feat, n, CS_BLEED_NFEAT);
     if (XGBoosterPredictFromDense(w->booster, w->array_json, config, NULL, &shape, &dim, &res) != 0)
         return cs_error_set(err, CS_ERR_MODEL, "bleeding model prediction failed: %.*s",
                             (int)strcspn(XGBGetLastError(), "\n"), XGBGetLastError());
-    *prob = res[0];
+    memcpy(prob, res, n * sizeof *prob);
+    return CS_OK;
+}
+
+cs_status cs_worker_analyze_batch(cs_worker *w, const cs_image *const *imgs, size_t n,
+                                  cs_frame_result *out, cs_error *err)
+{
+    float prob[CS_BATCH_MAX];
+
+    if (n < 1 || n > CS_BATCH_MAX)
+        return cs_error_set(err, CS_ERR_ARG, "batch of %zu frames (1..%d)", n, CS_BATCH_MAX);
+    for (size_t i = 0; i < n; i++) {
+        memset(&out[i], 0, sizeof out[i]);
+        if (cs_scan_frame(imgs[i], &w->scratch, &w->scans[i]) != CS_OK)
+            return cs_error_set(err, CS_ERR_NOMEM, "out of memory analysing a %dx%d frame",
+                                imgs[i]->width, imgs[i]->height);
+        cs_quality_from_scan(&w->scans[i], &out[i].quality);
+        cs_signature_from_scan(&w->scans[i], out[i].signature);
+        cs_bleed_features_from_scan(&w->scans[i], w->feat[i]);
+    }
+    cs_status st = bleeding_predict(w, n, prob, err);
+    if (st != CS_OK)
+        return st;
+    for (size_t i = 0; i < n; i++) {
+        out[i].bleeding_probability = prob[i];
+        out[i].bleeding = prob[i] >= w->eng->threshold;
+        /* Boxes only where the frame is flagged: the reader looks at boxes
+         * on flagged frames, and unflagged red specks would be noise. */
+        if (out[i].bleeding)
+            out[i].n_boxes = cs_bleed_boxes(&w->scans[i], out[i].boxes);
+    }
     return CS_OK;
 }
 
 cs_status cs_worker_analyze(cs_worker *w, const cs_image *img, cs_frame_result *out, cs_error *err)
 {
-    float feat[CS_BLEED_NFEAT];
-
-    memset(out, 0, sizeof *out);
-    if (cs_scan_frame(img, &w->scratch, &w->scan) != CS_OK)
-        return cs_error_set(err, CS_ERR_NOMEM, "out of memory analysing a %dx%d frame",
-                            img->width, img->height);
-    cs_quality_from_scan(&w->scan, &out->quality);
-    cs_signature_from_scan(&w->scan, out->signature);
-    cs_bleed_features_from_scan(&w->scan, feat);
-    cs_status st = bleeding_predict(w, feat, &out->bleeding_probability, err);
-    if (st != CS_OK)
-        return st;
-    out->bleeding = out->bleeding_probability >= w->eng->threshold;
-    /* Boxes only where the frame is flagged: the reader looks at boxes on
-     * flagged frames, and unflagged red specks would be noise. */
-    if (out->bleeding)
-        out->n_boxes = cs_bleed_boxes(&w->scan, out->boxes);
-    return CS_OK;
+    return cs_worker_analyze_batch(w, &img, 1, out, err);
 }

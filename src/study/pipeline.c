@@ -7,46 +7,76 @@
 #include <string.h>
 
 /* Outcomes a worker may run ahead of the sink, per thread. */
-#define WINDOW_PER_THREAD 16
+#define WINDOW_PER_THREAD 32
+/* Items a worker takes from the source at once and analyses with one
+ * model call (cs_worker_analyze_batch). Small enough that the window holds
+ * a batch per thread twice over. */
+#define BATCH CS_BATCH_MAX
+
+/* Decode and analyse items[0..n-1] (seq0, seq0+1, ...) into outs[i]. The
+ * frames that decode go to the model together; the rest get their reason. */
+static void analyze_items(cs_worker *w, const cs_item *items, size_t n, uint64_t seq0,
+                          cs_outcome *const *outs)
+{
+    cs_image decoded[BATCH];
+    const cs_image *imgs[BATCH];
+    cs_frame_result results[BATCH];
+    size_t which[BATCH], m = 0;
+    cs_error err = {0};
+
+    for (size_t i = 0; i < n; i++) {
+        const cs_item *item = &items[i];
+        cs_outcome *o = outs[i];
+        memset(o, 0, sizeof *o);
+        memset(&decoded[i], 0, sizeof decoded[i]);
+        o->seq = seq0 + i;
+        memcpy(o->name, item->name, sizeof o->name);
+        o->frame_index = item->frame_index;
+        o->capture_time_us = item->capture_time_us;
+        const cs_image *img = NULL;
+        switch (item->kind) {
+        case CS_ITEM_BROKEN:
+            o->status = item->status ? item->status : CS_ERR_CORRUPT;
+            memcpy(o->reason, item->reason, sizeof o->reason);
+            continue;
+        case CS_ITEM_ENCODED:
+            if (cs_decode_frame(item->data, item->len, &decoded[i], &err) != CS_OK) {
+                o->status = err.code;
+                snprintf(o->reason, sizeof o->reason, "%s", err.msg);
+                continue;
+            }
+            img = &decoded[i];
+            break;
+        case CS_ITEM_IMAGE:
+            img = &item->image;
+            break;
+        }
+        o->width = img->src_width;
+        o->height = img->src_height;
+        imgs[m] = img;
+        which[m++] = i;
+    }
+    if (m > 0) {
+        cs_status st = cs_worker_analyze_batch(w, imgs, m, results, &err);
+        for (size_t k = 0; k < m; k++) {
+            cs_outcome *o = outs[which[k]];
+            if (st != CS_OK) {
+                o->status = err.code;
+                snprintf(o->reason, sizeof o->reason, "%s", err.msg);
+            } else {
+                o->ok = true;
+                o->status = CS_OK;
+                o->result = results[k];
+            }
+        }
+    }
+    for (size_t i = 0; i < n; i++)
+        cs_image_free(&decoded[i]);
+}
 
 void cs_analyze_item(cs_worker *w, const cs_item *item, uint64_t seq, cs_outcome *o)
 {
-    cs_error err = {0};
-    cs_image decoded = {0};
-    const cs_image *img = NULL;
-
-    memset(o, 0, sizeof *o);
-    o->seq = seq;
-    memcpy(o->name, item->name, sizeof o->name);
-    o->frame_index = item->frame_index;
-    o->capture_time_us = item->capture_time_us;
-    switch (item->kind) {
-    case CS_ITEM_BROKEN:
-        o->status = item->status ? item->status : CS_ERR_CORRUPT;
-        memcpy(o->reason, item->reason, sizeof o->reason);
-        return;
-    case CS_ITEM_ENCODED:
-        if (cs_decode_frame(item->data, item->len, &decoded, &err) != CS_OK) {
-            o->status = err.code;
-            snprintf(o->reason, sizeof o->reason, "%s", err.msg);
-            return;
-        }
-        img = &decoded;
-        break;
-    case CS_ITEM_IMAGE:
-        img = &item->image;
-        break;
-    }
-    o->width = img->src_width;
-    o->height = img->src_height;
-    if (cs_worker_analyze(w, img, &o->result, &err) != CS_OK) {
-        o->status = err.code;
-        snprintf(o->reason, sizeof o->reason, "%s", err.msg);
-    } else {
-        o->ok = true;
-        o->status = CS_OK;
-    }
-    cs_image_free(&decoded);
+    analyze_items(w, item, 1, seq, &o);
 }
 
 typedef struct slot {
@@ -94,49 +124,61 @@ static void *worker_main(void *arg)
     pool *p = arg;
     cs_worker *w = NULL;
     cs_error err = {0};
-    cs_item item;
+    cs_item items[BATCH];
+    cs_outcome *outs[BATCH];
 
     if (cs_worker_new(p->eng, &w, &err) != CS_OK) {
         fail_pool(p, err.code, &err);
         return NULL;
     }
     for (;;) {
+        size_t n = 0;
+        uint64_t seq0 = 0;
+        bool stop = false;
         pthread_mutex_lock(&p->src_lock);
-        /* Back-pressure: never read further ahead than the window. */
+        /* Back-pressure: never read further ahead than the window; wait for
+         * room for one item, then take what fits, up to a batch. */
         pthread_mutex_lock(&p->lock);
         while (!p->abort && p->next_seq >= p->folded + p->window)
             pthread_cond_wait(&p->space, &p->lock);
-        bool stop = p->abort || p->reading_done;
+        stop = p->abort || p->reading_done;
+        uint64_t limit = p->folded + p->window;
         pthread_mutex_unlock(&p->lock);
-        if (stop) {
-            pthread_mutex_unlock(&p->src_lock);
-            break;
+        seq0 = p->next_seq;
+        while (!stop && n < BATCH && p->next_seq < limit) {
+            cs_status st = cs_source_next(p->src, &items[n], &err);
+            if (st == CS_OK) {
+                p->next_seq++;
+                n++;
+                continue;
+            }
+            pthread_mutex_lock(&p->lock);
+            if (st == CS_END) {
+                p->reading_done = true;
+                p->total = p->next_seq;
+                pthread_cond_broadcast(&p->slot_ready);
+            }
+            pthread_mutex_unlock(&p->lock);
+            if (st != CS_END)
+                fail_pool(p, st, &err);
+            stop = true;
         }
-        cs_status st = cs_source_next(p->src, &item, &err);
-        uint64_t seq = p->next_seq;
-        if (st == CS_OK)
-            p->next_seq++;
         pthread_mutex_unlock(&p->src_lock);
 
-        if (st == CS_END) {
+        if (n > 0) {
+            for (size_t i = 0; i < n; i++)
+                outs[i] = &p->slots[(seq0 + i) % p->window].outcome;
+            analyze_items(w, items, n, seq0, outs);
+            for (size_t i = 0; i < n; i++)
+                cs_item_clear(&items[i]);
             pthread_mutex_lock(&p->lock);
-            p->reading_done = true;
-            p->total = seq;
+            for (size_t i = 0; i < n; i++)
+                p->slots[(seq0 + i) % p->window].ready = true;
             pthread_cond_broadcast(&p->slot_ready);
             pthread_mutex_unlock(&p->lock);
-            break;
         }
-        if (st != CS_OK) {
-            fail_pool(p, st, &err);
+        if (stop)
             break;
-        }
-        slot *s = &p->slots[seq % p->window];
-        cs_analyze_item(w, &item, seq, &s->outcome);
-        cs_item_clear(&item);
-        pthread_mutex_lock(&p->lock);
-        s->ready = true;
-        pthread_cond_broadcast(&p->slot_ready);
-        pthread_mutex_unlock(&p->lock);
     }
     cs_worker_free(w);
     return NULL;
@@ -146,21 +188,43 @@ static cs_status run_inline(cs_source *src, const cs_engine *eng, cs_outcome_sin
                             void *ctx, cs_error *err)
 {
     cs_worker *w = NULL;
-    cs_item item;
-    cs_outcome *o = malloc(sizeof *o);
-    cs_status st = o ? cs_worker_new(eng, &w, err)
-                     : cs_error_set(err, CS_ERR_NOMEM, "out of memory starting analysis");
-    for (uint64_t seq = 0; st == CS_OK; seq++) {
-        st = cs_source_next(src, &item, err);
-        if (st != CS_OK)
-            break;
-        cs_analyze_item(w, &item, seq, o);
-        cs_item_clear(&item);
-        st = sink(ctx, o, err);
+    cs_item items[BATCH];
+    cs_outcome *buf = malloc(BATCH * sizeof *buf), *outs[BATCH];
+    cs_status st = buf ? cs_worker_new(eng, &w, err)
+                       : cs_error_set(err, CS_ERR_NOMEM, "out of memory starting analysis");
+    for (size_t i = 0; i < BATCH && buf; i++)
+        outs[i] = &buf[i];
+    uint64_t seq = 0;
+    bool end = false;
+    while (st == CS_OK && !end) {
+        size_t n = 0;
+        while (n < BATCH) {
+            st = cs_source_next(src, &items[n], err);
+            if (st != CS_OK)
+                break;
+            n++;
+        }
+        if (st == CS_END) {
+            end = true;
+            st = CS_OK;
+        }
+        if (n > 0)
+            analyze_items(w, items, n, seq, outs);
+        for (size_t i = 0; i < n; i++)
+            cs_item_clear(&items[i]);
+        /* A failed source still hands over the frames read before it. */
+        for (size_t i = 0; i < n; i++) {
+            cs_status sst = sink(ctx, outs[i], err);
+            if (sst != CS_OK) {
+                st = sst;
+                break;
+            }
+        }
+        seq += n;
     }
     cs_worker_free(w);
-    free(o);
-    return st == CS_END ? CS_OK : st;
+    free(buf);
+    return st;
 }
 
 cs_status cs_pipeline_run(cs_source *src, const cs_engine *eng, int threads,
