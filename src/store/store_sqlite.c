@@ -200,27 +200,38 @@ static void read_study(sqlite3_stmt *st, cs_study_rec *o)
     o->last_byte_ms = sqlite3_column_int64(st, 8);
 }
 
-static cs_status sq_study_get(cs_store *s, const char *id, bool *found, cs_study_rec *out,
-                              cs_error *err)
+/* Fetch the one row `sql` selects for `id` through `read` into `out`;
+ * *found says whether there was one. */
+static cs_status get_by_id(sq_store *q, const char *sql, const char *id,
+                           void (*read)(sqlite3_stmt *, void *), void *out, bool *found,
+                           const char *what, cs_error *err)
 {
-    sq_store *q = SQ(s);
     sqlite3_stmt *st = NULL;
     *found = false;
     pthread_mutex_lock(&q->lock);
-    cs_status r = prep(q, "SELECT " STUDY_COLS " FROM studies WHERE id = ?", &st, err);
+    cs_status r = prep(q, sql, &st, err);
     if (r == CS_OK) {
         sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
         int rc = sqlite3_step(st);
         if (rc == SQLITE_ROW) {
-            read_study(st, out);
+            read(st, out);
             *found = true;
         } else if (rc != SQLITE_DONE) {
-            r = db_fail(q, err, "read study");
+            r = db_fail(q, err, what);
         }
     }
     sqlite3_finalize(st);
     pthread_mutex_unlock(&q->lock);
     return r;
+}
+
+static void read_study_row(sqlite3_stmt *st, void *out) { read_study(st, out); }
+
+static cs_status sq_study_get(cs_store *s, const char *id, bool *found, cs_study_rec *out,
+                              cs_error *err)
+{
+    return get_by_id(SQ(s), "SELECT " STUDY_COLS " FROM studies WHERE id = ?", id, read_study_row,
+                     out, found, "read study", err);
 }
 
 /* Run `sql` with text/int binds given as a format: 't' text, 'i' int64. */
@@ -367,27 +378,13 @@ static void read_upload(sqlite3_stmt *st, cs_upload_rec *o)
     text(st, 9, o->metadata, sizeof o->metadata);
 }
 
+static void read_upload_row(sqlite3_stmt *st, void *out) { read_upload(st, out); }
+
 static cs_status sq_upload_get(cs_store *s, const char *id, bool *found, cs_upload_rec *out,
                                cs_error *err)
 {
-    sq_store *q = SQ(s);
-    sqlite3_stmt *st = NULL;
-    *found = false;
-    pthread_mutex_lock(&q->lock);
-    cs_status r = prep(q, "SELECT " UPLOAD_COLS " FROM uploads WHERE id = ?", &st, err);
-    if (r == CS_OK) {
-        sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
-        int rc = sqlite3_step(st);
-        if (rc == SQLITE_ROW) {
-            read_upload(st, out);
-            *found = true;
-        } else if (rc != SQLITE_DONE) {
-            r = db_fail(q, err, "read upload");
-        }
-    }
-    sqlite3_finalize(st);
-    pthread_mutex_unlock(&q->lock);
-    return r;
+    return get_by_id(SQ(s), "SELECT " UPLOAD_COLS " FROM uploads WHERE id = ?", id,
+                     read_upload_row, out, found, "read upload", err);
 }
 
 static cs_status sq_upload_update(cs_store *s, const cs_upload_rec *u, cs_error *err)
