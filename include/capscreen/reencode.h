@@ -16,4 +16,15 @@
 cs_status cs_jpeg_reencode(const uint8_t *data, size_t len, int side, int quality,
                            uint8_t **out, size_t *out_len, cs_error *err) CS_WARN_UNUSED;
 
+/* Decode a JPEG at full size to packed RGB (*out malloc'd, caller frees).
+ * Errors: CS_ERR_CORRUPT, CS_ERR_TOO_LARGE (a side over CS_IMAGE_MAX_SIDE),
+ * CS_ERR_NOMEM. Used by the re-encoder and by tests. */
+cs_status cs_jpeg_decode_rgb(const uint8_t *data, size_t len, uint8_t **out, int *w, int *h,
+                             cs_error *err) CS_WARN_UNUSED;
+
+/* Encode packed RGB (w*h*3 bytes) as a baseline 4:2:0 JPEG at `quality`;
+ * *out is malloc'd (caller frees). Errors: CS_ERR_IO. */
+cs_status cs_jpeg_encode_rgb(const uint8_t *rgb, int w, int h, int quality, uint8_t **out,
+                             size_t *out_len, cs_error *err) CS_WARN_UNUSED;
+
 #endif

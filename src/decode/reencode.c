@@ -25,6 +25,7 @@ static void on_error_exit(j_common_ptr cinfo)
 
 static void silent(j_common_ptr cinfo, int level) { (void)cinfo; (void)level; }
 
+/* Full decode; NULL with `err` filled on failure. */
 static uint8_t *decode_full(const uint8_t *data, size_t len, int *w, int *h, cs_error *err)
 {
     struct jpeg_decompress_struct d;
@@ -93,7 +94,7 @@ static void resize_area(const uint8_t *src, int sw, int sh, uint8_t *dst, int dw
 
 /* Encode packed RGB; kept apart from the resize so that setjmp guards
  * only the libjpeg calls and no caller variable can be clobbered. */
-static cs_status encode_rgb(const uint8_t *px, int w, int h, int quality, uint8_t **out,
+cs_status cs_jpeg_encode_rgb(const uint8_t *px, int w, int h, int quality, uint8_t **out,
                            size_t *out_len, cs_error *err)
 {
     struct jpeg_compress_struct c;
@@ -127,6 +128,14 @@ static cs_status encode_rgb(const uint8_t *px, int w, int h, int quality, uint8_
     return CS_OK;
 }
 
+cs_status cs_jpeg_decode_rgb(const uint8_t *data, size_t len, uint8_t **out, int *w, int *h,
+                             cs_error *err)
+{
+    cs_error local = {0};
+    *out = decode_full(data, len, w, h, err ? err : &local);
+    return *out ? CS_OK : (err ? err->code : local.code);
+}
+
 cs_status cs_jpeg_reencode(const uint8_t *data, size_t len, int side, int quality,
                            uint8_t **out, size_t *out_len, cs_error *err)
 {
@@ -151,7 +160,7 @@ cs_status cs_jpeg_reencode(const uint8_t *data, size_t len, int side, int qualit
         resize_area(full, w, h, px, ow, oh);
         free(full);
     }
-    cs_status st = encode_rgb(px, ow, oh, quality, out, out_len, err);
+    cs_status st = cs_jpeg_encode_rgb(px, ow, oh, quality, out, out_len, err);
     free(px);
     return st;
 }

@@ -1,6 +1,10 @@
 /* testutil.c - file and path helpers for the unit tests. */
 #include "testutil.h"
 
+#include "capscreen/fileio.h"
+#include "capscreen/reencode.h"
+
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,25 +13,8 @@
 
 uint8_t *tu_read_file(const char *path, size_t *len)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
     uint8_t *buf = NULL;
-    if (fseek(f, 0, SEEK_END) != 0)
-        goto out;
-    long n = ftell(f);
-    if (n < 0 || fseek(f, 0, SEEK_SET) != 0)
-        goto out;
-    buf = malloc((size_t)n + 1);
-    if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
-        free(buf);
-        buf = NULL;
-    }
-    if (buf)
-        *len = (size_t)n;
-out:
-    fclose(f);
-    return buf;
+    return cs_file_read(path, SIZE_MAX, &buf, len, NULL) == CS_OK ? buf : NULL;
 }
 
 static const char *join(const char *env, const char *fallback, const char *rel)
@@ -63,9 +50,7 @@ const char *tu_tmpdir(void)
 
 /* ---- image helpers ---------------------------------------------------- */
 
-#include <jpeglib.h>
 #include <png.h>
-#include <setjmp.h>
 
 int tu_have_shared(void)
 {
@@ -90,87 +75,18 @@ int tu_write_file(const char *path, const void *data, size_t len)
     return bad ? -1 : 0;
 }
 
-typedef struct tu_jfail {
-    struct jpeg_error_mgr mgr;
-    jmp_buf jump;
-} tu_jfail;
-
-static void tu_jerror_exit(j_common_ptr c)
-{
-    longjmp(((tu_jfail *)c->err)->jump, 1);
-}
-
-static void tu_jsilent(j_common_ptr c, int level)
-{
-    (void)c;
-    (void)level;
-}
-
+/* JPEG helpers: thin wrappers over the library's own encoder and full
+ * decoder (capscreen/reencode.h), so the tests exercise one copy. */
 int tu_jpeg_encode(const uint8_t *rgb, int w, int h, int quality, uint8_t **out,
                    size_t *len)
 {
-    struct jpeg_compress_struct c;
-    tu_jfail f;
-    unsigned char *volatile buf = NULL;
-    unsigned long n = 0;
-    c.err = jpeg_std_error(&f.mgr);
-    f.mgr.error_exit = tu_jerror_exit;
-    if (setjmp(f.jump)) {
-        jpeg_destroy_compress(&c);
-        free(buf);
-        return -1;
-    }
-    jpeg_create_compress(&c);
-    jpeg_mem_dest(&c, (unsigned char **)&buf, &n);
-    c.image_width = (JDIMENSION)w;
-    c.image_height = (JDIMENSION)h;
-    c.input_components = 3;
-    c.in_color_space = JCS_RGB;
-    jpeg_set_defaults(&c);
-    jpeg_set_quality(&c, quality, TRUE);
-    jpeg_start_compress(&c, TRUE);
-    while (c.next_scanline < c.image_height) {
-        JSAMPROW r = (JSAMPROW)(rgb + (size_t)c.next_scanline * (size_t)w * 3);
-        jpeg_write_scanlines(&c, &r, 1);
-    }
-    jpeg_finish_compress(&c);
-    jpeg_destroy_compress(&c);
-    *out = buf;
-    *len = n;
-    return 0;
+    return cs_jpeg_encode_rgb(rgb, w, h, quality, out, len, NULL) == CS_OK ? 0 : -1;
 }
 
 uint8_t *tu_jpeg_decode_full(const uint8_t *data, size_t len, int *w, int *h)
 {
-    struct jpeg_decompress_struct d;
-    tu_jfail f;
-    uint8_t *volatile px = NULL;
-    d.err = jpeg_std_error(&f.mgr);
-    f.mgr.error_exit = tu_jerror_exit;
-    f.mgr.emit_message = tu_jsilent;
-    if (setjmp(f.jump)) {
-        jpeg_destroy_decompress(&d);
-        free(px);
-        return NULL;
-    }
-    jpeg_create_decompress(&d);
-    jpeg_mem_src(&d, data, (unsigned long)len);
-    jpeg_read_header(&d, TRUE);
-    d.out_color_space = JCS_RGB;
-    jpeg_start_decompress(&d);
-    size_t row = (size_t)d.output_width * 3;
-    px = malloc(row * d.output_height);
-    if (!px)
-        longjmp(f.jump, 1);
-    while (d.output_scanline < d.output_height) {
-        JSAMPROW r = px + row * d.output_scanline;
-        jpeg_read_scanlines(&d, &r, 1);
-    }
-    jpeg_finish_decompress(&d);
-    *w = (int)d.output_width;
-    *h = (int)d.output_height;
-    jpeg_destroy_decompress(&d);
-    return px;
+    uint8_t *px = NULL;
+    return cs_jpeg_decode_rgb(data, len, &px, w, h, NULL) == CS_OK ? px : NULL;
 }
 
 int tu_png_encode(const uint8_t *rgb, int w, int h, uint8_t **out, size_t *len)
