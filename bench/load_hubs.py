@@ -16,24 +16,15 @@ server's CPU time and peak RSS (VmHWM) over the run. Standard library only.
 import argparse
 import asyncio
 import json
+import os
 import struct
 import sys
 import time
 import urllib.request
 
-CRC_TABLE = []
-for i in range(256):
-    c = i
-    for _ in range(8):
-        c = (c >> 1) ^ 0x82F63B78 if c & 1 else c >> 1
-    CRC_TABLE.append(c)
-
-
-def crc32c(data):
-    c = 0xFFFFFFFF
-    for x in data:
-        c = CRC_TABLE[(c ^ x) & 0xFF] ^ (c >> 8)
-    return c ^ 0xFFFFFFFF
+# The frame-stream CRC-32C, shared with the tests' strict reader.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "integration"))
+from csfs import crc32c  # noqa: E402
 
 
 def read_stream(path):

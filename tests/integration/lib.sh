@@ -391,3 +391,15 @@ need_tus_js_client() {
             skip "cannot install tus-js-client from npm: $(tail -1 "$T/npm.log" 2>/dev/null)"
     fi
 }
+
+# tus_start_enrolled STORE STATE: start the @tus/server peer on STORE and
+# enrol a fresh uplink state folder STATE against it.
+tus_start_enrolled() {
+    tus_start "$1"
+    "$UPLINK" enrol --server "$TUS_URL" --code TEST-CODE --state "$2" >/dev/null 2>"$T/e" ||
+        die "enrol failed: $(cat "$T/e")"
+}
+# first_frames N: paths of the first N shared frames, in name order.
+first_frames() {
+    ls "$WCE_IMAGES" | sort | head -"$1" | sed "s|^|$WCE_IMAGES/|"
+}

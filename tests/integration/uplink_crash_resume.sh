@@ -10,10 +10,8 @@ need_shared
 need_uplink
 need_tus_server
 
-tus_start "$T/store"
-"$UPLINK" enrol --server "$TUS_URL" --code TEST-CODE --state "$T/state" >/dev/null 2>"$T/e" ||
-    die "enrol failed: $(cat "$T/e")"
-mapfile -t FRAMES < <(ls "$WCE_IMAGES" | sort | head -40 | sed "s|^|$WCE_IMAGES/|")
+tus_start_enrolled "$T/store" "$T/state"
+mapfile -t FRAMES < <(first_frames 40)
 drop_frames "$T/spool" "$T/src" "${FRAMES[@]}"
 : >"$T/spool/study.end"
 

@@ -21,11 +21,9 @@ cc -std=c11 -Wall -Wextra -Werror "${flags[@]}" -I "$CS_SOURCE_DIR/include" \
     die "the example does not compile: $(head -5 "$T/cc.err")"
 ok "docs/examples/uplink_embed.c compiles with -Werror against -lcsuplink -lcurl"
 
-tus_start "$T/store"
-"$UPLINK" enrol --server "$TUS_URL" --code TEST-CODE --state "$T/state" >/dev/null 2>"$T/e" ||
-    die "enrol failed: $(cat "$T/e")"
+tus_start_enrolled "$T/store" "$T/state"
 mkdir -p "$T/frames" "$T/spool"
-mapfile -t FRAMES < <(ls "$WCE_IMAGES" | sort | head -12 | sed "s|^|$WCE_IMAGES/|")
+mapfile -t FRAMES < <(first_frames 12)
 cp "${FRAMES[@]}" "$T/frames/"
 RC=0
 timeout 120 "$T/uplink_embed" "$T/state" "$T/spool" "$T/frames" >"$T/out" 2>"$T/err" || RC=$?

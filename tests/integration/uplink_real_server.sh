@@ -53,7 +53,7 @@ RC=0; "$UPLINK" enrol --server "$SRV_URL" --code "$CODE" --state "$T/state2" >"$
 expect_one_line "$T/e" "used code" || true
 ok "enrolled with capscreen serve (study $STUDY); a used code is refused"
 
-mapfile -t FRAMES < <(ls "$WCE_IMAGES" | sort | head -40 | sed "s|^|$WCE_IMAGES/|")
+mapfile -t FRAMES < <(first_frames 40)
 drop_frames "$T/spool" "$T/src" "${FRAMES[@]}"
 : >"$T/spool/study.end"
 ARGS=(run --state "$T/state" --spool "$T/spool" --status-file "$T/status.json"

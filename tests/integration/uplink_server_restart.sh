@@ -12,10 +12,8 @@ need_shared
 need_uplink
 need_tus_server
 
-tus_start "$T/store"
-"$UPLINK" enrol --server "$TUS_URL" --code TEST-CODE --state "$T/state" >/dev/null 2>"$T/e" ||
-    die "enrol failed: $(cat "$T/e")"
-mapfile -t ALL < <(ls "$WCE_IMAGES" | sort | head -80 | sed "s|^|$WCE_IMAGES/|")
+tus_start_enrolled "$T/store" "$T/state"
+mapfile -t ALL < <(first_frames 80)
 drop_frames "$T/spool" "$T/src" "${ALL[@]:0:40}"
 : >"$T/spool/study.end"
 

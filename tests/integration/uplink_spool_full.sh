@@ -9,12 +9,10 @@ need_shared
 need_uplink
 need_tus_server
 
-tus_start "$T/store"
-"$UPLINK" enrol --server "$TUS_URL" --code TEST-CODE --state "$T/state" >/dev/null 2>"$T/e" ||
-    die "enrol failed: $(cat "$T/e")"
+tus_start_enrolled "$T/store" "$T/state"
 tus_stop   # the port stays reserved in TUS_PORT; nothing listens now
 
-mapfile -t FRAMES < <(ls "$WCE_IMAGES" | sort | head -8 | sed "s|^|$WCE_IMAGES/|")
+mapfile -t FRAMES < <(first_frames 8)
 drop_frames "$T/spool" "$T/src" "${FRAMES[@]}"
 ARGS=(run --state "$T/state" --spool "$T/spool" --status-file "$T/status.json"
       --spool-max-frames 5 --backoff-min-ms 100 --backoff-max-ms 500 --connect-timeout 2)

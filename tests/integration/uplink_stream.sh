@@ -9,10 +9,8 @@ need_shared
 need_uplink
 need_tus_server
 
-tus_start "$T/store"
-"$UPLINK" enrol --server "$TUS_URL" --code TEST-CODE --state "$T/state" >/dev/null 2>"$T/e" ||
-    die "enrol failed: $(cat "$T/e")"
-mapfile -t FRAMES < <(ls "$WCE_IMAGES" | sort | head -30 | sed "s|^|$WCE_IMAGES/|")
+tus_start_enrolled "$T/store" "$T/state"
+mapfile -t FRAMES < <(first_frames 30)
 mkdir -p "$T/src"
 cp -p "${FRAMES[@]}" "$T/src/"
 "$CAPSCREEN" pack --fps 4 --start-us 1700000000000000 "$T/src" "$T/full.csfs" 2>"$T/e" ||

@@ -42,7 +42,7 @@ RC=0; "$UPLINK" enrol --server "$TUS_URL" --code CODE-1234 --state "$T/state" >"
 ok "enrol stores token and study (0600); a code works once"
 
 # --- upload 40 frames ------------------------------------------------------
-mapfile -t FRAMES < <(ls "$WCE_IMAGES" | sort | head -40 | sed "s|^|$WCE_IMAGES/|")
+mapfile -t FRAMES < <(first_frames 40)
 drop_frames "$T/spool" "$T/src" "${FRAMES[@]}"
 : >"$T/spool/study.end"
 RC=0
