@@ -29,7 +29,14 @@
 #define CS_HASH_HEX_MAX 65     /* hex of a 32-byte hash, NUL included */
 #define CS_LABEL_MAX 256
 #define CS_STORE_META_MAX 4097 /* raw Upload-Metadata, NUL included */
-#define CS_STORE_SCHEMA_VERSION 1
+#define CS_USER_MAX 64         /* user names, NUL included */
+#define CS_ROLE_MAX 16         /* role names, NUL included */
+#define CS_PWHASH_MAX 128      /* an argon2id hash string (crypto_pwhash_STRBYTES) */
+#define CS_IP_MAX 64           /* a client address as text */
+#define CS_NOTE_MAX 2048       /* a finding's note, NUL included */
+#define CS_REPORT_MAX 16384    /* a report's content (JSON text), NUL included */
+#define CS_DETAIL_MAX 512      /* an audit entry's detail, NUL included */
+#define CS_STORE_SCHEMA_VERSION 2
 
 typedef struct cs_store cs_store;
 
@@ -50,6 +57,7 @@ typedef struct cs_study_rec {
     uint64_t ingest_offset;    /* study-stream bytes the analysis has read */
     uint64_t next_seq;         /* frames the analysis has stored */
     int64_t first_byte_ms, last_byte_ms; /* first/last upload bytes, unix ms; 0 = none */
+    char assigned_reader[CS_USER_MAX];   /* user name; "" = none */
 } cs_study_rec;
 
 /* Create a study whose enrolment code hashes to `code_hash`. */
@@ -128,6 +136,14 @@ typedef struct cs_frame_rec {
     float sharpness, visibility;
     bool readable, blurry;
     int width, height;
+    /* For the reading workstation (schema 2): where the frame's JPEG
+     * payload lies in the study stream (payload_len 0 = none, e.g. a
+     * damaged record), its mean colour (0xRRGGBB, for the timeline) and
+     * whether it repeats the last kept frame (hidden by the reduced view). */
+    uint64_t payload_offset;
+    uint32_t payload_len;
+    uint32_t mean_rgb;
+    bool redundant;
 } cs_frame_rec;
 
 /* Store one frame and move the study's analysis position to
@@ -173,5 +189,203 @@ cs_status cs_store_study_frames(cs_store *s, const char *study, bool errors,
  * or that have an open upload: malloc'd array of CS_ID_MAX strings. */
 cs_status cs_store_studies_pending(cs_store *s, char (**ids)[CS_ID_MAX], size_t *n,
                                    cs_error *err) CS_WARN_UNUSED;
+
+/* ---- the reading workstation (schema 2) ----------------------------------
+ * Users, sessions, the audit log, study assignment, per-frame views,
+ * findings (with history), landmarks and cleansing grades ("marks") and
+ * reports. docs/workstation.md says what the server does with them. */
+
+/* Studies in creation order, newest first. *out malloc'd (NULL when *n 0). */
+cs_status cs_store_studies_list(cs_store *s, cs_study_rec **out, size_t *n, cs_error *err)
+    CS_WARN_UNUSED;
+/* Set (or clear with "") the study's assigned reader. *found false when no
+ * such study. */
+cs_status cs_store_study_assign(cs_store *s, const char *study, const char *reader, bool *found,
+                                cs_error *err) CS_WARN_UNUSED;
+
+typedef struct cs_user_rec {
+    char name[CS_USER_MAX];
+    char role[CS_ROLE_MAX];        /* admin | reader | consultant | coordinator */
+    char pw_hash[CS_PWHASH_MAX];   /* crypto_pwhash_str() output */
+    int64_t created_at;            /* unix seconds */
+    bool disabled;
+} cs_user_rec;
+
+/* Add a user; *exists true (and nothing written) when the name is taken. */
+cs_status cs_store_user_add(cs_store *s, const cs_user_rec *u, bool *exists, cs_error *err)
+    CS_WARN_UNUSED;
+cs_status cs_store_user_get(cs_store *s, const char *name, bool *found, cs_user_rec *out,
+                            cs_error *err) CS_WARN_UNUSED;
+/* Save role, pw_hash and disabled of the user named u->name. Disabling a
+ * user or changing the password also ends the user's sessions. */
+cs_status cs_store_user_update(cs_store *s, const cs_user_rec *u, bool *found, cs_error *err)
+    CS_WARN_UNUSED;
+/* Every user by name. *out malloc'd (NULL when *n is 0). */
+cs_status cs_store_user_list(cs_store *s, cs_user_rec **out, size_t *n, cs_error *err)
+    CS_WARN_UNUSED;
+
+typedef struct cs_session_rec {
+    char id_hash[CS_HASH_HEX_MAX]; /* hash of the cookie's session id */
+    char user[CS_USER_MAX];
+    char role[CS_ROLE_MAX];        /* filled by _get from the user's row */
+    char csrf[CS_HASH_HEX_MAX];    /* the session's CSRF token */
+    char ip[CS_IP_MAX];
+    int64_t created_at, last_seen; /* unix seconds */
+} cs_session_rec;
+
+cs_status cs_store_session_create(cs_store *s, const cs_session_rec *r, cs_error *err)
+    CS_WARN_UNUSED;
+/* The session with this id hash, if its user exists and is not disabled. */
+cs_status cs_store_session_get(cs_store *s, const char *id_hash, bool *found, cs_session_rec *out,
+                               cs_error *err) CS_WARN_UNUSED;
+cs_status cs_store_session_touch(cs_store *s, const char *id_hash, int64_t now, cs_error *err)
+    CS_WARN_UNUSED;
+cs_status cs_store_session_delete(cs_store *s, const char *id_hash, cs_error *err)
+    CS_WARN_UNUSED;
+/* Delete sessions idle since before `idle_before` or created before
+ * `created_before`; *n gets how many. */
+cs_status cs_store_sessions_purge(cs_store *s, int64_t idle_before, int64_t created_before,
+                                  int *n, cs_error *err) CS_WARN_UNUSED;
+
+/* The audit log is append-only: the schema refuses UPDATE and DELETE. */
+typedef struct cs_audit_rec {
+    int64_t n;                     /* position in the log (set by _append) */
+    int64_t at_ms;                 /* unix ms */
+    char user[CS_USER_MAX];        /* "" for a request with no user */
+    char role[CS_ROLE_MAX];
+    char action[32];               /* e.g. "study.open", "finding.create" */
+    char study[CS_ID_MAX];         /* "" when none */
+    char detail[CS_DETAIL_MAX];
+    char ip[CS_IP_MAX];
+} cs_audit_rec;
+
+cs_status cs_store_audit_append(cs_store *s, const cs_audit_rec *r, cs_error *err) CS_WARN_UNUSED;
+
+typedef struct cs_audit_query {
+    const char *user, *action, *study;  /* NULL or "": any */
+    int64_t since_ms, until_ms;         /* 0: unbounded */
+    int64_t before_n;                   /* 0: from the newest; else entries with n < before_n */
+    size_t limit;                       /* at most this many (capped at 1000) */
+} cs_audit_query;
+
+/* Matching entries, newest first. *out malloc'd (NULL when *n is 0). */
+cs_status cs_store_audit_query(cs_store *s, const cs_audit_query *q, cs_audit_rec **out,
+                               size_t *n, cs_error *err) CS_WARN_UNUSED;
+
+/* What the viewer needs of one frame. */
+typedef struct cs_frame_view {
+    uint64_t seq;
+    int64_t frame_index, capture_time_us;  /* -1 unknown */
+    bool ok, readable, blurry, bleeding, redundant;
+    float bleeding_probability;
+    uint32_t mean_rgb;
+    uint64_t payload_offset;
+    uint32_t payload_len;                  /* 0: no image (a damaged record) */
+} cs_frame_view;
+
+/* Up to `cap` frames of `study` with seq >= from_seq, in seq order. */
+cs_status cs_store_frame_views(cs_store *s, const char *study, uint64_t from_seq,
+                               cs_frame_view *out, size_t cap, size_t *n, cs_error *err)
+    CS_WARN_UNUSED;
+
+typedef struct cs_finding_rec {
+    int64_t id;                    /* set by _create */
+    char study[CS_ID_MAX];
+    uint64_t seq_from, seq_to;     /* a frame (from == to) or a range */
+    char type[32];                 /* fresh_blood | polyp | ulcer | angioectasia | erosion | other */
+    char note[CS_NOTE_MAX];
+    double size_mm;                /* < 0: not estimated */
+    int version;                   /* 1 at creation, +1 per change */
+    bool deleted;
+    char created_by[CS_USER_MAX];
+    int64_t created_at_ms;
+    char updated_by[CS_USER_MAX];
+    int64_t updated_at_ms;
+} cs_finding_rec;
+
+typedef enum cs_change_outcome {
+    CS_CHANGE_OK,
+    CS_CHANGE_NOT_FOUND,   /* no such record (or a deleted finding) */
+    CS_CHANGE_CONFLICT,    /* expected_version is not the current one */
+    CS_CHANGE_LOCKED,      /* a signed report: read-only */
+} cs_change_outcome;
+
+/* Every change below is refused with CS_CHANGE_LOCKED, checked in the
+ * same transaction, once the study's report is signed. */
+
+/* Create: f->id and f->version (1) are set; the first history entry is
+ * written in the same transaction. created_* and updated_* as given. */
+cs_status cs_store_finding_create(cs_store *s, cs_finding_rec *f, cs_change_outcome *out,
+                                  cs_error *err) CS_WARN_UNUSED;
+
+/* Update seq range, type, note, size_mm of finding f->id of f->study when
+ * its version is `expected_version` (0: any); set updated_*, bump the
+ * version, write a history entry. On OK *f holds the saved record. */
+cs_status cs_store_finding_update(cs_store *s, cs_finding_rec *f, int expected_version,
+                                  cs_change_outcome *out, cs_error *err) CS_WARN_UNUSED;
+/* Mark deleted (the row and its history stay), bump the version, write a
+ * history entry. */
+cs_status cs_store_finding_delete(cs_store *s, const char *study, int64_t id, const char *by,
+                                  int64_t at_ms, int expected_version, cs_change_outcome *out,
+                                  cs_error *err) CS_WARN_UNUSED;
+/* Findings of `study` by (seq_from, id); deleted ones too when asked. */
+cs_status cs_store_findings_list(cs_store *s, const char *study, bool include_deleted,
+                                 cs_finding_rec **out, size_t *n, cs_error *err) CS_WARN_UNUSED;
+/* Every version of one finding, oldest first (each a full snapshot). */
+cs_status cs_store_finding_history(cs_store *s, const char *study, int64_t id,
+                                   cs_finding_rec **out, size_t *n, cs_error *err) CS_WARN_UNUSED;
+
+/* Landmarks (kind "landmark", key e.g. "first_caecal", seq) and cleansing
+ * grades (kind "cleansing", key a segment, value a grade): one value per
+ * (study, kind, key). */
+typedef struct cs_mark_rec {
+    char kind[16];
+    char key[32];
+    char value[32];                /* cleansing grade; "" for landmarks */
+    int64_t seq;                   /* landmark frame; -1 for cleansing */
+    char by[CS_USER_MAX];
+    int64_t at_ms;
+} cs_mark_rec;
+
+/* Insert or replace (LOCKED once the report is signed). */
+cs_status cs_store_mark_set(cs_store *s, const char *study, const cs_mark_rec *m,
+                            cs_change_outcome *out, cs_error *err) CS_WARN_UNUSED;
+/* NOT_FOUND when there is no such mark; LOCKED once the report is signed. */
+cs_status cs_store_mark_delete(cs_store *s, const char *study, const char *kind, const char *key,
+                               cs_change_outcome *out, cs_error *err) CS_WARN_UNUSED;
+/* Marks of `study` by kind, key. *out malloc'd (NULL when *n is 0). */
+cs_status cs_store_marks_list(cs_store *s, const char *study, cs_mark_rec **out, size_t *n,
+                              cs_error *err) CS_WARN_UNUSED;
+
+typedef struct cs_report_rec {
+    char study[CS_ID_MAX];
+    char state[16];                /* draft | read | signed */
+    char content[CS_REPORT_MAX];   /* the editable fields as JSON text */
+    int version;                   /* 1 at the first save, +1 per save */
+    char updated_by[CS_USER_MAX];
+    int64_t updated_at_ms;
+    char signed_by[CS_USER_MAX];   /* "" until signed */
+    int64_t signed_at_ms;          /* 0 until signed */
+} cs_report_rec;
+
+cs_status cs_store_report_get(cs_store *s, const char *study, bool *found, cs_report_rec *out,
+                              cs_error *err) CS_WARN_UNUSED;
+/* Save content and state (draft or read) with updated_*, when the stored
+ * version is `expected_version` (0: a new report, or any version when
+ * expected_version < 0). LOCKED when the report is signed; CONFLICT on a
+ * version mismatch. Each save keeps the previous version in a history
+ * table. On OK *r holds the saved record. */
+cs_status cs_store_report_save(cs_store *s, cs_report_rec *r, int expected_version,
+                               cs_change_outcome *out, cs_error *err) CS_WARN_UNUSED;
+/* Sign: state becomes signed with signed_by/at, when the version is
+ * `expected_version` (< 0: any). NOT_FOUND when there is no report, LOCKED
+ * when it is signed already. On OK *out holds the signed record. */
+cs_status cs_store_report_sign(cs_store *s, const char *study, const char *by, int64_t at_ms,
+                               int expected_version, cs_change_outcome *outcome,
+                               cs_report_rec *out, cs_error *err) CS_WARN_UNUSED;
+/* True when the study's report is signed (findings and marks are then
+ * read-only). */
+cs_status cs_store_report_signed(cs_store *s, const char *study, bool *is_signed, cs_error *err)
+    CS_WARN_UNUSED;
 
 #endif
