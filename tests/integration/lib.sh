@@ -276,7 +276,8 @@ uplink_cleanup() {
 # no test runs `npm ci` (which empties node_modules) under another's feet.
 node_modules_complete() {
     [ -d "$NODE_DIR/node_modules/@tus/file-store" ] &&
-        [ -f "$NODE_DIR/node_modules/tus-js-client/package.json" ]
+        [ -f "$NODE_DIR/node_modules/tus-js-client/package.json" ] &&
+        [ -f "$NODE_DIR/node_modules/playwright-core/package.json" ]
 }
 need_tus_server() {
     need_python
