@@ -1,0 +1,126 @@
+// Small DOM and formatting helpers shared by the pages. No innerHTML with
+// data: every text goes in through textContent.
+
+/** h('div.cls#id', {attrs, on: {click}}, children...) */
+export function h(tag, attrs, ...children) {
+  let name = tag, id = null;
+  const classes = [];
+  const m = tag.match(/^[a-z0-9-]+/i);
+  name = m ? m[0] : 'div';
+  for (const part of tag.slice(name.length).match(/[.#][^.#]+/g) || []) {
+    if (part[0] === '.') classes.push(part.slice(1)); else id = part.slice(1);
+  }
+  const el = document.createElement(name);
+  if (id) el.id = id;
+  if (classes.length) el.className = classes.join(' ');
+  if (attrs && (typeof attrs !== 'object' || attrs instanceof Node || Array.isArray(attrs))) {
+    children.unshift(attrs);
+    attrs = null;
+  }
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k === 'on') {
+      for (const [ev, fn] of Object.entries(v)) el.addEventListener(ev, fn);
+    } else if (k === 'class') {
+      el.className = [el.className, v].filter(Boolean).join(' ');
+    } else if (k === 'text') {
+      el.textContent = v;
+    } else if (k === 'testid') {
+      el.dataset.testid = v;
+    } else if (k === 'value') {
+      el.value = v;
+    } else if (k === 'dataset') {
+      Object.assign(el.dataset, v);
+    } else if (k in el && typeof v !== 'string' && k !== 'list') {
+      el[k] = v;
+    } else if (v === true) {
+      el.setAttribute(k, '');
+    } else {
+      el.setAttribute(k, String(v));
+    }
+  }
+  append(el, children);
+  return el;
+}
+
+function append(el, children) {
+  for (const c of children) {
+    if (c === null || c === undefined || c === false) continue;
+    if (Array.isArray(c)) append(el, c);
+    else if (c instanceof Node) el.appendChild(c);
+    else el.appendChild(document.createTextNode(String(c)));
+  }
+}
+
+export function clear(el) {
+  while (el.firstChild) el.removeChild(el.firstChild);
+  return el;
+}
+
+export function fmtTime(ms) {
+  if (ms === null || ms === undefined) return '';
+  const d = new Date(ms);
+  if (isNaN(d)) return '';
+  const p = (n) => String(n).padStart(2, '0');
+  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
+}
+
+/** Seconds (may be fractional) -> h:mm:ss */
+export function fmtDuration(s) {
+  if (!isFinite(s) || s < 0) return '';
+  s = Math.floor(s);
+  const hh = Math.floor(s / 3600), mm = Math.floor((s % 3600) / 60), ss = s % 60;
+  return `${hh}:${String(mm).padStart(2, '0')}:${String(ss).padStart(2, '0')}`;
+}
+
+export const FINDING_TYPES = ['fresh_blood', 'polyp', 'ulcer', 'angioectasia', 'erosion', 'other'];
+export const LANDMARKS = [
+  ['first_gastric', 'First gastric'],
+  ['first_duodenal', 'First duodenal'],
+  ['first_caecal', 'First caecal'],
+  ['excreted', 'Capsule excreted'],
+];
+export const SEGMENTS = [
+  ['small_bowel', 'Small bowel'],
+  ['right_colon', 'Right colon'],
+  ['transverse_colon', 'Transverse colon'],
+  ['left_colon', 'Left colon'],
+  ['rectum', 'Rectum'],
+];
+export const GRADES = ['excellent', 'good', 'fair', 'poor'];
+export const RECOMMENDATIONS = [
+  ['no_further_test', 'No further test'],
+  ['colonoscopy', 'Colonoscopy'],
+  ['repeat_capsule', 'Repeat capsule'],
+];
+
+export function label(s) {
+  return String(s || '').replace(/_/g, ' ');
+}
+
+export function frameRange(f) {
+  return f.seq_to !== undefined && f.seq_to !== null && f.seq_to !== f.seq_from
+    ? `frames ${f.seq_from}–${f.seq_to}` : `frame ${f.seq_from}`;
+}
+
+let toastTimer = null;
+export function toast(msg, kind = 'info') {
+  const el = document.getElementById('toast');
+  if (!el) return;
+  el.textContent = msg;
+  el.className = `toast toast-${kind}`;
+  el.hidden = false;
+  clearTimeout(toastTimer);
+  toastTimer = setTimeout(() => { el.hidden = true; }, 4000);
+}
+
+/** The text for an API error, conflicts spelt out. */
+export function errorText(e) {
+  if (!e) return '';
+  if (e.status === 409 && e.code === 'version_conflict')
+    return 'Conflict: someone else changed this in the meantime. Reload to see their version, then apply your change again.';
+  if (e.status === 409 && e.code === 'report_signed')
+    return 'The report is signed: this study is read-only now.';
+  if (e.status === 403) return `Not allowed: ${e.message}`;
+  return e.message || String(e);
+}

@@ -1,0 +1,536 @@
+// The viewer (#/study/ID): playback of a study's frames from the columnar
+// frame index, 1/2/4-up layouts, the reduced view (frames flagged redundant
+// hidden), a timeline canvas, flagged-frame thumbnails, zoom, keyboard
+// shortcuts, and a bounded prefetch so 40 frames/s does not stall.
+// See docs/web.md for the design.
+import { get, studyPath, frameUrl, thumbUrl } from './api.js';
+import { h, clear, fmtTime, fmtDuration, label, toast, LANDMARKS } from './util.js';
+import { session, can } from './app.js';
+import { createFindingsPanel } from './findings.js';
+
+const F_OK = 1, F_READABLE = 2, F_BLEEDING = 4, F_REDUNDANT = 8, F_BLURRY = 16, F_IMAGE = 32;
+const SPEEDS = [1, 2, 3, 4, 5, 6, 8, 10, 12, 15, 20, 25, 30, 40];
+const MAX_CACHE = 60;          // frames held (decoded or in flight) at most
+const LOOKAHEAD_S = 1.0;       // prefetch this much playback time ahead
+const MAX_THUMBS = 600;
+
+const LANDMARK_SHORT = { first_gastric: 'G', first_duodenal: 'D', first_caecal: 'C', excreted: 'X' };
+
+export async function mountViewer(main, studyId) {
+  const [study, idx, report] = await Promise.all([
+    get(studyPath(studyId)),
+    get(studyPath(studyId, '/frames')),
+    get(studyPath(studyId, '/report')).catch((e) => { if (e.status === 404) return null; throw e; }),
+  ]);
+  const count = idx.count ?? (idx.flags ? idx.flags.length : 0);
+  const flags = idx.flags || [];
+  const pcol = idx.p || [];
+  const rgb = idx.rgb || [];
+  const ctime = idx.capture_time_us || [];
+  const findex = idx.frame_index || [];
+  const firstTime = ctime.find((t) => t >= 0);
+
+  const fullOrder = Array.from({ length: count }, (_, i) => i);
+  const reducedOrder = fullOrder.filter((s) => !(flags[s] & F_REDUNDANT));
+  const flagged = fullOrder.filter((s) => flags[s] & F_BLEEDING);
+
+  const st = {
+    reduced: false, order: fullOrder, pos: 0, layout: 1, fps: 10, dir: 1,
+    playing: false, zoom: 1, stalls: 0, holding: false, nextDue: 0, raf: 0,
+    signed: !!(report && report.state === 'signed'),
+  };
+  const cache = new Map(); // seq -> {img, state: 'loading'|'ready'|'error'|'noimage'}
+  let destroyed = false;
+
+  const cur = () => st.order[st.pos] ?? 0;
+  const posOf = (order, seq) => {  // first position whose seq >= seq
+    let lo = 0, hi = order.length;
+    while (lo < hi) { const m = (lo + hi) >> 1; if (order[m] < seq) lo = m + 1; else hi = m; }
+    return Math.min(lo, Math.max(0, order.length - 1));
+  };
+
+  // ---- DOM -----------------------------------------------------------------
+  const slots = [0, 1, 2, 3].map((i) => h('div.slot', { testid: `frame-slot-${i}`, dataset: { slot: i } }));
+  const stage = h('div.stage.layout-1#stage', { testid: 'stage', 'aria-label': 'Frames' }, slots);
+  const canvas = h('canvas.timeline#timeline', { testid: 'timeline', tabindex: 0, role: 'slider', 'aria-label': 'Timeline: click to seek', 'aria-valuemin': 0, 'aria-valuemax': Math.max(0, count - 1) });
+  const status = h('div.status-line#status-line', { testid: 'status-line', 'aria-live': 'off' });
+  const info = h('dl.frame-info#frame-info', { testid: 'frame-info' });
+  const strip = h('div.thumb-strip#flag-strip', { testid: 'flag-strip', 'aria-label': 'Flagged frames' });
+
+  const btn = (id, text, title, fn, extra = {}) => {
+    const b = h(`button.ctl#${id}`, { type: 'button', title, 'aria-label': title, testid: id, ...extra }, text);
+    b.addEventListener('click', fn);
+    return b;
+  };
+  const playBtn = btn('play', '▶', 'Play (Space)', () => togglePlay());
+  const speed = h('input#speed', { type: 'range', min: 1, max: 40, step: 1, value: String(st.fps), testid: 'speed', 'aria-label': 'Speed in frames per second' });
+  const speedOut = h('output#speed-out', { for: 'speed', testid: 'speed-out' });
+  speed.addEventListener('input', () => setFps(parseInt(speed.value, 10)));
+  const layoutBtns = [1, 2, 4].map((n) => btn(`layout-${n}`, `${n}-up`, `${n === 1 ? 'Single' : n + '-up'} view (${n})`, () => setLayout(n)));
+  const reducedBtn = btn('reduced', 'Reduced', 'Reduced view: hide redundant frames (R)', () => toggleReduced(), { 'aria-pressed': 'false' });
+  const zoomBtn = btn('zoom', 'Zoom', 'Zoom (Z, or the mouse wheel over the frames)', () => setZoom(st.zoom > 1 ? 1 : 2), { 'aria-pressed': 'false' });
+  const dirBtn = btn('direction', '⇄ Forward', 'Playback direction (D)', () => setDir(-st.dir));
+  const controls = h('div.controls#controls', { role: 'toolbar', 'aria-label': 'Playback' },
+    h('div.group',
+      btn('prev-flag', '⏮ Flag', 'Previous flagged frame (P)', () => jumpFlag(-1)),
+      btn('step-back', '◀', 'Step back (Left)', () => step(-1)),
+      playBtn,
+      btn('step-forward', '▶|', 'Step forward (Right)', () => step(1)),
+      btn('next-flag', 'Flag ⏭', 'Next flagged frame (N)', () => jumpFlag(1)),
+      dirBtn),
+    h('div.group', h('label.speed-label', { for: 'speed' }, 'Speed'), speed, speedOut),
+    h('div.group', layoutBtns, reducedBtn, zoomBtn,
+      btn('help', '?', 'Keyboard shortcuts (?)', () => toggleHelp())));
+
+  const help = h('dialog.card.help#help', { testid: 'help', 'aria-labelledby': 'help-title' },
+    h('h2#help-title', 'Keyboard shortcuts'),
+    h('table.keys', h('tbody', [
+      ['Space', 'play / pause'], ['← / →', 'step back / forward (by the view size)'],
+      ['↑ / ↓', 'faster / slower'], ['D', 'playback direction'], ['1 / 2 / 4', 'single, 2-up, 4-up view'],
+      ['R', 'reduced view / full study'], ['N / P', 'next / previous flagged frame'], ['Z', 'zoom'],
+      ['[ / ]', 'start / end a range for a finding'], ['F', 'add a finding at the current frame (or the range)'],
+      ['Home / End', 'first / last frame'], ['?', 'this help'], ['Esc', 'close'],
+    ].map(([k, v]) => h('tr', h('th', h('kbd', k)), h('td', v))))),
+    h('form', { method: 'dialog' }, h('button.btn', { type: 'submit' }, 'Close')));
+
+  const mayEdit = can(['reader', 'consultant']);
+  const panel = createFindingsPanel({
+    study: studyId,
+    getSeq: cur,
+    seek: (s) => seekSeq(s),
+    onChange: () => drawTimeline(),
+    readOnly: () => !mayEdit || st.signed,
+    readOnlyReason: () => st.signed ? `The report is signed${report && report.signed_by ? ` by ${report.signed_by}` : ''}: findings, landmarks and grades are read-only.`
+      : `Your role (${session.role}) may view but not change findings.`,
+  });
+
+  const root = h('section.viewer-page#viewer', { testid: 'viewer', dataset: { study: studyId, count } },
+    h('div.viewer-head',
+      h('a.back', { href: '#/worklist' }, '← Worklist'),
+      h('h1', study.label || studyId), h('span.mono.muted', studyId),
+      h('span.spacer'),
+      h('a.btn.btn-small', { href: `#/study/${encodeURIComponent(studyId)}/report`, testid: 'open-report' }, 'Report')),
+    h('div.viewer-grid',
+      h('div.stage-col', stage, canvas, controls, h('div.info-row', status, info),
+        h('h2.strip-title', `Flagged frames (${flagged.length})`), strip),
+      h('aside.side-col', panel.el)),
+    help);
+  main.appendChild(root);
+  document.body.classList.add('dark');
+
+  // ---- the frame cache and prefetch ----------------------------------------
+  function ensure(seq) {
+    let e = cache.get(seq);
+    if (e) { cache.delete(seq); cache.set(seq, e); return e; } // most recent last
+    if (!(flags[seq] & F_IMAGE) && flags.length) {
+      e = { img: null, state: 'noimage' };
+    } else {
+      const img = new Image();
+      img.decoding = 'async';
+      img.alt = `Frame ${seq}`;
+      img.className = 'frame-img';
+      img.dataset.seq = seq;
+      img.draggable = false;
+      e = { img, state: 'loading' };
+      img.src = frameUrl(studyId, seq);
+      img.decode().then(() => { e.state = 'ready'; onLoaded(seq); },
+        () => { e.state = img.complete && img.naturalWidth > 0 ? 'ready' : 'error'; onLoaded(seq); });
+    }
+    cache.set(seq, e);
+    return e;
+  }
+  const isReady = (seq) => { const e = cache.get(seq); return !!e && e.state !== 'loading'; };
+
+  function shownSeqs(pos = st.pos) {
+    return st.order.slice(pos, pos + st.layout);
+  }
+
+  // The frames the next LOOKAHEAD_S of playback (at the current speed and
+  // direction) will show, nearest first, at most MAX_CACHE minus the shown.
+  function wanted() {
+    const out = [];
+    const budget = MAX_CACHE - st.layout;
+    const ahead = Math.max(st.layout * 2, Math.ceil(st.fps * LOOKAHEAD_S) + st.layout);
+    for (let k = 1; out.length < Math.min(ahead, budget); k++) {
+      const p = st.pos + st.dir * st.layout * k;
+      if (p < 0 || p >= st.order.length) break;
+      for (const s of st.order.slice(p, p + st.layout)) if (out.length < budget) out.push(s);
+    }
+    return out;
+  }
+
+  function prefetch() {
+    const shown = shownSeqs();
+    const want = wanted();
+    const keep = new Set([...shown, ...want]);
+    for (const s of want) ensure(s);
+    // Evict what is neither shown nor wanted, oldest use first.
+    if (cache.size > MAX_CACHE) {
+      for (const [s, e] of cache) {
+        if (cache.size <= MAX_CACHE) break;
+        if (keep.has(s)) continue;
+        if (e.img && e.state === 'loading') e.img.src = ''; // cancel the request
+        cache.delete(s);
+      }
+    }
+  }
+
+  function onLoaded(seq) {
+    if (destroyed) return;
+    if (shownSeqs().includes(seq)) renderFrames();
+  }
+
+  // ---- rendering -------------------------------------------------------------
+  function renderFrames() {
+    const seqs = shownSeqs();
+    slots.forEach((slot, i) => {
+      const seq = seqs[i];
+      slot.hidden = i >= st.layout;
+      if (i >= st.layout) return;
+      if (seq === undefined) {
+        if (slot.dataset.seq !== '') { clear(slot); slot.dataset.seq = ''; }
+        return;
+      }
+      const e = ensure(seq);
+      const want = e.state === 'ready' || e.state === 'loading' ? e.img : null;
+      const have = slot.firstChild;
+      if (want && have === want && slot.dataset.seq === String(seq)) {
+        // already in place
+      } else if (want) {
+        clear(slot).appendChild(want);
+      } else {
+        clear(slot).appendChild(h('div.noimg', e.state === 'noimage' ? 'no image' : 'frame not available'));
+      }
+      slot.dataset.seq = seq;
+      slot.classList.toggle('loading', e.state === 'loading');
+      slot.classList.toggle('flagged', !!(flags[seq] & F_BLEEDING));
+      slot.title = `Frame ${seq}`;
+    });
+  }
+
+  function renderInfo() {
+    const seq = cur();
+    const f = flags[seq] || 0;
+    const t = ctime[seq];
+    const chips = [];
+    chips.push(h(`span.chip${f & F_READABLE ? '.ok' : '.bad'}`, { testid: 'chip-readable' }, f & F_READABLE ? 'readable' : 'not readable'));
+    if (f & F_BLURRY) chips.push(h('span.chip.warn', { testid: 'chip-blurry' }, 'blurry'));
+    if (f & F_BLEEDING) chips.push(h('span.chip.bleed', { testid: 'chip-bleeding' }, 'bleeding'));
+    if (f & F_REDUNDANT) chips.push(h('span.chip', { testid: 'chip-redundant' }, 'redundant'));
+    if (!(f & F_OK)) chips.push(h('span.chip.bad', 'analysis failed'));
+    clear(info).append(
+      h('dt', 'Frame'), h('dd#cur-frame', { testid: 'cur-frame' }, `${seq}`, findex[seq] >= 0 ? h('span.muted', ` (capsule #${findex[seq]})`) : null),
+      h('dt', 'Captured'), h('dd#cur-time', { testid: 'cur-time' }, t >= 0 ? `${fmtTime(t / 1000)}${firstTime !== undefined ? `  (+${fmtDuration((t - firstTime) / 1e6)})` : ''}` : 'unknown'),
+      h('dt', 'Bleeding p'), h('dd#cur-p', { testid: 'cur-p' }, pcol[seq] !== undefined && pcol[seq] >= 0 ? (pcol[seq] / 1000).toFixed(3) : '—'),
+      h('dt', 'Flags'), h('dd.chips', { testid: 'cur-flags' }, chips));
+  }
+
+  function renderStatus() {
+    const seq = cur();
+    status.textContent = `frame ${seq}/${count} · ${st.fps} fps · ${st.reduced ? `reduced (${reducedOrder.length} of ${count})` : 'full'} · ` +
+      `${st.layout}-up · ${st.playing ? (st.dir > 0 ? 'playing' : 'playing backward') : 'paused'}` +
+      `${st.zoom > 1 ? ` · zoom ${st.zoom}×` : ''} · stalls ${st.stalls}`;
+    Object.assign(root.dataset, {
+      seq: String(seq), pos: String(st.pos), playing: String(st.playing), reduced: String(st.reduced),
+      layout: String(st.layout), fps: String(st.fps), stalls: String(st.stalls), zoom: String(st.zoom),
+      shown: shownSeqs().join(','),
+    });
+    canvas.setAttribute('aria-valuenow', String(seq));
+    playBtn.textContent = st.playing ? '❚❚' : '▶';
+    playBtn.setAttribute('aria-label', st.playing ? 'Pause (Space)' : 'Play (Space)');
+    playBtn.title = playBtn.getAttribute('aria-label');
+    speed.value = String(st.fps);
+    speedOut.textContent = `${st.fps} fps`;
+    reducedBtn.setAttribute('aria-pressed', String(st.reduced));
+    zoomBtn.setAttribute('aria-pressed', String(st.zoom > 1));
+    dirBtn.textContent = st.dir > 0 ? '⇄ Forward' : '⇄ Backward';
+    layoutBtns.forEach((b, i) => b.setAttribute('aria-pressed', String([1, 2, 4][i] === st.layout)));
+  }
+
+  let lastStripSeq = null;
+  function renderStripCurrent() {
+    const seq = cur();
+    if (lastStripSeq === seq) return;
+    lastStripSeq = seq;
+    const shown = new Set(shownSeqs());
+    for (const b of strip.children) {
+      const on = shown.has(Number(b.dataset.seq));
+      b.classList.toggle('current', on);
+      if (on && b.dataset.seq === String(seq) && !st.playing) {
+        const left = b.offsetLeft - strip.clientWidth / 2 + b.clientWidth / 2;
+        strip.scrollLeft = Math.max(0, left);
+      }
+    }
+  }
+
+  function render() {
+    renderFrames();
+    renderInfo();
+    renderStatus();
+    drawMarker();
+    renderStripCurrent();
+    prefetch();
+  }
+
+  // ---- timeline ----------------------------------------------------------------
+  const base = document.createElement('canvas');
+  function timelineGeom() {
+    const w = canvas.clientWidth || 800, hgt = canvas.clientHeight || 56;
+    const dpr = window.devicePixelRatio || 1;
+    return { w, h: hgt, dpr };
+  }
+  function drawTimeline() {
+    if (destroyed) return;
+    const { w, h: ht, dpr } = timelineGeom();
+    base.width = canvas.width = Math.round(w * dpr);
+    base.height = canvas.height = Math.round(ht * dpr);
+    const g = base.getContext('2d');
+    g.setTransform(dpr, 0, 0, dpr, 0, 0);
+    g.fillStyle = '#111';
+    g.fillRect(0, 0, w, ht);
+    const band = Math.round(ht * 0.55);
+    if (count > 0) {
+      // Colour band: each pixel column is the mean colour of its stretch.
+      for (let x = 0; x < w; x++) {
+        const a = Math.floor((x * count) / w), b = Math.max(a + 1, Math.floor(((x + 1) * count) / w));
+        let r = 0, gg = 0, bb = 0, n = 0;
+        for (let s = a; s < b && s < count; s++) {
+          const c = rgb[s];
+          if (c === undefined || c < 0) continue;
+          r += (c >> 16) & 255; gg += (c >> 8) & 255; bb += c & 255; n++;
+        }
+        g.fillStyle = n ? `rgb(${Math.round(r / n)},${Math.round(gg / n)},${Math.round(bb / n)})` : '#222';
+        g.fillRect(x, 0, 1, band);
+      }
+      const X = (s) => ((s + 0.5) * w) / count;
+      // Findings: amber ranges under the band.
+      g.fillStyle = 'rgba(255, 193, 7, 0.85)';
+      for (const f of panel.findings) {
+        const a = (f.seq_from * w) / count, b = (((f.seq_to ?? f.seq_from) + 1) * w) / count;
+        g.fillRect(a, band + 2, Math.max(2, b - a), 5);
+      }
+      // Bleeding flags: red ticks.
+      g.fillStyle = '#ff3b3b';
+      for (const s of flagged) g.fillRect(Math.floor(X(s)), band + 9, 1.5, ht - band - 9);
+      // Landmarks: labelled lines.
+      g.font = '10px system-ui, sans-serif';
+      g.textBaseline = 'top';
+      for (const [kind] of LANDMARKS) {
+        const m = panel.marks.landmarks && panel.marks.landmarks[kind];
+        if (!m) continue;
+        const x = X(m.seq);
+        g.fillStyle = '#7fd0ff';
+        g.fillRect(x - 1, 0, 2, ht);
+        g.fillStyle = '#0b1a26';
+        g.fillRect(x + 1, 1, 11, 12);
+        g.fillStyle = '#7fd0ff';
+        g.fillText(LANDMARK_SHORT[kind], x + 3, 2);
+      }
+    }
+    drawMarker();
+  }
+  function drawMarker() {
+    if (!base.width) return;
+    const { w, h: ht, dpr } = timelineGeom();
+    const g = canvas.getContext('2d');
+    g.setTransform(1, 0, 0, 1, 0, 0);
+    g.drawImage(base, 0, 0);
+    g.setTransform(dpr, 0, 0, dpr, 0, 0);
+    if (!count) return;
+    const a = (cur() * w) / count, b = ((cur() + Math.max(1, shownSeqs().length)) * w) / count;
+    if (panel.rangeStart !== null) {
+      const r = (panel.rangeStart * w) / count;
+      g.fillStyle = 'rgba(255,255,255,0.18)';
+      g.fillRect(Math.min(r, a), 0, Math.abs(a - r) + 1, ht);
+    }
+    g.fillStyle = '#fff';
+    g.fillRect(a - 1, 0, Math.max(2, b - a), ht);
+    g.beginPath();
+    g.moveTo(a - 5, 0); g.lineTo(a + 5, 0); g.lineTo(a, 6); g.closePath();
+    g.fill();
+  }
+  canvas.addEventListener('click', (ev) => {
+    const r = canvas.getBoundingClientRect();
+    const seq = Math.min(count - 1, Math.max(0, Math.floor(((ev.clientX - r.left) / r.width) * count)));
+    seekSeq(seq, { nearest: true });
+  });
+  const ro = new ResizeObserver(() => drawTimeline());
+  ro.observe(canvas);
+
+  // ---- thumbnails of flagged frames ------------------------------------------
+  for (const s of flagged.slice(0, MAX_THUMBS)) {
+    const b = h('button.thumb', { type: 'button', dataset: { seq: s }, testid: `thumb-${s}`, title: `Frame ${s}, p ${((pcol[s] || 0) / 1000).toFixed(2)}` },
+      h('img', { src: thumbUrl(studyId, s), alt: `Flagged frame ${s}`, loading: 'lazy', width: 96, height: 96 }),
+      h('span', String(s)));
+    b.addEventListener('click', () => seekSeq(s));
+    strip.appendChild(b);
+  }
+  if (!flagged.length) strip.appendChild(h('p.muted.small', 'No frames flagged as bleeding.'));
+
+  // ---- actions ---------------------------------------------------------------
+  function setPos(p) {
+    st.pos = Math.min(Math.max(0, p), Math.max(0, st.order.length - 1));
+    st.holding = false;
+    render();
+  }
+  function seekSeq(seq, { nearest = false } = {}) {
+    if (st.reduced && (flags[seq] & F_REDUNDANT) && !nearest) {
+      setReduced(false);
+      toast('Switched to the full study to show that frame (R for the reduced view)');
+    }
+    setPos(posOf(st.order, seq));
+  }
+  function step(d) {
+    if (st.playing) pause();
+    setPos(st.pos + d * st.layout);
+  }
+  function setFps(f) {
+    st.fps = Math.min(40, Math.max(1, f | 0));
+    render();
+  }
+  function faster(d) {
+    const i = SPEEDS.findIndex((s) => s >= st.fps);
+    let j = (i < 0 ? SPEEDS.length - 1 : (SPEEDS[i] === st.fps ? i + d : (d > 0 ? i : i - 1)));
+    j = Math.min(SPEEDS.length - 1, Math.max(0, j));
+    setFps(SPEEDS[j]);
+  }
+  function setLayout(n) {
+    st.layout = n;
+    stage.className = `stage layout-${n}${st.zoom > 1 ? ' zoomed' : ''}`;
+    render();
+  }
+  function setDir(d) { st.dir = d; render(); }
+  function setReduced(on) {
+    const seq = cur();
+    st.reduced = on;
+    st.order = on ? reducedOrder : fullOrder;
+    st.pos = posOf(st.order, seq);
+    lastStripSeq = null;
+  }
+  function toggleReduced() {
+    setReduced(!st.reduced);
+    toast(st.reduced ? `Reduced view: ${reducedOrder.length} of ${count} frames` : 'Full study');
+    render();
+  }
+  function setZoom(z) {
+    st.zoom = Math.min(4, Math.max(1, Math.round(z * 4) / 4));
+    stage.style.setProperty('--zoom', String(st.zoom));
+    stage.classList.toggle('zoomed', st.zoom > 1);
+    renderStatus();
+  }
+  stage.addEventListener('wheel', (ev) => {
+    ev.preventDefault();
+    setZoom(st.zoom * (ev.deltaY < 0 ? 1.25 : 0.8));
+  }, { passive: false });
+
+  function jumpFlag(d) {
+    if (st.playing) pause();
+    const seq = cur();
+    const inView = st.order === fullOrder ? flagged : flagged.filter((s) => !(flags[s] & F_REDUNDANT));
+    const next = d > 0 ? inView.find((s) => s > seq) : [...inView].reverse().find((s) => s < seq);
+    if (next === undefined) {
+      const anyHidden = d > 0 ? flagged.some((s) => s > seq) : flagged.some((s) => s < seq);
+      toast(anyHidden ? 'No more flagged frames in the reduced view: press R for the full study' : `No ${d > 0 ? 'later' : 'earlier'} flagged frame`);
+      return;
+    }
+    seekSeq(next);
+  }
+
+  function play() {
+    if (st.playing || !count) return;
+    if ((st.dir > 0 && st.pos + st.layout >= st.order.length) || (st.dir < 0 && st.pos === 0)) {
+      st.pos = st.dir > 0 ? 0 : Math.max(0, st.order.length - st.layout); // restart from the end
+    }
+    st.playing = true;
+    st.holding = false;
+    st.nextDue = performance.now() + 1000 * st.layout / st.fps;
+    render();
+    st.raf = requestAnimationFrame(tick);
+  }
+  function pause() {
+    st.playing = false;
+    cancelAnimationFrame(st.raf);
+    render();
+  }
+  function togglePlay() { if (st.playing) pause(); else play(); }
+
+  // One playback tick: when the next frames are due, show them if decoded;
+  // if not, hold the current ones (one stall counted per held tick) and try
+  // again at the next animation frame.
+  function tick(now) {
+    if (!st.playing || destroyed) return;
+    st.raf = requestAnimationFrame(tick);
+    if (now < st.nextDue) return;
+    const interval = 1000 * st.layout / st.fps;
+    const np = st.pos + st.dir * st.layout;
+    if (np < 0 || np >= st.order.length) { pause(); return; }
+    const next = st.order.slice(np, np + st.layout);
+    if (!next.every((s) => { ensure(s); return isReady(s); })) {
+      if (!st.holding) { st.holding = true; st.stalls++; renderStatus(); }
+      return;
+    }
+    const held = st.holding;
+    st.holding = false;
+    st.pos = np;
+    st.nextDue = held || now - st.nextDue > interval ? now + interval : st.nextDue + interval;
+    render();
+  }
+
+  function toggleHelp() {
+    if (help.open) help.close(); else help.showModal();
+  }
+
+  // ---- keyboard --------------------------------------------------------------
+  function onKey(ev) {
+    if (ev.ctrlKey || ev.metaKey || ev.altKey) return;
+    const t = ev.target;
+    if (t && (t.isContentEditable || ['INPUT', 'TEXTAREA', 'SELECT'].includes(t.tagName)) && t.type !== 'range') return;
+    if (help.open && ev.key !== '?') return;
+    if (document.querySelector('dialog[open]:not(#help)')) return;
+    const k = ev.key;
+    const map = {
+      ' ': () => togglePlay(),
+      ArrowLeft: () => step(-1), ArrowRight: () => step(1),
+      ArrowUp: () => faster(1), ArrowDown: () => faster(-1),
+      Home: () => { if (st.playing) pause(); setPos(0); },
+      End: () => { if (st.playing) pause(); setPos(st.order.length - st.layout); },
+      1: () => setLayout(1), 2: () => setLayout(2), 4: () => setLayout(4),
+      r: () => toggleReduced(), n: () => jumpFlag(1), p: () => jumpFlag(-1),
+      z: () => setZoom(st.zoom > 1 ? 1 : 2), d: () => setDir(-st.dir),
+      '[': () => { panel.markStart(cur()); drawMarker(); },
+      ']': () => { panel.markEnd(cur()); drawMarker(); },
+      f: () => { if (st.playing) pause(); panel.focusAdd(cur()); },
+      '?': () => toggleHelp(),
+    };
+    const fn = map[k.length === 1 ? k.toLowerCase() : k];
+    if (!fn) return;
+    if (t && t.type === 'range' && k.startsWith('Arrow')) return; // the slider's own keys
+    ev.preventDefault();
+    fn();
+  }
+  function onKeyUp(ev) {
+    // A focused button would take Space's keyup as a click: play/pause only once.
+    const t = ev.target;
+    if (ev.key === ' ' && t && t.tagName === 'BUTTON') ev.preventDefault();
+  }
+  document.addEventListener('keydown', onKey);
+  document.addEventListener('keyup', onKeyUp);
+
+  // ---- start -----------------------------------------------------------------
+  await panel.load();
+  setLayout(1);
+  drawTimeline();
+  render();
+
+  return () => {
+    destroyed = true;
+    cancelAnimationFrame(st.raf);
+    ro.disconnect();
+    document.removeEventListener('keydown', onKey);
+    document.removeEventListener('keyup', onKeyUp);
+    document.body.classList.remove('dark');
+    for (const e of cache.values()) if (e.img && e.state === 'loading') e.img.src = '';
+    cache.clear();
+    if (help.open) help.close();
+  };
+}
