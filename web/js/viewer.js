@@ -72,11 +72,11 @@ export async function mountViewer(main, studyId) {
   const dirBtn = btn('direction', '⇄ Forward', 'Playback direction (D)', () => setDir(-st.dir));
   const controls = h('div.controls#controls', { role: 'toolbar', 'aria-label': 'Playback' },
     h('div.group',
-      btn('prev-flag', '⏮ Flag', 'Previous flagged frame (P)', () => jumpFlag(-1)),
+      btn('prev-flag', '« Flag', 'Previous flagged frame (P)', () => jumpFlag(-1)),
       btn('step-back', '◀', 'Step back (Left)', () => step(-1)),
       playBtn,
       btn('step-forward', '▶|', 'Step forward (Right)', () => step(1)),
-      btn('next-flag', 'Flag ⏭', 'Next flagged frame (N)', () => jumpFlag(1)),
+      btn('next-flag', 'Flag »', 'Next flagged frame (N)', () => jumpFlag(1)),
       dirBtn),
     h('div.group', h('label.speed-label', { for: 'speed' }, 'Speed'), speed, speedOut),
     h('div.group', layoutBtns, reducedBtn, zoomBtn,

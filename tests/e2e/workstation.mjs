@@ -1,0 +1,354 @@
+// End-to-end test of the reading workstation (web/ + the /api/v1 routes of
+// docs/workstation.md) in a real Chromium driven by playwright-core.
+//
+// Environment: CS_URL (the server), CS_ADMIN_USER/CS_ADMIN_PASS,
+// CS_READER_USER/CS_READER_PASS, CS_CONSULTANT_USER/CS_CONSULTANT_PASS,
+// CS_STUDY (an analysed study, some frames flagged as bleeding), CS_SHOTS
+// (folder for screenshots; optional), CHROMIUM (default /usr/bin/chromium).
+// tests/e2e/run.sh sets all of them up against a fresh server.
+//
+// Prints "ok - ..." / "not ok - ..." lines and finally
+// "e2e: N passed, M failed"; exits 1 on any failure.
+import { createRequire } from 'node:module';
+import fs from 'node:fs';
+import path from 'node:path';
+
+const require = createRequire(new URL('../node/package.json', import.meta.url));
+const { chromium, request } = require('playwright-core');
+
+const env = (k, d) => {
+  const v = process.env[k] ?? d;
+  if (v === undefined || v === '') { console.error(`e2e: ${k} is not set`); process.exit(2); }
+  return v;
+};
+const URL_ = env('CS_URL').replace(/\/$/, '');
+const ADMIN = [env('CS_ADMIN_USER'), env('CS_ADMIN_PASS')];
+const READER = [env('CS_READER_USER'), env('CS_READER_PASS')];
+const CONS = [env('CS_CONSULTANT_USER'), env('CS_CONSULTANT_PASS')];
+const STUDY = env('CS_STUDY');
+const SHOTS = process.env.CS_SHOTS || '';
+const TIMEOUT = 20000;
+
+const F_BLEEDING = 4, F_REDUNDANT = 8;
+let passed = 0, failed = 0;
+const pageProblems = [];
+
+async function check(name, fn) {
+  try {
+    await fn();
+    passed++;
+    console.log(`ok - ${name}`);
+  } catch (e) {
+    failed++;
+    console.log(`not ok - ${name}`);
+    console.log(`  # ${String(e && e.stack || e).split('\n').slice(0, 6).join('\n  # ')}`);
+  }
+}
+function assert(cond, msg) { if (!cond) throw new Error(msg); }
+function eq(a, b, msg) { if (a !== b) throw new Error(`${msg}: expected ${JSON.stringify(b)}, got ${JSON.stringify(a)}`); }
+
+async function shot(page, name) {
+  if (!SHOTS) return;
+  fs.mkdirSync(SHOTS, { recursive: true });
+  await page.screenshot({ path: path.join(SHOTS, name), type: 'png' });
+}
+
+async function newPage(browser, who) {
+  const ctx = await browser.newContext({ baseURL: URL_, viewport: { width: 1440, height: 900 } });
+  const page = await ctx.newPage();
+  page.setDefaultTimeout(TIMEOUT);
+  page.on('pageerror', (e) => pageProblems.push(`${who}: page error: ${e.message}`));
+  page.on('console', (m) => {
+    if (m.type() !== 'error') return;
+    const t = m.text();
+    // Expected: the failed logins and the forbidden routes this test asks for.
+    if (/status of (401|403|404|409|429)/.test(t)) return;
+    pageProblems.push(`${who}: console error: ${t}`);
+  });
+  return { ctx, page };
+}
+
+async function login(page, [user, pass]) {
+  await page.goto('/#/login');
+  await page.fill('#login-user', user);
+  await page.fill('#login-password', pass);
+  await page.click('#login-submit');
+  await page.waitForSelector('[data-testid="who-name"]:visible');
+  await page.waitForFunction((u) => document.getElementById('who-name').textContent === u, user);
+}
+
+async function csrfOf(page) {
+  const r = await page.request.get('/api/v1/session');
+  eq(r.status(), 200, 'GET /api/v1/session');
+  return (await r.json()).csrf_token;
+}
+
+const seqOf = (page) => page.$eval('#viewer', (v) => Number(v.dataset.seq));
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+  args: ['--no-sandbox'],
+});
+
+try {
+  // ---- reader ------------------------------------------------------------------
+  const { ctx: rctx, page } = await newPage(browser, 'reader');
+  let index = null;
+
+  await check('the pages load under the CSP; a wrong password shows the error and the API answers 401', async () => {
+    const res = await page.goto('/');
+    eq(res.status(), 200, 'GET /');
+    await page.waitForSelector('#login-form');
+    await page.fill('#login-user', READER[0]);
+    await page.fill('#login-password', 'not-the-password');
+    await page.click('#login-submit');
+    await page.waitForSelector('#login-error:visible');
+    eq((await page.textContent('#login-error')).trim(), 'Wrong user name or password', 'login error text');
+    const r = await page.request.post('/api/v1/session', { data: { user: READER[0], password: 'still-not-it' } });
+    eq(r.status(), 401, 'POST /api/v1/session with a wrong password');
+    eq((await r.json()).error, 'bad_credentials', 'error code');
+  });
+
+  await check('the reader logs in and sees the worklist with the demo study', async () => {
+    await page.fill('#login-user', READER[0]);
+    await page.fill('#login-password', READER[1]);
+    await page.click('#login-submit');
+    await page.waitForSelector(`[data-testid="study-row-${STUDY}"]`);
+    eq(await page.textContent('#who-role'), 'reader', 'role in the header');
+    const nav = await page.$$eval('#nav a', (as) => as.map((a) => a.textContent));
+    assert(!nav.includes('Audit log') && !nav.includes('Users'), `reader sees admin links: ${nav}`);
+    const prog = await page.textContent(`[data-testid="study-row-${STUDY}"] [data-testid="wl-progress"]`);
+    assert(/^\s*\d+ \/ \d+\s*$/.test(prog), `progress cell: ${prog}`);
+    // Sorting by a column header changes the indicator.
+    await page.click('[data-testid="sort-label"]');
+    await page.waitForSelector('th[aria-sort="ascending"] [data-testid="sort-label"]');
+    await shot(page, 'worklist.png');
+  });
+
+  await check('opening the study shows the viewer and the first frame', async () => {
+    await page.click(`[data-testid="study-row-${STUDY}"] td.label-cell`);
+    await page.waitForSelector('#viewer[data-seq]');
+    await page.waitForFunction(() => {
+      const img = document.querySelector('[data-testid="frame-slot-0"] img');
+      return img && img.complete && img.naturalWidth > 0;
+    });
+    const src = await page.$eval('[data-testid="frame-slot-0"] img', (i) => i.getAttribute('src'));
+    eq(src, `/api/v1/studies/${STUDY}/frames/0.jpg`, 'first frame URL');
+    const r = await page.request.get(`/api/v1/studies/${STUDY}/frames`);
+    eq(r.status(), 200, 'GET frames index');
+    index = await r.json();
+    eq(index.count, index.flags.length, 'index columns');
+    assert(index.count > 0, 'the study has frames');
+    eq(await page.$eval('#viewer', (v) => Number(v.dataset.count)), index.count, 'viewer count');
+  });
+
+  await check('play advances the frame, pause stops it; the status line counts stalls', async () => {
+    const start = await seqOf(page);
+    await page.keyboard.press('Space');
+    await page.waitForFunction((s) => Number(document.getElementById('viewer').dataset.seq) >= s + 3, start);
+    await page.keyboard.press('Space');
+    await page.waitForFunction(() => document.getElementById('viewer').dataset.playing === 'false');
+    const st = await page.textContent('#status-line');
+    assert(/paused/.test(st) && /stalls \d+/.test(st), `status line: ${st}`);
+    const a = await seqOf(page);
+    // Still paused one animation frame later.
+    await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
+    eq(await seqOf(page), a, 'frame after pause');
+  });
+
+  await check('40 fps playback with prefetch: status line shows the speed, frames keep coming', async () => {
+    for (let i = 0; i < 14; i++) await page.keyboard.press('ArrowUp');
+    await page.waitForFunction(() => document.getElementById('viewer').dataset.fps === '40');
+    await page.keyboard.press('Home');
+    await page.keyboard.press('Space');
+    await page.waitForFunction(() => Number(document.getElementById('viewer').dataset.seq) >= 40, null, { timeout: 15000 });
+    await page.keyboard.press('Space');
+    await page.waitForFunction(() => document.getElementById('viewer').dataset.playing === 'false');
+    const st = await page.textContent('#status-line');
+    assert(/40 fps/.test(st), `status line: ${st}`);
+    console.log(`  # after 40 fps playback: ${st}`);
+    await page.keyboard.press('Home');
+    for (let i = 0; i < 6; i++) await page.keyboard.press('ArrowDown');
+  });
+
+  await check('the reduced view skips redundant frames (checked against the frame index) and R returns to the full study', async () => {
+    const redundant = index.flags.filter((f) => f & F_REDUNDANT).length;
+    await page.keyboard.press('r');
+    await page.waitForFunction(() => document.getElementById('viewer').dataset.reduced === 'true');
+    assert(/reduced/.test(await page.textContent('#status-line')), 'status line says reduced');
+    const visible = [];
+    for (let s = 0; s < index.count; s++) if (!(index.flags[s] & F_REDUNDANT)) visible.push(s);
+    let skipped = 0;
+    for (let i = 0; i < 6; i++) {
+      const cur = await seqOf(page);
+      assert(!(index.flags[cur] & F_REDUNDANT), `frame ${cur} is redundant but shown in the reduced view`);
+      const next = visible.find((s) => s > cur);
+      if (next === undefined) break;
+      await page.keyboard.press('ArrowRight');
+      await page.waitForFunction((n) => Number(document.getElementById('viewer').dataset.seq) === n, next);
+      if (next > cur + 1) skipped++;
+    }
+    if (redundant > 0 && visible[6] > 6) assert(skipped > 0, 'stepping skipped no redundant frame');
+    console.log(`  # ${redundant} redundant frames in the index; ${skipped} skips seen in 6 steps`);
+    await page.keyboard.press('r');
+    await page.waitForFunction(() => document.getElementById('viewer').dataset.reduced === 'false');
+    assert(/full/.test(await page.textContent('#status-line')), 'status line says full');
+    await page.keyboard.press('r');
+    await page.waitForFunction(() => document.getElementById('viewer').dataset.reduced === 'true');
+  });
+
+  await check('N jumps to the next flagged frame; the frame info shows its flags and probability', async () => {
+    const flagged = [];
+    for (let s = 0; s < index.count; s++) if (index.flags[s] & F_BLEEDING) flagged.push(s);
+    assert(flagged.length > 0, 'the demo study has no frame flagged as bleeding');
+    const before = await seqOf(page);
+    await page.keyboard.press('n');
+    await page.waitForFunction((b) => Number(document.getElementById('viewer').dataset.seq) !== b, before);
+    const cur = await seqOf(page);
+    assert(index.flags[cur] & F_BLEEDING, `frame ${cur} is not flagged (flags ${index.flags[cur]})`);
+    await page.waitForSelector('[data-testid="chip-bleeding"]');
+    eq((await page.textContent('#cur-p')).trim(), (index.p[cur] / 1000).toFixed(3), 'bleeding probability');
+    await page.waitForFunction(() => {
+      const img = document.querySelector('[data-testid="frame-slot-0"] img');
+      return img && img.complete && img.naturalWidth > 0;
+    });
+    await page.waitForSelector(`[data-testid="thumb-${cur}"].current`);
+    await shot(page, 'viewer.png');
+  });
+
+  let findingSeq = null;
+  await check('F adds a finding at the current frame; it appears in the list', async () => {
+    findingSeq = await seqOf(page);
+    await page.keyboard.press('f');
+    await page.waitForFunction(() => document.activeElement && document.activeElement.id === 'f-type');
+    eq(Number(await page.inputValue('#f-from')), findingSeq, 'finding from');
+    await page.selectOption('#f-type', 'fresh_blood');
+    await page.fill('#f-size', '4');
+    await page.fill('#f-note', 'e2e: active bleeding');
+    await page.click('#f-add');
+    await page.waitForSelector('#findings-list li.finding:has-text("e2e: active bleeding")');
+    const li = page.locator('#findings-list li.finding:has-text("e2e: active bleeding")');
+    eq(Number(await li.getAttribute('data-seq-from')), findingSeq, 'finding frame');
+  });
+
+  await check('the reader writes the report (prefilled from the findings) and marks it read', async () => {
+    await page.click('[data-testid="open-report"]');
+    await page.waitForSelector('#report-form');
+    const text = await page.inputValue('#r-findings');
+    assert(text.includes('fresh blood') && text.includes('e2e: active bleeding'), `findings text not prefilled: ${text}`);
+    assert((await page.inputValue('#r-keyframes')).split(/[ ,]+/).includes(String(findingSeq)), 'key frames prefilled');
+    eq(await page.locator('[data-testid="report-sign"]').count(), 0, 'a reader sees a Sign button');
+    await page.selectOption('#r-recommendation', 'colonoscopy');
+    await page.fill('#r-comments', 'Written by the e2e test.');
+    await page.click('#report-read');
+    await page.waitForFunction(() => document.getElementById('report-state').textContent === 'read');
+    const r = await page.request.get(`/api/v1/studies/${STUDY}/report`);
+    eq(r.status(), 200, 'GET report');
+    const rep = await r.json();
+    eq(rep.state, 'read', 'report state');
+    eq(rep.content.recommendation, 'colonoscopy', 'recommendation saved');
+  });
+
+  await check('a reader cannot sign (403), read the audit log (403) nor open the admin page', async () => {
+    const csrf = await csrfOf(page);
+    let r = await page.request.post(`/api/v1/studies/${STUDY}/report/sign`, { headers: { 'X-CSRF-Token': csrf }, data: {} });
+    eq(r.status(), 403, 'POST report/sign as a reader');
+    r = await page.request.get('/api/v1/audit');
+    eq(r.status(), 403, 'GET /api/v1/audit as a reader');
+    await page.goto('/#/admin');
+    await page.waitForFunction(() => !!document.querySelector('[data-testid="not-allowed"]') || location.hash !== '#/admin');
+    eq(await page.locator('#users').count(), 0, 'the users table is shown to a reader');
+  });
+
+  await check('a state-changing request without X-CSRF-Token answers 403', async () => {
+    const r = await page.request.post(`/api/v1/studies/${STUDY}/findings`, {
+      data: { seq_from: 0, type: 'other', note: 'no csrf' },
+    });
+    eq(r.status(), 403, 'POST findings without the CSRF header');
+    eq((await r.json()).error, 'csrf_failed', 'error code');
+  });
+
+  await check('without a session GET /api/v1/worklist answers 401', async () => {
+    const anon = await request.newContext({ baseURL: URL_ });
+    const r = await anon.get('/api/v1/worklist');
+    eq(r.status(), 401, 'GET /api/v1/worklist without a session');
+    await anon.dispose();
+  });
+
+  await check('the reader logs out; the session is gone', async () => {
+    await page.goto('/#/worklist');
+    await page.waitForSelector('#logout:visible');
+    await page.click('#logout');
+    await page.waitForSelector('#login-form');
+    eq((await page.request.get('/api/v1/worklist')).status(), 401, 'worklist after logout');
+  });
+  await rctx.close();
+
+  // ---- consultant --------------------------------------------------------------
+  const { ctx: cctx, page: cpage } = await newPage(browser, 'consultant');
+  await check('the consultant opens the report, signs it and sees it read-only with "Signed by"', async () => {
+    await login(cpage, CONS);
+    await cpage.goto(`/#/study/${STUDY}/report`);
+    await cpage.waitForSelector('#report-sign');
+    eq(await cpage.textContent('#report-state'), 'read', 'state before signing');
+    await cpage.click('#report-sign');
+    await cpage.waitForSelector('#signed-banner:visible');
+    const banner = await cpage.textContent('#signed-banner');
+    assert(banner.startsWith(`Signed by ${CONS[0]} at `), `banner: ${banner}`);
+    assert(await cpage.isDisabled('#r-findings'), 'findings text editable after signing');
+    assert(await cpage.isDisabled('#r-recommendation'), 'recommendation editable after signing');
+    assert(!(await cpage.isVisible('#report-sign')), 'Sign button still shown');
+    await shot(cpage, 'report.png');
+    const csrf = await csrfOf(cpage);
+    const r = await cpage.request.post(`/api/v1/studies/${STUDY}/report/sign`, { headers: { 'X-CSRF-Token': csrf }, data: {} });
+    eq(r.status(), 409, 'signing again');
+  });
+  await cctx.close();
+
+  // ---- admin -------------------------------------------------------------------
+  const { ctx: actx, page: apage } = await newPage(browser, 'admin');
+  await check('the admin finds study.open, frames.view, finding.create and report.sign on the audit page and in the API', async () => {
+    await login(apage, ADMIN);
+    await apage.click('[data-testid="nav-audit"]');
+    await apage.waitForSelector('#audit-table');
+    const want = [['study.open', READER[0]], ['frames.view', READER[0]], ['finding.create', READER[0]], ['report.sign', CONS[0]]];
+    await apage.fill('#a-study', STUDY);
+    for (const [action, user] of want) {
+      // frames.view is written when the batch ends (at most ~10 s later): poll.
+      const deadline = Date.now() + 30000;
+      for (;;) {
+        await apage.selectOption('#a-action', action);
+        await apage.click('[data-testid="audit-apply"]');
+        await apage.waitForFunction(() => !document.querySelector('#audit-body tr:not([data-action])'));
+        const found = await apage.locator(`#audit-body tr[data-action="${action}"][data-user="${user}"][data-study="${STUDY}"]`).count();
+        if (found > 0) break;
+        if (Date.now() > deadline) throw new Error(`no ${action} entry by ${user} on the audit page`);
+        await apage.waitForTimeout(1000); // the server writes the entry later: poll, bounded
+      }
+      const r = await apage.request.get(`/api/v1/audit?action=${encodeURIComponent(action)}&study=${encodeURIComponent(STUDY)}`);
+      eq(r.status(), 200, `GET /api/v1/audit?action=${action}`);
+      const body = await r.json();
+      assert(Array.isArray(body.entries) && body.entries.some((e) => e.user === user && e.action === action && e.study === STUDY),
+        `API has no ${action} entry by ${user}`);
+      assert('next_before' in body, 'next_before missing');
+    }
+  });
+  await check('the admin page lists the users', async () => {
+    await apage.click('[data-testid="nav-admin"]');
+    await apage.waitForSelector(`[data-testid="user-row-${READER[0]}"]`);
+    await apage.waitForSelector(`[data-testid="user-row-${CONS[0]}"]`);
+  });
+  await actx.close();
+
+  await check('no page errors, console errors or CSP violations', async () => {
+    assert(pageProblems.length === 0, pageProblems.join('\n'));
+  });
+} catch (e) {
+  failed++;
+  console.log(`not ok - the test itself failed: ${e && e.stack || e}`);
+} finally {
+  await browser.close();
+}
+
+console.log(`e2e: ${passed} passed, ${failed} failed`);
+process.exit(failed ? 1 : 0);
