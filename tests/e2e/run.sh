@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# tests/e2e/run.sh - the workstation end-to-end test under ctest (label e2e).
+#
+# Starts a real `capscreen serve` on a fresh data folder with three accounts
+# (admin, reader, consultant) and the demo study (samples/demo/frames,
+# packed and imported), waits until the server has analysed it, then runs
+# tests/e2e/workstation.mjs (playwright-core driving Debian's Chromium).
+# Exit 77 (skipped) without Chromium, node, or the npm packages of
+# tests/node. ctest passes CAPSCREEN, CS_SOURCE_DIR, CS_BUILD_DIR
+# (tests/CMakeLists.txt); CS_SHOTS (optional) keeps the screenshots.
+set -u
+source "$(cd "$(dirname "${BASH_SOURCE[0]}")/../integration" && pwd)/lib.sh"
+
+E2E_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+SRC_DIR=${CS_SOURCE_DIR:-$(cd "$E2E_DIR/../.." && pwd)}
+CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
+export CHROMIUM
+
+[ -x "$CHROMIUM" ] || skip "Chromium not found at $CHROMIUM (apt-get install chromium, or set CHROMIUM)"
+command -v node >/dev/null 2>&1 || skip "node not installed (needed to run playwright-core)"
+need_python
+need_curl
+# The npm packages of tests/node (playwright-core among them), installed
+# once from the lock file under the lock the integration tests share.
+if ! node_modules_complete; then
+    command -v npm >/dev/null 2>&1 || skip "npm not installed (needed to install playwright-core)"
+    (
+        flock 9
+        node_modules_complete ||
+            timeout 300 npm ci --prefix "$NODE_DIR" --no-audit --no-fund >"$T/npm.log" 2>&1
+    ) 9>"$NODE_DIR/.npm-install.lock" ||
+        skip "cannot install playwright-core from npm: $(tail -1 "$T/npm.log" 2>/dev/null)"
+fi
+
+DATA=$T/data
+mkdir -p "$DATA"
+
+# Accounts: the password on stdin (at least 10 characters).
+export CS_ADMIN_USER=e2e-admin CS_ADMIN_PASS=admin-pass-e2e-0001
+export CS_READER_USER=e2e-reader CS_READER_PASS=reader-pass-e2e-0002
+export CS_CONSULTANT_USER=e2e-consultant CS_CONSULTANT_PASS=consultant-pass-e2e-0003
+add_user() {  # add_user NAME ROLE PASSWORD
+    printf '%s\n' "$3" | "$CAPSCREEN" user add --data "$DATA" --name "$1" --role "$2" \
+        >"$T/user.out" 2>"$T/user.err" || die "user add $1: $(cat "$T/user.err")"
+}
+add_user "$CS_ADMIN_USER" admin "$CS_ADMIN_PASS"
+add_user "$CS_READER_USER" reader "$CS_READER_PASS"
+add_user "$CS_CONSULTANT_USER" consultant "$CS_CONSULTANT_PASS"
+
+# The demo study: 240 frames packed into a frame stream and imported.
+FRAMES=$SRC_DIR/samples/demo/frames
+NFRAMES=$(ls "$FRAMES"/*.jpg | wc -l)
+"$CAPSCREEN" pack --fps 4 "$FRAMES" "$T/demo.csfs" >/dev/null 2>"$T/pack.err" ||
+    die "pack: $(cat "$T/pack.err")"
+"$CAPSCREEN" study import --data "$DATA" --label "Demo" "$T/demo.csfs" >"$T/import.out" 2>"$T/import.err" ||
+    die "study import: $(cat "$T/import.err")"
+CS_STUDY=$(tail -n 1 "$T/import.out" | python3 -c 'import json,sys; print(json.load(sys.stdin)["study"])') ||
+    die "study import printed no {\"study\": ID}: $(cat "$T/import.out")"
+export CS_STUDY
+
+start_server "$DATA"
+export CS_URL=$SRV_URL
+
+# Wait (bounded) until the server has analysed every frame, asking with an
+# admin session as the pages do.
+JAR=$T/admin.jar
+curl -s -c "$JAR" -o "$T/login.json" -w '%{http_code}' -H 'Content-Type: application/json' \
+    -d "{\"user\": \"$CS_ADMIN_USER\", \"password\": \"$CS_ADMIN_PASS\"}" \
+    "$SRV_URL/api/v1/session" >"$T/login.code" || true
+[ "$(cat "$T/login.code")" = 200 ] || die "admin login: HTTP $(cat "$T/login.code") $(cat "$T/login.json")"
+analysed() {
+    curl -s -b "$JAR" -o "$T/study.json" "$SRV_URL/api/v1/studies/$CS_STUDY" || return 1
+    python3 - "$T/study.json" "$NFRAMES" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+sys.exit(0 if d.get("progress", {}).get("frames_analysed") == int(sys.argv[2])
+         and d.get("workflow_state") == "ready" else 1)
+PY
+}
+for ((i = 0; i < 300 * 4; i++)); do
+    analysed && break
+    kill -0 "$SRV_PID" 2>/dev/null || die "the server exited: $(tail -3 "$T/srv.err")"
+    sleep 0.25
+done
+analysed || die "the demo study was not analysed within 300 s: $(head -c 400 "$T/study.json" 2>/dev/null)"
+echo "# server $SRV_URL, study $CS_STUDY analysed ($NFRAMES frames)"
+
+if [ -n "${CS_SHOTS:-}" ]; then mkdir -p "$CS_SHOTS"; export CS_SHOTS; fi
+RC=0
+timeout 420 node "$E2E_DIR/workstation.mjs" || RC=$?
+if [ "$RC" -ne 0 ]; then
+    echo "--- server stderr (last 40 lines) ---" >&2
+    tail -n 40 "$T/srv.err" >&2
+    exit 1
+fi
+exit 0
