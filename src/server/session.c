@@ -9,7 +9,9 @@
 #include "server/server_internal.h"
 #include "server/tokens.h"
 
-#define LIMIT_FAILS 5          /* failed logins per name or address ... */
+#define LIMIT_FAILS_NAME 5     /* failed logins per user name ... */
+#define LIMIT_FAILS_ADDR 30    /* ... or per client address (a ward behind one NAT
+                                  or proxy shares one) ... */
 #define LIMIT_WINDOW_S 900     /* ... within this window */
 #define LIMIT_SLOTS 4096       /* names and addresses tracked at once */
 #define PASSWORD_MAX 1024
@@ -112,7 +114,7 @@ static int64_t limited_for(cs_login_limiter *l, const char *user, const char *ip
     const char *keys[] = {ku, ka};
     for (int i = 0; i < 2; i++) {
         limit_slot *t = slot_of(l, keys[i], now, false);
-        if (t && t->fails >= LIMIT_FAILS) {
+        if (t && t->fails >= (i == 0 ? LIMIT_FAILS_NAME : LIMIT_FAILS_ADDR)) {
             int64_t w = t->window_start + LIMIT_WINDOW_S - now;
             if (w > wait)
                 wait = w;
