@@ -45,12 +45,20 @@ typedef struct cs_server_config {
     int lock_takeover_s;               /* lock_takeover: a request may take over an
                                           upload's lock whose holder has received
                                           nothing for this long, s */
+    char web_dir[CS_CFG_PATH];         /* web_dir: the workstation's pages; empty =
+                                          the built-in default (the source tree's web/) */
+    int64_t session_idle_s;            /* session_idle: a session ends after this long
+                                          without a request, s */
+    int64_t session_max_s;             /* session_max: and this long after login, s */
+    char tls_cert[CS_CFG_PATH];        /* tls_cert, tls_key: PEM files; both set = serve
+                                          HTTPS (session cookies get Secure) */
+    char tls_key[CS_CFG_PATH];
 } cs_server_config;
 
 /* Built-in defaults: listen 127.0.0.1:8080, data ./capscreen-data, code_ttl
  * 7 days, upload_expiry 24 h, max_upload_size 64 GiB, 1 analysis thread,
  * 1024 connections, 60 s connection timeout, 10 s shutdown grace, 5 s lock
- * takeover. */
+ * takeover, sessions idle 30 min / at most 12 h, plain HTTP. */
 void cs_server_config_default(cs_server_config *c);
 
 /* Set one key (names as in the comments above) from its text form.

@@ -9,6 +9,7 @@ int cli_eval_bleeding(int argc, char **argv);
 #ifdef CS_HAVE_SERVER
 int cli_serve(int argc, char **argv);
 int cli_study(int argc, char **argv);
+int cli_user(int argc, char **argv);
 #endif
 
 /* Print "capscreen: <message>" on stderr. */

@@ -18,11 +18,15 @@ static const char *env_lookup(const char *name)
 static void usage(FILE *f)
 {
     fputs("usage: capscreen study create --data DIR [--label TEXT] [--config FILE]\n"
+          "       capscreen study import --data DIR [--label TEXT] FILE.csfs\n"
           "       capscreen study revoke-device --data DIR --study ID\n"
           "\n"
           "create: make a study and its one-time enrolment code; the last line printed\n"
           "is JSON {\"study\": ID, \"enrolment_code\": CODE}. The code expires after\n"
           "code_ttl seconds (--code-ttl, default 7 days).\n"
+          "import: make a study from a frame-stream file (capscreen pack makes one);\n"
+          "the server analyses it at its start, or within 30 s when it runs. The last\n"
+          "line printed is JSON {\"study\": ID}.\n"
           "revoke-device: revoke every device token of the study; prints\n"
           "{\"study\": ID, \"revoked\": N}.\n",
           f);
@@ -40,8 +44,9 @@ int cli_study(int argc, char **argv)
         return argc < 2 ? 2 : 0;
     }
     const char *sub = argv[1];
-    if (strcmp(sub, "create") != 0 && strcmp(sub, "revoke-device") != 0) {
-        cli_fail("study: unknown subcommand '%s' (create, revoke-device)", sub);
+    if (strcmp(sub, "create") != 0 && strcmp(sub, "import") != 0 &&
+        strcmp(sub, "revoke-device") != 0) {
+        cli_fail("study: unknown subcommand '%s' (create, import, revoke-device)", sub);
         return 2;
     }
     for (int i = 2; i < argc; i++) {
@@ -49,6 +54,15 @@ int cli_study(int argc, char **argv)
             usage(stdout);
             return 0;
         }
+    }
+    /* import takes the file as its last argument. */
+    const char *file = NULL;
+    if (strcmp(sub, "import") == 0) {
+        if (argc < 3 || argv[argc - 1][0] == '-') {
+            cli_fail("study import needs a frame-stream FILE (try 'capscreen study --help')");
+            return 2;
+        }
+        file = argv[--argc];
     }
     const cs_cli_option extra[] = {{"--label", &label}, {"--study", &study}, {NULL, NULL}};
     if (cs_server_config_from_args(&cfg, argc - 1, argv + 1, extra, env_lookup, &err) != CS_OK) {
@@ -59,7 +73,15 @@ int cli_study(int argc, char **argv)
         cli_fail("study: %s", err.msg);
         return 1;
     }
-    if (strcmp(sub, "create") == 0) {
+    if (file) {
+        char id[CS_ID_MAX];
+        if (cs_study_import(st, cfg.data_dir, label, file, id, &err) != CS_OK) {
+            cli_fail("study import: %s", err.msg);
+            goto fail;
+        }
+        printf("study %s imported from %s\n", id, file);
+        printf("{\"study\": \"%s\"}\n", id);
+    } else if (strcmp(sub, "create") == 0) {
         char id[CS_ID_MAX], code[CS_CODE_LEN + 1];
         int64_t expires = 0;
         if (cs_study_create(st, label, cfg.code_ttl_s, id, code, &expires, &err) != CS_OK) {

@@ -27,8 +27,10 @@ static void usage(FILE *f)
           "  eval-bleeding DIR LABELS.csv\n"
           "                        measure the bleeding detector on labelled frames\n"
           "  serve                 run the ingest server (tus uploads, JSON API, live triage)\n"
-          "  study create|revoke-device\n"
-          "                        create a study and its enrolment code; revoke its devices\n"
+          "  study create|import|revoke-device\n"
+          "                        create a study and its enrolment code, import a frame\n"
+          "                        stream as a study; revoke its devices\n"
+          "  user add|list         workstation accounts (password on stdin)\n"
           "  version               print the version\n"
           "\n"
           "Run 'capscreen COMMAND --help' for a command's options.\n",
@@ -53,6 +55,8 @@ int main(int argc, char **argv)
         return cli_serve(argc - 1, argv + 1);
     if (strcmp(cmd, "study") == 0)
         return cli_study(argc - 1, argv + 1);
+    if (strcmp(cmd, "user") == 0)
+        return cli_user(argc - 1, argv + 1);
 #endif
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
         printf("capscreen %s\n", CAPSCREEN_VERSION);

@@ -1,4 +1,5 @@
-/* reencode.c - full decode, area resize and JPEG encode with libjpeg-turbo. */
+/* reencode.c - full and scaled decode, area resize and JPEG encode with
+ * libjpeg-turbo. */
 #include "capscreen/reencode.h"
 
 #include <stdio.h> /* before jpeglib.h, which uses FILE */
@@ -25,8 +26,10 @@ static void on_error_exit(j_common_ptr cinfo)
 
 static void silent(j_common_ptr cinfo, int level) { (void)cinfo; (void)level; }
 
-/* Full decode; NULL with `err` filled on failure. */
-static uint8_t *decode_full(const uint8_t *data, size_t len, int *w, int *h, cs_error *err)
+/* Decode at the smallest 1/2^k scale (k <= 3) whose longest side is still
+ * >= `min_longest` (0: full size); NULL with `err` filled on failure. */
+static uint8_t *decode_scaled(const uint8_t *data, size_t len, int min_longest, int *w, int *h,
+                              cs_error *err)
 {
     struct jpeg_decompress_struct d;
     fail_mgr f;
@@ -49,11 +52,22 @@ static uint8_t *decode_full(const uint8_t *data, size_t len, int *w, int *h, cs_
         return NULL;
     }
     d.out_color_space = JCS_RGB;
+    int longest = (int)(d.image_width > d.image_height ? d.image_width : d.image_height);
+    unsigned denom = 1;
+    /* Output sizes round up, as libjpeg's jdiv_round_up does. */
+    while (min_longest > 0 && denom < 8 &&
+           (longest + (int)denom * 2 - 1) / ((int)denom * 2) >= min_longest)
+        denom *= 2;
+    d.scale_num = 1;
+    d.scale_denom = denom;
     jpeg_start_decompress(&d);
     size_t row = (size_t)d.output_width * 3;
     px = malloc(row * d.output_height);
-    if (!px)
-        longjmp(f.jump, 1);
+    if (!px) {
+        jpeg_destroy_decompress(&d);
+        cs_error_set(err, CS_ERR_NOMEM, "out of memory decoding JPEG");
+        return NULL;
+    }
     while (d.output_scanline < d.output_height) {
         JSAMPROW r = px + row * d.output_scanline;
         jpeg_read_scanlines(&d, &r, 1);
@@ -132,7 +146,7 @@ cs_status cs_jpeg_decode_rgb(const uint8_t *data, size_t len, uint8_t **out, int
                              cs_error *err)
 {
     cs_error local = {0};
-    *out = decode_full(data, len, w, h, err ? err : &local);
+    *out = decode_scaled(data, len, 0, w, h, err ? err : &local);
     return *out ? CS_OK : (err ? err->code : local.code);
 }
 
@@ -145,7 +159,7 @@ cs_status cs_jpeg_reencode(const uint8_t *data, size_t len, int side, int qualit
     if (quality < 1 || quality > 100 || side > CS_IMAGE_MAX_SIDE)
         return cs_error_set(err, CS_ERR_ARG, "bad re-encode parameters (side %d, quality %d)",
                             side, quality);
-    uint8_t *full = decode_full(data, len, &w, &h, err);
+    uint8_t *full = decode_scaled(data, len, 0, &w, &h, err);
     if (!full)
         return err ? err->code : CS_ERR_CORRUPT;
     uint8_t *px = full;
@@ -162,5 +176,47 @@ cs_status cs_jpeg_reencode(const uint8_t *data, size_t len, int side, int qualit
     }
     cs_status st = cs_jpeg_encode_rgb(px, ow, oh, quality, out, out_len, err);
     free(px);
+    return st;
+}
+
+cs_status cs_jpeg_thumbnail(const uint8_t *data, size_t len, int max_side, int quality,
+                            uint8_t **out, size_t *out_len, int *tw, int *th, cs_error *err)
+{
+    int w = 0, h = 0;
+    *out = NULL;
+    *out_len = 0;
+    if (quality < 1 || quality > 100 || max_side < 1 || max_side > CS_IMAGE_MAX_SIDE)
+        return cs_error_set(err, CS_ERR_ARG, "bad thumbnail parameters (side %d, quality %d)",
+                            max_side, quality);
+    uint8_t *big = decode_scaled(data, len, max_side, &w, &h, err);
+    if (!big)
+        return err ? err->code : CS_ERR_CORRUPT;
+    uint8_t *px = big;
+    int ow = w, oh = h;
+    if (w > max_side || h > max_side) {
+        /* Keep the aspect ratio; the longest side becomes max_side. */
+        if (w >= h) {
+            ow = max_side;
+            oh = (int)(((int64_t)h * max_side + w / 2) / w);
+        } else {
+            oh = max_side;
+            ow = (int)(((int64_t)w * max_side + h / 2) / h);
+        }
+        ow = ow < 1 ? 1 : ow;
+        oh = oh < 1 ? 1 : oh;
+        px = malloc((size_t)ow * oh * 3);
+        if (!px) {
+            free(big);
+            return cs_error_set(err, CS_ERR_NOMEM, "out of memory making a thumbnail");
+        }
+        resize_area(big, w, h, px, ow, oh);
+        free(big);
+    }
+    cs_status st = cs_jpeg_encode_rgb(px, ow, oh, quality, out, out_len, err);
+    free(px);
+    if (st == CS_OK && tw)
+        *tw = ow;
+    if (st == CS_OK && th)
+        *th = oh;
     return st;
 }

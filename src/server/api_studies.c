@@ -1,34 +1,21 @@
-/* api_studies.c - /api/v1/studies (admin: create, read, revoke devices)
+/* api_studies.c - /api/v1/studies (admin: create, revoke devices; any
+ * logged-in role: read)
  * and /api/v1/devices/enrol (a hub exchanges its one-time code). */
 #include <stdio.h>
 #include <string.h>
 
-#include "server/server_internal.h"
+#include "server/api_ws.h"
 #include "server/studies.h"
 #include "server/tokens.h"
 
 #define LIST_MAX 100  /* bleeding frames / errors listed per study */
 
-static json_t *parse_body(cs_server *s, struct MHD_Connection *c, cs_req *r,
-                          enum MHD_Result *ret)
-{
-    json_error_t je;
-    json_t *o = json_loadb(r->body ? r->body : "{}", r->body ? r->body_len : 2, 0, &je);
-    if (!o || !json_is_object(o)) {
-        json_decref(o);
-        *ret = cs_http_error(s, c, 400, false, "bad_json", "body must be a JSON object: %s",
-                             o ? "not an object" : je.text);
-        return NULL;
-    }
-    return o;
-}
-
 enum MHD_Result cs_api_studies_create(cs_server *s, struct MHD_Connection *c, cs_req *r)
 {
     enum MHD_Result ret;
-    if (cs_auth_require_admin(s, c, &ret))
+    if (cs_auth_require_admin(s, c, r, &ret))
         return ret;
-    json_t *o = parse_body(s, c, r, &ret);
+    json_t *o = cs_http_body_json(s, c, r, &ret);
     if (!o)
         return ret;
     json_t *lab = json_object_get(o, "label");
@@ -57,7 +44,7 @@ enum MHD_Result cs_api_studies_create(cs_server *s, struct MHD_Connection *c, cs
 enum MHD_Result cs_api_enrol(cs_server *s, struct MHD_Connection *c, cs_req *r)
 {
     enum MHD_Result ret;
-    json_t *o = parse_body(s, c, r, &ret);
+    json_t *o = cs_http_body_json(s, c, r, &ret);
     if (!o)
         return ret;
     const char *given = json_string_value(json_object_get(o, "code"));
@@ -107,7 +94,7 @@ enum MHD_Result cs_api_study_revoke(cs_server *s, struct MHD_Connection *c, cs_r
     cs_study_rec sr;
     bool found = false;
     int n = 0;
-    if (cs_auth_require_admin(s, c, &ret))
+    if (cs_auth_require_admin(s, c, r, &ret))
         return ret;
     if (cs_store_study_get(s->store, r->id, &found, &sr, &e) != CS_OK)
         return cs_http_error(s, c, 503, false, "store_unavailable", "%s", e.msg);
@@ -210,13 +197,12 @@ enum MHD_Result cs_api_study_get(cs_server *s, struct MHD_Connection *c, cs_req 
 {
     enum MHD_Result ret;
     cs_error e = {0};
+    cs_auth a;
     bool found = false;
-    if (cs_auth_require_admin(s, c, &ret))
+    if (cs_auth_require(s, c, r, CS_ROLES_ANY, &a, &ret))
         return ret;
-    json_t *o = cs_api_study_json(s, r->id, &found, &e);
-    if (!o && found)
-        return cs_http_error(s, c, 503, false, "store_unavailable", "%s", e.msg);
-    if (!o && e.code != CS_OK)
+    json_t *o = cs_ws_study_json(s, r->id, &found, &e);
+    if (!o && (found || e.code != CS_OK))
         return cs_http_error(s, c, 503, false, "store_unavailable", "%s", e.msg);
     if (!o)
         return cs_http_error(s, c, 404, false, "unknown_study", "no study '%s'", r->id);

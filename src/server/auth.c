@@ -1,14 +1,78 @@
-/* auth.c - who is asking: the admin token, a device token, or nobody. */
+/* auth.c - who is asking: the admin token, a device token, a logged-in
+ * user's session cookie, or nobody; and the role and CSRF checks of the
+ * routes that need them (docs/workstation.md). */
+#include <arpa/inet.h>
 #include <string.h>
 
 #include "server/server_internal.h"
 #include "server/tokens.h"
 
+#define SESSION_TOUCH_S 15  /* last_seen is written at most this often */
+
+unsigned cs_role_bit(const char *role)
+{
+    static const char *const NAMES[] = {"admin", "reader", "consultant", "coordinator"};
+    for (unsigned i = 0; i < 4; i++)
+        if (role && strcmp(role, NAMES[i]) == 0)
+            return 1u << i;
+    return 0;
+}
+
+void cs_client_ip(struct MHD_Connection *c, char *ip)
+{
+    snprintf(ip, CS_IP_MAX, "?");
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    if (!ci || !ci->client_addr)
+        return;
+    const struct sockaddr *sa = ci->client_addr;
+    if (sa->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, ip,
+                  CS_IP_MAX);
+    else if (sa->sa_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, ip,
+                  CS_IP_MAX);
+}
+
+/* The session named by the cs_session cookie, if it is live. */
+static cs_status check_session(cs_server *s, const char *cookie, cs_auth *out, cs_error *err)
+{
+    char hash[CS_HASH_HEX];
+    cs_session_rec r;
+    bool found = false;
+    out->kind = CS_AUTH_BAD;
+    if (strlen(cookie) == 0 || strlen(cookie) >= CS_TOKEN_MAX)
+        return CS_OK;
+    cs_token_hash(cookie, hash);
+    cs_status st = cs_store_session_get(s->store, hash, &found, &r, err);
+    if (st != CS_OK || !found)
+        return st;
+    int64_t now = cs_now_s();
+    if (now - r.last_seen > s->cfg.session_idle_s || now - r.created_at > s->cfg.session_max_s) {
+        out->expired = true;
+        return cs_store_session_delete(s->store, hash, err);
+    }
+    if (now - r.last_seen >= SESSION_TOUCH_S &&
+        (st = cs_store_session_touch(s->store, hash, now, err)) != CS_OK)
+        return st;
+    out->kind = CS_AUTH_USER;
+    snprintf(out->user, sizeof out->user, "%s", r.user);
+    snprintf(out->role, sizeof out->role, "%s", r.role);
+    snprintf(out->csrf, sizeof out->csrf, "%s", r.csrf);
+    snprintf(out->session_hash, sizeof out->session_hash, "%s", hash);
+    out->session_created_at = r.created_at;
+    return CS_OK;
+}
+
 cs_status cs_auth_check(cs_server *s, struct MHD_Connection *c, cs_auth *out, cs_error *err)
 {
     memset(out, 0, sizeof *out);
+    cs_client_ip(c, out->ip);
     const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
     if (!h) {
+        const char *cookie = MHD_lookup_connection_value(c, MHD_COOKIE_KIND, "cs_session");
+        if (cookie)
+            return check_session(s, cookie, out, err);
         out->kind = CS_AUTH_NONE;
         return CS_OK;
     }
@@ -21,6 +85,8 @@ cs_status cs_auth_check(cs_server *s, struct MHD_Connection *c, cs_auth *out, cs
         cs_token_hash(s->cfg.admin_token, admin);
         if (cs_hash_equal(given, admin)) {
             out->kind = CS_AUTH_ADMIN;
+            snprintf(out->user, sizeof out->user, "admin-token");
+            snprintf(out->role, sizeof out->role, "admin");
             return CS_OK;
         }
     }
@@ -33,28 +99,66 @@ cs_status cs_auth_check(cs_server *s, struct MHD_Connection *c, cs_auth *out, cs
     return CS_OK;
 }
 
-bool cs_auth_require_admin(cs_server *s, struct MHD_Connection *c, enum MHD_Result *ret)
+static bool changes_state(const char *method)
 {
-    cs_auth a;
+    return strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0 &&
+           strcmp(method, "OPTIONS") != 0;
+}
+
+bool cs_auth_require(cs_server *s, struct MHD_Connection *c, const cs_req *r, unsigned roles,
+                     cs_auth *a, enum MHD_Result *ret)
+{
     cs_error e = {0};
-    if (cs_auth_check(s, c, &a, &e) != CS_OK) {
+    if (cs_auth_check(s, c, a, &e) != CS_OK) {
         *ret = cs_http_error(s, c, 503, false, "store_unavailable", "%s", e.msg);
         return true;
     }
-    switch (a.kind) {
+    switch (a->kind) {
     case CS_AUTH_ADMIN:
-        return false;
+        break;
+    case CS_AUTH_USER:
+        if (changes_state(r->method)) {
+            const char *t = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-CSRF-Token");
+            char th[CS_HASH_HEX], sh[CS_HASH_HEX];
+            /* Compare hashes: equal length, constant time. */
+            cs_token_hash(t ? t : "", th);
+            cs_token_hash(a->csrf, sh);
+            if (!t || !cs_hash_equal(th, sh)) {
+                *ret = cs_http_error(s, c, 403, false, "csrf_failed",
+                                     "this request changes state and needs the session's "
+                                     "X-CSRF-Token header");
+                return true;
+            }
+        }
+        break;
     case CS_AUTH_DEVICE:
         *ret = cs_http_error(s, c, 403, false, "forbidden",
-                             "a device token may only upload; this route needs the admin token");
+                             "a device token may only upload; this route needs a user session "
+                             "or the admin token");
         return true;
     case CS_AUTH_NONE:
         *ret = cs_http_error(s, c, 401, false, "unauthorised",
-                             "this route needs 'Authorization: Bearer <admin token>'");
+                             "log in (POST /api/v1/session) or send 'Authorization: Bearer "
+                             "<admin token>'");
         return true;
     case CS_AUTH_BAD:
-        break;
+        *ret = cs_http_error(s, c, 401, false, "unauthorised",
+                             a->expired ? "the session has ended: log in again"
+                                        : "unknown or revoked token or session");
+        return true;
     }
-    *ret = cs_http_error(s, c, 401, false, "unauthorised", "unknown or revoked token");
-    return true;
+    unsigned bit = a->kind == CS_AUTH_ADMIN ? CS_ROLE_ADMIN : cs_role_bit(a->role);
+    if (!(bit & roles)) {
+        *ret = cs_http_error(s, c, 403, false, "forbidden", "the %s role may not use this route",
+                             a->role[0] ? a->role : "caller's");
+        return true;
+    }
+    return false;
+}
+
+bool cs_auth_require_admin(cs_server *s, struct MHD_Connection *c, const cs_req *r,
+                           enum MHD_Result *ret)
+{
+    cs_auth a;
+    return cs_auth_require(s, c, r, CS_ROLE_ADMIN, &a, ret);
 }

@@ -37,6 +37,11 @@ static const key_def KEYS[] = {
     {"connection_timeout", "CAPSCREEN_CONNECTION_TIMEOUT", K_INT, F(connection_timeout_s), 1, 86400},
     {"shutdown_grace", "CAPSCREEN_SHUTDOWN_GRACE", K_INT, F(shutdown_grace_s), 0, 3600},
     {"lock_takeover", "CAPSCREEN_LOCK_TAKEOVER", K_INT, F(lock_takeover_s), 1, 86400},
+    {"web_dir", "CAPSCREEN_WEB_DIR", K_PATH, F(web_dir), 0, 0},
+    {"session_idle", "CAPSCREEN_SESSION_IDLE", K_I64, F(session_idle_s), 60, 7LL * 86400},
+    {"session_max", "CAPSCREEN_SESSION_MAX", K_I64, F(session_max_s), 60, 30LL * 86400},
+    {"tls_cert", "CAPSCREEN_TLS_CERT", K_PATH, F(tls_cert), 0, 0},
+    {"tls_key", "CAPSCREEN_TLS_KEY", K_PATH, F(tls_key), 0, 0},
 };
 #undef F
 
@@ -53,6 +58,8 @@ void cs_server_config_default(cs_server_config *c)
     c->connection_timeout_s = 60;
     c->shutdown_grace_s = 10;
     c->lock_takeover_s = 5;
+    c->session_idle_s = 30 * 60;
+    c->session_max_s = 12 * 3600;
 }
 
 cs_status cs_server_config_set(cs_server_config *c, const char *key, const char *value,

@@ -148,6 +148,40 @@ enum MHD_Result cs_http_empty(struct MHD_Connection *c, unsigned status,
     return queue(c, status, resp);
 }
 
+json_t *cs_http_body_json(cs_server *s, struct MHD_Connection *c, const cs_req *r,
+                          enum MHD_Result *ret)
+{
+    json_error_t je;
+    json_t *o = json_loadb(r->body ? r->body : "{}", r->body ? r->body_len : 2, 0, &je);
+    if (!o || !json_is_object(o)) {
+        *ret = cs_http_error(s, c, 400, false, "bad_json", "body must be a JSON object: %s",
+                             o ? "not an object" : je.text);
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}
+
+enum MHD_Result cs_http_bytes(struct MHD_Connection *c, unsigned status, const char *type,
+                              void *body, size_t len, bool take, const char *const *headers)
+{
+    struct MHD_Response *resp = MHD_create_response_from_buffer(
+        len, len ? body : NULL, !len ? MHD_RESPMEM_PERSISTENT
+                                     : take ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_MUST_COPY);
+    if (!resp) {
+        if (take)
+            free(body);
+        return MHD_NO;
+    }
+    if (take && !len)
+        free(body);
+    if (type)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+    add_headers(resp, false, headers);
+    return queue(c, status, resp);
+}
+
 /* Copy one path segment of at most CS_ID_MAX-1 id characters [0-9a-z-]. */
 static bool take_id(const char *p, size_t n, char *out)
 {
@@ -161,9 +195,11 @@ static bool take_id(const char *p, size_t n, char *out)
     return true;
 }
 
-static cs_route route_of(const char *url, char *id)
+static cs_route route_of(const char *url, cs_req *r)
 {
     static const char STUDIES[] = "/api/v1/studies/";
+    static const char USERS[] = "/api/v1/users/";
+    char *id = r->id;
     if (strcmp(url, "/healthz") == 0)
         return CS_R_HEALTH;
     if (strcmp(url, "/metrics") == 0)
@@ -187,8 +223,29 @@ static cs_route route_of(const char *url, char *id)
             return CS_R_STUDY_EVENTS;
         if (strcmp(slash, "/revoke-devices") == 0)
             return CS_R_STUDY_REVOKE;
+        if (strlen(slash) >= sizeof r->sub)
+            return CS_R_API_OTHER;
+        snprintf(r->sub, sizeof r->sub, "%s", slash);
+        return CS_R_STUDY_SUB;
     }
-    return CS_R_NONE;
+    if (strcmp(url, "/api/v1/session") == 0)
+        return CS_R_SESSION;
+    if (strcmp(url, "/api/v1/worklist") == 0)
+        return CS_R_WORKLIST;
+    if (strcmp(url, "/api/v1/audit") == 0)
+        return CS_R_AUDIT;
+    if (strcmp(url, "/api/v1/users") == 0)
+        return CS_R_USERS;
+    if (strncmp(url, USERS, sizeof USERS - 1) == 0 && cs_user_name_ok(url + sizeof USERS - 1)) {
+        snprintf(r->name, sizeof r->name, "%s", url + sizeof USERS - 1);
+        return CS_R_USER;
+    }
+    if (strncmp(url, "/api/", 5) == 0 || strcmp(url, "/api") == 0)
+        return CS_R_API_OTHER;
+    if (strlen(url) >= sizeof r->url)
+        return CS_R_NONE;
+    snprintf(r->url, sizeof r->url, "%s", url);
+    return CS_R_STATIC;
 }
 
 static enum MHD_Result bad_method(cs_server *s, struct MHD_Connection *c, const char *method,
@@ -214,11 +271,33 @@ enum MHD_Result cs_http_on_request(void *cls, struct MHD_Connection *c, const ch
             return MHD_NO;
         *con_cls = r;
         atomic_fetch_add(&s->requests_active, 1);
-        r->route = route_of(url, r->id);
-        if ((r->route == CS_R_STUDIES || r->route == CS_R_ENROL ||
-             r->route == CS_R_STUDY_REVOKE) && strcmp(method, "POST") == 0)
+        r->route = route_of(url, r);
+        if (strlen(method) < sizeof r->method)
+            memcpy(r->method, method, strlen(method) + 1);
+        r->collect = r->route != CS_R_TUS_ROOT && r->route != CS_R_TUS_UPLOAD &&
+                     strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0 &&
+                     strcmp(method, "OPTIONS") != 0;
+        if (r->collect)
             return MHD_YES; /* the body follows */
     }
+    if (r->collect && *size > 0) { /* collect the JSON body, capped */
+        if (!r->body_too_large && r->body_len + *size <= CS_API_BODY_MAX) {
+            char *nb = realloc(r->body, r->body_len + *size + 1);
+            if (!nb)
+                return MHD_NO;
+            r->body = nb;
+            memcpy(r->body + r->body_len, data, *size);
+            r->body_len += *size;
+            r->body[r->body_len] = '\0';
+        } else {
+            r->body_too_large = true;
+        }
+        *size = 0;
+        return MHD_YES;
+    }
+    if (r->body_too_large)
+        return cs_http_error(s, c, 413, false, "body_too_large", "request body over %d bytes",
+                             CS_API_BODY_MAX);
     bool is_get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
     bool is_post = strcmp(method, "POST") == 0;
     switch (r->route) {
@@ -234,33 +313,33 @@ enum MHD_Result cs_http_on_request(void *cls, struct MHD_Connection *c, const ch
     case CS_R_STUDY_EVENTS:
         return is_get ? cs_events_handle(s, c, r) : bad_method(s, c, method, "GET");
     case CS_R_STUDIES:
+        return is_post ? cs_api_studies_create(s, c, r) : bad_method(s, c, method, "POST");
     case CS_R_ENROL:
+        return is_post ? cs_api_enrol(s, c, r) : bad_method(s, c, method, "POST");
     case CS_R_STUDY_REVOKE:
-        if (!is_post)
-            return bad_method(s, c, method, "POST");
-        if (*size > 0) { /* collect the JSON body, capped */
-            if (!r->body_too_large && r->body_len + *size <= CS_API_BODY_MAX) {
-                char *nb = realloc(r->body, r->body_len + *size + 1);
-                if (!nb)
-                    return MHD_NO;
-                r->body = nb;
-                memcpy(r->body + r->body_len, data, *size);
-                r->body_len += *size;
-                r->body[r->body_len] = '\0';
-            } else {
-                r->body_too_large = true;
-            }
-            *size = 0;
-            return MHD_YES;
-        }
-        if (r->body_too_large)
-            return cs_http_error(s, c, 413, false, "body_too_large",
-                                 "request body over %d bytes", CS_API_BODY_MAX);
-        if (r->route == CS_R_STUDIES)
-            return cs_api_studies_create(s, c, r);
-        if (r->route == CS_R_ENROL)
-            return cs_api_enrol(s, c, r);
-        return cs_api_study_revoke(s, c, r);
+        return is_post ? cs_api_study_revoke(s, c, r) : bad_method(s, c, method, "POST");
+    case CS_R_SESSION:
+        return cs_api_session(s, c, r);
+    case CS_R_USERS:
+        return cs_api_users(s, c, r);
+    case CS_R_USER:
+        return cs_api_user(s, c, r);
+    case CS_R_WORKLIST:
+        return cs_api_worklist(s, c, r);
+    case CS_R_AUDIT:
+        return cs_api_audit(s, c, r);
+    case CS_R_STUDY_SUB:
+        return cs_api_study_sub(s, c, r);
+    case CS_R_STATIC:
+        return cs_static_handle(s, c, r);
+    case CS_R_API_OTHER: {
+        /* No route map for callers without a session. */
+        enum MHD_Result ret;
+        cs_auth a;
+        if (cs_auth_require(s, c, r, CS_ROLES_ANY, &a, &ret))
+            return ret;
+        break;
+    }
     case CS_R_NONE:
         break;
     }

@@ -7,7 +7,10 @@
  * stream offset just past its last item, so a restart resumes exactly after
  * the last stored frame. After a bounded slice of work the study goes back
  * to the end of the queue, so 500 live studies share the threads fairly.
- * Analysis threads run at a lower priority (nice) than request handling. */
+ * Analysis threads run at a lower priority (nice) than request handling.
+ * Each frame row also says where its JPEG payload lies in the stream, its
+ * mean colour and whether it repeats the study's last kept frame
+ * (docs/server.md, "Per-frame results"). */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -21,6 +24,7 @@
 
 #include "capscreen/framestream.h"
 #include "capscreen/pipeline.h"
+#include "capscreen/summary.h"
 #include "server/server_internal.h"
 #include "server/tus_files.h"
 
@@ -40,6 +44,11 @@ typedef struct study_rt {
     uint64_t fed;           /* stream offset of the next byte to feed */
     uint64_t seq;           /* study seq of the next item */
     bool finished;          /* every upload closed: reader finished */
+    /* The last kept (non-redundant) ok frame, for redundancy. Lives only in
+     * memory: after a restart the study's first analysed frame is kept. */
+    bool have_kept;
+    uint64_t kept_seq;
+    uint8_t kept_sig[CS_SIG_LEN];
 } study_rt;
 
 struct cs_ingest {
@@ -51,6 +60,7 @@ struct cs_ingest {
     study_rt *ready_head, *ready_tail;
     pthread_t *threads;
     int nthreads;
+    float redundancy_distance; /* the CLI summary's default; read-only */
 };
 
 /* One pool thread's own state. */
@@ -176,13 +186,53 @@ static cs_status flush(pool_thread *pt, study_rt *rt, cs_error *err)
     return st;
 }
 
-static void add_outcome(pool_thread *pt, const cs_outcome *o, uint64_t seq, uint64_t end)
+/* Mean colour 0xRRGGBB of a frame: the mean of its signature's grid cells. */
+static uint32_t mean_rgb(const uint8_t sig[CS_SIG_LEN])
+{
+    const uint32_t cells = CS_SIG_GRID * CS_SIG_GRID;
+    uint32_t acc[3] = {0, 0, 0}, rgb = 0;
+    for (uint32_t c = 0; c < cells; c++)
+        for (int k = 0; k < 3; k++)
+            acc[k] += sig[3 * c + k];
+    for (int k = 0; k < 3; k++)
+        rgb = (rgb << 8) | ((acc[k] + cells / 2) / cells);
+    return rgb;
+}
+
+/* True when ok frame `o` repeats the study's last kept frame (signature
+ * distance within the summary's redundancy distance) and is not flagged
+ * bleeding, since a reduced view must never hide blood; otherwise it
+ * becomes the last kept frame. Failed frames are never redundant and keep
+ * nothing. */
+static bool redundant(cs_ingest *g, study_rt *rt, const cs_outcome *o, uint64_t seq)
+{
+    if (!o->ok)
+        return false;
+    const uint8_t *sig = o->result.signature;
+    if (!o->result.bleeding && rt->have_kept &&
+        cs_signature_distance(rt->kept_sig, sig) <= g->redundancy_distance)
+        return true;
+    memcpy(rt->kept_sig, sig, CS_SIG_LEN);
+    rt->kept_seq = seq;
+    rt->have_kept = true;
+    return false;
+}
+
+/* Batch the outcome of the item read from `ev`, numbered rt->seq. */
+static void add_outcome(pool_thread *pt, study_rt *rt, const cs_outcome *o,
+                        const cs_fs_event *ev)
 {
     cs_server *s = pt->g->srv;
     size_t i = pt->nbatch++;
     cs_frame_rec *f = &pt->batch[i];
     memset(f, 0, sizeof *f);
-    f->seq = seq;
+    f->seq = rt->seq;
+    /* A record is header, payload, payload CRC (4 bytes); the header's
+     * length may grow in later versions, so count back from the end. */
+    if (ev->kind == CS_FS_EV_RECORD && ev->payload_len > 0) {
+        f->payload_offset = ev->offset + ev->length - 4u - ev->payload_len;
+        f->payload_len = ev->payload_len;
+    }
     f->frame_index = o->frame_index;
     f->capture_time_us = o->capture_time_us;
     f->ok = o->ok;
@@ -198,6 +248,8 @@ static void add_outcome(pool_thread *pt, const cs_outcome *o, uint64_t seq, uint
         f->blurry = q->blurry;
         f->width = o->width;
         f->height = o->height;
+        f->mean_rgb = mean_rgb(o->result.signature);
+        f->redundant = redundant(pt->g, rt, o, rt->seq);
     } else {
         snprintf(pt->batch_err[i], sizeof pt->batch_err[i], "%s", o->reason);
         f->error = pt->batch_err[i];
@@ -205,7 +257,7 @@ static void add_outcome(pool_thread *pt, const cs_outcome *o, uint64_t seq, uint
                        strncmp(o->name, "bytes ", 6) == 0;
         cs_count_error(s, damaged ? CS_EK_FRAME_DAMAGED : CS_EK_FRAME_UNDECODABLE);
     }
-    pt->batch_end = end;
+    pt->batch_end = ev->offset + ev->length;
 }
 
 static void unload(study_rt *rt)
@@ -231,6 +283,10 @@ static cs_status load(pool_thread *pt, study_rt *rt, cs_error *err)
     rt->fed = sr.ingest_offset;
     rt->seq = sr.next_seq;
     rt->finished = false;
+    /* Reloaded after a failed store: a kept frame that was never stored
+     * will be analysed again, so forget it. */
+    if (rt->have_kept && rt->kept_seq >= sr.next_seq)
+        rt->have_kept = false;
     return CS_OK;
 }
 
@@ -266,7 +322,7 @@ static cs_status run_slice(pool_thread *pt, study_rt *rt, bool *more, cs_error *
             }
             cs_analyze_item(pt->w, &item, 0, &pt->o);
             cs_item_clear(&item);
-            add_outcome(pt, &pt->o, rt->seq, ev.offset + ev.length);
+            add_outcome(pt, rt, &pt->o, &ev);
             rt->seq++;
             done++;
             moved = false;
@@ -374,6 +430,9 @@ cs_status cs_ingest_new(cs_server *s, cs_ingest **out, cs_error *err)
     if (!g)
         return cs_error_set(err, CS_ERR_NOMEM, "out of memory starting the analysis");
     g->srv = s;
+    cs_summary_opts so;
+    cs_summary_opts_default(&so);
+    g->redundancy_distance = so.redundancy_distance;
     pthread_mutex_init(&g->mu, NULL);
     pthread_cond_init(&g->cv, NULL);
     int n = s->cfg.analysis_threads > 0 ? s->cfg.analysis_threads : 1;

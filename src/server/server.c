@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "capscreen/fileio.h"
 #include "server/server_internal.h"
 #include "server/tokens.h"
 #include "server/tus_files.h"
@@ -69,6 +70,39 @@ static void resume_pending(cs_server *s)
     free(ids);
 }
 
+/* A PEM file as a NUL-terminated string (what libmicrohttpd takes). */
+static cs_status read_pem(const char *path, char **out, cs_error *err)
+{
+    uint8_t *buf = NULL;
+    size_t n = 0;
+    cs_status st = cs_file_read(path, 1 << 20, &buf, &n, err);
+    if (st != CS_OK)
+        return st;
+    *out = malloc(n + 1);
+    if (!*out) {
+        free(buf);
+        return cs_error_set(err, CS_ERR_NOMEM, "out of memory");
+    }
+    memcpy(*out, buf, n);
+    (*out)[n] = '\0';
+    free(buf);
+    return CS_OK;
+}
+
+/* Read the PEM files when tls_cert and tls_key are both set. */
+static cs_status load_tls(cs_server *s, cs_error *err)
+{
+    if (!s->cfg.tls_cert[0] && !s->cfg.tls_key[0])
+        return CS_OK;
+    if (!s->cfg.tls_cert[0] || !s->cfg.tls_key[0])
+        return cs_error_set(err, CS_ERR_ARG, "TLS needs both tls_cert and tls_key");
+    cs_status st = read_pem(s->cfg.tls_cert, &s->tls_cert, err);
+    if (st == CS_OK)
+        st = read_pem(s->cfg.tls_key, &s->tls_key, err);
+    s->tls = st == CS_OK;
+    return st;
+}
+
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
     (void)cls;
@@ -100,13 +134,21 @@ cs_status cs_server_start(const cs_server_config *cfg, cs_server **out, cs_error
     }
     if ((st = cs_engine_load(cfg->model[0] ? cfg->model : NULL, &s->engine, err)) != CS_OK ||
         (st = cs_tus_reconcile(s, err)) != CS_OK ||
+        (st = cs_session_init(s, err)) != CS_OK || (st = cs_audit_init(s, err)) != CS_OK ||
+        (st = load_tls(s, err)) != CS_OK ||
         (st = cs_ingest_new(s, &s->ingest, err)) != CS_OK)
         goto fail;
+    snprintf(s->web_dir, sizeof s->web_dir, "%s", cfg->web_dir[0] ? cfg->web_dir : CS_WEB_DIR);
     cs_tus_sweep(s);
     resume_pending(s);
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
-                     MHD_USE_ITC | MHD_USE_ERROR_LOG | MHD_USE_POLL | (v6 ? MHD_USE_IPv6 : 0);
+                     MHD_USE_ITC | MHD_USE_ERROR_LOG | MHD_USE_POLL | (v6 ? MHD_USE_IPv6 : 0) |
+                     (s->tls ? MHD_USE_TLS : 0);
+    /* The TLS options are given only when TLS is on (MHD refuses them
+     * otherwise): the first option slot is either the key or a no-op. */
     s->mhd = MHD_start_daemon(flags, 0, NULL, NULL, cs_http_on_request, s,
+                              MHD_OPTION_HTTPS_MEM_KEY, s->tls ? s->tls_key : NULL,
+                              MHD_OPTION_HTTPS_MEM_CERT, s->tls ? s->tls_cert : NULL,
                               MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
                               MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
                               MHD_OPTION_NOTIFY_COMPLETED, cs_http_on_completed, s,
@@ -140,8 +182,17 @@ const char *cs_server_bound(const cs_server *s)
 
 void cs_server_sweep(cs_server *s)
 {
-    if (s)
-        cs_tus_sweep(s);
+    if (!s)
+        return;
+    cs_tus_sweep(s);
+    resume_pending(s); /* studies imported while it runs (capscreen study import) */
+    cs_audit_flush_views(s, false);
+    int64_t now = cs_now_s();
+    int n = 0;
+    cs_error e = {0};
+    if (cs_store_sessions_purge(s->store, now - s->cfg.session_idle_s,
+                                now - s->cfg.session_max_s, &n, &e) != CS_OK)
+        fprintf(stderr, "capscreen: cannot purge ended sessions: %s\n", e.msg);
 }
 
 void cs_server_stop(cs_server *s)
@@ -161,6 +212,11 @@ void cs_server_stop(cs_server *s)
     }
     atomic_store(&s->stopping, true);
     cs_ingest_free(s->ingest);
+    if (s->store)
+        cs_audit_free(s); /* writes the open frames.view batches */
+    cs_session_free(s);
+    free(s->tls_key);
+    free(s->tls_cert);
     cs_tus_locks_free(s);
     cs_store_close(s->store);
     cs_engine_free(s->engine);

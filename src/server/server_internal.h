@@ -21,7 +21,7 @@
 #include "capscreen/server.h"
 #include "capscreen/store.h"
 
-#define CS_API_BODY_MAX (16 * 1024)   /* JSON request bodies */
+#define CS_API_BODY_MAX (64 * 1024)   /* JSON request bodies (a report's content fits) */
 #define CS_TUS_VERSION "1.0.0"
 #define CS_TUS_EXTENSIONS "creation,creation-defer-length,creation-with-upload,checksum," \
                           "termination,expiration"
@@ -37,6 +37,8 @@ const char *cs_err_kind_name(cs_err_kind k);
 
 typedef struct cs_ingest cs_ingest;
 typedef struct cs_upload_lock cs_upload_lock;
+typedef struct cs_login_limiter cs_login_limiter;
+typedef struct cs_view_log cs_view_log;
 
 struct cs_server {
     cs_server_config cfg;
@@ -58,6 +60,13 @@ struct cs_server {
     cs_upload_lock *locks;                      /* uploads with a body in flight */
     uint64_t lock_tickets;                      /* the last lock ticket handed out */
 
+    char web_dir[CS_CFG_PATH];                  /* the pages served at / */
+    bool tls;                                   /* HTTPS: cookies get Secure */
+    char *tls_cert, *tls_key;                   /* PEM text when tls */
+    cs_login_limiter *limiter;                  /* failed logins (session.c) */
+    cs_view_log *views;                         /* frames.view batches (audit.c) */
+    char dummy_pw_hash[CS_PWHASH_MAX];          /* checked for unknown users */
+
     pthread_mutex_t progress_mu;                /* guards progress_gen */
     pthread_cond_t progress_cv;                 /* broadcast when progress_gen moves */
     uint64_t progress_gen;
@@ -67,6 +76,11 @@ struct cs_server {
 typedef enum cs_route {
     CS_R_NONE, CS_R_HEALTH, CS_R_METRICS, CS_R_TUS_ROOT, CS_R_TUS_UPLOAD, CS_R_STUDIES,
     CS_R_STUDY, CS_R_STUDY_EVENTS, CS_R_STUDY_REVOKE, CS_R_ENROL,
+    /* the reading workstation (docs/workstation.md) */
+    CS_R_SESSION, CS_R_USERS, CS_R_USER, CS_R_WORKLIST, CS_R_AUDIT,
+    CS_R_STUDY_SUB,             /* /api/v1/studies/{id}/<sub>: api_ws_study.c routes it */
+    CS_R_API_OTHER,             /* an unknown /api/v1/ path: 401 before 404 */
+    CS_R_STATIC,                /* anything else: a page or asset of web/ */
 } cs_route;
 
 typedef struct cs_tus_req cs_tus_req;
@@ -74,10 +88,15 @@ typedef struct cs_tus_req cs_tus_req;
 /* One request's state; owned by http.c, freed when MHD says it completed. */
 typedef struct cs_req {
     cs_route route;
+    char method[8];             /* GET, POST, ... ("" when longer) */
     char id[CS_ID_MAX];         /* study or upload id from the path */
+    char name[CS_USER_MAX];     /* user name from /api/v1/users/{name} */
+    char sub[128];              /* CS_R_STUDY_SUB: the path after the id ("/frames", ...) */
+    char url[512];              /* CS_R_STATIC: the path */
     char *body;                 /* JSON API request body, capped */
     size_t body_len;
     bool body_too_large;
+    bool collect;               /* a non-tus request with a body: collect it */
     cs_tus_req *tus;            /* tus.c's state for a request with a body */
     bool tus_seen;              /* tus.c has seen the request's first call */
     bool tus_deferred;          /* tus.c answers this bodiless POST/PATCH on its last call */
@@ -111,20 +130,96 @@ void cs_progress_bump(cs_server *s);
 
 /* ---- authentication (auth.c) ------------------------------------------- */
 
-typedef enum cs_auth_kind { CS_AUTH_NONE, CS_AUTH_BAD, CS_AUTH_ADMIN, CS_AUTH_DEVICE } cs_auth_kind;
+typedef enum cs_auth_kind {
+    CS_AUTH_NONE, CS_AUTH_BAD, CS_AUTH_ADMIN, CS_AUTH_DEVICE,
+    CS_AUTH_USER,               /* a logged-in user (session cookie) */
+} cs_auth_kind;
+
+/* Roles as bits, for "who may use this route". The admin bearer token
+ * counts as CS_ROLE_ADMIN. */
+enum {
+    CS_ROLE_ADMIN = 1, CS_ROLE_READER = 2, CS_ROLE_CONSULTANT = 4, CS_ROLE_COORDINATOR = 8,
+};
+#define CS_ROLES_ANY (CS_ROLE_ADMIN | CS_ROLE_READER | CS_ROLE_CONSULTANT | CS_ROLE_COORDINATOR)
+#define CS_ROLES_IMAGES (CS_ROLE_ADMIN | CS_ROLE_READER | CS_ROLE_CONSULTANT)
+#define CS_ROLES_EDIT (CS_ROLE_READER | CS_ROLE_CONSULTANT)
+/* The bit of a role name; 0 for an unknown name. */
+unsigned cs_role_bit(const char *role);
 
 typedef struct cs_auth {
     cs_auth_kind kind;
     char study[CS_ID_MAX];      /* CS_AUTH_DEVICE: the device's one study */
+    /* CS_AUTH_USER */
+    char user[CS_USER_MAX];
+    char role[CS_ROLE_MAX];
+    char csrf[CS_HASH_HEX_MAX];
+    char session_hash[CS_HASH_HEX_MAX];
+    int64_t session_created_at;
+    bool expired;               /* CS_AUTH_BAD: the cookie named an ended session */
+    char ip[CS_IP_MAX];         /* the client's address, for the audit log */
 } cs_auth;
 
-/* Classify the request's Authorization header: none, a bad/revoked token,
- * the admin token, or a device token. Errors: CS_ERR_IO (store). */
+/* Classify the request: the Authorization header (none, a bad/revoked
+ * token, the admin token, a device token), else the session cookie (a
+ * live session, ended ones are deleted and reported as CS_AUTH_BAD).
+ * Errors: CS_ERR_IO (store). */
 cs_status cs_auth_check(cs_server *s, struct MHD_Connection *c, cs_auth *out, cs_error *err)
     CS_WARN_UNUSED;
-/* Answer 401/403 for a request that needs the admin token; MHD_NO means
- * "not answered: go on". */
-bool cs_auth_require_admin(cs_server *s, struct MHD_Connection *c, enum MHD_Result *ret);
+/* Answer 503/401/403 for a request whose caller is not one of `roles`, or
+ * whose state-changing method lacks the session's CSRF token; returns true
+ * when it answered (*ret set), false to go on with *a filled. */
+bool cs_auth_require(cs_server *s, struct MHD_Connection *c, const cs_req *r, unsigned roles,
+                     cs_auth *a, enum MHD_Result *ret);
+/* cs_auth_require(CS_ROLE_ADMIN) for the ingest side's admin routes. */
+bool cs_auth_require_admin(cs_server *s, struct MHD_Connection *c, const cs_req *r,
+                           enum MHD_Result *ret);
+/* The client's address as text into ip (CS_IP_MAX). */
+void cs_client_ip(struct MHD_Connection *c, char *ip);
+
+/* ---- the workstation (session.c, audit.c, api_ws_*.c) -------------------- */
+
+/* Parse the collected body as a JSON object, or answer 400 (NULL). */
+json_t *cs_http_body_json(cs_server *s, struct MHD_Connection *c, const cs_req *r,
+                          enum MHD_Result *ret);
+/* Bytes as a response with a content type and extra headers. `body` is
+ * copied unless `take` (then it is freed by MHD). */
+enum MHD_Result cs_http_bytes(struct MHD_Connection *c, unsigned status, const char *type,
+                              void *body, size_t len, bool take, const char *const *headers);
+
+cs_status cs_session_init(cs_server *s, cs_error *err) CS_WARN_UNUSED;
+void cs_session_free(cs_server *s);
+enum MHD_Result cs_api_session(cs_server *s, struct MHD_Connection *c, cs_req *r);
+enum MHD_Result cs_api_users(cs_server *s, struct MHD_Connection *c, cs_req *r);
+enum MHD_Result cs_api_user(cs_server *s, struct MHD_Connection *c, cs_req *r);
+/* Hash a password (argon2id, interactive limits) into out (CS_PWHASH_MAX).
+ * Errors: CS_ERR_ARG (shorter than CS_PASSWORD_MIN or over 1024 bytes),
+ * CS_ERR_NOMEM. */
+#define CS_PASSWORD_MIN 10
+cs_status cs_password_hash(const char *pw, char *out, cs_error *err) CS_WARN_UNUSED;
+/* A user name: 1..63 of [a-z0-9._-], starting with a letter or digit. */
+bool cs_user_name_ok(const char *name);
+
+/* Append to the audit log (who from `a`, or nobody). Failures are logged
+ * to stderr and counted; they never fail the request. */
+void cs_audit(cs_server *s, const cs_auth *a, const char *action, const char *study,
+              const char *fmt, ...) CS_PRINTF(5, 6);
+/* Note that a session was served frame `seq` of `study`: batched into
+ * frames.view entries (docs/workstation.md). */
+void cs_audit_frame_viewed(cs_server *s, const cs_auth *a, const char *study, uint64_t seq);
+/* Write frames.view batches older than their window (all when `all`). */
+void cs_audit_flush_views(cs_server *s, bool all);
+cs_status cs_audit_init(cs_server *s, cs_error *err) CS_WARN_UNUSED;
+void cs_audit_free(cs_server *s);
+enum MHD_Result cs_api_audit(cs_server *s, struct MHD_Connection *c, cs_req *r);
+
+enum MHD_Result cs_api_worklist(cs_server *s, struct MHD_Connection *c, cs_req *r);
+/* /api/v1/studies/{id}/<sub>: assign, frames, findings, marks, landmarks,
+ * cleansing, report. */
+enum MHD_Result cs_api_study_sub(cs_server *s, struct MHD_Connection *c, cs_req *r);
+/* The workflow state of a study (docs/workstation.md) from its ingest
+ * state (cs_api_study_json's "state") and its report state ("" = none). */
+const char *cs_workflow_state(const char *ingest_state, const char *report_state);
+enum MHD_Result cs_static_handle(cs_server *s, struct MHD_Connection *c, cs_req *r);
 
 /* ---- route families ------------------------------------------------------ */
 
