@@ -10,6 +10,7 @@
 # (tests/CMakeLists.txt); CS_SHOTS (optional) keeps the screenshots.
 set -u
 source "$(cd "$(dirname "${BASH_SOURCE[0]}")/../integration" && pwd)/lib.sh"
+CS_TEST_NAME=e2e.workstation
 
 E2E_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 SRC_DIR=${CS_SOURCE_DIR:-$(cd "$E2E_DIR/../.." && pwd)}

@@ -177,7 +177,7 @@ export function createFindingsPanel({ study, getSeq, seek, onChange, readOnly, r
     clear(lmBox);
     for (const [kind, title] of LANDMARKS) {
       const m = marks.landmarks && marks.landmarks[kind];
-      const set = h('button.btn.btn-small', { type: 'button', testid: `landmark-set-${kind}`, disabled: readOnly(), title: `Set ${title.toLowerCase()} at the current frame` }, 'Set here');
+      const set = h('button.btn.btn-small', { type: 'button', testid: `landmark-set-${kind}`, disabled: readOnly(), title: `Set ${title.toLowerCase()} at the current frame`, 'aria-label': `Set ${title.toLowerCase()} at the current frame` }, 'Set');
       set.addEventListener('click', async () => {
         const seq = getSeq();
         try {

@@ -220,9 +220,18 @@ export async function mountViewer(main, studyId) {
     if (!(f & F_OK)) chips.push(h('span.chip.bad', 'analysis failed'));
     clear(info).append(
       h('dt', 'Frame'), h('dd#cur-frame', { testid: 'cur-frame' }, `${seq}`, findex[seq] >= 0 ? h('span.muted', ` (capsule #${findex[seq]})`) : null),
-      h('dt', 'Captured'), h('dd#cur-time', { testid: 'cur-time' }, t >= 0 ? `${fmtTime(t / 1000)}${firstTime !== undefined ? `  (+${fmtDuration((t - firstTime) / 1e6)})` : ''}` : 'unknown'),
+      h('dt', 'Captured'), h('dd#cur-time', { testid: 'cur-time' }, captureText(t)),
       h('dt', 'Bleeding p'), h('dd#cur-p', { testid: 'cur-p' }, pcol[seq] !== undefined && pcol[seq] >= 0 ? (pcol[seq] / 1000).toFixed(3) : '—'),
       h('dt', 'Flags'), h('dd.chips', { testid: 'cur-flags' }, chips));
+  }
+
+  // Capture time: wall clock when the stream carries one (after 2001),
+  // always the time since the first frame.
+  function captureText(t) {
+    if (t === undefined || t < 0) return 'unknown';
+    const since = firstTime !== undefined ? (t - firstTime) / 1e6 : null;
+    const rel = since !== null ? `+${fmtDuration(since)}.${Math.floor((since % 1) * 10)}` : '';
+    return t > 9.8e14 ? `${fmtTime(t / 1000)}  (${rel})` : rel;
   }
 
   function renderStatus() {
