@@ -40,7 +40,7 @@ export async function mountWorklist(main) {
   const mayAssign = can(['admin', 'coordinator']);
   let studies = [];
   let sort = JSON.parse(sessionStorage.getItem('cs-wl-sort') || 'null') || { key: 'created_at', dir: -1 };
-  let timer = null, stopped = false, inFlight = null;
+  let timer = null, stopped = false, inFlight = null, lastJson = null;
 
   const stateSel = h('select#wl-state', { testid: 'wl-state', 'aria-label': 'Filter by state' },
     h('option', { value: '' }, 'All states'), STATES.map((s) => h('option', { value: s }, s)));
@@ -132,11 +132,15 @@ export async function mountWorklist(main) {
   }
 
   function render() {
+    // Keep the keyboard focus on the same control across a re-render.
+    const focused = document.activeElement && table.contains(document.activeElement)
+      ? document.activeElement.dataset.testid : null;
     renderHead();
     clear(tbody);
     const rows = visible();
     rows.forEach((s) => tbody.appendChild(row(s)));
     empty.hidden = rows.length > 0;
+    if (focused) table.querySelector(`[data-testid="${CSS.escape(focused)}"]`)?.focus();
   }
 
   async function refresh() {
@@ -144,9 +148,13 @@ export async function mountWorklist(main) {
     try {
       inFlight = new AbortController();
       const r = await get('worklist', { signal: inFlight.signal });
-      studies = r.studies || [];
       updated.textContent = `Updated ${new Date().toLocaleTimeString()}`;
-      render();
+      const json = JSON.stringify(r.studies || []);
+      if (json !== lastJson) {  // re-render only on change: keeps focus and hover
+        lastJson = json;
+        studies = r.studies || [];
+        render();
+      }
     } catch (e) {
       if (e.name === 'AbortError' || e.status === 401) return;
       updated.textContent = `Update failed: ${e.message}`;
