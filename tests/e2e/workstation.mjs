@@ -50,11 +50,12 @@ function eq(a, b, msg) { if (a !== b) throw new Error(`${msg}: expected ${JSON.s
 async function shot(page, name) {
   if (!SHOTS) return;
   fs.mkdirSync(SHOTS, { recursive: true });
+  await page.evaluate(() => { const t = document.getElementById('toast'); if (t) t.hidden = true; });
   await page.screenshot({ path: path.join(SHOTS, name), type: 'png' });
 }
 
 async function newPage(browser, who) {
-  const ctx = await browser.newContext({ baseURL: URL_, viewport: { width: 1440, height: 900 } });
+  const ctx = await browser.newContext({ baseURL: URL_, viewport: { width: 1280, height: 800 } });
   const page = await ctx.newPage();
   page.setDefaultTimeout(TIMEOUT);
   page.on('pageerror', (e) => pageProblems.push(`${who}: page error: ${e.message}`));
