@@ -2,6 +2,7 @@
 #include "store/store_backend.h"
 
 #include <stddef.h>
+#include <string.h>
 
 cs_status cs_store_open(const char *data_dir, cs_store **out, cs_error *err)
 {
@@ -131,4 +132,187 @@ cs_status cs_store_studies_pending(cs_store *s, char (**ids)[CS_ID_MAX], size_t 
 {
     CHECK(s && ids && n);
     return s->ops->studies_pending(s, ids, n, err);
+}
+
+/* ---- the reading workstation (schema 2) ---------------------------------- */
+
+cs_status cs_store_studies_list(cs_store *s, cs_study_rec **out, size_t *n, cs_error *err)
+{
+    CHECK(s && out && n);
+    return s->ops->studies_list(s, out, n, err);
+}
+
+cs_status cs_store_study_assign(cs_store *s, const char *study, const char *reader, bool *found,
+                                cs_error *err)
+{
+    CHECK(s && study && reader && found);
+    return s->ops->study_assign(s, study, reader, found, err);
+}
+
+cs_status cs_store_user_add(cs_store *s, const cs_user_rec *u, bool *exists, cs_error *err)
+{
+    CHECK(s && u && exists);
+    return s->ops->user_add(s, u, exists, err);
+}
+
+cs_status cs_store_user_get(cs_store *s, const char *name, bool *found, cs_user_rec *out,
+                            cs_error *err)
+{
+    CHECK(s && name && found && out);
+    return s->ops->user_get(s, name, found, out, err);
+}
+
+cs_status cs_store_user_update(cs_store *s, const cs_user_rec *u, bool *found, cs_error *err)
+{
+    CHECK(s && u && found);
+    return s->ops->user_update(s, u, found, err);
+}
+
+cs_status cs_store_user_list(cs_store *s, cs_user_rec **out, size_t *n, cs_error *err)
+{
+    CHECK(s && out && n);
+    return s->ops->user_list(s, out, n, err);
+}
+
+cs_status cs_store_session_create(cs_store *s, const cs_session_rec *r, cs_error *err)
+{
+    CHECK(s && r);
+    return s->ops->session_create(s, r, err);
+}
+
+cs_status cs_store_session_get(cs_store *s, const char *id_hash, bool *found, cs_session_rec *out,
+                               cs_error *err)
+{
+    CHECK(s && id_hash && found && out);
+    return s->ops->session_get(s, id_hash, found, out, err);
+}
+
+cs_status cs_store_session_touch(cs_store *s, const char *id_hash, int64_t now, cs_error *err)
+{
+    CHECK(s && id_hash);
+    return s->ops->session_touch(s, id_hash, now, err);
+}
+
+cs_status cs_store_session_delete(cs_store *s, const char *id_hash, cs_error *err)
+{
+    CHECK(s && id_hash);
+    return s->ops->session_delete(s, id_hash, err);
+}
+
+cs_status cs_store_sessions_purge(cs_store *s, int64_t idle_before, int64_t created_before,
+                                  int *n, cs_error *err)
+{
+    CHECK(s && n);
+    return s->ops->sessions_purge(s, idle_before, created_before, n, err);
+}
+
+cs_status cs_store_audit_append(cs_store *s, const cs_audit_rec *r, cs_error *err)
+{
+    CHECK(s && r);
+    if (!r->action[0])
+        return cs_error_set(err, CS_ERR_ARG, "store: an audit entry needs an action");
+    return s->ops->audit_append(s, r, err);
+}
+
+cs_status cs_store_audit_query(cs_store *s, const cs_audit_query *q, cs_audit_rec **out,
+                               size_t *n, cs_error *err)
+{
+    CHECK(s && q && out && n);
+    return s->ops->audit_query(s, q, out, n, err);
+}
+
+cs_status cs_store_frame_views(cs_store *s, const char *study, uint64_t from_seq,
+                               cs_frame_view *out, size_t cap, size_t *n, cs_error *err)
+{
+    CHECK(s && study && (out || cap == 0) && n);
+    return s->ops->frame_views(s, study, from_seq, out, cap, n, err);
+}
+
+cs_status cs_store_finding_create(cs_store *s, cs_finding_rec *f, cs_change_outcome *out,
+                                  cs_error *err)
+{
+    CHECK(s && f && out);
+    return s->ops->finding_create(s, f, out, err);
+}
+
+cs_status cs_store_finding_update(cs_store *s, cs_finding_rec *f, int expected_version,
+                                  cs_change_outcome *out, cs_error *err)
+{
+    CHECK(s && f && out);
+    return s->ops->finding_update(s, f, expected_version, out, err);
+}
+
+cs_status cs_store_finding_delete(cs_store *s, const char *study, int64_t id, const char *by,
+                                  int64_t at_ms, int expected_version, cs_change_outcome *out,
+                                  cs_error *err)
+{
+    CHECK(s && study && by && out);
+    return s->ops->finding_delete(s, study, id, by, at_ms, expected_version, out, err);
+}
+
+cs_status cs_store_findings_list(cs_store *s, const char *study, bool include_deleted,
+                                 cs_finding_rec **out, size_t *n, cs_error *err)
+{
+    CHECK(s && study && out && n);
+    return s->ops->findings_list(s, study, include_deleted, out, n, err);
+}
+
+cs_status cs_store_finding_history(cs_store *s, const char *study, int64_t id,
+                                   cs_finding_rec **out, size_t *n, cs_error *err)
+{
+    CHECK(s && study && out && n);
+    return s->ops->finding_history(s, study, id, out, n, err);
+}
+
+cs_status cs_store_mark_set(cs_store *s, const char *study, const cs_mark_rec *m,
+                            cs_change_outcome *out, cs_error *err)
+{
+    CHECK(s && study && m && out);
+    return s->ops->mark_set(s, study, m, out, err);
+}
+
+cs_status cs_store_mark_delete(cs_store *s, const char *study, const char *kind, const char *key,
+                               cs_change_outcome *out, cs_error *err)
+{
+    CHECK(s && study && kind && key && out);
+    return s->ops->mark_delete(s, study, kind, key, out, err);
+}
+
+cs_status cs_store_marks_list(cs_store *s, const char *study, cs_mark_rec **out, size_t *n,
+                              cs_error *err)
+{
+    CHECK(s && study && out && n);
+    return s->ops->marks_list(s, study, out, n, err);
+}
+
+cs_status cs_store_report_get(cs_store *s, const char *study, bool *found, cs_report_rec *out,
+                              cs_error *err)
+{
+    CHECK(s && study && found && out);
+    return s->ops->report_get(s, study, found, out, err);
+}
+
+cs_status cs_store_report_save(cs_store *s, cs_report_rec *r, int expected_version,
+                               cs_change_outcome *out, cs_error *err)
+{
+    CHECK(s && r && out);
+    /* Only a signature makes a report signed: a save cannot. */
+    if (strcmp(r->state, "draft") != 0 && strcmp(r->state, "read") != 0)
+        return cs_error_set(err, CS_ERR_ARG, "store: a report is saved as draft or read, not %s",
+                            r->state);
+    return s->ops->report_save(s, r, expected_version, out, err);
+}
+
+cs_status cs_store_report_sign(cs_store *s, const char *study, const char *by, int64_t at_ms,
+                               int expected_version, cs_change_outcome *outcome,
+                               cs_report_rec *out, cs_error *err)
+{
+    CHECK(s && study && by && outcome && out);
+    return s->ops->report_sign(s, study, by, at_ms, expected_version, outcome, out, err);
+}
+
+cs_status cs_store_report_signed(cs_store *s, const char *study, bool *is_signed, cs_error *err)
+{
+    CHECK(s && study && is_signed);
+    return s->ops->report_signed(s, study, is_signed, err);
 }

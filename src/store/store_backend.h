@@ -1,7 +1,7 @@
 /* store_backend.h - the table of operations a metadata-store backend
  * implements (store.h documents each call); store.c dispatches to it.
- * Backends: store_sqlite.c. A PostgreSQL backend adds a file and a case in
- * cs_store_open(). */
+ * Backends: store_sqlite.c (with store_sqlite_ws.c). A PostgreSQL backend
+ * adds a file and a case in cs_store_open(). */
 #ifndef CS_STORE_BACKEND_H
 #define CS_STORE_BACKEND_H
 
@@ -37,6 +37,53 @@ typedef struct cs_store_ops {
                               size_t cap, size_t *n, cs_error *err);
     cs_status (*studies_pending)(cs_store *s, char (**ids)[CS_ID_MAX], size_t *n,
                                  cs_error *err);
+    /* the reading workstation (schema 2) */
+    cs_status (*studies_list)(cs_store *s, cs_study_rec **out, size_t *n, cs_error *err);
+    cs_status (*study_assign)(cs_store *s, const char *study, const char *reader, bool *found,
+                              cs_error *err);
+    cs_status (*user_add)(cs_store *s, const cs_user_rec *u, bool *exists, cs_error *err);
+    cs_status (*user_get)(cs_store *s, const char *name, bool *found, cs_user_rec *out,
+                          cs_error *err);
+    cs_status (*user_update)(cs_store *s, const cs_user_rec *u, bool *found, cs_error *err);
+    cs_status (*user_list)(cs_store *s, cs_user_rec **out, size_t *n, cs_error *err);
+    cs_status (*session_create)(cs_store *s, const cs_session_rec *r, cs_error *err);
+    cs_status (*session_get)(cs_store *s, const char *id_hash, bool *found,
+                             cs_session_rec *out, cs_error *err);
+    cs_status (*session_touch)(cs_store *s, const char *id_hash, int64_t now, cs_error *err);
+    cs_status (*session_delete)(cs_store *s, const char *id_hash, cs_error *err);
+    cs_status (*sessions_purge)(cs_store *s, int64_t idle_before, int64_t created_before,
+                                int *n, cs_error *err);
+    cs_status (*audit_append)(cs_store *s, const cs_audit_rec *r, cs_error *err);
+    cs_status (*audit_query)(cs_store *s, const cs_audit_query *q, cs_audit_rec **out,
+                             size_t *n, cs_error *err);
+    cs_status (*frame_views)(cs_store *s, const char *study, uint64_t from_seq,
+                             cs_frame_view *out, size_t cap, size_t *n, cs_error *err);
+    cs_status (*finding_create)(cs_store *s, cs_finding_rec *f, cs_change_outcome *out,
+                                cs_error *err);
+    cs_status (*finding_update)(cs_store *s, cs_finding_rec *f, int expected_version,
+                                cs_change_outcome *out, cs_error *err);
+    cs_status (*finding_delete)(cs_store *s, const char *study, int64_t id, const char *by,
+                                int64_t at_ms, int expected_version, cs_change_outcome *out,
+                                cs_error *err);
+    cs_status (*findings_list)(cs_store *s, const char *study, bool include_deleted,
+                               cs_finding_rec **out, size_t *n, cs_error *err);
+    cs_status (*finding_history)(cs_store *s, const char *study, int64_t id,
+                                 cs_finding_rec **out, size_t *n, cs_error *err);
+    cs_status (*mark_set)(cs_store *s, const char *study, const cs_mark_rec *m,
+                          cs_change_outcome *out, cs_error *err);
+    cs_status (*mark_delete)(cs_store *s, const char *study, const char *kind, const char *key,
+                             cs_change_outcome *out, cs_error *err);
+    cs_status (*marks_list)(cs_store *s, const char *study, cs_mark_rec **out, size_t *n,
+                            cs_error *err);
+    cs_status (*report_get)(cs_store *s, const char *study, bool *found, cs_report_rec *out,
+                            cs_error *err);
+    cs_status (*report_save)(cs_store *s, cs_report_rec *r, int expected_version,
+                             cs_change_outcome *out, cs_error *err);
+    cs_status (*report_sign)(cs_store *s, const char *study, const char *by, int64_t at_ms,
+                             int expected_version, cs_change_outcome *outcome,
+                             cs_report_rec *out, cs_error *err);
+    cs_status (*report_signed)(cs_store *s, const char *study, bool *is_signed,
+                               cs_error *err);
 } cs_store_ops;
 
 /* Every backend's handle starts with this. */

@@ -2,38 +2,16 @@
  * connection in WAL mode at DATA/capscreen.db, calls serialised by a
  * mutex, each call one transaction. Checkpoints (which fsync) never run
  * under that mutex: automatic checkpoints are off and a thread of its own,
- * with its own connection, runs a passive checkpoint every CKPT_MS. */
-#include "store/store_backend.h"
+ * with its own connection, runs a passive checkpoint every CKPT_MS. The
+ * reading workstation's calls live in store_sqlite_ws.c. */
+#include "store/store_sqlite.h"
 
 #include <errno.h>
-#include <pthread.h>
-#include <sqlite3.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
 
 #define CKPT_MS 1000
-
-typedef struct sq_store {
-    struct cs_store base;
-    sqlite3 *db;
-    pthread_mutex_t lock;
-    /* the checkpointer */
-    sqlite3 *ckdb;
-    pthread_t ckthread;
-    bool ckstarted, ckstop;   /* ckstop guarded by ckmu */
-    pthread_mutex_t ckmu;
-    pthread_cond_t ckcv;
-} sq_store;
-
-#define SQ(s) ((sq_store *)(void *)(s))
-
-static cs_status db_fail(sq_store *q, cs_error *err, const char *what)
-{
-    return cs_error_set(err, CS_ERR_IO, "database: %s: %s", what, sqlite3_errmsg(q->db));
-}
 
 /* Migrations, applied in order; schema_version holds how many ran. */
 static const char *const MIGRATIONS[] = {
@@ -59,6 +37,68 @@ static const char *const MIGRATIONS[] = {
     " status TEXT NOT NULL, error TEXT, bleeding_probability REAL, bleeding INTEGER,"
     " exposure TEXT, sharpness REAL, visibility REAL, readable INTEGER, blurry INTEGER,"
     " width INTEGER, height INTEGER, PRIMARY KEY (study, seq)) WITHOUT ROWID;",
+    /* 2: the reading workstation (docs/workstation.md). Frames learn where
+     * their JPEG lies in the study stream; studies get a reader. The audit
+     * log refuses UPDATE and DELETE in the schema itself, so no code path
+     * (ours or a hand-run sqlite3) can rewrite it. Findings and reports keep
+     * every version: finding_history holds a full snapshot per version
+     * (the current one included), report_history the replaced ones. */
+    "ALTER TABLE frames ADD COLUMN payload_offset INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE frames ADD COLUMN payload_len INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE frames ADD COLUMN mean_rgb INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE frames ADD COLUMN redundant INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE studies ADD COLUMN assigned_reader TEXT NOT NULL DEFAULT '';"
+    "CREATE INDEX studies_created ON studies(created_at DESC, id);"
+    "CREATE TABLE users ("
+    " name TEXT PRIMARY KEY, role TEXT NOT NULL, pw_hash TEXT NOT NULL,"
+    " created_at INTEGER NOT NULL, disabled INTEGER NOT NULL DEFAULT 0);"
+    "CREATE TABLE sessions ("
+    " id_hash TEXT PRIMARY KEY, user TEXT NOT NULL, csrf TEXT NOT NULL,"
+    " ip TEXT NOT NULL DEFAULT '', created_at INTEGER NOT NULL, last_seen INTEGER NOT NULL);"
+    "CREATE INDEX sessions_user ON sessions(user);"
+    "CREATE TABLE audit ("
+    " n INTEGER PRIMARY KEY AUTOINCREMENT, at_ms INTEGER NOT NULL,"
+    " user TEXT NOT NULL DEFAULT '', role TEXT NOT NULL DEFAULT '', action TEXT NOT NULL,"
+    " study TEXT NOT NULL DEFAULT '', detail TEXT NOT NULL DEFAULT '',"
+    " ip TEXT NOT NULL DEFAULT '');"
+    "CREATE INDEX audit_study ON audit(study, n);"
+    "CREATE INDEX audit_user ON audit(user, n);"
+    "CREATE INDEX audit_action ON audit(action, n);"
+    "CREATE INDEX audit_at ON audit(at_ms);"
+    "CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit"
+    " BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;"
+    "CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit"
+    " BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;"
+    "CREATE TABLE findings ("
+    " id INTEGER PRIMARY KEY AUTOINCREMENT, study TEXT NOT NULL REFERENCES studies(id),"
+    " seq_from INTEGER NOT NULL, seq_to INTEGER NOT NULL, type TEXT NOT NULL,"
+    " note TEXT NOT NULL DEFAULT '', size_mm REAL NOT NULL DEFAULT -1,"
+    " version INTEGER NOT NULL, deleted INTEGER NOT NULL DEFAULT 0,"
+    " created_by TEXT NOT NULL, created_at_ms INTEGER NOT NULL,"
+    " updated_by TEXT NOT NULL, updated_at_ms INTEGER NOT NULL);"
+    "CREATE INDEX findings_study ON findings(study, seq_from, id);"
+    "CREATE TABLE finding_history ("
+    " id INTEGER NOT NULL REFERENCES findings(id), study TEXT NOT NULL,"
+    " seq_from INTEGER NOT NULL, seq_to INTEGER NOT NULL, type TEXT NOT NULL,"
+    " note TEXT NOT NULL, size_mm REAL NOT NULL, version INTEGER NOT NULL,"
+    " deleted INTEGER NOT NULL, created_by TEXT NOT NULL, created_at_ms INTEGER NOT NULL,"
+    " updated_by TEXT NOT NULL, updated_at_ms INTEGER NOT NULL,"
+    " PRIMARY KEY (id, version)) WITHOUT ROWID;"
+    "CREATE TABLE marks ("
+    " study TEXT NOT NULL REFERENCES studies(id), kind TEXT NOT NULL, key TEXT NOT NULL,"
+    " value TEXT NOT NULL DEFAULT '', seq INTEGER NOT NULL DEFAULT -1,"
+    " set_by TEXT NOT NULL, at_ms INTEGER NOT NULL,"
+    " PRIMARY KEY (study, kind, key)) WITHOUT ROWID;"
+    "CREATE TABLE reports ("
+    " study TEXT PRIMARY KEY REFERENCES studies(id), state TEXT NOT NULL,"
+    " content TEXT NOT NULL, version INTEGER NOT NULL,"
+    " updated_by TEXT NOT NULL, updated_at_ms INTEGER NOT NULL,"
+    " signed_by TEXT NOT NULL DEFAULT '', signed_at_ms INTEGER NOT NULL DEFAULT 0);"
+    "CREATE TABLE report_history ("
+    " study TEXT NOT NULL REFERENCES studies(id), version INTEGER NOT NULL,"
+    " state TEXT NOT NULL, content TEXT NOT NULL,"
+    " updated_by TEXT NOT NULL, updated_at_ms INTEGER NOT NULL,"
+    " PRIMARY KEY (study, version)) WITHOUT ROWID;",
 };
 #define N_MIGRATIONS ((int)(sizeof MIGRATIONS / sizeof MIGRATIONS[0]))
 
@@ -137,20 +177,6 @@ static void sq_close(cs_store *s)
     free(q);
 }
 
-/* Prepare under the lock; `*st` is finalized by done(). */
-static cs_status prep(sq_store *q, const char *sql, sqlite3_stmt **st, cs_error *err)
-{
-    if (sqlite3_prepare_v2(q->db, sql, -1, st, NULL) != SQLITE_OK)
-        return db_fail(q, err, "prepare");
-    return CS_OK;
-}
-
-static void text(sqlite3_stmt *st, int col, char *out, size_t cap)
-{
-    const unsigned char *t = sqlite3_column_text(st, col);
-    snprintf(out, cap, "%s", t ? (const char *)t : "");
-}
-
 static cs_status sq_ping(cs_store *s, cs_error *err)
 {
     sq_store *q = SQ(s);
@@ -184,7 +210,7 @@ static cs_status sq_study_create(cs_store *s, const cs_study_rec *rec, const cha
 }
 
 #define STUDY_COLS "id, label, created_at, code_expires_at, code_used_at, ingest_offset," \
-                   " next_seq, first_byte_ms, last_byte_ms"
+                   " next_seq, first_byte_ms, last_byte_ms, assigned_reader"
 
 static void read_study(sqlite3_stmt *st, cs_study_rec *o)
 {
@@ -198,31 +224,7 @@ static void read_study(sqlite3_stmt *st, cs_study_rec *o)
     o->next_seq = (uint64_t)sqlite3_column_int64(st, 6);
     o->first_byte_ms = sqlite3_column_int64(st, 7);
     o->last_byte_ms = sqlite3_column_int64(st, 8);
-}
-
-/* Fetch the one row `sql` selects for `id` through `read` into `out`;
- * *found says whether there was one. */
-static cs_status get_by_id(sq_store *q, const char *sql, const char *id,
-                           void (*read)(sqlite3_stmt *, void *), void *out, bool *found,
-                           const char *what, cs_error *err)
-{
-    sqlite3_stmt *st = NULL;
-    *found = false;
-    pthread_mutex_lock(&q->lock);
-    cs_status r = prep(q, sql, &st, err);
-    if (r == CS_OK) {
-        sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
-        int rc = sqlite3_step(st);
-        if (rc == SQLITE_ROW) {
-            read(st, out);
-            *found = true;
-        } else if (rc != SQLITE_DONE) {
-            r = db_fail(q, err, what);
-        }
-    }
-    sqlite3_finalize(st);
-    pthread_mutex_unlock(&q->lock);
-    return r;
+    text(st, 9, o->assigned_reader, sizeof o->assigned_reader);
 }
 
 static void read_study_row(sqlite3_stmt *st, void *out) { read_study(st, out); }
@@ -232,26 +234,6 @@ static cs_status sq_study_get(cs_store *s, const char *id, bool *found, cs_study
 {
     return get_by_id(SQ(s), "SELECT " STUDY_COLS " FROM studies WHERE id = ?", id, read_study_row,
                      out, found, "read study", err);
-}
-
-/* Run `sql` with text/int binds given as a format: 't' text, 'i' int64. */
-static cs_status run(sq_store *q, const char *sql, const char *fmt, const void *const *args,
-                     int *changes, cs_error *err)
-{
-    sqlite3_stmt *st = NULL;
-    cs_status r = prep(q, sql, &st, err);
-    for (int i = 0; r == CS_OK && fmt[i]; i++) {
-        if (fmt[i] == 't')
-            sqlite3_bind_text(st, i + 1, args[i], -1, SQLITE_TRANSIENT);
-        else
-            sqlite3_bind_int64(st, i + 1, *(const int64_t *)args[i]);
-    }
-    if (r == CS_OK && sqlite3_step(st) != SQLITE_DONE)
-        r = db_fail(q, err, "update");
-    if (r == CS_OK && changes)
-        *changes = sqlite3_changes(q->db);
-    sqlite3_finalize(st);
-    return r;
 }
 
 static cs_status sq_enrol(cs_store *s, const char *code_hash, const char *token_hash, int64_t now,
@@ -481,6 +463,10 @@ static void bind_frame(sqlite3_stmt *st, const char *study, const cs_frame_rec *
         sqlite3_bind_int(st, 15, f->width);
         sqlite3_bind_int(st, 16, f->height);
     }
+    sqlite3_bind_int64(st, 17, (int64_t)f->payload_offset);
+    sqlite3_bind_int64(st, 18, f->payload_len);
+    sqlite3_bind_int64(st, 19, f->mean_rgb);
+    sqlite3_bind_int(st, 20, f->redundant);
 }
 
 /* Frames f[0..n) and the study's new analysis position, one transaction. */
@@ -501,8 +487,9 @@ static cs_status sq_frames_add(cs_store *s, const char *study, const cs_frame_re
     in_tx = true;
     if ((r = prep(q, "INSERT OR REPLACE INTO frames (study, seq, frame_index, capture_time_us, ok,"
                      " status, error, bleeding_probability, bleeding, exposure, sharpness,"
-                     " visibility, readable, blurry, width, height)"
-                     " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", &st, err)) != CS_OK)
+                     " visibility, readable, blurry, width, height, payload_offset,"
+                     " payload_len, mean_rgb, redundant)"
+                     " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", &st, err)) != CS_OK)
         goto fail;
     for (size_t i = 0; i < n; i++) {
         sqlite3_reset(st);
@@ -667,11 +654,128 @@ fail:
     return r;
 }
 
+static void read_study_item(sqlite3_stmt *st, void *out) { read_study(st, out); }
+
+static cs_status sq_studies_list(cs_store *s, cs_study_rec **out, size_t *n, cs_error *err)
+{
+    sq_store *q = SQ(s);
+    sqlite3_stmt *st = NULL;
+    *out = NULL;
+    *n = 0;
+    pthread_mutex_lock(&q->lock);
+    cs_status r = prep(q, "SELECT " STUDY_COLS " FROM studies ORDER BY created_at DESC, id",
+                       &st, err);
+    void *v = NULL;
+    if (r == CS_OK)
+        r = list_rows(q, st, read_study_item, sizeof **out, &v, n, "list studies", err);
+    *out = v;
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&q->lock);
+    return r;
+}
+
+static cs_status sq_study_assign(cs_store *s, const char *study, const char *reader,
+                                 bool *found, cs_error *err)
+{
+    sq_store *q = SQ(s);
+    int changes = 0;
+    const void *a[] = {reader, study};
+    *found = false;
+    pthread_mutex_lock(&q->lock);
+    cs_status r = run(q, "UPDATE studies SET assigned_reader = ? WHERE id = ?", "tt", a,
+                      &changes, err);
+    pthread_mutex_unlock(&q->lock);
+    *found = r == CS_OK && changes > 0;
+    return r;
+}
+
+static cs_status sq_frame_views(cs_store *s, const char *study, uint64_t from_seq,
+                                cs_frame_view *out, size_t cap, size_t *n, cs_error *err)
+{
+    sq_store *q = SQ(s);
+    sqlite3_stmt *st = NULL;
+    *n = 0;
+    if (cap == 0)
+        return CS_OK;
+    pthread_mutex_lock(&q->lock);
+    cs_status r = prep(q, "SELECT seq, frame_index, capture_time_us, ok, readable, blurry,"
+                          " bleeding, redundant, bleeding_probability, mean_rgb, payload_offset,"
+                          " payload_len FROM frames WHERE study = ? AND seq >= ?"
+                          " ORDER BY seq LIMIT ?", &st, err);
+    if (r == CS_OK) {
+        sqlite3_bind_text(st, 1, study, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(st, 2, from_seq > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)from_seq);
+        sqlite3_bind_int64(st, 3, (uint64_t)cap > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)cap);
+        int rc = SQLITE_DONE;
+        while (*n < cap && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+            cs_frame_view *v = &out[(*n)++];
+            v->seq = (uint64_t)sqlite3_column_int64(st, 0);
+            v->frame_index = sqlite3_column_type(st, 1) == SQLITE_NULL
+                                 ? -1 : sqlite3_column_int64(st, 1);
+            v->capture_time_us = sqlite3_column_type(st, 2) == SQLITE_NULL
+                                     ? -1 : sqlite3_column_int64(st, 2);
+            v->ok = sqlite3_column_int(st, 3) != 0;
+            v->readable = sqlite3_column_int(st, 4) != 0;
+            v->blurry = sqlite3_column_int(st, 5) != 0;
+            v->bleeding = sqlite3_column_int(st, 6) != 0;
+            v->redundant = sqlite3_column_int(st, 7) != 0;
+            v->bleeding_probability = (float)sqlite3_column_double(st, 8);
+            v->mean_rgb = (uint32_t)sqlite3_column_int64(st, 9);
+            v->payload_offset = (uint64_t)sqlite3_column_int64(st, 10);
+            v->payload_len = (uint32_t)sqlite3_column_int64(st, 11);
+        }
+        if (*n < cap && rc != SQLITE_DONE)
+            r = db_fail(q, err, "list frame views");
+    }
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&q->lock);
+    return r;
+}
+
 static const cs_store_ops SQLITE_OPS = {
-    sq_close, sq_ping, sq_study_create, sq_study_get, sq_enrol, sq_device_study,
-    sq_devices_revoke, sq_upload_create, sq_upload_get, sq_upload_update, sq_upload_list,
-    sq_study_touch, sq_frames_add, sq_study_set_ingest, sq_study_counts, sq_study_frames,
-    sq_studies_pending,
+    .close = sq_close,
+    .ping = sq_ping,
+    .study_create = sq_study_create,
+    .study_get = sq_study_get,
+    .enrol = sq_enrol,
+    .device_study = sq_device_study,
+    .devices_revoke = sq_devices_revoke,
+    .upload_create = sq_upload_create,
+    .upload_get = sq_upload_get,
+    .upload_update = sq_upload_update,
+    .upload_list = sq_upload_list,
+    .study_touch = sq_study_touch,
+    .frames_add = sq_frames_add,
+    .study_set_ingest = sq_study_set_ingest,
+    .study_counts = sq_study_counts,
+    .study_frames = sq_study_frames,
+    .studies_pending = sq_studies_pending,
+    .studies_list = sq_studies_list,
+    .study_assign = sq_study_assign,
+    .user_add = sq_user_add,
+    .user_get = sq_user_get,
+    .user_update = sq_user_update,
+    .user_list = sq_user_list,
+    .session_create = sq_session_create,
+    .session_get = sq_session_get,
+    .session_touch = sq_session_touch,
+    .session_delete = sq_session_delete,
+    .sessions_purge = sq_sessions_purge,
+    .audit_append = sq_audit_append,
+    .audit_query = sq_audit_query,
+    .frame_views = sq_frame_views,
+    .finding_create = sq_finding_create,
+    .finding_update = sq_finding_update,
+    .finding_delete = sq_finding_delete,
+    .findings_list = sq_findings_list,
+    .finding_history = sq_finding_history,
+    .mark_set = sq_mark_set,
+    .mark_delete = sq_mark_delete,
+    .marks_list = sq_marks_list,
+    .report_get = sq_report_get,
+    .report_save = sq_report_save,
+    .report_sign = sq_report_sign,
+    .report_signed = sq_report_signed,
 };
 
 cs_status cs_store_sqlite_open(const char *data_dir, cs_store **out, cs_error *err)

@@ -1,0 +1,750 @@
+/* store_sqlite_ws.c - the SQLite backend's reading-workstation calls
+ * (schema 2): users, sessions, the audit log, findings, marks and reports;
+ * like the rest of the backend, each call holds the mutex and is one
+ * transaction, and every "LOCKED once signed" check runs inside it. */
+#include "store/store_sqlite.h"
+
+#include <string.h>
+
+/* BEGIN IMMEDIATE: the write lock is taken now, so what a call reads
+ * before it writes (a version, a signature) cannot change under it. */
+static cs_status begin(sq_store *q, bool *in_tx, cs_error *err)
+{
+    if (sqlite3_exec(q->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+        return db_fail(q, err, "begin");
+    *in_tx = true;
+    return CS_OK;
+}
+
+static cs_status commit(sq_store *q, bool *in_tx, cs_error *err)
+{
+    if (sqlite3_exec(q->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+        return db_fail(q, err, "commit");
+    *in_tx = false;
+    return CS_OK;
+}
+
+/* Undo an unfinished transaction (a refused change or a failure). */
+static void rollback(sq_store *q, bool in_tx)
+{
+    if (in_tx)
+        sqlite3_exec(q->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+/* Whether `study` exists and whether its report is signed. */
+static cs_status study_lock(sq_store *q, const char *study, bool *exists, bool *is_signed,
+                            cs_error *err)
+{
+    sqlite3_stmt *st = NULL;
+    cs_status r = prep(q, "SELECT EXISTS (SELECT 1 FROM studies WHERE id = ?1),"
+                          " EXISTS (SELECT 1 FROM reports WHERE study = ?1 AND state = 'signed')",
+                       &st, err);
+    if (r == CS_OK) {
+        sqlite3_bind_text(st, 1, study, -1, SQLITE_TRANSIENT);
+        if (sqlite3_step(st) != SQLITE_ROW) {
+            r = db_fail(q, err, "read study state");
+        } else {
+            *exists = sqlite3_column_int(st, 0) != 0;
+            *is_signed = sqlite3_column_int(st, 1) != 0;
+        }
+    }
+    sqlite3_finalize(st);
+    return r;
+}
+
+/* Fetch the one row `st` (bound by the caller) selects through `read`. */
+static cs_status one_row(sq_store *q, sqlite3_stmt *st, void (*read)(sqlite3_stmt *, void *),
+                         void *out, bool *found, const char *what, cs_error *err)
+{
+    int rc = sqlite3_step(st);
+    *found = rc == SQLITE_ROW;
+    if (rc == SQLITE_ROW)
+        read(st, out);
+    else if (rc != SQLITE_DONE)
+        return db_fail(q, err, what);
+    return CS_OK;
+}
+
+/* ---- users and sessions -------------------------------------------------- */
+
+#define USER_COLS "name, role, pw_hash, created_at, disabled"
+
+static void read_user(sqlite3_stmt *st, void *out)
+{
+    cs_user_rec *o = out;
+    memset(o, 0, sizeof *o);
+    text(st, 0, o->name, sizeof o->name);
+    text(st, 1, o->role, sizeof o->role);
+    text(st, 2, o->pw_hash, sizeof o->pw_hash);
+    o->created_at = sqlite3_column_int64(st, 3);
+    o->disabled = sqlite3_column_int(st, 4) != 0;
+}
+
+cs_status sq_user_add(cs_store *s, const cs_user_rec *u, bool *exists, cs_error *err)
+{
+    sq_store *q = SQ(s);
+    int64_t disabled = u->disabled;
+    int changes = 0;
+    const void *a[] = {u->name, u->role, u->pw_hash, &u->created_at, &disabled};
+    *exists = false;
+    pthread_mutex_lock(&q->lock);
+    /* OR IGNORE: only the primary key can conflict (nothing bound is NULL). */
+    cs_status r = run(q, "INSERT OR IGNORE INTO users (" USER_COLS ") VALUES (?,?,?,?,?)",
+                      "tttii", a, &changes, err);
+    pthread_mutex_unlock(&q->lock);
+    *exists = r == CS_OK && changes == 0;
+    return r;
+}
+
+cs_status sq_user_get(cs_store *s, const char *name, bool *found, cs_user_rec *out,
+                      cs_error *err)
+{
+    return get_by_id(SQ(s), "SELECT " USER_COLS " FROM users WHERE name = ?", name, read_user,
+                     out, found, "read user", err);
+}
+
+cs_status sq_user_update(cs_store *s, const cs_user_rec *u, bool *found, cs_error *err)
+{
+    sq_store *q = SQ(s);
+    sqlite3_stmt *st = NULL;
+    bool in_tx = false;
+    cs_user_rec old;
+    *found = false;
+    pthread_mutex_lock(&q->lock);
+    cs_status r = begin(q, &in_tx, err);
+    if (r != CS_OK)
+        goto fail;
+    if ((r = prep(q, "SELECT " USER_COLS " FROM users WHERE name = ?", &st, err)) != CS_OK)
+        goto fail;
+    sqlite3_bind_text(st, 1, u->name, -1, SQLITE_TRANSIENT);
+    if ((r = one_row(q, st, read_user, &old, found, "read user", err)) != CS_OK || !*found)
+        goto fail;
+    int64_t disabled = u->disabled;
+    const void *a[] = {u->role, u->pw_hash, &disabled, u->name};
+    if ((r = run(q, "UPDATE users SET role = ?, pw_hash = ?, disabled = ? WHERE name = ?",
+                 "ttit", a, NULL, err)) != CS_OK)
+        goto fail;
+    /* A disabled user or a new password: every session of the user ends,
+     * in this transaction, so no request can slip in between. */
+    if (u->disabled || strcmp(old.pw_hash, u->pw_hash) != 0) {
+        const void *b[] = {u->name};
+        if ((r = run(q, "DELETE FROM sessions WHERE user = ?", "t", b, NULL, err)) != CS_OK)
+            goto fail;
+    }
+    r = commit(q, &in_tx, err);
+fail:
+    sqlite3_finalize(st);
+    rollback(q, in_tx);
+    pthread_mutex_unlock(&q->lock);
+    if (r != CS_OK)
+        *found = false;
+    return r;
+}
+
+cs_status sq_user_list(cs_store *s, cs_user_rec **out, size_t *n, cs_error *err)
+{
+    sq_store *q = SQ(s);
+    sqlite3_stmt *st = NULL;
+    void *v = NULL;
+    *n = 0;
+    pthread_mutex_lock(&q->lock);
+    cs_status r = prep(q, "SELECT " USER_COLS " FROM users ORDER BY name", &st, err);
+    if (r == CS_OK)
+        r = list_rows(q, st, read_user, sizeof **out, &v, n, "list users", err);
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&q->lock);
+    *out = v;
+    return r;
+}
+
+cs_status sq_session_create(cs_store *s, const cs_session_rec *rec, cs_error *err)
+{
+    sq_store *q = SQ(s);
+    const void *a[] = {rec->id_hash, rec->user, rec->csrf, rec->ip, &rec->created_at,
+                       &rec->last_seen};
+    pthread_mutex_lock(&q->lock);
+    cs_status r = run(q, "INSERT INTO sessions (id_hash, user, csrf, ip, created_at, last_seen)"
+                         " VALUES (?,?,?,?,?,?)", "ttttii", a, NULL, err);
+    pthread_mutex_unlock(&q->lock);
+    return r;
+}
+
+static void read_session(sqlite3_stmt *st, void *out)
+{
+    cs_session_rec *o = out;
+    memset(o, 0, sizeof *o);
+    text(st, 0, o->id_hash, sizeof o->id_hash);
+    text(st, 1, o->user, sizeof o->user);
+    text(st, 2, o->role, sizeof o->role);
+    text(st, 3, o->csrf, sizeof o->csrf);
+    text(st, 4, o->ip, sizeof o->ip);
+    o->created_at = sqlite3_column_int64(st, 5);
+    o->last_seen = sqlite3_column_int64(st, 6);
+}
+
+cs_status sq_session_get(cs_store *s, const char *id_hash, bool *found, cs_session_rec *out,
+                         cs_error *err)
+{
+    /* The join is the check: a session outlives neither its user nor the
+     * user's being enabled, and its role is always the user's current one. */
+    return get_by_id(SQ(s), "SELECT s.id_hash, s.user, u.role, s.csrf, s.ip, s.created_at,"
+                            " s.last_seen FROM sessions s JOIN users u ON u.name = s.user"
+                            " WHERE s.id_hash = ? AND u.disabled = 0",
+                     id_hash, read_session, out, found, "read session", err);
+}
+
+cs_status sq_session_touch(cs_store *s, const char *id_hash, int64_t now, cs_error *err)
+{
+    sq_store *q = SQ(s);
+    const void *a[] = {&now, id_hash};
+    pthread_mutex_lock(&q->lock);
+    cs_status r = run(q, "UPDATE sessions SET last_seen = ? WHERE id_hash = ?", "it", a, NULL,
+                      err);
+    pthread_mutex_unlock(&q->lock);
+    return r;
+}
+
+cs_status sq_session_delete(cs_store *s, const char *id_hash, cs_error *err)
+{
+    sq_store *q = SQ(s);
+    const void *a[] = {id_hash};
+    pthread_mutex_lock(&q->lock);
+    cs_status r = run(q, "DELETE FROM sessions WHERE id_hash = ?", "t", a, NULL, err);
+    pthread_mutex_unlock(&q->lock);
+    return r;
+}
+
+cs_status sq_sessions_purge(cs_store *s, int64_t idle_before, int64_t created_before, int *n,
+                            cs_error *err)
+{
+    sq_store *q = SQ(s);
+    const void *a[] = {&idle_before, &created_before};
+    *n = 0;
+    pthread_mutex_lock(&q->lock);
+    cs_status r = run(q, "DELETE FROM sessions WHERE last_seen < ? OR created_at < ?", "ii", a,
+                      n, err);
+    pthread_mutex_unlock(&q->lock);
+    return r;
+}
+
+/* ---- the audit log -------------------------------------------------------- */
+
+cs_status sq_audit_append(cs_store *s, const cs_audit_rec *rec, cs_error *err)
+{
+    sq_store *q = SQ(s);
+    const void *a[] = {&rec->at_ms, rec->user, rec->role, rec->action, rec->study, rec->detail,
+                       rec->ip};
+    pthread_mutex_lock(&q->lock);
+    cs_status r = run(q, "INSERT INTO audit (at_ms, user, role, action, study, detail, ip)"
+                         " VALUES (?,?,?,?,?,?,?)", "itttttt", a, NULL, err);
+    pthread_mutex_unlock(&q->lock);
+    return r;
+}
+
+static void read_audit(sqlite3_stmt *st, void *out)
+{
+    cs_audit_rec *o = out;
+    memset(o, 0, sizeof *o);
+    o->n = sqlite3_column_int64(st, 0);
+    o->at_ms = sqlite3_column_int64(st, 1);
+    text(st, 2, o->user, sizeof o->user);
+    text(st, 3, o->role, sizeof o->role);
+    text(st, 4, o->action, sizeof o->action);
+    text(st, 5, o->study, sizeof o->study);
+    text(st, 6, o->detail, sizeof o->detail);
+    text(st, 7, o->ip, sizeof o->ip);
+}
+
+#define AUDIT_DEFAULT_LIMIT 200
+#define AUDIT_MAX_LIMIT 1000
+
+cs_status sq_audit_query(cs_store *s, const cs_audit_query *qy, cs_audit_rec **out, size_t *n,
+                         cs_error *err)
+{
+    sq_store *q = SQ(s);
+    sqlite3_stmt *st = NULL;
+    void *v = NULL;
+    /* Only the filters given go into the WHERE clause, so SQLite can pick
+     * the index of the one that narrows most; the SQL is built from fixed
+     * fragments, values are bound. since_ms and until_ms both inclusive. */
+    char sql[512] = "SELECT n, at_ms, user, role, action, study, detail, ip FROM audit WHERE 1";
+    const char *texts[3] = {0};
+    int64_t ints[3] = {0};
+    int nt = 0, ni = 0;
+    if (qy->user && *qy->user) {
+        strcat(sql, " AND user = ?");
+        texts[nt++] = qy->user;
+    }
+    if (qy->action && *qy->action) {
+        strcat(sql, " AND action = ?");
+        texts[nt++] = qy->action;
+    }
+    if (qy->study && *qy->study) {
+        strcat(sql, " AND study = ?");
+        texts[nt++] = qy->study;
+    }
+    if (qy->since_ms) {
+        strcat(sql, " AND at_ms >= ?");
+        ints[ni++] = qy->since_ms;
+    }
+    if (qy->until_ms) {
+        strcat(sql, " AND at_ms <= ?");
+        ints[ni++] = qy->until_ms;
+    }
+    if (qy->before_n) {
+        strcat(sql, " AND n < ?");
+        ints[ni++] = qy->before_n;
+    }
+    strcat(sql, " ORDER BY n DESC LIMIT ?");
+    size_t limit = qy->limit == 0 ? AUDIT_DEFAULT_LIMIT
+                   : qy->limit > AUDIT_MAX_LIMIT ? AUDIT_MAX_LIMIT : qy->limit;
+    *n = 0;
+    pthread_mutex_lock(&q->lock);
+    cs_status r = prep(q, sql, &st, err);
+    if (r == CS_OK) {
+        int k = 1;
+        for (int i = 0; i < nt; i++)
+            sqlite3_bind_text(st, k++, texts[i], -1, SQLITE_TRANSIENT);
+        for (int i = 0; i < ni; i++)
+            sqlite3_bind_int64(st, k++, ints[i]);
+        sqlite3_bind_int64(st, k, (int64_t)limit);
+        r = list_rows(q, st, read_audit, sizeof **out, &v, n, "query audit log", err);
+    }
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&q->lock);
+    *out = v;
+    return r;
+}
+
+/* ---- findings --------------------------------------------------------------- */
+
+/* The same columns in findings and finding_history (a snapshot is a copy). */
+#define FINDING_COLS "id, study, seq_from, seq_to, type, note, size_mm, version, deleted," \
+                     " created_by, created_at_ms, updated_by, updated_at_ms"
+
+static void read_finding(sqlite3_stmt *st, void *out)
+{
+    cs_finding_rec *o = out;
+    memset(o, 0, sizeof *o);
+    o->id = sqlite3_column_int64(st, 0);
+    text(st, 1, o->study, sizeof o->study);
+    o->seq_from = (uint64_t)sqlite3_column_int64(st, 2);
+    o->seq_to = (uint64_t)sqlite3_column_int64(st, 3);
+    text(st, 4, o->type, sizeof o->type);
+    text(st, 5, o->note, sizeof o->note);
+    o->size_mm = sqlite3_column_double(st, 6);
+    o->version = sqlite3_column_int(st, 7);
+    o->deleted = sqlite3_column_int(st, 8) != 0;
+    text(st, 9, o->created_by, sizeof o->created_by);
+    o->created_at_ms = sqlite3_column_int64(st, 10);
+    text(st, 11, o->updated_by, sizeof o->updated_by);
+    o->updated_at_ms = sqlite3_column_int64(st, 12);
+}
+
+/* Finding `id` of `study` as stored now; *found false when there is none. */
+static cs_status finding_load(sq_store *q, const char *study, int64_t id, cs_finding_rec *out,
+                              bool *found, cs_error *err)
+{
+    sqlite3_stmt *st = NULL;
+    cs_status r = prep(q, "SELECT " FINDING_COLS " FROM findings WHERE id = ? AND study = ?",
+                       &st, err);
+    if (r == CS_OK) {
+        sqlite3_bind_int64(st, 1, id);
+        sqlite3_bind_text(st, 2, study, -1, SQLITE_TRANSIENT);
+        r = one_row(q, st, read_finding, out, found, "read finding", err);
+    }
+    sqlite3_finalize(st);
+    return r;
+}
+
+/* Copy finding `id` as it is now into its history. */
+static cs_status finding_snapshot(sq_store *q, int64_t id, cs_error *err)
+{
+    const void *a[] = {&id};
+    return run(q, "INSERT INTO finding_history (" FINDING_COLS ") SELECT " FINDING_COLS
+                  " FROM findings WHERE id = ?", "i", a, NULL, err);
+}
+
+/* The checks every change of a finding or a mark makes first, inside its
+ * transaction: the study exists and its report is not signed. */
+static cs_status check_open(sq_store *q, const char *study, cs_change_outcome *out,
+                            cs_error *err)
+{
+    bool exists = false, is_signed = false;
+    cs_status r = study_lock(q, study, &exists, &is_signed, err);
+    if (r == CS_OK)
+        *out = !exists ? CS_CHANGE_NOT_FOUND : is_signed ? CS_CHANGE_LOCKED : CS_CHANGE_OK;
+    return r;
+}
+
+cs_status sq_finding_create(cs_store *s, cs_finding_rec *f, cs_change_outcome *out,
+                            cs_error *err)
+{
+    sq_store *q = SQ(s);
+    bool in_tx = false;
+    *out = CS_CHANGE_NOT_FOUND;
+    pthread_mutex_lock(&q->lock);
+    cs_status r = begin(q, &in_tx, err);
+    if (r != CS_OK || (r = check_open(q, f->study, out, err)) != CS_OK || *out != CS_CHANGE_OK)
+        goto fail;
+    int64_t from = (int64_t)f->seq_from, to = (int64_t)f->seq_to;
+    const void *a[] = {f->study, &from, &to, f->type, f->note, &f->size_mm, f->created_by,
+                       &f->created_at_ms, f->updated_by, &f->updated_at_ms};
+    if ((r = run(q, "INSERT INTO findings (study, seq_from, seq_to, type, note, size_mm,"
+                    " version, deleted, created_by, created_at_ms, updated_by, updated_at_ms)"
+                    " VALUES (?,?,?,?,?,?,1,0,?,?,?,?)", "tiittdtiti", a, NULL, err)) != CS_OK)
+        goto fail;
+    int64_t id = sqlite3_last_insert_rowid(q->db);
+    if ((r = finding_snapshot(q, id, err)) != CS_OK || (r = commit(q, &in_tx, err)) != CS_OK)
+        goto fail;
+    f->id = id;
+    f->version = 1;
+    f->deleted = false;
+fail:
+    rollback(q, in_tx);
+    pthread_mutex_unlock(&q->lock);
+    return r;
+}
+
+/* Update (or, when `by` is set, delete) finding cur->id: the shared body of
+ * sq_finding_update and sq_finding_delete. On OK *saved holds the result. */
+static cs_status finding_change(sq_store *q, const cs_finding_rec *f, const char *del_by,
+                                int64_t del_at_ms, int expected_version, cs_change_outcome *out,
+                                cs_finding_rec *saved, cs_error *err)
+{
+    bool in_tx = false, found = false;
+    cs_finding_rec cur;
+    *out = CS_CHANGE_NOT_FOUND;
+    pthread_mutex_lock(&q->lock);
+    cs_status r = begin(q, &in_tx, err);
+    if (r != CS_OK || (r = check_open(q, f->study, out, err)) != CS_OK || *out != CS_CHANGE_OK)
+        goto fail;
+    if ((r = finding_load(q, f->study, f->id, &cur, &found, err)) != CS_OK)
+        goto fail;
+    if (!found || cur.deleted) {
+        *out = CS_CHANGE_NOT_FOUND;
+        goto fail;
+    }
+    if (expected_version != 0 && cur.version != expected_version) {
+        *out = CS_CHANGE_CONFLICT;
+        goto fail;
+    }
+    if (del_by) {
+        const void *a[] = {del_by, &del_at_ms, &f->id};
+        r = run(q, "UPDATE findings SET deleted = 1, version = version + 1, updated_by = ?,"
+                   " updated_at_ms = ? WHERE id = ?", "tii", a, NULL, err);
+    } else {
+        int64_t from = (int64_t)f->seq_from, to = (int64_t)f->seq_to;
+        const void *a[] = {&from, &to, f->type, f->note, &f->size_mm, f->updated_by,
+                           &f->updated_at_ms, &f->id};
+        r = run(q, "UPDATE findings SET seq_from = ?, seq_to = ?, type = ?, note = ?,"
+                   " size_mm = ?, version = version + 1, updated_by = ?, updated_at_ms = ?"
+                   " WHERE id = ?", "iittdtii", a, NULL, err);
+    }
+    if (r != CS_OK || (r = finding_snapshot(q, f->id, err)) != CS_OK ||
+        (r = finding_load(q, f->study, f->id, saved, &found, err)) != CS_OK)
+        goto fail;
+    if (!found) {
+        r = cs_error_set(err, CS_ERR_IO, "database: finding %lld vanished while saved",
+                         (long long)f->id);
+        goto fail;
+    }
+    r = commit(q, &in_tx, err);
+fail:
+    rollback(q, in_tx);
+    pthread_mutex_unlock(&q->lock);
+    if (r != CS_OK)
+        *out = CS_CHANGE_NOT_FOUND;
+    return r;
+}
+
+cs_status sq_finding_update(cs_store *s, cs_finding_rec *f, int expected_version,
+                            cs_change_outcome *out, cs_error *err)
+{
+    cs_finding_rec saved;
+    cs_status r = finding_change(SQ(s), f, NULL, 0, expected_version, out, &saved, err);
+    if (r == CS_OK && *out == CS_CHANGE_OK)
+        *f = saved;
+    return r;
+}
+
+cs_status sq_finding_delete(cs_store *s, const char *study, int64_t id, const char *by,
+                            int64_t at_ms, int expected_version, cs_change_outcome *out,
+                            cs_error *err)
+{
+    cs_finding_rec key, saved;
+    memset(&key, 0, sizeof key);
+    snprintf(key.study, sizeof key.study, "%s", study);
+    key.id = id;
+    return finding_change(SQ(s), &key, by, at_ms, expected_version, out, &saved, err);
+}
+
+cs_status sq_findings_list(cs_store *s, const char *study, bool include_deleted,
+                           cs_finding_rec **out, size_t *n, cs_error *err)
+{
+    sq_store *q = SQ(s);
+    sqlite3_stmt *st = NULL;
+    void *v = NULL;
+    *n = 0;
+    pthread_mutex_lock(&q->lock);
+    cs_status r = prep(q, "SELECT " FINDING_COLS " FROM findings WHERE study = ?"
+                          " AND (? OR deleted = 0) ORDER BY seq_from, id", &st, err);
+    if (r == CS_OK) {
+        sqlite3_bind_text(st, 1, study, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int(st, 2, include_deleted);
+        r = list_rows(q, st, read_finding, sizeof **out, &v, n, "list findings", err);
+    }
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&q->lock);
+    *out = v;
+    return r;
+}
+
+cs_status sq_finding_history(cs_store *s, const char *study, int64_t id, cs_finding_rec **out,
+                             size_t *n, cs_error *err)
+{
+    sq_store *q = SQ(s);
+    sqlite3_stmt *st = NULL;
+    void *v = NULL;
+    *n = 0;
+    pthread_mutex_lock(&q->lock);
+    cs_status r = prep(q, "SELECT " FINDING_COLS " FROM finding_history WHERE id = ?"
+                          " AND study = ? ORDER BY version", &st, err);
+    if (r == CS_OK) {
+        sqlite3_bind_int64(st, 1, id);
+        sqlite3_bind_text(st, 2, study, -1, SQLITE_TRANSIENT);
+        r = list_rows(q, st, read_finding, sizeof **out, &v, n, "read finding history", err);
+    }
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&q->lock);
+    *out = v;
+    return r;
+}
+
+/* ---- marks: landmarks and cleansing grades ---------------------------------- */
+
+cs_status sq_mark_set(cs_store *s, const char *study, const cs_mark_rec *m,
+                      cs_change_outcome *out, cs_error *err)
+{
+    sq_store *q = SQ(s);
+    bool in_tx = false;
+    *out = CS_CHANGE_NOT_FOUND;
+    pthread_mutex_lock(&q->lock);
+    cs_status r = begin(q, &in_tx, err);
+    if (r != CS_OK || (r = check_open(q, study, out, err)) != CS_OK || *out != CS_CHANGE_OK)
+        goto fail;
+    const void *a[] = {study, m->kind, m->key, m->value, &m->seq, m->by, &m->at_ms};
+    if ((r = run(q, "INSERT OR REPLACE INTO marks (study, kind, key, value, seq, set_by, at_ms)"
+                    " VALUES (?,?,?,?,?,?,?)", "ttttiti", a, NULL, err)) != CS_OK)
+        goto fail;
+    r = commit(q, &in_tx, err);
+fail:
+    rollback(q, in_tx);
+    pthread_mutex_unlock(&q->lock);
+    if (r != CS_OK)
+        *out = CS_CHANGE_NOT_FOUND;
+    return r;
+}
+
+cs_status sq_mark_delete(cs_store *s, const char *study, const char *kind, const char *key,
+                         cs_change_outcome *out, cs_error *err)
+{
+    sq_store *q = SQ(s);
+    bool in_tx = false;
+    int changes = 0;
+    *out = CS_CHANGE_NOT_FOUND;
+    pthread_mutex_lock(&q->lock);
+    cs_status r = begin(q, &in_tx, err);
+    if (r != CS_OK || (r = check_open(q, study, out, err)) != CS_OK || *out != CS_CHANGE_OK)
+        goto fail;
+    const void *a[] = {study, kind, key};
+    if ((r = run(q, "DELETE FROM marks WHERE study = ? AND kind = ? AND key = ?", "ttt", a,
+                 &changes, err)) != CS_OK)
+        goto fail;
+    if (changes == 0) {
+        *out = CS_CHANGE_NOT_FOUND;
+        goto fail;
+    }
+    r = commit(q, &in_tx, err);
+fail:
+    rollback(q, in_tx);
+    pthread_mutex_unlock(&q->lock);
+    if (r != CS_OK)
+        *out = CS_CHANGE_NOT_FOUND;
+    return r;
+}
+
+static void read_mark(sqlite3_stmt *st, void *out)
+{
+    cs_mark_rec *o = out;
+    memset(o, 0, sizeof *o);
+    text(st, 0, o->kind, sizeof o->kind);
+    text(st, 1, o->key, sizeof o->key);
+    text(st, 2, o->value, sizeof o->value);
+    o->seq = sqlite3_column_int64(st, 3);
+    text(st, 4, o->by, sizeof o->by);
+    o->at_ms = sqlite3_column_int64(st, 5);
+}
+
+cs_status sq_marks_list(cs_store *s, const char *study, cs_mark_rec **out, size_t *n,
+                        cs_error *err)
+{
+    sq_store *q = SQ(s);
+    sqlite3_stmt *st = NULL;
+    void *v = NULL;
+    *n = 0;
+    pthread_mutex_lock(&q->lock);
+    cs_status r = prep(q, "SELECT kind, key, value, seq, set_by, at_ms FROM marks"
+                          " WHERE study = ? ORDER BY kind, key", &st, err);
+    if (r == CS_OK) {
+        sqlite3_bind_text(st, 1, study, -1, SQLITE_TRANSIENT);
+        r = list_rows(q, st, read_mark, sizeof **out, &v, n, "list marks", err);
+    }
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&q->lock);
+    *out = v;
+    return r;
+}
+
+/* ---- reports -------------------------------------------------------------------- */
+
+#define REPORT_COLS "study, state, content, version, updated_by, updated_at_ms, signed_by," \
+                    " signed_at_ms"
+
+static void read_report(sqlite3_stmt *st, void *out)
+{
+    cs_report_rec *o = out;
+    memset(o, 0, sizeof *o);
+    text(st, 0, o->study, sizeof o->study);
+    text(st, 1, o->state, sizeof o->state);
+    text(st, 2, o->content, sizeof o->content);
+    o->version = sqlite3_column_int(st, 3);
+    text(st, 4, o->updated_by, sizeof o->updated_by);
+    o->updated_at_ms = sqlite3_column_int64(st, 5);
+    text(st, 6, o->signed_by, sizeof o->signed_by);
+    o->signed_at_ms = sqlite3_column_int64(st, 7);
+}
+
+static cs_status report_load(sq_store *q, const char *study, cs_report_rec *out, bool *found,
+                             cs_error *err)
+{
+    sqlite3_stmt *st = NULL;
+    cs_status r = prep(q, "SELECT " REPORT_COLS " FROM reports WHERE study = ?", &st, err);
+    if (r == CS_OK) {
+        sqlite3_bind_text(st, 1, study, -1, SQLITE_TRANSIENT);
+        r = one_row(q, st, read_report, out, found, "read report", err);
+    }
+    sqlite3_finalize(st);
+    return r;
+}
+
+cs_status sq_report_get(cs_store *s, const char *study, bool *found, cs_report_rec *out,
+                        cs_error *err)
+{
+    return get_by_id(SQ(s), "SELECT " REPORT_COLS " FROM reports WHERE study = ?", study,
+                     read_report, out, found, "read report", err);
+}
+
+/* Reports are large (16 KiB of content): the calls below keep their
+ * working copies on the heap. */
+cs_status sq_report_save(cs_store *s, cs_report_rec *rep, int expected_version,
+                         cs_change_outcome *out, cs_error *err)
+{
+    sq_store *q = SQ(s);
+    bool in_tx = false, found = false;
+    cs_report_rec *cur = malloc(sizeof *cur);
+    *out = CS_CHANGE_NOT_FOUND;
+    if (!cur)
+        return cs_error_set(err, CS_ERR_NOMEM, "out of memory saving a report");
+    pthread_mutex_lock(&q->lock);
+    cs_status r = begin(q, &in_tx, err);
+    if (r != CS_OK || (r = check_open(q, rep->study, out, err)) != CS_OK ||
+        *out != CS_CHANGE_OK)
+        goto fail;
+    if ((r = report_load(q, rep->study, cur, &found, err)) != CS_OK)
+        goto fail;
+    /* 0 stands for "no report yet", so expected 0 means "create". */
+    if (expected_version >= 0 && (found ? cur->version : 0) != expected_version) {
+        *out = CS_CHANGE_CONFLICT;
+        goto fail;
+    }
+    const void *a[] = {rep->state, rep->content, rep->updated_by, &rep->updated_at_ms,
+                       rep->study};
+    if (found) {
+        const void *h[] = {rep->study};
+        if ((r = run(q, "INSERT INTO report_history (study, version, state, content, updated_by,"
+                        " updated_at_ms) SELECT study, version, state, content, updated_by,"
+                        " updated_at_ms FROM reports WHERE study = ?", "t", h, NULL, err)) !=
+                CS_OK ||
+            (r = run(q, "UPDATE reports SET state = ?, content = ?, updated_by = ?,"
+                        " updated_at_ms = ?, version = version + 1 WHERE study = ?", "tttit", a,
+                     NULL, err)) != CS_OK)
+            goto fail;
+    } else if ((r = run(q, "INSERT INTO reports (state, content, updated_by, updated_at_ms,"
+                           " study, version) VALUES (?,?,?,?,?,1)", "tttit", a, NULL, err)) !=
+               CS_OK) {
+        goto fail;
+    }
+    if ((r = report_load(q, rep->study, cur, &found, err)) != CS_OK ||
+        (r = commit(q, &in_tx, err)) != CS_OK)
+        goto fail;
+    *rep = *cur;
+fail:
+    rollback(q, in_tx);
+    pthread_mutex_unlock(&q->lock);
+    free(cur);
+    if (r != CS_OK)
+        *out = CS_CHANGE_NOT_FOUND;
+    return r;
+}
+
+cs_status sq_report_sign(cs_store *s, const char *study, const char *by, int64_t at_ms,
+                         int expected_version, cs_change_outcome *outcome, cs_report_rec *out,
+                         cs_error *err)
+{
+    sq_store *q = SQ(s);
+    bool in_tx = false, found = false;
+    cs_report_rec *cur = malloc(sizeof *cur);
+    *outcome = CS_CHANGE_NOT_FOUND;
+    if (!cur)
+        return cs_error_set(err, CS_ERR_NOMEM, "out of memory signing a report");
+    pthread_mutex_lock(&q->lock);
+    cs_status r = begin(q, &in_tx, err);
+    if (r != CS_OK || (r = report_load(q, study, cur, &found, err)) != CS_OK || !found)
+        goto fail;
+    if (strcmp(cur->state, "signed") == 0) {
+        *outcome = CS_CHANGE_LOCKED;
+        goto fail;
+    }
+    if (expected_version >= 0 && cur->version != expected_version) {
+        *outcome = CS_CHANGE_CONFLICT;
+        goto fail;
+    }
+    /* Signing is not a save: the version (and so the history) stays. */
+    const void *a[] = {by, &at_ms, study};
+    if ((r = run(q, "UPDATE reports SET state = 'signed', signed_by = ?, signed_at_ms = ?"
+                    " WHERE study = ?", "tit", a, NULL, err)) != CS_OK ||
+        (r = report_load(q, study, cur, &found, err)) != CS_OK ||
+        (r = commit(q, &in_tx, err)) != CS_OK)
+        goto fail;
+    *out = *cur;
+    *outcome = CS_CHANGE_OK;
+fail:
+    rollback(q, in_tx);
+    pthread_mutex_unlock(&q->lock);
+    free(cur);
+    if (r != CS_OK)
+        *outcome = CS_CHANGE_NOT_FOUND;
+    return r;
+}
+
+cs_status sq_report_signed(cs_store *s, const char *study, bool *is_signed, cs_error *err)
+{
+    sq_store *q = SQ(s);
+    bool exists = false;
+    *is_signed = false;
+    pthread_mutex_lock(&q->lock);
+    cs_status r = study_lock(q, study, &exists, is_signed, err);
+    pthread_mutex_unlock(&q->lock);
+    return r;
+}
