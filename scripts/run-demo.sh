@@ -1,30 +1,56 @@
 #!/usr/bin/env bash
-# The README's run command: install what is missing, build, and triage the
-# demo study (samples/demo) end to end: pack its frames into a frame-stream
-# file, as a home hub would send them, then analyse the stream. The summary
-# lands in demo-output/summary.json. (Until the server exists, this is the
-# main job; see README.)
+# The README's run command: install what is missing, build, and start the
+# server (capscreen serve: SQLite, files under demo-output/data) with the
+# demo study (samples/demo, 240 frames) loaded, then print the
+# workstation's URL and freshly generated credentials for a first admin, a
+# reader and a consultant. The study is packed into a frame stream, as a
+# home hub sends it, imported, and analysed by the server as it starts.
+# Each run starts from an empty data folder. Stop with Ctrl-C.
+#
+# CAPSCREEN_LISTEN (default 127.0.0.1:8080) sets the address.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 "$root/scripts/install-deps.sh"
 "$root/scripts/build.sh" >/dev/null
 cs="$root/build/capscreen"
 out="$root/demo-output"
+data="$out/data"
+listen=${CAPSCREEN_LISTEN:-127.0.0.1:8080}
+rm -rf "$data"
 mkdir -p "$out"
-"$cs" pack --fps 4 --start-us 1764064800000000 "$root/samples/demo/frames" "$out/demo.csfs"
-"$cs" analyze --threads "$(nproc)" --output "$out/summary.json" "$out/demo.csfs"
-python3 - "$out/summary.json" <<'PY'
-import json, sys
-s = json.load(open(sys.argv[1]))
-c, cl = s["counts"], s["cleansing"]
-print(f"demo study: {c['frames']} frames, {c['analysed']} analysed, {c['failed']} unreadable")
-print(f"  readable {c['readable']}, too dark {c['too_dark']}, blurry {c['blurry']}")
-print(f"  suspected bleeding: {c['bleeding_flagged']} frames")
-print(f"  reduced view: {len(s['reduced_view'])} of {c['frames']} frames "
-      f"({c['redundant']} redundant)")
-print(f"  cleansing: {cl['grade']} (mean visibility {cl['mean_visibility']:.2f})")
-print("  top frames for review:")
-for r in s["ranked_for_review"][:5]:
-    print(f"    #{r['rank']} {r['name']} p={r['bleeding_probability']:.3f}")
-print(f"summary: {sys.argv[1]}")
-PY
+umask 077
+
+"$cs" pack --fps 4 --start-us 1764064800000000 "$root/samples/demo/frames" "$out/demo.csfs" >/dev/null
+study=$("$cs" study import --data "$data" --label "Demo study (WCEBleedGen frames)" "$out/demo.csfs" |
+        tail -n 1 | sed 's/.*"study": "\([^"]*\)".*/\1/')
+
+# Generated, never fixed: 18 random bytes each, kept in demo-output/credentials.txt (mode 600).
+new_password() { head -c 18 /dev/urandom | base64 | tr '+/' '-_'; }
+: >"$out/credentials.txt"
+for who in admin:admin reader:reader consultant:consultant; do
+  name=${who%%:*} role=${who##*:} pw=$(new_password)
+  printf '%s\n' "$pw" | "$cs" user add --data "$data" --name "$name" --role "$role" >/dev/null
+  printf '%-11s %-11s %s\n' "$role" "$name" "$pw" >>"$out/credentials.txt"
+done
+
+"$cs" serve --listen "$listen" --data "$data" >"$out/serve.out" 2>"$out/serve.err" &
+pid=$!
+trap 'kill -TERM $pid 2>/dev/null; wait $pid 2>/dev/null' INT TERM
+for _ in $(seq 1 200); do
+  grep -q listening "$out/serve.out" 2>/dev/null && break
+  kill -0 $pid 2>/dev/null || { echo "capscreen serve did not start:" >&2; cat "$out/serve.err" >&2; exit 1; }
+  sleep 0.05
+done
+bound=$(sed 's/.*"listening": "\([^"]*\)".*/\1/' "$out/serve.out")
+cat <<MSG
+
+capscreen is running: http://$bound/
+demo study $study (240 frames) is being analysed now; it shows as "ready" in the worklist.
+
+log in with (also in $out/credentials.txt):
+  role        user        password
+$(sed 's/^/  /' "$out/credentials.txt")
+
+server log: $out/serve.err · stop with Ctrl-C
+MSG
+wait $pid

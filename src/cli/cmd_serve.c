@@ -21,8 +21,9 @@ static void usage(FILE *f)
 {
     fputs("usage: capscreen serve [--listen HOST:PORT] [--data DIR] [--config FILE] [OPTIONS]\n"
           "\n"
-          "Run the ingest server: tus uploads at /uploads/, the JSON API at /api/v1/,\n"
-          "/healthz and /metrics (docs/api.md, docs/server.md). Prints one JSON line\n"
+          "Run the server: tus uploads at /uploads/, the JSON API at /api/v1/, the\n"
+          "reading workstation at /, /healthz and /metrics (docs/api.md,\n"
+          "docs/workstation.md, docs/server.md). Prints one JSON line\n"
           "{\"listening\": \"HOST:PORT\"} once it accepts connections; stops cleanly on\n"
           "SIGINT or SIGTERM.\n"
           "\n"
@@ -39,7 +40,11 @@ static void usage(FILE *f)
           "  --max-connections N          default 1024\n"
           "  --connection-timeout SECONDS idle connections are closed (default 60)\n"
           "  --lock-takeover SECONDS      a PATCH silent this long loses its upload lock (default 5)\n"
-          "  --shutdown-grace SECONDS     wait for requests on stop (default 10)\n",
+          "  --shutdown-grace SECONDS     wait for requests on stop (default 10)\n"
+          "  --web-dir DIR                the workstation's pages (default: the built-in web/)\n"
+          "  --session-idle SECONDS       a session ends after this long unused (default 1800)\n"
+          "  --session-max SECONDS        and this long after login (default 43200)\n"
+          "  --tls-cert FILE --tls-key FILE  serve HTTPS (PEM); cookies get Secure\n",
           f);
 }
 

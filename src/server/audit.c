@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "server/server_internal.h"
+#include "server/api_ws.h"
 
 #define VIEW_WINDOW_MS 10000  /* a frames.view batch covers at most this long */
 #define VIEW_SLOTS 256        /* sessions with an open batch at once */
@@ -190,11 +190,8 @@ enum MHD_Result cs_api_audit(cs_server *s, struct MHD_Connection *c, cs_req *r)
     cs_error e = {0};
     if (cs_auth_require(s, c, r, CS_ROLE_ADMIN, &a, &ret))
         return ret;
-    if (strcmp(r->method, "GET") != 0) {
-        const char *h[] = {"Allow", "GET", NULL};
-        return cs_http_error_h(s, c, 405, false, h, "method_not_allowed",
-                               "the audit log is read-only (allowed: GET)");
-    }
+    if (strcmp(r->method, "GET") != 0)
+        return cs_ws_bad_method(s, c, r, "GET");
     /* Entries still batched in memory belong in the answer. */
     cs_audit_flush_views(s, true);
     bool bad = false;

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "server/server_internal.h"
+#include "server/api_ws.h"
 #include "server/tokens.h"
 
 #define LIMIT_FAILS_NAME 5     /* failed logins per user name ... */
@@ -228,11 +228,8 @@ enum MHD_Result cs_api_session(cs_server *s, struct MHD_Connection *c, cs_req *r
     if (strcmp(r->method, "POST") == 0)
         return login(s, c, r);
     bool is_get = strcmp(r->method, "GET") == 0;
-    if (!is_get && strcmp(r->method, "DELETE") != 0) {
-        const char *h[] = {"Allow", "GET, POST, DELETE", NULL};
-        return cs_http_error_h(s, c, 405, false, h, "method_not_allowed",
-                               "%.8s is not allowed here (allowed: GET, POST, DELETE)", r->method);
-    }
+    if (!is_get && strcmp(r->method, "DELETE") != 0)
+        return cs_ws_bad_method(s, c, r, "GET, POST, DELETE");
     if (cs_auth_require(s, c, r, CS_ROLES_ANY, &a, &ret))
         return ret;
     if (a.kind != CS_AUTH_USER)
@@ -273,11 +270,8 @@ enum MHD_Result cs_api_users(cs_server *s, struct MHD_Connection *c, cs_req *r)
         free(us);
         return cs_http_json(c, 200, json_pack("{s:o}", "users", arr), false, NULL);
     }
-    if (strcmp(r->method, "POST") != 0) {
-        const char *h[] = {"Allow", "GET, POST", NULL};
-        return cs_http_error_h(s, c, 405, false, h, "method_not_allowed",
-                               "%.8s is not allowed here (allowed: GET, POST)", r->method);
-    }
+    if (strcmp(r->method, "POST") != 0)
+        return cs_ws_bad_method(s, c, r, "GET, POST");
     json_t *o = cs_http_body_json(s, c, r, &ret);
     if (!o)
         return ret;
@@ -319,11 +313,8 @@ enum MHD_Result cs_api_user(cs_server *s, struct MHD_Connection *c, cs_req *r)
     cs_error e = {0};
     if (cs_auth_require(s, c, r, CS_ROLE_ADMIN, &a, &ret))
         return ret;
-    if (strcmp(r->method, "PUT") != 0) {
-        const char *h[] = {"Allow", "PUT", NULL};
-        return cs_http_error_h(s, c, 405, false, h, "method_not_allowed",
-                               "%.8s is not allowed here (allowed: PUT)", r->method);
-    }
+    if (strcmp(r->method, "PUT") != 0)
+        return cs_ws_bad_method(s, c, r, "PUT");
     cs_user_rec u;
     bool found = false;
     if (cs_store_user_get(s->store, r->name, &found, &u, &e) != CS_OK)

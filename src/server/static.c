@@ -9,7 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "server/server_internal.h"
+#include "server/api_ws.h"
 
 #define CSP "default-src 'self'; img-src 'self' blob: data:; style-src 'self'; " \
             "script-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; " \
@@ -42,11 +42,8 @@ static bool path_ok(const char *p)
 
 enum MHD_Result cs_static_handle(cs_server *s, struct MHD_Connection *c, cs_req *r)
 {
-    if (strcmp(r->method, "GET") != 0 && strcmp(r->method, "HEAD") != 0) {
-        const char *h[] = {"Allow", "GET", NULL};
-        return cs_http_error_h(s, c, 405, false, h, "method_not_allowed",
-                               "%.8s is not allowed here (allowed: GET)", r->method);
-    }
+    if (strcmp(r->method, "GET") != 0 && strcmp(r->method, "HEAD") != 0)
+        return cs_ws_bad_method(s, c, r, "GET");
     const char *rel = strcmp(r->url, "/") == 0 ? "/index.html" : r->url;
     const char *type = type_of(rel);
     if (!path_ok(rel) || !type)

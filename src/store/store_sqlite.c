@@ -39,10 +39,11 @@ static const char *const MIGRATIONS[] = {
     " width INTEGER, height INTEGER, PRIMARY KEY (study, seq)) WITHOUT ROWID;",
     /* 2: the reading workstation (docs/workstation.md). Frames learn where
      * their JPEG lies in the study stream; studies get a reader. The audit
-     * log refuses UPDATE and DELETE in the schema itself, so no code path
-     * (ours or a hand-run sqlite3) can rewrite it. Findings and reports keep
-     * every version: finding_history holds a full snapshot per version
-     * (the current one included), report_history the replaced ones. */
+     * log refuses UPDATE, DELETE and INSERT OR REPLACE in the schema itself,
+     * so no code path (ours or a hand-run sqlite3) can rewrite it. Findings
+     * and reports keep every version: finding_history holds a full snapshot
+     * per version (the current one included), report_history the replaced
+     * ones. */
     "ALTER TABLE frames ADD COLUMN payload_offset INTEGER NOT NULL DEFAULT 0;"
     "ALTER TABLE frames ADD COLUMN payload_len INTEGER NOT NULL DEFAULT 0;"
     "ALTER TABLE frames ADD COLUMN mean_rgb INTEGER NOT NULL DEFAULT 0;"
@@ -68,6 +69,10 @@ static const char *const MIGRATIONS[] = {
     "CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit"
     " BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;"
     "CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit"
+    " BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;"
+    /* REPLACE deletes the old row without firing DELETE triggers. */
+    "CREATE TRIGGER audit_no_replace BEFORE INSERT ON audit"
+    " WHEN EXISTS (SELECT 1 FROM audit WHERE n = NEW.n)"
     " BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;"
     "CREATE TABLE findings ("
     " id INTEGER PRIMARY KEY AUTOINCREMENT, study TEXT NOT NULL REFERENCES studies(id),"

@@ -2,8 +2,10 @@
 # server_live_triage.sh - a 60-frame study streamed in several PATCHes to a
 # deferred-length upload is analysed as it arrives: GET /api/v1/studies/ID
 # reaches 60 analysed frames, the events stream reports progress, and the
-# stored study file equals the source byte for byte. A damaged record mid
-# upload becomes one frame error and the rest is analysed.
+# stored study file equals the source byte for byte; each frame row says
+# where its JPEG payload lies in the stream, its mean colour and whether it
+# is redundant. A damaged record mid upload becomes one frame error (with no
+# payload) and the rest is analysed.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 need_shared
@@ -64,6 +66,36 @@ ID=${UPLOAD##*/}
 cmp "$T/s.csfs" "$T/data/uploads/$ID.bin" || fail "the stored study file differs from the source"
 ok "60 frames in 5 PATCHes: all analysed, state complete, study file identical"
 
+# frame_rows STUDY: the study's frame rows, one "seq ok payload_offset
+# payload_len mean_rgb redundant" line each (sqlite3 opens the WAL database
+# read-only beside the running server).
+frame_rows() {
+    python3 - "$T/data/capscreen.db" "$1" <<'EOF2'
+import sqlite3, sys
+db = sqlite3.connect("file:%s?mode=ro" % sys.argv[1], uri=True)
+for r in db.execute("SELECT seq, ok, payload_offset, payload_len, mean_rgb, redundant"
+                    " FROM frames WHERE study = ? ORDER BY seq", (sys.argv[2],)):
+    print(*r)
+EOF2
+}
+frame_rows "$STUDY" >"$T/rows"
+python3 - "$T/rows" "$T/data/uploads/$ID.bin" "$CS_SOURCE_DIR/tests/integration" <<'EOF2' \
+    || fail "per-frame workstation columns are wrong"
+import sys
+sys.path.insert(0, sys.argv[3])
+import csfs
+rows = [list(map(int, l.split())) for l in open(sys.argv[1])]
+stream = open(sys.argv[2], "rb").read()
+payloads = [p for _, p in csfs.records([sys.argv[2]])]
+assert len(rows) == 60 == len(payloads), (len(rows), len(payloads))
+for (seq, ok, off, n, rgb, red), p in zip(rows, payloads):
+    assert stream[off:off + n] == p, "frame %d: payload at %d+%d is not the record's" % (seq, off, n)
+    assert ok and 0 < rgb <= 0xFFFFFF, (seq, ok, rgb)
+    assert red in (0, 1), (seq, red)
+assert rows[0][5] == 0, "the first frame is redundant"
+EOF2
+ok "frame rows: payload offsets point at each record's JPEG, mean colours set, first frame kept"
+
 # --- a damaged record mid-upload ---------------------------------------------
 python3 - "$T/s.csfs" "$T/bad.csfs" <<'EOF2'
 import sys
@@ -84,6 +116,11 @@ if c["analysed"] != 59 or c["failed"] != 1: fail("counts %r" % c)
 if len(d["errors"]) != 1 or d["errors"][0]["reason_code"] != "checksum_mismatch": fail("errors %r" % d["errors"])
 if d["state"] != "complete": fail("state %r" % d["state"])
 EOF2
+frame_rows "$STUDY" >"$T/rows"
+awk '$2 == 0 && ($4 != 0 || $6 != 0) { bad = 1 } $2 == 1 && $4 == 0 { bad = 1 }
+     END { exit bad }' "$T/rows" \
+    || fail "the damaged frame has a payload or is redundant, or a good one has none: $(cat "$T/rows")"
+[ "$(awk '$2 == 0' "$T/rows" | wc -l)" = 1 ] || fail "expected one failed frame row"
 ok "a damaged record is one frame error; the other 59 are analysed"
 
 for i in $(seq 1 100); do   # the last event may trail the last GET a little
