@@ -144,12 +144,12 @@ cs_status cs_server_start(const cs_server_config *cfg, cs_server **out, cs_error
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
                      MHD_USE_ITC | MHD_USE_ERROR_LOG | MHD_USE_POLL | (v6 ? MHD_USE_IPv6 : 0) |
                      (s->tls ? MHD_USE_TLS : 0);
-    /* The TLS options are given only when TLS is on (MHD refuses them
-     * otherwise): the first option slot is either the key or a no-op. */
+    /* The logger comes first so that MHD reports through it; the TLS
+     * options are NULL (ignored) unless TLS is on. */
     s->mhd = MHD_start_daemon(flags, 0, NULL, NULL, cs_http_on_request, s,
+                              MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
                               MHD_OPTION_HTTPS_MEM_KEY, s->tls ? s->tls_key : NULL,
                               MHD_OPTION_HTTPS_MEM_CERT, s->tls ? s->tls_cert : NULL,
-                              MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
                               MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
                               MHD_OPTION_NOTIFY_COMPLETED, cs_http_on_completed, s,
                               MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_connections,

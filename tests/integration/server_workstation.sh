@@ -5,7 +5,8 @@
 # roles enforced on the server, frames byte-identical to what was packed,
 # thumbnails and caching, findings with history and version conflicts,
 # landmarks, cleansing, the report signed by a consultant and then
-# read-only, and the audit log that records it all, for admins only.
+# read-only, the audit log that records it all, for admins only; and TLS
+# with a Secure cookie.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 need_python
@@ -259,4 +260,23 @@ header Content-Security-Policy | grep -q "default-src 'self'" || fail "the page 
 http GET /../../etc/passwd --path-as-is
 [ "$CODE" = 404 ] || [ "$CODE" = 400 ] || fail "path traversal: $CODE"
 ok "logout ends the session; pages served with a CSP; no path traversal"
+
+# Under TLS (tls_cert, tls_key) the session cookie is Secure.
+if command -v openssl >/dev/null 2>&1; then
+    openssl req -x509 -newkey rsa:2048 -nodes -keyout "$T/key.pem" -out "$T/cert.pem" -days 1 \
+        -subj /CN=localhost >/dev/null 2>&1 || die "openssl could not make a test certificate"
+    stop_server
+    "$CAPSCREEN" serve --listen 127.0.0.1:0 --data "$T/data" --tls-cert "$T/cert.pem" \
+        --tls-key "$T/key.pem" >"$T/srv.out" 2>>"$T/srv.err" &
+    SRV_PID=$!
+    wait_until 30 "the TLS server to listen" grep -q listening "$T/srv.out"
+    PORT=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["listening"].rsplit(":",1)[1])' "$T/srv.out")
+    SRV_URL=https://127.0.0.1:$PORT
+    http POST /api/v1/session -k -d '{"user": "admin", "password": "pw-admin-0123456789"}'
+    expect_code 200 "a login over TLS"
+    header Set-Cookie | grep -q 'Secure' || fail "the TLS session cookie is not Secure: $(header Set-Cookie)"
+    ok "TLS: HTTPS from the server itself, and the session cookie is Secure"
+else
+    echo "SKIP part: openssl not installed, the TLS check did not run"
+fi
 cs_finish
