@@ -148,18 +148,26 @@ static json_t *frame_list(cs_server *s, const char *id, bool errors, cs_error *e
 json_t *cs_api_study_json(cs_server *s, const char *id, bool *found, cs_error *err)
 {
     cs_study_rec sr;
-    cs_study_counts n;
     *found = false;
-    if (cs_store_study_get(s->store, id, found, &sr, err) != CS_OK || !*found ||
-        cs_store_study_counts(s->store, id, &n, err) != CS_OK)
+    if (cs_store_study_get(s->store, id, found, &sr, err) != CS_OK || !*found)
+        return NULL;
+    return cs_api_study_rec_json(s, &sr, true, err);
+}
+
+json_t *cs_api_study_rec_json(cs_server *s, const cs_study_rec *rec, bool lists, cs_error *err)
+{
+    const cs_study_rec sr = *rec;
+    const char *id = sr.id;
+    cs_study_counts n;
+    if (cs_store_study_counts(s->store, id, &n, err) != CS_OK)
         return NULL;
     int64_t received = cs_ingest_received(s->ingest, id);
     if (received < (int64_t)n.frames)
         received = (int64_t)n.frames;
     double secs = (double)(sr.last_byte_ms - sr.first_byte_ms) / 1000.0;
     double rate = secs > 0 ? (double)n.bytes_received / secs : 0.0;
-    json_t *bleeding = frame_list(s, id, false, err);
-    json_t *errors = bleeding ? frame_list(s, id, true, err) : NULL;
+    json_t *bleeding = lists ? frame_list(s, id, false, err) : json_array();
+    json_t *errors = !bleeding ? NULL : lists ? frame_list(s, id, true, err) : json_array();
     if (!errors) {
         json_decref(bleeding);
         return NULL;
@@ -189,6 +197,10 @@ json_t *cs_api_study_json(cs_server *s, const char *id, bool *found, cs_error *e
                             ? json_integer(n.last_capture_time_us) : json_null());
         json_object_set_new(p, "last_byte_at_ms", sr.last_byte_ms ? json_integer(sr.last_byte_ms)
                                                                    : json_null());
+        if (!lists) {
+            json_object_del(o, "bleeding_frames");
+            json_object_del(o, "errors");
+        }
     }
     return o;
 }

@@ -62,12 +62,11 @@ enum MHD_Result cs_ws_bad_method(cs_server *s, struct MHD_Connection *c, const c
                            "%.8s is not allowed here (allowed: %s)", r->method, allow);
 }
 
-/* The study's JSON (cs_api_study_json) with the workstation's fields. */
-static json_t *study_entry(cs_server *s, const cs_study_rec *sr, cs_error *err)
+/* The study's JSON (cs_api_study_rec_json) with the workstation's fields. */
+static json_t *study_entry(cs_server *s, const cs_study_rec *sr, bool lists, cs_error *err)
 {
-    bool found = false;
     char report_state[16];
-    json_t *o = cs_api_study_json(s, sr->id, &found, err);
+    json_t *o = cs_api_study_rec_json(s, sr, lists, err);
     if (!o)
         return NULL;
     if (cs_ws_report_state(s, sr->id, report_state, sizeof report_state, err) != CS_OK) {
@@ -88,7 +87,7 @@ json_t *cs_ws_study_json(cs_server *s, const char *id, bool *found, cs_error *er
     *found = false;
     if (cs_store_study_get(s->store, id, found, &sr, err) != CS_OK || !*found)
         return NULL;
-    return study_entry(s, &sr, err);
+    return study_entry(s, &sr, true, err);
 }
 
 enum MHD_Result cs_api_worklist(cs_server *s, struct MHD_Connection *c, cs_req *r)
@@ -107,15 +106,13 @@ enum MHD_Result cs_api_worklist(cs_server *s, struct MHD_Connection *c, cs_req *
         return cs_http_error(s, c, 503, false, "store_unavailable", "%s", e.msg);
     json_t *arr = json_array();
     for (size_t i = 0; i < n; i++) {
-        json_t *o = study_entry(s, &list[i], &e);
+        /* The worklist needs counts, not the lists of flagged frames. */
+        json_t *o = study_entry(s, &list[i], false, &e);
         if (!o) {
             free(list);
             json_decref(arr);
             return cs_http_error(s, c, 503, false, "store_unavailable", "%s", e.msg);
         }
-        /* The worklist needs counts, not the lists of flagged frames. */
-        json_object_del(o, "bleeding_frames");
-        json_object_del(o, "errors");
         const char *ws = json_string_value(json_object_get(o, "workflow_state"));
         if (want && want[0] && (!ws || strcmp(ws, want) != 0))
             json_decref(o);

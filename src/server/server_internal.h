@@ -241,6 +241,9 @@ enum MHD_Result cs_api_enrol(cs_server *s, struct MHD_Connection *c, cs_req *r);
 /* The study's state and progress as JSON (new reference), or NULL with
  * *found false. */
 json_t *cs_api_study_json(cs_server *s, const char *id, bool *found, cs_error *err);
+/* The same from a study record already read; without `lists` the
+ * bleeding_frames and errors lists (two queries) are left out. */
+json_t *cs_api_study_rec_json(cs_server *s, const cs_study_rec *sr, bool lists, cs_error *err);
 enum MHD_Result cs_events_handle(cs_server *s, struct MHD_Connection *c, cs_req *r);
 enum MHD_Result cs_metrics_handle(cs_server *s, struct MHD_Connection *c);
 enum MHD_Result cs_health_handle(cs_server *s, struct MHD_Connection *c);
