@@ -90,6 +90,8 @@ static cs_err_kind kind_of(unsigned status, const char *code)
     case 413: return CS_EK_TOO_LARGE;
     case 415: return CS_EK_MEDIA_TYPE;
     case 412: return CS_EK_VERSION;
+    case 422: return CS_EK_BAD_REQUEST;  /* well-formed but refused (no recommendation) */
+    case 429: return CS_EK_UNAUTHORISED; /* failed logins limited */
     case 460: return CS_EK_CHECKSUM;
     default: return CS_EK_INTERNAL;
     }
