@@ -18,20 +18,9 @@ CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
 export CHROMIUM
 
 [ -x "$CHROMIUM" ] || skip "Chromium not found at $CHROMIUM (apt-get install chromium, or set CHROMIUM)"
-command -v node >/dev/null 2>&1 || skip "node not installed (needed to run playwright-core)"
 need_python
 need_curl
-# The npm packages of tests/node (playwright-core among them), installed
-# once from the lock file under the lock the integration tests share.
-if ! node_modules_complete; then
-    command -v npm >/dev/null 2>&1 || skip "npm not installed (needed to install playwright-core)"
-    (
-        flock 9
-        node_modules_complete ||
-            timeout 300 npm ci --prefix "$NODE_DIR" --no-audit --no-fund >"$T/npm.log" 2>&1
-    ) 9>"$NODE_DIR/.npm-install.lock" ||
-        skip "cannot install playwright-core from npm: $(tail -1 "$T/npm.log" 2>/dev/null)"
-fi
+need_node_modules "playwright-core"
 
 DATA=$T/data
 mkdir -p "$DATA"

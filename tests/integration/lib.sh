@@ -279,18 +279,23 @@ node_modules_complete() {
         [ -f "$NODE_DIR/node_modules/tus-js-client/package.json" ] &&
         [ -f "$NODE_DIR/node_modules/playwright-core/package.json" ]
 }
-need_tus_server() {
-    need_python
-    command -v node >/dev/null 2>&1 || skip "node not installed (needed for the @tus/server test peer)"
+# need_node_modules WHAT: node and tests/node's packages (npm ci from the
+# lock file, once, under a lock shared by every test), or skip naming WHAT.
+need_node_modules() {
+    command -v node >/dev/null 2>&1 || skip "node not installed (needed for $1)"
     if ! node_modules_complete; then
-        command -v npm >/dev/null 2>&1 || skip "npm not installed (needed to install @tus/server)"
+        command -v npm >/dev/null 2>&1 || skip "npm not installed (needed to install $1)"
         (
             flock 9
             node_modules_complete ||
                 timeout 300 npm ci --prefix "$NODE_DIR" --no-audit --no-fund >"$T/npm.log" 2>&1
         ) 9>"$NODE_DIR/.npm-install.lock" ||
-            skip "cannot install @tus/server from npm: $(tail -1 "$T/npm.log" 2>/dev/null)"
+            skip "cannot install $1 from npm: $(tail -1 "$T/npm.log" 2>/dev/null)"
     fi
+}
+need_tus_server() {
+    need_python
+    need_node_modules "the @tus/server test peer"
     trap uplink_cleanup EXIT
 }
 
@@ -381,16 +386,7 @@ slice() {
 # skip (exit 77). Parallel tests install once, under the same lock as
 # need_tus_server.
 need_tus_js_client() {
-    command -v node >/dev/null 2>&1 || skip "node not installed (needed to run tus-js-client)"
-    if ! node_modules_complete; then
-        command -v npm >/dev/null 2>&1 || skip "npm not installed (needed to install tus-js-client)"
-        (
-            flock 9
-            node_modules_complete ||
-                timeout 300 npm ci --prefix "$NODE_DIR" --no-audit --no-fund >"$T/npm.log" 2>&1
-        ) 9>"$NODE_DIR/.npm-install.lock" ||
-            skip "cannot install tus-js-client from npm: $(tail -1 "$T/npm.log" 2>/dev/null)"
-    fi
+    need_node_modules "tus-js-client"
 }
 
 # tus_start_enrolled STORE STATE: start the @tus/server peer on STORE and
