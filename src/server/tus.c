@@ -593,6 +593,12 @@ static enum MHD_Result handle_headers(cs_server *s, struct MHD_Connection *c, cs
         return ERR(401, "unauthorised", a.kind == CS_AUTH_NONE
                    ? "uploads need 'Authorization: Bearer <device token>'"
                    : "unknown or revoked token");
+    /* Uploads are for hubs (device tokens) and scripts (the admin token).
+     * A browser session must not reach them: the cookie comes with every
+     * request, and the code below treats any non-device caller as admin. */
+    if (a.kind != CS_AUTH_DEVICE && a.kind != CS_AUTH_ADMIN)
+        return ERR(403, "forbidden", "uploads need a device token or the admin token, "
+                   "not a user session");
     if (r->route == CS_R_TUS_ROOT) {
         if (strcmp(method, "POST") != 0) {
             const char *h[] = {"Allow", "POST, OPTIONS", NULL};

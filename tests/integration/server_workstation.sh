@@ -145,7 +145,9 @@ as reader GET /api/v1/audit
 expect_code 403 "a reader reading the audit log"
 as reader GET /api/v1/users
 expect_code 403 "a reader listing users"
-ok "roles: coordinators see no images; readers reach no admin routes"
+as reader POST /uploads/ -H "Tus-Resumable: 1.0.0" -H "Upload-Length: 10" -H "Upload-Metadata: study $(printf %s "$STUDY" | base64)"
+expect_code 403 "a user session creating a tus upload"
+ok "roles: coordinators see no images; readers reach no admin routes nor uploads"
 
 as reader POST "/api/v1/studies/$STUDY/findings" -d "{\"seq_from\": $FLAGGED, \"type\": \"fresh_blood\", \"note\": \"active\", \"size_mm\": 4}"
 expect_code 201 "a finding"
