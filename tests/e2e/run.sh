@@ -21,6 +21,9 @@ export CHROMIUM
 need_python
 need_curl
 need_node_modules "playwright-core"
+# playwright-core needs Node.js 20 or later (Debian 12's own nodejs is 18).
+[ "$(node -p 'process.versions.node.split(".")[0]')" -ge 20 ] ||
+    skip "node $(node --version) is older than playwright-core's minimum (20)"
 
 DATA=$T/data
 mkdir -p "$DATA"
