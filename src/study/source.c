@@ -1,12 +1,10 @@
-/* source.c - the study-source dispatcher and item lifetime. */
+/* source.c - item lifetime and the calls every study source shares.
+ * The dispatcher by path (cs_source_open) lives in source_open.c, so that a
+ * program that opens only folders or frame streams does not link FFmpeg. */
 #include "capscreen/source.h"
 
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-
-#include "capscreen/framestream.h"
 
 void cs_item_clear(cs_item *item)
 {
@@ -15,23 +13,6 @@ void cs_item_clear(cs_item *item)
     free(item->data);
     cs_image_free(&item->image);
     memset(item, 0, sizeof *item);
-}
-
-cs_status cs_source_open(const char *path, cs_source **out, cs_error *err)
-{
-    struct stat st;
-    *out = NULL;
-    if (stat(path, &st) != 0)
-        return cs_error_set(err, CS_ERR_IO, "cannot open %s: %s", path, strerror(errno));
-    if (S_ISDIR(st.st_mode))
-        return cs_source_open_folder(path, out, err);
-    if (!S_ISREG(st.st_mode))
-        return cs_error_set(err, CS_ERR_ARG, "%s is neither a folder nor a regular file", path);
-    if (st.st_size == 0)
-        return cs_error_set(err, CS_ERR_EMPTY, "%s is empty (0 bytes)", path);
-    if (cs_fs_is_stream_file(path))
-        return cs_source_open_framestream(path, out, err);
-    return cs_source_open_video(path, out, err);
 }
 
 cs_source_type cs_source_type_of(const cs_source *src) { return src->type; }

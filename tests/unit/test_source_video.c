@@ -11,9 +11,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <cmocka.h>
 
+#include "capscreen/framestream.h"
 #include "capscreen/source.h"
 #include "testutil.h"
 
@@ -340,6 +342,47 @@ static void test_bad_arguments(void **state)
     cs_source_close(NULL);
 }
 
+/* cs_source_open() (src/study/source_open.c) tells a folder, a frame
+ * stream and a video apart by what is at the path, and names what is wrong
+ * with a path that is none of them. It lives here because it is the one
+ * caller of the video backend. */
+static void test_dispatch_by_path(void **state)
+{
+    (void)state;
+    cs_source *src = NULL;
+    cs_error err = {0};
+
+    char dir[4200];
+    snprintf(dir, sizeof dir, "%s", tmp_path("frames"));
+    assert_int_equal(mkdir(dir, 0700), 0);
+    write_file("frames/0001.jpg", "not a JPEG", 10); /* a broken item, later */
+    assert_int_equal(cs_source_open(dir, &src, &err), CS_OK);
+    assert_int_equal(cs_source_type_of(src), CS_SOURCE_FOLDER);
+    cs_source_close(src);
+
+    FILE *f = fopen(tmp_path("study.csfs"), "wb");
+    assert_non_null(f);
+    assert_int_equal(cs_fs_write_header(f, &err), CS_OK);
+    assert_int_equal(fclose(f), 0);
+    assert_int_equal(cs_source_open(tmp_path("study.csfs"), &src, &err), CS_OK);
+    assert_int_equal(cs_source_type_of(src), CS_SOURCE_FRAMESTREAM);
+    cs_source_close(src);
+
+    make_video("dispatch.avi", "-f lavfi -i testsrc=size=64x64:rate=10 -frames:v 2 -c:v mjpeg");
+    assert_int_equal(cs_source_open(tmp_path("dispatch.avi"), &src, &err), CS_OK);
+    assert_int_equal(cs_source_type_of(src), CS_SOURCE_VIDEO);
+    cs_source_close(src);
+
+    write_file("empty.bin", "", 0);
+    src = NULL;
+    assert_int_equal(cs_source_open(tmp_path("empty.bin"), &src, &err), CS_ERR_EMPTY);
+    assert_null(src);
+    assert_non_null(strstr(err.msg, "empty"));
+    assert_int_equal(cs_source_open(tmp_path("missing"), &src, &err), CS_ERR_IO);
+    assert_null(src);
+    assert_non_null(strstr(err.msg, "missing"));
+}
+
 int main(void)
 {
     if (system("command -v ffmpeg >/dev/null 2>&1") != 0) {
@@ -364,6 +407,7 @@ int main(void)
         cmocka_unit_test(test_size_change),
         cmocka_unit_test(test_too_large),
         cmocka_unit_test(test_bad_arguments),
+        cmocka_unit_test(test_dispatch_by_path),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
