@@ -141,6 +141,47 @@ static cs_status migrate(sq_store *q, cs_error *err)
     return CS_OK;
 }
 
+cs_status sq_stmt(sq_store *q, const char *sql, sqlite3_stmt **st, cs_error *err)
+{
+    *st = NULL;
+    /* Most SQL is a string literal: its address finds it without strcmp. */
+    for (size_t i = 0; i < q->ncache; i++) {
+        if (q->cache[i].sql == sql || strcmp(q->cache[i].sql, sql) == 0) {
+            sqlite3_reset(q->cache[i].st);
+            sqlite3_clear_bindings(q->cache[i].st);
+            *st = q->cache[i].st;
+            return CS_OK;
+        }
+    }
+    sqlite3_stmt *nst = NULL;
+    if (sqlite3_prepare_v3(q->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &nst, NULL) != SQLITE_OK)
+        return db_fail(q, err, "prepare");
+    if (q->ncache == SQ_STMT_CACHE) {
+        /* Full (more distinct SQL than expected): the oldest makes room. */
+        sqlite3_finalize(q->cache[0].st);
+        free(q->cache[0].sql);
+        memmove(&q->cache[0], &q->cache[1], (SQ_STMT_CACHE - 1) * sizeof q->cache[0]);
+        q->ncache--;
+    }
+    char *key = strdup(sql);
+    if (!key) {
+        sqlite3_finalize(nst);
+        return cs_error_set(err, CS_ERR_NOMEM, "out of memory caching a statement");
+    }
+    q->cache[q->ncache++] = (sq_cached){.sql = key, .st = nst};
+    *st = nst;
+    return CS_OK;
+}
+
+void sq_stmt_cache_clear(sq_store *q)
+{
+    for (size_t i = 0; i < q->ncache; i++) {
+        sqlite3_finalize(q->cache[i].st);
+        free(q->cache[i].sql);
+    }
+    q->ncache = 0;
+}
+
 static void *checkpointer(void *arg)
 {
     sq_store *q = arg;
@@ -174,6 +215,7 @@ static void sq_close(cs_store *s)
     }
     if (q->ckdb)
         sqlite3_close(q->ckdb);
+    sq_stmt_cache_clear(q);
     if (q->db)
         sqlite3_close(q->db); /* the last connection checkpoints the rest */
     pthread_cond_destroy(&q->ckcv);
@@ -209,7 +251,7 @@ static cs_status sq_study_create(cs_store *s, const cs_study_rec *rec, const cha
         if (sqlite3_step(st) != SQLITE_DONE)
             r = db_fail(q, err, "create study");
     }
-    sqlite3_finalize(st);
+    done(st);
     pthread_mutex_unlock(&q->lock);
     return r;
 }
@@ -276,12 +318,9 @@ static cs_status sq_enrol(cs_store *s, const char *code_hash, const char *token_
         *outcome = CS_ENROL_EXPIRED;
         goto fail;
     }
-    const void *a1[] = {&now, study};
-    const void *a2[] = {token_hash, study, &now};
-    if ((r = run(q, "UPDATE studies SET code_used_at = ? WHERE id = ?", "it", a1, NULL, err)) !=
+    if ((r = run(q, "UPDATE studies SET code_used_at = ? WHERE id = ?", NULL, err, sq_i64(now), sq_text(study))) !=
             CS_OK ||
-        (r = run(q, "INSERT INTO devices (token_hash, study, created_at) VALUES (?,?,?)", "tti",
-                 a2, NULL, err)) != CS_OK)
+        (r = run(q, "INSERT INTO devices (token_hash, study, created_at) VALUES (?,?,?)", NULL, err, sq_text(token_hash), sq_text(study), sq_i64(now))) != CS_OK)
         goto fail;
     if (sqlite3_exec(q->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
         r = db_fail(q, err, "commit");
@@ -290,7 +329,7 @@ static cs_status sq_enrol(cs_store *s, const char *code_hash, const char *token_
     in_tx = false;
     *outcome = CS_ENROL_OK;
 fail:
-    sqlite3_finalize(st);
+    done(st);
     if (in_tx)
         sqlite3_exec(q->db, "ROLLBACK", NULL, NULL, NULL);
     pthread_mutex_unlock(&q->lock);
@@ -316,7 +355,7 @@ static cs_status sq_device_study(cs_store *s, const char *token_hash, bool *foun
             r = db_fail(q, err, "look up device");
         }
     }
-    sqlite3_finalize(st);
+    done(st);
     pthread_mutex_unlock(&q->lock);
     return r;
 }
@@ -325,10 +364,8 @@ static cs_status sq_devices_revoke(cs_store *s, const char *study, int64_t now, 
                                    cs_error *err)
 {
     sq_store *q = SQ(s);
-    const void *a[] = {&now, study};
     pthread_mutex_lock(&q->lock);
-    cs_status r = run(q, "UPDATE devices SET revoked_at = ? WHERE study = ? AND revoked_at = 0",
-                      "it", a, n, err);
+    cs_status r = run(q, "UPDATE devices SET revoked_at = ? WHERE study = ? AND revoked_at = 0", n, err, sq_i64(now), sq_text(study));
     pthread_mutex_unlock(&q->lock);
     return r;
 }
@@ -337,12 +374,10 @@ static cs_status sq_upload_create(cs_store *s, const cs_upload_rec *u, cs_error 
 {
     sq_store *q = SQ(s);
     int64_t state = u->state, off = (int64_t)u->offset;
-    const void *a[] = {u->id, u->study, &u->length, &off, &state, &u->created_at,
-                       &u->updated_at, &u->expires_at, &u->checksum_base, u->metadata};
     pthread_mutex_lock(&q->lock);
     cs_status r = run(q, "INSERT INTO uploads (id, study, length, offset, state, created_at,"
                          " updated_at, expires_at, checksum_base, metadata)"
-                         " VALUES (?,?,?,?,?,?,?,?,?,?)", "ttiiiiiiit", a, NULL, err);
+                         " VALUES (?,?,?,?,?,?,?,?,?,?)", NULL, err, sq_text(u->id), sq_text(u->study), sq_i64(u->length), sq_i64(off), sq_i64(state), sq_i64(u->created_at), sq_i64(u->updated_at), sq_i64(u->expires_at), sq_i64(u->checksum_base), sq_text(u->metadata));
     pthread_mutex_unlock(&q->lock);
     return r;
 }
@@ -378,12 +413,9 @@ static cs_status sq_upload_update(cs_store *s, const cs_upload_rec *u, cs_error 
 {
     sq_store *q = SQ(s);
     int64_t state = u->state, off = (int64_t)u->offset;
-    const void *a[] = {&u->length, &off, &state, &u->updated_at, &u->expires_at,
-                       &u->checksum_base, u->id};
     pthread_mutex_lock(&q->lock);
     cs_status r = run(q, "UPDATE uploads SET length = ?, offset = ?, state = ?, updated_at = ?,"
-                         " expires_at = ?, checksum_base = ? WHERE id = ?", "iiiiiit", a, NULL,
-                      err);
+                         " expires_at = ?, checksum_base = ? WHERE id = ?", NULL, err, sq_i64(u->length), sq_i64(off), sq_i64(state), sq_i64(u->updated_at), sq_i64(u->expires_at), sq_i64(u->checksum_base), sq_text(u->id));
     pthread_mutex_unlock(&q->lock);
     return r;
 }
@@ -428,7 +460,7 @@ static cs_status sq_upload_list(cs_store *s, const char *study, bool only_open,
     v = NULL;
 fail:
     free(v);
-    sqlite3_finalize(st);
+    done(st);
     pthread_mutex_unlock(&q->lock);
     return r;
 }
@@ -436,11 +468,9 @@ fail:
 static cs_status sq_study_touch(cs_store *s, const char *study, int64_t now_ms, cs_error *err)
 {
     sq_store *q = SQ(s);
-    const void *a[] = {&now_ms, study};
     pthread_mutex_lock(&q->lock);
     cs_status r = run(q, "UPDATE studies SET first_byte_ms = CASE first_byte_ms WHEN 0 THEN ?1"
-                         " ELSE first_byte_ms END, last_byte_ms = ?1 WHERE id = ?2", "it", a,
-                      NULL, err);
+                         " ELSE first_byte_ms END, last_byte_ms = ?1 WHERE id = ?2", NULL, err, sq_i64(now_ms), sq_text(study));
     pthread_mutex_unlock(&q->lock);
     return r;
 }
@@ -506,9 +536,7 @@ static cs_status sq_frames_add(cs_store *s, const char *study, const cs_frame_re
         }
     }
     int64_t off = (int64_t)ingest_offset, next = (int64_t)f[n - 1].seq + 1;
-    const void *a[] = {&off, &next, study};
-    if ((r = run(q, "UPDATE studies SET ingest_offset = ?, next_seq = ? WHERE id = ?", "iit", a,
-                 NULL, err)) != CS_OK)
+    if ((r = run(q, "UPDATE studies SET ingest_offset = ?, next_seq = ? WHERE id = ?", NULL, err, sq_i64(off), sq_i64(next), sq_text(study))) != CS_OK)
         goto fail;
     if (sqlite3_exec(q->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
         r = db_fail(q, err, "commit frames");
@@ -516,7 +544,7 @@ static cs_status sq_frames_add(cs_store *s, const char *study, const cs_frame_re
     }
     in_tx = false;
 fail:
-    sqlite3_finalize(st);
+    done(st);
     if (in_tx)
         sqlite3_exec(q->db, "ROLLBACK", NULL, NULL, NULL);
     pthread_mutex_unlock(&q->lock);
@@ -528,9 +556,8 @@ static cs_status sq_study_set_ingest(cs_store *s, const char *study, uint64_t in
 {
     sq_store *q = SQ(s);
     int64_t off = (int64_t)ingest_offset;
-    const void *a[] = {&off, study};
     pthread_mutex_lock(&q->lock);
-    cs_status r = run(q, "UPDATE studies SET ingest_offset = ? WHERE id = ?", "it", a, NULL, err);
+    cs_status r = run(q, "UPDATE studies SET ingest_offset = ? WHERE id = ?", NULL, err, sq_i64(off), sq_text(study));
     pthread_mutex_unlock(&q->lock);
     return r;
 }
@@ -572,8 +599,8 @@ static cs_status sq_study_counts(cs_store *s, const char *study, cs_study_counts
     o->uploads_open = sqlite3_column_int(st2, 1);
     o->bytes_received = (uint64_t)sqlite3_column_int64(st2, 2);
 fail:
-    sqlite3_finalize(st);
-    sqlite3_finalize(st2);
+    done(st);
+    done(st2);
     pthread_mutex_unlock(&q->lock);
     return r;
 }
@@ -610,7 +637,7 @@ static cs_status sq_study_frames(cs_store *s, const char *study, bool errors, cs
         if (rc != SQLITE_DONE && rc != SQLITE_ROW)
             r = db_fail(q, err, "list frames");
     }
-    sqlite3_finalize(st);
+    done(st);
     pthread_mutex_unlock(&q->lock);
     return r;
 }
@@ -654,7 +681,7 @@ static cs_status sq_studies_pending(cs_store *s, char (**ids)[CS_ID_MAX], size_t
     v = NULL;
 fail:
     free(v);
-    sqlite3_finalize(st);
+    done(st);
     pthread_mutex_unlock(&q->lock);
     return r;
 }
@@ -674,7 +701,7 @@ static cs_status sq_studies_list(cs_store *s, cs_study_rec **out, size_t *n, cs_
     if (r == CS_OK)
         r = list_rows(q, st, read_study_item, sizeof **out, &v, n, "list studies", err);
     *out = v;
-    sqlite3_finalize(st);
+    done(st);
     pthread_mutex_unlock(&q->lock);
     return r;
 }
@@ -684,11 +711,9 @@ static cs_status sq_study_assign(cs_store *s, const char *study, const char *rea
 {
     sq_store *q = SQ(s);
     int changes = 0;
-    const void *a[] = {reader, study};
     *found = false;
     pthread_mutex_lock(&q->lock);
-    cs_status r = run(q, "UPDATE studies SET assigned_reader = ? WHERE id = ?", "tt", a,
-                      &changes, err);
+    cs_status r = run(q, "UPDATE studies SET assigned_reader = ? WHERE id = ?", &changes, err, sq_text(reader), sq_text(study));
     pthread_mutex_unlock(&q->lock);
     *found = r == CS_OK && changes > 0;
     return r;
@@ -732,7 +757,7 @@ static cs_status sq_frame_views(cs_store *s, const char *study, uint64_t from_se
         if (*n < cap && rc != SQLITE_DONE)
             r = db_fail(q, err, "list frame views");
     }
-    sqlite3_finalize(st);
+    done(st);
     pthread_mutex_unlock(&q->lock);
     return r;
 }
