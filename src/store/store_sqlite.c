@@ -104,6 +104,27 @@ static const char *const MIGRATIONS[] = {
     " state TEXT NOT NULL, content TEXT NOT NULL,"
     " updated_by TEXT NOT NULL, updated_at_ms INTEGER NOT NULL,"
     " PRIMARY KEY (study, version)) WITHOUT ROWID;",
+    /* 3: the store stays honest at scale (issue 14). Each study row keeps
+     * its frame counters, moved by the frame calls in the transaction that
+     * stores the frames, so the worklist never scans the frames table; the
+     * existing frames are counted once here. Frames get the polyp model's
+     * probability (NULL: not computed) and decision; studies can be closed. */
+    "ALTER TABLE frames ADD COLUMN polyp REAL;"
+    "ALTER TABLE frames ADD COLUMN polyp_flag INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE studies ADD COLUMN n_frames INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE studies ADD COLUMN n_ok INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE studies ADD COLUMN n_readable INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE studies ADD COLUMN n_bleeding INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE studies ADD COLUMN n_too_dark INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE studies ADD COLUMN n_too_bright INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE studies ADD COLUMN n_blurry INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE studies ADD COLUMN n_polyp INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE studies ADD COLUMN last_capture_time_us INTEGER;"
+    "ALTER TABLE studies ADD COLUMN closed_at_ms INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE studies ADD COLUMN closed_by TEXT NOT NULL DEFAULT '';"
+    "UPDATE studies SET (n_frames, n_ok, n_readable, n_bleeding, n_too_dark, n_too_bright,"
+    " n_blurry, n_polyp, last_capture_time_us) = (SELECT " SQ_FRAME_AGG
+    " FROM frames f WHERE f.study = studies.id);",
 };
 #define N_MIGRATIONS ((int)(sizeof MIGRATIONS / sizeof MIGRATIONS[0]))
 
@@ -257,7 +278,8 @@ static cs_status sq_study_create(cs_store *s, const cs_study_rec *rec, const cha
 }
 
 #define STUDY_COLS "id, label, created_at, code_expires_at, code_used_at, ingest_offset," \
-                   " next_seq, first_byte_ms, last_byte_ms, assigned_reader"
+                   " next_seq, first_byte_ms, last_byte_ms, assigned_reader, closed_at_ms," \
+                   " closed_by"
 
 static void read_study(sqlite3_stmt *st, cs_study_rec *o)
 {
@@ -272,6 +294,8 @@ static void read_study(sqlite3_stmt *st, cs_study_rec *o)
     o->first_byte_ms = sqlite3_column_int64(st, 7);
     o->last_byte_ms = sqlite3_column_int64(st, 8);
     text(st, 9, o->assigned_reader, sizeof o->assigned_reader);
+    o->closed_at_ms = sqlite3_column_int64(st, 10);
+    text(st, 11, o->closed_by, sizeof o->closed_by);
 }
 
 static void read_study_row(sqlite3_stmt *st, void *out) { read_study(st, out); }
@@ -297,7 +321,8 @@ static cs_status sq_enrol(cs_store *s, const char *code_hash, const char *token_
         goto fail;
     }
     in_tx = true;
-    if ((r = prep(q, "SELECT id, code_expires_at, code_used_at FROM studies WHERE code_hash = ?",
+    if ((r = prep(q, "SELECT id, code_expires_at, code_used_at, closed_at_ms FROM studies"
+                     " WHERE code_hash = ?",
                   &st, err)) != CS_OK)
         goto fail;
     sqlite3_bind_text(st, 1, code_hash, -1, SQLITE_TRANSIENT);
@@ -310,7 +335,8 @@ static cs_status sq_enrol(cs_store *s, const char *code_hash, const char *token_
     }
     text(st, 0, study, CS_ID_MAX);
     int64_t expires = sqlite3_column_int64(st, 1), used = sqlite3_column_int64(st, 2);
-    if (used) {
+    /* A closed study takes no device (its close also marked the code used). */
+    if (used || sqlite3_column_int64(st, 3) != 0) {
         *outcome = CS_ENROL_USED;
         goto fail;
     }
@@ -475,44 +501,87 @@ static cs_status sq_study_touch(cs_store *s, const char *study, int64_t now_ms, 
     return r;
 }
 
-static void bind_frame(sqlite3_stmt *st, const char *study, const cs_frame_rec *f)
+/* Bind frame `f` of `study` to the frame insert below. Results other
+ * than the image location are bound only for ok frames (NULL otherwise),
+ * as the counters count them. */
+static cs_status bind_frame(sq_store *q, sqlite3_stmt *st, const char *study,
+                            const cs_frame_rec *f, cs_error *err)
 {
-    sqlite3_bind_text(st, 1, study, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(st, 2, (int64_t)f->seq);
-    if (f->frame_index >= 0)
-        sqlite3_bind_int64(st, 3, f->frame_index);
-    if (f->capture_time_us >= 0)
-        sqlite3_bind_int64(st, 4, f->capture_time_us);
-    sqlite3_bind_int(st, 5, f->ok);
-    sqlite3_bind_text(st, 6, f->status ? f->status : "", -1, SQLITE_TRANSIENT);
-    if (f->error)
-        sqlite3_bind_text(st, 7, f->error, -1, SQLITE_TRANSIENT);
-    if (f->ok) {
-        sqlite3_bind_double(st, 8, f->bleeding_probability);
-        sqlite3_bind_int(st, 9, f->bleeding);
-        sqlite3_bind_text(st, 10, f->exposure ? f->exposure : "", -1, SQLITE_TRANSIENT);
-        sqlite3_bind_double(st, 11, f->sharpness);
-        sqlite3_bind_double(st, 12, f->visibility);
-        sqlite3_bind_int(st, 13, f->readable);
-        sqlite3_bind_int(st, 14, f->blurry);
-        sqlite3_bind_int(st, 15, f->width);
-        sqlite3_bind_int(st, 16, f->height);
-    }
-    sqlite3_bind_int64(st, 17, (int64_t)f->payload_offset);
-    sqlite3_bind_int64(st, 18, f->payload_len);
-    sqlite3_bind_int64(st, 19, f->mean_rgb);
-    sqlite3_bind_int(st, 20, f->redundant);
+    bool ok = f->ok, polyp = ok && f->has_polyp;
+    return sq_bind(q, st, err, sq_text(study), sq_i64((int64_t)f->seq),
+                   f->frame_index >= 0 ? sq_i64(f->frame_index) : sq_null(),
+                   f->capture_time_us >= 0 ? sq_i64(f->capture_time_us) : sq_null(),
+                   sq_i64(ok), sq_text(f->status ? f->status : ""), sq_text(f->error),
+                   ok ? sq_f64(f->bleeding_probability) : sq_null(),
+                   ok ? sq_i64(f->bleeding) : sq_null(),
+                   ok ? sq_text(f->exposure ? f->exposure : "") : sq_null(),
+                   ok ? sq_f64(f->sharpness) : sq_null(), ok ? sq_f64(f->visibility) : sq_null(),
+                   ok ? sq_i64(f->readable) : sq_null(), ok ? sq_i64(f->blurry) : sq_null(),
+                   ok ? sq_i64(f->width) : sq_null(), ok ? sq_i64(f->height) : sq_null(),
+                   sq_i64((int64_t)f->payload_offset), sq_i64(f->payload_len),
+                   sq_i64(f->mean_rgb), sq_i64(f->redundant),
+                   polyp ? sq_f64(f->polyp_probability) : sq_null(), sq_i64(polyp && f->polyp));
 }
 
-/* Frames f[0..n) and the study's new analysis position, one transaction. */
+/* What frames add to the counters (SQ_FRAME_AGG's order). */
+typedef struct frame_tally {
+    int64_t n[SQ_N_COUNTERS];
+    bool has_time;
+    int64_t max_time;
+} frame_tally;
+
+static void tally_frame(frame_tally *t, const cs_frame_rec *f)
+{
+    t->n[0]++;
+    if (f->ok) {
+        t->n[1]++;
+        t->n[2] += f->readable;
+        t->n[3] += f->bleeding;
+        t->n[4] += f->exposure && strcmp(f->exposure, "too_dark") == 0;
+        t->n[5] += f->exposure && strcmp(f->exposure, "too_bright") == 0;
+        t->n[6] += f->blurry;
+        t->n[7] += f->has_polyp && f->polyp;
+    }
+    if (f->capture_time_us >= 0 && (!t->has_time || f->capture_time_us > t->max_time)) {
+        t->has_time = true;
+        t->max_time = f->capture_time_us;
+    }
+}
+
+/* Subtract what the stored frames with seq in [from, to] count: the rows
+ * the batch is about to replace (none, normally). *replaced gets how many. */
+static cs_status untally_stored(sq_store *q, const char *study, uint64_t from, uint64_t to,
+                                frame_tally *t, int64_t *replaced, cs_error *err)
+{
+    sqlite3_stmt *st = NULL;
+    cs_status r = prep(q, "SELECT " SQ_FRAME_AGG " FROM frames WHERE study = ?"
+                          " AND seq BETWEEN ? AND ?", &st, err);
+    if (r == CS_OK)
+        r = sq_bind(q, st, err, sq_text(study), sq_i64((int64_t)from), sq_i64((int64_t)to));
+    if (r == CS_OK && sqlite3_step(st) != SQLITE_ROW)
+        r = db_fail(q, err, "count replaced frames");
+    if (r == CS_OK) {
+        for (int i = 0; i < SQ_N_COUNTERS; i++)
+            t->n[i] -= sqlite3_column_int64(st, i);
+        *replaced += sqlite3_column_int64(st, 0);
+    }
+    done(st);
+    return r;
+}
+
+/* Frames f[0..n), the study's counters and its new analysis position, one
+ * transaction. */
 static cs_status sq_frames_add(cs_store *s, const char *study, const cs_frame_rec *f, size_t n,
                                uint64_t ingest_offset, cs_error *err)
 {
     sq_store *q = SQ(s);
     sqlite3_stmt *st = NULL;
     bool in_tx = false;
+    frame_tally t;
+    int64_t replaced = 0;
     if (n == 0)
         return CS_OK;
+    memset(&t, 0, sizeof t);
     pthread_mutex_lock(&q->lock);
     cs_status r = CS_OK;
     if (sqlite3_exec(q->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
@@ -520,23 +589,51 @@ static cs_status sq_frames_add(cs_store *s, const char *study, const cs_frame_re
         goto fail;
     }
     in_tx = true;
-    if ((r = prep(q, "INSERT OR REPLACE INTO frames (study, seq, frame_index, capture_time_us, ok,"
-                     " status, error, bleeding_probability, bleeding, exposure, sharpness,"
-                     " visibility, readable, blurry, width, height, payload_offset,"
-                     " payload_len, mean_rgb, redundant)"
-                     " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", &st, err)) != CS_OK)
-        goto fail;
+    /* Rows about to be replaced, one range per run of consecutive seqs
+     * (a batch is one run), before they are. */
+    for (size_t i = 0; i < n;) {
+        size_t j = i + 1;
+        while (j < n && f[j].seq == f[j - 1].seq + 1)
+            j++;
+        if ((r = untally_stored(q, study, f[i].seq, f[j - 1].seq, &t, &replaced, err)) != CS_OK)
+            goto fail;
+        i = j;
+    }
     for (size_t i = 0; i < n; i++) {
-        sqlite3_reset(st);
-        sqlite3_clear_bindings(st);
-        bind_frame(st, study, &f[i]);
+        if ((r = prep(q, "INSERT OR REPLACE INTO frames (study, seq, frame_index,"
+                         " capture_time_us, ok, status, error, bleeding_probability, bleeding,"
+                         " exposure, sharpness, visibility, readable, blurry, width, height,"
+                         " payload_offset, payload_len, mean_rgb, redundant, polyp, polyp_flag)"
+                         " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", &st, err)) !=
+                CS_OK ||
+            (r = bind_frame(q, st, study, &f[i], err)) != CS_OK)
+            goto fail;
         if (sqlite3_step(st) != SQLITE_DONE) {
             r = db_fail(q, err, "store frame");
             goto fail;
         }
+        done(st);
+        st = NULL;
+        tally_frame(&t, &f[i]);
     }
-    int64_t off = (int64_t)ingest_offset, next = (int64_t)f[n - 1].seq + 1;
-    if ((r = run(q, "UPDATE studies SET ingest_offset = ?, next_seq = ? WHERE id = ?", NULL, err, sq_i64(off), sq_i64(next), sq_text(study))) != CS_OK)
+    if ((r = run(q, "UPDATE studies SET ingest_offset = ?, next_seq = ?, n_frames = n_frames + ?,"
+                    " n_ok = n_ok + ?, n_readable = n_readable + ?, n_bleeding = n_bleeding + ?,"
+                    " n_too_dark = n_too_dark + ?, n_too_bright = n_too_bright + ?,"
+                    " n_blurry = n_blurry + ?, n_polyp = n_polyp + ?,"
+                    " last_capture_time_us = CASE WHEN ?11 IS NULL THEN last_capture_time_us"
+                    " WHEN last_capture_time_us IS NULL OR last_capture_time_us < ?11 THEN ?11"
+                    " ELSE last_capture_time_us END WHERE id = ?12", NULL, err,
+                 sq_i64((int64_t)ingest_offset), sq_i64((int64_t)f[n - 1].seq + 1),
+                 sq_i64(t.n[0]), sq_i64(t.n[1]), sq_i64(t.n[2]), sq_i64(t.n[3]), sq_i64(t.n[4]),
+                 sq_i64(t.n[5]), sq_i64(t.n[6]), sq_i64(t.n[7]),
+                 t.has_time ? sq_i64(t.max_time) : sq_null(), sq_text(study))) != CS_OK)
+        goto fail;
+    /* A replaced row may have held the latest capture time: recount it
+     * (rare: the analysis resumes after the last stored frame). */
+    if (replaced > 0 &&
+        (r = run(q, "UPDATE studies SET last_capture_time_us = (SELECT MAX(capture_time_us)"
+                    " FROM frames WHERE study = ?1) WHERE id = ?1", NULL, err,
+                 sq_text(study))) != CS_OK)
         goto fail;
     if (sqlite3_exec(q->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
         r = db_fail(q, err, "commit frames");
@@ -562,27 +659,31 @@ static cs_status sq_study_set_ingest(cs_store *s, const char *study, uint64_t in
     return r;
 }
 
+/* The counters from the study row (schema 3) and the study's uploads
+ * (a handful of rows, by the uploads_study index): no frame is read. */
 static cs_status sq_study_counts(cs_store *s, const char *study, cs_study_counts *o,
                                  cs_error *err)
 {
     sq_store *q = SQ(s);
-    sqlite3_stmt *st = NULL, *st2 = NULL;
+    sqlite3_stmt *st = NULL;
     memset(o, 0, sizeof *o);
     o->last_capture_time_us = -1;
     pthread_mutex_lock(&q->lock);
-    cs_status r = prep(q, "SELECT COUNT(*), COALESCE(SUM(ok),0), COALESCE(SUM(readable),0),"
-                          " COALESCE(SUM(bleeding),0), COALESCE(SUM(exposure='too_dark'),0),"
-                          " COALESCE(SUM(exposure='too_bright'),0), COALESCE(SUM(blurry),0),"
-                          " MAX(capture_time_us) FROM frames WHERE study = ?", &st, err);
+    cs_status r = prep(q, "SELECT n_frames, n_ok, n_readable, n_bleeding, n_too_dark,"
+                          " n_too_bright, n_blurry, n_polyp, last_capture_time_us,"
+                          " (SELECT COUNT(*) FROM uploads u WHERE u.study = ?1),"
+                          " (SELECT COALESCE(SUM(state=0),0) FROM uploads u WHERE u.study = ?1),"
+                          " (SELECT COALESCE(SUM(offset),0) FROM uploads u WHERE u.study = ?1)"
+                          " FROM studies WHERE id = ?1", &st, err);
     if (r == CS_OK)
-        r = prep(q, "SELECT COUNT(*), COALESCE(SUM(state=0),0), COALESCE(SUM(offset),0)"
-                    " FROM uploads WHERE study = ?", &st2, err);
+        r = sq_bind(q, st, err, sq_text(study));
     if (r != CS_OK)
         goto fail;
-    sqlite3_bind_text(st, 1, study, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(st2, 1, study, -1, SQLITE_TRANSIENT);
-    if (sqlite3_step(st) != SQLITE_ROW || sqlite3_step(st2) != SQLITE_ROW) {
-        r = db_fail(q, err, "count frames");
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_DONE)
+        goto fail; /* no such study: zeros */
+    if (rc != SQLITE_ROW) {
+        r = db_fail(q, err, "read study counters");
         goto fail;
     }
     o->frames = (uint64_t)sqlite3_column_int64(st, 0);
@@ -593,14 +694,14 @@ static cs_status sq_study_counts(cs_store *s, const char *study, cs_study_counts
     o->too_dark = (uint64_t)sqlite3_column_int64(st, 4);
     o->too_bright = (uint64_t)sqlite3_column_int64(st, 5);
     o->blurry = (uint64_t)sqlite3_column_int64(st, 6);
-    if (sqlite3_column_type(st, 7) != SQLITE_NULL)
-        o->last_capture_time_us = sqlite3_column_int64(st, 7);
-    o->uploads = sqlite3_column_int(st2, 0);
-    o->uploads_open = sqlite3_column_int(st2, 1);
-    o->bytes_received = (uint64_t)sqlite3_column_int64(st2, 2);
+    o->polyp = (uint64_t)sqlite3_column_int64(st, 7);
+    if (sqlite3_column_type(st, 8) != SQLITE_NULL)
+        o->last_capture_time_us = sqlite3_column_int64(st, 8);
+    o->uploads = sqlite3_column_int(st, 9);
+    o->uploads_open = sqlite3_column_int(st, 10);
+    o->bytes_received = (uint64_t)sqlite3_column_int64(st, 11);
 fail:
     done(st);
-    done(st2);
     pthread_mutex_unlock(&q->lock);
     return r;
 }
@@ -730,7 +831,7 @@ static cs_status sq_frame_views(cs_store *s, const char *study, uint64_t from_se
     pthread_mutex_lock(&q->lock);
     cs_status r = prep(q, "SELECT seq, frame_index, capture_time_us, ok, readable, blurry,"
                           " bleeding, redundant, bleeding_probability, mean_rgb, payload_offset,"
-                          " payload_len FROM frames WHERE study = ? AND seq >= ?"
+                          " payload_len, polyp, polyp_flag FROM frames WHERE study = ? AND seq >= ?"
                           " ORDER BY seq LIMIT ?", &st, err);
     if (r == CS_OK) {
         sqlite3_bind_text(st, 1, study, -1, SQLITE_TRANSIENT);
@@ -753,6 +854,9 @@ static cs_status sq_frame_views(cs_store *s, const char *study, uint64_t from_se
             v->mean_rgb = (uint32_t)sqlite3_column_int64(st, 9);
             v->payload_offset = (uint64_t)sqlite3_column_int64(st, 10);
             v->payload_len = (uint32_t)sqlite3_column_int64(st, 11);
+            v->has_polyp = sqlite3_column_type(st, 12) != SQLITE_NULL;
+            v->polyp_probability = v->has_polyp ? (float)sqlite3_column_double(st, 12) : 0.0f;
+            v->polyp = sqlite3_column_int(st, 13) != 0;
         }
         if (*n < cap && rc != SQLITE_DONE)
             r = db_fail(q, err, "list frame views");
@@ -806,6 +910,11 @@ static const cs_store_ops SQLITE_OPS = {
     .report_save = sq_report_save,
     .report_sign = sq_report_sign,
     .report_signed = sq_report_signed,
+    .report_sign_checked = sq_report_sign_checked,
+    .study_close = sq_study_close,
+    .upload_update_checked = sq_upload_update_checked,
+    .upload_create_checked = sq_upload_create_checked,
+    .user_update_checked = sq_user_update_checked,
 };
 
 cs_status cs_store_sqlite_open(const char *data_dir, cs_store **out, cs_error *err)

@@ -39,6 +39,16 @@ typedef struct sq_store {
 
 #define SQ(s) ((sq_store *)(void *)(s))
 
+/* A study's counters over a set of frames, in the order of the studies
+ * table's n_* columns and cs_study_counts (the last: MAX capture time,
+ * NULL when none). Used by the schema 3 back-fill, the frame calls (for
+ * the rows a batch replaces) and the bench's reference query. */
+#define SQ_FRAME_AGG "COUNT(*), COALESCE(SUM(ok),0), COALESCE(SUM(readable),0)," \
+    " COALESCE(SUM(bleeding),0), COALESCE(SUM(exposure='too_dark'),0)," \
+    " COALESCE(SUM(exposure='too_bright'),0), COALESCE(SUM(blurry),0)," \
+    " COALESCE(SUM(polyp_flag),0), MAX(capture_time_us)"
+#define SQ_N_COUNTERS 8
+
 static inline cs_status db_fail(sq_store *q, cs_error *err, const char *what)
 {
     return cs_error_set(err, CS_ERR_IO, "database: %s: %s", what, sqlite3_errmsg(q->db));
@@ -138,6 +148,31 @@ static inline cs_status run_args(sq_store *q, const char *sql, const sq_arg *arg
 
 /* run(q, sql, &changes or NULL, err, sq_text(a), ...) */
 #define run(q, sql, changes, err, ...) run_args((q), (sql), SQ_ARGS(__VA_ARGS__), (changes), (err))
+
+/* BEGIN IMMEDIATE: the write lock is taken now, so what a call reads
+ * before it writes (a version, a signature) cannot change under it. */
+static inline cs_status begin(sq_store *q, bool *in_tx, cs_error *err)
+{
+    if (sqlite3_exec(q->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+        return db_fail(q, err, "begin");
+    *in_tx = true;
+    return CS_OK;
+}
+
+static inline cs_status commit(sq_store *q, bool *in_tx, cs_error *err)
+{
+    if (sqlite3_exec(q->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+        return db_fail(q, err, "commit");
+    *in_tx = false;
+    return CS_OK;
+}
+
+/* Undo an unfinished transaction (a refused change or a failure). */
+static inline void rollback(sq_store *q, bool in_tx)
+{
+    if (in_tx)
+        sqlite3_exec(q->db, "ROLLBACK", NULL, NULL, NULL);
+}
 
 /* Step `st` to the end, reading each row through `read` into a malloc'd
  * array of `size`-byte records: *out (NULL when *n is 0). `st` stays the
@@ -240,5 +275,19 @@ cs_status sq_report_sign(cs_store *s, const char *study, const char *by, int64_t
                          int expected_version, cs_change_outcome *outcome, cs_report_rec *out,
                          cs_error *err);
 cs_status sq_report_signed(cs_store *s, const char *study, bool *is_signed, cs_error *err);
+
+/* Rules checked in the transaction (schema 3): sign and last admin in
+ * store_sqlite_ws.c, close and the upload lock in store_sqlite_close.c. */
+cs_status sq_report_sign_checked(cs_store *s, const char *study, const char *by, int64_t at_ms,
+                                 int shown_version, cs_check_outcome *outcome,
+                                 cs_report_rec *out, cs_error *err);
+cs_status sq_user_update_checked(cs_store *s, const cs_user_rec *u, cs_check_outcome *outcome,
+                                 cs_error *err);
+cs_status sq_study_close(cs_store *s, const char *study, const char *by, int64_t at_ms,
+                         cs_check_outcome *outcome, cs_error *err);
+cs_status sq_upload_update_checked(cs_store *s, const cs_upload_rec *rec,
+                                   cs_check_outcome *outcome, cs_error *err);
+cs_status sq_upload_create_checked(cs_store *s, const cs_upload_rec *rec,
+                                   cs_check_outcome *outcome, cs_error *err);
 
 #endif

@@ -4,32 +4,9 @@
  * transaction, and every "LOCKED once signed" check runs inside it. */
 #include "store/store_sqlite.h"
 
+#include <ctype.h>
+#include <jansson.h>
 #include <string.h>
-
-/* BEGIN IMMEDIATE: the write lock is taken now, so what a call reads
- * before it writes (a version, a signature) cannot change under it. */
-static cs_status begin(sq_store *q, bool *in_tx, cs_error *err)
-{
-    if (sqlite3_exec(q->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
-        return db_fail(q, err, "begin");
-    *in_tx = true;
-    return CS_OK;
-}
-
-static cs_status commit(sq_store *q, bool *in_tx, cs_error *err)
-{
-    if (sqlite3_exec(q->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
-        return db_fail(q, err, "commit");
-    *in_tx = false;
-    return CS_OK;
-}
-
-/* Undo an unfinished transaction (a refused change or a failure). */
-static void rollback(sq_store *q, bool in_tx)
-{
-    if (in_tx)
-        sqlite3_exec(q->db, "ROLLBACK", NULL, NULL, NULL);
-}
 
 /* Whether `study` exists and whether its report is signed. */
 static cs_status study_lock(sq_store *q, const char *study, bool *exists, bool *is_signed,
@@ -101,38 +78,82 @@ cs_status sq_user_get(cs_store *s, const char *name, bool *found, cs_user_rec *o
                      out, found, "read user", err);
 }
 
-cs_status sq_user_update(cs_store *s, const cs_user_rec *u, bool *found, cs_error *err)
+/* The body of both user updates, under the lock: load the user, apply
+ * the last-admin rule when `checked`, save, end sessions. */
+static cs_status user_update(sq_store *q, const cs_user_rec *u, bool checked,
+                             cs_check_outcome *out, cs_error *err)
 {
-    sq_store *q = SQ(s);
     sqlite3_stmt *st = NULL;
-    bool in_tx = false;
+    bool in_tx = false, found = false;
     cs_user_rec old;
-    *found = false;
-    pthread_mutex_lock(&q->lock);
+    *out = CS_CHECK_NOT_FOUND;
     cs_status r = begin(q, &in_tx, err);
     if (r != CS_OK)
         goto fail;
-    if ((r = prep(q, "SELECT " USER_COLS " FROM users WHERE name = ?", &st, err)) != CS_OK)
+    if ((r = prep(q, "SELECT " USER_COLS " FROM users WHERE name = ?", &st, err)) != CS_OK ||
+        (r = sq_bind(q, st, err, sq_text(u->name))) != CS_OK)
         goto fail;
-    sqlite3_bind_text(st, 1, u->name, -1, SQLITE_TRANSIENT);
-    if ((r = one_row(q, st, read_user, &old, found, "read user", err)) != CS_OK || !*found)
+    if ((r = one_row(q, st, read_user, &old, &found, "read user", err)) != CS_OK || !found)
         goto fail;
-    int64_t disabled = u->disabled;
-    if ((r = run(q, "UPDATE users SET role = ?, pw_hash = ?, disabled = ? WHERE name = ?", NULL, err, sq_text(u->role), sq_text(u->pw_hash), sq_i64(disabled), sq_text(u->name))) != CS_OK)
+    done(st);
+    st = NULL;
+    bool was_admin = strcmp(old.role, "admin") == 0 && !old.disabled;
+    bool is_admin = strcmp(u->role, "admin") == 0 && !u->disabled;
+    if (checked && was_admin && !is_admin) {
+        /* Counted inside the transaction: two admins demoting each other
+         * at once cannot both pass. */
+        if ((r = prep(q, "SELECT COUNT(*) FROM users WHERE role = 'admin' AND disabled = 0"
+                         " AND name != ?", &st, err)) != CS_OK ||
+            (r = sq_bind(q, st, err, sq_text(u->name))) != CS_OK)
+            goto fail;
+        if (sqlite3_step(st) != SQLITE_ROW) {
+            r = db_fail(q, err, "count admins");
+            goto fail;
+        }
+        if (sqlite3_column_int64(st, 0) == 0) {
+            *out = CS_CHECK_LAST_ADMIN;
+            goto fail;
+        }
+        done(st);
+        st = NULL;
+    }
+    if ((r = run(q, "UPDATE users SET role = ?, pw_hash = ?, disabled = ? WHERE name = ?", NULL,
+                 err, sq_text(u->role), sq_text(u->pw_hash), sq_i64(u->disabled),
+                 sq_text(u->name))) != CS_OK)
         goto fail;
     /* A disabled user or a new password: every session of the user ends,
      * in this transaction, so no request can slip in between. */
-    if (u->disabled || strcmp(old.pw_hash, u->pw_hash) != 0) {
-        if ((r = run(q, "DELETE FROM sessions WHERE user = ?", NULL, err, sq_text(u->name))) != CS_OK)
-            goto fail;
-    }
-    r = commit(q, &in_tx, err);
+    if ((u->disabled || strcmp(old.pw_hash, u->pw_hash) != 0) &&
+        (r = run(q, "DELETE FROM sessions WHERE user = ?", NULL, err, sq_text(u->name))) != CS_OK)
+        goto fail;
+    if ((r = commit(q, &in_tx, err)) == CS_OK)
+        *out = CS_CHECK_OK;
 fail:
     done(st);
     rollback(q, in_tx);
-    pthread_mutex_unlock(&q->lock);
     if (r != CS_OK)
-        *found = false;
+        *out = CS_CHECK_NOT_FOUND;
+    return r;
+}
+
+cs_status sq_user_update(cs_store *s, const cs_user_rec *u, bool *found, cs_error *err)
+{
+    sq_store *q = SQ(s);
+    cs_check_outcome out;
+    pthread_mutex_lock(&q->lock);
+    cs_status r = user_update(q, u, false, &out, err);
+    pthread_mutex_unlock(&q->lock);
+    *found = r == CS_OK && out == CS_CHECK_OK;
+    return r;
+}
+
+cs_status sq_user_update_checked(cs_store *s, const cs_user_rec *u, cs_check_outcome *out,
+                                 cs_error *err)
+{
+    sq_store *q = SQ(s);
+    pthread_mutex_lock(&q->lock);
+    cs_status r = user_update(q, u, true, out, err);
+    pthread_mutex_unlock(&q->lock);
     return r;
 }
 
@@ -720,5 +741,101 @@ cs_status sq_report_signed(cs_store *s, const char *study, bool *is_signed, cs_e
     pthread_mutex_lock(&q->lock);
     cs_status r = study_lock(q, study, &exists, is_signed, err);
     pthread_mutex_unlock(&q->lock);
+    return r;
+}
+
+/* ---- signing exactly (schema 3) ------------------------------------------------ */
+
+/* Whether the report content (JSON text) has a "recommendation" string
+ * with a non-blank character. */
+static bool has_recommendation(const char *content)
+{
+    json_t *root = json_loads(content, 0, NULL);
+    const char *v = json_string_value(json_object_get(root, "recommendation"));
+    bool ok = false;
+    for (; v && *v && !ok; v++)
+        ok = !isspace((unsigned char)*v);
+    json_decref(root);
+    return ok;
+}
+
+/* Whether the study is complete enough to sign (store.h: the analysis
+ * covers every stored upload byte, and every upload is COMPLETE or the
+ * study is closed). */
+static cs_status study_complete(sq_store *q, const char *study, bool *complete, cs_error *err)
+{
+    sqlite3_stmt *st = NULL;
+    cs_status r = prep(q, "SELECT s.closed_at_ms != 0, s.ingest_offset >="
+                          " (SELECT COALESCE(SUM(u.offset),0) FROM uploads u WHERE u.study = s.id),"
+                          " (SELECT COUNT(*) FROM uploads u WHERE u.study = s.id),"
+                          " (SELECT COUNT(*) FROM uploads u WHERE u.study = s.id AND u.state != ?2)"
+                          " FROM studies s WHERE s.id = ?1", &st, err);
+    *complete = false;
+    if (r == CS_OK)
+        r = sq_bind(q, st, err, sq_text(study), sq_i64(CS_UPLOAD_COMPLETE));
+    if (r == CS_OK) {
+        int rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW) {
+            bool closed = sqlite3_column_int(st, 0) != 0;
+            bool analysed = sqlite3_column_int(st, 1) != 0;
+            bool all_in = sqlite3_column_int64(st, 2) > 0 && sqlite3_column_int64(st, 3) == 0;
+            *complete = analysed && (closed || all_in);
+        } else if (rc != SQLITE_DONE) {
+            r = db_fail(q, err, "read study completeness");
+        }
+    }
+    done(st);
+    return r;
+}
+
+cs_status sq_report_sign_checked(cs_store *s, const char *study, const char *by, int64_t at_ms,
+                                 int shown_version, cs_check_outcome *outcome,
+                                 cs_report_rec *out, cs_error *err)
+{
+    sq_store *q = SQ(s);
+    bool in_tx = false, found = false, complete = false;
+    cs_report_rec *cur = malloc(sizeof *cur);
+    *outcome = CS_CHECK_NOT_FOUND;
+    if (!cur)
+        return cs_error_set(err, CS_ERR_NOMEM, "out of memory signing a report");
+    pthread_mutex_lock(&q->lock);
+    cs_status r = begin(q, &in_tx, err);
+    if (r != CS_OK || (r = report_load(q, study, cur, &found, err)) != CS_OK || !found)
+        goto fail;
+    /* Every check reads what this transaction will sign: a save cannot
+     * land between the check and the signature. */
+    if (strcmp(cur->state, "signed") == 0) {
+        *outcome = CS_CHECK_LOCKED;
+        goto fail;
+    }
+    if (cur->version != shown_version) {
+        *outcome = CS_CHECK_CONFLICT;
+        goto fail;
+    }
+    if (!has_recommendation(cur->content)) {
+        *outcome = CS_CHECK_INVALID;
+        goto fail;
+    }
+    if ((r = study_complete(q, study, &complete, err)) != CS_OK)
+        goto fail;
+    if (!complete) {
+        *outcome = CS_CHECK_INCOMPLETE;
+        goto fail;
+    }
+    if ((r = run(q, "UPDATE reports SET state = 'signed', signed_by = ?, signed_at_ms = ?"
+                    " WHERE study = ? AND version = ?", NULL, err, sq_text(by), sq_i64(at_ms),
+                 sq_text(study), sq_i64(shown_version))) != CS_OK ||
+        (r = report_load(q, study, cur, &found, err)) != CS_OK ||
+        (r = commit(q, &in_tx, err)) != CS_OK)
+        goto fail;
+    if (out)
+        *out = *cur;
+    *outcome = CS_CHECK_OK;
+fail:
+    rollback(q, in_tx);
+    pthread_mutex_unlock(&q->lock);
+    free(cur);
+    if (r != CS_OK)
+        *outcome = CS_CHECK_NOT_FOUND;
     return r;
 }
