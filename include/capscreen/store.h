@@ -284,7 +284,11 @@ typedef struct cs_audit_query {
     size_t limit;                       /* at most this many (capped at 1000) */
 } cs_audit_query;
 
-/* Matching entries, newest first. *out malloc'd (NULL when *n is 0). */
+/* Matching entries, newest first (by n). Filters are byte-exact equality
+ * (no LIKE, no case folding, no trimming). A caller pages by passing the
+ * last n it got as before_n: n is unique, so ties on at_ms or a limit cut
+ * by the cap never skip or repeat an entry. *out malloc'd (NULL when *n
+ * is 0). */
 cs_status cs_store_audit_query(cs_store *s, const cs_audit_query *q, cs_audit_rec **out,
                                size_t *n, cs_error *err) CS_WARN_UNUSED;
 
@@ -390,13 +394,16 @@ cs_status cs_store_report_get(cs_store *s, const char *study, bool *found, cs_re
                               cs_error *err) CS_WARN_UNUSED;
 /* Save content and state (draft or read) with updated_*, when the stored
  * version is `expected_version` (0: a new report, or any version when
- * expected_version < 0). LOCKED when the report is signed; CONFLICT on a
+ * expected_version < 0). The version and signature checks and the write
+ * are one BEGIN IMMEDIATE transaction under the backend's mutex. LOCKED when the report is signed; CONFLICT on a
  * version mismatch. Each save keeps the previous version in a history
  * table. On OK *r holds the saved record. */
 cs_status cs_store_report_save(cs_store *s, cs_report_rec *r, int expected_version,
                                cs_change_outcome *out, cs_error *err) CS_WARN_UNUSED;
 /* Sign: state becomes signed with signed_by/at, when the version is
- * `expected_version` (< 0: any). NOT_FOUND when there is no report, LOCKED
+ * `expected_version` (< 0: any). Superseded by
+ * cs_store_report_sign_checked (below), which also requires the version
+ * shown, a recommendation and a complete study; kept so callers compile. NOT_FOUND when there is no report, LOCKED
  * when it is signed already. On OK *out holds the signed record. */
 cs_status cs_store_report_sign(cs_store *s, const char *study, const char *by, int64_t at_ms,
                                int expected_version, cs_change_outcome *outcome,
