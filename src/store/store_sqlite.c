@@ -162,12 +162,21 @@ static cs_status migrate(sq_store *q, cs_error *err)
     return CS_OK;
 }
 
+/* FNV-1a: the cache's key hash. */
+static uint64_t sql_hash(const char *sql)
+{
+    uint64_t h = 14695981039346656037ULL;
+    for (const unsigned char *p = (const unsigned char *)sql; *p; p++)
+        h = (h ^ *p) * 1099511628211ULL;
+    return h;
+}
+
 cs_status sq_stmt(sq_store *q, const char *sql, sqlite3_stmt **st, cs_error *err)
 {
+    uint64_t h = sql_hash(sql);
     *st = NULL;
-    /* Most SQL is a string literal: its address finds it without strcmp. */
     for (size_t i = 0; i < q->ncache; i++) {
-        if (q->cache[i].sql == sql || strcmp(q->cache[i].sql, sql) == 0) {
+        if (q->cache[i].hash == h && strcmp(q->cache[i].sql, sql) == 0) {
             sqlite3_reset(q->cache[i].st);
             sqlite3_clear_bindings(q->cache[i].st);
             *st = q->cache[i].st;
@@ -189,7 +198,7 @@ cs_status sq_stmt(sq_store *q, const char *sql, sqlite3_stmt **st, cs_error *err
         sqlite3_finalize(nst);
         return cs_error_set(err, CS_ERR_NOMEM, "out of memory caching a statement");
     }
-    q->cache[q->ncache++] = (sq_cached){.sql = key, .st = nst};
+    q->cache[q->ncache++] = (sq_cached){.hash = h, .sql = key, .st = nst};
     *st = nst;
     return CS_OK;
 }
@@ -599,23 +608,25 @@ static cs_status sq_frames_add(cs_store *s, const char *study, const cs_frame_re
             goto fail;
         i = j;
     }
+    if ((r = prep(q, "INSERT OR REPLACE INTO frames (study, seq, frame_index,"
+                     " capture_time_us, ok, status, error, bleeding_probability, bleeding,"
+                     " exposure, sharpness, visibility, readable, blurry, width, height,"
+                     " payload_offset, payload_len, mean_rgb, redundant, polyp, polyp_flag)"
+                     " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", &st, err)) != CS_OK)
+        goto fail;
     for (size_t i = 0; i < n; i++) {
-        if ((r = prep(q, "INSERT OR REPLACE INTO frames (study, seq, frame_index,"
-                         " capture_time_us, ok, status, error, bleeding_probability, bleeding,"
-                         " exposure, sharpness, visibility, readable, blurry, width, height,"
-                         " payload_offset, payload_len, mean_rgb, redundant, polyp, polyp_flag)"
-                         " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", &st, err)) !=
-                CS_OK ||
-            (r = bind_frame(q, st, study, &f[i], err)) != CS_OK)
+        sqlite3_reset(st);
+        sqlite3_clear_bindings(st);
+        if ((r = bind_frame(q, st, study, &f[i], err)) != CS_OK)
             goto fail;
         if (sqlite3_step(st) != SQLITE_DONE) {
             r = db_fail(q, err, "store frame");
             goto fail;
         }
-        done(st);
-        st = NULL;
         tally_frame(&t, &f[i]);
     }
+    done(st);
+    st = NULL;
     if ((r = run(q, "UPDATE studies SET ingest_offset = ?, next_seq = ?, n_frames = n_frames + ?,"
                     " n_ok = n_ok + ?, n_readable = n_readable + ?, n_bleeding = n_bleeding + ?,"
                     " n_too_dark = n_too_dark + ?, n_too_bright = n_too_bright + ?,"

@@ -19,6 +19,7 @@
 #define SQ_STMT_CACHE 128
 
 typedef struct sq_cached {
+    uint64_t hash;         /* of sql: most lookups compare this only once */
     char *sql;             /* malloc'd copy of the key */
     sqlite3_stmt *st;
 } sq_cached;
