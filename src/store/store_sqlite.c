@@ -966,6 +966,15 @@ cs_status cs_store_sqlite_open(const char *data_dir, cs_store **out, cs_error *e
         goto fail;
     }
     sqlite3_busy_timeout(q->ckdb, 5000);
+    /* A connection learns that the database is in WAL mode when it first
+     * reads it; until then its checkpoints do nothing (they report a log
+     * of -1), so the WAL grew without bound. */
+    if (sqlite3_exec(q->ckdb, "SELECT COUNT(*) FROM schema_version", NULL, NULL, NULL) !=
+        SQLITE_OK) {
+        r = cs_error_set(err, CS_ERR_IO, "database %s: checkpoint connection: %s", path,
+                         sqlite3_errmsg(q->ckdb));
+        goto fail;
+    }
     sqlite3_wal_autocheckpoint(q->db, 0);
     sqlite3_wal_autocheckpoint(q->ckdb, 0);
     q->ckstarted = pthread_create(&q->ckthread, NULL, checkpointer, q) == 0;
