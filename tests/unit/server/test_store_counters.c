@@ -2,6 +2,9 @@
  * calls in the frame transaction (replacements counted once), equal to a
  * count over the frames, read without the frames, back-filled by the
  * migration from schema 2; and the frames' polyp results. */
+#include <sys/stat.h>
+#include <time.h>
+
 #include "store_fixture.h"
 
 /* Frame i of a synthetic study: every kind of result, spread by i. */
@@ -246,6 +249,28 @@ static void a_schema_2_database_migrates_and_back_fills_the_counters(void **stat
     assert_int_equal(fx_remove(&f), 0);
 }
 
+/* The checkpointer copies the WAL into the database while the store is
+ * open (it once never did: its connection had not read the database). */
+static void the_wal_is_checkpointed_while_the_store_is_open(void **state)
+{
+    fx *f = *state;
+    fx_study(f->s, "a", 100);
+    add_frames(f->s, "a", 0, 3000, 0);
+    struct stat sb;
+    struct timespec t0, t;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (;;) {
+        assert_int_equal(stat(f->db, &sb), 0);
+        if (sb.st_size > 64 * 1024)
+            break;
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        if (t.tv_sec - t0.tv_sec > 20)
+            fail_msg("no checkpoint in 20 s: database still %lld bytes", (long long)sb.st_size);
+        struct timespec nap = {0, 20 * 1000 * 1000};
+        nanosleep(&nap, NULL); /* poll the condition; the checkpointer runs each second */
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -253,6 +278,7 @@ int main(void)
         T(counters_follow_every_batch_and_replacements_count_once),
         T(counts_come_from_the_study_row_not_the_frames),
         T(polyp_results_are_stored_and_unknown_stays_unknown),
+        T(the_wal_is_checkpointed_while_the_store_is_open),
         cmocka_unit_test(a_schema_2_database_migrates_and_back_fills_the_counters),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
