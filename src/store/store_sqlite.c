@@ -272,12 +272,10 @@ static cs_status sq_study_create(cs_store *s, const cs_study_rec *rec, const cha
     pthread_mutex_lock(&q->lock);
     cs_status r = prep(q, "INSERT INTO studies (id, label, created_at, code_hash, code_expires_at)"
                           " VALUES (?,?,?,?,?)", &st, err);
+    if (r == CS_OK)
+        r = sq_bind(q, st, err, sq_text(rec->id), sq_text(rec->label), sq_i64(rec->created_at),
+                    sq_text(code_hash), sq_i64(rec->code_expires_at));
     if (r == CS_OK) {
-        sqlite3_bind_text(st, 1, rec->id, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_text(st, 2, rec->label, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_int64(st, 3, rec->created_at);
-        sqlite3_bind_text(st, 4, code_hash, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_int64(st, 5, rec->code_expires_at);
         if (sqlite3_step(st) != SQLITE_DONE)
             r = db_fail(q, err, "create study");
     }
@@ -334,7 +332,8 @@ static cs_status sq_enrol(cs_store *s, const char *code_hash, const char *token_
                      " WHERE code_hash = ?",
                   &st, err)) != CS_OK)
         goto fail;
-    sqlite3_bind_text(st, 1, code_hash, -1, SQLITE_TRANSIENT);
+    if ((r = sq_bind(q, st, err, sq_text(code_hash))) != CS_OK)
+        goto fail;
     int rc = sqlite3_step(st);
     if (rc == SQLITE_DONE)
         goto fail; /* unknown */
@@ -380,8 +379,9 @@ static cs_status sq_device_study(cs_store *s, const char *token_hash, bool *foun
     pthread_mutex_lock(&q->lock);
     cs_status r = prep(q, "SELECT study FROM devices WHERE token_hash = ? AND revoked_at = 0",
                        &st, err);
+    if (r == CS_OK)
+        r = sq_bind(q, st, err, sq_text(token_hash));
     if (r == CS_OK) {
-        sqlite3_bind_text(st, 1, token_hash, -1, SQLITE_TRANSIENT);
         int rc = sqlite3_step(st);
         if (rc == SQLITE_ROW) {
             text(st, 0, study, CS_ID_MAX);
@@ -469,9 +469,8 @@ static cs_status sq_upload_list(cs_store *s, const char *study, bool only_open,
                           " AND (?2 = 0 OR state = 0) ORDER BY n", &st, err);
     if (r != CS_OK)
         goto fail;
-    if (study)
-        sqlite3_bind_text(st, 1, study, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int(st, 2, only_open);
+    if ((r = sq_bind(q, st, err, sq_text(study), sq_i64(only_open))) != CS_OK)
+        goto fail;
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         if (cnt == cap) {
@@ -731,9 +730,10 @@ static cs_status sq_study_frames(cs_store *s, const char *study, bool errors, cs
                                 " status, '' FROM frames WHERE study = ? AND bleeding = 1"
                                 " ORDER BY seq LIMIT ?",
                        &st, err);
+    if (r == CS_OK)
+        r = sq_bind(q, st, err, sq_text(study),
+                    sq_i64(cap > (size_t)INT64_MAX ? INT64_MAX : (int64_t)cap));
     if (r == CS_OK) {
-        sqlite3_bind_text(st, 1, study, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_int64(st, 2, (int64_t)cap);
         int rc;
         while ((rc = sqlite3_step(st)) == SQLITE_ROW && *n < cap) {
             cs_frame_brief *b = &out[(*n)++];
@@ -844,10 +844,11 @@ static cs_status sq_frame_views(cs_store *s, const char *study, uint64_t from_se
                           " bleeding, redundant, bleeding_probability, mean_rgb, payload_offset,"
                           " payload_len, polyp, polyp_flag FROM frames WHERE study = ? AND seq >= ?"
                           " ORDER BY seq LIMIT ?", &st, err);
+    if (r == CS_OK)
+        r = sq_bind(q, st, err, sq_text(study),
+                    sq_i64(from_seq > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)from_seq),
+                    sq_i64((uint64_t)cap > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)cap));
     if (r == CS_OK) {
-        sqlite3_bind_text(st, 1, study, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_int64(st, 2, from_seq > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)from_seq);
-        sqlite3_bind_int64(st, 3, (uint64_t)cap > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)cap);
         int rc = SQLITE_DONE;
         while (*n < cap && (rc = sqlite3_step(st)) == SQLITE_ROW) {
             cs_frame_view *v = &out[(*n)++];

@@ -16,8 +16,9 @@ static cs_status study_lock(sq_store *q, const char *study, bool *exists, bool *
     cs_status r = prep(q, "SELECT EXISTS (SELECT 1 FROM studies WHERE id = ?1),"
                           " EXISTS (SELECT 1 FROM reports WHERE study = ?1 AND state = 'signed')",
                        &st, err);
+    if (r == CS_OK)
+        r = sq_bind(q, st, err, sq_text(study));
     if (r == CS_OK) {
-        sqlite3_bind_text(st, 1, study, -1, SQLITE_TRANSIENT);
         if (sqlite3_step(st) != SQLITE_ROW) {
             r = db_fail(q, err, "read study state");
         } else {
@@ -309,12 +310,16 @@ cs_status sq_audit_query(cs_store *s, const cs_audit_query *qy, cs_audit_rec **o
     pthread_mutex_lock(&q->lock);
     cs_status r = prep(q, sql, &st, err);
     if (r == CS_OK) {
-        int k = 1;
+        sq_arg args[7];
+        size_t k = 0;
         for (int i = 0; i < nt; i++)
-            sqlite3_bind_text(st, k++, texts[i], -1, SQLITE_TRANSIENT);
+            args[k++] = sq_text(texts[i]);
         for (int i = 0; i < ni; i++)
-            sqlite3_bind_int64(st, k++, ints[i]);
-        sqlite3_bind_int64(st, k, (int64_t)limit);
+            args[k++] = sq_i64(ints[i]);
+        args[k++] = sq_i64((int64_t)limit);
+        r = bind_args(q, st, args, k, err);
+    }
+    if (r == CS_OK) {
         r = list_rows(q, st, read_audit, sizeof **out, &v, n, "query audit log", err);
     }
     done(st);
@@ -355,9 +360,9 @@ static cs_status finding_load(sq_store *q, const char *study, int64_t id, cs_fin
     sqlite3_stmt *st = NULL;
     cs_status r = prep(q, "SELECT " FINDING_COLS " FROM findings WHERE id = ? AND study = ?",
                        &st, err);
+    if (r == CS_OK)
+        r = sq_bind(q, st, err, sq_i64(id), sq_text(study));
     if (r == CS_OK) {
-        sqlite3_bind_int64(st, 1, id);
-        sqlite3_bind_text(st, 2, study, -1, SQLITE_TRANSIENT);
         r = one_row(q, st, read_finding, out, found, "read finding", err);
     }
     done(st);
@@ -490,9 +495,9 @@ cs_status sq_findings_list(cs_store *s, const char *study, bool include_deleted,
     pthread_mutex_lock(&q->lock);
     cs_status r = prep(q, "SELECT " FINDING_COLS " FROM findings WHERE study = ?"
                           " AND (? OR deleted = 0) ORDER BY seq_from, id", &st, err);
+    if (r == CS_OK)
+        r = sq_bind(q, st, err, sq_text(study), sq_i64(include_deleted));
     if (r == CS_OK) {
-        sqlite3_bind_text(st, 1, study, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_int(st, 2, include_deleted);
         r = list_rows(q, st, read_finding, sizeof **out, &v, n, "list findings", err);
     }
     done(st);
@@ -511,9 +516,9 @@ cs_status sq_finding_history(cs_store *s, const char *study, int64_t id, cs_find
     pthread_mutex_lock(&q->lock);
     cs_status r = prep(q, "SELECT " FINDING_COLS " FROM finding_history WHERE id = ?"
                           " AND study = ? ORDER BY version", &st, err);
+    if (r == CS_OK)
+        r = sq_bind(q, st, err, sq_i64(id), sq_text(study));
     if (r == CS_OK) {
-        sqlite3_bind_int64(st, 1, id);
-        sqlite3_bind_text(st, 2, study, -1, SQLITE_TRANSIENT);
         r = list_rows(q, st, read_finding, sizeof **out, &v, n, "read finding history", err);
     }
     done(st);
@@ -594,8 +599,9 @@ cs_status sq_marks_list(cs_store *s, const char *study, cs_mark_rec **out, size_
     pthread_mutex_lock(&q->lock);
     cs_status r = prep(q, "SELECT kind, key, value, seq, set_by, at_ms FROM marks"
                           " WHERE study = ? ORDER BY kind, key", &st, err);
+    if (r == CS_OK)
+        r = sq_bind(q, st, err, sq_text(study));
     if (r == CS_OK) {
-        sqlite3_bind_text(st, 1, study, -1, SQLITE_TRANSIENT);
         r = list_rows(q, st, read_mark, sizeof **out, &v, n, "list marks", err);
     }
     done(st);
@@ -628,8 +634,9 @@ static cs_status report_load(sq_store *q, const char *study, cs_report_rec *out,
 {
     sqlite3_stmt *st = NULL;
     cs_status r = prep(q, "SELECT " REPORT_COLS " FROM reports WHERE study = ?", &st, err);
+    if (r == CS_OK)
+        r = sq_bind(q, st, err, sq_text(study));
     if (r == CS_OK) {
-        sqlite3_bind_text(st, 1, study, -1, SQLITE_TRANSIENT);
         r = one_row(q, st, read_report, out, found, "read report", err);
     }
     done(st);
