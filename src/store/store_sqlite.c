@@ -187,10 +187,18 @@ cs_status sq_stmt(sq_store *q, const char *sql, sqlite3_stmt **st, cs_error *err
     if (sqlite3_prepare_v3(q->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &nst, NULL) != SQLITE_OK)
         return db_fail(q, err, "prepare");
     if (q->ncache == SQ_STMT_CACHE) {
-        /* Full (more distinct SQL than expected): the oldest makes room. */
-        sqlite3_finalize(q->cache[0].st);
-        free(q->cache[0].sql);
-        memmove(&q->cache[0], &q->cache[1], (SQ_STMT_CACHE - 1) * sizeof q->cache[0]);
+        /* Full (the audit query alone has 64 shapes): the oldest statement
+         * no caller is stepping through makes room. */
+        size_t v = 0;
+        while (v < q->ncache && sqlite3_stmt_busy(q->cache[v].st))
+            v++;
+        if (v == q->ncache) {
+            sqlite3_finalize(nst);
+            return cs_error_set(err, CS_ERR_IO, "database: every cached statement is in use");
+        }
+        sqlite3_finalize(q->cache[v].st);
+        free(q->cache[v].sql);
+        memmove(&q->cache[v], &q->cache[v + 1], (q->ncache - v - 1) * sizeof q->cache[0]);
         q->ncache--;
     }
     char *key = strdup(sql);
