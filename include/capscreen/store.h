@@ -36,7 +36,7 @@
 #define CS_NOTE_MAX 2048       /* a finding's note, NUL included */
 #define CS_REPORT_MAX 16384    /* a report's content (JSON text), NUL included */
 #define CS_DETAIL_MAX 512      /* an audit entry's detail, NUL included */
-#define CS_STORE_SCHEMA_VERSION 2
+#define CS_STORE_SCHEMA_VERSION 3
 
 typedef struct cs_store cs_store;
 
@@ -58,6 +58,9 @@ typedef struct cs_study_rec {
     uint64_t next_seq;         /* frames the analysis has stored */
     int64_t first_byte_ms, last_byte_ms; /* first/last upload bytes, unix ms; 0 = none */
     char assigned_reader[CS_USER_MAX];   /* user name; "" = none */
+    /* Schema 3: set once by cs_store_study_close(); 0 / "" = open. */
+    int64_t closed_at_ms;
+    char closed_by[CS_USER_MAX];
 } cs_study_rec;
 
 /* Create a study whose enrolment code hashes to `code_hash`. */
@@ -144,11 +147,20 @@ typedef struct cs_frame_rec {
     uint32_t payload_len;
     uint32_t mean_rgb;
     bool redundant;
+    /* Schema 3: the polyp model's output. has_polyp false (what a
+     * zero-initialised record says) = not computed: the probability is
+     * stored as NULL and the frame is not counted as a polyp. Stored only
+     * for ok frames, like the other results. */
+    bool has_polyp;
+    float polyp_probability;
+    bool polyp;                /* the model's decision (counted in cs_study_counts) */
 } cs_frame_rec;
 
 /* Store one frame and move the study's analysis position to
  * (ingest_offset, seq + 1) in the same transaction, so a restart resumes
- * exactly after the last stored frame. */
+ * exactly after the last stored frame. The study's counters
+ * (cs_study_counts) move in that transaction too; a frame stored again at
+ * a seq already present replaces it and is counted once. */
 cs_status cs_store_frame_add(cs_store *s, const char *study, const cs_frame_rec *f,
                              uint64_t ingest_offset, cs_error *err) CS_WARN_UNUSED;
 /* Store f[0..n) (consecutive seqs) and move the study's analysis position
@@ -163,11 +175,15 @@ cs_status cs_store_study_set_ingest(cs_store *s, const char *study, uint64_t ing
 
 typedef struct cs_study_counts {
     uint64_t frames, analysed, failed, readable, bleeding, too_dark, too_bright, blurry;
+    uint64_t polyp;                /* frames with has_polyp and polyp (schema 3) */
     int64_t last_capture_time_us;  /* -1 none */
     uint64_t bytes_received;
     int uploads, uploads_open;
 } cs_study_counts;
 
+/* The study's counters (schema 3: kept on the study row by the frame
+ * calls, so this reads one row and the study's few uploads; it never scans
+ * the frames). All zero (last_capture_time_us -1) for an unknown study. */
 cs_status cs_store_study_counts(cs_store *s, const char *study, cs_study_counts *out,
                                 cs_error *err) CS_WARN_UNUSED;
 
@@ -268,7 +284,11 @@ typedef struct cs_audit_query {
     size_t limit;                       /* at most this many (capped at 1000) */
 } cs_audit_query;
 
-/* Matching entries, newest first. *out malloc'd (NULL when *n is 0). */
+/* Matching entries, newest first (by n). Filters are byte-exact equality
+ * (no LIKE, no case folding, no trimming). A caller pages by passing the
+ * last n it got as before_n: n is unique, so ties on at_ms or a limit cut
+ * by the cap never skip or repeat an entry. *out malloc'd (NULL when *n
+ * is 0). */
 cs_status cs_store_audit_query(cs_store *s, const cs_audit_query *q, cs_audit_rec **out,
                                size_t *n, cs_error *err) CS_WARN_UNUSED;
 
@@ -281,6 +301,8 @@ typedef struct cs_frame_view {
     uint32_t mean_rgb;
     uint64_t payload_offset;
     uint32_t payload_len;                  /* 0: no image (a damaged record) */
+    bool has_polyp, polyp;                 /* schema 3; has_polyp false = not computed */
+    float polyp_probability;               /* 0 when !has_polyp */
 } cs_frame_view;
 
 /* Up to `cap` frames of `study` with seq >= from_seq, in seq order. */
@@ -372,13 +394,16 @@ cs_status cs_store_report_get(cs_store *s, const char *study, bool *found, cs_re
                               cs_error *err) CS_WARN_UNUSED;
 /* Save content and state (draft or read) with updated_*, when the stored
  * version is `expected_version` (0: a new report, or any version when
- * expected_version < 0). LOCKED when the report is signed; CONFLICT on a
+ * expected_version < 0). The version and signature checks and the write
+ * are one BEGIN IMMEDIATE transaction under the backend's mutex. LOCKED when the report is signed; CONFLICT on a
  * version mismatch. Each save keeps the previous version in a history
  * table. On OK *r holds the saved record. */
 cs_status cs_store_report_save(cs_store *s, cs_report_rec *r, int expected_version,
                                cs_change_outcome *out, cs_error *err) CS_WARN_UNUSED;
 /* Sign: state becomes signed with signed_by/at, when the version is
- * `expected_version` (< 0: any). NOT_FOUND when there is no report, LOCKED
+ * `expected_version` (< 0: any). Superseded by
+ * cs_store_report_sign_checked (below), which also requires the version
+ * shown, a recommendation and a complete study; kept so callers compile. NOT_FOUND when there is no report, LOCKED
  * when it is signed already. On OK *out holds the signed record. */
 cs_status cs_store_report_sign(cs_store *s, const char *study, const char *by, int64_t at_ms,
                                int expected_version, cs_change_outcome *outcome,
@@ -387,5 +412,83 @@ cs_status cs_store_report_sign(cs_store *s, const char *study, const char *by, i
  * read-only). */
 cs_status cs_store_report_signed(cs_store *s, const char *study, bool *is_signed, cs_error *err)
     CS_WARN_UNUSED;
+
+/* ---- rules checked inside the store's transaction (schema 3) -------------
+ * The calls below refuse a change that would break a clinical or access
+ * rule, checking and writing in one transaction (under the backend's one
+ * mutex), so no concurrent call can slip between the check and the write.
+ * A refusal is not an error: the call returns CS_OK with an outcome other
+ * than CS_CHECK_OK and changes nothing. CS_ERR_IO / CS_ERR_ARG /
+ * CS_ERR_NOMEM as everywhere in this header; on an error *outcome is
+ * CS_CHECK_NOT_FOUND and nothing is written.
+ *
+ * The outcomes are a separate enum (not new cs_change_outcome values) so
+ * existing switches over cs_change_outcome keep compiling; the first four
+ * have the same numbers and meanings as CS_CHANGE_*. */
+typedef enum cs_check_outcome {
+    CS_CHECK_OK = CS_CHANGE_OK,
+    CS_CHECK_NOT_FOUND = CS_CHANGE_NOT_FOUND,
+    CS_CHECK_CONFLICT = CS_CHANGE_CONFLICT,  /* a stale version, or closed twice */
+    CS_CHECK_LOCKED = CS_CHANGE_LOCKED,      /* signed report or closed study */
+    CS_CHECK_INVALID,      /* the report has no recommendation */
+    CS_CHECK_INCOMPLETE,   /* the study's data is not all in and analysed */
+    CS_CHECK_LAST_ADMIN,   /* the change would leave no enabled admin */
+} cs_check_outcome;
+
+/* A short stable name for an outcome ("ok", "not_found", "conflict",
+ * "locked", "invalid", "incomplete", "last_admin"). */
+const char *cs_check_outcome_name(cs_check_outcome o);
+
+/* Sign exactly what the signer was shown. In one transaction:
+ * NOT_FOUND  no report (or no study);
+ * LOCKED     the report is signed already;
+ * CONFLICT   the stored version is not `shown_version` (required, > 0:
+ *            CS_ERR_ARG otherwise), so the content changed since it was
+ *            shown;
+ * INVALID    the content (JSON text) has no "recommendation" that is a
+ *            string with a non-blank character;
+ * INCOMPLETE the study is not complete: it is complete when the analysis
+ *            position (ingest_offset) covers every stored upload byte
+ *            (the sum of the uploads' offsets, the study stream the
+ *            ingest reads) AND either every upload is COMPLETE (and there
+ *            is at least one) or the study was closed
+ *            (cs_store_study_close). Analysis must have caught up even on
+ *            a closed study, so no frame can be stored after the signature.
+ * On OK the report is signed by `by` at `at_ms` and *out (may be NULL)
+ * holds the signed record, whose content is the `shown_version` content. */
+cs_status cs_store_report_sign_checked(cs_store *s, const char *study, const char *by,
+                                       int64_t at_ms, int shown_version,
+                                       cs_check_outcome *outcome, cs_report_rec *out,
+                                       cs_error *err) CS_WARN_UNUSED;
+
+/* Close a study: no more data will come. In one transaction: set
+ * closed_at_ms/closed_by, end every OPEN upload of the study (state
+ * TERMINATED, updated_at = at_ms / 1000; its bytes stay), revoke its
+ * devices and mark its enrolment code used (cs_store_enrol then answers
+ * CS_ENROL_USED). NOT_FOUND: no such study; CONFLICT: closed already (not
+ * idempotent: the first close's who/when stay, and the caller learns its
+ * close was not the one recorded). */
+cs_status cs_store_study_close(cs_store *s, const char *study, const char *by, int64_t at_ms,
+                               cs_check_outcome *outcome, cs_error *err) CS_WARN_UNUSED;
+
+/* cs_store_upload_update with the lock rule: LOCKED (nothing saved) when
+ * the upload's study is closed or its report signed, so no byte (and so
+ * no frame) can be added under a signature; NOT_FOUND when there is no
+ * upload rec->id. rec->study is ignored (the stored one counts). */
+cs_status cs_store_upload_update_checked(cs_store *s, const cs_upload_rec *rec,
+                                         cs_check_outcome *outcome, cs_error *err)
+    CS_WARN_UNUSED;
+/* cs_store_upload_create with the same rule: LOCKED when the study is
+ * closed or its report signed, NOT_FOUND when there is no such study. */
+cs_status cs_store_upload_create_checked(cs_store *s, const cs_upload_rec *rec,
+                                         cs_check_outcome *outcome, cs_error *err)
+    CS_WARN_UNUSED;
+
+/* cs_store_user_update with the last-admin rule: LAST_ADMIN (nothing
+ * saved) when the change would leave no enabled user with role "admin"
+ * (demoting or disabling the last one); NOT_FOUND when there is no such
+ * user. Sessions end as cs_store_user_update says. */
+cs_status cs_store_user_update_checked(cs_store *s, const cs_user_rec *u,
+                                       cs_check_outcome *outcome, cs_error *err) CS_WARN_UNUSED;
 
 #endif

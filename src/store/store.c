@@ -316,3 +316,74 @@ cs_status cs_store_report_signed(cs_store *s, const char *study, bool *is_signed
     CHECK(s && study && is_signed);
     return s->ops->report_signed(s, study, is_signed, err);
 }
+
+/* ---- rules checked in the transaction ------------------------------------ */
+
+const char *cs_check_outcome_name(cs_check_outcome o)
+{
+    switch (o) {
+    case CS_CHECK_OK:
+        return "ok";
+    case CS_CHECK_NOT_FOUND:
+        return "not_found";
+    case CS_CHECK_CONFLICT:
+        return "conflict";
+    case CS_CHECK_LOCKED:
+        return "locked";
+    case CS_CHECK_INVALID:
+        return "invalid";
+    case CS_CHECK_INCOMPLETE:
+        return "incomplete";
+    case CS_CHECK_LAST_ADMIN:
+        return "last_admin";
+    }
+    return "unknown";
+}
+
+cs_status cs_store_report_sign_checked(cs_store *s, const char *study, const char *by,
+                                       int64_t at_ms, int shown_version,
+                                       cs_check_outcome *outcome, cs_report_rec *out,
+                                       cs_error *err)
+{
+    CHECK(s && study && by && outcome);
+    *outcome = CS_CHECK_NOT_FOUND;
+    if (shown_version <= 0)
+        return cs_error_set(err, CS_ERR_ARG,
+                            "store: signing needs the version the signer was shown (got %d)",
+                            shown_version);
+    return s->ops->report_sign_checked(s, study, by, at_ms, shown_version, outcome, out, err);
+}
+
+cs_status cs_store_study_close(cs_store *s, const char *study, const char *by, int64_t at_ms,
+                               cs_check_outcome *outcome, cs_error *err)
+{
+    CHECK(s && study && by && outcome);
+    *outcome = CS_CHECK_NOT_FOUND;
+    if (at_ms <= 0)
+        return cs_error_set(err, CS_ERR_ARG, "store: closing a study needs a time");
+    return s->ops->study_close(s, study, by, at_ms, outcome, err);
+}
+
+cs_status cs_store_upload_update_checked(cs_store *s, const cs_upload_rec *rec,
+                                         cs_check_outcome *outcome, cs_error *err)
+{
+    CHECK(s && rec && outcome);
+    *outcome = CS_CHECK_NOT_FOUND;
+    return s->ops->upload_update_checked(s, rec, outcome, err);
+}
+
+cs_status cs_store_upload_create_checked(cs_store *s, const cs_upload_rec *rec,
+                                         cs_check_outcome *outcome, cs_error *err)
+{
+    CHECK(s && rec && outcome);
+    *outcome = CS_CHECK_NOT_FOUND;
+    return s->ops->upload_create_checked(s, rec, outcome, err);
+}
+
+cs_status cs_store_user_update_checked(cs_store *s, const cs_user_rec *u,
+                                       cs_check_outcome *outcome, cs_error *err)
+{
+    CHECK(s && u && outcome);
+    *outcome = CS_CHECK_NOT_FOUND;
+    return s->ops->user_update_checked(s, u, outcome, err);
+}

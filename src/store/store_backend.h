@@ -84,6 +84,18 @@ typedef struct cs_store_ops {
                              cs_report_rec *out, cs_error *err);
     cs_status (*report_signed)(cs_store *s, const char *study, bool *is_signed,
                                cs_error *err);
+    /* rules checked in the transaction (schema 3) */
+    cs_status (*report_sign_checked)(cs_store *s, const char *study, const char *by,
+                                     int64_t at_ms, int shown_version, cs_check_outcome *outcome,
+                                     cs_report_rec *out, cs_error *err);
+    cs_status (*study_close)(cs_store *s, const char *study, const char *by, int64_t at_ms,
+                             cs_check_outcome *outcome, cs_error *err);
+    cs_status (*upload_update_checked)(cs_store *s, const cs_upload_rec *rec,
+                                       cs_check_outcome *outcome, cs_error *err);
+    cs_status (*upload_create_checked)(cs_store *s, const cs_upload_rec *rec,
+                                       cs_check_outcome *outcome, cs_error *err);
+    cs_status (*user_update_checked)(cs_store *s, const cs_user_rec *u,
+                                     cs_check_outcome *outcome, cs_error *err);
 } cs_store_ops;
 
 /* Every backend's handle starts with this. */

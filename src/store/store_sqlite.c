@@ -1,8 +1,9 @@
 /* store_sqlite.c - the SQLite backend of the metadata store: one
  * connection in WAL mode at DATA/capscreen.db, calls serialised by a
- * mutex, each call one transaction. Checkpoints (which fsync) never run
+ * mutex, each call one transaction. Routine checkpoints (which fsync) never run
  * under that mutex: automatic checkpoints are off and a thread of its own,
- * with its own connection, runs a passive checkpoint every CKPT_MS. The
+ * with its own connection, runs a passive checkpoint every CKPT_MS (and,
+ * rarely, a truncating one under the mutex: see checkpointer()). The
  * reading workstation's calls live in store_sqlite_ws.c. */
 #include "store/store_sqlite.h"
 
@@ -12,6 +13,8 @@
 #include <time.h>
 
 #define CKPT_MS 1000
+/* WAL frames (pages) past which the checkpointer truncates the WAL. */
+#define CKPT_TRUNCATE_FRAMES 65536
 
 /* Migrations, applied in order; schema_version holds how many ran. */
 static const char *const MIGRATIONS[] = {
@@ -104,6 +107,27 @@ static const char *const MIGRATIONS[] = {
     " state TEXT NOT NULL, content TEXT NOT NULL,"
     " updated_by TEXT NOT NULL, updated_at_ms INTEGER NOT NULL,"
     " PRIMARY KEY (study, version)) WITHOUT ROWID;",
+    /* 3: the store stays honest at scale (issue 14). Each study row keeps
+     * its frame counters, moved by the frame calls in the transaction that
+     * stores the frames, so the worklist never scans the frames table; the
+     * existing frames are counted once here. Frames get the polyp model's
+     * probability (NULL: not computed) and decision; studies can be closed. */
+    "ALTER TABLE frames ADD COLUMN polyp REAL;"
+    "ALTER TABLE frames ADD COLUMN polyp_flag INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE studies ADD COLUMN n_frames INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE studies ADD COLUMN n_ok INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE studies ADD COLUMN n_readable INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE studies ADD COLUMN n_bleeding INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE studies ADD COLUMN n_too_dark INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE studies ADD COLUMN n_too_bright INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE studies ADD COLUMN n_blurry INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE studies ADD COLUMN n_polyp INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE studies ADD COLUMN last_capture_time_us INTEGER;"
+    "ALTER TABLE studies ADD COLUMN closed_at_ms INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE studies ADD COLUMN closed_by TEXT NOT NULL DEFAULT '';"
+    "UPDATE studies SET (n_frames, n_ok, n_readable, n_bleeding, n_too_dark, n_too_bright,"
+    " n_blurry, n_polyp, last_capture_time_us) = (SELECT " SQ_FRAME_AGG
+    " FROM frames f WHERE f.study = studies.id);",
 };
 #define N_MIGRATIONS ((int)(sizeof MIGRATIONS / sizeof MIGRATIONS[0]))
 
@@ -141,6 +165,64 @@ static cs_status migrate(sq_store *q, cs_error *err)
     return CS_OK;
 }
 
+/* FNV-1a: the cache's key hash. */
+static uint64_t sql_hash(const char *sql)
+{
+    uint64_t h = 14695981039346656037ULL;
+    for (const unsigned char *p = (const unsigned char *)sql; *p; p++)
+        h = (h ^ *p) * 1099511628211ULL;
+    return h;
+}
+
+cs_status sq_stmt(sq_store *q, const char *sql, sqlite3_stmt **st, cs_error *err)
+{
+    uint64_t h = sql_hash(sql);
+    *st = NULL;
+    for (size_t i = 0; i < q->ncache; i++) {
+        if (q->cache[i].hash == h && strcmp(q->cache[i].sql, sql) == 0) {
+            sqlite3_reset(q->cache[i].st);
+            sqlite3_clear_bindings(q->cache[i].st);
+            *st = q->cache[i].st;
+            return CS_OK;
+        }
+    }
+    sqlite3_stmt *nst = NULL;
+    if (sqlite3_prepare_v3(q->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &nst, NULL) != SQLITE_OK)
+        return db_fail(q, err, "prepare");
+    if (q->ncache == SQ_STMT_CACHE) {
+        /* Full (the audit query alone has 64 shapes): the oldest statement
+         * no caller is stepping through makes room. */
+        size_t v = 0;
+        while (v < q->ncache && sqlite3_stmt_busy(q->cache[v].st))
+            v++;
+        if (v == q->ncache) {
+            sqlite3_finalize(nst);
+            return cs_error_set(err, CS_ERR_IO, "database: every cached statement is in use");
+        }
+        sqlite3_finalize(q->cache[v].st);
+        free(q->cache[v].sql);
+        memmove(&q->cache[v], &q->cache[v + 1], (q->ncache - v - 1) * sizeof q->cache[0]);
+        q->ncache--;
+    }
+    char *key = strdup(sql);
+    if (!key) {
+        sqlite3_finalize(nst);
+        return cs_error_set(err, CS_ERR_NOMEM, "out of memory caching a statement");
+    }
+    q->cache[q->ncache++] = (sq_cached){.hash = h, .sql = key, .st = nst};
+    *st = nst;
+    return CS_OK;
+}
+
+void sq_stmt_cache_clear(sq_store *q)
+{
+    for (size_t i = 0; i < q->ncache; i++) {
+        sqlite3_finalize(q->cache[i].st);
+        free(q->cache[i].sql);
+    }
+    q->ncache = 0;
+}
+
 static void *checkpointer(void *arg)
 {
     sq_store *q = arg;
@@ -155,7 +237,25 @@ static void *checkpointer(void *arg)
         pthread_mutex_unlock(&q->ckmu);
         /* Passive: copies what it can without waiting for (or blocking)
          * the serving connection's readers and writers. */
-        (void)sqlite3_wal_checkpoint_v2(q->ckdb, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+        int log = 0, done_frames = 0;
+        (void)sqlite3_wal_checkpoint_v2(q->ckdb, NULL, SQLITE_CHECKPOINT_PASSIVE, &log,
+                                        &done_frames);
+        /* Under a steady stream of writes a passive checkpoint never ends
+         * with the whole WAL copied, so the WAL is never restarted and
+         * grows without bound (7.6 GB while bench-worklist stored 50 M
+         * frames). Past CKPT_TRUNCATE_FRAMES (256 MiB of 4 KiB pages),
+         * the store's calls wait once while the rest is copied and the WAL
+         * truncated: its pages are mostly copied already, so the wait is
+         * short, and a reader of another process makes it give up after
+         * 100 ms rather than stall the server. */
+        if (log > CKPT_TRUNCATE_FRAMES) {
+            pthread_mutex_lock(&q->lock);
+            sqlite3_busy_timeout(q->ckdb, 100);
+            (void)sqlite3_wal_checkpoint_v2(q->ckdb, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL,
+                                            NULL);
+            sqlite3_busy_timeout(q->ckdb, 5000);
+            pthread_mutex_unlock(&q->lock);
+        }
         pthread_mutex_lock(&q->ckmu);
     }
     pthread_mutex_unlock(&q->ckmu);
@@ -174,6 +274,7 @@ static void sq_close(cs_store *s)
     }
     if (q->ckdb)
         sqlite3_close(q->ckdb);
+    sq_stmt_cache_clear(q);
     if (q->db)
         sqlite3_close(q->db); /* the last connection checkpoints the rest */
     pthread_cond_destroy(&q->ckcv);
@@ -200,22 +301,21 @@ static cs_status sq_study_create(cs_store *s, const cs_study_rec *rec, const cha
     pthread_mutex_lock(&q->lock);
     cs_status r = prep(q, "INSERT INTO studies (id, label, created_at, code_hash, code_expires_at)"
                           " VALUES (?,?,?,?,?)", &st, err);
+    if (r == CS_OK)
+        r = sq_bind(q, st, err, sq_text(rec->id), sq_text(rec->label), sq_i64(rec->created_at),
+                    sq_text(code_hash), sq_i64(rec->code_expires_at));
     if (r == CS_OK) {
-        sqlite3_bind_text(st, 1, rec->id, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_text(st, 2, rec->label, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_int64(st, 3, rec->created_at);
-        sqlite3_bind_text(st, 4, code_hash, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_int64(st, 5, rec->code_expires_at);
         if (sqlite3_step(st) != SQLITE_DONE)
             r = db_fail(q, err, "create study");
     }
-    sqlite3_finalize(st);
+    done(st);
     pthread_mutex_unlock(&q->lock);
     return r;
 }
 
 #define STUDY_COLS "id, label, created_at, code_expires_at, code_used_at, ingest_offset," \
-                   " next_seq, first_byte_ms, last_byte_ms, assigned_reader"
+                   " next_seq, first_byte_ms, last_byte_ms, assigned_reader, closed_at_ms," \
+                   " closed_by"
 
 static void read_study(sqlite3_stmt *st, cs_study_rec *o)
 {
@@ -230,6 +330,8 @@ static void read_study(sqlite3_stmt *st, cs_study_rec *o)
     o->first_byte_ms = sqlite3_column_int64(st, 7);
     o->last_byte_ms = sqlite3_column_int64(st, 8);
     text(st, 9, o->assigned_reader, sizeof o->assigned_reader);
+    o->closed_at_ms = sqlite3_column_int64(st, 10);
+    text(st, 11, o->closed_by, sizeof o->closed_by);
 }
 
 static void read_study_row(sqlite3_stmt *st, void *out) { read_study(st, out); }
@@ -255,10 +357,12 @@ static cs_status sq_enrol(cs_store *s, const char *code_hash, const char *token_
         goto fail;
     }
     in_tx = true;
-    if ((r = prep(q, "SELECT id, code_expires_at, code_used_at FROM studies WHERE code_hash = ?",
+    if ((r = prep(q, "SELECT id, code_expires_at, code_used_at, closed_at_ms FROM studies"
+                     " WHERE code_hash = ?",
                   &st, err)) != CS_OK)
         goto fail;
-    sqlite3_bind_text(st, 1, code_hash, -1, SQLITE_TRANSIENT);
+    if ((r = sq_bind(q, st, err, sq_text(code_hash))) != CS_OK)
+        goto fail;
     int rc = sqlite3_step(st);
     if (rc == SQLITE_DONE)
         goto fail; /* unknown */
@@ -268,7 +372,8 @@ static cs_status sq_enrol(cs_store *s, const char *code_hash, const char *token_
     }
     text(st, 0, study, CS_ID_MAX);
     int64_t expires = sqlite3_column_int64(st, 1), used = sqlite3_column_int64(st, 2);
-    if (used) {
+    /* A closed study takes no device (its close also marked the code used). */
+    if (used || sqlite3_column_int64(st, 3) != 0) {
         *outcome = CS_ENROL_USED;
         goto fail;
     }
@@ -276,12 +381,9 @@ static cs_status sq_enrol(cs_store *s, const char *code_hash, const char *token_
         *outcome = CS_ENROL_EXPIRED;
         goto fail;
     }
-    const void *a1[] = {&now, study};
-    const void *a2[] = {token_hash, study, &now};
-    if ((r = run(q, "UPDATE studies SET code_used_at = ? WHERE id = ?", "it", a1, NULL, err)) !=
+    if ((r = run(q, "UPDATE studies SET code_used_at = ? WHERE id = ?", NULL, err, sq_i64(now), sq_text(study))) !=
             CS_OK ||
-        (r = run(q, "INSERT INTO devices (token_hash, study, created_at) VALUES (?,?,?)", "tti",
-                 a2, NULL, err)) != CS_OK)
+        (r = run(q, "INSERT INTO devices (token_hash, study, created_at) VALUES (?,?,?)", NULL, err, sq_text(token_hash), sq_text(study), sq_i64(now))) != CS_OK)
         goto fail;
     if (sqlite3_exec(q->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
         r = db_fail(q, err, "commit");
@@ -290,7 +392,7 @@ static cs_status sq_enrol(cs_store *s, const char *code_hash, const char *token_
     in_tx = false;
     *outcome = CS_ENROL_OK;
 fail:
-    sqlite3_finalize(st);
+    done(st);
     if (in_tx)
         sqlite3_exec(q->db, "ROLLBACK", NULL, NULL, NULL);
     pthread_mutex_unlock(&q->lock);
@@ -306,8 +408,9 @@ static cs_status sq_device_study(cs_store *s, const char *token_hash, bool *foun
     pthread_mutex_lock(&q->lock);
     cs_status r = prep(q, "SELECT study FROM devices WHERE token_hash = ? AND revoked_at = 0",
                        &st, err);
+    if (r == CS_OK)
+        r = sq_bind(q, st, err, sq_text(token_hash));
     if (r == CS_OK) {
-        sqlite3_bind_text(st, 1, token_hash, -1, SQLITE_TRANSIENT);
         int rc = sqlite3_step(st);
         if (rc == SQLITE_ROW) {
             text(st, 0, study, CS_ID_MAX);
@@ -316,7 +419,7 @@ static cs_status sq_device_study(cs_store *s, const char *token_hash, bool *foun
             r = db_fail(q, err, "look up device");
         }
     }
-    sqlite3_finalize(st);
+    done(st);
     pthread_mutex_unlock(&q->lock);
     return r;
 }
@@ -325,10 +428,8 @@ static cs_status sq_devices_revoke(cs_store *s, const char *study, int64_t now, 
                                    cs_error *err)
 {
     sq_store *q = SQ(s);
-    const void *a[] = {&now, study};
     pthread_mutex_lock(&q->lock);
-    cs_status r = run(q, "UPDATE devices SET revoked_at = ? WHERE study = ? AND revoked_at = 0",
-                      "it", a, n, err);
+    cs_status r = run(q, "UPDATE devices SET revoked_at = ? WHERE study = ? AND revoked_at = 0", n, err, sq_i64(now), sq_text(study));
     pthread_mutex_unlock(&q->lock);
     return r;
 }
@@ -337,12 +438,10 @@ static cs_status sq_upload_create(cs_store *s, const cs_upload_rec *u, cs_error 
 {
     sq_store *q = SQ(s);
     int64_t state = u->state, off = (int64_t)u->offset;
-    const void *a[] = {u->id, u->study, &u->length, &off, &state, &u->created_at,
-                       &u->updated_at, &u->expires_at, &u->checksum_base, u->metadata};
     pthread_mutex_lock(&q->lock);
     cs_status r = run(q, "INSERT INTO uploads (id, study, length, offset, state, created_at,"
                          " updated_at, expires_at, checksum_base, metadata)"
-                         " VALUES (?,?,?,?,?,?,?,?,?,?)", "ttiiiiiiit", a, NULL, err);
+                         " VALUES (?,?,?,?,?,?,?,?,?,?)", NULL, err, sq_text(u->id), sq_text(u->study), sq_i64(u->length), sq_i64(off), sq_i64(state), sq_i64(u->created_at), sq_i64(u->updated_at), sq_i64(u->expires_at), sq_i64(u->checksum_base), sq_text(u->metadata));
     pthread_mutex_unlock(&q->lock);
     return r;
 }
@@ -378,12 +477,9 @@ static cs_status sq_upload_update(cs_store *s, const cs_upload_rec *u, cs_error 
 {
     sq_store *q = SQ(s);
     int64_t state = u->state, off = (int64_t)u->offset;
-    const void *a[] = {&u->length, &off, &state, &u->updated_at, &u->expires_at,
-                       &u->checksum_base, u->id};
     pthread_mutex_lock(&q->lock);
     cs_status r = run(q, "UPDATE uploads SET length = ?, offset = ?, state = ?, updated_at = ?,"
-                         " expires_at = ?, checksum_base = ? WHERE id = ?", "iiiiiit", a, NULL,
-                      err);
+                         " expires_at = ?, checksum_base = ? WHERE id = ?", NULL, err, sq_i64(u->length), sq_i64(off), sq_i64(state), sq_i64(u->updated_at), sq_i64(u->expires_at), sq_i64(u->checksum_base), sq_text(u->id));
     pthread_mutex_unlock(&q->lock);
     return r;
 }
@@ -402,9 +498,8 @@ static cs_status sq_upload_list(cs_store *s, const char *study, bool only_open,
                           " AND (?2 = 0 OR state = 0) ORDER BY n", &st, err);
     if (r != CS_OK)
         goto fail;
-    if (study)
-        sqlite3_bind_text(st, 1, study, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int(st, 2, only_open);
+    if ((r = sq_bind(q, st, err, sq_text(study), sq_i64(only_open))) != CS_OK)
+        goto fail;
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         if (cnt == cap) {
@@ -428,7 +523,7 @@ static cs_status sq_upload_list(cs_store *s, const char *study, bool only_open,
     v = NULL;
 fail:
     free(v);
-    sqlite3_finalize(st);
+    done(st);
     pthread_mutex_unlock(&q->lock);
     return r;
 }
@@ -436,53 +531,94 @@ fail:
 static cs_status sq_study_touch(cs_store *s, const char *study, int64_t now_ms, cs_error *err)
 {
     sq_store *q = SQ(s);
-    const void *a[] = {&now_ms, study};
     pthread_mutex_lock(&q->lock);
     cs_status r = run(q, "UPDATE studies SET first_byte_ms = CASE first_byte_ms WHEN 0 THEN ?1"
-                         " ELSE first_byte_ms END, last_byte_ms = ?1 WHERE id = ?2", "it", a,
-                      NULL, err);
+                         " ELSE first_byte_ms END, last_byte_ms = ?1 WHERE id = ?2", NULL, err, sq_i64(now_ms), sq_text(study));
     pthread_mutex_unlock(&q->lock);
     return r;
 }
 
-static void bind_frame(sqlite3_stmt *st, const char *study, const cs_frame_rec *f)
+/* Bind frame `f` of `study` to the frame insert below. Results other
+ * than the image location are bound only for ok frames (NULL otherwise),
+ * as the counters count them. */
+static cs_status bind_frame(sq_store *q, sqlite3_stmt *st, const char *study,
+                            const cs_frame_rec *f, cs_error *err)
 {
-    sqlite3_bind_text(st, 1, study, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(st, 2, (int64_t)f->seq);
-    if (f->frame_index >= 0)
-        sqlite3_bind_int64(st, 3, f->frame_index);
-    if (f->capture_time_us >= 0)
-        sqlite3_bind_int64(st, 4, f->capture_time_us);
-    sqlite3_bind_int(st, 5, f->ok);
-    sqlite3_bind_text(st, 6, f->status ? f->status : "", -1, SQLITE_TRANSIENT);
-    if (f->error)
-        sqlite3_bind_text(st, 7, f->error, -1, SQLITE_TRANSIENT);
-    if (f->ok) {
-        sqlite3_bind_double(st, 8, f->bleeding_probability);
-        sqlite3_bind_int(st, 9, f->bleeding);
-        sqlite3_bind_text(st, 10, f->exposure ? f->exposure : "", -1, SQLITE_TRANSIENT);
-        sqlite3_bind_double(st, 11, f->sharpness);
-        sqlite3_bind_double(st, 12, f->visibility);
-        sqlite3_bind_int(st, 13, f->readable);
-        sqlite3_bind_int(st, 14, f->blurry);
-        sqlite3_bind_int(st, 15, f->width);
-        sqlite3_bind_int(st, 16, f->height);
-    }
-    sqlite3_bind_int64(st, 17, (int64_t)f->payload_offset);
-    sqlite3_bind_int64(st, 18, f->payload_len);
-    sqlite3_bind_int64(st, 19, f->mean_rgb);
-    sqlite3_bind_int(st, 20, f->redundant);
+    bool ok = f->ok, polyp = ok && f->has_polyp;
+    return sq_bind(q, st, err, sq_text(study), sq_i64((int64_t)f->seq),
+                   f->frame_index >= 0 ? sq_i64(f->frame_index) : sq_null(),
+                   f->capture_time_us >= 0 ? sq_i64(f->capture_time_us) : sq_null(),
+                   sq_i64(ok), sq_text(f->status ? f->status : ""), sq_text(f->error),
+                   ok ? sq_f64(f->bleeding_probability) : sq_null(),
+                   ok ? sq_i64(f->bleeding) : sq_null(),
+                   ok ? sq_text(f->exposure ? f->exposure : "") : sq_null(),
+                   ok ? sq_f64(f->sharpness) : sq_null(), ok ? sq_f64(f->visibility) : sq_null(),
+                   ok ? sq_i64(f->readable) : sq_null(), ok ? sq_i64(f->blurry) : sq_null(),
+                   ok ? sq_i64(f->width) : sq_null(), ok ? sq_i64(f->height) : sq_null(),
+                   sq_i64((int64_t)f->payload_offset), sq_i64(f->payload_len),
+                   sq_i64(f->mean_rgb), sq_i64(f->redundant),
+                   polyp ? sq_f64(f->polyp_probability) : sq_null(), sq_i64(polyp && f->polyp));
 }
 
-/* Frames f[0..n) and the study's new analysis position, one transaction. */
+/* What frames add to the counters (SQ_FRAME_AGG's order). */
+typedef struct frame_tally {
+    int64_t n[SQ_N_COUNTERS];
+    bool has_time;
+    int64_t max_time;
+} frame_tally;
+
+static void tally_frame(frame_tally *t, const cs_frame_rec *f)
+{
+    t->n[0]++;
+    if (f->ok) {
+        t->n[1]++;
+        t->n[2] += f->readable;
+        t->n[3] += f->bleeding;
+        t->n[4] += f->exposure && strcmp(f->exposure, "too_dark") == 0;
+        t->n[5] += f->exposure && strcmp(f->exposure, "too_bright") == 0;
+        t->n[6] += f->blurry;
+        t->n[7] += f->has_polyp && f->polyp;
+    }
+    if (f->capture_time_us >= 0 && (!t->has_time || f->capture_time_us > t->max_time)) {
+        t->has_time = true;
+        t->max_time = f->capture_time_us;
+    }
+}
+
+/* Subtract what the stored frames with seq in [from, to] count: the rows
+ * the batch is about to replace (none, normally). *replaced gets how many. */
+static cs_status untally_stored(sq_store *q, const char *study, uint64_t from, uint64_t to,
+                                frame_tally *t, int64_t *replaced, cs_error *err)
+{
+    sqlite3_stmt *st = NULL;
+    cs_status r = prep(q, "SELECT " SQ_FRAME_AGG " FROM frames WHERE study = ?"
+                          " AND seq BETWEEN ? AND ?", &st, err);
+    if (r == CS_OK)
+        r = sq_bind(q, st, err, sq_text(study), sq_i64((int64_t)from), sq_i64((int64_t)to));
+    if (r == CS_OK && sqlite3_step(st) != SQLITE_ROW)
+        r = db_fail(q, err, "count replaced frames");
+    if (r == CS_OK) {
+        for (int i = 0; i < SQ_N_COUNTERS; i++)
+            t->n[i] -= sqlite3_column_int64(st, i);
+        *replaced += sqlite3_column_int64(st, 0);
+    }
+    done(st);
+    return r;
+}
+
+/* Frames f[0..n), the study's counters and its new analysis position, one
+ * transaction. */
 static cs_status sq_frames_add(cs_store *s, const char *study, const cs_frame_rec *f, size_t n,
                                uint64_t ingest_offset, cs_error *err)
 {
     sq_store *q = SQ(s);
     sqlite3_stmt *st = NULL;
     bool in_tx = false;
+    frame_tally t;
+    int64_t replaced = 0;
     if (n == 0)
         return CS_OK;
+    memset(&t, 0, sizeof t);
     pthread_mutex_lock(&q->lock);
     cs_status r = CS_OK;
     if (sqlite3_exec(q->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
@@ -490,25 +626,53 @@ static cs_status sq_frames_add(cs_store *s, const char *study, const cs_frame_re
         goto fail;
     }
     in_tx = true;
-    if ((r = prep(q, "INSERT OR REPLACE INTO frames (study, seq, frame_index, capture_time_us, ok,"
-                     " status, error, bleeding_probability, bleeding, exposure, sharpness,"
-                     " visibility, readable, blurry, width, height, payload_offset,"
-                     " payload_len, mean_rgb, redundant)"
-                     " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", &st, err)) != CS_OK)
+    /* Rows about to be replaced, one range per run of consecutive seqs
+     * (a batch is one run), before they are. */
+    for (size_t i = 0; i < n;) {
+        size_t j = i + 1;
+        while (j < n && f[j].seq == f[j - 1].seq + 1)
+            j++;
+        if ((r = untally_stored(q, study, f[i].seq, f[j - 1].seq, &t, &replaced, err)) != CS_OK)
+            goto fail;
+        i = j;
+    }
+    if ((r = prep(q, "INSERT OR REPLACE INTO frames (study, seq, frame_index,"
+                     " capture_time_us, ok, status, error, bleeding_probability, bleeding,"
+                     " exposure, sharpness, visibility, readable, blurry, width, height,"
+                     " payload_offset, payload_len, mean_rgb, redundant, polyp, polyp_flag)"
+                     " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", &st, err)) != CS_OK)
         goto fail;
     for (size_t i = 0; i < n; i++) {
         sqlite3_reset(st);
         sqlite3_clear_bindings(st);
-        bind_frame(st, study, &f[i]);
+        if ((r = bind_frame(q, st, study, &f[i], err)) != CS_OK)
+            goto fail;
         if (sqlite3_step(st) != SQLITE_DONE) {
             r = db_fail(q, err, "store frame");
             goto fail;
         }
+        tally_frame(&t, &f[i]);
     }
-    int64_t off = (int64_t)ingest_offset, next = (int64_t)f[n - 1].seq + 1;
-    const void *a[] = {&off, &next, study};
-    if ((r = run(q, "UPDATE studies SET ingest_offset = ?, next_seq = ? WHERE id = ?", "iit", a,
-                 NULL, err)) != CS_OK)
+    done(st);
+    st = NULL;
+    if ((r = run(q, "UPDATE studies SET ingest_offset = ?, next_seq = ?, n_frames = n_frames + ?,"
+                    " n_ok = n_ok + ?, n_readable = n_readable + ?, n_bleeding = n_bleeding + ?,"
+                    " n_too_dark = n_too_dark + ?, n_too_bright = n_too_bright + ?,"
+                    " n_blurry = n_blurry + ?, n_polyp = n_polyp + ?,"
+                    " last_capture_time_us = CASE WHEN ?11 IS NULL THEN last_capture_time_us"
+                    " WHEN last_capture_time_us IS NULL OR last_capture_time_us < ?11 THEN ?11"
+                    " ELSE last_capture_time_us END WHERE id = ?12", NULL, err,
+                 sq_i64((int64_t)ingest_offset), sq_i64((int64_t)f[n - 1].seq + 1),
+                 sq_i64(t.n[0]), sq_i64(t.n[1]), sq_i64(t.n[2]), sq_i64(t.n[3]), sq_i64(t.n[4]),
+                 sq_i64(t.n[5]), sq_i64(t.n[6]), sq_i64(t.n[7]),
+                 t.has_time ? sq_i64(t.max_time) : sq_null(), sq_text(study))) != CS_OK)
+        goto fail;
+    /* A replaced row may have held the latest capture time: recount it
+     * (rare: the analysis resumes after the last stored frame). */
+    if (replaced > 0 &&
+        (r = run(q, "UPDATE studies SET last_capture_time_us = (SELECT MAX(capture_time_us)"
+                    " FROM frames WHERE study = ?1) WHERE id = ?1", NULL, err,
+                 sq_text(study))) != CS_OK)
         goto fail;
     if (sqlite3_exec(q->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
         r = db_fail(q, err, "commit frames");
@@ -516,7 +680,7 @@ static cs_status sq_frames_add(cs_store *s, const char *study, const cs_frame_re
     }
     in_tx = false;
 fail:
-    sqlite3_finalize(st);
+    done(st);
     if (in_tx)
         sqlite3_exec(q->db, "ROLLBACK", NULL, NULL, NULL);
     pthread_mutex_unlock(&q->lock);
@@ -528,34 +692,37 @@ static cs_status sq_study_set_ingest(cs_store *s, const char *study, uint64_t in
 {
     sq_store *q = SQ(s);
     int64_t off = (int64_t)ingest_offset;
-    const void *a[] = {&off, study};
     pthread_mutex_lock(&q->lock);
-    cs_status r = run(q, "UPDATE studies SET ingest_offset = ? WHERE id = ?", "it", a, NULL, err);
+    cs_status r = run(q, "UPDATE studies SET ingest_offset = ? WHERE id = ?", NULL, err, sq_i64(off), sq_text(study));
     pthread_mutex_unlock(&q->lock);
     return r;
 }
 
+/* The counters from the study row (schema 3) and the study's uploads
+ * (a handful of rows, by the uploads_study index): no frame is read. */
 static cs_status sq_study_counts(cs_store *s, const char *study, cs_study_counts *o,
                                  cs_error *err)
 {
     sq_store *q = SQ(s);
-    sqlite3_stmt *st = NULL, *st2 = NULL;
+    sqlite3_stmt *st = NULL;
     memset(o, 0, sizeof *o);
     o->last_capture_time_us = -1;
     pthread_mutex_lock(&q->lock);
-    cs_status r = prep(q, "SELECT COUNT(*), COALESCE(SUM(ok),0), COALESCE(SUM(readable),0),"
-                          " COALESCE(SUM(bleeding),0), COALESCE(SUM(exposure='too_dark'),0),"
-                          " COALESCE(SUM(exposure='too_bright'),0), COALESCE(SUM(blurry),0),"
-                          " MAX(capture_time_us) FROM frames WHERE study = ?", &st, err);
+    cs_status r = prep(q, "SELECT n_frames, n_ok, n_readable, n_bleeding, n_too_dark,"
+                          " n_too_bright, n_blurry, n_polyp, last_capture_time_us,"
+                          " (SELECT COUNT(*) FROM uploads u WHERE u.study = ?1),"
+                          " (SELECT COALESCE(SUM(state=0),0) FROM uploads u WHERE u.study = ?1),"
+                          " (SELECT COALESCE(SUM(offset),0) FROM uploads u WHERE u.study = ?1)"
+                          " FROM studies WHERE id = ?1", &st, err);
     if (r == CS_OK)
-        r = prep(q, "SELECT COUNT(*), COALESCE(SUM(state=0),0), COALESCE(SUM(offset),0)"
-                    " FROM uploads WHERE study = ?", &st2, err);
+        r = sq_bind(q, st, err, sq_text(study));
     if (r != CS_OK)
         goto fail;
-    sqlite3_bind_text(st, 1, study, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(st2, 1, study, -1, SQLITE_TRANSIENT);
-    if (sqlite3_step(st) != SQLITE_ROW || sqlite3_step(st2) != SQLITE_ROW) {
-        r = db_fail(q, err, "count frames");
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_DONE)
+        goto fail; /* no such study: zeros */
+    if (rc != SQLITE_ROW) {
+        r = db_fail(q, err, "read study counters");
         goto fail;
     }
     o->frames = (uint64_t)sqlite3_column_int64(st, 0);
@@ -566,14 +733,14 @@ static cs_status sq_study_counts(cs_store *s, const char *study, cs_study_counts
     o->too_dark = (uint64_t)sqlite3_column_int64(st, 4);
     o->too_bright = (uint64_t)sqlite3_column_int64(st, 5);
     o->blurry = (uint64_t)sqlite3_column_int64(st, 6);
-    if (sqlite3_column_type(st, 7) != SQLITE_NULL)
-        o->last_capture_time_us = sqlite3_column_int64(st, 7);
-    o->uploads = sqlite3_column_int(st2, 0);
-    o->uploads_open = sqlite3_column_int(st2, 1);
-    o->bytes_received = (uint64_t)sqlite3_column_int64(st2, 2);
+    o->polyp = (uint64_t)sqlite3_column_int64(st, 7);
+    if (sqlite3_column_type(st, 8) != SQLITE_NULL)
+        o->last_capture_time_us = sqlite3_column_int64(st, 8);
+    o->uploads = sqlite3_column_int(st, 9);
+    o->uploads_open = sqlite3_column_int(st, 10);
+    o->bytes_received = (uint64_t)sqlite3_column_int64(st, 11);
 fail:
-    sqlite3_finalize(st);
-    sqlite3_finalize(st2);
+    done(st);
     pthread_mutex_unlock(&q->lock);
     return r;
 }
@@ -592,9 +759,10 @@ static cs_status sq_study_frames(cs_store *s, const char *study, bool errors, cs
                                 " status, '' FROM frames WHERE study = ? AND bleeding = 1"
                                 " ORDER BY seq LIMIT ?",
                        &st, err);
+    if (r == CS_OK)
+        r = sq_bind(q, st, err, sq_text(study),
+                    sq_i64(cap > (size_t)INT64_MAX ? INT64_MAX : (int64_t)cap));
     if (r == CS_OK) {
-        sqlite3_bind_text(st, 1, study, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_int64(st, 2, (int64_t)cap);
         int rc;
         while ((rc = sqlite3_step(st)) == SQLITE_ROW && *n < cap) {
             cs_frame_brief *b = &out[(*n)++];
@@ -610,7 +778,7 @@ static cs_status sq_study_frames(cs_store *s, const char *study, bool errors, cs
         if (rc != SQLITE_DONE && rc != SQLITE_ROW)
             r = db_fail(q, err, "list frames");
     }
-    sqlite3_finalize(st);
+    done(st);
     pthread_mutex_unlock(&q->lock);
     return r;
 }
@@ -654,7 +822,7 @@ static cs_status sq_studies_pending(cs_store *s, char (**ids)[CS_ID_MAX], size_t
     v = NULL;
 fail:
     free(v);
-    sqlite3_finalize(st);
+    done(st);
     pthread_mutex_unlock(&q->lock);
     return r;
 }
@@ -674,7 +842,7 @@ static cs_status sq_studies_list(cs_store *s, cs_study_rec **out, size_t *n, cs_
     if (r == CS_OK)
         r = list_rows(q, st, read_study_item, sizeof **out, &v, n, "list studies", err);
     *out = v;
-    sqlite3_finalize(st);
+    done(st);
     pthread_mutex_unlock(&q->lock);
     return r;
 }
@@ -684,11 +852,9 @@ static cs_status sq_study_assign(cs_store *s, const char *study, const char *rea
 {
     sq_store *q = SQ(s);
     int changes = 0;
-    const void *a[] = {reader, study};
     *found = false;
     pthread_mutex_lock(&q->lock);
-    cs_status r = run(q, "UPDATE studies SET assigned_reader = ? WHERE id = ?", "tt", a,
-                      &changes, err);
+    cs_status r = run(q, "UPDATE studies SET assigned_reader = ? WHERE id = ?", &changes, err, sq_text(reader), sq_text(study));
     pthread_mutex_unlock(&q->lock);
     *found = r == CS_OK && changes > 0;
     return r;
@@ -705,12 +871,13 @@ static cs_status sq_frame_views(cs_store *s, const char *study, uint64_t from_se
     pthread_mutex_lock(&q->lock);
     cs_status r = prep(q, "SELECT seq, frame_index, capture_time_us, ok, readable, blurry,"
                           " bleeding, redundant, bleeding_probability, mean_rgb, payload_offset,"
-                          " payload_len FROM frames WHERE study = ? AND seq >= ?"
+                          " payload_len, polyp, polyp_flag FROM frames WHERE study = ? AND seq >= ?"
                           " ORDER BY seq LIMIT ?", &st, err);
+    if (r == CS_OK)
+        r = sq_bind(q, st, err, sq_text(study),
+                    sq_i64(from_seq > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)from_seq),
+                    sq_i64((uint64_t)cap > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)cap));
     if (r == CS_OK) {
-        sqlite3_bind_text(st, 1, study, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_int64(st, 2, from_seq > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)from_seq);
-        sqlite3_bind_int64(st, 3, (uint64_t)cap > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)cap);
         int rc = SQLITE_DONE;
         while (*n < cap && (rc = sqlite3_step(st)) == SQLITE_ROW) {
             cs_frame_view *v = &out[(*n)++];
@@ -728,11 +895,14 @@ static cs_status sq_frame_views(cs_store *s, const char *study, uint64_t from_se
             v->mean_rgb = (uint32_t)sqlite3_column_int64(st, 9);
             v->payload_offset = (uint64_t)sqlite3_column_int64(st, 10);
             v->payload_len = (uint32_t)sqlite3_column_int64(st, 11);
+            v->has_polyp = sqlite3_column_type(st, 12) != SQLITE_NULL;
+            v->polyp_probability = v->has_polyp ? (float)sqlite3_column_double(st, 12) : 0.0f;
+            v->polyp = sqlite3_column_int(st, 13) != 0;
         }
         if (*n < cap && rc != SQLITE_DONE)
             r = db_fail(q, err, "list frame views");
     }
-    sqlite3_finalize(st);
+    done(st);
     pthread_mutex_unlock(&q->lock);
     return r;
 }
@@ -781,6 +951,11 @@ static const cs_store_ops SQLITE_OPS = {
     .report_save = sq_report_save,
     .report_sign = sq_report_sign,
     .report_signed = sq_report_signed,
+    .report_sign_checked = sq_report_sign_checked,
+    .study_close = sq_study_close,
+    .upload_update_checked = sq_upload_update_checked,
+    .upload_create_checked = sq_upload_create_checked,
+    .user_update_checked = sq_user_update_checked,
 };
 
 cs_status cs_store_sqlite_open(const char *data_dir, cs_store **out, cs_error *err)
@@ -821,6 +996,15 @@ cs_status cs_store_sqlite_open(const char *data_dir, cs_store **out, cs_error *e
         goto fail;
     }
     sqlite3_busy_timeout(q->ckdb, 5000);
+    /* A connection learns that the database is in WAL mode when it first
+     * reads it; until then its checkpoints do nothing (they report a log
+     * of -1), so the WAL grew without bound. */
+    if (sqlite3_exec(q->ckdb, "SELECT COUNT(*) FROM schema_version", NULL, NULL, NULL) !=
+        SQLITE_OK) {
+        r = cs_error_set(err, CS_ERR_IO, "database %s: checkpoint connection: %s", path,
+                         sqlite3_errmsg(q->ckdb));
+        goto fail;
+    }
     sqlite3_wal_autocheckpoint(q->db, 0);
     sqlite3_wal_autocheckpoint(q->ckdb, 0);
     q->ckstarted = pthread_create(&q->ckthread, NULL, checkpointer, q) == 0;

@@ -12,10 +12,24 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+/* Prepared statements cached on the connection, keyed by their SQL text:
+ * prepared on first use, reset and cleared on each later use, finalized at
+ * close. SQL that is built at run time (the audit query) is cached too: it
+ * comes from a few fixed fragments, so there are few distinct texts. */
+#define SQ_STMT_CACHE 128
+
+typedef struct sq_cached {
+    uint64_t hash;         /* of sql: most lookups compare this only once */
+    char *sql;             /* malloc'd copy of the key */
+    sqlite3_stmt *st;
+} sq_cached;
+
 typedef struct sq_store {
     struct cs_store base;
     sqlite3 *db;
     pthread_mutex_t lock;
+    sq_cached cache[SQ_STMT_CACHE]; /* guarded by lock */
+    size_t ncache;
     /* the checkpointer */
     sqlite3 *ckdb;
     pthread_t ckthread;
@@ -26,17 +40,40 @@ typedef struct sq_store {
 
 #define SQ(s) ((sq_store *)(void *)(s))
 
+/* A study's counters over a set of frames, in the order of the studies
+ * table's n_* columns and cs_study_counts (the last: MAX capture time,
+ * NULL when none). Used by the schema 3 back-fill, the frame calls (for
+ * the rows a batch replaces) and the bench's reference query. */
+#define SQ_FRAME_AGG "COUNT(*), COALESCE(SUM(ok),0), COALESCE(SUM(readable),0)," \
+    " COALESCE(SUM(bleeding),0), COALESCE(SUM(exposure='too_dark'),0)," \
+    " COALESCE(SUM(exposure='too_bright'),0), COALESCE(SUM(blurry),0)," \
+    " COALESCE(SUM(polyp_flag),0), MAX(capture_time_us)"
+#define SQ_N_COUNTERS 8
+
 static inline cs_status db_fail(sq_store *q, cs_error *err, const char *what)
 {
     return cs_error_set(err, CS_ERR_IO, "database: %s: %s", what, sqlite3_errmsg(q->db));
 }
 
-/* Prepare under the lock; the caller finalizes `*st`. */
+/* The cached statement for `sql`, reset with no bindings, under the lock.
+ * The caller hands it back with done() (which resets it, so it holds no
+ * read transaction open); it never finalizes it. One statement must not be
+ * in use twice at once: helpers that share SQL finish with it before they
+ * return. Defined in store_sqlite.c. */
+cs_status sq_stmt(sq_store *q, const char *sql, sqlite3_stmt **st, cs_error *err);
+/* Finalize every cached statement (at close). */
+void sq_stmt_cache_clear(sq_store *q);
+
 static inline cs_status prep(sq_store *q, const char *sql, sqlite3_stmt **st, cs_error *err)
 {
-    if (sqlite3_prepare_v2(q->db, sql, -1, st, NULL) != SQLITE_OK)
-        return db_fail(q, err, "prepare");
-    return CS_OK;
+    return sq_stmt(q, sql, st, err);
+}
+
+/* Hand a statement from prep() back (NULL is fine). */
+static inline void done(sqlite3_stmt *st)
+{
+    if (st)
+        sqlite3_reset(st);
 }
 
 /* Copy text column `col` into out[cap] ("" for NULL). */
@@ -46,32 +83,101 @@ static inline void text(sqlite3_stmt *st, int col, char *out, size_t cap)
     snprintf(out, cap, "%s", t ? (const char *)t : "");
 }
 
-/* Run `sql` with binds given as a format: 't' text, 'i' int64, 'd' double.
+/* A typed statement argument: build them with sq_text/sq_i64/sq_f64/
+ * sq_null, so the compiler checks each value's type. */
+typedef enum { SQ_NULL, SQ_TEXT, SQ_I64, SQ_F64 } sq_kind;
+typedef struct sq_arg {
+    sq_kind kind;
+    const char *t;
+    int64_t i;
+    double d;
+} sq_arg;
+
+static inline sq_arg sq_text(const char *v) { return (sq_arg){.kind = v ? SQ_TEXT : SQ_NULL, .t = v}; }
+static inline sq_arg sq_i64(int64_t v) { return (sq_arg){.kind = SQ_I64, .i = v}; }
+static inline sq_arg sq_f64(double v) { return (sq_arg){.kind = SQ_F64, .d = v}; }
+static inline sq_arg sq_null(void) { return (sq_arg){.kind = SQ_NULL}; }
+
+/* Bind args[0..n) to positions 1..n of `st`; a failed bind (out of memory,
+ * a string too big) is reported once, here. */
+static inline cs_status bind_args(sq_store *q, sqlite3_stmt *st, const sq_arg *args, size_t n,
+                                  cs_error *err)
+{
+    for (size_t i = 0; i < n; i++) {
+        int pos = (int)i + 1, rc;
+        switch (args[i].kind) {
+        case SQ_TEXT:
+            rc = sqlite3_bind_text(st, pos, args[i].t, -1, SQLITE_TRANSIENT);
+            break;
+        case SQ_I64:
+            rc = sqlite3_bind_int64(st, pos, args[i].i);
+            break;
+        case SQ_F64:
+            rc = sqlite3_bind_double(st, pos, args[i].d);
+            break;
+        default:
+            rc = sqlite3_bind_null(st, pos);
+            break;
+        }
+        if (rc != SQLITE_OK)
+            return db_fail(q, err, "bind");
+    }
+    return CS_OK;
+}
+
+#define SQ_ARGS(...) (const sq_arg[]){__VA_ARGS__}, \
+                     sizeof((const sq_arg[]){__VA_ARGS__}) / sizeof(sq_arg)
+/* sq_bind(q, st, err, sq_text(a), sq_i64(b), ...) */
+#define sq_bind(q, st, err, ...) bind_args((q), (st), SQ_ARGS(__VA_ARGS__), (err))
+
+/* Run `sql` (a write, or a read whose rows are not wanted) with `args`;
  * *changes (when not NULL) gets the rows it changed. */
-static inline cs_status run(sq_store *q, const char *sql, const char *fmt,
-                            const void *const *args, int *changes, cs_error *err)
+static inline cs_status run_args(sq_store *q, const char *sql, const sq_arg *args, size_t n,
+                                 int *changes, cs_error *err)
 {
     sqlite3_stmt *st = NULL;
     cs_status r = prep(q, sql, &st, err);
-    for (int i = 0; r == CS_OK && fmt[i]; i++) {
-        if (fmt[i] == 't')
-            sqlite3_bind_text(st, i + 1, args[i], -1, SQLITE_TRANSIENT);
-        else if (fmt[i] == 'd')
-            sqlite3_bind_double(st, i + 1, *(const double *)args[i]);
-        else
-            sqlite3_bind_int64(st, i + 1, *(const int64_t *)args[i]);
-    }
+    if (r == CS_OK)
+        r = bind_args(q, st, args, n, err);
     if (r == CS_OK && sqlite3_step(st) != SQLITE_DONE)
         r = db_fail(q, err, "update");
     if (r == CS_OK && changes)
         *changes = sqlite3_changes(q->db);
-    sqlite3_finalize(st);
+    done(st);
     return r;
+}
+
+/* run(q, sql, &changes or NULL, err, sq_text(a), ...) */
+#define run(q, sql, changes, err, ...) run_args((q), (sql), SQ_ARGS(__VA_ARGS__), (changes), (err))
+
+/* BEGIN IMMEDIATE: the write lock is taken now, so what a call reads
+ * before it writes (a version, a signature) cannot change under it. */
+static inline cs_status begin(sq_store *q, bool *in_tx, cs_error *err)
+{
+    if (sqlite3_exec(q->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+        return db_fail(q, err, "begin");
+    *in_tx = true;
+    return CS_OK;
+}
+
+static inline cs_status commit(sq_store *q, bool *in_tx, cs_error *err)
+{
+    if (sqlite3_exec(q->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+        return db_fail(q, err, "commit");
+    *in_tx = false;
+    return CS_OK;
+}
+
+/* Undo an unfinished transaction (a refused change or a failure). */
+static inline void rollback(sq_store *q, bool in_tx)
+{
+    if (in_tx)
+        sqlite3_exec(q->db, "ROLLBACK", NULL, NULL, NULL);
 }
 
 /* Step `st` to the end, reading each row through `read` into a malloc'd
  * array of `size`-byte records: *out (NULL when *n is 0). `st` stays the
- * caller's to finalize. */
+ * caller's to hand back with done(). */
 static inline cs_status list_rows(sq_store *q, sqlite3_stmt *st,
                                   void (*read)(sqlite3_stmt *, void *), size_t size,
                                   void **out, size_t *n, const char *what, cs_error *err)
@@ -113,8 +219,9 @@ static inline cs_status get_by_id(sq_store *q, const char *sql, const char *id,
     *found = false;
     pthread_mutex_lock(&q->lock);
     cs_status r = prep(q, sql, &st, err);
+    if (r == CS_OK)
+        r = sq_bind(q, st, err, sq_text(id));
     if (r == CS_OK) {
-        sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
         int rc = sqlite3_step(st);
         if (rc == SQLITE_ROW) {
             read(st, out);
@@ -123,7 +230,7 @@ static inline cs_status get_by_id(sq_store *q, const char *sql, const char *id,
             r = db_fail(q, err, what);
         }
     }
-    sqlite3_finalize(st);
+    done(st);
     pthread_mutex_unlock(&q->lock);
     return r;
 }
@@ -169,5 +276,19 @@ cs_status sq_report_sign(cs_store *s, const char *study, const char *by, int64_t
                          int expected_version, cs_change_outcome *outcome, cs_report_rec *out,
                          cs_error *err);
 cs_status sq_report_signed(cs_store *s, const char *study, bool *is_signed, cs_error *err);
+
+/* Rules checked in the transaction (schema 3): sign and last admin in
+ * store_sqlite_ws.c, close and the upload lock in store_sqlite_close.c. */
+cs_status sq_report_sign_checked(cs_store *s, const char *study, const char *by, int64_t at_ms,
+                                 int shown_version, cs_check_outcome *outcome,
+                                 cs_report_rec *out, cs_error *err);
+cs_status sq_user_update_checked(cs_store *s, const cs_user_rec *u, cs_check_outcome *outcome,
+                                 cs_error *err);
+cs_status sq_study_close(cs_store *s, const char *study, const char *by, int64_t at_ms,
+                         cs_check_outcome *outcome, cs_error *err);
+cs_status sq_upload_update_checked(cs_store *s, const cs_upload_rec *rec,
+                                   cs_check_outcome *outcome, cs_error *err);
+cs_status sq_upload_create_checked(cs_store *s, const cs_upload_rec *rec,
+                                   cs_check_outcome *outcome, cs_error *err);
 
 #endif

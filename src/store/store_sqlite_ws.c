@@ -4,32 +4,9 @@
  * transaction, and every "LOCKED once signed" check runs inside it. */
 #include "store/store_sqlite.h"
 
+#include <ctype.h>
+#include <jansson.h>
 #include <string.h>
-
-/* BEGIN IMMEDIATE: the write lock is taken now, so what a call reads
- * before it writes (a version, a signature) cannot change under it. */
-static cs_status begin(sq_store *q, bool *in_tx, cs_error *err)
-{
-    if (sqlite3_exec(q->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
-        return db_fail(q, err, "begin");
-    *in_tx = true;
-    return CS_OK;
-}
-
-static cs_status commit(sq_store *q, bool *in_tx, cs_error *err)
-{
-    if (sqlite3_exec(q->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
-        return db_fail(q, err, "commit");
-    *in_tx = false;
-    return CS_OK;
-}
-
-/* Undo an unfinished transaction (a refused change or a failure). */
-static void rollback(sq_store *q, bool in_tx)
-{
-    if (in_tx)
-        sqlite3_exec(q->db, "ROLLBACK", NULL, NULL, NULL);
-}
 
 /* Whether `study` exists and whether its report is signed. */
 static cs_status study_lock(sq_store *q, const char *study, bool *exists, bool *is_signed,
@@ -39,8 +16,9 @@ static cs_status study_lock(sq_store *q, const char *study, bool *exists, bool *
     cs_status r = prep(q, "SELECT EXISTS (SELECT 1 FROM studies WHERE id = ?1),"
                           " EXISTS (SELECT 1 FROM reports WHERE study = ?1 AND state = 'signed')",
                        &st, err);
+    if (r == CS_OK)
+        r = sq_bind(q, st, err, sq_text(study));
     if (r == CS_OK) {
-        sqlite3_bind_text(st, 1, study, -1, SQLITE_TRANSIENT);
         if (sqlite3_step(st) != SQLITE_ROW) {
             r = db_fail(q, err, "read study state");
         } else {
@@ -48,7 +26,7 @@ static cs_status study_lock(sq_store *q, const char *study, bool *exists, bool *
             *is_signed = sqlite3_column_int(st, 1) != 0;
         }
     }
-    sqlite3_finalize(st);
+    done(st);
     return r;
 }
 
@@ -85,12 +63,10 @@ cs_status sq_user_add(cs_store *s, const cs_user_rec *u, bool *exists, cs_error 
     sq_store *q = SQ(s);
     int64_t disabled = u->disabled;
     int changes = 0;
-    const void *a[] = {u->name, u->role, u->pw_hash, &u->created_at, &disabled};
     *exists = false;
     pthread_mutex_lock(&q->lock);
     /* OR IGNORE: only the primary key can conflict (nothing bound is NULL). */
-    cs_status r = run(q, "INSERT OR IGNORE INTO users (" USER_COLS ") VALUES (?,?,?,?,?)",
-                      "tttii", a, &changes, err);
+    cs_status r = run(q, "INSERT OR IGNORE INTO users (" USER_COLS ") VALUES (?,?,?,?,?)", &changes, err, sq_text(u->name), sq_text(u->role), sq_text(u->pw_hash), sq_i64(u->created_at), sq_i64(disabled));
     pthread_mutex_unlock(&q->lock);
     *exists = r == CS_OK && changes == 0;
     return r;
@@ -103,41 +79,82 @@ cs_status sq_user_get(cs_store *s, const char *name, bool *found, cs_user_rec *o
                      out, found, "read user", err);
 }
 
-cs_status sq_user_update(cs_store *s, const cs_user_rec *u, bool *found, cs_error *err)
+/* The body of both user updates, under the lock: load the user, apply
+ * the last-admin rule when `checked`, save, end sessions. */
+static cs_status user_update(sq_store *q, const cs_user_rec *u, bool checked,
+                             cs_check_outcome *out, cs_error *err)
 {
-    sq_store *q = SQ(s);
     sqlite3_stmt *st = NULL;
-    bool in_tx = false;
+    bool in_tx = false, found = false;
     cs_user_rec old;
-    *found = false;
-    pthread_mutex_lock(&q->lock);
+    *out = CS_CHECK_NOT_FOUND;
     cs_status r = begin(q, &in_tx, err);
     if (r != CS_OK)
         goto fail;
-    if ((r = prep(q, "SELECT " USER_COLS " FROM users WHERE name = ?", &st, err)) != CS_OK)
+    if ((r = prep(q, "SELECT " USER_COLS " FROM users WHERE name = ?", &st, err)) != CS_OK ||
+        (r = sq_bind(q, st, err, sq_text(u->name))) != CS_OK)
         goto fail;
-    sqlite3_bind_text(st, 1, u->name, -1, SQLITE_TRANSIENT);
-    if ((r = one_row(q, st, read_user, &old, found, "read user", err)) != CS_OK || !*found)
+    if ((r = one_row(q, st, read_user, &old, &found, "read user", err)) != CS_OK || !found)
         goto fail;
-    int64_t disabled = u->disabled;
-    const void *a[] = {u->role, u->pw_hash, &disabled, u->name};
-    if ((r = run(q, "UPDATE users SET role = ?, pw_hash = ?, disabled = ? WHERE name = ?",
-                 "ttit", a, NULL, err)) != CS_OK)
+    done(st);
+    st = NULL;
+    bool was_admin = strcmp(old.role, "admin") == 0 && !old.disabled;
+    bool is_admin = strcmp(u->role, "admin") == 0 && !u->disabled;
+    if (checked && was_admin && !is_admin) {
+        /* Counted inside the transaction: two admins demoting each other
+         * at once cannot both pass. */
+        if ((r = prep(q, "SELECT COUNT(*) FROM users WHERE role = 'admin' AND disabled = 0"
+                         " AND name != ?", &st, err)) != CS_OK ||
+            (r = sq_bind(q, st, err, sq_text(u->name))) != CS_OK)
+            goto fail;
+        if (sqlite3_step(st) != SQLITE_ROW) {
+            r = db_fail(q, err, "count admins");
+            goto fail;
+        }
+        if (sqlite3_column_int64(st, 0) == 0) {
+            *out = CS_CHECK_LAST_ADMIN;
+            goto fail;
+        }
+        done(st);
+        st = NULL;
+    }
+    if ((r = run(q, "UPDATE users SET role = ?, pw_hash = ?, disabled = ? WHERE name = ?", NULL,
+                 err, sq_text(u->role), sq_text(u->pw_hash), sq_i64(u->disabled),
+                 sq_text(u->name))) != CS_OK)
         goto fail;
     /* A disabled user or a new password: every session of the user ends,
      * in this transaction, so no request can slip in between. */
-    if (u->disabled || strcmp(old.pw_hash, u->pw_hash) != 0) {
-        const void *b[] = {u->name};
-        if ((r = run(q, "DELETE FROM sessions WHERE user = ?", "t", b, NULL, err)) != CS_OK)
-            goto fail;
-    }
-    r = commit(q, &in_tx, err);
+    if ((u->disabled || strcmp(old.pw_hash, u->pw_hash) != 0) &&
+        (r = run(q, "DELETE FROM sessions WHERE user = ?", NULL, err, sq_text(u->name))) != CS_OK)
+        goto fail;
+    if ((r = commit(q, &in_tx, err)) == CS_OK)
+        *out = CS_CHECK_OK;
 fail:
-    sqlite3_finalize(st);
+    done(st);
     rollback(q, in_tx);
-    pthread_mutex_unlock(&q->lock);
     if (r != CS_OK)
-        *found = false;
+        *out = CS_CHECK_NOT_FOUND;
+    return r;
+}
+
+cs_status sq_user_update(cs_store *s, const cs_user_rec *u, bool *found, cs_error *err)
+{
+    sq_store *q = SQ(s);
+    cs_check_outcome out;
+    pthread_mutex_lock(&q->lock);
+    cs_status r = user_update(q, u, false, &out, err);
+    pthread_mutex_unlock(&q->lock);
+    *found = r == CS_OK && out == CS_CHECK_OK;
+    return r;
+}
+
+cs_status sq_user_update_checked(cs_store *s, const cs_user_rec *u, cs_check_outcome *out,
+                                 cs_error *err)
+{
+    sq_store *q = SQ(s);
+    pthread_mutex_lock(&q->lock);
+    cs_status r = user_update(q, u, true, out, err);
+    pthread_mutex_unlock(&q->lock);
     return r;
 }
 
@@ -151,7 +168,7 @@ cs_status sq_user_list(cs_store *s, cs_user_rec **out, size_t *n, cs_error *err)
     cs_status r = prep(q, "SELECT " USER_COLS " FROM users ORDER BY name", &st, err);
     if (r == CS_OK)
         r = list_rows(q, st, read_user, sizeof **out, &v, n, "list users", err);
-    sqlite3_finalize(st);
+    done(st);
     pthread_mutex_unlock(&q->lock);
     *out = v;
     return r;
@@ -160,11 +177,9 @@ cs_status sq_user_list(cs_store *s, cs_user_rec **out, size_t *n, cs_error *err)
 cs_status sq_session_create(cs_store *s, const cs_session_rec *rec, cs_error *err)
 {
     sq_store *q = SQ(s);
-    const void *a[] = {rec->id_hash, rec->user, rec->csrf, rec->ip, &rec->created_at,
-                       &rec->last_seen};
     pthread_mutex_lock(&q->lock);
     cs_status r = run(q, "INSERT INTO sessions (id_hash, user, csrf, ip, created_at, last_seen)"
-                         " VALUES (?,?,?,?,?,?)", "ttttii", a, NULL, err);
+                         " VALUES (?,?,?,?,?,?)", NULL, err, sq_text(rec->id_hash), sq_text(rec->user), sq_text(rec->csrf), sq_text(rec->ip), sq_i64(rec->created_at), sq_i64(rec->last_seen));
     pthread_mutex_unlock(&q->lock);
     return r;
 }
@@ -196,10 +211,8 @@ cs_status sq_session_get(cs_store *s, const char *id_hash, bool *found, cs_sessi
 cs_status sq_session_touch(cs_store *s, const char *id_hash, int64_t now, cs_error *err)
 {
     sq_store *q = SQ(s);
-    const void *a[] = {&now, id_hash};
     pthread_mutex_lock(&q->lock);
-    cs_status r = run(q, "UPDATE sessions SET last_seen = ? WHERE id_hash = ?", "it", a, NULL,
-                      err);
+    cs_status r = run(q, "UPDATE sessions SET last_seen = ? WHERE id_hash = ?", NULL, err, sq_i64(now), sq_text(id_hash));
     pthread_mutex_unlock(&q->lock);
     return r;
 }
@@ -207,9 +220,8 @@ cs_status sq_session_touch(cs_store *s, const char *id_hash, int64_t now, cs_err
 cs_status sq_session_delete(cs_store *s, const char *id_hash, cs_error *err)
 {
     sq_store *q = SQ(s);
-    const void *a[] = {id_hash};
     pthread_mutex_lock(&q->lock);
-    cs_status r = run(q, "DELETE FROM sessions WHERE id_hash = ?", "t", a, NULL, err);
+    cs_status r = run(q, "DELETE FROM sessions WHERE id_hash = ?", NULL, err, sq_text(id_hash));
     pthread_mutex_unlock(&q->lock);
     return r;
 }
@@ -218,11 +230,9 @@ cs_status sq_sessions_purge(cs_store *s, int64_t idle_before, int64_t created_be
                             cs_error *err)
 {
     sq_store *q = SQ(s);
-    const void *a[] = {&idle_before, &created_before};
     *n = 0;
     pthread_mutex_lock(&q->lock);
-    cs_status r = run(q, "DELETE FROM sessions WHERE last_seen < ? OR created_at < ?", "ii", a,
-                      n, err);
+    cs_status r = run(q, "DELETE FROM sessions WHERE last_seen < ? OR created_at < ?", n, err, sq_i64(idle_before), sq_i64(created_before));
     pthread_mutex_unlock(&q->lock);
     return r;
 }
@@ -232,11 +242,9 @@ cs_status sq_sessions_purge(cs_store *s, int64_t idle_before, int64_t created_be
 cs_status sq_audit_append(cs_store *s, const cs_audit_rec *rec, cs_error *err)
 {
     sq_store *q = SQ(s);
-    const void *a[] = {&rec->at_ms, rec->user, rec->role, rec->action, rec->study, rec->detail,
-                       rec->ip};
     pthread_mutex_lock(&q->lock);
     cs_status r = run(q, "INSERT INTO audit (at_ms, user, role, action, study, detail, ip)"
-                         " VALUES (?,?,?,?,?,?,?)", "itttttt", a, NULL, err);
+                         " VALUES (?,?,?,?,?,?,?)", NULL, err, sq_i64(rec->at_ms), sq_text(rec->user), sq_text(rec->role), sq_text(rec->action), sq_text(rec->study), sq_text(rec->detail), sq_text(rec->ip));
     pthread_mutex_unlock(&q->lock);
     return r;
 }
@@ -302,15 +310,19 @@ cs_status sq_audit_query(cs_store *s, const cs_audit_query *qy, cs_audit_rec **o
     pthread_mutex_lock(&q->lock);
     cs_status r = prep(q, sql, &st, err);
     if (r == CS_OK) {
-        int k = 1;
+        sq_arg args[7];
+        size_t k = 0;
         for (int i = 0; i < nt; i++)
-            sqlite3_bind_text(st, k++, texts[i], -1, SQLITE_TRANSIENT);
+            args[k++] = sq_text(texts[i]);
         for (int i = 0; i < ni; i++)
-            sqlite3_bind_int64(st, k++, ints[i]);
-        sqlite3_bind_int64(st, k, (int64_t)limit);
+            args[k++] = sq_i64(ints[i]);
+        args[k++] = sq_i64((int64_t)limit);
+        r = bind_args(q, st, args, k, err);
+    }
+    if (r == CS_OK) {
         r = list_rows(q, st, read_audit, sizeof **out, &v, n, "query audit log", err);
     }
-    sqlite3_finalize(st);
+    done(st);
     pthread_mutex_unlock(&q->lock);
     *out = v;
     return r;
@@ -348,21 +360,20 @@ static cs_status finding_load(sq_store *q, const char *study, int64_t id, cs_fin
     sqlite3_stmt *st = NULL;
     cs_status r = prep(q, "SELECT " FINDING_COLS " FROM findings WHERE id = ? AND study = ?",
                        &st, err);
+    if (r == CS_OK)
+        r = sq_bind(q, st, err, sq_i64(id), sq_text(study));
     if (r == CS_OK) {
-        sqlite3_bind_int64(st, 1, id);
-        sqlite3_bind_text(st, 2, study, -1, SQLITE_TRANSIENT);
         r = one_row(q, st, read_finding, out, found, "read finding", err);
     }
-    sqlite3_finalize(st);
+    done(st);
     return r;
 }
 
 /* Copy finding `id` as it is now into its history. */
 static cs_status finding_snapshot(sq_store *q, int64_t id, cs_error *err)
 {
-    const void *a[] = {&id};
     return run(q, "INSERT INTO finding_history (" FINDING_COLS ") SELECT " FINDING_COLS
-                  " FROM findings WHERE id = ?", "i", a, NULL, err);
+                  " FROM findings WHERE id = ?", NULL, err, sq_i64(id));
 }
 
 /* The checks every change of a finding or a mark makes first, inside its
@@ -388,11 +399,9 @@ cs_status sq_finding_create(cs_store *s, cs_finding_rec *f, cs_change_outcome *o
     if (r != CS_OK || (r = check_open(q, f->study, out, err)) != CS_OK || *out != CS_CHANGE_OK)
         goto fail;
     int64_t from = (int64_t)f->seq_from, to = (int64_t)f->seq_to;
-    const void *a[] = {f->study, &from, &to, f->type, f->note, &f->size_mm, f->created_by,
-                       &f->created_at_ms, f->updated_by, &f->updated_at_ms};
     if ((r = run(q, "INSERT INTO findings (study, seq_from, seq_to, type, note, size_mm,"
                     " version, deleted, created_by, created_at_ms, updated_by, updated_at_ms)"
-                    " VALUES (?,?,?,?,?,?,1,0,?,?,?,?)", "tiittdtiti", a, NULL, err)) != CS_OK)
+                    " VALUES (?,?,?,?,?,?,1,0,?,?,?,?)", NULL, err, sq_text(f->study), sq_i64(from), sq_i64(to), sq_text(f->type), sq_text(f->note), sq_f64(f->size_mm), sq_text(f->created_by), sq_i64(f->created_at_ms), sq_text(f->updated_by), sq_i64(f->updated_at_ms))) != CS_OK)
         goto fail;
     int64_t id = sqlite3_last_insert_rowid(q->db);
     if ((r = finding_snapshot(q, id, err)) != CS_OK || (r = commit(q, &in_tx, err)) != CS_OK)
@@ -430,16 +439,13 @@ static cs_status finding_change(sq_store *q, const cs_finding_rec *f, const char
         goto fail;
     }
     if (del_by) {
-        const void *a[] = {del_by, &del_at_ms, &f->id};
         r = run(q, "UPDATE findings SET deleted = 1, version = version + 1, updated_by = ?,"
-                   " updated_at_ms = ? WHERE id = ?", "tii", a, NULL, err);
+                   " updated_at_ms = ? WHERE id = ?", NULL, err, sq_text(del_by), sq_i64(del_at_ms), sq_i64(f->id));
     } else {
         int64_t from = (int64_t)f->seq_from, to = (int64_t)f->seq_to;
-        const void *a[] = {&from, &to, f->type, f->note, &f->size_mm, f->updated_by,
-                           &f->updated_at_ms, &f->id};
         r = run(q, "UPDATE findings SET seq_from = ?, seq_to = ?, type = ?, note = ?,"
                    " size_mm = ?, version = version + 1, updated_by = ?, updated_at_ms = ?"
-                   " WHERE id = ?", "iittdtii", a, NULL, err);
+                   " WHERE id = ?", NULL, err, sq_i64(from), sq_i64(to), sq_text(f->type), sq_text(f->note), sq_f64(f->size_mm), sq_text(f->updated_by), sq_i64(f->updated_at_ms), sq_i64(f->id));
     }
     if (r != CS_OK || (r = finding_snapshot(q, f->id, err)) != CS_OK ||
         (r = finding_load(q, f->study, f->id, saved, &found, err)) != CS_OK)
@@ -489,12 +495,12 @@ cs_status sq_findings_list(cs_store *s, const char *study, bool include_deleted,
     pthread_mutex_lock(&q->lock);
     cs_status r = prep(q, "SELECT " FINDING_COLS " FROM findings WHERE study = ?"
                           " AND (? OR deleted = 0) ORDER BY seq_from, id", &st, err);
+    if (r == CS_OK)
+        r = sq_bind(q, st, err, sq_text(study), sq_i64(include_deleted));
     if (r == CS_OK) {
-        sqlite3_bind_text(st, 1, study, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_int(st, 2, include_deleted);
         r = list_rows(q, st, read_finding, sizeof **out, &v, n, "list findings", err);
     }
-    sqlite3_finalize(st);
+    done(st);
     pthread_mutex_unlock(&q->lock);
     *out = v;
     return r;
@@ -510,12 +516,12 @@ cs_status sq_finding_history(cs_store *s, const char *study, int64_t id, cs_find
     pthread_mutex_lock(&q->lock);
     cs_status r = prep(q, "SELECT " FINDING_COLS " FROM finding_history WHERE id = ?"
                           " AND study = ? ORDER BY version", &st, err);
+    if (r == CS_OK)
+        r = sq_bind(q, st, err, sq_i64(id), sq_text(study));
     if (r == CS_OK) {
-        sqlite3_bind_int64(st, 1, id);
-        sqlite3_bind_text(st, 2, study, -1, SQLITE_TRANSIENT);
         r = list_rows(q, st, read_finding, sizeof **out, &v, n, "read finding history", err);
     }
-    sqlite3_finalize(st);
+    done(st);
     pthread_mutex_unlock(&q->lock);
     *out = v;
     return r;
@@ -533,9 +539,8 @@ cs_status sq_mark_set(cs_store *s, const char *study, const cs_mark_rec *m,
     cs_status r = begin(q, &in_tx, err);
     if (r != CS_OK || (r = check_open(q, study, out, err)) != CS_OK || *out != CS_CHANGE_OK)
         goto fail;
-    const void *a[] = {study, m->kind, m->key, m->value, &m->seq, m->by, &m->at_ms};
     if ((r = run(q, "INSERT OR REPLACE INTO marks (study, kind, key, value, seq, set_by, at_ms)"
-                    " VALUES (?,?,?,?,?,?,?)", "ttttiti", a, NULL, err)) != CS_OK)
+                    " VALUES (?,?,?,?,?,?,?)", NULL, err, sq_text(study), sq_text(m->kind), sq_text(m->key), sq_text(m->value), sq_i64(m->seq), sq_text(m->by), sq_i64(m->at_ms))) != CS_OK)
         goto fail;
     r = commit(q, &in_tx, err);
 fail:
@@ -557,9 +562,7 @@ cs_status sq_mark_delete(cs_store *s, const char *study, const char *kind, const
     cs_status r = begin(q, &in_tx, err);
     if (r != CS_OK || (r = check_open(q, study, out, err)) != CS_OK || *out != CS_CHANGE_OK)
         goto fail;
-    const void *a[] = {study, kind, key};
-    if ((r = run(q, "DELETE FROM marks WHERE study = ? AND kind = ? AND key = ?", "ttt", a,
-                 &changes, err)) != CS_OK)
+    if ((r = run(q, "DELETE FROM marks WHERE study = ? AND kind = ? AND key = ?", &changes, err, sq_text(study), sq_text(kind), sq_text(key))) != CS_OK)
         goto fail;
     if (changes == 0) {
         *out = CS_CHANGE_NOT_FOUND;
@@ -596,11 +599,12 @@ cs_status sq_marks_list(cs_store *s, const char *study, cs_mark_rec **out, size_
     pthread_mutex_lock(&q->lock);
     cs_status r = prep(q, "SELECT kind, key, value, seq, set_by, at_ms FROM marks"
                           " WHERE study = ? ORDER BY kind, key", &st, err);
+    if (r == CS_OK)
+        r = sq_bind(q, st, err, sq_text(study));
     if (r == CS_OK) {
-        sqlite3_bind_text(st, 1, study, -1, SQLITE_TRANSIENT);
         r = list_rows(q, st, read_mark, sizeof **out, &v, n, "list marks", err);
     }
-    sqlite3_finalize(st);
+    done(st);
     pthread_mutex_unlock(&q->lock);
     *out = v;
     return r;
@@ -630,11 +634,12 @@ static cs_status report_load(sq_store *q, const char *study, cs_report_rec *out,
 {
     sqlite3_stmt *st = NULL;
     cs_status r = prep(q, "SELECT " REPORT_COLS " FROM reports WHERE study = ?", &st, err);
+    if (r == CS_OK)
+        r = sq_bind(q, st, err, sq_text(study));
     if (r == CS_OK) {
-        sqlite3_bind_text(st, 1, study, -1, SQLITE_TRANSIENT);
         r = one_row(q, st, read_report, out, found, "read report", err);
     }
-    sqlite3_finalize(st);
+    done(st);
     return r;
 }
 
@@ -668,20 +673,18 @@ cs_status sq_report_save(cs_store *s, cs_report_rec *rep, int expected_version,
         *out = CS_CHANGE_CONFLICT;
         goto fail;
     }
-    const void *a[] = {rep->state, rep->content, rep->updated_by, &rep->updated_at_ms,
-                       rep->study};
     if (found) {
-        const void *h[] = {rep->study};
         if ((r = run(q, "INSERT INTO report_history (study, version, state, content, updated_by,"
                         " updated_at_ms) SELECT study, version, state, content, updated_by,"
-                        " updated_at_ms FROM reports WHERE study = ?", "t", h, NULL, err)) !=
+                        " updated_at_ms FROM reports WHERE study = ?", NULL, err, sq_text(rep->study))) !=
                 CS_OK ||
             (r = run(q, "UPDATE reports SET state = ?, content = ?, updated_by = ?,"
-                        " updated_at_ms = ?, version = version + 1 WHERE study = ?", "tttit", a,
-                     NULL, err)) != CS_OK)
+                        " updated_at_ms = ?, version = version + 1 WHERE study = ?", NULL, err, sq_text(rep->state), sq_text(rep->content), sq_text(rep->updated_by), sq_i64(rep->updated_at_ms), sq_text(rep->study))) != CS_OK)
             goto fail;
     } else if ((r = run(q, "INSERT INTO reports (state, content, updated_by, updated_at_ms,"
-                           " study, version) VALUES (?,?,?,?,?,1)", "tttit", a, NULL, err)) !=
+                           " study, version) VALUES (?,?,?,?,?,1)", NULL, err,
+                        sq_text(rep->state), sq_text(rep->content), sq_text(rep->updated_by),
+                        sq_i64(rep->updated_at_ms), sq_text(rep->study))) !=
                CS_OK) {
         goto fail;
     }
@@ -721,9 +724,8 @@ cs_status sq_report_sign(cs_store *s, const char *study, const char *by, int64_t
         goto fail;
     }
     /* Signing is not a save: the version (and so the history) stays. */
-    const void *a[] = {by, &at_ms, study};
     if ((r = run(q, "UPDATE reports SET state = 'signed', signed_by = ?, signed_at_ms = ?"
-                    " WHERE study = ?", "tit", a, NULL, err)) != CS_OK ||
+                    " WHERE study = ?", NULL, err, sq_text(by), sq_i64(at_ms), sq_text(study))) != CS_OK ||
         (r = report_load(q, study, cur, &found, err)) != CS_OK ||
         (r = commit(q, &in_tx, err)) != CS_OK)
         goto fail;
@@ -746,5 +748,101 @@ cs_status sq_report_signed(cs_store *s, const char *study, bool *is_signed, cs_e
     pthread_mutex_lock(&q->lock);
     cs_status r = study_lock(q, study, &exists, is_signed, err);
     pthread_mutex_unlock(&q->lock);
+    return r;
+}
+
+/* ---- signing exactly (schema 3) ------------------------------------------------ */
+
+/* Whether the report content (JSON text) has a "recommendation" string
+ * with a non-blank character. */
+static bool has_recommendation(const char *content)
+{
+    json_t *root = json_loads(content, 0, NULL);
+    const char *v = json_string_value(json_object_get(root, "recommendation"));
+    bool ok = false;
+    for (; v && *v && !ok; v++)
+        ok = !isspace((unsigned char)*v);
+    json_decref(root);
+    return ok;
+}
+
+/* Whether the study is complete enough to sign (store.h: the analysis
+ * covers every stored upload byte, and every upload is COMPLETE or the
+ * study is closed). */
+static cs_status study_complete(sq_store *q, const char *study, bool *complete, cs_error *err)
+{
+    sqlite3_stmt *st = NULL;
+    cs_status r = prep(q, "SELECT s.closed_at_ms != 0, s.ingest_offset >="
+                          " (SELECT COALESCE(SUM(u.offset),0) FROM uploads u WHERE u.study = s.id),"
+                          " (SELECT COUNT(*) FROM uploads u WHERE u.study = s.id),"
+                          " (SELECT COUNT(*) FROM uploads u WHERE u.study = s.id AND u.state != ?2)"
+                          " FROM studies s WHERE s.id = ?1", &st, err);
+    *complete = false;
+    if (r == CS_OK)
+        r = sq_bind(q, st, err, sq_text(study), sq_i64(CS_UPLOAD_COMPLETE));
+    if (r == CS_OK) {
+        int rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW) {
+            bool closed = sqlite3_column_int(st, 0) != 0;
+            bool analysed = sqlite3_column_int(st, 1) != 0;
+            bool all_in = sqlite3_column_int64(st, 2) > 0 && sqlite3_column_int64(st, 3) == 0;
+            *complete = analysed && (closed || all_in);
+        } else if (rc != SQLITE_DONE) {
+            r = db_fail(q, err, "read study completeness");
+        }
+    }
+    done(st);
+    return r;
+}
+
+cs_status sq_report_sign_checked(cs_store *s, const char *study, const char *by, int64_t at_ms,
+                                 int shown_version, cs_check_outcome *outcome,
+                                 cs_report_rec *out, cs_error *err)
+{
+    sq_store *q = SQ(s);
+    bool in_tx = false, found = false, complete = false;
+    cs_report_rec *cur = malloc(sizeof *cur);
+    *outcome = CS_CHECK_NOT_FOUND;
+    if (!cur)
+        return cs_error_set(err, CS_ERR_NOMEM, "out of memory signing a report");
+    pthread_mutex_lock(&q->lock);
+    cs_status r = begin(q, &in_tx, err);
+    if (r != CS_OK || (r = report_load(q, study, cur, &found, err)) != CS_OK || !found)
+        goto fail;
+    /* Every check reads what this transaction will sign: a save cannot
+     * land between the check and the signature. */
+    if (strcmp(cur->state, "signed") == 0) {
+        *outcome = CS_CHECK_LOCKED;
+        goto fail;
+    }
+    if (cur->version != shown_version) {
+        *outcome = CS_CHECK_CONFLICT;
+        goto fail;
+    }
+    if (!has_recommendation(cur->content)) {
+        *outcome = CS_CHECK_INVALID;
+        goto fail;
+    }
+    if ((r = study_complete(q, study, &complete, err)) != CS_OK)
+        goto fail;
+    if (!complete) {
+        *outcome = CS_CHECK_INCOMPLETE;
+        goto fail;
+    }
+    if ((r = run(q, "UPDATE reports SET state = 'signed', signed_by = ?, signed_at_ms = ?"
+                    " WHERE study = ? AND version = ?", NULL, err, sq_text(by), sq_i64(at_ms),
+                 sq_text(study), sq_i64(shown_version))) != CS_OK ||
+        (r = report_load(q, study, cur, &found, err)) != CS_OK ||
+        (r = commit(q, &in_tx, err)) != CS_OK)
+        goto fail;
+    if (out)
+        *out = *cur;
+    *outcome = CS_CHECK_OK;
+fail:
+    rollback(q, in_tx);
+    pthread_mutex_unlock(&q->lock);
+    free(cur);
+    if (r != CS_OK)
+        *outcome = CS_CHECK_NOT_FOUND;
     return r;
 }

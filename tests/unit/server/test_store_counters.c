@@ -1,0 +1,285 @@
+/* test_store_counters.c - schema 3's per-study counters: kept by the frame
+ * calls in the frame transaction (replacements counted once), equal to a
+ * count over the frames, read without the frames, back-filled by the
+ * migration from schema 2; and the frames' polyp results. */
+#include <sys/stat.h>
+#include <time.h>
+
+#include "store_fixture.h"
+
+/* Frame i of a synthetic study: every kind of result, spread by i. */
+static void make_frame(cs_frame_rec *fr, uint64_t seq, unsigned salt)
+{
+    unsigned k = (unsigned)seq * 7u + salt;
+    memset(fr, 0, sizeof *fr);
+    fr->seq = seq;
+    fr->frame_index = (int64_t)seq;
+    fr->capture_time_us = k % 11 == 0 ? -1 : (int64_t)(seq * 500000u + salt);
+    fr->ok = k % 13 != 0;
+    fr->status = fr->ok ? "ok" : "corrupt";
+    fr->error = fr->ok ? NULL : "bad record";
+    fr->bleeding = k % 5 == 0;
+    fr->bleeding_probability = fr->bleeding ? 0.9f : 0.1f;
+    fr->exposure = k % 3 == 0 ? "too_dark" : k % 3 == 1 ? "too_bright" : "ok";
+    fr->readable = k % 4 != 0;
+    fr->blurry = k % 6 == 0;
+    fr->has_polyp = k % 2 == 0;
+    fr->polyp_probability = (float)(k % 10) / 10.0f;
+    fr->polyp = fr->has_polyp && k % 8 == 0;
+    fr->payload_len = 100;
+}
+
+/* The counters as a scan of the frames computes them (the schema 2 query). */
+static void scan_counts(const fx *f, const char *study, int64_t v[9])
+{
+    sqlite3 *db = fx_raw(f);
+    sqlite3_stmt *st = NULL;
+    assert_int_equal(sqlite3_prepare_v2(db,
+        "SELECT COUNT(*), COALESCE(SUM(ok),0), COALESCE(SUM(readable),0),"
+        " COALESCE(SUM(bleeding),0), COALESCE(SUM(exposure='too_dark'),0),"
+        " COALESCE(SUM(exposure='too_bright'),0), COALESCE(SUM(blurry),0),"
+        " COALESCE(SUM(polyp_flag),0), COALESCE(MAX(capture_time_us),-1)"
+        " FROM frames WHERE study = ?", -1, &st, NULL), SQLITE_OK);
+    sqlite3_bind_text(st, 1, study, -1, SQLITE_TRANSIENT);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    for (int i = 0; i < 9; i++)
+        v[i] = sqlite3_column_int64(st, i);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+}
+
+static void assert_counts_match_scan(const fx *f, const char *study)
+{
+    cs_study_counts c;
+    cs_error e = {0};
+    int64_t v[9];
+    scan_counts(f, study, v);
+    assert_int_equal(cs_store_study_counts(f->s, study, &c, &e), CS_OK);
+    assert_int_equal(c.frames, v[0]);
+    assert_int_equal(c.analysed, v[1]);
+    assert_int_equal(c.failed, v[0] - v[1]);
+    assert_int_equal(c.readable, v[2]);
+    assert_int_equal(c.bleeding, v[3]);
+    assert_int_equal(c.too_dark, v[4]);
+    assert_int_equal(c.too_bright, v[5]);
+    assert_int_equal(c.blurry, v[6]);
+    assert_int_equal(c.polyp, v[7]);
+    assert_int_equal(c.last_capture_time_us, v[8]);
+}
+
+static void add_frames(cs_store *s, const char *study, uint64_t from, size_t n, unsigned salt)
+{
+    cs_frame_rec *fr = calloc(n, sizeof *fr);
+    cs_error e = {0};
+    assert_non_null(fr);
+    for (size_t i = 0; i < n; i++)
+        make_frame(&fr[i], from + i, salt);
+    assert_int_equal(cs_store_frames_add(s, study, fr, n, 1000 * (from + n), &e), CS_OK);
+    free(fr);
+}
+
+static void counters_follow_every_batch_and_replacements_count_once(void **state)
+{
+    fx *f = *state;
+    cs_error e = {0};
+    cs_study_counts c;
+    fx_study(f->s, "a", 100);
+    fx_study(f->s, "b", 200);
+    assert_int_equal(cs_store_study_counts(f->s, "a", &c, &e), CS_OK);
+    assert_int_equal(c.frames, 0);
+    assert_int_equal(c.last_capture_time_us, -1);
+    add_frames(f->s, "a", 0, 50, 0);
+    add_frames(f->s, "b", 0, 30, 1);
+    add_frames(f->s, "a", 50, 70, 0);
+    assert_counts_match_scan(f, "a");
+    assert_counts_match_scan(f, "b");
+    assert_int_equal(cs_store_study_counts(f->s, "a", &c, &e), CS_OK);
+    assert_int_equal(c.frames, 120);
+    assert_true(c.bleeding > 0 && c.polyp > 0 && c.too_dark > 0 && c.failed > 0);
+
+    /* Frames 40..79 again, with other results and earlier times: each
+     * replaced row leaves the counters before its new one enters. */
+    add_frames(f->s, "a", 40, 40, 3);
+    assert_counts_match_scan(f, "a");
+    /* One frame alone, and a batch with a gap in its seqs. */
+    cs_frame_rec one[3];
+    make_frame(&one[0], 119, 5);
+    one[0].capture_time_us = 1; /* the latest time was frame 119's: it goes */
+    assert_int_equal(cs_store_frame_add(f->s, "a", &one[0], 120000, &e), CS_OK);
+    assert_counts_match_scan(f, "a");
+    make_frame(&one[0], 5, 9);
+    make_frame(&one[1], 6, 9);
+    make_frame(&one[2], 200, 9);
+    assert_int_equal(cs_store_frames_add(f->s, "a", one, 3, 201000, &e), CS_OK);
+    assert_counts_match_scan(f, "a");
+    assert_counts_match_scan(f, "b");
+    /* The analysis position moved with them. */
+    cs_study_rec sr;
+    bool found = false;
+    assert_int_equal(cs_store_study_get(f->s, "a", &found, &sr, &e), CS_OK);
+    assert_true(found);
+    assert_int_equal(sr.ingest_offset, 201000);
+    assert_int_equal(sr.next_seq, 201);
+}
+
+static void counts_come_from_the_study_row_not_the_frames(void **state)
+{
+    fx *f = *state;
+    cs_error e = {0};
+    cs_study_counts c;
+    fx_study(f->s, "a", 100);
+    add_frames(f->s, "a", 0, 20, 0);
+    fx_upload(f->s, "u1", "a", 500, 500, CS_UPLOAD_COMPLETE);
+    fx_upload(f->s, "u2", "a", 900, 300, CS_UPLOAD_OPEN);
+    /* Frames removed behind the store's back: the counters stand (what
+     * the worklist reads costs one row, whatever the study's size). */
+    sqlite3 *db = fx_raw(f);
+    fx_exec(db, "DELETE FROM frames");
+    sqlite3_close(db);
+    assert_int_equal(cs_store_study_counts(f->s, "a", &c, &e), CS_OK);
+    assert_int_equal(c.frames, 20);
+    assert_int_equal(c.uploads, 2);
+    assert_int_equal(c.uploads_open, 1);
+    assert_int_equal(c.bytes_received, 800);
+    /* An unknown study counts nothing. */
+    assert_int_equal(cs_store_study_counts(f->s, "nope", &c, &e), CS_OK);
+    assert_int_equal(c.frames, 0);
+    assert_int_equal(c.uploads, 0);
+    assert_int_equal(c.last_capture_time_us, -1);
+}
+
+static void polyp_results_are_stored_and_unknown_stays_unknown(void **state)
+{
+    fx *f = *state;
+    cs_error e = {0};
+    fx_study(f->s, "a", 100);
+    cs_frame_rec fr[3];
+    memset(fr, 0, sizeof fr);
+    for (int i = 0; i < 3; i++) {
+        fr[i].seq = (uint64_t)i;
+        fr[i].ok = true;
+        fr[i].status = "ok";
+        fr[i].exposure = "ok";
+    }
+    /* 0: zero-initialised (an engine without the polyp model) */
+    fr[1].has_polyp = true;
+    fr[1].polyp_probability = 0.25f;
+    fr[2].has_polyp = true;
+    fr[2].polyp_probability = 0.875f;
+    fr[2].polyp = true;
+    assert_int_equal(cs_store_frames_add(f->s, "a", fr, 3, 10, &e), CS_OK);
+    cs_frame_view v[3];
+    size_t n = 0;
+    assert_int_equal(cs_store_frame_views(f->s, "a", 0, v, 3, &n, &e), CS_OK);
+    assert_int_equal(n, 3);
+    assert_false(v[0].has_polyp);
+    assert_false(v[0].polyp);
+    assert_true(v[1].has_polyp);
+    assert_false(v[1].polyp);
+    assert_true(v[1].polyp_probability == 0.25f);
+    assert_true(v[2].has_polyp && v[2].polyp);
+    assert_true(v[2].polyp_probability == 0.875f);
+    sqlite3 *db = fx_raw(f);
+    assert_int_equal(fx_scalar(db, "SELECT COUNT(*) FROM frames WHERE polyp IS NULL"), 1);
+    sqlite3_close(db);
+    cs_study_counts c;
+    assert_int_equal(cs_store_study_counts(f->s, "a", &c, &e), CS_OK);
+    assert_int_equal(c.polyp, 1);
+}
+
+/* A schema 2 database: one made by this store, with schema 3's additions
+ * dropped again and rows its counters never saw. */
+static void a_schema_2_database_migrates_and_back_fills_the_counters(void **state)
+{
+    (void)state;
+    fx f;
+    cs_error e = {0};
+    memset(&f, 0, sizeof f);
+    fx_make_dir(&f);
+    assert_int_equal(cs_store_open(f.dir, &f.s, &e), CS_OK);
+    fx_study(f.s, "a", 100);
+    fx_study(f.s, "b", 200);
+    fx_study(f.s, "empty", 300);
+    add_frames(f.s, "a", 0, 64, 0);
+    add_frames(f.s, "b", 0, 10, 1);
+    cs_store_close(f.s);
+    sqlite3 *db = fx_raw(&f);
+    fx_exec(db, "ALTER TABLE studies DROP COLUMN n_frames; ALTER TABLE studies DROP COLUMN n_ok;"
+                "ALTER TABLE studies DROP COLUMN n_readable;"
+                "ALTER TABLE studies DROP COLUMN n_bleeding;"
+                "ALTER TABLE studies DROP COLUMN n_too_dark;"
+                "ALTER TABLE studies DROP COLUMN n_too_bright;"
+                "ALTER TABLE studies DROP COLUMN n_blurry; ALTER TABLE studies DROP COLUMN n_polyp;"
+                "ALTER TABLE studies DROP COLUMN last_capture_time_us;"
+                "ALTER TABLE studies DROP COLUMN closed_at_ms;"
+                "ALTER TABLE studies DROP COLUMN closed_by;"
+                "ALTER TABLE frames DROP COLUMN polyp; ALTER TABLE frames DROP COLUMN polyp_flag;"
+                "DELETE FROM schema_version WHERE version = 3;"
+                /* written by a schema 2 server: the counters never saw it */
+                "INSERT INTO frames (study, seq, frame_index, capture_time_us, ok, status,"
+                " bleeding_probability, bleeding, exposure, sharpness, visibility, readable,"
+                " blurry, width, height) VALUES ('b', 10, 10, 99000000, 1, 'ok', 0.9, 1,"
+                " 'too_dark', 0.5, 0.9, 1, 1, 320, 320);");
+    assert_int_equal(fx_scalar(db, "SELECT MAX(version) FROM schema_version"), 2);
+    sqlite3_close(db);
+
+    assert_int_equal(cs_store_open(f.dir, &f.s, &e), CS_OK);
+    db = fx_raw(&f);
+    assert_int_equal(fx_scalar(db, "SELECT MAX(version) FROM schema_version"),
+                     CS_STORE_SCHEMA_VERSION);
+    assert_int_equal(fx_scalar(db, "SELECT COUNT(*) FROM frames WHERE polyp IS NOT NULL"), 0);
+    sqlite3_close(db);
+    assert_counts_match_scan(&f, "a");
+    assert_counts_match_scan(&f, "b");
+    assert_counts_match_scan(&f, "empty");
+    cs_study_counts c;
+    assert_int_equal(cs_store_study_counts(f.s, "b", &c, &e), CS_OK);
+    assert_int_equal(c.frames, 11);
+    assert_int_equal(c.last_capture_time_us, 99000000);
+    assert_int_equal(cs_store_study_counts(f.s, "empty", &c, &e), CS_OK);
+    assert_int_equal(c.last_capture_time_us, -1);
+    /* and keeps counting from there */
+    add_frames(f.s, "b", 11, 5, 2);
+    assert_counts_match_scan(&f, "b");
+    cs_study_rec sr;
+    bool found = false;
+    assert_int_equal(cs_store_study_get(f.s, "a", &found, &sr, &e), CS_OK);
+    assert_int_equal(sr.closed_at_ms, 0);
+    assert_string_equal(sr.closed_by, "");
+    assert_int_equal(fx_remove(&f), 0);
+}
+
+/* The checkpointer copies the WAL into the database while the store is
+ * open (it once never did: its connection had not read the database). */
+static void the_wal_is_checkpointed_while_the_store_is_open(void **state)
+{
+    fx *f = *state;
+    fx_study(f->s, "a", 100);
+    add_frames(f->s, "a", 0, 3000, 0);
+    struct stat sb;
+    struct timespec t0, t;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (;;) {
+        assert_int_equal(stat(f->db, &sb), 0);
+        if (sb.st_size > 64 * 1024)
+            break;
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        if (t.tv_sec - t0.tv_sec > 20)
+            fail_msg("no checkpoint in 20 s: database still %lld bytes", (long long)sb.st_size);
+        struct timespec nap = {0, 20 * 1000 * 1000};
+        nanosleep(&nap, NULL); /* poll the condition; the checkpointer runs each second */
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+#define T(name) cmocka_unit_test_setup_teardown(name, fx_open, fx_close)
+        T(counters_follow_every_batch_and_replacements_count_once),
+        T(counts_come_from_the_study_row_not_the_frames),
+        T(polyp_results_are_stored_and_unknown_stays_unknown),
+        T(the_wal_is_checkpointed_while_the_store_is_open),
+        cmocka_unit_test(a_schema_2_database_migrates_and_back_fills_the_counters),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
