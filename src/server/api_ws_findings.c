@@ -6,22 +6,7 @@
 #include <string.h>
 
 #include "server/api_ws.h"
-
-static const char *const FINDING_TYPES[] = {"fresh_blood", "polyp", "ulcer", "angioectasia",
-                                            "erosion", "other", NULL};
-static const char *const LANDMARKS[] = {"first_gastric", "first_duodenal", "first_caecal",
-                                        "excreted", NULL};
-static const char *const SEGMENTS[] = {"small_bowel", "right_colon", "transverse_colon",
-                                       "left_colon", "rectum", NULL};
-static const char *const GRADES[] = {"excellent", "good", "fair", "poor", NULL};
-
-static bool one_of(const char *v, const char *const *set)
-{
-    for (size_t i = 0; v && set[i]; i++)
-        if (strcmp(v, set[i]) == 0)
-            return true;
-    return false;
-}
+#include "server/vocabulary.h"
 
 static json_t *finding_json(const cs_finding_rec *f)
 {
@@ -60,7 +45,7 @@ static bool parse_finding(cs_server *s, struct MHD_Connection *c, json_t *o, cs_
                              "seq_from must be a frame number, seq_to (optional) >= seq_from");
         return false;
     }
-    if (!one_of(type, FINDING_TYPES)) {
+    if (!cs_vocab_has(cs_vocab_finding_types, type)) {
         *ret = cs_http_error(s, c, 400, false, "bad_type",
                              "type must be fresh_blood, polyp, ulcer, angioectasia, erosion or "
                              "other");
@@ -140,8 +125,7 @@ enum MHD_Result cs_ws_findings(cs_server *s, struct MHD_Connection *c, cs_req *r
     cs_auth a;
     cs_error e = {0};
     bool get = strcmp(r->method, "GET") == 0;
-    if (cs_auth_require(s, c, r, get ? CS_ROLES_IMAGES : CS_ROLES_EDIT, &a, &ret))
-        return ret;
+    a = r->auth;
     if (cs_ws_need_study(s, c, r->id, &ret))
         return ret;
     if (history)
@@ -239,9 +223,6 @@ static enum MHD_Result marks_answer(cs_server *s, struct MHD_Connection *c, cons
 enum MHD_Result cs_ws_marks(cs_server *s, struct MHD_Connection *c, cs_req *r)
 {
     enum MHD_Result ret;
-    cs_auth a;
-    if (cs_auth_require(s, c, r, CS_ROLES_IMAGES, &a, &ret))
-        return ret;
     if (strcmp(r->method, "GET") != 0)
         return cs_ws_bad_method(s, c, r, "GET");
     if (cs_ws_need_study(s, c, r->id, &ret))
@@ -257,11 +238,10 @@ enum MHD_Result cs_ws_mark_set(cs_server *s, struct MHD_Connection *c, cs_req *r
     cs_error e = {0};
     bool landmark = strcmp(kind, "landmark") == 0;
     bool put = strcmp(r->method, "PUT") == 0, del = strcmp(r->method, "DELETE") == 0;
-    if (cs_auth_require(s, c, r, CS_ROLES_EDIT, &a, &ret))
-        return ret;
+    a = r->auth;
     if (!put && !(del && landmark))
         return cs_ws_bad_method(s, c, r, landmark ? "PUT, DELETE" : "PUT");
-    if (!one_of(key, landmark ? LANDMARKS : SEGMENTS))
+    if (!cs_vocab_has(landmark ? cs_vocab_landmarks : cs_vocab_segments, key))
         return cs_http_error(s, c, 404, false, landmark ? "unknown_landmark" : "unknown_segment",
                              landmark ? "landmarks: first_gastric, first_duodenal, first_caecal, "
                                         "excreted"
@@ -305,7 +285,7 @@ enum MHD_Result cs_ws_mark_set(cs_server *s, struct MHD_Connection *c, cs_req *r
             goto done;
         }
         m.seq = json_integer_value(seq);
-    } else if (!one_of(grade, GRADES)) {
+    } else if (!cs_vocab_has(cs_vocab_grades, grade)) {
         ret = cs_http_error(s, c, 400, false, "bad_grade",
                             "body needs {\"grade\": excellent|good|fair|poor}");
         goto done;

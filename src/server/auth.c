@@ -1,6 +1,6 @@
 /* auth.c - who is asking: the admin token, a device token, a logged-in
- * user's session cookie, or nobody; and the role and CSRF checks of the
- * routes that need them (docs/workstation.md). */
+ * user's session cookie, or nobody (docs/workstation.md). What each kind
+ * of caller may do is the route table's business (router.c). */
 #include <arpa/inet.h>
 #include <string.h>
 
@@ -97,68 +97,4 @@ cs_status cs_auth_check(cs_server *s, struct MHD_Connection *c, cs_auth *out, cs
     if (found)
         out->kind = CS_AUTH_DEVICE;
     return CS_OK;
-}
-
-static bool changes_state(const char *method)
-{
-    return strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0 &&
-           strcmp(method, "OPTIONS") != 0;
-}
-
-bool cs_auth_require(cs_server *s, struct MHD_Connection *c, const cs_req *r, unsigned roles,
-                     cs_auth *a, enum MHD_Result *ret)
-{
-    cs_error e = {0};
-    if (cs_auth_check(s, c, a, &e) != CS_OK) {
-        *ret = cs_http_error(s, c, 503, false, "store_unavailable", "%s", e.msg);
-        return true;
-    }
-    switch (a->kind) {
-    case CS_AUTH_ADMIN:
-        break;
-    case CS_AUTH_USER:
-        if (changes_state(r->method)) {
-            const char *t = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-CSRF-Token");
-            char th[CS_HASH_HEX], sh[CS_HASH_HEX];
-            /* Compare hashes: equal length, constant time. */
-            cs_token_hash(t ? t : "", th);
-            cs_token_hash(a->csrf, sh);
-            if (!t || !cs_hash_equal(th, sh)) {
-                *ret = cs_http_error(s, c, 403, false, "csrf_failed",
-                                     "this request changes state and needs the session's "
-                                     "X-CSRF-Token header");
-                return true;
-            }
-        }
-        break;
-    case CS_AUTH_DEVICE:
-        *ret = cs_http_error(s, c, 403, false, "forbidden",
-                             "a device token may only upload; this route needs a user session "
-                             "or the admin token");
-        return true;
-    case CS_AUTH_NONE:
-        *ret = cs_http_error(s, c, 401, false, "unauthorised",
-                             "log in (POST /api/v1/session) or send 'Authorization: Bearer "
-                             "<admin token>'");
-        return true;
-    case CS_AUTH_BAD:
-        *ret = cs_http_error(s, c, 401, false, "unauthorised",
-                             a->expired ? "the session has ended: log in again"
-                                        : "unknown or revoked token or session");
-        return true;
-    }
-    unsigned bit = a->kind == CS_AUTH_ADMIN ? CS_ROLE_ADMIN : cs_role_bit(a->role);
-    if (!(bit & roles)) {
-        *ret = cs_http_error(s, c, 403, false, "forbidden", "the %s role may not use this route",
-                             a->role[0] ? a->role : "caller's");
-        return true;
-    }
-    return false;
-}
-
-bool cs_auth_require_admin(cs_server *s, struct MHD_Connection *c, const cs_req *r,
-                           enum MHD_Result *ret)
-{
-    cs_auth a;
-    return cs_auth_require(s, c, r, CS_ROLE_ADMIN, &a, ret);
 }

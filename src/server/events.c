@@ -94,9 +94,6 @@ enum MHD_Result cs_events_handle(cs_server *s, struct MHD_Connection *c, cs_req 
     cs_error err = {0};
     cs_study_rec sr;
     bool found = false;
-    cs_auth a;
-    if (cs_auth_require(s, c, r, CS_ROLES_ANY, &a, &ret))
-        return ret;
     if (cs_store_study_get(s->store, r->id, &found, &sr, &err) != CS_OK)
         return cs_http_error(s, c, 503, false, "store_unavailable", "%s", err.msg);
     if (!found)

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "server/router.h"
 #include "server/server_internal.h"
 
 static const char *const ERR_KIND_NAMES[CS_EK_COUNT] = {
@@ -40,10 +41,13 @@ static void add_headers(struct MHD_Response *resp, bool tus, const char *const *
         MHD_add_response_header(resp, headers[i], headers[i + 1]);
 }
 
+_Thread_local unsigned cs_http_last_status;
+
 static enum MHD_Result queue(struct MHD_Connection *c, unsigned status, struct MHD_Response *resp)
 {
     if (!resp)
         return MHD_NO;
+    cs_http_last_status = status;
     enum MHD_Result r = MHD_queue_response(c, status, resp);
     MHD_destroy_response(resp);
     return r;
@@ -184,80 +188,6 @@ enum MHD_Result cs_http_bytes(struct MHD_Connection *c, unsigned status, const c
     return queue(c, status, resp);
 }
 
-/* Copy one path segment of at most CS_ID_MAX-1 id characters [0-9a-z-]. */
-static bool take_id(const char *p, size_t n, char *out)
-{
-    if (n == 0 || n >= CS_ID_MAX)
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if (!((p[i] >= '0' && p[i] <= '9') || (p[i] >= 'a' && p[i] <= 'z') || p[i] == '-'))
-            return false;
-    memcpy(out, p, n);
-    out[n] = '\0';
-    return true;
-}
-
-static cs_route route_of(const char *url, cs_req *r)
-{
-    static const char STUDIES[] = "/api/v1/studies/";
-    static const char USERS[] = "/api/v1/users/";
-    char *id = r->id;
-    if (strcmp(url, "/healthz") == 0)
-        return CS_R_HEALTH;
-    if (strcmp(url, "/metrics") == 0)
-        return CS_R_METRICS;
-    if (strcmp(url, "/uploads") == 0 || strcmp(url, "/uploads/") == 0)
-        return CS_R_TUS_ROOT;
-    if (strncmp(url, "/uploads/", 9) == 0)
-        return take_id(url + 9, strlen(url + 9), id) ? CS_R_TUS_UPLOAD : CS_R_NONE;
-    if (strcmp(url, "/api/v1/studies") == 0)
-        return CS_R_STUDIES;
-    if (strcmp(url, "/api/v1/devices/enrol") == 0)
-        return CS_R_ENROL;
-    if (strncmp(url, STUDIES, sizeof STUDIES - 1) == 0) {
-        const char *p = url + sizeof STUDIES - 1;
-        const char *slash = strchr(p, '/');
-        if (!slash)
-            return take_id(p, strlen(p), id) ? CS_R_STUDY : CS_R_NONE;
-        if (!take_id(p, (size_t)(slash - p), id))
-            return CS_R_NONE;
-        if (strcmp(slash, "/events") == 0)
-            return CS_R_STUDY_EVENTS;
-        if (strcmp(slash, "/revoke-devices") == 0)
-            return CS_R_STUDY_REVOKE;
-        if (strlen(slash) >= sizeof r->sub)
-            return CS_R_API_OTHER;
-        snprintf(r->sub, sizeof r->sub, "%s", slash);
-        return CS_R_STUDY_SUB;
-    }
-    if (strcmp(url, "/api/v1/session") == 0)
-        return CS_R_SESSION;
-    if (strcmp(url, "/api/v1/worklist") == 0)
-        return CS_R_WORKLIST;
-    if (strcmp(url, "/api/v1/audit") == 0)
-        return CS_R_AUDIT;
-    if (strcmp(url, "/api/v1/users") == 0)
-        return CS_R_USERS;
-    if (strncmp(url, USERS, sizeof USERS - 1) == 0 && cs_user_name_ok(url + sizeof USERS - 1)) {
-        snprintf(r->name, sizeof r->name, "%s", url + sizeof USERS - 1);
-        return CS_R_USER;
-    }
-    if (strncmp(url, "/api/", 5) == 0 || strcmp(url, "/api") == 0)
-        return CS_R_API_OTHER;
-    if (strlen(url) >= sizeof r->url)
-        return CS_R_NONE;
-    snprintf(r->url, sizeof r->url, "%s", url);
-    return CS_R_STATIC;
-}
-
-static enum MHD_Result bad_method(cs_server *s, struct MHD_Connection *c, const char *method,
-                                  const char *allow)
-{
-    const char *h[] = {"Allow", allow, NULL};
-    return cs_http_error_h(s, c, 405, false, h, "method_not_allowed",
-                           "%.16s is not allowed here (allowed: %s)", method, allow);
-}
-
 /* The MHD access handler: called once with the headers, then with each
  * piece of the body, then once more with none. */
 enum MHD_Result cs_http_on_request(void *cls, struct MHD_Connection *c, const char *url,
@@ -273,11 +203,10 @@ enum MHD_Result cs_http_on_request(void *cls, struct MHD_Connection *c, const ch
             return MHD_NO;
         *con_cls = r;
         atomic_fetch_add(&s->requests_active, 1);
-        r->route = route_of(url, r);
         if (strlen(method) < sizeof r->method)
             memcpy(r->method, method, strlen(method) + 1);
-        r->collect = r->route != CS_R_TUS_ROOT && r->route != CS_R_TUS_UPLOAD &&
-                     strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0 &&
+        cs_router_begin(s, c, r, url, method);
+        r->collect = !r->tus && strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0 &&
                      strcmp(method, "OPTIONS") != 0;
         if (r->collect)
             return MHD_YES; /* the body follows */
@@ -300,52 +229,7 @@ enum MHD_Result cs_http_on_request(void *cls, struct MHD_Connection *c, const ch
     if (r->body_too_large)
         return cs_http_error(s, c, 413, false, "body_too_large", "request body over %d bytes",
                              CS_API_BODY_MAX);
-    bool is_get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
-    bool is_post = strcmp(method, "POST") == 0;
-    switch (r->route) {
-    case CS_R_TUS_ROOT:
-    case CS_R_TUS_UPLOAD:
-        return cs_tus_handle(s, c, r, method, data, size);
-    case CS_R_HEALTH:
-        return is_get ? cs_health_handle(s, c) : bad_method(s, c, method, "GET");
-    case CS_R_METRICS:
-        return is_get ? cs_metrics_handle(s, c) : bad_method(s, c, method, "GET");
-    case CS_R_STUDY:
-        return is_get ? cs_api_study_get(s, c, r) : bad_method(s, c, method, "GET");
-    case CS_R_STUDY_EVENTS:
-        return is_get ? cs_events_handle(s, c, r) : bad_method(s, c, method, "GET");
-    case CS_R_STUDIES:
-        return is_post ? cs_api_studies_create(s, c, r) : bad_method(s, c, method, "POST");
-    case CS_R_ENROL:
-        return is_post ? cs_api_enrol(s, c, r) : bad_method(s, c, method, "POST");
-    case CS_R_STUDY_REVOKE:
-        return is_post ? cs_api_study_revoke(s, c, r) : bad_method(s, c, method, "POST");
-    case CS_R_SESSION:
-        return cs_api_session(s, c, r);
-    case CS_R_USERS:
-        return cs_api_users(s, c, r);
-    case CS_R_USER:
-        return cs_api_user(s, c, r);
-    case CS_R_WORKLIST:
-        return cs_api_worklist(s, c, r);
-    case CS_R_AUDIT:
-        return cs_api_audit(s, c, r);
-    case CS_R_STUDY_SUB:
-        return cs_api_study_sub(s, c, r);
-    case CS_R_STATIC:
-        return cs_static_handle(s, c, r);
-    case CS_R_API_OTHER: {
-        /* No route map for callers without a session. */
-        enum MHD_Result ret;
-        cs_auth a;
-        if (cs_auth_require(s, c, r, CS_ROLES_ANY, &a, &ret))
-            return ret;
-        break;
-    }
-    case CS_R_NONE:
-        break;
-    }
-    return cs_http_error(s, c, 404, false, "not_found", "no route for %.16s %.200s", method, url);
+    return cs_router_dispatch(s, c, r, url, method, data, size);
 }
 
 void cs_http_on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
@@ -356,9 +240,9 @@ void cs_http_on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     (void)c;
     if (!r)
         return;
-    if (r->tus) {
+    if (r->tus_state) {
         cs_tus_request_done(s, r, toe);
-        cs_tus_free(r->tus);
+        cs_tus_free(r->tus_state);
     }
     free(r->body);
     free(r);

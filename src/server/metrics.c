@@ -5,8 +5,9 @@
 
 #include "server/server_internal.h"
 
-enum MHD_Result cs_metrics_handle(cs_server *s, struct MHD_Connection *c)
+enum MHD_Result cs_metrics_handle(cs_server *s, struct MHD_Connection *c, cs_req *req)
 {
+    (void)req;
     char *buf = malloc(8192);
     if (!buf)
         return MHD_NO;
@@ -42,8 +43,9 @@ enum MHD_Result cs_metrics_handle(cs_server *s, struct MHD_Connection *c)
     return r;
 }
 
-enum MHD_Result cs_health_handle(cs_server *s, struct MHD_Connection *c)
+enum MHD_Result cs_health_handle(cs_server *s, struct MHD_Connection *c, cs_req *r)
 {
+    (void)r;
     cs_error e = {0};
     if (cs_store_ping(s->store, &e) != CS_OK)
         return cs_http_error(s, c, 503, false, "database_unavailable", "%s", e.msg);

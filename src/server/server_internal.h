@@ -72,64 +72,6 @@ struct cs_server {
     uint64_t progress_gen;
 };
 
-/* Route of a request, decided on its first call. */
-typedef enum cs_route {
-    CS_R_NONE, CS_R_HEALTH, CS_R_METRICS, CS_R_TUS_ROOT, CS_R_TUS_UPLOAD, CS_R_STUDIES,
-    CS_R_STUDY, CS_R_STUDY_EVENTS, CS_R_STUDY_REVOKE, CS_R_ENROL,
-    /* the reading workstation (docs/workstation.md) */
-    CS_R_SESSION, CS_R_USERS, CS_R_USER, CS_R_WORKLIST, CS_R_AUDIT,
-    CS_R_STUDY_SUB,             /* /api/v1/studies/{id}/<sub>: api_ws_study.c routes it */
-    CS_R_API_OTHER,             /* an unknown /api/v1/ path: 401 before 404 */
-    CS_R_STATIC,                /* anything else: a page or asset of web/ */
-} cs_route;
-
-typedef struct cs_tus_req cs_tus_req;
-
-/* One request's state; owned by http.c, freed when MHD says it completed. */
-typedef struct cs_req {
-    cs_route route;
-    char method[8];             /* GET, POST, ... ("" when longer) */
-    char id[CS_ID_MAX];         /* study or upload id from the path */
-    char name[CS_USER_MAX];     /* user name from /api/v1/users/{name} */
-    char sub[128];              /* CS_R_STUDY_SUB: the path after the id ("/frames", ...) */
-    char url[512];              /* CS_R_STATIC: the path */
-    char *body;                 /* JSON API request body, capped */
-    size_t body_len;
-    bool body_too_large;
-    bool collect;               /* a non-tus request with a body: collect it */
-    cs_tus_req *tus;            /* tus.c's state for a request with a body */
-    bool tus_seen;              /* tus.c has seen the request's first call */
-    bool tus_deferred;          /* tus.c answers this bodiless POST/PATCH on its last call */
-} cs_req;
-
-/* ---- responses (http.c) ------------------------------------------------ */
-
-/* Queue `obj` (stolen: freed here) as a JSON response with `status`.
- * `tus` adds Tus-Resumable. Extra headers: NULL-terminated name, value list. */
-enum MHD_Result cs_http_json(struct MHD_Connection *c, unsigned status, json_t *obj, bool tus,
-                             const char *const *headers);
-/* The JSON error {"error": code, "status": N, "reason": "..."}; counts it. */
-enum MHD_Result cs_http_error(cs_server *s, struct MHD_Connection *c, unsigned status, bool tus,
-                              const char *code, const char *fmt, ...) CS_PRINTF(6, 7);
-/* Same with extra headers. */
-enum MHD_Result cs_http_error_h(cs_server *s, struct MHD_Connection *c, unsigned status, bool tus,
-                                const char *const *headers, const char *code, const char *fmt,
-                                ...) CS_PRINTF(7, 8);
-/* An empty response with headers (tus HEAD/PATCH/DELETE answers). */
-enum MHD_Result cs_http_empty(struct MHD_Connection *c, unsigned status,
-                              const char *const *headers);
-void cs_count_error(cs_server *s, cs_err_kind k);
-/* libmicrohttpd callbacks (cls is the server). */
-enum MHD_Result cs_http_on_request(void *cls, struct MHD_Connection *c, const char *url,
-                                   const char *method, const char *version, const char *data,
-                                   size_t *size, void **con_cls);
-void cs_http_on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
-                          enum MHD_RequestTerminationCode toe);
-/* Wake event streams: progress may have changed. */
-void cs_progress_bump(cs_server *s);
-
-/* ---- authentication (auth.c) ------------------------------------------- */
-
 typedef enum cs_auth_kind {
     CS_AUTH_NONE, CS_AUTH_BAD, CS_AUTH_ADMIN, CS_AUTH_DEVICE,
     CS_AUTH_USER,               /* a logged-in user (session cookie) */
@@ -159,20 +101,69 @@ typedef struct cs_auth {
     char ip[CS_IP_MAX];         /* the client's address, for the audit log */
 } cs_auth;
 
+typedef struct cs_tus_req cs_tus_req;
+
+/* One request's state; owned by http.c, freed when MHD says it completed. */
+typedef struct cs_req {
+    const struct cs_route_row *row; /* the route (router.h); NULL = none matched */
+    bool tus;                   /* a tus route: the router sees every call */
+    bool auth_done;             /* the router has let the caller in */
+    bool refused;               /* the router refused it (a tus body is drained) */
+    cs_auth auth;               /* the caller, classified on the first call */
+    cs_status auth_status;      /* CS_OK or the store's failure classifying it */
+    char method[8];             /* GET, POST, ... ("" when longer) */
+    char id[CS_ID_MAX];         /* study or upload id from the path ({id}) */
+    char name[CS_USER_MAX];     /* user name from the path ({name}) */
+    uint64_t num;               /* number from the path ({n}) */
+    char key[32];               /* landmark or segment from the path ({key}) */
+    char url[512];              /* the path (for static pages and audit) */
+    char *body;                 /* JSON API request body, capped */
+    size_t body_len;
+    bool body_too_large;
+    bool collect;               /* a non-tus request with a body: collect it */
+    cs_tus_req *tus_state;      /* tus.c's state for a request with a body */
+    bool tus_seen;              /* tus.c has seen the request's first call */
+    bool tus_deferred;          /* a bodiless tus POST/PATCH answered on its last call */
+} cs_req;
+
+/* ---- responses (http.c) ------------------------------------------------ */
+
+/* Queue `obj` (stolen: freed here) as a JSON response with `status`.
+ * `tus` adds Tus-Resumable. Extra headers: NULL-terminated name, value list. */
+enum MHD_Result cs_http_json(struct MHD_Connection *c, unsigned status, json_t *obj, bool tus,
+                             const char *const *headers);
+/* The JSON error {"error": code, "status": N, "reason": "..."}; counts it. */
+enum MHD_Result cs_http_error(cs_server *s, struct MHD_Connection *c, unsigned status, bool tus,
+                              const char *code, const char *fmt, ...) CS_PRINTF(6, 7);
+/* Same with extra headers. */
+enum MHD_Result cs_http_error_h(cs_server *s, struct MHD_Connection *c, unsigned status, bool tus,
+                                const char *const *headers, const char *code, const char *fmt,
+                                ...) CS_PRINTF(7, 8);
+/* An empty response with headers (tus HEAD/PATCH/DELETE answers). */
+enum MHD_Result cs_http_empty(struct MHD_Connection *c, unsigned status,
+                              const char *const *headers);
+void cs_count_error(cs_server *s, cs_err_kind k);
+/* The status of the last response queued on this thread (one thread per
+ * connection): lets the router audit only answers that succeeded. */
+extern _Thread_local unsigned cs_http_last_status;
+/* libmicrohttpd callbacks (cls is the server). */
+enum MHD_Result cs_http_on_request(void *cls, struct MHD_Connection *c, const char *url,
+                                   const char *method, const char *version, const char *data,
+                                   size_t *size, void **con_cls);
+void cs_http_on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+                          enum MHD_RequestTerminationCode toe);
+/* Wake event streams: progress may have changed. */
+void cs_progress_bump(cs_server *s);
+
+/* ---- authentication (auth.c) ------------------------------------------- */
+
+
 /* Classify the request: the Authorization header (none, a bad/revoked
  * token, the admin token, a device token), else the session cookie (a
  * live session, ended ones are deleted and reported as CS_AUTH_BAD).
  * Errors: CS_ERR_IO (store). */
 cs_status cs_auth_check(cs_server *s, struct MHD_Connection *c, cs_auth *out, cs_error *err)
     CS_WARN_UNUSED;
-/* Answer 503/401/403 for a request whose caller is not one of `roles`, or
- * whose state-changing method lacks the session's CSRF token; returns true
- * when it answered (*ret set), false to go on with *a filled. */
-bool cs_auth_require(cs_server *s, struct MHD_Connection *c, const cs_req *r, unsigned roles,
-                     cs_auth *a, enum MHD_Result *ret);
-/* cs_auth_require(CS_ROLE_ADMIN) for the ingest side's admin routes. */
-bool cs_auth_require_admin(cs_server *s, struct MHD_Connection *c, const cs_req *r,
-                           enum MHD_Result *ret);
 /* The client's address as text into ip (CS_IP_MAX). */
 void cs_client_ip(struct MHD_Connection *c, char *ip);
 
@@ -213,9 +204,8 @@ void cs_audit_free(cs_server *s);
 enum MHD_Result cs_api_audit(cs_server *s, struct MHD_Connection *c, cs_req *r);
 
 enum MHD_Result cs_api_worklist(cs_server *s, struct MHD_Connection *c, cs_req *r);
-/* /api/v1/studies/{id}/<sub>: assign, frames, findings, marks, landmarks,
- * cleansing, report. */
-enum MHD_Result cs_api_study_sub(cs_server *s, struct MHD_Connection *c, cs_req *r);
+/* POST /api/v1/studies/{id}/assign */
+enum MHD_Result cs_api_study_assign(cs_server *s, struct MHD_Connection *c, cs_req *r);
 /* The workflow state of a study (docs/workstation.md) from its ingest
  * state (cs_api_study_json's "state") and its report state ("" = none). */
 const char *cs_workflow_state(const char *ingest_state, const char *report_state);
@@ -245,8 +235,9 @@ json_t *cs_api_study_json(cs_server *s, const char *id, bool *found, cs_error *e
  * bleeding_frames and errors lists (two queries) are left out. */
 json_t *cs_api_study_rec_json(cs_server *s, const cs_study_rec *sr, bool lists, cs_error *err);
 enum MHD_Result cs_events_handle(cs_server *s, struct MHD_Connection *c, cs_req *r);
-enum MHD_Result cs_metrics_handle(cs_server *s, struct MHD_Connection *c);
-enum MHD_Result cs_health_handle(cs_server *s, struct MHD_Connection *c);
+enum MHD_Result cs_metrics_handle(cs_server *s, struct MHD_Connection *c, cs_req *r);
+enum MHD_Result cs_health_handle(cs_server *s, struct MHD_Connection *c, cs_req *r);
+enum MHD_Result cs_api_vocabulary(cs_server *s, struct MHD_Connection *c, cs_req *r);
 
 /* ---- live ingest (ingest.c) ---------------------------------------------- */
 

@@ -187,7 +187,7 @@ static void upload_headers(const cs_tus_req *t, char *off, char *len, char *exp,
 /* The last call of a request with a body: verify, persist, answer. */
 static enum MHD_Result finish_body(cs_server *s, struct MHD_Connection *c, cs_req *r)
 {
-    cs_tus_req *t = r->tus;
+    cs_tus_req *t = r->tus_state;
     cs_error e = {0};
     enum MHD_Result ret;
     uint64_t got = t->start + t->written;
@@ -242,7 +242,7 @@ static enum MHD_Result finish_body(cs_server *s, struct MHD_Connection *c, cs_re
 /* A piece of body: write it (never past the limit) and hash it. */
 static enum MHD_Result body_chunk(cs_server *s, cs_req *r, const char *data, size_t *size)
 {
-    cs_tus_req *t = r->tus;
+    cs_tus_req *t = r->tus_state;
     size_t n = *size;
     *size = 0;
     if (!enter(s, t))
@@ -296,7 +296,7 @@ static bool begin_body(cs_server *s, struct MHD_Connection *c, cs_req *r, cs_upl
     t->up = *up;
     t->is_post = is_post;
     t->start = up->offset;
-    r->tus = t;
+    r->tus_state = t;
     if (sum) {
         cs_status st = cs_tus_parse_checksum(sum, &t->want, &e);
         if (st != CS_OK) {
@@ -550,26 +550,18 @@ static enum MHD_Result handle_headers(cs_server *s, struct MHD_Connection *c, cs
 enum MHD_Result cs_tus_handle(cs_server *s, struct MHD_Connection *c, cs_req *r,
                               const char *method, const char *data, size_t *size)
 {
-    if (r->tus && r->tus->active) {
+    if (r->tus_state && r->tus_state->active) {
         if (*size > 0)
             return body_chunk(s, r, data, size);
         return finish_body(s, c, r);
     }
-    if (r->tus) /* refused before the body: drain it */
+    if (r->tus_state) /* refused before the body: drain it */
         return MHD_YES;
-    if (!r->tus_seen) {
-        r->tus_seen = true;
-        /* libmicrohttpd closes the connection after a response queued to a
-         * POST (or PUT) before its body phase, even an empty one. A POST or
-         * PATCH without a body is therefore answered on the next call, once
-         * the (empty) body is read, and the connection stays open. */
-        if ((strcmp(method, "POST") == 0 || strcmp(method, "PATCH") == 0) && !has_body(c)) {
-            r->tus_deferred = true;
-            return MHD_YES;
-        }
-    }
+    /* The router defers a bodiless POST or PATCH to its last call
+     * (r->tus_deferred), so that the connection stays open. */
+    r->tus_seen = true;
     enum MHD_Result ret = handle_headers(s, c, r, method);
-    if (r->tus_deferred && r->tus && r->tus->active) /* an empty PATCH: done already */
+    if (r->tus_deferred && r->tus_state && r->tus_state->active) /* an empty PATCH: done already */
         ret = finish_body(s, c, r);
     return ret;
 }
@@ -585,40 +577,18 @@ static enum MHD_Result handle_headers(cs_server *s, struct MHD_Connection *c, cs
         return cs_http_error_h(s, c, 412, true, h, "tus_version",
                                "Tus-Resumable must be %s", CS_TUS_VERSION);
     }
-    cs_auth a;
+    /* The router let only a device token or the admin token in. */
+    const cs_auth *a = &r->auth;
     cs_error e = {0};
-    if (cs_auth_check(s, c, &a, &e) != CS_OK)
-        return ERR(503, "store_unavailable", "%s", e.msg);
-    if (a.kind == CS_AUTH_NONE || a.kind == CS_AUTH_BAD)
-        return ERR(401, "unauthorised", a.kind == CS_AUTH_NONE
-                   ? "uploads need 'Authorization: Bearer <device token>'"
-                   : "unknown or revoked token");
-    /* Uploads are for hubs (device tokens) and scripts (the admin token).
-     * A browser session must not reach them: the cookie comes with every
-     * request, and the code below treats any non-device caller as admin. */
-    if (a.kind != CS_AUTH_DEVICE && a.kind != CS_AUTH_ADMIN)
-        return ERR(403, "forbidden", "uploads need a device token or the admin token, "
-                   "not a user session");
-    if (r->route == CS_R_TUS_ROOT) {
-        if (strcmp(method, "POST") != 0) {
-            const char *h[] = {"Allow", "POST, OPTIONS", NULL};
-            return cs_http_error_h(s, c, 405, true, h, "method_not_allowed", "use POST to create");
-        }
-        return create(s, c, r, &a);
-    }
+    if (strcmp(method, "POST") == 0)
+        return create(s, c, r, a);
     bool is_head = strcmp(method, "HEAD") == 0, is_patch = strcmp(method, "PATCH") == 0;
-    bool is_delete = strcmp(method, "DELETE") == 0;
-    if (!is_head && !is_patch && !is_delete) {
-        const char *h[] = {"Allow", "HEAD, PATCH, DELETE, OPTIONS", NULL};
-        return cs_http_error_h(s, c, 405, true, h, "method_not_allowed",
-                               "%.16s is not a tus method", method);
-    }
     cs_upload_rec *up = malloc(sizeof *up);
     if (!up)
         return MHD_NO;
     enum MHD_Result ret;
     uint64_t ticket;
-    if (load_upload(s, c, r, &a, up, &ret))
+    if (load_upload(s, c, r, a, up, &ret))
         goto done;
     if (is_head) {
         ret = head(s, c, up);
@@ -645,7 +615,7 @@ done:
 
 void cs_tus_request_done(cs_server *s, cs_req *r, enum MHD_RequestTerminationCode toe)
 {
-    cs_tus_req *t = r->tus;
+    cs_tus_req *t = r->tus_state;
     cs_error e = {0};
     if (!t || !t->active)
         return;
