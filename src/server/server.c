@@ -11,21 +11,14 @@
 #include <unistd.h>
 
 #include "capscreen/fileio.h"
-#include "server/server_internal.h"
-#include "server/tokens.h"
-#include "server/tus_files.h"
+#include "server/api/api.h"
+#include "server/audit/audit.h"
+#include "server/ingest/ingest.h"
+#include "server/router/router.h"
+#include "server/tus/tus.h"
+#include "server/auth/tokens.h"
+#include "server/files/tus_files.h"
 
-int64_t cs_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-int64_t cs_now_s(void)
-{
-    return (int64_t)time(NULL);
-}
 
 /* Split HOST:PORT ([v6]:PORT too) and resolve it numerically or by name. */
 static cs_status resolve(const char *listen, struct sockaddr_storage *ss, socklen_t *len,

@@ -11,7 +11,7 @@
 #include <cmocka.h>
 
 #include "capscreen/server.h"
-#include "server/tokens.h"
+#include "server/auth/tokens.h"
 
 static const char *const *fake_env;
 

@@ -1,0 +1,70 @@
+/* dispatch.c - libmicrohttpd's callbacks: a request's context is made on
+ * its first call, a JSON body is collected (capped), then the router
+ * answers; the context is freed when libmicrohttpd says the request ended. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "server/router/router.h"
+#include "server/tus/tus.h"
+
+/* The MHD access handler: called once with the headers, then with each
+ * piece of the body, then once more with none. */
+enum MHD_Result cs_http_on_request(void *cls, struct MHD_Connection *c, const char *url,
+                                  const char *method, const char *version, const char *data,
+                                  size_t *size, void **con_cls)
+{
+    cs_server *s = cls;
+    cs_req *r = *con_cls;
+    (void)version;
+    if (!r) {
+        r = calloc(1, sizeof *r);
+        if (!r)
+            return MHD_NO;
+        *con_cls = r;
+        atomic_fetch_add(&s->requests_active, 1);
+        if (strlen(method) < sizeof r->method)
+            memcpy(r->method, method, strlen(method) + 1);
+        cs_router_begin(s, c, r, url, method);
+        r->collect = !r->tus && strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0 &&
+                     strcmp(method, "OPTIONS") != 0;
+        if (r->collect)
+            return MHD_YES; /* the body follows */
+    }
+    if (r->collect && *size > 0) { /* collect the JSON body, capped */
+        if (!r->body_too_large && r->body_len + *size <= CS_API_BODY_MAX) {
+            char *nb = realloc(r->body, r->body_len + *size + 1);
+            if (!nb)
+                return MHD_NO;
+            r->body = nb;
+            memcpy(r->body + r->body_len, data, *size);
+            r->body_len += *size;
+            r->body[r->body_len] = '\0';
+        } else {
+            r->body_too_large = true;
+        }
+        *size = 0;
+        return MHD_YES;
+    }
+    if (r->body_too_large)
+        return cs_http_error(s, c, 413, false, "body_too_large", "request body over %d bytes",
+                             CS_API_BODY_MAX);
+    return cs_router_dispatch(s, c, r, url, method, data, size);
+}
+
+void cs_http_on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    cs_server *s = cls;
+    cs_req *r = *con_cls;
+    (void)c;
+    if (!r)
+        return;
+    if (r->tus_state) {
+        cs_tus_request_done(s, r, toe);
+        cs_tus_free(r->tus_state);
+    }
+    free(r->body);
+    free(r);
+    *con_cls = NULL;
+    atomic_fetch_sub(&s->requests_active, 1);
+}
