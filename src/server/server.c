@@ -147,6 +147,9 @@ cs_status cs_server_start(const cs_server_config *cfg, cs_server **out, cs_error
                               MHD_OPTION_NOTIFY_COMPLETED, cs_http_on_completed, s,
                               MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_connections,
                               MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->connection_timeout_s,
+                              MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)cfg->per_ip_connections,
+                              MHD_OPTION_NOTIFY_CONNECTION, cs_http_on_connection, s,
+                              MHD_OPTION_UNESCAPE_CALLBACK, cs_http_unescape, NULL,
                               MHD_OPTION_END);
     if (!s->mhd) {
         st = cs_error_set(err, CS_ERR_IO, "cannot listen on %s (address in use or not allowed?)",

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "server/api/api_int.h"
-#include "server/api/vocabulary.h"
+#include "server/core/vocabulary.h"
 
 static json_t *finding_json(const cs_finding_rec *f)
 {

@@ -5,15 +5,15 @@
 #include <string.h>
 
 #include "server/auth/auth.h"
+#include "server/core/vocabulary.h"
 #include "server/auth/tokens.h"
 
 #define SESSION_TOUCH_S 15  /* last_seen is written at most this often */
 
 unsigned cs_role_bit(const char *role)
 {
-    static const char *const NAMES[] = {"admin", "reader", "consultant", "coordinator"};
-    for (unsigned i = 0; i < 4; i++)
-        if (role && strcmp(role, NAMES[i]) == 0)
+    for (unsigned i = 0; role && cs_vocab_roles[i].name; i++)
+        if (strcmp(role, cs_vocab_roles[i].name) == 0)
             return 1u << i;
     return 0;
 }

@@ -123,6 +123,8 @@ void cs_router_begin(cs_server *s, struct MHD_Connection *c, cs_req *r, const ch
 {
     snprintf(r->url, sizeof r->url, "%s", url);
     r->tus = is_tus_path(url);
+    /* dispatch.c's unescaper leaves %00 as it is: a NUL would cut the path. */
+    r->bad_path = strstr(url, "%00") || !cs_http_text_ok(url);
     for (const cs_route_row *row = cs_routes; row->method; row++) {
         if (method_matches(row->method, method) && match_path(row->pattern, url, r)) {
             r->row = row;
@@ -254,11 +256,10 @@ static enum MHD_Result no_row(cs_server *s, struct MHD_Connection *c, cs_req *r,
                            "%.16s is not allowed here (allowed: %s)", method, allow);
 }
 
-/* A POST or PATCH that announces no body (tus creation, an empty PATCH). */
-static bool bodiless_post_or_patch(struct MHD_Connection *c, const char *method)
+/* The request announces no body (tus HEAD, DELETE, OPTIONS, creation
+ * without data, an empty PATCH). */
+static bool bodiless(struct MHD_Connection *c)
 {
-    if (strcmp(method, "POST") != 0 && strcmp(method, "PATCH") != 0)
-        return false;
     const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
     bool body = (cl && strcmp(cl, "0") != 0) ||
                 MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING);
@@ -271,16 +272,21 @@ enum MHD_Result cs_router_dispatch(cs_server *s, struct MHD_Connection *c, cs_re
 {
     const cs_route_row *row = r->row;
     enum MHD_Result ret;
-    if (!row)
-        return no_row(s, c, r, url, method);
+    if (r->bad_path && !r->refused) {
+        r->refused = true;
+        return cs_http_error(s, c, 400, r->tus, "bad_path",
+                             "the path must be UTF-8 text without %%00 or control characters");
+    }
     if (r->refused) { /* answered already; drain the body */
         *size = 0;
         return MHD_YES;
     }
-    if (row->tus && !r->tus_deferred && !r->auth_done && bodiless_post_or_patch(c, method)) {
-        /* libmicrohttpd closes the connection after a response queued to a
-         * POST (or PATCH) before its body phase, even an empty one: answer
-         * a bodiless one on its next call, once the empty body is read. */
+    if (!row)
+        return no_row(s, c, r, url, method);
+    if (row->tus && !r->tus_deferred && !r->auth_done && bodiless(c)) {
+        /* libmicrohttpd closes the connection after a response queued
+         * before the request is read to its end: answer a tus request
+         * without a body on its last call, so the connection stays open. */
         r->tus_deferred = true;
         return MHD_YES;
     }

@@ -64,6 +64,13 @@ enum MHD_Result cs_http_on_request(void *cls, struct MHD_Connection *c, const ch
                                    size_t *size, void **con_cls);
 void cs_http_on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
                           enum MHD_RequestTerminationCode toe);
+/* Percent-decode `uri` in place, except %00, which stays as it is so the
+ * router can refuse it (a NUL would silently cut the path). */
+size_t cs_http_unescape(void *cls, struct MHD_Connection *c, char *uri);
+/* A connection opened or closed: while it waits for a request's headers
+ * its idle limit is header_timeout, then connection_timeout. */
+void cs_http_on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+                           enum MHD_ConnectionNotificationCode toe);
 
 /* The "who" bits of a row as JSON (array of names); new reference. */
 json_t *cs_route_who_json(unsigned who);

@@ -27,13 +27,59 @@ static enum MHD_Result queue(struct MHD_Connection *c, unsigned status, struct M
     return r;
 }
 
+/* Replace what is not printable UTF-8 text (bad sequences, control bytes)
+ * with '?', in place: request bytes quoted in an error must not make the
+ * JSON unbuildable (jansson refuses invalid UTF-8). */
+static size_t text_char_len(const unsigned char *u)
+{
+    size_t n = *u < 0x80 ? 1 : (*u & 0xe0) == 0xc0 ? 2 : (*u & 0xf0) == 0xe0 ? 3
+             : (*u & 0xf8) == 0xf0 ? 4 : 0;
+    bool ok = n > 0 && !(n == 2 && *u < 0xc2) && !(n == 4 && *u > 0xf4);
+    for (size_t i = 1; ok && i < n; i++)
+        ok = (u[i] & 0xc0) == 0x80;
+    if (ok && n == 1 && (*u < 0x20 || *u == 0x7f))
+        ok = false;
+    return ok ? n : 0;
+}
+
+static void utf8_clean(char *p)
+{
+    unsigned char *u = (unsigned char *)p;
+    while (*u) {
+        size_t n = text_char_len(u);
+        if (!n)
+            *u++ = '?';
+        else
+            u += n;
+    }
+}
+
+bool cs_http_text_ok(const char *p)
+{
+    const unsigned char *u = (const unsigned char *)p;
+    while (*u) {
+        size_t n = text_char_len(u);
+        if (!n)
+            return false;
+        u += n;
+    }
+    return true;
+}
+
 enum MHD_Result cs_http_json(struct MHD_Connection *c, unsigned status, json_t *obj, bool tus,
                              const char *const *headers)
 {
     char *text = obj ? json_dumps(obj, JSON_COMPACT) : NULL;
     json_decref(obj);
-    if (!text)
-        return MHD_NO;
+    if (!text) { /* never an empty reply: say what went wrong */
+        static const char FALLBACK[] = "{\"error\":\"internal\",\"status\":500,"
+                                       "\"reason\":\"the answer could not be encoded\"}";
+        text = strdup(FALLBACK);
+        status = 500;
+        headers = NULL;
+        if (!text)
+            return MHD_NO;
+    }
     size_t n = strlen(text);
     text[n] = '\0';
     char *body = realloc(text, n + 2);
@@ -63,6 +109,7 @@ static cs_err_kind kind_of(unsigned status, const char *code)
     case 401: return CS_EK_UNAUTHORISED;
     case 403: return CS_EK_FORBIDDEN;
     case 404: return CS_EK_NOT_FOUND;
+    case 405: return CS_EK_BAD_REQUEST;  /* a method the route does not have */
     case 410: return CS_EK_GONE;
     case 409: case 423: return CS_EK_CONFLICT;
     case 413: return CS_EK_TOO_LARGE;
@@ -81,6 +128,7 @@ static enum MHD_Result verror(cs_server *s, struct MHD_Connection *c, unsigned s
 {
     char reason[512];
     vsnprintf(reason, sizeof reason, fmt, ap);
+    utf8_clean(reason);
     cs_count_error(s, kind_of(status, code));
     json_t *o = json_pack("{s:s, s:i, s:s}", "error", code, "status", (int)status,
                           "reason", reason);

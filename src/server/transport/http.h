@@ -21,6 +21,7 @@ typedef struct cs_req {
     bool tus;                   /* a tus route: the router sees every call */
     bool auth_done;             /* the router has let the caller in */
     bool refused;               /* the router refused it (a tus body is drained) */
+    bool bad_path;              /* the path holds %00, control bytes or bad UTF-8 */
     cs_auth auth;               /* the caller, classified on the first call */
     cs_status auth_status;      /* CS_OK or the store's failure classifying it */
     char method[8];             /* GET, POST, ... ("" when longer) */
@@ -64,5 +65,8 @@ json_t *cs_http_body_json(cs_server *s, struct MHD_Connection *c, const cs_req *
  * copied unless `take` (then it is freed by MHD). */
 enum MHD_Result cs_http_bytes(struct MHD_Connection *c, unsigned status, const char *type,
                               void *body, size_t len, bool take, const char *const *headers);
+
+/* Is `s` printable UTF-8 text (no control bytes, no bad sequences)? */
+bool cs_http_text_ok(const char *s);
 
 #endif
