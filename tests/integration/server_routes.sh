@@ -7,7 +7,8 @@
 # X-CSRF-Token -> 403 on every CSRF row; refusals on patient data are
 # audited as access.denied; 405 carries Allow from the table and counts as
 # bad_request. Then the transport: keep-alive on every method, %00 and
-# bad bytes answered with a JSON error, the per-address connection limit.
+# bad bytes answered with a JSON error, the per-address connection limit
+# and the header timeout.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 need_python
@@ -17,7 +18,7 @@ for u in admin:admin reader:reader cons:consultant coord:coordinator; do
     echo "pw-${u%%:*}-0123456789" | "$CAPSCREEN" user add --data "$T/data" --name "${u%%:*}" \
         --role "${u##*:}" >/dev/null 2>"$T/e" || die "user add ${u%%:*}: $(cat "$T/e")"
 done
-start_server "$T/data" --per-ip-connections 8
+start_server "$T/data" --per-ip-connections 8 --header-timeout 2
 new_device   # the device's own study; the walk uses another, which it may revoke
 http POST /api/v1/studies -H "Authorization: Bearer $ADMIN_TOKEN" -d '{"label":"walk"}'
 [ "$CODE" = 201 ] || die "study create: $CODE $(cat "$T/body")"
@@ -60,4 +61,7 @@ expect_code 400 "%00 in a path"
 [ "$(json_get "$T/body" 'd["error"]')" = bad_path ] || fail "%00: not bad_path"
 python3 "$(dirname "$0")/server_raw_bytes.py" "$SRV_URL" "$ADMIN_TOKEN" || fail "raw bytes"
 ok "%00 in a path -> 400 bad_path; binary bytes in path, header and JSON -> JSON errors"
+# The per-address limit and the header timeout (the flags above).
+python3 "$(dirname "$0")/server_conn_limits.py" "$SRV_URL" 8 2 || fail "connection limits"
+ok "per_ip_connections and header_timeout enforced"
 cs_finish
