@@ -137,12 +137,17 @@ cs_status cs_server_start(const cs_server_config *cfg, cs_server **out, cs_error
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
                      MHD_USE_ITC | MHD_USE_ERROR_LOG | MHD_USE_POLL | (v6 ? MHD_USE_IPv6 : 0) |
                      (s->tls ? MHD_USE_TLS : 0);
-    /* The logger comes first so that MHD reports through it; the TLS
-     * options are NULL (ignored) unless TLS is on. */
+    /* The TLS options only with TLS on: libmicrohttpd complains of them
+     * otherwise. */
+    struct MHD_OptionItem tls_opts[] = {
+        {s->tls ? MHD_OPTION_HTTPS_MEM_KEY : MHD_OPTION_END, 0, s->tls_key},
+        {MHD_OPTION_HTTPS_MEM_CERT, 0, s->tls_cert},
+        {MHD_OPTION_END, 0, NULL},
+    };
+    /* The logger comes first so that MHD reports through it. */
     s->mhd = MHD_start_daemon(flags, 0, NULL, NULL, cs_http_on_request, s,
                               MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-                              MHD_OPTION_HTTPS_MEM_KEY, s->tls ? s->tls_key : NULL,
-                              MHD_OPTION_HTTPS_MEM_CERT, s->tls ? s->tls_cert : NULL,
+                              MHD_OPTION_ARRAY, tls_opts,
                               MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
                               MHD_OPTION_NOTIFY_COMPLETED, cs_http_on_completed, s,
                               MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_connections,

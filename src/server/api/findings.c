@@ -1,4 +1,4 @@
-/* api_ws_findings.c - findings (create, edit, delete with history kept),
+/* findings.c - findings (create, edit, delete with history kept),
  * landmarks and cleansing grades of a study (docs/workstation.md). */
 #include <math.h>
 #include <stdio.h>

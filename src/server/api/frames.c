@@ -1,4 +1,4 @@
-/* api_ws_frames.c - what the viewer loads: a study's frame index (one
+/* frames.c - what the viewer loads: a study's frame index (one
  * column per field, so 400,000 frames stay a few MB), each frame's JPEG as
  * received and its thumbnail, with caching headers (frames never change
  * once stored) and frames.view audit batches. */

@@ -22,10 +22,18 @@ enum MHD_Result cs_metrics_handle(cs_server *s, struct MHD_Connection *c, cs_req
         "# HELP capscreen_frames_analysed_total Frames the live analysis stored (failed ones too).\n"
         "# TYPE capscreen_frames_analysed_total counter\n"
         "capscreen_frames_analysed_total %llu\n"
+        "# HELP capscreen_connections_total Connections accepted (requests / connections shows keep-alive).\n"
+        "# TYPE capscreen_connections_total counter\n"
+        "capscreen_connections_total %llu\n"
+        "# HELP capscreen_requests_total Requests received.\n"
+        "# TYPE capscreen_requests_total counter\n"
+        "capscreen_requests_total %llu\n"
         "# HELP capscreen_errors_total Errors by kind: refused requests, cut-off bodies, bad frames.\n"
         "# TYPE capscreen_errors_total counter\n",
         atomic_load(&s->uploads_active), (unsigned long long)atomic_load(&s->bytes_received),
-        (unsigned long long)atomic_load(&s->frames_analysed));
+        (unsigned long long)atomic_load(&s->frames_analysed),
+        (unsigned long long)atomic_load(&s->connections_opened),
+        (unsigned long long)atomic_load(&s->requests_total));
     for (int k = 0; k < CS_EK_COUNT && n < cap; k++)
         n += (size_t)snprintf(buf + n, cap - n, "capscreen_errors_total{kind=\"%s\"} %llu\n",
                               cs_err_kind_name((cs_err_kind)k),

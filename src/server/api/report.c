@@ -1,4 +1,4 @@
-/* api_ws_report.c - the study's structured report: read, save (reader or
+/* report.c - the study's structured report: read, save (reader or
  * consultant, until signed), sign (consultant only; read-only after), and
  * the printable HTML with its key frames embedded, so a saved copy stands
  * on its own (docs/workstation.md). */
@@ -10,23 +10,18 @@
 #include <time.h>
 
 #include "server/api/api_int.h"
+#include "server/core/vocabulary.h"
 #include "server/media/media.h"
 
 #define KEY_FRAMES_MAX 24
 #define TEXT_MAX 8000  /* findings_text, comments */
 
-static const char *const ADEQUACY[] = {"", "adequate", "inadequate", NULL};
-static const char *const COMPLETENESS[] = {"", "complete", "incomplete", NULL};
-static const char *const RECOMMENDATION[] = {"", "no_further_test", "colonoscopy",
-                                             "repeat_capsule", NULL};
-
-static bool one_of(const char *v, const char *const *set)
-{
-    for (size_t i = 0; v && set[i]; i++)
-        if (strcmp(v, set[i]) == 0)
-            return true;
-    return false;
-}
+/* The report's own choices; recommendations and finding types are the
+ * shared vocabulary (core/vocabulary.h). "" (not recorded) is allowed. */
+static const cs_vocab_word ADEQUACY[] = {
+    {"adequate", "Adequate"}, {"inadequate", "Inadequate"}, {NULL, NULL}};
+static const cs_vocab_word COMPLETENESS[] = {
+    {"complete", "Complete"}, {"incomplete", "Incomplete"}, {NULL, NULL}};
 
 cs_status cs_ws_report_state(cs_server *s, const char *study, char *state, size_t cap,
                              cs_error *err)
@@ -70,13 +65,13 @@ static json_t *clean_content(cs_server *s, struct MHD_Connection *c, json_t *in,
         }
         json_object_set_new(out, text_keys[i], json_string(v ? json_string_value(v) : ""));
     }
-    struct { const char *key; const char *const *set; } enums[] = {
+    struct { const char *key; const cs_vocab_word *set; } enums[] = {
         {"cleansing_adequacy", ADEQUACY}, {"completeness", COMPLETENESS},
-        {"recommendation", RECOMMENDATION}};
+        {"recommendation", cs_vocab_recommendations}};
     for (int i = 0; i < 3; i++) {
         json_t *v = json_object_get(in, enums[i].key);
         const char *t = v ? json_string_value(v) : "";
-        if (!one_of(t, enums[i].set)) {
+        if (!t || (t[0] && !cs_vocab_has(enums[i].set, t))) {
             *ret = cs_http_error(s, c, 400, false, "bad_json", "%s has an unknown value",
                                  enums[i].key);
             goto fail;
@@ -322,15 +317,12 @@ static void put_time(html *h, int64_t ms)
 
 static const char *label_of(const char *v)
 {
-    static const char *const MAP[][2] = {
-        {"no_further_test", "No further test"}, {"colonoscopy", "Colonoscopy"},
-        {"repeat_capsule", "Repeat capsule"}, {"adequate", "Adequate"},
-        {"inadequate", "Inadequate"}, {"complete", "Complete"}, {"incomplete", "Incomplete"},
-        {"fresh_blood", "Fresh blood"}, {"polyp", "Polyp"}, {"ulcer", "Ulcer"},
-        {"angioectasia", "Angioectasia"}, {"erosion", "Erosion"}, {"other", "Other"}};
-    for (size_t i = 0; i < sizeof MAP / sizeof MAP[0]; i++)
-        if (strcmp(v, MAP[i][0]) == 0)
-            return MAP[i][1];
+    const cs_vocab_word *const lists[] = {cs_vocab_recommendations, ADEQUACY, COMPLETENESS,
+                                          cs_vocab_finding_types};
+    for (size_t l = 0; l < sizeof lists / sizeof lists[0]; l++)
+        for (size_t i = 0; lists[l][i].name; i++)
+            if (strcmp(v, lists[l][i].name) == 0)
+                return lists[l][i].label;
     return v[0] ? v : "not recorded";
 }
 

@@ -1,5 +1,5 @@
 /* studies.h - creating and importing studies: shared by the
- * admin API (api_studies.c) and the `capscreen study` command.
+ * admin API (studies_api.c) and the `capscreen study` command.
  *
  * Threads: as the store (any thread). Errors: the store's. */
 #ifndef CS_SERVER_STUDIES_H

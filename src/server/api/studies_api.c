@@ -1,6 +1,6 @@
-/* api_studies.c - /api/v1/studies (admin: create, revoke devices; any
- * logged-in role: read)
- * and /api/v1/devices/enrol (a hub exchanges its one-time code). */
+/* studies_api.c - /api/v1/studies (create, read, revoke devices) and
+ * /api/v1/devices/enrol (a hub exchanges its one-time code). Who may call
+ * each is the route table's business (router/routes.c). */
 #include <stdio.h>
 #include <string.h>
 
@@ -31,6 +31,7 @@ enum MHD_Result cs_api_studies_create(cs_server *s, struct MHD_Connection *c, cs
         char loc[CS_ID_MAX + 32];
         snprintf(loc, sizeof loc, "/api/v1/studies/%s", id);
         const char *h[] = {"Location", loc, NULL};
+        snprintf(r->id, sizeof r->id, "%s", id); /* for the route's study.create audit */
         ret = cs_http_json(c, 201, json_pack("{s:s, s:s, s:I}", "study", id, "enrolment_code",
                                              code, "code_expires_at", (json_int_t)expires),
                            false, h);
@@ -67,6 +68,7 @@ enum MHD_Result cs_api_enrol(cs_server *s, struct MHD_Connection *c, cs_req *r)
     }
     switch (out) {
     case CS_ENROL_OK:
+        snprintf(r->id, sizeof r->id, "%s", study); /* for the route's device.enrol audit */
         ret = cs_http_json(c, 200, json_pack("{s:s, s:s}", "token", token, "study", study), false,
                            NULL);
         break;

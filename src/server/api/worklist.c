@@ -1,6 +1,5 @@
-/* api_worklist.c - the worklist (GET /api/v1/worklist), reader assignment,
- * the workflow state of a study, and the router of the sub-paths of
- * /api/v1/studies/{id}/ (docs/workstation.md). */
+/* worklist.c - the worklist (GET /api/v1/worklist), reader assignment
+ * and the workflow state of a study (docs/workstation.md). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

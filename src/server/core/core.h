@@ -57,6 +57,8 @@ struct cs_server {
     atomic_long uploads_active;                 /* PATCH/POST bodies being received */
     atomic_ullong bytes_received;
     atomic_ullong frames_analysed;
+    atomic_ullong connections_opened;           /* connections accepted */
+    atomic_ullong requests_total;               /* requests begun */
     atomic_ullong errors[CS_EK_COUNT];
 
     pthread_mutex_t locks_mu;                   /* guards `locks`, `lock_tickets` */
@@ -66,7 +68,7 @@ struct cs_server {
     char web_dir[CS_CFG_PATH];                  /* the pages served at / */
     bool tls;                                   /* HTTPS: cookies get Secure */
     char *tls_cert, *tls_key;                   /* PEM text when tls */
-    cs_login_limiter *limiter;                  /* failed logins (session.c) */
+    cs_login_limiter *limiter;                  /* failed logins (api/session.c) */
     cs_view_log *views;                         /* frames.view batches (audit.c) */
     char dummy_pw_hash[CS_PWHASH_MAX];          /* checked for unknown users */
 

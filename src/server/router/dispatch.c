@@ -22,6 +22,7 @@ enum MHD_Result cs_http_on_request(void *cls, struct MHD_Connection *c, const ch
             return MHD_NO;
         *con_cls = r;
         atomic_fetch_add(&s->requests_active, 1);
+        atomic_fetch_add(&s->requests_total, 1);
         /* The headers are in: from now on the body may take its time. */
         MHD_set_connection_option(c, MHD_CONNECTION_OPTION_TIMEOUT,
                                   (unsigned)s->cfg.connection_timeout_s);
@@ -81,9 +82,10 @@ void cs_http_on_connection(void *cls, struct MHD_Connection *c, void **socket_co
 {
     cs_server *s = cls;
     (void)socket_context;
-    if (toe == MHD_CONNECTION_NOTIFY_STARTED)
-        MHD_set_connection_option(c, MHD_CONNECTION_OPTION_TIMEOUT,
-                                  (unsigned)s->cfg.header_timeout_s);
+    if (toe != MHD_CONNECTION_NOTIFY_STARTED)
+        return;
+    atomic_fetch_add(&s->connections_opened, 1);
+    MHD_set_connection_option(c, MHD_CONNECTION_OPTION_TIMEOUT, (unsigned)s->cfg.header_timeout_s);
 }
 
 static int hex_digit(char ch)
