@@ -142,6 +142,10 @@ if not any(e.get("user") == "" and STUDY in e.get("detail", "") and e.get("ip") 
     failures.append("no access.denied entry with user '', the path and the client address: "
                     + json.dumps(denials[-1:] if denials else []))
 
+if not any(e.get("user") == "coord" and e.get("role") == "coordinator" and
+           "/frames" in e.get("detail", "") for e in denials):
+    failures.append("no access.denied entry naming the coordinator refused the frames")
+
 for f in failures:
     print("FAIL - " + f)
 sys.exit(1 if failures else 0)
