@@ -1,6 +1,8 @@
-/* server.h - the ingest server (`capscreen serve`): its configuration and
- * its lifetime. What it serves is documented in docs/api.md, how it works
- * in docs/server.md.
+/* server.h - the server (`capscreen serve`): uploads from hubs, live
+ * analysis, and the reading workstation's API and pages. This header is
+ * its configuration and its lifetime; what it serves is listed in
+ * docs/api.md (every route is a row of src/server/router/routes.c), how it
+ * is built in docs/server.md (the layers under src/server).
  *
  * Configuration: cs_server_config is plain data. cs_server_config_resolve()
  * fills it from, in increasing precedence, built-in defaults, a key=value
@@ -41,6 +43,11 @@ typedef struct cs_server_config {
                                           shared by all studies */
     int max_connections;               /* max_connections */
     int connection_timeout_s;          /* connection_timeout: idle connection, s */
+    int per_ip_connections;            /* per_ip_connections: open connections from one
+                                          client address at most */
+    int header_timeout_s;              /* header_timeout: a connection waiting for a
+                                          request's headers is closed after this long
+                                          without a byte, s */
     int shutdown_grace_s;              /* shutdown_grace: wait for requests, s */
     int lock_takeover_s;               /* lock_takeover: a request may take over an
                                           upload's lock whose holder has received
@@ -57,7 +64,8 @@ typedef struct cs_server_config {
 
 /* Built-in defaults: listen 127.0.0.1:8080, data ./capscreen-data, code_ttl
  * 7 days, upload_expiry 24 h, max_upload_size 64 GiB, 1 analysis thread,
- * 1024 connections, 60 s connection timeout, 10 s shutdown grace, 5 s lock
+ * 1024 connections, 64 per client address, 60 s connection timeout, 10 s
+ * header timeout, 10 s shutdown grace, 5 s lock
  * takeover, sessions idle 30 min / at most 12 h, plain HTTP. */
 void cs_server_config_default(cs_server_config *c);
 

@@ -8,7 +8,7 @@
 #include "capscreen/server.h"
 #include "capscreen/store.h"
 #include "cli/cli.h"
-#include "server/studies.h"
+#include "server/api/studies.h"
 
 static const char *env_lookup(const char *name)
 {

@@ -10,8 +10,8 @@
 #include "capscreen/server.h"
 #include "capscreen/store.h"
 #include "cli/cli.h"
-#include "server/server_internal.h"
-#include "server/tokens.h"
+#include "server/api/api.h"
+#include "server/auth/tokens.h"
 
 static const char *env_lookup(const char *name)
 {

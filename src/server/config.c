@@ -35,6 +35,8 @@ static const key_def KEYS[] = {
     {"analysis_threads", "CAPSCREEN_ANALYSIS_THREADS", K_INT, F(analysis_threads), 1, 64},
     {"max_connections", "CAPSCREEN_MAX_CONNECTIONS", K_INT, F(max_connections), 1, 100000},
     {"connection_timeout", "CAPSCREEN_CONNECTION_TIMEOUT", K_INT, F(connection_timeout_s), 1, 86400},
+    {"per_ip_connections", "CAPSCREEN_PER_IP_CONNECTIONS", K_INT, F(per_ip_connections), 1, 100000},
+    {"header_timeout", "CAPSCREEN_HEADER_TIMEOUT", K_INT, F(header_timeout_s), 1, 3600},
     {"shutdown_grace", "CAPSCREEN_SHUTDOWN_GRACE", K_INT, F(shutdown_grace_s), 0, 3600},
     {"lock_takeover", "CAPSCREEN_LOCK_TAKEOVER", K_INT, F(lock_takeover_s), 1, 86400},
     {"web_dir", "CAPSCREEN_WEB_DIR", K_PATH, F(web_dir), 0, 0},
@@ -56,6 +58,8 @@ void cs_server_config_default(cs_server_config *c)
     c->analysis_threads = 1;
     c->max_connections = 1024;
     c->connection_timeout_s = 60;
+    c->per_ip_connections = 64;
+    c->header_timeout_s = 10;
     c->shutdown_grace_s = 10;
     c->lock_takeover_s = 5;
     c->session_idle_s = 30 * 60;

@@ -11,21 +11,14 @@
 #include <unistd.h>
 
 #include "capscreen/fileio.h"
-#include "server/server_internal.h"
-#include "server/tokens.h"
-#include "server/tus_files.h"
+#include "server/api/api.h"
+#include "server/audit/audit.h"
+#include "server/ingest/ingest.h"
+#include "server/router/router.h"
+#include "server/tus/tus.h"
+#include "server/auth/tokens.h"
+#include "server/files/tus_files.h"
 
-int64_t cs_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-int64_t cs_now_s(void)
-{
-    return (int64_t)time(NULL);
-}
 
 /* Split HOST:PORT ([v6]:PORT too) and resolve it numerically or by name. */
 static cs_status resolve(const char *listen, struct sockaddr_storage *ss, socklen_t *len,
@@ -144,16 +137,24 @@ cs_status cs_server_start(const cs_server_config *cfg, cs_server **out, cs_error
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
                      MHD_USE_ITC | MHD_USE_ERROR_LOG | MHD_USE_POLL | (v6 ? MHD_USE_IPv6 : 0) |
                      (s->tls ? MHD_USE_TLS : 0);
-    /* The logger comes first so that MHD reports through it; the TLS
-     * options are NULL (ignored) unless TLS is on. */
+    /* The TLS options only with TLS on: libmicrohttpd complains of them
+     * otherwise. */
+    struct MHD_OptionItem tls_opts[] = {
+        {s->tls ? MHD_OPTION_HTTPS_MEM_KEY : MHD_OPTION_END, 0, s->tls_key},
+        {MHD_OPTION_HTTPS_MEM_CERT, 0, s->tls_cert},
+        {MHD_OPTION_END, 0, NULL},
+    };
+    /* The logger comes first so that MHD reports through it. */
     s->mhd = MHD_start_daemon(flags, 0, NULL, NULL, cs_http_on_request, s,
                               MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-                              MHD_OPTION_HTTPS_MEM_KEY, s->tls ? s->tls_key : NULL,
-                              MHD_OPTION_HTTPS_MEM_CERT, s->tls ? s->tls_cert : NULL,
+                              MHD_OPTION_ARRAY, tls_opts,
                               MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
                               MHD_OPTION_NOTIFY_COMPLETED, cs_http_on_completed, s,
                               MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_connections,
                               MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->connection_timeout_s,
+                              MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)cfg->per_ip_connections,
+                              MHD_OPTION_NOTIFY_CONNECTION, cs_http_on_connection, s,
+                              MHD_OPTION_UNESCAPE_CALLBACK, cs_http_unescape, NULL,
                               MHD_OPTION_END);
     if (!s->mhd) {
         st = cs_error_set(err, CS_ERR_IO, "cannot listen on %s (address in use or not allowed?)",

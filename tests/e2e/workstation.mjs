@@ -29,7 +29,10 @@ const STUDY = env('CS_STUDY');
 const SHOTS = process.env.CS_SHOTS || '';
 const TIMEOUT = 20000;
 
-const F_BLEEDING = 4, F_REDUNDANT = 8;
+// The frame flags' bits come from the server's one vocabulary.
+const VOCAB = await (await fetch(`${URL_}/api/v1/vocabulary`)).json();
+const flagBit = (name) => 1 << VOCAB.frame_flags.findIndex((f) => f.name === name);
+const F_BLEEDING = flagBit('bleeding'), F_REDUNDANT = flagBit('redundant');
 let passed = 0, failed = 0;
 const pageProblems = [];
 
@@ -126,6 +129,14 @@ try {
     await shot(page, 'worklist.png');
   });
 
+  // Requests and connections the server counted, for the keep-alive check.
+  const counters = async () => {
+    const t = await (await fetch(`${URL_}/metrics`)).text();
+    const g = (k) => Number((t.match(new RegExp(`^${k} (\\d+)`, 'm')) || [])[1]);
+    return { conns: g('capscreen_connections_total'), reqs: g('capscreen_requests_total') };
+  };
+  const before = await counters();
+
   await check('opening the study shows the viewer and the first frame', async () => {
     await page.click(`[data-testid="study-row-${STUDY}"] td.label-cell`);
     await page.waitForSelector('#viewer[data-seq]');
@@ -170,6 +181,13 @@ try {
     console.log(`  # after 40 fps playback: ${st}`);
     await page.keyboard.press('Home');
     for (let i = 0; i < 6; i++) await page.keyboard.press('ArrowDown');
+  });
+
+  await check('keep-alive: the viewer\'s requests share a few connections', async () => {
+    const after = await counters();
+    const reqs = after.reqs - before.reqs - 1, conns = after.conns - before.conns - 1;
+    assert(reqs >= 20, `the viewer made ${reqs} requests`);
+    assert(conns * 4 <= reqs, `${reqs} requests took ${conns} connections (keep-alive broken?)`);
   });
 
   await check('the reduced view skips redundant frames (checked against the frame index) and R returns to the full study', async () => {

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "server/tus_headers.h"
+#include "server/tus/tus_headers.h"
 
 static void check(int cond)
 {

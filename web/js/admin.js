@@ -1,17 +1,16 @@
 // Users (#/admin, admins only): list, add, change role, disable/enable,
 // set a new password.
 import { get, post, put } from './api.js';
-import { h, clear, fmtTime, toast, errorText } from './util.js';
+import { h, clear, fmtTime, toast, errorText, ROLES } from './util.js';
 import { session } from './app.js';
 
-const ROLES = ['reader', 'consultant', 'coordinator', 'admin'];
 
 export async function mountAdmin(main) {
   const tbody = h('tbody#users-body');
   const table = h('table.table#users', { testid: 'users' },
     h('thead', h('tr', ['User', 'Role', 'Created', 'Status', ''].map((t) => h('th', { scope: 'col' }, t)))), tbody);
   const name = h('input#u-name', { required: true, autocomplete: 'off', testid: 'user-name', pattern: '[a-z0-9._\-]{1,63}', title: '1-63 characters: a-z 0-9 . _ -' });
-  const role = h('select#u-role', { testid: 'user-role' }, ROLES.map((r) => h('option', { value: r }, r)));
+  const role = h('select#u-role', { testid: 'user-role' }, ROLES.map((r) => h('option', { value: r, selected: r === 'reader' }, r)));
   const pw = h('input#u-password', { type: 'password', required: true, minlength: 10, autocomplete: 'new-password', testid: 'user-password' });
   const msg = h('p.error', { role: 'alert', hidden: true, testid: 'user-error' });
   const form = h('form.card.inline-form#user-form', { testid: 'user-form' },

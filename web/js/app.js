@@ -1,7 +1,7 @@
 // Entry point: the session, the header bar and the hash router.
 //   #/login  #/worklist  #/study/ID  #/study/ID/report  #/admin  #/audit
 import { api, setCsrfToken, setUnauthorisedHandler } from './api.js';
-import { h, clear, toast } from './util.js';
+import { h, clear, toast, loadVocabulary, ROLES } from './util.js';
 import { mountLogin } from './login.js';
 import { mountWorklist } from './worklist.js';
 import { mountViewer } from './viewer.js';
@@ -9,7 +9,7 @@ import { mountReport } from './report.js';
 import { mountAdmin } from './admin.js';
 import { mountAudit } from './audit.js';
 
-const ALL = ['admin', 'reader', 'consultant', 'coordinator'];
+const ALL = ROLES; // every role (filled from the server's vocabulary)
 const IMAGES = ['admin', 'reader', 'consultant'];
 
 const ROUTES = [
@@ -137,6 +137,11 @@ setUnauthorisedHandler(() => {
 window.addEventListener('hashchange', route);
 
 (async function start() {
+  try {
+    await loadVocabulary();
+  } catch (e) {
+    toast(`Cannot load the server's word lists: ${e.message}`, 'error');
+  }
   try {
     const s = await api('session', { allow401: true });
     setSession(s);

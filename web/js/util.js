@@ -73,26 +73,31 @@ export function fmtDuration(s) {
   return `${hh}:${String(mm).padStart(2, '0')}:${String(ss).padStart(2, '0')}`;
 }
 
-export const FINDING_TYPES = ['fresh_blood', 'polyp', 'ulcer', 'angioectasia', 'erosion', 'other'];
-export const LANDMARKS = [
-  ['first_gastric', 'First gastric'],
-  ['first_duodenal', 'First duodenal'],
-  ['first_caecal', 'First caecal'],
-  ['excreted', 'Capsule excreted'],
-];
-export const SEGMENTS = [
-  ['small_bowel', 'Small bowel'],
-  ['right_colon', 'Right colon'],
-  ['transverse_colon', 'Transverse colon'],
-  ['left_colon', 'Left colon'],
-  ['rectum', 'Rectum'],
-];
-export const GRADES = ['excellent', 'good', 'fair', 'poor'];
-export const RECOMMENDATIONS = [
-  ['no_further_test', 'No further test'],
-  ['colonoscopy', 'Colonoscopy'],
-  ['repeat_capsule', 'Repeat capsule'],
-];
+// The word lists the server and the pages share come from the server's one
+// definition (GET /api/v1/vocabulary, src/server/api/vocabulary.c); they are
+// filled in place by loadVocabulary() before the first page is drawn.
+export const ROLES = [];            // role names
+export const FINDING_TYPES = [];    // finding type names
+export const LANDMARKS = [];        // [name, label]
+export const SEGMENTS = [];         // [name, label] (cleansing)
+export const GRADES = [];           // grade names
+export const RECOMMENDATIONS = [];  // [name, label]
+export const FRAME_FLAG = {};       // flag name -> its bit in a frame's flags
+
+export async function loadVocabulary() {
+  const r = await fetch('/api/v1/vocabulary', { credentials: 'same-origin' });
+  if (!r.ok) throw new Error(`vocabulary: HTTP ${r.status}`);
+  const v = await r.json();
+  const names = (list) => list.map((w) => w.name);
+  const pairs = (list) => list.map((w) => [w.name, w.label]);
+  ROLES.splice(0, ROLES.length, ...names(v.roles));
+  FINDING_TYPES.splice(0, FINDING_TYPES.length, ...names(v.finding_types));
+  LANDMARKS.splice(0, LANDMARKS.length, ...pairs(v.landmarks));
+  SEGMENTS.splice(0, SEGMENTS.length, ...pairs(v.segments));
+  GRADES.splice(0, GRADES.length, ...names(v.grades));
+  RECOMMENDATIONS.splice(0, RECOMMENDATIONS.length, ...pairs(v.recommendations));
+  v.frame_flags.forEach((w, i) => { FRAME_FLAG[w.name] = 1 << i; });
+}
 
 export function label(s) {
   return String(s || '').replace(/_/g, ' ');

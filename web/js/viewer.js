@@ -4,11 +4,10 @@
 // shortcuts, and a bounded prefetch so 40 frames/s does not stall.
 // See docs/web.md for the design.
 import { get, studyPath, frameUrl, thumbUrl } from './api.js';
-import { h, clear, fmtTime, fmtDuration, label, toast, LANDMARKS } from './util.js';
+import { h, clear, fmtTime, fmtDuration, label, toast, LANDMARKS, FRAME_FLAG } from './util.js';
 import { session, can } from './app.js';
 import { createFindingsPanel } from './findings.js';
 
-const F_OK = 1, F_READABLE = 2, F_BLEEDING = 4, F_REDUNDANT = 8, F_BLURRY = 16, F_IMAGE = 32;
 const SPEEDS = [1, 2, 3, 4, 5, 6, 8, 10, 12, 15, 20, 25, 30, 40];
 const MAX_CACHE = 60;          // frames held (decoded or in flight) at most
 const LOOKAHEAD_S = 1.0;       // prefetch this much playback time ahead
@@ -31,8 +30,8 @@ export async function mountViewer(main, studyId) {
   const firstTime = ctime.find((t) => t >= 0);
 
   const fullOrder = Array.from({ length: count }, (_, i) => i);
-  const reducedOrder = fullOrder.filter((s) => !(flags[s] & F_REDUNDANT));
-  const flagged = fullOrder.filter((s) => flags[s] & F_BLEEDING);
+  const reducedOrder = fullOrder.filter((s) => !(flags[s] & FRAME_FLAG.redundant));
+  const flagged = fullOrder.filter((s) => flags[s] & FRAME_FLAG.bleeding);
 
   const st = {
     reduced: false, order: fullOrder, pos: 0, layout: 1, fps: 10, dir: 1,
@@ -122,7 +121,7 @@ export async function mountViewer(main, studyId) {
   function ensure(seq) {
     let e = cache.get(seq);
     if (e) { cache.delete(seq); cache.set(seq, e); return e; } // most recent last
-    if (!(flags[seq] & F_IMAGE) && flags.length) {
+    if (!(flags[seq] & FRAME_FLAG.image) && flags.length) {
       e = { img: null, state: 'noimage' };
     } else {
       const img = new Image();
@@ -203,7 +202,7 @@ export async function mountViewer(main, studyId) {
       }
       slot.dataset.seq = seq;
       slot.classList.toggle('loading', e.state === 'loading');
-      slot.classList.toggle('flagged', !!(flags[seq] & F_BLEEDING));
+      slot.classList.toggle('flagged', !!(flags[seq] & FRAME_FLAG.bleeding));
       slot.title = `Frame ${seq}`;
     });
   }
@@ -213,11 +212,11 @@ export async function mountViewer(main, studyId) {
     const f = flags[seq] || 0;
     const t = ctime[seq];
     const chips = [];
-    chips.push(h(`span.chip${f & F_READABLE ? '.ok' : '.bad'}`, { testid: 'chip-readable' }, f & F_READABLE ? 'readable' : 'not readable'));
-    if (f & F_BLURRY) chips.push(h('span.chip.warn', { testid: 'chip-blurry' }, 'blurry'));
-    if (f & F_BLEEDING) chips.push(h('span.chip.bleed', { testid: 'chip-bleeding' }, 'bleeding'));
-    if (f & F_REDUNDANT) chips.push(h('span.chip', { testid: 'chip-redundant' }, 'redundant'));
-    if (!(f & F_OK)) chips.push(h('span.chip.bad', 'analysis failed'));
+    chips.push(h(`span.chip${f & FRAME_FLAG.readable ? '.ok' : '.bad'}`, { testid: 'chip-readable' }, f & FRAME_FLAG.readable ? 'readable' : 'not readable'));
+    if (f & FRAME_FLAG.blurry) chips.push(h('span.chip.warn', { testid: 'chip-blurry' }, 'blurry'));
+    if (f & FRAME_FLAG.bleeding) chips.push(h('span.chip.bleed', { testid: 'chip-bleeding' }, 'bleeding'));
+    if (f & FRAME_FLAG.redundant) chips.push(h('span.chip', { testid: 'chip-redundant' }, 'redundant'));
+    if (!(f & FRAME_FLAG.ok)) chips.push(h('span.chip.bad', 'analysis failed'));
     clear(info).append(
       h('dt', 'Frame'), h('dd#cur-frame', { testid: 'cur-frame' }, `${seq}`, findex[seq] >= 0 ? h('span.muted', ` (capsule #${findex[seq]})`) : null),
       h('dt', 'Captured'), h('dd#cur-time', { testid: 'cur-time' }, captureText(t)),
@@ -383,7 +382,7 @@ export async function mountViewer(main, studyId) {
     render();
   }
   function seekSeq(seq, { nearest = false } = {}) {
-    if (st.reduced && (flags[seq] & F_REDUNDANT) && !nearest) {
+    if (st.reduced && (flags[seq] & FRAME_FLAG.redundant) && !nearest) {
       setReduced(false);
       toast('Switched to the full study to show that frame (R for the reduced view)');
     }
@@ -435,7 +434,7 @@ export async function mountViewer(main, studyId) {
   function jumpFlag(d) {
     if (st.playing) pause();
     const seq = cur();
-    const inView = st.order === fullOrder ? flagged : flagged.filter((s) => !(flags[s] & F_REDUNDANT));
+    const inView = st.order === fullOrder ? flagged : flagged.filter((s) => !(flags[s] & FRAME_FLAG.redundant));
     const next = d > 0 ? inView.find((s) => s > seq) : [...inView].reverse().find((s) => s < seq);
     if (next === undefined) {
       const anyHidden = d > 0 ? flagged.some((s) => s > seq) : flagged.some((s) => s < seq);

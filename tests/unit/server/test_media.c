@@ -19,10 +19,10 @@
 
 #include "capscreen/framestream.h"
 #include "capscreen/reencode.h"
-#include "server/media.h"
-#include "server/server_internal.h"
-#include "server/studies.h"
-#include "server/tus_files.h"
+#include "server/media/media.h"
+#include "server/ingest/ingest.h"
+#include "server/api/studies.h"
+#include "server/files/tus_files.h"
 
 #define W 320
 #define H 240

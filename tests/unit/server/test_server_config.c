@@ -11,7 +11,7 @@
 #include <cmocka.h>
 
 #include "capscreen/server.h"
-#include "server/tokens.h"
+#include "server/auth/tokens.h"
 
 static const char *const *fake_env;
 
@@ -51,6 +51,27 @@ static void flags_beat_environment_beat_file_beat_defaults(void **state)
     assert_int_equal(c.analysis_threads, 3);          /* file */
     assert_int_equal(c.upload_expiry_s, 24 * 3600);   /* default */
     unlink(file);
+}
+
+static void connection_limits_have_defaults_and_every_level(void **state)
+{
+    (void)state;
+    cs_server_config c;
+    cs_error e = {0};
+    cs_server_config_default(&c);
+    assert_int_equal(c.per_ip_connections, 64);
+    assert_int_equal(c.header_timeout_s, 10);
+    const char *envs[] = {"CAPSCREEN_PER_IP_CONNECTIONS", "5", "CAPSCREEN_HEADER_TIMEOUT", "7",
+                          NULL};
+    const char *flags[] = {"header_timeout", "3", NULL};
+    fake_env = envs;
+    assert_int_equal(cs_server_config_resolve(&c, NULL, env, flags, &e), CS_OK);
+    assert_int_equal(c.per_ip_connections, 5); /* env */
+    assert_int_equal(c.header_timeout_s, 3);   /* flag over env */
+    assert_int_equal(cs_server_config_set(&c, "per_ip_connections", "0", &e), CS_ERR_ARG);
+    assert_int_equal(cs_server_config_set(&c, "header_timeout", "0", &e), CS_ERR_ARG);
+    assert_non_null(strstr(e.msg, "header_timeout"));
+    fake_env = NULL;
 }
 
 static void bad_values_and_keys_are_refused_with_a_reason(void **state)
@@ -125,6 +146,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(flags_beat_environment_beat_file_beat_defaults),
         cmocka_unit_test(bad_values_and_keys_are_refused_with_a_reason),
+        cmocka_unit_test(connection_limits_have_defaults_and_every_level),
         cmocka_unit_test(the_later_level_picks_between_token_and_token_file),
         cmocka_unit_test(tokens_are_random_and_compared_by_hash),
     };

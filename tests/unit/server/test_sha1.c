@@ -8,7 +8,7 @@
 
 #include <cmocka.h>
 
-#include "server/sha1.h"
+#include "server/tus/sha1.h"
 
 static void hex(const uint8_t *d, char *out)
 {

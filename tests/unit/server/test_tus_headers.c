@@ -8,7 +8,7 @@
 
 #include <cmocka.h>
 
-#include "server/tus_headers.h"
+#include "server/tus/tus_headers.h"
 
 static void offsets_are_plain_decimal_numbers(void **state)
 {

@@ -1,0 +1,119 @@
+/* events.c - GET /api/v1/studies/{id}/events: server-sent events. One
+ * `progress` event at once and whenever the study's progress changes, a
+ * heartbeat comment every 15 s. The content callback runs on the
+ * connection's own thread (thread per connection), so it may wait. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "server/api/api.h"
+#include "server/ingest/ingest.h"
+
+#define HEARTBEAT_S 15
+#define EVENT_MAX (64 * 1024)
+
+typedef struct sse {
+    cs_server *srv;
+    char id[CS_ID_MAX];
+    uint64_t seen_gen;
+    char *last;          /* last progress JSON sent */
+    bool first;
+} sse;
+
+static void sse_free(void *cls)
+{
+    sse *e = cls;
+    free(e->last);
+    free(e);
+}
+
+/* Copy `text` into MHD's buffer, or end the stream when it does not fit. */
+static ssize_t emit(char *buf, size_t max, const char *text)
+{
+    size_t n = strlen(text);
+    if (n > max)
+        return MHD_CONTENT_READER_END_WITH_ERROR;
+    memcpy(buf, text, n);
+    return (ssize_t)n;
+}
+
+static ssize_t sse_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    sse *e = cls;
+    cs_server *s = e->srv;
+    (void)pos;
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += HEARTBEAT_S;
+    for (;;) {
+        if (atomic_load(&s->stopping))
+            return MHD_CONTENT_READER_END_OF_STREAM;
+        pthread_mutex_lock(&s->progress_mu);
+        uint64_t gen = s->progress_gen;
+        pthread_mutex_unlock(&s->progress_mu);
+        if (e->first || gen != e->seen_gen) {
+            bool found = false;
+            cs_error err = {0};
+            e->seen_gen = gen;
+            json_t *o = cs_api_study_json(s, e->id, &found, &err);
+            char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+            json_decref(o);
+            if (!text)
+                return MHD_CONTENT_READER_END_WITH_ERROR;
+            if (e->first || !e->last || strcmp(text, e->last) != 0) {
+                e->first = false;
+                free(e->last);
+                e->last = text;
+                char *ev = malloc(strlen(text) + 32);
+                if (!ev)
+                    return MHD_CONTENT_READER_END_WITH_ERROR;
+                sprintf(ev, "event: progress\ndata: %s\n\n", text);
+                ssize_t r = emit(buf, max, ev);
+                free(ev);
+                return r;
+            }
+            free(text);
+        }
+        /* Wait for a change, a heartbeat, or 1 s (to notice shutdown). */
+        struct timespec now, ts;
+        clock_gettime(CLOCK_REALTIME, &now);
+        if (now.tv_sec >= until.tv_sec)
+            return emit(buf, max, ": heartbeat\n\n");
+        ts = now;
+        ts.tv_sec += 1;
+        pthread_mutex_lock(&s->progress_mu);
+        if (s->progress_gen == e->seen_gen && !atomic_load(&s->stopping))
+            pthread_cond_timedwait(&s->progress_cv, &s->progress_mu, &ts);
+        pthread_mutex_unlock(&s->progress_mu);
+    }
+}
+
+enum MHD_Result cs_events_handle(cs_server *s, struct MHD_Connection *c, cs_req *r)
+{
+    enum MHD_Result ret;
+    cs_error err = {0};
+    cs_study_rec sr;
+    bool found = false;
+    if (cs_store_study_get(s->store, r->id, &found, &sr, &err) != CS_OK)
+        return cs_http_error(s, c, 503, false, "store_unavailable", "%s", err.msg);
+    if (!found)
+        return cs_http_error(s, c, 404, false, "unknown_study", "no study '%s'", r->id);
+    sse *e = calloc(1, sizeof *e);
+    if (!e)
+        return MHD_NO;
+    e->srv = s;
+    e->first = true;
+    snprintf(e->id, sizeof e->id, "%s", r->id);
+    struct MHD_Response *resp =
+        MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, EVENT_MAX, sse_read, e, sse_free);
+    if (!resp) {
+        sse_free(e);
+        return MHD_NO;
+    }
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "text/event-stream");
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    ret = MHD_queue_response(c, 200, resp);
+    MHD_destroy_response(resp);
+    return ret;
+}

@@ -1,0 +1,355 @@
+/* session.c - logging in and out (POST/GET/DELETE /api/v1/session), the
+ * failed-login limiter, password hashing and the admin's user routes
+ * (/api/v1/users). docs/workstation.md, "Sessions, cookies and CSRF". */
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "server/api/api_int.h"
+#include "server/auth/tokens.h"
+
+#define LIMIT_FAILS_NAME 5     /* failed logins per user name ... */
+#define LIMIT_FAILS_ADDR 30    /* ... or per client address (a ward behind one NAT
+                                  or proxy shares one) ... */
+#define LIMIT_WINDOW_S 900     /* ... within this window */
+#define LIMIT_SLOTS 4096       /* names and addresses tracked at once */
+#define PASSWORD_MAX 1024
+
+/* One name or address with recent failures. */
+typedef struct limit_slot {
+    char key[CS_USER_MAX + 8];  /* "u:NAME" or "a:ADDRESS" */
+    int64_t window_start;
+    int fails;
+} limit_slot;
+
+struct cs_login_limiter {
+    pthread_mutex_t mu;
+    limit_slot slots[LIMIT_SLOTS];
+};
+
+cs_status cs_password_hash(const char *pw, char *out, cs_error *err)
+{
+    size_t n = strlen(pw);
+    if (n < CS_PASSWORD_MIN || n > PASSWORD_MAX)
+        return cs_error_set(err, CS_ERR_ARG, "a password must be %d to %d bytes long",
+                            CS_PASSWORD_MIN, PASSWORD_MAX);
+    if (crypto_pwhash_str(out, pw, n, crypto_pwhash_OPSLIMIT_INTERACTIVE,
+                          crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0)
+        return cs_error_set(err, CS_ERR_NOMEM, "out of memory hashing a password");
+    return CS_OK;
+}
+
+bool cs_user_name_ok(const char *name)
+{
+    size_t n = strlen(name);
+    if (n == 0 || n >= CS_USER_MAX || name[0] == '.' || name[0] == '-' || name[0] == '_')
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char ch = name[i];
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '.' || ch == '_' ||
+              ch == '-'))
+            return false;
+    }
+    return true;
+}
+
+cs_status cs_session_init(cs_server *s, cs_error *err)
+{
+    s->limiter = calloc(1, sizeof *s->limiter);
+    if (!s->limiter)
+        return cs_error_set(err, CS_ERR_NOMEM, "out of memory");
+    pthread_mutex_init(&s->limiter->mu, NULL);
+    /* Unknown users are checked against this, so a wrong name costs the
+     * same time as a wrong password. */
+    char random_pw[33];
+    cs_id_new(random_pw, 16);
+    return cs_password_hash(random_pw, s->dummy_pw_hash, err);
+}
+
+void cs_session_free(cs_server *s)
+{
+    if (!s->limiter)
+        return;
+    pthread_mutex_destroy(&s->limiter->mu);
+    free(s->limiter);
+    s->limiter = NULL;
+}
+
+/* The slot for `key` (a new or the stalest one when absent); under mu. */
+static limit_slot *slot_of(cs_login_limiter *l, const char *key, int64_t now, bool create)
+{
+    limit_slot *free_slot = NULL, *oldest = &l->slots[0];
+    for (size_t i = 0; i < LIMIT_SLOTS; i++) {
+        limit_slot *t = &l->slots[i];
+        if (t->key[0] && strcmp(t->key, key) == 0) {
+            if (now - t->window_start >= LIMIT_WINDOW_S) { /* the window passed */
+                t->window_start = now;
+                t->fails = 0;
+            }
+            return t;
+        }
+        if (!free_slot && (!t->key[0] || now - t->window_start >= LIMIT_WINDOW_S))
+            free_slot = t;
+        if (t->window_start < oldest->window_start)
+            oldest = t;
+    }
+    if (!create)
+        return NULL;
+    limit_slot *t = free_slot ? free_slot : oldest;
+    snprintf(t->key, sizeof t->key, "%s", key);
+    t->window_start = now;
+    t->fails = 0;
+    return t;
+}
+
+/* Seconds until `user` or `ip` may try again; 0 when they may now. */
+static int64_t limited_for(cs_login_limiter *l, const char *user, const char *ip, int64_t now)
+{
+    char ku[CS_USER_MAX + 8], ka[CS_IP_MAX + 8];
+    snprintf(ku, sizeof ku, "u:%s", user);
+    snprintf(ka, sizeof ka, "a:%s", ip);
+    int64_t wait = 0;
+    pthread_mutex_lock(&l->mu);
+    const char *keys[] = {ku, ka};
+    for (int i = 0; i < 2; i++) {
+        limit_slot *t = slot_of(l, keys[i], now, false);
+        if (t && t->fails >= (i == 0 ? LIMIT_FAILS_NAME : LIMIT_FAILS_ADDR)) {
+            int64_t w = t->window_start + LIMIT_WINDOW_S - now;
+            if (w > wait)
+                wait = w;
+        }
+    }
+    pthread_mutex_unlock(&l->mu);
+    return wait;
+}
+
+static void note_failure(cs_login_limiter *l, const char *user, const char *ip, int64_t now)
+{
+    char ku[CS_USER_MAX + 8], ka[CS_IP_MAX + 8];
+    snprintf(ku, sizeof ku, "u:%s", user);
+    snprintf(ka, sizeof ka, "a:%s", ip);
+    pthread_mutex_lock(&l->mu);
+    slot_of(l, ku, now, true)->fails++;
+    slot_of(l, ka, now, true)->fails++;
+    pthread_mutex_unlock(&l->mu);
+}
+
+static json_t *session_json(cs_server *s, const char *user, const char *role, const char *csrf,
+                            int64_t created_at)
+{
+    return json_pack("{s:s, s:s, s:s, s:I, s:I}", "user", user, "role", role, "csrf_token", csrf,
+                     "idle_timeout_s", (json_int_t)s->cfg.session_idle_s, "expires_at",
+                     (json_int_t)(created_at + s->cfg.session_max_s));
+}
+
+static enum MHD_Result login(cs_server *s, struct MHD_Connection *c, cs_req *r)
+{
+    enum MHD_Result ret;
+    cs_auth who = {0};
+    cs_error e = {0};
+    cs_client_ip(c, who.ip);
+    json_t *o = cs_http_body_json(s, c, r, &ret);
+    if (!o)
+        return ret;
+    const char *user = json_string_value(json_object_get(o, "user"));
+    const char *pw = json_string_value(json_object_get(o, "password"));
+    if (!user || !pw || strlen(user) >= CS_USER_MAX || strlen(pw) > PASSWORD_MAX) {
+        ret = cs_http_error(s, c, 400, false, "bad_json",
+                            "body needs {\"user\": NAME, \"password\": PASSWORD}");
+        goto done;
+    }
+    int64_t now = cs_now_s();
+    int64_t wait = limited_for(s->limiter, user, who.ip, now);
+    if (wait > 0) {
+        char ra[24];
+        snprintf(ra, sizeof ra, "%lld", (long long)wait);
+        const char *h[] = {"Retry-After", ra, NULL};
+        snprintf(who.user, sizeof who.user, "%s", user);
+        cs_audit(s, &who, "session.login_failed", NULL, "rate limited");
+        ret = cs_http_error_h(s, c, 429, false, h, "too_many_attempts",
+                              "too many failed logins; try again in %lld s", (long long)wait);
+        goto done;
+    }
+    cs_user_rec u;
+    bool found = false;
+    if (cs_store_user_get(s->store, user, &found, &u, &e) != CS_OK) {
+        ret = cs_http_error(s, c, 503, false, "store_unavailable", "%s", e.msg);
+        goto done;
+    }
+    const char *hash = found ? u.pw_hash : s->dummy_pw_hash;
+    bool ok = crypto_pwhash_str_verify(hash, pw, strlen(pw)) == 0 && found && !u.disabled;
+    snprintf(who.user, sizeof who.user, "%s", user);
+    if (!ok) {
+        note_failure(s->limiter, user, who.ip, now);
+        cs_audit(s, &who, "session.login_failed", NULL, "%s",
+                 !found ? "unknown user" : u.disabled ? "user disabled" : "wrong password");
+        ret = cs_http_error(s, c, 401, false, "bad_credentials", "wrong user name or password");
+        goto done;
+    }
+    char id[CS_TOKEN_MAX];
+    cs_session_rec sr = {0};
+    cs_token_new(id);
+    cs_token_hash(id, sr.id_hash);
+    cs_id_new(sr.csrf, 32);
+    snprintf(sr.user, sizeof sr.user, "%s", u.name);
+    snprintf(sr.role, sizeof sr.role, "%s", u.role);
+    snprintf(sr.ip, sizeof sr.ip, "%s", who.ip);
+    sr.created_at = sr.last_seen = now;
+    /* A new id at every login; the one the browser had (if any) ends. */
+    const char *old = MHD_lookup_connection_value(c, MHD_COOKIE_KIND, "cs_session");
+    if (old && strlen(old) < CS_TOKEN_MAX) {
+        char oh[CS_HASH_HEX];
+        cs_token_hash(old, oh);
+        if (cs_store_session_delete(s->store, oh, &e) != CS_OK)
+            fprintf(stderr, "capscreen: cannot end the previous session: %s\n", e.msg);
+    }
+    if (cs_store_session_create(s->store, &sr, &e) != CS_OK) {
+        ret = cs_http_error(s, c, 503, false, "store_unavailable", "%s", e.msg);
+        goto done;
+    }
+    snprintf(who.role, sizeof who.role, "%s", u.role);
+    cs_audit(s, &who, "session.login", NULL, "role %s", u.role);
+    char cookie[CS_TOKEN_MAX + 96];
+    snprintf(cookie, sizeof cookie, "cs_session=%s; Path=/; HttpOnly; SameSite=Strict%s", id,
+             s->tls ? "; Secure" : "");
+    const char *h[] = {"Set-Cookie", cookie, NULL};
+    ret = cs_http_json(c, 200, session_json(s, u.name, u.role, sr.csrf, now), false, h);
+done:
+    json_decref(o);
+    return ret;
+}
+
+enum MHD_Result cs_api_session(cs_server *s, struct MHD_Connection *c, cs_req *r)
+{
+    cs_auth a;
+    cs_error e = {0};
+    if (strcmp(r->method, "POST") == 0)
+        return login(s, c, r);
+    bool is_get = strcmp(r->method, "GET") == 0;
+    a = r->auth;
+    if (a.kind != CS_AUTH_USER)
+        return cs_http_error(s, c, 400, false, "no_session",
+                             "the admin token is not a session; log in as a user");
+    if (is_get)
+        return cs_http_json(c, 200, session_json(s, a.user, a.role, a.csrf,
+                                                 a.session_created_at), false, NULL);
+    if (cs_store_session_delete(s->store, a.session_hash, &e) != CS_OK)
+        return cs_http_error(s, c, 503, false, "store_unavailable", "%s", e.msg);
+    cs_audit(s, &a, "session.logout", NULL, "%s", "");
+    const char *h[] = {"Set-Cookie",
+                       "cs_session=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0", NULL};
+    return cs_http_bytes(c, 204, NULL, NULL, 0, false, h);
+}
+
+static json_t *user_json(const cs_user_rec *u)
+{
+    return json_pack("{s:s, s:s, s:I, s:b}", "name", u->name, "role", u->role, "created_at",
+                     (json_int_t)u->created_at, "disabled", u->disabled);
+}
+
+enum MHD_Result cs_api_users(cs_server *s, struct MHD_Connection *c, cs_req *r)
+{
+    enum MHD_Result ret;
+    cs_auth a;
+    cs_error e = {0};
+    a = r->auth;
+    if (strcmp(r->method, "GET") == 0) {
+        cs_user_rec *us = NULL;
+        size_t n = 0;
+        if (cs_store_user_list(s->store, &us, &n, &e) != CS_OK)
+            return cs_http_error(s, c, 503, false, "store_unavailable", "%s", e.msg);
+        json_t *arr = json_array();
+        for (size_t i = 0; i < n; i++)
+            json_array_append_new(arr, user_json(&us[i]));
+        free(us);
+        return cs_http_json(c, 200, json_pack("{s:o}", "users", arr), false, NULL);
+    }
+    json_t *o = cs_http_body_json(s, c, r, &ret);
+    if (!o)
+        return ret;
+    const char *name = json_string_value(json_object_get(o, "name"));
+    const char *role = json_string_value(json_object_get(o, "role"));
+    const char *pw = json_string_value(json_object_get(o, "password"));
+    cs_user_rec u = {0};
+    bool exists = false;
+    if (!name || !cs_user_name_ok(name)) {
+        ret = cs_http_error(s, c, 400, false, "bad_name",
+                            "name must be 1-63 characters of a-z 0-9 . _ - (lower case)");
+    } else if (!cs_role_bit(role)) {
+        ret = cs_http_error(s, c, 400, false, "bad_role",
+                            "role must be admin, reader, consultant or coordinator");
+    } else if (!pw || cs_password_hash(pw, u.pw_hash, &e) != CS_OK) {
+        ret = cs_http_error(s, c, 400, false, "bad_password", "%s",
+                            pw ? e.msg : "password is missing");
+    } else {
+        snprintf(u.name, sizeof u.name, "%s", name);
+        snprintf(u.role, sizeof u.role, "%s", role);
+        u.created_at = cs_now_s();
+        if (cs_store_user_add(s->store, &u, &exists, &e) != CS_OK) {
+            ret = cs_http_error(s, c, 503, false, "store_unavailable", "%s", e.msg);
+        } else if (exists) {
+            ret = cs_http_error(s, c, 409, false, "user_exists", "a user '%s' exists", name);
+        } else {
+            cs_audit(s, &a, "user.add", NULL, "%s as %s", name, role);
+            ret = cs_http_json(c, 201, user_json(&u), false, NULL);
+        }
+    }
+    json_decref(o);
+    return ret;
+}
+
+enum MHD_Result cs_api_user(cs_server *s, struct MHD_Connection *c, cs_req *r)
+{
+    enum MHD_Result ret;
+    cs_auth a;
+    cs_error e = {0};
+    a = r->auth;
+    cs_user_rec u;
+    bool found = false;
+    if (cs_store_user_get(s->store, r->name, &found, &u, &e) != CS_OK)
+        return cs_http_error(s, c, 503, false, "store_unavailable", "%s", e.msg);
+    if (!found)
+        return cs_http_error(s, c, 404, false, "unknown_user", "no user '%s'", r->name);
+    json_t *o = cs_http_body_json(s, c, r, &ret);
+    if (!o)
+        return ret;
+    json_t *role = json_object_get(o, "role"), *pw = json_object_get(o, "password"),
+           *dis = json_object_get(o, "disabled");
+    char what[160] = "";
+    if (role && !cs_role_bit(json_string_value(role))) {
+        ret = cs_http_error(s, c, 400, false, "bad_role",
+                            "role must be admin, reader, consultant or coordinator");
+        goto done;
+    }
+    if (dis && !json_is_boolean(dis)) {
+        ret = cs_http_error(s, c, 400, false, "bad_json", "disabled must be true or false");
+        goto done;
+    }
+    if (pw && (!json_is_string(pw) ||
+               cs_password_hash(json_string_value(pw), u.pw_hash, &e) != CS_OK)) {
+        ret = cs_http_error(s, c, 400, false, "bad_password", "%s",
+                            json_is_string(pw) ? e.msg : "password must be a string");
+        goto done;
+    }
+    if (role) {
+        snprintf(u.role, sizeof u.role, "%s", json_string_value(role));
+        snprintf(what + strlen(what), sizeof what - strlen(what), "role %s; ", u.role);
+    }
+    if (dis) {
+        u.disabled = json_is_true(dis);
+        snprintf(what + strlen(what), sizeof what - strlen(what), "%s; ",
+                 u.disabled ? "disabled" : "enabled");
+    }
+    if (pw)
+        snprintf(what + strlen(what), sizeof what - strlen(what), "password changed; ");
+    if (cs_store_user_update(s->store, &u, &found, &e) != CS_OK) {
+        ret = cs_http_error(s, c, 503, false, "store_unavailable", "%s", e.msg);
+        goto done;
+    }
+    cs_audit(s, &a, "user.update", NULL, "%s: %s", u.name, what);
+    ret = cs_http_json(c, 200, user_json(&u), false, NULL);
+done:
+    json_decref(o);
+    return ret;
+}

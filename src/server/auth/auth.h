@@ -1,0 +1,24 @@
+/* auth.h - the auth layer: who is asking (the admin token, a device
+ * token, a user's session cookie, or nobody). What each caller may do is
+ * decided by the route table (router/), not here. tokens.h (token and
+ * code generation, hashing) is this layer's other public header.
+ *
+ * Threads: any connection thread. Errors: CS_ERR_IO from the store. */
+#ifndef CS_SERVER_AUTH_H
+#define CS_SERVER_AUTH_H
+
+#include "server/transport/http.h"
+
+/* The bit of a role name (CS_ROLE_*); 0 for an unknown name. */
+unsigned cs_role_bit(const char *role);
+
+/* Classify the request: the Authorization header (none, a bad/revoked
+ * token, the admin token, a device token), else the session cookie (a
+ * live session, ended ones are deleted and reported as CS_AUTH_BAD).
+ * Errors: CS_ERR_IO (store). */
+cs_status cs_auth_check(cs_server *s, struct MHD_Connection *c, cs_auth *out, cs_error *err)
+    CS_WARN_UNUSED;
+/* The client's address as text into ip (CS_IP_MAX). */
+void cs_client_ip(struct MHD_Connection *c, char *ip);
+
+#endif

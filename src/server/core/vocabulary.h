@@ -1,0 +1,28 @@
+/* vocabulary.h - the word lists the server and the pages share: roles,
+ * frame flags, finding types, landmarks, cleansing segments and grades.
+ * They are defined once here; the pages read them from
+ * GET /api/v1/vocabulary. Each list ends with a NULL name. Constant data,
+ * safe from any thread. */
+#ifndef CS_SERVER_VOCABULARY_H
+#define CS_SERVER_VOCABULARY_H
+
+#include <stdbool.h>
+
+/* A word and its label for people. */
+typedef struct cs_vocab_word {
+    const char *name;
+    const char *label;
+} cs_vocab_word;
+
+extern const cs_vocab_word cs_vocab_roles[];          /* entry i is the role with bit 1 << i */
+extern const cs_vocab_word cs_vocab_frame_flags[];    /* bit i of a frame's flags */
+extern const cs_vocab_word cs_vocab_finding_types[];
+extern const cs_vocab_word cs_vocab_landmarks[];
+extern const cs_vocab_word cs_vocab_segments[];
+extern const cs_vocab_word cs_vocab_grades[];
+extern const cs_vocab_word cs_vocab_recommendations[];
+
+/* Is `v` one of the list's names? false for NULL. */
+bool cs_vocab_has(const cs_vocab_word *list, const char *v);
+
+#endif

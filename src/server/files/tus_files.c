@@ -1,0 +1,254 @@
+/* tus_files.c - upload files, per-upload locks, crash reconciliation and
+ * the expiry sweep (tus_files.h). */
+#include "server/files/tus_files.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+struct cs_upload_lock {
+    char id[CS_ID_MAX];
+    uint64_t ticket;            /* the holder's */
+    bool busy;                  /* the holder is working, not waiting for its client */
+    int64_t last_ms;            /* monotonic time of the holder's last activity */
+    uint64_t keep;              /* offset a takeover persists */
+    struct cs_upload_lock *next;
+};
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The entry of `id`, or NULL; under locks_mu. */
+static cs_upload_lock *find_lock(cs_server *s, const char *id)
+{
+    cs_upload_lock *l = s->locks;
+    while (l && strcmp(l->id, id) != 0)
+        l = l->next;
+    return l;
+}
+
+void cs_tus_path(const cs_server *s, const char *id, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s/%s.bin", s->uploads_dir, id);
+}
+
+static void fsync_dir(const char *dir)
+{
+    int d = open(dir, O_RDONLY | O_DIRECTORY);
+    if (d >= 0) {
+        (void)fsync(d);
+        close(d);
+    }
+}
+
+cs_status cs_tus_file_create(const cs_server *s, const char *id, cs_error *err)
+{
+    char path[CS_CFG_PATH + 96];
+    cs_tus_path(s, id, path, sizeof path);
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+    if (fd < 0)
+        return cs_error_set(err, CS_ERR_IO, "cannot create %s: %s", path, strerror(errno));
+    int rc = fsync(fd);
+    close(fd);
+    if (rc != 0)
+        return cs_error_set(err, CS_ERR_IO, "cannot fsync %s: %s", path, strerror(errno));
+    fsync_dir(s->uploads_dir);
+    return CS_OK;
+}
+
+cs_status cs_tus_file_open_at(const cs_server *s, const char *id, uint64_t offset, int *fd,
+                              cs_error *err)
+{
+    char path[CS_CFG_PATH + 96];
+    struct stat st;
+    cs_tus_path(s, id, path, sizeof path);
+    *fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (*fd < 0)
+        return cs_error_set(err, CS_ERR_IO, "cannot open %s: %s", path, strerror(errno));
+    cs_status r = CS_OK;
+    if (fstat(*fd, &st) != 0) {
+        r = cs_error_set(err, CS_ERR_IO, "cannot stat %s: %s", path, strerror(errno));
+        goto fail;
+    }
+    if ((uint64_t)st.st_size < offset) {
+        r = cs_error_set(err, CS_ERR_CORRUPT, "%s holds %lld bytes, fewer than the %llu recorded",
+                         path, (long long)st.st_size, (unsigned long long)offset);
+        goto fail;
+    }
+    if ((uint64_t)st.st_size > offset && ftruncate(*fd, (off_t)offset) != 0) {
+        r = cs_error_set(err, CS_ERR_IO, "cannot cut %s back to %llu: %s", path,
+                         (unsigned long long)offset, strerror(errno));
+        goto fail;
+    }
+    if (lseek(*fd, (off_t)offset, SEEK_SET) < 0) {
+        r = cs_error_set(err, CS_ERR_IO, "cannot seek %s: %s", path, strerror(errno));
+        goto fail;
+    }
+    return CS_OK;
+fail:
+    close(*fd);
+    *fd = -1;
+    return r;
+}
+
+cs_status cs_tus_file_write(int fd, const void *data, size_t len, cs_error *err)
+{
+    const char *p = data;
+    while (len > 0) {
+        ssize_t n = write(fd, p, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return cs_error_set(err, CS_ERR_IO, "write failed: %s",
+                                n < 0 ? strerror(errno) : "no progress");
+        p += n;
+        len -= (size_t)n;
+    }
+    return CS_OK;
+}
+
+uint64_t cs_tus_lock_try(cs_server *s, const char *id)
+{
+    uint64_t got = 0;
+    pthread_mutex_lock(&s->locks_mu);
+    if (!find_lock(s, id)) {
+        cs_upload_lock *l = calloc(1, sizeof *l);
+        if (l) {
+            snprintf(l->id, sizeof l->id, "%s", id);
+            l->ticket = got = ++s->lock_tickets;
+            l->busy = true;
+            l->last_ms = mono_ms();
+            l->next = s->locks;
+            s->locks = l;
+        }
+    }
+    pthread_mutex_unlock(&s->locks_mu);
+    return got;
+}
+
+bool cs_tus_lock_enter(cs_server *s, const char *id, uint64_t ticket)
+{
+    pthread_mutex_lock(&s->locks_mu);
+    cs_upload_lock *l = find_lock(s, id);
+    bool mine = l && l->ticket == ticket;
+    if (mine)
+        l->busy = true;
+    pthread_mutex_unlock(&s->locks_mu);
+    return mine;
+}
+
+void cs_tus_lock_idle(cs_server *s, const char *id, uint64_t ticket, uint64_t keep)
+{
+    pthread_mutex_lock(&s->locks_mu);
+    cs_upload_lock *l = find_lock(s, id);
+    if (l && l->ticket == ticket) {
+        l->busy = false;
+        l->last_ms = mono_ms();
+        l->keep = keep;
+    }
+    pthread_mutex_unlock(&s->locks_mu);
+}
+
+bool cs_tus_lock_takeover(cs_server *s, const char *id, int64_t idle_ms, uint64_t *ticket,
+                          uint64_t *keep)
+{
+    bool took = false;
+    pthread_mutex_lock(&s->locks_mu);
+    cs_upload_lock *l = find_lock(s, id);
+    int64_t now = mono_ms();
+    if (l && !l->busy && now - l->last_ms >= idle_ms) {
+        l->ticket = *ticket = ++s->lock_tickets;
+        l->busy = true;
+        l->last_ms = now;
+        *keep = l->keep;
+        took = true;
+    }
+    pthread_mutex_unlock(&s->locks_mu);
+    return took;
+}
+
+bool cs_tus_lock_held(cs_server *s, const char *id)
+{
+    pthread_mutex_lock(&s->locks_mu);
+    cs_upload_lock *l = find_lock(s, id);
+    pthread_mutex_unlock(&s->locks_mu);
+    return l != NULL;
+}
+
+void cs_tus_lock_release(cs_server *s, const char *id, uint64_t ticket)
+{
+    pthread_mutex_lock(&s->locks_mu);
+    for (cs_upload_lock **pp = &s->locks; *pp; pp = &(*pp)->next) {
+        if (strcmp((*pp)->id, id) == 0) {
+            cs_upload_lock *dead = *pp;
+            if (dead->ticket == ticket) {
+                *pp = dead->next;
+                free(dead);
+            }
+            break;
+        }
+    }
+    pthread_mutex_unlock(&s->locks_mu);
+}
+
+void cs_tus_locks_free(cs_server *s)
+{
+    while (s->locks) {
+        cs_upload_lock *n = s->locks->next;
+        free(s->locks);
+        s->locks = n;
+    }
+}
+
+void cs_http_date(int64_t t, char *out, size_t cap)
+{
+    struct tm tm;
+    time_t tt = (time_t)t;
+    gmtime_r(&tt, &tm);
+    strftime(out, cap, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+}
+
+cs_status cs_tus_reconcile(cs_server *s, cs_error *err)
+{
+    cs_upload_rec *ups = NULL;
+    size_t n = 0;
+    cs_status r = cs_store_upload_list(s->store, NULL, true, &ups, &n, err);
+    for (size_t i = 0; r == CS_OK && i < n; i++) {
+        cs_upload_rec *u = &ups[i];
+        char path[CS_CFG_PATH + 96];
+        struct stat st;
+        cs_tus_path(s, u->id, path, sizeof path);
+        if (stat(path, &st) != 0)
+            continue; /* left as recorded; a PATCH will report the missing file */
+        uint64_t keep = (uint64_t)st.st_size;
+        if (u->checksum_base >= 0 && (uint64_t)u->checksum_base < keep)
+            keep = (uint64_t)u->checksum_base; /* an unverified chunk: not acknowledged */
+        if (u->length >= 0 && keep > (uint64_t)u->length)
+            keep = (uint64_t)u->length;
+        if (keep < u->offset)
+            keep = u->offset < (uint64_t)st.st_size ? u->offset : (uint64_t)st.st_size;
+        if (keep != (uint64_t)st.st_size && truncate(path, (off_t)keep) != 0) {
+            r = cs_error_set(err, CS_ERR_IO, "cannot cut %s to %llu bytes: %s", path,
+                             (unsigned long long)keep, strerror(errno));
+            break;
+        }
+        if (keep == u->offset && u->checksum_base < 0)
+            continue;
+        u->offset = keep;
+        u->checksum_base = -1;
+        if (u->length >= 0 && u->offset == (uint64_t)u->length)
+            u->state = CS_UPLOAD_COMPLETE;
+        r = cs_store_upload_update(s->store, u, err);
+    }
+    free(ups);
+    return r;
+}

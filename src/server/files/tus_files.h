@@ -1,0 +1,54 @@
+/* tus_files.h - the bytes side of tus uploads: one file per upload,
+ * DATA/uploads/<upload-id>.bin, appended only; the in-memory per-upload
+ * locks; reconciliation after a crash; the expiry sweep.
+ *
+ * Threads: every call may run on any connection thread. Locks never block:
+ * every cs_tus_lock_* call answers at once. Errors: CS_ERR_IO with errno's text. */
+#ifndef CS_SERVER_TUS_FILES_H
+#define CS_SERVER_TUS_FILES_H
+
+#include "server/core/core.h"
+
+/* Path of an upload's file into `out` (CS_CFG_PATH + 64 bytes). */
+void cs_tus_path(const cs_server *s, const char *id, char *out, size_t cap);
+/* Create the empty file of a new upload (O_EXCL) and fsync it and the folder. */
+cs_status cs_tus_file_create(const cs_server *s, const char *id, cs_error *err) CS_WARN_UNUSED;
+/* Open for appending at `offset`: bytes past it (never acknowledged) are cut
+ * off; a file shorter than `offset` is CS_ERR_CORRUPT. *fd gets the descriptor. */
+cs_status cs_tus_file_open_at(const cs_server *s, const char *id, uint64_t offset, int *fd,
+                              cs_error *err) CS_WARN_UNUSED;
+/* Write all of `len` bytes (retrying short writes). */
+cs_status cs_tus_file_write(int fd, const void *data, size_t len, cs_error *err) CS_WARN_UNUSED;
+
+/* Per-upload locks. Each holder gets a ticket (nonzero). The holder is
+ * either busy (doing server-side work: writing, fsyncing, storing) or idle
+ * (waiting for the client's next bytes). An entry that has been idle for
+ * longer than lock_takeover can be taken over by a newer request
+ * (cs_tus_lock_takeover); the old holder's ticket then no longer matches,
+ * cs_tus_lock_enter answers false and it must write nothing more. Every
+ * call takes only the short mutex of the lock set: none waits. */
+
+/* Take the upload's lock if free: this caller's ticket (the lock starts
+ * busy), or 0 when another request holds it. */
+uint64_t cs_tus_lock_try(cs_server *s, const char *id);
+/* The holder goes busy: false when `ticket` no longer holds the lock
+ * (superseded); the caller must then write nothing. */
+bool cs_tus_lock_enter(cs_server *s, const char *id, uint64_t ticket);
+/* The holder goes idle (waiting for its client) after activity now; a
+ * takeover would keep `keep` bytes of the upload (the offset it reached,
+ * or its start for a checksummed body). */
+void cs_tus_lock_idle(cs_server *s, const char *id, uint64_t ticket, uint64_t keep);
+/* When the upload's holder has been idle for `idle_ms` or more, take the
+ * lock over: true, *ticket is the caller's (busy) ticket and *keep the
+ * offset to fsync and persist before cs_tus_lock_release(). */
+bool cs_tus_lock_takeover(cs_server *s, const char *id, int64_t idle_ms, uint64_t *ticket,
+                          uint64_t *keep);
+bool cs_tus_lock_held(cs_server *s, const char *id);
+/* Release the lock if `ticket` still holds it. */
+void cs_tus_lock_release(cs_server *s, const char *id, uint64_t ticket);
+void cs_tus_locks_free(cs_server *s);
+
+/* RFC 7231 date of unix time `t` into `out` (at least 40 bytes). */
+void cs_http_date(int64_t t, char *out, size_t cap);
+
+#endif

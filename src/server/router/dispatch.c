@@ -1,0 +1,114 @@
+/* dispatch.c - libmicrohttpd's callbacks: a request's context is made on
+ * its first call, a JSON body is collected (capped), then the router
+ * answers; the context is freed when libmicrohttpd says the request ended. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "server/router/router.h"
+#include "server/tus/tus.h"
+
+/* The MHD access handler: called once with the headers, then with each
+ * piece of the body, then once more with none (the last call). */
+enum MHD_Result cs_http_on_request(void *cls, struct MHD_Connection *c, const char *url,
+                                  const char *method, const char *version, const char *data,
+                                  size_t *size, void **con_cls)
+{
+    cs_server *s = cls;
+    cs_req *r = *con_cls;
+    (void)version;
+    if (!r) {
+        r = calloc(1, sizeof *r);
+        if (!r)
+            return MHD_NO;
+        *con_cls = r;
+        atomic_fetch_add(&s->requests_active, 1);
+        atomic_fetch_add(&s->requests_total, 1);
+        /* The headers are in: from now on the body may take its time. */
+        MHD_set_connection_option(c, MHD_CONNECTION_OPTION_TIMEOUT,
+                                  (unsigned)s->cfg.connection_timeout_s);
+        if (strlen(method) < sizeof r->method)
+            memcpy(r->method, method, strlen(method) + 1);
+        cs_router_begin(s, c, r, url, method);
+        /* Answer no request on its first call: libmicrohttpd closes the
+         * connection after a response queued before the request (even a
+         * GET without a body) has been read to its end. Only tus sees the
+         * first call, to start writing an upload's body. */
+        r->collect = !(r->row && r->row->tus);
+        if (r->collect)
+            return MHD_YES; /* the body (if any) follows, then the last call */
+    }
+    if (r->collect && *size > 0) { /* collect the JSON body, capped */
+        if (!r->body_too_large && r->body_len + *size <= CS_API_BODY_MAX) {
+            char *nb = realloc(r->body, r->body_len + *size + 1);
+            if (!nb)
+                return MHD_NO;
+            r->body = nb;
+            memcpy(r->body + r->body_len, data, *size);
+            r->body_len += *size;
+            r->body[r->body_len] = '\0';
+        } else {
+            r->body_too_large = true;
+        }
+        *size = 0;
+        return MHD_YES;
+    }
+    if (r->body_too_large)
+        return cs_http_error(s, c, 413, false, "body_too_large", "request body over %d bytes",
+                             CS_API_BODY_MAX);
+    return cs_router_dispatch(s, c, r, url, method, data, size);
+}
+
+void cs_http_on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    cs_server *s = cls;
+    cs_req *r = *con_cls;
+    /* Waiting for the next request's headers (keep-alive). */
+    MHD_set_connection_option(c, MHD_CONNECTION_OPTION_TIMEOUT, (unsigned)s->cfg.header_timeout_s);
+    if (!r)
+        return;
+    if (r->tus_state) {
+        cs_tus_request_done(s, r, toe);
+        cs_tus_free(r->tus_state);
+    }
+    free(r->body);
+    free(r);
+    *con_cls = NULL;
+    atomic_fetch_sub(&s->requests_active, 1);
+}
+
+void cs_http_on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+                           enum MHD_ConnectionNotificationCode toe)
+{
+    cs_server *s = cls;
+    (void)socket_context;
+    if (toe != MHD_CONNECTION_NOTIFY_STARTED)
+        return;
+    atomic_fetch_add(&s->connections_opened, 1);
+    MHD_set_connection_option(c, MHD_CONNECTION_OPTION_TIMEOUT, (unsigned)s->cfg.header_timeout_s);
+}
+
+static int hex_digit(char ch)
+{
+    return ch >= '0' && ch <= '9' ? ch - '0' : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10
+         : ch >= 'A' && ch <= 'F' ? ch - 'A' + 10 : -1;
+}
+
+size_t cs_http_unescape(void *cls, struct MHD_Connection *c, char *uri)
+{
+    (void)cls;
+    (void)c;
+    char *w = uri;
+    for (const char *p = uri; *p; p++) {
+        int hi, lo;
+        if (*p == '%' && (hi = hex_digit(p[1])) >= 0 && (lo = hex_digit(p[2])) >= 0 &&
+            (hi | lo) != 0) {
+            *w++ = (char)(hi * 16 + lo);
+            p += 2;
+        } else {
+            *w++ = *p;
+        }
+    }
+    *w = '\0';
+    return (size_t)(w - uri);
+}

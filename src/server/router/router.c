@@ -1,0 +1,328 @@
+/* router.c - matching a request to its row of the route table, and the
+ * checks every row gets before its handler runs: who is calling, their
+ * role, the session's CSRF token, 401/403 auditing on patient data, 404
+ * and 405 (with Allow made from the table). */
+#include <stdio.h>
+#include <string.h>
+
+#include "server/api/api.h"
+#include "server/audit/audit.h"
+#include "server/router/router.h"
+#include "server/tus/tus.h"
+#include "server/auth/tokens.h"
+
+/* Copy one path segment of at most CS_ID_MAX-1 id characters [0-9a-z-]. */
+static bool take_id(const char *p, size_t n, char *out)
+{
+    if (n == 0 || n >= CS_ID_MAX)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!((p[i] >= '0' && p[i] <= '9') || (p[i] >= 'a' && p[i] <= 'z') || p[i] == '-'))
+            return false;
+    memcpy(out, p, n);
+    out[n] = '\0';
+    return true;
+}
+
+static bool take_u64(const char *p, size_t n, uint64_t *out)
+{
+    uint64_t v = 0;
+    if (n == 0 || n > 15)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        if (p[i] < '0' || p[i] > '9')
+            return false;
+        v = v * 10 + (uint64_t)(p[i] - '0');
+    }
+    *out = v;
+    return true;
+}
+
+static bool take_key(const char *p, size_t n, char *out)
+{
+    if (n == 0 || n >= 32)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!((p[i] >= '0' && p[i] <= '9') || (p[i] >= 'a' && p[i] <= 'z') || p[i] == '-' ||
+              p[i] == '_'))
+            return false;
+    memcpy(out, p, n);
+    out[n] = '\0';
+    return true;
+}
+
+static bool take_name(const char *p, size_t n, char *out)
+{
+    if (n == 0 || n >= CS_USER_MAX)
+        return false;
+    memcpy(out, p, n);
+    out[n] = '\0';
+    return cs_user_name_ok(out);
+}
+
+/* One placeholder or literal segment `ps` (length pn) against `us`. */
+static bool match_segment(const char *ps, size_t pn, const char *us, size_t un, cs_req *r)
+{
+    if (pn == 4 && memcmp(ps, "{id}", 4) == 0)
+        return take_id(us, un, r->id);
+    if (pn == 6 && memcmp(ps, "{name}", 6) == 0)
+        return take_name(us, un, r->name);
+    if (pn == 5 && memcmp(ps, "{key}", 5) == 0)
+        return take_key(us, un, r->key);
+    if (pn == 3 && memcmp(ps, "{n}", 3) == 0)
+        return take_u64(us, un, &r->num);
+    if (pn == 7 && memcmp(ps, "{n}.jpg", 7) == 0)
+        return un > 4 && memcmp(us + un - 4, ".jpg", 4) == 0 && take_u64(us, un - 4, &r->num);
+    return pn == un && memcmp(ps, us, un) == 0;
+}
+
+static bool is_api(const char *url)
+{
+    return strncmp(url, "/api/", 5) == 0 || strcmp(url, "/api") == 0;
+}
+
+static bool is_tus_path(const char *url)
+{
+    return strcmp(url, "/uploads") == 0 || strncmp(url, "/uploads/", 9) == 0;
+}
+
+/* Does `url` match the row's pattern? Fills r's path parameters. */
+static bool match_path(const char *pat, const char *url, cs_req *r)
+{
+    if (strcmp(pat, "*") == 0)
+        return !is_api(url) && !is_tus_path(url);
+    if (strcmp(url, "/uploads/") == 0) /* tus clients may add the slash */
+        url = "/uploads";
+    const char *p = pat, *u = url;
+    while (*p == '/' && *u == '/') {
+        p++;
+        u++;
+        const char *pe = strchr(p, '/'), *ue = strchr(u, '/');
+        size_t pn = pe ? (size_t)(pe - p) : strlen(p), un = ue ? (size_t)(ue - u) : strlen(u);
+        if (!match_segment(p, pn, u, un, r))
+            return false;
+        p += pn;
+        u += un;
+    }
+    return *p == '\0' && *u == '\0';
+}
+
+static bool method_matches(const char *row, const char *method)
+{
+    return strcmp(row, method) == 0 || (strcmp(row, "GET") == 0 && strcmp(method, "HEAD") == 0);
+}
+
+static bool changes_state(const char *method)
+{
+    return strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0 &&
+           strcmp(method, "OPTIONS") != 0;
+}
+
+void cs_router_begin(cs_server *s, struct MHD_Connection *c, cs_req *r, const char *url,
+                     const char *method)
+{
+    snprintf(r->url, sizeof r->url, "%s", url);
+    r->tus = is_tus_path(url);
+    /* dispatch.c's unescaper leaves %00 as it is: a NUL would cut the path. */
+    r->bad_path = strstr(url, "%00") || !cs_http_text_ok(url);
+    for (const cs_route_row *row = cs_routes; row->method; row++) {
+        if (method_matches(row->method, method) && match_path(row->pattern, url, r)) {
+            r->row = row;
+            r->tus = row->tus;
+            /* A HEAD served by a GET row: the handler answers as for GET and
+             * libmicrohttpd leaves the body out. */
+            if (strcmp(method, "HEAD") == 0 && strcmp(row->method, "GET") == 0)
+                snprintf(r->method, sizeof r->method, "GET");
+            break;
+        }
+    }
+    /* Public rows need no caller: spare the store a session lookup for
+     * every page, script and /healthz. */
+    if (r->row && (r->row->who & CS_WHO_PUBLIC)) {
+        cs_client_ip(c, r->auth.ip);
+        return;
+    }
+    cs_error e = {0};
+    r->auth_status = cs_auth_check(s, c, &r->auth, &e);
+}
+
+/* The caller's bit among CS_WHO_* / CS_ROLE_*, or 0 for nobody. */
+static unsigned caller_bit(const cs_auth *a)
+{
+    switch (a->kind) {
+    case CS_AUTH_ADMIN: return CS_WHO_ADMIN_TOKEN;
+    case CS_AUTH_DEVICE: return CS_WHO_DEVICE;
+    case CS_AUTH_USER: return cs_role_bit(a->role);
+    case CS_AUTH_NONE:
+    case CS_AUTH_BAD: break;
+    }
+    return 0;
+}
+
+static bool csrf_ok(struct MHD_Connection *c, const cs_auth *a)
+{
+    const char *t = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-CSRF-Token");
+    char th[CS_HASH_HEX], sh[CS_HASH_HEX];
+    /* Compare hashes: equal length, constant time. */
+    cs_token_hash(t ? t : "", th);
+    cs_token_hash(a->csrf, sh);
+    return t && cs_hash_equal(th, sh);
+}
+
+/* A refusal; audited as access.denied on patient-data rows. */
+static enum MHD_Result refuse(cs_server *s, struct MHD_Connection *c, cs_req *r, bool audit,
+                              unsigned status, const char *code, const char *reason)
+{
+    if (audit)
+        cs_audit(s, &r->auth, "access.denied", r->id, "%u %.8s %.200s", status, r->method,
+                 r->url);
+    return cs_http_error(s, c, status, r->tus, code, "%s", reason);
+}
+
+/* Answer a caller `who` does not admit, or return false to go on. */
+static bool check_access(cs_server *s, struct MHD_Connection *c, cs_req *r, unsigned who,
+                         bool csrf, bool patient, enum MHD_Result *ret)
+{
+    const cs_auth *a = &r->auth;
+    if (who & CS_WHO_PUBLIC)
+        return false;
+    if (r->auth_status != CS_OK) {
+        *ret = cs_http_error(s, c, 503, r->tus, "store_unavailable",
+                             "the store could not check the credentials");
+        return true;
+    }
+    if (a->kind == CS_AUTH_NONE || a->kind == CS_AUTH_BAD) {
+        const char *why = a->kind == CS_AUTH_BAD
+            ? (a->expired ? "the session has ended: log in again"
+                          : "unknown or revoked token or session")
+            : (who & CS_WHO_DEVICE) ? "uploads need 'Authorization: Bearer <device token>'"
+                                    : "log in (POST /api/v1/session) or send 'Authorization: "
+                                      "Bearer <admin token>'";
+        *ret = refuse(s, c, r, patient, 401, "unauthorised", why);
+        return true;
+    }
+    if (!(caller_bit(a) & who)) {
+        char why[160];
+        if (a->kind == CS_AUTH_DEVICE)
+            snprintf(why, sizeof why, "a device token may only upload; this route needs a user "
+                     "session or the admin token");
+        else if (who & CS_WHO_DEVICE)
+            snprintf(why, sizeof why, "uploads need a device token or the admin token, not a "
+                     "user session");
+        else
+            snprintf(why, sizeof why, "the %s role may not use this route",
+                     a->kind == CS_AUTH_ADMIN ? "admin token" : a->role);
+        *ret = refuse(s, c, r, patient, 403, "forbidden", why);
+        return true;
+    }
+    if (csrf && a->kind == CS_AUTH_USER && changes_state(r->method) && !csrf_ok(c, a)) {
+        *ret = refuse(s, c, r, patient, 403, "csrf_failed",
+                      "this request changes state and needs the session's X-CSRF-Token "
+                      "header");
+        return true;
+    }
+    return false;
+}
+
+/* No row for this method: 405 with the path's methods, or 404. Callers
+ * without credentials learn nothing about /api paths (401 first). */
+static enum MHD_Result no_row(cs_server *s, struct MHD_Connection *c, cs_req *r,
+                              const char *url, const char *method)
+{
+    char allow[96] = "";
+    unsigned who = 0;
+    bool patient = false;
+    cs_req scratch;
+    for (const cs_route_row *row = cs_routes; row->method; row++) {
+        memset(&scratch, 0, sizeof scratch);
+        if (!match_path(row->pattern, url, &scratch))
+            continue;
+        who |= row->who;
+        patient |= row->patient;
+        if (!strstr(allow, row->method) && strlen(allow) + strlen(row->method) + 8 < sizeof allow) {
+            if (allow[0])
+                strcat(allow, ", ");
+            strcat(allow, row->method);
+            if (strcmp(row->method, "GET") == 0)
+                strcat(allow, ", HEAD");
+        }
+    }
+    enum MHD_Result ret;
+    if (!who && is_api(url))
+        who = CS_WHO_SESSIONS | CS_WHO_ADMIN_TOKEN; /* unknown /api path: 401 before 404 */
+    if (!(who & CS_WHO_PUBLIC) && (r->auth.kind == CS_AUTH_NONE || r->auth.kind == CS_AUTH_BAD ||
+                                    r->auth_status != CS_OK) &&
+        check_access(s, c, r, who, false, patient, &ret))
+        return ret;
+    if (!allow[0])
+        return cs_http_error(s, c, 404, r->tus, "not_found", "no route for %.16s %.200s",
+                             method, url);
+    const char *h[] = {"Allow", allow, NULL};
+    return cs_http_error_h(s, c, 405, r->tus, h, "method_not_allowed",
+                           "%.16s is not allowed here (allowed: %s)", method, allow);
+}
+
+/* The request announces no body (tus HEAD, DELETE, OPTIONS, creation
+ * without data, an empty PATCH). */
+static bool bodiless(struct MHD_Connection *c)
+{
+    const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    bool body = (cl && strcmp(cl, "0") != 0) ||
+                MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING);
+    return !body;
+}
+
+enum MHD_Result cs_router_dispatch(cs_server *s, struct MHD_Connection *c, cs_req *r,
+                                   const char *url, const char *method, const char *data,
+                                   size_t *size)
+{
+    const cs_route_row *row = r->row;
+    enum MHD_Result ret;
+    if (r->bad_path && !r->refused) {
+        r->refused = true;
+        return cs_http_error(s, c, 400, r->tus, "bad_path",
+                             "the path must be UTF-8 text without %%00 or control characters");
+    }
+    if (r->refused) { /* answered already; drain the body */
+        *size = 0;
+        return MHD_YES;
+    }
+    if (!row)
+        return no_row(s, c, r, url, method);
+    if (row->tus && !r->tus_deferred && !r->auth_done && bodiless(c)) {
+        /* libmicrohttpd closes the connection after a response queued
+         * before the request is read to its end: answer a tus request
+         * without a body on its last call, so the connection stays open. */
+        r->tus_deferred = true;
+        return MHD_YES;
+    }
+    if (!r->auth_done) {
+        if (check_access(s, c, r, row->who, row->csrf, row->patient, &ret)) {
+            r->refused = true;
+            return ret;
+        }
+        r->auth_done = true;
+    }
+    if (row->tus)
+        return cs_tus_handle(s, c, r, method, data, size);
+    cs_http_last_status = 0;
+    ret = row->handler(s, c, r);
+    if (row->audit && cs_http_last_status >= 200 && cs_http_last_status < 300)
+        cs_audit(s, &r->auth, row->audit, r->id, "%.8s %.200s", r->method, r->url);
+    return ret;
+}
+
+json_t *cs_route_who_json(unsigned who)
+{
+    static const struct { unsigned bit; const char *name; } NAMES[] = {
+        {CS_WHO_PUBLIC, "public"}, {CS_WHO_DEVICE, "device_token"},
+        {CS_WHO_ADMIN_TOKEN, "admin_token"}, {CS_ROLE_ADMIN, "admin"},
+        {CS_ROLE_READER, "reader"}, {CS_ROLE_CONSULTANT, "consultant"},
+        {CS_ROLE_COORDINATOR, "coordinator"},
+    };
+    json_t *a = json_array();
+    for (size_t i = 0; i < sizeof NAMES / sizeof NAMES[0]; i++)
+        if (who & NAMES[i].bit)
+            json_array_append_new(a, json_string(NAMES[i].name));
+    return a;
+}

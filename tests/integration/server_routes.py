@@ -1,0 +1,151 @@
+#!/usr/bin/python3
+"""Walk the route table (GET /api/v1/routes) and check that the server
+enforces every row. Usage: server_routes.py URL ADMIN_TOKEN DEVICE_TOKEN STUDY.
+Prints 'ok - ...' lines; exits 1 with the rows that are not enforced."""
+import http.client
+import json
+import sys
+import urllib.parse
+
+URL, ADMIN, DEVICE, STUDY = sys.argv[1:5]
+HOST = urllib.parse.urlparse(URL).netloc
+ROLES = {"admin": "admin", "reader": "reader", "consultant": "cons", "coordinator": "coord"}
+CHANGES = {"POST", "PUT", "PATCH", "DELETE"}
+failures = []
+
+
+def request(method, path, headers=None, body=None):
+    c = http.client.HTTPConnection(HOST, timeout=30)
+    h = dict(headers or {})
+    if body is not None:
+        h.setdefault("Content-Type", "application/json")
+    c.request(method, path, body=body, headers=h)
+    r = c.getresponse()
+    # An event stream never ends: its status and headers are the answer.
+    stream = (r.getheader("Content-Type") or "").startswith("text/event-stream")
+    data = b"" if stream else r.read()
+    c.close()
+    return r.status, r, data
+
+
+def error_code(data, method=None):
+    if method == "HEAD":
+        return "(HEAD: no body)"
+    try:
+        return json.loads(data)["error"]
+    except Exception:
+        return None
+
+
+sessions = {}
+for role, user in ROLES.items():
+    st, r, data = request("POST", "/api/v1/session",
+                          body=json.dumps({"user": user, "password": f"pw-{user}-0123456789"}))
+    if st != 200:
+        sys.exit(f"login {user}: {st} {data[:200]}")
+    cookie = r.getheader("Set-Cookie").split(";")[0]
+    sessions[role] = (cookie, json.loads(data)["csrf_token"])
+
+st, _, data = request("GET", "/api/v1/routes", {"Authorization": f"Bearer {ADMIN}"})
+if st != 200:
+    sys.exit(f"GET /api/v1/routes: {st}")
+rows = json.loads(data)["routes"]
+st, _, _ = request("GET", "/api/v1/routes", {"Cookie": sessions["reader"][0]})
+if st != 403:
+    failures.append(f"GET /api/v1/routes as a reader: {st}, not 403")
+
+
+def path_of(row):
+    p = row["pattern"]
+    if p == "*":
+        return "/index.html"
+    key = "rectum" if "/cleansing/" in p else "first_caecal"
+    return (p.replace("{id}", STUDY).replace("{n}", "1").replace("{key}", key)
+            .replace("{name}", "reader"))
+
+
+def send(row, headers):
+    body = "{}" if row["method"] in {"POST", "PUT", "PATCH"} and not row["tus"] else None
+    if row["tus"]:
+        headers = dict(headers, **{"Tus-Resumable": "1.0.0"})
+    return request(row["method"], path_of(row), headers, body)
+
+
+def audit_denials():
+    st, _, data = request("GET", "/api/v1/audit?action=access.denied&limit=1000",
+                          {"Authorization": f"Bearer {ADMIN}"})
+    if st != 200:
+        sys.exit(f"audit query: {st} {data[:200]}")
+    d = json.loads(data)
+    return d.get("entries", d.get("audit", []))
+
+
+walked = {"anon": 0, "roles": 0, "device": 0, "csrf": 0}
+denials_before = len(audit_denials())
+patient_refusals = 0
+for row in rows:
+    who = set(row["who"])
+    name = f'{row["method"]} {row["pattern"]}'
+    if "public" in who:
+        continue
+    # 1. No credentials: 401 on every non-public row.
+    st, _, data = send(row, {})
+    walked["anon"] += 1
+    if st != 401 or error_code(data, row["method"]) not in ("unauthorised", "(HEAD: no body)"):
+        failures.append(f"{name} without credentials: {st}, not 401")
+    patient_refusals += row["patient_data"]
+    # 2. Each role: 403 exactly where the row does not admit it.
+    if row["method"] == "DELETE" and row["pattern"] == "/api/v1/session":
+        roles = {}  # allowed roles would log out; refusals are checked below
+    else:
+        roles = ROLES
+    for role in roles:
+        cookie, csrf = sessions[role]
+        st, _, data = send(row, {"Cookie": cookie, "X-CSRF-Token": csrf})
+        walked["roles"] += 1
+        allowed = role in who
+        if allowed and st in (401, 403):
+            failures.append(f"{name} as {role}: {st} ({error_code(data)}), but the row admits it")
+        if not allowed and (st != 403 or
+                            error_code(data, row["method"]) not in ("forbidden", "(HEAD: no body)")):
+            failures.append(f"{name} as {role}: {st}, not 403 (the row does not admit it)")
+        patient_refusals += row["patient_data"] and not allowed
+    # A device token: only the upload rows.
+    if "device_token" not in who:
+        st, _, data = send(row, {"Authorization": f"Bearer {DEVICE}"})
+        walked["device"] += 1
+        if st != 403:
+            failures.append(f"{name} with a device token: {st}, not 403")
+        patient_refusals += row["patient_data"]
+    # 3. CSRF rows: a session of an admitted role without the token gets 403.
+    if row["csrf"] and row["method"] in CHANGES:
+        role = next((r for r in ROLES if r in who), None)
+        if role:
+            st, _, data = send(row, {"Cookie": sessions[role][0]})
+            walked["csrf"] += 1
+            if st != 403 or error_code(data) != "csrf_failed":
+                failures.append(f"{name} as {role} without X-CSRF-Token: {st}, not 403 csrf_failed")
+            patient_refusals += row["patient_data"]
+
+print(f"ok - {len(rows)} rows: {walked['anon']} refused without credentials, "
+      f"{walked['roles']} role checks, {walked['device']} device-token checks, "
+      f"{walked['csrf']} CSRF checks")
+
+# Every refusal on patient data is in the audit log as access.denied.
+denials = audit_denials()
+new = len(denials) - denials_before
+if new != patient_refusals:
+    failures.append(f"{patient_refusals} refusals on patient data, {new} access.denied entries")
+else:
+    print(f"ok - {new} refusals on patient data audited as access.denied")
+if not any(e.get("user") == "" and STUDY in e.get("detail", "") and e.get("ip") for e in denials):
+    failures.append("no access.denied entry with user '', the path and the client address: "
+                    + json.dumps(denials[-1:] if denials else []))
+
+if not any(e.get("user") == "coord" and e.get("role") == "coordinator" and
+           "/frames" in e.get("detail", "") for e in denials):
+    failures.append("no access.denied entry naming the coordinator refused the frames")
+
+for f in failures:
+    print("FAIL - " + f)
+sys.exit(1 if failures else 0)
