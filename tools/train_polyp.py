@@ -112,15 +112,24 @@ def overlay_mask(rgb):
     return ovl
 
 
-def build_cache(shared, cache):
+def build_cache(shared, cache, subset=None):
+    """Decode every frame once into cache/frames-v1.npz. `subset` (smoke
+    runs): (n_kvasir, n_capsule) frames picked by a fixed seed, cached apart."""
     os.makedirs(cache, exist_ok=True)
-    path = os.path.join(cache, "frames-v1.npz")
+    path = os.path.join(cache, "frames-v1.npz" if subset is None else
+                        "frames-v1-smoke-%d-%d.npz" % subset)
     if os.path.exists(path):
         z = np.load(path, allow_pickle=False)
         return {k: z[k] for k in z.files}
     t0 = time.time()
     kv = os.path.join(shared, "kvasir-seg")
     rows = sorted(read_csv(os.path.join(kv, "labels.csv")), key=lambda r: r["file"])
+    wrows = sorted(read_csv(os.path.join(shared, "wcebleedgen", "labels.csv")),
+                   key=lambda r: r["file"])
+    if subset is not None:
+        rng = np.random.RandomState(7)
+        rows = [rows[i] for i in sorted(rng.choice(len(rows), subset[0], replace=False))]
+        wrows = [wrows[i] for i in sorted(rng.choice(len(wrows), subset[1], replace=False))]
     kimg, kmask, kovl, kgroup, kname = [], [], [], [], []
     for r in rows:
         im = load_rgb(os.path.join(kv, "images", r["file"]), CACHE_SIDE)
@@ -134,9 +143,8 @@ def build_cache(shared, cache):
         kgroup.append(int(r["group"]))
         kname.append(r["file"])
     wc = os.path.join(shared, "wcebleedgen")
-    rows = sorted(read_csv(os.path.join(wc, "labels.csv")), key=lambda r: r["file"])
     wimg, wgroup, wname = [], [], []
-    for r in rows:
+    for r in wrows:
         im = load_rgb(os.path.join(wc, "images", r["file"]), CACHE_SIDE)
         wimg.append(np.asarray(im.resize((CACHE_SIDE, CACHE_SIDE), Image.BOX), np.uint8))
         wgroup.append(int(r["group"]))
@@ -468,11 +476,27 @@ class Sampler:
             return None
         return paste(rng, self.d["wimg"][w], cut)
 
-    def epoch(self, ep, n_kv, n_neg, n_paste_pos, n_paste_neg):
+    def kvasir_background(self, rng):
+        """A polyp-free crop of a Kvasir-SEG frame, as a negative: the
+        colonoscopy context itself must not raise the score."""
+        k = self.kidx[rng.randint(len(self.kidx))]
+        m = self.d["kmask"][k] >= 128
+        s = CACHE_SIDE
+        for _ in range(12):
+            w = int(rng.uniform(0.3, 0.6) * s)
+            x0, y0 = rng.randint(0, s - w + 1), rng.randint(0, s - w + 1)
+            if not m[y0:y0 + w, x0:x0 + w].any():
+                img = self.d["kimg"][k][y0:y0 + w, x0:x0 + w].copy()
+                if rng.rand() < 0.5:
+                    img[self.d["kovl"][k][y0:y0 + w, x0:x0 + w]] = 0
+                return img, np.zeros((w, w), np.float32)
+        return None
+
+    def epoch(self, ep, n_kv, n_neg, n_paste_pos, n_paste_neg, n_kv_bg=0):
         rng = np.random.RandomState(self.seed * 1000 + ep)
         plan = ([("k", int(i)) for i in rng.choice(self.kidx, n_kv, replace=False)] +
                 [("w", int(i)) for i in rng.choice(self.widx, n_neg, replace=False)] +
-                [("pp", 0)] * n_paste_pos + [("pn", 0)] * n_paste_neg)
+                [("pp", 0)] * n_paste_pos + [("pn", 0)] * n_paste_neg + [("kb", 0)] * n_kv_bg)
         order = rng.permutation(len(plan))
         xs, ms = [], []
         for j in order:
@@ -481,6 +505,11 @@ class Sampler:
                 img, m = self.kvasir(rng, i)
             elif kind == "w":
                 img, m = self.d["wimg"][i], np.zeros((CACHE_SIDE, CACHE_SIDE), np.float32)
+            elif kind == "kb":
+                r = self.kvasir_background(rng)
+                if r is None:
+                    continue
+                img, m = r
             else:
                 r = self.pasted(rng, kind == "pp")
                 if r is None:
@@ -505,15 +534,16 @@ def train(data, kidx, widx, epochs, seed, log, tag):
     n_kv = min(len(kidx), 800)
     n_neg = min(len(widx), 600)
     n_pp, n_pn = (500, 150) if len(kidx) > 100 else (len(kidx), len(kidx) // 4)
+    n_kb = 350 if len(kidx) > 100 else len(kidx) // 4
     opt = torch.optim.AdamW(net.parameters(), lr=3e-3, weight_decay=1e-4)
     bs = 32
-    per_epoch = n_kv + n_neg + n_pp + n_pn
+    per_epoch = n_kv + n_neg + n_pp + n_pn + n_kb
     steps = epochs * (per_epoch // bs + 1)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=3e-3, total_steps=steps + 10,
                                                 pct_start=0.15)
     t0 = time.time()
     for ep in range(epochs):
-        x, m = sampler.epoch(ep, n_kv, n_neg, n_pp, n_pn)
+        x, m = sampler.epoch(ep, n_kv, n_neg, n_pp, n_pn, n_kb)
         net.train()
         tot = 0.0
         nb = 0
@@ -694,6 +724,20 @@ def background_crops(data, kidx, widx, seed):
     return np.stack(kv), np.stack(cap)
 
 
+def inpaint(img, mask):
+    """Fill `mask` (grown a little) by repeated 5x5 box blurs from its
+    surroundings: a Kvasir-SEG frame with its polyp removed."""
+    m = Image.fromarray((mask * 255).astype(np.uint8)).filter(ImageFilter.MaxFilter(7))
+    m = np.asarray(m) > 0
+    out = img.astype(np.float32)
+    out[m] = out[~m].mean(0)
+    for _ in range(60):
+        bl = np.asarray(Image.fromarray(out.clip(0, 255).astype(np.uint8)).filter(
+            ImageFilter.BoxBlur(2)), np.float32)
+        out[m] = bl[m]
+    return out.clip(0, 255).astype(np.uint8)
+
+
 def fold_report(net, data, kval, wval, seed):
     seg, kv_scores = seg_metrics(net, data, kval)
     pos, neg = capsule_set(data, kval, wval, seed)
@@ -702,6 +746,8 @@ def fold_report(net, data, kval, wval, seed):
     kb, cb = background_crops(data, kval, wval, seed + 1)
     _, kbs = predict(net, kb)
     _, cbs = predict(net, cb)
+    ki = np.stack([resize_u8(inpaint(data["kimg"][i], data["kmask"][i] >= 128)) for i in kval])
+    _, kis = predict(net, ki)
     # overlays: the score with and without them, on frames that have them
     has = [i for i in kval if data["kovl"][i].mean() > 0.005]
     dscore = []
@@ -738,10 +784,15 @@ def fold_report(net, data, kval, wval, seed):
         source_auroc_polyp_free=dict(auroc=auroc(kbs, cbs), n_kvasir=len(kbs), n_capsule=len(cbs),
                                      note="score of Kvasir-SEG background crops vs capsule crops; "
                                           "0.5 = the score does not tell the sources apart"),
+        source_auroc_inpainted=dict(auroc=auroc(kis, ns), n_kvasir=len(kis), n_capsule=len(ns),
+                                    kvasir_flagged_at_final_threshold=None,
+                                    note="whole Kvasir-SEG frames with the polyp inpainted vs "
+                                         "whole held-out capsule frames"),
         overlay_removal=dict(n=len(dscore),
                              mean_abs_score_change=float(np.mean(dscore)) if len(dscore) else None,
                              max_abs_score_change=float(np.max(dscore)) if len(dscore) else None),
-        trivial_features_on_polyp_frames=dict(pearson=corr, r2_linear=float(r2))), ps, ns
+        trivial_features_on_polyp_frames=dict(pearson=corr, r2_linear=float(r2)),
+        _inpainted_scores=kis), ps, ns
 
 
 # --------------------------------------------------------------------------
@@ -833,22 +884,12 @@ def main():
         if not os.path.isfile(os.path.join(a.shared, sub, "labels.csv")):
             log(f"train_polyp: no {sub}/labels.csv under {a.shared}")
             return 2
-    data = build_cache(a.shared, a.cache)
+    data = build_cache(a.shared, a.cache, (40, 80) if a.smoke else None)
     kfold = group_split(data["kgroup"], 5, a.seed)
     wpart = group_split(data["wgroup"], 5, a.seed + 1)
     widx_train = np.nonzero(wpart != 0)[0]
     widx_held = np.nonzero(wpart == 0)[0]
     if a.smoke:
-        rng = np.random.RandomState(a.seed)
-        data = dict(data)
-        kfold = kfold.copy()
-        keep_k = rng.choice(len(kfold), 40, replace=False)
-        keep_w_tr = rng.choice(widx_train, 60, replace=False)
-        keep_w_held = rng.choice(widx_held, 20, replace=False)
-        widx_train, widx_held = np.sort(keep_w_tr), np.sort(keep_w_held)
-        kmask_sel = np.zeros(len(kfold), bool)
-        kmask_sel[keep_k] = True
-        kfold[~kmask_sel] = -1
         a.epochs, a.cv_epochs = 1, 0
 
     metrics = dict(tool="tools/train_polyp.py", seed=a.seed, input_side=IN, topk=TOPK,
@@ -868,6 +909,7 @@ def main():
             kva = np.nonzero(kfold == f)[0]
             net = train(data, ktr, widx_train, a.cv_epochs, a.seed + 100 + f, log, f"cv{f}")
             rep, _, _ = fold_report(net, data, kva, widx_held, a.seed + 200 + f)
+            rep.pop("_inpainted_scores")
             log(f"cv{f}: {json.dumps(rep)}")
             folds.append(rep)
         keys = ["dice", "iou", "hit_rate"]
@@ -895,6 +937,9 @@ def main():
     rep, ps, ns = fold_report(net, data, kva, widx_held, a.seed + 300)
     op = choose_threshold(ps, ns)
     rep["capsule"].update(op)
+    kis = rep.pop("_inpainted_scores")
+    rep["source_auroc_inpainted"]["kvasir_flagged_at_final_threshold"] = \
+        float(np.mean(kis >= op["threshold"]))
     metrics["final"] = rep
     metrics["final"]["train_seconds"] = round(time.time() - t0)
     metrics["threshold"] = op["threshold"]
