@@ -2,7 +2,7 @@
 # train_polyp_smoke.sh - the polyp training tool runs end to end on a few
 # frames for one epoch (tools/train_polyp.py --smoke): it writes a weights
 # file the C engine loads and runs, a metrics file with the validation
-# sections, and never touches models/. Skips (77) without ../shared or
+# sections, gives the same bytes twice, and never touches models/. Skips (77) without ../shared or
 # Debian's python3-torch.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -31,6 +31,13 @@ assert 0 < m["threshold"] < 1, m["threshold"]
 assert m["smoke"] is True
 PY
 ok "smoke training writes weights, reference and metrics"
+
+# seeded and deterministic: a second run gives the same bytes
+/usr/bin/python3 "$CS_SOURCE_DIR/tools/train_polyp.py" --smoke --shared "$CS_SHARED_DIR/data" \
+    --cache "$T/cache" --out "$T/w2.bin" --metrics "$T/m2.json" >/dev/null 2>"$T/train2.err" \
+    || die "second training failed: $(tail -5 "$T/train2.err")"
+cmp -s "$T/w.bin" "$T/w2.bin" || fail "two smoke trainings gave different weights"
+ok "training is reproducible"
 
 # the C engine loads the fresh weights and runs them on real frames
 head -4 "$WCE_LABELS" | awk -F, 'NR == 1 { print "file,polyp" } NR > 1 { print $1 ",0" }' >"$T/labels.csv"
