@@ -3,10 +3,11 @@
  * bleeding regions as boxes, and the polyp probability with boxes from the
  * polyp detector's heatmap (a small CNN run through oneDNN).
  *
- * Threads: a cs_engine holds the loaded model and is read-only after
+ * Threads: a cs_engine holds the loaded models and is read-only after
  * cs_engine_load(); share it between threads. Each thread that analyses
- * frames owns one cs_worker (scratch buffers and its own classifier
- * handle); a worker is used by one thread at a time.
+ * frames owns one cs_worker (scratch buffers, its own classifier handle and
+ * its own oneDNN network, which runs on the calling thread only); a worker
+ * is used by one thread at a time.
  *
  * Ownership: cs_engine_free()/cs_worker_free() accept NULL. Results are
  * plain values; the caller owns them. */
@@ -77,8 +78,9 @@ typedef struct cs_engine cs_engine;
 typedef struct cs_worker cs_worker;
 
 /* Load the bleeding model from `model_path` (NULL: $CAPSCREEN_MODEL, else
- * the installed default models/bleeding-xgb.json). Errors: CS_ERR_MODEL
- * (missing or invalid file), CS_ERR_NOMEM. */
+ * the installed default models/bleeding-xgb.json) and the polyp weights
+ * from their default (see cs_engine_load_models). Errors: CS_ERR_MODEL
+ * (missing or invalid file), CS_ERR_NOMEM, and the polyp loader's. */
 cs_status cs_engine_load(const char *model_path, cs_engine **out, cs_error *err)
     CS_WARN_UNUSED;
 /* Load the bleeding model and the polyp weights. NULL paths take the

@@ -1,4 +1,5 @@
-/* engine.c - the loaded bleeding model and per-thread workers that run all
+/* engine.c - the loaded models (bleeding: XGBoost; polyp: a small CNN run
+ * through oneDNN, src/engine/polyp*.c) and per-thread workers that run all
  * per-frame measures on a decoded frame. */
 #include "capscreen/engine.h"
 
