@@ -326,6 +326,64 @@ static void engine_fills_polyp_fields(void **state)
     cs_engine_free(eng);
 }
 
+/* Real frames, both held out from the shipped model's training (Kvasir-SEG
+ * fold 4, a held-out WCEBleedGen group): the polyp frame is flagged with its
+ * top box centred inside the polyp's mask; the capsule frame is not. */
+#define HELD_OUT_POLYP "cju2pjb9v0ywn0878j5g5n69j.jpg"
+#define HELD_OUT_CAPSULE "wcb-0820.jpg"
+
+static cs_image decode_shared(const char *rel)
+{
+    size_t len;
+    uint8_t *b = tu_read_file(tu_shared_path(rel), &len);
+    assert_non_null(b);
+    cs_image img = {0};
+    cs_error err = {0};
+    assert_int_equal(cs_decode_frame(b, len, &img, &err), CS_OK);
+    free(b);
+    return img;
+}
+
+static void real_frames_held_out(void **state)
+{
+    (void)state;
+    if (!tu_have_shared())
+        skip();
+    char rel[256];
+    snprintf(rel, sizeof rel, "data/kvasir-seg/images/%s", HELD_OUT_POLYP);
+    FILE *probe = fopen(tu_shared_path(rel), "rb");
+    if (!probe)
+        skip();
+    fclose(probe);
+    cs_engine *eng = NULL;
+    cs_worker *w = NULL;
+    cs_error err = {0};
+    assert_int_equal(cs_engine_load(tu_source_path("models/bleeding-xgb.json"), &eng, &err), CS_OK);
+    assert_int_equal(cs_worker_new(eng, &w, &err), CS_OK);
+    cs_image polyp = decode_shared(rel);
+    snprintf(rel, sizeof rel, "data/kvasir-seg/masks/%s", HELD_OUT_POLYP);
+    cs_image mask = decode_shared(rel);
+    snprintf(rel, sizeof rel, "data/wcebleedgen/images/%s", HELD_OUT_CAPSULE);
+    cs_image capsule = decode_shared(rel);
+    cs_frame_result r;
+    assert_int_equal(cs_worker_analyze(w, &polyp, &r, &err), CS_OK);
+    printf("held-out polyp frame: %.4f (threshold %.4f)\n", (double)r.polyp_probability,
+           (double)cs_engine_polyp_threshold(eng));
+    assert_true(r.polyp);
+    assert_true(r.n_polyp_boxes >= 1);
+    const cs_box *b = &r.polyp_boxes[0];
+    int cx = (int)((b->x + b->w / 2) * mask.width), cy = (int)((b->y + b->h / 2) * mask.height);
+    assert_true(mask.rgb[((size_t)cy * mask.width + cx) * 3] >= 128);
+    assert_int_equal(cs_worker_analyze(w, &capsule, &r, &err), CS_OK);
+    printf("held-out capsule frame: %.4f\n", (double)r.polyp_probability);
+    assert_false(r.polyp);
+    cs_image_free(&polyp);
+    cs_image_free(&mask);
+    cs_image_free(&capsule);
+    cs_worker_free(w);
+    cs_engine_free(eng);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -336,6 +394,7 @@ int main(void)
         cmocka_unit_test(score_is_the_top_k_mean),
         cmocka_unit_test(boxes_follow_the_heatmap),
         cmocka_unit_test(engine_fills_polyp_fields),
+        cmocka_unit_test(real_frames_held_out),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
