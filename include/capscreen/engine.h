@@ -1,11 +1,13 @@
 /* engine.h - per-frame triage: exposure, sharpness, visibility/cleansing,
- * a redundancy signature, and the suspected-bleeding probability with the
- * bleeding regions as boxes.
+ * a redundancy signature, the suspected-bleeding probability with the
+ * bleeding regions as boxes, and the polyp probability with boxes from the
+ * polyp detector's heatmap (a small CNN run through oneDNN).
  *
- * Threads: a cs_engine holds the loaded model and is read-only after
+ * Threads: a cs_engine holds the loaded models and is read-only after
  * cs_engine_load(); share it between threads. Each thread that analyses
- * frames owns one cs_worker (scratch buffers and its own classifier
- * handle); a worker is used by one thread at a time.
+ * frames owns one cs_worker (scratch buffers, its own classifier handle and
+ * its own oneDNN network, which runs on the calling thread only); a worker
+ * is used by one thread at a time.
  *
  * Ownership: cs_engine_free()/cs_worker_free() accept NULL. Results are
  * plain values; the caller owns them. */
@@ -59,17 +61,42 @@ typedef struct cs_frame_result {
     int n_boxes;
     cs_box boxes[CS_MAX_BOXES];  /* bleeding regions, largest first */
     uint8_t signature[CS_SIG_LEN];
+    /* Polyp detector (models/MODEL_CARD-polyp.md). Boxes are computed for
+     * every frame (the top box is where the heatmap peaks); a box's score
+     * is its peak polyp probability. Coordinates as for bleeding boxes:
+     * normalised to the whole frame, so any frame size maps back. */
+    float polyp_probability;           /* 0..1 */
+    bool polyp;                        /* probability >= the polyp threshold */
+    int n_polyp_boxes;
+    cs_box polyp_boxes[CS_MAX_BOXES];  /* highest peak first */
 } cs_frame_result;
+
+/* Side of the polyp heatmap (cs_worker_polyp_heatmap), cells. */
+#define CS_POLYP_HEATMAP_SIDE 40
 
 typedef struct cs_engine cs_engine;
 typedef struct cs_worker cs_worker;
 
 /* Load the bleeding model from `model_path` (NULL: $CAPSCREEN_MODEL, else
- * the installed default models/bleeding-xgb.json). Errors: CS_ERR_MODEL
- * (missing or invalid file), CS_ERR_NOMEM. */
+ * the installed default models/bleeding-xgb.json) and the polyp weights
+ * from their default (see cs_engine_load_models). Errors: CS_ERR_MODEL
+ * (missing or invalid file), CS_ERR_NOMEM, and the polyp loader's. */
 cs_status cs_engine_load(const char *model_path, cs_engine **out, cs_error *err)
     CS_WARN_UNUSED;
+/* Load the bleeding model and the polyp weights. NULL paths take the
+ * defaults: bleeding as cs_engine_load(); polyp $CAPSCREEN_POLYP_MODEL,
+ * else the installed models/polyp-unet.bin. cs_engine_load() is this with
+ * polyp_path NULL. Errors: CS_ERR_MODEL, CS_ERR_CHECKSUM, CS_ERR_TRUNCATED,
+ * CS_ERR_TOO_LARGE (a missing, damaged or wrong polyp weights file, with
+ * the reason), CS_ERR_NOMEM. */
+cs_status cs_engine_load_models(const char *bleeding_path, const char *polyp_path,
+                                cs_engine **out, cs_error *err) CS_WARN_UNUSED;
 void cs_engine_free(cs_engine *eng);
+
+/* The polyp detector's frame-level threshold (stored in its weights file,
+ * chosen on held-out capsule material) and the weights file's path. */
+float cs_engine_polyp_threshold(const cs_engine *eng);
+const char *cs_engine_polyp_model_path(const cs_engine *eng);
 
 /* Decision threshold stored with the model (chosen in training for the
  * operating point in models/MODEL_CARD.md). */
@@ -96,6 +123,11 @@ cs_status cs_worker_analyze(cs_worker *w, const cs_image *img,
  * no result is valid. */
 cs_status cs_worker_analyze_batch(cs_worker *w, const cs_image *const *imgs, size_t n,
                                   cs_frame_result *out, cs_error *err) CS_WARN_UNUSED;
+
+/* The polyp probability map (CS_POLYP_HEATMAP_SIDE^2 floats, row-major,
+ * covering the whole frame) of frame i of the worker's last batch; valid
+ * until the worker's next call. NULL if i is outside that batch. */
+const float *cs_worker_polyp_heatmap(const cs_worker *w, size_t i);
 
 /* Mean absolute difference of two signatures, 0..255. */
 float cs_signature_distance(const uint8_t *a, const uint8_t *b);

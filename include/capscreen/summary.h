@@ -28,6 +28,8 @@ typedef struct cs_summary_opts {
     int top_n;                   /* frames kept in ranked_for_review */
     float redundancy_distance;   /* signature distance joining a run */
     int max_run;                 /* longest run before it is split */
+    const char *polyp_model_path;  /* NULL: "polyp_model" written with nulls */
+    float polyp_threshold;
 } cs_summary_opts;
 
 /* Sensible defaults for the fields above (paths left NULL). */
@@ -36,6 +38,7 @@ void cs_summary_opts_default(cs_summary_opts *o);
 typedef struct cs_summary_counts {
     uint64_t frames, analysed, failed, readable, too_dark, too_bright, blurry;
     uint64_t bleeding, runs, redundant;
+    uint64_t polyp;  /* frames flagged for a polyp */
 } cs_summary_counts;
 
 typedef struct cs_summary cs_summary;

@@ -5,6 +5,7 @@
 
 int cli_analyze(int argc, char **argv);
 int cli_pack(int argc, char **argv);
+int cli_eval(int argc, char **argv);
 int cli_eval_bleeding(int argc, char **argv);
 #ifdef CS_HAVE_SERVER
 int cli_serve(int argc, char **argv);

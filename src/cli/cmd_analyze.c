@@ -28,7 +28,7 @@ static cs_status on_outcome(void *ctx, const cs_outcome *o, cs_error *err)
 
 static void usage(FILE *f)
 {
-    fputs("usage: capscreen analyze [--output FILE] [--threads N] [--model FILE]\n"
+    fputs("usage: capscreen analyze [--output FILE] [--threads N] [--model FILE] [--polyp-model FILE]\n"
           "                         [--top N] [--redundancy D] PATH\n"
           "\n"
           "Triage every frame of a study and write the summary JSON (docs/summary-schema.md)\n"
@@ -38,6 +38,8 @@ static void usage(FILE *f)
           "  -o, --output FILE   write the summary to FILE (atomically) instead of stdout\n"
           "  -j, --threads N     worker threads (default: 1); output is identical for any N\n"
           "  -m, --model FILE    bleeding model (default: $CAPSCREEN_MODEL or the built-in)\n"
+          "      --polyp-model FILE\n"
+          "                      polyp weights (default: $CAPSCREEN_POLYP_MODEL or the built-in)\n"
           "      --top N         frames kept in ranked_for_review (default 200)\n"
           "      --redundancy D  signature distance that joins a redundant run (default 4)\n"
           "\n"
@@ -52,8 +54,9 @@ int cli_analyze(int argc, char **argv)
         {"output", required_argument, 0, 'o'}, {"threads", required_argument, 0, 'j'},
         {"model", required_argument, 0, 'm'},  {"top", required_argument, 0, 'T'},
         {"redundancy", required_argument, 0, 'R'}, {"help", no_argument, 0, 'h'},
+        {"polyp-model", required_argument, 0, 'P'},
         {0, 0, 0, 0}};
-    const char *output = NULL, *model = NULL;
+    const char *output = NULL, *model = NULL, *polyp_model = NULL;
     int threads = 1, c;
     cs_summary_opts sopts;
     cs_summary_opts_default(&sopts);
@@ -64,6 +67,7 @@ int cli_analyze(int argc, char **argv)
         switch (c) {
         case 'o': output = optarg; break;
         case 'm': model = optarg; break;
+        case 'P': polyp_model = optarg; break;
         case 'j':
             threads = (int)strtol(optarg, &end, 10);
             if (*end || threads < 1 || threads > 256) {
@@ -107,7 +111,7 @@ int cli_analyze(int argc, char **argv)
         cli_fail("%s", err.msg);
         return 1;
     }
-    if (cs_engine_load(model, &eng, &err) != CS_OK) {
+    if (cs_engine_load_models(model, polyp_model, &eng, &err) != CS_OK) {
         cli_fail("%s", err.msg);
         goto done;
     }
@@ -130,6 +134,8 @@ int cli_analyze(int argc, char **argv)
     sopts.source_type = cs_source_type_name(cs_source_type_of(src));
     sopts.model_path = cs_engine_model_path(eng);
     sopts.threshold = cs_engine_threshold(eng);
+    sopts.polyp_model_path = cs_engine_polyp_model_path(eng);
+    sopts.polyp_threshold = cs_engine_polyp_threshold(eng);
     if (cs_summary_begin(out, &sopts, &ctx.summary, &err) != CS_OK) {
         cli_fail("%s", err.msg);
         goto done;

@@ -1,5 +1,7 @@
-/* cmd_eval.c - `capscreen eval-bleeding DIR LABELS.csv`: the bleeding
- * detector's confusion table and metrics on someone's labelled frames. */
+/* cmd_eval.c - `capscreen eval --finding polyp|bleeding DIR LABELS.csv
+ * [--masks DIR]`: a detector's confusion table and metrics on someone's
+ * labelled frames; with masks, how well it outlines the finding.
+ * `eval-bleeding` is the same with --finding bleeding. */
 #include <getopt.h>
 #include <math.h>
 #include <stdio.h>
@@ -8,6 +10,7 @@
 
 #include "capscreen/engine.h"
 #include "capscreen/fileio.h"
+#include "capscreen/image.h"
 #include "capscreen/labels.h"
 #include "capscreen/metrics.h"
 #include "capscreen/pipeline.h"
@@ -16,12 +19,20 @@
 
 static void usage(FILE *f)
 {
-    fputs("usage: capscreen eval-bleeding [--model FILE] [--threshold T] DIR LABELS.csv\n"
+    fputs("usage: capscreen eval --finding polyp|bleeding [--model FILE] [--polyp-model FILE]\n"
+          "                      [--threshold T] [--masks DIR] DIR LABELS.csv\n"
+          "       capscreen eval-bleeding [options] DIR LABELS.csv   (--finding bleeding)\n"
           "\n"
-          "Run the bleeding detector on the frames of DIR named in LABELS.csv (columns\n"
-          "file,bleeding; others ignored) and print a confusion table, then one JSON\n"
-          "object with n, accuracy, sensitivity, specificity, auroc, f1 as the last line.\n"
-          "Frames that cannot be read are listed on stderr and left out of the metrics.\n",
+          "Run a detector on the frames of DIR named in LABELS.csv (columns file,<finding>\n"
+          "with 1/0; other columns ignored) and print a confusion table, then one JSON\n"
+          "object with n, accuracy, sensitivity, specificity, auroc, f1, threshold as the\n"
+          "last line (auroc is null when all frames are of one class). Frames that cannot\n"
+          "be read are listed on stderr and left out of the metrics.\n"
+          "\n"
+          "  --masks DIR   a mask per positive frame (PNG or JPEG, same base name, white =\n"
+          "                finding): adds dice (mean over positive frames, at the mask's\n"
+          "                analysis size) and hit_rate (share of positive frames whose\n"
+          "                highest-scoring box centre lies inside the mask)\n",
           f);
 }
 
@@ -33,13 +44,106 @@ static void print_json_number(const char *key, double v, int last)
         printf("\"%s\": null%s", key, last ? "" : ", ");
 }
 
-int cli_eval_bleeding(int argc, char **argv)
+/* The mask of `file` in `dir`: same base name, .png/.jpg/.jpeg or the same
+ * name. Decoded at analysis size. CS_OK with img->rgb set, else an error. */
+static cs_status read_mask(const char *dir, const char *file, cs_image *img, cs_error *err)
+{
+    static const char *const exts[] = {"", ".png", ".jpg", ".jpeg", ".PNG", ".JPG"};
+    char base[1024];
+    snprintf(base, sizeof base, "%s", file);
+    char *dot = strrchr(base, '.');
+    for (size_t i = 0; i < sizeof exts / sizeof *exts; i++) {
+        char path[4096];
+        if (i == 0)
+            snprintf(path, sizeof path, "%s/%s", dir, file);
+        else if (dot)
+            snprintf(path, sizeof path, "%s/%.*s%s", dir, (int)(dot - base), base, exts[i]);
+        else
+            snprintf(path, sizeof path, "%s/%s%s", dir, base, exts[i]);
+        uint8_t *data = NULL;
+        size_t len = 0;
+        cs_error rerr = {0};
+        if (cs_file_read(path, CS_ENCODED_MAX_BYTES, &data, &len, &rerr) != CS_OK)
+            continue;
+        cs_status st = cs_decode_frame(data, len, img, err);
+        free(data);
+        return st;
+    }
+    return cs_error_set(err, CS_ERR_IO, "no mask for %s in %s", file, dir);
+}
+
+static int mask_at(const cs_image *m, int x, int y)
+{
+    const uint8_t *p = m->rgb + ((size_t)y * m->width + x) * 3;
+    return p[0] + p[1] + p[2] >= 3 * 128;
+}
+
+/* Predicted region at (u, v) in 0..1 frame coordinates: the polyp heatmap
+ * (bilinear, >= 0.5), or for bleeding the union of its boxes. */
+static int predicted_at(const char *finding, const float *heat, const cs_frame_result *r,
+                        float u, float v)
+{
+    if (strcmp(finding, "polyp") == 0) {
+        const int S = CS_POLYP_HEATMAP_SIDE;
+        float x = u * S - 0.5f, y = v * S - 0.5f;
+        int x0 = (int)floorf(x), y0 = (int)floorf(y);
+        float fx = x - x0, fy = y - y0;
+        float acc = 0;
+        for (int dy = 0; dy < 2; dy++)
+            for (int dx = 0; dx < 2; dx++) {
+                int xx = x0 + dx < 0 ? 0 : x0 + dx >= S ? S - 1 : x0 + dx;
+                int yy = y0 + dy < 0 ? 0 : y0 + dy >= S ? S - 1 : y0 + dy;
+                acc += heat[yy * S + xx] * (dx ? fx : 1 - fx) * (dy ? fy : 1 - fy);
+            }
+        return acc >= 0.5f;
+    }
+    for (int i = 0; i < r->n_boxes; i++) {
+        const cs_box *b = &r->boxes[i];
+        if (u >= b->x && u < b->x + b->w && v >= b->y && v < b->y + b->h)
+            return 1;
+    }
+    return 0;
+}
+
+/* Dice of the predicted region against the mask, and whether the top box's
+ * centre is inside the mask. */
+static void outline_scores(const char *finding, const float *heat, const cs_frame_result *r,
+                           const cs_image *mask, double *dice, int *hit)
+{
+    size_t inter = 0, np = 0, nm = 0;
+    for (int y = 0; y < mask->height; y++)
+        for (int x = 0; x < mask->width; x++) {
+            int m = mask_at(mask, x, y);
+            int p = predicted_at(finding, heat, r, (x + 0.5f) / mask->width,
+                                 (y + 0.5f) / mask->height);
+            inter += (size_t)(m && p);
+            np += (size_t)p;
+            nm += (size_t)m;
+        }
+    *dice = np + nm ? 2.0 * (double)inter / (double)(np + nm) : 1.0;
+    int polyp = strcmp(finding, "polyp") == 0;
+    int nb = polyp ? r->n_polyp_boxes : r->n_boxes;
+    const cs_box *top = polyp ? &r->polyp_boxes[0] : &r->boxes[0];
+    *hit = 0;
+    if (nb > 0) {
+        int cx = (int)((top->x + top->w / 2) * mask->width);
+        int cy = (int)((top->y + top->h / 2) * mask->height);
+        cx = cx >= mask->width ? mask->width - 1 : cx;
+        cy = cy >= mask->height ? mask->height - 1 : cy;
+        *hit = mask_at(mask, cx, cy);
+    }
+}
+
+static int run_eval(const char *cmd, const char *finding, int argc, char **argv)
 {
     static const struct option longopts[] = {{"model", required_argument, 0, 'm'},
+                                             {"polyp-model", required_argument, 0, 'p'},
                                              {"threshold", required_argument, 0, 't'},
+                                             {"finding", required_argument, 0, 'f'},
+                                             {"masks", required_argument, 0, 'M'},
                                              {"help", no_argument, 0, 'h'},
                                              {0, 0, 0, 0}};
-    const char *model = NULL;
+    const char *model = NULL, *polyp_model = NULL, *masks = NULL;
     double threshold = -1;
     int c;
     optind = 1;
@@ -47,6 +151,9 @@ int cli_eval_bleeding(int argc, char **argv)
         char *end = NULL;
         switch (c) {
         case 'm': model = optarg; break;
+        case 'p': polyp_model = optarg; break;
+        case 'M': masks = optarg; break;
+        case 'f': finding = optarg; break;
         case 't':
             threshold = strtod(optarg, &end);
             if (*end || threshold < 0 || threshold > 1) {
@@ -58,10 +165,16 @@ int cli_eval_bleeding(int argc, char **argv)
         default: usage(stderr); return 2;
         }
     }
-    if (optind != argc - 2) {
-        cli_fail("eval-bleeding needs DIR and LABELS.csv (try 'capscreen eval-bleeding --help')");
+    if (!finding || (strcmp(finding, "polyp") != 0 && strcmp(finding, "bleeding") != 0)) {
+        cli_fail("%s needs --finding polyp or --finding bleeding%s%s%s", cmd,
+                 finding ? " (not '" : "", finding ? finding : "", finding ? "')" : "");
         return 2;
     }
+    if (optind != argc - 2) {
+        cli_fail("%s needs DIR and LABELS.csv (try 'capscreen %s --help')", cmd, cmd);
+        return 2;
+    }
+    const int polyp = strcmp(finding, "polyp") == 0;
     const char *dir = argv[optind], *csv = argv[optind + 1];
     cs_error err = {0};
     cs_labels labels = {0};
@@ -69,10 +182,11 @@ int cli_eval_bleeding(int argc, char **argv)
     cs_worker *w = NULL;
     float *scores = NULL;
     int *truth = NULL;
-    size_t used = 0, failed = 0;
+    size_t used = 0, failed = 0, n_masks = 0, n_hits = 0, masks_missing = 0;
+    double dice_sum = 0;
     int rc = 1;
 
-    if (cs_labels_read(csv, &labels, &err) != CS_OK) {
+    if (cs_labels_read_column(csv, finding, &labels, &err) != CS_OK) {
         cli_fail("%s", err.msg);
         return 1;
     }
@@ -80,12 +194,13 @@ int cli_eval_bleeding(int argc, char **argv)
         cli_fail("%s lists no frames", csv);
         goto done;
     }
-    if (cs_engine_load(model, &eng, &err) != CS_OK || cs_worker_new(eng, &w, &err) != CS_OK) {
+    if (cs_engine_load_models(model, polyp_model, &eng, &err) != CS_OK ||
+        cs_worker_new(eng, &w, &err) != CS_OK) {
         cli_fail("%s", err.msg);
         goto done;
     }
     if (threshold < 0)
-        threshold = cs_engine_threshold(eng);
+        threshold = polyp ? cs_engine_polyp_threshold(eng) : cs_engine_threshold(eng);
     scores = malloc(labels.n * sizeof *scores);
     truth = malloc(labels.n * sizeof *truth);
     if (!scores || !truth) {
@@ -107,12 +222,29 @@ int cli_eval_bleeding(int argc, char **argv)
         cs_analyze_item(w, &item, i, &o);
         cs_item_clear(&item);
         if (!o.ok) {
-            fprintf(stderr, "capscreen: eval-bleeding: skipped %s: %s\n", o.name, o.reason);
+            fprintf(stderr, "capscreen: %s: skipped %s: %s\n", cmd, o.name, o.reason);
             failed++;
             continue;
         }
-        scores[used] = o.result.bleeding_probability;
-        truth[used++] = labels.items[i].bleeding;
+        scores[used] = polyp ? o.result.polyp_probability : o.result.bleeding_probability;
+        truth[used++] = labels.items[i].value;
+        if (masks && labels.items[i].value) {
+            cs_image mask = {0};
+            cs_error merr = {0};
+            if (read_mask(masks, labels.items[i].file, &mask, &merr) != CS_OK) {
+                fprintf(stderr, "capscreen: %s: no outline score for %s: %s\n", cmd, o.name,
+                        merr.msg);
+                masks_missing++;
+                continue;
+            }
+            double dice;
+            int hit;
+            outline_scores(finding, cs_worker_polyp_heatmap(w, 0), &o.result, &mask, &dice, &hit);
+            cs_image_free(&mask);
+            dice_sum += dice;
+            n_hits += (size_t)hit;
+            n_masks++;
+        }
     }
     if (used == 0) {
         cli_fail("no frame of %s could be analysed", csv);
@@ -120,13 +252,22 @@ int cli_eval_bleeding(int argc, char **argv)
     }
     cs_metrics m;
     cs_metrics_compute(scores, truth, used, threshold, &m);
-    printf("bleeding detector on %zu frames (%zu unreadable, left out), threshold %.4f\n", used,
+    printf("%s detector on %zu frames (%zu unreadable, left out), threshold %.4f\n", finding, used,
            failed, threshold);
-    printf("                  predicted bleeding   predicted clean\n");
-    printf("actual bleeding   %18zu   %15zu\n", m.tp, m.fn);
+    printf("%-17s predicted %-8s   predicted clean\n", "", finding);
+    printf("actual %-10s %18zu   %15zu\n", finding, m.tp, m.fn);
     printf("actual clean      %18zu   %15zu\n", m.fp, m.tn);
-    printf("{\"n\": %zu, \"skipped\": %zu, \"tp\": %zu, \"fp\": %zu, \"tn\": %zu, \"fn\": %zu, ",
-           m.n, failed, m.tp, m.fp, m.tn, m.fn);
+    if (masks)
+        printf("outlines: %zu positive frames with masks (%zu without), dice %.4f, hit rate %.4f\n",
+               n_masks, masks_missing, n_masks ? dice_sum / (double)n_masks : NAN,
+               n_masks ? (double)n_hits / (double)n_masks : NAN);
+    printf("{\"finding\": \"%s\", \"n\": %zu, \"skipped\": %zu, \"tp\": %zu, \"fp\": %zu, "
+           "\"tn\": %zu, \"fn\": %zu, ", finding, m.n, failed, m.tp, m.fp, m.tn, m.fn);
+    if (masks) {
+        printf("\"n_masks\": %zu, \"masks_missing\": %zu, ", n_masks, masks_missing);
+        print_json_number("dice", n_masks ? dice_sum / (double)n_masks : NAN, 0);
+        print_json_number("hit_rate", n_masks ? (double)n_hits / (double)n_masks : NAN, 0);
+    }
     print_json_number("threshold", m.threshold, 0);
     print_json_number("accuracy", m.accuracy, 0);
     print_json_number("sensitivity", m.sensitivity, 0);
@@ -143,4 +284,11 @@ done:
     cs_engine_free(eng);
     cs_labels_free(&labels);
     return rc;
+}
+
+int cli_eval(int argc, char **argv) { return run_eval("eval", NULL, argc, argv); }
+
+int cli_eval_bleeding(int argc, char **argv)
+{
+    return run_eval("eval-bleeding", "bleeding", argc, argv);
 }

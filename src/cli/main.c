@@ -24,8 +24,10 @@ static void usage(FILE *f)
           "commands:\n"
           "  analyze PATH          triage a study (folder of frames, video, frame stream)\n"
           "  pack FOLDER OUT       write a frame-stream file from a folder of JPEG frames\n"
+          "  eval --finding polyp|bleeding DIR LABELS.csv [--masks DIR]\n"
+          "                        measure a detector on labelled frames\n"
           "  eval-bleeding DIR LABELS.csv\n"
-          "                        measure the bleeding detector on labelled frames\n"
+          "                        the same as eval --finding bleeding\n"
           "  serve                 run the ingest server (tus uploads, JSON API, live triage)\n"
           "  study create|import|revoke-device\n"
           "                        create a study and its enrolment code, import a frame\n"
@@ -48,6 +50,8 @@ int main(int argc, char **argv)
         return cli_analyze(argc - 1, argv + 1);
     if (strcmp(cmd, "pack") == 0)
         return cli_pack(argc - 1, argv + 1);
+    if (strcmp(cmd, "eval") == 0)
+        return cli_eval(argc - 1, argv + 1);
     if (strcmp(cmd, "eval-bleeding") == 0)
         return cli_eval_bleeding(argc - 1, argv + 1);
 #ifdef CS_HAVE_SERVER

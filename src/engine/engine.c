@@ -1,4 +1,5 @@
-/* engine.c - the loaded bleeding model and per-thread workers that run all
+/* engine.c - the loaded models (bleeding: XGBoost; polyp: a small CNN run
+ * through oneDNN, src/engine/polyp*.c) and per-thread workers that run all
  * per-frame measures on a decoded frame. */
 #include "capscreen/engine.h"
 
@@ -9,6 +10,8 @@
 #include <xgboost/c_api.h>
 
 #include "engine/features.h"
+#include "engine/polyp.h"
+#include "engine/polyp_net.h"
 #include "engine/scan.h"
 
 /* Attributes the training tool stores inside the XGBoost model file, so the
@@ -22,6 +25,8 @@ struct cs_engine {
     uint8_t *model;  /* the model file's bytes; workers load from these */
     size_t model_len;
     float threshold;
+    char *polyp_path;
+    cs_polyp_model *polyp;  /* read-only, shared by the workers */
 };
 
 struct cs_worker {
@@ -31,6 +36,12 @@ struct cs_worker {
     cs_scan scans[CS_BATCH_MAX];                 /* one per frame of a batch */
     float feat[CS_BATCH_MAX][CS_BLEED_NFEAT];    /* the model's input rows */
     char array_json[160];
+    cs_polyp_net *polyp_net;
+    float polyp_in[CS_POLYP_IN * CS_POLYP_IN * 3];
+    float *polyp_tmp;   /* CS_POLYP_IN x height x 3 for the resize */
+    size_t polyp_tmp_len;
+    float polyp_heat[CS_BATCH_MAX][CS_POLYP_OUT * CS_POLYP_OUT];
+    size_t last_batch;
 };
 
 static cs_status booster_from(const cs_engine *eng, BoosterHandle *out, cs_error *err)
@@ -59,7 +70,21 @@ static char *default_model_path(void)
     return strdup(CS_DEFAULT_MODEL_DIR "/bleeding-xgb.json");
 }
 
+static char *default_polyp_path(void)
+{
+    const char *env = getenv("CAPSCREEN_POLYP_MODEL");
+    if (env && *env)
+        return strdup(env);
+    return strdup(CS_DEFAULT_MODEL_DIR "/polyp-unet.bin");
+}
+
 cs_status cs_engine_load(const char *model_path, cs_engine **out, cs_error *err)
+{
+    return cs_engine_load_models(model_path, NULL, out, err);
+}
+
+cs_status cs_engine_load_models(const char *model_path, const char *polyp_path, cs_engine **out,
+                                cs_error *err)
 {
     cs_status st = CS_OK;
     FILE *f = NULL;
@@ -110,7 +135,17 @@ cs_status cs_engine_load(const char *model_path, cs_engine **out, cs_error *err)
     }
     eng->threshold = strtof(v, NULL);
     XGBoosterFree(b);
+    b = NULL;
     fclose(f);
+    f = NULL;
+    eng->polyp_path = polyp_path ? strdup(polyp_path) : default_polyp_path();
+    if (!eng->polyp_path) {
+        st = cs_error_set(err, CS_ERR_NOMEM, "out of memory loading model");
+        goto fail;
+    }
+    st = cs_polyp_model_load(eng->polyp_path, &eng->polyp, err);
+    if (st != CS_OK)
+        goto fail;
     *out = eng;
     return CS_OK;
 
@@ -129,10 +164,14 @@ void cs_engine_free(cs_engine *eng)
         return;
     free(eng->model_path);
     free(eng->model);
+    free(eng->polyp_path);
+    cs_polyp_model_free(eng->polyp);
     free(eng);
 }
 
 float cs_engine_threshold(const cs_engine *eng) { return eng->threshold; }
+float cs_engine_polyp_threshold(const cs_engine *eng) { return eng->polyp->threshold; }
+const char *cs_engine_polyp_model_path(const cs_engine *eng) { return eng->polyp_path; }
 const char *cs_engine_model_path(const cs_engine *eng) { return eng->model_path; }
 
 cs_status cs_worker_new(const cs_engine *eng, cs_worker **out, cs_error *err)
@@ -143,8 +182,10 @@ cs_status cs_worker_new(const cs_engine *eng, cs_worker **out, cs_error *err)
         return cs_error_set(err, CS_ERR_NOMEM, "out of memory creating worker");
     w->eng = eng;
     cs_status st = booster_from(eng, &w->booster, err);
+    if (st == CS_OK)
+        st = cs_polyp_net_new(eng->polyp, &w->polyp_net, err);
     if (st != CS_OK) {
-        free(w);
+        cs_worker_free(w);
         return st;
     }
     *out = w;
@@ -158,7 +199,41 @@ void cs_worker_free(cs_worker *w)
     if (w->booster)
         XGBoosterFree(w->booster);
     cs_scan_scratch_free(&w->scratch);
+    cs_polyp_net_free(w->polyp_net);
+    free(w->polyp_tmp);
     free(w);
+}
+
+/* The polyp detector on one frame: its probability, flag and boxes, and its
+ * heatmap kept in the worker for cs_worker_polyp_heatmap(). */
+static cs_status polyp_analyze(cs_worker *w, const cs_image *img, size_t slot,
+                               cs_frame_result *out, cs_error *err)
+{
+    size_t need = (size_t)CS_POLYP_IN * (size_t)img->height * 3;
+    if (need > w->polyp_tmp_len) {
+        float *t = realloc(w->polyp_tmp, need * sizeof *t);
+        if (!t)
+            return cs_error_set(err, CS_ERR_NOMEM, "out of memory analysing a %dx%d frame",
+                                img->width, img->height);
+        w->polyp_tmp = t;
+        w->polyp_tmp_len = need;
+    }
+    cs_polyp_input(img, w->polyp_tmp, w->polyp_in);
+    float *heat = w->polyp_heat[slot];
+    cs_status st = cs_polyp_net_run(w->polyp_net, w->polyp_in, heat, err);
+    if (st != CS_OK)
+        return st;
+    const cs_polyp_model *m = w->eng->polyp;
+    out->polyp_probability = cs_polyp_score(heat, CS_POLYP_OUT * CS_POLYP_OUT, m->topk);
+    out->polyp = out->polyp_probability >= m->threshold;
+    cs_polyp_sigmoid(heat, heat, CS_POLYP_OUT * CS_POLYP_OUT);
+    out->n_polyp_boxes = cs_polyp_boxes(heat, out->polyp_boxes);
+    return CS_OK;
+}
+
+const float *cs_worker_polyp_heatmap(const cs_worker *w, size_t i)
+{
+    return i < w->last_batch ? w->polyp_heat[i] : NULL;
 }
 
 /* One model call for n rows of features; probabilities to prob[0..n-1]. */
@@ -186,6 +261,7 @@ cs_status cs_worker_analyze_batch(cs_worker *w, const cs_image *const *imgs, siz
 {
     float prob[CS_BATCH_MAX];
 
+    w->last_batch = 0;
     if (n < 1 || n > CS_BATCH_MAX)
         return cs_error_set(err, CS_ERR_ARG, "batch of %zu frames (1..%d)", n, CS_BATCH_MAX);
     for (size_t i = 0; i < n; i++) {
@@ -207,7 +283,11 @@ cs_status cs_worker_analyze_batch(cs_worker *w, const cs_image *const *imgs, siz
          * on flagged frames, and unflagged red specks would be noise. */
         if (out[i].bleeding)
             out[i].n_boxes = cs_bleed_boxes(&w->scans[i], out[i].boxes);
+        st = polyp_analyze(w, imgs[i], i, &out[i], err);
+        if (st != CS_OK)
+            return st;
     }
+    w->last_batch = n;
     return CS_OK;
 }
 

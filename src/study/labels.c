@@ -37,6 +37,12 @@ void cs_labels_free(cs_labels *l)
 
 cs_status cs_labels_read(const char *path, cs_labels *out, cs_error *err)
 {
+    return cs_labels_read_column(path, "bleeding", out, err);
+}
+
+cs_status cs_labels_read_column(const char *path, const char *column, cs_labels *out,
+                                cs_error *err)
+{
     char *line = NULL, *fields[MAX_COLUMNS];
     size_t cap = 0, alloc = 0;
     cs_status st = CS_OK;
@@ -54,12 +60,12 @@ cs_status cs_labels_read(const char *path, cs_labels *out, cs_error *err)
         if (lineno == 1) {
             for (int i = 0; i < nf; i++) {
                 if (strcmp(fields[i], "file") == 0) col_file = i;
-                else if (strcmp(fields[i], "bleeding") == 0) col_bleed = i;
+                else if (strcmp(fields[i], column) == 0) col_bleed = i;
                 else if (strcmp(fields[i], "group") == 0) col_group = i;
             }
             if (col_file < 0 || col_bleed < 0) {
                 st = cs_error_set(err, CS_ERR_CORRUPT,
-                                  "%s: header must name columns 'file' and 'bleeding'", path);
+                                  "%s: header must name columns 'file' and '%s'", path, column);
                 goto done;
             }
             continue;
@@ -73,8 +79,8 @@ cs_status cs_labels_read(const char *path, cs_labels *out, cs_error *err)
         }
         const char *b = fields[col_bleed];
         if (strcmp(b, "0") != 0 && strcmp(b, "1") != 0) {
-            st = cs_error_set(err, CS_ERR_CORRUPT, "%s:%ld: bleeding must be 0 or 1, got '%s'",
-                              path, lineno, b);
+            st = cs_error_set(err, CS_ERR_CORRUPT, "%s:%ld: %s must be 0 or 1, got '%s'",
+                              path, lineno, column, b);
             goto done;
         }
         if (fields[col_file][0] == '\0') {
@@ -94,6 +100,7 @@ cs_status cs_labels_read(const char *path, cs_labels *out, cs_error *err)
         cs_label *l = &out->items[out->n];
         l->file = strdup(fields[col_file]);
         l->bleeding = b[0] == '1';
+        l->value = l->bleeding;
         l->group = col_group >= 0 ? strtol(fields[col_group], NULL, 10) : -1;
         if (!l->file) {
             st = cs_error_set(err, CS_ERR_NOMEM, "out of memory reading labels");

@@ -12,11 +12,36 @@
 #define ADEQUATE_VISIBILITY 0.5f
 
 typedef struct ranked {
-    float priority;
+    float priority;  /* review_priority() */
     uint64_t seq;
     char name[CS_NAME_MAX];
-    bool bleeding;
+    bool bleeding, polyp;
+    float bleeding_probability, polyp_probability;
 } ranked;
+
+/* Findings a frame is flagged for, as bits. */
+enum { FLAG_BLEEDING = 1, FLAG_POLYP = 2 };
+
+static unsigned flags_of(const cs_frame_result *r)
+{
+    return (r->bleeding ? FLAG_BLEEDING : 0u) | (r->polyp ? FLAG_POLYP : 0u);
+}
+
+/* Review order: frames flagged for any finding first (1 + the highest
+ * probability among their flagged findings), then the rest by their
+ * highest probability. */
+static float review_priority(const cs_frame_result *r)
+{
+    float flagged = -1.0f;
+    if (r->bleeding)
+        flagged = r->bleeding_probability;
+    if (r->polyp && r->polyp_probability > flagged)
+        flagged = r->polyp_probability;
+    if (flagged >= 0.0f)
+        return 1.0f + flagged;
+    return r->bleeding_probability > r->polyp_probability ? r->bleeding_probability
+                                                          : r->polyp_probability;
+}
 
 struct cs_summary {
     FILE *out;
@@ -26,6 +51,8 @@ struct cs_summary {
 
     cs_outcome *run;   /* the open run, at most opts.max_run outcomes */
     int run_len;
+    unsigned run_flags;     /* union of the open run's frames' findings */
+    bool run_has_all;       /* some frame of the run carries all of them */
     uint64_t run_id;
     bool have_prev;
     uint8_t prev_sig[CS_SIG_LEN];
@@ -144,6 +171,19 @@ static json_t *frame_json(const cs_summary *s, const cs_outcome *o, float distan
                                                "score", num(b->score)));
     }
     json_object_set_new(f, "boxes", boxes);
+    json_object_set_new(f, "polyp_probability", num(r->polyp_probability));
+    json_object_set_new(f, "polyp", json_boolean(r->polyp));
+    /* Polyp boxes of a flagged frame, in the frame's own pixels. */
+    json_t *pboxes = json_array();
+    for (int i = 0; r->polyp && i < r->n_polyp_boxes; i++) {
+        const cs_box *b = &r->polyp_boxes[i];
+        json_array_append_new(
+            pboxes, json_pack("{s:I,s:I,s:I,s:I,s:o}", "x", (json_int_t)lroundf(b->x * o->width),
+                              "y", (json_int_t)lroundf(b->y * o->height), "w",
+                              (json_int_t)lroundf(b->w * o->width), "h",
+                              (json_int_t)lroundf(b->h * o->height), "score", num(b->score)));
+    }
+    json_object_set_new(f, "polyp_boxes", pboxes);
     json_object_set_new(f, "redundancy",
                         json_pack("{s:o,s:I,s:b}", "distance_prev", num(distance), "run",
                                   (json_int_t)run, "representative", representative));
@@ -151,21 +191,24 @@ static json_t *frame_json(const cs_summary *s, const cs_outcome *o, float distan
     return f;
 }
 
-/* Which frame of a run a reader should see: a flagged frame above all (a
- * reduced view must never hide blood), then a readable one, then the
- * clearest; the earliest wins ties. */
+/* Which frame of a run a reader should see: a frame carrying every finding
+ * flagged in the run above all (a reduced view must never hide blood or a
+ * polyp; cs_summary_add splits runs so that such a frame exists), then a
+ * readable one, then the clearest; the earliest wins ties. */
 static int representative_of(const cs_outcome *run, int n)
 {
     int best = 0;
     for (int i = 1; i < n; i++) {
         const cs_frame_result *a = &run[i].result, *b = &run[best].result;
-        if (a->bleeding != b->bleeding) {
-            if (a->bleeding)
+        unsigned fa = flags_of(a), fb = flags_of(b);
+        if (fa != fb) {
+            /* more findings wins (flags nest: the run's union is carried) */
+            if ((fa & fb) == fb)
                 best = i;
             continue;
         }
-        if (a->bleeding) {
-            if (a->bleeding_probability > b->bleeding_probability)
+        if (fa) {
+            if (review_priority(a) > review_priority(b))
                 best = i;
             continue;
         }
@@ -218,7 +261,9 @@ static bool ranks_below(const ranked *a, const ranked *b)
 
 static void heap_push(cs_summary *s, const cs_outcome *o)
 {
-    ranked r = {o->result.bleeding_probability, o->seq, {0}, o->result.bleeding};
+    const cs_frame_result *res = &o->result;
+    ranked r = {review_priority(res), o->seq, {0}, res->bleeding, res->polyp,
+                res->bleeding_probability, res->polyp_probability};
     memcpy(r.name, o->name, sizeof r.name);
     int n = s->opts.top_n;
     if (n <= 0)
@@ -273,10 +318,12 @@ cs_status cs_summary_begin(FILE *out, const cs_summary_opts *opts, cs_summary **
         cs_summary_free(s);
         return cs_error_set(err, CS_ERR_IO, "cannot start summary: %s", strerror(errno));
     }
-    json_t *head = json_pack("{s:i,s:{s:s?,s:s?},s:{s:s?,s:o}}", "capscreen_summary",
+    json_t *head = json_pack("{s:i,s:{s:s?,s:s?},s:{s:s?,s:o},s:{s:s?,s:o}}", "capscreen_summary",
                              CS_SUMMARY_VERSION, "source", "path", opts->source_path, "type",
                              opts->source_type, "model", "path", opts->model_path, "threshold",
-                             num(opts->threshold));
+                             num(opts->threshold), "polyp_model", "path",
+                             opts->polyp_model_path, "threshold",
+                             opts->polyp_model_path ? num(opts->polyp_threshold) : json_null());
     char *text = head ? json_dumps(head, JSON_FLAGS) : NULL;
     json_decref(head);
     if (!text) {
@@ -321,6 +368,7 @@ cs_status cs_summary_add(void *ctx, const cs_outcome *o, cs_error *err)
     s->counts.too_bright += r->quality.exposure == CS_EXPOSURE_TOO_BRIGHT;
     s->counts.blurry += r->quality.blurry;
     s->counts.bleeding += r->bleeding;
+    s->counts.polyp += r->polyp;
     s->sum_visibility += r->quality.visibility;
     s->sum_bubble += r->quality.bubble_fraction;
     s->sum_debris += r->quality.debris_fraction;
@@ -331,8 +379,22 @@ cs_status cs_summary_add(void *ctx, const cs_outcome *o, cs_error *err)
     float d = s->have_prev ? cs_signature_distance(s->prev_sig, r->signature) : NAN;
     bool joins = s->have_prev && d <= s->opts.redundancy_distance && s->run_len > 0 &&
                  s->run_len < s->opts.max_run;
-    if (!joins && (st = close_run(s, err)) != CS_OK)
-        return st;
+    /* A run keeps one frame carrying all its findings, so that its one
+     * representative shows them all: a frame that would break this (a
+     * polyp next to a different bleeding frame) starts a new run. */
+    unsigned f = flags_of(r), uni = s->run_flags | f;
+    bool has_all = f == uni || (s->run_has_all && s->run_flags == uni);
+    if (joins && !has_all)
+        joins = false;
+    if (!joins) {
+        if ((st = close_run(s, err)) != CS_OK)
+            return st;
+        s->run_flags = f;
+        s->run_has_all = true;
+    } else {
+        s->run_flags = uni;
+        s->run_has_all = has_all;
+    }
     s->run[s->run_len] = *o;
     s->run_distance[s->run_len] = d;
     s->run_len++;
@@ -383,9 +445,11 @@ cs_status cs_summary_finish(cs_summary *s, cs_error *err)
     qsort(s->heap, (size_t)s->heap_len, sizeof *s->heap, ranked_desc);
     for (int i = 0; i < s->heap_len; i++) {
         const ranked *r = &s->heap[i];
-        json_t *j = json_pack("{s:i,s:I,s:o,s:o,s:b}", "rank", i + 1, "seq", (json_int_t)r->seq,
-                              "name", name_json(r->name), "bleeding_probability", num(r->priority),
-                              "bleeding", r->bleeding);
+        json_t *j = json_pack("{s:i,s:I,s:o,s:o,s:o,s:b,s:o,s:b}", "rank", i + 1, "seq",
+                              (json_int_t)r->seq, "name", name_json(r->name), "priority",
+                              num(r->priority), "bleeding_probability",
+                              num(r->bleeding_probability), "bleeding", r->bleeding,
+                              "polyp_probability", num(r->polyp_probability), "polyp", r->polyp);
         if ((st = put_json(s->out, j, i ? ",\n" : "\n", err)) != CS_OK)
             return st;
     }
@@ -393,12 +457,12 @@ cs_status cs_summary_finish(cs_summary *s, cs_error *err)
     double n = c->analysed ? (double)c->analysed : 1.0;
     double mean_vis = s->sum_visibility / n;
     json_t *tail = json_pack(
-        "{s:{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I},"
+        "{s:{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I},"
         "s:{s:o,s:o,s:s,s:b,s:o,s:o,s:o}}",
         "counts", "frames", (json_int_t)c->frames, "analysed", (json_int_t)c->analysed, "failed",
         (json_int_t)c->failed, "readable", (json_int_t)c->readable, "too_dark",
         (json_int_t)c->too_dark, "too_bright", (json_int_t)c->too_bright, "blurry",
-        (json_int_t)c->blurry, "bleeding_flagged", (json_int_t)c->bleeding, "runs",
+        (json_int_t)c->blurry, "bleeding_flagged", (json_int_t)c->bleeding, "polyp_flagged", (json_int_t)c->polyp, "runs",
         (json_int_t)c->runs, "redundant", (json_int_t)c->redundant,
         "cleansing", "mean_visibility", num(c->analysed ? mean_vis : NAN), "adequate_fraction",
         num(c->analysed ? (double)s->adequate / n : NAN), "grade",

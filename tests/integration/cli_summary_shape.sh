@@ -21,14 +21,15 @@ run_cs "$T/s.json" "$T/e" analyze "$D"
 [ "$RC" -eq 0 ] || fail "analyze exited $RC: $(cat "$T/e")"
 
 py_check "$T/s.json" <<'EOF' || fail "summary shape checks failed"
-top = ["capscreen_summary", "source", "model", "frames", "reduced_view",
+top = ["capscreen_summary", "source", "model", "polyp_model", "frames", "reduced_view",
        "ranked_for_review", "counts", "cleansing", "errors"]
 if list(d) != top:
     fail("top-level keys %r, expected %r" % (list(d), top))
 frames, runs, ranked, c, cl = d["frames"], d["reduced_view"], d["ranked_for_review"], d["counts"], d["cleansing"]
 
 keys = ["seq", "name", "width", "height", "exposure", "sharpness", "visibility", "bubbles",
-        "debris", "dark_lumen", "readable", "bleeding_probability", "bleeding", "boxes", "redundancy"]
+        "debris", "dark_lumen", "readable", "bleeding_probability", "bleeding", "boxes",
+        "polyp_probability", "polyp", "polyp_boxes", "redundancy"]
 for f in frames:
     missing = [k for k in keys if k not in f]
     if missing:
@@ -42,6 +43,19 @@ for f in frames:
     p = f["bleeding_probability"]
     if not isinstance(p, (int, float)) or not 0 <= p <= 1:
         fail("frame %s: bleeding_probability %r" % (f["name"], p))
+    pp = f["polyp_probability"]
+    if not isinstance(pp, (int, float)) or not 0 <= pp <= 1:
+        fail("frame %s: polyp_probability %r" % (f["name"], pp))
+    if (pp >= d["polyp_model"]["threshold"]) != f["polyp"]:
+        fail("frame %s: polyp %r does not match probability %r and threshold %r"
+             % (f["name"], f["polyp"], pp, d["polyp_model"]["threshold"]))
+    # polyp boxes: on flagged frames only, in the frame's pixels
+    if not isinstance(f["polyp_boxes"], list) or (f["polyp_boxes"] != []) != f["polyp"]:
+        fail("frame %s: polyp_boxes %r for polyp=%r" % (f["name"], f["polyp_boxes"], f["polyp"]))
+    for b in f["polyp_boxes"]:
+        if not (0 <= b["x"] and 0 <= b["y"] and b["w"] > 0 and b["h"] > 0 and
+                b["x"] + b["w"] <= f["width"] and b["y"] + b["h"] <= f["height"]):
+            fail("frame %s: polyp box %r outside its %dx%d frame" % (f["name"], b, f["width"], f["height"]))
 if len(frames) != 60 or [f.get("seq") for f in frames] != list(range(len(frames))):
     fail("expected 60 frames with seq 0..59, got %d" % len(frames))
 
@@ -75,10 +89,21 @@ else:
     elif sum(1 for f in frames if f["redundancy"]["run"] in dup_runs and f["redundancy"]["representative"]) != 1:
         fail("near-duplicate run has not exactly one representative")
 
-# Ranking: descending probability, ranks 1..n, values match the frames.
-probs = [x["bleeding_probability"] for x in ranked]
+# Ranking: descending priority (frames flagged for bleeding or a polyp
+# first, 1 + their flagged probability; then the highest probability),
+# ranks 1..n, values match the frames.
+def priority(f):
+    flagged = [f[k + "_probability"] for k in ("bleeding", "polyp") if f[k]]
+    return 1 + max(flagged) if flagged else max(f["bleeding_probability"], f["polyp_probability"])
+probs = [x["priority"] for x in ranked]
 if probs != sorted(probs, reverse=True):
-    fail("ranked_for_review is not sorted by bleeding_probability descending: %r" % probs)
+    fail("ranked_for_review is not sorted by priority descending: %r" % probs)
+for x in ranked:
+    f = by_seq.get(x["seq"], {})
+    if abs(priority(f) - x["priority"]) > 1e-5 or f.get("polyp") != x["polyp"] or \
+            f.get("polyp_probability") != x["polyp_probability"]:
+        fail("ranked entry %r: priority or polyp fields do not match frame %r" % (x, f.get("name")))
+        break
 if [x["rank"] for x in ranked] != list(range(1, len(ranked) + 1)):
     fail("ranks are not 1..n")
 if len(ranked) != min(200, c["analysed"]):
@@ -98,6 +123,16 @@ if c["redundant"] != sum(r["length"] - 1 for r in runs):
     fail("counts.redundant %d != sum(length - 1)" % c["redundant"])
 if c["bleeding_flagged"] != sum(1 for f in frames if f.get("bleeding")):
     fail("counts.bleeding_flagged does not match the frames")
+if c["polyp_flagged"] != sum(1 for f in frames if f.get("polyp")):
+    fail("counts.polyp_flagged does not match the frames")
+# The reduced view never hides a finding: the representative of a run
+# carries every finding flagged in it.
+for r in runs:
+    members = [by_seq[s] for s in range(r["first"], r["last"] + 1)]
+    rep = by_seq[r["representative"]]
+    for k in ("bleeding", "polyp"):
+        if any(m.get(k) for m in members) and not rep.get(k):
+            fail("run %d holds a %s frame but its representative is not one" % (r["run"], k))
 if c["readable"] != sum(1 for f in frames if f.get("readable")):
     fail("counts.readable does not match the frames")
 if c["failed"] != len(d["errors"]):

@@ -566,6 +566,80 @@ static void test_non_utf8_frame_name_does_not_break_the_summary(void **state)
     result_free(&r);
 }
 
+
+/* ---- polyps ----------------------------------------------------------------- */
+
+static cs_outcome with_polyp(cs_outcome o, float prob)
+{
+    o.result.polyp_probability = prob;
+    o.result.polyp = prob >= 0.5f;
+    o.result.n_polyp_boxes = 1;
+    o.result.polyp_boxes[0] = (cs_box){0.25f, 0.5f, 0.125f, 0.25f, prob};
+    return o;
+}
+
+static void test_polyp_frame_represents_its_run_with_boxes_in_pixels(void **state)
+{
+    (void)state;
+    /* a clean sharp frame, a blurry unreadable polyp frame, a clean one */
+    cs_outcome o[3] = {good(0, 60, 0.1f), with_polyp(good(1, 61, 0.1f), 0.8f), good(2, 62, 0.1f)};
+    o[1].result.quality.readable = false;
+    o[1].result.quality.sharpness_score = 0.05f;
+    o[1].width = 320;
+    o[1].height = 200;
+    cs_summary_opts opts = opts_default();
+    opts.polyp_model_path = "models/polyp-unet.bin";
+    opts.polyp_threshold = 0.5f;
+    result r = summarise(o, 3, &opts);
+    json_t *run0 = json_array_get(section(&r, "reduced_view"), 0);
+    assert_int_equal(int_at(run0, "length"), 3);
+    assert_int_equal(int_at(run0, "representative"), 1);
+    json_t *f1 = frame(&r, 1);
+    assert_true(json_is_true(json_object_get(f1, "polyp")));
+    json_t *b = json_array_get(json_object_get(f1, "polyp_boxes"), 0);
+    assert_non_null(b);
+    assert_int_equal(int_at(b, "x"), 80);  /* 0.25 x 320 */
+    assert_int_equal(int_at(b, "y"), 100); /* 0.5 x 200 */
+    assert_int_equal(int_at(b, "w"), 40);
+    assert_int_equal(int_at(b, "h"), 50);
+    /* unflagged frames list no polyp boxes */
+    assert_int_equal(json_array_size(json_object_get(frame(&r, 0), "polyp_boxes")), 0);
+    assert_int_equal(r.counts.polyp, 1);
+    assert_string_equal(json_string_value(json_object_get(section(&r, "polyp_model"), "path")),
+                        "models/polyp-unet.bin");
+    /* ranked first, ahead of frames with a higher unflagged probability */
+    json_t *top = json_array_get(section(&r, "ranked_for_review"), 0);
+    assert_int_equal(int_at(top, "seq"), 1);
+    assert_true(json_is_true(json_object_get(top, "polyp")));
+    result_free(&r);
+}
+
+static void test_polyp_and_other_bleeding_frame_never_share_a_hidden_run(void **state)
+{
+    (void)state;
+    /* near-identical frames: bleeding-only, polyp-only, clean, polyp-only.
+     * One representative cannot show both findings, so the polyp frame
+     * must start a run of its own; no flagged finding is hidden. */
+    cs_outcome o[4] = {good(0, 70, 0.9f), with_polyp(good(1, 71, 0.1f), 0.7f),
+                       good(2, 72, 0.1f), with_polyp(good(3, 72, 0.1f), 0.9f)};
+    cs_summary_opts opts = opts_default();
+    result r = summarise(o, 4, &opts);
+    json_t *rv = section(&r, "reduced_view");
+    assert_int_equal(json_array_size(rv), 2);
+    assert_int_equal(int_at(json_array_get(rv, 0), "representative"), 0);
+    assert_int_equal(int_at(json_array_get(rv, 1), "first"), 1);
+    assert_int_equal(int_at(json_array_get(rv, 1), "representative"), 3); /* higher polyp */
+    /* a frame with both findings can represent a run with either */
+    cs_outcome both = with_polyp(good(0, 80, 0.9f), 0.6f);
+    cs_outcome p[3] = {both, good(1, 81, 0.95f), with_polyp(good(2, 82, 0.1f), 0.99f)};
+    result r2 = summarise(p, 3, &opts);
+    json_t *rv2 = section(&r2, "reduced_view");
+    assert_int_equal(json_array_size(rv2), 1);
+    assert_int_equal(int_at(json_array_get(rv2, 0), "representative"), 0);
+    result_free(&r);
+    result_free(&r2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -584,6 +658,8 @@ int main(void)
         cmocka_unit_test(test_same_outcomes_give_byte_identical_summary),
         cmocka_unit_test(test_write_failure_is_io_error),
         cmocka_unit_test(test_non_utf8_frame_name_does_not_break_the_summary),
+        cmocka_unit_test(test_polyp_frame_represents_its_run_with_boxes_in_pixels),
+        cmocka_unit_test(test_polyp_and_other_bleeding_frame_never_share_a_hidden_run),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

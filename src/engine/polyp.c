@@ -1,0 +1,187 @@
+/* polyp.c - input resize, frame score and boxes of the polyp detector. */
+#include "engine/polyp.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define OUT CS_POLYP_OUT
+#define MIN_REGION_CELLS 3
+
+/* Pillow's BOX coefficients for one output index: the input pixels whose
+ * centres fall in the output pixel's footprint, equally weighted. */
+static void box_span(int in, int out, int i, int *lo, int *hi)
+{
+    double scale = (double)in / out;
+    double fs = scale > 1.0 ? scale : 1.0;
+    double support = 0.5 * fs;
+    double center = (i + 0.5) * scale;
+    int xmin = (int)(center - support + 0.5);
+    int xmax = (int)(center + support + 0.5);
+    if (xmin < 0)
+        xmin = 0;
+    if (xmax > in)
+        xmax = in;
+    /* Pillow keeps x with -0.5 < (x + xmin - center + 0.5) / fs <= 0.5. */
+    int a = xmax, b = xmin;
+    for (int x = xmin; x < xmax; x++) {
+        double t = (x - center + 0.5) / fs;
+        if (t > -0.5 && t <= 0.5) {
+            if (x < a)
+                a = x;
+            b = x + 1;
+        }
+    }
+    if (a >= b) { /* cannot happen for in, out >= 1; keep one pixel */
+        a = xmin < in ? xmin : in - 1;
+        b = a + 1;
+    }
+    *lo = a;
+    *hi = b;
+}
+
+void cs_polyp_input(const cs_image *img, float *tmp, float *in)
+{
+    const int W = img->width, H = img->height, N = CS_POLYP_IN;
+    /* horizontal pass: H rows of N pixels */
+    for (int x = 0; x < N; x++) {
+        int lo, hi;
+        box_span(W, N, x, &lo, &hi);
+        float inv = 1.0f / (float)(hi - lo);
+        for (int y = 0; y < H; y++) {
+            const uint8_t *p = img->rgb + ((size_t)y * W + lo) * 3;
+            float r = 0, g = 0, b = 0;
+            for (int k = lo; k < hi; k++, p += 3) {
+                r += p[0];
+                g += p[1];
+                b += p[2];
+            }
+            float *o = tmp + ((size_t)y * N + x) * 3;
+            o[0] = r * inv;
+            o[1] = g * inv;
+            o[2] = b * inv;
+        }
+    }
+    /* vertical pass, then normalise */
+    for (int y = 0; y < N; y++) {
+        int lo, hi;
+        box_span(H, N, y, &lo, &hi);
+        float inv = 1.0f / (float)(hi - lo);
+        for (int x = 0; x < N; x++) {
+            float r = 0, g = 0, b = 0;
+            for (int k = lo; k < hi; k++) {
+                const float *p = tmp + ((size_t)k * N + x) * 3;
+                r += p[0];
+                g += p[1];
+                b += p[2];
+            }
+            float *o = in + ((size_t)y * N + x) * 3;
+            o[0] = r * inv / 127.5f - 1.0f;
+            o[1] = g * inv / 127.5f - 1.0f;
+            o[2] = b * inv / 127.5f - 1.0f;
+        }
+    }
+}
+
+float cs_polyp_score(const float *logits, int n, int topk)
+{
+    /* the topk largest, kept sorted descending in a small array */
+    float top[64];
+    int k = topk < 64 ? topk : 64, m = 0;
+    if (k > n)
+        k = n;
+    for (int i = 0; i < n; i++) {
+        float v = logits[i];
+        if (m == k && v <= top[m - 1])
+            continue;
+        int j = m < k ? m++ : m - 1;
+        while (j > 0 && top[j - 1] < v) {
+            top[j] = top[j - 1];
+            j--;
+        }
+        top[j] = v;
+    }
+    double s = 0;
+    for (int i = 0; i < m; i++)
+        s += top[i];
+    return (float)(1.0 / (1.0 + exp(-(s / (m > 0 ? m : 1)))));
+}
+
+void cs_polyp_sigmoid(const float *logits, float *prob, int n)
+{
+    for (int i = 0; i < n; i++)
+        prob[i] = (float)(1.0 / (1.0 + exp(-(double)logits[i])));
+}
+
+float cs_polyp_level(float peak) { return peak < 1.0f ? fminf(0.5f, 0.5f * peak) : 0.5f; }
+
+typedef struct region {
+    int x0, y0, x1, y1, cells;
+    float peak;
+    int peak_at;
+} region;
+
+static int region_cmp(const void *a, const void *b)
+{
+    const region *ra = a, *rb = b;
+    if (ra->peak != rb->peak)
+        return ra->peak < rb->peak ? 1 : -1;
+    return ra->peak_at - rb->peak_at;  /* stable: the first in raster order */
+}
+
+int cs_polyp_boxes(const float *prob, cs_box *boxes)
+{
+    static const int dx[4] = {1, -1, 0, 0}, dy[4] = {0, 0, 1, -1};
+    uint8_t seen[OUT * OUT];
+    int16_t queue[OUT * OUT];
+    region reg[OUT * OUT / 2 + 1];
+    int nreg = 0, peak_at = 0;
+    for (int i = 1; i < OUT * OUT; i++)
+        if (prob[i] > prob[peak_at])
+            peak_at = i;
+    float level = cs_polyp_level(prob[peak_at]);
+    memset(seen, 0, sizeof seen);
+    for (int i = 0; i < OUT * OUT; i++) {
+        if (seen[i] || prob[i] < level)
+            continue;
+        region r = {i % OUT, i / OUT, i % OUT, i / OUT, 0, prob[i], i};
+        int head = 0, tail = 0;
+        queue[tail++] = (int16_t)i;
+        seen[i] = 1;
+        while (head < tail) {
+            int c = queue[head++], cx = c % OUT, cy = c / OUT;
+            r.cells++;
+            if (cx < r.x0) r.x0 = cx;
+            if (cx > r.x1) r.x1 = cx;
+            if (cy < r.y0) r.y0 = cy;
+            if (cy > r.y1) r.y1 = cy;
+            if (prob[c] > r.peak) {
+                r.peak = prob[c];
+                r.peak_at = c;
+            }
+            for (int d = 0; d < 4; d++) {
+                int nx = cx + dx[d], ny = cy + dy[d];
+                if (nx < 0 || ny < 0 || nx >= OUT || ny >= OUT)
+                    continue;
+                int ni = ny * OUT + nx;
+                if (!seen[ni] && prob[ni] >= level) {
+                    seen[ni] = 1;
+                    queue[tail++] = (int16_t)ni;
+                }
+            }
+        }
+        int holds_peak = r.peak_at == peak_at || prob[r.peak_at] == prob[peak_at];
+        if ((r.cells >= MIN_REGION_CELLS || holds_peak) && nreg < (int)(sizeof reg / sizeof *reg))
+            reg[nreg++] = r;
+    }
+    qsort(reg, (size_t)nreg, sizeof *reg, region_cmp);
+    int n = nreg < CS_MAX_BOXES ? nreg : CS_MAX_BOXES;
+    for (int i = 0; i < n; i++) {
+        boxes[i].x = (float)reg[i].x0 / OUT;
+        boxes[i].y = (float)reg[i].y0 / OUT;
+        boxes[i].w = (float)(reg[i].x1 + 1 - reg[i].x0) / OUT;
+        boxes[i].h = (float)(reg[i].y1 + 1 - reg[i].y0) / OUT;
+        boxes[i].score = reg[i].peak;
+    }
+    return n;
+}

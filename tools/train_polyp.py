@@ -1,0 +1,962 @@
+#!/usr/bin/python3
+"""train_polyp.py - train capscreen's polyp detector (a compact U-Net) and
+write the weights file the C engine loads (format: docs/engine.md,
+"Polyp weights file").
+
+One command (tools/train-polyp.sh wraps it):
+
+    /usr/bin/python3 tools/train_polyp.py --shared ../shared/data \
+        --out models/polyp-unet.bin --metrics models/polyp-unet.metrics.json
+
+Data (read-only): Kvasir-SEG (polyp frames, masks) and WCEBleedGen (capsule
+frames, none with a polyp: the capsule negatives). Decoded, resized frames
+are cached once under --cache (gitignored) so epochs cost only augmentation
+and the network.
+
+Splits, all by the data sets' near-duplicate groups and a fixed seed:
+  * WCEBleedGen groups: 80 % train, 20 % held out (threshold + capsule check).
+  * Kvasir-SEG groups: 5 folds. Cross-validation trains fold models (shorter,
+    see --cv-epochs) on four folds and scores the fifth. The shipped model
+    trains on folds 0-3 (fold 4 held out) so that its threshold is chosen on
+    capsule material none of its training saw: held-out WCEBleedGen groups
+    (negatives) and fold-4 polyps pasted into held-out capsule frames
+    (positives).
+
+Single thread, seeded, deterministic ops, fixed data order: the same data
+and arguments give the same weights bytes.
+"""
+import argparse
+import csv
+import io
+import json
+import math
+import os
+import struct
+import sys
+import time
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from PIL import Image, ImageDraw, ImageFilter
+
+CACHE_SIDE = 160     # cached frames, square (stretched like the engine does)
+IN = 80              # network input side (the engine's analysis size)
+OUT = IN // 2        # heatmap side
+TOPK = 16            # frame score: sigmoid(mean of the TOPK largest logits)
+WIDTHS = (16, 32, 64, 128)
+MAGIC = b"CSPOLYP1"
+FORMAT_VERSION = 1
+
+# --------------------------------------------------------------------------
+# CRC-32C (Castagnoli), as include/capscreen/crc32c.h
+_CRC_TABLE = []
+for _i in range(256):
+    _c = _i
+    for _ in range(8):
+        _c = (_c >> 1) ^ 0x82F63B78 if _c & 1 else _c >> 1
+    _CRC_TABLE.append(_c)
+
+
+def crc32c(data):
+    c = 0xFFFFFFFF
+    t = _CRC_TABLE
+    for b in data:
+        c = t[(c ^ b) & 0xFF] ^ (c >> 8)
+    return c ^ 0xFFFFFFFF
+
+
+# --------------------------------------------------------------------------
+# Data loading and the cache
+
+def read_csv(path):
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def load_rgb(path, side):
+    im = Image.open(path)
+    im.draft("RGB", (side, side))  # libjpeg scaled DCT, as the engine decodes
+    return im.convert("RGB")
+
+
+def overlay_mask(rgb):
+    """Burnt-in overlays of a Kvasir-SEG frame (uint8 HxWx3 at cache size):
+    the green ScopeGuide inset (lower left), and text/marks on the black
+    borders. True = overlay. Black borders themselves are left: they are
+    part of the field shape, which training randomises for every source."""
+    h, w, _ = rgb.shape
+    r, g, b = (rgb[..., i].astype(np.int16) for i in range(3))
+    luma = (r * 77 + g * 150 + b * 29) >> 8
+    ovl = np.zeros((h, w), bool)
+    # the green inset: strongly green pixels in the lower-left region
+    green = (g > r + 25) & (g > b + 25) & (g > 60)
+    region = np.zeros((h, w), bool)
+    region[int(h * 0.5):, : int(w * 0.45)] = True
+    gi = green & region
+    if gi.sum() > 0.003 * h * w:
+        ys, xs = np.nonzero(gi)
+        y0, y1 = np.percentile(ys, 2), np.percentile(ys, 98)
+        x0, x1 = np.percentile(xs, 2), np.percentile(xs, 98)
+        ovl[int(y0) - 2: int(y1) + 3, max(int(x0) - 2, 0): int(x1) + 3] = True
+    # text and marks on the black borders: anything inside a margin band
+    # whose column or row is mostly black
+    dark = luma < 30
+    col_dark = dark.mean(axis=0) > 0.6
+    row_dark = dark.mean(axis=1) > 0.6
+    band = np.zeros((h, w), bool)
+    band[:, col_dark] = True
+    band[row_dark, :] = True
+    ovl |= band & ~dark
+    return ovl
+
+
+def build_cache(shared, cache, subset=None):
+    """Decode every frame once into cache/frames-v1.npz. `subset` (smoke
+    runs): (n_kvasir, n_capsule) frames picked by a fixed seed, cached apart."""
+    os.makedirs(cache, exist_ok=True)
+    path = os.path.join(cache, "frames-v1.npz" if subset is None else
+                        "frames-v1-smoke-%d-%d.npz" % subset)
+    if os.path.exists(path):
+        z = np.load(path, allow_pickle=False)
+        return {k: z[k] for k in z.files}
+    t0 = time.time()
+    kv = os.path.join(shared, "kvasir-seg")
+    rows = sorted(read_csv(os.path.join(kv, "labels.csv")), key=lambda r: r["file"])
+    wrows = sorted(read_csv(os.path.join(shared, "wcebleedgen", "labels.csv")),
+                   key=lambda r: r["file"])
+    if subset is not None:
+        rng = np.random.RandomState(7)
+        rows = [rows[i] for i in sorted(rng.choice(len(rows), subset[0], replace=False))]
+        wrows = [wrows[i] for i in sorted(rng.choice(len(wrows), subset[1], replace=False))]
+    kimg, kmask, kovl, kgroup, kname = [], [], [], [], []
+    for r in rows:
+        im = load_rgb(os.path.join(kv, "images", r["file"]), CACHE_SIDE)
+        im = im.resize((CACHE_SIDE, CACHE_SIDE), Image.BOX)
+        m = Image.open(os.path.join(kv, "masks", r["file"])).convert("L")
+        m = m.resize((CACHE_SIDE, CACHE_SIDE), Image.BOX)
+        a = np.asarray(im, np.uint8)
+        kimg.append(a)
+        kmask.append(np.asarray(m, np.uint8))
+        kovl.append(overlay_mask(a))
+        kgroup.append(int(r["group"]))
+        kname.append(r["file"])
+    wc = os.path.join(shared, "wcebleedgen")
+    wimg, wgroup, wname = [], [], []
+    for r in wrows:
+        im = load_rgb(os.path.join(wc, "images", r["file"]), CACHE_SIDE)
+        wimg.append(np.asarray(im.resize((CACHE_SIDE, CACHE_SIDE), Image.BOX), np.uint8))
+        wgroup.append(int(r["group"]))
+        wname.append(r["file"])
+    d = dict(kimg=np.stack(kimg), kmask=np.stack(kmask), kovl=np.stack(kovl),
+             kgroup=np.array(kgroup), kname=np.array(kname),
+             wimg=np.stack(wimg), wgroup=np.array(wgroup), wname=np.array(wname))
+    np.savez(path + ".partial.npz", **d)
+    os.replace(path + ".partial.npz", path)
+    print(f"cache: {len(kimg)} Kvasir-SEG + {len(wimg)} WCEBleedGen frames "
+          f"in {time.time() - t0:.0f} s", file=sys.stderr)
+    return d
+
+
+def group_split(groups, k, seed):
+    """Assign each distinct group to one of k parts, shuffled by seed."""
+    ug = np.unique(groups)
+    rng = np.random.RandomState(seed)
+    perm = rng.permutation(len(ug))
+    part = {int(g): int(i % k) for i, g in zip(range(len(ug)), ug[perm])}
+    return np.array([part[int(g)] for g in groups])
+
+
+# --------------------------------------------------------------------------
+# Capsule-style augmentation, applied to every source alike
+
+_FIELD_BANK = []
+_RR = {}
+
+
+def field_mask_bank(seed, n=256):
+    """Field masks drawn once (seeded) at cache size; capsule_look picks one
+    per sample and resizes it: drawing each afresh would dominate an epoch."""
+    if not _FIELD_BANK:
+        rng = np.random.RandomState(seed)
+        _FIELD_BANK.extend(Image.fromarray((field_mask(rng, CACHE_SIDE) * 255).astype(np.uint8))
+                           for _ in range(n))
+    return _FIELD_BANK
+
+
+def radius2(side):
+    if side not in _RR:
+        yy, xx = np.mgrid[0:side, 0:side].astype(np.float32)
+        _RR[side] = ((xx - side / 2) ** 2 + (yy - side / 2) ** 2) / (side / 2) ** 2
+    return _RR[side]
+
+
+def field_mask(rng, side):
+    """A capsule's field of view: none, round, octagonal or rounded square,
+    hard or soft edged. Float HxW in 0..1."""
+    kind = rng.choice(4, p=[0.2, 0.35, 0.3, 0.15])
+    if kind == 0:
+        return np.ones((side, side), np.float32)
+    m = Image.new("L", (side * 2, side * 2), 0)
+    d = ImageDraw.Draw(m)
+    c = side + rng.uniform(-0.06, 0.06) * side * 2
+    rad = rng.uniform(0.85, 1.15) * side
+    if kind == 1:
+        d.ellipse([c - rad, c - rad, c + rad, c + rad], fill=255)
+    elif kind == 2:
+        cut = rad * rng.uniform(0.25, 0.45)
+        pts = [(c - rad + cut, c - rad), (c + rad - cut, c - rad), (c + rad, c - rad + cut),
+               (c + rad, c + rad - cut), (c + rad - cut, c + rad), (c - rad + cut, c + rad),
+               (c - rad, c + rad - cut), (c - rad, c - rad + cut)]
+        d.polygon(pts, fill=255)
+    else:
+        d.rounded_rectangle([c - rad * 0.92, c - rad * 0.92, c + rad * 0.92, c + rad * 0.92],
+                            radius=int(rad * 0.4), fill=255)
+    if rng.rand() < 0.5:
+        m = m.filter(ImageFilter.GaussianBlur(rng.uniform(2, 10)))
+    m = m.resize((side, side), Image.BOX)
+    return np.asarray(m, np.float32) / 255.0
+
+
+def add_bubbles(rng, img):
+    """A few translucent bubbles with bright rims and specular dots."""
+    side = img.shape[0]
+    pil = Image.fromarray(img)
+    over = Image.new("RGBA", (side, side), (0, 0, 0, 0))
+    d = ImageDraw.Draw(over)
+    for _ in range(rng.randint(1, 12)):
+        r = rng.uniform(0.02, 0.12) * side
+        x, y = rng.uniform(0, side, 2)
+        d.ellipse([x - r, y - r, x + r, y + r], outline=(255, 255, 240, int(rng.uniform(90, 220))),
+                  width=max(1, int(r * 0.15)), fill=(255, 255, 230, int(rng.uniform(0, 40))))
+        s = max(1.0, r * 0.2)
+        d.ellipse([x - r * 0.4 - s, y - r * 0.4 - s, x - r * 0.4 + s, y - r * 0.4 + s],
+                  fill=(255, 255, 255, 230))
+    pil = Image.alpha_composite(pil.convert("RGBA"), over).convert("RGB")
+    return np.asarray(pil, np.uint8)
+
+
+def add_debris(rng, img):
+    """Yellow-brown specks and smears (stool, bile)."""
+    side = img.shape[0]
+    pil = Image.fromarray(img).convert("RGBA")
+    over = Image.new("RGBA", (side, side), (0, 0, 0, 0))
+    d = ImageDraw.Draw(over)
+    for _ in range(rng.randint(1, 8)):
+        r = rng.uniform(0.01, 0.08) * side
+        x, y = rng.uniform(0, side, 2)
+        col = (int(rng.uniform(120, 200)), int(rng.uniform(100, 170)), int(rng.uniform(10, 60)),
+               int(rng.uniform(120, 230)))
+        d.ellipse([x - r, y - r * rng.uniform(0.4, 1), x + r, y + r], fill=col)
+    over = over.filter(ImageFilter.GaussianBlur(rng.uniform(0.3, 1.5)))
+    return np.asarray(Image.alpha_composite(pil, over).convert("RGB"), np.uint8)
+
+
+def capsule_look(rng, img, mask):
+    """img uint8 SxSx3, mask float SxS (cache size) -> network input size.
+    Geometry first (crop, flips, rotation), then the capsule's optics."""
+    s = img.shape[0]
+    # crop: scale and position
+    sc = rng.uniform(0.7, 1.0)
+    cw = int(s * sc * rng.uniform(0.9, 1.1))
+    ch = int(s * sc * rng.uniform(0.9, 1.1))
+    cw, ch = min(cw, s), min(ch, s)
+    x0 = rng.randint(0, s - cw + 1)
+    y0 = rng.randint(0, s - ch + 1)
+    img = img[y0:y0 + ch, x0:x0 + cw]
+    mask = mask[y0:y0 + ch, x0:x0 + cw]
+    k = rng.randint(4)
+    img = np.rot90(img, k)
+    mask = np.rot90(mask, k)
+    if rng.rand() < 0.5:
+        img = img[:, ::-1]
+        mask = mask[:, ::-1]
+    # the capsule's resolution: 200-336 px frames, i.e. softer than colonoscopy
+    work = int(rng.uniform(1.0, 1.6) * IN)
+    pil = Image.fromarray(np.ascontiguousarray(img)).resize((work, work), Image.BOX)
+    if rng.rand() < 0.4:
+        pil = pil.filter(ImageFilter.GaussianBlur(rng.uniform(0.3, 1.6)))
+    a = np.asarray(pil, np.uint8)
+    if rng.rand() < 0.35:
+        a = add_bubbles(rng, a)
+    if rng.rand() < 0.25:
+        a = add_debris(rng, a)
+    a = a.astype(np.float32)
+    # colour balance, brightness, gamma
+    gains = rng.uniform(0.8, 1.2, 3) * rng.uniform(0.6, 1.3)
+    a = a * gains
+    a = 255.0 * np.clip(a / 255.0, 0, 1) ** rng.uniform(0.7, 1.4)
+    # vignetting and the field of view
+    rr = radius2(work)
+    vig = 1.0 - rng.uniform(0, 0.6) * np.clip(rr, 0, 2) / 2
+    bank = field_mask_bank(1234)
+    fm = np.asarray(bank[rng.randint(len(bank))].resize((work, work), Image.BOX),
+                    np.float32) / 255.0
+    a = a * (vig * fm)[..., None] + rng.uniform(0, 10) * (1 - fm)[..., None]
+    a += rng.normal(0, rng.uniform(0, 4), a.shape)
+    a = np.clip(a + 0.5, 0, 255).astype(np.uint8)
+    pil = Image.fromarray(a)
+    # JPEG history at the capsule's size, then the engine's area resize
+    buf = io.BytesIO()
+    pil.save(buf, "JPEG", quality=int(rng.randint(50, 96)))
+    pil = Image.open(io.BytesIO(buf.getvalue())).convert("RGB").resize((IN, IN), Image.BOX)
+    m = Image.fromarray(np.ascontiguousarray(mask * 255).astype(np.uint8)).resize((OUT, OUT), Image.BOX)
+    fm_in = np.asarray(Image.fromarray((fm * 255).astype(np.uint8)).resize((OUT, OUT), Image.BOX),
+                       np.float32) / 255.0
+    mask = (np.asarray(m, np.float32) / 255.0 >= 0.5) & (fm_in > 0.5)
+    return np.asarray(pil, np.uint8), mask.astype(np.float32)
+
+
+def polyp_cutout(rng, kimg, kmask, target_side):
+    """Cut a polyp with its mask and some context; scaled so the polyp's box
+    side is target_side. Returns (rgb uint8, alpha float, label mask float)."""
+    m = kmask >= 128
+    ys, xs = np.nonzero(m)
+    if len(ys) == 0:
+        return None
+    y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
+    side = max(y1 - y0, x1 - x0)
+    scale = target_side / max(side, 1)
+    mg = int(side * rng.uniform(0.05, 0.2))
+    s = kimg.shape[0]
+    y0, y1, x0, x1 = max(y0 - mg, 0), min(y1 + mg, s), max(x0 - mg, 0), min(x1 + mg, s)
+    crop = Image.fromarray(kimg[y0:y1, x0:x1])
+    mcrop = Image.fromarray(kmask[y0:y1, x0:x1])
+    nw, nh = max(int((x1 - x0) * scale), 4), max(int((y1 - y0) * scale), 4)
+    crop = crop.resize((nw, nh), Image.BILINEAR)
+    mcrop = mcrop.resize((nw, nh), Image.BILINEAR)
+    lab = np.asarray(mcrop, np.float32) / 255.0
+    # soft alpha: the mask grown a little and feathered
+    grow = mcrop.filter(ImageFilter.MaxFilter(3 if nw < 40 else 5))
+    alpha = grow.filter(ImageFilter.GaussianBlur(rng.uniform(1.0, 3.5)))
+    return np.asarray(crop, np.float32), np.asarray(alpha, np.float32) / 255.0, lab
+
+
+def background_cutout(rng, kimg, kmask, target_side):
+    """A blob of colonoscopy background (no polyp) with the same feathering:
+    pasted as a negative, so a pasting seam never means 'polyp'."""
+    s = kimg.shape[0]
+    for _ in range(10):
+        w = int(rng.uniform(0.2, 0.45) * s)
+        x0, y0 = rng.randint(0, s - w), rng.randint(0, s - w)
+        if kmask[y0:y0 + w, x0:x0 + w].max() < 128:
+            break
+    else:
+        return None
+    crop = Image.fromarray(kimg[y0:y0 + w, x0:x0 + w]).resize((target_side, target_side),
+                                                                Image.BILINEAR)
+    blob = Image.new("L", (target_side, target_side), 0)
+    d = ImageDraw.Draw(blob)
+    e = target_side * rng.uniform(0.1, 0.25)
+    d.ellipse([e, e * rng.uniform(0.5, 1.5), target_side - e, target_side - e], fill=255)
+    alpha = blob.filter(ImageFilter.GaussianBlur(rng.uniform(1.0, 3.5)))
+    return (np.asarray(crop, np.float32), np.asarray(alpha, np.float32) / 255.0,
+            np.zeros((target_side, target_side), np.float32))
+
+
+def paste(rng, bg, cut):
+    """Blend a cutout into a capsule frame (both at cache size), matching its
+    colour partly to the local background. Returns (img, label mask 0..1)."""
+    rgb, alpha, lab = cut
+    h, w = alpha.shape
+    s = bg.shape[0]
+    x0 = rng.randint(int(s * 0.1), max(int(s * 0.9) - w, int(s * 0.1)) + 1)
+    y0 = rng.randint(int(s * 0.1), max(int(s * 0.9) - h, int(s * 0.1)) + 1)
+    x0, y0 = min(x0, s - w), min(y0, s - h)
+    if x0 < 0 or y0 < 0:
+        return None
+    out = bg.astype(np.float32).copy()
+    region = out[y0:y0 + h, x0:x0 + w]
+    a = alpha[..., None]
+    # shift the cutout's mean colour toward the local background's
+    wsum = alpha.sum() + 1e-6
+    cm = (rgb * a).sum((0, 1)) / wsum
+    bm = region.reshape(-1, 3).mean(0)
+    rgb = np.clip(rgb + rng.uniform(0.3, 0.9) * (bm - cm), 0, 255)
+    out[y0:y0 + h, x0:x0 + w] = region * (1 - a) + rgb * a
+    label = np.zeros((s, s), np.float32)
+    label[y0:y0 + h, x0:x0 + w] = lab
+    return out.astype(np.uint8), label
+
+
+# --------------------------------------------------------------------------
+# The network: a compact U-Net of depthwise-separable convolutions.
+# The C engine rebuilds exactly this graph (src/engine/polyp_net.c); keep the
+# layer list in step with it and with docs/engine.md.
+
+class ConvBN(nn.Module):
+    def __init__(self, cin, cout, k, stride=1, groups=1, act=True):
+        super().__init__()
+        self.conv = nn.Conv2d(cin, cout, k, stride, k // 2, groups=groups, bias=False)
+        self.bn = nn.BatchNorm2d(cout)
+        self.act = act
+
+    def forward(self, x):
+        x = self.bn(self.conv(x))
+        return F.relu(x) if self.act else x
+
+
+class DS(nn.Module):
+    """Depthwise 3x3 (+BN+ReLU), pointwise 1x1 (+BN+ReLU)."""
+    def __init__(self, cin, cout, stride=1):
+        super().__init__()
+        self.dw = ConvBN(cin, cin, 3, stride, groups=cin)
+        self.pw = ConvBN(cin, cout, 1)
+
+    def forward(self, x):
+        return self.pw(self.dw(x))
+
+
+class PolypNet(nn.Module):
+    """80x80 input; heatmap logits at 40x40 (half the input side)."""
+    def __init__(self, w=WIDTHS):
+        super().__init__()
+        c0, c1, c2, c3 = w
+        self.enc0 = ConvBN(3, c0, 3, 2)      # 40
+        self.enc1 = DS(c0, c1, 2)            # 20
+        self.enc1b = DS(c1, c1)
+        self.enc2 = DS(c1, c2, 2)            # 10
+        self.enc2b = DS(c2, c2)
+        self.enc3 = DS(c2, c3, 2)            # 5
+        self.enc3b = DS(c3, c3)
+        self.enc3c = DS(c3, c3)
+        self.dec2 = DS(c3 + c2, c2)          # 10
+        self.dec1 = DS(c2 + c1, c1)          # 20
+        self.dec0 = DS(c1 + c0, c0)          # 40
+        self.head = nn.Conv2d(c0, 1, 1, bias=True)
+
+    def forward(self, x):
+        up = lambda t: F.interpolate(t, scale_factor=2, mode="nearest")
+        e0 = self.enc0(x)
+        e1 = self.enc1b(self.enc1(e0))
+        e2 = self.enc2b(self.enc2(e1))
+        e3 = self.enc3c(self.enc3b(self.enc3(e2)))
+        d2 = self.dec2(torch.cat([up(e3), e2], 1))
+        d1 = self.dec1(torch.cat([up(d2), e1], 1))
+        d0 = self.dec0(torch.cat([up(d1), e0], 1))
+        return self.head(d0)[:, 0]
+
+
+def to_input(batch_u8):
+    """uint8 NxHxWx3 -> float NCHW as the engine feeds it: rgb/127.5 - 1."""
+    t = torch.from_numpy(np.ascontiguousarray(batch_u8)).float()
+    return t.permute(0, 3, 1, 2).contiguous() / 127.5 - 1.0
+
+
+def frame_logit(logits):
+    """Frame-level logit: the mean of the TOPK largest pixel logits."""
+    flat = logits.reshape(logits.shape[0], -1)
+    return flat.topk(TOPK, dim=1).values.mean(1)
+
+
+# --------------------------------------------------------------------------
+# Sampling an epoch
+
+class Sampler:
+    def __init__(self, data, kidx, widx, seed):
+        self.d = data
+        self.kidx = kidx      # Kvasir frames usable for training
+        self.widx = widx      # capsule frames usable for training
+        self.seed = seed
+
+    def kvasir(self, rng, i):
+        img = self.d["kimg"][i].copy()
+        if rng.rand() < 0.5:  # the overlays, sometimes removed: never a cue
+            img[self.d["kovl"][i]] = 0
+        return img, self.d["kmask"][i].astype(np.float32) / 255.0
+
+    def pasted(self, rng, positive):
+        w = self.widx[rng.randint(len(self.widx))]
+        k = self.kidx[rng.randint(len(self.kidx))]
+        side = int(rng.uniform(0.22, 0.6) * CACHE_SIDE)
+        cut = (polyp_cutout if positive else background_cutout)(
+            rng, self.d["kimg"][k], self.d["kmask"][k], side)
+        if cut is None:
+            return None
+        return paste(rng, self.d["wimg"][w], cut)
+
+    def kvasir_background(self, rng):
+        """A polyp-free crop of a Kvasir-SEG frame, as a negative: the
+        colonoscopy context itself must not raise the score."""
+        k = self.kidx[rng.randint(len(self.kidx))]
+        m = self.d["kmask"][k] >= 128
+        s = CACHE_SIDE
+        for _ in range(12):
+            w = int(rng.uniform(0.3, 0.6) * s)
+            x0, y0 = rng.randint(0, s - w + 1), rng.randint(0, s - w + 1)
+            if not m[y0:y0 + w, x0:x0 + w].any():
+                img = self.d["kimg"][k][y0:y0 + w, x0:x0 + w].copy()
+                if rng.rand() < 0.5:
+                    img[self.d["kovl"][k][y0:y0 + w, x0:x0 + w]] = 0
+                return img, np.zeros((w, w), np.float32)
+        return None
+
+    def epoch(self, ep, n_kv, n_neg, n_paste_pos, n_paste_neg, n_kv_bg=0):
+        rng = np.random.RandomState(self.seed * 1000 + ep)
+        plan = ([("k", int(i)) for i in rng.choice(self.kidx, n_kv, replace=False)] +
+                [("w", int(i)) for i in rng.choice(self.widx, n_neg, replace=False)] +
+                [("pp", 0)] * n_paste_pos + [("pn", 0)] * n_paste_neg + [("kb", 0)] * n_kv_bg)
+        order = rng.permutation(len(plan))
+        xs, ms = [], []
+        for j in order:
+            kind, i = plan[j]
+            if kind == "k":
+                img, m = self.kvasir(rng, i)
+            elif kind == "w":
+                img, m = self.d["wimg"][i], np.zeros((CACHE_SIDE, CACHE_SIDE), np.float32)
+            elif kind == "kb":
+                r = self.kvasir_background(rng)
+                if r is None:
+                    continue
+                img, m = r
+            else:
+                r = self.pasted(rng, kind == "pp")
+                if r is None:
+                    continue
+                img, m = r
+            a, mm = capsule_look(rng, img, m)
+            xs.append(a)
+            ms.append(mm)
+        return np.stack(xs), np.stack(ms)
+
+
+def channels_last(t):
+    return t.contiguous(memory_format=torch.channels_last)
+
+
+def train(data, kidx, widx, epochs, seed, log, tag):
+    torch.manual_seed(seed)
+    # channels-last runs the convolutions through oneDNN: about 5x faster
+    # on the CPU than PyTorch's default layout for these small layers
+    net = PolypNet().to(memory_format=torch.channels_last)
+    sampler = Sampler(data, kidx, widx, seed)
+    n_kv = min(len(kidx), 800)
+    n_neg = min(len(widx), 600)
+    n_pp, n_pn = (500, 150) if len(kidx) > 100 else (len(kidx), len(kidx) // 4)
+    n_kb = 350 if len(kidx) > 100 else len(kidx) // 4
+    opt = torch.optim.AdamW(net.parameters(), lr=3e-3, weight_decay=1e-4)
+    bs = 32
+    per_epoch = n_kv + n_neg + n_pp + n_pn + n_kb
+    steps = epochs * (per_epoch // bs + 1)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=3e-3, total_steps=steps + 10,
+                                                pct_start=0.15)
+    t0 = time.time()
+    for ep in range(epochs):
+        x, m = sampler.epoch(ep, n_kv, n_neg, n_pp, n_pn, n_kb)
+        net.train()
+        tot = 0.0
+        nb = 0
+        for b in range(0, len(x), bs):
+            xb = channels_last(to_input(x[b:b + bs]))
+            mb = torch.from_numpy(m[b:b + bs])
+            yb = (mb.reshape(len(mb), -1).sum(1) >= 4).float()
+            logits = net(xb)
+            pix = F.binary_cross_entropy_with_logits(logits, mb)
+            p = torch.sigmoid(logits)
+            inter = (p * mb).sum((1, 2))
+            dice = 1 - (2 * inter + 1) / (p.sum((1, 2)) + mb.sum((1, 2)) + 1)
+            dice = (dice * yb).sum() / yb.sum().clamp(min=1)
+            frame = F.binary_cross_entropy_with_logits(frame_logit(logits), yb)
+            loss = pix + dice + 0.5 * frame
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            sched.step()
+            tot += float(loss)
+            nb += 1
+        log(f"{tag} epoch {ep + 1}/{epochs} loss {tot / nb:.4f} ({time.time() - t0:.0f} s)")
+    net.eval()
+    return net
+
+
+# --------------------------------------------------------------------------
+# Evaluation
+
+@torch.no_grad()
+def predict(net, imgs_u8):
+    """uint8 NxINxINx3 -> (prob maps NxINxIN, frame scores N)."""
+    outs, scores = [], []
+    for b in range(0, len(imgs_u8), 64):
+        lg = net(channels_last(to_input(imgs_u8[b:b + 64])))
+        outs.append(torch.sigmoid(lg).numpy())
+        scores.append(torch.sigmoid(frame_logit(lg)).numpy())
+    return np.concatenate(outs), np.concatenate(scores)
+
+
+def resize_u8(img, side=IN):
+    return np.asarray(Image.fromarray(img).resize((side, side), Image.BOX), np.uint8)
+
+
+def top_component(prob):
+    """Bounding box (x0,y0,x1,y1 exclusive) of the 4-connected region around
+    the heatmap's peak at polyp_level(peak): the engine's top box
+    (src/engine/polyp.c)."""
+    peak = prob.max()
+    level = polyp_level(peak)
+    h, w = prob.shape
+    y, x = np.unravel_index(int(prob.argmax()), prob.shape)
+    seen = np.zeros_like(prob, bool)
+    stack = [(y, x)]
+    seen[y, x] = True
+    y0, y1, x0, x1 = y, y, x, x
+    while stack:
+        cy, cx = stack.pop()
+        y0, y1, x0, x1 = min(y0, cy), max(y1, cy), min(x0, cx), max(x1, cx)
+        for ny, nx in ((cy - 1, cx), (cy + 1, cx), (cy, cx - 1), (cy, cx + 1)):
+            if 0 <= ny < h and 0 <= nx < w and not seen[ny, nx] and prob[ny, nx] >= level:
+                seen[ny, nx] = True
+                stack.append((ny, nx))
+    return x0, y0, x1 + 1, y1 + 1
+
+
+def polyp_level(peak):
+    """Level at which the heatmap is cut into boxes: 0.5, or half the peak
+    when the peak is below 1.0 (so a frame always has a top box)."""
+    return min(0.5, 0.5 * peak)
+
+
+def auroc(pos, neg):
+    pos, neg = np.asarray(pos, float), np.asarray(neg, float)
+    if len(pos) == 0 or len(neg) == 0:
+        return None
+    allv = np.concatenate([pos, neg])
+    order = allv.argsort(kind="mergesort")
+    ranks = np.empty(len(allv))
+    sv = allv[order]
+    i = 0
+    while i < len(sv):  # average ranks of ties
+        j = i
+        while j + 1 < len(sv) and sv[j + 1] == sv[i]:
+            j += 1
+        ranks[order[i:j + 1]] = (i + j) / 2 + 1
+        i = j + 1
+    rp = ranks[: len(pos)].sum()
+    return float((rp - len(pos) * (len(pos) + 1) / 2) / (len(pos) * len(neg)))
+
+
+def seg_metrics(net, data, idx):
+    """Dice, IoU and hit rate on whole Kvasir-SEG frames (as shown, overlays
+    and all), at cache resolution with the heatmap upsampled."""
+    imgs = np.stack([resize_u8(data["kimg"][i]) for i in idx])
+    prob, score = predict(net, imgs)
+    dices, ious, hits = [], [], []
+    for j, i in enumerate(idx):
+        gt = data["kmask"][i] >= 128
+        up = np.asarray(Image.fromarray((prob[j] * 255).astype(np.uint8)).resize(
+            (CACHE_SIDE, CACHE_SIDE), Image.BILINEAR), np.float32) / 255.0
+        pr = up >= 0.5
+        inter = (pr & gt).sum()
+        union = (pr | gt).sum()
+        dices.append(2 * inter / max(pr.sum() + gt.sum(), 1))
+        ious.append(inter / max(union, 1))
+        x0, y0, x1, y1 = top_component(prob[j])
+        cx = (x0 + x1) / 2 * CACHE_SIDE / OUT
+        cy = (y0 + y1) / 2 * CACHE_SIDE / OUT
+        hits.append(bool(gt[min(int(cy), CACHE_SIDE - 1), min(int(cx), CACHE_SIDE - 1)]))
+    return dict(dice=float(np.mean(dices)), iou=float(np.mean(ious)),
+                hit_rate=float(np.mean(hits)), n=len(idx)), score
+
+
+def capsule_set(data, kidx, widx, seed):
+    """Held-out capsule material: every held-out capsule frame as a
+    negative; each held-out polyp pasted into a held-out capsule frame as a
+    positive. Fixed seed: the same set every time."""
+    rng = np.random.RandomState(seed)
+    neg = [resize_u8(data["wimg"][i]) for i in widx]
+    pos = []
+    for k in kidx:
+        for _ in range(3):
+            w = widx[rng.randint(len(widx))]
+            cut = polyp_cutout(rng, data["kimg"][k], data["kmask"][k],
+                               int(rng.uniform(0.22, 0.6) * CACHE_SIDE))
+            r = paste(rng, data["wimg"][w], cut) if cut else None
+            if r is not None:
+                pos.append(resize_u8(r[0]))
+                break
+    return np.stack(pos), np.stack(neg)
+
+
+def operating_point(pos, neg, thr):
+    pos, neg = np.asarray(pos), np.asarray(neg)
+    tp, fn = int((pos >= thr).sum()), int((pos < thr).sum())
+    tn, fp = int((neg < thr).sum()), int((neg >= thr).sum())
+    return dict(threshold=float(thr), sensitivity=tp / max(tp + fn, 1),
+                specificity=tn / max(tn + fp, 1), tp=tp, fn=fn, tn=tn, fp=fp)
+
+
+def choose_threshold(pos, neg, min_spec=0.93):
+    """The threshold with the best sensitivity + specificity among those
+    keeping specificity >= min_spec on held-out capsule negatives."""
+    best = None
+    for t in np.unique(np.concatenate([pos, neg])):
+        op = operating_point(pos, neg, t)
+        if op["specificity"] < min_spec:
+            continue
+        key = op["sensitivity"] + op["specificity"]
+        if best is None or key > best[0] + 1e-12:
+            best = (key, op)
+    if best is None:
+        return operating_point(pos, neg, float(np.max(neg)) + 1e-6)
+    # midpoint to the next lower score keeps it off an exact frame value
+    return best[1]
+
+
+def background_crops(data, kidx, widx, seed):
+    """Polyp-free crops: Kvasir-SEG frames' background (no polyp pixel, few
+    overlay pixels) vs capsule frames' centres at the same relative size."""
+    rng = np.random.RandomState(seed)
+    s = CACHE_SIDE
+    kv, cap = [], []
+    for i in kidx:
+        m = data["kmask"][i] >= 128
+        o = data["kovl"][i]
+        for _ in range(20):
+            w = int(s * 0.45)
+            x0, y0 = rng.randint(0, s - w), rng.randint(0, s - w)
+            if not m[y0:y0 + w, x0:x0 + w].any() and o[y0:y0 + w, x0:x0 + w].mean() < 0.05:
+                kv.append(resize_u8(data["kimg"][i][y0:y0 + w, x0:x0 + w]))
+                break
+    for i in widx:
+        w = int(s * 0.45)
+        x0, y0 = rng.randint(int(s * 0.2), s - w - int(s * 0.2)), rng.randint(int(s * 0.2), s - w - int(s * 0.2))
+        cap.append(resize_u8(data["wimg"][i][y0:y0 + w, x0:x0 + w]))
+    return np.stack(kv), np.stack(cap)
+
+
+def inpaint(img, mask):
+    """Fill `mask` (grown a little) by repeated 5x5 box blurs from its
+    surroundings: a Kvasir-SEG frame with its polyp removed."""
+    m = Image.fromarray((mask * 255).astype(np.uint8)).filter(ImageFilter.MaxFilter(7))
+    m = np.asarray(m) > 0
+    out = img.astype(np.float32)
+    out[m] = out[~m].mean(0)
+    for _ in range(60):
+        bl = np.asarray(Image.fromarray(out.clip(0, 255).astype(np.uint8)).filter(
+            ImageFilter.BoxBlur(2)), np.float32)
+        out[m] = bl[m]
+    return out.clip(0, 255).astype(np.uint8)
+
+
+def fold_report(net, data, kval, wval, seed):
+    seg, kv_scores = seg_metrics(net, data, kval)
+    pos, neg = capsule_set(data, kval, wval, seed)
+    _, ps = predict(net, pos)
+    _, ns = predict(net, neg)
+    kb, cb = background_crops(data, kval, wval, seed + 1)
+    _, kbs = predict(net, kb)
+    _, cbs = predict(net, cb)
+    ki = np.stack([resize_u8(inpaint(data["kimg"][i], data["kmask"][i] >= 128)) for i in kval])
+    _, kis = predict(net, ki)
+    # overlays: the score with and without them, on frames that have them
+    has = [i for i in kval if data["kovl"][i].mean() > 0.005]
+    dscore = []
+    if has:
+        a = np.stack([resize_u8(data["kimg"][i]) for i in has])
+        b = []
+        for i in has:
+            im = data["kimg"][i].copy()
+            im[data["kovl"][i]] = 0
+            b.append(resize_u8(im))
+        _, sa = predict(net, a)
+        _, sb = predict(net, np.stack(b))
+        dscore = np.abs(sa - sb)
+    # trivial features on polyp frames (Kvasir + pasted): border share and
+    # brightness must not predict the score
+    feats, scores = [], []
+    for img, sc in [(resize_u8(data["kimg"][i]), kv_scores[j]) for j, i in enumerate(kval)] + \
+            [(pos[j], ps[j]) for j in range(len(pos))]:
+        luma = img.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
+        feats.append([(luma < 20).mean(), luma.mean()])
+        scores.append(sc)
+    feats, scores = np.array(feats), np.array(scores)
+    corr = {}
+    for j, name in enumerate(["border_share", "mean_brightness"]):
+        f = feats[:, j]
+        c = float(np.corrcoef(f, scores)[0, 1]) if f.std() > 0 and scores.std() > 0 else 0.0
+        corr[name] = c
+    X = np.column_stack([feats, np.ones(len(feats))])
+    coef, *_ = np.linalg.lstsq(X, scores, rcond=None)
+    r2 = 1 - ((scores - X @ coef) ** 2).sum() / max(((scores - scores.mean()) ** 2).sum(), 1e-12)
+    return dict(
+        kvasir=seg,
+        capsule=dict(n_pos=len(ps), n_neg=len(ns), auroc=auroc(ps, ns)),
+        source_auroc_polyp_free=dict(auroc=auroc(kbs, cbs), n_kvasir=len(kbs), n_capsule=len(cbs),
+                                     note="score of Kvasir-SEG background crops vs capsule crops; "
+                                          "0.5 = the score does not tell the sources apart"),
+        source_auroc_inpainted=dict(auroc=auroc(kis, ns), n_kvasir=len(kis), n_capsule=len(ns),
+                                    kvasir_flagged_at_final_threshold=None,
+                                    note="whole Kvasir-SEG frames with the polyp inpainted vs "
+                                         "whole held-out capsule frames"),
+        overlay_removal=dict(n=len(dscore),
+                             mean_abs_score_change=float(np.mean(dscore)) if len(dscore) else None,
+                             max_abs_score_change=float(np.max(dscore)) if len(dscore) else None),
+        trivial_features_on_polyp_frames=dict(pearson=corr, r2_linear=float(r2)),
+        _inpainted_scores=kis), ps, ns
+
+
+# --------------------------------------------------------------------------
+# Export: BN folded into each conv, then the documented binary format
+
+def folded_layers(net):
+    """[(name, weight ndarray OIHW, bias ndarray)] in the file's order."""
+    out = []
+
+    def fold(name, cb):
+        w = cb.conv.weight.detach().double()
+        bn = cb.bn
+        sc = bn.weight.detach().double() / torch.sqrt(bn.running_var.double() + bn.eps)
+        b = bn.bias.detach().double() - bn.running_mean.double() * sc
+        out.append((name, (w * sc[:, None, None, None]).float().numpy(), b.float().numpy()))
+
+    fold("enc0", net.enc0)
+    for n in ["enc1", "enc1b", "enc2", "enc2b", "enc3", "enc3b", "enc3c", "dec2", "dec1", "dec0"]:
+        blk = getattr(net, n)
+        fold(n + ".dw", blk.dw)
+        fold(n + ".pw", blk.pw)
+    out.append(("head", net.head.weight.detach().float().numpy(),
+                net.head.bias.detach().float().numpy()))
+    return out
+
+
+def write_weights(net, path, threshold):
+    layers = folded_layers(net)
+    body = bytearray()
+    body += MAGIC
+    body += struct.pack("<IIIIIf", FORMAT_VERSION, IN, TOPK, len(WIDTHS), len(layers), threshold)
+    body += struct.pack("<4I", *WIDTHS)
+    for name, w, b in layers:
+        nm = name.encode()
+        body += struct.pack("<16s", nm)
+        body += struct.pack("<4I", *w.shape)
+        body += np.ascontiguousarray(w, "<f4").tobytes()
+        body += np.ascontiguousarray(b, "<f4").tobytes()
+    body += struct.pack("<I", crc32c(bytes(body)))
+    tmp = path + ".partial"
+    with open(tmp, "wb") as f:
+        f.write(body)
+    os.replace(tmp, path)
+
+
+@torch.no_grad()
+def write_reference(net, path, img_u8):
+    """A test vector for the C engine: one input frame (80x80 RGB) and the
+    network's logits for it, from the folded weights' graph."""
+    lg = net(to_input(img_u8[None]))[0].numpy().astype("<f4")
+    score = float(torch.sigmoid(frame_logit(torch.from_numpy(lg[None])))[0])
+    with open(path + ".partial", "wb") as f:
+        f.write(b"CSPREF01")
+        f.write(struct.pack("<IIf", IN, OUT, score))
+        f.write(img_u8.astype(np.uint8).tobytes())
+        f.write(lg.tobytes())
+    os.replace(path + ".partial", path)
+
+
+# --------------------------------------------------------------------------
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--shared", required=True, help="folder holding kvasir-seg/ and wcebleedgen/")
+    ap.add_argument("--cache", required=True, help="gitignored cache folder")
+    ap.add_argument("--out", required=True, help="weights file to write")
+    ap.add_argument("--metrics", required=True, help="metrics JSON to write")
+    ap.add_argument("--reference", help="C test vector to write (tests/data/...)")
+    ap.add_argument("--epochs", type=int, default=30)
+    ap.add_argument("--cv-epochs", type=int, default=12,
+                    help="epochs of each cross-validation fold model (0: no CV)")
+    ap.add_argument("--seed", type=int, default=13)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--part", choices=["all", "final", "cv"], default="all",
+                    help="final: only the shipped model; cv: only the cross-validation, "
+                         "merged into an existing --metrics file (each part is seeded on its "
+                         "own, so the split runs give what 'all' gives)")
+    ap.add_argument("--smoke", action="store_true",
+                    help="a few frames, one epoch: checks the tool runs end to end")
+    a = ap.parse_args()
+
+    torch.set_num_threads(a.threads)
+    torch.use_deterministic_algorithms(True)
+    np.random.seed(a.seed)
+    t_start = time.time()
+    log = lambda s: print(s, file=sys.stderr, flush=True)
+
+    for sub in ("kvasir-seg", "wcebleedgen"):
+        if not os.path.isfile(os.path.join(a.shared, sub, "labels.csv")):
+            log(f"train_polyp: no {sub}/labels.csv under {a.shared}")
+            return 2
+    data = build_cache(a.shared, a.cache, (40, 80) if a.smoke else None)
+    kfold = group_split(data["kgroup"], 5, a.seed)
+    wpart = group_split(data["wgroup"], 5, a.seed + 1)
+    widx_train = np.nonzero(wpart != 0)[0]
+    widx_held = np.nonzero(wpart == 0)[0]
+    if a.smoke:
+        a.epochs, a.cv_epochs = 1, 0
+
+    metrics = dict(tool="tools/train_polyp.py", seed=a.seed, input_side=IN, topk=TOPK,
+                   widths=list(WIDTHS), threads=a.threads, epochs=a.epochs,
+                   cv_epochs=a.cv_epochs, smoke=a.smoke)
+    # grouped 5-fold cross-validation on Kvasir-SEG (shorter fold models)
+    if a.part == "cv":
+        with open(a.metrics) as f:
+            old = json.load(f)
+        old.update(cv_epochs=a.cv_epochs)
+        metrics = old
+    if a.cv_epochs > 0 and a.part != "final":
+        folds = []
+        t0 = time.time()
+        for f in range(5):
+            ktr = np.nonzero((kfold != f) & (kfold >= 0))[0]
+            kva = np.nonzero(kfold == f)[0]
+            net = train(data, ktr, widx_train, a.cv_epochs, a.seed + 100 + f, log, f"cv{f}")
+            rep, _, _ = fold_report(net, data, kva, widx_held, a.seed + 200 + f)
+            rep.pop("_inpainted_scores")
+            log(f"cv{f}: {json.dumps(rep)}")
+            folds.append(rep)
+        keys = ["dice", "iou", "hit_rate"]
+        metrics["cv"] = dict(
+            folds=folds,
+            mean={k: float(np.mean([r["kvasir"][k] for r in folds])) for k in keys},
+            std={k: float(np.std([r["kvasir"][k] for r in folds])) for k in keys},
+            capsule_auroc_mean=float(np.mean([r["capsule"]["auroc"] for r in folds])),
+            seconds=round(time.time() - t0))
+    if a.part == "cv":
+        metrics["total_seconds"] = metrics.get("final", {}).get("train_seconds", 0) + \
+            metrics["cv"]["seconds"]
+        with open(a.metrics + ".partial", "w") as f:
+            json.dump(metrics, f, indent=1)
+        os.replace(a.metrics + ".partial", a.metrics)
+        log(f"cv: {json.dumps(metrics['cv']['mean'])}")
+        return 0
+    # the shipped model: Kvasir folds 0-3, capsule train groups
+    t0 = time.time()
+    ktr = np.nonzero((kfold != 4) & (kfold >= 0))[0]
+    kva = np.nonzero(kfold == 4)[0]
+    if a.smoke and len(kva) == 0:
+        kva = ktr[:5]
+    net = train(data, ktr, widx_train, a.epochs, a.seed, log, "final")
+    rep, ps, ns = fold_report(net, data, kva, widx_held, a.seed + 300)
+    op = choose_threshold(ps, ns)
+    rep["capsule"].update(op)
+    kis = rep.pop("_inpainted_scores")
+    rep["source_auroc_inpainted"]["kvasir_flagged_at_final_threshold"] = \
+        float(np.mean(kis >= op["threshold"]))
+    metrics["final"] = rep
+    metrics["final"]["train_seconds"] = round(time.time() - t0)
+    metrics["threshold"] = op["threshold"]
+    write_weights(net, a.out, op["threshold"])
+    if a.reference:
+        # a held-out capsule frame with a held-out polyp pasted in
+        pos, _ = capsule_set(data, kva[:1], widx_held, a.seed + 300)
+        write_reference(net, a.reference, pos[0])
+    metrics["total_seconds"] = round(time.time() - t_start)
+    with open(a.metrics + ".partial", "w") as f:
+        json.dump(metrics, f, indent=1)
+    os.replace(a.metrics + ".partial", a.metrics)
+    log(f"final: {json.dumps(rep)}")
+    log(f"wrote {a.out} (threshold {op['threshold']:.4f}) and {a.metrics} "
+        f"in {metrics['total_seconds']} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
