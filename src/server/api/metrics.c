@@ -8,10 +8,10 @@
 enum MHD_Result cs_metrics_handle(cs_server *s, struct MHD_Connection *c, cs_req *req)
 {
     (void)req;
-    char *buf = malloc(8192);
+    size_t n = 0, cap = 32768; /* the histograms take ~12 KB */
+    char *buf = malloc(cap);
     if (!buf)
         return MHD_NO;
-    size_t n = 0, cap = 8192;
     n += (size_t)snprintf(buf + n, cap - n,
         "# HELP capscreen_uploads_active Upload bodies being received now.\n"
         "# TYPE capscreen_uploads_active gauge\n"
@@ -40,6 +40,7 @@ enum MHD_Result cs_metrics_handle(cs_server *s, struct MHD_Connection *c, cs_req
                               (unsigned long long)atomic_load(&s->errors[k]));
     if (n >= cap)
         n = cap - 1;
+    cs_latency_print(s->latency, buf, cap, &n);
     struct MHD_Response *resp = MHD_create_response_from_buffer(n, buf, MHD_RESPMEM_MUST_FREE);
     if (!resp) {
         free(buf);

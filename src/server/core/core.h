@@ -25,6 +25,7 @@
 #include "capscreen/engine.h"
 #include "capscreen/server.h"
 #include "capscreen/store.h"
+#include "server/core/latency.h"
 
 #define CS_TUS_VERSION "1.0.0"
 
@@ -60,6 +61,7 @@ struct cs_server {
     atomic_ullong connections_opened;           /* connections accepted */
     atomic_ullong requests_total;               /* requests begun */
     atomic_ullong errors[CS_EK_COUNT];
+    cs_latency_hist latency[CS_LC_COUNT];       /* request durations (latency.h) */
 
     pthread_mutex_t locks_mu;                   /* guards `locks`, `lock_tickets` */
     cs_upload_lock *locks;                      /* uploads with a body in flight */

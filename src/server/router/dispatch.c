@@ -21,6 +21,8 @@ enum MHD_Result cs_http_on_request(void *cls, struct MHD_Connection *c, const ch
         if (!r)
             return MHD_NO;
         *con_cls = r;
+        r->started_us = cs_mono_us();
+        r->latency_class = cs_latency_class_of(method, url);
         atomic_fetch_add(&s->requests_active, 1);
         atomic_fetch_add(&s->requests_total, 1);
         /* The headers are in: from now on the body may take its time. */
@@ -71,6 +73,7 @@ void cs_http_on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
         cs_tus_request_done(s, r, toe);
         cs_tus_free(r->tus_state);
     }
+    cs_latency_observe(&s->latency[r->latency_class], cs_mono_us() - r->started_us);
     free(r->body);
     free(r);
     *con_cls = NULL;

@@ -37,6 +37,8 @@ typedef struct cs_req {
     cs_tus_req *tus_state;      /* tus.c's state for a request with a body */
     bool tus_seen;              /* tus.c has seen the request's first call */
     bool tus_deferred;          /* a bodiless tus POST/PATCH answered on its last call */
+    int64_t started_us;         /* cs_mono_us() when the headers were in */
+    cs_latency_class latency_class; /* its /metrics histogram */
 } cs_req;
 
 
