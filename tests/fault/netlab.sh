@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # netlab.sh - a two-host network inside this machine for fault tests:
 # namespaces "hub" and "hospital" joined by a veth pair, with real faults
-# applied on the hub's side of the link.
+# applied to the link (loss, rate and cuts on the hub's side; delay where
+# each side receives).
 #
 # Source it, then:
 #   netlab_up NAME                 create NAME-hub (10.77.0.1) and
@@ -27,11 +28,12 @@
 # Why not tc netem: this machine's kernel is built without sch_netem
 # (CONFIG_NET_SCH_NETEM is not set), so delay and loss cannot come from
 # netem here. Loss comes from nftables (netlab_loss) or from the link
-# emulator; delay comes from the emulator, which the kernel hands every
-# packet of the hub's link through NFQUEUE (iptables; nftables' own `queue`
-# statement needs CONFIG_NFT_QUEUE, which this kernel lacks, while
-# iptables-nft's NFQUEUE target works through nft_compat). The rate cap (tc
-# htb on the hub's egress) acts after the emulator's delay.
+# emulator; delay comes from the emulator, to which the kernel hands every
+# packet a namespace receives from the link, through NFQUEUE (iptables;
+# nftables' own `queue` statement needs CONFIG_NFT_QUEUE, which this kernel
+# lacks, while iptables-nft's NFQUEUE target works through nft_compat). The
+# rate cap (tc htb on the hub's egress) acts before the hospital's hold: a
+# bottleneck queue, then the time in flight.
 # netlab_require checks the kernel features and skips (exit 77) without them;
 # netlab_require_delay does the same for the emulator.
 
