@@ -15,8 +15,9 @@
 #   - every frame's bytes equal the file the recorder dropped in the spool;
 #   - the server analysed every frame (GET /api/v1/studies/ID);
 #   - both emulators carried the traffic to the end (their counters).
-# About 3.5 minutes on the project's loaded 2-core VM (1 of them the cut
-# phase), so the full 20,000 frames stay within CI's time.
+# 3.5 minutes on the project's 2-core VM with other builds running, 7 at a
+# load average of 15 (about 1 of them the cut phase), so the full 20,000
+# frames stay within CI's time.
 # Randomness is seeded (CS_FAULT_SEED) so a failure can be replayed.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
