@@ -12,6 +12,7 @@
 #include "uplink/backoff.h"
 #include "uplink/device.h"
 #include "uplink/outbox.h"
+#include "uplink/sizer.h"
 #include "uplink/spool.h"
 #include "uplink/state.h"
 #include "uplink/tus.h"
@@ -26,6 +27,7 @@ struct csu_uplink {
     csu_device dev;
     csu_tus tus;
     csu_backoff backoff;
+    csu_sizer sizer;              /* bytes per PATCH and per packed chunk */
     csu_saved *saved;             /* progress, as last stored */
     csu_outbox ob;                /* bytes of saved's outbox */
     uint8_t *scratch;             /* one frame payload */
@@ -42,6 +44,11 @@ struct csu_uplink {
     bool full;            /* spool at its cap */
     int full_marker;      /* marker state on disk: -1 unknown, 0, 1 */
     bool end_seen;        /* study.end (or STREAM.end) present */
+    bool last_chunk;      /* the outbox holds the study's last frames (spool
+                             mode): the PATCH that completes it also sends
+                             Upload-Length, saving the closing round trip.
+                             False after a restart: then an empty PATCH
+                             closes the upload, as before */
     int64_t retry_at_ms;  /* monotonic time of the next try; 0: none */
     int64_t last_scan_ms;     /* monotonic time of the last spool scan */
     int64_t pending_since_ms; /* when unpacked frames were first seen */

@@ -76,7 +76,12 @@ cs_status csu_outbox_save(const csu_outbox *ob, const char *dir, cs_error *err)
     char path[4096];
     if (!csu_path(path, sizeof path, dir, CSU_OUTBOX_FILE))
         return cs_error_set(err, CS_ERR_ARG, "state folder path too long");
-    return csu_file_replace(path, ob->data, ob->len, 0600, true, err);
+    /* Not fsynced: the file is a cache of bytes that are a pure function of
+     * the entries in `progress` (which is fsynced) and the spool frames.
+     * After a power cut a stale or torn file fails the length/CRC check of
+     * csu_outbox_load() and is rebuilt, so the fsync of up to chunk_bytes
+     * per chunk bought nothing but time on a slow hub's flash. */
+    return csu_file_replace(path, ob->data, ob->len, 0600, false, err);
 }
 
 cs_status csu_outbox_load(csu_outbox *ob, const csu_saved *s, const char *dir,

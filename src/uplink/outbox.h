@@ -41,7 +41,9 @@ cs_status csu_outbox_add(csu_outbox *ob, csu_saved *s, const csu_entry *e,
 /* Record length and CRC in s. */
 void csu_outbox_seal(const csu_outbox *ob, csu_saved *s);
 
-/* Write the bytes to dir/outbox.csfs durably. Errors: CS_ERR_IO. */
+/* Write the bytes to dir/outbox.csfs (atomically replaced, not fsynced:
+ * a cache that csu_outbox_load() checks against the progress). Errors:
+ * CS_ERR_IO. */
 cs_status csu_outbox_save(const csu_outbox *ob, const char *dir,
                           cs_error *err) CS_WARN_UNUSED;
 

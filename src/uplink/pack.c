@@ -94,7 +94,7 @@ static bool due(csu_uplink *u, uint64_t n, uint64_t bytes)
     if (u->pending_since_ms == 0)
         u->pending_since_ms = now;
     return finishing(u) || u->full || n >= u->cfg.chunk_frames ||
-           bytes + n * CS_FS_RECORD_OVERHEAD >= u->cfg.chunk_bytes ||
+           bytes + n * CS_FS_RECORD_OVERHEAD >= csu_sizer_bytes(&u->sizer) ||
            now - u->pending_since_ms >= (int64_t)u->cfg.chunk_ms;
 }
 
@@ -112,7 +112,7 @@ static cs_status commit(csu_uplink *u, cs_error *err)
 static bool room(const csu_uplink *u, uint64_t payload)
 {
     return u->saved->n == 0 ||
-           u->ob.len + CS_FS_RECORD_OVERHEAD + payload <= u->cfg.chunk_bytes;
+           u->ob.len + CS_FS_RECORD_OVERHEAD + payload <= csu_sizer_bytes(&u->sizer);
 }
 
 cs_status csu__scan(csu_uplink *u, cs_error *err)
@@ -139,7 +139,8 @@ static cs_status pack_spool(csu_uplink *u, bool *packed, cs_error *err)
         return CS_OK;
     csu_outbox_begin(&u->ob, s, s->upload_url[0] ? s->offset : 0,
                      s->bytes_sent == 0);
-    for (size_t i = 0; i < u->list.n && s->n < u->cfg.chunk_frames; i++) {
+    size_t i;
+    for (i = 0; i < u->list.n && s->n < u->cfg.chunk_frames; i++) {
         const csu_spool_file *f = &u->list.files[i];
         csu_entry e = {0};
         size_t len = 0;
@@ -173,6 +174,9 @@ static cs_status pack_spool(csu_uplink *u, bool *packed, cs_error *err)
         return CS_OK;
     }
     *packed = true;
+    /* The study's end was known when the spool was listed and every listed
+     * frame is in this chunk: its PATCH can close the upload too. */
+    u->last_chunk = finishing(u) && i == u->list.n;
     return commit(u, err);
 }
 
@@ -193,6 +197,7 @@ static cs_status pack_stream(csu_uplink *u, bool *packed, cs_error *err)
             return CS_OK;  /* the recorder has not started it yet */
         }
     }
+    u->last_chunk = false;  /* stream mode closes with an empty PATCH */
     csu_outbox_begin(&u->ob, s, s->upload_url[0] ? s->offset : 0,
                      s->bytes_sent == 0);
     while (s->n < u->cfg.chunk_frames) {

@@ -196,8 +196,18 @@ static cs_status do_patch(csu_uplink *u, bool final, uint32_t *wait,
     uint64_t end = s->seg_start + s->seg_len;
     const uint8_t *data = final ? NULL : u->ob.data + (s->offset - s->seg_start);
     size_t len = final ? 0 : (size_t)(end - s->offset);
+    /* After a failure the sizer may allow less than the chunk holds: send
+     * a prefix; the server's answer confirms it and the rest follows. */
+    if (len > csu_sizer_bytes(&u->sizer))
+        len = (size_t)csu_sizer_bytes(&u->sizer);
+    bool closing = final || (u->last_chunk && s->offset + len == end);
     csu_reply r;
-    csu_tus_patch(&u->tus, s->upload_url, s->offset, data, len, final, &r);
+    int64_t t0 = csu_mono_ms();
+    csu_tus_patch(&u->tus, s->upload_url, s->offset, data, len, closing, &r);
+    if (r.code == 204 || r.code == 200)
+        csu_sizer_sent(&u->sizer, len, csu_mono_ms() - t0);
+    else if (!final)
+        csu_sizer_failed(&u->sizer);
     if (r.code == 404 || r.code == 410) {
         char why[100];
         snprintf(why, sizeof why, "the server no longer has the upload "
@@ -219,7 +229,16 @@ static cs_status do_patch(csu_uplink *u, bool final, uint32_t *wait,
         s->finished = true;
         return csu_saved_store(s, u->state_dir, err);
     }
-    return csu__confirm(u, o, err);
+    cs_status st = csu__confirm(u, o, err);
+    if (st == CS_OK && closing && o == end) {
+        s->finished = true;
+        st = csu_saved_store(s, u->state_dir, err);
+        /* the last frames just left the spool: list it once more, so the
+         * final status counts nothing queued and the full marker goes */
+        if (st == CS_OK && u->spool_dir[0])
+            st = csu__scan(u, err);
+    }
+    return st;
 }
 
 cs_status csu__step(csu_uplink *u, uint32_t *wait, cs_error *err)

@@ -35,8 +35,9 @@ const char *csu_state_name(csu_state s)
 void csu_config_init(csu_config *c)
 {
     memset(c, 0, sizeof *c);
-    c->chunk_bytes = 256u * 1024u;
-    c->chunk_frames = 64;
+    c->chunk_bytes = 16u * 1024u * 1024u;
+    c->chunk_target_ms = 8000;
+    c->chunk_frames = CSU_CHUNK_FRAMES_MAX;
     c->chunk_ms = 2000;
     c->spool_max_bytes = 1024ull * 1024u * 1024u;
     c->max_frame_bytes = 2u * 1024u * 1024u;
@@ -153,6 +154,7 @@ cs_status csu_uplink_create(const csu_config *cfg, csu_uplink **out,
                      cfg->rng_seed ? cfg->rng_seed
                      : (uint64_t)csu_wall_us() ^ ((uint64_t)getpid() << 32) ^
                        (uint64_t)(uintptr_t)u);
+    csu_sizer_init(&u->sizer, cfg->chunk_bytes, cfg->chunk_target_ms);
     u->scratch_cap = cfg->max_frame_bytes;
     u->saved = malloc(sizeof *u->saved);
     u->scratch = malloc(u->scratch_cap);

@@ -35,8 +35,11 @@ static void usage(FILE *f)
           "  --server URL            server (default: the one enrolled with)\n"
           "  --status-file F         JSON status for the hub's display\n"
           "  --device ID             device id sent in Upload-Metadata (default hub)\n"
-          "  --chunk-bytes N         bytes per PATCH (default 256K)\n"
-          "  --chunk-frames N        frames per PATCH (default 64, max 1024)\n"
+          "  --chunk-bytes N         most bytes per PATCH (default 8M)\n"
+          "  --chunk-target-ms N     size PATCHes to last this long at the measured\n"
+          "                          rate, 256K up to --chunk-bytes (default 4000;\n"
+          "                          0: always --chunk-bytes)\n"
+          "  --chunk-frames N        most frames per PATCH (default and max 1024)\n"
           "  --chunk-ms N            send what came in this long (default 2000)\n"
           "  --spool-max-bytes N     spool cap in bytes (default 1G; 0 none)\n"
           "  --spool-max-frames N    spool cap in frames (default 0: none)\n"
@@ -113,7 +116,7 @@ int cli_run(int argc, char **argv)
         {"low-speed", required_argument, 0, 11}, {"checksum", required_argument, 0, 12},
         {"ca-file", required_argument, 0, 13}, {"finish", no_argument, 0, 14},
         {"once", no_argument, 0, 15}, {"seed", required_argument, 0, 16},
-        {"max-rate", required_argument, 0, 17},
+        {"max-rate", required_argument, 0, 17}, {"chunk-target-ms", required_argument, 0, 18},
         {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     csu_config cfg;
     csu_uplink *u = NULL;
@@ -169,6 +172,8 @@ int cli_run(int argc, char **argv)
                  cfg.rng_seed = v; break;
         case 17: if (!cli_number("--max-rate", optarg, 0, UINT64_MAX, true, &v)) return 2;
                  cfg.max_send_rate = v; break;
+        case 18: if (!cli_number("--chunk-target-ms", optarg, 0, 600000, false, &v)) return 2;
+                 cfg.chunk_target_ms = (uint32_t)v; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
