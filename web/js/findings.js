@@ -21,7 +21,8 @@ export function createFindingsPanel({ study, getSeq, seek, onChange, readOnly, r
   const addMsg = h('p.error', { role: 'alert', hidden: true, testid: 'finding-add-error' });
   // Shown beside the size while it holds an estimate from a detector box.
   const sizeNote = h('p.size-note.small#f-size-note', { testid: 'finding-size-note', hidden: true });
-  size.addEventListener('input', () => { sizeNote.hidden = true; });
+  let boxSized = false; // the form's size came from a box (addPrefilled)
+  size.addEventListener('input', () => { sizeNote.hidden = true; boxSized = false; });
   const rangeHint = h('p.muted.small#f-range-hint', { testid: 'finding-range-hint' },
     'Press [ at the first and ] at the last frame of a range.');
   const addBtn = h('button.btn.btn-primary#f-add', { type: 'submit', testid: 'finding-add' }, 'Add finding');
@@ -49,7 +50,10 @@ export function createFindingsPanel({ study, getSeq, seek, onChange, readOnly, r
       const f = await post(studyPath(study, '/findings'), body);
       toast(`Finding added: ${label(f.type)}, ${frameRange(f)}`);
       note.value = ''; size.value = '';
-      sizeNote.hidden = true;
+      // A size estimated from a box keeps its caveat in view after the add.
+      if (boxSized) sizeNote.textContent = `Added at frame ${f.seq_from}: ${sizeNote.textContent}`;
+      sizeNote.hidden = !boxSized;
+      boxSized = false;
       rangeStart = null;
       updateRangeHint();
       await loadFindings();
@@ -293,6 +297,7 @@ export function createFindingsPanel({ study, getSeq, seek, onChange, readOnly, r
       updateRangeHint();
       sizeNote.textContent = sn || '';
       sizeNote.hidden = !sn;
+      boxSized = !!sn;
       addForm.scrollIntoView({ block: 'nearest' });
       addForm.requestSubmit();
     },
