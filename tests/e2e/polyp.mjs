@@ -243,6 +243,13 @@ try {
     await shot(page, 'polyp-finding.png');
   });
 
+  await check('the worklist counts the study\'s polyp frames', async () => {
+    await page.goto('/#/worklist');
+    const cell = `[data-testid="study-row-${STUDY}"] [data-testid="wl-polyp"]`;
+    await page.waitForSelector(cell);
+    eq((await page.textContent(cell)).trim(), String(polyps.length), 'polyp flags in the worklist');
+  });
+
   await check('no page errors, console errors or CSP violations', async () => {
     const csp = await page.evaluate(() => window.__csp || []);
     assert(csp.length === 0, `CSP violations: ${csp.join('; ')}`);
