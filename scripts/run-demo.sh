@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The README's run command: install what is missing, build, and start the
 # server (capscreen serve: SQLite, files under demo-output/data) with the
-# demo study (samples/demo, 240 frames) loaded, then print the
+# demo study (samples/demo, 245 frames) loaded, then print the
 # workstation's URL and freshly generated credentials for a first admin, a
 # reader and a consultant. The study is packed into a frame stream, as a
 # home hub sends it, imported, and analysed by the server as it starts.

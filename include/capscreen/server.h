@@ -35,6 +35,8 @@ typedef struct cs_server_config {
                                           empty = admin routes refused */
     char admin_token_file[CS_CFG_PATH];/* admin_token_file: read the token from a file */
     char model[CS_CFG_PATH];           /* model: bleeding model; empty = default */
+    char polyp_model[CS_CFG_PATH];     /* polyp_model: polyp weights; empty = default
+                                          ($CAPSCREEN_POLYP_MODEL, else the installed) */
     int64_t code_ttl_s;                /* code_ttl: enrolment code lifetime, s */
     int64_t upload_expiry_s;           /* upload_expiry: an idle incomplete upload
                                           expires this long after its last PATCH */

@@ -126,6 +126,9 @@ cs_status cs_store_study_touch(cs_store *s, const char *study, int64_t now_ms, c
 
 /* ---- per-frame results -------------------------------------------------- */
 
+/* Room for a frame's boxes text (cs_frame_rec.boxes), with its NUL. */
+#define CS_FRAME_BOXES_MAX 640
+
 typedef struct cs_frame_rec {
     uint64_t seq;              /* 0-based position in the study */
     int64_t frame_index;       /* -1 unknown */
@@ -154,6 +157,11 @@ typedef struct cs_frame_rec {
     bool has_polyp;
     float polyp_probability;
     bool polyp;                /* the model's decision (counted in cs_study_counts) */
+    /* Schema 3: the boxes of the frame's flagged findings as compact JSON
+     * text (docs/server.md, "Per-frame results"), at most
+     * CS_FRAME_BOXES_MAX - 1 bytes; NULL or "" = none. Stored only for ok
+     * frames. */
+    const char *boxes;
 } cs_frame_rec;
 
 /* Store one frame and move the study's analysis position to
@@ -303,6 +311,7 @@ typedef struct cs_frame_view {
     uint32_t payload_len;                  /* 0: no image (a damaged record) */
     bool has_polyp, polyp;                 /* schema 3; has_polyp false = not computed */
     float polyp_probability;               /* 0 when !has_polyp */
+    char boxes[CS_FRAME_BOXES_MAX];        /* as cs_frame_rec.boxes; "" = none */
 } cs_frame_view;
 
 /* Up to `cap` frames of `study` with seq >= from_seq, in seq order. */

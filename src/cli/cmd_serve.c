@@ -33,6 +33,8 @@ static void usage(FILE *f)
           "  --data DIR                   capscreen.db and uploads/ (default capscreen-data)\n"
           "  --admin-token-file FILE      admin bearer token (or CAPSCREEN_ADMIN_TOKEN)\n"
           "  --model FILE                 bleeding model (default: the installed one)\n"
+          "  --polyp-model FILE           polyp weights (default: $CAPSCREEN_POLYP_MODEL or\n"
+          "                               the installed one)\n"
           "  --code-ttl SECONDS           enrolment codes live this long (default 7 days)\n"
           "  --upload-expiry SECONDS      idle incomplete uploads expire (default 24 h)\n"
           "  --max-upload-size BYTES      Tus-Max-Size (default 64 GiB)\n"

@@ -29,6 +29,7 @@ static const key_def KEYS[] = {
     {"admin_token", "CAPSCREEN_ADMIN_TOKEN", K_STR, F(admin_token), 0, 0},
     {"admin_token_file", "CAPSCREEN_ADMIN_TOKEN_FILE", K_PATH, F(admin_token_file), 0, 0},
     {"model", "CAPSCREEN_MODEL_PATH", K_PATH, F(model), 0, 0},
+    {"polyp_model", "CAPSCREEN_POLYP_MODEL_PATH", K_PATH, F(polyp_model), 0, 0},
     {"code_ttl", "CAPSCREEN_CODE_TTL", K_I64, F(code_ttl_s), 1, 366LL * 86400},
     {"upload_expiry", "CAPSCREEN_UPLOAD_EXPIRY", K_I64, F(upload_expiry_s), 1, 366LL * 86400},
     {"max_upload_size", "CAPSCREEN_MAX_UPLOAD_SIZE", K_U64, F(max_upload_size), 1, INT64_MAX},

@@ -125,7 +125,10 @@ cs_status cs_server_start(const cs_server_config *cfg, cs_server **out, cs_error
         st = cs_error_set(err, CS_ERR_IO, "cannot create %s: %s", s->uploads_dir, strerror(errno));
         goto fail;
     }
-    if ((st = cs_engine_load(cfg->model[0] ? cfg->model : NULL, &s->engine, err)) != CS_OK ||
+    /* Both models: live analysis flags bleeding and polyps. */
+    if ((st = cs_engine_load_models(cfg->model[0] ? cfg->model : NULL,
+                                    cfg->polyp_model[0] ? cfg->polyp_model : NULL, &s->engine,
+                                    err)) != CS_OK ||
         (st = cs_tus_reconcile(s, err)) != CS_OK ||
         (st = cs_session_init(s, err)) != CS_OK || (st = cs_audit_init(s, err)) != CS_OK ||
         (st = load_tls(s, err)) != CS_OK ||

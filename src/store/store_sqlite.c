@@ -111,9 +111,12 @@ static const char *const MIGRATIONS[] = {
      * its frame counters, moved by the frame calls in the transaction that
      * stores the frames, so the worklist never scans the frames table; the
      * existing frames are counted once here. Frames get the polyp model's
-     * probability (NULL: not computed) and decision; studies can be closed. */
+     * probability (NULL: not computed) and decision, and the boxes of the
+     * flagged findings (compact JSON text, NULL: none); studies can be
+     * closed. */
     "ALTER TABLE frames ADD COLUMN polyp REAL;"
     "ALTER TABLE frames ADD COLUMN polyp_flag INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE frames ADD COLUMN boxes TEXT;"
     "ALTER TABLE studies ADD COLUMN n_frames INTEGER NOT NULL DEFAULT 0;"
     "ALTER TABLE studies ADD COLUMN n_ok INTEGER NOT NULL DEFAULT 0;"
     "ALTER TABLE studies ADD COLUMN n_readable INTEGER NOT NULL DEFAULT 0;"
@@ -557,7 +560,8 @@ static cs_status bind_frame(sq_store *q, sqlite3_stmt *st, const char *study,
                    ok ? sq_i64(f->width) : sq_null(), ok ? sq_i64(f->height) : sq_null(),
                    sq_i64((int64_t)f->payload_offset), sq_i64(f->payload_len),
                    sq_i64(f->mean_rgb), sq_i64(f->redundant),
-                   polyp ? sq_f64(f->polyp_probability) : sq_null(), sq_i64(polyp && f->polyp));
+                   polyp ? sq_f64(f->polyp_probability) : sq_null(), sq_i64(polyp && f->polyp),
+                   ok && f->boxes && f->boxes[0] ? sq_text(f->boxes) : sq_null());
 }
 
 /* What frames add to the counters (SQ_FRAME_AGG's order). */
@@ -639,8 +643,8 @@ static cs_status sq_frames_add(cs_store *s, const char *study, const cs_frame_re
     if ((r = prep(q, "INSERT OR REPLACE INTO frames (study, seq, frame_index,"
                      " capture_time_us, ok, status, error, bleeding_probability, bleeding,"
                      " exposure, sharpness, visibility, readable, blurry, width, height,"
-                     " payload_offset, payload_len, mean_rgb, redundant, polyp, polyp_flag)"
-                     " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", &st, err)) != CS_OK)
+                     " payload_offset, payload_len, mean_rgb, redundant, polyp, polyp_flag, boxes)"
+                     " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", &st, err)) != CS_OK)
         goto fail;
     for (size_t i = 0; i < n; i++) {
         sqlite3_reset(st);
@@ -871,7 +875,7 @@ static cs_status sq_frame_views(cs_store *s, const char *study, uint64_t from_se
     pthread_mutex_lock(&q->lock);
     cs_status r = prep(q, "SELECT seq, frame_index, capture_time_us, ok, readable, blurry,"
                           " bleeding, redundant, bleeding_probability, mean_rgb, payload_offset,"
-                          " payload_len, polyp, polyp_flag FROM frames WHERE study = ? AND seq >= ?"
+                          " payload_len, polyp, polyp_flag, boxes FROM frames WHERE study = ? AND seq >= ?"
                           " ORDER BY seq LIMIT ?", &st, err);
     if (r == CS_OK)
         r = sq_bind(q, st, err, sq_text(study),
@@ -898,6 +902,14 @@ static cs_status sq_frame_views(cs_store *s, const char *study, uint64_t from_se
             v->has_polyp = sqlite3_column_type(st, 12) != SQLITE_NULL;
             v->polyp_probability = v->has_polyp ? (float)sqlite3_column_double(st, 12) : 0.0f;
             v->polyp = sqlite3_column_int(st, 13) != 0;
+            /* Longer text than the view holds (never written by this
+             * program) is dropped whole rather than cut into bad JSON. */
+            const unsigned char *bx = sqlite3_column_text(st, 14);
+            size_t bl = bx ? strlen((const char *)bx) : 0;
+            if (bl < sizeof v->boxes)
+                memcpy(v->boxes, bx ? (const char *)bx : "", bl + 1);
+            else
+                v->boxes[0] = '\0';
         }
         if (*n < cap && rc != SQLITE_DONE)
             r = db_fail(q, err, "list frame views");

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# tests/e2e/run.sh - the workstation end-to-end test under ctest (label e2e).
+# tests/e2e/run.sh - the workstation end-to-end tests under ctest (label e2e).
 #
 # Starts a real `capscreen serve` on a fresh data folder with three accounts
 # (admin, reader, consultant) and the demo study (samples/demo/frames,
-# packed and imported), waits until the server has analysed it, then runs
-# tests/e2e/workstation.mjs (playwright-core driving Debian's Chromium).
+# packed and imported twice), waits until the server has analysed both, then
+# runs tests/e2e/workstation.mjs on the first (it signs its report) and
+# tests/e2e/polyp.mjs on the second (playwright-core driving Debian's
+# Chromium).
 # Exit 77 (skipped) without Chromium, node, or the npm packages of
 # tests/node. ctest passes CAPSCREEN, CS_SOURCE_DIR, CS_BUILD_DIR
 # (tests/CMakeLists.txt); CS_SHOTS (optional) keeps the screenshots.
@@ -50,6 +52,12 @@ NFRAMES=$(ls "$FRAMES"/*.jpg | wc -l)
 CS_STUDY=$(tail -n 1 "$T/import.out" | python3 -c 'import json,sys; print(json.load(sys.stdin)["study"])') ||
     die "study import printed no {\"study\": ID}: $(cat "$T/import.out")"
 export CS_STUDY
+# The same frames again for polyp.mjs, which needs a report nobody signed.
+"$CAPSCREEN" study import --data "$DATA" --label "Demo (polyps)" "$T/demo.csfs" >"$T/import2.out" 2>"$T/import2.err" ||
+    die "study import: $(cat "$T/import2.err")"
+CS_POLYP_STUDY=$(tail -n 1 "$T/import2.out" | python3 -c 'import json,sys; print(json.load(sys.stdin)["study"])') ||
+    die "study import printed no {\"study\": ID}: $(cat "$T/import2.out")"
+export CS_POLYP_STUDY CS_SOURCE_DIR=$SRC_DIR
 
 start_server "$DATA"
 export CS_URL=$SRV_URL
@@ -61,8 +69,8 @@ curl -s -c "$JAR" -o "$T/login.json" -w '%{http_code}' -H 'Content-Type: applica
     -d "{\"user\": \"$CS_ADMIN_USER\", \"password\": \"$CS_ADMIN_PASS\"}" \
     "$SRV_URL/api/v1/session" >"$T/login.code" || true
 [ "$(cat "$T/login.code")" = 200 ] || die "admin login: HTTP $(cat "$T/login.code") $(cat "$T/login.json")"
-analysed() {
-    curl -s -b "$JAR" -o "$T/study.json" "$SRV_URL/api/v1/studies/$CS_STUDY" || return 1
+analysed() {  # analysed STUDY
+    curl -s -b "$JAR" -o "$T/study.json" "$SRV_URL/api/v1/studies/$1" || return 1
     python3 - "$T/study.json" "$NFRAMES" <<'PY'
 import json, sys
 d = json.load(open(sys.argv[1]))
@@ -71,16 +79,18 @@ sys.exit(0 if d.get("progress", {}).get("frames_analysed") == int(sys.argv[2])
 PY
 }
 for ((i = 0; i < 300 * 4; i++)); do
-    analysed && break
+    analysed "$CS_STUDY" && analysed "$CS_POLYP_STUDY" && break
     kill -0 "$SRV_PID" 2>/dev/null || die "the server exited: $(tail -3 "$T/srv.err")"
     sleep 0.25
 done
-analysed || die "the demo study was not analysed within 300 s: $(head -c 400 "$T/study.json" 2>/dev/null)"
-echo "# server $SRV_URL, study $CS_STUDY analysed ($NFRAMES frames)"
+analysed "$CS_STUDY" && analysed "$CS_POLYP_STUDY" ||
+    die "the demo studies were not analysed within 300 s: $(head -c 400 "$T/study.json" 2>/dev/null)"
+echo "# server $SRV_URL, studies $CS_STUDY and $CS_POLYP_STUDY analysed ($NFRAMES frames each)"
 
 if [ -n "${CS_SHOTS:-}" ]; then mkdir -p "$CS_SHOTS"; export CS_SHOTS; fi
 RC=0
 timeout 420 node "$E2E_DIR/workstation.mjs" || RC=$?
+timeout 300 node "$E2E_DIR/polyp.mjs" || RC=$?
 if [ "$RC" -ne 0 ]; then
     echo "--- server stderr (last 40 lines) ---" >&2
     tail -n 40 "$T/srv.err" >&2

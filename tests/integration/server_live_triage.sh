@@ -95,6 +95,27 @@ for (seq, ok, off, n, rgb, red), p in zip(rows, payloads):
 assert rows[0][5] == 0, "the first frame is redundant"
 EOF2
 ok "frame rows: payload offsets point at each record's JPEG, mean colours set, first frame kept"
+# The polyp detector runs live too: every ok frame has its probability,
+# boxes only where a finding is flagged, and no flagged frame is redundant
+# (server_polyp_live.sh checks the values against the CLI and across
+# thread counts).
+python3 - "$T/data/capscreen.db" "$STUDY" <<'EOF2' || fail "polyp columns of the live analysis are wrong"
+import json, sqlite3, sys
+db = sqlite3.connect("file:%s?mode=ro" % sys.argv[1], uri=True)
+rows = db.execute("SELECT seq, polyp, polyp_flag, bleeding, boxes, redundant FROM frames"
+                  " WHERE study = ? AND ok = 1 ORDER BY seq", (sys.argv[2],)).fetchall()
+assert len(rows) == 60, len(rows)
+for seq, p, pf, bl, boxes, red in rows:
+    assert p is not None and 0.0 <= p <= 1.0, (seq, p)
+    assert pf in (0, 1), (seq, pf)
+    assert not (red and (pf or bl)), "flagged frame %d is redundant" % seq
+    if boxes is not None:
+        b = json.loads(boxes)
+        assert (pf and b["p"]) or (bl and b["b"]), (seq, pf, bl, b)
+    else:
+        assert not pf, "polyp frame %d has no boxes" % seq
+EOF2
+ok "polyp columns: every ok frame scored, boxes only for flagged frames, no flagged frame redundant"
 
 # --- a damaged record mid-upload ---------------------------------------------
 python3 - "$T/s.csfs" "$T/bad.csfs" <<'EOF2'

@@ -5,6 +5,7 @@
 // (onChange) so the timeline can draw them.
 import { get, post, put, del, studyPath } from './api.js';
 import { h, clear, fmtTime, label, frameRange, toast, errorText, FINDING_TYPES, LANDMARKS, SEGMENTS, GRADES } from './util.js';
+import { SIZE_CAVEAT } from './boxes.js';
 
 export function createFindingsPanel({ study, getSeq, seek, onChange, readOnly, readOnlyReason }) {
   let findings = [];
@@ -18,6 +19,10 @@ export function createFindingsPanel({ study, getSeq, seek, onChange, readOnly, r
   const size = h('input#f-size', { type: 'number', min: 0, max: 200, step: 0.5, testid: 'finding-size', placeholder: 'mm' });
   const note = h('textarea#f-note', { rows: 2, maxlength: 2000, testid: 'finding-note', placeholder: 'Optional note' });
   const addMsg = h('p.error', { role: 'alert', hidden: true, testid: 'finding-add-error' });
+  // Shown beside the size while it holds an estimate from a detector box.
+  const sizeNote = h('p.size-note.small#f-size-note', { testid: 'finding-size-note', hidden: true });
+  let boxSized = false; // the form's size came from a box (addPrefilled)
+  size.addEventListener('input', () => { sizeNote.hidden = true; boxSized = false; });
   const rangeHint = h('p.muted.small#f-range-hint', { testid: 'finding-range-hint' },
     'Press [ at the first and ] at the last frame of a range.');
   const addBtn = h('button.btn.btn-primary#f-add', { type: 'submit', testid: 'finding-add' }, 'Add finding');
@@ -31,6 +36,7 @@ export function createFindingsPanel({ study, getSeq, seek, onChange, readOnly, r
     h('div.row2',
       h('div', h('label', { for: 'f-type' }, 'Type'), type),
       h('div', h('label', { for: 'f-size' }, 'Size (mm)'), size)),
+    sizeNote,
     h('label', { for: 'f-note' }, 'Note'), note,
     addMsg,
     h('div.buttons', addBtn, hereBtn));
@@ -44,6 +50,10 @@ export function createFindingsPanel({ study, getSeq, seek, onChange, readOnly, r
       const f = await post(studyPath(study, '/findings'), body);
       toast(`Finding added: ${label(f.type)}, ${frameRange(f)}`);
       note.value = ''; size.value = '';
+      // A size estimated from a box keeps its caveat in view after the add.
+      if (boxSized) sizeNote.textContent = `Added at frame ${f.seq_from}: ${sizeNote.textContent}`;
+      sizeNote.hidden = !boxSized;
+      boxSized = false;
       rangeStart = null;
       updateRangeHint();
       await loadFindings();
@@ -93,7 +103,9 @@ export function createFindingsPanel({ study, getSeq, seek, onChange, readOnly, r
     const li = h('li.finding', { testid: `finding-${f.id}`, dataset: { id: f.id, seqFrom: f.seq_from, seqTo: f.seq_to ?? f.seq_from } });
     const go = h('button.finding-go', { type: 'button', testid: 'finding-go', title: 'Show in the viewer' },
       h(`span.type.type-${f.type}`, label(f.type)), ' ', h('span.frames', frameRange(f)),
-      f.size_mm !== null && f.size_mm !== undefined ? h('span.size', ` · ${f.size_mm} mm`) : null);
+      f.size_mm !== null && f.size_mm !== undefined
+        ? h('span.size', { title: SIZE_CAVEAT }, ` · ${f.size_mm} mm`, h('span.size-caveat', { testid: 'finding-size-caveat' }, ' (capsule sizes run 3–4 mm large)'))
+        : null);
     go.addEventListener('click', () => seek(f.seq_from));
     const meta = h('div.meta.small.muted', `${f.updated_by || f.created_by || ''} · ${fmtTime(f.updated_at_ms || f.created_at_ms)} · v${f.version}`);
     const noteEl = f.note ? h('div.note', f.note) : null;
@@ -270,6 +282,24 @@ export function createFindingsPanel({ study, getSeq, seek, onChange, readOnly, r
       updateRangeHint();
       toast(`Range: frames ${from.value}–${to.value}`);
       type.focus();
+    },
+    // Fill the add form (a click on a polyp box: the frame, the type, the
+    // estimated size and why) and submit it; the reader can edit or delete
+    // the finding like any other. Read-only: only says why not.
+    addPrefilled({ seq, type: tp, size: sz, note: nt, sizeNote: sn }) {
+      if (readOnly()) { toast(readOnlyReason(), 'error'); return; }
+      from.value = seq;
+      to.value = seq;
+      type.value = tp;
+      size.value = sz === null || sz === undefined ? '' : String(sz);
+      note.value = nt || '';
+      rangeStart = null;
+      updateRangeHint();
+      sizeNote.textContent = sn || '';
+      sizeNote.hidden = !sn;
+      boxSized = !!sn;
+      addForm.scrollIntoView({ block: 'nearest' });
+      addForm.requestSubmit();
     },
     focusAdd(seq) {
       if (rangeStart === null && (from.value === '' || to.value === '' || from.value === to.value)) {

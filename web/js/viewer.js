@@ -1,12 +1,15 @@
 // The viewer (#/study/ID): playback of a study's frames from the columnar
 // frame index, 1/2/4-up layouts, the reduced view (frames flagged redundant
-// hidden), a timeline canvas, flagged-frame thumbnails, zoom, keyboard
-// shortcuts, and a bounded prefetch so 40 frames/s does not stall.
+// hidden), a timeline canvas with bleeding and polyp flags, flagged-frame
+// thumbnails filtered by finding, the detector's boxes over the frame
+// (boxes.js), zoom, keyboard shortcuts, and a bounded prefetch so 40
+// frames/s does not stall.
 // See docs/web.md for the design.
 import { get, studyPath, frameUrl, thumbUrl } from './api.js';
 import { h, clear, fmtTime, fmtDuration, label, toast, LANDMARKS, FRAME_FLAG } from './util.js';
 import { session, can } from './app.js';
 import { createFindingsPanel } from './findings.js';
+import { createBoxLayer, estimatePolypSizeMm, sizeRangeText, SIZE_CAVEAT, SCENE_MM } from './boxes.js';
 
 const SPEEDS = [1, 2, 3, 4, 5, 6, 8, 10, 12, 15, 20, 25, 30, 40];
 const MAX_CACHE = 60;          // frames held (decoded or in flight) at most
@@ -27,16 +30,22 @@ export async function mountViewer(main, studyId) {
   const rgb = idx.rgb || [];
   const ctime = idx.capture_time_us || [];
   const findex = idx.frame_index || [];
+  const ppcol = idx.polyp_p || [];   // polyp probability per mille; null = not scored
+  const boxesOf = idx.boxes || {};   // seq -> boxes of its flagged findings
   const firstTime = ctime.find((t) => t >= 0);
 
   const fullOrder = Array.from({ length: count }, (_, i) => i);
   const reducedOrder = fullOrder.filter((s) => !(flags[s] & FRAME_FLAG.redundant));
   const flagged = fullOrder.filter((s) => flags[s] & FRAME_FLAG.bleeding);
+  const polypFlagged = fullOrder.filter((s) => flags[s] & FRAME_FLAG.polyp);
+  const anyFlagged = fullOrder.filter((s) => flags[s] & (FRAME_FLAG.bleeding | FRAME_FLAG.polyp));
+  const COLOURS = { bleeding: '#ff3b3b', polyp: '#c77dff' }; // timeline ticks (app.css: --bleed, --polyp)
 
   const st = {
     reduced: false, order: fullOrder, pos: 0, layout: 1, fps: 10, dir: 1,
     playing: false, zoom: 1, stalls: 0, holding: false, nextDue: 0, raf: 0,
     signed: !!(report && report.state === 'signed'),
+    boxes: true, stripFilter: 'all',
   };
   const cache = new Map(); // seq -> {img, state: 'loading'|'ready'|'error'|'noimage'}
   let destroyed = false;
@@ -55,6 +64,16 @@ export async function mountViewer(main, studyId) {
   const status = h('div.status-line#status-line', { testid: 'status-line', 'aria-live': 'off' });
   const info = h('dl.frame-info#frame-info', { testid: 'frame-info' });
   const strip = h('div.thumb-strip#flag-strip', { testid: 'flag-strip', 'aria-label': 'Flagged frames' });
+  const stripTitle = h('h2.strip-title', { testid: 'strip-title' });
+  const filterBtns = ['all', 'bleeding', 'polyp'].map((f) => {
+    const b = h('button.btn.btn-small.btn-quiet.strip-filter', { type: 'button', testid: `strip-filter-${f}`, 'aria-pressed': String(f === 'all'), dataset: { filter: f } },
+      f === 'all' ? 'All' : f === 'bleeding' ? 'Bleeding' : 'Polyp');
+    b.addEventListener('click', () => setStripFilter(f));
+    return b;
+  });
+  const stripHead = h('div.strip-head', stripTitle, h('div.strip-filters', { role: 'group', 'aria-label': 'Show flagged frames of' }, filterBtns));
+  const sizeNote = h('p.size-note.small#size-note', { testid: 'size-note' },
+    `Polyp sizes from a box (≈ mm, marked *) assume about ${SCENE_MM} mm of mucosa across the frame; the distance is unknown, so they are good to a factor of two. ${SIZE_CAVEAT}`);
 
   const btn = (id, text, title, fn, extra = {}) => {
     const b = h(`button.ctl#${id}`, { type: 'button', title, 'aria-label': title, testid: id, ...extra }, text);
@@ -68,6 +87,7 @@ export async function mountViewer(main, studyId) {
   const layoutBtns = [1, 2, 4].map((n) => btn(`layout-${n}`, `${n}-up`, `${n === 1 ? 'Single' : n + '-up'} view (${n})`, () => setLayout(n)));
   const reducedBtn = btn('reduced', 'Reduced', 'Reduced view: hide redundant frames (R)', () => toggleReduced(), { 'aria-pressed': 'false' });
   const zoomBtn = btn('zoom', 'Zoom', 'Zoom (Z, or the mouse wheel over the frames)', () => setZoom(st.zoom > 1 ? 1 : 2), { 'aria-pressed': 'false' });
+  const boxesBtn = btn('boxes', 'Boxes', 'Show the detector\'s boxes (B)', () => toggleBoxes(), { 'aria-pressed': 'true' });
   const dirBtn = btn('direction', '⇄ Forward', 'Playback direction (D)', () => setDir(-st.dir));
   const controls = h('div.controls#controls', { role: 'toolbar', 'aria-label': 'Playback' },
     h('div.group',
@@ -77,6 +97,10 @@ export async function mountViewer(main, studyId) {
       btn('step-forward', '▶|', 'Step forward (Right)', () => step(1)),
       btn('next-flag', 'Flag »', 'Next flagged frame (N)', () => jumpFlag(1)),
       dirBtn),
+    h('div.group',
+      btn('prev-polyp', '« Polyp', 'Previous polyp frame (Shift+Y)', () => jumpFlag(-1, 'polyp')),
+      btn('next-polyp', 'Polyp »', 'Next polyp frame (Y)', () => jumpFlag(1, 'polyp')),
+      boxesBtn),
     h('div.group', h('label.speed-label', { for: 'speed' }, 'Speed'), speed, speedOut),
     h('div.group', layoutBtns, reducedBtn, zoomBtn,
       btn('help', '?', 'Keyboard shortcuts (?)', () => toggleHelp())));
@@ -86,7 +110,8 @@ export async function mountViewer(main, studyId) {
     h('table.keys', h('tbody', [
       ['Space', 'play / pause'], ['← / →', 'step back / forward (by the view size)'],
       ['↑ / ↓', 'faster / slower'], ['D', 'playback direction'], ['1 / 2 / 4', 'single, 2-up, 4-up view'],
-      ['R', 'reduced view / full study'], ['N / P', 'next / previous flagged frame'], ['Z', 'zoom'],
+      ['R', 'reduced view / full study'], ['N / P', 'next / previous bleeding frame'],
+      ['Y / Shift+Y', 'next / previous polyp frame'], ['B', 'show / hide the detector\'s boxes (click a polyp box to add a finding)'], ['Z', 'zoom'],
       ['[ / ]', 'start / end a range for a finding'], ['F', 'add a finding at the current frame (or the range)'],
       ['Home / End', 'first / last frame'], ['?', 'this help'], ['Esc', 'close'],
     ].map(([k, v]) => h('tr', h('th', h('kbd', k)), h('td', v))))),
@@ -111,11 +136,12 @@ export async function mountViewer(main, studyId) {
       h('a.btn.btn-small', { href: `#/study/${encodeURIComponent(studyId)}/report`, testid: 'open-report' }, 'Report')),
     h('div.viewer-grid',
       h('div.stage-col', stage, canvas, controls, h('div.info-row', status, info),
-        h('h2.strip-title', `Flagged frames (${flagged.length})`), strip),
+        sizeNote, stripHead, strip),
       h('aside.side-col', panel.el)),
     help);
   main.appendChild(root);
   document.body.classList.add('dark');
+  const layers = slots.map((slot) => createBoxLayer(slot, (seq, b, w, hh) => addPolypFromBox(seq, b, w, hh)));
 
   // ---- the frame cache and prefetch ----------------------------------------
   function ensure(seq) {
@@ -187,7 +213,7 @@ export async function mountViewer(main, studyId) {
       slot.hidden = i >= st.layout;
       if (i >= st.layout) return;
       if (seq === undefined) {
-        if (slot.dataset.seq !== '') { clear(slot); slot.dataset.seq = ''; }
+        if (slot.dataset.seq !== '') { clear(slot).append(layers[i].el); layers[i].place(-1, null, undefined); slot.dataset.seq = ''; }
         return;
       }
       const e = ensure(seq);
@@ -196,13 +222,15 @@ export async function mountViewer(main, studyId) {
       if (want && have === want && slot.dataset.seq === String(seq)) {
         // already in place
       } else if (want) {
-        clear(slot).appendChild(want);
+        clear(slot).append(want, layers[i].el);
       } else {
-        clear(slot).appendChild(h('div.noimg', e.state === 'noimage' ? 'no image' : 'frame not available'));
+        clear(slot).append(h('div.noimg', e.state === 'noimage' ? 'no image' : 'frame not available'), layers[i].el);
       }
+      layers[i].place(seq, e.state === 'ready' ? e.img : null, e.state === 'ready' ? boxesOf[seq] : undefined);
       slot.dataset.seq = seq;
       slot.classList.toggle('loading', e.state === 'loading');
       slot.classList.toggle('flagged', !!(flags[seq] & FRAME_FLAG.bleeding));
+      slot.classList.toggle('polyp-flagged', !!(flags[seq] & FRAME_FLAG.polyp));
       slot.title = `Frame ${seq}`;
     });
   }
@@ -215,12 +243,14 @@ export async function mountViewer(main, studyId) {
     chips.push(h(`span.chip${f & FRAME_FLAG.readable ? '.ok' : '.bad'}`, { testid: 'chip-readable' }, f & FRAME_FLAG.readable ? 'readable' : 'not readable'));
     if (f & FRAME_FLAG.blurry) chips.push(h('span.chip.warn', { testid: 'chip-blurry' }, 'blurry'));
     if (f & FRAME_FLAG.bleeding) chips.push(h('span.chip.bleed', { testid: 'chip-bleeding' }, 'bleeding'));
+    if (f & FRAME_FLAG.polyp) chips.push(h('span.chip.polyp', { testid: 'chip-polyp' }, 'polyp'));
     if (f & FRAME_FLAG.redundant) chips.push(h('span.chip', { testid: 'chip-redundant' }, 'redundant'));
     if (!(f & FRAME_FLAG.ok)) chips.push(h('span.chip.bad', 'analysis failed'));
     clear(info).append(
       h('dt', 'Frame'), h('dd#cur-frame', { testid: 'cur-frame' }, `${seq}`, findex[seq] >= 0 ? h('span.muted', ` (capsule #${findex[seq]})`) : null),
       h('dt', 'Captured'), h('dd#cur-time', { testid: 'cur-time' }, captureText(t)),
       h('dt', 'Bleeding p'), h('dd#cur-p', { testid: 'cur-p' }, pcol[seq] !== undefined && pcol[seq] >= 0 ? (pcol[seq] / 1000).toFixed(3) : '—'),
+      h('dt', 'Polyp p'), h('dd#cur-polyp-p', { testid: 'cur-polyp-p' }, ppcol[seq] !== undefined && ppcol[seq] !== null ? (ppcol[seq] / 1000).toFixed(3) : '—'),
       h('dt', 'Flags'), h('dd.chips', { testid: 'cur-flags' }, chips));
   }
 
@@ -241,8 +271,9 @@ export async function mountViewer(main, studyId) {
     Object.assign(root.dataset, {
       seq: String(seq), pos: String(st.pos), playing: String(st.playing), reduced: String(st.reduced),
       layout: String(st.layout), fps: String(st.fps), stalls: String(st.stalls), zoom: String(st.zoom),
-      shown: shownSeqs().join(','),
+      shown: shownSeqs().join(','), boxes: String(st.boxes), stripFilter: st.stripFilter,
     });
+    boxesBtn.setAttribute('aria-pressed', String(st.boxes));
     canvas.setAttribute('aria-valuenow', String(seq));
     playBtn.textContent = st.playing ? '❚❚' : '▶';
     playBtn.setAttribute('aria-label', st.playing ? 'Pause (Space)' : 'Play (Space)');
@@ -317,9 +348,22 @@ export async function mountViewer(main, studyId) {
         const a = (f.seq_from * w) / count, b = (((f.seq_to ?? f.seq_from) + 1) * w) / count;
         g.fillRect(a, band + 2, Math.max(2, b - a), 5);
       }
-      // Bleeding flags: red ticks.
-      g.fillStyle = '#ff3b3b';
-      for (const s of flagged) g.fillRect(Math.floor(X(s)), band + 9, 1.5, ht - band - 9);
+      // Flags under the findings: bleeding as red ticks in the upper row,
+      // polyps as violet ticks with a dot in the lower row, so the two
+      // never hide each other.
+      const row = (ht - band - 9) / 2;
+      g.fillStyle = COLOURS.bleeding;
+      for (const s of flagged) g.fillRect(Math.floor(X(s)), band + 9, 1.5, row);
+      g.fillStyle = COLOURS.polyp;
+      for (const s of polypFlagged) {
+        const x = Math.floor(X(s));
+        g.fillRect(x, band + 9 + row, 1.5, row);
+        g.beginPath();
+        g.arc(x + 0.75, band + 9 + row + row / 2, 2.5, 0, 2 * Math.PI);
+        g.fill();
+      }
+      canvas.dataset.polypTicks = polypFlagged.map((s) => Math.floor(X(s))).join(',');
+      canvas.dataset.tickRow = String(Math.round(band + 9 + row + row / 2));
       // Landmarks: labelled lines.
       g.font = '10px system-ui, sans-serif';
       g.textBaseline = 'top';
@@ -362,18 +406,37 @@ export async function mountViewer(main, studyId) {
     const seq = Math.min(count - 1, Math.max(0, Math.floor(((ev.clientX - r.left) / r.width) * count)));
     seekSeq(seq, { nearest: true });
   });
-  const ro = new ResizeObserver(() => drawTimeline());
+  const ro = new ResizeObserver(() => { drawTimeline(); layers.forEach((l) => l.fit()); });
   ro.observe(canvas);
+  ro.observe(stage);
 
-  // ---- thumbnails of flagged frames ------------------------------------------
-  for (const s of flagged.slice(0, MAX_THUMBS)) {
-    const b = h('button.thumb', { type: 'button', dataset: { seq: s }, testid: `thumb-${s}`, title: `Frame ${s}, p ${((pcol[s] || 0) / 1000).toFixed(2)}` },
-      h('img', { src: thumbUrl(studyId, s), alt: `Flagged frame ${s}`, loading: 'lazy', width: 96, height: 96 }),
-      h('span', String(s)));
-    b.addEventListener('click', () => seekSeq(s));
-    strip.appendChild(b);
+  // ---- thumbnails of flagged frames, filtered by finding ---------------------
+  const FILTER_LISTS = { all: anyFlagged, bleeding: flagged, polyp: polypFlagged };
+  function renderStrip() {
+    const list = FILTER_LISTS[st.stripFilter];
+    const what = st.stripFilter === 'all' ? 'Flagged frames' : st.stripFilter === 'bleeding' ? 'Bleeding frames' : 'Polyp frames';
+    stripTitle.textContent = `${what} (${list.length}${list.length > MAX_THUMBS ? `, first ${MAX_THUMBS} shown` : ''})`;
+    clear(strip);
+    for (const s of list.slice(0, MAX_THUMBS)) {
+      const bl = !!(flags[s] & FRAME_FLAG.bleeding), po = !!(flags[s] & FRAME_FLAG.polyp);
+      const tip = [bl ? `bleeding p ${((pcol[s] || 0) / 1000).toFixed(2)}` : '', po ? `polyp p ${((ppcol[s] || 0) / 1000).toFixed(2)}` : ''].filter(Boolean).join(', ');
+      const b = h(`button.thumb${bl ? '.thumb-bleeding' : ''}${po ? '.thumb-polyp' : ''}`, { type: 'button', dataset: { seq: s, bleeding: String(bl), polyp: String(po) }, testid: `thumb-${s}`, title: `Frame ${s}: ${tip}` },
+        h('img', { src: thumbUrl(studyId, s), alt: `Flagged frame ${s}`, loading: 'lazy', width: 96, height: 96 }),
+        h('span', String(s)),
+        h('span.thumb-kinds', `${bl ? 'B' : ''}${po ? 'P' : ''}`));
+      b.addEventListener('click', () => seekSeq(s));
+      strip.appendChild(b);
+    }
+    if (!list.length) strip.appendChild(h('p.muted.small', { testid: 'strip-empty' }, st.stripFilter === 'all' ? 'No flagged frames.' : `No frames flagged as ${st.stripFilter}.`));
+    filterBtns.forEach((b) => b.setAttribute('aria-pressed', String(b.dataset.filter === st.stripFilter)));
+    lastStripSeq = null;
   }
-  if (!flagged.length) strip.appendChild(h('p.muted.small', 'No frames flagged as bleeding.'));
+  function setStripFilter(f) {
+    st.stripFilter = f;
+    renderStrip();
+    render();
+  }
+  renderStrip();
 
   // ---- actions ---------------------------------------------------------------
   function setPos(p) {
@@ -404,7 +467,7 @@ export async function mountViewer(main, studyId) {
   }
   function setLayout(n) {
     st.layout = n;
-    stage.className = `stage layout-${n}${st.zoom > 1 ? ' zoomed' : ''}`;
+    stage.className = `stage layout-${n}${st.zoom > 1 ? ' zoomed' : ''}${st.boxes ? '' : ' no-boxes'}`;
     render();
   }
   function setDir(d) { st.dir = d; render(); }
@@ -431,17 +494,38 @@ export async function mountViewer(main, studyId) {
     setZoom(st.zoom * (ev.deltaY < 0 ? 1.25 : 0.8));
   }, { passive: false });
 
-  function jumpFlag(d) {
+  // Next/previous frame flagged for `kind` (bleeding: N/P; polyp: Y).
+  function jumpFlag(d, kind = 'bleeding') {
     if (st.playing) pause();
     const seq = cur();
-    const inView = st.order === fullOrder ? flagged : flagged.filter((s) => !(flags[s] & FRAME_FLAG.redundant));
+    const list = kind === 'polyp' ? polypFlagged : flagged;
+    const inView = st.order === fullOrder ? list : list.filter((s) => !(flags[s] & FRAME_FLAG.redundant));
     const next = d > 0 ? inView.find((s) => s > seq) : [...inView].reverse().find((s) => s < seq);
+    const what = kind === 'polyp' ? 'polyp' : 'flagged';
     if (next === undefined) {
-      const anyHidden = d > 0 ? flagged.some((s) => s > seq) : flagged.some((s) => s < seq);
-      toast(anyHidden ? 'No more flagged frames in the reduced view: press R for the full study' : `No ${d > 0 ? 'later' : 'earlier'} flagged frame`);
+      const anyHidden = d > 0 ? list.some((s) => s > seq) : list.some((s) => s < seq);
+      toast(anyHidden ? `No more ${what} frames in the reduced view: press R for the full study` : `No ${d > 0 ? 'later' : 'earlier'} ${what} frame`);
       return;
     }
     seekSeq(next);
+  }
+
+  function toggleBoxes() {
+    st.boxes = !st.boxes;
+    stage.classList.toggle('no-boxes', !st.boxes);
+    toast(st.boxes ? 'Boxes shown (B hides them)' : 'Boxes hidden (B shows them)');
+    renderStatus();
+  }
+
+  // A click on a polyp box: a polyp finding at that frame, sized from the box.
+  function addPolypFromBox(seq, b, w, hh) {
+    if (st.playing) pause();
+    const mm = estimatePolypSizeMm(b, w, hh);
+    panel.addPrefilled({
+      seq, type: 'polyp', size: mm,
+      note: `Size ${sizeRangeText(mm)}, estimated from the detector's box (${b[2]}×${b[3]} px of ${w}×${hh}). ${SIZE_CAVEAT}`,
+      sizeNote: `${sizeRangeText(mm)} from the box. ${SIZE_CAVEAT}`,
+    });
   }
 
   function play() {
@@ -504,6 +588,7 @@ export async function mountViewer(main, studyId) {
       End: () => { if (st.playing) pause(); setPos(st.order.length - st.layout); },
       1: () => setLayout(1), 2: () => setLayout(2), 4: () => setLayout(4),
       r: () => toggleReduced(), n: () => jumpFlag(1), p: () => jumpFlag(-1),
+      y: () => jumpFlag(ev.shiftKey ? -1 : 1, 'polyp'), b: () => toggleBoxes(),
       z: () => setZoom(st.zoom > 1 ? 1 : 2), d: () => setDir(-st.dir),
       '[': () => { panel.markStart(cur()); drawMarker(); },
       ']': () => { panel.markEnd(cur()); drawMarker(); },

@@ -1,5 +1,6 @@
 /* frames.c - what the viewer loads: a study's frame index (one
- * column per field, so 400,000 frames stay a few MB), each frame's JPEG as
+ * column per field, so 400,000 frames stay a few MB; the boxes of flagged
+ * frames keyed by seq), each frame's JPEG as
  * received and its thumbnail, with caching headers (frames never change
  * once stored) and frames.view audit batches. */
 #include <stdio.h>
@@ -21,9 +22,9 @@ enum MHD_Result cs_ws_frame_index(cs_server *s, struct MHD_Connection *c, cs_req
         return ret;
     cs_frame_view *page = malloc(INDEX_PAGE * sizeof *page);
     json_t *fi = json_array(), *ct = json_array(), *fl = json_array(), *p = json_array(),
-           *rgb = json_array();
+           *rgb = json_array(), *pp = json_array(), *boxes = json_object();
     uint64_t next = 0, count = 0;
-    bool ok = page && fi && ct && fl && p && rgb;
+    bool ok = page && fi && ct && fl && p && rgb && pp && boxes;
     while (ok) {
         size_t n = 0;
         if (cs_store_frame_views(s->store, r->id, next, page, INDEX_PAGE, &n, &e) != CS_OK) {
@@ -42,13 +43,29 @@ enum MHD_Result cs_ws_frame_index(cs_server *s, struct MHD_Connection *c, cs_req
             }
             int flags = (v->ok ? 1 : 0) | (v->readable ? 2 : 0) | (v->bleeding ? 4 : 0) |
                         (v->redundant ? 8 : 0) | (v->blurry ? 16 : 0) |
-                        (v->payload_len > 0 ? 32 : 0);
+                        (v->payload_len > 0 ? 32 : 0) | (v->polyp ? 64 : 0) |
+                        (v->has_polyp ? 128 : 0);
             json_array_append_new(fi, json_integer(v->frame_index));
             json_array_append_new(ct, json_integer(v->capture_time_us));
             json_array_append_new(fl, json_integer(flags));
             json_array_append_new(p, json_integer((json_int_t)(v->bleeding_probability * 1000.0f
                                                                + 0.5f)));
             json_array_append_new(rgb, json_integer(v->mean_rgb));
+            json_array_append_new(pp, v->has_polyp
+                                  ? json_integer((json_int_t)(v->polyp_probability * 1000.0f
+                                                              + 0.5f))
+                                  : json_null());
+            /* The store wrote this text (the ingest's boxes_json); text it
+             * cannot parse is left out rather than failing the index. */
+            if (v->boxes[0]) {
+                json_t *b = json_loads(v->boxes, 0, NULL);
+                char key[24];
+                snprintf(key, sizeof key, "%llu", (unsigned long long)v->seq);
+                if (json_is_object(b))
+                    json_object_set_new(boxes, key, b);
+                else
+                    json_decref(b);
+            }
             count++;
         }
         if (n < INDEX_PAGE)
@@ -58,13 +75,15 @@ enum MHD_Result cs_ws_frame_index(cs_server *s, struct MHD_Connection *c, cs_req
     free(page);
     if (!ok) {
         json_decref(fi), json_decref(ct), json_decref(fl), json_decref(p), json_decref(rgb);
+        json_decref(pp), json_decref(boxes);
         return cs_http_error(s, c, 503, false, "store_unavailable", "%s",
                              e.msg[0] ? e.msg : "out of memory");
     }
     cs_audit(s, &a, "study.open", r->id, "%llu frames", (unsigned long long)count);
-    return cs_http_json(c, 200, json_pack("{s:s, s:I, s:o, s:o, s:o, s:o, s:o}", "study", r->id,
-                                          "count", (json_int_t)count, "frame_index", fi,
-                                          "capture_time_us", ct, "flags", fl, "p", p, "rgb", rgb),
+    return cs_http_json(c, 200, json_pack("{s:s, s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
+                                          "study", r->id, "count", (json_int_t)count,
+                                          "frame_index", fi, "capture_time_us", ct, "flags", fl,
+                                          "p", p, "rgb", rgb, "polyp_p", pp, "boxes", boxes),
                         false, NULL);
 }
 

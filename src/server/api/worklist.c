@@ -69,6 +69,17 @@ static json_t *study_entry(cs_server *s, const cs_study_rec *sr, bool lists, cs_
                         json_string(cs_workflow_state(ingest ? ingest : "", report_state)));
     json_object_set_new(o, "assigned_reader", json_string(sr->assigned_reader));
     json_object_set_new(o, "report_state", json_string(report_state));
+    /* The polyp counter (schema 3) beside the bleeding one, for the
+     * worklist's flag counts. */
+    json_t *counts = json_object_get(o, "counts");
+    if (json_is_object(counts) && !json_object_get(counts, "polyp")) {
+        cs_study_counts n;
+        if (cs_store_study_counts(s->store, sr->id, &n, err) != CS_OK) {
+            json_decref(o);
+            return NULL;
+        }
+        json_object_set_new(counts, "polyp", json_integer((json_int_t)n.polyp));
+    }
     return o;
 }
 

@@ -11,7 +11,8 @@ const cs_vocab_word cs_vocab_roles[] = {
 /* The order is the bit order of the flags in GET .../frames. */
 const cs_vocab_word cs_vocab_frame_flags[] = {
     {"ok", "Decoded"}, {"readable", "Readable"}, {"bleeding", "Bleeding"},
-    {"redundant", "Redundant"}, {"blurry", "Blurry"}, {"image", "Image kept"}, {NULL, NULL},
+    {"redundant", "Redundant"}, {"blurry", "Blurry"}, {"image", "Image kept"},
+    {"polyp", "Polyp"}, {"polyp_scored", "Polyp scored"}, {NULL, NULL},
 };
 const cs_vocab_word cs_vocab_finding_types[] = {
     {"fresh_blood", "Fresh blood"}, {"polyp", "Polyp"}, {"ulcer", "Ulcer"},

@@ -9,11 +9,14 @@
  * to the end of the queue, so 500 live studies share the threads fairly.
  * Analysis threads run at a lower priority (nice) than request handling.
  * Each frame row also says where its JPEG payload lies in the stream, its
- * mean colour and whether it repeats the study's last kept frame
+ * mean colour, whether it repeats the study's last kept frame, the polyp
+ * model's output and the boxes of the frame's flagged findings
  * (docs/server.md, "Per-frame results"). */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,6 +73,7 @@ typedef struct pool_thread {
     cs_outcome o;
     cs_frame_rec batch[BATCH_MAX];
     char batch_err[BATCH_MAX][256];
+    char batch_boxes[BATCH_MAX][CS_FRAME_BOXES_MAX];
     size_t nbatch;
     uint64_t batch_end;     /* stream offset just past the last batched item */
     uint8_t buf[READ_CHUNK];
@@ -199,17 +203,70 @@ static uint32_t mean_rgb(const uint8_t sig[CS_SIG_LEN])
     return rgb;
 }
 
+/* printf onto out[*len..cap); *len counts what would have been written,
+ * so an overflow shows as *len >= cap. */
+static void append(char *out, size_t cap, size_t *len, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void append(char *out, size_t cap, size_t *len, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    size_t at = *len < cap ? *len : cap - 1;
+    int k = vsnprintf(out + at, cap - at, fmt, ap);
+    va_end(ap);
+    *len += k > 0 ? (size_t)k : 0;
+}
+
+/* Append boxes b[0..n) as [x,y,w,h,score per mille] in pixels of a
+ * width x height frame. */
+static void put_boxes(char *out, size_t cap, size_t *len, const char *key, const cs_box *b,
+                      int n, int width, int height)
+{
+    append(out, cap, len, ",\"%s\":[", key);
+    for (int i = 0; i < n; i++)
+        append(out, cap, len, "%s[%ld,%ld,%ld,%ld,%ld]", i ? "," : "",
+               lroundf(b[i].x * (float)width), lroundf(b[i].y * (float)height),
+               lroundf(b[i].w * (float)width), lroundf(b[i].h * (float)height),
+               lroundf(b[i].score * 1000.0f));
+    append(out, cap, len, "]");
+}
+
+/* The boxes of the flagged findings of ok frame `o` as compact JSON:
+ * {"w":W,"h":H,"b":[[x,y,w,h,s],...],"p":[...]} in the frame's own
+ * pixels, score per mille ("b" bleeding regions, largest first; "p" polyp
+ * regions, highest peak first). Only a flagged finding's boxes are kept:
+ * the polyp detector boxes its heatmap's peak on every frame, and storing
+ * those for 400,000 frames would cost more than the frames' other results.
+ * "" when neither finding is flagged. CS_MAX_BOXES boxes of each kind fit
+ * CS_FRAME_BOXES_MAX (16 x 27 bytes + the keys). */
+static const char *boxes_json(const cs_outcome *o, char *out, size_t cap)
+{
+    const cs_frame_result *r = &o->result;
+    int nb = r->bleeding ? r->n_boxes : 0, np = r->polyp ? r->n_polyp_boxes : 0;
+    out[0] = '\0';
+    if (nb == 0 && np == 0)
+        return out;
+    size_t len = 0;
+    append(out, cap, &len, "{\"w\":%d,\"h\":%d", o->width, o->height);
+    put_boxes(out, cap, &len, "b", r->boxes, nb, o->width, o->height);
+    put_boxes(out, cap, &len, "p", r->polyp_boxes, np, o->width, o->height);
+    append(out, cap, &len, "}");
+    if (len >= cap)
+        out[0] = '\0'; /* cannot happen with CS_MAX_BOXES boxes; never store cut JSON */
+    return out;
+}
+
 /* True when ok frame `o` repeats the study's last kept frame (signature
- * distance within the summary's redundancy distance) and is not flagged
- * bleeding, since a reduced view must never hide blood; otherwise it
- * becomes the last kept frame. Failed frames are never redundant and keep
- * nothing. */
+ * distance within the summary's redundancy distance) and is flagged
+ * neither bleeding nor polyp, since a reduced view must never hide a
+ * flagged frame; otherwise it becomes the last kept frame. Failed frames
+ * are never redundant and keep nothing. */
 static bool redundant(cs_ingest *g, study_rt *rt, const cs_outcome *o, uint64_t seq)
 {
     if (!o->ok)
         return false;
     const uint8_t *sig = o->result.signature;
-    if (!o->result.bleeding && rt->have_kept &&
+    if (!o->result.bleeding && !o->result.polyp && rt->have_kept &&
         cs_signature_distance(rt->kept_sig, sig) <= g->redundancy_distance)
         return true;
     memcpy(rt->kept_sig, sig, CS_SIG_LEN);
@@ -249,6 +306,10 @@ static void add_outcome(pool_thread *pt, study_rt *rt, const cs_outcome *o,
         f->width = o->width;
         f->height = o->height;
         f->mean_rgb = mean_rgb(o->result.signature);
+        f->has_polyp = true;
+        f->polyp_probability = o->result.polyp_probability;
+        f->polyp = o->result.polyp;
+        f->boxes = boxes_json(o, pt->batch_boxes[i], sizeof pt->batch_boxes[i]);
         f->redundant = redundant(pt->g, rt, o, rt->seq);
     } else {
         snprintf(pt->batch_err[i], sizeof pt->batch_err[i], "%s", o->reason);

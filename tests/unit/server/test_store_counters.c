@@ -214,6 +214,7 @@ static void a_schema_2_database_migrates_and_back_fills_the_counters(void **stat
                 "ALTER TABLE studies DROP COLUMN closed_at_ms;"
                 "ALTER TABLE studies DROP COLUMN closed_by;"
                 "ALTER TABLE frames DROP COLUMN polyp; ALTER TABLE frames DROP COLUMN polyp_flag;"
+                "ALTER TABLE frames DROP COLUMN boxes;"
                 "DELETE FROM schema_version WHERE version = 3;"
                 /* written by a schema 2 server: the counters never saw it */
                 "INSERT INTO frames (study, seq, frame_index, capture_time_us, ok, status,"
@@ -228,6 +229,7 @@ static void a_schema_2_database_migrates_and_back_fills_the_counters(void **stat
     assert_int_equal(fx_scalar(db, "SELECT MAX(version) FROM schema_version"),
                      CS_STORE_SCHEMA_VERSION);
     assert_int_equal(fx_scalar(db, "SELECT COUNT(*) FROM frames WHERE polyp IS NOT NULL"), 0);
+    assert_int_equal(fx_scalar(db, "SELECT COUNT(*) FROM frames WHERE boxes IS NOT NULL"), 0);
     sqlite3_close(db);
     assert_counts_match_scan(&f, "a");
     assert_counts_match_scan(&f, "b");

@@ -214,6 +214,13 @@ static void frames_keep_their_image_location_and_views_page_by_seq(void **state)
         fr[i].mean_rgb = 0xFFEEDDu - (unsigned)i;
         fr[i].redundant = i == 3;
     }
+    /* Polyp results and boxes (schema 3): frame 2 has both findings'
+     * boxes; frame 4 failed, so its boxes are not stored. */
+    fr[2].has_polyp = true;
+    fr[2].polyp = true;
+    fr[2].polyp_probability = 0.75f;
+    fr[2].boxes = "{\"w\":320,\"h\":320,\"b\":[[1,2,30,40,900]],\"p\":[[5,6,70,80,750]]}";
+    fr[4].boxes = "{\"w\":1,\"h\":1,\"b\":[],\"p\":[]}";
     assert_int_equal(cs_store_frames_add(f->s, "s1", fr, 5, 777, &e), CS_OK);
 
     cs_frame_view v[8];
@@ -229,12 +236,18 @@ static void frames_keep_their_image_location_and_views_page_by_seq(void **state)
     assert_int_equal(v[0].mean_rgb, 0xFFEEDB);
     assert_true(v[1].redundant);
     assert_int_equal(v[1].frame_index, -1);
+    assert_true(v[0].has_polyp && v[0].polyp);
+    assert_float_equal(v[0].polyp_probability, 0.75, 1e-6);
+    assert_string_equal(v[0].boxes, fr[2].boxes);
+    assert_false(v[1].has_polyp);
+    assert_string_equal(v[1].boxes, "");
 
     assert_int_equal(cs_store_frame_views(f->s, "s1", 3, v, 8, &n, &e), CS_OK);
     assert_int_equal(n, 2);
     assert_false(v[1].ok);
     assert_false(v[1].readable); /* not stored for a failed frame */
     assert_int_equal(v[1].payload_len, 0);
+    assert_string_equal(v[1].boxes, "");
     assert_int_equal(cs_store_frame_views(f->s, "s1", 5, v, 8, &n, &e), CS_OK);
     assert_int_equal(n, 0);
     assert_int_equal(cs_store_frame_views(f->s, "nope", 0, v, 8, &n, &e), CS_OK);

@@ -1,0 +1,161 @@
+#!/usr/bin/env bash
+# server_polyp_live.sh - `capscreen serve` runs the polyp detector on live
+# studies (issue 13): with the default models every ok frame row gets the
+# polyp probability and decision, a flagged frame its boxes (in the frame's
+# pixels), the study its polyp counter; the frames index the viewer reads
+# carries them; a polyp frame that repeats the last kept frame is never
+# hidden by the reduced view (a clean repeat is); the rows are the same with
+# 1 and 3 analysis threads (two studies at once); a damaged polyp weights
+# file stops `serve` with the reason. Frames: samples/demo (a clean frame
+# twice, then a frame with a pasted polyp three times, samples/README.md).
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+need_python
+need_curl
+
+DEMO=$CS_SOURCE_DIR/samples/demo/frames
+[ -f "$DEMO/demo-0032p2.jpg" ] || die "samples/demo has no polyp frames (tools/make-demo.sh)"
+mkdir -p "$T/frames"
+# f01 f02: one clean frame twice; f03..f05: one polyp frame three times;
+# f06: the clean frame again (kept: it differs from the polyp frame).
+for n in 1 2 6; do ln -s "$DEMO/demo-0031.jpg" "$T/frames/f0$n.jpg"; done
+for n in 3 4 5; do ln -s "$DEMO/demo-0032p2.jpg" "$T/frames/f0$n.jpg"; done
+"$CAPSCREEN" pack --fps 4 "$T/frames" "$T/s.csfs" >/dev/null 2>"$T/pack.err" || die "pack: $(cat "$T/pack.err")"
+# What the CLI's engine says of the polyp frame: the server must agree.
+"$CAPSCREEN" analyze "$T/frames" >"$T/cli.json" 2>/dev/null || die "analyze failed"
+
+# import_study DATA LABEL: import s.csfs, print the study id.
+import_study() {
+    "$CAPSCREEN" study import --data "$1" --label "$2" "$T/s.csfs" >"$T/import.out" 2>"$T/import.err" ||
+        die "study import: $(cat "$T/import.err")"
+    tail -n 1 "$T/import.out" | python3 -c 'import json,sys; print(json.load(sys.stdin)["study"])'
+}
+# wait_rows DATA STUDY N: wait (bounded) until N frame rows are stored.
+wait_rows() {
+    local i
+    for i in $(seq 1 600); do
+        [ "$(python3 - "$1/capscreen.db" "$2" <<'EOF2'
+import sqlite3, sys
+db = sqlite3.connect("file:%s?mode=ro" % sys.argv[1], uri=True)
+print(db.execute("SELECT COUNT(*) FROM frames WHERE study = ?", (sys.argv[2],)).fetchone()[0])
+EOF2
+)" -ge "$3" ] && return 0
+        kill -0 "$SRV_PID" 2>/dev/null || die "the server exited: $(tail -3 "$T/srv.err")"
+        sleep 0.1
+    done
+    die "study $2 never reached $3 stored frames"
+}
+# rows DATA STUDY: the study's analysis results, one JSON line per frame.
+rows() {
+    python3 - "$1/capscreen.db" "$2" <<'EOF2'
+import json, sqlite3, sys
+db = sqlite3.connect("file:%s?mode=ro" % sys.argv[1], uri=True)
+for r in db.execute("SELECT seq, ok, bleeding_probability, bleeding, polyp, polyp_flag, boxes,"
+                    " redundant, mean_rgb FROM frames WHERE study = ? ORDER BY seq", (sys.argv[2],)):
+    print(json.dumps(r))
+EOF2
+}
+
+# --- default models, one analysis thread ------------------------------------
+D1=$T/d1
+mkdir -p "$D1"
+echo "pw-reader-0123456789" | "$CAPSCREEN" user add --data "$D1" --name reader --role reader \
+    >/dev/null 2>"$T/e" || die "user add: $(cat "$T/e")"
+S1=$(import_study "$D1" one)
+start_server "$D1" --analysis-threads 1
+wait_rows "$D1" "$S1" 6
+rows "$D1" "$S1" >"$T/rows1"
+python3 - "$T/rows1" "$T/cli.json" <<'EOF2' || fail "polyp fields of the live analysis are wrong"
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+cli = json.load(open(sys.argv[2]))["frames"]
+assert len(rows) == 6, rows
+for (seq, ok, bp, bl, pp, pf, boxes, red, rgb), c in zip(rows, cli):
+    assert ok == 1 and pp is not None, ("frame %d: no polyp probability" % seq, rows)
+    assert abs(pp - c["polyp_probability"]) < 1e-5, (seq, pp, c["polyp_probability"])
+    assert pf == int(c["polyp"]), (seq, pf, c["polyp"])
+    flagged = pf == 1 or (bl == 1 and len(c["boxes"]) > 0)
+    assert (boxes is not None) == flagged, ("boxes stored iff flagged", seq, boxes)
+    if boxes:
+        b = json.loads(boxes)
+        assert b["w"] == c["width"] and b["h"] == c["height"], b
+        assert (len(b["p"]) > 0) == (pf == 1) and (len(b["b"]) > 0) == (bl == 1 and len(c["boxes"]) > 0), b
+        for x, y, w, h, s in b["p"] + b["b"]:
+            assert 0 <= x and 0 <= y and w > 0 and h > 0 and x + w <= b["w"] and y + h <= b["h"], b
+            assert 0 <= s <= 1000, b
+        if pf:  # the top polyp box is the CLI's, in pixels
+            t = c["polyp_boxes"][0]
+            assert b["p"][0][:4] == [t["x"], t["y"], t["w"], t["h"]], (b["p"][0], t)
+# the clean frame is not a polyp, the pasted one is (samples/README.md)
+assert rows[0][5] == 0 and all(r[5] == 1 for r in rows[2:5]), [r[4:6] for r in rows]
+assert rows[1][7] == 1, "a clean repeat should be redundant: %r" % rows[1]
+assert all(r[7] == 0 for r in rows[2:5]), "a polyp frame was hidden as redundant: %r" % rows
+EOF2
+ok "live polyp results: every frame scored as the CLI scores it, boxes for flagged frames, polyp repeats never redundant"
+
+# The frames index and the counters, as the viewer and the worklist read them.
+http POST /api/v1/session -c "$T/r.jar" -d '{"user": "reader", "password": "pw-reader-0123456789"}'
+expect_code 200 "reader login"
+http GET "/api/v1/studies/$S1/frames" -b "$T/r.jar"
+expect_code 200 "frames index"
+python3 - "$T/body" "$T/rows1" <<'EOF2' || fail "the frames index lacks or misstates the polyp fields"
+import json, sys
+d = json.load(open(sys.argv[1]))
+rows = [json.loads(l) for l in open(sys.argv[2])]
+assert d["count"] == 6 and len(d["polyp_p"]) == 6, d
+for seq, r in enumerate(rows):
+    assert d["polyp_p"][seq] == int(r[4] * 1000 + 0.5), (seq, d["polyp_p"][seq], r[4])
+    assert bool(d["flags"][seq] & 64) == bool(r[5]), (seq, d["flags"][seq])
+    assert d["flags"][seq] & 128, "has_polyp bit missing at %d" % seq
+    assert bool(d["flags"][seq] & 8) == bool(r[7]), seq
+    if r[6]:
+        assert d["boxes"][str(seq)] == json.loads(r[6]), (seq, d["boxes"].get(str(seq)))
+    else:
+        assert str(seq) not in d["boxes"], seq
+EOF2
+http GET /api/v1/worklist -b "$T/r.jar"
+expect_code 200 "worklist"
+python3 - "$T/body" "$S1" "$T/rows1" <<'EOF2' || fail "the worklist's polyp count is wrong"
+import json, sys
+d = json.load(open(sys.argv[1]))
+n = sum(json.loads(l)[5] for l in open(sys.argv[3]))
+s = [s for s in d["studies"] if s["study"] == sys.argv[2]][0]
+assert s["counts"]["polyp"] == n and n >= 3, (s["counts"], n)
+EOF2
+ok "frames index: polyp_p, flag bits 64/128 and boxes by seq; worklist counts polyps"
+stop_server
+
+# --- 3 analysis threads, two studies at once: the same rows ---------------
+D3=$T/d3
+mkdir -p "$D3"
+A=$(import_study "$D3" a)
+B=$(import_study "$D3" b)
+start_server "$D3" --analysis-threads 3
+wait_rows "$D3" "$A" 6
+wait_rows "$D3" "$B" 6
+rows "$D3" "$A" >"$T/rowsA"
+rows "$D3" "$B" >"$T/rowsB"
+cmp -s "$T/rows1" "$T/rowsA" && cmp -s "$T/rows1" "$T/rowsB" ||
+    fail "rows differ between 1 and 3 analysis threads: $(diff "$T/rows1" "$T/rowsA" | head -5)"
+ok "1 vs 3 analysis threads (two studies at once): identical frame rows, polyp fields and boxes included"
+stop_server
+
+# --- a damaged polyp weights file stops serve with the reason --------------
+POLYP=$CS_SOURCE_DIR/models/polyp-unet.bin
+[ -f "$POLYP" ] || die "no models/polyp-unet.bin"
+python3 - "$POLYP" "$T/bad.bin" <<'EOF2'
+import sys
+b = bytearray(open(sys.argv[1], "rb").read())
+b[len(b) // 2] ^= 0xFF
+open(sys.argv[2], "wb").write(b)
+EOF2
+set +e
+timeout 30 "$CAPSCREEN" serve --listen 127.0.0.1:0 --data "$T/d4" --polyp-model "$T/bad.bin" \
+    >"$T/bad.out" 2>"$T/bad.err"
+RC=$?
+set -e
+[ "$RC" != 0 ] && [ "$RC" != 124 ] || fail "serve with damaged polyp weights: exit $RC"
+grep -q "bad.bin" "$T/bad.err" || fail "the error does not name the weights file: $(cat "$T/bad.err")"
+grep -q listening "$T/bad.out" && fail "serve listened with damaged polyp weights"
+ok "damaged polyp weights: serve exits $RC: $(head -c 160 "$T/bad.err")"
+cs_finish
