@@ -106,7 +106,8 @@ static enum MHD_Result login(cs_server *s, struct MHD_Connection *c, cs_req *r)
     bool ok = crypto_pwhash_str_verify(hash, pw, strlen(pw)) == 0 && found && !u.disabled;
     snprintf(who.user, sizeof who.user, "%s", user);
     if (!ok) {
-        cs_limiter_failed(s->limiter, user, who.ip, now_ms, &evicted);
+        /* The delay runs from now, after the (slow) hash check. */
+        cs_limiter_failed(s->limiter, user, who.ip, cs_now_ms(), &evicted);
         cs_audit_login_limited(s, &evicted);
         cs_audit(s, &who, "session.login_failed", NULL, "%s",
                  !found ? "unknown user" : u.disabled ? "user disabled" : "wrong password");
