@@ -1,4 +1,4 @@
-/* test_login_limiter.c - the failed-login limiter (auth/limiter.h) with a
+/* test_server_login_limiter.c - the failed-login limiter (auth/limiter.h) with a
  * clock the test moves: per-pair delays that grow and are capped, another
  * address unaffected, a success clearing the pair, the high per-address
  * ceiling, bursts of refusals taken once quiet, and a full table that
