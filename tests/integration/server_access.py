@@ -14,6 +14,8 @@ PHASE main:
   GET /api/v1/audit: filter values decoded byte-exact (%25, +, %2B, UTF-8),
   %00 refused, limit checked, and paging by next_before loses nothing.
 PHASE limits|streams|last_admin|audit: that check alone.
+PHASE expiry: with session_idle 60, a stream alone ends when its session
+  goes idle.
 PHASE limited-before-stop: a short burst of refusals for carol, left open.
 PHASE limited-after-restart: that burst was written at shutdown.
 Prints "ok - ..." per check; exit 1 on the first failure."""
@@ -337,6 +339,22 @@ if PHASE == "main":
         check()
 elif PHASE in CHECKS:  # one check alone (to try it against an older server)
     CHECKS[PHASE]()
+elif PHASE == "expiry":  # the server runs with session_idle 60 s
+    s = must_login("alice")
+    t = time.time()
+    st = Stream(s)
+    if not st.got_progress.wait(10):
+        fail("expiry: the stream sent no progress event")
+    # Nothing else is sent with this session: it goes idle 60 s after login.
+    if not st.ended.wait(75):
+        st.close()
+        fail("expiry: the stream still open 75 s after the last request (idle 60 s)")
+    took = time.time() - t
+    if took < 58 or b"event: session_ended" not in st.data:
+        fail("expiry: the stream ended after %.1f s, session_ended %s" %
+             (took, b"session_ended" in st.data))
+    st.close()
+    ok("expiry: the stream of an idle session ended %.1f s after login (idle 60 s)" % took)
 elif PHASE == "limited-before-stop":
     for i in range(4):
         login("carol", "wrong-%d" % i, source="127.0.0.4")

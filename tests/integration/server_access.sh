@@ -3,7 +3,7 @@
 # by server_access.py: login limits per (user, address) with a growing
 # delay (an attacker cannot lock another address out), refused attempts
 # audited per burst (also across a shutdown), event streams that end with
-# their session, the last admin kept, and the audit log's filters and
+# their session (logout, user disabled, new password, expiry), the last admin kept, and the audit log's filters and
 # paging over HTTP.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -32,4 +32,9 @@ stop_server
 start_server "$T/data"
 run limited-after-restart
 ok "a burst of refused logins still open at shutdown is audited"
+# Session expiry (the shortest idle timeout allowed, 60 s) ends a stream.
+stop_server
+CAPSCREEN_SESSION_IDLE=60 start_server "$T/data"
+run expiry
+ok "an event stream ends when its session expires"
 cs_finish
