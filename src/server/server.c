@@ -190,13 +190,15 @@ void cs_server_sweep(cs_server *s)
         return;
     cs_tus_sweep(s);
     resume_pending(s); /* studies imported while it runs (capscreen study import) */
-    cs_audit_flush_views(s, false);
+    cs_audit_flush(s, false); /* frames.view and login.limited batches */
     int64_t now = cs_now_s();
     int n = 0;
     cs_error e = {0};
     if (cs_store_sessions_purge(s->store, now - s->cfg.session_idle_s,
                                 now - s->cfg.session_max_s, &n, &e) != CS_OK)
         fprintf(stderr, "capscreen: cannot purge ended sessions: %s\n", e.msg);
+    else if (n > 0)
+        cs_sessions_changed(s); /* their event streams end */
 }
 
 void cs_server_stop(cs_server *s)

@@ -1,17 +1,25 @@
 /* events.c - GET /api/v1/studies/{id}/events: server-sent events. One
  * `progress` event at once and whenever the study's progress changes, a
  * heartbeat comment every 15 s. The content callback runs on the
- * connection's own thread (thread per connection), so it may wait. */
+ * connection's own thread (thread per connection), so it may wait.
+ *
+ * A stream opened with a session lives only as long as the session: it
+ * re-checks it at once when session_gen moves (logout, a user disabled or
+ * changed, an expired session found) and at least every SESSION_CHECK_S
+ * (idle or maximum age reached), and then sends `event: session_ended`
+ * and ends the response. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "server/api/api.h"
+#include "server/auth/auth.h"
 #include "server/ingest/ingest.h"
 
 #define HEARTBEAT_S 15
 #define EVENT_MAX (64 * 1024)
+#define SESSION_CHECK_S 2
 
 typedef struct sse {
     cs_server *srv;
@@ -19,6 +27,10 @@ typedef struct sse {
     uint64_t seen_gen;
     char *last;          /* last progress JSON sent */
     bool first;
+    char session[CS_HASH_HEX_MAX]; /* the caller's session; "" for the admin token */
+    uint64_t session_gen;          /* s->session_gen when last checked */
+    int64_t session_checked_s;
+    bool ended;                    /* session_ended sent: end the stream */
 } sse;
 
 static void sse_free(void *cls)
@@ -26,6 +38,26 @@ static void sse_free(void *cls)
     sse *e = cls;
     free(e->last);
     free(e);
+}
+
+/* Whether the stream's session is over (checked when session_gen moved
+ * or SESSION_CHECK_S passed). A store error ends the stream too: it cannot
+ * tell that the caller may still read. */
+static bool session_over(sse *e)
+{
+    if (!e->session[0])
+        return false;
+    uint64_t gen = atomic_load(&e->srv->session_gen);
+    int64_t now = cs_now_s();
+    if (gen == e->session_gen && now - e->session_checked_s < SESSION_CHECK_S)
+        return false;
+    e->session_gen = gen;
+    e->session_checked_s = now;
+    bool alive = false;
+    cs_error err = {0};
+    if (cs_auth_session_alive(e->srv, e->session, &alive, &err) != CS_OK)
+        return true;
+    return !alive;
 }
 
 /* Copy `text` into MHD's buffer, or end the stream when it does not fit. */
@@ -46,9 +78,15 @@ static ssize_t sse_read(void *cls, uint64_t pos, char *buf, size_t max)
     struct timespec until;
     clock_gettime(CLOCK_REALTIME, &until);
     until.tv_sec += HEARTBEAT_S;
+    if (e->ended)
+        return MHD_CONTENT_READER_END_OF_STREAM;
     for (;;) {
         if (atomic_load(&s->stopping))
             return MHD_CONTENT_READER_END_OF_STREAM;
+        if (session_over(e)) {
+            e->ended = true;
+            return emit(buf, max, "event: session_ended\ndata: {}\n\n");
+        }
         pthread_mutex_lock(&s->progress_mu);
         uint64_t gen = s->progress_gen;
         pthread_mutex_unlock(&s->progress_mu);
@@ -83,7 +121,8 @@ static ssize_t sse_read(void *cls, uint64_t pos, char *buf, size_t max)
         ts = now;
         ts.tv_sec += 1;
         pthread_mutex_lock(&s->progress_mu);
-        if (s->progress_gen == e->seen_gen && !atomic_load(&s->stopping))
+        if (s->progress_gen == e->seen_gen && !atomic_load(&s->stopping) &&
+            atomic_load(&s->session_gen) == e->session_gen)
             pthread_cond_timedwait(&s->progress_cv, &s->progress_mu, &ts);
         pthread_mutex_unlock(&s->progress_mu);
     }
@@ -105,6 +144,10 @@ enum MHD_Result cs_events_handle(cs_server *s, struct MHD_Connection *c, cs_req 
     e->srv = s;
     e->first = true;
     snprintf(e->id, sizeof e->id, "%s", r->id);
+    if (r->auth.kind == CS_AUTH_USER)
+        snprintf(e->session, sizeof e->session, "%s", r->auth.session_hash);
+    e->session_gen = atomic_load(&s->session_gen);
+    e->session_checked_s = cs_now_s();
     struct MHD_Response *resp =
         MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, EVENT_MAX, sse_read, e, sse_free);
     if (!resp) {

@@ -7,26 +7,10 @@
 #include <string.h>
 
 #include "server/api/api_int.h"
+#include "server/auth/limiter.h"
 #include "server/auth/tokens.h"
 
-#define LIMIT_FAILS_NAME 5     /* failed logins per user name ... */
-#define LIMIT_FAILS_ADDR 30    /* ... or per client address (a ward behind one NAT
-                                  or proxy shares one) ... */
-#define LIMIT_WINDOW_S 900     /* ... within this window */
-#define LIMIT_SLOTS 4096       /* names and addresses tracked at once */
 #define PASSWORD_MAX 1024
-
-/* One name or address with recent failures. */
-typedef struct limit_slot {
-    char key[CS_USER_MAX + 8];  /* "u:NAME" or "a:ADDRESS" */
-    int64_t window_start;
-    int fails;
-} limit_slot;
-
-struct cs_login_limiter {
-    pthread_mutex_t mu;
-    limit_slot slots[LIMIT_SLOTS];
-};
 
 cs_status cs_password_hash(const char *pw, char *out, cs_error *err)
 {
@@ -56,10 +40,9 @@ bool cs_user_name_ok(const char *name)
 
 cs_status cs_session_init(cs_server *s, cs_error *err)
 {
-    s->limiter = calloc(1, sizeof *s->limiter);
+    s->limiter = cs_limiter_new();
     if (!s->limiter)
         return cs_error_set(err, CS_ERR_NOMEM, "out of memory");
-    pthread_mutex_init(&s->limiter->mu, NULL);
     /* Unknown users are checked against this, so a wrong name costs the
      * same time as a wrong password. */
     char random_pw[33];
@@ -69,70 +52,8 @@ cs_status cs_session_init(cs_server *s, cs_error *err)
 
 void cs_session_free(cs_server *s)
 {
-    if (!s->limiter)
-        return;
-    pthread_mutex_destroy(&s->limiter->mu);
-    free(s->limiter);
+    cs_limiter_free(s->limiter);
     s->limiter = NULL;
-}
-
-/* The slot for `key` (a new or the stalest one when absent); under mu. */
-static limit_slot *slot_of(cs_login_limiter *l, const char *key, int64_t now, bool create)
-{
-    limit_slot *free_slot = NULL, *oldest = &l->slots[0];
-    for (size_t i = 0; i < LIMIT_SLOTS; i++) {
-        limit_slot *t = &l->slots[i];
-        if (t->key[0] && strcmp(t->key, key) == 0) {
-            if (now - t->window_start >= LIMIT_WINDOW_S) { /* the window passed */
-                t->window_start = now;
-                t->fails = 0;
-            }
-            return t;
-        }
-        if (!free_slot && (!t->key[0] || now - t->window_start >= LIMIT_WINDOW_S))
-            free_slot = t;
-        if (t->window_start < oldest->window_start)
-            oldest = t;
-    }
-    if (!create)
-        return NULL;
-    limit_slot *t = free_slot ? free_slot : oldest;
-    snprintf(t->key, sizeof t->key, "%s", key);
-    t->window_start = now;
-    t->fails = 0;
-    return t;
-}
-
-/* Seconds until `user` or `ip` may try again; 0 when they may now. */
-static int64_t limited_for(cs_login_limiter *l, const char *user, const char *ip, int64_t now)
-{
-    char ku[CS_USER_MAX + 8], ka[CS_IP_MAX + 8];
-    snprintf(ku, sizeof ku, "u:%s", user);
-    snprintf(ka, sizeof ka, "a:%s", ip);
-    int64_t wait = 0;
-    pthread_mutex_lock(&l->mu);
-    const char *keys[] = {ku, ka};
-    for (int i = 0; i < 2; i++) {
-        limit_slot *t = slot_of(l, keys[i], now, false);
-        if (t && t->fails >= (i == 0 ? LIMIT_FAILS_NAME : LIMIT_FAILS_ADDR)) {
-            int64_t w = t->window_start + LIMIT_WINDOW_S - now;
-            if (w > wait)
-                wait = w;
-        }
-    }
-    pthread_mutex_unlock(&l->mu);
-    return wait;
-}
-
-static void note_failure(cs_login_limiter *l, const char *user, const char *ip, int64_t now)
-{
-    char ku[CS_USER_MAX + 8], ka[CS_IP_MAX + 8];
-    snprintf(ku, sizeof ku, "u:%s", user);
-    snprintf(ka, sizeof ka, "a:%s", ip);
-    pthread_mutex_lock(&l->mu);
-    slot_of(l, ku, now, true)->fails++;
-    slot_of(l, ka, now, true)->fails++;
-    pthread_mutex_unlock(&l->mu);
 }
 
 static json_t *session_json(cs_server *s, const char *user, const char *role, const char *csrf,
@@ -159,16 +80,20 @@ static enum MHD_Result login(cs_server *s, struct MHD_Connection *c, cs_req *r)
                             "body needs {\"user\": NAME, \"password\": PASSWORD}");
         goto done;
     }
-    int64_t now = cs_now_s();
-    int64_t wait = limited_for(s->limiter, user, who.ip, now);
-    if (wait > 0) {
+    int64_t now_ms = cs_now_ms(), now = now_ms / 1000;
+    cs_login_burst evicted;
+    /* Bursts of refusals that have ended get their audit rows now. */
+    cs_audit_flush_logins(s, false);
+    int64_t wait_ms = cs_limiter_admit(s->limiter, user, who.ip, now_ms, &evicted);
+    cs_audit_login_limited(s, &evicted);
+    if (wait_ms > 0) {
+        /* Not even checked: the pair's delay runs (audited per burst). */
+        long long wait = (long long)((wait_ms + 999) / 1000);
         char ra[24];
-        snprintf(ra, sizeof ra, "%lld", (long long)wait);
+        snprintf(ra, sizeof ra, "%lld", wait);
         const char *h[] = {"Retry-After", ra, NULL};
-        snprintf(who.user, sizeof who.user, "%s", user);
-        cs_audit(s, &who, "session.login_failed", NULL, "rate limited");
         ret = cs_http_error_h(s, c, 429, false, h, "too_many_attempts",
-                              "too many failed logins; try again in %lld s", (long long)wait);
+                              "too many failed logins; try again in %lld s", wait);
         goto done;
     }
     cs_user_rec u;
@@ -181,12 +106,16 @@ static enum MHD_Result login(cs_server *s, struct MHD_Connection *c, cs_req *r)
     bool ok = crypto_pwhash_str_verify(hash, pw, strlen(pw)) == 0 && found && !u.disabled;
     snprintf(who.user, sizeof who.user, "%s", user);
     if (!ok) {
-        note_failure(s->limiter, user, who.ip, now);
+        /* The delay runs from now, after the (slow) hash check. */
+        cs_limiter_failed(s->limiter, user, who.ip, cs_now_ms(), &evicted);
+        cs_audit_login_limited(s, &evicted);
         cs_audit(s, &who, "session.login_failed", NULL, "%s",
                  !found ? "unknown user" : u.disabled ? "user disabled" : "wrong password");
         ret = cs_http_error(s, c, 401, false, "bad_credentials", "wrong user name or password");
         goto done;
     }
+    cs_limiter_succeeded(s->limiter, user, who.ip, &evicted);
+    cs_audit_login_limited(s, &evicted);
     char id[CS_TOKEN_MAX];
     cs_session_rec sr = {0};
     cs_token_new(id);
@@ -203,6 +132,7 @@ static enum MHD_Result login(cs_server *s, struct MHD_Connection *c, cs_req *r)
         cs_token_hash(old, oh);
         if (cs_store_session_delete(s->store, oh, &e) != CS_OK)
             fprintf(stderr, "capscreen: cannot end the previous session: %s\n", e.msg);
+        cs_sessions_changed(s);
     }
     if (cs_store_session_create(s->store, &sr, &e) != CS_OK) {
         ret = cs_http_error(s, c, 503, false, "store_unavailable", "%s", e.msg);
@@ -236,6 +166,7 @@ enum MHD_Result cs_api_session(cs_server *s, struct MHD_Connection *c, cs_req *r
                                                  a.session_created_at), false, NULL);
     if (cs_store_session_delete(s->store, a.session_hash, &e) != CS_OK)
         return cs_http_error(s, c, 503, false, "store_unavailable", "%s", e.msg);
+    cs_sessions_changed(s); /* its event streams end */
     cs_audit(s, &a, "session.logout", NULL, "%s", "");
     const char *h[] = {"Set-Cookie",
                        "cs_session=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0", NULL};
@@ -343,10 +274,25 @@ enum MHD_Result cs_api_user(cs_server *s, struct MHD_Connection *c, cs_req *r)
     }
     if (pw)
         snprintf(what + strlen(what), sizeof what - strlen(what), "password changed; ");
-    if (cs_store_user_update(s->store, &u, &found, &e) != CS_OK) {
+    /* Checked in the store's transaction: never leave no enabled admin. */
+    cs_check_outcome outcome;
+    if (cs_store_user_update_checked(s->store, &u, &outcome, &e) != CS_OK) {
         ret = cs_http_error(s, c, 503, false, "store_unavailable", "%s", e.msg);
         goto done;
     }
+    if (outcome == CS_CHECK_LAST_ADMIN) {
+        ret = cs_http_error(s, c, 409, false, "last_admin",
+                            "'%s' is the last enabled admin: add or enable another admin first",
+                            u.name);
+        goto done;
+    }
+    if (outcome == CS_CHECK_NOT_FOUND) {
+        ret = cs_http_error(s, c, 404, false, "unknown_user", "no user '%s'", u.name);
+        goto done;
+    }
+    /* A disabled user's or changed password's sessions were ended by the
+     * store; a new role applies at the next request: streams re-check. */
+    cs_sessions_changed(s);
     cs_audit(s, &a, "user.update", NULL, "%s: %s", u.name, what);
     ret = cs_http_json(c, 200, user_json(&u), false, NULL);
 done:

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "server/audit/audit.h"
+#include "server/auth/limiter.h"
 
 #define VIEW_WINDOW_MS 10000  /* a frames.view batch covers at most this long */
 #define VIEW_SLOTS 256        /* sessions with an open batch at once */
@@ -40,7 +41,7 @@ void cs_audit_free(cs_server *s)
 {
     if (!s->views)
         return;
-    cs_audit_flush_views(s, true);
+    cs_audit_flush(s, true);
     pthread_mutex_destroy(&s->views->mu);
     free(s->views);
     s->views = NULL;
@@ -165,15 +166,55 @@ void cs_audit_flush_views(cs_server *s, bool all)
     }
 }
 
-static const char *query_arg(struct MHD_Connection *c, const char *key)
+void cs_audit_login_limited(cs_server *s, const cs_login_burst *b)
 {
-    const char *v = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, key);
-    return v && v[0] ? v : NULL;
+    if (!b || b->refused == 0)
+        return;
+    cs_audit_rec rec = {0};
+    rec.at_ms = b->first_ms;
+    snprintf(rec.user, sizeof rec.user, "%s", b->user);
+    snprintf(rec.ip, sizeof rec.ip, "%s", b->ip);
+    snprintf(rec.action, sizeof rec.action, "login.limited");
+    snprintf(rec.detail, sizeof rec.detail, "refused %llu; first_ms %lld; last_ms %lld",
+             (unsigned long long)b->refused, (long long)b->first_ms, (long long)b->last_ms);
+    append(s, &rec);
+}
+
+void cs_audit_flush_logins(cs_server *s, bool all)
+{
+    if (!s->limiter)
+        return;
+    int64_t now = cs_now_ms();
+    cs_login_burst b;
+    while (cs_limiter_take_burst(s->limiter, now, all, &b))
+        cs_audit_login_limited(s, &b);
+}
+
+void cs_audit_flush(cs_server *s, bool all)
+{
+    cs_audit_flush_views(s, all);
+    cs_audit_flush_logins(s, all);
+}
+
+/* A query argument as decoded (%XX, and + as a space; cs_http_unescape
+ * leaves %00 as those three characters); NULL when absent or empty (no
+ * filter). *bad when it holds a NUL all the same: as a C string it would
+ * be cut short and filter by a different value. */
+static const char *query_arg(struct MHD_Connection *c, const char *key, bool *bad)
+{
+    const char *v = NULL;
+    size_t n = 0;
+    if (MHD_lookup_connection_value_n(c, MHD_GET_ARGUMENT_KIND, key, strlen(key), &v, &n) !=
+            MHD_YES || !v)
+        return NULL;
+    if (strlen(v) != n)
+        *bad = true;
+    return v[0] ? v : NULL;
 }
 
 static int64_t query_i64(struct MHD_Connection *c, const char *key, bool *bad)
 {
-    const char *v = query_arg(c, key);
+    const char *v = query_arg(c, key, bad);
     if (!v)
         return 0;
     char *end = NULL;
@@ -189,19 +230,20 @@ enum MHD_Result cs_api_audit(cs_server *s, struct MHD_Connection *c, cs_req *r)
     cs_error e = {0};
     a = r->auth;
     /* Entries still batched in memory belong in the answer. */
-    cs_audit_flush_views(s, true);
+    cs_audit_flush(s, true);
     bool bad = false;
     cs_audit_query q = {0};
-    q.user = query_arg(c, "user");
-    q.action = query_arg(c, "action");
-    q.study = query_arg(c, "study");
+    q.user = query_arg(c, "user", &bad);
+    q.action = query_arg(c, "action", &bad);
+    q.study = query_arg(c, "study", &bad);
     q.since_ms = query_i64(c, "since_ms", &bad);
     q.until_ms = query_i64(c, "until_ms", &bad);
     q.before_n = query_i64(c, "before", &bad);
     int64_t limit = query_i64(c, "limit", &bad);
     if (bad || limit > 1000)
         return cs_http_error(s, c, 400, false, "bad_query",
-                             "since_ms, until_ms, before and limit (<= 1000) are whole numbers");
+                             "since_ms, until_ms, before and limit (<= 1000) are whole numbers; "
+                             "user, action and study hold no NUL (%%00)");
     q.limit = limit > 0 ? (size_t)limit : 200;
     cs_audit_rec *rows = NULL;
     size_t n = 0;

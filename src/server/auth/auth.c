@@ -34,6 +34,23 @@ void cs_client_ip(struct MHD_Connection *c, char *ip)
                   CS_IP_MAX);
 }
 
+static bool session_ended(const cs_server *s, const cs_session_rec *r, int64_t now)
+{
+    return now - r->last_seen > s->cfg.session_idle_s || now - r->created_at > s->cfg.session_max_s;
+}
+
+cs_status cs_auth_session_alive(cs_server *s, const char *session_hash, bool *alive,
+                                cs_error *err)
+{
+    cs_session_rec r;
+    bool found = false;
+    *alive = false;
+    cs_status st = cs_store_session_get(s->store, session_hash, &found, &r, err);
+    if (st == CS_OK && found)
+        *alive = !session_ended(s, &r, cs_now_s());
+    return st;
+}
+
 /* The session named by the cs_session cookie, if it is live. */
 static cs_status check_session(cs_server *s, const char *cookie, cs_auth *out, cs_error *err)
 {
@@ -48,9 +65,11 @@ static cs_status check_session(cs_server *s, const char *cookie, cs_auth *out, c
     if (st != CS_OK || !found)
         return st;
     int64_t now = cs_now_s();
-    if (now - r.last_seen > s->cfg.session_idle_s || now - r.created_at > s->cfg.session_max_s) {
+    if (session_ended(s, &r, now)) {
         out->expired = true;
-        return cs_store_session_delete(s->store, hash, err);
+        st = cs_store_session_delete(s->store, hash, err);
+        cs_sessions_changed(s);
+        return st;
     }
     if (now - r.last_seen >= SESSION_TOUCH_S &&
         (st = cs_store_session_touch(s->store, hash, now, err)) != CS_OK)

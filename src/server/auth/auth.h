@@ -18,6 +18,11 @@ unsigned cs_role_bit(const char *role);
  * Errors: CS_ERR_IO (store). */
 cs_status cs_auth_check(cs_server *s, struct MHD_Connection *c, cs_auth *out, cs_error *err)
     CS_WARN_UNUSED;
+/* Whether the session with this id hash is still live (exists, its user
+ * enabled, not idle or too old), without touching it: for event streams
+ * that re-check their session. Errors: CS_ERR_IO (store). */
+cs_status cs_auth_session_alive(cs_server *s, const char *session_hash, bool *alive,
+                                cs_error *err) CS_WARN_UNUSED;
 /* The client's address as text into ip (CS_IP_MAX). */
 void cs_client_ip(struct MHD_Connection *c, char *ip);
 

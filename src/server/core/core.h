@@ -77,6 +77,9 @@ struct cs_server {
     pthread_mutex_t progress_mu;                /* guards progress_gen */
     pthread_cond_t progress_cv;                 /* broadcast when progress_gen moves */
     uint64_t progress_gen;
+    atomic_ullong session_gen;                  /* moves when sessions end (logout, a user
+                                                   disabled, changed or a session purged);
+                                                   event streams re-check theirs */
 };
 
 typedef enum cs_auth_kind {
@@ -117,6 +120,10 @@ typedef struct cs_auth {
 /* Milliseconds / seconds since the Unix epoch. */
 int64_t cs_now_ms(void);
 int64_t cs_now_s(void);
+
+/* Sessions may have ended: move session_gen and wake the event streams
+ * (they wait on progress_cv) so each re-checks its session now. */
+void cs_sessions_changed(cs_server *s);
 
 /* Count one error of kind k in capscreen_errors_total. */
 void cs_count_error(cs_server *s, cs_err_kind k);

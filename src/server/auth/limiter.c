@@ -1,0 +1,212 @@
+/* limiter.c - failed logins per (user, address) pair and per address, in
+ * fixed tables (limiter.h says the rules). */
+#include "server/auth/limiter.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct pair_slot {
+    bool used;
+    char user[CS_USER_MAX];
+    char ip[CS_IP_MAX];
+    int fails;
+    int64_t last_fail_ms;
+    cs_login_burst burst;    /* refused attempts not yet audited */
+} pair_slot;
+
+typedef struct addr_slot {
+    bool used;
+    char ip[CS_IP_MAX];
+    int fails;
+    int64_t last_fail_ms;
+} addr_slot;
+
+struct cs_login_limiter {
+    pthread_mutex_t mu;
+    pair_slot pairs[CS_LIMIT_PAIRS];
+    addr_slot addrs[CS_LIMIT_ADDRS];
+};
+
+cs_login_limiter *cs_limiter_new(void)
+{
+    cs_login_limiter *l = calloc(1, sizeof *l);
+    if (l)
+        pthread_mutex_init(&l->mu, NULL);
+    return l;
+}
+
+void cs_limiter_free(cs_login_limiter *l)
+{
+    if (!l)
+        return;
+    pthread_mutex_destroy(&l->mu);
+    free(l);
+}
+
+/* The delay after `fails` failures: 2^(fails - free) s, capped; 0 within
+ * the free ones. */
+static int64_t delay_ms(int fails, int free_fails, int64_t max_s)
+{
+    if (fails <= free_fails)
+        return 0;
+    int k = fails - free_fails;
+    int64_t s = k >= 30 ? max_s : (int64_t)1 << k;
+    return (s < max_s ? s : max_s) * 1000;
+}
+
+static int64_t pair_active_ms(const pair_slot *p)
+{
+    return p->burst.refused && p->burst.last_ms > p->last_fail_ms ? p->burst.last_ms
+                                                                  : p->last_fail_ms;
+}
+
+/* A pair quiet for the forget time starts afresh (its burst, if any, is
+ * kept until taken). */
+static void pair_age(pair_slot *p, int64_t now_ms)
+{
+    if (p->fails && now_ms - p->last_fail_ms >= CS_LIMIT_FORGET_MS)
+        p->fails = 0;
+}
+
+/* The pair's slot; with `create`, a new one (evicting the least recently
+ * active slot of a full table, whose burst goes to *evicted). Under mu. */
+static pair_slot *pair_of(cs_login_limiter *l, const char *user, const char *ip, int64_t now_ms,
+                          bool create, cs_login_burst *evicted)
+{
+    pair_slot *spare = NULL, *oldest = NULL;
+    for (size_t i = 0; i < CS_LIMIT_PAIRS; i++) {
+        pair_slot *p = &l->pairs[i];
+        if (p->used && strcmp(p->user, user) == 0 && strcmp(p->ip, ip) == 0) {
+            pair_age(p, now_ms);
+            return p;
+        }
+        if (p->used)
+            pair_age(p, now_ms);
+        bool idle = !p->used || (p->fails == 0 && p->burst.refused == 0);
+        if (idle && !spare)
+            spare = p;
+        if (!oldest || pair_active_ms(p) < pair_active_ms(oldest))
+            oldest = p;
+    }
+    if (!create)
+        return NULL;
+    pair_slot *p = spare ? spare : oldest;
+    if (!spare && evicted && p->burst.refused)
+        *evicted = p->burst;
+    memset(p, 0, sizeof *p);
+    p->used = true;
+    snprintf(p->user, sizeof p->user, "%s", user);
+    snprintf(p->ip, sizeof p->ip, "%s", ip);
+    return p;
+}
+
+static addr_slot *addr_of(cs_login_limiter *l, const char *ip, int64_t now_ms, bool create)
+{
+    addr_slot *spare = NULL, *oldest = NULL;
+    for (size_t i = 0; i < CS_LIMIT_ADDRS; i++) {
+        addr_slot *a = &l->addrs[i];
+        if (a->used && a->fails && now_ms - a->last_fail_ms >= CS_LIMIT_FORGET_MS)
+            a->fails = 0;
+        if (a->used && strcmp(a->ip, ip) == 0)
+            return a;
+        if ((!a->used || a->fails == 0) && !spare)
+            spare = a;
+        if (!oldest || a->last_fail_ms < oldest->last_fail_ms)
+            oldest = a;
+    }
+    if (!create)
+        return NULL;
+    addr_slot *a = spare ? spare : oldest;
+    memset(a, 0, sizeof *a);
+    a->used = true;
+    snprintf(a->ip, sizeof a->ip, "%s", ip);
+    return a;
+}
+
+static void no_burst(cs_login_burst *b)
+{
+    if (b)
+        memset(b, 0, sizeof *b);
+}
+
+int64_t cs_limiter_admit(cs_login_limiter *l, const char *user, const char *ip, int64_t now_ms,
+                         cs_login_burst *evicted)
+{
+    no_burst(evicted);
+    int64_t wait = 0;
+    pthread_mutex_lock(&l->mu);
+    pair_slot *p = pair_of(l, user, ip, now_ms, false, NULL);
+    if (p) {
+        int64_t w = p->last_fail_ms + delay_ms(p->fails, CS_LIMIT_PAIR_FREE, CS_LIMIT_PAIR_MAX_S) -
+                    now_ms;
+        if (w > wait)
+            wait = w;
+    }
+    addr_slot *a = addr_of(l, ip, now_ms, false);
+    if (a) {
+        int64_t w = a->last_fail_ms + delay_ms(a->fails, CS_LIMIT_ADDR_FREE, CS_LIMIT_ADDR_MAX_S) -
+                    now_ms;
+        if (w > wait)
+            wait = w;
+    }
+    if (wait > 0) {
+        if (!p)
+            p = pair_of(l, user, ip, now_ms, true, evicted);
+        if (p->burst.refused == 0) {
+            snprintf(p->burst.user, sizeof p->burst.user, "%s", user);
+            snprintf(p->burst.ip, sizeof p->burst.ip, "%s", ip);
+            p->burst.first_ms = now_ms;
+        }
+        p->burst.refused++;
+        p->burst.last_ms = now_ms;
+    }
+    pthread_mutex_unlock(&l->mu);
+    return wait;
+}
+
+void cs_limiter_failed(cs_login_limiter *l, const char *user, const char *ip, int64_t now_ms,
+                       cs_login_burst *evicted)
+{
+    no_burst(evicted);
+    pthread_mutex_lock(&l->mu);
+    pair_slot *p = pair_of(l, user, ip, now_ms, true, evicted);
+    p->fails++;
+    p->last_fail_ms = now_ms;
+    addr_slot *a = addr_of(l, ip, now_ms, true);
+    a->fails++;
+    a->last_fail_ms = now_ms;
+    pthread_mutex_unlock(&l->mu);
+}
+
+void cs_limiter_succeeded(cs_login_limiter *l, const char *user, const char *ip,
+                          cs_login_burst *ended)
+{
+    no_burst(ended);
+    pthread_mutex_lock(&l->mu);
+    pair_slot *p = pair_of(l, user, ip, 0, false, NULL);
+    if (p) {
+        if (ended)
+            *ended = p->burst;
+        memset(p, 0, sizeof *p);
+    }
+    pthread_mutex_unlock(&l->mu);
+}
+
+bool cs_limiter_take_burst(cs_login_limiter *l, int64_t now_ms, bool all, cs_login_burst *out)
+{
+    bool found = false;
+    pthread_mutex_lock(&l->mu);
+    for (size_t i = 0; i < CS_LIMIT_PAIRS && !found; i++) {
+        pair_slot *p = &l->pairs[i];
+        if (p->used && p->burst.refused &&
+            (all || now_ms - p->burst.last_ms >= CS_LIMIT_BURST_QUIET_MS)) {
+            *out = p->burst;
+            memset(&p->burst, 0, sizeof p->burst);
+            found = true;
+        }
+    }
+    pthread_mutex_unlock(&l->mu);
+    return found;
+}
