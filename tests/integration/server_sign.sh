@@ -33,7 +33,7 @@ login reader
 is_complete() { http GET "/api/v1/studies/$1" "${ADM[@]}"; [ "$(json_get "$T/body" 'd["state"]')" = complete ]; }
 pack_frames 12 "$T/frames.csfs"
 SIZE=$(stat -c %s "$T/frames.csfs")
-REPORT='{"content": {"findings_text": "x", "recommendation": "routine_recall"}, "state": "read"}'
+REPORT='{"content": {"findings_text": "x", "recommendation": "no_further_test"}, "state": "read"}'
 
 # --- a study still receiving cannot be signed; closing it makes it complete ---
 new_device
@@ -107,11 +107,13 @@ wait_until 60 "the finished study to be complete" is_complete "$S2"
 COOKIE=$(awk '$6 == "cs_session" {print $7}' "$T/cons.jar")
 python3 "$(dirname "$0")/server_sign_race.py" "$SRV_URL" "$S2" "$COOKIE" "$CSRF_cons" ||
     fail "saves raced against signs"
+ok "300 saves raced against signs: the signature is on exactly the version named"
 
 # --- tus refusals change nothing; a revoked device's body is cut ---------------
 new_device
 python3 "$(dirname "$0")/server_tus_refusals.py" "$SRV_URL" "$ADMIN_TOKEN" "$TOKEN" "$STUDY" ||
     fail "tus refusals / revocation in flight"
+ok "tus: refused requests change nothing; a revoked device's body is cut, its offset kept"
 
 # --- close cuts a device's body in flight -------------------------------------
 new_device
