@@ -67,7 +67,11 @@ expect_code 409 "closing twice"
 json_get "$T/body" 'd["reason"]' | grep -q 'coord' || fail "closing twice: the reason does not say who closed it"
 http POST "/api/v1/studies/$S1/close" "${ADM[@]}"
 expect_code 409 "the admin token closing a closed study"
-ok "close: coordinators and admins only, 404 unknown, 409 study_closed the second time"
+http GET "/api/v1/audit?study=$S1&action=study.close" "${ADM[@]}"
+expect_code 200 "the audit log"
+[ "$(json_get "$T/body" '[x["user"] for x in d["entries"]]')" = "['coord']" ] ||
+    fail "study.close is not audited once, by coord: $(cat "$T/body")"
+ok "close: coordinators and admins only, 404 unknown, 409 study_closed the second time; audited as study.close"
 
 # After the close nothing more can be appended, by the device or the admin.
 http PATCH "$U1" "${TUS[@]}" -H "Authorization: Bearer $T1" "${OCTET[@]}" -H "Upload-Offset: $SIZE" \
