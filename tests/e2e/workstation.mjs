@@ -305,11 +305,30 @@ try {
 
   // ---- consultant --------------------------------------------------------------
   const { ctx: cctx, page: cpage } = await newPage(browser, 'consultant');
-  await check('the consultant opens the report, signs it and sees it read-only with "Signed by"', async () => {
+  await check('a save by someone else while the consultant has the report open is shown for review, never signed unseen', async () => {
     await login(cpage, CONS);
+    const csrf = await csrfOf(cpage);
+    // Signing needs a complete study: the imported demo study is, once analysed.
+    const st = await (await cpage.request.get(`/api/v1/studies/${STUDY}`)).json();
+    eq(st.state, 'complete', 'the imported study is complete');
     await cpage.goto(`/#/study/${STUDY}/report`);
     await cpage.waitForSelector('#report-sign');
     eq(await cpage.textContent('#report-state'), 'read', 'state before signing');
+    const shown = await (await cpage.request.get(`/api/v1/studies/${STUDY}/report`)).json();
+    // Another session saves a new version behind the page's back.
+    const changed = { ...shown.content, comments: 'changed elsewhere while the page was open' };
+    const r = await cpage.request.put(`/api/v1/studies/${STUDY}/report`, {
+      headers: { 'X-CSRF-Token': csrf }, data: { content: changed, state: 'read', version: shown.version } });
+    eq(r.status(), 200, 'the other save');
+    await cpage.click('#report-sign');
+    await cpage.waitForSelector('#report[data-review="newer-version"]');
+    assert(await cpage.isVisible('#report-error'), 'no message asking for a review');
+    eq(await cpage.inputValue('#r-comments'), changed.comments, 'the page does not show the newer content');
+    const now = await (await cpage.request.get(`/api/v1/studies/${STUDY}/report`)).json();
+    eq(now.state, 'read', 'the report was signed with content the consultant had not seen');
+  });
+
+  await check('the consultant signs the version on screen and sees it read-only with "Signed by"', async () => {
     await cpage.click('#report-sign');
     await cpage.waitForSelector('#signed-banner:visible');
     const banner = await cpage.textContent('#signed-banner');
@@ -317,9 +336,14 @@ try {
     assert(await cpage.isDisabled('#r-findings'), 'findings text editable after signing');
     assert(await cpage.isDisabled('#r-recommendation'), 'recommendation editable after signing');
     assert(!(await cpage.isVisible('#report-sign')), 'Sign button still shown');
+    const signed = await (await cpage.request.get(`/api/v1/studies/${STUDY}/report`)).json();
+    eq(signed.state, 'signed', 'report state');
+    eq(signed.content.comments, await cpage.inputValue('#r-comments'), 'signed comments vs screen');
     await shot(cpage, 'report.png');
     const csrf = await csrfOf(cpage);
-    const r = await cpage.request.post(`/api/v1/studies/${STUDY}/report/sign`, { headers: { 'X-CSRF-Token': csrf }, data: {} });
+    let r = await cpage.request.post(`/api/v1/studies/${STUDY}/report/sign`, { headers: { 'X-CSRF-Token': csrf }, data: {} });
+    eq(r.status(), 422, 'signing without a version');
+    r = await cpage.request.post(`/api/v1/studies/${STUDY}/report/sign`, { headers: { 'X-CSRF-Token': csrf }, data: { version: signed.version } });
     eq(r.status(), 409, 'signing again');
   });
   await cctx.close();

@@ -192,18 +192,48 @@ as reader GET "/api/v1/studies/$STUDY/marks"
 ok "landmarks and cleansing grades"
 
 REPORT='{"content": {"findings_text": "Fresh blood <b>x</b>", "cleansing_adequacy": "adequate", "completeness": "complete", "recommendation": "colonoscopy", "comments": "", "key_frames": ['"$FLAGGED"']}, "state": "read"}'
+NOREC='{"content": {"findings_text": "draft", "recommendation": ""}, "state": "draft"}'
+as reader PUT "/api/v1/studies/$STUDY/report" -d "$NOREC"
+expect_code 200 "the reader saving a draft without a recommendation"
+V0=$(json_get "$T/body" 'd["version"]')
 as reader PUT "/api/v1/studies/$STUDY/report" -d "$REPORT"
 expect_code 200 "the reader saving the report"
+V=$(json_get "$T/body" 'd["version"]')
+[ "$V" -gt "$V0" ] || fail "a save did not move the version: $V0 then $V"
 as reader GET "/api/v1/studies/$STUDY"
 [ "$(json_get "$T/body" 'd["workflow_state"]')" = read ] || fail "workflow state after read: $(json_get "$T/body" 'd["workflow_state"]')"
-as reader POST "/api/v1/studies/$STUDY/report/sign" -d '{}'
+as reader POST "/api/v1/studies/$STUDY/report/sign" -d "{\"version\": $V}"
 expect_code 403 "a reader signing"
 login cons
+# Signing names the version shown: none, a malformed or a stale one signs nothing.
 as cons POST "/api/v1/studies/$STUDY/report/sign" -d '{}'
+expect_code 422 "signing without a version"
+[ "$(json_get "$T/body" 'd["error"]')" = version_required ] || fail "no version_required: $(cat "$T/body")"
+as cons POST "/api/v1/studies/$STUDY/report/sign" -d '{"version": "2"}'
+expect_code 422 "signing with a version that is text"
+as cons POST "/api/v1/studies/$STUDY/report/sign" -d "{\"version\": $V0}"
+expect_code 409 "signing a stale version"
+[ "$(json_get "$T/body" 'd["error"]')" = version_conflict ] || fail "no version_conflict: $(cat "$T/body")"
+as cons POST "/api/v1/studies/$STUDY/report/sign" -d "{\"version\": $((V + 1))}"
+expect_code 409 "signing a version that does not exist yet"
+as cons GET "/api/v1/studies/$STUDY/report"
+[ "$(json_get "$T/body" 'd["state"], d["version"]')" = "('read', $V)" ] || fail "a refused sign changed the report: $(cat "$T/body")"
+as reader PUT "/api/v1/studies/$STUDY/report" -d "$NOREC"
+expect_code 200 "the reader clearing the recommendation"
+V2=$(json_get "$T/body" 'd["version"]')
+as cons POST "/api/v1/studies/$STUDY/report/sign" -d "{\"version\": $V2}"
+expect_code 422 "signing without a recommendation"
+[ "$(json_get "$T/body" 'd["error"]')" = no_recommendation ] || fail "no no_recommendation: $(cat "$T/body")"
+as reader PUT "/api/v1/studies/$STUDY/report" -d "$REPORT"
+expect_code 200 "the reader saving the report again"
+V=$(json_get "$T/body" 'd["version"]')
+as cons POST "/api/v1/studies/$STUDY/report/sign" -d "{\"version\": $V}"
 expect_code 200 "the consultant signing"
-[ "$(json_get "$T/body" 'd["signed_by"], d["state"]')" = "('cons', 'signed')" ] || fail "signature: $(cat "$T/body")"
-as cons POST "/api/v1/studies/$STUDY/report/sign" -d '{}'
+[ "$(json_get "$T/body" 'd["signed_by"], d["state"], d["version"]')" = "('cons', 'signed', $V)" ] || fail "signature: $(cat "$T/body")"
+[ "$(json_get "$T/body" 'd["content"]["recommendation"]')" = colonoscopy ] || fail "signed content: $(cat "$T/body")"
+as cons POST "/api/v1/studies/$STUDY/report/sign" -d "{\"version\": $V}"
 expect_code 409 "signing twice"
+[ "$(json_get "$T/body" 'd["error"]')" = report_signed ] || fail "signing twice: $(cat "$T/body")"
 as reader PUT "/api/v1/studies/$STUDY/report" -d "$REPORT"
 expect_code 409 "editing a signed report"
 as reader POST "/api/v1/studies/$STUDY/findings" -d '{"seq_from": 5, "type": "polyp"}'
@@ -213,7 +243,7 @@ expect_code 200 "the printable report"
 grep -q 'Signed by <b>cons</b>' "$T/body" || fail "the printable report does not say who signed"
 grep -q '&lt;b&gt;x&lt;/b&gt;' "$T/body" || fail "report text is not escaped"
 grep -q 'data:image/jpeg;base64,' "$T/body" || fail "the key frame is not embedded"
-ok "report: saved and marked read, signed by a consultant only, then read-only; printable HTML"
+ok "report: saved and marked read, signed by a consultant only at the version shown (422 without one or without a recommendation, 409 when stale), then read-only; printable HTML"
 
 login admin
 as admin GET "/api/v1/audit?study=$STUDY&limit=1000"

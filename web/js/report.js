@@ -158,19 +158,58 @@ export async function mountReport(main, studyId) {
     if (!recommendation.value && !confirm('No recommendation chosen. Mark as read anyway?')) return;
     if (await save('read')) toast('Report marked as read');
   });
+  // Someone else saved since this page showed the report: show their
+  // version and ask for a review; never sign content not on screen.
+  async function showNewerVersion() {
+    try {
+      report = await get(studyPath(studyId, '/report'));
+      fill();
+    } catch (e2) { /* the message below still stands */ }
+    const who = report && report.updated_by ? ` by ${report.updated_by}` : '';
+    msg.textContent = `The report was changed${who} since you opened it. Its current version is shown now: review it, then sign again.`;
+    msg.hidden = false;
+    document.getElementById('report')?.setAttribute('data-review', 'newer-version');
+  }
+
   if (signBtn) signBtn.addEventListener('click', async () => {
     if (!recommendation.value) { msg.textContent = 'Choose a recommendation before signing'; msg.hidden = false; return; }
-    // Save what is on screen first (unless it is what the server holds),
-    // then sign that version.
+    document.getElementById('report')?.removeAttribute('data-review');
+    // The server signs exactly the version named: the one on screen. If
+    // the screen differs from it, save first (against the version this
+    // page holds, so a save by someone else in between is a conflict)
+    // and sign the version that save returned.
     let same = false;
     try { same = !!report && JSON.stringify(contentNow()) === JSON.stringify(normal(report.content)); } catch { same = false; }
-    if (!same && !(await save('read'))) return;
+    if (!same) {
+      msg.hidden = true;
+      let key_frames;
+      try { key_frames = parseKeys(); } catch (e) { msg.textContent = e.message; msg.hidden = false; return; }
+      try {
+        report = await put(studyPath(studyId, '/report'), {
+          content: {
+            findings_text: txt.value, cleansing_adequacy: adequacy.value, completeness: completeness.value,
+            recommendation: recommendation.value, comments: comments.value, key_frames,
+          },
+          state: 'read',
+          version: report ? report.version : 0,
+        });
+        fill();
+      } catch (e) {
+        if (e.status === 409 && e.code === 'version_conflict') { await showNewerVersion(); return; }
+        msg.textContent = errorText(e);
+        msg.hidden = false;
+        return;
+      }
+    }
     try {
-      report = await post(studyPath(studyId, '/report/sign'), {});
+      report = await post(studyPath(studyId, '/report/sign'), { version: report.version });
       fill();
       toast('Report signed');
     } catch (e) {
-      msg.textContent = errorText(e);
+      if (e.status === 409 && e.code === 'version_conflict') { await showNewerVersion(); return; }
+      msg.textContent = e.code === 'ingest_incomplete'
+        ? 'The study is not complete yet (uploads open or analysis running): it can be signed once all data is in and analysed, or after a coordinator closes the study.'
+        : errorText(e);
       msg.hidden = false;
     }
   });

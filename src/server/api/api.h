@@ -32,6 +32,9 @@ const char *cs_workflow_state(const char *ingest_state, const char *report_state
 enum MHD_Result cs_api_studies_create(cs_server *s, struct MHD_Connection *c, cs_req *r);
 enum MHD_Result cs_api_study_get(cs_server *s, struct MHD_Connection *c, cs_req *r);
 enum MHD_Result cs_api_study_revoke(cs_server *s, struct MHD_Connection *c, cs_req *r);
+/* POST /api/v1/studies/{id}/close: no more data will come. 200 with the
+ * study; 409 study_closed when it was closed already. */
+enum MHD_Result cs_api_study_close(cs_server *s, struct MHD_Connection *c, cs_req *r);
 enum MHD_Result cs_api_enrol(cs_server *s, struct MHD_Connection *c, cs_req *r);
 /* The study's state and progress as JSON (new reference), or NULL with
  * *found false. */

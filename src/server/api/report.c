@@ -4,6 +4,7 @@
  * on its own (docs/workstation.md). */
 #include <sodium.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -186,6 +187,10 @@ enum MHD_Result cs_ws_report(cs_server *s, struct MHD_Connection *c, cs_req *r)
     return ret;
 }
 
+/* POST .../report/sign {"version": N}: sign exactly version N, the one
+ * the consultant was shown. Every rule (version current, recommendation
+ * present, study complete, not signed yet) is checked by the store in the
+ * signing transaction, so no save or upload can slip in between. */
 enum MHD_Result cs_ws_report_sign(cs_server *s, struct MHD_Connection *c, cs_req *r)
 {
     enum MHD_Result ret;
@@ -199,48 +204,60 @@ enum MHD_Result cs_ws_report_sign(cs_server *s, struct MHD_Connection *c, cs_req
         return ret;
     json_t *ver = json_object_get(o, "version");
     cs_report_rec *rep = calloc(1, sizeof *rep);
-    bool found = false;
-    cs_change_outcome out = CS_CHANGE_OK;
+    cs_check_outcome out = CS_CHECK_OK;
     if (!rep) {
         ret = MHD_NO;
         goto done;
     }
-    if (ver && !json_is_integer(ver)) {
-        ret = cs_http_error(s, c, 400, false, "bad_version", "version must be a whole number");
+    if (!ver) {
+        ret = cs_http_error(s, c, 422, false, "version_required",
+                            "send {\"version\": N}, the report version you were shown");
         goto done;
     }
-    /* A report without a recommendation is not a decision. */
-    if (cs_store_report_get(s->store, r->id, &found, rep, &e) != CS_OK) {
+    if (!json_is_integer(ver) || json_integer_value(ver) < 1 ||
+        json_integer_value(ver) > INT32_MAX) {
+        ret = cs_http_error(s, c, 422, false, "bad_version",
+                            "version must be a report version (a whole number from 1)");
+        goto done;
+    }
+    int shown = (int)json_integer_value(ver);
+    if (cs_store_report_sign_checked(s->store, r->id, a.user, cs_now_ms(), shown, &out, rep,
+                                     &e) != CS_OK) {
         ret = cs_http_error(s, c, 503, false, "store_unavailable", "%s", e.msg);
         goto done;
     }
-    if (!found) {
+    switch (out) {
+    case CS_CHECK_OK:
+        cs_audit(s, &a, "report.sign", r->id, "version %d", rep->version);
+        ret = cs_http_json(c, 200, report_json(rep), false, NULL);
+        break;
+    case CS_CHECK_NOT_FOUND:
         ret = cs_http_error(s, c, 404, false, "no_report", "study '%s' has no report to sign",
                             r->id);
-        goto done;
-    }
-    json_t *content = json_loads(rep->content, 0, NULL);
-    const char *rec = json_string_value(json_object_get(content, "recommendation"));
-    bool has_rec = rec && rec[0];
-    json_decref(content);
-    if (!has_rec && strcmp(rep->state, "signed") != 0) {
+        break;
+    case CS_CHECK_LOCKED:
+        ret = cs_http_error(s, c, 409, false, "report_signed", "the report is already signed");
+        break;
+    case CS_CHECK_CONFLICT:
+        ret = cs_http_error(s, c, 409, false, "version_conflict",
+                            "version %d is not the current report: it changed since it was "
+                            "shown; reload it and review before signing", shown);
+        break;
+    case CS_CHECK_INVALID:
         ret = cs_http_error(s, c, 422, false, "no_recommendation",
                             "the report needs a recommendation before it is signed");
-        goto done;
+        break;
+    case CS_CHECK_INCOMPLETE:
+        ret = cs_http_error(s, c, 409, false, "ingest_incomplete",
+                            "the study is not complete: uploads are still open or not all "
+                            "analysed; a coordinator can close the study "
+                            "(POST /api/v1/studies/%s/close)", r->id);
+        break;
+    default:
+        ret = cs_http_error(s, c, 409, false, cs_check_outcome_name(out),
+                            "the report cannot be signed (%s)", cs_check_outcome_name(out));
+        break;
     }
-    if (cs_store_report_sign(s->store, r->id, a.user, cs_now_ms(),
-                             ver ? (int)json_integer_value(ver) : -1, &out, rep, &e) != CS_OK) {
-        ret = cs_http_error(s, c, 503, false, "store_unavailable", "%s", e.msg);
-        goto done;
-    }
-    if (out == CS_CHANGE_LOCKED) {
-        ret = cs_http_error(s, c, 409, false, "report_signed", "the report is already signed");
-        goto done;
-    }
-    if (cs_ws_change_failed(s, c, out, "report", &ret))
-        goto done;
-    cs_audit(s, &a, "report.sign", r->id, "version %d", rep->version);
-    ret = cs_http_json(c, 200, report_json(rep), false, NULL);
 done:
     json_decref(o);
     free(rep);

@@ -99,12 +99,49 @@ enum MHD_Result cs_api_study_revoke(cs_server *s, struct MHD_Connection *c, cs_r
         return cs_http_error(s, c, 404, false, "unknown_study", "no study '%s'", r->id);
     if (cs_store_devices_revoke(s->store, r->id, cs_now_s(), &n, &e) != CS_OK)
         return cs_http_error(s, c, 500, false, "storage_failed", "%s", e.msg);
+    /* Bodies in flight from the revoked tokens end at their next chunk. */
+    atomic_fetch_add(&s->device_revocations, 1);
     return cs_http_json(c, 200, json_pack("{s:s, s:i}", "study", r->id, "revoked", n), false,
                         NULL);
 }
 
+enum MHD_Result cs_api_study_close(cs_server *s, struct MHD_Connection *c, cs_req *r)
+{
+    cs_error e = {0};
+    cs_check_outcome out = CS_CHECK_OK;
+    const char *by = r->auth.user[0] ? r->auth.user : "admin-token";
+    if (cs_store_study_close(s->store, r->id, by, cs_now_ms(), &out, &e) != CS_OK)
+        return cs_http_error(s, c, 503, false, "store_unavailable", "%s", e.msg);
+    if (out == CS_CHECK_NOT_FOUND)
+        return cs_http_error(s, c, 404, false, "unknown_study", "no study '%s'", r->id);
+    if (out == CS_CHECK_CONFLICT) {
+        cs_study_rec sr;
+        bool found = false;
+        if (cs_store_study_get(s->store, r->id, &found, &sr, &e) != CS_OK || !found)
+            return cs_http_error(s, c, 409, false, "study_closed", "the study was closed already");
+        return cs_http_error(s, c, 409, false, "study_closed",
+                             "the study was closed already, by %s at %lld ms", sr.closed_by,
+                             (long long)sr.closed_at_ms);
+    }
+    if (out != CS_CHECK_OK)
+        return cs_http_error(s, c, 409, false, cs_check_outcome_name(out),
+                             "the study cannot be closed (%s)", cs_check_outcome_name(out));
+    /* The store revoked the devices and ended the open uploads: cut their
+     * bodies in flight, and let the analysis read the last stored bytes. */
+    atomic_fetch_add(&s->device_revocations, 1);
+    cs_ingest_notify(s->ingest, r->id);
+    cs_progress_bump(s);
+    bool found = false;
+    json_t *o = cs_ws_study_json(s, r->id, &found, &e);
+    if (!o)
+        return cs_http_error(s, c, 503, false, "store_unavailable", "%s", e.msg);
+    return cs_http_json(c, 200, o, false, NULL);
+}
+
 static const char *state_of(const cs_study_counts *n, const cs_study_rec *sr)
 {
+    if (sr->closed_at_ms > 0) /* closed: complete once the analysis caught up */
+        return sr->ingest_offset < n->bytes_received ? "analysing" : "complete";
     if (n->uploads == 0)
         return "enrolled";
     if (n->uploads_open > 0)
@@ -194,6 +231,10 @@ json_t *cs_api_study_rec_json(cs_server *s, const cs_study_rec *rec, bool lists,
                             ? json_integer(n.last_capture_time_us) : json_null());
         json_object_set_new(p, "last_byte_at_ms", sr.last_byte_ms ? json_integer(sr.last_byte_ms)
                                                                    : json_null());
+        json_object_set_new(o, "closed_at_ms", sr.closed_at_ms ? json_integer(sr.closed_at_ms)
+                                                               : json_null());
+        json_object_set_new(o, "closed_by", sr.closed_by[0] ? json_string(sr.closed_by)
+                                                            : json_null());
         if (!lists) {
             json_object_del(o, "bleeding_frames");
             json_object_del(o, "errors");

@@ -62,6 +62,7 @@ struct cs_server {
     atomic_ullong requests_total;               /* requests begun */
     atomic_ullong errors[CS_EK_COUNT];
     cs_latency_hist latency[CS_LC_COUNT];       /* request durations (latency.h) */
+    atomic_ullong device_revocations;           /* +1 per revoke: tus re-checks a body's token */
 
     pthread_mutex_t locks_mu;                   /* guards `locks`, `lock_tickets` */
     cs_upload_lock *locks;                      /* uploads with a body in flight */

@@ -49,17 +49,6 @@ static enum MHD_Result cleansing(cs_server *s, struct MHD_Connection *c, cs_req 
     return cs_ws_mark_set(s, c, r, "cleansing", r->key);
 }
 
-/* POST /api/v1/studies/{id}/close: a coordinator ends a study's intake.
- * TODO(store): needs cs_store_study_close(store, id, closed_at, &outcome,
- * err) from the store helper; until then the route exists (roles, CSRF,
- * audit) and answers 501. */
-static enum MHD_Result study_close(cs_server *s, struct MHD_Connection *c, cs_req *r)
-{
-    (void)r;
-    return cs_http_error(s, c, 501, false, "not_implemented",
-                         "closing a study needs a store operation that is not there yet");
-}
-
 /* GET /api/v1/routes: this table, for admins and for the tests that walk it. */
 static enum MHD_Result routes_list(cs_server *s, struct MHD_Connection *c, cs_req *r)
 {
@@ -94,7 +83,7 @@ const cs_route_row cs_routes[] = {
     {"GET",    S,                              ANY,     false, true,  NULL, false, cs_api_study_get},
     {"GET",    S "/events",                    ANY,     false, true,  NULL, false, cs_events_handle},
     {"POST",   S "/revoke-devices",            ADMINS,  true,  true,  "device.revoke", false, cs_api_study_revoke},
-    {"POST",   S "/close",                     CLOSERS, true,  true,  "study.close", false, study_close},
+    {"POST",   S "/close",                     CLOSERS, true,  true,  "study.close", false, cs_api_study_close},
     /* accounts */
     {"POST",   "/api/v1/session",              PUBLIC,  false, false, NULL, false, cs_api_session},
     {"GET",    "/api/v1/session",              ANY,     false, false, NULL, false, cs_api_session},

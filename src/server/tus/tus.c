@@ -5,7 +5,15 @@
  * PERSIST_EVERY bytes, and when the client goes away mid-body. A request
  * whose holder of the upload's lock has received nothing for lock_takeover
  * seconds takes the lock over (takeover_stale); the old request, marked
- * superseded, writes nothing more and, should it complete, gets 409. */
+ * superseded, writes nothing more and, should it complete, gets 409.
+ *
+ * A refused request changes nothing: every check runs before the first
+ * write, a deferred Upload-Length is saved only with an accepted body,
+ * and every save of an upload record goes through the store's checked
+ * update, so a closed study (or a signed report) takes no byte more. A
+ * device's body in flight ends at the next chunk after its study's
+ * devices are revoked (s->device_revocations moved and the token no
+ * longer resolves). */
 #include <errno.h>
 #include <inttypes.h>
 #include <sodium.h>
@@ -37,6 +45,11 @@ struct cs_tus_req {
     uint64_t written;         /* body bytes written in this request */
     uint64_t limit;           /* bytes this request may write */
     bool over_limit, io_failed;
+    bool study_closed;        /* the store refused a save: study closed or signed */
+    int64_t stored_length;    /* the length before this request (a deferred one may be set) */
+    bool device;              /* the body comes with a device token ... */
+    char token_hash[CS_HASH_HEX]; /* ... whose hash this is */
+    unsigned long long revocations_seen; /* s->device_revocations when last checked */
     char io_reason[256];
     bool has_sum;
     cs_tus_checksum want;
@@ -69,11 +82,36 @@ static enum MHD_Result options(cs_server *s, struct MHD_Connection *c)
     return cs_http_empty(c, 204, h);
 }
 
-/* Persist `up`'s offset (after fsync of `fd`, if any) and wake its
- * study's analysis. */
-static cs_status persist_up(cs_server *s, cs_upload_rec *up, int fd, uint64_t offset,
-                            bool clear_sum, cs_error *err)
+/* Save `up` unless its study is closed or its report signed: then
+ * nothing is saved, *closed is set and CS_OK returned. */
+static cs_status save_checked(cs_server *s, const cs_upload_rec *up, bool *closed,
+                              cs_error *err)
 {
+    cs_check_outcome out = CS_CHECK_OK;
+    *closed = false;
+    cs_status st = cs_store_upload_update_checked(s->store, up, &out, err);
+    if (st != CS_OK)
+        return st;
+    if (out == CS_CHECK_LOCKED) {
+        *closed = true;
+        return CS_OK;
+    }
+    if (out != CS_CHECK_OK)
+        return cs_error_set(err, CS_ERR_IO, "upload '%s': %s", up->id,
+                            cs_check_outcome_name(out));
+    return CS_OK;
+}
+
+/* Persist `up`'s offset (after fsync of `fd`, if any) and wake its
+ * study's analysis. *closed (may be NULL): the study is closed, nothing
+ * was saved. */
+static cs_status persist_up(cs_server *s, cs_upload_rec *up, int fd, uint64_t offset,
+                            bool clear_sum, bool *closed, cs_error *err)
+{
+    bool dummy;
+    if (!closed)
+        closed = &dummy;
+    *closed = false;
     if (fd >= 0 && fsync(fd) != 0)
         return cs_error_set(err, CS_ERR_IO, "fsync failed: %s", strerror(errno));
     up->offset = offset;
@@ -85,8 +123,8 @@ static cs_status persist_up(cs_server *s, cs_upload_rec *up, int fd, uint64_t of
         up->state = CS_UPLOAD_COMPLETE;
     else
         up->expires_at = now + s->cfg.upload_expiry_s;
-    cs_status st = cs_store_upload_update(s->store, up, err);
-    if (st == CS_OK) {
+    cs_status st = save_checked(s, up, closed, err);
+    if (st == CS_OK && !*closed) {
         cs_error e2 = {0};
         if (cs_store_study_touch(s->store, up->study, cs_now_ms(), &e2) != CS_OK)
             cs_count_error(s, CS_EK_INTERNAL); /* only the data rate suffers */
@@ -99,7 +137,11 @@ static cs_status persist_up(cs_server *s, cs_upload_rec *up, int fd, uint64_t of
 static cs_status persist(cs_server *s, cs_tus_req *t, uint64_t offset, bool clear_sum,
                          cs_error *err)
 {
-    return persist_up(s, &t->up, t->fd, offset, clear_sum, err);
+    bool closed = false;
+    cs_status st = persist_up(s, &t->up, t->fd, offset, clear_sum, &closed, err);
+    if (closed)
+        t->study_closed = true;
+    return st;
 }
 
 /* Go busy on the upload's lock before touching its file or record: false
@@ -138,7 +180,7 @@ static cs_status takeover_stale(cs_server *s, cs_upload_rec *up, cs_error *err)
             keep = up->offset;
         st = cs_tus_file_open_at(s, up->id, keep, &fd, err);
         if (st == CS_OK)
-            st = persist_up(s, up, fd, keep, true, err);
+            st = persist_up(s, up, fd, keep, true, NULL, err);
         if (fd >= 0)
             close(fd);
     }
@@ -163,11 +205,13 @@ static void end_body(cs_server *s, cs_tus_req *t)
     }
 }
 
-/* Undo an unverified (checksummed) body: cut the file back to `start`. */
+/* Undo an unverified (checksummed) body: cut the file back to `start`,
+ * and forget a deferred length this request declared. */
 static cs_status discard(cs_server *s, cs_tus_req *t, cs_error *err)
 {
     if (t->fd >= 0 && ftruncate(t->fd, (off_t)t->start) != 0)
         return cs_error_set(err, CS_ERR_IO, "cannot discard the chunk: %s", strerror(errno));
+    t->up.length = t->stored_length;
     return persist(s, t, t->start, true, err);
 }
 
@@ -222,6 +266,9 @@ static enum MHD_Result finish_body(cs_server *s, struct MHD_Connection *c, cs_re
     end_body(s, t);
     if (st != CS_OK)
         return ERR(500, "storage_failed", "%s", e.msg);
+    if (t->study_closed)
+        return ERR(409, "study_closed", "the study was closed (or its report signed): it "
+                   "takes no more data; the body was not stored");
     if (t->io_failed)
         return ERR(500, "storage_failed", "%s; %" PRIu64 " bytes kept", t->io_reason, t->up.offset);
     if (t->over_limit)
@@ -240,6 +287,24 @@ static enum MHD_Result finish_body(cs_server *s, struct MHD_Connection *c, cs_re
     return ret;
 }
 
+/* Has the device sending this body been revoked since the body began?
+ * Cheap while no study's devices were revoked: one atomic read. */
+static bool device_revoked(cs_server *s, cs_tus_req *t)
+{
+    if (!t->device)
+        return false;
+    unsigned long long now = atomic_load(&s->device_revocations);
+    if (now == t->revocations_seen)
+        return false;
+    bool found = false;
+    char study[CS_ID_MAX];
+    cs_error e = {0};
+    if (cs_store_device_study(s->store, t->token_hash, &found, study, &e) != CS_OK)
+        return false; /* the store will refuse the save if it matters */
+    t->revocations_seen = now;
+    return !found;
+}
+
 /* A piece of body: write it (never past the limit) and hash it. */
 static enum MHD_Result body_chunk(cs_server *s, cs_req *r, const char *data, size_t *size)
 {
@@ -248,7 +313,14 @@ static enum MHD_Result body_chunk(cs_server *s, cs_req *r, const char *data, siz
     *size = 0;
     if (!enter(s, t))
         return MHD_YES; /* superseded: drain, write nothing */
-    if (t->over_limit || t->io_failed) {
+    if (device_revoked(s, t)) {
+        /* End the request: nothing of this chunk is written; the request's
+         * end (cs_tus_request_done) persists what was written before. */
+        cs_count_error(s, CS_EK_FORBIDDEN);
+        idle(s, t);
+        return MHD_NO;
+    }
+    if (t->over_limit || t->io_failed || t->study_closed) {
         idle(s, t);
         return MHD_YES; /* drain; the answer is decided */
     }
@@ -282,10 +354,44 @@ static enum MHD_Result body_chunk(cs_server *s, cs_req *r, const char *data, siz
     return MHD_YES;
 }
 
+/* The checks on a body's headers that need no lock: the checksum header
+ * parses, Content-Length fits the `limit` bytes left. Answers and returns
+ * true on refusal. */
+static bool body_refused(cs_server *s, struct MHD_Connection *c, const char *sum,
+                         uint64_t limit, cs_tus_checksum *want, enum MHD_Result *ret)
+{
+    cs_error e = {0};
+    if (sum) {
+        cs_status st = cs_tus_parse_checksum(sum, want, &e);
+        if (st != CS_OK) {
+            *ret = ERR(400, st == CS_ERR_UNSUPPORTED ? "checksum_algorithm" : "bad_header",
+                       "%s", e.msg);
+            return true;
+        }
+    }
+    const char *cl = hdr(c, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    uint64_t clen = 0;
+    if (cl && cs_tus_parse_u64(cl, &clen, NULL) == CS_OK && clen > limit) {
+        *ret = ERR(413, "too_large", "Content-Length %" PRIu64 " runs past the upload's end "
+                   "(%" PRIu64 " bytes left)", clen, limit);
+        return true;
+    }
+    return false;
+}
+
+/* Bytes a body may still bring to `up` when its length is `length`. */
+static uint64_t bytes_left(const cs_server *s, const cs_upload_rec *up, int64_t length)
+{
+    uint64_t cap = length >= 0 ? (uint64_t)length : s->cfg.max_upload_size;
+    return cap > up->offset ? cap - up->offset : 0;
+}
+
 /* Set up the body of a PATCH (or creation-with-upload POST) at the
- * upload's current offset. Answers and returns true on refusal. */
+ * upload's current offset; `length` is the upload's length with a
+ * deferred one this request declares (saved only with the body). Answers
+ * and returns true on refusal, having changed nothing. */
 static bool begin_body(cs_server *s, struct MHD_Connection *c, cs_req *r, cs_upload_rec *up,
-                       const char *sum, bool is_post, enum MHD_Result *ret)
+                       int64_t length, const char *sum, bool is_post, enum MHD_Result *ret)
 {
     cs_error e = {0};
     cs_tus_req *t = calloc(1, sizeof *t);
@@ -295,28 +401,26 @@ static bool begin_body(cs_server *s, struct MHD_Connection *c, cs_req *r, cs_upl
     }
     t->fd = -1;
     t->up = *up;
+    t->stored_length = up->length;
     t->is_post = is_post;
     t->start = up->offset;
     r->tus_state = t;
+    t->limit = bytes_left(s, up, length);
+    if (body_refused(s, c, sum, t->limit, &t->want, ret))
+        return true;
     if (sum) {
-        cs_status st = cs_tus_parse_checksum(sum, &t->want, &e);
-        if (st != CS_OK) {
-            *ret = ERR(400, st == CS_ERR_UNSUPPORTED ? "checksum_algorithm" : "bad_header",
-                       "%s", e.msg);
-            return true;
-        }
         t->has_sum = true;
         cs_sha1_init(&t->sha1);
         crypto_hash_sha256_init(&t->sha256);
     }
-    uint64_t cap = up->length >= 0 ? (uint64_t)up->length : s->cfg.max_upload_size;
-    t->limit = cap > up->offset ? cap - up->offset : 0;
-    const char *cl = hdr(c, MHD_HTTP_HEADER_CONTENT_LENGTH);
-    uint64_t clen = 0;
-    if (cl && cs_tus_parse_u64(cl, &clen, NULL) == CS_OK && clen > t->limit) {
-        *ret = ERR(413, "too_large", "Content-Length %" PRIu64 " runs past the upload's end "
-                   "(%" PRIu64 " bytes left)", clen, t->limit);
-        return true;
+    if (r->auth.kind == CS_AUTH_DEVICE) {
+        /* Read the counter before the token is checked again below (at the
+         * first chunk after a revocation), so no revocation is missed. */
+        const char *h = hdr(c, MHD_HTTP_HEADER_AUTHORIZATION);
+        t->device = h && strncmp(h, "Bearer ", 7) == 0;
+        t->revocations_seen = atomic_load(&s->device_revocations);
+        if (t->device)
+            cs_token_hash(h + 7, t->token_hash);
     }
     if ((t->ticket = cs_tus_lock_try(s, up->id)) == 0) {
         *ret = ERR(423, "upload_locked", "another request is writing to this upload; a holder "
@@ -330,13 +434,17 @@ static bool begin_body(cs_server *s, struct MHD_Connection *c, cs_req *r, cs_upl
         return true;
     }
     if (t->has_sum) {
+        bool closed = false;
         t->up.checksum_base = (int64_t)up->offset;
-        if (cs_store_upload_update(s->store, &t->up, &e) != CS_OK) {
-            *ret = ERR(500, "storage_failed", "%s", e.msg);
+        if (save_checked(s, &t->up, &closed, &e) != CS_OK || closed) {
+            *ret = closed ? ERR(409, "study_closed", "the study was closed (or its report "
+                                "signed): it takes no more data")
+                          : ERR(500, "storage_failed", "%s", e.msg);
             end_body(s, t);
             return true;
         }
     }
+    t->up.length = length; /* saved with the body's first persist */
     t->active = true;
     t->counted = true;
     atomic_fetch_add(&s->uploads_active, 1);
@@ -408,6 +516,11 @@ static enum MHD_Result create(cs_server *s, struct MHD_Connection *c, cs_req *r,
         }
         snprintf(up->study, sizeof up->study, "%s", want);
     }
+    bool with_body = has_body(c) && content_type_is_octet(c);
+    cs_tus_checksum want_sum;
+    if (with_body && body_refused(s, c, hdr(c, "Upload-Checksum"),
+                                  len ? length : s->cfg.max_upload_size, &want_sum, &ret))
+        goto done_up; /* refused before anything is created */
     int64_t now = cs_now_s();
     cs_id_new(up->id, 16);
     up->length = len ? (int64_t)length : -1;
@@ -416,13 +529,24 @@ static enum MHD_Result create(cs_server *s, struct MHD_Connection *c, cs_req *r,
     up->expires_at = now + s->cfg.upload_expiry_s;
     up->checksum_base = -1;
     snprintf(up->metadata, sizeof up->metadata, "%s", meta ? meta : "");
+    cs_check_outcome out = CS_CHECK_OK;
     if (cs_tus_file_create(s, up->id, &e) != CS_OK ||
-        cs_store_upload_create(s->store, up, &e) != CS_OK) {
+        cs_store_upload_create_checked(s->store, up, &out, &e) != CS_OK) {
         ret = ERR(500, "storage_failed", "%s", e.msg);
         goto done_up;
     }
-    if (has_body(c) && content_type_is_octet(c)) {
-        if (!begin_body(s, c, r, up, hdr(c, "Upload-Checksum"), true, &ret))
+    if (out != CS_CHECK_OK) {
+        char path[CS_CFG_PATH + 64];
+        cs_tus_path(s, up->id, path, sizeof path);
+        (void)unlink(path); /* the record was refused: no file without one */
+        ret = out == CS_CHECK_LOCKED
+                  ? ERR(409, "study_closed", "study '%s' was closed (or its report signed): "
+                        "it takes no more uploads", up->study)
+                  : ERR(404, "unknown_study", "no study '%s'", up->study);
+        goto done_up;
+    }
+    if (with_body) {
+        if (!begin_body(s, c, r, up, up->length, hdr(c, "Upload-Checksum"), true, &ret))
             ret = MHD_YES; /* the body follows */
         goto done_up;
     }
@@ -442,7 +566,7 @@ done:
 /* Look up the upload of the path and check who may touch it. Answers and
  * returns true when the request ends here. */
 static bool load_upload(cs_server *s, struct MHD_Connection *c, cs_req *r, const cs_auth *a,
-                        cs_upload_rec *up, enum MHD_Result *ret)
+                        bool writes, cs_upload_rec *up, enum MHD_Result *ret)
 {
     cs_error e = {0};
     bool found = false;
@@ -462,11 +586,25 @@ static bool load_upload(cs_server *s, struct MHD_Connection *c, cs_req *r, const
         *ret = ERR(500, "storage_failed", "taking over a stale lock: %s", e.msg);
         return true;
     }
+    if (writes) {
+        cs_study_rec sr;
+        bool study_found = false;
+        if (cs_store_study_get(s->store, up->study, &study_found, &sr, &e) != CS_OK) {
+            *ret = ERR(503, "store_unavailable", "%s", e.msg);
+            return true;
+        }
+        if (study_found && sr.closed_at_ms > 0) {
+            *ret = ERR(409, "study_closed", "study '%s' was closed by %s: it takes no more data",
+                       up->study, sr.closed_by);
+            return true;
+        }
+    }
     int64_t now = cs_now_s();
     if (up->state == CS_UPLOAD_OPEN && up->expires_at <= now && !cs_tus_lock_held(s, up->id)) {
+        bool closed = false;
         up->state = CS_UPLOAD_EXPIRED;
         up->updated_at = now;
-        if (cs_store_upload_update(s->store, up, &e) == CS_OK)
+        if (save_checked(s, up, &closed, &e) == CS_OK && !closed)
             cs_ingest_notify(s->ingest, up->study);
     }
     if (up->state == CS_UPLOAD_TERMINATED || up->state == CS_UPLOAD_EXPIRED) {
@@ -532,15 +670,12 @@ static enum MHD_Result patch(cs_server *s, struct MHD_Connection *c, cs_req *r,
         if (length < up->offset)
             return ERR(400, "bad_header", "Upload-Length %" PRIu64 " is below the %" PRIu64
                        " bytes already received", length, up->offset);
-        up->length = (int64_t)length;
-        if (up->offset == length)
-            up->state = CS_UPLOAD_COMPLETE;
-        if (cs_store_upload_update(s->store, up, &e) != CS_OK)
-            return ERR(500, "storage_failed", "%s", e.msg);
-        cs_ingest_notify(s->ingest, up->study);
     }
+    /* A deferred length is saved with the body (persist), never by a
+     * request that is then refused. */
     enum MHD_Result ret;
-    if (begin_body(s, c, r, up, hdr(c, "Upload-Checksum"), false, &ret))
+    if (begin_body(s, c, r, up, len ? (int64_t)length : up->length, hdr(c, "Upload-Checksum"),
+                   false, &ret))
         return ret;
     return MHD_YES;
 }
@@ -589,7 +724,7 @@ static enum MHD_Result handle_headers(cs_server *s, struct MHD_Connection *c, cs
         return MHD_NO;
     enum MHD_Result ret;
     uint64_t ticket;
-    if (load_upload(s, c, r, a, up, &ret))
+    if (load_upload(s, c, r, a, !is_head, up, &ret))
         goto done;
     if (is_head) {
         ret = head(s, c, up);
@@ -598,12 +733,15 @@ static enum MHD_Result handle_headers(cs_server *s, struct MHD_Connection *c, cs
     } else if ((ticket = cs_tus_lock_try(s, up->id)) == 0) {
         ret = ERR(423, "upload_locked", "a request is writing to this upload");
     } else {
+        bool closed = false;
         up->state = CS_UPLOAD_TERMINATED;
         up->updated_at = cs_now_s();
-        cs_status st = cs_store_upload_update(s->store, up, &e);
+        cs_status st = save_checked(s, up, &closed, &e);
         cs_tus_lock_release(s, up->id, ticket);
         if (st != CS_OK) {
             ret = ERR(500, "storage_failed", "%s", e.msg);
+        } else if (closed) {
+            ret = ERR(409, "study_closed", "the study was closed: its uploads are final");
         } else {
             cs_ingest_notify(s->ingest, up->study);
             ret = cs_http_empty(c, 204, NULL);
@@ -646,9 +784,10 @@ void cs_tus_sweep(cs_server *s)
         uint64_t ticket;
         if (u->expires_at > now || (ticket = cs_tus_lock_try(s, u->id)) == 0)
             continue;
+        bool closed = false;
         u->state = CS_UPLOAD_EXPIRED;
         u->updated_at = now;
-        if (cs_store_upload_update(s->store, u, &e) == CS_OK)
+        if (save_checked(s, u, &closed, &e) == CS_OK && !closed)
             cs_ingest_notify(s->ingest, u->study);
         cs_tus_lock_release(s, u->id, ticket);
     }
