@@ -122,7 +122,15 @@ n = sum(json.loads(l)[5] for l in open(sys.argv[3]))
 s = [s for s in d["studies"] if s["study"] == sys.argv[2]][0]
 assert s["counts"]["polyp"] == n and n >= 3, (s["counts"], n)
 EOF2
-ok "frames index: polyp_p, flag bits 64/128 and boxes by seq; worklist counts polyps"
+http GET "/api/v1/studies/$S1" -H "Authorization: Bearer $ADMIN_TOKEN"
+expect_code 200 "study JSON"
+python3 - "$T/body" "$T/rows1" <<'EOF2' || fail "the study JSON's polyp count is wrong"
+import json, sys
+d = json.load(open(sys.argv[1]))
+n = sum(json.loads(l)[5] for l in open(sys.argv[2]))
+assert d["counts"]["polyp"] == n, (d["counts"], n)
+EOF2
+ok "frames index: polyp_p, flag bits 64/128 and boxes by seq; worklist and study JSON count polyps"
 stop_server
 
 # --- 3 analysis threads, two studies at once: the same rows ---------------

@@ -226,6 +226,7 @@ json_t *cs_api_study_rec_json(cs_server *s, const cs_study_rec *rec, bool lists,
         "blurry", (json_int_t)n.blurry,
         "bleeding_frames", bleeding, "errors", errors);
     if (o) {
+        json_object_set_new(json_object_get(o, "counts"), "polyp", json_integer((json_int_t)n.polyp));
         json_t *p = json_object_get(o, "progress");
         json_object_set_new(p, "last_frame_time_us", n.last_capture_time_us >= 0
                             ? json_integer(n.last_capture_time_us) : json_null());
