@@ -12,6 +12,11 @@
 # lists; ANALYSIS_THREADS (default 1); LOAD_HUBS_PER_ADDRESS (default 1:
 # each hub from its own loopback address, 127.0.0.2 upwards, as real hubs
 # come from many addresses and the server limits connections per address).
+# LOAD_SERVER_NICE (default -10) and LOAD_CLIENT_RT (default 20: SCHED_FIFO
+# priority; 0 for none): on a machine shared with other work (builds, tests)
+# these keep the server's request threads and the generator from waiting
+# behind it, so that the figures are the server's own; both need root and
+# are skipped without it. The analysis threads still set their own nice 10.
 # Prints one line per run, the memory per connection between the first and
 # the last run, and a JSON line with everything.
 set -euo pipefail
@@ -27,21 +32,25 @@ cmake --build "$root/build" -j"$(nproc)" --target capscreen-cli bench-load-hubs 
 cs=$root/build/capscreen
 "$cs" pack --fps 4 "$root/samples/demo/frames" "$work/demo.csfs" >/dev/null
 ulimit -n 65536 2>/dev/null || ulimit -n 4096
+server_prio=() client_prio=()
+if [ "$(id -u)" = 0 ]; then
+  server_prio=(nice -n "${LOAD_SERVER_NICE:--10}")
+  [ "${LOAD_CLIENT_RT:-20}" != 0 ] && client_prio=(chrt -f "${LOAD_CLIENT_RT:-20}")
+fi
 
 run() { # hubs
   local n=$1 data=$work/data-$1 token=load-admin-token-0123456789
-  CAPSCREEN_ADMIN_TOKEN=$token taskset -c "$server_cpus" "$cs" serve --listen 127.0.0.1:0 \
+  CAPSCREEN_ADMIN_TOKEN=$token taskset -c "$server_cpus" "${server_prio[@]}" "$cs" serve --listen 127.0.0.1:0 \
     --data "$data" --max-connections $((n + 64)) --analysis-threads "${ANALYSIS_THREADS:-1}" \
     >"$work/srv.out" 2>"$work/srv.err" &
   srv=$!
   for _ in $(seq 1 200); do grep -q listening "$work/srv.out" 2>/dev/null && break; sleep 0.05; done
   local url=http://$(sed -n 's/.*"listening": *"\([^"]*\)".*/\1/p' "$work/srv.out")
   echo "load.sh: $n hubs for $seconds s; uptime:$(uptime | sed 's/.*load average/ load average/')" >&2
-  CAPSCREEN_ADMIN_TOKEN=$token taskset -c "$client_cpus" "$root/build/bench-load-hubs" \
+  CAPSCREEN_ADMIN_TOKEN=$token taskset -c "$client_cpus" "${client_prio[@]}" "$root/build/bench-load-hubs" \
     --url "$url" --stream "$work/demo.csfs" --hubs "$n" --seconds "$seconds" \
-    --hubs-per-address "${LOAD_HUBS_PER_ADDRESS:-1}" --server-pid "$srv" 2>"$work/gen.err" ||
-    { cat "$work/gen.err" "$work/srv.err" >&2; exit 1; }
-  sed 's/^/  /' "$work/gen.err" >&2
+    --hubs-per-address "${LOAD_HUBS_PER_ADDRESS:-1}" --server-pid "$srv" ||
+    { cat "$work/srv.err" >&2; exit 1; }
   kill -TERM $srv; wait $srv || true
   srv=
 }
@@ -63,7 +72,10 @@ for r in rs:
 out = {"runs": rs}
 if len(rs) > 1 and rs[-1]["hubs"] != rs[0]["hubs"]:
     per = (rs[-1]["server_rss_kib"] - rs[0]["server_rss_kib"]) / (rs[-1]["hubs"] - rs[0]["hubs"])
-    print(f"server memory per extra connection (RSS with all connections open): {per:.0f} KiB")
-    out["kib_per_connection"] = round(per, 1)
+    idle = (rs[-1]["server_rss_kib_connected"] - rs[0]["server_rss_kib_connected"]) / (rs[-1]["hubs"] - rs[0]["hubs"])
+    print(f"server memory per extra hub: {idle:.0f} KiB connected before the run (thread, "
+          f"libmicrohttpd), {per:.0f} KiB at the end of the run (plus its study's live analysis)")
+    out["kib_per_connection"] = round(idle, 1)
+    out["kib_per_hub_after_run"] = round(per, 1)
 print(json.dumps(out))
 PY

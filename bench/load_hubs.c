@@ -349,7 +349,7 @@ typedef struct {
     int n;
     double le[METRIC_BUCKETS]; /* upper bounds; the last is +Inf */
     double cum[METRIC_BUCKETS];
-    double sum_s, frames_analysed, bytes_received, errors;
+    double sum_s, frames_analysed, bytes_received, errors, connections;
 } metrics;
 
 static void metrics_get(metrics *m)
@@ -374,6 +374,8 @@ static void metrics_get(metrics *m)
             m->frames_analysed = v;
         } else if (strncmp(line, "capscreen_bytes_received_total", 30) == 0) {
             m->bytes_received = v;
+        } else if (strncmp(line, "capscreen_connections_total", 27) == 0) {
+            m->connections = v;
         } else if (strncmp(line, "capscreen_errors_total{", 23) == 0) {
             m->errors += v;
         }
@@ -429,6 +431,19 @@ static bool proc_read(int pid, proc_sample *p)
     }
     fclose(f);
     return true;
+}
+
+/* This thread's time waiting for a CPU while runnable, in seconds: a
+ * generator that waits for a CPU reports the wait as server latency. */
+static double self_runqueue_wait_s(void)
+{
+    unsigned long long run = 0, wait = 0;
+    FILE *f = fopen("/proc/thread-self/schedstat", "r");
+    if (!f)
+        return NAN;
+    int n = fscanf(f, "%llu %llu", &run, &wait);
+    fclose(f);
+    return n == 2 ? (double)wait / 1e9 : NAN;
 }
 
 /* ---- the hubs ---- */
@@ -625,7 +640,7 @@ static void hub_start(hub *h, int64_t now)
     }
     hub_build(h);
     h->out_done = h->in_len = 0;
-    h->sent_ns = now;
+    h->sent_ns = now_ns(); /* not the loop's `now`: many hubs may start in one pass */
     h->state = SENDING;
     hub_send(h, now);
 }
@@ -799,30 +814,54 @@ static void setup(const char *admin)
         if ((a >> 24) != 127)
             die("too many source addresses for loopback");
         h->source = htonl(a);
-        h->fd = connect_from(h->source, false);
+        /* The upload, created on the setup connection: the hub's own
+         * connection opens just before the run, so that the server's
+         * header_timeout does not close it while the other hubs are set up. */
         char hh[256];
         snprintf(hh, sizeof hh, "Authorization: Bearer %s\r\nTus-Resumable: 1.0.0\r\n"
                  "Upload-Defer-Length: 1\r\n", h->token);
-        http_do(h->fd, "POST", "/uploads/", hh, NULL, 0, &r);
+        if (api < 0)
+            api = connect_from(htonl(INADDR_LOOPBACK), false);
+        http_do(api, "POST", "/uploads/", hh, NULL, 0, &r);
         if (r.status != 201)
             die("tus creation for hub %d answered %d: %s", i, r.status, r.body);
         char loc[256];
         if (!header_get(r.head, "Location", loc, sizeof loc) || !strstr(loc, "/uploads/"))
             die("tus creation answered no Location");
         snprintf(h->path, sizeof h->path, "%s", strstr(loc, "/uploads/"));
-        if (r.close) /* the run reconnects */
-            hub_close(h);
+        if (r.close) {
+            close(api);
+            api = -1;
+        }
         resp_free(&r);
-        if (h->fd >= 0 && fcntl(h->fd, F_SETFL, fcntl(h->fd, F_GETFL) | O_NONBLOCK) != 0)
-            die("fcntl: %s", strerror(errno));
         h->out = xmalloc(512 + strm.header_len +
                          (size_t)opt.frames_per_patch * (32 + strm.max_payload + 4));
+        h->fd = -1;
         h->state = IDLE;
         if ((i + 1) % 200 == 0)
-            fprintf(stderr, "bench-load-hubs: %d hubs ready\n", i + 1);
+            fprintf(stderr, "bench-load-hubs: %d hubs set up\n", i + 1);
     }
     if (api >= 0)
         close(api);
+}
+
+/* Open every hub's connection, each from its own source address, and wait
+ * (up to 10 s) until the server has taken them all. */
+static void connect_all(void)
+{
+    metrics m;
+    metrics_get(&m);
+    double want = m.connections + opt.hubs + 1;
+    for (int i = 0; i < opt.hubs; i++)
+        hubs[i].fd = connect_from(hubs[i].source, true);
+    for (int k = 0; k < 100; k++) {
+        metrics_get(&m);
+        if (m.connections >= want)
+            return;
+        usleep(100000);
+    }
+    fprintf(stderr, "bench-load-hubs: the server took %.0f of %d connections in 10 s\n",
+            m.connections - (want - opt.hubs - 1), opt.hubs);
 }
 
 int main(int argc, char **argv)
@@ -866,6 +905,7 @@ int main(int argc, char **argv)
     if ((ep = epoll_create1(EPOLL_CLOEXEC)) < 0)
         die("epoll_create1: %s", strerror(errno));
     setup(admin);
+    connect_all();
 
     metrics m0, m1;
     metrics_get(&m0);
@@ -873,7 +913,12 @@ int main(int argc, char **argv)
     bool have_proc = opt.server_pid > 0 && proc_read(opt.server_pid, &p0);
     struct rusage ru0, ru1;
     getrusage(RUSAGE_SELF, &ru0);
+    double rq0 = self_runqueue_wait_s();
 
+    time_t wall_start = time(NULL);
+    char stamp[32];
+    strftime(stamp, sizeof stamp, "%H:%M:%S", localtime(&wall_start));
+    fprintf(stderr, "bench-load-hubs: %d hubs connected; the run starts at %s\n", opt.hubs, stamp);
     int64_t interval_ns = (int64_t)(opt.interval * 1e9), timeout_ns = (int64_t)(opt.timeout * 1e9);
     int64_t start = now_ns() + 200000000, end = start + (int64_t)(opt.seconds * 1e9);
     end_ns = end;
@@ -888,6 +933,10 @@ int main(int argc, char **argv)
         int64_t now = now_ns();
         while (heap_n && hubs[heap[0]].next_ns <= now) {
             hub *h = &hubs[heap_pop()];
+            if (now >= end) { /* a hub behind its schedule sends no backlog after the end */
+                h->state = DONE;
+                continue;
+            }
             h->tick_ns = h->next_ns;
             h->next_ns += interval_ns;
             if (now - h->tick_ns > interval_ns / 10)
@@ -918,6 +967,7 @@ int main(int argc, char **argv)
         now = now_ns();
         for (int e = 0; e < n; e++) {
             hub *h = &hubs[evs[e].data.u32];
+            now = now_ns(); /* each answer's own time */
             if (h->state == SENDING)
                 hub_send(h, now);
             else if (h->state == READING)
@@ -942,6 +992,7 @@ int main(int argc, char **argv)
     }
     int64_t wall = now_ns() - start;
     getrusage(RUSAGE_SELF, &ru1);
+    double rq_wait = self_runqueue_wait_s() - rq0;
     if (have_proc)
         proc_read(opt.server_pid, &p1); /* every connection still open */
     long in_flight = 0;
@@ -978,18 +1029,19 @@ int main(int argc, char **argv)
             "p99.9 <= %g ms, mean %.2f ms\n"
             "  start delay (after the tick it was due): p99 %.2f ms, max %.2f ms, %ld PATCHes "
             "later than interval/10\n"
-            "  frames analysed by the server during the run: %.0f of %ld sent; generator CPU %.1f%%\n",
+            "  frames analysed by the server during the run: %.0f of %ld sent; generator CPU %.1f%%, "
+            "waiting for a CPU %.1f ms per s\n",
             opt.hubs, wall_s, n_lat, n_ok, errors, n_err_status, n_err_closed, n_err_timeout,
             in_flight, n_reconnect, c50, c90, c99, c999, cmax, srv_n, s50 * 1e3, lo99 * 1e3,
             s99 * 1e3, s999 * 1e3, srv_mean * 1e3, d99, dmax, n_late, analysed,
-            n_ok * opt.frames_per_patch, 100 * self_cpu / wall_s);
+            n_ok * opt.frames_per_patch, 100 * self_cpu / wall_s, 1e3 * rq_wait / wall_s);
     for (int st = 0; st < 600; st++)
         if (status_counts[st] && st != 204)
             fprintf(stderr, "  status %d: %ld answers\n", st, status_counts[st]);
     if (have_proc)
-        fprintf(stderr, "  server: CPU %.1f%%, %ld threads, RSS %ld KiB at the end (second half "
-                "%ld..%ld KiB), peak %ld KiB\n",
-                srv_cpu, p1.threads, p1.rss_kib, rss_min, rss_max, p1.hwm_kib);
+        fprintf(stderr, "  server: CPU %.1f%%, %ld threads, RSS %ld KiB with the hubs connected "
+                "before the run, %ld KiB at the end (second half %ld..%ld KiB), peak %ld KiB\n",
+                srv_cpu, p1.threads, p0.rss_kib, p1.rss_kib, rss_min, rss_max, p1.hwm_kib);
 
     printf("{\"hubs\": %d, \"seconds\": %.1f, \"frames_per_patch\": %d, \"interval_s\": %g, "
            "\"hubs_per_address\": %d, \"patches\": %zu, \"ok\": %ld, \"errors\": %ld, "
@@ -1006,13 +1058,15 @@ int main(int argc, char **argv)
            srv_n, jnum(s50 * 1e3), jnum(lo99 * 1e3), jnum(s99 * 1e3), jnum(s999 * 1e3),
            jnum(srv_mean * 1e3), m1.errors - m0.errors);
     printf("\"start_delay_ms\": {\"p99\": %s, \"max\": %s}, \"late\": %ld, \"frames_sent\": %ld, "
-           "\"frames_analysed\": %.0f, \"generator_cpu_percent\": %.1f",
+           "\"frames_analysed\": %.0f, \"generator_cpu_percent\": %.1f, "
+           "\"generator_runqueue_wait_ms_per_s\": %s",
            jnum(d99), jnum(dmax), n_late, n_ok * opt.frames_per_patch, analysed,
-           100 * self_cpu / wall_s);
+           100 * self_cpu / wall_s, jnum(1e3 * rq_wait / wall_s));
     if (have_proc)
         printf(", \"server_cpu_percent\": %.1f, \"server_threads\": %ld, \"server_rss_kib\": %ld, "
+               "\"server_rss_kib_connected\": %ld, "
                "\"server_rss_kib_min\": %ld, \"server_rss_kib_max\": %ld, \"server_peak_rss_kib\": %ld",
-               srv_cpu, p1.threads, p1.rss_kib, rss_min, rss_max, p1.hwm_kib);
+               srv_cpu, p1.threads, p1.rss_kib, p0.rss_kib, rss_min, rss_max, p1.hwm_kib);
     printf("}\n");
     return 0;
 }
