@@ -12,11 +12,11 @@
 # lists; ANALYSIS_THREADS (default 1); LOAD_HUBS_PER_ADDRESS (default 1:
 # each hub from its own loopback address, 127.0.0.2 upwards, as real hubs
 # come from many addresses and the server limits connections per address).
-# LOAD_SERVER_NICE (default -10) and LOAD_CLIENT_RT (default 20: SCHED_FIFO
-# priority; 0 for none): on a machine shared with other work (builds, tests)
-# these keep the server's request threads and the generator from waiting
-# behind it, so that the figures are the server's own; both need root and
-# are skipped without it. The analysis threads still set their own nice 10.
+# LOAD_CLIENT_RT (default 20: SCHED_FIFO priority; 0 for none): on a
+# machine shared with other work (builds, tests) this keeps the generator
+# from waiting behind it and reporting its own delay as the server's.
+# LOAD_SERVER_NICE (default 0): the server's nice; bench/README.md says why
+# -10 is not the default. Both need root and are skipped without it.
 # Prints one line per run, the memory per connection between the first and
 # the last run, and a JSON line with everything.
 set -euo pipefail
@@ -34,7 +34,7 @@ cs=$root/build/capscreen
 ulimit -n 65536 2>/dev/null || ulimit -n 4096
 server_prio=() client_prio=()
 if [ "$(id -u)" = 0 ]; then
-  server_prio=(nice -n "${LOAD_SERVER_NICE:--10}")
+  server_prio=(nice -n "${LOAD_SERVER_NICE:-0}")
   [ "${LOAD_CLIENT_RT:-20}" != 0 ] && client_prio=(chrt -f "${LOAD_CLIENT_RT:-20}")
 fi
 

@@ -1037,7 +1037,8 @@ int main(int argc, char **argv)
             n_ok * opt.frames_per_patch, 100 * self_cpu / wall_s, 1e3 * rq_wait / wall_s);
     for (int st = 0; st < 600; st++)
         if (status_counts[st] && st != 204)
-            fprintf(stderr, "  status %d: %ld answers\n", st, status_counts[st]);
+            fprintf(stderr, "  answers with status %d: %ld (HEADs after a failure answer 200)\n", st,
+                    status_counts[st]);
     if (have_proc)
         fprintf(stderr, "  server: CPU %.1f%%, %ld threads, RSS %ld KiB with the hubs connected "
                 "before the run, %ld KiB at the end (second half %ld..%ld KiB), peak %ld KiB\n",
