@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The README's test command (and what .ci/run calls): installs what is
 # missing, then runs every test:
+#   0. the C sources match .clang-format (tools/format.sh --check)
 #   1. release build with -Werror: unit + integration tests (ctest)
 #   2. ASan/UBSan build: unit tests
 #   3. valgrind on the unit tests (memcheck, definite leaks are errors)
@@ -31,6 +32,12 @@ skip_seen() { # test name (asan:NAME for the sanitizer stage, valgrind:BIN)
   if [ -n "$reason" ]; then skips_allowed+=("$name: $reason")
   else skips_unlisted+=("$name"); fi
 }
+
+echo "== 0. format: every C file matches .clang-format"
+set +e
+"$root/tools/format.sh" --check
+count format $?
+set -e
 
 echo "== 1. build (-Werror) + unit and integration tests"
 cmake -S "$root" -B "$root/build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCS_WERROR=ON >/dev/null
