@@ -50,7 +50,7 @@
 #include <unistd.h>
 
 #define MAX_HUBS 20000
-#define RESP_MAX 8192        /* an answer's headers and (error) body */
+#define RESP_MAX 8192 /* an answer's headers and (error) body */
 #define METRIC_BUCKETS 32
 
 /* ---- small helpers ---- */
@@ -118,11 +118,11 @@ static uint64_t get_le(const uint8_t *p, int bytes)
 /* ---- the frame stream to send ---- */
 
 typedef struct {
-    uint8_t *file;          /* the whole file */
-    size_t header_len;      /* file header: file[0 .. header_len) */
-    size_t n;               /* records */
+    uint8_t *file;           /* the whole file */
+    size_t header_len;       /* file header: file[0 .. header_len) */
+    size_t n;                /* records */
     const uint8_t **payload; /* each record's payload and its 4-byte CRC */
-    size_t *payload_len;    /* payload bytes, CRC not counted */
+    size_t *payload_len;     /* payload bytes, CRC not counted */
     size_t max_payload;
 } stream;
 
@@ -330,8 +330,8 @@ static void api_post(int *fd, const char *path, const char *json, const char *au
                      http_resp *out)
 {
     char h[512];
-    snprintf(h, sizeof h, "Content-Type: application/json\r\n%s%s%s", auth ? "Authorization: Bearer " : "",
-             auth ? auth : "", auth ? "\r\n" : "");
+    snprintf(h, sizeof h, "Content-Type: application/json\r\n%s%s%s",
+             auth ? "Authorization: Bearer " : "", auth ? auth : "", auth ? "\r\n" : "");
     if (*fd < 0)
         *fd = connect_from(htonl(INADDR_LOOPBACK), false);
     http_do(*fd, "POST", path, h, json, strlen(json), out);
@@ -368,7 +368,8 @@ static void metrics_get(metrics *m)
             const char *le = line + strlen(pre);
             m->le[m->n] = strncmp(le, "+Inf", 4) == 0 ? INFINITY : atof(le);
             m->cum[m->n++] = v;
-        } else if (strncmp(line, "capscreen_request_duration_seconds_sum{class=\"tus_patch\"}", 57) == 0) {
+        } else if (strncmp(line, "capscreen_request_duration_seconds_sum{class=\"tus_patch\"}",
+                           57) == 0) {
             m->sum_s = v;
         } else if (strncmp(line, "capscreen_frames_analysed_total", 31) == 0) {
             m->frames_analysed = v;
@@ -452,22 +453,22 @@ enum hub_state { IDLE, SENDING, READING, DONE };
 
 typedef struct {
     int fd;
-    uint32_t source;       /* network order */
+    uint32_t source; /* network order */
     enum hub_state state;
-    char path[160];        /* /uploads/ID */
+    char path[160]; /* /uploads/ID */
     char token[96];
-    uint64_t offset;       /* Upload-Offset */
-    uint64_t index;        /* next frame index */
-    bool sent_header;      /* the file header went out (in the first PATCH) */
-    bool need_head;        /* offset unknown after a failure: HEAD first */
-    bool is_head;          /* the request out is a HEAD */
-    uint8_t *out;          /* request being sent */
+    uint64_t offset;  /* Upload-Offset */
+    uint64_t index;   /* next frame index */
+    bool sent_header; /* the file header went out (in the first PATCH) */
+    bool need_head;   /* offset unknown after a failure: HEAD first */
+    bool is_head;     /* the request out is a HEAD */
+    uint8_t *out;     /* request being sent */
     size_t out_len, out_done, body_len;
     char in[RESP_MAX + 1];
     size_t in_len;
-    int64_t sent_ns;       /* first byte of the request written */
-    int64_t tick_ns;       /* when this PATCH was due */
-    int64_t next_ns;       /* when the next PATCH is due */
+    int64_t sent_ns; /* first byte of the request written */
+    int64_t tick_ns; /* when this PATCH was due */
+    int64_t next_ns; /* when the next PATCH is due */
     bool in_heap;
 } hub;
 
@@ -735,7 +736,8 @@ static void hub_read(hub *h, int64_t now)
         if (h->in_len > head_len + body)
             die("the server sent bytes after an answer");
         int status = atoi(h->in + 9);
-        bool close_after = header_get(h->in, "Connection", v, sizeof v) && strcasecmp(v, "close") == 0;
+        bool close_after =
+            header_get(h->in, "Connection", v, sizeof v) && strcasecmp(v, "close") == 0;
         hub_answered(h, status, close_after, now);
         return;
     }
@@ -818,8 +820,10 @@ static void setup(const char *admin)
          * connection opens just before the run, so that the server's
          * header_timeout does not close it while the other hubs are set up. */
         char hh[256];
-        snprintf(hh, sizeof hh, "Authorization: Bearer %s\r\nTus-Resumable: 1.0.0\r\n"
-                 "Upload-Defer-Length: 1\r\n", h->token);
+        snprintf(hh, sizeof hh,
+                 "Authorization: Bearer %s\r\nTus-Resumable: 1.0.0\r\n"
+                 "Upload-Defer-Length: 1\r\n",
+                 h->token);
         if (api < 0)
             api = connect_from(htonl(INADDR_LOOPBACK), false);
         http_do(api, "POST", "/uploads/", hh, NULL, 0, &r);
@@ -867,24 +871,39 @@ static void connect_all(void)
 int main(int argc, char **argv)
 {
     const char *url = NULL, *path = NULL, *admin = getenv("CAPSCREEN_ADMIN_TOKEN");
-    opt = (options){.hubs = 1000, .frames_per_patch = 2, .per_address = 1, .seconds = 30,
-                    .interval = 1.0, .timeout = 10};
+    opt = (options){.hubs = 1000,
+                    .frames_per_patch = 2,
+                    .per_address = 1,
+                    .seconds = 30,
+                    .interval = 1.0,
+                    .timeout = 10};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!v)
             usage();
         i++;
-        if (!strcmp(a, "--url")) url = v;
-        else if (!strcmp(a, "--stream")) path = v;
-        else if (!strcmp(a, "--admin-token")) admin = v;
-        else if (!strcmp(a, "--hubs")) opt.hubs = atoi(v);
-        else if (!strcmp(a, "--seconds")) opt.seconds = atof(v);
-        else if (!strcmp(a, "--frames-per-patch")) opt.frames_per_patch = atoi(v);
-        else if (!strcmp(a, "--interval")) opt.interval = atof(v);
-        else if (!strcmp(a, "--hubs-per-address")) opt.per_address = atoi(v);
-        else if (!strcmp(a, "--timeout")) opt.timeout = atof(v);
-        else if (!strcmp(a, "--server-pid")) opt.server_pid = atoi(v);
-        else usage();
+        if (!strcmp(a, "--url"))
+            url = v;
+        else if (!strcmp(a, "--stream"))
+            path = v;
+        else if (!strcmp(a, "--admin-token"))
+            admin = v;
+        else if (!strcmp(a, "--hubs"))
+            opt.hubs = atoi(v);
+        else if (!strcmp(a, "--seconds"))
+            opt.seconds = atof(v);
+        else if (!strcmp(a, "--frames-per-patch"))
+            opt.frames_per_patch = atoi(v);
+        else if (!strcmp(a, "--interval"))
+            opt.interval = atof(v);
+        else if (!strcmp(a, "--hubs-per-address"))
+            opt.per_address = atoi(v);
+        else if (!strcmp(a, "--timeout"))
+            opt.timeout = atof(v);
+        else if (!strcmp(a, "--server-pid"))
+            opt.server_pid = atoi(v);
+        else
+            usage();
     }
     if (!url || !path || !admin || opt.hubs < 1 || opt.hubs > MAX_HUBS || opt.seconds <= 0 ||
         opt.seconds > 600 || opt.interval <= 0 || opt.frames_per_patch < 1 || opt.per_address < 1 ||
@@ -1005,42 +1024,49 @@ int main(int argc, char **argv)
     qsort(lat, n_lat, sizeof *lat, cmp_i64);
     qsort(delay, n_delay, sizeof *delay, cmp_i64);
     double lo50, lo99, lo999;
-    double s50 = metrics_quantile(&m0, &m1, 0.50, &lo50), s99 = metrics_quantile(&m0, &m1, 0.99, &lo99);
+    double s50 = metrics_quantile(&m0, &m1, 0.50, &lo50),
+           s99 = metrics_quantile(&m0, &m1, 0.99, &lo99);
     double s999 = metrics_quantile(&m0, &m1, 0.999, &lo999);
     double srv_n = m1.cum[m1.n - 1] - m0.cum[m0.n - 1];
     double srv_mean = srv_n > 0 ? (m1.sum_s - m0.sum_s) / srv_n : NAN;
     double self_cpu = (double)(ru1.ru_utime.tv_sec - ru0.ru_utime.tv_sec + ru1.ru_stime.tv_sec -
                                ru0.ru_stime.tv_sec) +
                       (double)(ru1.ru_utime.tv_usec - ru0.ru_utime.tv_usec + ru1.ru_stime.tv_usec -
-                               ru0.ru_stime.tv_usec) / 1e6;
+                               ru0.ru_stime.tv_usec) /
+                          1e6;
     double wall_s = (double)wall / 1e9;
     long errors = n_err_status + n_err_closed + n_err_timeout + in_flight;
-    double c50 = pct_ms(lat, n_lat, .5), c90 = pct_ms(lat, n_lat, .9), c99 = pct_ms(lat, n_lat, .99);
+    double c50 = pct_ms(lat, n_lat, .5), c90 = pct_ms(lat, n_lat, .9),
+           c99 = pct_ms(lat, n_lat, .99);
     double c999 = pct_ms(lat, n_lat, .999), cmax = n_lat ? (double)lat[n_lat - 1] / 1e6 : NAN;
-    double d99 = pct_ms(delay, n_delay, .99), dmax = n_delay ? (double)delay[n_delay - 1] / 1e6 : NAN;
+    double d99 = pct_ms(delay, n_delay, .99),
+           dmax = n_delay ? (double)delay[n_delay - 1] / 1e6 : NAN;
     double analysed = m1.frames_analysed - m0.frames_analysed;
     double srv_cpu = have_proc ? 100 * (p1.cpu_s - p0.cpu_s) / wall_s : NAN;
 
-    fprintf(stderr,
-            "%d hubs, %.1f s: %zu PATCHes (%ld answered 204), %ld errors (%ld other status, %ld "
-            "connection lost, %ld timed out, %ld unanswered at the end), %ld reconnects\n"
-            "  client PATCH latency: p50 %.2f ms, p90 %.2f ms, p99 %.2f ms, p99.9 %.2f ms, max %.2f ms\n"
-            "  server tus_patch histogram: %.0f PATCHes, p50 <= %g ms, p99 in (%g, %g] ms, "
-            "p99.9 <= %g ms, mean %.2f ms\n"
-            "  start delay (after the tick it was due): p99 %.2f ms, max %.2f ms, %ld PATCHes "
-            "later than interval/10\n"
-            "  frames analysed by the server during the run: %.0f of %ld sent; generator CPU %.1f%%, "
-            "waiting for a CPU %.1f ms per s\n",
-            opt.hubs, wall_s, n_lat, n_ok, errors, n_err_status, n_err_closed, n_err_timeout,
-            in_flight, n_reconnect, c50, c90, c99, c999, cmax, srv_n, s50 * 1e3, lo99 * 1e3,
-            s99 * 1e3, s999 * 1e3, srv_mean * 1e3, d99, dmax, n_late, analysed,
-            n_ok * opt.frames_per_patch, 100 * self_cpu / wall_s, 1e3 * rq_wait / wall_s);
+    fprintf(
+        stderr,
+        "%d hubs, %.1f s: %zu PATCHes (%ld answered 204), %ld errors (%ld other status, %ld "
+        "connection lost, %ld timed out, %ld unanswered at the end), %ld reconnects\n"
+        "  client PATCH latency: p50 %.2f ms, p90 %.2f ms, p99 %.2f ms, p99.9 %.2f ms, max %.2f "
+        "ms\n"
+        "  server tus_patch histogram: %.0f PATCHes, p50 <= %g ms, p99 in (%g, %g] ms, "
+        "p99.9 <= %g ms, mean %.2f ms\n"
+        "  start delay (after the tick it was due): p99 %.2f ms, max %.2f ms, %ld PATCHes "
+        "later than interval/10\n"
+        "  frames analysed by the server during the run: %.0f of %ld sent; generator CPU %.1f%%, "
+        "waiting for a CPU %.1f ms per s\n",
+        opt.hubs, wall_s, n_lat, n_ok, errors, n_err_status, n_err_closed, n_err_timeout, in_flight,
+        n_reconnect, c50, c90, c99, c999, cmax, srv_n, s50 * 1e3, lo99 * 1e3, s99 * 1e3, s999 * 1e3,
+        srv_mean * 1e3, d99, dmax, n_late, analysed, n_ok * opt.frames_per_patch,
+        100 * self_cpu / wall_s, 1e3 * rq_wait / wall_s);
     for (int st = 0; st < 600; st++)
         if (status_counts[st] && st != 204)
-            fprintf(stderr, "  answers with status %d: %ld (HEADs after a failure answer 200)\n", st,
-                    status_counts[st]);
+            fprintf(stderr, "  answers with status %d: %ld (HEADs after a failure answer 200)\n",
+                    st, status_counts[st]);
     if (have_proc)
-        fprintf(stderr, "  server: CPU %.1f%%, %ld threads, RSS %ld KiB with the hubs connected "
+        fprintf(stderr,
+                "  server: CPU %.1f%%, %ld threads, RSS %ld KiB with the hubs connected "
                 "before the run, %ld KiB at the end (second half %ld..%ld KiB), peak %ld KiB\n",
                 srv_cpu, p1.threads, p0.rss_kib, p1.rss_kib, rss_min, rss_max, p1.hwm_kib);
 
@@ -1066,7 +1092,8 @@ int main(int argc, char **argv)
     if (have_proc)
         printf(", \"server_cpu_percent\": %.1f, \"server_threads\": %ld, \"server_rss_kib\": %ld, "
                "\"server_rss_kib_connected\": %ld, "
-               "\"server_rss_kib_min\": %ld, \"server_rss_kib_max\": %ld, \"server_peak_rss_kib\": %ld",
+               "\"server_rss_kib_min\": %ld, \"server_rss_kib_max\": %ld, \"server_peak_rss_kib\": "
+               "%ld",
                srv_cpu, p1.threads, p1.rss_kib, p0.rss_kib, rss_min, rss_max, p1.hwm_kib);
     printf("}\n");
     return 0;

@@ -79,10 +79,12 @@ int main(int argc, char **argv)
     } while (t - t0 < secs);
     double cpu = cpu_now() - c0;
     double fps = (double)n / cpu;
-    printf("{\"frames\": %ld, \"wall_fps\": %.1f, \"fps_one_thread\": %.1f, \"ms_per_frame\": %.3f, "
-           "\"mflops_per_frame\": %.2f, \"mmacs_per_frame\": %.2f, "
-           "\"live_studies_per_core_at_4fps\": %.0f, \"check\": %.3f}\n",
-           n, (double)n / (t - t0), fps, 1000.0 / fps, 2 * macs / 1e6, macs / 1e6, fps / 4.0, (double)sink / (double)n);
+    printf(
+        "{\"frames\": %ld, \"wall_fps\": %.1f, \"fps_one_thread\": %.1f, \"ms_per_frame\": %.3f, "
+        "\"mflops_per_frame\": %.2f, \"mmacs_per_frame\": %.2f, "
+        "\"live_studies_per_core_at_4fps\": %.0f, \"check\": %.3f}\n",
+        n, (double)n / (t - t0), fps, 1000.0 / fps, 2 * macs / 1e6, macs / 1e6, fps / 4.0,
+        (double)sink / (double)n);
     cs_polyp_net_free(net);
     cs_polyp_model_free(m);
     free(rgb);

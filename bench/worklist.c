@@ -125,15 +125,18 @@ static int fill(cs_store *s, long studies, long frames)
 static int old_counts(sqlite3 *db, const char *study, cs_study_counts *o)
 {
     sqlite3_stmt *st = NULL, *st2 = NULL;
-    int ok = sqlite3_prepare_v2(db, "SELECT COUNT(*), COALESCE(SUM(ok),0),"
-                                    " COALESCE(SUM(readable),0), COALESCE(SUM(bleeding),0),"
-                                    " COALESCE(SUM(exposure='too_dark'),0),"
-                                    " COALESCE(SUM(exposure='too_bright'),0),"
-                                    " COALESCE(SUM(blurry),0), MAX(capture_time_us)"
-                                    " FROM frames WHERE study = ?", -1, &st, NULL) == SQLITE_OK &&
-             sqlite3_prepare_v2(db, "SELECT COUNT(*), COALESCE(SUM(state=0),0),"
-                                    " COALESCE(SUM(offset),0) FROM uploads WHERE study = ?", -1,
-                                &st2, NULL) == SQLITE_OK;
+    int ok = sqlite3_prepare_v2(db,
+                                "SELECT COUNT(*), COALESCE(SUM(ok),0),"
+                                " COALESCE(SUM(readable),0), COALESCE(SUM(bleeding),0),"
+                                " COALESCE(SUM(exposure='too_dark'),0),"
+                                " COALESCE(SUM(exposure='too_bright'),0),"
+                                " COALESCE(SUM(blurry),0), MAX(capture_time_us)"
+                                " FROM frames WHERE study = ?",
+                                -1, &st, NULL) == SQLITE_OK &&
+             sqlite3_prepare_v2(db,
+                                "SELECT COUNT(*), COALESCE(SUM(state=0),0),"
+                                " COALESCE(SUM(offset),0) FROM uploads WHERE study = ?",
+                                -1, &st2, NULL) == SQLITE_OK;
     if (ok) {
         sqlite3_bind_text(st, 1, study, -1, SQLITE_TRANSIENT);
         sqlite3_bind_text(st2, 1, study, -1, SQLITE_TRANSIENT);
@@ -153,8 +156,7 @@ static int old_counts(sqlite3 *db, const char *study, cs_study_counts *o)
 
 /* One worklist's store calls; `db` non-NULL: counts the schema 2 way.
  * *frames gets the frames counted (a check that both ways agree). */
-static int worklist(cs_store *s, sqlite3 *db, cs_report_rec *rep, uint64_t *frames,
-                    double *secs)
+static int worklist(cs_store *s, sqlite3 *db, cs_report_rec *rep, uint64_t *frames, double *secs)
 {
     cs_error e = {0};
     cs_study_rec *list = NULL;
@@ -257,9 +259,11 @@ int main(int argc, char **argv)
         printf("worklist of %ld studies x %ld frames (%" PRIu64 " frames counted both ways%s)\n",
                studies, frames, fa, fa == fb ? "" : ": MISMATCH");
         printf("  before (COUNT/SUM over the frames): median %.3f s, best %.3f s"
-               " (%.1f us/study)\n", b, before[0], b * 1e6 / (double)studies);
+               " (%.1f us/study)\n",
+               b, before[0], b * 1e6 / (double)studies);
         printf("  after (counters on the study row):  median %.4f s, best %.4f s"
-               " (%.1f us/study)\n", a, after[0], a * 1e6 / (double)studies);
+               " (%.1f us/study)\n",
+               a, after[0], a * 1e6 / (double)studies);
         printf("  speed-up: %.0fx\n", a > 0 ? b / a : 0.0);
         printf("{\"bench\":\"worklist\",\"studies\":%ld,\"frames_per_study\":%ld,\"reps\":%d,"
                "\"before_s\":%.6f,\"after_s\":%.6f,\"counts_agree\":%s}\n",

@@ -67,13 +67,14 @@ static int write_frame(const char *data_dir, const char *src, const char *out_di
 int main(int argc, char **argv)
 {
     const char *data = "../shared/data/wcebleedgen", *out = "samples/demo";
-    static const struct option longopts[] = {{"data", required_argument, 0, 'd'},
-                                             {"out", required_argument, 0, 'o'},
-                                             {0, 0, 0, 0}};
+    static const struct option longopts[] = {
+        {"data", required_argument, 0, 'd'}, {"out", required_argument, 0, 'o'}, {0, 0, 0, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-        if (c == 'd') data = optarg;
-        else if (c == 'o') out = optarg;
+        if (c == 'd')
+            data = optarg;
+        else if (c == 'o')
+            out = optarg;
         else {
             fprintf(stderr, "usage: make-demo [--data DIR] [--out DIR]\n");
             return 2;

@@ -110,7 +110,8 @@ static void *extract_worker(void *arg)
             fprintf(stderr, "train-bleeding: skip: %s\n", err.msg);
             continue;
         }
-        size_t k = mix((uint64_t)i ^ (uint64_t)j->opt->seed) % (sizeof aug_side / sizeof aug_side[0]);
+        size_t k =
+            mix((uint64_t)i ^ (uint64_t)j->opt->seed) % (sizeof aug_side / sizeof aug_side[0]);
         if (features_of(buf, n, s->orig, &err) == 0 &&
             variant_features(buf, n, aug_side[k], aug_quality[k], s->aug, &err) == 0 &&
             variant_features(buf, n, TEST_SIDE, TEST_QUALITY, s->test, &err) == 0)
@@ -164,12 +165,12 @@ static void assign_folds(sample *s, size_t n, int folds, int seed)
     free(order);
 }
 
-#define XGB(call)                                                               \
-    do {                                                                        \
-        if ((call) != 0) {                                                      \
+#define XGB(call)                                                                \
+    do {                                                                         \
+        if ((call) != 0) {                                                       \
             fprintf(stderr, "train-bleeding: XGBoost: %s\n", XGBGetLastError()); \
-            exit(1);                                                            \
-        }                                                                       \
+            exit(1);                                                             \
+        }                                                                        \
     } while (0)
 
 /* Train on every usable sample not in `hold_out` (-1: train on all), with
@@ -226,9 +227,10 @@ static void predict(BoosterHandle b, const float *row, float *out)
 static void print_metrics(FILE *f, const char *name, const cs_metrics *m, double sens95,
                           const char *tail)
 {
-    fprintf(f, "  \"%s\": {\"n\": %zu, \"accuracy\": %.4f, \"sensitivity\": %.4f, "
-               "\"specificity\": %.4f, \"f1\": %.4f, \"auroc\": %.4f, "
-               "\"sensitivity_at_specificity_0.95\": %.4f, \"threshold\": %.4f}%s\n",
+    fprintf(f,
+            "  \"%s\": {\"n\": %zu, \"accuracy\": %.4f, \"sensitivity\": %.4f, "
+            "\"specificity\": %.4f, \"f1\": %.4f, \"auroc\": %.4f, "
+            "\"sensitivity_at_specificity_0.95\": %.4f, \"threshold\": %.4f}%s\n",
             name, m->n, m->accuracy, m->sensitivity, m->specificity, m->f1, m->auroc, sens95,
             m->threshold, tail);
 }
@@ -245,16 +247,20 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
-    options opt = {"../shared/data/wcebleedgen", "models/bleeding-xgb.json", NULL,
-                   5, 200, 4, 7, 2, 0.97, 0};
-    static const struct option longopts[] = {
-        {"data", required_argument, 0, 'd'},   {"out", required_argument, 0, 'o'},
-        {"metrics", required_argument, 0, 'm'}, {"folds", required_argument, 0, 'k'},
-        {"rounds", required_argument, 0, 'r'}, {"depth", required_argument, 0, 'D'},
-        {"seed", required_argument, 0, 's'},   {"threads", required_argument, 0, 't'},
-        {"target-specificity", required_argument, 0, 'p'},
-        {"cv-only", no_argument, 0, 'c'},      {"help", no_argument, 0, 'h'},
-        {0, 0, 0, 0}};
+    options opt = {
+        "../shared/data/wcebleedgen", "models/bleeding-xgb.json", NULL, 5, 200, 4, 7, 2, 0.97, 0};
+    static const struct option longopts[] = {{"data", required_argument, 0, 'd'},
+                                             {"out", required_argument, 0, 'o'},
+                                             {"metrics", required_argument, 0, 'm'},
+                                             {"folds", required_argument, 0, 'k'},
+                                             {"rounds", required_argument, 0, 'r'},
+                                             {"depth", required_argument, 0, 'D'},
+                                             {"seed", required_argument, 0, 's'},
+                                             {"threads", required_argument, 0, 't'},
+                                             {"target-specificity", required_argument, 0, 'p'},
+                                             {"cv-only", no_argument, 0, 'c'},
+                                             {"help", no_argument, 0, 'h'},
+                                             {0, 0, 0, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         switch (c) {
@@ -337,8 +343,10 @@ int main(int argc, char **argv)
     for (int pass = 0; pass < (mf ? 2 : 1); pass++) {
         FILE *o = pass == 0 ? stdout : mf;
         fprintf(o, "{\n  \"data\": \"WCEBleedGen (%zu frames used of %zu)\",\n", used, n);
-        fprintf(o, "  \"folds\": %d, \"grouped_by\": \"group\", \"rounds\": %d, \"max_depth\": %d, "
-                   "\"seed\": %d, \"features\": %d,\n", opt.folds, opt.rounds, opt.depth, opt.seed, NF);
+        fprintf(o,
+                "  \"folds\": %d, \"grouped_by\": \"group\", \"rounds\": %d, \"max_depth\": %d, "
+                "\"seed\": %d, \"features\": %d,\n",
+                opt.folds, opt.rounds, opt.depth, opt.seed, NF);
         fprintf(o, "  \"fold_auroc\": [");
         for (int f = 0; f < opt.folds; f++)
             fprintf(o, "%s%.4f", f ? ", " : "", fold_auc[f]);

@@ -26,8 +26,7 @@ static void on_status(void *user, const csu_status_info *st)
 {
     (void)user;
     printf("uplink: %-11s queued %llu sent %llu%s%s\n", csu_state_name(st->state),
-           (unsigned long long)st->frames_queued,
-           (unsigned long long)st->frames_sent,
+           (unsigned long long)st->frames_queued, (unsigned long long)st->frames_sent,
            st->last_error[0] ? "  last error: " : "", st->last_error);
     fflush(stdout);
 }
@@ -56,7 +55,7 @@ static int drop_frame(const char *spool, const char *dir, const char *name)
     snprintf(to, sizeof to, "%s/%s", spool, name);
     snprintf(full, sizeof full, "%s/spool.full", spool);
     while (access(full, F_OK) == 0)
-        pause_ms(100);  /* the spool is full: hold the frame */
+        pause_ms(100); /* the spool is full: hold the frame */
     FILE *in = fopen(from, "rb"), *out = fopen(tmp, "wb");
     if (!in || !out) {
         if (in)
@@ -70,7 +69,7 @@ static int drop_frame(const char *spool, const char *dir, const char *name)
     fclose(in);
     if (fflush(out) != 0 || fsync(fileno(out)) != 0 || fclose(out) != 0)
         return -1;
-    return rename(tmp, to);  /* now the uplink may take it */
+    return rename(tmp, to); /* now the uplink may take it */
 }
 
 int main(int argc, char **argv)
@@ -110,10 +109,10 @@ int main(int argc, char **argv)
     free(names);
     char end[4096];
     snprintf(end, sizeof end, "%s/study.end", argv[2]);
-    FILE *f = fopen(end, "w");  /* the study is over */
+    FILE *f = fopen(end, "w"); /* the study is over */
     if (f)
         fclose(f);
-    pthread_join(th, NULL);  /* run() returns once the upload is closed;
+    pthread_join(th, NULL); /* run() returns once the upload is closed;
                                 csu_uplink_stop(u) would end it early */
     rc = 0;
 done:

@@ -35,40 +35,40 @@ const char *cs_exposure_name(cs_exposure e);
 
 /* Image quality of one frame. Fractions are of the frame's pixels. */
 typedef struct cs_quality {
-    float mean_luma;        /* 0..255 */
-    float dark_fraction;    /* luma < 35 */
-    float bright_fraction;  /* luma > 235 (saturated, glare) */
+    float mean_luma;       /* 0..255 */
+    float dark_fraction;   /* luma < 35 */
+    float bright_fraction; /* luma > 235 (saturated, glare) */
     cs_exposure exposure;
-    float sharpness;        /* variance of the Laplacian of luma, scale-normalised */
-    float sharpness_score;  /* 0..1, 1 = crisp */
+    float sharpness;       /* variance of the Laplacian of luma, scale-normalised */
+    float sharpness_score; /* 0..1, 1 = crisp */
     bool blurry;
-    float bubble_fraction;  /* small bright specular blobs (bubbles, foam) */
-    float debris_fraction;  /* yellow-green-brown content (stool, bile) */
+    float bubble_fraction;     /* small bright specular blobs (bubbles, foam) */
+    float debris_fraction;     /* yellow-green-brown content (stool, bile) */
     float dark_lumen_fraction; /* dark regions (lumen not lit) */
-    float visibility;       /* 0..1 share of mucosa that can be read */
-    bool readable;          /* exposure ok, not blurry, visibility >= 0.3 */
+    float visibility;          /* 0..1 share of mucosa that can be read */
+    bool readable;             /* exposure ok, not blurry, visibility >= 0.3 */
 } cs_quality;
 
 typedef struct cs_box {
-    float x, y, w, h;  /* top-left corner and size, normalised to 0..1 */
-    float score;       /* mean blood likelihood inside the box, 0..1 */
+    float x, y, w, h; /* top-left corner and size, normalised to 0..1 */
+    float score;      /* mean blood likelihood inside the box, 0..1 */
 } cs_box;
 
 typedef struct cs_frame_result {
     cs_quality quality;
-    float bleeding_probability;  /* 0..1 from the trained model */
-    bool bleeding;               /* probability >= the model's threshold */
+    float bleeding_probability; /* 0..1 from the trained model */
+    bool bleeding;              /* probability >= the model's threshold */
     int n_boxes;
-    cs_box boxes[CS_MAX_BOXES];  /* bleeding regions, largest first */
+    cs_box boxes[CS_MAX_BOXES]; /* bleeding regions, largest first */
     uint8_t signature[CS_SIG_LEN];
     /* Polyp detector (models/MODEL_CARD-polyp.md). Boxes are computed for
      * every frame (the top box is where the heatmap peaks); a box's score
      * is its peak polyp probability. Coordinates as for bleeding boxes:
      * normalised to the whole frame, so any frame size maps back. */
-    float polyp_probability;           /* 0..1 */
-    bool polyp;                        /* probability >= the polyp threshold */
+    float polyp_probability; /* 0..1 */
+    bool polyp;              /* probability >= the polyp threshold */
     int n_polyp_boxes;
-    cs_box polyp_boxes[CS_MAX_BOXES];  /* highest peak first */
+    cs_box polyp_boxes[CS_MAX_BOXES]; /* highest peak first */
 } cs_frame_result;
 
 /* Side of the polyp heatmap (cs_worker_polyp_heatmap), cells. */
@@ -81,16 +81,15 @@ typedef struct cs_worker cs_worker;
  * the installed default models/bleeding-xgb.json) and the polyp weights
  * from their default (see cs_engine_load_models). Errors: CS_ERR_MODEL
  * (missing or invalid file), CS_ERR_NOMEM, and the polyp loader's. */
-cs_status cs_engine_load(const char *model_path, cs_engine **out, cs_error *err)
-    CS_WARN_UNUSED;
+cs_status cs_engine_load(const char *model_path, cs_engine **out, cs_error *err) CS_WARN_UNUSED;
 /* Load the bleeding model and the polyp weights. NULL paths take the
  * defaults: bleeding as cs_engine_load(); polyp $CAPSCREEN_POLYP_MODEL,
  * else the installed models/polyp-unet.bin. cs_engine_load() is this with
  * polyp_path NULL. Errors: CS_ERR_MODEL, CS_ERR_CHECKSUM, CS_ERR_TRUNCATED,
  * CS_ERR_TOO_LARGE (a missing, damaged or wrong polyp weights file, with
  * the reason), CS_ERR_NOMEM. */
-cs_status cs_engine_load_models(const char *bleeding_path, const char *polyp_path,
-                                cs_engine **out, cs_error *err) CS_WARN_UNUSED;
+cs_status cs_engine_load_models(const char *bleeding_path, const char *polyp_path, cs_engine **out,
+                                cs_error *err) CS_WARN_UNUSED;
 void cs_engine_free(cs_engine *eng);
 
 /* The polyp detector's frame-level threshold (stored in its weights file,
@@ -103,15 +102,14 @@ const char *cs_engine_polyp_model_path(const cs_engine *eng);
 float cs_engine_threshold(const cs_engine *eng);
 const char *cs_engine_model_path(const cs_engine *eng);
 
-cs_status cs_worker_new(const cs_engine *eng, cs_worker **out, cs_error *err)
-    CS_WARN_UNUSED;
+cs_status cs_worker_new(const cs_engine *eng, cs_worker **out, cs_error *err) CS_WARN_UNUSED;
 void cs_worker_free(cs_worker *w);
 
 /* Analyse one decoded frame. Deterministic: the same image gives the same
  * result on any thread. Errors: CS_ERR_MODEL if prediction fails,
  * CS_ERR_NOMEM. */
-cs_status cs_worker_analyze(cs_worker *w, const cs_image *img,
-                            cs_frame_result *out, cs_error *err) CS_WARN_UNUSED;
+cs_status cs_worker_analyze(cs_worker *w, const cs_image *img, cs_frame_result *out,
+                            cs_error *err) CS_WARN_UNUSED;
 
 /* Frames a batch may hold. */
 #define CS_BATCH_MAX 16

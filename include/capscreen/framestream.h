@@ -50,9 +50,8 @@ void cs_fs_encode_file_header(uint8_t out[CS_FS_FILE_HEADER_SIZE]);
  * bytes into `out`. The caller then sends the payload and its CRC-32C (4
  * bytes, little-endian): this lets a sender stream a payload without
  * copying it. Does not check the payload cap. Never fails. */
-void cs_fs_encode_record_header(uint8_t out[CS_FS_RECORD_HEADER_SIZE],
-                                uint64_t index, int64_t time_us,
-                                uint16_t flags, uint32_t payload_len);
+void cs_fs_encode_record_header(uint8_t out[CS_FS_RECORD_HEADER_SIZE], uint64_t index,
+                                int64_t time_us, uint16_t flags, uint32_t payload_len);
 
 /* Encode a whole record (header, payload copied, payload CRC) into `buf` of
  * `buf_len` bytes; *written gets the record size, which is
@@ -60,10 +59,9 @@ void cs_fs_encode_record_header(uint8_t out[CS_FS_RECORD_HEADER_SIZE],
  * Errors: CS_ERR_ARG (NULL buf/written, or NULL payload with len > 0),
  * CS_ERR_TOO_LARGE (len over CS_FS_DEFAULT_MAX_PAYLOAD, or buf too small:
  * nothing is written then). */
-cs_status cs_fs_encode_record(uint8_t *buf, size_t buf_len, uint64_t index,
-                              int64_t time_us, uint16_t flags,
-                              const uint8_t *payload, uint32_t len,
-                              size_t *written, cs_error *err) CS_WARN_UNUSED;
+cs_status cs_fs_encode_record(uint8_t *buf, size_t buf_len, uint64_t index, int64_t time_us,
+                              uint16_t flags, const uint8_t *payload, uint32_t len, size_t *written,
+                              cs_error *err) CS_WARN_UNUSED;
 
 /* Write the file header to `f` at its current position.
  * Errors: CS_ERR_ARG (NULL f), CS_ERR_IO (short write; errno in message). */
@@ -73,9 +71,8 @@ cs_status cs_fs_write_header(FILE *f, cs_error *err) CS_WARN_UNUSED;
  * as cs_fs_encode_record(). Errors: CS_ERR_ARG, CS_ERR_TOO_LARGE, CS_ERR_IO.
  * After CS_ERR_IO part of the record may be in `f`; a reader reports such a
  * tail as truncated or damaged and loses nothing else. */
-cs_status cs_fs_write_record(FILE *f, uint64_t index, int64_t time_us,
-                             uint16_t flags, const uint8_t *payload,
-                             uint32_t len, cs_error *err) CS_WARN_UNUSED;
+cs_status cs_fs_write_record(FILE *f, uint64_t index, int64_t time_us, uint16_t flags,
+                             const uint8_t *payload, uint32_t len, cs_error *err) CS_WARN_UNUSED;
 
 /* True when the file at `path` can be opened and starts with the file
  * magic "CSFS" (its header may still be damaged). Never fails: an
@@ -87,45 +84,45 @@ bool cs_fs_is_stream_file(const char *path);
 typedef struct cs_fs_reader cs_fs_reader;
 
 typedef struct cs_fs_reader_opts {
-    bool expect_header;     /* the first byte fed is a file header; a
+    bool expect_header;    /* the first byte fed is a file header; a
                                missing or damaged one is damage */
-    uint64_t start_offset;  /* absolute offset of the first byte fed, so
+    uint64_t start_offset; /* absolute offset of the first byte fed, so
                                events carry file offsets when reading
                                starts mid-file */
-    uint32_t max_payload;   /* payload cap; 0 = CS_FS_DEFAULT_MAX_PAYLOAD */
+    uint32_t max_payload;  /* payload cap; 0 = CS_FS_DEFAULT_MAX_PAYLOAD */
 } cs_fs_reader_opts;
 
 typedef enum cs_fs_event_kind {
-    CS_FS_EV_HEADER,   /* a valid file header: version, header_flags */
-    CS_FS_EV_RECORD,   /* a record that passed both CRCs */
-    CS_FS_EV_DAMAGE,   /* bytes skipped as damaged: status, reason */
-    CS_FS_EV_SKIPPED,  /* bytes before the first record when the reader
+    CS_FS_EV_HEADER,  /* a valid file header: version, header_flags */
+    CS_FS_EV_RECORD,  /* a record that passed both CRCs */
+    CS_FS_EV_DAMAGE,  /* bytes skipped as damaged: status, reason */
+    CS_FS_EV_SKIPPED, /* bytes before the first record when the reader
                           started mid-stream (expect_header false) */
 } cs_fs_event_kind;
 
 typedef struct cs_fs_event {
     cs_fs_event_kind kind;
-    uint64_t offset;          /* absolute offset of the first byte covered */
-    uint64_t length;          /* bytes covered (0 only for a missing file
+    uint64_t offset; /* absolute offset of the first byte covered */
+    uint64_t length; /* bytes covered (0 only for a missing file
                                  header directly followed by a record) */
     /* CS_FS_EV_HEADER */
     uint16_t version;
-    uint32_t header_flags;    /* reserved bits, reported as found */
+    uint32_t header_flags; /* reserved bits, reported as found */
     /* CS_FS_EV_RECORD; for DAMAGE too when has_index (header was intact) */
     bool has_index;
     uint64_t frame_index;
-    int64_t capture_time_us;  /* microseconds since the Unix epoch */
-    uint16_t flags;           /* as written, unknown bits included */
-    uint16_t unknown_flags;   /* flags & ~CS_FS_RECORD_FLAGS_KNOWN */
-    const uint8_t *payload;   /* borrowed: valid until the next call on the
+    int64_t capture_time_us; /* microseconds since the Unix epoch */
+    uint16_t flags;          /* as written, unknown bits included */
+    uint16_t unknown_flags;  /* flags & ~CS_FS_RECORD_FLAGS_KNOWN */
+    const uint8_t *payload;  /* borrowed: valid until the next call on the
                                  reader; NULL when payload_len is 0 */
     uint32_t payload_len;
     /* CS_FS_EV_DAMAGE and CS_FS_EV_SKIPPED */
-    cs_status status;         /* CS_ERR_CHECKSUM, CS_ERR_CORRUPT,
+    cs_status status; /* CS_ERR_CHECKSUM, CS_ERR_CORRUPT,
                                  CS_ERR_TOO_LARGE, CS_ERR_TRUNCATED,
                                  CS_ERR_UNSUPPORTED, CS_ERR_EMPTY; CS_OK
                                  for SKIPPED */
-    char reason[200];         /* one line for people, with byte offsets */
+    char reason[200]; /* one line for people, with byte offsets */
 } cs_fs_event;
 
 /* Create a reader. `opts` is copied; NULL means expect_header = true,

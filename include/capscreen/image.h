@@ -26,9 +26,9 @@
 #define CS_ENCODED_MAX_BYTES (32u * 1024u * 1024u)
 
 typedef struct cs_image {
-    int width, height;          /* analysis size, pixels */
-    int src_width, src_height;  /* size of the encoded frame */
-    uint8_t *rgb;               /* width*height*3 bytes, rows packed */
+    int width, height;         /* analysis size, pixels */
+    int src_width, src_height; /* size of the encoded frame */
+    uint8_t *rgb;              /* width*height*3 bytes, rows packed */
 } cs_image;
 
 void cs_image_free(cs_image *img);
@@ -48,7 +48,7 @@ cs_status cs_decode_frame(const uint8_t *data, size_t len, cs_image *out,
 
 /* Scale an RGB image (rows of `stride` bytes) to analysis size with an area
  * average. `out` receives a new image. */
-cs_status cs_image_from_rgb(const uint8_t *rgb, int w, int h, size_t stride,
-                            cs_image *out, cs_error *err) CS_WARN_UNUSED;
+cs_status cs_image_from_rgb(const uint8_t *rgb, int w, int h, size_t stride, cs_image *out,
+                            cs_error *err) CS_WARN_UNUSED;
 
 #endif

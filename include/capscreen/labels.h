@@ -16,10 +16,10 @@
 
 typedef struct cs_label {
     char *file;
-    int bleeding;  /* 0 or 1: the label column read (named 'bleeding' by
+    int bleeding; /* 0 or 1: the label column read (named 'bleeding' by
                       cs_labels_read, any name by cs_labels_read_column) */
-    int value;     /* the same value, by a name that fits any finding */
-    long group;    /* -1 if the CSV has no group column */
+    int value;    /* the same value, by a name that fits any finding */
+    long group;   /* -1 if the CSV has no group column */
 } cs_label;
 
 typedef struct cs_labels {

@@ -19,8 +19,8 @@ typedef struct cs_metrics {
 /* labels[i] is 0 or 1; scores[i] higher means more likely 1. Predictions
  * are scores >= threshold. Ratios with an empty denominator are 0; AUROC
  * with only one class present is NaN (JSON writers print null). */
-void cs_metrics_compute(const float *scores, const int *labels, size_t n,
-                        double threshold, cs_metrics *out);
+void cs_metrics_compute(const float *scores, const int *labels, size_t n, double threshold,
+                        cs_metrics *out);
 
 /* Area under the ROC curve (ties counted half). */
 double cs_auroc(const float *scores, const int *labels, size_t n);

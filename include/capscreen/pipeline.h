@@ -21,15 +21,15 @@
 #include "capscreen/source.h"
 
 typedef struct cs_outcome {
-    uint64_t seq;              /* 0-based position in the study */
+    uint64_t seq; /* 0-based position in the study */
     char name[CS_NAME_MAX];
-    int64_t frame_index;       /* from the source, -1 if none */
-    int64_t capture_time_us;   /* -1 if unknown */
-    bool ok;                   /* false: status/reason say why */
+    int64_t frame_index;     /* from the source, -1 if none */
+    int64_t capture_time_us; /* -1 if unknown */
+    bool ok;                 /* false: status/reason say why */
     cs_status status;
     char reason[256];
-    int width, height;         /* encoded size of the frame (when ok) */
-    cs_frame_result result;    /* valid when ok */
+    int width, height;      /* encoded size of the frame (when ok) */
+    cs_frame_result result; /* valid when ok */
 } cs_outcome;
 
 /* Called on the thread that called cs_pipeline_run(), in seq order. A
@@ -39,7 +39,7 @@ typedef cs_status (*cs_outcome_sink)(void *ctx, const cs_outcome *o, cs_error *e
 /* Decode and analyse one item into `o` (seq and names copied from item). */
 void cs_analyze_item(cs_worker *w, const cs_item *item, uint64_t seq, cs_outcome *o);
 
-cs_status cs_pipeline_run(cs_source *src, const cs_engine *eng, int threads,
-                          cs_outcome_sink sink, void *ctx, cs_error *err) CS_WARN_UNUSED;
+cs_status cs_pipeline_run(cs_source *src, const cs_engine *eng, int threads, cs_outcome_sink sink,
+                          void *ctx, cs_error *err) CS_WARN_UNUSED;
 
 #endif

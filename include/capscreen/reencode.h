@@ -14,8 +14,8 @@
 
 /* Decode `data` at full size, resize to side x side with an area filter
  * (side <= 0 keeps the size), encode at `quality` (1..100, 4:2:0). */
-cs_status cs_jpeg_reencode(const uint8_t *data, size_t len, int side, int quality,
-                           uint8_t **out, size_t *out_len, cs_error *err) CS_WARN_UNUSED;
+cs_status cs_jpeg_reencode(const uint8_t *data, size_t len, int side, int quality, uint8_t **out,
+                           size_t *out_len, cs_error *err) CS_WARN_UNUSED;
 
 /* A thumbnail of a JPEG: decode at the smallest libjpeg-turbo DCT scale
  * (1/2, 1/4, 1/8) whose longest side is still >= max_side, area-resize to

@@ -29,37 +29,37 @@
 #define CS_CFG_PATH 4096
 
 typedef struct cs_server_config {
-    char listen[CS_CFG_STR];           /* listen: HOST:PORT, port 0 = any */
-    char data_dir[CS_CFG_PATH];        /* data: DIR (capscreen.db, uploads/) */
-    char admin_token[CS_CFG_STR];      /* admin_token: bearer token for admin routes;
+    char listen[CS_CFG_STR];            /* listen: HOST:PORT, port 0 = any */
+    char data_dir[CS_CFG_PATH];         /* data: DIR (capscreen.db, uploads/) */
+    char admin_token[CS_CFG_STR];       /* admin_token: bearer token for admin routes;
                                           empty = admin routes refused */
-    char admin_token_file[CS_CFG_PATH];/* admin_token_file: read the token from a file */
-    char model[CS_CFG_PATH];           /* model: bleeding model; empty = default */
-    char polyp_model[CS_CFG_PATH];     /* polyp_model: polyp weights; empty = default
+    char admin_token_file[CS_CFG_PATH]; /* admin_token_file: read the token from a file */
+    char model[CS_CFG_PATH];            /* model: bleeding model; empty = default */
+    char polyp_model[CS_CFG_PATH];      /* polyp_model: polyp weights; empty = default
                                           ($CAPSCREEN_POLYP_MODEL, else the installed) */
-    int64_t code_ttl_s;                /* code_ttl: enrolment code lifetime, s */
-    int64_t upload_expiry_s;           /* upload_expiry: an idle incomplete upload
+    int64_t code_ttl_s;                 /* code_ttl: enrolment code lifetime, s */
+    int64_t upload_expiry_s;            /* upload_expiry: an idle incomplete upload
                                           expires this long after its last PATCH */
-    uint64_t max_upload_size;          /* max_upload_size: Tus-Max-Size, bytes */
-    int analysis_threads;              /* analysis_threads: analysis pool threads,
+    uint64_t max_upload_size;           /* max_upload_size: Tus-Max-Size, bytes */
+    int analysis_threads;               /* analysis_threads: analysis pool threads,
                                           shared by all studies */
-    int max_connections;               /* max_connections */
-    int connection_timeout_s;          /* connection_timeout: idle connection, s */
-    int per_ip_connections;            /* per_ip_connections: open connections from one
+    int max_connections;                /* max_connections */
+    int connection_timeout_s;           /* connection_timeout: idle connection, s */
+    int per_ip_connections;             /* per_ip_connections: open connections from one
                                           client address at most */
-    int header_timeout_s;              /* header_timeout: a connection waiting for a
+    int header_timeout_s;               /* header_timeout: a connection waiting for a
                                           request's headers is closed after this long
                                           without a byte, s */
-    int shutdown_grace_s;              /* shutdown_grace: wait for requests, s */
-    int lock_takeover_s;               /* lock_takeover: a request may take over an
+    int shutdown_grace_s;               /* shutdown_grace: wait for requests, s */
+    int lock_takeover_s;                /* lock_takeover: a request may take over an
                                           upload's lock whose holder has received
                                           nothing for this long, s */
-    char web_dir[CS_CFG_PATH];         /* web_dir: the workstation's pages; empty =
+    char web_dir[CS_CFG_PATH];          /* web_dir: the workstation's pages; empty =
                                           the built-in default (the source tree's web/) */
-    int64_t session_idle_s;            /* session_idle: a session ends after this long
+    int64_t session_idle_s;             /* session_idle: a session ends after this long
                                           without a request, s */
-    int64_t session_max_s;             /* session_max: and this long after login, s */
-    char tls_cert[CS_CFG_PATH];        /* tls_cert, tls_key: PEM files; both set = serve
+    int64_t session_max_s;              /* session_max: and this long after login, s */
+    char tls_cert[CS_CFG_PATH];         /* tls_cert, tls_key: PEM files; both set = serve
                                           HTTPS (session cookies get Secure) */
     char tls_key[CS_CFG_PATH];
 } cs_server_config;
@@ -73,8 +73,8 @@ void cs_server_config_default(cs_server_config *c);
 
 /* Set one key (names as in the comments above) from its text form.
  * Errors: CS_ERR_ARG (unknown key, bad number, value too long). */
-cs_status cs_server_config_set(cs_server_config *c, const char *key,
-                               const char *value, cs_error *err) CS_WARN_UNUSED;
+cs_status cs_server_config_set(cs_server_config *c, const char *key, const char *value,
+                               cs_error *err) CS_WARN_UNUSED;
 
 /* Apply a key=value file: one pair a line, '#' comments and blank lines
  * ignored, spaces around key and value trimmed. Lines are capped at 8 KiB.
@@ -94,14 +94,13 @@ typedef const char *(*cs_getenv_fn)(const char *name);
  * from a lower one and the other way round; at the end the token file, if
  * any, is read (first line, trimmed).
  * Errors: as cs_server_config_set() and _load_file(). */
-cs_status cs_server_config_resolve(cs_server_config *c, const char *file,
-                                   cs_getenv_fn env, const char *const *flags,
-                                   cs_error *err) CS_WARN_UNUSED;
+cs_status cs_server_config_resolve(cs_server_config *c, const char *file, cs_getenv_fn env,
+                                   const char *const *flags, cs_error *err) CS_WARN_UNUSED;
 
 /* A command-line option a command handles itself (e.g. --label): its
  * value is stored in *value. */
 typedef struct cs_cli_option {
-    const char *name;        /* "--label" */
+    const char *name; /* "--label" */
     const char **value;
 } cs_cli_option;
 

@@ -24,21 +24,21 @@
 #define CS_NAME_MAX 256
 
 typedef enum cs_item_kind {
-    CS_ITEM_ENCODED,  /* data/len hold a JPEG or PNG */
-    CS_ITEM_IMAGE,    /* image holds a decoded frame at analysis size */
-    CS_ITEM_BROKEN,   /* status/reason say why there is no frame */
+    CS_ITEM_ENCODED, /* data/len hold a JPEG or PNG */
+    CS_ITEM_IMAGE,   /* image holds a decoded frame at analysis size */
+    CS_ITEM_BROKEN,  /* status/reason say why there is no frame */
 } cs_item_kind;
 
 typedef struct cs_item {
     cs_item_kind kind;
-    char name[CS_NAME_MAX];     /* file name, "frame 12", ... */
-    int64_t frame_index;        /* index from the source (stream records,
+    char name[CS_NAME_MAX];  /* file name, "frame 12", ... */
+    int64_t frame_index;     /* index from the source (stream records,
                                    video frame number), else -1 */
-    int64_t capture_time_us;    /* capture time if known, else -1 */
-    uint8_t *data;              /* CS_ITEM_ENCODED: owned bytes */
+    int64_t capture_time_us; /* capture time if known, else -1 */
+    uint8_t *data;           /* CS_ITEM_ENCODED: owned bytes */
     size_t len;
-    cs_image image;             /* CS_ITEM_IMAGE: owned image */
-    cs_status status;           /* CS_ITEM_BROKEN: why */
+    cs_image image;   /* CS_ITEM_IMAGE: owned image */
+    cs_status status; /* CS_ITEM_BROKEN: why */
     char reason[256];
 } cs_item;
 
@@ -56,8 +56,7 @@ typedef struct cs_source cs_source;
  * with the frame-stream magic a frame-stream source, any other file a
  * video source. Errors (missing path, unreadable folder, a file FFmpeg
  * cannot open) come back with a one-line reason in `err`. */
-cs_status cs_source_open(const char *path, cs_source **out, cs_error *err)
-    CS_WARN_UNUSED;
+cs_status cs_source_open(const char *path, cs_source **out, cs_error *err) CS_WARN_UNUSED;
 
 cs_source_type cs_source_type_of(const cs_source *src);
 const char *cs_source_type_name(cs_source_type t);
@@ -74,17 +73,14 @@ double cs_source_fraction_done(const cs_source *src);
 /* Next item. CS_OK: `item` is filled (possibly CS_ITEM_BROKEN). CS_END: no
  * more items. Any other status is a failure of the whole source (the
  * folder vanished, an I/O error on the stream file) with `err` filled. */
-cs_status cs_source_next(cs_source *src, cs_item *item, cs_error *err)
-    CS_WARN_UNUSED;
+cs_status cs_source_next(cs_source *src, cs_item *item, cs_error *err) CS_WARN_UNUSED;
 
-void cs_source_close(cs_source *src);  /* accepts NULL */
+void cs_source_close(cs_source *src); /* accepts NULL */
 
 /* Backend constructors, used by cs_source_open(); public so tests and the
  * server can pick one explicitly. */
-cs_status cs_source_open_folder(const char *path, cs_source **out,
-                                cs_error *err) CS_WARN_UNUSED;
-cs_status cs_source_open_video(const char *path, cs_source **out,
-                               cs_error *err) CS_WARN_UNUSED;
+cs_status cs_source_open_folder(const char *path, cs_source **out, cs_error *err) CS_WARN_UNUSED;
+cs_status cs_source_open_video(const char *path, cs_source **out, cs_error *err) CS_WARN_UNUSED;
 cs_status cs_source_open_framestream(const char *path, cs_source **out,
                                      cs_error *err) CS_WARN_UNUSED;
 
@@ -94,7 +90,7 @@ struct cs_source {
     int64_t expected;
     cs_status (*next)(cs_source *src, cs_item *item, cs_error *err);
     void (*close)(cs_source *src);
-    double (*fraction_done)(const cs_source *src);  /* optional */
+    double (*fraction_done)(const cs_source *src); /* optional */
 };
 
 #endif

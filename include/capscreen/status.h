@@ -20,19 +20,19 @@
 
 typedef enum cs_status {
     CS_OK = 0,
-    CS_END,              /* no more items: not an error */
-    CS_AGAIN,            /* need more input bytes (incremental readers) */
+    CS_END,   /* no more items: not an error */
+    CS_AGAIN, /* need more input bytes (incremental readers) */
     CS_ERR_NOMEM,
-    CS_ERR_IO,           /* read/write/open failed (errno in message) */
-    CS_ERR_ARG,          /* caller passed something invalid */
-    CS_ERR_EMPTY,        /* zero-byte input */
-    CS_ERR_TRUNCATED,    /* input ends before the data it announces */
-    CS_ERR_CORRUPT,      /* malformed bytes */
-    CS_ERR_CHECKSUM,     /* CRC mismatch */
-    CS_ERR_UNSUPPORTED,  /* valid but not something we handle */
-    CS_ERR_TOO_LARGE,    /* absurd dimensions or sizes, refused by a cap */
-    CS_ERR_NOT_IMAGE,    /* bytes are not a JPEG or PNG */
-    CS_ERR_MODEL,        /* model file missing or invalid */
+    CS_ERR_IO,          /* read/write/open failed (errno in message) */
+    CS_ERR_ARG,         /* caller passed something invalid */
+    CS_ERR_EMPTY,       /* zero-byte input */
+    CS_ERR_TRUNCATED,   /* input ends before the data it announces */
+    CS_ERR_CORRUPT,     /* malformed bytes */
+    CS_ERR_CHECKSUM,    /* CRC mismatch */
+    CS_ERR_UNSUPPORTED, /* valid but not something we handle */
+    CS_ERR_TOO_LARGE,   /* absurd dimensions or sizes, refused by a cap */
+    CS_ERR_NOT_IMAGE,   /* bytes are not a JPEG or PNG */
+    CS_ERR_MODEL,       /* model file missing or invalid */
 } cs_status;
 
 /* Short stable token for a status ("corrupt", "truncated", ...), used as
@@ -46,7 +46,6 @@ typedef struct cs_error {
 
 /* Fill `err` (if not NULL) with `code` and a printf-style message; returns
  * `code` so callers can write `return cs_error_set(err, CS_ERR_IO, ...)`. */
-cs_status cs_error_set(cs_error *err, cs_status code, const char *fmt, ...)
-    CS_PRINTF(3, 4);
+cs_status cs_error_set(cs_error *err, cs_status code, const char *fmt, ...) CS_PRINTF(3, 4);
 
 #endif

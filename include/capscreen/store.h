@@ -25,8 +25,8 @@
 
 #include "capscreen/status.h"
 
-#define CS_ID_MAX 48           /* study and upload ids, NUL included */
-#define CS_HASH_HEX_MAX 65     /* hex of a 32-byte hash, NUL included */
+#define CS_ID_MAX 48       /* study and upload ids, NUL included */
+#define CS_HASH_HEX_MAX 65 /* hex of a 32-byte hash, NUL included */
 #define CS_LABEL_MAX 256
 #define CS_STORE_META_MAX 4097 /* raw Upload-Metadata, NUL included */
 #define CS_USER_MAX 64         /* user names, NUL included */
@@ -51,11 +51,11 @@ cs_status cs_store_ping(cs_store *s, cs_error *err) CS_WARN_UNUSED;
 typedef struct cs_study_rec {
     char id[CS_ID_MAX];
     char label[CS_LABEL_MAX];
-    int64_t created_at;        /* unix seconds */
-    int64_t code_expires_at;   /* unix seconds */
-    int64_t code_used_at;      /* 0 = not used yet */
-    uint64_t ingest_offset;    /* study-stream bytes the analysis has read */
-    uint64_t next_seq;         /* frames the analysis has stored */
+    int64_t created_at;                  /* unix seconds */
+    int64_t code_expires_at;             /* unix seconds */
+    int64_t code_used_at;                /* 0 = not used yet */
+    uint64_t ingest_offset;              /* study-stream bytes the analysis has read */
+    uint64_t next_seq;                   /* frames the analysis has stored */
     int64_t first_byte_ms, last_byte_ms; /* first/last upload bytes, unix ms; 0 = none */
     char assigned_reader[CS_USER_MAX];   /* user name; "" = none */
     /* Schema 3: set once by cs_store_study_close(); 0 / "" = open. */
@@ -71,20 +71,19 @@ cs_status cs_store_study_get(cs_store *s, const char *id, bool *found, cs_study_
 
 typedef enum cs_enrol_outcome {
     CS_ENROL_OK,
-    CS_ENROL_UNKNOWN,  /* no such code */
-    CS_ENROL_USED,     /* the code was exchanged before */
+    CS_ENROL_UNKNOWN, /* no such code */
+    CS_ENROL_USED,    /* the code was exchanged before */
     CS_ENROL_EXPIRED,
 } cs_enrol_outcome;
 
 /* Exchange a code for a device: in one transaction, check the code, mark it
  * used and record the device's token hash. `study` (CS_ID_MAX) gets the
  * study id when the outcome is CS_ENROL_OK. */
-cs_status cs_store_enrol(cs_store *s, const char *code_hash, const char *token_hash,
-                         int64_t now, cs_enrol_outcome *outcome, char *study,
-                         cs_error *err) CS_WARN_UNUSED;
+cs_status cs_store_enrol(cs_store *s, const char *code_hash, const char *token_hash, int64_t now,
+                         cs_enrol_outcome *outcome, char *study, cs_error *err) CS_WARN_UNUSED;
 /* The study of the unrevoked device whose token hashes to `token_hash`. */
-cs_status cs_store_device_study(cs_store *s, const char *token_hash, bool *found,
-                                char *study, cs_error *err) CS_WARN_UNUSED;
+cs_status cs_store_device_study(cs_store *s, const char *token_hash, bool *found, char *study,
+                                cs_error *err) CS_WARN_UNUSED;
 /* Revoke every device of `study`; *n gets how many were live. */
 cs_status cs_store_devices_revoke(cs_store *s, const char *study, int64_t now, int *n,
                                   cs_error *err) CS_WARN_UNUSED;
@@ -93,36 +92,36 @@ cs_status cs_store_devices_revoke(cs_store *s, const char *study, int64_t now, i
 
 typedef enum cs_upload_state {
     CS_UPLOAD_OPEN,
-    CS_UPLOAD_COMPLETE,    /* offset == length */
-    CS_UPLOAD_TERMINATED,  /* DELETE: closed, its bytes stay in the study */
-    CS_UPLOAD_EXPIRED,     /* idle too long: closed, its bytes stay */
+    CS_UPLOAD_COMPLETE,   /* offset == length */
+    CS_UPLOAD_TERMINATED, /* DELETE: closed, its bytes stay in the study */
+    CS_UPLOAD_EXPIRED,    /* idle too long: closed, its bytes stay */
 } cs_upload_state;
 
 typedef struct cs_upload_rec {
     char id[CS_ID_MAX];
     char study[CS_ID_MAX];
-    int64_t length;           /* -1 while deferred */
-    uint64_t offset;          /* bytes stored, fsynced */
+    int64_t length;  /* -1 while deferred */
+    uint64_t offset; /* bytes stored, fsynced */
     cs_upload_state state;
     int64_t created_at, updated_at, expires_at; /* unix seconds */
-    int64_t checksum_base;    /* offset before a checksummed PATCH in flight, else -1 */
+    int64_t checksum_base; /* offset before a checksummed PATCH in flight, else -1 */
     char metadata[CS_STORE_META_MAX];
 } cs_upload_rec;
 
-cs_status cs_store_upload_create(cs_store *s, const cs_upload_rec *rec, cs_error *err)
-    CS_WARN_UNUSED;
+cs_status cs_store_upload_create(cs_store *s, const cs_upload_rec *rec,
+                                 cs_error *err) CS_WARN_UNUSED;
 cs_status cs_store_upload_get(cs_store *s, const char *id, bool *found, cs_upload_rec *out,
                               cs_error *err) CS_WARN_UNUSED;
 /* Save length, offset, state, updated_at, expires_at, checksum_base. */
-cs_status cs_store_upload_update(cs_store *s, const cs_upload_rec *rec, cs_error *err)
-    CS_WARN_UNUSED;
+cs_status cs_store_upload_update(cs_store *s, const cs_upload_rec *rec,
+                                 cs_error *err) CS_WARN_UNUSED;
 /* Uploads of `study` (NULL: of every study) in creation order; only those
  * still open when `only_open`. *out is malloc'd (NULL when *n is 0). */
-cs_status cs_store_upload_list(cs_store *s, const char *study, bool only_open,
-                               cs_upload_rec **out, size_t *n, cs_error *err) CS_WARN_UNUSED;
+cs_status cs_store_upload_list(cs_store *s, const char *study, bool only_open, cs_upload_rec **out,
+                               size_t *n, cs_error *err) CS_WARN_UNUSED;
 /* Note that upload bytes arrived for `study` at `now_ms`. */
-cs_status cs_store_study_touch(cs_store *s, const char *study, int64_t now_ms, cs_error *err)
-    CS_WARN_UNUSED;
+cs_status cs_store_study_touch(cs_store *s, const char *study, int64_t now_ms,
+                               cs_error *err) CS_WARN_UNUSED;
 
 /* ---- per-frame results -------------------------------------------------- */
 
@@ -130,15 +129,15 @@ cs_status cs_store_study_touch(cs_store *s, const char *study, int64_t now_ms, c
 #define CS_FRAME_BOXES_MAX 640
 
 typedef struct cs_frame_rec {
-    uint64_t seq;              /* 0-based position in the study */
-    int64_t frame_index;       /* -1 unknown */
-    int64_t capture_time_us;   /* -1 unknown */
+    uint64_t seq;            /* 0-based position in the study */
+    int64_t frame_index;     /* -1 unknown */
+    int64_t capture_time_us; /* -1 unknown */
     bool ok;
-    const char *status;        /* cs_status_name() */
-    const char *error;         /* reason when !ok, else NULL */
+    const char *status; /* cs_status_name() */
+    const char *error;  /* reason when !ok, else NULL */
     float bleeding_probability;
     bool bleeding;
-    const char *exposure;      /* cs_exposure_name(); NULL when !ok */
+    const char *exposure; /* cs_exposure_name(); NULL when !ok */
     float sharpness, visibility;
     bool readable, blurry;
     int width, height;
@@ -156,7 +155,7 @@ typedef struct cs_frame_rec {
      * for ok frames, like the other results. */
     bool has_polyp;
     float polyp_probability;
-    bool polyp;                /* the model's decision (counted in cs_study_counts) */
+    bool polyp; /* the model's decision (counted in cs_study_counts) */
     /* Schema 3: the boxes of the frame's flagged findings as compact JSON
      * text (docs/server.md, "Per-frame results"), at most
      * CS_FRAME_BOXES_MAX - 1 bytes; NULL or "" = none. Stored only for ok
@@ -183,8 +182,8 @@ cs_status cs_store_study_set_ingest(cs_store *s, const char *study, uint64_t ing
 
 typedef struct cs_study_counts {
     uint64_t frames, analysed, failed, readable, bleeding, too_dark, too_bright, blurry;
-    uint64_t polyp;                /* frames with has_polyp and polyp (schema 3) */
-    int64_t last_capture_time_us;  /* -1 none */
+    uint64_t polyp;               /* frames with has_polyp and polyp (schema 3) */
+    int64_t last_capture_time_us; /* -1 none */
     uint64_t bytes_received;
     int uploads, uploads_open;
 } cs_study_counts;
@@ -205,9 +204,8 @@ typedef struct cs_frame_brief {
 
 /* Up to `cap` frames of `study` in seq order: the bleeding ones, or the
  * failed ones when `errors`. *n gets how many were written. */
-cs_status cs_store_study_frames(cs_store *s, const char *study, bool errors,
-                                cs_frame_brief *out, size_t cap, size_t *n,
-                                cs_error *err) CS_WARN_UNUSED;
+cs_status cs_store_study_frames(cs_store *s, const char *study, bool errors, cs_frame_brief *out,
+                                size_t cap, size_t *n, cs_error *err) CS_WARN_UNUSED;
 
 /* Ids of studies whose uploads hold bytes the analysis has not read yet,
  * or that have an open upload: malloc'd array of CS_ID_MAX strings. */
@@ -220,8 +218,8 @@ cs_status cs_store_studies_pending(cs_store *s, char (**ids)[CS_ID_MAX], size_t 
  * reports. docs/workstation.md says what the server does with them. */
 
 /* Studies in creation order, newest first. *out malloc'd (NULL when *n 0). */
-cs_status cs_store_studies_list(cs_store *s, cs_study_rec **out, size_t *n, cs_error *err)
-    CS_WARN_UNUSED;
+cs_status cs_store_studies_list(cs_store *s, cs_study_rec **out, size_t *n,
+                                cs_error *err) CS_WARN_UNUSED;
 /* Set (or clear with "") the study's assigned reader. *found false when no
  * such study. */
 cs_status cs_store_study_assign(cs_store *s, const char *study, const char *reader, bool *found,
@@ -229,56 +227,55 @@ cs_status cs_store_study_assign(cs_store *s, const char *study, const char *read
 
 typedef struct cs_user_rec {
     char name[CS_USER_MAX];
-    char role[CS_ROLE_MAX];        /* admin | reader | consultant | coordinator */
-    char pw_hash[CS_PWHASH_MAX];   /* crypto_pwhash_str() output */
-    int64_t created_at;            /* unix seconds */
+    char role[CS_ROLE_MAX];      /* admin | reader | consultant | coordinator */
+    char pw_hash[CS_PWHASH_MAX]; /* crypto_pwhash_str() output */
+    int64_t created_at;          /* unix seconds */
     bool disabled;
 } cs_user_rec;
 
 /* Add a user; *exists true (and nothing written) when the name is taken. */
-cs_status cs_store_user_add(cs_store *s, const cs_user_rec *u, bool *exists, cs_error *err)
-    CS_WARN_UNUSED;
+cs_status cs_store_user_add(cs_store *s, const cs_user_rec *u, bool *exists,
+                            cs_error *err) CS_WARN_UNUSED;
 cs_status cs_store_user_get(cs_store *s, const char *name, bool *found, cs_user_rec *out,
                             cs_error *err) CS_WARN_UNUSED;
 /* Save role, pw_hash and disabled of the user named u->name. Disabling a
  * user or changing the password also ends the user's sessions. */
-cs_status cs_store_user_update(cs_store *s, const cs_user_rec *u, bool *found, cs_error *err)
-    CS_WARN_UNUSED;
+cs_status cs_store_user_update(cs_store *s, const cs_user_rec *u, bool *found,
+                               cs_error *err) CS_WARN_UNUSED;
 /* Every user by name. *out malloc'd (NULL when *n is 0). */
-cs_status cs_store_user_list(cs_store *s, cs_user_rec **out, size_t *n, cs_error *err)
-    CS_WARN_UNUSED;
+cs_status cs_store_user_list(cs_store *s, cs_user_rec **out, size_t *n,
+                             cs_error *err) CS_WARN_UNUSED;
 
 typedef struct cs_session_rec {
     char id_hash[CS_HASH_HEX_MAX]; /* hash of the cookie's session id */
     char user[CS_USER_MAX];
-    char role[CS_ROLE_MAX];        /* filled by _get from the user's row */
-    char csrf[CS_HASH_HEX_MAX];    /* the session's CSRF token */
+    char role[CS_ROLE_MAX];     /* filled by _get from the user's row */
+    char csrf[CS_HASH_HEX_MAX]; /* the session's CSRF token */
     char ip[CS_IP_MAX];
     int64_t created_at, last_seen; /* unix seconds */
 } cs_session_rec;
 
-cs_status cs_store_session_create(cs_store *s, const cs_session_rec *r, cs_error *err)
-    CS_WARN_UNUSED;
+cs_status cs_store_session_create(cs_store *s, const cs_session_rec *r,
+                                  cs_error *err) CS_WARN_UNUSED;
 /* The session with this id hash, if its user exists and is not disabled. */
 cs_status cs_store_session_get(cs_store *s, const char *id_hash, bool *found, cs_session_rec *out,
                                cs_error *err) CS_WARN_UNUSED;
-cs_status cs_store_session_touch(cs_store *s, const char *id_hash, int64_t now, cs_error *err)
-    CS_WARN_UNUSED;
-cs_status cs_store_session_delete(cs_store *s, const char *id_hash, cs_error *err)
-    CS_WARN_UNUSED;
+cs_status cs_store_session_touch(cs_store *s, const char *id_hash, int64_t now,
+                                 cs_error *err) CS_WARN_UNUSED;
+cs_status cs_store_session_delete(cs_store *s, const char *id_hash, cs_error *err) CS_WARN_UNUSED;
 /* Delete sessions idle since before `idle_before` or created before
  * `created_before`; *n gets how many. */
-cs_status cs_store_sessions_purge(cs_store *s, int64_t idle_before, int64_t created_before,
-                                  int *n, cs_error *err) CS_WARN_UNUSED;
+cs_status cs_store_sessions_purge(cs_store *s, int64_t idle_before, int64_t created_before, int *n,
+                                  cs_error *err) CS_WARN_UNUSED;
 
 /* The audit log is append-only: the schema refuses UPDATE and DELETE. */
 typedef struct cs_audit_rec {
-    int64_t n;                     /* position in the log (set by _append) */
-    int64_t at_ms;                 /* unix ms */
-    char user[CS_USER_MAX];        /* "" for a request with no user */
+    int64_t n;              /* position in the log (set by _append) */
+    int64_t at_ms;          /* unix ms */
+    char user[CS_USER_MAX]; /* "" for a request with no user */
     char role[CS_ROLE_MAX];
-    char action[32];               /* e.g. "study.open", "finding.create" */
-    char study[CS_ID_MAX];         /* "" when none */
+    char action[32];       /* e.g. "study.open", "finding.create" */
+    char study[CS_ID_MAX]; /* "" when none */
     char detail[CS_DETAIL_MAX];
     char ip[CS_IP_MAX];
 } cs_audit_rec;
@@ -286,10 +283,10 @@ typedef struct cs_audit_rec {
 cs_status cs_store_audit_append(cs_store *s, const cs_audit_rec *r, cs_error *err) CS_WARN_UNUSED;
 
 typedef struct cs_audit_query {
-    const char *user, *action, *study;  /* NULL or "": any */
-    int64_t since_ms, until_ms;         /* 0: unbounded */
-    int64_t before_n;                   /* 0: from the newest; else entries with n < before_n */
-    size_t limit;                       /* at most this many (capped at 1000) */
+    const char *user, *action, *study; /* NULL or "": any */
+    int64_t since_ms, until_ms;        /* 0: unbounded */
+    int64_t before_n;                  /* 0: from the newest; else entries with n < before_n */
+    size_t limit;                      /* at most this many (capped at 1000) */
 } cs_audit_query;
 
 /* Matching entries, newest first (by n). Filters are byte-exact equality
@@ -297,36 +294,36 @@ typedef struct cs_audit_query {
  * last n it got as before_n: n is unique, so ties on at_ms or a limit cut
  * by the cap never skip or repeat an entry. *out malloc'd (NULL when *n
  * is 0). */
-cs_status cs_store_audit_query(cs_store *s, const cs_audit_query *q, cs_audit_rec **out,
-                               size_t *n, cs_error *err) CS_WARN_UNUSED;
+cs_status cs_store_audit_query(cs_store *s, const cs_audit_query *q, cs_audit_rec **out, size_t *n,
+                               cs_error *err) CS_WARN_UNUSED;
 
 /* What the viewer needs of one frame. */
 typedef struct cs_frame_view {
     uint64_t seq;
-    int64_t frame_index, capture_time_us;  /* -1 unknown */
+    int64_t frame_index, capture_time_us; /* -1 unknown */
     bool ok, readable, blurry, bleeding, redundant;
     float bleeding_probability;
     uint32_t mean_rgb;
     uint64_t payload_offset;
-    uint32_t payload_len;                  /* 0: no image (a damaged record) */
-    bool has_polyp, polyp;                 /* schema 3; has_polyp false = not computed */
-    float polyp_probability;               /* 0 when !has_polyp */
-    char boxes[CS_FRAME_BOXES_MAX];        /* as cs_frame_rec.boxes; "" = none */
+    uint32_t payload_len;           /* 0: no image (a damaged record) */
+    bool has_polyp, polyp;          /* schema 3; has_polyp false = not computed */
+    float polyp_probability;        /* 0 when !has_polyp */
+    char boxes[CS_FRAME_BOXES_MAX]; /* as cs_frame_rec.boxes; "" = none */
 } cs_frame_view;
 
 /* Up to `cap` frames of `study` with seq >= from_seq, in seq order. */
 cs_status cs_store_frame_views(cs_store *s, const char *study, uint64_t from_seq,
-                               cs_frame_view *out, size_t cap, size_t *n, cs_error *err)
-    CS_WARN_UNUSED;
+                               cs_frame_view *out, size_t cap, size_t *n,
+                               cs_error *err) CS_WARN_UNUSED;
 
 typedef struct cs_finding_rec {
-    int64_t id;                    /* set by _create */
+    int64_t id; /* set by _create */
     char study[CS_ID_MAX];
-    uint64_t seq_from, seq_to;     /* a frame (from == to) or a range */
-    char type[32];                 /* fresh_blood | polyp | ulcer | angioectasia | erosion | other */
+    uint64_t seq_from, seq_to; /* a frame (from == to) or a range */
+    char type[32];             /* fresh_blood | polyp | ulcer | angioectasia | erosion | other */
     char note[CS_NOTE_MAX];
-    double size_mm;                /* < 0: not estimated */
-    int version;                   /* 1 at creation, +1 per change */
+    double size_mm; /* < 0: not estimated */
+    int version;    /* 1 at creation, +1 per change */
     bool deleted;
     char created_by[CS_USER_MAX];
     int64_t created_at_ms;
@@ -336,9 +333,9 @@ typedef struct cs_finding_rec {
 
 typedef enum cs_change_outcome {
     CS_CHANGE_OK,
-    CS_CHANGE_NOT_FOUND,   /* no such record (or a deleted finding) */
-    CS_CHANGE_CONFLICT,    /* expected_version is not the current one */
-    CS_CHANGE_LOCKED,      /* a signed report: read-only */
+    CS_CHANGE_NOT_FOUND, /* no such record (or a deleted finding) */
+    CS_CHANGE_CONFLICT,  /* expected_version is not the current one */
+    CS_CHANGE_LOCKED,    /* a signed report: read-only */
 } cs_change_outcome;
 
 /* Every change below is refused with CS_CHANGE_LOCKED, checked in the
@@ -363,8 +360,8 @@ cs_status cs_store_finding_delete(cs_store *s, const char *study, int64_t id, co
 cs_status cs_store_findings_list(cs_store *s, const char *study, bool include_deleted,
                                  cs_finding_rec **out, size_t *n, cs_error *err) CS_WARN_UNUSED;
 /* Every version of one finding, oldest first (each a full snapshot). */
-cs_status cs_store_finding_history(cs_store *s, const char *study, int64_t id,
-                                   cs_finding_rec **out, size_t *n, cs_error *err) CS_WARN_UNUSED;
+cs_status cs_store_finding_history(cs_store *s, const char *study, int64_t id, cs_finding_rec **out,
+                                   size_t *n, cs_error *err) CS_WARN_UNUSED;
 
 /* Landmarks (kind "landmark", key e.g. "first_caecal", seq) and cleansing
  * grades (kind "cleansing", key a segment, value a grade): one value per
@@ -372,8 +369,8 @@ cs_status cs_store_finding_history(cs_store *s, const char *study, int64_t id,
 typedef struct cs_mark_rec {
     char kind[16];
     char key[32];
-    char value[32];                /* cleansing grade; "" for landmarks */
-    int64_t seq;                   /* landmark frame; -1 for cleansing */
+    char value[32]; /* cleansing grade; "" for landmarks */
+    int64_t seq;    /* landmark frame; -1 for cleansing */
     char by[CS_USER_MAX];
     int64_t at_ms;
 } cs_mark_rec;
@@ -390,13 +387,13 @@ cs_status cs_store_marks_list(cs_store *s, const char *study, cs_mark_rec **out,
 
 typedef struct cs_report_rec {
     char study[CS_ID_MAX];
-    char state[16];                /* draft | read | signed */
-    char content[CS_REPORT_MAX];   /* the editable fields as JSON text */
-    int version;                   /* 1 at the first save, +1 per save */
+    char state[16];              /* draft | read | signed */
+    char content[CS_REPORT_MAX]; /* the editable fields as JSON text */
+    int version;                 /* 1 at the first save, +1 per save */
     char updated_by[CS_USER_MAX];
     int64_t updated_at_ms;
-    char signed_by[CS_USER_MAX];   /* "" until signed */
-    int64_t signed_at_ms;          /* 0 until signed */
+    char signed_by[CS_USER_MAX]; /* "" until signed */
+    int64_t signed_at_ms;        /* 0 until signed */
 } cs_report_rec;
 
 cs_status cs_store_report_get(cs_store *s, const char *study, bool *found, cs_report_rec *out,
@@ -415,12 +412,12 @@ cs_status cs_store_report_save(cs_store *s, cs_report_rec *r, int expected_versi
  * shown, a recommendation and a complete study; kept so callers compile. NOT_FOUND when there is no report, LOCKED
  * when it is signed already. On OK *out holds the signed record. */
 cs_status cs_store_report_sign(cs_store *s, const char *study, const char *by, int64_t at_ms,
-                               int expected_version, cs_change_outcome *outcome,
-                               cs_report_rec *out, cs_error *err) CS_WARN_UNUSED;
+                               int expected_version, cs_change_outcome *outcome, cs_report_rec *out,
+                               cs_error *err) CS_WARN_UNUSED;
 /* True when the study's report is signed (findings and marks are then
  * read-only). */
-cs_status cs_store_report_signed(cs_store *s, const char *study, bool *is_signed, cs_error *err)
-    CS_WARN_UNUSED;
+cs_status cs_store_report_signed(cs_store *s, const char *study, bool *is_signed,
+                                 cs_error *err) CS_WARN_UNUSED;
 
 /* ---- rules checked inside the store's transaction (schema 3) -------------
  * The calls below refuse a change that would break a clinical or access
@@ -437,11 +434,11 @@ cs_status cs_store_report_signed(cs_store *s, const char *study, bool *is_signed
 typedef enum cs_check_outcome {
     CS_CHECK_OK = CS_CHANGE_OK,
     CS_CHECK_NOT_FOUND = CS_CHANGE_NOT_FOUND,
-    CS_CHECK_CONFLICT = CS_CHANGE_CONFLICT,  /* a stale version, or closed twice */
-    CS_CHECK_LOCKED = CS_CHANGE_LOCKED,      /* signed report or closed study */
-    CS_CHECK_INVALID,      /* the report has no recommendation */
-    CS_CHECK_INCOMPLETE,   /* the study's data is not all in and analysed */
-    CS_CHECK_LAST_ADMIN,   /* the change would leave no enabled admin */
+    CS_CHECK_CONFLICT = CS_CHANGE_CONFLICT, /* a stale version, or closed twice */
+    CS_CHECK_LOCKED = CS_CHANGE_LOCKED,     /* signed report or closed study */
+    CS_CHECK_INVALID,                       /* the report has no recommendation */
+    CS_CHECK_INCOMPLETE,                    /* the study's data is not all in and analysed */
+    CS_CHECK_LAST_ADMIN,                    /* the change would leave no enabled admin */
 } cs_check_outcome;
 
 /* A short stable name for an outcome ("ok", "not_found", "conflict",
@@ -466,9 +463,8 @@ const char *cs_check_outcome_name(cs_check_outcome o);
  * On OK the report is signed by `by` at `at_ms` and *out (may be NULL)
  * holds the signed record, whose content is the `shown_version` content. */
 cs_status cs_store_report_sign_checked(cs_store *s, const char *study, const char *by,
-                                       int64_t at_ms, int shown_version,
-                                       cs_check_outcome *outcome, cs_report_rec *out,
-                                       cs_error *err) CS_WARN_UNUSED;
+                                       int64_t at_ms, int shown_version, cs_check_outcome *outcome,
+                                       cs_report_rec *out, cs_error *err) CS_WARN_UNUSED;
 
 /* Close a study: no more data will come. In one transaction: set
  * closed_at_ms/closed_by, end every OPEN upload of the study (state
@@ -485,19 +481,17 @@ cs_status cs_store_study_close(cs_store *s, const char *study, const char *by, i
  * no frame) can be added under a signature; NOT_FOUND when there is no
  * upload rec->id. rec->study is ignored (the stored one counts). */
 cs_status cs_store_upload_update_checked(cs_store *s, const cs_upload_rec *rec,
-                                         cs_check_outcome *outcome, cs_error *err)
-    CS_WARN_UNUSED;
+                                         cs_check_outcome *outcome, cs_error *err) CS_WARN_UNUSED;
 /* cs_store_upload_create with the same rule: LOCKED when the study is
  * closed or its report signed, NOT_FOUND when there is no such study. */
 cs_status cs_store_upload_create_checked(cs_store *s, const cs_upload_rec *rec,
-                                         cs_check_outcome *outcome, cs_error *err)
-    CS_WARN_UNUSED;
+                                         cs_check_outcome *outcome, cs_error *err) CS_WARN_UNUSED;
 
 /* cs_store_user_update with the last-admin rule: LAST_ADMIN (nothing
  * saved) when the change would leave no enabled user with role "admin"
  * (demoting or disabling the last one); NOT_FOUND when there is no such
  * user. Sessions end as cs_store_user_update says. */
-cs_status cs_store_user_update_checked(cs_store *s, const cs_user_rec *u,
-                                       cs_check_outcome *outcome, cs_error *err) CS_WARN_UNUSED;
+cs_status cs_store_user_update_checked(cs_store *s, const cs_user_rec *u, cs_check_outcome *outcome,
+                                       cs_error *err) CS_WARN_UNUSED;
 
 #endif

@@ -25,10 +25,10 @@ typedef struct cs_summary_opts {
     const char *source_type;
     const char *model_path;
     float threshold;
-    int top_n;                   /* frames kept in ranked_for_review */
-    float redundancy_distance;   /* signature distance joining a run */
-    int max_run;                 /* longest run before it is split */
-    const char *polyp_model_path;  /* NULL: "polyp_model" written with nulls */
+    int top_n;                    /* frames kept in ranked_for_review */
+    float redundancy_distance;    /* signature distance joining a run */
+    int max_run;                  /* longest run before it is split */
+    const char *polyp_model_path; /* NULL: "polyp_model" written with nulls */
     float polyp_threshold;
 } cs_summary_opts;
 
@@ -38,7 +38,7 @@ void cs_summary_opts_default(cs_summary_opts *o);
 typedef struct cs_summary_counts {
     uint64_t frames, analysed, failed, readable, too_dark, too_bright, blurry;
     uint64_t bleeding, runs, redundant;
-    uint64_t polyp;  /* frames flagged for a polyp */
+    uint64_t polyp; /* frames flagged for a polyp */
 } cs_summary_counts;
 
 typedef struct cs_summary cs_summary;

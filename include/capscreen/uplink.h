@@ -47,18 +47,18 @@ const char *csu_state_name(csu_state s);
 /* A snapshot of the uplink, also written to the status file. */
 typedef struct csu_status_info {
     csu_state state;
-    uint64_t frames_queued;    /* frames on the hub not yet confirmed */
-    uint64_t spool_bytes;      /* bytes of those frames (spool mode) */
-    uint64_t frames_sent;      /* frames the server has confirmed */
-    uint64_t bytes_sent;       /* stream bytes the server has confirmed */
-    uint64_t upload_offset;    /* the server's offset in the current upload */
-    int64_t last_success_us;   /* time of the last confirmed PATCH, 0 never */
-    char last_error[256];      /* the last trouble, "" when none since start */
-    char upload_url[512];      /* the current upload, "" before creation */
+    uint64_t frames_queued;  /* frames on the hub not yet confirmed */
+    uint64_t spool_bytes;    /* bytes of those frames (spool mode) */
+    uint64_t frames_sent;    /* frames the server has confirmed */
+    uint64_t bytes_sent;     /* stream bytes the server has confirmed */
+    uint64_t upload_offset;  /* the server's offset in the current upload */
+    int64_t last_success_us; /* time of the last confirmed PATCH, 0 never */
+    char last_error[256];    /* the last trouble, "" when none since start */
+    char upload_url[512];    /* the current upload, "" before creation */
 } csu_status_info;
 
 typedef enum csu_checksum {
-    CSU_CHECKSUM_AUTO,   /* send Upload-Checksum: sha256 when the server's
+    CSU_CHECKSUM_AUTO, /* send Upload-Checksum: sha256 when the server's
                             OPTIONS lists the checksum extension and sha256 */
     CSU_CHECKSUM_ALWAYS,
     CSU_CHECKSUM_NEVER,
@@ -71,46 +71,46 @@ typedef void (*csu_status_cb)(void *user, const csu_status_info *st);
 /* Configuration. Strings are copied by csu_uplink_create(). Start from
  * csu_config_init() and set what you need. */
 typedef struct csu_config {
-    const char *server_url;   /* e.g. "https://ingest.example.org"; uploads
+    const char *server_url;  /* e.g. "https://ingest.example.org"; uploads
                                  go to server_url + "/uploads/". NULL: the
                                  URL stored by csu_enrol() */
-    const char *state_dir;    /* required: device token, progress, outbox */
-    const char *spool_dir;    /* spool mode: *.jpg frames dropped here */
-    const char *stream_path;  /* stream mode: a frame-stream file being
+    const char *state_dir;   /* required: device token, progress, outbox */
+    const char *spool_dir;   /* spool mode: *.jpg frames dropped here */
+    const char *stream_path; /* stream mode: a frame-stream file being
                                  appended; exactly one of spool_dir and
                                  stream_path is set */
-    const char *status_file;  /* JSON snapshot for the display; NULL: none */
-    const char *device_id;    /* sent in Upload-Metadata; NULL: "hub" */
-    const char *ca_file;      /* extra CA bundle for HTTPS; NULL: system */
+    const char *status_file; /* JSON snapshot for the display; NULL: none */
+    const char *device_id;   /* sent in Upload-Metadata; NULL: "hub" */
+    const char *ca_file;     /* extra CA bundle for HTTPS; NULL: system */
 
-    uint64_t chunk_bytes;     /* a PATCH carries up to this many bytes of
+    uint64_t chunk_bytes;      /* a PATCH carries up to this many bytes of
                                  whole records (one bigger frame goes alone);
                                  default 8 MiB */
-    uint32_t chunk_target_ms; /* size PATCHes to last about this long at the
+    uint32_t chunk_target_ms;  /* size PATCHes to last about this long at the
                                  measured rate, from min(256 KiB,
                                  chunk_bytes) up to chunk_bytes; halve after
                                  a failed PATCH. 0: always chunk_bytes.
                                  Default 4000 (docs/uplink.md, "Chunks") */
-    uint32_t chunk_frames;    /* ... or this many frames; default and max 1024 */
-    uint32_t chunk_ms;        /* ... or what came in this long; default 2000 */
-    uint64_t spool_max_bytes; /* spool cap in bytes; 0 = none; default 1 GiB */
-    uint32_t spool_max_frames;/* spool cap in frames; 0 = none (default) */
-    uint32_t max_frame_bytes; /* bigger frames are set aside; default 2 MiB
+    uint32_t chunk_frames;     /* ... or this many frames; default and max 1024 */
+    uint32_t chunk_ms;         /* ... or what came in this long; default 2000 */
+    uint64_t spool_max_bytes;  /* spool cap in bytes; 0 = none; default 1 GiB */
+    uint32_t spool_max_frames; /* spool cap in frames; 0 = none (default) */
+    uint32_t max_frame_bytes;  /* bigger frames are set aside; default 2 MiB
                                  (memory: about chunk_bytes + 2 x this) */
 
-    uint32_t backoff_min_ms;  /* first retry delay; default 1000 */
-    uint32_t backoff_max_ms;  /* retry delay cap; default 60000 */
-    uint32_t poll_ms;         /* spool scan interval when idle; default 200 */
-    long connect_timeout_s;   /* default 10 */
-    long low_speed_bytes;     /* a transfer slower than this many bytes/s ... */
-    long low_speed_time_s;    /* ... for this long is dropped; default 100, 20 */
-    uint64_t max_send_rate;   /* bytes/s cap on uploads (metered links); 0 none */
-    csu_checksum checksum;    /* default CSU_CHECKSUM_AUTO */
-    bool finish;              /* close the study once everything is sent,
+    uint32_t backoff_min_ms; /* first retry delay; default 1000 */
+    uint32_t backoff_max_ms; /* retry delay cap; default 60000 */
+    uint32_t poll_ms;        /* spool scan interval when idle; default 200 */
+    long connect_timeout_s;  /* default 10 */
+    long low_speed_bytes;    /* a transfer slower than this many bytes/s ... */
+    long low_speed_time_s;   /* ... for this long is dropped; default 100, 20 */
+    uint64_t max_send_rate;  /* bytes/s cap on uploads (metered links); 0 none */
+    csu_checksum checksum;   /* default CSU_CHECKSUM_AUTO */
+    bool finish;             /* close the study once everything is sent,
                                  as if the spool held study.end */
-    uint64_t rng_seed;        /* jitter seed; 0: from the clock and pid */
+    uint64_t rng_seed;       /* jitter seed; 0: from the clock and pid */
 
-    csu_status_cb on_status;  /* optional */
+    csu_status_cb on_status; /* optional */
     void *user;
 } csu_config;
 
@@ -125,25 +125,23 @@ void csu_config_init(csu_config *c);
  * Errors: CS_ERR_ARG (bad argument, device file exists), CS_ERR_IO (network,
  * file system), CS_ERR_CORRUPT (reply not understood), CS_ERR_UNSUPPORTED
  * (the server refused the code: HTTP status in the message). */
-cs_status csu_enrol(const char *server_url, const char *code,
-                    const char *state_dir, char *study_out, size_t study_cap,
-                    const char *ca_file, cs_error *err) CS_WARN_UNUSED;
+cs_status csu_enrol(const char *server_url, const char *code, const char *state_dir,
+                    char *study_out, size_t study_cap, const char *ca_file,
+                    cs_error *err) CS_WARN_UNUSED;
 
 /* Create an uplink: reads the device file and the saved progress from
  * state_dir, checks the outbox (rebuilding it from the spool if torn). No
  * network traffic yet. *out gets a handle for csu_uplink_destroy().
  * Errors: CS_ERR_ARG (bad config, not enrolled), CS_ERR_IO, CS_ERR_NOMEM,
  * CS_ERR_CORRUPT (the state file is damaged: the message says which). */
-cs_status csu_uplink_create(const csu_config *cfg, csu_uplink **out,
-                            cs_error *err) CS_WARN_UNUSED;
+cs_status csu_uplink_create(const csu_config *cfg, csu_uplink **out, cs_error *err) CS_WARN_UNUSED;
 
 /* Do one bounded piece of work: scan the spool, pack a chunk, or make one
  * HTTP request (at most one). *wait_ms (may be NULL) gets how long the
  * caller should sleep before the next step (0: at once). Returns CS_OK, or
  * CS_END once the study is finished. Errors are local trouble only:
  * CS_ERR_IO (state dir or spool unusable), CS_ERR_NOMEM. */
-cs_status csu_uplink_step(csu_uplink *u, uint32_t *wait_ms,
-                          cs_error *err) CS_WARN_UNUSED;
+cs_status csu_uplink_step(csu_uplink *u, uint32_t *wait_ms, cs_error *err) CS_WARN_UNUSED;
 
 /* Step and sleep until the study is finished (CS_OK), csu_uplink_stop() is
  * called (CS_AGAIN), or a local error (its status). Sleeps are cut short by

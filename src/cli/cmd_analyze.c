@@ -28,7 +28,8 @@ static cs_status on_outcome(void *ctx, const cs_outcome *o, cs_error *err)
 
 static void usage(FILE *f)
 {
-    fputs("usage: capscreen analyze [--output FILE] [--threads N] [--model FILE] [--polyp-model FILE]\n"
+    fputs("usage: capscreen analyze [--output FILE] [--threads N] [--model FILE] [--polyp-model "
+          "FILE]\n"
           "                         [--top N] [--redundancy D] PATH\n"
           "\n"
           "Triage every frame of a study and write the summary JSON (docs/summary-schema.md)\n"
@@ -51,11 +52,10 @@ static void usage(FILE *f)
 int cli_analyze(int argc, char **argv)
 {
     static const struct option longopts[] = {
-        {"output", required_argument, 0, 'o'}, {"threads", required_argument, 0, 'j'},
-        {"model", required_argument, 0, 'm'},  {"top", required_argument, 0, 'T'},
-        {"redundancy", required_argument, 0, 'R'}, {"help", no_argument, 0, 'h'},
-        {"polyp-model", required_argument, 0, 'P'},
-        {0, 0, 0, 0}};
+        {"output", required_argument, 0, 'o'},      {"threads", required_argument, 0, 'j'},
+        {"model", required_argument, 0, 'm'},       {"top", required_argument, 0, 'T'},
+        {"redundancy", required_argument, 0, 'R'},  {"help", no_argument, 0, 'h'},
+        {"polyp-model", required_argument, 0, 'P'}, {0, 0, 0, 0}};
     const char *output = NULL, *model = NULL, *polyp_model = NULL;
     int threads = 1, c;
     cs_summary_opts sopts;
@@ -172,7 +172,8 @@ int cli_analyze(int argc, char **argv)
         goto done;
     }
     if (isatty(STDERR_FILENO))
-        fprintf(stderr, "capscreen: analysed %llu of %llu frames; %llu failed, %llu flagged for bleeding\n",
+        fprintf(stderr,
+                "capscreen: analysed %llu of %llu frames; %llu failed, %llu flagged for bleeding\n",
                 (unsigned long long)counts->analysed, (unsigned long long)counts->frames,
                 (unsigned long long)counts->failed, (unsigned long long)counts->bleeding);
     rc = 0;

@@ -80,8 +80,8 @@ static int mask_at(const cs_image *m, int x, int y)
 
 /* Predicted region at (u, v) in 0..1 frame coordinates: the polyp heatmap
  * (bilinear, >= 0.5), or for bleeding the union of its boxes. */
-static int predicted_at(const char *finding, const float *heat, const cs_frame_result *r,
-                        float u, float v)
+static int predicted_at(const char *finding, const float *heat, const cs_frame_result *r, float u,
+                        float v)
 {
     if (strcmp(finding, "polyp") == 0) {
         const int S = CS_POLYP_HEATMAP_SIDE;
@@ -114,8 +114,8 @@ static void outline_scores(const char *finding, const float *heat, const cs_fram
     for (int y = 0; y < mask->height; y++)
         for (int x = 0; x < mask->width; x++) {
             int m = mask_at(mask, x, y);
-            int p = predicted_at(finding, heat, r, (x + 0.5f) / mask->width,
-                                 (y + 0.5f) / mask->height);
+            int p =
+                predicted_at(finding, heat, r, (x + 0.5f) / mask->width, (y + 0.5f) / mask->height);
             inter += (size_t)(m && p);
             np += (size_t)p;
             nm += (size_t)m;
@@ -262,7 +262,8 @@ static int run_eval(const char *cmd, const char *finding, int argc, char **argv)
                n_masks, masks_missing, n_masks ? dice_sum / (double)n_masks : NAN,
                n_masks ? (double)n_hits / (double)n_masks : NAN);
     printf("{\"finding\": \"%s\", \"n\": %zu, \"skipped\": %zu, \"tp\": %zu, \"fp\": %zu, "
-           "\"tn\": %zu, \"fn\": %zu, ", finding, m.n, failed, m.tp, m.fp, m.tn, m.fn);
+           "\"tn\": %zu, \"fn\": %zu, ",
+           finding, m.n, failed, m.tp, m.fp, m.tn, m.fn);
     if (masks) {
         printf("\"n_masks\": %zu, \"masks_missing\": %zu, ", n_masks, masks_missing);
         print_json_number("dice", n_masks ? dice_sum / (double)n_masks : NAN, 0);

@@ -12,10 +12,7 @@
 
 #define SWEEP_S 30
 
-static const char *env_lookup(const char *name)
-{
-    return getenv(name);
-}
+static const char *env_lookup(const char *name) { return getenv(name); }
 
 static void usage(FILE *f)
 {
@@ -41,7 +38,8 @@ static void usage(FILE *f)
           "  --analysis-threads N         engine threads per study (default 1)\n"
           "  --max-connections N          default 1024\n"
           "  --connection-timeout SECONDS idle connections are closed (default 60)\n"
-          "  --lock-takeover SECONDS      a PATCH silent this long loses its upload lock (default 5)\n"
+          "  --lock-takeover SECONDS      a PATCH silent this long loses its upload lock (default "
+          "5)\n"
           "  --shutdown-grace SECONDS     wait for requests on stop (default 10)\n"
           "  --web-dir DIR                the workstation's pages (default: the built-in web/)\n"
           "  --session-idle SECONDS       a session ends after this long unused (default 1800)\n"

@@ -10,10 +10,7 @@
 #include "cli/cli.h"
 #include "server/api/studies.h"
 
-static const char *env_lookup(const char *name)
-{
-    return getenv(name);
-}
+static const char *env_lookup(const char *name) { return getenv(name); }
 
 static void usage(FILE *f)
 {

@@ -13,10 +13,7 @@
 #include "server/api/api.h"
 #include "server/auth/tokens.h"
 
-static const char *env_lookup(const char *name)
-{
-    return getenv(name);
-}
+static const char *env_lookup(const char *name) { return getenv(name); }
 
 static void usage(FILE *f)
 {

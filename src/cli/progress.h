@@ -10,7 +10,7 @@ struct cs_source;
 
 typedef struct progress {
     bool enabled;
-    const struct cs_source *src;  /* asked for the share done */
+    const struct cs_source *src; /* asked for the share done */
     double start, last_draw;
     uint64_t done;
 } progress;

@@ -26,16 +26,15 @@ cs_status cs_decode_frame(const uint8_t *data, size_t len, cs_image *out, cs_err
         return cs_decode_jpeg(data, len, out, err);
     if (len >= 8 && memcmp(data, png_magic, 8) == 0)
         return cs_decode_png(data, len, out, err);
-    return cs_error_set(err, CS_ERR_NOT_IMAGE,
-                        "not a JPEG or PNG image (starts with %02x %02x)",
+    return cs_error_set(err, CS_ERR_NOT_IMAGE, "not a JPEG or PNG image (starts with %02x %02x)",
                         data[0], len > 1 ? data[1] : 0);
 }
 
 /* Area-average an RGB image down to analysis size. Source pixels are
  * assigned to the output cell that contains them, so every source pixel
  * counts exactly once whatever the ratio. */
-cs_status cs_image_from_rgb(const uint8_t *rgb, int w, int h, size_t stride,
-                            cs_image *out, cs_error *err)
+cs_status cs_image_from_rgb(const uint8_t *rgb, int w, int h, size_t stride, cs_image *out,
+                            cs_error *err)
 {
     memset(out, 0, sizeof *out);
     if (w < 1 || h < 1 || w > CS_IMAGE_MAX_SIDE || h > CS_IMAGE_MAX_SIDE)

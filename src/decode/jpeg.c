@@ -14,8 +14,8 @@
 typedef struct jpeg_fail {
     struct jpeg_error_mgr mgr;
     jmp_buf jump;
-    char msg[JMSG_LENGTH_MAX];      /* the fatal error, if any */
-    char warning[JMSG_LENGTH_MAX];  /* the first warning */
+    char msg[JMSG_LENGTH_MAX];     /* the fatal error, if any */
+    char warning[JMSG_LENGTH_MAX]; /* the first warning */
     int warnings;
 } jpeg_fail;
 
@@ -59,8 +59,7 @@ void cs_analysis_size(int w, int h, int *out_w, int *out_h)
     *out_h = (h + d - 1) / d;
 }
 
-cs_status cs_decode_jpeg(const uint8_t *data, size_t len, cs_image *out,
-                         cs_error *err)
+cs_status cs_decode_jpeg(const uint8_t *data, size_t len, cs_image *out, cs_error *err)
 {
     struct jpeg_decompress_struct cinfo;
     jpeg_fail fail;
@@ -82,7 +81,8 @@ cs_status cs_decode_jpeg(const uint8_t *data, size_t len, cs_image *out,
             st = cs_error_set(err, CS_ERR_TOO_LARGE, "JPEG dimensions exceed the %d px limit (%s)",
                               CS_IMAGE_MAX_SIDE, fail.msg);
         else if (fail.warnings && strstr(fail.warning, "Premature end"))
-            st = cs_error_set(err, CS_ERR_TRUNCATED, "truncated JPEG: %s (%s)", fail.warning, fail.msg);
+            st = cs_error_set(err, CS_ERR_TRUNCATED, "truncated JPEG: %s (%s)", fail.warning,
+                              fail.msg);
         else
             st = cs_error_set(err, CS_ERR_CORRUPT, "corrupt JPEG: %s", fail.msg);
         goto fail;
@@ -94,14 +94,12 @@ cs_status cs_decode_jpeg(const uint8_t *data, size_t len, cs_image *out,
         goto fail;
     }
     if (cinfo.image_width > CS_IMAGE_MAX_SIDE || cinfo.image_height > CS_IMAGE_MAX_SIDE) {
-        st = cs_error_set(err, CS_ERR_TOO_LARGE,
-                          "JPEG dimensions %ux%u exceed the %d px limit",
+        st = cs_error_set(err, CS_ERR_TOO_LARGE, "JPEG dimensions %ux%u exceed the %d px limit",
                           cinfo.image_width, cinfo.image_height, CS_IMAGE_MAX_SIDE);
         goto fail;
     }
     if (cinfo.image_width < 8 || cinfo.image_height < 8) {
-        st = cs_error_set(err, CS_ERR_UNSUPPORTED,
-                          "JPEG dimensions %ux%u are too small to analyse",
+        st = cs_error_set(err, CS_ERR_UNSUPPORTED, "JPEG dimensions %ux%u are too small to analyse",
                           cinfo.image_width, cinfo.image_height);
         goto fail;
     }
@@ -127,9 +125,9 @@ cs_status cs_decode_jpeg(const uint8_t *data, size_t len, cs_image *out,
     while (cinfo.output_scanline < cinfo.output_height) {
         JSAMPROW rows[4];
         for (int i = 0; i < 4; i++)
-            rows[i] = pixels + row * (cinfo.output_scanline +
-                      (unsigned)i < cinfo.output_height ? cinfo.output_scanline + (unsigned)i
-                                                        : cinfo.output_height - 1);
+            rows[i] = pixels + row * (cinfo.output_scanline + (unsigned)i < cinfo.output_height
+                                          ? cinfo.output_scanline + (unsigned)i
+                                          : cinfo.output_height - 1);
         jpeg_read_scanlines(&cinfo, rows, 4);
     }
     /* libjpeg fills missing entropy data with grey and warns: that frame is

@@ -35,9 +35,11 @@ cs_status cs_decode_png(const uint8_t *data, size_t len, cs_image *out, cs_error
         return cs_error_set(err, CS_ERR_NOMEM, "out of memory decoding PNG");
     }
     if (!png_image_finish_read(&png, NULL, full, (png_int_32)stride, NULL)) {
-        st = cs_error_set(err, strstr(png.message, "EOF") || strstr(png.message, "end")
-                                   ? CS_ERR_TRUNCATED : CS_ERR_CORRUPT,
-                          "corrupt PNG: %s", png.message);
+        st =
+            cs_error_set(err,
+                         strstr(png.message, "EOF") || strstr(png.message, "end") ? CS_ERR_TRUNCATED
+                                                                                  : CS_ERR_CORRUPT,
+                         "corrupt PNG: %s", png.message);
         png_image_free(&png);
         free(full);
         return st;

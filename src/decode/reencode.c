@@ -24,7 +24,11 @@ static void on_error_exit(j_common_ptr cinfo)
     longjmp(f->jump, 1);
 }
 
-static void silent(j_common_ptr cinfo, int level) { (void)cinfo; (void)level; }
+static void silent(j_common_ptr cinfo, int level)
+{
+    (void)cinfo;
+    (void)level;
+}
 
 /* Decode at the smallest 1/2^k scale (k <= 3) whose longest side is still
  * >= `min_longest` (0: full size); NULL with `err` filled on failure. */
@@ -109,7 +113,7 @@ static void resize_area(const uint8_t *src, int sw, int sh, uint8_t *dst, int dw
 /* Encode packed RGB; kept apart from the resize so that setjmp guards
  * only the libjpeg calls and no caller variable can be clobbered. */
 cs_status cs_jpeg_encode_rgb(const uint8_t *px, int w, int h, int quality, uint8_t **out,
-                           size_t *out_len, cs_error *err)
+                             size_t *out_len, cs_error *err)
 {
     struct jpeg_compress_struct c;
     fail_mgr f;
@@ -150,15 +154,15 @@ cs_status cs_jpeg_decode_rgb(const uint8_t *data, size_t len, uint8_t **out, int
     return *out ? CS_OK : (err ? err->code : local.code);
 }
 
-cs_status cs_jpeg_reencode(const uint8_t *data, size_t len, int side, int quality,
-                           uint8_t **out, size_t *out_len, cs_error *err)
+cs_status cs_jpeg_reencode(const uint8_t *data, size_t len, int side, int quality, uint8_t **out,
+                           size_t *out_len, cs_error *err)
 {
     int w = 0, h = 0;
     *out = NULL;
     *out_len = 0;
     if (quality < 1 || quality > 100 || side > CS_IMAGE_MAX_SIDE)
-        return cs_error_set(err, CS_ERR_ARG, "bad re-encode parameters (side %d, quality %d)",
-                            side, quality);
+        return cs_error_set(err, CS_ERR_ARG, "bad re-encode parameters (side %d, quality %d)", side,
+                            quality);
     uint8_t *full = decode_scaled(data, len, 0, &w, &h, err);
     if (!full)
         return err ? err->code : CS_ERR_CORRUPT;

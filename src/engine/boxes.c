@@ -72,10 +72,14 @@ int cs_bleed_boxes(const cs_scan *s, cs_box *boxes)
             int c = queue[head++], cx = c % GRID, cy = c / GRID;
             r.cells++;
             r.share += share[c];
-            if (cx < r.x0) r.x0 = cx;
-            if (cy < r.y0) r.y0 = cy;
-            if (cx > r.x1) r.x1 = cx;
-            if (cy > r.y1) r.y1 = cy;
+            if (cx < r.x0)
+                r.x0 = cx;
+            if (cy < r.y0)
+                r.y0 = cy;
+            if (cx > r.x1)
+                r.x1 = cx;
+            if (cy > r.y1)
+                r.y1 = cy;
             for (int dy = -1; dy <= 1; dy++)
                 for (int dx = -1; dx <= 1; dx++) {
                     int nx = cx + dx, ny = cy + dy;

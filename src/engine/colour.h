@@ -22,31 +22,22 @@
 
 typedef struct cs_colour_tables {
     /* Indexed by (R>>3)<<10 | (G>>3)<<5 | (B>>3). */
-    uint8_t hs_bin[32768];      /* hue*CS_SAT_BINS + sat, 0..CS_HS_BINS-1 */
-    uint8_t sat_q[32768];       /* saturation * 255 */
-    uint8_t lrg_bin[64 * 64];   /* indexed by (R>>2)<<6 | (G>>2) */
+    uint8_t hs_bin[32768];    /* hue*CS_SAT_BINS + sat, 0..CS_HS_BINS-1 */
+    uint8_t sat_q[32768];     /* saturation * 255 */
+    uint8_t lrg_bin[64 * 64]; /* indexed by (R>>2)<<6 | (G>>2) */
 } cs_colour_tables;
 
 const cs_colour_tables *cs_colour_tables_get(void);
 
-static inline int cs_luma(const uint8_t *p)
-{
-    return (77 * p[0] + 150 * p[1] + 29 * p[2]) >> 8;
-}
+static inline int cs_luma(const uint8_t *p) { return (77 * p[0] + 150 * p[1] + 29 * p[2]) >> 8; }
 
 static inline int cs_rgb15(const uint8_t *p)
 {
     return (p[0] >> 3) << 10 | (p[1] >> 3) << 5 | (p[2] >> 3);
 }
 
-static inline int cs_rg12(const uint8_t *p)
-{
-    return (p[0] >> 2) << 6 | (p[1] >> 2);
-}
+static inline int cs_rg12(const uint8_t *p) { return (p[0] >> 2) << 6 | (p[1] >> 2); }
 
-static inline float cs_lrg_value(int bin)
-{
-    return CS_LRG_MIN + (bin + 0.5f) * CS_LRG_STEP;
-}
+static inline float cs_lrg_value(int bin) { return CS_LRG_MIN + (bin + 0.5f) * CS_LRG_STEP; }
 
 #endif

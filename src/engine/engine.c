@@ -22,23 +22,23 @@
 
 struct cs_engine {
     char *model_path;
-    uint8_t *model;  /* the model file's bytes; workers load from these */
+    uint8_t *model; /* the model file's bytes; workers load from these */
     size_t model_len;
     float threshold;
     char *polyp_path;
-    cs_polyp_model *polyp;  /* read-only, shared by the workers */
+    cs_polyp_model *polyp; /* read-only, shared by the workers */
 };
 
 struct cs_worker {
     const cs_engine *eng;
     BoosterHandle booster;
     cs_scan_scratch scratch;
-    cs_scan scans[CS_BATCH_MAX];                 /* one per frame of a batch */
-    float feat[CS_BATCH_MAX][CS_BLEED_NFEAT];    /* the model's input rows */
+    cs_scan scans[CS_BATCH_MAX];              /* one per frame of a batch */
+    float feat[CS_BATCH_MAX][CS_BLEED_NFEAT]; /* the model's input rows */
     char array_json[160];
     cs_polyp_net *polyp_net;
     float polyp_in[CS_POLYP_IN * CS_POLYP_IN * 3];
-    float *polyp_tmp;   /* CS_POLYP_IN x height x 3 for the resize */
+    float *polyp_tmp; /* CS_POLYP_IN x height x 3 for the resize */
     size_t polyp_tmp_len;
     float polyp_heat[CS_BATCH_MAX][CS_POLYP_OUT * CS_POLYP_OUT];
     size_t last_batch;
@@ -51,9 +51,9 @@ static cs_status booster_from(const cs_engine *eng, BoosterHandle *out, cs_error
         XGBoosterLoadModelFromBuffer(b, eng->model, eng->model_len) != 0 ||
         XGBoosterSetParam(b, "nthread", "1") != 0) {
         /* XGBoost appends a stack trace: keep its first line. */
-        cs_status st = cs_error_set(err, CS_ERR_MODEL, "cannot load bleeding model %s: %.*s",
-                                    eng->model_path, (int)strcspn(XGBGetLastError(), "\n"),
-                                    XGBGetLastError());
+        cs_status st =
+            cs_error_set(err, CS_ERR_MODEL, "cannot load bleeding model %s: %.*s", eng->model_path,
+                         (int)strcspn(XGBGetLastError(), "\n"), XGBGetLastError());
         if (b)
             XGBoosterFree(b);
         return st;
@@ -101,8 +101,10 @@ cs_status cs_engine_load_models(const char *model_path, const char *polyp_path, 
     }
     f = fopen(eng->model_path, "rb");
     if (!f) {
-        st = cs_error_set(err, CS_ERR_MODEL, "cannot open bleeding model %s: %s "
-                          "(set CAPSCREEN_MODEL or --model)", eng->model_path, strerror(errno));
+        st = cs_error_set(err, CS_ERR_MODEL,
+                          "cannot open bleeding model %s: %s "
+                          "(set CAPSCREEN_MODEL or --model)",
+                          eng->model_path, strerror(errno));
         goto fail;
     }
     if (fseek(f, 0, SEEK_END) != 0 || ftell(f) <= 0 || (size_t)ftell(f) > MODEL_MAX_BYTES) {
@@ -123,7 +125,8 @@ cs_status cs_engine_load_models(const char *model_path, const char *polyp_path, 
     const char *v = NULL;
     int ok = 0;
     if (XGBoosterGetAttr(b, ATTR_NFEAT, &v, &ok) != 0 || !ok || atoi(v) != CS_BLEED_NFEAT) {
-        st = cs_error_set(err, CS_ERR_MODEL, "bleeding model %s was trained for other features "
+        st = cs_error_set(err, CS_ERR_MODEL,
+                          "bleeding model %s was trained for other features "
                           "(%s=%s, this build has %d): retrain with tools/train-bleeding",
                           eng->model_path, ATTR_NFEAT, ok ? v : "missing", CS_BLEED_NFEAT);
         goto fail;
@@ -206,8 +209,8 @@ void cs_worker_free(cs_worker *w)
 
 /* The polyp detector on one frame: its probability, flag and boxes, and its
  * heatmap kept in the worker for cs_worker_polyp_heatmap(). */
-static cs_status polyp_analyze(cs_worker *w, const cs_image *img, size_t slot,
-                               cs_frame_result *out, cs_error *err)
+static cs_status polyp_analyze(cs_worker *w, const cs_image *img, size_t slot, cs_frame_result *out,
+                               cs_error *err)
 {
     size_t need = (size_t)CS_POLYP_IN * (size_t)img->height * 3;
     if (need > w->polyp_tmp_len) {

@@ -126,7 +126,7 @@ static int region_cmp(const void *a, const void *b)
     const region *ra = a, *rb = b;
     if (ra->peak != rb->peak)
         return ra->peak < rb->peak ? 1 : -1;
-    return ra->peak_at - rb->peak_at;  /* stable: the first in raster order */
+    return ra->peak_at - rb->peak_at; /* stable: the first in raster order */
 }
 
 int cs_polyp_boxes(const float *prob, cs_box *boxes)
@@ -151,10 +151,14 @@ int cs_polyp_boxes(const float *prob, cs_box *boxes)
         while (head < tail) {
             int c = queue[head++], cx = c % OUT, cy = c / OUT;
             r.cells++;
-            if (cx < r.x0) r.x0 = cx;
-            if (cx > r.x1) r.x1 = cx;
-            if (cy < r.y0) r.y0 = cy;
-            if (cy > r.y1) r.y1 = cy;
+            if (cx < r.x0)
+                r.x0 = cx;
+            if (cx > r.x1)
+                r.x1 = cx;
+            if (cy < r.y0)
+                r.y0 = cy;
+            if (cy > r.y1)
+                r.y1 = cy;
             if (prob[c] > r.peak) {
                 r.peak = prob[c];
                 r.peak_at = c;

@@ -33,33 +33,22 @@ typedef struct layer_spec {
 } layer_spec;
 
 static const layer_spec SPECS[CS_POLYP_NLAYERS] = {
-    {"enc0", -1, -1, 0, 3, 2, 0, 1, SRC_INPUT},
-    {"enc1.dw", 0, -1, 0, 3, 2, 1, 1, SRC_PREV},
-    {"enc1.pw", 0, -1, 1, 1, 1, 0, 1, SRC_PREV},
-    {"enc1b.dw", 1, -1, 1, 3, 1, 1, 1, SRC_PREV},
-    {"enc1b.pw", 1, -1, 1, 1, 1, 0, 1, SRC_PREV},
-    {"enc2.dw", 1, -1, 1, 3, 2, 1, 1, SRC_PREV},
-    {"enc2.pw", 1, -1, 2, 1, 1, 0, 1, SRC_PREV},
-    {"enc2b.dw", 2, -1, 2, 3, 1, 1, 1, SRC_PREV},
-    {"enc2b.pw", 2, -1, 2, 1, 1, 0, 1, SRC_PREV},
-    {"enc3.dw", 2, -1, 2, 3, 2, 1, 1, SRC_PREV},
-    {"enc3.pw", 2, -1, 3, 1, 1, 0, 1, SRC_PREV},
-    {"enc3b.dw", 3, -1, 3, 3, 1, 1, 1, SRC_PREV},
-    {"enc3b.pw", 3, -1, 3, 1, 1, 0, 1, SRC_PREV},
-    {"enc3c.dw", 3, -1, 3, 3, 1, 1, 1, SRC_PREV},
-    {"enc3c.pw", 3, -1, 3, 1, 1, 0, 1, SRC_PREV},
-    {"dec2.dw", 3, 2, 3, 3, 1, 1, 1, SRC_CAT2},
-    {"dec2.pw", 3, 2, 2, 1, 1, 0, 1, SRC_PREV},
-    {"dec1.dw", 2, 1, 2, 3, 1, 1, 1, SRC_CAT1},
-    {"dec1.pw", 2, 1, 1, 1, 1, 0, 1, SRC_PREV},
-    {"dec0.dw", 1, 0, 1, 3, 1, 1, 1, SRC_CAT0},
-    {"dec0.pw", 1, 0, 0, 1, 1, 0, 1, SRC_PREV},
-    {"head", 0, -1, -1, 1, 1, 0, 0, SRC_PREV},
+    {"enc0", -1, -1, 0, 3, 2, 0, 1, SRC_INPUT},   {"enc1.dw", 0, -1, 0, 3, 2, 1, 1, SRC_PREV},
+    {"enc1.pw", 0, -1, 1, 1, 1, 0, 1, SRC_PREV},  {"enc1b.dw", 1, -1, 1, 3, 1, 1, 1, SRC_PREV},
+    {"enc1b.pw", 1, -1, 1, 1, 1, 0, 1, SRC_PREV}, {"enc2.dw", 1, -1, 1, 3, 2, 1, 1, SRC_PREV},
+    {"enc2.pw", 1, -1, 2, 1, 1, 0, 1, SRC_PREV},  {"enc2b.dw", 2, -1, 2, 3, 1, 1, 1, SRC_PREV},
+    {"enc2b.pw", 2, -1, 2, 1, 1, 0, 1, SRC_PREV}, {"enc3.dw", 2, -1, 2, 3, 2, 1, 1, SRC_PREV},
+    {"enc3.pw", 2, -1, 3, 1, 1, 0, 1, SRC_PREV},  {"enc3b.dw", 3, -1, 3, 3, 1, 1, 1, SRC_PREV},
+    {"enc3b.pw", 3, -1, 3, 1, 1, 0, 1, SRC_PREV}, {"enc3c.dw", 3, -1, 3, 3, 1, 1, 1, SRC_PREV},
+    {"enc3c.pw", 3, -1, 3, 1, 1, 0, 1, SRC_PREV}, {"dec2.dw", 3, 2, 3, 3, 1, 1, 1, SRC_CAT2},
+    {"dec2.pw", 3, 2, 2, 1, 1, 0, 1, SRC_PREV},   {"dec1.dw", 2, 1, 2, 3, 1, 1, 1, SRC_CAT1},
+    {"dec1.pw", 2, 1, 1, 1, 1, 0, 1, SRC_PREV},   {"dec0.dw", 1, 0, 1, 3, 1, 1, 1, SRC_CAT0},
+    {"dec0.pw", 1, 0, 0, 1, 1, 0, 1, SRC_PREV},   {"head", 0, -1, -1, 1, 1, 0, 0, SRC_PREV},
 };
 /* Layers whose outputs are the skips of dec2, dec1, dec0. */
-#define SKIP2 8  /* enc2b.pw */
-#define SKIP1 4  /* enc1b.pw */
-#define SKIP0 0  /* enc0 */
+#define SKIP2 8 /* enc2b.pw */
+#define SKIP1 4 /* enc1b.pw */
+#define SKIP0 0 /* enc0 */
 
 static uint32_t le32(const uint8_t *p)
 {
@@ -96,8 +85,7 @@ void cs_polyp_model_free(cs_polyp_model *m)
     free(m);
 }
 
-cs_status cs_polyp_model_parse(const uint8_t *data, size_t len, cs_polyp_model **out,
-                               cs_error *err)
+cs_status cs_polyp_model_parse(const uint8_t *data, size_t len, cs_polyp_model **out, cs_error *err)
 {
     *out = NULL;
     if (len < HEADER_BYTES + 4u)
@@ -105,16 +93,17 @@ cs_status cs_polyp_model_parse(const uint8_t *data, size_t len, cs_polyp_model *
                             "polyp weights: %zu bytes, shorter than the %u-byte header", len,
                             HEADER_BYTES + 4u);
     if (len > CS_POLYP_MAX_BYTES)
-        return cs_error_set(err, CS_ERR_TOO_LARGE, "polyp weights: %zu bytes, more than %u",
-                            len, CS_POLYP_MAX_BYTES);
+        return cs_error_set(err, CS_ERR_TOO_LARGE, "polyp weights: %zu bytes, more than %u", len,
+                            CS_POLYP_MAX_BYTES);
     if (memcmp(data, CS_POLYP_MAGIC, 8) != 0)
-        return cs_error_set(err, CS_ERR_MODEL,
-                            "not a polyp weights file (no %s signature)", CS_POLYP_MAGIC);
+        return cs_error_set(err, CS_ERR_MODEL, "not a polyp weights file (no %s signature)",
+                            CS_POLYP_MAGIC);
     uint32_t version = le32(data + 8);
     if (version != CS_POLYP_VERSION)
         return cs_error_set(err, CS_ERR_MODEL,
                             "polyp weights format version %u; this build reads version %u "
-                            "(retrain with tools/train-polyp.sh)", version, CS_POLYP_VERSION);
+                            "(retrain with tools/train-polyp.sh)",
+                            version, CS_POLYP_VERSION);
     uint32_t in = le32(data + 12), topk = le32(data + 16), nw = le32(data + 20),
              nl = le32(data + 24);
     float thr;
@@ -144,8 +133,8 @@ cs_status cs_polyp_model_parse(const uint8_t *data, size_t len, cs_polyp_model *
         return cs_error_set(err, CS_ERR_TRUNCATED,
                             "polyp weights truncated: %zu bytes, the network needs %zu", len, need);
     if (len > need)
-        return cs_error_set(err, CS_ERR_MODEL,
-                            "polyp weights: %zu bytes after the network's %zu", len - need, need);
+        return cs_error_set(err, CS_ERR_MODEL, "polyp weights: %zu bytes after the network's %zu",
+                            len - need, need);
     uint32_t want = le32(data + len - 4), got = cs_crc32c(0, data, len - 4);
     if (want != got)
         return cs_error_set(err, CS_ERR_CHECKSUM,
@@ -181,8 +170,8 @@ cs_status cs_polyp_model_parse(const uint8_t *data, size_t len, cs_polyp_model *
             cs_status st = cs_error_set(
                 err, CS_ERR_MODEL,
                 "polyp weights: layer %d is '%.16s' %ux%ux%ux%u; expected '%s' %dx%dx%dx%d", i,
-                L->name, shape[0], shape[1], shape[2], shape[3], s->name, L->cout,
-                L->cin_per_group, s->k, s->k);
+                L->name, shape[0], shape[1], shape[2], shape[3], s->name, L->cout, L->cin_per_group,
+                s->k, s->k);
             cs_polyp_model_free(m);
             return st;
         }
@@ -191,9 +180,9 @@ cs_status cs_polyp_model_parse(const uint8_t *data, size_t len, cs_polyp_model *
         L->bias = L->weight + nwt;
         for (size_t j = 0; j < nwt + (size_t)L->cout; j++) {
             if (!isfinite(L->weight[j])) {
-                cs_status st = cs_error_set(err, CS_ERR_MODEL,
-                                            "polyp weights: layer '%s' holds a non-finite value",
-                                            s->name);
+                cs_status st =
+                    cs_error_set(err, CS_ERR_MODEL,
+                                 "polyp weights: layer '%s' holds a non-finite value", s->name);
                 cs_polyp_model_free(m);
                 return st;
             }
@@ -211,7 +200,8 @@ cs_status cs_polyp_model_load(const char *path, cs_polyp_model **out, cs_error *
     if (!f)
         return cs_error_set(err, CS_ERR_MODEL,
                             "cannot open polyp weights %s: %s (set CAPSCREEN_POLYP_MODEL or "
-                            "--polyp-model)", path, strerror(errno));
+                            "--polyp-model)",
+                            path, strerror(errno));
     uint8_t *buf = NULL;
     long n = -1;
     if (fseek(f, 0, SEEK_END) == 0)
@@ -249,11 +239,11 @@ cs_status cs_polyp_model_load(const char *path, cs_polyp_model **out, cs_error *
 typedef struct net_layer {
     dnnl_primitive_t prim;
     dnnl_memory_t src, wei, bias, dst;
-    float *wbuf;  /* weights in oneDNN's preferred layout */
-    float *out;   /* NHWC output activations */
-    int h, c;     /* output side and channels */
+    float *wbuf; /* weights in oneDNN's preferred layout */
+    float *out;  /* NHWC output activations */
+    int h, c;    /* output side and channels */
     int in_h, in_c;
-    const float *in;  /* NHWC input (previous output, input or a concat buffer) */
+    const float *in; /* NHWC input (previous output, input or a concat buffer) */
 } net_layer;
 
 struct cs_polyp_net {
@@ -261,18 +251,18 @@ struct cs_polyp_net {
     dnnl_engine_t engine;
     dnnl_stream_t stream;
     net_layer L[CS_POLYP_NLAYERS];
-    float *input;     /* CS_POLYP_IN^2 x 3, NHWC */
-    float *cat[3];    /* concat buffers of dec2, dec1, dec0 */
+    float *input;  /* CS_POLYP_IN^2 x 3, NHWC */
+    float *cat[3]; /* concat buffers of dec2, dec1, dec0 */
 };
 
-#define DNNL_TRY(call, what)                                                                      \
-    do {                                                                                          \
-        dnnl_status_t s_ = (call);                                                                \
-        if (s_ != dnnl_success) {                                                                 \
-            st = cs_error_set(err, s_ == dnnl_out_of_memory ? CS_ERR_NOMEM : CS_ERR_MODEL,        \
-                              "oneDNN: %s failed (status %d)", (what), (int)s_);                  \
-            goto done;                                                                            \
-        }                                                                                         \
+#define DNNL_TRY(call, what)                                                               \
+    do {                                                                                   \
+        dnnl_status_t s_ = (call);                                                         \
+        if (s_ != dnnl_success) {                                                          \
+            st = cs_error_set(err, s_ == dnnl_out_of_memory ? CS_ERR_NOMEM : CS_ERR_MODEL, \
+                              "oneDNN: %s failed (status %d)", (what), (int)s_);           \
+            goto done;                                                                     \
+        }                                                                                  \
     } while (0)
 
 void cs_polyp_net_free(cs_polyp_net *n)
@@ -325,8 +315,8 @@ static cs_status build_layer(cs_polyp_net *n, int i, cs_error *err)
     if (!l->out)
         return cs_error_set(err, CS_ERR_NOMEM, "out of memory building the polyp network");
 
-    dnnl_dims_t sd = {1, l->in_c, l->in_h, l->in_h}, dd = {1, l->c, l->h, l->h},
-                bd = {l->c}, strides = {ml->stride, ml->stride}, pads = {pad, pad};
+    dnnl_dims_t sd = {1, l->in_c, l->in_h, l->in_h}, dd = {1, l->c, l->h, l->h}, bd = {l->c},
+                strides = {ml->stride, ml->stride}, pads = {pad, pad};
     DNNL_TRY(dnnl_memory_desc_init_by_tag(&src_md, 4, sd, dnnl_f32, dnnl_nhwc), "source layout");
     DNNL_TRY(dnnl_memory_desc_init_by_tag(&dst_md, 4, dd, dnnl_f32, dnnl_nhwc), "output layout");
     DNNL_TRY(dnnl_memory_desc_init_by_tag(&bias_md, 1, bd, dnnl_f32, dnnl_a), "bias layout");
@@ -427,16 +417,16 @@ cs_status cs_polyp_net_new(const cs_polyp_model *m, cs_polyp_net **out, cs_error
             }
             l->in_h = sk->h;
             l->in_c = deep->c + sk->c;
-            n->cat[ci] = malloc(sizeof(float) * (size_t)l->in_h * (size_t)l->in_h *
-                                (size_t)l->in_c);
+            n->cat[ci] =
+                malloc(sizeof(float) * (size_t)l->in_h * (size_t)l->in_h * (size_t)l->in_c);
             if (!n->cat[ci]) {
                 st = cs_error_set(err, CS_ERR_NOMEM, "out of memory building the polyp network");
                 goto done;
             }
             l->in = n->cat[ci];
         }
-        if (l->in_c != (m->layers[i].groups > 1 ? m->layers[i].groups
-                                                : m->layers[i].cin_per_group)) {
+        if (l->in_c !=
+            (m->layers[i].groups > 1 ? m->layers[i].groups : m->layers[i].cin_per_group)) {
             st = cs_error_set(err, CS_ERR_MODEL, "polyp network: layer %d has %d inputs, wants %d",
                               i, l->in_c, m->layers[i].cin_per_group);
             goto done;
@@ -458,8 +448,7 @@ done:
 }
 
 /* dst (2h x 2h x (cd + cs)) = [nearest-upsampled deep (h x h x cd), skip (2h x 2h x cs)] */
-static void upsample_concat(float *dst, const float *deep, int h, int cd, const float *skip,
-                            int cs)
+static void upsample_concat(float *dst, const float *deep, int h, int cd, const float *skip, int cs)
 {
     int H = 2 * h, C = cd + cs;
     for (int y = 0; y < H; y++) {

@@ -22,8 +22,8 @@
 
 #define CS_POLYP_MAGIC "CSPOLYP1"
 #define CS_POLYP_VERSION 1u
-#define CS_POLYP_IN 80           /* input side, pixels */
-#define CS_POLYP_OUT 40          /* heatmap side */
+#define CS_POLYP_IN 80  /* input side, pixels */
+#define CS_POLYP_OUT 40 /* heatmap side */
 #define CS_POLYP_NLAYERS 22
 #define CS_POLYP_NWIDTHS 4
 #define CS_POLYP_MAX_BYTES (16u * 1024u * 1024u)
@@ -32,16 +32,16 @@ typedef struct cs_polyp_layer {
     char name[17];
     int cout, cin_per_group, k, stride, groups;
     int relu;
-    const float *weight;  /* cout x cin_per_group x k x k (OIHW), in the model's bytes */
-    const float *bias;    /* cout */
+    const float *weight; /* cout x cin_per_group x k x k (OIHW), in the model's bytes */
+    const float *bias;   /* cout */
 } cs_polyp_layer;
 
 typedef struct cs_polyp_model {
-    uint8_t *bytes;  /* the file, 4-byte aligned copy; layers point into it */
+    uint8_t *bytes; /* the file, 4-byte aligned copy; layers point into it */
     size_t len;
     int widths[CS_POLYP_NWIDTHS];
-    int topk;         /* frame score: sigmoid(mean of the topk largest logits) */
-    float threshold;  /* frame-level operating point */
+    int topk;        /* frame score: sigmoid(mean of the topk largest logits) */
+    float threshold; /* frame-level operating point */
     cs_polyp_layer layers[CS_POLYP_NLAYERS];
 } cs_polyp_model;
 
@@ -53,8 +53,7 @@ cs_status cs_polyp_model_parse(const uint8_t *data, size_t len, cs_polyp_model *
                                cs_error *err) CS_WARN_UNUSED;
 /* Read and parse a weights file. Errors as above, and CS_ERR_MODEL when it
  * cannot be opened or read. */
-cs_status cs_polyp_model_load(const char *path, cs_polyp_model **out,
-                              cs_error *err) CS_WARN_UNUSED;
+cs_status cs_polyp_model_load(const char *path, cs_polyp_model **out, cs_error *err) CS_WARN_UNUSED;
 void cs_polyp_model_free(cs_polyp_model *m);
 
 typedef struct cs_polyp_net cs_polyp_net;

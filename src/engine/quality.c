@@ -48,7 +48,8 @@ void cs_quality_from_scan(const cs_scan *s, cs_quality *q)
         double m = s->lap_sum / s->lap_n;
         var = s->lap_sq / s->lap_n - m * m;
     }
-    float scale = (float)(s->full_w < s->full_h ? s->full_w : s->full_h) / (float)CS_ANALYSIS_MIN_SIDE;
+    float scale =
+        (float)(s->full_w < s->full_h ? s->full_w : s->full_h) / (float)CS_ANALYSIS_MIN_SIDE;
     q->sharpness = (float)var * scale * scale;
     q->sharpness_score = 1.0f - expf(-q->sharpness / SHARPNESS_SCALE);
     q->blurry = q->sharpness < BLUR_SHARPNESS;
@@ -57,8 +58,8 @@ void cs_quality_from_scan(const cs_scan *s, cs_quality *q)
     q->dark_lumen_fraction = q->dark_fraction;
     float vis = 1.0f - q->dark_fraction - q->debris_fraction - q->bubble_fraction;
     q->visibility = vis < 0 ? 0 : vis;
-    q->readable = q->exposure == CS_EXPOSURE_OK && !q->blurry &&
-                  q->visibility >= READABLE_VISIBILITY;
+    q->readable =
+        q->exposure == CS_EXPOSURE_OK && !q->blurry && q->visibility >= READABLE_VISIBILITY;
 }
 
 void cs_signature_from_scan(const cs_scan *s, uint8_t *sig)

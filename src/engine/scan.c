@@ -39,13 +39,25 @@ static void mark_border(const uint8_t *luma, int w, int h, uint8_t *border, int3
     memset(border, 0, (size_t)w * h);
     for (int x = 0; x < w; x++) {
         int a = x, b = (h - 1) * w + x;
-        if (luma[a] < CS_BORDER_LUMA && !border[a]) { border[a] = 1; stack[top++] = a; }
-        if (luma[b] < CS_BORDER_LUMA && !border[b]) { border[b] = 1; stack[top++] = b; }
+        if (luma[a] < CS_BORDER_LUMA && !border[a]) {
+            border[a] = 1;
+            stack[top++] = a;
+        }
+        if (luma[b] < CS_BORDER_LUMA && !border[b]) {
+            border[b] = 1;
+            stack[top++] = b;
+        }
     }
     for (int y = 0; y < h; y++) {
         int a = y * w, b = y * w + w - 1;
-        if (luma[a] < CS_BORDER_LUMA && !border[a]) { border[a] = 1; stack[top++] = a; }
-        if (luma[b] < CS_BORDER_LUMA && !border[b]) { border[b] = 1; stack[top++] = b; }
+        if (luma[a] < CS_BORDER_LUMA && !border[a]) {
+            border[a] = 1;
+            stack[top++] = a;
+        }
+        if (luma[b] < CS_BORDER_LUMA && !border[b]) {
+            border[b] = 1;
+            stack[top++] = b;
+        }
     }
     while (top > 0) {
         int i = stack[--top];

@@ -12,13 +12,13 @@
 #include "capscreen/engine.h"
 #include "engine/colour.h"
 
-#define CS_FEAT_CELLS 4     /* bleeding features: 4x4 cells */
-#define CS_BOX_GRID 20      /* bleeding boxes: 20x20 cells */
+#define CS_FEAT_CELLS 4 /* bleeding features: 4x4 cells */
+#define CS_BOX_GRID 20  /* bleeding boxes: 20x20 cells */
 
 /* Luma thresholds shared by the measures. */
-#define CS_BORDER_LUMA 24   /* black vignette joined to the edge */
-#define CS_DARK_LUMA 35     /* unlit lumen */
-#define CS_BRIGHT_LUMA 235  /* saturated glare */
+#define CS_BORDER_LUMA 24  /* black vignette joined to the edge */
+#define CS_DARK_LUMA 35    /* unlit lumen */
+#define CS_BRIGHT_LUMA 235 /* saturated glare */
 #define CS_VALID_LUMA_MIN 20
 #define CS_VALID_LUMA_MAX 245
 
@@ -31,8 +31,8 @@ typedef struct cs_scan_scratch {
 void cs_scan_scratch_free(cs_scan_scratch *s);
 
 typedef struct cs_scan {
-    int w, h;            /* size of the 2x2-block grid the colour counts use */
-    int full_w, full_h;  /* analysis size (the Laplacian's resolution) */
+    int w, h;           /* size of the 2x2-block grid the colour counts use */
+    int full_w, full_h; /* analysis size (the Laplacian's resolution) */
     /* quality, over pixels inside the vignette */
     uint32_t inside, dark, bright, bubble, debris;
     uint64_t sum_luma;

@@ -18,12 +18,12 @@ enum rd_state {
 
 struct cs_fs_reader {
     uint8_t *buf;
-    size_t cap, len, pos;  /* bytes held: buf[pos, len) not yet consumed */
-    uint64_t base;         /* absolute offset of buf[0] */
+    size_t cap, len, pos; /* bytes held: buf[pos, len) not yet consumed */
+    uint64_t base;        /* absolute offset of buf[0] */
     uint32_t max_payload;
     enum rd_state state;
-    bool finished;         /* cs_fs_reader_finish() was called */
-    bool synced;           /* a header or record has validated */
+    bool finished; /* cs_fs_reader_finish() was called */
+    bool synced;   /* a header or record has validated */
     /* ST_PAYLOAD: the record whose header validated at pos. */
     size_t hlen;
     uint16_t flags;
@@ -46,8 +46,7 @@ static uint16_t get16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
 
 static uint32_t get32(const uint8_t *p)
 {
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-           (uint32_t)p[3] << 24;
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
 static uint64_t get64(const uint8_t *p)
@@ -58,10 +57,7 @@ static uint64_t get64(const uint8_t *p)
 static uint64_t here(const cs_fs_reader *r) { return r->base + r->pos; }
 
 /* The first unconsumed byte (NULL before the first feed). */
-static const uint8_t *cur(const cs_fs_reader *r)
-{
-    return r->buf ? r->buf + r->pos : NULL;
-}
+static const uint8_t *cur(const cs_fs_reader *r) { return r->buf ? r->buf + r->pos : NULL; }
 
 /* Open a skipped region at the current position, unless one is open. */
 CS_PRINTF(3, 4)
@@ -77,7 +73,8 @@ static void start_pend(cs_fs_reader *r, cs_status st, const char *fmt, ...)
         r->pend_status = CS_OK;
         snprintf(r->pend_reason, sizeof r->pend_reason,
                  "lead-in before the first record (reading started "
-                 "mid-stream at offset %llu)", (unsigned long long)r->pend_off);
+                 "mid-stream at offset %llu)",
+                 (unsigned long long)r->pend_off);
         return;
     }
     va_list ap;
@@ -90,19 +87,19 @@ static void start_pend(cs_fs_reader *r, cs_status st, const char *fmt, ...)
 
 /* The candidate at pos failed: note why, step one byte past its magic and
  * scan for the next one. */
-#define FAIL(r, st, ...)                                                     \
-    do {                                                                     \
-        start_pend((r), (st), __VA_ARGS__);                                  \
-        (r)->pos++;                                                          \
-        (r)->state = ST_RECORD;                                              \
+#define FAIL(r, st, ...)                    \
+    do {                                    \
+        start_pend((r), (st), __VA_ARGS__); \
+        (r)->pos++;                         \
+        (r)->state = ST_RECORD;             \
     } while (0)
 
 /* As FAIL, for a record whose header passed (so no region is open and the
  * reader is synced): the region keeps the frame index and time. */
 static void fail_record(cs_fs_reader *r, cs_status st, const char *what)
 {
-    start_pend(r, st, "record at offset %llu (frame %llu): %s",
-               (unsigned long long)here(r), (unsigned long long)r->index, what);
+    start_pend(r, st, "record at offset %llu (frame %llu): %s", (unsigned long long)here(r),
+               (unsigned long long)r->index, what);
     r->pend_has_index = true;
     r->pend_index = r->index;
     r->pend_time = r->time_us;
@@ -120,13 +117,10 @@ static void emit_pend(cs_fs_reader *r, cs_fs_event *ev, uint64_t end)
     ev->frame_index = r->pend_has_index ? r->pend_index : 0;
     ev->capture_time_us = r->pend_has_index ? r->pend_time : 0;
     if (ev->length == 0)
-        snprintf(ev->reason, sizeof ev->reason, "%s; no bytes skipped",
-                 r->pend_reason);
+        snprintf(ev->reason, sizeof ev->reason, "%s; no bytes skipped", r->pend_reason);
     else
-        snprintf(ev->reason, sizeof ev->reason,
-                 "%s; skipped bytes %llu..%llu (%llu bytes)", r->pend_reason,
-                 (unsigned long long)r->pend_off,
-                 (unsigned long long)(end - 1),
+        snprintf(ev->reason, sizeof ev->reason, "%s; skipped bytes %llu..%llu (%llu bytes)",
+                 r->pend_reason, (unsigned long long)r->pend_off, (unsigned long long)(end - 1),
                  (unsigned long long)ev->length);
     r->pend = false;
 }
@@ -162,16 +156,16 @@ static cs_status at_eof(cs_fs_reader *r, cs_fs_event *ev, size_t need)
         ev->kind = CS_FS_EV_DAMAGE;
         ev->offset = here(r);
         ev->status = CS_ERR_EMPTY;
-        snprintf(ev->reason, sizeof ev->reason, "empty stream: no file "
-                 "header at offset %llu", (unsigned long long)here(r));
+        snprintf(ev->reason, sizeof ev->reason,
+                 "empty stream: no file "
+                 "header at offset %llu",
+                 (unsigned long long)here(r));
     } else if (have == 0) {
         r->state = ST_DONE;
         return CS_END;
     } else {
-        const char *magic = r->state == ST_FILE_HEADER ? CS_FS_FILE_MAGIC
-                                                       : CS_FS_RECORD_MAGIC;
-        bool partial = r->state == ST_PAYLOAD ||
-                       memcmp(p, magic, have < 4 ? have : 4) == 0;
+        const char *magic = r->state == ST_FILE_HEADER ? CS_FS_FILE_MAGIC : CS_FS_RECORD_MAGIC;
+        bool partial = r->state == ST_PAYLOAD || memcmp(p, magic, have < 4 ? have : 4) == 0;
         ev->kind = CS_FS_EV_DAMAGE;
         ev->offset = here(r);
         ev->length = have;
@@ -180,16 +174,17 @@ static cs_status at_eof(cs_fs_reader *r, cs_fs_event *ev, size_t need)
             ev->has_index = true;
             ev->frame_index = r->index;
             ev->capture_time_us = r->time_us;
-            snprintf(ev->reason, sizeof ev->reason, "record at offset %llu "
+            snprintf(ev->reason, sizeof ev->reason,
+                     "record at offset %llu "
                      "(frame %llu) truncated at end of stream: %zu of %zu "
-                     "bytes", (unsigned long long)here(r),
-                     (unsigned long long)r->index, have, need);
+                     "bytes",
+                     (unsigned long long)here(r), (unsigned long long)r->index, have, need);
         } else {
-            snprintf(ev->reason, sizeof ev->reason, "%s at offset %llu: "
+            snprintf(ev->reason, sizeof ev->reason,
+                     "%s at offset %llu: "
                      "stream ends after %zu bytes",
                      r->state == ST_FILE_HEADER
-                         ? (partial ? "truncated file header"
-                                    : "no file header (stream too short)")
+                         ? (partial ? "truncated file header" : "no file header (stream too short)")
                          : (partial ? "truncated record header" : "garbage"),
                      (unsigned long long)here(r), have);
         }
@@ -208,8 +203,10 @@ static cs_status file_header(cs_fs_reader *r, cs_fs_event *ev, bool *done)
     *done = false;
     if (have >= 4 && memcmp(p, CS_FS_FILE_MAGIC, 4) != 0) {
         r->synced = true; /* a header was promised: this is damage */
-        start_pend(r, CS_ERR_CORRUPT, "no file header (no \"CSFS\" magic) "
-                   "at offset %llu", (unsigned long long)here(r));
+        start_pend(r, CS_ERR_CORRUPT,
+                   "no file header (no \"CSFS\" magic) "
+                   "at offset %llu",
+                   (unsigned long long)here(r));
         r->state = ST_RECORD;
         return CS_OK;
     }
@@ -217,8 +214,10 @@ static cs_status file_header(cs_fs_reader *r, cs_fs_event *ev, bool *done)
         need = get16(p + 6);
         if (need < CS_FS_FILE_HEADER_SIZE || need > CS_FS_FILE_HEADER_MAX) {
             r->synced = true;
-            FAIL(r, CS_ERR_CORRUPT, "file header at offset %llu: header "
-                 "length %zu out of range", (unsigned long long)here(r), need);
+            FAIL(r, CS_ERR_CORRUPT,
+                 "file header at offset %llu: header "
+                 "length %zu out of range",
+                 (unsigned long long)here(r), need);
             return CS_OK;
         }
     } else if (have >= 4) {
@@ -228,8 +227,10 @@ static cs_status file_header(cs_fs_reader *r, cs_fs_event *ev, bool *done)
         return r->finished ? (*done = true, at_eof(r, ev, need)) : CS_AGAIN;
     r->synced = true;
     if (cs_crc32c(0, p, need - 4) != get32(p + need - 4)) {
-        FAIL(r, CS_ERR_CHECKSUM, "file header at offset %llu: header CRC "
-             "mismatch", (unsigned long long)here(r));
+        FAIL(r, CS_ERR_CHECKSUM,
+             "file header at offset %llu: header CRC "
+             "mismatch",
+             (unsigned long long)here(r));
         return CS_OK;
     }
     ev->offset = here(r);
@@ -239,10 +240,11 @@ static cs_status file_header(cs_fs_reader *r, cs_fs_event *ev, bool *done)
     if (ev->version != CS_FS_VERSION) {
         ev->kind = CS_FS_EV_DAMAGE;
         ev->status = CS_ERR_UNSUPPORTED;
-        snprintf(ev->reason, sizeof ev->reason, "file header at offset %llu: "
+        snprintf(ev->reason, sizeof ev->reason,
+                 "file header at offset %llu: "
                  "format version %u, this reader knows %u; records are read "
-                 "as version %u", (unsigned long long)here(r),
-                 (unsigned)ev->version, CS_FS_VERSION, CS_FS_VERSION);
+                 "as version %u",
+                 (unsigned long long)here(r), (unsigned)ev->version, CS_FS_VERSION, CS_FS_VERSION);
     } else {
         ev->kind = CS_FS_EV_HEADER;
     }
@@ -260,7 +262,8 @@ static cs_status record_header(cs_fs_reader *r, cs_fs_event *ev, bool *done)
 
     *done = false;
     if (have >= 4 && memcmp(p, CS_FS_RECORD_MAGIC, 4) != 0) {
-        start_pend(r, CS_ERR_CORRUPT, "garbage at offset %llu: no record "
+        start_pend(r, CS_ERR_CORRUPT,
+                   "garbage at offset %llu: no record "
                    "magic where a record should start",
                    (unsigned long long)here(r));
         r->pos = scan_magic(r->buf, r->pos + 1, r->len);
@@ -269,8 +272,10 @@ static cs_status record_header(cs_fs_reader *r, cs_fs_event *ev, bool *done)
     if (have >= 8) {
         need = get16(p + 4);
         if (need < CS_FS_RECORD_HEADER_SIZE || need > CS_FS_RECORD_HEADER_MAX) {
-            FAIL(r, CS_ERR_CORRUPT, "record at offset %llu: header length "
-                 "%zu out of range", (unsigned long long)here(r), need);
+            FAIL(r, CS_ERR_CORRUPT,
+                 "record at offset %llu: header length "
+                 "%zu out of range",
+                 (unsigned long long)here(r), need);
             return CS_OK;
         }
     }
@@ -356,33 +361,33 @@ cs_status cs_fs_reader_next(cs_fs_reader *r, cs_fs_event *ev)
     }
 }
 
-cs_status cs_fs_reader_new(const cs_fs_reader_opts *opts, cs_fs_reader **out,
-                           cs_error *err)
+cs_status cs_fs_reader_new(const cs_fs_reader_opts *opts, cs_fs_reader **out, cs_error *err)
 {
     if (!out)
         return cs_error_set(err, CS_ERR_ARG, "frame-stream reader: NULL out");
     *out = NULL;
     cs_fs_reader *r = calloc(1, sizeof *r);
     if (!r)
-        return cs_error_set(err, CS_ERR_NOMEM, "frame-stream reader: out of "
+        return cs_error_set(err, CS_ERR_NOMEM,
+                            "frame-stream reader: out of "
                             "memory");
     bool expect = opts ? opts->expect_header : true;
     r->base = opts ? opts->start_offset : 0;
-    r->max_payload = opts && opts->max_payload ? opts->max_payload
-                                               : CS_FS_DEFAULT_MAX_PAYLOAD;
+    r->max_payload = opts && opts->max_payload ? opts->max_payload : CS_FS_DEFAULT_MAX_PAYLOAD;
     r->state = expect ? ST_FILE_HEADER : ST_RECORD;
     *out = r;
     return CS_OK;
 }
 
-cs_status cs_fs_reader_feed(cs_fs_reader *r, const uint8_t *data, size_t len,
-                            cs_error *err)
+cs_status cs_fs_reader_feed(cs_fs_reader *r, const uint8_t *data, size_t len, cs_error *err)
 {
     if (!r || (!data && len > 0))
-        return cs_error_set(err, CS_ERR_ARG, "frame-stream reader: NULL "
+        return cs_error_set(err, CS_ERR_ARG,
+                            "frame-stream reader: NULL "
                             "argument");
     if (r->finished)
-        return cs_error_set(err, CS_ERR_ARG, "frame-stream reader: feed "
+        return cs_error_set(err, CS_ERR_ARG,
+                            "frame-stream reader: feed "
                             "after finish");
     if (len == 0)
         return CS_OK;
@@ -393,8 +398,10 @@ cs_status cs_fs_reader_feed(cs_fs_reader *r, const uint8_t *data, size_t len,
         r->pos = 0;
     }
     if (len > SIZE_MAX / 2 - r->len)
-        return cs_error_set(err, CS_ERR_NOMEM, "frame-stream reader: %zu "
-                            "bytes will not fit", len);
+        return cs_error_set(err, CS_ERR_NOMEM,
+                            "frame-stream reader: %zu "
+                            "bytes will not fit",
+                            len);
     size_t need = r->len + len, ncap = r->cap;
     if (need > ncap)
         ncap = need > 2 * ncap ? need : 2 * ncap;
@@ -405,8 +412,10 @@ cs_status cs_fs_reader_feed(cs_fs_reader *r, const uint8_t *data, size_t len,
     if (ncap != r->cap) {
         uint8_t *nb = realloc(r->buf, ncap);
         if (!nb && need > r->cap)
-            return cs_error_set(err, CS_ERR_NOMEM, "frame-stream reader: "
-                                "out of memory for %zu bytes", need);
+            return cs_error_set(err, CS_ERR_NOMEM,
+                                "frame-stream reader: "
+                                "out of memory for %zu bytes",
+                                need);
         if (nb) {
             r->buf = nb;
             r->cap = ncap;

@@ -33,9 +33,8 @@ void cs_fs_encode_file_header(uint8_t out[CS_FS_FILE_HEADER_SIZE])
     put32(out + 12, cs_crc32c(0, out, 12));
 }
 
-void cs_fs_encode_record_header(uint8_t out[CS_FS_RECORD_HEADER_SIZE],
-                                uint64_t index, int64_t time_us,
-                                uint16_t flags, uint32_t payload_len)
+void cs_fs_encode_record_header(uint8_t out[CS_FS_RECORD_HEADER_SIZE], uint64_t index,
+                                int64_t time_us, uint16_t flags, uint32_t payload_len)
 {
     memcpy(out, CS_FS_RECORD_MAGIC, 4);
     put16(out + 4, CS_FS_RECORD_HEADER_SIZE);
@@ -46,34 +45,38 @@ void cs_fs_encode_record_header(uint8_t out[CS_FS_RECORD_HEADER_SIZE],
     put32(out + 28, cs_crc32c(0, out, 28));
 }
 
-static cs_status check_payload(const uint8_t *payload, uint32_t len,
-                               cs_error *err)
+static cs_status check_payload(const uint8_t *payload, uint32_t len, cs_error *err)
 {
     if (!payload && len > 0)
-        return cs_error_set(err, CS_ERR_ARG, "frame-stream record: NULL "
-                            "payload with length %u", (unsigned)len);
+        return cs_error_set(err, CS_ERR_ARG,
+                            "frame-stream record: NULL "
+                            "payload with length %u",
+                            (unsigned)len);
     if (len > CS_FS_DEFAULT_MAX_PAYLOAD)
-        return cs_error_set(err, CS_ERR_TOO_LARGE, "frame-stream record: "
+        return cs_error_set(err, CS_ERR_TOO_LARGE,
+                            "frame-stream record: "
                             "payload of %u bytes is over the cap of %u",
                             (unsigned)len, (unsigned)CS_FS_DEFAULT_MAX_PAYLOAD);
     return CS_OK;
 }
 
-cs_status cs_fs_encode_record(uint8_t *buf, size_t buf_len, uint64_t index,
-                              int64_t time_us, uint16_t flags,
-                              const uint8_t *payload, uint32_t len,
-                              size_t *written, cs_error *err)
+cs_status cs_fs_encode_record(uint8_t *buf, size_t buf_len, uint64_t index, int64_t time_us,
+                              uint16_t flags, const uint8_t *payload, uint32_t len, size_t *written,
+                              cs_error *err)
 {
     if (!buf || !written)
-        return cs_error_set(err, CS_ERR_ARG, "frame-stream record: NULL "
+        return cs_error_set(err, CS_ERR_ARG,
+                            "frame-stream record: NULL "
                             "buffer or size");
     cs_status st = check_payload(payload, len, err);
     if (st != CS_OK)
         return st;
     size_t need = (size_t)CS_FS_RECORD_OVERHEAD + len;
     if (buf_len < need)
-        return cs_error_set(err, CS_ERR_TOO_LARGE, "frame-stream record: "
-                            "needs %zu bytes, buffer has %zu", need, buf_len);
+        return cs_error_set(err, CS_ERR_TOO_LARGE,
+                            "frame-stream record: "
+                            "needs %zu bytes, buffer has %zu",
+                            need, buf_len);
     cs_fs_encode_record_header(buf, index, time_us, flags, len);
     if (len > 0)
         memcpy(buf + CS_FS_RECORD_HEADER_SIZE, payload, len);
@@ -82,12 +85,13 @@ cs_status cs_fs_encode_record(uint8_t *buf, size_t buf_len, uint64_t index,
     return CS_OK;
 }
 
-static cs_status write_all(FILE *f, const void *p, size_t n, const char *what,
-                           cs_error *err)
+static cs_status write_all(FILE *f, const void *p, size_t n, const char *what, cs_error *err)
 {
     if (n > 0 && fwrite(p, 1, n, f) != n)
-        return cs_error_set(err, CS_ERR_IO, "frame-stream: writing %s "
-                            "failed: %s", what, strerror(errno));
+        return cs_error_set(err, CS_ERR_IO,
+                            "frame-stream: writing %s "
+                            "failed: %s",
+                            what, strerror(errno));
     return CS_OK;
 }
 
@@ -100,9 +104,8 @@ cs_status cs_fs_write_header(FILE *f, cs_error *err)
     return write_all(f, h, sizeof h, "the file header", err);
 }
 
-cs_status cs_fs_write_record(FILE *f, uint64_t index, int64_t time_us,
-                             uint16_t flags, const uint8_t *payload,
-                             uint32_t len, cs_error *err)
+cs_status cs_fs_write_record(FILE *f, uint64_t index, int64_t time_us, uint16_t flags,
+                             const uint8_t *payload, uint32_t len, cs_error *err)
 {
     uint8_t h[CS_FS_RECORD_HEADER_SIZE], crc[4];
     if (!f)

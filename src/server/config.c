@@ -35,7 +35,8 @@ static const key_def KEYS[] = {
     {"max_upload_size", "CAPSCREEN_MAX_UPLOAD_SIZE", K_U64, F(max_upload_size), 1, INT64_MAX},
     {"analysis_threads", "CAPSCREEN_ANALYSIS_THREADS", K_INT, F(analysis_threads), 1, 64},
     {"max_connections", "CAPSCREEN_MAX_CONNECTIONS", K_INT, F(max_connections), 1, 100000},
-    {"connection_timeout", "CAPSCREEN_CONNECTION_TIMEOUT", K_INT, F(connection_timeout_s), 1, 86400},
+    {"connection_timeout", "CAPSCREEN_CONNECTION_TIMEOUT", K_INT, F(connection_timeout_s), 1,
+     86400},
     {"per_ip_connections", "CAPSCREEN_PER_IP_CONNECTIONS", K_INT, F(per_ip_connections), 1, 100000},
     {"header_timeout", "CAPSCREEN_HEADER_TIMEOUT", K_INT, F(header_timeout_s), 1, 3600},
     {"shutdown_grace", "CAPSCREEN_SHUTDOWN_GRACE", K_INT, F(shutdown_grace_s), 0, 3600},
@@ -94,11 +95,13 @@ cs_status cs_server_config_set(cs_server_config *c, const char *key, const char 
     errno = 0;
     char *end = NULL;
     if (!isdigit((unsigned char)value[0]))
-        return cs_error_set(err, CS_ERR_ARG, "config: %s must be a number, got '%.64s'", key, value);
+        return cs_error_set(err, CS_ERR_ARG, "config: %s must be a number, got '%.64s'", key,
+                            value);
     long long v = strtoll(value, &end, 10);
     if (errno || *end || v < d->min || v > d->max)
-        return cs_error_set(err, CS_ERR_ARG, "config: %s must be a number in %lld..%lld, got '%.64s'",
-                            key, (long long)d->min, (long long)d->max, value);
+        return cs_error_set(err, CS_ERR_ARG,
+                            "config: %s must be a number in %lld..%lld, got '%.64s'", key,
+                            (long long)d->min, (long long)d->max, value);
     if (d->k == K_I64)
         *(int64_t *)(void *)field = v;
     else if (d->k == K_U64)
@@ -133,8 +136,8 @@ cs_status cs_server_config_load_file(cs_server_config *c, const char *path, cs_e
     }
     for (int no = 1; fgets(line, LINE_MAX_BYTES + 2, f); no++) {
         if (strlen(line) > LINE_MAX_BYTES) {
-            st = cs_error_set(err, CS_ERR_ARG, "config: %s line %d is longer than %d bytes",
-                              path, no, LINE_MAX_BYTES);
+            st = cs_error_set(err, CS_ERR_ARG, "config: %s line %d is longer than %d bytes", path,
+                              no, LINE_MAX_BYTES);
             goto fail;
         }
         char *s = trim(line);
@@ -142,7 +145,8 @@ cs_status cs_server_config_load_file(cs_server_config *c, const char *path, cs_e
             continue;
         char *eq = strchr(s, '=');
         if (!eq) {
-            st = cs_error_set(err, CS_ERR_ARG, "config: %s line %d: expected key = value", path, no);
+            st =
+                cs_error_set(err, CS_ERR_ARG, "config: %s line %d: expected key = value", path, no);
             goto fail;
         }
         *eq = '\0';

@@ -19,10 +19,9 @@
 #include "server/auth/tokens.h"
 #include "server/files/tus_files.h"
 
-
 /* Split HOST:PORT ([v6]:PORT too) and resolve it numerically or by name. */
-static cs_status resolve(const char *listen, struct sockaddr_storage *ss, socklen_t *len,
-                         bool *v6, cs_error *err)
+static cs_status resolve(const char *listen, struct sockaddr_storage *ss, socklen_t *len, bool *v6,
+                         cs_error *err)
 {
     char host[CS_CFG_STR];
     const char *colon = strrchr(listen, ':');
@@ -53,7 +52,7 @@ static cs_status resolve(const char *listen, struct sockaddr_storage *ss, sockle
 
 static void resume_pending(cs_server *s)
 {
-    char (*ids)[CS_ID_MAX] = NULL;
+    char(*ids)[CS_ID_MAX] = NULL;
     size_t n = 0;
     cs_error e = {0};
     if (cs_store_studies_pending(s->store, &ids, &n, &e) != CS_OK)
@@ -129,16 +128,15 @@ cs_status cs_server_start(const cs_server_config *cfg, cs_server **out, cs_error
     if ((st = cs_engine_load_models(cfg->model[0] ? cfg->model : NULL,
                                     cfg->polyp_model[0] ? cfg->polyp_model : NULL, &s->engine,
                                     err)) != CS_OK ||
-        (st = cs_tus_reconcile(s, err)) != CS_OK ||
-        (st = cs_session_init(s, err)) != CS_OK || (st = cs_audit_init(s, err)) != CS_OK ||
-        (st = load_tls(s, err)) != CS_OK ||
+        (st = cs_tus_reconcile(s, err)) != CS_OK || (st = cs_session_init(s, err)) != CS_OK ||
+        (st = cs_audit_init(s, err)) != CS_OK || (st = load_tls(s, err)) != CS_OK ||
         (st = cs_ingest_new(s, &s->ingest, err)) != CS_OK)
         goto fail;
     snprintf(s->web_dir, sizeof s->web_dir, "%s", cfg->web_dir[0] ? cfg->web_dir : CS_WEB_DIR);
     cs_tus_sweep(s);
     resume_pending(s);
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
-                     MHD_USE_ITC | MHD_USE_ERROR_LOG | MHD_USE_POLL | (v6 ? MHD_USE_IPv6 : 0) |
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ITC |
+                     MHD_USE_ERROR_LOG | MHD_USE_POLL | (v6 ? MHD_USE_IPv6 : 0) |
                      (s->tls ? MHD_USE_TLS : 0);
     /* The TLS options only with TLS on: libmicrohttpd complains of them
      * otherwise. */
@@ -148,17 +146,14 @@ cs_status cs_server_start(const cs_server_config *cfg, cs_server **out, cs_error
         {MHD_OPTION_END, 0, NULL},
     };
     /* The logger comes first so that MHD reports through it. */
-    s->mhd = MHD_start_daemon(flags, 0, NULL, NULL, cs_http_on_request, s,
-                              MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-                              MHD_OPTION_ARRAY, tls_opts,
-                              MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-                              MHD_OPTION_NOTIFY_COMPLETED, cs_http_on_completed, s,
-                              MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_connections,
-                              MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->connection_timeout_s,
-                              MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)cfg->per_ip_connections,
-                              MHD_OPTION_NOTIFY_CONNECTION, cs_http_on_connection, s,
-                              MHD_OPTION_UNESCAPE_CALLBACK, cs_http_unescape, NULL,
-                              MHD_OPTION_END);
+    s->mhd = MHD_start_daemon(
+        flags, 0, NULL, NULL, cs_http_on_request, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+        MHD_OPTION_ARRAY, tls_opts, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+        MHD_OPTION_NOTIFY_COMPLETED, cs_http_on_completed, s, MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned)cfg->max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)cfg->connection_timeout_s, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+        (unsigned)cfg->per_ip_connections, MHD_OPTION_NOTIFY_CONNECTION, cs_http_on_connection, s,
+        MHD_OPTION_UNESCAPE_CALLBACK, cs_http_unescape, NULL, MHD_OPTION_END);
     if (!s->mhd) {
         st = cs_error_set(err, CS_ERR_IO, "cannot listen on %s (address in use or not allowed?)",
                           cfg->listen);
@@ -179,23 +174,20 @@ fail:
     return st;
 }
 
-const char *cs_server_bound(const cs_server *s)
-{
-    return s->bound;
-}
+const char *cs_server_bound(const cs_server *s) { return s->bound; }
 
 void cs_server_sweep(cs_server *s)
 {
     if (!s)
         return;
     cs_tus_sweep(s);
-    resume_pending(s); /* studies imported while it runs (capscreen study import) */
+    resume_pending(s);        /* studies imported while it runs (capscreen study import) */
     cs_audit_flush(s, false); /* frames.view and login.limited batches */
     int64_t now = cs_now_s();
     int n = 0;
     cs_error e = {0};
-    if (cs_store_sessions_purge(s->store, now - s->cfg.session_idle_s,
-                                now - s->cfg.session_max_s, &n, &e) != CS_OK)
+    if (cs_store_sessions_purge(s->store, now - s->cfg.session_idle_s, now - s->cfg.session_max_s,
+                                &n, &e) != CS_OK)
         fprintf(stderr, "capscreen: cannot purge ended sessions: %s\n", e.msg);
     else if (n > 0)
         cs_sessions_changed(s); /* their event streams end */

@@ -18,7 +18,8 @@ void cs_store_close(cs_store *s)
 }
 
 #define CHECK(s) \
-    if (!(s)) return cs_error_set(err, CS_ERR_ARG, "store: NULL handle")
+    if (!(s))    \
+    return cs_error_set(err, CS_ERR_ARG, "store: NULL handle")
 
 cs_status cs_store_ping(cs_store *s, cs_error *err)
 {
@@ -80,8 +81,8 @@ cs_status cs_store_upload_update(cs_store *s, const cs_upload_rec *rec, cs_error
     return s->ops->upload_update(s, rec, err);
 }
 
-cs_status cs_store_upload_list(cs_store *s, const char *study, bool only_open,
-                               cs_upload_rec **out, size_t *n, cs_error *err)
+cs_status cs_store_upload_list(cs_store *s, const char *study, bool only_open, cs_upload_rec **out,
+                               size_t *n, cs_error *err)
 {
     CHECK(s && out && n);
     return s->ops->upload_list(s, study, only_open, out, n, err);
@@ -114,8 +115,7 @@ cs_status cs_store_study_set_ingest(cs_store *s, const char *study, uint64_t ing
     return s->ops->study_set_ingest(s, study, ingest_offset, err);
 }
 
-cs_status cs_store_study_counts(cs_store *s, const char *study, cs_study_counts *out,
-                                cs_error *err)
+cs_status cs_store_study_counts(cs_store *s, const char *study, cs_study_counts *out, cs_error *err)
 {
     CHECK(s && study && out);
     return s->ops->study_counts(s, study, out, err);
@@ -199,8 +199,8 @@ cs_status cs_store_session_delete(cs_store *s, const char *id_hash, cs_error *er
     return s->ops->session_delete(s, id_hash, err);
 }
 
-cs_status cs_store_sessions_purge(cs_store *s, int64_t idle_before, int64_t created_before,
-                                  int *n, cs_error *err)
+cs_status cs_store_sessions_purge(cs_store *s, int64_t idle_before, int64_t created_before, int *n,
+                                  cs_error *err)
 {
     CHECK(s && n);
     return s->ops->sessions_purge(s, idle_before, created_before, n, err);
@@ -214,8 +214,8 @@ cs_status cs_store_audit_append(cs_store *s, const cs_audit_rec *r, cs_error *er
     return s->ops->audit_append(s, r, err);
 }
 
-cs_status cs_store_audit_query(cs_store *s, const cs_audit_query *q, cs_audit_rec **out,
-                               size_t *n, cs_error *err)
+cs_status cs_store_audit_query(cs_store *s, const cs_audit_query *q, cs_audit_rec **out, size_t *n,
+                               cs_error *err)
 {
     CHECK(s && q && out && n);
     return s->ops->audit_query(s, q, out, n, err);
@@ -257,8 +257,8 @@ cs_status cs_store_findings_list(cs_store *s, const char *study, bool include_de
     return s->ops->findings_list(s, study, include_deleted, out, n, err);
 }
 
-cs_status cs_store_finding_history(cs_store *s, const char *study, int64_t id,
-                                   cs_finding_rec **out, size_t *n, cs_error *err)
+cs_status cs_store_finding_history(cs_store *s, const char *study, int64_t id, cs_finding_rec **out,
+                                   size_t *n, cs_error *err)
 {
     CHECK(s && study && out && n);
     return s->ops->finding_history(s, study, id, out, n, err);
@@ -304,8 +304,8 @@ cs_status cs_store_report_save(cs_store *s, cs_report_rec *r, int expected_versi
 }
 
 cs_status cs_store_report_sign(cs_store *s, const char *study, const char *by, int64_t at_ms,
-                               int expected_version, cs_change_outcome *outcome,
-                               cs_report_rec *out, cs_error *err)
+                               int expected_version, cs_change_outcome *outcome, cs_report_rec *out,
+                               cs_error *err)
 {
     CHECK(s && study && by && outcome && out);
     return s->ops->report_sign(s, study, by, at_ms, expected_version, outcome, out, err);
@@ -322,28 +322,20 @@ cs_status cs_store_report_signed(cs_store *s, const char *study, bool *is_signed
 const char *cs_check_outcome_name(cs_check_outcome o)
 {
     switch (o) {
-    case CS_CHECK_OK:
-        return "ok";
-    case CS_CHECK_NOT_FOUND:
-        return "not_found";
-    case CS_CHECK_CONFLICT:
-        return "conflict";
-    case CS_CHECK_LOCKED:
-        return "locked";
-    case CS_CHECK_INVALID:
-        return "invalid";
-    case CS_CHECK_INCOMPLETE:
-        return "incomplete";
-    case CS_CHECK_LAST_ADMIN:
-        return "last_admin";
+    case CS_CHECK_OK: return "ok";
+    case CS_CHECK_NOT_FOUND: return "not_found";
+    case CS_CHECK_CONFLICT: return "conflict";
+    case CS_CHECK_LOCKED: return "locked";
+    case CS_CHECK_INVALID: return "invalid";
+    case CS_CHECK_INCOMPLETE: return "incomplete";
+    case CS_CHECK_LAST_ADMIN: return "last_admin";
     }
     return "unknown";
 }
 
 cs_status cs_store_report_sign_checked(cs_store *s, const char *study, const char *by,
-                                       int64_t at_ms, int shown_version,
-                                       cs_check_outcome *outcome, cs_report_rec *out,
-                                       cs_error *err)
+                                       int64_t at_ms, int shown_version, cs_check_outcome *outcome,
+                                       cs_report_rec *out, cs_error *err)
 {
     CHECK(s && study && by && outcome);
     *outcome = CS_CHECK_NOT_FOUND;
@@ -380,8 +372,8 @@ cs_status cs_store_upload_create_checked(cs_store *s, const cs_upload_rec *rec,
     return s->ops->upload_create_checked(s, rec, outcome, err);
 }
 
-cs_status cs_store_user_update_checked(cs_store *s, const cs_user_rec *u,
-                                       cs_check_outcome *outcome, cs_error *err)
+cs_status cs_store_user_update_checked(cs_store *s, const cs_user_rec *u, cs_check_outcome *outcome,
+                                       cs_error *err)
 {
     CHECK(s && u && outcome);
     *outcome = CS_CHECK_NOT_FOUND;

@@ -18,25 +18,22 @@ typedef struct cs_store_ops {
                        cs_enrol_outcome *outcome, char *study, cs_error *err);
     cs_status (*device_study)(cs_store *s, const char *token_hash, bool *found, char *study,
                               cs_error *err);
-    cs_status (*devices_revoke)(cs_store *s, const char *study, int64_t now, int *n,
-                                cs_error *err);
+    cs_status (*devices_revoke)(cs_store *s, const char *study, int64_t now, int *n, cs_error *err);
     cs_status (*upload_create)(cs_store *s, const cs_upload_rec *rec, cs_error *err);
     cs_status (*upload_get)(cs_store *s, const char *id, bool *found, cs_upload_rec *out,
                             cs_error *err);
     cs_status (*upload_update)(cs_store *s, const cs_upload_rec *rec, cs_error *err);
-    cs_status (*upload_list)(cs_store *s, const char *study, bool only_open,
-                             cs_upload_rec **out, size_t *n, cs_error *err);
+    cs_status (*upload_list)(cs_store *s, const char *study, bool only_open, cs_upload_rec **out,
+                             size_t *n, cs_error *err);
     cs_status (*study_touch)(cs_store *s, const char *study, int64_t now_ms, cs_error *err);
     cs_status (*frames_add)(cs_store *s, const char *study, const cs_frame_rec *f, size_t n,
                             uint64_t ingest_offset, cs_error *err);
     cs_status (*study_set_ingest)(cs_store *s, const char *study, uint64_t ingest_offset,
                                   cs_error *err);
-    cs_status (*study_counts)(cs_store *s, const char *study, cs_study_counts *out,
-                              cs_error *err);
+    cs_status (*study_counts)(cs_store *s, const char *study, cs_study_counts *out, cs_error *err);
     cs_status (*study_frames)(cs_store *s, const char *study, bool errors, cs_frame_brief *out,
                               size_t cap, size_t *n, cs_error *err);
-    cs_status (*studies_pending)(cs_store *s, char (**ids)[CS_ID_MAX], size_t *n,
-                                 cs_error *err);
+    cs_status (*studies_pending)(cs_store *s, char (**ids)[CS_ID_MAX], size_t *n, cs_error *err);
     /* the reading workstation (schema 2) */
     cs_status (*studies_list)(cs_store *s, cs_study_rec **out, size_t *n, cs_error *err);
     cs_status (*study_assign)(cs_store *s, const char *study, const char *reader, bool *found,
@@ -47,17 +44,17 @@ typedef struct cs_store_ops {
     cs_status (*user_update)(cs_store *s, const cs_user_rec *u, bool *found, cs_error *err);
     cs_status (*user_list)(cs_store *s, cs_user_rec **out, size_t *n, cs_error *err);
     cs_status (*session_create)(cs_store *s, const cs_session_rec *r, cs_error *err);
-    cs_status (*session_get)(cs_store *s, const char *id_hash, bool *found,
-                             cs_session_rec *out, cs_error *err);
+    cs_status (*session_get)(cs_store *s, const char *id_hash, bool *found, cs_session_rec *out,
+                             cs_error *err);
     cs_status (*session_touch)(cs_store *s, const char *id_hash, int64_t now, cs_error *err);
     cs_status (*session_delete)(cs_store *s, const char *id_hash, cs_error *err);
-    cs_status (*sessions_purge)(cs_store *s, int64_t idle_before, int64_t created_before,
-                                int *n, cs_error *err);
+    cs_status (*sessions_purge)(cs_store *s, int64_t idle_before, int64_t created_before, int *n,
+                                cs_error *err);
     cs_status (*audit_append)(cs_store *s, const cs_audit_rec *r, cs_error *err);
-    cs_status (*audit_query)(cs_store *s, const cs_audit_query *q, cs_audit_rec **out,
-                             size_t *n, cs_error *err);
-    cs_status (*frame_views)(cs_store *s, const char *study, uint64_t from_seq,
-                             cs_frame_view *out, size_t cap, size_t *n, cs_error *err);
+    cs_status (*audit_query)(cs_store *s, const cs_audit_query *q, cs_audit_rec **out, size_t *n,
+                             cs_error *err);
+    cs_status (*frame_views)(cs_store *s, const char *study, uint64_t from_seq, cs_frame_view *out,
+                             size_t cap, size_t *n, cs_error *err);
     cs_status (*finding_create)(cs_store *s, cs_finding_rec *f, cs_change_outcome *out,
                                 cs_error *err);
     cs_status (*finding_update)(cs_store *s, cs_finding_rec *f, int expected_version,
@@ -67,8 +64,8 @@ typedef struct cs_store_ops {
                                 cs_error *err);
     cs_status (*findings_list)(cs_store *s, const char *study, bool include_deleted,
                                cs_finding_rec **out, size_t *n, cs_error *err);
-    cs_status (*finding_history)(cs_store *s, const char *study, int64_t id,
-                                 cs_finding_rec **out, size_t *n, cs_error *err);
+    cs_status (*finding_history)(cs_store *s, const char *study, int64_t id, cs_finding_rec **out,
+                                 size_t *n, cs_error *err);
     cs_status (*mark_set)(cs_store *s, const char *study, const cs_mark_rec *m,
                           cs_change_outcome *out, cs_error *err);
     cs_status (*mark_delete)(cs_store *s, const char *study, const char *kind, const char *key,
@@ -80,13 +77,12 @@ typedef struct cs_store_ops {
     cs_status (*report_save)(cs_store *s, cs_report_rec *r, int expected_version,
                              cs_change_outcome *out, cs_error *err);
     cs_status (*report_sign)(cs_store *s, const char *study, const char *by, int64_t at_ms,
-                             int expected_version, cs_change_outcome *outcome,
-                             cs_report_rec *out, cs_error *err);
-    cs_status (*report_signed)(cs_store *s, const char *study, bool *is_signed,
-                               cs_error *err);
+                             int expected_version, cs_change_outcome *outcome, cs_report_rec *out,
+                             cs_error *err);
+    cs_status (*report_signed)(cs_store *s, const char *study, bool *is_signed, cs_error *err);
     /* rules checked in the transaction (schema 3) */
-    cs_status (*report_sign_checked)(cs_store *s, const char *study, const char *by,
-                                     int64_t at_ms, int shown_version, cs_check_outcome *outcome,
+    cs_status (*report_sign_checked)(cs_store *s, const char *study, const char *by, int64_t at_ms,
+                                     int shown_version, cs_check_outcome *outcome,
                                      cs_report_rec *out, cs_error *err);
     cs_status (*study_close)(cs_store *s, const char *study, const char *by, int64_t at_ms,
                              cs_check_outcome *outcome, cs_error *err);
@@ -94,8 +90,8 @@ typedef struct cs_store_ops {
                                        cs_check_outcome *outcome, cs_error *err);
     cs_status (*upload_create_checked)(cs_store *s, const cs_upload_rec *rec,
                                        cs_check_outcome *outcome, cs_error *err);
-    cs_status (*user_update_checked)(cs_store *s, const cs_user_rec *u,
-                                     cs_check_outcome *outcome, cs_error *err);
+    cs_status (*user_update_checked)(cs_store *s, const cs_user_rec *u, cs_check_outcome *outcome,
+                                     cs_error *err);
 } cs_store_ops;
 
 /* Every backend's handle starts with this. */

@@ -20,7 +20,8 @@
 static const char *const MIGRATIONS[] = {
     "CREATE TABLE studies ("
     " id TEXT PRIMARY KEY, label TEXT NOT NULL DEFAULT '', created_at INTEGER NOT NULL,"
-    " code_hash TEXT UNIQUE, code_expires_at INTEGER NOT NULL, code_used_at INTEGER NOT NULL DEFAULT 0,"
+    " code_hash TEXT UNIQUE, code_expires_at INTEGER NOT NULL, code_used_at INTEGER NOT NULL "
+    "DEFAULT 0,"
     " ingest_offset INTEGER NOT NULL DEFAULT 0, next_seq INTEGER NOT NULL DEFAULT 0,"
     " first_byte_ms INTEGER NOT NULL DEFAULT 0, last_byte_ms INTEGER NOT NULL DEFAULT 0);"
     "CREATE TABLE devices ("
@@ -254,8 +255,7 @@ static void *checkpointer(void *arg)
         if (log > CKPT_TRUNCATE_FRAMES) {
             pthread_mutex_lock(&q->lock);
             sqlite3_busy_timeout(q->ckdb, 100);
-            (void)sqlite3_wal_checkpoint_v2(q->ckdb, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL,
-                                            NULL);
+            (void)sqlite3_wal_checkpoint_v2(q->ckdb, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
             sqlite3_busy_timeout(q->ckdb, 5000);
             pthread_mutex_unlock(&q->lock);
         }
@@ -302,8 +302,10 @@ static cs_status sq_study_create(cs_store *s, const cs_study_rec *rec, const cha
     sq_store *q = SQ(s);
     sqlite3_stmt *st = NULL;
     pthread_mutex_lock(&q->lock);
-    cs_status r = prep(q, "INSERT INTO studies (id, label, created_at, code_hash, code_expires_at)"
-                          " VALUES (?,?,?,?,?)", &st, err);
+    cs_status r = prep(q,
+                       "INSERT INTO studies (id, label, created_at, code_hash, code_expires_at)"
+                       " VALUES (?,?,?,?,?)",
+                       &st, err);
     if (r == CS_OK)
         r = sq_bind(q, st, err, sq_text(rec->id), sq_text(rec->label), sq_i64(rec->created_at),
                     sq_text(code_hash), sq_i64(rec->code_expires_at));
@@ -316,9 +318,10 @@ static cs_status sq_study_create(cs_store *s, const cs_study_rec *rec, const cha
     return r;
 }
 
-#define STUDY_COLS "id, label, created_at, code_expires_at, code_used_at, ingest_offset," \
-                   " next_seq, first_byte_ms, last_byte_ms, assigned_reader, closed_at_ms," \
-                   " closed_by"
+#define STUDY_COLS                                                           \
+    "id, label, created_at, code_expires_at, code_used_at, ingest_offset,"   \
+    " next_seq, first_byte_ms, last_byte_ms, assigned_reader, closed_at_ms," \
+    " closed_by"
 
 static void read_study(sqlite3_stmt *st, cs_study_rec *o)
 {
@@ -360,8 +363,9 @@ static cs_status sq_enrol(cs_store *s, const char *code_hash, const char *token_
         goto fail;
     }
     in_tx = true;
-    if ((r = prep(q, "SELECT id, code_expires_at, code_used_at, closed_at_ms FROM studies"
-                     " WHERE code_hash = ?",
+    if ((r = prep(q,
+                  "SELECT id, code_expires_at, code_used_at, closed_at_ms FROM studies"
+                  " WHERE code_hash = ?",
                   &st, err)) != CS_OK)
         goto fail;
     if ((r = sq_bind(q, st, err, sq_text(code_hash))) != CS_OK)
@@ -384,9 +388,10 @@ static cs_status sq_enrol(cs_store *s, const char *code_hash, const char *token_
         *outcome = CS_ENROL_EXPIRED;
         goto fail;
     }
-    if ((r = run(q, "UPDATE studies SET code_used_at = ? WHERE id = ?", NULL, err, sq_i64(now), sq_text(study))) !=
-            CS_OK ||
-        (r = run(q, "INSERT INTO devices (token_hash, study, created_at) VALUES (?,?,?)", NULL, err, sq_text(token_hash), sq_text(study), sq_i64(now))) != CS_OK)
+    if ((r = run(q, "UPDATE studies SET code_used_at = ? WHERE id = ?", NULL, err, sq_i64(now),
+                 sq_text(study))) != CS_OK ||
+        (r = run(q, "INSERT INTO devices (token_hash, study, created_at) VALUES (?,?,?)", NULL, err,
+                 sq_text(token_hash), sq_text(study), sq_i64(now))) != CS_OK)
         goto fail;
     if (sqlite3_exec(q->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
         r = db_fail(q, err, "commit");
@@ -409,8 +414,8 @@ static cs_status sq_device_study(cs_store *s, const char *token_hash, bool *foun
     sqlite3_stmt *st = NULL;
     *found = false;
     pthread_mutex_lock(&q->lock);
-    cs_status r = prep(q, "SELECT study FROM devices WHERE token_hash = ? AND revoked_at = 0",
-                       &st, err);
+    cs_status r =
+        prep(q, "SELECT study FROM devices WHERE token_hash = ? AND revoked_at = 0", &st, err);
     if (r == CS_OK)
         r = sq_bind(q, st, err, sq_text(token_hash));
     if (r == CS_OK) {
@@ -432,7 +437,8 @@ static cs_status sq_devices_revoke(cs_store *s, const char *study, int64_t now, 
 {
     sq_store *q = SQ(s);
     pthread_mutex_lock(&q->lock);
-    cs_status r = run(q, "UPDATE devices SET revoked_at = ? WHERE study = ? AND revoked_at = 0", n, err, sq_i64(now), sq_text(study));
+    cs_status r = run(q, "UPDATE devices SET revoked_at = ? WHERE study = ? AND revoked_at = 0", n,
+                      err, sq_i64(now), sq_text(study));
     pthread_mutex_unlock(&q->lock);
     return r;
 }
@@ -442,15 +448,20 @@ static cs_status sq_upload_create(cs_store *s, const cs_upload_rec *u, cs_error 
     sq_store *q = SQ(s);
     int64_t state = u->state, off = (int64_t)u->offset;
     pthread_mutex_lock(&q->lock);
-    cs_status r = run(q, "INSERT INTO uploads (id, study, length, offset, state, created_at,"
-                         " updated_at, expires_at, checksum_base, metadata)"
-                         " VALUES (?,?,?,?,?,?,?,?,?,?)", NULL, err, sq_text(u->id), sq_text(u->study), sq_i64(u->length), sq_i64(off), sq_i64(state), sq_i64(u->created_at), sq_i64(u->updated_at), sq_i64(u->expires_at), sq_i64(u->checksum_base), sq_text(u->metadata));
+    cs_status r = run(q,
+                      "INSERT INTO uploads (id, study, length, offset, state, created_at,"
+                      " updated_at, expires_at, checksum_base, metadata)"
+                      " VALUES (?,?,?,?,?,?,?,?,?,?)",
+                      NULL, err, sq_text(u->id), sq_text(u->study), sq_i64(u->length), sq_i64(off),
+                      sq_i64(state), sq_i64(u->created_at), sq_i64(u->updated_at),
+                      sq_i64(u->expires_at), sq_i64(u->checksum_base), sq_text(u->metadata));
     pthread_mutex_unlock(&q->lock);
     return r;
 }
 
-#define UPLOAD_COLS "id, study, length, offset, state, created_at, updated_at, expires_at," \
-                    " checksum_base, metadata"
+#define UPLOAD_COLS                                                         \
+    "id, study, length, offset, state, created_at, updated_at, expires_at," \
+    " checksum_base, metadata"
 
 static void read_upload(sqlite3_stmt *st, cs_upload_rec *o)
 {
@@ -472,8 +483,8 @@ static void read_upload_row(sqlite3_stmt *st, void *out) { read_upload(st, out);
 static cs_status sq_upload_get(cs_store *s, const char *id, bool *found, cs_upload_rec *out,
                                cs_error *err)
 {
-    return get_by_id(SQ(s), "SELECT " UPLOAD_COLS " FROM uploads WHERE id = ?", id,
-                     read_upload_row, out, found, "read upload", err);
+    return get_by_id(SQ(s), "SELECT " UPLOAD_COLS " FROM uploads WHERE id = ?", id, read_upload_row,
+                     out, found, "read upload", err);
 }
 
 static cs_status sq_upload_update(cs_store *s, const cs_upload_rec *u, cs_error *err)
@@ -481,14 +492,18 @@ static cs_status sq_upload_update(cs_store *s, const cs_upload_rec *u, cs_error 
     sq_store *q = SQ(s);
     int64_t state = u->state, off = (int64_t)u->offset;
     pthread_mutex_lock(&q->lock);
-    cs_status r = run(q, "UPDATE uploads SET length = ?, offset = ?, state = ?, updated_at = ?,"
-                         " expires_at = ?, checksum_base = ? WHERE id = ?", NULL, err, sq_i64(u->length), sq_i64(off), sq_i64(state), sq_i64(u->updated_at), sq_i64(u->expires_at), sq_i64(u->checksum_base), sq_text(u->id));
+    cs_status r =
+        run(q,
+            "UPDATE uploads SET length = ?, offset = ?, state = ?, updated_at = ?,"
+            " expires_at = ?, checksum_base = ? WHERE id = ?",
+            NULL, err, sq_i64(u->length), sq_i64(off), sq_i64(state), sq_i64(u->updated_at),
+            sq_i64(u->expires_at), sq_i64(u->checksum_base), sq_text(u->id));
     pthread_mutex_unlock(&q->lock);
     return r;
 }
 
-static cs_status sq_upload_list(cs_store *s, const char *study, bool only_open,
-                                cs_upload_rec **out, size_t *n, cs_error *err)
+static cs_status sq_upload_list(cs_store *s, const char *study, bool only_open, cs_upload_rec **out,
+                                size_t *n, cs_error *err)
 {
     sq_store *q = SQ(s);
     sqlite3_stmt *st = NULL;
@@ -497,8 +512,10 @@ static cs_status sq_upload_list(cs_store *s, const char *study, bool only_open,
     *out = NULL;
     *n = 0;
     pthread_mutex_lock(&q->lock);
-    cs_status r = prep(q, "SELECT " UPLOAD_COLS " FROM uploads WHERE (?1 IS NULL OR study = ?1)"
-                          " AND (?2 = 0 OR state = 0) ORDER BY n", &st, err);
+    cs_status r = prep(q,
+                       "SELECT " UPLOAD_COLS " FROM uploads WHERE (?1 IS NULL OR study = ?1)"
+                       " AND (?2 = 0 OR state = 0) ORDER BY n",
+                       &st, err);
     if (r != CS_OK)
         goto fail;
     if ((r = sq_bind(q, st, err, sq_text(study), sq_i64(only_open))) != CS_OK)
@@ -535,8 +552,10 @@ static cs_status sq_study_touch(cs_store *s, const char *study, int64_t now_ms, 
 {
     sq_store *q = SQ(s);
     pthread_mutex_lock(&q->lock);
-    cs_status r = run(q, "UPDATE studies SET first_byte_ms = CASE first_byte_ms WHEN 0 THEN ?1"
-                         " ELSE first_byte_ms END, last_byte_ms = ?1 WHERE id = ?2", NULL, err, sq_i64(now_ms), sq_text(study));
+    cs_status r = run(q,
+                      "UPDATE studies SET first_byte_ms = CASE first_byte_ms WHEN 0 THEN ?1"
+                      " ELSE first_byte_ms END, last_byte_ms = ?1 WHERE id = ?2",
+                      NULL, err, sq_i64(now_ms), sq_text(study));
     pthread_mutex_unlock(&q->lock);
     return r;
 }
@@ -544,24 +563,23 @@ static cs_status sq_study_touch(cs_store *s, const char *study, int64_t now_ms, 
 /* Bind frame `f` of `study` to the frame insert below. Results other
  * than the image location are bound only for ok frames (NULL otherwise),
  * as the counters count them. */
-static cs_status bind_frame(sq_store *q, sqlite3_stmt *st, const char *study,
-                            const cs_frame_rec *f, cs_error *err)
+static cs_status bind_frame(sq_store *q, sqlite3_stmt *st, const char *study, const cs_frame_rec *f,
+                            cs_error *err)
 {
     bool ok = f->ok, polyp = ok && f->has_polyp;
-    return sq_bind(q, st, err, sq_text(study), sq_i64((int64_t)f->seq),
-                   f->frame_index >= 0 ? sq_i64(f->frame_index) : sq_null(),
-                   f->capture_time_us >= 0 ? sq_i64(f->capture_time_us) : sq_null(),
-                   sq_i64(ok), sq_text(f->status ? f->status : ""), sq_text(f->error),
-                   ok ? sq_f64(f->bleeding_probability) : sq_null(),
-                   ok ? sq_i64(f->bleeding) : sq_null(),
-                   ok ? sq_text(f->exposure ? f->exposure : "") : sq_null(),
-                   ok ? sq_f64(f->sharpness) : sq_null(), ok ? sq_f64(f->visibility) : sq_null(),
-                   ok ? sq_i64(f->readable) : sq_null(), ok ? sq_i64(f->blurry) : sq_null(),
-                   ok ? sq_i64(f->width) : sq_null(), ok ? sq_i64(f->height) : sq_null(),
-                   sq_i64((int64_t)f->payload_offset), sq_i64(f->payload_len),
-                   sq_i64(f->mean_rgb), sq_i64(f->redundant),
-                   polyp ? sq_f64(f->polyp_probability) : sq_null(), sq_i64(polyp && f->polyp),
-                   ok && f->boxes && f->boxes[0] ? sq_text(f->boxes) : sq_null());
+    return sq_bind(
+        q, st, err, sq_text(study), sq_i64((int64_t)f->seq),
+        f->frame_index >= 0 ? sq_i64(f->frame_index) : sq_null(),
+        f->capture_time_us >= 0 ? sq_i64(f->capture_time_us) : sq_null(), sq_i64(ok),
+        sq_text(f->status ? f->status : ""), sq_text(f->error),
+        ok ? sq_f64(f->bleeding_probability) : sq_null(), ok ? sq_i64(f->bleeding) : sq_null(),
+        ok ? sq_text(f->exposure ? f->exposure : "") : sq_null(),
+        ok ? sq_f64(f->sharpness) : sq_null(), ok ? sq_f64(f->visibility) : sq_null(),
+        ok ? sq_i64(f->readable) : sq_null(), ok ? sq_i64(f->blurry) : sq_null(),
+        ok ? sq_i64(f->width) : sq_null(), ok ? sq_i64(f->height) : sq_null(),
+        sq_i64((int64_t)f->payload_offset), sq_i64(f->payload_len), sq_i64(f->mean_rgb),
+        sq_i64(f->redundant), polyp ? sq_f64(f->polyp_probability) : sq_null(),
+        sq_i64(polyp && f->polyp), ok && f->boxes && f->boxes[0] ? sq_text(f->boxes) : sq_null());
 }
 
 /* What frames add to the counters (SQ_FRAME_AGG's order). */
@@ -595,8 +613,10 @@ static cs_status untally_stored(sq_store *q, const char *study, uint64_t from, u
                                 frame_tally *t, int64_t *replaced, cs_error *err)
 {
     sqlite3_stmt *st = NULL;
-    cs_status r = prep(q, "SELECT " SQ_FRAME_AGG " FROM frames WHERE study = ?"
-                          " AND seq BETWEEN ? AND ?", &st, err);
+    cs_status r = prep(q,
+                       "SELECT " SQ_FRAME_AGG " FROM frames WHERE study = ?"
+                       " AND seq BETWEEN ? AND ?",
+                       &st, err);
     if (r == CS_OK)
         r = sq_bind(q, st, err, sq_text(study), sq_i64((int64_t)from), sq_i64((int64_t)to));
     if (r == CS_OK && sqlite3_step(st) != SQLITE_ROW)
@@ -640,11 +660,13 @@ static cs_status sq_frames_add(cs_store *s, const char *study, const cs_frame_re
             goto fail;
         i = j;
     }
-    if ((r = prep(q, "INSERT OR REPLACE INTO frames (study, seq, frame_index,"
-                     " capture_time_us, ok, status, error, bleeding_probability, bleeding,"
-                     " exposure, sharpness, visibility, readable, blurry, width, height,"
-                     " payload_offset, payload_len, mean_rgb, redundant, polyp, polyp_flag, boxes)"
-                     " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", &st, err)) != CS_OK)
+    if ((r = prep(q,
+                  "INSERT OR REPLACE INTO frames (study, seq, frame_index,"
+                  " capture_time_us, ok, status, error, bleeding_probability, bleeding,"
+                  " exposure, sharpness, visibility, readable, blurry, width, height,"
+                  " payload_offset, payload_len, mean_rgb, redundant, polyp, polyp_flag, boxes)"
+                  " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                  &st, err)) != CS_OK)
         goto fail;
     for (size_t i = 0; i < n; i++) {
         sqlite3_reset(st);
@@ -659,14 +681,15 @@ static cs_status sq_frames_add(cs_store *s, const char *study, const cs_frame_re
     }
     done(st);
     st = NULL;
-    if ((r = run(q, "UPDATE studies SET ingest_offset = ?, next_seq = ?, n_frames = n_frames + ?,"
-                    " n_ok = n_ok + ?, n_readable = n_readable + ?, n_bleeding = n_bleeding + ?,"
-                    " n_too_dark = n_too_dark + ?, n_too_bright = n_too_bright + ?,"
-                    " n_blurry = n_blurry + ?, n_polyp = n_polyp + ?,"
-                    " last_capture_time_us = CASE WHEN ?11 IS NULL THEN last_capture_time_us"
-                    " WHEN last_capture_time_us IS NULL OR last_capture_time_us < ?11 THEN ?11"
-                    " ELSE last_capture_time_us END WHERE id = ?12", NULL, err,
-                 sq_i64((int64_t)ingest_offset), sq_i64((int64_t)f[n - 1].seq + 1),
+    if ((r = run(q,
+                 "UPDATE studies SET ingest_offset = ?, next_seq = ?, n_frames = n_frames + ?,"
+                 " n_ok = n_ok + ?, n_readable = n_readable + ?, n_bleeding = n_bleeding + ?,"
+                 " n_too_dark = n_too_dark + ?, n_too_bright = n_too_bright + ?,"
+                 " n_blurry = n_blurry + ?, n_polyp = n_polyp + ?,"
+                 " last_capture_time_us = CASE WHEN ?11 IS NULL THEN last_capture_time_us"
+                 " WHEN last_capture_time_us IS NULL OR last_capture_time_us < ?11 THEN ?11"
+                 " ELSE last_capture_time_us END WHERE id = ?12",
+                 NULL, err, sq_i64((int64_t)ingest_offset), sq_i64((int64_t)f[n - 1].seq + 1),
                  sq_i64(t.n[0]), sq_i64(t.n[1]), sq_i64(t.n[2]), sq_i64(t.n[3]), sq_i64(t.n[4]),
                  sq_i64(t.n[5]), sq_i64(t.n[6]), sq_i64(t.n[7]),
                  t.has_time ? sq_i64(t.max_time) : sq_null(), sq_text(study))) != CS_OK)
@@ -674,9 +697,10 @@ static cs_status sq_frames_add(cs_store *s, const char *study, const cs_frame_re
     /* A replaced row may have held the latest capture time: recount it
      * (rare: the analysis resumes after the last stored frame). */
     if (replaced > 0 &&
-        (r = run(q, "UPDATE studies SET last_capture_time_us = (SELECT MAX(capture_time_us)"
-                    " FROM frames WHERE study = ?1) WHERE id = ?1", NULL, err,
-                 sq_text(study))) != CS_OK)
+        (r = run(q,
+                 "UPDATE studies SET last_capture_time_us = (SELECT MAX(capture_time_us)"
+                 " FROM frames WHERE study = ?1) WHERE id = ?1",
+                 NULL, err, sq_text(study))) != CS_OK)
         goto fail;
     if (sqlite3_exec(q->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
         r = db_fail(q, err, "commit frames");
@@ -697,27 +721,29 @@ static cs_status sq_study_set_ingest(cs_store *s, const char *study, uint64_t in
     sq_store *q = SQ(s);
     int64_t off = (int64_t)ingest_offset;
     pthread_mutex_lock(&q->lock);
-    cs_status r = run(q, "UPDATE studies SET ingest_offset = ? WHERE id = ?", NULL, err, sq_i64(off), sq_text(study));
+    cs_status r = run(q, "UPDATE studies SET ingest_offset = ? WHERE id = ?", NULL, err,
+                      sq_i64(off), sq_text(study));
     pthread_mutex_unlock(&q->lock);
     return r;
 }
 
 /* The counters from the study row (schema 3) and the study's uploads
  * (a handful of rows, by the uploads_study index): no frame is read. */
-static cs_status sq_study_counts(cs_store *s, const char *study, cs_study_counts *o,
-                                 cs_error *err)
+static cs_status sq_study_counts(cs_store *s, const char *study, cs_study_counts *o, cs_error *err)
 {
     sq_store *q = SQ(s);
     sqlite3_stmt *st = NULL;
     memset(o, 0, sizeof *o);
     o->last_capture_time_us = -1;
     pthread_mutex_lock(&q->lock);
-    cs_status r = prep(q, "SELECT n_frames, n_ok, n_readable, n_bleeding, n_too_dark,"
-                          " n_too_bright, n_blurry, n_polyp, last_capture_time_us,"
-                          " (SELECT COUNT(*) FROM uploads u WHERE u.study = ?1),"
-                          " (SELECT COALESCE(SUM(state=0),0) FROM uploads u WHERE u.study = ?1),"
-                          " (SELECT COALESCE(SUM(offset),0) FROM uploads u WHERE u.study = ?1)"
-                          " FROM studies WHERE id = ?1", &st, err);
+    cs_status r = prep(q,
+                       "SELECT n_frames, n_ok, n_readable, n_bleeding, n_too_dark,"
+                       " n_too_bright, n_blurry, n_polyp, last_capture_time_us,"
+                       " (SELECT COUNT(*) FROM uploads u WHERE u.study = ?1),"
+                       " (SELECT COALESCE(SUM(state=0),0) FROM uploads u WHERE u.study = ?1),"
+                       " (SELECT COALESCE(SUM(offset),0) FROM uploads u WHERE u.study = ?1)"
+                       " FROM studies WHERE id = ?1",
+                       &st, err);
     if (r == CS_OK)
         r = sq_bind(q, st, err, sq_text(study));
     if (r != CS_OK)
@@ -756,8 +782,8 @@ static cs_status sq_study_frames(cs_store *s, const char *study, bool errors, cs
     sqlite3_stmt *st = NULL;
     *n = 0;
     pthread_mutex_lock(&q->lock);
-    cs_status r = prep(q, errors
-                              ? "SELECT seq, frame_index, capture_time_us, 0, status, error FROM"
+    cs_status r = prep(q,
+                       errors ? "SELECT seq, frame_index, capture_time_us, 0, status, error FROM"
                                 " frames WHERE study = ? AND ok = 0 ORDER BY seq LIMIT ?"
                               : "SELECT seq, frame_index, capture_time_us, bleeding_probability,"
                                 " status, '' FROM frames WHERE study = ? AND bleeding = 1"
@@ -771,10 +797,10 @@ static cs_status sq_study_frames(cs_store *s, const char *study, bool errors, cs
         while ((rc = sqlite3_step(st)) == SQLITE_ROW && *n < cap) {
             cs_frame_brief *b = &out[(*n)++];
             b->seq = (uint64_t)sqlite3_column_int64(st, 0);
-            b->frame_index = sqlite3_column_type(st, 1) == SQLITE_NULL ? -1
-                                                                        : sqlite3_column_int64(st, 1);
-            b->capture_time_us = sqlite3_column_type(st, 2) == SQLITE_NULL
-                                     ? -1 : sqlite3_column_int64(st, 2);
+            b->frame_index =
+                sqlite3_column_type(st, 1) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, 1);
+            b->capture_time_us =
+                sqlite3_column_type(st, 2) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, 2);
             b->bleeding_probability = (float)sqlite3_column_double(st, 3);
             text(st, 4, b->status, sizeof b->status);
             text(st, 5, b->error, sizeof b->error);
@@ -787,19 +813,19 @@ static cs_status sq_study_frames(cs_store *s, const char *study, bool errors, cs
     return r;
 }
 
-static cs_status sq_studies_pending(cs_store *s, char (**ids)[CS_ID_MAX], size_t *n,
-                                    cs_error *err)
+static cs_status sq_studies_pending(cs_store *s, char (**ids)[CS_ID_MAX], size_t *n, cs_error *err)
 {
     sq_store *q = SQ(s);
     sqlite3_stmt *st = NULL;
-    char (*v)[CS_ID_MAX] = NULL;
+    char(*v)[CS_ID_MAX] = NULL;
     size_t cnt = 0, cap = 0;
     *ids = NULL;
     *n = 0;
     pthread_mutex_lock(&q->lock);
-    cs_status r = prep(q, "SELECT s.id FROM studies s WHERE s.ingest_offset <"
-                          " (SELECT COALESCE(SUM(u.offset),0) FROM uploads u WHERE u.study = s.id)"
-                          " OR EXISTS (SELECT 1 FROM uploads u WHERE u.study = s.id AND u.state = 0)",
+    cs_status r = prep(q,
+                       "SELECT s.id FROM studies s WHERE s.ingest_offset <"
+                       " (SELECT COALESCE(SUM(u.offset),0) FROM uploads u WHERE u.study = s.id)"
+                       " OR EXISTS (SELECT 1 FROM uploads u WHERE u.study = s.id AND u.state = 0)",
                        &st, err);
     if (r != CS_OK)
         goto fail;
@@ -807,7 +833,7 @@ static cs_status sq_studies_pending(cs_store *s, char (**ids)[CS_ID_MAX], size_t
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         if (cnt == cap) {
             size_t nc = cap ? cap * 2 : 8;
-            char (*nv)[CS_ID_MAX] = realloc(v, nc * sizeof *nv);
+            char(*nv)[CS_ID_MAX] = realloc(v, nc * sizeof *nv);
             if (!nv) {
                 r = cs_error_set(err, CS_ERR_NOMEM, "out of memory listing studies");
                 goto fail;
@@ -840,8 +866,8 @@ static cs_status sq_studies_list(cs_store *s, cs_study_rec **out, size_t *n, cs_
     *out = NULL;
     *n = 0;
     pthread_mutex_lock(&q->lock);
-    cs_status r = prep(q, "SELECT " STUDY_COLS " FROM studies ORDER BY created_at DESC, id",
-                       &st, err);
+    cs_status r =
+        prep(q, "SELECT " STUDY_COLS " FROM studies ORDER BY created_at DESC, id", &st, err);
     void *v = NULL;
     if (r == CS_OK)
         r = list_rows(q, st, read_study_item, sizeof **out, &v, n, "list studies", err);
@@ -851,14 +877,15 @@ static cs_status sq_studies_list(cs_store *s, cs_study_rec **out, size_t *n, cs_
     return r;
 }
 
-static cs_status sq_study_assign(cs_store *s, const char *study, const char *reader,
-                                 bool *found, cs_error *err)
+static cs_status sq_study_assign(cs_store *s, const char *study, const char *reader, bool *found,
+                                 cs_error *err)
 {
     sq_store *q = SQ(s);
     int changes = 0;
     *found = false;
     pthread_mutex_lock(&q->lock);
-    cs_status r = run(q, "UPDATE studies SET assigned_reader = ? WHERE id = ?", &changes, err, sq_text(reader), sq_text(study));
+    cs_status r = run(q, "UPDATE studies SET assigned_reader = ? WHERE id = ?", &changes, err,
+                      sq_text(reader), sq_text(study));
     pthread_mutex_unlock(&q->lock);
     *found = r == CS_OK && changes > 0;
     return r;
@@ -873,10 +900,13 @@ static cs_status sq_frame_views(cs_store *s, const char *study, uint64_t from_se
     if (cap == 0)
         return CS_OK;
     pthread_mutex_lock(&q->lock);
-    cs_status r = prep(q, "SELECT seq, frame_index, capture_time_us, ok, readable, blurry,"
-                          " bleeding, redundant, bleeding_probability, mean_rgb, payload_offset,"
-                          " payload_len, polyp, polyp_flag, boxes FROM frames WHERE study = ? AND seq >= ?"
-                          " ORDER BY seq LIMIT ?", &st, err);
+    cs_status r =
+        prep(q,
+             "SELECT seq, frame_index, capture_time_us, ok, readable, blurry,"
+             " bleeding, redundant, bleeding_probability, mean_rgb, payload_offset,"
+             " payload_len, polyp, polyp_flag, boxes FROM frames WHERE study = ? AND seq >= ?"
+             " ORDER BY seq LIMIT ?",
+             &st, err);
     if (r == CS_OK)
         r = sq_bind(q, st, err, sq_text(study),
                     sq_i64(from_seq > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)from_seq),
@@ -886,10 +916,10 @@ static cs_status sq_frame_views(cs_store *s, const char *study, uint64_t from_se
         while (*n < cap && (rc = sqlite3_step(st)) == SQLITE_ROW) {
             cs_frame_view *v = &out[(*n)++];
             v->seq = (uint64_t)sqlite3_column_int64(st, 0);
-            v->frame_index = sqlite3_column_type(st, 1) == SQLITE_NULL
-                                 ? -1 : sqlite3_column_int64(st, 1);
-            v->capture_time_us = sqlite3_column_type(st, 2) == SQLITE_NULL
-                                     ? -1 : sqlite3_column_int64(st, 2);
+            v->frame_index =
+                sqlite3_column_type(st, 1) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, 1);
+            v->capture_time_us =
+                sqlite3_column_type(st, 2) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, 2);
             v->ok = sqlite3_column_int(st, 3) != 0;
             v->readable = sqlite3_column_int(st, 4) != 0;
             v->blurry = sqlite3_column_int(st, 5) != 0;
@@ -987,15 +1017,18 @@ cs_status cs_store_sqlite_open(const char *data_dir, cs_store **out, cs_error *e
         goto fail;
     }
     snprintf(path, sizeof path, "%s/capscreen.db", data_dir);
-    if (sqlite3_open_v2(path, &q->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
-                                          SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+    if (sqlite3_open_v2(path, &q->db,
+                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                        NULL) != SQLITE_OK) {
         r = cs_error_set(err, CS_ERR_IO, "cannot open database %s: %s", path,
                          q->db ? sqlite3_errmsg(q->db) : "out of memory");
         goto fail;
     }
     sqlite3_busy_timeout(q->db, 5000);
-    if (sqlite3_exec(q->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
-                            " PRAGMA foreign_keys=ON;", NULL, NULL, NULL) != SQLITE_OK) {
+    if (sqlite3_exec(q->db,
+                     "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+                     " PRAGMA foreign_keys=ON;",
+                     NULL, NULL, NULL) != SQLITE_OK) {
         r = db_fail(q, err, "set WAL mode");
         goto fail;
     }

@@ -19,8 +19,8 @@
 #define SQ_STMT_CACHE 128
 
 typedef struct sq_cached {
-    uint64_t hash;         /* of sql: most lookups compare this only once */
-    char *sql;             /* malloc'd copy of the key */
+    uint64_t hash; /* of sql: most lookups compare this only once */
+    char *sql;     /* malloc'd copy of the key */
     sqlite3_stmt *st;
 } sq_cached;
 
@@ -33,7 +33,7 @@ typedef struct sq_store {
     /* the checkpointer */
     sqlite3 *ckdb;
     pthread_t ckthread;
-    bool ckstarted, ckstop;   /* ckstop guarded by ckmu */
+    bool ckstarted, ckstop; /* ckstop guarded by ckmu */
     pthread_mutex_t ckmu;
     pthread_cond_t ckcv;
 } sq_store;
@@ -44,7 +44,8 @@ typedef struct sq_store {
  * table's n_* columns and cs_study_counts (the last: MAX capture time,
  * NULL when none). Used by the schema 3 back-fill, the frame calls (for
  * the rows a batch replaces) and the bench's reference query. */
-#define SQ_FRAME_AGG "COUNT(*), COALESCE(SUM(ok),0), COALESCE(SUM(readable),0)," \
+#define SQ_FRAME_AGG                                                    \
+    "COUNT(*), COALESCE(SUM(ok),0), COALESCE(SUM(readable),0),"         \
     " COALESCE(SUM(bleeding),0), COALESCE(SUM(exposure='too_dark'),0)," \
     " COALESCE(SUM(exposure='too_bright'),0), COALESCE(SUM(blurry),0)," \
     " COALESCE(SUM(polyp_flag),0), MAX(capture_time_us)"
@@ -93,7 +94,10 @@ typedef struct sq_arg {
     double d;
 } sq_arg;
 
-static inline sq_arg sq_text(const char *v) { return (sq_arg){.kind = v ? SQ_TEXT : SQ_NULL, .t = v}; }
+static inline sq_arg sq_text(const char *v)
+{
+    return (sq_arg){.kind = v ? SQ_TEXT : SQ_NULL, .t = v};
+}
 static inline sq_arg sq_i64(int64_t v) { return (sq_arg){.kind = SQ_I64, .i = v}; }
 static inline sq_arg sq_f64(double v) { return (sq_arg){.kind = SQ_F64, .d = v}; }
 static inline sq_arg sq_null(void) { return (sq_arg){.kind = SQ_NULL}; }
@@ -106,18 +110,10 @@ static inline cs_status bind_args(sq_store *q, sqlite3_stmt *st, const sq_arg *a
     for (size_t i = 0; i < n; i++) {
         int pos = (int)i + 1, rc;
         switch (args[i].kind) {
-        case SQ_TEXT:
-            rc = sqlite3_bind_text(st, pos, args[i].t, -1, SQLITE_TRANSIENT);
-            break;
-        case SQ_I64:
-            rc = sqlite3_bind_int64(st, pos, args[i].i);
-            break;
-        case SQ_F64:
-            rc = sqlite3_bind_double(st, pos, args[i].d);
-            break;
-        default:
-            rc = sqlite3_bind_null(st, pos);
-            break;
+        case SQ_TEXT: rc = sqlite3_bind_text(st, pos, args[i].t, -1, SQLITE_TRANSIENT); break;
+        case SQ_I64: rc = sqlite3_bind_int64(st, pos, args[i].i); break;
+        case SQ_F64: rc = sqlite3_bind_double(st, pos, args[i].d); break;
+        default: rc = sqlite3_bind_null(st, pos); break;
         }
         if (rc != SQLITE_OK)
             return db_fail(q, err, "bind");
@@ -125,8 +121,8 @@ static inline cs_status bind_args(sq_store *q, sqlite3_stmt *st, const sq_arg *a
     return CS_OK;
 }
 
-#define SQ_ARGS(...) (const sq_arg[]){__VA_ARGS__}, \
-                     sizeof((const sq_arg[]){__VA_ARGS__}) / sizeof(sq_arg)
+#define SQ_ARGS(...) \
+    (const sq_arg[]){__VA_ARGS__}, sizeof((const sq_arg[]){__VA_ARGS__}) / sizeof(sq_arg)
 /* sq_bind(q, st, err, sq_text(a), sq_i64(b), ...) */
 #define sq_bind(q, st, err, ...) bind_args((q), (st), SQ_ARGS(__VA_ARGS__), (err))
 
@@ -179,8 +175,8 @@ static inline void rollback(sq_store *q, bool in_tx)
  * array of `size`-byte records: *out (NULL when *n is 0). `st` stays the
  * caller's to hand back with done(). */
 static inline cs_status list_rows(sq_store *q, sqlite3_stmt *st,
-                                  void (*read)(sqlite3_stmt *, void *), size_t size,
-                                  void **out, size_t *n, const char *what, cs_error *err)
+                                  void (*read)(sqlite3_stmt *, void *), size_t size, void **out,
+                                  size_t *n, const char *what, cs_error *err)
 {
     char *v = NULL;
     size_t cnt = 0, cap = 0;
@@ -212,8 +208,8 @@ static inline cs_status list_rows(sq_store *q, sqlite3_stmt *st,
 /* Fetch the one row `sql` selects for `id` through `read` into `out`;
  * *found says whether there was one. Takes q->lock itself: a whole call. */
 static inline cs_status get_by_id(sq_store *q, const char *sql, const char *id,
-                                  void (*read)(sqlite3_stmt *, void *), void *out,
-                                  bool *found, const char *what, cs_error *err)
+                                  void (*read)(sqlite3_stmt *, void *), void *out, bool *found,
+                                  const char *what, cs_error *err)
 {
     sqlite3_stmt *st = NULL;
     *found = false;
@@ -237,8 +233,7 @@ static inline cs_status get_by_id(sq_store *q, const char *sql, const char *id,
 
 /* The reading workstation's calls (store.h documents each). */
 cs_status sq_user_add(cs_store *s, const cs_user_rec *u, bool *exists, cs_error *err);
-cs_status sq_user_get(cs_store *s, const char *name, bool *found, cs_user_rec *out,
-                      cs_error *err);
+cs_status sq_user_get(cs_store *s, const char *name, bool *found, cs_user_rec *out, cs_error *err);
 cs_status sq_user_update(cs_store *s, const cs_user_rec *u, bool *found, cs_error *err);
 cs_status sq_user_list(cs_store *s, cs_user_rec **out, size_t *n, cs_error *err);
 cs_status sq_session_create(cs_store *s, const cs_session_rec *r, cs_error *err);
@@ -251,8 +246,7 @@ cs_status sq_sessions_purge(cs_store *s, int64_t idle_before, int64_t created_be
 cs_status sq_audit_append(cs_store *s, const cs_audit_rec *r, cs_error *err);
 cs_status sq_audit_query(cs_store *s, const cs_audit_query *qy, cs_audit_rec **out, size_t *n,
                          cs_error *err);
-cs_status sq_finding_create(cs_store *s, cs_finding_rec *f, cs_change_outcome *out,
-                            cs_error *err);
+cs_status sq_finding_create(cs_store *s, cs_finding_rec *f, cs_change_outcome *out, cs_error *err);
 cs_status sq_finding_update(cs_store *s, cs_finding_rec *f, int expected_version,
                             cs_change_outcome *out, cs_error *err);
 cs_status sq_finding_delete(cs_store *s, const char *study, int64_t id, const char *by,
@@ -262,8 +256,8 @@ cs_status sq_findings_list(cs_store *s, const char *study, bool include_deleted,
                            cs_finding_rec **out, size_t *n, cs_error *err);
 cs_status sq_finding_history(cs_store *s, const char *study, int64_t id, cs_finding_rec **out,
                              size_t *n, cs_error *err);
-cs_status sq_mark_set(cs_store *s, const char *study, const cs_mark_rec *m,
-                      cs_change_outcome *out, cs_error *err);
+cs_status sq_mark_set(cs_store *s, const char *study, const cs_mark_rec *m, cs_change_outcome *out,
+                      cs_error *err);
 cs_status sq_mark_delete(cs_store *s, const char *study, const char *kind, const char *key,
                          cs_change_outcome *out, cs_error *err);
 cs_status sq_marks_list(cs_store *s, const char *study, cs_mark_rec **out, size_t *n,
@@ -280,15 +274,15 @@ cs_status sq_report_signed(cs_store *s, const char *study, bool *is_signed, cs_e
 /* Rules checked in the transaction (schema 3): sign and last admin in
  * store_sqlite_ws.c, close and the upload lock in store_sqlite_close.c. */
 cs_status sq_report_sign_checked(cs_store *s, const char *study, const char *by, int64_t at_ms,
-                                 int shown_version, cs_check_outcome *outcome,
-                                 cs_report_rec *out, cs_error *err);
+                                 int shown_version, cs_check_outcome *outcome, cs_report_rec *out,
+                                 cs_error *err);
 cs_status sq_user_update_checked(cs_store *s, const cs_user_rec *u, cs_check_outcome *outcome,
                                  cs_error *err);
 cs_status sq_study_close(cs_store *s, const char *study, const char *by, int64_t at_ms,
                          cs_check_outcome *outcome, cs_error *err);
-cs_status sq_upload_update_checked(cs_store *s, const cs_upload_rec *rec,
-                                   cs_check_outcome *outcome, cs_error *err);
-cs_status sq_upload_create_checked(cs_store *s, const cs_upload_rec *rec,
-                                   cs_check_outcome *outcome, cs_error *err);
+cs_status sq_upload_update_checked(cs_store *s, const cs_upload_rec *rec, cs_check_outcome *outcome,
+                                   cs_error *err);
+cs_status sq_upload_create_checked(cs_store *s, const cs_upload_rec *rec, cs_check_outcome *outcome,
+                                   cs_error *err);
 
 #endif

@@ -13,8 +13,9 @@ static cs_status uploads_locked(sq_store *q, const char *study, bool *exists, bo
                                 cs_error *err)
 {
     sqlite3_stmt *st = NULL;
-    cs_status r = prep(q, "SELECT closed_at_ms != 0 OR EXISTS (SELECT 1 FROM reports"
-                          " WHERE study = ?1 AND state = 'signed') FROM studies WHERE id = ?1",
+    cs_status r = prep(q,
+                       "SELECT closed_at_ms != 0 OR EXISTS (SELECT 1 FROM reports"
+                       " WHERE study = ?1 AND state = 'signed') FROM studies WHERE id = ?1",
                        &st, err);
     if (r == CS_OK)
         r = sq_bind(q, st, err, sq_text(study));
@@ -59,8 +60,9 @@ cs_status sq_study_close(cs_store *s, const char *study, const char *by, int64_t
     int64_t at_s = at_ms / 1000;
     /* The code is marked used and the devices revoked with the close, so
      * neither a new enrolment nor a live device can add an upload. */
-    if ((r = run(q, "UPDATE studies SET closed_at_ms = ?, closed_by = ?, code_used_at ="
-                    " CASE code_used_at WHEN 0 THEN ? ELSE code_used_at END WHERE id = ?",
+    if ((r = run(q,
+                 "UPDATE studies SET closed_at_ms = ?, closed_by = ?, code_used_at ="
+                 " CASE code_used_at WHEN 0 THEN ? ELSE code_used_at END WHERE id = ?",
                  NULL, err, sq_i64(at_ms), sq_text(by), sq_i64(at_s), sq_text(study))) != CS_OK ||
         (r = run(q, "UPDATE uploads SET state = ?, updated_at = ? WHERE study = ? AND state = ?",
                  NULL, err, sq_i64(CS_UPLOAD_TERMINATED), sq_i64(at_s), sq_text(study),
@@ -79,8 +81,8 @@ fail:
     return r;
 }
 
-cs_status sq_upload_update_checked(cs_store *s, const cs_upload_rec *u,
-                                   cs_check_outcome *outcome, cs_error *err)
+cs_status sq_upload_update_checked(cs_store *s, const cs_upload_rec *u, cs_check_outcome *outcome,
+                                   cs_error *err)
 {
     sq_store *q = SQ(s);
     sqlite3_stmt *st = NULL;
@@ -89,8 +91,7 @@ cs_status sq_upload_update_checked(cs_store *s, const cs_upload_rec *u,
     *outcome = CS_CHECK_NOT_FOUND;
     pthread_mutex_lock(&q->lock);
     cs_status r = begin(q, &in_tx, err);
-    if (r != CS_OK ||
-        (r = prep(q, "SELECT study FROM uploads WHERE id = ?", &st, err)) != CS_OK ||
+    if (r != CS_OK || (r = prep(q, "SELECT study FROM uploads WHERE id = ?", &st, err)) != CS_OK ||
         (r = sq_bind(q, st, err, sq_text(u->id))) != CS_OK)
         goto fail;
     int rc = sqlite3_step(st);
@@ -109,9 +110,10 @@ cs_status sq_upload_update_checked(cs_store *s, const cs_upload_rec *u,
         *outcome = CS_CHECK_LOCKED;
         goto fail;
     }
-    if ((r = run(q, "UPDATE uploads SET length = ?, offset = ?, state = ?, updated_at = ?,"
-                    " expires_at = ?, checksum_base = ? WHERE id = ?", NULL, err,
-                 sq_i64(u->length), sq_i64((int64_t)u->offset), sq_i64(u->state),
+    if ((r = run(q,
+                 "UPDATE uploads SET length = ?, offset = ?, state = ?, updated_at = ?,"
+                 " expires_at = ?, checksum_base = ? WHERE id = ?",
+                 NULL, err, sq_i64(u->length), sq_i64((int64_t)u->offset), sq_i64(u->state),
                  sq_i64(u->updated_at), sq_i64(u->expires_at), sq_i64(u->checksum_base),
                  sq_text(u->id))) != CS_OK ||
         (r = commit(q, &in_tx, err)) != CS_OK)
@@ -126,28 +128,28 @@ fail:
     return r;
 }
 
-cs_status sq_upload_create_checked(cs_store *s, const cs_upload_rec *u,
-                                   cs_check_outcome *outcome, cs_error *err)
+cs_status sq_upload_create_checked(cs_store *s, const cs_upload_rec *u, cs_check_outcome *outcome,
+                                   cs_error *err)
 {
     sq_store *q = SQ(s);
     bool in_tx = false, exists = false, locked = false;
     *outcome = CS_CHECK_NOT_FOUND;
     pthread_mutex_lock(&q->lock);
     cs_status r = begin(q, &in_tx, err);
-    if (r != CS_OK || (r = uploads_locked(q, u->study, &exists, &locked, err)) != CS_OK ||
-        !exists)
+    if (r != CS_OK || (r = uploads_locked(q, u->study, &exists, &locked, err)) != CS_OK || !exists)
         goto fail;
     if (locked) {
         *outcome = CS_CHECK_LOCKED;
         goto fail;
     }
-    if ((r = run(q, "INSERT INTO uploads (id, study, length, offset, state, created_at,"
-                    " updated_at, expires_at, checksum_base, metadata)"
-                    " VALUES (?,?,?,?,?,?,?,?,?,?)", NULL, err, sq_text(u->id),
-                 sq_text(u->study), sq_i64(u->length), sq_i64((int64_t)u->offset),
-                 sq_i64(u->state), sq_i64(u->created_at), sq_i64(u->updated_at),
-                 sq_i64(u->expires_at), sq_i64(u->checksum_base), sq_text(u->metadata))) !=
-            CS_OK ||
+    if ((r = run(q,
+                 "INSERT INTO uploads (id, study, length, offset, state, created_at,"
+                 " updated_at, expires_at, checksum_base, metadata)"
+                 " VALUES (?,?,?,?,?,?,?,?,?,?)",
+                 NULL, err, sq_text(u->id), sq_text(u->study), sq_i64(u->length),
+                 sq_i64((int64_t)u->offset), sq_i64(u->state), sq_i64(u->created_at),
+                 sq_i64(u->updated_at), sq_i64(u->expires_at), sq_i64(u->checksum_base),
+                 sq_text(u->metadata))) != CS_OK ||
         (r = commit(q, &in_tx, err)) != CS_OK)
         goto fail;
     *outcome = CS_CHECK_OK;

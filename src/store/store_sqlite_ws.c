@@ -13,8 +13,9 @@ static cs_status study_lock(sq_store *q, const char *study, bool *exists, bool *
                             cs_error *err)
 {
     sqlite3_stmt *st = NULL;
-    cs_status r = prep(q, "SELECT EXISTS (SELECT 1 FROM studies WHERE id = ?1),"
-                          " EXISTS (SELECT 1 FROM reports WHERE study = ?1 AND state = 'signed')",
+    cs_status r = prep(q,
+                       "SELECT EXISTS (SELECT 1 FROM studies WHERE id = ?1),"
+                       " EXISTS (SELECT 1 FROM reports WHERE study = ?1 AND state = 'signed')",
                        &st, err);
     if (r == CS_OK)
         r = sq_bind(q, st, err, sq_text(study));
@@ -66,23 +67,24 @@ cs_status sq_user_add(cs_store *s, const cs_user_rec *u, bool *exists, cs_error 
     *exists = false;
     pthread_mutex_lock(&q->lock);
     /* OR IGNORE: only the primary key can conflict (nothing bound is NULL). */
-    cs_status r = run(q, "INSERT OR IGNORE INTO users (" USER_COLS ") VALUES (?,?,?,?,?)", &changes, err, sq_text(u->name), sq_text(u->role), sq_text(u->pw_hash), sq_i64(u->created_at), sq_i64(disabled));
+    cs_status r = run(q, "INSERT OR IGNORE INTO users (" USER_COLS ") VALUES (?,?,?,?,?)", &changes,
+                      err, sq_text(u->name), sq_text(u->role), sq_text(u->pw_hash),
+                      sq_i64(u->created_at), sq_i64(disabled));
     pthread_mutex_unlock(&q->lock);
     *exists = r == CS_OK && changes == 0;
     return r;
 }
 
-cs_status sq_user_get(cs_store *s, const char *name, bool *found, cs_user_rec *out,
-                      cs_error *err)
+cs_status sq_user_get(cs_store *s, const char *name, bool *found, cs_user_rec *out, cs_error *err)
 {
-    return get_by_id(SQ(s), "SELECT " USER_COLS " FROM users WHERE name = ?", name, read_user,
-                     out, found, "read user", err);
+    return get_by_id(SQ(s), "SELECT " USER_COLS " FROM users WHERE name = ?", name, read_user, out,
+                     found, "read user", err);
 }
 
 /* The body of both user updates, under the lock: load the user, apply
  * the last-admin rule when `checked`, save, end sessions. */
-static cs_status user_update(sq_store *q, const cs_user_rec *u, bool checked,
-                             cs_check_outcome *out, cs_error *err)
+static cs_status user_update(sq_store *q, const cs_user_rec *u, bool checked, cs_check_outcome *out,
+                             cs_error *err)
 {
     sqlite3_stmt *st = NULL;
     bool in_tx = false, found = false;
@@ -103,8 +105,10 @@ static cs_status user_update(sq_store *q, const cs_user_rec *u, bool checked,
     if (checked && was_admin && !is_admin) {
         /* Counted inside the transaction: two admins demoting each other
          * at once cannot both pass. */
-        if ((r = prep(q, "SELECT COUNT(*) FROM users WHERE role = 'admin' AND disabled = 0"
-                         " AND name != ?", &st, err)) != CS_OK ||
+        if ((r = prep(q,
+                      "SELECT COUNT(*) FROM users WHERE role = 'admin' AND disabled = 0"
+                      " AND name != ?",
+                      &st, err)) != CS_OK ||
             (r = sq_bind(q, st, err, sq_text(u->name))) != CS_OK)
             goto fail;
         if (sqlite3_step(st) != SQLITE_ROW) {
@@ -178,8 +182,11 @@ cs_status sq_session_create(cs_store *s, const cs_session_rec *rec, cs_error *er
 {
     sq_store *q = SQ(s);
     pthread_mutex_lock(&q->lock);
-    cs_status r = run(q, "INSERT INTO sessions (id_hash, user, csrf, ip, created_at, last_seen)"
-                         " VALUES (?,?,?,?,?,?)", NULL, err, sq_text(rec->id_hash), sq_text(rec->user), sq_text(rec->csrf), sq_text(rec->ip), sq_i64(rec->created_at), sq_i64(rec->last_seen));
+    cs_status r = run(q,
+                      "INSERT INTO sessions (id_hash, user, csrf, ip, created_at, last_seen)"
+                      " VALUES (?,?,?,?,?,?)",
+                      NULL, err, sq_text(rec->id_hash), sq_text(rec->user), sq_text(rec->csrf),
+                      sq_text(rec->ip), sq_i64(rec->created_at), sq_i64(rec->last_seen));
     pthread_mutex_unlock(&q->lock);
     return r;
 }
@@ -202,9 +209,10 @@ cs_status sq_session_get(cs_store *s, const char *id_hash, bool *found, cs_sessi
 {
     /* The join is the check: a session outlives neither its user nor the
      * user's being enabled, and its role is always the user's current one. */
-    return get_by_id(SQ(s), "SELECT s.id_hash, s.user, u.role, s.csrf, s.ip, s.created_at,"
-                            " s.last_seen FROM sessions s JOIN users u ON u.name = s.user"
-                            " WHERE s.id_hash = ? AND u.disabled = 0",
+    return get_by_id(SQ(s),
+                     "SELECT s.id_hash, s.user, u.role, s.csrf, s.ip, s.created_at,"
+                     " s.last_seen FROM sessions s JOIN users u ON u.name = s.user"
+                     " WHERE s.id_hash = ? AND u.disabled = 0",
                      id_hash, read_session, out, found, "read session", err);
 }
 
@@ -212,7 +220,8 @@ cs_status sq_session_touch(cs_store *s, const char *id_hash, int64_t now, cs_err
 {
     sq_store *q = SQ(s);
     pthread_mutex_lock(&q->lock);
-    cs_status r = run(q, "UPDATE sessions SET last_seen = ? WHERE id_hash = ?", NULL, err, sq_i64(now), sq_text(id_hash));
+    cs_status r = run(q, "UPDATE sessions SET last_seen = ? WHERE id_hash = ?", NULL, err,
+                      sq_i64(now), sq_text(id_hash));
     pthread_mutex_unlock(&q->lock);
     return r;
 }
@@ -232,7 +241,8 @@ cs_status sq_sessions_purge(cs_store *s, int64_t idle_before, int64_t created_be
     sq_store *q = SQ(s);
     *n = 0;
     pthread_mutex_lock(&q->lock);
-    cs_status r = run(q, "DELETE FROM sessions WHERE last_seen < ? OR created_at < ?", n, err, sq_i64(idle_before), sq_i64(created_before));
+    cs_status r = run(q, "DELETE FROM sessions WHERE last_seen < ? OR created_at < ?", n, err,
+                      sq_i64(idle_before), sq_i64(created_before));
     pthread_mutex_unlock(&q->lock);
     return r;
 }
@@ -243,8 +253,12 @@ cs_status sq_audit_append(cs_store *s, const cs_audit_rec *rec, cs_error *err)
 {
     sq_store *q = SQ(s);
     pthread_mutex_lock(&q->lock);
-    cs_status r = run(q, "INSERT INTO audit (at_ms, user, role, action, study, detail, ip)"
-                         " VALUES (?,?,?,?,?,?,?)", NULL, err, sq_i64(rec->at_ms), sq_text(rec->user), sq_text(rec->role), sq_text(rec->action), sq_text(rec->study), sq_text(rec->detail), sq_text(rec->ip));
+    cs_status r =
+        run(q,
+            "INSERT INTO audit (at_ms, user, role, action, study, detail, ip)"
+            " VALUES (?,?,?,?,?,?,?)",
+            NULL, err, sq_i64(rec->at_ms), sq_text(rec->user), sq_text(rec->role),
+            sq_text(rec->action), sq_text(rec->study), sq_text(rec->detail), sq_text(rec->ip));
     pthread_mutex_unlock(&q->lock);
     return r;
 }
@@ -304,8 +318,9 @@ cs_status sq_audit_query(cs_store *s, const cs_audit_query *qy, cs_audit_rec **o
         ints[ni++] = qy->before_n;
     }
     strcat(sql, " ORDER BY n DESC LIMIT ?");
-    size_t limit = qy->limit == 0 ? AUDIT_DEFAULT_LIMIT
-                   : qy->limit > AUDIT_MAX_LIMIT ? AUDIT_MAX_LIMIT : qy->limit;
+    size_t limit = qy->limit == 0                ? AUDIT_DEFAULT_LIMIT
+                   : qy->limit > AUDIT_MAX_LIMIT ? AUDIT_MAX_LIMIT
+                                                 : qy->limit;
     *n = 0;
     pthread_mutex_lock(&q->lock);
     cs_status r = prep(q, sql, &st, err);
@@ -331,8 +346,9 @@ cs_status sq_audit_query(cs_store *s, const cs_audit_query *qy, cs_audit_rec **o
 /* ---- findings --------------------------------------------------------------- */
 
 /* The same columns in findings and finding_history (a snapshot is a copy). */
-#define FINDING_COLS "id, study, seq_from, seq_to, type, note, size_mm, version, deleted," \
-                     " created_by, created_at_ms, updated_by, updated_at_ms"
+#define FINDING_COLS                                                      \
+    "id, study, seq_from, seq_to, type, note, size_mm, version, deleted," \
+    " created_by, created_at_ms, updated_by, updated_at_ms"
 
 static void read_finding(sqlite3_stmt *st, void *out)
 {
@@ -358,8 +374,8 @@ static cs_status finding_load(sq_store *q, const char *study, int64_t id, cs_fin
                               bool *found, cs_error *err)
 {
     sqlite3_stmt *st = NULL;
-    cs_status r = prep(q, "SELECT " FINDING_COLS " FROM findings WHERE id = ? AND study = ?",
-                       &st, err);
+    cs_status r =
+        prep(q, "SELECT " FINDING_COLS " FROM findings WHERE id = ? AND study = ?", &st, err);
     if (r == CS_OK)
         r = sq_bind(q, st, err, sq_i64(id), sq_text(study));
     if (r == CS_OK) {
@@ -372,14 +388,15 @@ static cs_status finding_load(sq_store *q, const char *study, int64_t id, cs_fin
 /* Copy finding `id` as it is now into its history. */
 static cs_status finding_snapshot(sq_store *q, int64_t id, cs_error *err)
 {
-    return run(q, "INSERT INTO finding_history (" FINDING_COLS ") SELECT " FINDING_COLS
-                  " FROM findings WHERE id = ?", NULL, err, sq_i64(id));
+    return run(q,
+               "INSERT INTO finding_history (" FINDING_COLS ") SELECT " FINDING_COLS
+               " FROM findings WHERE id = ?",
+               NULL, err, sq_i64(id));
 }
 
 /* The checks every change of a finding or a mark makes first, inside its
  * transaction: the study exists and its report is not signed. */
-static cs_status check_open(sq_store *q, const char *study, cs_change_outcome *out,
-                            cs_error *err)
+static cs_status check_open(sq_store *q, const char *study, cs_change_outcome *out, cs_error *err)
 {
     bool exists = false, is_signed = false;
     cs_status r = study_lock(q, study, &exists, &is_signed, err);
@@ -388,8 +405,7 @@ static cs_status check_open(sq_store *q, const char *study, cs_change_outcome *o
     return r;
 }
 
-cs_status sq_finding_create(cs_store *s, cs_finding_rec *f, cs_change_outcome *out,
-                            cs_error *err)
+cs_status sq_finding_create(cs_store *s, cs_finding_rec *f, cs_change_outcome *out, cs_error *err)
 {
     sq_store *q = SQ(s);
     bool in_tx = false;
@@ -399,9 +415,14 @@ cs_status sq_finding_create(cs_store *s, cs_finding_rec *f, cs_change_outcome *o
     if (r != CS_OK || (r = check_open(q, f->study, out, err)) != CS_OK || *out != CS_CHANGE_OK)
         goto fail;
     int64_t from = (int64_t)f->seq_from, to = (int64_t)f->seq_to;
-    if ((r = run(q, "INSERT INTO findings (study, seq_from, seq_to, type, note, size_mm,"
-                    " version, deleted, created_by, created_at_ms, updated_by, updated_at_ms)"
-                    " VALUES (?,?,?,?,?,?,1,0,?,?,?,?)", NULL, err, sq_text(f->study), sq_i64(from), sq_i64(to), sq_text(f->type), sq_text(f->note), sq_f64(f->size_mm), sq_text(f->created_by), sq_i64(f->created_at_ms), sq_text(f->updated_by), sq_i64(f->updated_at_ms))) != CS_OK)
+    if ((r = run(q,
+                 "INSERT INTO findings (study, seq_from, seq_to, type, note, size_mm,"
+                 " version, deleted, created_by, created_at_ms, updated_by, updated_at_ms)"
+                 " VALUES (?,?,?,?,?,?,1,0,?,?,?,?)",
+                 NULL, err, sq_text(f->study), sq_i64(from), sq_i64(to), sq_text(f->type),
+                 sq_text(f->note), sq_f64(f->size_mm), sq_text(f->created_by),
+                 sq_i64(f->created_at_ms), sq_text(f->updated_by), sq_i64(f->updated_at_ms))) !=
+        CS_OK)
         goto fail;
     int64_t id = sqlite3_last_insert_rowid(q->db);
     if ((r = finding_snapshot(q, id, err)) != CS_OK || (r = commit(q, &in_tx, err)) != CS_OK)
@@ -439,13 +460,19 @@ static cs_status finding_change(sq_store *q, const cs_finding_rec *f, const char
         goto fail;
     }
     if (del_by) {
-        r = run(q, "UPDATE findings SET deleted = 1, version = version + 1, updated_by = ?,"
-                   " updated_at_ms = ? WHERE id = ?", NULL, err, sq_text(del_by), sq_i64(del_at_ms), sq_i64(f->id));
+        r = run(q,
+                "UPDATE findings SET deleted = 1, version = version + 1, updated_by = ?,"
+                " updated_at_ms = ? WHERE id = ?",
+                NULL, err, sq_text(del_by), sq_i64(del_at_ms), sq_i64(f->id));
     } else {
         int64_t from = (int64_t)f->seq_from, to = (int64_t)f->seq_to;
-        r = run(q, "UPDATE findings SET seq_from = ?, seq_to = ?, type = ?, note = ?,"
-                   " size_mm = ?, version = version + 1, updated_by = ?, updated_at_ms = ?"
-                   " WHERE id = ?", NULL, err, sq_i64(from), sq_i64(to), sq_text(f->type), sq_text(f->note), sq_f64(f->size_mm), sq_text(f->updated_by), sq_i64(f->updated_at_ms), sq_i64(f->id));
+        r = run(q,
+                "UPDATE findings SET seq_from = ?, seq_to = ?, type = ?, note = ?,"
+                " size_mm = ?, version = version + 1, updated_by = ?, updated_at_ms = ?"
+                " WHERE id = ?",
+                NULL, err, sq_i64(from), sq_i64(to), sq_text(f->type), sq_text(f->note),
+                sq_f64(f->size_mm), sq_text(f->updated_by), sq_i64(f->updated_at_ms),
+                sq_i64(f->id));
     }
     if (r != CS_OK || (r = finding_snapshot(q, f->id, err)) != CS_OK ||
         (r = finding_load(q, f->study, f->id, saved, &found, err)) != CS_OK)
@@ -493,8 +520,10 @@ cs_status sq_findings_list(cs_store *s, const char *study, bool include_deleted,
     void *v = NULL;
     *n = 0;
     pthread_mutex_lock(&q->lock);
-    cs_status r = prep(q, "SELECT " FINDING_COLS " FROM findings WHERE study = ?"
-                          " AND (? OR deleted = 0) ORDER BY seq_from, id", &st, err);
+    cs_status r = prep(q,
+                       "SELECT " FINDING_COLS " FROM findings WHERE study = ?"
+                       " AND (? OR deleted = 0) ORDER BY seq_from, id",
+                       &st, err);
     if (r == CS_OK)
         r = sq_bind(q, st, err, sq_text(study), sq_i64(include_deleted));
     if (r == CS_OK) {
@@ -514,8 +543,10 @@ cs_status sq_finding_history(cs_store *s, const char *study, int64_t id, cs_find
     void *v = NULL;
     *n = 0;
     pthread_mutex_lock(&q->lock);
-    cs_status r = prep(q, "SELECT " FINDING_COLS " FROM finding_history WHERE id = ?"
-                          " AND study = ? ORDER BY version", &st, err);
+    cs_status r = prep(q,
+                       "SELECT " FINDING_COLS " FROM finding_history WHERE id = ?"
+                       " AND study = ? ORDER BY version",
+                       &st, err);
     if (r == CS_OK)
         r = sq_bind(q, st, err, sq_i64(id), sq_text(study));
     if (r == CS_OK) {
@@ -529,8 +560,8 @@ cs_status sq_finding_history(cs_store *s, const char *study, int64_t id, cs_find
 
 /* ---- marks: landmarks and cleansing grades ---------------------------------- */
 
-cs_status sq_mark_set(cs_store *s, const char *study, const cs_mark_rec *m,
-                      cs_change_outcome *out, cs_error *err)
+cs_status sq_mark_set(cs_store *s, const char *study, const cs_mark_rec *m, cs_change_outcome *out,
+                      cs_error *err)
 {
     sq_store *q = SQ(s);
     bool in_tx = false;
@@ -539,8 +570,11 @@ cs_status sq_mark_set(cs_store *s, const char *study, const cs_mark_rec *m,
     cs_status r = begin(q, &in_tx, err);
     if (r != CS_OK || (r = check_open(q, study, out, err)) != CS_OK || *out != CS_CHANGE_OK)
         goto fail;
-    if ((r = run(q, "INSERT OR REPLACE INTO marks (study, kind, key, value, seq, set_by, at_ms)"
-                    " VALUES (?,?,?,?,?,?,?)", NULL, err, sq_text(study), sq_text(m->kind), sq_text(m->key), sq_text(m->value), sq_i64(m->seq), sq_text(m->by), sq_i64(m->at_ms))) != CS_OK)
+    if ((r = run(q,
+                 "INSERT OR REPLACE INTO marks (study, kind, key, value, seq, set_by, at_ms)"
+                 " VALUES (?,?,?,?,?,?,?)",
+                 NULL, err, sq_text(study), sq_text(m->kind), sq_text(m->key), sq_text(m->value),
+                 sq_i64(m->seq), sq_text(m->by), sq_i64(m->at_ms))) != CS_OK)
         goto fail;
     r = commit(q, &in_tx, err);
 fail:
@@ -562,7 +596,8 @@ cs_status sq_mark_delete(cs_store *s, const char *study, const char *kind, const
     cs_status r = begin(q, &in_tx, err);
     if (r != CS_OK || (r = check_open(q, study, out, err)) != CS_OK || *out != CS_CHANGE_OK)
         goto fail;
-    if ((r = run(q, "DELETE FROM marks WHERE study = ? AND kind = ? AND key = ?", &changes, err, sq_text(study), sq_text(kind), sq_text(key))) != CS_OK)
+    if ((r = run(q, "DELETE FROM marks WHERE study = ? AND kind = ? AND key = ?", &changes, err,
+                 sq_text(study), sq_text(kind), sq_text(key))) != CS_OK)
         goto fail;
     if (changes == 0) {
         *out = CS_CHANGE_NOT_FOUND;
@@ -589,16 +624,17 @@ static void read_mark(sqlite3_stmt *st, void *out)
     o->at_ms = sqlite3_column_int64(st, 5);
 }
 
-cs_status sq_marks_list(cs_store *s, const char *study, cs_mark_rec **out, size_t *n,
-                        cs_error *err)
+cs_status sq_marks_list(cs_store *s, const char *study, cs_mark_rec **out, size_t *n, cs_error *err)
 {
     sq_store *q = SQ(s);
     sqlite3_stmt *st = NULL;
     void *v = NULL;
     *n = 0;
     pthread_mutex_lock(&q->lock);
-    cs_status r = prep(q, "SELECT kind, key, value, seq, set_by, at_ms FROM marks"
-                          " WHERE study = ? ORDER BY kind, key", &st, err);
+    cs_status r = prep(q,
+                       "SELECT kind, key, value, seq, set_by, at_ms FROM marks"
+                       " WHERE study = ? ORDER BY kind, key",
+                       &st, err);
     if (r == CS_OK)
         r = sq_bind(q, st, err, sq_text(study));
     if (r == CS_OK) {
@@ -612,8 +648,9 @@ cs_status sq_marks_list(cs_store *s, const char *study, cs_mark_rec **out, size_
 
 /* ---- reports -------------------------------------------------------------------- */
 
-#define REPORT_COLS "study, state, content, version, updated_by, updated_at_ms, signed_by," \
-                    " signed_at_ms"
+#define REPORT_COLS                                                         \
+    "study, state, content, version, updated_by, updated_at_ms, signed_by," \
+    " signed_at_ms"
 
 static void read_report(sqlite3_stmt *st, void *out)
 {
@@ -663,8 +700,7 @@ cs_status sq_report_save(cs_store *s, cs_report_rec *rep, int expected_version,
         return cs_error_set(err, CS_ERR_NOMEM, "out of memory saving a report");
     pthread_mutex_lock(&q->lock);
     cs_status r = begin(q, &in_tx, err);
-    if (r != CS_OK || (r = check_open(q, rep->study, out, err)) != CS_OK ||
-        *out != CS_CHANGE_OK)
+    if (r != CS_OK || (r = check_open(q, rep->study, out, err)) != CS_OK || *out != CS_CHANGE_OK)
         goto fail;
     if ((r = report_load(q, rep->study, cur, &found, err)) != CS_OK)
         goto fail;
@@ -674,18 +710,24 @@ cs_status sq_report_save(cs_store *s, cs_report_rec *rep, int expected_version,
         goto fail;
     }
     if (found) {
-        if ((r = run(q, "INSERT INTO report_history (study, version, state, content, updated_by,"
-                        " updated_at_ms) SELECT study, version, state, content, updated_by,"
-                        " updated_at_ms FROM reports WHERE study = ?", NULL, err, sq_text(rep->study))) !=
-                CS_OK ||
-            (r = run(q, "UPDATE reports SET state = ?, content = ?, updated_by = ?,"
-                        " updated_at_ms = ?, version = version + 1 WHERE study = ?", NULL, err, sq_text(rep->state), sq_text(rep->content), sq_text(rep->updated_by), sq_i64(rep->updated_at_ms), sq_text(rep->study))) != CS_OK)
+        if ((r = run(q,
+                     "INSERT INTO report_history (study, version, state, content, updated_by,"
+                     " updated_at_ms) SELECT study, version, state, content, updated_by,"
+                     " updated_at_ms FROM reports WHERE study = ?",
+                     NULL, err, sq_text(rep->study))) != CS_OK ||
+            (r = run(q,
+                     "UPDATE reports SET state = ?, content = ?, updated_by = ?,"
+                     " updated_at_ms = ?, version = version + 1 WHERE study = ?",
+                     NULL, err, sq_text(rep->state), sq_text(rep->content),
+                     sq_text(rep->updated_by), sq_i64(rep->updated_at_ms), sq_text(rep->study))) !=
+                CS_OK)
             goto fail;
-    } else if ((r = run(q, "INSERT INTO reports (state, content, updated_by, updated_at_ms,"
-                           " study, version) VALUES (?,?,?,?,?,1)", NULL, err,
-                        sq_text(rep->state), sq_text(rep->content), sq_text(rep->updated_by),
-                        sq_i64(rep->updated_at_ms), sq_text(rep->study))) !=
-               CS_OK) {
+    } else if ((r = run(q,
+                        "INSERT INTO reports (state, content, updated_by, updated_at_ms,"
+                        " study, version) VALUES (?,?,?,?,?,1)",
+                        NULL, err, sq_text(rep->state), sq_text(rep->content),
+                        sq_text(rep->updated_by), sq_i64(rep->updated_at_ms),
+                        sq_text(rep->study))) != CS_OK) {
         goto fail;
     }
     if ((r = report_load(q, rep->study, cur, &found, err)) != CS_OK ||
@@ -724,8 +766,10 @@ cs_status sq_report_sign(cs_store *s, const char *study, const char *by, int64_t
         goto fail;
     }
     /* Signing is not a save: the version (and so the history) stays. */
-    if ((r = run(q, "UPDATE reports SET state = 'signed', signed_by = ?, signed_at_ms = ?"
-                    " WHERE study = ?", NULL, err, sq_text(by), sq_i64(at_ms), sq_text(study))) != CS_OK ||
+    if ((r = run(q,
+                 "UPDATE reports SET state = 'signed', signed_by = ?, signed_at_ms = ?"
+                 " WHERE study = ?",
+                 NULL, err, sq_text(by), sq_i64(at_ms), sq_text(study))) != CS_OK ||
         (r = report_load(q, study, cur, &found, err)) != CS_OK ||
         (r = commit(q, &in_tx, err)) != CS_OK)
         goto fail;
@@ -772,11 +816,13 @@ static bool has_recommendation(const char *content)
 static cs_status study_complete(sq_store *q, const char *study, bool *complete, cs_error *err)
 {
     sqlite3_stmt *st = NULL;
-    cs_status r = prep(q, "SELECT s.closed_at_ms != 0, s.ingest_offset >="
-                          " (SELECT COALESCE(SUM(u.offset),0) FROM uploads u WHERE u.study = s.id),"
-                          " (SELECT COUNT(*) FROM uploads u WHERE u.study = s.id),"
-                          " (SELECT COUNT(*) FROM uploads u WHERE u.study = s.id AND u.state != ?2)"
-                          " FROM studies s WHERE s.id = ?1", &st, err);
+    cs_status r = prep(q,
+                       "SELECT s.closed_at_ms != 0, s.ingest_offset >="
+                       " (SELECT COALESCE(SUM(u.offset),0) FROM uploads u WHERE u.study = s.id),"
+                       " (SELECT COUNT(*) FROM uploads u WHERE u.study = s.id),"
+                       " (SELECT COUNT(*) FROM uploads u WHERE u.study = s.id AND u.state != ?2)"
+                       " FROM studies s WHERE s.id = ?1",
+                       &st, err);
     *complete = false;
     if (r == CS_OK)
         r = sq_bind(q, st, err, sq_text(study), sq_i64(CS_UPLOAD_COMPLETE));
@@ -796,8 +842,8 @@ static cs_status study_complete(sq_store *q, const char *study, bool *complete, 
 }
 
 cs_status sq_report_sign_checked(cs_store *s, const char *study, const char *by, int64_t at_ms,
-                                 int shown_version, cs_check_outcome *outcome,
-                                 cs_report_rec *out, cs_error *err)
+                                 int shown_version, cs_check_outcome *outcome, cs_report_rec *out,
+                                 cs_error *err)
 {
     sq_store *q = SQ(s);
     bool in_tx = false, found = false, complete = false;
@@ -829,9 +875,11 @@ cs_status sq_report_sign_checked(cs_store *s, const char *study, const char *by,
         *outcome = CS_CHECK_INCOMPLETE;
         goto fail;
     }
-    if ((r = run(q, "UPDATE reports SET state = 'signed', signed_by = ?, signed_at_ms = ?"
-                    " WHERE study = ? AND version = ?", NULL, err, sq_text(by), sq_i64(at_ms),
-                 sq_text(study), sq_i64(shown_version))) != CS_OK ||
+    if ((r = run(q,
+                 "UPDATE reports SET state = 'signed', signed_by = ?, signed_at_ms = ?"
+                 " WHERE study = ? AND version = ?",
+                 NULL, err, sq_text(by), sq_i64(at_ms), sq_text(study), sq_i64(shown_version))) !=
+            CS_OK ||
         (r = report_load(q, study, cur, &found, err)) != CS_OK ||
         (r = commit(q, &in_tx, err)) != CS_OK)
         goto fail;

@@ -40,8 +40,7 @@ cs_status cs_labels_read(const char *path, cs_labels *out, cs_error *err)
     return cs_labels_read_column(path, "bleeding", out, err);
 }
 
-cs_status cs_labels_read_column(const char *path, const char *column, cs_labels *out,
-                                cs_error *err)
+cs_status cs_labels_read_column(const char *path, const char *column, cs_labels *out, cs_error *err)
 {
     char *line = NULL, *fields[MAX_COLUMNS];
     size_t cap = 0, alloc = 0;
@@ -59,9 +58,12 @@ cs_status cs_labels_read_column(const char *path, const char *column, cs_labels 
         int nf = split(line, fields);
         if (lineno == 1) {
             for (int i = 0; i < nf; i++) {
-                if (strcmp(fields[i], "file") == 0) col_file = i;
-                else if (strcmp(fields[i], column) == 0) col_bleed = i;
-                else if (strcmp(fields[i], "group") == 0) col_group = i;
+                if (strcmp(fields[i], "file") == 0)
+                    col_file = i;
+                else if (strcmp(fields[i], column) == 0)
+                    col_bleed = i;
+                else if (strcmp(fields[i], "group") == 0)
+                    col_group = i;
             }
             if (col_file < 0 || col_bleed < 0) {
                 st = cs_error_set(err, CS_ERR_CORRUPT,
@@ -73,14 +75,15 @@ cs_status cs_labels_read_column(const char *path, const char *column, cs_labels 
         if (nf == 1 && fields[0][0] == '\0')
             continue; /* blank line */
         if (nf <= col_file || nf <= col_bleed || (col_group >= 0 && nf <= col_group)) {
-            st = cs_error_set(err, CS_ERR_CORRUPT, "%s:%ld: expected at least %d columns, got %d",
-                              path, lineno, (col_group > col_bleed ? col_group : col_bleed) + 1, nf);
+            st =
+                cs_error_set(err, CS_ERR_CORRUPT, "%s:%ld: expected at least %d columns, got %d",
+                             path, lineno, (col_group > col_bleed ? col_group : col_bleed) + 1, nf);
             goto done;
         }
         const char *b = fields[col_bleed];
         if (strcmp(b, "0") != 0 && strcmp(b, "1") != 0) {
-            st = cs_error_set(err, CS_ERR_CORRUPT, "%s:%ld: %s must be 0 or 1, got '%s'",
-                              path, lineno, column, b);
+            st = cs_error_set(err, CS_ERR_CORRUPT, "%s:%ld: %s must be 0 or 1, got '%s'", path,
+                              lineno, column, b);
             goto done;
         }
         if (fields[col_file][0] == '\0') {

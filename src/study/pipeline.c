@@ -47,9 +47,7 @@ static void analyze_items(cs_worker *w, const cs_item *items, size_t n, uint64_t
             }
             img = &decoded[i];
             break;
-        case CS_ITEM_IMAGE:
-            img = &item->image;
-            break;
+        case CS_ITEM_IMAGE: img = &item->image; break;
         }
         o->width = img->src_width;
         o->height = img->src_height;
@@ -90,7 +88,7 @@ typedef struct pool {
     size_t window;
     slot *slots;
 
-    pthread_mutex_t src_lock;  /* guards src, next_seq */
+    pthread_mutex_t src_lock; /* guards src, next_seq */
     uint64_t next_seq;
 
     pthread_mutex_t lock;      /* guards everything below */
@@ -98,7 +96,7 @@ typedef struct pool {
     pthread_cond_t space;      /* the sink freed a slot, or abort */
     uint64_t folded;           /* outcomes passed to the sink */
     bool reading_done;
-    uint64_t total;            /* valid once reading_done */
+    uint64_t total; /* valid once reading_done */
     bool abort;
     int workers_failed;
     cs_status failure;
@@ -184,8 +182,8 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
-static cs_status run_inline(cs_source *src, const cs_engine *eng, cs_outcome_sink sink,
-                            void *ctx, cs_error *err)
+static cs_status run_inline(cs_source *src, const cs_engine *eng, cs_outcome_sink sink, void *ctx,
+                            cs_error *err)
 {
     cs_worker *w = NULL;
     cs_item items[BATCH];
@@ -227,8 +225,8 @@ static cs_status run_inline(cs_source *src, const cs_engine *eng, cs_outcome_sin
     return st;
 }
 
-cs_status cs_pipeline_run(cs_source *src, const cs_engine *eng, int threads,
-                          cs_outcome_sink sink, void *ctx, cs_error *err)
+cs_status cs_pipeline_run(cs_source *src, const cs_engine *eng, int threads, cs_outcome_sink sink,
+                          void *ctx, cs_error *err)
 {
     if (threads < 1 || threads > 256)
         return cs_error_set(err, CS_ERR_ARG, "thread count %d out of range 1..256", threads);

@@ -31,7 +31,7 @@ typedef struct stream_source {
     struct cs_source base;
     FILE *f;
     cs_fs_reader *rd;
-    bool eof;              /* the reader has been told the file ended */
+    bool eof;                /* the reader has been told the file ended */
     uint64_t size, consumed; /* file size at open, bytes fed so far */
     uint8_t chunk[STREAM_CHUNK];
 } stream_source;
@@ -41,42 +41,37 @@ static void broken(cs_item *item, const cs_fs_event *ev, cs_status st)
     item->kind = CS_ITEM_BROKEN;
     item->status = st;
     if (ev->has_index) {
-        snprintf(item->name, sizeof item->name, "frame %" PRIu64,
-                 ev->frame_index);
-        item->frame_index = ev->frame_index <= INT64_MAX
-                                ? (int64_t)ev->frame_index : -1;
+        snprintf(item->name, sizeof item->name, "frame %" PRIu64, ev->frame_index);
+        item->frame_index = ev->frame_index <= INT64_MAX ? (int64_t)ev->frame_index : -1;
         item->capture_time_us = ev->capture_time_us;
     } else {
-        snprintf(item->name, sizeof item->name, "bytes %" PRIu64 "..%" PRIu64,
-                 ev->offset, ev->offset + (ev->length ? ev->length - 1 : 0));
+        snprintf(item->name, sizeof item->name, "bytes %" PRIu64 "..%" PRIu64, ev->offset,
+                 ev->offset + (ev->length ? ev->length - 1 : 0));
     }
     snprintf(item->reason, sizeof item->reason, "%s", ev->reason);
 }
 
 /* Turn one reader event into an item; false for events that are not items
  * (a good file header). */
-static bool to_item(const cs_fs_event *ev, cs_item *item, cs_error *err,
-                    cs_status *fail)
+static bool to_item(const cs_fs_event *ev, cs_item *item, cs_error *err, cs_status *fail)
 {
     memset(item, 0, sizeof *item);
     item->frame_index = -1;
     item->capture_time_us = -1;
     *fail = CS_OK;
     switch (ev->kind) {
-    case CS_FS_EV_HEADER:
-        return false;
+    case CS_FS_EV_HEADER: return false;
     case CS_FS_EV_DAMAGE:
     case CS_FS_EV_SKIPPED: /* not expected: the source reads from offset 0 */
         broken(item, ev, ev->status != CS_OK ? ev->status : CS_ERR_CORRUPT);
         return true;
-    case CS_FS_EV_RECORD:
-        break;
+    case CS_FS_EV_RECORD: break;
     }
     if (ev->frame_index > INT64_MAX) {
         cs_fs_event bad = *ev;
         bad.has_index = false;
-        snprintf(bad.reason, sizeof bad.reason, "record at offset %" PRIu64
-                 ": frame index %" PRIu64 " out of range", ev->offset,
+        snprintf(bad.reason, sizeof bad.reason,
+                 "record at offset %" PRIu64 ": frame index %" PRIu64 " out of range", ev->offset,
                  ev->frame_index);
         broken(item, &bad, CS_ERR_CORRUPT);
         return true;
@@ -88,8 +83,10 @@ static bool to_item(const cs_fs_event *ev, cs_item *item, cs_error *err,
     item->len = ev->payload_len;
     item->data = malloc(ev->payload_len ? ev->payload_len : 1);
     if (!item->data) {
-        *fail = cs_error_set(err, CS_ERR_NOMEM, "frame-stream: out of memory "
-                             "for a %u-byte frame", (unsigned)ev->payload_len);
+        *fail = cs_error_set(err, CS_ERR_NOMEM,
+                             "frame-stream: out of memory "
+                             "for a %u-byte frame",
+                             (unsigned)ev->payload_len);
         return false;
     }
     if (ev->payload_len)
@@ -114,15 +111,20 @@ static cs_status stream_next(cs_source *src, cs_item *item, cs_error *err)
         }
         if (st != CS_AGAIN)
             return st == CS_END ? CS_END
-                                : cs_error_set(err, st, "frame-stream: reader "
-                                               "failed (%s)", cs_status_name(st));
+                                : cs_error_set(err, st,
+                                               "frame-stream: reader "
+                                               "failed (%s)",
+                                               cs_status_name(st));
         if (s->eof) /* cannot happen: a finished reader never asks again */
-            return cs_error_set(err, CS_ERR_CORRUPT, "frame-stream: reader "
+            return cs_error_set(err, CS_ERR_CORRUPT,
+                                "frame-stream: reader "
                                 "stalled after end of file");
         size_t n = fread(s->chunk, 1, sizeof s->chunk, s->f);
         if (n == 0 && ferror(s->f))
-            return cs_error_set(err, CS_ERR_IO, "frame-stream: read failed: "
-                                "%s", strerror(errno));
+            return cs_error_set(err, CS_ERR_IO,
+                                "frame-stream: read failed: "
+                                "%s",
+                                strerror(errno));
         s->consumed += n;
         if (n > 0) {
             st = cs_fs_reader_feed(s->rd, s->chunk, n, err);
@@ -155,8 +157,7 @@ static void stream_close(cs_source *src)
     free(s);
 }
 
-cs_status cs_source_open_framestream(const char *path, cs_source **out,
-                                     cs_error *err)
+cs_status cs_source_open_framestream(const char *path, cs_source **out, cs_error *err)
 {
     if (!path || !out)
         return cs_error_set(err, CS_ERR_ARG, "frame-stream: NULL argument");
@@ -171,8 +172,7 @@ cs_status cs_source_open_framestream(const char *path, cs_source **out,
     s->base.fraction_done = stream_fraction;
     s->f = fopen(path, "rb");
     if (!s->f) {
-        cs_status st = cs_error_set(err, CS_ERR_IO, "%s: cannot open: %s",
-                                    path, strerror(errno));
+        cs_status st = cs_error_set(err, CS_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
         stream_close(&s->base);
         return st;
     }

@@ -46,18 +46,18 @@ typedef struct video_source {
     AVCodecContext *dec;
     AVPacket *pkt;
     AVFrame *frame;
-    int stream;                 /* index of the video stream in fmt */
-    AVRational time_base;       /* of that stream */
-    int64_t next_index;         /* frame number of the next item */
-    int read_errors;            /* consecutive av_read_frame() failures */
-    int recv_errors;            /* consecutive receive_frame() failures */
-    int draining;               /* flush packet sent: only receive now */
-    int done;                   /* decoder returned EOF */
+    int stream;           /* index of the video stream in fmt */
+    AVRational time_base; /* of that stream */
+    int64_t next_index;   /* frame number of the next item */
+    int read_errors;      /* consecutive av_read_frame() failures */
+    int recv_errors;      /* consecutive receive_frame() failures */
+    int draining;         /* flush packet sent: only receive now */
+    int done;             /* decoder returned EOF */
     /* Scaler state; rebuilt when the frame's geometry or format changes. */
     struct SwsContext *sws;
     int sws_w, sws_h, sws_fmt, sws_space, sws_range;
     int out_w, out_h;
-    uint8_t *tmp[4];            /* aligned scaler output, av_image_alloc */
+    uint8_t *tmp[4]; /* aligned scaler output, av_image_alloc */
     int tmp_stride[4];
 } video_source;
 
@@ -79,10 +79,10 @@ static int64_t to_us(int64_t ts, AVRational tb)
 }
 
 /* Start a broken item in the next frame slot. */
-static cs_status broken(video_source *vs, cs_item *item, cs_status code,
-                        int64_t time_us, const char *fmt, ...) CS_PRINTF(5, 6);
-static cs_status broken(video_source *vs, cs_item *item, cs_status code,
-                        int64_t time_us, const char *fmt, ...)
+static cs_status broken(video_source *vs, cs_item *item, cs_status code, int64_t time_us,
+                        const char *fmt, ...) CS_PRINTF(5, 6);
+static cs_status broken(video_source *vs, cs_item *item, cs_status code, int64_t time_us,
+                        const char *fmt, ...)
 {
     va_list ap;
     memset(item, 0, sizeof *item);
@@ -108,31 +108,27 @@ static void free_scaler(video_source *vs)
 /* Make sure vs->sws converts frames like `f`; 0 on success. */
 static int ensure_scaler(video_source *vs, const AVFrame *f)
 {
-    if (vs->sws && vs->sws_w == f->width && vs->sws_h == f->height &&
-        vs->sws_fmt == f->format && vs->sws_space == (int)f->colorspace &&
-        vs->sws_range == (int)f->color_range)
+    if (vs->sws && vs->sws_w == f->width && vs->sws_h == f->height && vs->sws_fmt == f->format &&
+        vs->sws_space == (int)f->colorspace && vs->sws_range == (int)f->color_range)
         return 0;
     free_scaler(vs);
     cs_analysis_size(f->width, f->height, &vs->out_w, &vs->out_h);
-    vs->sws = sws_getContext(f->width, f->height, f->format, vs->out_w,
-                             vs->out_h, AV_PIX_FMT_RGB24, SWS_AREA, NULL,
-                             NULL, NULL);
+    vs->sws = sws_getContext(f->width, f->height, f->format, vs->out_w, vs->out_h, AV_PIX_FMT_RGB24,
+                             SWS_AREA, NULL, NULL, NULL);
     if (!vs->sws)
         return -1;
     /* Honour the stream's YUV matrix and range (swscale assumes BT.601
      * limited range otherwise; yuvj* formats already imply full range). */
     int *inv, *tab, src_range, dst_range, bri, con, sat;
-    if (sws_getColorspaceDetails(vs->sws, &inv, &src_range, &tab, &dst_range,
-                                 &bri, &con, &sat) >= 0) {
+    if (sws_getColorspaceDetails(vs->sws, &inv, &src_range, &tab, &dst_range, &bri, &con, &sat) >=
+        0) {
         if (f->colorspace != AVCOL_SPC_UNSPECIFIED)
             inv = (int *)sws_getCoefficients(f->colorspace);
         if (f->color_range == AVCOL_RANGE_JPEG)
             src_range = 1;
-        sws_setColorspaceDetails(vs->sws, inv, src_range, tab, dst_range,
-                                 bri, con, sat);
+        sws_setColorspaceDetails(vs->sws, inv, src_range, tab, dst_range, bri, con, sat);
     }
-    if (av_image_alloc(vs->tmp, vs->tmp_stride, vs->out_w, vs->out_h,
-                       AV_PIX_FMT_RGB24, 64) < 0) {
+    if (av_image_alloc(vs->tmp, vs->tmp_stride, vs->out_w, vs->out_h, AV_PIX_FMT_RGB24, 64) < 0) {
         free_scaler(vs);
         return -1;
     }
@@ -152,24 +148,22 @@ static cs_status frame_to_item(video_source *vs, cs_item *item, cs_error *err)
     if (f->width <= 0 || f->height <= 0 || f->width > CS_IMAGE_MAX_SIDE ||
         f->height > CS_IMAGE_MAX_SIDE)
         return broken(vs, item, CS_ERR_TOO_LARGE, t,
-                      "frame of %dx%d pixels exceeds the %d-pixel limit",
-                      f->width, f->height, CS_IMAGE_MAX_SIDE);
+                      "frame of %dx%d pixels exceeds the %d-pixel limit", f->width, f->height,
+                      CS_IMAGE_MAX_SIDE);
     if (ensure_scaler(vs, f) != 0)
-        return broken(vs, item, CS_ERR_UNSUPPORTED, t,
-                      "cannot convert %dx%d %s frames to RGB", f->width,
-                      f->height,
-                      av_get_pix_fmt_name(f->format) ? av_get_pix_fmt_name(
-                          f->format) : "unknown-format");
+        return broken(vs, item, CS_ERR_UNSUPPORTED, t, "cannot convert %dx%d %s frames to RGB",
+                      f->width, f->height,
+                      av_get_pix_fmt_name(f->format) ? av_get_pix_fmt_name(f->format)
+                                                     : "unknown-format");
     size_t row = (size_t)vs->out_w * 3;
     uint8_t *rgb = malloc(row * (size_t)vs->out_h);
     if (!rgb)
-        return cs_error_set(err, CS_ERR_NOMEM, "out of memory for a %dx%d frame",
-                            vs->out_w, vs->out_h);
-    sws_scale(vs->sws, (const uint8_t *const *)f->data, f->linesize, 0,
-              f->height, vs->tmp, vs->tmp_stride);
+        return cs_error_set(err, CS_ERR_NOMEM, "out of memory for a %dx%d frame", vs->out_w,
+                            vs->out_h);
+    sws_scale(vs->sws, (const uint8_t *const *)f->data, f->linesize, 0, f->height, vs->tmp,
+              vs->tmp_stride);
     for (int y = 0; y < vs->out_h; y++)
-        memcpy(rgb + (size_t)y * row, vs->tmp[0] + (size_t)y * vs->tmp_stride[0],
-               row);
+        memcpy(rgb + (size_t)y * row, vs->tmp[0] + (size_t)y * vs->tmp_stride[0], row);
     memset(item, 0, sizeof *item);
     item->kind = CS_ITEM_IMAGE;
     item->frame_index = vs->next_index;
@@ -209,8 +203,7 @@ static cs_status video_next(cs_source *src, cs_item *item, cs_error *err)
              * only ever returns errors. */
             if (++vs->recv_errors >= VIDEO_MAX_READ_ERRORS)
                 vs->done = 1;
-            return broken(vs, item, CS_ERR_CORRUPT, -1,
-                          "frame failed to decode: %s",
+            return broken(vs, item, CS_ERR_CORRUPT, -1, "frame failed to decode: %s",
                           av_reason(ret, why, sizeof why));
         }
         vs->recv_errors = 0;
@@ -224,8 +217,7 @@ static cs_status video_next(cs_source *src, cs_item *item, cs_error *err)
         if (ret == AVERROR(EAGAIN))
             continue;
         if (ret < 0) {
-            int at_end = ret == AVERROR_EOF ||
-                         ++vs->read_errors >= VIDEO_MAX_READ_ERRORS ||
+            int at_end = ret == AVERROR_EOF || ++vs->read_errors >= VIDEO_MAX_READ_ERRORS ||
                          (vs->fmt->pb && avio_feof(vs->fmt->pb));
             if (at_end) {
                 vs->draining = 1;
@@ -233,8 +225,7 @@ static cs_status video_next(cs_source *src, cs_item *item, cs_error *err)
             }
             if (ret == AVERROR_EOF)
                 continue;
-            return broken(vs, item, CS_ERR_CORRUPT, -1,
-                          "damaged video data: %s",
+            return broken(vs, item, CS_ERR_CORRUPT, -1, "damaged video data: %s",
                           av_reason(ret, why, sizeof why));
         }
         vs->read_errors = 0;
@@ -242,21 +233,18 @@ static cs_status video_next(cs_source *src, cs_item *item, cs_error *err)
             av_packet_unref(vs->pkt);
             continue;
         }
-        int64_t pkt_us = to_us(vs->pkt->pts != AV_NOPTS_VALUE ? vs->pkt->pts
-                                                             : vs->pkt->dts,
-                               vs->time_base);
+        int64_t pkt_us =
+            to_us(vs->pkt->pts != AV_NOPTS_VALUE ? vs->pkt->pts : vs->pkt->dts, vs->time_base);
         ret = avcodec_send_packet(vs->dec, vs->pkt);
         av_packet_unref(vs->pkt);
         /* EAGAIN cannot happen: the decoder's output was drained above. */
         if (ret < 0 && ret != AVERROR(EAGAIN)) {
-            if (vs->dec->width > CS_IMAGE_MAX_SIDE ||
-                vs->dec->height > CS_IMAGE_MAX_SIDE)
+            if (vs->dec->width > CS_IMAGE_MAX_SIDE || vs->dec->height > CS_IMAGE_MAX_SIDE)
                 return broken(vs, item, CS_ERR_TOO_LARGE, pkt_us,
                               "frame of %dx%d pixels exceeds the %d-pixel "
-                              "limit", vs->dec->width, vs->dec->height,
-                              CS_IMAGE_MAX_SIDE);
-            return broken(vs, item, CS_ERR_CORRUPT, pkt_us,
-                          "packet failed to decode: %s",
+                              "limit",
+                              vs->dec->width, vs->dec->height, CS_IMAGE_MAX_SIDE);
+            return broken(vs, item, CS_ERR_CORRUPT, pkt_us, "packet failed to decode: %s",
                           av_reason(ret, why, sizeof why));
         }
     }
@@ -289,8 +277,7 @@ static int64_t expected_frames(const AVFormatContext *fmt, const AVStream *st)
     return secs > 0 ? (int64_t)(secs * av_q2d(rate) + 0.5) : -1;
 }
 
-cs_status cs_source_open_video(const char *path, cs_source **out,
-                               cs_error *err)
+cs_status cs_source_open_video(const char *path, cs_source **out, cs_error *err)
 {
     char why[AV_ERROR_MAX_STRING_SIZE];
     cs_status code;
@@ -300,8 +287,7 @@ cs_status cs_source_open_video(const char *path, cs_source **out,
         return cs_error_set(err, CS_ERR_ARG, "no path or output given");
     *out = NULL;
     struct stat st_file;
-    if (stat(path, &st_file) == 0 && S_ISREG(st_file.st_mode) &&
-        st_file.st_size == 0)
+    if (stat(path, &st_file) == 0 && S_ISREG(st_file.st_mode) && st_file.st_size == 0)
         return cs_error_set(err, CS_ERR_EMPTY, "empty file: %s", path);
     pthread_once(&quiet_once, quiet_ffmpeg);
 
@@ -315,30 +301,27 @@ cs_status cs_source_open_video(const char *path, cs_source **out,
 
     ret = avformat_open_input(&vs->fmt, path, NULL, NULL);
     if (ret < 0) {
-        if (ret == AVERROR(ENOENT) || ret == AVERROR(EACCES) ||
-            ret == AVERROR(EISDIR))
+        if (ret == AVERROR(ENOENT) || ret == AVERROR(EACCES) || ret == AVERROR(EISDIR))
             code = cs_error_set(err, CS_ERR_IO, "cannot open %s: %s", path,
                                 av_reason(ret, why, sizeof why));
         else
-            code = cs_error_set(err, CS_ERR_UNSUPPORTED,
-                                "not a video FFmpeg can read: %s",
+            code = cs_error_set(err, CS_ERR_UNSUPPORTED, "not a video FFmpeg can read: %s",
                                 av_reason(ret, why, sizeof why));
         goto fail;
     }
     ret = avformat_find_stream_info(vs->fmt, NULL);
     if (ret < 0) {
-        code = cs_error_set(err, CS_ERR_CORRUPT,
-                            "cannot read the video's stream information: %s",
+        code = cs_error_set(err, CS_ERR_CORRUPT, "cannot read the video's stream information: %s",
                             av_reason(ret, why, sizeof why));
         goto fail;
     }
     const AVCodec *codec = NULL;
     ret = av_find_best_stream(vs->fmt, AVMEDIA_TYPE_VIDEO, -1, -1, &codec, 0);
     if (ret < 0) {
-        code = cs_error_set(err, CS_ERR_UNSUPPORTED,
-                            ret == AVERROR_DECODER_NOT_FOUND
-                                ? "no decoder for the file's video stream"
-                                : "file has no video stream");
+        code =
+            cs_error_set(err, CS_ERR_UNSUPPORTED,
+                         ret == AVERROR_DECODER_NOT_FOUND ? "no decoder for the file's video stream"
+                                                          : "file has no video stream");
         goto fail;
     }
     vs->stream = ret;
@@ -362,8 +345,7 @@ cs_status cs_source_open_video(const char *path, cs_source **out,
         ret = avcodec_open2(vs->dec, codec, NULL);
     }
     if (ret < 0) {
-        code = cs_error_set(err, CS_ERR_UNSUPPORTED,
-                            "cannot open the %s decoder: %s", codec->name,
+        code = cs_error_set(err, CS_ERR_UNSUPPORTED, "cannot open the %s decoder: %s", codec->name,
                             av_reason(ret, why, sizeof why));
         goto fail;
     }

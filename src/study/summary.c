@@ -12,7 +12,7 @@
 #define ADEQUATE_VISIBILITY 0.5f
 
 typedef struct ranked {
-    float priority;  /* review_priority() */
+    float priority; /* review_priority() */
     uint64_t seq;
     char name[CS_NAME_MAX];
     bool bleeding, polyp;
@@ -49,17 +49,17 @@ struct cs_summary {
     FILE *reduced_tmp, *errors_tmp;
     uint64_t n_reduced, n_errors, n_frames_written;
 
-    cs_outcome *run;   /* the open run, at most opts.max_run outcomes */
+    cs_outcome *run; /* the open run, at most opts.max_run outcomes */
     int run_len;
-    unsigned run_flags;     /* union of the open run's frames' findings */
-    bool run_has_all;       /* some frame of the run carries all of them */
+    unsigned run_flags; /* union of the open run's frames' findings */
+    bool run_has_all;   /* some frame of the run carries all of them */
     uint64_t run_id;
     bool have_prev;
     uint8_t prev_sig[CS_SIG_LEN];
-    float prev_distance;  /* distance of run[run_len-1] to its predecessor */
-    float *run_distance;  /* per frame in the run; NAN for the first */
+    float prev_distance; /* distance of run[run_len-1] to its predecessor */
+    float *run_distance; /* per frame in the run; NAN for the first */
 
-    ranked *heap;      /* min-heap on (priority, -seq) of the top_n */
+    ranked *heap; /* min-heap on (priority, -seq) of the top_n */
     int heap_len;
 
     cs_summary_counts counts;
@@ -102,7 +102,11 @@ static json_t *name_json(const char *name)
     size_t o = 0;
     const unsigned char *p = (const unsigned char *)name;
     while (*p && o + 5 < sizeof clean) {
-        int len = *p < 0x80 ? 1 : (*p >> 5) == 6 ? 2 : (*p >> 4) == 14 ? 3 : (*p >> 3) == 30 ? 4 : 0;
+        int len = *p < 0x80         ? 1
+                  : (*p >> 5) == 6  ? 2
+                  : (*p >> 4) == 14 ? 3
+                  : (*p >> 3) == 30 ? 4
+                                    : 0;
         int ok = len > 0;
         for (int k = 1; ok && k < len; k++)
             ok = (p[k] & 0xC0) == 0x80;
@@ -132,8 +136,8 @@ static json_t *num(double v)
     return json_real(v);
 }
 
-static json_t *frame_json(const cs_summary *s, const cs_outcome *o, float distance,
-                          uint64_t run, bool representative)
+static json_t *frame_json(const cs_summary *s, const cs_outcome *o, float distance, uint64_t run,
+                          bool representative)
 {
     json_t *f = json_object();
     json_object_set_new(f, "seq", json_integer((json_int_t)o->seq));
@@ -166,9 +170,9 @@ static json_t *frame_json(const cs_summary *s, const cs_outcome *o, float distan
     json_t *boxes = json_array();
     for (int i = 0; i < r->n_boxes; i++) {
         const cs_box *b = &r->boxes[i];
-        json_array_append_new(boxes, json_pack("{s:o,s:o,s:o,s:o,s:o}", "x", num(b->x), "y",
-                                               num(b->y), "w", num(b->w), "h", num(b->h),
-                                               "score", num(b->score)));
+        json_array_append_new(boxes,
+                              json_pack("{s:o,s:o,s:o,s:o,s:o}", "x", num(b->x), "y", num(b->y),
+                                        "w", num(b->w), "h", num(b->h), "score", num(b->score)));
     }
     json_object_set_new(f, "boxes", boxes);
     json_object_set_new(f, "polyp_probability", num(r->polyp_probability));
@@ -238,14 +242,15 @@ static cs_status close_run(cs_summary *s, cs_error *err)
     int rep = representative_of(s->run, s->run_len);
     uint64_t id = s->run_id++;
     for (int i = 0; i < s->run_len; i++) {
-        cs_status st = write_frame(s, frame_json(s, &s->run[i], s->run_distance[i], id, i == rep), err);
+        cs_status st =
+            write_frame(s, frame_json(s, &s->run[i], s->run_distance[i], id, i == rep), err);
         if (st != CS_OK)
             return st;
     }
     json_t *r = json_pack("{s:I,s:I,s:o,s:I,s:I,s:i}", "run", (json_int_t)id, "representative",
                           (json_int_t)s->run[rep].seq, "name", name_json(s->run[rep].name), "first",
-                          (json_int_t)s->run[0].seq, "last",
-                          (json_int_t)s->run[s->run_len - 1].seq, "length", s->run_len);
+                          (json_int_t)s->run[0].seq, "last", (json_int_t)s->run[s->run_len - 1].seq,
+                          "length", s->run_len);
     cs_status st = put_json(s->reduced_tmp, r, s->n_reduced++ ? ",\n" : "\n", err);
     s->counts.runs++;
     s->counts.redundant += (uint64_t)(s->run_len - 1);
@@ -262,8 +267,9 @@ static bool ranks_below(const ranked *a, const ranked *b)
 static void heap_push(cs_summary *s, const cs_outcome *o)
 {
     const cs_frame_result *res = &o->result;
-    ranked r = {review_priority(res), o->seq, {0}, res->bleeding, res->polyp,
-                res->bleeding_probability, res->polyp_probability};
+    ranked r = {review_priority(res),  o->seq,     {0},
+                res->bleeding,         res->polyp, res->bleeding_probability,
+                res->polyp_probability};
     memcpy(r.name, o->name, sizeof r.name);
     int n = s->opts.top_n;
     if (n <= 0)
@@ -298,8 +304,7 @@ static void heap_push(cs_summary *s, const cs_outcome *o)
     s->heap[i] = r;
 }
 
-cs_status cs_summary_begin(FILE *out, const cs_summary_opts *opts, cs_summary **sum,
-                           cs_error *err)
+cs_status cs_summary_begin(FILE *out, const cs_summary_opts *opts, cs_summary **sum, cs_error *err)
 {
     cs_summary *s = calloc(1, sizeof *s);
     *sum = NULL;
@@ -318,12 +323,12 @@ cs_status cs_summary_begin(FILE *out, const cs_summary_opts *opts, cs_summary **
         cs_summary_free(s);
         return cs_error_set(err, CS_ERR_IO, "cannot start summary: %s", strerror(errno));
     }
-    json_t *head = json_pack("{s:i,s:{s:s?,s:s?},s:{s:s?,s:o},s:{s:s?,s:o}}", "capscreen_summary",
-                             CS_SUMMARY_VERSION, "source", "path", opts->source_path, "type",
-                             opts->source_type, "model", "path", opts->model_path, "threshold",
-                             num(opts->threshold), "polyp_model", "path",
-                             opts->polyp_model_path, "threshold",
-                             opts->polyp_model_path ? num(opts->polyp_threshold) : json_null());
+    json_t *head =
+        json_pack("{s:i,s:{s:s?,s:s?},s:{s:s?,s:o},s:{s:s?,s:o}}", "capscreen_summary",
+                  CS_SUMMARY_VERSION, "source", "path", opts->source_path, "type",
+                  opts->source_type, "model", "path", opts->model_path, "threshold",
+                  num(opts->threshold), "polyp_model", "path", opts->polyp_model_path, "threshold",
+                  opts->polyp_model_path ? num(opts->polyp_threshold) : json_null());
     char *text = head ? json_dumps(head, JSON_FLAGS) : NULL;
     json_decref(head);
     if (!text) {
@@ -353,9 +358,9 @@ cs_status cs_summary_add(void *ctx, const cs_outcome *o, cs_error *err)
             return st;
         s->have_prev = false;
         s->counts.failed++;
-        json_t *e = json_pack("{s:I,s:o,s:s,s:o}", "seq", (json_int_t)o->seq, "name",
-                              name_json(o->name), "reason_code", cs_status_name(o->status),
-                              "reason", name_json(o->reason));
+        json_t *e =
+            json_pack("{s:I,s:o,s:s,s:o}", "seq", (json_int_t)o->seq, "name", name_json(o->name),
+                      "reason_code", cs_status_name(o->status), "reason", name_json(o->reason));
         if ((st = put_json(s->errors_tmp, e, s->n_errors++ ? ",\n" : "\n", err)) != CS_OK)
             return st;
         return write_frame(s, frame_json(s, o, NAN, 0, false), err);
@@ -417,7 +422,8 @@ static cs_status copy_section(cs_summary *s, FILE *tmp, const char *name, cs_err
 {
     char buf[65536];
     size_t n;
-    if (fprintf(s->out, "],\n\"%s\":[", name) < 0 || fflush(tmp) != 0 || fseek(tmp, 0, SEEK_SET) != 0)
+    if (fprintf(s->out, "],\n\"%s\":[", name) < 0 || fflush(tmp) != 0 ||
+        fseek(tmp, 0, SEEK_SET) != 0)
         return io_fail(err, name);
     while ((n = fread(buf, 1, sizeof buf, tmp)) > 0)
         if (fwrite(buf, 1, n, s->out) != n)
@@ -427,9 +433,12 @@ static cs_status copy_section(cs_summary *s, FILE *tmp, const char *name, cs_err
 
 static const char *cleansing_grade(double mean_visibility)
 {
-    if (mean_visibility >= 0.75) return "excellent";
-    if (mean_visibility >= 0.60) return "good";
-    if (mean_visibility >= 0.45) return "fair";
+    if (mean_visibility >= 0.75)
+        return "excellent";
+    if (mean_visibility >= 0.60)
+        return "good";
+    if (mean_visibility >= 0.45)
+        return "fair";
     return "poor";
 }
 
@@ -445,11 +454,11 @@ cs_status cs_summary_finish(cs_summary *s, cs_error *err)
     qsort(s->heap, (size_t)s->heap_len, sizeof *s->heap, ranked_desc);
     for (int i = 0; i < s->heap_len; i++) {
         const ranked *r = &s->heap[i];
-        json_t *j = json_pack("{s:i,s:I,s:o,s:o,s:o,s:b,s:o,s:b}", "rank", i + 1, "seq",
-                              (json_int_t)r->seq, "name", name_json(r->name), "priority",
-                              num(r->priority), "bleeding_probability",
-                              num(r->bleeding_probability), "bleeding", r->bleeding,
-                              "polyp_probability", num(r->polyp_probability), "polyp", r->polyp);
+        json_t *j =
+            json_pack("{s:i,s:I,s:o,s:o,s:o,s:b,s:o,s:b}", "rank", i + 1, "seq", (json_int_t)r->seq,
+                      "name", name_json(r->name), "priority", num(r->priority),
+                      "bleeding_probability", num(r->bleeding_probability), "bleeding", r->bleeding,
+                      "polyp_probability", num(r->polyp_probability), "polyp", r->polyp);
         if ((st = put_json(s->out, j, i ? ",\n" : "\n", err)) != CS_OK)
             return st;
     }
@@ -462,8 +471,8 @@ cs_status cs_summary_finish(cs_summary *s, cs_error *err)
         "counts", "frames", (json_int_t)c->frames, "analysed", (json_int_t)c->analysed, "failed",
         (json_int_t)c->failed, "readable", (json_int_t)c->readable, "too_dark",
         (json_int_t)c->too_dark, "too_bright", (json_int_t)c->too_bright, "blurry",
-        (json_int_t)c->blurry, "bleeding_flagged", (json_int_t)c->bleeding, "polyp_flagged", (json_int_t)c->polyp, "runs",
-        (json_int_t)c->runs, "redundant", (json_int_t)c->redundant,
+        (json_int_t)c->blurry, "bleeding_flagged", (json_int_t)c->bleeding, "polyp_flagged",
+        (json_int_t)c->polyp, "runs", (json_int_t)c->runs, "redundant", (json_int_t)c->redundant,
         "cleansing", "mean_visibility", num(c->analysed ? mean_vis : NAN), "adequate_fraction",
         num(c->analysed ? (double)s->adequate / n : NAN), "grade",
         c->analysed ? cleansing_grade(mean_vis) : "unknown", "adequate",

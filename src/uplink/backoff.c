@@ -1,8 +1,7 @@
 /* backoff.c - full-jitter exponential backoff (see backoff.h). */
 #include "uplink/backoff.h"
 
-void csu_backoff_init(csu_backoff *b, uint32_t min_ms, uint32_t max_ms,
-                      uint64_t seed)
+void csu_backoff_init(csu_backoff *b, uint32_t min_ms, uint32_t max_ms, uint64_t seed)
 {
     b->min_ms = min_ms ? min_ms : 1;
     b->max_ms = max_ms < b->min_ms ? b->min_ms : max_ms;
@@ -33,7 +32,4 @@ uint32_t csu_backoff_fail(csu_backoff *b)
     return b->min_ms + (uint32_t)(csu_backoff_random(b) % span);
 }
 
-void csu_backoff_reset(csu_backoff *b)
-{
-    b->failures = 0;
-}
+void csu_backoff_reset(csu_backoff *b) { b->failures = 0; }

@@ -13,14 +13,13 @@
 
 typedef struct csu_backoff {
     uint32_t min_ms, max_ms;
-    uint32_t failures;   /* consecutive failures since the last success */
-    uint64_t rng;        /* xorshift64* state, never 0 */
+    uint32_t failures; /* consecutive failures since the last success */
+    uint64_t rng;      /* xorshift64* state, never 0 */
 } csu_backoff;
 
 /* min_ms 0 is taken as 1; max_ms under min_ms is taken as min_ms; seed 0 is
  * replaced by a fixed non-zero constant. */
-void csu_backoff_init(csu_backoff *b, uint32_t min_ms, uint32_t max_ms,
-                      uint64_t seed);
+void csu_backoff_init(csu_backoff *b, uint32_t min_ms, uint32_t max_ms, uint64_t seed);
 /* Count a failure and return how long to wait before the next try. */
 uint32_t csu_backoff_fail(csu_backoff *b);
 /* Count a success: the next failure waits min_ms again. */

@@ -5,8 +5,7 @@
 
 bool csu_base64(const void *data, size_t len, char *out, size_t out_cap)
 {
-    static const char A[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    static const char A[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     const uint8_t *p = data;
     size_t o = 0;
     if (out_cap < (len + 2) / 3 * 4 + 1)

@@ -16,8 +16,7 @@ typedef struct csu_device {
 
 /* Errors: CS_ERR_ARG (no device file: not enrolled), CS_ERR_CORRUPT,
  * CS_ERR_IO. */
-cs_status csu_device_load(const char *state_dir, csu_device *d, cs_error *err)
-    CS_WARN_UNUSED;
+cs_status csu_device_load(const char *state_dir, csu_device *d, cs_error *err) CS_WARN_UNUSED;
 /* Create the device file (refuses to replace one). Errors: CS_ERR_ARG
  * (exists), CS_ERR_IO. */
 cs_status csu_device_store(const char *state_dir, const csu_device *d,

@@ -10,9 +10,8 @@
 #include "uplink/http.h"
 #include "uplink/json.h"
 
-cs_status csu_enrol(const char *server_url, const char *code,
-                    const char *state_dir, char *study_out, size_t study_cap,
-                    const char *ca_file, cs_error *err)
+cs_status csu_enrol(const char *server_url, const char *code, const char *state_dir,
+                    char *study_out, size_t study_cap, const char *ca_file, cs_error *err)
 {
     csu_device d;
     csu_reply *r = NULL;
@@ -20,18 +19,19 @@ cs_status csu_enrol(const char *server_url, const char *code,
     struct curl_slist *h = NULL, *n;
     CURL *curl = NULL;
     cs_status st = CS_OK;
-    csu_http_opts o = {.connect_timeout_s = 10, .low_speed_bytes = 1,
-                       .low_speed_time_s = 30, .ca_file = ca_file};
+    csu_http_opts o = {
+        .connect_timeout_s = 10, .low_speed_bytes = 1, .low_speed_time_s = 30, .ca_file = ca_file};
     if (!server_url || !code || !state_dir || !*code)
-        return cs_error_set(err, CS_ERR_ARG, "enrol needs a server URL, a code "
+        return cs_error_set(err, CS_ERR_ARG,
+                            "enrol needs a server URL, a code "
                             "and a state folder");
     memset(&d, 0, sizeof d);
     size_t sl = strlen(server_url);
     while (sl > 0 && server_url[sl - 1] == '/')
         sl--;
     if (sl >= sizeof d.server ||
-        snprintf(url, sizeof url, "%.*s/api/v1/devices/enrol", (int)sl,
-                 server_url) >= (int)sizeof url ||
+        snprintf(url, sizeof url, "%.*s/api/v1/devices/enrol", (int)sl, server_url) >=
+            (int)sizeof url ||
         !csu_json_quote(code, qcode, sizeof qcode))
         return cs_error_set(err, CS_ERR_ARG, "server URL or code too long");
     snprintf(d.server, sizeof d.server, "%.*s", (int)sl, server_url);
@@ -40,7 +40,8 @@ cs_status csu_enrol(const char *server_url, const char *code,
     if (snprintf(path, sizeof path, "%s/" CSU_DEVICE_FILE, state_dir) >= (int)sizeof path)
         return cs_error_set(err, CS_ERR_ARG, "state folder path too long");
     if (access(path, F_OK) == 0)
-        return cs_error_set(err, CS_ERR_ARG, "%s exists: this hub is already "
+        return cs_error_set(err, CS_ERR_ARG,
+                            "%s exists: this hub is already "
                             "enrolled (use a new state folder for a new study)",
                             path);
     snprintf(body, sizeof body, "{\"code\": %s}", qcode);
@@ -66,16 +67,17 @@ cs_status csu_enrol(const char *server_url, const char *code,
         char reason[200] = "";
         if (!csu_json_get(r->body, "error", reason, sizeof reason))
             csu_json_get(r->body, "reason", reason, sizeof reason);
-        st = cs_error_set(err, CS_ERR_UNSUPPORTED, "enrol: the server refused "
-                          "the code (HTTP %ld%s%s)", r->code,
-                          reason[0] ? ": " : "", reason);
+        st = cs_error_set(err, CS_ERR_UNSUPPORTED,
+                          "enrol: the server refused "
+                          "the code (HTTP %ld%s%s)",
+                          r->code, reason[0] ? ": " : "", reason);
         goto fail;
     }
     if (!csu_json_get(r->body, "token", d.token, sizeof d.token) ||
-        !csu_json_get(r->body, "study", d.study, sizeof d.study) ||
-        !d.token[0] || !d.study[0] || strpbrk(d.token, " \r\n") ||
-        strpbrk(d.study, " \r\n")) {
-        st = cs_error_set(err, CS_ERR_CORRUPT, "enrol: reply lacks a usable "
+        !csu_json_get(r->body, "study", d.study, sizeof d.study) || !d.token[0] || !d.study[0] ||
+        strpbrk(d.token, " \r\n") || strpbrk(d.study, " \r\n")) {
+        st = cs_error_set(err, CS_ERR_CORRUPT,
+                          "enrol: reply lacks a usable "
                           "\"token\" and \"study\"");
         goto fail;
     }

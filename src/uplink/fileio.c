@@ -26,15 +26,14 @@ static cs_status fsync_dir_of(const char *path, cs_error *err)
         int e = errno;
         if (fd >= 0)
             close(fd);
-        return cs_error_set(err, CS_ERR_IO, "fsync of the folder of %s: %s",
-                            path, strerror(e));
+        return cs_error_set(err, CS_ERR_IO, "fsync of the folder of %s: %s", path, strerror(e));
     }
     close(fd);
     return CS_OK;
 }
 
-cs_status csu_file_replace(const char *path, const void *data, size_t len,
-                           mode_t mode, bool durable, cs_error *err)
+cs_status csu_file_replace(const char *path, const void *data, size_t len, mode_t mode,
+                           bool durable, cs_error *err)
 {
     char tmp[4096];
     const char *p = data;
@@ -70,8 +69,7 @@ fail:
     return st;
 }
 
-cs_status csu_file_read(const char *path, size_t cap, char **out,
-                        size_t *len, cs_error *err)
+cs_status csu_file_read(const char *path, size_t cap, char **out, size_t *len, cs_error *err)
 {
     struct stat sb;
     char *buf = NULL;
@@ -82,8 +80,10 @@ cs_status csu_file_read(const char *path, size_t cap, char **out,
     if (fd < 0 || fstat(fd, &sb) != 0)
         goto io_fail;
     if ((uint64_t)sb.st_size > cap) {
-        st = cs_error_set(err, CS_ERR_TOO_LARGE, "%s: %lld bytes, over the "
-                          "cap of %zu", path, (long long)sb.st_size, cap);
+        st = cs_error_set(err, CS_ERR_TOO_LARGE,
+                          "%s: %lld bytes, over the "
+                          "cap of %zu",
+                          path, (long long)sb.st_size, cap);
         goto fail;
     }
     buf = malloc((size_t)sb.st_size + 1);
@@ -98,7 +98,7 @@ cs_status csu_file_read(const char *path, size_t cap, char **out,
         if (n < 0)
             goto io_fail;
         if (n == 0)
-            break;  /* shrank under us: what we have */
+            break; /* shrank under us: what we have */
         got += (size_t)n;
     }
     buf[got] = '\0';
@@ -108,16 +108,14 @@ cs_status csu_file_read(const char *path, size_t cap, char **out,
         *len = got;
     return CS_OK;
 io_fail:
-    st = cs_error_set(err, CS_ERR_IO, "cannot read %s: %s", path,
-                      strerror(errno));
-fail:
-    {
-        int e = errno;
-        if (fd >= 0)
-            close(fd);
-        free(buf);
-        errno = e;
-    }
+    st = cs_error_set(err, CS_ERR_IO, "cannot read %s: %s", path, strerror(errno));
+fail : {
+    int e = errno;
+    if (fd >= 0)
+        close(fd);
+    free(buf);
+    errno = e;
+}
     return st;
 }
 
@@ -128,8 +126,7 @@ cs_status csu_dir_ensure(const char *path, mode_t mode, cs_error *err)
         return CS_OK;
     if (errno == EEXIST && stat(path, &sb) == 0 && S_ISDIR(sb.st_mode))
         return CS_OK;
-    return cs_error_set(err, CS_ERR_IO, "cannot create folder %s: %s", path,
-                        strerror(errno));
+    return cs_error_set(err, CS_ERR_IO, "cannot create folder %s: %s", path, strerror(errno));
 }
 
 int64_t csu_wall_us(void)

@@ -9,8 +9,7 @@
 #include <strings.h>
 
 /* Copy a header's value (trimmed) into out when `line` is that header. */
-static bool header_value(const char *line, size_t len, const char *name,
-                         char *out, size_t cap)
+static bool header_value(const char *line, size_t len, const char *name, char *out, size_t cap)
 {
     size_t n = strlen(name);
     if (len <= n || strncasecmp(line, name, n) != 0 || line[n] != ':')
@@ -42,10 +41,8 @@ static size_t on_header(char *data, size_t size, size_t n, void *user)
         r->has_length = end != num && *end == '\0' && num[0] != '-';
     }
     header_value(data, len, "Location", r->location, sizeof r->location);
-    header_value(data, len, "Tus-Extension", r->tus_extension,
-                 sizeof r->tus_extension);
-    header_value(data, len, "Tus-Checksum-Algorithm", r->tus_checksum,
-                 sizeof r->tus_checksum);
+    header_value(data, len, "Tus-Extension", r->tus_extension, sizeof r->tus_extension);
+    header_value(data, len, "Tus-Checksum-Algorithm", r->tus_checksum, sizeof r->tus_checksum);
     return len;
 }
 
@@ -53,24 +50,22 @@ static size_t on_body(char *data, size_t size, size_t n, void *user)
 {
     csu_reply *r = user;
     size_t len = size * n, room = sizeof r->body - 1 - r->body_len;
-    size_t take = len < room ? len : room;  /* the rest is dropped */
+    size_t take = len < room ? len : room; /* the rest is dropped */
     memcpy(r->body + r->body_len, data, take);
     r->body_len += take;
     r->body[r->body_len] = '\0';
     return len;
 }
 
-static int on_progress(void *user, curl_off_t a, curl_off_t b, curl_off_t c,
-                       curl_off_t d)
+static int on_progress(void *user, curl_off_t a, curl_off_t b, curl_off_t c, curl_off_t d)
 {
     atomic_int *stop = user;
     (void)a, (void)b, (void)c, (void)d;
     return stop && atomic_load(stop) ? 1 : 0;
 }
 
-void csu_http_do(CURL *curl, const csu_http_opts *o, const char *method,
-                 const char *url, struct curl_slist *headers,
-                 const void *body, size_t len, csu_reply *r)
+void csu_http_do(CURL *curl, const csu_http_opts *o, const char *method, const char *url,
+                 struct curl_slist *headers, const void *body, size_t len, csu_reply *r)
 {
     char errbuf[CURL_ERROR_SIZE] = "";
     memset(r, 0, sizeof *r);
@@ -92,8 +87,7 @@ void csu_http_do(CURL *curl, const csu_http_opts *o, const char *method,
     curl_easy_setopt(curl, CURLOPT_TCP_KEEPALIVE, 1L);
     curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
     if (o->max_send_rate)
-        curl_easy_setopt(curl, CURLOPT_MAX_SEND_SPEED_LARGE,
-                         (curl_off_t)o->max_send_rate);
+        curl_easy_setopt(curl, CURLOPT_MAX_SEND_SPEED_LARGE, (curl_off_t)o->max_send_rate);
     if (o->ca_file)
         curl_easy_setopt(curl, CURLOPT_CAINFO, o->ca_file);
     if (strcmp(method, "HEAD") == 0) {
@@ -112,7 +106,8 @@ void csu_http_do(CURL *curl, const csu_http_opts *o, const char *method,
     if (rc != CURLE_OK) {
         snprintf(r->error, sizeof r->error, "%.8s %.120s: %.120s", method, url,
                  rc == CURLE_ABORTED_BY_CALLBACK ? "stopped"
-                 : errbuf[0] ? errbuf : curl_easy_strerror(rc));
+                 : errbuf[0]                     ? errbuf
+                                                 : curl_easy_strerror(rc));
         r->code = 0;
         return;
     }

@@ -20,42 +20,42 @@
 #define CSU_PATH_MAX 4096
 
 struct csu_uplink {
-    csu_config cfg;               /* string members point into the arrays */
+    csu_config cfg; /* string members point into the arrays */
     char state_dir[CSU_PATH_MAX], spool_dir[CSU_PATH_MAX];
     char stream_path[CSU_PATH_MAX], status_file[CSU_PATH_MAX];
     char device_id[128], ca_file[CSU_PATH_MAX], server[512];
     csu_device dev;
     csu_tus tus;
     csu_backoff backoff;
-    csu_sizer sizer;              /* bytes per PATCH and per packed chunk */
-    csu_saved *saved;             /* progress, as last stored */
-    csu_outbox ob;                /* bytes of saved's outbox */
-    uint8_t *scratch;             /* one frame payload */
+    csu_sizer sizer;  /* bytes per PATCH and per packed chunk */
+    csu_saved *saved; /* progress, as last stored */
+    csu_outbox ob;    /* bytes of saved's outbox */
+    uint8_t *scratch; /* one frame payload */
     size_t scratch_cap;
-    csu_spool_list list;          /* last spool scan */
-    int stream_fd;                /* stream mode, -1 until opened */
-    int lock_fd;                  /* flock on STATE_DIR/lock */
+    csu_spool_list list; /* last spool scan */
+    int stream_fd;       /* stream mode, -1 until opened */
+    int lock_fd;         /* flock on STATE_DIR/lock */
     atomic_int stop;
 
-    bool synced;          /* the server's offset was learned since start or
+    bool synced;              /* the server's offset was learned since start or
                              since the last failed request */
-    bool options_done;    /* OPTIONS asked (checksum discovery) */
-    bool refused;         /* the last failure was a refusal (4xx) */
-    bool full;            /* spool at its cap */
-    int full_marker;      /* marker state on disk: -1 unknown, 0, 1 */
-    bool end_seen;        /* study.end (or STREAM.end) present */
-    bool last_chunk;      /* the outbox holds the study's last frames (spool
+    bool options_done;        /* OPTIONS asked (checksum discovery) */
+    bool refused;             /* the last failure was a refusal (4xx) */
+    bool full;                /* spool at its cap */
+    int full_marker;          /* marker state on disk: -1 unknown, 0, 1 */
+    bool end_seen;            /* study.end (or STREAM.end) present */
+    bool last_chunk;          /* the outbox holds the study's last frames (spool
                              mode): the PATCH that completes it also sends
                              Upload-Length, saving the closing round trip.
                              False after a restart: then an empty PATCH
                              closes the upload, as before */
-    int64_t retry_at_ms;  /* monotonic time of the next try; 0: none */
+    int64_t retry_at_ms;      /* monotonic time of the next try; 0: none */
     int64_t last_scan_ms;     /* monotonic time of the last spool scan */
     int64_t pending_since_ms; /* when unpacked frames were first seen */
     uint64_t pending_frames;  /* unpacked frames seen by the last scan */
     uint64_t pending_bytes;
-    csu_status_info info;     /* last snapshot */
-    csu_status_info written;  /* last snapshot written / reported */
+    csu_status_info info;    /* last snapshot */
+    csu_status_info written; /* last snapshot written / reported */
 };
 
 /* step.c */
@@ -76,8 +76,8 @@ cs_status csu__pack(csu_uplink *u, bool *packed, cs_error *err);
  * drop_sent they are left out (a new upload), otherwise zeros stand in for
  * frames already released (those bytes are never sent again). Then seal and
  * save outbox and progress. */
-cs_status csu__rebuild(csu_uplink *u, uint64_t start, bool header,
-                       uint64_t keep_from, bool drop_sent, cs_error *err);
+cs_status csu__rebuild(csu_uplink *u, uint64_t start, bool header, uint64_t keep_from,
+                       bool drop_sent, cs_error *err);
 /* Scan the spool (u->list), note study.end, update the full signal. */
 cs_status csu__scan(csu_uplink *u, cs_error *err);
 /* Bring the spool.full marker and u->full up to date with the last scan. */

@@ -53,7 +53,9 @@ static const char *str(const char *p, char *out, size_t cap)
         if (c == '\\') {
             c = *p++;
             switch (c) {
-            case '"': case '\\': case '/': break;
+            case '"':
+            case '\\':
+            case '/': break;
             case 'n': c = '\n'; break;
             case 't': c = '\t'; break;
             case 'r': c = '\r'; break;

@@ -15,8 +15,10 @@ cs_status csu_outbox_init(csu_outbox *ob, size_t cap, cs_error *err)
     ob->cap = cap;
     ob->data = malloc(cap);
     if (!ob->data)
-        return cs_error_set(err, CS_ERR_NOMEM, "outbox: cannot allocate %zu "
-                            "bytes", cap);
+        return cs_error_set(err, CS_ERR_NOMEM,
+                            "outbox: cannot allocate %zu "
+                            "bytes",
+                            cap);
     return CS_OK;
 }
 
@@ -29,13 +31,9 @@ void csu_outbox_free(csu_outbox *ob)
     ob->len = ob->cap = 0;
 }
 
-void csu_outbox_clear(csu_outbox *ob, csu_saved *s)
-{
-    csu_outbox_begin(ob, s, s->offset, false);
-}
+void csu_outbox_clear(csu_outbox *ob, csu_saved *s) { csu_outbox_begin(ob, s, s->offset, false); }
 
-void csu_outbox_begin(csu_outbox *ob, csu_saved *s, uint64_t start,
-                      bool header)
+void csu_outbox_begin(csu_outbox *ob, csu_saved *s, uint64_t start, bool header)
 {
     ob->len = 0;
     s->n = 0;
@@ -49,15 +47,14 @@ void csu_outbox_begin(csu_outbox *ob, csu_saved *s, uint64_t start,
     }
 }
 
-cs_status csu_outbox_add(csu_outbox *ob, csu_saved *s, const csu_entry *e,
-                         const uint8_t *payload, cs_error *err)
+cs_status csu_outbox_add(csu_outbox *ob, csu_saved *s, const csu_entry *e, const uint8_t *payload,
+                         cs_error *err)
 {
     size_t written = 0;
     if (s->n >= CSU_CHUNK_FRAMES_MAX)
         return cs_error_set(err, CS_ERR_ARG, "outbox: entry table full");
-    cs_status st = cs_fs_encode_record(ob->data + ob->len, ob->cap - ob->len,
-                                       e->index, e->time_us, e->flags, payload,
-                                       e->size, &written, err);
+    cs_status st = cs_fs_encode_record(ob->data + ob->len, ob->cap - ob->len, e->index, e->time_us,
+                                       e->flags, payload, e->size, &written, err);
     if (st != CS_OK)
         return st;
     ob->len += written;
@@ -84,8 +81,8 @@ cs_status csu_outbox_save(const csu_outbox *ob, const char *dir, cs_error *err)
     return csu_file_replace(path, ob->data, ob->len, 0600, false, err);
 }
 
-cs_status csu_outbox_load(csu_outbox *ob, const csu_saved *s, const char *dir,
-                          bool *valid, cs_error *err)
+cs_status csu_outbox_load(csu_outbox *ob, const csu_saved *s, const char *dir, bool *valid,
+                          cs_error *err)
 {
     char path[4096], *buf = NULL;
     size_t len = 0;
@@ -96,7 +93,7 @@ cs_status csu_outbox_load(csu_outbox *ob, const csu_saved *s, const char *dir,
         return cs_error_set(err, CS_ERR_ARG, "state folder path too long");
     st = csu_file_read(path, ob->cap, &buf, &len, err);
     if ((st == CS_ERR_IO && errno == ENOENT) || st == CS_ERR_TOO_LARGE)
-        return CS_OK;  /* missing or not ours: rebuilt by the caller */
+        return CS_OK; /* missing or not ours: rebuilt by the caller */
     if (st != CS_OK)
         return st;
     if (len == s->seg_len && cs_crc32c(0, buf, len) == s->seg_crc) {

@@ -21,22 +21,20 @@ typedef struct csu_outbox {
 } csu_outbox;
 
 /* Allocate `cap` bytes. Errors: CS_ERR_NOMEM. */
-cs_status csu_outbox_init(csu_outbox *ob, size_t cap, cs_error *err)
-    CS_WARN_UNUSED;
+cs_status csu_outbox_init(csu_outbox *ob, size_t cap, cs_error *err) CS_WARN_UNUSED;
 void csu_outbox_free(csu_outbox *ob);
 
 /* Start a new chunk at upload offset `start`, with the file header first
  * when `header`: clears the bytes and s's entries. */
-void csu_outbox_begin(csu_outbox *ob, csu_saved *s, uint64_t start,
-                      bool header);
+void csu_outbox_begin(csu_outbox *ob, csu_saved *s, uint64_t start, bool header);
 /* Empty the outbox (nothing waits; it would start at s->offset). */
 void csu_outbox_clear(csu_outbox *ob, csu_saved *s);
 
 /* Append a record for `e` (copied into s) with its payload. Errors:
  * CS_ERR_TOO_LARGE (no room: the caller seals what it has),
  * CS_ERR_ARG (entry table full). */
-cs_status csu_outbox_add(csu_outbox *ob, csu_saved *s, const csu_entry *e,
-                         const uint8_t *payload, cs_error *err) CS_WARN_UNUSED;
+cs_status csu_outbox_add(csu_outbox *ob, csu_saved *s, const csu_entry *e, const uint8_t *payload,
+                         cs_error *err) CS_WARN_UNUSED;
 
 /* Record length and CRC in s. */
 void csu_outbox_seal(const csu_outbox *ob, csu_saved *s);
@@ -44,13 +42,12 @@ void csu_outbox_seal(const csu_outbox *ob, csu_saved *s);
 /* Write the bytes to dir/outbox.csfs (atomically replaced, not fsynced:
  * a cache that csu_outbox_load() checks against the progress). Errors:
  * CS_ERR_IO. */
-cs_status csu_outbox_save(const csu_outbox *ob, const char *dir,
-                          cs_error *err) CS_WARN_UNUSED;
+cs_status csu_outbox_save(const csu_outbox *ob, const char *dir, cs_error *err) CS_WARN_UNUSED;
 
 /* Read dir/outbox.csfs; *valid is true when it matches s (length, CRC).
  * Errors: CS_ERR_IO other than a missing file, CS_ERR_NOMEM. */
-cs_status csu_outbox_load(csu_outbox *ob, const csu_saved *s, const char *dir,
-                          bool *valid, cs_error *err) CS_WARN_UNUSED;
+cs_status csu_outbox_load(csu_outbox *ob, const csu_saved *s, const char *dir, bool *valid,
+                          cs_error *err) CS_WARN_UNUSED;
 
 /* Upload offset just past entry i's record. */
 uint64_t csu_outbox_entry_end(const csu_saved *s, size_t i);

@@ -13,14 +13,10 @@
 #include "uplink/fileio.h"
 #include "uplink/stream.h"
 
-static bool finishing(const csu_uplink *u)
-{
-    return u->cfg.finish || u->end_seen;
-}
+static bool finishing(const csu_uplink *u) { return u->cfg.finish || u->end_seen; }
 
 /* Read spool frame `name` into the scratch buffer. */
-static cs_status read_frame(csu_uplink *u, const char *name, size_t *len,
-                            cs_error *err)
+static cs_status read_frame(csu_uplink *u, const char *name, size_t *len, cs_error *err)
 {
     char path[CSU_PATH_MAX];
     size_t got = 0;
@@ -29,22 +25,22 @@ static cs_status read_frame(csu_uplink *u, const char *name, size_t *len,
         return cs_error_set(err, CS_ERR_ARG, "path too long: %s", name);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
-        return cs_error_set(err, CS_ERR_IO, "cannot read frame %s: %s", path,
-                            strerror(errno));
+        return cs_error_set(err, CS_ERR_IO, "cannot read frame %s: %s", path, strerror(errno));
     for (;;) {
         if (got == u->scratch_cap) {
             char c;
             if (read(fd, &c, 1) > 0)
-                st = cs_error_set(err, CS_ERR_TOO_LARGE, "frame %s is over the "
-                                  "cap of %zu bytes", name, u->scratch_cap);
+                st = cs_error_set(err, CS_ERR_TOO_LARGE,
+                                  "frame %s is over the "
+                                  "cap of %zu bytes",
+                                  name, u->scratch_cap);
             break;
         }
         ssize_t n = read(fd, u->scratch + got, u->scratch_cap - got);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0) {
-            st = cs_error_set(err, CS_ERR_IO, "cannot read frame %s: %s", path,
-                              strerror(errno));
+            st = cs_error_set(err, CS_ERR_IO, "cannot read frame %s: %s", path, strerror(errno));
             break;
         }
         if (n == 0)
@@ -61,12 +57,11 @@ static void set_aside(csu_uplink *u, const char *name, const char *why)
 {
     char from[CSU_PATH_MAX], to[CSU_PATH_MAX + 16];
     if (csu_path(from, sizeof from, u->spool_dir, name) &&
-        snprintf(to, sizeof to, "%s.rejected", from) < (int)sizeof to &&
-        rename(from, to) == 0)
+        snprintf(to, sizeof to, "%s.rejected", from) < (int)sizeof to && rename(from, to) == 0)
         csu__set_error(u, "frame %s set aside as %s.rejected: %s", name, name, why);
     else
-        csu__set_error(u, "frame %s cannot be sent (%s) nor set aside: %s",
-                       name, why, strerror(errno));
+        csu__set_error(u, "frame %s cannot be sent (%s) nor set aside: %s", name, why,
+                       strerror(errno));
 }
 
 cs_status csu__update_full(csu_uplink *u, cs_error *err)
@@ -123,8 +118,7 @@ cs_status csu__scan(csu_uplink *u, cs_error *err)
     u->end_seen = u->list.end_marker;
     u->last_scan_ms = csu_mono_ms();
     if (u->list.ignored)
-        csu__set_error(u, "%zu frame names in the spool are too long to handle",
-                       u->list.ignored);
+        csu__set_error(u, "%zu frame names in the spool are too long to handle", u->list.ignored);
     return csu__update_full(u, err);
 }
 
@@ -137,8 +131,7 @@ static cs_status pack_spool(csu_uplink *u, bool *packed, cs_error *err)
     u->pending_bytes = u->list.bytes;
     if (!due(u, u->list.n, u->list.bytes))
         return CS_OK;
-    csu_outbox_begin(&u->ob, s, s->upload_url[0] ? s->offset : 0,
-                     s->bytes_sent == 0);
+    csu_outbox_begin(&u->ob, s, s->upload_url[0] ? s->offset : 0, s->bytes_sent == 0);
     size_t i;
     for (i = 0; i < u->list.n && s->n < u->cfg.chunk_frames; i++) {
         const csu_spool_file *f = &u->list.files[i];
@@ -152,13 +145,13 @@ static cs_status pack_spool(csu_uplink *u, bool *packed, cs_error *err)
         if (!room(u, f->size))
             break;
         st = read_frame(u, f->name, &len, &why);
-        if (st == CS_ERR_TOO_LARGE || (st == CS_OK && (len < 2 ||
-            u->scratch[0] != 0xFF || u->scratch[1] != 0xD8))) {
+        if (st == CS_ERR_TOO_LARGE ||
+            (st == CS_OK && (len < 2 || u->scratch[0] != 0xFF || u->scratch[1] != 0xD8))) {
             set_aside(u, f->name, st == CS_OK ? "not a JPEG file" : why.msg);
             continue;
         }
         if (st != CS_OK) {
-            csu__set_error(u, "%s", why.msg);  /* vanished: skip it */
+            csu__set_error(u, "%s", why.msg); /* vanished: skip it */
             continue;
         }
         e.index = s->next_index;
@@ -192,21 +185,20 @@ static cs_status pack_stream(csu_uplink *u, bool *packed, cs_error *err)
         u->stream_fd = open(u->stream_path, O_RDONLY | O_CLOEXEC);
         if (u->stream_fd < 0) {
             if (errno != ENOENT)
-                return cs_error_set(err, CS_ERR_IO, "cannot read %s: %s",
-                                    u->stream_path, strerror(errno));
-            return CS_OK;  /* the recorder has not started it yet */
+                return cs_error_set(err, CS_ERR_IO, "cannot read %s: %s", u->stream_path,
+                                    strerror(errno));
+            return CS_OK; /* the recorder has not started it yet */
         }
     }
-    u->last_chunk = false;  /* stream mode closes with an empty PATCH */
-    csu_outbox_begin(&u->ob, s, s->upload_url[0] ? s->offset : 0,
-                     s->bytes_sent == 0);
+    u->last_chunk = false; /* stream mode closes with an empty PATCH */
+    csu_outbox_begin(&u->ob, s, s->upload_url[0] ? s->offset : 0, s->bytes_sent == 0);
     while (s->n < u->cfg.chunk_frames) {
         csu_entry e;
         csu_stream_result res;
         cs_error why = {0};
         uint64_t before = pos;
-        if ((st = csu_stream_next(u->stream_fd, &pos, u->scratch, u->scratch_cap,
-                                  &e, &res, &why)) != CS_OK)
+        if ((st = csu_stream_next(u->stream_fd, &pos, u->scratch, u->scratch_cap, &e, &res,
+                                  &why)) != CS_OK)
             return cs_error_set(err, st, "%s", why.msg);
         if (res == CSU_STREAM_SKIPPED) {
             csu__set_error(u, "%s", why.msg);
@@ -214,7 +206,7 @@ static cs_status pack_stream(csu_uplink *u, bool *packed, cs_error *err)
         }
         if (res == CSU_STREAM_WAIT) {
             if (pos != before)
-                continue;  /* moved past the file header */
+                continue; /* moved past the file header */
             break;
         }
         if (!room(u, e.size)) {
@@ -233,7 +225,7 @@ static cs_status pack_stream(csu_uplink *u, bool *packed, cs_error *err)
         return CS_OK;
     }
     s->source_pos = pos;
-    if (s->n == 0) {  /* only skipped bytes: remember how far we got */
+    if (s->n == 0) { /* only skipped bytes: remember how far we got */
         csu_outbox_clear(&u->ob, s);
         return csu_saved_store(s, u->state_dir, err);
     }
@@ -249,8 +241,7 @@ cs_status csu__pack(csu_uplink *u, bool *packed, cs_error *err)
     st = u->spool_dir[0] ? pack_spool(u, packed, err) : pack_stream(u, packed, err);
     if (st != CS_OK || *packed)
         return st;
-    if (finishing(u) && u->pending_frames == 0 && !s->upload_url[0] &&
-        s->bytes_sent == 0) {
+    if (finishing(u) && u->pending_frames == 0 && !s->upload_url[0] && s->bytes_sent == 0) {
         /* A study with no frame at all is still a valid stream. */
         csu_outbox_begin(&u->ob, s, 0, true);
         *packed = true;
@@ -259,8 +250,8 @@ cs_status csu__pack(csu_uplink *u, bool *packed, cs_error *err)
     return CS_OK;
 }
 
-cs_status csu__rebuild(csu_uplink *u, uint64_t start, bool header,
-                       uint64_t keep_from, bool drop_sent, cs_error *err)
+cs_status csu__rebuild(csu_uplink *u, uint64_t start, bool header, uint64_t keep_from,
+                       bool drop_sent, cs_error *err)
 {
     csu_saved *s = u->saved;
     uint64_t ends[CSU_CHUNK_FRAMES_MAX];
@@ -268,14 +259,14 @@ cs_status csu__rebuild(csu_uplink *u, uint64_t start, bool header,
     cs_status st;
     for (size_t i = 0; i < n_old; i++)
         ends[i] = csu_outbox_entry_end(s, i);
-    csu_outbox_begin(&u->ob, s, start, header);  /* s->n = 0; entries stay */
+    csu_outbox_begin(&u->ob, s, start, header); /* s->n = 0; entries stay */
     for (size_t i = 0; i < n_old; i++) {
         csu_entry e = s->entries[i];
         bool sent = ends[i] <= keep_from;
         size_t len = 0;
         cs_error why = {0};
         if (sent && drop_sent)
-            continue;  /* on the old upload already */
+            continue; /* on the old upload already */
         if (u->spool_dir[0])
             st = read_frame(u, e.name, &len, &why);
         else if (u->stream_fd < 0)
@@ -283,14 +274,17 @@ cs_status csu__rebuild(csu_uplink *u, uint64_t start, bool header,
         else
             st = csu_stream_read(u->stream_fd, e.src_off, u->scratch, e.size, &why);
         if (st == CS_OK && u->spool_dir[0] && len != e.size)
-            st = cs_error_set(&why, CS_ERR_CORRUPT, "frame %s changed size "
-                              "after it was packed", e.name);
+            st = cs_error_set(&why, CS_ERR_CORRUPT,
+                              "frame %s changed size "
+                              "after it was packed",
+                              e.name);
         if (st != CS_OK && !sent)
-            return cs_error_set(err, st, "cannot rebuild the outbox: %s "
+            return cs_error_set(err, st,
+                                "cannot rebuild the outbox: %s "
                                 "(an unsent frame was removed or changed)",
                                 why.msg);
         if (st != CS_OK)
-            memset(u->scratch, 0, e.size);  /* confirmed bytes, never re-sent */
+            memset(u->scratch, 0, e.size); /* confirmed bytes, never re-sent */
         if ((st = csu_outbox_add(&u->ob, s, &e, u->scratch, err)) != CS_OK)
             return st;
     }

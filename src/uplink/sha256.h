@@ -8,9 +8,9 @@
 
 typedef struct csu_sha256_ctx {
     uint32_t h[8];
-    uint64_t total;     /* bytes hashed so far */
+    uint64_t total; /* bytes hashed so far */
     uint8_t block[64];
-    size_t used;        /* bytes waiting in block */
+    size_t used; /* bytes waiting in block */
 } csu_sha256_ctx;
 
 void csu_sha256_init(csu_sha256_ctx *c);

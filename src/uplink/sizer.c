@@ -11,14 +11,10 @@ void csu_sizer_init(csu_sizer *z, uint64_t max, uint32_t target_ms)
     z->max = max ? max : 1;
     z->min = z->max < CSU_SIZER_MIN_BYTES ? z->max : CSU_SIZER_MIN_BYTES;
     z->target_ms = target_ms;
-    z->cur = !target_ms ? z->max
-           : z->max < CSU_SIZER_START_BYTES ? z->max : CSU_SIZER_START_BYTES;
+    z->cur = !target_ms ? z->max : z->max < CSU_SIZER_START_BYTES ? z->max : CSU_SIZER_START_BYTES;
 }
 
-uint64_t csu_sizer_bytes(const csu_sizer *z)
-{
-    return z->cur;
-}
+uint64_t csu_sizer_bytes(const csu_sizer *z) { return z->cur; }
 
 void csu_sizer_sent(csu_sizer *z, uint64_t bytes, int64_t elapsed_ms)
 {

@@ -58,8 +58,7 @@ bool csu_spool_is_frame(const char *name)
 
 static int cmp_files(const void *x, const void *y)
 {
-    return csu_natcmp(((const csu_spool_file *)x)->name,
-                      ((const csu_spool_file *)y)->name);
+    return csu_natcmp(((const csu_spool_file *)x)->name, ((const csu_spool_file *)y)->name);
 }
 
 void csu_spool_list_free(csu_spool_list *l)
@@ -82,12 +81,10 @@ cs_status csu_spool_scan(const char *dir, csu_spool_list *out, cs_error *err)
     /* Look for study.end before listing: every frame renamed in before the
      * marker appeared is then certain to be listed (readdir may miss entries
      * added while it runs, so the order matters). */
-    out->end_marker = csu_path(end, sizeof end, dir, CSU_END_MARKER) &&
-                      access(end, F_OK) == 0;
+    out->end_marker = csu_path(end, sizeof end, dir, CSU_END_MARKER) && access(end, F_OK) == 0;
     d = opendir(dir);
     if (!d)
-        return cs_error_set(err, CS_ERR_IO, "cannot read spool %s: %s", dir,
-                            strerror(errno));
+        return cs_error_set(err, CS_ERR_IO, "cannot read spool %s: %s", dir, strerror(errno));
     while ((de = readdir(d)) != NULL) {
         struct stat sb;
         if (!csu_spool_is_frame(de->d_name))
@@ -97,13 +94,15 @@ cs_status csu_spool_scan(const char *dir, csu_spool_list *out, cs_error *err)
             continue;
         }
         if (fstatat(dirfd(d), de->d_name, &sb, 0) != 0 || !S_ISREG(sb.st_mode))
-            continue;  /* vanished or not a file: not a frame */
+            continue; /* vanished or not a file: not a frame */
         if (out->n == out->cap) {
             size_t cap = out->cap ? out->cap * 2 : 256;
             csu_spool_file *f;
             if (out->n >= CSU_SPOOL_LIST_MAX) {
-                st = cs_error_set(err, CS_ERR_TOO_LARGE, "spool %s holds over "
-                                  "%u frames", dir, CSU_SPOOL_LIST_MAX);
+                st = cs_error_set(err, CS_ERR_TOO_LARGE,
+                                  "spool %s holds over "
+                                  "%u frames",
+                                  dir, CSU_SPOOL_LIST_MAX);
                 goto fail;
             }
             f = realloc(out->files, cap * sizeof *f);
@@ -117,8 +116,7 @@ cs_status csu_spool_scan(const char *dir, csu_spool_list *out, cs_error *err)
         csu_spool_file *f = &out->files[out->n++];
         snprintf(f->name, sizeof f->name, "%s", de->d_name);
         f->size = (uint64_t)sb.st_size;
-        f->mtime_us = (int64_t)sb.st_mtim.tv_sec * 1000000 +
-                      sb.st_mtim.tv_nsec / 1000;
+        f->mtime_us = (int64_t)sb.st_mtim.tv_sec * 1000000 + sb.st_mtim.tv_nsec / 1000;
         out->bytes += f->size;
     }
     if (out->n > 1)
@@ -134,8 +132,8 @@ cs_status csu_spool_release(const char *dir, const char *name, cs_error *err)
     if (!csu_path(path, sizeof path, dir, name))
         return cs_error_set(err, CS_ERR_ARG, "path too long: %s/%s", dir, name);
     if (unlink(path) != 0 && errno != ENOENT)
-        return cs_error_set(err, CS_ERR_IO, "cannot remove sent frame %s: %s",
-                            path, strerror(errno));
+        return cs_error_set(err, CS_ERR_IO, "cannot remove sent frame %s: %s", path,
+                            strerror(errno));
     return CS_OK;
 }
 
@@ -147,12 +145,10 @@ cs_status csu_spool_mark_full(const char *dir, bool full, cs_error *err)
     if (full) {
         int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
         if (fd < 0)
-            return cs_error_set(err, CS_ERR_IO, "cannot create %s: %s", path,
-                                strerror(errno));
+            return cs_error_set(err, CS_ERR_IO, "cannot create %s: %s", path, strerror(errno));
         close(fd);
     } else if (unlink(path) != 0 && errno != ENOENT) {
-        return cs_error_set(err, CS_ERR_IO, "cannot remove %s: %s", path,
-                            strerror(errno));
+        return cs_error_set(err, CS_ERR_IO, "cannot remove %s: %s", path, strerror(errno));
     }
     return CS_OK;
 }

@@ -13,10 +13,7 @@
 /* Header lines plus one line per entry, each well under 400 bytes. */
 #define STATE_CAP (4096 + CSU_CHUNK_FRAMES_MAX * 400)
 
-void csu_saved_init(csu_saved *s)
-{
-    memset(s, 0, offsetof(csu_saved, entries));
-}
+void csu_saved_init(csu_saved *s) { memset(s, 0, offsetof(csu_saved, entries)); }
 
 cs_status csu_saved_store(const csu_saved *s, const char *dir, cs_error *err)
 {
@@ -30,18 +27,19 @@ cs_status csu_saved_store(const csu_saved *s, const char *dir, cs_error *err)
     if (!buf)
         return cs_error_set(err, CS_ERR_NOMEM, "saving progress: out of memory");
     len += (size_t)snprintf(buf + len, STATE_CAP - len,
-        STATE_MAGIC "\nupload %s\nnext_index %" PRIu64 "\nsource_pos %" PRIu64
-        "\nframes_sent %" PRIu64 "\nbytes_sent %" PRIu64 "\noffset %" PRIu64
-        "\nfinished %d\noutbox %" PRIu64 " %" PRIu64 " %" PRIu32 " %zu %d\n",
-        s->upload_url[0] ? s->upload_url : "-", s->next_index, s->source_pos,
-        s->frames_sent, s->bytes_sent, s->offset, s->finished ? 1 : 0,
-        s->seg_start, s->seg_len, s->seg_crc, s->n, s->seg_header ? 1 : 0);
+                            STATE_MAGIC "\nupload %s\nnext_index %" PRIu64 "\nsource_pos %" PRIu64
+                                        "\nframes_sent %" PRIu64 "\nbytes_sent %" PRIu64
+                                        "\noffset %" PRIu64 "\nfinished %d\noutbox %" PRIu64
+                                        " %" PRIu64 " %" PRIu32 " %zu %d\n",
+                            s->upload_url[0] ? s->upload_url : "-", s->next_index, s->source_pos,
+                            s->frames_sent, s->bytes_sent, s->offset, s->finished ? 1 : 0,
+                            s->seg_start, s->seg_len, s->seg_crc, s->n, s->seg_header ? 1 : 0);
     for (size_t i = 0; i < s->n && i < CSU_CHUNK_FRAMES_MAX; i++) {
         const csu_entry *e = &s->entries[i];
         len += (size_t)snprintf(buf + len, STATE_CAP - len,
-            "frame %" PRIu64 " %" PRId64 " %" PRIu32 " %u %" PRIu64 " %s\n",
-            e->index, e->time_us, e->size, (unsigned)e->flags, e->src_off,
-            e->name[0] ? e->name : "-");
+                                "frame %" PRIu64 " %" PRId64 " %" PRIu32 " %u %" PRIu64 " %s\n",
+                                e->index, e->time_us, e->size, (unsigned)e->flags, e->src_off,
+                                e->name[0] ? e->name : "-");
     }
     len += (size_t)snprintf(buf + len, STATE_CAP - len, "end\n");
     st = csu_file_replace(path, buf, len, 0600, true, err);
@@ -76,8 +74,7 @@ static bool parse_u64(const char *line, const char *key, uint64_t *v)
     return errno == 0 && *end == '\0' && end != line + k + 1;
 }
 
-cs_status csu_saved_load(csu_saved *s, const char *dir, bool *found,
-                         cs_error *err)
+cs_status csu_saved_load(csu_saved *s, const char *dir, bool *found, cs_error *err)
 {
     char path[4096], *buf = NULL, *p, *line;
     uint64_t fin = 0;
@@ -111,14 +108,13 @@ cs_status csu_saved_load(csu_saved *s, const char *dir, bool *found,
                    parse_u64(line, "source_pos", &s->source_pos) ||
                    parse_u64(line, "frames_sent", &s->frames_sent) ||
                    parse_u64(line, "bytes_sent", &s->bytes_sent) ||
-                   parse_u64(line, "offset", &s->offset) ||
-                   parse_u64(line, "finished", &fin)) {
+                   parse_u64(line, "offset", &s->offset) || parse_u64(line, "finished", &fin)) {
             s->finished = fin != 0;
         } else if (strncmp(line, "outbox ", 7) == 0) {
             int header = 0;
-            if (sscanf(line + 7, "%" SCNu64 " %" SCNu64 " %" SCNu32 " %zu %d",
-                       &s->seg_start, &s->seg_len, &s->seg_crc, &want,
-                       &header) != 5 || want > CSU_CHUNK_FRAMES_MAX)
+            if (sscanf(line + 7, "%" SCNu64 " %" SCNu64 " %" SCNu32 " %zu %d", &s->seg_start,
+                       &s->seg_len, &s->seg_crc, &want, &header) != 5 ||
+                want > CSU_CHUNK_FRAMES_MAX)
                 goto corrupt;
             s->seg_header = header != 0;
         } else if (strncmp(line, "frame ", 6) == 0) {
@@ -127,9 +123,8 @@ cs_status csu_saved_load(csu_saved *s, const char *dir, bool *found,
             unsigned flags = 0;
             if (s->n >= want)
                 goto corrupt;
-            if (sscanf(line + 6, "%" SCNu64 " %" SCNd64 " %" SCNu32 " %u %" SCNu64 " %n",
-                       &e->index, &e->time_us, &e->size, &flags, &e->src_off,
-                       &used) != 5 ||
+            if (sscanf(line + 6, "%" SCNu64 " %" SCNd64 " %" SCNu32 " %u %" SCNu64 " %n", &e->index,
+                       &e->time_us, &e->size, &flags, &e->src_off, &used) != 5 ||
                 used == 0 || flags > 0xFFFF || strlen(line + 6 + used) >= sizeof e->name)
                 goto corrupt;
             e->flags = (uint16_t)flags;
@@ -150,7 +145,9 @@ cs_status csu_saved_load(csu_saved *s, const char *dir, bool *found,
 corrupt:
     free(buf);
     csu_saved_init(s);
-    return cs_error_set(err, CS_ERR_CORRUPT, "%s is damaged (line %d); move it "
+    return cs_error_set(err, CS_ERR_CORRUPT,
+                        "%s is damaged (line %d); move it "
                         "aside to start over (frames still in the spool are "
-                        "sent again)", path, lineno);
+                        "sent again)",
+                        path, lineno);
 }

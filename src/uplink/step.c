@@ -21,15 +21,13 @@ void csu__set_error(csu_uplink *u, const char *fmt, ...)
 
 /* A request failed: back off (with jitter), then resynchronise by HEAD.
  * `refused`: the server answered with a status that retrying may not fix. */
-static uint32_t retry_later(csu_uplink *u, bool refused, const csu_reply *r,
-                            const char *what)
+static uint32_t retry_later(csu_uplink *u, bool refused, const csu_reply *r, const char *what)
 {
     uint32_t delay = csu_backoff_fail(&u->backoff);
     if (r->code == 0)
         csu__set_error(u, "%s", r->error);
     else
-        csu__set_error(u, "%s: HTTP %ld%s%.120s", what, r->code,
-                       r->body_len ? ": " : "", r->body);
+        csu__set_error(u, "%s: HTTP %ld%s%.120s", what, r->code, r->body_len ? ": " : "", r->body);
     u->refused = refused;
     u->synced = false;
     u->retry_at_ms = csu_mono_ms() + delay;
@@ -57,8 +55,7 @@ static bool mentions(const char *list, const char *word)
 /* Statuses that mean "try again later" rather than "you are wrong". */
 static bool transient(long code)
 {
-    return code == 0 || code >= 500 || code == 429 || code == 423 ||
-           code == 409 || code == 460;
+    return code == 0 || code >= 500 || code == 429 || code == 423 || code == 409 || code == 460;
 }
 
 /* The server holds our bytes up to `o`: release the frames whose records
@@ -77,7 +74,7 @@ cs_status csu__confirm(csu_uplink *u, uint64_t o, cs_error *err)
         s->frames_sent += s->n;
         s->bytes_sent += s->seg_len;
         csu_outbox_clear(&u->ob, s);
-        u->last_scan_ms = 0;  /* rescan: the spool shrank */
+        u->last_scan_ms = 0; /* rescan: the spool shrank */
     }
     return csu_saved_store(s, u->state_dir, err);
 }
@@ -87,17 +84,18 @@ cs_status csu__confirm(csu_uplink *u, uint64_t o, cs_error *err)
  * it. What the old upload confirmed counts as sent; the rest of the outbox
  * moves to a new upload. The study's stream continues there: the file
  * header is sent again only if no byte of the study was ever confirmed. */
-static cs_status new_upload(csu_uplink *u, const char *why, bool abandon,
-                            cs_error *err)
+static cs_status new_upload(csu_uplink *u, const char *why, bool abandon, cs_error *err)
 {
     csu_saved *s = u->saved;
     uint64_t o = s->offset;
     if (abandon) {
-        csu_reply r;  /* best effort: the answer changes nothing here */
+        csu_reply r; /* best effort: the answer changes nothing here */
         csu_tus_delete(&u->tus, s->upload_url, &r);
     }
-    csu__set_error(u, "%s; starting a new upload for the frames not yet "
-                   "confirmed", why);
+    csu__set_error(u,
+                   "%s; starting a new upload for the frames not yet "
+                   "confirmed",
+                   why);
     if (s->seg_len) {
         for (size_t i = 0; i < s->n; i++)
             if (csu_outbox_entry_end(s, i) <= o)
@@ -110,7 +108,7 @@ static cs_status new_upload(csu_uplink *u, const char *why, bool abandon,
     u->synced = true;
     if (s->seg_len && s->n > 0)
         return csu__rebuild(u, 0, s->bytes_sent == 0, o, true, err);
-    if (s->seg_len && s->bytes_sent == 0) {  /* a header-only outbox */
+    if (s->seg_len && s->bytes_sent == 0) { /* a header-only outbox */
         csu_outbox_begin(&u->ob, s, 0, true);
         csu_outbox_seal(&u->ob, s);
         cs_status st = csu_outbox_save(&u->ob, u->state_dir, err);
@@ -129,8 +127,10 @@ static cs_status do_head(csu_uplink *u, uint32_t *wait, cs_error *err)
     char why[200];
     csu_tus_head(&u->tus, s->upload_url, &r);
     if (r.code == 404 || r.code == 410) {
-        snprintf(why, sizeof why, "the server no longer has the upload "
-                 "(HTTP %ld)", r.code);
+        snprintf(why, sizeof why,
+                 "the server no longer has the upload "
+                 "(HTTP %ld)",
+                 r.code);
         return new_upload(u, why, false, err);
     }
     if ((r.code != 200 && r.code != 204) || !r.has_offset) {
@@ -140,18 +140,21 @@ static cs_status do_head(csu_uplink *u, uint32_t *wait, cs_error *err)
     succeeded(u);
     u->synced = true;
     uint64_t o = r.offset;
-    if (o < s->offset) {  /* the server lost bytes it had confirmed */
-        snprintf(why, sizeof why, "the server's offset %llu is behind the %llu "
-                 "bytes it had confirmed", (unsigned long long)o,
-                 (unsigned long long)s->offset);
+    if (o < s->offset) { /* the server lost bytes it had confirmed */
+        snprintf(why, sizeof why,
+                 "the server's offset %llu is behind the %llu "
+                 "bytes it had confirmed",
+                 (unsigned long long)o, (unsigned long long)s->offset);
         return new_upload(u, why, true, err);
     }
     if (o > (s->seg_len ? s->seg_start + s->seg_len : s->offset))
-        csu__set_error(u, "the server holds %llu bytes, more than were sent; "
-                       "going on from there", (unsigned long long)o);
+        csu__set_error(u,
+                       "the server holds %llu bytes, more than were sent; "
+                       "going on from there",
+                       (unsigned long long)o);
     cs_status st = csu__confirm(u, o, err);
     if (st == CS_OK && r.has_length && r.length == o && !s->seg_len) {
-        s->finished = true;  /* the closing PATCH went through before a crash */
+        s->finished = true; /* the closing PATCH went through before a crash */
         st = csu_saved_store(s, u->state_dir, err);
     }
     return st;
@@ -166,8 +169,7 @@ static void do_options(csu_uplink *u, uint32_t *wait)
         return;
     }
     u->options_done = true;
-    u->tus.checksum = (r.code == 200 || r.code == 204) &&
-                      mentions(r.tus_extension, "checksum") &&
+    u->tus.checksum = (r.code == 200 || r.code == 204) && mentions(r.tus_extension, "checksum") &&
                       mentions(r.tus_checksum, "sha256");
 }
 
@@ -189,8 +191,7 @@ static cs_status do_create(csu_uplink *u, uint32_t *wait, cs_error *err)
     return csu_saved_store(s, u->state_dir, err);
 }
 
-static cs_status do_patch(csu_uplink *u, bool final, uint32_t *wait,
-                          cs_error *err)
+static cs_status do_patch(csu_uplink *u, bool final, uint32_t *wait, cs_error *err)
 {
     csu_saved *s = u->saved;
     uint64_t end = s->seg_start + s->seg_len;
@@ -210,19 +211,20 @@ static cs_status do_patch(csu_uplink *u, bool final, uint32_t *wait,
         csu_sizer_failed(&u->sizer);
     if (r.code == 404 || r.code == 410) {
         char why[100];
-        snprintf(why, sizeof why, "the server no longer has the upload "
-                 "(HTTP %ld)", r.code);
+        snprintf(why, sizeof why,
+                 "the server no longer has the upload "
+                 "(HTTP %ld)",
+                 r.code);
         return new_upload(u, why, false, err);
     }
     if (r.code != 204 && r.code != 200) {
-        *wait = retry_later(u, !transient(r.code), &r,
-                            final ? "closing the upload" : "PATCH");
+        *wait = retry_later(u, !transient(r.code), &r, final ? "closing the upload" : "PATCH");
         return CS_OK;
     }
     succeeded(u);
     uint64_t o = r.has_offset ? r.offset : s->offset + len;
     if (o < s->offset || o > s->offset + len) {
-        u->synced = false;  /* odd answer: ask the server where it is */
+        u->synced = false; /* odd answer: ask the server where it is */
         return CS_OK;
     }
     if (final) {
@@ -250,8 +252,8 @@ cs_status csu__step(csu_uplink *u, uint32_t *wait, cs_error *err)
     *wait = 0;
     if (s->finished)
         return CS_END;
-    if (u->spool_dir[0] && (u->last_scan_ms == 0 ||
-                            now - u->last_scan_ms >= (int64_t)u->cfg.poll_ms) &&
+    if (u->spool_dir[0] &&
+        (u->last_scan_ms == 0 || now - u->last_scan_ms >= (int64_t)u->cfg.poll_ms) &&
         (st = csu__scan(u, err)) != CS_OK)
         return st;
     if (u->retry_at_ms > now) {
@@ -272,8 +274,7 @@ cs_status csu__step(csu_uplink *u, uint32_t *wait, cs_error *err)
         if (packed)
             return CS_OK;
         if ((u->cfg.finish || u->end_seen) && u->pending_frames == 0)
-            return s->upload_url[0] ? do_patch(u, true, wait, err)
-                                    : do_create(u, wait, err);
+            return s->upload_url[0] ? do_patch(u, true, wait, err) : do_create(u, wait, err);
         *wait = u->cfg.poll_ms;
         return CS_OK;
     }

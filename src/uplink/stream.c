@@ -17,8 +17,7 @@ static uint64_t get(const uint8_t *p, int n)
     return v;
 }
 
-cs_status csu_stream_read(int fd, uint64_t off, uint8_t *buf, size_t len,
-                          cs_error *err)
+cs_status csu_stream_read(int fd, uint64_t off, uint8_t *buf, size_t len, cs_error *err)
 {
     size_t got = 0;
     while (got < len) {
@@ -26,11 +25,12 @@ cs_status csu_stream_read(int fd, uint64_t off, uint8_t *buf, size_t len,
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0)
-            return cs_error_set(err, CS_ERR_IO, "reading the source stream: %s",
-                                strerror(errno));
+            return cs_error_set(err, CS_ERR_IO, "reading the source stream: %s", strerror(errno));
         if (n == 0)
-            return cs_error_set(err, CS_ERR_TRUNCATED, "source stream ends at "
-                                "%llu", (unsigned long long)(off + got));
+            return cs_error_set(err, CS_ERR_TRUNCATED,
+                                "source stream ends at "
+                                "%llu",
+                                (unsigned long long)(off + got));
         got += (size_t)n;
     }
     return CS_OK;
@@ -57,13 +57,14 @@ static void skip_damage(int fd, uint64_t *pos, uint64_t size, const char *why,
 found:
     *pos = at;
     *res = CSU_STREAM_SKIPPED;
-    cs_error_set(err, CS_ERR_CORRUPT, "source stream: %s at offset %llu; "
-                 "skipped %llu bytes", why, (unsigned long long)from,
-                 (unsigned long long)(at - from));
+    cs_error_set(err, CS_ERR_CORRUPT,
+                 "source stream: %s at offset %llu; "
+                 "skipped %llu bytes",
+                 why, (unsigned long long)from, (unsigned long long)(at - from));
 }
 
-cs_status csu_stream_next(int fd, uint64_t *pos, uint8_t *payload, size_t cap,
-                          csu_entry *e, csu_stream_result *res, cs_error *err)
+cs_status csu_stream_next(int fd, uint64_t *pos, uint8_t *payload, size_t cap, csu_entry *e,
+                          csu_stream_result *res, cs_error *err)
 {
     uint8_t h[CS_FS_RECORD_HEADER_MAX], crc[4];
     struct stat sb;
@@ -72,7 +73,7 @@ cs_status csu_stream_next(int fd, uint64_t *pos, uint8_t *payload, size_t cap,
     if (fstat(fd, &sb) != 0)
         return cs_error_set(err, CS_ERR_IO, "source stream: %s", strerror(errno));
     uint64_t size = (uint64_t)sb.st_size;
-    if (*pos == 0) {  /* the file header */
+    if (*pos == 0) { /* the file header */
         if (size < CS_FS_FILE_HEADER_SIZE)
             return CS_OK;
         if ((st = csu_stream_read(fd, 0, h, 8, err)) != CS_OK)
@@ -83,7 +84,7 @@ cs_status csu_stream_next(int fd, uint64_t *pos, uint8_t *payload, size_t cap,
             if (size < hl)
                 return CS_OK;
             *pos = hl;
-            return CS_OK;  /* nothing yet; the caller asks again */
+            return CS_OK; /* nothing yet; the caller asks again */
         }
         skip_damage(fd, pos, size, "no file header", res, err);
         return CS_OK;

@@ -21,9 +21,8 @@ typedef enum csu_stream_result {
  * `payload` (cap bytes; larger records are skipped as damage). e->index and
  * e->time_us come from the record, e->src_off is the payload's offset.
  * Returns CS_OK with *res set, or CS_ERR_IO. */
-cs_status csu_stream_next(int fd, uint64_t *pos, uint8_t *payload, size_t cap,
-                          csu_entry *e, csu_stream_result *res, cs_error *err)
-    CS_WARN_UNUSED;
+cs_status csu_stream_next(int fd, uint64_t *pos, uint8_t *payload, size_t cap, csu_entry *e,
+                          csu_stream_result *res, cs_error *err) CS_WARN_UNUSED;
 
 /* Read `len` payload bytes at `off` (a rebuild). Errors: CS_ERR_IO,
  * CS_ERR_TRUNCATED. */

@@ -8,9 +8,8 @@
 #include "uplink/base64.h"
 #include "uplink/sha256.h"
 
-cs_status csu_tus_init(csu_tus *t, const char *server_url, const char *token,
-                       const char *study, const char *device,
-                       const csu_http_opts *http, cs_error *err)
+cs_status csu_tus_init(csu_tus *t, const char *server_url, const char *token, const char *study,
+                       const char *device, const csu_http_opts *http, cs_error *err)
 {
     char b_study[400], b_device[400];
     size_t sl = strlen(server_url);
@@ -18,17 +17,17 @@ cs_status csu_tus_init(csu_tus *t, const char *server_url, const char *token,
     t->http = *http;
     while (sl > 0 && server_url[sl - 1] == '/')
         sl--;
-    if (snprintf(t->uploads_url, sizeof t->uploads_url, "%.*s/uploads/",
-                 (int)sl, server_url) >= (int)sizeof t->uploads_url ||
+    if (snprintf(t->uploads_url, sizeof t->uploads_url, "%.*s/uploads/", (int)sl, server_url) >=
+            (int)sizeof t->uploads_url ||
         snprintf(t->auth, sizeof t->auth, "Authorization: Bearer %s", token) >=
             (int)sizeof t->auth ||
         !csu_base64(study, strlen(study), b_study, sizeof b_study) ||
         !csu_base64(device, strlen(device), b_device, sizeof b_device))
-        return cs_error_set(err, CS_ERR_ARG, "server URL, token, study or "
+        return cs_error_set(err, CS_ERR_ARG,
+                            "server URL, token, study or "
                             "device id too long");
-    snprintf(t->metadata, sizeof t->metadata,
-             "Upload-Metadata: study %s,device %s,filetype %s", b_study,
-             b_device, "YXBwbGljYXRpb24vdm5kLmNhcHNjcmVlbi5jc2Zz");
+    snprintf(t->metadata, sizeof t->metadata, "Upload-Metadata: study %s,device %s,filetype %s",
+             b_study, b_device, "YXBwbGljYXRpb24vdm5kLmNhcHNjcmVlbi5jc2Zz");
     t->curl = curl_easy_init();
     if (!t->curl)
         return cs_error_set(err, CS_ERR_NOMEM, "curl_easy_init failed");
@@ -44,12 +43,10 @@ void csu_tus_cleanup(csu_tus *t)
 }
 
 /* Common headers; NULL (and an error reply) when out of memory. */
-static struct curl_slist *base_headers(csu_tus *t, csu_reply *r,
-                                       const char *content_type)
+static struct curl_slist *base_headers(csu_tus *t, csu_reply *r, const char *content_type)
 {
     struct curl_slist *h = NULL, *n;
-    const char *lines[] = {"Tus-Resumable: 1.0.0", t->auth, "Expect:",
-                           content_type};
+    const char *lines[] = {"Tus-Resumable: 1.0.0", t->auth, "Expect:", content_type};
     for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++) {
         n = curl_slist_append(h, lines[i]);
         if (!n) {
@@ -89,8 +86,7 @@ static void resolve_location(csu_tus *t, csu_reply *r)
     char *abs = NULL;
     if (u && curl_url_set(u, CURLUPART_URL, t->uploads_url, 0) == CURLUE_OK &&
         curl_url_set(u, CURLUPART_URL, r->location, 0) == CURLUE_OK &&
-        curl_url_get(u, CURLUPART_URL, &abs, 0) == CURLUE_OK &&
-        strlen(abs) < sizeof r->location)
+        curl_url_get(u, CURLUPART_URL, &abs, 0) == CURLUE_OK && strlen(abs) < sizeof r->location)
         snprintf(r->location, sizeof r->location, "%s", abs);
     else
         r->location[0] = '\0';
@@ -135,19 +131,17 @@ void csu_tus_delete(csu_tus *t, const char *url, csu_reply *r)
     curl_slist_free_all(h);
 }
 
-void csu_tus_patch(csu_tus *t, const char *url, uint64_t offset,
-                   const uint8_t *data, size_t len, bool final, csu_reply *r)
+void csu_tus_patch(csu_tus *t, const char *url, uint64_t offset, const uint8_t *data, size_t len,
+                   bool final, csu_reply *r)
 {
     char off[64], length[64], sum[80], b64[48];
     uint8_t digest[32];
     bool ok = true;
-    struct curl_slist *h = base_headers(
-        t, r, "Content-Type: application/offset+octet-stream");
+    struct curl_slist *h = base_headers(t, r, "Content-Type: application/offset+octet-stream");
     if (!h)
         return;
     snprintf(off, sizeof off, "Upload-Offset: %" PRIu64, offset);
-    snprintf(length, sizeof length, "Upload-Length: %" PRIu64,
-             offset + (uint64_t)len);
+    snprintf(length, sizeof length, "Upload-Length: %" PRIu64, offset + (uint64_t)len);
     h = add(h, off, &ok);
     if (final)
         h = add(h, length, &ok);

@@ -15,17 +15,16 @@
 typedef struct csu_tus {
     CURL *curl;
     csu_http_opts http;
-    char uploads_url[512];   /* server + "/uploads/" */
-    char auth[1100];         /* "Authorization: Bearer ..." */
-    char metadata[1100];     /* "Upload-Metadata: ..." */
-    bool checksum;           /* send Upload-Checksum: sha256 */
+    char uploads_url[512]; /* server + "/uploads/" */
+    char auth[1100];       /* "Authorization: Bearer ..." */
+    char metadata[1100];   /* "Upload-Metadata: ..." */
+    bool checksum;         /* send Upload-Checksum: sha256 */
 } csu_tus;
 
 /* Set up for server_url, token, study and device (all copied).
  * Errors: CS_ERR_ARG (values too long), CS_ERR_NOMEM (curl handle). */
-cs_status csu_tus_init(csu_tus *t, const char *server_url, const char *token,
-                       const char *study, const char *device,
-                       const csu_http_opts *http, cs_error *err) CS_WARN_UNUSED;
+cs_status csu_tus_init(csu_tus *t, const char *server_url, const char *token, const char *study,
+                       const char *device, const csu_http_opts *http, cs_error *err) CS_WARN_UNUSED;
 void csu_tus_cleanup(csu_tus *t);
 
 void csu_tus_options(csu_tus *t, csu_reply *r);
@@ -36,7 +35,7 @@ void csu_tus_head(csu_tus *t, const char *url, csu_reply *r);
 void csu_tus_delete(csu_tus *t, const char *url, csu_reply *r);
 /* PATCH `len` bytes at `offset`; with `final`, also Upload-Length:
  * offset + len, which closes a deferred-length upload. */
-void csu_tus_patch(csu_tus *t, const char *url, uint64_t offset,
-                   const uint8_t *data, size_t len, bool final, csu_reply *r);
+void csu_tus_patch(csu_tus *t, const char *url, uint64_t offset, const uint8_t *data, size_t len,
+                   bool final, csu_reply *r);
 
 #endif

@@ -64,20 +64,21 @@ static cs_status check_config(const csu_config *c, cs_error *err)
     if (!c->state_dir || !*c->state_dir)
         return cs_error_set(err, CS_ERR_ARG, "a state folder is required");
     if (!(c->spool_dir && *c->spool_dir) == !(c->stream_path && *c->stream_path))
-        return cs_error_set(err, CS_ERR_ARG, "give exactly one of a spool "
+        return cs_error_set(err, CS_ERR_ARG,
+                            "give exactly one of a spool "
                             "folder and a stream file");
     if (c->chunk_frames < 1 || c->chunk_frames > CSU_CHUNK_FRAMES_MAX)
-        return cs_error_set(err, CS_ERR_ARG, "chunk frames must be 1..%u",
-                            CSU_CHUNK_FRAMES_MAX);
+        return cs_error_set(err, CS_ERR_ARG, "chunk frames must be 1..%u", CSU_CHUNK_FRAMES_MAX);
     if (c->chunk_bytes < 1024 || c->chunk_bytes > 256u * 1024u * 1024u)
-        return cs_error_set(err, CS_ERR_ARG, "chunk bytes must be 1 KiB .. "
+        return cs_error_set(err, CS_ERR_ARG,
+                            "chunk bytes must be 1 KiB .. "
                             "256 MiB");
     if (c->max_frame_bytes < 1 || c->max_frame_bytes > CS_FS_DEFAULT_MAX_PAYLOAD)
         return cs_error_set(err, CS_ERR_ARG, "max frame bytes must be 1 .. %u",
                             (unsigned)CS_FS_DEFAULT_MAX_PAYLOAD);
-    if (c->poll_ms < 1 || c->backoff_min_ms < 1 ||
-        c->backoff_max_ms < c->backoff_min_ms)
-        return cs_error_set(err, CS_ERR_ARG, "poll and backoff times must be "
+    if (c->poll_ms < 1 || c->backoff_min_ms < 1 || c->backoff_max_ms < c->backoff_min_ms)
+        return cs_error_set(err, CS_ERR_ARG,
+                            "poll and backoff times must be "
                             "positive, the backoff cap at least its minimum");
     return CS_OK;
 }
@@ -91,8 +92,7 @@ static cs_status lock_state(const char *dir, int *fd_out, cs_error *err)
         return cs_error_set(err, CS_ERR_ARG, "state folder path too long");
     int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (fd < 0)
-        return cs_error_set(err, CS_ERR_IO, "cannot open %s: %s", path,
-                            strerror(errno));
+        return cs_error_set(err, CS_ERR_IO, "cannot open %s: %s", path, strerror(errno));
     if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
         close(fd);
         return cs_error_set(err, CS_ERR_ARG, "another uplink is using %s", dir);
@@ -101,8 +101,7 @@ static cs_status lock_state(const char *dir, int *fd_out, cs_error *err)
     return CS_OK;
 }
 
-cs_status csu_uplink_create(const csu_config *cfg, csu_uplink **out,
-                            cs_error *err)
+cs_status csu_uplink_create(const csu_config *cfg, csu_uplink **out, cs_error *err)
 {
     csu_uplink *u = NULL;
     cs_status st;
@@ -132,8 +131,7 @@ cs_status csu_uplink_create(const csu_config *cfg, csu_uplink **out,
         (st = lock_state(u->state_dir, &u->lock_fd, err)) != CS_OK ||
         (st = csu_device_load(u->state_dir, &u->dev, err)) != CS_OK)
         goto fail;
-    if (!copy(u->server, sizeof u->server, cfg->server_url ? cfg->server_url
-                                                           : u->dev.server) ||
+    if (!copy(u->server, sizeof u->server, cfg->server_url ? cfg->server_url : u->dev.server) ||
         !u->server[0]) {
         st = cs_error_set(err, CS_ERR_ARG, "no usable server URL");
         goto fail;
@@ -146,14 +144,14 @@ cs_status csu_uplink_create(const csu_config *cfg, csu_uplink **out,
         .max_send_rate = cfg->max_send_rate,
         .stop = &u->stop,
     };
-    if ((st = csu_tus_init(&u->tus, u->server, u->dev.token, u->dev.study,
-                           u->device_id, &http, err)) != CS_OK)
+    if ((st = csu_tus_init(&u->tus, u->server, u->dev.token, u->dev.study, u->device_id, &http,
+                           err)) != CS_OK)
         goto fail;
     u->tus.checksum = cfg->checksum == CSU_CHECKSUM_ALWAYS;
     csu_backoff_init(&u->backoff, cfg->backoff_min_ms, cfg->backoff_max_ms,
                      cfg->rng_seed ? cfg->rng_seed
-                     : (uint64_t)csu_wall_us() ^ ((uint64_t)getpid() << 32) ^
-                       (uint64_t)(uintptr_t)u);
+                                   : (uint64_t)csu_wall_us() ^ ((uint64_t)getpid() << 32) ^
+                                         (uint64_t)(uintptr_t)u);
     csu_sizer_init(&u->sizer, cfg->chunk_bytes, cfg->chunk_target_ms);
     u->scratch_cap = cfg->max_frame_bytes;
     u->saved = malloc(sizeof *u->saved);
@@ -162,20 +160,19 @@ cs_status csu_uplink_create(const csu_config *cfg, csu_uplink **out,
         st = cs_error_set(err, CS_ERR_NOMEM, "out of memory");
         goto fail;
     }
-    if ((st = csu_outbox_init(&u->ob, cfg->chunk_bytes + cfg->max_frame_bytes +
-                              CS_FS_RECORD_OVERHEAD + CS_FS_FILE_HEADER_SIZE,
+    if ((st = csu_outbox_init(&u->ob,
+                              cfg->chunk_bytes + cfg->max_frame_bytes + CS_FS_RECORD_OVERHEAD +
+                                  CS_FS_FILE_HEADER_SIZE,
                               err)) != CS_OK ||
         (st = csu_saved_load(u->saved, u->state_dir, &found, err)) != CS_OK)
         goto fail;
     if (u->stream_path[0])
         u->stream_fd = open(u->stream_path, O_RDONLY | O_CLOEXEC);
-    if (u->saved->seg_len) {  /* an outbox was waiting: check or rebuild it */
-        if ((st = csu_outbox_load(&u->ob, u->saved, u->state_dir, &valid,
-                                  err)) != CS_OK)
+    if (u->saved->seg_len) { /* an outbox was waiting: check or rebuild it */
+        if ((st = csu_outbox_load(&u->ob, u->saved, u->state_dir, &valid, err)) != CS_OK)
             goto fail;
-        if (!valid && (st = csu__rebuild(u, u->saved->seg_start,
-                                         u->saved->seg_header, u->saved->offset,
-                                         false, err)) != CS_OK)
+        if (!valid && (st = csu__rebuild(u, u->saved->seg_start, u->saved->seg_header,
+                                         u->saved->offset, false, err)) != CS_OK)
             goto fail;
     }
     csu__refresh_status(u);
@@ -236,12 +233,12 @@ static void write_status_file(csu_uplink *u)
     if (!i->upload_url[0] || !csu_json_quote(i->upload_url, url, sizeof url))
         snprintf(url, sizeof url, "null");
     int n = snprintf(text, sizeof text,
-        "{\"state\": \"%s\", \"frames_queued\": %" PRIu64 ", \"spool_bytes\": %"
-        PRIu64 ", \"frames_sent\": %" PRIu64 ", \"bytes_sent\": %" PRIu64
-        ", \"upload_offset\": %" PRIu64 ", \"last_success\": %s, "
-        "\"last_error\": %s, \"upload_url\": %s, \"updated\": %s}\n",
-        csu_state_name(i->state), i->frames_queued, i->spool_bytes,
-        i->frames_sent, i->bytes_sent, i->upload_offset, when, err, url, now);
+                     "{\"state\": \"%s\", \"frames_queued\": %" PRIu64 ", \"spool_bytes\": %" PRIu64
+                     ", \"frames_sent\": %" PRIu64 ", \"bytes_sent\": %" PRIu64
+                     ", \"upload_offset\": %" PRIu64 ", \"last_success\": %s, "
+                     "\"last_error\": %s, \"upload_url\": %s, \"updated\": %s}\n",
+                     csu_state_name(i->state), i->frames_queued, i->spool_bytes, i->frames_sent,
+                     i->bytes_sent, i->upload_offset, when, err, url, now);
     /* Best effort: the display file must never stop the upload. */
     if (n > 0 && (size_t)n < sizeof text &&
         csu_file_replace(u->status_file, text, (size_t)n, 0644, false, NULL) != CS_OK)
@@ -268,12 +265,11 @@ void csu__refresh_status(csu_uplink *u)
         i->state = CSU_STATE_ENROLLED;
     else
         i->state = CSU_STATE_IDLE;
-    i->frames_queued = u->spool_dir[0] ? u->list.n
-                                       : s->n - confirmed + u->pending_frames;
+    i->frames_queued = u->spool_dir[0] ? u->list.n : s->n - confirmed + u->pending_frames;
     i->spool_bytes = u->list.bytes;
     i->frames_sent = s->frames_sent + confirmed;
-    i->bytes_sent = s->bytes_sent +
-                    (s->seg_len && s->offset > s->seg_start ? s->offset - s->seg_start : 0);
+    i->bytes_sent =
+        s->bytes_sent + (s->seg_len && s->offset > s->seg_start ? s->offset - s->seg_start : 0);
     i->upload_offset = s->offset;
     snprintf(i->upload_url, sizeof i->upload_url, "%s", s->upload_url);
     if (memcmp(i, &u->written, sizeof *i) == 0)

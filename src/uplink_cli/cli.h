@@ -12,8 +12,8 @@ void cli_fail(const char *fmt, ...) CS_PRINTF(1, 2);
 
 /* Parse a whole number in [min, max], with an optional K, M or G suffix
  * (powers of 1024) when `suffix`. False (after cli_fail) when invalid. */
-bool cli_number(const char *opt, const char *text, uint64_t min, uint64_t max,
-                bool suffix, uint64_t *out);
+bool cli_number(const char *opt, const char *text, uint64_t min, uint64_t max, bool suffix,
+                uint64_t *out);
 
 int cli_enrol(int argc, char **argv);
 int cli_run(int argc, char **argv);

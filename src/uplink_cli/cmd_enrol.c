@@ -25,8 +25,8 @@ int cli_enrol(int argc, char **argv)
 {
     static const struct option longopts[] = {
         {"server", required_argument, 0, 's'}, {"code", required_argument, 0, 'c'},
-        {"state", required_argument, 0, 'd'}, {"ca-file", required_argument, 0, 'a'},
-        {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+        {"state", required_argument, 0, 'd'},  {"ca-file", required_argument, 0, 'a'},
+        {"help", no_argument, 0, 'h'},         {0, 0, 0, 0}};
     const char *server = NULL, *code = NULL, *state = NULL, *ca = NULL;
     char study[128];
     cs_error err = {0};

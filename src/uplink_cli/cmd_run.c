@@ -10,8 +10,7 @@
 #include "uplink_cli/cli.h"
 
 /* Exit statuses of run --once (docs/uplink.md). */
-enum { EXIT_DONE = 0, EXIT_LOCAL = 1, EXIT_USAGE = 2, EXIT_FULL = 3,
-       EXIT_PENDING = 4 };
+enum { EXIT_DONE = 0, EXIT_LOCAL = 1, EXIT_USAGE = 2, EXIT_FULL = 3, EXIT_PENDING = 4 };
 
 /* The one handle a signal may stop; set while run() works. */
 static csu_uplink *volatile running;
@@ -63,8 +62,7 @@ static bool parse_low_speed(const char *s, csu_config *c)
 {
     long b = 0, t = 0;
     char extra;
-    if (sscanf(s, "%ld:%ld%c", &b, &t, &extra) != 2 || b < 1 || t < 1 ||
-        t > 3600) {
+    if (sscanf(s, "%ld:%ld%c", &b, &t, &extra) != 2 || b < 1 || t < 1 || t > 3600) {
         cli_fail("--low-speed must be BYTES:SECONDS (e.g. 100:20), not '%s'", s);
         return false;
     }
@@ -104,20 +102,32 @@ static int run_once(csu_uplink *u)
 
 int cli_run(int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        {"state", required_argument, 0, 'd'}, {"spool", required_argument, 0, 'p'},
-        {"stream", required_argument, 0, 'S'}, {"server", required_argument, 0, 's'},
-        {"status-file", required_argument, 0, 'f'}, {"device", required_argument, 0, 'D'},
-        {"chunk-bytes", required_argument, 0, 1}, {"chunk-frames", required_argument, 0, 2},
-        {"chunk-ms", required_argument, 0, 3}, {"spool-max-bytes", required_argument, 0, 4},
-        {"spool-max-frames", required_argument, 0, 5}, {"max-frame-bytes", required_argument, 0, 6},
-        {"backoff-min-ms", required_argument, 0, 7}, {"backoff-max-ms", required_argument, 0, 8},
-        {"poll-ms", required_argument, 0, 9}, {"connect-timeout", required_argument, 0, 10},
-        {"low-speed", required_argument, 0, 11}, {"checksum", required_argument, 0, 12},
-        {"ca-file", required_argument, 0, 13}, {"finish", no_argument, 0, 14},
-        {"once", no_argument, 0, 15}, {"seed", required_argument, 0, 16},
-        {"max-rate", required_argument, 0, 17}, {"chunk-target-ms", required_argument, 0, 18},
-        {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    static const struct option longopts[] = {{"state", required_argument, 0, 'd'},
+                                             {"spool", required_argument, 0, 'p'},
+                                             {"stream", required_argument, 0, 'S'},
+                                             {"server", required_argument, 0, 's'},
+                                             {"status-file", required_argument, 0, 'f'},
+                                             {"device", required_argument, 0, 'D'},
+                                             {"chunk-bytes", required_argument, 0, 1},
+                                             {"chunk-frames", required_argument, 0, 2},
+                                             {"chunk-ms", required_argument, 0, 3},
+                                             {"spool-max-bytes", required_argument, 0, 4},
+                                             {"spool-max-frames", required_argument, 0, 5},
+                                             {"max-frame-bytes", required_argument, 0, 6},
+                                             {"backoff-min-ms", required_argument, 0, 7},
+                                             {"backoff-max-ms", required_argument, 0, 8},
+                                             {"poll-ms", required_argument, 0, 9},
+                                             {"connect-timeout", required_argument, 0, 10},
+                                             {"low-speed", required_argument, 0, 11},
+                                             {"checksum", required_argument, 0, 12},
+                                             {"ca-file", required_argument, 0, 13},
+                                             {"finish", no_argument, 0, 14},
+                                             {"once", no_argument, 0, 15},
+                                             {"seed", required_argument, 0, 16},
+                                             {"max-rate", required_argument, 0, 17},
+                                             {"chunk-target-ms", required_argument, 0, 18},
+                                             {"help", no_argument, 0, 'h'},
+                                             {0, 0, 0, 0}};
     csu_config cfg;
     csu_uplink *u = NULL;
     cs_error err = {0};
@@ -134,32 +144,67 @@ int cli_run(int argc, char **argv)
         case 's': cfg.server_url = optarg; break;
         case 'f': cfg.status_file = optarg; break;
         case 'D': cfg.device_id = optarg; break;
-        case 1: if (!cli_number("--chunk-bytes", optarg, 1024, 256u << 20, true, &v)) return 2;
-                cfg.chunk_bytes = v; break;
-        case 2: if (!cli_number("--chunk-frames", optarg, 1, 1024, false, &v)) return 2;
-                cfg.chunk_frames = (uint32_t)v; break;
-        case 3: if (!cli_number("--chunk-ms", optarg, 0, 3600000, false, &v)) return 2;
-                cfg.chunk_ms = (uint32_t)v; break;
-        case 4: if (!cli_number("--spool-max-bytes", optarg, 0, UINT64_MAX, true, &v)) return 2;
-                cfg.spool_max_bytes = v; break;
-        case 5: if (!cli_number("--spool-max-frames", optarg, 0, 100000000, false, &v)) return 2;
-                cfg.spool_max_frames = (uint32_t)v; break;
-        case 6: if (!cli_number("--max-frame-bytes", optarg, 1, 32u << 20, true, &v)) return 2;
-                cfg.max_frame_bytes = (uint32_t)v; break;
-        case 7: if (!cli_number("--backoff-min-ms", optarg, 1, 3600000, false, &v)) return 2;
-                cfg.backoff_min_ms = (uint32_t)v; break;
-        case 8: if (!cli_number("--backoff-max-ms", optarg, 1, 3600000, false, &v)) return 2;
-                cfg.backoff_max_ms = (uint32_t)v; break;
-        case 9: if (!cli_number("--poll-ms", optarg, 1, 60000, false, &v)) return 2;
-                cfg.poll_ms = (uint32_t)v; break;
-        case 10: if (!cli_number("--connect-timeout", optarg, 1, 600, false, &v)) return 2;
-                 cfg.connect_timeout_s = (long)v; break;
-        case 11: if (!parse_low_speed(optarg, &cfg)) return 2;
-                 break;
+        case 1:
+            if (!cli_number("--chunk-bytes", optarg, 1024, 256u << 20, true, &v))
+                return 2;
+            cfg.chunk_bytes = v;
+            break;
+        case 2:
+            if (!cli_number("--chunk-frames", optarg, 1, 1024, false, &v))
+                return 2;
+            cfg.chunk_frames = (uint32_t)v;
+            break;
+        case 3:
+            if (!cli_number("--chunk-ms", optarg, 0, 3600000, false, &v))
+                return 2;
+            cfg.chunk_ms = (uint32_t)v;
+            break;
+        case 4:
+            if (!cli_number("--spool-max-bytes", optarg, 0, UINT64_MAX, true, &v))
+                return 2;
+            cfg.spool_max_bytes = v;
+            break;
+        case 5:
+            if (!cli_number("--spool-max-frames", optarg, 0, 100000000, false, &v))
+                return 2;
+            cfg.spool_max_frames = (uint32_t)v;
+            break;
+        case 6:
+            if (!cli_number("--max-frame-bytes", optarg, 1, 32u << 20, true, &v))
+                return 2;
+            cfg.max_frame_bytes = (uint32_t)v;
+            break;
+        case 7:
+            if (!cli_number("--backoff-min-ms", optarg, 1, 3600000, false, &v))
+                return 2;
+            cfg.backoff_min_ms = (uint32_t)v;
+            break;
+        case 8:
+            if (!cli_number("--backoff-max-ms", optarg, 1, 3600000, false, &v))
+                return 2;
+            cfg.backoff_max_ms = (uint32_t)v;
+            break;
+        case 9:
+            if (!cli_number("--poll-ms", optarg, 1, 60000, false, &v))
+                return 2;
+            cfg.poll_ms = (uint32_t)v;
+            break;
+        case 10:
+            if (!cli_number("--connect-timeout", optarg, 1, 600, false, &v))
+                return 2;
+            cfg.connect_timeout_s = (long)v;
+            break;
+        case 11:
+            if (!parse_low_speed(optarg, &cfg))
+                return 2;
+            break;
         case 12:
-            if (strcmp(optarg, "auto") == 0) cfg.checksum = CSU_CHECKSUM_AUTO;
-            else if (strcmp(optarg, "always") == 0) cfg.checksum = CSU_CHECKSUM_ALWAYS;
-            else if (strcmp(optarg, "never") == 0) cfg.checksum = CSU_CHECKSUM_NEVER;
+            if (strcmp(optarg, "auto") == 0)
+                cfg.checksum = CSU_CHECKSUM_AUTO;
+            else if (strcmp(optarg, "always") == 0)
+                cfg.checksum = CSU_CHECKSUM_ALWAYS;
+            else if (strcmp(optarg, "never") == 0)
+                cfg.checksum = CSU_CHECKSUM_NEVER;
             else {
                 cli_fail("--checksum must be auto, always or never, not '%s'", optarg);
                 return 2;
@@ -168,12 +213,21 @@ int cli_run(int argc, char **argv)
         case 13: cfg.ca_file = optarg; break;
         case 14: cfg.finish = true; break;
         case 15: once = true; break;
-        case 16: if (!cli_number("--seed", optarg, 1, UINT64_MAX, false, &v)) return 2;
-                 cfg.rng_seed = v; break;
-        case 17: if (!cli_number("--max-rate", optarg, 0, UINT64_MAX, true, &v)) return 2;
-                 cfg.max_send_rate = v; break;
-        case 18: if (!cli_number("--chunk-target-ms", optarg, 0, 600000, false, &v)) return 2;
-                 cfg.chunk_target_ms = (uint32_t)v; break;
+        case 16:
+            if (!cli_number("--seed", optarg, 1, UINT64_MAX, false, &v))
+                return 2;
+            cfg.rng_seed = v;
+            break;
+        case 17:
+            if (!cli_number("--max-rate", optarg, 0, UINT64_MAX, true, &v))
+                return 2;
+            cfg.max_send_rate = v;
+            break;
+        case 18:
+            if (!cli_number("--chunk-target-ms", optarg, 0, 600000, false, &v))
+                return 2;
+            cfg.chunk_target_ms = (uint32_t)v;
+            break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
@@ -188,7 +242,7 @@ int cli_run(int argc, char **argv)
         return 2;
     }
     if (once)
-        cfg.chunk_ms = 0;  /* send what is there now */
+        cfg.chunk_ms = 0; /* send what is there now */
     if (csu_uplink_create(&cfg, &u, &err) != CS_OK) {
         cli_fail("%s", err.msg);
         return err.code == CS_ERR_ARG ? EXIT_USAGE : EXIT_LOCAL;

@@ -20,8 +20,8 @@ void cli_fail(const char *fmt, ...)
     fputc('\n', stderr);
 }
 
-bool cli_number(const char *opt, const char *text, uint64_t min, uint64_t max,
-                bool suffix, uint64_t *out)
+bool cli_number(const char *opt, const char *text, uint64_t min, uint64_t max, bool suffix,
+                uint64_t *out)
 {
     char *end = NULL;
     errno = 0;
@@ -29,17 +29,28 @@ bool cli_number(const char *opt, const char *text, uint64_t min, uint64_t max,
     uint64_t mul = 1;
     if (suffix && end && *end && !end[1]) {
         switch (*end) {
-        case 'k': case 'K': mul = 1024; end++; break;
-        case 'm': case 'M': mul = 1024 * 1024; end++; break;
-        case 'g': case 'G': mul = 1024ull * 1024 * 1024; end++; break;
+        case 'k':
+        case 'K':
+            mul = 1024;
+            end++;
+            break;
+        case 'm':
+        case 'M':
+            mul = 1024 * 1024;
+            end++;
+            break;
+        case 'g':
+        case 'G':
+            mul = 1024ull * 1024 * 1024;
+            end++;
+            break;
         default: break;
         }
     }
-    if (errno || end == text || *end || text[0] == '-' ||
-        (mul > 1 && v > UINT64_MAX / mul) || v * mul < min || v * mul > max) {
-        cli_fail("%s must be a number in %llu..%llu%s, not '%s'", opt,
-                 (unsigned long long)min, (unsigned long long)max,
-                 suffix ? " (K, M, G allowed)" : "", text);
+    if (errno || end == text || *end || text[0] == '-' || (mul > 1 && v > UINT64_MAX / mul) ||
+        v * mul < min || v * mul > max) {
+        cli_fail("%s must be a number in %llu..%llu%s, not '%s'", opt, (unsigned long long)min,
+                 (unsigned long long)max, suffix ? " (K, M, G allowed)" : "", text);
         return false;
     }
     *out = v * mul;
@@ -73,8 +84,7 @@ int main(int argc, char **argv)
         return 2;
     }
     const char *cmd = argv[1];
-    if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 ||
-        strcmp(cmd, "-h") == 0) {
+    if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
         usage(stdout);
         return 0;
     }
@@ -90,8 +100,7 @@ int main(int argc, char **argv)
         cli_fail("cannot initialise libcurl");
         return 1;
     }
-    rc = strcmp(cmd, "enrol") == 0 ? cli_enrol(argc - 1, argv + 1)
-                                   : cli_run(argc - 1, argv + 1);
+    rc = strcmp(cmd, "enrol") == 0 ? cli_enrol(argc - 1, argv + 1) : cli_run(argc - 1, argv + 1);
     curl_global_cleanup();
     return rc;
 }

@@ -64,8 +64,8 @@ static void drain(cs_fs_reader *r, fz_run *run, cs_status want)
 }
 
 /* Read `data` with chunk sizes drawn from `seed` (0: one chunk). */
-static void run_reader(const uint8_t *data, size_t size, uint32_t seed,
-                       const cs_fs_reader_opts *o, fz_run *run)
+static void run_reader(const uint8_t *data, size_t size, uint32_t seed, const cs_fs_reader_opts *o,
+                       fz_run *run)
 {
     cs_fs_reader *r = NULL;
     uint32_t x = seed | 1u;
@@ -107,8 +107,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         run_reader(data, size, 0, &o, &whole);
         run_reader(data, size, seed + (uint32_t)mode, &o, &chunked);
         check(whole.n == chunked.n);
-        check(whole.n == 0 ||
-              memcmp(whole.ev, chunked.ev, whole.n * sizeof *whole.ev) == 0);
+        check(whole.n == 0 || memcmp(whole.ev, chunked.ev, whole.n * sizeof *whole.ev) == 0);
         free(whole.ev);
         free(chunked.ev);
     }

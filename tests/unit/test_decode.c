@@ -45,10 +45,7 @@ static void jpeg_card(int w, int h, int quality, uint8_t **out, size_t *len)
 }
 
 /* Fill `img` with a pattern so a decoder that forgets to zero it shows. */
-static void dirty(cs_image *img)
-{
-    memset(img, 0xA5, sizeof *img);
-}
+static void dirty(cs_image *img) { memset(img, 0xA5, sizeof *img); }
 
 static void assert_zeroed(const cs_image *img)
 {
@@ -92,11 +89,12 @@ static void mean_rgb(const cs_image *img, double m[3])
 static void test_analysis_size_picks_smallest_scale_keeping_64(void **state)
 {
     (void)state;
-    static const struct { int w, h, ow, oh; } cases[] = {
-        {640, 640, 80, 80},  {336, 336, 84, 84},   {224, 224, 112, 112},
-        {576, 576, 72, 72},  {256, 256, 64, 64},   {100, 100, 100, 100},
-        {300, 200, 150, 100}, {200, 300, 100, 150}, {333, 333, 84, 84},
-        {8192, 8192, 1024, 1024}, {16, 16, 16, 16},
+    static const struct {
+        int w, h, ow, oh;
+    } cases[] = {
+        {640, 640, 80, 80}, {336, 336, 84, 84},       {224, 224, 112, 112}, {576, 576, 72, 72},
+        {256, 256, 64, 64}, {100, 100, 100, 100},     {300, 200, 150, 100}, {200, 300, 100, 150},
+        {333, 333, 84, 84}, {8192, 8192, 1024, 1024}, {16, 16, 16, 16},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         int ow = -1, oh = -1;
@@ -169,8 +167,13 @@ static void test_reencoded_real_jpeg_sizes_follow_analysis_size(void **state)
 static void test_synthetic_jpeg_sizes_336_224_and_non_square(void **state)
 {
     (void)state;
-    static const struct { int w, h, ow, oh; } cases[] = {
-        {336, 336, 84, 84}, {224, 224, 112, 112}, {300, 200, 150, 100}, {64, 96, 64, 96},
+    static const struct {
+        int w, h, ow, oh;
+    } cases[] = {
+        {336, 336, 84, 84},
+        {224, 224, 112, 112},
+        {300, 200, 150, 100},
+        {64, 96, 64, 96},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         uint8_t *jpg = NULL;
@@ -207,7 +210,7 @@ static void test_png_decodes_with_jpeg_colours(void **state)
     assert_int_equal(cs_decode_frame(png, png_len, &b, &err), CS_OK);
     assert_int_equal(b.src_width, w);
     assert_int_equal(b.src_height, h);
-    assert_int_equal(b.width, a.width);   /* 160x120: same analysis size */
+    assert_int_equal(b.width, a.width); /* 160x120: same analysis size */
     assert_int_equal(b.height, a.height);
     assert_int_equal(b.width, 160);
 

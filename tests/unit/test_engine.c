@@ -147,12 +147,12 @@ static cs_image decode_shared(const char *name)
     return img;
 }
 
-#define NEED_SHARED()                                        \
-    do {                                                     \
-        if (!tu_have_shared()) {                             \
-            printf("SKIP: shared frames not found\n");       \
-            skip();                                          \
-        }                                                    \
+#define NEED_SHARED()                                  \
+    do {                                               \
+        if (!tu_have_shared()) {                       \
+            printf("SKIP: shared frames not found\n"); \
+            skip();                                    \
+        }                                              \
     } while (0)
 
 /* ---- exposure -------------------------------------------------------------- */

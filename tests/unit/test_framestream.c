@@ -23,7 +23,7 @@
 typedef struct stream {
     uint8_t buf[64 * 1024];
     size_t len;
-    int n;                            /* records appended */
+    int n; /* records appended */
     size_t off[MAX_RECS], size[MAX_RECS];
     uint64_t index[MAX_RECS];
 } stream;
@@ -42,14 +42,14 @@ static void sb_header(stream *s)
     sb_bytes(s, h, sizeof h);
 }
 
-static void sb_record(stream *s, uint64_t idx, uint16_t flags,
-                      const uint8_t *payload, uint32_t len)
+static void sb_record(stream *s, uint64_t idx, uint16_t flags, const uint8_t *payload, uint32_t len)
 {
     size_t w = 0;
     assert_true(s->n < MAX_RECS);
-    assert_int_equal(cs_fs_encode_record(s->buf + s->len, sizeof s->buf - s->len,
-                                         idx, 1700000000000000 + (int64_t)idx * 250000,
-                                         flags, payload, len, &w, NULL), CS_OK);
+    assert_int_equal(cs_fs_encode_record(s->buf + s->len, sizeof s->buf - s->len, idx,
+                                         1700000000000000 + (int64_t)idx * 250000, flags, payload,
+                                         len, &w, NULL),
+                     CS_OK);
     assert_int_equal(w, CS_FS_RECORD_OVERHEAD + len);
     s->off[s->n] = s->len;
     s->size[s->n] = w;
@@ -72,9 +72,9 @@ static uint32_t payload_for(int i, uint8_t *out)
         memcpy(out + 10, "CSFRCSFR", 8);
     if (i == 7) {
         size_t w;
-        assert_int_equal(cs_fs_encode_record(out + 20, len - 20, 999, 1, 0,
-                                             (const uint8_t *)"xy", 2, &w, NULL),
-                         CS_OK);
+        assert_int_equal(
+            cs_fs_encode_record(out + 20, len - 20, 999, 1, 0, (const uint8_t *)"xy", 2, &w, NULL),
+            CS_OK);
     }
     return len;
 }
@@ -87,8 +87,7 @@ static void sb_standard(stream *s, int n)
     sb_header(s);
     for (int i = 0; i < n; i++) {
         uint32_t len = payload_for(i, p);
-        sb_record(s, 100 + (uint64_t)i, (uint16_t)(i % 3 == 2 ? 0x8001 : 0), p,
-                  len);
+        sb_record(s, 100 + (uint64_t)i, (uint16_t)(i % 3 == 2 ? 0x8001 : 0), p, len);
     }
 }
 
@@ -130,8 +129,7 @@ static void drain(cs_fs_reader *r, evlist *out, cs_status want_last)
         d->hflags = e.header_flags;
         d->plen = e.payload_len;
         d->pcrc = cs_crc32c(0, e.payload, e.payload_len);
-        assert_true((e.payload == NULL) == (e.payload_len == 0 ||
-                                            e.kind != CS_FS_EV_RECORD));
+        assert_true((e.payload == NULL) == (e.payload_len == 0 || e.kind != CS_FS_EV_RECORD));
         d->status = e.status;
         snprintf(d->reason, sizeof d->reason, "%s", e.reason);
     }
@@ -140,8 +138,8 @@ static void drain(cs_fs_reader *r, evlist *out, cs_status want_last)
 
 /* Feed `data` in chunks of `chunk` bytes (draining after each), finish, and
  * check that the events tile [start, start + n) without gap or overlap. */
-static void read_all(const uint8_t *data, size_t n, size_t chunk,
-                     const cs_fs_reader_opts *opts, evlist *out)
+static void read_all(const uint8_t *data, size_t n, size_t chunk, const cs_fs_reader_opts *opts,
+                     evlist *out)
 {
     cs_fs_reader *r = NULL;
     uint64_t start = opts ? opts->start_offset : 0;
@@ -181,8 +179,7 @@ static void assert_record(const ev *e, const stream *s, int i)
 }
 
 /* Events are: header, records first..last-1 of the standard stream. */
-static void assert_records(const evlist *l, int at, const stream *s, int first,
-                           int last)
+static void assert_records(const evlist *l, int at, const stream *s, int first, int last)
 {
     for (int i = first; i < last; i++)
         assert_record(&l->e[at + i - first], s, i);
@@ -198,14 +195,13 @@ static void crc32c_matches_known_vectors(void **state)
     for (int i = 0; i < 32; i++)
         inc[i] = (uint8_t)i;
     assert_int_equal(cs_crc32c(0, "123456789", 9), 0xE3069283u);
-    assert_int_equal(cs_crc32c(0, zeros, 32), 0x8A9136AAu);  /* RFC 3720 */
+    assert_int_equal(cs_crc32c(0, zeros, 32), 0x8A9136AAu); /* RFC 3720 */
     assert_int_equal(cs_crc32c(0, ones, 32), 0x62A8AB43u);
     assert_int_equal(cs_crc32c(0, inc, 32), 0x46DD794Eu);
     assert_int_equal(cs_crc32c(0, NULL, 0), 0u);
     static const char check[] = "123456789";
     for (size_t k = 0; k <= 9; k++) /* incremental, split anywhere */
-        assert_int_equal(cs_crc32c(cs_crc32c(0, check, k), &check[k], 9 - k),
-                         0xE3069283u);
+        assert_int_equal(cs_crc32c(cs_crc32c(0, check, k), &check[k], 9 - k), 0xE3069283u);
 }
 
 static void writer_output_is_byte_exact(void **state)
@@ -213,17 +209,16 @@ static void writer_output_is_byte_exact(void **state)
     (void)state;
     /* The worked example of docs/frame-stream.md. */
     static const uint8_t want[] = {
-        0x43, 0x53, 0x46, 0x53, 0x01, 0x00, 0x10, 0x00, 0x00, 0x00, 0x00, 0x00,
-        0x03, 0x53, 0x61, 0x37, 0x43, 0x53, 0x46, 0x52, 0x20, 0x00, 0x00, 0x00,
-        0x07, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x40, 0x1e, 0x18,
-        0x24, 0x0a, 0x06, 0x00, 0x03, 0x00, 0x00, 0x00, 0x69, 0xce, 0x84, 0x91,
-        0x61, 0x62, 0x63, 0xb7, 0x3f, 0x4b, 0x36};
+        0x43, 0x53, 0x46, 0x53, 0x01, 0x00, 0x10, 0x00, 0x00, 0x00, 0x00, 0x00, 0x03, 0x53,
+        0x61, 0x37, 0x43, 0x53, 0x46, 0x52, 0x20, 0x00, 0x00, 0x00, 0x07, 0x00, 0x00, 0x00,
+        0x00, 0x00, 0x00, 0x00, 0x00, 0x40, 0x1e, 0x18, 0x24, 0x0a, 0x06, 0x00, 0x03, 0x00,
+        0x00, 0x00, 0x69, 0xce, 0x84, 0x91, 0x61, 0x62, 0x63, 0xb7, 0x3f, 0x4b, 0x36};
     uint8_t got[sizeof want + 8];
     FILE *f = tmpfile();
     assert_non_null(f);
     assert_int_equal(cs_fs_write_header(f, NULL), CS_OK);
-    assert_int_equal(cs_fs_write_record(f, 7, 1700000000000000, 0,
-                                        (const uint8_t *)"abc", 3, NULL), CS_OK);
+    assert_int_equal(cs_fs_write_record(f, 7, 1700000000000000, 0, (const uint8_t *)"abc", 3, NULL),
+                     CS_OK);
     rewind(f);
     assert_int_equal(fread(got, 1, sizeof got, f), sizeof want);
     fclose(f);
@@ -239,19 +234,17 @@ static void writer_refuses_bad_arguments(void **state)
     memset(big, 0xAA, sizeof big); /* 64 bytes offered, 65 needed */
     assert_int_equal(cs_fs_encode_record(big, 64, 1, 1, 0,
                                          (const uint8_t *)"0123456789abcdefghijklmnopqrstuvwxyz",
-                                         29, &w, &err), CS_ERR_TOO_LARGE);
+                                         29, &w, &err),
+                     CS_ERR_TOO_LARGE);
     assert_int_equal(err.code, CS_ERR_TOO_LARGE);
     assert_int_equal(big[0], 0xAA); /* nothing written */
     assert_int_equal(big[64], 0xAA);
-    assert_int_equal(cs_fs_encode_record(buf, sizeof buf, 1, 1, 0, NULL, 5, &w,
-                                         NULL), CS_ERR_ARG);
-    assert_int_equal(cs_fs_write_record(stdout, 1, 1, 0, buf,
-                                        CS_FS_DEFAULT_MAX_PAYLOAD + 1, &err),
+    assert_int_equal(cs_fs_encode_record(buf, sizeof buf, 1, 1, 0, NULL, 5, &w, NULL), CS_ERR_ARG);
+    assert_int_equal(cs_fs_write_record(stdout, 1, 1, 0, buf, CS_FS_DEFAULT_MAX_PAYLOAD + 1, &err),
                      CS_ERR_TOO_LARGE);
     assert_int_equal(cs_fs_write_header(NULL, NULL), CS_ERR_ARG);
     uint8_t p28[28] = {1, 2, 3};
-    assert_int_equal(cs_fs_encode_record(buf, sizeof buf, 1, 1, 0, p28, 28, &w,
-                                         NULL), CS_OK);
+    assert_int_equal(cs_fs_encode_record(buf, sizeof buf, 1, 1, 0, p28, 28, &w, NULL), CS_OK);
     assert_int_equal(w, sizeof buf);
 }
 
@@ -289,9 +282,9 @@ static void byte_at_a_time_emits_each_record_on_its_last_byte(void **state)
         assert_int_equal(l.n - before, ends_header || ends_record ? 1 : 0);
         if (ends_record)
             assert_record(&l.e[l.n - 1], &s, rec++);
-        assert_int_equal(cs_fs_reader_offset(r),
-                         ends_header || ends_record ? i + 1
-                         : i < CS_FS_FILE_HEADER_SIZE ? 0 : s.off[rec]);
+        assert_int_equal(cs_fs_reader_offset(r), ends_header || ends_record   ? i + 1
+                                                 : i < CS_FS_FILE_HEADER_SIZE ? 0
+                                                                              : s.off[rec]);
     }
     assert_int_equal(rec, 12);
     assert_int_equal(cs_fs_reader_finish(r), CS_OK);
@@ -307,7 +300,7 @@ static void flipped_payload_bit_damages_only_that_record(void **state)
     static evlist l;
     sb_standard(&s, 20);
     for (int k = 1; k < s.n; k++) { /* record 0 has no payload */
-        if (k == 7) /* holds a whole record: see the next test */
+        if (k == 7)                 /* holds a whole record: see the next test */
             continue;
         bad = s;
         bad.buf[s.off[k] + CS_FS_RECORD_HEADER_SIZE + (size_t)k % 5] ^= 0x10;
@@ -391,8 +384,7 @@ static void garbage_between_records_is_reported_and_skipped(void **state)
     for (int i = 0; i < 6; i++) {
         if (i == 3)
             sb_bytes(&s, junk, sizeof junk - 1);
-        sb_record(&s, 100 + (uint64_t)i, i % 3 == 2 ? 0x8001 : 0, p,
-                  payload_for(i, p));
+        sb_record(&s, 100 + (uint64_t)i, i % 3 == 2 ? 0x8001 : 0, p, payload_for(i, p));
     }
     for (size_t chunk = 1; chunk <= 80; chunk += 3) {
         read_all(s.buf, s.len, chunk, NULL, &l);
@@ -492,8 +484,7 @@ static void over_cap_length_is_damage_without_waiting(void **state)
     memset(&s, 0, sizeof s);
     sb_header(&s);
     for (int i = 0; i < 4; i++)
-        sb_record(&s, 100 + (uint64_t)i, i % 3 == 2 ? 0x8001 : 0, p,
-                  payload_for(i, p));
+        sb_record(&s, 100 + (uint64_t)i, i % 3 == 2 ? 0x8001 : 0, p, payload_for(i, p));
     cs_fs_reader_opts o = {.expect_header = true, .max_payload = 100};
     read_all(s.buf, s.len, 50, &o, &l); /* record 3 has 111 bytes */
     assert_int_equal(l.n, 5);
@@ -511,8 +502,7 @@ static void over_cap_length_is_damage_without_waiting(void **state)
     assert_int_equal(cs_fs_reader_new(NULL, &r, NULL), CS_OK);
     assert_int_equal(cs_fs_reader_feed(r, s.buf, s.off[1], NULL), CS_OK);
     assert_int_equal(cs_fs_reader_feed(r, h, sizeof h, NULL), CS_OK);
-    assert_int_equal(cs_fs_reader_feed(r, s.buf + s.off[1], s.size[1], NULL),
-                     CS_OK);
+    assert_int_equal(cs_fs_reader_feed(r, s.buf + s.off[1], s.size[1], NULL), CS_OK);
     int kinds[4] = {0}, n = 0;
     cs_status st;
     while ((st = cs_fs_reader_next(r, &e)) == CS_OK && n < 4) {
@@ -649,21 +639,18 @@ static void stream_source_yields_frames_and_broken_items(void **state)
         if (i == 2 || i == 5) {
             char at[48];
             assert_int_equal(it.kind, CS_ITEM_BROKEN);
-            assert_int_equal(it.status, i == 2 ? CS_ERR_CHECKSUM
-                                               : CS_ERR_TRUNCATED);
+            assert_int_equal(it.status, i == 2 ? CS_ERR_CHECKSUM : CS_ERR_TRUNCATED);
             snprintf(at, sizeof at, "offset %zu", s.off[i]);
             assert_non_null(strstr(it.reason, at));
             assert_non_null(strstr(it.reason, name + 6));
-            assert_int_equal(it.capture_time_us,
-                             1700000000000000 + (100 + i) * 250000);
+            assert_int_equal(it.capture_time_us, 1700000000000000 + (100 + i) * 250000);
         } else {
             uint8_t p[300];
             uint32_t len = payload_for(i, p);
             assert_int_equal(it.kind, CS_ITEM_ENCODED);
             assert_int_equal(it.len, len);
             assert_memory_equal(it.data, p, len);
-            assert_int_equal(it.capture_time_us,
-                             1700000000000000 + (100 + i) * 250000);
+            assert_int_equal(it.capture_time_us, 1700000000000000 + (100 + i) * 250000);
         }
         free(it.data);
     }
@@ -671,8 +658,7 @@ static void stream_source_yields_frames_and_broken_items(void **state)
     src->close(src);
     remove(path);
 
-    assert_int_equal(cs_source_open_framestream("/nonexistent/x.csfs", &src,
-                                                &err), CS_ERR_IO);
+    assert_int_equal(cs_source_open_framestream("/nonexistent/x.csfs", &src, &err), CS_ERR_IO);
     assert_null(src);
     assert_non_null(strstr(err.msg, "/nonexistent/x.csfs"));
 }

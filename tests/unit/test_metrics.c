@@ -159,13 +159,13 @@ static void test_sensitivity_at_specificity_hand_example(void **state)
                        2.0 / 3.0, EPS);
     assert_float_equal(thr, 0.8f, 1e-6);
 
-    assert_float_equal(cs_sensitivity_at_specificity(six_scores, six_labels, 6, 0.6, &thr),
-                       1.0, EPS);
+    assert_float_equal(cs_sensitivity_at_specificity(six_scores, six_labels, 6, 0.6, &thr), 1.0,
+                       EPS);
     assert_float_equal(thr, 0.6f, 1e-6);
 
     /* No constraint: full sensitivity at the smallest threshold. */
-    assert_float_equal(cs_sensitivity_at_specificity(six_scores, six_labels, 6, 0.0, &thr),
-                       1.0, EPS);
+    assert_float_equal(cs_sensitivity_at_specificity(six_scores, six_labels, 6, 0.0, &thr), 1.0,
+                       EPS);
     assert_float_equal(thr, 0.2f, 1e-6);
 
     /* The threshold it returns really gives that operating point. */
@@ -176,8 +176,8 @@ static void test_sensitivity_at_specificity_hand_example(void **state)
     assert_float_equal(m.sensitivity, 2.0 / 3.0, EPS);
 
     /* NULL threshold_out is allowed. */
-    assert_float_equal(cs_sensitivity_at_specificity(six_scores, six_labels, 6, 0.6, NULL),
-                       1.0, EPS);
+    assert_float_equal(cs_sensitivity_at_specificity(six_scores, six_labels, 6, 0.6, NULL), 1.0,
+                       EPS);
 }
 
 static void test_sensitivity_at_specificity_with_tied_scores(void **state)

@@ -39,7 +39,7 @@ static char stream_path[4200];
 typedef struct collected {
     cs_outcome *o;
     size_t n, cap;
-    size_t fail_after;   /* return an error on this call (1-based); 0: never */
+    size_t fail_after; /* return an error on this call (1-based); 0: never */
     cs_status fail_with;
 } collected;
 
@@ -105,8 +105,8 @@ static void write_stream_study(void)
             len /= 2;
         else if (i == POS_CHECKSUM)
             checksum_at = ftell(f) + (long)CS_FS_RECORD_HEADER_SIZE + 100;
-        assert_int_equal(cs_fs_write_record(f, 1000 + (uint64_t)i, 1700000000000000 + i * 250000,
-                                            0, len ? data : NULL, (uint32_t)len, &err),
+        assert_int_equal(cs_fs_write_record(f, 1000 + (uint64_t)i, 1700000000000000 + i * 250000, 0,
+                                            len ? data : NULL, (uint32_t)len, &err),
                          CS_OK);
         free(data);
     }
@@ -153,7 +153,7 @@ static collected run_study(const char *path, int threads)
 typedef struct mem_source {
     struct cs_source base;
     int n, next;
-    int fail_at;         /* -1: never; else fail the whole source at item k */
+    int fail_at; /* -1: never; else fail the whole source at item k */
 } mem_source;
 
 static cs_status mem_next(cs_source *src, cs_item *item, cs_error *err)
@@ -186,10 +186,7 @@ static cs_status mem_next(cs_source *src, cs_item *item, cs_error *err)
     return CS_OK;
 }
 
-static void mem_close(cs_source *src)
-{
-    free(src);
-}
+static void mem_close(cs_source *src) { free(src); }
 
 static cs_source *mem_open(int n, int fail_at)
 {

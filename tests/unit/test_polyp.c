@@ -135,16 +135,16 @@ static void loader_refuses_bad_files(void **state)
     expect_refused(b, len + 1, CS_ERR_MODEL, "1 bytes after");
 
     memcpy(b, good, len);
-    b[len / 2] ^= 0x10;  /* one flipped bit inside the weights */
+    b[len / 2] ^= 0x10; /* one flipped bit inside the weights */
     expect_refused(b, len, CS_ERR_CHECKSUM, "damaged");
 
     memcpy(b, good, len);
-    wr32(b + 12, 96);  /* another input size */
+    wr32(b + 12, 96); /* another input size */
     reseal(b, len);
     expect_refused(b, len, CS_ERR_MODEL, "another network");
 
     memcpy(b, good, len);
-    wr32(b + 32 + 12, rd32(b + 32 + 12) + 1);  /* a wider bottleneck: other shapes */
+    wr32(b + 32 + 12, rd32(b + 32 + 12) + 1); /* a wider bottleneck: other shapes */
     reseal(b, len);
     expect_refused(b, len, CS_ERR_TRUNCATED, "truncated");
 
@@ -155,13 +155,13 @@ static void loader_refuses_bad_files(void **state)
     expect_refused(b, len, CS_ERR_MODEL, "threshold");
 
     memcpy(b, good, len);
-    memcpy(b + 48, "enc9", 4);  /* the first layer's name */
+    memcpy(b + 48, "enc9", 4); /* the first layer's name */
     reseal(b, len);
     expect_refused(b, len, CS_ERR_MODEL, "layer 0");
 
     memcpy(b, good, len);
     float nan = NAN;
-    memcpy(b + 48 + 32, &nan, 4);  /* the first weight */
+    memcpy(b + 48 + 32, &nan, 4); /* the first weight */
     reseal(b, len);
     expect_refused(b, len, CS_ERR_MODEL, "non-finite");
 
@@ -187,15 +187,15 @@ static void engine_load_names_the_bad_polyp_file(void **state)
     assert_int_equal(tu_write_file(path, b, len), 0);
     cs_engine *eng = NULL;
     cs_error err = {0};
-    assert_int_equal(cs_engine_load_models(tu_source_path("models/bleeding-xgb.json"), path, &eng,
-                                           &err),
-                     CS_ERR_CHECKSUM);
+    assert_int_equal(
+        cs_engine_load_models(tu_source_path("models/bleeding-xgb.json"), path, &eng, &err),
+        CS_ERR_CHECKSUM);
     assert_null(eng);
     assert_non_null(strstr(err.msg, "damaged.bin"));
     snprintf(path, sizeof path, "%s/missing.bin", dir);
-    assert_int_equal(cs_engine_load_models(tu_source_path("models/bleeding-xgb.json"), path, &eng,
-                                           &err),
-                     CS_ERR_MODEL);
+    assert_int_equal(
+        cs_engine_load_models(tu_source_path("models/bleeding-xgb.json"), path, &eng, &err),
+        CS_ERR_MODEL);
     assert_non_null(strstr(err.msg, "missing.bin"));
     free(b);
 }
@@ -212,8 +212,8 @@ static void input_resize_is_a_box_filter(void **state)
     for (int y = 0; y < S; y++)
         for (int x = 0; x < S; x++)
             for (int c = 0; c < 3; c++)
-                rgb[(y * S + x) * 3 + c] = (uint8_t)(((x / 2) * 3 + (y / 2) * 5 + c * 7 +
-                                                      ((x + y) & 1) * 2) & 0xff);
+                rgb[(y * S + x) * 3 + c] =
+                    (uint8_t)(((x / 2) * 3 + (y / 2) * 5 + c * 7 + ((x + y) & 1) * 2) & 0xff);
     cs_image img = {S, S, S, S, rgb};
     float *tmp = malloc(sizeof(float) * CS_POLYP_IN * S * 3);
     float *in = malloc(sizeof(float) * CS_POLYP_IN * CS_POLYP_IN * 3);
@@ -242,11 +242,11 @@ static void score_is_the_top_k_mean(void **state)
     for (int i = 0; i < NHEAT; i++)
         lg[i] = -5.0f;
     for (int i = 0; i < 16; i++)
-        lg[i * 97] = 2.0f;  /* exactly 16 high cells */
-    lg[5] = 4.0f;           /* one higher: replaces a 2.0 in the top 16 */
+        lg[i * 97] = 2.0f; /* exactly 16 high cells */
+    lg[5] = 4.0f;          /* one higher: replaces a 2.0 in the top 16 */
     float want = (float)(1.0 / (1.0 + exp(-(15 * 2.0 + 4.0) / 16.0)));
     assert_true(fabsf(cs_polyp_score(lg, NHEAT, 16) - want) < 1e-6f);
-    float low = cs_polyp_score(lg, NHEAT, 64);  /* includes -5s: lower */
+    float low = cs_polyp_score(lg, NHEAT, 64); /* includes -5s: lower */
     assert_true(low < want);
 }
 

@@ -39,7 +39,7 @@ typedef struct job {
     const cs_engine *eng;
     const cs_labels *labels;
     int first, step;
-    float *orig, *reenc;   /* probabilities, one per label */
+    float *orig, *reenc; /* probabilities, one per label */
     int failures;
     char failure[512];
 } job;
@@ -76,8 +76,7 @@ static void *run_job(void *arg)
                   cs_jpeg_reencode(data, len, SIDE, QUALITY, &small, &small_len, &err) != CS_OK ||
                   score(w, small, small_len, &j->reenc[i], &err) != 0;
         if (bad && j->failures++ == 0)
-            snprintf(j->failure, sizeof j->failure, "%s: %s", name,
-                     data ? err.msg : "cannot read");
+            snprintf(j->failure, sizeof j->failure, "%s: %s", name, data ? err.msg : "cannot read");
         free(data);
         free(small);
     }

@@ -52,14 +52,14 @@ static void write_file(const char *name, const void *data, size_t len)
 /* What a whole pass over a video gave. */
 typedef struct pass {
     int images, broken;
-    int monotonic;          /* image capture times non-decreasing, all >= 0 */
-    int sizes_ok;           /* each image is cs_analysis_size of its source */
-    int names_ok;           /* "frame <n>", frame_index n, n = 0, 1, ... */
+    int monotonic; /* image capture times non-decreasing, all >= 0 */
+    int sizes_ok;  /* each image is cs_analysis_size of its source */
+    int names_ok;  /* "frame <n>", frame_index n, n = 0, 1, ... */
     int first_w, first_h, last_src_w, last_src_h;
     cs_status broken_status;
     char broken_reason[256];
     int64_t first_time, last_time;
-    double red_share, blue_share;   /* of all image pixels */
+    double red_share, blue_share; /* of all image pixels */
     int64_t expected;
 } pass;
 
@@ -87,8 +87,7 @@ static void run_pass(const char *name, pass *p)
         if (item.kind == CS_ITEM_BROKEN) {
             p->broken++;
             p->broken_status = item.status;
-            snprintf(p->broken_reason, sizeof p->broken_reason, "%s",
-                     item.reason);
+            snprintf(p->broken_reason, sizeof p->broken_reason, "%s", item.reason);
             assert_true(item.reason[0] != '\0');
             assert_int_not_equal(item.status, CS_OK);
             cs_item_clear(&item);
@@ -108,8 +107,7 @@ static void run_pass(const char *name, pass *p)
         }
         p->last_src_w = im->src_width;
         p->last_src_h = im->src_height;
-        if (item.capture_time_us < 0 ||
-            (p->images > 0 && item.capture_time_us < p->last_time))
+        if (item.capture_time_us < 0 || (p->images > 0 && item.capture_time_us < p->last_time))
             p->monotonic = 0;
         p->last_time = item.capture_time_us;
         for (size_t i = 0; i < (size_t)im->width * (size_t)im->height; i++) {
@@ -195,7 +193,7 @@ static void test_colours(void **state)
 
 static void assert_open_fails(const char *name, cs_status want)
 {
-    cs_source *src = (cs_source *)&src;  /* must come back NULL */
+    cs_source *src = (cs_source *)&src; /* must come back NULL */
     cs_error err = {0};
     cs_status s = cs_source_open_video(tmp_path(name), &src, &err);
     printf("  %s -> %s: %s\n", name, cs_status_name(s), err.msg);
@@ -241,15 +239,16 @@ static void truncate_half(const char *name, const char *half)
 static void test_truncated(void **state)
 {
     (void)state;
-    static const struct { const char *name, *args; } v[] = {
+    static const struct {
+        const char *name, *args;
+    } v[] = {
         {"t.mp4", "-c:v libx264 -pix_fmt yuv420p -movflags +faststart"},
         {"t.avi", "-c:v mjpeg"},
         {"t.mkv", "-c:v libx264 -pix_fmt yuv420p"},
     };
     for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
         char args[512], half[64];
-        snprintf(args, sizeof args,
-                 "-f lavfi -i testsrc=size=320x240:rate=10 -frames:v 50 %s",
+        snprintf(args, sizeof args, "-f lavfi -i testsrc=size=320x240:rate=10 -frames:v 50 %s",
                  v[i].args);
         make_video(v[i].name, args);
         snprintf(half, sizeof half, "half-%s", v[i].name);
@@ -307,8 +306,8 @@ static void test_size_change(void **state)
                         "-frames:v 10 -c:v libx264 -pix_fmt yuv444p");
     char cmd[9000];
     snprintf(cmd, sizeof cmd, "cat '%s' ", tmp_path("s1.ts"));
-    snprintf(cmd + strlen(cmd), sizeof cmd - strlen(cmd), "'%s' > '%s'",
-             tmp_path("s2.ts"), tmp_path("s12.ts"));
+    snprintf(cmd + strlen(cmd), sizeof cmd - strlen(cmd), "'%s' > '%s'", tmp_path("s2.ts"),
+             tmp_path("s12.ts"));
     assert_int_equal(system(cmd), 0);
     pass p;
     run_pass("s12.ts", &p);
@@ -397,16 +396,11 @@ int main(void)
     }
     snprintf(tmp, sizeof tmp, "%s", dir);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_mp4_h264),
-        cmocka_unit_test(test_avi_mjpeg),
-        cmocka_unit_test(test_mkv_with_audio),
-        cmocka_unit_test(test_colours),
-        cmocka_unit_test(test_not_a_video),
-        cmocka_unit_test(test_truncated),
-        cmocka_unit_test(test_damaged_packet),
-        cmocka_unit_test(test_size_change),
-        cmocka_unit_test(test_too_large),
-        cmocka_unit_test(test_bad_arguments),
+        cmocka_unit_test(test_mp4_h264),         cmocka_unit_test(test_avi_mjpeg),
+        cmocka_unit_test(test_mkv_with_audio),   cmocka_unit_test(test_colours),
+        cmocka_unit_test(test_not_a_video),      cmocka_unit_test(test_truncated),
+        cmocka_unit_test(test_damaged_packet),   cmocka_unit_test(test_size_change),
+        cmocka_unit_test(test_too_large),        cmocka_unit_test(test_bad_arguments),
         cmocka_unit_test(test_dispatch_by_path),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -74,7 +74,7 @@ static cs_summary_opts opts_default(void)
 
 typedef struct result {
     json_t *root;
-    char *text;       /* the whole output */
+    char *text; /* the whole output */
     size_t len;
     cs_summary_counts counts;
 } result;
@@ -405,8 +405,8 @@ static void test_ranking_by_probability_then_seq_limited_to_top_n(void **state)
         json_t *e = json_array_get(rk, i);
         assert_int_equal(int_at(e, "rank"), (json_int_t)i + 1);
         assert_int_equal(int_at(e, "seq"), want[i]);
-        assert_float_equal(json_real_value(json_object_get(e, "bleeding_probability")),
-                           p[want[i]], 1e-5);
+        assert_float_equal(json_real_value(json_object_get(e, "bleeding_probability")), p[want[i]],
+                           1e-5);
         assert_int_equal(json_is_true(json_object_get(e, "bleeding")), p[want[i]] >= 0.5f);
     }
     result_free(&r);
@@ -566,7 +566,6 @@ static void test_non_utf8_frame_name_does_not_break_the_summary(void **state)
     result_free(&r);
 }
 
-
 /* ---- polyps ----------------------------------------------------------------- */
 
 static cs_outcome with_polyp(cs_outcome o, float prob)
@@ -620,8 +619,8 @@ static void test_polyp_and_other_bleeding_frame_never_share_a_hidden_run(void **
     /* near-identical frames: bleeding-only, polyp-only, clean, polyp-only.
      * One representative cannot show both findings, so the polyp frame
      * must start a run of its own; no flagged finding is hidden. */
-    cs_outcome o[4] = {good(0, 70, 0.9f), with_polyp(good(1, 71, 0.1f), 0.7f),
-                       good(2, 72, 0.1f), with_polyp(good(3, 72, 0.1f), 0.9f)};
+    cs_outcome o[4] = {good(0, 70, 0.9f), with_polyp(good(1, 71, 0.1f), 0.7f), good(2, 72, 0.1f),
+                       with_polyp(good(3, 72, 0.1f), 0.9f)};
     cs_summary_opts opts = opts_default();
     result r = summarise(o, 4, &opts);
     json_t *rv = section(&r, "reduced_view");

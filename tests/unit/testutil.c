@@ -77,8 +77,7 @@ int tu_write_file(const char *path, const void *data, size_t len)
 
 /* JPEG helpers: thin wrappers over the library's own encoder and full
  * decoder (capscreen/reencode.h), so the tests exercise one copy. */
-int tu_jpeg_encode(const uint8_t *rgb, int w, int h, int quality, uint8_t **out,
-                   size_t *len)
+int tu_jpeg_encode(const uint8_t *rgb, int w, int h, int quality, uint8_t **out, size_t *len)
 {
     return cs_jpeg_encode_rgb(rgb, w, h, quality, out, len, NULL) == CS_OK ? 0 : -1;
 }

@@ -39,8 +39,7 @@ int tu_write_file(const char *path, const void *data, size_t len);
 
 /* Encode packed RGB (w*h*3 bytes) as a baseline 4:2:0 JPEG at `quality`.
  * *out is malloc'd (caller frees). 0 on success. */
-int tu_jpeg_encode(const uint8_t *rgb, int w, int h, int quality, uint8_t **out,
-                   size_t *len);
+int tu_jpeg_encode(const uint8_t *rgb, int w, int h, int quality, uint8_t **out, size_t *len);
 
 /* Decode a JPEG at full size to packed RGB (caller frees); NULL if libjpeg
  * reports an error. */

@@ -50,16 +50,16 @@ enum MHD_Result cs_api_vocabulary(cs_server *s, struct MHD_Connection *c, cs_req
 /* Under /api/v1/studies/{id}/ for the workstation. */
 /* frames (frames.c): index, JPEG, thumbnail (`thumb`). */
 enum MHD_Result cs_ws_frame_index(cs_server *s, struct MHD_Connection *c, cs_req *r);
-enum MHD_Result cs_ws_frame_image(cs_server *s, struct MHD_Connection *c, cs_req *r,
-                                  uint64_t seq, bool thumb);
+enum MHD_Result cs_ws_frame_image(cs_server *s, struct MHD_Connection *c, cs_req *r, uint64_t seq,
+                                  bool thumb);
 
 /* findings and marks (findings.c). fid < 0: the collection. */
 enum MHD_Result cs_ws_findings(cs_server *s, struct MHD_Connection *c, cs_req *r, int64_t fid,
                                bool history);
 enum MHD_Result cs_ws_marks(cs_server *s, struct MHD_Connection *c, cs_req *r);
 /* kind "landmark" or "cleansing"; key the landmark kind or segment. */
-enum MHD_Result cs_ws_mark_set(cs_server *s, struct MHD_Connection *c, cs_req *r,
-                               const char *kind, const char *key);
+enum MHD_Result cs_ws_mark_set(cs_server *s, struct MHD_Connection *c, cs_req *r, const char *kind,
+                               const char *key);
 
 /* the report (report.c). */
 enum MHD_Result cs_ws_report(cs_server *s, struct MHD_Connection *c, cs_req *r);

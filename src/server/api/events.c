@@ -25,12 +25,12 @@ typedef struct sse {
     cs_server *srv;
     char id[CS_ID_MAX];
     uint64_t seen_gen;
-    char *last;          /* last progress JSON sent */
+    char *last; /* last progress JSON sent */
     bool first;
     char session[CS_HASH_HEX_MAX]; /* the caller's session; "" for the admin token */
     uint64_t session_gen;          /* s->session_gen when last checked */
     int64_t session_checked_s;
-    bool ended;                    /* session_ended sent: end the stream */
+    bool ended; /* session_ended sent: end the stream */
 } sse;
 
 static void sse_free(void *cls)

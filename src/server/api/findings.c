@@ -11,12 +11,11 @@
 static json_t *finding_json(const cs_finding_rec *f)
 {
     json_t *o = json_pack("{s:I, s:s, s:I, s:I, s:s, s:s, s:i, s:b, s:s, s:I, s:s, s:I}", "id",
-                          (json_int_t)f->id, "study", f->study, "seq_from",
-                          (json_int_t)f->seq_from, "seq_to", (json_int_t)f->seq_to, "type",
-                          f->type, "note", f->note, "version", f->version, "deleted",
-                          f->deleted, "created_by", f->created_by, "created_at_ms",
-                          (json_int_t)f->created_at_ms, "updated_by", f->updated_by,
-                          "updated_at_ms", (json_int_t)f->updated_at_ms);
+                          (json_int_t)f->id, "study", f->study, "seq_from", (json_int_t)f->seq_from,
+                          "seq_to", (json_int_t)f->seq_to, "type", f->type, "note", f->note,
+                          "version", f->version, "deleted", f->deleted, "created_by", f->created_by,
+                          "created_at_ms", (json_int_t)f->created_at_ms, "updated_by",
+                          f->updated_by, "updated_at_ms", (json_int_t)f->updated_at_ms);
     json_object_set_new(o, "size_mm", f->size_mm >= 0 ? json_real(f->size_mm) : json_null());
     return o;
 }
@@ -102,9 +101,9 @@ static enum MHD_Result list(cs_server *s, struct MHD_Connection *c, cs_req *r, i
     cs_finding_rec *fs = NULL;
     size_t n = 0;
     const char *d = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "deleted");
-    cs_status st = history ? cs_store_finding_history(s->store, r->id, fid, &fs, &n, &e)
-                           : cs_store_findings_list(s->store, r->id, d && strcmp(d, "1") == 0,
-                                                    &fs, &n, &e);
+    cs_status st =
+        history ? cs_store_finding_history(s->store, r->id, fid, &fs, &n, &e)
+                : cs_store_findings_list(s->store, r->id, d && strcmp(d, "1") == 0, &fs, &n, &e);
     if (st != CS_OK)
         return cs_http_error(s, c, 503, false, "store_unavailable", "%s", e.msg);
     if (history && n == 0)
@@ -183,8 +182,11 @@ enum MHD_Result cs_ws_findings(cs_server *s, struct MHD_Connection *c, cs_req *r
         f = h[n - 1];
         free(h);
     }
-    cs_audit(s, &a, post ? "finding.create" : del ? "finding.delete" : "finding.update", r->id,
-             "finding %lld: %s, frames %llu-%llu, version %d", (long long)f.id, f.type,
+    cs_audit(s, &a,
+             post  ? "finding.create"
+             : del ? "finding.delete"
+                   : "finding.update",
+             r->id, "finding %lld: %s, frames %llu-%llu, version %d", (long long)f.id, f.type,
              (unsigned long long)f.seq_from, (unsigned long long)f.seq_to, f.version);
     ret = cs_http_json(c, post ? 201 : 200, finding_json(&f), false, NULL);
 done:
@@ -203,13 +205,13 @@ static enum MHD_Result marks_answer(cs_server *s, struct MHD_Connection *c, cons
     json_t *lm = json_object(), *cl = json_object();
     for (size_t i = 0; i < n; i++) {
         if (strcmp(ms[i].kind, "landmark") == 0)
-            json_object_set_new(lm, ms[i].key, json_pack("{s:I, s:s, s:I}", "seq",
-                                                          (json_int_t)ms[i].seq, "by", ms[i].by,
-                                                          "at_ms", (json_int_t)ms[i].at_ms));
+            json_object_set_new(lm, ms[i].key,
+                                json_pack("{s:I, s:s, s:I}", "seq", (json_int_t)ms[i].seq, "by",
+                                          ms[i].by, "at_ms", (json_int_t)ms[i].at_ms));
         else
-            json_object_set_new(cl, ms[i].key, json_pack("{s:s, s:s, s:I}", "grade",
-                                                          ms[i].value, "by", ms[i].by, "at_ms",
-                                                          (json_int_t)ms[i].at_ms));
+            json_object_set_new(cl, ms[i].key,
+                                json_pack("{s:s, s:s, s:I}", "grade", ms[i].value, "by", ms[i].by,
+                                          "at_ms", (json_int_t)ms[i].at_ms));
     }
     free(ms);
     return cs_http_json(c, 200, json_pack("{s:o, s:o}", "landmarks", lm, "cleansing", cl), false,
@@ -224,8 +226,8 @@ enum MHD_Result cs_ws_marks(cs_server *s, struct MHD_Connection *c, cs_req *r)
     return marks_answer(s, c, r->id);
 }
 
-enum MHD_Result cs_ws_mark_set(cs_server *s, struct MHD_Connection *c, cs_req *r,
-                               const char *kind, const char *key)
+enum MHD_Result cs_ws_mark_set(cs_server *s, struct MHD_Connection *c, cs_req *r, const char *kind,
+                               const char *key)
 {
     enum MHD_Result ret;
     cs_auth a;

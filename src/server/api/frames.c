@@ -10,7 +10,7 @@
 #include "server/api/api_int.h"
 #include "server/media/media.h"
 
-#define INDEX_PAGE 4096  /* frame views read from the store per call */
+#define INDEX_PAGE 4096 /* frame views read from the store per call */
 
 enum MHD_Result cs_ws_frame_index(cs_server *s, struct MHD_Connection *c, cs_req *r)
 {
@@ -48,13 +48,12 @@ enum MHD_Result cs_ws_frame_index(cs_server *s, struct MHD_Connection *c, cs_req
             json_array_append_new(fi, json_integer(v->frame_index));
             json_array_append_new(ct, json_integer(v->capture_time_us));
             json_array_append_new(fl, json_integer(flags));
-            json_array_append_new(p, json_integer((json_int_t)(v->bleeding_probability * 1000.0f
-                                                               + 0.5f)));
+            json_array_append_new(
+                p, json_integer((json_int_t)(v->bleeding_probability * 1000.0f + 0.5f)));
             json_array_append_new(rgb, json_integer(v->mean_rgb));
-            json_array_append_new(pp, v->has_polyp
-                                  ? json_integer((json_int_t)(v->polyp_probability * 1000.0f
-                                                              + 0.5f))
-                                  : json_null());
+            json_array_append_new(
+                pp, v->has_polyp ? json_integer((json_int_t)(v->polyp_probability * 1000.0f + 0.5f))
+                                 : json_null());
             /* The store wrote this text (the ingest's boxes_json); text it
              * cannot parse is left out rather than failing the index. */
             if (v->boxes[0]) {
@@ -80,15 +79,16 @@ enum MHD_Result cs_ws_frame_index(cs_server *s, struct MHD_Connection *c, cs_req
                              e.msg[0] ? e.msg : "out of memory");
     }
     cs_audit(s, &a, "study.open", r->id, "%llu frames", (unsigned long long)count);
-    return cs_http_json(c, 200, json_pack("{s:s, s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
-                                          "study", r->id, "count", (json_int_t)count,
-                                          "frame_index", fi, "capture_time_us", ct, "flags", fl,
-                                          "p", p, "rgb", rgb, "polyp_p", pp, "boxes", boxes),
+    return cs_http_json(c, 200,
+                        json_pack("{s:s, s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "study", r->id,
+                                  "count", (json_int_t)count, "frame_index", fi, "capture_time_us",
+                                  ct, "flags", fl, "p", p, "rgb", rgb, "polyp_p", pp, "boxes",
+                                  boxes),
                         false, NULL);
 }
 
-enum MHD_Result cs_ws_frame_image(cs_server *s, struct MHD_Connection *c, cs_req *r,
-                                  uint64_t seq, bool thumb)
+enum MHD_Result cs_ws_frame_image(cs_server *s, struct MHD_Connection *c, cs_req *r, uint64_t seq,
+                                  bool thumb)
 {
     enum MHD_Result ret;
     cs_auth a;
@@ -99,8 +99,8 @@ enum MHD_Result cs_ws_frame_image(cs_server *s, struct MHD_Connection *c, cs_req
     snprintf(etag, sizeof etag, "\"%s-%llu-%s\"", r->id, (unsigned long long)seq,
              thumb ? "t" : "f");
     const char *cache = "private, max-age=31536000, immutable";
-    const char *inm = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-                                                  MHD_HTTP_HEADER_IF_NONE_MATCH);
+    const char *inm =
+        MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_NONE_MATCH);
     if (inm && strstr(inm, etag)) {
         const char *h[] = {"ETag", etag, "Cache-Control", cache, NULL};
         return cs_http_bytes(c, 304, NULL, NULL, 0, false, h);

@@ -12,23 +12,27 @@ enum MHD_Result cs_metrics_handle(cs_server *s, struct MHD_Connection *c, cs_req
     char *buf = malloc(cap);
     if (!buf)
         return MHD_NO;
-    n += (size_t)snprintf(buf + n, cap - n,
+    n += (size_t)snprintf(
+        buf + n, cap - n,
         "# HELP capscreen_uploads_active Upload bodies being received now.\n"
         "# TYPE capscreen_uploads_active gauge\n"
         "capscreen_uploads_active %ld\n"
         "# HELP capscreen_bytes_received_total Upload bytes written to study files.\n"
         "# TYPE capscreen_bytes_received_total counter\n"
         "capscreen_bytes_received_total %llu\n"
-        "# HELP capscreen_frames_analysed_total Frames the live analysis stored (failed ones too).\n"
+        "# HELP capscreen_frames_analysed_total Frames the live analysis stored (failed ones "
+        "too).\n"
         "# TYPE capscreen_frames_analysed_total counter\n"
         "capscreen_frames_analysed_total %llu\n"
-        "# HELP capscreen_connections_total Connections accepted (requests / connections shows keep-alive).\n"
+        "# HELP capscreen_connections_total Connections accepted (requests / connections shows "
+        "keep-alive).\n"
         "# TYPE capscreen_connections_total counter\n"
         "capscreen_connections_total %llu\n"
         "# HELP capscreen_requests_total Requests received.\n"
         "# TYPE capscreen_requests_total counter\n"
         "capscreen_requests_total %llu\n"
-        "# HELP capscreen_errors_total Errors by kind: refused requests, cut-off bodies, bad frames.\n"
+        "# HELP capscreen_errors_total Errors by kind: refused requests, cut-off bodies, bad "
+        "frames.\n"
         "# TYPE capscreen_errors_total counter\n",
         atomic_load(&s->uploads_active), (unsigned long long)atomic_load(&s->bytes_received),
         (unsigned long long)atomic_load(&s->frames_analysed),
@@ -58,7 +62,8 @@ enum MHD_Result cs_health_handle(cs_server *s, struct MHD_Connection *c, cs_req 
     cs_error e = {0};
     if (cs_store_ping(s->store, &e) != CS_OK)
         return cs_http_error(s, c, 503, false, "database_unavailable", "%s", e.msg);
-    return cs_http_json(c, 200, json_pack("{s:s, s:s, s:i}", "status", "ok", "database", "ok",
-                                          "schema_version", CS_STORE_SCHEMA_VERSION),
+    return cs_http_json(c, 200,
+                        json_pack("{s:s, s:s, s:i}", "status", "ok", "database", "ok",
+                                  "schema_version", CS_STORE_SCHEMA_VERSION),
                         false, NULL);
 }

@@ -15,7 +15,7 @@
 #include "server/media/media.h"
 
 #define KEY_FRAMES_MAX 24
-#define TEXT_MAX 8000  /* findings_text, comments */
+#define TEXT_MAX 8000 /* findings_text, comments */
 
 /* The report's own choices; recommendations and finding types are the
  * shared vocabulary (core/vocabulary.h). "" (not recorded) is allowed. */
@@ -41,15 +41,14 @@ static json_t *report_json(const cs_report_rec *r)
 {
     json_t *content = json_loads(r->content, 0, NULL);
     return json_pack("{s:s, s:s, s:i, s:s, s:I, s:s, s:I, s:o}", "study", r->study, "state",
-                     r->state, "version", r->version, "updated_by", r->updated_by,
-                     "updated_at_ms", (json_int_t)r->updated_at_ms, "signed_by", r->signed_by,
-                     "signed_at_ms", (json_int_t)r->signed_at_ms, "content",
-                     content ? content : json_object());
+                     r->state, "version", r->version, "updated_by", r->updated_by, "updated_at_ms",
+                     (json_int_t)r->updated_at_ms, "signed_by", r->signed_by, "signed_at_ms",
+                     (json_int_t)r->signed_at_ms, "content", content ? content : json_object());
 }
 
 /* Validate a save body's content and rebuild it with known fields only. */
-static json_t *clean_content(cs_server *s, struct MHD_Connection *c, json_t *in,
-                             uint64_t frames, enum MHD_Result *ret)
+static json_t *clean_content(cs_server *s, struct MHD_Connection *c, json_t *in, uint64_t frames,
+                             enum MHD_Result *ret)
 {
     const char *text_keys[] = {"findings_text", "comments"};
     json_t *out = json_object();
@@ -66,9 +65,12 @@ static json_t *clean_content(cs_server *s, struct MHD_Connection *c, json_t *in,
         }
         json_object_set_new(out, text_keys[i], json_string(v ? json_string_value(v) : ""));
     }
-    struct { const char *key; const cs_vocab_word *set; } enums[] = {
-        {"cleansing_adequacy", ADEQUACY}, {"completeness", COMPLETENESS},
-        {"recommendation", cs_vocab_recommendations}};
+    struct {
+        const char *key;
+        const cs_vocab_word *set;
+    } enums[] = {{"cleansing_adequacy", ADEQUACY},
+                 {"completeness", COMPLETENESS},
+                 {"recommendation", cs_vocab_recommendations}};
     for (int i = 0; i < 3; i++) {
         json_t *v = json_object_get(in, enums[i].key);
         const char *t = v ? json_string_value(v) : "";
@@ -82,9 +84,9 @@ static json_t *clean_content(cs_server *s, struct MHD_Connection *c, json_t *in,
     json_t *kf = json_object_get(in, "key_frames"), *keep = json_array();
     json_object_set_new(out, "key_frames", keep);
     if (kf && (!json_is_array(kf) || json_array_size(kf) > KEY_FRAMES_MAX)) {
-        *ret = cs_http_error(s, c, 400, false, "bad_json",
-                             "key_frames must be a list of at most %d frame numbers",
-                             KEY_FRAMES_MAX);
+        *ret =
+            cs_http_error(s, c, 400, false, "bad_json",
+                          "key_frames must be a list of at most %d frame numbers", KEY_FRAMES_MAX);
         goto fail;
     }
     for (size_t i = 0; kf && i < json_array_size(kf); i++) {
@@ -116,8 +118,8 @@ static enum MHD_Result save(cs_server *s, struct MHD_Connection *c, cs_req *r, c
     cs_report_rec *rep = calloc(1, sizeof *rep);
     json_t *content = NULL;
     json_t *ver = json_object_get(o, "version");
-    const char *state = json_object_get(o, "state") ? json_string_value(json_object_get(o, "state"))
-                                                    : "draft";
+    const char *state =
+        json_object_get(o, "state") ? json_string_value(json_object_get(o, "state")) : "draft";
     if (!rep) {
         ret = MHD_NO;
         goto done;
@@ -221,8 +223,8 @@ enum MHD_Result cs_ws_report_sign(cs_server *s, struct MHD_Connection *c, cs_req
         goto done;
     }
     int shown = (int)json_integer_value(ver);
-    if (cs_store_report_sign_checked(s->store, r->id, a.user, cs_now_ms(), shown, &out, rep,
-                                     &e) != CS_OK) {
+    if (cs_store_report_sign_checked(s->store, r->id, a.user, cs_now_ms(), shown, &out, rep, &e) !=
+        CS_OK) {
         ret = cs_http_error(s, c, 503, false, "store_unavailable", "%s", e.msg);
         goto done;
     }
@@ -232,8 +234,8 @@ enum MHD_Result cs_ws_report_sign(cs_server *s, struct MHD_Connection *c, cs_req
         ret = cs_http_json(c, 200, report_json(rep), false, NULL);
         break;
     case CS_CHECK_NOT_FOUND:
-        ret = cs_http_error(s, c, 404, false, "no_report", "study '%s' has no report to sign",
-                            r->id);
+        ret =
+            cs_http_error(s, c, 404, false, "no_report", "study '%s' has no report to sign", r->id);
         break;
     case CS_CHECK_LOCKED:
         ret = cs_http_error(s, c, 409, false, "report_signed", "the report is already signed");
@@ -241,7 +243,8 @@ enum MHD_Result cs_ws_report_sign(cs_server *s, struct MHD_Connection *c, cs_req
     case CS_CHECK_CONFLICT:
         ret = cs_http_error(s, c, 409, false, "version_conflict",
                             "version %d is not the current report: it changed since it was "
-                            "shown; reload it and review before signing", shown);
+                            "shown; reload it and review before signing",
+                            shown);
         break;
     case CS_CHECK_INVALID:
         ret = cs_http_error(s, c, 422, false, "no_recommendation",
@@ -251,7 +254,8 @@ enum MHD_Result cs_ws_report_sign(cs_server *s, struct MHD_Connection *c, cs_req
         ret = cs_http_error(s, c, 409, false, "ingest_incomplete",
                             "the study is not complete: uploads are still open or not all "
                             "analysed; a coordinator can close the study "
-                            "(POST /api/v1/studies/%s/close)", r->id);
+                            "(POST /api/v1/studies/%s/close)",
+                            r->id);
         break;
     default:
         ret = cs_http_error(s, c, 409, false, cs_check_outcome_name(out),
@@ -291,10 +295,7 @@ static void put(html *h, const char *t, size_t n)
     h->buf[h->len] = '\0';
 }
 
-static void puts_raw(html *h, const char *t)
-{
-    put(h, t, strlen(t));
-}
+static void puts_raw(html *h, const char *t) { put(h, t, strlen(t)); }
 
 /* Text with <, >, &, " and ' escaped. */
 static void puts_text(html *h, const char *t)
@@ -391,19 +392,21 @@ enum MHD_Result cs_ws_report_html(cs_server *s, struct MHD_Connection *c, cs_req
     if (!found) {
         free(rep);
         free(fs);
-        return cs_http_error(s, c, 404, false, "no_report", "study '%s' has no report yet",
-                             r->id);
+        return cs_http_error(s, c, 404, false, "no_report", "study '%s' has no report yet", r->id);
     }
     json_t *ct = json_loads(rep->content, 0, NULL);
-#define FIELD(k) (json_string_value(json_object_get(ct, k)) ? json_string_value(json_object_get(ct, k)) : "")
-    puts_raw(&h, "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">"
-                 "<title>Capsule endoscopy report</title><style>"
-                 "body{font:15px/1.5 system-ui,sans-serif;max-width:50em;margin:2em auto;color:#111}"
-                 "h1{font-size:1.4em}h2{font-size:1.1em;border-bottom:1px solid #999}"
-                 "table{border-collapse:collapse}td,th{border:1px solid #bbb;padding:.2em .5em;text-align:left}"
-                 "figure{display:inline-block;margin:.3em}img{max-width:14em}"
-                 ".sig{margin-top:2em;padding:.5em;border:2px solid #333}"
-                 "@media print{body{margin:0}}</style></head><body>");
+#define FIELD(k) \
+    (json_string_value(json_object_get(ct, k)) ? json_string_value(json_object_get(ct, k)) : "")
+    puts_raw(&h,
+             "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">"
+             "<title>Capsule endoscopy report</title><style>"
+             "body{font:15px/1.5 system-ui,sans-serif;max-width:50em;margin:2em auto;color:#111}"
+             "h1{font-size:1.4em}h2{font-size:1.1em;border-bottom:1px solid #999}"
+             "table{border-collapse:collapse}td,th{border:1px solid #bbb;padding:.2em "
+             ".5em;text-align:left}"
+             "figure{display:inline-block;margin:.3em}img{max-width:14em}"
+             ".sig{margin-top:2em;padding:.5em;border:2px solid #333}"
+             "@media print{body{margin:0}}</style></head><body>");
     puts_raw(&h, "<h1>Capsule endoscopy report</h1><p>Study <b>");
     puts_text(&h, sr.id);
     puts_raw(&h, "</b>");

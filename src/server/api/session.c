@@ -110,7 +110,9 @@ static enum MHD_Result login(cs_server *s, struct MHD_Connection *c, cs_req *r)
         cs_limiter_failed(s->limiter, user, who.ip, cs_now_ms(), &evicted);
         cs_audit_login_limited(s, &evicted);
         cs_audit(s, &who, "session.login_failed", NULL, "%s",
-                 !found ? "unknown user" : u.disabled ? "user disabled" : "wrong password");
+                 !found       ? "unknown user"
+                 : u.disabled ? "user disabled"
+                              : "wrong password");
         ret = cs_http_error(s, c, 401, false, "bad_credentials", "wrong user name or password");
         goto done;
     }
@@ -162,14 +164,14 @@ enum MHD_Result cs_api_session(cs_server *s, struct MHD_Connection *c, cs_req *r
         return cs_http_error(s, c, 400, false, "no_session",
                              "the admin token is not a session; log in as a user");
     if (is_get)
-        return cs_http_json(c, 200, session_json(s, a.user, a.role, a.csrf,
-                                                 a.session_created_at), false, NULL);
+        return cs_http_json(c, 200, session_json(s, a.user, a.role, a.csrf, a.session_created_at),
+                            false, NULL);
     if (cs_store_session_delete(s->store, a.session_hash, &e) != CS_OK)
         return cs_http_error(s, c, 503, false, "store_unavailable", "%s", e.msg);
     cs_sessions_changed(s); /* its event streams end */
     cs_audit(s, &a, "session.logout", NULL, "%s", "");
-    const char *h[] = {"Set-Cookie",
-                       "cs_session=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0", NULL};
+    const char *h[] = {"Set-Cookie", "cs_session=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0",
+                       NULL};
     return cs_http_bytes(c, 204, NULL, NULL, 0, false, h);
 }
 
@@ -257,8 +259,8 @@ enum MHD_Result cs_api_user(cs_server *s, struct MHD_Connection *c, cs_req *r)
         ret = cs_http_error(s, c, 400, false, "bad_json", "disabled must be true or false");
         goto done;
     }
-    if (pw && (!json_is_string(pw) ||
-               cs_password_hash(json_string_value(pw), u.pw_hash, &e) != CS_OK)) {
+    if (pw &&
+        (!json_is_string(pw) || cs_password_hash(json_string_value(pw), u.pw_hash, &e) != CS_OK)) {
         ret = cs_http_error(s, c, 400, false, "bad_password", "%s",
                             json_is_string(pw) ? e.msg : "password must be a string");
         goto done;

@@ -11,8 +11,8 @@
 #include <time.h>
 #include <unistd.h>
 
-cs_status cs_study_create(cs_store *st, const char *label, int64_t code_ttl_s, char *id,
-                          char *code, int64_t *code_expires_at, cs_error *err)
+cs_status cs_study_create(cs_store *st, const char *label, int64_t code_ttl_s, char *id, char *code,
+                          int64_t *code_expires_at, cs_error *err)
 {
     cs_study_rec rec;
     char hash[CS_HASH_HEX];
@@ -84,8 +84,8 @@ done:
     return st;
 }
 
-cs_status cs_study_import(cs_store *st, const char *data_dir, const char *label,
-                          const char *path, char *id, cs_error *err)
+cs_status cs_study_import(cs_store *st, const char *data_dir, const char *label, const char *path,
+                          char *id, cs_error *err)
 {
     char code[CS_CODE_LEN + 1], file[4096 + 96], dir[4096 + 16];
     cs_upload_rec *up = calloc(1, sizeof *up);

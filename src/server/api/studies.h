@@ -12,8 +12,8 @@
  * valid for `code_ttl_s` seconds. `id` (CS_ID_MAX) and `code`
  * (CS_CODE_LEN + 1) get the new values; only the code's hash is stored.
  * Errors: CS_ERR_ARG (label over CS_LABEL_MAX - 1 bytes), store errors. */
-cs_status cs_study_create(cs_store *st, const char *label, int64_t code_ttl_s, char *id,
-                          char *code, int64_t *code_expires_at, cs_error *err) CS_WARN_UNUSED;
+cs_status cs_study_create(cs_store *st, const char *label, int64_t code_ttl_s, char *id, char *code,
+                          int64_t *code_expires_at, cs_error *err) CS_WARN_UNUSED;
 
 /* Import the frame-stream file at `path` as a new study labelled `label`:
  * the file is copied (and fsynced) into DATA/uploads/ as one complete
@@ -21,7 +21,7 @@ cs_status cs_study_create(cs_store *st, const char *label, int64_t code_ttl_s, c
  * or within a sweep interval when it runs). `id` (CS_ID_MAX) gets the
  * study id. Errors: CS_ERR_IO (the file or the data folder), store errors;
  * on error no upload is left behind (the study row may remain, empty). */
-cs_status cs_study_import(cs_store *st, const char *data_dir, const char *label,
-                          const char *path, char *id, cs_error *err) CS_WARN_UNUSED;
+cs_status cs_study_import(cs_store *st, const char *data_dir, const char *label, const char *path,
+                          char *id, cs_error *err) CS_WARN_UNUSED;
 
 #endif

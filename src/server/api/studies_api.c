@@ -8,7 +8,7 @@
 #include "server/api/studies.h"
 #include "server/auth/tokens.h"
 
-#define LIST_MAX 100  /* bleeding frames / errors listed per study */
+#define LIST_MAX 100 /* bleeding frames / errors listed per study */
 
 enum MHD_Result cs_api_studies_create(cs_server *s, struct MHD_Connection *c, cs_req *r)
 {
@@ -22,18 +22,18 @@ enum MHD_Result cs_api_studies_create(cs_server *s, struct MHD_Connection *c, cs
     cs_error e = {0};
     if (lab && !json_is_string(lab)) {
         ret = cs_http_error(s, c, 400, false, "bad_json", "label must be a string");
-    } else if (cs_study_create(s->store, lab ? json_string_value(lab) : NULL, s->cfg.code_ttl_s,
-                               id, code, &expires, &e) != CS_OK) {
-        ret = cs_http_error(s, c, e.code == CS_ERR_ARG ? 400 : 500,
-                            false, e.code == CS_ERR_ARG ? "bad_json" : "storage_failed", "%s",
-                            e.msg);
+    } else if (cs_study_create(s->store, lab ? json_string_value(lab) : NULL, s->cfg.code_ttl_s, id,
+                               code, &expires, &e) != CS_OK) {
+        ret = cs_http_error(s, c, e.code == CS_ERR_ARG ? 400 : 500, false,
+                            e.code == CS_ERR_ARG ? "bad_json" : "storage_failed", "%s", e.msg);
     } else {
         char loc[CS_ID_MAX + 32];
         snprintf(loc, sizeof loc, "/api/v1/studies/%s", id);
         const char *h[] = {"Location", loc, NULL};
         snprintf(r->id, sizeof r->id, "%s", id); /* for the route's study.create audit */
-        ret = cs_http_json(c, 201, json_pack("{s:s, s:s, s:I}", "study", id, "enrolment_code",
-                                             code, "code_expires_at", (json_int_t)expires),
+        ret = cs_http_json(c, 201,
+                           json_pack("{s:s, s:s, s:I}", "study", id, "enrolment_code", code,
+                                     "code_expires_at", (json_int_t)expires),
                            false, h);
     }
     json_decref(o);
@@ -52,7 +52,8 @@ enum MHD_Result cs_api_enrol(cs_server *s, struct MHD_Connection *c, cs_req *r)
     cs_enrol_outcome out = CS_ENROL_UNKNOWN;
     cs_error e = {0};
     if (!given) {
-        ret = cs_http_error(s, c, 400, false, "bad_json", "body needs {\"code\": \"XXXX-XXXX-XXXX\"}");
+        ret = cs_http_error(s, c, 400, false, "bad_json",
+                            "body needs {\"code\": \"XXXX-XXXX-XXXX\"}");
         goto done;
     }
     if (!cs_code_normalise(given, code)) {
@@ -78,9 +79,7 @@ enum MHD_Result cs_api_enrol(cs_server *s, struct MHD_Connection *c, cs_req *r)
     case CS_ENROL_EXPIRED:
         ret = cs_http_error(s, c, 410, false, "code_expired", "this enrolment code has expired");
         break;
-    default:
-        ret = cs_http_error(s, c, 404, false, "unknown_code", "no such enrolment code");
-        break;
+    default: ret = cs_http_error(s, c, 404, false, "unknown_code", "no such enrolment code"); break;
     }
 done:
     json_decref(o);
@@ -101,8 +100,7 @@ enum MHD_Result cs_api_study_revoke(cs_server *s, struct MHD_Connection *c, cs_r
         return cs_http_error(s, c, 500, false, "storage_failed", "%s", e.msg);
     /* Bodies in flight from the revoked tokens end at their next chunk. */
     atomic_fetch_add(&s->device_revocations, 1);
-    return cs_http_json(c, 200, json_pack("{s:s, s:i}", "study", r->id, "revoked", n), false,
-                        NULL);
+    return cs_http_json(c, 200, json_pack("{s:s, s:i}", "study", r->id, "revoked", n), false, NULL);
 }
 
 enum MHD_Result cs_api_study_close(cs_server *s, struct MHD_Connection *c, cs_req *r)
@@ -209,33 +207,28 @@ json_t *cs_api_study_rec_json(cs_server *s, const cs_study_rec *rec, bool lists,
     json_t *o = json_pack(
         "{s:s, s:s, s:s, s:I, s:{s:I, s:I, s:I, s:I, s:I, s:f, s:i, s:i},"
         " s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I}, s:o, s:o}",
-        "study", sr.id, "label", sr.label, "state", state_of(&n, &sr),
-        "created_at", (json_int_t)sr.created_at,
-        "progress",
-        "bytes_received", (json_int_t)n.bytes_received,
-        "bytes_analysed", (json_int_t)sr.ingest_offset,
-        "frames_received", (json_int_t)received,
-        "frames_analysed", (json_int_t)n.frames,
-        "frames_failed", (json_int_t)n.failed,
-        "data_rate_bytes_per_s", rate,
-        "uploads", n.uploads, "uploads_open", n.uploads_open,
-        "counts",
-        "analysed", (json_int_t)n.analysed, "failed", (json_int_t)n.failed,
-        "readable", (json_int_t)n.readable, "bleeding", (json_int_t)n.bleeding,
-        "too_dark", (json_int_t)n.too_dark, "too_bright", (json_int_t)n.too_bright,
-        "blurry", (json_int_t)n.blurry,
-        "bleeding_frames", bleeding, "errors", errors);
+        "study", sr.id, "label", sr.label, "state", state_of(&n, &sr), "created_at",
+        (json_int_t)sr.created_at, "progress", "bytes_received", (json_int_t)n.bytes_received,
+        "bytes_analysed", (json_int_t)sr.ingest_offset, "frames_received", (json_int_t)received,
+        "frames_analysed", (json_int_t)n.frames, "frames_failed", (json_int_t)n.failed,
+        "data_rate_bytes_per_s", rate, "uploads", n.uploads, "uploads_open", n.uploads_open,
+        "counts", "analysed", (json_int_t)n.analysed, "failed", (json_int_t)n.failed, "readable",
+        (json_int_t)n.readable, "bleeding", (json_int_t)n.bleeding, "too_dark",
+        (json_int_t)n.too_dark, "too_bright", (json_int_t)n.too_bright, "blurry",
+        (json_int_t)n.blurry, "bleeding_frames", bleeding, "errors", errors);
     if (o) {
-        json_object_set_new(json_object_get(o, "counts"), "polyp", json_integer((json_int_t)n.polyp));
+        json_object_set_new(json_object_get(o, "counts"), "polyp",
+                            json_integer((json_int_t)n.polyp));
         json_t *p = json_object_get(o, "progress");
-        json_object_set_new(p, "last_frame_time_us", n.last_capture_time_us >= 0
-                            ? json_integer(n.last_capture_time_us) : json_null());
-        json_object_set_new(p, "last_byte_at_ms", sr.last_byte_ms ? json_integer(sr.last_byte_ms)
-                                                                   : json_null());
-        json_object_set_new(o, "closed_at_ms", sr.closed_at_ms ? json_integer(sr.closed_at_ms)
-                                                               : json_null());
-        json_object_set_new(o, "closed_by", sr.closed_by[0] ? json_string(sr.closed_by)
-                                                            : json_null());
+        json_object_set_new(p, "last_frame_time_us",
+                            n.last_capture_time_us >= 0 ? json_integer(n.last_capture_time_us)
+                                                        : json_null());
+        json_object_set_new(p, "last_byte_at_ms",
+                            sr.last_byte_ms ? json_integer(sr.last_byte_ms) : json_null());
+        json_object_set_new(o, "closed_at_ms",
+                            sr.closed_at_ms ? json_integer(sr.closed_at_ms) : json_null());
+        json_object_set_new(o, "closed_by",
+                            sr.closed_by[0] ? json_string(sr.closed_by) : json_null());
         if (!lists) {
             json_object_del(o, "bleeding_frames");
             json_object_del(o, "errors");

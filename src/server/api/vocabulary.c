@@ -7,8 +7,8 @@ static json_t *list_json(const cs_vocab_word *list)
 {
     json_t *a = json_array();
     for (size_t i = 0; list[i].name; i++)
-        json_array_append_new(a, json_pack("{s:s, s:s}", "name", list[i].name, "label",
-                                           list[i].label));
+        json_array_append_new(
+            a, json_pack("{s:s, s:s}", "name", list[i].name, "label", list[i].label));
     return a;
 }
 
@@ -16,13 +16,11 @@ enum MHD_Result cs_api_vocabulary(cs_server *s, struct MHD_Connection *c, cs_req
 {
     (void)s;
     (void)r;
-    json_t *o = json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
-                          "roles", list_json(cs_vocab_roles),
-                          "frame_flags", list_json(cs_vocab_frame_flags),
-                          "finding_types", list_json(cs_vocab_finding_types),
-                          "landmarks", list_json(cs_vocab_landmarks),
-                          "segments", list_json(cs_vocab_segments),
-                          "grades", list_json(cs_vocab_grades),
-                          "recommendations", list_json(cs_vocab_recommendations));
+    json_t *o =
+        json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "roles", list_json(cs_vocab_roles),
+                  "frame_flags", list_json(cs_vocab_frame_flags), "finding_types",
+                  list_json(cs_vocab_finding_types), "landmarks", list_json(cs_vocab_landmarks),
+                  "segments", list_json(cs_vocab_segments), "grades", list_json(cs_vocab_grades),
+                  "recommendations", list_json(cs_vocab_recommendations));
     return cs_http_json(c, 200, o, false, NULL);
 }

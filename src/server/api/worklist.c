@@ -36,8 +36,7 @@ bool cs_ws_change_failed(cs_server *s, struct MHD_Connection *c, cs_change_outco
                          const char *what, enum MHD_Result *ret)
 {
     switch (out) {
-    case CS_CHANGE_OK:
-        return false;
+    case CS_CHANGE_OK: return false;
     case CS_CHANGE_NOT_FOUND:
         *ret = cs_http_error(s, c, 404, false, "not_found", "no such %s", what);
         break;
@@ -137,8 +136,8 @@ enum MHD_Result cs_api_study_assign(cs_server *s, struct MHD_Connection *c, cs_r
     } else if (reader[0] && cs_store_user_get(s->store, reader, &found, &u, &e) != CS_OK) {
         ret = cs_http_error(s, c, 503, false, "store_unavailable", "%s", e.msg);
     } else if (reader[0] && (!found || !(cs_role_bit(u.role) & CS_ROLES_EDIT))) {
-        ret = cs_http_error(s, c, 400, false, "bad_reader",
-                            "'%s' is not a reader or consultant", reader);
+        ret = cs_http_error(s, c, 400, false, "bad_reader", "'%s' is not a reader or consultant",
+                            reader);
     } else if (cs_store_study_assign(s->store, r->id, reader, &found, &e) != CS_OK) {
         ret = cs_http_error(s, c, 503, false, "store_unavailable", "%s", e.msg);
     } else if (!found) {
@@ -152,4 +151,3 @@ enum MHD_Result cs_api_study_assign(cs_server *s, struct MHD_Connection *c, cs_r
     json_decref(o);
     return ret;
 }
-

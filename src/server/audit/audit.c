@@ -9,8 +9,8 @@
 #include "server/audit/audit.h"
 #include "server/auth/limiter.h"
 
-#define VIEW_WINDOW_MS 10000  /* a frames.view batch covers at most this long */
-#define VIEW_SLOTS 256        /* sessions with an open batch at once */
+#define VIEW_WINDOW_MS 10000 /* a frames.view batch covers at most this long */
+#define VIEW_SLOTS 256       /* sessions with an open batch at once */
 
 /* The frames one session has been served of one study since the batch
  * began. */
@@ -87,9 +87,8 @@ static void write_batch(cs_server *s, const view_batch *b)
     snprintf(rec.ip, sizeof rec.ip, "%s", b->who.ip);
     snprintf(rec.action, sizeof rec.action, "frames.view");
     snprintf(rec.study, sizeof rec.study, "%s", b->study);
-    snprintf(rec.detail, sizeof rec.detail, "seq %llu-%llu, %llu frames",
-             (unsigned long long)b->lo, (unsigned long long)b->hi,
-             (unsigned long long)b->count);
+    snprintf(rec.detail, sizeof rec.detail, "seq %llu-%llu, %llu frames", (unsigned long long)b->lo,
+             (unsigned long long)b->hi, (unsigned long long)b->count);
     append(s, &rec);
 }
 
@@ -113,13 +112,13 @@ void cs_audit_frame_viewed(cs_server *s, const cs_auth *a, const char *study, ui
             oldest = b;
     }
     if (mine && (strcmp(mine->study, study) != 0 || now - mine->started_ms >= VIEW_WINDOW_MS)) {
-        done[ndone++] = *mine;  /* the session moved on: close its batch */
+        done[ndone++] = *mine; /* the session moved on: close its batch */
         mine->open = false;
         free_slot = mine;
         mine = NULL;
     }
     if (!mine) {
-        if (!free_slot) {       /* table full: close the oldest batch early */
+        if (!free_slot) { /* table full: close the oldest batch early */
             done[ndone++] = *oldest;
             free_slot = oldest;
         }
@@ -205,7 +204,8 @@ static const char *query_arg(struct MHD_Connection *c, const char *key, bool *ba
     const char *v = NULL;
     size_t n = 0;
     if (MHD_lookup_connection_value_n(c, MHD_GET_ARGUMENT_KIND, key, strlen(key), &v, &n) !=
-            MHD_YES || !v)
+            MHD_YES ||
+        !v)
         return NULL;
     if (strlen(v) != n)
         *bad = true;
@@ -251,16 +251,15 @@ enum MHD_Result cs_api_audit(cs_server *s, struct MHD_Connection *c, cs_req *r)
         return cs_http_error(s, c, 503, false, "store_unavailable", "%s", e.msg);
     json_t *arr = json_array();
     for (size_t i = 0; i < n; i++)
-        json_array_append_new(arr, json_pack("{s:I, s:I, s:s, s:s, s:s, s:s, s:s, s:s}", "n",
-                                             (json_int_t)rows[i].n, "at_ms",
-                                             (json_int_t)rows[i].at_ms, "user", rows[i].user,
-                                             "role", rows[i].role, "action", rows[i].action,
-                                             "study", rows[i].study, "detail", rows[i].detail,
-                                             "ip", rows[i].ip));
+        json_array_append_new(
+            arr, json_pack("{s:I, s:I, s:s, s:s, s:s, s:s, s:s, s:s}", "n", (json_int_t)rows[i].n,
+                           "at_ms", (json_int_t)rows[i].at_ms, "user", rows[i].user, "role",
+                           rows[i].role, "action", rows[i].action, "study", rows[i].study, "detail",
+                           rows[i].detail, "ip", rows[i].ip));
     json_t *next = n == q.limit && n > 0 ? json_integer(rows[n - 1].n) : json_null();
     free(rows);
     cs_audit(s, &a, "audit.query", q.study, "user=%s action=%s", q.user ? q.user : "*",
              q.action ? q.action : "*");
-    return cs_http_json(c, 200, json_pack("{s:o, s:o}", "entries", arr, "next_before", next),
-                        false, NULL);
+    return cs_http_json(c, 200, json_pack("{s:o, s:o}", "entries", arr, "next_before", next), false,
+                        NULL);
 }

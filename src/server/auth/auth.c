@@ -8,7 +8,7 @@
 #include "server/core/vocabulary.h"
 #include "server/auth/tokens.h"
 
-#define SESSION_TOUCH_S 15  /* last_seen is written at most this often */
+#define SESSION_TOUCH_S 15 /* last_seen is written at most this often */
 
 unsigned cs_role_bit(const char *role)
 {
@@ -39,8 +39,7 @@ static bool session_ended(const cs_server *s, const cs_session_rec *r, int64_t n
     return now - r->last_seen > s->cfg.session_idle_s || now - r->created_at > s->cfg.session_max_s;
 }
 
-cs_status cs_auth_session_alive(cs_server *s, const char *session_hash, bool *alive,
-                                cs_error *err)
+cs_status cs_auth_session_alive(cs_server *s, const char *session_hash, bool *alive, cs_error *err)
 {
     cs_session_rec r;
     bool found = false;

@@ -16,8 +16,8 @@ unsigned cs_role_bit(const char *role);
  * token, the admin token, a device token), else the session cookie (a
  * live session, ended ones are deleted and reported as CS_AUTH_BAD).
  * Errors: CS_ERR_IO (store). */
-cs_status cs_auth_check(cs_server *s, struct MHD_Connection *c, cs_auth *out, cs_error *err)
-    CS_WARN_UNUSED;
+cs_status cs_auth_check(cs_server *s, struct MHD_Connection *c, cs_auth *out,
+                        cs_error *err) CS_WARN_UNUSED;
 /* Whether the session with this id hash is still live (exists, its user
  * enabled, not idle or too old), without touching it: for event streams
  * that re-check their session. Errors: CS_ERR_IO (store). */

@@ -13,7 +13,7 @@ typedef struct pair_slot {
     char ip[CS_IP_MAX];
     int fails;
     int64_t last_fail_ms;
-    cs_login_burst burst;    /* refused attempts not yet audited */
+    cs_login_burst burst; /* refused attempts not yet audited */
 } pair_slot;
 
 typedef struct addr_slot {
@@ -139,15 +139,15 @@ int64_t cs_limiter_admit(cs_login_limiter *l, const char *user, const char *ip, 
     pthread_mutex_lock(&l->mu);
     pair_slot *p = pair_of(l, user, ip, now_ms, false, NULL);
     if (p) {
-        int64_t w = p->last_fail_ms + delay_ms(p->fails, CS_LIMIT_PAIR_FREE, CS_LIMIT_PAIR_MAX_S) -
-                    now_ms;
+        int64_t w =
+            p->last_fail_ms + delay_ms(p->fails, CS_LIMIT_PAIR_FREE, CS_LIMIT_PAIR_MAX_S) - now_ms;
         if (w > wait)
             wait = w;
     }
     addr_slot *a = addr_of(l, ip, now_ms, false);
     if (a) {
-        int64_t w = a->last_fail_ms + delay_ms(a->fails, CS_LIMIT_ADDR_FREE, CS_LIMIT_ADDR_MAX_S) -
-                    now_ms;
+        int64_t w =
+            a->last_fail_ms + delay_ms(a->fails, CS_LIMIT_ADDR_FREE, CS_LIMIT_ADDR_MAX_S) - now_ms;
         if (w > wait)
             wait = w;
     }

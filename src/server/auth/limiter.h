@@ -35,12 +35,12 @@
 
 #include "capscreen/store.h"
 
-#define CS_LIMIT_PAIR_FREE 3        /* failures of a pair before any delay */
-#define CS_LIMIT_PAIR_MAX_S 900     /* a pair's delay is capped at 15 min */
-#define CS_LIMIT_ADDR_FREE 100      /* failures from one address before its delay */
-#define CS_LIMIT_ADDR_MAX_S 60      /* an address's delay is capped at 1 min */
+#define CS_LIMIT_PAIR_FREE 3               /* failures of a pair before any delay */
+#define CS_LIMIT_PAIR_MAX_S 900            /* a pair's delay is capped at 15 min */
+#define CS_LIMIT_ADDR_FREE 100             /* failures from one address before its delay */
+#define CS_LIMIT_ADDR_MAX_S 60             /* an address's delay is capped at 1 min */
 #define CS_LIMIT_FORGET_MS (3600 * 1000LL) /* counts forgotten after an hour quiet */
-#define CS_LIMIT_BURST_QUIET_MS 10000 /* a burst ends after 10 s without a refusal */
+#define CS_LIMIT_BURST_QUIET_MS 10000      /* a burst ends after 10 s without a refusal */
 #define CS_LIMIT_PAIRS 4096
 #define CS_LIMIT_ADDRS 1024
 

@@ -13,9 +13,9 @@
 #include "capscreen/status.h"
 
 #define CS_TOKEN_BYTES 32
-#define CS_TOKEN_MAX 64          /* base64url of 32 bytes (43) + NUL, rounded */
-#define CS_HASH_HEX 65           /* 32-byte BLAKE2b hash in hex + NUL */
-#define CS_CODE_LEN 14           /* XXXX-XXXX-XXXX */
+#define CS_TOKEN_MAX 64 /* base64url of 32 bytes (43) + NUL, rounded */
+#define CS_HASH_HEX 65  /* 32-byte BLAKE2b hash in hex + NUL */
+#define CS_CODE_LEN 14  /* XXXX-XXXX-XXXX */
 
 /* sodium_init(); CS_ERR_UNSUPPORTED when libsodium cannot start. */
 cs_status cs_tokens_init(cs_error *err) CS_WARN_UNUSED;

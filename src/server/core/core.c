@@ -5,9 +5,9 @@
 #include "server/core/core.h"
 
 static const char *const ERR_KIND_NAMES[CS_EK_COUNT] = {
-    "bad_request", "unauthorised", "forbidden", "not_found", "gone", "conflict", "checksum",
-    "too_large", "media_type", "version", "internal", "cut_off", "frame_damaged",
-    "frame_undecodable",
+    "bad_request", "unauthorised", "forbidden",     "not_found",         "gone",
+    "conflict",    "checksum",     "too_large",     "media_type",        "version",
+    "internal",    "cut_off",      "frame_damaged", "frame_undecodable",
 };
 
 const char *cs_err_kind_name(cs_err_kind k)
@@ -36,7 +36,4 @@ int64_t cs_now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-int64_t cs_now_s(void)
-{
-    return (int64_t)time(NULL);
-}
+int64_t cs_now_s(void) { return (int64_t)time(NULL); }

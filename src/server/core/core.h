@@ -29,12 +29,22 @@
 
 #define CS_TUS_VERSION "1.0.0"
 
-
 /* Kinds of errors counted in capscreen_errors_total{kind=...}. */
 typedef enum cs_err_kind {
-    CS_EK_BAD_REQUEST, CS_EK_UNAUTHORISED, CS_EK_FORBIDDEN, CS_EK_NOT_FOUND, CS_EK_GONE,
-    CS_EK_CONFLICT, CS_EK_CHECKSUM, CS_EK_TOO_LARGE, CS_EK_MEDIA_TYPE, CS_EK_VERSION,
-    CS_EK_INTERNAL, CS_EK_CUT_OFF, CS_EK_FRAME_DAMAGED, CS_EK_FRAME_UNDECODABLE,
+    CS_EK_BAD_REQUEST,
+    CS_EK_UNAUTHORISED,
+    CS_EK_FORBIDDEN,
+    CS_EK_NOT_FOUND,
+    CS_EK_GONE,
+    CS_EK_CONFLICT,
+    CS_EK_CHECKSUM,
+    CS_EK_TOO_LARGE,
+    CS_EK_MEDIA_TYPE,
+    CS_EK_VERSION,
+    CS_EK_INTERNAL,
+    CS_EK_CUT_OFF,
+    CS_EK_FRAME_DAMAGED,
+    CS_EK_FRAME_UNDECODABLE,
     CS_EK_COUNT
 } cs_err_kind;
 const char *cs_err_kind_name(cs_err_kind k);
@@ -55,43 +65,49 @@ struct cs_server {
 
     atomic_bool stopping;
     atomic_int requests_active;
-    atomic_long uploads_active;                 /* PATCH/POST bodies being received */
+    atomic_long uploads_active; /* PATCH/POST bodies being received */
     atomic_ullong bytes_received;
     atomic_ullong frames_analysed;
-    atomic_ullong connections_opened;           /* connections accepted */
-    atomic_ullong requests_total;               /* requests begun */
+    atomic_ullong connections_opened; /* connections accepted */
+    atomic_ullong requests_total;     /* requests begun */
     atomic_ullong errors[CS_EK_COUNT];
-    cs_latency_hist latency[CS_LC_COUNT];       /* request durations (latency.h) */
-    atomic_ullong device_revocations;           /* +1 per revoke: tus re-checks a body's token */
+    cs_latency_hist latency[CS_LC_COUNT]; /* request durations (latency.h) */
+    atomic_ullong device_revocations;     /* +1 per revoke: tus re-checks a body's token */
 
-    pthread_mutex_t locks_mu;                   /* guards `locks`, `lock_tickets` */
-    cs_upload_lock *locks;                      /* uploads with a body in flight */
-    uint64_t lock_tickets;                      /* the last lock ticket handed out */
+    pthread_mutex_t locks_mu; /* guards `locks`, `lock_tickets` */
+    cs_upload_lock *locks;    /* uploads with a body in flight */
+    uint64_t lock_tickets;    /* the last lock ticket handed out */
 
-    char web_dir[CS_CFG_PATH];                  /* the pages served at / */
-    bool tls;                                   /* HTTPS: cookies get Secure */
-    char *tls_cert, *tls_key;                   /* PEM text when tls */
-    cs_login_limiter *limiter;                  /* failed logins (api/session.c) */
-    cs_view_log *views;                         /* frames.view batches (audit.c) */
-    char dummy_pw_hash[CS_PWHASH_MAX];          /* checked for unknown users */
+    char web_dir[CS_CFG_PATH];         /* the pages served at / */
+    bool tls;                          /* HTTPS: cookies get Secure */
+    char *tls_cert, *tls_key;          /* PEM text when tls */
+    cs_login_limiter *limiter;         /* failed logins (api/session.c) */
+    cs_view_log *views;                /* frames.view batches (audit.c) */
+    char dummy_pw_hash[CS_PWHASH_MAX]; /* checked for unknown users */
 
-    pthread_mutex_t progress_mu;                /* guards progress_gen */
-    pthread_cond_t progress_cv;                 /* broadcast when progress_gen moves */
+    pthread_mutex_t progress_mu; /* guards progress_gen */
+    pthread_cond_t progress_cv;  /* broadcast when progress_gen moves */
     uint64_t progress_gen;
-    atomic_ullong session_gen;                  /* moves when sessions end (logout, a user
+    atomic_ullong session_gen; /* moves when sessions end (logout, a user
                                                    disabled, changed or a session purged);
                                                    event streams re-check theirs */
 };
 
 typedef enum cs_auth_kind {
-    CS_AUTH_NONE, CS_AUTH_BAD, CS_AUTH_ADMIN, CS_AUTH_DEVICE,
-    CS_AUTH_USER,               /* a logged-in user (session cookie) */
+    CS_AUTH_NONE,
+    CS_AUTH_BAD,
+    CS_AUTH_ADMIN,
+    CS_AUTH_DEVICE,
+    CS_AUTH_USER, /* a logged-in user (session cookie) */
 } cs_auth_kind;
 
 /* Roles as bits, for "who may use this route". The admin bearer token
  * counts as CS_ROLE_ADMIN. */
 enum {
-    CS_ROLE_ADMIN = 1, CS_ROLE_READER = 2, CS_ROLE_CONSULTANT = 4, CS_ROLE_COORDINATOR = 8,
+    CS_ROLE_ADMIN = 1,
+    CS_ROLE_READER = 2,
+    CS_ROLE_CONSULTANT = 4,
+    CS_ROLE_COORDINATOR = 8,
 };
 #define CS_ROLES_ANY (CS_ROLE_ADMIN | CS_ROLE_READER | CS_ROLE_CONSULTANT | CS_ROLE_COORDINATOR)
 #define CS_ROLES_IMAGES (CS_ROLE_ADMIN | CS_ROLE_READER | CS_ROLE_CONSULTANT)
@@ -101,22 +117,16 @@ unsigned cs_role_bit(const char *role);
 
 typedef struct cs_auth {
     cs_auth_kind kind;
-    char study[CS_ID_MAX];      /* CS_AUTH_DEVICE: the device's one study */
+    char study[CS_ID_MAX]; /* CS_AUTH_DEVICE: the device's one study */
     /* CS_AUTH_USER */
     char user[CS_USER_MAX];
     char role[CS_ROLE_MAX];
     char csrf[CS_HASH_HEX_MAX];
     char session_hash[CS_HASH_HEX_MAX];
     int64_t session_created_at;
-    bool expired;               /* CS_AUTH_BAD: the cookie named an ended session */
-    char ip[CS_IP_MAX];         /* the client's address, for the audit log */
+    bool expired;       /* CS_AUTH_BAD: the cookie named an ended session */
+    char ip[CS_IP_MAX]; /* the client's address, for the audit log */
 } cs_auth;
-
-
-
-
-
-
 
 /* Milliseconds / seconds since the Unix epoch. */
 int64_t cs_now_ms(void);

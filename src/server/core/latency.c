@@ -82,16 +82,19 @@ void cs_latency_print(const cs_latency_hist h[CS_LC_COUNT], char *buf, size_t ca
         unsigned long long cum = 0;
         for (int b = 0; b < CS_LATENCY_BUCKETS; b++) {
             cum += atomic_load(&h[k].bucket[b]);
-            put(buf, cap, n, "capscreen_request_duration_seconds_bucket{class=\"%s\",le=\"%g\"} %llu\n",
-                name, BOUNDS_S[b], cum);
+            put(buf, cap, n,
+                "capscreen_request_duration_seconds_bucket{class=\"%s\",le=\"%g\"} %llu\n", name,
+                BOUNDS_S[b], cum);
         }
         cum += atomic_load(&h[k].bucket[CS_LATENCY_BUCKETS]);
-        put(buf, cap, n, "capscreen_request_duration_seconds_bucket{class=\"%s\",le=\"+Inf\"} %llu\n",
-            name, cum);
+        put(buf, cap, n,
+            "capscreen_request_duration_seconds_bucket{class=\"%s\",le=\"+Inf\"} %llu\n", name,
+            cum);
         put(buf, cap, n, "capscreen_request_duration_seconds_sum{class=\"%s\"} %.6f\n", name,
             (double)atomic_load(&h[k].sum_us) / 1e6);
         /* count = the +Inf bucket, as Prometheus requires, even while writers run */
-        put(buf, cap, n, "capscreen_request_duration_seconds_count{class=\"%s\"} %llu\n", name, cum);
+        put(buf, cap, n, "capscreen_request_duration_seconds_count{class=\"%s\"} %llu\n", name,
+            cum);
     }
 }
 

@@ -19,16 +19,16 @@
 #include <stdint.h>
 
 typedef enum cs_latency_class {
-    CS_LC_TUS_PATCH,    /* PATCH /uploads/{id}: a hub's frames arriving */
-    CS_LC_TUS_OTHER,    /* the rest of tus: HEAD (resume), POST, DELETE, OPTIONS */
-    CS_LC_FRAMES,       /* the viewer's frames and thumbnails */
-    CS_LC_EVENTS,       /* server-sent event streams */
-    CS_LC_API,          /* every other /api/v1 route */
-    CS_LC_OTHER,        /* pages, /metrics, /healthz, unknown paths */
+    CS_LC_TUS_PATCH, /* PATCH /uploads/{id}: a hub's frames arriving */
+    CS_LC_TUS_OTHER, /* the rest of tus: HEAD (resume), POST, DELETE, OPTIONS */
+    CS_LC_FRAMES,    /* the viewer's frames and thumbnails */
+    CS_LC_EVENTS,    /* server-sent event streams */
+    CS_LC_API,       /* every other /api/v1 route */
+    CS_LC_OTHER,     /* pages, /metrics, /healthz, unknown paths */
     CS_LC_COUNT
 } cs_latency_class;
 
-#define CS_LATENCY_BUCKETS 14   /* upper bounds in cs_latency.c, +Inf extra */
+#define CS_LATENCY_BUCKETS 14 /* upper bounds in cs_latency.c, +Inf extra */
 
 typedef struct cs_latency_hist {
     atomic_ullong bucket[CS_LATENCY_BUCKETS + 1]; /* not cumulative; last = over the top bound */

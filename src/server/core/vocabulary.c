@@ -5,35 +5,56 @@
 #include "server/core/vocabulary.h"
 
 const cs_vocab_word cs_vocab_roles[] = {
-    {"admin", "Admin"}, {"reader", "Reader"}, {"consultant", "Consultant"},
-    {"coordinator", "Coordinator"}, {NULL, NULL},
+    {"admin", "Admin"},
+    {"reader", "Reader"},
+    {"consultant", "Consultant"},
+    {"coordinator", "Coordinator"},
+    {NULL, NULL},
 };
 /* The order is the bit order of the flags in GET .../frames. */
 const cs_vocab_word cs_vocab_frame_flags[] = {
-    {"ok", "Decoded"}, {"readable", "Readable"}, {"bleeding", "Bleeding"},
-    {"redundant", "Redundant"}, {"blurry", "Blurry"}, {"image", "Image kept"},
-    {"polyp", "Polyp"}, {"polyp_scored", "Polyp scored"}, {NULL, NULL},
-};
-const cs_vocab_word cs_vocab_finding_types[] = {
-    {"fresh_blood", "Fresh blood"}, {"polyp", "Polyp"}, {"ulcer", "Ulcer"},
-    {"angioectasia", "Angioectasia"}, {"erosion", "Erosion"}, {"other", "Other"}, {NULL, NULL},
-};
-const cs_vocab_word cs_vocab_landmarks[] = {
-    {"first_gastric", "First gastric"}, {"first_duodenal", "First duodenal"},
-    {"first_caecal", "First caecal"}, {"excreted", "Capsule excreted"}, {NULL, NULL},
-};
-const cs_vocab_word cs_vocab_segments[] = {
-    {"small_bowel", "Small bowel"}, {"right_colon", "Right colon"},
-    {"transverse_colon", "Transverse colon"}, {"left_colon", "Left colon"},
-    {"rectum", "Rectum"}, {NULL, NULL},
-};
-const cs_vocab_word cs_vocab_grades[] = {
-    {"excellent", "Excellent"}, {"good", "Good"}, {"fair", "Fair"}, {"poor", "Poor"},
+    {"ok", "Decoded"},
+    {"readable", "Readable"},
+    {"bleeding", "Bleeding"},
+    {"redundant", "Redundant"},
+    {"blurry", "Blurry"},
+    {"image", "Image kept"},
+    {"polyp", "Polyp"},
+    {"polyp_scored", "Polyp scored"},
     {NULL, NULL},
 };
+const cs_vocab_word cs_vocab_finding_types[] = {
+    {"fresh_blood", "Fresh blood"},
+    {"polyp", "Polyp"},
+    {"ulcer", "Ulcer"},
+    {"angioectasia", "Angioectasia"},
+    {"erosion", "Erosion"},
+    {"other", "Other"},
+    {NULL, NULL},
+};
+const cs_vocab_word cs_vocab_landmarks[] = {
+    {"first_gastric", "First gastric"},
+    {"first_duodenal", "First duodenal"},
+    {"first_caecal", "First caecal"},
+    {"excreted", "Capsule excreted"},
+    {NULL, NULL},
+};
+const cs_vocab_word cs_vocab_segments[] = {
+    {"small_bowel", "Small bowel"},
+    {"right_colon", "Right colon"},
+    {"transverse_colon", "Transverse colon"},
+    {"left_colon", "Left colon"},
+    {"rectum", "Rectum"},
+    {NULL, NULL},
+};
+const cs_vocab_word cs_vocab_grades[] = {
+    {"excellent", "Excellent"}, {"good", "Good"}, {"fair", "Fair"}, {"poor", "Poor"}, {NULL, NULL},
+};
 const cs_vocab_word cs_vocab_recommendations[] = {
-    {"no_further_test", "No further test"}, {"colonoscopy", "Colonoscopy"},
-    {"repeat_capsule", "Repeat capsule"}, {NULL, NULL},
+    {"no_further_test", "No further test"},
+    {"colonoscopy", "Colonoscopy"},
+    {"repeat_capsule", "Repeat capsule"},
+    {NULL, NULL},
 };
 
 bool cs_vocab_has(const cs_vocab_word *list, const char *v)

@@ -14,8 +14,8 @@ typedef struct cs_vocab_word {
     const char *label;
 } cs_vocab_word;
 
-extern const cs_vocab_word cs_vocab_roles[];          /* entry i is the role with bit 1 << i */
-extern const cs_vocab_word cs_vocab_frame_flags[];    /* bit i of a frame's flags */
+extern const cs_vocab_word cs_vocab_roles[];       /* entry i is the role with bit 1 << i */
+extern const cs_vocab_word cs_vocab_frame_flags[]; /* bit i of a frame's flags */
 extern const cs_vocab_word cs_vocab_finding_types[];
 extern const cs_vocab_word cs_vocab_landmarks[];
 extern const cs_vocab_word cs_vocab_segments[];

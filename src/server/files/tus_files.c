@@ -13,10 +13,10 @@
 
 struct cs_upload_lock {
     char id[CS_ID_MAX];
-    uint64_t ticket;            /* the holder's */
-    bool busy;                  /* the holder is working, not waiting for its client */
-    int64_t last_ms;            /* monotonic time of the holder's last activity */
-    uint64_t keep;              /* offset a takeover persists */
+    uint64_t ticket; /* the holder's */
+    bool busy;       /* the holder is working, not waiting for its client */
+    int64_t last_ms; /* monotonic time of the holder's last activity */
+    uint64_t keep;   /* offset a takeover persists */
     struct cs_upload_lock *next;
 };
 

@@ -40,13 +40,13 @@ typedef struct study_rt {
     char id[CS_ID_MAX];
     /* guarded by cs_ingest.mu */
     bool queued, running, wake;
-    int64_t received;       /* items the reader handed out; -1 when not loaded */
+    int64_t received; /* items the reader handed out; -1 when not loaded */
     struct study_rt *next, *next_ready;
     /* owned by the pool thread that is running the study */
-    cs_fs_reader *rd;       /* NULL: not loaded (load from the stored position) */
-    uint64_t fed;           /* stream offset of the next byte to feed */
-    uint64_t seq;           /* study seq of the next item */
-    bool finished;          /* every upload closed: reader finished */
+    cs_fs_reader *rd; /* NULL: not loaded (load from the stored position) */
+    uint64_t fed;     /* stream offset of the next byte to feed */
+    uint64_t seq;     /* study seq of the next item */
+    bool finished;    /* every upload closed: reader finished */
     /* The last kept (non-redundant) ok frame, for redundancy. Lives only in
      * memory: after a restart the study's first analysed frame is kept. */
     bool have_kept;
@@ -57,7 +57,7 @@ typedef struct study_rt {
 struct cs_ingest {
     cs_server *srv;
     pthread_mutex_t mu;
-    pthread_cond_t cv;      /* a study was queued, or stop */
+    pthread_cond_t cv; /* a study was queued, or stop */
     bool stop;
     study_rt *studies;
     study_rt *ready_head, *ready_tail;
@@ -75,7 +75,7 @@ typedef struct pool_thread {
     char batch_err[BATCH_MAX][256];
     char batch_boxes[BATCH_MAX][CS_FRAME_BOXES_MAX];
     size_t nbatch;
-    uint64_t batch_end;     /* stream offset just past the last batched item */
+    uint64_t batch_end; /* stream offset just past the last batched item */
     uint8_t buf[READ_CHUNK];
 } pool_thread;
 
@@ -91,8 +91,9 @@ static void to_broken(cs_item *item, const cs_fs_event *ev)
         snprintf(item->name, sizeof item->name, "bytes %" PRIu64 "..%" PRIu64, ev->offset,
                  ev->offset + (ev->length ? ev->length - 1 : 0));
     }
-    snprintf(item->reason, sizeof item->reason, "%s", ev->kind == CS_FS_EV_SKIPPED
-             ? "bytes before the next record when analysis resumed" : ev->reason);
+    snprintf(item->reason, sizeof item->reason, "%s",
+             ev->kind == CS_FS_EV_SKIPPED ? "bytes before the next record when analysis resumed"
+                                          : ev->reason);
 }
 
 /* Event -> item; false for events that are not frames (a file header). */
@@ -180,8 +181,7 @@ static cs_status flush(pool_thread *pt, study_rt *rt, cs_error *err)
     cs_server *s = pt->g->srv;
     if (pt->nbatch == 0)
         return CS_OK;
-    cs_status st = cs_store_frames_add(s->store, rt->id, pt->batch, pt->nbatch, pt->batch_end,
-                                       err);
+    cs_status st = cs_store_frames_add(s->store, rt->id, pt->batch, pt->nbatch, pt->batch_end, err);
     if (st == CS_OK) {
         atomic_fetch_add(&s->frames_analysed, pt->nbatch);
         cs_progress_bump(s);
@@ -219,8 +219,8 @@ static void append(char *out, size_t cap, size_t *len, const char *fmt, ...)
 
 /* Append boxes b[0..n) as [x,y,w,h,score per mille] in pixels of a
  * width x height frame. */
-static void put_boxes(char *out, size_t cap, size_t *len, const char *key, const cs_box *b,
-                      int n, int width, int height)
+static void put_boxes(char *out, size_t cap, size_t *len, const char *key, const cs_box *b, int n,
+                      int width, int height)
 {
     append(out, cap, len, ",\"%s\":[", key);
     for (int i = 0; i < n; i++)
@@ -276,8 +276,7 @@ static bool redundant(cs_ingest *g, study_rt *rt, const cs_outcome *o, uint64_t 
 }
 
 /* Batch the outcome of the item read from `ev`, numbered rt->seq. */
-static void add_outcome(pool_thread *pt, study_rt *rt, const cs_outcome *o,
-                        const cs_fs_event *ev)
+static void add_outcome(pool_thread *pt, study_rt *rt, const cs_outcome *o, const cs_fs_event *ev)
 {
     cs_server *s = pt->g->srv;
     size_t i = pt->nbatch++;
@@ -359,7 +358,7 @@ static cs_status run_slice(pool_thread *pt, study_rt *rt, bool *more, cs_error *
     cs_server *s = g->srv;
     cs_status st = CS_OK;
     unsigned done = 0;
-    bool moved = false;     /* read past bytes that were no frame (a file header) */
+    bool moved = false; /* read past bytes that were no frame (a file header) */
     *more = false;
     if (!rt->rd && (st = load(pt, rt, err)) != CS_OK)
         return st;

@@ -21,8 +21,7 @@
 #define THUMB_FILE_MAX (1024u * 1024u)
 
 /* Read all of `len` bytes at `off` of the file at `path`. */
-static cs_status pread_all(const char *path, uint64_t off, uint8_t *buf, size_t len,
-                           cs_error *err)
+static cs_status pread_all(const char *path, uint64_t off, uint8_t *buf, size_t len, cs_error *err)
 {
     cs_status st = CS_OK;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -79,15 +78,16 @@ cs_status cs_media_stream_read(cs_server *s, const char *study, uint64_t offset,
             break;
     }
     if (offset < end)
-        st = cs_error_set(err, CS_ERR_IO, "study %s: stream ends at %" PRIu64
-                          ", before byte %" PRIu64, study, base, end - 1);
+        st = cs_error_set(err, CS_ERR_IO,
+                          "study %s: stream ends at %" PRIu64 ", before byte %" PRIu64, study, base,
+                          end - 1);
 fail:
     free(ups);
     return st;
 }
 
-cs_status cs_media_frame(cs_server *s, const char *study, uint64_t seq, bool *found,
-                         uint8_t **out, size_t *len, cs_error *err)
+cs_status cs_media_frame(cs_server *s, const char *study, uint64_t seq, bool *found, uint8_t **out,
+                         size_t *len, cs_error *err)
 {
     cs_frame_view v;
     size_t n = 0;
@@ -99,8 +99,10 @@ cs_status cs_media_frame(cs_server *s, const char *study, uint64_t seq, bool *fo
     if (st != CS_OK || n == 0 || v.seq != seq || v.payload_len == 0)
         return st;
     if (v.payload_len > CS_ENCODED_MAX_BYTES)
-        return cs_error_set(err, CS_ERR_IO, "study %s frame %" PRIu64 ": stored payload length %"
-                            PRIu32 " over the cap", study, seq, v.payload_len);
+        return cs_error_set(err, CS_ERR_IO,
+                            "study %s frame %" PRIu64 ": stored payload length %" PRIu32
+                            " over the cap",
+                            study, seq, v.payload_len);
     buf = malloc(v.payload_len);
     if (!buf)
         return cs_error_set(err, CS_ERR_NOMEM, "out of memory reading a frame");
@@ -149,16 +151,15 @@ static cs_status make_dir(const char *path, cs_error *err)
 /* Write `data` to `path` through a temporary file of this maker's own and a
  * rename, so a reader never sees half a file and two makers of the same
  * thumbnail each rename a whole one (the same bytes) into place. */
-static cs_status write_cached(const char *dir, const char *path, const uint8_t *data,
-                              size_t len, cs_error *err)
+static cs_status write_cached(const char *dir, const char *path, const uint8_t *data, size_t len,
+                              cs_error *err)
 {
     char tmp[CS_CFG_PATH + 160];
     cs_status st = CS_OK;
     snprintf(tmp, sizeof tmp, "%s/.tmp-XXXXXX", dir);
     int fd = mkstemp(tmp);
     if (fd < 0)
-        return cs_error_set(err, CS_ERR_IO, "cannot create a file in %s: %s", dir,
-                            strerror(errno));
+        return cs_error_set(err, CS_ERR_IO, "cannot create a file in %s: %s", dir, strerror(errno));
     if ((st = cs_tus_file_write(fd, data, len, err)) != CS_OK)
         goto fail;
     /* Without it a crash could leave an empty file under the final name,
@@ -174,8 +175,7 @@ static cs_status write_cached(const char *dir, const char *path, const uint8_t *
     }
     fd = -1;
     if (rename(tmp, path) != 0) {
-        st = cs_error_set(err, CS_ERR_IO, "cannot rename %s to %s: %s", tmp, path,
-                          strerror(errno));
+        st = cs_error_set(err, CS_ERR_IO, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
         goto fail;
     }
     return CS_OK;
@@ -186,8 +186,8 @@ fail:
     return st;
 }
 
-cs_status cs_media_thumb(cs_server *s, const char *study, uint64_t seq, bool *found,
-                         uint8_t **out, size_t *len, cs_error *err)
+cs_status cs_media_thumb(cs_server *s, const char *study, uint64_t seq, bool *found, uint8_t **out,
+                         size_t *len, cs_error *err)
 {
     char dir[CS_CFG_PATH + 96], path[CS_CFG_PATH + 128];
     uint8_t *jpeg = NULL, *thumb = NULL;
@@ -210,11 +210,11 @@ cs_status cs_media_thumb(cs_server *s, const char *study, uint64_t seq, bool *fo
     if ((st = cs_media_frame(s, study, seq, found, &jpeg, &jpeg_len, err)) != CS_OK || !*found)
         return st;
     *found = false;
-    st = cs_jpeg_thumbnail(jpeg, jpeg_len, CS_THUMB_MAX_SIDE, CS_THUMB_QUALITY, &thumb,
-                           &thumb_len, NULL, NULL, err);
+    st = cs_jpeg_thumbnail(jpeg, jpeg_len, CS_THUMB_MAX_SIDE, CS_THUMB_QUALITY, &thumb, &thumb_len,
+                           NULL, NULL, err);
     if (st != CS_OK) {
         if (st != CS_ERR_NOMEM && st != CS_ERR_IO)
-            st = recode(err, CS_ERR_CORRUPT);  /* the payload does not decode */
+            st = recode(err, CS_ERR_CORRUPT); /* the payload does not decode */
         goto fail;
     }
     char top[CS_CFG_PATH + 16];

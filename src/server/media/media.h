@@ -34,12 +34,12 @@ cs_status cs_media_stream_read(cs_server *s, const char *study, uint64_t offset,
                                size_t len, cs_error *err) CS_WARN_UNUSED;
 
 /* The frame's JPEG bytes as received. */
-cs_status cs_media_frame(cs_server *s, const char *study, uint64_t seq, bool *found,
-                         uint8_t **out, size_t *len, cs_error *err) CS_WARN_UNUSED;
+cs_status cs_media_frame(cs_server *s, const char *study, uint64_t seq, bool *found, uint8_t **out,
+                         size_t *len, cs_error *err) CS_WARN_UNUSED;
 
 /* The frame's thumbnail: from the cache, or made and cached now. */
-cs_status cs_media_thumb(cs_server *s, const char *study, uint64_t seq, bool *found,
-                         uint8_t **out, size_t *len, cs_error *err) CS_WARN_UNUSED;
+cs_status cs_media_thumb(cs_server *s, const char *study, uint64_t seq, bool *found, uint8_t **out,
+                         size_t *len, cs_error *err) CS_WARN_UNUSED;
 
 /* GET of a page or asset of web/ (the route table's fallback row). */
 enum MHD_Result cs_static_handle(cs_server *s, struct MHD_Connection *c, cs_req *r);

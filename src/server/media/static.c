@@ -11,17 +11,23 @@
 
 #include "server/media/media.h"
 
-#define CSP "default-src 'self'; img-src 'self' blob: data:; style-src 'self'; " \
-            "script-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; " \
-            "form-action 'self'"
+#define CSP                                                                            \
+    "default-src 'self'; img-src 'self' blob: data:; style-src 'self'; "               \
+    "script-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; " \
+    "form-action 'self'"
 
 static const char *type_of(const char *path)
 {
-    static const char *const TYPES[][2] = {
-        {".html", "text/html; charset=utf-8"}, {".js", "text/javascript; charset=utf-8"},
-        {".mjs", "text/javascript; charset=utf-8"}, {".css", "text/css; charset=utf-8"},
-        {".svg", "image/svg+xml"}, {".png", "image/png"}, {".jpg", "image/jpeg"},
-        {".ico", "image/x-icon"}, {".json", "application/json"}, {".txt", "text/plain"}};
+    static const char *const TYPES[][2] = {{".html", "text/html; charset=utf-8"},
+                                           {".js", "text/javascript; charset=utf-8"},
+                                           {".mjs", "text/javascript; charset=utf-8"},
+                                           {".css", "text/css; charset=utf-8"},
+                                           {".svg", "image/svg+xml"},
+                                           {".png", "image/png"},
+                                           {".jpg", "image/jpeg"},
+                                           {".ico", "image/x-icon"},
+                                           {".json", "application/json"},
+                                           {".txt", "text/plain"}};
     const char *dot = strrchr(path, '.');
     for (size_t i = 0; dot && i < sizeof TYPES / sizeof TYPES[0]; i++)
         if (strcmp(dot, TYPES[i][0]) == 0)

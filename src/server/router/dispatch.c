@@ -10,8 +10,8 @@
 /* The MHD access handler: called once with the headers, then with each
  * piece of the body, then once more with none (the last call). */
 enum MHD_Result cs_http_on_request(void *cls, struct MHD_Connection *c, const char *url,
-                                  const char *method, const char *version, const char *data,
-                                  size_t *size, void **con_cls)
+                                   const char *method, const char *version, const char *data,
+                                   size_t *size, void **con_cls)
 {
     cs_server *s = cls;
     cs_req *r = *con_cls;
@@ -61,7 +61,7 @@ enum MHD_Result cs_http_on_request(void *cls, struct MHD_Connection *c, const ch
 }
 
 void cs_http_on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
-                         enum MHD_RequestTerminationCode toe)
+                          enum MHD_RequestTerminationCode toe)
 {
     cs_server *s = cls;
     cs_req *r = *con_cls;
@@ -93,8 +93,10 @@ void cs_http_on_connection(void *cls, struct MHD_Connection *c, void **socket_co
 
 static int hex_digit(char ch)
 {
-    return ch >= '0' && ch <= '9' ? ch - '0' : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10
-         : ch >= 'A' && ch <= 'F' ? ch - 'A' + 10 : -1;
+    return ch >= '0' && ch <= '9'   ? ch - '0'
+           : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10
+           : ch >= 'A' && ch <= 'F' ? ch - 'A' + 10
+                                    : -1;
 }
 
 size_t cs_http_unescape(void *cls, struct MHD_Connection *c, char *uri)

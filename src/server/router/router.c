@@ -174,14 +174,13 @@ static enum MHD_Result refuse(cs_server *s, struct MHD_Connection *c, cs_req *r,
                               unsigned status, const char *code, const char *reason)
 {
     if (audit)
-        cs_audit(s, &r->auth, "access.denied", r->id, "%u %.8s %.200s", status, r->method,
-                 r->url);
+        cs_audit(s, &r->auth, "access.denied", r->id, "%u %.8s %.200s", status, r->method, r->url);
     return cs_http_error(s, c, status, r->tus, code, "%s", reason);
 }
 
 /* Answer a caller `who` does not admit, or return false to go on. */
-static bool check_access(cs_server *s, struct MHD_Connection *c, cs_req *r, unsigned who,
-                         bool csrf, bool patient, enum MHD_Result *ret)
+static bool check_access(cs_server *s, struct MHD_Connection *c, cs_req *r, unsigned who, bool csrf,
+                         bool patient, enum MHD_Result *ret)
 {
     const cs_auth *a = &r->auth;
     if (who & CS_WHO_PUBLIC)
@@ -192,9 +191,9 @@ static bool check_access(cs_server *s, struct MHD_Connection *c, cs_req *r, unsi
         return true;
     }
     if (a->kind == CS_AUTH_NONE || a->kind == CS_AUTH_BAD) {
-        const char *why = a->kind == CS_AUTH_BAD
-            ? (a->expired ? "the session has ended: log in again"
-                          : "unknown or revoked token or session")
+        const char *why =
+            a->kind == CS_AUTH_BAD  ? (a->expired ? "the session has ended: log in again"
+                                                  : "unknown or revoked token or session")
             : (who & CS_WHO_DEVICE) ? "uploads need 'Authorization: Bearer <device token>'"
                                     : "log in (POST /api/v1/session) or send 'Authorization: "
                                       "Bearer <admin token>'";
@@ -204,10 +203,12 @@ static bool check_access(cs_server *s, struct MHD_Connection *c, cs_req *r, unsi
     if (!(caller_bit(a) & who)) {
         char why[160];
         if (a->kind == CS_AUTH_DEVICE)
-            snprintf(why, sizeof why, "a device token may only upload; this route needs a user "
+            snprintf(why, sizeof why,
+                     "a device token may only upload; this route needs a user "
                      "session or the admin token");
         else if (who & CS_WHO_DEVICE)
-            snprintf(why, sizeof why, "uploads need a device token or the admin token, not a "
+            snprintf(why, sizeof why,
+                     "uploads need a device token or the admin token, not a "
                      "user session");
         else
             snprintf(why, sizeof why, "the %s role may not use this route",
@@ -226,8 +227,8 @@ static bool check_access(cs_server *s, struct MHD_Connection *c, cs_req *r, unsi
 
 /* No row for this method: 405 with the path's methods, or 404. Callers
  * without credentials learn nothing about /api paths (401 first). */
-static enum MHD_Result no_row(cs_server *s, struct MHD_Connection *c, cs_req *r,
-                              const char *url, const char *method)
+static enum MHD_Result no_row(cs_server *s, struct MHD_Connection *c, cs_req *r, const char *url,
+                              const char *method)
 {
     char allow[96] = "";
     unsigned who = 0;
@@ -250,13 +251,13 @@ static enum MHD_Result no_row(cs_server *s, struct MHD_Connection *c, cs_req *r,
     enum MHD_Result ret;
     if (!who && is_api(url))
         who = CS_WHO_SESSIONS | CS_WHO_ADMIN_TOKEN; /* unknown /api path: 401 before 404 */
-    if (!(who & CS_WHO_PUBLIC) && (r->auth.kind == CS_AUTH_NONE || r->auth.kind == CS_AUTH_BAD ||
-                                    r->auth_status != CS_OK) &&
+    if (!(who & CS_WHO_PUBLIC) &&
+        (r->auth.kind == CS_AUTH_NONE || r->auth.kind == CS_AUTH_BAD || r->auth_status != CS_OK) &&
         check_access(s, c, r, who, false, patient, &ret))
         return ret;
     if (!allow[0])
-        return cs_http_error(s, c, 404, r->tus, "not_found", "no route for %.16s %.200s",
-                             method, url);
+        return cs_http_error(s, c, 404, r->tus, "not_found", "no route for %.16s %.200s", method,
+                             url);
     const char *h[] = {"Allow", allow, NULL};
     return cs_http_error_h(s, c, 405, r->tus, h, "method_not_allowed",
                            "%.16s is not allowed here (allowed: %s)", method, allow);
@@ -266,7 +267,8 @@ static enum MHD_Result no_row(cs_server *s, struct MHD_Connection *c, cs_req *r,
  * without data, an empty PATCH). */
 static bool bodiless(struct MHD_Connection *c)
 {
-    const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    const char *cl =
+        MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
     bool body = (cl && strcmp(cl, "0") != 0) ||
                 MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING);
     return !body;
@@ -314,10 +316,16 @@ enum MHD_Result cs_router_dispatch(cs_server *s, struct MHD_Connection *c, cs_re
 
 json_t *cs_route_who_json(unsigned who)
 {
-    static const struct { unsigned bit; const char *name; } NAMES[] = {
-        {CS_WHO_PUBLIC, "public"}, {CS_WHO_DEVICE, "device_token"},
-        {CS_WHO_ADMIN_TOKEN, "admin_token"}, {CS_ROLE_ADMIN, "admin"},
-        {CS_ROLE_READER, "reader"}, {CS_ROLE_CONSULTANT, "consultant"},
+    static const struct {
+        unsigned bit;
+        const char *name;
+    } NAMES[] = {
+        {CS_WHO_PUBLIC, "public"},
+        {CS_WHO_DEVICE, "device_token"},
+        {CS_WHO_ADMIN_TOKEN, "admin_token"},
+        {CS_ROLE_ADMIN, "admin"},
+        {CS_ROLE_READER, "reader"},
+        {CS_ROLE_CONSULTANT, "consultant"},
         {CS_ROLE_COORDINATOR, "coordinator"},
     };
     json_t *a = json_array();

@@ -32,13 +32,13 @@ enum {
 typedef enum MHD_Result (*cs_route_handler)(cs_server *s, struct MHD_Connection *c, cs_req *r);
 
 typedef struct cs_route_row {
-    const char *method;      /* "GET" (HEAD too), "POST", ... */
-    const char *pattern;     /* see above */
-    unsigned who;            /* CS_WHO_* and CS_ROLE_* bits */
-    bool csrf;               /* a session must send its X-CSRF-Token */
-    bool patient;            /* patient data: refusals are audited as access.denied */
-    const char *audit;       /* action audited after a 2xx answer; NULL = none */
-    bool tus;                /* the tus handler: sees every call, body included */
+    const char *method;  /* "GET" (HEAD too), "POST", ... */
+    const char *pattern; /* see above */
+    unsigned who;        /* CS_WHO_* and CS_ROLE_* bits */
+    bool csrf;           /* a session must send its X-CSRF-Token */
+    bool patient;        /* patient data: refusals are audited as access.denied */
+    const char *audit;   /* action audited after a 2xx answer; NULL = none */
+    bool tus;            /* the tus handler: sees every call, body included */
     cs_route_handler handler;
 } cs_route_row;
 

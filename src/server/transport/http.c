@@ -32,8 +32,11 @@ static enum MHD_Result queue(struct MHD_Connection *c, unsigned status, struct M
  * JSON unbuildable (jansson refuses invalid UTF-8). */
 static size_t text_char_len(const unsigned char *u)
 {
-    size_t n = *u < 0x80 ? 1 : (*u & 0xe0) == 0xc0 ? 2 : (*u & 0xf0) == 0xe0 ? 3
-             : (*u & 0xf8) == 0xf0 ? 4 : 0;
+    size_t n = *u < 0x80             ? 1
+               : (*u & 0xe0) == 0xc0 ? 2
+               : (*u & 0xf0) == 0xe0 ? 3
+               : (*u & 0xf8) == 0xf0 ? 4
+                                     : 0;
     bool ok = n > 0 && !(n == 2 && *u < 0xc2) && !(n == 4 && *u > 0xf4);
     for (size_t i = 1; ok && i < n; i++)
         ok = (u[i] & 0xc0) == 0x80;
@@ -88,8 +91,7 @@ enum MHD_Result cs_http_json(struct MHD_Connection *c, unsigned status, json_t *
         return MHD_NO;
     }
     body[n] = '\n';
-    struct MHD_Response *resp =
-        MHD_create_response_from_buffer(n + 1, body, MHD_RESPMEM_MUST_FREE);
+    struct MHD_Response *resp = MHD_create_response_from_buffer(n + 1, body, MHD_RESPMEM_MUST_FREE);
     if (!resp) {
         free(body);
         return MHD_NO;
@@ -109,9 +111,10 @@ static cs_err_kind kind_of(unsigned status, const char *code)
     case 401: return CS_EK_UNAUTHORISED;
     case 403: return CS_EK_FORBIDDEN;
     case 404: return CS_EK_NOT_FOUND;
-    case 405: return CS_EK_BAD_REQUEST;  /* a method the route does not have */
+    case 405: return CS_EK_BAD_REQUEST; /* a method the route does not have */
     case 410: return CS_EK_GONE;
-    case 409: case 423: return CS_EK_CONFLICT;
+    case 409:
+    case 423: return CS_EK_CONFLICT;
     case 413: return CS_EK_TOO_LARGE;
     case 415: return CS_EK_MEDIA_TYPE;
     case 412: return CS_EK_VERSION;
@@ -130,8 +133,8 @@ static enum MHD_Result verror(cs_server *s, struct MHD_Connection *c, unsigned s
     vsnprintf(reason, sizeof reason, fmt, ap);
     utf8_clean(reason);
     cs_count_error(s, kind_of(status, code));
-    json_t *o = json_pack("{s:s, s:i, s:s}", "error", code, "status", (int)status,
-                          "reason", reason);
+    json_t *o =
+        json_pack("{s:s, s:i, s:s}", "error", code, "status", (int)status, "reason", reason);
     const char *extra[16] = {0};
     size_t k = 0;
     for (size_t i = 0; headers && headers[i] && headers[i + 1] && k < 12; i += 2) {
@@ -156,8 +159,7 @@ enum MHD_Result cs_http_error(cs_server *s, struct MHD_Connection *c, unsigned s
 }
 
 enum MHD_Result cs_http_error_h(cs_server *s, struct MHD_Connection *c, unsigned status, bool tus,
-                                const char *const *headers, const char *code, const char *fmt,
-                                ...)
+                                const char *const *headers, const char *code, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -166,8 +168,7 @@ enum MHD_Result cs_http_error_h(cs_server *s, struct MHD_Connection *c, unsigned
     return r;
 }
 
-enum MHD_Result cs_http_empty(struct MHD_Connection *c, unsigned status,
-                              const char *const *headers)
+enum MHD_Result cs_http_empty(struct MHD_Connection *c, unsigned status, const char *const *headers)
 {
     struct MHD_Response *resp = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
     if (!resp)
@@ -193,9 +194,10 @@ json_t *cs_http_body_json(cs_server *s, struct MHD_Connection *c, const cs_req *
 enum MHD_Result cs_http_bytes(struct MHD_Connection *c, unsigned status, const char *type,
                               void *body, size_t len, bool take, const char *const *headers)
 {
-    struct MHD_Response *resp = MHD_create_response_from_buffer(
-        len, len ? body : NULL, !len ? MHD_RESPMEM_PERSISTENT
-                                     : take ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_MUST_COPY);
+    struct MHD_Response *resp = MHD_create_response_from_buffer(len, len ? body : NULL,
+                                                                !len   ? MHD_RESPMEM_PERSISTENT
+                                                                : take ? MHD_RESPMEM_MUST_FREE
+                                                                       : MHD_RESPMEM_MUST_COPY);
     if (!resp) {
         if (take)
             free(body);

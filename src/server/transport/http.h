@@ -11,37 +11,35 @@
 
 #include "server/core/core.h"
 
-#define CS_API_BODY_MAX (64 * 1024)   /* JSON request bodies (a report's content fits) */
+#define CS_API_BODY_MAX (64 * 1024) /* JSON request bodies (a report's content fits) */
 
 typedef struct cs_tus_req cs_tus_req;
 
 /* One request's state; owned by router/dispatch.c, freed when MHD says it completed. */
 typedef struct cs_req {
     const struct cs_route_row *row; /* the route (router.h); NULL = none matched */
-    bool tus;                   /* a tus route: the router sees every call */
-    bool auth_done;             /* the router has let the caller in */
-    bool refused;               /* the router refused it (a tus body is drained) */
-    bool bad_path;              /* the path holds %00, control bytes or bad UTF-8 */
-    cs_auth auth;               /* the caller, classified on the first call */
-    cs_status auth_status;      /* CS_OK or the store's failure classifying it */
-    char method[8];             /* GET, POST, ... ("" when longer) */
-    char id[CS_ID_MAX];         /* study or upload id from the path ({id}) */
-    char name[CS_USER_MAX];     /* user name from the path ({name}) */
-    uint64_t num;               /* number from the path ({n}) */
-    char key[32];               /* landmark or segment from the path ({key}) */
-    char url[512];              /* the path (for static pages and audit) */
-    char *body;                 /* JSON API request body, capped */
+    bool tus;                       /* a tus route: the router sees every call */
+    bool auth_done;                 /* the router has let the caller in */
+    bool refused;                   /* the router refused it (a tus body is drained) */
+    bool bad_path;                  /* the path holds %00, control bytes or bad UTF-8 */
+    cs_auth auth;                   /* the caller, classified on the first call */
+    cs_status auth_status;          /* CS_OK or the store's failure classifying it */
+    char method[8];                 /* GET, POST, ... ("" when longer) */
+    char id[CS_ID_MAX];             /* study or upload id from the path ({id}) */
+    char name[CS_USER_MAX];         /* user name from the path ({name}) */
+    uint64_t num;                   /* number from the path ({n}) */
+    char key[32];                   /* landmark or segment from the path ({key}) */
+    char url[512];                  /* the path (for static pages and audit) */
+    char *body;                     /* JSON API request body, capped */
     size_t body_len;
     bool body_too_large;
-    bool collect;               /* a non-tus request with a body: collect it */
-    cs_tus_req *tus_state;      /* tus.c's state for a request with a body */
-    bool tus_seen;              /* tus.c has seen the request's first call */
-    bool tus_deferred;          /* a bodiless tus POST/PATCH answered on its last call */
-    int64_t started_us;         /* cs_mono_us() when the headers were in */
+    bool collect;                   /* a non-tus request with a body: collect it */
+    cs_tus_req *tus_state;          /* tus.c's state for a request with a body */
+    bool tus_seen;                  /* tus.c has seen the request's first call */
+    bool tus_deferred;              /* a bodiless tus POST/PATCH answered on its last call */
+    int64_t started_us;             /* cs_mono_us() when the headers were in */
     cs_latency_class latency_class; /* its /metrics histogram */
 } cs_req;
-
-
 
 /* Queue `obj` (stolen: freed here) as a JSON response with `status`.
  * `tus` adds Tus-Resumable. Extra headers: NULL-terminated name, value list. */
@@ -52,8 +50,8 @@ enum MHD_Result cs_http_error(cs_server *s, struct MHD_Connection *c, unsigned s
                               const char *code, const char *fmt, ...) CS_PRINTF(6, 7);
 /* Same with extra headers. */
 enum MHD_Result cs_http_error_h(cs_server *s, struct MHD_Connection *c, unsigned status, bool tus,
-                                const char *const *headers, const char *code, const char *fmt,
-                                ...) CS_PRINTF(7, 8);
+                                const char *const *headers, const char *code, const char *fmt, ...)
+    CS_PRINTF(7, 8);
 /* An empty response with headers (tus HEAD/PATCH/DELETE answers). */
 enum MHD_Result cs_http_empty(struct MHD_Connection *c, unsigned status,
                               const char *const *headers);

@@ -13,9 +13,9 @@
 
 typedef struct cs_sha1 {
     uint32_t h[5];
-    uint64_t total;      /* bytes hashed so far */
+    uint64_t total; /* bytes hashed so far */
     uint8_t block[64];
-    size_t used;         /* bytes waiting in block */
+    size_t used; /* bytes waiting in block */
 } cs_sha1;
 
 void cs_sha1_init(cs_sha1 *c);

@@ -33,21 +33,21 @@
 #define OCTET "application/offset+octet-stream"
 
 struct cs_tus_req {
-    bool active;              /* a body is being received into `fd` */
-    bool is_post;             /* creation-with-upload: answer 201 */
+    bool active;  /* a body is being received into `fd` */
+    bool is_post; /* creation-with-upload: answer 201 */
     bool locked;
-    uint64_t ticket;          /* our lock ticket while `locked` */
-    bool superseded;          /* a newer request took our lock over */
-    bool counted;             /* counted in uploads_active */
+    uint64_t ticket; /* our lock ticket while `locked` */
+    bool superseded; /* a newer request took our lock over */
+    bool counted;    /* counted in uploads_active */
     int fd;
-    cs_upload_rec up;         /* offset = persisted offset */
-    uint64_t start;           /* offset when this body began */
-    uint64_t written;         /* body bytes written in this request */
-    uint64_t limit;           /* bytes this request may write */
+    cs_upload_rec up; /* offset = persisted offset */
+    uint64_t start;   /* offset when this body began */
+    uint64_t written; /* body bytes written in this request */
+    uint64_t limit;   /* bytes this request may write */
     bool over_limit, io_failed;
-    bool study_closed;        /* the store refused a save: study closed or signed */
-    int64_t stored_length;    /* the length before this request (a deferred one may be set) */
-    bool device;              /* the body comes with a device token ... */
+    bool study_closed;            /* the store refused a save: study closed or signed */
+    int64_t stored_length;        /* the length before this request (a deferred one may be set) */
+    bool device;                  /* the body comes with a device token ... */
     char token_hash[CS_HASH_HEX]; /* ... whose hash this is */
     unsigned long long revocations_seen; /* s->device_revocations when last checked */
     char io_reason[256];
@@ -77,15 +77,21 @@ static enum MHD_Result options(cs_server *s, struct MHD_Connection *c)
 {
     char max[32];
     snprintf(max, sizeof max, "%" PRIu64, s->cfg.max_upload_size);
-    const char *h[] = {"Tus-Version", CS_TUS_VERSION, "Tus-Extension", CS_TUS_EXTENSIONS,
-                       "Tus-Max-Size", max, "Tus-Checksum-Algorithm", "sha1,sha256", NULL};
+    const char *h[] = {"Tus-Version",
+                       CS_TUS_VERSION,
+                       "Tus-Extension",
+                       CS_TUS_EXTENSIONS,
+                       "Tus-Max-Size",
+                       max,
+                       "Tus-Checksum-Algorithm",
+                       "sha1,sha256",
+                       NULL};
     return cs_http_empty(c, 204, h);
 }
 
 /* Save `up` unless its study is closed or its report signed: then
  * nothing is saved, *closed is set and CS_OK returned. */
-static cs_status save_checked(cs_server *s, const cs_upload_rec *up, bool *closed,
-                              cs_error *err)
+static cs_status save_checked(cs_server *s, const cs_upload_rec *up, bool *closed, cs_error *err)
 {
     cs_check_outcome out = CS_CHECK_OK;
     *closed = false;
@@ -97,8 +103,7 @@ static cs_status save_checked(cs_server *s, const cs_upload_rec *up, bool *close
         return CS_OK;
     }
     if (out != CS_CHECK_OK)
-        return cs_error_set(err, CS_ERR_IO, "upload '%s': %s", up->id,
-                            cs_check_outcome_name(out));
+        return cs_error_set(err, CS_ERR_IO, "upload '%s': %s", up->id, cs_check_outcome_name(out));
     return CS_OK;
 }
 
@@ -215,8 +220,8 @@ static cs_status discard(cs_server *s, cs_tus_req *t, cs_error *err)
     return persist(s, t, t->start, true, err);
 }
 
-static void upload_headers(const cs_tus_req *t, char *off, char *len, char *exp,
-                           const char **h, size_t *k)
+static void upload_headers(const cs_tus_req *t, char *off, char *len, char *exp, const char **h,
+                           size_t *k)
 {
     snprintf(off, 32, "%" PRIu64, t->up.offset);
     h[(*k)++] = "Upload-Offset";
@@ -238,7 +243,8 @@ static enum MHD_Result finish_body(cs_server *s, struct MHD_Connection *c, cs_re
     uint64_t got = t->start + t->written;
     if (!enter(s, t)) {
         end_body(s, t);
-        return ERR(409, "superseded", "superseded by a newer request: this request's lock was "
+        return ERR(409, "superseded",
+                   "superseded by a newer request: this request's lock was "
                    "taken over after %d s without data; HEAD gives the upload's offset",
                    s->cfg.lock_takeover_s);
     }
@@ -267,13 +273,16 @@ static enum MHD_Result finish_body(cs_server *s, struct MHD_Connection *c, cs_re
     if (st != CS_OK)
         return ERR(500, "storage_failed", "%s", e.msg);
     if (t->study_closed)
-        return ERR(409, "study_closed", "the study was closed (or its report signed): it "
+        return ERR(409, "study_closed",
+                   "the study was closed (or its report signed): it "
                    "takes no more data; the body was not stored");
     if (t->io_failed)
         return ERR(500, "storage_failed", "%s; %" PRIu64 " bytes kept", t->io_reason, t->up.offset);
     if (t->over_limit)
-        return ERR(413, "too_large", "the body runs past Upload-Length or Tus-Max-Size; "
-                   "%" PRIu64 " bytes kept", t->up.offset);
+        return ERR(413, "too_large",
+                   "the body runs past Upload-Length or Tus-Max-Size; "
+                   "%" PRIu64 " bytes kept",
+                   t->up.offset);
     char off[32], len[32], exp[64], loc[CS_ID_MAX + 16];
     const char *h[12] = {0};
     size_t k = 0;
@@ -357,23 +366,25 @@ static enum MHD_Result body_chunk(cs_server *s, cs_req *r, const char *data, siz
 /* The checks on a body's headers that need no lock: the checksum header
  * parses, Content-Length fits the `limit` bytes left. Answers and returns
  * true on refusal. */
-static bool body_refused(cs_server *s, struct MHD_Connection *c, const char *sum,
-                         uint64_t limit, cs_tus_checksum *want, enum MHD_Result *ret)
+static bool body_refused(cs_server *s, struct MHD_Connection *c, const char *sum, uint64_t limit,
+                         cs_tus_checksum *want, enum MHD_Result *ret)
 {
     cs_error e = {0};
     if (sum) {
         cs_status st = cs_tus_parse_checksum(sum, want, &e);
         if (st != CS_OK) {
-            *ret = ERR(400, st == CS_ERR_UNSUPPORTED ? "checksum_algorithm" : "bad_header",
-                       "%s", e.msg);
+            *ret = ERR(400, st == CS_ERR_UNSUPPORTED ? "checksum_algorithm" : "bad_header", "%s",
+                       e.msg);
             return true;
         }
     }
     const char *cl = hdr(c, MHD_HTTP_HEADER_CONTENT_LENGTH);
     uint64_t clen = 0;
     if (cl && cs_tus_parse_u64(cl, &clen, NULL) == CS_OK && clen > limit) {
-        *ret = ERR(413, "too_large", "Content-Length %" PRIu64 " runs past the upload's end "
-                   "(%" PRIu64 " bytes left)", clen, limit);
+        *ret = ERR(413, "too_large",
+                   "Content-Length %" PRIu64 " runs past the upload's end "
+                   "(%" PRIu64 " bytes left)",
+                   clen, limit);
         return true;
     }
     return false;
@@ -423,8 +434,10 @@ static bool begin_body(cs_server *s, struct MHD_Connection *c, cs_req *r, cs_upl
             cs_token_hash(h + 7, t->token_hash);
     }
     if ((t->ticket = cs_tus_lock_try(s, up->id)) == 0) {
-        *ret = ERR(423, "upload_locked", "another request is writing to this upload; a holder "
-                   "silent for %d s is taken over by the next request", s->cfg.lock_takeover_s);
+        *ret = ERR(423, "upload_locked",
+                   "another request is writing to this upload; a holder "
+                   "silent for %d s is taken over by the next request",
+                   s->cfg.lock_takeover_s);
         return true;
     }
     t->locked = true;
@@ -437,7 +450,8 @@ static bool begin_body(cs_server *s, struct MHD_Connection *c, cs_req *r, cs_upl
         bool closed = false;
         t->up.checksum_base = (int64_t)up->offset;
         if (save_checked(s, &t->up, &closed, &e) != CS_OK || closed) {
-            *ret = closed ? ERR(409, "study_closed", "the study was closed (or its report "
+            *ret = closed ? ERR(409, "study_closed",
+                                "the study was closed (or its report "
                                 "signed): it takes no more data")
                           : ERR(500, "storage_failed", "%s", e.msg);
             end_body(s, t);
@@ -466,8 +480,7 @@ static bool content_type_is_octet(struct MHD_Connection *c)
            (ct[sizeof OCTET - 1] == '\0' || ct[sizeof OCTET - 1] == ';');
 }
 
-static enum MHD_Result create(cs_server *s, struct MHD_Connection *c, cs_req *r,
-                              const cs_auth *a)
+static enum MHD_Result create(cs_server *s, struct MHD_Connection *c, cs_req *r, const cs_auth *a)
 {
     cs_error e = {0};
     const char *len = hdr(c, "Upload-Length"), *defer = hdr(c, "Upload-Defer-Length");
@@ -539,10 +552,11 @@ static enum MHD_Result create(cs_server *s, struct MHD_Connection *c, cs_req *r,
         char path[CS_CFG_PATH + 64];
         cs_tus_path(s, up->id, path, sizeof path);
         (void)unlink(path); /* the record was refused: no file without one */
-        ret = out == CS_CHECK_LOCKED
-                  ? ERR(409, "study_closed", "study '%s' was closed (or its report signed): "
-                        "it takes no more uploads", up->study)
-                  : ERR(404, "unknown_study", "no study '%s'", up->study);
+        ret = out == CS_CHECK_LOCKED ? ERR(409, "study_closed",
+                                           "study '%s' was closed (or its report signed): "
+                                           "it takes no more uploads",
+                                           up->study)
+                                     : ERR(404, "unknown_study", "no study '%s'", up->study);
         goto done_up;
     }
     if (with_body) {
@@ -553,8 +567,13 @@ static enum MHD_Result create(cs_server *s, struct MHD_Connection *c, cs_req *r,
     char loc[CS_ID_MAX + 16], exp[64];
     snprintf(loc, sizeof loc, "/uploads/%s", up->id);
     cs_http_date(up->expires_at, exp, sizeof exp);
-    const char *h[] = {"Location", loc, "Upload-Offset", "0",
-                       up->state == CS_UPLOAD_OPEN ? "Upload-Expires" : NULL, exp, NULL};
+    const char *h[] = {"Location",
+                       loc,
+                       "Upload-Offset",
+                       "0",
+                       up->state == CS_UPLOAD_OPEN ? "Upload-Expires" : NULL,
+                       exp,
+                       NULL};
     ret = cs_http_empty(c, 201, h);
 done_up:
     free(up);
@@ -644,8 +663,7 @@ static enum MHD_Result head(cs_server *s, struct MHD_Connection *c, const cs_upl
     return cs_http_empty(c, 200, h);
 }
 
-static enum MHD_Result patch(cs_server *s, struct MHD_Connection *c, cs_req *r,
-                             cs_upload_rec *up)
+static enum MHD_Result patch(cs_server *s, struct MHD_Connection *c, cs_req *r, cs_upload_rec *up)
 {
     cs_error e = {0};
     uint64_t offset = 0, length = 0;
@@ -659,8 +677,9 @@ static enum MHD_Result patch(cs_server *s, struct MHD_Connection *c, cs_req *r,
     if (len && cs_tus_parse_u64(len, &length, &e) != CS_OK)
         return ERR(400, "bad_header", "Upload-Length: %s", e.msg);
     if (offset != up->offset)
-        return ERR(409, "offset_mismatch", "Upload-Offset %" PRIu64 " but the upload holds %"
-                   PRIu64 " bytes", offset, up->offset);
+        return ERR(409, "offset_mismatch",
+                   "Upload-Offset %" PRIu64 " but the upload holds %" PRIu64 " bytes", offset,
+                   up->offset);
     if (len && up->length >= 0 && length != (uint64_t)up->length)
         return ERR(400, "bad_header", "Upload-Length is already %" PRId64, up->length);
     if (len && up->length < 0) {
@@ -668,8 +687,9 @@ static enum MHD_Result patch(cs_server *s, struct MHD_Connection *c, cs_req *r,
             return ERR(413, "too_large", "Upload-Length over Tus-Max-Size %" PRIu64,
                        s->cfg.max_upload_size);
         if (length < up->offset)
-            return ERR(400, "bad_header", "Upload-Length %" PRIu64 " is below the %" PRIu64
-                       " bytes already received", length, up->offset);
+            return ERR(400, "bad_header",
+                       "Upload-Length %" PRIu64 " is below the %" PRIu64 " bytes already received",
+                       length, up->offset);
     }
     /* A deferred length is saved with the body (persist), never by a
      * request that is then refused. */
@@ -683,8 +703,8 @@ static enum MHD_Result patch(cs_server *s, struct MHD_Connection *c, cs_req *r,
 static enum MHD_Result handle_headers(cs_server *s, struct MHD_Connection *c, cs_req *r,
                                       const char *method);
 
-enum MHD_Result cs_tus_handle(cs_server *s, struct MHD_Connection *c, cs_req *r,
-                              const char *method, const char *data, size_t *size)
+enum MHD_Result cs_tus_handle(cs_server *s, struct MHD_Connection *c, cs_req *r, const char *method,
+                              const char *data, size_t *size)
 {
     if (r->tus_state && r->tus_state->active) {
         if (*size > 0)
@@ -710,8 +730,8 @@ static enum MHD_Result handle_headers(cs_server *s, struct MHD_Connection *c, cs
     const char *v = hdr(c, "Tus-Resumable");
     if (!v || strcmp(v, CS_TUS_VERSION) != 0) {
         const char *h[] = {"Tus-Version", CS_TUS_VERSION, NULL};
-        return cs_http_error_h(s, c, 412, true, h, "tus_version",
-                               "Tus-Resumable must be %s", CS_TUS_VERSION);
+        return cs_http_error_h(s, c, 412, true, h, "tus_version", "Tus-Resumable must be %s",
+                               CS_TUS_VERSION);
     }
     /* The router let only a device token or the admin token in. */
     const cs_auth *a = &r->auth;

@@ -10,11 +10,12 @@
 
 #include "server/transport/http.h"
 
-#define CS_TUS_EXTENSIONS "creation,creation-defer-length,creation-with-upload,checksum," \
-                          "termination,expiration"
+#define CS_TUS_EXTENSIONS                                           \
+    "creation,creation-defer-length,creation-with-upload,checksum," \
+    "termination,expiration"
 
-enum MHD_Result cs_tus_handle(cs_server *s, struct MHD_Connection *c, cs_req *r,
-                              const char *method, const char *data, size_t *size);
+enum MHD_Result cs_tus_handle(cs_server *s, struct MHD_Connection *c, cs_req *r, const char *method,
+                              const char *data, size_t *size);
 /* The request ended (completed, failed or cut off): close, fsync, persist,
  * unlock. */
 void cs_tus_request_done(cs_server *s, cs_req *r, enum MHD_RequestTerminationCode toe);

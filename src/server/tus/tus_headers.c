@@ -28,24 +28,22 @@ cs_status cs_tus_parse_u64(const char *s, uint64_t *out, cs_error *err)
 }
 
 /* Decode standard base64 (with padding) of `len` chars into `out`. */
-static cs_status b64_decode(const char *s, size_t len, void *out, size_t cap,
-                            size_t *out_len, cs_error *err)
+static cs_status b64_decode(const char *s, size_t len, void *out, size_t cap, size_t *out_len,
+                            cs_error *err)
 {
     if (len % 4 != 0)
         return cs_error_set(err, CS_ERR_CORRUPT, "base64 length %zu is not a multiple of 4", len);
     if (len / 4 * 3 > cap + 2)
         return cs_error_set(err, CS_ERR_TOO_LARGE, "base64 value longer than %zu bytes", cap);
     const char *end = NULL;
-    if (sodium_base642bin(out, cap, s, len, NULL, out_len, &end,
-                          sodium_base64_VARIANT_ORIGINAL) != 0 || end != s + len)
+    if (sodium_base642bin(out, cap, s, len, NULL, out_len, &end, sodium_base64_VARIANT_ORIGINAL) !=
+            0 ||
+        end != s + len)
         return cs_error_set(err, CS_ERR_CORRUPT, "invalid base64");
     return CS_OK;
 }
 
-static bool key_char_ok(char c)
-{
-    return c > 0x20 && c < 0x7f && c != ',';
-}
+static bool key_char_ok(char c) { return c > 0x20 && c < 0x7f && c != ','; }
 
 cs_status cs_tus_parse_metadata(const char *s, cs_tus_meta *out, cs_error *err)
 {
@@ -152,8 +150,9 @@ cs_status cs_tus_parse_checksum(const char *s, cs_tus_checksum *out, cs_error *e
     if (b64_decode(sp + 1, n - alen - 1, buf, sizeof buf, &got, &inner) != CS_OK)
         return cs_error_set(err, CS_ERR_CORRUPT, "Upload-Checksum digest: %s", inner.msg);
     if (got != out->len)
-        return cs_error_set(err, CS_ERR_CORRUPT, "Upload-Checksum digest is %zu bytes, %s needs %zu",
-                            got, out->algo == CS_TUS_SHA1 ? "sha1" : "sha256", out->len);
+        return cs_error_set(err, CS_ERR_CORRUPT,
+                            "Upload-Checksum digest is %zu bytes, %s needs %zu", got,
+                            out->algo == CS_TUS_SHA1 ? "sha1" : "sha256", out->len);
     memcpy(out->digest, buf, got);
     return CS_OK;
 }

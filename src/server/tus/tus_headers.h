@@ -21,21 +21,20 @@
 
 #include "capscreen/status.h"
 
-#define CS_TUS_HEADER_MAX 4096      /* longest header value accepted */
+#define CS_TUS_HEADER_MAX 4096 /* longest header value accepted */
 #define CS_TUS_META_MAX_PAIRS 32
-#define CS_TUS_META_KEY_MAX 64      /* bytes, without the NUL */
-#define CS_TUS_META_VALUE_MAX 1024  /* decoded bytes */
+#define CS_TUS_META_KEY_MAX 64     /* bytes, without the NUL */
+#define CS_TUS_META_VALUE_MAX 1024 /* decoded bytes */
 
 /* A decimal count in 0..INT64_MAX: ASCII digits only, 1 to 19 of them.
  * Used for Upload-Offset and Upload-Length. */
-cs_status cs_tus_parse_u64(const char *s, uint64_t *out, cs_error *err)
-    CS_WARN_UNUSED;
+cs_status cs_tus_parse_u64(const char *s, uint64_t *out, cs_error *err) CS_WARN_UNUSED;
 
 typedef struct cs_tus_meta_pair {
     char key[CS_TUS_META_KEY_MAX + 1];
-    bool has_value;          /* a key may come without a value */
+    bool has_value; /* a key may come without a value */
     size_t value_len;
-    char value[CS_TUS_META_VALUE_MAX + 1];  /* decoded, NUL-terminated (may
+    char value[CS_TUS_META_VALUE_MAX + 1]; /* decoded, NUL-terminated (may
                                                hold NULs of its own) */
 } cs_tus_meta_pair;
 
@@ -47,8 +46,7 @@ typedef struct cs_tus_meta {
 /* Parse an Upload-Metadata value into `out` (overwritten). An empty string
  * is zero pairs. Keys are printable ASCII without spaces or commas, unique;
  * values are standard base64 with padding. */
-cs_status cs_tus_parse_metadata(const char *s, cs_tus_meta *out, cs_error *err)
-    CS_WARN_UNUSED;
+cs_status cs_tus_parse_metadata(const char *s, cs_tus_meta *out, cs_error *err) CS_WARN_UNUSED;
 
 /* The decoded value for `key`, or NULL when absent (a key without a value
  * gives ""). Borrowed from `m`. */
@@ -61,13 +59,12 @@ typedef enum cs_tus_algo {
 
 typedef struct cs_tus_checksum {
     cs_tus_algo algo;
-    size_t len;              /* 20 or 32 */
+    size_t len; /* 20 or 32 */
     uint8_t digest[32];
 } cs_tus_checksum;
 
 /* Parse an Upload-Checksum value: `sha1 <base64>` or `sha256 <base64>`,
  * one space between; the digest must have the algorithm's length. */
-cs_status cs_tus_parse_checksum(const char *s, cs_tus_checksum *out,
-                                cs_error *err) CS_WARN_UNUSED;
+cs_status cs_tus_parse_checksum(const char *s, cs_tus_checksum *out, cs_error *err) CS_WARN_UNUSED;
 
 #endif

@@ -26,10 +26,10 @@
 
 #define W 320
 #define H 240
-#define NFRAMES 6          /* records written (one more item: the damage) */
+#define NFRAMES 6 /* records written (one more item: the damage) */
 #define NITEMS (NFRAMES + 1)
-#define GARBAGE 40         /* damaged bytes written after record 2 */
-#define SPLIT_RECORD 4     /* the first upload ends inside this record's payload */
+#define GARBAGE 40     /* damaged bytes written after record 2 */
+#define SPLIT_RECORD 4 /* the first upload ends inside this record's payload */
 
 typedef struct fixture {
     cs_server *srv;
@@ -271,7 +271,7 @@ static void thumbnail_is_a_small_jpeg_made_once_then_cached(void **state)
     assert_int_equal(cs_media_thumb(fx->srv, fx->study, seq, &found, &out, &len, &e), CS_OK);
     assert_true(found);
     assert_int_equal(cs_jpeg_decode_rgb(out, len, &rgb, &w, &h, &e), CS_OK);
-    assert_int_equal(w, CS_THUMB_MAX_SIDE);        /* 320x240 keeps its aspect */
+    assert_int_equal(w, CS_THUMB_MAX_SIDE); /* 320x240 keeps its aspect */
     assert_int_equal(h, CS_THUMB_MAX_SIDE * H / W);
     assert_true(abs(rgb[0] - colour[SPLIT_RECORD][0]) <= 3);
     free(rgb);

@@ -45,11 +45,11 @@ static void flags_beat_environment_beat_file_beat_defaults(void **state)
     const char *flags[] = {"code_ttl", "180", NULL};
     fake_env = envs;
     assert_int_equal(cs_server_config_resolve(&c, file, env, flags, &e), CS_OK);
-    assert_string_equal(c.listen, "10.0.0.1:1");      /* file */
-    assert_string_equal(c.data_dir, "/from/env");     /* env over file */
-    assert_int_equal(c.code_ttl_s, 180);              /* flag over env */
-    assert_int_equal(c.analysis_threads, 3);          /* file */
-    assert_int_equal(c.upload_expiry_s, 24 * 3600);   /* default */
+    assert_string_equal(c.listen, "10.0.0.1:1");    /* file */
+    assert_string_equal(c.data_dir, "/from/env");   /* env over file */
+    assert_int_equal(c.code_ttl_s, 180);            /* flag over env */
+    assert_int_equal(c.analysis_threads, 3);        /* file */
+    assert_int_equal(c.upload_expiry_s, 24 * 3600); /* default */
     unlink(file);
 }
 

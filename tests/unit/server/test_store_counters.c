@@ -34,12 +34,15 @@ static void scan_counts(const fx *f, const char *study, int64_t v[9])
 {
     sqlite3 *db = fx_raw(f);
     sqlite3_stmt *st = NULL;
-    assert_int_equal(sqlite3_prepare_v2(db,
-        "SELECT COUNT(*), COALESCE(SUM(ok),0), COALESCE(SUM(readable),0),"
-        " COALESCE(SUM(bleeding),0), COALESCE(SUM(exposure='too_dark'),0),"
-        " COALESCE(SUM(exposure='too_bright'),0), COALESCE(SUM(blurry),0),"
-        " COALESCE(SUM(polyp_flag),0), COALESCE(MAX(capture_time_us),-1)"
-        " FROM frames WHERE study = ?", -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(
+        sqlite3_prepare_v2(db,
+                           "SELECT COUNT(*), COALESCE(SUM(ok),0), COALESCE(SUM(readable),0),"
+                           " COALESCE(SUM(bleeding),0), COALESCE(SUM(exposure='too_dark'),0),"
+                           " COALESCE(SUM(exposure='too_bright'),0), COALESCE(SUM(blurry),0),"
+                           " COALESCE(SUM(polyp_flag),0), COALESCE(MAX(capture_time_us),-1)"
+                           " FROM frames WHERE study = ?",
+                           -1, &st, NULL),
+        SQLITE_OK);
     sqlite3_bind_text(st, 1, study, -1, SQLITE_TRANSIENT);
     assert_int_equal(sqlite3_step(st), SQLITE_ROW);
     for (int i = 0; i < 9; i++)

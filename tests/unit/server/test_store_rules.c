@@ -141,9 +141,10 @@ static void *saver(void *arg)
         snprintf(rep->study, sizeof rep->study, "s");
         snprintf(rep->state, sizeof rep->state, "draft");
         snprintf(rep->content, sizeof rep->content,
-                 i % 3 == 0 ? "{\"recommendation\": \"recall %d\"}"
+                 i % 3 == 0   ? "{\"recommendation\": \"recall %d\"}"
                  : i % 3 == 1 ? "{\"recommendation\": \"\", \"n\": %d}"
-                              : "{\"n\": %d}", i);
+                              : "{\"n\": %d}",
+                 i);
         snprintf(rep->updated_by, sizeof rep->updated_by, "rita");
         rep->updated_at_ms = i;
         if (cs_store_report_save(r->s, rep, -1, &out, &e) != CS_OK)
@@ -166,8 +167,8 @@ static void *signer(void *arg)
         cs_check_outcome o;
         if (cs_store_report_get(r->s, "s", &found, r->seen, &e) != CS_OK || !found)
             continue;
-        if (cs_store_report_sign_checked(r->s, "s", "cora", 1, r->seen->version, &o,
-                                         r->signed_rec, &e) != CS_OK)
+        if (cs_store_report_sign_checked(r->s, "s", "cora", 1, r->seen->version, &o, r->signed_rec,
+                                         &e) != CS_OK)
             break;
         r->signed_ok = o == CS_CHECK_OK;
     }
@@ -406,13 +407,13 @@ static void audit_filters_match_bytes_exactly(void **state)
 {
     fx *f = *state;
     static const char *const users[] = {
-        "a%", "a_", "ab", "A%", "a%b", "o'brien", "o\"q", "zoë", "zoe", "zoë ", " zoë", "ZOË",
-        "100%_sure", "x\\y",
+        "a%",  "a_",  "ab",   "A%",   "a%b", "o'brien",   "o\"q",
+        "zoë", "zoe", "zoë ", " zoë", "ZOË", "100%_sure", "x\\y",
     };
     size_t nu = sizeof users / sizeof users[0];
     for (size_t i = 0; i < nu; i++)
-        audit(f->s, 1000, users[i], i % 2 ? "study.o%en" : "study.open",
-              i % 2 ? "s_1" : "s%1", (int)i);
+        audit(f->s, 1000, users[i], i % 2 ? "study.o%en" : "study.open", i % 2 ? "s_1" : "s%1",
+              (int)i);
     for (size_t i = 0; i < nu; i++) {
         cs_audit_rec *r = NULL;
         size_t n = query(f->s, users[i], NULL, NULL, &r);
@@ -455,8 +456,8 @@ static void audit_paging_leaves_no_row_out_when_times_tie(void **state)
         int64_t before = 0, last = INT64_MAX;
         size_t total = 0;
         for (;;) {
-            cs_audit_query q = {.limit = sizes[k], .before_n = before, .since_ms = 777,
-                                .until_ms = 778};
+            cs_audit_query q = {
+                .limit = sizes[k], .before_n = before, .since_ms = 777, .until_ms = 778};
             cs_audit_rec *r = NULL;
             size_t n = 0;
             assert_int_equal(cs_store_audit_query(f->s, &q, &r, &n, &e), CS_OK);

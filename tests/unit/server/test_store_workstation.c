@@ -101,7 +101,8 @@ static const char SCHEMA_1[] =
     "CREATE TABLE schema_version (version INTEGER NOT NULL);"
     "CREATE TABLE studies ("
     " id TEXT PRIMARY KEY, label TEXT NOT NULL DEFAULT '', created_at INTEGER NOT NULL,"
-    " code_hash TEXT UNIQUE, code_expires_at INTEGER NOT NULL, code_used_at INTEGER NOT NULL DEFAULT 0,"
+    " code_hash TEXT UNIQUE, code_expires_at INTEGER NOT NULL, code_used_at INTEGER NOT NULL "
+    "DEFAULT 0,"
     " ingest_offset INTEGER NOT NULL DEFAULT 0, next_seq INTEGER NOT NULL DEFAULT 0,"
     " first_byte_ms INTEGER NOT NULL DEFAULT 0, last_byte_ms INTEGER NOT NULL DEFAULT 0);"
     "CREATE TABLE devices ("
@@ -409,8 +410,9 @@ static void a_session_needs_an_enabled_user_and_takes_its_role(void **state)
     /* A session of a user disabled behind the store's back is not valid. */
     add_session(f->s, "s-ann-4", "ann", 100, 100);
     db = raw(f);
-    assert_int_equal(sqlite3_exec(db, "UPDATE users SET disabled = 1 WHERE name = 'ann'", NULL,
-                                  NULL, NULL), SQLITE_OK);
+    assert_int_equal(
+        sqlite3_exec(db, "UPDATE users SET disabled = 1 WHERE name = 'ann'", NULL, NULL, NULL),
+        SQLITE_OK);
     sqlite3_close(db);
     assert_false(session_live(f->s, "s-ann-4"));
 
@@ -426,8 +428,8 @@ static void purge_ends_idle_and_old_sessions_only(void **state)
     cs_error e = {0};
     int n = -1;
     add_user(f->s, "cy", "reader");
-    add_session(f->s, "idle", "cy", 1000, 1100);    /* idle since 1100 */
-    add_session(f->s, "old", "cy", 500, 1990);      /* created too long ago */
+    add_session(f->s, "idle", "cy", 1000, 1100); /* idle since 1100 */
+    add_session(f->s, "old", "cy", 500, 1990);   /* created too long ago */
     add_session(f->s, "fresh", "cy", 1000, 1950);
     add_session(f->s, "touched", "cy", 1000, 1100);
     assert_int_equal(cs_store_session_touch(f->s, "touched", 1999, &e), CS_OK);
@@ -540,12 +542,15 @@ static void the_audit_log_refuses_update_and_delete(void **state)
     append(f->s, 1);
     append(f->s, 2);
     sqlite3 *db = raw(f);
-    assert_int_equal(sqlite3_exec(db, "UPDATE audit SET user = 'mallory' WHERE n = 1", NULL,
-                                  NULL, NULL), SQLITE_CONSTRAINT);
+    assert_int_equal(
+        sqlite3_exec(db, "UPDATE audit SET user = 'mallory' WHERE n = 1", NULL, NULL, NULL),
+        SQLITE_CONSTRAINT);
     assert_non_null(strstr(sqlite3_errmsg(db), "append-only"));
     assert_int_equal(sqlite3_exec(db, "DELETE FROM audit", NULL, NULL, NULL), SQLITE_CONSTRAINT);
-    assert_int_equal(sqlite3_exec(db, "INSERT OR REPLACE INTO audit (n, at_ms, action)"
-                                      " VALUES (1, 0, 'forged')", NULL, NULL, NULL),
+    assert_int_equal(sqlite3_exec(db,
+                                  "INSERT OR REPLACE INTO audit (n, at_ms, action)"
+                                  " VALUES (1, 0, 'forged')",
+                                  NULL, NULL, NULL),
                      SQLITE_CONSTRAINT);
     assert_int_equal(scalar(db, "SELECT COUNT(*) FROM audit"), 2);
     sqlite3_close(db);
@@ -562,8 +567,7 @@ static void the_audit_log_refuses_update_and_delete(void **state)
 
 /* ---- findings, marks, reports -------------------------------------------------- */
 
-static cs_finding_rec finding(const char *study, uint64_t from, const char *type,
-                              const char *note)
+static cs_finding_rec finding(const char *study, uint64_t from, const char *type, const char *note)
 {
     cs_finding_rec r;
     memset(&r, 0, sizeof r);
@@ -722,11 +726,9 @@ static void marks_are_one_per_key_and_replaced(void **state)
     assert_int_equal(v[1].seq, 120);
     assert_string_equal(v[1].by, "ann");
     free(v);
-    assert_int_equal(cs_store_mark_delete(f->s, "s", "landmark", "first_caecal", &out, &e),
-                     CS_OK);
+    assert_int_equal(cs_store_mark_delete(f->s, "s", "landmark", "first_caecal", &out, &e), CS_OK);
     assert_int_equal(out, CS_CHANGE_OK);
-    assert_int_equal(cs_store_mark_delete(f->s, "s", "landmark", "first_caecal", &out, &e),
-                     CS_OK);
+    assert_int_equal(cs_store_mark_delete(f->s, "s", "landmark", "first_caecal", &out, &e), CS_OK);
     assert_int_equal(out, CS_CHANGE_NOT_FOUND);
 }
 

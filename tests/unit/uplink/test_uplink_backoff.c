@@ -42,16 +42,16 @@ static void delays_at_the_cap_spread_over_the_whole_window(void **state)
     (void)state;
     csu_backoff_init(&b, 1000, 60000, 7);
     for (int i = 0; i < 10; i++)
-        csu_backoff_fail(&b);  /* reach the cap */
+        csu_backoff_fail(&b); /* reach the cap */
     for (int i = 0; i < 10000; i++) {
         uint32_t d = csu_backoff_fail(&b);
         lo = d < lo ? d : lo;
         hi = d > hi ? d : hi;
         buckets[(d - 1000) * 10 / 59001]++;
     }
-    assert_true(lo < 1000 + 600);   /* reaches the bottom ... */
-    assert_true(hi > 60000 - 600);  /* ... and the top of the window */
-    for (int i = 0; i < 10; i++)    /* roughly uniform: 1000 expected each */
+    assert_true(lo < 1000 + 600);  /* reaches the bottom ... */
+    assert_true(hi > 60000 - 600); /* ... and the top of the window */
+    for (int i = 0; i < 10; i++)   /* roughly uniform: 1000 expected each */
         assert_in_range(buckets[i], 800, 1200);
 }
 
@@ -75,7 +75,7 @@ static void different_seeds_do_not_retry_in_step(void **state)
     csu_backoff_init(&b, 1000, 60000, 12);
     for (int i = 0; i < 30; i++)
         same += csu_backoff_fail(&a) == csu_backoff_fail(&b);
-    assert_true(same < 5);  /* the first is 1000 for both, the rest differ */
+    assert_true(same < 5); /* the first is 1000 for both, the rest differ */
 }
 
 static void odd_bounds_are_made_sane(void **state)

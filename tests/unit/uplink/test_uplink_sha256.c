@@ -31,16 +31,14 @@ static void check(const char *msg, size_t len, const char *want)
 static void fips_180_2_one_block_message(void **state)
 {
     (void)state;
-    check("abc", 3,
-          "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    check("abc", 3, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
 }
 
 static void fips_180_2_multi_block_message(void **state)
 {
     const char *m = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
     (void)state;
-    check(m, strlen(m),
-          "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+    check(m, strlen(m), "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
 }
 
 static void fips_180_2_long_message_of_a_million_a(void **state)
@@ -49,16 +47,14 @@ static void fips_180_2_long_message_of_a_million_a(void **state)
     (void)state;
     assert_non_null(m);
     memset(m, 'a', 1000000);
-    check(m, 1000000,
-          "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+    check(m, 1000000, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
     free(m);
 }
 
 static void empty_message(void **state)
 {
     (void)state;
-    check("", 0,
-          "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+    check("", 0, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
 }
 
 static void pieces_of_any_size_give_the_one_shot_digest(void **state)
@@ -72,8 +68,7 @@ static void pieces_of_any_size_give_the_one_shot_digest(void **state)
         csu_sha256_ctx c;
         csu_sha256_init(&c);
         for (size_t off = 0; off < sizeof buf; off += step)
-            csu_sha256_update(&c, buf + off,
-                              sizeof buf - off < step ? sizeof buf - off : step);
+            csu_sha256_update(&c, buf + off, sizeof buf - off < step ? sizeof buf - off : step);
         csu_sha256_final(&c, parts);
         assert_memory_equal(whole, parts, 32);
     }
@@ -82,8 +77,7 @@ static void pieces_of_any_size_give_the_one_shot_digest(void **state)
 static void base64_matches_rfc_4648_vectors(void **state)
 {
     const char *in[] = {"", "f", "fo", "foo", "foob", "fooba", "foobar"};
-    const char *out[] = {"", "Zg==", "Zm8=", "Zm9v", "Zm9vYg==", "Zm9vYmE=",
-                         "Zm9vYmFy"};
+    const char *out[] = {"", "Zg==", "Zm8=", "Zm9v", "Zm9vYg==", "Zm9vYmE=", "Zm9vYmFy"};
     char b[16];
     (void)state;
     for (size_t i = 0; i < 7; i++) {

@@ -62,7 +62,7 @@ static void grows_at_most_fourfold_per_patch(void **state)
     csu_sizer z;
     (void)state;
     csu_sizer_init(&z, 256 * MIB, 4000);
-    csu_sizer_sent(&z, 1 * MIB, 1);  /* "infinitely fast" */
+    csu_sizer_sent(&z, 1 * MIB, 1); /* "infinitely fast" */
     assert_int_equal(csu_sizer_bytes(&z), 4 * MIB);
 }
 
@@ -100,7 +100,7 @@ static void short_patches_change_nothing(void **state)
     csu_sizer_init(&z, 8 * MIB, 4000);
     after_patches(&z, 2.5e6, 100, 10);
     uint64_t before = csu_sizer_bytes(&z);
-    csu_sizer_sent(&z, 30 * KIB, 300);  /* a live trickle: 100 kB/s */
+    csu_sizer_sent(&z, 30 * KIB, 300); /* a live trickle: 100 kB/s */
     assert_int_equal(csu_sizer_bytes(&z), before);
 }
 

@@ -97,7 +97,7 @@ static void natural_order_compares_digit_runs_by_value(void **state)
     assert_true(csu_natcmp("f10.jpg", "f9.jpg") > 0);
     assert_true(csu_natcmp("a.jpg", "a1.jpg") < 0);
     assert_true(csu_natcmp("cam1-0009.jpg", "cam1-0010.jpg") < 0);
-    assert_true(csu_natcmp("f007.jpg", "f7.jpg") != 0);  /* a total order */
+    assert_true(csu_natcmp("f007.jpg", "f7.jpg") != 0); /* a total order */
     assert_int_equal(csu_natcmp("x1y2", "x1y2"), 0);
     assert_true(csu_natcmp("b1", "a2") > 0);
 }
@@ -111,7 +111,7 @@ static void scan_lists_frames_in_natural_order_and_ignores_the_rest(void **state
     drop("f9.JPG", 1);
     drop("f100.jpeg", 1);
     drop("f1.jpg", 1);
-    snprintf(path, sizeof path, "%s/f11.jpg.tmp", spool);  /* being written */
+    snprintf(path, sizeof path, "%s/f11.jpg.tmp", spool); /* being written */
     fclose(fopen(path, "w"));
     snprintf(path, sizeof path, "%s/.hidden.jpg", spool);
     fclose(fopen(path, "w"));
@@ -155,10 +155,10 @@ static void only_frames_whose_bytes_are_confirmed_are_deleted(void **state)
     for (int i = 0; i < 6; i++) {
         assert_string_equal(s->entries[i].name, names[i]);
         assert_int_equal(s->entries[i].index, (uint64_t)i);
-        assert_true(exists(names[i]));  /* packing deletes nothing */
+        assert_true(exists(names[i])); /* packing deletes nothing */
     }
     assert_false(exists("bad.jpg"));
-    assert_true(exists("bad.jpg.rejected"));  /* set aside, not deleted */
+    assert_true(exists("bad.jpg.rejected")); /* set aside, not deleted */
     assert_int_equal(s->seg_start, 0);
     assert_int_equal(s->seg_len, u->ob.len);
 
@@ -169,7 +169,7 @@ static void only_frames_whose_bytes_are_confirmed_are_deleted(void **state)
     assert_false(exists("f2.jpg"));
     for (int i = 2; i < 6; i++)
         assert_true(exists(names[i]));
-    assert_int_equal(s->n, 6);  /* the outbox stays until all confirmed */
+    assert_int_equal(s->n, 6); /* the outbox stays until all confirmed */
 
     /* Confirming the same offset again (after a crash) is harmless. */
     assert_int_equal(csu__confirm(u, mid, &err), CS_OK);
@@ -243,7 +243,7 @@ static void torn_outbox_is_rebuilt_byte_for_byte(void **state)
     snprintf(path, sizeof path, "%s/outbox.csfs", statedir);
     FILE *f = fopen(path, "r+b");
     fseek(f, 100, SEEK_SET);
-    fputc('X', f);  /* torn */
+    fputc('X', f); /* torn */
     fclose(f);
     u = open_uplink(0);
     assert_int_equal(u->ob.len, len);
@@ -275,11 +275,16 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(natural_order_compares_digit_runs_by_value),
-        cmocka_unit_test_setup_teardown(scan_lists_frames_in_natural_order_and_ignores_the_rest, make_dirs, remove_dirs),
-        cmocka_unit_test_setup_teardown(only_frames_whose_bytes_are_confirmed_are_deleted, make_dirs, remove_dirs),
-        cmocka_unit_test_setup_teardown(full_spool_signals_and_clears_without_deleting, make_dirs, remove_dirs),
-        cmocka_unit_test_setup_teardown(torn_outbox_is_rebuilt_byte_for_byte, make_dirs, remove_dirs),
-        cmocka_unit_test_setup_teardown(a_second_uplink_on_the_same_state_is_refused, make_dirs, remove_dirs),
+        cmocka_unit_test_setup_teardown(scan_lists_frames_in_natural_order_and_ignores_the_rest,
+                                        make_dirs, remove_dirs),
+        cmocka_unit_test_setup_teardown(only_frames_whose_bytes_are_confirmed_are_deleted,
+                                        make_dirs, remove_dirs),
+        cmocka_unit_test_setup_teardown(full_spool_signals_and_clears_without_deleting, make_dirs,
+                                        remove_dirs),
+        cmocka_unit_test_setup_teardown(torn_outbox_is_rebuilt_byte_for_byte, make_dirs,
+                                        remove_dirs),
+        cmocka_unit_test_setup_teardown(a_second_uplink_on_the_same_state_is_refused, make_dirs,
+                                        remove_dirs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

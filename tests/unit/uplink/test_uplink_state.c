@@ -20,8 +20,7 @@ static char dir[256];
 static int make_dir(void **state)
 {
     (void)state;
-    snprintf(dir, sizeof dir, "%s/csu-state-XXXXXX",
-             getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+    snprintf(dir, sizeof dir, "%s/csu-state-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
     return mkdtemp(dir) ? 0 : -1;
 }
 
@@ -56,10 +55,10 @@ static void sample(csu_saved *s)
     s->seg_crc = 0xDEADBEEF;
     s->seg_header = true;
     s->n = 2;
-    s->entries[0] = (csu_entry){.index = 39, .time_us = -5, .size = 100,
-                                .flags = 3, .name = "frame 0039.jpg"};
-    s->entries[1] = (csu_entry){.index = 40, .time_us = 1700000000000000,
-                                .size = 1062, .src_off = 77, .name = ""};
+    s->entries[0] =
+        (csu_entry){.index = 39, .time_us = -5, .size = 100, .flags = 3, .name = "frame 0039.jpg"};
+    s->entries[1] = (csu_entry){
+        .index = 40, .time_us = 1700000000000000, .size = 1062, .src_off = 77, .name = ""};
 }
 
 static void progress_round_trips_every_field(void **state)
@@ -177,8 +176,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(progress_round_trips_every_field, make_dir, remove_dir),
         cmocka_unit_test_setup_teardown(missing_progress_is_a_fresh_start, make_dir, remove_dir),
         cmocka_unit_test_setup_teardown(torn_temp_file_is_ignored, make_dir, remove_dir),
-        cmocka_unit_test_setup_teardown(torn_temp_file_alone_is_a_fresh_start, make_dir, remove_dir),
-        cmocka_unit_test_setup_teardown(truncated_or_garbled_progress_is_reported, make_dir, remove_dir),
+        cmocka_unit_test_setup_teardown(torn_temp_file_alone_is_a_fresh_start, make_dir,
+                                        remove_dir),
+        cmocka_unit_test_setup_teardown(truncated_or_garbled_progress_is_reported, make_dir,
+                                        remove_dir),
         cmocka_unit_test(json_reads_flat_members_and_quotes_strings),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
