@@ -483,7 +483,11 @@ cs_status cs_store_study_close(cs_store *s, const char *study, const char *by, i
 cs_status cs_store_upload_update_checked(cs_store *s, const cs_upload_rec *rec,
                                          cs_check_outcome *outcome, cs_error *err) CS_WARN_UNUSED;
 /* cs_store_upload_create with the same rule: LOCKED when the study is
- * closed or its report signed, NOT_FOUND when there is no such study. */
+ * closed or its report signed, NOT_FOUND when there is no such study. In
+ * the same transaction, the study's earlier uploads that are still open
+ * but never stored a byte (offset 0, no checksummed body pending) are
+ * TERMINATED: a creation whose answer was lost must not hold the study's
+ * analysis (its uploads in creation order) back until it expires. */
 cs_status cs_store_upload_create_checked(cs_store *s, const cs_upload_rec *rec,
                                          cs_check_outcome *outcome, cs_error *err) CS_WARN_UNUSED;
 

@@ -142,6 +142,18 @@ cs_status sq_upload_create_checked(cs_store *s, const cs_upload_rec *u, cs_check
         *outcome = CS_CHECK_LOCKED;
         goto fail;
     }
+    /* An earlier open upload of the study that never stored a byte is
+     * ended: its creator has moved on (typically a hub whose creation
+     * answer was lost on the link, so it never learnt that upload's URL).
+     * Left open, it would hold the study's analysis back until it expired,
+     * since the stream is the uploads in creation order. It has no bytes,
+     * so nothing of the study is lost. */
+    if ((r = run(q,
+                 "UPDATE uploads SET state = ?, updated_at = ? WHERE study = ? AND state = ?"
+                 " AND offset = 0 AND checksum_base = -1",
+                 NULL, err, sq_i64(CS_UPLOAD_TERMINATED), sq_i64(u->created_at), sq_text(u->study),
+                 sq_i64(CS_UPLOAD_OPEN))) != CS_OK)
+        goto fail;
     if ((r = run(q,
                  "INSERT INTO uploads (id, study, length, offset, state, created_at,"
                  " updated_at, expires_at, checksum_base, metadata)"

@@ -248,6 +248,35 @@ static cs_check_outcome create_upload(cs_store *s, const char *id, const char *s
     return o;
 }
 
+/* A creation whose answer was lost leaves an empty open upload behind; the
+ * next creation ends it (nothing in it), so the study's analysis, which
+ * reads the uploads in creation order, is not held back. An earlier upload
+ * that holds bytes stays open, and other studies are untouched. */
+static void a_new_upload_ends_the_study_s_empty_open_ones(void **state)
+{
+    fx *f = *state;
+    cs_error e = {0};
+    bool found = false;
+    cs_upload_rec u;
+    fx_study(f->s, "s", 100);
+    fx_study(f->s, "t", 100);
+    assert_int_equal(create_upload(f->s, "lost", "s"), CS_CHECK_OK);
+    assert_int_equal(create_upload(f->s, "other-study", "t"), CS_CHECK_OK);
+    fx_upload(f->s, "has-bytes", "s", 100, 10, CS_UPLOAD_OPEN);
+    assert_int_equal(create_upload(f->s, "next", "s"), CS_CHECK_OK);
+
+    assert_int_equal(cs_store_upload_get(f->s, "lost", &found, &u, &e), CS_OK);
+    assert_true(found);
+    assert_int_equal(u.state, CS_UPLOAD_TERMINATED);
+    assert_int_equal(cs_store_upload_get(f->s, "has-bytes", &found, &u, &e), CS_OK);
+    assert_int_equal(u.state, CS_UPLOAD_OPEN);
+    assert_int_equal(u.offset, 10);
+    assert_int_equal(cs_store_upload_get(f->s, "other-study", &found, &u, &e), CS_OK);
+    assert_int_equal(u.state, CS_UPLOAD_OPEN);
+    assert_int_equal(cs_store_upload_get(f->s, "next", &found, &u, &e), CS_OK);
+    assert_int_equal(u.state, CS_UPLOAD_OPEN);
+}
+
 static void a_closed_study_takes_no_more_bytes_devices_or_enrolment(void **state)
 {
     fx *f = *state;
@@ -500,6 +529,7 @@ int main(void)
         T(signing_checks_version_recommendation_and_completeness),
         T(a_complete_study_signs_without_a_close),
         T(racing_saves_never_slip_under_a_signature),
+        T(a_new_upload_ends_the_study_s_empty_open_ones),
         T(a_closed_study_takes_no_more_bytes_devices_or_enrolment),
         T(a_signed_report_locks_the_uploads_too),
         T(the_last_enabled_admin_cannot_be_demoted_or_disabled),
