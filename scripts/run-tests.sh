@@ -72,6 +72,13 @@ for t in "$root"/build/tests/test_*; do
   # The robustness test decodes the whole data set twice: minutes under
   # valgrind, and it runs the same code paths as test_engine.
   [ "$name" = test_robustness ] && continue
+  # The pool test pushes thousands of frames through the whole engine,
+  # polyp network included: over half an hour under valgrind. It runs in
+  # stage 1 and under ASan/UBSan; listed in tests/skip-allowlist.txt.
+  if [ "$name" = test_pipeline ]; then
+    echo "valgrind $name: NOT RUN (too slow under valgrind with the polyp network)"
+    skip_seen "valgrind:$name"; continue
+  fi
   # JSIMD_FORCENONE for test_polyp: libjpeg-turbo's AVX2 upsampling reads
   # padding bytes that memcheck reports as uninitialised on odd-width frames
   # (Kvasir-SEG's 622x529); its plain C paths give the same pixels and a
