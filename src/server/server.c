@@ -16,12 +16,15 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <sodium.h>
+
 #include "capscreen/fileio.h"
 #include "server/api/api.h"
 #include "server/audit/audit.h"
 #include "server/ingest/ingest.h"
 #include "server/router/router.h"
 #include "server/auth/limiter.h"
+#include "server/care/care.h"
 #include "server/auth/tokens.h"
 #include "server/files/tus_files.h"
 
@@ -42,6 +45,7 @@ struct cs_server {
     cs_upload_files *files;
     cs_audit_log *audit;
     cs_ingest *ingest;
+    cs_care *care;
 
     /* Each layer's context. */
     cs_auth_ctx auth;
@@ -134,6 +138,36 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
     vfprintf(stderr, fmt, ap);
 }
 
+/* The live care loop: the protocol file (the built-in default unless
+ * `protocol` names one) and the webhook, whose key is read from its file
+ * (never from the command line, where `ps` would show it). */
+static cs_status start_care(cs_server *s, cs_error *err)
+{
+    char secret[CS_CFG_STR] = "";
+    if (s->cfg.webhook_secret_file[0]) {
+        uint8_t *buf = NULL;
+        size_t n = 0;
+        cs_status st = cs_file_read(s->cfg.webhook_secret_file, sizeof secret - 1, &buf, &n, err);
+        if (st != CS_OK)
+            return st;
+        while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' '))
+            n--;
+        memcpy(secret, buf, n);
+        secret[n] = '\0';
+        sodium_memzero(buf, n);
+        free(buf);
+    }
+    cs_care_deps d = {.store = s->store,
+                      .metrics = &s->metrics,
+                      .signals = &s->signals,
+                      .protocol_path = s->cfg.protocol[0] ? s->cfg.protocol : CS_DEFAULT_PROTOCOL,
+                      .webhook_url = s->cfg.webhook_url,
+                      .webhook_secret = secret};
+    cs_status st = cs_care_new(&d, &s->care, err);
+    sodium_memzero(secret, sizeof secret);
+    return st;
+}
+
 /* Fill each layer's context from the shared objects. */
 static void wire(cs_server *s)
 {
@@ -157,6 +191,7 @@ static void wire(cs_server *s)
     s->api.auth = &s->auth;
     s->api.ingest = s->ingest;
     s->api.media = &s->media;
+    s->api.care = s->care;
     s->api.limiter = s->limiter;
     s->api.tls = s->tls;
     s->router = (cs_router){.cfg = &s->cfg,
@@ -204,7 +239,7 @@ cs_status cs_server_start(const cs_server_config *cfg, cs_server **out, cs_error
                            .metrics = &s->metrics,
                            .signals = &s->signals,
                            .threads = cfg->analysis_threads};
-    if ((st = cs_ingest_new(&deps, &s->ingest, err)) != CS_OK)
+    if ((st = cs_ingest_new(&deps, &s->ingest, err)) != CS_OK || (st = start_care(s, err)) != CS_OK)
         goto fail;
     wire(s);
     if ((st = cs_api_init(&s->api, err)) != CS_OK)
@@ -284,6 +319,7 @@ void cs_server_stop(cs_server *s)
         MHD_stop_daemon(s->mhd); /* cuts what is left: bodies are fsynced on the way */
     }
     cs_signals_stop(&s->signals);
+    cs_care_free(s->care);
     cs_ingest_free(s->ingest);
     cs_audit_free(s->audit); /* writes the open frames.view and login.limited batches */
     cs_limiter_free(s->limiter);

@@ -12,6 +12,7 @@
 
 typedef struct cs_audit_log cs_audit_log;
 typedef struct cs_auth_ctx cs_auth_ctx;
+typedef struct cs_care cs_care;
 typedef struct cs_ingest cs_ingest;
 typedef struct cs_login_limiter cs_login_limiter;
 typedef struct cs_media cs_media;
@@ -28,6 +29,7 @@ typedef struct cs_api {
     const cs_auth_ctx *auth;           /* event streams re-check their session */
     cs_ingest *ingest;                 /* live counts; a close wakes the analysis */
     const cs_media *media;             /* frame images, for the viewer and the report */
+    cs_care *care;                     /* hub status, alerts, stage (docs/care.md) */
     cs_login_limiter *limiter;         /* failed logins (shared with the audit log) */
     bool tls;                          /* HTTPS: cookies get Secure */
     char dummy_pw_hash[CS_PWHASH_MAX]; /* checked for unknown users */
@@ -78,6 +80,12 @@ enum MHD_Result cs_ws_marks(const cs_api *api, struct MHD_Connection *c, cs_req 
 enum MHD_Result cs_ws_mark_set(const cs_api *api, struct MHD_Connection *c, cs_req *r,
                                const char *kind, const char *key);
 
+/* the live care loop (care_api.c, docs/care.md). */
+enum MHD_Result cs_api_device_status(const cs_api *api, struct MHD_Connection *c, cs_req *r);
+enum MHD_Result cs_api_alerts(const cs_api *api, struct MHD_Connection *c, cs_req *r);
+enum MHD_Result cs_api_alert_ack(const cs_api *api, struct MHD_Connection *c, cs_req *r);
+enum MHD_Result cs_api_care(const cs_api *api, struct MHD_Connection *c, cs_req *r);
+enum MHD_Result cs_api_stage(const cs_api *api, struct MHD_Connection *c, cs_req *r);
 /* the report (report.c). */
 enum MHD_Result cs_ws_report(const cs_api *api, struct MHD_Connection *c, cs_req *r);
 enum MHD_Result cs_ws_report_sign(const cs_api *api, struct MHD_Connection *c, cs_req *r);

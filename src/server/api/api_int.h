@@ -7,6 +7,7 @@
 #include "server/api/api.h"
 #include "server/audit/audit.h"
 #include "server/auth/auth.h"
+#include "server/care/care.h"
 #include "server/ingest/ingest.h"
 
 /* "draft", "read", "signed", or "" when the study has none. */

@@ -253,6 +253,7 @@ enum MHD_Result cs_ws_mark_set(const cs_api *api, struct MHD_Connection *c, cs_r
         if (cs_ws_change_failed(api, c, out, "landmark", &ret))
             return ret;
         cs_audit(api->audit, &a, "landmark.clear", r->id, "%s", key);
+        cs_care_wake(api->care); /* the stage and its rules moved */
         return cs_http_bytes(c, 204, NULL, NULL, 0, false, NULL);
     }
     json_t *o = cs_http_body_json(api->metrics, c, r, &ret);
@@ -296,9 +297,10 @@ enum MHD_Result cs_ws_mark_set(const cs_api *api, struct MHD_Connection *c, cs_r
     }
     if (cs_ws_change_failed(api, c, out, landmark ? "landmark" : "cleansing grade", &ret))
         goto done;
-    if (landmark)
+    if (landmark) {
         cs_audit(api->audit, &a, "landmark.set", r->id, "%s at frame %lld", key, (long long)m.seq);
-    else
+        cs_care_wake(api->care); /* the stage and its rules moved */
+    } else
         cs_audit(api->audit, &a, "cleansing.set", r->id, "%s: %s", key, m.value);
     ret = marks_answer(api, c, r->id);
 done:

@@ -15,6 +15,7 @@
 #define IMAGES (CS_ROLES_IMAGES | CS_WHO_ADMIN_TOKEN)
 #define EDIT CS_ROLES_EDIT
 #define CLOSERS (CS_ROLE_COORDINATOR | CS_WHO_ADMINS)
+#define STAFF CS_ROLES_ANY /* every session role: the care team's monitor */
 #define UPLOADERS (CS_WHO_DEVICE | CS_WHO_ADMIN_TOKEN)
 #define PUBLIC CS_WHO_PUBLIC
 
@@ -105,6 +106,13 @@ const cs_route_row cs_routes[] = {
     {"POST", S "/revoke-devices", ADMINS, true, true, "device.revoke", false,
      API(cs_api_study_revoke)},
     {"POST", S "/close", CLOSERS, true, true, "study.close", false, API(cs_api_study_close)},
+    /* the live care loop (docs/care.md) */
+    {"POST", "/api/v1/devices/status", CS_WHO_DEVICE, false, false, NULL, false,
+     API(cs_api_device_status)},
+    {"GET", S "/care", ANY, false, true, NULL, false, API(cs_api_care)},
+    {"GET", S "/alerts", ANY, false, true, NULL, false, API(cs_api_alerts)},
+    {"POST", S "/alerts/{n}/ack", STAFF, true, true, NULL, false, API(cs_api_alert_ack)},
+    {"POST", S "/stage", STAFF, true, true, NULL, false, API(cs_api_stage)},
     /* accounts */
     {"POST", "/api/v1/session", PUBLIC, false, false, NULL, false, API(cs_api_session)},
     {"GET", "/api/v1/session", ANY, false, false, NULL, false, API(cs_api_session)},
