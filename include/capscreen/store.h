@@ -572,4 +572,29 @@ cs_status cs_store_alerts_due(cs_store *s, int64_t now_ms, size_t max, cs_alert_
 cs_status cs_store_alert_delivery(cs_store *s, int64_t id, int64_t delivered_at_ms, int attempts,
                                   int64_t next_attempt_ms, cs_error *err) CS_WARN_UNUSED;
 
+/* The patient's code for the companion page: only its hash is stored.
+ * NOT_FOUND when there is no such study. */
+cs_status cs_store_patient_code_set(cs_store *s, const char *study, const char *code_hash,
+                                    int64_t expires_at, cs_check_outcome *outcome,
+                                    cs_error *err) CS_WARN_UNUSED;
+/* The study whose patient code hashes to `code_hash`, if the code has not
+ * expired at `now` (unix s) and the study is not closed: *found, and
+ * `study` (CS_ID_MAX) gets its id. *expired says a matching code was found
+ * but no longer works. */
+cs_status cs_store_patient_study(cs_store *s, const char *code_hash, int64_t now, bool *found,
+                                 bool *expired, char *study, cs_error *err) CS_WARN_UNUSED;
+
+/* A prep step ticked by the patient (or the tick taken back). */
+typedef struct cs_prep_tick_rec {
+    char step[32];
+    int64_t at_ms;
+} cs_prep_tick_rec;
+/* Tick (at_ms > 0; the first tick's time stands) or untick (at_ms 0) step
+ * `step` of `study`. NOT_FOUND when there is no such study. */
+cs_status cs_store_prep_tick(cs_store *s, const char *study, const char *step, int64_t at_ms,
+                             cs_check_outcome *outcome, cs_error *err) CS_WARN_UNUSED;
+/* The study's ticked steps. *out malloc'd (NULL when *n is 0). */
+cs_status cs_store_prep_ticks(cs_store *s, const char *study, cs_prep_tick_rec **out, size_t *n,
+                              cs_error *err) CS_WARN_UNUSED;
+
 #endif

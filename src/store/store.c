@@ -468,3 +468,41 @@ cs_status cs_store_alert_delivery(cs_store *s, int64_t id, int64_t delivered_at_
     CHECK(s);
     return s->ops->alert_delivery(s, id, delivered_at_ms, attempts, next_attempt_ms, err);
 }
+
+cs_status cs_store_patient_code_set(cs_store *s, const char *study, const char *code_hash,
+                                    int64_t expires_at, cs_check_outcome *outcome, cs_error *err)
+{
+    CHECK(s && study && code_hash && outcome);
+    *outcome = CS_CHECK_NOT_FOUND;
+    if (!code_hash[0] || expires_at <= 0)
+        return cs_error_set(err, CS_ERR_ARG, "store: a patient code needs a hash and an expiry");
+    return s->ops->patient_code_set(s, study, code_hash, expires_at, outcome, err);
+}
+
+cs_status cs_store_patient_study(cs_store *s, const char *code_hash, int64_t now, bool *found,
+                                 bool *expired, char *study, cs_error *err)
+{
+    CHECK(s && code_hash && found && expired && study);
+    *found = *expired = false;
+    study[0] = '\0';
+    return s->ops->patient_study(s, code_hash, now, found, expired, study, err);
+}
+
+cs_status cs_store_prep_tick(cs_store *s, const char *study, const char *step, int64_t at_ms,
+                             cs_check_outcome *outcome, cs_error *err)
+{
+    CHECK(s && study && step && outcome);
+    *outcome = CS_CHECK_NOT_FOUND;
+    if (!step[0] || strlen(step) >= sizeof((cs_prep_tick_rec *)0)->step || at_ms < 0)
+        return cs_error_set(err, CS_ERR_ARG, "store: a prep tick needs a step id");
+    return s->ops->prep_tick(s, study, step, at_ms, outcome, err);
+}
+
+cs_status cs_store_prep_ticks(cs_store *s, const char *study, cs_prep_tick_rec **out, size_t *n,
+                              cs_error *err)
+{
+    CHECK(s && study && out && n);
+    *out = NULL;
+    *n = 0;
+    return s->ops->prep_ticks(s, study, out, n, err);
+}

@@ -112,6 +112,14 @@ typedef struct cs_store_ops {
                             cs_error *err);
     cs_status (*alert_delivery)(cs_store *s, int64_t id, int64_t delivered_at_ms, int attempts,
                                 int64_t next_attempt_ms, cs_error *err);
+    cs_status (*patient_code_set)(cs_store *s, const char *study, const char *code_hash,
+                                  int64_t expires_at, cs_check_outcome *outcome, cs_error *err);
+    cs_status (*patient_study)(cs_store *s, const char *code_hash, int64_t now, bool *found,
+                               bool *expired, char *study, cs_error *err);
+    cs_status (*prep_tick)(cs_store *s, const char *study, const char *step, int64_t at_ms,
+                           cs_check_outcome *outcome, cs_error *err);
+    cs_status (*prep_ticks)(cs_store *s, const char *study, cs_prep_tick_rec **out, size_t *n,
+                            cs_error *err);
 } cs_store_ops;
 
 /* Every backend's handle starts with this. */

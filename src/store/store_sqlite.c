@@ -150,7 +150,16 @@ static const char *const MIGRATIONS[] = {
     " acked_at_ms INTEGER NOT NULL DEFAULT 0, delivered_at_ms INTEGER NOT NULL DEFAULT 0,"
     " attempts INTEGER NOT NULL DEFAULT 0, next_attempt_ms INTEGER NOT NULL DEFAULT 0,"
     " UNIQUE (study, kind, key));"
-    "CREATE INDEX alerts_outbox ON alerts (next_attempt_ms) WHERE delivered_at_ms = 0;",
+    "CREATE INDEX alerts_outbox ON alerts (next_attempt_ms) WHERE delivered_at_ms = 0;"
+    /* the patient's companion page: its code (hashed) and the prep steps
+     * ticked */
+    "ALTER TABLE studies ADD COLUMN patient_code_hash TEXT;"
+    "ALTER TABLE studies ADD COLUMN patient_code_expires_at INTEGER NOT NULL DEFAULT 0;"
+    "CREATE UNIQUE INDEX studies_patient_code ON studies (patient_code_hash)"
+    " WHERE patient_code_hash IS NOT NULL;"
+    "CREATE TABLE prep_ticks ("
+    " study TEXT NOT NULL REFERENCES studies(id), step TEXT NOT NULL,"
+    " at_ms INTEGER NOT NULL, PRIMARY KEY (study, step)) WITHOUT ROWID;",
 };
 #define N_MIGRATIONS ((int)(sizeof MIGRATIONS / sizeof MIGRATIONS[0]))
 
@@ -1026,6 +1035,10 @@ static const cs_store_ops SQLITE_OPS = {
     .alert_ack = sq_alert_ack,
     .alerts_due = sq_alerts_due,
     .alert_delivery = sq_alert_delivery,
+    .patient_code_set = sq_patient_code_set,
+    .patient_study = sq_patient_study,
+    .prep_tick = sq_prep_tick,
+    .prep_ticks = sq_prep_ticks,
 };
 
 cs_status cs_store_sqlite_open(const char *data_dir, cs_store **out, cs_error *err)

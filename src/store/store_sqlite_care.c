@@ -274,3 +274,93 @@ cs_status sq_alert_delivery(cs_store *s, int64_t id, int64_t delivered_at_ms, in
     pthread_mutex_unlock(&q->lock);
     return r;
 }
+
+/* ---- the patient's companion page ------------------------------------------- */
+
+cs_status sq_patient_code_set(cs_store *s, const char *study, const char *code_hash,
+                              int64_t expires_at, cs_check_outcome *outcome, cs_error *err)
+{
+    sq_store *q = SQ(s);
+    int changes = 0;
+    pthread_mutex_lock(&q->lock);
+    cs_status r = run(q,
+                      "UPDATE studies SET patient_code_hash = ?, patient_code_expires_at = ?"
+                      " WHERE id = ?",
+                      &changes, err, sq_text(code_hash), sq_i64(expires_at), sq_text(study));
+    pthread_mutex_unlock(&q->lock);
+    *outcome = changes > 0 ? CS_CHECK_OK : CS_CHECK_NOT_FOUND;
+    return r;
+}
+
+cs_status sq_patient_study(cs_store *s, const char *code_hash, int64_t now, bool *found,
+                           bool *expired, char *study, cs_error *err)
+{
+    sq_store *q = SQ(s);
+    sqlite3_stmt *st = NULL;
+    pthread_mutex_lock(&q->lock);
+    cs_status r = prep(q,
+                       "SELECT id, patient_code_expires_at, closed_at_ms FROM studies"
+                       " WHERE patient_code_hash = ?",
+                       &st, err);
+    if (r == CS_OK && (r = sq_bind(q, st, err, sq_text(code_hash))) == CS_OK) {
+        int rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW) {
+            if (sqlite3_column_int64(st, 1) <= now || sqlite3_column_int64(st, 2) != 0) {
+                *expired = true;
+            } else {
+                *found = true;
+                text(st, 0, study, CS_ID_MAX);
+            }
+        } else if (rc != SQLITE_DONE) {
+            r = db_fail(q, err, "find patient code");
+        }
+    }
+    done(st);
+    pthread_mutex_unlock(&q->lock);
+    return r;
+}
+
+cs_status sq_prep_tick(cs_store *s, const char *study, const char *step, int64_t at_ms,
+                       cs_check_outcome *outcome, cs_error *err)
+{
+    sq_store *q = SQ(s);
+    bool exists = false;
+    pthread_mutex_lock(&q->lock);
+    cs_status r = study_exists(q, study, &exists, err);
+    if (r == CS_OK && exists) {
+        if (at_ms > 0)
+            r = run(q, "INSERT OR IGNORE INTO prep_ticks (study, step, at_ms) VALUES (?, ?, ?)",
+                    NULL, err, sq_text(study), sq_text(step), sq_i64(at_ms));
+        else
+            r = run(q, "DELETE FROM prep_ticks WHERE study = ? AND step = ?", NULL, err,
+                    sq_text(study), sq_text(step));
+    }
+    pthread_mutex_unlock(&q->lock);
+    *outcome = r == CS_OK && exists ? CS_CHECK_OK : CS_CHECK_NOT_FOUND;
+    return r;
+}
+
+static void read_tick(sqlite3_stmt *st, void *out)
+{
+    cs_prep_tick_rec *o = out;
+    memset(o, 0, sizeof *o);
+    text(st, 0, o->step, sizeof o->step);
+    o->at_ms = sqlite3_column_int64(st, 1);
+}
+
+cs_status sq_prep_ticks(cs_store *s, const char *study, cs_prep_tick_rec **out, size_t *n,
+                        cs_error *err)
+{
+    sq_store *q = SQ(s);
+    sqlite3_stmt *st = NULL;
+    void *v = NULL;
+    pthread_mutex_lock(&q->lock);
+    cs_status r =
+        prep(q, "SELECT step, at_ms FROM prep_ticks WHERE study = ? ORDER BY at_ms", &st, err);
+    if (r == CS_OK && (r = sq_bind(q, st, err, sq_text(study))) == CS_OK)
+        r = list_rows(q, st, read_tick, sizeof **out, &v, n, "list prep ticks", err);
+    done(st);
+    pthread_mutex_unlock(&q->lock);
+    *out = v;
+    return r;
+}

@@ -86,6 +86,15 @@ enum MHD_Result cs_api_alerts(const cs_api *api, struct MHD_Connection *c, cs_re
 enum MHD_Result cs_api_alert_ack(const cs_api *api, struct MHD_Connection *c, cs_req *r);
 enum MHD_Result cs_api_care(const cs_api *api, struct MHD_Connection *c, cs_req *r);
 enum MHD_Result cs_api_stage(const cs_api *api, struct MHD_Connection *c, cs_req *r);
+/* The care team's monitor: every live study as a tile (docs/care.md). */
+json_t *cs_api_monitor_json(const cs_api *api, cs_error *err);
+enum MHD_Result cs_api_monitor(const cs_api *api, struct MHD_Connection *c, cs_req *r);
+enum MHD_Result cs_monitor_events(const cs_api *api, struct MHD_Connection *c, cs_req *r);
+enum MHD_Result cs_api_latest_image(const cs_api *api, struct MHD_Connection *c, cs_req *r);
+/* The patient's companion page (patient_api.c). */
+enum MHD_Result cs_api_patient(const cs_api *api, struct MHD_Connection *c, cs_req *r);
+enum MHD_Result cs_api_patient_prep(const cs_api *api, struct MHD_Connection *c, cs_req *r);
+enum MHD_Result cs_api_patient_call(const cs_api *api, struct MHD_Connection *c, cs_req *r);
 /* the report (report.c). */
 enum MHD_Result cs_ws_report(const cs_api *api, struct MHD_Connection *c, cs_req *r);
 enum MHD_Result cs_ws_report_sign(const cs_api *api, struct MHD_Connection *c, cs_req *r);

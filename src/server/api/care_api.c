@@ -7,6 +7,7 @@
 
 #include "server/api/api_int.h"
 #include "server/core/vocabulary.h"
+#include "server/media/media.h"
 
 /* A whole number in [lo, hi] at `key` (required): false with *why set. */
 static bool int_field(json_t *o, const char *key, int lo, int hi, int *out, char *why, size_t cap)
@@ -230,4 +231,123 @@ enum MHD_Result cs_api_stage(const cs_api *api, struct MHD_Connection *c, cs_req
 done:
     json_decref(o);
     return ret;
+}
+
+/* ---- the care team's monitor ------------------------------------------------ */
+
+/* A study is on the monitor while it is open and has started (bytes or a
+ * hub report). */
+static bool live(const cs_care_facts *f)
+{
+    return !f->closed && (f->first_byte_ms || f->hub.at_ms);
+}
+
+static json_t *tile_json(const cs_api *api, const cs_study_rec *sr, const cs_care_facts *f,
+                         cs_error *err)
+{
+    cs_alert_rec *al = NULL;
+    size_t n = 0;
+    if (cs_store_alerts_list(api->store, sr->id, &al, &n, err) != CS_OK)
+        return NULL;
+    json_t *open = json_array();
+    for (size_t i = 0; i < n; i++)
+        if (!al[i].acked_at_ms)
+            json_array_append_new(open, alert_json(&al[i]));
+    free(al);
+    cs_prep_tick_rec *ticks = NULL;
+    size_t nt = 0;
+    if (cs_store_prep_ticks(api->store, sr->id, &ticks, &nt, err) != CS_OK) {
+        json_decref(open);
+        return NULL;
+    }
+    json_t *prep = json_array();
+    for (size_t i = 0; i < nt; i++)
+        json_array_append_new(prep, json_pack("{s:s, s:I}", "id", ticks[i].step, "done_at_ms",
+                                              (json_int_t)ticks[i].at_ms));
+    free(ticks);
+    double rate = cs_care_frames_per_min(api->care, sr->id);
+    return json_pack("{s:s, s:s, s:I, s:s, s:o, s:o, s:I, s:o, s:o, s:o, s:o}", "study", sr->id,
+                     "label", sr->label, "created_at", (json_int_t)sr->created_at, "stage",
+                     cs_care_stage(f), "first_byte_ms",
+                     f->first_byte_ms ? json_integer(f->first_byte_ms) : json_null(),
+                     "last_byte_ms", f->last_byte_ms ? json_integer(f->last_byte_ms) : json_null(),
+                     "frames", (json_int_t)f->n_frames, "frames_per_min",
+                     rate >= 0 ? json_real((double)(int64_t)(rate * 10 + 0.5) / 10) : json_null(),
+                     "hub", hub_json(&f->hub), "open_alerts", open, "prep_done", prep);
+}
+
+json_t *cs_api_monitor_json(const cs_api *api, cs_error *err)
+{
+    cs_study_rec *studies = NULL;
+    size_t n = 0;
+    if (cs_store_studies_list(api->store, &studies, &n, err) != CS_OK)
+        return NULL;
+    json_t *tiles = json_array();
+    for (size_t i = 0; i < n; i++) {
+        cs_care_facts f;
+        if (studies[i].closed_at_ms)
+            continue;
+        if (cs_care_facts_of(api->care, &studies[i], &f, err) != CS_OK) {
+            json_decref(tiles);
+            tiles = NULL;
+            break;
+        }
+        if (!live(&f))
+            continue;
+        json_t *t = tile_json(api, &studies[i], &f, err);
+        if (!t) {
+            json_decref(tiles);
+            tiles = NULL;
+            break;
+        }
+        json_array_append_new(tiles, t);
+    }
+    free(studies);
+    return tiles ? json_pack("{s:o}", "studies", tiles) : NULL;
+}
+
+/* GET /api/v1/monitor */
+enum MHD_Result cs_api_monitor(const cs_api *api, struct MHD_Connection *c, cs_req *r)
+{
+    (void)r;
+    cs_error e = {0};
+    json_t *o = cs_api_monitor_json(api, &e);
+    if (!o)
+        return cs_http_error(api->metrics, c, 503, false, "store_unavailable", "%s", e.msg);
+    return cs_http_json(c, 200, o, false, NULL);
+}
+
+/* GET /api/v1/studies/{id}/latest.jpg: the thumbnail of the study's latest
+ * frame that has an image (the monitor's live picture), for every staff
+ * role; audited with the frames a session is served. */
+enum MHD_Result cs_api_latest_image(const cs_api *api, struct MHD_Connection *c, cs_req *r)
+{
+    cs_study_rec sr;
+    bool found = false;
+    cs_error e = {0};
+    if (cs_store_study_get(api->store, r->id, &found, &sr, &e) != CS_OK)
+        return cs_http_error(api->metrics, c, 503, false, "store_unavailable", "%s", e.msg);
+    if (!found)
+        return cs_http_error(api->metrics, c, 404, false, "unknown_study", "no study '%s'", r->id);
+    /* The latest few frames: a damaged record has no image. */
+    for (uint64_t k = 0; k < 8 && k < sr.next_seq; k++) {
+        uint64_t seq = sr.next_seq - 1 - k;
+        uint8_t *img = NULL;
+        size_t len = 0;
+        bool has = false;
+        cs_status st = cs_media_thumb(api->media, r->id, seq, &has, &img, &len, &e);
+        if (st == CS_ERR_CORRUPT)
+            continue; /* a frame that does not decode: an earlier one */
+        if (st != CS_OK)
+            return cs_http_error(api->metrics, c, 503, false, "media_unavailable", "%s", e.msg);
+        if (!has)
+            continue;
+        cs_audit_frame_viewed(api->audit, &r->auth, r->id, seq);
+        char s_seq[24];
+        snprintf(s_seq, sizeof s_seq, "%llu", (unsigned long long)seq);
+        const char *h[] = {"Cache-Control", "no-store", "X-Frame-Seq", s_seq, NULL};
+        return cs_http_bytes(c, 200, "image/jpeg", img, len, true, h);
+    }
+    return cs_http_error(api->metrics, c, 404, false, "no_image",
+                         "study '%s' has no analysed frame with an image yet", r->id);
 }

@@ -17,13 +17,13 @@ enum MHD_Result cs_api_studies_create(const cs_api *api, struct MHD_Connection *
     if (!o)
         return ret;
     json_t *lab = json_object_get(o, "label");
-    char id[CS_ID_MAX], code[CS_CODE_LEN + 1];
+    char id[CS_ID_MAX], code[CS_CODE_LEN + 1], patient[CS_CODE_LEN + 1];
     int64_t expires = 0;
     cs_error e = {0};
     if (lab && !json_is_string(lab)) {
         ret = cs_http_error(api->metrics, c, 400, false, "bad_json", "label must be a string");
     } else if (cs_study_create(api->store, lab ? json_string_value(lab) : NULL,
-                               api->cfg->code_ttl_s, id, code, &expires, &e) != CS_OK) {
+                               api->cfg->code_ttl_s, id, code, &expires, patient, &e) != CS_OK) {
         ret = cs_http_error(api->metrics, c, e.code == CS_ERR_ARG ? 400 : 500, false,
                             e.code == CS_ERR_ARG ? "bad_json" : "storage_failed", "%s", e.msg);
     } else {
@@ -31,10 +31,11 @@ enum MHD_Result cs_api_studies_create(const cs_api *api, struct MHD_Connection *
         snprintf(loc, sizeof loc, "/api/v1/studies/%s", id);
         const char *h[] = {"Location", loc, NULL};
         snprintf(r->id, sizeof r->id, "%s", id); /* for the route's study.create audit */
-        ret = cs_http_json(c, 201,
-                           json_pack("{s:s, s:s, s:I}", "study", id, "enrolment_code", code,
-                                     "code_expires_at", (json_int_t)expires),
-                           false, h);
+        ret =
+            cs_http_json(c, 201,
+                         json_pack("{s:s, s:s, s:I, s:s}", "study", id, "enrolment_code", code,
+                                   "code_expires_at", (json_int_t)expires, "patient_code", patient),
+                         false, h);
     }
     json_decref(o);
     return ret;

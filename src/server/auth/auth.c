@@ -111,11 +111,28 @@ cs_status cs_auth_check(const cs_auth_ctx *s, struct MHD_Connection *c, cs_auth 
             return CS_OK;
         }
     }
-    bool found = false;
+    bool found = false, expired = false;
     cs_status st = cs_store_device_study(s->store, given, &found, out->study, err);
     if (st != CS_OK)
         return st;
-    if (found)
+    if (found) {
         out->kind = CS_AUTH_DEVICE;
-    return CS_OK;
+        return CS_OK;
+    }
+    /* A patient code, as typed (lower case, spaces and dashes allowed). */
+    char code[CS_CODE_LEN + 1], code_hash[CS_HASH_HEX];
+    if (!cs_code_normalise(h + 7, code))
+        return CS_OK;
+    cs_token_hash(code, code_hash);
+    st = cs_store_patient_study(s->store, code_hash, cs_now_s(), &found, &expired, out->study, err);
+    if (st == CS_OK && found) {
+        out->kind = CS_AUTH_PATIENT;
+        snprintf(out->user, sizeof out->user, "patient");
+        snprintf(out->role, sizeof out->role, "patient");
+    }
+    if (expired) { /* said plainly to the patient (router.c) */
+        out->expired = true;
+        snprintf(out->role, sizeof out->role, "patient");
+    }
+    return st;
 }

@@ -15,6 +15,19 @@
 #define WEBHOOK_BATCH 16
 #define WEBHOOK_BACKOFF_MAX_S 300 /* retries slow down to one per 5 min, never stop */
 #define RAISED_MAX 64             /* alert keys remembered per study */
+#define RATE_SAMPLES 16           /* frame-count samples kept per study for its rate */
+#define RATE_SPACING_MS 5000      /* at most one sample per 5 s */
+#define RATE_WINDOW_MS 60000      /* the rate is over about the last minute */
+
+/* A live study's recent frame counts, for its frames per minute. */
+typedef struct study_rate {
+    char id[CS_ID_MAX];
+    int64_t t[RATE_SAMPLES];
+    uint64_t frames[RATE_SAMPLES];
+    int n, next;
+    bool seen;
+    struct study_rate *next_rate;
+} study_rate;
 
 /* What the rules thread remembers of one study, so that an alert already
  * raised costs no write per tick. Loaded from the store the first time
@@ -42,6 +55,7 @@ struct cs_care {
     pthread_t rules_thread, webhook_thread;
     bool rules_started, webhook_started;
     study_memo *memos; /* owned by the rules thread */
+    study_rate *rates; /* guarded by mu: written by the rules thread, read by the monitor */
     atomic_ullong webhook_failures;
 };
 
@@ -131,6 +145,7 @@ cs_status cs_care_facts_of(cs_care *c, const cs_study_rec *sr, cs_care_facts *f,
     if (st != CS_OK)
         return st;
     f->n_bleeding = counts.bleeding;
+    f->n_frames = counts.frames;
     static const struct {
         const char *key;
         size_t off;
@@ -199,6 +214,73 @@ static study_memo *memo_of(cs_care *c, const char *study, cs_error *err)
     return m;
 }
 
+/* Record the study's frame count now (at most every RATE_SPACING_MS). */
+static void sample_rate(cs_care *c, const char *study, int64_t now, uint64_t frames)
+{
+    pthread_mutex_lock(&c->mu);
+    study_rate *r = c->rates;
+    while (r && strcmp(r->id, study) != 0)
+        r = r->next_rate;
+    if (!r && (r = calloc(1, sizeof *r)) != NULL) {
+        snprintf(r->id, sizeof r->id, "%s", study);
+        r->next_rate = c->rates;
+        c->rates = r;
+    }
+    if (r) {
+        r->seen = true;
+        int last = (r->next + RATE_SAMPLES - 1) % RATE_SAMPLES;
+        if (r->n == 0 || now - r->t[last] >= RATE_SPACING_MS) {
+            r->t[r->next] = now;
+            r->frames[r->next] = frames;
+            r->next = (r->next + 1) % RATE_SAMPLES;
+            if (r->n < RATE_SAMPLES)
+                r->n++;
+        }
+    }
+    pthread_mutex_unlock(&c->mu);
+}
+
+/* Drop the rates of studies the last pass did not see; mark the rest unseen. */
+static void forget_rates(cs_care *c)
+{
+    pthread_mutex_lock(&c->mu);
+    for (study_rate **pp = &c->rates; *pp;) {
+        if (!(*pp)->seen) {
+            study_rate *dead = *pp;
+            *pp = dead->next_rate;
+            free(dead);
+        } else {
+            (*pp)->seen = false;
+            pp = &(*pp)->next_rate;
+        }
+    }
+    pthread_mutex_unlock(&c->mu);
+}
+
+double cs_care_frames_per_min(cs_care *c, const char *study)
+{
+    double rate = -1;
+    pthread_mutex_lock(&c->mu);
+    study_rate *r = c->rates;
+    while (r && strcmp(r->id, study) != 0)
+        r = r->next_rate;
+    if (r && r->n >= 2) {
+        int newest = (r->next + RATE_SAMPLES - 1) % RATE_SAMPLES, oldest = newest;
+        /* The oldest sample within the window (or the oldest kept). */
+        for (int k = 1; k < r->n; k++) {
+            int i = (newest - k + RATE_SAMPLES) % RATE_SAMPLES;
+            oldest = i;
+            if (r->t[newest] - r->t[i] >= RATE_WINDOW_MS)
+                break;
+        }
+        int64_t dt = r->t[newest] - r->t[oldest];
+        if (dt > 0)
+            rate = (double)(r->frames[newest] - r->frames[oldest]) * 60000.0 / (double)dt;
+    }
+    pthread_mutex_unlock(&c->mu);
+    return rate;
+}
+
 /* One pass over the live studies. */
 static void rules_pass(cs_care *c)
 {
@@ -226,12 +308,14 @@ static void rules_pass(cs_care *c)
             continue;
         }
         m->seen = true;
+        sample_rate(c, sr->id, f.now_ms, f.n_frames);
         cs_care_alert due[CS_CARE_ALERTS_MAX];
         size_t nd = cs_care_rules_timed(&m->protocol, &f, due, CS_CARE_ALERTS_MAX);
         for (size_t k = 0; k < nd; k++)
             raise_memo(c, m, &due[k]);
     }
     free(studies);
+    forget_rates(c);
     /* Forget studies that are no longer live. */
     for (study_memo **pp = &c->memos; *pp;) {
         if (!(*pp)->seen) {
@@ -249,6 +333,10 @@ static void *rules_main(void *arg)
     cs_care *c = arg;
     while (!stopping(c)) {
         rules_pass(c);
+        /* Rates and silences change with time alone: let the monitor's
+         * stream look again (it sends only what changed). */
+        if (c->rates)
+            cs_signals_progress(c->d.signals);
         wait_tick(c, c->d.tick_ms > 0 ? c->d.tick_ms : 1000, &c->wake_rules);
     }
     return NULL;
@@ -405,6 +493,11 @@ void cs_care_free(cs_care *c)
         study_memo *n = c->memos->next_memo;
         free(c->memos);
         c->memos = n;
+    }
+    while (c->rates) {
+        study_rate *n = c->rates->next_rate;
+        free(c->rates);
+        c->rates = n;
     }
     sodium_memzero(c->webhook_secret, sizeof c->webhook_secret);
     free(c->protocol_text);

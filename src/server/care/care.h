@@ -62,6 +62,10 @@ cs_status cs_care_protocol_of(cs_care *c, const char *study, cs_protocol *p, cha
 cs_status cs_care_facts_of(cs_care *c, const cs_study_rec *sr, cs_care_facts *f,
                            cs_error *err) CS_WARN_UNUSED;
 
+/* The study's frames per minute over about the last minute (sampled by
+ * the rules thread each tick), or -1 when not known yet. */
+double cs_care_frames_per_min(cs_care *c, const char *study);
+
 /* Webhook deliveries that failed since start (for /metrics). */
 uint64_t cs_care_webhook_failures(const cs_care *c);
 

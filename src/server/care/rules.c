@@ -34,13 +34,21 @@ static void add(cs_care_alert *out, size_t cap, size_t *n, const char *kind, con
     va_end(ap);
 }
 
-static long long minutes(int64_t ms) { return (long long)(ms / 60000); }
+/* "45 s" or "12 min": how long, for a message. */
+static const char *span(int64_t ms, char *buf, size_t cap)
+{
+    if (ms < 120000)
+        snprintf(buf, cap, "%lld s", (long long)(ms / 1000));
+    else
+        snprintf(buf, cap, "%lld min", (long long)(ms / 60000));
+    return buf;
+}
 
 size_t cs_care_rules_timed(const cs_protocol *p, const cs_care_facts *f, cs_care_alert *out,
                            size_t cap)
 {
     size_t n = 0;
-    char key[CS_ALERT_KEY_MAX];
+    char key[CS_ALERT_KEY_MAX], t[32];
     /* A closed study, or one whose capsule has left, needs no watching
      * for data; excretion itself is still announced once. */
     bool watching = !f->closed && !f->excreted_at_ms;
@@ -51,20 +59,20 @@ size_t cs_care_rules_timed(const cs_protocol *p, const cs_care_facts *f, cs_care
         return n;
     if (f->last_byte_ms && f->now_ms - f->last_byte_ms >= p->no_frames_alert_s * 1000) {
         snprintf(key, sizeof key, "%lld", (long long)f->last_byte_ms);
-        add(out, cap, &n, "no_frames", key, "No frames received for %lld min.",
-            minutes(f->now_ms - f->last_byte_ms));
+        add(out, cap, &n, "no_frames", key, "No frames received for %s.",
+            span(f->now_ms - f->last_byte_ms, t, sizeof t));
     }
     if (f->hub.at_ms && f->now_ms - f->hub.at_ms >= p->hub_offline_alert_s * 1000) {
         snprintf(key, sizeof key, "%lld", (long long)f->hub.at_ms);
-        add(out, cap, &n, "hub_offline", key, "The hub has not reported for %lld min.",
-            minutes(f->now_ms - f->hub.at_ms));
+        add(out, cap, &n, "hub_offline", key, "The hub has not reported for %s.",
+            span(f->now_ms - f->hub.at_ms, t, sizeof t));
     }
     if (f->first_byte_ms && !f->small_bowel_at_ms && !f->colon_at_ms &&
         f->now_ms - f->first_byte_ms >= p->gastric_retention_alert_s * 1000)
         add(out, cap, &n, "gastric_retention", "1",
-            "Small-bowel entry not marked %lld min after the first frames: possible gastric "
+            "Small-bowel entry not marked %s after the first frames: possible gastric "
             "retention.",
-            minutes(f->now_ms - f->first_byte_ms));
+            span(f->now_ms - f->first_byte_ms, t, sizeof t));
     if (f->small_bowel_at_ms)
         for (int i = 0; i < p->nboosters; i++)
             if (f->now_ms >= f->small_bowel_at_ms + p->boosters[i].delay_s * 1000)

@@ -29,6 +29,7 @@ typedef struct cs_care_facts {
     int64_t colon_at_ms;       /* first_caecal */
     int64_t excreted_at_ms;    /* excreted */
     uint64_t n_bleeding;       /* frames flagged for bleeding so far */
+    uint64_t n_frames;         /* frames analysed so far */
 } cs_care_facts;
 
 typedef struct cs_care_alert {

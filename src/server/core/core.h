@@ -35,7 +35,8 @@ typedef enum cs_auth_kind {
     CS_AUTH_BAD,
     CS_AUTH_ADMIN,
     CS_AUTH_DEVICE,
-    CS_AUTH_USER, /* a logged-in user (session cookie) */
+    CS_AUTH_USER,    /* a logged-in user (session cookie) */
+    CS_AUTH_PATIENT, /* a patient code: the study's companion page only */
 } cs_auth_kind;
 
 /* Roles as bits, for "who may use this route". The admin bearer token
@@ -54,7 +55,7 @@ unsigned cs_role_bit(const char *role);
 
 typedef struct cs_auth {
     cs_auth_kind kind;
-    char study[CS_ID_MAX]; /* CS_AUTH_DEVICE: the device's one study */
+    char study[CS_ID_MAX]; /* CS_AUTH_DEVICE, CS_AUTH_PATIENT: the one study */
     /* CS_AUTH_USER */
     char user[CS_USER_MAX];
     char role[CS_ROLE_MAX];

@@ -154,6 +154,7 @@ static unsigned caller_bit(const cs_auth *a)
     case CS_AUTH_ADMIN: return CS_WHO_ADMIN_TOKEN;
     case CS_AUTH_DEVICE: return CS_WHO_DEVICE;
     case CS_AUTH_USER: return cs_role_bit(a->role);
+    case CS_AUTH_PATIENT: return CS_WHO_PATIENT;
     case CS_AUTH_NONE:
     case CS_AUTH_BAD: break;
     }
@@ -194,11 +195,13 @@ static bool check_access(const cs_router *rt, struct MHD_Connection *c, cs_req *
     }
     if (a->kind == CS_AUTH_NONE || a->kind == CS_AUTH_BAD) {
         const char *why =
-            a->kind == CS_AUTH_BAD  ? (a->expired ? "the session has ended: log in again"
-                                                  : "unknown or revoked token or session")
-            : (who & CS_WHO_DEVICE) ? "uploads need 'Authorization: Bearer <device token>'"
-                                    : "log in (POST /api/v1/session) or send 'Authorization: "
-                                      "Bearer <admin token>'";
+            a->kind == CS_AUTH_BAD && a->expired && strcmp(a->role, "patient") == 0
+                ? "this patient code has expired: the study is over"
+            : a->kind == CS_AUTH_BAD ? (a->expired ? "the session has ended: log in again"
+                                                   : "unknown or revoked token or session")
+            : (who & CS_WHO_DEVICE)  ? "uploads need 'Authorization: Bearer <device token>'"
+                                     : "log in (POST /api/v1/session) or send 'Authorization: "
+                                       "Bearer <admin token>'";
         *ret = refuse(rt, c, r, patient, 401, "unauthorised", why);
         return true;
     }
@@ -206,8 +209,10 @@ static bool check_access(const cs_router *rt, struct MHD_Connection *c, cs_req *
         char why[160];
         if (a->kind == CS_AUTH_DEVICE)
             snprintf(why, sizeof why,
-                     "a device token may only upload; this route needs a user "
-                     "session or the admin token");
+                     "a device token may only upload and report the hub's status; this "
+                     "route needs a user session or the admin token");
+        else if (a->kind == CS_AUTH_PATIENT)
+            snprintf(why, sizeof why, "a patient code opens the companion page only");
         else if (who & CS_WHO_DEVICE)
             snprintf(why, sizeof why,
                      "uploads need a device token or the admin token, not a "
@@ -332,6 +337,7 @@ json_t *cs_route_who_json(unsigned who)
         {CS_WHO_PUBLIC, "public"},
         {CS_WHO_DEVICE, "device_token"},
         {CS_WHO_ADMIN_TOKEN, "admin_token"},
+        {CS_WHO_PATIENT, "patient_code"},
         {CS_ROLE_ADMIN, "admin"},
         {CS_ROLE_READER, "reader"},
         {CS_ROLE_CONSULTANT, "consultant"},

@@ -30,6 +30,7 @@ enum {
     CS_WHO_PUBLIC = 1u << 8,       /* anyone, no credentials needed */
     CS_WHO_DEVICE = 1u << 9,       /* a hub's device token */
     CS_WHO_ADMIN_TOKEN = 1u << 10, /* the admin bearer token */
+    CS_WHO_PATIENT = 1u << 11,     /* a patient code: its study's companion page */
 };
 #define CS_WHO_ADMINS (CS_ROLE_ADMIN | CS_WHO_ADMIN_TOKEN)
 #define CS_WHO_SESSIONS CS_ROLES_ANY

@@ -16,6 +16,7 @@
 #define EDIT CS_ROLES_EDIT
 #define CLOSERS (CS_ROLE_COORDINATOR | CS_WHO_ADMINS)
 #define STAFF CS_ROLES_ANY /* every session role: the care team's monitor */
+#define STAFF_OR_ADMIN (CS_ROLES_ANY | CS_WHO_ADMIN_TOKEN)
 #define UPLOADERS (CS_WHO_DEVICE | CS_WHO_ADMIN_TOKEN)
 #define PUBLIC CS_WHO_PUBLIC
 
@@ -113,6 +114,16 @@ const cs_route_row cs_routes[] = {
     {"GET", S "/alerts", ANY, false, true, NULL, false, API(cs_api_alerts)},
     {"POST", S "/alerts/{n}/ack", STAFF, true, true, NULL, false, API(cs_api_alert_ack)},
     {"POST", S "/stage", STAFF, true, true, NULL, false, API(cs_api_stage)},
+    {"GET", S "/latest.jpg", STAFF, false, true, NULL, false, API(cs_api_latest_image)},
+    {"GET", "/api/v1/monitor", STAFF_OR_ADMIN, false, true, NULL, false, API(cs_api_monitor)},
+    {"GET", "/api/v1/monitor/events", STAFF_OR_ADMIN, false, true, NULL, false,
+     API(cs_monitor_events)},
+    /* the patient's companion page: a patient code, its own study only */
+    {"GET", "/api/v1/patient", CS_WHO_PATIENT, false, false, NULL, false, API(cs_api_patient)},
+    {"PUT", "/api/v1/patient/prep/{key}", CS_WHO_PATIENT, false, false, NULL, false,
+     API(cs_api_patient_prep)},
+    {"POST", "/api/v1/patient/call", CS_WHO_PATIENT, false, false, NULL, false,
+     API(cs_api_patient_call)},
     /* accounts */
     {"POST", "/api/v1/session", PUBLIC, false, false, NULL, false, API(cs_api_session)},
     {"GET", "/api/v1/session", ANY, false, false, NULL, false, API(cs_api_session)},

@@ -3,7 +3,8 @@
  * unknown study refused; acknowledging once (CONFLICT after, NOT_FOUND for
  * another study's alert); the webhook outbox (due by time, oldest first,
  * delivered ones gone); the hub status with the report it replaced; the
- * protocol set once; range checks before the backend is reached. */
+ * protocol set once; range checks before the backend is reached; a
+ * patient code that ends when it expires or the study closes; prep ticks. */
 #include "store_fixture.h"
 
 static cs_alert_rec alert(const char *study, const char *kind, const char *key, int64_t at)
@@ -111,7 +112,9 @@ static void the_hub_status_keeps_the_last_report(void **state)
     cs_error e = {0};
     cs_check_outcome out;
     fx_study(f->s, "s1", 1000);
-    cs_hub_status_rec st = {.at_ms = 5000, .battery_pct = 90, .signal_dbm = -70,
+    cs_hub_status_rec st = {.at_ms = 5000,
+                            .battery_pct = 90,
+                            .signal_dbm = -70,
                             .spool_used_pct = 10},
                       prev, got;
     snprintf(st.recorder, sizeof st.recorder, "recording");
@@ -155,6 +158,60 @@ static void the_protocol_is_set_once(void **state)
     assert_int_equal(out, CS_CHECK_NOT_FOUND);
 }
 
+static void a_patient_code_opens_its_open_study_until_it_expires(void **state)
+{
+    fx *f = *state;
+    cs_error e = {0};
+    cs_check_outcome out;
+    bool found, expired;
+    char study[CS_ID_MAX];
+    fx_study(f->s, "s1", 1000);
+    assert_int_equal(cs_store_patient_code_set(f->s, "s1", "hash-1", 5000, &out, &e), CS_OK);
+    assert_int_equal(out, CS_CHECK_OK);
+    assert_int_equal(cs_store_patient_study(f->s, "hash-1", 4999, &found, &expired, study, &e),
+                     CS_OK);
+    assert_true(found && !expired);
+    assert_string_equal(study, "s1");
+    assert_int_equal(cs_store_patient_study(f->s, "hash-1", 5000, &found, &expired, study, &e),
+                     CS_OK);
+    assert_true(!found && expired);
+    assert_int_equal(cs_store_patient_study(f->s, "hash-2", 10, &found, &expired, study, &e),
+                     CS_OK);
+    assert_true(!found && !expired);
+    assert_int_equal(cs_store_study_close(f->s, "s1", "ann", 2000000, &out, &e), CS_OK);
+    assert_int_equal(cs_store_patient_study(f->s, "hash-1", 10, &found, &expired, study, &e),
+                     CS_OK);
+    assert_true(!found && expired); /* closed: the code ends with the study */
+    assert_int_equal(cs_store_patient_code_set(f->s, "nope", "h", 5000, &out, &e), CS_OK);
+    assert_int_equal(out, CS_CHECK_NOT_FOUND);
+}
+
+static void prep_ticks_keep_the_first_time_and_can_be_taken_back(void **state)
+{
+    fx *f = *state;
+    cs_error e = {0};
+    cs_check_outcome out;
+    cs_prep_tick_rec *t = NULL;
+    size_t n = 0;
+    fx_study(f->s, "s1", 1000);
+    assert_int_equal(cs_store_prep_tick(f->s, "s1", "swallow", 5000, &out, &e), CS_OK);
+    assert_int_equal(cs_store_prep_tick(f->s, "s1", "swallow", 6000, &out, &e), CS_OK);
+    assert_int_equal(cs_store_prep_tick(f->s, "s1", "diet", 7000, &out, &e), CS_OK);
+    assert_int_equal(cs_store_prep_ticks(f->s, "s1", &t, &n, &e), CS_OK);
+    assert_int_equal(n, 2);
+    assert_string_equal(t[0].step, "swallow");
+    assert_int_equal(t[0].at_ms, 5000);
+    free(t);
+    assert_int_equal(cs_store_prep_tick(f->s, "s1", "swallow", 0, &out, &e), CS_OK);
+    assert_int_equal(cs_store_prep_ticks(f->s, "s1", &t, &n, &e), CS_OK);
+    assert_int_equal(n, 1);
+    assert_string_equal(t[0].step, "diet");
+    free(t);
+    assert_int_equal(cs_store_prep_tick(f->s, "nope", "diet", 7000, &out, &e), CS_OK);
+    assert_int_equal(out, CS_CHECK_NOT_FOUND);
+    assert_int_equal(cs_store_prep_tick(f->s, "s1", "", 7000, &out, &e), CS_ERR_ARG);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -164,6 +221,10 @@ int main(void)
                                         fx_close),
         cmocka_unit_test_setup_teardown(the_hub_status_keeps_the_last_report, fx_open, fx_close),
         cmocka_unit_test_setup_teardown(the_protocol_is_set_once, fx_open, fx_close),
+        cmocka_unit_test_setup_teardown(a_patient_code_opens_its_open_study_until_it_expires,
+                                        fx_open, fx_close),
+        cmocka_unit_test_setup_teardown(prep_ticks_keep_the_first_time_and_can_be_taken_back,
+                                        fx_open, fx_close),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

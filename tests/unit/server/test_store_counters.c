@@ -208,7 +208,10 @@ static void a_schema_2_database_migrates_and_back_fills_the_counters(void **stat
     cs_store_close(f.s);
     sqlite3 *db = fx_raw(&f);
     /* Undo the later migrations first (schema 4: the care loop). */
-    fx_exec(db, "DROP TABLE alerts; DROP TABLE hub_status; ALTER TABLE studies DROP COLUMN protocol;"
+    fx_exec(db, "DROP TABLE alerts; DROP TABLE hub_status; DROP TABLE prep_ticks;"
+                "DROP INDEX studies_patient_code; ALTER TABLE studies DROP COLUMN protocol;"
+                "ALTER TABLE studies DROP COLUMN patient_code_hash;"
+                "ALTER TABLE studies DROP COLUMN patient_code_expires_at;"
                 "DELETE FROM schema_version WHERE version > 3;");
     fx_exec(db, "ALTER TABLE studies DROP COLUMN n_frames; ALTER TABLE studies DROP COLUMN n_ok;"
                 "ALTER TABLE studies DROP COLUMN n_readable;"
