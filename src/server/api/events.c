@@ -22,6 +22,7 @@
 #define HEARTBEAT_S 15
 #define EVENT_MAX (64 * 1024)
 #define SESSION_CHECK_S 2
+#define MONITOR_GAP_MS 1000
 
 /* What a stream sends: JSON for `id` (new reference), NULL on failure. */
 typedef json_t *(*sse_producer)(const cs_api *api, const char *id, cs_error *err);
@@ -37,7 +38,9 @@ typedef struct sse {
     char session[CS_HASH_HEX_MAX]; /* the caller's session; "" for the admin token */
     uint64_t session_gen;          /* signals' session_gen when last checked */
     int64_t session_checked_s;
-    bool ended; /* session_ended sent: end the stream */
+    bool ended;           /* session_ended sent: end the stream */
+    int64_t min_gap_ms;   /* at most one event per this long (0: no limit) */
+    int64_t last_sent_ms; /* cs_now_ms() of the last event */
 } sse;
 
 static void sse_free(void *cls)
@@ -97,6 +100,15 @@ static ssize_t sse_read(void *cls, uint64_t pos, char *buf, size_t max)
             return emit(buf, max, "event: session_ended\ndata: {}\n\n");
         }
         uint64_t gen = cs_signals_progress_gen(api->signals);
+        int64_t early = e->last_sent_ms + e->min_gap_ms - cs_now_ms();
+        if (!e->first && gen != e->seen_gen && early > 0) {
+            /* A busy stream (the monitor: every frame batch moves it) sends
+             * at most one event per min_gap_ms; what moved meanwhile goes in
+             * the next one. */
+            struct timespec ts = {early / 1000, (long)(early % 1000) * 1000000L};
+            nanosleep(&ts, NULL);
+            continue;
+        }
         if (e->first || gen != e->seen_gen) {
             cs_error err = {0};
             e->seen_gen = gen;
@@ -107,6 +119,7 @@ static ssize_t sse_read(void *cls, uint64_t pos, char *buf, size_t max)
                 return MHD_CONTENT_READER_END_WITH_ERROR;
             if (e->first || !e->last || strcmp(text, e->last) != 0) {
                 e->first = false;
+                e->last_sent_ms = cs_now_ms();
                 free(e->last);
                 e->last = text;
                 size_t cap = strlen(text) + strlen(e->event) + 32;
@@ -137,7 +150,8 @@ static json_t *study_progress(const cs_api *api, const char *id, cs_error *err)
 
 /* Answer with a stream of `event` events made by `produce` for `id`. */
 static enum MHD_Result open_stream(const cs_api *api, struct MHD_Connection *c, cs_req *r,
-                                   sse_producer produce, const char *event, const char *id)
+                                   sse_producer produce, const char *event, const char *id,
+                                   int64_t min_gap_ms)
 {
     enum MHD_Result ret;
     sse *e = calloc(1, sizeof *e);
@@ -146,6 +160,7 @@ static enum MHD_Result open_stream(const cs_api *api, struct MHD_Connection *c, 
     e->api = api;
     e->produce = produce;
     e->event = event;
+    e->min_gap_ms = min_gap_ms;
     e->first = true;
     snprintf(e->id, sizeof e->id, "%s", id);
     if (r->auth.kind == CS_AUTH_USER)
@@ -174,7 +189,7 @@ enum MHD_Result cs_events_handle(const cs_api *api, struct MHD_Connection *c, cs
         return cs_http_error(api->metrics, c, 503, false, "store_unavailable", "%s", err.msg);
     if (!found)
         return cs_http_error(api->metrics, c, 404, false, "unknown_study", "no study '%s'", r->id);
-    return open_stream(api, c, r, study_progress, "progress", r->id);
+    return open_stream(api, c, r, study_progress, "progress", r->id, 0);
 }
 
 static json_t *monitor_tiles(const cs_api *api, const char *id, cs_error *err)
@@ -185,5 +200,7 @@ static json_t *monitor_tiles(const cs_api *api, const char *id, cs_error *err)
 
 enum MHD_Result cs_monitor_events(const cs_api *api, struct MHD_Connection *c, cs_req *r)
 {
-    return open_stream(api, c, r, monitor_tiles, "monitor", "");
+    /* One event a second at most: within the page's 2 s promise, and a
+     * monitor of 50 live studies is not rebuilt for every frame batch. */
+    return open_stream(api, c, r, monitor_tiles, "monitor", "", MONITOR_GAP_MS);
 }
