@@ -207,6 +207,31 @@ static inline cs_status list_rows(sq_store *q, sqlite3_stmt *st,
     return CS_OK;
 }
 
+/* Every row `sql` selects with `args`, through `read`, into a malloc'd
+ * array (*out, NULL when *n is 0). Takes q->lock itself: a whole call. */
+static inline cs_status list_query(sq_store *q, const char *sql, const sq_arg *args, size_t nargs,
+                                   void (*read)(sqlite3_stmt *, void *), size_t size, void **out,
+                                   size_t *n, const char *what, cs_error *err)
+{
+    sqlite3_stmt *st = NULL;
+    *out = NULL;
+    *n = 0;
+    pthread_mutex_lock(&q->lock);
+    cs_status r = prep(q, sql, &st, err);
+    if (r == CS_OK)
+        r = bind_args(q, st, args, nargs, err);
+    if (r == CS_OK)
+        r = list_rows(q, st, read, size, out, n, what, err);
+    done(st);
+    pthread_mutex_unlock(&q->lock);
+    return r;
+}
+/* list_query(q, sql, read, out, n, what, err, sq_text(a), ...): *out's
+ * element size comes from its type. */
+#define sq_list(q, sql, read, out, n, what, err, ...)                                         \
+    list_query((q), (sql), SQ_ARGS(__VA_ARGS__), (read), sizeof **(out), (void **)(out), (n), \
+               (what), (err))
+
 /* Fetch the one row `sql` selects for `id` through `read` into `out`;
  * *found says whether there was one. Takes q->lock itself: a whole call. */
 static inline cs_status get_by_id(sq_store *q, const char *sql, const char *id,

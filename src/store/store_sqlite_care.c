@@ -201,19 +201,8 @@ cs_status sq_alert_raise(cs_store *s, cs_alert_rec *rec, bool *raised, cs_check_
 cs_status sq_alerts_list(cs_store *s, const char *study, cs_alert_rec **out, size_t *n,
                          cs_error *err)
 {
-    sq_store *q = SQ(s);
-    sqlite3_stmt *st = NULL;
-    void *v = NULL;
-    *n = 0;
-    pthread_mutex_lock(&q->lock);
-    cs_status r =
-        prep(q, "SELECT " ALERT_COLS " FROM alerts WHERE study = ? ORDER BY id DESC", &st, err);
-    if (r == CS_OK && (r = sq_bind(q, st, err, sq_text(study))) == CS_OK)
-        r = list_rows(q, st, read_alert, sizeof **out, &v, n, "list alerts", err);
-    done(st);
-    pthread_mutex_unlock(&q->lock);
-    *out = v;
-    return r;
+    return sq_list(SQ(s), "SELECT " ALERT_COLS " FROM alerts WHERE study = ? ORDER BY id DESC",
+                   read_alert, out, n, "list alerts", err, sq_text(study));
 }
 
 cs_status sq_alert_ack(cs_store *s, const char *study, int64_t id, const char *by, int64_t at_ms,
@@ -245,20 +234,11 @@ cs_status sq_alert_ack(cs_store *s, const char *study, int64_t id, const char *b
 cs_status sq_alerts_due(cs_store *s, int64_t now_ms, size_t max, cs_alert_rec **out, size_t *n,
                         cs_error *err)
 {
-    sq_store *q = SQ(s);
-    sqlite3_stmt *st = NULL;
-    void *v = NULL;
-    pthread_mutex_lock(&q->lock);
-    cs_status r = prep(q,
-                       "SELECT " ALERT_COLS " FROM alerts WHERE delivered_at_ms = 0"
-                       " AND next_attempt_ms <= ? ORDER BY next_attempt_ms, id LIMIT ?",
-                       &st, err);
-    if (r == CS_OK && (r = sq_bind(q, st, err, sq_i64(now_ms), sq_i64((int64_t)max))) == CS_OK)
-        r = list_rows(q, st, read_alert, sizeof **out, &v, n, "list due alerts", err);
-    done(st);
-    pthread_mutex_unlock(&q->lock);
-    *out = v;
-    return r;
+    return sq_list(SQ(s),
+                   "SELECT " ALERT_COLS " FROM alerts WHERE delivered_at_ms = 0"
+                   " AND next_attempt_ms <= ? ORDER BY next_attempt_ms, id LIMIT ?",
+                   read_alert, out, n, "list due alerts", err, sq_i64(now_ms),
+                   sq_i64((int64_t)max));
 }
 
 cs_status sq_alert_delivery(cs_store *s, int64_t id, int64_t delivered_at_ms, int attempts,
@@ -351,16 +331,6 @@ static void read_tick(sqlite3_stmt *st, void *out)
 cs_status sq_prep_ticks(cs_store *s, const char *study, cs_prep_tick_rec **out, size_t *n,
                         cs_error *err)
 {
-    sq_store *q = SQ(s);
-    sqlite3_stmt *st = NULL;
-    void *v = NULL;
-    pthread_mutex_lock(&q->lock);
-    cs_status r =
-        prep(q, "SELECT step, at_ms FROM prep_ticks WHERE study = ? ORDER BY at_ms", &st, err);
-    if (r == CS_OK && (r = sq_bind(q, st, err, sq_text(study))) == CS_OK)
-        r = list_rows(q, st, read_tick, sizeof **out, &v, n, "list prep ticks", err);
-    done(st);
-    pthread_mutex_unlock(&q->lock);
-    *out = v;
-    return r;
+    return sq_list(SQ(s), "SELECT step, at_ms FROM prep_ticks WHERE study = ? ORDER BY at_ms",
+                   read_tick, out, n, "list prep ticks", err, sq_text(study));
 }

@@ -13,18 +13,10 @@
 // Environment (tests/e2e/care.sh): CS_URL, CS_ADMIN_TOKEN, CS_COORD_USER,
 // CS_COORD_PASS, CS_STUDY, CS_PATIENT_CODE, CS_DEVICE_TOKEN,
 // CS_OTHER_STUDY, CS_OTHER_CODE, CS_SHOTS (optional), CHROMIUM.
-import { createRequire } from 'node:module';
-import path from 'node:path';
+import * as lib from './lib.mjs';
+import { env, check, assert, login, launch, crashed, finish, shot, cspOf } from './lib.mjs';
 
-const require = createRequire(new URL('../node/package.json', import.meta.url));
-const { chromium } = require('playwright-core');
-const AXE = require.resolve('axe-core/axe.min.js');
-
-const env = (k) => {
-  const v = process.env[k];
-  if (!v) { console.error(`e2e: ${k} is not set`); process.exit(2); }
-  return v;
-};
+const AXE = lib.require.resolve('axe-core/axe.min.js');
 const URL_ = env('CS_URL').replace(/\/$/, '');
 const ADMIN = env('CS_ADMIN_TOKEN');
 const COORD = [env('CS_COORD_USER'), env('CS_COORD_PASS')];
@@ -32,62 +24,20 @@ const STUDY = env('CS_STUDY');
 const CODE = env('CS_PATIENT_CODE');
 const DEVICE = env('CS_DEVICE_TOKEN');
 const OTHER_CODE = env('CS_OTHER_CODE');
-const SHOTS = process.env.CS_SHOTS || '';
-const TIMEOUT = 20000;
 
-let passed = 0, failed = 0;
-const problems = [];
-async function check(name, fn) {
-  try {
-    await fn();
-    passed++;
-    console.log(`ok - ${name}`);
-  } catch (e) {
-    failed++;
-    console.log(`not ok - ${name}`);
-    console.log(`  # ${String(e && e.stack || e).split('\n').slice(0, 6).join('\n  # ')}`);
-  }
-}
-function assert(cond, msg) { if (!cond) throw new Error(msg); }
-
-function watch(page, who) {
-  page.setDefaultTimeout(TIMEOUT);
-  page.on('pageerror', (e) => problems.push(`${who}: page error: ${e.message}`));
-  page.on('console', (m) => {
-    if (m.type() !== 'error') return;
-    // Expected: the session probe before login, and the refused codes.
-    if (/status of (401|403)/.test(m.text())) return;
-    problems.push(`${who}: console error: ${m.text()}`);
-  });
-}
-
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  args: ['--no-sandbox'],
-});
+const browser = await launch();
 const tile = `[data-testid="tile-${STUDY}"]`;
 const alertIn = (kind) => `${tile} [data-testid="alert-${kind}"]`;
 
 try {
-  const staffCtx = await browser.newContext({ baseURL: URL_, viewport: { width: 1280, height: 900 } });
-  await staffCtx.addInitScript(() => {
-    window.__csp = [];
-    document.addEventListener('securitypolicyviolation', (e) => window.__csp.push(`${e.violatedDirective} ${e.blockedURI}`));
-  });
+  const { page: staff } = await lib.newPage(browser, URL_, 'monitor', { viewport: { width: 1280, height: 900 } });
   // The patient's tablet; axe-core is injected as a script, so this
   // context lets it past the page's CSP (the staff context checks the CSP).
-  const patientCtx = await browser.newContext({ baseURL: URL_, viewport: { width: 800, height: 1100 }, bypassCSP: true });
-  const staff = await staffCtx.newPage();
-  const patient = await patientCtx.newPage();
-  watch(staff, 'monitor');
-  watch(patient, 'patient');
+  const { page: patient } = await lib.newPage(browser, URL_, 'patient',
+    { viewport: { width: 800, height: 1100 }, bypassCSP: true });
 
   await check('the coordinator opens the monitor; the study is a live tile', async () => {
-    await staff.goto('/#/login');
-    await staff.fill('#login-user', COORD[0]);
-    await staff.fill('#login-password', COORD[1]);
-    await staff.click('#login-submit');
-    await staff.waitForSelector('[data-testid="who-name"]:visible');
+    await login(staff, COORD);
     await staff.goto('/#/monitor');
     await staff.waitForSelector(tile);
     await staff.waitForFunction((sel) => Number(document.querySelector(`${sel} [data-testid="tile-frames"]`).textContent.split(' ')[0]) === 6, tile);
@@ -171,10 +121,8 @@ try {
     assert(spool && spool.acked_by === COORD[0], `spool_full: ${JSON.stringify(spool)}`);
   });
 
-  if (SHOTS) {
-    await staff.screenshot({ path: path.join(SHOTS, 'monitor.png'), fullPage: true });
-    await patient.screenshot({ path: path.join(SHOTS, 'patient.png'), fullPage: true });
-  }
+  await shot(staff, 'monitor.png');
+  await shot(patient, 'patient.png');
 
   await check("another study's code opens that study's page, never this one", async () => {
     const r = await fetch(`${URL_}/api/v1/patient`, { headers: { Authorization: `Bearer ${OTHER_CODE}` } });
@@ -197,12 +145,12 @@ try {
   });
 
   await check('no CSP violation on the monitor', async () => {
-    const csp = await staff.evaluate(() => window.__csp);
+    const csp = await cspOf(staff);
     assert(csp.length === 0, `CSP: ${csp.join('; ')}`);
   });
+} catch (e) {
+  crashed(e);
 } finally {
   await browser.close();
 }
-for (const p of problems) { console.log(`not ok - ${p}`); failed++; }
-console.log(`# ${passed} passed, ${failed} failed`);
-process.exit(failed ? 1 : 0);
+finish('e2e care');

@@ -11,14 +11,9 @@ CS_TEST_NAME=e2e.care
 
 E2E_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 SRC_DIR=${CS_SOURCE_DIR:-$(cd "$E2E_DIR/../.." && pwd)}
-CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
-export CHROMIUM
-[ -x "$CHROMIUM" ] || skip "Chromium not found at $CHROMIUM (apt-get install chromium, or set CHROMIUM)"
 need_python
 need_curl
-need_node_modules "playwright-core and axe-core"
-[ "$(node -p 'process.versions.node.split(".")[0]')" -ge 20 ] ||
-    skip "node $(node --version) is older than playwright-core's minimum (20)"
+need_browser
 
 export CS_COORD_USER=e2e-coord CS_COORD_PASS=coord-pass-e2e-0004
 printf '%s\n' "$CS_COORD_PASS" | "$CAPSCREEN" user add --data "$T/data" --name "$CS_COORD_USER" \

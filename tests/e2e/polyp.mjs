@@ -10,24 +10,15 @@
 // demo study with its pasted-polyp frames, analysed, report not signed),
 // CS_SOURCE_DIR (for samples/demo/labels.csv), CS_SHOTS (optional),
 // CHROMIUM. tests/e2e/run.sh sets them up.
-import { createRequire } from 'node:module';
 import fs from 'node:fs';
 import path from 'node:path';
+import * as lib from './lib.mjs';
+import { env, check, assert, eq, shot, login, launch, crashed, finish, problems, cspOf } from './lib.mjs';
 
-const require = createRequire(new URL('../node/package.json', import.meta.url));
-const { chromium } = require('playwright-core');
-
-const env = (k, d) => {
-  const v = process.env[k] ?? d;
-  if (v === undefined || v === '') { console.error(`e2e: ${k} is not set`); process.exit(2); }
-  return v;
-};
 const URL_ = env('CS_URL').replace(/\/$/, '');
 const READER = [env('CS_READER_USER'), env('CS_READER_PASS')];
 const STUDY = env('CS_POLYP_STUDY');
 const SRC = env('CS_SOURCE_DIR');
-const SHOTS = process.env.CS_SHOTS || '';
-const TIMEOUT = 20000;
 
 const VOCAB = await (await fetch(`${URL_}/api/v1/vocabulary`)).json();
 const flagBit = (name) => {
@@ -44,59 +35,19 @@ const head = labelRows[0].split(',');
 const PASTED = labelRows.slice(1).map((l, i) => [i, l.split(',')[head.indexOf('polyp')]])
   .filter(([, p]) => p === '1').map(([i]) => i);
 
-let passed = 0, failed = 0;
-const problems = [];
-async function check(name, fn) {
-  try {
-    await fn();
-    passed++;
-    console.log(`ok - ${name}`);
-  } catch (e) {
-    failed++;
-    console.log(`not ok - ${name}`);
-    console.log(`  # ${String(e && e.stack || e).split('\n').slice(0, 6).join('\n  # ')}`);
-  }
-}
-function assert(cond, msg) { if (!cond) throw new Error(msg); }
-function eq(a, b, msg) { if (a !== b) throw new Error(`${msg}: expected ${JSON.stringify(b)}, got ${JSON.stringify(a)}`); }
-async function shot(page, name) {
-  if (!SHOTS) return;
-  fs.mkdirSync(SHOTS, { recursive: true });
-  await page.screenshot({ path: path.join(SHOTS, name), type: 'png' });
-}
 const seqOf = (page) => page.$eval('#viewer', (v) => Number(v.dataset.seq));
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  args: ['--no-sandbox'],
-});
+const browser = await launch();
 
 try {
-  const ctx = await browser.newContext({ baseURL: URL_, viewport: { width: 1280, height: 900 }, deviceScaleFactor: 1 });
-  const page = await ctx.newPage();
-  page.setDefaultTimeout(TIMEOUT);
-  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
-  page.on('console', (m) => {
-    if (m.type() !== 'error') return;
-    // Expected, as in workstation.mjs: the session probe before login (401)
-    // and the report of a study nobody has written one for (404).
-    if (/status of (401|404)/.test(m.text())) return;
-    problems.push(`console error: ${m.text()}`);
-  });
-  // CSP violations, as the page itself sees them (init scripts are not
-  // subject to the page's CSP).
-  await ctx.addInitScript(() => {
-    window.__csp = [];
-    document.addEventListener('securitypolicyviolation', (e) => window.__csp.push(`${e.violatedDirective} ${e.blockedURI}`));
-  });
+  // Expected console errors, as in workstation.mjs: the session probe before
+  // login (401) and the report of a study nobody has written one for (404).
+  const { ctx, page } = await lib.newPage(browser, URL_, 'reader',
+    { allow: /status of (401|404)/, viewport: { width: 1280, height: 900 }, deviceScaleFactor: 1 });
 
   let index = null, polyps = [], bleeds = [];
   await check('the reader opens the demo study; the index flags every pasted-polyp frame', async () => {
-    await page.goto('/#/login');
-    await page.fill('#login-user', READER[0]);
-    await page.fill('#login-password', READER[1]);
-    await page.click('#login-submit');
-    await page.waitForSelector('[data-testid="who-name"]:visible');
+    await login(page, READER);
     await page.goto(`/#/study/${encodeURIComponent(STUDY)}`);
     await page.waitForSelector('#viewer[data-seq]');
     const r = await page.request.get(`/api/v1/studies/${STUDY}/frames`);
@@ -251,17 +202,14 @@ try {
   });
 
   await check('no page errors, console errors or CSP violations', async () => {
-    const csp = await page.evaluate(() => window.__csp || []);
+    const csp = await cspOf(page);
     assert(csp.length === 0, `CSP violations: ${csp.join('; ')}`);
     assert(problems.length === 0, problems.join('\n'));
   });
   await ctx.close();
 } catch (e) {
-  failed++;
-  console.log(`not ok - the test itself failed: ${e && e.stack || e}`);
+  crashed(e);
 } finally {
   await browser.close();
 }
-
-console.log(`e2e polyp: ${passed} passed, ${failed} failed`);
-process.exit(failed ? 1 : 0);
+finish('e2e polyp');

@@ -16,16 +16,9 @@ CS_TEST_NAME=e2e.workstation
 
 E2E_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 SRC_DIR=${CS_SOURCE_DIR:-$(cd "$E2E_DIR/../.." && pwd)}
-CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
-export CHROMIUM
-
-[ -x "$CHROMIUM" ] || skip "Chromium not found at $CHROMIUM (apt-get install chromium, or set CHROMIUM)"
 need_python
 need_curl
-need_node_modules "playwright-core"
-# playwright-core needs Node.js 20 or later (Debian 12's own nodejs is 18).
-[ "$(node -p 'process.versions.node.split(".")[0]')" -ge 20 ] ||
-    skip "node $(node --version) is older than playwright-core's minimum (20)"
+need_browser
 
 DATA=$T/data
 mkdir -p "$DATA"

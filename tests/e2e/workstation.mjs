@@ -9,77 +9,24 @@
 //
 // Prints "ok - ..." / "not ok - ..." lines and finally
 // "e2e: N passed, M failed"; exits 1 on any failure.
-import { createRequire } from 'node:module';
-import fs from 'node:fs';
-import path from 'node:path';
+import * as lib from './lib.mjs';
+import { env, check, assert, eq, shot, login, launch, crashed, finish, problems } from './lib.mjs';
 
-const require = createRequire(new URL('../node/package.json', import.meta.url));
-const { chromium, request } = require('playwright-core');
-
-const env = (k, d) => {
-  const v = process.env[k] ?? d;
-  if (v === undefined || v === '') { console.error(`e2e: ${k} is not set`); process.exit(2); }
-  return v;
-};
+const { request } = lib.require('playwright-core');
 const URL_ = env('CS_URL').replace(/\/$/, '');
 const ADMIN = [env('CS_ADMIN_USER'), env('CS_ADMIN_PASS')];
 const READER = [env('CS_READER_USER'), env('CS_READER_PASS')];
 const CONS = [env('CS_CONSULTANT_USER'), env('CS_CONSULTANT_PASS')];
 const STUDY = env('CS_STUDY');
-const SHOTS = process.env.CS_SHOTS || '';
-const TIMEOUT = 20000;
 
 // The frame flags' bits come from the server's one vocabulary.
 const VOCAB = await (await fetch(`${URL_}/api/v1/vocabulary`)).json();
 const flagBit = (name) => 1 << VOCAB.frame_flags.findIndex((f) => f.name === name);
 const F_BLEEDING = flagBit('bleeding'), F_REDUNDANT = flagBit('redundant');
-let passed = 0, failed = 0;
-const pageProblems = [];
 
-async function check(name, fn) {
-  try {
-    await fn();
-    passed++;
-    console.log(`ok - ${name}`);
-  } catch (e) {
-    failed++;
-    console.log(`not ok - ${name}`);
-    console.log(`  # ${String(e && e.stack || e).split('\n').slice(0, 6).join('\n  # ')}`);
-  }
-}
-function assert(cond, msg) { if (!cond) throw new Error(msg); }
-function eq(a, b, msg) { if (a !== b) throw new Error(`${msg}: expected ${JSON.stringify(b)}, got ${JSON.stringify(a)}`); }
-
-async function shot(page, name) {
-  if (!SHOTS) return;
-  fs.mkdirSync(SHOTS, { recursive: true });
-  await page.evaluate(() => { const t = document.getElementById('toast'); if (t) t.hidden = true; });
-  await page.screenshot({ path: path.join(SHOTS, name), type: 'png' });
-}
-
-async function newPage(browser, who) {
-  const ctx = await browser.newContext({ baseURL: URL_, viewport: { width: 1280, height: 800 } });
-  const page = await ctx.newPage();
-  page.setDefaultTimeout(TIMEOUT);
-  page.on('pageerror', (e) => pageProblems.push(`${who}: page error: ${e.message}`));
-  page.on('console', (m) => {
-    if (m.type() !== 'error') return;
-    const t = m.text();
-    // Expected: the failed logins and the forbidden routes this test asks for.
-    if (/status of (401|403|404|409|429)/.test(t)) return;
-    pageProblems.push(`${who}: console error: ${t}`);
-  });
-  return { ctx, page };
-}
-
-async function login(page, [user, pass]) {
-  await page.goto('/#/login');
-  await page.fill('#login-user', user);
-  await page.fill('#login-password', pass);
-  await page.click('#login-submit');
-  await page.waitForSelector('[data-testid="who-name"]:visible');
-  await page.waitForFunction((u) => document.getElementById('who-name').textContent === u, user);
-}
+// Expected console errors: the failed logins and the forbidden routes this
+// test asks for.
+const newPage = (browser, who) => lib.newPage(browser, URL_, who, { allow: /status of (401|403|404|409|429)/ });
 
 async function csrfOf(page) {
   const r = await page.request.get('/api/v1/session');
@@ -89,10 +36,7 @@ async function csrfOf(page) {
 
 const seqOf = (page) => page.$eval('#viewer', (v) => Number(v.dataset.seq));
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  args: ['--no-sandbox'],
-});
+const browser = await launch();
 
 try {
   // ---- reader ------------------------------------------------------------------
@@ -384,14 +328,11 @@ try {
   await actx.close();
 
   await check('no page errors, console errors or CSP violations', async () => {
-    assert(pageProblems.length === 0, pageProblems.join('\n'));
+    assert(problems.length === 0, problems.join('\n'));
   });
 } catch (e) {
-  failed++;
-  console.log(`not ok - the test itself failed: ${e && e.stack || e}`);
+  crashed(e);
 } finally {
   await browser.close();
 }
-
-console.log(`e2e: ${passed} passed, ${failed} failed`);
-process.exit(failed ? 1 : 0);
+finish('e2e');

@@ -295,6 +295,17 @@ need_node_modules() {
             skip "cannot install $1 from npm: $(tail -1 "$T/npm.log" 2>/dev/null)"
     fi
 }
+# need_browser: Debian's Chromium ($CHROMIUM), node 20 or later and the npm
+# test packages (playwright-core, axe-core), or skip naming what is missing.
+need_browser() {
+    CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
+    export CHROMIUM
+    [ -x "$CHROMIUM" ] || skip "Chromium not found at $CHROMIUM (apt-get install chromium, or set CHROMIUM)"
+    need_node_modules "playwright-core and axe-core"
+    # playwright-core needs Node.js 20 or later (Debian 12's own nodejs is 18).
+    [ "$(node -p 'process.versions.node.split(".")[0]')" -ge 20 ] ||
+        skip "node $(node --version) is older than playwright-core's minimum (20)"
+}
 need_tus_server() {
     need_python
     need_node_modules "the @tus/server test peer"

@@ -20,6 +20,9 @@ json_t *cs_ws_study_json(const cs_api *api, const char *id, bool *found, cs_erro
 
 /* The answer for a study that does not exist (404) or a store failure
  * (503); true when it answered. */
+/* The same, with the study's record in *sr when it exists. */
+bool cs_ws_read_study(const cs_api *api, struct MHD_Connection *c, const char *study,
+                      cs_study_rec *sr, enum MHD_Result *ret);
 bool cs_ws_need_study(const cs_api *api, struct MHD_Connection *c, const char *study,
                       enum MHD_Result *ret);
 /* Answer a change outcome other than OK; true when it answered. */

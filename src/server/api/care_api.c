@@ -132,12 +132,10 @@ static json_t *hub_json(const cs_hub_status_rec *h)
 enum MHD_Result cs_api_care(const cs_api *api, struct MHD_Connection *c, cs_req *r)
 {
     cs_study_rec sr;
-    bool found = false;
     cs_error e = {0};
-    if (cs_store_study_get(api->store, r->id, &found, &sr, &e) != CS_OK)
-        return cs_http_error(api->metrics, c, 503, false, "store_unavailable", "%s", e.msg);
-    if (!found)
-        return cs_http_error(api->metrics, c, 404, false, "unknown_study", "no study '%s'", r->id);
+    enum MHD_Result ret;
+    if (cs_ws_read_study(api, c, r->id, &sr, &ret))
+        return ret;
     cs_care_facts f;
     cs_protocol p;
     char *text = NULL;
@@ -180,7 +178,6 @@ enum MHD_Result cs_api_stage(const cs_api *api, struct MHD_Connection *c, cs_req
         if (strcmp(stage, STAGES[i].stage) == 0)
             landmark = STAGES[i].landmark;
     cs_study_rec sr;
-    bool found = false;
     cs_error e = {0};
     cs_mark_rec m = {0};
     if (!landmark) {
@@ -188,14 +185,8 @@ enum MHD_Result cs_api_stage(const cs_api *api, struct MHD_Connection *c, cs_req
                             "body needs {\"stage\": stomach|small_bowel|colon|excreted}");
         goto done;
     }
-    if (cs_store_study_get(api->store, r->id, &found, &sr, &e) != CS_OK) {
-        ret = cs_http_error(api->metrics, c, 503, false, "store_unavailable", "%s", e.msg);
+    if (cs_ws_read_study(api, c, r->id, &sr, &ret))
         goto done;
-    }
-    if (!found) {
-        ret = cs_http_error(api->metrics, c, 404, false, "unknown_study", "no study '%s'", r->id);
-        goto done;
-    }
     if (seq && (!json_is_integer(seq) || json_integer_value(seq) < 0 ||
                 (uint64_t)json_integer_value(seq) >= sr.next_seq)) {
         ret = cs_http_error(api->metrics, c, 400, false, "bad_range",
@@ -323,12 +314,10 @@ enum MHD_Result cs_api_monitor(const cs_api *api, struct MHD_Connection *c, cs_r
 enum MHD_Result cs_api_latest_image(const cs_api *api, struct MHD_Connection *c, cs_req *r)
 {
     cs_study_rec sr;
-    bool found = false;
     cs_error e = {0};
-    if (cs_store_study_get(api->store, r->id, &found, &sr, &e) != CS_OK)
-        return cs_http_error(api->metrics, c, 503, false, "store_unavailable", "%s", e.msg);
-    if (!found)
-        return cs_http_error(api->metrics, c, 404, false, "unknown_study", "no study '%s'", r->id);
+    enum MHD_Result ret;
+    if (cs_ws_read_study(api, c, r->id, &sr, &ret))
+        return ret;
     /* The latest few frames: a damaged record has no image. */
     for (uint64_t k = 0; k < 8 && k < sr.next_seq; k++) {
         uint64_t seq = sr.next_seq - 1 - k;

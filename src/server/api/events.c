@@ -15,7 +15,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "server/api/api.h"
+#include "server/api/api_int.h"
 #include "server/auth/auth.h"
 #include "server/ingest/ingest.h"
 
@@ -182,13 +182,9 @@ static enum MHD_Result open_stream(const cs_api *api, struct MHD_Connection *c, 
 
 enum MHD_Result cs_events_handle(const cs_api *api, struct MHD_Connection *c, cs_req *r)
 {
-    cs_error err = {0};
-    cs_study_rec sr;
-    bool found = false;
-    if (cs_store_study_get(api->store, r->id, &found, &sr, &err) != CS_OK)
-        return cs_http_error(api->metrics, c, 503, false, "store_unavailable", "%s", err.msg);
-    if (!found)
-        return cs_http_error(api->metrics, c, 404, false, "unknown_study", "no study '%s'", r->id);
+    enum MHD_Result ret;
+    if (cs_ws_need_study(api, c, r->id, &ret))
+        return ret;
     return open_stream(api, c, r, study_progress, "progress", r->id, 0);
 }
 

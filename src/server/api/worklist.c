@@ -15,13 +15,12 @@ const char *cs_workflow_state(const char *ingest_state, const char *report_state
     return "ready";
 }
 
-bool cs_ws_need_study(const cs_api *api, struct MHD_Connection *c, const char *study,
-                      enum MHD_Result *ret)
+bool cs_ws_read_study(const cs_api *api, struct MHD_Connection *c, const char *study,
+                      cs_study_rec *sr, enum MHD_Result *ret)
 {
-    cs_study_rec sr;
     bool found = false;
     cs_error e = {0};
-    if (cs_store_study_get(api->store, study, &found, &sr, &e) != CS_OK) {
+    if (cs_store_study_get(api->store, study, &found, sr, &e) != CS_OK) {
         *ret = cs_http_error(api->metrics, c, 503, false, "store_unavailable", "%s", e.msg);
         return true;
     }
@@ -30,6 +29,13 @@ bool cs_ws_need_study(const cs_api *api, struct MHD_Connection *c, const char *s
         return true;
     }
     return false;
+}
+
+bool cs_ws_need_study(const cs_api *api, struct MHD_Connection *c, const char *study,
+                      enum MHD_Result *ret)
+{
+    cs_study_rec sr;
+    return cs_ws_read_study(api, c, study, &sr, ret);
 }
 
 bool cs_ws_change_failed(const cs_api *api, struct MHD_Connection *c, cs_change_outcome out,
