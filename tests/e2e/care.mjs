@@ -112,8 +112,7 @@ try {
   });
 
   await check('an alert is acknowledged with one click and leaves the tile', async () => {
-    const btn = await staff.$(`${alertIn('spool_full')} button`);
-    await btn.click();
+    await staff.click(`${alertIn('spool_full')} button`);
     await staff.waitForSelector(alertIn('spool_full'), { state: 'detached' });
     const r = await fetch(`${URL_}/api/v1/studies/${STUDY}/alerts`, { headers: { Authorization: `Bearer ${ADMIN}` } });
     const d = await r.json();

@@ -1,9 +1,10 @@
 // The care team's monitor (#/monitor, docs/care.md "The monitor"): every
 // live study as a tile, kept current by server-sent events
 // (GET /api/v1/monitor/events, a `monitor` event whenever something shown
-// changes, at least once a second while studies are live). One click marks
-// a stage or acknowledges an alert. Ages ("12 s ago") are computed here
-// from the server's timestamps, so they move between events too.
+// changes, at most once a second). One click marks a stage or acknowledges
+// an alert. A tile is rebuilt only when its data changed, so a button is
+// not pulled from under the pointer; ages ("12 s ago") are computed here
+// from the server's timestamps and move every second in place.
 import { post, studyPath } from './api.js';
 import { h, clear, toast, errorText, label, fmtDuration } from './util.js';
 
@@ -15,6 +16,15 @@ function ago(ms, now) {
   if (!ms) return 'never';
   const s = Math.max(0, Math.round((now - ms) / 1000));
   return s < 120 ? `${s} s ago` : `${Math.round(s / 60)} min ago`;
+}
+
+// A text that depends on the time: kind 'ago' or 'since', from `ms`.
+function timed(kind, ms, attrs = {}) {
+  return h('span', { ...attrs, dataset: { kind, ms: String(ms || 0) } }, timeText(kind, ms, Date.now()));
+}
+function timeText(kind, ms, now) {
+  if (kind === 'since') return ms ? fmtDuration((now - ms) / 1000) : 'not started';
+  return ago(ms, now);
 }
 
 export async function mountMonitor(main) {
@@ -44,6 +54,9 @@ export async function mountMonitor(main) {
     empty.hidden = last.studies.length > 0;
     for (const s of last.studies) {
       const t = tile(s);
+      const json = JSON.stringify(s);
+      if (t.json === json) continue;
+      t.json = json;
       const hub = s.hub;
       const frameKey = `${s.frames}`;
       if (t.frameKey !== frameKey && s.frames > 0) {
@@ -53,7 +66,7 @@ export async function mountMonitor(main) {
       const stageIdx = STAGE_ORDER.indexOf(s.stage);
       const alerts = s.open_alerts.map((a) => h('li.alert', { testid: `alert-${a.kind}`, dataset: { kind: a.kind } },
         h('span.alert-kind', label(a.kind)), ' ', h('span.alert-msg', a.message), ' ',
-        h('span.muted', ago(a.raised_at_ms, now)), ' ',
+        timed('ago', a.raised_at_ms, { class: 'muted' }), ' ',
         h('button.btn.btn-small', {
           type: 'button', testid: `ack-${a.id}`,
           on: { click: (ev) => act(ev.target, `/alerts/${a.id}/ack`, {}, s.study, 'Acknowledged') },
@@ -63,11 +76,11 @@ export async function mountMonitor(main) {
           h('span.tile-stage-name', { testid: 'tile-stage' }, label(s.stage))),
         h('div.tile-body', t.img,
           h('dl.tile-facts',
-            h('dt', 'Since first frames'), h('dd', s.first_byte_ms ? fmtDuration((now - s.first_byte_ms) / 1000) : 'not started'),
-            h('dt', 'Last frame'), h('dd', { testid: 'tile-last' }, ago(s.last_byte_ms, now)),
+            h('dt', 'Since first frames'), h('dd', timed('since', s.first_byte_ms)),
+            h('dt', 'Last frame'), h('dd', { testid: 'tile-last' }, timed('ago', s.last_byte_ms)),
             h('dt', 'Frames'), h('dd', { testid: 'tile-frames' }, `${s.frames}` + (s.frames_per_min !== null ? ` (${s.frames_per_min}/min)` : '')),
             h('dt', 'Hub'), h('dd', { testid: 'tile-hub' }, hub
-              ? `battery ${hub.battery_pct}%, signal ${hub.signal_dbm} dBm, spool ${hub.spool_used_pct}%, ${hub.recorder} (${ago(hub.at_ms, now)})`
+              ? [`battery ${hub.battery_pct}%, signal ${hub.signal_dbm} dBm, spool ${hub.spool_used_pct}%, ${hub.recorder} (`, timed('ago', hub.at_ms), ')']
               : 'no report yet'),
             h('dt', 'Prep ticked'), h('dd', { testid: 'tile-prep' }, s.prep_done.length ? s.prep_done.map((p) => label(p.id)).join(', ') : 'none'))),
         h('div.tile-stages', { role: 'group', 'aria-label': 'Mark the stage' },
@@ -101,6 +114,10 @@ export async function mountMonitor(main) {
   });
   es.addEventListener('session_ended', () => { es.close(); state.textContent = 'Session ended'; });
   es.onerror = () => { state.textContent = 'Reconnecting…'; };
-  const clock = setInterval(render, 1000);
+  // Ages move every second without rebuilding anything.
+  const clock = setInterval(() => {
+    const now = Date.now();
+    for (const el of grid.querySelectorAll('[data-kind]')) el.textContent = timeText(el.dataset.kind, Number(el.dataset.ms), now);
+  }, 1000);
   return () => { es.close(); clearInterval(clock); };
 }
