@@ -4,11 +4,32 @@
 #include <stddef.h>
 #include <string.h>
 
-cs_status cs_store_open(const char *data_dir, cs_store **out, cs_error *err)
+bool cs_store_is_pg_url(const char *s)
 {
-    if (!data_dir || !*data_dir || !out)
+    return s && (strncmp(s, "postgresql://", 13) == 0 || strncmp(s, "postgres://", 11) == 0);
+}
+
+cs_status cs_store_open_db(const char *db, const char *data_dir, cs_store **out, cs_error *err)
+{
+    if (!out)
+        return cs_error_set(err, CS_ERR_ARG, "store: no handle to fill");
+    if (db && *db) {
+        if (!cs_store_is_pg_url(db))
+            return cs_error_set(err, CS_ERR_ARG,
+                                "store: db must be a postgresql:// URL (or empty for SQLite in"
+                                " the data folder)");
+        return cs_store_pg_open(db, out, err);
+    }
+    if (!data_dir || !*data_dir)
         return cs_error_set(err, CS_ERR_ARG, "store: no data folder given");
     return cs_store_sqlite_open(data_dir, out, err);
+}
+
+cs_status cs_store_open(const char *location, cs_store **out, cs_error *err)
+{
+    if (cs_store_is_pg_url(location))
+        return cs_store_open_db(location, NULL, out, err);
+    return cs_store_open_db(NULL, location, out, err);
 }
 
 void cs_store_close(cs_store *s)

@@ -295,9 +295,7 @@ static void a_closed_study_takes_no_more_bytes_devices_or_enrolment(void **state
     assert_int_equal(create_upload(f->s, "u5", "nope"), CS_CHECK_NOT_FOUND);
     assert_int_equal(update_upload(f->s, "u2", 80, CS_UPLOAD_OPEN), CS_CHECK_OK);
     /* a device of "s" too */
-    sqlite3 *db = fx_raw(f);
-    fx_exec(db, "INSERT INTO devices (token_hash, study, created_at) VALUES ('tok-s', 's', 1)");
-    sqlite3_close(db);
+    fx_sql(f, "INSERT INTO devices (token_hash, study, created_at) VALUES ('tok-s', 's', 1)");
 
     assert_int_equal(cs_store_study_close(f->s, "nope", "cora", 5000, &o, &e), CS_OK);
     assert_int_equal(o, CS_CHECK_NOT_FOUND);
