@@ -43,10 +43,11 @@
 typedef struct cs_store cs_store;
 
 /* Open the store and create or migrate its schema. `db` empty or NULL:
- * SQLite in `data_dir` (created if missing); a postgresql:// or
- * postgres:// URL (libpq's form: host, port, database, user, options;
- * the password best from ~/.pgpass or PGPASSFILE): that database, whose
- * tables are created in the connection's schema. Errors: CS_ERR_ARG (no
+ * SQLite in `data_dir`; a postgresql:// or postgres:// URL (libpq's form:
+ * host, port, database, user, options; the password best from ~/.pgpass
+ * or PGPASSFILE): that database, whose tables are created in the
+ * connection's schema. Either way `data_dir` (may be NULL with a URL) is
+ * created if missing: the study files live there. Errors: CS_ERR_ARG (no
  * folder, db not such a URL), CS_ERR_IO (cannot connect or migrate: the
  * backend's reason), CS_ERR_UNSUPPORTED (a schema newer than this
  * program). */

@@ -117,7 +117,7 @@ cs_status cs_server_start(const cs_server_config *cfg, cs_server **out, cs_error
     pthread_cond_init(&s->progress_cv, NULL);
     if ((st = cs_tokens_init(err)) != CS_OK ||
         (st = resolve(cfg->listen, &ss, &sl, &v6, err)) != CS_OK ||
-        (st = cs_store_open(cfg->data_dir, &s->store, err)) != CS_OK)
+        (st = cs_store_open_db(cfg->db, cfg->data_dir, &s->store, err)) != CS_OK)
         goto fail;
     snprintf(s->uploads_dir, sizeof s->uploads_dir, "%s/uploads", cfg->data_dir);
     if (mkdir(s->uploads_dir, 0750) != 0 && errno != EEXIST) {

@@ -1,8 +1,10 @@
 /* store.c - the metadata store's public calls, dispatched to a backend. */
 #include "store/store_backend.h"
 
+#include <errno.h>
 #include <stddef.h>
 #include <string.h>
+#include <sys/stat.h>
 
 bool cs_store_is_pg_url(const char *s)
 {
@@ -18,6 +20,11 @@ cs_status cs_store_open_db(const char *db, const char *data_dir, cs_store **out,
             return cs_error_set(err, CS_ERR_ARG,
                                 "store: db must be a postgresql:// URL (or empty for SQLite in"
                                 " the data folder)");
+        /* The study files live in the data folder whichever backend holds
+         * the metadata: it exists once the store is open, as with SQLite. */
+        if (data_dir && *data_dir && mkdir(data_dir, 0750) != 0 && errno != EEXIST)
+            return cs_error_set(err, CS_ERR_IO, "cannot create data folder %s: %s", data_dir,
+                                strerror(errno));
         return cs_store_pg_open(db, out, err);
     }
     if (!data_dir || !*data_dir)
