@@ -113,6 +113,50 @@ static void a_newer_schema_is_refused(void **state)
     assert_non_null(strstr(e.msg, "newer than this program"));
 }
 
+/* A store that cannot be opened says why, and never echoes a password. */
+static void a_bad_database_is_refused_with_its_reason(void **state)
+{
+    fx *f = *state;
+    cs_error e = {0};
+    cs_store *s2 = NULL;
+    assert_int_equal(cs_store_open_db("mysql://h/x", f->dir, &s2, &e), CS_ERR_ARG);
+    assert_null(s2);
+    assert_non_null(strstr(e.msg, "postgresql://"));
+    /* Port 1 on loopback: nothing listens, refused at once. */
+    assert_int_equal(cs_store_open_db("postgresql://cs:secret-pw@127.0.0.1:1/x?connect_timeout=5",
+                                      f->dir, &s2, &e),
+                     CS_ERR_IO);
+    assert_null(s2);
+    assert_non_null(strstr(e.msg, "cannot connect to PostgreSQL"));
+    assert_null(strstr(e.msg, "secret-pw"));
+    assert_int_equal(cs_store_open_db(NULL, "", &s2, &e), CS_ERR_ARG);
+}
+
+/* PostgreSQL: a connection the server ended (a restart, a failover, an
+ * idle timeout) costs at most the call that found it gone; the next call
+ * reconnects and the data is all there. */
+static void a_lost_connection_is_re_established(void **state)
+{
+    fx *f = *state;
+    cs_error e = {0};
+    if (!fx_pg())
+        skip(); /* SQLite has no connection to lose */
+    add_study(f->s, "before", 1);
+    fx_sql(f, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+              " WHERE application_name = 'capscreen' AND pid <> pg_backend_pid()");
+    cs_status first = cs_store_ping(f->s, &e); /* may fail: it finds the connection gone */
+    assert_true(first == CS_OK || first == CS_ERR_IO);
+    assert_int_equal(cs_store_ping(f->s, &e), CS_OK);
+    add_study(f->s, "after", 2);
+    cs_study_rec *v = NULL;
+    size_t n = 0;
+    assert_int_equal(cs_store_studies_list(f->s, &v, &n, &e), CS_OK);
+    assert_int_equal(n, 2);
+    assert_string_equal(v[0].id, "after");
+    assert_string_equal(v[1].id, "before");
+    free(v);
+}
+
 /* ---- frames and the worklist --------------------------------------------------- */
 
 static void frames_keep_their_image_location_and_views_page_by_seq(void **state)
@@ -784,6 +828,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(a_schema_1_database_migrates_and_keeps_its_frames),
         T(a_newer_schema_is_refused),
+        T(a_bad_database_is_refused_with_its_reason),
+        T(a_lost_connection_is_re_established),
         T(frames_keep_their_image_location_and_views_page_by_seq),
         T(studies_list_newest_first_and_carry_their_reader),
         T(users_are_unique_and_listed_by_name),
