@@ -232,20 +232,10 @@ static cs_status stmt_name(pg_store *q, const char *sql, const char **name, cs_e
 
 #define PG_MAX_ARGS 32
 
-cs_status pg_exec(pg_store *q, const char *sql, const pg_arg *args, size_t n, PGresult **res,
-                  int *changes, const char *what, cs_error *err)
+/* args[0..n) as libpq's text parameters: vals[i] points at the text (or
+ * into num[i]), NULL for SQL NULL. */
+static void args_text(const pg_arg *args, size_t n, char (*num)[32], const char **vals)
 {
-    char num[PG_MAX_ARGS][32];
-    const char *vals[PG_MAX_ARGS];
-    const char *name = NULL;
-    if (res)
-        *res = NULL;
-    if (n > PG_MAX_ARGS)
-        return cs_error_set(err, CS_ERR_ARG, "database: %zu arguments (at most %d)", n,
-                            PG_MAX_ARGS);
-    cs_status r = ensure_conn(q, err);
-    if (r != CS_OK || (r = stmt_name(q, sql, &name, err)) != CS_OK)
-        return r;
     for (size_t i = 0; i < n; i++) {
         switch (args[i].kind) {
         case PGA_TEXT: vals[i] = args[i].t; break;
@@ -261,6 +251,23 @@ cs_status pg_exec(pg_store *q, const char *sql, const pg_arg *args, size_t n, PG
         default: vals[i] = NULL; break;
         }
     }
+}
+
+cs_status pg_exec(pg_store *q, const char *sql, const pg_arg *args, size_t n, PGresult **res,
+                  int *changes, const char *what, cs_error *err)
+{
+    char num[PG_MAX_ARGS][32];
+    const char *vals[PG_MAX_ARGS];
+    const char *name = NULL;
+    if (res)
+        *res = NULL;
+    if (n > PG_MAX_ARGS)
+        return cs_error_set(err, CS_ERR_ARG, "database: %zu arguments (at most %d)", n,
+                            PG_MAX_ARGS);
+    cs_status r = ensure_conn(q, err);
+    if (r != CS_OK || (r = stmt_name(q, sql, &name, err)) != CS_OK)
+        return r;
+    args_text(args, n, num, vals);
     PGresult *pr = PQexecPrepared(q->conn, name, (int)n, vals, NULL, NULL, 0);
     ExecStatusType rs = PQresultStatus(pr);
     if (rs != PGRES_COMMAND_OK && rs != PGRES_TUPLES_OK) {
@@ -275,6 +282,57 @@ cs_status pg_exec(pg_store *q, const char *sql, const pg_arg *args, size_t n, PG
     else
         PQclear(pr);
     return CS_OK;
+}
+
+/* Run the write `sql` once per row of args (rows x nargs, row-major) in
+ * libpq's pipeline mode: every row is sent before any answer is awaited,
+ * so a frame batch costs one round trip instead of one per frame. The
+ * first failure is reported; the rows after it are aborted by the server
+ * (the caller's transaction then rolls back). */
+static cs_status pg_exec_rows(pg_store *q, const char *sql, const pg_arg *args, size_t nargs,
+                              size_t rows, const char *what, cs_error *err)
+{
+    char num[PG_MAX_ARGS][32];
+    const char *vals[PG_MAX_ARGS];
+    const char *name = NULL;
+    if (nargs > PG_MAX_ARGS)
+        return cs_error_set(err, CS_ERR_ARG, "database: %zu arguments (at most %d)", nargs,
+                            PG_MAX_ARGS);
+    cs_status r = ensure_conn(q, err);
+    if (r != CS_OK || (r = stmt_name(q, sql, &name, err)) != CS_OK)
+        return r;
+    if (PQenterPipelineMode(q->conn) != 1)
+        return conn_fail(q, err, what);
+    size_t sent = 0;
+    for (; sent < rows; sent++) {
+        args_text(args + sent * nargs, nargs, num, vals);
+        if (PQsendQueryPrepared(q->conn, name, (int)nargs, vals, NULL, NULL, 0) != 1) {
+            r = conn_fail(q, err, what);
+            break;
+        }
+    }
+    bool synced = PQpipelineSync(q->conn) == 1;
+    if (!synced && r == CS_OK)
+        r = conn_fail(q, err, what);
+    /* Each query's results end with a NULL; the sync's with its own. */
+    for (size_t i = 0; i < sent && PQstatus(q->conn) == CONNECTION_OK; i++) {
+        PGresult *res;
+        while ((res = PQgetResult(q->conn)) != NULL) {
+            ExecStatusType rs = PQresultStatus(res);
+            if (rs != PGRES_COMMAND_OK && rs != PGRES_TUPLES_OK && r == CS_OK)
+                r = res_fail(q, res, err, what);
+            PQclear(res);
+        }
+    }
+    if (synced && PQstatus(q->conn) == CONNECTION_OK) {
+        PGresult *res = PQgetResult(q->conn);
+        if (PQresultStatus(res) != PGRES_PIPELINE_SYNC && r == CS_OK)
+            r = res_fail(q, res, err, what);
+        PQclear(res);
+    }
+    if (PQexitPipelineMode(q->conn) != 1 && r == CS_OK)
+        r = conn_fail(q, err, what);
+    return r;
 }
 
 cs_status pg_list_rows(const PGresult *res, void (*read)(const PGresult *, int, void *),
@@ -640,42 +698,54 @@ static cs_status untally_stored(pg_store *q, const char *study, uint64_t from, u
     return r;
 }
 
-/* Store frame `f` of `study` (replacing one at its seq). Results other
- * than the image location are stored only for ok frames (NULL otherwise),
- * as the counters count them. */
-static cs_status store_frame(pg_store *q, const char *study, const cs_frame_rec *f, cs_error *err)
+#define FRAME_NARGS 23
+#define FRAME_INSERT                                                                        \
+    "INSERT INTO frames (study, seq, frame_index, capture_time_us, ok, status, error,"      \
+    " bleeding_probability, bleeding, exposure, sharpness, visibility, readable, blurry,"   \
+    " width, height, payload_offset, payload_len, mean_rgb, redundant, polyp, polyp_flag,"  \
+    " boxes) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,"   \
+    "$20,$21,$22,$23) ON CONFLICT (study, seq) DO UPDATE SET frame_index ="                 \
+    " EXCLUDED.frame_index, capture_time_us = EXCLUDED.capture_time_us, ok = EXCLUDED.ok,"  \
+    " status = EXCLUDED.status, error = EXCLUDED.error, bleeding_probability ="             \
+    " EXCLUDED.bleeding_probability, bleeding = EXCLUDED.bleeding, exposure ="              \
+    " EXCLUDED.exposure, sharpness = EXCLUDED.sharpness, visibility = EXCLUDED.visibility," \
+    " readable = EXCLUDED.readable, blurry = EXCLUDED.blurry, width = EXCLUDED.width,"      \
+    " height = EXCLUDED.height, payload_offset = EXCLUDED.payload_offset, payload_len ="    \
+    " EXCLUDED.payload_len, mean_rgb = EXCLUDED.mean_rgb, redundant = EXCLUDED.redundant,"  \
+    " polyp = EXCLUDED.polyp, polyp_flag = EXCLUDED.polyp_flag, boxes = EXCLUDED.boxes"
+
+/* The insert's arguments for frame `f` of `study` (replacing one at its
+ * seq). Results other than the image location are stored only for ok
+ * frames (NULL otherwise), as the counters count them. */
+static void frame_args(pg_arg *a, const char *study, const cs_frame_rec *f)
 {
     bool ok = f->ok, polyp = ok && f->has_polyp;
-    return pg_exec(
-        q,
-        "INSERT INTO frames (study, seq, frame_index, capture_time_us, ok, status, error,"
-        " bleeding_probability, bleeding, exposure, sharpness, visibility, readable, blurry,"
-        " width, height, payload_offset, payload_len, mean_rgb, redundant, polyp, polyp_flag,"
-        " boxes) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,"
-        "$20,$21,$22,$23) ON CONFLICT (study, seq) DO UPDATE SET frame_index ="
-        " EXCLUDED.frame_index, capture_time_us = EXCLUDED.capture_time_us, ok = EXCLUDED.ok,"
-        " status = EXCLUDED.status, error = EXCLUDED.error, bleeding_probability ="
-        " EXCLUDED.bleeding_probability, bleeding = EXCLUDED.bleeding, exposure ="
-        " EXCLUDED.exposure, sharpness = EXCLUDED.sharpness, visibility = EXCLUDED.visibility,"
-        " readable = EXCLUDED.readable, blurry = EXCLUDED.blurry, width = EXCLUDED.width,"
-        " height = EXCLUDED.height, payload_offset = EXCLUDED.payload_offset, payload_len ="
-        " EXCLUDED.payload_len, mean_rgb = EXCLUDED.mean_rgb, redundant = EXCLUDED.redundant,"
-        " polyp = EXCLUDED.polyp, polyp_flag = EXCLUDED.polyp_flag, boxes = EXCLUDED.boxes",
-        PG_ARGS(pg_text(study), pg_i64((int64_t)f->seq),
-                f->frame_index >= 0 ? pg_i64(f->frame_index) : pg_null(),
-                f->capture_time_us >= 0 ? pg_i64(f->capture_time_us) : pg_null(), pg_i64(ok),
-                pg_text(f->status ? f->status : ""), pg_text(f->error),
-                ok ? pg_f64(f->bleeding_probability) : pg_null(),
-                ok ? pg_i64(f->bleeding) : pg_null(),
-                ok ? pg_text(f->exposure ? f->exposure : "") : pg_null(),
-                ok ? pg_f64(f->sharpness) : pg_null(), ok ? pg_f64(f->visibility) : pg_null(),
-                ok ? pg_i64(f->readable) : pg_null(), ok ? pg_i64(f->blurry) : pg_null(),
-                ok ? pg_i64(f->width) : pg_null(), ok ? pg_i64(f->height) : pg_null(),
-                pg_i64((int64_t)f->payload_offset), pg_i64(f->payload_len), pg_i64(f->mean_rgb),
-                pg_i64(f->redundant), polyp ? pg_f64(f->polyp_probability) : pg_null(),
-                pg_i64(polyp && f->polyp),
-                ok && f->boxes && f->boxes[0] ? pg_text(f->boxes) : pg_null()),
-        NULL, NULL, "store frame", err);
+    const pg_arg v[FRAME_NARGS] = {
+        pg_text(study),
+        pg_i64((int64_t)f->seq),
+        f->frame_index >= 0 ? pg_i64(f->frame_index) : pg_null(),
+        f->capture_time_us >= 0 ? pg_i64(f->capture_time_us) : pg_null(),
+        pg_i64(ok),
+        pg_text(f->status ? f->status : ""),
+        pg_text(f->error),
+        ok ? pg_f64(f->bleeding_probability) : pg_null(),
+        ok ? pg_i64(f->bleeding) : pg_null(),
+        ok ? pg_text(f->exposure ? f->exposure : "") : pg_null(),
+        ok ? pg_f64(f->sharpness) : pg_null(),
+        ok ? pg_f64(f->visibility) : pg_null(),
+        ok ? pg_i64(f->readable) : pg_null(),
+        ok ? pg_i64(f->blurry) : pg_null(),
+        ok ? pg_i64(f->width) : pg_null(),
+        ok ? pg_i64(f->height) : pg_null(),
+        pg_i64((int64_t)f->payload_offset),
+        pg_i64(f->payload_len),
+        pg_i64(f->mean_rgb),
+        pg_i64(f->redundant),
+        polyp ? pg_f64(f->polyp_probability) : pg_null(),
+        pg_i64(polyp && f->polyp),
+        ok && f->boxes && f->boxes[0] ? pg_text(f->boxes) : pg_null(),
+    };
+    memcpy(a, v, sizeof v);
 }
 
 /* Frames f[0..n), the study's counters and its new analysis position, one
@@ -687,6 +757,7 @@ static cs_status pg_frames_add(cs_store *s, const char *study, const cs_frame_re
     bool in_tx = false;
     frame_tally t;
     int64_t replaced = 0;
+    pg_arg *args = NULL;
     if (n == 0)
         return CS_OK;
     memset(&t, 0, sizeof t);
@@ -703,11 +774,16 @@ static cs_status pg_frames_add(cs_store *s, const char *study, const cs_frame_re
             goto fail;
         i = j;
     }
+    if (!(args = malloc(n * FRAME_NARGS * sizeof *args))) {
+        r = cs_error_set(err, CS_ERR_NOMEM, "out of memory storing %zu frames", n);
+        goto fail;
+    }
     for (size_t i = 0; i < n; i++) {
-        if ((r = store_frame(q, study, &f[i], err)) != CS_OK)
-            goto fail;
+        frame_args(args + i * FRAME_NARGS, study, &f[i]);
         tally_frame(&t, &f[i]);
     }
+    if ((r = pg_exec_rows(q, FRAME_INSERT, args, FRAME_NARGS, n, "store frame", err)) != CS_OK)
+        goto fail;
     if ((r = pg_run(q,
                     "UPDATE studies SET ingest_offset = $1, next_seq = $2,"
                     " n_frames = n_frames + $3, n_ok = n_ok + $4, n_readable = n_readable + $5,"
@@ -733,6 +809,7 @@ static cs_status pg_frames_add(cs_store *s, const char *study, const cs_frame_re
 fail:
     pg_rollback(q, in_tx);
     pthread_mutex_unlock(&q->lock);
+    free(args);
     return r;
 }
 

@@ -180,6 +180,28 @@ static void polyp_results_are_stored_and_unknown_stays_unknown(void **state)
     assert_int_equal(c.polyp, 1);
 }
 
+/* A batch the database refuses (its study does not exist) stores nothing,
+ * moves no counter, says why, and leaves the store working (PostgreSQL
+ * sends a batch pipelined: the rows after the failure are aborted). */
+static void a_refused_batch_stores_nothing_and_the_store_goes_on(void **state)
+{
+    fx *f = *state;
+    cs_error e = {0};
+    cs_frame_rec fr[8];
+    fx_study(f->s, "a", 100);
+    for (int i = 0; i < 8; i++)
+        make_frame(&fr[i], (uint64_t)i, 0);
+    assert_int_equal(cs_store_frames_add(f->s, "nope", fr, 8, 1000, &e), CS_ERR_IO);
+    assert_non_null(strstr(e.msg, "database"));
+    assert_int_equal(fx_sql_scalar(f, "SELECT COUNT(*) FROM frames"), 0);
+    add_frames(f->s, "a", 0, 8, 0);
+    assert_counts_match_scan(f, "a");
+    cs_study_counts c;
+    assert_int_equal(cs_store_study_counts(f->s, "a", &c, &e), CS_OK);
+    assert_int_equal(c.frames, 8);
+    assert_int_equal(cs_store_ping(f->s, &e), CS_OK);
+}
+
 /* A schema 2 database: one made by this store, with schema 3's additions
  * dropped again and rows its counters never saw. */
 static void a_schema_2_database_migrates_and_back_fills_the_counters(void **state)
@@ -271,6 +293,7 @@ int main(void)
         T(counters_follow_every_batch_and_replacements_count_once),
         T(counts_come_from_the_study_row_not_the_frames),
         T(polyp_results_are_stored_and_unknown_stays_unknown),
+        T(a_refused_batch_stores_nothing_and_the_store_goes_on),
         T(the_wal_is_checkpointed_while_the_store_is_open),
         cmocka_unit_test(a_schema_2_database_migrates_and_back_fills_the_counters),
     };
