@@ -120,9 +120,9 @@ cs_status cs_server_config_from_args(cs_server_config *c, int argc, char **argv,
 
 typedef struct cs_server cs_server;
 
-/* Open (and migrate) the store under cfg->data_dir, load the model,
- * reconcile uploads cut off by a crash, resume unfinished analysis, and
- * start listening. `cfg` is copied. On success *out is the running server.
+/* Open (and migrate) the store (PostgreSQL at cfg->db, else SQLite under
+ * cfg->data_dir), load the model, reconcile uploads cut off by a crash,
+ * resume unfinished analysis, and start listening. `cfg` is copied. On success *out is the running server.
  * Errors: CS_ERR_IO (data folder, database, bind), CS_ERR_MODEL, CS_ERR_ARG
  * (bad listen address), CS_ERR_NOMEM. */
 cs_status cs_server_start(const cs_server_config *cfg, cs_server **out,
