@@ -20,12 +20,16 @@ cs_status cs_store_open_db(const char *db, const char *data_dir, cs_store **out,
             return cs_error_set(err, CS_ERR_ARG,
                                 "store: db must be a postgresql:// URL (or empty for SQLite in"
                                 " the data folder)");
+        cs_status r = cs_store_pg_open(db, out, err);
         /* The study files live in the data folder whichever backend holds
          * the metadata: it exists once the store is open, as with SQLite. */
-        if (data_dir && *data_dir && mkdir(data_dir, 0750) != 0 && errno != EEXIST)
-            return cs_error_set(err, CS_ERR_IO, "cannot create data folder %s: %s", data_dir,
-                                strerror(errno));
-        return cs_store_pg_open(db, out, err);
+        if (r == CS_OK && data_dir && *data_dir && mkdir(data_dir, 0750) != 0 && errno != EEXIST) {
+            r = cs_error_set(err, CS_ERR_IO, "cannot create data folder %s: %s", data_dir,
+                             strerror(errno));
+            cs_store_close(*out);
+            *out = NULL;
+        }
+        return r;
     }
     if (!data_dir || !*data_dir)
         return cs_error_set(err, CS_ERR_ARG, "store: no data folder given");

@@ -131,13 +131,22 @@ static const char *const MIGRATIONS[] = {
 };
 #define N_MIGRATIONS ((int)(sizeof MIGRATIONS / sizeof MIGRATIONS[0]))
 
-/* libpq's message without its trailing newline. */
+/* libpq's message on one line (its hints follow a newline and a tab),
+ * without a trailing newline. */
 static const char *pg_msg(const char *m, char *buf, size_t cap)
 {
-    snprintf(buf, cap, "%s", m ? m : "");
-    size_t n = strlen(buf);
-    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
-        buf[--n] = '\0';
+    size_t n = 0;
+    for (const char *p = m ? m : ""; *p && n + 1 < cap; p++) {
+        if (*p == '\n' || *p == '\t') {
+            if (n > 0 && buf[n - 1] != ' ')
+                buf[n++] = ' ';
+        } else {
+            buf[n++] = *p;
+        }
+    }
+    while (n > 0 && buf[n - 1] == ' ')
+        n--;
+    buf[n] = '\0';
     return buf;
 }
 

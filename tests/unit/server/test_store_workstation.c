@@ -122,13 +122,18 @@ static void a_bad_database_is_refused_with_its_reason(void **state)
     assert_int_equal(cs_store_open_db("mysql://h/x", f->dir, &s2, &e), CS_ERR_ARG);
     assert_null(s2);
     assert_non_null(strstr(e.msg, "postgresql://"));
-    /* Port 1 on loopback: nothing listens, refused at once. */
+    /* Port 1 on loopback: nothing listens, refused at once; the data
+     * folder is not made for a store that did not open. */
+    char never[300];
+    snprintf(never, sizeof never, "%s/never", f->dir);
     assert_int_equal(cs_store_open_db("postgresql://cs:secret-pw@127.0.0.1:1/x?connect_timeout=5",
-                                      f->dir, &s2, &e),
+                                      never, &s2, &e),
                      CS_ERR_IO);
     assert_null(s2);
     assert_non_null(strstr(e.msg, "cannot connect to PostgreSQL"));
     assert_null(strstr(e.msg, "secret-pw"));
+    assert_null(strchr(e.msg, '\n')); /* one line, libpq's hint included */
+    assert_int_not_equal(access(never, F_OK), 0);
     assert_int_equal(cs_store_open_db(NULL, "", &s2, &e), CS_ERR_ARG);
 }
 
