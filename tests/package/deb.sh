@@ -4,8 +4,12 @@
 # list are checked; it is unpacked into a clean folder (dpkg -x) and the
 # INSTALLED binary is started with the installed configuration (paths
 # moved under that folder), its models and pages: /healthz answers and /
-# serves the installed web/index.html. The systemd unit passes
-# `systemd-analyze verify` and carries the hardening settings.
+# serves the installed web/index.html. Then, as root, `dpkg -i` runs for
+# real in a copy-on-write chroot of this machine (an overlay of /, thrown
+# away): the maintainer scripts make the user, the data folder and the
+# token, the service user starts the installed server, a purge keeps the
+# data. The systemd unit passes `systemd-analyze verify` and carries the
+# hardening settings.
 set -euo pipefail
 : "${CS_BUILD_DIR:?}" "${CS_SOURCE_DIR:?}"
 T=$(mktemp -d "${TMPDIR:-/tmp}/cs-pkg.XXXXXX")
@@ -96,6 +100,80 @@ kill -TERM "$SRV"
 wait "$SRV" 2>/dev/null || fail "the installed server did not stop cleanly on SIGTERM"
 SRV=
 echo "ok - the installed binary serves from the installed configuration, models and pages; /healthz 200"
+
+# --- dpkg -i in a throwaway copy of this machine -----------------------------------------------
+# An overlay of / (writes go to a temp folder, this machine is untouched)
+# in a private mount namespace, chrooted: the real dpkg runs the real
+# maintainer scripts there. Then the service's user starts the installed
+# server from the installed configuration, and a purge keeps the data.
+chroot_install() {
+    local m=$T/ovl/m
+    mkdir -p "$T/ovl/up" "$T/ovl/work" "$m"
+    cp "$DEB" "$T/ovl/capscreen.deb"
+    unshare -m bash -c '
+        set -e
+        m=$1 T=$2
+        mount -t overlay overlay -o "lowerdir=/,upperdir=$T/ovl/up,workdir=$T/ovl/work" "$m"
+        mount -t proc proc "$m/proc"
+        mount --rbind /dev "$m/dev"
+        mount --rbind /sys "$m/sys"
+        mount -t tmpfs tmpfs "$m/run"
+        mount -t tmpfs tmpfs "$m/tmp"
+        cp "$T/ovl/capscreen.deb" "$m/tmp/"
+        exec chroot "$m" /bin/bash -c "$3"
+    ' chroot-install "$m" "$T" '
+        set -e
+        getent passwd capscreen >/dev/null && { echo "user capscreen exists before the install"; exit 1; }
+        dpkg -i /tmp/capscreen.deb >/tmp/dpkg.log 2>&1 || { cat /tmp/dpkg.log; exit 1; }
+        getent passwd capscreen | grep -q ":/var/lib/capscreen:" || { echo "no system user capscreen"; exit 1; }
+        [ "$(stat -c %U:%G:%a /var/lib/capscreen)" = capscreen:capscreen:750 ] ||
+            { echo "data folder: $(stat -c %U:%G:%a /var/lib/capscreen)"; exit 1; }
+        [ "$(stat -c %U:%G:%a /etc/capscreen/capscreen.conf)" = root:capscreen:640 ] ||
+            { echo "config: $(stat -c %U:%G:%a /etc/capscreen/capscreen.conf)"; exit 1; }
+        [ "$(stat -c %U:%G:%a /etc/capscreen/admin-token)" = root:capscreen:640 ] ||
+            { echo "token: $(stat -c %U:%G:%a /etc/capscreen/admin-token)"; exit 1; }
+        [ "$(tr -d "\n" </etc/capscreen/admin-token | wc -c)" = 64 ] || { echo "token is not 64 hex digits"; exit 1; }
+        # The service as the unit runs it (as capscreen, the installed
+        # config), on a free port instead of 8080.
+        runuser -u capscreen -- /usr/bin/capscreen serve --config /etc/capscreen/capscreen.conf \
+            --listen 127.0.0.1:0 >/tmp/srv.out 2>/tmp/srv.err &
+        pid=$!
+        for _ in $(seq 1 600); do
+            grep -q listening /tmp/srv.out 2>/dev/null && break
+            kill -0 $pid 2>/dev/null || { echo "installed service exited: $(cat /tmp/srv.err)"; exit 1; }
+            sleep 0.05
+        done
+        addr=$(sed -n "s/.*\"listening\": *\"\([^\"]*\)\".*/\1/p" /tmp/srv.out)
+        code=$(curl -s -o /dev/null -w "%{http_code}" "http://$addr/healthz")
+        tok=$(cat /etc/capscreen/admin-token)
+        made=$(curl -s -o /tmp/study.json -w "%{http_code}" -H "Authorization: Bearer $tok" \
+            -d "{\"label\": \"pkg\"}" "http://$addr/api/v1/studies")
+        kill -TERM $pid; wait $pid || true
+        [ "$code" = 200 ] || { echo "/healthz of the installed service: $code"; exit 1; }
+        [ "$made" = 201 ] || { echo "study create with the generated token: $made $(cat /tmp/study.json)"; exit 1; }
+        [ "$(stat -c %U /var/lib/capscreen/capscreen.db)" = capscreen ] || { echo "the store is not capscreen'"'"'s"; exit 1; }
+        dpkg --purge capscreen >/tmp/dpkg.log 2>&1 || { cat /tmp/dpkg.log; exit 1; }
+        [ ! -e /usr/bin/capscreen ] && [ ! -e /etc/capscreen ] || { echo "purge left the program or /etc/capscreen"; exit 1; }
+        [ -f /var/lib/capscreen/capscreen.db ] || { echo "purge removed the clinical data"; exit 1; }
+    '
+}
+# Under CI=true (root, as .ci/run) the real install must run; elsewhere
+# its absence is said, not hidden.
+not_run() {
+    if [ "${CI:-}" = true ]; then fail "dpkg -i in a copy-on-write chroot could not run: $1"; else
+        echo "NOT RUN - dpkg -i in a copy-on-write chroot: $1"; fi
+}
+if ! command -v unshare >/dev/null || [ "$(id -u)" != 0 ]; then
+    not_run "needs root and unshare"
+elif ! (mkdir -p "$T/p/u" "$T/p/w" "$T/p/m" &&
+    unshare -m mount -t overlay overlay -o "lowerdir=/,upperdir=$T/p/u,workdir=$T/p/w" "$T/p/m" \
+        2>/dev/null); then
+    not_run "this kernel or container refuses an overlay mount"
+elif chroot_install >"$T/chroot.log" 2>&1; then
+    echo "ok - dpkg -i in a copy-on-write chroot: user, 0750 data folder, 0640 config and token; the service user runs it (/healthz 200, the generated token creates a study); purge keeps the data"
+else
+    fail "dpkg -i in a copy-on-write chroot: $(tail -20 "$T/chroot.log")"
+fi
 
 # --- the systemd unit -------------------------------------------------------------------------
 UNIT=$ROOT/lib/systemd/system/capscreen.service
