@@ -181,7 +181,7 @@ static cs_status ensure_conn(pg_store *q, cs_error *err)
     return CS_OK;
 }
 
-cs_status pg_simple(pg_store *q, const char *sql, cs_error *err)
+cs_status pg_simple(pg_store *q, const char *sql, const char *what, cs_error *err)
 {
     cs_status r = ensure_conn(q, err);
     if (r != CS_OK)
@@ -189,7 +189,7 @@ cs_status pg_simple(pg_store *q, const char *sql, cs_error *err)
     PGresult *res = PQexec(q->conn, sql);
     ExecStatusType rs = PQresultStatus(res);
     if (rs != PGRES_COMMAND_OK && rs != PGRES_TUPLES_OK)
-        r = res_fail(q, res, err, sql);
+        r = res_fail(q, res, err, what);
     PQclear(res);
     return r;
 }
@@ -370,12 +370,12 @@ static cs_status migrate(pg_store *q, cs_error *err)
     PGresult *res = NULL;
     int version = 0;
     bool in_tx = false;
-    cs_status r =
-        pg_simple(q, "SELECT pg_advisory_lock(hashtextextended('capscreen.migrate', 0))", err);
+    cs_status r = pg_simple(q, "SELECT pg_advisory_lock(hashtextextended('capscreen.migrate', 0))",
+                            "lock the migration", err);
     if (r != CS_OK)
         return r;
     if ((r = pg_simple(q, "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)",
-                       err)) != CS_OK ||
+                       "create schema_version", err)) != CS_OK ||
         (r = pg_query(q, "SELECT COALESCE(MAX(version), 0) FROM schema_version", &res,
                       "read schema_version", err)) != CS_OK)
         goto out;
@@ -387,9 +387,12 @@ static cs_status migrate(pg_store *q, cs_error *err)
                          N_MIGRATIONS);
         goto out;
     }
+    static const char *const names[] = {"migration to schema 1", "migration to schema 2",
+                                        "migration to schema 3"};
+    _Static_assert(sizeof names / sizeof names[0] == N_MIGRATIONS, "a name per migration");
     for (int v = version; v < N_MIGRATIONS && r == CS_OK; v++) {
         if ((r = pg_begin(q, &in_tx, err)) != CS_OK ||
-            (r = pg_simple(q, MIGRATIONS[v], err)) != CS_OK ||
+            (r = pg_simple(q, MIGRATIONS[v], names[v], err)) != CS_OK ||
             (r = pg_run(q, "INSERT INTO schema_version VALUES ($1::integer)", NULL, err,
                         pg_i64(v + 1))) != CS_OK ||
             (r = pg_commit(q, &in_tx, err)) != CS_OK) {
@@ -1091,7 +1094,8 @@ cs_status cs_store_pg_open(const char *url, cs_store **out, cs_error *err)
         goto fail;
     }
     PQsetNoticeProcessor(q->conn, quiet_notice, NULL);
-    if ((r = pg_simple(q, "SET client_min_messages = warning", err)) != CS_OK ||
+    if ((r = pg_simple(q, "SET client_min_messages = warning", "set up the session", err)) !=
+            CS_OK ||
         (r = migrate(q, err)) != CS_OK)
         goto fail;
     *out = &q->base;

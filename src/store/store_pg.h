@@ -79,20 +79,21 @@ cs_status pg_exec(pg_store *q, const char *sql, const pg_arg *args, size_t n, PG
 #define pg_run(q, sql, changes, err, ...) \
     pg_exec((q), (sql), PG_ARGS(__VA_ARGS__), NULL, (changes), "update", (err))
 
-/* A statement without arguments or a cached plan (BEGIN, COMMIT). */
-cs_status pg_simple(pg_store *q, const char *sql, cs_error *err);
+/* A statement without arguments or a cached plan (BEGIN, COMMIT, a
+ * migration); `what` names it in the error. */
+cs_status pg_simple(pg_store *q, const char *sql, const char *what, cs_error *err);
 
 /* BEGIN; the caller rolls back with pg_rollback() unless it commits. */
 static inline cs_status pg_begin(pg_store *q, bool *in_tx, cs_error *err)
 {
-    cs_status r = pg_simple(q, "BEGIN", err);
+    cs_status r = pg_simple(q, "BEGIN", "begin", err);
     *in_tx = r == CS_OK;
     return r;
 }
 
 static inline cs_status pg_commit(pg_store *q, bool *in_tx, cs_error *err)
 {
-    cs_status r = pg_simple(q, "COMMIT", err);
+    cs_status r = pg_simple(q, "COMMIT", "commit", err);
     *in_tx = false; /* a failed COMMIT has ended the transaction too */
     return r;
 }
@@ -119,7 +120,8 @@ static inline cs_status pg_begin_users(pg_store *q, bool *in_tx, cs_error *err)
 {
     cs_status r = pg_begin(q, in_tx, err);
     if (r == CS_OK)
-        r = pg_simple(q, "SELECT pg_advisory_xact_lock(hashtextextended('users', 0))", err);
+        r = pg_simple(q, "SELECT pg_advisory_xact_lock(hashtextextended('users', 0))",
+                      "lock the users", err);
     return r;
 }
 

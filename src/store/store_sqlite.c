@@ -157,6 +157,20 @@ static cs_status migrate(sq_store *q, cs_error *err)
         snprintf(bump, sizeof bump, "INSERT INTO schema_version VALUES (%d);", v + 1);
         if (sqlite3_exec(q->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
             return db_fail(q, err, "begin migration");
+        /* Another process opening the same new database may have run this
+         * migration between our read and our lock: read again under it. */
+        int now = 0;
+        if (sqlite3_prepare_v2(q->db, "SELECT COALESCE(MAX(version), 0) FROM schema_version", -1,
+                               &st, NULL) == SQLITE_OK &&
+            sqlite3_step(st) == SQLITE_ROW)
+            now = sqlite3_column_int(st, 0);
+        sqlite3_finalize(st);
+        st = NULL;
+        if (now > v) {
+            sqlite3_exec(q->db, "COMMIT", NULL, NULL, NULL);
+            v = now - 1; /* the loop's v++ resumes after it */
+            continue;
+        }
         if (sqlite3_exec(q->db, MIGRATIONS[v], NULL, NULL, NULL) != SQLITE_OK ||
             sqlite3_exec(q->db, bump, NULL, NULL, NULL) != SQLITE_OK) {
             cs_status s = db_fail(q, err, "migration");

@@ -1,6 +1,8 @@
 /* test_store_workstation.c - the metadata store's schema 2, on both
  * backends (store_fixture.h): the migration from schema 1 (SQLite's), frame views, the worklist, users and sessions,
  * the append-only audit log, findings, marks and reports. */
+#include <pthread.h>
+
 #include "store_fixture.h"
 
 #define open_store fx_open
@@ -111,6 +113,55 @@ static void a_newer_schema_is_refused(void **state)
     fx_sql(f, "INSERT INTO schema_version VALUES (99)");
     assert_int_equal(fx_open_store(f, &s2, &e), CS_ERR_UNSUPPORTED);
     assert_non_null(strstr(e.msg, "newer than this program"));
+}
+
+/* Two processes (a server and `capscreen study create`, or two servers)
+ * opening a new database at the same moment: both open it, and each
+ * migration runs once. */
+typedef struct opener {
+    const fx *f;
+    pthread_barrier_t *go;
+    cs_status st;
+    char msg[256];
+} opener;
+
+static void *open_at_once(void *arg)
+{
+    opener *o = arg;
+    cs_store *s = NULL;
+    cs_error e = {0};
+    pthread_barrier_wait(o->go);
+    o->st = fx_open_store(o->f, &s, &e);
+    snprintf(o->msg, sizeof o->msg, "%s", e.msg);
+    cs_store_close(s);
+    return NULL;
+}
+
+static void two_first_opens_at_once_migrate_once(void **state)
+{
+    (void)state;
+    for (int round = 0; round < 5; round++) {
+        fx f;
+        memset(&f, 0, sizeof f);
+        make_dir(&f);
+        pthread_barrier_t go;
+        pthread_barrier_init(&go, NULL, 3);
+        opener a = {.f = &f, .go = &go}, b = {.f = &f, .go = &go};
+        pthread_t ta, tb;
+        assert_int_equal(pthread_create(&ta, NULL, open_at_once, &a), 0);
+        assert_int_equal(pthread_create(&tb, NULL, open_at_once, &b), 0);
+        pthread_barrier_wait(&go);
+        pthread_join(ta, NULL);
+        pthread_join(tb, NULL);
+        pthread_barrier_destroy(&go);
+        if (a.st != CS_OK || b.st != CS_OK)
+            fail_msg("round %d: %s / %s", round, a.msg, b.msg);
+        assert_int_equal(fx_sql_scalar(&f, "SELECT COUNT(*) FROM schema_version"),
+                         CS_STORE_SCHEMA_VERSION);
+        cs_error e = {0};
+        assert_int_equal(fx_open_store(&f, &f.s, &e), CS_OK);
+        assert_int_equal(remove_store(&f), 0);
+    }
 }
 
 /* A store that cannot be opened says why, and never echoes a password. */
@@ -834,6 +885,7 @@ int main(void)
         cmocka_unit_test(a_schema_1_database_migrates_and_keeps_its_frames),
         T(a_newer_schema_is_refused),
         T(a_bad_database_is_refused_with_its_reason),
+        cmocka_unit_test(two_first_opens_at_once_migrate_once),
         T(a_lost_connection_is_re_established),
         T(frames_keep_their_image_location_and_views_page_by_seq),
         T(studies_list_newest_first_and_carry_their_reader),
