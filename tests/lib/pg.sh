@@ -59,6 +59,12 @@ pg_start() {
     exit 77
   fi
   CS_PG_DIR=$(mktemp -d "${TMPDIR:-/tmp}/cs-pg-XXXXXX")
+  # As root the server runs as nobody, who must reach the folder: a
+  # private TMPDIR (under /root, say) is not enough, /tmp is.
+  if [ "$(id -u)" = 0 ] && ! runuser -u nobody -- test -x "$(dirname "$CS_PG_DIR")"; then
+    rmdir "$CS_PG_DIR"
+    CS_PG_DIR=$(mktemp -d /tmp/cs-pg-XXXXXX)
+  fi
   chmod 755 "$CS_PG_DIR"
   mkdir "$CS_PG_DIR/data"
   if [ "$(id -u)" = 0 ]; then chown nobody "$CS_PG_DIR" "$CS_PG_DIR/data"; fi
