@@ -5,7 +5,7 @@
 #
 # Layout (Debian's): /usr/bin/capscreen and capscreen-uplink,
 # /usr/share/capscreen/{models,web,scripts}, /etc/capscreen/capscreen.conf
-# (a conffile), /lib/systemd/system/capscreen.service, docs under
+# and the care protocol /etc/capscreen/care-protocol.json (conffiles), /lib/systemd/system/capscreen.service, docs under
 # /usr/share/doc/capscreen. The maintainer scripts (packaging/debian/)
 # make the capscreen user, /var/lib/capscreen (0750, capscreen's) and a
 # random admin token.
@@ -23,7 +23,8 @@ install(FILES ${PROJECT_SOURCE_DIR}/models/bleeding-xgb.json
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/web/ DESTINATION ${CMAKE_INSTALL_DATADIR}/capscreen/web)
 install(PROGRAMS ${PROJECT_SOURCE_DIR}/scripts/backup.sh ${PROJECT_SOURCE_DIR}/scripts/restore.sh
         DESTINATION ${CMAKE_INSTALL_DATADIR}/capscreen/scripts)
-install(FILES ${PROJECT_SOURCE_DIR}/packaging/capscreen.conf DESTINATION /etc/capscreen)
+install(FILES ${PROJECT_SOURCE_DIR}/packaging/capscreen.conf
+              ${PROJECT_SOURCE_DIR}/etc/care-protocol.json DESTINATION /etc/capscreen)
 install(FILES ${PROJECT_SOURCE_DIR}/packaging/capscreen.service DESTINATION /lib/systemd/system)
 install(FILES ${PROJECT_SOURCE_DIR}/README.md ${PROJECT_SOURCE_DIR}/docs/deploy.md
               ${PROJECT_SOURCE_DIR}/docs/server.md ${PROJECT_SOURCE_DIR}/docs/api.md

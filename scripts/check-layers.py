@@ -5,7 +5,10 @@ Reads every `#include "server/..."` in src/server (a foo.c and its foo.h
 are one node) and fails when:
   - the include graph has a cycle (the cycle is printed);
   - a file includes a header of a layer above its own;
-  - a file includes another layer's private header.
+  - a file includes another layer's private header;
+  - a file inside a layer names the server object (`cs_server`, outside
+    comments and strings): each layer gets a context of its own, and only
+    the top (server.c) sees the whole server.
 Files directly in src/server (server.c, config.c) are the top.
 
 Usage: check-layers.py [SRC_DIR]   (default: the src/ next to scripts/)
@@ -17,12 +20,14 @@ import sys
 
 # Bottom to top. A layer may include its own headers and the public
 # headers of the layers below it (docs/server.md, "Layers").
-LAYERS = ["core", "transport", "auth", "audit", "files", "ingest", "tus", "media", "api",
+LAYERS = ["core", "transport", "auth", "audit", "files", "ingest", "care", "tus", "media", "api",
           "router", ""]
 # Headers only their own layer may include.
 PRIVATE = {"api/api_int.h", "tus/tus_headers.h", "tus/sha1.h"}
 
 INCLUDE = re.compile(r'^\s*#\s*include\s+"server/([^"]+)"', re.M)
+WHOLE_SERVER = re.compile(r'\bcs_server\b')
+COMMENTS_AND_STRINGS = re.compile(r'/\*.*?\*/|//[^\n]*|"(?:\\.|[^"\\\n])*"', re.S)
 
 
 def layer_of(rel):
@@ -49,6 +54,9 @@ def read_graph(server_dir):
             edges.setdefault(node_of(rel), {})
             with open(path, encoding="utf-8", errors="replace") as fh:
                 text = fh.read()
+            if src_layer and WHOLE_SERVER.search(COMMENTS_AND_STRINGS.sub(" ", text)):
+                problems.append(f"{rel}: names cs_server, the whole server; layer "
+                                f"'{src_layer}' gets a context of its own")
             for inc in INCLUDE.findall(text):
                 dst_layer = layer_of(inc)
                 if not os.path.exists(os.path.join(server_dir, inc)):

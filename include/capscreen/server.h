@@ -65,6 +65,10 @@ typedef struct cs_server_config {
     char tls_cert[CS_CFG_PATH];         /* tls_cert, tls_key: PEM files; both set = serve
                                           HTTPS (session cookies get Secure) */
     char tls_key[CS_CFG_PATH];
+    char protocol[CS_CFG_PATH];            /* protocol: the care protocol (JSON, docs/care.md);
+                                             empty = the built-in default */
+    char webhook_url[CS_CFG_STR];          /* webhook_url: alerts are POSTed here; empty = none */
+    char webhook_secret_file[CS_CFG_PATH]; /* webhook_secret_file: the HMAC key, in a file */
 } cs_server_config;
 
 /* Built-in defaults: listen 127.0.0.1:8080, data ./capscreen-data, db

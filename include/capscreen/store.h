@@ -38,7 +38,7 @@
 #define CS_NOTE_MAX 2048       /* a finding's note, NUL included */
 #define CS_REPORT_MAX 16384    /* a report's content (JSON text), NUL included */
 #define CS_DETAIL_MAX 512      /* an audit entry's detail, NUL included */
-#define CS_STORE_SCHEMA_VERSION 3
+#define CS_STORE_SCHEMA_VERSION 4
 
 typedef struct cs_store cs_store;
 
@@ -513,5 +513,104 @@ cs_status cs_store_upload_create_checked(cs_store *s, const cs_upload_rec *rec,
  * user. Sessions end as cs_store_user_update says. */
 cs_status cs_store_user_update_checked(cs_store *s, const cs_user_rec *u, cs_check_outcome *outcome,
                                        cs_error *err) CS_WARN_UNUSED;
+
+/* ---- the live care loop (schema 4, docs/care.md) ------------------------ */
+
+#define CS_HUB_MSG_MAX 256    /* a hub status's message, NUL included */
+#define CS_ALERT_KIND_MAX 32  /* an alert kind, NUL included */
+#define CS_ALERT_KEY_MAX 64   /* an alert's dedupe key, NUL included */
+#define CS_ALERT_MSG_MAX 512  /* an alert's message, NUL included */
+#define CS_PROTOCOL_MAX 16384 /* a care protocol (JSON text), NUL included */
+
+/* The last health report of a study's hub. */
+typedef struct cs_hub_status_rec {
+    int64_t at_ms;      /* when the server took it; 0 = never reported */
+    int battery_pct;    /* 0..100 */
+    int signal_dbm;     /* -150..0 */
+    int spool_used_pct; /* 0..100 */
+    char recorder[16];  /* "recording", "stopped" or "error" */
+    char message[CS_HUB_MSG_MAX];
+} cs_hub_status_rec;
+
+/* Store `st` as the study's hub status; *previous (may be NULL) gets the
+ * one it replaced (at_ms 0 when none). NOT_FOUND when there is no study. */
+cs_status cs_store_hub_status_put(cs_store *s, const char *study, const cs_hub_status_rec *st,
+                                  cs_hub_status_rec *previous, cs_check_outcome *outcome,
+                                  cs_error *err) CS_WARN_UNUSED;
+/* The study's hub status; at_ms 0 when it never reported. */
+cs_status cs_store_hub_status_get(cs_store *s, const char *study, cs_hub_status_rec *out,
+                                  cs_error *err) CS_WARN_UNUSED;
+
+/* The care protocol in force for a study (JSON text, set when the study
+ * is created or first needs one; never changed after). */
+cs_status cs_store_study_protocol_set(cs_store *s, const char *study, const char *json,
+                                      cs_check_outcome *outcome, cs_error *err) CS_WARN_UNUSED;
+/* *json (malloc'd, NULL when none is stored) gets the study's protocol. */
+cs_status cs_store_study_protocol_get(cs_store *s, const char *study, char **json,
+                                      cs_error *err) CS_WARN_UNUSED;
+
+typedef struct cs_alert_rec {
+    int64_t id; /* assigned by the store, increasing */
+    char study[CS_ID_MAX];
+    char kind[CS_ALERT_KIND_MAX];
+    char key[CS_ALERT_KEY_MAX]; /* one alert per (study, kind, key) */
+    int64_t raised_at_ms;
+    char message[CS_ALERT_MSG_MAX];
+    char acked_by[CS_USER_MAX]; /* "" = open */
+    int64_t acked_at_ms;        /* 0 = open */
+    /* the webhook outbox */
+    int64_t delivered_at_ms; /* 0 = not delivered yet */
+    int attempts;
+    int64_t next_attempt_ms;
+} cs_alert_rec;
+
+/* Raise an alert unless one with the same (study, kind, key) exists: the
+ * rules may fire again after a restart and raise nothing twice. *raised
+ * says whether it was new; rec->id gets the alert's id either way.
+ * NOT_FOUND when there is no study. */
+cs_status cs_store_alert_raise(cs_store *s, cs_alert_rec *rec, bool *raised,
+                               cs_check_outcome *outcome, cs_error *err) CS_WARN_UNUSED;
+/* The study's alerts, newest first. *out is malloc'd (NULL when *n is 0). */
+cs_status cs_store_alerts_list(cs_store *s, const char *study, cs_alert_rec **out, size_t *n,
+                               cs_error *err) CS_WARN_UNUSED;
+/* Acknowledge alert `id` of `study`: NOT_FOUND (no such alert of that
+ * study), CONFLICT (acknowledged already; *out holds who and when). *out
+ * (may be NULL) gets the alert as stored. */
+cs_status cs_store_alert_ack(cs_store *s, const char *study, int64_t id, const char *by,
+                             int64_t at_ms, cs_check_outcome *outcome, cs_alert_rec *out,
+                             cs_error *err) CS_WARN_UNUSED;
+/* Up to `max` alerts not yet delivered to the webhook whose next attempt
+ * is due at `now_ms`, oldest first. *out is malloc'd. */
+cs_status cs_store_alerts_due(cs_store *s, int64_t now_ms, size_t max, cs_alert_rec **out,
+                              size_t *n, cs_error *err) CS_WARN_UNUSED;
+/* Record a delivery attempt: delivered_at_ms > 0 when it succeeded, else
+ * the attempt count and when to try next. */
+cs_status cs_store_alert_delivery(cs_store *s, int64_t id, int64_t delivered_at_ms, int attempts,
+                                  int64_t next_attempt_ms, cs_error *err) CS_WARN_UNUSED;
+
+/* The patient's code for the companion page: only its hash is stored.
+ * NOT_FOUND when there is no such study. */
+cs_status cs_store_patient_code_set(cs_store *s, const char *study, const char *code_hash,
+                                    int64_t expires_at, cs_check_outcome *outcome,
+                                    cs_error *err) CS_WARN_UNUSED;
+/* The study whose patient code hashes to `code_hash`, if the code has not
+ * expired at `now` (unix s) and the study is not closed: *found, and
+ * `study` (CS_ID_MAX) gets its id. *expired says a matching code was found
+ * but no longer works. */
+cs_status cs_store_patient_study(cs_store *s, const char *code_hash, int64_t now, bool *found,
+                                 bool *expired, char *study, cs_error *err) CS_WARN_UNUSED;
+
+/* A prep step ticked by the patient (or the tick taken back). */
+typedef struct cs_prep_tick_rec {
+    char step[32];
+    int64_t at_ms;
+} cs_prep_tick_rec;
+/* Tick (at_ms > 0; the first tick's time stands) or untick (at_ms 0) step
+ * `step` of `study`. NOT_FOUND when there is no such study. */
+cs_status cs_store_prep_tick(cs_store *s, const char *study, const char *step, int64_t at_ms,
+                             cs_check_outcome *outcome, cs_error *err) CS_WARN_UNUSED;
+/* The study's ticked steps. *out malloc'd (NULL when *n is 0). */
+cs_status cs_store_prep_ticks(cs_store *s, const char *study, cs_prep_tick_rec **out, size_t *n,
+                              cs_error *err) CS_WARN_UNUSED;
 
 #endif

@@ -18,9 +18,11 @@ static void usage(FILE *f)
           "       capscreen study import --data DIR [--label TEXT] FILE.csfs\n"
           "       capscreen study revoke-device --data DIR --study ID\n"
           "\n"
-          "create: make a study and its one-time enrolment code; the last line printed\n"
-          "is JSON {\"study\": ID, \"enrolment_code\": CODE}. The code expires after\n"
-          "code_ttl seconds (--code-ttl, default 7 days).\n"
+          "create: make a study, its one-time enrolment code and the patient's code for\n"
+          "the companion page; the last line printed is JSON {\"study\": ID,\n"
+          "\"enrolment_code\": CODE, \"patient_code\": CODE}. The enrolment code expires\n"
+          "after code_ttl seconds (--code-ttl, default 7 days); the patient code when\n"
+          "the study is closed or after 14 days.\n"
           "import: make a study from a frame-stream file (capscreen pack makes one);\n"
           "the server analyses it at its start, or within 30 s when it runs. The last\n"
           "line printed is JSON {\"study\": ID}.\n"
@@ -81,15 +83,18 @@ int cli_study(int argc, char **argv)
         printf("study %s imported from %s\n", id, file);
         printf("{\"study\": \"%s\"}\n", id);
     } else if (strcmp(sub, "create") == 0) {
-        char id[CS_ID_MAX], code[CS_CODE_LEN + 1];
+        char id[CS_ID_MAX], code[CS_CODE_LEN + 1], patient[CS_CODE_LEN + 1];
         int64_t expires = 0;
-        if (cs_study_create(st, label, cfg.code_ttl_s, id, code, &expires, &err) != CS_OK) {
+        if (cs_study_create(st, label, cfg.code_ttl_s, id, code, &expires, patient, &err) !=
+            CS_OK) {
             cli_fail("study create: %s", err.msg);
             goto fail;
         }
-        printf("study %s created; enrolment code %s (valid until unix time %lld)\n", id, code,
-               (long long)expires);
-        printf("{\"study\": \"%s\", \"enrolment_code\": \"%s\"}\n", id, code);
+        printf("study %s created; enrolment code %s (valid until unix time %lld); patient code "
+               "%s (the companion page, while the study is open)\n",
+               id, code, (long long)expires, patient);
+        printf("{\"study\": \"%s\", \"enrolment_code\": \"%s\", \"patient_code\": \"%s\"}\n", id,
+               code, patient);
     } else {
         int n = 0;
         bool found = false;

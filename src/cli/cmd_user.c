@@ -10,7 +10,8 @@
 #include "capscreen/server.h"
 #include "capscreen/store.h"
 #include "cli/cli.h"
-#include "server/api/api.h"
+#include "server/auth/auth.h"
+#include "server/auth/password.h"
 #include "server/auth/tokens.h"
 
 static const char *env_lookup(const char *name) { return getenv(name); }

@@ -47,6 +47,9 @@ static const key_def KEYS[] = {
     {"session_max", "CAPSCREEN_SESSION_MAX", K_I64, F(session_max_s), 60, 30LL * 86400},
     {"tls_cert", "CAPSCREEN_TLS_CERT", K_PATH, F(tls_cert), 0, 0},
     {"tls_key", "CAPSCREEN_TLS_KEY", K_PATH, F(tls_key), 0, 0},
+    {"protocol", "CAPSCREEN_PROTOCOL", K_PATH, F(protocol), 0, 0},
+    {"webhook_url", "CAPSCREEN_WEBHOOK_URL", K_STR, F(webhook_url), 0, 0},
+    {"webhook_secret_file", "CAPSCREEN_WEBHOOK_SECRET_FILE", K_PATH, F(webhook_secret_file), 0, 0},
 };
 #undef F
 

@@ -1,5 +1,11 @@
 /* server.c - the server's lifetime: start (store, model, reconciliation,
- * resumed analysis, libmicrohttpd), housekeeping and graceful stop. */
+ * resumed analysis, libmicrohttpd), housekeeping and graceful stop.
+ *
+ * This file is the composition root: the only place that sees every
+ * layer's context at once. It builds the shared objects (store, engine,
+ * counters, signals, limiter), hands each layer a context that holds only
+ * what that layer needs, and gives libmicrohttpd the router's. No layer
+ * sees struct cs_server (docs/server.md, "Layers"). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netdb.h>
@@ -10,14 +16,44 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <sodium.h>
+
 #include "capscreen/fileio.h"
 #include "server/api/api.h"
 #include "server/audit/audit.h"
 #include "server/ingest/ingest.h"
 #include "server/router/router.h"
-#include "server/tus/tus.h"
+#include "server/auth/limiter.h"
+#include "server/care/care.h"
 #include "server/auth/tokens.h"
 #include "server/files/tus_files.h"
+
+struct cs_server {
+    cs_server_config cfg; /* read-only after start; the contexts point into it */
+    cs_store *store;
+    cs_engine *engine;
+    struct MHD_Daemon *mhd;
+    char bound[CS_CFG_STR + 16];
+    char web_dir[CS_CFG_PATH];
+    bool tls;
+    char *tls_cert, *tls_key; /* PEM text when tls */
+
+    /* Shared by the layers that need them. */
+    cs_metrics metrics;
+    cs_signals signals;
+    cs_login_limiter *limiter;
+    cs_upload_files *files;
+    cs_audit_log *audit;
+    cs_ingest *ingest;
+    cs_care *care;
+
+    /* Each layer's context. */
+    cs_auth_ctx auth;
+    cs_tus tus;
+    cs_media media;
+    cs_api api;
+    cs_router router;
+};
 
 /* Split HOST:PORT ([v6]:PORT too) and resolve it numerically or by name. */
 static cs_status resolve(const char *listen, struct sockaddr_storage *ss, socklen_t *len, bool *v6,
@@ -102,6 +138,71 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
     vfprintf(stderr, fmt, ap);
 }
 
+/* The live care loop: the protocol file (the built-in default unless
+ * `protocol` names one) and the webhook, whose key is read from its file
+ * (never from the command line, where `ps` would show it). */
+static cs_status start_care(cs_server *s, cs_error *err)
+{
+    char secret[CS_CFG_STR] = "";
+    if (s->cfg.webhook_secret_file[0]) {
+        uint8_t *buf = NULL;
+        size_t n = 0;
+        cs_status st = cs_file_read(s->cfg.webhook_secret_file, sizeof secret - 1, &buf, &n, err);
+        if (st != CS_OK)
+            return st;
+        while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' '))
+            n--;
+        memcpy(secret, buf, n);
+        secret[n] = '\0';
+        sodium_memzero(buf, n);
+        free(buf);
+    }
+    cs_care_deps d = {.store = s->store,
+                      .metrics = &s->metrics,
+                      .signals = &s->signals,
+                      .protocol_path = s->cfg.protocol[0] ? s->cfg.protocol : CS_DEFAULT_PROTOCOL,
+                      .webhook_url = s->cfg.webhook_url,
+                      .webhook_secret = secret};
+    cs_status st = cs_care_new(&d, &s->care, err);
+    sodium_memzero(secret, sizeof secret);
+    return st;
+}
+
+/* Fill each layer's context from the shared objects. */
+static void wire(cs_server *s)
+{
+    s->auth = (cs_auth_ctx){.store = s->store, .cfg = &s->cfg, .signals = &s->signals};
+    s->media = (cs_media){.data_dir = s->cfg.data_dir,
+                          .web_dir = s->web_dir,
+                          .store = s->store,
+                          .files = s->files,
+                          .metrics = &s->metrics};
+    s->tus = (cs_tus){.cfg = &s->cfg,
+                      .store = s->store,
+                      .files = s->files,
+                      .ingest = s->ingest,
+                      .metrics = &s->metrics,
+                      .signals = &s->signals};
+    s->api.cfg = &s->cfg;
+    s->api.store = s->store;
+    s->api.metrics = &s->metrics;
+    s->api.signals = &s->signals;
+    s->api.audit = s->audit;
+    s->api.auth = &s->auth;
+    s->api.ingest = s->ingest;
+    s->api.media = &s->media;
+    s->api.care = s->care;
+    s->api.limiter = s->limiter;
+    s->api.tls = s->tls;
+    s->router = (cs_router){.cfg = &s->cfg,
+                            .metrics = &s->metrics,
+                            .auth = &s->auth,
+                            .audit = s->audit,
+                            .api = &s->api,
+                            .tus = &s->tus,
+                            .media = &s->media};
+}
+
 cs_status cs_server_start(const cs_server_config *cfg, cs_server **out, cs_error *err)
 {
     cs_status st;
@@ -112,28 +213,38 @@ cs_status cs_server_start(const cs_server_config *cfg, cs_server **out, cs_error
     if (!s)
         return cs_error_set(err, CS_ERR_NOMEM, "out of memory starting the server");
     s->cfg = *cfg;
-    pthread_mutex_init(&s->locks_mu, NULL);
-    pthread_mutex_init(&s->progress_mu, NULL);
-    pthread_cond_init(&s->progress_cv, NULL);
+    cs_signals_init(&s->signals);
+    snprintf(s->web_dir, sizeof s->web_dir, "%s", cfg->web_dir[0] ? cfg->web_dir : CS_WEB_DIR);
     if ((st = cs_tokens_init(err)) != CS_OK ||
         (st = resolve(cfg->listen, &ss, &sl, &v6, err)) != CS_OK ||
-        (st = cs_store_open_db(cfg->db, cfg->data_dir, &s->store, err)) != CS_OK)
+        (st = cs_store_open_db(cfg->db, cfg->data_dir, &s->store, err)) != CS_OK ||
+        (st = cs_upload_files_open(cfg->data_dir, &s->files, err)) != CS_OK)
         goto fail;
-    snprintf(s->uploads_dir, sizeof s->uploads_dir, "%s/uploads", cfg->data_dir);
-    if (mkdir(s->uploads_dir, 0750) != 0 && errno != EEXIST) {
-        st = cs_error_set(err, CS_ERR_IO, "cannot create %s: %s", s->uploads_dir, strerror(errno));
+    s->limiter = cs_limiter_new();
+    if (!s->limiter) {
+        st = cs_error_set(err, CS_ERR_NOMEM, "out of memory starting the server");
         goto fail;
     }
     /* Both models: live analysis flags bleeding and polyps. */
     if ((st = cs_engine_load_models(cfg->model[0] ? cfg->model : NULL,
                                     cfg->polyp_model[0] ? cfg->polyp_model : NULL, &s->engine,
                                     err)) != CS_OK ||
-        (st = cs_tus_reconcile(s, err)) != CS_OK || (st = cs_session_init(s, err)) != CS_OK ||
-        (st = cs_audit_init(s, err)) != CS_OK || (st = load_tls(s, err)) != CS_OK ||
-        (st = cs_ingest_new(s, &s->ingest, err)) != CS_OK)
+        (st = cs_tus_reconcile(s->files, s->store, err)) != CS_OK ||
+        (st = cs_audit_new(s->store, s->limiter, &s->metrics, &s->audit, err)) != CS_OK ||
+        (st = load_tls(s, err)) != CS_OK)
         goto fail;
-    snprintf(s->web_dir, sizeof s->web_dir, "%s", cfg->web_dir[0] ? cfg->web_dir : CS_WEB_DIR);
-    cs_tus_sweep(s);
+    cs_ingest_deps deps = {.store = s->store,
+                           .engine = s->engine,
+                           .files = s->files,
+                           .metrics = &s->metrics,
+                           .signals = &s->signals,
+                           .threads = cfg->analysis_threads};
+    if ((st = cs_ingest_new(&deps, &s->ingest, err)) != CS_OK || (st = start_care(s, err)) != CS_OK)
+        goto fail;
+    wire(s);
+    if ((st = cs_api_init(&s->api, err)) != CS_OK)
+        goto fail;
+    cs_tus_sweep(&s->tus);
     resume_pending(s);
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ITC |
                      MHD_USE_ERROR_LOG | MHD_USE_POLL | (v6 ? MHD_USE_IPv6 : 0) |
@@ -147,13 +258,13 @@ cs_status cs_server_start(const cs_server_config *cfg, cs_server **out, cs_error
     };
     /* The logger comes first so that MHD reports through it. */
     s->mhd = MHD_start_daemon(
-        flags, 0, NULL, NULL, cs_http_on_request, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-        MHD_OPTION_ARRAY, tls_opts, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-        MHD_OPTION_NOTIFY_COMPLETED, cs_http_on_completed, s, MHD_OPTION_CONNECTION_LIMIT,
+        flags, 0, NULL, NULL, cs_http_on_request, &s->router, MHD_OPTION_EXTERNAL_LOGGER, mhd_log,
+        NULL, MHD_OPTION_ARRAY, tls_opts, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+        MHD_OPTION_NOTIFY_COMPLETED, cs_http_on_completed, &s->router, MHD_OPTION_CONNECTION_LIMIT,
         (unsigned)cfg->max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
         (unsigned)cfg->connection_timeout_s, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-        (unsigned)cfg->per_ip_connections, MHD_OPTION_NOTIFY_CONNECTION, cs_http_on_connection, s,
-        MHD_OPTION_UNESCAPE_CALLBACK, cs_http_unescape, NULL, MHD_OPTION_END);
+        (unsigned)cfg->per_ip_connections, MHD_OPTION_NOTIFY_CONNECTION, cs_http_on_connection,
+        &s->router, MHD_OPTION_UNESCAPE_CALLBACK, cs_http_unescape, NULL, MHD_OPTION_END);
     if (!s->mhd) {
         st = cs_error_set(err, CS_ERR_IO, "cannot listen on %s (address in use or not allowed?)",
                           cfg->listen);
@@ -180,9 +291,9 @@ void cs_server_sweep(cs_server *s)
 {
     if (!s)
         return;
-    cs_tus_sweep(s);
-    resume_pending(s);        /* studies imported while it runs (capscreen study import) */
-    cs_audit_flush(s, false); /* frames.view and login.limited batches */
+    cs_tus_sweep(&s->tus);
+    resume_pending(s);               /* studies imported while it runs (capscreen study import) */
+    cs_audit_flush(s->audit, false); /* frames.view and login.limited batches */
     int64_t now = cs_now_s();
     int n = 0;
     cs_error e = {0};
@@ -190,7 +301,7 @@ void cs_server_sweep(cs_server *s)
                                 &n, &e) != CS_OK)
         fprintf(stderr, "capscreen: cannot purge ended sessions: %s\n", e.msg);
     else if (n > 0)
-        cs_sessions_changed(s); /* their event streams end */
+        cs_signals_sessions_changed(&s->signals); /* their event streams end */
 }
 
 void cs_server_stop(cs_server *s)
@@ -199,27 +310,24 @@ void cs_server_stop(cs_server *s)
         return;
     if (s->mhd) {
         /* Stop accepting; let requests in flight finish. Event streams end
-         * when they see `stopping`. */
+         * when they see the stop signal. */
         MHD_quiesce_daemon(s->mhd);
-        atomic_store(&s->stopping, true);
-        cs_progress_bump(s);
-        for (int i = 0; i < s->cfg.shutdown_grace_s * 20 && atomic_load(&s->requests_active) > 0;
-             i++)
+        cs_signals_stop(&s->signals);
+        for (int i = 0;
+             i < s->cfg.shutdown_grace_s * 20 && atomic_load(&s->metrics.requests_active) > 0; i++)
             usleep(50 * 1000);
         MHD_stop_daemon(s->mhd); /* cuts what is left: bodies are fsynced on the way */
     }
-    atomic_store(&s->stopping, true);
+    cs_signals_stop(&s->signals);
+    cs_care_free(s->care);
     cs_ingest_free(s->ingest);
-    if (s->store)
-        cs_audit_free(s); /* writes the open frames.view batches */
-    cs_session_free(s);
+    cs_audit_free(s->audit); /* writes the open frames.view and login.limited batches */
+    cs_limiter_free(s->limiter);
     free(s->tls_key);
     free(s->tls_cert);
-    cs_tus_locks_free(s);
+    cs_upload_files_close(s->files);
     cs_store_close(s->store);
     cs_engine_free(s->engine);
-    pthread_cond_destroy(&s->progress_cv);
-    pthread_mutex_destroy(&s->progress_mu);
-    pthread_mutex_destroy(&s->locks_mu);
+    cs_signals_destroy(&s->signals);
     free(s);
 }

@@ -411,3 +411,130 @@ cs_status cs_store_user_update_checked(cs_store *s, const cs_user_rec *u, cs_che
     *outcome = CS_CHECK_NOT_FOUND;
     return s->ops->user_update_checked(s, u, outcome, err);
 }
+
+/* ---- the live care loop -------------------------------------------------- */
+
+static bool pct_ok(int v) { return v >= 0 && v <= 100; }
+
+cs_status cs_store_hub_status_put(cs_store *s, const char *study, const cs_hub_status_rec *st,
+                                  cs_hub_status_rec *previous, cs_check_outcome *outcome,
+                                  cs_error *err)
+{
+    CHECK(s && study && st && outcome);
+    *outcome = CS_CHECK_NOT_FOUND;
+    if (st->at_ms <= 0 || !pct_ok(st->battery_pct) || !pct_ok(st->spool_used_pct) ||
+        st->signal_dbm < -150 || st->signal_dbm > 0 || strlen(st->recorder) == 0)
+        return cs_error_set(err, CS_ERR_ARG, "store: a hub status out of range");
+    cs_hub_status_rec ignored;
+    return s->ops->hub_status_put(s, study, st, previous ? previous : &ignored, outcome, err);
+}
+
+cs_status cs_store_hub_status_get(cs_store *s, const char *study, cs_hub_status_rec *out,
+                                  cs_error *err)
+{
+    CHECK(s && study && out);
+    memset(out, 0, sizeof *out);
+    return s->ops->hub_status_get(s, study, out, err);
+}
+
+cs_status cs_store_study_protocol_set(cs_store *s, const char *study, const char *json,
+                                      cs_check_outcome *outcome, cs_error *err)
+{
+    CHECK(s && study && json && outcome);
+    *outcome = CS_CHECK_NOT_FOUND;
+    if (strlen(json) >= CS_PROTOCOL_MAX)
+        return cs_error_set(err, CS_ERR_ARG, "store: a protocol over %d bytes",
+                            CS_PROTOCOL_MAX - 1);
+    return s->ops->study_protocol_set(s, study, json, outcome, err);
+}
+
+cs_status cs_store_study_protocol_get(cs_store *s, const char *study, char **json, cs_error *err)
+{
+    CHECK(s && study && json);
+    *json = NULL;
+    return s->ops->study_protocol_get(s, study, json, err);
+}
+
+cs_status cs_store_alert_raise(cs_store *s, cs_alert_rec *rec, bool *raised,
+                               cs_check_outcome *outcome, cs_error *err)
+{
+    CHECK(s && rec && raised && outcome);
+    *raised = false;
+    *outcome = CS_CHECK_NOT_FOUND;
+    if (!rec->study[0] || !rec->kind[0] || rec->raised_at_ms <= 0)
+        return cs_error_set(err, CS_ERR_ARG, "store: an alert needs a study, a kind and a time");
+    return s->ops->alert_raise(s, rec, raised, outcome, err);
+}
+
+cs_status cs_store_alerts_list(cs_store *s, const char *study, cs_alert_rec **out, size_t *n,
+                               cs_error *err)
+{
+    CHECK(s && study && out && n);
+    return s->ops->alerts_list(s, study, out, n, err);
+}
+
+cs_status cs_store_alert_ack(cs_store *s, const char *study, int64_t id, const char *by,
+                             int64_t at_ms, cs_check_outcome *outcome, cs_alert_rec *out,
+                             cs_error *err)
+{
+    CHECK(s && study && by && outcome);
+    *outcome = CS_CHECK_NOT_FOUND;
+    if (at_ms <= 0 || !by[0])
+        return cs_error_set(err, CS_ERR_ARG, "store: acknowledging needs a user and a time");
+    cs_alert_rec ignored;
+    return s->ops->alert_ack(s, study, id, by, at_ms, outcome, out ? out : &ignored, err);
+}
+
+cs_status cs_store_alerts_due(cs_store *s, int64_t now_ms, size_t max, cs_alert_rec **out,
+                              size_t *n, cs_error *err)
+{
+    CHECK(s && out && n);
+    *out = NULL;
+    *n = 0;
+    return s->ops->alerts_due(s, now_ms, max, out, n, err);
+}
+
+cs_status cs_store_alert_delivery(cs_store *s, int64_t id, int64_t delivered_at_ms, int attempts,
+                                  int64_t next_attempt_ms, cs_error *err)
+{
+    CHECK(s);
+    return s->ops->alert_delivery(s, id, delivered_at_ms, attempts, next_attempt_ms, err);
+}
+
+cs_status cs_store_patient_code_set(cs_store *s, const char *study, const char *code_hash,
+                                    int64_t expires_at, cs_check_outcome *outcome, cs_error *err)
+{
+    CHECK(s && study && code_hash && outcome);
+    *outcome = CS_CHECK_NOT_FOUND;
+    if (!code_hash[0] || expires_at <= 0)
+        return cs_error_set(err, CS_ERR_ARG, "store: a patient code needs a hash and an expiry");
+    return s->ops->patient_code_set(s, study, code_hash, expires_at, outcome, err);
+}
+
+cs_status cs_store_patient_study(cs_store *s, const char *code_hash, int64_t now, bool *found,
+                                 bool *expired, char *study, cs_error *err)
+{
+    CHECK(s && code_hash && found && expired && study);
+    *found = *expired = false;
+    study[0] = '\0';
+    return s->ops->patient_study(s, code_hash, now, found, expired, study, err);
+}
+
+cs_status cs_store_prep_tick(cs_store *s, const char *study, const char *step, int64_t at_ms,
+                             cs_check_outcome *outcome, cs_error *err)
+{
+    CHECK(s && study && step && outcome);
+    *outcome = CS_CHECK_NOT_FOUND;
+    if (!step[0] || strlen(step) >= sizeof((cs_prep_tick_rec *)0)->step || at_ms < 0)
+        return cs_error_set(err, CS_ERR_ARG, "store: a prep tick needs a step id");
+    return s->ops->prep_tick(s, study, step, at_ms, outcome, err);
+}
+
+cs_status cs_store_prep_ticks(cs_store *s, const char *study, cs_prep_tick_rec **out, size_t *n,
+                              cs_error *err)
+{
+    CHECK(s && study && out && n);
+    *out = NULL;
+    *n = 0;
+    return s->ops->prep_ticks(s, study, out, n, err);
+}

@@ -92,6 +92,34 @@ typedef struct cs_store_ops {
                                        cs_check_outcome *outcome, cs_error *err);
     cs_status (*user_update_checked)(cs_store *s, const cs_user_rec *u, cs_check_outcome *outcome,
                                      cs_error *err);
+    /* the live care loop (schema 4) */
+    cs_status (*hub_status_put)(cs_store *s, const char *study, const cs_hub_status_rec *st,
+                                cs_hub_status_rec *previous, cs_check_outcome *outcome,
+                                cs_error *err);
+    cs_status (*hub_status_get)(cs_store *s, const char *study, cs_hub_status_rec *out,
+                                cs_error *err);
+    cs_status (*study_protocol_set)(cs_store *s, const char *study, const char *json,
+                                    cs_check_outcome *outcome, cs_error *err);
+    cs_status (*study_protocol_get)(cs_store *s, const char *study, char **json, cs_error *err);
+    cs_status (*alert_raise)(cs_store *s, cs_alert_rec *rec, bool *raised,
+                             cs_check_outcome *outcome, cs_error *err);
+    cs_status (*alerts_list)(cs_store *s, const char *study, cs_alert_rec **out, size_t *n,
+                             cs_error *err);
+    cs_status (*alert_ack)(cs_store *s, const char *study, int64_t id, const char *by,
+                           int64_t at_ms, cs_check_outcome *outcome, cs_alert_rec *out,
+                           cs_error *err);
+    cs_status (*alerts_due)(cs_store *s, int64_t now_ms, size_t max, cs_alert_rec **out, size_t *n,
+                            cs_error *err);
+    cs_status (*alert_delivery)(cs_store *s, int64_t id, int64_t delivered_at_ms, int attempts,
+                                int64_t next_attempt_ms, cs_error *err);
+    cs_status (*patient_code_set)(cs_store *s, const char *study, const char *code_hash,
+                                  int64_t expires_at, cs_check_outcome *outcome, cs_error *err);
+    cs_status (*patient_study)(cs_store *s, const char *code_hash, int64_t now, bool *found,
+                               bool *expired, char *study, cs_error *err);
+    cs_status (*prep_tick)(cs_store *s, const char *study, const char *step, int64_t at_ms,
+                           cs_check_outcome *outcome, cs_error *err);
+    cs_status (*prep_ticks)(cs_store *s, const char *study, cs_prep_tick_rec **out, size_t *n,
+                            cs_error *err);
 } cs_store_ops;
 
 /* Every backend's handle starts with this. */

@@ -2,7 +2,8 @@
  * selected by a postgresql:// URL (store.h, cs_store_open_db). The schema
  * and its semantics mirror the SQLite backend's (store_sqlite.c), version
  * for version; store_pg.h says how calls are serialised and locked. The
- * reading workstation's calls live in store_pg_ws.c. */
+ * reading workstation's calls live in store_pg_ws.c, the care loop's in
+ * store_pg_care.c. */
 #include "store/store_pg.h"
 
 #include <inttypes.h>
@@ -128,6 +129,30 @@ static const char *const MIGRATIONS[] = {
     "UPDATE studies SET (n_frames, n_ok, n_readable, n_bleeding, n_too_dark, n_too_bright,"
     " n_blurry, n_polyp, last_capture_time_us) = (SELECT " PG_FRAME_AGG
     " FROM frames f WHERE f.study = studies.id);",
+    /* 4: the live care loop (docs/care.md): the protocol in force per
+     * study, the hub's last health report, alerts once per (study, kind,
+     * key) with their webhook outbox, the patient's code and prep ticks. */
+    "ALTER TABLE studies ADD COLUMN protocol TEXT;"
+    "CREATE TABLE hub_status ("
+    " study TEXT PRIMARY KEY REFERENCES studies(id), at_ms BIGINT NOT NULL,"
+    " battery_pct INTEGER NOT NULL, signal_dbm INTEGER NOT NULL,"
+    " spool_used_pct INTEGER NOT NULL, recorder TEXT NOT NULL, message TEXT NOT NULL);"
+    "CREATE TABLE alerts ("
+    " id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
+    " study TEXT NOT NULL REFERENCES studies(id),"
+    " kind TEXT NOT NULL, key TEXT NOT NULL, raised_at_ms BIGINT NOT NULL,"
+    " message TEXT NOT NULL, acked_by TEXT NOT NULL DEFAULT '',"
+    " acked_at_ms BIGINT NOT NULL DEFAULT 0, delivered_at_ms BIGINT NOT NULL DEFAULT 0,"
+    " attempts INTEGER NOT NULL DEFAULT 0, next_attempt_ms BIGINT NOT NULL DEFAULT 0,"
+    " UNIQUE (study, kind, key));"
+    "CREATE INDEX alerts_outbox ON alerts (next_attempt_ms) WHERE delivered_at_ms = 0;"
+    "ALTER TABLE studies ADD COLUMN patient_code_hash TEXT,"
+    " ADD COLUMN patient_code_expires_at BIGINT NOT NULL DEFAULT 0;"
+    "CREATE UNIQUE INDEX studies_patient_code ON studies (patient_code_hash)"
+    " WHERE patient_code_hash IS NOT NULL;"
+    "CREATE TABLE prep_ticks ("
+    " study TEXT NOT NULL REFERENCES studies(id), step TEXT NOT NULL,"
+    " at_ms BIGINT NOT NULL, PRIMARY KEY (study, step));",
 };
 #define N_MIGRATIONS ((int)(sizeof MIGRATIONS / sizeof MIGRATIONS[0]))
 
@@ -388,7 +413,7 @@ static cs_status migrate(pg_store *q, cs_error *err)
         goto out;
     }
     static const char *const names[] = {"migration to schema 1", "migration to schema 2",
-                                        "migration to schema 3"};
+                                        "migration to schema 3", "migration to schema 4"};
     _Static_assert(sizeof names / sizeof names[0] == N_MIGRATIONS, "a name per migration");
     for (int v = version; v < N_MIGRATIONS && r == CS_OK; v++) {
         if ((r = pg_begin(q, &in_tx, err)) != CS_OK ||
@@ -1060,6 +1085,19 @@ static const cs_store_ops PG_OPS = {
     .upload_update_checked = pg_upload_update_checked,
     .upload_create_checked = pg_upload_create_checked,
     .user_update_checked = pg_user_update_checked,
+    .hub_status_put = pg_hub_status_put,
+    .hub_status_get = pg_hub_status_get,
+    .study_protocol_set = pg_study_protocol_set,
+    .study_protocol_get = pg_study_protocol_get,
+    .alert_raise = pg_alert_raise,
+    .alerts_list = pg_alerts_list,
+    .alert_ack = pg_alert_ack,
+    .alerts_due = pg_alerts_due,
+    .alert_delivery = pg_alert_delivery,
+    .patient_code_set = pg_patient_code_set,
+    .patient_study = pg_patient_study,
+    .prep_tick = pg_prep_tick,
+    .prep_ticks = pg_prep_ticks,
 };
 
 /* Notices (e.g. "relation exists, skipping") are not errors and must not

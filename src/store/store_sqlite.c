@@ -132,6 +132,34 @@ static const char *const MIGRATIONS[] = {
     "UPDATE studies SET (n_frames, n_ok, n_readable, n_bleeding, n_too_dark, n_too_bright,"
     " n_blurry, n_polyp, last_capture_time_us) = (SELECT " SQ_FRAME_AGG
     " FROM frames f WHERE f.study = studies.id);",
+    /* 4: the live care loop (issue 8, docs/care.md). Each study keeps the
+     * care protocol in force (JSON text) and its hub's last health report;
+     * alerts are raised once per (study, kind, key), so rules that fire
+     * again after a restart add nothing, and carry their webhook delivery
+     * state (the outbox). */
+    "ALTER TABLE studies ADD COLUMN protocol TEXT;"
+    "CREATE TABLE hub_status ("
+    " study TEXT PRIMARY KEY REFERENCES studies(id), at_ms INTEGER NOT NULL,"
+    " battery_pct INTEGER NOT NULL, signal_dbm INTEGER NOT NULL,"
+    " spool_used_pct INTEGER NOT NULL, recorder TEXT NOT NULL, message TEXT NOT NULL)"
+    " WITHOUT ROWID;"
+    "CREATE TABLE alerts ("
+    " id INTEGER PRIMARY KEY AUTOINCREMENT, study TEXT NOT NULL REFERENCES studies(id),"
+    " kind TEXT NOT NULL, key TEXT NOT NULL, raised_at_ms INTEGER NOT NULL,"
+    " message TEXT NOT NULL, acked_by TEXT NOT NULL DEFAULT '',"
+    " acked_at_ms INTEGER NOT NULL DEFAULT 0, delivered_at_ms INTEGER NOT NULL DEFAULT 0,"
+    " attempts INTEGER NOT NULL DEFAULT 0, next_attempt_ms INTEGER NOT NULL DEFAULT 0,"
+    " UNIQUE (study, kind, key));"
+    "CREATE INDEX alerts_outbox ON alerts (next_attempt_ms) WHERE delivered_at_ms = 0;"
+    /* the patient's companion page: its code (hashed) and the prep steps
+     * ticked */
+    "ALTER TABLE studies ADD COLUMN patient_code_hash TEXT;"
+    "ALTER TABLE studies ADD COLUMN patient_code_expires_at INTEGER NOT NULL DEFAULT 0;"
+    "CREATE UNIQUE INDEX studies_patient_code ON studies (patient_code_hash)"
+    " WHERE patient_code_hash IS NOT NULL;"
+    "CREATE TABLE prep_ticks ("
+    " study TEXT NOT NULL REFERENCES studies(id), step TEXT NOT NULL,"
+    " at_ms INTEGER NOT NULL, PRIMARY KEY (study, step)) WITHOUT ROWID;",
 };
 #define N_MIGRATIONS ((int)(sizeof MIGRATIONS / sizeof MIGRATIONS[0]))
 
@@ -1012,6 +1040,19 @@ static const cs_store_ops SQLITE_OPS = {
     .upload_update_checked = sq_upload_update_checked,
     .upload_create_checked = sq_upload_create_checked,
     .user_update_checked = sq_user_update_checked,
+    .hub_status_put = sq_hub_status_put,
+    .hub_status_get = sq_hub_status_get,
+    .study_protocol_set = sq_study_protocol_set,
+    .study_protocol_get = sq_study_protocol_get,
+    .alert_raise = sq_alert_raise,
+    .alerts_list = sq_alerts_list,
+    .alert_ack = sq_alert_ack,
+    .alerts_due = sq_alerts_due,
+    .alert_delivery = sq_alert_delivery,
+    .patient_code_set = sq_patient_code_set,
+    .patient_study = sq_patient_study,
+    .prep_tick = sq_prep_tick,
+    .prep_ticks = sq_prep_ticks,
 };
 
 cs_status cs_store_sqlite_open(const char *data_dir, cs_store **out, cs_error *err)
@@ -1039,10 +1080,17 @@ cs_status cs_store_sqlite_open(const char *data_dir, cs_store **out, cs_error *e
         goto fail;
     }
     sqlite3_busy_timeout(q->db, 5000);
-    if (sqlite3_exec(q->db,
-                     "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
-                     " PRAGMA foreign_keys=ON;",
-                     NULL, NULL, NULL) != SQLITE_OK) {
+    /* Switching a new database to WAL needs it to itself, and SQLite
+     * answers BUSY at once (no busy handler) while another process opening
+     * it at the same moment holds a lock: retry for up to the busy timeout. */
+    int rc = SQLITE_BUSY;
+    for (int tries = 0; tries < 500 && rc == SQLITE_BUSY; tries++) {
+        rc = sqlite3_exec(q->db, "PRAGMA journal_mode=WAL", NULL, NULL, NULL);
+        if (rc == SQLITE_BUSY)
+            sqlite3_sleep(10);
+    }
+    if (rc != SQLITE_OK || sqlite3_exec(q->db, "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;",
+                                        NULL, NULL, NULL) != SQLITE_OK) {
         r = db_fail(q, err, "set WAL mode");
         goto fail;
     }

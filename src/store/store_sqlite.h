@@ -1,6 +1,8 @@
-/* store_sqlite.h - what the SQLite backend's two files share: the handle,
- * the statement helpers, and the reading workstation's calls
- * (store_sqlite_ws.c) that store_sqlite.c puts in its table of operations.
+/* store_sqlite.h - what the SQLite backend's files share: the handle,
+ * the statement helpers, and the calls of store_sqlite_ws.c (the reading
+ * workstation), store_sqlite_close.c (rules checked in the transaction)
+ * and store_sqlite_care.c (the live care loop) that store_sqlite.c puts
+ * in its table of operations.
  * Every helper here but get_by_id() runs with q->lock held by its caller. */
 #ifndef CS_STORE_SQLITE_H
 #define CS_STORE_SQLITE_H
@@ -284,5 +286,31 @@ cs_status sq_upload_update_checked(cs_store *s, const cs_upload_rec *rec, cs_che
                                    cs_error *err);
 cs_status sq_upload_create_checked(cs_store *s, const cs_upload_rec *rec, cs_check_outcome *outcome,
                                    cs_error *err);
+
+/* The live care loop (schema 4): store_sqlite_care.c. */
+cs_status sq_hub_status_put(cs_store *s, const char *study, const cs_hub_status_rec *st,
+                            cs_hub_status_rec *previous, cs_check_outcome *outcome, cs_error *err);
+cs_status sq_hub_status_get(cs_store *s, const char *study, cs_hub_status_rec *out, cs_error *err);
+cs_status sq_study_protocol_set(cs_store *s, const char *study, const char *json,
+                                cs_check_outcome *outcome, cs_error *err);
+cs_status sq_study_protocol_get(cs_store *s, const char *study, char **json, cs_error *err);
+cs_status sq_alert_raise(cs_store *s, cs_alert_rec *rec, bool *raised, cs_check_outcome *outcome,
+                         cs_error *err);
+cs_status sq_alerts_list(cs_store *s, const char *study, cs_alert_rec **out, size_t *n,
+                         cs_error *err);
+cs_status sq_alert_ack(cs_store *s, const char *study, int64_t id, const char *by, int64_t at_ms,
+                       cs_check_outcome *outcome, cs_alert_rec *out, cs_error *err);
+cs_status sq_alerts_due(cs_store *s, int64_t now_ms, size_t max, cs_alert_rec **out, size_t *n,
+                        cs_error *err);
+cs_status sq_alert_delivery(cs_store *s, int64_t id, int64_t delivered_at_ms, int attempts,
+                            int64_t next_attempt_ms, cs_error *err);
+cs_status sq_patient_code_set(cs_store *s, const char *study, const char *code_hash,
+                              int64_t expires_at, cs_check_outcome *outcome, cs_error *err);
+cs_status sq_patient_study(cs_store *s, const char *code_hash, int64_t now, bool *found,
+                           bool *expired, char *study, cs_error *err);
+cs_status sq_prep_tick(cs_store *s, const char *study, const char *step, int64_t at_ms,
+                       cs_check_outcome *outcome, cs_error *err);
+cs_status sq_prep_ticks(cs_store *s, const char *study, cs_prep_tick_rec **out, size_t *n,
+                        cs_error *err);
 
 #endif

@@ -224,12 +224,13 @@ json_get() {
     python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2"
 }
 # Create a study with the admin API and enrol a device for it: sets
-# STUDY, CODE_ and TOKEN.
+# STUDY, CODE_, PATIENT_CODE and TOKEN.
 new_device() {
     http POST /api/v1/studies -H "Authorization: Bearer $ADMIN_TOKEN" -d '{"label":"test"}'
     [ "$CODE" = 201 ] || die "study create: $CODE $(cat "$T/body")"
     STUDY=$(json_get "$T/body" 'd["study"]')
     CODE_=$(json_get "$T/body" 'd["enrolment_code"]')
+    PATIENT_CODE=$(json_get "$T/body" 'd["patient_code"]')
     http POST /api/v1/devices/enrol -d "{\"code\": \"$CODE_\"}"
     [ "$CODE" = 200 ] || die "enrol: $CODE $(cat "$T/body")"
     TOKEN=$(json_get "$T/body" 'd["token"]')
@@ -277,7 +278,8 @@ uplink_cleanup() {
 node_modules_complete() {
     [ -d "$NODE_DIR/node_modules/@tus/file-store" ] &&
         [ -f "$NODE_DIR/node_modules/tus-js-client/package.json" ] &&
-        [ -f "$NODE_DIR/node_modules/playwright-core/package.json" ]
+        [ -f "$NODE_DIR/node_modules/playwright-core/package.json" ] &&
+        [ -f "$NODE_DIR/node_modules/axe-core/axe.min.js" ]
 }
 # need_node_modules WHAT: node and tests/node's packages (npm ci from the
 # lock file, once, under a lock shared by every test), or skip naming WHAT.

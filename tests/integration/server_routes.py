@@ -7,7 +7,7 @@ import json
 import sys
 import urllib.parse
 
-URL, ADMIN, DEVICE, STUDY = sys.argv[1:5]
+URL, ADMIN, DEVICE, STUDY, PATIENT = sys.argv[1:6]
 HOST = urllib.parse.urlparse(URL).netloc
 ROLES = {"admin": "admin", "reader": "reader", "consultant": "cons", "coordinator": "coord"}
 CHANGES = {"POST", "PUT", "PATCH", "DELETE"}
@@ -80,7 +80,7 @@ def audit_denials():
     return d.get("entries", d.get("audit", []))
 
 
-walked = {"anon": 0, "roles": 0, "device": 0, "csrf": 0}
+walked = {"anon": 0, "roles": 0, "device": 0, "patient": 0, "csrf": 0}
 denials_before = len(audit_denials())
 patient_refusals = 0
 for row in rows:
@@ -117,6 +117,13 @@ for row in rows:
         if st != 403:
             failures.append(f"{name} with a device token: {st}, not 403")
         patient_refusals += row["patient_data"]
+    # A patient code: only the companion page's rows.
+    if "patient_code" not in who:
+        st, _, data = send(row, {"Authorization": f"Bearer {PATIENT}"})
+        walked["patient"] += 1
+        if st != 403:
+            failures.append(f"{name} with a patient code: {st}, not 403")
+        patient_refusals += row["patient_data"]
     # 3. CSRF rows: a session of an admitted role without the token gets 403.
     if row["csrf"] and row["method"] in CHANGES:
         role = next((r for r in ROLES if r in who), None)
@@ -129,6 +136,7 @@ for row in rows:
 
 print(f"ok - {len(rows)} rows: {walked['anon']} refused without credentials, "
       f"{walked['roles']} role checks, {walked['device']} device-token checks, "
+      f"{walked['patient']} patient-code checks, "
       f"{walked['csrf']} CSRF checks")
 
 # Every refusal on patient data is in the audit log as access.denied.

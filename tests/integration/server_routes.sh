@@ -3,7 +3,7 @@
 # test reads the table from GET /api/v1/routes and walks every row, so a
 # new route is covered the day it is added. No credentials -> 401 on every
 # non-public row; each role and a device token -> 403 exactly where the
-# row does not admit them; a state-changing request with a session but no
+# row does not admit them, and so does a patient code; a state-changing request with a session but no
 # X-CSRF-Token -> 403 on every CSRF row; refusals on patient data are
 # audited as access.denied; 405 carries Allow from the table and counts as
 # bad_request. Then the transport: keep-alive on every method, %00 and
@@ -19,12 +19,12 @@ for u in admin:admin reader:reader cons:consultant coord:coordinator; do
         --role "${u##*:}" >/dev/null 2>"$T/e" || die "user add ${u%%:*}: $(cat "$T/e")"
 done
 start_server "$T/data" --per-ip-connections 8 --header-timeout 2
-new_device   # the device's own study; the walk uses another, which it may revoke
+new_device   # the device's own study (and its patient code); the walk uses another, which it may close
 http POST /api/v1/studies -H "Authorization: Bearer $ADMIN_TOKEN" -d '{"label":"walk"}'
 [ "$CODE" = 201 ] || die "study create: $CODE $(cat "$T/body")"
 WALK_STUDY=$(json_get "$T/body" 'd["study"]')
 
-python3 "$(dirname "$0")/server_routes.py" "$SRV_URL" "$ADMIN_TOKEN" "$TOKEN" "$WALK_STUDY" \
+python3 "$(dirname "$0")/server_routes.py" "$SRV_URL" "$ADMIN_TOKEN" "$TOKEN" "$WALK_STUDY" "$PATIENT_CODE" \
     >"$T/walk.out" 2>&1 || { cat "$T/walk.out"; fail "the route walk found rows not enforced"; }
 grep '^ok' "$T/walk.out" | sed 's/^ok - /  /'
 ok "route walk: every row of GET /api/v1/routes enforced (401, 403 per role and device, CSRF, access.denied)"

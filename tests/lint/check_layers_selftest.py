@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """Prove scripts/check-layers.py fails where it must: it is run on tiny
 fake src/server trees with a cycle, an upward include and another layer's
-private header, and must pass on a clean one."""
+private header, and a layer that names the whole server, and must pass on
+a clean one."""
 import os
 import subprocess
 import sys
@@ -70,6 +71,16 @@ expect("another layer's private header fails", private, 1, "private to layer 'ap
 unknown = dict(clean)
 unknown["misc/x.c"] = ""
 expect("an undeclared folder fails", unknown, 2, "not a declared layer")
+
+whole = dict(clean)
+whole["api/studies.c"] = inc("api/api_int.h") + "/* not cs_server here */\nvoid f(cs_server *s);\n"
+expect("a layer that names the whole server fails", whole, 1,
+       "api/studies.c: names cs_server, the whole server")
+
+commented = dict(clean)
+commented["api/studies.c"] = inc("api/api_int.h") + "/* no layer sees cs_server */\n" \
+    "const char *m = \"cs_server\"; void g(cs_server_config *c);\n"
+expect("cs_server in a comment or string, and cs_server_config, pass", commented, 0, "no cycle")
 
 if subprocess.run([sys.executable, SCRIPT], capture_output=True).returncode != 0:
     failures.append("the real src/server fails check-layers.py")

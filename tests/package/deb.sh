@@ -41,7 +41,9 @@ for dep in adduser libpq5 libsqlite3 libmicrohttpd libsodium; do
 done
 mkdir "$T/ctl"
 dpkg-deb -e "$DEB" "$T/ctl"
-grep -qx /etc/capscreen/capscreen.conf "$T/ctl/conffiles" || fail "capscreen.conf is not a conffile"
+for c in capscreen.conf care-protocol.json; do
+    grep -qx "/etc/capscreen/$c" "$T/ctl/conffiles" || fail "$c is not a conffile"
+done
 for s in postinst prerm postrm; do
     [ -x "$T/ctl/$s" ] || { fail "no executable $s"; continue; }
     sh -n "$T/ctl/$s" || fail "$s does not parse"
@@ -51,6 +53,7 @@ grep -q 'install -d -o capscreen -g capscreen -m 0750 /var/lib/capscreen' "$T/ct
     fail "postinst does not make the data folder capscreen's"
 dpkg-deb -c "$DEB" | awk '{print $NF}' | sed 's#^\./#/#' >"$T/files"
 for f in /usr/bin/capscreen /usr/bin/capscreen-uplink /etc/capscreen/capscreen.conf \
+    /etc/capscreen/care-protocol.json /usr/share/capscreen/web/patient.html \
     /lib/systemd/system/capscreen.service /usr/share/capscreen/models/bleeding-xgb.json \
     /usr/share/capscreen/models/polyp-unet.bin /usr/share/capscreen/web/index.html \
     /usr/share/capscreen/scripts/backup.sh /usr/share/capscreen/scripts/restore.sh \

@@ -1,5 +1,5 @@
 // Entry point: the session, the header bar and the hash router.
-//   #/login  #/worklist  #/study/ID  #/study/ID/report  #/admin  #/audit
+//   #/login  #/worklist  #/monitor  #/study/ID  #/study/ID/report  #/admin  #/audit
 import { api, setCsrfToken, setUnauthorisedHandler } from './api.js';
 import { h, clear, toast, loadVocabulary, ROLES } from './util.js';
 import { mountLogin } from './login.js';
@@ -8,6 +8,7 @@ import { mountViewer } from './viewer.js';
 import { mountReport } from './report.js';
 import { mountAdmin } from './admin.js';
 import { mountAudit } from './audit.js';
+import { mountMonitor } from './monitor.js';
 
 const ALL = ROLES; // every role (filled from the server's vocabulary)
 const IMAGES = ['admin', 'reader', 'consultant'];
@@ -15,6 +16,7 @@ const IMAGES = ['admin', 'reader', 'consultant'];
 const ROUTES = [
   { re: /^\/login$/, page: 'login', mount: mountLogin, roles: null },
   { re: /^\/worklist$/, page: 'worklist', mount: mountWorklist, roles: ALL, nav: 'Worklist' },
+  { re: /^\/monitor$/, page: 'monitor', mount: mountMonitor, roles: ALL, nav: 'Live' },
   { re: /^\/study\/([^/]+)$/, page: 'viewer', mount: mountViewer, roles: IMAGES },
   { re: /^\/study\/([^/]+)\/report$/, page: 'report', mount: mountReport, roles: IMAGES },
   { re: /^\/admin$/, page: 'admin', mount: mountAdmin, roles: ['admin'], nav: 'Users' },

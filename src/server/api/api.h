@@ -10,60 +10,94 @@
 
 #include "server/transport/http.h"
 
-cs_status cs_session_init(cs_server *s, cs_error *err) CS_WARN_UNUSED;
-void cs_session_free(cs_server *s);
-enum MHD_Result cs_api_session(cs_server *s, struct MHD_Connection *c, cs_req *r);
-enum MHD_Result cs_api_users(cs_server *s, struct MHD_Connection *c, cs_req *r);
-enum MHD_Result cs_api_user(cs_server *s, struct MHD_Connection *c, cs_req *r);
-/* Hash a password (argon2id, interactive limits) into out (CS_PWHASH_MAX).
- * Errors: CS_ERR_ARG (shorter than CS_PASSWORD_MIN or over 1024 bytes),
- * CS_ERR_NOMEM. */
-#define CS_PASSWORD_MIN 10
-cs_status cs_password_hash(const char *pw, char *out, cs_error *err) CS_WARN_UNUSED;
-/* A user name: 1..63 of [a-z0-9._-], starting with a letter or digit. */
-bool cs_user_name_ok(const char *name);
+typedef struct cs_audit_log cs_audit_log;
+typedef struct cs_auth_ctx cs_auth_ctx;
+typedef struct cs_care cs_care;
+typedef struct cs_ingest cs_ingest;
+typedef struct cs_login_limiter cs_login_limiter;
+typedef struct cs_media cs_media;
 
-enum MHD_Result cs_api_worklist(cs_server *s, struct MHD_Connection *c, cs_req *r);
+/* What the API layer works with; filled by server.c (the pointers, all
+ * outliving it) and cs_api_init (the dummy hash); read-only while
+ * requests run. */
+typedef struct cs_api {
+    const cs_server_config *cfg;
+    cs_store *store;
+    cs_metrics *metrics;
+    cs_signals *signals;               /* event streams wait here; revocations, logouts move it */
+    cs_audit_log *audit;               /* who did what */
+    const cs_auth_ctx *auth;           /* event streams re-check their session */
+    cs_ingest *ingest;                 /* live counts; a close wakes the analysis */
+    const cs_media *media;             /* frame images, for the viewer and the report */
+    cs_care *care;                     /* hub status, alerts, stage (docs/care.md) */
+    cs_login_limiter *limiter;         /* failed logins (shared with the audit log) */
+    bool tls;                          /* HTTPS: cookies get Secure */
+    char dummy_pw_hash[CS_PWHASH_MAX]; /* checked for unknown users */
+} cs_api;
+
+/* Make the dummy password hash. Errors: CS_ERR_NOMEM. */
+cs_status cs_api_init(cs_api *api, cs_error *err) CS_WARN_UNUSED;
+enum MHD_Result cs_api_session(const cs_api *api, struct MHD_Connection *c, cs_req *r);
+enum MHD_Result cs_api_users(const cs_api *api, struct MHD_Connection *c, cs_req *r);
+enum MHD_Result cs_api_user(const cs_api *api, struct MHD_Connection *c, cs_req *r);
+
+enum MHD_Result cs_api_worklist(const cs_api *api, struct MHD_Connection *c, cs_req *r);
 /* POST /api/v1/studies/{id}/assign */
-enum MHD_Result cs_api_study_assign(cs_server *s, struct MHD_Connection *c, cs_req *r);
+enum MHD_Result cs_api_study_assign(const cs_api *api, struct MHD_Connection *c, cs_req *r);
 /* The workflow state of a study (docs/workstation.md) from its ingest
  * state (cs_api_study_json's "state") and its report state ("" = none). */
 const char *cs_workflow_state(const char *ingest_state, const char *report_state);
-enum MHD_Result cs_api_studies_create(cs_server *s, struct MHD_Connection *c, cs_req *r);
-enum MHD_Result cs_api_study_get(cs_server *s, struct MHD_Connection *c, cs_req *r);
-enum MHD_Result cs_api_study_revoke(cs_server *s, struct MHD_Connection *c, cs_req *r);
+enum MHD_Result cs_api_studies_create(const cs_api *api, struct MHD_Connection *c, cs_req *r);
+enum MHD_Result cs_api_study_get(const cs_api *api, struct MHD_Connection *c, cs_req *r);
+enum MHD_Result cs_api_study_revoke(const cs_api *api, struct MHD_Connection *c, cs_req *r);
 /* POST /api/v1/studies/{id}/close: no more data will come. 200 with the
  * study; 409 study_closed when it was closed already. */
-enum MHD_Result cs_api_study_close(cs_server *s, struct MHD_Connection *c, cs_req *r);
-enum MHD_Result cs_api_enrol(cs_server *s, struct MHD_Connection *c, cs_req *r);
+enum MHD_Result cs_api_study_close(const cs_api *api, struct MHD_Connection *c, cs_req *r);
+enum MHD_Result cs_api_enrol(const cs_api *api, struct MHD_Connection *c, cs_req *r);
 /* The study's state and progress as JSON (new reference), or NULL with
  * *found false. */
-json_t *cs_api_study_json(cs_server *s, const char *id, bool *found, cs_error *err);
+json_t *cs_api_study_json(const cs_api *api, const char *id, bool *found, cs_error *err);
 /* The same from a study record already read; without `lists` the
  * bleeding_frames and errors lists (two queries) are left out. */
-json_t *cs_api_study_rec_json(cs_server *s, const cs_study_rec *sr, bool lists, cs_error *err);
-enum MHD_Result cs_events_handle(cs_server *s, struct MHD_Connection *c, cs_req *r);
-enum MHD_Result cs_metrics_handle(cs_server *s, struct MHD_Connection *c, cs_req *r);
-enum MHD_Result cs_health_handle(cs_server *s, struct MHD_Connection *c, cs_req *r);
-enum MHD_Result cs_api_vocabulary(cs_server *s, struct MHD_Connection *c, cs_req *r);
+json_t *cs_api_study_rec_json(const cs_api *api, const cs_study_rec *sr, bool lists, cs_error *err);
+enum MHD_Result cs_events_handle(const cs_api *api, struct MHD_Connection *c, cs_req *r);
+enum MHD_Result cs_metrics_handle(const cs_api *api, struct MHD_Connection *c, cs_req *r);
+enum MHD_Result cs_health_handle(const cs_api *api, struct MHD_Connection *c, cs_req *r);
+enum MHD_Result cs_api_audit(const cs_api *api, struct MHD_Connection *c, cs_req *r);
+enum MHD_Result cs_api_vocabulary(const cs_api *api, struct MHD_Connection *c, cs_req *r);
 
 /* Under /api/v1/studies/{id}/ for the workstation. */
 /* frames (frames.c): index, JPEG, thumbnail (`thumb`). */
-enum MHD_Result cs_ws_frame_index(cs_server *s, struct MHD_Connection *c, cs_req *r);
-enum MHD_Result cs_ws_frame_image(cs_server *s, struct MHD_Connection *c, cs_req *r, uint64_t seq,
-                                  bool thumb);
+enum MHD_Result cs_ws_frame_index(const cs_api *api, struct MHD_Connection *c, cs_req *r);
+enum MHD_Result cs_ws_frame_image(const cs_api *api, struct MHD_Connection *c, cs_req *r,
+                                  uint64_t seq, bool thumb);
 
 /* findings and marks (findings.c). fid < 0: the collection. */
-enum MHD_Result cs_ws_findings(cs_server *s, struct MHD_Connection *c, cs_req *r, int64_t fid,
+enum MHD_Result cs_ws_findings(const cs_api *api, struct MHD_Connection *c, cs_req *r, int64_t fid,
                                bool history);
-enum MHD_Result cs_ws_marks(cs_server *s, struct MHD_Connection *c, cs_req *r);
+enum MHD_Result cs_ws_marks(const cs_api *api, struct MHD_Connection *c, cs_req *r);
 /* kind "landmark" or "cleansing"; key the landmark kind or segment. */
-enum MHD_Result cs_ws_mark_set(cs_server *s, struct MHD_Connection *c, cs_req *r, const char *kind,
-                               const char *key);
+enum MHD_Result cs_ws_mark_set(const cs_api *api, struct MHD_Connection *c, cs_req *r,
+                               const char *kind, const char *key);
 
+/* the live care loop (care_api.c, docs/care.md). */
+enum MHD_Result cs_api_device_status(const cs_api *api, struct MHD_Connection *c, cs_req *r);
+enum MHD_Result cs_api_alerts(const cs_api *api, struct MHD_Connection *c, cs_req *r);
+enum MHD_Result cs_api_alert_ack(const cs_api *api, struct MHD_Connection *c, cs_req *r);
+enum MHD_Result cs_api_care(const cs_api *api, struct MHD_Connection *c, cs_req *r);
+enum MHD_Result cs_api_stage(const cs_api *api, struct MHD_Connection *c, cs_req *r);
+/* The care team's monitor: every live study as a tile (docs/care.md). */
+json_t *cs_api_monitor_json(const cs_api *api, cs_error *err);
+enum MHD_Result cs_api_monitor(const cs_api *api, struct MHD_Connection *c, cs_req *r);
+enum MHD_Result cs_monitor_events(const cs_api *api, struct MHD_Connection *c, cs_req *r);
+enum MHD_Result cs_api_latest_image(const cs_api *api, struct MHD_Connection *c, cs_req *r);
+/* The patient's companion page (patient_api.c). */
+enum MHD_Result cs_api_patient(const cs_api *api, struct MHD_Connection *c, cs_req *r);
+enum MHD_Result cs_api_patient_prep(const cs_api *api, struct MHD_Connection *c, cs_req *r);
+enum MHD_Result cs_api_patient_call(const cs_api *api, struct MHD_Connection *c, cs_req *r);
 /* the report (report.c). */
-enum MHD_Result cs_ws_report(cs_server *s, struct MHD_Connection *c, cs_req *r);
-enum MHD_Result cs_ws_report_sign(cs_server *s, struct MHD_Connection *c, cs_req *r);
-enum MHD_Result cs_ws_report_html(cs_server *s, struct MHD_Connection *c, cs_req *r);
+enum MHD_Result cs_ws_report(const cs_api *api, struct MHD_Connection *c, cs_req *r);
+enum MHD_Result cs_ws_report_sign(const cs_api *api, struct MHD_Connection *c, cs_req *r);
+enum MHD_Result cs_ws_report_html(const cs_api *api, struct MHD_Connection *c, cs_req *r);
 
 #endif

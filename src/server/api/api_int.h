@@ -7,22 +7,23 @@
 #include "server/api/api.h"
 #include "server/audit/audit.h"
 #include "server/auth/auth.h"
+#include "server/care/care.h"
 #include "server/ingest/ingest.h"
 
 /* "draft", "read", "signed", or "" when the study has none. */
-cs_status cs_ws_report_state(cs_server *s, const char *study, char *state, size_t cap,
+cs_status cs_ws_report_state(const cs_api *api, const char *study, char *state, size_t cap,
                              cs_error *err) CS_WARN_UNUSED;
 
 /* The study's JSON (cs_api_study_json) plus workflow_state,
  * assigned_reader and report_state; NULL with *found false when none. */
-json_t *cs_ws_study_json(cs_server *s, const char *id, bool *found, cs_error *err);
+json_t *cs_ws_study_json(const cs_api *api, const char *id, bool *found, cs_error *err);
 
 /* The answer for a study that does not exist (404) or a store failure
  * (503); true when it answered. */
-bool cs_ws_need_study(cs_server *s, struct MHD_Connection *c, const char *study,
+bool cs_ws_need_study(const cs_api *api, struct MHD_Connection *c, const char *study,
                       enum MHD_Result *ret);
 /* Answer a change outcome other than OK; true when it answered. */
-bool cs_ws_change_failed(cs_server *s, struct MHD_Connection *c, cs_change_outcome out,
+bool cs_ws_change_failed(const cs_api *api, struct MHD_Connection *c, cs_change_outcome out,
                          const char *what, enum MHD_Result *ret);
 
 #endif

@@ -1,6 +1,8 @@
-/* events.c - GET /api/v1/studies/{id}/events: server-sent events. One
- * `progress` event at once and whenever the study's progress changes, a
- * heartbeat comment every 15 s. The content callback runs on the
+/* events.c - server-sent event streams: GET /api/v1/studies/{id}/events
+ * (a `progress` event with the study's JSON) and GET /api/v1/monitor/events
+ * (a `monitor` event with every live study's tile, care_api.c). One event
+ * at once and whenever what it shows changes (the progress signal moved
+ * and the JSON differs), a heartbeat comment every 15 s. The content callback runs on the
  * connection's own thread (thread per connection), so it may wait.
  *
  * A stream opened with a session lives only as long as the session: it
@@ -21,14 +23,19 @@
 #define EVENT_MAX (64 * 1024)
 #define SESSION_CHECK_S 2
 
+/* What a stream sends: JSON for `id` (new reference), NULL on failure. */
+typedef json_t *(*sse_producer)(const cs_api *api, const char *id, cs_error *err);
+
 typedef struct sse {
-    cs_server *srv;
+    const cs_api *api;
+    sse_producer produce;
+    const char *event; /* the event's name */
     char id[CS_ID_MAX];
     uint64_t seen_gen;
     char *last; /* last progress JSON sent */
     bool first;
     char session[CS_HASH_HEX_MAX]; /* the caller's session; "" for the admin token */
-    uint64_t session_gen;          /* s->session_gen when last checked */
+    uint64_t session_gen;          /* signals' session_gen when last checked */
     int64_t session_checked_s;
     bool ended; /* session_ended sent: end the stream */
 } sse;
@@ -45,9 +52,11 @@ static void sse_free(void *cls)
  * tell that the caller may still read. */
 static bool session_over(sse *e)
 {
-    if (!e->session[0])
+    uint64_t gen = atomic_load(&e->api->signals->session_gen);
+    if (!e->session[0]) { /* the admin token: nothing to re-check */
+        e->session_gen = gen;
         return false;
-    uint64_t gen = atomic_load(&e->srv->session_gen);
+    }
     int64_t now = cs_now_s();
     if (gen == e->session_gen && now - e->session_checked_s < SESSION_CHECK_S)
         return false;
@@ -55,7 +64,7 @@ static bool session_over(sse *e)
     e->session_checked_s = now;
     bool alive = false;
     cs_error err = {0};
-    if (cs_auth_session_alive(e->srv, e->session, &alive, &err) != CS_OK)
+    if (cs_auth_session_alive(e->api->auth, e->session, &alive, &err) != CS_OK)
         return true;
     return !alive;
 }
@@ -73,7 +82,7 @@ static ssize_t emit(char *buf, size_t max, const char *text)
 static ssize_t sse_read(void *cls, uint64_t pos, char *buf, size_t max)
 {
     sse *e = cls;
-    cs_server *s = e->srv;
+    const cs_api *api = e->api;
     (void)pos;
     struct timespec until;
     clock_gettime(CLOCK_REALTIME, &until);
@@ -81,20 +90,17 @@ static ssize_t sse_read(void *cls, uint64_t pos, char *buf, size_t max)
     if (e->ended)
         return MHD_CONTENT_READER_END_OF_STREAM;
     for (;;) {
-        if (atomic_load(&s->stopping))
+        if (cs_signals_stopping(api->signals))
             return MHD_CONTENT_READER_END_OF_STREAM;
         if (session_over(e)) {
             e->ended = true;
             return emit(buf, max, "event: session_ended\ndata: {}\n\n");
         }
-        pthread_mutex_lock(&s->progress_mu);
-        uint64_t gen = s->progress_gen;
-        pthread_mutex_unlock(&s->progress_mu);
+        uint64_t gen = cs_signals_progress_gen(api->signals);
         if (e->first || gen != e->seen_gen) {
-            bool found = false;
             cs_error err = {0};
             e->seen_gen = gen;
-            json_t *o = cs_api_study_json(s, e->id, &found, &err);
+            json_t *o = e->produce(api, e->id, &err);
             char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
             json_decref(o);
             if (!text)
@@ -103,10 +109,11 @@ static ssize_t sse_read(void *cls, uint64_t pos, char *buf, size_t max)
                 e->first = false;
                 free(e->last);
                 e->last = text;
-                char *ev = malloc(strlen(text) + 32);
+                size_t cap = strlen(text) + strlen(e->event) + 32;
+                char *ev = malloc(cap);
                 if (!ev)
                     return MHD_CONTENT_READER_END_WITH_ERROR;
-                sprintf(ev, "event: progress\ndata: %s\n\n", text);
+                snprintf(ev, cap, "event: %s\ndata: %s\n\n", e->event, text);
                 ssize_t r = emit(buf, max, ev);
                 free(ev);
                 return r;
@@ -114,39 +121,36 @@ static ssize_t sse_read(void *cls, uint64_t pos, char *buf, size_t max)
             free(text);
         }
         /* Wait for a change, a heartbeat, or 1 s (to notice shutdown). */
-        struct timespec now, ts;
+        struct timespec now;
         clock_gettime(CLOCK_REALTIME, &now);
         if (now.tv_sec >= until.tv_sec)
             return emit(buf, max, ": heartbeat\n\n");
-        ts = now;
-        ts.tv_sec += 1;
-        pthread_mutex_lock(&s->progress_mu);
-        if (s->progress_gen == e->seen_gen && !atomic_load(&s->stopping) &&
-            atomic_load(&s->session_gen) == e->session_gen)
-            pthread_cond_timedwait(&s->progress_cv, &s->progress_mu, &ts);
-        pthread_mutex_unlock(&s->progress_mu);
+        cs_signals_wait(api->signals, e->seen_gen, e->session_gen, 1000);
     }
 }
 
-enum MHD_Result cs_events_handle(cs_server *s, struct MHD_Connection *c, cs_req *r)
+static json_t *study_progress(const cs_api *api, const char *id, cs_error *err)
+{
+    bool found = false;
+    return cs_api_study_json(api, id, &found, err);
+}
+
+/* Answer with a stream of `event` events made by `produce` for `id`. */
+static enum MHD_Result open_stream(const cs_api *api, struct MHD_Connection *c, cs_req *r,
+                                   sse_producer produce, const char *event, const char *id)
 {
     enum MHD_Result ret;
-    cs_error err = {0};
-    cs_study_rec sr;
-    bool found = false;
-    if (cs_store_study_get(s->store, r->id, &found, &sr, &err) != CS_OK)
-        return cs_http_error(s, c, 503, false, "store_unavailable", "%s", err.msg);
-    if (!found)
-        return cs_http_error(s, c, 404, false, "unknown_study", "no study '%s'", r->id);
     sse *e = calloc(1, sizeof *e);
     if (!e)
         return MHD_NO;
-    e->srv = s;
+    e->api = api;
+    e->produce = produce;
+    e->event = event;
     e->first = true;
-    snprintf(e->id, sizeof e->id, "%s", r->id);
+    snprintf(e->id, sizeof e->id, "%s", id);
     if (r->auth.kind == CS_AUTH_USER)
         snprintf(e->session, sizeof e->session, "%s", r->auth.session_hash);
-    e->session_gen = atomic_load(&s->session_gen);
+    e->session_gen = atomic_load(&api->signals->session_gen);
     e->session_checked_s = cs_now_s();
     struct MHD_Response *resp =
         MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, EVENT_MAX, sse_read, e, sse_free);
@@ -159,4 +163,27 @@ enum MHD_Result cs_events_handle(cs_server *s, struct MHD_Connection *c, cs_req 
     ret = MHD_queue_response(c, 200, resp);
     MHD_destroy_response(resp);
     return ret;
+}
+
+enum MHD_Result cs_events_handle(const cs_api *api, struct MHD_Connection *c, cs_req *r)
+{
+    cs_error err = {0};
+    cs_study_rec sr;
+    bool found = false;
+    if (cs_store_study_get(api->store, r->id, &found, &sr, &err) != CS_OK)
+        return cs_http_error(api->metrics, c, 503, false, "store_unavailable", "%s", err.msg);
+    if (!found)
+        return cs_http_error(api->metrics, c, 404, false, "unknown_study", "no study '%s'", r->id);
+    return open_stream(api, c, r, study_progress, "progress", r->id);
+}
+
+static json_t *monitor_tiles(const cs_api *api, const char *id, cs_error *err)
+{
+    (void)id;
+    return cs_api_monitor_json(api, err);
+}
+
+enum MHD_Result cs_monitor_events(const cs_api *api, struct MHD_Connection *c, cs_req *r)
+{
+    return open_stream(api, c, r, monitor_tiles, "monitor", "");
 }

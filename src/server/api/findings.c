@@ -21,16 +21,16 @@ static json_t *finding_json(const cs_finding_rec *f)
 }
 
 /* The number of frames the study has (for range checks). */
-static cs_status frame_count(cs_server *s, const char *study, uint64_t *n, cs_error *err)
+static cs_status frame_count(const cs_api *api, const char *study, uint64_t *n, cs_error *err)
 {
     cs_study_counts k;
-    cs_status st = cs_store_study_counts(s->store, study, &k, err);
+    cs_status st = cs_store_study_counts(api->store, study, &k, err);
     *n = k.frames;
     return st;
 }
 
 /* Fill f's editable fields from a create/edit body; 400 on bad values. */
-static bool parse_finding(cs_server *s, struct MHD_Connection *c, json_t *o, cs_finding_rec *f,
+static bool parse_finding(const cs_api *api, struct MHD_Connection *c, json_t *o, cs_finding_rec *f,
                           enum MHD_Result *ret)
 {
     cs_error e = {0};
@@ -40,35 +40,36 @@ static bool parse_finding(cs_server *s, struct MHD_Connection *c, json_t *o, cs_
     uint64_t frames = 0;
     if (!json_is_integer(from) || json_integer_value(from) < 0 ||
         (to && (!json_is_integer(to) || json_integer_value(to) < json_integer_value(from)))) {
-        *ret = cs_http_error(s, c, 400, false, "bad_range",
+        *ret = cs_http_error(api->metrics, c, 400, false, "bad_range",
                              "seq_from must be a frame number, seq_to (optional) >= seq_from");
         return false;
     }
     if (!cs_vocab_has(cs_vocab_finding_types, type)) {
-        *ret = cs_http_error(s, c, 400, false, "bad_type",
+        *ret = cs_http_error(api->metrics, c, 400, false, "bad_type",
                              "type must be fresh_blood, polyp, ulcer, angioectasia, erosion or "
                              "other");
         return false;
     }
     if (note && (!json_is_string(note) || strlen(json_string_value(note)) >= CS_NOTE_MAX)) {
-        *ret = cs_http_error(s, c, 400, false, "bad_note",
+        *ret = cs_http_error(api->metrics, c, 400, false, "bad_note",
                              "note must be a string of at most %d bytes", CS_NOTE_MAX - 1);
         return false;
     }
     if (size && !json_is_null(size) &&
         (!json_is_number(size) || json_number_value(size) < 0 || json_number_value(size) > 200 ||
          isnan(json_number_value(size)))) {
-        *ret = cs_http_error(s, c, 400, false, "bad_size", "size_mm must be 0..200 or null");
+        *ret = cs_http_error(api->metrics, c, 400, false, "bad_size",
+                             "size_mm must be 0..200 or null");
         return false;
     }
-    if (frame_count(s, f->study, &frames, &e) != CS_OK) {
-        *ret = cs_http_error(s, c, 503, false, "store_unavailable", "%s", e.msg);
+    if (frame_count(api, f->study, &frames, &e) != CS_OK) {
+        *ret = cs_http_error(api->metrics, c, 503, false, "store_unavailable", "%s", e.msg);
         return false;
     }
     f->seq_from = (uint64_t)json_integer_value(from);
     f->seq_to = to ? (uint64_t)json_integer_value(to) : f->seq_from;
     if (f->seq_to >= frames) {
-        *ret = cs_http_error(s, c, 400, false, "bad_range", "the study has %llu frames",
+        *ret = cs_http_error(api->metrics, c, 400, false, "bad_range", "the study has %llu frames",
                              (unsigned long long)frames);
         return false;
     }
@@ -79,7 +80,7 @@ static bool parse_finding(cs_server *s, struct MHD_Connection *c, json_t *o, cs_
 }
 
 /* The body's "version" (0 when absent); false (400 answered) when bad. */
-static bool body_version(cs_server *s, struct MHD_Connection *c, json_t *o, int *v,
+static bool body_version(const cs_api *api, struct MHD_Connection *c, json_t *o, int *v,
                          enum MHD_Result *ret)
 {
     json_t *j = o ? json_object_get(o, "version") : NULL;
@@ -87,14 +88,15 @@ static bool body_version(cs_server *s, struct MHD_Connection *c, json_t *o, int 
     if (!j)
         return true;
     if (!json_is_integer(j) || json_integer_value(j) < 1 || json_integer_value(j) > 1000000) {
-        *ret = cs_http_error(s, c, 400, false, "bad_version", "version must be a whole number");
+        *ret = cs_http_error(api->metrics, c, 400, false, "bad_version",
+                             "version must be a whole number");
         return false;
     }
     *v = (int)json_integer_value(j);
     return true;
 }
 
-static enum MHD_Result list(cs_server *s, struct MHD_Connection *c, cs_req *r, int64_t fid,
+static enum MHD_Result list(const cs_api *api, struct MHD_Connection *c, cs_req *r, int64_t fid,
                             bool history)
 {
     cs_error e = {0};
@@ -102,13 +104,13 @@ static enum MHD_Result list(cs_server *s, struct MHD_Connection *c, cs_req *r, i
     size_t n = 0;
     const char *d = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "deleted");
     cs_status st =
-        history ? cs_store_finding_history(s->store, r->id, fid, &fs, &n, &e)
-                : cs_store_findings_list(s->store, r->id, d && strcmp(d, "1") == 0, &fs, &n, &e);
+        history ? cs_store_finding_history(api->store, r->id, fid, &fs, &n, &e)
+                : cs_store_findings_list(api->store, r->id, d && strcmp(d, "1") == 0, &fs, &n, &e);
     if (st != CS_OK)
-        return cs_http_error(s, c, 503, false, "store_unavailable", "%s", e.msg);
+        return cs_http_error(api->metrics, c, 503, false, "store_unavailable", "%s", e.msg);
     if (history && n == 0)
-        return cs_http_error(s, c, 404, false, "not_found", "no finding %lld in this study",
-                             (long long)fid);
+        return cs_http_error(api->metrics, c, 404, false, "not_found",
+                             "no finding %lld in this study", (long long)fid);
     json_t *arr = json_array();
     for (size_t i = 0; i < n; i++)
         json_array_append_new(arr, finding_json(&fs[i]));
@@ -117,7 +119,7 @@ static enum MHD_Result list(cs_server *s, struct MHD_Connection *c, cs_req *r, i
                         NULL);
 }
 
-enum MHD_Result cs_ws_findings(cs_server *s, struct MHD_Connection *c, cs_req *r, int64_t fid,
+enum MHD_Result cs_ws_findings(const cs_api *api, struct MHD_Connection *c, cs_req *r, int64_t fid,
                                bool history)
 {
     enum MHD_Result ret;
@@ -125,17 +127,17 @@ enum MHD_Result cs_ws_findings(cs_server *s, struct MHD_Connection *c, cs_req *r
     cs_error e = {0};
     bool get = strcmp(r->method, "GET") == 0;
     a = r->auth;
-    if (cs_ws_need_study(s, c, r->id, &ret))
+    if (cs_ws_need_study(api, c, r->id, &ret))
         return ret;
     if (history)
-        return list(s, c, r, fid, true);
+        return list(api, c, r, fid, true);
     if (fid < 0 && get)
-        return list(s, c, r, -1, false);
+        return list(api, c, r, -1, false);
     /* The route table lets only POST (collection), PUT and DELETE (one) here. */
     bool post = strcmp(r->method, "POST") == 0, del = strcmp(r->method, "DELETE") == 0;
     json_t *o = NULL;
     if (!del || r->body_len > 0) {
-        o = cs_http_body_json(s, c, r, &ret);
+        o = cs_http_body_json(api->metrics, c, r, &ret);
         if (!o)
             return ret;
     }
@@ -145,16 +147,16 @@ enum MHD_Result cs_ws_findings(cs_server *s, struct MHD_Connection *c, cs_req *r
     snprintf(f.study, sizeof f.study, "%s", r->id);
     f.id = fid;
     int64_t now = cs_now_ms();
-    if (!body_version(s, c, o, &version, &ret))
+    if (!body_version(api, c, o, &version, &ret))
         goto done;
     if (del) {
-        if (cs_store_finding_delete(s->store, r->id, fid, a.user, now, version, &out, &e) !=
+        if (cs_store_finding_delete(api->store, r->id, fid, a.user, now, version, &out, &e) !=
             CS_OK) {
-            ret = cs_http_error(s, c, 503, false, "store_unavailable", "%s", e.msg);
+            ret = cs_http_error(api->metrics, c, 503, false, "store_unavailable", "%s", e.msg);
             goto done;
         }
     } else {
-        if (!parse_finding(s, c, o, &f, &ret))
+        if (!parse_finding(api, c, o, &f, &ret))
             goto done;
         snprintf(f.updated_by, sizeof f.updated_by, "%s", a.user);
         f.updated_at_ms = now;
@@ -162,27 +164,27 @@ enum MHD_Result cs_ws_findings(cs_server *s, struct MHD_Connection *c, cs_req *r
             snprintf(f.created_by, sizeof f.created_by, "%s", a.user);
             f.created_at_ms = now;
         }
-        cs_status st = post ? cs_store_finding_create(s->store, &f, &out, &e)
-                            : cs_store_finding_update(s->store, &f, version, &out, &e);
+        cs_status st = post ? cs_store_finding_create(api->store, &f, &out, &e)
+                            : cs_store_finding_update(api->store, &f, version, &out, &e);
         if (st != CS_OK) {
-            ret = cs_http_error(s, c, 503, false, "store_unavailable", "%s", e.msg);
+            ret = cs_http_error(api->metrics, c, 503, false, "store_unavailable", "%s", e.msg);
             goto done;
         }
     }
-    if (cs_ws_change_failed(s, c, out, "finding", &ret))
+    if (cs_ws_change_failed(api, c, out, "finding", &ret))
         goto done;
     if (del) { /* answer with the record as it now stands */
         cs_finding_rec *h = NULL;
         size_t n = 0;
-        if (cs_store_finding_history(s->store, r->id, fid, &h, &n, &e) != CS_OK || n == 0) {
+        if (cs_store_finding_history(api->store, r->id, fid, &h, &n, &e) != CS_OK || n == 0) {
             free(h);
-            ret = cs_http_error(s, c, 503, false, "store_unavailable", "%s", e.msg);
+            ret = cs_http_error(api->metrics, c, 503, false, "store_unavailable", "%s", e.msg);
             goto done;
         }
         f = h[n - 1];
         free(h);
     }
-    cs_audit(s, &a,
+    cs_audit(api->audit, &a,
              post  ? "finding.create"
              : del ? "finding.delete"
                    : "finding.update",
@@ -195,13 +197,13 @@ done:
 }
 
 /* The study's landmarks and cleansing grades as the answer. */
-static enum MHD_Result marks_answer(cs_server *s, struct MHD_Connection *c, const char *study)
+static enum MHD_Result marks_answer(const cs_api *api, struct MHD_Connection *c, const char *study)
 {
     cs_error e = {0};
     cs_mark_rec *ms = NULL;
     size_t n = 0;
-    if (cs_store_marks_list(s->store, study, &ms, &n, &e) != CS_OK)
-        return cs_http_error(s, c, 503, false, "store_unavailable", "%s", e.msg);
+    if (cs_store_marks_list(api->store, study, &ms, &n, &e) != CS_OK)
+        return cs_http_error(api->metrics, c, 503, false, "store_unavailable", "%s", e.msg);
     json_t *lm = json_object(), *cl = json_object();
     for (size_t i = 0; i < n; i++) {
         if (strcmp(ms[i].kind, "landmark") == 0)
@@ -218,16 +220,16 @@ static enum MHD_Result marks_answer(cs_server *s, struct MHD_Connection *c, cons
                         NULL);
 }
 
-enum MHD_Result cs_ws_marks(cs_server *s, struct MHD_Connection *c, cs_req *r)
+enum MHD_Result cs_ws_marks(const cs_api *api, struct MHD_Connection *c, cs_req *r)
 {
     enum MHD_Result ret;
-    if (cs_ws_need_study(s, c, r->id, &ret))
+    if (cs_ws_need_study(api, c, r->id, &ret))
         return ret;
-    return marks_answer(s, c, r->id);
+    return marks_answer(api, c, r->id);
 }
 
-enum MHD_Result cs_ws_mark_set(cs_server *s, struct MHD_Connection *c, cs_req *r, const char *kind,
-                               const char *key)
+enum MHD_Result cs_ws_mark_set(const cs_api *api, struct MHD_Connection *c, cs_req *r,
+                               const char *kind, const char *key)
 {
     enum MHD_Result ret;
     cs_auth a;
@@ -236,23 +238,25 @@ enum MHD_Result cs_ws_mark_set(cs_server *s, struct MHD_Connection *c, cs_req *r
     bool del = strcmp(r->method, "DELETE") == 0; /* else PUT (route table) */
     a = r->auth;
     if (!cs_vocab_has(landmark ? cs_vocab_landmarks : cs_vocab_segments, key))
-        return cs_http_error(s, c, 404, false, landmark ? "unknown_landmark" : "unknown_segment",
+        return cs_http_error(api->metrics, c, 404, false,
+                             landmark ? "unknown_landmark" : "unknown_segment",
                              landmark ? "landmarks: first_gastric, first_duodenal, first_caecal, "
                                         "excreted"
                                       : "segments: small_bowel, right_colon, transverse_colon, "
                                         "left_colon, rectum");
-    if (cs_ws_need_study(s, c, r->id, &ret))
+    if (cs_ws_need_study(api, c, r->id, &ret))
         return ret;
     cs_change_outcome out = CS_CHANGE_OK;
     if (del) {
-        if (cs_store_mark_delete(s->store, r->id, kind, key, &out, &e) != CS_OK)
-            return cs_http_error(s, c, 503, false, "store_unavailable", "%s", e.msg);
-        if (cs_ws_change_failed(s, c, out, "landmark", &ret))
+        if (cs_store_mark_delete(api->store, r->id, kind, key, &out, &e) != CS_OK)
+            return cs_http_error(api->metrics, c, 503, false, "store_unavailable", "%s", e.msg);
+        if (cs_ws_change_failed(api, c, out, "landmark", &ret))
             return ret;
-        cs_audit(s, &a, "landmark.clear", r->id, "%s", key);
+        cs_audit(api->audit, &a, "landmark.clear", r->id, "%s", key);
+        cs_care_wake(api->care); /* the stage and its rules moved */
         return cs_http_bytes(c, 204, NULL, NULL, 0, false, NULL);
     }
-    json_t *o = cs_http_body_json(s, c, r, &ret);
+    json_t *o = cs_http_body_json(api->metrics, c, r, &ret);
     if (!o)
         return ret;
     cs_mark_rec m = {0};
@@ -266,37 +270,39 @@ enum MHD_Result cs_ws_mark_set(cs_server *s, struct MHD_Connection *c, cs_req *r
     uint64_t frames = 0;
     if (landmark) {
         if (!json_is_integer(seq) || json_integer_value(seq) < 0) {
-            ret = cs_http_error(s, c, 400, false, "bad_json", "body needs {\"seq\": FRAME}");
+            ret = cs_http_error(api->metrics, c, 400, false, "bad_json",
+                                "body needs {\"seq\": FRAME}");
             goto done;
         }
-        if (frame_count(s, r->id, &frames, &e) != CS_OK) {
-            ret = cs_http_error(s, c, 503, false, "store_unavailable", "%s", e.msg);
+        if (frame_count(api, r->id, &frames, &e) != CS_OK) {
+            ret = cs_http_error(api->metrics, c, 503, false, "store_unavailable", "%s", e.msg);
             goto done;
         }
         if ((uint64_t)json_integer_value(seq) >= frames) {
-            ret = cs_http_error(s, c, 400, false, "bad_range", "the study has %llu frames",
-                                (unsigned long long)frames);
+            ret = cs_http_error(api->metrics, c, 400, false, "bad_range",
+                                "the study has %llu frames", (unsigned long long)frames);
             goto done;
         }
         m.seq = json_integer_value(seq);
     } else if (!cs_vocab_has(cs_vocab_grades, grade)) {
-        ret = cs_http_error(s, c, 400, false, "bad_grade",
+        ret = cs_http_error(api->metrics, c, 400, false, "bad_grade",
                             "body needs {\"grade\": excellent|good|fair|poor}");
         goto done;
     } else {
         snprintf(m.value, sizeof m.value, "%s", grade);
     }
-    if (cs_store_mark_set(s->store, r->id, &m, &out, &e) != CS_OK) {
-        ret = cs_http_error(s, c, 503, false, "store_unavailable", "%s", e.msg);
+    if (cs_store_mark_set(api->store, r->id, &m, &out, &e) != CS_OK) {
+        ret = cs_http_error(api->metrics, c, 503, false, "store_unavailable", "%s", e.msg);
         goto done;
     }
-    if (cs_ws_change_failed(s, c, out, landmark ? "landmark" : "cleansing grade", &ret))
+    if (cs_ws_change_failed(api, c, out, landmark ? "landmark" : "cleansing grade", &ret))
         goto done;
-    if (landmark)
-        cs_audit(s, &a, "landmark.set", r->id, "%s at frame %lld", key, (long long)m.seq);
-    else
-        cs_audit(s, &a, "cleansing.set", r->id, "%s: %s", key, m.value);
-    ret = marks_answer(s, c, r->id);
+    if (landmark) {
+        cs_audit(api->audit, &a, "landmark.set", r->id, "%s at frame %lld", key, (long long)m.seq);
+        cs_care_wake(api->care); /* the stage and its rules moved */
+    } else
+        cs_audit(api->audit, &a, "cleansing.set", r->id, "%s: %s", key, m.value);
+    ret = marks_answer(api, c, r->id);
 done:
     json_decref(o);
     return ret;

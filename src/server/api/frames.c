@@ -12,13 +12,13 @@
 
 #define INDEX_PAGE 4096 /* frame views read from the store per call */
 
-enum MHD_Result cs_ws_frame_index(cs_server *s, struct MHD_Connection *c, cs_req *r)
+enum MHD_Result cs_ws_frame_index(const cs_api *api, struct MHD_Connection *c, cs_req *r)
 {
     enum MHD_Result ret;
     cs_auth a;
     cs_error e = {0};
     a = r->auth;
-    if (cs_ws_need_study(s, c, r->id, &ret))
+    if (cs_ws_need_study(api, c, r->id, &ret))
         return ret;
     cs_frame_view *page = malloc(INDEX_PAGE * sizeof *page);
     json_t *fi = json_array(), *ct = json_array(), *fl = json_array(), *p = json_array(),
@@ -27,7 +27,7 @@ enum MHD_Result cs_ws_frame_index(cs_server *s, struct MHD_Connection *c, cs_req
     bool ok = page && fi && ct && fl && p && rgb && pp && boxes;
     while (ok) {
         size_t n = 0;
-        if (cs_store_frame_views(s->store, r->id, next, page, INDEX_PAGE, &n, &e) != CS_OK) {
+        if (cs_store_frame_views(api->store, r->id, next, page, INDEX_PAGE, &n, &e) != CS_OK) {
             ok = false;
             break;
         }
@@ -75,10 +75,10 @@ enum MHD_Result cs_ws_frame_index(cs_server *s, struct MHD_Connection *c, cs_req
     if (!ok) {
         json_decref(fi), json_decref(ct), json_decref(fl), json_decref(p), json_decref(rgb);
         json_decref(pp), json_decref(boxes);
-        return cs_http_error(s, c, 503, false, "store_unavailable", "%s",
+        return cs_http_error(api->metrics, c, 503, false, "store_unavailable", "%s",
                              e.msg[0] ? e.msg : "out of memory");
     }
-    cs_audit(s, &a, "study.open", r->id, "%llu frames", (unsigned long long)count);
+    cs_audit(api->audit, &a, "study.open", r->id, "%llu frames", (unsigned long long)count);
     return cs_http_json(c, 200,
                         json_pack("{s:s, s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "study", r->id,
                                   "count", (json_int_t)count, "frame_index", fi, "capture_time_us",
@@ -87,8 +87,8 @@ enum MHD_Result cs_ws_frame_index(cs_server *s, struct MHD_Connection *c, cs_req
                         false, NULL);
 }
 
-enum MHD_Result cs_ws_frame_image(cs_server *s, struct MHD_Connection *c, cs_req *r, uint64_t seq,
-                                  bool thumb)
+enum MHD_Result cs_ws_frame_image(const cs_api *api, struct MHD_Connection *c, cs_req *r,
+                                  uint64_t seq, bool thumb)
 {
     enum MHD_Result ret;
     cs_auth a;
@@ -108,20 +108,20 @@ enum MHD_Result cs_ws_frame_image(cs_server *s, struct MHD_Connection *c, cs_req
     uint8_t *img = NULL;
     size_t len = 0;
     bool found = false;
-    cs_status st = thumb ? cs_media_thumb(s, r->id, seq, &found, &img, &len, &e)
-                         : cs_media_frame(s, r->id, seq, &found, &img, &len, &e);
+    cs_status st = thumb ? cs_media_thumb(api->media, r->id, seq, &found, &img, &len, &e)
+                         : cs_media_frame(api->media, r->id, seq, &found, &img, &len, &e);
     if (st != CS_OK)
-        return cs_http_error(s, c, st == CS_ERR_CORRUPT ? 422 : 503, false,
+        return cs_http_error(api->metrics, c, st == CS_ERR_CORRUPT ? 422 : 503, false,
                              st == CS_ERR_CORRUPT ? "frame_undecodable" : "storage_failed", "%s",
                              e.msg);
     if (!found) {
-        if (cs_ws_need_study(s, c, r->id, &ret))
+        if (cs_ws_need_study(api, c, r->id, &ret))
             return ret;
-        return cs_http_error(s, c, 404, false, "unknown_frame",
+        return cs_http_error(api->metrics, c, 404, false, "unknown_frame",
                              "study '%s' has no frame %llu with an image", r->id,
                              (unsigned long long)seq);
     }
-    cs_audit_frame_viewed(s, &a, r->id, seq);
+    cs_audit_frame_viewed(api->audit, &a, r->id, seq);
     const char *h[] = {"ETag", etag, "Cache-Control", cache, NULL};
     return cs_http_bytes(c, 200, "image/jpeg", img, len, true, h);
 }

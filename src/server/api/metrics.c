@@ -5,7 +5,7 @@
 
 #include "server/api/api.h"
 
-enum MHD_Result cs_metrics_handle(cs_server *s, struct MHD_Connection *c, cs_req *req)
+enum MHD_Result cs_metrics_handle(const cs_api *api, struct MHD_Connection *c, cs_req *req)
 {
     (void)req;
     size_t n = 0, cap = 32768; /* the histograms take ~12 KB */
@@ -34,17 +34,18 @@ enum MHD_Result cs_metrics_handle(cs_server *s, struct MHD_Connection *c, cs_req
         "# HELP capscreen_errors_total Errors by kind: refused requests, cut-off bodies, bad "
         "frames.\n"
         "# TYPE capscreen_errors_total counter\n",
-        atomic_load(&s->uploads_active), (unsigned long long)atomic_load(&s->bytes_received),
-        (unsigned long long)atomic_load(&s->frames_analysed),
-        (unsigned long long)atomic_load(&s->connections_opened),
-        (unsigned long long)atomic_load(&s->requests_total));
+        atomic_load(&api->metrics->uploads_active),
+        (unsigned long long)atomic_load(&api->metrics->bytes_received),
+        (unsigned long long)atomic_load(&api->metrics->frames_analysed),
+        (unsigned long long)atomic_load(&api->metrics->connections_opened),
+        (unsigned long long)atomic_load(&api->metrics->requests_total));
     for (int k = 0; k < CS_EK_COUNT && n < cap; k++)
         n += (size_t)snprintf(buf + n, cap - n, "capscreen_errors_total{kind=\"%s\"} %llu\n",
                               cs_err_kind_name((cs_err_kind)k),
-                              (unsigned long long)atomic_load(&s->errors[k]));
+                              (unsigned long long)atomic_load(&api->metrics->errors[k]));
     if (n >= cap)
         n = cap - 1;
-    cs_latency_print(s->latency, buf, cap, &n);
+    cs_latency_print(api->metrics->latency, buf, cap, &n);
     struct MHD_Response *resp = MHD_create_response_from_buffer(n, buf, MHD_RESPMEM_MUST_FREE);
     if (!resp) {
         free(buf);
@@ -56,12 +57,12 @@ enum MHD_Result cs_metrics_handle(cs_server *s, struct MHD_Connection *c, cs_req
     return r;
 }
 
-enum MHD_Result cs_health_handle(cs_server *s, struct MHD_Connection *c, cs_req *r)
+enum MHD_Result cs_health_handle(const cs_api *api, struct MHD_Connection *c, cs_req *r)
 {
     (void)r;
     cs_error e = {0};
-    if (cs_store_ping(s->store, &e) != CS_OK)
-        return cs_http_error(s, c, 503, false, "database_unavailable", "%s", e.msg);
+    if (cs_store_ping(api->store, &e) != CS_OK)
+        return cs_http_error(api->metrics, c, 503, false, "database_unavailable", "%s", e.msg);
     return cs_http_json(c, 200,
                         json_pack("{s:s, s:s, s:i}", "status", "ok", "database", "ok",
                                   "schema_version", CS_STORE_SCHEMA_VERSION),

@@ -24,14 +24,14 @@ static const cs_vocab_word ADEQUACY[] = {
 static const cs_vocab_word COMPLETENESS[] = {
     {"complete", "Complete"}, {"incomplete", "Incomplete"}, {NULL, NULL}};
 
-cs_status cs_ws_report_state(cs_server *s, const char *study, char *state, size_t cap,
+cs_status cs_ws_report_state(const cs_api *api, const char *study, char *state, size_t cap,
                              cs_error *err)
 {
     bool found = false;
     cs_report_rec *r = malloc(sizeof *r);
     if (!r)
         return cs_error_set(err, CS_ERR_NOMEM, "out of memory");
-    cs_status st = cs_store_report_get(s->store, study, &found, r, err);
+    cs_status st = cs_store_report_get(api->store, study, &found, r, err);
     snprintf(state, cap, "%s", st == CS_OK && found ? r->state : "");
     free(r);
     return st;
@@ -47,19 +47,19 @@ static json_t *report_json(const cs_report_rec *r)
 }
 
 /* Validate a save body's content and rebuild it with known fields only. */
-static json_t *clean_content(cs_server *s, struct MHD_Connection *c, json_t *in, uint64_t frames,
-                             enum MHD_Result *ret)
+static json_t *clean_content(const cs_api *api, struct MHD_Connection *c, json_t *in,
+                             uint64_t frames, enum MHD_Result *ret)
 {
     const char *text_keys[] = {"findings_text", "comments"};
     json_t *out = json_object();
     if (!json_is_object(in)) {
-        *ret = cs_http_error(s, c, 400, false, "bad_json", "content must be an object");
+        *ret = cs_http_error(api->metrics, c, 400, false, "bad_json", "content must be an object");
         goto fail;
     }
     for (int i = 0; i < 2; i++) {
         json_t *v = json_object_get(in, text_keys[i]);
         if (v && (!json_is_string(v) || strlen(json_string_value(v)) > TEXT_MAX)) {
-            *ret = cs_http_error(s, c, 400, false, "bad_json",
+            *ret = cs_http_error(api->metrics, c, 400, false, "bad_json",
                                  "%s must be text of at most %d bytes", text_keys[i], TEXT_MAX);
             goto fail;
         }
@@ -75,7 +75,7 @@ static json_t *clean_content(cs_server *s, struct MHD_Connection *c, json_t *in,
         json_t *v = json_object_get(in, enums[i].key);
         const char *t = v ? json_string_value(v) : "";
         if (!t || (t[0] && !cs_vocab_has(enums[i].set, t))) {
-            *ret = cs_http_error(s, c, 400, false, "bad_json", "%s has an unknown value",
+            *ret = cs_http_error(api->metrics, c, 400, false, "bad_json", "%s has an unknown value",
                                  enums[i].key);
             goto fail;
         }
@@ -85,7 +85,7 @@ static json_t *clean_content(cs_server *s, struct MHD_Connection *c, json_t *in,
     json_object_set_new(out, "key_frames", keep);
     if (kf && (!json_is_array(kf) || json_array_size(kf) > KEY_FRAMES_MAX)) {
         *ret =
-            cs_http_error(s, c, 400, false, "bad_json",
+            cs_http_error(api->metrics, c, 400, false, "bad_json",
                           "key_frames must be a list of at most %d frame numbers", KEY_FRAMES_MAX);
         goto fail;
     }
@@ -93,7 +93,7 @@ static json_t *clean_content(cs_server *s, struct MHD_Connection *c, json_t *in,
         json_t *v = json_array_get(kf, i);
         if (!json_is_integer(v) || json_integer_value(v) < 0 ||
             (uint64_t)json_integer_value(v) >= frames) {
-            *ret = cs_http_error(s, c, 400, false, "bad_json",
+            *ret = cs_http_error(api->metrics, c, 400, false, "bad_json",
                                  "key_frames[%zu] is not a frame of this study", i);
             goto fail;
         }
@@ -105,14 +105,15 @@ fail:
     return NULL;
 }
 
-static enum MHD_Result save(cs_server *s, struct MHD_Connection *c, cs_req *r, const cs_auth *a)
+static enum MHD_Result save(const cs_api *api, struct MHD_Connection *c, cs_req *r,
+                            const cs_auth *a)
 {
     enum MHD_Result ret;
     cs_error e = {0};
     cs_study_counts k;
-    if (cs_store_study_counts(s->store, r->id, &k, &e) != CS_OK)
-        return cs_http_error(s, c, 503, false, "store_unavailable", "%s", e.msg);
-    json_t *o = cs_http_body_json(s, c, r, &ret);
+    if (cs_store_study_counts(api->store, r->id, &k, &e) != CS_OK)
+        return cs_http_error(api->metrics, c, 503, false, "store_unavailable", "%s", e.msg);
+    json_t *o = cs_http_body_json(api->metrics, c, r, &ret);
     if (!o)
         return ret;
     cs_report_rec *rep = calloc(1, sizeof *rep);
@@ -125,20 +126,22 @@ static enum MHD_Result save(cs_server *s, struct MHD_Connection *c, cs_req *r, c
         goto done;
     }
     if (!state || (strcmp(state, "draft") != 0 && strcmp(state, "read") != 0)) {
-        ret = cs_http_error(s, c, 400, false, "bad_state",
+        ret = cs_http_error(api->metrics, c, 400, false, "bad_state",
                             "state must be draft or read (signing is POST .../report/sign)");
         goto done;
     }
     if (ver && (!json_is_integer(ver) || json_integer_value(ver) < 0)) {
-        ret = cs_http_error(s, c, 400, false, "bad_version", "version must be a whole number");
+        ret = cs_http_error(api->metrics, c, 400, false, "bad_version",
+                            "version must be a whole number");
         goto done;
     }
-    if (!(content = clean_content(s, c, json_object_get(o, "content"), k.frames, &ret)))
+    if (!(content = clean_content(api, c, json_object_get(o, "content"), k.frames, &ret)))
         goto done;
     char *text = json_dumps(content, JSON_COMPACT);
     if (!text || strlen(text) >= sizeof rep->content) {
         free(text);
-        ret = cs_http_error(s, c, 413, false, "body_too_large", "the report is too long");
+        ret =
+            cs_http_error(api->metrics, c, 413, false, "body_too_large", "the report is too long");
         goto done;
     }
     snprintf(rep->content, sizeof rep->content, "%s", text);
@@ -148,14 +151,14 @@ static enum MHD_Result save(cs_server *s, struct MHD_Connection *c, cs_req *r, c
     snprintf(rep->updated_by, sizeof rep->updated_by, "%s", a->user);
     rep->updated_at_ms = cs_now_ms();
     cs_change_outcome out = CS_CHANGE_OK;
-    if (cs_store_report_save(s->store, rep, ver ? (int)json_integer_value(ver) : -1, &out, &e) !=
+    if (cs_store_report_save(api->store, rep, ver ? (int)json_integer_value(ver) : -1, &out, &e) !=
         CS_OK) {
-        ret = cs_http_error(s, c, 503, false, "store_unavailable", "%s", e.msg);
+        ret = cs_http_error(api->metrics, c, 503, false, "store_unavailable", "%s", e.msg);
         goto done;
     }
-    if (cs_ws_change_failed(s, c, out, "report", &ret))
+    if (cs_ws_change_failed(api, c, out, "report", &ret))
         goto done;
-    cs_audit(s, a, "report.save", r->id, "version %d, %s", rep->version, rep->state);
+    cs_audit(api->audit, a, "report.save", r->id, "version %d, %s", rep->version, rep->state);
     ret = cs_http_json(c, 200, report_json(rep), false, NULL);
 done:
     json_decref(content);
@@ -164,25 +167,26 @@ done:
     return ret;
 }
 
-enum MHD_Result cs_ws_report(cs_server *s, struct MHD_Connection *c, cs_req *r)
+enum MHD_Result cs_ws_report(const cs_api *api, struct MHD_Connection *c, cs_req *r)
 {
     enum MHD_Result ret;
     cs_auth a;
     cs_error e = {0};
     bool get = strcmp(r->method, "GET") == 0;
     a = r->auth;
-    if (cs_ws_need_study(s, c, r->id, &ret))
+    if (cs_ws_need_study(api, c, r->id, &ret))
         return ret;
     if (!get)
-        return save(s, c, r, &a);
+        return save(api, c, r, &a);
     cs_report_rec *rep = malloc(sizeof *rep);
     bool found = false;
     if (!rep)
         return MHD_NO;
-    if (cs_store_report_get(s->store, r->id, &found, rep, &e) != CS_OK)
-        ret = cs_http_error(s, c, 503, false, "store_unavailable", "%s", e.msg);
+    if (cs_store_report_get(api->store, r->id, &found, rep, &e) != CS_OK)
+        ret = cs_http_error(api->metrics, c, 503, false, "store_unavailable", "%s", e.msg);
     else if (!found)
-        ret = cs_http_error(s, c, 404, false, "no_report", "study '%s' has no report yet", r->id);
+        ret = cs_http_error(api->metrics, c, 404, false, "no_report",
+                            "study '%s' has no report yet", r->id);
     else
         ret = cs_http_json(c, 200, report_json(rep), false, NULL);
     free(rep);
@@ -193,15 +197,15 @@ enum MHD_Result cs_ws_report(cs_server *s, struct MHD_Connection *c, cs_req *r)
  * the consultant was shown. Every rule (version current, recommendation
  * present, study complete, not signed yet) is checked by the store in the
  * signing transaction, so no save or upload can slip in between. */
-enum MHD_Result cs_ws_report_sign(cs_server *s, struct MHD_Connection *c, cs_req *r)
+enum MHD_Result cs_ws_report_sign(const cs_api *api, struct MHD_Connection *c, cs_req *r)
 {
     enum MHD_Result ret;
     cs_auth a;
     cs_error e = {0};
     a = r->auth;
-    if (cs_ws_need_study(s, c, r->id, &ret))
+    if (cs_ws_need_study(api, c, r->id, &ret))
         return ret;
-    json_t *o = r->body_len ? cs_http_body_json(s, c, r, &ret) : json_object();
+    json_t *o = r->body_len ? cs_http_body_json(api->metrics, c, r, &ret) : json_object();
     if (!o)
         return ret;
     json_t *ver = json_object_get(o, "version");
@@ -212,53 +216,54 @@ enum MHD_Result cs_ws_report_sign(cs_server *s, struct MHD_Connection *c, cs_req
         goto done;
     }
     if (!ver) {
-        ret = cs_http_error(s, c, 422, false, "version_required",
+        ret = cs_http_error(api->metrics, c, 422, false, "version_required",
                             "send {\"version\": N}, the report version you were shown");
         goto done;
     }
     if (!json_is_integer(ver) || json_integer_value(ver) < 1 ||
         json_integer_value(ver) > INT32_MAX) {
-        ret = cs_http_error(s, c, 422, false, "bad_version",
+        ret = cs_http_error(api->metrics, c, 422, false, "bad_version",
                             "version must be a report version (a whole number from 1)");
         goto done;
     }
     int shown = (int)json_integer_value(ver);
-    if (cs_store_report_sign_checked(s->store, r->id, a.user, cs_now_ms(), shown, &out, rep, &e) !=
-        CS_OK) {
-        ret = cs_http_error(s, c, 503, false, "store_unavailable", "%s", e.msg);
+    if (cs_store_report_sign_checked(api->store, r->id, a.user, cs_now_ms(), shown, &out, rep,
+                                     &e) != CS_OK) {
+        ret = cs_http_error(api->metrics, c, 503, false, "store_unavailable", "%s", e.msg);
         goto done;
     }
     switch (out) {
     case CS_CHECK_OK:
-        cs_audit(s, &a, "report.sign", r->id, "version %d", rep->version);
+        cs_audit(api->audit, &a, "report.sign", r->id, "version %d", rep->version);
         ret = cs_http_json(c, 200, report_json(rep), false, NULL);
         break;
     case CS_CHECK_NOT_FOUND:
-        ret =
-            cs_http_error(s, c, 404, false, "no_report", "study '%s' has no report to sign", r->id);
+        ret = cs_http_error(api->metrics, c, 404, false, "no_report",
+                            "study '%s' has no report to sign", r->id);
         break;
     case CS_CHECK_LOCKED:
-        ret = cs_http_error(s, c, 409, false, "report_signed", "the report is already signed");
+        ret = cs_http_error(api->metrics, c, 409, false, "report_signed",
+                            "the report is already signed");
         break;
     case CS_CHECK_CONFLICT:
-        ret = cs_http_error(s, c, 409, false, "version_conflict",
+        ret = cs_http_error(api->metrics, c, 409, false, "version_conflict",
                             "version %d is not the current report: it changed since it was "
                             "shown; reload it and review before signing",
                             shown);
         break;
     case CS_CHECK_INVALID:
-        ret = cs_http_error(s, c, 422, false, "no_recommendation",
+        ret = cs_http_error(api->metrics, c, 422, false, "no_recommendation",
                             "the report needs a recommendation before it is signed");
         break;
     case CS_CHECK_INCOMPLETE:
-        ret = cs_http_error(s, c, 409, false, "ingest_incomplete",
+        ret = cs_http_error(api->metrics, c, 409, false, "ingest_incomplete",
                             "the study is not complete: uploads are still open or not all "
                             "analysed; a coordinator can close the study "
                             "(POST /api/v1/studies/%s/close)",
                             r->id);
         break;
     default:
-        ret = cs_http_error(s, c, 409, false, cs_check_outcome_name(out),
+        ret = cs_http_error(api->metrics, c, 409, false, cs_check_outcome_name(out),
                             "the report cannot be signed (%s)", cs_check_outcome_name(out));
         break;
     }
@@ -344,13 +349,13 @@ static const char *label_of(const char *v)
     return v[0] ? v : "not recorded";
 }
 
-static void put_key_frame(cs_server *s, html *h, const char *study, uint64_t seq)
+static void put_key_frame(const cs_api *api, html *h, const char *study, uint64_t seq)
 {
     uint8_t *img = NULL;
     size_t len = 0;
     bool found = false;
     cs_error e = {0};
-    if (cs_media_frame(s, study, seq, &found, &img, &len, &e) != CS_OK || !found) {
+    if (cs_media_frame(api->media, study, seq, &found, &img, &len, &e) != CS_OK || !found) {
         putf(h, "<figure><figcaption>frame %llu: no image</figcaption></figure>",
              (unsigned long long)seq);
         return;
@@ -367,32 +372,33 @@ static void put_key_frame(cs_server *s, html *h, const char *study, uint64_t seq
     free(img);
 }
 
-enum MHD_Result cs_ws_report_html(cs_server *s, struct MHD_Connection *c, cs_req *r)
+enum MHD_Result cs_ws_report_html(const cs_api *api, struct MHD_Connection *c, cs_req *r)
 {
     cs_auth a;
     cs_error e = {0};
     a = r->auth;
     cs_study_rec sr;
     bool found = false;
-    if (cs_store_study_get(s->store, r->id, &found, &sr, &e) != CS_OK)
-        return cs_http_error(s, c, 503, false, "store_unavailable", "%s", e.msg);
+    if (cs_store_study_get(api->store, r->id, &found, &sr, &e) != CS_OK)
+        return cs_http_error(api->metrics, c, 503, false, "store_unavailable", "%s", e.msg);
     if (!found)
-        return cs_http_error(s, c, 404, false, "unknown_study", "no study '%s'", r->id);
+        return cs_http_error(api->metrics, c, 404, false, "unknown_study", "no study '%s'", r->id);
     cs_report_rec *rep = malloc(sizeof *rep);
     cs_finding_rec *fs = NULL;
     size_t nf = 0;
     html h = {0};
     if (!rep)
         return MHD_NO;
-    if (cs_store_report_get(s->store, r->id, &found, rep, &e) != CS_OK ||
-        cs_store_findings_list(s->store, r->id, false, &fs, &nf, &e) != CS_OK) {
+    if (cs_store_report_get(api->store, r->id, &found, rep, &e) != CS_OK ||
+        cs_store_findings_list(api->store, r->id, false, &fs, &nf, &e) != CS_OK) {
         free(rep);
-        return cs_http_error(s, c, 503, false, "store_unavailable", "%s", e.msg);
+        return cs_http_error(api->metrics, c, 503, false, "store_unavailable", "%s", e.msg);
     }
     if (!found) {
         free(rep);
         free(fs);
-        return cs_http_error(s, c, 404, false, "no_report", "study '%s' has no report yet", r->id);
+        return cs_http_error(api->metrics, c, 404, false, "no_report",
+                             "study '%s' has no report yet", r->id);
     }
     json_t *ct = json_loads(rep->content, 0, NULL);
 #define FIELD(k) \
@@ -452,7 +458,7 @@ enum MHD_Result cs_ws_report_html(cs_server *s, struct MHD_Connection *c, cs_req
     if (json_array_size(kf) > 0) {
         puts_raw(&h, "<h2>Key frames</h2>");
         for (size_t i = 0; i < json_array_size(kf) && i < KEY_FRAMES_MAX; i++)
-            put_key_frame(s, &h, r->id, (uint64_t)json_integer_value(json_array_get(kf, i)));
+            put_key_frame(api, &h, r->id, (uint64_t)json_integer_value(json_array_get(kf, i)));
     }
     puts_raw(&h, "<div class=\"sig\">");
     if (strcmp(rep->state, "signed") == 0) {
@@ -477,7 +483,7 @@ enum MHD_Result cs_ws_report_html(cs_server *s, struct MHD_Connection *c, cs_req
         free(h.buf);
         return MHD_NO;
     }
-    cs_audit(s, &a, "report.export", r->id, "printable HTML");
+    cs_audit(api->audit, &a, "report.export", r->id, "printable HTML");
     const char *hd[] = {"Cache-Control", "no-store", "Content-Security-Policy",
                         "default-src 'none'; img-src data:; style-src 'unsafe-inline'", NULL};
     return cs_http_bytes(c, 200, "text/html; charset=utf-8", h.buf, h.len, true, hd);

@@ -8,116 +8,81 @@
 
 #include "server/api/api_int.h"
 #include "server/auth/limiter.h"
+#include "server/auth/password.h"
 #include "server/auth/tokens.h"
 
-#define PASSWORD_MAX 1024
-
-cs_status cs_password_hash(const char *pw, char *out, cs_error *err)
+cs_status cs_api_init(cs_api *api, cs_error *err)
 {
-    size_t n = strlen(pw);
-    if (n < CS_PASSWORD_MIN || n > PASSWORD_MAX)
-        return cs_error_set(err, CS_ERR_ARG, "a password must be %d to %d bytes long",
-                            CS_PASSWORD_MIN, PASSWORD_MAX);
-    if (crypto_pwhash_str(out, pw, n, crypto_pwhash_OPSLIMIT_INTERACTIVE,
-                          crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0)
-        return cs_error_set(err, CS_ERR_NOMEM, "out of memory hashing a password");
-    return CS_OK;
-}
-
-bool cs_user_name_ok(const char *name)
-{
-    size_t n = strlen(name);
-    if (n == 0 || n >= CS_USER_MAX || name[0] == '.' || name[0] == '-' || name[0] == '_')
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        char ch = name[i];
-        if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '.' || ch == '_' ||
-              ch == '-'))
-            return false;
-    }
-    return true;
-}
-
-cs_status cs_session_init(cs_server *s, cs_error *err)
-{
-    s->limiter = cs_limiter_new();
-    if (!s->limiter)
-        return cs_error_set(err, CS_ERR_NOMEM, "out of memory");
     /* Unknown users are checked against this, so a wrong name costs the
      * same time as a wrong password. */
     char random_pw[33];
     cs_id_new(random_pw, 16);
-    return cs_password_hash(random_pw, s->dummy_pw_hash, err);
+    return cs_password_hash(random_pw, api->dummy_pw_hash, err);
 }
 
-void cs_session_free(cs_server *s)
-{
-    cs_limiter_free(s->limiter);
-    s->limiter = NULL;
-}
-
-static json_t *session_json(cs_server *s, const char *user, const char *role, const char *csrf,
+static json_t *session_json(const cs_api *api, const char *user, const char *role, const char *csrf,
                             int64_t created_at)
 {
     return json_pack("{s:s, s:s, s:s, s:I, s:I}", "user", user, "role", role, "csrf_token", csrf,
-                     "idle_timeout_s", (json_int_t)s->cfg.session_idle_s, "expires_at",
-                     (json_int_t)(created_at + s->cfg.session_max_s));
+                     "idle_timeout_s", (json_int_t)api->cfg->session_idle_s, "expires_at",
+                     (json_int_t)(created_at + api->cfg->session_max_s));
 }
 
-static enum MHD_Result login(cs_server *s, struct MHD_Connection *c, cs_req *r)
+static enum MHD_Result login(const cs_api *api, struct MHD_Connection *c, cs_req *r)
 {
     enum MHD_Result ret;
     cs_auth who = {0};
     cs_error e = {0};
     cs_client_ip(c, who.ip);
-    json_t *o = cs_http_body_json(s, c, r, &ret);
+    json_t *o = cs_http_body_json(api->metrics, c, r, &ret);
     if (!o)
         return ret;
     const char *user = json_string_value(json_object_get(o, "user"));
     const char *pw = json_string_value(json_object_get(o, "password"));
-    if (!user || !pw || strlen(user) >= CS_USER_MAX || strlen(pw) > PASSWORD_MAX) {
-        ret = cs_http_error(s, c, 400, false, "bad_json",
+    if (!user || !pw || strlen(user) >= CS_USER_MAX || strlen(pw) > CS_PASSWORD_MAX) {
+        ret = cs_http_error(api->metrics, c, 400, false, "bad_json",
                             "body needs {\"user\": NAME, \"password\": PASSWORD}");
         goto done;
     }
     int64_t now_ms = cs_now_ms(), now = now_ms / 1000;
     cs_login_burst evicted;
     /* Bursts of refusals that have ended get their audit rows now. */
-    cs_audit_flush_logins(s, false);
-    int64_t wait_ms = cs_limiter_admit(s->limiter, user, who.ip, now_ms, &evicted);
-    cs_audit_login_limited(s, &evicted);
+    cs_audit_flush_logins(api->audit, false);
+    int64_t wait_ms = cs_limiter_admit(api->limiter, user, who.ip, now_ms, &evicted);
+    cs_audit_login_limited(api->audit, &evicted);
     if (wait_ms > 0) {
         /* Not even checked: the pair's delay runs (audited per burst). */
         long long wait = (long long)((wait_ms + 999) / 1000);
         char ra[24];
         snprintf(ra, sizeof ra, "%lld", wait);
         const char *h[] = {"Retry-After", ra, NULL};
-        ret = cs_http_error_h(s, c, 429, false, h, "too_many_attempts",
+        ret = cs_http_error_h(api->metrics, c, 429, false, h, "too_many_attempts",
                               "too many failed logins; try again in %lld s", wait);
         goto done;
     }
     cs_user_rec u;
     bool found = false;
-    if (cs_store_user_get(s->store, user, &found, &u, &e) != CS_OK) {
-        ret = cs_http_error(s, c, 503, false, "store_unavailable", "%s", e.msg);
+    if (cs_store_user_get(api->store, user, &found, &u, &e) != CS_OK) {
+        ret = cs_http_error(api->metrics, c, 503, false, "store_unavailable", "%s", e.msg);
         goto done;
     }
-    const char *hash = found ? u.pw_hash : s->dummy_pw_hash;
+    const char *hash = found ? u.pw_hash : api->dummy_pw_hash;
     bool ok = crypto_pwhash_str_verify(hash, pw, strlen(pw)) == 0 && found && !u.disabled;
     snprintf(who.user, sizeof who.user, "%s", user);
     if (!ok) {
         /* The delay runs from now, after the (slow) hash check. */
-        cs_limiter_failed(s->limiter, user, who.ip, cs_now_ms(), &evicted);
-        cs_audit_login_limited(s, &evicted);
-        cs_audit(s, &who, "session.login_failed", NULL, "%s",
+        cs_limiter_failed(api->limiter, user, who.ip, cs_now_ms(), &evicted);
+        cs_audit_login_limited(api->audit, &evicted);
+        cs_audit(api->audit, &who, "session.login_failed", NULL, "%s",
                  !found       ? "unknown user"
                  : u.disabled ? "user disabled"
                               : "wrong password");
-        ret = cs_http_error(s, c, 401, false, "bad_credentials", "wrong user name or password");
+        ret = cs_http_error(api->metrics, c, 401, false, "bad_credentials",
+                            "wrong user name or password");
         goto done;
     }
-    cs_limiter_succeeded(s->limiter, user, who.ip, &evicted);
-    cs_audit_login_limited(s, &evicted);
+    cs_limiter_succeeded(api->limiter, user, who.ip, &evicted);
+    cs_audit_login_limited(api->audit, &evicted);
     char id[CS_TOKEN_MAX];
     cs_session_rec sr = {0};
     cs_token_new(id);
@@ -132,44 +97,44 @@ static enum MHD_Result login(cs_server *s, struct MHD_Connection *c, cs_req *r)
     if (old && strlen(old) < CS_TOKEN_MAX) {
         char oh[CS_HASH_HEX];
         cs_token_hash(old, oh);
-        if (cs_store_session_delete(s->store, oh, &e) != CS_OK)
+        if (cs_store_session_delete(api->store, oh, &e) != CS_OK)
             fprintf(stderr, "capscreen: cannot end the previous session: %s\n", e.msg);
-        cs_sessions_changed(s);
+        cs_signals_sessions_changed(api->signals);
     }
-    if (cs_store_session_create(s->store, &sr, &e) != CS_OK) {
-        ret = cs_http_error(s, c, 503, false, "store_unavailable", "%s", e.msg);
+    if (cs_store_session_create(api->store, &sr, &e) != CS_OK) {
+        ret = cs_http_error(api->metrics, c, 503, false, "store_unavailable", "%s", e.msg);
         goto done;
     }
     snprintf(who.role, sizeof who.role, "%s", u.role);
-    cs_audit(s, &who, "session.login", NULL, "role %s", u.role);
+    cs_audit(api->audit, &who, "session.login", NULL, "role %s", u.role);
     char cookie[CS_TOKEN_MAX + 96];
     snprintf(cookie, sizeof cookie, "cs_session=%s; Path=/; HttpOnly; SameSite=Strict%s", id,
-             s->tls ? "; Secure" : "");
+             api->tls ? "; Secure" : "");
     const char *h[] = {"Set-Cookie", cookie, NULL};
-    ret = cs_http_json(c, 200, session_json(s, u.name, u.role, sr.csrf, now), false, h);
+    ret = cs_http_json(c, 200, session_json(api, u.name, u.role, sr.csrf, now), false, h);
 done:
     json_decref(o);
     return ret;
 }
 
-enum MHD_Result cs_api_session(cs_server *s, struct MHD_Connection *c, cs_req *r)
+enum MHD_Result cs_api_session(const cs_api *api, struct MHD_Connection *c, cs_req *r)
 {
     cs_auth a;
     cs_error e = {0};
     if (strcmp(r->method, "POST") == 0)
-        return login(s, c, r);
+        return login(api, c, r);
     bool is_get = strcmp(r->method, "GET") == 0;
     a = r->auth;
     if (a.kind != CS_AUTH_USER)
-        return cs_http_error(s, c, 400, false, "no_session",
+        return cs_http_error(api->metrics, c, 400, false, "no_session",
                              "the admin token is not a session; log in as a user");
     if (is_get)
-        return cs_http_json(c, 200, session_json(s, a.user, a.role, a.csrf, a.session_created_at),
+        return cs_http_json(c, 200, session_json(api, a.user, a.role, a.csrf, a.session_created_at),
                             false, NULL);
-    if (cs_store_session_delete(s->store, a.session_hash, &e) != CS_OK)
-        return cs_http_error(s, c, 503, false, "store_unavailable", "%s", e.msg);
-    cs_sessions_changed(s); /* its event streams end */
-    cs_audit(s, &a, "session.logout", NULL, "%s", "");
+    if (cs_store_session_delete(api->store, a.session_hash, &e) != CS_OK)
+        return cs_http_error(api->metrics, c, 503, false, "store_unavailable", "%s", e.msg);
+    cs_signals_sessions_changed(api->signals); /* its event streams end */
+    cs_audit(api->audit, &a, "session.logout", NULL, "%s", "");
     const char *h[] = {"Set-Cookie", "cs_session=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0",
                        NULL};
     return cs_http_bytes(c, 204, NULL, NULL, 0, false, h);
@@ -181,7 +146,7 @@ static json_t *user_json(const cs_user_rec *u)
                      (json_int_t)u->created_at, "disabled", u->disabled);
 }
 
-enum MHD_Result cs_api_users(cs_server *s, struct MHD_Connection *c, cs_req *r)
+enum MHD_Result cs_api_users(const cs_api *api, struct MHD_Connection *c, cs_req *r)
 {
     enum MHD_Result ret;
     cs_auth a;
@@ -190,15 +155,15 @@ enum MHD_Result cs_api_users(cs_server *s, struct MHD_Connection *c, cs_req *r)
     if (strcmp(r->method, "GET") == 0) {
         cs_user_rec *us = NULL;
         size_t n = 0;
-        if (cs_store_user_list(s->store, &us, &n, &e) != CS_OK)
-            return cs_http_error(s, c, 503, false, "store_unavailable", "%s", e.msg);
+        if (cs_store_user_list(api->store, &us, &n, &e) != CS_OK)
+            return cs_http_error(api->metrics, c, 503, false, "store_unavailable", "%s", e.msg);
         json_t *arr = json_array();
         for (size_t i = 0; i < n; i++)
             json_array_append_new(arr, user_json(&us[i]));
         free(us);
         return cs_http_json(c, 200, json_pack("{s:o}", "users", arr), false, NULL);
     }
-    json_t *o = cs_http_body_json(s, c, r, &ret);
+    json_t *o = cs_http_body_json(api->metrics, c, r, &ret);
     if (!o)
         return ret;
     const char *name = json_string_value(json_object_get(o, "name"));
@@ -207,24 +172,25 @@ enum MHD_Result cs_api_users(cs_server *s, struct MHD_Connection *c, cs_req *r)
     cs_user_rec u = {0};
     bool exists = false;
     if (!name || !cs_user_name_ok(name)) {
-        ret = cs_http_error(s, c, 400, false, "bad_name",
+        ret = cs_http_error(api->metrics, c, 400, false, "bad_name",
                             "name must be 1-63 characters of a-z 0-9 . _ - (lower case)");
     } else if (!cs_role_bit(role)) {
-        ret = cs_http_error(s, c, 400, false, "bad_role",
+        ret = cs_http_error(api->metrics, c, 400, false, "bad_role",
                             "role must be admin, reader, consultant or coordinator");
     } else if (!pw || cs_password_hash(pw, u.pw_hash, &e) != CS_OK) {
-        ret = cs_http_error(s, c, 400, false, "bad_password", "%s",
+        ret = cs_http_error(api->metrics, c, 400, false, "bad_password", "%s",
                             pw ? e.msg : "password is missing");
     } else {
         snprintf(u.name, sizeof u.name, "%s", name);
         snprintf(u.role, sizeof u.role, "%s", role);
         u.created_at = cs_now_s();
-        if (cs_store_user_add(s->store, &u, &exists, &e) != CS_OK) {
-            ret = cs_http_error(s, c, 503, false, "store_unavailable", "%s", e.msg);
+        if (cs_store_user_add(api->store, &u, &exists, &e) != CS_OK) {
+            ret = cs_http_error(api->metrics, c, 503, false, "store_unavailable", "%s", e.msg);
         } else if (exists) {
-            ret = cs_http_error(s, c, 409, false, "user_exists", "a user '%s' exists", name);
+            ret = cs_http_error(api->metrics, c, 409, false, "user_exists", "a user '%s' exists",
+                                name);
         } else {
-            cs_audit(s, &a, "user.add", NULL, "%s as %s", name, role);
+            cs_audit(api->audit, &a, "user.add", NULL, "%s as %s", name, role);
             ret = cs_http_json(c, 201, user_json(&u), false, NULL);
         }
     }
@@ -232,7 +198,7 @@ enum MHD_Result cs_api_users(cs_server *s, struct MHD_Connection *c, cs_req *r)
     return ret;
 }
 
-enum MHD_Result cs_api_user(cs_server *s, struct MHD_Connection *c, cs_req *r)
+enum MHD_Result cs_api_user(const cs_api *api, struct MHD_Connection *c, cs_req *r)
 {
     enum MHD_Result ret;
     cs_auth a;
@@ -240,28 +206,29 @@ enum MHD_Result cs_api_user(cs_server *s, struct MHD_Connection *c, cs_req *r)
     a = r->auth;
     cs_user_rec u;
     bool found = false;
-    if (cs_store_user_get(s->store, r->name, &found, &u, &e) != CS_OK)
-        return cs_http_error(s, c, 503, false, "store_unavailable", "%s", e.msg);
+    if (cs_store_user_get(api->store, r->name, &found, &u, &e) != CS_OK)
+        return cs_http_error(api->metrics, c, 503, false, "store_unavailable", "%s", e.msg);
     if (!found)
-        return cs_http_error(s, c, 404, false, "unknown_user", "no user '%s'", r->name);
-    json_t *o = cs_http_body_json(s, c, r, &ret);
+        return cs_http_error(api->metrics, c, 404, false, "unknown_user", "no user '%s'", r->name);
+    json_t *o = cs_http_body_json(api->metrics, c, r, &ret);
     if (!o)
         return ret;
     json_t *role = json_object_get(o, "role"), *pw = json_object_get(o, "password"),
            *dis = json_object_get(o, "disabled");
     char what[160] = "";
     if (role && !cs_role_bit(json_string_value(role))) {
-        ret = cs_http_error(s, c, 400, false, "bad_role",
+        ret = cs_http_error(api->metrics, c, 400, false, "bad_role",
                             "role must be admin, reader, consultant or coordinator");
         goto done;
     }
     if (dis && !json_is_boolean(dis)) {
-        ret = cs_http_error(s, c, 400, false, "bad_json", "disabled must be true or false");
+        ret = cs_http_error(api->metrics, c, 400, false, "bad_json",
+                            "disabled must be true or false");
         goto done;
     }
     if (pw &&
         (!json_is_string(pw) || cs_password_hash(json_string_value(pw), u.pw_hash, &e) != CS_OK)) {
-        ret = cs_http_error(s, c, 400, false, "bad_password", "%s",
+        ret = cs_http_error(api->metrics, c, 400, false, "bad_password", "%s",
                             json_is_string(pw) ? e.msg : "password must be a string");
         goto done;
     }
@@ -278,24 +245,24 @@ enum MHD_Result cs_api_user(cs_server *s, struct MHD_Connection *c, cs_req *r)
         snprintf(what + strlen(what), sizeof what - strlen(what), "password changed; ");
     /* Checked in the store's transaction: never leave no enabled admin. */
     cs_check_outcome outcome;
-    if (cs_store_user_update_checked(s->store, &u, &outcome, &e) != CS_OK) {
-        ret = cs_http_error(s, c, 503, false, "store_unavailable", "%s", e.msg);
+    if (cs_store_user_update_checked(api->store, &u, &outcome, &e) != CS_OK) {
+        ret = cs_http_error(api->metrics, c, 503, false, "store_unavailable", "%s", e.msg);
         goto done;
     }
     if (outcome == CS_CHECK_LAST_ADMIN) {
-        ret = cs_http_error(s, c, 409, false, "last_admin",
+        ret = cs_http_error(api->metrics, c, 409, false, "last_admin",
                             "'%s' is the last enabled admin: add or enable another admin first",
                             u.name);
         goto done;
     }
     if (outcome == CS_CHECK_NOT_FOUND) {
-        ret = cs_http_error(s, c, 404, false, "unknown_user", "no user '%s'", u.name);
+        ret = cs_http_error(api->metrics, c, 404, false, "unknown_user", "no user '%s'", u.name);
         goto done;
     }
     /* A disabled user's or changed password's sessions were ended by the
      * store; a new role applies at the next request: streams re-check. */
-    cs_sessions_changed(s);
-    cs_audit(s, &a, "user.update", NULL, "%s: %s", u.name, what);
+    cs_signals_sessions_changed(api->signals);
+    cs_audit(api->audit, &a, "user.update", NULL, "%s: %s", u.name, what);
     ret = cs_http_json(c, 200, user_json(&u), false, NULL);
 done:
     json_decref(o);

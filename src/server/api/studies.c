@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 cs_status cs_study_create(cs_store *st, const char *label, int64_t code_ttl_s, char *id, char *code,
-                          int64_t *code_expires_at, cs_error *err)
+                          int64_t *code_expires_at, char *patient_code, cs_error *err)
 {
     cs_study_rec rec;
     char hash[CS_HASH_HEX];
@@ -30,6 +30,14 @@ cs_status cs_study_create(cs_store *st, const char *label, int64_t code_ttl_s, c
     cs_token_hash(code, hash);
     if ((s = cs_store_study_create(st, &rec, hash, err)) != CS_OK)
         return s;
+    if (patient_code) {
+        cs_check_outcome out;
+        cs_code_new(patient_code);
+        cs_token_hash(patient_code, hash);
+        if ((s = cs_store_patient_code_set(st, rec.id, hash, rec.created_at + CS_PATIENT_CODE_TTL_S,
+                                           &out, err)) != CS_OK)
+            return s;
+    }
     snprintf(id, CS_ID_MAX, "%s", rec.id);
     if (code_expires_at)
         *code_expires_at = rec.code_expires_at;
@@ -98,7 +106,7 @@ cs_status cs_study_import(cs_store *st, const char *data_dir, const char *label,
         goto done;
     }
     /* The enrolment code is never shown: an imported study has no hub. */
-    if ((s = cs_study_create(st, label, 1, id, code, NULL, err)) != CS_OK)
+    if ((s = cs_study_create(st, label, 1, id, code, NULL, NULL, err)) != CS_OK)
         goto done;
     cs_id_new(up->id, 16);
     snprintf(file, sizeof file, "%s/%s.bin", dir, up->id);

@@ -8,13 +8,19 @@
 #include "capscreen/store.h"
 #include "server/auth/tokens.h"
 
+/* A patient code opens the study's companion page for this long at most
+ * (and only while the study is open). */
+#define CS_PATIENT_CODE_TTL_S (14 * 86400)
+
 /* Create a study labelled `label` (may be NULL) with a fresh enrolment code
- * valid for `code_ttl_s` seconds. `id` (CS_ID_MAX) and `code`
- * (CS_CODE_LEN + 1) get the new values; only the code's hash is stored.
+ * valid for `code_ttl_s` seconds and a patient code for the companion page
+ * (CS_PATIENT_CODE_TTL_S). `id` (CS_ID_MAX), `code` and `patient_code`
+ * (CS_CODE_LEN + 1 each; patient_code may be NULL: none is made) get the
+ * new values; only the codes' hashes are stored.
  * Errors: CS_ERR_ARG (label over CS_LABEL_MAX - 1 bytes), store errors. */
 cs_status cs_study_create(cs_store *st, const char *label, int64_t code_ttl_s, char *id, char *code,
-                          int64_t *code_expires_at, cs_error *err) CS_WARN_UNUSED;
-
+                          int64_t *code_expires_at, char *patient_code,
+                          cs_error *err) CS_WARN_UNUSED;
 /* Import the frame-stream file at `path` as a new study labelled `label`:
  * the file is copied (and fsynced) into DATA/uploads/ as one complete
  * upload, so the server analyses it like a streamed study (at its start,

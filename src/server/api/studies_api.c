@@ -10,40 +10,41 @@
 
 #define LIST_MAX 100 /* bleeding frames / errors listed per study */
 
-enum MHD_Result cs_api_studies_create(cs_server *s, struct MHD_Connection *c, cs_req *r)
+enum MHD_Result cs_api_studies_create(const cs_api *api, struct MHD_Connection *c, cs_req *r)
 {
     enum MHD_Result ret;
-    json_t *o = cs_http_body_json(s, c, r, &ret);
+    json_t *o = cs_http_body_json(api->metrics, c, r, &ret);
     if (!o)
         return ret;
     json_t *lab = json_object_get(o, "label");
-    char id[CS_ID_MAX], code[CS_CODE_LEN + 1];
+    char id[CS_ID_MAX], code[CS_CODE_LEN + 1], patient[CS_CODE_LEN + 1];
     int64_t expires = 0;
     cs_error e = {0};
     if (lab && !json_is_string(lab)) {
-        ret = cs_http_error(s, c, 400, false, "bad_json", "label must be a string");
-    } else if (cs_study_create(s->store, lab ? json_string_value(lab) : NULL, s->cfg.code_ttl_s, id,
-                               code, &expires, &e) != CS_OK) {
-        ret = cs_http_error(s, c, e.code == CS_ERR_ARG ? 400 : 500, false,
+        ret = cs_http_error(api->metrics, c, 400, false, "bad_json", "label must be a string");
+    } else if (cs_study_create(api->store, lab ? json_string_value(lab) : NULL,
+                               api->cfg->code_ttl_s, id, code, &expires, patient, &e) != CS_OK) {
+        ret = cs_http_error(api->metrics, c, e.code == CS_ERR_ARG ? 400 : 500, false,
                             e.code == CS_ERR_ARG ? "bad_json" : "storage_failed", "%s", e.msg);
     } else {
         char loc[CS_ID_MAX + 32];
         snprintf(loc, sizeof loc, "/api/v1/studies/%s", id);
         const char *h[] = {"Location", loc, NULL};
         snprintf(r->id, sizeof r->id, "%s", id); /* for the route's study.create audit */
-        ret = cs_http_json(c, 201,
-                           json_pack("{s:s, s:s, s:I}", "study", id, "enrolment_code", code,
-                                     "code_expires_at", (json_int_t)expires),
-                           false, h);
+        ret =
+            cs_http_json(c, 201,
+                         json_pack("{s:s, s:s, s:I, s:s}", "study", id, "enrolment_code", code,
+                                   "code_expires_at", (json_int_t)expires, "patient_code", patient),
+                         false, h);
     }
     json_decref(o);
     return ret;
 }
 
-enum MHD_Result cs_api_enrol(cs_server *s, struct MHD_Connection *c, cs_req *r)
+enum MHD_Result cs_api_enrol(const cs_api *api, struct MHD_Connection *c, cs_req *r)
 {
     enum MHD_Result ret;
-    json_t *o = cs_http_body_json(s, c, r, &ret);
+    json_t *o = cs_http_body_json(api->metrics, c, r, &ret);
     if (!o)
         return ret;
     const char *given = json_string_value(json_object_get(o, "code"));
@@ -52,19 +53,19 @@ enum MHD_Result cs_api_enrol(cs_server *s, struct MHD_Connection *c, cs_req *r)
     cs_enrol_outcome out = CS_ENROL_UNKNOWN;
     cs_error e = {0};
     if (!given) {
-        ret = cs_http_error(s, c, 400, false, "bad_json",
+        ret = cs_http_error(api->metrics, c, 400, false, "bad_json",
                             "body needs {\"code\": \"XXXX-XXXX-XXXX\"}");
         goto done;
     }
     if (!cs_code_normalise(given, code)) {
-        ret = cs_http_error(s, c, 404, false, "unknown_code", "no such enrolment code");
+        ret = cs_http_error(api->metrics, c, 404, false, "unknown_code", "no such enrolment code");
         goto done;
     }
     cs_token_hash(code, code_hash);
     cs_token_new(token);
     cs_token_hash(token, token_hash);
-    if (cs_store_enrol(s->store, code_hash, token_hash, cs_now_s(), &out, study, &e) != CS_OK) {
-        ret = cs_http_error(s, c, 503, false, "store_unavailable", "%s", e.msg);
+    if (cs_store_enrol(api->store, code_hash, token_hash, cs_now_s(), &out, study, &e) != CS_OK) {
+        ret = cs_http_error(api->metrics, c, 503, false, "store_unavailable", "%s", e.msg);
         goto done;
     }
     switch (out) {
@@ -74,65 +75,70 @@ enum MHD_Result cs_api_enrol(cs_server *s, struct MHD_Connection *c, cs_req *r)
                            NULL);
         break;
     case CS_ENROL_USED:
-        ret = cs_http_error(s, c, 409, false, "code_used", "this enrolment code was already used");
+        ret = cs_http_error(api->metrics, c, 409, false, "code_used",
+                            "this enrolment code was already used");
         break;
     case CS_ENROL_EXPIRED:
-        ret = cs_http_error(s, c, 410, false, "code_expired", "this enrolment code has expired");
+        ret = cs_http_error(api->metrics, c, 410, false, "code_expired",
+                            "this enrolment code has expired");
         break;
-    default: ret = cs_http_error(s, c, 404, false, "unknown_code", "no such enrolment code"); break;
+    default:
+        ret = cs_http_error(api->metrics, c, 404, false, "unknown_code", "no such enrolment code");
+        break;
     }
 done:
     json_decref(o);
     return ret;
 }
 
-enum MHD_Result cs_api_study_revoke(cs_server *s, struct MHD_Connection *c, cs_req *r)
+enum MHD_Result cs_api_study_revoke(const cs_api *api, struct MHD_Connection *c, cs_req *r)
 {
     cs_error e = {0};
     cs_study_rec sr;
     bool found = false;
     int n = 0;
-    if (cs_store_study_get(s->store, r->id, &found, &sr, &e) != CS_OK)
-        return cs_http_error(s, c, 503, false, "store_unavailable", "%s", e.msg);
+    if (cs_store_study_get(api->store, r->id, &found, &sr, &e) != CS_OK)
+        return cs_http_error(api->metrics, c, 503, false, "store_unavailable", "%s", e.msg);
     if (!found)
-        return cs_http_error(s, c, 404, false, "unknown_study", "no study '%s'", r->id);
-    if (cs_store_devices_revoke(s->store, r->id, cs_now_s(), &n, &e) != CS_OK)
-        return cs_http_error(s, c, 500, false, "storage_failed", "%s", e.msg);
+        return cs_http_error(api->metrics, c, 404, false, "unknown_study", "no study '%s'", r->id);
+    if (cs_store_devices_revoke(api->store, r->id, cs_now_s(), &n, &e) != CS_OK)
+        return cs_http_error(api->metrics, c, 500, false, "storage_failed", "%s", e.msg);
     /* Bodies in flight from the revoked tokens end at their next chunk. */
-    atomic_fetch_add(&s->device_revocations, 1);
+    cs_signals_device_revoked(api->signals);
     return cs_http_json(c, 200, json_pack("{s:s, s:i}", "study", r->id, "revoked", n), false, NULL);
 }
 
-enum MHD_Result cs_api_study_close(cs_server *s, struct MHD_Connection *c, cs_req *r)
+enum MHD_Result cs_api_study_close(const cs_api *api, struct MHD_Connection *c, cs_req *r)
 {
     cs_error e = {0};
     cs_check_outcome out = CS_CHECK_OK;
     const char *by = r->auth.user[0] ? r->auth.user : "admin-token";
-    if (cs_store_study_close(s->store, r->id, by, cs_now_ms(), &out, &e) != CS_OK)
-        return cs_http_error(s, c, 503, false, "store_unavailable", "%s", e.msg);
+    if (cs_store_study_close(api->store, r->id, by, cs_now_ms(), &out, &e) != CS_OK)
+        return cs_http_error(api->metrics, c, 503, false, "store_unavailable", "%s", e.msg);
     if (out == CS_CHECK_NOT_FOUND)
-        return cs_http_error(s, c, 404, false, "unknown_study", "no study '%s'", r->id);
+        return cs_http_error(api->metrics, c, 404, false, "unknown_study", "no study '%s'", r->id);
     if (out == CS_CHECK_CONFLICT) {
         cs_study_rec sr;
         bool found = false;
-        if (cs_store_study_get(s->store, r->id, &found, &sr, &e) != CS_OK || !found)
-            return cs_http_error(s, c, 409, false, "study_closed", "the study was closed already");
-        return cs_http_error(s, c, 409, false, "study_closed",
+        if (cs_store_study_get(api->store, r->id, &found, &sr, &e) != CS_OK || !found)
+            return cs_http_error(api->metrics, c, 409, false, "study_closed",
+                                 "the study was closed already");
+        return cs_http_error(api->metrics, c, 409, false, "study_closed",
                              "the study was closed already, by %s at %lld ms", sr.closed_by,
                              (long long)sr.closed_at_ms);
     }
     if (out != CS_CHECK_OK)
-        return cs_http_error(s, c, 409, false, cs_check_outcome_name(out),
+        return cs_http_error(api->metrics, c, 409, false, cs_check_outcome_name(out),
                              "the study cannot be closed (%s)", cs_check_outcome_name(out));
     /* The store revoked the devices and ended the open uploads: cut their
      * bodies in flight, and let the analysis read the last stored bytes. */
-    atomic_fetch_add(&s->device_revocations, 1);
-    cs_ingest_notify(s->ingest, r->id);
-    cs_progress_bump(s);
+    cs_signals_device_revoked(api->signals);
+    cs_ingest_notify(api->ingest, r->id);
+    cs_signals_progress(api->signals);
     bool found = false;
-    json_t *o = cs_ws_study_json(s, r->id, &found, &e);
+    json_t *o = cs_ws_study_json(api, r->id, &found, &e);
     if (!o)
-        return cs_http_error(s, c, 503, false, "store_unavailable", "%s", e.msg);
+        return cs_http_error(api->metrics, c, 503, false, "store_unavailable", "%s", e.msg);
     return cs_http_json(c, 200, o, false, NULL);
 }
 
@@ -149,12 +155,12 @@ static const char *state_of(const cs_study_counts *n, const cs_study_rec *sr)
     return "complete";
 }
 
-static json_t *frame_list(cs_server *s, const char *id, bool errors, cs_error *err)
+static json_t *frame_list(const cs_api *api, const char *id, bool errors, cs_error *err)
 {
     cs_frame_brief *b = calloc(LIST_MAX, sizeof *b);
     size_t n = 0;
     json_t *a = json_array();
-    if (!b || !a || cs_store_study_frames(s->store, id, errors, b, LIST_MAX, &n, err) != CS_OK) {
+    if (!b || !a || cs_store_study_frames(api->store, id, errors, b, LIST_MAX, &n, err) != CS_OK) {
         free(b);
         json_decref(a);
         return NULL;
@@ -177,29 +183,29 @@ static json_t *frame_list(cs_server *s, const char *id, bool errors, cs_error *e
     return a;
 }
 
-json_t *cs_api_study_json(cs_server *s, const char *id, bool *found, cs_error *err)
+json_t *cs_api_study_json(const cs_api *api, const char *id, bool *found, cs_error *err)
 {
     cs_study_rec sr;
     *found = false;
-    if (cs_store_study_get(s->store, id, found, &sr, err) != CS_OK || !*found)
+    if (cs_store_study_get(api->store, id, found, &sr, err) != CS_OK || !*found)
         return NULL;
-    return cs_api_study_rec_json(s, &sr, true, err);
+    return cs_api_study_rec_json(api, &sr, true, err);
 }
 
-json_t *cs_api_study_rec_json(cs_server *s, const cs_study_rec *rec, bool lists, cs_error *err)
+json_t *cs_api_study_rec_json(const cs_api *api, const cs_study_rec *rec, bool lists, cs_error *err)
 {
     const cs_study_rec sr = *rec;
     const char *id = sr.id;
     cs_study_counts n;
-    if (cs_store_study_counts(s->store, id, &n, err) != CS_OK)
+    if (cs_store_study_counts(api->store, id, &n, err) != CS_OK)
         return NULL;
-    int64_t received = cs_ingest_received(s->ingest, id);
+    int64_t received = cs_ingest_received(api->ingest, id);
     if (received < (int64_t)n.frames)
         received = (int64_t)n.frames;
     double secs = (double)(sr.last_byte_ms - sr.first_byte_ms) / 1000.0;
     double rate = secs > 0 ? (double)n.bytes_received / secs : 0.0;
-    json_t *bleeding = lists ? frame_list(s, id, false, err) : json_array();
-    json_t *errors = !bleeding ? NULL : lists ? frame_list(s, id, true, err) : json_array();
+    json_t *bleeding = lists ? frame_list(api, id, false, err) : json_array();
+    json_t *errors = !bleeding ? NULL : lists ? frame_list(api, id, true, err) : json_array();
     if (!errors) {
         json_decref(bleeding);
         return NULL;
@@ -237,14 +243,14 @@ json_t *cs_api_study_rec_json(cs_server *s, const cs_study_rec *rec, bool lists,
     return o;
 }
 
-enum MHD_Result cs_api_study_get(cs_server *s, struct MHD_Connection *c, cs_req *r)
+enum MHD_Result cs_api_study_get(const cs_api *api, struct MHD_Connection *c, cs_req *r)
 {
     cs_error e = {0};
     bool found = false;
-    json_t *o = cs_ws_study_json(s, r->id, &found, &e);
+    json_t *o = cs_ws_study_json(api, r->id, &found, &e);
     if (!o && (found || e.code != CS_OK))
-        return cs_http_error(s, c, 503, false, "store_unavailable", "%s", e.msg);
+        return cs_http_error(api->metrics, c, 503, false, "store_unavailable", "%s", e.msg);
     if (!o)
-        return cs_http_error(s, c, 404, false, "unknown_study", "no study '%s'", r->id);
+        return cs_http_error(api->metrics, c, 404, false, "unknown_study", "no study '%s'", r->id);
     return cs_http_json(c, 200, o, false, NULL);
 }

@@ -12,9 +12,9 @@ static json_t *list_json(const cs_vocab_word *list)
     return a;
 }
 
-enum MHD_Result cs_api_vocabulary(cs_server *s, struct MHD_Connection *c, cs_req *r)
+enum MHD_Result cs_api_vocabulary(const cs_api *api, struct MHD_Connection *c, cs_req *r)
 {
-    (void)s;
+    (void)api;
     (void)r;
     json_t *o =
         json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "roles", list_json(cs_vocab_roles),

@@ -15,37 +15,37 @@ const char *cs_workflow_state(const char *ingest_state, const char *report_state
     return "ready";
 }
 
-bool cs_ws_need_study(cs_server *s, struct MHD_Connection *c, const char *study,
+bool cs_ws_need_study(const cs_api *api, struct MHD_Connection *c, const char *study,
                       enum MHD_Result *ret)
 {
     cs_study_rec sr;
     bool found = false;
     cs_error e = {0};
-    if (cs_store_study_get(s->store, study, &found, &sr, &e) != CS_OK) {
-        *ret = cs_http_error(s, c, 503, false, "store_unavailable", "%s", e.msg);
+    if (cs_store_study_get(api->store, study, &found, &sr, &e) != CS_OK) {
+        *ret = cs_http_error(api->metrics, c, 503, false, "store_unavailable", "%s", e.msg);
         return true;
     }
     if (!found) {
-        *ret = cs_http_error(s, c, 404, false, "unknown_study", "no study '%s'", study);
+        *ret = cs_http_error(api->metrics, c, 404, false, "unknown_study", "no study '%s'", study);
         return true;
     }
     return false;
 }
 
-bool cs_ws_change_failed(cs_server *s, struct MHD_Connection *c, cs_change_outcome out,
+bool cs_ws_change_failed(const cs_api *api, struct MHD_Connection *c, cs_change_outcome out,
                          const char *what, enum MHD_Result *ret)
 {
     switch (out) {
     case CS_CHANGE_OK: return false;
     case CS_CHANGE_NOT_FOUND:
-        *ret = cs_http_error(s, c, 404, false, "not_found", "no such %s", what);
+        *ret = cs_http_error(api->metrics, c, 404, false, "not_found", "no such %s", what);
         break;
     case CS_CHANGE_CONFLICT:
-        *ret = cs_http_error(s, c, 409, false, "version_conflict",
+        *ret = cs_http_error(api->metrics, c, 409, false, "version_conflict",
                              "the %s was changed by someone else; reload it", what);
         break;
     case CS_CHANGE_LOCKED:
-        *ret = cs_http_error(s, c, 409, false, "report_signed",
+        *ret = cs_http_error(api->metrics, c, 409, false, "report_signed",
                              "the study's report is signed: its %s can no longer change", what);
         break;
     }
@@ -53,13 +53,13 @@ bool cs_ws_change_failed(cs_server *s, struct MHD_Connection *c, cs_change_outco
 }
 
 /* The study's JSON (cs_api_study_rec_json) with the workstation's fields. */
-static json_t *study_entry(cs_server *s, const cs_study_rec *sr, bool lists, cs_error *err)
+static json_t *study_entry(const cs_api *api, const cs_study_rec *sr, bool lists, cs_error *err)
 {
     char report_state[16];
-    json_t *o = cs_api_study_rec_json(s, sr, lists, err);
+    json_t *o = cs_api_study_rec_json(api, sr, lists, err);
     if (!o)
         return NULL;
-    if (cs_ws_report_state(s, sr->id, report_state, sizeof report_state, err) != CS_OK) {
+    if (cs_ws_report_state(api, sr->id, report_state, sizeof report_state, err) != CS_OK) {
         json_decref(o);
         return NULL;
     }
@@ -73,7 +73,7 @@ static json_t *study_entry(cs_server *s, const cs_study_rec *sr, bool lists, cs_
     json_t *counts = json_object_get(o, "counts");
     if (json_is_object(counts) && !json_object_get(counts, "polyp")) {
         cs_study_counts n;
-        if (cs_store_study_counts(s->store, sr->id, &n, err) != CS_OK) {
+        if (cs_store_study_counts(api->store, sr->id, &n, err) != CS_OK) {
             json_decref(o);
             return NULL;
         }
@@ -82,32 +82,32 @@ static json_t *study_entry(cs_server *s, const cs_study_rec *sr, bool lists, cs_
     return o;
 }
 
-json_t *cs_ws_study_json(cs_server *s, const char *id, bool *found, cs_error *err)
+json_t *cs_ws_study_json(const cs_api *api, const char *id, bool *found, cs_error *err)
 {
     cs_study_rec sr;
     *found = false;
-    if (cs_store_study_get(s->store, id, found, &sr, err) != CS_OK || !*found)
+    if (cs_store_study_get(api->store, id, found, &sr, err) != CS_OK || !*found)
         return NULL;
-    return study_entry(s, &sr, true, err);
+    return study_entry(api, &sr, true, err);
 }
 
-enum MHD_Result cs_api_worklist(cs_server *s, struct MHD_Connection *c, cs_req *r)
+enum MHD_Result cs_api_worklist(const cs_api *api, struct MHD_Connection *c, cs_req *r)
 {
     (void)r;
     cs_error e = {0};
     const char *want = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "state");
     cs_study_rec *list = NULL;
     size_t n = 0;
-    if (cs_store_studies_list(s->store, &list, &n, &e) != CS_OK)
-        return cs_http_error(s, c, 503, false, "store_unavailable", "%s", e.msg);
+    if (cs_store_studies_list(api->store, &list, &n, &e) != CS_OK)
+        return cs_http_error(api->metrics, c, 503, false, "store_unavailable", "%s", e.msg);
     json_t *arr = json_array();
     for (size_t i = 0; i < n; i++) {
         /* The worklist needs counts, not the lists of flagged frames. */
-        json_t *o = study_entry(s, &list[i], false, &e);
+        json_t *o = study_entry(api, &list[i], false, &e);
         if (!o) {
             free(list);
             json_decref(arr);
-            return cs_http_error(s, c, 503, false, "store_unavailable", "%s", e.msg);
+            return cs_http_error(api->metrics, c, 503, false, "store_unavailable", "%s", e.msg);
         }
         const char *ws = json_string_value(json_object_get(o, "workflow_state"));
         if (want && want[0] && (!ws || strcmp(ws, want) != 0))
@@ -119,34 +119,35 @@ enum MHD_Result cs_api_worklist(cs_server *s, struct MHD_Connection *c, cs_req *
     return cs_http_json(c, 200, json_pack("{s:o}", "studies", arr), false, NULL);
 }
 
-enum MHD_Result cs_api_study_assign(cs_server *s, struct MHD_Connection *c, cs_req *r)
+enum MHD_Result cs_api_study_assign(const cs_api *api, struct MHD_Connection *c, cs_req *r)
 {
     enum MHD_Result ret;
     cs_auth a;
     cs_error e = {0};
     a = r->auth;
-    json_t *o = cs_http_body_json(s, c, r, &ret);
+    json_t *o = cs_http_body_json(api->metrics, c, r, &ret);
     if (!o)
         return ret;
     const char *reader = json_string_value(json_object_get(o, "reader"));
     cs_user_rec u;
     bool found = false;
     if (!reader) {
-        ret = cs_http_error(s, c, 400, false, "bad_json", "body needs {\"reader\": NAME or \"\"}");
-    } else if (reader[0] && cs_store_user_get(s->store, reader, &found, &u, &e) != CS_OK) {
-        ret = cs_http_error(s, c, 503, false, "store_unavailable", "%s", e.msg);
+        ret = cs_http_error(api->metrics, c, 400, false, "bad_json",
+                            "body needs {\"reader\": NAME or \"\"}");
+    } else if (reader[0] && cs_store_user_get(api->store, reader, &found, &u, &e) != CS_OK) {
+        ret = cs_http_error(api->metrics, c, 503, false, "store_unavailable", "%s", e.msg);
     } else if (reader[0] && (!found || !(cs_role_bit(u.role) & CS_ROLES_EDIT))) {
-        ret = cs_http_error(s, c, 400, false, "bad_reader", "'%s' is not a reader or consultant",
-                            reader);
-    } else if (cs_store_study_assign(s->store, r->id, reader, &found, &e) != CS_OK) {
-        ret = cs_http_error(s, c, 503, false, "store_unavailable", "%s", e.msg);
+        ret = cs_http_error(api->metrics, c, 400, false, "bad_reader",
+                            "'%s' is not a reader or consultant", reader);
+    } else if (cs_store_study_assign(api->store, r->id, reader, &found, &e) != CS_OK) {
+        ret = cs_http_error(api->metrics, c, 503, false, "store_unavailable", "%s", e.msg);
     } else if (!found) {
-        ret = cs_http_error(s, c, 404, false, "unknown_study", "no study '%s'", r->id);
+        ret = cs_http_error(api->metrics, c, 404, false, "unknown_study", "no study '%s'", r->id);
     } else {
-        cs_audit(s, &a, "study.assign", r->id, "reader %s", reader[0] ? reader : "(none)");
-        json_t *st = cs_ws_study_json(s, r->id, &found, &e);
+        cs_audit(api->audit, &a, "study.assign", r->id, "reader %s", reader[0] ? reader : "(none)");
+        json_t *st = cs_ws_study_json(api, r->id, &found, &e);
         ret = st ? cs_http_json(c, 200, st, false, NULL)
-                 : cs_http_error(s, c, 503, false, "store_unavailable", "%s", e.msg);
+                 : cs_http_error(api->metrics, c, 503, false, "store_unavailable", "%s", e.msg);
     }
     json_decref(o);
     return ret;

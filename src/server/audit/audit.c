@@ -1,6 +1,8 @@
 /* audit.c - the audit trail: appending entries (who, what, when, from
  * where), batching the frames a session is served into frames.view
- * entries, and GET /api/v1/audit for admins. docs/workstation.md. */
+ * entries, and refused logins into login.limited ones. The query route
+ * (GET /api/v1/audit) is the API layer's (api/audit_api.c).
+ * docs/workstation.md. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,41 +25,48 @@ typedef struct view_batch {
     int64_t started_ms;
 } view_batch;
 
-struct cs_view_log {
-    pthread_mutex_t mu;
+struct cs_audit_log {
+    cs_store *store;
+    cs_metrics *metrics;       /* failed appends count as internal errors */
+    cs_login_limiter *limiter; /* login.limited bursts come from here; may be NULL */
+    pthread_mutex_t mu;        /* guards slots */
     view_batch slots[VIEW_SLOTS];
 };
 
-cs_status cs_audit_init(cs_server *s, cs_error *err)
+cs_status cs_audit_new(cs_store *store, cs_login_limiter *limiter, cs_metrics *metrics,
+                       cs_audit_log **out, cs_error *err)
 {
-    s->views = calloc(1, sizeof *s->views);
-    if (!s->views)
+    cs_audit_log *s = calloc(1, sizeof *s);
+    if (!s)
         return cs_error_set(err, CS_ERR_NOMEM, "out of memory");
-    pthread_mutex_init(&s->views->mu, NULL);
+    s->store = store;
+    s->limiter = limiter;
+    s->metrics = metrics;
+    pthread_mutex_init(&s->mu, NULL);
+    *out = s;
     return CS_OK;
 }
 
-void cs_audit_free(cs_server *s)
+void cs_audit_free(cs_audit_log *s)
 {
-    if (!s->views)
+    if (!s)
         return;
     cs_audit_flush(s, true);
-    pthread_mutex_destroy(&s->views->mu);
-    free(s->views);
-    s->views = NULL;
+    pthread_mutex_destroy(&s->mu);
+    free(s);
 }
 
-static void append(cs_server *s, const cs_audit_rec *rec)
+static void append(cs_audit_log *s, const cs_audit_rec *rec)
 {
     cs_error e = {0};
     if (cs_store_audit_append(s->store, rec, &e) != CS_OK) {
-        cs_count_error(s, CS_EK_INTERNAL);
+        cs_metrics_error(s->metrics, CS_EK_INTERNAL);
         fprintf(stderr, "capscreen: audit: cannot record %s by %s: %s\n", rec->action, rec->user,
                 e.msg);
     }
 }
 
-void cs_audit(cs_server *s, const cs_auth *a, const char *action, const char *study,
+void cs_audit(cs_audit_log *s, const cs_auth *a, const char *action, const char *study,
               const char *fmt, ...)
 {
     cs_audit_rec rec = {0};
@@ -78,7 +87,7 @@ void cs_audit(cs_server *s, const cs_auth *a, const char *action, const char *st
 
 /* Turn a batch into its entry (called with the slot taken out of the
  * table, so no lock is held over the database write). */
-static void write_batch(cs_server *s, const view_batch *b)
+static void write_batch(cs_audit_log *s, const view_batch *b)
 {
     cs_audit_rec rec = {0};
     rec.at_ms = b->started_ms;
@@ -92,18 +101,17 @@ static void write_batch(cs_server *s, const view_batch *b)
     append(s, &rec);
 }
 
-void cs_audit_frame_viewed(cs_server *s, const cs_auth *a, const char *study, uint64_t seq)
+void cs_audit_frame_viewed(cs_audit_log *s, const cs_auth *a, const char *study, uint64_t seq)
 {
     /* The admin token has no session: key its batches by its name. */
     const char *key = a->session_hash[0] ? a->session_hash : a->user;
     int64_t now = cs_now_ms();
     view_batch done[2];
     int ndone = 0;
-    cs_view_log *v = s->views;
-    pthread_mutex_lock(&v->mu);
+    pthread_mutex_lock(&s->mu);
     view_batch *mine = NULL, *free_slot = NULL, *oldest = NULL;
     for (size_t i = 0; i < VIEW_SLOTS; i++) {
-        view_batch *b = &v->slots[i];
+        view_batch *b = &s->slots[i];
         if (b->open && strcmp(b->session, key) == 0)
             mine = b;
         else if (!b->open && !free_slot)
@@ -136,36 +144,34 @@ void cs_audit_frame_viewed(cs_server *s, const cs_auth *a, const char *study, ui
     if (seq > mine->hi)
         mine->hi = seq;
     mine->count++;
-    pthread_mutex_unlock(&v->mu);
+    pthread_mutex_unlock(&s->mu);
     for (int i = 0; i < ndone; i++)
         write_batch(s, &done[i]);
 }
 
-void cs_audit_flush_views(cs_server *s, bool all)
+void cs_audit_flush_views(cs_audit_log *s, bool all)
 {
-    if (!s->views)
-        return;
     int64_t now = cs_now_ms();
     for (;;) {
         view_batch b;
         bool found = false;
-        pthread_mutex_lock(&s->views->mu);
+        pthread_mutex_lock(&s->mu);
         for (size_t i = 0; i < VIEW_SLOTS && !found; i++) {
-            view_batch *t = &s->views->slots[i];
+            view_batch *t = &s->slots[i];
             if (t->open && (all || now - t->started_ms >= VIEW_WINDOW_MS)) {
                 b = *t;
                 t->open = false;
                 found = true;
             }
         }
-        pthread_mutex_unlock(&s->views->mu);
+        pthread_mutex_unlock(&s->mu);
         if (!found)
             return;
         write_batch(s, &b);
     }
 }
 
-void cs_audit_login_limited(cs_server *s, const cs_login_burst *b)
+void cs_audit_login_limited(cs_audit_log *s, const cs_login_burst *b)
 {
     if (!b || b->refused == 0)
         return;
@@ -179,7 +185,7 @@ void cs_audit_login_limited(cs_server *s, const cs_login_burst *b)
     append(s, &rec);
 }
 
-void cs_audit_flush_logins(cs_server *s, bool all)
+void cs_audit_flush_logins(cs_audit_log *s, bool all)
 {
     if (!s->limiter)
         return;
@@ -189,77 +195,8 @@ void cs_audit_flush_logins(cs_server *s, bool all)
         cs_audit_login_limited(s, &b);
 }
 
-void cs_audit_flush(cs_server *s, bool all)
+void cs_audit_flush(cs_audit_log *s, bool all)
 {
     cs_audit_flush_views(s, all);
     cs_audit_flush_logins(s, all);
-}
-
-/* A query argument as decoded (%XX, and + as a space; cs_http_unescape
- * leaves %00 as those three characters); NULL when absent or empty (no
- * filter). *bad when it holds a NUL all the same: as a C string it would
- * be cut short and filter by a different value. */
-static const char *query_arg(struct MHD_Connection *c, const char *key, bool *bad)
-{
-    const char *v = NULL;
-    size_t n = 0;
-    if (MHD_lookup_connection_value_n(c, MHD_GET_ARGUMENT_KIND, key, strlen(key), &v, &n) !=
-            MHD_YES ||
-        !v)
-        return NULL;
-    if (strlen(v) != n)
-        *bad = true;
-    return v[0] ? v : NULL;
-}
-
-static int64_t query_i64(struct MHD_Connection *c, const char *key, bool *bad)
-{
-    const char *v = query_arg(c, key, bad);
-    if (!v)
-        return 0;
-    char *end = NULL;
-    long long x = strtoll(v, &end, 10);
-    if (*end || x < 0)
-        *bad = true;
-    return (int64_t)x;
-}
-
-enum MHD_Result cs_api_audit(cs_server *s, struct MHD_Connection *c, cs_req *r)
-{
-    cs_auth a;
-    cs_error e = {0};
-    a = r->auth;
-    /* Entries still batched in memory belong in the answer. */
-    cs_audit_flush(s, true);
-    bool bad = false;
-    cs_audit_query q = {0};
-    q.user = query_arg(c, "user", &bad);
-    q.action = query_arg(c, "action", &bad);
-    q.study = query_arg(c, "study", &bad);
-    q.since_ms = query_i64(c, "since_ms", &bad);
-    q.until_ms = query_i64(c, "until_ms", &bad);
-    q.before_n = query_i64(c, "before", &bad);
-    int64_t limit = query_i64(c, "limit", &bad);
-    if (bad || limit > 1000)
-        return cs_http_error(s, c, 400, false, "bad_query",
-                             "since_ms, until_ms, before and limit (<= 1000) are whole numbers; "
-                             "user, action and study hold no NUL (%%00)");
-    q.limit = limit > 0 ? (size_t)limit : 200;
-    cs_audit_rec *rows = NULL;
-    size_t n = 0;
-    if (cs_store_audit_query(s->store, &q, &rows, &n, &e) != CS_OK)
-        return cs_http_error(s, c, 503, false, "store_unavailable", "%s", e.msg);
-    json_t *arr = json_array();
-    for (size_t i = 0; i < n; i++)
-        json_array_append_new(
-            arr, json_pack("{s:I, s:I, s:s, s:s, s:s, s:s, s:s, s:s}", "n", (json_int_t)rows[i].n,
-                           "at_ms", (json_int_t)rows[i].at_ms, "user", rows[i].user, "role",
-                           rows[i].role, "action", rows[i].action, "study", rows[i].study, "detail",
-                           rows[i].detail, "ip", rows[i].ip));
-    json_t *next = n == q.limit && n > 0 ? json_integer(rows[n - 1].n) : json_null();
-    free(rows);
-    cs_audit(s, &a, "audit.query", q.study, "user=%s action=%s", q.user ? q.user : "*",
-             q.action ? q.action : "*");
-    return cs_http_json(c, 200, json_pack("{s:o, s:o}", "entries", arr, "next_before", next), false,
-                        NULL);
 }

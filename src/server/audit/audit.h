@@ -1,7 +1,8 @@
 /* audit.h - the audit layer: the append-only log of who did what to which
- * study, with frame views batched (docs/workstation.md), and its query
- * route GET /api/v1/audit. Refused logins are batched too: one
- * login.limited entry per burst (auth/limiter.h).
+ * study, with frame views batched (docs/workstation.md). Refused logins
+ * are batched too: one login.limited entry per burst (auth/limiter.h).
+ * The log (cs_audit_log) is opaque: it holds the store it appends to and
+ * its batches. Its query route is the API layer's.
  *
  * Threads: any thread; the view batches have their own lock. */
 #ifndef CS_SERVER_AUDIT_H
@@ -10,24 +11,30 @@
 #include "server/auth/auth.h"
 #include "server/auth/limiter.h"
 
+typedef struct cs_audit_log cs_audit_log;
+
 /* Append to the audit log (who from `a`, or nobody). Failures are logged
  * to stderr and counted; they never fail the request. */
-void cs_audit(cs_server *s, const cs_auth *a, const char *action, const char *study,
+void cs_audit(cs_audit_log *s, const cs_auth *a, const char *action, const char *study,
               const char *fmt, ...) CS_PRINTF(5, 6);
 /* Note that a session was served frame `seq` of `study`: batched into
  * frames.view entries (docs/workstation.md). */
-void cs_audit_frame_viewed(cs_server *s, const cs_auth *a, const char *study, uint64_t seq);
+void cs_audit_frame_viewed(cs_audit_log *s, const cs_auth *a, const char *study, uint64_t seq);
 /* Write frames.view batches older than their window (all when `all`). */
-void cs_audit_flush_views(cs_server *s, bool all);
+void cs_audit_flush_views(cs_audit_log *s, bool all);
 /* One login.limited entry for a burst of refused logins (limiter.h);
  * nothing when b is NULL or b->refused is 0. */
-void cs_audit_login_limited(cs_server *s, const cs_login_burst *b);
+void cs_audit_login_limited(cs_audit_log *s, const cs_login_burst *b);
 /* Write the login.limited bursts that have ended (all when `all`). */
-void cs_audit_flush_logins(cs_server *s, bool all);
+void cs_audit_flush_logins(cs_audit_log *s, bool all);
 /* Both of the above flushes: what sweeps, queries and shutdown call. */
-void cs_audit_flush(cs_server *s, bool all);
-cs_status cs_audit_init(cs_server *s, cs_error *err) CS_WARN_UNUSED;
-void cs_audit_free(cs_server *s);
-enum MHD_Result cs_api_audit(cs_server *s, struct MHD_Connection *c, cs_req *r);
+void cs_audit_flush(cs_audit_log *s, bool all);
+/* A log that appends to `store`, takes login.limited bursts from
+ * `limiter` (may be NULL) and counts failed appends in `metrics`. Both
+ * must outlive it. Errors: CS_ERR_NOMEM. */
+cs_status cs_audit_new(cs_store *store, cs_login_limiter *limiter, cs_metrics *metrics,
+                       cs_audit_log **out, cs_error *err) CS_WARN_UNUSED;
+/* Write the open batches, then free. Accepts NULL. */
+void cs_audit_free(cs_audit_log *s);
 
 #endif

@@ -34,12 +34,14 @@ void cs_client_ip(struct MHD_Connection *c, char *ip)
                   CS_IP_MAX);
 }
 
-static bool session_ended(const cs_server *s, const cs_session_rec *r, int64_t now)
+static bool session_ended(const cs_auth_ctx *s, const cs_session_rec *r, int64_t now)
 {
-    return now - r->last_seen > s->cfg.session_idle_s || now - r->created_at > s->cfg.session_max_s;
+    return now - r->last_seen > s->cfg->session_idle_s ||
+           now - r->created_at > s->cfg->session_max_s;
 }
 
-cs_status cs_auth_session_alive(cs_server *s, const char *session_hash, bool *alive, cs_error *err)
+cs_status cs_auth_session_alive(const cs_auth_ctx *s, const char *session_hash, bool *alive,
+                                cs_error *err)
 {
     cs_session_rec r;
     bool found = false;
@@ -51,7 +53,8 @@ cs_status cs_auth_session_alive(cs_server *s, const char *session_hash, bool *al
 }
 
 /* The session named by the cs_session cookie, if it is live. */
-static cs_status check_session(cs_server *s, const char *cookie, cs_auth *out, cs_error *err)
+static cs_status check_session(const cs_auth_ctx *s, const char *cookie, cs_auth *out,
+                               cs_error *err)
 {
     char hash[CS_HASH_HEX];
     cs_session_rec r;
@@ -67,7 +70,7 @@ static cs_status check_session(cs_server *s, const char *cookie, cs_auth *out, c
     if (session_ended(s, &r, now)) {
         out->expired = true;
         st = cs_store_session_delete(s->store, hash, err);
-        cs_sessions_changed(s);
+        cs_signals_sessions_changed(s->signals);
         return st;
     }
     if (now - r.last_seen >= SESSION_TOUCH_S &&
@@ -82,7 +85,7 @@ static cs_status check_session(cs_server *s, const char *cookie, cs_auth *out, c
     return CS_OK;
 }
 
-cs_status cs_auth_check(cs_server *s, struct MHD_Connection *c, cs_auth *out, cs_error *err)
+cs_status cs_auth_check(const cs_auth_ctx *s, struct MHD_Connection *c, cs_auth *out, cs_error *err)
 {
     memset(out, 0, sizeof *out);
     cs_client_ip(c, out->ip);
@@ -99,8 +102,8 @@ cs_status cs_auth_check(cs_server *s, struct MHD_Connection *c, cs_auth *out, cs
         return CS_OK;
     char given[CS_HASH_HEX], admin[CS_HASH_HEX];
     cs_token_hash(h + 7, given);
-    if (s->cfg.admin_token[0]) {
-        cs_token_hash(s->cfg.admin_token, admin);
+    if (s->cfg->admin_token[0]) {
+        cs_token_hash(s->cfg->admin_token, admin);
         if (cs_hash_equal(given, admin)) {
             out->kind = CS_AUTH_ADMIN;
             snprintf(out->user, sizeof out->user, "admin-token");
@@ -108,11 +111,28 @@ cs_status cs_auth_check(cs_server *s, struct MHD_Connection *c, cs_auth *out, cs
             return CS_OK;
         }
     }
-    bool found = false;
+    bool found = false, expired = false;
     cs_status st = cs_store_device_study(s->store, given, &found, out->study, err);
     if (st != CS_OK)
         return st;
-    if (found)
+    if (found) {
         out->kind = CS_AUTH_DEVICE;
-    return CS_OK;
+        return CS_OK;
+    }
+    /* A patient code, as typed (lower case, spaces and dashes allowed). */
+    char code[CS_CODE_LEN + 1], code_hash[CS_HASH_HEX];
+    if (!cs_code_normalise(h + 7, code))
+        return CS_OK;
+    cs_token_hash(code, code_hash);
+    st = cs_store_patient_study(s->store, code_hash, cs_now_s(), &found, &expired, out->study, err);
+    if (st == CS_OK && found) {
+        out->kind = CS_AUTH_PATIENT;
+        snprintf(out->user, sizeof out->user, "patient");
+        snprintf(out->role, sizeof out->role, "patient");
+    }
+    if (expired) { /* said plainly to the patient (router.c) */
+        out->expired = true;
+        snprintf(out->role, sizeof out->role, "patient");
+    }
+    return st;
 }

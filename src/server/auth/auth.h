@@ -9,6 +9,14 @@
 
 #include "server/transport/http.h"
 
+/* What the auth layer works with; filled by server.c, read-only after
+ * start. */
+typedef struct cs_auth_ctx {
+    cs_store *store;
+    const cs_server_config *cfg; /* admin_token, session_idle_s, session_max_s */
+    cs_signals *signals;         /* sessions it ends move session_gen */
+} cs_auth_ctx;
+
 /* The bit of a role name (CS_ROLE_*); 0 for an unknown name. */
 unsigned cs_role_bit(const char *role);
 
@@ -16,12 +24,12 @@ unsigned cs_role_bit(const char *role);
  * token, the admin token, a device token), else the session cookie (a
  * live session, ended ones are deleted and reported as CS_AUTH_BAD).
  * Errors: CS_ERR_IO (store). */
-cs_status cs_auth_check(cs_server *s, struct MHD_Connection *c, cs_auth *out,
+cs_status cs_auth_check(const cs_auth_ctx *s, struct MHD_Connection *c, cs_auth *out,
                         cs_error *err) CS_WARN_UNUSED;
 /* Whether the session with this id hash is still live (exists, its user
  * enabled, not idle or too old), without touching it: for event streams
  * that re-check their session. Errors: CS_ERR_IO (store). */
-cs_status cs_auth_session_alive(cs_server *s, const char *session_hash, bool *alive,
+cs_status cs_auth_session_alive(const cs_auth_ctx *s, const char *session_hash, bool *alive,
                                 cs_error *err) CS_WARN_UNUSED;
 /* The client's address as text into ip (CS_IP_MAX). */
 void cs_client_ip(struct MHD_Connection *c, char *ip);

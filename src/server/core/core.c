@@ -1,5 +1,5 @@
-/* core.c - the error counters, the session generation and the clock
- * every layer uses. */
+/* core.c - the error-kind names, the error counters and the clock every
+ * layer uses. */
 #include <time.h>
 
 #include "server/core/core.h"
@@ -15,18 +15,10 @@ const char *cs_err_kind_name(cs_err_kind k)
     return k < CS_EK_COUNT ? ERR_KIND_NAMES[k] : "internal";
 }
 
-void cs_count_error(cs_server *s, cs_err_kind k)
+void cs_metrics_error(cs_metrics *m, cs_err_kind k)
 {
-    if (k < CS_EK_COUNT)
-        atomic_fetch_add(&s->errors[k], 1);
-}
-
-void cs_sessions_changed(cs_server *s)
-{
-    atomic_fetch_add(&s->session_gen, 1);
-    pthread_mutex_lock(&s->progress_mu);
-    pthread_cond_broadcast(&s->progress_cv);
-    pthread_mutex_unlock(&s->progress_mu);
+    if (m && k < CS_EK_COUNT)
+        atomic_fetch_add(&m->errors[k], 1);
 }
 
 int64_t cs_now_ms(void)

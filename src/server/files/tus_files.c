@@ -11,14 +11,51 @@
 #include <time.h>
 #include <unistd.h>
 
-struct cs_upload_lock {
+typedef struct cs_upload_lock {
     char id[CS_ID_MAX];
     uint64_t ticket; /* the holder's */
     bool busy;       /* the holder is working, not waiting for its client */
     int64_t last_ms; /* monotonic time of the holder's last activity */
     uint64_t keep;   /* offset a takeover persists */
     struct cs_upload_lock *next;
+} cs_upload_lock;
+
+struct cs_upload_files {
+    char dir[CS_CFG_PATH + 16]; /* DATA/uploads */
+    pthread_mutex_t locks_mu;   /* guards locks, lock_tickets */
+    cs_upload_lock *locks;      /* uploads with a body in flight */
+    uint64_t lock_tickets;      /* the last ticket handed out */
 };
+
+cs_status cs_upload_files_open(const char *data_dir, cs_upload_files **out, cs_error *err)
+{
+    cs_upload_files *f = calloc(1, sizeof *f);
+    if (!f)
+        return cs_error_set(err, CS_ERR_NOMEM, "out of memory");
+    snprintf(f->dir, sizeof f->dir, "%s/uploads", data_dir);
+    if (mkdir(f->dir, 0750) != 0 && errno != EEXIST) {
+        cs_status st =
+            cs_error_set(err, CS_ERR_IO, "cannot create %s: %s", f->dir, strerror(errno));
+        free(f);
+        return st;
+    }
+    pthread_mutex_init(&f->locks_mu, NULL);
+    *out = f;
+    return CS_OK;
+}
+
+void cs_upload_files_close(cs_upload_files *f)
+{
+    if (!f)
+        return;
+    while (f->locks) {
+        cs_upload_lock *n = f->locks->next;
+        free(f->locks);
+        f->locks = n;
+    }
+    pthread_mutex_destroy(&f->locks_mu);
+    free(f);
+}
 
 static int64_t mono_ms(void)
 {
@@ -28,7 +65,7 @@ static int64_t mono_ms(void)
 }
 
 /* The entry of `id`, or NULL; under locks_mu. */
-static cs_upload_lock *find_lock(cs_server *s, const char *id)
+static cs_upload_lock *find_lock(cs_upload_files *s, const char *id)
 {
     cs_upload_lock *l = s->locks;
     while (l && strcmp(l->id, id) != 0)
@@ -36,9 +73,9 @@ static cs_upload_lock *find_lock(cs_server *s, const char *id)
     return l;
 }
 
-void cs_tus_path(const cs_server *s, const char *id, char *out, size_t cap)
+void cs_tus_path(const cs_upload_files *s, const char *id, char *out, size_t cap)
 {
-    snprintf(out, cap, "%s/%s.bin", s->uploads_dir, id);
+    snprintf(out, cap, "%s/%s.bin", s->dir, id);
 }
 
 static void fsync_dir(const char *dir)
@@ -50,7 +87,7 @@ static void fsync_dir(const char *dir)
     }
 }
 
-cs_status cs_tus_file_create(const cs_server *s, const char *id, cs_error *err)
+cs_status cs_tus_file_create(const cs_upload_files *s, const char *id, cs_error *err)
 {
     char path[CS_CFG_PATH + 96];
     cs_tus_path(s, id, path, sizeof path);
@@ -61,11 +98,11 @@ cs_status cs_tus_file_create(const cs_server *s, const char *id, cs_error *err)
     close(fd);
     if (rc != 0)
         return cs_error_set(err, CS_ERR_IO, "cannot fsync %s: %s", path, strerror(errno));
-    fsync_dir(s->uploads_dir);
+    fsync_dir(s->dir);
     return CS_OK;
 }
 
-cs_status cs_tus_file_open_at(const cs_server *s, const char *id, uint64_t offset, int *fd,
+cs_status cs_tus_file_open_at(const cs_upload_files *s, const char *id, uint64_t offset, int *fd,
                               cs_error *err)
 {
     char path[CS_CFG_PATH + 96];
@@ -116,7 +153,7 @@ cs_status cs_tus_file_write(int fd, const void *data, size_t len, cs_error *err)
     return CS_OK;
 }
 
-uint64_t cs_tus_lock_try(cs_server *s, const char *id)
+uint64_t cs_tus_lock_try(cs_upload_files *s, const char *id)
 {
     uint64_t got = 0;
     pthread_mutex_lock(&s->locks_mu);
@@ -135,7 +172,7 @@ uint64_t cs_tus_lock_try(cs_server *s, const char *id)
     return got;
 }
 
-bool cs_tus_lock_enter(cs_server *s, const char *id, uint64_t ticket)
+bool cs_tus_lock_enter(cs_upload_files *s, const char *id, uint64_t ticket)
 {
     pthread_mutex_lock(&s->locks_mu);
     cs_upload_lock *l = find_lock(s, id);
@@ -146,7 +183,7 @@ bool cs_tus_lock_enter(cs_server *s, const char *id, uint64_t ticket)
     return mine;
 }
 
-void cs_tus_lock_idle(cs_server *s, const char *id, uint64_t ticket, uint64_t keep)
+void cs_tus_lock_idle(cs_upload_files *s, const char *id, uint64_t ticket, uint64_t keep)
 {
     pthread_mutex_lock(&s->locks_mu);
     cs_upload_lock *l = find_lock(s, id);
@@ -158,7 +195,7 @@ void cs_tus_lock_idle(cs_server *s, const char *id, uint64_t ticket, uint64_t ke
     pthread_mutex_unlock(&s->locks_mu);
 }
 
-bool cs_tus_lock_takeover(cs_server *s, const char *id, int64_t idle_ms, uint64_t *ticket,
+bool cs_tus_lock_takeover(cs_upload_files *s, const char *id, int64_t idle_ms, uint64_t *ticket,
                           uint64_t *keep)
 {
     bool took = false;
@@ -176,7 +213,7 @@ bool cs_tus_lock_takeover(cs_server *s, const char *id, int64_t idle_ms, uint64_
     return took;
 }
 
-bool cs_tus_lock_held(cs_server *s, const char *id)
+bool cs_tus_lock_held(cs_upload_files *s, const char *id)
 {
     pthread_mutex_lock(&s->locks_mu);
     cs_upload_lock *l = find_lock(s, id);
@@ -184,7 +221,7 @@ bool cs_tus_lock_held(cs_server *s, const char *id)
     return l != NULL;
 }
 
-void cs_tus_lock_release(cs_server *s, const char *id, uint64_t ticket)
+void cs_tus_lock_release(cs_upload_files *s, const char *id, uint64_t ticket)
 {
     pthread_mutex_lock(&s->locks_mu);
     for (cs_upload_lock **pp = &s->locks; *pp; pp = &(*pp)->next) {
@@ -200,15 +237,6 @@ void cs_tus_lock_release(cs_server *s, const char *id, uint64_t ticket)
     pthread_mutex_unlock(&s->locks_mu);
 }
 
-void cs_tus_locks_free(cs_server *s)
-{
-    while (s->locks) {
-        cs_upload_lock *n = s->locks->next;
-        free(s->locks);
-        s->locks = n;
-    }
-}
-
 void cs_http_date(int64_t t, char *out, size_t cap)
 {
     struct tm tm;
@@ -217,11 +245,11 @@ void cs_http_date(int64_t t, char *out, size_t cap)
     strftime(out, cap, "%a, %d %b %Y %H:%M:%S GMT", &tm);
 }
 
-cs_status cs_tus_reconcile(cs_server *s, cs_error *err)
+cs_status cs_tus_reconcile(cs_upload_files *s, cs_store *store, cs_error *err)
 {
     cs_upload_rec *ups = NULL;
     size_t n = 0;
-    cs_status r = cs_store_upload_list(s->store, NULL, true, &ups, &n, err);
+    cs_status r = cs_store_upload_list(store, NULL, true, &ups, &n, err);
     for (size_t i = 0; r == CS_OK && i < n; i++) {
         cs_upload_rec *u = &ups[i];
         char path[CS_CFG_PATH + 96];
@@ -247,7 +275,7 @@ cs_status cs_tus_reconcile(cs_server *s, cs_error *err)
         u->checksum_base = -1;
         if (u->length >= 0 && u->offset == (uint64_t)u->length)
             u->state = CS_UPLOAD_COMPLETE;
-        r = cs_store_upload_update(s->store, u, err);
+        r = cs_store_upload_update(store, u, err);
     }
     free(ups);
     return r;

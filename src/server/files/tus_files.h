@@ -9,13 +9,23 @@
 
 #include "server/core/core.h"
 
+/* The upload files of one data folder and their locks (opaque). */
+typedef struct cs_upload_files cs_upload_files;
+
+/* Open DATA/uploads (created when missing). Errors: CS_ERR_IO, CS_ERR_NOMEM. */
+cs_status cs_upload_files_open(const char *data_dir, cs_upload_files **out,
+                               cs_error *err) CS_WARN_UNUSED;
+/* Free the lock set; the files stay. Accepts NULL. */
+void cs_upload_files_close(cs_upload_files *f);
+
 /* Path of an upload's file into `out` (CS_CFG_PATH + 64 bytes). */
-void cs_tus_path(const cs_server *s, const char *id, char *out, size_t cap);
+void cs_tus_path(const cs_upload_files *s, const char *id, char *out, size_t cap);
 /* Create the empty file of a new upload (O_EXCL) and fsync it and the folder. */
-cs_status cs_tus_file_create(const cs_server *s, const char *id, cs_error *err) CS_WARN_UNUSED;
+cs_status cs_tus_file_create(const cs_upload_files *s, const char *id,
+                             cs_error *err) CS_WARN_UNUSED;
 /* Open for appending at `offset`: bytes past it (never acknowledged) are cut
  * off; a file shorter than `offset` is CS_ERR_CORRUPT. *fd gets the descriptor. */
-cs_status cs_tus_file_open_at(const cs_server *s, const char *id, uint64_t offset, int *fd,
+cs_status cs_tus_file_open_at(const cs_upload_files *s, const char *id, uint64_t offset, int *fd,
                               cs_error *err) CS_WARN_UNUSED;
 /* Write all of `len` bytes (retrying short writes). */
 cs_status cs_tus_file_write(int fd, const void *data, size_t len, cs_error *err) CS_WARN_UNUSED;
@@ -30,23 +40,26 @@ cs_status cs_tus_file_write(int fd, const void *data, size_t len, cs_error *err)
 
 /* Take the upload's lock if free: this caller's ticket (the lock starts
  * busy), or 0 when another request holds it. */
-uint64_t cs_tus_lock_try(cs_server *s, const char *id);
+uint64_t cs_tus_lock_try(cs_upload_files *s, const char *id);
 /* The holder goes busy: false when `ticket` no longer holds the lock
  * (superseded); the caller must then write nothing. */
-bool cs_tus_lock_enter(cs_server *s, const char *id, uint64_t ticket);
+bool cs_tus_lock_enter(cs_upload_files *s, const char *id, uint64_t ticket);
 /* The holder goes idle (waiting for its client) after activity now; a
  * takeover would keep `keep` bytes of the upload (the offset it reached,
  * or its start for a checksummed body). */
-void cs_tus_lock_idle(cs_server *s, const char *id, uint64_t ticket, uint64_t keep);
+void cs_tus_lock_idle(cs_upload_files *s, const char *id, uint64_t ticket, uint64_t keep);
 /* When the upload's holder has been idle for `idle_ms` or more, take the
  * lock over: true, *ticket is the caller's (busy) ticket and *keep the
  * offset to fsync and persist before cs_tus_lock_release(). */
-bool cs_tus_lock_takeover(cs_server *s, const char *id, int64_t idle_ms, uint64_t *ticket,
+bool cs_tus_lock_takeover(cs_upload_files *s, const char *id, int64_t idle_ms, uint64_t *ticket,
                           uint64_t *keep);
-bool cs_tus_lock_held(cs_server *s, const char *id);
+bool cs_tus_lock_held(cs_upload_files *s, const char *id);
 /* Release the lock if `ticket` still holds it. */
-void cs_tus_lock_release(cs_server *s, const char *id, uint64_t ticket);
-void cs_tus_locks_free(cs_server *s);
+void cs_tus_lock_release(cs_upload_files *s, const char *id, uint64_t ticket);
+
+/* At start: match each open upload's stored offset (in `store`) with its
+ * file: bytes never acknowledged are cut off. Errors: CS_ERR_IO, the store's. */
+cs_status cs_tus_reconcile(cs_upload_files *s, cs_store *store, cs_error *err) CS_WARN_UNUSED;
 
 /* RFC 7231 date of unix time `t` into `out` (at least 40 bytes). */
 void cs_http_date(int64_t t, char *out, size_t cap);

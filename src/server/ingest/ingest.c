@@ -55,7 +55,7 @@ typedef struct study_rt {
 } study_rt;
 
 struct cs_ingest {
-    cs_server *srv;
+    cs_ingest_deps d; /* what it works with, from cs_ingest_new */
     pthread_mutex_t mu;
     pthread_cond_t cv; /* a study was queued, or stop */
     bool stop;
@@ -129,7 +129,7 @@ static cs_status to_item(const cs_fs_event *ev, cs_item *item, bool *is_item)
 static cs_status feed_more(pool_thread *pt, study_rt *rt, bool *fed_any, bool *closed,
                            cs_error *err)
 {
-    cs_server *s = pt->g->srv;
+    const cs_ingest_deps *s = &pt->g->d;
     cs_upload_rec *ups = NULL;
     size_t n = 0;
     *fed_any = false;
@@ -144,7 +144,7 @@ static cs_status feed_more(pool_thread *pt, study_rt *rt, bool *fed_any, bool *c
             *closed = false;
         if (rt->fed < base + u->offset) {
             char path[CS_CFG_PATH + 96];
-            cs_tus_path(s, u->id, path, sizeof path);
+            cs_tus_path(s->files, u->id, path, sizeof path);
             int fd = open(path, O_RDONLY | O_CLOEXEC);
             uint64_t want = base + u->offset - rt->fed;
             size_t len = want < READ_CHUNK ? (size_t)want : READ_CHUNK;
@@ -178,13 +178,13 @@ static cs_status feed_more(pool_thread *pt, study_rt *rt, bool *fed_any, bool *c
 /* Store the batched outcomes and the stream position just past them. */
 static cs_status flush(pool_thread *pt, study_rt *rt, cs_error *err)
 {
-    cs_server *s = pt->g->srv;
+    const cs_ingest_deps *s = &pt->g->d;
     if (pt->nbatch == 0)
         return CS_OK;
     cs_status st = cs_store_frames_add(s->store, rt->id, pt->batch, pt->nbatch, pt->batch_end, err);
     if (st == CS_OK) {
-        atomic_fetch_add(&s->frames_analysed, pt->nbatch);
-        cs_progress_bump(s);
+        atomic_fetch_add(&s->metrics->frames_analysed, pt->nbatch);
+        cs_signals_progress(s->signals);
     }
     pt->nbatch = 0;
     return st;
@@ -278,7 +278,7 @@ static bool redundant(cs_ingest *g, study_rt *rt, const cs_outcome *o, uint64_t 
 /* Batch the outcome of the item read from `ev`, numbered rt->seq. */
 static void add_outcome(pool_thread *pt, study_rt *rt, const cs_outcome *o, const cs_fs_event *ev)
 {
-    cs_server *s = pt->g->srv;
+    const cs_ingest_deps *s = &pt->g->d;
     size_t i = pt->nbatch++;
     cs_frame_rec *f = &pt->batch[i];
     memset(f, 0, sizeof *f);
@@ -315,7 +315,7 @@ static void add_outcome(pool_thread *pt, study_rt *rt, const cs_outcome *o, cons
         f->error = pt->batch_err[i];
         bool damaged = o->status == CS_ERR_CHECKSUM || o->status == CS_ERR_TRUNCATED ||
                        strncmp(o->name, "bytes ", 6) == 0;
-        cs_count_error(s, damaged ? CS_EK_FRAME_DAMAGED : CS_EK_FRAME_UNDECODABLE);
+        cs_metrics_error(s->metrics, damaged ? CS_EK_FRAME_DAMAGED : CS_EK_FRAME_UNDECODABLE);
     }
     pt->batch_end = ev->offset + ev->length;
 }
@@ -331,7 +331,7 @@ static cs_status load(pool_thread *pt, study_rt *rt, cs_error *err)
 {
     cs_study_rec sr;
     bool found = false;
-    cs_status st = cs_store_study_get(pt->g->srv->store, rt->id, &found, &sr, err);
+    cs_status st = cs_store_study_get(pt->g->d.store, rt->id, &found, &sr, err);
     if (st != CS_OK)
         return st;
     if (!found)
@@ -355,14 +355,14 @@ static cs_status load(pool_thread *pt, study_rt *rt, cs_error *err)
 static cs_status run_slice(pool_thread *pt, study_rt *rt, bool *more, cs_error *err)
 {
     cs_ingest *g = pt->g;
-    cs_server *s = g->srv;
+    const cs_ingest_deps *s = &g->d;
     cs_status st = CS_OK;
     unsigned done = 0;
     bool moved = false; /* read past bytes that were no frame (a file header) */
     *more = false;
     if (!rt->rd && (st = load(pt, rt, err)) != CS_OK)
         return st;
-    while (!atomic_load(&s->stopping)) {
+    while (!cs_signals_stopping(s->signals)) {
         if (done >= SLICE_ITEMS) {
             *more = true;
             break;
@@ -444,7 +444,7 @@ static void *pool_main(void *arg)
 {
     pool_thread *pt = arg;
     cs_ingest *g = pt->g;
-    cs_server *s = g->srv;
+    const cs_ingest_deps *s = &g->d;
     /* Request handling comes first: analysis takes what CPU is left. */
     (void)setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), ANALYSIS_NICE);
     pthread_mutex_lock(&g->mu);
@@ -466,10 +466,10 @@ static void *pool_main(void *arg)
         cs_error err = {0};
         cs_status st = run_slice(pt, rt, &more, &err);
         if (st != CS_OK) {
-            cs_count_error(s, CS_EK_INTERNAL);
+            cs_metrics_error(s->metrics, CS_EK_INTERNAL);
             fprintf(stderr, "capscreen: analysis of study %s stopped: %s\n", rt->id, err.msg);
         }
-        cs_progress_bump(s);
+        cs_signals_progress(s->signals);
 
         pthread_mutex_lock(&g->mu);
         rt->running = false;
@@ -484,18 +484,18 @@ static void *pool_main(void *arg)
     return NULL;
 }
 
-cs_status cs_ingest_new(cs_server *s, cs_ingest **out, cs_error *err)
+cs_status cs_ingest_new(const cs_ingest_deps *d, cs_ingest **out, cs_error *err)
 {
     cs_ingest *g = calloc(1, sizeof *g);
     if (!g)
         return cs_error_set(err, CS_ERR_NOMEM, "out of memory starting the analysis");
-    g->srv = s;
+    g->d = *d;
     cs_summary_opts so;
     cs_summary_opts_default(&so);
     g->redundancy_distance = so.redundancy_distance;
     pthread_mutex_init(&g->mu, NULL);
     pthread_cond_init(&g->cv, NULL);
-    int n = s->cfg.analysis_threads > 0 ? s->cfg.analysis_threads : 1;
+    int n = d->threads > 0 ? d->threads : 1;
     g->threads = calloc((size_t)n, sizeof *g->threads);
     if (!g->threads) {
         cs_ingest_free(g);
@@ -503,7 +503,7 @@ cs_status cs_ingest_new(cs_server *s, cs_ingest **out, cs_error *err)
     }
     for (int i = 0; i < n; i++) {
         pool_thread *pt = calloc(1, sizeof *pt);
-        cs_status st = pt ? cs_worker_new(s->engine, &pt->w, err)
+        cs_status st = pt ? cs_worker_new(d->engine, &pt->w, err)
                           : cs_error_set(err, CS_ERR_NOMEM, "out of memory starting the analysis");
         if (st == CS_OK) {
             pt->g = g;
@@ -525,7 +525,7 @@ cs_status cs_ingest_new(cs_server *s, cs_ingest **out, cs_error *err)
 
 void cs_ingest_notify(cs_ingest *g, const char *study)
 {
-    if (!g || atomic_load(&g->srv->stopping))
+    if (!g || cs_signals_stopping(g->d.signals))
         return;
     pthread_mutex_lock(&g->mu);
     study_rt *rt = g->studies;
@@ -562,7 +562,7 @@ void cs_ingest_free(cs_ingest *g)
 {
     if (!g)
         return;
-    /* srv->stopping is set: each thread stores its last batch and ends. */
+    /* The server is stopping (signals): each thread stores its last batch and ends. */
     pthread_mutex_lock(&g->mu);
     g->stop = true;
     pthread_cond_broadcast(&g->cv);
@@ -579,12 +579,4 @@ void cs_ingest_free(cs_ingest *g)
     pthread_cond_destroy(&g->cv);
     pthread_mutex_destroy(&g->mu);
     free(g);
-}
-
-void cs_progress_bump(cs_server *s)
-{
-    pthread_mutex_lock(&s->progress_mu);
-    s->progress_gen++;
-    pthread_cond_broadcast(&s->progress_cv);
-    pthread_mutex_unlock(&s->progress_mu);
 }

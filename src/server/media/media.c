@@ -45,7 +45,7 @@ fail:
     return st;
 }
 
-cs_status cs_media_stream_read(cs_server *s, const char *study, uint64_t offset, uint8_t *buf,
+cs_status cs_media_stream_read(const cs_media *s, const char *study, uint64_t offset, uint8_t *buf,
                                size_t len, cs_error *err)
 {
     cs_upload_rec *ups = NULL;
@@ -67,7 +67,7 @@ cs_status cs_media_stream_read(cs_server *s, const char *study, uint64_t offset,
         if (offset < u_end) {
             size_t take = (size_t)((end < u_end ? end : u_end) - offset);
             char path[CS_CFG_PATH + 96];
-            cs_tus_path(s, u->id, path, sizeof path);
+            cs_tus_path(s->files, u->id, path, sizeof path);
             if ((st = pread_all(path, offset - base, buf, take, err)) != CS_OK)
                 goto fail;
             buf += take;
@@ -86,8 +86,8 @@ fail:
     return st;
 }
 
-cs_status cs_media_frame(cs_server *s, const char *study, uint64_t seq, bool *found, uint8_t **out,
-                         size_t *len, cs_error *err)
+cs_status cs_media_frame(const cs_media *s, const char *study, uint64_t seq, bool *found,
+                         uint8_t **out, size_t *len, cs_error *err)
 {
     cs_frame_view v;
     size_t n = 0;
@@ -186,8 +186,8 @@ fail:
     return st;
 }
 
-cs_status cs_media_thumb(cs_server *s, const char *study, uint64_t seq, bool *found, uint8_t **out,
-                         size_t *len, cs_error *err)
+cs_status cs_media_thumb(const cs_media *s, const char *study, uint64_t seq, bool *found,
+                         uint8_t **out, size_t *len, cs_error *err)
 {
     char dir[CS_CFG_PATH + 96], path[CS_CFG_PATH + 128];
     uint8_t *jpeg = NULL, *thumb = NULL;
@@ -198,7 +198,7 @@ cs_status cs_media_thumb(cs_server *s, const char *study, uint64_t seq, bool *fo
     *len = 0;
     if (!safe_id(study))
         return CS_OK;
-    snprintf(dir, sizeof dir, "%s/thumbs/%s", s->cfg.data_dir, study);
+    snprintf(dir, sizeof dir, "%s/thumbs/%s", s->data_dir, study);
     snprintf(path, sizeof path, "%s/%" PRIu64 ".jpg", dir, seq);
     /* Frames never change once stored, so a cached thumbnail is current. */
     if (access(path, F_OK) == 0) {
@@ -218,7 +218,7 @@ cs_status cs_media_thumb(cs_server *s, const char *study, uint64_t seq, bool *fo
         goto fail;
     }
     char top[CS_CFG_PATH + 16];
-    snprintf(top, sizeof top, "%s/thumbs", s->cfg.data_dir);
+    snprintf(top, sizeof top, "%s/thumbs", s->data_dir);
     if ((st = make_dir(top, err)) != CS_OK || (st = make_dir(dir, err)) != CS_OK ||
         (st = write_cached(dir, path, thumb, thumb_len, err)) != CS_OK)
         goto fail;

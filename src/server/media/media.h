@@ -28,20 +28,31 @@
 #define CS_THUMB_MAX_SIDE 128
 #define CS_THUMB_QUALITY 80
 
+typedef struct cs_upload_files cs_upload_files;
+
+/* What the media layer works with; filled by server.c. */
+typedef struct cs_media {
+    const char *data_dir;   /* thumbnails go under DATA/thumbs */
+    const char *web_dir;    /* the pages served at / */
+    cs_store *store;        /* where each frame's payload lies */
+    cs_upload_files *files; /* the study stream's bytes */
+    cs_metrics *metrics;
+} cs_media;
+
 /* Read `len` bytes at `offset` of `study`'s stream into buf (which may span
  * uploads). CS_ERR_IO when the stream is shorter. */
-cs_status cs_media_stream_read(cs_server *s, const char *study, uint64_t offset, uint8_t *buf,
+cs_status cs_media_stream_read(const cs_media *s, const char *study, uint64_t offset, uint8_t *buf,
                                size_t len, cs_error *err) CS_WARN_UNUSED;
 
 /* The frame's JPEG bytes as received. */
-cs_status cs_media_frame(cs_server *s, const char *study, uint64_t seq, bool *found, uint8_t **out,
-                         size_t *len, cs_error *err) CS_WARN_UNUSED;
+cs_status cs_media_frame(const cs_media *s, const char *study, uint64_t seq, bool *found,
+                         uint8_t **out, size_t *len, cs_error *err) CS_WARN_UNUSED;
 
 /* The frame's thumbnail: from the cache, or made and cached now. */
-cs_status cs_media_thumb(cs_server *s, const char *study, uint64_t seq, bool *found, uint8_t **out,
-                         size_t *len, cs_error *err) CS_WARN_UNUSED;
+cs_status cs_media_thumb(const cs_media *s, const char *study, uint64_t seq, bool *found,
+                         uint8_t **out, size_t *len, cs_error *err) CS_WARN_UNUSED;
 
 /* GET of a page or asset of web/ (the route table's fallback row). */
-enum MHD_Result cs_static_handle(cs_server *s, struct MHD_Connection *c, cs_req *r);
+enum MHD_Result cs_static_handle(const cs_media *s, struct MHD_Connection *c, cs_req *r);
 
 #endif

@@ -46,12 +46,12 @@ static bool path_ok(const char *p)
     return true;
 }
 
-enum MHD_Result cs_static_handle(cs_server *s, struct MHD_Connection *c, cs_req *r)
+enum MHD_Result cs_static_handle(const cs_media *s, struct MHD_Connection *c, cs_req *r)
 {
     const char *rel = strcmp(r->url, "/") == 0 ? "/index.html" : r->url;
     const char *type = type_of(rel);
     if (!path_ok(rel) || !type)
-        return cs_http_error(s, c, 404, false, "not_found", "no page %.200s", r->url);
+        return cs_http_error(s->metrics, c, 404, false, "not_found", "no page %.200s", r->url);
     char path[CS_CFG_PATH + 600];
     snprintf(path, sizeof path, "%s%s", s->web_dir, rel);
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
@@ -59,7 +59,7 @@ enum MHD_Result cs_static_handle(cs_server *s, struct MHD_Connection *c, cs_req 
     if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
         if (fd >= 0)
             close(fd);
-        return cs_http_error(s, c, 404, false, "not_found", "no page %.200s", r->url);
+        return cs_http_error(s->metrics, c, 404, false, "not_found", "no page %.200s", r->url);
     }
     struct MHD_Response *resp = MHD_create_response_from_fd((size_t)st.st_size, fd);
     if (!resp) {

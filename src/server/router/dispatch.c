@@ -13,7 +13,7 @@ enum MHD_Result cs_http_on_request(void *cls, struct MHD_Connection *c, const ch
                                    const char *method, const char *version, const char *data,
                                    size_t *size, void **con_cls)
 {
-    cs_server *s = cls;
+    const cs_router *rt = cls;
     cs_req *r = *con_cls;
     (void)version;
     if (!r) {
@@ -23,14 +23,14 @@ enum MHD_Result cs_http_on_request(void *cls, struct MHD_Connection *c, const ch
         *con_cls = r;
         r->started_us = cs_mono_us();
         r->latency_class = cs_latency_class_of(method, url);
-        atomic_fetch_add(&s->requests_active, 1);
-        atomic_fetch_add(&s->requests_total, 1);
+        atomic_fetch_add(&rt->metrics->requests_active, 1);
+        atomic_fetch_add(&rt->metrics->requests_total, 1);
         /* The headers are in: from now on the body may take its time. */
         MHD_set_connection_option(c, MHD_CONNECTION_OPTION_TIMEOUT,
-                                  (unsigned)s->cfg.connection_timeout_s);
+                                  (unsigned)rt->cfg->connection_timeout_s);
         if (strlen(method) < sizeof r->method)
             memcpy(r->method, method, strlen(method) + 1);
-        cs_router_begin(s, c, r, url, method);
+        cs_router_begin(rt, c, r, url, method);
         /* Answer no request on its first call: libmicrohttpd closes the
          * connection after a response queued before the request (even a
          * GET without a body) has been read to its end. Only tus sees the
@@ -55,40 +55,42 @@ enum MHD_Result cs_http_on_request(void *cls, struct MHD_Connection *c, const ch
         return MHD_YES;
     }
     if (r->body_too_large)
-        return cs_http_error(s, c, 413, false, "body_too_large", "request body over %d bytes",
-                             CS_API_BODY_MAX);
-    return cs_router_dispatch(s, c, r, url, method, data, size);
+        return cs_http_error(rt->metrics, c, 413, false, "body_too_large",
+                             "request body over %d bytes", CS_API_BODY_MAX);
+    return cs_router_dispatch(rt, c, r, url, method, data, size);
 }
 
 void cs_http_on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
                           enum MHD_RequestTerminationCode toe)
 {
-    cs_server *s = cls;
+    const cs_router *rt = cls;
     cs_req *r = *con_cls;
     /* Waiting for the next request's headers (keep-alive). */
-    MHD_set_connection_option(c, MHD_CONNECTION_OPTION_TIMEOUT, (unsigned)s->cfg.header_timeout_s);
+    MHD_set_connection_option(c, MHD_CONNECTION_OPTION_TIMEOUT,
+                              (unsigned)rt->cfg->header_timeout_s);
     if (!r)
         return;
     if (r->tus_state) {
-        cs_tus_request_done(s, r, toe);
+        cs_tus_request_done(rt->tus, r, toe);
         cs_tus_free(r->tus_state);
     }
-    cs_latency_observe(&s->latency[r->latency_class], cs_mono_us() - r->started_us);
+    cs_latency_observe(&rt->metrics->latency[r->latency_class], cs_mono_us() - r->started_us);
     free(r->body);
     free(r);
     *con_cls = NULL;
-    atomic_fetch_sub(&s->requests_active, 1);
+    atomic_fetch_sub(&rt->metrics->requests_active, 1);
 }
 
 void cs_http_on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
                            enum MHD_ConnectionNotificationCode toe)
 {
-    cs_server *s = cls;
+    const cs_router *rt = cls;
     (void)socket_context;
     if (toe != MHD_CONNECTION_NOTIFY_STARTED)
         return;
-    atomic_fetch_add(&s->connections_opened, 1);
-    MHD_set_connection_option(c, MHD_CONNECTION_OPTION_TIMEOUT, (unsigned)s->cfg.header_timeout_s);
+    atomic_fetch_add(&rt->metrics->connections_opened, 1);
+    MHD_set_connection_option(c, MHD_CONNECTION_OPTION_TIMEOUT,
+                              (unsigned)rt->cfg->header_timeout_s);
 }
 
 static int hex_digit(char ch)

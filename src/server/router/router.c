@@ -9,6 +9,7 @@
 #include "server/audit/audit.h"
 #include "server/router/router.h"
 #include "server/tus/tus.h"
+#include "server/auth/password.h"
 #include "server/auth/tokens.h"
 
 /* Copy one path segment of at most CS_ID_MAX-1 id characters [0-9a-z-]. */
@@ -118,7 +119,7 @@ static bool changes_state(const char *method)
            strcmp(method, "OPTIONS") != 0;
 }
 
-void cs_router_begin(cs_server *s, struct MHD_Connection *c, cs_req *r, const char *url,
+void cs_router_begin(const cs_router *rt, struct MHD_Connection *c, cs_req *r, const char *url,
                      const char *method)
 {
     snprintf(r->url, sizeof r->url, "%s", url);
@@ -143,7 +144,7 @@ void cs_router_begin(cs_server *s, struct MHD_Connection *c, cs_req *r, const ch
         return;
     }
     cs_error e = {0};
-    r->auth_status = cs_auth_check(s, c, &r->auth, &e);
+    r->auth_status = cs_auth_check(rt->auth, c, &r->auth, &e);
 }
 
 /* The caller's bit among CS_WHO_* / CS_ROLE_*, or 0 for nobody. */
@@ -153,6 +154,7 @@ static unsigned caller_bit(const cs_auth *a)
     case CS_AUTH_ADMIN: return CS_WHO_ADMIN_TOKEN;
     case CS_AUTH_DEVICE: return CS_WHO_DEVICE;
     case CS_AUTH_USER: return cs_role_bit(a->role);
+    case CS_AUTH_PATIENT: return CS_WHO_PATIENT;
     case CS_AUTH_NONE:
     case CS_AUTH_BAD: break;
     }
@@ -170,42 +172,47 @@ static bool csrf_ok(struct MHD_Connection *c, const cs_auth *a)
 }
 
 /* A refusal; audited as access.denied on patient-data rows. */
-static enum MHD_Result refuse(cs_server *s, struct MHD_Connection *c, cs_req *r, bool audit,
+static enum MHD_Result refuse(const cs_router *rt, struct MHD_Connection *c, cs_req *r, bool audit,
                               unsigned status, const char *code, const char *reason)
 {
     if (audit)
-        cs_audit(s, &r->auth, "access.denied", r->id, "%u %.8s %.200s", status, r->method, r->url);
-    return cs_http_error(s, c, status, r->tus, code, "%s", reason);
+        cs_audit(rt->audit, &r->auth, "access.denied", r->id, "%u %.8s %.200s", status, r->method,
+                 r->url);
+    return cs_http_error(rt->metrics, c, status, r->tus, code, "%s", reason);
 }
 
 /* Answer a caller `who` does not admit, or return false to go on. */
-static bool check_access(cs_server *s, struct MHD_Connection *c, cs_req *r, unsigned who, bool csrf,
-                         bool patient, enum MHD_Result *ret)
+static bool check_access(const cs_router *rt, struct MHD_Connection *c, cs_req *r, unsigned who,
+                         bool csrf, bool patient, enum MHD_Result *ret)
 {
     const cs_auth *a = &r->auth;
     if (who & CS_WHO_PUBLIC)
         return false;
     if (r->auth_status != CS_OK) {
-        *ret = cs_http_error(s, c, 503, r->tus, "store_unavailable",
+        *ret = cs_http_error(rt->metrics, c, 503, r->tus, "store_unavailable",
                              "the store could not check the credentials");
         return true;
     }
     if (a->kind == CS_AUTH_NONE || a->kind == CS_AUTH_BAD) {
         const char *why =
-            a->kind == CS_AUTH_BAD  ? (a->expired ? "the session has ended: log in again"
-                                                  : "unknown or revoked token or session")
-            : (who & CS_WHO_DEVICE) ? "uploads need 'Authorization: Bearer <device token>'"
-                                    : "log in (POST /api/v1/session) or send 'Authorization: "
-                                      "Bearer <admin token>'";
-        *ret = refuse(s, c, r, patient, 401, "unauthorised", why);
+            a->kind == CS_AUTH_BAD && a->expired && strcmp(a->role, "patient") == 0
+                ? "this patient code has expired: the study is over"
+            : a->kind == CS_AUTH_BAD ? (a->expired ? "the session has ended: log in again"
+                                                   : "unknown or revoked token or session")
+            : (who & CS_WHO_DEVICE)  ? "uploads need 'Authorization: Bearer <device token>'"
+                                     : "log in (POST /api/v1/session) or send 'Authorization: "
+                                       "Bearer <admin token>'";
+        *ret = refuse(rt, c, r, patient, 401, "unauthorised", why);
         return true;
     }
     if (!(caller_bit(a) & who)) {
         char why[160];
         if (a->kind == CS_AUTH_DEVICE)
             snprintf(why, sizeof why,
-                     "a device token may only upload; this route needs a user "
-                     "session or the admin token");
+                     "a device token may only upload and report the hub's status; this "
+                     "route needs a user session or the admin token");
+        else if (a->kind == CS_AUTH_PATIENT)
+            snprintf(why, sizeof why, "a patient code opens the companion page only");
         else if (who & CS_WHO_DEVICE)
             snprintf(why, sizeof why,
                      "uploads need a device token or the admin token, not a "
@@ -213,11 +220,11 @@ static bool check_access(cs_server *s, struct MHD_Connection *c, cs_req *r, unsi
         else
             snprintf(why, sizeof why, "the %s role may not use this route",
                      a->kind == CS_AUTH_ADMIN ? "admin token" : a->role);
-        *ret = refuse(s, c, r, patient, 403, "forbidden", why);
+        *ret = refuse(rt, c, r, patient, 403, "forbidden", why);
         return true;
     }
     if (csrf && a->kind == CS_AUTH_USER && changes_state(r->method) && !csrf_ok(c, a)) {
-        *ret = refuse(s, c, r, patient, 403, "csrf_failed",
+        *ret = refuse(rt, c, r, patient, 403, "csrf_failed",
                       "this request changes state and needs the session's X-CSRF-Token "
                       "header");
         return true;
@@ -227,8 +234,8 @@ static bool check_access(cs_server *s, struct MHD_Connection *c, cs_req *r, unsi
 
 /* No row for this method: 405 with the path's methods, or 404. Callers
  * without credentials learn nothing about /api paths (401 first). */
-static enum MHD_Result no_row(cs_server *s, struct MHD_Connection *c, cs_req *r, const char *url,
-                              const char *method)
+static enum MHD_Result no_row(const cs_router *rt, struct MHD_Connection *c, cs_req *r,
+                              const char *url, const char *method)
 {
     char allow[96] = "";
     unsigned who = 0;
@@ -253,13 +260,13 @@ static enum MHD_Result no_row(cs_server *s, struct MHD_Connection *c, cs_req *r,
         who = CS_WHO_SESSIONS | CS_WHO_ADMIN_TOKEN; /* unknown /api path: 401 before 404 */
     if (!(who & CS_WHO_PUBLIC) &&
         (r->auth.kind == CS_AUTH_NONE || r->auth.kind == CS_AUTH_BAD || r->auth_status != CS_OK) &&
-        check_access(s, c, r, who, false, patient, &ret))
+        check_access(rt, c, r, who, false, patient, &ret))
         return ret;
     if (!allow[0])
-        return cs_http_error(s, c, 404, r->tus, "not_found", "no route for %.16s %.200s", method,
-                             url);
+        return cs_http_error(rt->metrics, c, 404, r->tus, "not_found", "no route for %.16s %.200s",
+                             method, url);
     const char *h[] = {"Allow", allow, NULL};
-    return cs_http_error_h(s, c, 405, r->tus, h, "method_not_allowed",
+    return cs_http_error_h(rt->metrics, c, 405, r->tus, h, "method_not_allowed",
                            "%.16s is not allowed here (allowed: %s)", method, allow);
 }
 
@@ -274,7 +281,7 @@ static bool bodiless(struct MHD_Connection *c)
     return !body;
 }
 
-enum MHD_Result cs_router_dispatch(cs_server *s, struct MHD_Connection *c, cs_req *r,
+enum MHD_Result cs_router_dispatch(const cs_router *rt, struct MHD_Connection *c, cs_req *r,
                                    const char *url, const char *method, const char *data,
                                    size_t *size)
 {
@@ -282,7 +289,7 @@ enum MHD_Result cs_router_dispatch(cs_server *s, struct MHD_Connection *c, cs_re
     enum MHD_Result ret;
     if (r->bad_path && !r->refused) {
         r->refused = true;
-        return cs_http_error(s, c, 400, r->tus, "bad_path",
+        return cs_http_error(rt->metrics, c, 400, r->tus, "bad_path",
                              "the path must be UTF-8 text without %%00 or control characters");
     }
     if (r->refused) { /* answered already; drain the body */
@@ -290,7 +297,7 @@ enum MHD_Result cs_router_dispatch(cs_server *s, struct MHD_Connection *c, cs_re
         return MHD_YES;
     }
     if (!row)
-        return no_row(s, c, r, url, method);
+        return no_row(rt, c, r, url, method);
     if (row->tus && !r->tus_deferred && !r->auth_done && bodiless(c)) {
         /* libmicrohttpd closes the connection after a response queued
          * before the request is read to its end: answer a tus request
@@ -299,18 +306,25 @@ enum MHD_Result cs_router_dispatch(cs_server *s, struct MHD_Connection *c, cs_re
         return MHD_YES;
     }
     if (!r->auth_done) {
-        if (check_access(s, c, r, row->who, row->csrf, row->patient, &ret)) {
+        if (check_access(rt, c, r, row->who, row->csrf, row->patient, &ret)) {
             r->refused = true;
             return ret;
         }
         r->auth_done = true;
     }
     if (row->tus)
-        return cs_tus_handle(s, c, r, method, data, size);
+        return cs_tus_handle(rt->tus, c, r, method, data, size);
     cs_http_last_status = 0;
-    ret = row->handler(s, c, r);
+    switch (row->handler.layer) {
+    case CS_RL_API: ret = row->handler.fn.api(rt->api, c, r); break;
+    case CS_RL_MEDIA: ret = row->handler.fn.media(rt->media, c, r); break;
+    case CS_RL_ROUTER: ret = row->handler.fn.router(rt, c, r); break;
+    default: /* tus rows went to cs_tus_handle above */
+        ret = cs_http_error(rt->metrics, c, 500, false, "internal", "route has no handler");
+        break;
+    }
     if (row->audit && cs_http_last_status >= 200 && cs_http_last_status < 300)
-        cs_audit(s, &r->auth, row->audit, r->id, "%.8s %.200s", r->method, r->url);
+        cs_audit(rt->audit, &r->auth, row->audit, r->id, "%.8s %.200s", r->method, r->url);
     return ret;
 }
 
@@ -323,6 +337,7 @@ json_t *cs_route_who_json(unsigned who)
         {CS_WHO_PUBLIC, "public"},
         {CS_WHO_DEVICE, "device_token"},
         {CS_WHO_ADMIN_TOKEN, "admin_token"},
+        {CS_WHO_PATIENT, "patient_code"},
         {CS_ROLE_ADMIN, "admin"},
         {CS_ROLE_READER, "reader"},
         {CS_ROLE_CONSULTANT, "consultant"},

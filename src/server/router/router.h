@@ -18,28 +18,64 @@
 #ifndef CS_SERVER_ROUTER_H
 #define CS_SERVER_ROUTER_H
 
+#include "server/api/api.h"
+#include "server/audit/audit.h"
+#include "server/auth/auth.h"
+#include "server/media/media.h"
 #include "server/transport/http.h"
+#include "server/tus/tus.h"
 
 /* Who may use a route (cs_route_row.who). The role bits are CS_ROLE_*. */
 enum {
     CS_WHO_PUBLIC = 1u << 8,       /* anyone, no credentials needed */
     CS_WHO_DEVICE = 1u << 9,       /* a hub's device token */
     CS_WHO_ADMIN_TOKEN = 1u << 10, /* the admin bearer token */
+    CS_WHO_PATIENT = 1u << 11,     /* a patient code: its study's companion page */
 };
 #define CS_WHO_ADMINS (CS_ROLE_ADMIN | CS_WHO_ADMIN_TOKEN)
 #define CS_WHO_SESSIONS CS_ROLES_ANY
 
-typedef enum MHD_Result (*cs_route_handler)(cs_server *s, struct MHD_Connection *c, cs_req *r);
+typedef struct cs_router cs_router;
+
+/* A handler gets its own layer's context and nothing more of the server:
+ * the row says whose handler it is. */
+typedef enum cs_route_layer {
+    CS_RL_TUS,    /* cs_tus_handle (tus.h), called on every call */
+    CS_RL_API,    /* an API handler (api.h) */
+    CS_RL_MEDIA,  /* the static pages (media.h) */
+    CS_RL_ROUTER, /* the router's own (the route list) */
+} cs_route_layer;
+
+typedef struct cs_route_handler {
+    cs_route_layer layer;
+    union {
+        enum MHD_Result (*api)(const cs_api *api, struct MHD_Connection *c, cs_req *r);
+        enum MHD_Result (*media)(const cs_media *m, struct MHD_Connection *c, cs_req *r);
+        enum MHD_Result (*router)(const cs_router *rt, struct MHD_Connection *c, cs_req *r);
+    } fn;
+} cs_route_handler;
+
+/* What the router works with: the contexts of the layers it dispatches
+ * to, and what it needs itself. Filled by server.c; all outlive it. */
+struct cs_router {
+    const cs_server_config *cfg; /* connection and header timeouts */
+    cs_metrics *metrics;         /* requests, connections, latency, errors */
+    const cs_auth_ctx *auth;     /* who is asking */
+    cs_audit_log *audit;         /* access.denied and the rows' actions */
+    const cs_api *api;
+    const cs_tus *tus;
+    const cs_media *media;
+};
 
 typedef struct cs_route_row {
-    const char *method;  /* "GET" (HEAD too), "POST", ... */
-    const char *pattern; /* see above */
-    unsigned who;        /* CS_WHO_* and CS_ROLE_* bits */
-    bool csrf;           /* a session must send its X-CSRF-Token */
-    bool patient;        /* patient data: refusals are audited as access.denied */
-    const char *audit;   /* action audited after a 2xx answer; NULL = none */
-    bool tus;            /* the tus handler: sees every call, body included */
-    cs_route_handler handler;
+    const char *method;       /* "GET" (HEAD too), "POST", ... */
+    const char *pattern;      /* see above */
+    unsigned who;             /* CS_WHO_* and CS_ROLE_* bits */
+    bool csrf;                /* a session must send its X-CSRF-Token */
+    bool patient;             /* patient data: refusals are audited as access.denied */
+    const char *audit;        /* action audited after a 2xx answer; NULL = none */
+    bool tus;                 /* the tus handler: sees every call, body included */
+    cs_route_handler handler; /* tus rows: CS_RL_TUS */
 } cs_route_row;
 
 /* The table, ending with a row whose method is NULL. */
@@ -47,18 +83,18 @@ extern const cs_route_row cs_routes[];
 
 /* The request's first call (headers only): choose its row, classify the
  * caller. Sets r->row (NULL: no row matches method and path) and r->tus. */
-void cs_router_begin(cs_server *s, struct MHD_Connection *c, cs_req *r, const char *url,
+void cs_router_begin(const cs_router *rt, struct MHD_Connection *c, cs_req *r, const char *url,
                      const char *method);
 
 /* Answer the request: refusals (401/403/CSRF, audited when the row holds
  * patient data), 404, 405 with Allow from the table, or the row's handler.
  * Non-tus requests come here once, with the whole body collected; tus
  * requests on every call. */
-enum MHD_Result cs_router_dispatch(cs_server *s, struct MHD_Connection *c, cs_req *r,
+enum MHD_Result cs_router_dispatch(const cs_router *rt, struct MHD_Connection *c, cs_req *r,
                                    const char *url, const char *method, const char *data,
                                    size_t *size);
 
-/* libmicrohttpd callbacks (cls is the server). */
+/* libmicrohttpd callbacks (cls is the router, a const cs_router *). */
 enum MHD_Result cs_http_on_request(void *cls, struct MHD_Connection *c, const char *url,
                                    const char *method, const char *version, const char *data,
                                    size_t *size, void **con_cls);

@@ -125,14 +125,14 @@ static cs_err_kind kind_of(unsigned status, const char *code)
     }
 }
 
-static enum MHD_Result verror(cs_server *s, struct MHD_Connection *c, unsigned status, bool tus,
+static enum MHD_Result verror(cs_metrics *m, struct MHD_Connection *c, unsigned status, bool tus,
                               const char *const *headers, const char *code, const char *fmt,
                               va_list ap)
 {
     char reason[512];
     vsnprintf(reason, sizeof reason, fmt, ap);
     utf8_clean(reason);
-    cs_count_error(s, kind_of(status, code));
+    cs_metrics_error(m, kind_of(status, code));
     json_t *o =
         json_pack("{s:s, s:i, s:s}", "error", code, "status", (int)status, "reason", reason);
     const char *extra[16] = {0};
@@ -148,22 +148,22 @@ static enum MHD_Result verror(cs_server *s, struct MHD_Connection *c, unsigned s
     return cs_http_json(c, status, o, tus, extra);
 }
 
-enum MHD_Result cs_http_error(cs_server *s, struct MHD_Connection *c, unsigned status, bool tus,
+enum MHD_Result cs_http_error(cs_metrics *m, struct MHD_Connection *c, unsigned status, bool tus,
                               const char *code, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    enum MHD_Result r = verror(s, c, status, tus, NULL, code, fmt, ap);
+    enum MHD_Result r = verror(m, c, status, tus, NULL, code, fmt, ap);
     va_end(ap);
     return r;
 }
 
-enum MHD_Result cs_http_error_h(cs_server *s, struct MHD_Connection *c, unsigned status, bool tus,
+enum MHD_Result cs_http_error_h(cs_metrics *m, struct MHD_Connection *c, unsigned status, bool tus,
                                 const char *const *headers, const char *code, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    enum MHD_Result r = verror(s, c, status, tus, headers, code, fmt, ap);
+    enum MHD_Result r = verror(m, c, status, tus, headers, code, fmt, ap);
     va_end(ap);
     return r;
 }
@@ -177,13 +177,13 @@ enum MHD_Result cs_http_empty(struct MHD_Connection *c, unsigned status, const c
     return queue(c, status, resp);
 }
 
-json_t *cs_http_body_json(cs_server *s, struct MHD_Connection *c, const cs_req *r,
+json_t *cs_http_body_json(cs_metrics *m, struct MHD_Connection *c, const cs_req *r,
                           enum MHD_Result *ret)
 {
     json_error_t je;
     json_t *o = json_loadb(r->body ? r->body : "{}", r->body ? r->body_len : 2, 0, &je);
     if (!o || !json_is_object(o)) {
-        *ret = cs_http_error(s, c, 400, false, "bad_json", "body must be a JSON object: %s",
+        *ret = cs_http_error(m, c, 400, false, "bad_json", "body must be a JSON object: %s",
                              o ? "not an object" : je.text);
         json_decref(o);
         return NULL;

@@ -46,10 +46,10 @@ typedef struct cs_req {
 enum MHD_Result cs_http_json(struct MHD_Connection *c, unsigned status, json_t *obj, bool tus,
                              const char *const *headers);
 /* The JSON error {"error": code, "status": N, "reason": "..."}; counts it. */
-enum MHD_Result cs_http_error(cs_server *s, struct MHD_Connection *c, unsigned status, bool tus,
+enum MHD_Result cs_http_error(cs_metrics *m, struct MHD_Connection *c, unsigned status, bool tus,
                               const char *code, const char *fmt, ...) CS_PRINTF(6, 7);
 /* Same with extra headers. */
-enum MHD_Result cs_http_error_h(cs_server *s, struct MHD_Connection *c, unsigned status, bool tus,
+enum MHD_Result cs_http_error_h(cs_metrics *m, struct MHD_Connection *c, unsigned status, bool tus,
                                 const char *const *headers, const char *code, const char *fmt, ...)
     CS_PRINTF(7, 8);
 /* An empty response with headers (tus HEAD/PATCH/DELETE answers). */
@@ -59,7 +59,7 @@ enum MHD_Result cs_http_empty(struct MHD_Connection *c, unsigned status,
  * connection): lets the router audit only answers that succeeded. */
 extern _Thread_local unsigned cs_http_last_status;
 /* Parse the collected body as a JSON object, or answer 400 (NULL). */
-json_t *cs_http_body_json(cs_server *s, struct MHD_Connection *c, const cs_req *r,
+json_t *cs_http_body_json(cs_metrics *m, struct MHD_Connection *c, const cs_req *r,
                           enum MHD_Result *ret);
 /* Bytes as a response with a content type and extra headers. `body` is
  * copied unless `take` (then it is freed by MHD). */

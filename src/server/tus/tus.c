@@ -12,7 +12,7 @@
  * and every save of an upload record goes through the store's checked
  * update, so a closed study (or a signed report) takes no byte more. A
  * device's body in flight ends at the next chunk after its study's
- * devices are revoked (s->device_revocations moved and the token no
+ * devices are revoked (the signals' device_revocations moved and the token no
  * longer resolves). */
 #include <errno.h>
 #include <inttypes.h>
@@ -71,12 +71,12 @@ static const char *hdr(struct MHD_Connection *c, const char *name)
     return MHD_lookup_connection_value(c, MHD_HEADER_KIND, name);
 }
 
-#define ERR(st, code, ...) cs_http_error(s, c, st, true, code, __VA_ARGS__)
+#define ERR(st, code, ...) cs_http_error(s->metrics, c, st, true, code, __VA_ARGS__)
 
-static enum MHD_Result options(cs_server *s, struct MHD_Connection *c)
+static enum MHD_Result options(const cs_tus *s, struct MHD_Connection *c)
 {
     char max[32];
-    snprintf(max, sizeof max, "%" PRIu64, s->cfg.max_upload_size);
+    snprintf(max, sizeof max, "%" PRIu64, s->cfg->max_upload_size);
     const char *h[] = {"Tus-Version",
                        CS_TUS_VERSION,
                        "Tus-Extension",
@@ -91,7 +91,7 @@ static enum MHD_Result options(cs_server *s, struct MHD_Connection *c)
 
 /* Save `up` unless its study is closed or its report signed: then
  * nothing is saved, *closed is set and CS_OK returned. */
-static cs_status save_checked(cs_server *s, const cs_upload_rec *up, bool *closed, cs_error *err)
+static cs_status save_checked(const cs_tus *s, const cs_upload_rec *up, bool *closed, cs_error *err)
 {
     cs_check_outcome out = CS_CHECK_OK;
     *closed = false;
@@ -110,7 +110,7 @@ static cs_status save_checked(cs_server *s, const cs_upload_rec *up, bool *close
 /* Persist `up`'s offset (after fsync of `fd`, if any) and wake its
  * study's analysis. *closed (may be NULL): the study is closed, nothing
  * was saved. */
-static cs_status persist_up(cs_server *s, cs_upload_rec *up, int fd, uint64_t offset,
+static cs_status persist_up(const cs_tus *s, cs_upload_rec *up, int fd, uint64_t offset,
                             bool clear_sum, bool *closed, cs_error *err)
 {
     bool dummy;
@@ -127,19 +127,19 @@ static cs_status persist_up(cs_server *s, cs_upload_rec *up, int fd, uint64_t of
     if (up->length >= 0 && up->offset == (uint64_t)up->length)
         up->state = CS_UPLOAD_COMPLETE;
     else
-        up->expires_at = now + s->cfg.upload_expiry_s;
+        up->expires_at = now + s->cfg->upload_expiry_s;
     cs_status st = save_checked(s, up, closed, err);
     if (st == CS_OK && !*closed) {
         cs_error e2 = {0};
         if (cs_store_study_touch(s->store, up->study, cs_now_ms(), &e2) != CS_OK)
-            cs_count_error(s, CS_EK_INTERNAL); /* only the data rate suffers */
+            cs_metrics_error(s->metrics, CS_EK_INTERNAL); /* only the data rate suffers */
         cs_ingest_notify(s->ingest, up->study);
-        cs_progress_bump(s);
+        cs_signals_progress(s->signals);
     }
     return st;
 }
 
-static cs_status persist(cs_server *s, cs_tus_req *t, uint64_t offset, bool clear_sum,
+static cs_status persist(const cs_tus *s, cs_tus_req *t, uint64_t offset, bool clear_sum,
                          cs_error *err)
 {
     bool closed = false;
@@ -151,31 +151,33 @@ static cs_status persist(cs_server *s, cs_tus_req *t, uint64_t offset, bool clea
 
 /* Go busy on the upload's lock before touching its file or record: false
  * (and `superseded` set) when a newer request took the lock over. */
-static bool enter(cs_server *s, cs_tus_req *t)
+static bool enter(const cs_tus *s, cs_tus_req *t)
 {
     if (t->superseded || !t->locked)
         return false;
-    if (!cs_tus_lock_enter(s, t->up.id, t->ticket))
+    if (!cs_tus_lock_enter(s->files, t->up.id, t->ticket))
         t->superseded = true;
     return !t->superseded;
 }
 
 /* Go idle (waiting for the client): a takeover would keep what this body
  * wrote, or nothing of it when it is checksummed (it cannot be verified). */
-static void idle(cs_server *s, cs_tus_req *t)
+static void idle(const cs_tus *s, cs_tus_req *t)
 {
     if (t->locked && !t->superseded)
-        cs_tus_lock_idle(s, t->up.id, t->ticket, t->has_sum ? t->start : t->start + t->written);
+        cs_tus_lock_idle(s->files, t->up.id, t->ticket,
+                         t->has_sum ? t->start : t->start + t->written);
 }
 
 /* If the upload's lock holder has been silent for lock_takeover seconds,
  * take its lock over: fsync the file, persist the offset the holder reached
  * (cutting an unverified checksummed body back), release. *up is reloaded.
  * Returns CS_OK also when there was nothing to take over. */
-static cs_status takeover_stale(cs_server *s, cs_upload_rec *up, cs_error *err)
+static cs_status takeover_stale(const cs_tus *s, cs_upload_rec *up, cs_error *err)
 {
     uint64_t ticket = 0, keep = 0;
-    if (!cs_tus_lock_takeover(s, up->id, (int64_t)s->cfg.lock_takeover_s * 1000, &ticket, &keep))
+    if (!cs_tus_lock_takeover(s->files, up->id, (int64_t)s->cfg->lock_takeover_s * 1000, &ticket,
+                              &keep))
         return CS_OK;
     bool found = false;
     int fd = -1;
@@ -183,17 +185,17 @@ static cs_status takeover_stale(cs_server *s, cs_upload_rec *up, cs_error *err)
     if (st == CS_OK && found && (up->state == CS_UPLOAD_OPEN || up->state == CS_UPLOAD_COMPLETE)) {
         if (keep < up->offset) /* never below what was acknowledged */
             keep = up->offset;
-        st = cs_tus_file_open_at(s, up->id, keep, &fd, err);
+        st = cs_tus_file_open_at(s->files, up->id, keep, &fd, err);
         if (st == CS_OK)
             st = persist_up(s, up, fd, keep, true, NULL, err);
         if (fd >= 0)
             close(fd);
     }
-    cs_tus_lock_release(s, up->id, ticket);
+    cs_tus_lock_release(s->files, up->id, ticket);
     return st;
 }
 
-static void end_body(cs_server *s, cs_tus_req *t)
+static void end_body(const cs_tus *s, cs_tus_req *t)
 {
     t->active = false;
     if (t->fd >= 0) {
@@ -201,18 +203,18 @@ static void end_body(cs_server *s, cs_tus_req *t)
         t->fd = -1;
     }
     if (t->locked) {
-        cs_tus_lock_release(s, t->up.id, t->ticket); /* no-op once superseded */
+        cs_tus_lock_release(s->files, t->up.id, t->ticket); /* no-op once superseded */
         t->locked = false;
     }
     if (t->counted) {
-        atomic_fetch_sub(&s->uploads_active, 1);
+        atomic_fetch_sub(&s->metrics->uploads_active, 1);
         t->counted = false;
     }
 }
 
 /* Undo an unverified (checksummed) body: cut the file back to `start`,
  * and forget a deferred length this request declared. */
-static cs_status discard(cs_server *s, cs_tus_req *t, cs_error *err)
+static cs_status discard(const cs_tus *s, cs_tus_req *t, cs_error *err)
 {
     if (t->fd >= 0 && ftruncate(t->fd, (off_t)t->start) != 0)
         return cs_error_set(err, CS_ERR_IO, "cannot discard the chunk: %s", strerror(errno));
@@ -235,7 +237,7 @@ static void upload_headers(const cs_tus_req *t, char *off, char *len, char *exp,
 }
 
 /* The last call of a request with a body: verify, persist, answer. */
-static enum MHD_Result finish_body(cs_server *s, struct MHD_Connection *c, cs_req *r)
+static enum MHD_Result finish_body(const cs_tus *s, struct MHD_Connection *c, cs_req *r)
 {
     cs_tus_req *t = r->tus_state;
     cs_error e = {0};
@@ -246,7 +248,7 @@ static enum MHD_Result finish_body(cs_server *s, struct MHD_Connection *c, cs_re
         return ERR(409, "superseded",
                    "superseded by a newer request: this request's lock was "
                    "taken over after %d s without data; HEAD gives the upload's offset",
-                   s->cfg.lock_takeover_s);
+                   s->cfg->lock_takeover_s);
     }
     if (t->has_sum && (t->over_limit || t->io_failed)) {
         (void)discard(s, t, &e);
@@ -298,11 +300,11 @@ static enum MHD_Result finish_body(cs_server *s, struct MHD_Connection *c, cs_re
 
 /* Has the device sending this body been revoked since the body began?
  * Cheap while no study's devices were revoked: one atomic read. */
-static bool device_revoked(cs_server *s, cs_tus_req *t)
+static bool device_revoked(const cs_tus *s, cs_tus_req *t)
 {
     if (!t->device)
         return false;
-    unsigned long long now = atomic_load(&s->device_revocations);
+    unsigned long long now = atomic_load(&s->signals->device_revocations);
     if (now == t->revocations_seen)
         return false;
     bool found = false;
@@ -315,7 +317,7 @@ static bool device_revoked(cs_server *s, cs_tus_req *t)
 }
 
 /* A piece of body: write it (never past the limit) and hash it. */
-static enum MHD_Result body_chunk(cs_server *s, cs_req *r, const char *data, size_t *size)
+static enum MHD_Result body_chunk(const cs_tus *s, cs_req *r, const char *data, size_t *size)
 {
     cs_tus_req *t = r->tus_state;
     size_t n = *size;
@@ -325,7 +327,7 @@ static enum MHD_Result body_chunk(cs_server *s, cs_req *r, const char *data, siz
     if (device_revoked(s, t)) {
         /* End the request: nothing of this chunk is written; the request's
          * end (cs_tus_request_done) persists what was written before. */
-        cs_count_error(s, CS_EK_FORBIDDEN);
+        cs_metrics_error(s->metrics, CS_EK_FORBIDDEN);
         idle(s, t);
         return MHD_NO;
     }
@@ -344,7 +346,7 @@ static enum MHD_Result body_chunk(cs_server *s, cs_req *r, const char *data, siz
         idle(s, t);
         return MHD_YES;
     }
-    atomic_fetch_add(&s->bytes_received, n);
+    atomic_fetch_add(&s->metrics->bytes_received, n);
     if (t->has_sum) {
         if (t->want.algo == CS_TUS_SHA1)
             cs_sha1_update(&t->sha1, data, n);
@@ -366,7 +368,7 @@ static enum MHD_Result body_chunk(cs_server *s, cs_req *r, const char *data, siz
 /* The checks on a body's headers that need no lock: the checksum header
  * parses, Content-Length fits the `limit` bytes left. Answers and returns
  * true on refusal. */
-static bool body_refused(cs_server *s, struct MHD_Connection *c, const char *sum, uint64_t limit,
+static bool body_refused(const cs_tus *s, struct MHD_Connection *c, const char *sum, uint64_t limit,
                          cs_tus_checksum *want, enum MHD_Result *ret)
 {
     cs_error e = {0};
@@ -391,9 +393,9 @@ static bool body_refused(cs_server *s, struct MHD_Connection *c, const char *sum
 }
 
 /* Bytes a body may still bring to `up` when its length is `length`. */
-static uint64_t bytes_left(const cs_server *s, const cs_upload_rec *up, int64_t length)
+static uint64_t bytes_left(const cs_tus *s, const cs_upload_rec *up, int64_t length)
 {
-    uint64_t cap = length >= 0 ? (uint64_t)length : s->cfg.max_upload_size;
+    uint64_t cap = length >= 0 ? (uint64_t)length : s->cfg->max_upload_size;
     return cap > up->offset ? cap - up->offset : 0;
 }
 
@@ -401,7 +403,7 @@ static uint64_t bytes_left(const cs_server *s, const cs_upload_rec *up, int64_t 
  * upload's current offset; `length` is the upload's length with a
  * deferred one this request declares (saved only with the body). Answers
  * and returns true on refusal, having changed nothing. */
-static bool begin_body(cs_server *s, struct MHD_Connection *c, cs_req *r, cs_upload_rec *up,
+static bool begin_body(const cs_tus *s, struct MHD_Connection *c, cs_req *r, cs_upload_rec *up,
                        int64_t length, const char *sum, bool is_post, enum MHD_Result *ret)
 {
     cs_error e = {0};
@@ -429,19 +431,19 @@ static bool begin_body(cs_server *s, struct MHD_Connection *c, cs_req *r, cs_upl
          * first chunk after a revocation), so no revocation is missed. */
         const char *h = hdr(c, MHD_HTTP_HEADER_AUTHORIZATION);
         t->device = h && strncmp(h, "Bearer ", 7) == 0;
-        t->revocations_seen = atomic_load(&s->device_revocations);
+        t->revocations_seen = atomic_load(&s->signals->device_revocations);
         if (t->device)
             cs_token_hash(h + 7, t->token_hash);
     }
-    if ((t->ticket = cs_tus_lock_try(s, up->id)) == 0) {
+    if ((t->ticket = cs_tus_lock_try(s->files, up->id)) == 0) {
         *ret = ERR(423, "upload_locked",
                    "another request is writing to this upload; a holder "
                    "silent for %d s is taken over by the next request",
-                   s->cfg.lock_takeover_s);
+                   s->cfg->lock_takeover_s);
         return true;
     }
     t->locked = true;
-    if (cs_tus_file_open_at(s, up->id, up->offset, &t->fd, &e) != CS_OK) {
+    if (cs_tus_file_open_at(s->files, up->id, up->offset, &t->fd, &e) != CS_OK) {
         *ret = ERR(500, "storage_failed", "%s", e.msg);
         end_body(s, t);
         return true;
@@ -461,7 +463,7 @@ static bool begin_body(cs_server *s, struct MHD_Connection *c, cs_req *r, cs_upl
     t->up.length = length; /* saved with the body's first persist */
     t->active = true;
     t->counted = true;
-    atomic_fetch_add(&s->uploads_active, 1);
+    atomic_fetch_add(&s->metrics->uploads_active, 1);
     idle(s, t);
     return false;
 }
@@ -480,7 +482,8 @@ static bool content_type_is_octet(struct MHD_Connection *c)
            (ct[sizeof OCTET - 1] == '\0' || ct[sizeof OCTET - 1] == ';');
 }
 
-static enum MHD_Result create(cs_server *s, struct MHD_Connection *c, cs_req *r, const cs_auth *a)
+static enum MHD_Result create(const cs_tus *s, struct MHD_Connection *c, cs_req *r,
+                              const cs_auth *a)
 {
     cs_error e = {0};
     const char *len = hdr(c, "Upload-Length"), *defer = hdr(c, "Upload-Defer-Length");
@@ -492,9 +495,9 @@ static enum MHD_Result create(cs_server *s, struct MHD_Connection *c, cs_req *r,
         return ERR(400, "bad_header", "Upload-Defer-Length must be 1");
     if (len && cs_tus_parse_u64(len, &length, &e) != CS_OK)
         return ERR(400, "bad_header", "Upload-Length: %s", e.msg);
-    if (len && length > s->cfg.max_upload_size)
+    if (len && length > s->cfg->max_upload_size)
         return ERR(413, "too_large", "Upload-Length %" PRIu64 " is over Tus-Max-Size %" PRIu64,
-                   length, s->cfg.max_upload_size);
+                   length, s->cfg->max_upload_size);
     cs_tus_meta *m = calloc(1, sizeof *m);
     if (!m)
         return MHD_NO;
@@ -532,25 +535,25 @@ static enum MHD_Result create(cs_server *s, struct MHD_Connection *c, cs_req *r,
     bool with_body = has_body(c) && content_type_is_octet(c);
     cs_tus_checksum want_sum;
     if (with_body && body_refused(s, c, hdr(c, "Upload-Checksum"),
-                                  len ? length : s->cfg.max_upload_size, &want_sum, &ret))
+                                  len ? length : s->cfg->max_upload_size, &want_sum, &ret))
         goto done_up; /* refused before anything is created */
     int64_t now = cs_now_s();
     cs_id_new(up->id, 16);
     up->length = len ? (int64_t)length : -1;
     up->state = up->length == 0 ? CS_UPLOAD_COMPLETE : CS_UPLOAD_OPEN;
     up->created_at = up->updated_at = now;
-    up->expires_at = now + s->cfg.upload_expiry_s;
+    up->expires_at = now + s->cfg->upload_expiry_s;
     up->checksum_base = -1;
     snprintf(up->metadata, sizeof up->metadata, "%s", meta ? meta : "");
     cs_check_outcome out = CS_CHECK_OK;
-    if (cs_tus_file_create(s, up->id, &e) != CS_OK ||
+    if (cs_tus_file_create(s->files, up->id, &e) != CS_OK ||
         cs_store_upload_create_checked(s->store, up, &out, &e) != CS_OK) {
         ret = ERR(500, "storage_failed", "%s", e.msg);
         goto done_up;
     }
     if (out != CS_CHECK_OK) {
         char path[CS_CFG_PATH + 64];
-        cs_tus_path(s, up->id, path, sizeof path);
+        cs_tus_path(s->files, up->id, path, sizeof path);
         (void)unlink(path); /* the record was refused: no file without one */
         ret = out == CS_CHECK_LOCKED ? ERR(409, "study_closed",
                                            "study '%s' was closed (or its report signed): "
@@ -584,7 +587,7 @@ done:
 
 /* Look up the upload of the path and check who may touch it. Answers and
  * returns true when the request ends here. */
-static bool load_upload(cs_server *s, struct MHD_Connection *c, cs_req *r, const cs_auth *a,
+static bool load_upload(const cs_tus *s, struct MHD_Connection *c, cs_req *r, const cs_auth *a,
                         bool writes, cs_upload_rec *up, enum MHD_Result *ret)
 {
     cs_error e = {0};
@@ -619,7 +622,8 @@ static bool load_upload(cs_server *s, struct MHD_Connection *c, cs_req *r, const
         }
     }
     int64_t now = cs_now_s();
-    if (up->state == CS_UPLOAD_OPEN && up->expires_at <= now && !cs_tus_lock_held(s, up->id)) {
+    if (up->state == CS_UPLOAD_OPEN && up->expires_at <= now &&
+        !cs_tus_lock_held(s->files, up->id)) {
         bool closed = false;
         up->state = CS_UPLOAD_EXPIRED;
         up->updated_at = now;
@@ -634,7 +638,7 @@ static bool load_upload(cs_server *s, struct MHD_Connection *c, cs_req *r, const
     return false;
 }
 
-static enum MHD_Result head(cs_server *s, struct MHD_Connection *c, const cs_upload_rec *up)
+static enum MHD_Result head(const cs_tus *s, struct MHD_Connection *c, const cs_upload_rec *up)
 {
     (void)s;
     char off[32], len[32], exp[64];
@@ -663,7 +667,8 @@ static enum MHD_Result head(cs_server *s, struct MHD_Connection *c, const cs_upl
     return cs_http_empty(c, 200, h);
 }
 
-static enum MHD_Result patch(cs_server *s, struct MHD_Connection *c, cs_req *r, cs_upload_rec *up)
+static enum MHD_Result patch(const cs_tus *s, struct MHD_Connection *c, cs_req *r,
+                             cs_upload_rec *up)
 {
     cs_error e = {0};
     uint64_t offset = 0, length = 0;
@@ -683,9 +688,9 @@ static enum MHD_Result patch(cs_server *s, struct MHD_Connection *c, cs_req *r, 
     if (len && up->length >= 0 && length != (uint64_t)up->length)
         return ERR(400, "bad_header", "Upload-Length is already %" PRId64, up->length);
     if (len && up->length < 0) {
-        if (length > s->cfg.max_upload_size)
+        if (length > s->cfg->max_upload_size)
             return ERR(413, "too_large", "Upload-Length over Tus-Max-Size %" PRIu64,
-                       s->cfg.max_upload_size);
+                       s->cfg->max_upload_size);
         if (length < up->offset)
             return ERR(400, "bad_header",
                        "Upload-Length %" PRIu64 " is below the %" PRIu64 " bytes already received",
@@ -700,11 +705,11 @@ static enum MHD_Result patch(cs_server *s, struct MHD_Connection *c, cs_req *r, 
     return MHD_YES;
 }
 
-static enum MHD_Result handle_headers(cs_server *s, struct MHD_Connection *c, cs_req *r,
+static enum MHD_Result handle_headers(const cs_tus *s, struct MHD_Connection *c, cs_req *r,
                                       const char *method);
 
-enum MHD_Result cs_tus_handle(cs_server *s, struct MHD_Connection *c, cs_req *r, const char *method,
-                              const char *data, size_t *size)
+enum MHD_Result cs_tus_handle(const cs_tus *s, struct MHD_Connection *c, cs_req *r,
+                              const char *method, const char *data, size_t *size)
 {
     if (r->tus_state && r->tus_state->active) {
         if (*size > 0)
@@ -722,7 +727,7 @@ enum MHD_Result cs_tus_handle(cs_server *s, struct MHD_Connection *c, cs_req *r,
     return ret;
 }
 
-static enum MHD_Result handle_headers(cs_server *s, struct MHD_Connection *c, cs_req *r,
+static enum MHD_Result handle_headers(const cs_tus *s, struct MHD_Connection *c, cs_req *r,
                                       const char *method)
 {
     if (strcmp(method, "OPTIONS") == 0)
@@ -730,8 +735,8 @@ static enum MHD_Result handle_headers(cs_server *s, struct MHD_Connection *c, cs
     const char *v = hdr(c, "Tus-Resumable");
     if (!v || strcmp(v, CS_TUS_VERSION) != 0) {
         const char *h[] = {"Tus-Version", CS_TUS_VERSION, NULL};
-        return cs_http_error_h(s, c, 412, true, h, "tus_version", "Tus-Resumable must be %s",
-                               CS_TUS_VERSION);
+        return cs_http_error_h(s->metrics, c, 412, true, h, "tus_version",
+                               "Tus-Resumable must be %s", CS_TUS_VERSION);
     }
     /* The router let only a device token or the admin token in. */
     const cs_auth *a = &r->auth;
@@ -750,14 +755,14 @@ static enum MHD_Result handle_headers(cs_server *s, struct MHD_Connection *c, cs
         ret = head(s, c, up);
     } else if (is_patch) {
         ret = patch(s, c, r, up);
-    } else if ((ticket = cs_tus_lock_try(s, up->id)) == 0) {
+    } else if ((ticket = cs_tus_lock_try(s->files, up->id)) == 0) {
         ret = ERR(423, "upload_locked", "a request is writing to this upload");
     } else {
         bool closed = false;
         up->state = CS_UPLOAD_TERMINATED;
         up->updated_at = cs_now_s();
         cs_status st = save_checked(s, up, &closed, &e);
-        cs_tus_lock_release(s, up->id, ticket);
+        cs_tus_lock_release(s->files, up->id, ticket);
         if (st != CS_OK) {
             ret = ERR(500, "storage_failed", "%s", e.msg);
         } else if (closed) {
@@ -772,7 +777,7 @@ done:
     return ret;
 }
 
-void cs_tus_request_done(cs_server *s, cs_req *r, enum MHD_RequestTerminationCode toe)
+void cs_tus_request_done(const cs_tus *s, cs_req *r, enum MHD_RequestTerminationCode toe)
 {
     cs_tus_req *t = r->tus_state;
     cs_error e = {0};
@@ -780,7 +785,7 @@ void cs_tus_request_done(cs_server *s, cs_req *r, enum MHD_RequestTerminationCod
         return;
     /* The client went away (or the server stops) in the middle of a body. */
     (void)toe;
-    cs_count_error(s, CS_EK_CUT_OFF);
+    cs_metrics_error(s->metrics, CS_EK_CUT_OFF);
     /* Superseded: the newer request has persisted what this one wrote. */
     if (enter(s, t)) {
         if (t->has_sum)
@@ -791,7 +796,7 @@ void cs_tus_request_done(cs_server *s, cs_req *r, enum MHD_RequestTerminationCod
     end_body(s, t);
 }
 
-void cs_tus_sweep(cs_server *s)
+void cs_tus_sweep(const cs_tus *s)
 {
     cs_upload_rec *ups = NULL;
     size_t n = 0;
@@ -802,14 +807,14 @@ void cs_tus_sweep(cs_server *s)
     for (size_t i = 0; i < n; i++) {
         cs_upload_rec *u = &ups[i];
         uint64_t ticket;
-        if (u->expires_at > now || (ticket = cs_tus_lock_try(s, u->id)) == 0)
+        if (u->expires_at > now || (ticket = cs_tus_lock_try(s->files, u->id)) == 0)
             continue;
         bool closed = false;
         u->state = CS_UPLOAD_EXPIRED;
         u->updated_at = now;
         if (save_checked(s, u, &closed, &e) == CS_OK && !closed)
             cs_ingest_notify(s->ingest, u->study);
-        cs_tus_lock_release(s, u->id, ticket);
+        cs_tus_lock_release(s->files, u->id, ticket);
     }
     free(ups);
 }

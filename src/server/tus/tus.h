@@ -14,15 +14,26 @@
     "creation,creation-defer-length,creation-with-upload,checksum," \
     "termination,expiration"
 
-enum MHD_Result cs_tus_handle(cs_server *s, struct MHD_Connection *c, cs_req *r, const char *method,
-                              const char *data, size_t *size);
+typedef struct cs_ingest cs_ingest;
+typedef struct cs_upload_files cs_upload_files;
+
+/* What the tus layer works with; filled by server.c, all outliving it. */
+typedef struct cs_tus {
+    const cs_server_config *cfg; /* max_upload_size, upload_expiry_s, lock_takeover_s */
+    cs_store *store;             /* upload records */
+    cs_upload_files *files;      /* the upload files and their locks */
+    cs_ingest *ingest;           /* told of new bytes */
+    cs_metrics *metrics;
+    cs_signals *signals; /* progress; device revocations end bodies in flight */
+} cs_tus;
+
+enum MHD_Result cs_tus_handle(const cs_tus *s, struct MHD_Connection *c, cs_req *r,
+                              const char *method, const char *data, size_t *size);
 /* The request ended (completed, failed or cut off): close, fsync, persist,
  * unlock. */
-void cs_tus_request_done(cs_server *s, cs_req *r, enum MHD_RequestTerminationCode toe);
+void cs_tus_request_done(const cs_tus *s, cs_req *r, enum MHD_RequestTerminationCode toe);
 void cs_tus_free(cs_tus_req *t);
-/* At start: match each open upload's stored offset with its file. */
-cs_status cs_tus_reconcile(cs_server *s, cs_error *err) CS_WARN_UNUSED;
 /* Expire idle incomplete uploads. */
-void cs_tus_sweep(cs_server *s);
+void cs_tus_sweep(const cs_tus *s);
 
 #endif

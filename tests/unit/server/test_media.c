@@ -2,7 +2,9 @@
  * server: a frame stream split over two uploads is analysed by the real
  * live ingest, which stores each frame's payload location, mean colour and
  * redundancy; media then serves the exact payload bytes and cached
- * thumbnails. */
+ * thumbnails. The fixture composes just the layers under test (store,
+ * upload files, engine, live analysis, media), as server.c does, without
+ * HTTP. */
 #include <dirent.h>
 #include <pthread.h>
 #include <setjmp.h>
@@ -23,6 +25,7 @@
 #include "server/ingest/ingest.h"
 #include "server/api/studies.h"
 #include "server/files/tus_files.h"
+#include "server/auth/tokens.h"
 
 #define W 320
 #define H 240
@@ -32,7 +35,14 @@
 #define SPLIT_RECORD 4 /* the first upload ends inside this record's payload */
 
 typedef struct fixture {
-    cs_server *srv;
+    char dir[64]; /* the data folder */
+    cs_store *store;
+    cs_engine *engine;
+    cs_upload_files *files;
+    cs_metrics metrics;
+    cs_signals signals;
+    cs_ingest *ingest;
+    cs_media media;
     char study[CS_ID_MAX];
     uint8_t *jpeg[NFRAMES];
     size_t jpeg_len[NFRAMES];
@@ -81,31 +91,41 @@ static void add_upload(fixture *fx, const uint8_t *stream, size_t from, size_t t
     u.expires_at = at + 3600;
     u.checksum_base = -1;
     int fd = -1;
-    assert_int_equal(cs_tus_file_create(fx->srv, u.id, &e), CS_OK);
-    assert_int_equal(cs_tus_file_open_at(fx->srv, u.id, 0, &fd, &e), CS_OK);
+    assert_int_equal(cs_tus_file_create(fx->files, u.id, &e), CS_OK);
+    assert_int_equal(cs_tus_file_open_at(fx->files, u.id, 0, &fd, &e), CS_OK);
     assert_int_equal(cs_tus_file_write(fd, stream + from, to - from, &e), CS_OK);
     close(fd);
-    assert_int_equal(cs_store_upload_create(fx->srv->store, &u, &e), CS_OK);
+    assert_int_equal(cs_store_upload_create(fx->store, &u, &e), CS_OK);
 }
 
 static int setup(void **state)
 {
     fixture *fx = calloc(1, sizeof *fx);
     assert_non_null(fx);
-    cs_server_config cfg;
-    cs_server_config_default(&cfg);
-    snprintf(cfg.listen, sizeof cfg.listen, "127.0.0.1:0");
-    char tmpl[] = "/tmp/cs-media-XXXXXX";
-    assert_non_null(mkdtemp(tmpl));
-    snprintf(cfg.data_dir, sizeof cfg.data_dir, "%s", tmpl);
+    snprintf(fx->dir, sizeof fx->dir, "/tmp/cs-media-XXXXXX");
+    assert_non_null(mkdtemp(fx->dir));
     cs_error e = {0};
-    if (cs_server_start(&cfg, &fx->srv, &e) != CS_OK) {
-        fprintf(stderr, "cannot start the server: %s\n", e.msg);
-        free(fx);
+    cs_signals_init(&fx->signals);
+    if (cs_tokens_init(&e) != CS_OK || cs_store_open(fx->dir, &fx->store, &e) != CS_OK ||
+        cs_upload_files_open(fx->dir, &fx->files, &e) != CS_OK ||
+        cs_engine_load_models(NULL, NULL, &fx->engine, &e) != CS_OK) {
+        fprintf(stderr, "cannot set up: %s\n", e.msg);
         return -1;
     }
+    cs_ingest_deps deps = {.store = fx->store,
+                           .engine = fx->engine,
+                           .files = fx->files,
+                           .metrics = &fx->metrics,
+                           .signals = &fx->signals,
+                           .threads = 1};
+    assert_int_equal(cs_ingest_new(&deps, &fx->ingest, &e), CS_OK);
+    fx->media = (cs_media){.data_dir = fx->dir,
+                           .web_dir = "",
+                           .store = fx->store,
+                           .files = fx->files,
+                           .metrics = &fx->metrics};
     char code[CS_CODE_LEN + 1];
-    assert_int_equal(cs_study_create(fx->srv->store, "media", 3600, fx->study, code, NULL, &e),
+    assert_int_equal(cs_study_create(fx->store, "media", 3600, fx->study, code, NULL, NULL, &e),
                      CS_OK);
 
     /* The stream: header, records 0..2, garbage, records 3..5. */
@@ -139,11 +159,11 @@ static int setup(void **state)
     free(stream);
 
     /* Let the real analysis read it, and wait until every item is stored. */
-    cs_ingest_notify(fx->srv->ingest, fx->study);
+    cs_ingest_notify(fx->ingest, fx->study);
     for (int waited_ms = 0;; waited_ms += 50) {
         cs_study_rec sr;
         bool found = false;
-        assert_int_equal(cs_store_study_get(fx->srv->store, fx->study, &found, &sr, &e), CS_OK);
+        assert_int_equal(cs_store_study_get(fx->store, fx->study, &found, &sr, &e), CS_OK);
         if (sr.next_seq >= NITEMS)
             break;
         assert_true(waited_ms < 300000); /* valgrind is slow */
@@ -157,9 +177,14 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     fixture *fx = *state;
-    char cmd[CS_CFG_PATH + 32];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", fx->srv->cfg.data_dir);
-    cs_server_stop(fx->srv);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", fx->dir);
+    cs_signals_stop(&fx->signals);
+    cs_ingest_free(fx->ingest);
+    cs_upload_files_close(fx->files);
+    cs_store_close(fx->store);
+    cs_engine_free(fx->engine);
+    cs_signals_destroy(&fx->signals);
     assert_int_equal(system(cmd), 0);
     for (int i = 0; i < NFRAMES; i++)
         free(fx->jpeg[i]);
@@ -176,8 +201,7 @@ static void ingest_stores_payload_location_colour_and_redundancy(void **state)
     cs_frame_view v[NITEMS + 1];
     size_t n = 0;
     cs_error e = {0};
-    assert_int_equal(cs_store_frame_views(fx->srv->store, fx->study, 0, v, NITEMS + 1, &n, &e),
-                     CS_OK);
+    assert_int_equal(cs_store_frame_views(fx->store, fx->study, 0, v, NITEMS + 1, &n, &e), CS_OK);
     assert_int_equal(n, NITEMS);
     assert_false(v[3].ok);
     assert_int_equal(v[3].payload_len, 0);
@@ -209,7 +233,7 @@ static void frame_is_the_exact_payload_even_across_two_uploads(void **state)
         bool found = false;
         uint8_t *out = NULL;
         size_t len = 0;
-        assert_int_equal(cs_media_frame(fx->srv, fx->study, seq_of(i), &found, &out, &len, &e),
+        assert_int_equal(cs_media_frame(&fx->media, fx->study, seq_of(i), &found, &out, &len, &e),
                          CS_OK);
         assert_true(found);
         assert_int_equal(len, fx->jpeg_len[i]);
@@ -230,12 +254,12 @@ static void missing_or_damaged_frame_is_not_found(void **state)
         bool found = true;
         uint8_t *out = (uint8_t *)&found;
         size_t len = 1;
-        assert_int_equal(cs_media_frame(fx->srv, fx->study, seqs[i], &found, &out, &len, &e),
+        assert_int_equal(cs_media_frame(&fx->media, fx->study, seqs[i], &found, &out, &len, &e),
                          CS_OK);
         assert_false(found);
         assert_null(out);
         found = true;
-        assert_int_equal(cs_media_thumb(fx->srv, fx->study, seqs[i], &found, &out, &len, &e),
+        assert_int_equal(cs_media_thumb(&fx->media, fx->study, seqs[i], &found, &out, &len, &e),
                          CS_OK);
         assert_false(found);
         assert_null(out);
@@ -243,9 +267,9 @@ static void missing_or_damaged_frame_is_not_found(void **state)
     bool found = true;
     uint8_t *out = NULL;
     size_t len = 0;
-    assert_int_equal(cs_media_frame(fx->srv, "no-such-study", 0, &found, &out, &len, &e), CS_OK);
+    assert_int_equal(cs_media_frame(&fx->media, "no-such-study", 0, &found, &out, &len, &e), CS_OK);
     assert_false(found);
-    assert_int_equal(cs_media_thumb(fx->srv, "../../etc", 0, &found, &out, &len, &e), CS_OK);
+    assert_int_equal(cs_media_thumb(&fx->media, "../../etc", 0, &found, &out, &len, &e), CS_OK);
     assert_false(found);
 }
 
@@ -255,8 +279,8 @@ static void stream_read_past_the_end_is_an_io_error(void **state)
     cs_error e = {0};
     uint8_t buf[16];
     uint64_t end = fx->payload_at[NFRAMES - 1] + fx->jpeg_len[NFRAMES - 1] + 4;
-    assert_int_equal(cs_media_stream_read(fx->srv, fx->study, end - 8, buf, 8, &e), CS_OK);
-    assert_int_equal(cs_media_stream_read(fx->srv, fx->study, end - 8, buf, 9, &e), CS_ERR_IO);
+    assert_int_equal(cs_media_stream_read(&fx->media, fx->study, end - 8, buf, 8, &e), CS_OK);
+    assert_int_equal(cs_media_stream_read(&fx->media, fx->study, end - 8, buf, 9, &e), CS_ERR_IO);
 }
 
 static void thumbnail_is_a_small_jpeg_made_once_then_cached(void **state)
@@ -268,7 +292,7 @@ static void thumbnail_is_a_small_jpeg_made_once_then_cached(void **state)
     uint8_t *out = NULL, *rgb = NULL;
     size_t len = 0;
     int w = 0, h = 0;
-    assert_int_equal(cs_media_thumb(fx->srv, fx->study, seq, &found, &out, &len, &e), CS_OK);
+    assert_int_equal(cs_media_thumb(&fx->media, fx->study, seq, &found, &out, &len, &e), CS_OK);
     assert_true(found);
     assert_int_equal(cs_jpeg_decode_rgb(out, len, &rgb, &w, &h, &e), CS_OK);
     assert_int_equal(w, CS_THUMB_MAX_SIDE); /* 320x240 keeps its aspect */
@@ -277,7 +301,7 @@ static void thumbnail_is_a_small_jpeg_made_once_then_cached(void **state)
     free(rgb);
 
     char path[CS_CFG_PATH + 128];
-    snprintf(path, sizeof path, "%s/thumbs/%s/%llu.jpg", fx->srv->cfg.data_dir, fx->study,
+    snprintf(path, sizeof path, "%s/thumbs/%s/%llu.jpg", fx->dir, fx->study,
              (unsigned long long)seq);
     struct stat sb;
     assert_int_equal(stat(path, &sb), 0);
@@ -290,7 +314,7 @@ static void thumbnail_is_a_small_jpeg_made_once_then_cached(void **state)
     fclose(f);
     uint8_t *again = NULL;
     size_t again_len = 0;
-    assert_int_equal(cs_media_thumb(fx->srv, fx->study, seq, &found, &again, &again_len, &e),
+    assert_int_equal(cs_media_thumb(&fx->media, fx->study, seq, &found, &again, &again_len, &e),
                      CS_OK);
     assert_true(found);
     assert_int_equal(again_len, 6);
@@ -312,7 +336,7 @@ static void *make_thumb(void *arg)
 {
     maker *m = arg;
     cs_error e = {0};
-    m->st = cs_media_thumb(m->fx->srv, m->fx->study, m->seq, &m->found, &m->out, &m->len, &e);
+    m->st = cs_media_thumb(&m->fx->media, m->fx->study, m->seq, &m->found, &m->out, &m->len, &e);
     return NULL;
 }
 
@@ -337,7 +361,7 @@ static void concurrent_makers_of_one_thumbnail_each_get_a_whole_one(void **state
         free(m[i].out);
     /* No temporary file is left behind. */
     char dir[CS_CFG_PATH + 96];
-    snprintf(dir, sizeof dir, "%s/thumbs/%s", fx->srv->cfg.data_dir, fx->study);
+    snprintf(dir, sizeof dir, "%s/thumbs/%s", fx->dir, fx->study);
     DIR *d = opendir(dir);
     assert_non_null(d);
     for (struct dirent *de; (de = readdir(d)) != NULL;)

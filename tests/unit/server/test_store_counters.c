@@ -218,6 +218,12 @@ static void a_schema_2_database_migrates_and_back_fills_the_counters(void **stat
     add_frames(f.s, "a", 0, 64, 0);
     add_frames(f.s, "b", 0, 10, 1);
     cs_store_close(f.s);
+    /* Undo the later migrations first (schema 4: the care loop). */
+    fx_sql(&f, "DROP TABLE alerts; DROP TABLE hub_status; DROP TABLE prep_ticks;"
+               "DROP INDEX studies_patient_code; ALTER TABLE studies DROP COLUMN protocol;"
+               "ALTER TABLE studies DROP COLUMN patient_code_hash;"
+               "ALTER TABLE studies DROP COLUMN patient_code_expires_at;"
+               "DELETE FROM schema_version WHERE version > 3;");
     fx_sql(&f, "ALTER TABLE studies DROP COLUMN n_frames; ALTER TABLE studies DROP COLUMN n_ok;"
                "ALTER TABLE studies DROP COLUMN n_readable;"
                "ALTER TABLE studies DROP COLUMN n_bleeding;"

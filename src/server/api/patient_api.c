@@ -1,0 +1,180 @@
+/* patient_api.c - the patient's companion page (docs/care.md, "The
+ * companion page"): what the page shows, ticking the prep schedule, and
+ * "please call me". The caller is a patient code (router: CS_WHO_PATIENT),
+ * which names one study; nothing here takes a study id from the request,
+ * so no other study can be reached. The page shows no patient details.
+ *
+ * Texts are plain English for a reading age of about 9: short sentences,
+ * common words, one instruction at a time. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "server/api/api_int.h"
+
+#define CALL_BUCKET_MS (5 * 60 * 1000) /* at most one call request per 5 min */
+
+/* The recording's state and what to tell the patient about it. */
+static const char *recording_state(const cs_protocol *p, const cs_care_facts *f, char *msg,
+                                   size_t cap)
+{
+    if (f->excreted_at_ms || f->closed) {
+        snprintf(msg, cap,
+                 "Your test is complete. Thank you! You can take off the belt. Return the kit as "
+                 "your care team told you.");
+        return "complete";
+    }
+    if (f->hub.at_ms && strcmp(f->hub.recorder, "recording") != 0) {
+        snprintf(msg, cap,
+                 "The recorder has stopped. Please press \"Please call me\". We will phone you.");
+        return "stopped";
+    }
+    if (!f->first_byte_ms) {
+        snprintf(msg, cap,
+                 "We have not had any pictures yet. Check the light on the hub is green and that "
+                 "you are wearing the belt.");
+        return "waiting";
+    }
+    int64_t age_s = (f->now_ms - f->last_byte_ms) / 1000;
+    if (age_s < 0)
+        age_s = 0;
+    if (age_s >= p->no_frames_alert_s) {
+        snprintf(msg, cap,
+                 "We have not had any pictures for %lld %s. Check the hub is plugged in and "
+                 "near you. If this does not help, press \"Please call me\".",
+                 (long long)(age_s < 120 ? age_s : age_s / 60),
+                 age_s < 120 ? "seconds" : "minutes");
+        return "no_pictures";
+    }
+    snprintf(msg, cap,
+             "Your recording is working. We have %llu pictures. The last one came %lld %s ago.",
+             (unsigned long long)f->n_frames, (long long)(age_s < 120 ? age_s : age_s / 60),
+             age_s < 120 ? (age_s == 1 ? "second" : "seconds") : "minutes");
+    return "working";
+}
+
+/* GET /api/v1/patient */
+enum MHD_Result cs_api_patient(const cs_api *api, struct MHD_Connection *c, cs_req *r)
+{
+    const char *study = r->auth.study;
+    cs_study_rec sr;
+    bool found = false;
+    cs_error e = {0};
+    cs_care_facts f;
+    cs_protocol p;
+    cs_prep_tick_rec *ticks = NULL;
+    cs_alert_rec *al = NULL;
+    size_t nt = 0, na = 0;
+    if (cs_store_study_get(api->store, study, &found, &sr, &e) != CS_OK || !found ||
+        cs_care_facts_of(api->care, &sr, &f, &e) != CS_OK ||
+        cs_care_protocol_of(api->care, study, &p, NULL, &e) != CS_OK ||
+        cs_store_prep_ticks(api->store, study, &ticks, &nt, &e) != CS_OK ||
+        cs_store_alerts_list(api->store, study, &al, &na, &e) != CS_OK) {
+        free(ticks);
+        return cs_http_error(api->metrics, c, 503, false, "store_unavailable",
+                             "we cannot show your study just now: %s", e.msg);
+    }
+    char msg[400];
+    const char *state = recording_state(&p, &f, msg, sizeof msg);
+    json_t *prep = json_array();
+    for (int i = 0; i < p.nprep; i++) {
+        int64_t done = 0;
+        for (size_t k = 0; k < nt; k++)
+            if (strcmp(ticks[k].step, p.prep[i].id) == 0)
+                done = ticks[k].at_ms;
+        json_array_append_new(prep, json_pack("{s:s, s:s, s:s, s:s, s:o}", "id", p.prep[i].id,
+                                              "day", p.prep[i].day, "time", p.prep[i].time, "text",
+                                              p.prep[i].text, "done_at_ms",
+                                              done ? json_integer(done) : json_null()));
+    }
+    free(ticks);
+    json_t *boosters = json_array();
+    const char *next = NULL;
+    for (int i = 0; i < p.nboosters; i++) {
+        int64_t due_at =
+            f.small_bowel_at_ms ? f.small_bowel_at_ms + p.boosters[i].delay_s * 1000 : 0;
+        bool due = due_at && f.now_ms >= due_at && !f.excreted_at_ms;
+        if (due)
+            next = p.boosters[i].instruction; /* the latest booster due */
+        json_array_append_new(boosters,
+                              json_pack("{s:s, s:s, s:b, s:o}", "id", p.boosters[i].id,
+                                        "instruction", p.boosters[i].instruction, "due", due,
+                                        "due_at_ms", due_at ? json_integer(due_at) : json_null()));
+    }
+    int64_t call_at = 0;
+    for (size_t i = 0; i < na; i++)
+        if (strcmp(al[i].kind, "call_requested") == 0 && !al[i].acked_at_ms && !call_at)
+            call_at = al[i].raised_at_ms;
+    free(al);
+    json_t *hub =
+        f.hub.at_ms ? json_pack("{s:i, s:i, s:s}", "battery_pct", f.hub.battery_pct,
+                                "spool_used_pct", f.hub.spool_used_pct, "recorder", f.hub.recorder)
+                    : json_null();
+    return cs_http_json(
+        c, 200,
+        json_pack("{s:o, s:s, s:{s:s, s:I, s:o, s:s}, s:o, s:o, s:o, s:o, s:o}", "first_name",
+                  json_null(), "stage", cs_care_stage(&f), "recording", "state", state, "pictures",
+                  (json_int_t)f.n_frames, "last_picture_ms",
+                  f.last_byte_ms ? json_integer(f.last_byte_ms) : json_null(), "message", msg,
+                  "hub", hub, "prep", prep, "boosters", boosters, "next_step",
+                  next ? json_string(next) : json_null(), "call_requested_at_ms",
+                  call_at ? json_integer(call_at) : json_null()),
+        false, NULL);
+}
+
+/* PUT /api/v1/patient/prep/{key} {"done": true|false} */
+enum MHD_Result cs_api_patient_prep(const cs_api *api, struct MHD_Connection *c, cs_req *r)
+{
+    enum MHD_Result ret;
+    cs_protocol p;
+    cs_error e = {0};
+    if (cs_care_protocol_of(api->care, r->auth.study, &p, NULL, &e) != CS_OK)
+        return cs_http_error(api->metrics, c, 503, false, "store_unavailable", "%s", e.msg);
+    bool known = false;
+    for (int i = 0; i < p.nprep && !known; i++)
+        known = strcmp(p.prep[i].id, r->key) == 0;
+    if (!known)
+        return cs_http_error(api->metrics, c, 404, false, "unknown_step",
+                             "your plan has no step '%s'", r->key);
+    json_t *o = cs_http_body_json(api->metrics, c, r, &ret);
+    if (!o)
+        return ret;
+    json_t *done = json_object_get(o, "done");
+    if (!json_is_boolean(done)) {
+        json_decref(o);
+        return cs_http_error(api->metrics, c, 400, false, "bad_json",
+                             "body needs {\"done\": true} or {\"done\": false}");
+    }
+    cs_check_outcome out;
+    int64_t at = json_is_true(done) ? cs_now_ms() : 0;
+    json_decref(o);
+    if (cs_store_prep_tick(api->store, r->auth.study, r->key, at, &out, &e) != CS_OK)
+        return cs_http_error(api->metrics, c, 503, false, "store_unavailable", "%s", e.msg);
+    cs_signals_progress(api->signals); /* the monitor shows it */
+    return cs_http_json(c, 200, json_pack("{s:s, s:b}", "id", r->key, "done", at > 0), false, NULL);
+}
+
+/* POST /api/v1/patient/call: "please call me" raises call_requested
+ * (once per 5 minutes; a second press in that time changes nothing). */
+enum MHD_Result cs_api_patient_call(const cs_api *api, struct MHD_Connection *c, cs_req *r)
+{
+    int64_t now = cs_now_ms();
+    char key[32];
+    snprintf(key, sizeof key, "%lld", (long long)(now / CALL_BUCKET_MS));
+    bool raised = false;
+    cs_check_outcome out;
+    cs_error e = {0};
+    if (cs_care_raise(api->care, r->auth.study, "call_requested", key,
+                      "The patient asked to be called.", &raised, &out, &e) != CS_OK ||
+        out != CS_CHECK_OK)
+        return cs_http_error(api->metrics, c, 503, false, "store_unavailable",
+                             "we could not send your request: please phone the number on your "
+                             "leaflet (%s)",
+                             e.msg);
+    cs_audit(api->audit, &r->auth, "patient.call", r->auth.study, "%s",
+             raised ? "new request" : "repeated within 5 min");
+    return cs_http_json(
+        c, 200,
+        json_pack("{s:b, s:s}", "requested", 1, "message", "Thank you. We will phone you soon."),
+        false, NULL);
+}

@@ -1,0 +1,208 @@
+// End-to-end test of the live care loop (docs/care.md) in a real Chromium
+// driven by playwright-core: a coordinator's monitor and the patient's
+// companion page side by side. Frames flow then stop: no_frames on the
+// monitor; the hub reports 95% spool: spool_full; one click marks
+// small-bowel entry: the booster shows on the patient page within 2 s; the
+// patient ticks a prep step: the monitor shows it; the patient asks for a
+// call: call_requested on the monitor; an alert acknowledged with one
+// click leaves the tile. The patient page passes axe-core's WCAG 2.1 AA
+// rules, refuses a wrong code and says plainly when the code has ended;
+// another study's code shows that study, never this one. No console error,
+// page error or CSP violation on the way.
+//
+// Environment (tests/e2e/care.sh): CS_URL, CS_ADMIN_TOKEN, CS_COORD_USER,
+// CS_COORD_PASS, CS_STUDY, CS_PATIENT_CODE, CS_DEVICE_TOKEN,
+// CS_OTHER_STUDY, CS_OTHER_CODE, CS_SHOTS (optional), CHROMIUM.
+import { createRequire } from 'node:module';
+import path from 'node:path';
+
+const require = createRequire(new URL('../node/package.json', import.meta.url));
+const { chromium } = require('playwright-core');
+const AXE = require.resolve('axe-core/axe.min.js');
+
+const env = (k) => {
+  const v = process.env[k];
+  if (!v) { console.error(`e2e: ${k} is not set`); process.exit(2); }
+  return v;
+};
+const URL_ = env('CS_URL').replace(/\/$/, '');
+const ADMIN = env('CS_ADMIN_TOKEN');
+const COORD = [env('CS_COORD_USER'), env('CS_COORD_PASS')];
+const STUDY = env('CS_STUDY');
+const CODE = env('CS_PATIENT_CODE');
+const DEVICE = env('CS_DEVICE_TOKEN');
+const OTHER_CODE = env('CS_OTHER_CODE');
+const SHOTS = process.env.CS_SHOTS || '';
+const TIMEOUT = 20000;
+
+let passed = 0, failed = 0;
+const problems = [];
+async function check(name, fn) {
+  try {
+    await fn();
+    passed++;
+    console.log(`ok - ${name}`);
+  } catch (e) {
+    failed++;
+    console.log(`not ok - ${name}`);
+    console.log(`  # ${String(e && e.stack || e).split('\n').slice(0, 6).join('\n  # ')}`);
+  }
+}
+function assert(cond, msg) { if (!cond) throw new Error(msg); }
+
+function watch(page, who) {
+  page.setDefaultTimeout(TIMEOUT);
+  page.on('pageerror', (e) => problems.push(`${who}: page error: ${e.message}`));
+  page.on('console', (m) => {
+    if (m.type() !== 'error') return;
+    // Expected: the session probe before login, and the refused codes.
+    if (/status of (401|403)/.test(m.text())) return;
+    problems.push(`${who}: console error: ${m.text()}`);
+  });
+}
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+  args: ['--no-sandbox'],
+});
+const tile = `[data-testid="tile-${STUDY}"]`;
+const alertIn = (kind) => `${tile} [data-testid="alert-${kind}"]`;
+
+try {
+  const staffCtx = await browser.newContext({ baseURL: URL_, viewport: { width: 1280, height: 900 } });
+  await staffCtx.addInitScript(() => {
+    window.__csp = [];
+    document.addEventListener('securitypolicyviolation', (e) => window.__csp.push(`${e.violatedDirective} ${e.blockedURI}`));
+  });
+  // The patient's tablet; axe-core is injected as a script, so this
+  // context lets it past the page's CSP (the staff context checks the CSP).
+  const patientCtx = await browser.newContext({ baseURL: URL_, viewport: { width: 800, height: 1100 }, bypassCSP: true });
+  const staff = await staffCtx.newPage();
+  const patient = await patientCtx.newPage();
+  watch(staff, 'monitor');
+  watch(patient, 'patient');
+
+  await check('the coordinator opens the monitor; the study is a live tile', async () => {
+    await staff.goto('/#/login');
+    await staff.fill('#login-user', COORD[0]);
+    await staff.fill('#login-password', COORD[1]);
+    await staff.click('#login-submit');
+    await staff.waitForSelector('[data-testid="who-name"]:visible');
+    await staff.goto('/#/monitor');
+    await staff.waitForSelector(tile);
+    await staff.waitForFunction((sel) => Number(document.querySelector(`${sel} [data-testid="tile-frames"]`).textContent.split(' ')[0]) === 6, tile);
+  });
+
+  await check('frames stop: no_frames appears on the monitor', async () => {
+    await staff.waitForSelector(alertIn('no_frames'));
+  });
+
+  await check('the hub reports a 95% spool: spool_full appears, with the hub on the tile', async () => {
+    const r = await fetch(`${URL_}/api/v1/devices/status`, {
+      method: 'POST', headers: { Authorization: `Bearer ${DEVICE}`, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ battery_pct: 64, signal_dbm: -88, spool_used_pct: 95, recorder: 'recording' }),
+    });
+    assert(r.status === 204, `status: HTTP ${r.status}`);
+    await staff.waitForSelector(alertIn('spool_full'));
+    const hub = await staff.textContent(`${tile} [data-testid="tile-hub"]`);
+    assert(/battery 64%/.test(hub) && /spool 95%/.test(hub), `tile hub: ${hub}`);
+  });
+
+  await check('a wrong code is refused on the patient page, plainly', async () => {
+    await patient.goto('/patient.html');
+    await patient.fill('[data-testid="code"]', 'AAAA-BBBB-CCCC');
+    await patient.click('[data-testid="open"]');
+    await patient.waitForFunction(() => /did not work/.test(document.querySelector('[data-testid="code-error"]').textContent));
+  });
+
+  await check('the patient types the code and sees that the recording reached us', async () => {
+    await patient.fill('[data-testid="code"]', CODE.toLowerCase().replace(/-/g, ' '));
+    await patient.click('[data-testid="open"]');
+    await patient.waitForFunction(() => /6 pictures|any pictures for/.test(document.querySelector('[data-testid="status"]').textContent));
+    const items = await patient.$$eval('[data-testid="prep"] li', (l) => l.length);
+    assert(items === 2, `prep steps shown: ${items}`);
+    const body = await patient.textContent('body');
+    assert(!body.includes(STUDY) && !body.includes('Bed 7'), 'the page shows the study id or its label');
+  });
+
+  await check('the patient page has no WCAG 2.1 AA violation (axe-core)', async () => {
+    await patient.addScriptTag({ path: AXE });
+    const res = await patient.evaluate(async () => await window.axe.run(document, {
+      runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] },
+    }));
+    const v = res.violations.map((x) => `${x.id}: ${x.nodes.map((n) => n.target.join(' ')).join(', ')}`);
+    assert(v.length === 0, `axe violations: ${v.join('; ')}`);
+    assert(res.passes.length > 10, `axe ran only ${res.passes.length} passing rules`);
+  });
+
+  await check('one click marks small-bowel entry: the booster shows on the patient page within 2 s', async () => {
+    await staff.click(`${tile} [data-testid="stage-small_bowel"]`);
+    const t0 = Date.now();
+    await patient.waitForSelector('[data-testid="now"]:visible', { timeout: 5000 });
+    const took = Date.now() - t0;
+    const text = await patient.textContent('[data-testid="now-text"]');
+    assert(/first booster/.test(text), `now: ${text}`);
+    assert(took <= 2000, `the booster took ${took} ms to show`);
+    await staff.waitForSelector(alertIn('booster_due'));
+    const stage = await staff.textContent(`${tile} [data-testid="tile-stage"]`);
+    assert(/small bowel/i.test(stage), `tile stage: ${stage}`);
+  });
+
+  await check('the patient ticks a prep step: the monitor shows it', async () => {
+    await patient.check('[data-testid="prep-low_fibre_day"]');
+    await staff.waitForFunction((sel) => /low fibre day/.test(document.querySelector(`${sel} [data-testid="tile-prep"]`).textContent), tile);
+    await patient.reload();
+    await patient.waitForSelector('[data-testid="prep-low_fibre_day"]:checked');
+  });
+
+  await check('the patient asks for a call: call_requested appears on the monitor', async () => {
+    await patient.click('[data-testid="call"]');
+    await patient.waitForFunction(() => /phone you soon/.test(document.querySelector('[data-testid="call-done"]').textContent));
+    await staff.waitForSelector(alertIn('call_requested'));
+  });
+
+  await check('an alert is acknowledged with one click and leaves the tile', async () => {
+    const btn = await staff.$(`${alertIn('spool_full')} button`);
+    await btn.click();
+    await staff.waitForSelector(alertIn('spool_full'), { state: 'detached' });
+    const r = await fetch(`${URL_}/api/v1/studies/${STUDY}/alerts`, { headers: { Authorization: `Bearer ${ADMIN}` } });
+    const d = await r.json();
+    const spool = d.alerts.find((a) => a.kind === 'spool_full');
+    assert(spool && spool.acked_by === COORD[0], `spool_full: ${JSON.stringify(spool)}`);
+  });
+
+  if (SHOTS) {
+    await staff.screenshot({ path: path.join(SHOTS, 'monitor.png'), fullPage: true });
+    await patient.screenshot({ path: path.join(SHOTS, 'patient.png'), fullPage: true });
+  }
+
+  await check("another study's code opens that study's page, never this one", async () => {
+    const r = await fetch(`${URL_}/api/v1/patient`, { headers: { Authorization: `Bearer ${OTHER_CODE}` } });
+    const d = await r.json();
+    assert(r.status === 200 && d.recording.state === 'waiting', `other: ${r.status} ${JSON.stringify(d.recording)}`);
+    for (const p of [`/api/v1/studies/${STUDY}`, `/api/v1/studies/${STUDY}/alerts`, '/api/v1/monitor',
+      `/api/v1/studies/${STUDY}/latest.jpg`]) {
+      const x = await fetch(`${URL_}${p}`, { headers: { Authorization: `Bearer ${CODE}` } });
+      assert(x.status === 403, `${p} with a patient code: HTTP ${x.status}`);
+    }
+  });
+
+  await check('closing the study ends the code: the page says so plainly', async () => {
+    const r = await fetch(`${URL_}/api/v1/studies/${STUDY}/close`, {
+      method: 'POST', headers: { Authorization: `Bearer ${ADMIN}`, 'Content-Type': 'application/json' }, body: '{}',
+    });
+    assert(r.status === 200, `close: HTTP ${r.status}`);
+    await patient.waitForFunction(() => /has ended/.test(document.querySelector('[data-testid="code-error"]').textContent));
+    await staff.waitForSelector(tile, { state: 'detached' });
+  });
+
+  await check('no CSP violation on the monitor', async () => {
+    const csp = await staff.evaluate(() => window.__csp);
+    assert(csp.length === 0, `CSP: ${csp.join('; ')}`);
+  });
+} finally {
+  await browser.close();
+}
+for (const p of problems) { console.log(`not ok - ${p}`); failed++; }
+console.log(`# ${passed} passed, ${failed} failed`);
+process.exit(failed ? 1 : 0);

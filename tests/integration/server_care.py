@@ -1,0 +1,328 @@
+#!/usr/bin/env python3
+"""server_care.py - checks of the live care loop (driven by server_care.sh).
+
+  server_care.py receiver PORTFILE LOG SECRET
+      A webhook receiver on a free port (written to PORTFILE). Every POST
+      is checked: its X-Capscreen-Signature (t=MS,v1=HEX of HMAC-SHA256
+      over "MS.BODY" with SECRET) and its timestamp (within 5 min). The
+      first delivery of each alert id is answered 500 (so the server must
+      retry), later ones 200. One JSON line per request goes to LOG.
+
+  server_care.py PHASE URL ADMIN_TOKEN STUDY DEVICE_TOKEN TMPDIR
+      PHASE status-input | rules | before-restart | after-restart | webhook
+      (see each function). Prints "ok - ..." per check; exits 1 on the
+      first failure."""
+import hashlib
+import hmac
+import http.client
+import http.server
+import json
+import os
+import sys
+import time
+import urllib.parse
+
+DEADLINE_S = 30  # every wait for a condition is bounded by this
+
+
+def fail(msg):
+    print("FAIL - " + msg)
+    sys.exit(1)
+
+
+def ok(msg):
+    print("ok - " + msg)
+
+
+# ---- the receiver -----------------------------------------------------------
+
+def receiver(portfile, log, secret):
+    seen = set()
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def log_message(self, *a):
+            pass
+
+        def do_POST(self):
+            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            sig = self.headers.get("X-Capscreen-Signature", "")
+            parts = dict(p.split("=", 1) for p in sig.split(",") if "=" in p)
+            want = hmac.new(secret.encode(), (parts.get("t", "") + ".").encode() + body,
+                            hashlib.sha256).hexdigest()
+            sig_ok = hmac.compare_digest(want, parts.get("v1", ""))
+            fresh = abs(time.time() * 1000 - int(parts.get("t", "0") or 0)) < 300000
+            try:
+                alert = json.loads(body)
+            except ValueError:
+                alert = {}
+            aid = alert.get("id")
+            first = aid not in seen
+            seen.add(aid)
+            status = 500 if first else 200
+            with open(log, "a") as f:
+                f.write(json.dumps({"id": aid, "kind": alert.get("kind"), "key": alert.get("key"),
+                                    "sig_ok": sig_ok, "fresh": fresh, "status": status,
+                                    "header_id": self.headers.get("X-Capscreen-Alert-Id"),
+                                    "attempt": alert.get("attempt")}) + "\n")
+            self.send_response(status)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+    srv = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+    tmp = portfile + ".tmp"
+    with open(tmp, "w") as f:
+        f.write(str(srv.server_address[1]))
+    os.rename(tmp, portfile)
+    srv.serve_forever()
+
+
+if sys.argv[1] == "receiver":
+    receiver(*sys.argv[2:5])
+    sys.exit(0)
+
+PHASE, URL, ADMIN_TOKEN, STUDY, TOKEN, TMP = sys.argv[1:7]
+HOST, PORT = urllib.parse.urlparse(URL).hostname, urllib.parse.urlparse(URL).port
+ADMIN = {"Authorization": "Bearer " + ADMIN_TOKEN}
+DEVICE = {"Authorization": "Bearer " + TOKEN}
+
+
+def request(method, path, body=None, headers=None, raw=None):
+    c = http.client.HTTPConnection(HOST, PORT, timeout=30)
+    h = dict(headers or {})
+    data = raw
+    if body is not None:
+        data = json.dumps(body).encode()
+    if data is not None:
+        h["Content-Type"] = "application/json"
+    c.request(method, path, body=data, headers=h)
+    r = c.getresponse()
+    out = (r.status, r.read())
+    c.close()
+    return out
+
+
+def must(method, path, want, body=None, headers=None):
+    st, b = request(method, path, body, headers)
+    if st != want:
+        fail("%s %s: want %d, got %d: %s" % (method, path, want, st, b[:300]))
+    return json.loads(b) if b else None
+
+
+def login(user):
+    c = http.client.HTTPConnection(HOST, PORT, timeout=30)
+    c.request("POST", "/api/v1/session",
+              body=json.dumps({"user": user, "password": "pw-%s-0123456789" % user}),
+              headers={"Content-Type": "application/json"})
+    r = c.getresponse()
+    b = r.read()
+    if r.status != 200:
+        fail("login %s: %d %s" % (user, r.status, b))
+    cookie = r.getheader("Set-Cookie").split(";")[0]
+    return {"Cookie": cookie, "X-CSRF-Token": json.loads(b)["csrf_token"]}
+
+
+def status(**kw):
+    body = {"battery_pct": 80, "signal_dbm": -70, "spool_used_pct": 10, "recorder": "recording"}
+    body.update(kw)
+    return request("POST", "/api/v1/devices/status", body, DEVICE)
+
+
+def alerts(who=ADMIN):
+    return must("GET", "/api/v1/studies/%s/alerts" % STUDY, 200, headers=who)["alerts"]
+
+
+def wait_for(what, pred):
+    """Poll until pred() is truthy (its value is returned), or fail."""
+    end = time.time() + DEADLINE_S
+    while time.time() < end:
+        v = pred()
+        if v:
+            return v
+        time.sleep(0.1)
+    fail("timed out waiting for " + what)
+
+
+def kinds(al):
+    return [(a["kind"]) for a in al]
+
+
+def no_duplicates(al):
+    keys = [(a["kind"], a["message"]) for a in al if a["kind"] not in ("no_frames", "hub_offline",
+                                                                       "spool_full")]
+    ids = [a["id"] for a in al]
+    if len(set(ids)) != len(ids):
+        fail("alert ids repeat: %s" % ids)
+    if len(set(keys)) != len(keys):
+        fail("an alert was raised twice: %s" % json.dumps(al))
+
+
+# ---- phases -------------------------------------------------------------------
+
+def status_input():
+    for body, frag in [
+        ({"battery_pct": 101}, "battery_pct"),
+        ({"battery_pct": "80"}, "battery_pct"),
+        ({"signal_dbm": 5}, "signal_dbm"),
+        ({"spool_used_pct": -1}, "spool_used_pct"),
+        ({"recorder": "paused"}, "recorder"),
+        ({"message": 42}, "message"),
+        ({"message": "x" * 300}, "message"),
+        ({"message": "bad\u0001byte"}, "message"),
+    ]:
+        st, b = status(**body)
+        if st != 400 or frag not in json.loads(b).get("reason", ""):
+            fail("status %s: want 400 naming %s, got %d %s" % (body, frag, st, b[:200]))
+    st, b = request("POST", "/api/v1/devices/status", {"battery_pct": 50}, DEVICE)
+    if st != 400:
+        fail("a status without every field: %d %s" % (st, b))
+    st, b = request("POST", "/api/v1/devices/status", raw=b"{not json", headers=DEVICE)
+    if st != 400:
+        fail("a status that is not JSON: %d" % st)
+    ok("bad values and missing fields: 400 with the field named")
+    st, b = status(firmware="1.2.3", extra={"a": 1})
+    if st != 204:
+        fail("unknown fields must be ignored: %d %s" % (st, b))
+    care = must("GET", "/api/v1/studies/%s/care" % STUDY, 200, headers=ADMIN)
+    hub = care["hub"]
+    if not hub or hub["battery_pct"] != 80 or hub["recorder"] != "recording":
+        fail("the care view does not show the report: %s" % care)
+    if care["protocol"]["name"] != "short test protocol" or care["stage"] != "awaiting":
+        fail("care view: %s" % care)
+    ok("a good report is stored (unknown fields ignored) and shown with the protocol in force")
+    for hdr, want in [({}, 401), (ADMIN, 403), ({"Authorization": "Bearer not-a-token"}, 401)]:
+        st, _ = request("POST", "/api/v1/devices/status",
+                        {"battery_pct": 1, "signal_dbm": -1, "spool_used_pct": 1,
+                         "recorder": "recording"}, hdr)
+        if st != want:
+            fail("status with %s: want %d, got %d" % (hdr, want, st))
+    ok("only a device token may report (401 without, 403 for the admin token)")
+
+
+def rules():
+    # Bytes came in: with none after them, no_frames fires after 3 s; the
+    # stage is "ingested" and gastric retention fires after 5 s.
+    wait_for("no_frames", lambda: "no_frames" in kinds(alerts()))
+    wait_for("gastric_retention", lambda: "gastric_retention" in kinds(alerts()))
+    wait_for("bleeding", lambda: "bleeding" in kinds(alerts()))
+    ok("no_frames, gastric_retention and live bleeding are raised")
+    # The last report is older than 4 s by now.
+    wait_for("hub_offline", lambda: "hub_offline" in kinds(alerts()))
+    ok("hub_offline is raised when the hub stops reporting")
+    # A report at 95%: spool_full once; 96% is the same episode.
+    if status(spool_used_pct=95)[0] != 204 or status(spool_used_pct=96)[0] != 204:
+        fail("status at 95/96%")
+    al = alerts()
+    if kinds(al).count("spool_full") != 1:
+        fail("spool_full must be raised once per crossing: %s" % kinds(al))
+    ok("spool_full is raised at once, once per crossing")
+    coord = login("coord")
+    # Booster 1 when small-bowel entry is marked (one click), booster 2 two
+    # seconds later.
+    st, b = request("POST", "/api/v1/studies/%s/stage" % STUDY, {"stage": "small_bowel"},
+                    {"Cookie": coord["Cookie"]})
+    if st != 403:
+        fail("stage without the CSRF token: want 403, got %d" % st)
+    st, b = request("POST", "/api/v1/studies/%s/stage" % STUDY, {"stage": "duodenum"}, coord)
+    if st != 400:
+        fail("an unknown stage: want 400, got %d" % st)
+    t0 = time.time()
+    must("POST", "/api/v1/studies/%s/stage" % STUDY, 200, {"stage": "small_bowel"}, coord)
+    wait_for("booster 1", lambda: any(a["kind"] == "booster_due" and "booster_1" in a["message"]
+                                      for a in alerts()))
+    if time.time() - t0 > 2.5:
+        fail("booster 1 took %.1f s after the stage was marked" % (time.time() - t0))
+    wait_for("booster 2", lambda: any(a["kind"] == "booster_due" and "booster_2" in a["message"]
+                                      for a in alerts()))
+    care = must("GET", "/api/v1/studies/%s/care" % STUDY, 200, headers=coord)
+    if care["stage"] != "small_bowel":
+        fail("stage after marking: %s" % care["stage"])
+    ok("marking small-bowel entry raises booster 1 within 2 s and booster 2 on time")
+    # Acknowledge: audited, once.
+    al = alerts(coord)
+    first = al[-1]
+    acked = must("POST", "/api/v1/studies/%s/alerts/%d/ack" % (STUDY, first["id"]), 200, {}, coord)
+    if acked["acked_by"] != "coord" or not acked["acked_at_ms"]:
+        fail("ack answer: %s" % acked)
+    st, b = request("POST", "/api/v1/studies/%s/alerts/%d/ack" % (STUDY, first["id"]), {}, coord)
+    if st != 409 or json.loads(b)["error"] != "already_acked":
+        fail("a second ack: want 409 already_acked, got %d %s" % (st, b))
+    st, b = request("POST", "/api/v1/studies/%s/alerts/999999/ack" % STUDY, {}, coord)
+    if st != 404:
+        fail("ack of an unknown alert: want 404, got %d" % st)
+    rows = must("GET", "/api/v1/audit?action=alert.ack&study=%s" % STUDY, 200, headers=ADMIN)
+    if len(rows["entries"]) != 1 or rows["entries"][0]["user"] != "coord":
+        fail("alert.ack audit rows: %s" % rows)
+    after = [a for a in alerts() if a["id"] == first["id"]][0]
+    if after["acked_by"] != "coord":
+        fail("the ack is not listed: %s" % after)
+    ok("an alert is acknowledged once (409 after), audited, and listed as acknowledged")
+    # The recorder stops before excretion.
+    if status(recorder="stopped", message="battery cut")[0] != 204:
+        fail("status stopped")
+    al = alerts()
+    ended = [a for a in al if a["kind"] == "recording_ended_incomplete"]
+    if len(ended) != 1 or "battery cut" not in ended[0]["message"]:
+        fail("recording_ended_incomplete: %s" % ended)
+    ok("a recorder that stops before excretion raises recording_ended_incomplete")
+    no_duplicates(alerts())
+
+
+def before_restart():
+    with open(os.path.join(TMP, "before.json"), "w") as f:
+        json.dump(alerts(), f)
+    ok("alerts saved before the restart")
+
+
+def after_restart():
+    before = json.load(open(os.path.join(TMP, "before.json")))
+    coord = login("coord")
+    # Prove the rules run again: excretion is raised by the rules thread.
+    must("POST", "/api/v1/studies/%s/stage" % STUDY, 200, {"stage": "excreted"}, coord)
+    wait_for("excreted", lambda: "excreted" in kinds(alerts()))
+    now = alerts()
+    by_id = {a["id"]: a for a in now}
+    for a in before:
+        b = by_id.get(a["id"])
+        if not b or b["kind"] != a["kind"] or b["message"] != a["message"] or \
+                b["acked_by"] != a["acked_by"]:
+            fail("alert %s changed or was lost over the restart: %s" % (a, b))
+    new = [a for a in now if a["id"] not in {x["id"] for x in before}]
+    if sorted(kinds(new)) not in (["excreted"], ["excreted", "hub_offline"]):
+        fail("after the restart only excretion (and a new hub_offline episode) may be new: %s"
+             % new)
+    no_duplicates(now)
+    ok("every alert survived the restart unchanged; none was raised twice")
+
+
+def webhook():
+    log = os.path.join(TMP, "hook.log")
+    want = {a["id"]: a for a in alerts()}
+
+    def delivered():
+        try:
+            lines = [json.loads(x) for x in open(log)]
+        except FileNotFoundError:
+            return None
+        got = {}
+        for x in lines:
+            if x["status"] == 200:
+                got.setdefault(x["id"], []).append(x)
+        return lines if set(got) == set(want) else None
+
+    lines = wait_for("every alert at the webhook", delivered)
+    for x in lines:
+        if not x["sig_ok"] or not x["fresh"]:
+            fail("a delivery with a bad or stale signature: %s" % x)
+        if str(x["id"]) != x["header_id"]:
+            fail("X-Capscreen-Alert-Id does not match the body: %s" % x)
+    for aid, a in want.items():
+        mine = [x for x in lines if x["id"] == aid]
+        if [x["status"] for x in mine] != [500, 200]:
+            fail("alert %d: want one refused try then one delivery, got %s" % (aid, mine))
+        if mine[1]["attempt"] != 2 or mine[1]["kind"] != a["kind"]:
+            fail("alert %d: the retry says %s" % (aid, mine[1]))
+    ok("%d alerts: each refused once, then delivered once, every signature valid" % len(want))
+
+
+{"status-input": status_input, "rules": rules, "before-restart": before_restart,
+ "after-restart": after_restart, "webhook": webhook}[PHASE]()

@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# server_care.sh - the live care loop on a real server (issue 8, docs/care.md)
+# under a protocol file with short timings: a hub's health reports (bad
+# values refused with a reason, unknown fields ignored, only a device token
+# may report), alerts raised by the rules (no_frames, hub_offline,
+# gastric_retention, spool_full once per crossing, booster_due from the
+# marked stage, bleeding, recording_ended_incomplete, excreted), listed and
+# acknowledged (audited; twice is 409), delivered to a webhook receiver
+# started here that checks each HMAC signature (its first answer per alert
+# is a 500, so every alert is retried), and a restart that loses no alert
+# and raises none twice. Frames: samples/demo (clean and bleeding ones).
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+need_python
+need_curl
+
+DEMO=$CS_SOURCE_DIR/samples/demo/frames
+mkdir -p "$T/frames"
+for n in 0001 0002 0003 0004 0091 0092 0093; do ln -s "$DEMO/demo-$n.jpg" "$T/frames/f$n.jpg"; done
+"$CAPSCREEN" pack --fps 4 "$T/frames" "$T/s.csfs" >/dev/null 2>"$T/pack.err" || die "pack: $(cat "$T/pack.err")"
+
+cat >"$T/protocol.json" <<'JSON'
+{"protocol_version": 1, "name": "short test protocol",
+ "no_frames_alert_s": 3, "hub_offline_alert_s": 4, "spool_full_pct": 90,
+ "gastric_retention_alert_s": 5, "end_of_recording_incomplete": true, "bleeding_live": true,
+ "boosters": [
+   {"id": "booster_1", "after": "small_bowel_entry", "delay_s": 0, "instruction": "Drink booster one."},
+   {"id": "booster_2", "after": "small_bowel_entry", "delay_s": 2, "instruction": "Drink booster two."}],
+ "prep": [{"id": "swallow", "day": "day_of", "time": "08:00", "text": "Swallow the capsule."}]}
+JSON
+SECRET=test-webhook-key-0123456789abcdef
+printf '%s\n' "$SECRET" >"$T/webhook.key"
+chmod 600 "$T/webhook.key"
+
+# A bad protocol stops `serve` with the key at fault.
+sed 's/"no_frames_alert_s"/"no_frame_alert_s"/' "$T/protocol.json" >"$T/typo.json"
+if "$CAPSCREEN" serve --listen 127.0.0.1:0 --data "$T/bad" --protocol "$T/typo.json" \
+    >"$T/bad.out" 2>"$T/bad.err"; then
+    fail "serve started with a misspelt protocol key"
+fi
+grep -q 'unknown key "no_frame_alert_s"' "$T/bad.err" || fail "no reason for the bad protocol: $(cat "$T/bad.err")"
+if "$CAPSCREEN" serve --listen 127.0.0.1:0 --data "$T/bad" --webhook-url http://127.0.0.1:9/ \
+    >"$T/bad.out" 2>"$T/bad.err"; then
+    fail "serve started with a webhook but no key"
+fi
+grep -q 'webhook_secret_file' "$T/bad.err" || fail "no reason for the missing webhook key: $(cat "$T/bad.err")"
+ok "a bad protocol or webhook setting stops serve with the reason"
+
+# The webhook receiver (server_care.py receiver): port in $T/hook.port.
+python3 "$(dirname "$0")/server_care.py" receiver "$T/hook.port" "$T/hook.log" "$SECRET" \
+    2>"$T/hook.err" &
+HOOK_PID=$!
+trap 'kill $HOOK_PID 2>/dev/null || true; cs_server_cleanup' EXIT
+for i in $(seq 1 200); do [ -s "$T/hook.port" ] && break; sleep 0.05; done
+[ -s "$T/hook.port" ] || die "the webhook receiver did not start: $(cat "$T/hook.err")"
+HOOK=http://127.0.0.1:$(cat "$T/hook.port")/alerts
+
+echo "pw-coord-0123456789" | "$CAPSCREEN" user add --data "$T/data" --name coord --role coordinator \
+    >/dev/null 2>"$T/e" || die "user add: $(cat "$T/e")"
+SERVE_ARGS=(--protocol "$T/protocol.json" --webhook-url "$HOOK" --webhook-secret-file "$T/webhook.key")
+start_server "$T/data" "${SERVE_ARGS[@]}"
+new_device
+
+py() {
+    python3 "$(dirname "$0")/server_care.py" "$1" "$SRV_URL" "$ADMIN_TOKEN" "$STUDY" "$TOKEN" \
+        "$T" >"$T/py.out" 2>&1 || { cat "$T/py.out"; fail "server_care.py $1"; }
+    sed -n "s/^ok - /  /p" "$T/py.out"
+}
+py status-input
+ok "hub status: bad values get 400 with a reason, unknown fields are ignored, only devices report"
+
+# The frames, in one upload.
+SIZE=$(stat -c %s "$T/s.csfs")
+tus_create "$TOKEN" -H "Upload-Length: $SIZE"
+[ "$CODE" = 201 ] || die "tus create: $CODE $(cat "$T/body")"
+http PATCH "$UPLOAD" "${TUS[@]}" "${OCTET[@]}" -H "Authorization: Bearer $TOKEN" \
+    -H "Upload-Offset: 0" --data-binary @"$T/s.csfs"
+[ "$CODE" = 204 ] || die "patch: $CODE $(cat "$T/body")"
+
+py rules
+ok "the rules raise each alert once; stage, boosters, ack and the care view work"
+py before-restart
+stop_server
+start_server "$T/data" "${SERVE_ARGS[@]}"
+py after-restart
+ok "a restart loses no alert and raises none twice"
+py webhook
+ok "the webhook got every alert exactly once, signed, after a refused first try"
+cs_finish

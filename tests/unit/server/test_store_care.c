@@ -1,0 +1,230 @@
+/* test_store_care.c - the store's live care calls (schema 4, store.h):
+ * one alert per (study, kind, key) with its id given back either way; an
+ * unknown study refused; acknowledging once (CONFLICT after, NOT_FOUND for
+ * another study's alert); the webhook outbox (due by time, oldest first,
+ * delivered ones gone); the hub status with the report it replaced; the
+ * protocol set once; range checks before the backend is reached; a
+ * patient code that ends when it expires or the study closes; prep ticks. */
+#include "store_fixture.h"
+
+static cs_alert_rec alert(const char *study, const char *kind, const char *key, int64_t at)
+{
+    cs_alert_rec a;
+    memset(&a, 0, sizeof a);
+    snprintf(a.study, sizeof a.study, "%s", study);
+    snprintf(a.kind, sizeof a.kind, "%s", kind);
+    snprintf(a.key, sizeof a.key, "%s", key);
+    snprintf(a.message, sizeof a.message, "%s %s", kind, key);
+    a.raised_at_ms = at;
+    return a;
+}
+
+static void an_alert_is_raised_once_per_key(void **state)
+{
+    fx *f = *state;
+    cs_error e = {0};
+    bool raised = false;
+    cs_check_outcome out;
+    fx_study(f->s, "s1", 1000);
+    cs_alert_rec a = alert("s1", "no_frames", "5000", 6000);
+    assert_int_equal(cs_store_alert_raise(f->s, &a, &raised, &out, &e), CS_OK);
+    assert_true(raised);
+    assert_int_equal(out, CS_CHECK_OK);
+    int64_t id = a.id;
+    assert_true(id > 0);
+    cs_alert_rec again = alert("s1", "no_frames", "5000", 9000);
+    assert_int_equal(cs_store_alert_raise(f->s, &again, &raised, &out, &e), CS_OK);
+    assert_false(raised);
+    assert_int_equal(again.id, id);
+    assert_int_equal(again.raised_at_ms, 6000); /* the first one stands */
+    cs_alert_rec other = alert("s1", "no_frames", "8000", 9000);
+    assert_int_equal(cs_store_alert_raise(f->s, &other, &raised, &out, &e), CS_OK);
+    assert_true(raised && other.id > id);
+    cs_alert_rec nostudy = alert("nope", "no_frames", "1", 9000);
+    assert_int_equal(cs_store_alert_raise(f->s, &nostudy, &raised, &out, &e), CS_OK);
+    assert_false(raised);
+    assert_int_equal(out, CS_CHECK_NOT_FOUND);
+    cs_alert_rec *al = NULL;
+    size_t n = 0;
+    assert_int_equal(cs_store_alerts_list(f->s, "s1", &al, &n, &e), CS_OK);
+    assert_int_equal(n, 2);
+    assert_int_equal(al[0].id, other.id); /* newest first */
+    free(al);
+}
+
+static void an_alert_is_acknowledged_once(void **state)
+{
+    fx *f = *state;
+    cs_error e = {0};
+    bool raised;
+    cs_check_outcome out;
+    fx_study(f->s, "s1", 1000);
+    fx_study(f->s, "s2", 1000);
+    cs_alert_rec a = alert("s1", "bleeding", "1", 6000), got;
+    assert_int_equal(cs_store_alert_raise(f->s, &a, &raised, &out, &e), CS_OK);
+    assert_int_equal(cs_store_alert_ack(f->s, "s2", a.id, "ann", 7000, &out, &got, &e), CS_OK);
+    assert_int_equal(out, CS_CHECK_NOT_FOUND);
+    assert_int_equal(cs_store_alert_ack(f->s, "s1", a.id, "ann", 7000, &out, &got, &e), CS_OK);
+    assert_int_equal(out, CS_CHECK_OK);
+    assert_string_equal(got.acked_by, "ann");
+    assert_int_equal(got.acked_at_ms, 7000);
+    assert_int_equal(cs_store_alert_ack(f->s, "s1", a.id, "bob", 8000, &out, &got, &e), CS_OK);
+    assert_int_equal(out, CS_CHECK_CONFLICT);
+    assert_string_equal(got.acked_by, "ann");
+    assert_int_equal(cs_store_alert_ack(f->s, "s1", a.id, "", 8000, &out, &got, &e), CS_ERR_ARG);
+}
+
+static void the_outbox_gives_due_alerts_oldest_first(void **state)
+{
+    fx *f = *state;
+    cs_error e = {0};
+    bool raised;
+    cs_check_outcome out;
+    fx_study(f->s, "s1", 1000);
+    cs_alert_rec a = alert("s1", "k", "a", 5000), b = alert("s1", "k", "b", 6000);
+    assert_int_equal(cs_store_alert_raise(f->s, &a, &raised, &out, &e), CS_OK);
+    assert_int_equal(cs_store_alert_raise(f->s, &b, &raised, &out, &e), CS_OK);
+    cs_alert_rec *due = NULL;
+    size_t n = 0;
+    assert_int_equal(cs_store_alerts_due(f->s, 4999, 10, &due, &n, &e), CS_OK);
+    assert_int_equal(n, 0);
+    free(due);
+    assert_int_equal(cs_store_alerts_due(f->s, 6000, 10, &due, &n, &e), CS_OK);
+    assert_int_equal(n, 2);
+    assert_int_equal(due[0].id, a.id);
+    free(due);
+    /* a fails (retry at 9000), b is delivered */
+    assert_int_equal(cs_store_alert_delivery(f->s, a.id, 0, 1, 9000, &e), CS_OK);
+    assert_int_equal(cs_store_alert_delivery(f->s, b.id, 6500, 1, 0, &e), CS_OK);
+    assert_int_equal(cs_store_alerts_due(f->s, 8999, 10, &due, &n, &e), CS_OK);
+    assert_int_equal(n, 0);
+    free(due);
+    assert_int_equal(cs_store_alerts_due(f->s, 9000, 10, &due, &n, &e), CS_OK);
+    assert_int_equal(n, 1);
+    assert_int_equal(due[0].id, a.id);
+    assert_int_equal(due[0].attempts, 1);
+    free(due);
+}
+
+static void the_hub_status_keeps_the_last_report(void **state)
+{
+    fx *f = *state;
+    cs_error e = {0};
+    cs_check_outcome out;
+    fx_study(f->s, "s1", 1000);
+    cs_hub_status_rec st = {.at_ms = 5000,
+                            .battery_pct = 90,
+                            .signal_dbm = -70,
+                            .spool_used_pct = 10},
+                      prev, got;
+    snprintf(st.recorder, sizeof st.recorder, "recording");
+    assert_int_equal(cs_store_hub_status_get(f->s, "s1", &got, &e), CS_OK);
+    assert_int_equal(got.at_ms, 0);
+    assert_int_equal(cs_store_hub_status_put(f->s, "s1", &st, &prev, &out, &e), CS_OK);
+    assert_int_equal(out, CS_CHECK_OK);
+    assert_int_equal(prev.at_ms, 0);
+    st.at_ms = 6000;
+    st.spool_used_pct = 95;
+    snprintf(st.message, sizeof st.message, "nearly full");
+    assert_int_equal(cs_store_hub_status_put(f->s, "s1", &st, &prev, &out, &e), CS_OK);
+    assert_int_equal(prev.at_ms, 5000);
+    assert_int_equal(prev.spool_used_pct, 10);
+    assert_int_equal(cs_store_hub_status_get(f->s, "s1", &got, &e), CS_OK);
+    assert_int_equal(got.spool_used_pct, 95);
+    assert_string_equal(got.message, "nearly full");
+    assert_int_equal(cs_store_hub_status_put(f->s, "nope", &st, &prev, &out, &e), CS_OK);
+    assert_int_equal(out, CS_CHECK_NOT_FOUND);
+    st.battery_pct = 101;
+    assert_int_equal(cs_store_hub_status_put(f->s, "s1", &st, &prev, &out, &e), CS_ERR_ARG);
+}
+
+static void the_protocol_is_set_once(void **state)
+{
+    fx *f = *state;
+    cs_error e = {0};
+    cs_check_outcome out;
+    char *json = NULL;
+    fx_study(f->s, "s1", 1000);
+    assert_int_equal(cs_store_study_protocol_get(f->s, "s1", &json, &e), CS_OK);
+    assert_null(json);
+    assert_int_equal(cs_store_study_protocol_set(f->s, "s1", "{\"a\":1}", &out, &e), CS_OK);
+    assert_int_equal(out, CS_CHECK_OK);
+    assert_int_equal(cs_store_study_protocol_set(f->s, "s1", "{\"a\":2}", &out, &e), CS_OK);
+    assert_int_equal(out, CS_CHECK_CONFLICT);
+    assert_int_equal(cs_store_study_protocol_get(f->s, "s1", &json, &e), CS_OK);
+    assert_string_equal(json, "{\"a\":1}");
+    free(json);
+    assert_int_equal(cs_store_study_protocol_set(f->s, "nope", "{}", &out, &e), CS_OK);
+    assert_int_equal(out, CS_CHECK_NOT_FOUND);
+}
+
+static void a_patient_code_opens_its_open_study_until_it_expires(void **state)
+{
+    fx *f = *state;
+    cs_error e = {0};
+    cs_check_outcome out;
+    bool found, expired;
+    char study[CS_ID_MAX];
+    fx_study(f->s, "s1", 1000);
+    assert_int_equal(cs_store_patient_code_set(f->s, "s1", "hash-1", 5000, &out, &e), CS_OK);
+    assert_int_equal(out, CS_CHECK_OK);
+    assert_int_equal(cs_store_patient_study(f->s, "hash-1", 4999, &found, &expired, study, &e),
+                     CS_OK);
+    assert_true(found && !expired);
+    assert_string_equal(study, "s1");
+    assert_int_equal(cs_store_patient_study(f->s, "hash-1", 5000, &found, &expired, study, &e),
+                     CS_OK);
+    assert_true(!found && expired);
+    assert_int_equal(cs_store_patient_study(f->s, "hash-2", 10, &found, &expired, study, &e),
+                     CS_OK);
+    assert_true(!found && !expired);
+    assert_int_equal(cs_store_study_close(f->s, "s1", "ann", 2000000, &out, &e), CS_OK);
+    assert_int_equal(cs_store_patient_study(f->s, "hash-1", 10, &found, &expired, study, &e),
+                     CS_OK);
+    assert_true(!found && expired); /* closed: the code ends with the study */
+    assert_int_equal(cs_store_patient_code_set(f->s, "nope", "h", 5000, &out, &e), CS_OK);
+    assert_int_equal(out, CS_CHECK_NOT_FOUND);
+}
+
+static void prep_ticks_keep_the_first_time_and_can_be_taken_back(void **state)
+{
+    fx *f = *state;
+    cs_error e = {0};
+    cs_check_outcome out;
+    cs_prep_tick_rec *t = NULL;
+    size_t n = 0;
+    fx_study(f->s, "s1", 1000);
+    assert_int_equal(cs_store_prep_tick(f->s, "s1", "swallow", 5000, &out, &e), CS_OK);
+    assert_int_equal(cs_store_prep_tick(f->s, "s1", "swallow", 6000, &out, &e), CS_OK);
+    assert_int_equal(cs_store_prep_tick(f->s, "s1", "diet", 7000, &out, &e), CS_OK);
+    assert_int_equal(cs_store_prep_ticks(f->s, "s1", &t, &n, &e), CS_OK);
+    assert_int_equal(n, 2);
+    assert_string_equal(t[0].step, "swallow");
+    assert_int_equal(t[0].at_ms, 5000);
+    free(t);
+    assert_int_equal(cs_store_prep_tick(f->s, "s1", "swallow", 0, &out, &e), CS_OK);
+    assert_int_equal(cs_store_prep_ticks(f->s, "s1", &t, &n, &e), CS_OK);
+    assert_int_equal(n, 1);
+    assert_string_equal(t[0].step, "diet");
+    free(t);
+    assert_int_equal(cs_store_prep_tick(f->s, "nope", "diet", 7000, &out, &e), CS_OK);
+    assert_int_equal(out, CS_CHECK_NOT_FOUND);
+    assert_int_equal(cs_store_prep_tick(f->s, "s1", "", 7000, &out, &e), CS_ERR_ARG);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(an_alert_is_raised_once_per_key, fx_open, fx_close),
+        cmocka_unit_test_setup_teardown(an_alert_is_acknowledged_once, fx_open, fx_close),
+        cmocka_unit_test_setup_teardown(the_outbox_gives_due_alerts_oldest_first, fx_open,
+                                        fx_close),
+        cmocka_unit_test_setup_teardown(the_hub_status_keeps_the_last_report, fx_open, fx_close),
+        cmocka_unit_test_setup_teardown(the_protocol_is_set_once, fx_open, fx_close),
+        cmocka_unit_test_setup_teardown(a_patient_code_opens_its_open_study_until_it_expires,
+                                        fx_open, fx_close),
+        cmocka_unit_test_setup_teardown(prep_ticks_keep_the_first_time_and_can_be_taken_back,
+                                        fx_open, fx_close),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

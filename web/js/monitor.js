@@ -1,0 +1,106 @@
+// The care team's monitor (#/monitor, docs/care.md "The monitor"): every
+// live study as a tile, kept current by server-sent events
+// (GET /api/v1/monitor/events, a `monitor` event whenever something shown
+// changes, at least once a second while studies are live). One click marks
+// a stage or acknowledges an alert. Ages ("12 s ago") are computed here
+// from the server's timestamps, so they move between events too.
+import { post, studyPath } from './api.js';
+import { h, clear, toast, errorText, label, fmtDuration } from './util.js';
+
+const STAGES = [['stomach', 'Stomach'], ['small_bowel', 'Small bowel'], ['colon', 'Colon'],
+  ['excreted', 'Excreted']];
+const STAGE_ORDER = ['awaiting', 'ingested', 'stomach', 'small_bowel', 'colon', 'excreted'];
+
+function ago(ms, now) {
+  if (!ms) return 'never';
+  const s = Math.max(0, Math.round((now - ms) / 1000));
+  return s < 120 ? `${s} s ago` : `${Math.round(s / 60)} min ago`;
+}
+
+export async function mountMonitor(main) {
+  const grid = h('div.monitor-grid#monitor', { testid: 'monitor' });
+  const state = h('span.muted', { testid: 'monitor-state' }, 'Connecting…');
+  const empty = h('p.muted', { testid: 'monitor-empty', hidden: true }, 'No live studies.');
+  main.appendChild(h('section.page.wide', h('div.page-head', h('h1', 'Live studies'), state),
+    empty, grid));
+  let last = { studies: [] };
+  const tiles = new Map();
+
+  function tile(s) {
+    let t = tiles.get(s.study);
+    if (!t) {
+      const el = h('article.tile', { testid: `tile-${s.study}`, 'aria-labelledby': `t-${s.study}` });
+      t = { el, img: h('img.tile-img', { alt: 'Latest picture', testid: 'tile-img', width: 128, height: 128 }) };
+      tiles.set(s.study, t);
+      grid.appendChild(el);
+    }
+    return t;
+  }
+
+  function render() {
+    const now = Date.now();
+    const live = new Set(last.studies.map((s) => s.study));
+    for (const [id, t] of tiles) if (!live.has(id)) { t.el.remove(); tiles.delete(id); }
+    empty.hidden = last.studies.length > 0;
+    for (const s of last.studies) {
+      const t = tile(s);
+      const hub = s.hub;
+      const frameKey = `${s.frames}`;
+      if (t.frameKey !== frameKey && s.frames > 0) {
+        t.frameKey = frameKey;
+        t.img.src = `/api/v1/${studyPath(s.study, '/latest.jpg')}?n=${encodeURIComponent(frameKey)}`;
+      }
+      const stageIdx = STAGE_ORDER.indexOf(s.stage);
+      const alerts = s.open_alerts.map((a) => h('li.alert', { testid: `alert-${a.kind}`, dataset: { kind: a.kind } },
+        h('span.alert-kind', label(a.kind)), ' ', h('span.alert-msg', a.message), ' ',
+        h('span.muted', ago(a.raised_at_ms, now)), ' ',
+        h('button.btn.btn-small', {
+          type: 'button', testid: `ack-${a.id}`,
+          on: { click: (ev) => act(ev.target, `/alerts/${a.id}/ack`, {}, s.study, 'Acknowledged') },
+        }, 'Acknowledge')));
+      clear(t.el).append(
+        h('header.tile-head', h('h2', { id: `t-${s.study}` }, s.label || s.study),
+          h('span.tile-stage-name', { testid: 'tile-stage' }, label(s.stage))),
+        h('div.tile-body', t.img,
+          h('dl.tile-facts',
+            h('dt', 'Since first frames'), h('dd', s.first_byte_ms ? fmtDuration((now - s.first_byte_ms) / 1000) : 'not started'),
+            h('dt', 'Last frame'), h('dd', { testid: 'tile-last' }, ago(s.last_byte_ms, now)),
+            h('dt', 'Frames'), h('dd', { testid: 'tile-frames' }, `${s.frames}` + (s.frames_per_min !== null ? ` (${s.frames_per_min}/min)` : '')),
+            h('dt', 'Hub'), h('dd', { testid: 'tile-hub' }, hub
+              ? `battery ${hub.battery_pct}%, signal ${hub.signal_dbm} dBm, spool ${hub.spool_used_pct}%, ${hub.recorder} (${ago(hub.at_ms, now)})`
+              : 'no report yet'),
+            h('dt', 'Prep ticked'), h('dd', { testid: 'tile-prep' }, s.prep_done.length ? s.prep_done.map((p) => label(p.id)).join(', ') : 'none'))),
+        h('div.tile-stages', { role: 'group', 'aria-label': 'Mark the stage' },
+          STAGES.map(([k, name]) => h('button.btn.btn-small', {
+            type: 'button', testid: `stage-${k}`,
+            'aria-pressed': STAGE_ORDER.indexOf(k) <= stageIdx ? 'true' : 'false',
+            on: { click: (ev) => act(ev.target, '/stage', { stage: k }, s.study, `Marked: ${name}`) },
+          }, name))),
+        h('ul.tile-alerts', { testid: 'tile-alerts', 'aria-label': 'Open alerts' },
+          alerts.length ? alerts : h('li.muted', 'No open alerts')));
+    }
+  }
+
+  async function act(btn, rest, body, study, done) {
+    btn.disabled = true;
+    try {
+      await post(studyPath(study, rest), body);
+      toast(done);
+    } catch (e) {
+      toast(errorText(e), 'error');
+    } finally {
+      btn.disabled = false;
+    }
+  }
+
+  const es = new EventSource('/api/v1/monitor/events');
+  es.addEventListener('monitor', (ev) => {
+    last = JSON.parse(ev.data);
+    state.textContent = `Live: ${last.studies.length} studies`;
+    render();
+  });
+  es.addEventListener('session_ended', () => { es.close(); state.textContent = 'Session ended'; });
+  es.onerror = () => { state.textContent = 'Reconnecting…'; };
+  const clock = setInterval(render, 1000);
+  return () => { es.close(); clearInterval(clock); };
+}
