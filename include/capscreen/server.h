@@ -31,6 +31,9 @@
 typedef struct cs_server_config {
     char listen[CS_CFG_STR];            /* listen: HOST:PORT, port 0 = any */
     char data_dir[CS_CFG_PATH];         /* data: DIR (capscreen.db, uploads/) */
+    char db[CS_CFG_PATH];               /* db: the store; empty = SQLite in data_dir,
+                                          or a postgresql:// URL (the study files stay
+                                          in data_dir either way) */
     char admin_token[CS_CFG_STR];       /* admin_token: bearer token for admin routes;
                                           empty = admin routes refused */
     char admin_token_file[CS_CFG_PATH]; /* admin_token_file: read the token from a file */
@@ -68,7 +71,8 @@ typedef struct cs_server_config {
     char webhook_secret_file[CS_CFG_PATH]; /* webhook_secret_file: the HMAC key, in a file */
 } cs_server_config;
 
-/* Built-in defaults: listen 127.0.0.1:8080, data ./capscreen-data, code_ttl
+/* Built-in defaults: listen 127.0.0.1:8080, data ./capscreen-data, db
+ * empty (SQLite in the data folder), code_ttl
  * 7 days, upload_expiry 24 h, max_upload_size 64 GiB, 1 analysis thread,
  * 1024 connections, 64 per client address, 60 s connection timeout, 10 s
  * header timeout, 10 s shutdown grace, 5 s lock
@@ -120,9 +124,9 @@ cs_status cs_server_config_from_args(cs_server_config *c, int argc, char **argv,
 
 typedef struct cs_server cs_server;
 
-/* Open (and migrate) the store under cfg->data_dir, load the model,
- * reconcile uploads cut off by a crash, resume unfinished analysis, and
- * start listening. `cfg` is copied. On success *out is the running server.
+/* Open (and migrate) the store (PostgreSQL at cfg->db, else SQLite under
+ * cfg->data_dir), load the model, reconcile uploads cut off by a crash,
+ * resume unfinished analysis, and start listening. `cfg` is copied. On success *out is the running server.
  * Errors: CS_ERR_IO (data folder, database, bind), CS_ERR_MODEL, CS_ERR_ARG
  * (bad listen address), CS_ERR_NOMEM. */
 cs_status cs_server_start(const cs_server_config *cfg, cs_server **out,

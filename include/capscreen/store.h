@@ -1,16 +1,18 @@
 /* store.h - the metadata store: studies, enrolment codes, devices, tus
- * uploads and per-frame triage results. One interface; SQLite (WAL, in
- * DATA/capscreen.db) is the backend today, and the calls are shaped so a
- * PostgreSQL backend can sit behind the same table of operations
- * (src/store/store_backend.h): no SQL or backend types leak out.
+ * uploads and per-frame triage results. One interface, two backends
+ * behind one table of operations (src/store/store_backend.h): SQLite (WAL,
+ * in DATA/capscreen.db; the default) and PostgreSQL (libpq, chosen by a
+ * postgresql:// URL). No SQL or backend types leak out.
  *
  * Ownership: records are plain values the caller owns; lists returned as
  * arrays are malloc'd and freed by the caller with free(). Strings passed
  * in are copied. cs_store_close() accepts NULL.
  *
  * Threads: a cs_store may be shared by any number of threads; every call
- * is one atomic transaction (the SQLite backend serialises calls on one
- * connection with a mutex).
+ * is one atomic transaction (each backend serialises calls on one
+ * connection with a mutex). On PostgreSQL several processes may share the
+ * database: the checks made in a transaction hold across them
+ * (src/store/store_pg.h says how).
  *
  * Errors: CS_ERR_IO (database failure; the message carries the backend's
  * reason), CS_ERR_ARG (bad arguments), CS_ERR_NOMEM. "Not found" is not an
@@ -40,8 +42,22 @@
 
 typedef struct cs_store cs_store;
 
-/* Open the store in `data_dir` (created if missing), migrate the schema. */
-cs_status cs_store_open(const char *data_dir, cs_store **out, cs_error *err) CS_WARN_UNUSED;
+/* Open the store and create or migrate its schema. `db` empty or NULL:
+ * SQLite in `data_dir`; a postgresql:// or postgres:// URL (libpq's form:
+ * host, port, database, user, options; the password best from ~/.pgpass
+ * or PGPASSFILE): that database, whose tables are created in the
+ * connection's schema. Either way `data_dir` (may be NULL with a URL) is
+ * created if missing: the study files live there. Errors: CS_ERR_ARG (no
+ * folder, db not such a URL), CS_ERR_IO (cannot connect or migrate: the
+ * backend's reason), CS_ERR_UNSUPPORTED (a schema newer than this
+ * program). */
+cs_status cs_store_open_db(const char *db, const char *data_dir, cs_store **out,
+                           cs_error *err) CS_WARN_UNUSED;
+/* cs_store_open_db() with `location` a postgresql:// URL, else a data
+ * folder for SQLite. */
+cs_status cs_store_open(const char *location, cs_store **out, cs_error *err) CS_WARN_UNUSED;
+/* Whether `s` is a postgresql:// or postgres:// URL. */
+bool cs_store_is_pg_url(const char *s);
 void cs_store_close(cs_store *s);
 /* A cheap query that proves the database answers (for /healthz). */
 cs_status cs_store_ping(cs_store *s, cs_error *err) CS_WARN_UNUSED;

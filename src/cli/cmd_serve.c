@@ -28,6 +28,8 @@ static void usage(FILE *f)
           "the --config file (flags > environment > file > defaults):\n"
           "  --listen HOST:PORT           default 127.0.0.1:8080 (port 0: any free port)\n"
           "  --data DIR                   capscreen.db and uploads/ (default capscreen-data)\n"
+          "  --db postgresql://...        keep the store in PostgreSQL instead of\n"
+          "                               DIR/capscreen.db (uploads stay in DIR)\n"
           "  --admin-token-file FILE      admin bearer token (or CAPSCREEN_ADMIN_TOKEN)\n"
           "  --model FILE                 bleeding model (default: the installed one)\n"
           "  --polyp-model FILE           polyp weights (default: $CAPSCREEN_POLYP_MODEL or\n"

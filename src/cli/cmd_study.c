@@ -27,7 +27,9 @@ static void usage(FILE *f)
           "the server analyses it at its start, or within 30 s when it runs. The last\n"
           "line printed is JSON {\"study\": ID}.\n"
           "revoke-device: revoke every device token of the study; prints\n"
-          "{\"study\": ID, \"revoked\": N}.\n",
+          "{\"study\": ID, \"revoked\": N}.\n"
+          "With --db postgresql://... (or CAPSCREEN_DB, or db in the --config file)\n"
+          "the store is that PostgreSQL database, as for capscreen serve.\n",
           f);
 }
 
@@ -68,7 +70,7 @@ int cli_study(int argc, char **argv)
         cli_fail("study %s: %s (try 'capscreen study --help')", sub, err.msg);
         return 2;
     }
-    if (cs_store_open(cfg.data_dir, &st, &err) != CS_OK) {
+    if (cs_store_open_db(cfg.db, cfg.data_dir, &st, &err) != CS_OK) {
         cli_fail("study: %s", err.msg);
         return 1;
     }

@@ -25,7 +25,9 @@ static void usage(FILE *f)
           "coordinator; NAME 1-63 characters of a-z 0-9 . _ -. The password is the\n"
           "first line of standard input (at least 10 characters); only its argon2id\n"
           "hash is stored. Prints {\"user\": NAME, \"role\": ROLE}.\n"
-          "list: one JSON object per user.\n",
+          "list: one JSON object per user.\n"
+          "With --db postgresql://... (or CAPSCREEN_DB, or db in the --config file)\n"
+          "the store is that PostgreSQL database, as for capscreen serve.\n",
           f);
 }
 
@@ -74,7 +76,8 @@ int cli_user(int argc, char **argv)
             return 2;
         }
     }
-    if (cs_tokens_init(&err) != CS_OK || cs_store_open(cfg.data_dir, &st, &err) != CS_OK) {
+    if (cs_tokens_init(&err) != CS_OK ||
+        cs_store_open_db(cfg.db, cfg.data_dir, &st, &err) != CS_OK) {
         cli_fail("user: %s", err.msg);
         return 1;
     }

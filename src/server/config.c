@@ -26,6 +26,7 @@ typedef struct key_def {
 static const key_def KEYS[] = {
     {"listen", "CAPSCREEN_LISTEN", K_STR, F(listen), 0, 0},
     {"data", "CAPSCREEN_DATA", K_PATH, F(data_dir), 0, 0},
+    {"db", "CAPSCREEN_DB", K_PATH, F(db), 0, 0},
     {"admin_token", "CAPSCREEN_ADMIN_TOKEN", K_STR, F(admin_token), 0, 0},
     {"admin_token_file", "CAPSCREEN_ADMIN_TOKEN_FILE", K_PATH, F(admin_token_file), 0, 0},
     {"model", "CAPSCREEN_MODEL_PATH", K_PATH, F(model), 0, 0},
@@ -87,6 +88,13 @@ cs_status cs_server_config_set(cs_server_config *c, const char *key, const char 
         if (strlen(value) >= d->size)
             return cs_error_set(err, CS_ERR_ARG, "config: %s is longer than %zu bytes", key,
                                 d->size - 1);
+        /* The store takes SQLite (empty) or a PostgreSQL URL, nothing else:
+         * a typo must not silently fall back to SQLite. */
+        if (strcmp(key, "db") == 0 && *value && strncmp(value, "postgresql://", 13) != 0 &&
+            strncmp(value, "postgres://", 11) != 0)
+            return cs_error_set(err, CS_ERR_ARG,
+                                "config: db must be a postgresql:// URL, or empty for SQLite in"
+                                " the data folder");
         memcpy(field, value, strlen(value) + 1);
         /* The later of admin_token / admin_token_file wins. */
         if (strcmp(key, "admin_token") == 0)

@@ -217,7 +217,7 @@ cs_status cs_server_start(const cs_server_config *cfg, cs_server **out, cs_error
     snprintf(s->web_dir, sizeof s->web_dir, "%s", cfg->web_dir[0] ? cfg->web_dir : CS_WEB_DIR);
     if ((st = cs_tokens_init(err)) != CS_OK ||
         (st = resolve(cfg->listen, &ss, &sl, &v6, err)) != CS_OK ||
-        (st = cs_store_open(cfg->data_dir, &s->store, err)) != CS_OK ||
+        (st = cs_store_open_db(cfg->db, cfg->data_dir, &s->store, err)) != CS_OK ||
         (st = cs_upload_files_open(cfg->data_dir, &s->files, err)) != CS_OK)
         goto fail;
     s->limiter = cs_limiter_new();

@@ -1,14 +1,46 @@
 /* store.c - the metadata store's public calls, dispatched to a backend. */
 #include "store/store_backend.h"
 
+#include <errno.h>
 #include <stddef.h>
 #include <string.h>
+#include <sys/stat.h>
 
-cs_status cs_store_open(const char *data_dir, cs_store **out, cs_error *err)
+bool cs_store_is_pg_url(const char *s)
 {
-    if (!data_dir || !*data_dir || !out)
+    return s && (strncmp(s, "postgresql://", 13) == 0 || strncmp(s, "postgres://", 11) == 0);
+}
+
+cs_status cs_store_open_db(const char *db, const char *data_dir, cs_store **out, cs_error *err)
+{
+    if (!out)
+        return cs_error_set(err, CS_ERR_ARG, "store: no handle to fill");
+    if (db && *db) {
+        if (!cs_store_is_pg_url(db))
+            return cs_error_set(err, CS_ERR_ARG,
+                                "store: db must be a postgresql:// URL (or empty for SQLite in"
+                                " the data folder)");
+        cs_status r = cs_store_pg_open(db, out, err);
+        /* The study files live in the data folder whichever backend holds
+         * the metadata: it exists once the store is open, as with SQLite. */
+        if (r == CS_OK && data_dir && *data_dir && mkdir(data_dir, 0750) != 0 && errno != EEXIST) {
+            r = cs_error_set(err, CS_ERR_IO, "cannot create data folder %s: %s", data_dir,
+                             strerror(errno));
+            cs_store_close(*out);
+            *out = NULL;
+        }
+        return r;
+    }
+    if (!data_dir || !*data_dir)
         return cs_error_set(err, CS_ERR_ARG, "store: no data folder given");
     return cs_store_sqlite_open(data_dir, out, err);
+}
+
+cs_status cs_store_open(const char *location, cs_store **out, cs_error *err)
+{
+    if (cs_store_is_pg_url(location))
+        return cs_store_open_db(location, NULL, out, err);
+    return cs_store_open_db(NULL, location, out, err);
 }
 
 void cs_store_close(cs_store *s)

@@ -1,7 +1,7 @@
 /* store_backend.h - the table of operations a metadata-store backend
  * implements (store.h documents each call); store.c dispatches to it.
- * Backends: store_sqlite.c (with store_sqlite_ws.c). A PostgreSQL backend
- * adds a file and a case in cs_store_open(). */
+ * Backends: store_sqlite.c (with store_sqlite_ws.c, store_sqlite_close.c)
+ * and store_pg.c (with store_pg_ws.c); cs_store_open_db() picks one. */
 #ifndef CS_STORE_BACKEND_H
 #define CS_STORE_BACKEND_H
 
@@ -128,5 +128,7 @@ struct cs_store {
 };
 
 cs_status cs_store_sqlite_open(const char *data_dir, cs_store **out, cs_error *err);
+/* `url`: a postgresql:// (or postgres://) connection URL (store_pg.c). */
+cs_status cs_store_pg_open(const char *url, cs_store **out, cs_error *err);
 
 #endif

@@ -185,6 +185,20 @@ static cs_status migrate(sq_store *q, cs_error *err)
         snprintf(bump, sizeof bump, "INSERT INTO schema_version VALUES (%d);", v + 1);
         if (sqlite3_exec(q->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
             return db_fail(q, err, "begin migration");
+        /* Another process opening the same new database may have run this
+         * migration between our read and our lock: read again under it. */
+        int now = 0;
+        if (sqlite3_prepare_v2(q->db, "SELECT COALESCE(MAX(version), 0) FROM schema_version", -1,
+                               &st, NULL) == SQLITE_OK &&
+            sqlite3_step(st) == SQLITE_ROW)
+            now = sqlite3_column_int(st, 0);
+        sqlite3_finalize(st);
+        st = NULL;
+        if (now > v) {
+            sqlite3_exec(q->db, "COMMIT", NULL, NULL, NULL);
+            v = now - 1; /* the loop's v++ resumes after it */
+            continue;
+        }
         if (sqlite3_exec(q->db, MIGRATIONS[v], NULL, NULL, NULL) != SQLITE_OK ||
             sqlite3_exec(q->db, bump, NULL, NULL, NULL) != SQLITE_OK) {
             cs_status s = db_fail(q, err, "migration");
@@ -1066,10 +1080,17 @@ cs_status cs_store_sqlite_open(const char *data_dir, cs_store **out, cs_error *e
         goto fail;
     }
     sqlite3_busy_timeout(q->db, 5000);
-    if (sqlite3_exec(q->db,
-                     "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
-                     " PRAGMA foreign_keys=ON;",
-                     NULL, NULL, NULL) != SQLITE_OK) {
+    /* Switching a new database to WAL needs it to itself, and SQLite
+     * answers BUSY at once (no busy handler) while another process opening
+     * it at the same moment holds a lock: retry for up to the busy timeout. */
+    int rc = SQLITE_BUSY;
+    for (int tries = 0; tries < 500 && rc == SQLITE_BUSY; tries++) {
+        rc = sqlite3_exec(q->db, "PRAGMA journal_mode=WAL", NULL, NULL, NULL);
+        if (rc == SQLITE_BUSY)
+            sqlite3_sleep(10);
+    }
+    if (rc != SQLITE_OK || sqlite3_exec(q->db, "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;",
+                                        NULL, NULL, NULL) != SQLITE_OK) {
         r = db_fail(q, err, "set WAL mode");
         goto fail;
     }

@@ -264,15 +264,23 @@ assert all(x["ip"] == "127.0.0.1" for x in e), "an entry without the client addr
 PY
 as admin GET "/api/v1/audit?action=session.login_failed"
 json_get "$T/body" '[x["detail"] for x in d["entries"]]' | grep -q 'unknown user' || fail "failed logins are not audited"
+if [ -n "${CAPSCREEN_DB:-}" ]; then # the store in PostgreSQL (tests/lib/with-pg.sh)
+    if psql -X -q -d "$CAPSCREEN_DB" -c "UPDATE audit SET \"user\" = 'mallory'" >/dev/null 2>"$T/e"; then
+        fail "the audit log accepted an UPDATE"
+    elif ! grep -q append-only "$T/e"; then
+        fail "the audit UPDATE failed for another reason: $(cat "$T/e")"
+    fi
+else
 python3 - "$T/data/capscreen.db" <<'PY' || fail "the audit log accepted an UPDATE"
 import sqlite3, sys
-db = sqlite3.connect(sys.argv[1])
+db = sqlite3.connect("file:%s?mode=rw" % sys.argv[1], uri=True)
 try:
     db.execute("UPDATE audit SET user = 'mallory'"); db.commit()
-except sqlite3.DatabaseError:
-    sys.exit(0)
+except sqlite3.DatabaseError as e:
+    sys.exit(0 if "append-only" in str(e) else 1)
 sys.exit(1)
 PY
+fi
 ok "audit: every action with who and from where; admins only; append-only"
 
 # Login limits per (user, address): 3 free failures, then a growing delay

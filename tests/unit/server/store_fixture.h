@@ -1,7 +1,15 @@
-/* store_fixture.h - what the store's unit tests share: a store in a fresh
- * temporary folder, a raw second connection for what the store's
- * interface cannot do, and small builders. Header-only (each test is one
- * executable built from one .c file). */
+/* store_fixture.h - what the store's unit tests share: a store of its own
+ * per test, raw SQL for what the store's interface cannot do, and small
+ * builders. Header-only (each test is one executable built from one .c
+ * file).
+ *
+ * Backends: SQLite in a fresh temporary folder by default. With
+ * CS_TEST_PG=1 (tests/lib/with-pg.sh sets it, with libpq's PGHOST, PGPORT
+ * and PGUSER pointing at a throwaway server it started), each test gets a
+ * fresh PostgreSQL database of its own, dropped at the end, and the same
+ * assertions run against the PostgreSQL backend. Raw SQL given to fx_sql*
+ * must be valid on both (quote "user"; no SQLite-only syntax), or be
+ * chosen by fx_pg(). */
 #ifndef CS_TEST_STORE_FIXTURE_H
 #define CS_TEST_STORE_FIXTURE_H
 
@@ -14,21 +22,70 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <libpq-fe.h>
 #include <sqlite3.h>
 
 #include "capscreen/store.h"
 
 typedef struct fx {
-    char dir[256], db[300];
+    char dir[256], db[300]; /* the folder, and SQLite's capscreen.db in it */
+    char pgname[64];        /* PostgreSQL: this test's schema; "" on SQLite */
+    char url[160];          /* its postgresql:// URL (host etc. from PG* variables) */
     cs_store *s;
 } fx;
 
+/* Whether this run is against PostgreSQL. */
+static inline bool fx_pg(void)
+{
+    const char *v = getenv("CS_TEST_PG");
+    return v && strcmp(v, "1") == 0;
+}
+
+static inline void fx_pg_quiet(void *arg, const char *message)
+{
+    (void)arg;
+    (void)message; /* "drop cascades to ..." */
+}
+
+/* A statement on the server's maintenance database (CREATE/DROP SCHEMA). */
+static inline void fx_pg_admin(const char *sql)
+{
+    PGconn *c = PQconnectdb("dbname=postgres");
+    if (PQstatus(c) != CONNECTION_OK)
+        fail_msg("CS_TEST_PG=1 but no PostgreSQL answers (PGHOST=%s PGPORT=%s): %s",
+                 getenv("PGHOST") ? getenv("PGHOST") : "", getenv("PGPORT") ? getenv("PGPORT") : "",
+                 PQerrorMessage(c));
+    PQsetNoticeProcessor(c, fx_pg_quiet, NULL);
+    PGresult *r = PQexec(c, sql);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK)
+        fail_msg("%s: %s", sql, PQerrorMessage(c));
+    PQclear(r);
+    PQfinish(c);
+}
+
+/* A fresh folder (and, on PostgreSQL, a fresh empty schema). */
 static inline void fx_make_dir(fx *f)
 {
+    static unsigned counter;
     snprintf(f->dir, sizeof f->dir, "%s/cs-store-XXXXXX",
              getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
     assert_non_null(mkdtemp(f->dir));
     snprintf(f->db, sizeof f->db, "%s/capscreen.db", f->dir);
+    f->pgname[0] = f->url[0] = '\0';
+    if (fx_pg()) {
+        char sql[128];
+        snprintf(f->pgname, sizeof f->pgname, "cs_t_%ld_%u", (long)getpid(), counter++);
+        snprintf(sql, sizeof sql, "CREATE SCHEMA %s", f->pgname);
+        fx_pg_admin(sql);
+        snprintf(f->url, sizeof f->url, "postgresql:///postgres?options=-csearch_path%%3D%s",
+                 f->pgname);
+    }
+}
+
+/* Open f's store (either backend) into *s. */
+static inline cs_status fx_open_store(const fx *f, cs_store **s, cs_error *e)
+{
+    return cs_store_open_db(f->url[0] ? f->url : NULL, f->dir, s, e);
 }
 
 static inline int fx_open(void **state)
@@ -38,13 +95,15 @@ static inline int fx_open(void **state)
     if (!f)
         return -1;
     fx_make_dir(f);
-    if (cs_store_open(f->dir, &f->s, &e) != CS_OK)
+    if (fx_open_store(f, &f->s, &e) != CS_OK) {
+        print_error("opening the store: %s\n", e.msg);
         return -1;
+    }
     *state = f;
     return 0;
 }
 
-/* Close the store and remove its folder. */
+/* Close the store and remove its folder (and its schema). */
 static inline int fx_remove(fx *f)
 {
     char path[320];
@@ -54,6 +113,11 @@ static inline int fx_remove(fx *f)
     for (int i = 0; i < 3; i++) {
         snprintf(path, sizeof path, "%s%s", f->db, sfx[i]);
         unlink(path);
+    }
+    if (f->pgname[0]) {
+        char sql[128];
+        snprintf(sql, sizeof sql, "DROP SCHEMA %s CASCADE", f->pgname);
+        fx_pg_admin(sql);
     }
     return rmdir(f->dir);
 }
@@ -66,30 +130,75 @@ static inline int fx_close(void **state)
     return r;
 }
 
-static inline sqlite3 *fx_raw(const fx *f)
+/* Run `sql` (one or more statements) on a second connection to f's
+ * database. Returns true when it succeeded; on failure the backend's
+ * message goes to msg[cap] (may be NULL). */
+static inline bool fx_sql_try(const fx *f, const char *sql, char *msg, size_t cap)
 {
+    bool ok;
+    if (f->url[0]) {
+        PGconn *c = PQconnectdb(f->url);
+        assert_int_equal(PQstatus(c), CONNECTION_OK);
+        PGresult *r = PQexec(c, sql);
+        ok = PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK;
+        if (!ok && msg)
+            snprintf(msg, cap, "%s", PQerrorMessage(c));
+        PQclear(r);
+        PQfinish(c);
+        return ok;
+    }
     sqlite3 *db = NULL;
+    char *m = NULL;
     assert_int_equal(sqlite3_open(f->db, &db), SQLITE_OK);
     sqlite3_busy_timeout(db, 5000);
-    return db;
+    ok = sqlite3_exec(db, sql, NULL, NULL, &m) == SQLITE_OK;
+    if (!ok && msg)
+        snprintf(msg, cap, "%s", m ? m : "?");
+    sqlite3_free(m);
+    sqlite3_close(db);
+    return ok;
 }
 
-static inline int64_t fx_scalar(sqlite3 *db, const char *sql)
+static inline void fx_sql(const fx *f, const char *sql)
 {
+    char msg[512];
+    if (!fx_sql_try(f, sql, msg, sizeof msg))
+        fail_msg("%s: %s", sql, msg);
+}
+
+/* The first row of `sql`: its first n columns as integers (NULL: -1). */
+static inline void fx_sql_row(const fx *f, const char *sql, int64_t *v, int n)
+{
+    if (f->url[0]) {
+        PGconn *c = PQconnectdb(f->url);
+        assert_int_equal(PQstatus(c), CONNECTION_OK);
+        PGresult *r = PQexec(c, sql);
+        if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) < 1 || PQnfields(r) < n)
+            fail_msg("%s: %s", sql, PQerrorMessage(c));
+        for (int i = 0; i < n; i++)
+            v[i] = PQgetisnull(r, 0, i) ? -1 : strtoll(PQgetvalue(r, 0, i), NULL, 10);
+        PQclear(r);
+        PQfinish(c);
+        return;
+    }
+    sqlite3 *db = NULL;
     sqlite3_stmt *st = NULL;
-    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_open(f->db, &db), SQLITE_OK);
+    sqlite3_busy_timeout(db, 5000);
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+        fail_msg("%s: %s", sql, sqlite3_errmsg(db));
     assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-    int64_t v = sqlite3_column_int64(st, 0);
+    for (int i = 0; i < n; i++)
+        v[i] = sqlite3_column_type(st, i) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, i);
     sqlite3_finalize(st);
-    return v;
+    sqlite3_close(db);
 }
 
-static inline void fx_exec(sqlite3 *db, const char *sql)
+static inline int64_t fx_sql_scalar(const fx *f, const char *sql)
 {
-    char *msg = NULL;
-    int rc = sqlite3_exec(db, sql, NULL, NULL, &msg);
-    if (rc != SQLITE_OK)
-        fail_msg("%s: %s", sql, msg ? msg : "?");
+    int64_t v = 0;
+    fx_sql_row(f, sql, &v, 1);
+    return v;
 }
 
 static inline void fx_study(cs_store *s, const char *id, int64_t created_at)

@@ -53,6 +53,37 @@ static void flags_beat_environment_beat_file_beat_defaults(void **state)
     unlink(file);
 }
 
+/* The store: SQLite by default; a PostgreSQL URL from the file, the
+ * environment (CAPSCREEN_DB) or --db; anything else refused by name. */
+static void db_is_sqlite_by_default_or_a_postgresql_url_at_every_level(void **state)
+{
+    (void)state;
+    cs_server_config c;
+    cs_error e = {0};
+    cs_server_config_default(&c);
+    assert_string_equal(c.db, "");
+    char *file = write_tmp("db = postgresql://file-host/capscreen\n");
+    assert_int_equal(cs_server_config_resolve(&c, file, NULL, NULL, &e), CS_OK);
+    assert_string_equal(c.db, "postgresql://file-host/capscreen");
+    const char *envs[] = {"CAPSCREEN_DB", "postgres://env-host/cs", NULL};
+    fake_env = envs;
+    assert_int_equal(cs_server_config_resolve(&c, file, env, NULL, &e), CS_OK);
+    assert_string_equal(c.db, "postgres://env-host/cs"); /* env over file */
+    char *argv[] = {"serve", "--db", "postgresql://flag-host:5433/cs?sslmode=require", NULL};
+    assert_int_equal(cs_server_config_from_args(&c, 3, argv, NULL, env, &e), CS_OK);
+    assert_string_equal(c.db, "postgresql://flag-host:5433/cs?sslmode=require"); /* flag */
+    char *empty[] = {"serve", "--db=", NULL};
+    assert_int_equal(cs_server_config_from_args(&c, 2, empty, NULL, env, &e), CS_OK);
+    assert_string_equal(c.db, ""); /* back to SQLite */
+    fake_env = NULL;
+    assert_int_equal(cs_server_config_set(&c, "db", "mysql://h/x", &e), CS_ERR_ARG);
+    assert_non_null(strstr(e.msg, "postgresql://"));
+    assert_int_equal(cs_server_config_set(&c, "db", "/var/lib/capscreen/capscreen.db", &e),
+                     CS_ERR_ARG);
+    assert_string_equal(c.db, "");
+    unlink(file);
+}
+
 static void connection_limits_have_defaults_and_every_level(void **state)
 {
     (void)state;
@@ -147,6 +178,7 @@ int main(void)
         cmocka_unit_test(flags_beat_environment_beat_file_beat_defaults),
         cmocka_unit_test(bad_values_and_keys_are_refused_with_a_reason),
         cmocka_unit_test(connection_limits_have_defaults_and_every_level),
+        cmocka_unit_test(db_is_sqlite_by_default_or_a_postgresql_url_at_every_level),
         cmocka_unit_test(the_later_level_picks_between_token_and_token_file),
         cmocka_unit_test(tokens_are_random_and_compared_by_hash),
     };

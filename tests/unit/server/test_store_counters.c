@@ -1,4 +1,4 @@
-/* test_store_counters.c - schema 3's per-study counters: kept by the frame
+/* test_store_counters.c (both backends: store_fixture.h) - schema 3's per-study counters: kept by the frame
  * calls in the frame transaction (replacements counted once), equal to a
  * count over the frames, read without the frames, back-filled by the
  * migration from schema 2; and the frames' polyp results. */
@@ -29,26 +29,20 @@ static void make_frame(cs_frame_rec *fr, uint64_t seq, unsigned salt)
     fr->payload_len = 100;
 }
 
-/* The counters as a scan of the frames computes them (the schema 2 query). */
+/* The counters as a scan of the frames computes them (the schema 2
+ * query, in SQL both backends take). */
 static void scan_counts(const fx *f, const char *study, int64_t v[9])
 {
-    sqlite3 *db = fx_raw(f);
-    sqlite3_stmt *st = NULL;
-    assert_int_equal(
-        sqlite3_prepare_v2(db,
-                           "SELECT COUNT(*), COALESCE(SUM(ok),0), COALESCE(SUM(readable),0),"
-                           " COALESCE(SUM(bleeding),0), COALESCE(SUM(exposure='too_dark'),0),"
-                           " COALESCE(SUM(exposure='too_bright'),0), COALESCE(SUM(blurry),0),"
-                           " COALESCE(SUM(polyp_flag),0), COALESCE(MAX(capture_time_us),-1)"
-                           " FROM frames WHERE study = ?",
-                           -1, &st, NULL),
-        SQLITE_OK);
-    sqlite3_bind_text(st, 1, study, -1, SQLITE_TRANSIENT);
-    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-    for (int i = 0; i < 9; i++)
-        v[i] = sqlite3_column_int64(st, i);
-    sqlite3_finalize(st);
-    sqlite3_close(db);
+    char sql[640];
+    snprintf(sql, sizeof sql,
+             "SELECT COUNT(*), COALESCE(SUM(ok),0), COALESCE(SUM(readable),0),"
+             " COALESCE(SUM(bleeding),0),"
+             " COALESCE(SUM(CASE WHEN exposure = 'too_dark' THEN 1 ELSE 0 END),0),"
+             " COALESCE(SUM(CASE WHEN exposure = 'too_bright' THEN 1 ELSE 0 END),0),"
+             " COALESCE(SUM(blurry),0), COALESCE(SUM(polyp_flag),0),"
+             " COALESCE(MAX(capture_time_us),-1) FROM frames WHERE study = '%s'",
+             study);
+    fx_sql_row(f, sql, v, 9);
 }
 
 static void assert_counts_match_scan(const fx *f, const char *study)
@@ -136,9 +130,7 @@ static void counts_come_from_the_study_row_not_the_frames(void **state)
     fx_upload(f->s, "u2", "a", 900, 300, CS_UPLOAD_OPEN);
     /* Frames removed behind the store's back: the counters stand (what
      * the worklist reads costs one row, whatever the study's size). */
-    sqlite3 *db = fx_raw(f);
-    fx_exec(db, "DELETE FROM frames");
-    sqlite3_close(db);
+    fx_sql(f, "DELETE FROM frames");
     assert_int_equal(cs_store_study_counts(f->s, "a", &c, &e), CS_OK);
     assert_int_equal(c.frames, 20);
     assert_int_equal(c.uploads, 2);
@@ -182,12 +174,32 @@ static void polyp_results_are_stored_and_unknown_stays_unknown(void **state)
     assert_true(v[1].polyp_probability == 0.25f);
     assert_true(v[2].has_polyp && v[2].polyp);
     assert_true(v[2].polyp_probability == 0.875f);
-    sqlite3 *db = fx_raw(f);
-    assert_int_equal(fx_scalar(db, "SELECT COUNT(*) FROM frames WHERE polyp IS NULL"), 1);
-    sqlite3_close(db);
+    assert_int_equal(fx_sql_scalar(f, "SELECT COUNT(*) FROM frames WHERE polyp IS NULL"), 1);
     cs_study_counts c;
     assert_int_equal(cs_store_study_counts(f->s, "a", &c, &e), CS_OK);
     assert_int_equal(c.polyp, 1);
+}
+
+/* A batch the database refuses (its study does not exist) stores nothing,
+ * moves no counter, says why, and leaves the store working (PostgreSQL
+ * sends a batch pipelined: the rows after the failure are aborted). */
+static void a_refused_batch_stores_nothing_and_the_store_goes_on(void **state)
+{
+    fx *f = *state;
+    cs_error e = {0};
+    cs_frame_rec fr[8];
+    fx_study(f->s, "a", 100);
+    for (int i = 0; i < 8; i++)
+        make_frame(&fr[i], (uint64_t)i, 0);
+    assert_int_equal(cs_store_frames_add(f->s, "nope", fr, 8, 1000, &e), CS_ERR_IO);
+    assert_non_null(strstr(e.msg, "database"));
+    assert_int_equal(fx_sql_scalar(f, "SELECT COUNT(*) FROM frames"), 0);
+    add_frames(f->s, "a", 0, 8, 0);
+    assert_counts_match_scan(f, "a");
+    cs_study_counts c;
+    assert_int_equal(cs_store_study_counts(f->s, "a", &c, &e), CS_OK);
+    assert_int_equal(c.frames, 8);
+    assert_int_equal(cs_store_ping(f->s, &e), CS_OK);
 }
 
 /* A schema 2 database: one made by this store, with schema 3's additions
@@ -199,47 +211,43 @@ static void a_schema_2_database_migrates_and_back_fills_the_counters(void **stat
     cs_error e = {0};
     memset(&f, 0, sizeof f);
     fx_make_dir(&f);
-    assert_int_equal(cs_store_open(f.dir, &f.s, &e), CS_OK);
+    assert_int_equal(fx_open_store(&f, &f.s, &e), CS_OK);
     fx_study(f.s, "a", 100);
     fx_study(f.s, "b", 200);
     fx_study(f.s, "empty", 300);
     add_frames(f.s, "a", 0, 64, 0);
     add_frames(f.s, "b", 0, 10, 1);
     cs_store_close(f.s);
-    sqlite3 *db = fx_raw(&f);
     /* Undo the later migrations first (schema 4: the care loop). */
-    fx_exec(db, "DROP TABLE alerts; DROP TABLE hub_status; DROP TABLE prep_ticks;"
-                "DROP INDEX studies_patient_code; ALTER TABLE studies DROP COLUMN protocol;"
-                "ALTER TABLE studies DROP COLUMN patient_code_hash;"
-                "ALTER TABLE studies DROP COLUMN patient_code_expires_at;"
-                "DELETE FROM schema_version WHERE version > 3;");
-    fx_exec(db, "ALTER TABLE studies DROP COLUMN n_frames; ALTER TABLE studies DROP COLUMN n_ok;"
-                "ALTER TABLE studies DROP COLUMN n_readable;"
-                "ALTER TABLE studies DROP COLUMN n_bleeding;"
-                "ALTER TABLE studies DROP COLUMN n_too_dark;"
-                "ALTER TABLE studies DROP COLUMN n_too_bright;"
-                "ALTER TABLE studies DROP COLUMN n_blurry; ALTER TABLE studies DROP COLUMN n_polyp;"
-                "ALTER TABLE studies DROP COLUMN last_capture_time_us;"
-                "ALTER TABLE studies DROP COLUMN closed_at_ms;"
-                "ALTER TABLE studies DROP COLUMN closed_by;"
-                "ALTER TABLE frames DROP COLUMN polyp; ALTER TABLE frames DROP COLUMN polyp_flag;"
-                "ALTER TABLE frames DROP COLUMN boxes;"
-                "DELETE FROM schema_version WHERE version = 3;"
-                /* written by a schema 2 server: the counters never saw it */
-                "INSERT INTO frames (study, seq, frame_index, capture_time_us, ok, status,"
-                " bleeding_probability, bleeding, exposure, sharpness, visibility, readable,"
-                " blurry, width, height) VALUES ('b', 10, 10, 99000000, 1, 'ok', 0.9, 1,"
-                " 'too_dark', 0.5, 0.9, 1, 1, 320, 320);");
-    assert_int_equal(fx_scalar(db, "SELECT MAX(version) FROM schema_version"), 2);
-    sqlite3_close(db);
+    fx_sql(&f, "DROP TABLE alerts; DROP TABLE hub_status; DROP TABLE prep_ticks;"
+               "DROP INDEX studies_patient_code; ALTER TABLE studies DROP COLUMN protocol;"
+               "ALTER TABLE studies DROP COLUMN patient_code_hash;"
+               "ALTER TABLE studies DROP COLUMN patient_code_expires_at;"
+               "DELETE FROM schema_version WHERE version > 3;");
+    fx_sql(&f, "ALTER TABLE studies DROP COLUMN n_frames; ALTER TABLE studies DROP COLUMN n_ok;"
+               "ALTER TABLE studies DROP COLUMN n_readable;"
+               "ALTER TABLE studies DROP COLUMN n_bleeding;"
+               "ALTER TABLE studies DROP COLUMN n_too_dark;"
+               "ALTER TABLE studies DROP COLUMN n_too_bright;"
+               "ALTER TABLE studies DROP COLUMN n_blurry; ALTER TABLE studies DROP COLUMN n_polyp;"
+               "ALTER TABLE studies DROP COLUMN last_capture_time_us;"
+               "ALTER TABLE studies DROP COLUMN closed_at_ms;"
+               "ALTER TABLE studies DROP COLUMN closed_by;"
+               "ALTER TABLE frames DROP COLUMN polyp; ALTER TABLE frames DROP COLUMN polyp_flag;"
+               "ALTER TABLE frames DROP COLUMN boxes;"
+               "DELETE FROM schema_version WHERE version = 3;"
+               /* written by a schema 2 server: the counters never saw it */
+               "INSERT INTO frames (study, seq, frame_index, capture_time_us, ok, status,"
+               " bleeding_probability, bleeding, exposure, sharpness, visibility, readable,"
+               " blurry, width, height) VALUES ('b', 10, 10, 99000000, 1, 'ok', 0.9, 1,"
+               " 'too_dark', 0.5, 0.9, 1, 1, 320, 320);");
+    assert_int_equal(fx_sql_scalar(&f, "SELECT MAX(version) FROM schema_version"), 2);
 
-    assert_int_equal(cs_store_open(f.dir, &f.s, &e), CS_OK);
-    db = fx_raw(&f);
-    assert_int_equal(fx_scalar(db, "SELECT MAX(version) FROM schema_version"),
+    assert_int_equal(fx_open_store(&f, &f.s, &e), CS_OK);
+    assert_int_equal(fx_sql_scalar(&f, "SELECT MAX(version) FROM schema_version"),
                      CS_STORE_SCHEMA_VERSION);
-    assert_int_equal(fx_scalar(db, "SELECT COUNT(*) FROM frames WHERE polyp IS NOT NULL"), 0);
-    assert_int_equal(fx_scalar(db, "SELECT COUNT(*) FROM frames WHERE boxes IS NOT NULL"), 0);
-    sqlite3_close(db);
+    assert_int_equal(fx_sql_scalar(&f, "SELECT COUNT(*) FROM frames WHERE polyp IS NOT NULL"), 0);
+    assert_int_equal(fx_sql_scalar(&f, "SELECT COUNT(*) FROM frames WHERE boxes IS NOT NULL"), 0);
     assert_counts_match_scan(&f, "a");
     assert_counts_match_scan(&f, "b");
     assert_counts_match_scan(&f, "empty");
@@ -265,6 +273,8 @@ static void a_schema_2_database_migrates_and_back_fills_the_counters(void **stat
 static void the_wal_is_checkpointed_while_the_store_is_open(void **state)
 {
     fx *f = *state;
+    if (fx_pg())
+        skip(); /* SQLite's WAL only */
     fx_study(f->s, "a", 100);
     add_frames(f->s, "a", 0, 3000, 0);
     struct stat sb;
@@ -289,6 +299,7 @@ int main(void)
         T(counters_follow_every_batch_and_replacements_count_once),
         T(counts_come_from_the_study_row_not_the_frames),
         T(polyp_results_are_stored_and_unknown_stays_unknown),
+        T(a_refused_batch_stores_nothing_and_the_store_goes_on),
         T(the_wal_is_checkpointed_while_the_store_is_open),
         cmocka_unit_test(a_schema_2_database_migrates_and_back_fills_the_counters),
     };

@@ -123,6 +123,7 @@ static void a_complete_study_signs_without_a_close(void **state)
  * a recommendation, and nothing may be saved after it. */
 typedef struct race {
     cs_store *s;
+    cs_store *s_save; /* the saver's store: s, or a second handle (connection) */
     int saves_ok, saves_locked;
     bool signed_ok;
     cs_report_rec *seen, *signed_rec;
@@ -147,7 +148,7 @@ static void *saver(void *arg)
                  i);
         snprintf(rep->updated_by, sizeof rep->updated_by, "rita");
         rep->updated_at_ms = i;
-        if (cs_store_report_save(r->s, rep, -1, &out, &e) != CS_OK)
+        if (cs_store_report_save(r->s_save ? r->s_save : r->s, rep, -1, &out, &e) != CS_OK)
             break;
         if (out == CS_CHANGE_OK)
             r->saves_ok++;
@@ -175,12 +176,11 @@ static void *signer(void *arg)
     return NULL;
 }
 
-static void racing_saves_never_slip_under_a_signature(void **state)
+static void race_saves_and_a_signature(fx *f, cs_store *saver_store)
 {
-    fx *f = *state;
     cs_error e = {0};
     complete_study(f, "s");
-    race r = {.s = f->s};
+    race r = {.s = f->s, .s_save = saver_store};
     r.seen = malloc(sizeof *r.seen);
     r.signed_rec = malloc(sizeof *r.signed_rec);
     assert_non_null(r.seen);
@@ -215,6 +215,24 @@ static void racing_saves_never_slip_under_a_signature(void **state)
     free(now);
     free(r.seen);
     free(r.signed_rec);
+}
+
+static void racing_saves_never_slip_under_a_signature(void **state)
+{
+    race_saves_and_a_signature(*state, NULL);
+}
+
+/* The same race with the saver on a connection of its own, as a second
+ * server would be: the check-then-write must hold across connections
+ * (SQLite: BEGIN IMMEDIATE; PostgreSQL: the study's advisory lock). */
+static void saves_from_another_connection_never_slip_under_a_signature(void **state)
+{
+    fx *f = *state;
+    cs_store *other = NULL;
+    cs_error e = {0};
+    assert_int_equal(fx_open_store(f, &other, &e), CS_OK);
+    race_saves_and_a_signature(f, other);
+    cs_store_close(other);
 }
 
 /* ---- closing a study ---------------------------------------------------------- */
@@ -295,9 +313,7 @@ static void a_closed_study_takes_no_more_bytes_devices_or_enrolment(void **state
     assert_int_equal(create_upload(f->s, "u5", "nope"), CS_CHECK_NOT_FOUND);
     assert_int_equal(update_upload(f->s, "u2", 80, CS_UPLOAD_OPEN), CS_CHECK_OK);
     /* a device of "s" too */
-    sqlite3 *db = fx_raw(f);
-    fx_exec(db, "INSERT INTO devices (token_hash, study, created_at) VALUES ('tok-s', 's', 1)");
-    sqlite3_close(db);
+    fx_sql(f, "INSERT INTO devices (token_hash, study, created_at) VALUES ('tok-s', 's', 1)");
 
     assert_int_equal(cs_store_study_close(f->s, "nope", "cora", 5000, &o, &e), CS_OK);
     assert_int_equal(o, CS_CHECK_NOT_FOUND);
@@ -403,6 +419,55 @@ static void the_last_enabled_admin_cannot_be_demoted_or_disabled(void **state)
     assert_int_equal(set_user(f->s, "bob", "admin", false, NULL), CS_CHECK_OK);
     assert_int_equal(set_user(f->s, "ada", "coordinator", false, NULL), CS_CHECK_OK);
     assert_int_equal(set_user(f->s, "bob", "admin", true, NULL), CS_CHECK_LAST_ADMIN);
+}
+
+/* Two connections each demote a different one of the two admins at the
+ * same moment, many times over: exactly one may win each round, or the
+ * service is left without an admin. */
+typedef struct demote {
+    cs_store *s;
+    const char *name;
+    pthread_barrier_t *go;
+    cs_check_outcome o;
+} demote;
+
+static void *demoter(void *arg)
+{
+    demote *d = arg;
+    pthread_barrier_wait(d->go);
+    d->o = set_user(d->s, d->name, "reader", false, NULL);
+    return NULL;
+}
+
+static void two_connections_cannot_demote_both_last_admins(void **state)
+{
+    fx *f = *state;
+    cs_store *other = NULL;
+    cs_error e = {0};
+    assert_int_equal(fx_open_store(f, &other, &e), CS_OK);
+    fx_user(f->s, "ada", "admin");
+    fx_user(f->s, "bob", "admin");
+    for (int round = 0; round < 20; round++) {
+        pthread_barrier_t go;
+        pthread_barrier_init(&go, NULL, 2);
+        demote a = {.s = f->s, .name = "ada", .go = &go};
+        demote b = {.s = other, .name = "bob", .go = &go};
+        pthread_t ta, tb;
+        assert_int_equal(pthread_create(&ta, NULL, demoter, &a), 0);
+        assert_int_equal(pthread_create(&tb, NULL, demoter, &b), 0);
+        pthread_join(ta, NULL);
+        pthread_join(tb, NULL);
+        pthread_barrier_destroy(&go);
+        assert_true((a.o == CS_CHECK_OK) != (b.o == CS_CHECK_OK));
+        assert_true(a.o == CS_CHECK_LAST_ADMIN || b.o == CS_CHECK_LAST_ADMIN);
+        assert_int_equal(
+            fx_sql_scalar(f, "SELECT COUNT(*) FROM users WHERE role = 'admin' AND disabled = 0"),
+            1);
+        /* both admins again for the next round */
+        assert_int_equal(set_user(other, a.o == CS_CHECK_OK ? "ada" : "bob", "admin", false, NULL),
+                         CS_CHECK_OK);
+    }
+    cs_store_close(other);
 }
 
 /* ---- the audit log ------------------------------------------------------------------- */
@@ -529,10 +594,12 @@ int main(void)
         T(signing_checks_version_recommendation_and_completeness),
         T(a_complete_study_signs_without_a_close),
         T(racing_saves_never_slip_under_a_signature),
+        T(saves_from_another_connection_never_slip_under_a_signature),
         T(a_new_upload_ends_the_study_s_empty_open_ones),
         T(a_closed_study_takes_no_more_bytes_devices_or_enrolment),
         T(a_signed_report_locks_the_uploads_too),
         T(the_last_enabled_admin_cannot_be_demoted_or_disabled),
+        T(two_connections_cannot_demote_both_last_admins),
         T(audit_filters_match_bytes_exactly),
         T(audit_paging_leaves_no_row_out_when_times_tie),
     };

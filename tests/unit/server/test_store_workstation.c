@@ -1,84 +1,14 @@
-/* test_store_workstation.c - the metadata store's schema 2 (SQLite): the
- * migration from schema 1, frame views, the worklist, users and sessions,
+/* test_store_workstation.c - the metadata store's schema 2, on both
+ * backends (store_fixture.h): the migration from schema 1 (SQLite's), frame views, the worklist, users and sessions,
  * the append-only audit log, findings, marks and reports. */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
+#include <pthread.h>
 
-#include <cmocka.h>
-#include <sqlite3.h>
+#include "store_fixture.h"
 
-#include "capscreen/store.h"
-
-typedef struct fx {
-    char dir[256], db[300];
-    cs_store *s;
-} fx;
-
-static void make_dir(fx *f)
-{
-    snprintf(f->dir, sizeof f->dir, "%s/cs-store-XXXXXX",
-             getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-    assert_non_null(mkdtemp(f->dir));
-    snprintf(f->db, sizeof f->db, "%s/capscreen.db", f->dir);
-}
-
-static int open_store(void **state)
-{
-    fx *f = calloc(1, sizeof *f);
-    cs_error e = {0};
-    if (!f)
-        return -1;
-    make_dir(f);
-    if (cs_store_open(f->dir, &f->s, &e) != CS_OK)
-        return -1;
-    *state = f;
-    return 0;
-}
-
-/* Close the store and remove its folder. */
-static int remove_store(fx *f)
-{
-    char path[320];
-    cs_store_close(f->s);
-    const char *sfx[] = {"", "-wal", "-shm"};
-    for (int i = 0; i < 3; i++) {
-        snprintf(path, sizeof path, "%s%s", f->db, sfx[i]);
-        unlink(path);
-    }
-    return rmdir(f->dir);
-}
-
-static int close_store(void **state)
-{
-    fx *f = *state;
-    int r = remove_store(f);
-    free(f);
-    return r;
-}
-
-/* A second connection, for what the store's interface cannot do. */
-static sqlite3 *raw(const fx *f)
-{
-    sqlite3 *db = NULL;
-    assert_int_equal(sqlite3_open(f->db, &db), SQLITE_OK);
-    sqlite3_busy_timeout(db, 5000);
-    return db;
-}
-
-static int64_t scalar(sqlite3 *db, const char *sql)
-{
-    sqlite3_stmt *st = NULL;
-    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
-    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-    int64_t v = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    return v;
-}
+#define open_store fx_open
+#define close_store fx_close
+#define remove_store fx_remove
+#define make_dir fx_make_dir
 
 static void add_study(cs_store *s, const char *id, int64_t created_at)
 {
@@ -135,13 +65,13 @@ static void a_schema_1_database_migrates_and_keeps_its_frames(void **state)
     (void)state;
     fx f;
     cs_error e = {0};
+    if (fx_pg())
+        skip(); /* no PostgreSQL database was ever at schema 1: that backend began at 3 */
+    memset(&f, 0, sizeof f);
     make_dir(&f);
-    sqlite3 *db = NULL;
-    assert_int_equal(sqlite3_open(f.db, &db), SQLITE_OK);
-    assert_int_equal(sqlite3_exec(db, SCHEMA_1, NULL, NULL, NULL), SQLITE_OK);
-    sqlite3_close(db);
+    fx_sql(&f, SCHEMA_1);
 
-    assert_int_equal(cs_store_open(f.dir, &f.s, &e), CS_OK);
+    assert_int_equal(fx_open_store(&f, &f.s, &e), CS_OK);
     cs_frame_view v[4];
     size_t n = 0;
     assert_int_equal(cs_store_frame_views(f.s, "old", 0, v, 4, &n, &e), CS_OK);
@@ -168,12 +98,10 @@ static void a_schema_1_database_migrates_and_keeps_its_frames(void **state)
     assert_null(users);
     cs_store_close(f.s);
 
-    db = raw(&f);
-    assert_int_equal(scalar(db, "SELECT MAX(version) FROM schema_version"),
+    assert_int_equal(fx_sql_scalar(&f, "SELECT MAX(version) FROM schema_version"),
                      CS_STORE_SCHEMA_VERSION);
-    sqlite3_close(db);
     /* Opening again runs nothing twice. */
-    assert_int_equal(cs_store_open(f.dir, &f.s, &e), CS_OK);
+    assert_int_equal(fx_open_store(&f, &f.s, &e), CS_OK);
     assert_int_equal(remove_store(&f), 0);
 }
 
@@ -182,11 +110,107 @@ static void a_newer_schema_is_refused(void **state)
     fx *f = *state;
     cs_error e = {0};
     cs_store *s2 = NULL;
-    sqlite3 *db = raw(f);
-    assert_int_equal(sqlite3_exec(db, "INSERT INTO schema_version VALUES (99)", NULL, NULL, NULL),
-                     SQLITE_OK);
-    sqlite3_close(db);
-    assert_int_equal(cs_store_open(f->dir, &s2, &e), CS_ERR_UNSUPPORTED);
+    fx_sql(f, "INSERT INTO schema_version VALUES (99)");
+    assert_int_equal(fx_open_store(f, &s2, &e), CS_ERR_UNSUPPORTED);
+    assert_non_null(strstr(e.msg, "newer than this program"));
+}
+
+/* Two processes (a server and `capscreen study create`, or two servers)
+ * opening a new database at the same moment: both open it, and each
+ * migration runs once. */
+typedef struct opener {
+    const fx *f;
+    pthread_barrier_t *go;
+    cs_status st;
+    char msg[256];
+} opener;
+
+static void *open_at_once(void *arg)
+{
+    opener *o = arg;
+    cs_store *s = NULL;
+    cs_error e = {0};
+    pthread_barrier_wait(o->go);
+    o->st = fx_open_store(o->f, &s, &e);
+    snprintf(o->msg, sizeof o->msg, "%s", e.msg);
+    cs_store_close(s);
+    return NULL;
+}
+
+static void two_first_opens_at_once_migrate_once(void **state)
+{
+    (void)state;
+    for (int round = 0; round < 5; round++) {
+        fx f;
+        memset(&f, 0, sizeof f);
+        make_dir(&f);
+        pthread_barrier_t go;
+        pthread_barrier_init(&go, NULL, 3);
+        opener a = {.f = &f, .go = &go}, b = {.f = &f, .go = &go};
+        pthread_t ta, tb;
+        assert_int_equal(pthread_create(&ta, NULL, open_at_once, &a), 0);
+        assert_int_equal(pthread_create(&tb, NULL, open_at_once, &b), 0);
+        pthread_barrier_wait(&go);
+        pthread_join(ta, NULL);
+        pthread_join(tb, NULL);
+        pthread_barrier_destroy(&go);
+        if (a.st != CS_OK || b.st != CS_OK)
+            fail_msg("round %d: %s / %s", round, a.msg, b.msg);
+        assert_int_equal(fx_sql_scalar(&f, "SELECT COUNT(*) FROM schema_version"),
+                         CS_STORE_SCHEMA_VERSION);
+        cs_error e = {0};
+        assert_int_equal(fx_open_store(&f, &f.s, &e), CS_OK);
+        assert_int_equal(remove_store(&f), 0);
+    }
+}
+
+/* A store that cannot be opened says why, and never echoes a password. */
+static void a_bad_database_is_refused_with_its_reason(void **state)
+{
+    fx *f = *state;
+    cs_error e = {0};
+    cs_store *s2 = NULL;
+    assert_int_equal(cs_store_open_db("mysql://h/x", f->dir, &s2, &e), CS_ERR_ARG);
+    assert_null(s2);
+    assert_non_null(strstr(e.msg, "postgresql://"));
+    /* Port 1 on loopback: nothing listens, refused at once; the data
+     * folder is not made for a store that did not open. */
+    char never[300];
+    snprintf(never, sizeof never, "%s/never", f->dir);
+    assert_int_equal(cs_store_open_db("postgresql://cs:secret-pw@127.0.0.1:1/x?connect_timeout=5",
+                                      never, &s2, &e),
+                     CS_ERR_IO);
+    assert_null(s2);
+    assert_non_null(strstr(e.msg, "cannot connect to PostgreSQL"));
+    assert_null(strstr(e.msg, "secret-pw"));
+    assert_null(strchr(e.msg, '\n')); /* one line, libpq's hint included */
+    assert_int_not_equal(access(never, F_OK), 0);
+    assert_int_equal(cs_store_open_db(NULL, "", &s2, &e), CS_ERR_ARG);
+}
+
+/* PostgreSQL: a connection the server ended (a restart, a failover, an
+ * idle timeout) costs at most the call that found it gone; the next call
+ * reconnects and the data is all there. */
+static void a_lost_connection_is_re_established(void **state)
+{
+    fx *f = *state;
+    cs_error e = {0};
+    if (!fx_pg())
+        skip(); /* SQLite has no connection to lose */
+    add_study(f->s, "before", 1);
+    fx_sql(f, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+              " WHERE application_name = 'capscreen' AND pid <> pg_backend_pid()");
+    cs_status first = cs_store_ping(f->s, &e); /* may fail: it finds the connection gone */
+    assert_true(first == CS_OK || first == CS_ERR_IO);
+    assert_int_equal(cs_store_ping(f->s, &e), CS_OK);
+    add_study(f->s, "after", 2);
+    cs_study_rec *v = NULL;
+    size_t n = 0;
+    assert_int_equal(cs_store_studies_list(f->s, &v, &n, &e), CS_OK);
+    assert_int_equal(n, 2);
+    assert_string_equal(v[0].id, "after");
+    assert_string_equal(v[1].id, "before");
+    free(v);
 }
 
 /* ---- frames and the worklist --------------------------------------------------- */
@@ -403,17 +427,11 @@ static void a_session_needs_an_enabled_user_and_takes_its_role(void **state)
     u.disabled = false;
     assert_int_equal(cs_store_user_update(f->s, &u, &found, &e), CS_OK);
     assert_false(session_live(f->s, "s-ann-3"));
-    sqlite3 *db = raw(f);
-    assert_int_equal(scalar(db, "SELECT COUNT(*) FROM sessions WHERE user = 'ann'"), 0);
-    sqlite3_close(db);
+    assert_int_equal(fx_sql_scalar(f, "SELECT COUNT(*) FROM sessions WHERE \"user\" = 'ann'"), 0);
 
     /* A session of a user disabled behind the store's back is not valid. */
     add_session(f->s, "s-ann-4", "ann", 100, 100);
-    db = raw(f);
-    assert_int_equal(
-        sqlite3_exec(db, "UPDATE users SET disabled = 1 WHERE name = 'ann'", NULL, NULL, NULL),
-        SQLITE_OK);
-    sqlite3_close(db);
+    fx_sql(f, "UPDATE users SET disabled = 1 WHERE name = 'ann'");
     assert_false(session_live(f->s, "s-ann-4"));
 
     add_user(f->s, "bob", "reader");
@@ -541,19 +559,23 @@ static void the_audit_log_refuses_update_and_delete(void **state)
     cs_error e = {0};
     append(f->s, 1);
     append(f->s, 2);
-    sqlite3 *db = raw(f);
-    assert_int_equal(
-        sqlite3_exec(db, "UPDATE audit SET user = 'mallory' WHERE n = 1", NULL, NULL, NULL),
-        SQLITE_CONSTRAINT);
-    assert_non_null(strstr(sqlite3_errmsg(db), "append-only"));
-    assert_int_equal(sqlite3_exec(db, "DELETE FROM audit", NULL, NULL, NULL), SQLITE_CONSTRAINT);
-    assert_int_equal(sqlite3_exec(db,
-                                  "INSERT OR REPLACE INTO audit (n, at_ms, action)"
-                                  " VALUES (1, 0, 'forged')",
-                                  NULL, NULL, NULL),
-                     SQLITE_CONSTRAINT);
-    assert_int_equal(scalar(db, "SELECT COUNT(*) FROM audit"), 2);
-    sqlite3_close(db);
+    char msg[512] = "";
+    assert_false(
+        fx_sql_try(f, "UPDATE audit SET \"user\" = 'mallory' WHERE n = 1", msg, sizeof msg));
+    assert_non_null(strstr(msg, "append-only"));
+    msg[0] = '\0';
+    assert_false(fx_sql_try(f, "DELETE FROM audit", msg, sizeof msg));
+    assert_non_null(strstr(msg, "append-only"));
+    /* SQLite's REPLACE deletes without DELETE triggers; PostgreSQL's
+     * TRUNCATE skips row triggers: each has its own guard. */
+    msg[0] = '\0';
+    assert_false(fx_sql_try(f,
+                            fx_pg() ? "TRUNCATE audit"
+                                    : "INSERT OR REPLACE INTO audit (n, at_ms, action)"
+                                      " VALUES (1, 0, 'forged')",
+                            msg, sizeof msg));
+    assert_non_null(strstr(msg, "append-only"));
+    assert_int_equal(fx_sql_scalar(f, "SELECT COUNT(*) FROM audit"), 2);
     cs_audit_rec *v = NULL;
     size_t n = 0;
     cs_audit_query q = {0};
@@ -772,12 +794,11 @@ static void report_saves_are_versioned_and_keep_the_old_ones(void **state)
     assert_string_equal(got.content, "{\"v\":3}");
     assert_string_equal(got.state, "draft");
     assert_int_equal(got.version, 3);
-    sqlite3 *db = raw(f);
-    assert_int_equal(scalar(db, "SELECT COUNT(*) FROM report_history WHERE study = 's'"), 2);
-    assert_int_equal(scalar(db, "SELECT COUNT(*) FROM report_history WHERE study = 's'"
-                                " AND version = 2 AND state = 'read' AND content = '{\"v\":2}'"),
+    assert_int_equal(fx_sql_scalar(f, "SELECT COUNT(*) FROM report_history WHERE study = 's'"), 2);
+    assert_int_equal(fx_sql_scalar(f, "SELECT COUNT(*) FROM report_history WHERE study = 's'"
+                                      " AND version = 2 AND state = 'read'"
+                                      " AND content = '{\"v\":2}'"),
                      1);
-    sqlite3_close(db);
 }
 
 static void a_signed_report_locks_the_study(void **state)
@@ -863,6 +884,9 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(a_schema_1_database_migrates_and_keeps_its_frames),
         T(a_newer_schema_is_refused),
+        T(a_bad_database_is_refused_with_its_reason),
+        cmocka_unit_test(two_first_opens_at_once_migrate_once),
+        T(a_lost_connection_is_re_established),
         T(frames_keep_their_image_location_and_views_page_by_seq),
         T(studies_list_newest_first_and_carry_their_reader),
         T(users_are_unique_and_listed_by_name),

@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# backup.sh - back up a capscreen instance: its metadata store and its
+# study files, into a new folder with a checksum manifest. Safe while the
+# server runs (docs/deploy.md, "Backups").
+#
+#   backup.sh --config /etc/capscreen/capscreen.conf --out DIR
+#   backup.sh --data DATA [--db postgresql://...] --out DIR
+#
+# DIR must not exist; it receives:
+#   db.dump          pg_dump -Fc of the PostgreSQL store (with --db), or
+#   capscreen.db     a consistent copy of the SQLite store (without)
+#   files/           everything else in the data folder (uploads/: the
+#                    study streams the frames are read from)
+#   MANIFEST.sha256  sha256sum of every file above (restore.sh checks it)
+#   backup.json      when, from where, which store
+#
+# Order matters: the store is dumped first, the files copied after. Study
+# files only grow (tus appends), so every offset the dump records is
+# covered by the copied bytes; a byte that arrived after the dump is kept
+# and the server reconciles it after a restore, as after a crash.
+#
+# Needs pg_dump (postgresql-client) for PostgreSQL, python3 for SQLite.
+# Exit status: 0 done, 1 failed (the reason on stderr, the partial folder
+# removed), 2 bad usage.
+set -euo pipefail
+
+usage() {
+    sed -n '2,/^set -euo/p' "$0" | sed -e '/^set -euo/d' -e 's/^# \{0,1\}//' >&2
+    exit 2
+}
+die() {
+    echo "backup: $*" >&2
+    exit 1
+}
+
+CONFIG= DATA= DB= OUT=
+while [ $# -gt 0 ]; do
+    case $1 in
+        --config) CONFIG=${2:?--config needs a file}; shift 2 ;;
+        --data) DATA=${2:?--data needs a folder}; shift 2 ;;
+        --db) DB=${2?--db needs a URL}; shift 2 ;;
+        --out) OUT=${2:?--out needs a folder}; shift 2 ;;
+        -h|--help) usage ;;
+        *) echo "backup: unknown argument '$1'" >&2; usage ;;
+    esac
+done
+
+# A key of the config file (key = value lines; the last one wins).
+conf_key() {
+    sed -n "s/^[[:space:]]*$1[[:space:]]*=[[:space:]]*\(.*[^[:space:]]\)[[:space:]]*$/\1/p" \
+        "$CONFIG" | tail -n 1
+}
+if [ -n "$CONFIG" ]; then
+    [ -r "$CONFIG" ] || die "cannot read $CONFIG"
+    [ -n "$DATA" ] || DATA=$(conf_key data)
+    [ -n "$DB" ] || DB=$(conf_key db)
+fi
+[ -n "${CAPSCREEN_DB:-}" ] && [ -z "$DB" ] && DB=$CAPSCREEN_DB
+[ -n "$DATA" ] || die "no data folder (--data or data = in --config)"
+[ -n "$OUT" ] || die "no --out folder"
+[ -d "$DATA" ] || die "data folder $DATA does not exist"
+[ -e "$OUT" ] && die "$OUT exists already: a backup goes into a new folder"
+case $DB in
+    ''|postgresql://*|postgres://*) ;;
+    *) die "db must be a postgresql:// URL or empty (SQLite), got '$DB'" ;;
+esac
+
+mkdir -p "$OUT/files"
+trap 'rm -rf "$OUT"' ERR
+trap 'rm -rf "$OUT"; exit 1' INT TERM
+
+# 1. The store.
+if [ -n "$DB" ]; then
+    command -v pg_dump >/dev/null || die "pg_dump not found (install postgresql-client)"
+    pg_dump --format=custom --no-owner --no-acl --file="$OUT/db.dump" --dbname="$DB" \
+        || die "pg_dump failed"
+    STORE=postgresql
+else
+    [ -f "$DATA/capscreen.db" ] || die "no $DATA/capscreen.db (and no --db): nothing to back up"
+    # SQLite's online backup: a consistent copy while the server writes.
+    python3 - "$DATA/capscreen.db" "$OUT/capscreen.db" <<'PY' || die "SQLite backup failed"
+import sqlite3, sys
+src = sqlite3.connect(sys.argv[1], timeout=30)
+dst = sqlite3.connect(sys.argv[2])
+src.backup(dst)
+dst.close(); src.close()
+PY
+    STORE=sqlite
+fi
+
+# 2. The study files (everything in the data folder but SQLite's own).
+tar -C "$DATA" --exclude=./capscreen.db --exclude=./capscreen.db-wal \
+    --exclude=./capscreen.db-shm -cf - . | tar -C "$OUT/files" -xf - \
+    || die "copying the study files failed"
+
+# 3. The manifest and a note of what this is.
+(cd "$OUT" && find . -type f ! -name MANIFEST.sha256 -print0 | sort -z |
+    xargs -0 -r sha256sum >MANIFEST.sha256) || die "writing the manifest failed"
+NFILES=$(wc -l <"$OUT/MANIFEST.sha256")
+printf '{"created": "%s", "store": "%s", "data": "%s", "files": %s}\n' \
+    "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$STORE" "$DATA" "$NFILES" >"$OUT/backup.json"
+trap - ERR INT TERM
+echo "{\"backup\": \"$OUT\", \"store\": \"$STORE\", \"files\": $NFILES}"
