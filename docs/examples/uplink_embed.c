@@ -3,7 +3,8 @@
  * The uplink runs on its own thread; the main thread plays the recorder: it
  * drops each frame of a folder into the spool (write NAME.tmp, rename to
  * NAME.jpg), holds frames while the spool is full, and ends the study with
- * study.end. Build from a capscreen build folder:
+ * study.end; a callback gives the hub's health, which the uplink reports to
+ * the care team. Build from a capscreen build folder:
  *
  *   cc -std=c11 -I include docs/examples/uplink_embed.c -L build \
  *      -lcsuplink -lcurl -lpthread -o uplink_embed
@@ -12,6 +13,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include <curl/curl.h>
 #include <dirent.h>
+#include <stdbool.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +31,20 @@ static void on_status(void *user, const csu_status_info *st)
            (unsigned long long)st->frames_queued, (unsigned long long)st->frames_sent,
            st->last_error[0] ? "  last error: " : "", st->last_error);
     fflush(stdout);
+}
+
+/* Called on the uplink thread (at most once a second) for the hub's health,
+ * which the uplink reports to the care team: read the hub's sensors here.
+ * Return false while nothing is known. */
+static bool on_health(void *user, csu_hub_health *out)
+{
+    (void)user;
+    out->battery_pct = 87;       /* from the battery gauge */
+    out->signal_dbm = -79;       /* from the modem */
+    out->spool_used_pct = -1;    /* -1: the uplink's own spool use */
+    out->recorder = "recording"; /* or "stopped", "error" */
+    out->message = NULL;         /* or a short text for the care team */
+    return true;
 }
 
 static void *uplink_thread(void *arg)
@@ -91,6 +107,8 @@ int main(int argc, char **argv)
     cfg.spool_dir = argv[2];
     cfg.chunk_ms = 200;
     cfg.on_status = on_status;
+    cfg.on_health = on_health;      /* health reports to the care team */
+    cfg.health_interval_ms = 60000; /* at least once a minute; changes at once */
     if (csu_uplink_create(&cfg, &u, &err) != CS_OK) {
         fprintf(stderr, "uplink_embed: %s\n", err.msg);
         goto done;

@@ -68,6 +68,21 @@ typedef enum csu_checksum {
  * from the thread that runs the uplink; `st` is borrowed for the call. */
 typedef void (*csu_status_cb)(void *user, const csu_status_info *st);
 
+/* The hub's health, for the care team (docs/uplink.md, "Health reports"). */
+typedef struct csu_hub_health {
+    int battery_pct;      /* 0..100 */
+    int signal_dbm;       /* -150..0 */
+    int spool_used_pct;   /* 0..100; -1: the uplink's own spool use against
+                               spool_max_bytes */
+    const char *recorder; /* "recording", "stopped" or "error" */
+    const char *message;  /* NULL or up to 255 bytes of text */
+} csu_hub_health;
+
+/* Filled by the hub's firmware when the uplink asks (at most once a
+ * second, from the thread that runs the uplink): return false when nothing
+ * is known yet. String members must stay valid until the next call. */
+typedef bool (*csu_health_cb)(void *user, csu_hub_health *out);
+
 /* Configuration. Strings are copied by csu_uplink_create(). Start from
  * csu_config_init() and set what you need. */
 typedef struct csu_config {
@@ -112,6 +127,10 @@ typedef struct csu_config {
 
     csu_status_cb on_status; /* optional */
     void *user;
+
+    csu_health_cb on_health;     /* optional: health reports to the server */
+    void *health_user;           /* passed to on_health */
+    uint32_t health_interval_ms; /* a report at least this often; default 60000 */
 } csu_config;
 
 /* Fill `c` with the defaults above (pointers NULL). Never fails. */

@@ -54,8 +54,9 @@ struct csu_uplink {
     int64_t pending_since_ms; /* when unpacked frames were first seen */
     uint64_t pending_frames;  /* unpacked frames seen by the last scan */
     uint64_t pending_bytes;
-    csu_status_info info;    /* last snapshot */
-    csu_status_info written; /* last snapshot written / reported */
+    csu_status_info info;      /* last snapshot */
+    csu_status_info written;   /* last snapshot written / reported */
+    struct csu_health *health; /* health reports (health.c); NULL: none */
 };
 
 /* step.c */

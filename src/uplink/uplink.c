@@ -1,5 +1,6 @@
 /* uplink.c - the csu_uplink life cycle (create, run, stop, destroy) and its
  * status snapshot and status file. */
+#include "uplink/health.h"
 #include "uplink/internal.h"
 
 #include <errno.h>
@@ -148,6 +149,8 @@ cs_status csu_uplink_create(const csu_config *cfg, csu_uplink **out, cs_error *e
                            err)) != CS_OK)
         goto fail;
     u->tus.checksum = cfg->checksum == CSU_CHECKSUM_ALWAYS;
+    if ((st = csu_health_new(cfg, u->server, u->dev.token, &http, &u->health, err)) != CS_OK)
+        goto fail;
     csu_backoff_init(&u->backoff, cfg->backoff_min_ms, cfg->backoff_max_ms,
                      cfg->rng_seed ? cfg->rng_seed
                                    : (uint64_t)csu_wall_us() ^ ((uint64_t)getpid() << 32) ^
@@ -188,6 +191,7 @@ void csu_uplink_destroy(csu_uplink *u)
     if (!u)
         return;
     csu_tus_cleanup(&u->tus);
+    csu_health_free(u->health);
     csu_outbox_free(&u->ob);
     csu_spool_list_free(&u->list);
     free(u->saved);
@@ -288,6 +292,10 @@ cs_status csu_uplink_step(csu_uplink *u, uint32_t *wait_ms, cs_error *err)
         return cs_error_set(err, CS_ERR_ARG, "NULL uplink");
     cs_status st = csu__step(u, &wait, err);
     csu__refresh_status(u);
+    /* The link is up when the server answered the last exchange. */
+    csu_health_tick(u->health,
+                    u->info.state != CSU_STATE_BACKING_OFF && u->info.state != CSU_STATE_ERROR,
+                    u->info.spool_bytes);
     if (wait_ms)
         *wait_ms = wait;
     return st;

@@ -8,6 +8,7 @@
 
 #include "capscreen/uplink.h"
 #include "uplink_cli/cli.h"
+#include "uplink_cli/health_file.h"
 
 /* Exit statuses of run --once (docs/uplink.md). */
 enum { EXIT_DONE = 0, EXIT_LOCAL = 1, EXIT_USAGE = 2, EXIT_FULL = 3, EXIT_PENDING = 4 };
@@ -33,6 +34,11 @@ static void usage(FILE *f)
           "\n"
           "  --server URL            server (default: the one enrolled with)\n"
           "  --status-file F         JSON status for the hub's display\n"
+          "  --health-file F         the recorder's health (JSON: battery_pct, signal_dbm,\n"
+          "                          recorder, spool_used_pct?, message?), reported to\n"
+          "                          the care team (docs/uplink.md, \"Health reports\")\n"
+          "  --health-interval-ms N  report at least this often (default 60000); a\n"
+          "                          change is reported within a second\n"
           "  --device ID             device id sent in Upload-Metadata (default hub)\n"
           "  --chunk-bytes N         most bytes per PATCH (default 8M)\n"
           "  --chunk-target-ms N     size PATCHes to last this long at the measured\n"
@@ -126,9 +132,12 @@ int cli_run(int argc, char **argv)
                                              {"seed", required_argument, 0, 16},
                                              {"max-rate", required_argument, 0, 17},
                                              {"chunk-target-ms", required_argument, 0, 18},
+                                             {"health-file", required_argument, 0, 19},
+                                             {"health-interval-ms", required_argument, 0, 20},
                                              {"help", no_argument, 0, 'h'},
                                              {0, 0, 0, 0}};
     csu_config cfg;
+    cli_health_file health = {0};
     csu_uplink *u = NULL;
     cs_error err = {0};
     bool once = false;
@@ -227,6 +236,16 @@ int cli_run(int argc, char **argv)
             if (!cli_number("--chunk-target-ms", optarg, 0, 600000, false, &v))
                 return 2;
             cfg.chunk_target_ms = (uint32_t)v;
+            break;
+        case 19:
+            health.path = optarg;
+            cfg.on_health = cli_health_from_file;
+            cfg.health_user = &health;
+            break;
+        case 20:
+            if (!cli_number("--health-interval-ms", optarg, 1000, 3600000, false, &v))
+                return 2;
+            cfg.health_interval_ms = (uint32_t)v;
             break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;

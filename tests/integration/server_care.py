@@ -10,7 +10,8 @@
 
   server_care.py PHASE URL ADMIN_TOKEN STUDY DEVICE_TOKEN TMPDIR
       PHASE status-input | rules | before-restart | after-restart | webhook
-      (see each function). Prints "ok - ..." per check; exits 1 on the
+      (see each function). CS_HEALTH_FILE: the health file the hub's
+      capscreen-uplink reads. Prints "ok - ..." per check; exits 1 on the
       first failure."""
 import hashlib
 import hmac
@@ -127,6 +128,20 @@ def status(**kw):
     return request("POST", "/api/v1/devices/status", body, DEVICE)
 
 
+def health(**kw):
+    """Write the recorder's health file, as a recorder would (atomically)."""
+    body = {"battery_pct": 80, "signal_dbm": -70, "recorder": "recording"}
+    body.update(kw)
+    path = os.environ["CS_HEALTH_FILE"]
+    with open(path + ".tmp", "w") as f:
+        json.dump(body, f)
+    os.rename(path + ".tmp", path)
+
+
+def hub():
+    return must("GET", "/api/v1/studies/%s/care" % STUDY, 200, headers=ADMIN)["hub"]
+
+
 def alerts(who=ADMIN):
     return must("GET", "/api/v1/studies/%s/alerts" % STUDY, 200, headers=who)["alerts"]
 
@@ -205,16 +220,23 @@ def rules():
     wait_for("gastric_retention", lambda: "gastric_retention" in kinds(alerts()))
     wait_for("bleeding", lambda: "bleeding" in kinds(alerts()))
     ok("no_frames, gastric_retention and live bleeding are raised")
-    # The last report is older than 4 s by now.
+    # The last report (status-input's) is older than 4 s by now; the
+    # recorder has written no health file yet, so the uplink reports nothing.
     wait_for("hub_offline", lambda: "hub_offline" in kinds(alerts()))
     ok("hub_offline is raised when the hub stops reporting")
-    # A report at 95%: spool_full once; 96% is the same episode.
-    if status(spool_used_pct=95)[0] != 204 or status(spool_used_pct=96)[0] != 204:
-        fail("status at 95/96%")
-    al = alerts()
-    if kinds(al).count("spool_full") != 1:
-        fail("spool_full must be raised once per crossing: %s" % kinds(al))
-    ok("spool_full is raised at once, once per crossing")
+    # The uplink reports what the recorder writes: 95% spool raises
+    # spool_full once; 96% is the same episode.
+    health(spool_used_pct=95, battery_pct=61, signal_dbm=-91)
+    wait_for("the uplink's report", lambda: (hub() or {}).get("spool_used_pct") == 95)
+    h = hub()
+    if h["battery_pct"] != 61 or h["signal_dbm"] != -91 or h["recorder"] != "recording":
+        fail("the hub's report as the server has it: %s" % h)
+    wait_for("spool_full", lambda: "spool_full" in kinds(alerts()))
+    health(spool_used_pct=96, battery_pct=61, signal_dbm=-91)
+    wait_for("the 96% report", lambda: (hub() or {}).get("spool_used_pct") == 96)
+    if kinds(alerts()).count("spool_full") != 1:
+        fail("spool_full must be raised once per crossing: %s" % kinds(alerts()))
+    ok("the uplink reports the recorder's health file; spool_full once per crossing")
     coord = login("coord")
     # Booster 1 when small-bowel entry is marked (one click), booster 2 two
     # seconds later.
@@ -256,11 +278,11 @@ def rules():
     if after["acked_by"] != "coord":
         fail("the ack is not listed: %s" % after)
     ok("an alert is acknowledged once (409 after), audited, and listed as acknowledged")
-    # The recorder stops before excretion.
-    if status(recorder="stopped", message="battery cut")[0] != 204:
-        fail("status stopped")
-    al = alerts()
-    ended = [a for a in al if a["kind"] == "recording_ended_incomplete"]
+    # The recorder stops before excretion (reported by the uplink).
+    health(spool_used_pct=96, recorder="stopped", message="battery cut")
+    wait_for("recording_ended_incomplete",
+             lambda: "recording_ended_incomplete" in kinds(alerts()))
+    ended = [a for a in alerts() if a["kind"] == "recording_ended_incomplete"]
     if len(ended) != 1 or "battery cut" not in ended[0]["message"]:
         fail("recording_ended_incomplete: %s" % ended)
     ok("a recorder that stops before excretion raises recording_ended_incomplete")

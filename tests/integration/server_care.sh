@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # server_care.sh - the live care loop on a real server (issue 8, docs/care.md)
-# under a protocol file with short timings: a hub's health reports (bad
-# values refused with a reason, unknown fields ignored, only a device token
-# may report), alerts raised by the rules (no_frames, hub_offline,
+# under a protocol file with short timings, with the real capscreen-uplink
+# as the hub: it enrols, sends the frames dropped in its spool and reports
+# the health the "recorder" writes to its --health-file. Checked: health
+# reports (bad values refused with a reason, unknown fields ignored, only a
+# device token may report), alerts raised by the rules (no_frames, hub_offline,
 # gastric_retention, spool_full once per crossing, booster_due from the
 # marked stage, bleeding, recording_ended_incomplete, excreted), listed and
 # acknowledged (audited; twice is 409), delivered to a webhook receiver
@@ -13,11 +15,8 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 need_python
 need_curl
-
+need_uplink
 DEMO=$CS_SOURCE_DIR/samples/demo/frames
-mkdir -p "$T/frames"
-for n in 0001 0002 0003 0004 0091 0092 0093; do ln -s "$DEMO/demo-$n.jpg" "$T/frames/f$n.jpg"; done
-"$CAPSCREEN" pack --fps 4 "$T/frames" "$T/s.csfs" >/dev/null 2>"$T/pack.err" || die "pack: $(cat "$T/pack.err")"
 
 cat >"$T/protocol.json" <<'JSON'
 {"protocol_version": 1, "name": "short test protocol",
@@ -50,7 +49,8 @@ ok "a bad protocol or webhook setting stops serve with the reason"
 python3 "$(dirname "$0")/server_care.py" receiver "$T/hook.port" "$T/hook.log" "$SECRET" \
     2>"$T/hook.err" &
 HOOK_PID=$!
-trap 'kill $HOOK_PID 2>/dev/null || true; cs_server_cleanup' EXIT
+UPLINK_PID=
+trap 'kill $HOOK_PID 2>/dev/null || true; [ -z "$UPLINK_PID" ] || kill -KILL "$UPLINK_PID" 2>/dev/null || true; cs_server_cleanup' EXIT
 for i in $(seq 1 200); do [ -s "$T/hook.port" ] && break; sleep 0.05; done
 [ -s "$T/hook.port" ] || die "the webhook receiver did not start: $(cat "$T/hook.err")"
 HOOK=http://127.0.0.1:$(cat "$T/hook.port")/alerts
@@ -59,7 +59,22 @@ echo "pw-coord-0123456789" | "$CAPSCREEN" user add --data "$T/data" --name coord
     >/dev/null 2>"$T/e" || die "user add: $(cat "$T/e")"
 SERVE_ARGS=(--protocol "$T/protocol.json" --webhook-url "$HOOK" --webhook-secret-file "$T/webhook.key")
 start_server "$T/data" "${SERVE_ARGS[@]}"
-new_device
+SRV_PORT=${SRV_URL##*:}
+http POST /api/v1/studies -H "Authorization: Bearer $ADMIN_TOKEN" -d '{"label":"care"}'
+[ "$CODE" = 201 ] || die "study create: $CODE $(cat "$T/body")"
+STUDY=$(json_get "$T/body" 'd["study"]')
+ENROL=$(json_get "$T/body" 'd["enrolment_code"]')
+got=$("$UPLINK" enrol --server "$SRV_URL" --code "$ENROL" --state "$T/hub" 2>"$T/e") ||
+    die "uplink enrol: $(cat "$T/e")"
+[ "$got" = "$STUDY" ] || die "enrol printed '$got', not $STUDY"
+TOKEN=$(sed -n 's/^token //p' "$T/hub/device")
+# The hub: the real uplink, its spool, and the recorder's health file.
+mkdir -p "$T/spool"
+"$UPLINK" run --state "$T/hub" --spool "$T/spool" --status-file "$T/hub-status.json" \
+    --health-file "$T/health.json" --health-interval-ms 1000 --chunk-ms 200 \
+    --backoff-min-ms 100 --backoff-max-ms 1000 >>"$T/uplink.log" 2>&1 &
+UPLINK_PID=$!
+export CS_HEALTH_FILE=$T/health.json CS_SPOOL=$T/spool CS_DEMO=$DEMO
 
 py() {
     python3 "$(dirname "$0")/server_care.py" "$1" "$SRV_URL" "$ADMIN_TOKEN" "$STUDY" "$TOKEN" \
@@ -69,19 +84,16 @@ py() {
 py status-input
 ok "hub status: bad values get 400 with a reason, unknown fields are ignored, only devices report"
 
-# The frames, in one upload.
-SIZE=$(stat -c %s "$T/s.csfs")
-tus_create "$TOKEN" -H "Upload-Length: $SIZE"
-[ "$CODE" = 201 ] || die "tus create: $CODE $(cat "$T/body")"
-http PATCH "$UPLOAD" "${TUS[@]}" "${OCTET[@]}" -H "Authorization: Bearer $TOKEN" \
-    -H "Upload-Offset: 0" --data-binary @"$T/s.csfs"
-[ "$CODE" = 204 ] || die "patch: $CODE $(cat "$T/body")"
+# The recorder's frames (clean and bleeding ones) into the spool.
+for n in 0001 0002 0003 0004 0091 0092 0093; do
+    cp "$DEMO/demo-$n.jpg" "$T/spool/.f$n.jpg" && mv "$T/spool/.f$n.jpg" "$T/spool/frame_$n.jpg"
+done
 
 py rules
 ok "the rules raise each alert once; stage, boosters, ack and the care view work"
 py before-restart
 stop_server
-start_server "$T/data" "${SERVE_ARGS[@]}"
+start_server "$T/data" --listen "127.0.0.1:$SRV_PORT" "${SERVE_ARGS[@]}"
 py after-restart
 ok "a restart loses no alert and raises none twice"
 py webhook
