@@ -289,6 +289,30 @@ def rules():
     no_duplicates(alerts())
 
 
+def report_prep():
+    """The patient ticks a prep step; the care view has it; a report saved
+    with the checklist prints it (as saved, never read live)."""
+    pat = {"Authorization": "Bearer " + os.environ["CS_PATIENT_CODE"]}
+    must("PUT", "/api/v1/patient/prep/swallow", 200, {"done": True}, pat)
+    st, b = request("PUT", "/api/v1/patient/prep/nope", {"done": True}, pat)
+    if st != 404:
+        fail("ticking an unknown step: want 404, got %d" % st)
+    prep = must("GET", "/api/v1/studies/%s/care" % STUDY, 200, headers=ADMIN)["prep"]
+    if len(prep) != 1 or prep[0]["id"] != "swallow" or not prep[0]["done_at_ms"]:
+        fail("care view prep: %s" % prep)
+    reader = login("reader")
+    text = "Swallow the capsule (day of 08:00): ticked"
+    must("PUT", "/api/v1/studies/%s/report" % STUDY, 200,
+         {"content": {"findings_text": "none", "prep_checklist": text}, "state": "draft"}, reader)
+    rep = must("GET", "/api/v1/studies/%s/report" % STUDY, 200, headers=reader)
+    if rep["content"].get("prep_checklist") != text:
+        fail("the saved report lost its checklist: %s" % rep["content"])
+    st, html = request("GET", "/api/v1/studies/%s/report.html" % STUDY, headers=reader)
+    if st != 200 or text.encode() not in html:
+        fail("the printed report lacks the checklist (%d)" % st)
+    ok("a tick shows in the care view; the saved checklist is printed with the report")
+
+
 def before_restart():
     with open(os.path.join(TMP, "before.json"), "w") as f:
         json.dump(alerts(), f)
@@ -346,5 +370,6 @@ def webhook():
     ok("%d alerts: each refused once, then delivered once, every signature valid" % len(want))
 
 
-{"status-input": status_input, "rules": rules, "before-restart": before_restart,
+{"status-input": status_input, "rules": rules, "report-prep": report_prep,
+ "before-restart": before_restart,
  "after-restart": after_restart, "webhook": webhook}[PHASE]()

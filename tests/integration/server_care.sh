@@ -55,8 +55,10 @@ for i in $(seq 1 200); do [ -s "$T/hook.port" ] && break; sleep 0.05; done
 [ -s "$T/hook.port" ] || die "the webhook receiver did not start: $(cat "$T/hook.err")"
 HOOK=http://127.0.0.1:$(cat "$T/hook.port")/alerts
 
-echo "pw-coord-0123456789" | "$CAPSCREEN" user add --data "$T/data" --name coord --role coordinator \
-    >/dev/null 2>"$T/e" || die "user add: $(cat "$T/e")"
+for u in coord:coordinator reader:reader; do
+    echo "pw-${u%%:*}-0123456789" | "$CAPSCREEN" user add --data "$T/data" --name "${u%%:*}" \
+        --role "${u##*:}" >/dev/null 2>"$T/e" || die "user add ${u%%:*}: $(cat "$T/e")"
+done
 SERVE_ARGS=(--protocol "$T/protocol.json" --webhook-url "$HOOK" --webhook-secret-file "$T/webhook.key")
 start_server "$T/data" "${SERVE_ARGS[@]}"
 SRV_PORT=${SRV_URL##*:}
@@ -64,6 +66,7 @@ http POST /api/v1/studies -H "Authorization: Bearer $ADMIN_TOKEN" -d '{"label":"
 [ "$CODE" = 201 ] || die "study create: $CODE $(cat "$T/body")"
 STUDY=$(json_get "$T/body" 'd["study"]')
 ENROL=$(json_get "$T/body" 'd["enrolment_code"]')
+export CS_PATIENT_CODE=$(json_get "$T/body" 'd["patient_code"]')
 got=$("$UPLINK" enrol --server "$SRV_URL" --code "$ENROL" --state "$T/hub" 2>"$T/e") ||
     die "uplink enrol: $(cat "$T/e")"
 [ "$got" = "$STUDY" ] || die "enrol printed '$got', not $STUDY"
@@ -91,6 +94,8 @@ done
 
 py rules
 ok "the rules raise each alert once; stage, boosters, ack and the care view work"
+py report-prep
+ok "the patient's ticks reach the care view and, as saved, the printed report"
 py before-restart
 stop_server
 start_server "$T/data" --listen "127.0.0.1:$SRV_PORT" "${SERVE_ARGS[@]}"

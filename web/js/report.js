@@ -1,6 +1,9 @@
 // The report (#/study/ID/report): a structured form, prefilled from the
-// findings, landmarks and cleansing grades while the report is empty; save
-// as draft, mark as read, sign (consultants); read-only once signed.
+// findings, landmarks, cleansing grades and the patient's prep checklist
+// while the report is empty; save as draft, mark as read, sign
+// (consultants); read-only once signed. What is signed is exactly the
+// form's content (formContent), the checklist included as text, so nothing
+// ticked later can appear under the signature.
 import { get, put, post, studyPath, thumbUrl } from './api.js';
 import { h, clear, fmtTime, label, frameRange, toast, errorText, SEGMENTS, RECOMMENDATIONS } from './util.js';
 import { session, can } from './app.js';
@@ -13,11 +16,12 @@ function findingLine(f) {
 }
 
 export async function mountReport(main, studyId) {
-  const [study, fr, marks, rep] = await Promise.all([
+  const [study, fr, marks, rep, care] = await Promise.all([
     get(studyPath(studyId)),
     get(studyPath(studyId, '/findings')),
     get(studyPath(studyId, '/marks')),
     get(studyPath(studyId, '/report')).catch((e) => { if (e.status === 404) return null; throw e; }),
+    get(studyPath(studyId, '/care')).catch(() => null),
   ]);
   const findings = (fr.findings || []).filter((f) => !f.deleted).sort((a, b) => a.seq_from - b.seq_from);
   let report = rep;
@@ -31,6 +35,8 @@ export async function mountReport(main, studyId) {
   const preComplete = lm.excreted || lm.first_caecal ? 'complete' : 'incomplete';
   const preText = findings.map(findingLine).join('\n');
   const preKeys = [...new Set(findings.map((f) => f.seq_from))];
+  const prePrep = ((care && care.prep) || []).map((p) =>
+    `${p.text} (${label(p.day)} ${p.time}): ${p.done_at_ms ? `ticked ${fmtTime(p.done_at_ms)}` : 'not ticked'}`).join('\n');
 
   const txt = h('textarea#r-findings', { rows: 6, testid: 'report-findings' });
   const adequacy = h('select#r-adequacy', { testid: 'report-adequacy' },
@@ -40,6 +46,7 @@ export async function mountReport(main, studyId) {
   const recommendation = h('select#r-recommendation', { testid: 'report-recommendation' },
     h('option', { value: '' }, '— choose —'), RECOMMENDATIONS.map(([v, t]) => h('option', { value: v }, t)));
   const comments = h('textarea#r-comments', { rows: 3, testid: 'report-comments' });
+  const prep = h('textarea#r-prep', { rows: 3, testid: 'report-prep' });
   const keys = h('input#r-keyframes', { testid: 'report-keyframes', placeholder: 'frame numbers, e.g. 12, 40, 113', inputmode: 'numeric' });
   const keyThumbs = h('div.key-thumbs#key-thumbs', { testid: 'report-keythumbs' });
   const msg = h('p.error#report-error', { role: 'alert', hidden: true, testid: 'report-error' });
@@ -62,6 +69,7 @@ export async function mountReport(main, studyId) {
       h('div', h('label', { for: 'r-adequacy' }, 'Cleansing'), adequacy, cleansingSummary),
       h('div', h('label', { for: 'r-completeness' }, 'Completeness'), completeness, landmarkSummary),
       h('div', h('label', { for: 'r-recommendation' }, 'Recommendation'), recommendation)),
+    h('label', { for: 'r-prep' }, "Bowel preparation: the patient's checklist"), prep,
     h('label', { for: 'r-comments' }, 'Comments'), comments,
     h('label', { for: 'r-keyframes' }, 'Key frames'), keys, keyThumbs,
     msg,
@@ -102,6 +110,7 @@ export async function mountReport(main, studyId) {
     completeness.value = c.completeness || preComplete;
     recommendation.value = c.recommendation || '';
     comments.value = c.comments || '';
+    prep.value = c.prep_checklist !== undefined ? c.prep_checklist : prePrep;
     keys.value = (c.key_frames && c.key_frames.length ? c.key_frames : preKeys).join(', ');
     renderKeyThumbs();
     const state = report ? report.state : 'none';
@@ -112,35 +121,34 @@ export async function mountReport(main, studyId) {
     signedBanner.hidden = !signed;
     signedBanner.textContent = signed ? `Signed by ${report.signed_by} at ${fmtTime(report.signed_at_ms)}` : '';
     const ro = signed || !mayWrite;
-    for (const el of [txt, adequacy, completeness, recommendation, comments, keys]) el.disabled = ro;
+    for (const el of [txt, adequacy, completeness, recommendation, comments, prep, keys]) el.disabled = ro;
     form.classList.toggle('read-only', ro);
     for (const b of [saveBtn, readBtn]) b.hidden = signed;
     if (signBtn) signBtn.hidden = signed;
   }
 
-  function contentNow() {
-    return normal({
+  // The content the form holds: what is saved, and what is signed.
+  function formContent(key_frames) {
+    return {
       findings_text: txt.value, cleansing_adequacy: adequacy.value, completeness: completeness.value,
-      recommendation: recommendation.value, comments: comments.value, key_frames: parseKeys(),
-    });
+      recommendation: recommendation.value, comments: comments.value, prep_checklist: prep.value,
+      key_frames,
+    };
+  }
+  function contentNow() {
+    return normal(formContent(parseKeys()));
   }
   function normal(c) {
     c = c || {};
     return [c.findings_text || '', c.cleansing_adequacy || '', c.completeness || '', c.recommendation || '',
-      c.comments || '', (c.key_frames || []).join(',')];
+      c.comments || '', c.prep_checklist || '', (c.key_frames || []).join(',')];
   }
 
   async function save(state) {
     msg.hidden = true;
     let key_frames;
     try { key_frames = parseKeys(); } catch (e) { msg.textContent = e.message; msg.hidden = false; return null; }
-    const body = {
-      content: {
-        findings_text: txt.value, cleansing_adequacy: adequacy.value, completeness: completeness.value,
-        recommendation: recommendation.value, comments: comments.value, key_frames,
-      },
-      state,
-    };
+    const body = { content: formContent(key_frames), state };
     if (report && report.version !== undefined) body.version = report.version;
     try {
       report = await put(studyPath(studyId, '/report'), body);
@@ -186,10 +194,7 @@ export async function mountReport(main, studyId) {
       try { key_frames = parseKeys(); } catch (e) { msg.textContent = e.message; msg.hidden = false; return; }
       try {
         report = await put(studyPath(studyId, '/report'), {
-          content: {
-            findings_text: txt.value, cleansing_adequacy: adequacy.value, completeness: completeness.value,
-            recommendation: recommendation.value, comments: comments.value, key_frames,
-          },
+          content: formContent(key_frames),
           state: 'read',
           version: report ? report.version : 0,
         });

@@ -20,6 +20,10 @@ json_t *cs_ws_study_json(const cs_api *api, const char *id, bool *found, cs_erro
 
 /* The answer for a study that does not exist (404) or a store failure
  * (503); true when it answered. */
+/* The protocol's prep schedule with the patient's ticks: [{"id", "day",
+ * "time", "text", "done_at_ms"}] (new reference), NULL on a store error. */
+json_t *cs_ws_prep_json(const cs_api *api, const char *study, const cs_protocol *p, cs_error *err);
+
 /* The same, with the study's record in *sr when it exists. */
 bool cs_ws_read_study(const cs_api *api, struct MHD_Connection *c, const char *study,
                       cs_study_rec *sr, enum MHD_Result *ret);

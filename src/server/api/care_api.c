@@ -119,6 +119,27 @@ enum MHD_Result cs_api_alert_ack(const cs_api *api, struct MHD_Connection *c, cs
     return cs_http_json(c, 200, alert_json(&a), false, NULL);
 }
 
+json_t *cs_ws_prep_json(const cs_api *api, const char *study, const cs_protocol *p, cs_error *err)
+{
+    cs_prep_tick_rec *ticks = NULL;
+    size_t nt = 0;
+    if (cs_store_prep_ticks(api->store, study, &ticks, &nt, err) != CS_OK)
+        return NULL;
+    json_t *prep = json_array();
+    for (int i = 0; i < p->nprep; i++) {
+        int64_t done = 0;
+        for (size_t k = 0; k < nt; k++)
+            if (strcmp(ticks[k].step, p->prep[i].id) == 0)
+                done = ticks[k].at_ms;
+        json_array_append_new(prep, json_pack("{s:s, s:s, s:s, s:s, s:o}", "id", p->prep[i].id,
+                                              "day", p->prep[i].day, "time", p->prep[i].time,
+                                              "text", p->prep[i].text, "done_at_ms",
+                                              done ? json_integer(done) : json_null()));
+    }
+    free(ticks);
+    return prep;
+}
+
 static json_t *hub_json(const cs_hub_status_rec *h)
 {
     if (!h->at_ms)
@@ -144,14 +165,22 @@ enum MHD_Result cs_api_care(const cs_api *api, struct MHD_Connection *c, cs_req 
         return cs_http_error(api->metrics, c, 503, false, "store_unavailable", "%s", e.msg);
     json_t *proto = json_loads(text, 0, NULL);
     free(text);
-    return cs_http_json(
-        c, 200,
-        json_pack("{s:s, s:s, s:o, s:o, s:o, s:o, s:o}", "study", r->id, "stage", cs_care_stage(&f),
-                  "first_byte_ms", f.first_byte_ms ? json_integer(f.first_byte_ms) : json_null(),
-                  "last_byte_ms", f.last_byte_ms ? json_integer(f.last_byte_ms) : json_null(),
-                  "closed", json_boolean(f.closed), "hub", hub_json(&f.hub), "protocol",
-                  proto ? proto : json_null()),
-        false, NULL);
+    /* The prep schedule with the patient's ticks (the report page fills
+     * its checklist from it). */
+    json_t *prep = cs_ws_prep_json(api, r->id, &p, &e);
+    if (!prep) {
+        json_decref(proto);
+        return cs_http_error(api->metrics, c, 503, false, "store_unavailable", "%s", e.msg);
+    }
+    return cs_http_json(c, 200,
+                        json_pack("{s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o}", "study", r->id,
+                                  "stage", cs_care_stage(&f), "first_byte_ms",
+                                  f.first_byte_ms ? json_integer(f.first_byte_ms) : json_null(),
+                                  "last_byte_ms",
+                                  f.last_byte_ms ? json_integer(f.last_byte_ms) : json_null(),
+                                  "closed", json_boolean(f.closed), "hub", hub_json(&f.hub),
+                                  "protocol", proto ? proto : json_null(), "prep", prep),
+                        false, NULL);
 }
 
 /* POST /api/v1/studies/{id}/stage {"stage": S, "seq"?: N}: one click on

@@ -62,32 +62,21 @@ enum MHD_Result cs_api_patient(const cs_api *api, struct MHD_Connection *c, cs_r
     cs_error e = {0};
     cs_care_facts f;
     cs_protocol p;
-    cs_prep_tick_rec *ticks = NULL;
     cs_alert_rec *al = NULL;
-    size_t nt = 0, na = 0;
+    json_t *prep = NULL;
+    size_t na = 0;
     if (cs_store_study_get(api->store, study, &found, &sr, &e) != CS_OK || !found ||
         cs_care_facts_of(api->care, &sr, &f, &e) != CS_OK ||
         cs_care_protocol_of(api->care, study, &p, NULL, &e) != CS_OK ||
-        cs_store_prep_ticks(api->store, study, &ticks, &nt, &e) != CS_OK ||
+        !(prep = cs_ws_prep_json(api, study, &p, &e)) ||
         cs_store_alerts_list(api->store, study, &al, &na, &e) != CS_OK) {
-        free(ticks);
+        json_decref(prep);
         return cs_http_error(api->metrics, c, 503, false, "store_unavailable",
                              "we cannot show your study just now: %s", e.msg);
     }
     char msg[400];
     const char *state = recording_state(&p, &f, msg, sizeof msg);
-    json_t *prep = json_array();
-    for (int i = 0; i < p.nprep; i++) {
-        int64_t done = 0;
-        for (size_t k = 0; k < nt; k++)
-            if (strcmp(ticks[k].step, p.prep[i].id) == 0)
-                done = ticks[k].at_ms;
-        json_array_append_new(prep, json_pack("{s:s, s:s, s:s, s:s, s:o}", "id", p.prep[i].id,
-                                              "day", p.prep[i].day, "time", p.prep[i].time, "text",
-                                              p.prep[i].text, "done_at_ms",
-                                              done ? json_integer(done) : json_null()));
-    }
-    free(ticks);
+
     json_t *boosters = json_array();
     const char *next = NULL;
     for (int i = 0; i < p.nboosters; i++) {

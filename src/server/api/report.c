@@ -15,7 +15,7 @@
 #include "server/media/media.h"
 
 #define KEY_FRAMES_MAX 24
-#define TEXT_MAX 8000 /* findings_text, comments */
+#define TEXT_MAX 8000 /* findings_text, comments, prep_checklist */
 
 /* The report's own choices; recommendations and finding types are the
  * shared vocabulary (core/vocabulary.h). "" (not recorded) is allowed. */
@@ -50,13 +50,13 @@ static json_t *report_json(const cs_report_rec *r)
 static json_t *clean_content(const cs_api *api, struct MHD_Connection *c, json_t *in,
                              uint64_t frames, enum MHD_Result *ret)
 {
-    const char *text_keys[] = {"findings_text", "comments"};
+    const char *text_keys[] = {"findings_text", "comments", "prep_checklist"};
     json_t *out = json_object();
     if (!json_is_object(in)) {
         *ret = cs_http_error(api->metrics, c, 400, false, "bad_json", "content must be an object");
         goto fail;
     }
-    for (int i = 0; i < 2; i++) {
+    for (size_t i = 0; i < sizeof text_keys / sizeof text_keys[0]; i++) {
         json_t *v = json_object_get(in, text_keys[i]);
         if (v && (!json_is_string(v) || strlen(json_string_value(v)) > TEXT_MAX)) {
             *ret = cs_http_error(api->metrics, c, 400, false, "bad_json",
@@ -449,6 +449,13 @@ enum MHD_Result cs_ws_report_html(const cs_api *api, struct MHD_Connection *c, c
     puts_raw(&h, "</td></tr><tr><th>Recommendation</th><td><b>");
     puts_text(&h, label_of(FIELD("recommendation")));
     puts_raw(&h, "</b></td></tr></table>");
+    if (FIELD("prep_checklist")[0]) {
+        /* As saved in the report (and so as signed), never read live. */
+        puts_raw(&h, "<h2>Bowel preparation: the patient's checklist</h2><p style=\"white-space:"
+                     "pre-line\">");
+        puts_text(&h, FIELD("prep_checklist"));
+        puts_raw(&h, "</p>");
+    }
     if (FIELD("comments")[0]) {
         puts_raw(&h, "<h2>Comments</h2><p>");
         puts_text(&h, FIELD("comments"));
