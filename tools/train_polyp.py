@@ -1042,10 +1042,10 @@ def main():
     wpart = group_split(data["wgroup"], 5, a.seed + 1)
     widx_train = np.nonzero(wpart != 0)[0]
     widx_held = np.nonzero(wpart == 0)[0]
+    if a.smoke:  # one epoch; cross-validation only when asked for (then 1 epoch too)
+        a.epochs, a.cv_epochs = 1, (1 if a.cv_epochs else 0)
     if a.cv_epochs is None:
         a.cv_epochs = a.epochs
-    if a.smoke:
-        a.epochs, a.cv_epochs = 1, 0
 
     metrics = dict(tool="tools/train_polyp.py", seed=a.seed, input_side=IN, topk=TOPK,
                    widths=list(WIDTHS), threads=a.threads, epochs=a.epochs,
