@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Retrain the polyp detector from the shared Kvasir-SEG and WCEBleedGen
-# frames: grouped 5-fold cross-validation (shorter fold models), then the
-# shipped model. Writes models/polyp-unet.bin (weights + threshold),
+# frames: the shipped model, then grouped 5-fold cross-validation at its
+# setting (fold 4 is the shipped model; --part final|cv and --folds run
+# parts). Writes models/polyp-unet.bin (weights + threshold),
 # models/polyp-unet.metrics.json and the C test vector
 # tests/data/polyp-ref.bin. Single thread, seeded, deterministic.
 #   tools/train-polyp.sh [SHARED_DATA_DIR] [extra train_polyp.py options]

@@ -15,12 +15,20 @@ and the network.
 
 Splits, all by the data sets' near-duplicate groups and a fixed seed:
   * WCEBleedGen groups: 80 % train, 20 % held out (threshold + capsule check).
-  * Kvasir-SEG groups: 5 folds. Cross-validation trains fold models (shorter,
-    see --cv-epochs) on four folds and scores the fifth. The shipped model
-    trains on folds 0-3 (fold 4 held out) so that its threshold is chosen on
-    capsule material none of its training saw: held-out WCEBleedGen groups
-    (negatives) and fold-4 polyps pasted into held-out capsule frames
-    (positives).
+  * Kvasir-SEG groups: 5 folds. The shipped model trains on folds 0-3
+    (fold 4 held out) so that its threshold is chosen on capsule material
+    none of its training saw: held-out WCEBleedGen groups (negatives) and
+    fold-4 polyps pasted into held-out capsule frames (positives).
+    Cross-validation trains fold models at the shipped setting on four folds
+    and scores the fifth; fold 4's model is the shipped model itself.
+
+Options tried and left off in the shipped recipe (results in
+models/MODEL_CARD-polyp.md and polyp-unet.metrics.json,
+"experiments_not_shipped"): --overlay-measures (overlay pairs with a
+consistency penalty, overlay_pair_loss; black corner patches),
+--source-weight (source_rank_loss: polyp-free frames must not be ranked by
+their source), --light-share, --capsule-zoom, --widths. With none of them
+the tool trains the shipped model.
 
 Single thread, seeded, deterministic ops, fixed data order: the same data
 and arguments give the same weights bytes.
@@ -255,10 +263,15 @@ def add_debris(rng, img):
 
 def capsule_look(rng, img, mask):
     """img uint8 SxSx3, mask float SxS (cache size) -> network input size.
-    Geometry first (crop, flips, rotation), then the capsule's optics."""
+    Geometry first (crop, flips, rotation), then the capsule's optics.
+    A share (LIGHT_SHARE) of samples, of every source alike, gets a light
+    version (no blur, bubbles, debris or drawn field; mild colour): frames
+    as a sharper camera shows them, so that outlining on colonoscopy frames
+    is learnt too and lightness is no cue to the source."""
     s = img.shape[0]
+    light = LIGHT_SHARE > 0 and rng.rand() < LIGHT_SHARE
     # crop: scale and position
-    sc = rng.uniform(0.7, 1.0)
+    sc = rng.uniform(0.85 if light else 0.7, 1.0)
     cw = int(s * sc * rng.uniform(0.9, 1.1))
     ch = int(s * sc * rng.uniform(0.9, 1.1))
     cw, ch = min(cw, s), min(ch, s)
@@ -275,31 +288,34 @@ def capsule_look(rng, img, mask):
     # the capsule's resolution: 200-336 px frames, i.e. softer than colonoscopy
     work = int(rng.uniform(1.0, 1.6) * IN)
     pil = Image.fromarray(np.ascontiguousarray(img)).resize((work, work), Image.BOX)
-    if rng.rand() < 0.4:
+    if not light and rng.rand() < 0.4:
         pil = pil.filter(ImageFilter.GaussianBlur(rng.uniform(0.3, 1.6)))
     a = np.asarray(pil, np.uint8)
-    if rng.rand() < 0.35:
+    if not light and rng.rand() < 0.35:
         a = add_bubbles(rng, a)
-    if rng.rand() < 0.25:
+    if not light and rng.rand() < 0.25:
         a = add_debris(rng, a)
     a = a.astype(np.float32)
     # colour balance, brightness, gamma
-    gains = rng.uniform(0.8, 1.2, 3) * rng.uniform(0.6, 1.3)
+    cg, bg, gm = (0.1, (0.85, 1.15), (0.85, 1.15)) if light else (0.2, (0.6, 1.3), (0.7, 1.4))
+    gains = rng.uniform(1 - cg, 1 + cg, 3) * rng.uniform(*bg)
     a = a * gains
-    a = 255.0 * np.clip(a / 255.0, 0, 1) ** rng.uniform(0.7, 1.4)
+    a = 255.0 * np.clip(a / 255.0, 0, 1) ** rng.uniform(*gm)
     # vignetting and the field of view
     rr = radius2(work)
-    vig = 1.0 - rng.uniform(0, 0.6) * np.clip(rr, 0, 2) / 2
+    vig = 1.0 - rng.uniform(0, 0.15 if light else 0.6) * np.clip(rr, 0, 2) / 2
     bank = field_mask_bank(1234)
     fm = np.asarray(bank[rng.randint(len(bank))].resize((work, work), Image.BOX),
                     np.float32) / 255.0
+    if light:
+        fm = np.ones_like(fm)
     a = a * (vig * fm)[..., None] + rng.uniform(0, 10) * (1 - fm)[..., None]
-    a += rng.normal(0, rng.uniform(0, 4), a.shape)
+    a += rng.normal(0, rng.uniform(0, 1.5 if light else 4), a.shape)
     a = np.clip(a + 0.5, 0, 255).astype(np.uint8)
     pil = Image.fromarray(a)
     # JPEG history at the capsule's size, then the engine's area resize
     buf = io.BytesIO()
-    pil.save(buf, "JPEG", quality=int(rng.randint(50, 96)))
+    pil.save(buf, "JPEG", quality=int(rng.randint(80 if light else 50, 96)))
     pil = Image.open(io.BytesIO(buf.getvalue())).convert("RGB").resize((IN, IN), Image.BOX)
     m = Image.fromarray(np.ascontiguousarray(mask * 255).astype(np.uint8)).resize((OUT, OUT), Image.BOX)
     fm_in = np.asarray(Image.fromarray((fm * 255).astype(np.uint8)).resize((OUT, OUT), Image.BOX),
@@ -410,8 +426,9 @@ class DS(nn.Module):
 
 class PolypNet(nn.Module):
     """80x80 input; heatmap logits at 40x40 (half the input side)."""
-    def __init__(self, w=WIDTHS):
+    def __init__(self, w=None):
         super().__init__()
+        w = WIDTHS if w is None else w
         c0, c1, c2, c3 = w
         self.enc0 = ConvBN(3, c0, 3, 2)      # 40
         self.enc1 = DS(c0, c1, 2)            # 20
@@ -460,11 +477,19 @@ class Sampler:
         self.widx = widx      # capsule frames usable for training
         self.seed = seed
 
-    def kvasir(self, rng, i):
+    def kvasir(self, rng, i, masked=None):
         img = self.d["kimg"][i].copy()
-        if rng.rand() < 0.5:  # the overlays, sometimes removed: never a cue
+        m = self.d["kmask"][i].astype(np.float32) / 255.0
+        if masked is None:
+            masked = rng.rand() < 0.5
+        if masked:  # the overlays, sometimes removed: never a cue
             img[self.d["kovl"][i]] = 0
-        return img, self.d["kmask"][i].astype(np.float32) / 255.0
+            if OVERLAY_MEASURES:  # and no polyp under a blacked-out pixel
+                m = m * ~self.d["kovl"][i]
+        return img, m
+
+    def has_overlay(self, i):
+        return self.d["kovl"][i].mean() > 0.005
 
     def pasted(self, rng, positive):
         w = self.widx[rng.randint(len(self.widx))]
@@ -493,18 +518,45 @@ class Sampler:
         return None
 
     def epoch(self, ep, n_kv, n_neg, n_paste_pos, n_paste_neg, n_kv_bg=0):
+        """One epoch's samples, shuffled. Returns (x uint8 NxINxINx3, masks
+        NxOUTxOUT, kind N, pair N). kind: the sample's source (KINDS);
+        pair[i] = 1 when sample i+1 is the same Kvasir-SEG frame under the
+        same augmentation with its overlays blacked out (the consistency
+        pairs), else 0."""
         rng = np.random.RandomState(self.seed * 1000 + ep)
         plan = ([("k", int(i)) for i in rng.choice(self.kidx, n_kv, replace=False)] +
                 [("w", int(i)) for i in rng.choice(self.widx, n_neg, replace=False)] +
                 [("pp", 0)] * n_paste_pos + [("pn", 0)] * n_paste_neg + [("kb", 0)] * n_kv_bg)
         order = rng.permutation(len(plan))
-        xs, ms = [], []
+        xs, ms, kinds, pairs = [], [], [], []
         for j in order:
             kind, i = plan[j]
+            if kind == "k" and OVERLAY_MEASURES and self.has_overlay(i) and \
+                    rng.rand() < PAIR_SHARE:
+                # the same frame and augmentation, with and without overlays
+                st = rng.get_state()
+                for masked in (False, True):
+                    rng.set_state(st)
+                    img, m = self.kvasir(rng, i, masked)
+                    img, m = corner_patch(rng, img, m)
+                    a, mm = capsule_look(rng, img, m)
+                    xs.append(a)
+                    ms.append(mm)
+                    kinds.append(KINDS["k"])
+                    pairs.append(0 if masked else 1)
+                continue
             if kind == "k":
                 img, m = self.kvasir(rng, i)
             elif kind == "w":
-                img, m = self.d["wimg"][i], np.zeros((CACHE_SIDE, CACHE_SIDE), np.float32)
+                img = self.d["wimg"][i]
+                if CAPSULE_ZOOM > 0 and rng.rand() < CAPSULE_ZOOM:
+                    # a close-up crop, as the Kvasir-SEG background crops
+                    # are: zoom must not tell the sources apart
+                    s = CACHE_SIDE
+                    w = int(rng.uniform(0.3, 0.6) * s)
+                    x0, y0 = rng.randint(0, s - w + 1), rng.randint(0, s - w + 1)
+                    img = img[y0:y0 + w, x0:x0 + w]
+                m = np.zeros(img.shape[:2], np.float32)
             elif kind == "kb":
                 r = self.kvasir_background(rng)
                 if r is None:
@@ -515,21 +567,80 @@ class Sampler:
                 if r is None:
                     continue
                 img, m = r
+            img, m = corner_patch(rng, img, m)
             a, mm = capsule_look(rng, img, m)
             xs.append(a)
             ms.append(mm)
-        return np.stack(xs), np.stack(ms)
+            kinds.append(KINDS[kind])
+            pairs.append(0)
+        return np.stack(xs), np.stack(ms), np.array(kinds), np.array(pairs)
+
+
+KINDS = dict(k=0, w=1, pp=2, pn=3, kb=4)
+# The overlay measures (--overlay-measures; off in the shipped recipe, see
+# the model card): overlay pairs, black corner patches, and no polyp label
+# under blacked-out overlay pixels.
+OVERLAY_MEASURES = False
+PAIR_SHARE = 0.35    # share of Kvasir-SEG frames with overlays seen twice
+CORNER_SHARE = 0.15  # share of samples (every source) with a black corner patch
+LIGHT_SHARE = 0.0    # share of samples (every source) with the light look (--light-share)
+CAPSULE_ZOOM = 0.0   # share of capsule negatives as close-up crops (--capsule-zoom)
+SOURCE_TAU = 0.5     # temperature (logits) of the soft AUROC in source_rank_loss
+
+
+def corner_patch(rng, img, m):
+    """A black rectangle in a corner, on samples of every source
+    (CORNER_SHARE): what a blacked-out ScopeGuide inset looks like, so that
+    a masked overlay is no cue to source or score. Pixels under it are no
+    polyp."""
+    if not OVERLAY_MEASURES or rng.rand() >= CORNER_SHARE:
+        return img, m
+    s = img.shape[0]
+    h, w = int(s * rng.uniform(0.15, 0.35)), int(s * rng.uniform(0.15, 0.4))
+    y0 = 0 if rng.rand() < 0.5 else s - h
+    x0 = 0 if rng.rand() < 0.5 else s - w
+    img = img.copy()
+    img[y0:y0 + h, x0:x0 + w] = 0
+    m = m.copy()
+    m[y0:y0 + h, x0:x0 + w] = 0
+    return img, m
 
 
 def channels_last(t):
     return t.contiguous(memory_format=torch.channels_last)
 
 
-def train(data, kidx, widx, epochs, seed, log, tag):
+def source_rank_loss(fl, yb, kind):
+    """How well the frame logit ranks polyp-free Kvasir-SEG samples above
+    polyp-free capsule samples: (soft AUROC - 0.5)^2 over the pairs in the
+    batch (0 when either side is missing). On frames without a polyp the
+    score must not tell the two sources apart. Only the Kvasir-SEG side
+    moves (the capsule side is detached): capsule frames are what the
+    detector reads, and their negatives must not be pulled up."""
+    kv = fl[(yb == 0) & ((kind == KINDS["k"]) | (kind == KINDS["kb"]))]
+    cap = fl[(yb == 0) & (kind == KINDS["w"])].detach()
+    if len(kv) == 0 or len(cap) == 0:
+        return fl.sum() * 0
+    soft = torch.sigmoid((kv[:, None] - cap[None, :]) / SOURCE_TAU).mean()
+    return (soft - 0.5) ** 2
+
+
+def overlay_pair_loss(fl, pair):
+    """Squared change of the frame probability between a Kvasir-SEG sample
+    and the same sample with its overlays blacked out (pairs in the batch)."""
+    first = torch.nonzero(pair[:-1] == 1)[:, 0]
+    if len(first) == 0:
+        return fl.sum() * 0
+    p = torch.sigmoid(fl)
+    return ((p[first] - p[first + 1]) ** 2).mean()
+
+
+def train(data, kidx, widx, epochs, seed, log, tag, widths=None, source_weight=0.0,
+          overlay_weight=4.0):
     torch.manual_seed(seed)
     # channels-last runs the convolutions through oneDNN: about 5x faster
     # on the CPU than PyTorch's default layout for these small layers
-    net = PolypNet().to(memory_format=torch.channels_last)
+    net = PolypNet(widths).to(memory_format=torch.channels_last)
     sampler = Sampler(data, kidx, widx, seed)
     n_kv = min(len(kidx), 800)
     n_neg = min(len(widx), 600)
@@ -537,19 +648,26 @@ def train(data, kidx, widx, epochs, seed, log, tag):
     n_kb = 350 if len(kidx) > 100 else len(kidx) // 4
     opt = torch.optim.AdamW(net.parameters(), lr=3e-3, weight_decay=1e-4)
     bs = 32
-    per_epoch = n_kv + n_neg + n_pp + n_pn + n_kb
-    steps = epochs * (per_epoch // bs + 1)
+    if OVERLAY_MEASURES:
+        # an upper bound: how many frames get a pair is random
+        per_epoch = int(n_kv * (1 + PAIR_SHARE + 0.1) + n_neg + n_pp + n_pn + n_kb)
+        steps = epochs * (per_epoch // bs + 2)
+    else:
+        per_epoch = n_kv + n_neg + n_pp + n_pn + n_kb
+        steps = epochs * (per_epoch // bs + 1)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=3e-3, total_steps=steps + 10,
                                                 pct_start=0.15)
     t0 = time.time()
     for ep in range(epochs):
-        x, m = sampler.epoch(ep, n_kv, n_neg, n_pp, n_pn, n_kb)
+        x, m, kinds, pairs = sampler.epoch(ep, n_kv, n_neg, n_pp, n_pn, n_kb)
         net.train()
-        tot = 0.0
+        tot = src_tot = ovl_tot = 0.0
         nb = 0
         for b in range(0, len(x), bs):
             xb = channels_last(to_input(x[b:b + bs]))
             mb = torch.from_numpy(m[b:b + bs])
+            kb = torch.from_numpy(kinds[b:b + bs])
+            pb = torch.from_numpy(pairs[b:b + bs])
             yb = (mb.reshape(len(mb), -1).sum(1) >= 4).float()
             logits = net(xb)
             pix = F.binary_cross_entropy_with_logits(logits, mb)
@@ -557,15 +675,26 @@ def train(data, kidx, widx, epochs, seed, log, tag):
             inter = (p * mb).sum((1, 2))
             dice = 1 - (2 * inter + 1) / (p.sum((1, 2)) + mb.sum((1, 2)) + 1)
             dice = (dice * yb).sum() / yb.sum().clamp(min=1)
-            frame = F.binary_cross_entropy_with_logits(frame_logit(logits), yb)
+            fl = frame_logit(logits)
+            frame = F.binary_cross_entropy_with_logits(fl, yb)
+            src = source_rank_loss(fl, yb, kb)
+            ovl = overlay_pair_loss(fl, pb)
             loss = pix + dice + 0.5 * frame
+            if source_weight:  # each penalty only where it is in use
+                loss = loss + source_weight * src
+            if OVERLAY_MEASURES and overlay_weight:
+                loss = loss + overlay_weight * ovl
             opt.zero_grad()
             loss.backward()
             opt.step()
-            sched.step()
+            if sched.last_epoch < steps:
+                sched.step()
             tot += float(loss)
+            src_tot += float(src)
+            ovl_tot += float(ovl)
             nb += 1
-        log(f"{tag} epoch {ep + 1}/{epochs} loss {tot / nb:.4f} ({time.time() - t0:.0f} s)")
+        log(f"{tag} epoch {ep + 1}/{epochs} loss {tot / nb:.4f} source {src_tot / nb:.4f} "
+            f"overlay {ovl_tot / nb:.4f} ({time.time() - t0:.0f} s)")
     net.eval()
     return net
 
@@ -855,24 +984,48 @@ def write_reference(net, path, img_u8):
 # --------------------------------------------------------------------------
 
 def main():
+    global WIDTHS, LIGHT_SHARE, CAPSULE_ZOOM, OVERLAY_MEASURES
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--shared", required=True, help="folder holding kvasir-seg/ and wcebleedgen/")
     ap.add_argument("--cache", required=True, help="gitignored cache folder")
     ap.add_argument("--out", required=True, help="weights file to write")
     ap.add_argument("--metrics", required=True, help="metrics JSON to write")
     ap.add_argument("--reference", help="C test vector to write (tests/data/...)")
-    ap.add_argument("--epochs", type=int, default=30)
-    ap.add_argument("--cv-epochs", type=int, default=12,
-                    help="epochs of each cross-validation fold model (0: no CV)")
+    ap.add_argument("--epochs", type=int, default=28)
+    ap.add_argument("--cv-epochs", type=int, default=None,
+                    help="epochs of each cross-validation fold model (0: no CV; "
+                         "default: --epochs, so that fold 4 is the shipped model)")
+    ap.add_argument("--folds", default="0,1,2,3,4",
+                    help="cross-validation folds to run (merged into --metrics)")
     ap.add_argument("--seed", type=int, default=13)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--part", choices=["all", "final", "cv"], default="all",
                     help="final: only the shipped model; cv: only the cross-validation, "
-                         "merged into an existing --metrics file (each part is seeded on its "
-                         "own, so the split runs give what 'all' gives)")
+                         "merged into the --metrics file of that shipped model (each part "
+                         "and fold is seeded on its own, so split runs give what 'all' gives)")
+    ap.add_argument("--widths", default=",".join(map(str, WIDTHS)),
+                    help="channel widths of the four levels (the weights file records them)")
+    ap.add_argument("--source-weight", type=float, default=0.0,
+                    help="weight of the source-ranking penalty on polyp-free frames (off: "
+                         "at 4 it cost capsule AUROC, models/MODEL_CARD-polyp.md)")
+    ap.add_argument("--overlay-weight", type=float, default=4.0,
+                    help="weight of the overlay-pair consistency penalty")
+    ap.add_argument("--light-share", type=float, default=LIGHT_SHARE,
+                    help="share of samples given the light look (tried at 0.2: see the model card)")
+    ap.add_argument("--capsule-zoom", type=float, default=CAPSULE_ZOOM,
+                    help="share of capsule negatives taken as close-up crops (tried at 0.3)")
+    ap.add_argument("--overlay-measures", action="store_true",
+                    help="overlay pairs, black corner patches, no label under blacked-out "
+                         "overlays (tried: see the model card)")
     ap.add_argument("--smoke", action="store_true",
                     help="a few frames, one epoch: checks the tool runs end to end")
     a = ap.parse_args()
+    WIDTHS = tuple(int(v) for v in a.widths.split(","))
+    LIGHT_SHARE, CAPSULE_ZOOM = a.light_share, a.capsule_zoom
+    OVERLAY_MEASURES = a.overlay_measures
+    if len(WIDTHS) != 4 or min(WIDTHS) < 1:
+        ap.error("--widths takes four positive integers")
+    tkw = dict(source_weight=a.source_weight, overlay_weight=a.overlay_weight)
 
     torch.set_num_threads(a.threads)
     torch.use_deterministic_algorithms(True)
@@ -889,72 +1042,98 @@ def main():
     wpart = group_split(data["wgroup"], 5, a.seed + 1)
     widx_train = np.nonzero(wpart != 0)[0]
     widx_held = np.nonzero(wpart == 0)[0]
-    if a.smoke:
-        a.epochs, a.cv_epochs = 1, 0
+    if a.smoke:  # one epoch; cross-validation only when asked for (then 1 epoch too)
+        a.epochs, a.cv_epochs = 1, (1 if a.cv_epochs else 0)
+    if a.cv_epochs is None:
+        a.cv_epochs = a.epochs
 
     metrics = dict(tool="tools/train_polyp.py", seed=a.seed, input_side=IN, topk=TOPK,
                    widths=list(WIDTHS), threads=a.threads, epochs=a.epochs,
-                   cv_epochs=a.cv_epochs, smoke=a.smoke)
-    # grouped 5-fold cross-validation on Kvasir-SEG (shorter fold models)
-    if a.part == "cv":
-        with open(a.metrics) as f:
-            old = json.load(f)
-        old.update(cv_epochs=a.cv_epochs)
-        metrics = old
-    if a.cv_epochs > 0 and a.part != "final":
-        folds = []
-        t0 = time.time()
-        for f in range(5):
-            ktr = np.nonzero((kfold != f) & (kfold >= 0))[0]
-            kva = np.nonzero(kfold == f)[0]
-            net = train(data, ktr, widx_train, a.cv_epochs, a.seed + 100 + f, log, f"cv{f}")
-            rep, _, _ = fold_report(net, data, kva, widx_held, a.seed + 200 + f)
-            rep.pop("_inpainted_scores")
-            log(f"cv{f}: {json.dumps(rep)}")
-            folds.append(rep)
-        keys = ["dice", "iou", "hit_rate"]
-        metrics["cv"] = dict(
-            folds=folds,
-            mean={k: float(np.mean([r["kvasir"][k] for r in folds])) for k in keys},
-            std={k: float(np.std([r["kvasir"][k] for r in folds])) for k in keys},
-            capsule_auroc_mean=float(np.mean([r["capsule"]["auroc"] for r in folds])),
-            seconds=round(time.time() - t0))
-    if a.part == "cv":
-        metrics["total_seconds"] = metrics.get("final", {}).get("train_seconds", 0) + \
-            metrics["cv"]["seconds"]
+                   cv_epochs=a.cv_epochs, smoke=a.smoke,
+                   source_weight=a.source_weight, overlay_weight=a.overlay_weight,
+                   light_share=a.light_share, capsule_zoom=a.capsule_zoom,
+                   overlay_measures=OVERLAY_MEASURES)
+
+    def save():
         with open(a.metrics + ".partial", "w") as f:
             json.dump(metrics, f, indent=1)
         os.replace(a.metrics + ".partial", a.metrics)
+
+    if a.part in ("all", "final"):
+        # the shipped model: Kvasir folds 0-3, capsule train groups
+        t0 = time.time()
+        ktr = np.nonzero((kfold != 4) & (kfold >= 0))[0]
+        kva = np.nonzero(kfold == 4)[0]
+        if a.smoke and len(kva) == 0:
+            kva = ktr[:5]
+        net = train(data, ktr, widx_train, a.epochs, a.seed, log, "final", **tkw)
+        rep, ps, ns = fold_report(net, data, kva, widx_held, a.seed + 300)
+        op = choose_threshold(ps, ns)
+        rep["capsule"].update(op)
+        kis = rep.pop("_inpainted_scores")
+        rep["source_auroc_inpainted"]["kvasir_flagged_at_final_threshold"] = \
+            float(np.mean(kis >= op["threshold"]))
+        metrics["final"] = rep
+        metrics["final"]["train_seconds"] = round(time.time() - t0)
+        metrics["threshold"] = op["threshold"]
+        write_weights(net, a.out, op["threshold"])
+        if a.reference:
+            # a held-out capsule frame with a held-out polyp pasted in
+            pos, _ = capsule_set(data, kva[:1], widx_held, a.seed + 300)
+            write_reference(net, a.reference, pos[0])
+        metrics["total_seconds"] = round(time.time() - t_start)
+        save()
+        log(f"final: {json.dumps(rep)}")
+        log(f"wrote {a.out} (threshold {op['threshold']:.4f}) and {a.metrics} "
+            f"in {metrics['total_seconds']} s")
+
+    # grouped 5-fold cross-validation on Kvasir-SEG. At --cv-epochs equal to
+    # --epochs, fold 4's model is the shipped model (same folds, same
+    # setting): it is not trained twice.
+    if a.cv_epochs > 0 and a.part in ("all", "cv"):
+        if a.part == "cv":
+            with open(a.metrics) as f:
+                metrics = json.load(f)
+            if metrics.get("widths") != list(WIDTHS) or metrics.get("epochs") != a.epochs:
+                log("train_polyp: --part cv needs the metrics of the same shipped model "
+                    "(widths, epochs); run --part final first")
+                return 2
+        old = metrics.get("cv", {})
+        done = {r["fold"]: r for r in old.get("folds", [])} \
+            if old.get("cv_epochs") == a.cv_epochs else {}
+        seconds = old.get("seconds", 0) if done else 0
+        for f in [int(v) for v in a.folds.split(",")]:
+            t0 = time.time()
+            kva = np.nonzero(kfold == f)[0]
+            if f == 4 and a.cv_epochs == a.epochs and "final" in metrics:
+                rep = {k: v for k, v in metrics["final"].items() if k != "train_seconds"}
+                rep["capsule"] = {k: rep["capsule"][k] for k in ("n_pos", "n_neg", "auroc")}
+                rep["shipped_model"] = True
+            else:
+                ktr = np.nonzero((kfold != f) & (kfold >= 0))[0]
+                net = train(data, ktr, widx_train, a.cv_epochs, a.seed + 100 + f, log,
+                            f"cv{f}", **tkw)
+                rep, _, _ = fold_report(net, data, kva, widx_held, a.seed + 200 + f)
+                rep.pop("_inpainted_scores")
+            rep["fold"] = f
+            done[f] = rep
+            seconds += round(time.time() - t0)
+            log(f"cv{f}: {json.dumps(rep)}")
+            folds = [done[k] for k in sorted(done)]
+            keys = ["dice", "iou", "hit_rate"]
+            metrics["cv"] = dict(
+                cv_epochs=a.cv_epochs,
+                folds=folds,
+                mean={k: float(np.mean([r["kvasir"][k] for r in folds])) for k in keys},
+                std={k: float(np.std([r["kvasir"][k] for r in folds])) for k in keys},
+                capsule_auroc_mean=float(np.mean([r["capsule"]["auroc"] for r in folds])),
+                source_auroc_polyp_free_mean=float(np.mean(
+                    [r["source_auroc_polyp_free"]["auroc"] for r in folds])),
+                seconds=seconds)
+            metrics["cv_epochs"] = a.cv_epochs
+            metrics["total_seconds"] = metrics.get("final", {}).get("train_seconds", 0) + seconds
+            save()  # after every fold: a stopped run keeps what it finished
         log(f"cv: {json.dumps(metrics['cv']['mean'])}")
-        return 0
-    # the shipped model: Kvasir folds 0-3, capsule train groups
-    t0 = time.time()
-    ktr = np.nonzero((kfold != 4) & (kfold >= 0))[0]
-    kva = np.nonzero(kfold == 4)[0]
-    if a.smoke and len(kva) == 0:
-        kva = ktr[:5]
-    net = train(data, ktr, widx_train, a.epochs, a.seed, log, "final")
-    rep, ps, ns = fold_report(net, data, kva, widx_held, a.seed + 300)
-    op = choose_threshold(ps, ns)
-    rep["capsule"].update(op)
-    kis = rep.pop("_inpainted_scores")
-    rep["source_auroc_inpainted"]["kvasir_flagged_at_final_threshold"] = \
-        float(np.mean(kis >= op["threshold"]))
-    metrics["final"] = rep
-    metrics["final"]["train_seconds"] = round(time.time() - t0)
-    metrics["threshold"] = op["threshold"]
-    write_weights(net, a.out, op["threshold"])
-    if a.reference:
-        # a held-out capsule frame with a held-out polyp pasted in
-        pos, _ = capsule_set(data, kva[:1], widx_held, a.seed + 300)
-        write_reference(net, a.reference, pos[0])
-    metrics["total_seconds"] = round(time.time() - t_start)
-    with open(a.metrics + ".partial", "w") as f:
-        json.dump(metrics, f, indent=1)
-    os.replace(a.metrics + ".partial", a.metrics)
-    log(f"final: {json.dumps(rep)}")
-    log(f"wrote {a.out} (threshold {op['threshold']:.4f}) and {a.metrics} "
-        f"in {metrics['total_seconds']} s")
     return 0
 
 

@@ -2,7 +2,8 @@
 # train_polyp_smoke.sh - the polyp training tool runs end to end on a few
 # frames for one epoch (tools/train_polyp.py --smoke): it writes a weights
 # file the C engine loads and runs, a metrics file with the validation
-# sections, gives the same bytes twice, and never touches models/. Skips (77) without ../shared or
+# sections and two cross-validation folds (fold 4 being the shipped model
+# itself), gives the same bytes twice, and never touches models/. Skips (77) without ../shared or
 # Debian's python3-torch.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -18,6 +19,7 @@ models_before=$(cd "$CS_SOURCE_DIR/models" && sha256sum ./* | sort)
 
 /usr/bin/python3 "$CS_SOURCE_DIR/tools/train_polyp.py" --smoke --shared "$CS_SHARED_DIR/data" \
     --cache "$T/cache" --out "$T/w.bin" --metrics "$T/m.json" --reference "$T/ref.bin" \
+    --cv-epochs 1 --folds 0,4 \
     >"$T/train.out" 2>"$T/train.err" || die "training failed: $(tail -5 "$T/train.err")"
 [ -s "$T/w.bin" ] && [ -s "$T/ref.bin" ] || fail "no weights or reference written"
 python3 - "$T/m.json" <<'PY' || fail "metrics file incomplete"
@@ -29,6 +31,11 @@ for k in ("kvasir", "capsule", "source_auroc_polyp_free", "overlay_removal",
     assert k in f, k
 assert 0 < m["threshold"] < 1, m["threshold"]
 assert m["smoke"] is True
+c = m["cv"]
+assert [r["fold"] for r in c["folds"]] == [0, 4], c["folds"]
+assert c["folds"][1].get("shipped_model") is True and "shipped_model" not in c["folds"][0]
+assert c["folds"][1]["kvasir"] == f["kvasir"], "fold 4 is not the shipped model's figures"
+assert set(c["mean"]) == {"dice", "iou", "hit_rate"}
 PY
 ok "smoke training writes weights, reference and metrics"
 
