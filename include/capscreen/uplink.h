@@ -109,6 +109,11 @@ typedef struct csu_config {
     bool finish;             /* close the study once everything is sent,
                                  as if the spool held study.end */
     uint64_t rng_seed;       /* jitter seed; 0: from the clock and pid */
+    bool read_ahead;         /* spool mode: pack (and hash) the next chunk
+                                on a worker thread while a PATCH is sent,
+                                so the link does not wait for it; costs a
+                                second chunk buffer. Default true
+                                (docs/uplink.md, "Chunks") */
 
     csu_status_cb on_status; /* optional */
     void *user;
