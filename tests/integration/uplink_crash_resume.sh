@@ -22,7 +22,7 @@ for target in 6 16 26; do
     "$UPLINK" "${ARGS[@]}" --max-rate 120K >>"$T/uplink.log" 2>&1 &
     UPLINK_PID=$!
     wait_until 60 "frames_sent >= $target" frames_sent_at_least "$T/status.json" "$target"
-    kill -KILL "$UPLINK_PID"
+    kill -KILL "$UPLINK_PID" 2>/dev/null || true # gone already: checked below
     wait "$UPLINK_PID" 2>/dev/null || true
     UPLINK_PID=
     sent=$(json_field "$T/status.json" frames_sent)
