@@ -17,7 +17,10 @@
 #               checked against the bytes the server received
 # Each is timed from before its upload is created to its end.
 # Extra `capscreen-uplink run` options (e.g. --chunk-bytes 1M) can be given
-# in CS_GOODPUT_UPLINK_ARGS.
+# in CS_GOODPUT_UPLINK_ARGS. CS_GOODPUT_UPLINK_B=PATH (another build's
+# capscreen-uplink, e.g. the previous commit's) is run too, after the
+# first, over the same link against the same curl time: a paired
+# before/after on a machine whose speed wanders between runs.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 frames=${1:-2000} loss=${2:-1} rate=${3:-20mbit} rtt=${4:-100} jitter=${5:-0}
@@ -84,18 +87,43 @@ ip netns exec $net-hub "$up" run --state "$work/state" --spool "$work/spool" --f
   ${CS_GOODPUT_UPLINK_ARGS:-} >/dev/null 2>"$work/uplink.err" \
   || { echo "goodput: uplink failed: $(tail -2 "$work/uplink.err")" >&2; exit 1; }
 t_up=$(( $(now_ns) - t0 ))
-received=$(ip netns exec $net-hospital curl -s -H "Authorization: Bearer $token" \
-  "$url/api/v1/studies/$(field "$up_study" study)" | python3 -c 'import json,sys; print(json.load(sys.stdin)["progress"]["bytes_received"])')
+received() {
+  ip netns exec $net-hospital curl -s -H "Authorization: Bearer $token" \
+    "$url/api/v1/studies/$(field "$1" study)" | python3 -c 'import json,sys; print(json.load(sys.stdin)["progress"]["bytes_received"])'
+}
+received=$(received "$up_study")
 [ "$received" -ge "$bytes" ] || { echo "goodput: the server holds $received of $bytes bytes from the uplink" >&2; exit 1; }
 
-python3 - "$bytes" "$t_curl" "$t_up" "$loss" "$rate" "$frames" "$rtt" "$jitter" "${CS_GOODPUT_UPLINK_ARGS:-}" <<'PY'
+# The comparison build, the same way (its own study, state and spool).
+t_b=0
+if [ -n "${CS_GOODPUT_UPLINK_B:-}" ]; then
+  b_study=$(study)
+  code=$(field "$b_study" enrolment_code)
+  mkdir -p "$work/spool_b"
+  ip netns exec $net-hub "$CS_GOODPUT_UPLINK_B" enrol --server "$url" --code "$code" --state "$work/state_b" >/dev/null
+  cp "$work/frames"/*.jpg "$work/spool_b/" && touch "$work/spool_b/study.end"
+  t0=$(now_ns)
+  # shellcheck disable=SC2086  # extra options, split on purpose
+  ip netns exec $net-hub "$CS_GOODPUT_UPLINK_B" run --state "$work/state_b" --spool "$work/spool_b" --finish \
+    ${CS_GOODPUT_UPLINK_ARGS:-} >/dev/null 2>"$work/uplink_b.err" \
+    || { echo "goodput: uplink B failed: $(tail -2 "$work/uplink_b.err")" >&2; exit 1; }
+  t_b=$(( $(now_ns) - t0 ))
+  received=$(received "$b_study")
+  [ "$received" -ge "$bytes" ] || { echo "goodput: the server holds $received of $bytes bytes from uplink B" >&2; exit 1; }
+fi
+
+python3 - "$bytes" "$t_curl" "$t_up" "$loss" "$rate" "$frames" "$rtt" "$jitter" "${CS_GOODPUT_UPLINK_ARGS:-}" "$t_b" <<'PY'
 import json, sys
 b, tc, tu = int(sys.argv[1]), int(sys.argv[2]) / 1e9, int(sys.argv[3]) / 1e9
+tb = int(sys.argv[10]) / 1e9
 print(f"{sys.argv[6]} frames, {b/1e6:.1f} MB, {sys.argv[7]} ms RTT (+-{sys.argv[8]}), {sys.argv[4]}% loss each way, "
       f"{sys.argv[5]} cap; uplink options: {sys.argv[9] or 'defaults'}")
 print(f"plain curl: {tc:6.2f} s  {8*b/tc/1e6:6.2f} Mbit/s")
 print(f"uplink:     {tu:6.2f} s  {8*b/tu/1e6:6.2f} Mbit/s  ({100*tc/tu:.0f}% of curl)")
-print(json.dumps({"bytes": b, "rtt_ms": float(sys.argv[7]), "loss_pct": float(sys.argv[4]), "rate": sys.argv[5],
-                  "curl_s": round(tc, 3), "uplink_s": round(tu, 3),
-                  "uplink_fraction_of_curl": round(tc / tu, 3)}))
+out = {"bytes": b, "rtt_ms": float(sys.argv[7]), "loss_pct": float(sys.argv[4]), "rate": sys.argv[5],
+       "curl_s": round(tc, 3), "uplink_s": round(tu, 3), "uplink_fraction_of_curl": round(tc / tu, 3)}
+if tb > 0:
+    print(f"uplink B:   {tb:6.2f} s  {8*b/tb/1e6:6.2f} Mbit/s  ({100*tc/tb:.0f}% of curl)")
+    out.update({"uplink_b_s": round(tb, 3), "uplink_b_fraction_of_curl": round(tc / tb, 3)})
+print(json.dumps(out))
 PY

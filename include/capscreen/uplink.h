@@ -100,18 +100,19 @@ typedef struct csu_config {
 
     uint64_t chunk_bytes;      /* a PATCH carries up to this many bytes of
                                  whole records (one bigger frame goes alone);
-                                 default 8 MiB */
+                                 default 16 MiB */
     uint32_t chunk_target_ms;  /* size PATCHes to last about this long at the
                                  measured rate, from min(256 KiB,
                                  chunk_bytes) up to chunk_bytes; halve after
                                  a failed PATCH. 0: always chunk_bytes.
-                                 Default 4000 (docs/uplink.md, "Chunks") */
+                                 Default 8000 (docs/uplink.md, "Chunks") */
     uint32_t chunk_frames;     /* ... or this many frames; default and max 1024 */
     uint32_t chunk_ms;         /* ... or what came in this long; default 2000 */
     uint64_t spool_max_bytes;  /* spool cap in bytes; 0 = none; default 1 GiB */
     uint32_t spool_max_frames; /* spool cap in frames; 0 = none (default) */
     uint32_t max_frame_bytes;  /* bigger frames are set aside; default 2 MiB
-                                 (memory: about chunk_bytes + 2 x this) */
+                                 (memory: about chunk_bytes + 2 x this,
+                                 twice that with read_ahead) */
 
     uint32_t backoff_min_ms; /* first retry delay; default 1000 */
     uint32_t backoff_max_ms; /* retry delay cap; default 60000 */
@@ -124,6 +125,11 @@ typedef struct csu_config {
     bool finish;             /* close the study once everything is sent,
                                  as if the spool held study.end */
     uint64_t rng_seed;       /* jitter seed; 0: from the clock and pid */
+    bool read_ahead;         /* spool mode: pack (and hash) the next chunk
+                                on a worker thread while a PATCH is sent,
+                                so the link does not wait for it; costs a
+                                second chunk buffer. Default true
+                                (docs/uplink.md, "Chunks") */
 
     csu_status_cb on_status; /* optional */
     void *user;

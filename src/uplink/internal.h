@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "capscreen/uplink.h"
+#include "uplink/ahead.h"
 #include "uplink/backoff.h"
 #include "uplink/device.h"
 #include "uplink/outbox.h"
@@ -30,6 +31,7 @@ struct csu_uplink {
     csu_sizer sizer;  /* bytes per PATCH and per packed chunk */
     csu_saved *saved; /* progress, as last stored */
     csu_outbox ob;    /* bytes of saved's outbox */
+    csu_ahead ahead;  /* the next chunk, packed while a PATCH is sent */
     uint8_t *scratch; /* one frame payload */
     size_t scratch_cap;
     csu_spool_list list; /* last spool scan */

@@ -13,6 +13,7 @@ cs_status csu_outbox_init(csu_outbox *ob, size_t cap, cs_error *err)
 {
     ob->len = 0;
     ob->cap = cap;
+    ob->has_sha256 = false;
     ob->data = malloc(cap);
     if (!ob->data)
         return cs_error_set(err, CS_ERR_NOMEM,
@@ -36,6 +37,7 @@ void csu_outbox_clear(csu_outbox *ob, csu_saved *s) { csu_outbox_begin(ob, s, s-
 void csu_outbox_begin(csu_outbox *ob, csu_saved *s, uint64_t start, bool header)
 {
     ob->len = 0;
+    ob->has_sha256 = false;
     s->n = 0;
     s->seg_start = start;
     s->seg_len = 0;
@@ -58,6 +60,22 @@ cs_status csu_outbox_add(csu_outbox *ob, csu_saved *s, const csu_entry *e, const
     if (st != CS_OK)
         return st;
     ob->len += written;
+    ob->has_sha256 = false;
+    s->entries[s->n++] = *e;
+    return CS_OK;
+}
+
+cs_status csu_outbox_add_encoded(csu_outbox *ob, csu_saved *s, const csu_entry *e,
+                                 const uint8_t *rec, size_t rec_len, cs_error *err)
+{
+    if (s->n >= CSU_CHUNK_FRAMES_MAX)
+        return cs_error_set(err, CS_ERR_ARG, "outbox: entry table full");
+    if (rec_len != CS_FS_RECORD_OVERHEAD + (size_t)e->size || rec_len > ob->cap - ob->len)
+        return cs_error_set(err, CS_ERR_TOO_LARGE, "outbox: no room for a %zu-byte record",
+                            rec_len);
+    memcpy(ob->data + ob->len, rec, rec_len);
+    ob->len += rec_len;
+    ob->has_sha256 = false;
     s->entries[s->n++] = *e;
     return CS_OK;
 }
@@ -89,6 +107,7 @@ cs_status csu_outbox_load(csu_outbox *ob, const csu_saved *s, const char *dir, b
     cs_status st;
     *valid = false;
     ob->len = 0;
+    ob->has_sha256 = false;
     if (!csu_path(path, sizeof path, dir, CSU_OUTBOX_FILE))
         return cs_error_set(err, CS_ERR_ARG, "state folder path too long");
     st = csu_file_read(path, ob->cap, &buf, &len, err);

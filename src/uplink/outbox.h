@@ -18,6 +18,10 @@
 typedef struct csu_outbox {
     uint8_t *data;   /* owned */
     size_t len, cap; /* cap is fixed at init: the chunk limit */
+    uint8_t sha256[32]; /* of data[0..len) when has_sha256: set by the
+                           packer from the read-ahead, cleared by every
+                           change of the bytes */
+    bool has_sha256;
 } csu_outbox;
 
 /* Allocate `cap` bytes. Errors: CS_ERR_NOMEM. */
@@ -35,6 +39,12 @@ void csu_outbox_clear(csu_outbox *ob, csu_saved *s);
  * CS_ERR_ARG (entry table full). */
 cs_status csu_outbox_add(csu_outbox *ob, csu_saved *s, const csu_entry *e, const uint8_t *payload,
                          cs_error *err) CS_WARN_UNUSED;
+
+/* Append a record already encoded (`rec`, `rec_len` bytes: the read-ahead's
+ * copy of what csu_outbox_add() would write for `e`). Errors as
+ * csu_outbox_add(). */
+cs_status csu_outbox_add_encoded(csu_outbox *ob, csu_saved *s, const csu_entry *e,
+                                 const uint8_t *rec, size_t rec_len, cs_error *err) CS_WARN_UNUSED;
 
 /* Record length and CRC in s. */
 void csu_outbox_seal(const csu_outbox *ob, csu_saved *s);

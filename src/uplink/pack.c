@@ -122,6 +122,82 @@ cs_status csu__scan(csu_uplink *u, cs_error *err)
     return csu__update_full(u, err);
 }
 
+/* Take the read-ahead's records (ahead.h) for the first frames of the new
+ * listing, as long as each is still the same frame (name, size, time),
+ * gets the same index and fits this chunk: exactly the bytes that packing
+ * them here would make. All of them: the buffers are swapped, nothing is
+ * copied. Returns how many were taken; *whole when that is all of them.
+ * The read-ahead's records are used up either way (its CRC, hash and file
+ * stay for the caller). */
+static size_t take_ahead(csu_uplink *u, bool *whole, cs_error *err, cs_status *st)
+{
+    csu_saved *s = u->saved;
+    csu_ahead *a = &u->ahead;
+    size_t k = 0, off = 0;
+    *st = CS_OK;
+    *whole = false;
+    if (a->n == 0 || s->seg_header || u->ob.len != 0)
+        goto out;
+    for (; k < a->n && k < u->list.n && s->n + k < u->cfg.chunk_frames; k++) {
+        const csu_entry *e = &a->entries[k];
+        const csu_spool_file *f = &u->list.files[k];
+        if (e->index != s->next_index + k || strcmp(e->name, f->name) != 0 || e->size != f->size ||
+            e->time_us != f->mtime_us ||
+            (k > 0 && off + CS_FS_RECORD_OVERHEAD + e->size > csu_sizer_bytes(&u->sizer)))
+            break;
+        off += CS_FS_RECORD_OVERHEAD + (size_t)e->size;
+    }
+    if (k == a->n && a->cap == u->ob.cap) { /* all of it: swap the buffers */
+        uint8_t *t = u->ob.data;
+        u->ob.data = a->data;
+        a->data = t;
+        u->ob.len = a->len;
+        memcpy(s->entries + s->n, a->entries, k * sizeof *a->entries);
+        s->n += k;
+        s->next_index += k;
+        *whole = true;
+        goto out;
+    }
+    off = 0;
+    for (size_t i = 0; i < k; i++) {
+        const csu_entry *e = &a->entries[i];
+        size_t rec = CS_FS_RECORD_OVERHEAD + (size_t)e->size;
+        if ((*st = csu_outbox_add_encoded(&u->ob, s, e, a->data + off, rec, err)) != CS_OK)
+            return i;
+        off += rec;
+        s->next_index++;
+    }
+out:
+    a->n = 0;
+    a->len = 0;
+    return k;
+}
+
+/* The chunk is exactly the read-ahead: its CRC, hash and outbox file hold
+ * (ahead.h); only the progress is left to store. */
+static cs_status commit_ahead(csu_uplink *u, cs_error *err)
+{
+    csu_ahead *a = &u->ahead;
+    csu_saved *s = u->saved;
+    char from[CSU_PATH_MAX], to[CSU_PATH_MAX];
+    cs_status st;
+    s->seg_len = u->ob.len;
+    s->seg_crc = a->crc;
+    if (!a->saved || !csu_path(from, sizeof from, u->state_dir, CSU_AHEAD_FILE) ||
+        !csu_path(to, sizeof to, u->state_dir, CSU_OUTBOX_FILE) || rename(from, to) != 0) {
+        if ((st = csu_outbox_save(&u->ob, u->state_dir, err)) != CS_OK)
+            return st;
+    }
+    u->pending_since_ms = 0;
+    if ((st = csu_saved_store(s, u->state_dir, err)) != CS_OK)
+        return st;
+    if (a->hashed) {
+        memcpy(u->ob.sha256, a->sha256, sizeof a->sha256);
+        u->ob.has_sha256 = true;
+    }
+    return CS_OK;
+}
+
 /* The outbox is empty here, so every listed frame is unpacked. */
 static cs_status pack_spool(csu_uplink *u, bool *packed, cs_error *err)
 {
@@ -132,8 +208,12 @@ static cs_status pack_spool(csu_uplink *u, bool *packed, cs_error *err)
     if (!due(u, u->list.n, u->list.bytes))
         return CS_OK;
     csu_outbox_begin(&u->ob, s, s->upload_url[0] ? s->offset : 0, s->bytes_sent == 0);
-    size_t i;
-    for (i = 0; i < u->list.n && s->n < u->cfg.chunk_frames; i++) {
+    bool whole = false;
+    size_t i = take_ahead(u, &whole, err, &st);
+    if (st != CS_OK)
+        return st;
+    size_t taken = i;
+    for (; i < u->list.n && s->n < u->cfg.chunk_frames; i++) {
         const csu_spool_file *f = &u->list.files[i];
         csu_entry e = {0};
         size_t len = 0;
@@ -170,7 +250,9 @@ static cs_status pack_spool(csu_uplink *u, bool *packed, cs_error *err)
     /* The study's end was known when the spool was listed and every listed
      * frame is in this chunk: its PATCH can close the upload too. */
     u->last_chunk = finishing(u) && i == u->list.n;
-    return commit(u, err);
+    st = whole && s->n == taken ? commit_ahead(u, err) : commit(u, err);
+    csu_ahead_drop(&u->ahead);
+    return st;
 }
 
 static cs_status pack_stream(csu_uplink *u, bool *packed, cs_error *err)

@@ -16,6 +16,14 @@ void csu_sizer_init(csu_sizer *z, uint64_t max, uint32_t target_ms)
 
 uint64_t csu_sizer_bytes(const csu_sizer *z) { return z->cur; }
 
+uint64_t csu_sizer_next_max(const csu_sizer *z)
+{
+    if (!z->target_ms)
+        return z->max;
+    uint64_t hi = z->cur > UINT64_MAX / 4 ? UINT64_MAX : z->cur * 4;
+    return clamp(hi, z->min, z->max);
+}
+
 void csu_sizer_sent(csu_sizer *z, uint64_t bytes, int64_t elapsed_ms)
 {
     if (!z->target_ms || bytes * 2 < z->cur)

@@ -33,6 +33,9 @@ typedef struct csu_sizer {
 void csu_sizer_init(csu_sizer *z, uint64_t max, uint32_t target_ms);
 /* The byte budget of the next PATCH (and of the chunk packed for it). */
 uint64_t csu_sizer_bytes(const csu_sizer *z);
+/* The most csu_sizer_bytes() can be after the next csu_sizer_sent() or
+ * csu_sizer_failed(): what a chunk packed ahead of time may need. */
+uint64_t csu_sizer_next_max(const csu_sizer *z);
 /* A PATCH carried `bytes` in `elapsed_ms` (request to answer). */
 void csu_sizer_sent(csu_sizer *z, uint64_t bytes, int64_t elapsed_ms);
 /* A PATCH failed (no answer, or an answer that was not success). */

@@ -191,6 +191,29 @@ static cs_status do_create(csu_uplink *u, uint32_t *wait, cs_error *err)
     return csu_saved_store(s, u->state_dir, err);
 }
 
+/* While a PATCH sends the rest of the outbox, pack the spool frames listed
+ * after it (ahead.h). The last scan lists the outbox's frames first (they
+ * stay in the spool until confirmed); the read-ahead starts after the
+ * outbox's last frame, sized for the largest PATCH the sizer may allow
+ * next. */
+static void read_ahead(csu_uplink *u)
+{
+    const csu_saved *s = u->saved;
+    const csu_spool_list *l = &u->list;
+    if (!u->ahead.data || s->n == 0)
+        return;
+    const char *last = s->entries[s->n - 1].name;
+    for (size_t i = l->n; i-- > 0;)
+        if (strcmp(l->files[i].name, last) == 0) {
+            if (i + 1 < l->n)
+                csu_ahead_start(&u->ahead, u->spool_dir, u->state_dir, l->files + i + 1,
+                                l->n - i - 1,
+                                s->next_index, csu_sizer_next_max(&u->sizer), u->cfg.chunk_frames,
+                                u->tus.checksum);
+            return;
+        }
+}
+
 static cs_status do_patch(csu_uplink *u, bool final, uint32_t *wait, cs_error *err)
 {
     csu_saved *s = u->saved;
@@ -202,11 +225,20 @@ static cs_status do_patch(csu_uplink *u, bool final, uint32_t *wait, cs_error *e
     if (len > csu_sizer_bytes(&u->sizer))
         len = (size_t)csu_sizer_bytes(&u->sizer);
     bool closing = final || (u->last_chunk && s->offset + len == end);
+    /* the read-ahead's digest, when this PATCH carries the whole outbox */
+    const uint8_t *sum =
+        !final && u->ob.has_sha256 && s->offset == s->seg_start && len == s->seg_len
+            ? u->ob.sha256
+            : NULL;
     csu_reply r;
+    if (!final && !closing && s->offset + len == end)
+        read_ahead(u);
     int64_t t0 = csu_mono_ms();
-    csu_tus_patch(&u->tus, s->upload_url, s->offset, data, len, closing, &r);
+    csu_tus_patch(&u->tus, s->upload_url, s->offset, data, len, closing, sum, &r);
+    int64_t t1 = csu_mono_ms();
+    csu_ahead_finish(&u->ahead, r.code != 204 && r.code != 200);
     if (r.code == 204 || r.code == 200)
-        csu_sizer_sent(&u->sizer, len, csu_mono_ms() - t0);
+        csu_sizer_sent(&u->sizer, len, t1 - t0);
     else if (!final)
         csu_sizer_failed(&u->sizer);
     if (r.code == 404 || r.code == 410) {

@@ -132,7 +132,7 @@ void csu_tus_delete(csu_tus *t, const char *url, csu_reply *r)
 }
 
 void csu_tus_patch(csu_tus *t, const char *url, uint64_t offset, const uint8_t *data, size_t len,
-                   bool final, csu_reply *r)
+                   bool final, const uint8_t *sha256, csu_reply *r)
 {
     char off[64], length[64], sum[80], b64[48];
     uint8_t digest[32];
@@ -146,7 +146,10 @@ void csu_tus_patch(csu_tus *t, const char *url, uint64_t offset, const uint8_t *
     if (final)
         h = add(h, length, &ok);
     if (t->checksum) {
-        csu_sha256(data, len, digest);
+        if (sha256)
+            memcpy(digest, sha256, sizeof digest);
+        else
+            csu_sha256(data, len, digest);
         csu_base64(digest, sizeof digest, b64, sizeof b64);
         snprintf(sum, sizeof sum, "Upload-Checksum: sha256 %s", b64);
         h = add(h, sum, &ok);

@@ -34,8 +34,10 @@ void csu_tus_head(csu_tus *t, const char *url, csu_reply *r);
 /* DELETE (tus termination) of an upload being abandoned. */
 void csu_tus_delete(csu_tus *t, const char *url, csu_reply *r);
 /* PATCH `len` bytes at `offset`; with `final`, also Upload-Length:
- * offset + len, which closes a deferred-length upload. */
+ * offset + len, which closes a deferred-length upload. With checksums on,
+ * `sha256` (may be NULL: computed here) is the body's digest, worked out
+ * beforehand by the caller. */
 void csu_tus_patch(csu_tus *t, const char *url, uint64_t offset, const uint8_t *data, size_t len,
-                   bool final, csu_reply *r);
+                   bool final, const uint8_t *sha256, csu_reply *r);
 
 #endif

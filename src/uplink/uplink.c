@@ -49,6 +49,7 @@ void csu_config_init(csu_config *c)
     c->low_speed_bytes = 100;
     c->low_speed_time_s = 20;
     c->checksum = CSU_CHECKSUM_AUTO;
+    c->read_ahead = true;
 }
 
 static bool copy(char *dst, size_t cap, const char *src)
@@ -169,6 +170,9 @@ cs_status csu_uplink_create(const csu_config *cfg, csu_uplink **out, cs_error *e
                               err)) != CS_OK ||
         (st = csu_saved_load(u->saved, u->state_dir, &found, err)) != CS_OK)
         goto fail;
+    if (u->spool_dir[0] && cfg->read_ahead &&
+        (st = csu_ahead_init(&u->ahead, u->ob.cap, cfg->max_frame_bytes, err)) != CS_OK)
+        goto fail;
     if (u->stream_path[0])
         u->stream_fd = open(u->stream_path, O_RDONLY | O_CLOEXEC);
     if (u->saved->seg_len) { /* an outbox was waiting: check or rebuild it */
@@ -190,6 +194,7 @@ void csu_uplink_destroy(csu_uplink *u)
 {
     if (!u)
         return;
+    csu_ahead_free(&u->ahead);
     csu_tus_cleanup(&u->tus);
     csu_health_free(u->health);
     csu_outbox_free(&u->ob);

@@ -40,10 +40,12 @@ static void usage(FILE *f)
           "  --health-interval-ms N  report at least this often (default 60000); a\n"
           "                          change is reported within a second\n"
           "  --device ID             device id sent in Upload-Metadata (default hub)\n"
-          "  --chunk-bytes N         most bytes per PATCH (default 8M)\n"
+          "  --chunk-bytes N         most bytes per PATCH (default 16M)\n"
           "  --chunk-target-ms N     size PATCHes to last this long at the measured\n"
-          "                          rate, 256K up to --chunk-bytes (default 4000;\n"
+          "                          rate, 256K up to --chunk-bytes (default 8000;\n"
           "                          0: always --chunk-bytes)\n"
+          "  --no-read-ahead         do not pack the next chunk while a PATCH is\n"
+          "                          sent (saves a chunk buffer; spool mode)\n"
           "  --chunk-frames N        most frames per PATCH (default and max 1024)\n"
           "  --chunk-ms N            send what came in this long (default 2000)\n"
           "  --spool-max-bytes N     spool cap in bytes (default 1G; 0 none)\n"
@@ -134,6 +136,7 @@ int cli_run(int argc, char **argv)
                                              {"chunk-target-ms", required_argument, 0, 18},
                                              {"health-file", required_argument, 0, 19},
                                              {"health-interval-ms", required_argument, 0, 20},
+                                             {"no-read-ahead", no_argument, 0, 21},
                                              {"help", no_argument, 0, 'h'},
                                              {0, 0, 0, 0}};
     csu_config cfg;
@@ -247,6 +250,7 @@ int cli_run(int argc, char **argv)
                 return 2;
             cfg.health_interval_ms = (uint32_t)v;
             break;
+        case 21: cfg.read_ahead = false; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }

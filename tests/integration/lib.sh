@@ -351,11 +351,17 @@ tus_stop() {
 
 # json_field FILE KEY: print one member of a JSON object file; nothing when
 # the file is missing or not JSON (yet).
+# Debian's interpreter by path: a python3 found on PATH may be a version
+# manager's shim that costs a second a call on a loaded machine, and
+# status polls (wait_until) must keep up with the uplink they watch.
 json_field() {
-    python3 -c 'import json,sys
+    "$CS_PY" -c 'import json,sys
 try: print(json.load(open(sys.argv[1]))[sys.argv[2]])
 except Exception: pass' "$1" "$2" 2>/dev/null
 }
+
+CS_PY=/usr/bin/python3
+[ -x "$CS_PY" ] || CS_PY=python3
 
 status_is() {  # status_is FILE STATE
     [ "$(json_field "$1" state)" = "$2" ]

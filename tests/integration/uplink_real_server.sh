@@ -62,7 +62,8 @@ ARGS=(run --state "$T/state" --spool "$T/spool" --status-file "$T/status.json"
 "$UPLINK" "${ARGS[@]}" --max-rate 150K >>"$T/uplink.log" 2>&1 &
 UPLINK_PID=$!
 wait_until 60 "frames_sent >= 8" frames_sent_at_least "$T/status.json" 8
-kill -KILL "$UPLINK_PID"; wait "$UPLINK_PID" 2>/dev/null || true
+kill -KILL "$UPLINK_PID" 2>/dev/null || true; wait "$UPLINK_PID" 2>/dev/null || true
+[ "$(json_field "$T/status.json" frames_sent)" -lt 40 ] || die "the upload finished before the kill; cap the rate lower"
 "$UPLINK" "${ARGS[@]}" --max-rate 150K >>"$T/uplink.log" 2>&1 &
 UPLINK_PID=$!
 wait_until 60 "frames_sent >= 20" frames_sent_at_least "$T/status.json" 20

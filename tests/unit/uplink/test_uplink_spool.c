@@ -1,7 +1,8 @@
 /* test_uplink_spool.c - frames are taken in natural name order, packing
  * never deletes anything, only frames whose bytes the server confirmed are
  * deleted, the full signal follows the cap, a frame that cannot be sent is
- * set aside (never deleted), and a torn outbox is rebuilt byte for byte.
+ * set aside (never deleted), a torn outbox is rebuilt byte for byte, and
+ * the read-ahead (ahead.h) yields exactly the bytes packing would make.
  * No network: the tests drive the packing and confirming steps directly. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -15,8 +16,10 @@
 
 #include <cmocka.h>
 
+#include "capscreen/crc32c.h"
 #include "capscreen/framestream.h"
 #include "uplink/internal.h"
+#include "uplink/sha256.h"
 
 static char root[256], spool[300], statedir[300];
 
@@ -88,6 +91,136 @@ static csu_uplink *open_uplink(uint32_t max_frames)
     if (csu_uplink_create(&c, &u, &err) != CS_OK)
         fail_msg("create: %s", err.msg);
     return u;
+}
+
+/* The records packing would make for the listed frames [from, to). */
+static size_t expected_records(const csu_spool_list *l, size_t from, size_t to, uint64_t index,
+                               uint8_t *out, size_t cap)
+{
+    size_t len = 0;
+    for (size_t i = from; i < to; i++) {
+        char path[600];
+        uint8_t payload[4096];
+        size_t written = 0;
+        snprintf(path, sizeof path, "%s/%s", spool, l->files[i].name);
+        FILE *f = fopen(path, "rb");
+        assert_non_null(f);
+        size_t n = fread(payload, 1, sizeof payload, f);
+        fclose(f);
+        assert_int_equal(cs_fs_encode_record(out + len, cap - len, index++, l->files[i].mtime_us, 0,
+                                             payload, (uint32_t)n, &written, NULL),
+                         CS_OK);
+        len += written;
+    }
+    return len;
+}
+
+/* Pack chunk 1 (4 frames), read ahead while "its PATCH is sent", confirm
+ * it, pack chunk 2: the read-ahead's records, CRC, hash and file. */
+static csu_uplink *first_chunk_then_read_ahead(void)
+{
+    cs_error err = {0};
+    bool packed = false;
+    csu_config c;
+    csu_uplink *u = NULL;
+    csu_config_init(&c);
+    c.state_dir = statedir;
+    c.spool_dir = spool;
+    c.chunk_ms = 0;
+    c.chunk_frames = 4;
+    c.checksum = CSU_CHECKSUM_ALWAYS;
+    c.rng_seed = 1;
+    if (csu_uplink_create(&c, &u, &err) != CS_OK)
+        fail_msg("create: %s", err.msg);
+    assert_int_equal(csu__scan(u, &err), CS_OK);
+    assert_int_equal(csu__pack(u, &packed, &err), CS_OK);
+    assert_int_equal(u->saved->n, 4);
+    assert_false(u->ob.has_sha256); /* packed here: tus hashes it */
+    assert_true(csu_ahead_start(&u->ahead, spool, statedir, u->list.files + 4, u->list.n - 4,
+                                u->saved->next_index, 1u << 20, 4, true));
+    csu_ahead_finish(&u->ahead, false);
+    assert_int_equal(u->ahead.n, 4);
+    assert_int_equal(csu__confirm(u, u->saved->seg_start + u->saved->seg_len, &err), CS_OK);
+    assert_int_equal(csu__scan(u, &err), CS_OK);
+    return u;
+}
+
+static void read_ahead_gives_the_bytes_packing_would(void **state)
+{
+    cs_error err = {0};
+    bool packed = false;
+    static uint8_t want[64 * 1024];
+    uint8_t sum[32];
+    char path[600];
+    (void)state;
+    for (int i = 0; i < 10; i++) {
+        char n[16];
+        snprintf(n, sizeof n, "r%d.jpg", i);
+        drop(n, 300 + 37 * (size_t)i);
+    }
+    csu_uplink *u = first_chunk_then_read_ahead();
+    size_t want_len = expected_records(&u->list, 0, 4, 4, want, sizeof want);
+    assert_int_equal(csu__pack(u, &packed, &err), CS_OK);
+    csu_saved *s = u->saved;
+    assert_true(packed);
+    assert_int_equal(s->n, 4);
+    assert_string_equal(s->entries[0].name, "r4.jpg");
+    assert_int_equal(s->entries[0].index, 4);
+    assert_int_equal(s->next_index, 8);
+    assert_int_equal(u->ob.len, want_len);
+    assert_memory_equal(u->ob.data, want, want_len);
+    assert_int_equal(s->seg_len, want_len);
+    assert_int_equal(s->seg_crc, cs_crc32c(0, want, want_len));
+    assert_true(u->ob.has_sha256); /* taken whole: its digest holds */
+    csu_sha256(want, want_len, sum);
+    assert_memory_equal(u->ob.sha256, sum, 32);
+    /* the outbox file is the read-ahead's, renamed: the same bytes */
+    bool valid = false;
+    csu_outbox check;
+    assert_int_equal(csu_outbox_init(&check, u->ob.cap, &err), CS_OK);
+    assert_int_equal(csu_outbox_load(&check, s, statedir, &valid, &err), CS_OK);
+    assert_true(valid);
+    csu_outbox_free(&check);
+    snprintf(path, sizeof path, "%s/%s", statedir, CSU_AHEAD_FILE);
+    assert_int_equal(access(path, F_OK), -1);
+    csu_uplink_destroy(u);
+}
+
+static void a_frame_changed_since_the_read_ahead_is_packed_afresh(void **state)
+{
+    cs_error err = {0};
+    bool packed = false;
+    static uint8_t want[64 * 1024];
+    char path[600];
+    (void)state;
+    for (int i = 0; i < 10; i++) {
+        char n[16];
+        snprintf(n, sizeof n, "c%d.jpg", i);
+        drop(n, 300);
+    }
+    csu_uplink *u = first_chunk_then_read_ahead();
+    /* c6.jpg is replaced by a bigger frame after the read-ahead (against
+     * the drop protocol, but the bytes sent must still be the spool's),
+     * and c5.jpg is not a JPEG any more. */
+    drop("c6.jpg", 900);
+    snprintf(path, sizeof path, "%s/c5.jpg", spool);
+    FILE *f = fopen(path, "wb");
+    fputs("not a JPEG", f);
+    fclose(f);
+    assert_int_equal(csu__scan(u, &err), CS_OK);
+    assert_int_equal(csu__pack(u, &packed, &err), CS_OK);
+    csu_saved *s = u->saved;
+    assert_true(packed);
+    assert_true(exists("c5.jpg.rejected")); /* the packer met it, as ever */
+    assert_int_equal(s->n, 4);              /* c4, c6, c7, c8 */
+    assert_string_equal(s->entries[1].name, "c6.jpg");
+    assert_int_equal(s->entries[1].size, 904);
+    assert_int_equal(csu__scan(u, &err), CS_OK); /* c4, c6, c7, ... */
+    size_t want_len = expected_records(&u->list, 0, 4, 4, want, sizeof want);
+    assert_int_equal(u->ob.len, want_len);
+    assert_memory_equal(u->ob.data, want, want_len);
+    assert_false(u->ob.has_sha256); /* not the read-ahead's chunk */
+    csu_uplink_destroy(u);
 }
 
 static void natural_order_compares_digit_runs_by_value(void **state)
@@ -285,6 +418,10 @@ int main(void)
                                         remove_dirs),
         cmocka_unit_test_setup_teardown(a_second_uplink_on_the_same_state_is_refused, make_dirs,
                                         remove_dirs),
+        cmocka_unit_test_setup_teardown(read_ahead_gives_the_bytes_packing_would, make_dirs,
+                                        remove_dirs),
+        cmocka_unit_test_setup_teardown(a_frame_changed_since_the_read_ahead_is_packed_afresh,
+                                        make_dirs, remove_dirs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
