@@ -117,9 +117,8 @@ static void *work(void *arg)
 }
 
 bool csu_ahead_start(csu_ahead *a, const char *spool_dir, const char *state_dir,
-                     const csu_spool_file *files,
-                     size_t nfiles, uint64_t first_index, uint64_t budget, size_t max_frames,
-                     bool hash)
+                     const csu_spool_file *files, size_t nfiles, uint64_t first_index,
+                     uint64_t budget, size_t max_frames, bool hash)
 {
     csu_ahead_finish(a, true);
     csu_ahead_drop(a);

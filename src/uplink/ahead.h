@@ -42,15 +42,15 @@
 #define CSU_AHEAD_FILE "outbox.csfs.ahead"
 
 typedef struct csu_ahead {
-    uint8_t *data;   /* the records, back to back (never a file header) */
-    size_t len, cap; /* cap fixed at init */
+    uint8_t *data;      /* the records, back to back (never a file header) */
+    size_t len, cap;    /* cap fixed at init */
     csu_entry *entries; /* CSU_CHUNK_FRAMES_MAX; entries[i]'s record follows
                            entries[i-1]'s */
     size_t n;
     uint8_t sha256[32]; /* of data[0..len) when `hashed` */
     bool hashed;
-    uint32_t crc;       /* CRC-32C of data[0..len) */
-    bool saved;         /* data[0..len) is in STATE_DIR/CSU_AHEAD_FILE */
+    uint32_t crc;     /* CRC-32C of data[0..len) */
+    bool saved;       /* data[0..len) is in STATE_DIR/CSU_AHEAD_FILE */
     uint8_t *scratch; /* one frame file */
     size_t scratch_cap;
 
@@ -81,9 +81,8 @@ void csu_ahead_free(csu_ahead *a);
  * Returns false when nothing was started (no file, or no thread: then the
  * packing just happens later, as without read-ahead). */
 bool csu_ahead_start(csu_ahead *a, const char *spool_dir, const char *state_dir,
-                     const csu_spool_file *files,
-                     size_t nfiles, uint64_t first_index, uint64_t budget, size_t max_frames,
-                     bool hash);
+                     const csu_spool_file *files, size_t nfiles, uint64_t first_index,
+                     uint64_t budget, size_t max_frames, bool hash);
 /* Wait for the worker (if one runs). `cancel`: ask it to stop at the next
  * frame and drop what it packed (the PATCH failed: the chunk may change). */
 void csu_ahead_finish(csu_ahead *a, bool cancel);

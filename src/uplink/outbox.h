@@ -16,8 +16,8 @@
 #define CSU_OUTBOX_FILE "outbox.csfs"
 
 typedef struct csu_outbox {
-    uint8_t *data;   /* owned */
-    size_t len, cap; /* cap is fixed at init: the chunk limit */
+    uint8_t *data;      /* owned */
+    size_t len, cap;    /* cap is fixed at init: the chunk limit */
     uint8_t sha256[32]; /* of data[0..len) when has_sha256: set by the
                            packer from the read-ahead, cleared by every
                            change of the bytes */

@@ -207,9 +207,8 @@ static void read_ahead(csu_uplink *u)
         if (strcmp(l->files[i].name, last) == 0) {
             if (i + 1 < l->n)
                 csu_ahead_start(&u->ahead, u->spool_dir, u->state_dir, l->files + i + 1,
-                                l->n - i - 1,
-                                s->next_index, csu_sizer_next_max(&u->sizer), u->cfg.chunk_frames,
-                                u->tus.checksum);
+                                l->n - i - 1, s->next_index, csu_sizer_next_max(&u->sizer),
+                                u->cfg.chunk_frames, u->tus.checksum);
             return;
         }
 }
@@ -227,9 +226,8 @@ static cs_status do_patch(csu_uplink *u, bool final, uint32_t *wait, cs_error *e
     bool closing = final || (u->last_chunk && s->offset + len == end);
     /* the read-ahead's digest, when this PATCH carries the whole outbox */
     const uint8_t *sum =
-        !final && u->ob.has_sha256 && s->offset == s->seg_start && len == s->seg_len
-            ? u->ob.sha256
-            : NULL;
+        !final && u->ob.has_sha256 && s->offset == s->seg_start && len == s->seg_len ? u->ob.sha256
+                                                                                     : NULL;
     csu_reply r;
     if (!final && !closing && s->offset + len == end)
         read_ahead(u);
