@@ -31,13 +31,17 @@ def crc32c(data):
 
 def records(paths, allow_truncated=False):
     """Yield (frame_index, payload) of every record; raise ValueError on damage."""
-    for n, path in enumerate(paths):
+    first = True  # the first upload that holds bytes starts with the file header
+    for path in paths:
         b = open(path, "rb").read()
+        if not b:
+            continue  # an upload that never stored a byte (ended by a newer one)
         pos = 0
         if b[:4] == b"CSFS":
             pos, = struct.unpack_from("<H", b, 6)
-        elif n == 0:
+        elif first:
             raise ValueError("%s: no file header" % path)
+        first = False
         while pos < len(b):
             if len(b) - pos < 32 or b[pos:pos + 4] != b"CSFR":
                 if allow_truncated and len(b) - pos < 32 and b"CSFR".startswith(b[pos:pos + 4]):
