@@ -224,6 +224,18 @@ def rules():
     # recorder has written no health file yet, so the uplink reports nothing.
     wait_for("hub_offline", lambda: "hub_offline" in kinds(alerts()))
     ok("hub_offline is raised when the hub stops reporting")
+    # The imported study (bleeding frames, no hub) is analysed but is not
+    # live: not on the monitor, no alert.
+    imp = os.environ["CS_IMPORTED"]
+    wait_for("the imported study's analysis", lambda: must(
+        "GET", "/api/v1/studies/%s" % imp, 200, headers=ADMIN)["progress"]["frames_analysed"] == 3)
+    tiles = [t["study"] for t in must("GET", "/api/v1/monitor", 200, headers=ADMIN)["studies"]]
+    if tiles != [STUDY]:
+        fail("the monitor's live studies: %s (want only %s)" % (tiles, STUDY))
+    got = must("GET", "/api/v1/studies/%s/alerts" % imp, 200, headers=ADMIN)["alerts"]
+    if got:
+        fail("a study imported from a file was alerted: %s" % got)
+    ok("a study imported from a file (no hub) is not live: not on the monitor, no alert")
     # The uplink reports what the recorder writes: 95% spool raises
     # spool_full once; 96% is the same episode.
     health(spool_used_pct=95, battery_pct=61, signal_dbm=-91)

@@ -60,6 +60,13 @@ for u in coord:coordinator reader:reader; do
         --role "${u##*:}" >/dev/null 2>"$T/e" || die "user add ${u%%:*}: $(cat "$T/e")"
 done
 SERVE_ARGS=(--protocol "$T/protocol.json" --webhook-url "$HOOK" --webhook-secret-file "$T/webhook.key")
+# A study imported from a file (no hub): never live, never alerted.
+mkdir -p "$T/imp"
+for n in 0001 0002 0091; do ln -s "$DEMO/demo-$n.jpg" "$T/imp/"; done
+"$CAPSCREEN" pack --fps 4 "$T/imp" "$T/imp.csfs" >/dev/null 2>"$T/e" || die "pack: $(cat "$T/e")"
+"$CAPSCREEN" study import --data "$T/data" --label imported "$T/imp.csfs" >"$T/imp.out" 2>"$T/e" ||
+    die "study import: $(cat "$T/e")"
+export CS_IMPORTED=$(tail -n 1 "$T/imp.out" | python3 -c 'import json,sys; print(json.load(sys.stdin)["study"])')
 start_server "$T/data" "${SERVE_ARGS[@]}"
 SRV_PORT=${SRV_URL##*:}
 http POST /api/v1/studies -H "Authorization: Bearer $ADMIN_TOKEN" -d '{"label":"care"}'

@@ -255,13 +255,6 @@ done:
 
 /* ---- the care team's monitor ------------------------------------------------ */
 
-/* A study is on the monitor while it is open and has started (bytes or a
- * hub report). */
-static bool live(const cs_care_facts *f)
-{
-    return !f->closed && (f->first_byte_ms || f->hub.at_ms);
-}
-
 static json_t *tile_json(const cs_api *api, const cs_study_rec *sr, const cs_care_facts *f,
                          cs_error *err)
 {
@@ -312,8 +305,8 @@ json_t *cs_api_monitor_json(const cs_api *api, cs_error *err)
             tiles = NULL;
             break;
         }
-        if (!live(&f))
-            continue;
+        if (!cs_care_is_live(&studies[i], &f.hub))
+            continue; /* not started, or imported from a file */
         json_t *t = tile_json(api, &studies[i], &f, err);
         if (!t) {
             json_decref(tiles);

@@ -298,9 +298,10 @@ static void rules_pass(cs_care *c)
         cs_hub_status_rec hub;
         if (sr->closed_at_ms)
             continue; /* closed: nothing more to watch */
-        if (!sr->first_byte_ms &&
-            (cs_store_hub_status_get(c->d.store, sr->id, &hub, &e) != CS_OK || !hub.at_ms))
-            continue; /* not started: no hub, no bytes */
+        if (!cs_care_is_live(sr, NULL) &&
+            (cs_store_hub_status_get(c->d.store, sr->id, &hub, &e) != CS_OK ||
+             !cs_care_is_live(sr, &hub)))
+            continue; /* no hub: not started, or imported from a file */
         study_memo *m = memo_of(c, sr->id, &e);
         cs_care_facts f;
         if (!m || cs_care_facts_of(c, sr, &f, &e) != CS_OK) {
@@ -426,6 +427,16 @@ cs_status cs_care_hub_status(cs_care *c, const char *study, cs_hub_status_rec *h
     cs_signals_progress(c->d.signals); /* the monitor shows the new status */
     cs_care_wake(c);                   /* hub_offline may have cleared or moved */
     return st;
+}
+
+bool cs_care_is_live(const cs_study_rec *sr, const cs_hub_status_rec *hub)
+{
+    if (sr->closed_at_ms)
+        return false;
+    /* A hub enrolled (its code was used) and sent bytes, or a hub reports.
+     * A study imported from a file has bytes but no hub: nobody is waiting
+     * at home, so no rule applies to it. */
+    return (sr->code_used_at && sr->first_byte_ms) || (hub && hub->at_ms);
 }
 
 uint64_t cs_care_webhook_failures(const cs_care *c)

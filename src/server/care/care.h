@@ -66,6 +66,11 @@ cs_status cs_care_facts_of(cs_care *c, const cs_study_rec *sr, cs_care_facts *f,
  * the rules thread each tick), or -1 when not known yet. */
 double cs_care_frames_per_min(cs_care *c, const char *study);
 
+/* Is the study live, for the rules and the monitor: open, and a hub that
+ * enrolled sent bytes or reports (`hub` may be NULL: bytes only). A study
+ * imported from a file has no hub and is never live. */
+bool cs_care_is_live(const cs_study_rec *sr, const cs_hub_status_rec *hub);
+
 /* Webhook deliveries that failed since start (for /metrics). */
 uint64_t cs_care_webhook_failures(const cs_care *c);
 
