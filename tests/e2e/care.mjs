@@ -85,6 +85,15 @@ try {
     assert(res.passes.length > 10, `axe ran only ${res.passes.length} passing rules`);
   });
 
+  await check('the patient page fits a phone: no sideways scrolling at 360 px', async () => {
+    await patient.setViewportSize({ width: 360, height: 740 });
+    const over = await patient.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    assert(over <= 0, `the page is ${over} px wider than a 360 px phone`);
+    const size = await patient.evaluate(() => parseFloat(getComputedStyle(document.querySelector('[data-testid="status"]')).fontSize));
+    assert(size >= 20, `status text ${size} px`);
+    await patient.setViewportSize({ width: 800, height: 1100 });
+  });
+
   await check('one click marks small-bowel entry: the booster shows on the patient page within 2 s', async () => {
     await staff.click(`${tile} [data-testid="stage-small_bowel"]`);
     const t0 = Date.now();

@@ -14,9 +14,12 @@ run_cs "$T/o" "$T/e" study create --data "$T/data" --label "cli study"
 tail -n 1 "$T/o" >"$T/last.json"
 CLI_STUDY=$(json_get "$T/last.json" 'd["study"]') || fail "last line is not the study JSON: $(cat "$T/o")"
 CLI_CODE=$(json_get "$T/last.json" 'd["enrolment_code"]')
+CLI_PATIENT=$(json_get "$T/last.json" 'd["patient_code"]') || fail "no patient_code in: $(cat "$T/last.json")"
+[[ "$CLI_PATIENT" =~ ^[A-Z2-9]{4}-[A-Z2-9]{4}-[A-Z2-9]{4}$ ]] || fail "patient code '$CLI_PATIENT' is not XXXX-XXXX-XXXX"
+[ "$CLI_PATIENT" != "$CLI_CODE" ] || fail "the patient code is the enrolment code"
 run_cs "$T/o2" "$T/e2" study create --data "$T/data" --code-ttl 1
 EXPIRED_CODE=$(tail -n 1 "$T/o2" | python3 -c 'import json,sys; print(json.load(sys.stdin)["enrolment_code"])')
-ok "study create prints {study, enrolment_code} last"
+ok "study create prints {study, enrolment_code, patient_code} last"
 
 start_server "$T/data"
 http POST /api/v1/devices/enrol -d "{\"code\": \"$CLI_CODE\"}"
