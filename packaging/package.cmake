@@ -22,6 +22,7 @@ install(FILES ${PROJECT_SOURCE_DIR}/models/bleeding-xgb.json
         DESTINATION ${CMAKE_INSTALL_DATADIR}/capscreen/models)
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/web/ DESTINATION ${CMAKE_INSTALL_DATADIR}/capscreen/web)
 install(PROGRAMS ${PROJECT_SOURCE_DIR}/scripts/backup.sh ${PROJECT_SOURCE_DIR}/scripts/restore.sh
+  ${PROJECT_SOURCE_DIR}/scripts/store-location.sh
         DESTINATION ${CMAKE_INSTALL_DATADIR}/capscreen/scripts)
 install(FILES ${PROJECT_SOURCE_DIR}/packaging/capscreen.conf
               ${PROJECT_SOURCE_DIR}/etc/care-protocol.json DESTINATION /etc/capscreen)

@@ -45,18 +45,8 @@ while [ $# -gt 0 ]; do
     esac
 done
 
-# A key of the config file (key = value lines; the last one wins).
-conf_key() {
-    sed -n "s/^[[:space:]]*$1[[:space:]]*=[[:space:]]*\(.*[^[:space:]]\)[[:space:]]*$/\1/p" \
-        "$CONFIG" | tail -n 1
-}
-if [ -n "$CONFIG" ]; then
-    [ -r "$CONFIG" ] || die "cannot read $CONFIG"
-    [ -n "$DATA" ] || DATA=$(conf_key data)
-    [ -n "$DB" ] || DB=$(conf_key db)
-fi
-[ -n "${CAPSCREEN_DB:-}" ] && [ -z "$DB" ] && DB=$CAPSCREEN_DB
-[ -n "$DATA" ] || die "no data folder (--data or data = in --config)"
+. "$(dirname "$(readlink -f "$0")")/store-location.sh"
+resolve_store_location
 [ -n "$OUT" ] || die "no --out folder"
 [ -d "$DATA" ] || die "data folder $DATA does not exist"
 [ -e "$OUT" ] && die "$OUT exists already: a backup goes into a new folder"

@@ -38,16 +38,8 @@ while [ $# -gt 0 ]; do
         *) echo "restore: unknown argument '$1'" >&2; usage ;;
     esac
 done
-conf_key() {
-    sed -n "s/^[[:space:]]*$1[[:space:]]*=[[:space:]]*\(.*[^[:space:]]\)[[:space:]]*$/\1/p" \
-        "$CONFIG" | tail -n 1
-}
-if [ -n "$CONFIG" ]; then
-    [ -r "$CONFIG" ] || die "cannot read $CONFIG"
-    [ -n "$DATA" ] || DATA=$(conf_key data)
-    [ -n "$DB" ] || DB=$(conf_key db)
-fi
-[ -n "${CAPSCREEN_DB:-}" ] && [ -z "$DB" ] && DB=$CAPSCREEN_DB
+. "$(dirname "$(readlink -f "$0")")/store-location.sh"
+resolve_store_location
 [ -n "$BACKUP" ] || die "no --backup folder"
 [ -n "$DATA" ] || die "no data folder (--data or data = in --config)"
 [ -f "$BACKUP/MANIFEST.sha256" ] || die "$BACKUP has no MANIFEST.sha256: not a capscreen backup"
