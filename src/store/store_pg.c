@@ -172,6 +172,24 @@ static const char *const MIGRATIONS[] = {
     " ADD COLUMN morphology TEXT NOT NULL DEFAULT '',"
     " ADD COLUMN count INTEGER NOT NULL DEFAULT 1,"
     " ADD COLUMN suspected_cancer INTEGER NOT NULL DEFAULT 0;",
+    /* 6: reader training (issue 12, docs/training.md). */
+    "CREATE TABLE courses ("
+    " id TEXT PRIMARY KEY, name TEXT NOT NULL, show_flags INTEGER NOT NULL,"
+    " tolerance_frames INTEGER NOT NULL, standard_cases INTEGER NOT NULL,"
+    " standard_sensitivity DOUBLE PRECISION NOT NULL, created_by TEXT NOT NULL,"
+    " created_at_ms BIGINT NOT NULL);"
+    "CREATE TABLE training_cases ("
+    " id TEXT PRIMARY KEY, course TEXT NOT NULL REFERENCES courses(id),"
+    " study TEXT NOT NULL REFERENCES studies(id), label TEXT NOT NULL,"
+    " reference TEXT NOT NULL, created_by TEXT NOT NULL, created_at_ms BIGINT NOT NULL,"
+    " UNIQUE (course, study));"
+    "CREATE TABLE training_attempts ("
+    " id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
+    " case_id TEXT NOT NULL REFERENCES training_cases(id), trainee TEXT NOT NULL,"
+    " started_at_ms BIGINT NOT NULL, submitted_at_ms BIGINT NOT NULL DEFAULT 0,"
+    " answer TEXT NOT NULL DEFAULT '{}', score TEXT NOT NULL DEFAULT '',"
+    " UNIQUE (case_id, trainee));"
+    "CREATE INDEX training_attempts_trainee ON training_attempts (trainee, started_at_ms);",
 };
 #define N_MIGRATIONS ((int)(sizeof MIGRATIONS / sizeof MIGRATIONS[0]))
 
@@ -433,7 +451,7 @@ static cs_status migrate(pg_store *q, cs_error *err)
     }
     static const char *const names[] = {"migration to schema 1", "migration to schema 2",
                                         "migration to schema 3", "migration to schema 4",
-                                        "migration to schema 5"};
+                                        "migration to schema 5", "migration to schema 6"};
     _Static_assert(sizeof names / sizeof names[0] == N_MIGRATIONS, "a name per migration");
     for (int v = version; v < N_MIGRATIONS && r == CS_OK; v++) {
         if ((r = pg_begin(q, &in_tx, err)) != CS_OK ||
@@ -1102,6 +1120,17 @@ static const cs_store_ops PG_OPS = {
     .study_create = pg_study_create,
     .study_get = pg_study_get,
     .study_patient_set = pg_study_patient_set,
+    .course_create = pg_course_create,
+    .course_get = pg_course_get,
+    .courses_list = pg_courses_list,
+    .case_create = pg_case_create,
+    .case_get = pg_case_get,
+    .cases_list = pg_cases_list,
+    .attempt_open = pg_attempt_open,
+    .attempt_get = pg_attempt_get,
+    .attempt_answer = pg_attempt_answer,
+    .attempt_submit = pg_attempt_submit,
+    .attempts_list = pg_attempts_list,
     .enrol = pg_enrol,
     .device_study = pg_device_study,
     .devices_revoke = pg_devices_revoke,

@@ -338,4 +338,25 @@ cs_status sq_prep_tick(cs_store *s, const char *study, const char *step, int64_t
 cs_status sq_prep_ticks(cs_store *s, const char *study, cs_prep_tick_rec **out, size_t *n,
                         cs_error *err);
 
+/* reader training (store_sqlite_training.c) */
+cs_status sq_course_create(cs_store *s, const cs_course_rec *c, cs_check_outcome *outcome,
+                           cs_error *err);
+cs_status sq_course_get(cs_store *s, const char *id, bool *found, cs_course_rec *out,
+                        cs_error *err);
+cs_status sq_courses_list(cs_store *s, cs_course_rec **out, size_t *n, cs_error *err);
+cs_status sq_case_create(cs_store *s, const cs_case_rec *c, cs_check_outcome *outcome,
+                         cs_error *err);
+cs_status sq_case_get(cs_store *s, const char *id, bool *found, cs_case_rec *out, cs_error *err);
+cs_status sq_cases_list(cs_store *s, const char *course, cs_case_rec **out, size_t *n,
+                        cs_error *err);
+cs_status sq_attempt_open(cs_store *s, const char *case_id, const char *trainee, int64_t now_ms,
+                          cs_attempt_rec *out, cs_check_outcome *outcome, cs_error *err);
+cs_status sq_attempt_get(cs_store *s, int64_t id, bool *found, cs_attempt_rec *out, cs_error *err);
+cs_status sq_attempt_answer(cs_store *s, int64_t id, const char *answer, cs_check_outcome *outcome,
+                            cs_error *err);
+cs_status sq_attempt_submit(cs_store *s, int64_t id, const char *answer, const char *score,
+                            int64_t at_ms, cs_check_outcome *outcome, cs_error *err);
+cs_status sq_attempts_list(cs_store *s, const char *course, const char *trainee,
+                           cs_attempt_rec **out, size_t *n, cs_error *err);
+
 #endif

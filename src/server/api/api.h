@@ -48,6 +48,20 @@ enum MHD_Result cs_api_study_assign(const cs_api *api, struct MHD_Connection *c,
  * state (cs_api_study_json's "state") and its report state ("" = none). */
 const char *cs_workflow_state(const char *ingest_state, const char *report_state);
 enum MHD_Result cs_api_studies_create(const cs_api *api, struct MHD_Connection *c, cs_req *r);
+/* Reader training (training_api.c, docs/training.md). */
+enum MHD_Result cs_api_training_courses(const cs_api *api, struct MHD_Connection *c, cs_req *r);
+enum MHD_Result cs_api_training_cases(const cs_api *api, struct MHD_Connection *c, cs_req *r);
+enum MHD_Result cs_api_training_reference(const cs_api *api, struct MHD_Connection *c, cs_req *r);
+enum MHD_Result cs_api_training_frames(const cs_api *api, struct MHD_Connection *c, cs_req *r);
+enum MHD_Result cs_api_training_frame(const cs_api *api, struct MHD_Connection *c, cs_req *r);
+enum MHD_Result cs_api_training_thumb(const cs_api *api, struct MHD_Connection *c, cs_req *r);
+enum MHD_Result cs_api_training_attempt_open(const cs_api *api, struct MHD_Connection *c,
+                                             cs_req *r);
+enum MHD_Result cs_api_training_attempt(const cs_api *api, struct MHD_Connection *c, cs_req *r);
+enum MHD_Result cs_api_training_submit(const cs_api *api, struct MHD_Connection *c, cs_req *r);
+enum MHD_Result cs_api_training_progress(const cs_api *api, struct MHD_Connection *c, cs_req *r);
+enum MHD_Result cs_api_training_progress_csv(const cs_api *api, struct MHD_Connection *c,
+                                             cs_req *r);
 /* PUT /api/v1/studies/{id}/patient: correct the patient and episode. */
 enum MHD_Result cs_api_study_patient_put(const cs_api *api, struct MHD_Connection *c, cs_req *r);
 enum MHD_Result cs_api_study_get(const cs_api *api, struct MHD_Connection *c, cs_req *r);

@@ -38,6 +38,11 @@ bool cs_ws_change_failed(const cs_api *api, struct MHD_Connection *c, cs_change_
 cs_status cs_ws_suspected_cancer(const cs_api *api, const char *study, bool *any,
                                  cs_error *err) CS_WARN_UNUSED;
 
+/* The study's frame index as GET .../frames answers it (frames.c); NULL
+ * on a store error. *frames gets the count. */
+json_t *cs_ws_frame_index_json(const cs_api *api, const char *study, uint64_t *frames,
+                               cs_error *err);
+
 /* ---- the patient and the episode (patient_details.c) ---- */
 
 /* Parse body.patient and body.episode (each optional; null = none) into
