@@ -11,14 +11,18 @@
 #include <dcmtk/dcmdata/dcpixseq.h>
 #include <dcmtk/dcmdata/dcpxitem.h>
 #include <dcmtk/dcmdata/dcuid.h>
-#include <dcmtk/dcmjpeg/djdecode.h>
 #include <dcmtk/dcmnet/scu.h>
 #include <dcmtk/oflog/oflog.h>
 
 #include <cstdio>
 #include <cstring>
+#include <cstdlib>
 #include <mutex>
 #include <new>
+
+extern "C" {
+#include "capscreen/reencode.h"
+}
 
 struct cs_dicom_instance {
     DcmFileFormat file;
@@ -30,14 +34,12 @@ namespace {
 std::once_flag dcmtk_once;
 
 /* dcmtk logs warnings to stderr by default: off (nothing below main()
- * prints; failures come back as cs_error). Codecs are registered once,
- * before any thread uses them. */
+ * prints; failures come back as cs_error). No codec is registered (they
+ * are process-wide and never freed): the one decode needed is libjpeg's,
+ * through capscreen/reencode.h. */
 void dcmtk_init()
 {
-    std::call_once(dcmtk_once, [] {
-        OFLog::configure(OFLogger::OFF_LOG_LEVEL);
-        DJDecoderRegistration::registerCodecs();
-    });
+    std::call_once(dcmtk_once, [] { OFLog::configure(OFLogger::OFF_LOG_LEVEL); });
 }
 
 /* What a JPEG's frame header says. */
@@ -124,7 +126,7 @@ cs_status build(const cs_dicom_identity *id, const char *instance_uid, int numbe
     /* As stored in the JPEG: grey, YCbCr subsampled (YBR_FULL_422 is the
      * name PS3.5 8.2.1 gives 4:2:2 and 4:2:0 alike), RGB (Adobe), or
      * YCbCr 4:4:4, which is YBR_FULL: not allowed in a VL image, so that
-     * one is decoded below. */
+     * one is decoded below and stored as RGB. */
     const char *photometric = ji.components == 1 ? "MONOCHROME2"
                               : ji.adobe_rgb     ? "RGB"
                               : ji.subsampled    ? "YBR_FULL_422"
@@ -194,32 +196,41 @@ cs_status build(const cs_dicom_identity *id, const char *instance_uid, int numbe
                             "an identity value does not fit its DICOM attribute (too long?)");
     }
 
-    /* The JPEG bytes as one fragment, after an empty offset table. */
-    DcmPixelSequence *seq = new DcmPixelSequence(DcmTag(DCM_PixelData, EVR_OB));
-    DcmPixelItem *offsets = new DcmPixelItem(DcmTag(DCM_Item, EVR_OB));
-    seq->insert(offsets);
-    DcmOffsetList offs;
-    OFCondition c = seq->storeCompressedFrame(offs, const_cast<Uint8 *>(jpeg), (Uint32)len, 0);
-    if (c.good())
-        c = offsets->createOffsetTable(offs);
-    DcmPixelData *pd = new DcmPixelData(DCM_PixelData);
-    pd->putOriginalRepresentation(EXS_JPEGProcess1, NULL, seq);
-    if (c.good())
-        c = ds->insert(pd, true);
-    else
-        delete pd;
-    inst->xfer = EXS_JPEGProcess1;
-    if (c.good() && decode) {
-        /* dcmtk decodes and turns YCbCr into RGB (and says so in
-         * Photometric Interpretation). */
-        c = ds->chooseRepresentation(EXS_LittleEndianExplicit, NULL);
-        if (c.good() && ds->canWriteXfer(EXS_LittleEndianExplicit)) {
-            ds->removeAllButCurrentRepresentations();
-            inst->xfer = EXS_LittleEndianExplicit;
-            c = ds->putAndInsertString(DCM_SOPInstanceUID, instance_uid);
-        } else if (c.good()) {
-            c = EC_CannotChangeRepresentation;
+    OFCondition c = EC_Normal;
+    if (decode) {
+        /* YCbCr 4:4:4: decoded (libjpeg) and stored as RGB, uncompressed. */
+        uint8_t *rgb = NULL;
+        int w = 0, h = 0;
+        cs_error de = {CS_OK, ""};
+        cs_status ds_st = cs_jpeg_decode_rgb(jpeg, len, &rgb, &w, &h, &de);
+        if (ds_st != CS_OK) {
+            delete inst;
+            return cs_error_set(err, ds_st, "decoding the JPEG: %s", de.msg);
         }
+        size_t n = (size_t)w * (size_t)h * 3;
+        c = ds->putAndInsertString(DCM_PhotometricInterpretation, "RGB");
+        if (c.good() && (w != ji.width || h != ji.height))
+            c = EC_IllegalCall;
+        if (c.good())
+            c = ds->putAndInsertUint8Array(DCM_PixelData, rgb, (unsigned long)n);
+        free(rgb);
+        inst->xfer = EXS_LittleEndianExplicit;
+    } else {
+        /* The JPEG bytes as one fragment, after an empty offset table. */
+        DcmPixelSequence *seq = new DcmPixelSequence(DcmTag(DCM_PixelData, EVR_OB));
+        DcmPixelItem *offsets = new DcmPixelItem(DcmTag(DCM_Item, EVR_OB));
+        seq->insert(offsets);
+        DcmOffsetList offs;
+        c = seq->storeCompressedFrame(offs, const_cast<Uint8 *>(jpeg), (Uint32)len, 0);
+        if (c.good())
+            c = offsets->createOffsetTable(offs);
+        DcmPixelData *pd = new DcmPixelData(DCM_PixelData);
+        pd->putOriginalRepresentation(EXS_JPEGProcess1, NULL, seq);
+        if (c.good())
+            c = ds->insert(pd, true);
+        else
+            delete pd;
+        inst->xfer = EXS_JPEGProcess1;
     }
     if (c.good())
         ds->updateOriginalXfer();

@@ -7,11 +7,11 @@
  * 1.2.840.10008.5.1.4.1.1.77.1.1, PS3.3 A.32.1) holding the frame's JPEG
  * bytes as received, encapsulated in JPEG Baseline (Process 1, transfer
  * syntax 1.2.840.10008.1.2.4.50): no re-encoding, so the archive holds
- * exactly the pixels the reader saw. Two cases cannot be stored that way
- * and are decoded (by dcmtk) and stored uncompressed, Explicit VR Little
- * Endian, RGB: a 3-component JPEG without chroma subsampling (its
- * photometric interpretation would be YBR_FULL, which the VL Image module
- * does not allow) is one. A JPEG that is not baseline (progressive,
+ * exactly the pixels the reader saw. One kind cannot be stored that way:
+ * a 3-component JPEG without chroma subsampling (its photometric
+ * interpretation would be YBR_FULL, which the VL Image module does not
+ * allow) is decoded (libjpeg, capscreen/reencode.h) and stored as RGB,
+ * Explicit VR Little Endian. A JPEG that is not baseline (progressive,
  * 12-bit, lossless) is refused: CS_ERR_UNSUPPORTED.
  *
  * Identity (docs/clinical-record.md, "Identity outside capscreen") comes
