@@ -8,7 +8,8 @@
 # patient; its pixels decode (Orthanc's preview PNG, and dcmj2pnm);
 # dciodvfy finds no error. With the PACS down the export stays queued,
 # attempts rise and the reason shows; once it is back the export is sent.
-# The route: consultants and admins, 409 for an unsigned report, audited.
+# The route: consultants and admins, 409 for an unsigned report or no
+# PACS configured, audited.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 need_python
@@ -208,5 +209,16 @@ wait_until 120 "the export of $S2 once the PACS is back" pacs_state_is "$S2" sen
 curl -sf "$ORTHANC_URL/studies" >"$T/studies.json"
 [ "$(json_get "$T/studies.json" 'len(d)')" = 2 ] || fail "Orthanc studies: $(cat "$T/studies.json")"
 ok "the PACS back: the queued export is sent"
+
+# --- no PACS configured: no export, and the route says why --------------------
+stop_server
+start_server "$T/data"
+login cons
+as cons POST "/api/v1/studies/$S1/pacs"
+expect_code 409 "an export with no PACS configured"
+[ "$(json_get "$T/body" 'd["error"]')" = pacs_not_configured ] || fail "no PACS: $(cat "$T/body")"
+[ "$(pacs_field "$S1" configured)" = False ] || fail "pacs.configured with no PACS: $(cat "$T/body")"
+[ "$(pacs_field "$S1" state)" = sent ] || fail "the recorded export is gone: $(cat "$T/body")"
+ok "no PACS configured: 409 pacs_not_configured; the study still shows its past export"
 
 cs_finish
