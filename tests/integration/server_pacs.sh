@@ -4,9 +4,10 @@
 # send to it. Signing a report with key frames queues the export; the
 # study's `pacs.state` becomes `sent`; Orthanc holds one VL Endoscopic
 # Image instance per key frame with the study's UIDs (computed here
-# independently from the rule in docs/clinical-record.md), accession and
-# patient; its pixels decode (Orthanc's preview PNG, and dcmj2pnm);
-# dciodvfy finds no error. With the PACS down the export stays queued,
+# independently from the rule in docs/clinical-record.md), accession,
+# patient (NHS number, Family^Given, birth date, sex) and referrer; its
+# pixels decode (Orthanc's preview PNG, and dcmj2pnm); dciodvfy finds no
+# error. With the PACS down the export stays queued,
 # attempts rise and the reason shows; once it is back the export is sent.
 # The route: consultants and admins, 409 for an unsigned report or no
 # PACS configured, audited.
@@ -80,10 +81,15 @@ pacs_state_is() { [ "$(pacs_field "$1" state)" = "$2" ]; }
 pack_frames 8 "$T/frames.csfs"
 SIZE=$(stat -c %s "$T/frames.csfs")
 
-# A complete study with a report naming key frames KF ("1, 4"), ready to sign: sets STUDY, V.
+# A complete study of patient PATIENT (JSON) with a report naming key
+# frames KF ("1, 4"), ready to sign: sets STUDY, V.
 study_with_report() {
-    local kf=$1
+    local kf=$1 patient=$2
     new_device
+    http PUT "/api/v1/studies/$STUDY/patient" "${ADM[@]}" -d "{\"patient\": $patient,
+        \"episode\": {\"pathway\": \"screening\", \"indication\": \"fit_positive\",
+        \"referrer\": \"Dr J Khan, Riverside Surgery\"}}"
+    [ "$CODE" = 200 ] || die "patient: $CODE $(cat "$T/body")"
     tus_create "$TOKEN" -H "Upload-Length: $SIZE"
     http PATCH "$UPLOAD" "${TUS[@]}" -H "Authorization: Bearer $TOKEN" "${OCTET[@]}" \
         -H "Upload-Offset: 0" --data-binary @"$T/frames.csfs"
@@ -107,7 +113,8 @@ PY
 }
 
 # --- signing sends the key frames --------------------------------------------
-study_with_report "1, 4"
+study_with_report "1, 4" '{"nhs_number": "943 476 5919", "family": "Smith", "given": "Anna",
+    "birth_date": "1962-03-14", "sex": "female"}'
 S1=$STUDY
 [ "$(pacs_field "$S1" state)" = None ] || fail "an export before any request: $(cat "$T/body")"
 [ "$(pacs_field "$S1" configured)" = True ] || fail "pacs.configured is not true"
@@ -141,12 +148,13 @@ for id in $(json_get "$T/instances.json" '" ".join(d)'); do
 study_uid, series_uid, study, i1, i4 = sys.argv[2:7]
 want = {"SOPClassUID": "1.2.840.10008.5.1.4.1.1.77.1.1", "StudyInstanceUID": study_uid,
         "SeriesInstanceUID": series_uid, "Modality": "ES", "AccessionNumber": study[:16],
-        "Rows": "640", "Columns": "640", "PhotometricInterpretation": "YBR_FULL_422"}
+        "Rows": "640", "Columns": "640", "PhotometricInterpretation": "YBR_FULL_422",
+        "PatientID": "9434765919", "IssuerOfPatientID": "NHS", "PatientName": "Smith^Anna",
+        "PatientBirthDate": "19620314", "PatientSex": "F",
+        "ReferringPhysicianName": "Dr J Khan, Riverside Surgery"}
 for k, v in want.items():
     if d.get(k) != v: fail(f"{k} = {d.get(k)!r}, want {v!r}")
 if d.get("SOPInstanceUID") not in (i1, i4): fail(f"SOPInstanceUID {d.get('SOPInstanceUID')}")
-# No patient block on this branch's studies yet: PatientID present, empty.
-if "PatientID" not in d: fail("no PatientID")
 PY
     curl -sf "$ORTHANC_URL/instances/$id/preview" -o "$T/preview.png" || fail "preview of $id"
     python3 - "$T/preview.png" <<'PY' || fail "Orthanc's preview of $id is not a 640x640 PNG"
@@ -173,7 +181,7 @@ b = open(sys.argv[1], "rb").read()
 assert b[128:132] == b"DICM"
 assert b"1.2.840.10008.1.2.4.50" in b[132:400]
 PY
-ok "Orthanc holds 2 VL Endoscopic Image instances: SOP class, study/series/instance UIDs, accession, JPEG Baseline; pixels decode; dciodvfy finds no error"
+ok "Orthanc holds 2 VL Endoscopic Image instances: SOP class, study/series/instance UIDs, accession, the patient (NHS number, name, birth date, sex), referrer, JPEG Baseline; pixels decode; dciodvfy finds no error"
 
 # On demand again: the same UIDs, so the PACS replaces rather than duplicates.
 as cons POST "/api/v1/studies/$S1/pacs"
@@ -188,7 +196,8 @@ ok "on demand: 202, sent again with the same UIDs (still 2 instances); audited a
 
 # --- the PACS down: queued, retried, never lost ------------------------------
 stop_orthanc
-study_with_report "2"
+study_with_report "2" '{"nhs_number": "4010232137", "family": "Jones", "given": "Bryn",
+    "birth_date": "1958-11-02", "sex": "male"}'
 S2=$STUDY
 as cons POST "/api/v1/studies/$S2/report/sign" -d "{\"version\": $V}"
 expect_code 200 "signing with the PACS down"
@@ -206,6 +215,8 @@ start_orthanc
 wait_until 120 "the export of $S2 once the PACS is back" pacs_state_is "$S2" sent
 [ "$(pacs_field "$S2" instances_sent)" = 1 ] || fail "instances_sent after recovery: $(cat "$T/body")"
 [ "$(pacs_field "$S2" last_error)" = "" ] || fail "last_error kept after success"
+curl -sf "$ORTHANC_URL/patients" >"$T/patients.json"
+[ "$(json_get "$T/patients.json" 'len(d)')" = 2 ] || fail "Orthanc patients: $(cat "$T/patients.json")"
 curl -sf "$ORTHANC_URL/studies" >"$T/studies.json"
 [ "$(json_get "$T/studies.json" 'len(d)')" = 2 ] || fail "Orthanc studies: $(cat "$T/studies.json")"
 ok "the PACS back: the queued export is sent"

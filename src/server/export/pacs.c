@@ -29,6 +29,15 @@ struct cs_pacs {
 
 void cs_pacs_accession(const char *study, char out[17]) { snprintf(out, 17, "%.16s", study); }
 
+/* A PN component: '^' '=' '\\' separate components, groups and values,
+ * so a name's own become spaces. */
+static void pn_clean(char *s)
+{
+    for (; *s; s++)
+        if (*s == '^' || *s == '=' || *s == '\\')
+            *s = ' ';
+}
+
 cs_status cs_pacs_identity_load(cs_store *store, const char *study, bool *found,
                                 cs_dicom_identity *id, cs_error *err)
 {
@@ -53,9 +62,32 @@ cs_status cs_pacs_identity_load(cs_store *store, const char *study, bool *found,
     id->series_number = 1;
     /* The patient (docs/clinical-record.md): PatientID the NHS number
      * (issuer "NHS"), PatientName "Family^Given", birth date YYYYMMDD, sex
-     * M/F/O ("" unknown), referring physician the episode's referrer.
-     * Filled from the study's patient once studies carry one (issue 9,
-     * part 1); until then they stay empty (type 2: present, empty). */
+     * M/F/O ("unknown": empty), referring physician the episode's
+     * referrer. A study without a patient (a demo, an import) leaves them
+     * empty (type 2: present, empty). */
+    const cs_patient_rec *pt = &sr.patient;
+    if (pt->nhs_number[0]) {
+        snprintf(id->patient_id, sizeof id->patient_id, "%s", pt->nhs_number);
+        snprintf(id->patient_id_issuer, sizeof id->patient_id_issuer, "NHS");
+        char family[sizeof pt->family], given[sizeof pt->given];
+        snprintf(family, sizeof family, "%s", pt->family);
+        snprintf(given, sizeof given, "%s", pt->given);
+        pn_clean(family);
+        pn_clean(given);
+        snprintf(id->patient_name, sizeof id->patient_name, "%s^%s", family, given);
+        /* YYYY-MM-DD (checked on input) as DA. */
+        if (strlen(pt->birth_date) == 10)
+            snprintf(id->patient_birth_date, sizeof id->patient_birth_date, "%.4s%.2s%.2s",
+                     pt->birth_date, pt->birth_date + 5, pt->birth_date + 8);
+        const char *sex = strcmp(pt->sex, "female") == 0 ? "F"
+                          : strcmp(pt->sex, "male") == 0 ? "M"
+                          : strcmp(pt->sex, "other") == 0 ? "O"
+                                                          : "";
+        snprintf(id->patient_sex, sizeof id->patient_sex, "%s", sex);
+    }
+    /* The referrer is free text: all of it the family name component. */
+    snprintf(id->referring_physician, sizeof id->referring_physician, "%s", sr.episode.referrer);
+    pn_clean(id->referring_physician);
     return CS_OK;
 }
 
