@@ -38,7 +38,7 @@
 #define CS_NOTE_MAX 2048       /* a finding's note, NUL included */
 #define CS_REPORT_MAX 16384    /* a report's content (JSON text), NUL included */
 #define CS_DETAIL_MAX 512      /* an audit entry's detail, NUL included */
-#define CS_STORE_SCHEMA_VERSION 6
+#define CS_STORE_SCHEMA_VERSION 7
 
 typedef struct cs_store cs_store;
 
@@ -722,5 +722,46 @@ cs_status cs_store_attempt_submit(cs_store *s, int64_t id, const char *answer, c
  * by started time, id. *out malloc'd. */
 cs_status cs_store_attempts_list(cs_store *s, const char *course, const char *trainee,
                                  cs_attempt_rec **out, size_t *n, cs_error *err) CS_WARN_UNUSED;
+/* ---- the PACS export queue (issue 9 part, docs/pacs.md) ------------------ */
+
+#define CS_PACS_ERROR_MAX 256 /* the last attempt's reason, NUL included */
+
+/* One study's export of key frames to the PACS: one row per study, the
+ * latest request. State: "queued" (due at next_attempt_ms), "sending" (a
+ * worker holds it until next_attempt_ms, its lease), "sent", "failed"
+ * (the last attempt failed; retried at next_attempt_ms, never dropped). */
+typedef struct cs_pacs_export_rec {
+    char study[CS_ID_MAX];
+    char state[16];
+    int64_t requested_at_ms; /* the latest request; names it (a newer one replaces it) */
+    char requested_by[CS_USER_MAX];
+    int attempts; /* since the latest request */
+    int64_t next_attempt_ms;
+    char last_error[CS_PACS_ERROR_MAX]; /* "" after a success */
+    int instances_sent;                 /* by the last successful send */
+    int64_t sent_at_ms;                 /* 0 = never sent */
+} cs_pacs_export_rec;
+
+/* Request an export of `study` at `now_ms`: queued, due now, attempts 0,
+ * last_error cleared; a newer request than any before (requested_at_ms
+ * grows even within one ms), so a send in flight for an older request
+ * does not mark this one sent. *out (may be NULL) gets the row. NOT_FOUND
+ * when there is no such study. */
+cs_status cs_store_pacs_enqueue(cs_store *s, const char *study, const char *by, int64_t now_ms,
+                                cs_check_outcome *outcome, cs_pacs_export_rec *out,
+                                cs_error *err) CS_WARN_UNUSED;
+/* The study's export; *found false when it was never requested. */
+cs_status cs_store_pacs_get(cs_store *s, const char *study, bool *found, cs_pacs_export_rec *out,
+                            cs_error *err) CS_WARN_UNUSED;
+/* Up to `max` exports not sent whose next attempt is due at `now_ms`,
+ * oldest due first. *out is malloc'd (NULL when *n is 0). */
+cs_status cs_store_pacs_due(cs_store *s, int64_t now_ms, size_t max, cs_pacs_export_rec **out,
+                            size_t *n, cs_error *err) CS_WARN_UNUSED;
+/* Save state, attempts, next_attempt_ms, last_error, instances_sent and
+ * sent_at_ms of rec->study, only while its request is still
+ * rec->requested_at_ms: *applied false (nothing saved) when a newer
+ * request replaced it meanwhile. */
+cs_status cs_store_pacs_record(cs_store *s, const cs_pacs_export_rec *rec, bool *applied,
+                               cs_error *err) CS_WARN_UNUSED;
 
 #endif

@@ -624,3 +624,39 @@ cs_status cs_store_attempts_list(cs_store *s, const char *course, const char *tr
     CHECK(s && course && trainee && out && n);
     return s->ops->attempts_list(s, course, trainee, out, n, err);
 }
+
+/* ---- the PACS export queue (issue 9 part) ---------------------------------- */
+
+cs_status cs_store_pacs_enqueue(cs_store *s, const char *study, const char *by, int64_t now_ms,
+                                cs_check_outcome *outcome, cs_pacs_export_rec *out, cs_error *err)
+{
+    CHECK(s && study && by && outcome);
+    *outcome = CS_CHECK_NOT_FOUND;
+    cs_pacs_export_rec ignored;
+    return s->ops->pacs_enqueue(s, study, by, now_ms, outcome, out ? out : &ignored, err);
+}
+
+cs_status cs_store_pacs_get(cs_store *s, const char *study, bool *found, cs_pacs_export_rec *out,
+                            cs_error *err)
+{
+    CHECK(s && study && found && out);
+    *found = false;
+    return s->ops->pacs_get(s, study, found, out, err);
+}
+
+cs_status cs_store_pacs_due(cs_store *s, int64_t now_ms, size_t max, cs_pacs_export_rec **out,
+                            size_t *n, cs_error *err)
+{
+    CHECK(s && out && n);
+    *out = NULL;
+    *n = 0;
+    return s->ops->pacs_due(s, now_ms, max, out, n, err);
+}
+
+cs_status cs_store_pacs_record(cs_store *s, const cs_pacs_export_rec *rec, bool *applied,
+                               cs_error *err)
+{
+    CHECK(s && rec && applied);
+    *applied = false;
+    return s->ops->pacs_record(s, rec, applied, err);
+}

@@ -144,6 +144,15 @@ typedef struct cs_store_ops {
                                 int64_t at_ms, cs_check_outcome *outcome, cs_error *err);
     cs_status (*attempts_list)(cs_store *s, const char *course, const char *trainee,
                                cs_attempt_rec **out, size_t *n, cs_error *err);
+    /* the PACS export queue (issue 9 part) */
+    cs_status (*pacs_enqueue)(cs_store *s, const char *study, const char *by, int64_t now_ms,
+                              cs_check_outcome *outcome, cs_pacs_export_rec *out, cs_error *err);
+    cs_status (*pacs_get)(cs_store *s, const char *study, bool *found, cs_pacs_export_rec *out,
+                          cs_error *err);
+    cs_status (*pacs_due)(cs_store *s, int64_t now_ms, size_t max, cs_pacs_export_rec **out,
+                          size_t *n, cs_error *err);
+    cs_status (*pacs_record)(cs_store *s, const cs_pacs_export_rec *rec, bool *applied,
+                             cs_error *err);
 } cs_store_ops;
 
 /* Every backend's handle starts with this. */

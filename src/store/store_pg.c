@@ -190,6 +190,15 @@ static const char *const MIGRATIONS[] = {
     " answer TEXT NOT NULL DEFAULT '{}', score TEXT NOT NULL DEFAULT '',"
     " UNIQUE (case_id, trainee));"
     "CREATE INDEX training_attempts_trainee ON training_attempts (trainee, started_at_ms);",
+    /* 7: issue 9 part: PACS export queue (docs/pacs.md): one row per study,
+     * the latest request and how its sending goes. */
+    "CREATE TABLE pacs_exports ("
+    " study TEXT PRIMARY KEY REFERENCES studies(id), state TEXT NOT NULL,"
+    " requested_at_ms BIGINT NOT NULL, requested_by TEXT NOT NULL,"
+    " attempts INTEGER NOT NULL DEFAULT 0, next_attempt_ms BIGINT NOT NULL,"
+    " last_error TEXT NOT NULL DEFAULT '', instances_sent INTEGER NOT NULL DEFAULT 0,"
+    " sent_at_ms BIGINT NOT NULL DEFAULT 0);"
+    "CREATE INDEX pacs_exports_due ON pacs_exports (next_attempt_ms) WHERE state <> 'sent';",
 };
 #define N_MIGRATIONS ((int)(sizeof MIGRATIONS / sizeof MIGRATIONS[0]))
 
@@ -451,7 +460,8 @@ static cs_status migrate(pg_store *q, cs_error *err)
     }
     static const char *const names[] = {"migration to schema 1", "migration to schema 2",
                                         "migration to schema 3", "migration to schema 4",
-                                        "migration to schema 5", "migration to schema 6"};
+                                        "migration to schema 5", "migration to schema 6",
+                                        "migration to schema 7 (PACS export queue)"};
     _Static_assert(sizeof names / sizeof names[0] == N_MIGRATIONS, "a name per migration");
     for (int v = version; v < N_MIGRATIONS && r == CS_OK; v++) {
         if ((r = pg_begin(q, &in_tx, err)) != CS_OK ||
@@ -1184,6 +1194,10 @@ static const cs_store_ops PG_OPS = {
     .alert_ack = pg_alert_ack,
     .alerts_due = pg_alerts_due,
     .alert_delivery = pg_alert_delivery,
+    .pacs_enqueue = pg_pacs_enqueue,
+    .pacs_get = pg_pacs_get,
+    .pacs_due = pg_pacs_due,
+    .pacs_record = pg_pacs_record,
     .patient_code_set = pg_patient_code_set,
     .patient_study = pg_patient_study,
     .prep_tick = pg_prep_tick,

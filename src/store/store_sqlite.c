@@ -210,6 +210,16 @@ static const char *const MIGRATIONS[] = {
     " answer TEXT NOT NULL DEFAULT '{}', score TEXT NOT NULL DEFAULT '',"
     " UNIQUE (case_id, trainee));"
     "CREATE INDEX training_attempts_trainee ON training_attempts (trainee, started_at_ms);",
+    /* 7: issue 9 part: PACS export queue (docs/pacs.md). One row per study:
+     * the latest request and how its sending goes; the worker picks
+     * those due (not sent, next attempt passed). */
+    "CREATE TABLE pacs_exports ("
+    " study TEXT PRIMARY KEY REFERENCES studies(id), state TEXT NOT NULL,"
+    " requested_at_ms INTEGER NOT NULL, requested_by TEXT NOT NULL,"
+    " attempts INTEGER NOT NULL DEFAULT 0, next_attempt_ms INTEGER NOT NULL,"
+    " last_error TEXT NOT NULL DEFAULT '', instances_sent INTEGER NOT NULL DEFAULT 0,"
+    " sent_at_ms INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;"
+    "CREATE INDEX pacs_exports_due ON pacs_exports (next_attempt_ms) WHERE state <> 'sent';",
 };
 #define N_MIGRATIONS ((int)(sizeof MIGRATIONS / sizeof MIGRATIONS[0]))
 
@@ -1133,6 +1143,10 @@ static const cs_store_ops SQLITE_OPS = {
     .alert_ack = sq_alert_ack,
     .alerts_due = sq_alerts_due,
     .alert_delivery = sq_alert_delivery,
+    .pacs_enqueue = sq_pacs_enqueue,
+    .pacs_get = sq_pacs_get,
+    .pacs_due = sq_pacs_due,
+    .pacs_record = sq_pacs_record,
     .patient_code_set = sq_patient_code_set,
     .patient_study = sq_patient_study,
     .prep_tick = sq_prep_tick,

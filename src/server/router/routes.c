@@ -184,6 +184,8 @@ const cs_route_row cs_routes[] = {
     {"GET", T "/progress", TRAINING, false, false, NULL, false, API(cs_api_training_progress)},
     {"GET", T "/progress.csv", TRAINERS, false, false, NULL, false,
      API(cs_api_training_progress_csv)},
+    {"POST", S "/pacs", CS_ROLE_CONSULTANT | ADMINS, true, true, "pacs.export", false,
+     API(cs_api_study_pacs)},
     /* the pages of web/: anything else outside /api and /uploads */
     {"GET", "*", PUBLIC, false, false, NULL, false, MEDIA(cs_static_handle)},
     {NULL, NULL, 0, false, false, NULL, false, TUS},
