@@ -38,7 +38,7 @@
 #define CS_NOTE_MAX 2048       /* a finding's note, NUL included */
 #define CS_REPORT_MAX 16384    /* a report's content (JSON text), NUL included */
 #define CS_DETAIL_MAX 512      /* an audit entry's detail, NUL included */
-#define CS_STORE_SCHEMA_VERSION 7
+#define CS_STORE_SCHEMA_VERSION 8
 
 typedef struct cs_store cs_store;
 
@@ -763,5 +763,26 @@ cs_status cs_store_pacs_due(cs_store *s, int64_t now_ms, size_t max, cs_pacs_exp
  * request replaced it meanwhile. */
 cs_status cs_store_pacs_record(cs_store *s, const cs_pacs_export_rec *rec, bool *applied,
                                cs_error *err) CS_WARN_UNUSED;
+
+/* ---- reading time (schema 8, issue 12 item 6, docs/workstation.md) ------ */
+
+/* Active reading seconds of one reader on one study in one view. */
+typedef struct cs_reading_rec {
+    char study[CS_ID_MAX];
+    char reader[CS_USER_MAX];
+    char view[16]; /* "full" | "reduced" */
+    double seconds;
+    int64_t updated_at_ms;
+} cs_reading_rec;
+
+/* Add `seconds` to (study, reader, view). NOT_FOUND when there is no such
+ * study. */
+cs_status cs_store_reading_add(cs_store *s, const char *study, const char *reader, const char *view,
+                               double seconds, int64_t at_ms, cs_check_outcome *outcome,
+                               cs_error *err) CS_WARN_UNUSED;
+/* The rows of `study` ("" = every study) by study, reader, view. *out
+ * malloc'd (NULL when *n is 0). */
+cs_status cs_store_reading_list(cs_store *s, const char *study, cs_reading_rec **out, size_t *n,
+                                cs_error *err) CS_WARN_UNUSED;
 
 #endif

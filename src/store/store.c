@@ -660,3 +660,23 @@ cs_status cs_store_pacs_record(cs_store *s, const cs_pacs_export_rec *rec, bool 
     *applied = false;
     return s->ops->pacs_record(s, rec, applied, err);
 }
+
+/* ---- reading time ------------------------------------------------------- */
+
+cs_status cs_store_reading_add(cs_store *s, const char *study, const char *reader, const char *view,
+                               double seconds, int64_t at_ms, cs_check_outcome *outcome,
+                               cs_error *err)
+{
+    CHECK(s && study && reader && view && outcome);
+    *outcome = CS_CHECK_NOT_FOUND;
+    return s->ops->reading_add(s, study, reader, view, seconds, at_ms, outcome, err);
+}
+
+cs_status cs_store_reading_list(cs_store *s, const char *study, cs_reading_rec **out, size_t *n,
+                                cs_error *err)
+{
+    CHECK(s && study && out && n);
+    *out = NULL;
+    *n = 0;
+    return s->ops->reading_list(s, study, out, n, err);
+}

@@ -153,6 +153,12 @@ typedef struct cs_store_ops {
                           size_t *n, cs_error *err);
     cs_status (*pacs_record)(cs_store *s, const cs_pacs_export_rec *rec, bool *applied,
                              cs_error *err);
+    /* reading time (schema 8) */
+    cs_status (*reading_add)(cs_store *s, const char *study, const char *reader, const char *view,
+                             double seconds, int64_t at_ms, cs_check_outcome *outcome,
+                             cs_error *err);
+    cs_status (*reading_list)(cs_store *s, const char *study, cs_reading_rec **out, size_t *n,
+                              cs_error *err);
 } cs_store_ops;
 
 /* Every backend's handle starts with this. */

@@ -199,6 +199,11 @@ static const char *const MIGRATIONS[] = {
     " last_error TEXT NOT NULL DEFAULT '', instances_sent INTEGER NOT NULL DEFAULT 0,"
     " sent_at_ms BIGINT NOT NULL DEFAULT 0);"
     "CREATE INDEX pacs_exports_due ON pacs_exports (next_attempt_ms) WHERE state <> 'sent';",
+    /* 8: reading time (issue 12 item 6). */
+    "CREATE TABLE reading_time ("
+    " study TEXT NOT NULL REFERENCES studies(id), reader TEXT NOT NULL, view TEXT NOT NULL,"
+    " seconds DOUBLE PRECISION NOT NULL DEFAULT 0, updated_at_ms BIGINT NOT NULL,"
+    " PRIMARY KEY (study, reader, view));",
 };
 #define N_MIGRATIONS ((int)(sizeof MIGRATIONS / sizeof MIGRATIONS[0]))
 
@@ -458,10 +463,14 @@ static cs_status migrate(pg_store *q, cs_error *err)
                          N_MIGRATIONS);
         goto out;
     }
-    static const char *const names[] = {"migration to schema 1", "migration to schema 2",
-                                        "migration to schema 3", "migration to schema 4",
-                                        "migration to schema 5", "migration to schema 6",
-                                        "migration to schema 7 (PACS export queue)"};
+    static const char *const names[] = {"migration to schema 1",
+                                        "migration to schema 2",
+                                        "migration to schema 3",
+                                        "migration to schema 4",
+                                        "migration to schema 5",
+                                        "migration to schema 6",
+                                        "migration to schema 7 (PACS export queue)",
+                                        "migration to schema 8 (reading time)"};
     _Static_assert(sizeof names / sizeof names[0] == N_MIGRATIONS, "a name per migration");
     for (int v = version; v < N_MIGRATIONS && r == CS_OK; v++) {
         if ((r = pg_begin(q, &in_tx, err)) != CS_OK ||
@@ -1141,6 +1150,8 @@ static const cs_store_ops PG_OPS = {
     .attempt_answer = pg_attempt_answer,
     .attempt_submit = pg_attempt_submit,
     .attempts_list = pg_attempts_list,
+    .reading_add = pg_reading_add,
+    .reading_list = pg_reading_list,
     .enrol = pg_enrol,
     .device_study = pg_device_study,
     .devices_revoke = pg_devices_revoke,

@@ -258,4 +258,9 @@ cs_status pg_attempt_submit(cs_store *s, int64_t id, const char *answer, const c
 cs_status pg_attempts_list(cs_store *s, const char *course, const char *trainee,
                            cs_attempt_rec **out, size_t *n, cs_error *err);
 
+cs_status pg_reading_add(cs_store *s, const char *study, const char *reader, const char *view,
+                         double seconds, int64_t at_ms, cs_check_outcome *outcome, cs_error *err);
+cs_status pg_reading_list(cs_store *s, const char *study, cs_reading_rec **out, size_t *n,
+                          cs_error *err);
+
 #endif

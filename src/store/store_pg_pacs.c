@@ -7,7 +7,7 @@
 
 #include "store/store_pg.h"
 
-#define PACS_COLS                                                                           \
+#define PACS_COLS                                                                         \
     "study, state, requested_at_ms, requested_by, attempts, next_attempt_ms, last_error," \
     " instances_sent, sent_at_ms"
 
@@ -107,14 +107,14 @@ cs_status pg_pacs_record(cs_store *s, const cs_pacs_export_rec *rec, bool *appli
     pg_store *q = PGQ(s);
     int changes = 0;
     pthread_mutex_lock(&q->lock);
-    cs_status r = pg_run(q,
-                         "UPDATE pacs_exports SET state = $1, attempts = $2, next_attempt_ms = $3,"
-                         " last_error = $4, instances_sent = $5, sent_at_ms = $6"
-                         " WHERE study = $7 AND requested_at_ms = $8",
-                         &changes, err, pg_text(rec->state), pg_i64(rec->attempts),
-                         pg_i64(rec->next_attempt_ms), pg_text(rec->last_error),
-                         pg_i64(rec->instances_sent), pg_i64(rec->sent_at_ms),
-                         pg_text(rec->study), pg_i64(rec->requested_at_ms));
+    cs_status r =
+        pg_run(q,
+               "UPDATE pacs_exports SET state = $1, attempts = $2, next_attempt_ms = $3,"
+               " last_error = $4, instances_sent = $5, sent_at_ms = $6"
+               " WHERE study = $7 AND requested_at_ms = $8",
+               &changes, err, pg_text(rec->state), pg_i64(rec->attempts),
+               pg_i64(rec->next_attempt_ms), pg_text(rec->last_error), pg_i64(rec->instances_sent),
+               pg_i64(rec->sent_at_ms), pg_text(rec->study), pg_i64(rec->requested_at_ms));
     pthread_mutex_unlock(&q->lock);
     *applied = r == CS_OK && changes > 0;
     return r;

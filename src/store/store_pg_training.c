@@ -5,11 +5,11 @@
 
 #include "store/store_pg.h"
 
-#define COURSE_COLS                                                                    \
+#define COURSE_COLS                                                                 \
     "id, name, show_flags, tolerance_frames, standard_cases, standard_sensitivity," \
     " created_by, created_at_ms"
 #define CASE_COLS "id, course, study, label, reference, created_by, created_at_ms"
-#define ATTEMPT_COLS                                                                   \
+#define ATTEMPT_COLS                                                                      \
     "a.id, a.case_id, c.course, a.trainee, a.started_at_ms, a.submitted_at_ms, a.answer," \
     " a.score"
 #define ATTEMPT_FROM " FROM training_attempts a JOIN training_cases c ON c.id = a.case_id"
@@ -80,20 +80,19 @@ cs_status pg_course_create(cs_store *s, const cs_course_rec *c, cs_check_outcome
     pg_store *q = PGQ(s);
     int changes = 0;
     pthread_mutex_lock(&q->lock);
-    cs_status r = pg_run(q,
-                         "INSERT INTO courses (" COURSE_COLS ") VALUES ($1, $2, $3, $4, $5, $6,"
-                         " $7, $8) ON CONFLICT (id) DO NOTHING",
-                         &changes, err, pg_text(c->id), pg_text(c->name), pg_i64(c->show_flags),
-                         pg_i64(c->tolerance_frames), pg_i64(c->standard_cases),
-                         pg_f64(c->standard_sensitivity), pg_text(c->created_by),
-                         pg_i64(c->created_at_ms));
+    cs_status r =
+        pg_run(q,
+               "INSERT INTO courses (" COURSE_COLS ") VALUES ($1, $2, $3, $4, $5, $6,"
+               " $7, $8) ON CONFLICT (id) DO NOTHING",
+               &changes, err, pg_text(c->id), pg_text(c->name), pg_i64(c->show_flags),
+               pg_i64(c->tolerance_frames), pg_i64(c->standard_cases),
+               pg_f64(c->standard_sensitivity), pg_text(c->created_by), pg_i64(c->created_at_ms));
     pthread_mutex_unlock(&q->lock);
     *outcome = r != CS_OK ? CS_CHECK_NOT_FOUND : changes > 0 ? CS_CHECK_OK : CS_CHECK_CONFLICT;
     return r;
 }
 
-cs_status pg_course_get(cs_store *s, const char *id, bool *found, cs_course_rec *out,
-                        cs_error *err)
+cs_status pg_course_get(cs_store *s, const char *id, bool *found, cs_course_rec *out, cs_error *err)
 {
     pg_store *q = PGQ(s);
     PGresult *res = NULL;
@@ -113,8 +112,8 @@ cs_status pg_courses_list(cs_store *s, cs_course_rec **out, size_t *n, cs_error 
     void *v = NULL;
     *n = 0;
     pthread_mutex_lock(&q->lock);
-    cs_status r = pg_exec(q, "SELECT " COURSE_COLS " FROM courses ORDER BY name, id", NULL, 0,
-                          &res, NULL, "list courses", err);
+    cs_status r = pg_exec(q, "SELECT " COURSE_COLS " FROM courses ORDER BY name, id", NULL, 0, &res,
+                          NULL, "list courses", err);
     if (r == CS_OK)
         r = pg_list_rows(res, read_course, sizeof **out, &v, n, "list courses", err);
     PQclear(res);
@@ -214,8 +213,7 @@ cs_status pg_attempt_open(cs_store *s, const char *case_id, const char *trainee,
     return r;
 }
 
-cs_status pg_attempt_get(cs_store *s, int64_t id, bool *found, cs_attempt_rec *out,
-                         cs_error *err)
+cs_status pg_attempt_get(cs_store *s, int64_t id, bool *found, cs_attempt_rec *out, cs_error *err)
 {
     pg_store *q = PGQ(s);
     PGresult *res = NULL;
@@ -248,8 +246,8 @@ static cs_status attempt_write(pg_store *q, int64_t id, const char *answer, cons
                        " submitted_at_ms = 0",
                        &changes, err, pg_text(answer), pg_i64(id));
     if (r == CS_OK && changes == 0 &&
-        (r = pg_query(q, "SELECT 1 FROM training_attempts WHERE id = $1", &res, "read attempt",
-                      err, pg_i64(id))) == CS_OK)
+        (r = pg_query(q, "SELECT 1 FROM training_attempts WHERE id = $1", &res, "read attempt", err,
+                      pg_i64(id))) == CS_OK)
         there = PQntuples(res) > 0;
     PQclear(res);
     pthread_mutex_unlock(&q->lock);
@@ -257,8 +255,8 @@ static cs_status attempt_write(pg_store *q, int64_t id, const char *answer, cons
     return r;
 }
 
-cs_status pg_attempt_answer(cs_store *s, int64_t id, const char *answer,
-                            cs_check_outcome *outcome, cs_error *err)
+cs_status pg_attempt_answer(cs_store *s, int64_t id, const char *answer, cs_check_outcome *outcome,
+                            cs_error *err)
 {
     return attempt_write(PGQ(s), id, answer, NULL, 0, outcome, err);
 }
@@ -284,6 +282,59 @@ cs_status pg_attempts_list(cs_store *s, const char *course, const char *trainee,
                            &res, "list attempts", err, pg_text(course), pg_text(trainee));
     if (r == CS_OK)
         r = pg_list_rows(res, read_attempt, sizeof **out, &v, n, "list attempts", err);
+    PQclear(res);
+    pthread_mutex_unlock(&q->lock);
+    *out = v;
+    return r;
+}
+
+/* ---- reading time (schema 8) ------------------------------------------------ */
+
+static void read_reading(const PGresult *res, int row, void *out)
+{
+    cs_reading_rec *o = out;
+    memset(o, 0, sizeof *o);
+    pg_col_text(res, row, 0, o->study, sizeof o->study);
+    pg_col_text(res, row, 1, o->reader, sizeof o->reader);
+    pg_col_text(res, row, 2, o->view, sizeof o->view);
+    o->seconds = pg_col_f64(res, row, 3);
+    o->updated_at_ms = pg_col_i64(res, row, 4);
+}
+
+cs_status pg_reading_add(cs_store *s, const char *study, const char *reader, const char *view,
+                         double seconds, int64_t at_ms, cs_check_outcome *outcome, cs_error *err)
+{
+    pg_store *q = PGQ(s);
+    bool there = false;
+    pthread_mutex_lock(&q->lock);
+    cs_status r = exists(q, "SELECT 1 FROM studies WHERE id = $1", study, &there, err);
+    if (r == CS_OK && there &&
+        (r = pg_run(q,
+                    "INSERT INTO reading_time (study, reader, view, seconds, updated_at_ms)"
+                    " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (study, reader, view) DO UPDATE SET"
+                    " seconds = reading_time.seconds + excluded.seconds,"
+                    " updated_at_ms = excluded.updated_at_ms",
+                    NULL, err, pg_text(study), pg_text(reader), pg_text(view), pg_f64(seconds),
+                    pg_i64(at_ms))) == CS_OK)
+        *outcome = CS_CHECK_OK;
+    pthread_mutex_unlock(&q->lock);
+    return r;
+}
+
+cs_status pg_reading_list(cs_store *s, const char *study, cs_reading_rec **out, size_t *n,
+                          cs_error *err)
+{
+    pg_store *q = PGQ(s);
+    PGresult *res = NULL;
+    void *v = NULL;
+    pthread_mutex_lock(&q->lock);
+    cs_status r =
+        pg_query(q,
+                 "SELECT study, reader, view, seconds, updated_at_ms FROM reading_time"
+                 " WHERE ($1::text = '' OR study = $1::text) ORDER BY study, reader, view",
+                 &res, "list reading time", err, pg_text(study));
+    if (r == CS_OK)
+        r = pg_list_rows(res, read_reading, sizeof **out, &v, n, "list reading time", err);
     PQclear(res);
     pthread_mutex_unlock(&q->lock);
     *out = v;

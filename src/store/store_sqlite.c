@@ -220,6 +220,12 @@ static const char *const MIGRATIONS[] = {
     " last_error TEXT NOT NULL DEFAULT '', instances_sent INTEGER NOT NULL DEFAULT 0,"
     " sent_at_ms INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;"
     "CREATE INDEX pacs_exports_due ON pacs_exports (next_attempt_ms) WHERE state <> 'sent';",
+    /* 8: reading time (issue 12 item 6): active seconds per study, reader
+     * and view, added to as the viewer reports them. */
+    "CREATE TABLE reading_time ("
+    " study TEXT NOT NULL REFERENCES studies(id), reader TEXT NOT NULL, view TEXT NOT NULL,"
+    " seconds REAL NOT NULL DEFAULT 0, updated_at_ms INTEGER NOT NULL,"
+    " PRIMARY KEY (study, reader, view)) WITHOUT ROWID;",
 };
 #define N_MIGRATIONS ((int)(sizeof MIGRATIONS / sizeof MIGRATIONS[0]))
 
@@ -1162,6 +1168,8 @@ static const cs_store_ops SQLITE_OPS = {
     .attempt_answer = sq_attempt_answer,
     .attempt_submit = sq_attempt_submit,
     .attempts_list = sq_attempts_list,
+    .reading_add = sq_reading_add,
+    .reading_list = sq_reading_list,
 };
 
 cs_status cs_store_sqlite_open(const char *data_dir, cs_store **out, cs_error *err)

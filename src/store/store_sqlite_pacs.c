@@ -5,7 +5,7 @@
 
 #include "store/store_sqlite.h"
 
-#define PACS_COLS                                                                           \
+#define PACS_COLS                                                                         \
     "study, state, requested_at_ms, requested_by, attempts, next_attempt_ms, last_error," \
     " instances_sent, sent_at_ms"
 
@@ -70,7 +70,8 @@ cs_status sq_pacs_enqueue(cs_store *s, const char *study, const char *by, int64_
                  " pacs_exports.requested_at_ms + 1),"
                  " requested_by = excluded.requested_by, attempts = 0,"
                  " next_attempt_ms = excluded.next_attempt_ms, last_error = ''",
-                 NULL, err, sq_text(study), sq_i64(now_ms), sq_text(by), sq_i64(now_ms))) == CS_OK &&
+                 NULL, err, sq_text(study), sq_i64(now_ms), sq_text(by), sq_i64(now_ms))) ==
+            CS_OK &&
         (r = pacs_read(q, study, &found, out, err)) == CS_OK &&
         (r = commit(q, &in_tx, err)) == CS_OK)
         *outcome = CS_CHECK_OK;
@@ -104,14 +105,14 @@ cs_status sq_pacs_record(cs_store *s, const cs_pacs_export_rec *rec, bool *appli
     sq_store *q = SQ(s);
     int changes = 0;
     pthread_mutex_lock(&q->lock);
-    cs_status r = run(q,
-                      "UPDATE pacs_exports SET state = ?, attempts = ?, next_attempt_ms = ?,"
-                      " last_error = ?, instances_sent = ?, sent_at_ms = ?"
-                      " WHERE study = ? AND requested_at_ms = ?",
-                      &changes, err, sq_text(rec->state), sq_i64(rec->attempts),
-                      sq_i64(rec->next_attempt_ms), sq_text(rec->last_error),
-                      sq_i64(rec->instances_sent), sq_i64(rec->sent_at_ms), sq_text(rec->study),
-                      sq_i64(rec->requested_at_ms));
+    cs_status r =
+        run(q,
+            "UPDATE pacs_exports SET state = ?, attempts = ?, next_attempt_ms = ?,"
+            " last_error = ?, instances_sent = ?, sent_at_ms = ?"
+            " WHERE study = ? AND requested_at_ms = ?",
+            &changes, err, sq_text(rec->state), sq_i64(rec->attempts), sq_i64(rec->next_attempt_ms),
+            sq_text(rec->last_error), sq_i64(rec->instances_sent), sq_i64(rec->sent_at_ms),
+            sq_text(rec->study), sq_i64(rec->requested_at_ms));
     pthread_mutex_unlock(&q->lock);
     *applied = r == CS_OK && changes > 0;
     return r;

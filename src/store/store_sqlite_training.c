@@ -7,11 +7,11 @@
 
 #include "store/store_sqlite.h"
 
-#define COURSE_COLS                                                                    \
+#define COURSE_COLS                                                                 \
     "id, name, show_flags, tolerance_frames, standard_cases, standard_sensitivity," \
     " created_by, created_at_ms"
 #define CASE_COLS "id, course, study, label, reference, created_by, created_at_ms"
-#define ATTEMPT_COLS                                                                   \
+#define ATTEMPT_COLS                                                                      \
     "a.id, a.case_id, c.course, a.trainee, a.started_at_ms, a.submitted_at_ms, a.answer," \
     " a.score"
 #define ATTEMPT_FROM " FROM training_attempts a JOIN training_cases c ON c.id = a.case_id"
@@ -59,8 +59,8 @@ static void read_attempt(sqlite3_stmt *st, void *out)
 
 /* The one row of `sql` with `args` into out; *found. Under q->lock. */
 static cs_status one(sq_store *q, const char *sql, const sq_arg *args, size_t nargs,
-                     void (*read)(sqlite3_stmt *, void *), void *out, bool *found,
-                     const char *what, cs_error *err)
+                     void (*read)(sqlite3_stmt *, void *), void *out, bool *found, const char *what,
+                     cs_error *err)
 {
     sqlite3_stmt *st = NULL;
     *found = false;
@@ -124,8 +124,7 @@ cs_status sq_course_create(cs_store *s, const cs_course_rec *c, cs_check_outcome
     return r;
 }
 
-cs_status sq_course_get(cs_store *s, const char *id, bool *found, cs_course_rec *out,
-                        cs_error *err)
+cs_status sq_course_get(cs_store *s, const char *id, bool *found, cs_course_rec *out, cs_error *err)
 {
     return get_by_id(SQ(s), "SELECT " COURSE_COLS " FROM courses WHERE id = ?", id, read_course,
                      out, found, "read course", err);
@@ -152,7 +151,8 @@ cs_status sq_case_create(cs_store *s, const cs_case_rec *c, cs_check_outcome *ou
     if (r == CS_OK && course && study) {
         sqlite3_stmt *st = NULL;
         r = prep(q, "SELECT 1 FROM training_cases WHERE course = ? AND study = ?", &st, err);
-        if (r == CS_OK && (r = sq_bind(q, st, err, sq_text(c->course), sq_text(c->study))) == CS_OK) {
+        if (r == CS_OK &&
+            (r = sq_bind(q, st, err, sq_text(c->course), sq_text(c->study))) == CS_OK) {
             int rc = sqlite3_step(st);
             dup = rc == SQLITE_ROW;
             if (rc != SQLITE_ROW && rc != SQLITE_DONE)
@@ -176,8 +176,8 @@ cs_status sq_case_create(cs_store *s, const cs_case_rec *c, cs_check_outcome *ou
 
 cs_status sq_case_get(cs_store *s, const char *id, bool *found, cs_case_rec *out, cs_error *err)
 {
-    return get_by_id(SQ(s), "SELECT " CASE_COLS " FROM training_cases WHERE id = ?", id,
-                     read_case, out, found, "read case", err);
+    return get_by_id(SQ(s), "SELECT " CASE_COLS " FROM training_cases WHERE id = ?", id, read_case,
+                     out, found, "read case", err);
 }
 
 cs_status sq_cases_list(cs_store *s, const char *course, cs_case_rec **out, size_t *n,
@@ -206,8 +206,7 @@ cs_status sq_attempt_open(cs_store *s, const char *case_id, const char *trainee,
                 NULL, err, sq_text(case_id), sq_text(trainee), sq_i64(now_ms));
     if (r == CS_OK && is_case)
         r = ONE(q, "SELECT " ATTEMPT_COLS ATTEMPT_FROM " WHERE a.case_id = ? AND a.trainee = ?",
-                read_attempt, out, &found, "read attempt", err, sq_text(case_id),
-                sq_text(trainee));
+                read_attempt, out, &found, "read attempt", err, sq_text(case_id), sq_text(trainee));
     if (r == CS_OK && found && (r = commit(q, &in_tx, err)) == CS_OK)
         *outcome = CS_CHECK_OK;
     rollback(q, in_tx);
@@ -215,8 +214,7 @@ cs_status sq_attempt_open(cs_store *s, const char *case_id, const char *trainee,
     return r;
 }
 
-cs_status sq_attempt_get(cs_store *s, int64_t id, bool *found, cs_attempt_rec *out,
-                         cs_error *err)
+cs_status sq_attempt_get(cs_store *s, int64_t id, bool *found, cs_attempt_rec *out, cs_error *err)
 {
     sq_store *q = SQ(s);
     pthread_mutex_lock(&q->lock);
@@ -238,8 +236,8 @@ static cs_status attempt_write(sq_store *q, int64_t id, const char *answer, cons
     pthread_mutex_lock(&q->lock);
     cs_status r = begin(q, &in_tx, err);
     if (r == CS_OK)
-        r = ONE(q, "SELECT " ATTEMPT_COLS ATTEMPT_FROM " WHERE a.id = ?", read_attempt, cur,
-                &found, "read attempt", err, sq_i64(id));
+        r = ONE(q, "SELECT " ATTEMPT_COLS ATTEMPT_FROM " WHERE a.id = ?", read_attempt, cur, &found,
+                "read attempt", err, sq_i64(id));
     if (r == CS_OK && found && cur->submitted_at_ms > 0) {
         *outcome = CS_CHECK_LOCKED;
     } else if (r == CS_OK && found) {
@@ -258,8 +256,8 @@ static cs_status attempt_write(sq_store *q, int64_t id, const char *answer, cons
     return r;
 }
 
-cs_status sq_attempt_answer(cs_store *s, int64_t id, const char *answer,
-                            cs_check_outcome *outcome, cs_error *err)
+cs_status sq_attempt_answer(cs_store *s, int64_t id, const char *answer, cs_check_outcome *outcome,
+                            cs_error *err)
 {
     return attempt_write(SQ(s), id, answer, NULL, 0, outcome, err);
 }
@@ -278,4 +276,49 @@ cs_status sq_attempts_list(cs_store *s, const char *course, const char *trainee,
                    " AND (? = '' OR a.trainee = ?) ORDER BY a.started_at_ms, a.id",
                    read_attempt, out, n, "list attempts", err, sq_text(course), sq_text(course),
                    sq_text(trainee), sq_text(trainee));
+}
+
+/* ---- reading time (schema 8) ------------------------------------------------ */
+
+static void read_reading(sqlite3_stmt *st, void *out)
+{
+    cs_reading_rec *o = out;
+    memset(o, 0, sizeof *o);
+    text(st, 0, o->study, sizeof o->study);
+    text(st, 1, o->reader, sizeof o->reader);
+    text(st, 2, o->view, sizeof o->view);
+    o->seconds = sqlite3_column_double(st, 3);
+    o->updated_at_ms = sqlite3_column_int64(st, 4);
+}
+
+cs_status sq_reading_add(cs_store *s, const char *study, const char *reader, const char *view,
+                         double seconds, int64_t at_ms, cs_check_outcome *outcome, cs_error *err)
+{
+    sq_store *q = SQ(s);
+    bool in_tx = false, there = false;
+    pthread_mutex_lock(&q->lock);
+    cs_status r = begin(q, &in_tx, err);
+    if (r == CS_OK)
+        r = exists(q, "SELECT 1 FROM studies WHERE id = ?", study, &there, err);
+    if (r == CS_OK && there &&
+        (r = run(q,
+                 "INSERT INTO reading_time (study, reader, view, seconds, updated_at_ms)"
+                 " VALUES (?, ?, ?, ?, ?) ON CONFLICT (study, reader, view) DO UPDATE SET"
+                 " seconds = seconds + excluded.seconds, updated_at_ms = excluded.updated_at_ms",
+                 NULL, err, sq_text(study), sq_text(reader), sq_text(view), sq_f64(seconds),
+                 sq_i64(at_ms))) == CS_OK &&
+        (r = commit(q, &in_tx, err)) == CS_OK)
+        *outcome = CS_CHECK_OK;
+    rollback(q, in_tx);
+    pthread_mutex_unlock(&q->lock);
+    return r;
+}
+
+cs_status sq_reading_list(cs_store *s, const char *study, cs_reading_rec **out, size_t *n,
+                          cs_error *err)
+{
+    return sq_list(SQ(s),
+                   "SELECT study, reader, view, seconds, updated_at_ms FROM reading_time"
+                   " WHERE (? = '' OR study = ?) ORDER BY study, reader, view",
+                   read_reading, out, n, "list reading time", err, sq_text(study), sq_text(study));
 }

@@ -192,6 +192,48 @@ as ann GET "/api/v1/training/progress?trainee=bob"
     fail "a trainee read another's progress"
 as teach GET /api/v1/training/progress
 [ "$(json_get "$T/body" 'len(d["progress"])')" = 1 ] || fail "the trainer's cohort view"
+# Reading time on clinical studies (docs/workstation.md, "Reading time").
+as reader POST "$S/reading-time" -d '{"view": "full", "seconds": 30}'
+expect_code 204 "reading time, full view"
+as reader POST "$S/reading-time" -d '{"view": "reduced", "seconds": 10}'
+expect_code 204 "reading time, reduced view"
+as cons POST "$S/reading-time" -d '{"view": "full", "seconds": 50}'
+expect_code 204 "the consultant's reading time"
+as reader POST "$S/reading-time" -d '{"view": "full", "seconds": 20}'
+expect_code 204 "more reading time"
+for bad in '{"view": "full", "seconds": 0}' '{"view": "full", "seconds": 601}' \
+           '{"view": "sideways", "seconds": 5}' '{"seconds": 5}'; do
+    as reader POST "$S/reading-time" -d "$bad"
+    expect_code 400 "reading time $bad"
+done
+as reader POST "/api/v1/studies/no-such/reading-time" -d '{"view": "full", "seconds": 5}'
+expect_code 404 "reading time of no study"
+as ann POST "$S/reading-time" -d '{"view": "full", "seconds": 5}'
+expect_code 403 "a trainee's reading time on a clinical study"
+as reader GET "$S"
+py_check "$T/body" <<'PY' || fail "the study's reading time"
+rt = d["reading_time"]
+if rt["total_s"] != 110:
+    fail(f"total {rt['total_s']}")
+got = sorted((r["reader"], r["view"], r["seconds"]) for r in rt["by_reader"])
+if got != [("cons", "full", 50), ("reader", "full", 50), ("reader", "reduced", 10)]:
+    fail(f"by reader {got}")
+PY
+as reader POST "/api/v1/studies/$UNSIGNED/reading-time" -d '{"view": "full", "seconds": 70}'
+as cons GET /api/v1/stats/reading-time
+expect_code 200 "the reading-time statistics"
+py_check "$T/body" <<'PY' || fail "the reading-time statistics"
+by = {(r["reader"], r["view"]): (r["studies"], r["median_s"]) for r in d["by_reader"]}
+if by.get(("reader", "full")) != (2, 60) or by.get(("cons", "full")) != (1, 50):
+    fail(f"by reader {by}")
+views = {v["view"]: (v["studies"], v["median_s"]) for v in d["by_view"]}
+if views.get("full") != (2, 85) or views.get("reduced") != (1, 10):
+    fail(f"by view {views}")
+PY
+as reader GET /api/v1/stats/reading-time
+expect_code 403 "a reader at the statistics"
+ok "reading time: per reader and view, summed on the study, medians by reader and view"
+
 as teach GET /api/v1/training/progress.csv
 expect_code 200 "the cohort as CSV"
 [ "$(head -n 1 "$T/body" | tr -d '\r')" = "trainee,course,cases_read,mean_sensitivity,cleansing_kappa,standard_met" ] ||

@@ -108,21 +108,30 @@ export function trainingSource(caseId, attempt, readingTime) {
 }
 
 /**
- * Active reading time (docs/training.md): a second counts while the page
- * is visible, the window has the focus and the reader acted (key, pointer,
- * wheel) within the last IDLE_S seconds. Returns {seconds(), stop()}.
+ * Active reading time (docs/training.md, docs/workstation.md): a second
+ * counts while the page is visible, the window has the focus and the
+ * reader acted (key, pointer, wheel) within the last IDLE_S seconds. It
+ * goes to the bucket `bucket()` names (e.g. the viewer's "full" or
+ * "reduced" view). Returns {seconds(), take(), stop()}: take() hands over
+ * and clears the seconds not yet taken, per bucket.
  */
 export const IDLE_S = 60;
-export function readingClock(start = 0) {
+export function readingClock(start = 0, bucket = () => 'all') {
   let total = start, last = Date.now();
+  let pending = {};
   const act = () => { last = Date.now(); };
   const events = ['keydown', 'pointerdown', 'pointermove', 'wheel'];
   events.forEach((e) => window.addEventListener(e, act, { passive: true }));
   const timer = setInterval(() => {
-    if (document.visibilityState === 'visible' && document.hasFocus() && Date.now() - last <= IDLE_S * 1000) total += 1;
+    if (document.visibilityState === 'visible' && document.hasFocus() && Date.now() - last <= IDLE_S * 1000) {
+      total += 1;
+      const b = bucket();
+      pending[b] = (pending[b] || 0) + 1;
+    }
   }, 1000);
   return {
     seconds: () => total,
+    take() { const p = pending; pending = {}; return p; },
     stop() { clearInterval(timer); events.forEach((e) => window.removeEventListener(e, act)); },
   };
 }

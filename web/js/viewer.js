@@ -5,8 +5,8 @@
 // (boxes.js), zoom, keyboard shortcuts, and a bounded prefetch so 40
 // frames/s does not stall.
 // See docs/web.md for the design.
-import { get, studyPath } from './api.js';
-import { studySource } from './source.js';
+import { get, post, studyPath } from './api.js';
+import { studySource, readingClock } from './source.js';
 import { h, clear, fmtTime, fmtDuration, label, toast, LANDMARKS, FRAME_FLAG } from './util.js';
 import { session, can } from './app.js';
 import { createFindingsPanel } from './findings.js';
@@ -628,9 +628,19 @@ export async function mountViewer(main, studyId, opts = {}) {
   drawTimeline();
   render();
   if (tr && Number.isInteger(tr.seq)) seekSeq(tr.seq, { nearest: true });
+  // Reading time on a clinical study (docs/workstation.md): active seconds
+  // per view, sent every 30 s and when the viewer closes.
+  const clock = !tr && can(['reader', 'consultant']) ? readingClock(0, () => (st.reduced ? 'reduced' : 'full')) : null;
+  const flushReading = () => {
+    if (!clock) return;
+    for (const [view, seconds] of Object.entries(clock.take()))
+      if (seconds > 0) post(studyPath(studyId, '/reading-time'), { view, seconds }).catch(() => {});
+  };
+  const readingTimer = clock ? setInterval(flushReading, 30000) : null;
   if (tr) tr.onReadOnlyChange = () => { st.signed = tr.submitted(); panel.applyReadOnly?.(); };
 
   return () => {
+    if (clock) { clearInterval(readingTimer); flushReading(); clock.stop(); }
     destroyed = true;
     cancelAnimationFrame(st.raf);
     ro.disconnect();

@@ -33,6 +33,17 @@ function patientText(s) {
   return p ? `${p.family.toUpperCase()}, ${p.given}` : '';
 }
 
+// Active reading time (docs/workstation.md, "Reading time").
+function readingText(s) {
+  const t = s.reading_time && s.reading_time.total_s;
+  if (!t) return '—';
+  return t >= 90 ? `${Math.round(t / 60)} min` : `${Math.round(t)} s`;
+}
+function readingTitle(s) {
+  const by = (s.reading_time && s.reading_time.by_reader) || [];
+  return by.map((r) => `${r.reader} (${r.view}): ${Math.round(r.seconds)} s`).join('; ');
+}
+
 const COLUMNS = [
   { key: 'urgent', title: 'Urgent', value: (s) => (s.urgent ? 1 : 0) },
   { key: 'patient', title: 'Patient', value: (s) => patientText(s).toLowerCase() },
@@ -45,6 +56,7 @@ const COLUMNS = [
   { key: 'cleansing', title: 'Cleansing', value: (s) => cleansingText(s) },
   { key: 'assigned_reader', title: 'Reader', value: (s) => s.assigned_reader || '' },
   { key: 'report_state', title: 'Report', value: (s) => s.report_state || '' },
+  { key: 'reading', title: 'Reading time', value: (s) => (s.reading_time && s.reading_time.total_s) || 0 },
   { key: 'created_at', title: 'Created', value: (s) => s.created_at || 0 },
 ];
 
@@ -142,6 +154,7 @@ export async function mountWorklist(main) {
       h('td', cleansingText(s)),
       h('td', s.assigned_reader || h('span.muted', '—')),
       h('td', s.report_state ? h(`span.state.state-${s.report_state}`, s.report_state) : h('span.muted', '—')),
+      h('td.num', { testid: 'wl-reading', title: readingTitle(s) }, readingText(s)),
       h('td', fmtTime(s.created_at > 1e11 ? s.created_at : s.created_at * 1000)),
       actions);
     if (mayView) {

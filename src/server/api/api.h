@@ -64,6 +64,9 @@ enum MHD_Result cs_api_training_submit(const cs_api *api, struct MHD_Connection 
 enum MHD_Result cs_api_training_progress(const cs_api *api, struct MHD_Connection *c, cs_req *r);
 enum MHD_Result cs_api_training_progress_csv(const cs_api *api, struct MHD_Connection *c,
                                              cs_req *r);
+/* Reading time (reading_api.c). */
+enum MHD_Result cs_api_reading_time(const cs_api *api, struct MHD_Connection *c, cs_req *r);
+enum MHD_Result cs_api_reading_stats(const cs_api *api, struct MHD_Connection *c, cs_req *r);
 /* PUT /api/v1/studies/{id}/patient: correct the patient and episode. */
 enum MHD_Result cs_api_study_patient_put(const cs_api *api, struct MHD_Connection *c, cs_req *r);
 enum MHD_Result cs_api_study_get(const cs_api *api, struct MHD_Connection *c, cs_req *r);

@@ -50,6 +50,10 @@ cs_status cs_ws_suspected_cancer(const cs_api *api, const char *study, bool *any
 json_t *cs_ws_frame_index_json(const cs_api *api, const char *study, uint64_t *frames,
                                cs_error *err);
 
+/* The study's reading time: {"total_s", "by_reader": [{"reader", "view",
+ * "seconds"}]} (reading_api.c); NULL on a store error. */
+json_t *cs_ws_reading_json(const cs_api *api, const char *study, cs_error *err);
+
 /* ---- the patient and the episode (patient_details.c) ---- */
 
 /* Parse body.patient and body.episode (each optional; null = none) into

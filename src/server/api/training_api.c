@@ -44,9 +44,8 @@ static json_t *course_json(const cs_course_rec *c)
 {
     return json_pack("{s:s, s:s, s:b, s:i, s:{s:i, s:f}, s:s, s:I}", "id", c->id, "name", c->name,
                      "show_engine_flags", c->show_flags, "tolerance_frames", c->tolerance_frames,
-                     "standard", "cases", c->standard_cases, "sensitivity",
-                     c->standard_sensitivity, "created_by", c->created_by, "created_at_ms",
-                     (json_int_t)c->created_at_ms);
+                     "standard", "cases", c->standard_cases, "sensitivity", c->standard_sensitivity,
+                     "created_by", c->created_by, "created_at_ms", (json_int_t)c->created_at_ms);
 }
 
 enum MHD_Result cs_api_training_courses(const cs_api *api, struct MHD_Connection *c, cs_req *r)
@@ -70,7 +69,8 @@ enum MHD_Result cs_api_training_courses(const cs_api *api, struct MHD_Connection
     cs_course_rec cr;
     memset(&cr, 0, sizeof cr);
     const char *name = json_string_value(json_object_get(o, "name"));
-    json_t *flags = json_object_get(o, "show_engine_flags"), *tol = json_object_get(o, "tolerance_frames");
+    json_t *flags = json_object_get(o, "show_engine_flags"),
+           *tol = json_object_get(o, "tolerance_frames");
     json_t *std = json_object_get(o, "standard");
     json_t *sc = std ? json_object_get(std, "cases") : NULL;
     json_t *ss = std ? json_object_get(std, "sensitivity") : NULL;
@@ -159,11 +159,11 @@ static json_t *reference_of(const cs_api *api, struct MHD_Connection *c, const c
     json_t *findings = json_array(), *landmarks = json_object(), *cleansing = json_object();
     for (size_t i = 0; i < nf; i++)
         json_array_append_new(
-            findings, json_pack("{s:I, s:s, s:I, s:I, s:s, s:o}", "id", (json_int_t)fs[i].id,
-                                "type", fs[i].type, "seq_from", (json_int_t)fs[i].seq_from,
-                                "seq_to", (json_int_t)fs[i].seq_to, "segment", fs[i].segment,
-                                "size_mm", fs[i].size_mm >= 0 ? json_real(fs[i].size_mm)
-                                                              : json_null()));
+            findings,
+            json_pack("{s:I, s:s, s:I, s:I, s:s, s:o}", "id", (json_int_t)fs[i].id, "type",
+                      fs[i].type, "seq_from", (json_int_t)fs[i].seq_from, "seq_to",
+                      (json_int_t)fs[i].seq_to, "segment", fs[i].segment, "size_mm",
+                      fs[i].size_mm >= 0 ? json_real(fs[i].size_mm) : json_null()));
     for (size_t i = 0; i < nm; i++) {
         if (strcmp(ms[i].kind, "landmark") == 0)
             json_object_set_new(landmarks, ms[i].key, json_integer(ms[i].seq));
@@ -175,7 +175,8 @@ static json_t *reference_of(const cs_api *api, struct MHD_Connection *c, const c
     json_t *cc = content ? json_object_get(content, "cc_clear") : NULL;
     const char *seg;
     json_t *v;
-    json_object_foreach(cc, seg, v) {
+    json_object_foreach(cc, seg, v)
+    {
         if (json_is_integer(v) && json_integer_value(v) >= 0 && json_integer_value(v) <= 3)
             json_object_set(cleansing, seg, v);
     }
@@ -215,8 +216,8 @@ enum MHD_Result cs_api_training_cases(const cs_api *api, struct MHD_Connection *
         for (size_t i = 0; i < n; i++)
             json_array_append_new(arr, case_json(&v[i], is_trainee(r)));
         free(v);
-        return cs_http_json(c, 200, json_pack("{s:o, s:o}", "course", course_json(&course),
-                                              "cases", arr),
+        return cs_http_json(c, 200,
+                            json_pack("{s:o, s:o}", "course", course_json(&course), "cases", arr),
                             false, NULL);
     }
     json_t *o = cs_http_body_json(api->metrics, c, r, &ret);
@@ -372,7 +373,8 @@ enum MHD_Result cs_api_training_frames(const cs_api *api, struct MHD_Connection 
         /* keep "decoded" (bit 0) and "image kept" (bit 5): the viewer needs them */
         json_t *fl = json_object_get(o, "flags"), *v;
         size_t i;
-        json_array_foreach(fl, i, v) json_array_set_new(fl, i, json_integer(json_integer_value(v) & 33));
+        json_array_foreach(fl, i, v)
+            json_array_set_new(fl, i, json_integer(json_integer_value(v) & 33));
         json_t *p = json_object_get(o, "p"), *pp = json_object_get(o, "polyp_p");
         json_array_foreach(p, i, v) json_array_set_new(p, i, json_integer(0));
         json_array_foreach(pp, i, v) json_array_set_new(pp, i, json_null());
@@ -427,8 +429,7 @@ static json_t *attempt_json(const cs_attempt_rec *a)
 
 /* POST /api/v1/training/cases/{id}/attempt: the trainee's attempt (new or
  * the one started before). */
-enum MHD_Result cs_api_training_attempt_open(const cs_api *api, struct MHD_Connection *c,
-                                             cs_req *r)
+enum MHD_Result cs_api_training_attempt_open(const cs_api *api, struct MHD_Connection *c, cs_req *r)
 {
     enum MHD_Result ret;
     cs_error e = {0};
@@ -458,8 +459,8 @@ enum MHD_Result cs_api_training_attempt_open(const cs_api *api, struct MHD_Conne
 
 /* The attempt {n} when the caller may see it: its trainee, or a trainer or
  * admin. Answers 404 / 403 / 503 otherwise. */
-static bool load_attempt(const cs_api *api, struct MHD_Connection *c, cs_req *r,
-                         cs_attempt_rec *a, bool own_only, enum MHD_Result *ret)
+static bool load_attempt(const cs_api *api, struct MHD_Connection *c, cs_req *r, cs_attempt_rec *a,
+                         bool own_only, enum MHD_Result *ret)
 {
     cs_error e = {0};
     bool found = false;
@@ -482,8 +483,8 @@ static bool load_attempt(const cs_api *api, struct MHD_Connection *c, cs_req *r,
 }
 
 /* Read a finding list of an answer into out (cap); false when malformed. */
-static bool answer_findings(json_t *list, cs_score_finding *out, size_t cap, size_t *n,
-                            char *why, size_t whycap)
+static bool answer_findings(json_t *list, cs_score_finding *out, size_t cap, size_t *n, char *why,
+                            size_t whycap)
 {
     json_t *v;
     size_t i;
@@ -494,7 +495,8 @@ static bool answer_findings(json_t *list, cs_score_finding *out, size_t cap, siz
         snprintf(why, whycap, "findings must be a list of at most %zu findings", cap);
         return false;
     }
-    json_array_foreach(list, i, v) {
+    json_array_foreach(list, i, v)
+    {
         const char *type = json_string_value(json_object_get(v, "type"));
         json_t *from = json_object_get(v, "seq_from"), *to = json_object_get(v, "seq_to");
         if (!cs_vocab_has(cs_vocab_finding_types, type) || !json_is_integer(from) ||
@@ -530,24 +532,25 @@ static json_t *clean_answer(const cs_api *api, struct MHD_Connection *c, json_t 
     free(buf);
     if (ok && lm && !json_is_object(lm))
         ok = false, snprintf(why, sizeof why, "landmarks must be {KEY: FRAME}");
-    json_object_foreach(ok ? lm : NULL, key, v) if (ok && (!cs_vocab_has(cs_vocab_landmarks, key) ||
-                                                           !json_is_integer(v) ||
-                                                           json_integer_value(v) < 0))
+    json_object_foreach(ok ? lm : NULL, key,
+                        v) if (ok && (!cs_vocab_has(cs_vocab_landmarks, key) ||
+                                      !json_is_integer(v) || json_integer_value(v) < 0))
     {
         ok = false;
         snprintf(why, sizeof why, "landmarks.%.40s must be a known landmark and a frame", key);
     }
     if (ok && cl && !json_is_object(cl))
         ok = false, snprintf(why, sizeof why, "cleansing must be {SEGMENT: 0..3}");
-    json_object_foreach(ok ? cl : NULL, key, v) if (ok && (!cs_vocab_has(cs_vocab_segments, key) ||
-                                                           !json_is_integer(v) ||
-                                                           json_integer_value(v) < 0 ||
-                                                           json_integer_value(v) > 3))
+    json_object_foreach(ok ? cl : NULL, key,
+                        v) if (ok &&
+                               (!cs_vocab_has(cs_vocab_segments, key) || !json_is_integer(v) ||
+                                json_integer_value(v) < 0 || json_integer_value(v) > 3))
     {
         ok = false;
         snprintf(why, sizeof why, "cleansing.%.40s must be a segment scored 0..3 (CC-CLEAR)", key);
     }
-    if (ok && rt && (!json_is_number(rt) || json_number_value(rt) < 0 || isnan(json_number_value(rt))))
+    if (ok && rt &&
+        (!json_is_number(rt) || json_number_value(rt) < 0 || isnan(json_number_value(rt))))
         ok = false, snprintf(why, sizeof why, "reading_time_s must be a number of seconds >= 0");
     if (!ok) {
         *ret = cs_http_error(api->metrics, c, 400, false, "bad_answer", "%s",
@@ -604,9 +607,18 @@ static json_t *score_of(json_t *ref, json_t *answer, int tolerance, int64_t wall
         snprintf(mg[nmg].segment, sizeof mg[nmg].segment, "%s", key);
         mg[nmg++].score = (int)json_integer_value(v);
     }
-    cs_score_case sc = {.ref = refs, .n_ref = nr, .mine = mine, .n_mine = nm,
-                        .ref_marks = rl, .n_ref_marks = nrl, .my_marks = ml, .n_my_marks = nml,
-                        .ref_grades = rg, .n_ref_grades = nrg, .my_grades = mg, .n_my_grades = nmg,
+    cs_score_case sc = {.ref = refs,
+                        .n_ref = nr,
+                        .mine = mine,
+                        .n_mine = nm,
+                        .ref_marks = rl,
+                        .n_ref_marks = nrl,
+                        .my_marks = ml,
+                        .n_my_marks = nml,
+                        .ref_grades = rg,
+                        .n_ref_grades = nrg,
+                        .my_grades = mg,
+                        .n_my_grades = nmg,
                         .tolerance_frames = (uint64_t)tolerance};
     cs_score_result res = {.missed = missed, .false_idx = falses, .match_of_ref = match};
     if (!cs_score_case_run(&sc, &res))
@@ -618,29 +630,27 @@ static json_t *score_of(json_t *ref, json_t *answer, int tolerance, int64_t wall
         json_array_append(false_j, json_array_get(af, falses[i]));
     for (size_t i = 0; i < nr; i++)
         if (match[i] != SIZE_MAX)
-            json_array_append_new(matched_j, json_pack("{s:O, s:O}", "reference",
-                                                       json_array_get(rf, i), "yours",
-                                                       json_array_get(af, match[i])));
+            json_array_append_new(matched_j,
+                                  json_pack("{s:O, s:O}", "reference", json_array_get(rf, i),
+                                            "yours", json_array_get(af, match[i])));
     json_t *rts = json_object_get(answer, "reading_time_s");
-    out = json_pack("{s:o, s:I, s:I, s:o, s:o, s:o, s:o, s:{s:I, s:I}, s:{s:I, s:I, s:I}, s:o,"
-                    " s:s, s:i}",
-                    "sensitivity", nr ? json_real(res.sensitivity) : json_null(), "matched",
-                    (json_int_t)res.matched, "false_positives", (json_int_t)res.false_positives,
-                    "missed", missed_j, "false", false_j, "matches", matched_j,
-                    "landmark_error_frames",
-                    res.landmarks_compared ? json_real(res.landmark_error_mean) : json_null(),
-                    "cleansing", "compared", (json_int_t)res.segments_compared, "agreed",
-                    (json_int_t)res.segments_agreed, "landmarks", "compared",
-                    (json_int_t)res.landmarks_compared, "missing",
-                    (json_int_t)res.landmarks_missing, "extra", (json_int_t)res.landmarks_extra,
-                    "reading_time_s",
-                    json_is_number(rts) ? json_real(json_number_value(rts))
-                                        : json_real((double)wall_ms / 1000.0),
-                    "reading_time_source", json_is_number(rts) ? "viewer" : "wall_clock",
-                    "tolerance_frames", tolerance);
+    out = json_pack(
+        "{s:o, s:I, s:I, s:o, s:o, s:o, s:o, s:{s:I, s:I}, s:{s:I, s:I, s:I}, s:o,"
+        " s:s, s:i}",
+        "sensitivity", nr ? json_real(res.sensitivity) : json_null(), "matched",
+        (json_int_t)res.matched, "false_positives", (json_int_t)res.false_positives, "missed",
+        missed_j, "false", false_j, "matches", matched_j, "landmark_error_frames",
+        res.landmarks_compared ? json_real(res.landmark_error_mean) : json_null(), "cleansing",
+        "compared", (json_int_t)res.segments_compared, "agreed", (json_int_t)res.segments_agreed,
+        "landmarks", "compared", (json_int_t)res.landmarks_compared, "missing",
+        (json_int_t)res.landmarks_missing, "extra", (json_int_t)res.landmarks_extra,
+        "reading_time_s",
+        json_is_number(rts) ? json_real(json_number_value(rts))
+                            : json_real((double)wall_ms / 1000.0),
+        "reading_time_source", json_is_number(rts) ? "viewer" : "wall_clock", "tolerance_frames",
+        tolerance);
     if (out && res.landmarks_compared)
-        json_object_set_new(out, "landmark_error_max_frames",
-                            json_integer(res.landmark_error_max));
+        json_object_set_new(out, "landmark_error_max_frames", json_integer(res.landmark_error_max));
 done:
     free(refs), free(mine), free(missed), free(falses), free(match);
     return out;
@@ -701,8 +711,8 @@ static enum MHD_Result attempt_route(const cs_api *api, struct MHD_Connection *c
             goto done;
         ref = json_loads(k->reference, 0, NULL);
         int64_t now = cs_now_ms();
-        if (!ref || !(score = score_of(ref, answer, course.tolerance_frames,
-                                       now - a->started_at_ms))) {
+        if (!ref ||
+            !(score = score_of(ref, answer, course.tolerance_frames, now - a->started_at_ms))) {
             ret = cs_http_error(api->metrics, c, 500, false, "score_failed",
                                 "the case's reference could not be scored");
             goto done;
@@ -772,8 +782,8 @@ static enum MHD_Result progress(const cs_api *api, struct MHD_Connection *c, cs_
     cs_attempt_rec *v = NULL;
     cs_course_rec *courses = NULL;
     size_t n = 0, nc = 0;
-    if (cs_store_attempts_list(api->store, course_q ? course_q : "", who ? who : "", &v, &n,
-                               &e) != CS_OK ||
+    if (cs_store_attempts_list(api->store, course_q ? course_q : "", who ? who : "", &v, &n, &e) !=
+            CS_OK ||
         cs_store_courses_list(api->store, &courses, &nc, &e) != CS_OK) {
         free(v);
         return store_failed(api, c, &e);
@@ -809,7 +819,8 @@ static enum MHD_Result progress(const cs_api *api, struct MHD_Connection *c, cs_
             json_t *ref = json_loads(kase->reference, 0, NULL);
             json_t *mine = json_object_get(answer, "cleansing"), *rs;
             const char *seg;
-            json_object_foreach(json_object_get(ref, "cleansing"), seg, rs) {
+            json_object_foreach(json_object_get(ref, "cleansing"), seg, rs)
+            {
                 json_t *ms = json_object_get(mine, seg);
                 if (json_is_integer(rs) && json_is_integer(ms)) {
                     json_array_append(json_object_get(g, "pairs_ref"), rs);
@@ -824,11 +835,13 @@ static enum MHD_Result progress(const cs_api *api, struct MHD_Connection *c, cs_
     json_t *out = json_array();
     const char *key;
     json_t *g;
-    json_object_foreach(groups, key, g) {
+    json_object_foreach(groups, key, g)
+    {
         json_t *cases = json_object_get(g, "cases"), *x;
         size_t i, scored = 0;
         double sum = 0;
-        json_array_foreach(cases, i, x) {
+        json_array_foreach(cases, i, x)
+        {
             json_t *s = json_object_get(x, "sensitivity");
             if (json_is_number(s))
                 sum += json_number_value(s), scored++;
@@ -857,8 +870,9 @@ static enum MHD_Result progress(const cs_api *api, struct MHD_Connection *c, cs_
         json_object_set_new(g, "mean_sensitivity", scored ? json_real(mean) : json_null());
         json_object_set_new(g, "standard_met", json_boolean(met));
         if (cr)
-            json_object_set_new(g, "standard", json_pack("{s:i, s:f}", "cases", cr->standard_cases,
-                                                         "sensitivity", cr->standard_sensitivity));
+            json_object_set_new(g, "standard",
+                                json_pack("{s:i, s:f}", "cases", cr->standard_cases, "sensitivity",
+                                          cr->standard_sensitivity));
         json_array_append(out, g);
     }
     json_decref(groups);
@@ -919,18 +933,20 @@ static enum MHD_Result progress_csv(struct MHD_Connection *c, json_t *rows)
     json_t *g;
     if (ok)
         memcpy(buf, head, len);
-    json_array_foreach(rows, i, g) {
+    json_array_foreach(rows, i, g)
+    {
         char n[32], ms[32], k[32];
         snprintf(n, sizeof n, "%lld",
                  (long long)json_integer_value(json_object_get(g, "cases_read")));
         csv_number(json_object_get(g, "mean_sensitivity"), ms);
         csv_number(json_object_get(g, "cleansing_kappa"), k);
-        ok = ok && csv_field(&buf, &len, &cap, json_string_value(json_object_get(g, "trainee")), ",") &&
+        ok = ok &&
+             csv_field(&buf, &len, &cap, json_string_value(json_object_get(g, "trainee")), ",") &&
              csv_field(&buf, &len, &cap, json_string_value(json_object_get(g, "course")), ",") &&
              csv_field(&buf, &len, &cap, n, ",") && csv_field(&buf, &len, &cap, ms, ",") &&
              csv_field(&buf, &len, &cap, k, ",") &&
-             csv_field(&buf, &len, &cap, json_is_true(json_object_get(g, "standard_met")) ? "yes" : "no",
-                       "\r\n");
+             csv_field(&buf, &len, &cap,
+                       json_is_true(json_object_get(g, "standard_met")) ? "yes" : "no", "\r\n");
     }
     json_decref(rows);
     if (!ok) {
@@ -948,8 +964,7 @@ enum MHD_Result cs_api_training_progress(const cs_api *api, struct MHD_Connectio
 }
 
 /* GET /api/v1/training/progress.csv: the cohort as CSV (trainers, admins). */
-enum MHD_Result cs_api_training_progress_csv(const cs_api *api, struct MHD_Connection *c,
-                                             cs_req *r)
+enum MHD_Result cs_api_training_progress_csv(const cs_api *api, struct MHD_Connection *c, cs_req *r)
 {
     return progress(api, c, r, true);
 }

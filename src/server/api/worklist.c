@@ -83,6 +83,12 @@ static json_t *study_entry(const cs_api *api, const cs_study_rec *sr, bool lists
         return NULL;
     }
     json_object_set_new(o, "urgent", json_boolean(urgent));
+    json_t *reading = cs_ws_reading_json(api, sr->id, err);
+    if (!reading) {
+        json_decref(o);
+        return NULL;
+    }
+    json_object_set_new(o, "reading_time", reading);
     /* The polyp counter (schema 3) beside the bleeding one, for the
      * worklist's flag counts. */
     json_t *counts = json_object_get(o, "counts");

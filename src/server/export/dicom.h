@@ -48,18 +48,18 @@ extern "C" {
 
 /* Who and which study; every string NUL-terminated, "" = not known. */
 typedef struct cs_dicom_identity {
-    char patient_id[65];        /* LO: the NHS number */
-    char patient_id_issuer[65]; /* LO: "NHS" */
-    char patient_name[193];     /* PN: "Family^Given" */
-    char patient_birth_date[9]; /* DA: YYYYMMDD */
-    char patient_sex[2];        /* CS: "M", "F", "O" */
-    char study_uid[CS_UID_MAX]; /* required */
-    char series_uid[CS_UID_MAX]; /* required */
-    char accession[17];         /* SH: the study id (at most 16 characters) */
-    char study_id[17];          /* SH: the study id (at most 16 characters) */
-    char study_date[9];         /* DA: YYYYMMDD */
-    char study_time[7];         /* TM: HHMMSS */
-    char study_description[65]; /* LO */
+    char patient_id[65];           /* LO: the NHS number */
+    char patient_id_issuer[65];    /* LO: "NHS" */
+    char patient_name[193];        /* PN: "Family^Given" */
+    char patient_birth_date[9];    /* DA: YYYYMMDD */
+    char patient_sex[2];           /* CS: "M", "F", "O" */
+    char study_uid[CS_UID_MAX];    /* required */
+    char series_uid[CS_UID_MAX];   /* required */
+    char accession[17];            /* SH: the study id (at most 16 characters) */
+    char study_id[17];             /* SH: the study id (at most 16 characters) */
+    char study_date[9];            /* DA: YYYYMMDD */
+    char study_time[7];            /* TM: HHMMSS */
+    char study_description[65];    /* LO */
     char referring_physician[193]; /* PN */
     char series_description[65];   /* LO */
     int series_number;

@@ -79,8 +79,8 @@ cs_status cs_pacs_identity_load(cs_store *store, const char *study, bool *found,
         if (strlen(pt->birth_date) == 10)
             snprintf(id->patient_birth_date, sizeof id->patient_birth_date, "%.4s%.2s%.2s",
                      pt->birth_date, pt->birth_date + 5, pt->birth_date + 8);
-        const char *sex = strcmp(pt->sex, "female") == 0 ? "F"
-                          : strcmp(pt->sex, "male") == 0 ? "M"
+        const char *sex = strcmp(pt->sex, "female") == 0  ? "F"
+                          : strcmp(pt->sex, "male") == 0  ? "M"
                           : strcmp(pt->sex, "other") == 0 ? "O"
                                                           : "";
         snprintf(id->patient_sex, sizeof id->patient_sex, "%s", sex);

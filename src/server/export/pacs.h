@@ -23,9 +23,9 @@
 #include "capscreen/store.h"
 #include "server/export/dicom.h"
 
-#define CS_PACS_TIMEOUT_S 30       /* connect, association, each message */
-#define CS_PACS_LEASE_MS 600000    /* a send in progress holds its export this long */
-#define CS_PACS_BACKOFF_MAX_S 300  /* retries slow to one per 5 min, never stop */
+#define CS_PACS_TIMEOUT_S 30      /* connect, association, each message */
+#define CS_PACS_LEASE_MS 600000   /* a send in progress holds its export this long */
+#define CS_PACS_BACKOFF_MAX_S 300 /* retries slow to one per 5 min, never stop */
 
 /* A frame's JPEG bytes as received (the media layer's, above this one:
  * server.c passes it in). *out malloc'd; *found false when no such frame. */
@@ -40,7 +40,7 @@ typedef struct cs_pacs_deps {
     const char *calling_aet; /* ours */
     cs_pacs_frame_fn frame;
     void *frame_ctx;
-    int tick_ms;      /* how often due exports are looked for; 0 = 1000 */
+    int tick_ms;       /* how often due exports are looked for; 0 = 1000 */
     int backoff_max_s; /* 0 = CS_PACS_BACKOFF_MAX_S */
 } cs_pacs_deps;
 

@@ -159,6 +159,9 @@ const cs_route_row cs_routes[] = {
     {"PUT", S "/report", EDIT, true, true, NULL, false, API(cs_ws_report)},
     {"POST", S "/report/sign", CS_ROLE_CONSULTANT, true, true, NULL, false, API(cs_ws_report_sign)},
     {"GET", S "/report.html", IMAGES, false, true, NULL, false, API(cs_ws_report_html)},
+    {"POST", S "/reading-time", EDIT, true, false, NULL, false, API(cs_api_reading_time)},
+    {"GET", "/api/v1/stats/reading-time", CS_ROLE_CONSULTANT | CS_WHO_ADMINS, false, false, NULL,
+     false, API(cs_api_reading_stats)},
     /* reader training: known-answer cases, blinded until submitted */
     {"GET", T "/courses", TRAINING, false, false, NULL, false, API(cs_api_training_courses)},
     {"POST", T "/courses", TRAINERS, true, false, NULL, false, API(cs_api_training_courses)},

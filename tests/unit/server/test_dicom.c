@@ -93,8 +93,8 @@ static const char *tag(const cs_dicom_instance *inst, uint16_t g, uint16_t el)
 }
 
 /* Build, write to a file, read back: the file is what a PACS gets. */
-static cs_dicom_instance *roundtrip(const cs_dicom_identity *id, const char *uid, const uint8_t *jpeg,
-                                    size_t len, char *path, size_t cap)
+static cs_dicom_instance *roundtrip(const cs_dicom_identity *id, const char *uid,
+                                    const uint8_t *jpeg, size_t len, char *path, size_t cap)
 {
     cs_dicom_instance *built = NULL, *back = NULL;
     cs_error e = {0};
@@ -245,8 +245,11 @@ static void send_to_nobody_is_an_io_error_with_the_reason(void **state)
     cs_error e = {0};
     assert_int_equal(cs_dicom_instance_build(&id, "2.25.7", 1, "", "", jpeg, len, &d, &e), CS_OK);
     /* Port 1 on loopback: nothing listens (connection refused). */
-    cs_dicom_peer peer = {.host = "127.0.0.1", .port = 1, .called_aet = "ORTHANC",
-                          .calling_aet = "CAPSCREEN", .timeout_s = 5};
+    cs_dicom_peer peer = {.host = "127.0.0.1",
+                          .port = 1,
+                          .called_aet = "ORTHANC",
+                          .calling_aet = "CAPSCREEN",
+                          .timeout_s = 5};
     assert_int_equal(cs_dicom_send(&peer, &d, 1, &sent, &e), CS_ERR_IO);
     assert_int_equal(sent, 0);
     assert_non_null(strstr(e.msg, "127.0.0.1:1"));

@@ -101,8 +101,8 @@ static void failures_stay_due_and_a_send_marks_only_its_own_request(void **state
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(
-            a_request_is_queued_due_now_and_unknown_studies_are_refused, fx_open, fx_close),
+        cmocka_unit_test_setup_teardown(a_request_is_queued_due_now_and_unknown_studies_are_refused,
+                                        fx_open, fx_close),
         cmocka_unit_test_setup_teardown(failures_stay_due_and_a_send_marks_only_its_own_request,
                                         fx_open, fx_close),
     };

@@ -97,9 +97,9 @@ static void courses_cases_and_attempts(void **state)
 
     assert_int_equal(cs_store_attempt_answer(f->s, a->id, "{\"findings\": [1]}", &out, &e), CS_OK);
     assert_int_equal(out, CS_CHECK_OK);
-    assert_int_equal(cs_store_attempt_submit(f->s, a->id, "{\"findings\": [2]}", "{\"s\": 1}", 8000,
-                                             &out, &e),
-                     CS_OK);
+    assert_int_equal(
+        cs_store_attempt_submit(f->s, a->id, "{\"findings\": [2]}", "{\"s\": 1}", 8000, &out, &e),
+        CS_OK);
     assert_int_equal(out, CS_CHECK_OK);
     assert_int_equal(cs_store_attempt_answer(f->s, a->id, "{}", &out, &e), CS_OK);
     assert_int_equal(out, CS_CHECK_LOCKED);
