@@ -153,6 +153,14 @@ static const char *const MIGRATIONS[] = {
     "CREATE TABLE prep_ticks ("
     " study TEXT NOT NULL REFERENCES studies(id), step TEXT NOT NULL,"
     " at_ms BIGINT NOT NULL, PRIMARY KEY (study, step));",
+    /* issue 9 part: report addenda (docs/clinical-record.md). A signed
+     * report changes only by an addendum, appended in id order. */
+    "CREATE TABLE report_addenda ("
+    " id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
+    " study TEXT NOT NULL REFERENCES studies(id),"
+    " by_user TEXT NOT NULL, at_ms BIGINT NOT NULL, reason TEXT NOT NULL,"
+    " text TEXT NOT NULL);"
+    "CREATE INDEX report_addenda_study ON report_addenda (study, id);",
 };
 #define N_MIGRATIONS ((int)(sizeof MIGRATIONS / sizeof MIGRATIONS[0]))
 
@@ -413,7 +421,8 @@ static cs_status migrate(pg_store *q, cs_error *err)
         goto out;
     }
     static const char *const names[] = {"migration to schema 1", "migration to schema 2",
-                                        "migration to schema 3", "migration to schema 4"};
+                                        "migration to schema 3", "migration to schema 4",
+                                        "migration to schema 5 (issue 9 part: addenda)"};
     _Static_assert(sizeof names / sizeof names[0] == N_MIGRATIONS, "a name per migration");
     for (int v = version; v < N_MIGRATIONS && r == CS_OK; v++) {
         if ((r = pg_begin(q, &in_tx, err)) != CS_OK ||
@@ -1081,6 +1090,8 @@ static const cs_store_ops PG_OPS = {
     .report_sign = pg_report_sign,
     .report_signed = pg_report_signed,
     .report_sign_checked = pg_report_sign_checked,
+    .addendum_add = pg_addendum_add,
+    .addenda_list = pg_addenda_list,
     .study_close = pg_study_close,
     .upload_update_checked = pg_upload_update_checked,
     .upload_create_checked = pg_upload_create_checked,

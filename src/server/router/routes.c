@@ -151,6 +151,7 @@ const cs_route_row cs_routes[] = {
     {"GET", S "/report", IMAGES, false, true, "report.read", false, API(cs_ws_report)},
     {"PUT", S "/report", EDIT, true, true, NULL, false, API(cs_ws_report)},
     {"POST", S "/report/sign", CS_ROLE_CONSULTANT, true, true, NULL, false, API(cs_ws_report_sign)},
+    {"POST", S "/report/addenda", EDIT, true, true, NULL, false, API(cs_ws_report_addendum)},
     {"GET", S "/report.html", IMAGES, false, true, NULL, false, API(cs_ws_report_html)},
     /* the pages of web/: anything else outside /api and /uploads */
     {"GET", "*", PUBLIC, false, false, NULL, false, MEDIA(cs_static_handle)},
