@@ -38,7 +38,7 @@
 #define CS_NOTE_MAX 2048       /* a finding's note, NUL included */
 #define CS_REPORT_MAX 16384    /* a report's content (JSON text), NUL included */
 #define CS_DETAIL_MAX 512      /* an audit entry's detail, NUL included */
-#define CS_STORE_SCHEMA_VERSION 4
+#define CS_STORE_SCHEMA_VERSION 5 /* issue 9 part: 5 adds report_addenda */
 
 typedef struct cs_store cs_store;
 

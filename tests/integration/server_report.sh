@@ -211,7 +211,7 @@ as cons GET "/api/v1/studies/$S2/report.html"
 expect_code 200 "the printable report"
 for want in "Histology: tubular adenoma &lt;low grade&gt;." "late histology" "Second note." \
     "CC-CLEAR" "8 / 9: excellent" "Follow-up interval" "24 months" "Family history" \
-    "not designed\|designed to examine the colon" "data:image/jpeg;base64," "Validated and signed by"; do
+    "not designed\|designed to examine the colon" "data:image/jpeg;base64," "Signed by <b>cons</b> (validator)"; do
     grep -q "$want" "$T/body" || fail "report.html lacks '$want'"
 done
 grep -q "<low grade>" "$T/body" && fail "report.html does not escape the addendum"

@@ -1143,9 +1143,9 @@ enum MHD_Result cs_ws_report_html(const cs_api *api, struct MHD_Connection *c, c
     put_time(&h, rep->updated_at_ms);
     puts_raw(&h, ")<br>");
     if (strcmp(rep->state, "signed") == 0) {
-        puts_raw(&h, "Validated and signed by <b>");
+        puts_raw(&h, "Signed by <b>");
         puts_text(&h, rep->signed_by);
-        puts_raw(&h, "</b> on ");
+        puts_raw(&h, "</b> (validator) on ");
         put_time(&h, rep->signed_at_ms);
     } else {
         puts_raw(&h, "<b>Not signed</b> (");

@@ -218,8 +218,9 @@ static void a_schema_2_database_migrates_and_back_fills_the_counters(void **stat
     add_frames(f.s, "a", 0, 64, 0);
     add_frames(f.s, "b", 0, 10, 1);
     cs_store_close(f.s);
-    /* Undo the later migrations first (schema 4: the care loop). */
-    fx_sql(&f, "DROP TABLE alerts; DROP TABLE hub_status; DROP TABLE prep_ticks;"
+    /* Undo the later migrations first (schema 5: addenda; 4: the care loop). */
+    fx_sql(&f, "DROP TABLE report_addenda;"
+               "DROP TABLE alerts; DROP TABLE hub_status; DROP TABLE prep_ticks;"
                "DROP INDEX studies_patient_code; ALTER TABLE studies DROP COLUMN protocol;"
                "ALTER TABLE studies DROP COLUMN patient_code_hash;"
                "ALTER TABLE studies DROP COLUMN patient_code_expires_at;"
