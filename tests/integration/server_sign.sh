@@ -33,7 +33,8 @@ login reader
 is_complete() { http GET "/api/v1/studies/$1" "${ADM[@]}"; [ "$(json_get "$T/body" 'd["state"]')" = complete ]; }
 pack_frames 12 "$T/frames.csfs"
 SIZE=$(stat -c %s "$T/frames.csfs")
-REPORT='{"content": {"findings_text": "x", "recommendation": "no_further_test"}, "state": "read"}'
+# With every Nyborg 2025 field signing needs (docs/clinical-record.md).
+REPORT='{"content": {"findings_text": "x", "recommendation": "no_further_test", "recommendation_reason": "test", "prep_checklist": "Taken.", "cc_clear": {"right_colon": 3, "transverse_colon": 3, "left_colon": 3}, "extracolonic": "None seen.", "follow_up_months": 24, "upper_gi_disclaimer_ack": true}, "state": "read"}'
 
 # --- a study still receiving cannot be signed; closing it makes it complete ---
 new_device
