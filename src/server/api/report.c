@@ -1036,6 +1036,17 @@ enum MHD_Result cs_ws_report_html(const cs_api *api, struct MHD_Connection *c, c
     puts_raw(&h, "</p>");
     put_patient(&h, &cl);
 
+    /* A report saved before CC-CLEAR (no "cc_clear" in its content) prints
+     * the assessment its reader chose and its signer saw, not one derived
+     * now. */
+    if (!json_object_get(ct, "cc_clear")) {
+        puts_raw(&h, "<h2>Assessment</h2><table>");
+        put_row(&h, "Cleansing", label_of(FIELD("cleansing_adequacy")));
+        put_row(&h, "Completeness", label_of(FIELD("completeness")));
+        puts_raw(&h, "</table><p class=\"small\">Reported before the CC-CLEAR scale: as "
+                     "saved.</p>");
+        goto findings;
+    }
     const char *reasons[8];
     size_t nr = 0;
     const char *completeness = cs_report_completeness(&b->f, reasons, 8, &nr);
@@ -1058,7 +1069,7 @@ enum MHD_Result cs_ws_report_html(const cs_api *api, struct MHD_Connection *c, c
     put_row(&h, "Capsule excreted within the recording", b->f.excreted ? "yes" : "no");
     puts_raw(&h, "</table>");
     put_cc_clear(&h, b);
-
+findings:
     puts_raw(&h, "<h2>Findings</h2>");
     if (nf == 0) {
         puts_raw(&h, "<p>No findings recorded.</p>");
@@ -1181,6 +1192,8 @@ enum MHD_Result cs_ws_report_html(const cs_api *api, struct MHD_Connection *c, c
         return MHD_NO;
     }
     cs_audit(api->audit, &a, "report.export", r->id, "printable HTML");
+    if (cl.has_patient) /* the patient block: every read of it is audited */
+        cs_audit(api->audit, &a, "patient.read", r->id, "printable report");
     const char *hd[] = {"Cache-Control", "no-store", "Content-Security-Policy",
                         "default-src 'none'; img-src data:; style-src 'unsafe-inline'", NULL};
     return cs_http_bytes(c, 200, "text/html; charset=utf-8", h.buf, h.len, true, hd);
