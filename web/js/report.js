@@ -332,24 +332,15 @@ export async function mountReport(main, studyId) {
         return;
       }
     }
-    // The mandatory fields of the version on screen: listed, not signed.
-    if (report.derived && report.derived.mandatory_missing.length) {
-      showMissing(report.derived.mandatory_missing);
-      msg.textContent = 'The report cannot be signed yet: fill the fields listed above.';
-      msg.hidden = false;
-      return;
-    }
+    // The server checks the version named first (a newer one is shown for
+    // review below), then the mandatory fields (422 with their list).
     try {
       report = await post(studyPath(studyId, '/report/sign'), { version: report.version });
       fill();
       toast('Report signed');
     } catch (e) {
       if (e.status === 409 && e.code === 'version_conflict') { await showNewerVersion(); return; }
-      if (e.code === 'mandatory_missing') {
-        // The server's list for the signed version (the landmarks or
-        // findings may have changed since): reload it to show it.
-        try { report = await get(studyPath(studyId, '/report')); fill(); } catch { /* the message stands */ }
-      }
+      if (e.code === 'mandatory_missing') showMissing(report.derived ? report.derived.mandatory_missing : null);
       msg.textContent = e.code === 'ingest_incomplete'
         ? 'The study is not complete yet (uploads open or analysis running): it can be signed once all data is in and analysed, or after a coordinator closes the study.'
         : errorText(e);
