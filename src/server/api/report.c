@@ -75,18 +75,30 @@ typedef struct study_clinical {
 
 static void read_clinical(const cs_study_rec *sr, study_clinical *out)
 {
-    (void)sr; /* until the study carries its patient and episode: missing */
     memset(out, 0, sizeof *out);
+    const cs_patient_rec *p = &sr->patient;
+    const cs_episode_rec *e = &sr->episode;
+    /* nhs_number "" = no patient recorded (store.h); the API checks the
+     * rest of the block whenever one is given. */
+    out->has_patient = p->nhs_number[0] && p->family[0] && p->given[0] && p->birth_date[0];
+    snprintf(out->nhs_number, sizeof out->nhs_number, "%s", p->nhs_number);
+    snprintf(out->family, sizeof out->family, "%s", p->family);
+    snprintf(out->given, sizeof out->given, "%s", p->given);
+    snprintf(out->birth_date, sizeof out->birth_date, "%s", p->birth_date);
+    snprintf(out->sex, sizeof out->sex, "%s", p->sex);
+    snprintf(out->pathway, sizeof out->pathway, "%s", e->pathway);
+    snprintf(out->indication, sizeof out->indication, "%s", e->indication);
+    snprintf(out->indication_detail, sizeof out->indication_detail, "%s", e->indication_detail);
+    snprintf(out->referrer, sizeof out->referrer, "%s", e->referrer);
 }
 
 /* A finding's structured fields (issue 9 part 2) as the rules need them. */
 static void finding_structure(const cs_finding_rec *f, const char **segment, int *count,
                               bool *suspected_cancer)
 {
-    (void)f; /* until findings carry segment, count and suspected_cancer */
-    *segment = NULL;
-    *count = 1;
-    *suspected_cancer = false;
+    *segment = f->segment;
+    *count = f->count >= 1 ? f->count : 1;
+    *suspected_cancer = f->suspected_cancer;
 }
 
 /* Everything the derived fields come from, gathered once per answer. */
@@ -226,8 +238,7 @@ static cs_status gather(const cs_api *api, const char *study, json_t *ct, const 
             if (fs[i].size_mm > b->f.largest_polyp_mm)
                 b->f.largest_polyp_mm = fs[i].size_mm;
         }
-        /* segment NULL: not a field yet, so not asked for. */
-        if ((segment && !segment[0]) || (polyp && fs[i].size_mm < 0))
+        if (!segment[0] || (polyp && fs[i].size_mm < 0))
             b->f.findings_complete = false;
     }
     free(fs);
@@ -1075,7 +1086,7 @@ findings:
         puts_raw(&h, "<p>No findings recorded.</p>");
     } else {
         puts_raw(&h, "<table><tr><th>Type</th><th>Segment</th><th>Frames</th><th>Size</th>"
-                     "<th>Note</th></tr>");
+                     "<th>Morphology (Paris)</th><th>Note</th></tr>");
         for (size_t i = 0; i < nf; i++) {
             const char *segment;
             int count;
@@ -1088,13 +1099,15 @@ findings:
             if (cancer)
                 puts_raw(&h, " <span class=\"urgent\">suspected cancer</span>");
             puts_raw(&h, "</td><td>");
-            puts_text(&h, segment && segment[0] ? segment : "not recorded");
+            puts_text(&h, segment[0] ? segment : "not recorded");
             putf(&h, "</td><td>%llu", (unsigned long long)fs[i].seq_from);
             if (fs[i].seq_to != fs[i].seq_from)
                 putf(&h, "&ndash;%llu", (unsigned long long)fs[i].seq_to);
             puts_raw(&h, "</td><td>");
             if (fs[i].size_mm >= 0)
                 putf(&h, "%.0f mm", fs[i].size_mm);
+            puts_raw(&h, "</td><td>");
+            puts_text(&h, fs[i].morphology);
             puts_raw(&h, "</td><td>");
             puts_text(&h, fs[i].note);
             puts_raw(&h, "</td></tr>");
