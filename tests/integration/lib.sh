@@ -239,11 +239,13 @@ new_device() {
     [ "$CODE" = 200 ] || die "enrol: $CODE $(cat "$T/body")"
     TOKEN=$(json_get "$T/body" 'd["token"]')
 }
-# A study with its patient and episode (docs/clinical-record.md): a report
-# is signed only on such a study.
-STUDY_WITH_PATIENT='{"label": "test", "patient": {"nhs_number": "9434765919", "family": "Smith",
- "given": "Anna", "birth_date": "1962-03-14", "sex": "female"}, "episode": {"pathway": "screening",
- "indication": "fit_positive", "referrer": "Dr J Khan"}}'
+# A patient and episode (docs/clinical-record.md): a report is signed only
+# on a study that has them. PATIENT_EPISODE is the two members, for a
+# study-create body (STUDY_WITH_PATIENT) or PUT .../patient ("{$PATIENT_EPISODE}").
+PATIENT_EPISODE='"patient": {"nhs_number": "9434765919", "family": "Smith", "given": "Anna",
+ "birth_date": "1962-03-14", "sex": "female"}, "episode": {"pathway": "screening",
+ "indication": "fit_positive", "referrer": "Dr J Khan"}'
+STUDY_WITH_PATIENT="{\"label\": \"test\", $PATIENT_EPISODE}"
 TUS=(-H "Tus-Resumable: 1.0.0")
 OCTET=(-H "Content-Type: application/offset+octet-stream")
 # tus_create TOKEN [curl args]: POST /uploads/, sets UPLOAD (path).

@@ -158,10 +158,7 @@ expect_code 409 "an addendum to an unsigned report"
 ok "sign: 403 reader, 422 no_recommendation first, then 422 mandatory_missing with the list (override reason included); addendum 409 before signing"
 
 # --- a study with its patient signs; addenda after ----------------------------
-PATIENT='"patient": {"nhs_number": "9434765919", "family": "Smith", "given": "Anna",
- "birth_date": "1962-03-14", "sex": "female"},
- "episode": {"pathway": "screening", "indication": "fit_positive", "referrer": "Dr J Khan"}'
-upload_study "{\"label\": \"with patient\", $PATIENT}"
+upload_study "$STUDY_WITH_PATIENT"
 S2=$STUDY
 as reader PUT "/api/v1/studies/$S2/landmarks/first_caecal" -d '{"seq": 2}'
 as reader PUT "/api/v1/studies/$S2/landmarks/excreted" -d '{"seq": 11}'

@@ -191,6 +191,9 @@ as reader GET "/api/v1/studies/$STUDY/marks"
     fail "marks: $(cat "$T/body")"
 ok "landmarks and cleansing grades"
 
+# The imported study gets its patient: a report is signed only with one.
+http PUT "/api/v1/studies/$STUDY/patient" -H "Authorization: Bearer $ADMIN_TOKEN" -d "{$PATIENT_EPISODE}"
+expect_code 200 "the imported study's patient"
 # With every Nyborg 2025 field signing needs (docs/clinical-record.md); the
 # old cleansing_adequacy and completeness are still accepted.
 REPORT='{"content": {"findings_text": "Fresh blood <b>x</b>", "cleansing_adequacy": "adequate", "completeness": "complete", "recommendation": "colonoscopy", "recommendation_reason": "Fresh blood seen.", "comments": "", "key_frames": ['"$FLAGGED"'], "prep_checklist": "Taken as instructed.", "cc_clear": {"right_colon": 3, "transverse_colon": 2, "left_colon": 2}, "extracolonic": "None seen.", "follow_up_months": 0, "upper_gi_disclaimer_ack": true}, "state": "read"}'
