@@ -186,6 +186,7 @@ try {
     await page.waitForFunction(() => document.activeElement && document.activeElement.id === 'f-type');
     eq(Number(await page.inputValue('#f-from')), findingSeq, 'finding from');
     await page.selectOption('#f-type', 'fresh_blood');
+    await page.selectOption('#f-segment', 'small_bowel'); /* the report needs every finding's segment */
     await page.fill('#f-size', '4');
     await page.fill('#f-note', 'e2e: active bleeding');
     await page.click('#f-add');
