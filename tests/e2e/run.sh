@@ -79,8 +79,11 @@ done
 analysed "$CS_STUDY" && analysed "$CS_POLYP_STUDY" ||
     die "the demo studies were not analysed within 300 s: $(head -c 400 "$T/study.json" 2>/dev/null)"
 echo "# server $SRV_URL, studies $CS_STUDY and $CS_POLYP_STUDY analysed ($NFRAMES frames each)"
-# workstation.mjs signs the first study's report: that needs its patient.
-http PUT "/api/v1/studies/$CS_STUDY/patient" -H "Authorization: Bearer $ADMIN_TOKEN" -d "{$PATIENT_EPISODE}"
+# workstation.mjs signs the first study's report: that needs its patient
+# (not record.mjs's, which it finds by NHS number).
+http PUT "/api/v1/studies/$CS_STUDY/patient" -H "Authorization: Bearer $ADMIN_TOKEN" -d \
+    '{"patient": {"nhs_number": "4857773457", "family": "Jones", "given": "Bea", "birth_date": "1958-07-01",
+      "sex": "female"}, "episode": {"pathway": "screening", "indication": "fit_positive"}}'
 [ "$CODE" = 200 ] || die "the demo study's patient: HTTP $CODE $(cat "$T/body")"
 
 if [ -n "${CS_SHOTS:-}" ]; then mkdir -p "$CS_SHOTS"; export CS_SHOTS; fi
