@@ -159,7 +159,7 @@ as reader POST "/api/v1/studies/$STUDY/findings" -d '{"seq_from": 999999, "type"
 expect_code 400 "a finding past the last frame"
 as reader POST "/api/v1/studies/$STUDY/findings" -d '{"seq_from": 1, "type": "tumour"}'
 expect_code 400 "an unknown finding type"
-as reader PUT "/api/v1/studies/$STUDY/findings/$FID" -d "{\"seq_from\": $FLAGGED, \"seq_to\": $((FLAGGED + 2)), \"type\": \"fresh_blood\", \"note\": \"active bleed\", \"version\": 1}"
+as reader PUT "/api/v1/studies/$STUDY/findings/$FID" -d "{\"seq_from\": $FLAGGED, \"seq_to\": $((FLAGGED + 2)), \"type\": \"fresh_blood\", \"note\": \"active bleed\", \"segment\": \"small_bowel\", \"version\": 1}"
 expect_code 200 "editing the finding"
 as reader PUT "/api/v1/studies/$STUDY/findings/$FID" -d "{\"seq_from\": $FLAGGED, \"type\": \"ulcer\", \"version\": 1}"
 expect_code 409 "a stale edit"
