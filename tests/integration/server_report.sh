@@ -162,13 +162,20 @@ upload_study "$STUDY_WITH_PATIENT"
 S2=$STUDY
 as reader PUT "/api/v1/studies/$S2/landmarks/first_caecal" -d '{"seq": 2}'
 as reader PUT "/api/v1/studies/$S2/landmarks/excreted" -d '{"seq": 11}'
+as reader POST "/api/v1/studies/$S2/findings" \
+    -d '{"seq_from": 6, "type": "polyp", "size_mm": 8, "segment": "left_colon", "morphology": "0-Is"}'
+expect_code 201 "an 8 mm polyp"
 as reader PUT "/api/v1/studies/$S2/report" -d "{\"content\": {$FULL, \"recommendation\": \"colonoscopy\",
  \"recommendation_reason\": \"Family history: the patient asked for colonoscopy.\", \"key_frames\": [4]}, \"state\": \"read\"}"
 expect_code 200 "the full report with an override and its reason"
 V=$(json_get "$T/body" 'd["version"]')
 cp "$T/body" "$T/before-sign.json"
 py_check "$T/body" <<'EOF' || fail "checks on $T/body failed (see above)"
-assert d["derived"]["mandatory_missing"] == [], d["derived"]["mandatory_missing"]
+dv = d["derived"]
+assert dv["mandatory_missing"] == [], dv["mandatory_missing"]
+assert dv["recommendation_suggested"] == "colonoscopy", dv
+assert dv["recommendation_rule"] == "polyp_mm_at_least 6", dv
+assert dv["recommendation_override"] is False, dv
 EOF
 as cons POST "/api/v1/studies/$S2/report/sign" -d "{\"version\": $V}"
 expect_code 200 "signing the full report"
@@ -207,15 +214,19 @@ expect_code 409 "saving a signed report"
 as cons GET "/api/v1/studies/$S2/report.html"
 expect_code 200 "the printable report"
 for want in "Histology: tubular adenoma &lt;low grade&gt;." "late histology" "Second note." \
-    "CC-CLEAR" "8 / 9: excellent" "Follow-up interval" "24 months" "Family history" \
+    "CC-CLEAR" "8 / 9: excellent" "Follow-up interval" "24 months" \
+    "Smith, Anna" "9434765919" "1962-03-14" "fit_positive" "Dr J Khan" "0-Is" "left_colon" "8 mm" \
     "not designed\|designed to examine the colon" "data:image/jpeg;base64," "Signed by <b>cons</b> (validator)"; do
     grep -q "$want" "$T/body" || fail "report.html lacks '$want'"
 done
 grep -q "<low grade>" "$T/body" && fail "report.html does not escape the addendum"
+http GET "/api/v1/audit?study=$S2&action=patient.read" "${ADM[@]}"
+json_get "$T/body" '[x["detail"] for x in d["entries"]]' | grep -q "printable report" ||
+    fail "printing the patient block is not audited as patient.read: $(cat "$T/body")"
 http GET "/api/v1/audit?study=$S2&action=report.addendum" "${ADM[@]}"
 [ "$(json_get "$T/body" '[x["user"] for x in d["entries"]]')" = "['cons', 'reader']" ] ||
     [ "$(json_get "$T/body" '[x["user"] for x in d["entries"]]')" = "['reader', 'cons']" ] ||
     fail "report.addendum is not audited twice: $(cat "$T/body")"
-ok "addenda: 400 without reason or text, 201 by reader and consultant, in order in GET report and report.html (escaped), audited; the signed content unchanged"
+ok "addenda: 400 without reason or text, 201 by reader and consultant, in order in GET report and report.html (escaped), audited; the signed content unchanged; the printout carries the patient (audited) and the polyp's segment, size and Paris class"
 
 cs_finish
