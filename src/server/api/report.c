@@ -712,6 +712,7 @@ enum MHD_Result cs_ws_report_sign(const cs_api *api, struct MHD_Connection *c, c
     switch (out) {
     case CS_CHECK_OK:
         cs_audit(api->audit, &a, "report.sign", r->id, "version %d", rep->version);
+        cs_ws_pacs_on_sign(api, &a, r->id); /* key frames to the PACS (docs/pacs.md) */
         json_t *answer = report_answer(api, rep, &e);
         /* Signed either way: a failing re-read still says so. */
         ret = cs_http_json(c, 200, answer ? answer : report_json(rep), false, NULL);

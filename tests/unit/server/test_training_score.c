@@ -40,18 +40,19 @@ static void score(const cs_score_finding *ref, size_t nr, const cs_score_finding
     o->r.missed = o->missed;
     o->r.false_idx = o->false_idx;
     o->r.match_of_ref = o->match_of_ref;
-    cs_score_case c = {.ref = ref, .n_ref = nr, .mine = mine, .n_mine = nm, .tolerance_frames = tol};
+    cs_score_case c = {
+        .ref = ref, .n_ref = nr, .mine = mine, .n_mine = nm, .tolerance_frames = tol};
     assert_true(cs_score_case_run(&c, &o->r));
 }
 
 static void the_gap_is_zero_on_overlap_and_one_when_adjacent(void **state)
 {
     (void)state;
-    assert_int_equal(cs_score_gap(0, 2, 2, 5), 0);  /* share frame 2 */
-    assert_int_equal(cs_score_gap(0, 2, 3, 5), 1);  /* adjacent */
-    assert_int_equal(cs_score_gap(3, 5, 0, 2), 1);  /* either order */
+    assert_int_equal(cs_score_gap(0, 2, 2, 5), 0); /* share frame 2 */
+    assert_int_equal(cs_score_gap(0, 2, 3, 5), 1); /* adjacent */
+    assert_int_equal(cs_score_gap(3, 5, 0, 2), 1); /* either order */
     assert_int_equal(cs_score_gap(0, 2, 10, 12), 8);
-    assert_int_equal(cs_score_gap(4, 4, 0, 9), 0);  /* inside */
+    assert_int_equal(cs_score_gap(4, 4, 0, 9), 0); /* inside */
 }
 
 static void overlap_adjacency_and_tolerance(void **state)
@@ -155,11 +156,18 @@ static void landmarks_and_cleansing(void **state)
     size_t m[1], f[1], of[1];
     cs_score_result r = {.missed = m, .false_idx = f, .match_of_ref = of};
     cs_score_landmark ref[] = {{"first_duodenal", 100}, {"first_caecal", 2000}, {"excreted", 5000}};
-    cs_score_landmark mine[] = {{"first_caecal", 2030}, {"first_duodenal", 90}, {"first_gastric", 3}};
+    cs_score_landmark mine[] = {
+        {"first_caecal", 2030}, {"first_duodenal", 90}, {"first_gastric", 3}};
     cs_score_grade rg[] = {{"right_colon", 2}, {"transverse_colon", 3}, {"left_colon", 1}};
     cs_score_grade mg[] = {{"left_colon", 1}, {"right_colon", 3}, {"transverse_colon", -1}};
-    cs_score_case c = {.ref_marks = ref, .n_ref_marks = 3, .my_marks = mine, .n_my_marks = 3,
-                       .ref_grades = rg, .n_ref_grades = 3, .my_grades = mg, .n_my_grades = 3};
+    cs_score_case c = {.ref_marks = ref,
+                       .n_ref_marks = 3,
+                       .my_marks = mine,
+                       .n_my_marks = 3,
+                       .ref_grades = rg,
+                       .n_ref_grades = 3,
+                       .my_grades = mg,
+                       .n_my_grades = 3};
     assert_true(cs_score_case_run(&c, &r));
     assert_int_equal(r.landmarks_compared, 2);
     assert_true(fabs(r.landmark_error_mean - 20.0) < 1e-12); /* (10 + 30) / 2 */
