@@ -6,7 +6,8 @@
 # packed and imported twice), waits until the server has analysed both, then
 # runs tests/e2e/workstation.mjs on the first (it signs its report) and
 # tests/e2e/polyp.mjs then tests/e2e/record.mjs (the clinical record) on the
-# second (playwright-core driving Debian's Chromium).
+# second, and tests/e2e/training.mjs (reader training) on a third
+# (playwright-core driving Debian's Chromium).
 # Exit 77 (skipped) without Chromium, node, or the npm packages of
 # tests/node. ctest passes CAPSCREEN, CS_SOURCE_DIR, CS_BUILD_DIR
 # (tests/CMakeLists.txt); CS_SHOTS (optional) keeps the screenshots.
@@ -27,6 +28,8 @@ mkdir -p "$DATA"
 export CS_ADMIN_USER=e2e-admin CS_ADMIN_PASS=admin-pass-e2e-0001
 export CS_READER_USER=e2e-reader CS_READER_PASS=reader-pass-e2e-0002
 export CS_CONSULTANT_USER=e2e-consultant CS_CONSULTANT_PASS=consultant-pass-e2e-0003
+export CS_TRAINER_USER=e2e-trainer CS_TRAINER_PASS=trainer-pass-e2e-0004
+export CS_TRAINEE_USER=e2e-trainee CS_TRAINEE_PASS=trainee-pass-e2e-0005
 add_user() {  # add_user NAME ROLE PASSWORD
     printf '%s\n' "$3" | "$CAPSCREEN" user add --data "$DATA" --name "$1" --role "$2" \
         >"$T/user.out" 2>"$T/user.err" || die "user add $1: $(cat "$T/user.err")"
@@ -34,6 +37,8 @@ add_user() {  # add_user NAME ROLE PASSWORD
 add_user "$CS_ADMIN_USER" admin "$CS_ADMIN_PASS"
 add_user "$CS_READER_USER" reader "$CS_READER_PASS"
 add_user "$CS_CONSULTANT_USER" consultant "$CS_CONSULTANT_PASS"
+add_user "$CS_TRAINER_USER" trainer "$CS_TRAINER_PASS"
+add_user "$CS_TRAINEE_USER" trainee "$CS_TRAINEE_PASS"
 
 # The demo study: 240 frames packed into a frame stream and imported.
 FRAMES=$SRC_DIR/samples/demo/frames
@@ -51,6 +56,12 @@ export CS_STUDY
 CS_POLYP_STUDY=$(tail -n 1 "$T/import2.out" | python3 -c 'import json,sys; print(json.load(sys.stdin)["study"])') ||
     die "study import printed no {\"study\": ID}: $(cat "$T/import2.out")"
 export CS_POLYP_STUDY CS_SOURCE_DIR=$SRC_DIR
+# And a third for training.mjs: signed by the test, then a training case.
+"$CAPSCREEN" study import --data "$DATA" --label "Demo (training)" "$T/demo.csfs" >"$T/import3.out" 2>"$T/import3.err" ||
+    die "study import: $(cat "$T/import3.err")"
+CS_TRAINING_STUDY=$(tail -n 1 "$T/import3.out" | python3 -c 'import json,sys; print(json.load(sys.stdin)["study"])') ||
+    die "study import printed no {\"study\": ID}: $(cat "$T/import3.out")"
+export CS_TRAINING_STUDY
 
 start_server "$DATA"
 export CS_URL=$SRV_URL
@@ -72,11 +83,11 @@ sys.exit(0 if d.get("progress", {}).get("frames_analysed") == int(sys.argv[2])
 PY
 }
 for ((i = 0; i < 300 * 4; i++)); do
-    analysed "$CS_STUDY" && analysed "$CS_POLYP_STUDY" && break
+    analysed "$CS_STUDY" && analysed "$CS_POLYP_STUDY" && analysed "$CS_TRAINING_STUDY" && break
     kill -0 "$SRV_PID" 2>/dev/null || die "the server exited: $(tail -3 "$T/srv.err")"
     sleep 0.25
 done
-analysed "$CS_STUDY" && analysed "$CS_POLYP_STUDY" ||
+analysed "$CS_STUDY" && analysed "$CS_POLYP_STUDY" && analysed "$CS_TRAINING_STUDY" ||
     die "the demo studies were not analysed within 300 s: $(head -c 400 "$T/study.json" 2>/dev/null)"
 echo "# server $SRV_URL, studies $CS_STUDY and $CS_POLYP_STUDY analysed ($NFRAMES frames each)"
 # workstation.mjs signs the first study's report: that needs its patient
@@ -91,6 +102,7 @@ RC=0
 timeout 420 node "$E2E_DIR/workstation.mjs" || RC=$?
 timeout 300 node "$E2E_DIR/polyp.mjs" || RC=$?
 timeout 300 node "$E2E_DIR/record.mjs" || RC=$?
+timeout 300 node "$E2E_DIR/training.mjs" || RC=$?
 if [ "$RC" -ne 0 ]; then
     echo "--- server stderr (last 40 lines) ---" >&2
     tail -n 40 "$T/srv.err" >&2

@@ -1,5 +1,6 @@
 // Entry point: the session, the header bar and the hash router.
 //   #/login  #/worklist  #/monitor  #/study/ID  #/study/ID/report  #/admin  #/audit
+//   #/training  #/training/case/ID[/SEQ]  #/training/attempt/N (docs/training.md)
 import { api, setCsrfToken, setUnauthorisedHandler } from './api.js';
 import { h, clear, toast, loadVocabulary, ROLES } from './util.js';
 import { mountLogin } from './login.js';
@@ -9,14 +10,22 @@ import { mountReport } from './report.js';
 import { mountAdmin } from './admin.js';
 import { mountAudit } from './audit.js';
 import { mountMonitor } from './monitor.js';
+import { mountTraining, mountTrainingCase, mountTrainingAttempt } from './training.js';
 
 const ALL = ROLES; // every role (filled from the server's vocabulary)
 const IMAGES = ['admin', 'reader', 'consultant'];
+// The clinical pages: never the training roles, who see no patient.
+const CLINICAL = ['admin', 'reader', 'consultant', 'coordinator'];
+const TRAINING = ['admin', 'trainer', 'trainee'];
+const TRAINING_ONLY = ['trainer', 'trainee'];
 
 const ROUTES = [
   { re: /^\/login$/, page: 'login', mount: mountLogin, roles: null },
-  { re: /^\/worklist$/, page: 'worklist', mount: mountWorklist, roles: ALL, nav: 'Worklist' },
-  { re: /^\/monitor$/, page: 'monitor', mount: mountMonitor, roles: ALL, nav: 'Live' },
+  { re: /^\/worklist$/, page: 'worklist', mount: mountWorklist, roles: CLINICAL, nav: 'Worklist' },
+  { re: /^\/monitor$/, page: 'monitor', mount: mountMonitor, roles: CLINICAL, nav: 'Live' },
+  { re: /^\/training$/, page: 'training', mount: mountTraining, roles: TRAINING, nav: 'Training' },
+  { re: /^\/training\/case\/([^/]+)(?:\/(\d+))?$/, page: 'viewer', mount: mountTrainingCase, roles: TRAINING },
+  { re: /^\/training\/attempt\/(\d+)$/, page: 'feedback', mount: mountTrainingAttempt, roles: TRAINING },
   { re: /^\/study\/([^/]+)$/, page: 'viewer', mount: mountViewer, roles: IMAGES },
   { re: /^\/study\/([^/]+)\/report$/, page: 'report', mount: mountReport, roles: IMAGES },
   { re: /^\/admin$/, page: 'admin', mount: mountAdmin, roles: ['admin'], nav: 'Users' },
@@ -69,11 +78,16 @@ export function navigate(path) {
   else location.hash = `#${path}`;
 }
 
+/** Where a role starts: the worklist, or training for the training roles. */
+export function home() {
+  return TRAINING_ONLY.includes(session.role) ? '/training' : '/worklist';
+}
+
 export function afterLogin(s) {
   setSession(s);
   const next = sessionStorage.getItem('cs-after-login');
   sessionStorage.removeItem('cs-after-login');
-  navigate(next && next !== '/login' ? next : '/worklist');
+  navigate(next && next !== '/login' ? next : home());
 }
 
 async function route() {
@@ -82,12 +96,12 @@ async function route() {
     try { cleanup(); } catch (e) { console.error(e); }
     cleanup = null;
   }
-  const path = location.hash.replace(/^#/, '') || '/worklist';
+  const path = location.hash.replace(/^#/, '') || home();
   const main = clear(document.getElementById('main'));
   let found = null, params = [];
   for (const r of ROUTES) {
     const m = path.match(r.re);
-    if (m) { found = r; params = m.slice(1).map(decodeURIComponent); break; }
+    if (m) { found = r; params = m.slice(1).map((x) => (x === undefined ? undefined : decodeURIComponent(x))); break; }
   }
   document.body.dataset.page = found ? found.page : 'unknown';
   renderHeader();
@@ -101,7 +115,7 @@ async function route() {
     return;
   }
   if (found.page === 'login' && session.user) {
-    navigate('/worklist');
+    navigate(home());
     return;
   }
   if (found.roles && !found.roles.includes(session.role)) {
@@ -109,7 +123,7 @@ async function route() {
     main.appendChild(h('section.page.narrow.not-allowed', { testid: 'not-allowed', role: 'alert' },
       h('h1', 'Not allowed'),
       h('p', `Your role (${session.role}) may not open this page.`),
-      h('p', h('a', { href: '#/worklist' }, 'Back to the worklist'))));
+      h('p', h('a', { href: `#${home()}` }, 'Back to your start page'))));
     return;
   }
   try {

@@ -2,8 +2,8 @@
 // with optimistic concurrency, delete, history), landmarks and cleansing
 // grades. The viewer owns playback; this panel asks it for the current
 // frame (getSeq) and to seek, and tells it when findings or marks change
-// (onChange) so the timeline can draw them.
-import { get, post, put, del, studyPath } from './api.js';
+// (onChange) so the timeline can draw them. Records come from a source
+// (source.js): a clinical study's routes, or a training attempt's answer.
 import { h, clear, fmtTime, label, frameRange, toast, errorText, FINDING_TYPES, LANDMARKS, SEGMENTS, GRADES, FINDING_SEGMENTS, MORPHOLOGIES } from './util.js';
 import { SIZE_CAVEAT } from './boxes.js';
 
@@ -42,7 +42,7 @@ function structureControls(id, f = {}) {
   };
 }
 
-export function createFindingsPanel({ study, getSeq, seek, onChange, readOnly, readOnlyReason }) {
+export function createFindingsPanel({ source, getSeq, seek, onChange, readOnly, readOnlyReason }) {
   let findings = [];
   let marks = { landmarks: {}, cleansing: {} };
   let rangeStart = null;
@@ -87,7 +87,7 @@ export function createFindingsPanel({ study, getSeq, seek, onChange, readOnly, r
     Object.assign(body, addStructure.values(type.value));
     addBtn.disabled = true;
     try {
-      const f = await post(studyPath(study, '/findings'), body);
+      const f = await source.post('/findings', body);
       toast(`Finding added: ${label(f.type)}, ${frameRange(f)}`);
       note.value = ''; size.value = '';
       addStructure.reset();
@@ -163,7 +163,7 @@ export function createFindingsPanel({ study, getSeq, seek, onChange, readOnly, r
       rm.addEventListener('click', async () => {
         if (!confirm(`Delete this finding (${label(f.type)}, ${frameRange(f)})? Its history is kept.`)) return;
         try {
-          await del(studyPath(study, `/findings/${f.id}`));
+          await source.del(`/findings/${f.id}`);
           toast('Finding deleted');
           await loadFindings();
         } catch (e) { msg.textContent = errorText(e); msg.hidden = false; }
@@ -175,7 +175,7 @@ export function createFindingsPanel({ study, getSeq, seek, onChange, readOnly, r
     hist.addEventListener('click', async () => {
       if (!histBox.hidden) { histBox.hidden = true; return; }
       try {
-        const r = await get(studyPath(study, `/findings/${f.id}/history`));
+        const r = await source.get(`/findings/${f.id}/history`);
         clear(histBox).appendChild(h('ol.small', (r.history || []).map((v) =>
           h('li', `v${v.version} · ${fmtTime(v.updated_at_ms || v.created_at_ms)} · ${v.updated_by || v.created_by}: `,
             `${label(v.type)}, ${frameRange(v)}`, v.size_mm !== null && v.size_mm !== undefined ? `, ${v.size_mm} mm` : '',
@@ -213,7 +213,7 @@ export function createFindingsPanel({ study, getSeq, seek, onChange, readOnly, r
       Object.assign(body, est.values(ety.value));
       body.version = f.version;
       try {
-        await put(studyPath(study, `/findings/${f.id}`), body);
+        await source.put(`/findings/${f.id}`, body);
         toast('Finding saved');
         await loadFindings();
       } catch (e) {
@@ -242,7 +242,7 @@ export function createFindingsPanel({ study, getSeq, seek, onChange, readOnly, r
       set.addEventListener('click', async () => {
         const seq = getSeq();
         try {
-          await put(studyPath(study, `/landmarks/${kind}`), { seq });
+          await source.put(`/landmarks/${kind}`, { seq });
           toast(`${title} set at frame ${seq}`);
           await loadMarks();
         } catch (e) { toast(errorText(e), 'error'); }
@@ -255,7 +255,7 @@ export function createFindingsPanel({ study, getSeq, seek, onChange, readOnly, r
       if (m && !readOnly()) {
         const clr = h('button.btn.btn-small.btn-quiet', { type: 'button', testid: `landmark-clear-${kind}`, 'aria-label': `Clear ${title}` }, '×');
         clr.addEventListener('click', async () => {
-          try { await del(studyPath(study, `/landmarks/${kind}`)); await loadMarks(); } catch (e) { toast(errorText(e), 'error'); }
+          try { await source.del(`/landmarks/${kind}`); await loadMarks(); } catch (e) { toast(errorText(e), 'error'); }
         });
         row.appendChild(clr);
       }
@@ -270,7 +270,7 @@ export function createFindingsPanel({ study, getSeq, seek, onChange, readOnly, r
       sel.addEventListener('change', async () => {
         if (!sel.value) return;
         try {
-          await put(studyPath(study, `/cleansing/${seg}`), { grade: sel.value });
+          await source.put(`/cleansing/${seg}`, { grade: sel.value });
           toast(`${title}: ${sel.value}`);
           await loadMarks();
         } catch (e) { toast(errorText(e), 'error'); await loadMarks(); }
@@ -280,13 +280,13 @@ export function createFindingsPanel({ study, getSeq, seek, onChange, readOnly, r
   }
 
   async function loadFindings() {
-    const r = await get(studyPath(study, '/findings'));
+    const r = await source.get('/findings');
     findings = (r.findings || []).filter((f) => !f.deleted);
     renderList();
     onChange();
   }
   async function loadMarks() {
-    const r = await get(studyPath(study, '/marks'));
+    const r = await source.get('/marks');
     marks = { landmarks: r.landmarks || {}, cleansing: r.cleansing || {} };
     renderMarks();
     onChange();

@@ -183,7 +183,7 @@ export async function mountReport(main, studyId) {
     clear(suggestionEl);
     if (d && d.recommendation_suggested) {
       suggestionEl.append('Suggested: ', h('strong', label(d.recommendation_suggested)),
-        d.recommendation_urgent ? h('strong.urgent', ' (urgent)') : '',
+        d.recommendation_urgent ? h('strong.report-urgent', ' (urgent)') : '',
         d.follow_up_months_suggested !== null ? `, follow-up ${d.follow_up_months_suggested} months` : '',
         h('span.muted', ` — rule: ${d.recommendation_rule}`));
       suggestionEl.dataset.suggested = d.recommendation_suggested;

@@ -5,7 +5,8 @@
 // (boxes.js), zoom, keyboard shortcuts, and a bounded prefetch so 40
 // frames/s does not stall.
 // See docs/web.md for the design.
-import { get, studyPath, frameUrl, thumbUrl } from './api.js';
+import { get, studyPath } from './api.js';
+import { studySource } from './source.js';
 import { h, clear, fmtTime, fmtDuration, label, toast, LANDMARKS, FRAME_FLAG } from './util.js';
 import { session, can } from './app.js';
 import { createFindingsPanel } from './findings.js';
@@ -18,12 +19,19 @@ const MAX_THUMBS = 600;
 
 const LANDMARK_SHORT = { first_gastric: 'G', first_duodenal: 'D', first_caecal: 'C', excreted: 'X' };
 
-export async function mountViewer(main, studyId) {
-  const [study, idx, report] = await Promise.all([
-    get(studyPath(studyId)),
-    get(studyPath(studyId, '/frames')),
-    get(studyPath(studyId, '/report')).catch((e) => { if (e.status === 404) return null; throw e; }),
-  ]);
+// opts.training (training.js): {source, label, submitted(), onSubmit(), seq}
+// reads a training case instead: its frames through the training routes,
+// the trainee's findings in the attempt (source.js), no study, no report.
+export async function mountViewer(main, studyId, opts = {}) {
+  const tr = opts.training || null;
+  const source = tr ? tr.source : studySource(studyId);
+  const [study, idx, report] = tr
+    ? [{ label: tr.label }, await get(`training/cases/${encodeURIComponent(studyId)}/frames`), null]
+    : await Promise.all([
+      get(studyPath(studyId)),
+      get(studyPath(studyId, '/frames')),
+      get(studyPath(studyId, '/report')).catch((e) => { if (e.status === 404) return null; throw e; }),
+    ]);
   const count = idx.count ?? (idx.flags ? idx.flags.length : 0);
   const flags = idx.flags || [];
   const pcol = idx.p || [];
@@ -44,7 +52,7 @@ export async function mountViewer(main, studyId) {
   const st = {
     reduced: false, order: fullOrder, pos: 0, layout: 1, fps: 10, dir: 1,
     playing: false, zoom: 1, stalls: 0, holding: false, nextDue: 0, raf: 0,
-    signed: !!(report && report.state === 'signed'),
+    signed: tr ? tr.submitted() : !!(report && report.state === 'signed'),
     boxes: true, stripFilter: 'all',
   };
   const cache = new Map(); // seq -> {img, state: 'loading'|'ready'|'error'|'noimage'}
@@ -117,23 +125,28 @@ export async function mountViewer(main, studyId) {
     ].map(([k, v]) => h('tr', h('th', h('kbd', k)), h('td', v))))),
     h('form', { method: 'dialog' }, h('button.btn', { type: 'submit' }, 'Close')));
 
-  const mayEdit = can(['reader', 'consultant']);
+  const mayEdit = tr ? can(['trainee']) : can(['reader', 'consultant']);
   const panel = createFindingsPanel({
-    study: studyId,
+    source,
     getSeq: cur,
     seek: (s) => seekSeq(s),
     onChange: () => drawTimeline(),
     readOnly: () => !mayEdit || st.signed,
-    readOnlyReason: () => st.signed ? `The report is signed${report && report.signed_by ? ` by ${report.signed_by}` : ''}: findings, landmarks and grades are read-only.`
+    readOnlyReason: () => tr && st.signed ? 'This case is submitted: your answer no longer changes. The feedback page compares it with the reference.'
+      : st.signed ? `The report is signed${report && report.signed_by ? ` by ${report.signed_by}` : ''}: findings, landmarks and grades are read-only.`
       : `Your role (${session.role}) may view but not change findings.`,
   });
 
   const root = h('section.viewer-page#viewer', { testid: 'viewer', dataset: { study: studyId, count } },
-    h('div.viewer-head',
-      h('a.back', { href: '#/worklist' }, '← Worklist'),
-      h('h1', study.label || studyId), h('span.mono.muted', studyId),
-      h('span.spacer'),
-      h('a.btn.btn-small', { href: `#/study/${encodeURIComponent(studyId)}/report`, testid: 'open-report' }, 'Report')),
+    tr ? h('div.viewer-head',
+      h('a.back', { href: '#/training' }, '← Training'),
+      h('h1', study.label), h('span.muted', 'Training case: the reference opens when you submit'),
+      h('span.spacer'), tr.headExtra)
+      : h('div.viewer-head',
+        h('a.back', { href: '#/worklist' }, '← Worklist'),
+        h('h1', study.label || studyId), h('span.mono.muted', studyId),
+        h('span.spacer'),
+        h('a.btn.btn-small', { href: `#/study/${encodeURIComponent(studyId)}/report`, testid: 'open-report' }, 'Report')),
     h('div.viewer-grid',
       h('div.stage-col', stage, canvas, controls, h('div.info-row', status, info),
         sizeNote, stripHead, strip),
@@ -157,7 +170,7 @@ export async function mountViewer(main, studyId) {
       img.dataset.seq = seq;
       img.draggable = false;
       e = { img, state: 'loading' };
-      img.src = frameUrl(studyId, seq);
+      img.src = source.frameUrl(seq);
       img.decode().then(() => { e.state = 'ready'; onLoaded(seq); },
         () => { e.state = img.complete && img.naturalWidth > 0 ? 'ready' : 'error'; onLoaded(seq); });
     }
@@ -421,7 +434,7 @@ export async function mountViewer(main, studyId) {
       const bl = !!(flags[s] & FRAME_FLAG.bleeding), po = !!(flags[s] & FRAME_FLAG.polyp);
       const tip = [bl ? `bleeding p ${((pcol[s] || 0) / 1000).toFixed(2)}` : '', po ? `polyp p ${((ppcol[s] || 0) / 1000).toFixed(2)}` : ''].filter(Boolean).join(', ');
       const b = h(`button.thumb${bl ? '.thumb-bleeding' : ''}${po ? '.thumb-polyp' : ''}`, { type: 'button', dataset: { seq: s, bleeding: String(bl), polyp: String(po) }, testid: `thumb-${s}`, title: `Frame ${s}: ${tip}` },
-        h('img', { src: thumbUrl(studyId, s), alt: `Flagged frame ${s}`, loading: 'lazy', width: 96, height: 96 }),
+        h('img', { src: source.thumbUrl(s), alt: `Flagged frame ${s}`, loading: 'lazy', width: 96, height: 96 }),
         h('span', String(s)),
         h('span.thumb-kinds', `${bl ? 'B' : ''}${po ? 'P' : ''}`));
       b.addEventListener('click', () => seekSeq(s));
@@ -614,6 +627,8 @@ export async function mountViewer(main, studyId) {
   setLayout(1);
   drawTimeline();
   render();
+  if (tr && Number.isInteger(tr.seq)) seekSeq(tr.seq, { nearest: true });
+  if (tr) tr.onReadOnlyChange = () => { st.signed = tr.submitted(); panel.applyReadOnly?.(); };
 
   return () => {
     destroyed = true;
