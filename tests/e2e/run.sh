@@ -96,6 +96,11 @@ http PUT "/api/v1/studies/$CS_STUDY/patient" -H "Authorization: Bearer $ADMIN_TO
     '{"patient": {"nhs_number": "4857773457", "family": "Jones", "given": "Bea", "birth_date": "1958-07-01",
       "sex": "female"}, "episode": {"pathway": "screening", "indication": "fit_positive"}}'
 [ "$CODE" = 200 ] || die "the demo study's patient: HTTP $CODE $(cat "$T/body")"
+# training.mjs signs the training study's report too.
+http PUT "/api/v1/studies/$CS_TRAINING_STUDY/patient" -H "Authorization: Bearer $ADMIN_TOKEN" -d \
+    '{"patient": {"nhs_number": "4010232137", "family": "Jones", "given": "Bryn", "birth_date": "1958-11-02",
+      "sex": "male"}, "episode": {"pathway": "screening", "indication": "fit_positive"}}'
+[ "$CODE" = 200 ] || die "the training study's patient: HTTP $CODE $(cat "$T/body")"
 
 if [ -n "${CS_SHOTS:-}" ]; then mkdir -p "$CS_SHOTS"; export CS_SHOTS; fi
 RC=0
