@@ -42,6 +42,21 @@ for _ in $(seq 1 200); do
   sleep 0.05
 done
 bound=$(sed 's/.*"listening": "\([^"]*\)".*/\1/' "$out/serve.out")
+
+# The demo study's patient (synthetic: the NHS test number), so that its
+# report can be signed (docs/clinical-record.md), set as the admin.
+admin_pw=$(awk '$1 == "admin" {print $3}' "$out/credentials.txt")
+jar="$out/.admin.jar"
+csrf=$(curl -s -c "$jar" -H 'Content-Type: application/json' \
+         -d "{\"user\": \"admin\", \"password\": \"$admin_pw\"}" "http://$bound/api/v1/session" |
+       sed -n 's/.*"csrf_token": *"\([^"]*\)".*/\1/p')
+code=$(curl -s -o /dev/null -w '%{http_code}' -b "$jar" -H "X-CSRF-Token: $csrf" \
+         -H 'Content-Type: application/json' -X PUT "http://$bound/api/v1/studies/$study/patient" \
+         -d '{"patient": {"nhs_number": "9434765919", "family": "Demo", "given": "Pat",
+              "birth_date": "1960-01-01", "sex": "unknown"},
+              "episode": {"pathway": "screening", "indication": "fit_positive"}}')
+rm -f "$jar"
+[ "$code" = 200 ] || echo "note: the demo study's patient was not set (HTTP $code); its report cannot be signed" >&2
 cat <<MSG
 
 capscreen is running: http://$bound/

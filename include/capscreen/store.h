@@ -38,7 +38,7 @@
 #define CS_NOTE_MAX 2048       /* a finding's note, NUL included */
 #define CS_REPORT_MAX 16384    /* a report's content (JSON text), NUL included */
 #define CS_DETAIL_MAX 512      /* an audit entry's detail, NUL included */
-#define CS_STORE_SCHEMA_VERSION 8
+#define CS_STORE_SCHEMA_VERSION 9 /* 8: reading time; 9: report addenda */
 
 typedef struct cs_store cs_store;
 
@@ -515,6 +515,30 @@ const char *cs_check_outcome_name(cs_check_outcome o);
 cs_status cs_store_report_sign_checked(cs_store *s, const char *study, const char *by,
                                        int64_t at_ms, int shown_version, cs_check_outcome *outcome,
                                        cs_report_rec *out, cs_error *err) CS_WARN_UNUSED;
+
+/* ---- report addenda (issue 9) ---------------------------------------------
+ * A signed report changes only by an addendum: who, when, why and what,
+ * appended in order; the signed content itself never changes. */
+#define CS_ADDENDUM_REASON_MAX 256
+#define CS_ADDENDUM_TEXT_MAX 4000
+
+typedef struct cs_addendum_rec {
+    int64_t id; /* set by cs_store_addendum_add; rises with each addendum */
+    char study[CS_ID_MAX];
+    char by[CS_USER_MAX];
+    int64_t at_ms;
+    char reason[CS_ADDENDUM_REASON_MAX];
+    char text[CS_ADDENDUM_TEXT_MAX];
+} cs_addendum_rec;
+
+/* Append addendum *a to a->study's report, in one transaction with the
+ * check: NOT_FOUND no report (or no study); INVALID the report is not
+ * signed (a draft is corrected by saving it). On OK a->id is set. */
+cs_status cs_store_addendum_add(cs_store *s, cs_addendum_rec *a, cs_check_outcome *outcome,
+                                cs_error *err) CS_WARN_UNUSED;
+/* The study's addenda, oldest first. *out malloc'd (NULL when *n is 0). */
+cs_status cs_store_addenda_list(cs_store *s, const char *study, cs_addendum_rec **out, size_t *n,
+                                cs_error *err) CS_WARN_UNUSED;
 
 /* Close a study: no more data will come. In one transaction: set
  * closed_at_ms/closed_by, end every OPEN upload of the study (state

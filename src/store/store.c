@@ -372,6 +372,25 @@ const char *cs_check_outcome_name(cs_check_outcome o)
     return "unknown";
 }
 
+cs_status cs_store_addendum_add(cs_store *s, cs_addendum_rec *a, cs_check_outcome *outcome,
+                                cs_error *err)
+{
+    CHECK(s && a && outcome);
+    *outcome = CS_CHECK_NOT_FOUND;
+    if (!a->reason[0] || !a->text[0] || !a->by[0])
+        return cs_error_set(err, CS_ERR_ARG, "store: an addendum needs who, why and what");
+    return s->ops->addendum_add(s, a, outcome, err);
+}
+
+cs_status cs_store_addenda_list(cs_store *s, const char *study, cs_addendum_rec **out, size_t *n,
+                                cs_error *err)
+{
+    CHECK(s && study && out && n);
+    *out = NULL;
+    *n = 0;
+    return s->ops->addenda_list(s, study, out, n, err);
+}
+
 cs_status cs_store_report_sign_checked(cs_store *s, const char *study, const char *by,
                                        int64_t at_ms, int shown_version, cs_check_outcome *outcome,
                                        cs_report_rec *out, cs_error *err)

@@ -159,6 +159,11 @@ typedef struct cs_store_ops {
                              cs_error *err);
     cs_status (*reading_list)(cs_store *s, const char *study, cs_reading_rec **out, size_t *n,
                               cs_error *err);
+    /* issue 9 part: report addenda (schema 9) */
+    cs_status (*addendum_add)(cs_store *s, cs_addendum_rec *a, cs_check_outcome *outcome,
+                              cs_error *err);
+    cs_status (*addenda_list)(cs_store *s, const char *study, cs_addendum_rec **out, size_t *n,
+                              cs_error *err);
 } cs_store_ops;
 
 /* Every backend's handle starts with this. */

@@ -204,6 +204,14 @@ static const char *const MIGRATIONS[] = {
     " study TEXT NOT NULL REFERENCES studies(id), reader TEXT NOT NULL, view TEXT NOT NULL,"
     " seconds DOUBLE PRECISION NOT NULL DEFAULT 0, updated_at_ms BIGINT NOT NULL,"
     " PRIMARY KEY (study, reader, view));",
+    /* 9 (issue 9 part): report addenda (docs/clinical-record.md). A signed
+     * report changes only by an addendum, appended in id order. */
+    "CREATE TABLE report_addenda ("
+    " id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
+    " study TEXT NOT NULL REFERENCES studies(id),"
+    " by_user TEXT NOT NULL, at_ms BIGINT NOT NULL, reason TEXT NOT NULL,"
+    " text TEXT NOT NULL);"
+    "CREATE INDEX report_addenda_study ON report_addenda (study, id);",
 };
 #define N_MIGRATIONS ((int)(sizeof MIGRATIONS / sizeof MIGRATIONS[0]))
 
@@ -470,7 +478,8 @@ static cs_status migrate(pg_store *q, cs_error *err)
                                         "migration to schema 5",
                                         "migration to schema 6",
                                         "migration to schema 7 (PACS export queue)",
-                                        "migration to schema 8 (reading time)"};
+                                        "migration to schema 8 (reading time)",
+                                        "migration to schema 9 (report addenda)"};
     _Static_assert(sizeof names / sizeof names[0] == N_MIGRATIONS, "a name per migration");
     for (int v = version; v < N_MIGRATIONS && r == CS_OK; v++) {
         if ((r = pg_begin(q, &in_tx, err)) != CS_OK ||
@@ -1192,6 +1201,8 @@ static const cs_store_ops PG_OPS = {
     .report_sign = pg_report_sign,
     .report_signed = pg_report_signed,
     .report_sign_checked = pg_report_sign_checked,
+    .addendum_add = pg_addendum_add,
+    .addenda_list = pg_addenda_list,
     .study_close = pg_study_close,
     .upload_update_checked = pg_upload_update_checked,
     .upload_create_checked = pg_upload_create_checked,

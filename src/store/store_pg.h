@@ -191,6 +191,10 @@ cs_status pg_report_sign(cs_store *s, const char *study, const char *by, int64_t
                          int expected_version, cs_change_outcome *outcome, cs_report_rec *out,
                          cs_error *err);
 cs_status pg_report_signed(cs_store *s, const char *study, bool *is_signed, cs_error *err);
+cs_status pg_addendum_add(cs_store *s, cs_addendum_rec *a, cs_check_outcome *outcome,
+                          cs_error *err);
+cs_status pg_addenda_list(cs_store *s, const char *study, cs_addendum_rec **out, size_t *n,
+                          cs_error *err);
 cs_status pg_report_sign_checked(cs_store *s, const char *study, const char *by, int64_t at_ms,
                                  int shown_version, cs_check_outcome *outcome, cs_report_rec *out,
                                  cs_error *err);

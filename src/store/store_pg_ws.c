@@ -989,3 +989,67 @@ fail:
         *outcome = CS_CHECK_NOT_FOUND;
     return r;
 }
+
+/* ---- report addenda (issue 9) ------------------------------------------------ */
+
+cs_status pg_addendum_add(cs_store *s, cs_addendum_rec *a, cs_check_outcome *outcome,
+                          cs_error *err)
+{
+    pg_store *q = PGQ(s);
+    PGresult *res = NULL;
+    bool in_tx = false, found = false;
+    cs_report_rec *cur = malloc(sizeof *cur);
+    *outcome = CS_CHECK_NOT_FOUND;
+    if (!cur)
+        return cs_error_set(err, CS_ERR_NOMEM, "out of memory adding an addendum");
+    pthread_mutex_lock(&q->lock);
+    cs_status r = pg_begin_study(q, a->study, &in_tx, err);
+    if (r != CS_OK || (r = report_load(q, a->study, cur, &found, err)) != CS_OK || !found)
+        goto fail;
+    if (strcmp(cur->state, "signed") != 0) {
+        *outcome = CS_CHECK_INVALID;
+        goto fail;
+    }
+    if ((r = pg_query(q,
+                      "INSERT INTO report_addenda (study, by_user, at_ms, reason, text)"
+                      " VALUES ($1, $2, $3, $4, $5) RETURNING id",
+                      &res, "add addendum", err, pg_text(a->study), pg_text(a->by),
+                      pg_i64(a->at_ms), pg_text(a->reason), pg_text(a->text))) != CS_OK)
+        goto fail;
+    a->id = pg_col_i64(res, 0, 0);
+    if ((r = pg_commit(q, &in_tx, err)) == CS_OK)
+        *outcome = CS_CHECK_OK;
+fail:
+    PQclear(res);
+    pg_rollback(q, in_tx);
+    pthread_mutex_unlock(&q->lock);
+    free(cur);
+    if (r != CS_OK)
+        *outcome = CS_CHECK_NOT_FOUND;
+    return r;
+}
+
+static void read_addendum(const PGresult *res, int row, void *out)
+{
+    cs_addendum_rec *o = out;
+    memset(o, 0, sizeof *o);
+    o->id = pg_col_i64(res, row, 0);
+    pg_col_text(res, row, 1, o->study, sizeof o->study);
+    pg_col_text(res, row, 2, o->by, sizeof o->by);
+    o->at_ms = pg_col_i64(res, row, 3);
+    pg_col_text(res, row, 4, o->reason, sizeof o->reason);
+    pg_col_text(res, row, 5, o->text, sizeof o->text);
+}
+
+cs_status pg_addenda_list(cs_store *s, const char *study, cs_addendum_rec **out, size_t *n,
+                          cs_error *err)
+{
+    void *v = NULL;
+    cs_status r = list_query(PGQ(s),
+                             "SELECT id, study, by_user, at_ms, reason, text FROM report_addenda"
+                             " WHERE study = $1 ORDER BY id",
+                             PG_ARGS(pg_text(study)), read_addendum, sizeof **out, &v, n,
+                             "list addenda", err);
+    *out = v;
+    return r;
+}

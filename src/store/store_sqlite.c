@@ -226,6 +226,13 @@ static const char *const MIGRATIONS[] = {
     " study TEXT NOT NULL REFERENCES studies(id), reader TEXT NOT NULL, view TEXT NOT NULL,"
     " seconds REAL NOT NULL DEFAULT 0, updated_at_ms INTEGER NOT NULL,"
     " PRIMARY KEY (study, reader, view)) WITHOUT ROWID;",
+    /* 9 (issue 9 part): report addenda (docs/clinical-record.md). A signed
+     * report changes only by an addendum, appended in id order. */
+    "CREATE TABLE report_addenda ("
+    " id INTEGER PRIMARY KEY AUTOINCREMENT, study TEXT NOT NULL REFERENCES studies(id),"
+    " by_user TEXT NOT NULL, at_ms INTEGER NOT NULL, reason TEXT NOT NULL,"
+    " text TEXT NOT NULL);"
+    "CREATE INDEX report_addenda_study ON report_addenda (study, id);",
 };
 #define N_MIGRATIONS ((int)(sizeof MIGRATIONS / sizeof MIGRATIONS[0]))
 
@@ -1136,6 +1143,8 @@ static const cs_store_ops SQLITE_OPS = {
     .report_sign = sq_report_sign,
     .report_signed = sq_report_signed,
     .report_sign_checked = sq_report_sign_checked,
+    .addendum_add = sq_addendum_add,
+    .addenda_list = sq_addenda_list,
     .study_close = sq_study_close,
     .upload_update_checked = sq_upload_update_checked,
     .upload_create_checked = sq_upload_create_checked,

@@ -300,6 +300,10 @@ cs_status sq_report_signed(cs_store *s, const char *study, bool *is_signed, cs_e
 
 /* Rules checked in the transaction (schema 3): sign and last admin in
  * store_sqlite_ws.c, close and the upload lock in store_sqlite_close.c. */
+cs_status sq_addendum_add(cs_store *s, cs_addendum_rec *a, cs_check_outcome *outcome,
+                          cs_error *err);
+cs_status sq_addenda_list(cs_store *s, const char *study, cs_addendum_rec **out, size_t *n,
+                          cs_error *err);
 cs_status sq_report_sign_checked(cs_store *s, const char *study, const char *by, int64_t at_ms,
                                  int shown_version, cs_check_outcome *outcome, cs_report_rec *out,
                                  cs_error *err);

@@ -902,3 +902,74 @@ fail:
         *outcome = CS_CHECK_NOT_FOUND;
     return r;
 }
+
+/* ---- report addenda (issue 9) ------------------------------------------------ */
+
+cs_status sq_addendum_add(cs_store *s, cs_addendum_rec *a, cs_check_outcome *outcome,
+                          cs_error *err)
+{
+    sq_store *q = SQ(s);
+    bool in_tx = false, found = false;
+    cs_report_rec *cur = malloc(sizeof *cur);
+    *outcome = CS_CHECK_NOT_FOUND;
+    if (!cur)
+        return cs_error_set(err, CS_ERR_NOMEM, "out of memory adding an addendum");
+    pthread_mutex_lock(&q->lock);
+    cs_status r = begin(q, &in_tx, err);
+    if (r != CS_OK || (r = report_load(q, a->study, cur, &found, err)) != CS_OK || !found)
+        goto fail;
+    if (strcmp(cur->state, "signed") != 0) {
+        *outcome = CS_CHECK_INVALID;
+        goto fail;
+    }
+    if ((r = run(q,
+                 "INSERT INTO report_addenda (study, by_user, at_ms, reason, text)"
+                 " VALUES (?,?,?,?,?)",
+                 NULL, err, sq_text(a->study), sq_text(a->by), sq_i64(a->at_ms),
+                 sq_text(a->reason), sq_text(a->text))) != CS_OK)
+        goto fail;
+    a->id = sqlite3_last_insert_rowid(q->db);
+    if ((r = commit(q, &in_tx, err)) == CS_OK)
+        *outcome = CS_CHECK_OK;
+fail:
+    rollback(q, in_tx);
+    pthread_mutex_unlock(&q->lock);
+    free(cur);
+    if (r != CS_OK)
+        *outcome = CS_CHECK_NOT_FOUND;
+    return r;
+}
+
+static void read_addendum(sqlite3_stmt *st, void *out)
+{
+    cs_addendum_rec *o = out;
+    memset(o, 0, sizeof *o);
+    o->id = sqlite3_column_int64(st, 0);
+    text(st, 1, o->study, sizeof o->study);
+    text(st, 2, o->by, sizeof o->by);
+    o->at_ms = sqlite3_column_int64(st, 3);
+    text(st, 4, o->reason, sizeof o->reason);
+    text(st, 5, o->text, sizeof o->text);
+}
+
+cs_status sq_addenda_list(cs_store *s, const char *study, cs_addendum_rec **out, size_t *n,
+                          cs_error *err)
+{
+    sq_store *q = SQ(s);
+    sqlite3_stmt *st = NULL;
+    void *v = NULL;
+    *n = 0;
+    pthread_mutex_lock(&q->lock);
+    cs_status r = prep(q,
+                       "SELECT id, study, by_user, at_ms, reason, text FROM report_addenda"
+                       " WHERE study = ? ORDER BY id",
+                       &st, err);
+    if (r == CS_OK)
+        r = sq_bind(q, st, err, sq_text(study));
+    if (r == CS_OK)
+        r = list_rows(q, st, read_addendum, sizeof **out, &v, n, "list addenda", err);
+    done(st);
+    pthread_mutex_unlock(&q->lock);
+    *out = v;
+    return r;
+}

@@ -90,6 +90,17 @@ done
 analysed "$CS_STUDY" && analysed "$CS_POLYP_STUDY" && analysed "$CS_TRAINING_STUDY" ||
     die "the demo studies were not analysed within 300 s: $(head -c 400 "$T/study.json" 2>/dev/null)"
 echo "# server $SRV_URL, studies $CS_STUDY and $CS_POLYP_STUDY analysed ($NFRAMES frames each)"
+# workstation.mjs signs the first study's report: that needs its patient
+# (not record.mjs's, which it finds by NHS number).
+http PUT "/api/v1/studies/$CS_STUDY/patient" -H "Authorization: Bearer $ADMIN_TOKEN" -d \
+    '{"patient": {"nhs_number": "4857773457", "family": "Jones", "given": "Bea", "birth_date": "1958-07-01",
+      "sex": "female"}, "episode": {"pathway": "screening", "indication": "fit_positive"}}'
+[ "$CODE" = 200 ] || die "the demo study's patient: HTTP $CODE $(cat "$T/body")"
+# training.mjs signs the training study's report too.
+http PUT "/api/v1/studies/$CS_TRAINING_STUDY/patient" -H "Authorization: Bearer $ADMIN_TOKEN" -d \
+    '{"patient": {"nhs_number": "4010232137", "family": "Jones", "given": "Bryn", "birth_date": "1958-11-02",
+      "sex": "male"}, "episode": {"pathway": "screening", "indication": "fit_positive"}}'
+[ "$CODE" = 200 ] || die "the training study's patient: HTTP $CODE $(cat "$T/body")"
 
 if [ -n "${CS_SHOTS:-}" ]; then mkdir -p "$CS_SHOTS"; export CS_SHOTS; fi
 RC=0

@@ -37,13 +37,17 @@ try {
     await login(rp, READER);
     const csrf = await csrfOf(rp);
     const P = `/api/v1/studies/${STUDY}`;
-    for (const f of [{ seq_from: 10, seq_to: 12, type: 'polyp', segment: 'left_colon' },
-      { seq_from: 120, seq_to: 125, type: 'fresh_blood' }]) {
+    for (const f of [{ seq_from: 10, seq_to: 12, type: 'polyp', segment: 'left_colon', size_mm: 5 },
+      { seq_from: 120, seq_to: 125, type: 'fresh_blood', segment: 'small_bowel' }]) {
       const r = await rp.request.post(`${P}/findings`, { headers: { 'X-CSRF-Token': csrf }, data: f });
       eq(r.status(), 201, 'reference finding');
     }
     const r = await rp.request.put(`${P}/report`, { headers: { 'X-CSRF-Token': csrf },
-      data: { content: { findings_text: 'A polyp and fresh blood.', recommendation: 'colonoscopy' }, state: 'read' } });
+      // with the Nyborg 2025 fields signing needs (docs/clinical-record.md)
+      data: { content: { findings_text: 'A polyp and fresh blood.', recommendation: 'colonoscopy',
+        recommendation_reason: 'training reference', prep_checklist: 'Taken.',
+        cc_clear: { right_colon: 3, transverse_colon: 3, left_colon: 3 }, extracolonic: 'None seen.',
+        follow_up_months: 0, upper_gi_disclaimer_ack: true }, state: 'read' } });
     eq(r.status(), 200, 'report saved');
     const version = (await r.json()).version;
     await rc.close();

@@ -186,6 +186,7 @@ try {
     await page.waitForFunction(() => document.activeElement && document.activeElement.id === 'f-type');
     eq(Number(await page.inputValue('#f-from')), findingSeq, 'finding from');
     await page.selectOption('#f-type', 'fresh_blood');
+    await page.selectOption('#f-segment', 'small_bowel'); /* the report needs every finding's segment */
     await page.fill('#f-size', '4');
     await page.fill('#f-note', 'e2e: active bleeding');
     await page.click('#f-add');
@@ -194,15 +195,45 @@ try {
     eq(Number(await li.getAttribute('data-seq-from')), findingSeq, 'finding frame');
   });
 
-  await check('the reader writes the report (prefilled from the findings) and marks it read', async () => {
+  await check('the reader writes the report (prefilled from the findings), scores CC-CLEAR with the engine\'s suggestion, overrides the suggested recommendation with a reason and marks it read', async () => {
+    // The colon between the landmarks: the engine's CC-CLEAR suggestion needs them.
+    const csrf = await csrfOf(page);
+    for (const [k, seq] of [['first_caecal', 100], ['excreted', 200]]) {
+      const r = await page.request.put(`/api/v1/studies/${STUDY}/landmarks/${k}`, { headers: { 'X-CSRF-Token': csrf }, data: { seq } });
+      eq(r.status(), 200, `PUT landmark ${k}`);
+    }
     await page.click('[data-testid="open-report"]');
     await page.waitForSelector('#report-form');
     const text = await page.inputValue('#r-findings');
     assert(text.includes('fresh blood') && text.includes('e2e: active bleeding'), `findings text not prefilled: ${text}`);
     assert((await page.inputValue('#r-keyframes')).split(/[ ,]+/).includes(String(findingSeq)), 'key frames prefilled');
     eq(await page.locator('[data-testid="report-sign"]').count(), 0, 'a reader sees a Sign button');
-    await page.selectOption('#r-recommendation', 'colonoscopy');
+    eq(await page.inputValue('#cc-right_colon'), '', 'a CC-CLEAR score set before the reader confirmed one');
+    await page.fill('#r-prep', 'Split-dose prep taken as instructed.');
+    await page.fill('#r-extracolonic', 'None seen.');
+    await page.fill('#r-followup', '24');
+    await page.check('#r-disclaimer');
     await page.fill('#r-comments', 'Written by the e2e test.');
+    await page.click('#report-save');
+    // Saved: the server's derived fields come back, the suggestion per segment among them.
+    await page.waitForSelector('[data-testid="cc-use-right_colon"]');
+    const hint = await page.textContent('#report [data-testid="cc-hint-right_colon"]');
+    const suggested = hint.trim().split(' ')[0];
+    assert(/^[0-3]$/.test(suggested), `no suggested grade in "${hint}"`);
+    assert(/of 33 frames readable/.test(hint), `the right colon is not frames 100-132: "${hint}"`);
+    await page.click('[data-testid="cc-use-right_colon"]');
+    eq(await page.inputValue('#cc-right_colon'), suggested, 'Use takes the suggestion');
+    assert(await page.isVisible('#report-missing'), 'the mandatory fields missing are not listed');
+    assert(await page.locator('#report-missing li[data-field="cc_clear"]').count() === 1, 'cc_clear not listed as missing');
+    for (const seg of ['right_colon', 'transverse_colon', 'left_colon']) await page.selectOption(`#cc-${seg}`, '3');
+    await page.click('#report-save');
+    await page.waitForFunction(() => document.getElementById('cc-total').textContent.includes('9 / 9: excellent'));
+    await page.waitForFunction(() => document.getElementById('r-completeness').dataset.completeness === 'complete');
+    eq(await page.getAttribute('#r-suggestion', 'data-suggested'), 'no_further_test', 'suggested recommendation');
+    assert(!(await page.isVisible('#r-reason')), 'a reason asked for without an override');
+    await page.selectOption('#r-recommendation', 'colonoscopy');
+    assert(await page.isVisible('#r-reason'), 'no reason asked for when overriding the suggestion');
+    await page.fill('#r-reason', 'Fresh blood: colonoscopy to find its source.');
     await page.click('#report-read');
     await page.waitForFunction(() => document.getElementById('report-state').textContent === 'read');
     const r = await page.request.get(`/api/v1/studies/${STUDY}/report`);
@@ -210,6 +241,12 @@ try {
     const rep = await r.json();
     eq(rep.state, 'read', 'report state');
     eq(rep.content.recommendation, 'colonoscopy', 'recommendation saved');
+    eq(JSON.stringify(rep.content.cc_clear), JSON.stringify({ right_colon: 3, transverse_colon: 3, left_colon: 3 }), 'CC-CLEAR saved');
+    eq(rep.content.follow_up_months, 24, 'follow-up saved');
+    eq(rep.content.upper_gi_disclaimer_ack, true, 'disclaimer acknowledged');
+    eq(rep.derived.recommendation_override, true, 'the override');
+    eq(JSON.stringify(rep.derived.mandatory_missing), '[]', 'mandatory fields still missing');
+    assert(!(await page.isVisible('#report-missing')), 'a missing list shown when nothing is missing');
   });
 
   await check('a reader cannot sign (403), read the audit log (403) nor open the admin page', async () => {
@@ -280,6 +317,7 @@ try {
     assert(await cpage.isDisabled('#r-findings'), 'findings text editable after signing');
     assert(await cpage.isDisabled('#r-recommendation'), 'recommendation editable after signing');
     assert(!(await cpage.isVisible('#report-sign')), 'Sign button still shown');
+    assert(await cpage.isDisabled('#cc-left_colon'), 'CC-CLEAR editable after signing');
     const signed = await (await cpage.request.get(`/api/v1/studies/${STUDY}/report`)).json();
     eq(signed.state, 'signed', 'report state');
     eq(signed.content.comments, await cpage.inputValue('#r-comments'), 'signed comments vs screen');
@@ -289,6 +327,24 @@ try {
     eq(r.status(), 422, 'signing without a version');
     r = await cpage.request.post(`/api/v1/studies/${STUDY}/report/sign`, { headers: { 'X-CSRF-Token': csrf }, data: { version: signed.version } });
     eq(r.status(), 409, 'signing again');
+  });
+
+  await check('the consultant adds an addendum to the signed report: listed under it, the signed content unchanged', async () => {
+    const before = await (await cpage.request.get(`/api/v1/studies/${STUDY}/report`)).json();
+    await cpage.waitForSelector('#addendum-form:visible');
+    await cpage.fill('#ad-reason', 'Histology received');
+    await cpage.fill('#ad-text', 'Biopsy: angiodysplasia, no neoplasia.');
+    await cpage.click('#addendum-add');
+    await cpage.waitForSelector('#report-addenda li.addendum');
+    const li = await cpage.textContent('#report-addenda li.addendum');
+    assert(li.includes('Histology received') && li.includes('Biopsy: angiodysplasia') && li.includes(CONS[0]), `addendum shown: ${li}`);
+    const after = await (await cpage.request.get(`/api/v1/studies/${STUDY}/report`)).json();
+    eq(after.addenda.length, 1, 'addenda');
+    eq(after.addenda[0].by, CONS[0], 'addendum by');
+    eq(JSON.stringify(after.content), JSON.stringify(before.content), 'the signed content changed');
+    eq(after.version, before.version, 'the signed version changed');
+    const html = await (await cpage.request.get(`/api/v1/studies/${STUDY}/report.html`)).text();
+    assert(html.includes('Biopsy: angiodysplasia, no neoplasia.'), 'the printable report lacks the addendum');
   });
   await cctx.close();
 

@@ -225,8 +225,12 @@ json_get() {
 }
 # Create a study with the admin API and enrol a device for it: sets
 # STUDY, CODE_, PATIENT_CODE and TOKEN.
+# new_device [BODY]: a study (created with BODY, default {"label":"test"})
+# and a device enrolled to it: sets STUDY, CODE_, PATIENT_CODE, TOKEN.
 new_device() {
-    http POST /api/v1/studies -H "Authorization: Bearer $ADMIN_TOKEN" -d '{"label":"test"}'
+    local body='{"label":"test"}'
+    [ $# -eq 0 ] || body=$1
+    http POST /api/v1/studies -H "Authorization: Bearer $ADMIN_TOKEN" -d "$body"
     [ "$CODE" = 201 ] || die "study create: $CODE $(cat "$T/body")"
     STUDY=$(json_get "$T/body" 'd["study"]')
     CODE_=$(json_get "$T/body" 'd["enrolment_code"]')
@@ -235,6 +239,13 @@ new_device() {
     [ "$CODE" = 200 ] || die "enrol: $CODE $(cat "$T/body")"
     TOKEN=$(json_get "$T/body" 'd["token"]')
 }
+# A patient and episode (docs/clinical-record.md): a report is signed only
+# on a study that has them. PATIENT_EPISODE is the two members, for a
+# study-create body (STUDY_WITH_PATIENT) or PUT .../patient ("{$PATIENT_EPISODE}").
+PATIENT_EPISODE='"patient": {"nhs_number": "9434765919", "family": "Smith", "given": "Anna",
+ "birth_date": "1962-03-14", "sex": "female"}, "episode": {"pathway": "screening",
+ "indication": "fit_positive", "referrer": "Dr J Khan"}'
+STUDY_WITH_PATIENT="{\"label\": \"test\", $PATIENT_EPISODE}"
 TUS=(-H "Tus-Resumable: 1.0.0")
 OCTET=(-H "Content-Type: application/offset+octet-stream")
 # tus_create TOKEN [curl args]: POST /uploads/, sets UPLOAD (path).

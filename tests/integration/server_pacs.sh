@@ -96,7 +96,11 @@ study_with_report() {
     [ "$CODE" = 204 ] || die "upload: $CODE $(cat "$T/body")"
     wait_until 60 "study $STUDY to be complete" is_complete "$STUDY"
     as cons PUT "/api/v1/studies/$STUDY/report" -d "{\"content\": {\"findings_text\": \"x\",
-        \"recommendation\": \"no_further_test\", \"key_frames\": [$kf]}, \"state\": \"read\"}"
+        \"recommendation\": \"no_further_test\", \"key_frames\": [$kf],
+        \"recommendation_reason\": \"test\", \"prep_checklist\": \"Taken.\",
+        \"cc_clear\": {\"right_colon\": 3, \"transverse_colon\": 3, \"left_colon\": 3},
+        \"extracolonic\": \"None seen.\", \"follow_up_months\": 24,
+        \"upper_gi_disclaimer_ack\": true}, \"state\": \"read\"}"
     [ "$CODE" = 200 ] || die "report: $CODE $(cat "$T/body")"
     V=$(json_get "$T/body" 'd["version"]')
 }

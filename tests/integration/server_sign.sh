@@ -33,10 +33,11 @@ login reader
 is_complete() { http GET "/api/v1/studies/$1" "${ADM[@]}"; [ "$(json_get "$T/body" 'd["state"]')" = complete ]; }
 pack_frames 12 "$T/frames.csfs"
 SIZE=$(stat -c %s "$T/frames.csfs")
-REPORT='{"content": {"findings_text": "x", "recommendation": "no_further_test"}, "state": "read"}'
+# With every Nyborg 2025 field signing needs (docs/clinical-record.md).
+REPORT='{"content": {"findings_text": "x", "recommendation": "no_further_test", "recommendation_reason": "test", "prep_checklist": "Taken.", "cc_clear": {"right_colon": 3, "transverse_colon": 3, "left_colon": 3}, "extracolonic": "None seen.", "follow_up_months": 24, "upper_gi_disclaimer_ack": true}, "state": "read"}'
 
 # --- a study still receiving cannot be signed; closing it makes it complete ---
-new_device
+new_device "$STUDY_WITH_PATIENT"
 S1=$STUDY T1=$TOKEN
 tus_create "$T1" -H "Upload-Defer-Length: 1"
 expect_code 201 "a deferred-length upload"
@@ -101,7 +102,7 @@ expect_code 200 "signing the closed, analysed study"
 ok "a closed study is complete once analysed, and then signs"
 
 # --- a study whose uploads all finished is complete without a close -----------
-new_device
+new_device "$STUDY_WITH_PATIENT"
 S2=$STUDY
 tus_create "$TOKEN" -H "Upload-Length: $SIZE"
 http PATCH "$UPLOAD" "${TUS[@]}" -H "Authorization: Bearer $TOKEN" "${OCTET[@]}" -H "Upload-Offset: 0" \

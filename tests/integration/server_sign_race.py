@@ -47,6 +47,14 @@ save_status = {}
 counter = iter(range(SAVES))
 
 
+# The Nyborg 2025 fields signing needs beyond a recommendation
+# (docs/clinical-record.md); the study carries its patient and indication.
+FULL = {"prep_checklist": "Taken as instructed.",
+        "cc_clear": {"right_colon": 3, "transverse_colon": 3, "left_colon": 3},
+        "extracolonic": "None seen.", "follow_up_months": 0, "upper_gi_disclaimer_ack": True,
+        "recommendation_reason": "race test"}
+
+
 def saver():
     cl = Client()
     while True:
@@ -54,8 +62,8 @@ def saver():
             i = next(counter, None)
         if i is None:
             return
-        content = {"findings_text": f"save {i}", "recommendation": "colonoscopy" if i % 2 else "",
-                   "comments": f"c{i}"}
+        content = {**FULL, "findings_text": f"save {i}",
+                   "recommendation": "colonoscopy" if i % 2 else "", "comments": f"c{i}"}
         st, d = cl.call("PUT", BASE + "/report", {"content": content, "state": "read"})
         with lock:
             save_status[st] = save_status.get(st, 0) + 1
@@ -103,7 +111,7 @@ if final["state"] != "signed":
     # Every signer lost its races (a save landed between its read and its
     # sign, or it was shown a version without a recommendation): sign once
     # more on a quiet report, as a consultant would after a review.
-    content = {"findings_text": "after the race", "recommendation": "colonoscopy"}
+    content = {**FULL, "findings_text": "after the race", "recommendation": "colonoscopy"}
     st, d = cl.call("PUT", BASE + "/report", {"content": content, "state": "read"})
     assert st == 200, (st, d)
     saved[d["version"]] = d["content"]

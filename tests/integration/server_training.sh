@@ -48,15 +48,21 @@ wait_until 120 "the demo studies to be analysed" analysed "$UNSIGNED"
 
 # The known answer: two lesions, two landmarks, cleansing grades; signed.
 S=/api/v1/studies/$STUDY
-as reader POST "$S/findings" -d '{"seq_from": 3, "seq_to": 5, "type": "polyp", "segment": "left_colon"}'
+as reader POST "$S/findings" -d '{"seq_from": 3, "seq_to": 5, "type": "polyp", "segment": "left_colon", "size_mm": 5}'
 expect_code 201 "reference finding 1"
-as reader POST "$S/findings" -d '{"seq_from": 100, "seq_to": 110, "type": "fresh_blood"}'
+as reader POST "$S/findings" -d '{"seq_from": 100, "seq_to": 110, "type": "fresh_blood", "segment": "small_bowel"}'
 expect_code 201 "reference finding 2"
 as reader PUT "$S/landmarks/first_caecal" -d '{"seq": 50}'
 expect_code 200 "a landmark"
 as reader PUT "$S/cleansing/right_colon" -d '{"grade": "good"}'
 expect_code 200 "a cleansing grade"
-as reader PUT "$S/report" -d '{"content": {"findings_text": "x", "recommendation": "colonoscopy"}, "state": "read"}'
+# Signing needs the patient and the Nyborg 2025 fields (docs/clinical-record.md).
+http PUT "$S/patient" -H "Authorization: Bearer $ADMIN_TOKEN" -d "{$PATIENT_EPISODE}"
+expect_code 200 "the reference study's patient"
+as reader PUT "$S/report" -d '{"content": {"findings_text": "x", "recommendation": "colonoscopy",
+ "recommendation_reason": "training reference", "prep_checklist": "Taken.",
+ "cc_clear": {"right_colon": 2, "transverse_colon": 3, "left_colon": 3}, "extracolonic": "None seen.",
+ "follow_up_months": 0, "upper_gi_disclaimer_ack": true}, "state": "read"}'
 expect_code 200 "the report"
 V=$(json_get "$T/body" 'd["version"]')
 as cons POST "$S/report/sign" -d "{\"version\": $V}"
@@ -83,7 +89,8 @@ if got != [("fresh_blood", 100, 110), ("polyp", 3, 5)]:
     fail(f"findings {got}")
 if ref["landmarks"] != {"first_caecal": 50}:
     fail(f"landmarks {ref['landmarks']}")
-if ref["cleansing"] != {"right_colon": 2}:
+# the report's confirmed CC-CLEAR scores (the old grade "good" is 2 too)
+if ref["cleansing"] != {"right_colon": 2, "transverse_colon": 3, "left_colon": 3}:
     fail(f"cleansing {ref['cleansing']}")
 PY
 as teach POST "/api/v1/training/courses/$COURSE/cases" -d "{\"study\": \"$STUDY\"}"

@@ -159,7 +159,7 @@ as reader POST "/api/v1/studies/$STUDY/findings" -d '{"seq_from": 999999, "type"
 expect_code 400 "a finding past the last frame"
 as reader POST "/api/v1/studies/$STUDY/findings" -d '{"seq_from": 1, "type": "tumour"}'
 expect_code 400 "an unknown finding type"
-as reader PUT "/api/v1/studies/$STUDY/findings/$FID" -d "{\"seq_from\": $FLAGGED, \"seq_to\": $((FLAGGED + 2)), \"type\": \"fresh_blood\", \"note\": \"active bleed\", \"version\": 1}"
+as reader PUT "/api/v1/studies/$STUDY/findings/$FID" -d "{\"seq_from\": $FLAGGED, \"seq_to\": $((FLAGGED + 2)), \"type\": \"fresh_blood\", \"note\": \"active bleed\", \"segment\": \"small_bowel\", \"version\": 1}"
 expect_code 200 "editing the finding"
 as reader PUT "/api/v1/studies/$STUDY/findings/$FID" -d "{\"seq_from\": $FLAGGED, \"type\": \"ulcer\", \"version\": 1}"
 expect_code 409 "a stale edit"
@@ -191,7 +191,12 @@ as reader GET "/api/v1/studies/$STUDY/marks"
     fail "marks: $(cat "$T/body")"
 ok "landmarks and cleansing grades"
 
-REPORT='{"content": {"findings_text": "Fresh blood <b>x</b>", "cleansing_adequacy": "adequate", "completeness": "complete", "recommendation": "colonoscopy", "comments": "", "key_frames": ['"$FLAGGED"']}, "state": "read"}'
+# The imported study gets its patient: a report is signed only with one.
+http PUT "/api/v1/studies/$STUDY/patient" -H "Authorization: Bearer $ADMIN_TOKEN" -d "{$PATIENT_EPISODE}"
+expect_code 200 "the imported study's patient"
+# With every Nyborg 2025 field signing needs (docs/clinical-record.md); the
+# old cleansing_adequacy and completeness are still accepted.
+REPORT='{"content": {"findings_text": "Fresh blood <b>x</b>", "cleansing_adequacy": "adequate", "completeness": "complete", "recommendation": "colonoscopy", "recommendation_reason": "Fresh blood seen.", "comments": "", "key_frames": ['"$FLAGGED"'], "prep_checklist": "Taken as instructed.", "cc_clear": {"right_colon": 3, "transverse_colon": 2, "left_colon": 2}, "extracolonic": "None seen.", "follow_up_months": 0, "upper_gi_disclaimer_ack": true}, "state": "read"}'
 NOREC='{"content": {"findings_text": "draft", "recommendation": ""}, "state": "draft"}'
 as reader PUT "/api/v1/studies/$STUDY/report" -d "$NOREC"
 expect_code 200 "the reader saving a draft without a recommendation"

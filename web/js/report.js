@@ -1,11 +1,15 @@
-// The report (#/study/ID/report): a structured form, prefilled from the
-// findings, landmarks, cleansing grades and the patient's prep checklist
-// while the report is empty; save as draft, mark as read, sign
-// (consultants); read-only once signed. What is signed is exactly the
-// form's content (formContent), the checklist included as text, so nothing
+// The report (#/study/ID/report): a structured form to the Nyborg 2025
+// standard (docs/clinical-record.md), prefilled from the findings and the
+// patient's prep checklist while the report is empty; CC-CLEAR per
+// segment with the engine's suggestion, which the reader confirms;
+// completeness, the suggested recommendation and the mandatory fields
+// still missing come from the server (`derived`, recomputed on each
+// save); save as draft, mark as read, sign (consultants); read-only once
+// signed, corrected only by addenda. What is signed is exactly the form's
+// content (formContent), the checklist included as text, so nothing
 // ticked later can appear under the signature.
 import { get, put, post, studyPath, thumbUrl } from './api.js';
-import { h, clear, fmtTime, label, frameRange, toast, errorText, SEGMENTS, RECOMMENDATIONS } from './util.js';
+import { h, clear, fmtTime, label, frameRange, toast, errorText, RECOMMENDATIONS } from './util.js';
 import { session, can } from './app.js';
 
 function findingLine(f) {
@@ -29,20 +33,34 @@ export async function mountReport(main, studyId) {
   const maySign = can(['consultant']);
 
   // Prefills, used where the saved content is empty.
-  const grades = Object.entries(marks.cleansing || {}).map(([, v]) => v && v.grade).filter(Boolean);
-  const preAdequacy = grades.length ? (grades.every((g) => g === 'excellent' || g === 'good') ? 'adequate' : 'inadequate') : '';
   const lm = marks.landmarks || {};
-  const preComplete = lm.excreted || lm.first_caecal ? 'complete' : 'incomplete';
   const preText = findings.map(findingLine).join('\n');
   const preKeys = [...new Set(findings.map((f) => f.seq_from))];
   const prePrep = ((care && care.prep) || []).map((p) =>
     `${p.text} (${label(p.day)} ${p.time}): ${p.done_at_ms ? `ticked ${fmtTime(p.done_at_ms)}` : 'not ticked'}`).join('\n');
 
   const txt = h('textarea#r-findings', { rows: 6, testid: 'report-findings' });
-  const adequacy = h('select#r-adequacy', { testid: 'report-adequacy' },
-    h('option', { value: '' }, '—'), h('option', { value: 'adequate' }, 'adequate'), h('option', { value: 'inadequate' }, 'inadequate'));
-  const completeness = h('select#r-completeness', { testid: 'report-completeness' },
-    h('option', { value: '' }, '—'), h('option', { value: 'complete' }, 'complete'), h('option', { value: 'incomplete' }, 'incomplete'));
+  // CC-CLEAR: a 0-3 choice per segment, "not confirmed" until the reader
+  // picks one; the engine's suggestion beside it, taken with one click.
+  const CC_SEGMENTS = [['right_colon', 'Right colon'], ['transverse_colon', 'Transverse colon'], ['left_colon', 'Left colon']];
+  const ccSel = {}, ccHint = {};
+  const ccRows = CC_SEGMENTS.map(([seg, t]) => {
+    ccSel[seg] = h(`select#cc-${seg}`, { testid: `cc-${seg}`, 'aria-label': `CC-CLEAR ${t}` },
+      h('option', { value: '' }, 'not confirmed'), [0, 1, 2, 3].map((g) => h('option', { value: String(g) }, String(g))));
+    ccHint[seg] = h('span.small.muted', { testid: `cc-hint-${seg}` });
+    return h('tr', h('th', { scope: 'row' }, t), h('td', ccSel[seg]), h('td', ccHint[seg]));
+  });
+  const ccTotal = h('p#cc-total', { testid: 'cc-total' });
+  const ccTable = h('table.cc-clear', h('tr', h('th', 'Segment'), h('th', 'Score (0–3)'), h('th', 'Engine suggestion')), ccRows);
+  const completenessEl = h('p#r-completeness', { testid: 'report-completeness' });
+  const suggestionEl = h('p.small#r-suggestion', { testid: 'report-suggestion' });
+  const reason = h('textarea#r-reason', { rows: 2, testid: 'report-reason', placeholder: 'Why this differs from the suggestion' });
+  const reasonBox = h('div#r-reason-box', { hidden: true }, h('label', { for: 'r-reason' }, 'Reason for a recommendation other than the suggestion'), reason);
+  const followUp = h('input#r-followup', { type: 'number', min: 0, max: 120, step: 1, testid: 'report-followup', inputmode: 'numeric' });
+  const extracolonic = h('textarea#r-extracolonic', { rows: 2, testid: 'report-extracolonic', placeholder: 'Extracolonic and small-bowel findings, or “None seen.”' });
+  const disclaimerText = h('p.small.disclaimer#r-disclaimer-text');
+  const disclaimer = h('input#r-disclaimer', { type: 'checkbox', testid: 'report-disclaimer' });
+  const missingEl = h('div.notice.small#report-missing', { testid: 'report-missing', hidden: true, role: 'status' });
   const recommendation = h('select#r-recommendation', { testid: 'report-recommendation' },
     h('option', { value: '' }, '— choose —'), RECOMMENDATIONS.map(([v, t]) => h('option', { value: v }, t)));
   const comments = h('textarea#r-comments', { rows: 3, testid: 'report-comments' });
@@ -57,30 +75,43 @@ export async function mountReport(main, studyId) {
   const signBtn = maySign ? h('button.btn.btn-sign#report-sign', { type: 'button', testid: 'report-sign' }, 'Sign report') : null;
   const printLink = h('a.btn.btn-quiet#report-print', { href: `/api/v1/studies/${encodeURIComponent(studyId)}/report.html`, target: '_blank', rel: 'noopener', testid: 'report-print' }, 'Printable report ↗');
 
-  const cleansingSummary = h('ul.small.plain', SEGMENTS.map(([seg, t]) => {
-    const c = (marks.cleansing || {})[seg];
-    return h('li', `${t}: `, c ? h('strong', c.grade) : h('span.muted', 'not graded'));
-  }));
   const landmarkSummary = h('p.small.muted', ['first_caecal', 'excreted'].map((k) => `${label(k)}: ${lm[k] ? `frame ${lm[k].seq}` : 'not set'}`).join(' · '));
 
   const form = h('form.card.report-form#report-form', { testid: 'report-form' },
     h('label', { for: 'r-findings' }, 'Findings'), txt,
-    h('div.row3',
-      h('div', h('label', { for: 'r-adequacy' }, 'Cleansing'), adequacy, cleansingSummary),
-      h('div', h('label', { for: 'r-completeness' }, 'Completeness'), completeness, landmarkSummary),
-      h('div', h('label', { for: 'r-recommendation' }, 'Recommendation'), recommendation)),
     h('label', { for: 'r-prep' }, "Bowel preparation: the patient's checklist"), prep,
+    h('fieldset.cc-fieldset', h('legend', 'Bowel cleansing (CC-CLEAR)'), ccTable, ccTotal),
+    h('div.row3',
+      h('div', h('span.label', 'Completeness'), completenessEl, landmarkSummary),
+      h('div', h('label', { for: 'r-recommendation' }, 'Recommendation'), recommendation, suggestionEl),
+      h('div', h('label', { for: 'r-followup' }, 'Follow-up interval (months)'), followUp)),
+    reasonBox,
+    h('label', { for: 'r-extracolonic' }, 'Extracolonic and small-bowel findings'), extracolonic,
     h('label', { for: 'r-comments' }, 'Comments'), comments,
     h('label', { for: 'r-keyframes' }, 'Key frames'), keys, keyThumbs,
+    h('div.disclaimer-box', disclaimerText,
+      h('label.inline', disclaimer, ' I have read the upper-GI disclaimer above and it is included in the report')),
+    missingEl,
     msg,
     h('div.buttons', mayWrite ? [saveBtn, readBtn] : null, signBtn, printLink));
   form.addEventListener('submit', (ev) => ev.preventDefault());
+
+  // Addenda: the only change a signed report takes.
+  const addendaList = h('ol.addenda#report-addenda', { testid: 'report-addenda' });
+  const adReason = h('input#ad-reason', { testid: 'addendum-reason', maxlength: 255, placeholder: 'Why (e.g. histology received)' });
+  const adText = h('textarea#ad-text', { rows: 3, testid: 'addendum-text' });
+  const adBtn = h('button.btn.btn-primary#addendum-add', { type: 'button', testid: 'addendum-add' }, 'Add addendum');
+  const adMsg = h('p.error#addendum-error', { role: 'alert', hidden: true });
+  const adForm = h('form.addendum-form#addendum-form', { testid: 'addendum-form', hidden: true },
+    h('label', { for: 'ad-reason' }, 'Reason'), adReason, h('label', { for: 'ad-text' }, 'Addendum'), adText, adMsg, adBtn);
+  adForm.addEventListener('submit', (ev) => ev.preventDefault());
+  const addendaCard = h('section.card#addenda-card', { hidden: true }, h('h2', 'Addenda'), addendaList, adForm);
 
   main.appendChild(h('section.page.report-page#report', { testid: 'report-page', dataset: { study: studyId } },
     h('div.page-head',
       h('a.back', { href: `#/study/${encodeURIComponent(studyId)}` }, '← Viewer'),
       h('h1', `Report: ${study.label || studyId}`), h('span.mono.muted', studyId), h('span.spacer'), stateEl),
-    signedBanner, form));
+    signedBanner, form, addendaCard));
 
   function parseKeys() {
     const out = [];
@@ -103,12 +134,96 @@ export async function mountReport(main, studyId) {
   }
   keys.addEventListener('change', renderKeyThumbs);
 
+  // The server's derived fields for the saved version (null before the
+  // first save: then nothing is suggested yet).
+  const MISSING_LABELS = {
+    patient: 'patient details (on the study)', indication: 'indication (on the study)',
+    bowel_preparation: 'bowel preparation', cc_clear: 'CC-CLEAR score of every segment',
+    cleansing_adequacy: 'cleansing adequacy (from CC-CLEAR)', completeness: 'completeness (needs CC-CLEAR)',
+    findings: 'segment of every finding and size of every polyp', extracolonic: 'extracolonic findings',
+    recommendation: 'recommendation', recommendation_reason: 'reason for overriding the suggestion',
+    follow_up_months: 'follow-up interval', reader: 'reader', upper_gi_disclaimer_ack: 'upper-GI disclaimer acknowledged',
+  };
+  function showMissing(list) {
+    missingEl.hidden = !list || !list.length;
+    clear(missingEl);
+    if (list && list.length)
+      missingEl.append(h('strong', 'Needed before signing: '),
+        h('ul.plain', list.map((m) => h('li', { dataset: { field: m } }, MISSING_LABELS[m] || m))));
+  }
+  function renderDerived() {
+    const d = (report && report.derived) || null;
+    for (const [seg] of CC_SEGMENTS) {
+      const s = d && d.cc_clear_suggested ? d.cc_clear_suggested[seg] : null;
+      const b = d && d.cc_clear_suggested_basis ? d.cc_clear_suggested_basis[seg] : null;
+      clear(ccHint[seg]);
+      if (s === null || s === undefined) {
+        ccHint[seg].append(d && !lm.first_caecal ? 'set the first caecal landmark for a suggestion' : '—');
+      } else {
+        ccHint[seg].append(`${s} (${b.readable} of ${b.frames} frames readable) `);
+        if (!ccSel[seg].disabled) {
+          const use = h('button.btn.btn-quiet.btn-small', { type: 'button', testid: `cc-use-${seg}` }, 'Use');
+          use.addEventListener('click', () => { ccSel[seg].value = String(s); });
+          ccHint[seg].append(use);
+        }
+      }
+      if (d && d.cc_clear_source && d.cc_clear_source[seg] === 'migrated_grade' && ccSel[seg].value !== '')
+        ccHint[seg].append(h('span.muted', ' (from the old grade)'));
+    }
+    ccTotal.textContent = !d ? 'Total: saved with the report.'
+      : d.cc_clear_total === null ? 'Total: confirm every segment.'
+        : `Total ${d.cc_clear_total} / 9: ${d.cleansing_adequacy}`;
+    ccTotal.dataset.adequacy = d && d.cleansing_adequacy ? d.cleansing_adequacy : '';
+    clear(completenessEl);
+    if (d) {
+      completenessEl.append(h('strong', d.completeness));
+      if (d.completeness_reasons.length) completenessEl.append(` (${d.completeness_reasons.map((r) => r.replace(/_/g, ' ')).join(', ')})`);
+      completenessEl.dataset.completeness = d.completeness;
+    } else completenessEl.append(h('span.muted', 'computed when saved'));
+    clear(suggestionEl);
+    if (d && d.recommendation_suggested) {
+      suggestionEl.append('Suggested: ', h('strong', label(d.recommendation_suggested)),
+        d.recommendation_urgent ? h('strong.report-urgent', ' (urgent)') : '',
+        d.follow_up_months_suggested !== null ? `, follow-up ${d.follow_up_months_suggested} months` : '',
+        h('span.muted', ` — rule: ${d.recommendation_rule}`));
+      suggestionEl.dataset.suggested = d.recommendation_suggested;
+    } else suggestionEl.append(h('span.muted', d ? 'No suggestion until the CC-CLEAR scores are confirmed.' : ''));
+    disclaimerText.textContent = (d && d.upper_gi_disclaimer) || 'Colon capsule endoscopy is designed to examine the colon; the upper GI tract and small bowel are seen only in passing.';
+    showMissing(d && report.state !== 'signed' ? d.mandatory_missing : null);
+    updateReasonBox();
+  }
+  function updateReasonBox() {
+    const d = report && report.derived;
+    const sug = d ? d.recommendation_suggested : null;
+    reasonBox.hidden = !(recommendation.value && sug && recommendation.value !== sug) && !reason.value;
+  }
+  recommendation.addEventListener('change', updateReasonBox);
+  function renderAddenda() {
+    const signed = report && report.state === 'signed';
+    addendaCard.hidden = !signed;
+    adForm.hidden = !signed || !mayWrite;
+    clear(addendaList);
+    for (const a of (report && report.addenda) || [])
+      addendaList.append(h('li.addendum', { dataset: { id: String(a.id) } },
+        h('p.small', h('strong', a.by), ` · ${fmtTime(a.at_ms)} · reason: `, a.reason),
+        h('p.addendum-text', a.text)));
+  }
+
   function fill() {
     const c = (report && report.content) || {};
     txt.value = c.findings_text || preText;
-    adequacy.value = c.cleansing_adequacy || preAdequacy;
-    completeness.value = c.completeness || preComplete;
+    const cc = c.cc_clear || {};
+    const dcc = (report && report.derived && report.derived.cc_clear) || {};
+    // A migrated old grade shows as the score until the reader changes it.
+    for (const [seg] of CC_SEGMENTS) {
+      const v = cc[seg] !== null && cc[seg] !== undefined ? cc[seg] : dcc[seg];
+      ccSel[seg].value = v === null || v === undefined ? '' : String(v);
+    }
     recommendation.value = c.recommendation || '';
+    reason.value = c.recommendation_reason || '';
+    followUp.value = c.follow_up_months === null || c.follow_up_months === undefined ? '' : String(c.follow_up_months);
+    extracolonic.value = c.extracolonic || '';
+    disclaimer.checked = !!c.upper_gi_disclaimer_ack;
     comments.value = c.comments || '';
     prep.value = c.prep_checklist !== undefined ? c.prep_checklist : prePrep;
     keys.value = (c.key_frames && c.key_frames.length ? c.key_frames : preKeys).join(', ');
@@ -121,18 +236,26 @@ export async function mountReport(main, studyId) {
     signedBanner.hidden = !signed;
     signedBanner.textContent = signed ? `Signed by ${report.signed_by} at ${fmtTime(report.signed_at_ms)}` : '';
     const ro = signed || !mayWrite;
-    for (const el of [txt, adequacy, completeness, recommendation, comments, prep, keys]) el.disabled = ro;
+    for (const el of [txt, recommendation, comments, prep, keys, reason, followUp, extracolonic, disclaimer, ...Object.values(ccSel)]) el.disabled = ro;
     form.classList.toggle('read-only', ro);
     for (const b of [saveBtn, readBtn]) b.hidden = signed;
     if (signBtn) signBtn.hidden = signed;
+    renderDerived();
+    renderAddenda();
   }
 
   // The content the form holds: what is saved, and what is signed.
   function formContent(key_frames) {
+    const cc_clear = {};
+    for (const [seg] of CC_SEGMENTS) cc_clear[seg] = ccSel[seg].value === '' ? null : Number(ccSel[seg].value);
+    const fu = followUp.value.trim();
+    if (fu !== '' && !(Number.isInteger(Number(fu)) && Number(fu) >= 0 && Number(fu) <= 120))
+      throw new Error('The follow-up interval is a whole number of months, 0 to 120');
     return {
-      findings_text: txt.value, cleansing_adequacy: adequacy.value, completeness: completeness.value,
-      recommendation: recommendation.value, comments: comments.value, prep_checklist: prep.value,
-      key_frames,
+      findings_text: txt.value, recommendation: recommendation.value, comments: comments.value,
+      prep_checklist: prep.value, key_frames, cc_clear,
+      recommendation_reason: reason.value, follow_up_months: fu === '' ? null : Number(fu),
+      extracolonic: extracolonic.value, upper_gi_disclaimer_ack: disclaimer.checked,
     };
   }
   function contentNow() {
@@ -140,15 +263,18 @@ export async function mountReport(main, studyId) {
   }
   function normal(c) {
     c = c || {};
-    return [c.findings_text || '', c.cleansing_adequacy || '', c.completeness || '', c.recommendation || '',
-      c.comments || '', c.prep_checklist || '', (c.key_frames || []).join(',')];
+    const cc = c.cc_clear || {};
+    return [c.findings_text || '', c.recommendation || '', c.comments || '', c.prep_checklist || '',
+      (c.key_frames || []).join(','), CC_SEGMENTS.map(([s]) => (cc[s] === null || cc[s] === undefined ? '' : cc[s])).join(','),
+      c.recommendation_reason || '', c.follow_up_months === null || c.follow_up_months === undefined ? '' : c.follow_up_months,
+      c.extracolonic || '', !!c.upper_gi_disclaimer_ack];
   }
 
   async function save(state) {
     msg.hidden = true;
-    let key_frames;
-    try { key_frames = parseKeys(); } catch (e) { msg.textContent = e.message; msg.hidden = false; return null; }
-    const body = { content: formContent(key_frames), state };
+    let content;
+    try { content = formContent(parseKeys()); } catch (e) { msg.textContent = e.message; msg.hidden = false; return null; }
+    const body = { content, state };
     if (report && report.version !== undefined) body.version = report.version;
     try {
       report = await put(studyPath(studyId, '/report'), body);
@@ -190,11 +316,11 @@ export async function mountReport(main, studyId) {
     try { same = !!report && JSON.stringify(contentNow()) === JSON.stringify(normal(report.content)); } catch { same = false; }
     if (!same) {
       msg.hidden = true;
-      let key_frames;
-      try { key_frames = parseKeys(); } catch (e) { msg.textContent = e.message; msg.hidden = false; return; }
+      let content;
+      try { content = formContent(parseKeys()); } catch (e) { msg.textContent = e.message; msg.hidden = false; return; }
       try {
         report = await put(studyPath(studyId, '/report'), {
-          content: formContent(key_frames),
+          content,
           state: 'read',
           version: report ? report.version : 0,
         });
@@ -206,16 +332,39 @@ export async function mountReport(main, studyId) {
         return;
       }
     }
+    // The server checks the version named first (a newer one is shown for
+    // review below), then the mandatory fields (422 with their list).
     try {
       report = await post(studyPath(studyId, '/report/sign'), { version: report.version });
       fill();
       toast('Report signed');
     } catch (e) {
       if (e.status === 409 && e.code === 'version_conflict') { await showNewerVersion(); return; }
+      if (e.code === 'mandatory_missing') showMissing(report.derived ? report.derived.mandatory_missing : null);
       msg.textContent = e.code === 'ingest_incomplete'
         ? 'The study is not complete yet (uploads open or analysis running): it can be signed once all data is in and analysed, or after a coordinator closes the study.'
         : errorText(e);
       msg.hidden = false;
+    }
+  });
+
+  adBtn.addEventListener('click', async () => {
+    adMsg.hidden = true;
+    if (!adReason.value.trim() || !adText.value.trim()) {
+      adMsg.textContent = 'An addendum needs a reason and a text';
+      adMsg.hidden = false;
+      return;
+    }
+    try {
+      await post(studyPath(studyId, '/report/addenda'), { reason: adReason.value, text: adText.value });
+      report = await get(studyPath(studyId, '/report'));
+      adReason.value = '';
+      adText.value = '';
+      fill();
+      toast('Addendum added');
+    } catch (e) {
+      adMsg.textContent = errorText(e);
+      adMsg.hidden = false;
     }
   });
 

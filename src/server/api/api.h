@@ -122,5 +122,6 @@ enum MHD_Result cs_ws_report_sign(const cs_api *api, struct MHD_Connection *c, c
 enum MHD_Result cs_ws_report_html(const cs_api *api, struct MHD_Connection *c, cs_req *r);
 /* POST .../pacs: queue the signed study's key frames for the PACS (pacs_api.c). */
 enum MHD_Result cs_api_study_pacs(const cs_api *api, struct MHD_Connection *c, cs_req *r);
+enum MHD_Result cs_ws_report_addendum(const cs_api *api, struct MHD_Connection *c, cs_req *r);
 
 #endif

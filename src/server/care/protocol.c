@@ -7,6 +7,7 @@
 
 #include "capscreen/fileio.h"
 #include "server/care/protocol.h"
+#include "server/core/vocabulary.h"
 
 #define DAY_S 86400
 
@@ -161,6 +162,90 @@ static cs_status parse_prep(json_t *arr, cs_protocol *p, cs_error *err)
     return CS_OK;
 }
 
+/* "report_rules": [{"when", "value"?, "recommend", "urgent"?,
+ * "follow_up_months"?}, ...]; first match wins, so an "otherwise" rule
+ * must come last, and the list must have one so every study gets a
+ * suggestion once its facts are known. */
+static cs_status parse_report_rules(json_t *arr, cs_protocol *p, cs_error *err)
+{
+    static const char *const KEYS[] = {"when", "value", "recommend", "urgent",
+                                       "follow_up_months", NULL};
+    cs_report_rules_default(&p->report);
+    if (!arr)
+        return CS_OK;
+    if (!json_is_array(arr) || json_array_size(arr) == 0 ||
+        json_array_size(arr) > CS_REPORT_RULES_MAX)
+        return cs_error_set(err, CS_ERR_ARG,
+                            "protocol: report_rules must be a list of 1 to %d rules",
+                            CS_REPORT_RULES_MAX);
+    memset(&p->report, 0, sizeof p->report);
+    size_t i;
+    json_t *b;
+    json_array_foreach(arr, i, b)
+    {
+        cs_report_rule *o = &p->report.rule[i];
+        char where[32];
+        snprintf(where, sizeof where, "report_rules[%zu]", i);
+        cs_status st;
+        if (!json_is_object(b))
+            return cs_error_set(err, CS_ERR_ARG, "protocol: %s must be an object", where);
+        if ((st = only_keys(b, where, KEYS, err)) != CS_OK)
+            return st;
+        const char *when = json_string_value(json_object_get(b, "when"));
+        if (!cs_report_when_parse(when, &o->when))
+            return cs_error_set(err, CS_ERR_ARG,
+                                "protocol: %s \"when\" must be suspected_cancer, "
+                                "polyp_mm_at_least, polyps_at_least, inadequate_cleansing, "
+                                "incomplete or otherwise",
+                                where);
+        bool threshold = o->when == CS_WHEN_POLYP_MM_AT_LEAST || o->when == CS_WHEN_POLYPS_AT_LEAST;
+        int64_t value = 0, months = -1;
+        if (threshold != (json_object_get(b, "value") != NULL))
+            return cs_error_set(err, CS_ERR_ARG,
+                                threshold ? "protocol: %s needs \"value\" (mm or a polyp count)"
+                                          : "protocol: %s \"value\" is only for the thresholds",
+                                where);
+        char key[64];
+        snprintf(key, sizeof key, "%s value", where);
+        json_t *v = json_object_get(b, "value");
+        if (v && (!json_is_integer(v) || json_integer_value(v) < 1 ||
+                  json_integer_value(v) > 200))
+            return cs_error_set(err, CS_ERR_ARG,
+                                "protocol: %s must be a whole number from 1 to 200", key);
+        value = v ? json_integer_value(v) : 0;
+        snprintf(key, sizeof key, "%s follow_up_months", where);
+        json_t *m = json_object_get(b, "follow_up_months");
+        if (m && (!json_is_integer(m) || json_integer_value(m) < 0 ||
+                  json_integer_value(m) > 120))
+            return cs_error_set(err, CS_ERR_ARG,
+                                "protocol: %s must be a whole number from 0 to 120", key);
+        months = m ? json_integer_value(m) : -1;
+        const char *rec = json_string_value(json_object_get(b, "recommend"));
+        if (!cs_vocab_has(cs_vocab_recommendations, rec))
+            return cs_error_set(err, CS_ERR_ARG,
+                                "protocol: %s \"recommend\" must be no_further_test, "
+                                "colonoscopy or repeat_capsule",
+                                where);
+        snprintf(o->recommend, sizeof o->recommend, "%s", rec);
+        o->value = (int)value;
+        o->follow_up_months = (int)months;
+        o->urgent = false;
+        if ((st = get_bool(b, "urgent", &o->urgent, err)) != CS_OK)
+            return cs_error_set(err, CS_ERR_ARG, "protocol: %s urgent must be true or false",
+                                where);
+        p->report.n++;
+    }
+    if (p->report.rule[p->report.n - 1].when != CS_WHEN_OTHERWISE)
+        return cs_error_set(err, CS_ERR_ARG,
+                            "protocol: report_rules must end with an \"otherwise\" rule");
+    for (int k = 0; k < p->report.n - 1; k++)
+        if (p->report.rule[k].when == CS_WHEN_OTHERWISE)
+            return cs_error_set(err, CS_ERR_ARG,
+                                "protocol: report_rules[%d] \"otherwise\" hides the rules after it",
+                                k);
+    return CS_OK;
+}
+
 cs_status cs_protocol_parse(const char *json, cs_protocol *p, cs_error *err)
 {
     static const char *const KEYS[] = {"protocol_version",
@@ -173,6 +258,7 @@ cs_status cs_protocol_parse(const char *json, cs_protocol *p, cs_error *err)
                                        "bleeding_live",
                                        "boosters",
                                        "prep",
+                                       "report_rules",
                                        NULL};
     json_error_t je;
     memset(p, 0, sizeof *p);
@@ -206,8 +292,11 @@ cs_status cs_protocol_parse(const char *json, cs_protocol *p, cs_error *err)
         (st = get_bool(o, "end_of_recording_incomplete", &p->end_of_recording_incomplete, err)) ==
             CS_OK &&
         (st = get_bool(o, "bleeding_live", &p->bleeding_live, err)) == CS_OK &&
-        (st = parse_boosters(json_object_get(o, "boosters"), p, err)) == CS_OK)
-        st = parse_prep(json_object_get(o, "prep"), p, err);
+        (st = parse_boosters(json_object_get(o, "boosters"), p, err)) == CS_OK &&
+        (st = parse_prep(json_object_get(o, "prep"), p, err)) == CS_OK)
+        st = parse_report_rules(json_object_get(o, "report_rules"), p, err);
+    if (st == CS_OK && p->report.n == 0) /* "report_rules" absent */
+        cs_report_rules_default(&p->report);
     p->spool_full_pct = (int)spool;
     json_decref(o);
     return st;

@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "capscreen/status.h"
+#include "server/care/report_rules.h"
 
 #define CS_PROTOCOL_VERSION 1
 #define CS_PROTOCOL_BOOSTERS_MAX 4
@@ -51,6 +52,10 @@ typedef struct cs_protocol {
     int nboosters;
     cs_prep_step prep[CS_PROTOCOL_PREP_MAX];
     int nprep;
+    /* The report's recommendation rule table ("report_rules", an ordered
+     * list, first match wins; docs/clinical-record.md). Absent: the
+     * default table (cs_report_rules_default). */
+    cs_report_rules report;
 } cs_protocol;
 
 /* Parse protocol JSON text. Errors: CS_ERR_ARG with the key at fault. */

@@ -158,6 +158,7 @@ const cs_route_row cs_routes[] = {
     {"GET", S "/report", IMAGES, false, true, "report.read", false, API(cs_ws_report)},
     {"PUT", S "/report", EDIT, true, true, NULL, false, API(cs_ws_report)},
     {"POST", S "/report/sign", CS_ROLE_CONSULTANT, true, true, NULL, false, API(cs_ws_report_sign)},
+    {"POST", S "/report/addenda", EDIT, true, true, NULL, false, API(cs_ws_report_addendum)},
     {"GET", S "/report.html", IMAGES, false, true, NULL, false, API(cs_ws_report_html)},
     {"POST", S "/reading-time", EDIT, true, false, NULL, false, API(cs_api_reading_time)},
     {"GET", "/api/v1/stats/reading-time", CS_ROLE_CONSULTANT | CS_WHO_ADMINS, false, false, NULL,
