@@ -18,6 +18,14 @@ cs_status cs_ws_report_state(const cs_api *api, const char *study, char *state, 
  * assigned_reader and report_state; NULL with *found false when none. */
 json_t *cs_ws_study_json(const cs_api *api, const char *id, bool *found, cs_error *err);
 
+/* The study's record JSON (docs/clinical-record.md, "The record JSON"):
+ * {"study", "report" (null when none), "findings", "key_frames",
+ * "base_url" (when base_url is non-empty)}, a new reference in *out. A
+ * study that does not exist: CS_OK with *out NULL. Errors: the store's,
+ * CS_ERR_NOMEM (record.c). */
+cs_status cs_ws_record_json(const cs_api *api, const char *study, const char *base_url,
+                            json_t **out, cs_error *err) CS_WARN_UNUSED;
+
 /* The answer for a study that does not exist (404) or a store failure
  * (503); true when it answered. */
 /* The protocol's prep schedule with the patient's ticks: [{"id", "day",

@@ -152,6 +152,8 @@ const cs_route_row cs_routes[] = {
     {"PUT", S "/report", EDIT, true, true, NULL, false, API(cs_ws_report)},
     {"POST", S "/report/sign", CS_ROLE_CONSULTANT, true, true, NULL, false, API(cs_ws_report_sign)},
     {"GET", S "/report.html", IMAGES, false, true, NULL, false, API(cs_ws_report_html)},
+    {"GET", S "/report.fhir.json", IMAGES, false, true, "report.export", false,
+     API(cs_ws_report_fhir)},
     /* the pages of web/: anything else outside /api and /uploads */
     {"GET", "*", PUBLIC, false, false, NULL, false, MEDIA(cs_static_handle)},
     {NULL, NULL, 0, false, false, NULL, false, TUS},
