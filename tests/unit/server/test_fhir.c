@@ -50,12 +50,28 @@ static json_t *load(const char *text)
     return j;
 }
 
+/* With CS_FHIR_DUMP_DIR set, every Bundle built is written there as
+ * bundle-N.json, for tests/integration/server_fhir.sh to validate with the
+ * R4 StructureDefinitions (these records hold fields the server may not
+ * produce yet: structured findings, CC-CLEAR, addenda). */
+static void dump(const json_t *b)
+{
+    static int n;
+    const char *dir = getenv("CS_FHIR_DUMP_DIR");
+    char path[4096];
+    if (!dir || !*dir)
+        return;
+    snprintf(path, sizeof path, "%s/bundle-%d.json", dir, ++n);
+    assert_int_equal(json_dump_file(b, path, JSON_INDENT(1)), 0);
+}
+
 static json_t *build(json_t *rec)
 {
     json_t *b = NULL;
     cs_error e = {0};
     assert_int_equal(cs_fhir_bundle(rec, NULL, &b, &e), CS_OK);
     assert_non_null(b);
+    dump(b);
     return b;
 }
 
