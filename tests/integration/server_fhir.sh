@@ -141,7 +141,7 @@ check(len(dr) == 1, "%d DiagnosticReports" % len(dr))
 dr = dr[0]
 check(dr["status"] == status, "DiagnosticReport.status %r, want %r" % (dr["status"], status))
 check(dr["code"]["coding"][0] == {"system": "http://loinc.org", "code": "100227-8",
-      "display": "Colon capsule endoscopy study"}, "code %r" % dr["code"])
+      "display": "Colon capsule endoscopy study Document"}, "code %r" % dr["code"])
 check("12 mm sessile polyp" in dr.get("conclusion", ""), "conclusion %r" % dr.get("conclusion"))
 # one Observation per live finding (the deleted one is not there)
 findings = [o for o in by("Observation")

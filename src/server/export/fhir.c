@@ -639,7 +639,7 @@ static void add_report(ctx *c, const char *status, const json_t *addenda,
         "{s:s, s:[o], s:s, s:[o], s:o}", "resourceType", "DiagnosticReport", "identifier", acc,
         "status", status, "category",
         concept(V2_0074, "IMG", "Diagnostic Imaging", NULL), "code",
-        concept(LOINC, CS_FHIR_REPORT_LOINC, "Colon capsule endoscopy study",
+        concept(LOINC, CS_FHIR_REPORT_LOINC, "Colon capsule endoscopy study Document",
                 "Colon capsule endoscopy report"));
     put_nonempty(res, "subject", subject(c));
     put_str(res, "effectiveDateTime", c->effective);

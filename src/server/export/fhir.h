@@ -20,7 +20,7 @@
 
 #include "server/core/core.h"
 
-/* The LOINC code of the DiagnosticReport: "Colon capsule endoscopy study"
+/* The LOINC code of the DiagnosticReport: "Colon capsule endoscopy study Document"
  * (a document-class LOINC code, see docs/clinical-record.md). */
 #define CS_FHIR_REPORT_LOINC "100227-8"
 #define CS_FHIR_NHS_NUMBER_SYSTEM "https://fhir.nhs.uk/Id/nhs-number"
