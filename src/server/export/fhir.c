@@ -313,12 +313,13 @@ static void add_media(ctx *c, const json_t *key_frames)
         json_t *att = json_pack("{s:s}", "contentType", "image/jpeg");
         const char *u = str(kf, "url");
         if (u) {
+            /* A path is made absolute with base_url; without one it is left
+             * out (Attachment.url is an absolute URL). */
             char full[1024];
-            /* A path is made absolute with base_url; without one it is sent as is. */
             if (u[0] == '/' && c->base_url)
                 snprintf(full, sizeof full, "%s%s", c->base_url, u);
             else
-                snprintf(full, sizeof full, "%s", u);
+                snprintf(full, sizeof full, "%s", strstr(u, "://") ? u : "");
             put_str(att, "url", full);
         }
         put_str(att, "title", title);

@@ -382,6 +382,11 @@ static void system_base_option_names_local_codes(void **state)
     resources(b, "Observation", obs, 8);
     assert_null(json_object_get(json_object_get(obs[0], "code"), "coding"));
     assert_string_equal(s(json_object_get(obs[0], "code"), "text"), "Polyp");
+    /* and no relative URL for a key frame: Attachment.url is absolute */
+    json_t *media[2];
+    assert_int_equal(resources(b, "Media", media, 2), 2);
+    assert_null(json_object_get(json_object_get(media[0], "content"), "url"));
+    assert_string_equal(s(json_object_get(media[0], "content"), "contentType"), "image/jpeg");
     json_decref(b);
     json_decref(rec);
 }
