@@ -109,7 +109,8 @@ as reader POST "/api/v1/studies/$STUDY/findings" -d '{"seq_from": 3, "seq_to": 6
   "note": "sessile", "size_mm": 12, "segment": "left_colon", "morphology": "0-Is", "count": 2,
   "suspected_cancer": true}'
 expect_code 201 "a polyp"
-as reader POST "/api/v1/studies/$STUDY/findings" -d '{"seq_from": 20, "type": "angioectasia"}'
+as reader POST "/api/v1/studies/$STUDY/findings" -d '{"seq_from": 20, "type": "angioectasia",
+  "segment": "small_bowel"}'
 expect_code 201 "an angioectasia"
 as reader POST "/api/v1/studies/$STUDY/findings" -d '{"seq_from": 25, "type": "erosion"}'
 expect_code 201 "an erosion"
@@ -117,9 +118,18 @@ GONE=$(json_get "$T/body" 'd["id"]')
 as reader DELETE "/api/v1/studies/$STUDY/findings/$GONE"
 expect_code 200 "deleting the erosion"
 LIVE=2
+# Every Nyborg 2025 mandatory field (docs/clinical-record.md), so that a
+# server that checks them signs it.
+as reader PUT "/api/v1/studies/$STUDY/landmarks/first_caecal" -d '{"seq": 8}'
+expect_code 200 "the caecum landmark"
+as reader PUT "/api/v1/studies/$STUDY/landmarks/excreted" -d '{"seq": 28}'
+expect_code 200 "the excretion landmark"
 as reader PUT "/api/v1/studies/$STUDY/report" -d '{"state": "read", "content": {
   "findings_text": "A 12 mm sessile polyp in the left colon.", "recommendation": "colonoscopy",
-  "key_frames": [4, 20]}}'
+  "recommendation_reason": "A polyp of 6 mm or more.", "follow_up_months": 36,
+  "prep_checklist": "Split-dose prep taken as instructed.", "extracolonic": "None seen.",
+  "cc_clear": {"right_colon": 3, "transverse_colon": 3, "left_colon": 2},
+  "upper_gi_disclaimer_ack": true, "key_frames": [4, 20]}}'
 expect_code 200 "the reader saving the report"
 V=$(json_get "$T/body" 'd["version"]')
 
@@ -219,6 +229,32 @@ a, b = (sorted(e["fullUrl"] for e in json.load(open(p))["entry"]) for p in sys.a
 sys.exit(0 if a == b else 1)
 EOF
 ok "after signing: valid R4, status final, the signer as performer; a resend is byte-identical, fullUrls unchanged"
+
+# --- an addendum (where this server has them: issue 9, item 6) ------------
+http GET /api/v1/routes "${ADM[@]}"
+if [ "$(json_get "$T/body" 'any(r["pattern"].endswith("/report/addenda") for r in d["routes"])')" = True ]; then
+    as cons POST "/api/v1/studies/$STUDY/report/addenda" \
+        -d '{"reason": "late histology", "text": "Histology: tubular adenoma, low grade."}'
+    expect_code 201 "an addendum"
+    as reader GET "/api/v1/studies/$STUDY/report.fhir.json"
+    expect_code 200 "the FHIR report with an addendum"
+    cp "$T/body" "$T/appended.json"
+    "${VALIDATE[@]}" "$T/appended.json" >"$T/v.out" 2>&1 ||
+        fail "the appended Bundle is not valid R4: $(cat "$T/v.out")"
+    check "$T/appended.json" appended final || fail "the appended Bundle's content"
+    python3 - "$T/post.json" "$T/appended.json" <<'EOF' || fail "the addendum in the FHIR report"
+import json, sys
+a, b = (json.load(open(p)) for p in sys.argv[1:3])
+dr = lambda x: [e["resource"] for e in x["entry"] if e["resource"]["resourceType"] == "DiagnosticReport"][0]
+ca, cb = dr(a)["conclusion"], dr(b)["conclusion"]
+assert cb.startswith(ca), "the signed conclusion changed"
+assert "by cons; reason: late histology): Histology: tubular adenoma, low grade." in cb, cb
+assert a["id"] != b["id"], "the same Bundle id for a new content"
+EOF
+    ok "an addendum: status appended, the signed conclusion kept and the addendum after it, still valid R4"
+else
+    echo "# this server has no report addenda yet: the appended status is checked by test_fhir only"
+fi
 
 # --- who may read it, and the audit ---------------------------------------
 as coord GET "/api/v1/studies/$STUDY/report.fhir.json"
