@@ -38,7 +38,7 @@
 #define CS_NOTE_MAX 2048       /* a finding's note, NUL included */
 #define CS_REPORT_MAX 16384    /* a report's content (JSON text), NUL included */
 #define CS_DETAIL_MAX 512      /* an audit entry's detail, NUL included */
-#define CS_STORE_SCHEMA_VERSION 4
+#define CS_STORE_SCHEMA_VERSION 5
 
 typedef struct cs_store cs_store;
 
@@ -64,6 +64,24 @@ cs_status cs_store_ping(cs_store *s, cs_error *err) CS_WARN_UNUSED;
 
 /* ---- studies, enrolment, devices --------------------------------------- */
 
+/* Schema 5: who the study is of and why it was done (docs/clinical-record.md).
+ * Checked by the API (server/core/patient.h) before it reaches the store;
+ * all "" when the study has no patient (a demo, an import). */
+typedef struct cs_patient_rec {
+    char nhs_number[11]; /* 10 digits */
+    char family[64];
+    char given[64];
+    char birth_date[11]; /* YYYY-MM-DD */
+    char sex[8];         /* female | male | other | unknown */
+} cs_patient_rec;
+
+typedef struct cs_episode_rec {
+    char pathway[16];    /* screening | symptomatic */
+    char indication[32]; /* vocabulary "indications" */
+    char indication_detail[256];
+    char referrer[128];
+} cs_episode_rec;
+
 typedef struct cs_study_rec {
     char id[CS_ID_MAX];
     char label[CS_LABEL_MAX];
@@ -77,6 +95,9 @@ typedef struct cs_study_rec {
     /* Schema 3: set once by cs_store_study_close(); 0 / "" = open. */
     int64_t closed_at_ms;
     char closed_by[CS_USER_MAX];
+    /* Schema 5; patient.nhs_number "" = no patient recorded. */
+    cs_patient_rec patient;
+    cs_episode_rec episode;
 } cs_study_rec;
 
 /* Create a study whose enrolment code hashes to `code_hash`. */
@@ -84,6 +105,13 @@ cs_status cs_store_study_create(cs_store *s, const cs_study_rec *rec, const char
                                 cs_error *err) CS_WARN_UNUSED;
 cs_status cs_store_study_get(cs_store *s, const char *id, bool *found, cs_study_rec *out,
                              cs_error *err) CS_WARN_UNUSED;
+/* Replace the patient and episode of study `id` (a correction; the caller
+ * audits it). *found false: no such study. Works on a signed study too: the
+ * identity is not part of the signed content, and the audit keeps who
+ * changed it. */
+cs_status cs_store_study_patient_set(cs_store *s, const char *id, const cs_patient_rec *p,
+                                     const cs_episode_rec *e, bool *found,
+                                     cs_error *err) CS_WARN_UNUSED;
 
 typedef enum cs_enrol_outcome {
     CS_ENROL_OK,
@@ -339,7 +367,12 @@ typedef struct cs_finding_rec {
     char type[32];             /* fresh_blood | polyp | ulcer | angioectasia | erosion | other */
     char note[CS_NOTE_MAX];
     double size_mm; /* < 0: not estimated */
-    int version;    /* 1 at creation, +1 per change */
+    /* Schema 5 (docs/clinical-record.md): where, what shape, how many. */
+    char segment[24];      /* vocabulary finding_segments; "" = not recorded */
+    char morphology[8];    /* polyps: Paris class (0-Ip ...); "" = not recorded */
+    int count;             /* polyps: 1-99; 1 otherwise */
+    bool suspected_cancer; /* raises the urgent notification */
+    int version;           /* 1 at creation, +1 per change */
     bool deleted;
     char created_by[CS_USER_MAX];
     int64_t created_at_ms;
@@ -362,7 +395,8 @@ typedef enum cs_change_outcome {
 cs_status cs_store_finding_create(cs_store *s, cs_finding_rec *f, cs_change_outcome *out,
                                   cs_error *err) CS_WARN_UNUSED;
 
-/* Update seq range, type, note, size_mm of finding f->id of f->study when
+/* Update seq range, type, note, size_mm, segment, morphology, count and
+ * suspected_cancer of finding f->id of f->study when
  * its version is `expected_version` (0: any); set updated_*, bump the
  * version, write a history entry. On OK *f holds the saved record. */
 cs_status cs_store_finding_update(cs_store *s, cs_finding_rec *f, int expected_version,

@@ -9,12 +9,18 @@
 #include "capscreen/store.h"
 #include "cli/cli.h"
 #include "server/api/studies.h"
+#include "server/core/patient.h"
 
 static const char *env_lookup(const char *name) { return getenv(name); }
 
 static void usage(FILE *f)
 {
     fputs("usage: capscreen study create --data DIR [--label TEXT] [--config FILE]\n"
+          "           [--nhs-number N --family NAME --given NAME --birth-date YYYY-MM-DD\n"
+          "            --sex female|male|other|unknown]\n"
+          "           [--pathway screening|symptomatic] [--indication fit_positive|\n"
+          "            surveillance|symptoms|incomplete_colonoscopy|other]\n"
+          "           [--indication-detail TEXT] [--referrer TEXT]\n"
           "       capscreen study import --data DIR [--label TEXT] FILE.csfs\n"
           "       capscreen study revoke-device --data DIR --study ID\n"
           "\n"
@@ -22,7 +28,9 @@ static void usage(FILE *f)
           "the companion page; the last line printed is JSON {\"study\": ID,\n"
           "\"enrolment_code\": CODE, \"patient_code\": CODE}. The enrolment code expires\n"
           "after code_ttl seconds (--code-ttl, default 7 days); the patient code when\n"
-          "the study is closed or after 14 days.\n"
+          "the study is closed or after 14 days. The patient block (all five of its\n"
+          "options, or none) and the episode are checked as the API checks them\n"
+          "(docs/clinical-record.md): an invalid NHS number or date of birth is refused.\n"
           "import: make a study from a frame-stream file (capscreen pack makes one);\n"
           "the server analyses it at its start, or within 30 s when it runs. The last\n"
           "line printed is JSON {\"study\": ID}.\n"
@@ -39,6 +47,9 @@ int cli_study(int argc, char **argv)
     cs_store *st = NULL;
     cs_error err = {0};
     const char *label = NULL, *study = NULL;
+    /* the patient and the episode (docs/clinical-record.md) */
+    const char *nhs = NULL, *family = NULL, *given = NULL, *dob = NULL, *sex = NULL;
+    const char *pathway = NULL, *indication = NULL, *detail = NULL, *referrer = NULL;
     int rc = 1;
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
         usage(argc < 2 ? stderr : stdout);
@@ -65,7 +76,18 @@ int cli_study(int argc, char **argv)
         }
         file = argv[--argc];
     }
-    const cs_cli_option extra[] = {{"--label", &label}, {"--study", &study}, {NULL, NULL}};
+    const cs_cli_option extra[] = {{"--label", &label},
+                                   {"--study", &study},
+                                   {"--nhs-number", &nhs},
+                                   {"--family", &family},
+                                   {"--given", &given},
+                                   {"--birth-date", &dob},
+                                   {"--sex", &sex},
+                                   {"--pathway", &pathway},
+                                   {"--indication", &indication},
+                                   {"--indication-detail", &detail},
+                                   {"--referrer", &referrer},
+                                   {NULL, NULL}};
     if (cs_server_config_from_args(&cfg, argc - 1, argv + 1, extra, env_lookup, &err) != CS_OK) {
         cli_fail("study %s: %s (try 'capscreen study --help')", sub, err.msg);
         return 2;
@@ -84,9 +106,41 @@ int cli_study(int argc, char **argv)
         printf("{\"study\": \"%s\"}\n", id);
     } else if (strcmp(sub, "create") == 0) {
         char id[CS_ID_MAX], code[CS_CODE_LEN + 1], patient[CS_CODE_LEN + 1];
+        char today[11], why[32], msg[512];
         int64_t expires = 0;
-        if (cs_study_create(st, label, cfg.code_ttl_s, id, code, &expires, patient, &err) !=
-            CS_OK) {
+        cs_patient_rec pr;
+        cs_episode_rec er;
+        /* The same checks as POST /api/v1/studies, on the same JSON shape. */
+        json_t *body = json_object(), *pj = json_object(), *ej = json_object();
+        const struct {
+            json_t *obj;
+            const char *key, *val;
+        } fields[] = {{pj, "nhs_number", nhs},
+                      {pj, "family", family},
+                      {pj, "given", given},
+                      {pj, "birth_date", dob},
+                      {pj, "sex", sex},
+                      {ej, "pathway", pathway},
+                      {ej, "indication", indication},
+                      {ej, "indication_detail", detail},
+                      {ej, "referrer", referrer}};
+        for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
+            if (fields[i].val)
+                json_object_set_new(fields[i].obj, fields[i].key, json_string(fields[i].val));
+        json_object_set_new(body, "patient", json_object_size(pj) ? json_incref(pj) : json_null());
+        json_object_set_new(body, "episode", json_object_size(ej) ? json_incref(ej) : json_null());
+        json_decref(pj);
+        json_decref(ej);
+        cs_date_utc((int64_t)time(NULL), today);
+        int bad = cs_patient_from_json(body, today, &pr, &er, why, msg, sizeof msg);
+        json_decref(body);
+        if (bad) {
+            cli_fail("study create: %s (%s)", msg, why);
+            rc = 2;
+            goto fail;
+        }
+        if (cs_study_create(st, label, &pr, &er, cfg.code_ttl_s, id, code, &expires, patient,
+                            &err) != CS_OK) {
             cli_fail("study create: %s", err.msg);
             goto fail;
         }

@@ -73,6 +73,13 @@ cs_status cs_store_study_get(cs_store *s, const char *id, bool *found, cs_study_
     return s->ops->study_get(s, id, found, out, err);
 }
 
+cs_status cs_store_study_patient_set(cs_store *s, const char *id, const cs_patient_rec *p,
+                                     const cs_episode_rec *e, bool *found, cs_error *err)
+{
+    CHECK(s && id && p && e && found);
+    return s->ops->study_patient_set(s, id, p, e, found, err);
+}
+
 cs_status cs_store_enrol(cs_store *s, const char *code_hash, const char *token_hash, int64_t now,
                          cs_enrol_outcome *outcome, char *study, cs_error *err)
 {

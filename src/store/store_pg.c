@@ -153,6 +153,25 @@ static const char *const MIGRATIONS[] = {
     "CREATE TABLE prep_ticks ("
     " study TEXT NOT NULL REFERENCES studies(id), step TEXT NOT NULL,"
     " at_ms BIGINT NOT NULL, PRIMARY KEY (study, step));",
+    /* 5: the clinical record (docs/clinical-record.md): the patient and
+     * episode on the study; segment, morphology, count and the
+     * suspected-cancer mark on findings and their history. */
+    "ALTER TABLE studies ADD COLUMN nhs_number TEXT NOT NULL DEFAULT '',"
+    " ADD COLUMN family TEXT NOT NULL DEFAULT '', ADD COLUMN given TEXT NOT NULL DEFAULT '',"
+    " ADD COLUMN birth_date TEXT NOT NULL DEFAULT '', ADD COLUMN sex TEXT NOT NULL DEFAULT '',"
+    " ADD COLUMN pathway TEXT NOT NULL DEFAULT '',"
+    " ADD COLUMN indication TEXT NOT NULL DEFAULT '',"
+    " ADD COLUMN indication_detail TEXT NOT NULL DEFAULT '',"
+    " ADD COLUMN referrer TEXT NOT NULL DEFAULT '';"
+    "CREATE INDEX studies_nhs ON studies(nhs_number) WHERE nhs_number <> '';"
+    "ALTER TABLE findings ADD COLUMN segment TEXT NOT NULL DEFAULT '',"
+    " ADD COLUMN morphology TEXT NOT NULL DEFAULT '',"
+    " ADD COLUMN count INTEGER NOT NULL DEFAULT 1,"
+    " ADD COLUMN suspected_cancer INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE finding_history ADD COLUMN segment TEXT NOT NULL DEFAULT '',"
+    " ADD COLUMN morphology TEXT NOT NULL DEFAULT '',"
+    " ADD COLUMN count INTEGER NOT NULL DEFAULT 1,"
+    " ADD COLUMN suspected_cancer INTEGER NOT NULL DEFAULT 0;",
 };
 #define N_MIGRATIONS ((int)(sizeof MIGRATIONS / sizeof MIGRATIONS[0]))
 
@@ -413,7 +432,8 @@ static cs_status migrate(pg_store *q, cs_error *err)
         goto out;
     }
     static const char *const names[] = {"migration to schema 1", "migration to schema 2",
-                                        "migration to schema 3", "migration to schema 4"};
+                                        "migration to schema 3", "migration to schema 4",
+                                        "migration to schema 5"};
     _Static_assert(sizeof names / sizeof names[0] == N_MIGRATIONS, "a name per migration");
     for (int v = version; v < N_MIGRATIONS && r == CS_OK; v++) {
         if ((r = pg_begin(q, &in_tx, err)) != CS_OK ||
@@ -452,17 +472,29 @@ static cs_status pg_ping(cs_store *s, cs_error *err)
 
 /* ---- studies, enrolment, devices --------------------------------------- */
 
+/* Schema 5: the patient and episode columns, in cs_patient_rec then
+ * cs_episode_rec order. */
+#define PG_PATIENT_COLS                                                \
+    "nhs_number, family, given, birth_date, sex, pathway, indication," \
+    " indication_detail, referrer"
+
 static cs_status pg_study_create(cs_store *s, const cs_study_rec *rec, const char *code_hash,
                                  cs_error *err)
 {
     pg_store *q = PGQ(s);
     pthread_mutex_lock(&q->lock);
-    cs_status r = pg_exec(q,
-                          "INSERT INTO studies (id, label, created_at, code_hash, code_expires_at)"
-                          " VALUES ($1, $2, $3, $4, $5)",
-                          PG_ARGS(pg_text(rec->id), pg_text(rec->label), pg_i64(rec->created_at),
-                                  pg_text(code_hash), pg_i64(rec->code_expires_at)),
-                          NULL, NULL, "create study", err);
+    cs_status r = pg_exec(
+        q,
+        "INSERT INTO studies (id, label, created_at, code_hash, code_expires_at,"
+        " " PG_PATIENT_COLS ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9,"
+        " $10, $11, $12, $13, $14)",
+        PG_ARGS(pg_text(rec->id), pg_text(rec->label), pg_i64(rec->created_at), pg_text(code_hash),
+                pg_i64(rec->code_expires_at), pg_text(rec->patient.nhs_number),
+                pg_text(rec->patient.family), pg_text(rec->patient.given),
+                pg_text(rec->patient.birth_date), pg_text(rec->patient.sex),
+                pg_text(rec->episode.pathway), pg_text(rec->episode.indication),
+                pg_text(rec->episode.indication_detail), pg_text(rec->episode.referrer)),
+        NULL, NULL, "create study", err);
     pthread_mutex_unlock(&q->lock);
     return r;
 }
@@ -470,7 +502,7 @@ static cs_status pg_study_create(cs_store *s, const cs_study_rec *rec, const cha
 #define STUDY_COLS                                                           \
     "id, label, created_at, code_expires_at, code_used_at, ingest_offset,"   \
     " next_seq, first_byte_ms, last_byte_ms, assigned_reader, closed_at_ms," \
-    " closed_by"
+    " closed_by, " PG_PATIENT_COLS
 
 static void read_study(const PGresult *res, int row, void *out)
 {
@@ -488,6 +520,15 @@ static void read_study(const PGresult *res, int row, void *out)
     pg_col_text(res, row, 9, o->assigned_reader, sizeof o->assigned_reader);
     o->closed_at_ms = pg_col_i64(res, row, 10);
     pg_col_text(res, row, 11, o->closed_by, sizeof o->closed_by);
+    pg_col_text(res, row, 12, o->patient.nhs_number, sizeof o->patient.nhs_number);
+    pg_col_text(res, row, 13, o->patient.family, sizeof o->patient.family);
+    pg_col_text(res, row, 14, o->patient.given, sizeof o->patient.given);
+    pg_col_text(res, row, 15, o->patient.birth_date, sizeof o->patient.birth_date);
+    pg_col_text(res, row, 16, o->patient.sex, sizeof o->patient.sex);
+    pg_col_text(res, row, 17, o->episode.pathway, sizeof o->episode.pathway);
+    pg_col_text(res, row, 18, o->episode.indication, sizeof o->episode.indication);
+    pg_col_text(res, row, 19, o->episode.indication_detail, sizeof o->episode.indication_detail);
+    pg_col_text(res, row, 20, o->episode.referrer, sizeof o->episode.referrer);
 }
 
 /* The one row `sql` selects for `id` through `read` into `out`; a whole
@@ -514,6 +555,25 @@ static cs_status pg_study_get(cs_store *s, const char *id, bool *found, cs_study
 {
     return get_by_id(PGQ(s), "SELECT " STUDY_COLS " FROM studies WHERE id = $1", id, read_study,
                      out, found, "read study", err);
+}
+
+static cs_status pg_study_patient_set(cs_store *s, const char *id, const cs_patient_rec *p,
+                                      const cs_episode_rec *e, bool *found, cs_error *err)
+{
+    pg_store *q = PGQ(s);
+    int changes = 0;
+    pthread_mutex_lock(&q->lock);
+    cs_status r =
+        pg_run(q,
+               "UPDATE studies SET nhs_number = $1, family = $2, given = $3,"
+               " birth_date = $4, sex = $5, pathway = $6, indication = $7,"
+               " indication_detail = $8, referrer = $9 WHERE id = $10",
+               &changes, err, pg_text(p->nhs_number), pg_text(p->family), pg_text(p->given),
+               pg_text(p->birth_date), pg_text(p->sex), pg_text(e->pathway), pg_text(e->indication),
+               pg_text(e->indication_detail), pg_text(e->referrer), pg_text(id));
+    pthread_mutex_unlock(&q->lock);
+    *found = r == CS_OK && changes > 0;
+    return r;
 }
 
 static cs_status pg_enrol(cs_store *s, const char *code_hash, const char *token_hash, int64_t now,
@@ -1041,6 +1101,7 @@ static const cs_store_ops PG_OPS = {
     .ping = pg_ping,
     .study_create = pg_study_create,
     .study_get = pg_study_get,
+    .study_patient_set = pg_study_patient_set,
     .enrol = pg_enrol,
     .device_study = pg_device_study,
     .devices_revoke = pg_devices_revoke,

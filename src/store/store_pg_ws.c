@@ -327,7 +327,8 @@ cs_status pg_audit_query(cs_store *s, const cs_audit_query *qy, cs_audit_rec **o
 
 #define FINDING_COLS                                                      \
     "id, study, seq_from, seq_to, type, note, size_mm, version, deleted," \
-    " created_by, created_at_ms, updated_by, updated_at_ms"
+    " created_by, created_at_ms, updated_by, updated_at_ms, segment,"     \
+    " morphology, count, suspected_cancer"
 
 static void read_finding(const PGresult *res, int row, void *out)
 {
@@ -346,6 +347,10 @@ static void read_finding(const PGresult *res, int row, void *out)
     o->created_at_ms = pg_col_i64(res, row, 10);
     pg_col_text(res, row, 11, o->updated_by, sizeof o->updated_by);
     o->updated_at_ms = pg_col_i64(res, row, 12);
+    pg_col_text(res, row, 13, o->segment, sizeof o->segment);
+    pg_col_text(res, row, 14, o->morphology, sizeof o->morphology);
+    o->count = (int)pg_col_i64(res, row, 15);
+    o->suspected_cancer = pg_col_i64(res, row, 16) != 0;
 }
 
 static cs_status finding_load(pg_store *q, const char *study, int64_t id, cs_finding_rec *out,
@@ -397,12 +402,16 @@ cs_status pg_finding_create(cs_store *s, cs_finding_rec *f, cs_change_outcome *o
         goto fail;
     if ((r = pg_query(q,
                       "INSERT INTO findings (study, seq_from, seq_to, type, note, size_mm,"
-                      " version, deleted, created_by, created_at_ms, updated_by, updated_at_ms)"
-                      " VALUES ($1, $2, $3, $4, $5, $6, 1, 0, $7, $8, $9, $10) RETURNING id",
+                      " version, deleted, created_by, created_at_ms, updated_by, updated_at_ms,"
+                      " segment, morphology, count, suspected_cancer)"
+                      " VALUES ($1, $2, $3, $4, $5, $6, 1, 0, $7, $8, $9, $10, $11, $12, $13, $14)"
+                      " RETURNING id",
                       &res, "create finding", err, pg_text(f->study), pg_i64((int64_t)f->seq_from),
                       pg_i64((int64_t)f->seq_to), pg_text(f->type), pg_text(f->note),
                       pg_f64(f->size_mm), pg_text(f->created_by), pg_i64(f->created_at_ms),
-                      pg_text(f->updated_by), pg_i64(f->updated_at_ms))) != CS_OK)
+                      pg_text(f->updated_by), pg_i64(f->updated_at_ms), pg_text(f->segment),
+                      pg_text(f->morphology), pg_i64(f->count), pg_i64(f->suspected_cancer))) !=
+        CS_OK)
         goto fail;
     int64_t id = pg_col_i64(res, 0, 0);
     if ((r = finding_snapshot(q, id, err)) != CS_OK || (r = pg_commit(q, &in_tx, err)) != CS_OK)
@@ -448,11 +457,13 @@ static cs_status finding_change(pg_store *q, const cs_finding_rec *f, const char
     else
         r = pg_run(q,
                    "UPDATE findings SET seq_from = $1, seq_to = $2, type = $3, note = $4,"
-                   " size_mm = $5, version = version + 1, updated_by = $6, updated_at_ms = $7"
-                   " WHERE id = $8",
+                   " size_mm = $5, segment = $6, morphology = $7, count = $8,"
+                   " suspected_cancer = $9, version = version + 1, updated_by = $10,"
+                   " updated_at_ms = $11 WHERE id = $12",
                    NULL, err, pg_i64((int64_t)f->seq_from), pg_i64((int64_t)f->seq_to),
-                   pg_text(f->type), pg_text(f->note), pg_f64(f->size_mm), pg_text(f->updated_by),
-                   pg_i64(f->updated_at_ms), pg_i64(f->id));
+                   pg_text(f->type), pg_text(f->note), pg_f64(f->size_mm), pg_text(f->segment),
+                   pg_text(f->morphology), pg_i64(f->count), pg_i64(f->suspected_cancer),
+                   pg_text(f->updated_by), pg_i64(f->updated_at_ms), pg_i64(f->id));
     if (r != CS_OK || (r = finding_snapshot(q, f->id, err)) != CS_OK ||
         (r = finding_load(q, f->study, f->id, saved, &found, err)) != CS_OK)
         goto fail;

@@ -16,6 +16,32 @@
 /* WAL frames (pages) past which the checkpointer truncates the WAL. */
 #define CKPT_TRUNCATE_FRAMES 65536
 
+#define SQ_MIGRATION_5                                                             \
+    "ALTER TABLE studies ADD COLUMN nhs_number TEXT NOT NULL DEFAULT '';"          \
+    "ALTER TABLE studies ADD COLUMN family TEXT NOT NULL DEFAULT '';"              \
+    "ALTER TABLE studies ADD COLUMN given TEXT NOT NULL DEFAULT '';"               \
+    "ALTER TABLE studies ADD COLUMN birth_date TEXT NOT NULL DEFAULT '';"          \
+    "ALTER TABLE studies ADD COLUMN sex TEXT NOT NULL DEFAULT '';"                 \
+    "ALTER TABLE studies ADD COLUMN pathway TEXT NOT NULL DEFAULT '';"             \
+    "ALTER TABLE studies ADD COLUMN indication TEXT NOT NULL DEFAULT '';"          \
+    "ALTER TABLE studies ADD COLUMN indication_detail TEXT NOT NULL DEFAULT '';"   \
+    "ALTER TABLE studies ADD COLUMN referrer TEXT NOT NULL DEFAULT '';"            \
+    "CREATE INDEX studies_nhs ON studies(nhs_number) WHERE nhs_number <> '';"      \
+    "ALTER TABLE findings ADD COLUMN segment TEXT NOT NULL DEFAULT '';"            \
+    "ALTER TABLE findings ADD COLUMN morphology TEXT NOT NULL DEFAULT '';"         \
+    "ALTER TABLE findings ADD COLUMN count INTEGER NOT NULL DEFAULT 1;"            \
+    "ALTER TABLE findings ADD COLUMN suspected_cancer INTEGER NOT NULL DEFAULT 0;" \
+    "ALTER TABLE finding_history ADD COLUMN segment TEXT NOT NULL DEFAULT '';"     \
+    "ALTER TABLE finding_history ADD COLUMN morphology TEXT NOT NULL DEFAULT '';"  \
+    "ALTER TABLE finding_history ADD COLUMN count INTEGER NOT NULL DEFAULT 1;"     \
+    "ALTER TABLE finding_history ADD COLUMN suspected_cancer INTEGER NOT NULL DEFAULT 0;"
+
+/* Schema 5: the patient and episode columns, in cs_patient_rec then
+ * cs_episode_rec order. */
+#define SQ_PATIENT_COLS                                                \
+    "nhs_number, family, given, birth_date, sex, pathway, indication," \
+    " indication_detail, referrer"
+
 /* Migrations, applied in order; schema_version holds how many ran. */
 static const char *const MIGRATIONS[] = {
     "CREATE TABLE studies ("
@@ -160,6 +186,10 @@ static const char *const MIGRATIONS[] = {
     "CREATE TABLE prep_ticks ("
     " study TEXT NOT NULL REFERENCES studies(id), step TEXT NOT NULL,"
     " at_ms INTEGER NOT NULL, PRIMARY KEY (study, step)) WITHOUT ROWID;",
+    /* 5: the clinical record (issue 9, docs/clinical-record.md). Studies
+     * carry the patient and the episode; findings their segment, Paris
+     * morphology, count and the suspected-cancer mark, in the history too. */
+    SQ_MIGRATION_5,
 };
 #define N_MIGRATIONS ((int)(sizeof MIGRATIONS / sizeof MIGRATIONS[0]))
 
@@ -345,12 +375,17 @@ static cs_status sq_study_create(cs_store *s, const cs_study_rec *rec, const cha
     sqlite3_stmt *st = NULL;
     pthread_mutex_lock(&q->lock);
     cs_status r = prep(q,
-                       "INSERT INTO studies (id, label, created_at, code_hash, code_expires_at)"
-                       " VALUES (?,?,?,?,?)",
+                       "INSERT INTO studies (id, label, created_at, code_hash, code_expires_at,"
+                       " " SQ_PATIENT_COLS ") VALUES (?,?,?,?,?, ?,?,?,?,?,?,?,?,?)",
                        &st, err);
+    const cs_patient_rec *p = &rec->patient;
+    const cs_episode_rec *e = &rec->episode;
     if (r == CS_OK)
         r = sq_bind(q, st, err, sq_text(rec->id), sq_text(rec->label), sq_i64(rec->created_at),
-                    sq_text(code_hash), sq_i64(rec->code_expires_at));
+                    sq_text(code_hash), sq_i64(rec->code_expires_at), sq_text(p->nhs_number),
+                    sq_text(p->family), sq_text(p->given), sq_text(p->birth_date), sq_text(p->sex),
+                    sq_text(e->pathway), sq_text(e->indication), sq_text(e->indication_detail),
+                    sq_text(e->referrer));
     if (r == CS_OK) {
         if (sqlite3_step(st) != SQLITE_DONE)
             r = db_fail(q, err, "create study");
@@ -363,7 +398,7 @@ static cs_status sq_study_create(cs_store *s, const cs_study_rec *rec, const cha
 #define STUDY_COLS                                                           \
     "id, label, created_at, code_expires_at, code_used_at, ingest_offset,"   \
     " next_seq, first_byte_ms, last_byte_ms, assigned_reader, closed_at_ms," \
-    " closed_by"
+    " closed_by, " SQ_PATIENT_COLS
 
 static void read_study(sqlite3_stmt *st, cs_study_rec *o)
 {
@@ -380,6 +415,15 @@ static void read_study(sqlite3_stmt *st, cs_study_rec *o)
     text(st, 9, o->assigned_reader, sizeof o->assigned_reader);
     o->closed_at_ms = sqlite3_column_int64(st, 10);
     text(st, 11, o->closed_by, sizeof o->closed_by);
+    text(st, 12, o->patient.nhs_number, sizeof o->patient.nhs_number);
+    text(st, 13, o->patient.family, sizeof o->patient.family);
+    text(st, 14, o->patient.given, sizeof o->patient.given);
+    text(st, 15, o->patient.birth_date, sizeof o->patient.birth_date);
+    text(st, 16, o->patient.sex, sizeof o->patient.sex);
+    text(st, 17, o->episode.pathway, sizeof o->episode.pathway);
+    text(st, 18, o->episode.indication, sizeof o->episode.indication);
+    text(st, 19, o->episode.indication_detail, sizeof o->episode.indication_detail);
+    text(st, 20, o->episode.referrer, sizeof o->episode.referrer);
 }
 
 static void read_study_row(sqlite3_stmt *st, void *out) { read_study(st, out); }
@@ -389,6 +433,25 @@ static cs_status sq_study_get(cs_store *s, const char *id, bool *found, cs_study
 {
     return get_by_id(SQ(s), "SELECT " STUDY_COLS " FROM studies WHERE id = ?", id, read_study_row,
                      out, found, "read study", err);
+}
+
+static cs_status sq_study_patient_set(cs_store *s, const char *id, const cs_patient_rec *p,
+                                      const cs_episode_rec *e, bool *found, cs_error *err)
+{
+    sq_store *q = SQ(s);
+    int changes = 0;
+    pthread_mutex_lock(&q->lock);
+    cs_status r =
+        run(q,
+            "UPDATE studies SET nhs_number = ?, family = ?, given = ?, birth_date = ?,"
+            " sex = ?, pathway = ?, indication = ?, indication_detail = ?, referrer = ?"
+            " WHERE id = ?",
+            &changes, err, sq_text(p->nhs_number), sq_text(p->family), sq_text(p->given),
+            sq_text(p->birth_date), sq_text(p->sex), sq_text(e->pathway), sq_text(e->indication),
+            sq_text(e->indication_detail), sq_text(e->referrer), sq_text(id));
+    pthread_mutex_unlock(&q->lock);
+    *found = r == CS_OK && changes > 0;
+    return r;
 }
 
 static cs_status sq_enrol(cs_store *s, const char *code_hash, const char *token_hash, int64_t now,
@@ -996,6 +1059,7 @@ static const cs_store_ops SQLITE_OPS = {
     .ping = sq_ping,
     .study_create = sq_study_create,
     .study_get = sq_study_get,
+    .study_patient_set = sq_study_patient_set,
     .enrol = sq_enrol,
     .device_study = sq_device_study,
     .devices_revoke = sq_devices_revoke,

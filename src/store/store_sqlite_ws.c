@@ -348,7 +348,8 @@ cs_status sq_audit_query(cs_store *s, const cs_audit_query *qy, cs_audit_rec **o
 /* The same columns in findings and finding_history (a snapshot is a copy). */
 #define FINDING_COLS                                                      \
     "id, study, seq_from, seq_to, type, note, size_mm, version, deleted," \
-    " created_by, created_at_ms, updated_by, updated_at_ms"
+    " created_by, created_at_ms, updated_by, updated_at_ms, segment,"     \
+    " morphology, count, suspected_cancer"
 
 static void read_finding(sqlite3_stmt *st, void *out)
 {
@@ -367,6 +368,10 @@ static void read_finding(sqlite3_stmt *st, void *out)
     o->created_at_ms = sqlite3_column_int64(st, 10);
     text(st, 11, o->updated_by, sizeof o->updated_by);
     o->updated_at_ms = sqlite3_column_int64(st, 12);
+    text(st, 13, o->segment, sizeof o->segment);
+    text(st, 14, o->morphology, sizeof o->morphology);
+    o->count = sqlite3_column_int(st, 15);
+    o->suspected_cancer = sqlite3_column_int(st, 16) != 0;
 }
 
 /* Finding `id` of `study` as stored now; *found false when there is none. */
@@ -417,12 +422,14 @@ cs_status sq_finding_create(cs_store *s, cs_finding_rec *f, cs_change_outcome *o
     int64_t from = (int64_t)f->seq_from, to = (int64_t)f->seq_to;
     if ((r = run(q,
                  "INSERT INTO findings (study, seq_from, seq_to, type, note, size_mm,"
-                 " version, deleted, created_by, created_at_ms, updated_by, updated_at_ms)"
-                 " VALUES (?,?,?,?,?,?,1,0,?,?,?,?)",
+                 " version, deleted, created_by, created_at_ms, updated_by, updated_at_ms,"
+                 " segment, morphology, count, suspected_cancer)"
+                 " VALUES (?,?,?,?,?,?,1,0,?,?,?,?,?,?,?,?)",
                  NULL, err, sq_text(f->study), sq_i64(from), sq_i64(to), sq_text(f->type),
                  sq_text(f->note), sq_f64(f->size_mm), sq_text(f->created_by),
-                 sq_i64(f->created_at_ms), sq_text(f->updated_by), sq_i64(f->updated_at_ms))) !=
-        CS_OK)
+                 sq_i64(f->created_at_ms), sq_text(f->updated_by), sq_i64(f->updated_at_ms),
+                 sq_text(f->segment), sq_text(f->morphology), sq_i64(f->count),
+                 sq_i64(f->suspected_cancer))) != CS_OK)
         goto fail;
     int64_t id = sqlite3_last_insert_rowid(q->db);
     if ((r = finding_snapshot(q, id, err)) != CS_OK || (r = commit(q, &in_tx, err)) != CS_OK)
@@ -468,10 +475,11 @@ static cs_status finding_change(sq_store *q, const cs_finding_rec *f, const char
         int64_t from = (int64_t)f->seq_from, to = (int64_t)f->seq_to;
         r = run(q,
                 "UPDATE findings SET seq_from = ?, seq_to = ?, type = ?, note = ?,"
-                " size_mm = ?, version = version + 1, updated_by = ?, updated_at_ms = ?"
-                " WHERE id = ?",
+                " size_mm = ?, segment = ?, morphology = ?, count = ?, suspected_cancer = ?,"
+                " version = version + 1, updated_by = ?, updated_at_ms = ? WHERE id = ?",
                 NULL, err, sq_i64(from), sq_i64(to), sq_text(f->type), sq_text(f->note),
-                sq_f64(f->size_mm), sq_text(f->updated_by), sq_i64(f->updated_at_ms),
+                sq_f64(f->size_mm), sq_text(f->segment), sq_text(f->morphology), sq_i64(f->count),
+                sq_i64(f->suspected_cancer), sq_text(f->updated_by), sq_i64(f->updated_at_ms),
                 sq_i64(f->id));
     }
     if (r != CS_OK || (r = finding_snapshot(q, f->id, err)) != CS_OK ||

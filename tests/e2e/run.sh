@@ -5,8 +5,8 @@
 # (admin, reader, consultant) and the demo study (samples/demo/frames,
 # packed and imported twice), waits until the server has analysed both, then
 # runs tests/e2e/workstation.mjs on the first (it signs its report) and
-# tests/e2e/polyp.mjs on the second (playwright-core driving Debian's
-# Chromium).
+# tests/e2e/polyp.mjs then tests/e2e/record.mjs (the clinical record) on the
+# second (playwright-core driving Debian's Chromium).
 # Exit 77 (skipped) without Chromium, node, or the npm packages of
 # tests/node. ctest passes CAPSCREEN, CS_SOURCE_DIR, CS_BUILD_DIR
 # (tests/CMakeLists.txt); CS_SHOTS (optional) keeps the screenshots.
@@ -84,6 +84,7 @@ if [ -n "${CS_SHOTS:-}" ]; then mkdir -p "$CS_SHOTS"; export CS_SHOTS; fi
 RC=0
 timeout 420 node "$E2E_DIR/workstation.mjs" || RC=$?
 timeout 300 node "$E2E_DIR/polyp.mjs" || RC=$?
+timeout 300 node "$E2E_DIR/record.mjs" || RC=$?
 if [ "$RC" -ne 0 ]; then
     echo "--- server stderr (last 40 lines) ---" >&2
     tail -n 40 "$T/srv.err" >&2

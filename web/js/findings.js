@@ -4,8 +4,43 @@
 // frame (getSeq) and to seek, and tells it when findings or marks change
 // (onChange) so the timeline can draw them.
 import { get, post, put, del, studyPath } from './api.js';
-import { h, clear, fmtTime, label, frameRange, toast, errorText, FINDING_TYPES, LANDMARKS, SEGMENTS, GRADES } from './util.js';
+import { h, clear, fmtTime, label, frameRange, toast, errorText, FINDING_TYPES, LANDMARKS, SEGMENTS, GRADES, FINDING_SEGMENTS, MORPHOLOGIES } from './util.js';
 import { SIZE_CAVEAT } from './boxes.js';
+
+// The structured fields of a finding (docs/clinical-record.md): where it
+// lies, and for polyps the Paris class and count; any finding may be
+// marked suspected cancer, which alerts the care team at once.
+function structureControls(id, f = {}) {
+  const segment = h('select', { id: `${id}-segment`, testid: 'finding-segment' },
+    h('option', { value: '' }, 'Not recorded'),
+    FINDING_SEGMENTS.map(([v, t]) => h('option', { value: v, selected: v === f.segment }, t)));
+  const morphology = h('select', { id: `${id}-morphology`, testid: 'finding-morphology' },
+    h('option', { value: '' }, 'Not recorded'),
+    MORPHOLOGIES.map(([v, t]) => h('option', { value: v, selected: v === f.morphology }, t)));
+  const count = h('input', { id: `${id}-count`, type: 'number', min: 1, max: 99, step: 1, value: String(f.count || 1), testid: 'finding-count' });
+  const cancer = h('input', { id: `${id}-cancer`, type: 'checkbox', checked: !!f.suspected_cancer, testid: 'finding-cancer' });
+  const polypOnly = h('div.row2',
+    h('div', h('label', { for: `${id}-morphology` }, 'Paris class'), morphology),
+    h('div', h('label', { for: `${id}-count` }, 'Count'), count));
+  const rows = [
+    h('div', h('label', { for: `${id}-segment` }, 'Segment'), segment),
+    polypOnly,
+    h('div.check', cancer, h('label', { for: `${id}-cancer` }, 'Suspected cancer (alerts the care team now)')),
+  ];
+  function sync(type) {
+    polypOnly.hidden = type !== 'polyp';
+  }
+  return {
+    rows, sync,
+    values: (type) => ({
+      segment: segment.value,
+      morphology: type === 'polyp' ? morphology.value : '',
+      count: type === 'polyp' ? parseInt(count.value || '1', 10) : 1,
+      suspected_cancer: cancer.checked,
+    }),
+    reset() { segment.value = ''; morphology.value = ''; count.value = '1'; cancer.checked = false; },
+  };
+}
 
 export function createFindingsPanel({ study, getSeq, seek, onChange, readOnly, readOnlyReason }) {
   let findings = [];
@@ -25,6 +60,9 @@ export function createFindingsPanel({ study, getSeq, seek, onChange, readOnly, r
   size.addEventListener('input', () => { sizeNote.hidden = true; boxSized = false; });
   const rangeHint = h('p.muted.small#f-range-hint', { testid: 'finding-range-hint' },
     'Press [ at the first and ] at the last frame of a range.');
+  const addStructure = structureControls('f');
+  type.addEventListener('change', () => addStructure.sync(type.value));
+  addStructure.sync(type.value);
   const addBtn = h('button.btn.btn-primary#f-add', { type: 'submit', testid: 'finding-add' }, 'Add finding');
   const hereBtn = h('button.btn.btn-small.btn-quiet', { type: 'button', testid: 'finding-here' }, 'Current frame');
   hereBtn.addEventListener('click', () => { const s = getSeq(); from.value = s; to.value = s; rangeStart = null; updateRangeHint(); });
@@ -37,6 +75,7 @@ export function createFindingsPanel({ study, getSeq, seek, onChange, readOnly, r
       h('div', h('label', { for: 'f-type' }, 'Type'), type),
       h('div', h('label', { for: 'f-size' }, 'Size (mm)'), size)),
     sizeNote,
+    addStructure.rows,
     h('label', { for: 'f-note' }, 'Note'), note,
     addMsg,
     h('div.buttons', addBtn, hereBtn));
@@ -45,11 +84,13 @@ export function createFindingsPanel({ study, getSeq, seek, onChange, readOnly, r
     addMsg.hidden = true;
     const body = findingBody(from.value, to.value, type.value, size.value, note.value);
     if (typeof body === 'string') { addMsg.textContent = body; addMsg.hidden = false; return; }
+    Object.assign(body, addStructure.values(type.value));
     addBtn.disabled = true;
     try {
       const f = await post(studyPath(study, '/findings'), body);
       toast(`Finding added: ${label(f.type)}, ${frameRange(f)}`);
       note.value = ''; size.value = '';
+      addStructure.reset();
       // A size estimated from a box keeps its caveat in view after the add.
       if (boxSized) sizeNote.textContent = `Added at frame ${f.seq_from}: ${sizeNote.textContent}`;
       sizeNote.hidden = !boxSized;
@@ -108,7 +149,11 @@ export function createFindingsPanel({ study, getSeq, seek, onChange, readOnly, r
         : null);
     go.addEventListener('click', () => seek(f.seq_from));
     const meta = h('div.meta.small.muted', `${f.updated_by || f.created_by || ''} · ${fmtTime(f.updated_at_ms || f.created_at_ms)} · v${f.version}`);
-    const noteEl = f.note ? h('div.note', f.note) : null;
+    const structure = [f.segment && label(f.segment), f.type === 'polyp' && f.morphology,
+      f.type === 'polyp' && f.count > 1 && `${f.count} polyps`].filter(Boolean).join(' · ');
+    const noteEl = h('div', f.suspected_cancer ? h('span.badge.badge-urgent', { testid: 'finding-urgent' }, 'Suspected cancer') : null,
+      structure ? h('div.small', { testid: 'finding-structure' }, structure) : null,
+      f.note ? h('div.note', f.note) : null);
     const msg = h('p.error.small', { role: 'alert', hidden: true, testid: 'finding-error' });
     const actions = h('div.buttons.small-buttons');
     if (!readOnly()) {
@@ -151,17 +196,21 @@ export function createFindingsPanel({ study, getSeq, seek, onChange, readOnly, r
     const es = h('input', { id: `${id}-size`, type: 'number', min: 0, max: 200, step: 0.5, value: f.size_mm ?? '' });
     const en = h('textarea', { id: `${id}-note`, rows: 2, maxlength: 2000, value: f.note || '' });
     const msg = h('div.error.small', { role: 'alert', hidden: true, testid: 'finding-edit-error' });
+    const est = structureControls(id, f);
+    ety.addEventListener('change', () => est.sync(ety.value));
+    est.sync(f.type);
     const save = h('button.btn.btn-small.btn-primary', { type: 'submit', testid: 'finding-save' }, 'Save');
     const cancel = h('button.btn.btn-small.btn-quiet', { type: 'button' }, 'Cancel');
     const form = h('form.finding.finding-editor', { testid: `finding-editor-${f.id}` },
       h('div.row2', h('div', h('label', { for: `${id}-from` }, 'From'), ef), h('div', h('label', { for: `${id}-to` }, 'To'), et)),
       h('div.row2', h('div', h('label', { for: `${id}-type` }, 'Type'), ety), h('div', h('label', { for: `${id}-size` }, 'Size (mm)'), es)),
-      h('label', { for: `${id}-note` }, 'Note'), en, msg, h('div.buttons', save, cancel));
+      est.rows, h('label', { for: `${id}-note` }, 'Note'), en, msg, h('div.buttons', save, cancel));
     cancel.addEventListener('click', () => form.replaceWith(item(f)));
     form.addEventListener('submit', async (ev) => {
       ev.preventDefault();
       const body = findingBody(ef.value, et.value, ety.value, es.value, en.value);
       if (typeof body === 'string') { msg.textContent = body; msg.hidden = false; return; }
+      Object.assign(body, est.values(ety.value));
       body.version = f.version;
       try {
         await put(studyPath(study, `/findings/${f.id}`), body);
@@ -291,6 +340,7 @@ export function createFindingsPanel({ study, getSeq, seek, onChange, readOnly, r
       from.value = seq;
       to.value = seq;
       type.value = tp;
+      addStructure.sync(tp);
       size.value = sz === null || sz === undefined ? '' : String(sz);
       note.value = nt || '';
       rangeStart = null;

@@ -75,6 +75,8 @@ async function tick(id, box) {
 }
 
 function render(d) {
+  // The server sends the first name at most (docs/clinical-record.md).
+  document.querySelector('h1').textContent = d.first_name ? `${d.first_name}, your capsule test` : 'Your capsule test';
   const st = $('status');
   st.textContent = d.recording.message;
   st.className = ['working', 'complete'].includes(d.recording.state) ? '' : 'problem';

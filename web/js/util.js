@@ -83,6 +83,8 @@ export const SEGMENTS = [];         // [name, label] (cleansing)
 export const GRADES = [];           // grade names
 export const RECOMMENDATIONS = [];  // [name, label]
 export const FRAME_FLAG = {};       // flag name -> its bit in a frame's flags
+export const FINDING_SEGMENTS = []; // [name, label] (where a finding lies)
+export const MORPHOLOGIES = [];     // [name, label] (Paris classification, polyps)
 
 export async function loadVocabulary() {
   const r = await fetch('/api/v1/vocabulary', { credentials: 'same-origin' });
@@ -97,6 +99,8 @@ export async function loadVocabulary() {
   GRADES.splice(0, GRADES.length, ...names(v.grades));
   RECOMMENDATIONS.splice(0, RECOMMENDATIONS.length, ...pairs(v.recommendations));
   v.frame_flags.forEach((w, i) => { FRAME_FLAG[w.name] = 1 << i; });
+  FINDING_SEGMENTS.splice(0, FINDING_SEGMENTS.length, ...pairs(v.finding_segments || []));
+  MORPHOLOGIES.splice(0, MORPHOLOGIES.length, ...pairs(v.morphologies || []));
 }
 
 export function label(s) {

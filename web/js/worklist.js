@@ -23,7 +23,19 @@ function cleansingText(s) {
   return grades.join(', ');
 }
 
+// An NHS number as it is printed: 943 476 5919.
+export function fmtNhs(n) {
+  return n && n.length === 10 ? `${n.slice(0, 3)} ${n.slice(3, 6)} ${n.slice(6)}` : (n || '');
+}
+
+function patientText(s) {
+  const p = s.patient;
+  return p ? `${p.family.toUpperCase()}, ${p.given}` : '';
+}
+
 const COLUMNS = [
+  { key: 'urgent', title: 'Urgent', value: (s) => (s.urgent ? 1 : 0) },
+  { key: 'patient', title: 'Patient', value: (s) => patientText(s).toLowerCase() },
   { key: 'label', title: 'Label', value: (s) => (s.label || '').toLowerCase() },
   { key: 'study', title: 'Study', value: (s) => s.study },
   { key: 'workflow_state', title: 'State', value: (s) => STATES.indexOf(s.workflow_state || s.state) },
@@ -45,7 +57,7 @@ export async function mountWorklist(main) {
 
   const stateSel = h('select#wl-state', { testid: 'wl-state', 'aria-label': 'Filter by state' },
     h('option', { value: '' }, 'All states'), STATES.map((s) => h('option', { value: s }, s)));
-  const text = h('input#wl-text', { type: 'search', placeholder: 'Filter by label, id or reader', testid: 'wl-text', 'aria-label': 'Filter text' });
+  const text = h('input#wl-text', { type: 'search', placeholder: 'Patient, NHS number, label, id or reader', testid: 'wl-text', 'aria-label': 'Filter text' });
   const updated = h('span.muted#wl-updated', { testid: 'wl-updated' });
   const thead = h('thead');
   const tbody = h('tbody#wl-body');
@@ -89,7 +101,8 @@ export async function mountWorklist(main) {
     const col = COLUMNS.find((c) => c.key === sort.key) || COLUMNS[0];
     return studies
       .filter((s) => !st || (s.workflow_state || s.state) === st)
-      .filter((s) => !q || [s.label, s.study, s.assigned_reader].some((v) => v && String(v).toLowerCase().includes(q)))
+      .filter((s) => !q || [s.label, s.study, s.assigned_reader, patientText(s), s.patient && s.patient.nhs_number]
+        .some((v) => v && String(v).toLowerCase().includes(q.replace(/^(\d[\d ]*)$/, (m) => m.replace(/ /g, '')))))
       .sort((a, b) => {
         const va = col.value(a), vb = col.value(b);
         return (va < vb ? -1 : va > vb ? 1 : 0) * sort.dir;
@@ -111,7 +124,14 @@ export async function mountWorklist(main) {
       b.addEventListener('click', (ev) => { ev.stopPropagation(); assign(s); });
       actions.appendChild(b);
     }
+    const p = s.patient;
     const tr = h('tr', { testid: `study-row-${s.study}`, dataset: { study: s.study, state: ws }, class: mayView ? 'clickable' : '' },
+      h('td', { testid: 'wl-urgent' }, s.urgent
+        ? h('span.badge.badge-urgent', { title: 'A finding is marked suspected cancer' }, 'Urgent')
+        : h('span.sr-only', 'not urgent')),
+      h('td', { testid: 'wl-patient' }, p
+        ? [h('span.patient-name', patientText(s)), h('br'), h('span.mono.muted', `NHS ${fmtNhs(p.nhs_number)} · born ${p.birth_date}`)]
+        : h('span.muted', '—')),
       h('td.label-cell', s.label || h('span.muted', '(no label)')),
       h('td.mono', s.study),
       h('td', h(`span.state.state-${ws}`, { testid: 'wl-state-cell' }, ws)),

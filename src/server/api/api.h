@@ -48,6 +48,8 @@ enum MHD_Result cs_api_study_assign(const cs_api *api, struct MHD_Connection *c,
  * state (cs_api_study_json's "state") and its report state ("" = none). */
 const char *cs_workflow_state(const char *ingest_state, const char *report_state);
 enum MHD_Result cs_api_studies_create(const cs_api *api, struct MHD_Connection *c, cs_req *r);
+/* PUT /api/v1/studies/{id}/patient: correct the patient and episode. */
+enum MHD_Result cs_api_study_patient_put(const cs_api *api, struct MHD_Connection *c, cs_req *r);
 enum MHD_Result cs_api_study_get(const cs_api *api, struct MHD_Connection *c, cs_req *r);
 enum MHD_Result cs_api_study_revoke(const cs_api *api, struct MHD_Connection *c, cs_req *r);
 /* POST /api/v1/studies/{id}/close: no more data will come. 200 with the

@@ -41,4 +41,27 @@ bool cs_ws_need_study(const cs_api *api, struct MHD_Connection *c, const char *s
 bool cs_ws_change_failed(const cs_api *api, struct MHD_Connection *c, cs_change_outcome out,
                          const char *what, enum MHD_Result *ret);
 
+/* Does any current finding of the study carry the suspected-cancer mark
+ * (the worklist's urgent flag)? (findings.c) */
+cs_status cs_ws_suspected_cancer(const cs_api *api, const char *study, bool *any,
+                                 cs_error *err) CS_WARN_UNUSED;
+
+/* ---- the patient and the episode (patient_details.c) ---- */
+
+/* Parse body.patient and body.episode (each optional; null = none) into
+ * *p and *e (zeroed first). false when it answered 400/422: a bad type or
+ * value names the field; an invalid NHS number is 422 invalid_nhs_number,
+ * an implausible date of birth 422 invalid_birth_date. */
+bool cs_ws_patient_parse(const cs_api *api, struct MHD_Connection *c, json_t *body,
+                         cs_patient_rec *p, cs_episode_rec *e, enum MHD_Result *ret);
+/* Does the study carry a patient? */
+bool cs_ws_has_patient(const cs_study_rec *sr);
+/* The patient / episode objects of docs/clinical-record.md, or JSON null. */
+json_t *cs_ws_patient_json(const cs_study_rec *sr);
+json_t *cs_ws_episode_json(const cs_study_rec *sr);
+/* Record that `a` was shown the study's patient details (`what` says
+ * where: "study", "worklist", "report"). */
+void cs_ws_audit_patient_read(const cs_api *api, const cs_auth *a, const char *study,
+                              const char *what);
+
 #endif

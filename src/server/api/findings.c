@@ -17,7 +17,69 @@ static json_t *finding_json(const cs_finding_rec *f)
                           "created_at_ms", (json_int_t)f->created_at_ms, "updated_by",
                           f->updated_by, "updated_at_ms", (json_int_t)f->updated_at_ms);
     json_object_set_new(o, "size_mm", f->size_mm >= 0 ? json_real(f->size_mm) : json_null());
+    json_object_set_new(o, "segment", json_string(f->segment));
+    json_object_set_new(o, "morphology", json_string(f->morphology));
+    json_object_set_new(o, "count", json_integer(f->count > 0 ? f->count : 1));
+    json_object_set_new(o, "suspected_cancer", json_boolean(f->suspected_cancer));
     return o;
+}
+
+cs_status cs_ws_suspected_cancer(const cs_api *api, const char *study, bool *any, cs_error *err)
+{
+    cs_finding_rec *fs = NULL;
+    size_t n = 0;
+    *any = false;
+    cs_status st = cs_store_findings_list(api->store, study, false, &fs, &n, err);
+    for (size_t i = 0; st == CS_OK && i < n && !*any; i++)
+        *any = fs[i].suspected_cancer;
+    free(fs);
+    return st;
+}
+
+/* The structured fields of docs/clinical-record.md: segment, morphology
+ * and count (polyps only), suspected_cancer. 400 naming the field. */
+static bool parse_structure(const cs_api *api, struct MHD_Connection *c, json_t *o,
+                            cs_finding_rec *f, enum MHD_Result *ret)
+{
+    json_t *seg = json_object_get(o, "segment"), *mor = json_object_get(o, "morphology"),
+           *cnt = json_object_get(o, "count"), *sc = json_object_get(o, "suspected_cancer");
+    const char *segv = seg ? json_string_value(seg) : "";
+    const char *morv = mor ? json_string_value(mor) : "";
+    bool polyp = strcmp(f->type, "polyp") == 0;
+    if (!segv || (segv[0] && !cs_vocab_has(cs_vocab_finding_segments, segv))) {
+        *ret = cs_http_error(api->metrics, c, 400, false, "bad_segment",
+                             "segment must be one of oesophagus, stomach, small_bowel, caecum, "
+                             "right_colon, transverse_colon, left_colon, rectum (or \"\")");
+        return false;
+    }
+    if (!morv || (morv[0] && !cs_vocab_has(cs_vocab_morphologies, morv))) {
+        *ret = cs_http_error(api->metrics, c, 400, false, "bad_morphology",
+                             "morphology must be a Paris class: 0-Ip, 0-Isp, 0-Is, 0-IIa, "
+                             "0-IIb, 0-IIc, 0-III (or \"\")");
+        return false;
+    }
+    if (morv[0] && !polyp) {
+        *ret = cs_http_error(api->metrics, c, 400, false, "bad_morphology",
+                             "morphology (Paris) is recorded for polyps only");
+        return false;
+    }
+    if (cnt && (!json_is_integer(cnt) || json_integer_value(cnt) < 1 ||
+                json_integer_value(cnt) > 99 || (!polyp && json_integer_value(cnt) != 1))) {
+        *ret = cs_http_error(api->metrics, c, 400, false, "bad_count",
+                             polyp ? "count must be a whole number 1..99"
+                                   : "count is recorded for polyps only (1 otherwise)");
+        return false;
+    }
+    if (sc && !json_is_boolean(sc)) {
+        *ret = cs_http_error(api->metrics, c, 400, false, "bad_json",
+                             "suspected_cancer must be true or false");
+        return false;
+    }
+    snprintf(f->segment, sizeof f->segment, "%s", segv);
+    snprintf(f->morphology, sizeof f->morphology, "%s", morv);
+    f->count = cnt ? (int)json_integer_value(cnt) : 1;
+    f->suspected_cancer = sc && json_is_true(sc);
+    return true;
 }
 
 /* The number of frames the study has (for range checks). */
@@ -76,7 +138,28 @@ static bool parse_finding(const cs_api *api, struct MHD_Connection *c, json_t *o
     snprintf(f->type, sizeof f->type, "%s", type);
     snprintf(f->note, sizeof f->note, "%s", note ? json_string_value(note) : "");
     f->size_mm = size && json_is_number(size) ? json_number_value(size) : -1.0;
-    return true;
+    return parse_structure(api, c, o, f, ret);
+}
+
+/* A finding marked suspected cancer raises the urgent notification at
+ * once (docs/clinical-record.md): an alert of kind suspected_cancer, which
+ * the care loop's webhook delivers, and the worklist's urgent flag (read
+ * from the findings). Raised once per finding. */
+static void notify_suspected_cancer(const cs_api *api, const cs_finding_rec *f, const char *by)
+{
+    char key[32], msg[256];
+    bool raised = false;
+    cs_check_outcome out;
+    cs_error e = {0};
+    snprintf(key, sizeof key, "finding-%lld", (long long)f->id);
+    snprintf(msg, sizeof msg, "Suspected cancer marked by %s: %s%s%s, frames %llu-%llu", by,
+             f->type, f->segment[0] ? " in the " : "", f->segment, (unsigned long long)f->seq_from,
+             (unsigned long long)f->seq_to);
+    if (cs_care_raise(api->care, f->study, "suspected_cancer", key, msg, &raised, &out, &e) !=
+        CS_OK)
+        /* the finding is saved and flags the worklist; the alert is what failed */
+        fprintf(stderr, "capscreen: cannot raise the suspected-cancer alert of %s: %s\n", f->study,
+                e.msg);
 }
 
 /* The body's "version" (0 when absent); false (400 answered) when bad. */
@@ -184,6 +267,8 @@ enum MHD_Result cs_ws_findings(const cs_api *api, struct MHD_Connection *c, cs_r
         f = h[n - 1];
         free(h);
     }
+    if (!del && f.suspected_cancer)
+        notify_suspected_cancer(api, &f, a.user);
     cs_audit(api->audit, &a,
              post  ? "finding.create"
              : del ? "finding.delete"

@@ -102,7 +102,9 @@ enum MHD_Result cs_api_patient(const cs_api *api, struct MHD_Connection *c, cs_r
     return cs_http_json(
         c, 200,
         json_pack("{s:o, s:s, s:{s:s, s:I, s:o, s:s}, s:o, s:o, s:o, s:o, s:o}", "first_name",
-                  json_null(), "stage", cs_care_stage(&f), "recording", "state", state, "pictures",
+                  /* the first name at most: never the family name or the NHS number */
+                  sr.patient.given[0] ? json_string(sr.patient.given) : json_null(), "stage",
+                  cs_care_stage(&f), "recording", "state", state, "pictures",
                   (json_int_t)f.n_frames, "last_picture_ms",
                   f.last_byte_ms ? json_integer(f.last_byte_ms) : json_null(), "message", msg,
                   "hub", hub, "prep", prep, "boosters", boosters, "next_step",

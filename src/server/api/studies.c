@@ -11,7 +11,8 @@
 #include <time.h>
 #include <unistd.h>
 
-cs_status cs_study_create(cs_store *st, const char *label, int64_t code_ttl_s, char *id, char *code,
+cs_status cs_study_create(cs_store *st, const char *label, const cs_patient_rec *p,
+                          const cs_episode_rec *e, int64_t code_ttl_s, char *id, char *code,
                           int64_t *code_expires_at, char *patient_code, cs_error *err)
 {
     cs_study_rec rec;
@@ -24,6 +25,10 @@ cs_status cs_study_create(cs_store *st, const char *label, int64_t code_ttl_s, c
         return s;
     cs_id_new(rec.id, 10);
     snprintf(rec.label, sizeof rec.label, "%s", label ? label : "");
+    if (p)
+        rec.patient = *p;
+    if (e)
+        rec.episode = *e;
     rec.created_at = (int64_t)time(NULL);
     rec.code_expires_at = rec.created_at + code_ttl_s;
     cs_code_new(code);
@@ -106,7 +111,7 @@ cs_status cs_study_import(cs_store *st, const char *data_dir, const char *label,
         goto done;
     }
     /* The enrolment code is never shown: an imported study has no hub. */
-    if ((s = cs_study_create(st, label, 1, id, code, NULL, NULL, err)) != CS_OK)
+    if ((s = cs_study_create(st, label, NULL, NULL, 1, id, code, NULL, NULL, err)) != CS_OK)
         goto done;
     cs_id_new(up->id, 16);
     snprintf(file, sizeof file, "%s/%s.bin", dir, up->id);

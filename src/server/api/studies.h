@@ -12,13 +12,15 @@
  * (and only while the study is open). */
 #define CS_PATIENT_CODE_TTL_S (14 * 86400)
 
-/* Create a study labelled `label` (may be NULL) with a fresh enrolment code
+/* Create a study labelled `label` (may be NULL), of the patient `p` for the
+ * episode `e` (each may be NULL: none; checked by the caller), with a fresh enrolment code
  * valid for `code_ttl_s` seconds and a patient code for the companion page
  * (CS_PATIENT_CODE_TTL_S). `id` (CS_ID_MAX), `code` and `patient_code`
  * (CS_CODE_LEN + 1 each; patient_code may be NULL: none is made) get the
  * new values; only the codes' hashes are stored.
  * Errors: CS_ERR_ARG (label over CS_LABEL_MAX - 1 bytes), store errors. */
-cs_status cs_study_create(cs_store *st, const char *label, int64_t code_ttl_s, char *id, char *code,
+cs_status cs_study_create(cs_store *st, const char *label, const cs_patient_rec *p,
+                          const cs_episode_rec *e, int64_t code_ttl_s, char *id, char *code,
                           int64_t *code_expires_at, char *patient_code,
                           cs_error *err) CS_WARN_UNUSED;
 /* Import the frame-stream file at `path` as a new study labelled `label`:

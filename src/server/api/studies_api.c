@@ -20,9 +20,13 @@ enum MHD_Result cs_api_studies_create(const cs_api *api, struct MHD_Connection *
     char id[CS_ID_MAX], code[CS_CODE_LEN + 1], patient[CS_CODE_LEN + 1];
     int64_t expires = 0;
     cs_error e = {0};
+    cs_patient_rec pr;
+    cs_episode_rec er;
     if (lab && !json_is_string(lab)) {
         ret = cs_http_error(api->metrics, c, 400, false, "bad_json", "label must be a string");
-    } else if (cs_study_create(api->store, lab ? json_string_value(lab) : NULL,
+    } else if (!cs_ws_patient_parse(api, c, o, &pr, &er, &ret)) {
+        /* answered: the field at fault is named */
+    } else if (cs_study_create(api->store, lab ? json_string_value(lab) : NULL, &pr, &er,
                                api->cfg->code_ttl_s, id, code, &expires, patient, &e) != CS_OK) {
         ret = cs_http_error(api->metrics, c, e.code == CS_ERR_ARG ? 400 : 500, false,
                             e.code == CS_ERR_ARG ? "bad_json" : "storage_failed", "%s", e.msg);
@@ -139,6 +143,8 @@ enum MHD_Result cs_api_study_close(const cs_api *api, struct MHD_Connection *c, 
     json_t *o = cs_ws_study_json(api, r->id, &found, &e);
     if (!o)
         return cs_http_error(api->metrics, c, 503, false, "store_unavailable", "%s", e.msg);
+    if (!json_is_null(json_object_get(o, "patient")))
+        cs_ws_audit_patient_read(api, &r->auth, r->id, "study.close");
     return cs_http_json(c, 200, o, false, NULL);
 }
 
@@ -252,5 +258,7 @@ enum MHD_Result cs_api_study_get(const cs_api *api, struct MHD_Connection *c, cs
         return cs_http_error(api->metrics, c, 503, false, "store_unavailable", "%s", e.msg);
     if (!o)
         return cs_http_error(api->metrics, c, 404, false, "unknown_study", "no study '%s'", r->id);
+    if (!json_is_null(json_object_get(o, "patient")))
+        cs_ws_audit_patient_read(api, &r->auth, r->id, "study");
     return cs_http_json(c, 200, o, false, NULL);
 }

@@ -16,11 +16,14 @@ enum MHD_Result cs_api_vocabulary(const cs_api *api, struct MHD_Connection *c, c
 {
     (void)api;
     (void)r;
-    json_t *o =
-        json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "roles", list_json(cs_vocab_roles),
-                  "frame_flags", list_json(cs_vocab_frame_flags), "finding_types",
-                  list_json(cs_vocab_finding_types), "landmarks", list_json(cs_vocab_landmarks),
-                  "segments", list_json(cs_vocab_segments), "grades", list_json(cs_vocab_grades),
-                  "recommendations", list_json(cs_vocab_recommendations));
+    json_t *o = json_pack(
+        "{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "roles",
+        list_json(cs_vocab_roles), "frame_flags", list_json(cs_vocab_frame_flags), "finding_types",
+        list_json(cs_vocab_finding_types), "landmarks", list_json(cs_vocab_landmarks), "segments",
+        list_json(cs_vocab_segments), "grades", list_json(cs_vocab_grades), "recommendations",
+        list_json(cs_vocab_recommendations), "finding_segments",
+        list_json(cs_vocab_finding_segments), "morphologies", list_json(cs_vocab_morphologies),
+        "sexes", list_json(cs_vocab_sexes), "pathways", list_json(cs_vocab_pathways), "indications",
+        list_json(cs_vocab_indications));
     return cs_http_json(c, 200, o, false, NULL);
 }

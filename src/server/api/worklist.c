@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "server/api/api_int.h"
 
@@ -74,6 +75,14 @@ static json_t *study_entry(const cs_api *api, const cs_study_rec *sr, bool lists
                         json_string(cs_workflow_state(ingest ? ingest : "", report_state)));
     json_object_set_new(o, "assigned_reader", json_string(sr->assigned_reader));
     json_object_set_new(o, "report_state", json_string(report_state));
+    json_object_set_new(o, "patient", cs_ws_patient_json(sr));
+    json_object_set_new(o, "episode", cs_ws_episode_json(sr));
+    bool urgent = false;
+    if (cs_ws_suspected_cancer(api, sr->id, &urgent, err) != CS_OK) {
+        json_decref(o);
+        return NULL;
+    }
+    json_object_set_new(o, "urgent", json_boolean(urgent));
     /* The polyp counter (schema 3) beside the bleeding one, for the
      * worklist's flag counts. */
     json_t *counts = json_object_get(o, "counts");
@@ -97,17 +106,48 @@ json_t *cs_ws_study_json(const cs_api *api, const char *id, bool *found, cs_erro
     return study_entry(api, &sr, true, err);
 }
 
+/* Case-insensitive: does `hay` contain `needle`? */
+static bool contains_ci(const char *hay, const char *needle)
+{
+    size_t n = strlen(needle);
+    for (; *hay; hay++)
+        if (strncasecmp(hay, needle, n) == 0)
+            return true;
+    return n == 0;
+}
+
+/* Does the study match the worklist search `q`: its id, label, the
+ * patient's names, or the NHS number (spaces in q ignored)? */
+static bool matches(const cs_study_rec *sr, const char *q)
+{
+    char digits[32];
+    size_t n = 0;
+    for (const char *p = q; *p && n + 1 < sizeof digits; p++)
+        if (*p != ' ')
+            digits[n++] = *p;
+    digits[n] = '\0';
+    return contains_ci(sr->id, q) || contains_ci(sr->label, q) ||
+           contains_ci(sr->patient.family, q) || contains_ci(sr->patient.given, q) ||
+           (n > 0 && strstr(sr->patient.nhs_number, digits) != NULL);
+}
+
 enum MHD_Result cs_api_worklist(const cs_api *api, struct MHD_Connection *c, cs_req *r)
 {
-    (void)r;
     cs_error e = {0};
     const char *want = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "state");
+    const char *q = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "q");
+    if (q && strlen(q) > 128)
+        return cs_http_error(api->metrics, c, 400, false, "bad_query",
+                             "q is at most 128 characters");
+    size_t shown = 0;
     cs_study_rec *list = NULL;
     size_t n = 0;
     if (cs_store_studies_list(api->store, &list, &n, &e) != CS_OK)
         return cs_http_error(api->metrics, c, 503, false, "store_unavailable", "%s", e.msg);
     json_t *arr = json_array();
     for (size_t i = 0; i < n; i++) {
+        if (q && q[0] && !matches(&list[i], q))
+            continue;
         /* The worklist needs counts, not the lists of flagged frames. */
         json_t *o = study_entry(api, &list[i], false, &e);
         if (!o) {
@@ -116,12 +156,19 @@ enum MHD_Result cs_api_worklist(const cs_api *api, struct MHD_Connection *c, cs_
             return cs_http_error(api->metrics, c, 503, false, "store_unavailable", "%s", e.msg);
         }
         const char *ws = json_string_value(json_object_get(o, "workflow_state"));
-        if (want && want[0] && (!ws || strcmp(ws, want) != 0))
+        if (want && want[0] && (!ws || strcmp(ws, want) != 0)) {
             json_decref(o);
-        else
+        } else {
+            shown += cs_ws_has_patient(&list[i]);
             json_array_append_new(arr, o);
+        }
     }
     free(list);
+    if (shown > 0) {
+        char what[64];
+        snprintf(what, sizeof what, "worklist: %zu patients", shown);
+        cs_ws_audit_patient_read(api, &r->auth, "", what);
+    }
     return cs_http_json(c, 200, json_pack("{s:o}", "studies", arr), false, NULL);
 }
 
@@ -152,6 +199,8 @@ enum MHD_Result cs_api_study_assign(const cs_api *api, struct MHD_Connection *c,
     } else {
         cs_audit(api->audit, &a, "study.assign", r->id, "reader %s", reader[0] ? reader : "(none)");
         json_t *st = cs_ws_study_json(api, r->id, &found, &e);
+        if (st && !json_is_null(json_object_get(st, "patient")))
+            cs_ws_audit_patient_read(api, &a, r->id, "study.assign");
         ret = st ? cs_http_json(c, 200, st, false, NULL)
                  : cs_http_error(api->metrics, c, 503, false, "store_unavailable", "%s", e.msg);
     }

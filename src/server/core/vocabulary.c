@@ -57,6 +57,42 @@ const cs_vocab_word cs_vocab_recommendations[] = {
     {NULL, NULL},
 };
 
+const cs_vocab_word cs_vocab_finding_segments[] = {
+    {"oesophagus", "Oesophagus"},
+    {"stomach", "Stomach"},
+    {"small_bowel", "Small bowel"},
+    {"caecum", "Caecum"},
+    {"right_colon", "Right colon"},
+    {"transverse_colon", "Transverse colon"},
+    {"left_colon", "Left colon"},
+    {"rectum", "Rectum"},
+    {NULL, NULL},
+};
+/* Paris classification of superficial neoplastic lesions (2003). */
+const cs_vocab_word cs_vocab_morphologies[] = {
+    {"0-Ip", "0-Ip pedunculated"}, {"0-Isp", "0-Isp semi-pedunculated"},
+    {"0-Is", "0-Is sessile"},      {"0-IIa", "0-IIa slightly elevated"},
+    {"0-IIb", "0-IIb flat"},       {"0-IIc", "0-IIc slightly depressed"},
+    {"0-III", "0-III excavated"},  {NULL, NULL},
+};
+const cs_vocab_word cs_vocab_sexes[] = {
+    {"female", "Female"},   {"male", "Male"}, {"other", "Other"},
+    {"unknown", "Unknown"}, {NULL, NULL},
+};
+const cs_vocab_word cs_vocab_pathways[] = {
+    {"screening", "Screening programme"},
+    {"symptomatic", "Symptomatic"},
+    {NULL, NULL},
+};
+const cs_vocab_word cs_vocab_indications[] = {
+    {"fit_positive", "Positive FIT"},
+    {"surveillance", "Surveillance"},
+    {"symptoms", "Symptoms"},
+    {"incomplete_colonoscopy", "Incomplete colonoscopy"},
+    {"other", "Other"},
+    {NULL, NULL},
+};
+
 bool cs_vocab_has(const cs_vocab_word *list, const char *v)
 {
     for (size_t i = 0; v && list[i].name; i++)

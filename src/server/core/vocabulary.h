@@ -21,6 +21,12 @@ extern const cs_vocab_word cs_vocab_landmarks[];
 extern const cs_vocab_word cs_vocab_segments[];
 extern const cs_vocab_word cs_vocab_grades[];
 extern const cs_vocab_word cs_vocab_recommendations[];
+/* The clinical record (docs/clinical-record.md). */
+extern const cs_vocab_word cs_vocab_finding_segments[];
+extern const cs_vocab_word cs_vocab_morphologies[]; /* Paris classification */
+extern const cs_vocab_word cs_vocab_sexes[];        /* FHIR administrative gender */
+extern const cs_vocab_word cs_vocab_pathways[];
+extern const cs_vocab_word cs_vocab_indications[];
 
 /* Is `v` one of the list's names? false for NULL. */
 bool cs_vocab_has(const cs_vocab_word *list, const char *v);

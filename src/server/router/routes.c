@@ -107,6 +107,7 @@ const cs_route_row cs_routes[] = {
     {"POST", S "/revoke-devices", ADMINS, true, true, "device.revoke", false,
      API(cs_api_study_revoke)},
     {"POST", S "/close", CLOSERS, true, true, "study.close", false, API(cs_api_study_close)},
+    {"PUT", S "/patient", CLOSERS, true, true, NULL, false, API(cs_api_study_patient_put)},
     /* the live care loop (docs/care.md) */
     {"POST", "/api/v1/devices/status", CS_WHO_DEVICE, false, false, NULL, false,
      API(cs_api_device_status)},

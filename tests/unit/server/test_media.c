@@ -125,8 +125,9 @@ static int setup(void **state)
                            .files = fx->files,
                            .metrics = &fx->metrics};
     char code[CS_CODE_LEN + 1];
-    assert_int_equal(cs_study_create(fx->store, "media", 3600, fx->study, code, NULL, NULL, &e),
-                     CS_OK);
+    assert_int_equal(
+        cs_study_create(fx->store, "media", NULL, NULL, 3600, fx->study, code, NULL, NULL, &e),
+        CS_OK);
 
     /* The stream: header, records 0..2, garbage, records 3..5. */
     uint8_t *stream = NULL, fh[CS_FS_FILE_HEADER_SIZE];

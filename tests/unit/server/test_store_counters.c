@@ -218,7 +218,24 @@ static void a_schema_2_database_migrates_and_back_fills_the_counters(void **stat
     add_frames(f.s, "a", 0, 64, 0);
     add_frames(f.s, "b", 0, 10, 1);
     cs_store_close(f.s);
-    /* Undo the later migrations first (schema 4: the care loop). */
+    /* Undo the later migrations first (schema 5: the clinical record). */
+    fx_sql(&f,
+           "DROP INDEX studies_nhs;"
+           "ALTER TABLE studies DROP COLUMN nhs_number; ALTER TABLE studies DROP COLUMN family;"
+           "ALTER TABLE studies DROP COLUMN given; ALTER TABLE studies DROP COLUMN birth_date;"
+           "ALTER TABLE studies DROP COLUMN sex; ALTER TABLE studies DROP COLUMN pathway;"
+           "ALTER TABLE studies DROP COLUMN indication;"
+           "ALTER TABLE studies DROP COLUMN indication_detail;"
+           "ALTER TABLE studies DROP COLUMN referrer;"
+           "ALTER TABLE findings DROP COLUMN segment; ALTER TABLE findings DROP COLUMN morphology;"
+           "ALTER TABLE findings DROP COLUMN count;"
+           "ALTER TABLE findings DROP COLUMN suspected_cancer;"
+           "ALTER TABLE finding_history DROP COLUMN segment;"
+           "ALTER TABLE finding_history DROP COLUMN morphology;"
+           "ALTER TABLE finding_history DROP COLUMN count;"
+           "ALTER TABLE finding_history DROP COLUMN suspected_cancer;"
+           "DELETE FROM schema_version WHERE version > 4;");
+    /* (schema 4: the care loop) */
     fx_sql(&f, "DROP TABLE alerts; DROP TABLE hub_status; DROP TABLE prep_ticks;"
                "DROP INDEX studies_patient_code; ALTER TABLE studies DROP COLUMN protocol;"
                "ALTER TABLE studies DROP COLUMN patient_code_hash;"

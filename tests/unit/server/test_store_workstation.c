@@ -878,6 +878,78 @@ static void a_signed_report_locks_the_study(void **state)
     assert_int_equal(out, CS_CHANGE_OK);
 }
 
+/* Schema 5 (docs/clinical-record.md): the patient and episode are stored
+ * with the study, read back by get and list, corrected as a whole; the
+ * structured fields of a finding survive create, update and history. */
+static void the_clinical_record_round_trips(void **state)
+{
+    fx *f = *state;
+    cs_error e = {0};
+    cs_change_outcome out;
+    cs_study_rec r, got;
+    bool found = false;
+    memset(&r, 0, sizeof r);
+    snprintf(r.id, sizeof r.id, "p1");
+    r.created_at = 10;
+    r.code_expires_at = 3600;
+    snprintf(r.patient.nhs_number, sizeof r.patient.nhs_number, "9434765919");
+    snprintf(r.patient.family, sizeof r.patient.family, "O'Brien"); /* a quote, bound not spliced */
+    snprintf(r.patient.given, sizeof r.patient.given, "Anna");
+    snprintf(r.patient.birth_date, sizeof r.patient.birth_date, "1962-03-14");
+    snprintf(r.patient.sex, sizeof r.patient.sex, "female");
+    snprintf(r.episode.pathway, sizeof r.episode.pathway, "screening");
+    snprintf(r.episode.indication, sizeof r.episode.indication, "fit_positive");
+    snprintf(r.episode.referrer, sizeof r.episode.referrer, "Dr Khan");
+    assert_int_equal(cs_store_study_create(f->s, &r, "code-p1", &e), CS_OK);
+    add_study(f->s, "none", 20);
+    assert_int_equal(cs_store_study_get(f->s, "p1", &found, &got, &e), CS_OK);
+    assert_true(found);
+    assert_memory_equal(&got.patient, &r.patient, sizeof r.patient);
+    assert_memory_equal(&got.episode, &r.episode, sizeof r.episode);
+    cs_study_rec *list = NULL;
+    size_t n = 0;
+    assert_int_equal(cs_store_studies_list(f->s, &list, &n, &e), CS_OK);
+    assert_int_equal(n, 2);
+    assert_string_equal(list[0].id, "none"); /* newest first */
+    assert_string_equal(list[0].patient.nhs_number, "");
+    assert_string_equal(list[1].patient.family, "O'Brien");
+    free(list);
+
+    cs_patient_rec p = r.patient;
+    cs_episode_rec ep = {0};
+    snprintf(p.family, sizeof p.family, "Smith");
+    assert_int_equal(cs_store_study_patient_set(f->s, "p1", &p, &ep, &found, &e), CS_OK);
+    assert_true(found);
+    assert_int_equal(cs_store_study_get(f->s, "p1", &found, &got, &e), CS_OK);
+    assert_string_equal(got.patient.family, "Smith");
+    assert_string_equal(got.episode.indication, "");
+    assert_int_equal(cs_store_study_patient_set(f->s, "nope", &p, &ep, &found, &e), CS_OK);
+    assert_false(found);
+
+    cs_finding_rec a = finding("p1", 0, "polyp", "");
+    snprintf(a.segment, sizeof a.segment, "left_colon");
+    snprintf(a.morphology, sizeof a.morphology, "0-Isp");
+    a.count = 3;
+    a.suspected_cancer = true;
+    a.size_mm = 7;
+    assert_int_equal(cs_store_finding_create(f->s, &a, &out, &e), CS_OK);
+    assert_int_equal(out, CS_CHANGE_OK);
+    snprintf(a.morphology, sizeof a.morphology, "0-IIa");
+    a.suspected_cancer = false;
+    assert_int_equal(cs_store_finding_update(f->s, &a, 1, &out, &e), CS_OK);
+    assert_int_equal(out, CS_CHANGE_OK);
+    cs_finding_rec *h = NULL;
+    assert_int_equal(cs_store_finding_history(f->s, "p1", a.id, &h, &n, &e), CS_OK);
+    assert_int_equal(n, 2);
+    assert_string_equal(h[0].segment, "left_colon");
+    assert_string_equal(h[0].morphology, "0-Isp");
+    assert_int_equal(h[0].count, 3);
+    assert_true(h[0].suspected_cancer);
+    assert_string_equal(h[1].morphology, "0-IIa");
+    assert_false(h[1].suspected_cancer);
+    free(h);
+}
+
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, open_store, close_store)
@@ -899,6 +971,7 @@ int main(void)
         T(marks_are_one_per_key_and_replaced),
         T(report_saves_are_versioned_and_keep_the_old_ones),
         T(a_signed_report_locks_the_study),
+        T(the_clinical_record_round_trips),
     };
 #undef T
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,85 @@
+/* patient_details.c - the patient and the episode of a study
+ * (docs/clinical-record.md): parsed and checked from a request body,
+ * written as JSON for the roles that need them, and corrected through
+ * PUT /api/v1/studies/{id}/patient. Every answer that carries them is
+ * audited as patient.read by its handler (cs_ws_audit_patient_read). */
+#include <stdio.h>
+#include <string.h>
+
+#include "server/api/api_int.h"
+#include "server/core/patient.h"
+
+bool cs_ws_patient_parse(const cs_api *api, struct MHD_Connection *c, json_t *body,
+                         cs_patient_rec *p, cs_episode_rec *e, enum MHD_Result *ret)
+{
+    char today[11], code[32], msg[512];
+    cs_date_utc(cs_now_s(), today);
+    int status = cs_patient_from_json(body, today, p, e, code, msg, sizeof msg);
+    if (status == 0)
+        return true;
+    *ret = cs_http_error(api->metrics, c, (unsigned)status, false, code, "%s", msg);
+    return false;
+}
+
+bool cs_ws_has_patient(const cs_study_rec *sr) { return sr->patient.nhs_number[0] != '\0'; }
+
+json_t *cs_ws_patient_json(const cs_study_rec *sr)
+{
+    if (!cs_ws_has_patient(sr))
+        return json_null();
+    const cs_patient_rec *p = &sr->patient;
+    return json_pack("{s:s, s:s, s:s, s:s, s:s}", "nhs_number", p->nhs_number, "family", p->family,
+                     "given", p->given, "birth_date", p->birth_date, "sex", p->sex);
+}
+
+json_t *cs_ws_episode_json(const cs_study_rec *sr)
+{
+    const cs_episode_rec *e = &sr->episode;
+    if (!e->pathway[0] && !e->indication[0] && !e->indication_detail[0] && !e->referrer[0])
+        return json_null();
+    return json_pack("{s:s, s:s, s:s, s:s}", "pathway", e->pathway, "indication", e->indication,
+                     "indication_detail", e->indication_detail, "referrer", e->referrer);
+}
+
+void cs_ws_audit_patient_read(const cs_api *api, const cs_auth *a, const char *study,
+                              const char *what)
+{
+    cs_audit(api->audit, a, "patient.read", study, "%s", what);
+}
+
+enum MHD_Result cs_api_study_patient_put(const cs_api *api, struct MHD_Connection *c, cs_req *r)
+{
+    enum MHD_Result ret;
+    cs_error e = {0};
+    cs_study_rec sr;
+    if (cs_ws_read_study(api, c, r->id, &sr, &ret))
+        return ret;
+    json_t *o = cs_http_body_json(api->metrics, c, r, &ret);
+    if (!o)
+        return ret;
+    cs_patient_rec p;
+    cs_episode_rec ep;
+    bool found = false;
+    if (!json_is_object(json_object_get(o, "patient"))) {
+        ret = cs_http_error(api->metrics, c, 400, false, "bad_json",
+                            "body needs {\"patient\": {...}, \"episode\": {...}}");
+    } else if (cs_ws_patient_parse(api, c, o, &p, &ep, &ret)) {
+        if (!json_object_get(o, "episode"))
+            ep = sr.episode; /* a patient correction keeps the episode */
+        if (cs_store_study_patient_set(api->store, r->id, &p, &ep, &found, &e) != CS_OK) {
+            ret = cs_http_error(api->metrics, c, 503, false, "store_unavailable", "%s", e.msg);
+        } else if (!found) {
+            ret =
+                cs_http_error(api->metrics, c, 404, false, "unknown_study", "no study '%s'", r->id);
+        } else {
+            const char *was = cs_ws_has_patient(&sr) ? sr.patient.nhs_number : "none";
+            cs_audit(api->audit, &r->auth, "patient.update", r->id, "NHS number %s (was %s)",
+                     p.nhs_number, was);
+            json_t *st = cs_ws_study_json(api, r->id, &found, &e);
+            ret = st ? cs_http_json(c, 200, st, false, NULL)
+                     : cs_http_error(api->metrics, c, 503, false, "store_unavailable", "%s", e.msg);
+        }
+    }
+    json_decref(o);
+    return ret;
+}
