@@ -51,7 +51,7 @@ enum MHD_Result cs_ws_report_fhir(const cs_api *api, struct MHD_Connection *c, c
     if (!body)
         return MHD_NO;
     if (has_patient)
-        cs_audit(api->audit, &r->auth, "patient.read", r->id, "FHIR export");
+        cs_ws_audit_patient_read(api, &r->auth, r->id, "FHIR export");
     const char *hd[] = {"Cache-Control", "no-store", NULL};
     return cs_http_bytes(c, 200, "application/fhir+json", body, strlen(body), true, hd);
 }

@@ -56,6 +56,10 @@ static json_t *findings_record(const cs_api *api, const char *study, cs_error *e
                               "created_at_ms", (json_int_t)f->created_at_ms, "updated_by",
                               f->updated_by, "updated_at_ms", (json_int_t)f->updated_at_ms);
         json_object_set_new(o, "size_mm", f->size_mm >= 0 ? json_real(f->size_mm) : json_null());
+        json_object_set_new(o, "segment", json_string(f->segment));
+        json_object_set_new(o, "morphology", json_string(f->morphology));
+        json_object_set_new(o, "count", json_integer(f->count > 0 ? f->count : 1));
+        json_object_set_new(o, "suspected_cancer", json_boolean(f->suspected_cancer));
         json_array_append_new(arr, o);
     }
     free(fs);
