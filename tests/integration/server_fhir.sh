@@ -240,6 +240,29 @@ sys.exit(0 if a == b else 1)
 EOF
 ok "after signing: valid R4, status final, the signer as performer; a resend is byte-identical, fullUrls unchanged"
 
+# --- the derived fields (where this server computes them: issue 9, item 3) --
+as cons GET "/api/v1/studies/$STUDY/report"
+cp "$T/body" "$T/report.json"
+if [ "$(json_get "$T/report.json" '"derived" in d')" = True ]; then
+    python3 - "$T/report.json" "$T/post.json" <<'EOF' || fail "the derived fields in the FHIR report"
+import json, sys
+dv = json.load(open(sys.argv[1]))["derived"]
+obs = [e["resource"] for e in json.load(open(sys.argv[2]))["entry"]
+       if e["resource"]["resourceType"] == "Observation"]
+by_text = {o["code"]["text"]: o for o in obs}
+cc = by_text.get("CC-CLEAR bowel cleansing score")
+assert cc and cc.get("valueInteger") == dv["cc_clear_total"] == 8, (cc, dv.get("cc_clear_total"))
+comp = {c["code"]["text"]: c for c in cc["component"]}
+assert comp["CC-CLEAR Left colon"]["valueInteger"] == 2, comp
+assert comp["Cleansing adequacy"]["valueCodeableConcept"]["text"].lower() == dv["cleansing_adequacy"], comp
+done = by_text.get("Completeness of the capsule study")
+assert done and done["valueCodeableConcept"]["text"].lower() == dv["completeness"], (done, dv["completeness"])
+EOF
+    ok "CC-CLEAR (total, segments, adequacy) and completeness Observations carry the server's derived fields"
+else
+    echo "# this server derives no report fields yet: CC-CLEAR and completeness are checked by test_fhir only"
+fi
+
 # --- an addendum (where this server has them: issue 9, item 6) ------------
 http GET /api/v1/routes "${ADM[@]}"
 if [ "$(json_get "$T/body" 'any(r["pattern"].endswith("/report/addenda") for r in d["routes"])')" = True ]; then
