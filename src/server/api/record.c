@@ -10,7 +10,10 @@
 #include "server/api/api_int.h"
 
 /* The report as GET .../report answers it (report.c's report_json, which
- * is private to report.c: same fields), or JSON null when there is none. */
+ * is private to report.c: same fields), or JSON null when there is none.
+ * The derived fields and addenda (issue 9, items 3 and 6) come in
+ * report.c's answer: once report.c shares it (cs_ws_report_answer), this
+ * function becomes a call to it. */
 static json_t *report_record(const cs_api *api, const char *study, cs_error *err)
 {
     bool found = false;
