@@ -20,8 +20,8 @@ import sys
 
 # Bottom to top. A layer may include its own headers and the public
 # headers of the layers below it (docs/server.md, "Layers").
-LAYERS = ["core", "transport", "auth", "audit", "files", "ingest", "care", "export", "tus",
-          "media", "api", "router", ""]
+LAYERS = ["core", "transport", "auth", "audit", "files", "ingest", "care", "export", "training",
+          "tus", "media", "api", "router", ""]
 # Headers only their own layer may include.
 PRIVATE = {"api/api_int.h", "tus/tus_headers.h", "tus/sha1.h"}
 

@@ -69,6 +69,10 @@ typedef struct cs_server_config {
                                              empty = the built-in default */
     char webhook_url[CS_CFG_STR];          /* webhook_url: alerts are POSTed here; empty = none */
     char webhook_secret_file[CS_CFG_PATH]; /* webhook_secret_file: the HMAC key, in a file */
+    char pacs[CS_CFG_STR];                 /* pacs: HOST:PORT of the PACS key frames are sent to
+                                             (docs/pacs.md); empty = no export */
+    char pacs_aet[17];                     /* pacs_aet: the PACS's AE title (default ORTHANC) */
+    char pacs_calling_aet[17];             /* pacs_calling_aet: ours (default CAPSCREEN) */
 } cs_server_config;
 
 /* Built-in defaults: listen 127.0.0.1:8080, data ./capscreen-data, db

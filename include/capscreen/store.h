@@ -38,7 +38,7 @@
 #define CS_NOTE_MAX 2048       /* a finding's note, NUL included */
 #define CS_REPORT_MAX 16384    /* a report's content (JSON text), NUL included */
 #define CS_DETAIL_MAX 512      /* an audit entry's detail, NUL included */
-#define CS_STORE_SCHEMA_VERSION 5
+#define CS_STORE_SCHEMA_VERSION 7
 
 typedef struct cs_store cs_store;
 
@@ -271,7 +271,7 @@ cs_status cs_store_study_assign(cs_store *s, const char *study, const char *read
 
 typedef struct cs_user_rec {
     char name[CS_USER_MAX];
-    char role[CS_ROLE_MAX];      /* admin | reader | consultant | coordinator */
+    char role[CS_ROLE_MAX];      /* admin | reader | consultant | coordinator | trainer | trainee */
     char pw_hash[CS_PWHASH_MAX]; /* crypto_pwhash_str() output */
     int64_t created_at;          /* unix seconds */
     bool disabled;
@@ -646,5 +646,122 @@ cs_status cs_store_prep_tick(cs_store *s, const char *study, const char *step, i
 /* The study's ticked steps. *out malloc'd (NULL when *n is 0). */
 cs_status cs_store_prep_ticks(cs_store *s, const char *study, cs_prep_tick_rec **out, size_t *n,
                               cs_error *err) CS_WARN_UNUSED;
+
+/* ---- reader training (schema 6, issue 12, docs/training.md) ------------- */
+
+#define CS_TRAINING_JSON_MAX 16384 /* a case's reference, an attempt's answer or score */
+#define CS_COURSE_NAME_MAX 128
+
+typedef struct cs_course_rec {
+    char id[CS_ID_MAX];
+    char name[CS_COURSE_NAME_MAX];
+    bool show_flags;             /* trainees see the engine's flags */
+    int tolerance_frames;        /* the scoring rule's tolerance */
+    int standard_cases;          /* the certificate: at least this many cases read */
+    double standard_sensitivity; /* ... at this mean sensitivity or more */
+    char created_by[CS_USER_MAX];
+    int64_t created_at_ms;
+} cs_course_rec;
+
+/* A known-answer case: a signed study, its reference taken at creation. */
+typedef struct cs_case_rec {
+    char id[CS_ID_MAX];
+    char course[CS_ID_MAX];
+    char study[CS_ID_MAX];
+    char label[CS_LABEL_MAX];             /* replaces the study's label */
+    char reference[CS_TRAINING_JSON_MAX]; /* JSON: findings, landmarks, cleansing */
+    char created_by[CS_USER_MAX];
+    int64_t created_at_ms;
+} cs_case_rec;
+
+/* One trainee's read of one case: open until submitted. */
+typedef struct cs_attempt_rec {
+    int64_t id;
+    char case_id[CS_ID_MAX];
+    char course[CS_ID_MAX]; /* the case's course (reads fill it) */
+    char trainee[CS_USER_MAX];
+    int64_t started_at_ms;
+    int64_t submitted_at_ms;           /* 0 = open */
+    char answer[CS_TRAINING_JSON_MAX]; /* JSON: findings, landmarks, cleansing, reading time */
+    char score[CS_TRAINING_JSON_MAX];  /* JSON; "" until submitted */
+} cs_attempt_rec;
+
+/* CONFLICT when the id is taken. */
+cs_status cs_store_course_create(cs_store *s, const cs_course_rec *c, cs_check_outcome *outcome,
+                                 cs_error *err) CS_WARN_UNUSED;
+cs_status cs_store_course_get(cs_store *s, const char *id, bool *found, cs_course_rec *out,
+                              cs_error *err) CS_WARN_UNUSED;
+/* Every course by name, id. *out malloc'd (NULL when *n is 0). */
+cs_status cs_store_courses_list(cs_store *s, cs_course_rec **out, size_t *n,
+                                cs_error *err) CS_WARN_UNUSED;
+/* NOT_FOUND when the course or the study does not exist; CONFLICT when the
+ * study is a case of the course already. */
+cs_status cs_store_case_create(cs_store *s, const cs_case_rec *c, cs_check_outcome *outcome,
+                               cs_error *err) CS_WARN_UNUSED;
+cs_status cs_store_case_get(cs_store *s, const char *id, bool *found, cs_case_rec *out,
+                            cs_error *err) CS_WARN_UNUSED;
+/* The course's cases, oldest first. *out malloc'd. */
+cs_status cs_store_cases_list(cs_store *s, const char *course, cs_case_rec **out, size_t *n,
+                              cs_error *err) CS_WARN_UNUSED;
+/* The trainee's attempt at the case: the existing one, or a new open one
+ * started at `now_ms`. NOT_FOUND when there is no such case. */
+cs_status cs_store_attempt_open(cs_store *s, const char *case_id, const char *trainee,
+                                int64_t now_ms, cs_attempt_rec *out, cs_check_outcome *outcome,
+                                cs_error *err) CS_WARN_UNUSED;
+cs_status cs_store_attempt_get(cs_store *s, int64_t id, bool *found, cs_attempt_rec *out,
+                               cs_error *err) CS_WARN_UNUSED;
+/* Save the answer of an open attempt: NOT_FOUND, LOCKED once submitted. */
+cs_status cs_store_attempt_answer(cs_store *s, int64_t id, const char *answer,
+                                  cs_check_outcome *outcome, cs_error *err) CS_WARN_UNUSED;
+/* Submit: answer and score saved and submitted_at_ms set, in one
+ * transaction; NOT_FOUND, LOCKED when submitted already. */
+cs_status cs_store_attempt_submit(cs_store *s, int64_t id, const char *answer, const char *score,
+                                  int64_t at_ms, cs_check_outcome *outcome,
+                                  cs_error *err) CS_WARN_UNUSED;
+/* Attempts of a course (course "" = any) by a trainee (trainee "" = any),
+ * by started time, id. *out malloc'd. */
+cs_status cs_store_attempts_list(cs_store *s, const char *course, const char *trainee,
+                                 cs_attempt_rec **out, size_t *n, cs_error *err) CS_WARN_UNUSED;
+/* ---- the PACS export queue (issue 9 part, docs/pacs.md) ------------------ */
+
+#define CS_PACS_ERROR_MAX 256 /* the last attempt's reason, NUL included */
+
+/* One study's export of key frames to the PACS: one row per study, the
+ * latest request. State: "queued" (due at next_attempt_ms), "sending" (a
+ * worker holds it until next_attempt_ms, its lease), "sent", "failed"
+ * (the last attempt failed; retried at next_attempt_ms, never dropped). */
+typedef struct cs_pacs_export_rec {
+    char study[CS_ID_MAX];
+    char state[16];
+    int64_t requested_at_ms; /* the latest request; names it (a newer one replaces it) */
+    char requested_by[CS_USER_MAX];
+    int attempts; /* since the latest request */
+    int64_t next_attempt_ms;
+    char last_error[CS_PACS_ERROR_MAX]; /* "" after a success */
+    int instances_sent;                 /* by the last successful send */
+    int64_t sent_at_ms;                 /* 0 = never sent */
+} cs_pacs_export_rec;
+
+/* Request an export of `study` at `now_ms`: queued, due now, attempts 0,
+ * last_error cleared; a newer request than any before (requested_at_ms
+ * grows even within one ms), so a send in flight for an older request
+ * does not mark this one sent. *out (may be NULL) gets the row. NOT_FOUND
+ * when there is no such study. */
+cs_status cs_store_pacs_enqueue(cs_store *s, const char *study, const char *by, int64_t now_ms,
+                                cs_check_outcome *outcome, cs_pacs_export_rec *out,
+                                cs_error *err) CS_WARN_UNUSED;
+/* The study's export; *found false when it was never requested. */
+cs_status cs_store_pacs_get(cs_store *s, const char *study, bool *found, cs_pacs_export_rec *out,
+                            cs_error *err) CS_WARN_UNUSED;
+/* Up to `max` exports not sent whose next attempt is due at `now_ms`,
+ * oldest due first. *out is malloc'd (NULL when *n is 0). */
+cs_status cs_store_pacs_due(cs_store *s, int64_t now_ms, size_t max, cs_pacs_export_rec **out,
+                            size_t *n, cs_error *err) CS_WARN_UNUSED;
+/* Save state, attempts, next_attempt_ms, last_error, instances_sent and
+ * sent_at_ms of rec->study, only while its request is still
+ * rec->requested_at_ms: *applied false (nothing saved) when a newer
+ * request replaced it meanwhile. */
+cs_status cs_store_pacs_record(cs_store *s, const cs_pacs_export_rec *rec, bool *applied,
+                               cs_error *err) CS_WARN_UNUSED;
 
 #endif

@@ -46,7 +46,10 @@ static void usage(FILE *f)
           "  --web-dir DIR                the workstation's pages (default: the built-in web/)\n"
           "  --session-idle SECONDS       a session ends after this long unused (default 1800)\n"
           "  --session-max SECONDS        and this long after login (default 43200)\n"
-          "  --tls-cert FILE --tls-key FILE  serve HTTPS (PEM); cookies get Secure\n",
+          "  --tls-cert FILE --tls-key FILE  serve HTTPS (PEM); cookies get Secure\n"
+          "  --pacs HOST:PORT             send signed studies' key frames to this PACS\n"
+          "                               (DICOM C-STORE; --pacs-aet ORTHANC,\n"
+          "                               --pacs-calling-aet CAPSCREEN; docs/pacs.md)\n",
           f);
 }
 

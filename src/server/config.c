@@ -50,6 +50,9 @@ static const key_def KEYS[] = {
     {"protocol", "CAPSCREEN_PROTOCOL", K_PATH, F(protocol), 0, 0},
     {"webhook_url", "CAPSCREEN_WEBHOOK_URL", K_STR, F(webhook_url), 0, 0},
     {"webhook_secret_file", "CAPSCREEN_WEBHOOK_SECRET_FILE", K_PATH, F(webhook_secret_file), 0, 0},
+    {"pacs", "CAPSCREEN_PACS", K_STR, F(pacs), 0, 0},
+    {"pacs_aet", "CAPSCREEN_PACS_AET", K_STR, F(pacs_aet), 0, 0},
+    {"pacs_calling_aet", "CAPSCREEN_PACS_CALLING_AET", K_STR, F(pacs_calling_aet), 0, 0},
 };
 #undef F
 
@@ -70,6 +73,8 @@ void cs_server_config_default(cs_server_config *c)
     c->lock_takeover_s = 5;
     c->session_idle_s = 30 * 60;
     c->session_max_s = 12 * 3600;
+    snprintf(c->pacs_aet, sizeof c->pacs_aet, "ORTHANC");
+    snprintf(c->pacs_calling_aet, sizeof c->pacs_calling_aet, "CAPSCREEN");
 }
 
 cs_status cs_server_config_set(cs_server_config *c, const char *key, const char *value,

@@ -25,6 +25,8 @@
 #include "server/router/router.h"
 #include "server/auth/limiter.h"
 #include "server/care/care.h"
+#include "server/export/pacs.h"
+#include "server/media/media.h"
 #include "server/auth/tokens.h"
 #include "server/files/tus_files.h"
 
@@ -46,6 +48,7 @@ struct cs_server {
     cs_audit_log *audit;
     cs_ingest *ingest;
     cs_care *care;
+    cs_pacs *pacs; /* the PACS export queue's worker */
 
     /* Each layer's context. */
     cs_auth_ctx auth;
@@ -168,6 +171,27 @@ static cs_status start_care(cs_server *s, cs_error *err)
     return st;
 }
 
+/* The PACS export reads frames through the media layer (above it). */
+static cs_status pacs_frame(void *ctx, const char *study, uint64_t seq, bool *found, uint8_t **out,
+                            size_t *len, cs_error *err)
+{
+    return cs_media_frame(ctx, study, seq, found, out, len, err);
+}
+
+/* The PACS export (docs/pacs.md): its worker runs only with `pacs` set. */
+static cs_status start_pacs(cs_server *s, cs_error *err)
+{
+    cs_pacs_deps d = {.store = s->store,
+                      .pacs = s->cfg.pacs,
+                      .called_aet = s->cfg.pacs_aet,
+                      .calling_aet = s->cfg.pacs_calling_aet,
+                      .frame = pacs_frame,
+                      .frame_ctx = &s->media};
+    cs_status st = cs_pacs_new(&d, &s->pacs, err);
+    s->api.pacs = s->pacs;
+    return st;
+}
+
 /* Fill each layer's context from the shared objects. */
 static void wire(cs_server *s)
 {
@@ -242,7 +266,7 @@ cs_status cs_server_start(const cs_server_config *cfg, cs_server **out, cs_error
     if ((st = cs_ingest_new(&deps, &s->ingest, err)) != CS_OK || (st = start_care(s, err)) != CS_OK)
         goto fail;
     wire(s);
-    if ((st = cs_api_init(&s->api, err)) != CS_OK)
+    if ((st = start_pacs(s, err)) != CS_OK || (st = cs_api_init(&s->api, err)) != CS_OK)
         goto fail;
     cs_tus_sweep(&s->tus);
     resume_pending(s);
@@ -319,6 +343,7 @@ void cs_server_stop(cs_server *s)
         MHD_stop_daemon(s->mhd); /* cuts what is left: bodies are fsynced on the way */
     }
     cs_signals_stop(&s->signals);
+    cs_pacs_free(s->pacs); /* a send in flight ends (or times out) first */
     cs_care_free(s->care);
     cs_ingest_free(s->ingest);
     cs_audit_free(s->audit); /* writes the open frames.view and login.limited batches */

@@ -545,3 +545,118 @@ cs_status cs_store_prep_ticks(cs_store *s, const char *study, cs_prep_tick_rec *
     *n = 0;
     return s->ops->prep_ticks(s, study, out, n, err);
 }
+
+/* ---- reader training ---------------------------------------------------- */
+
+cs_status cs_store_course_create(cs_store *s, const cs_course_rec *c, cs_check_outcome *outcome,
+                                 cs_error *err)
+{
+    CHECK(s && c && outcome);
+    return s->ops->course_create(s, c, outcome, err);
+}
+
+cs_status cs_store_course_get(cs_store *s, const char *id, bool *found, cs_course_rec *out,
+                              cs_error *err)
+{
+    CHECK(s && id && found && out);
+    return s->ops->course_get(s, id, found, out, err);
+}
+
+cs_status cs_store_courses_list(cs_store *s, cs_course_rec **out, size_t *n, cs_error *err)
+{
+    CHECK(s && out && n);
+    return s->ops->courses_list(s, out, n, err);
+}
+
+cs_status cs_store_case_create(cs_store *s, const cs_case_rec *c, cs_check_outcome *outcome,
+                               cs_error *err)
+{
+    CHECK(s && c && outcome);
+    return s->ops->case_create(s, c, outcome, err);
+}
+
+cs_status cs_store_case_get(cs_store *s, const char *id, bool *found, cs_case_rec *out,
+                            cs_error *err)
+{
+    CHECK(s && id && found && out);
+    return s->ops->case_get(s, id, found, out, err);
+}
+
+cs_status cs_store_cases_list(cs_store *s, const char *course, cs_case_rec **out, size_t *n,
+                              cs_error *err)
+{
+    CHECK(s && course && out && n);
+    return s->ops->cases_list(s, course, out, n, err);
+}
+
+cs_status cs_store_attempt_open(cs_store *s, const char *case_id, const char *trainee,
+                                int64_t now_ms, cs_attempt_rec *out, cs_check_outcome *outcome,
+                                cs_error *err)
+{
+    CHECK(s && case_id && trainee && out && outcome);
+    return s->ops->attempt_open(s, case_id, trainee, now_ms, out, outcome, err);
+}
+
+cs_status cs_store_attempt_get(cs_store *s, int64_t id, bool *found, cs_attempt_rec *out,
+                               cs_error *err)
+{
+    CHECK(s && found && out);
+    return s->ops->attempt_get(s, id, found, out, err);
+}
+
+cs_status cs_store_attempt_answer(cs_store *s, int64_t id, const char *answer,
+                                  cs_check_outcome *outcome, cs_error *err)
+{
+    CHECK(s && answer && outcome);
+    return s->ops->attempt_answer(s, id, answer, outcome, err);
+}
+
+cs_status cs_store_attempt_submit(cs_store *s, int64_t id, const char *answer, const char *score,
+                                  int64_t at_ms, cs_check_outcome *outcome, cs_error *err)
+{
+    CHECK(s && answer && score && outcome);
+    return s->ops->attempt_submit(s, id, answer, score, at_ms, outcome, err);
+}
+
+cs_status cs_store_attempts_list(cs_store *s, const char *course, const char *trainee,
+                                 cs_attempt_rec **out, size_t *n, cs_error *err)
+{
+    CHECK(s && course && trainee && out && n);
+    return s->ops->attempts_list(s, course, trainee, out, n, err);
+}
+
+/* ---- the PACS export queue (issue 9 part) ---------------------------------- */
+
+cs_status cs_store_pacs_enqueue(cs_store *s, const char *study, const char *by, int64_t now_ms,
+                                cs_check_outcome *outcome, cs_pacs_export_rec *out, cs_error *err)
+{
+    CHECK(s && study && by && outcome);
+    *outcome = CS_CHECK_NOT_FOUND;
+    cs_pacs_export_rec ignored;
+    return s->ops->pacs_enqueue(s, study, by, now_ms, outcome, out ? out : &ignored, err);
+}
+
+cs_status cs_store_pacs_get(cs_store *s, const char *study, bool *found, cs_pacs_export_rec *out,
+                            cs_error *err)
+{
+    CHECK(s && study && found && out);
+    *found = false;
+    return s->ops->pacs_get(s, study, found, out, err);
+}
+
+cs_status cs_store_pacs_due(cs_store *s, int64_t now_ms, size_t max, cs_pacs_export_rec **out,
+                            size_t *n, cs_error *err)
+{
+    CHECK(s && out && n);
+    *out = NULL;
+    *n = 0;
+    return s->ops->pacs_due(s, now_ms, max, out, n, err);
+}
+
+cs_status cs_store_pacs_record(cs_store *s, const cs_pacs_export_rec *rec, bool *applied,
+                               cs_error *err)
+{
+    CHECK(s && rec && applied);
+    *applied = false;
+    return s->ops->pacs_record(s, rec, applied, err);
+}

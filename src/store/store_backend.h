@@ -122,6 +122,37 @@ typedef struct cs_store_ops {
                            cs_check_outcome *outcome, cs_error *err);
     cs_status (*prep_ticks)(cs_store *s, const char *study, cs_prep_tick_rec **out, size_t *n,
                             cs_error *err);
+    /* reader training (schema 6) */
+    cs_status (*course_create)(cs_store *s, const cs_course_rec *c, cs_check_outcome *outcome,
+                               cs_error *err);
+    cs_status (*course_get)(cs_store *s, const char *id, bool *found, cs_course_rec *out,
+                            cs_error *err);
+    cs_status (*courses_list)(cs_store *s, cs_course_rec **out, size_t *n, cs_error *err);
+    cs_status (*case_create)(cs_store *s, const cs_case_rec *c, cs_check_outcome *outcome,
+                             cs_error *err);
+    cs_status (*case_get)(cs_store *s, const char *id, bool *found, cs_case_rec *out,
+                          cs_error *err);
+    cs_status (*cases_list)(cs_store *s, const char *course, cs_case_rec **out, size_t *n,
+                            cs_error *err);
+    cs_status (*attempt_open)(cs_store *s, const char *case_id, const char *trainee, int64_t now_ms,
+                              cs_attempt_rec *out, cs_check_outcome *outcome, cs_error *err);
+    cs_status (*attempt_get)(cs_store *s, int64_t id, bool *found, cs_attempt_rec *out,
+                             cs_error *err);
+    cs_status (*attempt_answer)(cs_store *s, int64_t id, const char *answer,
+                                cs_check_outcome *outcome, cs_error *err);
+    cs_status (*attempt_submit)(cs_store *s, int64_t id, const char *answer, const char *score,
+                                int64_t at_ms, cs_check_outcome *outcome, cs_error *err);
+    cs_status (*attempts_list)(cs_store *s, const char *course, const char *trainee,
+                               cs_attempt_rec **out, size_t *n, cs_error *err);
+    /* the PACS export queue (issue 9 part) */
+    cs_status (*pacs_enqueue)(cs_store *s, const char *study, const char *by, int64_t now_ms,
+                              cs_check_outcome *outcome, cs_pacs_export_rec *out, cs_error *err);
+    cs_status (*pacs_get)(cs_store *s, const char *study, bool *found, cs_pacs_export_rec *out,
+                          cs_error *err);
+    cs_status (*pacs_due)(cs_store *s, int64_t now_ms, size_t max, cs_pacs_export_rec **out,
+                          size_t *n, cs_error *err);
+    cs_status (*pacs_record)(cs_store *s, const cs_pacs_export_rec *rec, bool *applied,
+                             cs_error *err);
 } cs_store_ops;
 
 /* Every backend's handle starts with this. */

@@ -172,6 +172,33 @@ static const char *const MIGRATIONS[] = {
     " ADD COLUMN morphology TEXT NOT NULL DEFAULT '',"
     " ADD COLUMN count INTEGER NOT NULL DEFAULT 1,"
     " ADD COLUMN suspected_cancer INTEGER NOT NULL DEFAULT 0;",
+    /* 6: reader training (issue 12, docs/training.md). */
+    "CREATE TABLE courses ("
+    " id TEXT PRIMARY KEY, name TEXT NOT NULL, show_flags INTEGER NOT NULL,"
+    " tolerance_frames INTEGER NOT NULL, standard_cases INTEGER NOT NULL,"
+    " standard_sensitivity DOUBLE PRECISION NOT NULL, created_by TEXT NOT NULL,"
+    " created_at_ms BIGINT NOT NULL);"
+    "CREATE TABLE training_cases ("
+    " id TEXT PRIMARY KEY, course TEXT NOT NULL REFERENCES courses(id),"
+    " study TEXT NOT NULL REFERENCES studies(id), label TEXT NOT NULL,"
+    " reference TEXT NOT NULL, created_by TEXT NOT NULL, created_at_ms BIGINT NOT NULL,"
+    " UNIQUE (course, study));"
+    "CREATE TABLE training_attempts ("
+    " id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
+    " case_id TEXT NOT NULL REFERENCES training_cases(id), trainee TEXT NOT NULL,"
+    " started_at_ms BIGINT NOT NULL, submitted_at_ms BIGINT NOT NULL DEFAULT 0,"
+    " answer TEXT NOT NULL DEFAULT '{}', score TEXT NOT NULL DEFAULT '',"
+    " UNIQUE (case_id, trainee));"
+    "CREATE INDEX training_attempts_trainee ON training_attempts (trainee, started_at_ms);",
+    /* 7: issue 9 part: PACS export queue (docs/pacs.md): one row per study,
+     * the latest request and how its sending goes. */
+    "CREATE TABLE pacs_exports ("
+    " study TEXT PRIMARY KEY REFERENCES studies(id), state TEXT NOT NULL,"
+    " requested_at_ms BIGINT NOT NULL, requested_by TEXT NOT NULL,"
+    " attempts INTEGER NOT NULL DEFAULT 0, next_attempt_ms BIGINT NOT NULL,"
+    " last_error TEXT NOT NULL DEFAULT '', instances_sent INTEGER NOT NULL DEFAULT 0,"
+    " sent_at_ms BIGINT NOT NULL DEFAULT 0);"
+    "CREATE INDEX pacs_exports_due ON pacs_exports (next_attempt_ms) WHERE state <> 'sent';",
 };
 #define N_MIGRATIONS ((int)(sizeof MIGRATIONS / sizeof MIGRATIONS[0]))
 
@@ -433,7 +460,8 @@ static cs_status migrate(pg_store *q, cs_error *err)
     }
     static const char *const names[] = {"migration to schema 1", "migration to schema 2",
                                         "migration to schema 3", "migration to schema 4",
-                                        "migration to schema 5"};
+                                        "migration to schema 5", "migration to schema 6",
+                                        "migration to schema 7 (PACS export queue)"};
     _Static_assert(sizeof names / sizeof names[0] == N_MIGRATIONS, "a name per migration");
     for (int v = version; v < N_MIGRATIONS && r == CS_OK; v++) {
         if ((r = pg_begin(q, &in_tx, err)) != CS_OK ||
@@ -1102,6 +1130,17 @@ static const cs_store_ops PG_OPS = {
     .study_create = pg_study_create,
     .study_get = pg_study_get,
     .study_patient_set = pg_study_patient_set,
+    .course_create = pg_course_create,
+    .course_get = pg_course_get,
+    .courses_list = pg_courses_list,
+    .case_create = pg_case_create,
+    .case_get = pg_case_get,
+    .cases_list = pg_cases_list,
+    .attempt_open = pg_attempt_open,
+    .attempt_get = pg_attempt_get,
+    .attempt_answer = pg_attempt_answer,
+    .attempt_submit = pg_attempt_submit,
+    .attempts_list = pg_attempts_list,
     .enrol = pg_enrol,
     .device_study = pg_device_study,
     .devices_revoke = pg_devices_revoke,
@@ -1155,6 +1194,10 @@ static const cs_store_ops PG_OPS = {
     .alert_ack = pg_alert_ack,
     .alerts_due = pg_alerts_due,
     .alert_delivery = pg_alert_delivery,
+    .pacs_enqueue = pg_pacs_enqueue,
+    .pacs_get = pg_pacs_get,
+    .pacs_due = pg_pacs_due,
+    .pacs_record = pg_pacs_record,
     .patient_code_set = pg_patient_code_set,
     .patient_study = pg_patient_study,
     .prep_tick = pg_prep_tick,

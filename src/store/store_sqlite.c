@@ -190,6 +190,36 @@ static const char *const MIGRATIONS[] = {
      * carry the patient and the episode; findings their segment, Paris
      * morphology, count and the suspected-cancer mark, in the history too. */
     SQ_MIGRATION_5,
+    /* 6: reader training (issue 12, docs/training.md): courses, known-answer
+     * cases (the reference taken when the case is made) and one attempt
+     * per trainee and case. */
+    "CREATE TABLE courses ("
+    " id TEXT PRIMARY KEY, name TEXT NOT NULL, show_flags INTEGER NOT NULL,"
+    " tolerance_frames INTEGER NOT NULL, standard_cases INTEGER NOT NULL,"
+    " standard_sensitivity REAL NOT NULL, created_by TEXT NOT NULL,"
+    " created_at_ms INTEGER NOT NULL);"
+    "CREATE TABLE training_cases ("
+    " id TEXT PRIMARY KEY, course TEXT NOT NULL REFERENCES courses(id),"
+    " study TEXT NOT NULL REFERENCES studies(id), label TEXT NOT NULL,"
+    " reference TEXT NOT NULL, created_by TEXT NOT NULL, created_at_ms INTEGER NOT NULL,"
+    " UNIQUE (course, study));"
+    "CREATE TABLE training_attempts ("
+    " id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " case_id TEXT NOT NULL REFERENCES training_cases(id), trainee TEXT NOT NULL,"
+    " started_at_ms INTEGER NOT NULL, submitted_at_ms INTEGER NOT NULL DEFAULT 0,"
+    " answer TEXT NOT NULL DEFAULT '{}', score TEXT NOT NULL DEFAULT '',"
+    " UNIQUE (case_id, trainee));"
+    "CREATE INDEX training_attempts_trainee ON training_attempts (trainee, started_at_ms);",
+    /* 7: issue 9 part: PACS export queue (docs/pacs.md). One row per study:
+     * the latest request and how its sending goes; the worker picks
+     * those due (not sent, next attempt passed). */
+    "CREATE TABLE pacs_exports ("
+    " study TEXT PRIMARY KEY REFERENCES studies(id), state TEXT NOT NULL,"
+    " requested_at_ms INTEGER NOT NULL, requested_by TEXT NOT NULL,"
+    " attempts INTEGER NOT NULL DEFAULT 0, next_attempt_ms INTEGER NOT NULL,"
+    " last_error TEXT NOT NULL DEFAULT '', instances_sent INTEGER NOT NULL DEFAULT 0,"
+    " sent_at_ms INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;"
+    "CREATE INDEX pacs_exports_due ON pacs_exports (next_attempt_ms) WHERE state <> 'sent';",
 };
 #define N_MIGRATIONS ((int)(sizeof MIGRATIONS / sizeof MIGRATIONS[0]))
 
@@ -1113,10 +1143,25 @@ static const cs_store_ops SQLITE_OPS = {
     .alert_ack = sq_alert_ack,
     .alerts_due = sq_alerts_due,
     .alert_delivery = sq_alert_delivery,
+    .pacs_enqueue = sq_pacs_enqueue,
+    .pacs_get = sq_pacs_get,
+    .pacs_due = sq_pacs_due,
+    .pacs_record = sq_pacs_record,
     .patient_code_set = sq_patient_code_set,
     .patient_study = sq_patient_study,
     .prep_tick = sq_prep_tick,
     .prep_ticks = sq_prep_ticks,
+    .course_create = sq_course_create,
+    .course_get = sq_course_get,
+    .courses_list = sq_courses_list,
+    .case_create = sq_case_create,
+    .case_get = sq_case_get,
+    .cases_list = sq_cases_list,
+    .attempt_open = sq_attempt_open,
+    .attempt_get = sq_attempt_get,
+    .attempt_answer = sq_attempt_answer,
+    .attempt_submit = sq_attempt_submit,
+    .attempts_list = sq_attempts_list,
 };
 
 cs_status cs_store_sqlite_open(const char *data_dir, cs_store **out, cs_error *err)

@@ -329,6 +329,14 @@ cs_status sq_alerts_due(cs_store *s, int64_t now_ms, size_t max, cs_alert_rec **
                         cs_error *err);
 cs_status sq_alert_delivery(cs_store *s, int64_t id, int64_t delivered_at_ms, int attempts,
                             int64_t next_attempt_ms, cs_error *err);
+/* store_sqlite_pacs.c: the PACS export queue (issue 9 part) */
+cs_status sq_pacs_enqueue(cs_store *s, const char *study, const char *by, int64_t now_ms,
+                          cs_check_outcome *outcome, cs_pacs_export_rec *out, cs_error *err);
+cs_status sq_pacs_get(cs_store *s, const char *study, bool *found, cs_pacs_export_rec *out,
+                      cs_error *err);
+cs_status sq_pacs_due(cs_store *s, int64_t now_ms, size_t max, cs_pacs_export_rec **out, size_t *n,
+                      cs_error *err);
+cs_status sq_pacs_record(cs_store *s, const cs_pacs_export_rec *rec, bool *applied, cs_error *err);
 cs_status sq_patient_code_set(cs_store *s, const char *study, const char *code_hash,
                               int64_t expires_at, cs_check_outcome *outcome, cs_error *err);
 cs_status sq_patient_study(cs_store *s, const char *code_hash, int64_t now, bool *found,
@@ -337,5 +345,26 @@ cs_status sq_prep_tick(cs_store *s, const char *study, const char *step, int64_t
                        cs_check_outcome *outcome, cs_error *err);
 cs_status sq_prep_ticks(cs_store *s, const char *study, cs_prep_tick_rec **out, size_t *n,
                         cs_error *err);
+
+/* reader training (store_sqlite_training.c) */
+cs_status sq_course_create(cs_store *s, const cs_course_rec *c, cs_check_outcome *outcome,
+                           cs_error *err);
+cs_status sq_course_get(cs_store *s, const char *id, bool *found, cs_course_rec *out,
+                        cs_error *err);
+cs_status sq_courses_list(cs_store *s, cs_course_rec **out, size_t *n, cs_error *err);
+cs_status sq_case_create(cs_store *s, const cs_case_rec *c, cs_check_outcome *outcome,
+                         cs_error *err);
+cs_status sq_case_get(cs_store *s, const char *id, bool *found, cs_case_rec *out, cs_error *err);
+cs_status sq_cases_list(cs_store *s, const char *course, cs_case_rec **out, size_t *n,
+                        cs_error *err);
+cs_status sq_attempt_open(cs_store *s, const char *case_id, const char *trainee, int64_t now_ms,
+                          cs_attempt_rec *out, cs_check_outcome *outcome, cs_error *err);
+cs_status sq_attempt_get(cs_store *s, int64_t id, bool *found, cs_attempt_rec *out, cs_error *err);
+cs_status sq_attempt_answer(cs_store *s, int64_t id, const char *answer, cs_check_outcome *outcome,
+                            cs_error *err);
+cs_status sq_attempt_submit(cs_store *s, int64_t id, const char *answer, const char *score,
+                            int64_t at_ms, cs_check_outcome *outcome, cs_error *err);
+cs_status sq_attempts_list(cs_store *s, const char *course, const char *trainee,
+                           cs_attempt_rec **out, size_t *n, cs_error *err);
 
 #endif

@@ -16,6 +16,7 @@ typedef struct cs_care cs_care;
 typedef struct cs_ingest cs_ingest;
 typedef struct cs_login_limiter cs_login_limiter;
 typedef struct cs_media cs_media;
+typedef struct cs_pacs cs_pacs;
 
 /* What the API layer works with; filled by server.c (the pointers, all
  * outliving it) and cs_api_init (the dummy hash); read-only while
@@ -31,6 +32,7 @@ typedef struct cs_api {
     const cs_media *media;             /* frame images, for the viewer and the report */
     cs_care *care;                     /* hub status, alerts, stage (docs/care.md) */
     cs_login_limiter *limiter;         /* failed logins (shared with the audit log) */
+    cs_pacs *pacs;                     /* the PACS export queue (docs/pacs.md) */
     bool tls;                          /* HTTPS: cookies get Secure */
     char dummy_pw_hash[CS_PWHASH_MAX]; /* checked for unknown users */
 } cs_api;
@@ -48,6 +50,20 @@ enum MHD_Result cs_api_study_assign(const cs_api *api, struct MHD_Connection *c,
  * state (cs_api_study_json's "state") and its report state ("" = none). */
 const char *cs_workflow_state(const char *ingest_state, const char *report_state);
 enum MHD_Result cs_api_studies_create(const cs_api *api, struct MHD_Connection *c, cs_req *r);
+/* Reader training (training_api.c, docs/training.md). */
+enum MHD_Result cs_api_training_courses(const cs_api *api, struct MHD_Connection *c, cs_req *r);
+enum MHD_Result cs_api_training_cases(const cs_api *api, struct MHD_Connection *c, cs_req *r);
+enum MHD_Result cs_api_training_reference(const cs_api *api, struct MHD_Connection *c, cs_req *r);
+enum MHD_Result cs_api_training_frames(const cs_api *api, struct MHD_Connection *c, cs_req *r);
+enum MHD_Result cs_api_training_frame(const cs_api *api, struct MHD_Connection *c, cs_req *r);
+enum MHD_Result cs_api_training_thumb(const cs_api *api, struct MHD_Connection *c, cs_req *r);
+enum MHD_Result cs_api_training_attempt_open(const cs_api *api, struct MHD_Connection *c,
+                                             cs_req *r);
+enum MHD_Result cs_api_training_attempt(const cs_api *api, struct MHD_Connection *c, cs_req *r);
+enum MHD_Result cs_api_training_submit(const cs_api *api, struct MHD_Connection *c, cs_req *r);
+enum MHD_Result cs_api_training_progress(const cs_api *api, struct MHD_Connection *c, cs_req *r);
+enum MHD_Result cs_api_training_progress_csv(const cs_api *api, struct MHD_Connection *c,
+                                             cs_req *r);
 /* PUT /api/v1/studies/{id}/patient: correct the patient and episode. */
 enum MHD_Result cs_api_study_patient_put(const cs_api *api, struct MHD_Connection *c, cs_req *r);
 enum MHD_Result cs_api_study_get(const cs_api *api, struct MHD_Connection *c, cs_req *r);
@@ -103,5 +119,7 @@ enum MHD_Result cs_ws_report_sign(const cs_api *api, struct MHD_Connection *c, c
 enum MHD_Result cs_ws_report_html(const cs_api *api, struct MHD_Connection *c, cs_req *r);
 /* GET .../report.fhir.json: the record as a FHIR R4 Bundle (fhir_api.c). */
 enum MHD_Result cs_ws_report_fhir(const cs_api *api, struct MHD_Connection *c, cs_req *r);
+/* POST .../pacs: queue the signed study's key frames for the PACS (pacs_api.c). */
+enum MHD_Result cs_api_study_pacs(const cs_api *api, struct MHD_Connection *c, cs_req *r);
 
 #endif

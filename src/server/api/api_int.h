@@ -25,6 +25,12 @@ json_t *cs_ws_study_json(const cs_api *api, const char *id, bool *found, cs_erro
  * CS_ERR_NOMEM (record.c). */
 cs_status cs_ws_record_json(const cs_api *api, const char *study, const char *base_url,
                             json_t **out, cs_error *err) CS_WARN_UNUSED;
+/* The study's PACS export as the `pacs` object of GET /api/v1/studies/{id}
+ * (docs/api.md; pacs_api.c): new reference, NULL on a store error. */
+json_t *cs_ws_pacs_json(const cs_api *api, const char *study, cs_error *err);
+/* A report was just signed: queue its export when a PACS is configured
+ * (a failure to queue is logged and audited, never undoes the signature). */
+void cs_ws_pacs_on_sign(const cs_api *api, const cs_auth *a, const char *study);
 
 /* The answer for a study that does not exist (404) or a store failure
  * (503); true when it answered. */
@@ -45,6 +51,11 @@ bool cs_ws_change_failed(const cs_api *api, struct MHD_Connection *c, cs_change_
  * (the worklist's urgent flag)? (findings.c) */
 cs_status cs_ws_suspected_cancer(const cs_api *api, const char *study, bool *any,
                                  cs_error *err) CS_WARN_UNUSED;
+
+/* The study's frame index as GET .../frames answers it (frames.c); NULL
+ * on a store error. *frames gets the count. */
+json_t *cs_ws_frame_index_json(const cs_api *api, const char *study, uint64_t *frames,
+                               cs_error *err);
 
 /* ---- the patient and the episode (patient_details.c) ---- */
 

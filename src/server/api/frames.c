@@ -12,14 +12,10 @@
 
 #define INDEX_PAGE 4096 /* frame views read from the store per call */
 
-enum MHD_Result cs_ws_frame_index(const cs_api *api, struct MHD_Connection *c, cs_req *r)
+json_t *cs_ws_frame_index_json(const cs_api *api, const char *study, uint64_t *frames,
+                               cs_error *err)
 {
-    enum MHD_Result ret;
-    cs_auth a;
     cs_error e = {0};
-    a = r->auth;
-    if (cs_ws_need_study(api, c, r->id, &ret))
-        return ret;
     cs_frame_view *page = malloc(INDEX_PAGE * sizeof *page);
     json_t *fi = json_array(), *ct = json_array(), *fl = json_array(), *p = json_array(),
            *rgb = json_array(), *pp = json_array(), *boxes = json_object();
@@ -27,7 +23,7 @@ enum MHD_Result cs_ws_frame_index(const cs_api *api, struct MHD_Connection *c, c
     bool ok = page && fi && ct && fl && p && rgb && pp && boxes;
     while (ok) {
         size_t n = 0;
-        if (cs_store_frame_views(api->store, r->id, next, page, INDEX_PAGE, &n, &e) != CS_OK) {
+        if (cs_store_frame_views(api->store, study, next, page, INDEX_PAGE, &n, &e) != CS_OK) {
             ok = false;
             break;
         }
@@ -75,16 +71,27 @@ enum MHD_Result cs_ws_frame_index(const cs_api *api, struct MHD_Connection *c, c
     if (!ok) {
         json_decref(fi), json_decref(ct), json_decref(fl), json_decref(p), json_decref(rgb);
         json_decref(pp), json_decref(boxes);
-        return cs_http_error(api->metrics, c, 503, false, "store_unavailable", "%s",
-                             e.msg[0] ? e.msg : "out of memory");
+        cs_error_set(err, CS_ERR_IO, "%s", e.msg[0] ? e.msg : "out of memory");
+        return NULL;
     }
-    cs_audit(api->audit, &a, "study.open", r->id, "%llu frames", (unsigned long long)count);
-    return cs_http_json(c, 200,
-                        json_pack("{s:s, s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "study", r->id,
-                                  "count", (json_int_t)count, "frame_index", fi, "capture_time_us",
-                                  ct, "flags", fl, "p", p, "rgb", rgb, "polyp_p", pp, "boxes",
-                                  boxes),
-                        false, NULL);
+    *frames = count;
+    return json_pack("{s:s, s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "study", study, "count",
+                     (json_int_t)count, "frame_index", fi, "capture_time_us", ct, "flags", fl, "p",
+                     p, "rgb", rgb, "polyp_p", pp, "boxes", boxes);
+}
+
+enum MHD_Result cs_ws_frame_index(const cs_api *api, struct MHD_Connection *c, cs_req *r)
+{
+    enum MHD_Result ret;
+    cs_error e = {0};
+    uint64_t count = 0;
+    if (cs_ws_need_study(api, c, r->id, &ret))
+        return ret;
+    json_t *o = cs_ws_frame_index_json(api, r->id, &count, &e);
+    if (!o)
+        return cs_http_error(api->metrics, c, 503, false, "store_unavailable", "%s", e.msg);
+    cs_audit(api->audit, &r->auth, "study.open", r->id, "%llu frames", (unsigned long long)count);
+    return cs_http_json(c, 200, o, false, NULL);
 }
 
 enum MHD_Result cs_ws_frame_image(const cs_api *api, struct MHD_Connection *c, cs_req *r,

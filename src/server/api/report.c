@@ -235,6 +235,7 @@ enum MHD_Result cs_ws_report_sign(const cs_api *api, struct MHD_Connection *c, c
     switch (out) {
     case CS_CHECK_OK:
         cs_audit(api->audit, &a, "report.sign", r->id, "version %d", rep->version);
+        cs_ws_pacs_on_sign(api, &a, r->id); /* key frames to the PACS (docs/pacs.md) */
         ret = cs_http_json(c, 200, report_json(rep), false, NULL);
         break;
     case CS_CHECK_NOT_FOUND:

@@ -260,5 +260,11 @@ enum MHD_Result cs_api_study_get(const cs_api *api, struct MHD_Connection *c, cs
         return cs_http_error(api->metrics, c, 404, false, "unknown_study", "no study '%s'", r->id);
     if (!json_is_null(json_object_get(o, "patient")))
         cs_ws_audit_patient_read(api, &r->auth, r->id, "study");
+    json_t *pacs = cs_ws_pacs_json(api, r->id, &e); /* docs/pacs.md */
+    if (!pacs) {
+        json_decref(o);
+        return cs_http_error(api->metrics, c, 503, false, "store_unavailable", "%s", e.msg);
+    }
+    json_object_set_new(o, "pacs", pacs);
     return cs_http_json(c, 200, o, false, NULL);
 }

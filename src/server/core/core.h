@@ -46,10 +46,15 @@ enum {
     CS_ROLE_READER = 2,
     CS_ROLE_CONSULTANT = 4,
     CS_ROLE_COORDINATOR = 8,
+    CS_ROLE_TRAINER = 16, /* reader training (docs/training.md): courses and cases */
+    CS_ROLE_TRAINEE = 32, /* reads training cases only: no patient, no clinical study */
 };
 #define CS_ROLES_ANY (CS_ROLE_ADMIN | CS_ROLE_READER | CS_ROLE_CONSULTANT | CS_ROLE_COORDINATOR)
 #define CS_ROLES_IMAGES (CS_ROLE_ADMIN | CS_ROLE_READER | CS_ROLE_CONSULTANT)
 #define CS_ROLES_EDIT (CS_ROLE_READER | CS_ROLE_CONSULTANT)
+/* Training roles are outside CS_ROLES_ANY on purpose: the clinical routes
+ * (worklist, studies, monitor) never answer them. */
+#define CS_ROLES_TRAINING (CS_ROLE_TRAINER | CS_ROLE_TRAINEE)
 /* The bit of a role name; 0 for an unknown name. */
 unsigned cs_role_bit(const char *role);
 

@@ -9,6 +9,8 @@ const cs_vocab_word cs_vocab_roles[] = {
     {"reader", "Reader"},
     {"consultant", "Consultant"},
     {"coordinator", "Coordinator"},
+    {"trainer", "Trainer"},
+    {"trainee", "Trainee"},
     {NULL, NULL},
 };
 /* The order is the bit order of the flags in GET .../frames. */

@@ -17,6 +17,11 @@
 #define CLOSERS (CS_ROLE_COORDINATOR | CS_WHO_ADMINS)
 #define STAFF CS_ROLES_ANY /* every session role: the care team's monitor */
 #define STAFF_OR_ADMIN (CS_ROLES_ANY | CS_WHO_ADMIN_TOKEN)
+/* Reader training (docs/training.md): trainees reach only these routes and
+ * their session's. */
+#define SESSION (ANY | CS_ROLES_TRAINING)
+#define TRAINERS (CS_ROLE_TRAINER | CS_WHO_ADMINS)
+#define TRAINING (CS_ROLES_TRAINING | CS_WHO_ADMINS)
 #define UPLOADERS (CS_WHO_DEVICE | CS_WHO_ADMIN_TOKEN)
 #define PUBLIC CS_WHO_PUBLIC
 
@@ -85,6 +90,7 @@ static enum MHD_Result routes_list(const cs_router *rt, struct MHD_Connection *c
 }
 
 #define S "/api/v1/studies/{id}"
+#define T "/api/v1/training"
 const cs_route_row cs_routes[] = {
     /* method  pattern                         who      csrf   patient audit  tus  handler */
     {"GET", "/healthz", PUBLIC, false, false, NULL, false, API(cs_health_handle)},
@@ -127,8 +133,8 @@ const cs_route_row cs_routes[] = {
      API(cs_api_patient_call)},
     /* accounts */
     {"POST", "/api/v1/session", PUBLIC, false, false, NULL, false, API(cs_api_session)},
-    {"GET", "/api/v1/session", ANY, false, false, NULL, false, API(cs_api_session)},
-    {"DELETE", "/api/v1/session", ANY, true, false, NULL, false, API(cs_api_session)},
+    {"GET", "/api/v1/session", SESSION, false, false, NULL, false, API(cs_api_session)},
+    {"DELETE", "/api/v1/session", SESSION, true, false, NULL, false, API(cs_api_session)},
     {"GET", "/api/v1/users", ADMINS, false, false, NULL, false, API(cs_api_users)},
     {"POST", "/api/v1/users", ADMINS, true, false, NULL, false, API(cs_api_users)},
     {"PUT", "/api/v1/users/{name}", ADMINS, true, false, NULL, false, API(cs_api_user)},
@@ -155,6 +161,33 @@ const cs_route_row cs_routes[] = {
     {"GET", S "/report.html", IMAGES, false, true, NULL, false, API(cs_ws_report_html)},
     {"GET", S "/report.fhir.json", IMAGES, false, true, "report.export", false,
      API(cs_ws_report_fhir)},
+    /* reader training: known-answer cases, blinded until submitted */
+    {"GET", T "/courses", TRAINING, false, false, NULL, false, API(cs_api_training_courses)},
+    {"POST", T "/courses", TRAINERS, true, false, NULL, false, API(cs_api_training_courses)},
+    {"GET", T "/courses/{id}/cases", TRAINING, false, false, NULL, false,
+     API(cs_api_training_cases)},
+    {"POST", T "/courses/{id}/cases", TRAINERS, true, true, NULL, false,
+     API(cs_api_training_cases)},
+    {"GET", T "/cases/{id}/reference", TRAINING, false, false, NULL, false,
+     API(cs_api_training_reference)},
+    {"GET", T "/cases/{id}/frames", TRAINING, false, false, NULL, false,
+     API(cs_api_training_frames)},
+    {"GET", T "/cases/{id}/frames/{n}.jpg", TRAINING, false, false, NULL, false,
+     API(cs_api_training_frame)},
+    {"GET", T "/cases/{id}/frames/{n}/thumb.jpg", TRAINING, false, false, NULL, false,
+     API(cs_api_training_thumb)},
+    {"POST", T "/cases/{id}/attempt", CS_ROLE_TRAINEE, true, false, NULL, false,
+     API(cs_api_training_attempt_open)},
+    {"GET", T "/attempts/{n}", TRAINING, false, false, NULL, false, API(cs_api_training_attempt)},
+    {"PUT", T "/attempts/{n}", CS_ROLE_TRAINEE, true, false, NULL, false,
+     API(cs_api_training_attempt)},
+    {"POST", T "/attempts/{n}/submit", CS_ROLE_TRAINEE, true, false, NULL, false,
+     API(cs_api_training_submit)},
+    {"GET", T "/progress", TRAINING, false, false, NULL, false, API(cs_api_training_progress)},
+    {"GET", T "/progress.csv", TRAINERS, false, false, NULL, false,
+     API(cs_api_training_progress_csv)},
+    {"POST", S "/pacs", CS_ROLE_CONSULTANT | ADMINS, true, true, "pacs.export", false,
+     API(cs_api_study_pacs)},
     /* the pages of web/: anything else outside /api and /uploads */
     {"GET", "*", PUBLIC, false, false, NULL, false, MEDIA(cs_static_handle)},
     {NULL, NULL, 0, false, false, NULL, false, TUS},

@@ -1,0 +1,205 @@
+#!/usr/bin/env bash
+# server_training.sh - reader training's API against a real server
+# (docs/training.md): a trainer turns a signed study into a known-answer
+# case (an unsigned one is refused); a trainee reaches only the training
+# routes (the worklist and the study's own routes answer 403), sees the
+# case's frames with the engine's flags hidden when the course says so and
+# never the study's patient, label or id; the reference answers 403 until
+# the trainee submits; the submitted read is scored by the documented rule
+# (one lesion found, one missed: sensitivity 0.5, the missed one listed);
+# a submitted attempt no longer changes; another trainee cannot see it;
+# progress sums it up and says whether the course's standard is met.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+need_python
+need_curl
+
+DEMO="$CS_SOURCE_DIR/samples/demo/frames"
+"$CAPSCREEN" pack --fps 4 "$DEMO" "$T/demo.csfs" >/dev/null 2>"$T/e" || die "pack: $(cat "$T/e")"
+for label in "Known answer" "Never signed"; do
+    run_cs "$T/o" "$T/e" study import --data "$T/data" --label "$label" "$T/demo.csfs"
+    [ "$RC" -eq 0 ] || die "study import exited $RC: $(cat "$T/e")"
+    tail -n 1 "$T/o" | python3 -c 'import json,sys; print(json.load(sys.stdin)["study"])' >>"$T/studies"
+done
+STUDY=$(sed -n 1p "$T/studies")
+UNSIGNED=$(sed -n 2p "$T/studies")
+for u in reader:reader cons:consultant teach:trainer ann:trainee bob:trainee; do
+    echo "pw-${u%%:*}-0123456789" | "$CAPSCREEN" user add --data "$T/data" --name "${u%%:*}" \
+        --role "${u##*:}" >/dev/null 2>"$T/e" || die "user add ${u%%:*}: $(cat "$T/e")"
+done
+start_server "$T/data"
+login() {
+    http POST /api/v1/session -c "$T/$1.jar" -d "{\"user\": \"$1\", \"password\": \"pw-$1-0123456789\"}"
+    [ "$CODE" = 200 ] || die "login $1: $CODE $(cat "$T/body")"
+    printf -v "CSRF_$1" '%s' "$(json_get "$T/body" 'd["csrf_token"]')"
+}
+as() {
+    local who=$1 method=$2 path=$3 tokvar="CSRF_$1"
+    shift 3
+    http "$method" "$path" -b "$T/$who.jar" -H "X-CSRF-Token: ${!tokvar}" "$@"
+}
+for u in reader cons teach ann bob; do login $u; done
+analysed() {
+    as reader GET "/api/v1/studies/$1"
+    [ "$CODE" = 200 ] && [ "$(json_get "$T/body" 'd["workflow_state"]')" = ready ]
+}
+wait_until 120 "the demo studies to be analysed" analysed "$STUDY"
+wait_until 120 "the demo studies to be analysed" analysed "$UNSIGNED"
+
+# The known answer: two lesions, two landmarks, cleansing grades; signed.
+S=/api/v1/studies/$STUDY
+as reader POST "$S/findings" -d '{"seq_from": 3, "seq_to": 5, "type": "polyp", "segment": "left_colon"}'
+expect_code 201 "reference finding 1"
+as reader POST "$S/findings" -d '{"seq_from": 100, "seq_to": 110, "type": "fresh_blood"}'
+expect_code 201 "reference finding 2"
+as reader PUT "$S/landmarks/first_caecal" -d '{"seq": 50}'
+expect_code 200 "a landmark"
+as reader PUT "$S/cleansing/right_colon" -d '{"grade": "good"}'
+expect_code 200 "a cleansing grade"
+as reader PUT "$S/report" -d '{"content": {"findings_text": "x", "recommendation": "colonoscopy"}, "state": "read"}'
+expect_code 200 "the report"
+V=$(json_get "$T/body" 'd["version"]')
+as cons POST "$S/report/sign" -d "{\"version\": $V}"
+expect_code 200 "signing the known answer"
+
+# Courses and cases: trainers (and admins) only.
+as ann POST /api/v1/training/courses -d '{"name": "mine"}'
+expect_code 403 "a trainee creating a course"
+as teach POST /api/v1/training/courses -d '{"name": "Colon capsule 1", "show_engine_flags": false, "tolerance_frames": 2, "standard": {"cases": 2, "sensitivity": 0.9}}'
+expect_code 201 "a course"
+COURSE=$(json_get "$T/body" 'd["id"]')
+as teach POST /api/v1/training/courses -d '{"name": ""}'
+expect_code 400 "a course without a name"
+as teach POST "/api/v1/training/courses/$COURSE/cases" -d "{\"study\": \"$UNSIGNED\"}"
+expect_code 409 "a case from an unsigned study"
+[ "$(json_get "$T/body" 'd["error"]')" = not_signed ] || fail "unsigned: $(cat "$T/body")"
+as teach POST "/api/v1/training/courses/$COURSE/cases" -d "{\"study\": \"$STUDY\", \"label\": \"Case A\"}"
+expect_code 201 "a case from the signed study"
+CASE=$(json_get "$T/body" 'd["id"]')
+py_check "$T/body" <<'PY' || fail "the reference is not the signed study's"
+ref = d["reference"]
+got = sorted((f["type"], f["seq_from"], f["seq_to"]) for f in ref["findings"])
+if got != [("fresh_blood", 100, 110), ("polyp", 3, 5)]:
+    fail(f"findings {got}")
+if ref["landmarks"] != {"first_caecal": 50}:
+    fail(f"landmarks {ref['landmarks']}")
+if ref["cleansing"] != {"right_colon": 2}:
+    fail(f"cleansing {ref['cleansing']}")
+PY
+as teach POST "/api/v1/training/courses/$COURSE/cases" -d "{\"study\": \"$STUDY\"}"
+expect_code 409 "the same study twice in a course"
+ok "a trainer makes a course and a case from a signed study (not an unsigned one, not twice)"
+
+# The trainee: training routes only; identity removed.
+for path in /api/v1/worklist "$S" "$S/frames" "$S/frames/0.jpg" "$S/findings" "$S/report" /api/v1/monitor; do
+    as ann GET "$path"
+    expect_code 403 "a trainee at $path"
+done
+as ann GET "/api/v1/training/courses/$COURSE/cases"
+expect_code 200 "the trainee's case list"
+py_check "$T/body" "$STUDY" <<'PY' || fail "the case list gives the study away"
+import json
+if sys.argv[2] in json.dumps(d) or "Known answer" in json.dumps(d):
+    fail("the study id or label is in the trainee's case list")
+if [c["label"] for c in d["cases"]] != ["Case A"]:
+    fail(str(d["cases"]))
+PY
+as ann GET "/api/v1/training/cases/$CASE/frames"
+expect_code 200 "the case's frame index"
+py_check "$T/body" "$STUDY" <<'PY' || fail "the frame index shows the engine's flags or the study"
+import json
+if sys.argv[2] in json.dumps(d):
+    fail("the study id is in the frame index")
+if d["engine_flags_shown"] is not False:
+    fail("engine_flags_shown")
+if any(f & ~33 for f in d["flags"]):
+    fail("engine flags left in the index")
+if any(p for p in d["p"]) or any(p is not None for p in d["polyp_p"]) or d["boxes"]:
+    fail("probabilities or boxes left in the index")
+if d["count"] < 100:
+    fail(f"count {d['count']}")
+PY
+as ann GET "/api/v1/training/cases/$CASE/frames/3.jpg"
+expect_code 200 "a frame of the case"
+[ "$(header Content-Type)" = image/jpeg ] || fail "the frame is not a JPEG"
+ok "a trainee reaches only the training routes; the case hides the study and the engine's flags"
+
+as ann GET "/api/v1/training/cases/$CASE/reference"
+expect_code 403 "the reference before submitting"
+[ "$(json_get "$T/body" 'd["error"]')" = reference_blind ] || fail "blind: $(cat "$T/body")"
+as ann POST "/api/v1/training/cases/$CASE/attempt"
+expect_code 200 "starting an attempt"
+ATT=$(json_get "$T/body" 'd["id"]')
+as ann POST "/api/v1/training/cases/$CASE/attempt"
+[ "$(json_get "$T/body" 'd["id"]')" = "$ATT" ] || fail "a second start made a second attempt"
+as ann PUT "/api/v1/training/attempts/$ATT" -d '{"findings": [{"type": "tumour", "seq_from": 1}]}'
+expect_code 400 "an answer with an unknown finding type"
+as ann PUT "/api/v1/training/attempts/$ATT" -d '{"cleansing": {"right_colon": 4}}'
+expect_code 400 "a CC-CLEAR score of 4"
+ANSWER='{"findings": [{"type": "polyp", "seq_from": 6, "seq_to": 7}, {"type": "ulcer", "seq_from": 200}],
+  "landmarks": {"first_caecal": 58}, "cleansing": {"right_colon": 2}, "reading_time_s": 321.5}'
+as ann PUT "/api/v1/training/attempts/$ATT" -d "$ANSWER"
+expect_code 200 "saving the answer"
+as bob GET "/api/v1/training/attempts/$ATT"
+expect_code 404 "another trainee's attempt"
+as bob PUT "/api/v1/training/attempts/$ATT" -d "$ANSWER"
+expect_code 404 "answering another trainee's attempt"
+as ann POST "/api/v1/training/attempts/$ATT/submit"
+expect_code 200 "submitting"
+cp "$T/body" "$T/scored.json"
+py_check "$T/scored.json" <<'PY' || fail "the score is not the rule's"
+s = d["score"]
+if s["sensitivity"] != 0.5:
+    fail(f"sensitivity {s['sensitivity']}")
+if [(m["type"], m["seq_from"]) for m in s["missed"]] != [("fresh_blood", 100)]:
+    fail(f"missed {s['missed']}")
+if s["false_positives"] != 1 or s["false"][0]["type"] != "ulcer":
+    fail(f"false {s['false']}")
+if s["landmark_error_frames"] != 8:
+    fail(f"landmark error {s['landmark_error_frames']}")
+if s["cleansing"] != {"compared": 1, "agreed": 1}:
+    fail(f"cleansing {s['cleansing']}")
+if s["reading_time_s"] != 321.5 or s["reading_time_source"] != "viewer":
+    fail(f"reading time {s['reading_time_s']}")
+if d["submitted_at_ms"] is None:
+    fail("not marked submitted")
+PY
+ok "the score: sensitivity 0.5 (tolerance 2 frames), the missed lesion listed, one false positive"
+
+as ann GET "/api/v1/training/cases/$CASE/reference"
+expect_code 200 "the reference after submitting"
+as bob GET "/api/v1/training/cases/$CASE/reference"
+expect_code 403 "the reference to a trainee who has not submitted"
+as ann PUT "/api/v1/training/attempts/$ATT" -d "$ANSWER"
+expect_code 409 "changing a submitted answer"
+as ann POST "/api/v1/training/attempts/$ATT/submit"
+expect_code 409 "submitting twice"
+as teach GET "/api/v1/training/attempts/$ATT"
+expect_code 200 "the trainer reads the attempt"
+ok "the reference opens after submitting, to that trainee only; a submitted attempt is final"
+
+as ann GET /api/v1/training/progress
+expect_code 200 "the trainee's progress"
+py_check "$T/body" <<'PY' || fail "progress"
+p = d["progress"]
+if len(p) != 1 or p[0]["trainee"] != "ann" or p[0]["cases_read"] != 1:
+    fail(str(p))
+if p[0]["mean_sensitivity"] != 0.5 or p[0]["standard_met"] is not False:
+    fail(str(p))
+PY
+as ann GET "/api/v1/training/progress?trainee=bob"
+[ "$(json_get "$T/body" '[g["trainee"] for g in d["progress"]]')" = "['ann']" ] ||
+    fail "a trainee read another's progress"
+as teach GET /api/v1/training/progress
+[ "$(json_get "$T/body" 'len(d["progress"])')" = 1 ] || fail "the trainer's cohort view"
+as teach GET /api/v1/training/progress.csv
+expect_code 200 "the cohort as CSV"
+[ "$(head -n 1 "$T/body" | tr -d '\r')" = "trainee,course,cases_read,mean_sensitivity,cleansing_kappa,standard_met" ] ||
+    fail "CSV header: $(head -n 1 "$T/body")"
+grep -q "^\"ann\",\"$COURSE\",\"1\",\"0.5000\"," "$T/body" || fail "CSV row: $(cat "$T/body")"
+as ann GET /api/v1/training/progress.csv
+expect_code 403 "a trainee downloading the cohort"
+as reader GET /api/v1/training/courses
+expect_code 403 "a clinical reader at the training routes"
+ok "progress: the trainee's own, the trainer's whole cohort; clinical roles stay out"
+cs_finish

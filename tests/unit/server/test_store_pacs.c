@@ -1,0 +1,110 @@
+/* test_store_pacs.c - the PACS export queue (store.h, docs/pacs.md) on
+ * both backends: a request for an unknown study refused; a request queued
+ * and due at once; a worker's claim and outcome saved only while the
+ * request it worked on is the latest (a request made during a send is
+ * not marked sent by it); a failed export stays due at its next attempt,
+ * never dropped; a sent one is no longer due. */
+#include "store_fixture.h"
+
+static void a_request_is_queued_due_now_and_unknown_studies_are_refused(void **state)
+{
+    fx *f = *state;
+    cs_error e = {0};
+    cs_check_outcome out = CS_CHECK_OK;
+    cs_pacs_export_rec r;
+    bool found = true;
+    assert_int_equal(cs_store_pacs_enqueue(f->s, "nosuch", "cons", 5000, &out, &r, &e), CS_OK);
+    assert_int_equal(out, CS_CHECK_NOT_FOUND);
+    fx_study(f->s, "s1", 1000);
+    assert_int_equal(cs_store_pacs_get(f->s, "s1", &found, &r, &e), CS_OK);
+    assert_false(found);
+    assert_int_equal(cs_store_pacs_enqueue(f->s, "s1", "cons", 5000, &out, &r, &e), CS_OK);
+    assert_int_equal(out, CS_CHECK_OK);
+    assert_string_equal(r.state, "queued");
+    assert_string_equal(r.requested_by, "cons");
+    assert_int_equal(r.requested_at_ms, 5000);
+    assert_int_equal(r.next_attempt_ms, 5000);
+    cs_pacs_export_rec *due = NULL;
+    size_t n = 9;
+    assert_int_equal(cs_store_pacs_due(f->s, 4999, 10, &due, &n, &e), CS_OK);
+    assert_int_equal(n, 0);
+    assert_int_equal(cs_store_pacs_due(f->s, 5000, 10, &due, &n, &e), CS_OK);
+    assert_int_equal(n, 1);
+    assert_string_equal(due[0].study, "s1");
+    free(due);
+}
+
+static void failures_stay_due_and_a_send_marks_only_its_own_request(void **state)
+{
+    fx *f = *state;
+    cs_error e = {0};
+    cs_check_outcome out;
+    cs_pacs_export_rec r, got;
+    bool applied = false, found = false;
+    fx_study(f->s, "s1", 1000);
+    assert_int_equal(cs_store_pacs_enqueue(f->s, "s1", "cons", 5000, &out, &r, &e), CS_OK);
+
+    /* A failed attempt: kept, due again later, with the reason. */
+    snprintf(r.state, sizeof r.state, "failed");
+    r.attempts = 1;
+    r.next_attempt_ms = 7000;
+    snprintf(r.last_error, sizeof r.last_error, "connection refused");
+    assert_int_equal(cs_store_pacs_record(f->s, &r, &applied, &e), CS_OK);
+    assert_true(applied);
+    cs_pacs_export_rec *due = NULL;
+    size_t n = 0;
+    assert_int_equal(cs_store_pacs_due(f->s, 6999, 10, &due, &n, &e), CS_OK);
+    assert_int_equal(n, 0);
+    assert_int_equal(cs_store_pacs_due(f->s, 7000, 10, &due, &n, &e), CS_OK);
+    assert_int_equal(n, 1);
+    assert_string_equal(due[0].last_error, "connection refused");
+    assert_int_equal(due[0].attempts, 1);
+    free(due);
+
+    /* A worker claims it; meanwhile it is requested again (same ms): the
+     * claim's outcome is not saved over the new request. */
+    cs_pacs_export_rec claim = r;
+    snprintf(claim.state, sizeof claim.state, "sending");
+    claim.next_attempt_ms = 600000;
+    assert_int_equal(cs_store_pacs_record(f->s, &claim, &applied, &e), CS_OK);
+    assert_true(applied);
+    cs_pacs_export_rec again;
+    assert_int_equal(cs_store_pacs_enqueue(f->s, "s1", "admin", 5000, &out, &again, &e), CS_OK);
+    assert_true(again.requested_at_ms > claim.requested_at_ms);
+    assert_string_equal(again.state, "queued");
+    assert_int_equal(again.attempts, 0);
+    assert_string_equal(again.last_error, "");
+    snprintf(claim.state, sizeof claim.state, "sent");
+    claim.sent_at_ms = 8000;
+    claim.instances_sent = 3;
+    assert_int_equal(cs_store_pacs_record(f->s, &claim, &applied, &e), CS_OK);
+    assert_false(applied);
+    assert_int_equal(cs_store_pacs_get(f->s, "s1", &found, &got, &e), CS_OK);
+    assert_true(found);
+    assert_string_equal(got.state, "queued");
+    assert_string_equal(got.requested_by, "admin");
+
+    /* The latest request sent: no longer due. */
+    snprintf(again.state, sizeof again.state, "sent");
+    again.sent_at_ms = 9000;
+    again.instances_sent = 2;
+    assert_int_equal(cs_store_pacs_record(f->s, &again, &applied, &e), CS_OK);
+    assert_true(applied);
+    assert_int_equal(cs_store_pacs_due(f->s, INT64_MAX, 10, &due, &n, &e), CS_OK);
+    assert_int_equal(n, 0);
+    assert_int_equal(cs_store_pacs_get(f->s, "s1", &found, &got, &e), CS_OK);
+    assert_string_equal(got.state, "sent");
+    assert_int_equal(got.instances_sent, 2);
+    assert_int_equal(got.sent_at_ms, 9000);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(
+            a_request_is_queued_due_now_and_unknown_studies_are_refused, fx_open, fx_close),
+        cmocka_unit_test_setup_teardown(failures_stay_due_and_a_send_marks_only_its_own_request,
+                                        fx_open, fx_close),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
