@@ -363,8 +363,8 @@ static void add_imaging_study(ctx *c, const char *accession_system)
             json_t *in = json_pack("{s:s, s:o}", "uid", iuid, "sopClass",
                                    coding("urn:ietf:rfc:3986", VL_ENDOSCOPIC_SOP_CLASS,
                                           "VL Endoscopic Image Storage"));
-            if (seq < INT32_MAX)
-                json_object_set_new(in, "number", json_integer((json_int_t)seq));
+            /* As the DICOM export's Instance Number: the key frame's place. */
+            json_object_set_new(in, "number", json_integer((json_int_t)i + 1));
             put_str(in, "title", title);
             json_array_append_new(inst, in);
         }

@@ -218,6 +218,13 @@ static void draft_is_preliminary_and_maps_everything(void **state)
     assert_string_equal(s(isid, "value"), want);
     json_t *series = json_array_get(json_object_get(is, "series"), 0);
     assert_int_equal(json_array_size(json_object_get(series, "instance")), 2);
+    json_t *inst1 = json_array_get(json_object_get(series, "instance"), 1);
+    assert_int_equal(json_integer_value(json_object_get(inst1, "number")), 2); /* as DICOM */
+    char iuid[CS_UID_MAX];
+    assert_int_equal(cs_uid_frame_instance("st-1", 4, iuid, NULL), CS_OK);
+    assert_string_equal(s(inst1, "uid"), iuid);
+    assert_int_equal(cs_uid_key_frame_series("st-1", iuid, NULL), CS_OK);
+    assert_string_equal(s(series, "uid"), iuid);
     assert_int_equal(json_integer_value(json_object_get(is, "numberOfInstances")), 2);
     json_decref(b);
     json_decref(rec);
