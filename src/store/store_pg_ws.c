@@ -992,8 +992,7 @@ fail:
 
 /* ---- report addenda (issue 9) ------------------------------------------------ */
 
-cs_status pg_addendum_add(cs_store *s, cs_addendum_rec *a, cs_check_outcome *outcome,
-                          cs_error *err)
+cs_status pg_addendum_add(cs_store *s, cs_addendum_rec *a, cs_check_outcome *outcome, cs_error *err)
 {
     pg_store *q = PGQ(s);
     PGresult *res = NULL;

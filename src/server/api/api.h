@@ -120,6 +120,8 @@ enum MHD_Result cs_api_patient_call(const cs_api *api, struct MHD_Connection *c,
 enum MHD_Result cs_ws_report(const cs_api *api, struct MHD_Connection *c, cs_req *r);
 enum MHD_Result cs_ws_report_sign(const cs_api *api, struct MHD_Connection *c, cs_req *r);
 enum MHD_Result cs_ws_report_html(const cs_api *api, struct MHD_Connection *c, cs_req *r);
+/* GET .../report.fhir.json: the record as a FHIR R4 Bundle (fhir_api.c). */
+enum MHD_Result cs_ws_report_fhir(const cs_api *api, struct MHD_Connection *c, cs_req *r);
 /* POST .../pacs: queue the signed study's key frames for the PACS (pacs_api.c). */
 enum MHD_Result cs_api_study_pacs(const cs_api *api, struct MHD_Connection *c, cs_req *r);
 enum MHD_Result cs_ws_report_addendum(const cs_api *api, struct MHD_Connection *c, cs_req *r);

@@ -18,6 +18,18 @@ cs_status cs_ws_report_state(const cs_api *api, const char *study, char *state, 
  * assigned_reader and report_state; NULL with *found false when none. */
 json_t *cs_ws_study_json(const cs_api *api, const char *id, bool *found, cs_error *err);
 
+/* GET .../report's answer for a stored report: the report, its `derived`
+ * fields and its addenda (new reference); NULL (err set) on a store
+ * failure (report.c). */
+json_t *cs_ws_report_answer(const cs_api *api, const cs_report_rec *rep, cs_error *err);
+
+/* The study's record JSON (docs/clinical-record.md, "The record JSON"):
+ * {"study", "report" (null when none), "findings", "key_frames",
+ * "base_url" (when base_url is non-empty)}, a new reference in *out. A
+ * study that does not exist: CS_OK with *out NULL. Errors: the store's,
+ * CS_ERR_NOMEM (record.c). */
+cs_status cs_ws_record_json(const cs_api *api, const char *study, const char *base_url,
+                            json_t **out, cs_error *err) CS_WARN_UNUSED;
 /* The study's PACS export as the `pacs` object of GET /api/v1/studies/{id}
  * (docs/api.md; pacs_api.c): new reference, NULL on a store error. */
 json_t *cs_ws_pacs_json(const cs_api *api, const char *study, cs_error *err);

@@ -31,8 +31,8 @@ enum MHD_Result cs_api_reading_time(const cs_api *api, struct MHD_Connection *c,
                             "body needs {\"view\": \"full\" or \"reduced\", \"seconds\": 0 < N <= "
                             "%.0f}",
                             REPORT_MAX_S);
-    } else if (cs_store_reading_add(api->store, r->id, r->auth.user, view,
-                                    json_number_value(sec), cs_now_ms(), &out, &e) != CS_OK) {
+    } else if (cs_store_reading_add(api->store, r->id, r->auth.user, view, json_number_value(sec),
+                                    cs_now_ms(), &out, &e) != CS_OK) {
         ret = cs_http_error(api->metrics, c, 503, false, "store_unavailable", "%s", e.msg);
     } else if (out != CS_CHECK_OK) {
         ret = cs_http_error(api->metrics, c, 404, false, "unknown_study", "no study '%s'", r->id);
@@ -103,10 +103,9 @@ enum MHD_Result cs_api_reading_stats(const cs_api *api, struct MHD_Connection *c
         for (size_t j = i; j < n; j++)
             if (strcmp(v[j].reader, v[i].reader) == 0 && strcmp(v[j].view, v[i].view) == 0)
                 buf[k++] = v[j].seconds;
-        json_array_append_new(by_reader,
-                              json_pack("{s:s, s:s, s:I, s:f}", "reader", v[i].reader, "view",
-                                        v[i].view, "studies", (json_int_t)k, "median_s",
-                                        median(buf, k)));
+        json_array_append_new(by_reader, json_pack("{s:s, s:s, s:I, s:f}", "reader", v[i].reader,
+                                                   "view", v[i].view, "studies", (json_int_t)k,
+                                                   "median_s", median(buf, k)));
     }
     static const char *const views[] = {"full", "reduced"};
     for (int w = 0; w < 2; w++) {
@@ -128,8 +127,8 @@ enum MHD_Result cs_api_reading_stats(const cs_api *api, struct MHD_Connection *c
         }
         double m = median(buf, k);
         json_array_append_new(by_view, json_pack("{s:s, s:I, s:o}", "view", views[w], "studies",
-                                                 (json_int_t)k,
-                                                 "median_s", isnan(m) ? json_null() : json_real(m)));
+                                                 (json_int_t)k, "median_s",
+                                                 isnan(m) ? json_null() : json_real(m)));
     }
     free(buf);
     free(v);

@@ -22,7 +22,7 @@
 #include "server/media/media.h"
 
 #define KEY_FRAMES_MAX 24
-#define TEXT_MAX 8000 /* findings_text, comments, prep_checklist, extracolonic */
+#define TEXT_MAX 8000   /* findings_text, comments, prep_checklist, extracolonic */
 #define REASON_MAX 1000 /* recommendation_reason */
 #define FOLLOW_UP_MAX 120
 #define VIEWS_PAGE 256 /* frames read per store call for the CC-CLEAR suggestion */
@@ -274,16 +274,15 @@ static json_t *derived_json(const report_basis *b, json_t **missing)
         const char *seg = cs_cc_clear_segments[g];
         json_object_set_new(cc, seg, int_or_null(b->f.cc_clear[g]));
         json_object_set_new(src, seg,
-                            b->from_content[g]       ? json_string("reader")
+                            b->from_content[g]      ? json_string("reader")
                             : b->f.cc_clear[g] >= 0 ? json_string("migrated_grade")
-                                                     : json_null());
+                                                    : json_null());
         json_object_set_new(sug, seg, int_or_null(b->suggested[g]));
-        json_object_set_new(basis, seg,
-                            json_pack("{s:I, s:I, s:I, s:I}", "from_seq",
-                                      (json_int_t)b->seg_from[g], "to_seq",
-                                      (json_int_t)b->seg_to[g], "frames",
-                                      (json_int_t)b->seg_frames[g], "readable",
-                                      (json_int_t)b->seg_readable[g]));
+        json_object_set_new(
+            basis, seg,
+            json_pack("{s:I, s:I, s:I, s:I}", "from_seq", (json_int_t)b->seg_from[g], "to_seq",
+                      (json_int_t)b->seg_to[g], "frames", (json_int_t)b->seg_frames[g], "readable",
+                      (json_int_t)b->seg_readable[g]));
     }
     json_t *why = json_array(), *miss = json_array();
     for (size_t i = 0; i < nr; i++)
@@ -334,7 +333,7 @@ static json_t *addenda_json(const cs_addendum_rec *ad, size_t n)
 
 /* The whole answer: the report, its `derived` fields and its addenda;
  * NULL (err set) on a store failure. */
-static json_t *report_answer(const cs_api *api, const cs_report_rec *rep, cs_error *err)
+json_t *cs_ws_report_answer(const cs_api *api, const cs_report_rec *rep, cs_error *err)
 {
     json_t *o = report_json(rep);
     report_basis *b = malloc(sizeof *b);
@@ -444,8 +443,7 @@ static json_t *clean_content(const cs_api *api, struct MHD_Connection *c, json_t
         (!json_is_integer(months) || json_integer_value(months) < 0 ||
          json_integer_value(months) > FOLLOW_UP_MAX)) {
         *ret = cs_http_error(api->metrics, c, 400, false, "bad_json",
-                             "follow_up_months must be a whole number 0-%d or null",
-                             FOLLOW_UP_MAX);
+                             "follow_up_months must be a whole number 0-%d or null", FOLLOW_UP_MAX);
         goto fail;
     }
     json_object_set_new(out, "follow_up_months",
@@ -536,7 +534,7 @@ static enum MHD_Result save(const cs_api *api, struct MHD_Connection *c, cs_req 
     if (cs_ws_change_failed(api, c, out, "report", &ret))
         goto done;
     cs_audit(api->audit, a, "report.save", r->id, "version %d, %s", rep->version, rep->state);
-    json_t *answer = report_answer(api, rep, &e);
+    json_t *answer = cs_ws_report_answer(api, rep, &e);
     ret = answer ? cs_http_json(c, 200, answer, false, NULL)
                  : cs_http_error(api->metrics, c, 503, false, "store_unavailable", "%s", e.msg);
 done:
@@ -567,7 +565,7 @@ enum MHD_Result cs_ws_report(const cs_api *api, struct MHD_Connection *c, cs_req
         ret = cs_http_error(api->metrics, c, 404, false, "no_report",
                             "study '%s' has no report yet", r->id);
     else {
-        json_t *answer = report_answer(api, rep, &e);
+        json_t *answer = cs_ws_report_answer(api, rep, &e);
         ret = answer ? cs_http_json(c, 200, answer, false, NULL)
                      : cs_http_error(api->metrics, c, 503, false, "store_unavailable", "%s", e.msg);
     }
@@ -578,8 +576,7 @@ enum MHD_Result cs_ws_report(const cs_api *api, struct MHD_Connection *c, cs_req
 /* Whether the study is complete enough to sign, as the store's signing
  * transaction judges it (store.h, cs_store_report_sign_checked): read
  * here only to keep the order of the answers; the store checks again. */
-static cs_status study_complete(const cs_api *api, const char *study, bool *complete,
-                                cs_error *err)
+static cs_status study_complete(const cs_api *api, const char *study, bool *complete, cs_error *err)
 {
     cs_study_rec sr;
     bool found = false;
@@ -587,8 +584,8 @@ static cs_status study_complete(const cs_api *api, const char *study, bool *comp
     size_t n = 0;
     *complete = false;
     cs_status st = cs_store_study_get(api->store, study, &found, &sr, err);
-    if (st != CS_OK || !found || (st = cs_store_upload_list(api->store, study, false, &up, &n,
-                                                            err)) != CS_OK)
+    if (st != CS_OK || !found ||
+        (st = cs_store_upload_list(api->store, study, false, &up, &n, err)) != CS_OK)
         return st;
     uint64_t bytes = 0;
     bool all_in = n > 0;
@@ -647,12 +644,11 @@ static bool mandatory_refused(const cs_api *api, struct MHD_Connection *c, const
             snprintf(list + at, sizeof list - at, "%s%s", i ? ", " : "", json_string_value(m));
         }
         cs_metrics_error(api->metrics, CS_EK_BAD_REQUEST);
-        *ret = cs_http_json(c, 422,
-                            json_pack("{s:s, s:i, s:s+, s:O}", "error", "mandatory_missing",
-                                      "status", 422,
-                                      "reason", "the report cannot be signed without: ", list,
-                                      "missing", missing),
-                            false, NULL);
+        *ret = cs_http_json(
+            c, 422,
+            json_pack("{s:s, s:i, s:s+, s:O}", "error", "mandatory_missing", "status", 422,
+                      "reason", "the report cannot be signed without: ", list, "missing", missing),
+            false, NULL);
         refused = true;
     }
     goto done;
@@ -713,7 +709,7 @@ enum MHD_Result cs_ws_report_sign(const cs_api *api, struct MHD_Connection *c, c
     case CS_CHECK_OK:
         cs_audit(api->audit, &a, "report.sign", r->id, "version %d", rep->version);
         cs_ws_pacs_on_sign(api, &a, r->id); /* key frames to the PACS (docs/pacs.md) */
-        json_t *answer = report_answer(api, rep, &e);
+        json_t *answer = cs_ws_report_answer(api, rep, &e);
         /* Signed either way: a failing re-read still says so. */
         ret = cs_http_json(c, 200, answer ? answer : report_json(rep), false, NULL);
         break;
@@ -796,8 +792,8 @@ enum MHD_Result cs_ws_report_addendum(const cs_api *api, struct MHD_Connection *
         goto done;
     }
     if (out == CS_CHECK_NOT_FOUND)
-        ret = cs_http_error(api->metrics, c, 404, false, "no_report",
-                            "study '%s' has no report", r->id);
+        ret = cs_http_error(api->metrics, c, 404, false, "no_report", "study '%s' has no report",
+                            r->id);
     else if (out != CS_CHECK_OK)
         ret = cs_http_error(api->metrics, c, 409, false, "report_not_signed",
                             "only a signed report takes an addendum: save the draft instead");
@@ -957,8 +953,7 @@ static void put_cc_clear(html *h, const report_basis *b)
         puts_text(h, LABELS[g]);
         puts_raw(h, "</td><td>");
         if (b->f.cc_clear[g] >= 0)
-            putf(h, "%d%s", b->f.cc_clear[g],
-                 b->from_content[g] ? "" : " (from the old grade)");
+            putf(h, "%d%s", b->f.cc_clear[g], b->from_content[g] ? "" : " (from the old grade)");
         else
             puts_raw(h, "not confirmed");
         puts_raw(h, "</td><td>");

@@ -168,8 +168,8 @@ static cs_status parse_prep(json_t *arr, cs_protocol *p, cs_error *err)
  * suggestion once its facts are known. */
 static cs_status parse_report_rules(json_t *arr, cs_protocol *p, cs_error *err)
 {
-    static const char *const KEYS[] = {"when", "value", "recommend", "urgent",
-                                       "follow_up_months", NULL};
+    static const char *const KEYS[] = {"when", "value", "recommend", "urgent", "follow_up_months",
+                                       NULL};
     cs_report_rules_default(&p->report);
     if (!arr)
         return CS_OK;
@@ -208,15 +208,13 @@ static cs_status parse_report_rules(json_t *arr, cs_protocol *p, cs_error *err)
         char key[64];
         snprintf(key, sizeof key, "%s value", where);
         json_t *v = json_object_get(b, "value");
-        if (v && (!json_is_integer(v) || json_integer_value(v) < 1 ||
-                  json_integer_value(v) > 200))
+        if (v && (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > 200))
             return cs_error_set(err, CS_ERR_ARG,
                                 "protocol: %s must be a whole number from 1 to 200", key);
         value = v ? json_integer_value(v) : 0;
         snprintf(key, sizeof key, "%s follow_up_months", where);
         json_t *m = json_object_get(b, "follow_up_months");
-        if (m && (!json_is_integer(m) || json_integer_value(m) < 0 ||
-                  json_integer_value(m) > 120))
+        if (m && (!json_is_integer(m) || json_integer_value(m) < 0 || json_integer_value(m) > 120))
             return cs_error_set(err, CS_ERR_ARG,
                                 "protocol: %s must be a whole number from 0 to 120", key);
         months = m ? json_integer_value(m) : -1;

@@ -60,9 +60,9 @@ void cs_cc_clear_ranges(uint64_t first, uint64_t end, uint64_t from[CS_CC_SEGMEN
     }
 }
 
-static const char *const WHEN_NAMES[] = {"suspected_cancer",     "polyp_mm_at_least",
-                                         "polyps_at_least",      "inadequate_cleansing",
-                                         "incomplete",           "otherwise"};
+static const char *const WHEN_NAMES[] = {"suspected_cancer", "polyp_mm_at_least",
+                                         "polyps_at_least",  "inadequate_cleansing",
+                                         "incomplete",       "otherwise"};
 
 const char *cs_report_when_name(cs_report_when w)
 {
@@ -118,11 +118,11 @@ const char *cs_report_completeness(const cs_report_facts *f, const char **reason
                                    size_t *n)
 {
     *n = 0;
-#define REASON(t)           \
-    do {                    \
-        if (*n < cap)       \
+#define REASON(t)            \
+    do {                     \
+        if (*n < cap)        \
             reasons[*n] = t; \
-        (*n)++;             \
+        (*n)++;              \
     } while (0)
     if (!f->caecum_reached)
         REASON("caecum_not_reached");

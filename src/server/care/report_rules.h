@@ -54,22 +54,22 @@ void cs_cc_clear_ranges(uint64_t first, uint64_t end, uint64_t from[CS_CC_SEGMEN
 /* ---- the recommendation rule table ---------------------------------------- */
 
 typedef enum cs_report_when {
-    CS_WHEN_SUSPECTED_CANCER,    /* any finding marked suspected cancer */
-    CS_WHEN_POLYP_MM_AT_LEAST,   /* any polyp with size_mm >= value */
-    CS_WHEN_POLYPS_AT_LEAST,     /* the polyps' counts add up to >= value */
+    CS_WHEN_SUSPECTED_CANCER,     /* any finding marked suspected cancer */
+    CS_WHEN_POLYP_MM_AT_LEAST,    /* any polyp with size_mm >= value */
+    CS_WHEN_POLYPS_AT_LEAST,      /* the polyps' counts add up to >= value */
     CS_WHEN_INADEQUATE_CLEANSING, /* CC-CLEAR adequacy is inadequate */
-    CS_WHEN_INCOMPLETE,          /* completeness is incomplete */
-    CS_WHEN_OTHERWISE,           /* always */
+    CS_WHEN_INCOMPLETE,           /* completeness is incomplete */
+    CS_WHEN_OTHERWISE,            /* always */
 } cs_report_when;
 
 #define CS_REPORT_RULES_MAX 16
 
 typedef struct cs_report_rule {
     cs_report_when when;
-    int value;             /* mm or polyp count for the two thresholds, else 0 */
-    char recommend[32];    /* a word of the "recommendations" vocabulary */
-    bool urgent;           /* shown as urgent (a suspected cancer) */
-    int follow_up_months;  /* 0-120, -1 = none suggested */
+    int value;            /* mm or polyp count for the two thresholds, else 0 */
+    char recommend[32];   /* a word of the "recommendations" vocabulary */
+    bool urgent;          /* shown as urgent (a suspected cancer) */
+    int follow_up_months; /* 0-120, -1 = none suggested */
 } cs_report_rule;
 
 typedef struct cs_report_rules {
@@ -96,26 +96,26 @@ bool cs_report_when_parse(const char *name, cs_report_when *out);
  * the findings and the saved content. */
 typedef struct cs_report_facts {
     /* the study (patient and episode) */
-    bool has_patient;       /* NHS number, names, date of birth present */
-    bool has_indication;    /* episode.indication recorded */
+    bool has_patient;    /* NHS number, names, date of birth present */
+    bool has_indication; /* episode.indication recorded */
     /* the landmarks */
-    bool caecum_reached;    /* first_caecal set */
-    bool excreted;          /* excreted set */
+    bool caecum_reached; /* first_caecal set */
+    bool excreted;       /* excreted set */
     /* CC-CLEAR as confirmed (content, or migrated old grades); -1 = not */
     int cc_clear[CS_CC_SEGMENTS];
     /* the findings */
-    int polyps;             /* sum of the polyp findings' counts */
+    int polyps;              /* sum of the polyp findings' counts */
     double largest_polyp_mm; /* -1: none with a size */
     bool suspected_cancer;
     bool findings_complete; /* every finding has a segment, every polyp a size */
     /* the saved content */
-    bool has_prep;          /* prep_checklist not blank */
+    bool has_prep;              /* prep_checklist not blank */
     const char *recommendation; /* "" = none */
     bool has_recommendation_reason;
-    bool has_follow_up;     /* follow_up_months is a number */
-    bool has_extracolonic;  /* extracolonic not blank */
-    bool disclaimer_ack;    /* upper_gi_disclaimer_ack true */
-    bool has_reader;        /* someone saved the report */
+    bool has_follow_up;    /* follow_up_months is a number */
+    bool has_extracolonic; /* extracolonic not blank */
+    bool disclaimer_ack;   /* upper_gi_disclaimer_ack true */
+    bool has_reader;       /* someone saved the report */
 } cs_report_facts;
 
 /* "complete" or "incomplete"; reasons[0..*n) (up to cap) get why:

@@ -27,7 +27,7 @@ struct cs_pacs {
     bool started;
 };
 
-void cs_pacs_accession(const char *study, char out[17]) { snprintf(out, 17, "%.16s", study); }
+void cs_pacs_accession(const char *study, char out[17]) { cs_uid_accession(study, out); }
 
 /* A PN component: '^' '=' '\\' separate components, groups and values,
  * so a name's own become spaces. */

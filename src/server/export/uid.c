@@ -76,3 +76,8 @@ cs_status cs_uid_frame_instance(const char *study_id, uint64_t seq, char out[CS_
     snprintf(key, sizeof key, "%s/%" PRIu64, study_id, seq);
     return cs_uid_make("instance", key, out, err);
 }
+
+void cs_uid_accession(const char *study_id, char out[17])
+{
+    snprintf(out, 17, "%.16s", study_id ? study_id : "");
+}

@@ -36,4 +36,9 @@ cs_status cs_uid_key_frame_series(const char *study_id, char out[CS_UID_MAX],
 cs_status cs_uid_frame_instance(const char *study_id, uint64_t seq, char out[CS_UID_MAX],
                                 cs_error *err) CS_WARN_UNUSED;
 
+/* The accession number both exports quote: the study id's first 16
+ * characters (DICOM's Accession Number and Study ID hold at most 16).
+ * `out` holds 17 bytes. */
+void cs_uid_accession(const char *study_id, char out[17]);
+
 #endif

@@ -163,6 +163,8 @@ const cs_route_row cs_routes[] = {
     {"POST", S "/reading-time", EDIT, true, false, NULL, false, API(cs_api_reading_time)},
     {"GET", "/api/v1/stats/reading-time", CS_ROLE_CONSULTANT | CS_WHO_ADMINS, false, false, NULL,
      false, API(cs_api_reading_stats)},
+    {"GET", S "/report.fhir.json", IMAGES, false, true, "report.export", false,
+     API(cs_ws_report_fhir)},
     /* reader training: known-answer cases, blinded until submitted */
     {"GET", T "/courses", TRAINING, false, false, NULL, false, API(cs_api_training_courses)},
     {"POST", T "/courses", TRAINERS, true, false, NULL, false, API(cs_api_training_courses)},

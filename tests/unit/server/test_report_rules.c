@@ -242,10 +242,18 @@ static void mandatory_fields_are_listed_in_order(void **state)
         none.cc_clear[i] = -1;
     none.recommendation = "";
     cs_report_mandatory_missing(&none, NULL, names, 16, &n);
-    const char *want[] = {"patient",         "indication",       "bowel_preparation",
-                          "cc_clear",        "cleansing_adequacy", "completeness",
-                          "findings",        "extracolonic",     "recommendation",
-                          "follow_up_months", "reader",           "upper_gi_disclaimer_ack"};
+    const char *want[] = {"patient",
+                          "indication",
+                          "bowel_preparation",
+                          "cc_clear",
+                          "cleansing_adequacy",
+                          "completeness",
+                          "findings",
+                          "extracolonic",
+                          "recommendation",
+                          "follow_up_months",
+                          "reader",
+                          "upper_gi_disclaimer_ack"};
     assert_int_equal(n, sizeof want / sizeof want[0]);
     for (size_t i = 0; i < n; i++)
         assert_string_equal(names[i], want[i]);

@@ -64,10 +64,12 @@ static void addenda_only_on_a_signed_report_in_order(void **state)
     assert_int_equal(cs_store_report_sign_checked(f->s, "s", "cora", 9000, 1, &o, rep, &e), CS_OK);
     assert_int_equal(o, CS_CHECK_OK);
     int64_t id1 = 0, id2 = 0;
-    assert_int_equal(add(f, "s", "rita", 10000, "histology", "Tubular adenoma.", &id1), CS_CHECK_OK);
+    assert_int_equal(add(f, "s", "rita", 10000, "histology", "Tubular adenoma.", &id1),
+                     CS_CHECK_OK);
     assert_int_equal(add(f, "s", "cora", 11000, "typo", "Left, not right.", &id2), CS_CHECK_OK);
     assert_true(id2 > id1);
-    assert_int_equal(add(f, "t", "rita", 1, "why", "what", NULL), CS_CHECK_INVALID); /* t unsigned */
+    assert_int_equal(add(f, "t", "rita", 1, "why", "what", NULL),
+                     CS_CHECK_INVALID); /* t unsigned */
 
     assert_int_equal(cs_store_addenda_list(f->s, "s", &list, &n, &e), CS_OK);
     assert_int_equal(n, 2);
