@@ -23,6 +23,7 @@ static void analyze_items(cs_worker *w, const cs_item *items, size_t n, uint64_t
     cs_frame_result results[BATCH];
     size_t which[BATCH], m = 0;
     cs_error err = {0};
+    const int detail_side = cs_worker_detail_side(w);
 
     for (size_t i = 0; i < n; i++) {
         const cs_item *item = &items[i];
@@ -40,7 +41,8 @@ static void analyze_items(cs_worker *w, const cs_item *items, size_t n, uint64_t
             memcpy(o->reason, item->reason, sizeof o->reason);
             continue;
         case CS_ITEM_ENCODED:
-            if (cs_decode_frame(item->data, item->len, &decoded[i], &err) != CS_OK) {
+            if (cs_decode_frame_detail(item->data, item->len, detail_side, &decoded[i], &err) !=
+                CS_OK) {
                 o->status = err.code;
                 snprintf(o->reason, sizeof o->reason, "%s", err.msg);
                 continue;
