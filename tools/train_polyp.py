@@ -1011,6 +1011,44 @@ def write_reference(net, path, img_u8):
 
 # --------------------------------------------------------------------------
 
+def write_heldout(shared, out, seed):
+    """The shipped model's held-out material as a folder `capscreen eval
+    --finding polyp --masks` reads: Kvasir-SEG fold 4 (positives, with
+    masks) and the held-out WCEBleedGen groups (negatives), as symbolic
+    links, and labels.csv. The same splits as training (same seed, the
+    cache's order: files sorted by name)."""
+    kv = sorted(read_csv(os.path.join(shared, "kvasir-seg", "labels.csv")), key=lambda r: r["file"])
+    wc = sorted(read_csv(os.path.join(shared, "wcebleedgen", "labels.csv")), key=lambda r: r["file"])
+    kfold = group_split(np.array([int(r["group"]) for r in kv]), 5, seed)
+    wpart = group_split(np.array([int(r["group"]) for r in wc]), 5, seed + 1)
+    for sub in ("frames", "masks"):
+        os.makedirs(os.path.join(out, sub), exist_ok=True)
+
+    def link(src, dst):
+        if os.path.lexists(dst):
+            os.remove(dst)
+        os.symlink(os.path.abspath(src), dst)
+
+    rows = []
+    for r, f in zip(kv, kfold):
+        if f == 4:
+            link(os.path.join(shared, "kvasir-seg", "images", r["file"]),
+                 os.path.join(out, "frames", r["file"]))
+            link(os.path.join(shared, "kvasir-seg", "masks", r["file"]),
+                 os.path.join(out, "masks", r["file"]))
+            rows.append((r["file"], 1))
+    for r, p in zip(wc, wpart):
+        if p == 0:
+            link(os.path.join(shared, "wcebleedgen", "images", r["file"]),
+                 os.path.join(out, "frames", r["file"]))
+            rows.append((r["file"], 0))
+    with open(os.path.join(out, "labels.csv"), "w") as f:
+        f.write("file,polyp\n")
+        for name, v in rows:
+            f.write(f"{name},{v}\n")
+    return sum(v for _, v in rows), sum(1 - v for _, v in rows)
+
+
 def main():
     global WIDTHS, LIGHT_SHARE, CAPSULE_ZOOM, OVERLAY_MEASURES
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -1048,6 +1086,9 @@ def main():
     ap.add_argument("--input-side", type=int, default=80,
                     help="network input side in pixels (heatmap: half of it); 80 is the "
                          "shipped model, larger sides need the engine's larger decode")
+    ap.add_argument("--write-heldout", metavar="DIR",
+                    help="only write the held-out frames (links), masks and labels.csv for "
+                         "capscreen eval --finding polyp --masks, then stop")
     ap.add_argument("--smoke", action="store_true",
                     help="a few frames, one epoch: checks the tool runs end to end")
     a = ap.parse_args()
@@ -1071,6 +1112,11 @@ def main():
         if not os.path.isfile(os.path.join(a.shared, sub, "labels.csv")):
             log(f"train_polyp: no {sub}/labels.csv under {a.shared}")
             return 2
+    if a.write_heldout:
+        npos, nneg = write_heldout(a.shared, a.write_heldout, a.seed)
+        log(f"wrote {a.write_heldout}: {npos} Kvasir-SEG fold-4 frames with masks, "
+            f"{nneg} held-out capsule frames, labels.csv")
+        return 0
     data = build_cache(a.shared, a.cache, (40, 80) if a.smoke else None)
     kfold = group_split(data["kgroup"], 5, a.seed)
     wpart = group_split(data["wgroup"], 5, a.seed + 1)
