@@ -232,6 +232,7 @@ cs_status cs_pipeline_run(cs_source *src, const cs_engine *eng, int threads, cs_
 {
     if (threads < 1 || threads > 256)
         return cs_error_set(err, CS_ERR_ARG, "thread count %d out of range 1..256", threads);
+    cs_source_want_detail(src, cs_engine_detail_side(eng));
     if (threads == 1)
         return run_inline(src, eng, sink, ctx, err);
 
