@@ -27,8 +27,11 @@ models/MODEL_CARD-polyp.md and polyp-unet.metrics.json,
 "experiments_not_shipped"): --overlay-measures (overlay pairs with a
 consistency penalty, overlay_pair_loss; black corner patches),
 --source-weight (source_rank_loss: polyp-free frames must not be ranked by
-their source), --light-share, --capsule-zoom, --widths. With none of them
-the tool trains the shipped model.
+their source), --light-share, --capsule-zoom, --widths, --input-side 128
+(a larger input and heatmap; the engine then decodes every frame a second
+time at a larger scale). With none of them the tool trains the shipped
+model. --write-heldout DIR writes the held-out material as a folder for
+`capscreen eval --finding polyp --masks`.
 
 Single thread, seeded, deterministic ops, fixed data order: the same data
 and arguments give the same weights bytes.
