@@ -61,7 +61,9 @@ TOPK = 16            # frame score: sigmoid(mean of the TOPK largest logits)
 PX = 1.0             # pixel lengths of the augmentation, relative to the 80 px model's
 WIDTHS = (16, 32, 64, 128)
 MAGIC = b"CSPOLYP1"
-INPUT_SIDES = range(64, 257, 16)  # what the C loader accepts (docs/engine.md)
+# Input sides the tool trains: multiples of 16 (four stride-2 levels) up to
+# 160, where the scaled top-k (below) reaches the C loader's limit of 64.
+INPUT_SIDES = range(64, 161, 16)
 
 
 def set_input_side(side):
@@ -1096,7 +1098,7 @@ def main():
                     help="a few frames, one epoch: checks the tool runs end to end")
     a = ap.parse_args()
     if a.input_side not in INPUT_SIDES:
-        ap.error("--input-side takes a multiple of 16 from 64 to 256")
+        ap.error("--input-side takes a multiple of 16 from 64 to 160")
     set_input_side(a.input_side)
     WIDTHS = tuple(int(v) for v in a.widths.split(","))
     LIGHT_SHARE, CAPSULE_ZOOM = a.light_share, a.capsule_zoom

@@ -238,8 +238,11 @@ static cs_status polyp_analyze(cs_worker *w, const cs_image *frame, size_t slot,
                                cs_frame_result *out, cs_error *err)
 {
     const cs_polyp_model *m = w->eng->polyp;
-    cs_image detail = {frame->detail_width, frame->detail_height, frame->src_width,
-                       frame->src_height, frame->detail_rgb, 0, 0, NULL};
+    cs_image detail = {.width = frame->detail_width,
+                       .height = frame->detail_height,
+                       .src_width = frame->src_width,
+                       .src_height = frame->src_height,
+                       .rgb = frame->detail_rgb};
     const cs_image *img = frame->detail_rgb ? &detail : frame;
     size_t need = (size_t)m->in_side * (size_t)img->height * 3;
     if (need > w->polyp_tmp_len) {

@@ -23,7 +23,7 @@
 #include "capscreen/status.h"
 
 #define CS_POLYP_MAGIC "CSPOLYP1"
-#define CS_POLYP_VERSION 2u /* written now; version 1 (80/40) still loads */
+#define CS_POLYP_VERSION 2u /* the newest format read; version 1 (80/40) loads too */
 #define CS_POLYP_V1_IN 80   /* a version-1 file's input side, pixels */
 #define CS_POLYP_MIN_IN 64  /* input sides allowed: multiples of 16 in this range */
 #define CS_POLYP_MAX_IN 256
