@@ -16,6 +16,8 @@
 # with peak RSS, checks the 1- and 2-thread summaries are identical, and
 # runs bench-polyp-net (the detector alone: frames/s on one thread, MFLOPs
 # per frame, live studies at 4 frames/s one core can serve).
+# CAPSCREEN_POLYP_MODEL=FILE benches other polyp weights (default: the
+# shipped models/polyp-unet.bin), e.g. a trial with a larger input.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 frames=${1:-50000}
@@ -59,7 +61,7 @@ read -r t2b _ _ < <(timed "$cs" analyze --threads 2 --output "$work/rsum2.json" 
 read -r ts ms _ < <(timed "$cs" analyze --threads 2 --output "$work/rsum-small.json" "$work/redundant-${BENCH_SIDE:-640}-$small.csfs")
 t2=$(best "$t2a" "$t2b") t1=$t1a
 cmp -s "$work/rsum1.json" "$work/rsum2.json" || { echo "bench: 1- and 2-thread summaries differ" >&2; exit 1; }
-net=$("$root/build/bench-polyp-net" "$root/models/polyp-unet.bin" 5)
+net=$("$root/build/bench-polyp-net" "${CAPSCREEN_POLYP_MODEL:-$root/models/polyp-unet.bin}" 5)
 
 python3 - "$frames" "$ref1" "$ref2" "$t1" "$m1" "$t2" "$m2" "$small" "$ms" "$net" "$work/rsum2.json" "$cref" "$c1" "$c2" <<'PY'
 import json, sys, os

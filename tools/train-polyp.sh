@@ -6,6 +6,8 @@
 # models/polyp-unet.metrics.json and the C test vector
 # tests/data/polyp-ref.bin. Single thread, seeded, deterministic.
 #   tools/train-polyp.sh [SHARED_DATA_DIR] [extra train_polyp.py options]
+# (later options win: a trial such as --input-side 128 should pass its own
+# --out, --metrics and --reference so as not to replace the shipped files)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 data=${1:-$root/../shared/data}

@@ -27,8 +27,11 @@ models/MODEL_CARD-polyp.md and polyp-unet.metrics.json,
 "experiments_not_shipped"): --overlay-measures (overlay pairs with a
 consistency penalty, overlay_pair_loss; black corner patches),
 --source-weight (source_rank_loss: polyp-free frames must not be ranked by
-their source), --light-share, --capsule-zoom, --widths. With none of them
-the tool trains the shipped model.
+their source), --light-share, --capsule-zoom, --widths, --input-side 128
+(a larger input and heatmap; the engine then decodes every frame a second
+time at a larger scale). With none of them the tool trains the shipped
+model. --write-heldout DIR writes the held-out material as a folder for
+`capscreen eval --finding polyp --masks`.
 
 Single thread, seeded, deterministic ops, fixed data order: the same data
 and arguments give the same weights bytes.
@@ -49,13 +52,35 @@ import torch.nn as nn
 import torch.nn.functional as F
 from PIL import Image, ImageDraw, ImageFilter
 
-CACHE_SIDE = 160     # cached frames, square (stretched like the engine does)
-IN = 80              # network input side (the engine's analysis size)
+# Everything that depends on the network's input side (--input-side; set
+# by set_input_side, the defaults are the shipped 80 px model's).
+IN = 80              # network input side (the engine's polyp input)
 OUT = IN // 2        # heatmap side
+CACHE_SIDE = 2 * IN  # cached frames, square (stretched like the engine does)
 TOPK = 16            # frame score: sigmoid(mean of the TOPK largest logits)
+PX = 1.0             # pixel lengths of the augmentation, relative to the 80 px model's
 WIDTHS = (16, 32, 64, 128)
 MAGIC = b"CSPOLYP1"
-FORMAT_VERSION = 1
+# Input sides the tool trains: multiples of 16 (four stride-2 levels) up to
+# 160, where the scaled top-k (below) reaches the C loader's limit of 64.
+INPUT_SIDES = range(64, 161, 16)
+
+
+def set_input_side(side):
+    """Scale what depends on the input side: the heatmap (side/2), the
+    cache (2x the side, so the capsule-look working resolution of 1-1.6x
+    the side is never an upscale), the top-k pool (same share of the
+    heatmap's area: 16 cells of 40x40) and the pixel lengths of blurs,
+    feathers and filters (PX). At 80 nothing changes."""
+    global IN, OUT, CACHE_SIDE, TOPK, PX
+    IN, OUT, CACHE_SIDE = side, side // 2, 2 * side
+    TOPK = int(round(16 * (OUT / 40.0) ** 2))
+    PX = side / 80.0
+
+
+def odd_px(n):
+    """An odd filter size n (at the 80 px scale) scaled by PX."""
+    return 2 * int(round((n - 1) / 2 * PX)) + 1
 
 # --------------------------------------------------------------------------
 # CRC-32C (Castagnoli), as include/capscreen/crc32c.h
@@ -124,8 +149,9 @@ def build_cache(shared, cache, subset=None):
     """Decode every frame once into cache/frames-v1.npz. `subset` (smoke
     runs): (n_kvasir, n_capsule) frames picked by a fixed seed, cached apart."""
     os.makedirs(cache, exist_ok=True)
-    path = os.path.join(cache, "frames-v1.npz" if subset is None else
-                        "frames-v1-smoke-%d-%d.npz" % subset)
+    size = "" if CACHE_SIDE == 160 else "-s%d" % CACHE_SIDE  # the 80 px model's name kept
+    path = os.path.join(cache, ("frames-v1%s.npz" % size) if subset is None else
+                        ("frames-v1%s-smoke-%%d-%%d.npz" % size) % subset)
     if os.path.exists(path):
         z = np.load(path, allow_pickle=False)
         return {k: z[k] for k in z.files}
@@ -222,7 +248,7 @@ def field_mask(rng, side):
         d.rounded_rectangle([c - rad * 0.92, c - rad * 0.92, c + rad * 0.92, c + rad * 0.92],
                             radius=int(rad * 0.4), fill=255)
     if rng.rand() < 0.5:
-        m = m.filter(ImageFilter.GaussianBlur(rng.uniform(2, 10)))
+        m = m.filter(ImageFilter.GaussianBlur(rng.uniform(2, 10) * PX))
     m = m.resize((side, side), Image.BOX)
     return np.asarray(m, np.float32) / 255.0
 
@@ -257,7 +283,7 @@ def add_debris(rng, img):
         col = (int(rng.uniform(120, 200)), int(rng.uniform(100, 170)), int(rng.uniform(10, 60)),
                int(rng.uniform(120, 230)))
         d.ellipse([x - r, y - r * rng.uniform(0.4, 1), x + r, y + r], fill=col)
-    over = over.filter(ImageFilter.GaussianBlur(rng.uniform(0.3, 1.5)))
+    over = over.filter(ImageFilter.GaussianBlur(rng.uniform(0.3, 1.5) * PX))
     return np.asarray(Image.alpha_composite(pil, over).convert("RGB"), np.uint8)
 
 
@@ -285,11 +311,12 @@ def capsule_look(rng, img, mask):
     if rng.rand() < 0.5:
         img = img[:, ::-1]
         mask = mask[:, ::-1]
-    # the capsule's resolution: 200-336 px frames, i.e. softer than colonoscopy
+    # the capsule's resolution: 200-336 px frames, i.e. softer than colonoscopy;
+    # 1-1.6x the input side (80-128 px for the 80 px input)
     work = int(rng.uniform(1.0, 1.6) * IN)
     pil = Image.fromarray(np.ascontiguousarray(img)).resize((work, work), Image.BOX)
     if not light and rng.rand() < 0.4:
-        pil = pil.filter(ImageFilter.GaussianBlur(rng.uniform(0.3, 1.6)))
+        pil = pil.filter(ImageFilter.GaussianBlur(rng.uniform(0.3, 1.6) * PX))
     a = np.asarray(pil, np.uint8)
     if not light and rng.rand() < 0.35:
         a = add_bubbles(rng, a)
@@ -344,8 +371,8 @@ def polyp_cutout(rng, kimg, kmask, target_side):
     mcrop = mcrop.resize((nw, nh), Image.BILINEAR)
     lab = np.asarray(mcrop, np.float32) / 255.0
     # soft alpha: the mask grown a little and feathered
-    grow = mcrop.filter(ImageFilter.MaxFilter(3 if nw < 40 else 5))
-    alpha = grow.filter(ImageFilter.GaussianBlur(rng.uniform(1.0, 3.5)))
+    grow = mcrop.filter(ImageFilter.MaxFilter(odd_px(3) if nw < 40 * PX else odd_px(5)))
+    alpha = grow.filter(ImageFilter.GaussianBlur(rng.uniform(1.0, 3.5) * PX))
     return np.asarray(crop, np.float32), np.asarray(alpha, np.float32) / 255.0, lab
 
 
@@ -366,7 +393,7 @@ def background_cutout(rng, kimg, kmask, target_side):
     d = ImageDraw.Draw(blob)
     e = target_side * rng.uniform(0.1, 0.25)
     d.ellipse([e, e * rng.uniform(0.5, 1.5), target_side - e, target_side - e], fill=255)
-    alpha = blob.filter(ImageFilter.GaussianBlur(rng.uniform(1.0, 3.5)))
+    alpha = blob.filter(ImageFilter.GaussianBlur(rng.uniform(1.0, 3.5) * PX))
     return (np.asarray(crop, np.float32), np.asarray(alpha, np.float32) / 255.0,
             np.zeros((target_side, target_side), np.float32))
 
@@ -425,7 +452,7 @@ class DS(nn.Module):
 
 
 class PolypNet(nn.Module):
-    """80x80 input; heatmap logits at 40x40 (half the input side)."""
+    """IN x IN input (80 shipped); heatmap logits at half the input side."""
     def __init__(self, w=None):
         super().__init__()
         w = WIDTHS if w is None else w
@@ -713,7 +740,8 @@ def predict(net, imgs_u8):
     return np.concatenate(outs), np.concatenate(scores)
 
 
-def resize_u8(img, side=IN):
+def resize_u8(img, side=None):
+    side = IN if side is None else side
     return np.asarray(Image.fromarray(img).resize((side, side), Image.BOX), np.uint8)
 
 
@@ -856,13 +884,13 @@ def background_crops(data, kidx, widx, seed):
 def inpaint(img, mask):
     """Fill `mask` (grown a little) by repeated 5x5 box blurs from its
     surroundings: a Kvasir-SEG frame with its polyp removed."""
-    m = Image.fromarray((mask * 255).astype(np.uint8)).filter(ImageFilter.MaxFilter(7))
+    m = Image.fromarray((mask * 255).astype(np.uint8)).filter(ImageFilter.MaxFilter(odd_px(7)))
     m = np.asarray(m) > 0
     out = img.astype(np.float32)
     out[m] = out[~m].mean(0)
     for _ in range(60):
         bl = np.asarray(Image.fromarray(out.clip(0, 255).astype(np.uint8)).filter(
-            ImageFilter.BoxBlur(2)), np.float32)
+            ImageFilter.BoxBlur(2 * PX)), np.float32)
         out[m] = bl[m]
     return out.clip(0, 255).astype(np.uint8)
 
@@ -952,7 +980,12 @@ def write_weights(net, path, threshold):
     layers = folded_layers(net)
     body = bytearray()
     body += MAGIC
-    body += struct.pack("<IIIIIf", FORMAT_VERSION, IN, TOPK, len(WIDTHS), len(layers), threshold)
+    if (IN, OUT, TOPK) == (80, 40, 16):
+        # version 1: input 80, heatmap 40 implied; the shipped 80 px model
+        # stays byte for byte what it was
+        body += struct.pack("<IIIIIf", 1, IN, TOPK, len(WIDTHS), len(layers), threshold)
+    else:  # version 2 carries the heatmap side
+        body += struct.pack("<IIIIIIf", 2, IN, OUT, TOPK, len(WIDTHS), len(layers), threshold)
     body += struct.pack("<4I", *WIDTHS)
     for name, w, b in layers:
         nm = name.encode()
@@ -969,7 +1002,7 @@ def write_weights(net, path, threshold):
 
 @torch.no_grad()
 def write_reference(net, path, img_u8):
-    """A test vector for the C engine: one input frame (80x80 RGB) and the
+    """A test vector for the C engine: one input frame (IN x IN RGB) and the
     network's logits for it, from the folded weights' graph."""
     lg = net(to_input(img_u8[None]))[0].numpy().astype("<f4")
     score = float(torch.sigmoid(frame_logit(torch.from_numpy(lg[None])))[0])
@@ -982,6 +1015,44 @@ def write_reference(net, path, img_u8):
 
 
 # --------------------------------------------------------------------------
+
+def write_heldout(shared, out, seed):
+    """The shipped model's held-out material as a folder `capscreen eval
+    --finding polyp --masks` reads: Kvasir-SEG fold 4 (positives, with
+    masks) and the held-out WCEBleedGen groups (negatives), as symbolic
+    links, and labels.csv. The same splits as training (same seed, the
+    cache's order: files sorted by name)."""
+    kv = sorted(read_csv(os.path.join(shared, "kvasir-seg", "labels.csv")), key=lambda r: r["file"])
+    wc = sorted(read_csv(os.path.join(shared, "wcebleedgen", "labels.csv")), key=lambda r: r["file"])
+    kfold = group_split(np.array([int(r["group"]) for r in kv]), 5, seed)
+    wpart = group_split(np.array([int(r["group"]) for r in wc]), 5, seed + 1)
+    for sub in ("frames", "masks"):
+        os.makedirs(os.path.join(out, sub), exist_ok=True)
+
+    def link(src, dst):
+        if os.path.lexists(dst):
+            os.remove(dst)
+        os.symlink(os.path.abspath(src), dst)
+
+    rows = []
+    for r, f in zip(kv, kfold):
+        if f == 4:
+            link(os.path.join(shared, "kvasir-seg", "images", r["file"]),
+                 os.path.join(out, "frames", r["file"]))
+            link(os.path.join(shared, "kvasir-seg", "masks", r["file"]),
+                 os.path.join(out, "masks", r["file"]))
+            rows.append((r["file"], 1))
+    for r, p in zip(wc, wpart):
+        if p == 0:
+            link(os.path.join(shared, "wcebleedgen", "images", r["file"]),
+                 os.path.join(out, "frames", r["file"]))
+            rows.append((r["file"], 0))
+    with open(os.path.join(out, "labels.csv"), "w") as f:
+        f.write("file,polyp\n")
+        for name, v in rows:
+            f.write(f"{name},{v}\n")
+    return sum(v for _, v in rows), sum(1 - v for _, v in rows)
+
 
 def main():
     global WIDTHS, LIGHT_SHARE, CAPSULE_ZOOM, OVERLAY_MEASURES
@@ -1017,9 +1088,18 @@ def main():
     ap.add_argument("--overlay-measures", action="store_true",
                     help="overlay pairs, black corner patches, no label under blacked-out "
                          "overlays (tried: see the model card)")
+    ap.add_argument("--input-side", type=int, default=80,
+                    help="network input side in pixels (heatmap: half of it); 80 is the "
+                         "shipped model, larger sides need the engine's larger decode")
+    ap.add_argument("--write-heldout", metavar="DIR",
+                    help="only write the held-out frames (links), masks and labels.csv for "
+                         "capscreen eval --finding polyp --masks, then stop")
     ap.add_argument("--smoke", action="store_true",
                     help="a few frames, one epoch: checks the tool runs end to end")
     a = ap.parse_args()
+    if a.input_side not in INPUT_SIDES:
+        ap.error("--input-side takes a multiple of 16 from 64 to 160")
+    set_input_side(a.input_side)
     WIDTHS = tuple(int(v) for v in a.widths.split(","))
     LIGHT_SHARE, CAPSULE_ZOOM = a.light_share, a.capsule_zoom
     OVERLAY_MEASURES = a.overlay_measures
@@ -1037,6 +1117,11 @@ def main():
         if not os.path.isfile(os.path.join(a.shared, sub, "labels.csv")):
             log(f"train_polyp: no {sub}/labels.csv under {a.shared}")
             return 2
+    if a.write_heldout:
+        npos, nneg = write_heldout(a.shared, a.write_heldout, a.seed)
+        log(f"wrote {a.write_heldout}: {npos} Kvasir-SEG fold-4 frames with masks, "
+            f"{nneg} held-out capsule frames, labels.csv")
+        return 0
     data = build_cache(a.shared, a.cache, (40, 80) if a.smoke else None)
     kfold = group_split(data["kgroup"], 5, a.seed)
     wpart = group_split(data["wgroup"], 5, a.seed + 1)
@@ -1047,7 +1132,8 @@ def main():
     if a.cv_epochs is None:
         a.cv_epochs = a.epochs
 
-    metrics = dict(tool="tools/train_polyp.py", seed=a.seed, input_side=IN, topk=TOPK,
+    metrics = dict(tool="tools/train_polyp.py", seed=a.seed, input_side=IN, heatmap_side=OUT,
+                   cache_side=CACHE_SIDE, topk=TOPK,
                    widths=list(WIDTHS), threads=a.threads, epochs=a.epochs,
                    cv_epochs=a.cv_epochs, smoke=a.smoke,
                    source_weight=a.source_weight, overlay_weight=a.overlay_weight,
@@ -1094,9 +1180,10 @@ def main():
         if a.part == "cv":
             with open(a.metrics) as f:
                 metrics = json.load(f)
-            if metrics.get("widths") != list(WIDTHS) or metrics.get("epochs") != a.epochs:
+            if metrics.get("widths") != list(WIDTHS) or metrics.get("epochs") != a.epochs \
+                    or metrics.get("input_side", 80) != IN:
                 log("train_polyp: --part cv needs the metrics of the same shipped model "
-                    "(widths, epochs); run --part final first")
+                    "(widths, epochs, input side); run --part final first")
                 return 2
         old = metrics.get("cv", {})
         done = {r["fold"]: r for r in old.get("folds", [])} \

@@ -71,9 +71,6 @@ typedef struct cs_frame_result {
     cs_box polyp_boxes[CS_MAX_BOXES]; /* highest peak first */
 } cs_frame_result;
 
-/* Side of the polyp heatmap (cs_worker_polyp_heatmap), cells. */
-#define CS_POLYP_HEATMAP_SIDE 40
-
 typedef struct cs_engine cs_engine;
 typedef struct cs_worker cs_worker;
 
@@ -96,6 +93,15 @@ void cs_engine_free(cs_engine *eng);
  * chosen on held-out capsule material) and the weights file's path. */
 float cs_engine_polyp_threshold(const cs_engine *eng);
 const char *cs_engine_polyp_model_path(const cs_engine *eng);
+/* The polyp network's input side (pixels) and heatmap side (cells, the
+ * side of cs_worker_polyp_heatmap), both from its weights file. */
+int cs_engine_polyp_input_side(const cs_engine *eng);
+int cs_engine_polyp_heatmap_side(const cs_engine *eng);
+/* The short side the frame's detail decode must have for the polyp
+ * network (pass it to cs_decode_frame_detail), or 0 when the analysis
+ * image is enough (the 80 px network). Frames decoded without it still
+ * analyse; the network then reads the upscaled analysis image. */
+int cs_engine_detail_side(const cs_engine *eng);
 
 /* Decision threshold stored with the model (chosen in training for the
  * operating point in models/MODEL_CARD.md). */
@@ -104,6 +110,8 @@ const char *cs_engine_model_path(const cs_engine *eng);
 
 cs_status cs_worker_new(const cs_engine *eng, cs_worker **out, cs_error *err) CS_WARN_UNUSED;
 void cs_worker_free(cs_worker *w);
+/* cs_engine_detail_side of the worker's engine. */
+int cs_worker_detail_side(const cs_worker *w);
 
 /* Analyse one decoded frame. Deterministic: the same image gives the same
  * result on any thread. Errors: CS_ERR_MODEL if prediction fails,
@@ -122,7 +130,7 @@ cs_status cs_worker_analyze(cs_worker *w, const cs_image *img, cs_frame_result *
 cs_status cs_worker_analyze_batch(cs_worker *w, const cs_image *const *imgs, size_t n,
                                   cs_frame_result *out, cs_error *err) CS_WARN_UNUSED;
 
-/* The polyp probability map (CS_POLYP_HEATMAP_SIDE^2 floats, row-major,
+/* The polyp probability map (cs_engine_polyp_heatmap_side()^2 floats, row-major,
  * covering the whole frame) of frame i of the worker's last batch; valid
  * until the worker's next call. NULL if i is outside that batch. */
 const float *cs_worker_polyp_heatmap(const cs_worker *w, size_t i);

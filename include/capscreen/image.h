@@ -29,6 +29,13 @@ typedef struct cs_image {
     int width, height;         /* analysis size, pixels */
     int src_width, src_height; /* size of the encoded frame */
     uint8_t *rgb;              /* width*height*3 bytes, rows packed */
+    /* The same frame at a larger scale for a detector that needs more
+     * pixels than the analysis image (the polyp network with an input over
+     * 80 px): detail_width*detail_height*3 bytes, or NULL when not asked
+     * for or not larger. Owned like rgb. The analysis image is the same
+     * bytes whether or not a detail image is made. */
+    int detail_width, detail_height;
+    uint8_t *detail_rgb;
 } cs_image;
 
 void cs_image_free(cs_image *img);
@@ -38,6 +45,9 @@ void cs_image_free(cs_image *img);
  * Used by the JPEG decoder and by sources that scale frames themselves
  * (video), so every source feeds the engine comparable images. */
 void cs_analysis_size(int w, int h, int *out_w, int *out_h);
+/* The same rule for another short side: the output of the smallest 1/2^k
+ * scale (k <= 3) whose short side stays >= min_side (full size if none). */
+void cs_scaled_size(int w, int h, int min_side, int *out_w, int *out_h);
 
 /* Decode an encoded frame (JPEG or PNG, told apart by magic bytes) to
  * analysis size. Errors: CS_ERR_EMPTY, CS_ERR_NOT_IMAGE, CS_ERR_TRUNCATED,
@@ -45,10 +55,23 @@ void cs_analysis_size(int w, int h, int *out_w, int *out_h);
  * with a reason in `err`. On error `out` is left zeroed. */
 cs_status cs_decode_frame(const uint8_t *data, size_t len, cs_image *out,
                           cs_error *err) CS_WARN_UNUSED;
+/* cs_decode_frame, and when detail_min_side (cs_engine_detail_side) asks
+ * for a larger scale than the analysis image's, the detail image too: a
+ * second decode (JPEG: libjpeg-turbo's scaled DCT at that scale; PNG: an
+ * area average of the full decode), so the analysis image is exactly what
+ * cs_decode_frame gives. detail_min_side 0: no detail image. Errors as
+ * cs_decode_frame. */
+cs_status cs_decode_frame_detail(const uint8_t *data, size_t len, int detail_min_side,
+                                 cs_image *out, cs_error *err) CS_WARN_UNUSED;
 
 /* Scale an RGB image (rows of `stride` bytes) to analysis size with an area
  * average. `out` receives a new image. */
 cs_status cs_image_from_rgb(const uint8_t *rgb, int w, int h, size_t stride, cs_image *out,
                             cs_error *err) CS_WARN_UNUSED;
+/* cs_image_from_rgb, plus a detail image (area average to
+ * cs_scaled_size(w, h, detail_min_side)) when that is larger. */
+cs_status cs_image_from_rgb_detail(const uint8_t *rgb, int w, int h, size_t stride,
+                                   int detail_min_side, cs_image *out,
+                                   cs_error *err) CS_WARN_UNUSED;
 
 #endif

@@ -77,6 +77,13 @@ cs_status cs_source_next(cs_source *src, cs_item *item, cs_error *err) CS_WARN_U
 
 void cs_source_close(cs_source *src); /* accepts NULL */
 
+/* Ask a source that decodes frames itself (video) to add a detail image
+ * with this short side to each item's image (cs_image.detail_rgb; see
+ * cs_decode_frame_detail), 0 for none. Sources of encoded frames ignore
+ * it: the pipeline decodes those. cs_pipeline_run() sets it from the
+ * engine (cs_engine_detail_side) before reading. */
+void cs_source_want_detail(cs_source *src, int min_side);
+
 /* Backend constructors, used by cs_source_open(); public so tests and the
  * server can pick one explicitly. */
 cs_status cs_source_open_folder(const char *path, cs_source **out, cs_error *err) CS_WARN_UNUSED;
@@ -91,6 +98,7 @@ struct cs_source {
     cs_status (*next)(cs_source *src, cs_item *item, cs_error *err);
     void (*close)(cs_source *src);
     double (*fraction_done)(const cs_source *src); /* optional */
+    int detail_side; /* cs_source_want_detail(); 0: none */
 };
 
 #endif

@@ -80,11 +80,10 @@ static int mask_at(const cs_image *m, int x, int y)
 
 /* Predicted region at (u, v) in 0..1 frame coordinates: the polyp heatmap
  * (bilinear, >= 0.5), or for bleeding the union of its boxes. */
-static int predicted_at(const char *finding, const float *heat, const cs_frame_result *r, float u,
-                        float v)
+static int predicted_at(const char *finding, const float *heat, int S, const cs_frame_result *r,
+                        float u, float v)
 {
     if (strcmp(finding, "polyp") == 0) {
-        const int S = CS_POLYP_HEATMAP_SIDE;
         float x = u * S - 0.5f, y = v * S - 0.5f;
         int x0 = (int)floorf(x), y0 = (int)floorf(y);
         float fx = x - x0, fy = y - y0;
@@ -107,15 +106,15 @@ static int predicted_at(const char *finding, const float *heat, const cs_frame_r
 
 /* Dice of the predicted region against the mask, and whether the top box's
  * centre is inside the mask. */
-static void outline_scores(const char *finding, const float *heat, const cs_frame_result *r,
-                           const cs_image *mask, double *dice, int *hit)
+static void outline_scores(const char *finding, const float *heat, int heat_side,
+                           const cs_frame_result *r, const cs_image *mask, double *dice, int *hit)
 {
     size_t inter = 0, np = 0, nm = 0;
     for (int y = 0; y < mask->height; y++)
         for (int x = 0; x < mask->width; x++) {
             int m = mask_at(mask, x, y);
-            int p =
-                predicted_at(finding, heat, r, (x + 0.5f) / mask->width, (y + 0.5f) / mask->height);
+            int p = predicted_at(finding, heat, heat_side, r, (x + 0.5f) / mask->width,
+                                 (y + 0.5f) / mask->height);
             inter += (size_t)(m && p);
             np += (size_t)p;
             nm += (size_t)m;
@@ -239,7 +238,8 @@ static int run_eval(const char *cmd, const char *finding, int argc, char **argv)
             }
             double dice;
             int hit;
-            outline_scores(finding, cs_worker_polyp_heatmap(w, 0), &o.result, &mask, &dice, &hit);
+            outline_scores(finding, cs_worker_polyp_heatmap(w, 0),
+                           cs_engine_polyp_heatmap_side(eng), &o.result, &mask, &dice, &hit);
             cs_image_free(&mask);
             dice_sum += dice;
             n_hits += (size_t)hit;

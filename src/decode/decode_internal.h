@@ -4,7 +4,10 @@
 
 #include "capscreen/image.h"
 
-cs_status cs_decode_jpeg(const uint8_t *data, size_t len, cs_image *out, cs_error *err);
-cs_status cs_decode_png(const uint8_t *data, size_t len, cs_image *out, cs_error *err);
+/* detail_min_side: as cs_decode_frame_detail (0: none). */
+cs_status cs_decode_jpeg(const uint8_t *data, size_t len, int detail_min_side, cs_image *out,
+                         cs_error *err);
+cs_status cs_decode_png(const uint8_t *data, size_t len, int detail_min_side, cs_image *out,
+                        cs_error *err);
 
 #endif

@@ -40,26 +40,33 @@ static void on_emit_message(j_common_ptr cinfo, int level)
 static void silent_output(j_common_ptr cinfo) { (void)cinfo; }
 
 /* libjpeg-turbo scales by 1/2^k here; pick the largest reduction that keeps
- * the short side at or above CS_ANALYSIS_MIN_SIDE. */
-static int pick_denom(int w, int h)
+ * the short side at or above min_side. */
+static int pick_denom(int w, int h, int min_side)
 {
     int shortest = w < h ? w : h;
     int denom = 1;
     /* Output sizes round up, as libjpeg's jdiv_round_up does. */
-    while (denom < 8 && (shortest + denom * 2 - 1) / (denom * 2) >= CS_ANALYSIS_MIN_SIDE)
+    while (denom < 8 && (shortest + denom * 2 - 1) / (denom * 2) >= min_side)
         denom *= 2;
     return denom;
 }
 
-void cs_analysis_size(int w, int h, int *out_w, int *out_h)
+void cs_scaled_size(int w, int h, int min_side, int *out_w, int *out_h)
 {
-    int d = pick_denom(w, h);
+    int d = pick_denom(w, h, min_side);
     /* Same rounding as libjpeg's jdiv_round_up(w, d). */
     *out_w = (w + d - 1) / d;
     *out_h = (h + d - 1) / d;
 }
 
-cs_status cs_decode_jpeg(const uint8_t *data, size_t len, cs_image *out, cs_error *err)
+void cs_analysis_size(int w, int h, int *out_w, int *out_h)
+{
+    cs_scaled_size(w, h, CS_ANALYSIS_MIN_SIDE, out_w, out_h);
+}
+
+/* One decode at the scale whose short side is just >= min_side. */
+static cs_status decode_scaled(const uint8_t *data, size_t len, int min_side, cs_image *out,
+                               cs_error *err)
 {
     struct jpeg_decompress_struct cinfo;
     jpeg_fail fail;
@@ -109,7 +116,8 @@ cs_status cs_decode_jpeg(const uint8_t *data, size_t len, cs_image *out, cs_erro
     }
     cinfo.out_color_space = JCS_RGB;
     cinfo.scale_num = 1;
-    cinfo.scale_denom = (unsigned)pick_denom((int)cinfo.image_width, (int)cinfo.image_height);
+    cinfo.scale_denom =
+        (unsigned)pick_denom((int)cinfo.image_width, (int)cinfo.image_height, min_side);
     /* Plain replication upsampling of chroma: the analysis averages colour
      * over regions, so the smoother "fancy" filter buys nothing. */
     cinfo.do_fancy_upsampling = FALSE;
@@ -152,4 +160,28 @@ fail:
     free(pixels);
     memset(out, 0, sizeof *out);
     return st;
+}
+
+cs_status cs_decode_jpeg(const uint8_t *data, size_t len, int detail_min_side, cs_image *out,
+                         cs_error *err)
+{
+    cs_status st = decode_scaled(data, len, CS_ANALYSIS_MIN_SIDE, out, err);
+    if (st != CS_OK || detail_min_side <= 0)
+        return st;
+    int w = out->src_width, h = out->src_height;
+    if (pick_denom(w, h, detail_min_side) >= pick_denom(w, h, CS_ANALYSIS_MIN_SIDE))
+        return CS_OK; /* the analysis image is already that large */
+    /* A second decode rather than one larger decode scaled down: the
+     * analysis image stays the bytes the other detectors were built on
+     * (a 1/8 DC-only IDCT is not a box average of the 1/4 IDCT's output). */
+    cs_image d;
+    st = decode_scaled(data, len, detail_min_side, &d, err);
+    if (st != CS_OK) {
+        cs_image_free(out);
+        return st;
+    }
+    out->detail_width = d.width;
+    out->detail_height = d.height;
+    out->detail_rgb = d.rgb;
+    return CS_OK;
 }

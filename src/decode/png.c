@@ -5,7 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-cs_status cs_decode_png(const uint8_t *data, size_t len, cs_image *out, cs_error *err)
+cs_status cs_decode_png(const uint8_t *data, size_t len, int detail_min_side, cs_image *out,
+                        cs_error *err)
 {
     png_image png;
     cs_status st;
@@ -44,7 +45,8 @@ cs_status cs_decode_png(const uint8_t *data, size_t len, cs_image *out, cs_error
         free(full);
         return st;
     }
-    st = cs_image_from_rgb(full, (int)png.width, (int)png.height, stride, out, err);
+    st = cs_image_from_rgb_detail(full, (int)png.width, (int)png.height, stride, detail_min_side,
+                                  out, err);
     free(full);
     return st;
 }

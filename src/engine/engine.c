@@ -37,10 +37,10 @@ struct cs_worker {
     float feat[CS_BATCH_MAX][CS_BLEED_NFEAT]; /* the model's input rows */
     char array_json[160];
     cs_polyp_net *polyp_net;
-    float polyp_in[CS_POLYP_IN * CS_POLYP_IN * 3];
-    float *polyp_tmp; /* CS_POLYP_IN x height x 3 for the resize */
+    float *polyp_in;  /* in_side^2 x 3: the network's input */
+    float *polyp_tmp; /* in_side x height x 3 for the resize */
     size_t polyp_tmp_len;
-    float polyp_heat[CS_BATCH_MAX][CS_POLYP_OUT * CS_POLYP_OUT];
+    float *polyp_heat; /* CS_BATCH_MAX heatmaps of out_side^2 */
     size_t last_batch;
 };
 
@@ -172,6 +172,18 @@ void cs_engine_free(cs_engine *eng)
     free(eng);
 }
 
+int cs_engine_polyp_input_side(const cs_engine *eng) { return eng->polyp->in_side; }
+int cs_engine_polyp_heatmap_side(const cs_engine *eng) { return eng->polyp->out_side; }
+
+int cs_engine_detail_side(const cs_engine *eng)
+{
+    /* The decode the network sees has a short side of at least 4/5 of its
+     * input, as the 80 px network's (the analysis image, >= 64 px) always
+     * had: so an 80 px model needs no second decode. */
+    int need = eng->polyp->in_side * CS_ANALYSIS_MIN_SIDE / CS_POLYP_V1_IN;
+    return need > CS_ANALYSIS_MIN_SIDE ? need : 0;
+}
+
 float cs_engine_threshold(const cs_engine *eng) { return eng->threshold; }
 float cs_engine_polyp_threshold(const cs_engine *eng) { return eng->polyp->threshold; }
 const char *cs_engine_polyp_model_path(const cs_engine *eng) { return eng->polyp_path; }
@@ -187,6 +199,13 @@ cs_status cs_worker_new(const cs_engine *eng, cs_worker **out, cs_error *err)
     cs_status st = booster_from(eng, &w->booster, err);
     if (st == CS_OK)
         st = cs_polyp_net_new(eng->polyp, &w->polyp_net, err);
+    if (st == CS_OK) {
+        size_t in = (size_t)eng->polyp->in_side, hs = (size_t)eng->polyp->out_side;
+        w->polyp_in = malloc(sizeof(float) * in * in * 3);
+        w->polyp_heat = malloc(sizeof(float) * CS_BATCH_MAX * hs * hs);
+        if (!w->polyp_in || !w->polyp_heat)
+            st = cs_error_set(err, CS_ERR_NOMEM, "out of memory creating worker");
+    }
     if (st != CS_OK) {
         cs_worker_free(w);
         return st;
@@ -194,6 +213,8 @@ cs_status cs_worker_new(const cs_engine *eng, cs_worker **out, cs_error *err)
     *out = w;
     return CS_OK;
 }
+
+int cs_worker_detail_side(const cs_worker *w) { return cs_engine_detail_side(w->eng); }
 
 void cs_worker_free(cs_worker *w)
 {
@@ -204,15 +225,26 @@ void cs_worker_free(cs_worker *w)
     cs_scan_scratch_free(&w->scratch);
     cs_polyp_net_free(w->polyp_net);
     free(w->polyp_tmp);
+    free(w->polyp_in);
+    free(w->polyp_heat);
     free(w);
 }
 
 /* The polyp detector on one frame: its probability, flag and boxes, and its
- * heatmap kept in the worker for cs_worker_polyp_heatmap(). */
-static cs_status polyp_analyze(cs_worker *w, const cs_image *img, size_t slot, cs_frame_result *out,
-                               cs_error *err)
+ * heatmap kept in the worker for cs_worker_polyp_heatmap(). It reads the
+ * frame's detail decode where the decoder made one (a network with a
+ * larger input than the analysis image), else the analysis image. */
+static cs_status polyp_analyze(cs_worker *w, const cs_image *frame, size_t slot,
+                               cs_frame_result *out, cs_error *err)
 {
-    size_t need = (size_t)CS_POLYP_IN * (size_t)img->height * 3;
+    const cs_polyp_model *m = w->eng->polyp;
+    cs_image detail = {.width = frame->detail_width,
+                       .height = frame->detail_height,
+                       .src_width = frame->src_width,
+                       .src_height = frame->src_height,
+                       .rgb = frame->detail_rgb};
+    const cs_image *img = frame->detail_rgb ? &detail : frame;
+    size_t need = (size_t)m->in_side * (size_t)img->height * 3;
     if (need > w->polyp_tmp_len) {
         float *t = realloc(w->polyp_tmp, need * sizeof *t);
         if (!t)
@@ -221,22 +253,23 @@ static cs_status polyp_analyze(cs_worker *w, const cs_image *img, size_t slot, c
         w->polyp_tmp = t;
         w->polyp_tmp_len = need;
     }
-    cs_polyp_input(img, w->polyp_tmp, w->polyp_in);
-    float *heat = w->polyp_heat[slot];
+    cs_polyp_input(img, m->in_side, w->polyp_tmp, w->polyp_in);
+    int cells = m->out_side * m->out_side;
+    float *heat = w->polyp_heat + slot * (size_t)cells;
     cs_status st = cs_polyp_net_run(w->polyp_net, w->polyp_in, heat, err);
     if (st != CS_OK)
         return st;
-    const cs_polyp_model *m = w->eng->polyp;
-    out->polyp_probability = cs_polyp_score(heat, CS_POLYP_OUT * CS_POLYP_OUT, m->topk);
+    out->polyp_probability = cs_polyp_score(heat, cells, m->topk);
     out->polyp = out->polyp_probability >= m->threshold;
-    cs_polyp_sigmoid(heat, heat, CS_POLYP_OUT * CS_POLYP_OUT);
-    out->n_polyp_boxes = cs_polyp_boxes(heat, out->polyp_boxes);
+    cs_polyp_sigmoid(heat, heat, cells);
+    out->n_polyp_boxes = cs_polyp_boxes(heat, m->out_side, out->polyp_boxes);
     return CS_OK;
 }
 
 const float *cs_worker_polyp_heatmap(const cs_worker *w, size_t i)
 {
-    return i < w->last_batch ? w->polyp_heat[i] : NULL;
+    size_t cells = (size_t)w->eng->polyp->out_side * (size_t)w->eng->polyp->out_side;
+    return i < w->last_batch ? w->polyp_heat + i * cells : NULL;
 }
 
 /* One model call for n rows of features; probabilities to prob[0..n-1]. */

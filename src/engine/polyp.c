@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define OUT CS_POLYP_OUT
+#define MAX_OUT (CS_POLYP_MAX_IN / 2)
 #define MIN_REGION_CELLS 3
 
 /* Pillow's BOX coefficients for one output index: the input pixels whose
@@ -40,9 +40,9 @@ static void box_span(int in, int out, int i, int *lo, int *hi)
     *hi = b;
 }
 
-void cs_polyp_input(const cs_image *img, float *tmp, float *in)
+void cs_polyp_input(const cs_image *img, int side, float *tmp, float *in)
 {
-    const int W = img->width, H = img->height, N = CS_POLYP_IN;
+    const int W = img->width, H = img->height, N = side;
     /* horizontal pass: H rows of N pixels */
     for (int x = 0; x < N; x++) {
         int lo, hi;
@@ -121,26 +121,44 @@ typedef struct region {
     int peak_at;
 } region;
 
-static int region_cmp(const void *a, const void *b)
+static int region_before(const region *ra, const region *rb)
 {
-    const region *ra = a, *rb = b;
     if (ra->peak != rb->peak)
-        return ra->peak < rb->peak ? 1 : -1;
-    return ra->peak_at - rb->peak_at; /* stable: the first in raster order */
+        return ra->peak > rb->peak;
+    return ra->peak_at < rb->peak_at; /* the first in raster order */
 }
 
-int cs_polyp_boxes(const float *prob, cs_box *boxes)
+/* Keep the CS_MAX_BOXES best regions, best first (a total order: peak_at
+ * is unique), in `best` holding *n of them. */
+static void keep_best(region *best, int *n, const region *r)
+{
+    int i = *n < CS_MAX_BOXES ? (*n)++ : CS_MAX_BOXES;
+    if (i == CS_MAX_BOXES && !region_before(r, &best[CS_MAX_BOXES - 1]))
+        return;
+    if (i == CS_MAX_BOXES)
+        i--;
+    while (i > 0 && region_before(r, &best[i - 1])) {
+        best[i] = best[i - 1];
+        i--;
+    }
+    best[i] = *r;
+}
+
+int cs_polyp_boxes(const float *prob, int side, cs_box *boxes)
 {
     static const int dx[4] = {1, -1, 0, 0}, dy[4] = {0, 0, 1, -1};
-    uint8_t seen[OUT * OUT];
-    int16_t queue[OUT * OUT];
-    region reg[OUT * OUT / 2 + 1];
+    const int OUT = side;
+    uint8_t seen[MAX_OUT * MAX_OUT];
+    int16_t queue[MAX_OUT * MAX_OUT];
+    region best[CS_MAX_BOXES];
     int nreg = 0, peak_at = 0;
+    if (side < 1 || side > MAX_OUT)
+        return 0;
     for (int i = 1; i < OUT * OUT; i++)
         if (prob[i] > prob[peak_at])
             peak_at = i;
     float level = cs_polyp_level(prob[peak_at]);
-    memset(seen, 0, sizeof seen);
+    memset(seen, 0, (size_t)(OUT * OUT));
     for (int i = 0; i < OUT * OUT; i++) {
         if (seen[i] || prob[i] < level)
             continue;
@@ -175,17 +193,15 @@ int cs_polyp_boxes(const float *prob, cs_box *boxes)
             }
         }
         int holds_peak = r.peak_at == peak_at || prob[r.peak_at] == prob[peak_at];
-        if ((r.cells >= MIN_REGION_CELLS || holds_peak) && nreg < (int)(sizeof reg / sizeof *reg))
-            reg[nreg++] = r;
+        if (r.cells >= MIN_REGION_CELLS || holds_peak)
+            keep_best(best, &nreg, &r);
     }
-    qsort(reg, (size_t)nreg, sizeof *reg, region_cmp);
-    int n = nreg < CS_MAX_BOXES ? nreg : CS_MAX_BOXES;
-    for (int i = 0; i < n; i++) {
-        boxes[i].x = (float)reg[i].x0 / OUT;
-        boxes[i].y = (float)reg[i].y0 / OUT;
-        boxes[i].w = (float)(reg[i].x1 + 1 - reg[i].x0) / OUT;
-        boxes[i].h = (float)(reg[i].y1 + 1 - reg[i].y0) / OUT;
-        boxes[i].score = reg[i].peak;
+    for (int i = 0; i < nreg; i++) {
+        boxes[i].x = (float)best[i].x0 / OUT;
+        boxes[i].y = (float)best[i].y0 / OUT;
+        boxes[i].w = (float)(best[i].x1 + 1 - best[i].x0) / OUT;
+        boxes[i].h = (float)(best[i].y1 + 1 - best[i].y0) / OUT;
+        boxes[i].score = best[i].peak;
     }
-    return n;
+    return nreg;
 }

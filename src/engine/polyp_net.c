@@ -16,7 +16,8 @@
  * built with -fopenmp (clang's fuzz builds would need libomp for that). */
 extern void omp_set_num_threads(int n);
 
-#define HEADER_BYTES 48u
+#define HEADER_V1_BYTES 48u /* magic, version, in, topk, nw, nl, threshold, widths */
+#define HEADER_V2_BYTES 52u /* magic, version, in, out, topk, nw, nl, threshold, widths */
 #define LAYER_HEAD_BYTES 32u
 #define MAX_WIDTH 1024
 
@@ -88,10 +89,10 @@ void cs_polyp_model_free(cs_polyp_model *m)
 cs_status cs_polyp_model_parse(const uint8_t *data, size_t len, cs_polyp_model **out, cs_error *err)
 {
     *out = NULL;
-    if (len < HEADER_BYTES + 4u)
+    if (len < HEADER_V1_BYTES + 4u)
         return cs_error_set(err, CS_ERR_TRUNCATED,
                             "polyp weights: %zu bytes, shorter than the %u-byte header", len,
-                            HEADER_BYTES + 4u);
+                            HEADER_V1_BYTES + 4u);
     if (len > CS_POLYP_MAX_BYTES)
         return cs_error_set(err, CS_ERR_TOO_LARGE, "polyp weights: %zu bytes, more than %u", len,
                             CS_POLYP_MAX_BYTES);
@@ -99,34 +100,63 @@ cs_status cs_polyp_model_parse(const uint8_t *data, size_t len, cs_polyp_model *
         return cs_error_set(err, CS_ERR_MODEL, "not a polyp weights file (no %s signature)",
                             CS_POLYP_MAGIC);
     uint32_t version = le32(data + 8);
-    if (version != CS_POLYP_VERSION)
+    if (version != 1u && version != CS_POLYP_VERSION)
         return cs_error_set(err, CS_ERR_MODEL,
-                            "polyp weights format version %u; this build reads version %u "
+                            "polyp weights format version %u; this build reads versions 1 and %u "
                             "(retrain with tools/train-polyp.sh)",
                             version, CS_POLYP_VERSION);
-    uint32_t in = le32(data + 12), topk = le32(data + 16), nw = le32(data + 20),
-             nl = le32(data + 24);
+    /* Version 2 adds the heatmap side after the input side; version 1 is
+     * the 80 px network with its 40x40 heatmap. */
+    const uint8_t *h = data + 12;
+    uint32_t header = HEADER_V1_BYTES;
+    uint32_t in = le32(h), hout = CS_POLYP_V1_IN / 2;
+    if (version == 1u) {
+        h += 4;
+        if (in != CS_POLYP_V1_IN)
+            return cs_error_set(err, CS_ERR_MODEL,
+                                "polyp weights version 1 with input side %u (version 1 is %d)", in,
+                                CS_POLYP_V1_IN);
+    } else {
+        header = HEADER_V2_BYTES;
+        hout = le32(h + 4);
+        h += 8;
+        if (len < header + 4u)
+            return cs_error_set(err, CS_ERR_TRUNCATED,
+                                "polyp weights: %zu bytes, shorter than the %u-byte header", len,
+                                header + 4u);
+        if (in < CS_POLYP_MIN_IN || in > CS_POLYP_MAX_IN || in % 16 != 0)
+            return cs_error_set(err, CS_ERR_MODEL,
+                                "polyp weights: input side %u (a multiple of 16 from %d to %d)",
+                                in, CS_POLYP_MIN_IN, CS_POLYP_MAX_IN);
+        if (hout * 2 != in)
+            return cs_error_set(err, CS_ERR_MODEL,
+                                "polyp weights: heatmap side %u for input side %u (the network "
+                                "gives half the input side, %u)",
+                                hout, in, in / 2);
+    }
+    uint32_t topk = le32(h), nw = le32(h + 4), nl = le32(h + 8);
     float thr;
-    memcpy(&thr, data + 28, 4);
-    if (in != CS_POLYP_IN || nw != CS_POLYP_NWIDTHS || nl != CS_POLYP_NLAYERS)
+    memcpy(&thr, h + 12, 4);
+    if (nw != CS_POLYP_NWIDTHS || nl != CS_POLYP_NLAYERS)
         return cs_error_set(err, CS_ERR_MODEL,
-                            "polyp weights are for another network (input %u, %u widths, %u "
-                            "layers; this build runs input %d, %d widths, %d layers)",
-                            in, nw, nl, CS_POLYP_IN, CS_POLYP_NWIDTHS, CS_POLYP_NLAYERS);
-    if (topk < 1 || topk > CS_POLYP_OUT * CS_POLYP_OUT)
-        return cs_error_set(err, CS_ERR_MODEL, "polyp weights: top-k %u out of range", topk);
+                            "polyp weights are for another network (%u widths, %u layers; this "
+                            "build runs %d widths, %d layers)",
+                            nw, nl, CS_POLYP_NWIDTHS, CS_POLYP_NLAYERS);
+    if (topk < 1 || topk > hout * hout || topk > CS_POLYP_MAX_TOPK)
+        return cs_error_set(err, CS_ERR_MODEL, "polyp weights: top-k %u out of range (1..%u)",
+                            topk, hout * hout < CS_POLYP_MAX_TOPK ? hout * hout : CS_POLYP_MAX_TOPK);
     if (!(thr > 0.0f && thr < 1.0f))
         return cs_error_set(err, CS_ERR_MODEL, "polyp weights: threshold %g outside (0, 1)",
                             (double)thr);
     int w[CS_POLYP_NWIDTHS];
     for (int i = 0; i < CS_POLYP_NWIDTHS; i++) {
-        uint32_t v = le32(data + 32 + 4 * i);
+        uint32_t v = le32(h + 16 + 4 * i);
         if (v < 1 || v > MAX_WIDTH)
             return cs_error_set(err, CS_ERR_MODEL, "polyp weights: width %d is %u (1..%d)", i, v,
                                 MAX_WIDTH);
         w[i] = (int)v;
     }
-    size_t need = HEADER_BYTES + 4u;
+    size_t need = header + 4u;
     for (int i = 0; i < CS_POLYP_NLAYERS; i++)
         need += layer_bytes(&SPECS[i], w);
     if (len < need)
@@ -148,9 +178,12 @@ cs_status cs_polyp_model_parse(const uint8_t *data, size_t len, cs_polyp_model *
     memcpy(m->bytes, data, len);
     m->len = len;
     memcpy(m->widths, w, sizeof w);
+    m->version = (int)version;
+    m->in_side = (int)in;
+    m->out_side = (int)hout;
     m->topk = (int)topk;
     m->threshold = thr;
-    size_t off = HEADER_BYTES;
+    size_t off = header;
     for (int i = 0; i < CS_POLYP_NLAYERS; i++) {
         const layer_spec *s = &SPECS[i];
         cs_polyp_layer *L = &m->layers[i];
@@ -251,7 +284,7 @@ struct cs_polyp_net {
     dnnl_engine_t engine;
     dnnl_stream_t stream;
     net_layer L[CS_POLYP_NLAYERS];
-    float *input;  /* CS_POLYP_IN^2 x 3, NHWC */
+    float *input;  /* in_side^2 x 3, NHWC */
     float *cat[3]; /* concat buffers of dec2, dec1, dec0 */
 };
 
@@ -391,7 +424,7 @@ cs_status cs_polyp_net_new(const cs_polyp_model *m, cs_polyp_net **out, cs_error
     omp_set_num_threads(1);
     DNNL_TRY(dnnl_engine_create(&n->engine, dnnl_cpu, 0), "CPU engine");
     DNNL_TRY(dnnl_stream_create(&n->stream, n->engine, dnnl_stream_default_flags), "stream");
-    n->input = malloc(sizeof(float) * CS_POLYP_IN * CS_POLYP_IN * 3);
+    n->input = malloc(sizeof(float) * (size_t)m->in_side * (size_t)m->in_side * 3);
     if (!n->input) {
         st = cs_error_set(err, CS_ERR_NOMEM, "out of memory building the polyp network");
         goto done;
@@ -401,7 +434,7 @@ cs_status cs_polyp_net_new(const cs_polyp_model *m, cs_polyp_net **out, cs_error
         int src = SPECS[i].src;
         if (src == SRC_INPUT) {
             l->in = n->input;
-            l->in_h = CS_POLYP_IN;
+            l->in_h = m->in_side;
             l->in_c = 3;
         } else if (src == SRC_PREV) {
             l->in = n->L[i - 1].out;
@@ -435,9 +468,9 @@ cs_status cs_polyp_net_new(const cs_polyp_model *m, cs_polyp_net **out, cs_error
         if (st != CS_OK)
             goto done;
     }
-    if (n->L[CS_POLYP_NLAYERS - 1].h != CS_POLYP_OUT) {
+    if (n->L[CS_POLYP_NLAYERS - 1].h != m->out_side) {
         st = cs_error_set(err, CS_ERR_MODEL, "polyp network: heatmap side %d, expected %d",
-                          n->L[CS_POLYP_NLAYERS - 1].h, CS_POLYP_OUT);
+                          n->L[CS_POLYP_NLAYERS - 1].h, m->out_side);
         goto done;
     }
     *out = n;
@@ -466,7 +499,8 @@ cs_status cs_polyp_net_run(cs_polyp_net *n, const float *in, float *logits, cs_e
     /* One thread per worker: the pipeline's parallelism is across frames,
      * and oneDNN's OpenMP team would otherwise take every core per call. */
     omp_set_num_threads(1);
-    memcpy(n->input, in, sizeof(float) * CS_POLYP_IN * CS_POLYP_IN * 3);
+    size_t in_side = (size_t)n->m->in_side, out_side = (size_t)n->m->out_side;
+    memcpy(n->input, in, sizeof(float) * in_side * in_side * 3);
     for (int i = 0; i < CS_POLYP_NLAYERS; i++) {
         net_layer *l = &n->L[i];
         int src = SPECS[i].src;
@@ -482,7 +516,7 @@ cs_status cs_polyp_net_run(cs_polyp_net *n, const float *in, float *logits, cs_e
         DNNL_TRY(dnnl_primitive_execute(l->prim, n->stream, 4, args), "convolution");
     }
     DNNL_TRY(dnnl_stream_wait(n->stream), "stream");
-    memcpy(logits, n->L[CS_POLYP_NLAYERS - 1].out, sizeof(float) * CS_POLYP_OUT * CS_POLYP_OUT);
+    memcpy(logits, n->L[CS_POLYP_NLAYERS - 1].out, sizeof(float) * out_side * out_side);
 done:
     return st;
 }

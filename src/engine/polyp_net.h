@@ -2,10 +2,12 @@
  * check) and its inference through oneDNN.
  *
  * The network is a compact U-Net of depthwise-separable convolutions
- * (tools/train_polyp.py, class PolypNet): an 80x80 RGB input, a 40x40
+ * (tools/train_polyp.py, class PolypNet): an S x S RGB input, an S/2 x S/2
  * heatmap of logits out. Its layer list is fixed here and in the training
- * tool; the weights file carries the widths and every tensor's shape, and
- * parsing refuses a file whose shapes, version or checksum do not match.
+ * tool; the weights file carries the input and heatmap sides (version 2; a
+ * version-1 file is 80/40), the widths and every tensor's shape, and
+ * parsing refuses a file whose sides, shapes, version or checksum do not
+ * match.
  * File format: docs/engine.md, "Polyp weights file".
  *
  * Ownership and threads: a cs_polyp_model (the parsed weights, read-only)
@@ -21,9 +23,11 @@
 #include "capscreen/status.h"
 
 #define CS_POLYP_MAGIC "CSPOLYP1"
-#define CS_POLYP_VERSION 1u
-#define CS_POLYP_IN 80  /* input side, pixels */
-#define CS_POLYP_OUT 40 /* heatmap side */
+#define CS_POLYP_VERSION 2u /* the newest format read; version 1 (80/40) loads too */
+#define CS_POLYP_V1_IN 80   /* a version-1 file's input side, pixels */
+#define CS_POLYP_MIN_IN 64  /* input sides allowed: multiples of 16 in this range */
+#define CS_POLYP_MAX_IN 256
+#define CS_POLYP_MAX_TOPK 64 /* cs_polyp_score pools at most this many logits */
 #define CS_POLYP_NLAYERS 22
 #define CS_POLYP_NWIDTHS 4
 #define CS_POLYP_MAX_BYTES (16u * 1024u * 1024u)
@@ -39,6 +43,9 @@ typedef struct cs_polyp_layer {
 typedef struct cs_polyp_model {
     uint8_t *bytes; /* the file, 4-byte aligned copy; layers point into it */
     size_t len;
+    int version;
+    int in_side;  /* input side, pixels */
+    int out_side; /* heatmap side: in_side / 2 */
     int widths[CS_POLYP_NWIDTHS];
     int topk;        /* frame score: sigmoid(mean of the topk largest logits) */
     float threshold; /* frame-level operating point */
@@ -46,7 +53,7 @@ typedef struct cs_polyp_model {
 } cs_polyp_model;
 
 /* Parse and check a weights file held in memory (copied). Errors:
- * CS_ERR_MODEL (wrong magic, version, widths or shapes; a bad value),
+ * CS_ERR_MODEL (wrong magic, version, sides, widths or shapes; a bad value),
  * CS_ERR_TRUNCATED, CS_ERR_CHECKSUM, CS_ERR_TOO_LARGE, CS_ERR_NOMEM; the
  * reason names what is wrong. */
 cs_status cs_polyp_model_parse(const uint8_t *data, size_t len, cs_polyp_model **out,
@@ -65,9 +72,9 @@ cs_status cs_polyp_net_new(const cs_polyp_model *m, cs_polyp_net **out,
                            cs_error *err) CS_WARN_UNUSED;
 void cs_polyp_net_free(cs_polyp_net *n);
 
-/* Run the network on one input: `in` is CS_POLYP_IN x CS_POLYP_IN x 3
- * floats, rows of interleaved RGB, already normalised (rgb / 127.5 - 1).
- * Writes CS_POLYP_OUT x CS_POLYP_OUT logits to `logits` (row-major).
+/* Run the network on one input: `in` is in_side x in_side x 3 floats (the
+ * model's), rows of interleaved RGB, already normalised (rgb / 127.5 - 1).
+ * Writes out_side x out_side logits to `logits` (row-major).
  * Single-threaded (the caller's thread); deterministic. Errors:
  * CS_ERR_MODEL if oneDNN fails. */
 cs_status cs_polyp_net_run(cs_polyp_net *n, const float *in, float *logits,

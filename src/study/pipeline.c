@@ -23,6 +23,7 @@ static void analyze_items(cs_worker *w, const cs_item *items, size_t n, uint64_t
     cs_frame_result results[BATCH];
     size_t which[BATCH], m = 0;
     cs_error err = {0};
+    const int detail_side = cs_worker_detail_side(w);
 
     for (size_t i = 0; i < n; i++) {
         const cs_item *item = &items[i];
@@ -40,7 +41,8 @@ static void analyze_items(cs_worker *w, const cs_item *items, size_t n, uint64_t
             memcpy(o->reason, item->reason, sizeof o->reason);
             continue;
         case CS_ITEM_ENCODED:
-            if (cs_decode_frame(item->data, item->len, &decoded[i], &err) != CS_OK) {
+            if (cs_decode_frame_detail(item->data, item->len, detail_side, &decoded[i], &err) !=
+                CS_OK) {
                 o->status = err.code;
                 snprintf(o->reason, sizeof o->reason, "%s", err.msg);
                 continue;
@@ -230,6 +232,7 @@ cs_status cs_pipeline_run(cs_source *src, const cs_engine *eng, int threads, cs_
 {
     if (threads < 1 || threads > 256)
         return cs_error_set(err, CS_ERR_ARG, "thread count %d out of range 1..256", threads);
+    cs_source_want_detail(src, cs_engine_detail_side(eng));
     if (threads == 1)
         return run_inline(src, eng, sink, ctx, err);
 

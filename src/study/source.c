@@ -41,6 +41,11 @@ cs_status cs_source_next(cs_source *src, cs_item *item, cs_error *err)
     return src->next(src, item, err);
 }
 
+void cs_source_want_detail(cs_source *src, int min_side)
+{
+    src->detail_side = min_side > 0 ? min_side : 0;
+}
+
 void cs_source_close(cs_source *src)
 {
     if (src)

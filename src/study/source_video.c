@@ -1,6 +1,7 @@
 /* source_video.c - the capsule-video study source: demuxes a video file with
  * libavformat, decodes its best video stream with libavcodec and scales each
- * frame with libswscale to packed RGB24 at analysis size.
+ * frame with libswscale to packed RGB24 at analysis size (and, when asked
+ * through cs_source_want_detail, a second time to the detail size).
  *
  * Contract (see include/capscreen/source.h and docs/video-import.md):
  * - cs_source_open_video() fails, with a one-line reason, only when the file
@@ -59,6 +60,13 @@ typedef struct video_source {
     int out_w, out_h;
     uint8_t *tmp[4]; /* aligned scaler output, av_image_alloc */
     int tmp_stride[4];
+    /* The detail scaler, when the source's detail side asks for more
+     * pixels than the analysis size (else sws2 is NULL). */
+    struct SwsContext *sws2;
+    int det_side; /* the detail side it was built for */
+    int det_w, det_h;
+    uint8_t *tmp2[4];
+    int tmp2_stride[4];
 } video_source;
 
 static pthread_once_t quiet_once = PTHREAD_ONCE_INIT;
@@ -103,34 +111,73 @@ static void free_scaler(video_source *vs)
     sws_freeContext(vs->sws);
     vs->sws = NULL;
     av_freep(&vs->tmp[0]);
+    sws_freeContext(vs->sws2);
+    vs->sws2 = NULL;
+    av_freep(&vs->tmp2[0]);
+}
+
+/* A swscale context from f to RGB24 at w x h, honouring the stream's YUV
+ * matrix and range (swscale assumes BT.601 limited range otherwise; yuvj*
+ * formats already imply full range). NULL on failure. */
+static struct SwsContext *rgb_scaler(const AVFrame *f, int w, int h)
+{
+    struct SwsContext *sws = sws_getContext(f->width, f->height, f->format, w, h,
+                                            AV_PIX_FMT_RGB24, SWS_AREA, NULL, NULL, NULL);
+    if (!sws)
+        return NULL;
+    int *inv, *tab, src_range, dst_range, bri, con, sat;
+    if (sws_getColorspaceDetails(sws, &inv, &src_range, &tab, &dst_range, &bri, &con, &sat) >= 0) {
+        if (f->colorspace != AVCOL_SPC_UNSPECIFIED)
+            inv = (int *)sws_getCoefficients(f->colorspace);
+        if (f->color_range == AVCOL_RANGE_JPEG)
+            src_range = 1;
+        sws_setColorspaceDetails(sws, inv, src_range, tab, dst_range, bri, con, sat);
+    }
+    return sws;
+}
+
+/* Scale f with sws into a new packed w x h RGB buffer (via the aligned
+ * tmp); NULL when out of memory. */
+static uint8_t *scale_packed(struct SwsContext *sws, const AVFrame *f, uint8_t *const tmp[4],
+                             const int stride[4], int w, int h)
+{
+    size_t row = (size_t)w * 3;
+    uint8_t *rgb = malloc(row * (size_t)h);
+    if (!rgb)
+        return NULL;
+    sws_scale(sws, (const uint8_t *const *)f->data, f->linesize, 0, f->height, tmp, stride);
+    for (int y = 0; y < h; y++)
+        memcpy(rgb + (size_t)y * row, tmp[0] + (size_t)y * stride[0], row);
+    return rgb;
 }
 
 /* Make sure vs->sws converts frames like `f`; 0 on success. */
 static int ensure_scaler(video_source *vs, const AVFrame *f)
 {
     if (vs->sws && vs->sws_w == f->width && vs->sws_h == f->height && vs->sws_fmt == f->format &&
-        vs->sws_space == (int)f->colorspace && vs->sws_range == (int)f->color_range)
+        vs->sws_space == (int)f->colorspace && vs->sws_range == (int)f->color_range &&
+        vs->det_side == vs->base.detail_side)
         return 0;
     free_scaler(vs);
     cs_analysis_size(f->width, f->height, &vs->out_w, &vs->out_h);
-    vs->sws = sws_getContext(f->width, f->height, f->format, vs->out_w, vs->out_h, AV_PIX_FMT_RGB24,
-                             SWS_AREA, NULL, NULL, NULL);
+    vs->sws = rgb_scaler(f, vs->out_w, vs->out_h);
     if (!vs->sws)
         return -1;
-    /* Honour the stream's YUV matrix and range (swscale assumes BT.601
-     * limited range otherwise; yuvj* formats already imply full range). */
-    int *inv, *tab, src_range, dst_range, bri, con, sat;
-    if (sws_getColorspaceDetails(vs->sws, &inv, &src_range, &tab, &dst_range, &bri, &con, &sat) >=
-        0) {
-        if (f->colorspace != AVCOL_SPC_UNSPECIFIED)
-            inv = (int *)sws_getCoefficients(f->colorspace);
-        if (f->color_range == AVCOL_RANGE_JPEG)
-            src_range = 1;
-        sws_setColorspaceDetails(vs->sws, inv, src_range, tab, dst_range, bri, con, sat);
-    }
     if (av_image_alloc(vs->tmp, vs->tmp_stride, vs->out_w, vs->out_h, AV_PIX_FMT_RGB24, 64) < 0) {
         free_scaler(vs);
         return -1;
+    }
+    vs->det_side = vs->base.detail_side;
+    vs->det_w = vs->det_h = 0;
+    if (vs->det_side > 0)
+        cs_scaled_size(f->width, f->height, vs->det_side, &vs->det_w, &vs->det_h);
+    if (vs->det_w > vs->out_w) {
+        vs->sws2 = rgb_scaler(f, vs->det_w, vs->det_h);
+        if (!vs->sws2 || av_image_alloc(vs->tmp2, vs->tmp2_stride, vs->det_w, vs->det_h,
+                                        AV_PIX_FMT_RGB24, 64) < 0) {
+            free_scaler(vs);
+            return -1;
+        }
     }
     vs->sws_w = f->width;
     vs->sws_h = f->height;
@@ -155,15 +202,15 @@ static cs_status frame_to_item(video_source *vs, cs_item *item, cs_error *err)
                       f->width, f->height,
                       av_get_pix_fmt_name(f->format) ? av_get_pix_fmt_name(f->format)
                                                      : "unknown-format");
-    size_t row = (size_t)vs->out_w * 3;
-    uint8_t *rgb = malloc(row * (size_t)vs->out_h);
-    if (!rgb)
+    uint8_t *rgb = scale_packed(vs->sws, f, vs->tmp, vs->tmp_stride, vs->out_w, vs->out_h);
+    uint8_t *detail =
+        vs->sws2 ? scale_packed(vs->sws2, f, vs->tmp2, vs->tmp2_stride, vs->det_w, vs->det_h) : NULL;
+    if (!rgb || (vs->sws2 && !detail)) {
+        free(rgb);
+        free(detail);
         return cs_error_set(err, CS_ERR_NOMEM, "out of memory for a %dx%d frame", vs->out_w,
                             vs->out_h);
-    sws_scale(vs->sws, (const uint8_t *const *)f->data, f->linesize, 0, f->height, vs->tmp,
-              vs->tmp_stride);
-    for (int y = 0; y < vs->out_h; y++)
-        memcpy(rgb + (size_t)y * row, vs->tmp[0] + (size_t)y * vs->tmp_stride[0], row);
+    }
     memset(item, 0, sizeof *item);
     item->kind = CS_ITEM_IMAGE;
     item->frame_index = vs->next_index;
@@ -174,6 +221,11 @@ static cs_status frame_to_item(video_source *vs, cs_item *item, cs_error *err)
     item->image.src_width = f->width;
     item->image.src_height = f->height;
     item->image.rgb = rgb;
+    if (detail) {
+        item->image.detail_width = vs->det_w;
+        item->image.detail_height = vs->det_h;
+        item->image.detail_rgb = detail;
+    }
     vs->next_index++;
     return CS_OK;
 }

@@ -5,7 +5,8 @@
  * whose layers lie inside its own copy of the bytes; anything else aborts.
  *
  * Build: -DCS_FUZZ=ON with clang (target fuzz_polyp_weights). Seeds: the
- * shipped weights and the small header in corpus/polyp_weights/:
+ * shipped weights and the small headers (versions 1 and 2) in
+ * corpus/polyp_weights/:
  *   ./fuzz_polyp_weights tests/fuzz/corpus/polyp_weights models \
  *     -max_total_time=60 -max_len=400000 */
 #include <stdint.h>
@@ -26,6 +27,11 @@ static void check(const uint8_t *data, size_t len)
         return;
     }
     if (!m || !(m->threshold > 0 && m->threshold < 1) || m->len != len)
+        abort();
+    /* sides the network and the engine's buffers can take */
+    if (m->in_side < CS_POLYP_MIN_IN || m->in_side > CS_POLYP_MAX_IN || m->in_side % 16 != 0 ||
+        m->out_side * 2 != m->in_side || (m->version == 1 && m->in_side != CS_POLYP_V1_IN) ||
+        m->topk < 1 || m->topk > CS_POLYP_MAX_TOPK || m->topk > m->out_side * m->out_side)
         abort();
     for (int i = 0; i < CS_POLYP_NLAYERS; i++) {
         const cs_polyp_layer *l = &m->layers[i];

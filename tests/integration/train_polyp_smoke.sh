@@ -54,6 +54,24 @@ tail -1 "$T/out" | python3 -c 'import json,sys; m=json.load(sys.stdin); assert m
     || fail "eval did not score the 3 frames"
 ok "the engine runs the smoke-trained weights"
 
+# a larger input (--input-side 128): a version-2 file with its sides, a
+# reference of that size, and the engine runs it (with its detail decode)
+/usr/bin/python3 "$CS_SOURCE_DIR/tools/train_polyp.py" --smoke --input-side 128 \
+    --shared "$CS_SHARED_DIR/data" --cache "$T/cache" --out "$T/w128.bin" --metrics "$T/m128.json" \
+    --reference "$T/ref128.bin" --cv-epochs 0 >/dev/null 2>"$T/train128.err" \
+    || die "128 px training failed: $(tail -5 "$T/train128.err")"
+python3 - "$T/w128.bin" "$T/ref128.bin" "$T/m128.json" <<'PY' || fail "128 px files wrong"
+import json, struct, sys
+w, r = open(sys.argv[1], "rb").read(), open(sys.argv[2], "rb").read()
+assert w[:8] == b"CSPOLYP1" and struct.unpack("<III", w[8:20]) == (2, 128, 64), w[8:20]
+assert struct.unpack("<II", r[8:16]) == (128, 64)
+m = json.load(open(sys.argv[3]))
+assert (m["input_side"], m["heatmap_side"], m["topk"]) == (128, 64, 41), m
+PY
+run_cs "$T/out" "$T/err" eval --finding polyp --polyp-model "$T/w128.bin" "$WCE_IMAGES" "$T/labels.csv"
+[ "$RC" -eq 0 ] || fail "eval with the 128 px weights exited $RC: $(cat "$T/err")"
+ok "a 128 px input trains into a version-2 file the engine runs"
+
 [ "$(cd "$CS_SOURCE_DIR/models" && sha256sum ./* | sort)" = "$models_before" ] \
     || fail "the smoke training changed models/"
 ok "models/ untouched"

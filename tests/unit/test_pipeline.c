@@ -182,7 +182,7 @@ static cs_status mem_next(cs_source *src, cs_item *item, cs_error *err)
         px[3 * p + 2] = (uint8_t)(40 + i % 80);
     }
     item->kind = CS_ITEM_IMAGE;
-    item->image = (cs_image){w, h, w, h, px};
+    item->image = (cs_image){.width = w, .height = h, .src_width = w, .src_height = h, .rgb = px};
     return CS_OK;
 }
 

@@ -20,7 +20,8 @@
 #include "engine/polyp_net.h"
 #include "testutil.h"
 
-#define NHEAT (CS_POLYP_OUT * CS_POLYP_OUT)
+#define HEAT40 40 /* the 80 px network's heatmap side */
+#define NHEAT (HEAT40 * HEAT40)
 
 static uint8_t *read_source(const char *rel, size_t *len)
 {
@@ -43,6 +44,45 @@ static void wr32(uint8_t *p, uint32_t v)
 /* Recompute the trailing CRC, so a test reaches the check after it. */
 static void reseal(uint8_t *b, size_t len) { wr32(b + len - 4, cs_crc32c(0, b, len - 4)); }
 
+/* Where a weights file's header fields are (docs/engine.md): version 2
+ * adds the heatmap side after the input side. */
+typedef struct hdr {
+    size_t in, out, topk, nw, thr, widths, layers; /* byte offsets; out 0 in version 1 */
+} hdr;
+
+static hdr header_of(const uint8_t *b)
+{
+    if (rd32(b + 8) == 1)
+        return (hdr){12, 0, 16, 20, 28, 32, 48};
+    return (hdr){12, 16, 20, 24, 32, 36, 52};
+}
+
+/* The same weights under another header: version 1 (input 80 implied by
+ * the format) or 2 with the given sides. The convolutions do not depend on
+ * the input side, so either file is a working network. Caller frees. */
+static uint8_t *rewrap(const uint8_t *good, size_t len, uint32_t version, uint32_t in,
+                       uint32_t out, uint32_t topk, size_t *out_len)
+{
+    hdr g = header_of(good);
+    size_t body = len - 4 - g.layers, head = version == 1 ? 48 : 52;
+    uint8_t *b = malloc(head + body + 4);
+    assert_non_null(b);
+    memcpy(b, good, 8);
+    wr32(b + 8, version);
+    wr32(b + 12, in);
+    size_t at = 16;
+    if (version != 1) {
+        wr32(b + 16, out);
+        at = 20;
+    }
+    wr32(b + at, topk);
+    memcpy(b + at + 4, good + g.nw, 8 + 4 + 16); /* widths count, layers, threshold, widths */
+    memcpy(b + head, good + g.layers, body);
+    *out_len = head + body + 4;
+    reseal(b, *out_len);
+    return b;
+}
+
 /* ---- the network against PyTorch ------------------------------------------ */
 
 static void c_matches_pytorch(void **state)
@@ -52,42 +92,47 @@ static void c_matches_pytorch(void **state)
     uint8_t *wb = read_source("models/polyp-unet.bin", &wlen);
     uint8_t *rb = read_source("tests/data/polyp-ref.bin", &rlen);
     assert_memory_equal(rb, "CSPREF01", 8);
-    assert_int_equal(rd32(rb + 8), CS_POLYP_IN);
-    assert_int_equal(rd32(rb + 12), CS_POLYP_OUT);
-    size_t npix = (size_t)CS_POLYP_IN * CS_POLYP_IN * 3;
-    assert_int_equal(rlen, 20 + npix + 4 * NHEAT);
-    float want_score;
-    memcpy(&want_score, rb + 16, 4);
-    const float *want = (const float *)(const void *)(rb + 20 + npix);
-
     cs_polyp_model *m = NULL;
     cs_polyp_net *net = NULL;
     cs_error err = {0};
     assert_int_equal(cs_polyp_model_parse(wb, wlen, &m, &err), CS_OK);
     assert_int_equal(cs_polyp_net_new(m, &net, &err), CS_OK);
+    /* the reference is for the shipped model's sides */
+    const int IN = m->in_side, NH = m->out_side * m->out_side;
+    assert_int_equal(rd32(rb + 8), IN);
+    assert_int_equal(rd32(rb + 12), m->out_side);
+    assert_int_equal(m->out_side * 2, IN);
+    size_t npix = (size_t)IN * IN * 3;
+    assert_int_equal(rlen, 20 + npix + 4 * (size_t)NH);
+    float want_score;
+    memcpy(&want_score, rb + 16, 4);
+    const float *want = (const float *)(const void *)(rb + 20 + npix);
 
-    cs_image img = {CS_POLYP_IN, CS_POLYP_IN, CS_POLYP_IN, CS_POLYP_IN, rb + 20};
+    cs_image img = {.width = IN, .height = IN, .src_width = IN, .src_height = IN, .rgb = rb + 20};
     float *tmp = malloc(sizeof(float) * npix), *in = malloc(sizeof(float) * npix);
-    float got[NHEAT];
+    float *got = malloc(sizeof(float) * (size_t)NH), *again = malloc(sizeof(float) * (size_t)NH);
     assert_non_null(tmp);
     assert_non_null(in);
-    cs_polyp_input(&img, tmp, in);
+    assert_non_null(got);
+    assert_non_null(again);
+    cs_polyp_input(&img, IN, tmp, in);
     assert_int_equal(cs_polyp_net_run(net, in, got, &err), CS_OK);
     float maxdiff = 0, maxabs = 0;
-    for (int i = 0; i < NHEAT; i++) {
+    for (int i = 0; i < NH; i++) {
         maxdiff = fmaxf(maxdiff, fabsf(got[i] - want[i]));
         maxabs = fmaxf(maxabs, fabsf(want[i]));
     }
     printf("C vs PyTorch: max |logit difference| %.2e (logits up to %.2f)\n", (double)maxdiff,
            (double)maxabs);
     assert_true(maxdiff < 2e-3f + 1e-4f * maxabs);
-    float score = cs_polyp_score(got, NHEAT, m->topk);
+    float score = cs_polyp_score(got, NH, m->topk);
     assert_true(fabsf(score - want_score) < 1e-4f);
     /* the same frame again: bit for bit the same (no state carried over) */
-    float again[NHEAT];
     assert_int_equal(cs_polyp_net_run(net, in, again, &err), CS_OK);
-    assert_memory_equal(got, again, sizeof got);
+    assert_memory_equal(got, again, sizeof(float) * (size_t)NH);
 
+    free(got);
+    free(again);
     free(tmp);
     free(in);
     cs_polyp_net_free(net);
@@ -108,16 +153,16 @@ static void expect_refused(const uint8_t *b, size_t len, cs_status code, const c
         fail_msg("reason '%s' does not say '%s'", err.msg, words);
 }
 
-static void loader_refuses_bad_files(void **state)
+/* The checks that do not depend on the version, on file b (len bytes). */
+static void refuses_damage(const uint8_t *good, size_t len)
 {
-    (void)state;
-    size_t len;
-    uint8_t *good = read_source("models/polyp-unet.bin", &len);
+    hdr h = header_of(good);
     uint8_t *b = malloc(len + 8);
     assert_non_null(b);
 
     expect_refused(good, 0, CS_ERR_TRUNCATED, "header");
     expect_refused(good, 40, CS_ERR_TRUNCATED, "header");
+    expect_refused(good, h.layers + 40, CS_ERR_TRUNCATED, "truncated");
 
     memcpy(b, good, len);
     memcpy(b, "GIF89a..", 8);
@@ -139,39 +184,117 @@ static void loader_refuses_bad_files(void **state)
     expect_refused(b, len, CS_ERR_CHECKSUM, "damaged");
 
     memcpy(b, good, len);
-    wr32(b + 12, 96); /* another input size */
+    wr32(b + h.nw, 5); /* five widths: another network */
     reseal(b, len);
     expect_refused(b, len, CS_ERR_MODEL, "another network");
 
     memcpy(b, good, len);
-    wr32(b + 32 + 12, rd32(b + 32 + 12) + 1); /* a wider bottleneck: other shapes */
+    wr32(b + h.widths + 12, rd32(b + h.widths + 12) + 1); /* a wider bottleneck: other shapes */
     reseal(b, len);
     expect_refused(b, len, CS_ERR_TRUNCATED, "truncated");
 
     memcpy(b, good, len);
     float thr = 1.5f;
-    memcpy(b + 28, &thr, 4);
+    memcpy(b + h.thr, &thr, 4);
     reseal(b, len);
     expect_refused(b, len, CS_ERR_MODEL, "threshold");
 
     memcpy(b, good, len);
-    memcpy(b + 48, "enc9", 4); /* the first layer's name */
+    wr32(b + h.topk, 0);
+    reseal(b, len);
+    expect_refused(b, len, CS_ERR_MODEL, "top-k 0");
+
+    memcpy(b, good, len);
+    wr32(b + h.topk, CS_POLYP_MAX_TOPK + 1); /* more than the score pools */
+    reseal(b, len);
+    expect_refused(b, len, CS_ERR_MODEL, "top-k");
+
+    memcpy(b, good, len);
+    memcpy(b + h.layers, "enc9", 4); /* the first layer's name */
     reseal(b, len);
     expect_refused(b, len, CS_ERR_MODEL, "layer 0");
 
     memcpy(b, good, len);
     float nan = NAN;
-    memcpy(b + 48 + 32, &nan, 4); /* the first weight */
+    memcpy(b + h.layers + 32, &nan, 4); /* the first weight */
     reseal(b, len);
     expect_refused(b, len, CS_ERR_MODEL, "non-finite");
-
-    /* the intact file still loads */
-    cs_polyp_model *m = NULL;
-    cs_error err = {0};
-    assert_int_equal(cs_polyp_model_parse(good, len, &m, &err), CS_OK);
-    assert_true(m->threshold > 0 && m->threshold < 1);
-    cs_polyp_model_free(m);
     free(b);
+}
+
+static void loader_refuses_bad_files(void **state)
+{
+    (void)state;
+    size_t len, v1len, v2len;
+    uint8_t *good = read_source("models/polyp-unet.bin", &len);
+    hdr g = header_of(good);
+    uint32_t topk = rd32(good + g.topk);
+    /* the same weights as a version-1 (80/40) and a version-2 128/64 file */
+    uint8_t *v1 = rewrap(good, len, 1, 80, 0, topk, &v1len);
+    uint8_t *v2 = rewrap(good, len, 2, 128, 64, topk, &v2len);
+    refuses_damage(v1, v1len);
+    refuses_damage(v2, v2len);
+
+    /* version 1 is the 80 px network */
+    uint8_t *b = malloc(v2len);
+    assert_non_null(b);
+    memcpy(b, v1, v1len);
+    wr32(b + 12, 96);
+    reseal(b, v1len);
+    expect_refused(b, v1len, CS_ERR_MODEL, "version 1 with input side 96");
+
+    /* version 2: the sides must be ones the network and engine take */
+    static const struct {
+        uint32_t in, out;
+        const char *words;
+    } bad[] = {
+        {100, 50, "input side 100"}, /* not a multiple of 16 */
+        {48, 24, "input side 48"},   /* too small */
+        {512, 256, "input side 512"}, /* too large */
+        {0, 0, "input side 0"},
+        {128, 40, "heatmap side 40 for input side 128"},
+        {128, 128, "heatmap side 128"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        memcpy(b, v2, v2len);
+        wr32(b + 12, bad[i].in);
+        wr32(b + 16, bad[i].out);
+        reseal(b, v2len);
+        expect_refused(b, v2len, CS_ERR_MODEL, bad[i].words);
+    }
+    /* a version-2 file cut inside its longer header */
+    expect_refused(v2, 50, CS_ERR_TRUNCATED, "header");
+
+    /* the intact files load, with their sides, and build */
+    const uint8_t *files[3] = {good, v1, v2};
+    const size_t lens[3] = {len, v1len, v2len};
+    const int want_in[3] = {(int)rd32(good + 12), 80, 128};
+    for (int i = 0; i < 3; i++) {
+        cs_polyp_model *m = NULL;
+        cs_polyp_net *net = NULL;
+        cs_error err = {0};
+        assert_int_equal(cs_polyp_model_parse(files[i], lens[i], &m, &err), CS_OK);
+        assert_true(m->threshold > 0 && m->threshold < 1);
+        assert_int_equal(m->in_side, want_in[i]);
+        assert_int_equal(m->out_side, want_in[i] / 2);
+        assert_int_equal(m->version, i == 0 ? (int)rd32(good + 8) : i);
+        assert_int_equal(cs_polyp_net_new(m, &net, &err), CS_OK);
+        /* a flat grey input runs and gives finite logits over the heatmap */
+        size_t nin = (size_t)m->in_side * m->in_side * 3, nh = (size_t)m->out_side * m->out_side;
+        float *in = calloc(nin, sizeof *in), *lg = malloc(nh * sizeof *lg);
+        assert_non_null(in);
+        assert_non_null(lg);
+        assert_int_equal(cs_polyp_net_run(net, in, lg, &err), CS_OK);
+        for (size_t k = 0; k < nh; k++)
+            assert_true(isfinite(lg[k]));
+        free(in);
+        free(lg);
+        cs_polyp_net_free(net);
+        cs_polyp_model_free(m);
+    }
+    free(b);
+    free(v1);
+    free(v2);
     free(good);
 }
 
@@ -205,34 +328,38 @@ static void engine_load_names_the_bad_polyp_file(void **state)
 static void input_resize_is_a_box_filter(void **state)
 {
     (void)state;
-    /* 160x160 of 2x2 blocks: the box filter gives each block's mean */
-    enum { S = 2 * CS_POLYP_IN };
-    uint8_t *rgb = malloc(S * S * 3);
-    assert_non_null(rgb);
-    for (int y = 0; y < S; y++)
-        for (int x = 0; x < S; x++)
-            for (int c = 0; c < 3; c++)
-                rgb[(y * S + x) * 3 + c] =
-                    (uint8_t)(((x / 2) * 3 + (y / 2) * 5 + c * 7 + ((x + y) & 1) * 2) & 0xff);
-    cs_image img = {S, S, S, S, rgb};
-    float *tmp = malloc(sizeof(float) * CS_POLYP_IN * S * 3);
-    float *in = malloc(sizeof(float) * CS_POLYP_IN * CS_POLYP_IN * 3);
-    assert_non_null(tmp);
-    assert_non_null(in);
-    cs_polyp_input(&img, tmp, in);
-    for (int y = 0; y < CS_POLYP_IN; y++)
-        for (int x = 0; x < CS_POLYP_IN; x++)
-            for (int c = 0; c < 3; c++) {
-                float mean = 0;
-                for (int k = 0; k < 4; k++)
-                    mean += rgb[((2 * y + k / 2) * S + 2 * x + k % 2) * 3 + c];
-                mean /= 4;
-                float want = mean / 127.5f - 1.0f;
-                assert_true(fabsf(in[(y * CS_POLYP_IN + x) * 3 + c] - want) < 1e-5f);
-            }
-    free(rgb);
-    free(tmp);
-    free(in);
+    /* 2N x 2N of 2x2 blocks: the box filter gives each block's mean, for
+     * the 80 px network and a larger one */
+    static const int sides[] = {80, 128};
+    for (size_t t = 0; t < sizeof sides / sizeof *sides; t++) {
+        const int N = sides[t], S = 2 * N;
+        uint8_t *rgb = malloc((size_t)S * S * 3);
+        assert_non_null(rgb);
+        for (int y = 0; y < S; y++)
+            for (int x = 0; x < S; x++)
+                for (int c = 0; c < 3; c++)
+                    rgb[(y * S + x) * 3 + c] =
+                        (uint8_t)(((x / 2) * 3 + (y / 2) * 5 + c * 7 + ((x + y) & 1) * 2) & 0xff);
+        cs_image img = {.width = S, .height = S, .src_width = S, .src_height = S, .rgb = rgb};
+        float *tmp = malloc(sizeof(float) * (size_t)N * S * 3);
+        float *in = malloc(sizeof(float) * (size_t)N * N * 3);
+        assert_non_null(tmp);
+        assert_non_null(in);
+        cs_polyp_input(&img, N, tmp, in);
+        for (int y = 0; y < N; y++)
+            for (int x = 0; x < N; x++)
+                for (int c = 0; c < 3; c++) {
+                    float mean = 0;
+                    for (int k = 0; k < 4; k++)
+                        mean += rgb[((2 * y + k / 2) * S + 2 * x + k % 2) * 3 + c];
+                    mean /= 4;
+                    float want = mean / 127.5f - 1.0f;
+                    assert_true(fabsf(in[(y * N + x) * 3 + c] - want) < 1e-5f);
+                }
+        free(rgb);
+        free(tmp);
+        free(in);
+    }
 }
 
 static void score_is_the_top_k_mean(void **state)
@@ -260,15 +387,15 @@ static void boxes_follow_the_heatmap(void **state)
      * a single hot cell (0.6) that is too small to be a box */
     for (int y = 2; y < 8; y++)
         for (int x = 3; x < 10; x++)
-            p[y * CS_POLYP_OUT + x] = 0.6f;
-    p[4 * CS_POLYP_OUT + 5] = 0.7f;
+            p[y * HEAT40 + x] = 0.6f;
+    p[4 * HEAT40 + 5] = 0.7f;
     for (int y = 20; y < 30; y++)
         for (int x = 24; x < 36; x++)
-            p[y * CS_POLYP_OUT + x] = 0.8f;
-    p[25 * CS_POLYP_OUT + 30] = 0.95f;
-    p[35 * CS_POLYP_OUT + 2] = 0.6f;
+            p[y * HEAT40 + x] = 0.8f;
+    p[25 * HEAT40 + 30] = 0.95f;
+    p[35 * HEAT40 + 2] = 0.6f;
     cs_box b[CS_MAX_BOXES];
-    int n = cs_polyp_boxes(p, b);
+    int n = cs_polyp_boxes(p, HEAT40, b);
     assert_int_equal(n, 2);
     assert_true(fabsf(b[0].score - 0.95f) < 1e-6f);
     assert_true(fabsf(b[0].x - 24.0f / 40) < 1e-6f && fabsf(b[0].y - 20.0f / 40) < 1e-6f);
@@ -278,10 +405,32 @@ static void boxes_follow_the_heatmap(void **state)
     /* a cold frame still has a top box: where the heatmap peaks */
     for (int i = 0; i < NHEAT; i++)
         p[i] = 0.01f;
-    p[10 * CS_POLYP_OUT + 11] = 0.04f;
-    n = cs_polyp_boxes(p, b);
+    p[10 * HEAT40 + 11] = 0.04f;
+    n = cs_polyp_boxes(p, HEAT40, b);
     assert_int_equal(n, 1);
     assert_true(fabsf(b[0].x - 11.0f / 40) < 1e-6f && fabsf(b[0].y - 10.0f / 40) < 1e-6f);
+
+    /* a 64x64 heatmap (the 128 px network): coordinates in its cells, and
+     * no more than CS_MAX_BOXES boxes, the strongest first */
+    enum { H = 64 };
+    float *q = malloc(sizeof(float) * H * H);
+    assert_non_null(q);
+    for (int i = 0; i < H * H; i++)
+        q[i] = 0.01f;
+    for (int k = 0; k < CS_MAX_BOXES + 3; k++) /* 2x2 blobs along the diagonal */
+        for (int d = 0; d < 4; d++)
+            q[(k * 4 + d / 2) * H + k * 4 + d % 2] = 0.6f + 0.01f * (float)k;
+    n = cs_polyp_boxes(q, H, b);
+    assert_int_equal(n, CS_MAX_BOXES);
+    int last = CS_MAX_BOXES + 2;
+    assert_true(fabsf(b[0].score - (0.6f + 0.01f * (float)last)) < 1e-6f);
+    assert_true(fabsf(b[0].x - (float)(last * 4) / H) < 1e-6f);
+    assert_true(fabsf(b[0].w - 2.0f / H) < 1e-6f && fabsf(b[0].h - 2.0f / H) < 1e-6f);
+    for (int i = 1; i < n; i++)
+        assert_true(b[i].score < b[i - 1].score);
+    /* a side the boxes cannot hold gives none */
+    assert_int_equal(cs_polyp_boxes(q, CS_POLYP_MAX_IN / 2 + 1, b), 0);
+    free(q);
 }
 
 /* ---- the engine ------------------------------------------------------------ */
@@ -299,12 +448,13 @@ static void engine_fills_polyp_fields(void **state)
      * resizes; the result must be a probability with a top box */
     size_t rlen;
     uint8_t *rb = read_source("tests/data/polyp-ref.bin", &rlen);
-    cs_image img = {112, 96, 112, 96, malloc(112 * 96 * 3)};
+    const int R = (int)rd32(rb + 8); /* the reference frame's side */
+    cs_image img = {
+        .width = 112, .height = 96, .src_width = 112, .src_height = 96, .rgb = malloc(112 * 96 * 3)};
     assert_non_null(img.rgb);
     for (int y = 0; y < 96; y++)
         for (int x = 0; x < 112; x++)
-            memcpy(img.rgb + (y * 112 + x) * 3,
-                   rb + 20 + ((y * CS_POLYP_IN / 96) * CS_POLYP_IN + x * CS_POLYP_IN / 112) * 3, 3);
+            memcpy(img.rgb + (y * 112 + x) * 3, rb + 20 + ((y * R / 96) * R + x * R / 112) * 3, 3);
     cs_frame_result r1, r2;
     assert_int_equal(cs_worker_analyze(w, &img, &r1, &err), CS_OK);
     assert_true(r1.polyp_probability >= 0 && r1.polyp_probability <= 1);
@@ -320,6 +470,26 @@ static void engine_fills_polyp_fields(void **state)
     assert_memory_equal(&r1.polyp_probability, &r2.polyp_probability, sizeof(float));
     assert_int_equal(r1.n_polyp_boxes, r2.n_polyp_boxes);
     assert_memory_equal(r1.polyp_boxes, r2.polyp_boxes, sizeof(cs_box) * (size_t)r1.n_polyp_boxes);
+
+    /* A detail image (the larger decode a larger network reads): the polyp
+     * detector reads it, everything else still reads the analysis image. */
+    cs_image flat = {.width = 112, .height = 96, .src_width = 112, .src_height = 96,
+                     .rgb = calloc(112 * 96 * 3, 1)};
+    assert_non_null(flat.rgb);
+    cs_image both = flat;
+    both.detail_width = img.width;
+    both.detail_height = img.height;
+    both.detail_rgb = img.rgb;
+    cs_frame_result rf, rd;
+    assert_int_equal(cs_worker_analyze(w, &flat, &rf, &err), CS_OK);
+    assert_int_equal(cs_worker_analyze(w, &both, &rd, &err), CS_OK);
+    assert_memory_equal(&rd.polyp_probability, &r1.polyp_probability, sizeof(float));
+    assert_int_equal(rd.n_polyp_boxes, r1.n_polyp_boxes);
+    assert_memory_equal(rd.polyp_boxes, r1.polyp_boxes, sizeof(cs_box) * (size_t)r1.n_polyp_boxes);
+    assert_memory_equal(&rd.bleeding_probability, &rf.bleeding_probability, sizeof(float));
+    assert_memory_equal(&rd.quality, &rf.quality, sizeof rf.quality);
+    assert_memory_equal(rd.signature, rf.signature, sizeof rf.signature);
+    free(flat.rgb);
     free(img.rgb);
     free(rb);
     cs_worker_free(w);
@@ -332,16 +502,61 @@ static void engine_fills_polyp_fields(void **state)
 #define HELD_OUT_POLYP "cju2pjb9v0ywn0878j5g5n69j.jpg"
 #define HELD_OUT_CAPSULE "wcb-0820.jpg"
 
-static cs_image decode_shared(const char *rel)
+/* A shared frame decoded as the pipeline decodes it for this engine (with
+ * the detail image its polyp network needs, if any). */
+static cs_image decode_shared(const char *rel, int detail_side)
 {
     size_t len;
     uint8_t *b = tu_read_file(tu_shared_path(rel), &len);
     assert_non_null(b);
-    cs_image img = {0};
+    cs_image img = {0}, plain = {0};
     cs_error err = {0};
-    assert_int_equal(cs_decode_frame(b, len, &img, &err), CS_OK);
+    assert_int_equal(cs_decode_frame_detail(b, len, detail_side, &img, &err), CS_OK);
+    /* the analysis image is the same bytes with or without the detail */
+    assert_int_equal(cs_decode_frame(b, len, &plain, &err), CS_OK);
+    assert_int_equal(plain.width, img.width);
+    assert_int_equal(plain.height, img.height);
+    assert_memory_equal(plain.rgb, img.rgb, (size_t)img.width * img.height * 3);
+    if (img.detail_rgb) {
+        int dw, dh;
+        cs_scaled_size(img.src_width, img.src_height, detail_side, &dw, &dh);
+        assert_int_equal(img.detail_width, dw);
+        assert_int_equal(img.detail_height, dh);
+        assert_true(dw > img.width);
+    }
+    cs_image_free(&plain);
     free(b);
     return img;
+}
+
+/* Decoding with a detail side: the analysis image is unchanged, the detail
+ * image has the scale asked for, and none is made when the
+ * analysis image is already that large. */
+static void detail_decode_keeps_the_analysis_image(void **state)
+{
+    (void)state;
+    if (!tu_have_shared())
+        skip();
+    char rel[256];
+    snprintf(rel, sizeof rel, "data/kvasir-seg/images/%s", HELD_OUT_POLYP);
+    FILE *probe = fopen(tu_shared_path(rel), "rb");
+    if (!probe)
+        skip();
+    fclose(probe);
+    cs_image a = decode_shared(rel, 102); /* what a 128 px network asks for */
+    assert_non_null(a.detail_rgb);
+    assert_true(a.detail_width >= 102 && a.detail_height >= 102);
+    cs_image_free(&a);
+    cs_image b = decode_shared(rel, 0);
+    assert_null(b.detail_rgb);
+    cs_image_free(&b);
+    cs_image c = decode_shared(rel, 40); /* smaller than the analysis image */
+    assert_null(c.detail_rgb);
+    cs_image_free(&c);
+    /* a one-channel JPEG (the mask) */
+    snprintf(rel, sizeof rel, "data/kvasir-seg/masks/%s", HELD_OUT_POLYP);
+    cs_image m = decode_shared(rel, 102);
+    cs_image_free(&m);
 }
 
 static void real_frames_held_out(void **state)
@@ -360,11 +575,12 @@ static void real_frames_held_out(void **state)
     cs_error err = {0};
     assert_int_equal(cs_engine_load(tu_source_path("models/bleeding-xgb.json"), &eng, &err), CS_OK);
     assert_int_equal(cs_worker_new(eng, &w, &err), CS_OK);
-    cs_image polyp = decode_shared(rel);
+    const int detail = cs_engine_detail_side(eng);
+    cs_image polyp = decode_shared(rel, detail);
     snprintf(rel, sizeof rel, "data/kvasir-seg/masks/%s", HELD_OUT_POLYP);
-    cs_image mask = decode_shared(rel);
+    cs_image mask = decode_shared(rel, 0);
     snprintf(rel, sizeof rel, "data/wcebleedgen/images/%s", HELD_OUT_CAPSULE);
-    cs_image capsule = decode_shared(rel);
+    cs_image capsule = decode_shared(rel, detail);
     cs_frame_result r;
     assert_int_equal(cs_worker_analyze(w, &polyp, &r, &err), CS_OK);
     printf("held-out polyp frame: %.4f (threshold %.4f)\n", (double)r.polyp_probability,
@@ -394,6 +610,7 @@ int main(void)
         cmocka_unit_test(score_is_the_top_k_mean),
         cmocka_unit_test(boxes_follow_the_heatmap),
         cmocka_unit_test(engine_fills_polyp_fields),
+        cmocka_unit_test(detail_decode_keeps_the_analysis_image),
         cmocka_unit_test(real_frames_held_out),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -191,6 +191,40 @@ static void test_colours(void **state)
     assert_true(p.blue_share > 0.95);
 }
 
+/* Asked for a detail image (a polyp network wider than the analysis
+ * image): each frame carries one at cs_scaled_size, and the analysis
+ * image is the same bytes as without it. */
+static void test_detail_image(void **state)
+{
+    (void)state;
+    make_video("d.mp4", "-f lavfi -i testsrc=size=640x480:rate=10 "
+                        "-frames:v 3 -c:v libx264 -pix_fmt yuv420p");
+    cs_source *plain = NULL, *det = NULL;
+    cs_error err = {0};
+    assert_int_equal(cs_source_open_video(tmp_path("d.mp4"), &plain, &err), CS_OK);
+    assert_int_equal(cs_source_open_video(tmp_path("d.mp4"), &det, &err), CS_OK);
+    cs_source_want_detail(det, 130); /* more than the 160x120 analysis image */
+    int dw, dh, n = 0;
+    cs_scaled_size(640, 480, 130, &dw, &dh);
+    cs_item a, b;
+    while (cs_source_next(plain, &a, &err) == CS_OK) {
+        assert_int_equal(cs_source_next(det, &b, &err), CS_OK);
+        assert_null(a.image.detail_rgb);
+        assert_non_null(b.image.detail_rgb);
+        assert_int_equal(b.image.detail_width, dw);
+        assert_int_equal(b.image.detail_height, dh);
+        assert_true(dw > b.image.width);
+        assert_int_equal(a.image.width, b.image.width);
+        assert_memory_equal(a.image.rgb, b.image.rgb, (size_t)a.image.width * a.image.height * 3);
+        cs_item_clear(&a);
+        cs_item_clear(&b);
+        n++;
+    }
+    assert_int_equal(n, 3);
+    cs_source_close(plain);
+    cs_source_close(det);
+}
+
 static void assert_open_fails(const char *name, cs_status want)
 {
     cs_source *src = (cs_source *)&src; /* must come back NULL */
@@ -401,7 +435,7 @@ int main(void)
         cmocka_unit_test(test_not_a_video),      cmocka_unit_test(test_truncated),
         cmocka_unit_test(test_damaged_packet),   cmocka_unit_test(test_size_change),
         cmocka_unit_test(test_too_large),        cmocka_unit_test(test_bad_arguments),
-        cmocka_unit_test(test_dispatch_by_path),
+        cmocka_unit_test(test_dispatch_by_path), cmocka_unit_test(test_detail_image),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
