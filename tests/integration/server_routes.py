@@ -5,6 +5,7 @@ Prints 'ok - ...' lines; exits 1 with the rows that are not enforced."""
 import http.client
 import json
 import sys
+import time
 import urllib.parse
 
 URL, ADMIN, DEVICE, STUDY, PATIENT = sys.argv[1:6]
@@ -15,12 +16,27 @@ failures = []
 
 
 def request(method, path, headers=None, body=None):
-    c = http.client.HTTPConnection(HOST, timeout=30)
-    h = dict(headers or {})
-    if body is not None:
-        h.setdefault("Content-Type", "application/json")
-    c.request(method, path, body=body, headers=h)
-    r = c.getresponse()
+    # The server runs with a per-address limit of 8 connections (the shell
+    # script tests it), and an event stream the walk opened and closed
+    # holds its slot until the server's next write notices the close; on a
+    # loaded machine a new connection can then be refused (reset). Such a
+    # refusal is the limit at work, not a row's answer: wait, bounded, for
+    # a slot and ask again.
+    deadline = time.monotonic() + 60
+    while True:
+        c = http.client.HTTPConnection(HOST, timeout=30)
+        h = dict(headers or {})
+        if body is not None:
+            h.setdefault("Content-Type", "application/json")
+        try:
+            c.request(method, path, body=body, headers=h)
+            r = c.getresponse()
+            break
+        except (ConnectionResetError, ConnectionRefusedError, http.client.RemoteDisconnected):
+            c.close()
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
     # An event stream never ends: its status and headers are the answer.
     stream = (r.getheader("Content-Type") or "").startswith("text/event-stream")
     data = b"" if stream else r.read()
