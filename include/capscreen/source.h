@@ -98,7 +98,7 @@ struct cs_source {
     cs_status (*next)(cs_source *src, cs_item *item, cs_error *err);
     void (*close)(cs_source *src);
     double (*fraction_done)(const cs_source *src); /* optional */
-    int detail_side; /* cs_source_want_detail(); 0: none */
+    int detail_side;                               /* cs_source_want_detail(); 0: none */
 };
 
 #endif

@@ -9,7 +9,9 @@
 #include "capscreen/store.h"
 #include "cli/cli.h"
 #include "server/api/studies.h"
+#include "server/auth/tokens.h"
 #include "server/core/patient.h"
+#include "server/training/reference.h"
 
 static const char *env_lookup(const char *name) { return getenv(name); }
 
@@ -22,6 +24,8 @@ static void usage(FILE *f)
           "            surveillance|symptoms|incomplete_colonoscopy|other]\n"
           "           [--indication-detail TEXT] [--referrer TEXT]\n"
           "       capscreen study import --data DIR [--label TEXT] FILE.csfs\n"
+          "       capscreen study import --data DIR --course ID --reference REF.json\n"
+          "           [--label TEXT] FILE.csfs\n"
           "       capscreen study revoke-device --data DIR --study ID\n"
           "\n"
           "create: make a study, its one-time enrolment code and the patient's code for\n"
@@ -34,11 +38,79 @@ static void usage(FILE *f)
           "import: make a study from a frame-stream file (capscreen pack makes one);\n"
           "the server analyses it at its start, or within 30 s when it runs. The last\n"
           "line printed is JSON {\"study\": ID}.\n"
+          "With --course and --reference, the imported study becomes a training case of\n"
+          "that course (docs/training.md, \"Importing a case\"), REF.json its known\n"
+          "answer, checked first; the last line printed is JSON {\"study\": ID,\n"
+          "\"case\": ID}.\n"
           "revoke-device: revoke every device token of the study; prints\n"
           "{\"study\": ID, \"revoked\": N}.\n"
           "With --db postgresql://... (or CAPSCREEN_DB, or db in the --config file)\n"
           "the store is that PostgreSQL database, as for capscreen serve.\n",
           f);
+}
+
+/* `study import --course ID --reference REF.json FILE`: the reference and
+ * the course are checked before anything is stored; then the study is
+ * imported and made a case of the course. Returns the exit status. */
+static int import_case(cs_store *st, const cs_server_config *cfg, const char *label,
+                       const char *course, const char *reference, const char *file)
+{
+    cs_error err = {0};
+    json_error_t je;
+    char why[200], id[CS_ID_MAX];
+    cs_course_rec cr;
+    bool found = false;
+    if (!course || !reference) {
+        cli_fail("study import: a training case needs both --course and --reference");
+        return 2;
+    }
+    json_t *ref = json_load_file(reference, 0, &je);
+    if (!ref) {
+        cli_fail("study import: %s is not JSON: %s (line %d)", reference, je.text, je.line);
+        return 2;
+    }
+    cs_case_rec *k = calloc(1, sizeof *k);
+    char *text = NULL;
+    int rc = 1;
+    if (!k) {
+        cli_fail("study import: out of memory");
+    } else if (!cs_training_reference_check(ref, why, sizeof why)) {
+        cli_fail("study import: %s: %s", reference, why);
+        rc = 2;
+    } else if (!(text = json_dumps(ref, JSON_COMPACT)) || strlen(text) >= sizeof k->reference) {
+        cli_fail("study import: %s is larger than a case's reference (%zu bytes)", reference,
+                 sizeof k->reference - 1);
+        rc = 2;
+    } else if (cs_store_course_get(st, course, &found, &cr, &err) != CS_OK) {
+        cli_fail("study import: %s", err.msg);
+    } else if (!found) {
+        cli_fail("study import: no course '%s' (make it with POST /api/v1/training/courses)",
+                 course);
+        rc = 2;
+    } else if (cs_study_import(st, cfg->data_dir, label, file, id, &err) != CS_OK) {
+        cli_fail("study import: %s", err.msg);
+    } else {
+        cs_check_outcome out;
+        cs_id_new(k->id, 8);
+        snprintf(k->course, sizeof k->course, "%s", course);
+        snprintf(k->study, sizeof k->study, "%s", id);
+        snprintf(k->label, sizeof k->label, "%s", label && label[0] ? label : "Imported case");
+        snprintf(k->reference, sizeof k->reference, "%s", text);
+        snprintf(k->created_by, sizeof k->created_by, "capscreen study import");
+        k->created_at_ms = (int64_t)time(NULL) * 1000;
+        if (cs_store_case_create(st, k, &out, &err) != CS_OK || out != CS_CHECK_OK) {
+            cli_fail("study import: study %s imported, but the case was not made: %s", id,
+                     err.msg[0] ? err.msg : cs_check_outcome_name(out));
+        } else {
+            printf("study %s imported from %s as case %s of course %s\n", id, file, k->id, course);
+            printf("{\"study\": \"%s\", \"case\": \"%s\"}\n", id, k->id);
+            rc = 0;
+        }
+    }
+    free(text);
+    free(k);
+    json_decref(ref);
+    return rc;
 }
 
 int cli_study(int argc, char **argv)
@@ -50,6 +122,8 @@ int cli_study(int argc, char **argv)
     /* the patient and the episode (docs/clinical-record.md) */
     const char *nhs = NULL, *family = NULL, *given = NULL, *dob = NULL, *sex = NULL;
     const char *pathway = NULL, *indication = NULL, *detail = NULL, *referrer = NULL;
+    /* a training case imported with its reference (docs/training.md) */
+    const char *course = NULL, *reference = NULL;
     int rc = 1;
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
         usage(argc < 2 ? stderr : stdout);
@@ -87,6 +161,8 @@ int cli_study(int argc, char **argv)
                                    {"--indication", &indication},
                                    {"--indication-detail", &detail},
                                    {"--referrer", &referrer},
+                                   {"--course", &course},
+                                   {"--reference", &reference},
                                    {NULL, NULL}};
     if (cs_server_config_from_args(&cfg, argc - 1, argv + 1, extra, env_lookup, &err) != CS_OK) {
         cli_fail("study %s: %s (try 'capscreen study --help')", sub, err.msg);
@@ -96,7 +172,10 @@ int cli_study(int argc, char **argv)
         cli_fail("study: %s", err.msg);
         return 1;
     }
-    if (file) {
+    if (file && (course || reference)) {
+        rc = import_case(st, &cfg, label, course, reference, file);
+        goto fail; /* rc says how it went */
+    } else if (file) {
         char id[CS_ID_MAX];
         if (cs_study_import(st, cfg.data_dir, label, file, id, &err) != CS_OK) {
             cli_fail("study import: %s", err.msg);

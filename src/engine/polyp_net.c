@@ -126,8 +126,8 @@ cs_status cs_polyp_model_parse(const uint8_t *data, size_t len, cs_polyp_model *
                                 header + 4u);
         if (in < CS_POLYP_MIN_IN || in > CS_POLYP_MAX_IN || in % 16 != 0)
             return cs_error_set(err, CS_ERR_MODEL,
-                                "polyp weights: input side %u (a multiple of 16 from %d to %d)",
-                                in, CS_POLYP_MIN_IN, CS_POLYP_MAX_IN);
+                                "polyp weights: input side %u (a multiple of 16 from %d to %d)", in,
+                                CS_POLYP_MIN_IN, CS_POLYP_MAX_IN);
         if (hout * 2 != in)
             return cs_error_set(err, CS_ERR_MODEL,
                                 "polyp weights: heatmap side %u for input side %u (the network "
@@ -143,8 +143,8 @@ cs_status cs_polyp_model_parse(const uint8_t *data, size_t len, cs_polyp_model *
                             "build runs %d widths, %d layers)",
                             nw, nl, CS_POLYP_NWIDTHS, CS_POLYP_NLAYERS);
     if (topk < 1 || topk > hout * hout || topk > CS_POLYP_MAX_TOPK)
-        return cs_error_set(err, CS_ERR_MODEL, "polyp weights: top-k %u out of range (1..%u)",
-                            topk, hout * hout < CS_POLYP_MAX_TOPK ? hout * hout : CS_POLYP_MAX_TOPK);
+        return cs_error_set(err, CS_ERR_MODEL, "polyp weights: top-k %u out of range (1..%u)", topk,
+                            hout * hout < CS_POLYP_MAX_TOPK ? hout * hout : CS_POLYP_MAX_TOPK);
     if (!(thr > 0.0f && thr < 1.0f))
         return cs_error_set(err, CS_ERR_MODEL, "polyp weights: threshold %g outside (0, 1)",
                             (double)thr);

@@ -121,8 +121,8 @@ static void free_scaler(video_source *vs)
  * formats already imply full range). NULL on failure. */
 static struct SwsContext *rgb_scaler(const AVFrame *f, int w, int h)
 {
-    struct SwsContext *sws = sws_getContext(f->width, f->height, f->format, w, h,
-                                            AV_PIX_FMT_RGB24, SWS_AREA, NULL, NULL, NULL);
+    struct SwsContext *sws = sws_getContext(f->width, f->height, f->format, w, h, AV_PIX_FMT_RGB24,
+                                            SWS_AREA, NULL, NULL, NULL);
     if (!sws)
         return NULL;
     int *inv, *tab, src_range, dst_range, bri, con, sat;
@@ -204,7 +204,8 @@ static cs_status frame_to_item(video_source *vs, cs_item *item, cs_error *err)
                                                      : "unknown-format");
     uint8_t *rgb = scale_packed(vs->sws, f, vs->tmp, vs->tmp_stride, vs->out_w, vs->out_h);
     uint8_t *detail =
-        vs->sws2 ? scale_packed(vs->sws2, f, vs->tmp2, vs->tmp2_stride, vs->det_w, vs->det_h) : NULL;
+        vs->sws2 ? scale_packed(vs->sws2, f, vs->tmp2, vs->tmp2_stride, vs->det_w, vs->det_h)
+                 : NULL;
     if (!rgb || (vs->sws2 && !detail)) {
         free(rgb);
         free(detail);

@@ -199,6 +199,46 @@ as ann GET "/api/v1/training/progress?trainee=bob"
     fail "a trainee read another's progress"
 as teach GET /api/v1/training/progress
 [ "$(json_get "$T/body" 'len(d["progress"])')" = 1 ] || fail "the trainer's cohort view"
+# A case imported as a frame stream plus a reference file (docs/training.md).
+as reader GET /api/v1/worklist
+N_STUDIES=$(json_get "$T/body" 'len(d["studies"])')
+printf '%s' '{"findings": [{"type": "polyp", "seq_from": 20, "seq_to": 22, "note": "0-Is"},
+  {"type": "ulcer", "seq_from": 150}], "landmarks": {"first_caecal": 40}, "cleansing": {"left_colon": 1}}' >"$T/ref.json"
+printf '%s' '{"findings": [{"type": "tumour", "seq_from": 1}]}' >"$T/bad-ref.json"
+printf '%s' '{"findings": [], "cleansing": {"left_colon": 4}}' >"$T/bad-score.json"
+printf '%s' '{"findings": [], "answer": 42}' >"$T/bad-key.json"
+for bad in bad-ref bad-score bad-key; do
+    run_cs "$T/o" "$T/e" study import --data "$T/data" --course "$COURSE" --reference "$T/$bad.json" \
+        --label "Imported" "$T/demo.csfs"
+    [ "$RC" -eq 2 ] || fail "$bad.json: study import exited $RC, not 2"
+    grep -q -e findings -e cleansing -e "unknown key" "$T/e" || fail "$bad.json: no reason: $(cat "$T/e")"
+done
+run_cs "$T/o" "$T/e" study import --data "$T/data" --course no-such-course --reference "$T/ref.json" "$T/demo.csfs"
+[ "$RC" -eq 2 ] && grep -q "no course" "$T/e" || fail "an unknown course: $RC $(cat "$T/e")"
+as reader GET /api/v1/worklist
+[ "$(json_get "$T/body" 'len(d["studies"])')" = "$N_STUDIES" ] || fail "a refused import stored a study"
+run_cs "$T/o" "$T/e" study import --data "$T/data" --course "$COURSE" --reference "$T/ref.json" \
+    --label "Imported case" "$T/demo.csfs"
+[ "$RC" -eq 0 ] || fail "importing a case exited $RC: $(cat "$T/e")"
+ICASE=$(tail -n 1 "$T/o" | python3 -c 'import json,sys; print(json.load(sys.stdin)["case"])')
+as ann GET "/api/v1/training/courses/$COURSE/cases"
+json_get "$T/body" '[c["label"] for c in d["cases"]]' | grep -q "Imported case" || fail "the imported case is not listed"
+case_frames() {
+    as ann GET "/api/v1/training/cases/$ICASE/frames"
+    [ "$CODE" = 200 ] && [ "$(json_get "$T/body" 'd["count"]')" -gt 150 ]
+}
+wait_until 120 "the imported case's frames to be analysed" case_frames
+as ann POST "/api/v1/training/cases/$ICASE/attempt"
+IATT=$(json_get "$T/body" 'd["id"]')
+as ann POST "/api/v1/training/attempts/$IATT/submit" -d '{"findings": [{"type": "polyp", "seq_from": 21}]}'
+expect_code 200 "submitting the imported case"
+py_check "$T/body" <<'PY' || fail "the imported case's score"
+s = d["score"]
+if s["sensitivity"] != 0.5 or [m["type"] for m in s["missed"]] != ["ulcer"]:
+    fail(str(s))
+PY
+ok "a case imported from a frame stream and a reference file (bad ones refused before anything is stored) scores like any other"
+
 # Reading time on clinical studies (docs/workstation.md, "Reading time").
 as reader POST "$S/reading-time" -d '{"view": "full", "seconds": 30}'
 expect_code 204 "reading time, full view"
@@ -245,7 +285,7 @@ as teach GET /api/v1/training/progress.csv
 expect_code 200 "the cohort as CSV"
 [ "$(head -n 1 "$T/body" | tr -d '\r')" = "trainee,course,cases_read,mean_sensitivity,cleansing_kappa,standard_met" ] ||
     fail "CSV header: $(head -n 1 "$T/body")"
-grep -q "^\"ann\",\"$COURSE\",\"1\",\"0.5000\"," "$T/body" || fail "CSV row: $(cat "$T/body")"
+grep -q "^\"ann\",\"$COURSE\",\"2\",\"0.5000\"," "$T/body" || fail "CSV row: $(cat "$T/body")"
 as ann GET /api/v1/training/progress.csv
 expect_code 403 "a trainee downloading the cohort"
 as reader GET /api/v1/training/courses

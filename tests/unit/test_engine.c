@@ -58,9 +58,11 @@ static int teardown(void **state)
 
 static cs_image new_image(int w, int h)
 {
-    cs_image img = {
-        .width = w, .height = h, .src_width = w * 8, .src_height = h * 8,
-        .rgb = calloc((size_t)w * h * 3, 1)};
+    cs_image img = {.width = w,
+                    .height = h,
+                    .src_width = w * 8,
+                    .src_height = h * 8,
+                    .rgb = calloc((size_t)w * h * 3, 1)};
     assert_non_null(img.rgb);
     return img;
 }

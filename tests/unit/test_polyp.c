@@ -60,8 +60,8 @@ static hdr header_of(const uint8_t *b)
 /* The same weights under another header: version 1 (input 80 implied by
  * the format) or 2 with the given sides. The convolutions do not depend on
  * the input side, so either file is a working network. Caller frees. */
-static uint8_t *rewrap(const uint8_t *good, size_t len, uint32_t version, uint32_t in,
-                       uint32_t out, uint32_t topk, size_t *out_len)
+static uint8_t *rewrap(const uint8_t *good, size_t len, uint32_t version, uint32_t in, uint32_t out,
+                       uint32_t topk, size_t *out_len)
 {
     hdr g = header_of(good);
     size_t body = len - 4 - g.layers, head = version == 1 ? 48 : 52;
@@ -248,11 +248,10 @@ static void loader_refuses_bad_files(void **state)
         uint32_t in, out;
         const char *words;
     } bad[] = {
-        {100, 50, "input side 100"}, /* not a multiple of 16 */
-        {48, 24, "input side 48"},   /* too small */
+        {100, 50, "input side 100"},  /* not a multiple of 16 */
+        {48, 24, "input side 48"},    /* too small */
         {512, 256, "input side 512"}, /* too large */
-        {0, 0, "input side 0"},
-        {128, 40, "heatmap side 40 for input side 128"},
+        {0, 0, "input side 0"},         {128, 40, "heatmap side 40 for input side 128"},
         {128, 128, "heatmap side 128"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
@@ -449,8 +448,11 @@ static void engine_fills_polyp_fields(void **state)
     size_t rlen;
     uint8_t *rb = read_source("tests/data/polyp-ref.bin", &rlen);
     const int R = (int)rd32(rb + 8); /* the reference frame's side */
-    cs_image img = {
-        .width = 112, .height = 96, .src_width = 112, .src_height = 96, .rgb = malloc(112 * 96 * 3)};
+    cs_image img = {.width = 112,
+                    .height = 96,
+                    .src_width = 112,
+                    .src_height = 96,
+                    .rgb = malloc(112 * 96 * 3)};
     assert_non_null(img.rgb);
     for (int y = 0; y < 96; y++)
         for (int x = 0; x < 112; x++)
@@ -473,7 +475,10 @@ static void engine_fills_polyp_fields(void **state)
 
     /* A detail image (the larger decode a larger network reads): the polyp
      * detector reads it, everything else still reads the analysis image. */
-    cs_image flat = {.width = 112, .height = 96, .src_width = 112, .src_height = 96,
+    cs_image flat = {.width = 112,
+                     .height = 96,
+                     .src_width = 112,
+                     .src_height = 96,
                      .rgb = calloc(112 * 96 * 3, 1)};
     assert_non_null(flat.rgb);
     cs_image both = flat;
