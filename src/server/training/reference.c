@@ -14,12 +14,15 @@ static bool findings_ok(json_t *list, char *why, size_t cap)
         snprintf(why, cap, "findings must be a list");
         return false;
     }
-    json_array_foreach(list, i, f) {
+    json_array_foreach(list, i, f)
+    {
         json_t *from = json_object_get(f, "seq_from"), *to = json_object_get(f, "seq_to");
         const char *type = json_string_value(json_object_get(f, "type"));
         if (!json_is_object(f) || !cs_vocab_has(cs_vocab_finding_types, type)) {
-            snprintf(why, cap, "findings[%zu].type must be a finding type (fresh_blood, polyp, "
-                               "ulcer, angioectasia, erosion, other)", i);
+            snprintf(why, cap,
+                     "findings[%zu].type must be a finding type (fresh_blood, polyp, "
+                     "ulcer, angioectasia, erosion, other)",
+                     i);
             return false;
         }
         if (!json_is_integer(from) || json_integer_value(from) < 0) {
@@ -42,7 +45,8 @@ bool cs_training_reference_check(json_t *ref, char *why, size_t cap)
         snprintf(why, cap, "the reference must be a JSON object");
         return false;
     }
-    json_object_foreach(ref, key, v) {
+    json_object_foreach(ref, key, v)
+    {
         if (strcmp(key, "findings") == 0) {
             if (!findings_ok(v, why, cap))
                 return false;
@@ -53,11 +57,14 @@ bool cs_training_reference_check(json_t *ref, char *why, size_t cap)
                 snprintf(why, cap, "landmarks must be an object {landmark: frame}");
                 return false;
             }
-            json_object_foreach(v, k, seq) {
+            json_object_foreach(v, k, seq)
+            {
                 if (!cs_vocab_has(cs_vocab_landmarks, k) || !json_is_integer(seq) ||
                     json_integer_value(seq) < 0) {
-                    snprintf(why, cap, "landmarks.%.40s must be a landmark (first_gastric, "
-                                       "first_duodenal, first_caecal, excreted) and a frame", k);
+                    snprintf(why, cap,
+                             "landmarks.%.40s must be a landmark (first_gastric, "
+                             "first_duodenal, first_caecal, excreted) and a frame",
+                             k);
                     return false;
                 }
             }
@@ -68,7 +75,8 @@ bool cs_training_reference_check(json_t *ref, char *why, size_t cap)
                 snprintf(why, cap, "cleansing must be an object {segment: 0..3}");
                 return false;
             }
-            json_object_foreach(v, k, score) {
+            json_object_foreach(v, k, score)
+            {
                 if (!cs_vocab_has(cs_vocab_segments, k) || !json_is_integer(score) ||
                     json_integer_value(score) < 0 || json_integer_value(score) > 3) {
                     snprintf(why, cap, "cleansing.%.40s must be a segment scored 0..3 (CC-CLEAR)",
