@@ -14,7 +14,7 @@
 // CS_COORD_PASS, CS_STUDY, CS_PATIENT_CODE, CS_DEVICE_TOKEN,
 // CS_OTHER_STUDY, CS_OTHER_CODE, CS_SHOTS (optional), CHROMIUM.
 import * as lib from './lib.mjs';
-import { env, check, assert, login, launch, crashed, finish, shot, cspOf } from './lib.mjs';
+import { env, check, assert, eq, login, launch, crashed, finish, shot, cspOf } from './lib.mjs';
 
 const AXE = lib.require.resolve('axe-core/axe.min.js');
 const URL_ = env('CS_URL').replace(/\/$/, '');
@@ -118,6 +118,16 @@ try {
     await patient.click('[data-testid="call"]');
     await patient.waitForFunction(() => /phone you soon/.test(document.querySelector('[data-testid="call-done"]').textContent));
     await staff.waitForSelector(alertIn('call_requested'));
+  });
+
+  await check('the tile\'s clock ticks the alert\'s age and leaves the alert whole', async () => {
+    // The clock rewrites age spans every second; an alert item (its kind in
+    // data-kind) once matched it and lost its message and button.
+    const age = `${alertIn('spool_full')} [data-timer]`;
+    const t0 = await staff.textContent(age);
+    await staff.waitForFunction(([sel, t]) => { const e = document.querySelector(sel); return e && e.textContent !== t; }, [age, t0]);
+    eq(await staff.locator(`${alertIn('spool_full')} button`).count(), 1, 'the acknowledge button after a tick');
+    assert(/spool is 95% full/.test(await staff.textContent(alertIn('spool_full'))), 'the alert message after a tick');
   });
 
   await check('an alert is acknowledged with one click and leaves the tile', async () => {

@@ -20,7 +20,9 @@ function ago(ms, now) {
 
 // A text that depends on the time: kind 'ago' or 'since', from `ms`.
 function timed(kind, ms, attrs = {}) {
-  return h('span', { ...attrs, dataset: { kind, ms: String(ms || 0) } }, timeText(kind, ms, Date.now()));
+  // data-timer, not data-kind: an alert's item carries data-kind (its alert
+  // kind), and the clock below must not rewrite it.
+  return h('span', { ...attrs, dataset: { timer: kind, ms: String(ms || 0) } }, timeText(kind, ms, Date.now()));
 }
 function timeText(kind, ms, now) {
   if (kind === 'since') return ms ? fmtDuration((now - ms) / 1000) : 'not started';
@@ -117,7 +119,7 @@ export async function mountMonitor(main) {
   // Ages move every second without rebuilding anything.
   const clock = setInterval(() => {
     const now = Date.now();
-    for (const el of grid.querySelectorAll('[data-kind]')) el.textContent = timeText(el.dataset.kind, Number(el.dataset.ms), now);
+    for (const el of grid.querySelectorAll('[data-timer]')) el.textContent = timeText(el.dataset.timer, Number(el.dataset.ms), now);
   }, 1000);
   return () => { es.close(); clearInterval(clock); };
 }

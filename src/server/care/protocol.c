@@ -184,7 +184,7 @@ static cs_status parse_report_rules(json_t *arr, cs_protocol *p, cs_error *err)
     json_array_foreach(arr, i, b)
     {
         cs_report_rule *o = &p->report.rule[i];
-        char where[32];
+        char where[48]; /* room for any size_t */
         snprintf(where, sizeof where, "report_rules[%zu]", i);
         cs_status st;
         if (!json_is_object(b))
@@ -205,7 +205,7 @@ static cs_status parse_report_rules(json_t *arr, cs_protocol *p, cs_error *err)
                                 threshold ? "protocol: %s needs \"value\" (mm or a polyp count)"
                                           : "protocol: %s \"value\" is only for the thresholds",
                                 where);
-        char key[64];
+        char key[96]; /* where and the longest key name */
         snprintf(key, sizeof key, "%s value", where);
         json_t *v = json_object_get(b, "value");
         if (v && (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > 200))
