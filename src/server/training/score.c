@@ -89,7 +89,8 @@ static bool match_findings(const cs_score_case *c, cs_score_result *r)
             pairs[np++] = (pair){i, j, g, overlap(a, b)};
         }
     }
-    qsort(pairs, np, sizeof *pairs, pair_cmp);
+    if (np > 1) /* qsort's array may not be NULL, even for no elements */
+        qsort(pairs, np, sizeof *pairs, pair_cmp);
     for (size_t k = 0; k < np; k++) {
         if (r->match_of_ref[pairs[k].ref] != SIZE_MAX || used[pairs[k].mine])
             continue;
