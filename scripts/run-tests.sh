@@ -104,8 +104,10 @@ count valgrind $vg_status
 set -e
 
 echo "== 4. fuzzing, ${fuzz_seconds}s per target"
+# clang for C and C++ alike: the DICOM module (src/server/export/dicom.cc)
+# gets the same -fsanitize=fuzzer-no-link, which only clang knows.
 cmake -S "$root" -B "$root/build-fuzz" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCS_FUZZ=ON \
-  -DCMAKE_C_COMPILER=clang >/dev/null
+  -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ >/dev/null
 cmake --build "$root/build-fuzz" -j"$jobs"
 set +e
 fz_status=0

@@ -143,7 +143,8 @@ static void completeness_needs_caecum_excretion_and_clean_bowel(void **state)
 
 static const char *suggest(const cs_report_facts *f)
 {
-    cs_report_rules r;
+    /* static: the answer points into the table, which must outlive the call */
+    static cs_report_rules r;
     cs_report_rules_default(&r);
     const cs_report_rule *rule = cs_report_suggest(&r, f);
     return rule ? rule->recommend : NULL;
