@@ -1062,7 +1062,7 @@ def main():
     ap.add_argument("--out", required=True, help="weights file to write")
     ap.add_argument("--metrics", required=True, help="metrics JSON to write")
     ap.add_argument("--reference", help="C test vector to write (tests/data/...)")
-    ap.add_argument("--epochs", type=int, default=28)
+    ap.add_argument("--epochs", type=int, default=84)
     ap.add_argument("--cv-epochs", type=int, default=None,
                     help="epochs of each cross-validation fold model (0: no CV; "
                          "default: --epochs, so that fold 4 is the shipped model)")
@@ -1094,6 +1094,9 @@ def main():
     ap.add_argument("--write-heldout", metavar="DIR",
                     help="only write the held-out frames (links), masks and labels.csv for "
                          "capscreen eval --finding polyp --masks, then stop")
+    ap.add_argument("--save-torch", metavar="PATH",
+                    help="also save the trained network's PyTorch state (unfolded), "
+                         "for experiments on a trained model")
     ap.add_argument("--smoke", action="store_true",
                     help="a few frames, one epoch: checks the tool runs end to end")
     a = ap.parse_args()
@@ -1163,6 +1166,8 @@ def main():
         metrics["final"]["train_seconds"] = round(time.time() - t0)
         metrics["threshold"] = op["threshold"]
         write_weights(net, a.out, op["threshold"])
+        if a.save_torch:
+            torch.save(net.state_dict(), a.save_torch)
         if a.reference:
             # a held-out capsule frame with a held-out polyp pasted in
             pos, _ = capsule_set(data, kva[:1], widx_held, a.seed + 300)

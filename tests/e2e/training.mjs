@@ -100,10 +100,16 @@ try {
     await page.fill('#f-from', '11');
     await page.fill('#f-to', '11');
     await page.selectOption('#f-type', 'polyp');
+    const put = page.waitForResponse((r) => /\/api\/v1\/training\/attempts\/\d+$/.test(r.url()) && r.request().method() === 'PUT');
     await page.click('#f-add');
     await page.waitForSelector('#findings-list li.finding');
-    const saved = await (await page.request.get(`/api/v1/training/cases/${caseId}/frames`)).status();
-    eq(saved, 200, 'still reading');
+    const res = await put;
+    eq(res.status(), 200, 'saving the answer');
+    // the server holds the finding, not just the page
+    const attempt = await (await page.request.get(res.url())).json();
+    const found = (attempt.answer?.findings || []).filter((f) => f.type === 'polyp' && f.seq_from === 11 && f.seq_to === 11);
+    eq(found.length, 1, `the saved polyp finding in ${JSON.stringify(attempt.answer)}`);
+    assert(!attempt.submitted_at_ms, 'submitted before the trainee pressed submit');
     page.once('dialog', (d) => d.accept());
     await page.click('[data-testid="training-submit"]');
     await page.waitForSelector('#feedback [data-testid="score"]');
