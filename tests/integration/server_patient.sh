@@ -203,4 +203,26 @@ admin GET "/api/v1/audit?action=patient.update"
 json_get "$T/body" '[(x["user"], x["study"]) for x in d["entries"]]' | grep -q "coord" ||
     fail "the correction is not audited"
 ok "the audit records every read of patient details (study, worklist) and each correction"
+
+# The worklist is polled every 2 s: one row per change of what it shows, not
+# one per poll (docs/workstation.md, "Audit").
+worklist_rows() {
+    admin GET "/api/v1/audit?action=patient.read&user=reader&limit=1000"
+    json_get "$T/body" 'len([x for x in d["entries"] if x["detail"].startswith("worklist: ")])'
+}
+as reader GET /api/v1/worklist
+before=$(worklist_rows)
+for _ in 1 2 3; do
+    as reader GET /api/v1/worklist
+    expect_code 200 "a worklist poll"
+done
+[ "$(worklist_rows)" = "$before" ] || fail "unchanged worklist polls were audited again ($before -> $(worklist_rows))"
+as coord PUT "/api/v1/studies/$DEMO_STUDY/patient" \
+    -d '{"patient": {"nhs_number": "4505577104", "family": "Demo", "given": "Dana", "birth_date": "1970-01-01", "sex": "other"}}'
+expect_code 200 "a second correction of the demo study's patient"
+as reader GET /api/v1/worklist
+[ "$(worklist_rows)" = $((before + 1)) ] || fail "a worklist showing a corrected patient was not audited"
+as reader GET /api/v1/worklist
+[ "$(worklist_rows)" = $((before + 1)) ] || fail "the corrected worklist's poll was audited again"
+ok "a polled worklist is audited when the patients it shows change, not on every poll"
 cs_finish

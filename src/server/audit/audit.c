@@ -9,10 +9,12 @@
 #include <string.h>
 
 #include "server/audit/audit.h"
+#include "server/audit/repeat.h"
 #include "server/auth/limiter.h"
 
 #define VIEW_WINDOW_MS 10000 /* a frames.view batch covers at most this long */
 #define VIEW_SLOTS 256       /* sessions with an open batch at once */
+#define LIST_VIEWERS 512     /* viewers whose last audited list is remembered */
 
 /* The frames one session has been served of one study since the batch
  * began. */
@@ -29,8 +31,9 @@ struct cs_audit_log {
     cs_store *store;
     cs_metrics *metrics;       /* failed appends count as internal errors */
     cs_login_limiter *limiter; /* login.limited bursts come from here; may be NULL */
-    pthread_mutex_t mu;        /* guards slots */
+    pthread_mutex_t mu;        /* guards slots and lists */
     view_batch slots[VIEW_SLOTS];
+    cs_repeat_table *lists; /* cs_audit_list_read's memory */
 };
 
 cs_status cs_audit_new(cs_store *store, cs_login_limiter *limiter, cs_metrics *metrics,
@@ -42,6 +45,10 @@ cs_status cs_audit_new(cs_store *store, cs_login_limiter *limiter, cs_metrics *m
     s->store = store;
     s->limiter = limiter;
     s->metrics = metrics;
+    if (!(s->lists = cs_repeat_new(LIST_VIEWERS))) {
+        free(s);
+        return cs_error_set(err, CS_ERR_NOMEM, "out of memory");
+    }
     pthread_mutex_init(&s->mu, NULL);
     *out = s;
     return CS_OK;
@@ -53,6 +60,7 @@ void cs_audit_free(cs_audit_log *s)
         return;
     cs_audit_flush(s, true);
     pthread_mutex_destroy(&s->mu);
+    cs_repeat_free(s->lists);
     free(s);
 }
 
@@ -83,6 +91,29 @@ void cs_audit(cs_audit_log *s, const cs_auth *a, const char *action, const char 
     vsnprintf(rec.detail, sizeof rec.detail, fmt, ap);
     va_end(ap);
     append(s, &rec);
+}
+
+void cs_audit_list_read(cs_audit_log *s, const cs_auth *a, const char *action, uint64_t digest,
+                        const char *fmt, ...)
+{
+    /* A session is one viewer; a token (no session) is who and from where. */
+    char viewer[CS_REPEAT_VIEWER_MAX];
+    if (a->session_hash[0])
+        snprintf(viewer, sizeof viewer, "s:%s:%s", a->session_hash, action);
+    else
+        snprintf(viewer, sizeof viewer, "t:%d:%s:%s:%s:%s", (int)a->kind, a->user, a->study, a->ip,
+                 action);
+    pthread_mutex_lock(&s->mu);
+    bool seen = cs_repeat_seen(s->lists, viewer, digest, cs_now_ms(), CS_AUDIT_LIST_REPEAT_MS);
+    pthread_mutex_unlock(&s->mu);
+    if (seen)
+        return;
+    char detail[CS_DETAIL_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(detail, sizeof detail, fmt, ap);
+    va_end(ap);
+    cs_audit(s, a, action, "", "%s", detail);
 }
 
 /* Turn a batch into its entry (called with the slot taken out of the

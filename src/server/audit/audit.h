@@ -17,6 +17,15 @@ typedef struct cs_audit_log cs_audit_log;
  * to stderr and counted; they never fail the request. */
 void cs_audit(cs_audit_log *s, const cs_auth *a, const char *action, const char *study,
               const char *fmt, ...) CS_PRINTF(5, 6);
+/* Append an entry for a list answer (no one study) unless the same viewer
+ * (session, or token and address) was audited for a list with the same
+ * `digest` under the same action less than CS_AUDIT_LIST_REPEAT_MS ago:
+ * a polled list is audited when what it shows changes, and again every
+ * window while it is watched (audit/repeat.h). `digest` must cover
+ * everything the answer discloses. */
+#define CS_AUDIT_LIST_REPEAT_MS (15 * 60 * 1000LL)
+void cs_audit_list_read(cs_audit_log *s, const cs_auth *a, const char *action, uint64_t digest,
+                        const char *fmt, ...) CS_PRINTF(5, 6);
 /* Note that a session was served frame `seq` of `study`: batched into
  * frames.view entries (docs/workstation.md). */
 void cs_audit_frame_viewed(cs_audit_log *s, const cs_auth *a, const char *study, uint64_t seq);
