@@ -503,6 +503,7 @@ class Sampler:
         self.kidx = kidx      # Kvasir frames usable for training
         self.widx = widx      # capsule frames usable for training
         self.seed = seed
+        self._stats = {}
 
     def kvasir(self, rng, i, masked=None):
         img = self.d["kimg"][i].copy()
@@ -514,6 +515,40 @@ class Sampler:
             if OVERLAY_MEASURES:  # and no polyp under a blacked-out pixel
                 m = m * ~self.d["kovl"][i]
         return img, m
+
+    def colour_stats(self, key):
+        """Per-frame colour statistics (mean, sd of R, G, B over the lit
+        field, luma > 20) of every cached frame of one source, once."""
+        if key not in self._stats:
+            st = []
+            for img in self.d[key]:
+                f = img.reshape(-1, 3).astype(np.float32)
+                lit = f[f @ np.array([0.299, 0.587, 0.114], np.float32) > 20]
+                lit = lit if len(lit) > 100 else f
+                st.append((lit.mean(0), lit.std(0) + 1.0))
+            self._stats[key] = st
+        return self._stats[key]
+
+    def colour_swap(self, rng, img, capsule_context):
+        """With probability COLOUR_SWAP, give the sample the colour
+        statistics (per-channel mean and sd over the lit field) of a random
+        training frame of the other source, blended in by 50-100%: colour
+        then tells nothing about the source, only shape and texture remain
+        (Reinhard-style transfer, in RGB). Black borders stay black."""
+        if COLOUR_SWAP <= 0 or rng.rand() >= COLOUR_SWAP:
+            return img
+        if capsule_context:  # capsule frame (pasted or not): Kvasir-SEG colours
+            ref = self.colour_stats("kimg")[self.kidx[rng.randint(len(self.kidx))]]
+        else:
+            ref = self.colour_stats("wimg")[self.widx[rng.randint(len(self.widx))]]
+        f = img.astype(np.float32)
+        lit = (f @ np.array([0.299, 0.587, 0.114], np.float32)) > 20
+        px = f[lit] if lit.sum() > 100 else f.reshape(-1, 3)
+        mu, sd = px.mean(0), px.std(0) + 1.0
+        out = (f - mu) / sd * ref[1] + ref[0]
+        a = rng.uniform(0.5, 1.0)
+        f = np.where(lit[..., None], f + a * (out - f), f)
+        return np.clip(f + 0.5, 0, 255).astype(np.uint8)
 
     def has_overlay(self, i):
         return self.d["kovl"][i].mean() > 0.005
@@ -594,6 +629,7 @@ class Sampler:
                 if r is None:
                     continue
                 img, m = r
+            img = self.colour_swap(rng, img, kind in ("w", "pp", "pn"))
             img, m = corner_patch(rng, img, m)
             a, mm = capsule_look(rng, img, m)
             xs.append(a)
@@ -611,6 +647,7 @@ OVERLAY_MEASURES = False
 PAIR_SHARE = 0.35    # share of Kvasir-SEG frames with overlays seen twice
 CORNER_SHARE = 0.15  # share of samples (every source) with a black corner patch
 LIGHT_SHARE = 0.0    # share of samples (every source) with the light look (--light-share)
+COLOUR_SWAP = 0.0    # share of samples given the other source's colours (--colour-swap)
 CAPSULE_ZOOM = 0.0   # share of capsule negatives as close-up crops (--capsule-zoom)
 SOURCE_TAU = 0.5     # temperature (logits) of the soft AUROC in source_rank_loss
 
@@ -1055,7 +1092,7 @@ def write_heldout(shared, out, seed):
 
 
 def main():
-    global WIDTHS, LIGHT_SHARE, CAPSULE_ZOOM, OVERLAY_MEASURES
+    global WIDTHS, LIGHT_SHARE, CAPSULE_ZOOM, OVERLAY_MEASURES, COLOUR_SWAP
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--shared", required=True, help="folder holding kvasir-seg/ and wcebleedgen/")
     ap.add_argument("--cache", required=True, help="gitignored cache folder")
@@ -1083,6 +1120,9 @@ def main():
                     help="weight of the overlay-pair consistency penalty")
     ap.add_argument("--light-share", type=float, default=LIGHT_SHARE,
                     help="share of samples given the light look (tried at 0.2: see the model card)")
+    ap.add_argument("--colour-swap", type=float, default=COLOUR_SWAP,
+                    help="share of samples given the colour statistics of a frame of the "
+                         "other source (0 = off)")
     ap.add_argument("--capsule-zoom", type=float, default=CAPSULE_ZOOM,
                     help="share of capsule negatives taken as close-up crops (tried at 0.3)")
     ap.add_argument("--overlay-measures", action="store_true",
@@ -1105,6 +1145,7 @@ def main():
     set_input_side(a.input_side)
     WIDTHS = tuple(int(v) for v in a.widths.split(","))
     LIGHT_SHARE, CAPSULE_ZOOM = a.light_share, a.capsule_zoom
+    COLOUR_SWAP = a.colour_swap
     OVERLAY_MEASURES = a.overlay_measures
     if len(WIDTHS) != 4 or min(WIDTHS) < 1:
         ap.error("--widths takes four positive integers")
@@ -1141,6 +1182,7 @@ def main():
                    cv_epochs=a.cv_epochs, smoke=a.smoke,
                    source_weight=a.source_weight, overlay_weight=a.overlay_weight,
                    light_share=a.light_share, capsule_zoom=a.capsule_zoom,
+                   colour_swap=a.colour_swap,
                    overlay_measures=OVERLAY_MEASURES)
 
     def save():
