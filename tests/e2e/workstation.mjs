@@ -275,6 +275,21 @@ try {
     await anon.dispose();
   });
 
+  await check('the active reading time sent by the viewer shows on the worklist, per reader and view', async () => {
+    // The reader has played, stepped and typed in the viewer above: those
+    // were active seconds. Leaving the viewer (for the report) flushed them
+    // (docs/workstation.md, "Reading time"); the worklist shows them.
+    await page.goto('/#/worklist');
+    const cell = page.locator(`[data-testid="study-row-${STUDY}"] [data-testid="wl-reading"]`);
+    await page.waitForFunction((sel) => { const c = document.querySelector(sel); return c && /^\d+ (s|min)$/.test(c.textContent.trim()); },
+      `[data-testid="study-row-${STUDY}"] [data-testid="wl-reading"]`);
+    const title = await cell.getAttribute('title');
+    assert(new RegExp(`^${READER[0]} \\((full|reduced)\\): \\d+ s`).test(title), `reading-time tooltip: ${title}`);
+    const wl = await (await page.request.get('/api/v1/worklist')).json();
+    const rt = wl.studies.find((x) => x.study === STUDY).reading_time;
+    assert(rt && rt.total_s > 0 && rt.by_reader.every((b) => b.reader === READER[0]), `reading_time: ${JSON.stringify(rt)}`);
+  });
+
   await check('the reader logs out; the session is gone', async () => {
     await page.goto('/#/worklist');
     await page.waitForSelector('#logout:visible');
