@@ -244,7 +244,10 @@ cs_status cs_server_start(const cs_server_config *cfg, cs_server **out, cs_error
         (st = cs_store_open_db(cfg->db, cfg->data_dir, &s->store, err)) != CS_OK ||
         (st = cs_upload_files_open(cfg->data_dir, &s->files, err)) != CS_OK)
         goto fail;
-    s->limiter = cs_limiter_new();
+    /* Several servers on one PostgreSQL: locks are leases in the store too
+     * (and no start-up reconcile: others may be writing). */
+    cs_upload_files_share(s->files, s->store, (int64_t)cfg->lock_takeover_s * 1000);
+    s->limiter = cs_limiter_new_shared(s->store); /* in memory unless shared */
     if (!s->limiter) {
         st = cs_error_set(err, CS_ERR_NOMEM, "out of memory starting the server");
         goto fail;
@@ -253,7 +256,7 @@ cs_status cs_server_start(const cs_server_config *cfg, cs_server **out, cs_error
     if ((st = cs_engine_load_models(cfg->model[0] ? cfg->model : NULL,
                                     cfg->polyp_model[0] ? cfg->polyp_model : NULL, &s->engine,
                                     err)) != CS_OK ||
-        (st = cs_tus_reconcile(s->files, s->store, err)) != CS_OK ||
+        (!cs_store_shared(s->store) && (st = cs_tus_reconcile(s->files, s->store, err)) != CS_OK) ||
         (st = cs_audit_new(s->store, s->limiter, &s->metrics, &s->audit, err)) != CS_OK ||
         (st = load_tls(s, err)) != CS_OK)
         goto fail;
