@@ -894,4 +894,23 @@ cs_status cs_store_ingest_claim(cs_store *s, const char *study, int64_t lease_ms
 cs_status cs_store_ingest_unclaim(cs_store *s, const char *study, bool *woken,
                                   cs_error *err) CS_WARN_UNUSED;
 
+/* Notifications between servers (PostgreSQL LISTEN/NOTIFY): what moved on
+ * one server (frames stored, sessions ended, devices revoked) wakes what
+ * waits for it on the others. A payload is at most 200 bytes. */
+cs_status cs_store_notify(cs_store *s, const char *channel, const char *payload,
+                          cs_error *err) CS_WARN_UNUSED;
+/* A listener: its own connection to `s`'s database, LISTENing on
+ * `channel`. One thread uses it; close it before `s`. */
+typedef struct cs_store_listener cs_store_listener;
+cs_status cs_store_listen(cs_store *s, const char *channel, cs_store_listener **out,
+                          cs_error *err) CS_WARN_UNUSED;
+/* Wait up to timeout_ms for notifications and call on(payload, arg) for
+ * each. A lost connection is re-established (then, since notifications
+ * may have been missed, on(NULL, arg) is called once); failing that, the
+ * call errs after its wait. */
+cs_status cs_store_listener_wait(cs_store_listener *l, int timeout_ms,
+                                 void (*on)(const char *payload, void *arg), void *arg,
+                                 cs_error *err) CS_WARN_UNUSED;
+void cs_store_listener_close(cs_store_listener *l);
+
 #endif

@@ -802,3 +802,33 @@ cs_status cs_store_ingest_unclaim(cs_store *s, const char *study, bool *woken, c
     SHARED(s, ingest_unclaim);
     return s->ops->ingest_unclaim(s, study, woken, err);
 }
+
+cs_status cs_store_notify(cs_store *s, const char *channel, const char *payload, cs_error *err)
+{
+    CHECK(s && channel && payload);
+    SHARED(s, notify);
+    return s->ops->notify(s, channel, payload, err);
+}
+
+cs_status cs_store_listen(cs_store *s, const char *channel, cs_store_listener **out, cs_error *err)
+{
+    CHECK(s && channel && out);
+    *out = NULL;
+    SHARED(s, listen);
+    return s->ops->listen(s, channel, out, err);
+}
+
+cs_status cs_store_listener_wait(cs_store_listener *l, int timeout_ms,
+                                 void (*on)(const char *payload, void *arg), void *arg,
+                                 cs_error *err)
+{
+    if (!l || !on)
+        return cs_error_set(err, CS_ERR_ARG, "store: NULL listener");
+    return l->wait(l, timeout_ms, on, arg, err);
+}
+
+void cs_store_listener_close(cs_store_listener *l)
+{
+    if (l)
+        l->close(l);
+}

@@ -1249,6 +1249,8 @@ static const cs_store_ops PG_OPS = {
     .upload_lease_held = pg_upload_lease_held,
     .ingest_claim = pg_ingest_claim,
     .ingest_unclaim = pg_ingest_unclaim,
+    .notify = pg_notify,
+    .listen = pg_listen,
 };
 
 /* Notices (e.g. "relation exists, skipping") are not errors and must not

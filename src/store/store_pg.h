@@ -287,5 +287,7 @@ cs_status pg_upload_lease_held(cs_store *s, const char *id, bool *held, cs_error
 cs_status pg_ingest_claim(cs_store *s, const char *study, int64_t lease_ms, bool *got, bool *fresh,
                           cs_error *err);
 cs_status pg_ingest_unclaim(cs_store *s, const char *study, bool *woken, cs_error *err);
+cs_status pg_notify(cs_store *s, const char *channel, const char *payload, cs_error *err);
+cs_status pg_listen(cs_store *s, const char *channel, cs_store_listener **out, cs_error *err);
 
 #endif

@@ -1,6 +1,7 @@
 /* store_pg_shared.c - what several servers on one PostgreSQL database
  * share beyond the records (schema 10, store.h "several servers"): the
- * failed-login counts, upload leases and analysis claims.
+ * failed-login counts, upload leases and analysis claims, and the
+ * notifications (LISTEN/NOTIFY) that carry wake-ups between servers.
  *
  * A holder is a database connection, named by its backend pid and start
  * time (PG_ME); PG_ALIVE(h) asks pg_stat_activity whether that connection
@@ -13,7 +14,10 @@
  * the upserts' WHERE decides between racing servers. */
 #include "store/store_pg.h"
 
+#include <errno.h>
+#include <poll.h>
 #include <string.h>
+#include <time.h>
 
 /* This connection as a holder name; any connection's liveness. */
 #define PG_ME                                                                   \
@@ -283,4 +287,133 @@ cs_status pg_ingest_unclaim(cs_store *s, const char *study, bool *woken, cs_erro
     PQclear(res);
     pthread_mutex_unlock(&q->lock);
     return r;
+}
+
+/* ---- notifications (LISTEN/NOTIFY) -------------------------------------- */
+
+cs_status pg_notify(cs_store *s, const char *channel, const char *payload, cs_error *err)
+{
+    pg_store *q = PGQ(s);
+    pthread_mutex_lock(&q->lock);
+    cs_status r = pg_query(q, "SELECT pg_notify($1, $2)", NULL, "notify", err, pg_text(channel),
+                           pg_text(payload));
+    pthread_mutex_unlock(&q->lock);
+    return r;
+}
+
+typedef struct pg_listener {
+    cs_store_listener base;
+    PGconn *conn;
+    char channel[64];
+} pg_listener;
+
+static void listener_quiet(void *arg, const char *message)
+{
+    (void)arg;
+    (void)message;
+}
+
+/* LISTEN on l->conn; a channel name is an identifier, quoted by libpq. */
+static cs_status listen_on(pg_listener *l, cs_error *err)
+{
+    char *id = PQescapeIdentifier(l->conn, l->channel, strlen(l->channel));
+    if (!id)
+        return cs_error_set(err, CS_ERR_IO, "database: listen: %s", PQerrorMessage(l->conn));
+    char sql[160];
+    snprintf(sql, sizeof sql, "LISTEN %s", id);
+    PQfreemem(id);
+    PGresult *res = PQexec(l->conn, sql);
+    cs_status r = PQresultStatus(res) == PGRES_COMMAND_OK
+                      ? CS_OK
+                      : cs_error_set(err, CS_ERR_IO, "database: listen: %s",
+                                     PQerrorMessage(l->conn));
+    PQclear(res);
+    return r;
+}
+
+static cs_status listener_wait(cs_store_listener *base, int timeout_ms,
+                               void (*on)(const char *payload, void *arg), void *arg,
+                               cs_error *err)
+{
+    pg_listener *l = (pg_listener *)(void *)base;
+    if (PQstatus(l->conn) != CONNECTION_OK) {
+        PQreset(l->conn);
+        if (PQstatus(l->conn) != CONNECTION_OK || listen_on(l, err) != CS_OK) {
+            struct timespec ts = {timeout_ms / 1000, (long)(timeout_ms % 1000) * 1000000L};
+            nanosleep(&ts, NULL); /* the caller loops: do not spin */
+            return cs_error_set(err, CS_ERR_IO, "database: listener: %s",
+                                PQerrorMessage(l->conn));
+        }
+        on(NULL, arg); /* notifications may have been missed */
+    }
+    int fd = PQsocket(l->conn);
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    if (fd >= 0 && poll(&p, 1, timeout_ms) < 0 && errno != EINTR)
+        return cs_error_set(err, CS_ERR_IO, "database: listener: poll: %s", strerror(errno));
+    if (!PQconsumeInput(l->conn))
+        return cs_error_set(err, CS_ERR_IO, "database: listener: %s", PQerrorMessage(l->conn));
+    PGnotify *n;
+    while ((n = PQnotifies(l->conn)) != NULL) {
+        on(n->extra, arg);
+        PQfreemem(n);
+    }
+    return CS_OK;
+}
+
+static void listener_close(cs_store_listener *base)
+{
+    pg_listener *l = (pg_listener *)(void *)base;
+    PQfinish(l->conn);
+    free(l);
+}
+
+cs_status pg_listen(cs_store *s, const char *channel, cs_store_listener **out, cs_error *err)
+{
+    pg_store *q = PGQ(s);
+    pg_listener *l = calloc(1, sizeof *l);
+    if (!l)
+        return cs_error_set(err, CS_ERR_NOMEM, "out of memory");
+    l->base.wait = listener_wait;
+    l->base.close = listener_close;
+    snprintf(l->channel, sizeof l->channel, "%s", channel);
+    /* The same parameters as the store's own connection. */
+    pthread_mutex_lock(&q->lock);
+    PQconninfoOption *opts = PQconninfo(q->conn);
+    pthread_mutex_unlock(&q->lock);
+    if (!opts) {
+        free(l);
+        return cs_error_set(err, CS_ERR_NOMEM, "out of memory");
+    }
+    size_t n = 0;
+    for (PQconninfoOption *o = opts; o->keyword; o++)
+        n++;
+    const char **keys = calloc(n + 1, sizeof *keys), **vals = calloc(n + 1, sizeof *vals);
+    size_t k = 0;
+    for (PQconninfoOption *o = opts; keys && vals && o->keyword; o++) {
+        if (o->val && *o->val) {
+            keys[k] = o->keyword;
+            vals[k++] = o->val;
+        }
+    }
+    cs_status r = CS_OK;
+    if (!keys || !vals)
+        r = cs_error_set(err, CS_ERR_NOMEM, "out of memory");
+    else
+        l->conn = PQconnectdbParams(keys, vals, 0);
+    free(keys);
+    free(vals);
+    PQconninfoFree(opts);
+    if (r == CS_OK && PQstatus(l->conn) != CONNECTION_OK)
+        r = cs_error_set(err, CS_ERR_IO, "database: listener: %s", PQerrorMessage(l->conn));
+    if (r == CS_OK) {
+        PQsetNoticeProcessor(l->conn, listener_quiet, NULL);
+        r = listen_on(l, err);
+    }
+    if (r != CS_OK) {
+        PQfinish(l->conn);
+        free(l);
+        return r;
+    }
+    *out = &l->base;
+    return CS_OK;
 }

@@ -11,6 +11,8 @@
 #     socket), so A holds the upload's lease and the study's analysis
 #     claim when it is killed with kill -9 mid-upload; then B is ready and
 #     the upload completes through B.
+#     Meanwhile an event stream opened on B shows A's analysis progress
+#     (the servers' signals travel by LISTEN/NOTIFY, core/relay.h).
 #  3. The study file is byte-identical to `capscreen pack` of the frames,
 #     and the store holds every frame exactly once (one row per seq and per
 #     frame index, none failed), each with its analysis results.
@@ -179,16 +181,36 @@ ok "failed logins count across servers (the fifth attempt waits)"
 ha_cmd "set server servers/b state maint" >/dev/null
 b_out() { [ "$(server_status b)" != 2 ]; }
 wait_until 10 "b in maintenance" b_out
-NF=60
+NF=120
 mapfile -t FRAMES < <(first_frames $NF)
 drop_frames "$T/spool" "$T/src" "${FRAMES[@]}"
 : >"$T/spool/study.end"
+# A browser's event stream on B, while only A receives and analyses: it
+# hears of A's progress through PostgreSQL's LISTEN/NOTIFY.
+curl -sN "$B_URL/api/v1/studies/$STUDY/events" -H "Authorization: Bearer $ADMIN_TOKEN" \
+    >"$T/b-events" 2>/dev/null &
+PIDS+=($!)
+# events_on_b_show N: B's stream has sent a progress event with >= N frames analysed.
+events_on_b_show() {
+    "$CS_PY" - "$T/b-events" "$1" <<'PY'
+import json, sys
+best = -1
+for line in open(sys.argv[1], errors="replace"):
+    if line.startswith("data:"):
+        try:
+            best = max(best, json.loads(line[5:])["progress"]["frames_analysed"])
+        except Exception:
+            pass
+sys.exit(0 if best >= int(sys.argv[2]) else 1)
+PY
+}
+wait_until 30 "B's event stream to open" events_on_b_show 0
 got=$("$UPLINK" enrol --server "$HA_URL" --code "$ENROL" --state "$T/state" 2>"$T/e") ||
     die "enrol through HAProxy: $(cat "$T/e")"
 [ "$got" = "$STUDY" ] || fail "enrol printed study '$got', expected '$STUDY'"
 "$UPLINK" run --state "$T/state" --spool "$T/spool" --status-file "$T/status.json" \
     --chunk-bytes 64K --backoff-min-ms 100 --backoff-max-ms 1000 --low-speed 1000:2 \
-    --max-rate 120K >>"$T/uplink.log" 2>&1 &
+    --max-rate 64K >>"$T/uplink.log" 2>&1 &
 UPLINK_PID=$!
 PIDS+=("$UPLINK_PID")
 lease_on_a() {
@@ -196,9 +218,12 @@ lease_on_a() {
 }
 analysed() { sql "SELECT n_frames FROM studies WHERE id = '$STUDY'"; }
 analysed_at_least() { [ "$(analysed)" -ge "$1" ]; }
-wait_until 120 "frames_sent >= 15" frames_sent_at_least "$T/status.json" 15
+wait_until 120 "frames_sent >= 20" frames_sent_at_least "$T/status.json" 20
 wait_until 60 "A to analyse some frames" analysed_at_least 1
-wait_until 30 "A to hold the upload's lease (a body in flight)" lease_on_a
+wait_until 30 "B's event stream to show A's analysis" events_on_b_show 1
+still_sending() { [ "$(json_field "$T/status.json" frames_sent)" -lt "$NF" ] || die "the upload finished before A was killed; cap the rate lower"; }
+lease_on_a_now() { still_sending && lease_on_a; }
+wait_until 30 "A to hold the upload's lease (a body in flight)" lease_on_a_now
 [ "$(sql "SELECT COUNT(*) FROM ingest_claims WHERE study = '$STUDY'")" = 1 ] ||
     fail "no analysis claim row for the study"
 ha_cmd "set server servers/b state ready" >/dev/null
@@ -208,7 +233,7 @@ wait "$A_PID" 2>/dev/null || true
 SENT_AT_KILL=$(json_field "$T/status.json" frames_sent)
 wait_until 240 "the uplink to finish through B" status_is "$T/status.json" finished
 wait "$UPLINK_PID" || fail "the uplink exited non-zero"
-ok "A killed (kill -9) mid-upload at $SENT_AT_KILL of $NF frames; the upload finished through B"
+ok "an event stream on B showed A's progress (LISTEN/NOTIFY); A killed (kill -9) mid-upload at $SENT_AT_KILL of $NF frames; the upload finished through B"
 
 # ---- 3. every frame once, byte-identical, analysed once -------------------
 mapfile -t BINS < <(ls "$T/data/uploads/" | grep '\.bin$')
