@@ -6,7 +6,8 @@
  * are forgotten when quiet; a burst is taken once; an upload lease and an
  * analysis claim have one holder at a time, pass on when the holder's
  * connection closes (a killed server) or goes stale, and a refused
- * claimer's wake keeps the holder from letting go. */
+ * claimer's wake keeps the holder from letting go; a notification from one
+ * reaches the other's listener. */
 #include "store_fixture.h"
 
 /* A second server: another store on f's database. */
@@ -220,6 +221,37 @@ static void an_analysis_claim_has_one_holder(void **state)
     assert_int_equal(fx_open_store(f, &f->s, &oe), CS_OK); /* for the teardown */
 }
 
+static void on_payload(const char *payload, void *arg)
+{
+    char *got = arg;
+    snprintf(got, 64, "%s", payload ? payload : "(reconnected)");
+}
+
+static void a_notification_reaches_another_server(void **state)
+{
+    fx *f = *state;
+    cs_error e = {0};
+    cs_store_listener *l = NULL;
+    char got[64] = "";
+    if (!fx_pg()) {
+        assert_int_equal(cs_store_listen(f->s, "capscreen", &l, &e), CS_ERR_UNSUPPORTED);
+        assert_null(l);
+        assert_int_equal(cs_store_notify(f->s, "capscreen", "x", &e), CS_ERR_UNSUPPORTED);
+        return;
+    }
+    cs_store *b = second(f);
+    assert_int_equal(cs_store_listen(b, "capscreen", &l, &e), CS_OK);
+    assert_int_equal(cs_store_listener_wait(l, 10, on_payload, got, &e), CS_OK);
+    assert_string_equal(got, ""); /* nothing yet */
+    assert_int_equal(cs_store_notify(f->s, "other", "not for it", &e), CS_OK);
+    assert_int_equal(cs_store_notify(f->s, "capscreen", "a:p", &e), CS_OK);
+    for (int i = 0; i < 100 && !got[0]; i++)
+        assert_int_equal(cs_store_listener_wait(l, 100, on_payload, got, &e), CS_OK);
+    assert_string_equal(got, "a:p");
+    cs_store_listener_close(l);
+    cs_store_close(b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -228,6 +260,7 @@ int main(void)
         T(login_counts_add_up_across_servers),
         T(an_upload_lease_has_one_holder),
         T(an_analysis_claim_has_one_holder),
+        T(a_notification_reaches_another_server),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
