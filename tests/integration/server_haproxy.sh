@@ -8,9 +8,11 @@
 #     HAProxy, CSRF included; failed logins count across the servers.
 #  2. A hub (capscreen-uplink) uploads a study through HAProxy. HAProxy
 #     first sends everything to A (B in maintenance through its admin
-#     socket), so A holds the upload's lease and the study's analysis
-#     claim when it is killed with kill -9 mid-upload; then B is ready and
-#     the upload completes through B.
+#     socket). With the hub paused, a slow PATCH of junk at the upload's
+#     offset holds the upload's lease on A (B answers 423 to a PATCH for
+#     the same upload meanwhile); A is killed with kill -9 mid-body, B is
+#     made ready, the hub resumes, and the upload completes through B: B
+#     takes the dead server's lease over and cuts its unacknowledged bytes.
 #     Meanwhile an event stream opened on B shows A's analysis progress
 #     (the servers' signals travel by LISTEN/NOTIFY, core/relay.h).
 #  3. The study file is byte-identical to `capscreen pack` of the frames,
@@ -222,18 +224,63 @@ wait_until 120 "frames_sent >= 20" frames_sent_at_least "$T/status.json" 20
 wait_until 60 "A to analyse some frames" analysed_at_least 1
 wait_until 30 "B's event stream to show A's analysis" events_on_b_show 1
 still_sending() { [ "$(json_field "$T/status.json" frames_sent)" -lt "$NF" ] || die "the upload finished before A was killed; cap the rate lower"; }
-lease_on_a_now() { still_sending && lease_on_a; }
-wait_until 30 "A to hold the upload's lease (a body in flight)" lease_on_a_now
+still_sending
+# A body in flight on A when it dies: the hub's PATCHes are short bursts
+# (curl paces between them), so hold one open ourselves. The hub is
+# stopped; a slow PATCH of junk at the upload's offset goes to A directly
+# (the admin token may upload) and holds the upload's lease there. Its
+# bytes reach A's file but never the stored offset: they must not survive.
+head -c 200000 /dev/urandom >"$T/junk"
+slow_patch() {
+    curl -s -o "$T/slow.body" -w '%{http_code}' -X PATCH "$A_URL/uploads/$UP_ID" \
+        -H "Authorization: Bearer $ADMIN_TOKEN" "${TUS[@]}" "${OCTET[@]}" \
+        -H "Upload-Offset: $UP_OFF" --limit-rate 4K --data-binary @"$T/junk" >"$T/slow.code" 2>/dev/null
+}
+lease_held() { [ -n "$(sql "SELECT 1 FROM upload_leases WHERE upload_id = '$UP_ID'")" ]; }
+file_size() { stat -c %s "$T/data/uploads/$UP_ID.bin"; }
+# slow_patch_writing: true once the slow PATCH is alive, the lease is held
+# and A's file grows (the hub is stopped, so the growth is ours); false
+# when it was answered at once (the stopped hub's own body held the lock:
+# then the hub runs on and we try again).
+slow_patch_writing() {
+    kill -STOP "$UPLINK_PID"
+    read -r UP_ID UP_OFF < <(sql "SELECT id || ' ' || \"offset\" FROM uploads WHERE study = '$STUDY'")
+    slow_patch &
+    SLOW_PID=$!
+    PIDS+=("$SLOW_PID")
+    local size0 i
+    size0=$(file_size)
+    for ((i = 0; i < 400; i++)); do
+        kill -0 "$SLOW_PID" 2>/dev/null || break
+        [ "$(file_size)" -gt "$size0" ] && lease_held && kill -0 "$SLOW_PID" 2>/dev/null && return 0
+        sleep 0.05
+    done
+    kill "$SLOW_PID" 2>/dev/null || true
+    wait "$SLOW_PID" 2>/dev/null || true
+    kill -CONT "$UPLINK_PID"
+    still_sending
+    return 1
+}
+wait_until 120 "a slow PATCH writing on A with the hub stopped" slow_patch_writing
+# Two servers see PATCHes for one upload: B refuses while A's lease lives.
+SRV_URL=$B_URL
+http PATCH "/uploads/$UP_ID" -H "Authorization: Bearer $ADMIN_TOKEN" "${TUS[@]}" "${OCTET[@]}" \
+    -H "Upload-Offset: $UP_OFF" --data-binary @"$T/junk"
+expect_code 423 "a PATCH on B while A holds the upload's lease"
+[ "$(sql "SELECT \"offset\" FROM uploads WHERE id = '$UP_ID'")" = "$UP_OFF" ] ||
+    fail "the stored offset moved while a body was in flight"
 [ "$(sql "SELECT COUNT(*) FROM ingest_claims WHERE study = '$STUDY'")" = 1 ] ||
     fail "no analysis claim row for the study"
 ha_cmd "set server servers/b state ready" >/dev/null
 kill -KILL "$A_PID"
 wait "$A_PID" 2>/dev/null || true
-[ "$(json_field "$T/status.json" frames_sent)" -lt "$NF" ] || die "the upload finished before A was killed; cap the rate lower"
+kill -CONT "$UPLINK_PID"
+wait "$SLOW_PID" 2>/dev/null || true
+[ "$(cat "$T/slow.code")" != 204 ] || fail "the slow PATCH to the killed server succeeded"
 SENT_AT_KILL=$(json_field "$T/status.json" frames_sent)
 wait_until 240 "the uplink to finish through B" status_is "$T/status.json" finished
 wait "$UPLINK_PID" || fail "the uplink exited non-zero"
-ok "an event stream on B showed A's progress (LISTEN/NOTIFY); A killed (kill -9) mid-upload at $SENT_AT_KILL of $NF frames; the upload finished through B"
+ok "an event stream on B showed A's progress (LISTEN/NOTIFY); B refused a PATCH while A held the lease; A killed (kill -9) mid-body at $SENT_AT_KILL of $NF frames; the upload finished through B"
 
 # ---- 3. every frame once, byte-identical, analysed once -------------------
 mapfile -t BINS < <(ls "$T/data/uploads/" | grep '\.bin$')
