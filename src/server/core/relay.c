@@ -48,10 +48,15 @@ static void *relay_main(void *arg)
     unsigned long long seen_s = atomic_load(&g->session_gen);
     unsigned long long seen_d = atomic_load(&g->device_revocations);
     unsigned own_p = 0, own_s = 0, own_d = 0; /* moves this thread made since */
+    bool failing = false; /* a failure is logged once, not every tick */
     while (!atomic_load(&r->stop) && !cs_signals_stopping(g)) {
         cs_error e = {0};
-        if (cs_store_listener_wait(r->listener, RELAY_TICK_MS, on_payload, r, &e) != CS_OK)
+        bool ok = cs_store_listener_wait(r->listener, RELAY_TICK_MS, on_payload, r, &e) == CS_OK;
+        if (!ok && !failing)
             fprintf(stderr, "capscreen: relay between servers: %s\n", e.msg);
+        if (ok && failing)
+            fprintf(stderr, "capscreen: relay between servers: listening again\n");
+        failing = !ok;
         if (r->move_p) {
             own_p++;
             cs_signals_progress(g);
