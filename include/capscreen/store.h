@@ -38,7 +38,7 @@
 #define CS_NOTE_MAX 2048          /* a finding's note, NUL included */
 #define CS_REPORT_MAX 16384       /* a report's content (JSON text), NUL included */
 #define CS_DETAIL_MAX 512         /* an audit entry's detail, NUL included */
-#define CS_STORE_SCHEMA_VERSION 9 /* 8: reading time; 9: report addenda */
+#define CS_STORE_SCHEMA_VERSION 10 /* 8: reading time; 9: report addenda; 10: several servers */
 
 typedef struct cs_store cs_store;
 
@@ -808,5 +808,109 @@ cs_status cs_store_reading_add(cs_store *s, const char *study, const char *reade
  * malloc'd (NULL when *n is 0). */
 cs_status cs_store_reading_list(cs_store *s, const char *study, cs_reading_rec **out, size_t *n,
                                 cs_error *err) CS_WARN_UNUSED;
+
+/* ---- several servers on one database (schema 10, docs/deploy.md) --------
+ * Only a PostgreSQL store is shared between processes: there N `capscreen
+ * serve` processes keep in the database what one process keeps in memory
+ * on SQLite: failed-login counts, the lease of an upload being written and
+ * the claim on a study's live analysis. On SQLite (one server per data
+ * folder) every call below answers CS_ERR_UNSUPPORTED and the server uses
+ * its in-memory versions, exactly as before; the tables exist there too so
+ * both backends have the same schema version.
+ *
+ * The holder of a lease or claim is the calling process's database
+ * connection (its backend pid and start time): a holder whose connection
+ * has gone (its server died or was killed) holds nothing, so another
+ * server takes over at once instead of waiting out a timeout. Times are
+ * the database's clock, so servers' clocks need not agree. */
+
+/* Whether the store may be shared by several servers (PostgreSQL). */
+bool cs_store_shared(const cs_store *s);
+
+/* Failed-login counts of one (user, address) pair and of the address
+ * alone; counts quiet for `forget_ms` read as 0. The rules (delays,
+ * bursts) are server/auth/limiter.h's; the store only counts. */
+typedef struct cs_login_counts {
+    int pair_fails, addr_fails;
+    int64_t pair_last_ms, addr_last_ms; /* the last counted failure */
+} cs_login_counts;
+
+/* Refused attempts of one pair not yet audited (refused 0: none). */
+typedef struct cs_login_burst_rec {
+    char user[CS_USER_MAX];
+    char ip[CS_IP_MAX];
+    uint64_t refused;
+    int64_t first_ms, last_ms;
+} cs_login_burst_rec;
+
+cs_status cs_store_login_counts(cs_store *s, const char *user, const char *ip, int64_t now_ms,
+                                int64_t forget_ms, cs_login_counts *out,
+                                cs_error *err) CS_WARN_UNUSED;
+/* A checked attempt failed: count it for the pair and the address (a
+ * count quiet for forget_ms starts again at 1). */
+cs_status cs_store_login_failed(cs_store *s, const char *user, const char *ip, int64_t now_ms,
+                                int64_t forget_ms, cs_error *err) CS_WARN_UNUSED;
+/* An attempt was refused while a delay ran: count it in the pair's burst. */
+cs_status cs_store_login_refused(cs_store *s, const char *user, const char *ip, int64_t now_ms,
+                                 cs_error *err) CS_WARN_UNUSED;
+/* A checked attempt succeeded: the pair's row goes; *ended gets its open
+ * burst (refused 0 when none). */
+cs_status cs_store_login_cleared(cs_store *s, const char *user, const char *ip,
+                                 cs_login_burst_rec *ended, cs_error *err) CS_WARN_UNUSED;
+/* Take one burst quiet for quiet_ms (any open one when `all`) into *out
+ * (*found); rows with neither a count younger than forget_ms nor a burst
+ * are deleted on the way. Each burst is taken by one caller only. */
+cs_status cs_store_login_take_burst(cs_store *s, int64_t now_ms, int64_t quiet_ms, bool all,
+                                    int64_t forget_ms, bool *found, cs_login_burst_rec *out,
+                                    cs_error *err) CS_WARN_UNUSED;
+
+/* Take the lease of upload `id` for this process when it is free, this
+ * process's already, its holder is gone, or its holder has not beaten for
+ * stale_ms: *took. The lease's beat is now. */
+cs_status cs_store_upload_lease_take(cs_store *s, const char *id, int64_t stale_ms, bool *took,
+                                     cs_error *err) CS_WARN_UNUSED;
+/* Beat the lease: *held false (nothing changed) when it is no longer this
+ * process's. */
+cs_status cs_store_upload_lease_beat(cs_store *s, const char *id, bool *held,
+                                     cs_error *err) CS_WARN_UNUSED;
+/* Drop the lease if this process holds it. */
+cs_status cs_store_upload_lease_drop(cs_store *s, const char *id, cs_error *err) CS_WARN_UNUSED;
+/* *held: a live process other than this one holds the lease. */
+cs_status cs_store_upload_lease_held(cs_store *s, const char *id, bool *held,
+                                     cs_error *err) CS_WARN_UNUSED;
+
+/* Claim `study`'s live analysis for lease_ms from now: *got when it was
+ * free, this process's, expired or held by a gone process. *fresh (with
+ * *got): another process held it since this one last did, so what this
+ * process remembers of the study's analysis is stale (reload it from the
+ * stored position). Without *got the holder is asked to look again
+ * (cs_store_ingest_unclaim's *woken), so new bytes are never left unread
+ * between the holder's last look and its letting go. */
+cs_status cs_store_ingest_claim(cs_store *s, const char *study, int64_t lease_ms, bool *got,
+                                bool *fresh, cs_error *err) CS_WARN_UNUSED;
+/* Let the claim go (if this process's), remembering who held it last;
+ * unless another process asked since the claim was taken or last let go:
+ * then *woken, the claim is kept and the holder should look again. */
+cs_status cs_store_ingest_unclaim(cs_store *s, const char *study, bool *woken,
+                                  cs_error *err) CS_WARN_UNUSED;
+
+/* Notifications between servers (PostgreSQL LISTEN/NOTIFY): what moved on
+ * one server (frames stored, sessions ended, devices revoked) wakes what
+ * waits for it on the others. A payload is at most 200 bytes. */
+cs_status cs_store_notify(cs_store *s, const char *channel, const char *payload,
+                          cs_error *err) CS_WARN_UNUSED;
+/* A listener: its own connection to `s`'s database, LISTENing on
+ * `channel`. One thread uses it; close it before `s`. */
+typedef struct cs_store_listener cs_store_listener;
+cs_status cs_store_listen(cs_store *s, const char *channel, cs_store_listener **out,
+                          cs_error *err) CS_WARN_UNUSED;
+/* Wait up to timeout_ms for notifications and call on(payload, arg) for
+ * each. A lost connection is re-established (then, since notifications
+ * may have been missed, on(NULL, arg) is called once); failing that, the
+ * call errs after its wait. */
+cs_status cs_store_listener_wait(cs_store_listener *l, int timeout_ms,
+                                 void (*on)(const char *payload, void *arg), void *arg,
+                                 cs_error *err) CS_WARN_UNUSED;
+void cs_store_listener_close(cs_store_listener *l);
 
 #endif

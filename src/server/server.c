@@ -24,6 +24,7 @@
 #include "server/ingest/ingest.h"
 #include "server/router/router.h"
 #include "server/auth/limiter.h"
+#include "server/core/relay.h"
 #include "server/care/care.h"
 #include "server/export/pacs.h"
 #include "server/media/media.h"
@@ -49,6 +50,7 @@ struct cs_server {
     cs_ingest *ingest;
     cs_care *care;
     cs_pacs *pacs; /* the PACS export queue's worker */
+    cs_relay *relay; /* signals to and from other servers (shared store only) */
 
     /* Each layer's context. */
     cs_auth_ctx auth;
@@ -244,16 +246,22 @@ cs_status cs_server_start(const cs_server_config *cfg, cs_server **out, cs_error
         (st = cs_store_open_db(cfg->db, cfg->data_dir, &s->store, err)) != CS_OK ||
         (st = cs_upload_files_open(cfg->data_dir, &s->files, err)) != CS_OK)
         goto fail;
-    s->limiter = cs_limiter_new();
+    /* Several servers on one PostgreSQL: locks are leases in the store too
+     * (and no start-up reconcile: others may be writing). */
+    cs_upload_files_share(s->files, s->store, (int64_t)cfg->lock_takeover_s * 1000);
+    s->limiter = cs_limiter_new_shared(s->store); /* in memory unless shared */
     if (!s->limiter) {
         st = cs_error_set(err, CS_ERR_NOMEM, "out of memory starting the server");
         goto fail;
     }
+    /* Event streams and revocations wake on every server (shared only). */
+    if ((st = cs_relay_start(s->store, &s->signals, &s->relay, err)) != CS_OK)
+        goto fail;
     /* Both models: live analysis flags bleeding and polyps. */
     if ((st = cs_engine_load_models(cfg->model[0] ? cfg->model : NULL,
                                     cfg->polyp_model[0] ? cfg->polyp_model : NULL, &s->engine,
                                     err)) != CS_OK ||
-        (st = cs_tus_reconcile(s->files, s->store, err)) != CS_OK ||
+        (!cs_store_shared(s->store) && (st = cs_tus_reconcile(s->files, s->store, err)) != CS_OK) ||
         (st = cs_audit_new(s->store, s->limiter, &s->metrics, &s->audit, err)) != CS_OK ||
         (st = load_tls(s, err)) != CS_OK)
         goto fail;
@@ -343,6 +351,7 @@ void cs_server_stop(cs_server *s)
         MHD_stop_daemon(s->mhd); /* cuts what is left: bodies are fsynced on the way */
     }
     cs_signals_stop(&s->signals);
+    cs_relay_stop(s->relay);
     cs_pacs_free(s->pacs); /* a send in flight ends (or times out) first */
     cs_care_free(s->care);
     cs_ingest_free(s->ingest);

@@ -699,3 +699,136 @@ cs_status cs_store_reading_list(cs_store *s, const char *study, cs_reading_rec *
     *n = 0;
     return s->ops->reading_list(s, study, out, n, err);
 }
+
+/* ---- several servers (schema 10) ---------------------------------------- */
+
+bool cs_store_shared(const cs_store *s) { return s && s->ops->ingest_claim != NULL; }
+
+#define SHARED(s, op)                                                                           \
+    if (!(s)->ops->op)                                                                          \
+    return cs_error_set(err, CS_ERR_UNSUPPORTED,                                                \
+                        "store: %s needs a store shared by several servers (PostgreSQL)", #op)
+
+cs_status cs_store_login_counts(cs_store *s, const char *user, const char *ip, int64_t now_ms,
+                                int64_t forget_ms, cs_login_counts *out, cs_error *err)
+{
+    CHECK(s && user && ip && out);
+    memset(out, 0, sizeof *out);
+    SHARED(s, login_counts);
+    return s->ops->login_counts(s, user, ip, now_ms, forget_ms, out, err);
+}
+
+cs_status cs_store_login_failed(cs_store *s, const char *user, const char *ip, int64_t now_ms,
+                                int64_t forget_ms, cs_error *err)
+{
+    CHECK(s && user && ip);
+    SHARED(s, login_failed);
+    return s->ops->login_failed(s, user, ip, now_ms, forget_ms, err);
+}
+
+cs_status cs_store_login_refused(cs_store *s, const char *user, const char *ip, int64_t now_ms,
+                                 cs_error *err)
+{
+    CHECK(s && user && ip);
+    SHARED(s, login_refused);
+    return s->ops->login_refused(s, user, ip, now_ms, err);
+}
+
+cs_status cs_store_login_cleared(cs_store *s, const char *user, const char *ip,
+                                 cs_login_burst_rec *ended, cs_error *err)
+{
+    CHECK(s && user && ip && ended);
+    memset(ended, 0, sizeof *ended);
+    SHARED(s, login_cleared);
+    return s->ops->login_cleared(s, user, ip, ended, err);
+}
+
+cs_status cs_store_login_take_burst(cs_store *s, int64_t now_ms, int64_t quiet_ms, bool all,
+                                    int64_t forget_ms, bool *found, cs_login_burst_rec *out,
+                                    cs_error *err)
+{
+    CHECK(s && found && out);
+    *found = false;
+    memset(out, 0, sizeof *out);
+    SHARED(s, login_take_burst);
+    return s->ops->login_take_burst(s, now_ms, quiet_ms, all, forget_ms, found, out, err);
+}
+
+cs_status cs_store_upload_lease_take(cs_store *s, const char *id, int64_t stale_ms, bool *took,
+                                     cs_error *err)
+{
+    CHECK(s && id && took);
+    *took = false;
+    SHARED(s, upload_lease_take);
+    return s->ops->upload_lease_take(s, id, stale_ms, took, err);
+}
+
+cs_status cs_store_upload_lease_beat(cs_store *s, const char *id, bool *held, cs_error *err)
+{
+    CHECK(s && id && held);
+    *held = false;
+    SHARED(s, upload_lease_beat);
+    return s->ops->upload_lease_beat(s, id, held, err);
+}
+
+cs_status cs_store_upload_lease_drop(cs_store *s, const char *id, cs_error *err)
+{
+    CHECK(s && id);
+    SHARED(s, upload_lease_drop);
+    return s->ops->upload_lease_drop(s, id, err);
+}
+
+cs_status cs_store_upload_lease_held(cs_store *s, const char *id, bool *held, cs_error *err)
+{
+    CHECK(s && id && held);
+    *held = false;
+    SHARED(s, upload_lease_held);
+    return s->ops->upload_lease_held(s, id, held, err);
+}
+
+cs_status cs_store_ingest_claim(cs_store *s, const char *study, int64_t lease_ms, bool *got,
+                                bool *fresh, cs_error *err)
+{
+    CHECK(s && study && got && fresh);
+    *got = *fresh = false;
+    SHARED(s, ingest_claim);
+    return s->ops->ingest_claim(s, study, lease_ms, got, fresh, err);
+}
+
+cs_status cs_store_ingest_unclaim(cs_store *s, const char *study, bool *woken, cs_error *err)
+{
+    CHECK(s && study && woken);
+    *woken = false;
+    SHARED(s, ingest_unclaim);
+    return s->ops->ingest_unclaim(s, study, woken, err);
+}
+
+cs_status cs_store_notify(cs_store *s, const char *channel, const char *payload, cs_error *err)
+{
+    CHECK(s && channel && payload);
+    SHARED(s, notify);
+    return s->ops->notify(s, channel, payload, err);
+}
+
+cs_status cs_store_listen(cs_store *s, const char *channel, cs_store_listener **out, cs_error *err)
+{
+    CHECK(s && channel && out);
+    *out = NULL;
+    SHARED(s, listen);
+    return s->ops->listen(s, channel, out, err);
+}
+
+cs_status cs_store_listener_wait(cs_store_listener *l, int timeout_ms,
+                                 void (*on)(const char *payload, void *arg), void *arg,
+                                 cs_error *err)
+{
+    if (!l || !on)
+        return cs_error_set(err, CS_ERR_ARG, "store: NULL listener");
+    return l->wait(l, timeout_ms, on, arg, err);
+}
+
+void cs_store_listener_close(cs_store_listener *l)
+{
+    if (l)
+        l->close(l);
+}

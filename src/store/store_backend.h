@@ -159,12 +159,42 @@ typedef struct cs_store_ops {
                              cs_error *err);
     cs_status (*reading_list)(cs_store *s, const char *study, cs_reading_rec **out, size_t *n,
                               cs_error *err);
+    /* several servers (schema 10): NULL on a backend that is not shared */
+    cs_status (*login_counts)(cs_store *s, const char *user, const char *ip, int64_t now_ms,
+                              int64_t forget_ms, cs_login_counts *out, cs_error *err);
+    cs_status (*login_failed)(cs_store *s, const char *user, const char *ip, int64_t now_ms,
+                              int64_t forget_ms, cs_error *err);
+    cs_status (*login_refused)(cs_store *s, const char *user, const char *ip, int64_t now_ms,
+                               cs_error *err);
+    cs_status (*login_cleared)(cs_store *s, const char *user, const char *ip,
+                               cs_login_burst_rec *ended, cs_error *err);
+    cs_status (*login_take_burst)(cs_store *s, int64_t now_ms, int64_t quiet_ms, bool all,
+                                  int64_t forget_ms, bool *found, cs_login_burst_rec *out,
+                                  cs_error *err);
+    cs_status (*upload_lease_take)(cs_store *s, const char *id, int64_t stale_ms, bool *took,
+                                   cs_error *err);
+    cs_status (*upload_lease_beat)(cs_store *s, const char *id, bool *held, cs_error *err);
+    cs_status (*upload_lease_drop)(cs_store *s, const char *id, cs_error *err);
+    cs_status (*upload_lease_held)(cs_store *s, const char *id, bool *held, cs_error *err);
+    cs_status (*ingest_claim)(cs_store *s, const char *study, int64_t lease_ms, bool *got,
+                              bool *fresh, cs_error *err);
+    cs_status (*ingest_unclaim)(cs_store *s, const char *study, bool *woken, cs_error *err);
+    cs_status (*notify)(cs_store *s, const char *channel, const char *payload, cs_error *err);
+    cs_status (*listen)(cs_store *s, const char *channel, cs_store_listener **out, cs_error *err);
     /* issue 9 part: report addenda (schema 9) */
     cs_status (*addendum_add)(cs_store *s, cs_addendum_rec *a, cs_check_outcome *outcome,
                               cs_error *err);
     cs_status (*addenda_list)(cs_store *s, const char *study, cs_addendum_rec **out, size_t *n,
                               cs_error *err);
 } cs_store_ops;
+
+/* A listener (cs_store_listen): the backend's own; it knows how to wait
+ * and close itself. */
+struct cs_store_listener {
+    cs_status (*wait)(cs_store_listener *l, int timeout_ms,
+                      void (*on)(const char *payload, void *arg), void *arg, cs_error *err);
+    void (*close)(cs_store_listener *l);
+};
 
 /* Every backend's handle starts with this. */
 struct cs_store {

@@ -212,6 +212,19 @@ static const char *const MIGRATIONS[] = {
     " by_user TEXT NOT NULL, at_ms BIGINT NOT NULL, reason TEXT NOT NULL,"
     " text TEXT NOT NULL);"
     "CREATE INDEX report_addenda_study ON report_addenda (study, id);",
+    /* 10: several servers on one database (store.h, "several servers"):
+     * failed-login counts ('pair' rows per user and address, 'addr' rows
+     * per address with user_name ''), upload leases and analysis claims. */
+    "CREATE TABLE login_limits ("
+    " kind TEXT NOT NULL, user_name TEXT NOT NULL, ip TEXT NOT NULL,"
+    " fails INTEGER NOT NULL DEFAULT 0, last_fail_ms BIGINT NOT NULL DEFAULT 0,"
+    " refused BIGINT NOT NULL DEFAULT 0, first_refused_ms BIGINT NOT NULL DEFAULT 0,"
+    " last_refused_ms BIGINT NOT NULL DEFAULT 0, PRIMARY KEY (kind, user_name, ip));"
+    "CREATE TABLE upload_leases ("
+    " upload_id TEXT PRIMARY KEY, holder TEXT NOT NULL, beat_ms BIGINT NOT NULL);"
+    "CREATE TABLE ingest_claims ("
+    " study TEXT PRIMARY KEY, holder TEXT NOT NULL, until_ms BIGINT NOT NULL,"
+    " wake INTEGER NOT NULL DEFAULT 0);",
 };
 #define N_MIGRATIONS ((int)(sizeof MIGRATIONS / sizeof MIGRATIONS[0]))
 
@@ -479,7 +492,8 @@ static cs_status migrate(pg_store *q, cs_error *err)
                                         "migration to schema 6",
                                         "migration to schema 7 (PACS export queue)",
                                         "migration to schema 8 (reading time)",
-                                        "migration to schema 9 (report addenda)"};
+                                        "migration to schema 9 (report addenda)",
+                                        "migration to schema 10 (several servers)"};
     _Static_assert(sizeof names / sizeof names[0] == N_MIGRATIONS, "a name per migration");
     for (int v = version; v < N_MIGRATIONS && r == CS_OK; v++) {
         if ((r = pg_begin(q, &in_tx, err)) != CS_OK ||
@@ -1224,6 +1238,19 @@ static const cs_store_ops PG_OPS = {
     .patient_study = pg_patient_study,
     .prep_tick = pg_prep_tick,
     .prep_ticks = pg_prep_ticks,
+    .login_counts = pg_login_counts,
+    .login_failed = pg_login_failed,
+    .login_refused = pg_login_refused,
+    .login_cleared = pg_login_cleared,
+    .login_take_burst = pg_login_take_burst,
+    .upload_lease_take = pg_upload_lease_take,
+    .upload_lease_beat = pg_upload_lease_beat,
+    .upload_lease_drop = pg_upload_lease_drop,
+    .upload_lease_held = pg_upload_lease_held,
+    .ingest_claim = pg_ingest_claim,
+    .ingest_unclaim = pg_ingest_unclaim,
+    .notify = pg_notify,
+    .listen = pg_listen,
 };
 
 /* Notices (e.g. "relation exists, skipping") are not errors and must not

@@ -267,4 +267,27 @@ cs_status pg_reading_add(cs_store *s, const char *study, const char *reader, con
 cs_status pg_reading_list(cs_store *s, const char *study, cs_reading_rec **out, size_t *n,
                           cs_error *err);
 
+/* several servers on one database (schema 10); store_pg_shared.c */
+cs_status pg_login_counts(cs_store *s, const char *user, const char *ip, int64_t now_ms,
+                          int64_t forget_ms, cs_login_counts *out, cs_error *err);
+cs_status pg_login_failed(cs_store *s, const char *user, const char *ip, int64_t now_ms,
+                          int64_t forget_ms, cs_error *err);
+cs_status pg_login_refused(cs_store *s, const char *user, const char *ip, int64_t now_ms,
+                           cs_error *err);
+cs_status pg_login_cleared(cs_store *s, const char *user, const char *ip,
+                           cs_login_burst_rec *ended, cs_error *err);
+cs_status pg_login_take_burst(cs_store *s, int64_t now_ms, int64_t quiet_ms, bool all,
+                              int64_t forget_ms, bool *found, cs_login_burst_rec *out,
+                              cs_error *err);
+cs_status pg_upload_lease_take(cs_store *s, const char *id, int64_t stale_ms, bool *took,
+                               cs_error *err);
+cs_status pg_upload_lease_beat(cs_store *s, const char *id, bool *held, cs_error *err);
+cs_status pg_upload_lease_drop(cs_store *s, const char *id, cs_error *err);
+cs_status pg_upload_lease_held(cs_store *s, const char *id, bool *held, cs_error *err);
+cs_status pg_ingest_claim(cs_store *s, const char *study, int64_t lease_ms, bool *got, bool *fresh,
+                          cs_error *err);
+cs_status pg_ingest_unclaim(cs_store *s, const char *study, bool *woken, cs_error *err);
+cs_status pg_notify(cs_store *s, const char *channel, const char *payload, cs_error *err);
+cs_status pg_listen(cs_store *s, const char *channel, cs_store_listener **out, cs_error *err);
+
 #endif

@@ -233,6 +233,21 @@ static const char *const MIGRATIONS[] = {
     " by_user TEXT NOT NULL, at_ms INTEGER NOT NULL, reason TEXT NOT NULL,"
     " text TEXT NOT NULL);"
     "CREATE INDEX report_addenda_study ON report_addenda (study, id);",
+    /* 10: several servers on one database (store.h, "several servers").
+     * A SQLite store serves one process, which keeps these in memory: the
+     * tables stay empty here; they exist so that both backends share
+     * schema versions. */
+    "CREATE TABLE login_limits ("
+    " kind TEXT NOT NULL, user_name TEXT NOT NULL, ip TEXT NOT NULL,"
+    " fails INTEGER NOT NULL DEFAULT 0, last_fail_ms INTEGER NOT NULL DEFAULT 0,"
+    " refused INTEGER NOT NULL DEFAULT 0, first_refused_ms INTEGER NOT NULL DEFAULT 0,"
+    " last_refused_ms INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (kind, user_name, ip))"
+    " WITHOUT ROWID;"
+    "CREATE TABLE upload_leases ("
+    " upload_id TEXT PRIMARY KEY, holder TEXT NOT NULL, beat_ms INTEGER NOT NULL) WITHOUT ROWID;"
+    "CREATE TABLE ingest_claims ("
+    " study TEXT PRIMARY KEY, holder TEXT NOT NULL, until_ms INTEGER NOT NULL,"
+    " wake INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;",
 };
 #define N_MIGRATIONS ((int)(sizeof MIGRATIONS / sizeof MIGRATIONS[0]))
 

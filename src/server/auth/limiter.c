@@ -24,6 +24,7 @@ typedef struct addr_slot {
 } addr_slot;
 
 struct cs_login_limiter {
+    cs_store *store; /* shared store holding the counts; NULL: the tables below */
     pthread_mutex_t mu;
     pair_slot pairs[CS_LIMIT_PAIRS];
     addr_slot addrs[CS_LIMIT_ADDRS];
@@ -34,6 +35,14 @@ cs_login_limiter *cs_limiter_new(void)
     cs_login_limiter *l = calloc(1, sizeof *l);
     if (l)
         pthread_mutex_init(&l->mu, NULL);
+    return l;
+}
+
+cs_login_limiter *cs_limiter_new_shared(cs_store *store)
+{
+    cs_login_limiter *l = cs_limiter_new();
+    if (l && cs_store_shared(store))
+        l->store = store;
     return l;
 }
 
@@ -125,6 +134,42 @@ static addr_slot *addr_of(cs_login_limiter *l, const char *ip, int64_t now_ms, b
     return a;
 }
 
+/* ---- counts in a shared store ------------------------------------------- */
+
+static void from_rec(const cs_login_burst_rec *r, cs_login_burst *b)
+{
+    memset(b, 0, sizeof *b);
+    if (!r->refused)
+        return;
+    snprintf(b->user, sizeof b->user, "%s", r->user);
+    snprintf(b->ip, sizeof b->ip, "%s", r->ip);
+    b->refused = r->refused;
+    b->first_ms = r->first_ms;
+    b->last_ms = r->last_ms;
+}
+
+static int64_t shared_admit(cs_login_limiter *l, const char *user, const char *ip, int64_t now_ms)
+{
+    cs_login_counts c;
+    cs_error e = {0};
+    if (cs_store_login_counts(l->store, user, ip, now_ms, CS_LIMIT_FORGET_MS, &c, &e) != CS_OK)
+        return 1000; /* fail closed: the password is not checked blind */
+    int64_t wait = 0;
+    if (c.pair_fails) {
+        int64_t w = c.pair_last_ms + delay_ms(c.pair_fails, CS_LIMIT_PAIR_FREE, CS_LIMIT_PAIR_MAX_S) -
+                    now_ms;
+        wait = w > wait ? w : wait;
+    }
+    if (c.addr_fails) {
+        int64_t w = c.addr_last_ms + delay_ms(c.addr_fails, CS_LIMIT_ADDR_FREE, CS_LIMIT_ADDR_MAX_S) -
+                    now_ms;
+        wait = w > wait ? w : wait;
+    }
+    if (wait > 0 && cs_store_login_refused(l->store, user, ip, now_ms, &e) != CS_OK)
+        return wait; /* the burst's count is lost; the refusal stands */
+    return wait;
+}
+
 static void no_burst(cs_login_burst *b)
 {
     if (b)
@@ -135,6 +180,8 @@ int64_t cs_limiter_admit(cs_login_limiter *l, const char *user, const char *ip, 
                          cs_login_burst *evicted)
 {
     no_burst(evicted);
+    if (l->store)
+        return shared_admit(l, user, ip, now_ms);
     int64_t wait = 0;
     pthread_mutex_lock(&l->mu);
     pair_slot *p = pair_of(l, user, ip, now_ms, false, NULL);
@@ -170,6 +217,12 @@ void cs_limiter_failed(cs_login_limiter *l, const char *user, const char *ip, in
                        cs_login_burst *evicted)
 {
     no_burst(evicted);
+    if (l->store) {
+        cs_error e = {0};
+        cs_status st = cs_store_login_failed(l->store, user, ip, now_ms, CS_LIMIT_FORGET_MS, &e);
+        (void)st; /* a count lost to a store failure is only lost (limiter.h) */
+        return;
+    }
     pthread_mutex_lock(&l->mu);
     pair_slot *p = pair_of(l, user, ip, now_ms, true, evicted);
     p->fails++;
@@ -184,6 +237,13 @@ void cs_limiter_succeeded(cs_login_limiter *l, const char *user, const char *ip,
                           cs_login_burst *ended)
 {
     no_burst(ended);
+    if (l->store) {
+        cs_login_burst_rec r;
+        cs_error e = {0};
+        if (cs_store_login_cleared(l->store, user, ip, &r, &e) == CS_OK && ended)
+            from_rec(&r, ended);
+        return;
+    }
     pthread_mutex_lock(&l->mu);
     pair_slot *p = pair_of(l, user, ip, 0, false, NULL);
     if (p) {
@@ -197,6 +257,16 @@ void cs_limiter_succeeded(cs_login_limiter *l, const char *user, const char *ip,
 bool cs_limiter_take_burst(cs_login_limiter *l, int64_t now_ms, bool all, cs_login_burst *out)
 {
     bool found = false;
+    if (l->store) {
+        cs_login_burst_rec r;
+        cs_error e = {0};
+        if (cs_store_login_take_burst(l->store, now_ms, CS_LIMIT_BURST_QUIET_MS, all,
+                                      CS_LIMIT_FORGET_MS, &found, &r, &e) != CS_OK)
+            return false;
+        if (found)
+            from_rec(&r, out);
+        return found;
+    }
     pthread_mutex_lock(&l->mu);
     for (size_t i = 0; i < CS_LIMIT_PAIRS && !found; i++) {
         pair_slot *p = &l->pairs[i];

@@ -24,9 +24,19 @@
  * slot (a forgotten one first); an evicted pair's burst is handed back so
  * no refused attempt goes unaudited.
  *
+ * Several servers (a shared PostgreSQL store, cs_limiter_new_shared): the
+ * counts and bursts live in the store (store.h, "several servers"), so an
+ * attacker gains nothing by being balanced across servers and each burst
+ * is audited once, by whichever server takes it. The rules are the same;
+ * the fixed tables and eviction do not apply (the store forgets quiet
+ * rows). With SQLite the limiter stays in memory: one server owns the
+ * data folder, so its memory is the whole truth, and a login costs no
+ * extra writes. A store failure during admit refuses the attempt for a
+ * second (fails closed); a count lost to a store failure is only lost.
+ *
  * Time is passed in (unix milliseconds), so the logic is testable.
- * Threads: every call takes the limiter's own mutex. Errors: none; _new
- * returns NULL when out of memory. */
+ * Threads: every call takes the limiter's own mutex (or the store's).
+ * Errors: none; _new returns NULL when out of memory. */
 #ifndef CS_SERVER_LIMITER_H
 #define CS_SERVER_LIMITER_H
 
@@ -56,6 +66,9 @@ typedef struct cs_login_burst {
 } cs_login_burst;
 
 cs_login_limiter *cs_limiter_new(void);
+/* A limiter whose counts live in `store` (which must outlive it) when the
+ * store is shared (cs_store_shared); otherwise the in-memory one. */
+cs_login_limiter *cs_limiter_new_shared(cs_store *store);
 void cs_limiter_free(cs_login_limiter *l);
 
 /* Before checking a password: milliseconds the pair (user, ip) must still

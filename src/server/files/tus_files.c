@@ -17,6 +17,7 @@ typedef struct cs_upload_lock {
     bool busy;       /* the holder is working, not waiting for its client */
     int64_t last_ms; /* monotonic time of the holder's last activity */
     uint64_t keep;   /* offset a takeover persists */
+    int64_t beat_ms; /* monotonic time of the lease's last beat (shared store) */
     struct cs_upload_lock *next;
 } cs_upload_lock;
 
@@ -25,6 +26,8 @@ struct cs_upload_files {
     pthread_mutex_t locks_mu;   /* guards locks, lock_tickets */
     cs_upload_lock *locks;      /* uploads with a body in flight */
     uint64_t lock_tickets;      /* the last ticket handed out */
+    cs_store *shared;           /* leases live here too; NULL: one server */
+    int64_t takeover_ms;        /* a lease silent this long may be taken over */
 };
 
 cs_status cs_upload_files_open(const char *data_dir, cs_upload_files **out, cs_error *err)
@@ -42,6 +45,12 @@ cs_status cs_upload_files_open(const char *data_dir, cs_upload_files **out, cs_e
     pthread_mutex_init(&f->locks_mu, NULL);
     *out = f;
     return CS_OK;
+}
+
+void cs_upload_files_share(cs_upload_files *f, cs_store *store, int64_t takeover_ms)
+{
+    f->shared = cs_store_shared(store) ? store : NULL;
+    f->takeover_ms = takeover_ms;
 }
 
 void cs_upload_files_close(cs_upload_files *f)
@@ -153,6 +162,45 @@ cs_status cs_tus_file_write(int fd, const void *data, size_t len, cs_error *err)
     return CS_OK;
 }
 
+/* Remove the entry of `id` if `ticket` holds it: true when it did. */
+static bool unlink_lock(cs_upload_files *s, const char *id, uint64_t ticket)
+{
+    bool removed = false;
+    pthread_mutex_lock(&s->locks_mu);
+    for (cs_upload_lock **pp = &s->locks; *pp; pp = &(*pp)->next) {
+        if (strcmp((*pp)->id, id) == 0) {
+            cs_upload_lock *dead = *pp;
+            if (dead->ticket == ticket) {
+                *pp = dead->next;
+                free(dead);
+                removed = true;
+            }
+            break;
+        }
+    }
+    pthread_mutex_unlock(&s->locks_mu);
+    return removed;
+}
+
+/* Shared store: take the upload's lease for the entry `ticket` now holds
+ * in memory; without it the entry goes (this process holds nothing). */
+static bool take_lease(cs_upload_files *s, const char *id, uint64_t ticket)
+{
+    bool took = false;
+    cs_error e = {0};
+    int64_t before = mono_ms();
+    if (cs_store_upload_lease_take(s->shared, id, s->takeover_ms, &took, &e) != CS_OK || !took) {
+        unlink_lock(s, id, ticket);
+        return false;
+    }
+    pthread_mutex_lock(&s->locks_mu);
+    cs_upload_lock *l = find_lock(s, id);
+    if (l && l->ticket == ticket)
+        l->beat_ms = before;
+    pthread_mutex_unlock(&s->locks_mu);
+    return true;
+}
+
 uint64_t cs_tus_lock_try(cs_upload_files *s, const char *id)
 {
     uint64_t got = 0;
@@ -169,17 +217,37 @@ uint64_t cs_tus_lock_try(cs_upload_files *s, const char *id)
         }
     }
     pthread_mutex_unlock(&s->locks_mu);
+    if (got && s->shared && !take_lease(s, id, got))
+        got = 0;
     return got;
 }
 
 bool cs_tus_lock_enter(cs_upload_files *s, const char *id, uint64_t ticket)
 {
+    bool beat = false;
+    int64_t now = mono_ms();
     pthread_mutex_lock(&s->locks_mu);
     cs_upload_lock *l = find_lock(s, id);
     bool mine = l && l->ticket == ticket;
-    if (mine)
+    if (mine) {
         l->busy = true;
+        /* A third of the takeover time: the lease never looks silent while
+         * this holder works, and the beat that finds it lost comes before
+         * a write. */
+        if (s->shared && now - l->beat_ms >= s->takeover_ms / 3) {
+            beat = true;
+            l->beat_ms = now;
+        }
+    }
     pthread_mutex_unlock(&s->locks_mu);
+    if (beat) {
+        bool held = false;
+        cs_error e = {0};
+        if (cs_store_upload_lease_beat(s->shared, id, &held, &e) != CS_OK || !held) {
+            unlink_lock(s, id, ticket); /* another server holds it now */
+            mine = false;
+        }
+    }
     return mine;
 }
 
@@ -206,10 +274,14 @@ bool cs_tus_lock_takeover(cs_upload_files *s, const char *id, int64_t idle_ms, u
         l->ticket = *ticket = ++s->lock_tickets;
         l->busy = true;
         l->last_ms = now;
-        *keep = l->keep;
+        *keep = s->shared ? 0 : l->keep;
         took = true;
     }
     pthread_mutex_unlock(&s->locks_mu);
+    /* The old holder is superseded either way; without the lease (another
+     * server has it) this process holds nothing. */
+    if (took && s->shared)
+        took = take_lease(s, id, *ticket);
     return took;
 }
 
@@ -218,23 +290,20 @@ bool cs_tus_lock_held(cs_upload_files *s, const char *id)
     pthread_mutex_lock(&s->locks_mu);
     cs_upload_lock *l = find_lock(s, id);
     pthread_mutex_unlock(&s->locks_mu);
-    return l != NULL;
+    bool held = l != NULL;
+    cs_error e = {0};
+    if (!held && s->shared && cs_store_upload_lease_held(s->shared, id, &held, &e) != CS_OK)
+        held = true; /* unknown: do not expire an upload someone may be writing */
+    return held;
 }
 
 void cs_tus_lock_release(cs_upload_files *s, const char *id, uint64_t ticket)
 {
-    pthread_mutex_lock(&s->locks_mu);
-    for (cs_upload_lock **pp = &s->locks; *pp; pp = &(*pp)->next) {
-        if (strcmp((*pp)->id, id) == 0) {
-            cs_upload_lock *dead = *pp;
-            if (dead->ticket == ticket) {
-                *pp = dead->next;
-                free(dead);
-            }
-            break;
-        }
+    if (unlink_lock(s, id, ticket) && s->shared) {
+        cs_error e = {0};
+        cs_status st = cs_store_upload_lease_drop(s->shared, id, &e);
+        (void)st; /* a lease not dropped goes stale: taken over after takeover_ms */
     }
-    pthread_mutex_unlock(&s->locks_mu);
 }
 
 void cs_http_date(int64_t t, char *out, size_t cap)

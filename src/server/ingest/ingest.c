@@ -11,7 +11,20 @@
  * Each frame row also says where its JPEG payload lies in the stream, its
  * mean colour, whether it repeats the study's last kept frame, the polyp
  * model's output and the boxes of the frame's flagged findings
- * (docs/server.md, "Per-frame results"). */
+ * (docs/server.md, "Per-frame results").
+ *
+ * Several servers on one PostgreSQL store (cs_store_shared): a study is
+ * analysed by one server at a time, the holder of its claim in the store
+ * (store.h, "several servers"). A slice begins by claiming the study
+ * (skipped when another live server holds it: that server is asked to
+ * look again before it lets go), each batch renews the claim before it is
+ * stored (a holder that lost it stores nothing and reloads), and a study
+ * with nothing more to read is let go. A claim that changed hands since
+ * this server last held it means the reader here is stale: it is reloaded
+ * from the stored position, which every server moves in the frame
+ * batch's transaction. So each frame is stored once, and a server that
+ * dies mid-batch leaves its claim to the next server that is notified
+ * (a PATCH, or the sweep's pending studies). */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -35,6 +48,9 @@
 #define BATCH_MAX 64u    /* frames stored per transaction, at most */
 #define SLICE_ITEMS 64u  /* items a thread analyses for one study before requeueing it */
 #define ANALYSIS_NICE 10 /* analysis threads yield the CPU to request handling */
+/* A live server renews its claim every batch; one that hangs this long
+ * loses it (a dead one at once: store.h). */
+#define CLAIM_LEASE_MS 30000
 
 typedef struct study_rt {
     char id[CS_ID_MAX];
@@ -76,6 +92,7 @@ typedef struct pool_thread {
     char batch_boxes[BATCH_MAX][CS_FRAME_BOXES_MAX];
     size_t nbatch;
     uint64_t batch_end; /* stream offset just past the last batched item */
+    bool lost_claim;    /* shared store: another server took the study over */
     uint8_t buf[READ_CHUNK];
 } pool_thread;
 
@@ -176,12 +193,46 @@ static cs_status feed_more(pool_thread *pt, study_rt *rt, bool *fed_any, bool *c
 }
 
 /* Store the batched outcomes and the stream position just past them. */
+static void unload(study_rt *rt)
+{
+    cs_fs_reader_free(rt->rd);
+    rt->rd = NULL;
+}
+
+/* Shared store: claim (or renew) the study's analysis. *mine false: another
+ * server holds it. A claim that changed hands makes this server's reader
+ * stale: *mine is then true only with `reload` (the slice's start). */
+static cs_status claim(pool_thread *pt, study_rt *rt, bool reload, bool *mine, cs_error *err)
+{
+    bool got = false, fresh = false;
+    *mine = true;
+    if (!cs_store_shared(pt->g->d.store))
+        return CS_OK;
+    cs_status st = cs_store_ingest_claim(pt->g->d.store, rt->id, CLAIM_LEASE_MS, &got, &fresh, err);
+    if (st != CS_OK)
+        return st;
+    if (got && fresh) {
+        unload(rt);
+        rt->have_kept = false; /* frames stored elsewhere came after it */
+    }
+    *mine = got && (reload || !fresh);
+    return CS_OK;
+}
+
 static cs_status flush(pool_thread *pt, study_rt *rt, cs_error *err)
 {
     const cs_ingest_deps *s = &pt->g->d;
     if (pt->nbatch == 0)
         return CS_OK;
-    cs_status st = cs_store_frames_add(s->store, rt->id, pt->batch, pt->nbatch, pt->batch_end, err);
+    bool mine = true;
+    cs_status st = claim(pt, rt, false, &mine, err);
+    if (st != CS_OK || !mine) {
+        pt->nbatch = 0; /* analysed again by the holder, from the stored position */
+        pt->lost_claim = !mine;
+        unload(rt);
+        return st;
+    }
+    st = cs_store_frames_add(s->store, rt->id, pt->batch, pt->nbatch, pt->batch_end, err);
     if (st == CS_OK) {
         atomic_fetch_add(&s->metrics->frames_analysed, pt->nbatch);
         cs_signals_progress(s->signals);
@@ -320,12 +371,6 @@ static void add_outcome(pool_thread *pt, study_rt *rt, const cs_outcome *o, cons
     pt->batch_end = ev->offset + ev->length;
 }
 
-static void unload(study_rt *rt)
-{
-    cs_fs_reader_free(rt->rd);
-    rt->rd = NULL;
-}
-
 /* Load the study's reader at its stored analysis position. */
 static cs_status load(pool_thread *pt, study_rt *rt, cs_error *err)
 {
@@ -360,6 +405,10 @@ static cs_status run_slice(pool_thread *pt, study_rt *rt, bool *more, cs_error *
     unsigned done = 0;
     bool moved = false; /* read past bytes that were no frame (a file header) */
     *more = false;
+    pt->lost_claim = false;
+    bool mine = true;
+    if ((st = claim(pt, rt, true, &mine, err)) != CS_OK || !mine)
+        return st; /* !mine: another server is analysing it */
     if (!rt->rd && (st = load(pt, rt, err)) != CS_OK)
         return st;
     while (!cs_signals_stopping(s->signals)) {
@@ -389,7 +438,7 @@ static cs_status run_slice(pool_thread *pt, study_rt *rt, bool *more, cs_error *
             pthread_mutex_lock(&g->mu);
             rt->received = (int64_t)rt->seq;
             pthread_mutex_unlock(&g->mu);
-            if (pt->nbatch >= BATCH_MAX && (st = flush(pt, rt, err)) != CS_OK)
+            if (pt->nbatch >= BATCH_MAX && ((st = flush(pt, rt, err)) != CS_OK || pt->lost_claim))
                 break;
             continue;
         }
@@ -418,7 +467,8 @@ static cs_status run_slice(pool_thread *pt, study_rt *rt, bool *more, cs_error *
         st = ferr.code;
         *err = ferr;
     }
-    if (st == CS_OK && moved) {
+    if (st == CS_OK && moved && !pt->lost_claim &&
+        (st = claim(pt, rt, false, &mine, err)) == CS_OK && mine) {
         uint64_t off = cs_fs_reader_offset(rt->rd);
         if (cs_store_study_set_ingest(s->store, rt->id, off, err) != CS_OK)
             fprintf(stderr, "capscreen: study %s: %s\n", rt->id, err->msg);
@@ -470,9 +520,17 @@ static void *pool_main(void *arg)
             fprintf(stderr, "capscreen: analysis of study %s stopped: %s\n", rt->id, err.msg);
         }
         cs_signals_progress(s->signals);
+        /* Shared store: a study with nothing more here is let go, unless
+         * another server stored bytes meanwhile and asked us to look. */
+        bool woken = false;
+        if (!more && cs_store_shared(s->store) &&
+            cs_store_ingest_unclaim(s->store, rt->id, &woken, &err) != CS_OK)
+            fprintf(stderr, "capscreen: study %s: %s\n", rt->id, err.msg);
 
         pthread_mutex_lock(&g->mu);
         rt->running = false;
+        if (woken)
+            rt->wake = true;
         if (!rt->rd)
             rt->received = -1;
         if (!g->stop && (more || rt->wake))

@@ -443,6 +443,24 @@ static bool begin_body(const cs_tus *s, struct MHD_Connection *c, cs_req *r, cs_
         return true;
     }
     t->locked = true;
+    if (cs_store_shared(s->store) && !is_post) {
+        /* Several servers: another may have moved the upload on between
+         * our read and our lease; the stored offset is the truth. */
+        bool found = false;
+        cs_upload_rec now;
+        if (cs_store_upload_get(s->store, up->id, &found, &now, &e) != CS_OK) {
+            *ret = ERR(503, "store_unavailable", "%s", e.msg);
+            end_body(s, t);
+            return true;
+        }
+        if (!found || now.offset != up->offset || now.state != up->state) {
+            *ret = ERR(409, "offset_mismatch",
+                       "Upload-Offset %" PRIu64 " but the upload holds %" PRIu64 " bytes",
+                       up->offset, now.offset);
+            end_body(s, t);
+            return true;
+        }
+    }
     if (cs_tus_file_open_at(s->files, up->id, up->offset, &t->fd, &e) != CS_OK) {
         *ret = ERR(500, "storage_failed", "%s", e.msg);
         end_body(s, t);
