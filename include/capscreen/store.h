@@ -30,14 +30,14 @@
 #define CS_ID_MAX 48       /* study and upload ids, NUL included */
 #define CS_HASH_HEX_MAX 65 /* hex of a 32-byte hash, NUL included */
 #define CS_LABEL_MAX 256
-#define CS_STORE_META_MAX 4097    /* raw Upload-Metadata, NUL included */
-#define CS_USER_MAX 64            /* user names, NUL included */
-#define CS_ROLE_MAX 16            /* role names, NUL included */
-#define CS_PWHASH_MAX 128         /* an argon2id hash string (crypto_pwhash_STRBYTES) */
-#define CS_IP_MAX 64              /* a client address as text */
-#define CS_NOTE_MAX 2048          /* a finding's note, NUL included */
-#define CS_REPORT_MAX 16384       /* a report's content (JSON text), NUL included */
-#define CS_DETAIL_MAX 512         /* an audit entry's detail, NUL included */
+#define CS_STORE_META_MAX 4097     /* raw Upload-Metadata, NUL included */
+#define CS_USER_MAX 64             /* user names, NUL included */
+#define CS_ROLE_MAX 16             /* role names, NUL included */
+#define CS_PWHASH_MAX 128          /* an argon2id hash string (crypto_pwhash_STRBYTES) */
+#define CS_IP_MAX 64               /* a client address as text */
+#define CS_NOTE_MAX 2048           /* a finding's note, NUL included */
+#define CS_REPORT_MAX 16384        /* a report's content (JSON text), NUL included */
+#define CS_DETAIL_MAX 512          /* an audit entry's detail, NUL included */
 #define CS_STORE_SCHEMA_VERSION 10 /* 8: reading time; 9: report addenda; 10: several servers */
 
 typedef struct cs_store cs_store;

@@ -49,7 +49,7 @@ struct cs_server {
     cs_audit_log *audit;
     cs_ingest *ingest;
     cs_care *care;
-    cs_pacs *pacs; /* the PACS export queue's worker */
+    cs_pacs *pacs;   /* the PACS export queue's worker */
     cs_relay *relay; /* signals to and from other servers (shared store only) */
 
     /* Each layer's context. */

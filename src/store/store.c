@@ -704,9 +704,9 @@ cs_status cs_store_reading_list(cs_store *s, const char *study, cs_reading_rec *
 
 bool cs_store_shared(const cs_store *s) { return s && s->ops->ingest_claim != NULL; }
 
-#define SHARED(s, op)                                                                           \
-    if (!(s)->ops->op)                                                                          \
-    return cs_error_set(err, CS_ERR_UNSUPPORTED,                                                \
+#define SHARED(s, op)                            \
+    if (!(s)->ops->op)                           \
+    return cs_error_set(err, CS_ERR_UNSUPPORTED, \
                         "store: %s needs a store shared by several servers (PostgreSQL)", #op)
 
 cs_status cs_store_login_counts(cs_store *s, const char *user, const char *ip, int64_t now_ms,

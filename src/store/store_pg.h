@@ -274,8 +274,8 @@ cs_status pg_login_failed(cs_store *s, const char *user, const char *ip, int64_t
                           int64_t forget_ms, cs_error *err);
 cs_status pg_login_refused(cs_store *s, const char *user, const char *ip, int64_t now_ms,
                            cs_error *err);
-cs_status pg_login_cleared(cs_store *s, const char *user, const char *ip,
-                           cs_login_burst_rec *ended, cs_error *err);
+cs_status pg_login_cleared(cs_store *s, const char *user, const char *ip, cs_login_burst_rec *ended,
+                           cs_error *err);
 cs_status pg_login_take_burst(cs_store *s, int64_t now_ms, int64_t quiet_ms, bool all,
                               int64_t forget_ms, bool *found, cs_login_burst_rec *out,
                               cs_error *err);

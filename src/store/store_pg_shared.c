@@ -20,14 +20,14 @@
 #include <time.h>
 
 /* This connection as a holder name; any connection's liveness. */
-#define PG_ME                                                                   \
-    "(SELECT a.pid::text || ':' ||"                                             \
-    " COALESCE((extract(epoch FROM a.backend_start) * 1000000)::bigint, 0)"     \
+#define PG_ME                                                               \
+    "(SELECT a.pid::text || ':' ||"                                         \
+    " COALESCE((extract(epoch FROM a.backend_start) * 1000000)::bigint, 0)" \
     " FROM pg_stat_activity a WHERE a.pid = pg_backend_pid())"
-#define PG_ALIVE(h)                                                             \
-    "EXISTS (SELECT 1 FROM pg_stat_activity a"                                  \
+#define PG_ALIVE(h)                                                               \
+    "EXISTS (SELECT 1 FROM pg_stat_activity a"                                    \
     " WHERE a.pid::text = split_part(" h ", ':', 1) AND (a.backend_start IS NULL" \
-    " OR (extract(epoch FROM a.backend_start) * 1000000)::bigint::text ="       \
+    " OR (extract(epoch FROM a.backend_start) * 1000000)::bigint::text ="         \
     " split_part(" h ", ':', 2)))"
 /* The database's clock in unix milliseconds. */
 #define PG_NOW_MS "(extract(epoch FROM clock_timestamp()) * 1000)::bigint"
@@ -35,7 +35,7 @@
 /* ---- failed logins ------------------------------------------------------ */
 
 cs_status pg_login_counts(cs_store *s, const char *user, const char *ip, int64_t now_ms,
-                                 int64_t forget_ms, cs_login_counts *out, cs_error *err)
+                          int64_t forget_ms, cs_login_counts *out, cs_error *err)
 {
     pg_store *q = PGQ(s);
     PGresult *res = NULL;
@@ -65,7 +65,7 @@ cs_status pg_login_counts(cs_store *s, const char *user, const char *ip, int64_t
 }
 
 cs_status pg_login_failed(cs_store *s, const char *user, const char *ip, int64_t now_ms,
-                                 int64_t forget_ms, cs_error *err)
+                          int64_t forget_ms, cs_error *err)
 {
     pg_store *q = PGQ(s);
     bool in_tx = false;
@@ -90,7 +90,7 @@ cs_status pg_login_failed(cs_store *s, const char *user, const char *ip, int64_t
 }
 
 cs_status pg_login_refused(cs_store *s, const char *user, const char *ip, int64_t now_ms,
-                                  cs_error *err)
+                           cs_error *err)
 {
     pg_store *q = PGQ(s);
     pthread_mutex_lock(&q->lock);
@@ -115,8 +115,8 @@ static void read_burst(const PGresult *res, int row, cs_login_burst_rec *b)
     b->last_ms = pg_col_i64(res, row, 4);
 }
 
-cs_status pg_login_cleared(cs_store *s, const char *user, const char *ip,
-                                  cs_login_burst_rec *ended, cs_error *err)
+cs_status pg_login_cleared(cs_store *s, const char *user, const char *ip, cs_login_burst_rec *ended,
+                           cs_error *err)
 {
     pg_store *q = PGQ(s);
     PGresult *res = NULL;
@@ -134,8 +134,8 @@ cs_status pg_login_cleared(cs_store *s, const char *user, const char *ip,
 }
 
 cs_status pg_login_take_burst(cs_store *s, int64_t now_ms, int64_t quiet_ms, bool all,
-                                     int64_t forget_ms, bool *found, cs_login_burst_rec *out,
-                                     cs_error *err)
+                              int64_t forget_ms, bool *found, cs_login_burst_rec *out,
+                              cs_error *err)
 {
     pg_store *q = PGQ(s);
     PGresult *res = NULL;
@@ -171,7 +171,7 @@ cs_status pg_login_take_burst(cs_store *s, int64_t now_ms, int64_t quiet_ms, boo
 /* ---- upload leases ------------------------------------------------------ */
 
 cs_status pg_upload_lease_take(cs_store *s, const char *id, int64_t stale_ms, bool *took,
-                                      cs_error *err)
+                               cs_error *err)
 {
     pg_store *q = PGQ(s);
     int n = 0;
@@ -323,17 +323,16 @@ static cs_status listen_on(pg_listener *l, cs_error *err)
     snprintf(sql, sizeof sql, "LISTEN %s", id);
     PQfreemem(id);
     PGresult *res = PQexec(l->conn, sql);
-    cs_status r = PQresultStatus(res) == PGRES_COMMAND_OK
-                      ? CS_OK
-                      : cs_error_set(err, CS_ERR_IO, "database: listen: %s",
-                                     PQerrorMessage(l->conn));
+    cs_status r =
+        PQresultStatus(res) == PGRES_COMMAND_OK
+            ? CS_OK
+            : cs_error_set(err, CS_ERR_IO, "database: listen: %s", PQerrorMessage(l->conn));
     PQclear(res);
     return r;
 }
 
 static cs_status listener_wait(cs_store_listener *base, int timeout_ms,
-                               void (*on)(const char *payload, void *arg), void *arg,
-                               cs_error *err)
+                               void (*on)(const char *payload, void *arg), void *arg, cs_error *err)
 {
     pg_listener *l = (pg_listener *)(void *)base;
     if (PQstatus(l->conn) != CONNECTION_OK) {
@@ -341,8 +340,7 @@ static cs_status listener_wait(cs_store_listener *base, int timeout_ms,
         if (PQstatus(l->conn) != CONNECTION_OK || listen_on(l, err) != CS_OK) {
             struct timespec ts = {timeout_ms / 1000, (long)(timeout_ms % 1000) * 1000000L};
             nanosleep(&ts, NULL); /* the caller loops: do not spin */
-            return cs_error_set(err, CS_ERR_IO, "database: listener: %s",
-                                PQerrorMessage(l->conn));
+            return cs_error_set(err, CS_ERR_IO, "database: listener: %s", PQerrorMessage(l->conn));
         }
         on(NULL, arg); /* notifications may have been missed */
     }

@@ -156,13 +156,13 @@ static int64_t shared_admit(cs_login_limiter *l, const char *user, const char *i
         return 1000; /* fail closed: the password is not checked blind */
     int64_t wait = 0;
     if (c.pair_fails) {
-        int64_t w = c.pair_last_ms + delay_ms(c.pair_fails, CS_LIMIT_PAIR_FREE, CS_LIMIT_PAIR_MAX_S) -
-                    now_ms;
+        int64_t w = c.pair_last_ms +
+                    delay_ms(c.pair_fails, CS_LIMIT_PAIR_FREE, CS_LIMIT_PAIR_MAX_S) - now_ms;
         wait = w > wait ? w : wait;
     }
     if (c.addr_fails) {
-        int64_t w = c.addr_last_ms + delay_ms(c.addr_fails, CS_LIMIT_ADDR_FREE, CS_LIMIT_ADDR_MAX_S) -
-                    now_ms;
+        int64_t w = c.addr_last_ms +
+                    delay_ms(c.addr_fails, CS_LIMIT_ADDR_FREE, CS_LIMIT_ADDR_MAX_S) - now_ms;
         wait = w > wait ? w : wait;
     }
     if (wait > 0 && cs_store_login_refused(l->store, user, ip, now_ms, &e) != CS_OK)

@@ -32,8 +32,8 @@ static void on_payload(const char *payload, void *arg)
         return;
     }
     const char *colon = strchr(payload, ':');
-    if (!colon || ((size_t)(colon - payload) == strlen(r->me) &&
-                   strncmp(payload, r->me, strlen(r->me)) == 0))
+    if (!colon ||
+        ((size_t)(colon - payload) == strlen(r->me) && strncmp(payload, r->me, strlen(r->me)) == 0))
         return; /* not ours to read, or our own */
     r->move_p |= strchr(colon, 'p') != NULL;
     r->move_s |= strchr(colon, 's') != NULL;
@@ -48,7 +48,7 @@ static void *relay_main(void *arg)
     unsigned long long seen_s = atomic_load(&g->session_gen);
     unsigned long long seen_d = atomic_load(&g->device_revocations);
     unsigned own_p = 0, own_s = 0, own_d = 0; /* moves this thread made since */
-    bool failing = false; /* a failure is logged once, not every tick */
+    bool failing = false;                     /* a failure is logged once, not every tick */
     while (!atomic_load(&r->stop) && !cs_signals_stopping(g)) {
         cs_error e = {0};
         bool ok = cs_store_listener_wait(r->listener, RELAY_TICK_MS, on_payload, r, &e) == CS_OK;
@@ -72,7 +72,8 @@ static void *relay_main(void *arg)
         r->move_p = r->move_s = r->move_d = false;
         /* What moved beyond our own moves moved here: announce it. */
         uint64_t p = cs_signals_progress_gen(g);
-        unsigned long long s = atomic_load(&g->session_gen), d = atomic_load(&g->device_revocations);
+        unsigned long long s = atomic_load(&g->session_gen),
+                           d = atomic_load(&g->device_revocations);
         char letters[4] = "";
         size_t k = 0;
         if (p - seen_p > own_p)

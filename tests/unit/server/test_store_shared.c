@@ -256,10 +256,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
 #define T(name) cmocka_unit_test_setup_teardown(name, fx_open, fx_close)
-        T(sqlite_keeps_them_in_memory),
-        T(login_counts_add_up_across_servers),
-        T(an_upload_lease_has_one_holder),
-        T(an_analysis_claim_has_one_holder),
+        T(sqlite_keeps_them_in_memory),           T(login_counts_add_up_across_servers),
+        T(an_upload_lease_has_one_holder),        T(an_analysis_claim_has_one_holder),
         T(a_notification_reaches_another_server),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
