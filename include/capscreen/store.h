@@ -641,6 +641,14 @@ cs_status cs_store_alert_ack(cs_store *s, const char *study, int64_t id, const c
  * is due at `now_ms`, oldest first. *out is malloc'd. */
 cs_status cs_store_alerts_due(cs_store *s, int64_t now_ms, size_t max, cs_alert_rec **out,
                               size_t *n, cs_error *err) CS_WARN_UNUSED;
+/* Take a due alert for one delivery attempt: its next attempt moves to
+ * lease_until_ms, only if it is still undelivered and still due at
+ * seen_next_attempt_ms (as cs_store_alerts_due returned it). *claimed
+ * false: another server's worker took it first (several servers on one
+ * database, docs/deploy.md), so this one must not send it. A worker that
+ * dies holding it leaves it due again at lease_until_ms. */
+cs_status cs_store_alert_claim(cs_store *s, int64_t id, int64_t seen_next_attempt_ms,
+                               int64_t lease_until_ms, bool *claimed, cs_error *err) CS_WARN_UNUSED;
 /* Record a delivery attempt: delivered_at_ms > 0 when it succeeded, else
  * the attempt count and when to try next. */
 cs_status cs_store_alert_delivery(cs_store *s, int64_t id, int64_t delivered_at_ms, int attempts,
@@ -781,6 +789,13 @@ cs_status cs_store_pacs_get(cs_store *s, const char *study, bool *found, cs_pacs
  * oldest due first. *out is malloc'd (NULL when *n is 0). */
 cs_status cs_store_pacs_due(cs_store *s, int64_t now_ms, size_t max, cs_pacs_export_rec **out,
                             size_t *n, cs_error *err) CS_WARN_UNUSED;
+/* Take a due export for one attempt: state "sending", attempts + 1,
+ * next_attempt_ms = lease_until_ms (its lease), only if the row is still
+ * as `seen` (the same request, state and next attempt, as
+ * cs_store_pacs_due returned it). *claimed false: a newer request or
+ * another server's worker came first; nothing is changed. */
+cs_status cs_store_pacs_claim(cs_store *s, const cs_pacs_export_rec *seen, int64_t lease_until_ms,
+                              bool *claimed, cs_error *err) CS_WARN_UNUSED;
 /* Save state, attempts, next_attempt_ms, last_error, instances_sent and
  * sent_at_ms of rec->study, only while its request is still
  * rec->requested_at_ms: *applied false (nothing saved) when a newer

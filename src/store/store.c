@@ -527,6 +527,14 @@ cs_status cs_store_alert_delivery(cs_store *s, int64_t id, int64_t delivered_at_
     return s->ops->alert_delivery(s, id, delivered_at_ms, attempts, next_attempt_ms, err);
 }
 
+cs_status cs_store_alert_claim(cs_store *s, int64_t id, int64_t seen_next_attempt_ms,
+                               int64_t lease_until_ms, bool *claimed, cs_error *err)
+{
+    CHECK(s && claimed);
+    *claimed = false;
+    return s->ops->alert_claim(s, id, seen_next_attempt_ms, lease_until_ms, claimed, err);
+}
+
 cs_status cs_store_patient_code_set(cs_store *s, const char *study, const char *code_hash,
                                     int64_t expires_at, cs_check_outcome *outcome, cs_error *err)
 {
@@ -670,6 +678,14 @@ cs_status cs_store_pacs_due(cs_store *s, int64_t now_ms, size_t max, cs_pacs_exp
     *out = NULL;
     *n = 0;
     return s->ops->pacs_due(s, now_ms, max, out, n, err);
+}
+
+cs_status cs_store_pacs_claim(cs_store *s, const cs_pacs_export_rec *seen, int64_t lease_until_ms,
+                              bool *claimed, cs_error *err)
+{
+    CHECK(s && seen && claimed);
+    *claimed = false;
+    return s->ops->pacs_claim(s, seen, lease_until_ms, claimed, err);
 }
 
 cs_status cs_store_pacs_record(cs_store *s, const cs_pacs_export_rec *rec, bool *applied,

@@ -114,6 +114,8 @@ typedef struct cs_store_ops {
                             cs_error *err);
     cs_status (*alert_delivery)(cs_store *s, int64_t id, int64_t delivered_at_ms, int attempts,
                                 int64_t next_attempt_ms, cs_error *err);
+    cs_status (*alert_claim)(cs_store *s, int64_t id, int64_t seen_next_attempt_ms,
+                             int64_t lease_until_ms, bool *claimed, cs_error *err);
     cs_status (*patient_code_set)(cs_store *s, const char *study, const char *code_hash,
                                   int64_t expires_at, cs_check_outcome *outcome, cs_error *err);
     cs_status (*patient_study)(cs_store *s, const char *code_hash, int64_t now, bool *found,
@@ -151,6 +153,8 @@ typedef struct cs_store_ops {
                           cs_error *err);
     cs_status (*pacs_due)(cs_store *s, int64_t now_ms, size_t max, cs_pacs_export_rec **out,
                           size_t *n, cs_error *err);
+    cs_status (*pacs_claim)(cs_store *s, const cs_pacs_export_rec *seen, int64_t lease_until_ms,
+                            bool *claimed, cs_error *err);
     cs_status (*pacs_record)(cs_store *s, const cs_pacs_export_rec *rec, bool *applied,
                              cs_error *err);
     /* reading time (schema 8) */

@@ -260,6 +260,24 @@ cs_status pg_alert_delivery(cs_store *s, int64_t id, int64_t delivered_at_ms, in
     return r;
 }
 
+/* One UPDATE that only a still-due row matches: of two servers that read
+ * the same due alert, exactly one changes it. */
+cs_status pg_alert_claim(cs_store *s, int64_t id, int64_t seen_next_attempt_ms,
+                         int64_t lease_until_ms, bool *claimed, cs_error *err)
+{
+    pg_store *q = PGQ(s);
+    int changes = 0;
+    pthread_mutex_lock(&q->lock);
+    cs_status r =
+        pg_run(q,
+               "UPDATE alerts SET next_attempt_ms = $1"
+               " WHERE id = $2 AND delivered_at_ms = 0 AND next_attempt_ms = $3",
+               &changes, err, pg_i64(lease_until_ms), pg_i64(id), pg_i64(seen_next_attempt_ms));
+    pthread_mutex_unlock(&q->lock);
+    *claimed = r == CS_OK && changes == 1;
+    return r;
+}
+
 /* ---- the patient's companion page ------------------------------------------- */
 
 cs_status pg_patient_code_set(cs_store *s, const char *study, const char *code_hash,

@@ -119,3 +119,23 @@ cs_status pg_pacs_record(cs_store *s, const cs_pacs_export_rec *rec, bool *appli
     *applied = r == CS_OK && changes > 0;
     return r;
 }
+
+/* One UPDATE that only the row as it was read matches: of two servers
+ * that read the same due export, exactly one changes it. */
+cs_status pg_pacs_claim(cs_store *s, const cs_pacs_export_rec *seen, int64_t lease_until_ms,
+                        bool *claimed, cs_error *err)
+{
+    pg_store *q = PGQ(s);
+    int changes = 0;
+    pthread_mutex_lock(&q->lock);
+    cs_status r = pg_run(q,
+                         "UPDATE pacs_exports SET state = 'sending', attempts = attempts + 1,"
+                         " next_attempt_ms = $1 WHERE study = $2 AND requested_at_ms = $3"
+                         " AND state = $4 AND next_attempt_ms = $5 AND attempts = $6",
+                         &changes, err, pg_i64(lease_until_ms), pg_text(seen->study),
+                         pg_i64(seen->requested_at_ms), pg_text(seen->state),
+                         pg_i64(seen->next_attempt_ms), pg_i64(seen->attempts));
+    pthread_mutex_unlock(&q->lock);
+    *claimed = r == CS_OK && changes == 1;
+    return r;
+}

@@ -333,6 +333,8 @@ cs_status sq_alerts_due(cs_store *s, int64_t now_ms, size_t max, cs_alert_rec **
                         cs_error *err);
 cs_status sq_alert_delivery(cs_store *s, int64_t id, int64_t delivered_at_ms, int attempts,
                             int64_t next_attempt_ms, cs_error *err);
+cs_status sq_alert_claim(cs_store *s, int64_t id, int64_t seen_next_attempt_ms,
+                         int64_t lease_until_ms, bool *claimed, cs_error *err);
 /* store_sqlite_pacs.c: the PACS export queue (issue 9 part) */
 cs_status sq_pacs_enqueue(cs_store *s, const char *study, const char *by, int64_t now_ms,
                           cs_check_outcome *outcome, cs_pacs_export_rec *out, cs_error *err);
@@ -341,6 +343,8 @@ cs_status sq_pacs_get(cs_store *s, const char *study, bool *found, cs_pacs_expor
 cs_status sq_pacs_due(cs_store *s, int64_t now_ms, size_t max, cs_pacs_export_rec **out, size_t *n,
                       cs_error *err);
 cs_status sq_pacs_record(cs_store *s, const cs_pacs_export_rec *rec, bool *applied, cs_error *err);
+cs_status sq_pacs_claim(cs_store *s, const cs_pacs_export_rec *seen, int64_t lease_until_ms,
+                        bool *claimed, cs_error *err);
 cs_status sq_patient_code_set(cs_store *s, const char *study, const char *code_hash,
                               int64_t expires_at, cs_check_outcome *outcome, cs_error *err);
 cs_status sq_patient_study(cs_store *s, const char *code_hash, int64_t now, bool *found,

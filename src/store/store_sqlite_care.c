@@ -255,6 +255,22 @@ cs_status sq_alert_delivery(cs_store *s, int64_t id, int64_t delivered_at_ms, in
     return r;
 }
 
+cs_status sq_alert_claim(cs_store *s, int64_t id, int64_t seen_next_attempt_ms,
+                         int64_t lease_until_ms, bool *claimed, cs_error *err)
+{
+    sq_store *q = SQ(s);
+    int changes = 0;
+    pthread_mutex_lock(&q->lock);
+    cs_status r =
+        run(q,
+            "UPDATE alerts SET next_attempt_ms = ?"
+            " WHERE id = ? AND delivered_at_ms = 0 AND next_attempt_ms = ?",
+            &changes, err, sq_i64(lease_until_ms), sq_i64(id), sq_i64(seen_next_attempt_ms));
+    pthread_mutex_unlock(&q->lock);
+    *claimed = r == CS_OK && changes == 1;
+    return r;
+}
+
 /* ---- the patient's companion page ------------------------------------------- */
 
 cs_status sq_patient_code_set(cs_store *s, const char *study, const char *code_hash,

@@ -117,3 +117,21 @@ cs_status sq_pacs_record(cs_store *s, const cs_pacs_export_rec *rec, bool *appli
     *applied = r == CS_OK && changes > 0;
     return r;
 }
+
+cs_status sq_pacs_claim(cs_store *s, const cs_pacs_export_rec *seen, int64_t lease_until_ms,
+                        bool *claimed, cs_error *err)
+{
+    sq_store *q = SQ(s);
+    int changes = 0;
+    pthread_mutex_lock(&q->lock);
+    cs_status r = run(q,
+                      "UPDATE pacs_exports SET state = 'sending', attempts = attempts + 1,"
+                      " next_attempt_ms = ? WHERE study = ? AND requested_at_ms = ?"
+                      " AND state = ? AND next_attempt_ms = ? AND attempts = ?",
+                      &changes, err, sq_i64(lease_until_ms), sq_text(seen->study),
+                      sq_i64(seen->requested_at_ms), sq_text(seen->state),
+                      sq_i64(seen->next_attempt_ms), sq_i64(seen->attempts));
+    pthread_mutex_unlock(&q->lock);
+    *claimed = r == CS_OK && changes == 1;
+    return r;
+}

@@ -14,10 +14,13 @@
 
 #define WEBHOOK_BATCH 16
 #define WEBHOOK_BACKOFF_MAX_S 300 /* retries slow down to one per 5 min, never stop */
-#define RAISED_MAX 64             /* alert keys remembered per study */
-#define RATE_SAMPLES 16           /* frame-count samples kept per study for its rate */
-#define RATE_SPACING_MS 5000      /* at most one sample per 5 s */
-#define RATE_WINDOW_MS 60000      /* the rate is over about the last minute */
+/* a claimed delivery is held this long: well over one attempt's
+ * CS_WEBHOOK_TIMEOUT_S, so only a dead server's claim runs out */
+#define WEBHOOK_LEASE_S 120
+#define RAISED_MAX 64        /* alert keys remembered per study */
+#define RATE_SAMPLES 16      /* frame-count samples kept per study for its rate */
+#define RATE_SPACING_MS 5000 /* at most one sample per 5 s */
+#define RATE_WINDOW_MS 60000 /* the rate is over about the last minute */
 
 /* A live study's recent frame counts, for its frames per minute. */
 typedef struct study_rate {
@@ -356,6 +359,14 @@ static void *webhook_main(void *arg)
             cs_alert_rec *a = &due[i];
             cs_error de = {0};
             int64_t now = cs_now_ms();
+            /* With several servers on one database, only the one whose
+             * claim lands sends it; a dead holder's lease runs out. */
+            bool claimed = false;
+            if (cs_store_alert_claim(c->d.store, a->id, a->next_attempt_ms,
+                                     now + WEBHOOK_LEASE_S * 1000, &claimed, &e) != CS_OK)
+                fprintf(stderr, "capscreen: care: webhook outbox: %s\n", e.msg);
+            if (!claimed)
+                continue;
             cs_status st = cs_webhook_deliver(c->webhook_url, c->webhook_secret, a, &de);
             int attempts = a->attempts + 1;
             int64_t backoff_s = attempts >= 9 ? WEBHOOK_BACKOFF_MAX_S : (int64_t)1 << attempts;

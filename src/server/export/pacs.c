@@ -185,15 +185,18 @@ static void export_one(cs_pacs *p, const cs_pacs_export_rec *due)
     cs_error e = {0}, se = {0};
     bool applied = false;
     int64_t now = cs_now_ms();
-    snprintf(r.state, sizeof r.state, "sending");
-    r.attempts = due->attempts + 1;
-    r.next_attempt_ms = now + CS_PACS_LEASE_MS;
-    if (cs_store_pacs_record(p->d.store, &r, &applied, &e) != CS_OK) {
+    bool claimed = false;
+    if (cs_store_pacs_claim(p->d.store, due, now + CS_PACS_LEASE_MS, &claimed, &e) != CS_OK) {
         fprintf(stderr, "capscreen: pacs: cannot claim the export of %s: %s\n", r.study, e.msg);
         return;
     }
-    if (!applied)
-        return; /* requested again meanwhile: the next pass takes the new request */
+    /* Not claimed: requested again meanwhile (the next pass takes the new
+     * request), or another server sharing the database took it. */
+    if (!claimed)
+        return;
+    snprintf(r.state, sizeof r.state, "sending");
+    r.attempts = due->attempts + 1;
+    r.next_attempt_ms = now + CS_PACS_LEASE_MS;
     int sent = 0;
     cs_status st = send_study(p, r.study, &sent, &se);
     now = cs_now_ms();

@@ -106,6 +106,43 @@ static void the_outbox_gives_due_alerts_oldest_first(void **state)
     free(due);
 }
 
+/* Two workers (two servers on one database) read the same due alert: only
+ * one claim lands; the claim holds it until its lease ends; a delivered
+ * alert cannot be claimed. */
+static void a_due_alert_is_claimed_by_one_worker(void **state)
+{
+    fx *f = *state;
+    cs_error e = {0};
+    bool raised, claimed = true;
+    cs_check_outcome out;
+    fx_study(f->s, "s1", 1000);
+    cs_alert_rec a = alert("s1", "k", "a", 5000);
+    assert_int_equal(cs_store_alert_raise(f->s, &a, &raised, &out, &e), CS_OK);
+    cs_alert_rec *due = NULL;
+    size_t n = 0;
+    assert_int_equal(cs_store_alerts_due(f->s, 5000, 10, &due, &n, &e), CS_OK);
+    assert_int_equal(n, 1);
+    int64_t seen = due[0].next_attempt_ms;
+    free(due);
+    assert_int_equal(cs_store_alert_claim(f->s, a.id, seen, 65000, &claimed, &e), CS_OK);
+    assert_true(claimed);
+    assert_int_equal(cs_store_alert_claim(f->s, a.id, seen, 65000, &claimed, &e), CS_OK);
+    assert_false(claimed); /* the second worker read the same row: refused */
+    assert_int_equal(cs_store_alerts_due(f->s, 64999, 10, &due, &n, &e), CS_OK);
+    assert_int_equal(n, 0); /* held by the lease */
+    free(due);
+    /* the holder died: due again when the lease ends, and claimable once */
+    assert_int_equal(cs_store_alerts_due(f->s, 65000, 10, &due, &n, &e), CS_OK);
+    assert_int_equal(n, 1);
+    assert_int_equal(due[0].next_attempt_ms, 65000);
+    free(due);
+    assert_int_equal(cs_store_alert_claim(f->s, a.id, 65000, 125000, &claimed, &e), CS_OK);
+    assert_true(claimed);
+    assert_int_equal(cs_store_alert_delivery(f->s, a.id, 66000, 1, 0, &e), CS_OK);
+    assert_int_equal(cs_store_alert_claim(f->s, a.id, 0, 200000, &claimed, &e), CS_OK);
+    assert_false(claimed); /* delivered */
+}
+
 static void the_hub_status_keeps_the_last_report(void **state)
 {
     fx *f = *state;
@@ -219,6 +256,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(an_alert_is_acknowledged_once, fx_open, fx_close),
         cmocka_unit_test_setup_teardown(the_outbox_gives_due_alerts_oldest_first, fx_open,
                                         fx_close),
+        cmocka_unit_test_setup_teardown(a_due_alert_is_claimed_by_one_worker, fx_open, fx_close),
         cmocka_unit_test_setup_teardown(the_hub_status_keeps_the_last_report, fx_open, fx_close),
         cmocka_unit_test_setup_teardown(the_protocol_is_set_once, fx_open, fx_close),
         cmocka_unit_test_setup_teardown(a_patient_code_opens_its_open_study_until_it_expires,

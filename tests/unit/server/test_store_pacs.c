@@ -98,6 +98,51 @@ static void failures_stay_due_and_a_send_marks_only_its_own_request(void **state
     assert_int_equal(got.sent_at_ms, 9000);
 }
 
+/* Two workers (two servers on one database) read the same due export:
+ * only one claim lands (sending, attempts + 1, the lease); a request made
+ * after the read makes the stale claim fail too. */
+static void a_due_export_is_claimed_by_one_worker(void **state)
+{
+    fx *f = *state;
+    cs_error e = {0};
+    cs_check_outcome out;
+    cs_pacs_export_rec r, got;
+    bool claimed = false, found = false;
+    fx_study(f->s, "s1", 1000);
+    assert_int_equal(cs_store_pacs_enqueue(f->s, "s1", "cons", 5000, &out, &r, &e), CS_OK);
+    cs_pacs_export_rec *due = NULL;
+    size_t n = 0;
+    assert_int_equal(cs_store_pacs_due(f->s, 5000, 10, &due, &n, &e), CS_OK);
+    assert_int_equal(n, 1);
+    cs_pacs_export_rec seen = due[0];
+    free(due);
+    assert_int_equal(cs_store_pacs_claim(f->s, &seen, 605000, &claimed, &e), CS_OK);
+    assert_true(claimed);
+    assert_int_equal(cs_store_pacs_claim(f->s, &seen, 605000, &claimed, &e), CS_OK);
+    assert_false(claimed);
+    assert_int_equal(cs_store_pacs_get(f->s, "s1", &found, &got, &e), CS_OK);
+    assert_string_equal(got.state, "sending");
+    assert_int_equal(got.attempts, seen.attempts + 1);
+    assert_int_equal(got.next_attempt_ms, 605000);
+    assert_int_equal(cs_store_pacs_due(f->s, 604999, 10, &due, &n, &e), CS_OK);
+    assert_int_equal(n, 0);
+    free(due);
+    /* the holder died; the lease ends; meanwhile a new request came: the
+     * stale read cannot claim it, a fresh read can */
+    assert_int_equal(cs_store_pacs_due(f->s, 605000, 10, &due, &n, &e), CS_OK);
+    assert_int_equal(n, 1);
+    cs_pacs_export_rec stale = due[0];
+    free(due);
+    assert_int_equal(cs_store_pacs_enqueue(f->s, "s1", "admin", 606000, &out, &r, &e), CS_OK);
+    assert_int_equal(cs_store_pacs_claim(f->s, &stale, 1206000, &claimed, &e), CS_OK);
+    assert_false(claimed);
+    assert_int_equal(cs_store_pacs_due(f->s, 606000, 10, &due, &n, &e), CS_OK);
+    assert_int_equal(n, 1);
+    assert_int_equal(cs_store_pacs_claim(f->s, &due[0], 1206000, &claimed, &e), CS_OK);
+    assert_true(claimed);
+    free(due);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -105,6 +150,7 @@ int main(void)
                                         fx_open, fx_close),
         cmocka_unit_test_setup_teardown(failures_stay_due_and_a_send_marks_only_its_own_request,
                                         fx_open, fx_close),
+        cmocka_unit_test_setup_teardown(a_due_export_is_claimed_by_one_worker, fx_open, fx_close),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
