@@ -19,8 +19,8 @@
 #     (FRAME_REQUESTS random frames of 50 random studies, default 1000), one
 #     keep-alive connection, one request at a time; the server's RSS after
 #     start, after the worklist and at the end (and its peak, VmHWM).
-# On PostgreSQL it also counts the transactions one worklist makes
-# (pg_stat_database.xact_commit): the store calls per study.
+# On PostgreSQL it also counts, from PostgreSQL's own statement log, the SQL
+# statements one worklist makes, grouped by text: the store calls per study.
 # Prints a line per backend and one JSON line. Never fails on a number.
 set -euo pipefail
 shopt -s inherit_errexit # run() is a command substitution: stop on its errors too
@@ -108,7 +108,7 @@ run() { # NAME DATA [--db URL]
   local rss_start
   rss_start=$(rss_kib "$srv_pid")
   local xact=()
-  if [ "$name" = postgresql ]; then xact=(--xact-db "$dbname"); fi
+  if [ "$name" = postgresql ]; then xact=(--xact-db "$dbname" --pg-log "$CS_PG_DIR/server.log"); fi
   echo "pg-studies.sh: $name: measuring (load $(load))" >&2
   /usr/bin/python3 "$root/bench/pg_studies_client.py" --url "$url" --pid "$srv_pid" \
     --studies "$studies" --frames "$frames" --wl "$wl_requests" --index "$index_requests" \
@@ -142,7 +142,7 @@ import json, sys
 rs = [json.loads(x) for x in sys.argv[1:3]]
 for r in rs:
     w, i, f, m = r["worklist_ms"], r["index_ms"], r["frame_ms"], r["rss_kib"]
-    extra = f"; {r['worklist_xacts']} transactions per worklist" if "worklist_xacts" in r else ""
+    extra = f"; {r['worklist_statements']['total']} SQL statements per worklist" if "worklist_statements" in r else ""
     print(f"{r['backend']}: {r['studies']} studies x {r['frames_per_study']} frames: "
           f"worklist p50 {w['p50']} / p95 {w['p95']} / p99 {w['p99']} ms ({w['n']} req, "
           f"{r['worklist_bytes']} bytes){extra}; frame index p50 {i['p50']} / p95 {i['p95']} / "

@@ -35,12 +35,54 @@ def rss_kib(pid):
     return 0
 
 
-def xact_commit(db):
-    out = subprocess.run(["psql", "-X", "-A", "-t", "-d", "postgres", "-c",
-                          f"SELECT xact_commit + xact_rollback FROM pg_stat_database "
-                          f"WHERE datname = '{db}'"],
-                         check=True, capture_output=True, text=True).stdout
-    return int(out.strip())
+def psql(sql):
+    subprocess.run(["psql", "-X", "-q", "-A", "-t", "-d", "postgres", "-c", sql],
+                   check=True, capture_output=True, text=True)
+
+
+def wait_for(path, needle, start):
+    """Wait (bounded) until `needle` is in the log past byte `start`."""
+    for _ in range(200):
+        with open(path, errors="replace") as f:
+            f.seek(start)
+            if needle in f.read():
+                return
+        time.sleep(0.05)
+    sys.exit(f"pg_studies_client: {needle} never reached {path}")
+
+
+def statements(db, log, request):
+    """The SQL statements one `request()` makes, from PostgreSQL's own log
+    (log_statement = all for the run, by ALTER SYSTEM and a reload, which
+    the server's open connection applies before its next query), grouped
+    by text: {"total": N, "top": [[count, sql], ...]}. Statements that
+    other threads of the server make meanwhile count too (there are few:
+    an idle server makes almost none)."""
+    import collections
+    import os
+    import re
+    psql("ALTER SYSTEM SET log_statement = 'all'")
+    psql("SELECT pg_reload_conf()")
+    start = os.path.getsize(log)
+    psql("SELECT 'cs-bench-mark-begin'")
+    wait_for(log, "cs-bench-mark-begin", start)
+    begin = os.path.getsize(log)
+    request()
+    psql("SELECT 'cs-bench-mark-end'")
+    wait_for(log, "cs-bench-mark-end", begin)
+    psql("ALTER SYSTEM RESET log_statement")
+    psql("SELECT pg_reload_conf()")
+    with open(log, errors="replace") as f:
+        f.seek(begin)
+        text = f.read()
+    text = text[:text.index("cs-bench-mark-end")]
+    text = text[:text.rfind("\n") + 1]  # not the marker's own line
+    kinds = collections.Counter()
+    for m in re.finditer(r"LOG:  (?:execute [^:]*|statement): (.*)", text):
+        sql = m.group(1).strip()
+        if "cs-bench-mark" not in sql:
+            kinds[re.sub(r"\s+", " ", sql)[:160]] += 1
+    return {"total": sum(kinds.values()), "top": [[n, q] for q, n in kinds.most_common(8)]}
 
 
 def main():
@@ -53,6 +95,7 @@ def main():
     ap.add_argument("--index", type=int, default=60)
     ap.add_argument("--fetch", type=int, default=1000)
     ap.add_argument("--xact-db")
+    ap.add_argument("--pg-log")
     ap.add_argument("--seed", type=int, default=11)
     a = ap.parse_args()
     u = urllib.parse.urlparse(a.url)
@@ -87,23 +130,9 @@ def main():
     if len(ids) != a.studies:
         sys.exit(f"the worklist shows {len(ids)} studies, not {a.studies}")
     out = {"worklist_bytes": len(wl)}
-    if a.xact_db:
-        # Transactions of one worklist. The server also commits a few in
-        # the background (leases, notifications) and a connection reports
-        # its counts at most once a second: so count over windows, each
-        # read 1.5 s after the last request, and take off the background
-        # rate measured over an idle window.
-        time.sleep(1.5)
-        i0, t_i0 = xact_commit(a.xact_db), time.monotonic()
-        time.sleep(3)
-        i1, t_i1 = xact_commit(a.xact_db), time.monotonic()
-        idle_rate = (i1 - i0) / (t_i1 - t_i0)
-        for _ in range(5):
-            get("/api/v1/worklist")
-        time.sleep(1.5)
-        x1, t_x1 = xact_commit(a.xact_db), time.monotonic()
-        out["worklist_xacts"] = round((x1 - i1 - idle_rate * (t_x1 - t_i1)) / 5, 1)
-        out["background_xacts_per_s"] = round(idle_rate, 2)
+    if a.xact_db and a.pg_log:
+        out["worklist_statements"] = statements(a.xact_db, a.pg_log,
+                                                lambda: get("/api/v1/worklist"))
     wl_ms = [get("/api/v1/worklist")[0] for _ in range(a.wl)]
     rss_mid = rss_kib(a.pid)
     rnd = random.Random(a.seed)
