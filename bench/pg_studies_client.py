@@ -4,8 +4,9 @@ frame index of random studies and random frames of random studies.
 
 Prints one JSON object: latencies in ms (p50/p95/p99/max, n), the
 worklist's size, errors (non-200 answers), the server's RSS after the
-worklist (from /proc/PID/status), and with --xact-db the PostgreSQL
-transactions one worklist costs. Standard library only; the random choices
+worklist (from /proc/PID/status), and with --xact-db and --pg-log the
+SQL statements of one worklist and of one idle second, from PostgreSQL's
+log. Standard library only; the random choices
 are seeded (--seed) so two backends get the same requests."""
 import argparse
 import http.client
@@ -133,6 +134,9 @@ def main():
     if a.xact_db and a.pg_log:
         out["worklist_statements"] = statements(a.xact_db, a.pg_log,
                                                 lambda: get("/api/v1/worklist"))
+        # What the server makes by itself meanwhile: a second with no request.
+        out["idle_second_statements"] = statements(a.xact_db, a.pg_log,
+                                                   lambda: time.sleep(1.0))
     wl_ms = [get("/api/v1/worklist")[0] for _ in range(a.wl)]
     rss_mid = rss_kib(a.pid)
     rnd = random.Random(a.seed)
