@@ -30,7 +30,9 @@ consistency penalty, overlay_pair_loss; black corner patches),
 their source), --light-share, --capsule-zoom, --widths, --input-side 128
 (a larger input and heatmap; the engine then decodes every frame a second
 time at a larger scale). With none of them the tool trains the shipped
-model. --write-heldout DIR writes the held-out material as a folder for
+model, whose recipe includes --colour-swap 0.5 (half the samples of every
+source take the colour statistics of a frame of the other source;
+--colour-swap 0 turns it off). --write-heldout DIR writes the held-out material as a folder for
 `capscreen eval --finding polyp --masks`.
 
 Single thread, seeded, deterministic ops, fixed data order: the same data
@@ -647,7 +649,7 @@ OVERLAY_MEASURES = False
 PAIR_SHARE = 0.35    # share of Kvasir-SEG frames with overlays seen twice
 CORNER_SHARE = 0.15  # share of samples (every source) with a black corner patch
 LIGHT_SHARE = 0.0    # share of samples (every source) with the light look (--light-share)
-COLOUR_SWAP = 0.0    # share of samples given the other source's colours (--colour-swap)
+COLOUR_SWAP = 0.5    # share of samples given the other source's colours (--colour-swap)
 CAPSULE_ZOOM = 0.0   # share of capsule negatives as close-up crops (--capsule-zoom)
 SOURCE_TAU = 0.5     # temperature (logits) of the soft AUROC in source_rank_loss
 
