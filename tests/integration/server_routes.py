@@ -19,7 +19,8 @@ def request(method, path, headers=None, body=None):
     # The server runs with a per-address limit of 8 connections (the shell
     # script tests it), and an event stream the walk opened and closed
     # holds its slot until the server's next write notices the close; on a
-    # loaded machine a new connection can then be refused (reset). Such a
+    # loaded machine a new connection can then be refused (reset, or a broken
+    # pipe when the refusal lands while the request is written). Such a
     # refusal is the limit at work, not a row's answer: wait, bounded, for
     # a slot and ask again.
     deadline = time.monotonic() + 60
@@ -32,7 +33,8 @@ def request(method, path, headers=None, body=None):
             c.request(method, path, body=body, headers=h)
             r = c.getresponse()
             break
-        except (ConnectionResetError, ConnectionRefusedError, http.client.RemoteDisconnected):
+        except (ConnectionResetError, ConnectionRefusedError, BrokenPipeError,
+                http.client.RemoteDisconnected):
             c.close()
             if time.monotonic() > deadline:
                 raise
