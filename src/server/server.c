@@ -51,6 +51,7 @@ struct cs_server {
     cs_care *care;
     cs_pacs *pacs;   /* the PACS export queue's worker */
     cs_relay *relay; /* signals to and from other servers (shared store only) */
+    cs_linger *linger; /* drains connections answered before their body was read */
 
     /* Each layer's context. */
     cs_auth_ctx auth;
@@ -226,7 +227,8 @@ static void wire(cs_server *s)
                             .audit = s->audit,
                             .api = &s->api,
                             .tus = &s->tus,
-                            .media = &s->media};
+                            .media = &s->media,
+                            .linger = s->linger};
 }
 
 cs_status cs_server_start(const cs_server_config *cfg, cs_server **out, cs_error *err)
@@ -272,6 +274,11 @@ cs_status cs_server_start(const cs_server_config *cfg, cs_server **out, cs_error
                            .signals = &s->signals,
                            .threads = cfg->analysis_threads};
     if ((st = cs_ingest_new(&deps, &s->ingest, err)) != CS_OK || (st = start_care(s, err)) != CS_OK)
+        goto fail;
+    /* As many lingering sockets as connections: a client cannot make the
+     * server hold more than it already may. */
+    if ((st = cs_linger_start(cfg->max_connections, CS_LINGER_IDLE_MS, CS_LINGER_TOTAL_MS,
+                              &s->linger, err)) != CS_OK)
         goto fail;
     wire(s);
     if ((st = start_pacs(s, err)) != CS_OK || (st = cs_api_init(&s->api, err)) != CS_OK)
@@ -350,6 +357,7 @@ void cs_server_stop(cs_server *s)
             usleep(50 * 1000);
         MHD_stop_daemon(s->mhd); /* cuts what is left: bodies are fsynced on the way */
     }
+    cs_linger_stop(s->linger); /* after the daemon: it adds to it until then */
     cs_signals_stop(&s->signals);
     cs_relay_stop(s->relay);
     cs_pacs_free(s->pacs); /* a send in flight ends (or times out) first */

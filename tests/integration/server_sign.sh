@@ -84,6 +84,39 @@ tus_create "$T1" -H "Upload-Length: 10"
 http PATCH "$U1" "${TUS[@]}" "${ADM[@]}" "${OCTET[@]}" -H "Upload-Offset: $SIZE" --data-binary @"$T/frames.csfs"
 expect_code 409 "an admin PATCH after close"
 [ "$(json_get "$T/body" 'd["error"]')" = study_closed ] || fail "admin PATCH after close: $(cat "$T/body")"
+# A refusal on the headers reaches a client that writes its whole body
+# before it reads (32 MB: more than every socket buffer on the way holds):
+# the server drains what follows its answer instead of resetting the
+# connection (docs/server.md, "Lingering close"). Once as the admin (409),
+# once with a token that does not exist (401).
+lingered() { curl -s "$SRV_URL/metrics" | awk '$1 == "capscreen_connections_lingered_total" {print $2}'; }
+L0=$(lingered)
+python3 - "$SRV_URL" "$U1" "$ADMIN_TOKEN" "$SIZE" <<'PY' || fail "an early refusal did not reach a client still writing its body"
+import json, socket, sys, urllib.parse
+url, up, admin, size = sys.argv[1:5]
+host, port = urllib.parse.urlparse(url).netloc.rsplit(":", 1)
+body = 32 << 20
+for token, status, error in ((admin, 409, "study_closed"), ("nosuchtoken", 401, "unauthorised")):
+    s = socket.create_connection((host, int(port)), timeout=30)
+    s.sendall((f"PATCH {up} HTTP/1.1\r\nHost: x\r\nTus-Resumable: 1.0.0\r\n"
+               f"Authorization: Bearer {token}\r\nContent-Type: application/offset+octet-stream\r\n"
+               f"Upload-Offset: {size}\r\nContent-Length: {body}\r\n\r\n").encode())
+    chunk = b"z" * (1 << 20)
+    for _ in range(body // len(chunk)):
+        s.sendall(chunk)  # a reset here is the fault under test
+    answer = b""
+    while True:
+        b = s.recv(65536)
+        if not b:
+            break
+        answer += b
+    head, _, rest = answer.partition(b"\r\n\r\n")
+    got = int(head.split()[1])
+    assert got == status, (token[:6], head)
+    assert json.loads(rest)["error"] == error, rest
+    s.close()
+PY
+[ "$(lingered)" -ge $((L0 + 2)) ] || fail "capscreen_connections_lingered_total did not count the two: $L0 -> $(lingered)"
 http POST /uploads/ "${TUS[@]}" "${ADM[@]}" -H "Upload-Length: 10" \
     -H "Upload-Metadata: study $(printf %s "$S1" | base64 -w0)"
 expect_code 409 "an admin upload to a closed study"
@@ -93,7 +126,7 @@ http POST /api/v1/devices/enrol -d "{\"code\": \"$CODE_\"}"
 http GET "/api/v1/studies/$S1" "${ADM[@]}"
 [ "$(json_get "$T/body" 'd["progress"]["bytes_received"]')" = "$SIZE" ] ||
     fail "bytes after close: $(json_get "$T/body" 'd["progress"]')"
-ok "after close: device PATCH/POST refused (401/403), admin PATCH/POST 409 study_closed, the code is used"
+ok "after close: device PATCH/POST refused (401/403), admin PATCH/POST 409 study_closed (read by a client still writing 32 MB), the code is used"
 
 # The close woke the analysis: the last bytes are analysed and the study is complete.
 wait_until 60 "the closed study to be complete" is_complete "$S1"

@@ -28,6 +28,10 @@ enum MHD_Result cs_metrics_handle(const cs_api *api, struct MHD_Connection *c, c
         "keep-alive).\n"
         "# TYPE capscreen_connections_total counter\n"
         "capscreen_connections_total %llu\n"
+        "# HELP capscreen_connections_lingered_total Connections answered before their body was "
+        "read, drained before closing so the client reads the answer.\n"
+        "# TYPE capscreen_connections_lingered_total counter\n"
+        "capscreen_connections_lingered_total %llu\n"
         "# HELP capscreen_requests_total Requests received.\n"
         "# TYPE capscreen_requests_total counter\n"
         "capscreen_requests_total %llu\n"
@@ -38,6 +42,7 @@ enum MHD_Result cs_metrics_handle(const cs_api *api, struct MHD_Connection *c, c
         (unsigned long long)atomic_load(&api->metrics->bytes_received),
         (unsigned long long)atomic_load(&api->metrics->frames_analysed),
         (unsigned long long)atomic_load(&api->metrics->connections_opened),
+        (unsigned long long)atomic_load(&api->metrics->connections_lingered),
         (unsigned long long)atomic_load(&api->metrics->requests_total));
     for (int k = 0; k < CS_EK_COUNT && n < cap; k++)
         n += (size_t)snprintf(buf + n, cap - n, "capscreen_errors_total{kind=\"%s\"} %llu\n",

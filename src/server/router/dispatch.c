@@ -1,11 +1,26 @@
 /* dispatch.c - libmicrohttpd's callbacks: a request's context is made on
  * its first call, a JSON body is collected (capped), then the router
  * answers; the context is freed when libmicrohttpd says the request ended. */
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "server/router/router.h"
 #include "server/tus/tus.h"
+
+/* The request announces a body (a length over 0, or chunks). */
+static bool body_expected(struct MHD_Connection *c)
+{
+    const char *len = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    if (len && strspn(len, "0") != strlen(len))
+        return true;
+    return MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING) != NULL;
+}
+
+/* What the router keeps of a connection (its socket context). */
+typedef struct cs_conn {
+    atomic_bool linger; /* answered with its body unread: drain before closing */
+} cs_conn;
 
 /* The MHD access handler: called once with the headers, then with each
  * piece of the body, then once more with none (the last call). */
@@ -16,6 +31,8 @@ enum MHD_Result cs_http_on_request(void *cls, struct MHD_Connection *c, const ch
     const cs_router *rt = cls;
     cs_req *r = *con_cls;
     (void)version;
+    if (r && *size == 0)
+        r->body_read = true; /* the last call comes only once the body is in */
     if (!r) {
         r = calloc(1, sizeof *r);
         if (!r)
@@ -28,6 +45,7 @@ enum MHD_Result cs_http_on_request(void *cls, struct MHD_Connection *c, const ch
         /* The headers are in: from now on the body may take its time. */
         MHD_set_connection_option(c, MHD_CONNECTION_OPTION_TIMEOUT,
                                   (unsigned)rt->cfg->connection_timeout_s);
+        r->body_expected = body_expected(c);
         if (strlen(method) < sizeof r->method)
             memcpy(r->method, method, strlen(method) + 1);
         cs_router_begin(rt, c, r, url, method);
@@ -70,6 +88,15 @@ void cs_http_on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
                               (unsigned)rt->cfg->header_timeout_s);
     if (!r)
         return;
+    /* Answered before the body was read: libmicrohttpd closes the
+     * connection next; linger so the client reads the answer (linger.h). */
+    if (toe == MHD_REQUEST_TERMINATED_COMPLETED_OK && r->body_expected && !r->body_read) {
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+        cs_conn *conn = ci ? ci->socket_context : NULL;
+        if (conn)
+            atomic_store(&conn->linger, true);
+    }
     if (r->tus_state) {
         cs_tus_request_done(rt->tus, r, toe);
         cs_tus_free(r->tus_state);
@@ -85,9 +112,22 @@ void cs_http_on_connection(void *cls, struct MHD_Connection *c, void **socket_co
                            enum MHD_ConnectionNotificationCode toe)
 {
     const cs_router *rt = cls;
-    (void)socket_context;
+    if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
+        /* Called just before libmicrohttpd closes the socket. */
+        cs_conn *conn = *socket_context;
+        *socket_context = NULL;
+        if (conn && atomic_load(&conn->linger)) {
+            const union MHD_ConnectionInfo *ci =
+                MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+            if (ci && cs_linger_add(rt->linger, ci->connect_fd))
+                atomic_fetch_add(&rt->metrics->connections_lingered, 1);
+        }
+        free(conn);
+        return;
+    }
     if (toe != MHD_CONNECTION_NOTIFY_STARTED)
         return;
+    *socket_context = calloc(1, sizeof(cs_conn)); /* NULL: this one never lingers */
     atomic_fetch_add(&rt->metrics->connections_opened, 1);
     MHD_set_connection_option(c, MHD_CONNECTION_OPTION_TIMEOUT,
                               (unsigned)rt->cfg->header_timeout_s);

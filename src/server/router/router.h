@@ -23,6 +23,7 @@
 #include "server/auth/auth.h"
 #include "server/media/media.h"
 #include "server/transport/http.h"
+#include "server/transport/linger.h"
 #include "server/tus/tus.h"
 
 /* Who may use a route (cs_route_row.who). The role bits are CS_ROLE_*. */
@@ -65,6 +66,7 @@ struct cs_router {
     const cs_api *api;
     const cs_tus *tus;
     const cs_media *media;
+    cs_linger *linger; /* connections answered before their body was read */
 };
 
 typedef struct cs_route_row {

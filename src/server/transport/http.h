@@ -33,6 +33,8 @@ typedef struct cs_req {
     char *body;                     /* JSON API request body, capped */
     size_t body_len;
     bool body_too_large;
+    bool body_expected;             /* Content-Length > 0 or chunked */
+    bool body_read;                 /* the last call came: the body was read to its end */
     bool collect;                   /* a non-tus request with a body: collect it */
     cs_tus_req *tus_state;          /* tus.c's state for a request with a body */
     bool tus_seen;                  /* tus.c has seen the request's first call */
