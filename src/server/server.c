@@ -49,8 +49,8 @@ struct cs_server {
     cs_audit_log *audit;
     cs_ingest *ingest;
     cs_care *care;
-    cs_pacs *pacs;   /* the PACS export queue's worker */
-    cs_relay *relay; /* signals to and from other servers (shared store only) */
+    cs_pacs *pacs;     /* the PACS export queue's worker */
+    cs_relay *relay;   /* signals to and from other servers (shared store only) */
     cs_linger *linger; /* drains connections answered before their body was read */
 
     /* Each layer's context. */

@@ -38,9 +38,9 @@ typedef struct cs_metrics {
     atomic_long uploads_active; /* PATCH/POST bodies being received */
     atomic_ullong bytes_received;
     atomic_ullong frames_analysed;
-    atomic_ullong connections_opened; /* connections accepted */
+    atomic_ullong connections_opened;   /* connections accepted */
     atomic_ullong connections_lingered; /* drained after an early answer (linger.h) */
-    atomic_ullong requests_total;     /* requests begun */
+    atomic_ullong requests_total;       /* requests begun */
     atomic_ullong errors[CS_EK_COUNT];
     cs_latency_hist latency[CS_LC_COUNT]; /* request durations */
 } cs_metrics;

@@ -36,10 +36,7 @@ struct cs_linger {
     char scratch[64 * 1024]; /* what the clients send, thrown away */
 };
 
-static int64_t now_ms(void)
-{
-    return cs_mono_us() / 1000;
-}
+static int64_t now_ms(void) { return cs_mono_us() / 1000; }
 
 /* Read what is there; false when the socket is done (end of file, an
  * error). A few reads a turn, so one fast sender cannot starve the rest. */
@@ -89,9 +86,7 @@ static void *run(void *arg)
             if (until < soonest)
                 soonest = until;
         }
-        int timeout = soonest == INT64_MAX ? -1
-                      : soonest <= now     ? 0
-                                           : (int)(soonest - now);
+        int timeout = soonest == INT64_MAX ? -1 : soonest <= now ? 0 : (int)(soonest - now);
         if (poll(l->fds, (nfds_t)l->nheld + 1, timeout) < 0 && errno != EINTR)
             continue; /* EFAULT/EINVAL cannot happen; ENOMEM: try again */
         if (l->fds[0].revents & POLLIN) {
@@ -233,17 +228,8 @@ bool cs_linger_add(cs_linger *l, int fd)
     return true;
 }
 
-int cs_linger_count(cs_linger *l)
-{
-    return l ? atomic_load(&l->count) : 0;
-}
+int cs_linger_count(cs_linger *l) { return l ? atomic_load(&l->count) : 0; }
 
-unsigned long cs_linger_total(cs_linger *l)
-{
-    return l ? atomic_load(&l->total) : 0;
-}
+unsigned long cs_linger_total(cs_linger *l) { return l ? atomic_load(&l->total) : 0; }
 
-unsigned long cs_linger_refused(cs_linger *l)
-{
-    return l ? atomic_load(&l->refused) : 0;
-}
+unsigned long cs_linger_refused(cs_linger *l) { return l ? atomic_load(&l->refused) : 0; }

@@ -39,8 +39,7 @@ typedef struct cs_linger cs_linger;
 
 /* Start the lingering thread. idle_ms and total_ms bound each socket as
  * above (tests pass small ones); capacity >= 1. */
-cs_status cs_linger_start(int capacity, int idle_ms, int total_ms, cs_linger **out,
-                          cs_error *err);
+cs_status cs_linger_start(int capacity, int idle_ms, int total_ms, cs_linger **out, cs_error *err);
 /* Close every socket still lingering, end the thread, free. NULL is fine. */
 void cs_linger_stop(cs_linger *l);
 
