@@ -274,14 +274,22 @@ bool cs_tus_lock_takeover(cs_upload_files *s, const char *id, int64_t idle_ms, u
         l->ticket = *ticket = ++s->lock_tickets;
         l->busy = true;
         l->last_ms = now;
-        *keep = s->shared ? 0 : l->keep;
+        *keep = l->keep;
         took = true;
     }
     pthread_mutex_unlock(&s->locks_mu);
     /* The old holder is superseded either way; without the lease (another
-     * server has it) this process holds nothing. */
-    if (took && s->shared)
+     * server has it) this process holds nothing. The silent holder's
+     * bytes (written by this process, not yet stored) are kept only while
+     * its lease is still this server's: then no other server can have
+     * written the file since. Otherwise only the stored offset holds. */
+    if (took && s->shared) {
+        bool still_ours = false;
+        cs_error e = {0};
+        if (cs_store_upload_lease_beat(s->shared, id, &still_ours, &e) != CS_OK || !still_ours)
+            *keep = 0;
         took = take_lease(s, id, *ticket);
+    }
     return took;
 }
 

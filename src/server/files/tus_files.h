@@ -66,7 +66,8 @@ void cs_tus_lock_idle(cs_upload_files *s, const char *id, uint64_t ticket, uint6
 /* When the upload's holder has been idle for `idle_ms` or more, take the
  * lock over: true, *ticket is the caller's (busy) ticket and *keep the
  * offset to fsync and persist before cs_tus_lock_release() (0 on a shared
- * store: the stored offset is the truth there). */
+ * store when the upload's lease is no longer this server's: another server
+ * may have written since, and the stored offset is the truth there). */
 bool cs_tus_lock_takeover(cs_upload_files *s, const char *id, int64_t idle_ms, uint64_t *ticket,
                           uint64_t *keep);
 /* A request of this process holds the lock, or (shared) a live other
