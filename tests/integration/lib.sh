@@ -175,6 +175,18 @@ start_server() {
     done
     die "server at $SRV_URL never answered /healthz"
 }
+# own_store DIR: a store of its own for the data folder DIR, for scripts
+# that run several data folders one after another. On SQLite that is
+# DIR/capscreen.db already; under tests/lib/with-pg.sh --capscreen-db a new
+# database is made and CAPSCREEN_DB names it for the commands that follow.
+own_store() {
+    case "${CAPSCREEN_DB:-}" in postgresql:* | postgres:*) ;; *) return 0 ;; esac
+    local name
+    name=cs_$(basename "$1" | tr -c 'a-z0-9_' _)
+    psql -X -q -d postgres -c "CREATE DATABASE $name" >/dev/null 2>"$T/psql.err" ||
+        die "cannot make database $name: $(cat "$T/psql.err")"
+    export CAPSCREEN_DB=postgresql:///$name
+}
 # stop_server [SIGNAL]: TERM by default (graceful); KILL for a crash.
 stop_server() {
     local sig=${1:-TERM}

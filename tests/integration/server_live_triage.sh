@@ -67,14 +67,15 @@ cmp "$T/s.csfs" "$T/data/uploads/$ID.bin" || fail "the stored study file differs
 ok "60 frames in 5 PATCHes: all analysed, state complete, study file identical"
 
 # frame_rows STUDY: the study's frame rows, one "seq ok payload_offset
-# payload_len mean_rgb redundant" line each (sqlite3 opens the WAL database
-# read-only beside the running server).
+# payload_len mean_rgb redundant" line each, read from the store beside the
+# running server (store_rows.py: SQLite or PostgreSQL).
 frame_rows() {
-    python3 - "$T/data/capscreen.db" "$1" <<'EOF2'
-import sqlite3, sys
-db = sqlite3.connect("file:%s?mode=ro" % sys.argv[1], uri=True)
-for r in db.execute("SELECT seq, ok, payload_offset, payload_len, mean_rgb, redundant"
-                    " FROM frames WHERE study = ? ORDER BY seq", (sys.argv[2],)):
+    python3 - "$T/data" "$1" "$CS_SOURCE_DIR/tests/integration" <<'EOF2'
+import sys
+sys.path.insert(0, sys.argv[3])
+import store_rows
+for r in store_rows.query(sys.argv[1], "SELECT seq, ok, payload_offset, payload_len, mean_rgb,"
+                          " redundant FROM frames WHERE study = ? ORDER BY seq", (sys.argv[2],)):
     print(*r)
 EOF2
 }
@@ -99,11 +100,12 @@ ok "frame rows: payload offsets point at each record's JPEG, mean colours set, f
 # boxes only where a finding is flagged, and no flagged frame is redundant
 # (server_polyp_live.sh checks the values against the CLI and across
 # thread counts).
-python3 - "$T/data/capscreen.db" "$STUDY" <<'EOF2' || fail "polyp columns of the live analysis are wrong"
-import json, sqlite3, sys
-db = sqlite3.connect("file:%s?mode=ro" % sys.argv[1], uri=True)
-rows = db.execute("SELECT seq, polyp, polyp_flag, bleeding, boxes, redundant FROM frames"
-                  " WHERE study = ? AND ok = 1 ORDER BY seq", (sys.argv[2],)).fetchall()
+python3 - "$T/data" "$STUDY" "$CS_SOURCE_DIR/tests/integration" <<'EOF2' || fail "polyp columns of the live analysis are wrong"
+import json, sys
+sys.path.insert(0, sys.argv[3])
+import store_rows
+rows = store_rows.query(sys.argv[1], "SELECT seq, polyp, polyp_flag, bleeding, boxes, redundant"
+                        " FROM frames WHERE study = ? AND ok = 1 ORDER BY seq", (sys.argv[2],))
 assert len(rows) == 60, len(rows)
 for seq, p, pf, bl, boxes, red in rows:
     assert p is not None and 0.0 <= p <= 1.0, (seq, p)

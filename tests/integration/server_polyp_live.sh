@@ -34,10 +34,12 @@ import_study() {
 wait_rows() {
     local i
     for i in $(seq 1 600); do
-        [ "$(python3 - "$1/capscreen.db" "$2" <<'EOF2'
-import sqlite3, sys
-db = sqlite3.connect("file:%s?mode=ro" % sys.argv[1], uri=True)
-print(db.execute("SELECT COUNT(*) FROM frames WHERE study = ?", (sys.argv[2],)).fetchone()[0])
+        [ "$(python3 - "$1" "$2" "$CS_SOURCE_DIR/tests/integration" <<'EOF2'
+import sys
+sys.path.insert(0, sys.argv[3])
+import store_rows
+print(store_rows.query(sys.argv[1], "SELECT COUNT(*) FROM frames WHERE study = ?",
+                       (sys.argv[2],))[0][0])
 EOF2
 )" -ge "$3" ] && return 0
         kill -0 "$SRV_PID" 2>/dev/null || die "the server exited: $(tail -3 "$T/srv.err")"
@@ -47,11 +49,13 @@ EOF2
 }
 # rows DATA STUDY: the study's analysis results, one JSON line per frame.
 rows() {
-    python3 - "$1/capscreen.db" "$2" <<'EOF2'
-import json, sqlite3, sys
-db = sqlite3.connect("file:%s?mode=ro" % sys.argv[1], uri=True)
-for r in db.execute("SELECT seq, ok, bleeding_probability, bleeding, polyp, polyp_flag, boxes,"
-                    " redundant, mean_rgb FROM frames WHERE study = ? ORDER BY seq", (sys.argv[2],)):
+    python3 - "$1" "$2" "$CS_SOURCE_DIR/tests/integration" <<'EOF2'
+import json, sys
+sys.path.insert(0, sys.argv[3])
+import store_rows
+for r in store_rows.query(sys.argv[1], "SELECT seq, ok, bleeding_probability, bleeding, polyp,"
+                          " polyp_flag, boxes, redundant, mean_rgb FROM frames WHERE study = ?"
+                          " ORDER BY seq", (sys.argv[2],)):
     print(json.dumps(r))
 EOF2
 }
@@ -136,6 +140,7 @@ stop_server
 # --- 3 analysis threads, two studies at once: the same rows ---------------
 D3=$T/d3
 mkdir -p "$D3"
+own_store "$D3"
 A=$(import_study "$D3" a)
 B=$(import_study "$D3" b)
 start_server "$D3" --analysis-threads 3
