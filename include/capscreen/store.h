@@ -238,6 +238,22 @@ typedef struct cs_study_counts {
 cs_status cs_store_study_counts(cs_store *s, const char *study, cs_study_counts *out,
                                 cs_error *err) CS_WARN_UNUSED;
 
+/* What the worklist shows of a study beyond its record: its counters (as
+ * cs_store_study_counts), its report's state ("" without a report) and
+ * whether a finding not deleted is marked suspected cancer. */
+typedef struct cs_worklist_fact {
+    char study[CS_ID_MAX];
+    cs_study_counts counts;
+    char report_state[16];
+    bool suspected_cancer;
+} cs_worklist_fact;
+
+/* Those facts for every study in one statement (the worklist would
+ * otherwise make three store calls a study: on PostgreSQL each is a round
+ * trip). *out malloc'd, sorted by study id (strcmp), NULL when *n is 0. */
+cs_status cs_store_worklist_facts(cs_store *s, cs_worklist_fact **out, size_t *n,
+                                  cs_error *err) CS_WARN_UNUSED;
+
 typedef struct cs_frame_brief {
     uint64_t seq;
     int64_t frame_index, capture_time_us;
@@ -598,6 +614,16 @@ cs_status cs_store_hub_status_put(cs_store *s, const char *study, const cs_hub_s
 /* The study's hub status; at_ms 0 when it never reported. */
 cs_status cs_store_hub_status_get(cs_store *s, const char *study, cs_hub_status_rec *out,
                                   cs_error *err) CS_WARN_UNUSED;
+
+typedef struct cs_hub_status_item {
+    char study[CS_ID_MAX];
+    cs_hub_status_rec status;
+} cs_hub_status_item;
+/* Every study's hub status whose hub ever reported (at_ms > 0), in one
+ * statement (the care loop's pass looks at every open study each second).
+ * *out malloc'd, sorted by study id (strcmp), NULL when *n is 0. */
+cs_status cs_store_hub_status_list(cs_store *s, cs_hub_status_item **out, size_t *n,
+                                   cs_error *err) CS_WARN_UNUSED;
 
 /* The care protocol in force for a study (JSON text, set when the study
  * is created or first needs one; never changed after). */

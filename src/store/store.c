@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -158,6 +159,23 @@ cs_status cs_store_study_counts(cs_store *s, const char *study, cs_study_counts 
 {
     CHECK(s && study && out);
     return s->ops->study_counts(s, study, out, err);
+}
+
+static int fact_cmp(const void *a, const void *b)
+{
+    return strcmp(((const cs_worklist_fact *)a)->study, ((const cs_worklist_fact *)b)->study);
+}
+
+cs_status cs_store_worklist_facts(cs_store *s, cs_worklist_fact **out, size_t *n, cs_error *err)
+{
+    CHECK(s && out && n);
+    *out = NULL;
+    *n = 0;
+    cs_status st = s->ops->worklist_facts(s, out, n, err);
+    /* The backends' collations differ; the callers search with strcmp. */
+    if (st == CS_OK && *n > 1)
+        qsort(*out, *n, sizeof **out, fact_cmp);
+    return st;
 }
 
 cs_status cs_store_study_frames(cs_store *s, const char *study, bool errors, cs_frame_brief *out,
@@ -461,6 +479,22 @@ cs_status cs_store_hub_status_get(cs_store *s, const char *study, cs_hub_status_
     CHECK(s && study && out);
     memset(out, 0, sizeof *out);
     return s->ops->hub_status_get(s, study, out, err);
+}
+
+static int hub_item_cmp(const void *a, const void *b)
+{
+    return strcmp(((const cs_hub_status_item *)a)->study, ((const cs_hub_status_item *)b)->study);
+}
+
+cs_status cs_store_hub_status_list(cs_store *s, cs_hub_status_item **out, size_t *n, cs_error *err)
+{
+    CHECK(s && out && n);
+    *out = NULL;
+    *n = 0;
+    cs_status st = s->ops->hub_status_list(s, out, n, err);
+    if (st == CS_OK && *n > 1) /* the backends' collations differ */
+        qsort(*out, *n, sizeof **out, hub_item_cmp);
+    return st;
 }
 
 cs_status cs_store_study_protocol_set(cs_store *s, const char *study, const char *json,

@@ -7,6 +7,20 @@
 
 #include "capscreen/store.h"
 
+/* cs_store_worklist_facts: one row a study (its counters, uploads, report
+ * state, whether a finding not deleted says suspected cancer), the same
+ * SQL on both backends; each reads the columns in this order. */
+#define CS_WORKLIST_FACTS_SQL                                                                      \
+    "SELECT s.id, s.n_frames, s.n_ok, s.n_readable, s.n_bleeding, s.n_too_dark,"                   \
+    " s.n_too_bright, s.n_blurry, s.n_polyp, s.last_capture_time_us,"                              \
+    " COALESCE(u.n, 0), COALESCE(u.open, 0), COALESCE(u.bytes, 0), COALESCE(r.state, ''),"         \
+    " CASE WHEN EXISTS (SELECT 1 FROM findings f WHERE f.study = s.id AND f.deleted = 0"           \
+    " AND f.suspected_cancer <> 0) THEN 1 ELSE 0 END"                                              \
+    " FROM studies s"                                                                              \
+    " LEFT JOIN (SELECT study, COUNT(*) AS n, SUM(CASE WHEN state = 0 THEN 1 ELSE 0 END) AS open," \
+    " SUM(\"offset\") AS bytes FROM uploads GROUP BY study) u ON u.study = s.id"                   \
+    " LEFT JOIN reports r ON r.study = s.id"
+
 typedef struct cs_store_ops {
     void (*close)(cs_store *s);
     cs_status (*ping)(cs_store *s, cs_error *err);
@@ -33,6 +47,7 @@ typedef struct cs_store_ops {
     cs_status (*study_set_ingest)(cs_store *s, const char *study, uint64_t ingest_offset,
                                   cs_error *err);
     cs_status (*study_counts)(cs_store *s, const char *study, cs_study_counts *out, cs_error *err);
+    cs_status (*worklist_facts)(cs_store *s, cs_worklist_fact **out, size_t *n, cs_error *err);
     cs_status (*study_frames)(cs_store *s, const char *study, bool errors, cs_frame_brief *out,
                               size_t cap, size_t *n, cs_error *err);
     cs_status (*studies_pending)(cs_store *s, char (**ids)[CS_ID_MAX], size_t *n, cs_error *err);
@@ -98,6 +113,7 @@ typedef struct cs_store_ops {
     cs_status (*hub_status_put)(cs_store *s, const char *study, const cs_hub_status_rec *st,
                                 cs_hub_status_rec *previous, cs_check_outcome *outcome,
                                 cs_error *err);
+    cs_status (*hub_status_list)(cs_store *s, cs_hub_status_item **out, size_t *n, cs_error *err);
     cs_status (*hub_status_get)(cs_store *s, const char *study, cs_hub_status_rec *out,
                                 cs_error *err);
     cs_status (*study_protocol_set)(cs_store *s, const char *study, const char *json,

@@ -1019,6 +1019,46 @@ static cs_status pg_study_counts(cs_store *s, const char *study, cs_study_counts
     return r;
 }
 
+static void read_fact(const PGresult *res, int row, void *out)
+{
+    cs_worklist_fact *f = out;
+    memset(f, 0, sizeof *f);
+    snprintf(f->study, sizeof f->study, "%s", PQgetvalue(res, row, 0));
+    cs_study_counts *o = &f->counts;
+    o->frames = (uint64_t)pg_col_i64(res, row, 1);
+    o->analysed = (uint64_t)pg_col_i64(res, row, 2);
+    o->failed = o->frames - o->analysed;
+    o->readable = (uint64_t)pg_col_i64(res, row, 3);
+    o->bleeding = (uint64_t)pg_col_i64(res, row, 4);
+    o->too_dark = (uint64_t)pg_col_i64(res, row, 5);
+    o->too_bright = (uint64_t)pg_col_i64(res, row, 6);
+    o->blurry = (uint64_t)pg_col_i64(res, row, 7);
+    o->polyp = (uint64_t)pg_col_i64(res, row, 8);
+    o->last_capture_time_us = pg_col_null(res, row, 9) ? -1 : pg_col_i64(res, row, 9);
+    o->uploads = (int)pg_col_i64(res, row, 10);
+    o->uploads_open = (int)pg_col_i64(res, row, 11);
+    o->bytes_received = (uint64_t)pg_col_i64(res, row, 12);
+    snprintf(f->report_state, sizeof f->report_state, "%s", PQgetvalue(res, row, 13));
+    f->suspected_cancer = pg_col_i64(res, row, 14) != 0;
+}
+
+static cs_status pg_worklist_facts(cs_store *s, cs_worklist_fact **out, size_t *n, cs_error *err)
+{
+    pg_store *q = PGQ(s);
+    PGresult *res = NULL;
+    void *v = NULL;
+    pthread_mutex_lock(&q->lock);
+    cs_status r = pg_exec(q, CS_WORKLIST_FACTS_SQL, NULL, 0, &res, NULL,
+                          "read the worklist's study facts", err);
+    if (r == CS_OK)
+        r = pg_list_rows(res, read_fact, sizeof **out, &v, n, "read the worklist's study facts",
+                         err);
+    PQclear(res);
+    pthread_mutex_unlock(&q->lock);
+    *out = v;
+    return r;
+}
+
 static int64_t cap_i64(uint64_t v) { return v > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)v; }
 
 static cs_status pg_study_frames(cs_store *s, const char *study, bool errors, cs_frame_brief *out,
@@ -1186,6 +1226,7 @@ static const cs_store_ops PG_OPS = {
     .frames_add = pg_frames_add,
     .study_set_ingest = pg_study_set_ingest,
     .study_counts = pg_study_counts,
+    .worklist_facts = pg_worklist_facts,
     .study_frames = pg_study_frames,
     .studies_pending = pg_studies_pending,
     .studies_list = pg_studies_list,
@@ -1223,6 +1264,7 @@ static const cs_store_ops PG_OPS = {
     .user_update_checked = pg_user_update_checked,
     .hub_status_put = pg_hub_status_put,
     .hub_status_get = pg_hub_status_get,
+    .hub_status_list = pg_hub_status_list,
     .study_protocol_set = pg_study_protocol_set,
     .study_protocol_get = pg_study_protocol_get,
     .alert_raise = pg_alert_raise,

@@ -211,6 +211,7 @@ cs_status pg_upload_create_checked(cs_store *s, const cs_upload_rec *rec, cs_che
 cs_status pg_hub_status_put(cs_store *s, const char *study, const cs_hub_status_rec *st,
                             cs_hub_status_rec *previous, cs_check_outcome *outcome, cs_error *err);
 cs_status pg_hub_status_get(cs_store *s, const char *study, cs_hub_status_rec *out, cs_error *err);
+cs_status pg_hub_status_list(cs_store *s, cs_hub_status_item **out, size_t *n, cs_error *err);
 cs_status pg_study_protocol_set(cs_store *s, const char *study, const char *json,
                                 cs_check_outcome *outcome, cs_error *err);
 cs_status pg_study_protocol_get(cs_store *s, const char *study, char **json, cs_error *err);

@@ -81,6 +81,36 @@ cs_status pg_hub_status_get(cs_store *s, const char *study, cs_hub_status_rec *o
     return r;
 }
 
+static void read_hub_item(const PGresult *res, int row, void *out)
+{
+    cs_hub_status_item *it = out;
+    memset(it, 0, sizeof *it);
+    pg_col_text(res, row, 0, it->study, sizeof it->study);
+    cs_hub_status_rec *o = &it->status;
+    o->at_ms = pg_col_i64(res, row, 1);
+    o->battery_pct = (int)pg_col_i64(res, row, 2);
+    o->signal_dbm = (int)pg_col_i64(res, row, 3);
+    o->spool_used_pct = (int)pg_col_i64(res, row, 4);
+    pg_col_text(res, row, 5, o->recorder, sizeof o->recorder);
+    pg_col_text(res, row, 6, o->message, sizeof o->message);
+}
+
+cs_status pg_hub_status_list(cs_store *s, cs_hub_status_item **out, size_t *n, cs_error *err)
+{
+    pg_store *q = PGQ(s);
+    PGresult *res = NULL;
+    void *v = NULL;
+    pthread_mutex_lock(&q->lock);
+    cs_status r = pg_exec(q, "SELECT study, " HUB_COLS " FROM hub_status WHERE at_ms > 0", NULL, 0,
+                          &res, NULL, "list hub status", err);
+    if (r == CS_OK)
+        r = pg_list_rows(res, read_hub_item, sizeof **out, &v, n, "list hub status", err);
+    PQclear(res);
+    pthread_mutex_unlock(&q->lock);
+    *out = v;
+    return r;
+}
+
 cs_status pg_study_protocol_set(cs_store *s, const char *study, const char *json,
                                 cs_check_outcome *outcome, cs_error *err)
 {

@@ -938,6 +938,37 @@ fail:
     return r;
 }
 
+static void read_fact(sqlite3_stmt *st, void *out)
+{
+    cs_worklist_fact *f = out;
+    memset(f, 0, sizeof *f);
+    snprintf(f->study, sizeof f->study, "%s", (const char *)sqlite3_column_text(st, 0));
+    cs_study_counts *o = &f->counts;
+    o->frames = (uint64_t)sqlite3_column_int64(st, 1);
+    o->analysed = (uint64_t)sqlite3_column_int64(st, 2);
+    o->failed = o->frames - o->analysed;
+    o->readable = (uint64_t)sqlite3_column_int64(st, 3);
+    o->bleeding = (uint64_t)sqlite3_column_int64(st, 4);
+    o->too_dark = (uint64_t)sqlite3_column_int64(st, 5);
+    o->too_bright = (uint64_t)sqlite3_column_int64(st, 6);
+    o->blurry = (uint64_t)sqlite3_column_int64(st, 7);
+    o->polyp = (uint64_t)sqlite3_column_int64(st, 8);
+    o->last_capture_time_us =
+        sqlite3_column_type(st, 9) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, 9);
+    o->uploads = sqlite3_column_int(st, 10);
+    o->uploads_open = sqlite3_column_int(st, 11);
+    o->bytes_received = (uint64_t)sqlite3_column_int64(st, 12);
+    const unsigned char *state = sqlite3_column_text(st, 13);
+    snprintf(f->report_state, sizeof f->report_state, "%s", state ? (const char *)state : "");
+    f->suspected_cancer = sqlite3_column_int(st, 14) != 0;
+}
+
+static cs_status sq_worklist_facts(cs_store *s, cs_worklist_fact **out, size_t *n, cs_error *err)
+{
+    return list_query(SQ(s), CS_WORKLIST_FACTS_SQL, NULL, 0, read_fact, sizeof **out, (void **)out,
+                      n, "read the worklist's study facts", err);
+}
+
 static cs_status sq_study_frames(cs_store *s, const char *study, bool errors, cs_frame_brief *out,
                                  size_t cap, size_t *n, cs_error *err)
 {
@@ -1129,6 +1160,7 @@ static const cs_store_ops SQLITE_OPS = {
     .frames_add = sq_frames_add,
     .study_set_ingest = sq_study_set_ingest,
     .study_counts = sq_study_counts,
+    .worklist_facts = sq_worklist_facts,
     .study_frames = sq_study_frames,
     .studies_pending = sq_studies_pending,
     .studies_list = sq_studies_list,
@@ -1166,6 +1198,7 @@ static const cs_store_ops SQLITE_OPS = {
     .user_update_checked = sq_user_update_checked,
     .hub_status_put = sq_hub_status_put,
     .hub_status_get = sq_hub_status_get,
+    .hub_status_list = sq_hub_status_list,
     .study_protocol_set = sq_study_protocol_set,
     .study_protocol_get = sq_study_protocol_get,
     .alert_raise = sq_alert_raise,

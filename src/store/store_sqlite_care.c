@@ -86,6 +86,26 @@ cs_status sq_hub_status_get(cs_store *s, const char *study, cs_hub_status_rec *o
     return r;
 }
 
+static void read_hub_item(sqlite3_stmt *st, void *out)
+{
+    cs_hub_status_item *it = out;
+    memset(it, 0, sizeof *it);
+    text(st, 0, it->study, sizeof it->study);
+    cs_hub_status_rec *o = &it->status;
+    o->at_ms = sqlite3_column_int64(st, 1);
+    o->battery_pct = sqlite3_column_int(st, 2);
+    o->signal_dbm = sqlite3_column_int(st, 3);
+    o->spool_used_pct = sqlite3_column_int(st, 4);
+    text(st, 5, o->recorder, sizeof o->recorder);
+    text(st, 6, o->message, sizeof o->message);
+}
+
+cs_status sq_hub_status_list(cs_store *s, cs_hub_status_item **out, size_t *n, cs_error *err)
+{
+    return list_query(SQ(s), "SELECT study, " HUB_COLS " FROM hub_status WHERE at_ms > 0", NULL, 0,
+                      read_hub_item, sizeof **out, (void **)out, n, "list hub status", err);
+}
+
 cs_status sq_study_protocol_set(cs_store *s, const char *study, const char *json,
                                 cs_check_outcome *outcome, cs_error *err)
 {

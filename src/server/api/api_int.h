@@ -65,6 +65,13 @@ json_t *cs_ws_frame_index_json(const cs_api *api, const char *study, uint64_t *f
 /* The study's reading time: {"total_s", "by_reader": [{"reader", "view",
  * "seconds"}]} (reading_api.c); NULL on a store error. */
 json_t *cs_ws_reading_json(const cs_api *api, const char *study, cs_error *err);
+/* The same from rows already read (cs_store_reading_list); never NULL but
+ * out of memory. */
+json_t *cs_ws_reading_json_of(const cs_reading_rec *v, size_t n);
+/* cs_api_study_rec_json with the study's counters already read (the
+ * worklist reads every study's at once: cs_store_worklist_facts). */
+json_t *cs_api_study_json_counted(const cs_api *api, const cs_study_rec *sr,
+                                  const cs_study_counts *n, bool lists, cs_error *err);
 
 /* ---- the patient and the episode (patient_details.c) ---- */
 

@@ -49,6 +49,15 @@ json_t *cs_ws_reading_json(const cs_api *api, const char *study, cs_error *err)
     size_t n = 0;
     if (cs_store_reading_list(api->store, study, &v, &n, err) != CS_OK)
         return NULL;
+    json_t *o = cs_ws_reading_json_of(v, n);
+    free(v);
+    if (!o)
+        cs_error_set(err, CS_ERR_NOMEM, "out of memory");
+    return o;
+}
+
+json_t *cs_ws_reading_json_of(const cs_reading_rec *v, size_t n)
+{
     double total = 0;
     json_t *by = json_array();
     for (size_t i = 0; i < n; i++) {
@@ -56,7 +65,6 @@ json_t *cs_ws_reading_json(const cs_api *api, const char *study, cs_error *err)
         json_array_append_new(by, json_pack("{s:s, s:s, s:f}", "reader", v[i].reader, "view",
                                             v[i].view, "seconds", v[i].seconds));
     }
-    free(v);
     return json_pack("{s:f, s:o}", "total_s", total, "by_reader", by);
 }
 

@@ -200,11 +200,18 @@ json_t *cs_api_study_json(const cs_api *api, const char *id, bool *found, cs_err
 
 json_t *cs_api_study_rec_json(const cs_api *api, const cs_study_rec *rec, bool lists, cs_error *err)
 {
+    cs_study_counts n;
+    if (cs_store_study_counts(api->store, rec->id, &n, err) != CS_OK)
+        return NULL;
+    return cs_api_study_json_counted(api, rec, &n, lists, err);
+}
+
+json_t *cs_api_study_json_counted(const cs_api *api, const cs_study_rec *rec,
+                                  const cs_study_counts *counts, bool lists, cs_error *err)
+{
     const cs_study_rec sr = *rec;
     const char *id = sr.id;
-    cs_study_counts n;
-    if (cs_store_study_counts(api->store, id, &n, err) != CS_OK)
-        return NULL;
+    const cs_study_counts n = *counts;
     int64_t received = cs_ingest_received(api->ingest, id);
     if (received < (int64_t)n.frames)
         received = (int64_t)n.frames;

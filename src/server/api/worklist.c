@@ -60,14 +60,26 @@ bool cs_ws_change_failed(const cs_api *api, struct MHD_Connection *c, cs_change_
     return true;
 }
 
+/* What the worklist read for every study at once (NULL: read this one's). */
+typedef struct prefetched {
+    const cs_worklist_fact *fact;  /* NULL: a study created since (none yet) */
+    const cs_reading_rec *reading; /* its rows of the reading-time list */
+    size_t n_reading;
+} prefetched;
+
 /* The study's JSON (cs_api_study_rec_json) with the workstation's fields. */
-static json_t *study_entry(const cs_api *api, const cs_study_rec *sr, bool lists, cs_error *err)
+static json_t *study_entry(const cs_api *api, const cs_study_rec *sr, bool lists,
+                           const prefetched *pre, cs_error *err)
 {
     char report_state[16];
-    json_t *o = cs_api_study_rec_json(api, sr, lists, err);
+    const cs_worklist_fact *f = pre ? pre->fact : NULL;
+    json_t *o = f ? cs_api_study_json_counted(api, sr, &f->counts, lists, err)
+                  : cs_api_study_rec_json(api, sr, lists, err);
     if (!o)
         return NULL;
-    if (cs_ws_report_state(api, sr->id, report_state, sizeof report_state, err) != CS_OK) {
+    if (f)
+        snprintf(report_state, sizeof report_state, "%s", f->report_state);
+    else if (cs_ws_report_state(api, sr->id, report_state, sizeof report_state, err) != CS_OK) {
         json_decref(o);
         return NULL;
     }
@@ -79,28 +91,22 @@ static json_t *study_entry(const cs_api *api, const cs_study_rec *sr, bool lists
     json_object_set_new(o, "patient", cs_ws_patient_json(sr));
     json_object_set_new(o, "episode", cs_ws_episode_json(sr));
     bool urgent = false;
-    if (cs_ws_suspected_cancer(api, sr->id, &urgent, err) != CS_OK) {
+    if (f) {
+        urgent = f->suspected_cancer;
+    } else if (cs_ws_suspected_cancer(api, sr->id, &urgent, err) != CS_OK) {
         json_decref(o);
         return NULL;
     }
     json_object_set_new(o, "urgent", json_boolean(urgent));
-    json_t *reading = cs_ws_reading_json(api, sr->id, err);
+    json_t *reading = pre ? cs_ws_reading_json_of(pre->reading, pre->n_reading)
+                          : cs_ws_reading_json(api, sr->id, err);
     if (!reading) {
+        if (pre)
+            cs_error_set(err, CS_ERR_NOMEM, "out of memory");
         json_decref(o);
         return NULL;
     }
     json_object_set_new(o, "reading_time", reading);
-    /* The polyp counter (schema 3) beside the bleeding one, for the
-     * worklist's flag counts. */
-    json_t *counts = json_object_get(o, "counts");
-    if (json_is_object(counts) && !json_object_get(counts, "polyp")) {
-        cs_study_counts n;
-        if (cs_store_study_counts(api->store, sr->id, &n, err) != CS_OK) {
-            json_decref(o);
-            return NULL;
-        }
-        json_object_set_new(counts, "polyp", json_integer((json_int_t)n.polyp));
-    }
     return o;
 }
 
@@ -110,7 +116,7 @@ json_t *cs_ws_study_json(const cs_api *api, const char *id, bool *found, cs_erro
     *found = false;
     if (cs_store_study_get(api->store, id, found, &sr, err) != CS_OK || !*found)
         return NULL;
-    return study_entry(api, &sr, true, err);
+    return study_entry(api, &sr, true, NULL, err);
 }
 
 /* Case-insensitive: does `hay` contain `needle`? */
@@ -153,6 +159,67 @@ static uint64_t patient_digest(uint64_t h, const cs_study_rec *sr)
     return h;
 }
 
+static int fact_key_cmp(const void *key, const void *f)
+{
+    return strcmp(key, ((const cs_worklist_fact *)f)->study);
+}
+
+static int reading_cmp(const void *a, const void *b)
+{
+    const cs_reading_rec *x = a, *y = b;
+    int c = strcmp(x->study, y->study);
+    if (!c)
+        c = strcmp(x->reader, y->reader);
+    return c ? c : strcmp(x->view, y->view);
+}
+
+/* Every study's facts and reading rows in two store calls (the worklist
+ * made four a study: docs/server.md, "The worklist"); a study's share is
+ * found by binary search. */
+typedef struct worklist_data {
+    cs_worklist_fact *facts;
+    size_t n_facts;
+    cs_reading_rec *reading; /* sorted by study (strcmp), reader, view */
+    size_t n_reading;
+} worklist_data;
+
+static cs_status worklist_data_read(const cs_api *api, worklist_data *d, cs_error *err)
+{
+    memset(d, 0, sizeof *d);
+    cs_status st = cs_store_worklist_facts(api->store, &d->facts, &d->n_facts, err);
+    if (st == CS_OK)
+        st = cs_store_reading_list(api->store, "", &d->reading, &d->n_reading, err);
+    if (st == CS_OK && d->n_reading > 1)
+        qsort(d->reading, d->n_reading, sizeof *d->reading, reading_cmp);
+    return st;
+}
+
+static prefetched worklist_data_of(const worklist_data *d, const char *study)
+{
+    prefetched p = {0};
+    p.fact =
+        d->n_facts ? bsearch(study, d->facts, d->n_facts, sizeof *d->facts, fact_key_cmp) : NULL;
+    size_t lo = 0, hi = d->n_reading; /* the first row of `study` or after it */
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (strcmp(d->reading[mid].study, study) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    p.reading = d->reading + lo;
+    while (lo + p.n_reading < d->n_reading &&
+           strcmp(d->reading[lo + p.n_reading].study, study) == 0)
+        p.n_reading++;
+    return p;
+}
+
+static void worklist_data_free(worklist_data *d)
+{
+    free(d->facts);
+    free(d->reading);
+}
+
 enum MHD_Result cs_api_worklist(const cs_api *api, struct MHD_Connection *c, cs_req *r)
 {
     cs_error e = {0};
@@ -165,16 +232,24 @@ enum MHD_Result cs_api_worklist(const cs_api *api, struct MHD_Connection *c, cs_
     uint64_t digest = CS_REPEAT_DIGEST_INIT;
     cs_study_rec *list = NULL;
     size_t n = 0;
+    worklist_data d;
     if (cs_store_studies_list(api->store, &list, &n, &e) != CS_OK)
         return cs_http_error(api->metrics, c, 503, false, "store_unavailable", "%s", e.msg);
+    if (worklist_data_read(api, &d, &e) != CS_OK) {
+        free(list);
+        worklist_data_free(&d);
+        return cs_http_error(api->metrics, c, 503, false, "store_unavailable", "%s", e.msg);
+    }
     json_t *arr = json_array();
     for (size_t i = 0; i < n; i++) {
         if (q && q[0] && !matches(&list[i], q))
             continue;
         /* The worklist needs counts, not the lists of flagged frames. */
-        json_t *o = study_entry(api, &list[i], false, &e);
+        prefetched pre = worklist_data_of(&d, list[i].id);
+        json_t *o = study_entry(api, &list[i], false, &pre, &e);
         if (!o) {
             free(list);
+            worklist_data_free(&d);
             json_decref(arr);
             return cs_http_error(api->metrics, c, 503, false, "store_unavailable", "%s", e.msg);
         }
@@ -190,6 +265,7 @@ enum MHD_Result cs_api_worklist(const cs_api *api, struct MHD_Connection *c, cs_
         }
     }
     free(list);
+    worklist_data_free(&d);
     if (shown > 0) {
         char what[64];
         snprintf(what, sizeof what, "worklist: %zu patients", shown);

@@ -950,6 +950,69 @@ static void the_clinical_record_round_trips(void **state)
     free(h);
 }
 
+/* cs_store_worklist_facts says of every study what the per-study calls
+ * say (counters, uploads, report state, a live suspected-cancer finding),
+ * sorted by id. */
+static void worklist_facts_match_the_per_study_calls(void **state)
+{
+    fx *f = *state;
+    cs_error e = {0};
+    cs_change_outcome out;
+    cs_worklist_fact *facts = NULL;
+    size_t n = 7;
+    assert_int_equal(cs_store_worklist_facts(f->s, &facts, &n, &e), CS_OK);
+    assert_int_equal(n, 0);
+    assert_null(facts);
+    add_study(f->s, "c", 1);
+    add_study(f->s, "a", 2);
+    add_study(f->s, "b", 3);
+    /* a: counters, two uploads (one open), a read report, a suspected
+     * cancer; c: a finding that is not one, and a deleted one that was. */
+    fx_sql(f, "UPDATE studies SET n_frames = 9, n_ok = 8, n_readable = 7, n_bleeding = 2,"
+              " n_too_dark = 1, n_too_bright = 1, n_blurry = 3, n_polyp = 4,"
+              " last_capture_time_us = 123456 WHERE id = 'a'");
+    fx_sql(f, "INSERT INTO uploads (id, study, length, \"offset\", state, created_at, updated_at,"
+              " expires_at) VALUES ('u1', 'a', 100, 100, 1, 1, 1, 99),"
+              " ('u2', 'a', 100, 40, 0, 1, 1, 99)");
+    cs_report_rec r = report("a", "read", "{}");
+    assert_int_equal(cs_store_report_save(f->s, &r, 0, &out, &e), CS_OK);
+    assert_int_equal(out, CS_CHANGE_OK);
+    cs_finding_rec sc = finding("a", 10, "mass", "");
+    sc.suspected_cancer = true;
+    assert_int_equal(cs_store_finding_create(f->s, &sc, &out, &e), CS_OK);
+    cs_finding_rec plain = finding("c", 10, "polyp", ""), gone = finding("c", 20, "mass", "");
+    gone.suspected_cancer = true;
+    assert_int_equal(cs_store_finding_create(f->s, &plain, &out, &e), CS_OK);
+    assert_int_equal(cs_store_finding_create(f->s, &gone, &out, &e), CS_OK);
+    assert_int_equal(cs_store_finding_delete(f->s, "c", gone.id, "ann", 6000, 0, &out, &e), CS_OK);
+    assert_int_equal(out, CS_CHANGE_OK);
+
+    assert_int_equal(cs_store_worklist_facts(f->s, &facts, &n, &e), CS_OK);
+    assert_int_equal(n, 3);
+    const char *ids[] = {"a", "b", "c"};
+    for (size_t i = 0; i < n; i++) {
+        assert_string_equal(facts[i].study, ids[i]);
+        cs_study_counts c;
+        assert_int_equal(cs_store_study_counts(f->s, ids[i], &c, &e), CS_OK);
+        assert_memory_equal(&facts[i].counts, &c, sizeof c);
+        bool found = false;
+        cs_report_rec got;
+        assert_int_equal(cs_store_report_get(f->s, ids[i], &found, &got, &e), CS_OK);
+        assert_string_equal(facts[i].report_state, found ? got.state : "");
+    }
+    assert_int_equal(facts[0].counts.polyp, 4);
+    assert_int_equal(facts[0].counts.uploads, 2);
+    assert_int_equal(facts[0].counts.uploads_open, 1);
+    assert_int_equal(facts[0].counts.bytes_received, 140);
+    assert_int_equal(facts[0].counts.last_capture_time_us, 123456);
+    assert_int_equal(facts[1].counts.last_capture_time_us, -1);
+    assert_string_equal(facts[0].report_state, "read");
+    assert_true(facts[0].suspected_cancer);
+    assert_false(facts[1].suspected_cancer);
+    assert_false(facts[2].suspected_cancer); /* only the deleted finding said so */
+    free(facts);
+}
+
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, open_store, close_store)
@@ -972,6 +1035,7 @@ int main(void)
         T(report_saves_are_versioned_and_keep_the_old_ones),
         T(a_signed_report_locks_the_study),
         T(the_clinical_record_round_trips),
+        T(worklist_facts_match_the_per_study_calls),
     };
 #undef T
     return cmocka_run_group_tests(tests, NULL, NULL);
