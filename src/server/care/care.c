@@ -284,26 +284,35 @@ double cs_care_frames_per_min(cs_care *c, const char *study)
     return rate;
 }
 
-/* One pass over the live studies. */
+static int hub_key_cmp(const void *key, const void *item)
+{
+    return strcmp(key, ((const cs_hub_status_item *)item)->study);
+}
+
+/* One pass over the live studies. Two store calls find them, however many
+ * studies there are: the list and every hub status (a study imported from
+ * a file has no hub and is skipped without a call of its own). */
 static void rules_pass(cs_care *c)
 {
     cs_study_rec *studies = NULL;
-    size_t n = 0;
+    cs_hub_status_item *hubs = NULL;
+    size_t n = 0, n_hubs = 0;
     cs_error e = {0};
-    if (cs_store_studies_list(c->d.store, &studies, &n, &e) != CS_OK) {
+    if (cs_store_studies_list(c->d.store, &studies, &n, &e) != CS_OK ||
+        cs_store_hub_status_list(c->d.store, &hubs, &n_hubs, &e) != CS_OK) {
         fprintf(stderr, "capscreen: care: cannot list studies: %s\n", e.msg);
+        free(studies);
         return;
     }
     for (study_memo *m = c->memos; m; m = m->next_memo)
         m->seen = false;
     for (size_t i = 0; i < n && !stopping(c); i++) {
         cs_study_rec *sr = &studies[i];
-        cs_hub_status_rec hub;
         if (sr->closed_at_ms)
             continue; /* closed: nothing more to watch */
-        if (!cs_care_is_live(sr, NULL) &&
-            (cs_store_hub_status_get(c->d.store, sr->id, &hub, &e) != CS_OK ||
-             !cs_care_is_live(sr, &hub)))
+        const cs_hub_status_item *hub =
+            n_hubs ? bsearch(sr->id, hubs, n_hubs, sizeof *hubs, hub_key_cmp) : NULL;
+        if (!cs_care_is_live(sr, hub ? &hub->status : NULL))
             continue; /* no hub: not started, or imported from a file */
         study_memo *m = memo_of(c, sr->id, &e);
         cs_care_facts f;
@@ -319,6 +328,7 @@ static void rules_pass(cs_care *c)
             raise_memo(c, m, &due[k]);
     }
     free(studies);
+    free(hubs);
     forget_rates(c);
     /* Forget studies that are no longer live. */
     for (study_memo **pp = &c->memos; *pp;) {

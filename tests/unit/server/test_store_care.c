@@ -173,6 +173,27 @@ static void the_hub_status_keeps_the_last_report(void **state)
     assert_int_equal(out, CS_CHECK_NOT_FOUND);
     st.battery_pct = 101;
     assert_int_equal(cs_store_hub_status_put(f->s, "s1", &st, &prev, &out, &e), CS_ERR_ARG);
+
+    /* The list: every study whose hub reported, sorted by id, each as the
+     * one-study call reads it; a study without a report is not in it. */
+    fx_study(f->s, "a0", 1000);
+    fx_study(f->s, "quiet", 1000);
+    cs_hub_status_rec other = {.at_ms = 7000, .battery_pct = 5, .signal_dbm = -120};
+    snprintf(other.recorder, sizeof other.recorder, "error");
+    assert_int_equal(cs_store_hub_status_put(f->s, "a0", &other, NULL, &out, &e), CS_OK);
+    cs_hub_status_item *items = NULL;
+    size_t n = 0;
+    assert_int_equal(cs_store_hub_status_list(f->s, &items, &n, &e), CS_OK);
+    assert_int_equal(n, 2);
+    assert_string_equal(items[0].study, "a0");
+    assert_string_equal(items[1].study, "s1");
+    for (size_t i = 0; i < n; i++) {
+        assert_int_equal(cs_store_hub_status_get(f->s, items[i].study, &got, &e), CS_OK);
+        assert_memory_equal(&items[i].status, &got, sizeof got);
+    }
+    assert_string_equal(items[0].status.recorder, "error");
+    assert_string_equal(items[1].status.message, "nearly full");
+    free(items);
 }
 
 static void the_protocol_is_set_once(void **state)
