@@ -983,6 +983,25 @@ static cs_status pg_study_set_ingest(cs_store *s, const char *study, uint64_t in
 
 /* The counters from the study row and the study's uploads: no frame is
  * read. */
+/* The 12 counter columns of a study (as pg_study_counts and
+ * CS_WORKLIST_FACTS_SQL select them) from column `c` of `row` on. */
+static void read_counts(const PGresult *res, int row, int c, cs_study_counts *o)
+{
+    o->frames = (uint64_t)pg_col_i64(res, row, c);
+    o->analysed = (uint64_t)pg_col_i64(res, row, c + 1);
+    o->failed = o->frames - o->analysed;
+    o->readable = (uint64_t)pg_col_i64(res, row, c + 2);
+    o->bleeding = (uint64_t)pg_col_i64(res, row, c + 3);
+    o->too_dark = (uint64_t)pg_col_i64(res, row, c + 4);
+    o->too_bright = (uint64_t)pg_col_i64(res, row, c + 5);
+    o->blurry = (uint64_t)pg_col_i64(res, row, c + 6);
+    o->polyp = (uint64_t)pg_col_i64(res, row, c + 7);
+    o->last_capture_time_us = pg_col_null(res, row, c + 8) ? -1 : pg_col_i64(res, row, c + 8);
+    o->uploads = (int)pg_col_i64(res, row, c + 9);
+    o->uploads_open = (int)pg_col_i64(res, row, c + 10);
+    o->bytes_received = (uint64_t)pg_col_i64(res, row, c + 11);
+}
+
 static cs_status pg_study_counts(cs_store *s, const char *study, cs_study_counts *o, cs_error *err)
 {
     pg_store *q = PGQ(s);
@@ -998,22 +1017,8 @@ static cs_status pg_study_counts(cs_store *s, const char *study, cs_study_counts
                            " (SELECT COALESCE(SUM(u.\"offset\"),0) FROM uploads u"
                            " WHERE u.study = $1) FROM studies WHERE id = $1",
                            &res, "read study counters", err, pg_text(study));
-    if (r == CS_OK && PQntuples(res) > 0) {
-        o->frames = (uint64_t)pg_col_i64(res, 0, 0);
-        o->analysed = (uint64_t)pg_col_i64(res, 0, 1);
-        o->failed = o->frames - o->analysed;
-        o->readable = (uint64_t)pg_col_i64(res, 0, 2);
-        o->bleeding = (uint64_t)pg_col_i64(res, 0, 3);
-        o->too_dark = (uint64_t)pg_col_i64(res, 0, 4);
-        o->too_bright = (uint64_t)pg_col_i64(res, 0, 5);
-        o->blurry = (uint64_t)pg_col_i64(res, 0, 6);
-        o->polyp = (uint64_t)pg_col_i64(res, 0, 7);
-        if (!pg_col_null(res, 0, 8))
-            o->last_capture_time_us = pg_col_i64(res, 0, 8);
-        o->uploads = (int)pg_col_i64(res, 0, 9);
-        o->uploads_open = (int)pg_col_i64(res, 0, 10);
-        o->bytes_received = (uint64_t)pg_col_i64(res, 0, 11);
-    }
+    if (r == CS_OK && PQntuples(res) > 0)
+        read_counts(res, 0, 0, o);
     PQclear(res);
     pthread_mutex_unlock(&q->lock);
     return r;
@@ -1024,20 +1029,7 @@ static void read_fact(const PGresult *res, int row, void *out)
     cs_worklist_fact *f = out;
     memset(f, 0, sizeof *f);
     snprintf(f->study, sizeof f->study, "%s", PQgetvalue(res, row, 0));
-    cs_study_counts *o = &f->counts;
-    o->frames = (uint64_t)pg_col_i64(res, row, 1);
-    o->analysed = (uint64_t)pg_col_i64(res, row, 2);
-    o->failed = o->frames - o->analysed;
-    o->readable = (uint64_t)pg_col_i64(res, row, 3);
-    o->bleeding = (uint64_t)pg_col_i64(res, row, 4);
-    o->too_dark = (uint64_t)pg_col_i64(res, row, 5);
-    o->too_bright = (uint64_t)pg_col_i64(res, row, 6);
-    o->blurry = (uint64_t)pg_col_i64(res, row, 7);
-    o->polyp = (uint64_t)pg_col_i64(res, row, 8);
-    o->last_capture_time_us = pg_col_null(res, row, 9) ? -1 : pg_col_i64(res, row, 9);
-    o->uploads = (int)pg_col_i64(res, row, 10);
-    o->uploads_open = (int)pg_col_i64(res, row, 11);
-    o->bytes_received = (uint64_t)pg_col_i64(res, row, 12);
+    read_counts(res, row, 1, &f->counts);
     snprintf(f->report_state, sizeof f->report_state, "%s", PQgetvalue(res, row, 13));
     f->suspected_cancer = pg_col_i64(res, row, 14) != 0;
 }

@@ -21,6 +21,17 @@ static cs_status study_exists(pg_store *q, const char *study, bool *exists, cs_e
 
 #define HUB_COLS "at_ms, battery_pct, signal_dbm, spool_used_pct, recorder, message"
 
+/* The HUB_COLS columns of `row` from column `c` on. */
+static void read_hub_cols(const PGresult *res, int row, int c, cs_hub_status_rec *o)
+{
+    o->at_ms = pg_col_i64(res, row, c);
+    o->battery_pct = (int)pg_col_i64(res, row, c + 1);
+    o->signal_dbm = (int)pg_col_i64(res, row, c + 2);
+    o->spool_used_pct = (int)pg_col_i64(res, row, c + 3);
+    pg_col_text(res, row, c + 4, o->recorder, sizeof o->recorder);
+    pg_col_text(res, row, c + 5, o->message, sizeof o->message);
+}
+
 /* The study's hub status into *out (at_ms 0 when none). Under q->lock. */
 static cs_status hub_status_read(pg_store *q, const char *study, cs_hub_status_rec *out,
                                  cs_error *err)
@@ -29,14 +40,8 @@ static cs_status hub_status_read(pg_store *q, const char *study, cs_hub_status_r
     memset(out, 0, sizeof *out);
     cs_status r = pg_query(q, "SELECT " HUB_COLS " FROM hub_status WHERE study = $1", &res,
                            "read hub status", err, pg_text(study));
-    if (r == CS_OK && PQntuples(res) > 0) {
-        out->at_ms = pg_col_i64(res, 0, 0);
-        out->battery_pct = (int)pg_col_i64(res, 0, 1);
-        out->signal_dbm = (int)pg_col_i64(res, 0, 2);
-        out->spool_used_pct = (int)pg_col_i64(res, 0, 3);
-        pg_col_text(res, 0, 4, out->recorder, sizeof out->recorder);
-        pg_col_text(res, 0, 5, out->message, sizeof out->message);
-    }
+    if (r == CS_OK && PQntuples(res) > 0)
+        read_hub_cols(res, 0, 0, out);
     PQclear(res);
     return r;
 }
@@ -86,13 +91,7 @@ static void read_hub_item(const PGresult *res, int row, void *out)
     cs_hub_status_item *it = out;
     memset(it, 0, sizeof *it);
     pg_col_text(res, row, 0, it->study, sizeof it->study);
-    cs_hub_status_rec *o = &it->status;
-    o->at_ms = pg_col_i64(res, row, 1);
-    o->battery_pct = (int)pg_col_i64(res, row, 2);
-    o->signal_dbm = (int)pg_col_i64(res, row, 3);
-    o->spool_used_pct = (int)pg_col_i64(res, row, 4);
-    pg_col_text(res, row, 5, o->recorder, sizeof o->recorder);
-    pg_col_text(res, row, 6, o->message, sizeof o->message);
+    read_hub_cols(res, row, 1, &it->status);
 }
 
 cs_status pg_hub_status_list(cs_store *s, cs_hub_status_item **out, size_t *n, cs_error *err)

@@ -890,6 +890,26 @@ static cs_status sq_study_set_ingest(cs_store *s, const char *study, uint64_t in
     return r;
 }
 
+/* The 12 counter columns of a study (as sq_study_counts and
+ * CS_WORKLIST_FACTS_SQL select them) from column `c` on. */
+static void read_counts(sqlite3_stmt *st, int c, cs_study_counts *o)
+{
+    o->frames = (uint64_t)sqlite3_column_int64(st, c);
+    o->analysed = (uint64_t)sqlite3_column_int64(st, c + 1);
+    o->failed = o->frames - o->analysed;
+    o->readable = (uint64_t)sqlite3_column_int64(st, c + 2);
+    o->bleeding = (uint64_t)sqlite3_column_int64(st, c + 3);
+    o->too_dark = (uint64_t)sqlite3_column_int64(st, c + 4);
+    o->too_bright = (uint64_t)sqlite3_column_int64(st, c + 5);
+    o->blurry = (uint64_t)sqlite3_column_int64(st, c + 6);
+    o->polyp = (uint64_t)sqlite3_column_int64(st, c + 7);
+    o->last_capture_time_us =
+        sqlite3_column_type(st, c + 8) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, c + 8);
+    o->uploads = sqlite3_column_int(st, c + 9);
+    o->uploads_open = sqlite3_column_int(st, c + 10);
+    o->bytes_received = (uint64_t)sqlite3_column_int64(st, c + 11);
+}
+
 /* The counters from the study row (schema 3) and the study's uploads
  * (a handful of rows, by the uploads_study index): no frame is read. */
 static cs_status sq_study_counts(cs_store *s, const char *study, cs_study_counts *o, cs_error *err)
@@ -918,20 +938,7 @@ static cs_status sq_study_counts(cs_store *s, const char *study, cs_study_counts
         r = db_fail(q, err, "read study counters");
         goto fail;
     }
-    o->frames = (uint64_t)sqlite3_column_int64(st, 0);
-    o->analysed = (uint64_t)sqlite3_column_int64(st, 1);
-    o->failed = o->frames - o->analysed;
-    o->readable = (uint64_t)sqlite3_column_int64(st, 2);
-    o->bleeding = (uint64_t)sqlite3_column_int64(st, 3);
-    o->too_dark = (uint64_t)sqlite3_column_int64(st, 4);
-    o->too_bright = (uint64_t)sqlite3_column_int64(st, 5);
-    o->blurry = (uint64_t)sqlite3_column_int64(st, 6);
-    o->polyp = (uint64_t)sqlite3_column_int64(st, 7);
-    if (sqlite3_column_type(st, 8) != SQLITE_NULL)
-        o->last_capture_time_us = sqlite3_column_int64(st, 8);
-    o->uploads = sqlite3_column_int(st, 9);
-    o->uploads_open = sqlite3_column_int(st, 10);
-    o->bytes_received = (uint64_t)sqlite3_column_int64(st, 11);
+    read_counts(st, 0, o);
 fail:
     done(st);
     pthread_mutex_unlock(&q->lock);
@@ -943,21 +950,7 @@ static void read_fact(sqlite3_stmt *st, void *out)
     cs_worklist_fact *f = out;
     memset(f, 0, sizeof *f);
     snprintf(f->study, sizeof f->study, "%s", (const char *)sqlite3_column_text(st, 0));
-    cs_study_counts *o = &f->counts;
-    o->frames = (uint64_t)sqlite3_column_int64(st, 1);
-    o->analysed = (uint64_t)sqlite3_column_int64(st, 2);
-    o->failed = o->frames - o->analysed;
-    o->readable = (uint64_t)sqlite3_column_int64(st, 3);
-    o->bleeding = (uint64_t)sqlite3_column_int64(st, 4);
-    o->too_dark = (uint64_t)sqlite3_column_int64(st, 5);
-    o->too_bright = (uint64_t)sqlite3_column_int64(st, 6);
-    o->blurry = (uint64_t)sqlite3_column_int64(st, 7);
-    o->polyp = (uint64_t)sqlite3_column_int64(st, 8);
-    o->last_capture_time_us =
-        sqlite3_column_type(st, 9) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, 9);
-    o->uploads = sqlite3_column_int(st, 10);
-    o->uploads_open = sqlite3_column_int(st, 11);
-    o->bytes_received = (uint64_t)sqlite3_column_int64(st, 12);
+    read_counts(st, 1, &f->counts);
     const unsigned char *state = sqlite3_column_text(st, 13);
     snprintf(f->report_state, sizeof f->report_state, "%s", state ? (const char *)state : "");
     f->suspected_cancer = sqlite3_column_int(st, 14) != 0;

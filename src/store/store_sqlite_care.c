@@ -22,15 +22,16 @@ static cs_status study_exists(sq_store *q, const char *study, bool *exists, cs_e
     return r;
 }
 
-static void read_hub_status(sqlite3_stmt *st, cs_hub_status_rec *o)
+/* The HUB_COLS columns from column `c` on. */
+static void read_hub_status(sqlite3_stmt *st, int c, cs_hub_status_rec *o)
 {
     memset(o, 0, sizeof *o);
-    o->at_ms = sqlite3_column_int64(st, 0);
-    o->battery_pct = sqlite3_column_int(st, 1);
-    o->signal_dbm = sqlite3_column_int(st, 2);
-    o->spool_used_pct = sqlite3_column_int(st, 3);
-    text(st, 4, o->recorder, sizeof o->recorder);
-    text(st, 5, o->message, sizeof o->message);
+    o->at_ms = sqlite3_column_int64(st, c);
+    o->battery_pct = sqlite3_column_int(st, c + 1);
+    o->signal_dbm = sqlite3_column_int(st, c + 2);
+    o->spool_used_pct = sqlite3_column_int(st, c + 3);
+    text(st, c + 4, o->recorder, sizeof o->recorder);
+    text(st, c + 5, o->message, sizeof o->message);
 }
 
 #define HUB_COLS "at_ms, battery_pct, signal_dbm, spool_used_pct, recorder, message"
@@ -45,7 +46,7 @@ static cs_status hub_status_read(sq_store *q, const char *study, cs_hub_status_r
     if (r == CS_OK && (r = sq_bind(q, st, err, sq_text(study))) == CS_OK) {
         int rc = sqlite3_step(st);
         if (rc == SQLITE_ROW)
-            read_hub_status(st, out);
+            read_hub_status(st, 0, out);
         else if (rc != SQLITE_DONE)
             r = db_fail(q, err, "read hub status");
     }
@@ -91,13 +92,7 @@ static void read_hub_item(sqlite3_stmt *st, void *out)
     cs_hub_status_item *it = out;
     memset(it, 0, sizeof *it);
     text(st, 0, it->study, sizeof it->study);
-    cs_hub_status_rec *o = &it->status;
-    o->at_ms = sqlite3_column_int64(st, 1);
-    o->battery_pct = sqlite3_column_int(st, 2);
-    o->signal_dbm = sqlite3_column_int(st, 3);
-    o->spool_used_pct = sqlite3_column_int(st, 4);
-    text(st, 5, o->recorder, sizeof o->recorder);
-    text(st, 6, o->message, sizeof o->message);
+    read_hub_status(st, 1, &it->status);
 }
 
 cs_status sq_hub_status_list(cs_store *s, cs_hub_status_item **out, size_t *n, cs_error *err)

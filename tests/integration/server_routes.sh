@@ -62,6 +62,7 @@ expect_code 400 "%00 in a path"
 python3 "$(dirname "$0")/server_raw_bytes.py" "$SRV_URL" "$ADMIN_TOKEN" || fail "raw bytes"
 ok "%00 in a path -> 400 bad_path; binary bytes in path, header and JSON -> JSON errors"
 # The per-address limit and the header timeout (the flags above).
-python3 "$(dirname "$0")/server_conn_limits.py" "$SRV_URL" 8 2 || fail "connection limits"
-ok "per_ip_connections and header_timeout enforced"
+python3 "$(dirname "$0")/server_conn_limits.py" "$SRV_URL" 8 2 "$ADMIN_TOKEN" "$STUDY" ||
+    fail "connection limits"
+ok "per_ip_connections and header_timeout enforced; an event stream whose client left ends at once"
 cs_finish

@@ -9,7 +9,13 @@
  * re-checks it at once when session_gen moves (logout, a user disabled or
  * changed, an expired session found) and at least every SESSION_CHECK_S
  * (idle or maximum age reached), and then sends `event: session_ended`
- * and ends the response. */
+ * and ends the response.
+ *
+ * A stream whose client is gone (it closed or reset the connection) ends
+ * within a second, not at the next heartbeat: until then its connection
+ * holds a thread and one of its address's per_ip_connections slots. */
+#define _GNU_SOURCE /* POLLRDHUP: the peer closed its end (TLS close_notify or not) */
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,7 +47,18 @@ typedef struct sse {
     bool ended;           /* session_ended sent: end the stream */
     int64_t min_gap_ms;   /* at most one event per this long (0: no limit) */
     int64_t last_sent_ms; /* cs_now_ms() of the last event */
+    int fd;               /* the connection's socket, to notice the client gone; -1 unknown */
 } sse;
+
+/* Has the client closed or reset the connection? It sends nothing after
+ * its request, so any end of its side means it is gone. */
+static bool client_gone(const sse *e)
+{
+    if (e->fd < 0)
+        return false;
+    struct pollfd p = {.fd = e->fd, .events = POLLRDHUP};
+    return poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL));
+}
 
 static void sse_free(void *cls)
 {
@@ -95,6 +112,8 @@ static ssize_t sse_read(void *cls, uint64_t pos, char *buf, size_t max)
     for (;;) {
         if (cs_signals_stopping(api->signals))
             return MHD_CONTENT_READER_END_OF_STREAM;
+        if (client_gone(e))
+            return MHD_CONTENT_READER_END_WITH_ERROR;
         if (session_over(e)) {
             e->ended = true;
             return emit(buf, max, "event: session_ended\ndata: {}\n\n");
@@ -133,7 +152,8 @@ static ssize_t sse_read(void *cls, uint64_t pos, char *buf, size_t max)
             }
             free(text);
         }
-        /* Wait for a change, a heartbeat, or 1 s (to notice shutdown). */
+        /* Wait for a change, a heartbeat, or 1 s (to notice shutdown and a
+         * client gone). */
         struct timespec now;
         clock_gettime(CLOCK_REALTIME, &now);
         if (now.tv_sec >= until.tv_sec)
@@ -162,6 +182,9 @@ static enum MHD_Result open_stream(const cs_api *api, struct MHD_Connection *c, 
     e->event = event;
     e->min_gap_ms = min_gap_ms;
     e->first = true;
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+    e->fd = ci ? ci->connect_fd : -1;
     snprintf(e->id, sizeof e->id, "%s", id);
     if (r->auth.kind == CS_AUTH_USER)
         snprintf(e->session, sizeof e->session, "%s", r->auth.session_hash);

@@ -14,6 +14,10 @@ enum MHD_Result cs_metrics_handle(const cs_api *api, struct MHD_Connection *c, c
         return MHD_NO;
     n += (size_t)snprintf(
         buf + n, cap - n,
+        "# HELP capscreen_requests_active Requests being answered now (event streams "
+        "included; this one too).\n"
+        "# TYPE capscreen_requests_active gauge\n"
+        "capscreen_requests_active %d\n"
         "# HELP capscreen_uploads_active Upload bodies being received now.\n"
         "# TYPE capscreen_uploads_active gauge\n"
         "capscreen_uploads_active %ld\n"
@@ -38,7 +42,7 @@ enum MHD_Result cs_metrics_handle(const cs_api *api, struct MHD_Connection *c, c
         "# HELP capscreen_errors_total Errors by kind: refused requests, cut-off bodies, bad "
         "frames.\n"
         "# TYPE capscreen_errors_total counter\n",
-        atomic_load(&api->metrics->uploads_active),
+        atomic_load(&api->metrics->requests_active), atomic_load(&api->metrics->uploads_active),
         (unsigned long long)atomic_load(&api->metrics->bytes_received),
         (unsigned long long)atomic_load(&api->metrics->frames_analysed),
         (unsigned long long)atomic_load(&api->metrics->connections_opened),

@@ -72,6 +72,18 @@ static int send_all(int fd, size_t total)
     return 0;
 }
 
+/* Write until the peer refuses (bounded by 20 s): the errno that stopped it. */
+static int send_until_refused(int fd)
+{
+    int err = 0;
+    double t0 = now_s();
+    while (err == 0 && now_s() - t0 < 20)
+        err = send_all(fd, 1 << 20);
+    return err;
+}
+
+static bool refused(int err) { return err == EPIPE || err == ECONNRESET; }
+
 static void a_client_still_writing_is_drained_not_reset(void **state)
 {
     (void)state;
@@ -128,10 +140,7 @@ static void an_endless_sender_is_cut_after_the_total_bound(void **state)
     double t0 = now_s();
     assert_true(cs_linger_add(l, server));
     close(server);
-    int err = 0;
-    while (err == 0 && now_s() - t0 < 20)
-        err = send_all(client, 1 << 20);
-    assert_true(err == EPIPE || err == ECONNRESET);
+    assert_true(refused(send_until_refused(client)));
     assert_true(now_s() - t0 >= 0.25);
     assert_true(wait_none_lingering(l, 10));
     close(client);
@@ -154,18 +163,10 @@ static void past_capacity_a_socket_closes_at_once(void **state)
     assert_int_equal(cs_linger_count(l), 1);
     assert_int_equal(cs_linger_refused(l), 1);
     /* The refused one is closed for good: its client's writes fail soon. */
-    int err = 0;
-    double t0 = now_s();
-    while (err == 0 && now_s() - t0 < 20)
-        err = send_all(c2, 1 << 20);
-    assert_true(err == EPIPE || err == ECONNRESET);
+    assert_true(refused(send_until_refused(c2)));
     /* Stopping closes what still lingers. */
     cs_linger_stop(l);
-    err = 0;
-    t0 = now_s();
-    while (err == 0 && now_s() - t0 < 20)
-        err = send_all(c1, 1 << 20);
-    assert_true(err == EPIPE || err == ECONNRESET);
+    assert_true(refused(send_until_refused(c1)));
     close(c1);
     close(c2);
 }
