@@ -24,6 +24,7 @@ struct cs_linger {
     int capacity, idle_ms, total_ms;
     int wake[2]; /* a byte on wake[1] wakes the thread (new sockets, stop) */
     pthread_t thread;
+    bool started;       /* the thread runs (and mu is initialised) */
     pthread_mutex_t mu; /* guards pending, npending, stopping */
     int *pending;       /* added, not yet taken by the thread */
     int npending;
@@ -55,27 +56,26 @@ static bool drain(cs_linger *l, held *h, int64_t now)
     return true;
 }
 
-static void take_pending(cs_linger *l, int64_t now)
+/* Move the added sockets to the thread's own list; true when stopping. */
+static bool take_pending(cs_linger *l, int64_t now)
 {
     pthread_mutex_lock(&l->mu);
+    bool stop = l->stopping;
     for (int i = 0; i < l->npending; i++)
         l->held[l->nheld++] = (held){.fd = l->pending[i],
                                      .idle_until_ms = now + l->idle_ms,
                                      .total_until_ms = now + l->total_ms};
     l->npending = 0;
     pthread_mutex_unlock(&l->mu);
+    return stop;
 }
 
 static void *run(void *arg)
 {
     cs_linger *l = arg;
     for (;;) {
-        pthread_mutex_lock(&l->mu);
-        bool stop = l->stopping;
-        pthread_mutex_unlock(&l->mu);
-        if (stop)
+        if (take_pending(l, now_ms()))
             return NULL;
-        take_pending(l, now_ms());
         int64_t now = now_ms(), soonest = INT64_MAX;
         l->fds[0] = (struct pollfd){.fd = l->wake[0], .events = POLLIN};
         for (int i = 0; i < l->nheld; i++) {
@@ -143,24 +143,15 @@ cs_status cs_linger_start(int capacity, int idle_ms, int total_ms, cs_linger **o
     if (pipe(l->wake) != 0 || !nonblocking_cloexec(l->wake[0]) ||
         !nonblocking_cloexec(l->wake[1])) {
         int e = errno;
-        for (int i = 0; i < 2; i++)
-            if (l->wake[i] >= 0)
-                close(l->wake[i]);
-        l->wake[0] = l->wake[1] = -1; /* no thread to stop */
         cs_linger_stop(l);
         return cs_error_set(err, CS_ERR_IO, "linger: cannot make a pipe: %s", strerror(e));
     }
     pthread_mutex_init(&l->mu, NULL);
     int e = pthread_create(&l->thread, NULL, run, l);
+    l->started = e == 0;
     if (e != 0) {
         pthread_mutex_destroy(&l->mu);
-        close(l->wake[0]);
-        close(l->wake[1]);
-        l->wake[0] = l->wake[1] = -1;
-        free(l->pending);
-        free(l->held);
-        free(l->fds);
-        free(l);
+        cs_linger_stop(l);
         return cs_error_set(err, CS_ERR_IO, "linger: cannot start a thread: %s", strerror(e));
     }
     *out = l;
@@ -177,7 +168,7 @@ void cs_linger_stop(cs_linger *l)
 {
     if (!l)
         return;
-    if (l->wake[1] >= 0) { /* started: end the thread first */
+    if (l->started) { /* end the thread first; then the sockets are ours */
         pthread_mutex_lock(&l->mu);
         l->stopping = true;
         pthread_mutex_unlock(&l->mu);
@@ -188,9 +179,10 @@ void cs_linger_stop(cs_linger *l)
             close(l->held[i].fd);
         for (int i = 0; i < l->npending; i++)
             close(l->pending[i]);
-        close(l->wake[0]);
-        close(l->wake[1]);
     }
+    for (int i = 0; i < 2; i++) /* -1 where the pipe was never made */
+        if (l->wake[i] >= 0)
+            close(l->wake[i]);
     free(l->pending);
     free(l->held);
     free(l->fds);
