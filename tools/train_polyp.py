@@ -784,12 +784,32 @@ def resize_u8(img, side=None):
     return np.asarray(Image.fromarray(img).resize((side, side), Image.BOX), np.uint8)
 
 
+@torch.no_grad()
+def predict_outline(net, imgs_u8):
+    """Heatmaps as the engine outlines a flagged frame: the mean of the
+    logits of the frame and its three mirror images, each mirrored back
+    (src/engine/engine.c, polyp_outline_mirrored). The frame score stays the
+    one pass's (predict)."""
+    outs = []
+    for b in range(0, len(imgs_u8), 64):
+        x = to_input(imgs_u8[b:b + 64])
+        acc = 0
+        for dims in ((), (-1,), (-2,), (-2, -1)):  # none, left-right, top-bottom, both
+            # x is NCHW, the logits NHW: the last two axes are rows, columns in both
+            xi = torch.flip(x, dims) if dims else x
+            lg = net(channels_last(xi))
+            acc = acc + (torch.flip(lg, dims) if dims else lg)
+        outs.append(torch.sigmoid(acc / 4).numpy())
+    return np.concatenate(outs)
+
+
 def top_component(prob):
     """Bounding box (x0,y0,x1,y1 exclusive) of the 4-connected region around
-    the heatmap's peak at polyp_level(peak): the engine's top box
-    (src/engine/polyp.c)."""
+    the heatmap's peak at CORE_CUT of the peak: the engine's top box
+    (src/engine/polyp.c, cs_polyp_boxes; its region at polyp_level(peak) is
+    cut to its core around the peak, which for the top region is the same)."""
     peak = prob.max()
-    level = polyp_level(peak)
+    level = max(polyp_level(peak), CORE_CUT * peak)
     h, w = prob.shape
     y, x = np.unravel_index(int(prob.argmax()), prob.shape)
     seen = np.zeros_like(prob, bool)
@@ -804,6 +824,9 @@ def top_component(prob):
                 seen[ny, nx] = True
                 stack.append((ny, nx))
     return x0, y0, x1 + 1, y1 + 1
+
+
+CORE_CUT = 0.7  # CS_POLYP_CORE_CUT in src/engine/polyp.h
 
 
 def polyp_level(peak):
@@ -833,9 +856,13 @@ def auroc(pos, neg):
 
 def seg_metrics(net, data, idx):
     """Dice, IoU and hit rate on whole Kvasir-SEG frames (as shown, overlays
-    and all), at cache resolution with the heatmap upsampled."""
+    and all), at cache resolution with the heatmap upsampled. The outline is
+    the engine's for a flagged frame (four passes) on every frame; the
+    engine outlines an unflagged frame with one pass, and `capscreen eval
+    --masks` measures exactly what it does."""
     imgs = np.stack([resize_u8(data["kimg"][i]) for i in idx])
-    prob, score = predict(net, imgs)
+    _, score = predict(net, imgs)
+    prob = predict_outline(net, imgs)
     dices, ious, hits = [], [], []
     for j, i in enumerate(idx):
         gt = data["kmask"][i] >= 128

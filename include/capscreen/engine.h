@@ -63,7 +63,8 @@ typedef struct cs_frame_result {
     uint8_t signature[CS_SIG_LEN];
     /* Polyp detector (models/MODEL_CARD-polyp.md). Boxes are computed for
      * every frame (the top box is where the heatmap peaks); a box's score
-     * is its peak polyp probability. Coordinates as for bleeding boxes:
+     * is its peak polyp probability. The probability is one network pass;
+     * a flagged frame's heatmap and boxes average four (docs/engine.md). Coordinates as for bleeding boxes:
      * normalised to the whole frame, so any frame size maps back. */
     float polyp_probability; /* 0..1 */
     bool polyp;              /* probability >= the polyp threshold */
@@ -131,7 +132,8 @@ cs_status cs_worker_analyze_batch(cs_worker *w, const cs_image *const *imgs, siz
                                   cs_frame_result *out, cs_error *err) CS_WARN_UNUSED;
 
 /* The polyp probability map (cs_engine_polyp_heatmap_side()^2 floats, row-major,
- * covering the whole frame) of frame i of the worker's last batch; valid
+ * covering the whole frame; for a flagged frame the four-pass outline the
+ * boxes come from) of frame i of the worker's last batch; valid
  * until the worker's next call. NULL if i is outside that batch. */
 const float *cs_worker_polyp_heatmap(const cs_worker *w, size_t i);
 

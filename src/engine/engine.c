@@ -40,7 +40,9 @@ struct cs_worker {
     float *polyp_in;  /* in_side^2 x 3: the network's input */
     float *polyp_tmp; /* in_side x height x 3 for the resize */
     size_t polyp_tmp_len;
-    float *polyp_heat; /* CS_BATCH_MAX heatmaps of out_side^2 */
+    float *polyp_heat;       /* CS_BATCH_MAX heatmaps of out_side^2 */
+    float *polyp_mirror_in;  /* in_side^2 x 3: a mirrored input */
+    float *polyp_mirror_out; /* out_side^2: its logits */
     size_t last_batch;
 };
 
@@ -203,7 +205,9 @@ cs_status cs_worker_new(const cs_engine *eng, cs_worker **out, cs_error *err)
         size_t in = (size_t)eng->polyp->in_side, hs = (size_t)eng->polyp->out_side;
         w->polyp_in = malloc(sizeof(float) * in * in * 3);
         w->polyp_heat = malloc(sizeof(float) * CS_BATCH_MAX * hs * hs);
-        if (!w->polyp_in || !w->polyp_heat)
+        w->polyp_mirror_in = malloc(sizeof(float) * in * in * 3);
+        w->polyp_mirror_out = malloc(sizeof(float) * hs * hs);
+        if (!w->polyp_in || !w->polyp_heat || !w->polyp_mirror_in || !w->polyp_mirror_out)
             st = cs_error_set(err, CS_ERR_NOMEM, "out of memory creating worker");
     }
     if (st != CS_OK) {
@@ -227,13 +231,41 @@ void cs_worker_free(cs_worker *w)
     free(w->polyp_tmp);
     free(w->polyp_in);
     free(w->polyp_heat);
+    free(w->polyp_mirror_in);
+    free(w->polyp_mirror_out);
     free(w);
+}
+
+/* The outline of a flagged frame: the logits of the frame's three mirror
+ * images (left-right, top-bottom, both), mirrored back, averaged with the
+ * frame's own in `heat`. One pass's outline misses more polyps than four
+ * passes' (models/MODEL_CARD-polyp.md, "Outlines"); running them only on
+ * flagged frames keeps the cost off the normal frames that make up most of
+ * a study. */
+static cs_status polyp_outline_mirrored(cs_worker *w, float *heat, cs_error *err)
+{
+    static const int mirrors[3] = {CS_POLYP_FLIP_X, CS_POLYP_FLIP_Y,
+                                   CS_POLYP_FLIP_X | CS_POLYP_FLIP_Y};
+    const cs_polyp_model *m = w->eng->polyp;
+    int cells = m->out_side * m->out_side;
+    for (int k = 0; k < 3; k++) {
+        cs_polyp_symmetry(w->polyp_in, m->in_side, 3, mirrors[k], w->polyp_mirror_in);
+        cs_status st = cs_polyp_net_run(w->polyp_net, w->polyp_mirror_in, w->polyp_mirror_out, err);
+        if (st != CS_OK)
+            return st;
+        cs_polyp_add_unsymmetric(w->polyp_mirror_out, m->out_side, mirrors[k], heat);
+    }
+    for (int i = 0; i < cells; i++)
+        heat[i] *= 0.25f;
+    return CS_OK;
 }
 
 /* The polyp detector on one frame: its probability, flag and boxes, and its
  * heatmap kept in the worker for cs_worker_polyp_heatmap(). It reads the
  * frame's detail decode where the decoder made one (a network with a
- * larger input than the analysis image), else the analysis image. */
+ * larger input than the analysis image), else the analysis image. The
+ * probability and flag come from one pass; a flagged frame's heatmap and
+ * boxes from four (polyp_outline_mirrored). */
 static cs_status polyp_analyze(cs_worker *w, const cs_image *frame, size_t slot,
                                cs_frame_result *out, cs_error *err)
 {
@@ -261,6 +293,11 @@ static cs_status polyp_analyze(cs_worker *w, const cs_image *frame, size_t slot,
         return st;
     out->polyp_probability = cs_polyp_score(heat, cells, m->topk);
     out->polyp = out->polyp_probability >= m->threshold;
+    if (out->polyp) {
+        st = polyp_outline_mirrored(w, heat, err);
+        if (st != CS_OK)
+            return st;
+    }
     cs_polyp_sigmoid(heat, heat, cells);
     out->n_polyp_boxes = cs_polyp_boxes(heat, m->out_side, out->polyp_boxes);
     return CS_OK;

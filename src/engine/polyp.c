@@ -83,6 +83,33 @@ void cs_polyp_input(const cs_image *img, int side, float *tmp, float *in)
     }
 }
 
+/* Where pixel (y, x) of the image under `t` comes from in the original. */
+static inline size_t symmetry_source(int y, int x, int side, int t)
+{
+    int a = (t & CS_POLYP_TRANSPOSE) ? x : y, b = (t & CS_POLYP_TRANSPOSE) ? y : x;
+    int sy = (t & CS_POLYP_FLIP_Y) ? side - 1 - a : a;
+    int sx = (t & CS_POLYP_FLIP_X) ? side - 1 - b : b;
+    return (size_t)sy * (size_t)side + (size_t)sx;
+}
+
+void cs_polyp_symmetry(const float *src, int side, int ch, int t, float *dst)
+{
+    for (int y = 0; y < side; y++)
+        for (int x = 0; x < side; x++) {
+            const float *s = src + symmetry_source(y, x, side, t) * (size_t)ch;
+            float *d = dst + ((size_t)y * side + x) * ch;
+            for (int c = 0; c < ch; c++)
+                d[c] = s[c];
+        }
+}
+
+void cs_polyp_add_unsymmetric(const float *src, int side, int t, float *acc)
+{
+    for (int y = 0; y < side; y++)
+        for (int x = 0; x < side; x++)
+            acc[symmetry_source(y, x, side, t)] += src[(size_t)y * side + x];
+}
+
 float cs_polyp_score(const float *logits, int n, int topk)
 {
     /* the topk largest, kept sorted descending in a small array */
@@ -144,9 +171,46 @@ static void keep_best(region *best, int *n, const region *r)
     best[i] = *r;
 }
 
-int cs_polyp_boxes(const float *prob, int side, cs_box *boxes)
+/* The 4-connected region of cells >= level around `start`, into *r (its
+ * bounding box, cell count and peak); marks its cells in `seen`. */
+static void flood(const float *prob, int side, int start, float level, uint8_t *seen,
+                  int16_t *queue, region *r)
 {
     static const int dx[4] = {1, -1, 0, 0}, dy[4] = {0, 0, 1, -1};
+    *r = (region){start % side, start / side, start % side, start / side, 0, prob[start], start};
+    int head = 0, tail = 0;
+    queue[tail++] = (int16_t)start;
+    seen[start] = 1;
+    while (head < tail) {
+        int c = queue[head++], cx = c % side, cy = c / side;
+        r->cells++;
+        if (cx < r->x0)
+            r->x0 = cx;
+        if (cx > r->x1)
+            r->x1 = cx;
+        if (cy < r->y0)
+            r->y0 = cy;
+        if (cy > r->y1)
+            r->y1 = cy;
+        if (prob[c] > r->peak) {
+            r->peak = prob[c];
+            r->peak_at = c;
+        }
+        for (int d = 0; d < 4; d++) {
+            int nx = cx + dx[d], ny = cy + dy[d];
+            if (nx < 0 || ny < 0 || nx >= side || ny >= side)
+                continue;
+            int ni = ny * side + nx;
+            if (!seen[ni] && prob[ni] >= level) {
+                seen[ni] = 1;
+                queue[tail++] = (int16_t)ni;
+            }
+        }
+    }
+}
+
+int cs_polyp_boxes(const float *prob, int side, cs_box *boxes)
+{
     const int OUT = side;
     uint8_t seen[MAX_OUT * MAX_OUT];
     int16_t queue[MAX_OUT * MAX_OUT];
@@ -162,39 +226,26 @@ int cs_polyp_boxes(const float *prob, int side, cs_box *boxes)
     for (int i = 0; i < OUT * OUT; i++) {
         if (seen[i] || prob[i] < level)
             continue;
-        region r = {i % OUT, i / OUT, i % OUT, i / OUT, 0, prob[i], i};
-        int head = 0, tail = 0;
-        queue[tail++] = (int16_t)i;
-        seen[i] = 1;
-        while (head < tail) {
-            int c = queue[head++], cx = c % OUT, cy = c / OUT;
-            r.cells++;
-            if (cx < r.x0)
-                r.x0 = cx;
-            if (cx > r.x1)
-                r.x1 = cx;
-            if (cy < r.y0)
-                r.y0 = cy;
-            if (cy > r.y1)
-                r.y1 = cy;
-            if (prob[c] > r.peak) {
-                r.peak = prob[c];
-                r.peak_at = c;
-            }
-            for (int d = 0; d < 4; d++) {
-                int nx = cx + dx[d], ny = cy + dy[d];
-                if (nx < 0 || ny < 0 || nx >= OUT || ny >= OUT)
-                    continue;
-                int ni = ny * OUT + nx;
-                if (!seen[ni] && prob[ni] >= level) {
-                    seen[ni] = 1;
-                    queue[tail++] = (int16_t)ni;
-                }
-            }
-        }
+        region r;
+        flood(prob, OUT, i, level, seen, queue, &r);
         int holds_peak = r.peak_at == peak_at || prob[r.peak_at] == prob[peak_at];
         if (r.cells >= MIN_REGION_CELLS || holds_peak)
             keep_best(best, &nreg, &r);
+    }
+    /* Each box is the region's core: the cells around its peak at
+     * CS_POLYP_CORE_CUT of that peak (never below the level that found it),
+     * so a region that runs on into the tissue beside a polyp does not pull
+     * the box's centre off it. */
+    uint8_t core_seen[MAX_OUT * MAX_OUT];
+    for (int i = 0; i < nreg; i++) {
+        float cut = fmaxf(level, CS_POLYP_CORE_CUT * best[i].peak);
+        memset(core_seen, 0, (size_t)(OUT * OUT));
+        region core;
+        flood(prob, OUT, best[i].peak_at, cut, core_seen, queue, &core);
+        best[i].x0 = core.x0;
+        best[i].y0 = core.y0;
+        best[i].x1 = core.x1;
+        best[i].y1 = core.y1;
     }
     for (int i = 0; i < nreg; i++) {
         boxes[i].x = (float)best[i].x0 / OUT;

@@ -430,9 +430,108 @@ static void boxes_follow_the_heatmap(void **state)
     /* a side the boxes cannot hold gives none */
     assert_int_equal(cs_polyp_boxes(q, CS_POLYP_MAX_IN / 2 + 1, b), 0);
     free(q);
+
+    /* A hot core (0.95) with a warm tail (0.6) running off to the right: the
+     * region at 0.5 holds both, the box only the core (cells >= 0.7 x 0.95),
+     * so its centre stays on the core. */
+    for (int i = 0; i < NHEAT; i++)
+        p[i] = 0.01f;
+    for (int y = 10; y < 14; y++)
+        for (int x = 10; x < 30; x++)
+            p[y * HEAT40 + x] = x < 14 ? 0.95f : 0.6f;
+    n = cs_polyp_boxes(p, HEAT40, b);
+    assert_int_equal(n, 1);
+    assert_true(fabsf(b[0].x - 10.0f / 40) < 1e-6f && fabsf(b[0].w - 4.0f / 40) < 1e-6f);
+    assert_true(fabsf(b[0].y - 10.0f / 40) < 1e-6f && fabsf(b[0].h - 4.0f / 40) < 1e-6f);
+    /* a core cut never reaches below the level that found the region: a
+     * weak second region (peak 0.6 beside 0.95) keeps all its cells */
+    for (int y = 30; y < 33; y++)
+        for (int x = 5; x < 9; x++)
+            p[y * HEAT40 + x] = y == 31 && x == 6 ? 0.6f : 0.52f;
+    n = cs_polyp_boxes(p, HEAT40, b);
+    assert_int_equal(n, 2);
+    assert_true(fabsf(b[1].x - 5.0f / 40) < 1e-6f && fabsf(b[1].w - 4.0f / 40) < 1e-6f);
+    assert_true(fabsf(b[1].y - 30.0f / 40) < 1e-6f && fabsf(b[1].h - 3.0f / 40) < 1e-6f);
+}
+
+/* The eight symmetries of the square: each is undone by
+ * cs_polyp_add_unsymmetric, the mirrors are what they say, and they are
+ * eight different images. */
+static void symmetries_undo(void **state)
+{
+    (void)state;
+    enum { S = 6, C = 3 };
+    float src[S * S * C], dst[S * S * C], back[S * S], plane[S * S], seen[8][S * S * C];
+    for (int i = 0; i < S * S * C; i++)
+        src[i] = (float)i;
+    for (int t = 0; t < 8; t++) {
+        cs_polyp_symmetry(src, S, C, t, dst);
+        memcpy(seen[t], dst, sizeof dst);
+        for (int c = 0; c < C; c++) { /* one channel back through the inverse */
+            for (int i = 0; i < S * S; i++) {
+                plane[i] = dst[i * C + c];
+                back[i] = 0;
+            }
+            cs_polyp_add_unsymmetric(plane, S, t, back);
+            for (int i = 0; i < S * S; i++)
+                assert_true(back[i] == src[i * C + c]);
+        }
+        for (int u = 0; u < t; u++)
+            assert_true(memcmp(seen[u], seen[t], sizeof dst) != 0);
+    }
+    /* left-right: pixel (y, x) comes from (y, S-1-x); top-bottom likewise */
+    cs_polyp_symmetry(src, S, C, CS_POLYP_FLIP_X, dst);
+    assert_true(dst[(1 * S + 0) * C + 2] == src[(1 * S + S - 1) * C + 2]);
+    cs_polyp_symmetry(src, S, C, CS_POLYP_FLIP_Y, dst);
+    assert_true(dst[(0 * S + 4) * C + 1] == src[((S - 1) * S + 4) * C + 1]);
 }
 
 /* ---- the engine ------------------------------------------------------------ */
+
+/* The engine's heatmap for `img`, recomputed from the network: one pass for
+ * an unflagged frame; for a flagged one the mean of the logits of the frame
+ * and its three mirror images, each mirrored back. The probability always
+ * comes from the one pass. */
+static void expect_outline(const cs_engine *eng, const cs_image *img, const cs_frame_result *r,
+                           const float *heat)
+{
+    cs_polyp_model *m = NULL;
+    cs_polyp_net *net = NULL;
+    cs_error err = {0};
+    size_t len;
+    uint8_t *wb = read_source("models/polyp-unet.bin", &len);
+    assert_int_equal(cs_polyp_model_parse(wb, len, &m, &err), CS_OK);
+    assert_int_equal(cs_polyp_net_new(m, &net, &err), CS_OK);
+    assert_int_equal(m->in_side, cs_engine_polyp_input_side(eng));
+    const int N = m->in_side, H = m->out_side;
+    float *tmp = malloc(sizeof(float) * (size_t)N * (size_t)img->height * 3);
+    float *in = malloc(sizeof(float) * (size_t)N * N * 3);
+    float *mir = malloc(sizeof(float) * (size_t)N * N * 3);
+    float *lg = malloc(sizeof(float) * (size_t)H * H);
+    float *sum = calloc((size_t)H * H, sizeof(float));
+    assert_true(tmp && in && mir && lg && sum);
+    cs_polyp_input(img, N, tmp, in);
+    int passes = r->polyp ? 4 : 1;
+    for (int t = 0; t < passes; t++) { /* t: 0, FLIP_X, FLIP_Y, both */
+        cs_polyp_symmetry(in, N, 3, t, mir);
+        assert_int_equal(cs_polyp_net_run(net, mir, lg, &err), CS_OK);
+        if (t == 0)
+            assert_true(fabsf(cs_polyp_score(lg, H * H, m->topk) - r->polyp_probability) < 1e-6f);
+        cs_polyp_add_unsymmetric(lg, H, t, sum);
+    }
+    for (int i = 0; i < H * H; i++) {
+        float want = (float)(1.0 / (1.0 + exp(-(double)(sum[i] / (float)passes))));
+        assert_true(fabsf(heat[i] - want) < 1e-5f);
+    }
+    free(tmp);
+    free(in);
+    free(mir);
+    free(lg);
+    free(sum);
+    free(wb);
+    cs_polyp_net_free(net);
+    cs_polyp_model_free(m);
+}
 
 static void engine_fills_polyp_fields(void **state)
 {
@@ -464,6 +563,9 @@ static void engine_fills_polyp_fields(void **state)
     assert_true(r1.n_polyp_boxes >= 1);
     assert_non_null(cs_worker_polyp_heatmap(w, 0));
     assert_null(cs_worker_polyp_heatmap(w, 1));
+    printf("reference frame: %.4f, %s\n", (double)r1.polyp_probability,
+           r1.polyp ? "flagged (four-pass outline)" : "not flagged");
+    expect_outline(eng, &img, &r1, cs_worker_polyp_heatmap(w, 0));
     /* a batch gives each frame what it gets alone */
     const cs_image *batch[3] = {&img, &img, &img};
     cs_frame_result rb3[3];
@@ -487,6 +589,8 @@ static void engine_fills_polyp_fields(void **state)
     both.detail_rgb = img.rgb;
     cs_frame_result rf, rd;
     assert_int_equal(cs_worker_analyze(w, &flat, &rf, &err), CS_OK);
+    assert_false(rf.polyp);
+    expect_outline(eng, &flat, &rf, cs_worker_polyp_heatmap(w, 0));
     assert_int_equal(cs_worker_analyze(w, &both, &rd, &err), CS_OK);
     assert_memory_equal(&rd.polyp_probability, &r1.polyp_probability, sizeof(float));
     assert_int_equal(rd.n_polyp_boxes, r1.n_polyp_boxes);
@@ -591,6 +695,8 @@ static void real_frames_held_out(void **state)
     printf("held-out polyp frame: %.4f (threshold %.4f)\n", (double)r.polyp_probability,
            (double)cs_engine_polyp_threshold(eng));
     assert_true(r.polyp);
+    if (!polyp.detail_rgb) /* flagged: its outline is the four passes' */
+        expect_outline(eng, &polyp, &r, cs_worker_polyp_heatmap(w, 0));
     assert_true(r.n_polyp_boxes >= 1);
     const cs_box *b = &r.polyp_boxes[0];
     int cx = (int)((b->x + b->w / 2) * mask.width), cy = (int)((b->y + b->h / 2) * mask.height);
@@ -598,6 +704,8 @@ static void real_frames_held_out(void **state)
     assert_int_equal(cs_worker_analyze(w, &capsule, &r, &err), CS_OK);
     printf("held-out capsule frame: %.4f\n", (double)r.polyp_probability);
     assert_false(r.polyp);
+    if (!capsule.detail_rgb) /* not flagged: one pass */
+        expect_outline(eng, &capsule, &r, cs_worker_polyp_heatmap(w, 0));
     cs_image_free(&polyp);
     cs_image_free(&mask);
     cs_image_free(&capsule);
@@ -614,6 +722,7 @@ int main(void)
         cmocka_unit_test(input_resize_is_a_box_filter),
         cmocka_unit_test(score_is_the_top_k_mean),
         cmocka_unit_test(boxes_follow_the_heatmap),
+        cmocka_unit_test(symmetries_undo),
         cmocka_unit_test(engine_fills_polyp_fields),
         cmocka_unit_test(detail_decode_keeps_the_analysis_image),
         cmocka_unit_test(real_frames_held_out),
