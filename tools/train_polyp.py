@@ -33,7 +33,9 @@ time at a larger scale). With none of them the tool trains the shipped
 model, whose recipe includes --colour-swap 0.5 (half the samples of every
 source take the colour statistics of a frame of the other source;
 --colour-swap 0 turns it off). --write-heldout DIR writes the held-out material as a folder for
-`capscreen eval --finding polyp --masks`.
+`capscreen eval --finding polyp --masks`, and beside it the material the
+outline rule was chosen on (folds 0-3, and polyps pasted into capsule
+frames; models/MODEL_CARD-polyp.md, "Outlines").
 
 Single thread, seeded, deterministic ops, fixed data order: the same data
 and arguments give the same weights bytes.
@@ -784,23 +786,61 @@ def resize_u8(img, side=None):
     return np.asarray(Image.fromarray(img).resize((side, side), Image.BOX), np.uint8)
 
 
+CROP_SHARE = 0.6  # CS_POLYP_CROP_SHARE in src/engine/polyp.h
+CROP_AT = ((1, 1), (0, 0), (2, 0), (0, 2), (2, 2))  # centre, then the corners, in halves
+
+
+def crop_rect(width, height, k):
+    """Crop k of a width x height image: (x0, y0, w, h), cs_polyp_crop_rect."""
+    w = max(1, int(np.floor(width * CROP_SHARE + 0.5)))
+    h = max(1, int(np.floor(height * CROP_SHARE + 0.5)))
+    return (width - w) * CROP_AT[k][0] // 2, (height - h) * CROP_AT[k][1] // 2, w, h
+
+
+def add_resampled(src, u0, v0, su, sv, total, count):
+    """cs_polyp_add_resampled: bilinear samples of the map `src`, which covers
+    the part (u0, v0, su, sv) of the frame, added to the frame cells whose
+    centres lie in that part."""
+    side = src.shape[0]
+    c = (np.arange(side) + 0.5) / side
+    cu, cv = (c - u0) / su, (c - v0) / sv
+    inu, inv = (cu >= 0) & (cu < 1), (cv >= 0) & (cv < 1)
+    x, y = cu * side - 0.5, cv * side - 0.5
+    xi, yi = np.floor(x).astype(int), np.floor(y).astype(int)
+    fx, fy = x - xi, y - yi
+    x0, x1 = np.clip(xi, 0, side - 1), np.clip(xi + 1, 0, side - 1)
+    y0, y1 = np.clip(yi, 0, side - 1), np.clip(yi + 1, 0, side - 1)
+    val = (src[np.ix_(y0, x0)] * np.outer(1 - fy, 1 - fx) + src[np.ix_(y0, x1)] * np.outer(1 - fy, fx) +
+           src[np.ix_(y1, x0)] * np.outer(fy, 1 - fx) + src[np.ix_(y1, x1)] * np.outer(fy, fx))
+    m = np.outer(inv, inu)
+    total[m] += val[m]
+    count[m] += 1
+
+
 @torch.no_grad()
-def predict_outline(net, imgs_u8):
-    """Heatmaps as the engine outlines a flagged frame: the mean of the
-    logits of the frame and its three mirror images, each mirrored back
-    (src/engine/engine.c, polyp_outline_mirrored). The frame score stays the
-    one pass's (predict)."""
+def predict_outline(net, frames_u8):
+    """Heatmaps as the engine outlines a flagged frame (src/engine/engine.c,
+    polyp_outline): each cell's mean logit over the frame and its three
+    mirror images (mirrored back) and the five crops that cover it
+    (resampled). `frames_u8` are the frames at any size (the cache's); the
+    frame score stays the one pass's (predict)."""
     outs = []
-    for b in range(0, len(imgs_u8), 64):
-        x = to_input(imgs_u8[b:b + 64])
-        acc = 0
+    for f in frames_u8:
+        full = to_input(resize_u8(f)[None])
+        total = 0
         for dims in ((), (-1,), (-2,), (-2, -1)):  # none, left-right, top-bottom, both
-            # x is NCHW, the logits NHW: the last two axes are rows, columns in both
-            xi = torch.flip(x, dims) if dims else x
-            lg = net(channels_last(xi))
-            acc = acc + (torch.flip(lg, dims) if dims else lg)
-        outs.append(torch.sigmoid(acc / 4).numpy())
-    return np.concatenate(outs)
+            # the input is NCHW, the logits NHW: the last two axes are rows, columns in both
+            lg = net(channels_last(torch.flip(full, dims) if dims else full))
+            total = total + (torch.flip(lg, dims) if dims else lg)
+        total = total[0].numpy().astype(np.float64)
+        count = np.full(total.shape, 4.0)
+        hgt, wid = f.shape[:2]
+        for k in range(len(CROP_AT)):
+            x0, y0, w, h = crop_rect(wid, hgt, k)
+            lg = net(channels_last(to_input(resize_u8(f[y0:y0 + h, x0:x0 + w])[None])))[0].numpy()
+            add_resampled(lg, x0 / wid, y0 / hgt, w / wid, h / hgt, total, count)
+        outs.append(1 / (1 + np.exp(-total / count)))
+    return np.stack(outs).astype(np.float32)
 
 
 def top_component(prob):
@@ -826,7 +866,7 @@ def top_component(prob):
     return x0, y0, x1 + 1, y1 + 1
 
 
-CORE_CUT = 0.7  # CS_POLYP_CORE_CUT in src/engine/polyp.h
+CORE_CUT = 0.55  # CS_POLYP_CORE_CUT in src/engine/polyp.h
 
 
 def polyp_level(peak):
@@ -857,12 +897,12 @@ def auroc(pos, neg):
 def seg_metrics(net, data, idx):
     """Dice, IoU and hit rate on whole Kvasir-SEG frames (as shown, overlays
     and all), at cache resolution with the heatmap upsampled. The outline is
-    the engine's for a flagged frame (four passes) on every frame; the
+    the engine's for a flagged frame (nine passes) on every frame; the
     engine outlines an unflagged frame with one pass, and `capscreen eval
     --masks` measures exactly what it does."""
     imgs = np.stack([resize_u8(data["kimg"][i]) for i in idx])
     _, score = predict(net, imgs)
-    prob = predict_outline(net, imgs)
+    prob = predict_outline(net, [data["kimg"][i] for i in idx])
     dices, ious, hits = [], [], []
     for j, i in enumerate(idx):
         gt = data["kmask"][i] >= 128
@@ -1120,6 +1160,65 @@ def write_heldout(shared, out, seed):
     return sum(v for _, v in rows), sum(1 - v for _, v in rows)
 
 
+def write_outline_sets(data, out, seed):
+    """Beside the held-out folder, three more for `capscreen eval --finding
+    polyp --masks`, each with frames/, masks/ and labels.csv: `folds0-3`
+    (the shipped model's Kvasir-SEG training frames, links), `pasted-folds0-3`
+    and `pasted-fold4` (each of those polyps pasted into a held-out capsule
+    frame as in capsule_set, at cache size, JPEG quality 95, its label mask
+    as PNG). The outline rule was chosen on the first two; the third is the
+    "Threshold" positives with masks. Seeded: the same folders every time."""
+    kfold = group_split(data["kgroup"], 5, seed)
+    wheld = np.nonzero(group_split(data["wgroup"], 5, seed + 1) == 0)[0]
+    counts = {}
+    for name, kidx, pseed in (("pasted-fold4", np.nonzero(kfold == 4)[0], seed),
+                              ("pasted-folds0-3", np.nonzero(kfold != 4)[0], seed + 86)):
+        d = os.path.join(out, name)
+        for sub in ("frames", "masks"):
+            os.makedirs(os.path.join(d, sub), exist_ok=True)
+        rng = np.random.RandomState(pseed)
+        rows = []
+        for k in kidx:
+            for _ in range(3):
+                w = wheld[rng.randint(len(wheld))]
+                cut = polyp_cutout(rng, data["kimg"][k], data["kmask"][k],
+                                   int(rng.uniform(0.22, 0.6) * CACHE_SIDE))
+                r = paste(rng, data["wimg"][w], cut) if cut else None
+                if r is not None:
+                    f = "pasted-%04d" % k
+                    Image.fromarray(r[0]).save(os.path.join(d, "frames", f + ".jpg"), quality=95)
+                    Image.fromarray(((r[1] > 0.5) * 255).astype(np.uint8)).save(
+                        os.path.join(d, "masks", f + ".png"))
+                    rows.append(f + ".jpg")
+                    break
+        with open(os.path.join(d, "labels.csv"), "w") as fh:
+            fh.write("file,polyp\n" + "".join(f"{f},1\n" for f in rows))
+        counts[name] = len(rows)
+    return counts
+
+
+def write_selection_links(shared, out, seed):
+    """`folds0-3`: the Kvasir-SEG frames of folds 0-3 with their masks, as
+    links (the same order and split as write_heldout)."""
+    kv = sorted(read_csv(os.path.join(shared, "kvasir-seg", "labels.csv")), key=lambda r: r["file"])
+    kfold = group_split(np.array([int(r["group"]) for r in kv]), 5, seed)
+    d = os.path.join(out, "folds0-3")
+    for sub in ("frames", "masks"):
+        os.makedirs(os.path.join(d, sub), exist_ok=True)
+    rows = []
+    for r, f in zip(kv, kfold):
+        if f != 4:
+            for src, dst in (("images", "frames"), ("masks", "masks")):
+                link = os.path.join(d, dst, r["file"])
+                if os.path.lexists(link):
+                    os.remove(link)
+                os.symlink(os.path.abspath(os.path.join(shared, "kvasir-seg", src, r["file"])), link)
+            rows.append(r["file"])
+    with open(os.path.join(d, "labels.csv"), "w") as fh:
+        fh.write("file,polyp\n" + "".join(f"{f},1\n" for f in rows))
+    return len(rows)
+
+
 def main():
     global WIDTHS, LIGHT_SHARE, CAPSULE_ZOOM, OVERLAY_MEASURES, COLOUR_SWAP
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -1162,7 +1261,8 @@ def main():
                          "shipped model, larger sides need the engine's larger decode")
     ap.add_argument("--write-heldout", metavar="DIR",
                     help="only write the held-out frames (links), masks and labels.csv for "
-                         "capscreen eval --finding polyp --masks, then stop")
+                         "capscreen eval --finding polyp --masks, and the folders the outline "
+                         "rule was chosen on (DIR/folds0-3, DIR/pasted-*), then stop")
     ap.add_argument("--save-torch", metavar="PATH",
                     help="also save the trained network's PyTorch state (unfolded), "
                          "for experiments on a trained model")
@@ -1194,6 +1294,10 @@ def main():
         npos, nneg = write_heldout(a.shared, a.write_heldout, a.seed)
         log(f"wrote {a.write_heldout}: {npos} Kvasir-SEG fold-4 frames with masks, "
             f"{nneg} held-out capsule frames, labels.csv")
+        nsel = write_selection_links(a.shared, a.write_heldout, a.seed)
+        counts = write_outline_sets(build_cache(a.shared, a.cache), a.write_heldout, a.seed)
+        log(f"and beside them: folds0-3 ({nsel} frames), " +
+            ", ".join(f"{k} ({v} frames)" for k, v in counts.items()))
         return 0
     data = build_cache(a.shared, a.cache, (40, 80) if a.smoke else None)
     kfold = group_split(data["kgroup"], 5, a.seed)

@@ -40,9 +40,11 @@ struct cs_worker {
     float *polyp_in;  /* in_side^2 x 3: the network's input */
     float *polyp_tmp; /* in_side x height x 3 for the resize */
     size_t polyp_tmp_len;
-    float *polyp_heat;       /* CS_BATCH_MAX heatmaps of out_side^2 */
-    float *polyp_mirror_in;  /* in_side^2 x 3: a mirrored input */
-    float *polyp_mirror_out; /* out_side^2: its logits */
+    float *polyp_heat;     /* CS_BATCH_MAX heatmaps of out_side^2 */
+    float *polyp_view_in;  /* in_side^2 x 3: a mirrored or cropped input */
+    float *polyp_view_out; /* out_side^2: its logits */
+    float *polyp_sum;      /* out_side^2: the outline's logits, summed */
+    float *polyp_count;    /* out_side^2: passes summed into each cell */
     size_t last_batch;
 };
 
@@ -205,9 +207,12 @@ cs_status cs_worker_new(const cs_engine *eng, cs_worker **out, cs_error *err)
         size_t in = (size_t)eng->polyp->in_side, hs = (size_t)eng->polyp->out_side;
         w->polyp_in = malloc(sizeof(float) * in * in * 3);
         w->polyp_heat = malloc(sizeof(float) * CS_BATCH_MAX * hs * hs);
-        w->polyp_mirror_in = malloc(sizeof(float) * in * in * 3);
-        w->polyp_mirror_out = malloc(sizeof(float) * hs * hs);
-        if (!w->polyp_in || !w->polyp_heat || !w->polyp_mirror_in || !w->polyp_mirror_out)
+        w->polyp_view_in = malloc(sizeof(float) * in * in * 3);
+        w->polyp_view_out = malloc(sizeof(float) * hs * hs);
+        w->polyp_sum = malloc(sizeof(float) * hs * hs);
+        w->polyp_count = malloc(sizeof(float) * hs * hs);
+        if (!w->polyp_in || !w->polyp_heat || !w->polyp_view_in || !w->polyp_view_out ||
+            !w->polyp_sum || !w->polyp_count)
             st = cs_error_set(err, CS_ERR_NOMEM, "out of memory creating worker");
     }
     if (st != CS_OK) {
@@ -231,32 +236,55 @@ void cs_worker_free(cs_worker *w)
     free(w->polyp_tmp);
     free(w->polyp_in);
     free(w->polyp_heat);
-    free(w->polyp_mirror_in);
-    free(w->polyp_mirror_out);
+    free(w->polyp_view_in);
+    free(w->polyp_view_out);
+    free(w->polyp_sum);
+    free(w->polyp_count);
     free(w);
 }
 
-/* The outline of a flagged frame: the logits of the frame's three mirror
- * images (left-right, top-bottom, both), mirrored back, averaged with the
- * frame's own in `heat`. One pass's outline misses more polyps than four
- * passes' (models/MODEL_CARD-polyp.md, "Outlines"); running them only on
- * flagged frames keeps the cost off the normal frames that make up most of
- * a study. */
-static cs_status polyp_outline_mirrored(cs_worker *w, float *heat, cs_error *err)
+/* The outline of a flagged frame, into `heat` (which holds the first pass's
+ * logits of `img`, the image the network read): each cell's logit is the
+ * mean over the passes that cover it, the frame itself and its three mirror
+ * images (mirrored back) for every cell, and CS_POLYP_NCROPS crops
+ * (resampled onto the cells each covers), in which a polyp fills more of
+ * the network's input. One pass's outline misses more polyps
+ * (models/MODEL_CARD-polyp.md, "Outlines"); running the eight more passes
+ * only on flagged frames keeps the cost off the normal frames that make up
+ * most of a study. */
+static cs_status polyp_outline(cs_worker *w, const cs_image *img, float *heat, cs_error *err)
 {
     static const int mirrors[3] = {CS_POLYP_FLIP_X, CS_POLYP_FLIP_Y,
                                    CS_POLYP_FLIP_X | CS_POLYP_FLIP_Y};
     const cs_polyp_model *m = w->eng->polyp;
-    int cells = m->out_side * m->out_side;
+    const int S = m->out_side, cells = S * S;
+    float *sum = w->polyp_sum, *count = w->polyp_count;
+    for (int i = 0; i < cells; i++) {
+        sum[i] = heat[i];
+        count[i] = 1.0f;
+    }
     for (int k = 0; k < 3; k++) {
-        cs_polyp_symmetry(w->polyp_in, m->in_side, 3, mirrors[k], w->polyp_mirror_in);
-        cs_status st = cs_polyp_net_run(w->polyp_net, w->polyp_mirror_in, w->polyp_mirror_out, err);
+        cs_polyp_symmetry(w->polyp_in, m->in_side, 3, mirrors[k], w->polyp_view_in);
+        cs_status st = cs_polyp_net_run(w->polyp_net, w->polyp_view_in, w->polyp_view_out, err);
         if (st != CS_OK)
             return st;
-        cs_polyp_add_unsymmetric(w->polyp_mirror_out, m->out_side, mirrors[k], heat);
+        cs_polyp_add_unsymmetric(w->polyp_view_out, S, mirrors[k], sum);
+        for (int i = 0; i < cells; i++)
+            count[i] += 1.0f;
+    }
+    for (int k = 0; k < CS_POLYP_NCROPS; k++) {
+        int x0, y0, cw, ch;
+        cs_polyp_crop_rect(img->width, img->height, k, &x0, &y0, &cw, &ch);
+        cs_polyp_input_rect(img, x0, y0, cw, ch, m->in_side, w->polyp_tmp, w->polyp_view_in);
+        cs_status st = cs_polyp_net_run(w->polyp_net, w->polyp_view_in, w->polyp_view_out, err);
+        if (st != CS_OK)
+            return st;
+        cs_polyp_add_resampled(w->polyp_view_out, S, (float)x0 / (float)img->width,
+                               (float)y0 / (float)img->height, (float)cw / (float)img->width,
+                               (float)ch / (float)img->height, sum, count);
     }
     for (int i = 0; i < cells; i++)
-        heat[i] *= 0.25f;
+        heat[i] = sum[i] / count[i];
     return CS_OK;
 }
 
@@ -265,7 +293,7 @@ static cs_status polyp_outline_mirrored(cs_worker *w, float *heat, cs_error *err
  * frame's detail decode where the decoder made one (a network with a
  * larger input than the analysis image), else the analysis image. The
  * probability and flag come from one pass; a flagged frame's heatmap and
- * boxes from four (polyp_outline_mirrored). */
+ * boxes from nine (polyp_outline). */
 static cs_status polyp_analyze(cs_worker *w, const cs_image *frame, size_t slot,
                                cs_frame_result *out, cs_error *err)
 {
@@ -294,7 +322,7 @@ static cs_status polyp_analyze(cs_worker *w, const cs_image *frame, size_t slot,
     out->polyp_probability = cs_polyp_score(heat, cells, m->topk);
     out->polyp = out->polyp_probability >= m->threshold;
     if (out->polyp) {
-        st = polyp_outline_mirrored(w, heat, err);
+        st = polyp_outline(w, img, heat, err);
         if (st != CS_OK)
             return st;
     }

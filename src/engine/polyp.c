@@ -40,16 +40,17 @@ static void box_span(int in, int out, int i, int *lo, int *hi)
     *hi = b;
 }
 
-void cs_polyp_input(const cs_image *img, int side, float *tmp, float *in)
+void cs_polyp_input_rect(const cs_image *img, int x0, int y0, int w, int h, int side, float *tmp,
+                         float *in)
 {
-    const int W = img->width, H = img->height, N = side;
-    /* horizontal pass: H rows of N pixels */
+    const int W = img->width, N = side;
+    /* horizontal pass: h rows of N pixels */
     for (int x = 0; x < N; x++) {
         int lo, hi;
-        box_span(W, N, x, &lo, &hi);
+        box_span(w, N, x, &lo, &hi);
         float inv = 1.0f / (float)(hi - lo);
-        for (int y = 0; y < H; y++) {
-            const uint8_t *p = img->rgb + ((size_t)y * W + lo) * 3;
+        for (int y = 0; y < h; y++) {
+            const uint8_t *p = img->rgb + ((size_t)(y0 + y) * W + x0 + lo) * 3;
             float r = 0, g = 0, b = 0;
             for (int k = lo; k < hi; k++, p += 3) {
                 r += p[0];
@@ -65,7 +66,7 @@ void cs_polyp_input(const cs_image *img, int side, float *tmp, float *in)
     /* vertical pass, then normalise */
     for (int y = 0; y < N; y++) {
         int lo, hi;
-        box_span(H, N, y, &lo, &hi);
+        box_span(h, N, y, &lo, &hi);
         float inv = 1.0f / (float)(hi - lo);
         for (int x = 0; x < N; x++) {
             float r = 0, g = 0, b = 0;
@@ -81,6 +82,49 @@ void cs_polyp_input(const cs_image *img, int side, float *tmp, float *in)
             o[2] = b * inv / 127.5f - 1.0f;
         }
     }
+}
+
+void cs_polyp_input(const cs_image *img, int side, float *tmp, float *in)
+{
+    cs_polyp_input_rect(img, 0, 0, img->width, img->height, side, tmp, in);
+}
+
+void cs_polyp_crop_rect(int width, int height, int k, int *x0, int *y0, int *w, int *h)
+{
+    /* centre, then the corners: top left, top right, bottom left, bottom right */
+    static const int at[CS_POLYP_NCROPS][2] = {{1, 1}, {0, 0}, {2, 0}, {0, 2}, {2, 2}};
+    *w = (int)lroundf((float)width * CS_POLYP_CROP_SHARE);
+    *h = (int)lroundf((float)height * CS_POLYP_CROP_SHARE);
+    if (*w < 1)
+        *w = 1;
+    if (*h < 1)
+        *h = 1;
+    *x0 = (width - *w) * at[k][0] / 2;
+    *y0 = (height - *h) * at[k][1] / 2;
+}
+
+void cs_polyp_add_resampled(const float *src, int side, float u0, float v0, float su, float sv,
+                            float *sum, float *count)
+{
+    for (int j = 0; j < side; j++)
+        for (int i = 0; i < side; i++) {
+            /* this cell's centre in the sub-map's cells */
+            float cu = (((float)i + 0.5f) / (float)side - u0) / su;
+            float cv = (((float)j + 0.5f) / (float)side - v0) / sv;
+            if (cu < 0.0f || cv < 0.0f || cu >= 1.0f || cv >= 1.0f)
+                continue;
+            float x = cu * (float)side - 0.5f, y = cv * (float)side - 0.5f;
+            int xi = (int)floorf(x), yi = (int)floorf(y);
+            float fx = x - (float)xi, fy = y - (float)yi, acc = 0.0f;
+            for (int dy = 0; dy < 2; dy++)
+                for (int dx = 0; dx < 2; dx++) {
+                    int xx = xi + dx < 0 ? 0 : xi + dx >= side ? side - 1 : xi + dx;
+                    int yy = yi + dy < 0 ? 0 : yi + dy >= side ? side - 1 : yi + dy;
+                    acc += src[yy * side + xx] * (dx ? fx : 1.0f - fx) * (dy ? fy : 1.0f - fy);
+                }
+            sum[j * side + i] += acc;
+            count[j * side + i] += 1.0f;
+        }
 }
 
 /* Where pixel (y, x) of the image under `t` comes from in the original. */

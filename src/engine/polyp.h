@@ -15,6 +15,30 @@
  * `in` holds side^2 x 3 floats; `tmp` side x img->height x 3 floats. */
 void cs_polyp_input(const cs_image *img, int side, float *tmp, float *in);
 
+/* The same for the rectangle (x0, y0, w, h) of `img` (inside it): the
+ * rectangle is resized to side x side. `tmp` holds side x h x 3 floats. */
+void cs_polyp_input_rect(const cs_image *img, int x0, int y0, int w, int h, int side, float *tmp,
+                         float *in);
+
+/* The outline of a flagged frame also reads crops of it: CS_POLYP_NCROPS
+ * rectangles of CS_POLYP_CROP_SHARE of its sides, at its centre and its
+ * four corners, each seen by the network at its full input side, so a
+ * polyp fills more of the input. Chosen on the shipped model's training
+ * folds (models/MODEL_CARD-polyp.md, "Outlines"). */
+#define CS_POLYP_NCROPS 5
+#define CS_POLYP_CROP_SHARE 0.6f
+
+/* Crop k (0 = centre, then top left, top right, bottom left, bottom right)
+ * of a width x height image, in its pixels. */
+void cs_polyp_crop_rect(int width, int height, int k, int *x0, int *y0, int *w, int *h);
+
+/* Add a side x side map `src` covering the part (u0, v0, su, sv) of the
+ * frame (normalised: origin and size) to the frame's side x side map: each
+ * frame cell whose centre lies in that part gets the bilinear sample of
+ * `src` at its centre added to `sum` and 1 to `count`. */
+void cs_polyp_add_resampled(const float *src, int side, float u0, float v0, float su, float sv,
+                            float *sum, float *count);
+
 /* The symmetries of a square (its 8 rotations and mirrors), as bits: */
 #define CS_POLYP_FLIP_X 1    /* left-right */
 #define CS_POLYP_FLIP_Y 2    /* top-bottom */
@@ -38,7 +62,7 @@ void cs_polyp_sigmoid(const float *logits, float *prob, int n);
 /* A box bounds the cells around its region's peak at this share of that
  * peak (chosen on the shipped model's training folds: models/
  * MODEL_CARD-polyp.md, "Outlines"). */
-#define CS_POLYP_CORE_CUT 0.7f
+#define CS_POLYP_CORE_CUT 0.55f
 
 /* Boxes from a side x side probability map (side <= CS_POLYP_MAX_IN / 2;
  * 0 boxes otherwise): 4-connected regions at cs_polyp_level(peak), highest

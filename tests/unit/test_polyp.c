@@ -431,23 +431,26 @@ static void boxes_follow_the_heatmap(void **state)
     assert_int_equal(cs_polyp_boxes(q, CS_POLYP_MAX_IN / 2 + 1, b), 0);
     free(q);
 
-    /* A hot core (0.95) with a warm tail (0.6) running off to the right: the
-     * region at 0.5 holds both, the box only the core (cells >= 0.7 x 0.95),
-     * so its centre stays on the core. */
+    /* A hot core (0.95) with a warm tail (0.51) running off to the right: the
+     * region at 0.5 holds both, the box only the core (cells >=
+     * CS_POLYP_CORE_CUT x 0.95), so its centre stays on the core. */
     for (int i = 0; i < NHEAT; i++)
         p[i] = 0.01f;
     for (int y = 10; y < 14; y++)
         for (int x = 10; x < 30; x++)
-            p[y * HEAT40 + x] = x < 14 ? 0.95f : 0.6f;
+            p[y * HEAT40 + x] = x < 14 ? 0.95f : 0.51f;
     n = cs_polyp_boxes(p, HEAT40, b);
     assert_int_equal(n, 1);
     assert_true(fabsf(b[0].x - 10.0f / 40) < 1e-6f && fabsf(b[0].w - 4.0f / 40) < 1e-6f);
     assert_true(fabsf(b[0].y - 10.0f / 40) < 1e-6f && fabsf(b[0].h - 4.0f / 40) < 1e-6f);
     /* a core cut never reaches below the level that found the region: a
-     * weak second region (peak 0.6 beside 0.95) keeps all its cells */
+     * weak second region (peak 0.6, so its own cut 0.55 x 0.6 = 0.33 lies
+     * under the level 0.5) keeps its cells of 0.51 and does not grow into a
+     * neighbouring cell of 0.4 */
     for (int y = 30; y < 33; y++)
         for (int x = 5; x < 9; x++)
-            p[y * HEAT40 + x] = y == 31 && x == 6 ? 0.6f : 0.52f;
+            p[y * HEAT40 + x] = y == 31 && x == 6 ? 0.6f : 0.51f;
+    p[33 * HEAT40 + 6] = 0.4f;
     n = cs_polyp_boxes(p, HEAT40, b);
     assert_int_equal(n, 2);
     assert_true(fabsf(b[1].x - 5.0f / 40) < 1e-6f && fabsf(b[1].w - 4.0f / 40) < 1e-6f);
@@ -486,12 +489,73 @@ static void symmetries_undo(void **state)
     assert_true(dst[(0 * S + 4) * C + 1] == src[((S - 1) * S + 4) * C + 1]);
 }
 
+/* The crops: centre and corners at the share of the sides, inside the
+ * image; a crop's input is the input of that rectangle cut out; a map
+ * resampled onto the part of the frame it covers lands on exactly the
+ * cells whose centres lie in it, with its values there. */
+static void crops_cover_the_frame(void **state)
+{
+    (void)state;
+    int x0, y0, w, h;
+    cs_polyp_crop_rect(100, 50, 0, &x0, &y0, &w, &h);
+    assert_int_equal(w, 60);
+    assert_int_equal(h, 30);
+    assert_int_equal(x0, 20);
+    assert_int_equal(y0, 10);
+    cs_polyp_crop_rect(100, 50, 4, &x0, &y0, &w, &h);
+    assert_int_equal(x0, 40);
+    assert_int_equal(y0, 20);
+    cs_polyp_crop_rect(100, 50, 1, &x0, &y0, &w, &h);
+    assert_int_equal(x0 + y0, 0);
+    for (int k = 0; k < CS_POLYP_NCROPS; k++) { /* a tiny image still gives a pixel */
+        cs_polyp_crop_rect(1, 1, k, &x0, &y0, &w, &h);
+        assert_true(w == 1 && h == 1 && x0 == 0 && y0 == 0);
+    }
+
+    enum { W = 90, HH = 70, N = 16 };
+    uint8_t *rgb = malloc(W * HH * 3), *cut = malloc(W * HH * 3);
+    assert_true(rgb && cut);
+    for (int i = 0; i < W * HH * 3; i++)
+        rgb[i] = (uint8_t)((i * 37 + i / 7) & 0xff);
+    cs_image img = {.width = W, .height = HH, .src_width = W, .src_height = HH, .rgb = rgb};
+    cs_polyp_crop_rect(W, HH, 2, &x0, &y0, &w, &h); /* top right */
+    for (int y = 0; y < h; y++)
+        memcpy(cut + (size_t)y * w * 3, rgb + ((size_t)(y0 + y) * W + x0) * 3, (size_t)w * 3);
+    cs_image part = {.width = w, .height = h, .src_width = w, .src_height = h, .rgb = cut};
+    float tmp[N * HH * 3], a[N * N * 3], b[N * N * 3];
+    cs_polyp_input_rect(&img, x0, y0, w, h, N, tmp, a);
+    cs_polyp_input(&part, N, tmp, b);
+    assert_memory_equal(a, b, sizeof a);
+    free(rgb);
+    free(cut);
+
+    enum { S = 10 };
+    float src[S * S], sum[S * S] = {0}, count[S * S] = {0};
+    for (int i = 0; i < S * S; i++)
+        src[i] = 3.0f;
+    cs_polyp_add_resampled(src, S, 0.5f, 0.0f, 0.5f, 0.5f, sum, count); /* top right quarter */
+    for (int j = 0; j < S; j++)
+        for (int i = 0; i < S; i++) {
+            int in_part = i >= 5 && j < 5;
+            assert_true(count[j * S + i] == (in_part ? 1.0f : 0.0f));
+            assert_true(fabsf(sum[j * S + i] - (in_part ? 3.0f : 0.0f)) < 1e-6f);
+        }
+    /* the whole frame: the map itself */
+    for (int i = 0; i < S * S; i++) {
+        src[i] = (float)i;
+        sum[i] = count[i] = 0;
+    }
+    cs_polyp_add_resampled(src, S, 0.0f, 0.0f, 1.0f, 1.0f, sum, count);
+    for (int i = 0; i < S * S; i++)
+        assert_true(fabsf(sum[i] - src[i]) < 1e-4f && count[i] == 1.0f);
+}
+
 /* ---- the engine ------------------------------------------------------------ */
 
 /* The engine's heatmap for `img`, recomputed from the network: one pass for
- * an unflagged frame; for a flagged one the mean of the logits of the frame
- * and its three mirror images, each mirrored back. The probability always
- * comes from the one pass. */
+ * an unflagged frame; for a flagged one, each cell's mean logit over the
+ * frame, its three mirror images (mirrored back) and the crops that cover
+ * it (resampled). The probability always comes from the one pass. */
 static void expect_outline(const cs_engine *eng, const cs_image *img, const cs_frame_result *r,
                            const float *heat)
 {
@@ -506,28 +570,45 @@ static void expect_outline(const cs_engine *eng, const cs_image *img, const cs_f
     const int N = m->in_side, H = m->out_side;
     float *tmp = malloc(sizeof(float) * (size_t)N * (size_t)img->height * 3);
     float *in = malloc(sizeof(float) * (size_t)N * N * 3);
-    float *mir = malloc(sizeof(float) * (size_t)N * N * 3);
+    float *view = malloc(sizeof(float) * (size_t)N * N * 3);
     float *lg = malloc(sizeof(float) * (size_t)H * H);
     float *sum = calloc((size_t)H * H, sizeof(float));
-    assert_true(tmp && in && mir && lg && sum);
+    float *count = calloc((size_t)H * H, sizeof(float));
+    assert_true(tmp && in && view && lg && sum && count);
     cs_polyp_input(img, N, tmp, in);
-    int passes = r->polyp ? 4 : 1;
-    for (int t = 0; t < passes; t++) { /* t: 0, FLIP_X, FLIP_Y, both */
-        cs_polyp_symmetry(in, N, 3, t, mir);
-        assert_int_equal(cs_polyp_net_run(net, mir, lg, &err), CS_OK);
+    int mirrors = r->polyp ? 4 : 1;
+    for (int t = 0; t < mirrors; t++) { /* t: 0, FLIP_X, FLIP_Y, both */
+        cs_polyp_symmetry(in, N, 3, t, view);
+        assert_int_equal(cs_polyp_net_run(net, view, lg, &err), CS_OK);
         if (t == 0)
             assert_true(fabsf(cs_polyp_score(lg, H * H, m->topk) - r->polyp_probability) < 1e-6f);
         cs_polyp_add_unsymmetric(lg, H, t, sum);
+        for (int i = 0; i < H * H; i++)
+            count[i] += 1.0f;
     }
+    for (int k = 0; r->polyp && k < CS_POLYP_NCROPS; k++) {
+        int x0, y0, cw, ch;
+        cs_polyp_crop_rect(img->width, img->height, k, &x0, &y0, &cw, &ch);
+        cs_polyp_input_rect(img, x0, y0, cw, ch, N, tmp, view);
+        assert_int_equal(cs_polyp_net_run(net, view, lg, &err), CS_OK);
+        cs_polyp_add_resampled(lg, H, (float)x0 / (float)img->width, (float)y0 / (float)img->height,
+                               (float)cw / (float)img->width, (float)ch / (float)img->height, sum,
+                               count);
+    }
+    int crop_cells = 0;
     for (int i = 0; i < H * H; i++) {
-        float want = (float)(1.0 / (1.0 + exp(-(double)(sum[i] / (float)passes))));
+        float want = (float)(1.0 / (1.0 + exp(-(double)(sum[i] / count[i]))));
         assert_true(fabsf(heat[i] - want) < 1e-5f);
+        crop_cells += count[i] > (float)mirrors;
     }
+    /* the crops of a flagged frame cover every cell (centre and corners) */
+    assert_int_equal(crop_cells, r->polyp ? H * H : 0);
     free(tmp);
     free(in);
-    free(mir);
+    free(view);
     free(lg);
     free(sum);
+    free(count);
     free(wb);
     cs_polyp_net_free(net);
     cs_polyp_model_free(m);
@@ -564,7 +645,7 @@ static void engine_fills_polyp_fields(void **state)
     assert_non_null(cs_worker_polyp_heatmap(w, 0));
     assert_null(cs_worker_polyp_heatmap(w, 1));
     printf("reference frame: %.4f, %s\n", (double)r1.polyp_probability,
-           r1.polyp ? "flagged (four-pass outline)" : "not flagged");
+           r1.polyp ? "flagged (nine-pass outline)" : "not flagged");
     expect_outline(eng, &img, &r1, cs_worker_polyp_heatmap(w, 0));
     /* a batch gives each frame what it gets alone */
     const cs_image *batch[3] = {&img, &img, &img};
@@ -723,6 +804,7 @@ int main(void)
         cmocka_unit_test(score_is_the_top_k_mean),
         cmocka_unit_test(boxes_follow_the_heatmap),
         cmocka_unit_test(symmetries_undo),
+        cmocka_unit_test(crops_cover_the_frame),
         cmocka_unit_test(engine_fills_polyp_fields),
         cmocka_unit_test(detail_decode_keeps_the_analysis_image),
         cmocka_unit_test(real_frames_held_out),
