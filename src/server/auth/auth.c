@@ -112,6 +112,9 @@ cs_status cs_auth_check(const cs_auth_ctx *s, struct MHD_Connection *c, cs_auth 
         }
     }
     bool found = false, expired = false;
+    /* Before the lookup: a revocation committed after it moves the count
+     * past this one (cs_auth.device_revocations). */
+    out->device_revocations = atomic_load(&s->signals->device_revocations);
     cs_status st = cs_store_device_study(s->store, given, &found, out->study, err);
     if (st != CS_OK)
         return st;

@@ -61,6 +61,11 @@ unsigned cs_role_bit(const char *role);
 typedef struct cs_auth {
     cs_auth_kind kind;
     char study[CS_ID_MAX]; /* CS_AUTH_DEVICE, CS_AUTH_PATIENT: the one study */
+    /* CS_AUTH_DEVICE: the signals' device_revocations, read before the
+     * token was looked up. A revocation the lookup did not see moves the
+     * count past this (it is committed, then counted), so work that goes
+     * on under this token re-checks it when the count differs. */
+    unsigned long long device_revocations;
     /* CS_AUTH_USER */
     char user[CS_USER_MAX];
     char role[CS_ROLE_MAX];

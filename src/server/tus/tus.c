@@ -49,7 +49,7 @@ struct cs_tus_req {
     int64_t stored_length;        /* the length before this request (a deferred one may be set) */
     bool device;                  /* the body comes with a device token ... */
     char token_hash[CS_HASH_HEX]; /* ... whose hash this is */
-    unsigned long long revocations_seen; /* s->device_revocations when last checked */
+    unsigned long long revocations_seen; /* device_revocations when the token was last checked */
     char io_reason[256];
     bool has_sum;
     cs_tus_checksum want;
@@ -298,8 +298,9 @@ static enum MHD_Result finish_body(const cs_tus *s, struct MHD_Connection *c, cs
     return ret;
 }
 
-/* Has the device sending this body been revoked since the body began?
- * Cheap while no study's devices were revoked: one atomic read. */
+/* Has the device sending this body been revoked since its token was
+ * checked (cs_auth.device_revocations)? Cheap while no study's devices
+ * were revoked: one atomic read. */
 static bool device_revoked(const cs_tus *s, cs_tus_req *t)
 {
     if (!t->device)
@@ -427,11 +428,12 @@ static bool begin_body(const cs_tus *s, struct MHD_Connection *c, cs_req *r, cs_
         crypto_hash_sha256_init(&t->sha256);
     }
     if (r->auth.kind == CS_AUTH_DEVICE) {
-        /* Read the counter before the token is checked again below (at the
-         * first chunk after a revocation), so no revocation is missed. */
+        /* The count the router's token check started from, not the count
+         * now: a revocation committed after that check, but counted before
+         * this line, would otherwise go unseen and the body run on. */
         const char *h = hdr(c, MHD_HTTP_HEADER_AUTHORIZATION);
         t->device = h && strncmp(h, "Bearer ", 7) == 0;
-        t->revocations_seen = atomic_load(&s->signals->device_revocations);
+        t->revocations_seen = r->auth.device_revocations;
         if (t->device)
             cs_token_hash(h + 7, t->token_hash);
     }
