@@ -53,6 +53,17 @@ def uploads_of_study():
     return d["progress"]["uploads"]
 
 
+def uploads_active():
+    c = http.client.HTTPConnection(HOST, PORT, timeout=30)
+    c.request("GET", "/metrics")
+    text = c.getresponse().read().decode()
+    c.close()
+    for line in text.splitlines():
+        if line.startswith("capscreen_uploads_active "):
+            return int(line.split()[1])
+    sys.exit("/metrics has no capscreen_uploads_active")
+
+
 def create(headers, body=None):
     st, h, data = req("POST", "/uploads/", DEVICE, headers, body)
     if st != 201:
@@ -187,7 +198,15 @@ if not cut or took > 2.0:
     fail(f"the revoked device's PATCH was not cut within 2 s (cut={cut}, {took:.2f} s, {sent} bytes sent)")
 else:
     print(f"ok - the revoked device's PATCH was cut {took:.2f} s after the revocation")
-# The server persists what it wrote before it saw the revocation.
+# The server persists what it wrote before it saw the revocation. It does
+# so when it ends the request, which may come after the client sees the
+# cut (or after its own close): read the offset once no body is being
+# received, or a HEAD could see the offset from before the request.
+t1 = time.monotonic()
+while uploads_active() != 0 and time.monotonic() - t1 < 10:
+    time.sleep(0.05)
+if uploads_active() != 0:
+    fail("the revoked device's PATCH is still being received 10 s after the client closed")
 st, off, _, _ = state(D)
 if st != 200 or off is None or int(off) > sent_before_revoke:
     fail(f"after the cut: HEAD {st}, offset {off}; at most {sent_before_revoke} bytes were sent "
