@@ -925,9 +925,16 @@ def capsule_set(data, kidx, widx, seed):
     """Held-out capsule material: every held-out capsule frame as a
     negative; each held-out polyp pasted into a held-out capsule frame as a
     positive. Fixed seed: the same set every time."""
-    rng = np.random.RandomState(seed)
     neg = [resize_u8(data["wimg"][i]) for i in widx]
-    pos = []
+    pos = [resize_u8(img) for _, img, _ in pasted_polyps(data, kidx, widx, seed)]
+    return np.stack(pos), np.stack(neg)
+
+
+def pasted_polyps(data, kidx, widx, seed):
+    """Each polyp of `kidx` pasted into a capsule frame drawn from `widx` (up
+    to three tries; a polyp that never fits is left out): yields (k, image at
+    cache size, label mask 0..1). Fixed seed: the same set every time."""
+    rng = np.random.RandomState(seed)
     for k in kidx:
         for _ in range(3):
             w = widx[rng.randint(len(widx))]
@@ -935,9 +942,8 @@ def capsule_set(data, kidx, widx, seed):
                                int(rng.uniform(0.22, 0.6) * CACHE_SIDE))
             r = paste(rng, data["wimg"][w], cut) if cut else None
             if r is not None:
-                pos.append(resize_u8(r[0]))
+                yield k, r[0], r[1]
                 break
-    return np.stack(pos), np.stack(neg)
 
 
 def operating_point(pos, neg, thr):
@@ -1176,21 +1182,13 @@ def write_outline_sets(data, out, seed):
         d = os.path.join(out, name)
         for sub in ("frames", "masks"):
             os.makedirs(os.path.join(d, sub), exist_ok=True)
-        rng = np.random.RandomState(pseed)
         rows = []
-        for k in kidx:
-            for _ in range(3):
-                w = wheld[rng.randint(len(wheld))]
-                cut = polyp_cutout(rng, data["kimg"][k], data["kmask"][k],
-                                   int(rng.uniform(0.22, 0.6) * CACHE_SIDE))
-                r = paste(rng, data["wimg"][w], cut) if cut else None
-                if r is not None:
-                    f = "pasted-%04d" % k
-                    Image.fromarray(r[0]).save(os.path.join(d, "frames", f + ".jpg"), quality=95)
-                    Image.fromarray(((r[1] > 0.5) * 255).astype(np.uint8)).save(
-                        os.path.join(d, "masks", f + ".png"))
-                    rows.append(f + ".jpg")
-                    break
+        for k, img, label in pasted_polyps(data, kidx, wheld, pseed):
+            f = "pasted-%04d" % k
+            Image.fromarray(img).save(os.path.join(d, "frames", f + ".jpg"), quality=95)
+            Image.fromarray(((label > 0.5) * 255).astype(np.uint8)).save(
+                os.path.join(d, "masks", f + ".png"))
+            rows.append(f + ".jpg")
         with open(os.path.join(d, "labels.csv"), "w") as fh:
             fh.write("file,polyp\n" + "".join(f"{f},1\n" for f in rows))
         counts[name] = len(rows)
