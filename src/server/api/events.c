@@ -188,7 +188,11 @@ static enum MHD_Result open_stream(const cs_api *api, struct MHD_Connection *c, 
     snprintf(e->id, sizeof e->id, "%s", id);
     if (r->auth.kind == CS_AUTH_USER)
         snprintf(e->session, sizeof e->session, "%s", r->auth.session_hash);
-    e->session_gen = atomic_load(&api->signals->session_gen);
+    /* The count the session check started from, not the count now: a
+     * session ended between that check and this line would otherwise go
+     * unseen until the next periodic re-check. */
+    e->session_gen = r->auth.kind == CS_AUTH_USER ? r->auth.session_gen
+                                                  : atomic_load(&api->signals->session_gen);
     e->session_checked_s = cs_now_s();
     struct MHD_Response *resp =
         MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, EVENT_MAX, sse_read, e, sse_free);

@@ -63,6 +63,9 @@ static cs_status check_session(const cs_auth_ctx *s, const char *cookie, cs_auth
     if (strlen(cookie) == 0 || strlen(cookie) >= CS_TOKEN_MAX)
         return CS_OK;
     cs_token_hash(cookie, hash);
+    /* Before the lookup: a session ended after it moves the count past
+     * this one (cs_auth.session_gen). */
+    out->session_gen = atomic_load(&s->signals->session_gen);
     cs_status st = cs_store_session_get(s->store, hash, &found, &r, err);
     if (st != CS_OK || !found)
         return st;

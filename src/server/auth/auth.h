@@ -24,7 +24,8 @@ unsigned cs_role_bit(const char *role);
  * token, the admin token, a device token), else the session cookie (a
  * live session, ended ones are deleted and reported as CS_AUTH_BAD).
  * A device token's lookup is preceded by reading the signals'
- * device_revocations into out->device_revocations (see cs_auth).
+ * device_revocations into out->device_revocations, and a session's
+ * lookup by reading session_gen into out->session_gen (see cs_auth).
  * Errors: CS_ERR_IO (store). */
 cs_status cs_auth_check(const cs_auth_ctx *s, struct MHD_Connection *c, cs_auth *out,
                         cs_error *err) CS_WARN_UNUSED;

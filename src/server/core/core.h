@@ -66,6 +66,10 @@ typedef struct cs_auth {
      * count past this (it is committed, then counted), so work that goes
      * on under this token re-checks it when the count differs. */
     unsigned long long device_revocations;
+    /* CS_AUTH_USER: the signals' session_gen, read before the session was
+     * looked up; the same reasoning for a session ended (deleted, then
+     * signalled) while this request was being authenticated. */
+    unsigned long long session_gen;
     /* CS_AUTH_USER */
     char user[CS_USER_MAX];
     char role[CS_ROLE_MAX];
