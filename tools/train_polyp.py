@@ -1128,51 +1128,59 @@ def write_reference(net, path, img_u8):
 
 # --------------------------------------------------------------------------
 
+def write_labels(folder, rows):
+    """folder/labels.csv for `capscreen eval --finding polyp`: (file, 0/1)."""
+    with open(os.path.join(folder, "labels.csv"), "w") as f:
+        f.write("file,polyp\n" + "".join(f"{name},{v}\n" for name, v in rows))
+
+
 def write_heldout(shared, out, seed):
     """The shipped model's held-out material as a folder `capscreen eval
     --finding polyp --masks` reads: Kvasir-SEG fold 4 (positives, with
     masks) and the held-out WCEBleedGen groups (negatives), as symbolic
     links, and labels.csv. The same splits as training (same seed, the
-    cache's order: files sorted by name)."""
+    cache's order: files sorted by name). Beside it, `folds0-3`: the
+    Kvasir-SEG frames the shipped model trained on, the same way (the
+    outline rule was chosen on them). Returns the three counts."""
     kv = sorted(read_csv(os.path.join(shared, "kvasir-seg", "labels.csv")), key=lambda r: r["file"])
     wc = sorted(read_csv(os.path.join(shared, "wcebleedgen", "labels.csv")), key=lambda r: r["file"])
     kfold = group_split(np.array([int(r["group"]) for r in kv]), 5, seed)
     wpart = group_split(np.array([int(r["group"]) for r in wc]), 5, seed + 1)
-    for sub in ("frames", "masks"):
-        os.makedirs(os.path.join(out, sub), exist_ok=True)
+    train = os.path.join(out, "folds0-3")
+    for d in (out, train):
+        for sub in ("frames", "masks"):
+            os.makedirs(os.path.join(d, sub), exist_ok=True)
 
     def link(src, dst):
         if os.path.lexists(dst):
             os.remove(dst)
         os.symlink(os.path.abspath(src), dst)
 
-    rows = []
+    rows, train_rows = [], []
     for r, f in zip(kv, kfold):
-        if f == 4:
-            link(os.path.join(shared, "kvasir-seg", "images", r["file"]),
-                 os.path.join(out, "frames", r["file"]))
-            link(os.path.join(shared, "kvasir-seg", "masks", r["file"]),
-                 os.path.join(out, "masks", r["file"]))
-            rows.append((r["file"], 1))
+        d = out if f == 4 else train
+        link(os.path.join(shared, "kvasir-seg", "images", r["file"]),
+             os.path.join(d, "frames", r["file"]))
+        link(os.path.join(shared, "kvasir-seg", "masks", r["file"]),
+             os.path.join(d, "masks", r["file"]))
+        (rows if f == 4 else train_rows).append((r["file"], 1))
     for r, p in zip(wc, wpart):
         if p == 0:
             link(os.path.join(shared, "wcebleedgen", "images", r["file"]),
                  os.path.join(out, "frames", r["file"]))
             rows.append((r["file"], 0))
-    with open(os.path.join(out, "labels.csv"), "w") as f:
-        f.write("file,polyp\n")
-        for name, v in rows:
-            f.write(f"{name},{v}\n")
-    return sum(v for _, v in rows), sum(1 - v for _, v in rows)
+    write_labels(out, rows)
+    write_labels(train, train_rows)
+    return sum(v for _, v in rows), sum(1 - v for _, v in rows), len(train_rows)
 
 
 def write_outline_sets(data, out, seed):
-    """Beside the held-out folder, three more for `capscreen eval --finding
-    polyp --masks`, each with frames/, masks/ and labels.csv: `folds0-3`
-    (the shipped model's Kvasir-SEG training frames, links), `pasted-folds0-3`
-    and `pasted-fold4` (each of those polyps pasted into a held-out capsule
-    frame as in capsule_set, at cache size, JPEG quality 95, its label mask
-    as PNG). The outline rule was chosen on the first two; the third is the
+    """Beside the held-out folder, two more for `capscreen eval --finding
+    polyp --masks`, each with frames/, masks/ and labels.csv:
+    `pasted-folds0-3` and `pasted-fold4`, each of those Kvasir-SEG polyps
+    pasted into a held-out capsule frame as in capsule_set (at cache size,
+    JPEG quality 95; its label mask as PNG). The outline rule was chosen on
+    the first (and on `folds0-3`, write_heldout); the second is the
     "Threshold" positives with masks. Seeded: the same folders every time."""
     kfold = group_split(data["kgroup"], 5, seed)
     wheld = np.nonzero(group_split(data["wgroup"], 5, seed + 1) == 0)[0]
@@ -1188,33 +1196,10 @@ def write_outline_sets(data, out, seed):
             Image.fromarray(img).save(os.path.join(d, "frames", f + ".jpg"), quality=95)
             Image.fromarray(((label > 0.5) * 255).astype(np.uint8)).save(
                 os.path.join(d, "masks", f + ".png"))
-            rows.append(f + ".jpg")
-        with open(os.path.join(d, "labels.csv"), "w") as fh:
-            fh.write("file,polyp\n" + "".join(f"{f},1\n" for f in rows))
+            rows.append((f + ".jpg", 1))
+        write_labels(d, rows)
         counts[name] = len(rows)
     return counts
-
-
-def write_selection_links(shared, out, seed):
-    """`folds0-3`: the Kvasir-SEG frames of folds 0-3 with their masks, as
-    links (the same order and split as write_heldout)."""
-    kv = sorted(read_csv(os.path.join(shared, "kvasir-seg", "labels.csv")), key=lambda r: r["file"])
-    kfold = group_split(np.array([int(r["group"]) for r in kv]), 5, seed)
-    d = os.path.join(out, "folds0-3")
-    for sub in ("frames", "masks"):
-        os.makedirs(os.path.join(d, sub), exist_ok=True)
-    rows = []
-    for r, f in zip(kv, kfold):
-        if f != 4:
-            for src, dst in (("images", "frames"), ("masks", "masks")):
-                link = os.path.join(d, dst, r["file"])
-                if os.path.lexists(link):
-                    os.remove(link)
-                os.symlink(os.path.abspath(os.path.join(shared, "kvasir-seg", src, r["file"])), link)
-            rows.append(r["file"])
-    with open(os.path.join(d, "labels.csv"), "w") as fh:
-        fh.write("file,polyp\n" + "".join(f"{f},1\n" for f in rows))
-    return len(rows)
 
 
 def main():
@@ -1289,10 +1274,9 @@ def main():
             log(f"train_polyp: no {sub}/labels.csv under {a.shared}")
             return 2
     if a.write_heldout:
-        npos, nneg = write_heldout(a.shared, a.write_heldout, a.seed)
+        npos, nneg, nsel = write_heldout(a.shared, a.write_heldout, a.seed)
         log(f"wrote {a.write_heldout}: {npos} Kvasir-SEG fold-4 frames with masks, "
             f"{nneg} held-out capsule frames, labels.csv")
-        nsel = write_selection_links(a.shared, a.write_heldout, a.seed)
         counts = write_outline_sets(build_cache(a.shared, a.cache), a.write_heldout, a.seed)
         log(f"and beside them: folds0-3 ({nsel} frames), " +
             ", ".join(f"{k} ({v} frames)" for k, v in counts.items()))

@@ -137,6 +137,11 @@ cs_status cs_worker_analyze_batch(cs_worker *w, const cs_image *const *imgs, siz
  * until the worker's next call. NULL if i is outside that batch. */
 const float *cs_worker_polyp_heatmap(const cs_worker *w, size_t i);
 
+/* A side x side map covering the frame (such as a polyp heatmap) at the
+ * frame point (u, v) in 0..1: bilinear between cell centres, the edge
+ * cells held beyond them. */
+float cs_heatmap_at(const float *map, int side, float u, float v);
+
 /* Mean absolute difference of two signatures, 0..255. */
 float cs_signature_distance(const uint8_t *a, const uint8_t *b);
 

@@ -83,19 +83,8 @@ static int mask_at(const cs_image *m, int x, int y)
 static int predicted_at(const char *finding, const float *heat, int S, const cs_frame_result *r,
                         float u, float v)
 {
-    if (strcmp(finding, "polyp") == 0) {
-        float x = u * S - 0.5f, y = v * S - 0.5f;
-        int x0 = (int)floorf(x), y0 = (int)floorf(y);
-        float fx = x - x0, fy = y - y0;
-        float acc = 0;
-        for (int dy = 0; dy < 2; dy++)
-            for (int dx = 0; dx < 2; dx++) {
-                int xx = x0 + dx < 0 ? 0 : x0 + dx >= S ? S - 1 : x0 + dx;
-                int yy = y0 + dy < 0 ? 0 : y0 + dy >= S ? S - 1 : y0 + dy;
-                acc += heat[yy * S + xx] * (dx ? fx : 1 - fx) * (dy ? fy : 1 - fy);
-            }
-        return acc >= 0.5f;
-    }
+    if (strcmp(finding, "polyp") == 0)
+        return cs_heatmap_at(heat, S, u, v) >= 0.5f;
     for (int i = 0; i < r->n_boxes; i++) {
         const cs_box *b = &r->boxes[i];
         if (u >= b->x && u < b->x + b->w && v >= b->y && v < b->y + b->h)

@@ -264,11 +264,11 @@ static cs_status polyp_outline(cs_worker *w, const cs_image *img, float *heat, c
         count[i] = 1.0f;
     }
     for (int k = 0; k < 3; k++) {
-        cs_polyp_symmetry(w->polyp_in, m->in_side, 3, mirrors[k], w->polyp_view_in);
+        cs_polyp_mirror(w->polyp_in, m->in_side, 3, mirrors[k], w->polyp_view_in);
         cs_status st = cs_polyp_net_run(w->polyp_net, w->polyp_view_in, w->polyp_view_out, err);
         if (st != CS_OK)
             return st;
-        cs_polyp_add_unsymmetric(w->polyp_view_out, S, mirrors[k], sum);
+        cs_polyp_add_unmirrored(w->polyp_view_out, S, mirrors[k], sum);
         for (int i = 0; i < cells; i++)
             count[i] += 1.0f;
     }

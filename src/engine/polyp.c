@@ -103,55 +103,59 @@ void cs_polyp_crop_rect(int width, int height, int k, int *x0, int *y0, int *w, 
     *y0 = (height - *h) * at[k][1] / 2;
 }
 
+float cs_heatmap_at(const float *map, int side, float u, float v)
+{
+    float x = u * (float)side - 0.5f, y = v * (float)side - 0.5f;
+    int xi = (int)floorf(x), yi = (int)floorf(y);
+    float fx = x - (float)xi, fy = y - (float)yi, acc = 0.0f;
+    for (int dy = 0; dy < 2; dy++)
+        for (int dx = 0; dx < 2; dx++) {
+            int xx = xi + dx < 0 ? 0 : xi + dx >= side ? side - 1 : xi + dx;
+            int yy = yi + dy < 0 ? 0 : yi + dy >= side ? side - 1 : yi + dy;
+            acc += map[yy * side + xx] * (dx ? fx : 1.0f - fx) * (dy ? fy : 1.0f - fy);
+        }
+    return acc;
+}
+
 void cs_polyp_add_resampled(const float *src, int side, float u0, float v0, float su, float sv,
                             float *sum, float *count)
 {
     for (int j = 0; j < side; j++)
         for (int i = 0; i < side; i++) {
-            /* this cell's centre in the sub-map's cells */
+            /* this cell's centre, in the part of the frame `src` covers */
             float cu = (((float)i + 0.5f) / (float)side - u0) / su;
             float cv = (((float)j + 0.5f) / (float)side - v0) / sv;
             if (cu < 0.0f || cv < 0.0f || cu >= 1.0f || cv >= 1.0f)
                 continue;
-            float x = cu * (float)side - 0.5f, y = cv * (float)side - 0.5f;
-            int xi = (int)floorf(x), yi = (int)floorf(y);
-            float fx = x - (float)xi, fy = y - (float)yi, acc = 0.0f;
-            for (int dy = 0; dy < 2; dy++)
-                for (int dx = 0; dx < 2; dx++) {
-                    int xx = xi + dx < 0 ? 0 : xi + dx >= side ? side - 1 : xi + dx;
-                    int yy = yi + dy < 0 ? 0 : yi + dy >= side ? side - 1 : yi + dy;
-                    acc += src[yy * side + xx] * (dx ? fx : 1.0f - fx) * (dy ? fy : 1.0f - fy);
-                }
-            sum[j * side + i] += acc;
+            sum[j * side + i] += cs_heatmap_at(src, side, cu, cv);
             count[j * side + i] += 1.0f;
         }
 }
 
-/* Where pixel (y, x) of the image under `t` comes from in the original. */
-static inline size_t symmetry_source(int y, int x, int side, int t)
+/* Where pixel (y, x) of the image under mirror `t` comes from. */
+static inline size_t mirror_source(int y, int x, int side, int t)
 {
-    int a = (t & CS_POLYP_TRANSPOSE) ? x : y, b = (t & CS_POLYP_TRANSPOSE) ? y : x;
-    int sy = (t & CS_POLYP_FLIP_Y) ? side - 1 - a : a;
-    int sx = (t & CS_POLYP_FLIP_X) ? side - 1 - b : b;
+    int sy = (t & CS_POLYP_FLIP_Y) ? side - 1 - y : y;
+    int sx = (t & CS_POLYP_FLIP_X) ? side - 1 - x : x;
     return (size_t)sy * (size_t)side + (size_t)sx;
 }
 
-void cs_polyp_symmetry(const float *src, int side, int ch, int t, float *dst)
+void cs_polyp_mirror(const float *src, int side, int ch, int t, float *dst)
 {
     for (int y = 0; y < side; y++)
         for (int x = 0; x < side; x++) {
-            const float *s = src + symmetry_source(y, x, side, t) * (size_t)ch;
+            const float *s = src + mirror_source(y, x, side, t) * (size_t)ch;
             float *d = dst + ((size_t)y * side + x) * ch;
             for (int c = 0; c < ch; c++)
                 d[c] = s[c];
         }
 }
 
-void cs_polyp_add_unsymmetric(const float *src, int side, int t, float *acc)
+void cs_polyp_add_unmirrored(const float *src, int side, int t, float *acc)
 {
     for (int y = 0; y < side; y++)
         for (int x = 0; x < side; x++)
-            acc[symmetry_source(y, x, side, t)] += src[(size_t)y * side + x];
+            acc[mirror_source(y, x, side, t)] += src[(size_t)y * side + x];
 }
 
 float cs_polyp_score(const float *logits, int n, int topk)

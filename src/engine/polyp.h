@@ -39,19 +39,18 @@ void cs_polyp_crop_rect(int width, int height, int k, int *x0, int *y0, int *w, 
 void cs_polyp_add_resampled(const float *src, int side, float u0, float v0, float su, float sv,
                             float *sum, float *count);
 
-/* The symmetries of a square (its 8 rotations and mirrors), as bits: */
-#define CS_POLYP_FLIP_X 1    /* left-right */
-#define CS_POLYP_FLIP_Y 2    /* top-bottom */
-#define CS_POLYP_TRANSPOSE 4 /* rows become columns, applied first */
+/* The mirror images of a square image, as bits: */
+#define CS_POLYP_FLIP_X 1 /* left-right */
+#define CS_POLYP_FLIP_Y 2 /* top-bottom */
 
-/* dst = symmetry `t` (0..7) of the side x side image `src` of `ch`
- * interleaved channels. `dst` must not overlap `src`. */
-void cs_polyp_symmetry(const float *src, int side, int ch, int t, float *dst);
+/* dst = mirror `t` (0..3, CS_POLYP_FLIP_* bits) of the side x side image
+ * `src` of `ch` interleaved channels. `dst` must not overlap `src`. */
+void cs_polyp_mirror(const float *src, int side, int ch, int t, float *dst);
 
-/* Add to `acc` the side x side map `src` taken back through symmetry `t`:
- * the inverse of cs_polyp_symmetry, so that a map computed on a transformed
- * image lands on the original's cells. */
-void cs_polyp_add_unsymmetric(const float *src, int side, int t, float *acc);
+/* Add to `acc` the side x side map `src` taken back through mirror `t` (a
+ * mirror is its own inverse), so that a map computed on a mirrored image
+ * lands on the original's cells. */
+void cs_polyp_add_unmirrored(const float *src, int side, int t, float *acc);
 
 /* Frame probability: sigmoid of the mean of the `topk` largest logits. */
 float cs_polyp_score(const float *logits, int n, int topk);

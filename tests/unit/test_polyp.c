@@ -457,25 +457,24 @@ static void boxes_follow_the_heatmap(void **state)
     assert_true(fabsf(b[1].y - 30.0f / 40) < 1e-6f && fabsf(b[1].h - 3.0f / 40) < 1e-6f);
 }
 
-/* The eight symmetries of the square: each is undone by
- * cs_polyp_add_unsymmetric, the mirrors are what they say, and they are
- * eight different images. */
-static void symmetries_undo(void **state)
+/* The four mirror images: each is undone by cs_polyp_add_unmirrored, the
+ * mirrors are what they say, and they are four different images. */
+static void mirrors_undo(void **state)
 {
     (void)state;
     enum { S = 6, C = 3 };
-    float src[S * S * C], dst[S * S * C], back[S * S], plane[S * S], seen[8][S * S * C];
+    float src[S * S * C], dst[S * S * C], back[S * S], plane[S * S], seen[4][S * S * C];
     for (int i = 0; i < S * S * C; i++)
         src[i] = (float)i;
-    for (int t = 0; t < 8; t++) {
-        cs_polyp_symmetry(src, S, C, t, dst);
+    for (int t = 0; t < 4; t++) {
+        cs_polyp_mirror(src, S, C, t, dst);
         memcpy(seen[t], dst, sizeof dst);
         for (int c = 0; c < C; c++) { /* one channel back through the inverse */
             for (int i = 0; i < S * S; i++) {
                 plane[i] = dst[i * C + c];
                 back[i] = 0;
             }
-            cs_polyp_add_unsymmetric(plane, S, t, back);
+            cs_polyp_add_unmirrored(plane, S, t, back);
             for (int i = 0; i < S * S; i++)
                 assert_true(back[i] == src[i * C + c]);
         }
@@ -483,9 +482,9 @@ static void symmetries_undo(void **state)
             assert_true(memcmp(seen[u], seen[t], sizeof dst) != 0);
     }
     /* left-right: pixel (y, x) comes from (y, S-1-x); top-bottom likewise */
-    cs_polyp_symmetry(src, S, C, CS_POLYP_FLIP_X, dst);
+    cs_polyp_mirror(src, S, C, CS_POLYP_FLIP_X, dst);
     assert_true(dst[(1 * S + 0) * C + 2] == src[(1 * S + S - 1) * C + 2]);
-    cs_polyp_symmetry(src, S, C, CS_POLYP_FLIP_Y, dst);
+    cs_polyp_mirror(src, S, C, CS_POLYP_FLIP_Y, dst);
     assert_true(dst[(0 * S + 4) * C + 1] == src[((S - 1) * S + 4) * C + 1]);
 }
 
@@ -578,11 +577,11 @@ static void expect_outline(const cs_engine *eng, const cs_image *img, const cs_f
     cs_polyp_input(img, N, tmp, in);
     int mirrors = r->polyp ? 4 : 1;
     for (int t = 0; t < mirrors; t++) { /* t: 0, FLIP_X, FLIP_Y, both */
-        cs_polyp_symmetry(in, N, 3, t, view);
+        cs_polyp_mirror(in, N, 3, t, view);
         assert_int_equal(cs_polyp_net_run(net, view, lg, &err), CS_OK);
         if (t == 0)
             assert_true(fabsf(cs_polyp_score(lg, H * H, m->topk) - r->polyp_probability) < 1e-6f);
-        cs_polyp_add_unsymmetric(lg, H, t, sum);
+        cs_polyp_add_unmirrored(lg, H, t, sum);
         for (int i = 0; i < H * H; i++)
             count[i] += 1.0f;
     }
@@ -803,7 +802,7 @@ int main(void)
         cmocka_unit_test(input_resize_is_a_box_filter),
         cmocka_unit_test(score_is_the_top_k_mean),
         cmocka_unit_test(boxes_follow_the_heatmap),
-        cmocka_unit_test(symmetries_undo),
+        cmocka_unit_test(mirrors_undo),
         cmocka_unit_test(crops_cover_the_frame),
         cmocka_unit_test(engine_fills_polyp_fields),
         cmocka_unit_test(detail_decode_keeps_the_analysis_image),
