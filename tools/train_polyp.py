@@ -29,13 +29,19 @@ consistency penalty, overlay_pair_loss; black corner patches),
 --source-weight (source_rank_loss: polyp-free frames must not be ranked by
 their source), --light-share, --capsule-zoom, --widths, --input-side 128
 (a larger input and heatmap; the engine then decodes every frame a second
-time at a larger scale). With none of them the tool trains the shipped
-model, whose recipe includes --colour-swap 0.5 (half the samples of every
-source take the colour statistics of a frame of the other source;
---colour-swap 0 turns it off). --write-heldout DIR writes the held-out material as a folder for
-`capscreen eval --finding polyp --masks`, and beside it the material the
+time at a larger scale), --domain-weight (a domain-adversarial source head
+behind a gradient reversal, SourceHead), --swap-kind fourier (the swap
+transfers the other source's low-frequency amplitude spectrum instead of
+its colour statistics), --overlay-lookalikes (black corner rectangles and
+light corner text on samples of every source). With none of them the tool
+trains the shipped model, whose recipe includes --colour-swap 0.5 (half the
+samples of every source take the colour statistics of a frame of the other
+source; --colour-swap 0 turns it off). --write-heldout DIR writes the
+held-out material as a folder for `capscreen eval --finding polyp --masks`, and beside it the material the
 outline rule was chosen on (folds 0-3, and polyps pasted into capsule
-frames; models/MODEL_CARD-polyp.md, "Outlines").
+frames; models/MODEL_CARD-polyp.md, "Outlines"). --evaluate WEIGHTS trains
+nothing: it reads a weights file back (read_weights) and writes its
+held-out report, the same figures the training reports, to --metrics.
 
 Single thread, seeded, deterministic ops, fixed data order: the same data
 and arguments give the same weights bytes.
@@ -474,7 +480,7 @@ class PolypNet(nn.Module):
         self.dec0 = DS(c1 + c0, c0)          # 40
         self.head = nn.Conv2d(c0, 1, 1, bias=True)
 
-    def forward(self, x):
+    def forward(self, x, features=False):
         up = lambda t: F.interpolate(t, scale_factor=2, mode="nearest")
         e0 = self.enc0(x)
         e1 = self.enc1b(self.enc1(e0))
@@ -483,7 +489,41 @@ class PolypNet(nn.Module):
         d2 = self.dec2(torch.cat([up(e3), e2], 1))
         d1 = self.dec1(torch.cat([up(d2), e1], 1))
         d0 = self.dec0(torch.cat([up(d1), e0], 1))
-        return self.head(d0)[:, 0]
+        logits = self.head(d0)[:, 0]
+        if not features:
+            return logits
+        # every level's channels, averaged over the image: what the
+        # source head (training only, --domain-weight) sees
+        pooled = torch.cat([t.mean((2, 3)) for t in (e0, e1, e2, e3, d2, d1, d0)], 1)
+        return logits, pooled
+
+
+class GradReverse(torch.autograd.Function):
+    """Identity forward; backward multiplies the gradient by -lam."""
+    @staticmethod
+    def forward(ctx, x, lam):
+        ctx.lam = lam
+        return x.view_as(x)
+
+    @staticmethod
+    def backward(ctx, g):
+        return -ctx.lam * g, None
+
+
+class SourceHead(nn.Module):
+    """Domain-adversarial head (training only, never exported): guesses
+    from a polyp-free sample's pooled features whether it came from a
+    colonoscopy or a capsule frame. Behind a gradient reversal, training it
+    makes the network's features carry as little of the source as it can
+    (Ganin and Lempitsky, ICML 2015)."""
+    def __init__(self, w=None):
+        super().__init__()
+        c0, c1, c2, c3 = WIDTHS if w is None else w
+        n = c0 + c1 + c2 + c3 + c2 + c1 + c0
+        self.fc = nn.Sequential(nn.Linear(n, 64), nn.ReLU(), nn.Linear(64, 1))
+
+    def forward(self, pooled, lam):
+        return self.fc(GradReverse.apply(pooled, lam))[:, 0]
 
 
 def to_input(batch_u8):
@@ -541,6 +581,8 @@ class Sampler:
         (Reinhard-style transfer, in RGB). Black borders stay black."""
         if COLOUR_SWAP <= 0 or rng.rand() >= COLOUR_SWAP:
             return img
+        if SWAP_KIND == "fourier":
+            return self.fourier_swap(rng, img, capsule_context)
         if capsule_context:  # capsule frame (pasted or not): Kvasir-SEG colours
             ref = self.colour_stats("kimg")[self.kidx[rng.randint(len(self.kidx))]]
         else:
@@ -552,6 +594,35 @@ class Sampler:
         out = (f - mu) / sd * ref[1] + ref[0]
         a = rng.uniform(0.5, 1.0)
         f = np.where(lit[..., None], f + a * (out - f), f)
+        return np.clip(f + 0.5, 0, 255).astype(np.uint8)
+
+    def fourier_swap(self, rng, img, capsule_context):
+        """--swap-kind fourier: the low-frequency amplitude spectrum of a
+        random training frame of the other source replaces the sample's
+        (per channel, a (2b+1)^2 window around the DC term, b = 0.6-2.5 % of
+        the side, blended in by 50-100 %), the phase stays (Fourier domain
+        adaptation, Yang and Soatto, CVPR 2020): colour, illumination and
+        large-scale shading of the other source, the sample's own
+        structure. Black borders stay black."""
+        if capsule_context:
+            ref = self.d["kimg"][self.kidx[rng.randint(len(self.kidx))]]
+        else:
+            ref = self.d["wimg"][self.widx[rng.randint(len(self.widx))]]
+        h, w = img.shape[:2]
+        if ref.shape[:2] != (h, w):
+            ref = np.asarray(Image.fromarray(ref).resize((w, h), Image.BILINEAR))
+        f = img.astype(np.float32)
+        fs = np.fft.fftshift(np.fft.fft2(f, axes=(0, 1)), axes=(0, 1))
+        fr = np.fft.fftshift(np.fft.fft2(ref.astype(np.float32), axes=(0, 1)), axes=(0, 1))
+        amp, pha = np.abs(fs), np.angle(fs)
+        b = max(1, int(min(h, w) * rng.uniform(0.006, 0.025)))
+        cy, cx = h // 2, w // 2
+        a = rng.uniform(0.5, 1.0)
+        win = (slice(cy - b, cy + b + 1), slice(cx - b, cx + b + 1))
+        amp[win] = (1 - a) * amp[win] + a * np.abs(fr)[win]
+        out = np.fft.ifft2(np.fft.ifftshift(amp * np.exp(1j * pha), axes=(0, 1)), axes=(0, 1)).real
+        lit = (f @ np.array([0.299, 0.587, 0.114], np.float32)) > 20
+        f = np.where(lit[..., None], out, f)
         return np.clip(f + 0.5, 0, 255).astype(np.uint8)
 
     def has_overlay(self, i):
@@ -635,6 +706,7 @@ class Sampler:
                 img, m = r
             img = self.colour_swap(rng, img, kind in ("w", "pp", "pn"))
             img, m = corner_patch(rng, img, m)
+            img, m = overlay_lookalike(rng, img, m)
             a, mm = capsule_look(rng, img, m)
             xs.append(a)
             ms.append(mm)
@@ -652,8 +724,58 @@ PAIR_SHARE = 0.35    # share of Kvasir-SEG frames with overlays seen twice
 CORNER_SHARE = 0.15  # share of samples (every source) with a black corner patch
 LIGHT_SHARE = 0.0    # share of samples (every source) with the light look (--light-share)
 COLOUR_SWAP = 0.5    # share of samples given the other source's colours (--colour-swap)
+OVERLAY_LOOKALIKES = 0.0  # share of samples (every source) with overlay look-alikes
+SWAP_KIND = "colour" # how: colour statistics, or low-frequency amplitude (--swap-kind)
 CAPSULE_ZOOM = 0.0   # share of capsule negatives as close-up crops (--capsule-zoom)
 SOURCE_TAU = 0.5     # temperature (logits) of the soft AUROC in source_rank_loss
+
+
+def overlay_lookalike(rng, img, m):
+    """--overlay-lookalikes P: on a share P of the samples of every source,
+    what colonoscopy overlays look like: a black rectangle in a corner (a
+    blacked-out or absent inset; no polyp under it) and/or lines of light
+    text and marks along an edge (the burnt-in corner text). Capsule frames
+    then carry them as often as colonoscopy frames, so neither is a cue to
+    the source or to a polyp."""
+    if OVERLAY_LOOKALIKES <= 0 or rng.rand() >= OVERLAY_LOOKALIKES:
+        return img, m
+    s = img.shape[0]
+    img = img.copy()
+    r = rng.rand()
+    if r < 0.6:  # black rectangle
+        h, w = int(s * rng.uniform(0.15, 0.35)), int(s * rng.uniform(0.15, 0.4))
+        y0 = 0 if rng.rand() < 0.5 else s - h
+        x0 = 0 if rng.rand() < 0.5 else s - w
+        img[y0:y0 + h, x0:x0 + w] = 0
+        m = m.copy()
+        m[y0:y0 + h, x0:x0 + w] = 0
+    if r >= 0.4:  # text: rows of short light strokes near an edge
+        pil = Image.fromarray(img)
+        d = ImageDraw.Draw(pil)
+        lv = int(rng.uniform(170, 255))
+        col = (lv, lv, lv) if rng.rand() < 0.8 else (lv, lv, int(lv * 0.6))
+        x = int(s * rng.uniform(0.01, 0.05)) if rng.rand() < 0.5 else int(s * rng.uniform(0.6, 0.8))
+        y = int(s * rng.uniform(0.01, 0.08)) if rng.rand() < 0.5 else int(s * rng.uniform(0.6, 0.8))
+        ch = max(2, int(s * rng.uniform(0.025, 0.045)))  # character height
+        for _ in range(rng.randint(1, 6)):
+            cx = x
+            for _ in range(rng.randint(2, 9)):
+                cw = max(1, int(ch * rng.uniform(0.4, 0.8)))
+                if rng.rand() < 0.85:
+                    x1, y1 = cx + cw, y + ch
+                    k = rng.randint(4)
+                    if k == 0:
+                        d.rectangle([cx, y, x1, y1], outline=col)
+                    elif k == 1:
+                        d.line([cx, y, x1, y1], fill=col)
+                    elif k == 2:
+                        d.line([cx, y1, cx + cw // 2, y, x1, y1], fill=col)
+                    else:
+                        d.line([cx, y, cx, y1, x1, y1], fill=col)
+                cx += cw + max(1, ch // 4)
+            y += int(ch * 1.5)
+        img = np.asarray(pil).copy()
+    return img, m
 
 
 def corner_patch(rng, img, m):
@@ -703,18 +825,37 @@ def overlay_pair_loss(fl, pair):
     return ((p[first] - p[first + 1]) ** 2).mean()
 
 
+def domain_loss(head, pooled, kind, lam):
+    """Source head loss on the polyp-free samples of a batch: Kvasir-SEG
+    background crops (1) against capsule frames (0), each class averaged
+    on its own so that their unequal counts do not matter (0 when either
+    is missing)."""
+    kv = kind == KINDS["kb"]
+    cap = kind == KINDS["w"]
+    if not kv.any() or not cap.any():
+        return pooled.sum() * 0
+    z = head(pooled, lam)
+    return 0.5 * (F.binary_cross_entropy_with_logits(z[kv], torch.ones(int(kv.sum())))
+                  + F.binary_cross_entropy_with_logits(z[cap], torch.zeros(int(cap.sum()))))
+
+
 def train(data, kidx, widx, epochs, seed, log, tag, widths=None, source_weight=0.0,
-          overlay_weight=4.0):
+          overlay_weight=4.0, domain_weight=0.0):
     torch.manual_seed(seed)
     # channels-last runs the convolutions through oneDNN: about 5x faster
     # on the CPU than PyTorch's default layout for these small layers
     net = PolypNet(widths).to(memory_format=torch.channels_last)
+    params = list(net.parameters())
+    head = None
+    if domain_weight:
+        head = SourceHead(widths)
+        params += list(head.parameters())
     sampler = Sampler(data, kidx, widx, seed)
     n_kv = min(len(kidx), 800)
     n_neg = min(len(widx), 600)
     n_pp, n_pn = (500, 150) if len(kidx) > 100 else (len(kidx), len(kidx) // 4)
     n_kb = 350 if len(kidx) > 100 else len(kidx) // 4
-    opt = torch.optim.AdamW(net.parameters(), lr=3e-3, weight_decay=1e-4)
+    opt = torch.optim.AdamW(params, lr=3e-3, weight_decay=1e-4)
     bs = 32
     if OVERLAY_MEASURES:
         # an upper bound: how many frames get a pair is random
@@ -729,15 +870,20 @@ def train(data, kidx, widx, epochs, seed, log, tag, widths=None, source_weight=0
     for ep in range(epochs):
         x, m, kinds, pairs = sampler.epoch(ep, n_kv, n_neg, n_pp, n_pn, n_kb)
         net.train()
-        tot = src_tot = ovl_tot = 0.0
+        tot = src_tot = ovl_tot = dom_tot = 0.0
         nb = 0
+        # the reversal's strength ramps up over training (DANN's schedule)
+        lam = 2.0 / (1.0 + math.exp(-10.0 * ep / max(1, epochs - 1))) - 1.0
         for b in range(0, len(x), bs):
             xb = channels_last(to_input(x[b:b + bs]))
             mb = torch.from_numpy(m[b:b + bs])
             kb = torch.from_numpy(kinds[b:b + bs])
             pb = torch.from_numpy(pairs[b:b + bs])
             yb = (mb.reshape(len(mb), -1).sum(1) >= 4).float()
-            logits = net(xb)
+            if head is not None:
+                logits, pooled = net(xb, features=True)
+            else:
+                logits = net(xb)
             pix = F.binary_cross_entropy_with_logits(logits, mb)
             p = torch.sigmoid(logits)
             inter = (p * mb).sum((1, 2))
@@ -752,6 +898,10 @@ def train(data, kidx, widx, epochs, seed, log, tag, widths=None, source_weight=0
                 loss = loss + source_weight * src
             if OVERLAY_MEASURES and overlay_weight:
                 loss = loss + overlay_weight * ovl
+            if head is not None:
+                dom = domain_loss(head, pooled, kb, lam)
+                loss = loss + domain_weight * dom
+                dom_tot += float(dom)
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -762,7 +912,7 @@ def train(data, kidx, widx, epochs, seed, log, tag, widths=None, source_weight=0
             ovl_tot += float(ovl)
             nb += 1
         log(f"{tag} epoch {ep + 1}/{epochs} loss {tot / nb:.4f} source {src_tot / nb:.4f} "
-            f"overlay {ovl_tot / nb:.4f} ({time.time() - t0:.0f} s)")
+            f"overlay {ovl_tot / nb:.4f} domain {dom_tot / nb:.4f} ({time.time() - t0:.0f} s)")
     net.eval()
     return net
 
@@ -773,6 +923,8 @@ def train(data, kidx, widx, epochs, seed, log, tag, widths=None, source_weight=0
 @torch.no_grad()
 def predict(net, imgs_u8):
     """uint8 NxINxINx3 -> (prob maps NxINxIN, frame scores N)."""
+    if len(imgs_u8) == 0:
+        return np.zeros((0, OUT, OUT), np.float32), np.zeros(0, np.float32)
     outs, scores = [], []
     for b in range(0, len(imgs_u8), 64):
         lg = net(channels_last(to_input(imgs_u8[b:b + 64])))
@@ -894,6 +1046,21 @@ def auroc(pos, neg):
     return float((rp - len(pos) * (len(pos) + 1) / 2) / (len(pos) * len(neg)))
 
 
+def auroc_interval(pos, neg, seed, n=1000):
+    """95 % bootstrap interval of auroc(pos, neg), each side resampled on
+    its own (one crop or frame per source frame, so frames are the unit).
+    With some 50 Kvasir-SEG crops the source AUROC moves by about 0.05
+    between two draws of crops: differences smaller than this interval
+    are not a measured change."""
+    if len(pos) < 2 or len(neg) < 2:
+        return None
+    rng = np.random.RandomState(seed)
+    pos, neg = np.asarray(pos, float), np.asarray(neg, float)
+    v = [auroc(pos[rng.randint(len(pos), size=len(pos))], neg[rng.randint(len(neg), size=len(neg))])
+         for _ in range(n)]
+    return [float(np.percentile(v, 2.5)), float(np.percentile(v, 97.5))]
+
+
 def seg_metrics(net, data, idx):
     """Dice, IoU and hit rate on whole Kvasir-SEG frames (as shown, overlays
     and all), at cache resolution with the heatmap upsampled. The outline is
@@ -993,6 +1160,35 @@ def background_crops(data, kidx, widx, seed):
     return np.stack(kv), np.stack(cap)
 
 
+def background_crops_alike(data, kidx, widx, seed):
+    """Polyp-free crops of both sources drawn by one rule: a random square
+    of 45 % of the side, at least 95 % of it inside the lit field (no field
+    edge, no black inset), and for Kvasir-SEG no polyp pixel and under 5 %
+    overlay pixels. background_crops takes capsule crops from the frame's
+    centre only; this checks that the difference in where the crops come
+    from is not what the source AUROC measures."""
+    rng = np.random.RandomState(seed)
+    s = CACHE_SIDE
+    w = int(s * 0.45)
+    luma = np.array([0.299, 0.587, 0.114], np.float32)
+
+    def draw(img, ok):
+        lit = (img.astype(np.float32) @ luma) > 20
+        for _ in range(50):
+            x0, y0 = rng.randint(0, s - w), rng.randint(0, s - w)
+            sl = (slice(y0, y0 + w), slice(x0, x0 + w))
+            if lit[sl].mean() >= 0.95 and ok(sl):
+                return resize_u8(img[sl])
+        return None
+
+    kv = [draw(data["kimg"][i], lambda sl, i=i: not (data["kmask"][i][sl] >= 128).any()
+               and data["kovl"][i][sl].mean() < 0.05) for i in kidx]
+    cap = [draw(data["wimg"][i], lambda sl: True) for i in widx]
+    stack = lambda cs: np.stack(cs) if cs else np.zeros((0, IN, IN, 3), np.uint8)
+    return (stack([c for c in kv if c is not None]),
+            stack([c for c in cap if c is not None]))
+
+
 def inpaint(img, mask):
     """Fill `mask` (grown a little) by repeated 5x5 box blurs from its
     surroundings: a Kvasir-SEG frame with its polyp removed."""
@@ -1015,8 +1211,17 @@ def fold_report(net, data, kval, wval, seed):
     kb, cb = background_crops(data, kval, wval, seed + 1)
     _, kbs = predict(net, kb)
     _, cbs = predict(net, cb)
+    ka, ca = background_crops_alike(data, kval, wval, seed + 2)
+    _, kas = predict(net, ka)
+    _, cas = predict(net, ca)
     ki = np.stack([resize_u8(inpaint(data["kimg"][i], data["kmask"][i] >= 128)) for i in kval])
     _, kis = predict(net, ki)
+    # the control: capsule frames inpainted the same way, under the mask of
+    # a polyp of this fold (an inpainted patch alone must not be the cue)
+    rng = np.random.RandomState(seed + 3)
+    ci = np.stack([resize_u8(inpaint(data["wimg"][i], data["kmask"][kval[rng.randint(len(kval))]]
+                                     >= 128)) for i in wval])
+    _, cis = predict(net, ci)
     # overlays: the score with and without them, on frames that have them
     has = [i for i in kval if data["kovl"][i].mean() > 0.005]
     dscore = []
@@ -1051,12 +1256,23 @@ def fold_report(net, data, kval, wval, seed):
         kvasir=seg,
         capsule=dict(n_pos=len(ps), n_neg=len(ns), auroc=auroc(ps, ns)),
         source_auroc_polyp_free=dict(auroc=auroc(kbs, cbs), n_kvasir=len(kbs), n_capsule=len(cbs),
+                                     interval95=auroc_interval(kbs, cbs, seed),
                                      note="score of Kvasir-SEG background crops vs capsule crops; "
                                           "0.5 = the score does not tell the sources apart"),
+        source_auroc_polyp_free_alike=dict(
+            auroc=auroc(kas, cas), n_kvasir=len(kas), n_capsule=len(cas),
+            interval95=auroc_interval(kas, cas, seed),
+            note="the same, both sources' crops drawn by one rule (random place, >= 95 % "
+                 "inside the lit field)"),
         source_auroc_inpainted=dict(auroc=auroc(kis, ns), n_kvasir=len(kis), n_capsule=len(ns),
+                                    interval95=auroc_interval(kis, ns, seed),
                                     kvasir_flagged_at_final_threshold=None,
                                     note="whole Kvasir-SEG frames with the polyp inpainted vs "
                                          "whole held-out capsule frames"),
+        source_auroc_inpainted_alike=dict(
+            auroc=auroc(kis, cis), n_kvasir=len(kis), n_capsule=len(cis),
+            interval95=auroc_interval(kis, cis, seed),
+            note="the same, the capsule frames inpainted too, under a polyp mask of this fold"),
         overlay_removal=dict(n=len(dscore),
                              mean_abs_score_change=float(np.mean(dscore)) if len(dscore) else None,
                              max_abs_score_change=float(np.max(dscore)) if len(dscore) else None),
@@ -1110,6 +1326,51 @@ def write_weights(net, path, threshold):
     with open(tmp, "wb") as f:
         f.write(body)
     os.replace(tmp, path)
+
+
+def read_weights(path):
+    """A weights file written by write_weights -> (PolypNet in eval mode,
+    threshold). Each folded layer becomes a convolution whose batch norm is
+    the identity plus the folded bias, so the network computes what the
+    file holds. For --evaluate; the C loader is the one the engine uses."""
+    body = open(path, "rb").read()
+    if body[:8] != MAGIC or len(body) < 12 or \
+            struct.unpack("<I", body[-4:])[0] != crc32c(body[:-4]):
+        raise ValueError(f"{path}: not a polyp weights file, or damaged")
+    version = struct.unpack_from("<I", body, 8)[0]
+    if version == 1:
+        _, side, topk, nw, nl, thr = struct.unpack_from("<IIIIIf", body, 8)
+        o = 8 + 24
+    else:
+        _, side, _, topk, nw, nl, thr = struct.unpack_from("<IIIIIIf", body, 8)
+        o = 8 + 28
+    if (side, topk) != (IN, TOPK):
+        raise ValueError(f"{path}: input {side}, top-k {topk}; pass --input-side {side}")
+    widths = struct.unpack_from(f"<{nw}I", body, o)
+    o += 4 * nw
+    net = PolypNet(widths)
+    for _ in range(nl):
+        name = struct.unpack_from("<16s", body, o)[0].rstrip(b"\0").decode()
+        shape = struct.unpack_from("<4I", body, o + 16)
+        o += 32
+        n = int(np.prod(shape))
+        w = torch.from_numpy(np.frombuffer(body, "<f4", n, o).reshape(shape).copy())
+        o += 4 * n
+        b = torch.from_numpy(np.frombuffer(body, "<f4", shape[0], o).copy())
+        o += 4 * shape[0]
+        if name == "head":
+            net.head.weight.data, net.head.bias.data = w, b
+            continue
+        m = net
+        for part in name.split("."):
+            m = getattr(m, part)
+        m.conv.weight.data = w
+        m.bn.weight.data.fill_(1.0)
+        m.bn.bias.data = b
+        m.bn.running_mean.zero_()
+        m.bn.running_var.fill_(1.0 - m.bn.eps)
+    net.eval()
+    return net.to(memory_format=torch.channels_last), float(thr)
 
 
 @torch.no_grad()
@@ -1203,11 +1464,12 @@ def write_outline_sets(data, out, seed):
 
 
 def main():
-    global WIDTHS, LIGHT_SHARE, CAPSULE_ZOOM, OVERLAY_MEASURES, COLOUR_SWAP
+    global WIDTHS, LIGHT_SHARE, CAPSULE_ZOOM, OVERLAY_MEASURES, COLOUR_SWAP, SWAP_KIND
+    global OVERLAY_LOOKALIKES
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--shared", required=True, help="folder holding kvasir-seg/ and wcebleedgen/")
     ap.add_argument("--cache", required=True, help="gitignored cache folder")
-    ap.add_argument("--out", required=True, help="weights file to write")
+    ap.add_argument("--out", help="weights file to write (not with --evaluate)")
     ap.add_argument("--metrics", required=True, help="metrics JSON to write")
     ap.add_argument("--reference", help="C test vector to write (tests/data/...)")
     ap.add_argument("--epochs", type=int, default=84)
@@ -1234,6 +1496,15 @@ def main():
     ap.add_argument("--colour-swap", type=float, default=COLOUR_SWAP,
                     help="share of samples given the colour statistics of a frame of the "
                          "other source (0 = off)")
+    ap.add_argument("--swap-kind", choices=["colour", "fourier"], default=SWAP_KIND,
+                    help="what --colour-swap transfers: colour statistics, or the "
+                         "low-frequency amplitude spectrum (Fourier domain adaptation)")
+    ap.add_argument("--overlay-lookalikes", type=float, default=0.0,
+                    help="share of samples of every source given a black corner rectangle "
+                         "and/or light corner text, as colonoscopy overlays look (0 = off)")
+    ap.add_argument("--domain-weight", type=float, default=0.0,
+                    help="weight of a domain-adversarial source head (gradient reversal) "
+                         "on the features of polyp-free samples (0 = off)")
     ap.add_argument("--capsule-zoom", type=float, default=CAPSULE_ZOOM,
                     help="share of capsule negatives taken as close-up crops (tried at 0.3)")
     ap.add_argument("--overlay-measures", action="store_true",
@@ -1246,6 +1517,10 @@ def main():
                     help="only write the held-out frames (links), masks and labels.csv for "
                          "capscreen eval --finding polyp --masks, and the folders the outline "
                          "rule was chosen on (DIR/folds0-3, DIR/pasted-*), then stop")
+    ap.add_argument("--evaluate", metavar="WEIGHTS",
+                    help="train nothing: score the network of a weights file on the shipped "
+                         "model's held-out material (Kvasir-SEG fold 4, held-out capsule "
+                         "groups) at the file's threshold, and write that report to --metrics")
     ap.add_argument("--save-torch", metavar="PATH",
                     help="also save the trained network's PyTorch state (unfolded), "
                          "for experiments on a trained model")
@@ -1258,10 +1533,13 @@ def main():
     WIDTHS = tuple(int(v) for v in a.widths.split(","))
     LIGHT_SHARE, CAPSULE_ZOOM = a.light_share, a.capsule_zoom
     COLOUR_SWAP = a.colour_swap
+    SWAP_KIND = a.swap_kind
+    OVERLAY_LOOKALIKES = a.overlay_lookalikes
     OVERLAY_MEASURES = a.overlay_measures
     if len(WIDTHS) != 4 or min(WIDTHS) < 1:
         ap.error("--widths takes four positive integers")
-    tkw = dict(source_weight=a.source_weight, overlay_weight=a.overlay_weight)
+    tkw = dict(source_weight=a.source_weight, overlay_weight=a.overlay_weight,
+               domain_weight=a.domain_weight)
 
     torch.set_num_threads(a.threads)
     torch.use_deterministic_algorithms(True)
@@ -1273,6 +1551,30 @@ def main():
         if not os.path.isfile(os.path.join(a.shared, sub, "labels.csv")):
             log(f"train_polyp: no {sub}/labels.csv under {a.shared}")
             return 2
+    if not a.out and not a.evaluate and not a.write_heldout:
+        ap.error("--out is needed to train")
+    if a.evaluate:
+        try:
+            net, thr = read_weights(a.evaluate)
+        except (OSError, ValueError) as e:
+            log(f"train_polyp: {e}")
+            return 2
+        data = build_cache(a.shared, a.cache, (40, 80) if a.smoke else None)
+        kfold = group_split(data["kgroup"], 5, a.seed)
+        wpart = group_split(data["wgroup"], 5, a.seed + 1)
+        kva, wh = np.nonzero(kfold == 4)[0], np.nonzero(wpart == 0)[0]
+        if a.smoke and len(kva) == 0:  # as the smoke training scores itself
+            kva = np.nonzero((kfold != 4) & (kfold >= 0))[0][:5]
+        rep, ps, ns = fold_report(net, data, kva, wh, a.seed + 300)
+        rep["capsule"].update(operating_point(ps, ns, thr))
+        kis = rep.pop("_inpainted_scores")
+        rep["source_auroc_inpainted"]["kvasir_flagged_at_final_threshold"] = \
+            float(np.mean(kis >= thr))
+        with open(a.metrics, "w") as f:
+            json.dump(dict(tool="tools/train_polyp.py --evaluate", weights=os.path.basename(
+                a.evaluate), seed=a.seed, threshold=thr, final=rep), f, indent=1)
+        log(f"evaluate: {json.dumps(rep)}")
+        return 0
     if a.write_heldout:
         npos, nneg, nsel = write_heldout(a.shared, a.write_heldout, a.seed)
         log(f"wrote {a.write_heldout}: {npos} Kvasir-SEG fold-4 frames with masks, "
@@ -1297,7 +1599,8 @@ def main():
                    cv_epochs=a.cv_epochs, smoke=a.smoke,
                    source_weight=a.source_weight, overlay_weight=a.overlay_weight,
                    light_share=a.light_share, capsule_zoom=a.capsule_zoom,
-                   colour_swap=a.colour_swap,
+                   colour_swap=a.colour_swap, swap_kind=a.swap_kind,
+                   domain_weight=a.domain_weight, overlay_lookalikes=a.overlay_lookalikes,
                    overlay_measures=OVERLAY_MEASURES)
 
     def save():

@@ -3,7 +3,8 @@
 # frames for one epoch (tools/train_polyp.py --smoke): it writes a weights
 # file the C engine loads and runs, a metrics file with the validation
 # sections and two cross-validation folds (fold 4 being the shipped model
-# itself), gives the same bytes twice, and never touches models/. Skips (77) without ../shared or
+# itself), gives the same bytes twice, can be read back and scored again
+# (--evaluate), and never touches models/. Skips (77) without ../shared or
 # Debian's python3-torch.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -45,6 +46,30 @@ ok "smoke training writes weights, reference and metrics"
     || die "second training failed: $(tail -5 "$T/train2.err")"
 cmp -s "$T/w.bin" "$T/w2.bin" || fail "two smoke trainings gave different weights"
 ok "training is reproducible"
+
+# --evaluate reads the weights file back and scores it on the same
+# held-out material: the same figures as the training's own report, and a
+# damaged file is refused by name
+/usr/bin/python3 "$CS_SOURCE_DIR/tools/train_polyp.py" --smoke --shared "$CS_SHARED_DIR/data" \
+    --cache "$T/cache" --metrics "$T/e.json" --evaluate "$T/w.bin" >/dev/null 2>"$T/eval.err" \
+    || die "--evaluate failed: $(tail -5 "$T/eval.err")"
+python3 - "$T/m.json" "$T/e.json" <<'PY' || fail "--evaluate does not reproduce the training's report"
+import json, sys
+m, e = json.load(open(sys.argv[1]))["final"], json.load(open(sys.argv[2]))["final"]
+for k in ("dice", "iou", "hit_rate"):
+    assert abs(m["kvasir"][k] - e["kvasir"][k]) < 0.02, (k, m["kvasir"], e["kvasir"])
+assert abs(m["capsule"]["auroc"] - e["capsule"]["auroc"]) < 0.02, (m["capsule"], e["capsule"])
+assert abs(m["capsule"]["threshold"] - e["capsule"]["threshold"]) < 1e-6
+for k in ("source_auroc_polyp_free_alike", "source_auroc_inpainted_alike"):
+    assert e[k]["n_kvasir"] > 0 and e[k]["n_capsule"] > 0, e[k]
+PY
+head -c 2000 "$T/w.bin" >"$T/cut.bin"
+if /usr/bin/python3 "$CS_SOURCE_DIR/tools/train_polyp.py" --smoke --shared "$CS_SHARED_DIR/data" \
+    --cache "$T/cache" --metrics "$T/e2.json" --evaluate "$T/cut.bin" >/dev/null 2>"$T/eval2.err"; then
+    fail "--evaluate accepted a cut weights file"
+fi
+grep -q "not a polyp weights file, or damaged" "$T/eval2.err" || fail "no clear error: $(cat "$T/eval2.err")"
+ok "--evaluate reproduces the training's figures and refuses a damaged file"
 
 # the C engine loads the fresh weights and runs them on real frames
 head -4 "$WCE_LABELS" | awk -F, 'NR == 1 { print "file,polyp" } NR > 1 { print $1 ",0" }' >"$T/labels.csv"
