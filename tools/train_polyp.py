@@ -740,15 +740,9 @@ def overlay_lookalike(rng, img, m):
     if OVERLAY_LOOKALIKES <= 0 or rng.rand() >= OVERLAY_LOOKALIKES:
         return img, m
     s = img.shape[0]
-    img = img.copy()
     r = rng.rand()
-    if r < 0.6:  # black rectangle
-        h, w = int(s * rng.uniform(0.15, 0.35)), int(s * rng.uniform(0.15, 0.4))
-        y0 = 0 if rng.rand() < 0.5 else s - h
-        x0 = 0 if rng.rand() < 0.5 else s - w
-        img[y0:y0 + h, x0:x0 + w] = 0
-        m = m.copy()
-        m[y0:y0 + h, x0:x0 + w] = 0
+    if r < 0.6:
+        img, m = black_corner_rect(rng, img, m)
     if r >= 0.4:  # text: rows of short light strokes near an edge
         pil = Image.fromarray(img)
         d = ImageDraw.Draw(pil)
@@ -785,6 +779,12 @@ def corner_patch(rng, img, m):
     polyp."""
     if not OVERLAY_MEASURES or rng.rand() >= CORNER_SHARE:
         return img, m
+    return black_corner_rect(rng, img, m)
+
+
+def black_corner_rect(rng, img, m):
+    """Black out a random rectangle (15-35 % high, 15-40 % wide) in a random
+    corner of a copy of img, and clear the polyp mask under it."""
     s = img.shape[0]
     h, w = int(s * rng.uniform(0.15, 0.35)), int(s * rng.uniform(0.15, 0.4))
     y0 = 0 if rng.rand() < 0.5 else s - h
@@ -1138,26 +1138,40 @@ def choose_threshold(pos, neg, min_spec=0.93):
     return best[1]
 
 
+def crop_where(rng, img, w, lo, hi, tries, ok):
+    """The first of `tries` squares of side w, corner drawn uniformly from
+    [lo, hi) on each axis (x, then y), for which ok(slice pair) holds,
+    resized to the network input; None when none does."""
+    for _ in range(tries):
+        x0, y0 = rng.randint(lo, hi), rng.randint(lo, hi)
+        sl = (slice(y0, y0 + w), slice(x0, x0 + w))
+        if ok(sl):
+            return resize_u8(img[sl])
+    return None
+
+
+def polyp_free_in_kvasir(data, i):
+    """ok() of a Kvasir-SEG crop: no polyp pixel, under 5 % overlay pixels."""
+    return lambda sl: not (data["kmask"][i][sl] >= 128).any() and data["kovl"][i][sl].mean() < 0.05
+
+
+def stack_crops(cs):
+    cs = [c for c in cs if c is not None]
+    return np.stack(cs) if cs else np.zeros((0, IN, IN, 3), np.uint8)
+
+
 def background_crops(data, kidx, widx, seed):
     """Polyp-free crops: Kvasir-SEG frames' background (no polyp pixel, few
     overlay pixels) vs capsule frames' centres at the same relative size."""
     rng = np.random.RandomState(seed)
     s = CACHE_SIDE
-    kv, cap = [], []
-    for i in kidx:
-        m = data["kmask"][i] >= 128
-        o = data["kovl"][i]
-        for _ in range(20):
-            w = int(s * 0.45)
-            x0, y0 = rng.randint(0, s - w), rng.randint(0, s - w)
-            if not m[y0:y0 + w, x0:x0 + w].any() and o[y0:y0 + w, x0:x0 + w].mean() < 0.05:
-                kv.append(resize_u8(data["kimg"][i][y0:y0 + w, x0:x0 + w]))
-                break
-    for i in widx:
-        w = int(s * 0.45)
-        x0, y0 = rng.randint(int(s * 0.2), s - w - int(s * 0.2)), rng.randint(int(s * 0.2), s - w - int(s * 0.2))
-        cap.append(resize_u8(data["wimg"][i][y0:y0 + w, x0:x0 + w]))
-    return np.stack(kv), np.stack(cap)
+    w = int(s * 0.45)
+    kv = [crop_where(rng, data["kimg"][i], w, 0, s - w, 20, polyp_free_in_kvasir(data, i))
+          for i in kidx]
+    edge = int(s * 0.2)
+    cap = [crop_where(rng, data["wimg"][i], w, edge, s - w - edge, 1, lambda sl: True)
+           for i in widx]
+    return stack_crops(kv), stack_crops(cap)
 
 
 def background_crops_alike(data, kidx, widx, seed):
@@ -1172,21 +1186,15 @@ def background_crops_alike(data, kidx, widx, seed):
     w = int(s * 0.45)
     luma = np.array([0.299, 0.587, 0.114], np.float32)
 
-    def draw(img, ok):
+    def lit_and(img, ok):
         lit = (img.astype(np.float32) @ luma) > 20
-        for _ in range(50):
-            x0, y0 = rng.randint(0, s - w), rng.randint(0, s - w)
-            sl = (slice(y0, y0 + w), slice(x0, x0 + w))
-            if lit[sl].mean() >= 0.95 and ok(sl):
-                return resize_u8(img[sl])
-        return None
+        return lambda sl: lit[sl].mean() >= 0.95 and ok(sl)
 
-    kv = [draw(data["kimg"][i], lambda sl, i=i: not (data["kmask"][i][sl] >= 128).any()
-               and data["kovl"][i][sl].mean() < 0.05) for i in kidx]
-    cap = [draw(data["wimg"][i], lambda sl: True) for i in widx]
-    stack = lambda cs: np.stack(cs) if cs else np.zeros((0, IN, IN, 3), np.uint8)
-    return (stack([c for c in kv if c is not None]),
-            stack([c for c in cap if c is not None]))
+    kv = [crop_where(rng, data["kimg"][i], w, 0, s - w, 50,
+                     lit_and(data["kimg"][i], polyp_free_in_kvasir(data, i))) for i in kidx]
+    cap = [crop_where(rng, data["wimg"][i], w, 0, s - w, 50,
+                      lit_and(data["wimg"][i], lambda sl: True)) for i in widx]
+    return stack_crops(kv), stack_crops(cap)
 
 
 def inpaint(img, mask):
