@@ -1480,7 +1480,7 @@ def main():
     ap.add_argument("--out", help="weights file to write (not with --evaluate)")
     ap.add_argument("--metrics", required=True, help="metrics JSON to write")
     ap.add_argument("--reference", help="C test vector to write (tests/data/...)")
-    ap.add_argument("--epochs", type=int, default=84)
+    ap.add_argument("--epochs", type=int, default=168)
     ap.add_argument("--cv-epochs", type=int, default=None,
                     help="epochs of each cross-validation fold model (0: no CV; "
                          "default: --epochs, so that fold 4 is the shipped model)")
