@@ -376,8 +376,14 @@ try {
       const deadline = Date.now() + 30000;
       for (;;) {
         await apage.selectOption('#a-action', action);
+        // Apply clears the table at once and fills it when the answer comes:
+        // count the rows only once this load has finished.
+        const loads = Number(await apage.getAttribute('#audit-table', 'data-loads')) || 0;
         await apage.click('[data-testid="audit-apply"]');
-        await apage.waitForFunction(() => !document.querySelector('#audit-body tr:not([data-action])'));
+        await apage.waitForFunction((n) => {
+          const t = document.getElementById('audit-table');
+          return Number(t.dataset.loads) > n && t.getAttribute('aria-busy') === 'false';
+        }, loads);
         const found = await apage.locator(`#audit-body tr[data-action="${action}"][data-user="${user}"][data-study="${STUDY}"]`).count();
         if (found > 0) break;
         if (Date.now() > deadline) throw new Error(`no ${action} entry by ${user} on the audit page`);

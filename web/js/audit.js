@@ -28,12 +28,20 @@ export async function mountAudit(main) {
       tbody),
     more));
 
-  let before = null, shown = 0;
+  // Each load is numbered: an answer that a newer load has overtaken (Apply
+  // clicked twice, or a filter changed while "Older" was loading) is dropped,
+  // never appended to the newer list. The table is aria-busy while a load
+  // runs, and data-loads counts the loads that have finished (tests wait on it).
+  const table = tbody.parentElement;
+  let before = null, shown = 0, generation = 0, finished = 0;
   async function load(reset) {
+    const mine = ++generation;
     msg.hidden = true;
+    table.setAttribute('aria-busy', 'true');
     if (reset) { before = null; shown = 0; clear(tbody); }
     try {
       const r = await get('audit', { query: { user: user.value.trim(), action: action.value, study: study.value.trim(), before, limit: PAGE } });
+      if (mine !== generation) return;
       for (const e of r.entries || []) {
         tbody.appendChild(h('tr', { testid: 'audit-row', dataset: { action: e.action, user: e.user || '', study: e.study || '' } },
           h('td.num', String(e.n)), h('td', fmtTime(e.at_ms)), h('td', e.user || ''), h('td', e.role || ''),
@@ -44,9 +52,14 @@ export async function mountAudit(main) {
       more.hidden = before === null;
       countEl.textContent = `${shown} entries shown${before !== null ? ' (older ones exist)' : ''}`;
     } catch (e) {
-      if (e.status === 401) return;
+      if (mine !== generation || e.status === 401) return;
       msg.textContent = e.message;
       msg.hidden = false;
+    } finally {
+      if (mine === generation) {
+        table.setAttribute('aria-busy', 'false');
+        table.dataset.loads = String(++finished);
+      }
     }
   }
   form.addEventListener('submit', (ev) => { ev.preventDefault(); load(true); });
