@@ -60,7 +60,8 @@ for k in ("dice", "iou", "hit_rate"):
     assert abs(m["kvasir"][k] - e["kvasir"][k]) < 0.02, (k, m["kvasir"], e["kvasir"])
 assert abs(m["capsule"]["auroc"] - e["capsule"]["auroc"]) < 0.02, (m["capsule"], e["capsule"])
 assert abs(m["capsule"]["threshold"] - e["capsule"]["threshold"]) < 1e-6
-for k in ("source_auroc_polyp_free_alike", "source_auroc_inpainted_alike"):
+for k in ("source_auroc_polyp_free_alike", "source_auroc_inpainted_alike",
+          "source_auroc_polyp_free_training_frames"):
     assert e[k]["n_kvasir"] > 0 and e[k]["n_capsule"] > 0, e[k]
 PY
 head -c 2000 "$T/w.bin" >"$T/cut.bin"
