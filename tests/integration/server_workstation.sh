@@ -330,6 +330,9 @@ if command -v openssl >/dev/null 2>&1; then
     openssl req -x509 -newkey rsa:2048 -nodes -keyout "$T/key.pem" -out "$T/cert.pem" -days 1 \
         -subj /CN=localhost >/dev/null 2>&1 || die "openssl could not make a test certificate"
     stop_server
+    # emptied first: the redirection below happens in the background job,
+    # so the wait could otherwise read the first server's line
+    : >"$T/srv.out"
     "$CAPSCREEN" serve --listen 127.0.0.1:0 --data "$T/data" --tls-cert "$T/cert.pem" \
         --tls-key "$T/key.pem" >"$T/srv.out" 2>>"$T/srv.err" &
     SRV_PID=$!
