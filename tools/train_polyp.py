@@ -33,7 +33,9 @@ time at a larger scale), --domain-weight (a domain-adversarial source head
 behind a gradient reversal, SourceHead), --swap-kind fourier (the swap
 transfers the other source's low-frequency amplitude spectrum instead of
 its colour statistics), --overlay-lookalikes (black corner rectangles and
-light corner text on samples of every source). With none of them the tool
+light corner text on samples of every source), --paste-negatives 500
+--kvasir-background 600 (more colonoscopy negatives per epoch than the
+shipped 150 and 350). With none of them the tool
 trains the shipped model, whose recipe includes --colour-swap 0.5 (half the
 samples of every source take the colour statistics of a frame of the other
 source; --colour-swap 0 turns it off). --write-heldout DIR writes the
@@ -41,7 +43,8 @@ held-out material as a folder for `capscreen eval --finding polyp --masks`, and 
 outline rule was chosen on (folds 0-3, and polyps pasted into capsule
 frames; models/MODEL_CARD-polyp.md, "Outlines"). --evaluate WEIGHTS trains
 nothing: it reads a weights file back (read_weights) and writes its
-held-out report, the same figures the training reports, to --metrics.
+held-out report, the same figures the training reports, to --metrics,
+and the source measure on crops of the frames it trained on.
 
 Single thread, seeded, deterministic ops, fixed data order: the same data
 and arguments give the same weights bytes.
