@@ -35,7 +35,8 @@ transfers the other source's low-frequency amplitude spectrum instead of
 its colour statistics), --overlay-lookalikes (black corner rectangles and
 light corner text on samples of every source), --paste-negatives 500
 --kvasir-background 600 (more colonoscopy negatives per epoch than the
-shipped 150 and 350). With none of them the tool
+shipped 150 and 350; --capsule-negatives, 600 shipped, keeps the capsule
+frames' share when they grow). With none of them the tool
 trains the shipped model, whose recipe includes --colour-swap 0.5 (half the
 samples of every source take the colour statistics of a frame of the other
 source; --colour-swap 0 turns it off). --write-heldout DIR writes the
@@ -732,6 +733,7 @@ SWAP_KIND = "colour" # how: colour statistics, or low-frequency amplitude (--swa
 CAPSULE_ZOOM = 0.0   # share of capsule negatives as close-up crops (--capsule-zoom)
 PASTE_NEGATIVES = 150    # pasted colonoscopy background per epoch (--paste-negatives)
 KVASIR_BACKGROUND = 350  # polyp-free Kvasir-SEG crops per epoch (--kvasir-background)
+CAPSULE_NEGATIVES = 600  # capsule frames per epoch (--capsule-negatives)
 SOURCE_TAU = 0.5     # temperature (logits) of the soft AUROC in source_rank_loss
 
 
@@ -857,7 +859,7 @@ def train(data, kidx, widx, epochs, seed, log, tag, widths=None, source_weight=0
         params += list(head.parameters())
     sampler = Sampler(data, kidx, widx, seed)
     n_kv = min(len(kidx), 800)
-    n_neg = min(len(widx), 600)
+    n_neg = min(len(widx), CAPSULE_NEGATIVES)
     n_pp, n_pn = (500, PASTE_NEGATIVES) if len(kidx) > 100 else (len(kidx), len(kidx) // 4)
     n_kb = KVASIR_BACKGROUND if len(kidx) > 100 else len(kidx) // 4
     opt = torch.optim.AdamW(params, lr=3e-3, weight_decay=1e-4)
@@ -1493,7 +1495,7 @@ def write_outline_sets(data, out, seed):
 
 def main():
     global WIDTHS, LIGHT_SHARE, CAPSULE_ZOOM, OVERLAY_MEASURES, COLOUR_SWAP, SWAP_KIND
-    global OVERLAY_LOOKALIKES, PASTE_NEGATIVES, KVASIR_BACKGROUND
+    global OVERLAY_LOOKALIKES, PASTE_NEGATIVES, KVASIR_BACKGROUND, CAPSULE_NEGATIVES
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--shared", required=True, help="folder holding kvasir-seg/ and wcebleedgen/")
     ap.add_argument("--cache", required=True, help="gitignored cache folder")
@@ -1539,6 +1541,8 @@ def main():
                     help="pasted colonoscopy background patches per epoch (negatives)")
     ap.add_argument("--kvasir-background", type=int, default=KVASIR_BACKGROUND,
                     help="polyp-free Kvasir-SEG crops per epoch (negatives)")
+    ap.add_argument("--capsule-negatives", type=int, default=CAPSULE_NEGATIVES,
+                    help="capsule frames per epoch (negatives; at most the capsule train frames)")
     ap.add_argument("--overlay-measures", action="store_true",
                     help="overlay pairs, black corner patches, no label under blacked-out "
                          "overlays (tried: see the model card)")
@@ -1565,6 +1569,7 @@ def main():
     WIDTHS = tuple(int(v) for v in a.widths.split(","))
     LIGHT_SHARE, CAPSULE_ZOOM = a.light_share, a.capsule_zoom
     PASTE_NEGATIVES, KVASIR_BACKGROUND = a.paste_negatives, a.kvasir_background
+    CAPSULE_NEGATIVES = a.capsule_negatives
     COLOUR_SWAP = a.colour_swap
     SWAP_KIND = a.swap_kind
     OVERLAY_LOOKALIKES = a.overlay_lookalikes
@@ -1638,7 +1643,8 @@ def main():
                    colour_swap=a.colour_swap, swap_kind=a.swap_kind,
                    domain_weight=a.domain_weight, overlay_lookalikes=a.overlay_lookalikes,
                    overlay_measures=OVERLAY_MEASURES,
-                   paste_negatives=PASTE_NEGATIVES, kvasir_background=KVASIR_BACKGROUND)
+                   paste_negatives=PASTE_NEGATIVES, kvasir_background=KVASIR_BACKGROUND,
+                   capsule_negatives=CAPSULE_NEGATIVES)
 
     def save():
         with open(a.metrics + ".partial", "w") as f:
