@@ -1576,6 +1576,9 @@ def main():
     OVERLAY_MEASURES = a.overlay_measures
     if len(WIDTHS) != 4 or min(WIDTHS) < 1:
         ap.error("--widths takes four positive integers")
+    if min(PASTE_NEGATIVES, KVASIR_BACKGROUND) < 0 or CAPSULE_NEGATIVES < 1:
+        ap.error("--paste-negatives and --kvasir-background take a count >= 0, "
+                 "--capsule-negatives a count >= 1")
     tkw = dict(source_weight=a.source_weight, overlay_weight=a.overlay_weight,
                domain_weight=a.domain_weight)
 
@@ -1601,6 +1604,7 @@ def main():
         kfold = group_split(data["kgroup"], 5, a.seed)
         wpart = group_split(data["wgroup"], 5, a.seed + 1)
         kva, wh = np.nonzero(kfold == 4)[0], np.nonzero(wpart == 0)[0]
+        ktr, wtr = np.nonzero((kfold != 4) & (kfold >= 0))[0], np.nonzero(wpart != 0)[0]
         if a.smoke and len(kva) == 0:  # as the smoke training scores itself
             kva = np.nonzero((kfold != 4) & (kfold >= 0))[0][:5]
         rep, ps, ns = fold_report(net, data, kva, wh, a.seed + 300)
@@ -1609,8 +1613,7 @@ def main():
         rep["source_auroc_inpainted"]["kvasir_flagged_at_final_threshold"] = \
             float(np.mean(kis >= thr))
         rep["source_auroc_polyp_free_training_frames"] = training_frames_gap(
-            net, data, np.nonzero((kfold != 4) & (kfold >= 0))[0], np.nonzero(wpart != 0)[0],
-            a.seed + 301, thr)
+            net, data, ktr, wtr, a.seed + 301, thr)
         with open(a.metrics, "w") as f:
             json.dump(dict(tool="tools/train_polyp.py --evaluate", weights=os.path.basename(
                 a.evaluate), seed=a.seed, threshold=thr, final=rep), f, indent=1)

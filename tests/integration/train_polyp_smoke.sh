@@ -72,6 +72,16 @@ fi
 grep -q "not a polyp weights file, or damaged" "$T/eval2.err" || fail "no clear error: $(cat "$T/eval2.err")"
 ok "--evaluate reproduces the training's figures and refuses a damaged file"
 
+# a negative sample count is refused by name, before any data is read
+if /usr/bin/python3 "$CS_SOURCE_DIR/tools/train_polyp.py" --smoke --shared "$CS_SHARED_DIR/data" \
+    --cache "$T/cache" --out "$T/w3.bin" --metrics "$T/m3.json" --paste-negatives -1 \
+    >/dev/null 2>"$T/count.err"; then
+    fail "--paste-negatives -1 was accepted"
+fi
+grep -q "take a count >= 0" "$T/count.err" || fail "no clear error: $(cat "$T/count.err")"
+[ ! -e "$T/w3.bin" ] || fail "a weights file was written despite the bad count"
+ok "sample counts out of range are refused"
+
 # the C engine loads the fresh weights and runs them on real frames
 head -4 "$WCE_LABELS" | awk -F, 'NR == 1 { print "file,polyp" } NR > 1 { print $1 ",0" }' >"$T/labels.csv"
 run_cs "$T/out" "$T/err" eval --finding polyp --polyp-model "$T/w.bin" "$WCE_IMAGES" "$T/labels.csv"
