@@ -1310,6 +1310,50 @@ def training_frames_gap(net, data, ktr, wtr, seed, thr):
                 note="polyp-free crops as source_auroc_polyp_free, from the training frames")
 
 
+
+def paired_auroc_difference(a_pos, a_neg, b_pos, b_neg, seed, n=1000):
+    """AUROC of model a minus that of model b on the same samples (a_pos[i]
+    and b_pos[i] are two models' scores of one image), with a 95 %
+    bootstrap interval: each draw resamples the frames once and scores both
+    models on them. Shared samples cancel most of the sampling noise, so the
+    interval is that of the difference, far narrower than either model's
+    own (auroc_interval). It says nothing of the variation between two
+    trainings of one recipe, which a single run cannot show."""
+    a_pos, a_neg = np.asarray(a_pos, float), np.asarray(a_neg, float)
+    b_pos, b_neg = np.asarray(b_pos, float), np.asarray(b_neg, float)
+    d = auroc(a_pos, a_neg) - auroc(b_pos, b_neg)
+    rng = np.random.RandomState(seed)
+    v = []
+    for _ in range(n):
+        ip, ineg = rng.randint(len(a_pos), size=len(a_pos)), rng.randint(len(a_neg), size=len(a_neg))
+        v.append(auroc(a_pos[ip], a_neg[ineg]) - auroc(b_pos[ip], b_neg[ineg]))
+    return dict(difference=float(d), interval95=[float(np.percentile(v, 2.5)),
+                                                  float(np.percentile(v, 97.5))])
+
+
+def compare_models(net, ref, data, kval, wval, ktr, wtr, seed):
+    """--evaluate W --compare REF: the measures of fold_report and
+    training_frames_gap, recomputed on the very same images (same seeds) for
+    both networks, as paired differences W - REF."""
+    def both(imgs):
+        return predict(net, imgs)[1], predict(ref, imgs)[1]
+
+    pos, neg = capsule_set(data, kval, wval, seed)
+    kb, cb = background_crops(data, kval, wval, seed + 1)
+    ka, ca = background_crops_alike(data, kval, wval, seed + 2)
+    ki = np.stack([resize_u8(inpaint(data["kimg"][i], data["kmask"][i] >= 128)) for i in kval])
+    kt, ct = background_crops(data, ktr, wtr, seed + 1)  # seed as training_frames_gap's
+    out = {}
+    for name, (p, q) in dict(capsule_auroc=(pos, neg), source_auroc_polyp_free=(kb, cb),
+                             source_auroc_polyp_free_alike=(ka, ca),
+                             source_auroc_inpainted=(ki, neg),
+                             source_auroc_polyp_free_training_frames=(kt, ct)).items():
+        (ap_, bp), (an, bn) = both(p), both(q)
+        out[name] = paired_auroc_difference(ap_, an, bp, bn, seed)
+    out["note"] = ("AUROC of the evaluated weights minus the --compare weights on the same images; "
+                   "95 % paired bootstrap interval over those images")
+    return out
+
 # --------------------------------------------------------------------------
 # Export: BN folded into each conv, then the documented binary format
 
@@ -1557,12 +1601,17 @@ def main():
                     help="train nothing: score the network of a weights file on the shipped "
                          "model's held-out material (Kvasir-SEG fold 4, held-out capsule "
                          "groups) at the file's threshold, and write that report to --metrics")
+    ap.add_argument("--compare", metavar="WEIGHTS",
+                    help="with --evaluate: also score these weights on the same images and "
+                         "report the paired AUROC differences (evaluated minus these)")
     ap.add_argument("--save-torch", metavar="PATH",
                     help="also save the trained network's PyTorch state (unfolded), "
                          "for experiments on a trained model")
     ap.add_argument("--smoke", action="store_true",
                     help="a few frames, one epoch: checks the tool runs end to end")
     a = ap.parse_args()
+    if a.compare and not a.evaluate:
+        ap.error("--compare goes with --evaluate")
     if a.input_side not in INPUT_SIDES:
         ap.error("--input-side takes a multiple of 16 from 64 to 160")
     set_input_side(a.input_side)
@@ -1597,6 +1646,7 @@ def main():
     if a.evaluate:
         try:
             net, thr = read_weights(a.evaluate)
+            ref = read_weights(a.compare)[0] if a.compare else None
         except (OSError, ValueError) as e:
             log(f"train_polyp: {e}")
             return 2
@@ -1614,6 +1664,9 @@ def main():
             float(np.mean(kis >= thr))
         rep["source_auroc_polyp_free_training_frames"] = training_frames_gap(
             net, data, ktr, wtr, a.seed + 301, thr)
+        if a.compare:
+            rep["paired_vs_compare"] = compare_models(net, ref, data, kva, wh, ktr, wtr, a.seed + 300)
+            rep["paired_vs_compare"]["compare_weights"] = os.path.basename(a.compare)
         with open(a.metrics, "w") as f:
             json.dump(dict(tool="tools/train_polyp.py --evaluate", weights=os.path.basename(
                 a.evaluate), seed=a.seed, threshold=thr, final=rep), f, indent=1)

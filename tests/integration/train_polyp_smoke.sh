@@ -4,7 +4,8 @@
 # file the C engine loads and runs, a metrics file with the validation
 # sections and two cross-validation folds (fold 4 being the shipped model
 # itself), gives the same bytes twice, can be read back and scored again
-# (--evaluate), and never touches models/. Skips (77) without ../shared or
+# (--evaluate, paired against other weights with --compare), and never
+# touches models/. Skips (77) without ../shared or
 # Debian's python3-torch.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -51,7 +52,8 @@ ok "training is reproducible"
 # held-out material: the same figures as the training's own report, and a
 # damaged file is refused by name
 /usr/bin/python3 "$CS_SOURCE_DIR/tools/train_polyp.py" --smoke --shared "$CS_SHARED_DIR/data" \
-    --cache "$T/cache" --metrics "$T/e.json" --evaluate "$T/w.bin" >/dev/null 2>"$T/eval.err" \
+    --cache "$T/cache" --metrics "$T/e.json" --evaluate "$T/w.bin" --compare "$T/w2.bin" \
+    >/dev/null 2>"$T/eval.err" \
     || die "--evaluate failed: $(tail -5 "$T/eval.err")"
 python3 - "$T/m.json" "$T/e.json" <<'PY' || fail "--evaluate does not reproduce the training's report"
 import json, sys
@@ -63,6 +65,12 @@ assert abs(m["capsule"]["threshold"] - e["capsule"]["threshold"]) < 1e-6
 for k in ("source_auroc_polyp_free_alike", "source_auroc_inpainted_alike",
           "source_auroc_polyp_free_training_frames"):
     assert e[k]["n_kvasir"] > 0 and e[k]["n_capsule"] > 0, e[k]
+# --compare with the same bytes: every paired difference and its interval is 0
+p = e["paired_vs_compare"]
+assert p["compare_weights"] == "w2.bin", p
+for k in ("capsule_auroc", "source_auroc_polyp_free", "source_auroc_inpainted",
+          "source_auroc_polyp_free_training_frames"):
+    assert p[k]["difference"] == 0 and p[k]["interval95"] == [0, 0], (k, p[k])
 PY
 head -c 2000 "$T/w.bin" >"$T/cut.bin"
 if /usr/bin/python3 "$CS_SOURCE_DIR/tools/train_polyp.py" --smoke --shared "$CS_SHARED_DIR/data" \
@@ -70,7 +78,12 @@ if /usr/bin/python3 "$CS_SOURCE_DIR/tools/train_polyp.py" --smoke --shared "$CS_
     fail "--evaluate accepted a cut weights file"
 fi
 grep -q "not a polyp weights file, or damaged" "$T/eval2.err" || fail "no clear error: $(cat "$T/eval2.err")"
-ok "--evaluate reproduces the training's figures and refuses a damaged file"
+if /usr/bin/python3 "$CS_SOURCE_DIR/tools/train_polyp.py" --smoke --shared "$CS_SHARED_DIR/data" \
+    --cache "$T/cache" --metrics "$T/e3.json" --compare "$T/w.bin" >/dev/null 2>"$T/eval3.err"; then
+    fail "--compare without --evaluate was accepted"
+fi
+grep -q -- "--compare goes with --evaluate" "$T/eval3.err" || fail "no clear error: $(cat "$T/eval3.err")"
+ok "--evaluate reproduces the training's figures, --compare pairs them, a damaged file is refused"
 
 # a negative sample count is refused by name, before any data is read
 if /usr/bin/python3 "$CS_SOURCE_DIR/tools/train_polyp.py" --smoke --shared "$CS_SHARED_DIR/data" \
