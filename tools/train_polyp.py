@@ -552,6 +552,7 @@ class Sampler:
         self.widx = widx      # capsule frames usable for training
         self.seed = seed
         self._stats = {}
+        self._inpainted = {}
 
     def kvasir(self, rng, i, masked=None):
         img = self.d["kimg"][i].copy()
@@ -658,7 +659,20 @@ class Sampler:
                 return img, np.zeros((w, w), np.float32)
         return None
 
-    def epoch(self, ep, n_kv, n_neg, n_paste_pos, n_paste_neg, n_kv_bg=0):
+    def kvasir_inpainted(self, rng):
+        """A whole Kvasir-SEG frame with its polyp inpainted (as the
+        source_auroc_inpainted check does), as a negative: colon wall at
+        the whole frame's scale, not only the crops of kvasir_background.
+        Inpainted once per frame and kept."""
+        k = int(self.kidx[rng.randint(len(self.kidx))])
+        if k not in self._inpainted:
+            self._inpainted[k] = inpaint(self.d["kimg"][k], self.d["kmask"][k] >= 128)
+        img = self._inpainted[k].copy()
+        if rng.rand() < 0.5:
+            img[self.d["kovl"][k]] = 0
+        return img, np.zeros(img.shape[:2], np.float32)
+
+    def epoch(self, ep, n_kv, n_neg, n_paste_pos, n_paste_neg, n_kv_bg=0, n_kv_inp=0):
         """One epoch's samples, shuffled. Returns (x uint8 NxINxINx3, masks
         NxOUTxOUT, kind N, pair N). kind: the sample's source (KINDS);
         pair[i] = 1 when sample i+1 is the same Kvasir-SEG frame under the
@@ -667,7 +681,8 @@ class Sampler:
         rng = np.random.RandomState(self.seed * 1000 + ep)
         plan = ([("k", int(i)) for i in rng.choice(self.kidx, n_kv, replace=False)] +
                 [("w", int(i)) for i in rng.choice(self.widx, n_neg, replace=False)] +
-                [("pp", 0)] * n_paste_pos + [("pn", 0)] * n_paste_neg + [("kb", 0)] * n_kv_bg)
+                [("pp", 0)] * n_paste_pos + [("pn", 0)] * n_paste_neg + [("kb", 0)] * n_kv_bg +
+                [("ki", 0)] * n_kv_inp)
         order = rng.permutation(len(plan))
         xs, ms, kinds, pairs = [], [], [], []
         for j in order:
@@ -698,6 +713,9 @@ class Sampler:
                     x0, y0 = rng.randint(0, s - w + 1), rng.randint(0, s - w + 1)
                     img = img[y0:y0 + w, x0:x0 + w]
                 m = np.zeros(img.shape[:2], np.float32)
+            elif kind == "ki":
+                r = self.kvasir_inpainted(rng)
+                img, m = r
             elif kind == "kb":
                 r = self.kvasir_background(rng)
                 if r is None:
@@ -719,7 +737,7 @@ class Sampler:
         return np.stack(xs), np.stack(ms), np.array(kinds), np.array(pairs)
 
 
-KINDS = dict(k=0, w=1, pp=2, pn=3, kb=4)
+KINDS = dict(k=0, w=1, pp=2, pn=3, kb=4, ki=5)
 # The overlay measures (--overlay-measures; off in the shipped recipe, see
 # the model card): overlay pairs, black corner patches, and no polyp label
 # under blacked-out overlay pixels.
@@ -734,6 +752,7 @@ CAPSULE_ZOOM = 0.0   # share of capsule negatives as close-up crops (--capsule-z
 PASTE_NEGATIVES = 150    # pasted colonoscopy background per epoch (--paste-negatives)
 KVASIR_BACKGROUND = 350  # polyp-free Kvasir-SEG crops per epoch (--kvasir-background)
 CAPSULE_NEGATIVES = 600  # capsule frames per epoch (--capsule-negatives)
+KVASIR_INPAINTED = 0     # whole Kvasir-SEG frames, polyp inpainted, per epoch (--kvasir-inpainted)
 SOURCE_TAU = 0.5     # temperature (logits) of the soft AUROC in source_rank_loss
 
 
@@ -814,7 +833,7 @@ def source_rank_loss(fl, yb, kind):
     score must not tell the two sources apart. Only the Kvasir-SEG side
     moves (the capsule side is detached): capsule frames are what the
     detector reads, and their negatives must not be pulled up."""
-    kv = fl[(yb == 0) & ((kind == KINDS["k"]) | (kind == KINDS["kb"]))]
+    kv = fl[(yb == 0) & ((kind == KINDS["k"]) | (kind == KINDS["kb"]) | (kind == KINDS["ki"]))]
     cap = fl[(yb == 0) & (kind == KINDS["w"])].detach()
     if len(kv) == 0 or len(cap) == 0:
         return fl.sum() * 0
@@ -862,20 +881,21 @@ def train(data, kidx, widx, epochs, seed, log, tag, widths=None, source_weight=0
     n_neg = min(len(widx), CAPSULE_NEGATIVES)
     n_pp, n_pn = (500, PASTE_NEGATIVES) if len(kidx) > 100 else (len(kidx), len(kidx) // 4)
     n_kb = KVASIR_BACKGROUND if len(kidx) > 100 else len(kidx) // 4
+    n_ki = KVASIR_INPAINTED if len(kidx) > 100 else min(KVASIR_INPAINTED, len(kidx) // 4)
     opt = torch.optim.AdamW(params, lr=3e-3, weight_decay=1e-4)
     bs = 32
     if OVERLAY_MEASURES:
         # an upper bound: how many frames get a pair is random
-        per_epoch = int(n_kv * (1 + PAIR_SHARE + 0.1) + n_neg + n_pp + n_pn + n_kb)
+        per_epoch = int(n_kv * (1 + PAIR_SHARE + 0.1) + n_neg + n_pp + n_pn + n_kb + n_ki)
         steps = epochs * (per_epoch // bs + 2)
     else:
-        per_epoch = n_kv + n_neg + n_pp + n_pn + n_kb
+        per_epoch = n_kv + n_neg + n_pp + n_pn + n_kb + n_ki
         steps = epochs * (per_epoch // bs + 1)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=3e-3, total_steps=steps + 10,
                                                 pct_start=0.15)
     t0 = time.time()
     for ep in range(epochs):
-        x, m, kinds, pairs = sampler.epoch(ep, n_kv, n_neg, n_pp, n_pn, n_kb)
+        x, m, kinds, pairs = sampler.epoch(ep, n_kv, n_neg, n_pp, n_pn, n_kb, n_ki)
         net.train()
         tot = src_tot = ovl_tot = dom_tot = 0.0
         nb = 0
@@ -1539,7 +1559,8 @@ def write_outline_sets(data, out, seed):
 
 def main():
     global WIDTHS, LIGHT_SHARE, CAPSULE_ZOOM, OVERLAY_MEASURES, COLOUR_SWAP, SWAP_KIND
-    global OVERLAY_LOOKALIKES, PASTE_NEGATIVES, KVASIR_BACKGROUND, CAPSULE_NEGATIVES
+    global OVERLAY_LOOKALIKES, PASTE_NEGATIVES, KVASIR_BACKGROUND, CAPSULE_NEGATIVES, \
+        KVASIR_INPAINTED
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--shared", required=True, help="folder holding kvasir-seg/ and wcebleedgen/")
     ap.add_argument("--cache", required=True, help="gitignored cache folder")
@@ -1585,6 +1606,9 @@ def main():
                     help="pasted colonoscopy background patches per epoch (negatives)")
     ap.add_argument("--kvasir-background", type=int, default=KVASIR_BACKGROUND,
                     help="polyp-free Kvasir-SEG crops per epoch (negatives)")
+    ap.add_argument("--kvasir-inpainted", type=int, default=KVASIR_INPAINTED,
+                    help="whole Kvasir-SEG frames with the polyp inpainted per epoch "
+                         "(negatives; a trial, 0 as shipped)")
     ap.add_argument("--capsule-negatives", type=int, default=CAPSULE_NEGATIVES,
                     help="capsule frames per epoch (negatives; at most the capsule train frames)")
     ap.add_argument("--overlay-measures", action="store_true",
@@ -1619,14 +1643,15 @@ def main():
     LIGHT_SHARE, CAPSULE_ZOOM = a.light_share, a.capsule_zoom
     PASTE_NEGATIVES, KVASIR_BACKGROUND = a.paste_negatives, a.kvasir_background
     CAPSULE_NEGATIVES = a.capsule_negatives
+    KVASIR_INPAINTED = a.kvasir_inpainted
     COLOUR_SWAP = a.colour_swap
     SWAP_KIND = a.swap_kind
     OVERLAY_LOOKALIKES = a.overlay_lookalikes
     OVERLAY_MEASURES = a.overlay_measures
     if len(WIDTHS) != 4 or min(WIDTHS) < 1:
         ap.error("--widths takes four positive integers")
-    if min(PASTE_NEGATIVES, KVASIR_BACKGROUND) < 0 or CAPSULE_NEGATIVES < 1:
-        ap.error("--paste-negatives and --kvasir-background take a count >= 0, "
+    if min(PASTE_NEGATIVES, KVASIR_BACKGROUND, KVASIR_INPAINTED) < 0 or CAPSULE_NEGATIVES < 1:
+        ap.error("--paste-negatives, --kvasir-background and --kvasir-inpainted take a count >= 0, "
                  "--capsule-negatives a count >= 1")
     tkw = dict(source_weight=a.source_weight, overlay_weight=a.overlay_weight,
                domain_weight=a.domain_weight)
@@ -1700,7 +1725,7 @@ def main():
                    domain_weight=a.domain_weight, overlay_lookalikes=a.overlay_lookalikes,
                    overlay_measures=OVERLAY_MEASURES,
                    paste_negatives=PASTE_NEGATIVES, kvasir_background=KVASIR_BACKGROUND,
-                   capsule_negatives=CAPSULE_NEGATIVES)
+                   capsule_negatives=CAPSULE_NEGATIVES, kvasir_inpainted=KVASIR_INPAINTED)
 
     def save():
         with open(a.metrics + ".partial", "w") as f:
