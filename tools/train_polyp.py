@@ -1331,6 +1331,34 @@ def training_frames_gap(net, data, ktr, wtr, seed, thr):
 
 
 
+def capsule_rendered_sets(data, kval, wval, seed):
+    """Whole Kvasir-SEG frames with the polyp inpainted, and whole capsule
+    frames, both rendered as capsule video by capsule_look (the training's
+    augmentation, one fixed draw per frame): colon wall as a capsule camera
+    might show it, the nearest this data comes to colon-capsule frames
+    without a polyp."""
+    rng = np.random.RandomState(seed)
+    z = np.zeros((CACHE_SIDE, CACHE_SIDE), np.float32)
+    ki = np.stack([capsule_look(rng, inpaint(data["kimg"][i], data["kmask"][i] >= 128), z)[0]
+                   for i in kval])
+    cw = np.stack([capsule_look(rng, data["wimg"][i], z)[0] for i in wval])
+    return ki, cw
+
+
+def capsule_rendered_gap(net, data, kval, wval, seed, thr):
+    """The source AUROC of capsule_rendered_sets: does the gap survive when
+    the colonoscope's sharpness, light and field are replaced by the
+    capsule's?"""
+    ki, cw = capsule_rendered_sets(data, kval, wval, seed)
+    _, ks = predict(net, ki)
+    _, cs = predict(net, cw)
+    return dict(auroc=auroc(ks, cs), n_kvasir=len(ks), n_capsule=len(cs),
+                interval95=auroc_interval(ks, cs, seed),
+                kvasir_flagged=float(np.mean(ks >= thr)), capsule_flagged=float(np.mean(cs >= thr)),
+                note="whole Kvasir-SEG frames, polyp inpainted, vs whole capsule frames, both "
+                     "through the training's capsule look (one fixed draw)")
+
+
 def paired_auroc_difference(a_pos, a_neg, b_pos, b_neg, seed, n=1000):
     """AUROC of model a minus that of model b on the same samples (a_pos[i]
     and b_pos[i] are two models' scores of one image), with a 95 %
@@ -1363,11 +1391,13 @@ def compare_models(net, ref, data, kval, wval, ktr, wtr, seed):
     ka, ca = background_crops_alike(data, kval, wval, seed + 2)
     ki = np.stack([resize_u8(inpaint(data["kimg"][i], data["kmask"][i] >= 128)) for i in kval])
     kt, ct = background_crops(data, ktr, wtr, seed + 1)  # seed as training_frames_gap's
+    kr, cr = capsule_rendered_sets(data, kval, wval, seed + 2)  # as capsule_rendered_gap's
     out = {}
     for name, (p, q) in dict(capsule_auroc=(pos, neg), source_auroc_polyp_free=(kb, cb),
                              source_auroc_polyp_free_alike=(ka, ca),
                              source_auroc_inpainted=(ki, neg),
-                             source_auroc_polyp_free_training_frames=(kt, ct)).items():
+                             source_auroc_polyp_free_training_frames=(kt, ct),
+                             source_auroc_capsule_rendered=(kr, cr)).items():
         (ap_, bp), (an, bn) = both(p), both(q)
         out[name] = paired_auroc_difference(ap_, an, bp, bn, seed)
     out["note"] = ("AUROC of the evaluated weights minus the --compare weights on the same images; "
@@ -1689,6 +1719,8 @@ def main():
             float(np.mean(kis >= thr))
         rep["source_auroc_polyp_free_training_frames"] = training_frames_gap(
             net, data, ktr, wtr, a.seed + 301, thr)
+        rep["source_auroc_capsule_rendered"] = capsule_rendered_gap(
+            net, data, kva, wh, a.seed + 302, thr)
         if a.compare:
             rep["paired_vs_compare"] = compare_models(net, ref, data, kva, wh, ktr, wtr, a.seed + 300)
             rep["paired_vs_compare"]["compare_weights"] = os.path.basename(a.compare)

@@ -63,13 +63,13 @@ for k in ("dice", "iou", "hit_rate"):
 assert abs(m["capsule"]["auroc"] - e["capsule"]["auroc"]) < 0.02, (m["capsule"], e["capsule"])
 assert abs(m["capsule"]["threshold"] - e["capsule"]["threshold"]) < 1e-6
 for k in ("source_auroc_polyp_free_alike", "source_auroc_inpainted_alike",
-          "source_auroc_polyp_free_training_frames"):
+          "source_auroc_polyp_free_training_frames", "source_auroc_capsule_rendered"):
     assert e[k]["n_kvasir"] > 0 and e[k]["n_capsule"] > 0, e[k]
 # --compare with the same bytes: every paired difference and its interval is 0
 p = e["paired_vs_compare"]
 assert p["compare_weights"] == "w2.bin", p
 for k in ("capsule_auroc", "source_auroc_polyp_free", "source_auroc_inpainted",
-          "source_auroc_polyp_free_training_frames"):
+          "source_auroc_polyp_free_training_frames", "source_auroc_capsule_rendered"):
     assert p[k]["difference"] == 0 and p[k]["interval95"] == [0, 0], (k, p[k])
 PY
 head -c 2000 "$T/w.bin" >"$T/cut.bin"
