@@ -1322,13 +1322,19 @@ def training_frames_gap(net, data, ktr, wtr, seed, thr):
     learnt the gap; far lower: the held-out gap is a failure to generalise to
     new colonoscopy frames."""
     kb, cb = background_crops(data, ktr, wtr, seed)
-    _, ks = predict(net, kb)
-    _, cs = predict(net, cb)
+    return gap_report(net, kb, cb, seed, thr,
+                      "polyp-free crops as source_auroc_polyp_free, from the training frames")
+
+
+def gap_report(net, kimgs, cimgs, seed, thr, note):
+    """Source AUROC of the score on Kvasir-SEG images against capsule ones,
+    its interval and the share of each flagged at the threshold."""
+    _, ks = predict(net, kimgs)
+    _, cs = predict(net, cimgs)
     return dict(auroc=auroc(ks, cs), n_kvasir=len(ks), n_capsule=len(cs),
                 interval95=auroc_interval(ks, cs, seed),
                 kvasir_flagged=float(np.mean(ks >= thr)), capsule_flagged=float(np.mean(cs >= thr)),
-                note="polyp-free crops as source_auroc_polyp_free, from the training frames")
-
+                note=note)
 
 
 def capsule_rendered_sets(data, kval, wval, seed):
@@ -1350,13 +1356,9 @@ def capsule_rendered_gap(net, data, kval, wval, seed, thr):
     the colonoscope's sharpness, light and field are replaced by the
     capsule's?"""
     ki, cw = capsule_rendered_sets(data, kval, wval, seed)
-    _, ks = predict(net, ki)
-    _, cs = predict(net, cw)
-    return dict(auroc=auroc(ks, cs), n_kvasir=len(ks), n_capsule=len(cs),
-                interval95=auroc_interval(ks, cs, seed),
-                kvasir_flagged=float(np.mean(ks >= thr)), capsule_flagged=float(np.mean(cs >= thr)),
-                note="whole Kvasir-SEG frames, polyp inpainted, vs whole capsule frames, both "
-                     "through the training's capsule look (one fixed draw)")
+    return gap_report(net, ki, cw, seed, thr,
+                      "whole Kvasir-SEG frames, polyp inpainted, vs whole capsule frames, both "
+                      "through the training's capsule look (one fixed draw)")
 
 
 def paired_auroc_difference(a_pos, a_neg, b_pos, b_neg, seed, n=1000):
