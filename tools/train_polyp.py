@@ -45,7 +45,11 @@ outline rule was chosen on (folds 0-3, and polyps pasted into capsule
 frames; models/MODEL_CARD-polyp.md, "Outlines"). --evaluate WEIGHTS trains
 nothing: it reads a weights file back (read_weights) and writes its
 held-out report, the same figures the training reports, to --metrics,
-and the source measure on crops of the frames it trained on.
+with the source measure on crops of the frames it trained on and on
+frames rendered as capsule video; --compare OTHER adds each measure's
+paired difference against another weights file on the same images.
+--kvasir-inpainted N (a trial, 0 as shipped) adds N whole Kvasir-SEG
+frames an epoch with the polyp inpainted, as negatives.
 
 Single thread, seeded, deterministic ops, fixed data order: the same data
 and arguments give the same weights bytes.
@@ -552,7 +556,6 @@ class Sampler:
         self.widx = widx      # capsule frames usable for training
         self.seed = seed
         self._stats = {}
-        self._inpainted = {}
 
     def kvasir(self, rng, i, masked=None):
         img = self.d["kimg"][i].copy()
@@ -663,11 +666,9 @@ class Sampler:
         """A whole Kvasir-SEG frame with its polyp inpainted (as the
         source_auroc_inpainted check does), as a negative: colon wall at
         the whole frame's scale, not only the crops of kvasir_background.
-        Inpainted once per frame and kept."""
+        """
         k = int(self.kidx[rng.randint(len(self.kidx))])
-        if k not in self._inpainted:
-            self._inpainted[k] = inpaint(self.d["kimg"][k], self.d["kmask"][k] >= 128)
-        img = self._inpainted[k].copy()
+        img = inpainted_kvasir(self.d, k).copy()
         if rng.rand() < 0.5:
             img[self.d["kovl"][k]] = 0
         return img, np.zeros(img.shape[:2], np.float32)
@@ -714,8 +715,7 @@ class Sampler:
                     img = img[y0:y0 + w, x0:x0 + w]
                 m = np.zeros(img.shape[:2], np.float32)
             elif kind == "ki":
-                r = self.kvasir_inpainted(rng)
-                img, m = r
+                img, m = self.kvasir_inpainted(rng)
             elif kind == "kb":
                 r = self.kvasir_background(rng)
                 if r is None:
@@ -1238,6 +1238,18 @@ def inpaint(img, mask):
     return out.clip(0, 255).astype(np.uint8)
 
 
+def inpainted_kvasir(data, i):
+    """Kvasir-SEG frame i with its polyp inpainted, at cache size. Computed
+    once per frame and kept in `data` (inpaint is the slow step of the
+    checks, and the training negatives, the held-out report, the
+    capsule-rendered check and --compare all want the same frames)."""
+    done = data.setdefault("_inpainted", {})
+    if i not in done:
+        done[i] = inpaint(data["kimg"][i], data["kmask"][i] >= 128)
+        done[i].setflags(write=False)  # shared: a caller that changes it must copy
+    return done[i]
+
+
 def fold_report(net, data, kval, wval, seed):
     seg, kv_scores = seg_metrics(net, data, kval)
     pos, neg = capsule_set(data, kval, wval, seed)
@@ -1249,7 +1261,7 @@ def fold_report(net, data, kval, wval, seed):
     ka, ca = background_crops_alike(data, kval, wval, seed + 2)
     _, kas = predict(net, ka)
     _, cas = predict(net, ca)
-    ki = np.stack([resize_u8(inpaint(data["kimg"][i], data["kmask"][i] >= 128)) for i in kval])
+    ki = np.stack([resize_u8(inpainted_kvasir(data, i)) for i in kval])
     _, kis = predict(net, ki)
     # the control: capsule frames inpainted the same way, under the mask of
     # a polyp of this fold (an inpainted patch alone must not be the cue)
@@ -1345,7 +1357,7 @@ def capsule_rendered_sets(data, kval, wval, seed):
     without a polyp."""
     rng = np.random.RandomState(seed)
     z = np.zeros((CACHE_SIDE, CACHE_SIDE), np.float32)
-    ki = np.stack([capsule_look(rng, inpaint(data["kimg"][i], data["kmask"][i] >= 128), z)[0]
+    ki = np.stack([capsule_look(rng, inpainted_kvasir(data, i), z)[0]
                    for i in kval])
     cw = np.stack([capsule_look(rng, data["wimg"][i], z)[0] for i in wval])
     return ki, cw
@@ -1378,7 +1390,8 @@ def paired_auroc_difference(a_pos, a_neg, b_pos, b_neg, seed, n=1000):
         ip, ineg = rng.randint(len(a_pos), size=len(a_pos)), rng.randint(len(a_neg), size=len(a_neg))
         v.append(auroc(a_pos[ip], a_neg[ineg]) - auroc(b_pos[ip], b_neg[ineg]))
     return dict(difference=float(d), interval95=[float(np.percentile(v, 2.5)),
-                                                  float(np.percentile(v, 97.5))])
+                                                  float(np.percentile(v, 97.5))],
+                evaluated=auroc(a_pos, a_neg), compared=auroc(b_pos, b_neg))
 
 
 def compare_models(net, ref, data, kval, wval, ktr, wtr, seed):
@@ -1391,7 +1404,7 @@ def compare_models(net, ref, data, kval, wval, ktr, wtr, seed):
     pos, neg = capsule_set(data, kval, wval, seed)
     kb, cb = background_crops(data, kval, wval, seed + 1)
     ka, ca = background_crops_alike(data, kval, wval, seed + 2)
-    ki = np.stack([resize_u8(inpaint(data["kimg"][i], data["kmask"][i] >= 128)) for i in kval])
+    ki = np.stack([resize_u8(inpainted_kvasir(data, i)) for i in kval])
     kt, ct = background_crops(data, ktr, wtr, seed + 1)  # seed as training_frames_gap's
     kr, cr = capsule_rendered_sets(data, kval, wval, seed + 2)  # as capsule_rendered_gap's
     out = {}

@@ -71,6 +71,9 @@ assert p["compare_weights"] == "w2.bin", p
 for k in ("capsule_auroc", "source_auroc_polyp_free", "source_auroc_inpainted",
           "source_auroc_polyp_free_training_frames", "source_auroc_capsule_rendered"):
     assert p[k]["difference"] == 0 and p[k]["interval95"] == [0, 0], (k, p[k])
+    # the pairs are drawn on the very images the report scored
+    own = e["capsule"]["auroc"] if k == "capsule_auroc" else e[k]["auroc"]
+    assert abs(p[k]["evaluated"] - own) < 1e-9, (k, p[k], own)
 PY
 head -c 2000 "$T/w.bin" >"$T/cut.bin"
 if /usr/bin/python3 "$CS_SOURCE_DIR/tools/train_polyp.py" --smoke --shared "$CS_SHARED_DIR/data" \
