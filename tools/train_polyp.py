@@ -667,8 +667,18 @@ class Sampler:
         source_auroc_inpainted check does), as a negative: colon wall at
         the whole frame's scale, not only the crops of kvasir_background.
         """
-        k = int(self.kidx[rng.randint(len(self.kidx))])
-        img = inpainted_kvasir(self.d, k).copy()
+        if INPAINT_KIND == "copy":
+            if not hasattr(self, "copy_fillable"):  # frames whose polyp a copy can cover
+                self.copy_fillable = [int(k) for k in self.kidx
+                                      if copy_inpainted_kvasir(self.d, int(k)) is not None]
+                if not self.copy_fillable:
+                    raise SystemExit("train_polyp: --inpaint-kind copy: no training frame's polyp "
+                                     "can be covered by a shifted copy of its own wall")
+            k = self.copy_fillable[rng.randint(len(self.copy_fillable))]
+            img = copy_inpainted_kvasir(self.d, k).copy()
+        else:
+            k = int(self.kidx[rng.randint(len(self.kidx))])
+            img = inpainted_kvasir(self.d, k).copy()
         if rng.rand() < 0.5:
             img[self.d["kovl"][k]] = 0
         return img, np.zeros(img.shape[:2], np.float32)
@@ -753,6 +763,7 @@ PASTE_NEGATIVES = 150    # pasted colonoscopy background per epoch (--paste-nega
 KVASIR_BACKGROUND = 350  # polyp-free Kvasir-SEG crops per epoch (--kvasir-background)
 CAPSULE_NEGATIVES = 600  # capsule frames per epoch (--capsule-negatives)
 KVASIR_INPAINTED = 0     # whole Kvasir-SEG frames, polyp inpainted, per epoch (--kvasir-inpainted)
+INPAINT_KIND = "blur"    # how those training frames are filled (--inpaint-kind)
 SOURCE_TAU = 0.5     # temperature (logits) of the soft AUROC in source_rank_loss
 
 
@@ -1250,6 +1261,62 @@ def inpainted_kvasir(data, i):
     return done[i]
 
 
+def inpaint_copy(img, mask, overlay):
+    """Fill `mask` (grown a little) with a feathered copy of another part of
+    the same frame, shifted to cover it: the polyp replaced by real colon
+    wall rather than a smooth patch. Training negatives are filled this way
+    (--inpaint-kind copy) because the checks fill with `inpaint`'s blur: a
+    network that learnt the blur patch as a "no polyp" cue would pass those
+    checks without having learnt colon wall. None when no shifted copy is
+    lit, free of overlays and wholly outside the grown mask."""
+    s = img.shape[0]
+    m = np.asarray(Image.fromarray((mask * 255).astype(np.uint8)).filter(
+        ImageFilter.MaxFilter(odd_px(9)))) > 0
+    if not m.any():
+        return img.copy()
+    luma = img.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
+    usable = (luma > 20) & ~overlay & ~m
+    ys, xs = np.nonzero(m)
+    step = max(1, s // 16)
+    best = None  # (usable share, -shift length, dy, dx)
+    for dy in range(-s + step, s, step):
+        if ys.min() + dy < 0 or ys.max() + dy >= s:
+            continue
+        for dx in range(-s + step, s, step):
+            if xs.min() + dx < 0 or xs.max() + dx >= s:
+                continue
+            share = usable[ys + dy, xs + dx].mean()
+            key = (share, -(dy * dy + dx * dx), dy, dx)
+            if share >= 0.98 and (best is None or key > best):
+                best = key
+    if best is None:
+        return None
+    dy, dx = best[2], best[3]
+    shifted = np.roll(img.astype(np.float32), (-dy, -dx), axis=(0, 1))
+    # match the copy's mean colour to the wall around the hole
+    ring = np.asarray(Image.fromarray(m.astype(np.uint8) * 255).filter(
+        ImageFilter.MaxFilter(odd_px(7)))) > 0
+    ring &= ~m & usable
+    if ring.any():
+        shifted += img[ring].astype(np.float32).mean(0) - shifted[ring].mean(0)
+    alpha = np.asarray(Image.fromarray(m.astype(np.uint8) * 255).filter(
+        ImageFilter.GaussianBlur(2 * PX)), np.float32) / 255
+    alpha = np.maximum(alpha, m)[..., None]
+    out = alpha * shifted + (1 - alpha) * img.astype(np.float32)
+    return out.clip(0, 255).astype(np.uint8)
+
+
+def copy_inpainted_kvasir(data, i):
+    """Kvasir-SEG frame i with its polyp covered by inpaint_copy (or None),
+    at cache size; computed once and kept read-only in `data`."""
+    done = data.setdefault("_copy_inpainted", {})
+    if i not in done:
+        done[i] = inpaint_copy(data["kimg"][i], data["kmask"][i] >= 128, data["kovl"][i])
+        if done[i] is not None:
+            done[i].setflags(write=False)
+    return done[i]
+
+
 def fold_report(net, data, kval, wval, seed):
     seg, kv_scores = seg_metrics(net, data, kval)
     pos, neg = capsule_set(data, kval, wval, seed)
@@ -1605,7 +1672,7 @@ def write_outline_sets(data, out, seed):
 def main():
     global WIDTHS, LIGHT_SHARE, CAPSULE_ZOOM, OVERLAY_MEASURES, COLOUR_SWAP, SWAP_KIND
     global OVERLAY_LOOKALIKES, PASTE_NEGATIVES, KVASIR_BACKGROUND, CAPSULE_NEGATIVES, \
-        KVASIR_INPAINTED
+        KVASIR_INPAINTED, INPAINT_KIND
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--shared", required=True, help="folder holding kvasir-seg/ and wcebleedgen/")
     ap.add_argument("--cache", required=True, help="gitignored cache folder")
@@ -1619,6 +1686,10 @@ def main():
     ap.add_argument("--folds", default="0,1,2,3,4",
                     help="cross-validation folds to run (merged into --metrics)")
     ap.add_argument("--seed", type=int, default=13)
+    ap.add_argument("--train-seed", type=int, default=None,
+                    help="seed of the final model's initial weights and sample order only "
+                         "(default: --seed); the splits and checks stay those of --seed, so "
+                         "a second draw of a recipe is scored on the same held-out images")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--part", choices=["all", "final", "cv"], default="all",
                     help="final: only the shipped model; cv: only the cross-validation, "
@@ -1654,6 +1725,10 @@ def main():
     ap.add_argument("--kvasir-inpainted", type=int, default=KVASIR_INPAINTED,
                     help="whole Kvasir-SEG frames with the polyp inpainted per epoch "
                          "(negatives; a trial, 0 as shipped)")
+    ap.add_argument("--inpaint-kind", choices=["blur", "copy"], default=INPAINT_KIND,
+                    help="how --kvasir-inpainted frames are filled: blur (as the checks) or "
+                         "copy (a shifted part of the same frame, so that no shared fill "
+                         "artefact links the training negatives and the checks)")
     ap.add_argument("--capsule-negatives", type=int, default=CAPSULE_NEGATIVES,
                     help="capsule frames per epoch (negatives; at most the capsule train frames)")
     ap.add_argument("--overlay-measures", action="store_true",
@@ -1681,6 +1756,8 @@ def main():
     a = ap.parse_args()
     if a.compare and not a.evaluate:
         ap.error("--compare goes with --evaluate")
+    if a.train_seed is not None and a.part != "final":
+        ap.error("--train-seed goes with --part final (the cross-validation folds keep their seeds)")
     if a.input_side not in INPUT_SIDES:
         ap.error("--input-side takes a multiple of 16 from 64 to 160")
     set_input_side(a.input_side)
@@ -1689,6 +1766,7 @@ def main():
     PASTE_NEGATIVES, KVASIR_BACKGROUND = a.paste_negatives, a.kvasir_background
     CAPSULE_NEGATIVES = a.capsule_negatives
     KVASIR_INPAINTED = a.kvasir_inpainted
+    INPAINT_KIND = a.inpaint_kind
     COLOUR_SWAP = a.colour_swap
     SWAP_KIND = a.swap_kind
     OVERLAY_LOOKALIKES = a.overlay_lookalikes
@@ -1773,6 +1851,8 @@ def main():
                    overlay_measures=OVERLAY_MEASURES,
                    paste_negatives=PASTE_NEGATIVES, kvasir_background=KVASIR_BACKGROUND,
                    capsule_negatives=CAPSULE_NEGATIVES, kvasir_inpainted=KVASIR_INPAINTED)
+    if INPAINT_KIND != "blur":  # recorded only when changed: the shipped metrics stay as they are
+        metrics["inpaint_kind"] = INPAINT_KIND
 
     def save():
         with open(a.metrics + ".partial", "w") as f:
@@ -1786,7 +1866,8 @@ def main():
         kva = np.nonzero(kfold == 4)[0]
         if a.smoke and len(kva) == 0:
             kva = ktr[:5]
-        net = train(data, ktr, widx_train, a.epochs, a.seed, log, "final", **tkw)
+        train_seed = a.seed if a.train_seed is None else a.train_seed
+        net = train(data, ktr, widx_train, a.epochs, train_seed, log, "final", **tkw)
         rep, ps, ns = fold_report(net, data, kva, widx_held, a.seed + 300)
         op = choose_threshold(ps, ns)
         rep["capsule"].update(op)
@@ -1795,6 +1876,8 @@ def main():
             float(np.mean(kis >= op["threshold"]))
         metrics["final"] = rep
         metrics["final"]["train_seconds"] = round(time.time() - t0)
+        if a.train_seed is not None:
+            metrics["train_seed"] = a.train_seed
         metrics["threshold"] = op["threshold"]
         write_weights(net, a.out, op["threshold"])
         if a.save_torch:

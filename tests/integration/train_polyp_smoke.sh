@@ -4,7 +4,8 @@
 # file the C engine loads and runs, a metrics file with the validation
 # sections and two cross-validation folds (fold 4 being the shipped model
 # itself), gives the same bytes twice, can be read back and scored again
-# (--evaluate, paired against other weights with --compare), and never
+# (--evaluate, paired against other weights with --compare), draws again
+# on the same split (--train-seed), and never
 # touches models/. Skips (77) without ../shared or
 # Debian's python3-torch.
 set -euo pipefail
@@ -97,6 +98,32 @@ fi
 grep -q "take a count >= 0" "$T/count.err" || fail "no clear error: $(cat "$T/count.err")"
 [ ! -e "$T/w3.bin" ] || fail "a weights file was written despite the bad count"
 ok "sample counts out of range are refused"
+
+# a second draw of a recipe (--train-seed) keeps the splits, so it is scored
+# on the same held-out images; copy-filled inpainted negatives train; both
+# are recorded in the metrics, and --train-seed is refused outside --part final
+/usr/bin/python3 "$CS_SOURCE_DIR/tools/train_polyp.py" --smoke --shared "$CS_SHARED_DIR/data" \
+    --cache "$T/cache" --out "$T/w4.bin" --metrics "$T/m4.json" --part final --train-seed 14 \
+    --kvasir-inpainted 4 --inpaint-kind copy >/dev/null 2>"$T/train4.err" \
+    || die "--train-seed/--inpaint-kind copy training failed: $(tail -5 "$T/train4.err")"
+! cmp -s "$T/w.bin" "$T/w4.bin" || fail "--train-seed 14 gave the same weights as seed 13"
+python3 - "$T/m.json" "$T/m4.json" <<'PY' || fail "second draw not recorded or not on the same split"
+import json, sys
+m, m4 = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
+assert m4["train_seed"] == 14 and m4["seed"] == m["seed"], m4
+assert m4["inpaint_kind"] == "copy" and m4["kvasir_inpainted"] == 4, m4
+assert "train_seed" not in m and "inpaint_kind" not in m, "defaults must leave the metrics as shipped"
+for k in ("n_pos", "n_neg"):
+    assert m4["final"]["capsule"][k] == m["final"]["capsule"][k], (k, m4["final"], m["final"])
+assert m4["final"]["kvasir"]["n"] == m["final"]["kvasir"]["n"]
+PY
+if /usr/bin/python3 "$CS_SOURCE_DIR/tools/train_polyp.py" --smoke --shared "$CS_SHARED_DIR/data" \
+    --cache "$T/cache" --out "$T/w5.bin" --metrics "$T/m5.json" --part cv --train-seed 14 \
+    >/dev/null 2>"$T/seed.err"; then
+    fail "--train-seed with --part cv was accepted"
+fi
+grep -q -- "--train-seed goes with --part final" "$T/seed.err" || fail "no clear error: $(cat "$T/seed.err")"
+ok "a second draw keeps the held-out split; copy-filled negatives train"
 
 # the C engine loads the fresh weights and runs them on real frames
 head -4 "$WCE_LABELS" | awk -F, 'NR == 1 { print "file,polyp" } NR > 1 { print $1 ",0" }' >"$T/labels.csv"
