@@ -49,7 +49,12 @@ with the source measure on crops of the frames it trained on and on
 frames rendered as capsule video; --compare OTHER adds each measure's
 paired difference against another weights file on the same images.
 --kvasir-inpainted N (a trial, 0 as shipped) adds N whole Kvasir-SEG
-frames an epoch with the polyp inpainted, as negatives.
+frames an epoch with the polyp inpainted, as negatives; --inpaint-kind
+copy fills them with a shifted copy of the frame's own wall
+(inpaint_copy) instead of the checks' blur, so that the two share no fill
+artefact. --train-seed N draws the final model's weights and sample order
+again while the splits and checks keep --seed: two draws of one recipe
+are then scored on the same held-out images.
 
 Single thread, seeded, deterministic ops, fixed data order: the same data
 and arguments give the same weights bytes.
