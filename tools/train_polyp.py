@@ -101,6 +101,9 @@ def set_input_side(side):
     PX = side / 80.0
 
 
+LUMA = np.array([0.299, 0.587, 0.114], np.float32)  # RGB -> luma (BT.601)
+
+
 def odd_px(n):
     """An odd filter size n (at the 80 px scale) scaled by PX."""
     return 2 * int(round((n - 1) / 2 * PX)) + 1
@@ -561,6 +564,7 @@ class Sampler:
         self.widx = widx      # capsule frames usable for training
         self.seed = seed
         self._stats = {}
+        self._copy_fillable = None  # --inpaint-kind copy: frames whose polyp a copy can cover
 
     def kvasir(self, rng, i, masked=None):
         img = self.d["kimg"][i].copy()
@@ -580,7 +584,7 @@ class Sampler:
             st = []
             for img in self.d[key]:
                 f = img.reshape(-1, 3).astype(np.float32)
-                lit = f[f @ np.array([0.299, 0.587, 0.114], np.float32) > 20]
+                lit = f[f @ LUMA > 20]
                 lit = lit if len(lit) > 100 else f
                 st.append((lit.mean(0), lit.std(0) + 1.0))
             self._stats[key] = st
@@ -601,7 +605,7 @@ class Sampler:
         else:
             ref = self.colour_stats("wimg")[self.widx[rng.randint(len(self.widx))]]
         f = img.astype(np.float32)
-        lit = (f @ np.array([0.299, 0.587, 0.114], np.float32)) > 20
+        lit = (f @ LUMA) > 20
         px = f[lit] if lit.sum() > 100 else f.reshape(-1, 3)
         mu, sd = px.mean(0), px.std(0) + 1.0
         out = (f - mu) / sd * ref[1] + ref[0]
@@ -634,7 +638,7 @@ class Sampler:
         win = (slice(cy - b, cy + b + 1), slice(cx - b, cx + b + 1))
         amp[win] = (1 - a) * amp[win] + a * np.abs(fr)[win]
         out = np.fft.ifft2(np.fft.ifftshift(amp * np.exp(1j * pha), axes=(0, 1)), axes=(0, 1)).real
-        lit = (f @ np.array([0.299, 0.587, 0.114], np.float32)) > 20
+        lit = (f @ LUMA) > 20
         f = np.where(lit[..., None], out, f)
         return np.clip(f + 0.5, 0, 255).astype(np.uint8)
 
@@ -673,13 +677,13 @@ class Sampler:
         the whole frame's scale, not only the crops of kvasir_background.
         """
         if INPAINT_KIND == "copy":
-            if not hasattr(self, "copy_fillable"):  # frames whose polyp a copy can cover
-                self.copy_fillable = [int(k) for k in self.kidx
-                                      if copy_inpainted_kvasir(self.d, int(k)) is not None]
-                if not self.copy_fillable:
+            if self._copy_fillable is None:
+                self._copy_fillable = [int(k) for k in self.kidx
+                                       if copy_inpainted_kvasir(self.d, int(k)) is not None]
+                if not self._copy_fillable:
                     raise SystemExit("train_polyp: --inpaint-kind copy: no training frame's polyp "
                                      "can be covered by a shifted copy of its own wall")
-            k = self.copy_fillable[rng.randint(len(self.copy_fillable))]
+            k = self._copy_fillable[rng.randint(len(self._copy_fillable))]
             img = copy_inpainted_kvasir(self.d, k).copy()
         else:
             k = int(self.kidx[rng.randint(len(self.kidx))])
@@ -1227,7 +1231,7 @@ def background_crops_alike(data, kidx, widx, seed):
     rng = np.random.RandomState(seed)
     s = CACHE_SIDE
     w = int(s * 0.45)
-    luma = np.array([0.299, 0.587, 0.114], np.float32)
+    luma = LUMA
 
     def lit_and(img, ok):
         lit = (img.astype(np.float32) @ luma) > 20
@@ -1240,11 +1244,16 @@ def background_crops_alike(data, kidx, widx, seed):
     return stack_crops(kv), stack_crops(cap)
 
 
+def grown(mask, n):
+    """Boolean `mask` grown by an n x n maximum filter (n at the 80 px scale)."""
+    return np.asarray(Image.fromarray(mask.astype(np.uint8) * 255).filter(
+        ImageFilter.MaxFilter(odd_px(n)))) > 0
+
+
 def inpaint(img, mask):
     """Fill `mask` (grown a little) by repeated 5x5 box blurs from its
     surroundings: a Kvasir-SEG frame with its polyp removed."""
-    m = Image.fromarray((mask * 255).astype(np.uint8)).filter(ImageFilter.MaxFilter(odd_px(7)))
-    m = np.asarray(m) > 0
+    m = grown(mask, 7)
     out = img.astype(np.float32)
     out[m] = out[~m].mean(0)
     for _ in range(60):
@@ -1275,11 +1284,10 @@ def inpaint_copy(img, mask, overlay):
     checks without having learnt colon wall. None when no shifted copy is
     lit, free of overlays and wholly outside the grown mask."""
     s = img.shape[0]
-    m = np.asarray(Image.fromarray((mask * 255).astype(np.uint8)).filter(
-        ImageFilter.MaxFilter(odd_px(9)))) > 0
+    m = grown(mask, 9)
     if not m.any():
         return img.copy()
-    luma = img.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
+    luma = img.astype(np.float32) @ LUMA
     usable = (luma > 20) & ~overlay & ~m
     ys, xs = np.nonzero(m)
     step = max(1, s // 16)
@@ -1299,9 +1307,7 @@ def inpaint_copy(img, mask, overlay):
     dy, dx = best[2], best[3]
     shifted = np.roll(img.astype(np.float32), (-dy, -dx), axis=(0, 1))
     # match the copy's mean colour to the wall around the hole
-    ring = np.asarray(Image.fromarray(m.astype(np.uint8) * 255).filter(
-        ImageFilter.MaxFilter(odd_px(7)))) > 0
-    ring &= ~m & usable
+    ring = grown(m, 7) & ~m & usable
     if ring.any():
         shifted += img[ring].astype(np.float32).mean(0) - shifted[ring].mean(0)
     alpha = np.asarray(Image.fromarray(m.astype(np.uint8) * 255).filter(
@@ -1359,7 +1365,7 @@ def fold_report(net, data, kval, wval, seed):
     feats, scores = [], []
     for img, sc in [(resize_u8(data["kimg"][i]), kv_scores[j]) for j, i in enumerate(kval)] + \
             [(pos[j], ps[j]) for j in range(len(pos))]:
-        luma = img.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
+        luma = img.astype(np.float32) @ LUMA
         feats.append([(luma < 20).mean(), luma.mean()])
         scores.append(sc)
     feats, scores = np.array(feats), np.array(scores)
