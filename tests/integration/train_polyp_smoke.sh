@@ -106,7 +106,21 @@ ok "sample counts out of range are refused"
     --cache "$T/cache" --out "$T/w4.bin" --metrics "$T/m4.json" --part final --train-seed 14 \
     --kvasir-inpainted 4 --inpaint-kind copy >/dev/null 2>"$T/train4.err" \
     || die "--train-seed/--inpaint-kind copy training failed: $(tail -5 "$T/train4.err")"
-! cmp -s "$T/w.bin" "$T/w4.bin" || fail "--train-seed 14 gave the same weights as seed 13"
+# the same options drawn with --seed's own value, without --train-seed,
+# and with the blur fill: only --train-seed and --inpaint-kind differ
+smoke_final() {  # OUT_BASE, then extra options
+    local out=$1; shift
+    /usr/bin/python3 "$CS_SOURCE_DIR/tools/train_polyp.py" --smoke --shared "$CS_SHARED_DIR/data" \
+        --cache "$T/cache" --out "$T/$out.bin" --metrics "$T/$out.json" --part final \
+        --kvasir-inpainted 4 "$@" >/dev/null 2>"$T/$out.err" \
+        || die "smoke training $out failed: $(tail -5 "$T/$out.err")"
+}
+smoke_final w4s --train-seed 13 --inpaint-kind copy
+smoke_final w4d --inpaint-kind copy
+smoke_final w4b --inpaint-kind blur
+cmp -s "$T/w4s.bin" "$T/w4d.bin" || fail "--train-seed equal to --seed changed the weights"
+! cmp -s "$T/w4.bin" "$T/w4s.bin" || fail "--train-seed 14 gave the same weights as seed 13"
+! cmp -s "$T/w4d.bin" "$T/w4b.bin" || fail "--inpaint-kind copy trained the same weights as blur"
 python3 - "$T/m.json" "$T/m4.json" <<'PY' || fail "second draw not recorded or not on the same split"
 import json, sys
 m, m4 = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
