@@ -1231,10 +1231,9 @@ def background_crops_alike(data, kidx, widx, seed):
     rng = np.random.RandomState(seed)
     s = CACHE_SIDE
     w = int(s * 0.45)
-    luma = LUMA
 
     def lit_and(img, ok):
-        lit = (img.astype(np.float32) @ luma) > 20
+        lit = (img.astype(np.float32) @ LUMA) > 20
         return lambda sl: lit[sl].mean() >= 0.95 and ok(sl)
 
     kv = [crop_where(rng, data["kimg"][i], w, 0, s - w, 50,
