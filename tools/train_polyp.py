@@ -46,7 +46,9 @@ frames; models/MODEL_CARD-polyp.md, "Outlines"). --evaluate WEIGHTS trains
 nothing: it reads a weights file back (read_weights) and writes its
 held-out report, the same figures the training reports, to --metrics,
 with the source measure on crops of the frames it trained on and on
-frames rendered as capsule video; --compare OTHER adds each measure's
+frames rendered as capsule video, and the colon-capsule stand-in
+(colon_rendered_report: held-out colon frames with and without their
+polyp, both rendered as capsule video); --compare OTHER adds each measure's
 paired difference against another weights file on the same images.
 --kvasir-inpainted N (a trial, 0 as shipped) adds N whole Kvasir-SEG
 frames an epoch with the polyp inpainted, as negatives; --inpaint-kind
@@ -1450,6 +1452,59 @@ def capsule_rendered_gap(net, data, kval, wval, seed, thr):
                       "through the training's capsule look (one fixed draw)")
 
 
+def colon_rendered_pairs(data, kval, seed, fill):
+    """Each held-out Kvasir-SEG frame twice through capsule_look under one
+    draw of it: as it is, with its polyp, and with the polyp removed (fill
+    "blur": inpainted_kvasir; "copy": copy_inpainted_kvasir, the frames it
+    cannot fill left out). A pair is kept only when the polyp is still in
+    the rendered frame (the look's crop and field can cut it out). Both
+    sides are colon wall from one colonoscope, so the source cannot rank
+    them: the nearest this data comes to the same-device colon-capsule
+    check (polyp frames against normal colon frames)."""
+    rng = np.random.RandomState(seed)
+    z = np.zeros((CACHE_SIDE, CACHE_SIDE), np.float32)
+    polyp, free, kept = [], [], []
+    for i in kval:
+        filled = inpainted_kvasir(data, i) if fill == "blur" else copy_inpainted_kvasir(data, i)
+        if filled is None:
+            continue
+        st = rng.get_state()
+        a, m = capsule_look(rng, data["kimg"][i], (data["kmask"][i] >= 128).astype(np.float32))
+        rng.set_state(st)
+        b, _ = capsule_look(rng, filled, z)
+        if m.any():
+            polyp.append(a)
+            free.append(b)
+            kept.append(int(i))
+    empty = np.zeros((0, IN, IN, 3), np.uint8)
+    return (np.stack(polyp) if polyp else empty), (np.stack(free) if free else empty), kept
+
+
+def colon_rendered_report(net, data, kval, seed, thr, fill):
+    """colon_rendered_pairs scored: the AUROC of polyp frames against the
+    polyp-free colon frames, the share of pairs whose polyp frame scores
+    higher, and the share of each side flagged at the threshold. With
+    the blur fill, also the AUROC on the frames the copy fill can cover
+    and on the others: the fill and the frames, told apart."""
+    pf, ff, kept = colon_rendered_pairs(data, kval, seed, fill)
+    _, ps = predict(net, pf)
+    _, fs = predict(net, ff)
+    extra = {}
+    if fill == "blur":
+        fillable = np.array([copy_inpainted_kvasir(data, i) is not None for i in kept], bool)
+        extra = dict(auroc_copy_fillable_frames=auroc(ps[fillable], fs[fillable]),
+                     auroc_other_frames=auroc(ps[~fillable], fs[~fillable]),
+                     n_copy_fillable_frames=int(fillable.sum()))
+    return dict(auroc=auroc(ps, fs), n_pairs=len(ps), interval95=auroc_interval(ps, fs, seed),
+                pair_share_polyp_higher=float(np.mean(ps > fs)) if len(ps) else None,
+                polyp_flagged=float(np.mean(ps >= thr)) if len(ps) else None,
+                polyp_free_flagged=float(np.mean(fs >= thr)) if len(fs) else None,
+                fill=fill, **extra,
+                note="held-out Kvasir-SEG frames with their polyp against the same frames with "
+                     "the polyp removed, each pair through one draw of the training's capsule "
+                     "look: polyp against normal colon wall, one source on both sides")
+
+
 def paired_auroc_difference(a_pos, a_neg, b_pos, b_neg, seed, n=1000):
     """AUROC of model a minus that of model b on the same samples (a_pos[i]
     and b_pos[i] are two models' scores of one image), with a 95 %
@@ -1460,6 +1515,8 @@ def paired_auroc_difference(a_pos, a_neg, b_pos, b_neg, seed, n=1000):
     trainings of one recipe, which a single run cannot show."""
     a_pos, a_neg = np.asarray(a_pos, float), np.asarray(a_neg, float)
     b_pos, b_neg = np.asarray(b_pos, float), np.asarray(b_neg, float)
+    if min(len(a_pos), len(a_neg)) == 0:  # e.g. no frame the copy fill can cover
+        return dict(difference=None, interval95=None, evaluated=None, compared=None)
     d = auroc(a_pos, a_neg) - auroc(b_pos, b_neg)
     rng = np.random.RandomState(seed)
     v = []
@@ -1484,12 +1541,16 @@ def compare_models(net, ref, data, kval, wval, ktr, wtr, seed):
     ki = np.stack([resize_u8(inpainted_kvasir(data, i)) for i in kval])
     kt, ct = background_crops(data, ktr, wtr, seed + 1)  # seed as training_frames_gap's
     kr, cr = capsule_rendered_sets(data, kval, wval, seed + 2)  # as capsule_rendered_gap's
+    colon = {fill: colon_rendered_pairs(data, kval, seed + 3 + j, fill)[:2]  # as the report's
+             for j, fill in enumerate(("blur", "copy"))}
     out = {}
     for name, (p, q) in dict(capsule_auroc=(pos, neg), source_auroc_polyp_free=(kb, cb),
                              source_auroc_polyp_free_alike=(ka, ca),
                              source_auroc_inpainted=(ki, neg),
                              source_auroc_polyp_free_training_frames=(kt, ct),
-                             source_auroc_capsule_rendered=(kr, cr)).items():
+                             source_auroc_capsule_rendered=(kr, cr),
+                             colon_rendered_polyp_blur=colon["blur"],
+                             colon_rendered_polyp_copy=colon["copy"]).items():
         (ap_, bp), (an, bn) = both(p), both(q)
         out[name] = paired_auroc_difference(ap_, an, bp, bn, seed)
     out["note"] = ("AUROC of the evaluated weights minus the --compare weights on the same images; "
@@ -1824,6 +1885,9 @@ def main():
             net, data, ktr, wtr, a.seed + 301, thr)
         rep["source_auroc_capsule_rendered"] = capsule_rendered_gap(
             net, data, kva, wh, a.seed + 302, thr)
+        for j, fill in enumerate(("blur", "copy")):
+            rep[f"colon_rendered_polyp_{fill}"] = colon_rendered_report(
+                net, data, kva, a.seed + 303 + j, thr, fill)
         if a.compare:
             rep["paired_vs_compare"] = compare_models(net, ref, data, kva, wh, ktr, wtr, a.seed + 300)
             rep["paired_vs_compare"]["compare_weights"] = os.path.basename(a.compare)

@@ -66,15 +66,39 @@ assert abs(m["capsule"]["threshold"] - e["capsule"]["threshold"]) < 1e-6
 for k in ("source_auroc_polyp_free_alike", "source_auroc_inpainted_alike",
           "source_auroc_polyp_free_training_frames", "source_auroc_capsule_rendered"):
     assert e[k]["n_kvasir"] > 0 and e[k]["n_capsule"] > 0, e[k]
+c = e["colon_rendered_polyp_blur"]
+assert c["n_pairs"] > 0 and c["fill"] == "blur" and 0 <= c["pair_share_polyp_higher"] <= 1, c
+assert e["colon_rendered_polyp_copy"]["fill"] == "copy", e["colon_rendered_polyp_copy"]
 # --compare with the same bytes: every paired difference and its interval is 0
 p = e["paired_vs_compare"]
 assert p["compare_weights"] == "w2.bin", p
 for k in ("capsule_auroc", "source_auroc_polyp_free", "source_auroc_inpainted",
-          "source_auroc_polyp_free_training_frames", "source_auroc_capsule_rendered"):
+          "source_auroc_polyp_free_training_frames", "source_auroc_capsule_rendered",
+          "colon_rendered_polyp_blur", "colon_rendered_polyp_copy"):
+    if k == "colon_rendered_polyp_copy" and e[k]["n_pairs"] == 0:  # no frame the fill covers
+        assert p[k]["difference"] is None, p[k]
+        continue
     assert p[k]["difference"] == 0 and p[k]["interval95"] == [0, 0], (k, p[k])
     # the pairs are drawn on the very images the report scored
     own = e["capsule"]["auroc"] if k == "capsule_auroc" else e[k]["auroc"]
     assert abs(p[k]["evaluated"] - own) < 1e-9, (k, p[k], own)
+PY
+# each colon pair is one draw of the capsule look: with a "polyp removed"
+# frame equal to the frame itself, the two sides come out identical
+PYTHONDONTWRITEBYTECODE=1 /usr/bin/python3 - "$CS_SOURCE_DIR/tools" "$CS_SHARED_DIR/data" "$T/cache" <<'PY' \
+    || fail "a colon pair is not one draw of the capsule look"
+import sys
+import numpy as np
+sys.path.insert(0, sys.argv[1])
+import train_polyp as tp
+data = tp.build_cache(sys.argv[2], sys.argv[3], (40, 80))
+idx = [i for i in range(len(data["kimg"])) if (data["kmask"][i] >= 128).any()][:6]
+data["_inpainted"] = {i: data["kimg"][i] for i in idx}
+polyp, free, _ = tp.colon_rendered_pairs(data, idx, 7, "blur")
+assert len(polyp) > 0 and np.array_equal(polyp, free), len(polyp)
+data["_inpainted"] = {i: np.zeros_like(data["kimg"][i]) for i in idx}
+polyp, free, _ = tp.colon_rendered_pairs(data, idx, 7, "blur")
+assert not np.array_equal(polyp, free)
 PY
 head -c 2000 "$T/w.bin" >"$T/cut.bin"
 if /usr/bin/python3 "$CS_SOURCE_DIR/tools/train_polyp.py" --smoke --shared "$CS_SHARED_DIR/data" \
