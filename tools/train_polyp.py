@@ -54,7 +54,11 @@ paired difference against another weights file on the same images.
 frames an epoch with the polyp inpainted, as negatives; --inpaint-kind
 copy fills them with a shifted copy of the frame's own wall
 (inpaint_copy) instead of the checks' blur, so that the two share no fill
-artefact. --train-seed N draws the final model's weights and sample order
+artefact. --polyp-pairs N (a trial, 0 as shipped) shows N copy-fillable
+training frames an epoch twice under one augmentation, with their polyp
+and with it covered by their own wall, and ranks each pair
+(polyp_pair_loss, --pair-weight): the score must rise with the polyp, not
+with the colon wall both share. --train-seed N draws the final model's weights and sample order
 again while the splits and checks keep --seed: two draws of one recipe
 are then scored on the same held-out images.
 
@@ -679,13 +683,8 @@ class Sampler:
         the whole frame's scale, not only the crops of kvasir_background.
         """
         if INPAINT_KIND == "copy":
-            if self._copy_fillable is None:
-                self._copy_fillable = [int(k) for k in self.kidx
-                                       if copy_inpainted_kvasir(self.d, int(k)) is not None]
-                if not self._copy_fillable:
-                    raise SystemExit("train_polyp: --inpaint-kind copy: no training frame's polyp "
-                                     "can be covered by a shifted copy of its own wall")
-            k = self._copy_fillable[rng.randint(len(self._copy_fillable))]
+            fillable = self.copy_fillable("--inpaint-kind copy")
+            k = fillable[rng.randint(len(fillable))]
             img = copy_inpainted_kvasir(self.d, k).copy()
         else:
             k = int(self.kidx[rng.randint(len(self.kidx))])
@@ -694,17 +693,48 @@ class Sampler:
             img[self.d["kovl"][k]] = 0
         return img, np.zeros(img.shape[:2], np.float32)
 
-    def epoch(self, ep, n_kv, n_neg, n_paste_pos, n_paste_neg, n_kv_bg=0, n_kv_inp=0):
+    def copy_fillable(self, option):
+        """The training frames whose polyp copy_inpainted_kvasir can cover
+        (found once); a clear stop when there are none."""
+        if self._copy_fillable is None:
+            self._copy_fillable = [int(k) for k in self.kidx
+                                   if copy_inpainted_kvasir(self.d, int(k)) is not None]
+        if not self._copy_fillable:
+            raise SystemExit(f"train_polyp: {option}: no training frame's polyp can be covered "
+                             "by a shifted copy of its own wall")
+        return self._copy_fillable
+
+    def polyp_pair(self, rng):
+        """--polyp-pairs: a copy-fillable Kvasir-SEG frame twice under one
+        draw of every augmentation, with its polyp and with the polyp
+        covered by its own wall (copy_inpainted_kvasir). Returns the two
+        (img, mask) before capsule_look, and the rng state to render both
+        from; the pair differs only where the polyp was."""
+        fillable = self.copy_fillable("--polyp-pairs")
+        k = fillable[rng.randint(len(fillable))]
+        hide = rng.rand() < 0.5  # the overlays, sometimes removed: the same in both
+        out = []
+        for img, m in ((self.d["kimg"][k].copy(), self.d["kmask"][k].astype(np.float32) / 255.0),
+                       (copy_inpainted_kvasir(self.d, k).copy(),
+                        np.zeros(self.d["kmask"][k].shape, np.float32))):
+            if hide:
+                img[self.d["kovl"][k]] = 0
+            out.append((img, m))
+        return out
+
+    def epoch(self, ep, n_kv, n_neg, n_paste_pos, n_paste_neg, n_kv_bg=0, n_kv_inp=0,
+              n_pairs=0):
         """One epoch's samples, shuffled. Returns (x uint8 NxINxINx3, masks
         NxOUTxOUT, kind N, pair N). kind: the sample's source (KINDS);
         pair[i] = 1 when sample i+1 is the same Kvasir-SEG frame under the
         same augmentation with its overlays blacked out (the consistency
-        pairs), else 0."""
+        pairs), 2 when sample i+1 is sample i with its polyp covered by its
+        own wall (--polyp-pairs), else 0."""
         rng = np.random.RandomState(self.seed * 1000 + ep)
         plan = ([("k", int(i)) for i in rng.choice(self.kidx, n_kv, replace=False)] +
                 [("w", int(i)) for i in rng.choice(self.widx, n_neg, replace=False)] +
                 [("pp", 0)] * n_paste_pos + [("pn", 0)] * n_paste_neg + [("kb", 0)] * n_kv_bg +
-                [("ki", 0)] * n_kv_inp)
+                [("ki", 0)] * n_kv_inp + [("kp", 0)] * n_pairs)
         order = rng.permutation(len(plan))
         xs, ms, kinds, pairs = [], [], [], []
         for j in order:
@@ -722,6 +752,20 @@ class Sampler:
                     ms.append(mm)
                     kinds.append(KINDS["k"])
                     pairs.append(0 if masked else 1)
+                continue
+            if kind == "kp":
+                both = self.polyp_pair(rng)
+                st = rng.get_state()
+                for j, (img, m) in enumerate(both):
+                    rng.set_state(st)
+                    img = self.colour_swap(rng, img, False)
+                    img, m = corner_patch(rng, img, m)
+                    img, m = overlay_lookalike(rng, img, m)
+                    a, mm = capsule_look(rng, img, m)
+                    xs.append(a)
+                    ms.append(mm)
+                    kinds.append(KINDS["k"] if j == 0 else KINDS["ki"])
+                    pairs.append(2 if j == 0 else 0)
                 continue
             if kind == "k":
                 img, m = self.kvasir(rng, i)
@@ -775,6 +819,8 @@ KVASIR_BACKGROUND = 350  # polyp-free Kvasir-SEG crops per epoch (--kvasir-backg
 CAPSULE_NEGATIVES = 600  # capsule frames per epoch (--capsule-negatives)
 KVASIR_INPAINTED = 0     # whole Kvasir-SEG frames, polyp inpainted, per epoch (--kvasir-inpainted)
 INPAINT_KIND = "blur"    # how those training frames are filled (--inpaint-kind)
+POLYP_PAIRS = 0          # Kvasir-SEG frames per epoch seen with and without their polyp (--polyp-pairs)
+PAIR_WEIGHT = 1.0        # weight of polyp_pair_loss (--pair-weight)
 SOURCE_TAU = 0.5     # temperature (logits) of the soft AUROC in source_rank_loss
 
 
@@ -873,6 +919,17 @@ def overlay_pair_loss(fl, pair):
     return ((p[first] - p[first + 1]) ** 2).mean()
 
 
+def polyp_pair_loss(fl, pair, yb):
+    """--polyp-pairs: a logistic ranking loss, softplus(logit without the
+    polyp - logit with it), over the pairs in the batch whose polyp is
+    still in view after the crop: the score must rise because of the polyp,
+    not because of the colon wall around it, which both samples share."""
+    first = torch.nonzero((pair[:-1] == 2) & (yb[:-1] > 0))[:, 0]
+    if len(first) == 0:
+        return fl.sum() * 0
+    return F.softplus(fl[first + 1] - fl[first]).mean()
+
+
 def domain_loss(head, pooled, kind, lam):
     """Source head loss on the polyp-free samples of a batch: Kvasir-SEG
     background crops (1) against capsule frames (0), each class averaged
@@ -904,22 +961,23 @@ def train(data, kidx, widx, epochs, seed, log, tag, widths=None, source_weight=0
     n_pp, n_pn = (500, PASTE_NEGATIVES) if len(kidx) > 100 else (len(kidx), len(kidx) // 4)
     n_kb = KVASIR_BACKGROUND if len(kidx) > 100 else len(kidx) // 4
     n_ki = KVASIR_INPAINTED if len(kidx) > 100 else min(KVASIR_INPAINTED, len(kidx) // 4)
+    n_kp = POLYP_PAIRS if len(kidx) > 100 else min(POLYP_PAIRS, len(kidx) // 4)
     opt = torch.optim.AdamW(params, lr=3e-3, weight_decay=1e-4)
     bs = 32
     if OVERLAY_MEASURES:
         # an upper bound: how many frames get a pair is random
-        per_epoch = int(n_kv * (1 + PAIR_SHARE + 0.1) + n_neg + n_pp + n_pn + n_kb + n_ki)
+        per_epoch = int(n_kv * (1 + PAIR_SHARE + 0.1) + n_neg + n_pp + n_pn + n_kb + n_ki + 2 * n_kp)
         steps = epochs * (per_epoch // bs + 2)
     else:
-        per_epoch = n_kv + n_neg + n_pp + n_pn + n_kb + n_ki
+        per_epoch = n_kv + n_neg + n_pp + n_pn + n_kb + n_ki + 2 * n_kp
         steps = epochs * (per_epoch // bs + 1)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=3e-3, total_steps=steps + 10,
                                                 pct_start=0.15)
     t0 = time.time()
     for ep in range(epochs):
-        x, m, kinds, pairs = sampler.epoch(ep, n_kv, n_neg, n_pp, n_pn, n_kb, n_ki)
+        x, m, kinds, pairs = sampler.epoch(ep, n_kv, n_neg, n_pp, n_pn, n_kb, n_ki, n_kp)
         net.train()
-        tot = src_tot = ovl_tot = dom_tot = 0.0
+        tot = src_tot = ovl_tot = dom_tot = pair_tot = 0.0
         nb = 0
         # the reversal's strength ramps up over training (DANN's schedule)
         lam = 2.0 / (1.0 + math.exp(-10.0 * ep / max(1, epochs - 1))) - 1.0
@@ -947,6 +1005,10 @@ def train(data, kidx, widx, epochs, seed, log, tag, widths=None, source_weight=0
                 loss = loss + source_weight * src
             if OVERLAY_MEASURES and overlay_weight:
                 loss = loss + overlay_weight * ovl
+            if n_kp and PAIR_WEIGHT:
+                pl = polyp_pair_loss(fl, pb, yb)
+                loss = loss + PAIR_WEIGHT * pl
+                pair_tot += float(pl)
             if head is not None:
                 dom = domain_loss(head, pooled, kb, lam)
                 loss = loss + domain_weight * dom
@@ -961,7 +1023,8 @@ def train(data, kidx, widx, epochs, seed, log, tag, widths=None, source_weight=0
             ovl_tot += float(ovl)
             nb += 1
         log(f"{tag} epoch {ep + 1}/{epochs} loss {tot / nb:.4f} source {src_tot / nb:.4f} "
-            f"overlay {ovl_tot / nb:.4f} domain {dom_tot / nb:.4f} ({time.time() - t0:.0f} s)")
+            f"overlay {ovl_tot / nb:.4f} domain {dom_tot / nb:.4f}" +
+            (f" pairs {pair_tot / nb:.4f}" if n_kp else "") + f" ({time.time() - t0:.0f} s)")
     net.eval()
     return net
 
@@ -1743,7 +1806,7 @@ def write_outline_sets(data, out, seed):
 def main():
     global WIDTHS, LIGHT_SHARE, CAPSULE_ZOOM, OVERLAY_MEASURES, COLOUR_SWAP, SWAP_KIND
     global OVERLAY_LOOKALIKES, PASTE_NEGATIVES, KVASIR_BACKGROUND, CAPSULE_NEGATIVES, \
-        KVASIR_INPAINTED, INPAINT_KIND
+        KVASIR_INPAINTED, INPAINT_KIND, POLYP_PAIRS, PAIR_WEIGHT
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--shared", required=True, help="folder holding kvasir-seg/ and wcebleedgen/")
     ap.add_argument("--cache", required=True, help="gitignored cache folder")
@@ -1800,6 +1863,12 @@ def main():
                     help="how --kvasir-inpainted frames are filled: blur (as the checks) or "
                          "copy (a shifted part of the same frame, so that no shared fill "
                          "artefact links the training negatives and the checks)")
+    ap.add_argument("--polyp-pairs", type=int, default=POLYP_PAIRS,
+                    help="copy-fillable Kvasir-SEG frames per epoch seen twice under one "
+                         "augmentation, with their polyp and with it covered by their own wall, "
+                         "ranked by polyp_pair_loss (default %(default)s)")
+    ap.add_argument("--pair-weight", type=float, default=PAIR_WEIGHT,
+                    help="weight of that ranking loss (default %(default)s)")
     ap.add_argument("--capsule-negatives", type=int, default=CAPSULE_NEGATIVES,
                     help="capsule frames per epoch (negatives; at most the capsule train frames)")
     ap.add_argument("--overlay-measures", action="store_true",
@@ -1838,15 +1907,17 @@ def main():
     CAPSULE_NEGATIVES = a.capsule_negatives
     KVASIR_INPAINTED = a.kvasir_inpainted
     INPAINT_KIND = a.inpaint_kind
+    POLYP_PAIRS, PAIR_WEIGHT = a.polyp_pairs, a.pair_weight
     COLOUR_SWAP = a.colour_swap
     SWAP_KIND = a.swap_kind
     OVERLAY_LOOKALIKES = a.overlay_lookalikes
     OVERLAY_MEASURES = a.overlay_measures
     if len(WIDTHS) != 4 or min(WIDTHS) < 1:
         ap.error("--widths takes four positive integers")
-    if min(PASTE_NEGATIVES, KVASIR_BACKGROUND, KVASIR_INPAINTED) < 0 or CAPSULE_NEGATIVES < 1:
-        ap.error("--paste-negatives, --kvasir-background and --kvasir-inpainted take a count >= 0, "
-                 "--capsule-negatives a count >= 1")
+    if min(PASTE_NEGATIVES, KVASIR_BACKGROUND, KVASIR_INPAINTED, POLYP_PAIRS) < 0 \
+            or CAPSULE_NEGATIVES < 1:
+        ap.error("--paste-negatives, --kvasir-background, --kvasir-inpainted and --polyp-pairs "
+                 "take a count >= 0, --capsule-negatives a count >= 1")
     tkw = dict(source_weight=a.source_weight, overlay_weight=a.overlay_weight,
                domain_weight=a.domain_weight)
 
@@ -1927,6 +1998,8 @@ def main():
                    capsule_negatives=CAPSULE_NEGATIVES, kvasir_inpainted=KVASIR_INPAINTED)
     if INPAINT_KIND != "blur":  # recorded only when changed: the shipped metrics stay as they are
         metrics["inpaint_kind"] = INPAINT_KIND
+    if POLYP_PAIRS:
+        metrics.update(polyp_pairs=POLYP_PAIRS, pair_weight=PAIR_WEIGHT)
 
     def save():
         with open(a.metrics + ".partial", "w") as f:

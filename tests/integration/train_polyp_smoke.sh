@@ -4,8 +4,10 @@
 # file the C engine loads and runs, a metrics file with the validation
 # sections and two cross-validation folds (fold 4 being the shipped model
 # itself), gives the same bytes twice, can be read back and scored again
-# (--evaluate, paired against other weights with --compare), draws again
-# on the same split (--train-seed), and never
+# (--evaluate, paired against other weights with --compare; its colon
+# pairs are one draw of the capsule look), draws again on the same split
+# (--train-seed), trains on polyp pairs (--polyp-pairs, one augmentation
+# for both samples of a pair), and never
 # touches models/. Skips (77) without ../shared or
 # Debian's python3-torch.
 set -euo pipefail
@@ -142,18 +144,49 @@ smoke_final() {  # OUT_BASE, then extra options
 smoke_final w4s --train-seed 13 --inpaint-kind copy
 smoke_final w4d --inpaint-kind copy
 smoke_final w4b --inpaint-kind blur
+smoke_final w4p --inpaint-kind copy --polyp-pairs 4
 cmp -s "$T/w4s.bin" "$T/w4d.bin" || fail "--train-seed equal to --seed changed the weights"
 ! cmp -s "$T/w4.bin" "$T/w4s.bin" || fail "--train-seed 14 gave the same weights as seed 13"
 ! cmp -s "$T/w4d.bin" "$T/w4b.bin" || fail "--inpaint-kind copy trained the same weights as blur"
-python3 - "$T/m.json" "$T/m4.json" <<'PY' || fail "second draw not recorded or not on the same split"
+! cmp -s "$T/w4d.bin" "$T/w4p.bin" || fail "--polyp-pairs trained the same weights as without"
+python3 - "$T/m.json" "$T/m4.json" "$T/w4p.json" <<'PY' || fail "second draw not recorded or not on the same split"
 import json, sys
 m, m4 = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
 assert m4["train_seed"] == 14 and m4["seed"] == m["seed"], m4
 assert m4["inpaint_kind"] == "copy" and m4["kvasir_inpainted"] == 4, m4
 assert "train_seed" not in m and "inpaint_kind" not in m, "defaults must leave the metrics as shipped"
+assert "polyp_pairs" not in m and "polyp_pairs" not in m4, "no pairs asked, none recorded"
+mp = json.load(open(sys.argv[3]))
+assert mp["polyp_pairs"] == 4 and mp["pair_weight"] == 1.0, mp
 for k in ("n_pos", "n_neg"):
     assert m4["final"]["capsule"][k] == m["final"]["capsule"][k], (k, m4["final"], m["final"])
 assert m4["final"]["kvasir"]["n"] == m["final"]["kvasir"]["n"]
+PY
+# a polyp pair is one frame under one draw of every augmentation: outside
+# the (grown) polyp the two samples are the same pixels, unlike two
+# unpaired samples
+PYTHONDONTWRITEBYTECODE=1 /usr/bin/python3 - "$CS_SOURCE_DIR/tools" "$CS_SHARED_DIR/data" "$T/cache" <<'PY' \
+    || fail "a --polyp-pairs pair is not one frame under one augmentation"
+import sys
+import numpy as np
+from PIL import Image, ImageFilter
+sys.path.insert(0, sys.argv[1])
+import train_polyp as tp
+data = tp.build_cache(sys.argv[2], sys.argv[3], (40, 80))
+s = tp.Sampler(data, np.arange(len(data["kimg"])), np.arange(len(data["wimg"])), 13)
+x, m, kinds, pairs = s.epoch(0, 0, 0, 0, 0, 0, 0, 6)
+first = np.nonzero(pairs == 2)[0]
+assert len(first) == 6 and len(x) == 12, (len(first), len(x))
+same, other = [], []
+for i in first:
+    assert m[i].sum() >= 0 and m[i + 1].sum() == 0, "the polyp-free partner has a polyp label"
+    grown = Image.fromarray((m[i] * 255).astype(np.uint8)).resize((tp.IN, tp.IN)).filter(
+        ImageFilter.MaxFilter(17))
+    out = np.asarray(grown) == 0
+    diff = lambda j: (np.abs(x[i].astype(int) - x[j].astype(int)).max(2)[out] > 12).mean()
+    same.append(diff(i + 1))
+    other.append(diff((i + 2) % len(x)))
+assert np.mean(same) < 0.1 < np.mean(other), (same, other)
 PY
 if /usr/bin/python3 "$CS_SOURCE_DIR/tools/train_polyp.py" --smoke --shared "$CS_SHARED_DIR/data" \
     --cache "$T/cache" --out "$T/w5.bin" --metrics "$T/m5.json" --part cv --train-seed 14 \
