@@ -58,9 +58,9 @@ artefact. --polyp-pairs N (a trial, 0 as shipped) shows N copy-fillable
 training frames an epoch twice under one augmentation, with their polyp
 and with it covered by their own wall, and ranks each pair
 (polyp_pair_loss, --pair-weight): the score must rise with the polyp, not
-with the colon wall both share. --train-seed N draws the final model's weights and sample order
-again while the splits and checks keep --seed: two draws of one recipe
-are then scored on the same held-out images.
+with the colon wall both share. --train-seed N draws the final model's
+weights and sample order again while the splits and checks keep --seed:
+two draws of one recipe are then scored on the same held-out images.
 
 Single thread, seeded, deterministic ops, fixed data order: the same data
 and arguments give the same weights bytes.
@@ -707,9 +707,10 @@ class Sampler:
     def polyp_pair(self, rng):
         """--polyp-pairs: a copy-fillable Kvasir-SEG frame twice under one
         draw of every augmentation, with its polyp and with the polyp
-        covered by its own wall (copy_inpainted_kvasir). Returns the two
-        (img, mask) before capsule_look, and the rng state to render both
-        from; the pair differs only where the polyp was."""
+        covered by its own wall (copy_inpainted_kvasir), the overlays
+        blacked out in both or in neither. Returns the two (img, mask),
+        before augmentation: the caller draws one augmentation for both,
+        so that the pair differs only where the polyp was."""
         fillable = self.copy_fillable("--polyp-pairs")
         k = fillable[rng.randint(len(fillable))]
         hide = rng.rand() < 0.5  # the overlays, sometimes removed: the same in both

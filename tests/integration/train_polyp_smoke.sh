@@ -179,7 +179,8 @@ first = np.nonzero(pairs == 2)[0]
 assert len(first) == 6 and len(x) == 12, (len(first), len(x))
 same, other = [], []
 for i in first:
-    assert m[i].sum() >= 0 and m[i + 1].sum() == 0, "the polyp-free partner has a polyp label"
+    assert m[i + 1].sum() == 0, "the polyp-free partner has a polyp label"
+    assert (kinds[i], kinds[i + 1]) == (tp.KINDS["k"], tp.KINDS["ki"]), kinds[i:i + 2]
     grown = Image.fromarray((m[i] * 255).astype(np.uint8)).resize((tp.IN, tp.IN)).filter(
         ImageFilter.MaxFilter(17))
     out = np.asarray(grown) == 0
