@@ -90,9 +90,20 @@ cs_status cs_engine_load_models(const char *bleeding_path, const char *polyp_pat
                                 cs_error *err) CS_WARN_UNUSED;
 void cs_engine_free(cs_engine *eng);
 
-/* The polyp detector's frame-level threshold (stored in its weights file,
- * chosen on held-out capsule material) and the weights file's path. */
+/* The polyp detector's frame-level threshold in use: the one stored in its
+ * weights file (chosen on held-out capsule material), unless a site set its
+ * own with cs_engine_set_polyp_threshold(). Also the weights file's own
+ * threshold, whatever is in use, and the weights file's path. */
 float cs_engine_polyp_threshold(const cs_engine *eng);
+float cs_engine_polyp_weights_threshold(const cs_engine *eng);
+/* A site's own polyp operating point t in (0, 1), in place of the weights
+ * file's (chosen on the site's labelled capsule frames, `capscreen eval
+ * --target-specificity`, docs/engine.md). A frame is flagged, and outlined
+ * with the extra passes, when its probability is >= t. Call it before any
+ * worker analyses a frame: the engine is read-only once shared between
+ * threads. Errors: CS_ERR_ARG (t outside (0, 1) or not a number; the
+ * threshold in use is unchanged). */
+cs_status cs_engine_set_polyp_threshold(cs_engine *eng, double t, cs_error *err) CS_WARN_UNUSED;
 const char *cs_engine_polyp_model_path(const cs_engine *eng);
 /* The polyp network's input side (pixels) and heatmap side (cells, the
  * side of cs_worker_polyp_heatmap), both from its weights file. */

@@ -40,6 +40,8 @@ typedef struct cs_server_config {
     char model[CS_CFG_PATH];            /* model: bleeding model; empty = default */
     char polyp_model[CS_CFG_PATH];      /* polyp_model: polyp weights; empty = default
                                           ($CAPSCREEN_POLYP_MODEL, else the installed) */
+    double polyp_threshold;             /* polyp_threshold: a site's polyp operating point
+                                          in (0, 1); 0 = the weights file's own */
     int64_t code_ttl_s;                 /* code_ttl: enrolment code lifetime, s */
     int64_t upload_expiry_s;            /* upload_expiry: an idle incomplete upload
                                           expires this long after its last PATCH */

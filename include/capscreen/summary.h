@@ -25,11 +25,12 @@ typedef struct cs_summary_opts {
     const char *source_type;
     const char *model_path;
     float threshold;
-    int top_n;                    /* frames kept in ranked_for_review */
-    float redundancy_distance;    /* signature distance joining a run */
-    int max_run;                  /* longest run before it is split */
-    const char *polyp_model_path; /* NULL: "polyp_model" written with nulls */
-    float polyp_threshold;
+    int top_n;                     /* frames kept in ranked_for_review */
+    float redundancy_distance;     /* signature distance joining a run */
+    int max_run;                   /* longest run before it is split */
+    const char *polyp_model_path;  /* NULL: "polyp_model" written with nulls */
+    float polyp_threshold;         /* the one in use (a site's, or the weights') */
+    float polyp_weights_threshold; /* the weights file's own */
 } cs_summary_opts;
 
 /* Sensible defaults for the fields above (paths left NULL). */

@@ -30,7 +30,7 @@ static void usage(FILE *f)
 {
     fputs("usage: capscreen analyze [--output FILE] [--threads N] [--model FILE] [--polyp-model "
           "FILE]\n"
-          "                         [--top N] [--redundancy D] PATH\n"
+          "                         [--polyp-threshold T] [--top N] [--redundancy D] PATH\n"
           "\n"
           "Triage every frame of a study and write the summary JSON (docs/summary-schema.md)\n"
           "to stdout, or to FILE. PATH is a folder of JPEG/PNG frames (natural file-name\n"
@@ -41,6 +41,10 @@ static void usage(FILE *f)
           "  -m, --model FILE    bleeding model (default: $CAPSCREEN_MODEL or the built-in)\n"
           "      --polyp-model FILE\n"
           "                      polyp weights (default: $CAPSCREEN_POLYP_MODEL or the built-in)\n"
+          "      --polyp-threshold T\n"
+          "                      flag polyp frames at T in (0, 1) instead of the weights' own\n"
+          "                      threshold: a site's operating point, chosen on its own labelled\n"
+          "                      capsule frames (capscreen eval --target-specificity)\n"
           "      --top N         frames kept in ranked_for_review (default 200)\n"
           "      --redundancy D  signature distance that joins a redundant run (default 4)\n"
           "\n"
@@ -51,13 +55,18 @@ static void usage(FILE *f)
 
 int cli_analyze(int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        {"output", required_argument, 0, 'o'},      {"threads", required_argument, 0, 'j'},
-        {"model", required_argument, 0, 'm'},       {"top", required_argument, 0, 'T'},
-        {"redundancy", required_argument, 0, 'R'},  {"help", no_argument, 0, 'h'},
-        {"polyp-model", required_argument, 0, 'P'}, {0, 0, 0, 0}};
+    static const struct option longopts[] = {{"output", required_argument, 0, 'o'},
+                                             {"threads", required_argument, 0, 'j'},
+                                             {"model", required_argument, 0, 'm'},
+                                             {"top", required_argument, 0, 'T'},
+                                             {"redundancy", required_argument, 0, 'R'},
+                                             {"help", no_argument, 0, 'h'},
+                                             {"polyp-model", required_argument, 0, 'P'},
+                                             {"polyp-threshold", required_argument, 0, 'H'},
+                                             {0, 0, 0, 0}};
     const char *output = NULL, *model = NULL, *polyp_model = NULL;
     int threads = 1, c;
+    double polyp_threshold = -1; /* < 0: the weights' own */
     cs_summary_opts sopts;
     cs_summary_opts_default(&sopts);
 
@@ -68,6 +77,13 @@ int cli_analyze(int argc, char **argv)
         case 'o': output = optarg; break;
         case 'm': model = optarg; break;
         case 'P': polyp_model = optarg; break;
+        case 'H':
+            polyp_threshold = strtod(optarg, &end);
+            if (end == optarg || *end || !(polyp_threshold > 0 && polyp_threshold < 1)) {
+                cli_fail("--polyp-threshold must be a number in (0, 1), not '%s'", optarg);
+                return 2;
+            }
+            break;
         case 'j':
             threads = (int)strtol(optarg, &end, 10);
             if (*end || threads < 1 || threads > 256) {
@@ -111,7 +127,9 @@ int cli_analyze(int argc, char **argv)
         cli_fail("%s", err.msg);
         return 1;
     }
-    if (cs_engine_load_models(model, polyp_model, &eng, &err) != CS_OK) {
+    if (cs_engine_load_models(model, polyp_model, &eng, &err) != CS_OK ||
+        (polyp_threshold > 0 &&
+         cs_engine_set_polyp_threshold(eng, polyp_threshold, &err) != CS_OK)) {
         cli_fail("%s", err.msg);
         goto done;
     }
@@ -136,6 +154,7 @@ int cli_analyze(int argc, char **argv)
     sopts.threshold = cs_engine_threshold(eng);
     sopts.polyp_model_path = cs_engine_polyp_model_path(eng);
     sopts.polyp_threshold = cs_engine_polyp_threshold(eng);
+    sopts.polyp_weights_threshold = cs_engine_polyp_weights_threshold(eng);
     if (cs_summary_begin(out, &sopts, &ctx.summary, &err) != CS_OK) {
         cli_fail("%s", err.msg);
         goto done;

@@ -20,7 +20,8 @@
 static void usage(FILE *f)
 {
     fputs("usage: capscreen eval --finding polyp|bleeding [--model FILE] [--polyp-model FILE]\n"
-          "                      [--threshold T] [--masks DIR] DIR LABELS.csv\n"
+          "                      [--threshold T] [--target-specificity S] [--masks DIR]\n"
+          "                      DIR LABELS.csv\n"
           "       capscreen eval-bleeding [options] DIR LABELS.csv   (--finding bleeding)\n"
           "\n"
           "Run a detector on the frames of DIR named in LABELS.csv (columns file,<finding>\n"
@@ -32,7 +33,17 @@ static void usage(FILE *f)
           "  --masks DIR   a mask per positive frame (PNG or JPEG, same base name, white =\n"
           "                finding): adds dice (mean over positive frames, at the mask's\n"
           "                analysis size) and hit_rate (share of positive frames whose\n"
-          "                highest-scoring box centre lies inside the mask)\n",
+          "                highest-scoring box centre lies inside the mask)\n"
+          "  --threshold T the frames are flagged at T instead of the model's threshold\n"
+          "                (polyp: T in (0, 1), and the frames are outlined as\n"
+          "                `analyze --polyp-threshold T` outlines them)\n"
+          "  --target-specificity S\n"
+          "                also find the lowest threshold whose specificity on these frames\n"
+          "                is >= S (0..1) and the sensitivity there: a site's own operating\n"
+          "                point, for `serve --polyp-threshold` (docs/engine.md); adds\n"
+          "                target_specificity, threshold_for_target, sensitivity_at_target\n"
+          "                and specificity_at_target to the JSON (null when no threshold\n"
+          "                in (0, 1) reaches S)\n",
           f);
 }
 
@@ -129,10 +140,11 @@ static int run_eval(const char *cmd, const char *finding, int argc, char **argv)
                                              {"threshold", required_argument, 0, 't'},
                                              {"finding", required_argument, 0, 'f'},
                                              {"masks", required_argument, 0, 'M'},
+                                             {"target-specificity", required_argument, 0, 'S'},
                                              {"help", no_argument, 0, 'h'},
                                              {0, 0, 0, 0}};
     const char *model = NULL, *polyp_model = NULL, *masks = NULL;
-    double threshold = -1;
+    double threshold = -1, target_spec = -1;
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "m:h", longopts, NULL)) != -1) {
@@ -146,6 +158,13 @@ static int run_eval(const char *cmd, const char *finding, int argc, char **argv)
             threshold = strtod(optarg, &end);
             if (*end || threshold < 0 || threshold > 1) {
                 cli_fail("--threshold must be a number in [0, 1], not '%s'", optarg);
+                return 2;
+            }
+            break;
+        case 'S':
+            target_spec = strtod(optarg, &end);
+            if (end == optarg || *end || !(target_spec >= 0 && target_spec <= 1)) {
+                cli_fail("--target-specificity must be a number in [0, 1], not '%s'", optarg);
                 return 2;
             }
             break;
@@ -163,6 +182,12 @@ static int run_eval(const char *cmd, const char *finding, int argc, char **argv)
         return 2;
     }
     const int polyp = strcmp(finding, "polyp") == 0;
+    /* The engine flags polyps (and outlines flagged frames) at the
+     * threshold: it must be one the engine takes. */
+    if (polyp && threshold >= 0 && !(threshold > 0 && threshold < 1)) {
+        cli_fail("--threshold for polyps must be a number in (0, 1), not %g", threshold);
+        return 2;
+    }
     const char *dir = argv[optind], *csv = argv[optind + 1];
     cs_error err = {0};
     cs_labels labels = {0};
@@ -183,6 +208,7 @@ static int run_eval(const char *cmd, const char *finding, int argc, char **argv)
         goto done;
     }
     if (cs_engine_load_models(model, polyp_model, &eng, &err) != CS_OK ||
+        (polyp && threshold >= 0 && cs_engine_set_polyp_threshold(eng, threshold, &err) != CS_OK) ||
         cs_worker_new(eng, &w, &err) != CS_OK) {
         cli_fail("%s", err.msg);
         goto done;
@@ -239,8 +265,23 @@ static int run_eval(const char *cmd, const char *finding, int argc, char **argv)
         cli_fail("no frame of %s could be analysed", csv);
         goto done;
     }
-    cs_metrics m;
+    cs_metrics m, at_target = {0};
     cs_metrics_compute(scores, truth, used, threshold, &m);
+    double target_thr = NAN;
+    if (target_spec >= 0) {
+        if (m.tn + m.fp == 0) {
+            cli_fail("--target-specificity needs frames without the finding (%s = 0) in %s",
+                     finding, csv);
+            goto done;
+        }
+        double t = INFINITY;
+        cs_sensitivity_at_specificity(scores, truth, used, target_spec, &t);
+        /* A threshold the engine takes: in (0, 1). */
+        if (t > 0 && t < 1) {
+            target_thr = t;
+            cs_metrics_compute(scores, truth, used, target_thr, &at_target);
+        }
+    }
     printf("%s detector on %zu frames (%zu unreadable, left out), threshold %.4f\n", finding, used,
            failed, threshold);
     printf("%-17s predicted %-8s   predicted clean\n", "", finding);
@@ -250,6 +291,16 @@ static int run_eval(const char *cmd, const char *finding, int argc, char **argv)
         printf("outlines: %zu positive frames with masks (%zu without), dice %.4f, hit rate %.4f\n",
                n_masks, masks_missing, n_masks ? dice_sum / (double)n_masks : NAN,
                n_masks ? (double)n_hits / (double)n_masks : NAN);
+    if (target_spec >= 0 && isfinite(target_thr)) {
+        /* %.9g: the float threshold reads back as itself. */
+        printf("specificity >= %.4f on these frames from threshold %.9g: sensitivity %.4f, "
+               "specificity %.4f\n",
+               target_spec, target_thr, at_target.sensitivity, at_target.specificity);
+        if (polyp)
+            printf("to flag polyps there: capscreen serve --polyp-threshold %.9g (or analyze)\n",
+                   target_thr);
+    } else if (target_spec >= 0)
+        printf("no threshold in (0, 1) gives specificity >= %.4f on these frames\n", target_spec);
     printf("{\"finding\": \"%s\", \"n\": %zu, \"skipped\": %zu, \"tp\": %zu, \"fp\": %zu, "
            "\"tn\": %zu, \"fn\": %zu, ",
            finding, m.n, failed, m.tp, m.fp, m.tn, m.fn);
@@ -257,6 +308,18 @@ static int run_eval(const char *cmd, const char *finding, int argc, char **argv)
         printf("\"n_masks\": %zu, \"masks_missing\": %zu, ", n_masks, masks_missing);
         print_json_number("dice", n_masks ? dice_sum / (double)n_masks : NAN, 0);
         print_json_number("hit_rate", n_masks ? (double)n_hits / (double)n_masks : NAN, 0);
+    }
+    if (target_spec >= 0) {
+        int reached = isfinite(target_thr);
+        print_json_number("target_specificity", target_spec, 0);
+        printf("\"threshold_for_target\": ");
+        if (reached)
+            printf("%.9g, ", target_thr);
+        else
+            printf("null, ");
+        print_json_number("sensitivity_at_target",
+                          reached && at_target.tp + at_target.fn ? at_target.sensitivity : NAN, 0);
+        print_json_number("specificity_at_target", reached ? at_target.specificity : NAN, 0);
     }
     print_json_number("threshold", m.threshold, 0);
     print_json_number("accuracy", m.accuracy, 0);

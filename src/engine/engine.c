@@ -27,6 +27,7 @@ struct cs_engine {
     float threshold;
     char *polyp_path;
     cs_polyp_model *polyp; /* read-only, shared by the workers */
+    float polyp_threshold; /* the weights' own, or a site's (cs_engine_set_polyp_threshold) */
 };
 
 struct cs_worker {
@@ -153,6 +154,7 @@ cs_status cs_engine_load_models(const char *model_path, const char *polyp_path, 
     st = cs_polyp_model_load(eng->polyp_path, &eng->polyp, err);
     if (st != CS_OK)
         goto fail;
+    eng->polyp_threshold = eng->polyp->threshold;
     *out = eng;
     return CS_OK;
 
@@ -189,7 +191,18 @@ int cs_engine_detail_side(const cs_engine *eng)
 }
 
 float cs_engine_threshold(const cs_engine *eng) { return eng->threshold; }
-float cs_engine_polyp_threshold(const cs_engine *eng) { return eng->polyp->threshold; }
+float cs_engine_polyp_threshold(const cs_engine *eng) { return eng->polyp_threshold; }
+float cs_engine_polyp_weights_threshold(const cs_engine *eng) { return eng->polyp->threshold; }
+
+cs_status cs_engine_set_polyp_threshold(cs_engine *eng, double t, cs_error *err)
+{
+    /* The same range the weights file's own threshold must lie in: at 0
+     * every frame, at 1 none would be flagged. */
+    if (!(t > 0.0 && t < 1.0))
+        return cs_error_set(err, CS_ERR_ARG, "polyp threshold %g outside (0, 1)", t);
+    eng->polyp_threshold = (float)t;
+    return CS_OK;
+}
 const char *cs_engine_polyp_model_path(const cs_engine *eng) { return eng->polyp_path; }
 const char *cs_engine_model_path(const cs_engine *eng) { return eng->model_path; }
 
@@ -320,7 +333,7 @@ static cs_status polyp_analyze(cs_worker *w, const cs_image *frame, size_t slot,
     if (st != CS_OK)
         return st;
     out->polyp_probability = cs_polyp_score(heat, cells, m->topk);
-    out->polyp = out->polyp_probability >= m->threshold;
+    out->polyp = out->polyp_probability >= w->eng->polyp_threshold;
     if (out->polyp) {
         st = polyp_outline(w, img, heat, err);
         if (st != CS_OK)

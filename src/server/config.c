@@ -11,7 +11,14 @@
 
 #define LINE_MAX_BYTES 8192
 
-typedef enum { K_STR, K_PATH, K_I64, K_U64, K_INT } kind;
+typedef enum {
+    K_STR,
+    K_PATH,
+    K_I64,
+    K_U64,
+    K_INT,
+    K_OPEN_UNIT, /* a double strictly between 0 and 1 */
+} kind;
 
 typedef struct key_def {
     const char *name;
@@ -31,6 +38,7 @@ static const key_def KEYS[] = {
     {"admin_token_file", "CAPSCREEN_ADMIN_TOKEN_FILE", K_PATH, F(admin_token_file), 0, 0},
     {"model", "CAPSCREEN_MODEL_PATH", K_PATH, F(model), 0, 0},
     {"polyp_model", "CAPSCREEN_POLYP_MODEL_PATH", K_PATH, F(polyp_model), 0, 0},
+    {"polyp_threshold", "CAPSCREEN_POLYP_THRESHOLD", K_OPEN_UNIT, F(polyp_threshold), 0, 0},
     {"code_ttl", "CAPSCREEN_CODE_TTL", K_I64, F(code_ttl_s), 1, 366LL * 86400},
     {"upload_expiry", "CAPSCREEN_UPLOAD_EXPIRY", K_I64, F(upload_expiry_s), 1, 366LL * 86400},
     {"max_upload_size", "CAPSCREEN_MAX_UPLOAD_SIZE", K_U64, F(max_upload_size), 1, INT64_MAX},
@@ -110,6 +118,16 @@ cs_status cs_server_config_set(cs_server_config *c, const char *key, const char 
     }
     errno = 0;
     char *end = NULL;
+    if (d->k == K_OPEN_UNIT) {
+        double v = isdigit((unsigned char)value[0]) || value[0] == '.' ? strtod(value, &end) : -1;
+        if (v < 0 || errno || *end || !(v > 0 && v < 1))
+            return cs_error_set(err, CS_ERR_ARG,
+                                "config: %s must be a number between 0 and 1 (exclusive), got "
+                                "'%.64s'",
+                                key, value);
+        *(double *)(void *)field = v;
+        return CS_OK;
+    }
     if (!isdigit((unsigned char)value[0]))
         return cs_error_set(err, CS_ERR_ARG, "config: %s must be a number, got '%.64s'", key,
                             value);

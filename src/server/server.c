@@ -263,10 +263,21 @@ cs_status cs_server_start(const cs_server_config *cfg, cs_server **out, cs_error
     if ((st = cs_engine_load_models(cfg->model[0] ? cfg->model : NULL,
                                     cfg->polyp_model[0] ? cfg->polyp_model : NULL, &s->engine,
                                     err)) != CS_OK ||
+        (cfg->polyp_threshold > 0 &&
+         (st = cs_engine_set_polyp_threshold(s->engine, cfg->polyp_threshold, err)) != CS_OK) ||
         (!cs_store_shared(s->store) && (st = cs_tus_reconcile(s->files, s->store, err)) != CS_OK) ||
         (st = cs_audit_new(s->store, s->limiter, &s->metrics, &s->audit, err)) != CS_OK ||
         (st = load_tls(s, err)) != CS_OK)
         goto fail;
+    /* The operating point flags every live frame: say which one runs, and
+     * show it on /metrics, so that servers sharing a store can be checked
+     * to agree. */
+    s->metrics.polyp_threshold = cs_engine_polyp_threshold(s->engine);
+    if (cfg->polyp_threshold > 0)
+        fprintf(stderr,
+                "capscreen: polyp threshold %.9g (site setting; the weights' own is %.9g)\n",
+                (double)cs_engine_polyp_threshold(s->engine),
+                (double)cs_engine_polyp_weights_threshold(s->engine));
     cs_ingest_deps deps = {.store = s->store,
                            .engine = s->engine,
                            .files = s->files,

@@ -323,12 +323,13 @@ cs_status cs_summary_begin(FILE *out, const cs_summary_opts *opts, cs_summary **
         cs_summary_free(s);
         return cs_error_set(err, CS_ERR_IO, "cannot start summary: %s", strerror(errno));
     }
-    json_t *head =
-        json_pack("{s:i,s:{s:s?,s:s?},s:{s:s?,s:o},s:{s:s?,s:o}}", "capscreen_summary",
-                  CS_SUMMARY_VERSION, "source", "path", opts->source_path, "type",
-                  opts->source_type, "model", "path", opts->model_path, "threshold",
-                  num(opts->threshold), "polyp_model", "path", opts->polyp_model_path, "threshold",
-                  opts->polyp_model_path ? num(opts->polyp_threshold) : json_null());
+    json_t *head = json_pack(
+        "{s:i,s:{s:s?,s:s?},s:{s:s?,s:o},s:{s:s?,s:o,s:o}}", "capscreen_summary",
+        CS_SUMMARY_VERSION, "source", "path", opts->source_path, "type", opts->source_type, "model",
+        "path", opts->model_path, "threshold", num(opts->threshold), "polyp_model", "path",
+        opts->polyp_model_path, "threshold",
+        opts->polyp_model_path ? num(opts->polyp_threshold) : json_null(), "weights_threshold",
+        opts->polyp_model_path ? num(opts->polyp_weights_threshold) : json_null());
     char *text = head ? json_dumps(head, JSON_FLAGS) : NULL;
     json_decref(head);
     if (!text) {

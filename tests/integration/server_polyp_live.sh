@@ -5,9 +5,11 @@
 # pixels), the study its polyp counter; the frames index the viewer reads
 # carries them; a polyp frame that repeats the last kept frame is never
 # hidden by the reduced view (a clean repeat is); the rows are the same with
-# 1 and 3 analysis threads (two studies at once); a damaged polyp weights
-# file stops `serve` with the reason. Frames: samples/demo (a clean frame
-# twice, then a frame with a pasted polyp three times, samples/README.md).
+# 1 and 3 analysis threads (two studies at once); a site's polyp_threshold
+# flags live frames at it (and /metrics shows the threshold in use); a
+# damaged polyp weights file stops `serve` with the reason. Frames:
+# samples/demo (a clean frame twice, then a frame with a pasted polyp three
+# times, samples/README.md).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 need_python
@@ -135,6 +137,14 @@ n = sum(json.loads(l)[5] for l in open(sys.argv[2]))
 assert d["counts"]["polyp"] == n, (d["counts"], n)
 EOF2
 ok "frames index: polyp_p, flag bits 64/128 and boxes by seq; worklist and study JSON count polyps"
+curl -s "$SRV_URL/metrics" >"$T/metrics1" || fail "GET /metrics"
+python3 - "$T/metrics1" "$T/cli.json" <<'EOF2' || fail "/metrics does not show the weights' polyp threshold"
+import json, sys
+g = [l for l in open(sys.argv[1]) if l.startswith("capscreen_polyp_threshold ")]
+want = json.load(open(sys.argv[2]))["polyp_model"]["weights_threshold"]
+assert len(g) == 1 and abs(float(g[0].split()[1]) - want) < 1e-5, (g, want)
+EOF2
+ok "/metrics: capscreen_polyp_threshold is the weights' own by default"
 stop_server
 
 # --- 3 analysis threads, two studies at once: the same rows ---------------
@@ -152,6 +162,42 @@ cmp -s "$T/rows1" "$T/rowsA" && cmp -s "$T/rows1" "$T/rowsB" ||
     fail "rows differ between 1 and 3 analysis threads: $(diff "$T/rows1" "$T/rowsA" | head -5)"
 ok "1 vs 3 analysis threads (two studies at once): identical frame rows, polyp fields and boxes included"
 stop_server
+
+# --- a site's own threshold (polyp_threshold) flags live frames at it -------
+# Just under the clean frame's probability: the clean frames are flagged
+# too, the probabilities unchanged; /metrics and the log say which runs.
+T_LOW=$(python3 -c 'import json,sys; print("%.9g" % (json.load(open(sys.argv[1]))["frames"][0]["polyp_probability"] * 0.99))' "$T/cli.json")
+D5=$T/d5
+mkdir -p "$D5"
+own_store "$D5"
+S5=$(import_study "$D5" site)
+start_server "$D5" --polyp-threshold "$T_LOW"
+wait_rows "$D5" "$S5" 6
+rows "$D5" "$S5" >"$T/rows5"
+curl -s "$SRV_URL/metrics" >"$T/metrics5" || fail "GET /metrics"
+python3 - "$T/rows5" "$T/rows1" "$T/metrics5" "$T_LOW" <<'EOF2' || fail "live frames are not flagged at the site threshold"
+import json, sys
+site = [json.loads(l) for l in open(sys.argv[1])]
+own = [json.loads(l) for l in open(sys.argv[2])]
+t = float(sys.argv[4])
+assert [r[4] for r in site] == [r[4] for r in own], "the probabilities moved"
+assert all(r[5] == int(r[4] >= t) for r in site), [(r[4], r[5]) for r in site]
+assert own[0][5] == 0 and site[0][5] == 1, "the clean frame should be flagged at %g: %r" % (t, site[0])
+g = [l for l in open(sys.argv[3]) if l.startswith("capscreen_polyp_threshold ")]
+assert len(g) == 1 and abs(float(g[0].split()[1]) - t) < 1e-6 * t, (g, t)
+EOF2
+grep -q "polyp threshold .*site setting" "$T/srv.err" || fail "serve did not log the site threshold"
+ok "serve --polyp-threshold $T_LOW: live frames flagged at it, probabilities unchanged, shown on /metrics and in the log"
+stop_server
+for bad in 0 1.5 x; do
+    set +e
+    timeout 30 "$CAPSCREEN" serve --listen 127.0.0.1:0 --data "$T/d6" --polyp-threshold "$bad" \
+        >"$T/t.out" 2>"$T/t.err"
+    RC=$?
+    set -e
+    [ "$RC" = 2 ] && grep -q polyp_threshold "$T/t.err" || fail "serve --polyp-threshold $bad: exit $RC $(cat "$T/t.err")"
+done
+ok "serve refuses a polyp threshold outside (0, 1) with the reason"
 
 # --- a damaged polyp weights file stops serve with the reason --------------
 POLYP=$CS_SOURCE_DIR/models/polyp-unet.bin

@@ -685,6 +685,61 @@ static void engine_fills_polyp_fields(void **state)
     cs_engine_free(eng);
 }
 
+/* A site's own operating point (cs_engine_set_polyp_threshold): frames are
+ * flagged, and flagged frames outlined with the extra passes, at it; the
+ * probability does not move; the weights' own threshold is still reported;
+ * a value outside (0, 1) is refused and changes nothing. */
+static cs_frame_result analyze_at(cs_engine *eng, const cs_image *img)
+{
+    cs_worker *w = NULL;
+    cs_error err = {0};
+    cs_frame_result r;
+    assert_int_equal(cs_worker_new(eng, &w, &err), CS_OK);
+    assert_int_equal(cs_worker_analyze(w, img, &r, &err), CS_OK);
+    expect_outline(eng, img, &r, cs_worker_polyp_heatmap(w, 0));
+    cs_worker_free(w);
+    return r;
+}
+
+static void engine_takes_a_site_polyp_threshold(void **state)
+{
+    (void)state;
+    cs_engine *eng = NULL;
+    cs_error err = {0};
+    assert_int_equal(cs_engine_load(tu_source_path("models/bleeding-xgb.json"), &eng, &err), CS_OK);
+    const float own = cs_engine_polyp_weights_threshold(eng);
+    assert_true(cs_engine_polyp_threshold(eng) == own);
+    static const double bad[] = {0.0, 1.0, -0.5, 2.0, NAN};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        assert_int_equal(cs_engine_set_polyp_threshold(eng, bad[i], &err), CS_ERR_ARG);
+        assert_non_null(strstr(err.msg, "(0, 1)"));
+        assert_true(cs_engine_polyp_threshold(eng) == own);
+    }
+    /* a plain grey frame: a low probability, not flagged at the weights' own */
+    cs_image img = {
+        .width = 96, .height = 96, .src_width = 96, .src_height = 96, .rgb = malloc(96 * 96 * 3)};
+    assert_non_null(img.rgb);
+    for (int i = 0; i < 96 * 96 * 3; i++)
+        img.rgb[i] = (uint8_t)(90 + (i % 3) * 20 + (i / 3 % 96) / 8);
+    cs_frame_result r0 = analyze_at(eng, &img);
+    assert_true(r0.polyp_probability < own);
+    assert_false(r0.polyp);
+    /* a site threshold just under it flags it, with the nine-pass outline */
+    assert_int_equal(cs_engine_set_polyp_threshold(eng, r0.polyp_probability * 0.999, &err), CS_OK);
+    assert_true(cs_engine_polyp_weights_threshold(eng) == own);
+    cs_frame_result r1 = analyze_at(eng, &img);
+    assert_true(r1.polyp);
+    assert_memory_equal(&r1.polyp_probability, &r0.polyp_probability, sizeof(float));
+    /* and one just over it does not */
+    assert_int_equal(cs_engine_set_polyp_threshold(eng, r0.polyp_probability * 1.001 + 1e-6, &err),
+                     CS_OK);
+    cs_frame_result r2 = analyze_at(eng, &img);
+    assert_false(r2.polyp);
+    assert_memory_equal(&r2, &r0, sizeof r0);
+    free(img.rgb);
+    cs_engine_free(eng);
+}
+
 /* Real frames, both held out from the shipped model's training (Kvasir-SEG
  * fold 4, a held-out WCEBleedGen group): the polyp frame is flagged with its
  * top box centred inside the polyp's mask; the capsule frame is not. */
@@ -805,6 +860,7 @@ int main(void)
         cmocka_unit_test(mirrors_undo),
         cmocka_unit_test(crops_cover_the_frame),
         cmocka_unit_test(engine_fills_polyp_fields),
+        cmocka_unit_test(engine_takes_a_site_polyp_threshold),
         cmocka_unit_test(detail_decode_keeps_the_analysis_image),
         cmocka_unit_test(real_frames_held_out),
     };

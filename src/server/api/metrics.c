@@ -39,6 +39,10 @@ enum MHD_Result cs_metrics_handle(const cs_api *api, struct MHD_Connection *c, c
         "# HELP capscreen_requests_total Requests received.\n"
         "# TYPE capscreen_requests_total counter\n"
         "capscreen_requests_total %llu\n"
+        "# HELP capscreen_polyp_threshold The polyp probability at which live frames are "
+        "flagged (the weights' own, or the polyp_threshold setting).\n"
+        "# TYPE capscreen_polyp_threshold gauge\n"
+        "capscreen_polyp_threshold %.9g\n"
         "# HELP capscreen_errors_total Errors by kind: refused requests, cut-off bodies, bad "
         "frames.\n"
         "# TYPE capscreen_errors_total counter\n",
@@ -47,7 +51,8 @@ enum MHD_Result cs_metrics_handle(const cs_api *api, struct MHD_Connection *c, c
         (unsigned long long)atomic_load(&api->metrics->frames_analysed),
         (unsigned long long)atomic_load(&api->metrics->connections_opened),
         (unsigned long long)atomic_load(&api->metrics->connections_lingered),
-        (unsigned long long)atomic_load(&api->metrics->requests_total));
+        (unsigned long long)atomic_load(&api->metrics->requests_total),
+        (double)api->metrics->polyp_threshold);
     for (int k = 0; k < CS_EK_COUNT && n < cap; k++)
         n += (size_t)snprintf(buf + n, cap - n, "capscreen_errors_total{kind=\"%s\"} %llu\n",
                               cs_err_kind_name((cs_err_kind)k),

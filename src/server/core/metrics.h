@@ -43,6 +43,7 @@ typedef struct cs_metrics {
     atomic_ullong requests_total;       /* requests begun */
     atomic_ullong errors[CS_EK_COUNT];
     cs_latency_hist latency[CS_LC_COUNT]; /* request durations */
+    float polyp_threshold; /* the live polyp operating point; set before serving, then read-only */
 } cs_metrics;
 
 /* Count one error of kind k in capscreen_errors_total. */

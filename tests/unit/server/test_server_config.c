@@ -123,6 +123,38 @@ static void bad_values_and_keys_are_refused_with_a_reason(void **state)
     unlink(file);
 }
 
+/* A site's polyp operating point: unset (the weights' own) by default; a
+ * number strictly between 0 and 1 from any level; anything else refused
+ * with the key's name, the value in force unchanged. */
+static void polyp_threshold_is_an_open_unit_number_at_every_level(void **state)
+{
+    (void)state;
+    cs_server_config c;
+    cs_error e = {0};
+    cs_server_config_default(&c);
+    assert_true(c.polyp_threshold == 0.0);
+    char *file = write_tmp("polyp_threshold = 0.25\n");
+    fake_env = NULL;
+    assert_int_equal(cs_server_config_resolve(&c, file, env, NULL, &e), CS_OK);
+    assert_true(c.polyp_threshold == 0.25);
+    const char *envs[] = {"CAPSCREEN_POLYP_THRESHOLD", "0.5", NULL};
+    fake_env = envs;
+    assert_int_equal(cs_server_config_resolve(&c, file, env, NULL, &e), CS_OK);
+    assert_true(c.polyp_threshold == 0.5); /* env over file */
+    char *argv[] = {"serve", "--polyp-threshold", ".125", NULL};
+    assert_int_equal(cs_server_config_from_args(&c, 3, argv, NULL, env, &e), CS_OK);
+    assert_true(c.polyp_threshold == 0.125); /* flag over env */
+    fake_env = NULL;
+    static const char *const bad[] = {"0", "1", "1.5", "-0.2", "0.3x", "", "nan", "abc", "1e-400"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        e = (cs_error){0};
+        assert_int_equal(cs_server_config_set(&c, "polyp_threshold", bad[i], &e), CS_ERR_ARG);
+        assert_non_null(strstr(e.msg, "polyp_threshold"));
+        assert_true(c.polyp_threshold == 0.125);
+    }
+    unlink(file);
+}
+
 static void the_later_level_picks_between_token_and_token_file(void **state)
 {
     (void)state;
@@ -177,6 +209,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(flags_beat_environment_beat_file_beat_defaults),
         cmocka_unit_test(bad_values_and_keys_are_refused_with_a_reason),
+        cmocka_unit_test(polyp_threshold_is_an_open_unit_number_at_every_level),
         cmocka_unit_test(connection_limits_have_defaults_and_every_level),
         cmocka_unit_test(db_is_sqlite_by_default_or_a_postgresql_url_at_every_level),
         cmocka_unit_test(the_later_level_picks_between_token_and_token_file),
