@@ -1544,6 +1544,32 @@ def colon_rendered_pairs(data, kval, seed, fill):
     return (np.stack(polyp) if polyp else empty), (np.stack(free) if free else empty), kept
 
 
+def site_operating_point(ps, fs, seed, target=0.90):
+    """What a site that sets its own threshold (capscreen eval
+    --target-specificity, docs/engine.md) would get on this material: the
+    pairs split in two halves at random (a pair's two frames stay
+    together); on each half the lowest threshold among its scores whose
+    specificity there is >= target (as the C tool chooses it), measured
+    on the other half. Returns the two thresholds and the mean sensitivity
+    and specificity on the halves that did not choose them."""
+    ps, fs = np.asarray(ps, float), np.asarray(fs, float)
+    if len(ps) < 4:
+        return None
+    order = np.random.RandomState(seed).permutation(len(ps))
+    halves = (order[: len(ps) // 2], order[len(ps) // 2:])
+    out = dict(target_specificity=target, thresholds=[], sensitivity=[], specificity=[])
+    for fit, test in (halves, halves[::-1]):
+        cand = np.unique(np.concatenate([ps[fit], fs[fit]]))
+        ok = [t for t in cand if np.mean(fs[fit] < t) >= target]
+        t = float(min(ok)) if ok else float("inf")
+        out["thresholds"].append(t)
+        out["sensitivity"].append(float(np.mean(ps[test] >= t)))
+        out["specificity"].append(float(np.mean(fs[test] < t)))
+    out["mean_sensitivity"] = float(np.mean(out["sensitivity"]))
+    out["mean_specificity"] = float(np.mean(out["specificity"]))
+    return out
+
+
 def colon_rendered_report(net, data, kval, seed, thr, fill):
     """colon_rendered_pairs scored: the AUROC of polyp frames against the
     polyp-free colon frames, the share of pairs whose polyp frame scores
@@ -1563,6 +1589,7 @@ def colon_rendered_report(net, data, kval, seed, thr, fill):
                 pair_share_polyp_higher=float(np.mean(ps > fs)) if len(ps) else None,
                 polyp_flagged=float(np.mean(ps >= thr)) if len(ps) else None,
                 polyp_free_flagged=float(np.mean(fs >= thr)) if len(fs) else None,
+                site_threshold_spec90=site_operating_point(ps, fs, seed),
                 fill=fill, **extra,
                 note="held-out Kvasir-SEG frames with their polyp against the same frames with "
                      "the polyp removed, each pair through one draw of the training's capsule "

@@ -71,6 +71,8 @@ for k in ("source_auroc_polyp_free_alike", "source_auroc_inpainted_alike",
 c = e["colon_rendered_polyp_blur"]
 assert c["n_pairs"] > 0 and c["fill"] == "blur" and 0 <= c["pair_share_polyp_higher"] <= 1, c
 assert e["colon_rendered_polyp_copy"]["fill"] == "copy", e["colon_rendered_polyp_copy"]
+o = c["site_threshold_spec90"]
+assert o is None or (len(o["thresholds"]) == 2 and 0 <= o["mean_specificity"] <= 1), o
 # --compare with the same bytes: every paired difference and its interval is 0
 p = e["paired_vs_compare"]
 assert p["compare_weights"] == "w2.bin", p
@@ -101,6 +103,24 @@ assert len(polyp) > 0 and np.array_equal(polyp, free), len(polyp)
 data["_inpainted"] = {i: np.zeros_like(data["kimg"][i]) for i in idx}
 polyp, free, _ = tp.colon_rendered_pairs(data, idx, 7, "blur")
 assert not np.array_equal(polyp, free)
+PY
+# a site's own threshold, chosen on one half of the pairs: the lowest score
+# there with specificity >= 0.9, measured on the other half
+PYTHONDONTWRITEBYTECODE=1 /usr/bin/python3 - "$CS_SOURCE_DIR/tools" <<'PY' \
+    || fail "site_operating_point does not choose or measure the threshold as the C tool does"
+import sys
+import numpy as np
+sys.path.insert(0, sys.argv[1])
+import train_polyp as tp
+ps, fs = np.linspace(0.3, 1.0, 40), np.linspace(0.0, 0.7, 40)
+r = tp.site_operating_point(ps, fs, 3)
+order = np.random.RandomState(3).permutation(40)
+for k, (fit, test) in enumerate(((order[:20], order[20:]), (order[20:], order[:20]))):
+    t = r["thresholds"][k]
+    assert np.mean(fs[fit] < t) >= 0.9, (k, t)
+    lower = [v for v in np.concatenate([ps[fit], fs[fit]]) if v < t]
+    assert not lower or np.mean(fs[fit] < max(lower)) < 0.9, (k, t)
+    assert r["sensitivity"][k] == np.mean(ps[test] >= t) and r["specificity"][k] == np.mean(fs[test] < t)
 PY
 head -c 2000 "$T/w.bin" >"$T/cut.bin"
 if /usr/bin/python3 "$CS_SOURCE_DIR/tools/train_polyp.py" --smoke --shared "$CS_SHARED_DIR/data" \
