@@ -105,6 +105,9 @@ float cs_engine_polyp_weights_threshold(const cs_engine *eng);
  * threshold in use is unchanged). */
 cs_status cs_engine_set_polyp_threshold(cs_engine *eng, double t, cs_error *err) CS_WARN_UNUSED;
 const char *cs_engine_polyp_model_path(const cs_engine *eng);
+/* The CRC-32C the polyp weights file carries in its last four bytes (checked
+ * at load): it names the weights a frame was analysed with. */
+uint32_t cs_engine_polyp_weights_crc32c(const cs_engine *eng);
 /* The polyp network's input side (pixels) and heatmap side (cells, the
  * side of cs_worker_polyp_heatmap), both from its weights file. */
 int cs_engine_polyp_input_side(const cs_engine *eng);

@@ -278,6 +278,17 @@ cs_status cs_server_start(const cs_server_config *cfg, cs_server **out, cs_error
                 "capscreen: polyp threshold %.9g (site setting; the weights' own is %.9g)\n",
                 (double)cs_engine_polyp_threshold(s->engine),
                 (double)cs_engine_polyp_weights_threshold(s->engine));
+    /* On record before the first frame is analysed: which detectors and
+     * operating points flagged the frames from now on (docs/workstation.md,
+     * "The audit log"). */
+    cs_audit(s->audit, NULL, "server.start", NULL,
+             "polyp weights %.160s crc32c %08x threshold %.9g (%s %.9g); bleeding model %.160s "
+             "threshold %.9g",
+             cs_engine_polyp_model_path(s->engine), cs_engine_polyp_weights_crc32c(s->engine),
+             (double)cs_engine_polyp_threshold(s->engine),
+             cfg->polyp_threshold > 0 ? "site setting; the weights' own" : "the weights' own",
+             (double)cs_engine_polyp_weights_threshold(s->engine), cs_engine_model_path(s->engine),
+             (double)cs_engine_threshold(s->engine));
     cs_ingest_deps deps = {.store = s->store,
                            .engine = s->engine,
                            .files = s->files,

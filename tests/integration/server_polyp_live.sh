@@ -6,10 +6,10 @@
 # carries them; a polyp frame that repeats the last kept frame is never
 # hidden by the reduced view (a clean repeat is); the rows are the same with
 # 1 and 3 analysis threads (two studies at once); a site's polyp_threshold
-# flags live frames at it (and /metrics shows the threshold in use); a
-# damaged polyp weights file stops `serve` with the reason. Frames:
-# samples/demo (a clean frame twice, then a frame with a pasted polyp three
-# times, samples/README.md).
+# flags live frames at it (/metrics and the audit log's server.start entry
+# show the threshold in use); a damaged polyp weights file stops `serve`
+# with the reason. Frames: samples/demo (a clean frame twice, then a frame
+# with a pasted polyp three times, samples/README.md).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 need_python
@@ -145,6 +145,26 @@ want = json.load(open(sys.argv[2]))["polyp_model"]["weights_threshold"]
 assert len(g) == 1 and abs(float(g[0].split()[1]) - want) < 1e-5, (g, want)
 EOF2
 ok "/metrics: capscreen_polyp_threshold is the weights' own by default"
+# audit_start FILE WANT_THRESHOLD SITE(0|1): the newest server.start entry
+# names the polyp weights by their CRC-32C and the threshold in force.
+audit_start() {
+    http GET "/api/v1/audit?action=server.start" -H "Authorization: Bearer $ADMIN_TOKEN"
+    expect_code 200 "audit query"
+    python3 - "$T/body" "$CS_SOURCE_DIR/models/polyp-unet.bin" "$@" <<'EOF2'
+import json, re, struct, sys
+e = json.load(open(sys.argv[1]))["entries"]
+assert e and e[0]["action"] == "server.start" and e[0]["user"] == "", e[:1]
+d = e[0]["detail"]
+crc = struct.unpack("<I", open(sys.argv[2], "rb").read()[-4:])[0]
+assert "polyp-unet.bin crc32c %08x " % crc in d, (d, "%08x" % crc)
+t = float(re.search(r"polyp weights \S+ crc32c \w+ threshold (\S+)", d).group(1))
+assert abs(t - float(sys.argv[3])) <= 1e-6 * t, (d, sys.argv[3])
+assert ("site setting" in d) == (sys.argv[4] == "1"), d
+EOF2
+}
+audit_start "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["polyp_model"]["weights_threshold"])' "$T/cli.json")" 0 ||
+    fail "no server.start audit entry with the weights and their own threshold"
+ok "audit: server.start names the polyp weights (CRC-32C) and the threshold in force"
 stop_server
 
 # --- 3 analysis threads, two studies at once: the same rows ---------------
@@ -187,6 +207,7 @@ g = [l for l in open(sys.argv[3]) if l.startswith("capscreen_polyp_threshold ")]
 assert len(g) == 1 and abs(float(g[0].split()[1]) - t) < 1e-6 * t, (g, t)
 EOF2
 grep -q "polyp threshold .*site setting" "$T/srv.err" || fail "serve did not log the site threshold"
+audit_start "$T_LOW" 1 || fail "the server.start audit entry does not record the site threshold"
 ok "serve --polyp-threshold $T_LOW: live frames flagged at it, probabilities unchanged, shown on /metrics and in the log"
 stop_server
 for bad in 0 1.5 x; do
