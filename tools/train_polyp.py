@@ -1551,7 +1551,8 @@ def site_operating_point(ps, fs, seed, target=0.90):
     together); on each half the lowest threshold among its scores whose
     specificity there is >= target (as the C tool chooses it), measured
     on the other half. Returns the two thresholds and the mean sensitivity
-    and specificity on the halves that did not choose them."""
+    and specificity on the halves that did not choose them; None with
+    fewer than 4 pairs, or when no score of a half reaches the target."""
     ps, fs = np.asarray(ps, float), np.asarray(fs, float)
     if len(ps) < 4:
         return None
@@ -1561,7 +1562,9 @@ def site_operating_point(ps, fs, seed, target=0.90):
     for fit, test in (halves, halves[::-1]):
         cand = np.unique(np.concatenate([ps[fit], fs[fit]]))
         ok = [t for t in cand if np.mean(fs[fit] < t) >= target]
-        t = float(min(ok)) if ok else float("inf")
+        if not ok:  # no score of this half reaches the target: nothing to measure
+            return None
+        t = float(min(ok))
         out["thresholds"].append(t)
         out["sensitivity"].append(float(np.mean(ps[test] >= t)))
         out["specificity"].append(float(np.mean(fs[test] < t)))

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "capscreen/decimal.h"
 #include "capscreen/engine.h"
 #include "capscreen/pipeline.h"
 #include "capscreen/source.h"
@@ -78,8 +79,9 @@ int cli_analyze(int argc, char **argv)
         case 'm': model = optarg; break;
         case 'P': polyp_model = optarg; break;
         case 'H':
-            polyp_threshold = strtod(optarg, &end);
-            if (end == optarg || *end || !(polyp_threshold > 0 && polyp_threshold < 1)) {
+            /* In (0, 1) as the float the engine compares with. */
+            if (!cs_parse_decimal(optarg, &polyp_threshold) ||
+                !((float)polyp_threshold > 0 && (float)polyp_threshold < 1)) {
                 cli_fail("--polyp-threshold must be a number in (0, 1), not '%s'", optarg);
                 return 2;
             }

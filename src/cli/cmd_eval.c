@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "capscreen/decimal.h"
 #include "capscreen/engine.h"
 #include "capscreen/fileio.h"
 #include "capscreen/image.h"
@@ -143,27 +144,28 @@ static int run_eval(const char *cmd, const char *finding, int argc, char **argv)
                                              {"target-specificity", required_argument, 0, 'S'},
                                              {"help", no_argument, 0, 'h'},
                                              {0, 0, 0, 0}};
-    const char *model = NULL, *polyp_model = NULL, *masks = NULL;
+    const char *model = NULL, *polyp_model = NULL, *masks = NULL, *threshold_text = NULL;
     double threshold = -1, target_spec = -1;
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "m:h", longopts, NULL)) != -1) {
-        char *end = NULL;
         switch (c) {
         case 'm': model = optarg; break;
         case 'p': polyp_model = optarg; break;
         case 'M': masks = optarg; break;
         case 'f': finding = optarg; break;
         case 't':
-            threshold = strtod(optarg, &end);
-            if (*end || threshold < 0 || threshold > 1) {
+            if (!cs_parse_decimal(optarg, &threshold) || threshold > 1) {
                 cli_fail("--threshold must be a number in [0, 1], not '%s'", optarg);
                 return 2;
             }
+            /* The detectors compare a float probability with a float
+             * threshold: count the frames as they flag them. */
+            threshold = (float)threshold;
+            threshold_text = optarg;
             break;
         case 'S':
-            target_spec = strtod(optarg, &end);
-            if (end == optarg || *end || !(target_spec >= 0 && target_spec <= 1)) {
+            if (!cs_parse_decimal(optarg, &target_spec) || target_spec > 1) {
                 cli_fail("--target-specificity must be a number in [0, 1], not '%s'", optarg);
                 return 2;
             }
@@ -184,8 +186,9 @@ static int run_eval(const char *cmd, const char *finding, int argc, char **argv)
     const int polyp = strcmp(finding, "polyp") == 0;
     /* The engine flags polyps (and outlines flagged frames) at the
      * threshold: it must be one the engine takes. */
-    if (polyp && threshold >= 0 && !(threshold > 0 && threshold < 1)) {
-        cli_fail("--threshold for polyps must be a number in (0, 1), not %g", threshold);
+    if (polyp && threshold_text && !(threshold > 0 && threshold < 1)) {
+        cli_fail("--threshold for polyps must be a number in (0, 1) (as a float), not '%s'",
+                 threshold_text);
         return 2;
     }
     const char *dir = argv[optind], *csv = argv[optind + 1];
@@ -208,7 +211,7 @@ static int run_eval(const char *cmd, const char *finding, int argc, char **argv)
         goto done;
     }
     if (cs_engine_load_models(model, polyp_model, &eng, &err) != CS_OK ||
-        (polyp && threshold >= 0 && cs_engine_set_polyp_threshold(eng, threshold, &err) != CS_OK) ||
+        (polyp && threshold_text && cs_engine_set_polyp_threshold(eng, threshold, &err) != CS_OK) ||
         cs_worker_new(eng, &w, &err) != CS_OK) {
         cli_fail("%s", err.msg);
         goto done;
@@ -276,13 +279,26 @@ static int run_eval(const char *cmd, const char *finding, int argc, char **argv)
         }
         double t = INFINITY;
         cs_sensitivity_at_specificity(scores, truth, used, target_spec, &t);
-        /* A threshold the engine takes: in (0, 1). */
+        /* A threshold the engine takes, in (0, 1), with the same flags or
+         * fewer: specificity only rises with the threshold. At 0: the
+         * lowest score above 0. At 1: the float just under 1, when no
+         * frame scores between it and 1. */
+        if (t <= 0) {
+            t = INFINITY;
+            for (size_t i = 0; i < used; i++)
+                if (scores[i] > 0 && scores[i] < t)
+                    t = scores[i];
+        } else if (t >= 1) {
+            cs_metrics below;
+            cs_metrics_compute(scores, truth, used, nextafterf(1.0f, 0.0f), &below);
+            t = below.specificity >= target_spec ? nextafterf(1.0f, 0.0f) : INFINITY;
+        }
         if (t > 0 && t < 1) {
             target_thr = t;
             cs_metrics_compute(scores, truth, used, target_thr, &at_target);
         }
     }
-    printf("%s detector on %zu frames (%zu unreadable, left out), threshold %.4f\n", finding, used,
+    printf("%s detector on %zu frames (%zu unreadable, left out), threshold %.9g\n", finding, used,
            failed, threshold);
     printf("%-17s predicted %-8s   predicted clean\n", "", finding);
     printf("actual %-10s %18zu   %15zu\n", finding, m.tp, m.fn);
@@ -321,7 +337,8 @@ static int run_eval(const char *cmd, const char *finding, int argc, char **argv)
                           reached && at_target.tp + at_target.fn ? at_target.sensitivity : NAN, 0);
         print_json_number("specificity_at_target", reached ? at_target.specificity : NAN, 0);
     }
-    print_json_number("threshold", m.threshold, 0);
+    /* %.9g: the float threshold reads back as itself. */
+    printf("\"threshold\": %.9g, ", m.threshold);
     print_json_number("accuracy", m.accuracy, 0);
     print_json_number("sensitivity", m.sensitivity, 0);
     print_json_number("specificity", m.specificity, 0);

@@ -197,10 +197,12 @@ float cs_engine_polyp_weights_threshold(const cs_engine *eng) { return eng->poly
 cs_status cs_engine_set_polyp_threshold(cs_engine *eng, double t, cs_error *err)
 {
     /* The same range the weights file's own threshold must lie in: at 0
-     * every frame, at 1 none would be flagged. */
-    if (!(t > 0.0 && t < 1.0))
-        return cs_error_set(err, CS_ERR_ARG, "polyp threshold %g outside (0, 1)", t);
-    eng->polyp_threshold = (float)t;
+     * every frame, at 1 none would be flagged. Checked on the float the
+     * engine compares with: 0.99999999 is 1.0f, 1e-50 is 0.0f. */
+    float f = (float)t;
+    if (!(f > 0.0f && f < 1.0f))
+        return cs_error_set(err, CS_ERR_ARG, "polyp threshold %.9g outside (0, 1) as a float", t);
+    eng->polyp_threshold = f;
     return CS_OK;
 }
 const char *cs_engine_polyp_model_path(const cs_engine *eng) { return eng->polyp_path; }

@@ -99,7 +99,9 @@ double cs_sensitivity_at_specificity(const float *scores, const int *labels, siz
             fp += !s[j].label;
             j++;
         }
-        double spec = neg > 0 ? 1.0 - fp / neg : 1.0;
+        /* tn / neg, as cs_metrics_compute counts it (1 - fp / neg can land
+         * one rounding step below it and miss an exact target). */
+        double spec = neg > 0 ? (neg - fp) / neg : 1.0;
         if (spec >= min_spec) {
             double sens = pos > 0 ? tp / pos : 0;
             if (sens >= best) {

@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "capscreen/decimal.h"
+
 #define LINE_MAX_BYTES 8192
 
 typedef enum {
@@ -119,8 +121,9 @@ cs_status cs_server_config_set(cs_server_config *c, const char *key, const char 
     errno = 0;
     char *end = NULL;
     if (d->k == K_OPEN_UNIT) {
-        double v = isdigit((unsigned char)value[0]) || value[0] == '.' ? strtod(value, &end) : -1;
-        if (v < 0 || errno || *end || !(v > 0 && v < 1))
+        /* Strictly inside (0, 1) as the float the engine compares with. */
+        double v;
+        if (!cs_parse_decimal(value, &v) || !((float)v > 0 && (float)v < 1))
             return cs_error_set(err, CS_ERR_ARG,
                                 "config: %s must be a number between 0 and 1 (exclusive), got "
                                 "'%.64s'",

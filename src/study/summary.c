@@ -330,7 +330,9 @@ cs_status cs_summary_begin(FILE *out, const cs_summary_opts *opts, cs_summary **
         opts->polyp_model_path, "threshold",
         opts->polyp_model_path ? num(opts->polyp_threshold) : json_null(), "weights_threshold",
         opts->polyp_model_path ? num(opts->polyp_weights_threshold) : json_null());
-    char *text = head ? json_dumps(head, JSON_FLAGS) : NULL;
+    /* 9 digits in the header: its thresholds read back as the floats the
+     * detectors compared with (6 would not: 0.0405177586 -> 0.0405178). */
+    char *text = head ? json_dumps(head, JSON_COMPACT | JSON_REAL_PRECISION(9)) : NULL;
     json_decref(head);
     if (!text) {
         cs_summary_free(s);

@@ -81,8 +81,11 @@ run_cs "$T/site.json" "$T/site.err" analyze --polyp-threshold "$T_SITE" "$DEMO/f
 py_check "$T/site.json" "$T/own.json" "$T_SITE" <<'EOF' || fail "analyze --polyp-threshold"
 own = json.load(open(sys.argv[2]))
 t = float(sys.argv[3])
+import struct
+f32 = lambda x: struct.unpack("<f", struct.pack("<f", x))[0]
 pm, opm = d["polyp_model"], own["polyp_model"]
-if abs(pm["threshold"] - t) > 1e-5 * t or pm["weights_threshold"] != opm["weights_threshold"]:
+# 9 digits in the header: the float in force reads back as itself
+if f32(pm["threshold"]) != f32(t) or pm["weights_threshold"] != opm["weights_threshold"]:
     fail("header %r, wanted threshold %r and the weights' %r" % (pm, t, opm["weights_threshold"]))
 fr, ofr = d["frames"], own["frames"]
 if [f["polyp_probability"] for f in fr] != [f["polyp_probability"] for f in ofr]:
@@ -112,8 +115,34 @@ for r in d["reduced_view"]:
 EOF
 ok "analyze --polyp-threshold: flags, counts, ranking and reduced view at the site threshold"
 
+# --- the printed threshold reproduces the same flags, at any target --------
+# eval's threshold is a frame's own score: read back (eval --threshold,
+# analyze --polyp-threshold) it must flag that frame too, as the engine
+# compares floats.
+for S in 0.5 0.6 0.8 0.95 0.99; do
+    run_cs "$T/t.out" "$T/t.err" eval --finding polyp --target-specificity "$S" "$DEMO/frames" \
+        "$DEMO/labels.csv"
+    [ "$RC" -eq 0 ] || { fail "eval --target-specificity $S exited $RC"; continue; }
+    TS=$(tail -1 "$T/t.out" | python3 -c 'import json,sys; print(json.load(sys.stdin)["threshold_for_target"])')
+    run_cs "$T/t2.out" "$T/t2.err" eval --finding polyp --threshold "$TS" "$DEMO/frames" \
+        "$DEMO/labels.csv"
+    run_cs "$T/t.json" "$T/t3.err" analyze --polyp-threshold "$TS" "$DEMO/frames"
+    python3 - "$T/t.out" "$T/t2.out" "$T/t.json" "$S" <<'EOF' || fail "target $S: threshold $TS read back flags other frames"
+import json, sys
+a = json.loads(open(sys.argv[1]).read().splitlines()[-1])
+b = json.loads(open(sys.argv[2]).read().splitlines()[-1])
+d = json.load(open(sys.argv[3]))
+s = float(sys.argv[4])
+assert a["specificity_at_target"] >= s, a
+assert abs(b["specificity"] - a["specificity_at_target"]) < 1e-4, (a, b)
+assert abs(b["sensitivity"] - a["sensitivity_at_target"]) < 1e-4, (a, b)
+assert d["counts"]["polyp_flagged"] == b["tp"] + b["fp"], (d["counts"], b)
+EOF
+done
+ok "targets 0.5-0.99: the printed threshold, read back by eval and analyze, flags the same frames"
+
 # --- bad input --------------------------------------------------------------
-for bad in 0 1 1.5 -0.1 0.5x abc ""; do
+for bad in 0 1 1.5 -0.1 0.5x abc "" nan inf +0.5 " 0.5" 0x.8 0.99999999 1e-50; do
     run_cs "$T/o" "$T/e" analyze --polyp-threshold "$bad" "$DEMO/frames"
     [ "$RC" -eq 2 ] && grep -q -- "--polyp-threshold" "$T/e" ||
         fail "analyze --polyp-threshold '$bad': exit $RC, $(cat "$T/e")"
@@ -121,6 +150,11 @@ for bad in 0 1 1.5 -0.1 0.5x abc ""; do
 done
 run_cs "$T/o" "$T/e" eval --finding polyp --threshold 0 "$DEMO/frames" "$DEMO/labels.csv"
 [ "$RC" -eq 2 ] && grep -q "(0, 1)" "$T/e" || fail "eval --finding polyp --threshold 0: exit $RC"
+for bad in nan "" -0.5 1.5 0x.8; do
+    run_cs "$T/o" "$T/e" eval --finding bleeding --threshold "$bad" "$DEMO/frames" "$DEMO/labels.csv"
+    [ "$RC" -eq 2 ] && grep -q -- "--threshold must be" "$T/e" ||
+        fail "eval --threshold '$bad': exit $RC, $(cat "$T/e")"
+done
 for bad in 1.5 -1 x; do
     run_cs "$T/o" "$T/e" eval --finding polyp --target-specificity "$bad" "$DEMO/frames" \
         "$DEMO/labels.csv"

@@ -709,7 +709,9 @@ static void engine_takes_a_site_polyp_threshold(void **state)
     assert_int_equal(cs_engine_load(tu_source_path("models/bleeding-xgb.json"), &eng, &err), CS_OK);
     const float own = cs_engine_polyp_weights_threshold(eng);
     assert_true(cs_engine_polyp_threshold(eng) == own);
-    static const double bad[] = {0.0, 1.0, -0.5, 2.0, NAN};
+    /* 0.99999999 and 1e-50 are inside (0, 1) as doubles, but 1.0f and 0.0f
+     * as the float the engine compares with: every polyp, or every frame. */
+    static const double bad[] = {0.0, 1.0, -0.5, 2.0, NAN, 0.99999999, 1e-50};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         assert_int_equal(cs_engine_set_polyp_threshold(eng, bad[i], &err), CS_ERR_ARG);
         assert_non_null(strstr(err.msg, "(0, 1)"));
@@ -730,12 +732,17 @@ static void engine_takes_a_site_polyp_threshold(void **state)
     cs_frame_result r1 = analyze_at(eng, &img);
     assert_true(r1.polyp);
     assert_memory_equal(&r1.polyp_probability, &r0.polyp_probability, sizeof(float));
-    /* and one just over it does not */
+    /* exactly at it: flagged (probability >= threshold) */
+    assert_int_equal(cs_engine_set_polyp_threshold(eng, r0.polyp_probability, &err), CS_OK);
+    assert_true(analyze_at(eng, &img).polyp);
+    /* and one just over it does not, with the boxes of the weights' own */
     assert_int_equal(cs_engine_set_polyp_threshold(eng, r0.polyp_probability * 1.001 + 1e-6, &err),
                      CS_OK);
     cs_frame_result r2 = analyze_at(eng, &img);
     assert_false(r2.polyp);
-    assert_memory_equal(&r2, &r0, sizeof r0);
+    assert_memory_equal(&r2.polyp_probability, &r0.polyp_probability, sizeof(float));
+    assert_int_equal(r2.n_polyp_boxes, r0.n_polyp_boxes);
+    assert_memory_equal(r2.polyp_boxes, r0.polyp_boxes, sizeof(cs_box) * (size_t)r0.n_polyp_boxes);
     free(img.rgb);
     cs_engine_free(eng);
 }

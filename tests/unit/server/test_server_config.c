@@ -145,7 +145,9 @@ static void polyp_threshold_is_an_open_unit_number_at_every_level(void **state)
     assert_int_equal(cs_server_config_from_args(&c, 3, argv, NULL, env, &e), CS_OK);
     assert_true(c.polyp_threshold == 0.125); /* flag over env */
     fake_env = NULL;
-    static const char *const bad[] = {"0", "1", "1.5", "-0.2", "0.3x", "", "nan", "abc", "1e-400"};
+    static const char *const bad[] = {"0",    "1",    "1.5", "-0.2",   "0.3x",
+                                      "",     "nan",  "abc", "1e-400", "+0.5",
+                                      " 0.5", "0x.8", "inf", "1e-50",  "0.99999999"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         e = (cs_error){0};
         assert_int_equal(cs_server_config_set(&c, "polyp_threshold", bad[i], &e), CS_ERR_ARG);
