@@ -44,7 +44,9 @@ held-out material as a folder for `capscreen eval --finding polyp --masks`, and 
 outline rule was chosen on (folds 0-3, and polyps pasted into capsule
 frames; models/MODEL_CARD-polyp.md, "Outlines"). --evaluate WEIGHTS trains
 nothing: it reads a weights file back (read_weights) and writes its
-held-out report, the same figures the training reports, to --metrics,
+held-out report, the same figures the training reports, to --metrics
+(WEIGHTS a comma-separated list: the ensemble of their mean logits, at a
+threshold chosen by training's rule; the engine cannot run it yet),
 with the source measure on crops of the frames it trained on and on
 frames rendered as capsule video, and the colon-capsule stand-in
 (colon_rendered_report: held-out colon frames with and without their
@@ -1699,6 +1701,20 @@ def write_weights(net, path, threshold):
     os.replace(tmp, path)
 
 
+class MeanLogits(nn.Module):
+    """An ensemble of networks read back from weights files: the mean of
+    their logit maps, which the frame score and the outline then pool as
+    for one network (--evaluate W1,W2). For evaluation only: the engine
+    runs one network."""
+
+    def __init__(self, nets):
+        super().__init__()
+        self.nets = nn.ModuleList(nets)
+
+    def forward(self, x):
+        return sum(n(x) for n in self.nets) / len(self.nets)
+
+
 def read_weights(path):
     """A weights file written by write_weights -> (PolypNet in eval mode,
     threshold). Each folded layer becomes a convolution whose batch norm is
@@ -1915,7 +1931,9 @@ def main():
     ap.add_argument("--evaluate", metavar="WEIGHTS",
                     help="train nothing: score the network of a weights file on the shipped "
                          "model's held-out material (Kvasir-SEG fold 4, held-out capsule "
-                         "groups) at the file's threshold, and write that report to --metrics")
+                         "groups) at the file's threshold, and write that report to --metrics; "
+                         "W1,W2,...: the mean of their logits (an ensemble, a trial the engine "
+                         "cannot run yet), at a threshold chosen as training chooses it")
     ap.add_argument("--compare", metavar="WEIGHTS",
                     help="with --evaluate: also score these weights on the same images and "
                          "report the paired AUROC differences (evaluated minus these)")
@@ -1966,7 +1984,9 @@ def main():
         ap.error("--out is needed to train")
     if a.evaluate:
         try:
-            net, thr = read_weights(a.evaluate)
+            members = a.evaluate.split(",")
+            nets = [read_weights(p) for p in members]
+            net, thr = nets[0] if len(nets) == 1 else (MeanLogits([n for n, _ in nets]), None)
             ref = read_weights(a.compare)[0] if a.compare else None
         except (OSError, ValueError) as e:
             log(f"train_polyp: {e}")
@@ -1979,6 +1999,8 @@ def main():
         if a.smoke and len(kva) == 0:  # as the smoke training scores itself
             kva = np.nonzero((kfold != 4) & (kfold >= 0))[0][:5]
         rep, ps, ns = fold_report(net, data, kva, wh, a.seed + 300)
+        if thr is None:  # an ensemble: its threshold, by training's rule, on the same material
+            thr = choose_threshold(ps, ns)["threshold"]
         rep["capsule"].update(operating_point(ps, ns, thr))
         kis = rep.pop("_inpainted_scores")
         rep["source_auroc_inpainted"]["kvasir_flagged_at_final_threshold"] = \
@@ -1994,8 +2016,9 @@ def main():
             rep["paired_vs_compare"] = compare_models(net, ref, data, kva, wh, ktr, wtr, a.seed + 300)
             rep["paired_vs_compare"]["compare_weights"] = os.path.basename(a.compare)
         with open(a.metrics, "w") as f:
-            json.dump(dict(tool="tools/train_polyp.py --evaluate", weights=os.path.basename(
-                a.evaluate), seed=a.seed, threshold=thr, final=rep), f, indent=1)
+            json.dump(dict(tool="tools/train_polyp.py --evaluate", weights=",".join(
+                os.path.basename(p) for p in members), seed=a.seed, threshold=thr,
+                threshold_chosen_here=len(members) > 1, final=rep), f, indent=1)
         log(f"evaluate: {json.dumps(rep)}")
         return 0
     if a.write_heldout:

@@ -106,12 +106,18 @@ assert not np.array_equal(polyp, free)
 PY
 # a site's own threshold, chosen on one half of the pairs: the lowest score
 # there with specificity >= 0.9, measured on the other half
-PYTHONDONTWRITEBYTECODE=1 /usr/bin/python3 - "$CS_SOURCE_DIR/tools" <<'PY' \
-    || fail "site_operating_point does not choose or measure the threshold as the C tool does"
+PYTHONDONTWRITEBYTECODE=1 /usr/bin/python3 - "$CS_SOURCE_DIR/tools" "$T/w.bin" <<'PY' \
+    || fail "site_operating_point or MeanLogits is wrong"
 import sys
 import numpy as np
+import torch
 sys.path.insert(0, sys.argv[1])
 import train_polyp as tp
+# an ensemble's logits are the mean of its members' (a net with itself: its own)
+net = tp.read_weights(sys.argv[2])[0]
+x = torch.randn(2, 3, tp.IN, tp.IN)
+with torch.no_grad():
+    assert torch.allclose(tp.MeanLogits([net, net])(x), net(x), atol=1e-6)
 ps, fs = np.linspace(0.3, 1.0, 40), np.linspace(0.0, 0.7, 40)
 r = tp.site_operating_point(ps, fs, 3)
 order = np.random.RandomState(3).permutation(40)
@@ -121,6 +127,21 @@ for k, (fit, test) in enumerate(((order[:20], order[20:]), (order[20:], order[:2
     lower = [v for v in np.concatenate([ps[fit], fs[fit]]) if v < t]
     assert not lower or np.mean(fs[fit] < max(lower)) < 0.9, (k, t)
     assert r["sensitivity"][k] == np.mean(ps[test] >= t) and r["specificity"][k] == np.mean(fs[test] < t)
+PY
+# --evaluate W1,W2 scores the mean of their logits: a file and itself
+# score as the file alone
+/usr/bin/python3 "$CS_SOURCE_DIR/tools/train_polyp.py" --smoke --shared "$CS_SHARED_DIR/data" \
+    --cache "$T/cache" --metrics "$T/e3.json" --evaluate "$T/w.bin,$T/w2.bin" \
+    >/dev/null 2>"$T/eval3.err" || die "--evaluate W1,W2 failed: $(tail -5 "$T/eval3.err")"
+python3 - "$T/e.json" "$T/e3.json" <<'PY' || fail "--evaluate W,W does not score as W"
+import json, sys
+one, two = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
+assert two["threshold_chosen_here"] is True and two["weights"] == "w.bin,w2.bin", two["weights"]
+a, b = one["final"], two["final"]
+assert a["capsule"]["auroc"] == b["capsule"]["auroc"], (a["capsule"], b["capsule"])
+assert a["kvasir"] == b["kvasir"], (a["kvasir"], b["kvasir"])
+for k in ("source_auroc_polyp_free", "source_auroc_capsule_rendered", "colon_rendered_polyp_blur"):
+    assert a[k]["auroc"] == b[k]["auroc"], (k, a[k]["auroc"], b[k]["auroc"])
 PY
 head -c 2000 "$T/w.bin" >"$T/cut.bin"
 if /usr/bin/python3 "$CS_SOURCE_DIR/tools/train_polyp.py" --smoke --shared "$CS_SHARED_DIR/data" \
