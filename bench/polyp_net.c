@@ -41,14 +41,17 @@ int main(int argc, char **argv)
     }
     /* multiply-adds: each layer's output cells x its kernel's inputs */
     double macs = 0;
-    int side = m->in_side;
-    for (int i = 0; i < CS_POLYP_NLAYERS; i++) {
-        const cs_polyp_layer *l = &m->layers[i];
-        if (l->stride == 2)
-            side /= 2;
-        if (strncmp(l->name, "dec", 3) == 0 && strstr(l->name, ".dw"))
-            side *= 2;
-        macs += (double)side * side * l->cout * l->cin_per_group * l->k * l->k;
+    for (int j = 0; j < cs_polyp_model_networks(m); j++) { /* an ensemble's members */
+        const cs_polyp_model *mem = cs_polyp_model_network(m, j);
+        int side = mem->in_side;
+        for (int i = 0; i < CS_POLYP_NLAYERS; i++) {
+            const cs_polyp_layer *l = &mem->layers[i];
+            if (l->stride == 2)
+                side /= 2;
+            if (strncmp(l->name, "dec", 3) == 0 && strstr(l->name, ".dw"))
+                side *= 2;
+            macs += (double)side * side * l->cout * l->cin_per_group * l->k * l->k;
+        }
     }
     /* what the network reads of a 640x640 frame, with some structure: the
      * 80x80 analysis image, or the detail decode a larger input needs

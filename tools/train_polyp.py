@@ -1703,9 +1703,9 @@ def write_weights(net, path, threshold):
 
 class MeanLogits(nn.Module):
     """An ensemble of networks read back from weights files: the mean of
-    their logit maps, which the frame score and the outline then pool as
-    for one network (--evaluate W1,W2). For evaluation only: the engine
-    runs one network."""
+    their logit maps (summed in order, then divided, as the C engine does
+    for a version-3 file), which the frame score and the outline then pool
+    as for one network (--evaluate W1,W2; write_ensemble)."""
 
     def __init__(self, nets):
         super().__init__()
@@ -1715,16 +1715,46 @@ class MeanLogits(nn.Module):
         return sum(n(x) for n in self.nets) / len(self.nets)
 
 
-def read_weights(path):
+ENSEMBLE_VERSION = 3
+
+
+def write_ensemble(member_paths, path, threshold):
+    """A version-3 weights file (docs/engine.md, "Polyp weights file"): the
+    member files' bytes, each after its length, under a header with the
+    ensemble's own threshold, and the CRC-32C of it all. The engine runs
+    every member and averages their logits, as MeanLogits."""
+    body = bytearray(MAGIC + struct.pack("<IIf", ENSEMBLE_VERSION, len(member_paths), threshold))
+    for p in member_paths:
+        member = open(p, "rb").read()
+        if struct.unpack_from("<I", member, 8)[0] == ENSEMBLE_VERSION:
+            raise ValueError(f"{p}: an ensemble cannot be a member")
+        body += struct.pack("<I", len(member)) + member
+    body += struct.pack("<I", crc32c(bytes(body)))
+    with open(path + ".partial", "wb") as f:
+        f.write(body)
+    os.replace(path + ".partial", path)
+
+
+def read_weights(path, body=None):
     """A weights file written by write_weights -> (PolypNet in eval mode,
-    threshold). Each folded layer becomes a convolution whose batch norm is
-    the identity plus the folded bias, so the network computes what the
-    file holds. For --evaluate; the C loader is the one the engine uses."""
-    body = open(path, "rb").read()
+    threshold); a version-3 file (write_ensemble) -> (MeanLogits of its
+    members, its threshold). Each folded layer becomes a convolution whose
+    batch norm is the identity plus the folded bias, so the network
+    computes what the file holds. For --evaluate; the C loader is the one
+    the engine uses."""
+    body = open(path, "rb").read() if body is None else body
     if body[:8] != MAGIC or len(body) < 12 or \
             struct.unpack("<I", body[-4:])[0] != crc32c(body[:-4]):
         raise ValueError(f"{path}: not a polyp weights file, or damaged")
     version = struct.unpack_from("<I", body, 8)[0]
+    if version == ENSEMBLE_VERSION:
+        k, thr = struct.unpack_from("<If", body, 12)
+        o, nets = 20, []
+        for i in range(k):
+            n = struct.unpack_from("<I", body, o)[0]
+            nets.append(read_weights(f"{path} member {i + 1}", body[o + 4:o + 4 + n])[0])
+            o += 4 + n
+        return MeanLogits(nets).eval(), float(thr)
     if version == 1:
         _, side, topk, nw, nl, thr = struct.unpack_from("<IIIIIf", body, 8)
         o = 8 + 24
@@ -1857,7 +1887,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--shared", required=True, help="folder holding kvasir-seg/ and wcebleedgen/")
     ap.add_argument("--cache", required=True, help="gitignored cache folder")
-    ap.add_argument("--out", help="weights file to write (not with --evaluate)")
+    ap.add_argument("--out", help="weights file to write; with --evaluate W1,W2: the "
+                                  "ensemble's (version 3, at the threshold chosen there)")
     ap.add_argument("--metrics", required=True, help="metrics JSON to write")
     ap.add_argument("--reference", help="C test vector to write (tests/data/...)")
     ap.add_argument("--epochs", type=int, default=168)
@@ -1983,6 +2014,8 @@ def main():
     if not a.out and not a.evaluate and not a.write_heldout:
         ap.error("--out is needed to train")
     if a.evaluate:
+        if a.out and "," not in a.evaluate:
+            ap.error("--out with --evaluate writes an ensemble: give --evaluate W1,W2")
         try:
             members = a.evaluate.split(",")
             nets = [read_weights(p) for p in members]
@@ -2020,6 +2053,12 @@ def main():
                 os.path.basename(p) for p in members), seed=a.seed, threshold=thr,
                 threshold_chosen_here=len(members) > 1, final=rep), f, indent=1)
         log(f"evaluate: {json.dumps(rep)}")
+        if a.out:
+            write_ensemble(members, a.out, thr)
+            if a.reference:  # as training writes it, from the file just written
+                pos, _ = capsule_set(data, kva[:1], wh, a.seed + 300)
+                write_reference(read_weights(a.out)[0], a.reference, pos[0])
+            log(f"wrote {a.out}: {len(members)} networks, threshold {thr:.6f}")
         return 0
     if a.write_heldout:
         npos, nneg, nsel = write_heldout(a.shared, a.write_heldout, a.seed)

@@ -18,6 +18,7 @@ extern void omp_set_num_threads(int n);
 
 #define HEADER_V1_BYTES 48u /* magic, version, in, topk, nw, nl, threshold, widths */
 #define HEADER_V2_BYTES 52u /* magic, version, in, out, topk, nw, nl, threshold, widths */
+#define HEADER_V3_BYTES 20u /* magic, version, members, threshold */
 #define LAYER_HEAD_BYTES 32u
 #define MAX_WIDTH 1024
 
@@ -82,11 +83,121 @@ void cs_polyp_model_free(cs_polyp_model *m)
 {
     if (!m)
         return;
+    for (int i = 0; i < m->n_members; i++)
+        cs_polyp_model_free(m->members[i]);
     free(m->bytes);
     free(m);
 }
 
+int cs_polyp_model_networks(const cs_polyp_model *m) { return m->n_members ? m->n_members : 1; }
+
+const cs_polyp_model *cs_polyp_model_network(const cs_polyp_model *m, int i)
+{
+    return m->n_members ? m->members[i] : m;
+}
+
+static cs_status parse_network(const uint8_t *data, size_t len, cs_polyp_model **out,
+                               cs_error *err);
+
+/* A version-3 file: magic, version, member count, threshold, then each
+ * member as its byte length and a whole version-2 file, then the CRC-32C
+ * of everything before it. The container's checksum is checked first, so
+ * a damaged file is named as such before any member is looked at. */
+static cs_status parse_ensemble(const uint8_t *data, size_t len, cs_polyp_model **out,
+                                cs_error *err)
+{
+    if (len < HEADER_V3_BYTES + 4u)
+        return cs_error_set(err, CS_ERR_TRUNCATED,
+                            "polyp ensemble: %zu bytes, shorter than the %u-byte header", len,
+                            HEADER_V3_BYTES + 4u);
+    uint32_t want = le32(data + len - 4), got = cs_crc32c(0, data, len - 4);
+    if (want != got)
+        return cs_error_set(err, CS_ERR_CHECKSUM,
+                            "polyp weights damaged: CRC-32C %08x, the file says %08x", got, want);
+    uint32_t k = le32(data + 12);
+    float thr;
+    memcpy(&thr, data + 16, 4);
+    if (k < 2 || k > CS_POLYP_MAX_MEMBERS)
+        return cs_error_set(err, CS_ERR_MODEL, "polyp ensemble of %u networks (2 to %d)", k,
+                            CS_POLYP_MAX_MEMBERS);
+    if (!(thr > 0.0f && thr < 1.0f))
+        return cs_error_set(err, CS_ERR_MODEL, "polyp ensemble: threshold %g outside (0, 1)",
+                            (double)thr);
+    cs_polyp_model *m = calloc(1, sizeof *m);
+    if (!m || !(m->bytes = malloc(len))) {
+        free(m);
+        return cs_error_set(err, CS_ERR_NOMEM, "out of memory loading polyp weights");
+    }
+    memcpy(m->bytes, data, len);
+    m->len = len;
+    m->version = (int)CS_POLYP_ENSEMBLE_VERSION;
+    m->threshold = thr;
+    cs_status st = CS_OK;
+    size_t off = HEADER_V3_BYTES, end = len - 4;
+    for (uint32_t i = 0; i < k; i++) {
+        if (end - off < 4) {
+            st = cs_error_set(err, CS_ERR_TRUNCATED, "polyp ensemble: member %u of %u missing",
+                              i + 1, k);
+            goto fail;
+        }
+        uint32_t n = le32(data + off);
+        off += 4;
+        if (n > end - off) {
+            st = cs_error_set(err, CS_ERR_TRUNCATED,
+                              "polyp ensemble: member %u of %u has %u bytes, %zu are left", i + 1,
+                              k, n, end - off);
+            goto fail;
+        }
+        cs_error e = {0};
+        cs_polyp_model *mem = NULL;
+        if (n >= 12 && le32(data + off + 8) == CS_POLYP_ENSEMBLE_VERSION)
+            st = cs_error_set(&e, CS_ERR_MODEL,
+                              "an ensemble; members must be single networks (version 1 or %u)",
+                              CS_POLYP_VERSION);
+        else
+            st = parse_network(data + off, n, &mem, &e);
+        if (st != CS_OK) {
+            st = cs_error_set(err, st, "polyp ensemble member %u of %u: %s", i + 1, k, e.msg);
+            goto fail;
+        }
+        m->members[m->n_members++] = mem;
+        if (i == 0) {
+            m->in_side = mem->in_side;
+            m->out_side = mem->out_side;
+            m->topk = mem->topk;
+            memcpy(m->widths, mem->widths, sizeof m->widths);
+        } else if (mem->in_side != m->in_side || mem->topk != m->topk) {
+            st = cs_error_set(err, CS_ERR_MODEL,
+                              "polyp ensemble member %u of %u: input side %d, top-k %d; member 1 "
+                              "has %d, %d (members must agree)",
+                              i + 1, k, mem->in_side, mem->topk, m->in_side, m->topk);
+            goto fail;
+        }
+        off += n;
+    }
+    if (off != end) {
+        st = cs_error_set(err, CS_ERR_MODEL, "polyp ensemble: %zu bytes after the last member",
+                          end - off);
+        goto fail;
+    }
+    *out = m;
+    return CS_OK;
+fail:
+    cs_polyp_model_free(m);
+    return st;
+}
+
 cs_status cs_polyp_model_parse(const uint8_t *data, size_t len, cs_polyp_model **out, cs_error *err)
+{
+    *out = NULL;
+    if (len >= 12 && len <= CS_POLYP_MAX_BYTES && memcmp(data, CS_POLYP_MAGIC, 8) == 0 &&
+        le32(data + 8) == CS_POLYP_ENSEMBLE_VERSION)
+        return parse_ensemble(data, len, out, err);
+    return parse_network(data, len, out, err);
+}
+
+/* One network: a version-1 or version-2 file. */
+static cs_status parse_network(const uint8_t *data, size_t len, cs_polyp_model **out, cs_error *err)
 {
     *out = NULL;
     if (len < HEADER_V1_BYTES + 4u)
@@ -102,9 +213,9 @@ cs_status cs_polyp_model_parse(const uint8_t *data, size_t len, cs_polyp_model *
     uint32_t version = le32(data + 8);
     if (version != 1u && version != CS_POLYP_VERSION)
         return cs_error_set(err, CS_ERR_MODEL,
-                            "polyp weights format version %u; this build reads versions 1 and %u "
+                            "polyp weights format version %u; this build reads versions 1 to %u "
                             "(retrain with tools/train-polyp.sh)",
-                            version, CS_POLYP_VERSION);
+                            version, CS_POLYP_ENSEMBLE_VERSION);
     /* Version 2 adds the heatmap side after the input side; version 1 is
      * the 80 px network with its 40x40 heatmap. */
     const uint8_t *h = data + 12;
@@ -281,6 +392,11 @@ typedef struct net_layer {
 
 struct cs_polyp_net {
     const cs_polyp_model *m;
+    /* An ensemble: one network per member, and a buffer for a member's
+     * logits; the layers below are then unused. */
+    int n_members;
+    struct cs_polyp_net *members[CS_POLYP_MAX_MEMBERS];
+    float *member_logits;
     dnnl_engine_t engine;
     dnnl_stream_t stream;
     net_layer L[CS_POLYP_NLAYERS];
@@ -302,6 +418,9 @@ void cs_polyp_net_free(cs_polyp_net *n)
 {
     if (!n)
         return;
+    for (int i = 0; i < n->n_members; i++)
+        cs_polyp_net_free(n->members[i]);
+    free(n->member_logits);
     for (int i = 0; i < CS_POLYP_NLAYERS; i++) {
         net_layer *l = &n->L[i];
         if (l->prim)
@@ -420,6 +539,20 @@ cs_status cs_polyp_net_new(const cs_polyp_model *m, cs_polyp_net **out, cs_error
     if (!n)
         return cs_error_set(err, CS_ERR_NOMEM, "out of memory building the polyp network");
     n->m = m;
+    if (m->n_members) {
+        for (int i = 0; i < m->n_members; i++) {
+            if ((st = cs_polyp_net_new(m->members[i], &n->members[i], err)) != CS_OK)
+                goto done;
+            n->n_members++;
+        }
+        n->member_logits = malloc(sizeof(float) * (size_t)m->out_side * (size_t)m->out_side);
+        if (!n->member_logits) {
+            st = cs_error_set(err, CS_ERR_NOMEM, "out of memory building the polyp network");
+            goto done;
+        }
+        *out = n;
+        return CS_OK;
+    }
     /* Weight reorders at build time run on this thread only, like inference. */
     omp_set_num_threads(1);
     DNNL_TRY(dnnl_engine_create(&n->engine, dnnl_cpu, 0), "CPU engine");
@@ -493,9 +626,27 @@ static void upsample_concat(float *dst, const float *deep, int h, int cd, const 
     }
 }
 
+/* An ensemble's logits: the members' summed in order, then divided by
+ * their number (float, as MeanLogits in the training tool). */
+static cs_status run_members(cs_polyp_net *n, const float *in, float *logits, cs_error *err)
+{
+    size_t cells = (size_t)n->m->out_side * (size_t)n->m->out_side;
+    cs_status st = cs_polyp_net_run(n->members[0], in, logits, err);
+    for (int i = 1; i < n->n_members && st == CS_OK; i++) {
+        st = cs_polyp_net_run(n->members[i], in, n->member_logits, err);
+        for (size_t c = 0; c < cells && st == CS_OK; c++)
+            logits[c] += n->member_logits[c];
+    }
+    for (size_t c = 0; c < cells && st == CS_OK; c++)
+        logits[c] /= (float)n->n_members;
+    return st;
+}
+
 cs_status cs_polyp_net_run(cs_polyp_net *n, const float *in, float *logits, cs_error *err)
 {
     cs_status st = CS_OK;
+    if (n->n_members)
+        return run_members(n, in, logits, err);
     /* One thread per worker: the pipeline's parallelism is across frames,
      * and oneDNN's OpenMP team would otherwise take every core per call. */
     omp_set_num_threads(1);

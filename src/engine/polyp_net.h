@@ -7,7 +7,9 @@
  * tool; the weights file carries the input and heatmap sides (version 2; a
  * version-1 file is 80/40), the widths and every tensor's shape, and
  * parsing refuses a file whose sides, shapes, version or checksum do not
- * match.
+ * match. A version-3 file is an ensemble: several version-1/2 files in one
+ * container with its own threshold and checksum; the network then runs
+ * each member and averages their logits.
  * File format: docs/engine.md, "Polyp weights file".
  *
  * Ownership and threads: a cs_polyp_model (the parsed weights, read-only)
@@ -23,9 +25,11 @@
 #include "capscreen/status.h"
 
 #define CS_POLYP_MAGIC "CSPOLYP1"
-#define CS_POLYP_VERSION 2u /* the newest format read; version 1 (80/40) loads too */
-#define CS_POLYP_V1_IN 80   /* a version-1 file's input side, pixels */
-#define CS_POLYP_MIN_IN 64  /* input sides allowed: multiples of 16 in this range */
+#define CS_POLYP_VERSION 2u          /* one network; version 1 (80/40) loads too */
+#define CS_POLYP_ENSEMBLE_VERSION 3u /* several networks of version 2, logits averaged */
+#define CS_POLYP_MAX_MEMBERS 4
+#define CS_POLYP_V1_IN 80  /* a version-1 file's input side, pixels */
+#define CS_POLYP_MIN_IN 64 /* input sides allowed: multiples of 16 in this range */
 #define CS_POLYP_MAX_IN 256
 #define CS_POLYP_MAX_TOPK 64 /* cs_polyp_score pools at most this many logits */
 #define CS_POLYP_NLAYERS 22
@@ -49,8 +53,17 @@ typedef struct cs_polyp_model {
     int widths[CS_POLYP_NWIDTHS];
     int topk;        /* frame score: sigmoid(mean of the topk largest logits) */
     float threshold; /* frame-level operating point */
-    cs_polyp_layer layers[CS_POLYP_NLAYERS];
+    cs_polyp_layer layers[CS_POLYP_NLAYERS]; /* unused in an ensemble */
+    /* An ensemble (version 3): its networks, each a version-1 or -2 model
+     * of the same sides and top-k, whose logits are averaged; 0 and NULLs
+     * for one network. The members' own thresholds are not used. */
+    int n_members;
+    struct cs_polyp_model *members[CS_POLYP_MAX_MEMBERS];
 } cs_polyp_model;
+
+/* The networks a model runs: 1 (the model itself) or its members. */
+int cs_polyp_model_networks(const cs_polyp_model *m);
+const cs_polyp_model *cs_polyp_model_network(const cs_polyp_model *m, int i);
 
 /* Parse and check a weights file held in memory (copied). Errors:
  * CS_ERR_MODEL (wrong magic, version, sides, widths or shapes; a bad value),
@@ -74,7 +87,9 @@ void cs_polyp_net_free(cs_polyp_net *n);
 
 /* Run the network on one input: `in` is in_side x in_side x 3 floats (the
  * model's), rows of interleaved RGB, already normalised (rgb / 127.5 - 1).
- * Writes out_side x out_side logits to `logits` (row-major).
+ * Writes out_side x out_side logits to `logits` (row-major); an ensemble's
+ * are the mean of its members' (summed in member order, then divided by
+ * their number, as the training tool's MeanLogits).
  * Single-threaded (the caller's thread); deterministic. Errors:
  * CS_ERR_MODEL if oneDNN fails. */
 cs_status cs_polyp_net_run(cs_polyp_net *n, const float *in, float *logits,

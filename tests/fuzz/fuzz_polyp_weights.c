@@ -33,12 +33,23 @@ static void check(const uint8_t *data, size_t len)
         m->out_side * 2 != m->in_side || (m->version == 1 && m->in_side != CS_POLYP_V1_IN) ||
         m->topk < 1 || m->topk > CS_POLYP_MAX_TOPK || m->topk > m->out_side * m->out_side)
         abort();
-    for (int i = 0; i < CS_POLYP_NLAYERS; i++) {
-        const cs_polyp_layer *l = &m->layers[i];
-        const uint8_t *w = (const uint8_t *)l->weight;
-        size_t n = (size_t)l->cout * (size_t)l->cin_per_group * (size_t)(l->k * l->k);
-        if (w < m->bytes || w + 4 * (n + (size_t)l->cout) > m->bytes + m->len - 4)
+    /* an ensemble: 2..CS_POLYP_MAX_MEMBERS version-2 members of the same
+     * sides; every network's tensors inside its own bytes */
+    if ((m->version == (int)CS_POLYP_ENSEMBLE_VERSION) !=
+        (m->n_members >= 2 && m->n_members <= CS_POLYP_MAX_MEMBERS))
+        abort();
+    for (int j = 0; j < cs_polyp_model_networks(m); j++) {
+        const cs_polyp_model *net = cs_polyp_model_network(m, j);
+        if (net->in_side != m->in_side || net->out_side != m->out_side || net->topk != m->topk ||
+            (m->n_members && net->version == (int)CS_POLYP_ENSEMBLE_VERSION))
             abort();
+        for (int i = 0; i < CS_POLYP_NLAYERS; i++) {
+            const cs_polyp_layer *l = &net->layers[i];
+            const uint8_t *w = (const uint8_t *)l->weight;
+            size_t n = (size_t)l->cout * (size_t)l->cin_per_group * (size_t)(l->k * l->k);
+            if (w < net->bytes || w + 4 * (n + (size_t)l->cout) > net->bytes + net->len - 4)
+                abort();
+        }
     }
     cs_polyp_model_free(m);
 }

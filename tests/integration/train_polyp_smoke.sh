@@ -5,7 +5,8 @@
 # sections and two cross-validation folds (fold 4 being the shipped model
 # itself), gives the same bytes twice, can be read back and scored again
 # (--evaluate, paired against other weights with --compare; its colon
-# pairs are one draw of the capsule look), draws again on the same split
+# pairs are one draw of the capsule look; W1,W2 an ensemble, written as a
+# version-3 file the engine runs), draws again on the same split
 # (--train-seed), trains on polyp pairs (--polyp-pairs, one augmentation
 # for both samples of a pair), and never
 # touches models/. Skips (77) without ../shared or
@@ -128,20 +129,33 @@ for k, (fit, test) in enumerate(((order[:20], order[20:]), (order[20:], order[:2
     assert not lower or np.mean(fs[fit] < max(lower)) < 0.9, (k, t)
     assert r["sensitivity"][k] == np.mean(ps[test] >= t) and r["specificity"][k] == np.mean(fs[test] < t)
 PY
-# --evaluate W1,W2 scores the mean of their logits: a file and itself
-# score as the file alone
+# --evaluate W1,W2 scores the mean of their logits (a file and itself
+# score as the file alone) and with --out writes that ensemble as a
+# version-3 file, which reads back as the same scores
 /usr/bin/python3 "$CS_SOURCE_DIR/tools/train_polyp.py" --smoke --shared "$CS_SHARED_DIR/data" \
     --cache "$T/cache" --metrics "$T/e3.json" --evaluate "$T/w.bin,$T/w2.bin" \
+    --out "$T/ens.bin" --reference "$T/ens-ref.bin" \
     >/dev/null 2>"$T/eval3.err" || die "--evaluate W1,W2 failed: $(tail -5 "$T/eval3.err")"
-python3 - "$T/e.json" "$T/e3.json" <<'PY' || fail "--evaluate W,W does not score as W"
-import json, sys
-one, two = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
+/usr/bin/python3 "$CS_SOURCE_DIR/tools/train_polyp.py" --smoke --shared "$CS_SHARED_DIR/data" \
+    --cache "$T/cache" --metrics "$T/e4.json" --evaluate "$T/ens.bin" \
+    >/dev/null 2>"$T/eval4.err" || die "--evaluate of the ensemble file failed: $(tail -5 "$T/eval4.err")"
+python3 - "$T/e.json" "$T/e3.json" "$T/e4.json" "$T/ens.bin" "$T/ens-ref.bin" <<'PY' \
+    || fail "--evaluate W,W does not score as W, or its ensemble file is wrong"
+import json, struct, sys
+one, two, back = (json.load(open(p)) for p in sys.argv[1:4])
 assert two["threshold_chosen_here"] is True and two["weights"] == "w.bin,w2.bin", two["weights"]
-a, b = one["final"], two["final"]
+a, b, c = one["final"], two["final"], back["final"]
 assert a["capsule"]["auroc"] == b["capsule"]["auroc"], (a["capsule"], b["capsule"])
 assert a["kvasir"] == b["kvasir"], (a["kvasir"], b["kvasir"])
 for k in ("source_auroc_polyp_free", "source_auroc_capsule_rendered", "colon_rendered_polyp_blur"):
     assert a[k]["auroc"] == b[k]["auroc"], (k, a[k]["auroc"], b[k]["auroc"])
+e = open(sys.argv[4], "rb").read()
+version, k, thr = struct.unpack_from("<IIf", e, 8)
+assert e[:8] == b"CSPOLYP1" and (version, k) == (3, 2), (version, k)
+assert thr == struct.unpack("<f", struct.pack("<f", two["threshold"]))[0], (thr, two["threshold"])
+assert back["threshold"] == thr and back["threshold_chosen_here"] is False, back["threshold"]
+assert c["capsule"] == b["capsule"] and c["kvasir"] == b["kvasir"], (c["capsule"], b["capsule"])
+assert open(sys.argv[5], "rb").read()[:8] == b"CSPREF01"
 PY
 head -c 2000 "$T/w.bin" >"$T/cut.bin"
 if /usr/bin/python3 "$CS_SOURCE_DIR/tools/train_polyp.py" --smoke --shared "$CS_SHARED_DIR/data" \
@@ -245,6 +259,23 @@ run_cs "$T/out" "$T/err" eval --finding polyp --polyp-model "$T/w.bin" "$WCE_IMA
 tail -1 "$T/out" | python3 -c 'import json,sys; m=json.load(sys.stdin); assert m["n"] == 3, m' \
     || fail "eval did not score the 3 frames"
 ok "the engine runs the smoke-trained weights"
+
+# the engine runs the ensemble file: the network and itself score every
+# frame as the network alone
+mkdir -p "$T/three"
+tail -n +2 "$T/labels.csv" | cut -d, -f1 | while read -r f; do ln -s "$WCE_IMAGES/$f" "$T/three/$f"; done
+run_cs "$T/one.json" "$T/err" analyze --polyp-model "$T/w.bin" "$T/three"
+[ "$RC" -eq 0 ] || fail "analyze with the smoke weights exited $RC: $(cat "$T/err")"
+run_cs "$T/ens.json" "$T/err" analyze --polyp-model "$T/ens.bin" "$T/three"
+[ "$RC" -eq 0 ] || fail "analyze with the ensemble file exited $RC: $(cat "$T/err")"
+python3 - "$T/one.json" "$T/ens.json" <<'PY' || fail "the engine scores the ensemble file differently"
+import json, sys
+one, ens = (json.load(open(p))["frames"] for p in sys.argv[1:3])
+assert len(one) == 3 and [f["polyp_probability"] for f in one] == [f["polyp_probability"] for f in ens]
+assert [f["polyp_boxes"] for f in one] == [f["polyp_boxes"] for f in ens] or \
+    json.load(open(sys.argv[2]))["polyp_model"]["threshold"] != json.load(open(sys.argv[1]))["polyp_model"]["threshold"]
+PY
+ok "the engine runs an ensemble file (version 3)"
 
 # a larger input (--input-side 128): a version-2 file with its sides, a
 # reference of that size, and the engine runs it (with its detail decode)

@@ -14,9 +14,10 @@ static void plain_decimals_are_read(void **state)
     static const struct {
         const char *text;
         double want;
-    } good[] = {{"0.5", 0.5},   {".5", 0.5},        {"5.", 5.0},  {"0", 0.0},
-                {"1", 1.0},     {"5e-1", 0.5},      {"5E-1", 0.5}, {"0.25e+0", 0.25},
-                {"0.178260222", 0.178260222}, {"00.125", 0.125}};
+    } good[] = {{"0.5", 0.5},     {".5", 0.5},       {"5.", 5.0},
+                {"0", 0.0},       {"1", 1.0},        {"5e-1", 0.5},
+                {"5E-1", 0.5},    {"0.25e+0", 0.25}, {"0.178260222", 0.178260222},
+                {"00.125", 0.125}};
     for (size_t i = 0; i < sizeof good / sizeof *good; i++) {
         double v = -1;
         assert_true(cs_parse_decimal(good[i].text, &v));
@@ -27,8 +28,8 @@ static void plain_decimals_are_read(void **state)
 static void everything_else_is_refused_and_out_untouched(void **state)
 {
     (void)state;
-    static const char *const bad[] = {"",     " 0.5", "0.5 ", "+0.5", "-0.5", "0x.8", "0x1p-1",
-                                      "inf",  "nan",  "NaN",  ".",    "e5",   "5e",   "5e+",
+    static const char *const bad[] = {"",     " 0.5", "0.5 ", "+0.5",   "-0.5",  "0x.8", "0x1p-1",
+                                      "inf",  "nan",  "NaN",  ".",      "e5",    "5e",   "5e+",
                                       "0.5x", "1,5",  "1..2", "1e-400", "1e400", "0.5\n"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         double v = 42;

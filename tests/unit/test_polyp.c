@@ -322,6 +322,227 @@ static void engine_load_names_the_bad_polyp_file(void **state)
     free(b);
 }
 
+/* ---- ensembles (version 3) -------------------------------------------------- */
+
+/* A version-3 file: k whole member files (version 2) under one header
+ * with threshold thr, `extra` zero bytes after the last member, sealed.
+ * Caller frees. */
+static uint8_t *make_ensemble(const uint8_t *const *mem, const size_t *mlen, uint32_t k, float thr,
+                              size_t extra, size_t *len)
+{
+    size_t n = 20 + extra + 4;
+    for (uint32_t i = 0; i < k; i++)
+        n += 4 + mlen[i];
+    uint8_t *b = calloc(1, n);
+    assert_non_null(b);
+    memcpy(b, CS_POLYP_MAGIC, 8);
+    wr32(b + 8, CS_POLYP_ENSEMBLE_VERSION);
+    wr32(b + 12, k);
+    memcpy(b + 16, &thr, 4);
+    size_t off = 20;
+    for (uint32_t i = 0; i < k; i++) {
+        wr32(b + off, (uint32_t)mlen[i]);
+        memcpy(b + off + 4, mem[i], mlen[i]);
+        off += 4 + mlen[i];
+    }
+    *len = n;
+    reseal(b, n);
+    return b;
+}
+
+static float *run_model(const cs_polyp_model *m, const float *in)
+{
+    cs_polyp_net *net = NULL;
+    cs_error err = {0};
+    float *lg = malloc(sizeof(float) * (size_t)m->out_side * (size_t)m->out_side);
+    assert_non_null(lg);
+    assert_int_equal(cs_polyp_net_new(m, &net, &err), CS_OK);
+    assert_int_equal(cs_polyp_net_run(net, in, lg, &err), CS_OK);
+    cs_polyp_net_free(net);
+    return lg;
+}
+
+/* An ensemble's logits are its members' mean, summed in order then
+ * divided, bit for bit as the training tool's MeanLogits; the container's
+ * threshold is the one used. Member b is the shipped network with its
+ * head's bias raised by 1 (the last value before the checksum). */
+static void ensemble_averages_its_members(void **state)
+{
+    (void)state;
+    size_t alen, elen, flen;
+    uint8_t *a = read_source("models/polyp-unet.bin", &alen);
+    uint8_t *b = malloc(alen);
+    assert_non_null(b);
+    memcpy(b, a, alen);
+    float bias;
+    memcpy(&bias, b + alen - 8, 4);
+    bias += 1.0f;
+    memcpy(b + alen - 8, &bias, 4);
+    reseal(b, alen);
+    const uint8_t *mem[2] = {a, b};
+    const size_t mlen[2] = {alen, alen};
+    uint8_t *e = make_ensemble(mem, mlen, 2, 0.25f, 0, &elen);
+    const uint8_t *same[2] = {a, a};
+    uint8_t *f = make_ensemble(same, mlen, 2, 0.5f, 0, &flen);
+    cs_polyp_model *ma = NULL, *mb = NULL, *me = NULL, *mf = NULL;
+    cs_error err = {0};
+    assert_int_equal(cs_polyp_model_parse(a, alen, &ma, &err), CS_OK);
+    assert_int_equal(cs_polyp_model_parse(b, alen, &mb, &err), CS_OK);
+    assert_int_equal(cs_polyp_model_parse(e, elen, &me, &err), CS_OK);
+    assert_int_equal(cs_polyp_model_parse(f, flen, &mf, &err), CS_OK);
+    assert_int_equal(me->version, 3);
+    assert_int_equal(me->n_members, 2);
+    assert_int_equal(cs_polyp_model_networks(me), 2);
+    assert_int_equal(cs_polyp_model_networks(ma), 1);
+    assert_ptr_equal(cs_polyp_model_network(ma, 0), ma);
+    assert_true(me->threshold == 0.25f && mf->threshold == 0.5f);
+    assert_int_equal(me->in_side, ma->in_side);
+    assert_int_equal(me->out_side, ma->out_side);
+    assert_int_equal(me->topk, ma->topk);
+    const size_t npix = (size_t)ma->in_side * (size_t)ma->in_side * 3;
+    const int cells = ma->out_side * ma->out_side;
+    float *in = malloc(sizeof(float) * npix);
+    assert_non_null(in);
+    for (size_t i = 0; i < npix; i++)
+        in[i] = (float)((i * 2654435761u) >> 24) / 127.5f - 1.0f;
+    float *la = run_model(ma, in), *lb = run_model(mb, in), *le = run_model(me, in),
+          *lf = run_model(mf, in);
+    for (int c = 0; c < cells; c++) {
+        assert_true(fabsf(lb[c] - la[c] - 1.0f) < 1e-4f); /* the members differ */
+        float mean = (la[c] + lb[c]) / 2.0f;
+        assert_memory_equal(&le[c], &mean, sizeof(float));
+        assert_memory_equal(&lf[c], &la[c], sizeof(float)); /* a network and itself */
+    }
+    free(la);
+    free(lb);
+    free(le);
+    free(lf);
+    free(in);
+    cs_polyp_model_free(ma);
+    cs_polyp_model_free(mb);
+    cs_polyp_model_free(me);
+    cs_polyp_model_free(mf);
+    free(e);
+    free(f);
+    free(b);
+    free(a);
+}
+
+/* What an ensemble file may not be, each refused with its reason. */
+static void ensemble_refusals(void **state)
+{
+    (void)state;
+    size_t alen, len, vlen, wlen;
+    uint8_t *a = read_source("models/polyp-unet.bin", &alen);
+    const uint8_t *five[5] = {a, a, a, a, a};
+    const size_t flen[5] = {alen, alen, alen, alen, alen};
+    uint8_t *b;
+
+    b = make_ensemble(five, flen, 1, 0.5f, 0, &len);
+    expect_refused(b, len, CS_ERR_MODEL, "ensemble of 1 networks (2 to 4)");
+    free(b);
+    b = make_ensemble(five, flen, 5, 0.5f, 0, &len);
+    expect_refused(b, len, CS_ERR_MODEL, "ensemble of 5 networks");
+    free(b);
+    b = make_ensemble(five, flen, 2, 1.5f, 0, &len);
+    expect_refused(b, len, CS_ERR_MODEL, "threshold");
+    free(b);
+    /* the container's checksum, before any member */
+    b = make_ensemble(five, flen, 2, 0.5f, 0, &len);
+    b[len - 100] ^= 0x40; /* inside the second member */
+    expect_refused(b, len, CS_ERR_CHECKSUM, "damaged");
+    /* a member's own checksum, the container resealed */
+    reseal(b, len);
+    expect_refused(b, len, CS_ERR_CHECKSUM, "member 2 of 2");
+    free(b);
+    /* cut inside the second member */
+    b = make_ensemble(five, flen, 2, 0.5f, 0, &len);
+    reseal(b, len - 100);
+    expect_refused(b, len - 100, CS_ERR_TRUNCATED, "member 2 of 2");
+    reseal(b, 20 + 4 + alen + 2 + 4); /* the second member's length cut */
+    expect_refused(b, 20 + 4 + alen + 2 + 4, CS_ERR_TRUNCATED, "member 2 of 2 missing");
+    free(b);
+    b = make_ensemble(five, flen, 2, 0.5f, 8, &len);
+    expect_refused(b, len, CS_ERR_MODEL, "8 bytes after the last member");
+    free(b);
+    /* members must be single networks (version 1 or 2) of the same sides */
+    uint8_t *v = rewrap(a, alen, 2, 96, 48, rd32(a + header_of(a).topk), &vlen);
+    const uint8_t *other[2] = {a, v};
+    const size_t olen[2] = {alen, vlen};
+    b = make_ensemble(other, olen, 2, 0.5f, 0, &len);
+    expect_refused(b, len, CS_ERR_MODEL, "members must agree");
+    free(b);
+    /* a version-1 and a version-2 file of one network: the same member */
+    uint8_t *w = rewrap(a, alen, 2, 80, 40, rd32(a + header_of(a).topk), &wlen);
+    const uint8_t *mixed[2] = {a, w};
+    const size_t wlens[2] = {alen, wlen};
+    b = make_ensemble(mixed, wlens, 2, 0.5f, 0, &len);
+    cs_polyp_model *m = NULL;
+    cs_error err = {0};
+    assert_int_equal(cs_polyp_model_parse(b, len, &m, &err), CS_OK);
+    assert_int_equal(m->members[0]->version + m->members[1]->version, 3);
+    cs_polyp_model_free(m);
+    const uint8_t *nested[2] = {a, b};
+    const size_t nlen[2] = {alen, len};
+    size_t blen;
+    uint8_t *c = make_ensemble(nested, nlen, 2, 0.5f, 0, &blen);
+    expect_refused(c, blen, CS_ERR_MODEL, "members must be single networks");
+    free(c);
+    free(b);
+    free(w);
+    free(v);
+    free(a);
+}
+
+/* The engine loads an ensemble file like any weights file: a network and
+ * itself score every frame as the network alone; the CRC named in the
+ * audit log is the container's. */
+static void engine_runs_an_ensemble_file(void **state)
+{
+    (void)state;
+    size_t alen, elen;
+    uint8_t *a = read_source("models/polyp-unet.bin", &alen);
+    float thr;
+    memcpy(&thr, a + header_of(a).thr, 4);
+    const uint8_t *same[2] = {a, a};
+    const size_t mlen[2] = {alen, alen};
+    uint8_t *e = make_ensemble(same, mlen, 2, thr, 0, &elen);
+    char path[512];
+    snprintf(path, sizeof path, "%s/ensemble.bin", tu_tmpdir());
+    assert_int_equal(tu_write_file(path, e, elen), 0);
+    cs_engine *one = NULL, *two = NULL;
+    cs_worker *w1 = NULL, *w2 = NULL;
+    cs_error err = {0};
+    char bleeding[512], single[512]; /* tu_source_path reuses its buffer */
+    snprintf(bleeding, sizeof bleeding, "%s", tu_source_path("models/bleeding-xgb.json"));
+    snprintf(single, sizeof single, "%s", tu_source_path("models/polyp-unet.bin"));
+    assert_int_equal(cs_engine_load_models(bleeding, single, &one, &err), CS_OK);
+    assert_int_equal(cs_engine_load_models(bleeding, path, &two, &err), CS_OK);
+    assert_int_equal(cs_worker_new(one, &w1, &err), CS_OK);
+    assert_int_equal(cs_worker_new(two, &w2, &err), CS_OK);
+    assert_true(cs_engine_polyp_threshold(two) == thr);
+    assert_int_equal(cs_engine_polyp_weights_crc32c(two), rd32(e + elen - 4));
+    assert_int_equal(cs_engine_polyp_weights_crc32c(one), rd32(a + alen - 4));
+    size_t rlen;
+    uint8_t *rb = read_source("tests/data/polyp-ref.bin", &rlen);
+    const int R = (int)rd32(rb + 8);
+    cs_image img = {.width = R, .height = R, .src_width = R, .src_height = R, .rgb = rb + 20};
+    cs_frame_result r1, r2;
+    assert_int_equal(cs_worker_analyze(w1, &img, &r1, &err), CS_OK);
+    assert_int_equal(cs_worker_analyze(w2, &img, &r2, &err), CS_OK);
+    assert_memory_equal(&r1.polyp_probability, &r2.polyp_probability, sizeof(float));
+    assert_int_equal(r1.polyp, r2.polyp);
+    assert_int_equal(r1.n_polyp_boxes, r2.n_polyp_boxes);
+    assert_memory_equal(r1.polyp_boxes, r2.polyp_boxes, sizeof(cs_box) * (size_t)r1.n_polyp_boxes);
+    cs_worker_free(w1);
+    cs_worker_free(w2);
+    cs_engine_free(one);
+    cs_engine_free(two);
+    free(rb);
+    free(e);
+    free(a);
+}
+
 /* ---- resize, score, boxes -------------------------------------------------- */
 
 static void input_resize_is_a_box_filter(void **state)
@@ -861,6 +1082,9 @@ int main(void)
         cmocka_unit_test(c_matches_pytorch),
         cmocka_unit_test(loader_refuses_bad_files),
         cmocka_unit_test(engine_load_names_the_bad_polyp_file),
+        cmocka_unit_test(ensemble_averages_its_members),
+        cmocka_unit_test(ensemble_refusals),
+        cmocka_unit_test(engine_runs_an_ensemble_file),
         cmocka_unit_test(input_resize_is_a_box_filter),
         cmocka_unit_test(score_is_the_top_k_mean),
         cmocka_unit_test(boxes_follow_the_heatmap),
