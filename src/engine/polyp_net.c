@@ -99,6 +99,20 @@ const cs_polyp_model *cs_polyp_model_network(const cs_polyp_model *m, int i)
 static cs_status parse_network(const uint8_t *data, size_t len, cs_polyp_model **out,
                                cs_error *err);
 
+/* A zeroed model owning a copy of the file's bytes (its layers point into
+ * them), or NULL without memory. */
+static cs_polyp_model *model_with_bytes(const uint8_t *data, size_t len)
+{
+    cs_polyp_model *m = calloc(1, sizeof *m);
+    if (!m || !(m->bytes = malloc(len))) {
+        free(m);
+        return NULL;
+    }
+    memcpy(m->bytes, data, len);
+    m->len = len;
+    return m;
+}
+
 /* A version-3 file: magic, version, member count, threshold, then each
  * member as its byte length and a whole version-2 file, then the CRC-32C
  * of everything before it. The container's checksum is checked first, so
@@ -123,13 +137,9 @@ static cs_status parse_ensemble(const uint8_t *data, size_t len, cs_polyp_model 
     if (!(thr > 0.0f && thr < 1.0f))
         return cs_error_set(err, CS_ERR_MODEL, "polyp ensemble: threshold %g outside (0, 1)",
                             (double)thr);
-    cs_polyp_model *m = calloc(1, sizeof *m);
-    if (!m || !(m->bytes = malloc(len))) {
-        free(m);
+    cs_polyp_model *m = model_with_bytes(data, len);
+    if (!m)
         return cs_error_set(err, CS_ERR_NOMEM, "out of memory loading polyp weights");
-    }
-    memcpy(m->bytes, data, len);
-    m->len = len;
     m->version = (int)CS_POLYP_ENSEMBLE_VERSION;
     m->threshold = thr;
     cs_status st = CS_OK;
@@ -281,13 +291,9 @@ static cs_status parse_network(const uint8_t *data, size_t len, cs_polyp_model *
         return cs_error_set(err, CS_ERR_CHECKSUM,
                             "polyp weights damaged: CRC-32C %08x, the file says %08x", got, want);
 
-    cs_polyp_model *m = calloc(1, sizeof *m);
-    if (!m || !(m->bytes = malloc(len))) {
-        free(m);
+    cs_polyp_model *m = model_with_bytes(data, len);
+    if (!m)
         return cs_error_set(err, CS_ERR_NOMEM, "out of memory loading polyp weights");
-    }
-    memcpy(m->bytes, data, len);
-    m->len = len;
     memcpy(m->widths, w, sizeof w);
     m->version = (int)version;
     m->in_side = (int)in;
