@@ -46,7 +46,8 @@ frames; models/MODEL_CARD-polyp.md, "Outlines"). --evaluate WEIGHTS trains
 nothing: it reads a weights file back (read_weights) and writes its
 held-out report, the same figures the training reports, to --metrics
 (WEIGHTS a comma-separated list: the ensemble of their mean logits, at a
-threshold chosen by training's rule; the engine cannot run it yet),
+threshold chosen by training's rule; with --out written as a version-3
+weights file the engine runs),
 with the source measure on crops of the frames it trained on and on
 frames rendered as capsule video, and the colon-capsule stand-in
 (colon_rendered_report: held-out colon frames with and without their
@@ -1716,18 +1717,24 @@ class MeanLogits(nn.Module):
 
 
 ENSEMBLE_VERSION = 3
+MAX_MEMBERS = 4  # the engine's CS_POLYP_MAX_MEMBERS
 
 
-def write_ensemble(member_paths, path, threshold):
-    """A version-3 weights file (docs/engine.md, "Polyp weights file"): the
-    member files' bytes, each after its length, under a header with the
-    ensemble's own threshold, and the CRC-32C of it all. The engine runs
-    every member and averages their logits, as MeanLogits."""
-    body = bytearray(MAGIC + struct.pack("<IIf", ENSEMBLE_VERSION, len(member_paths), threshold))
-    for p in member_paths:
-        member = open(p, "rb").read()
+def write_ensemble(members, path, threshold):
+    """A version-3 weights file (docs/engine.md, "Polyp weights file"):
+    the member files' bytes (as scored: `members` holds the bytes, not the
+    paths), each after its length, under a header with the ensemble's own
+    threshold, and the CRC-32C of it all. The engine runs every member and
+    averages their logits, as MeanLogits. Refuses what the engine would."""
+    if not 2 <= len(members) <= MAX_MEMBERS:
+        raise ValueError(f"an ensemble has 2 to {MAX_MEMBERS} members, not {len(members)}")
+    thr32 = struct.unpack("<f", struct.pack("<f", threshold))[0]
+    if not 0.0 < thr32 < 1.0:
+        raise ValueError(f"ensemble threshold {threshold} outside (0, 1) as a float")
+    body = bytearray(MAGIC + struct.pack("<IIf", ENSEMBLE_VERSION, len(members), threshold))
+    for i, member in enumerate(members):
         if struct.unpack_from("<I", member, 8)[0] == ENSEMBLE_VERSION:
-            raise ValueError(f"{p}: an ensemble cannot be a member")
+            raise ValueError(f"member {i + 1}: an ensemble cannot be a member")
         body += struct.pack("<I", len(member)) + member
     body += struct.pack("<I", crc32c(bytes(body)))
     with open(path + ".partial", "wb") as f:
@@ -1747,13 +1754,29 @@ def read_weights(path, body=None):
             struct.unpack("<I", body[-4:])[0] != crc32c(body[:-4]):
         raise ValueError(f"{path}: not a polyp weights file, or damaged")
     version = struct.unpack_from("<I", body, 8)[0]
-    if version == ENSEMBLE_VERSION:
+    if version == ENSEMBLE_VERSION:  # the C loader's checks, in its order
+        if len(body) < 24:
+            raise ValueError(f"{path}: polyp ensemble cut short ({len(body)} bytes)")
         k, thr = struct.unpack_from("<If", body, 12)
-        o, nets = 20, []
+        if not 2 <= k <= MAX_MEMBERS:
+            raise ValueError(f"{path}: polyp ensemble of {k} networks (2 to {MAX_MEMBERS})")
+        if not 0.0 < thr < 1.0:
+            raise ValueError(f"{path}: polyp ensemble threshold {thr} outside (0, 1)")
+        o, end, nets = 20, len(body) - 4, []
         for i in range(k):
+            if end - o < 4:
+                raise ValueError(f"{path}: polyp ensemble member {i + 1} of {k} missing")
             n = struct.unpack_from("<I", body, o)[0]
-            nets.append(read_weights(f"{path} member {i + 1}", body[o + 4:o + 4 + n])[0])
-            o += 4 + n
+            o += 4
+            if n > end - o:
+                raise ValueError(f"{path}: polyp ensemble member {i + 1} of {k} cut short")
+            member = body[o:o + n]
+            if len(member) >= 12 and struct.unpack_from("<I", member, 8)[0] == ENSEMBLE_VERSION:
+                raise ValueError(f"{path}: member {i + 1} of {k} is an ensemble")
+            nets.append(read_weights(f"{path} member {i + 1} of {k}", member)[0])
+            o += n
+        if o != end:
+            raise ValueError(f"{path}: {end - o} bytes after the polyp ensemble's last member")
         return MeanLogits(nets).eval(), float(thr)
     if version == 1:
         _, side, topk, nw, nl, thr = struct.unpack_from("<IIIIIf", body, 8)
@@ -1963,8 +1986,8 @@ def main():
                     help="train nothing: score the network of a weights file on the shipped "
                          "model's held-out material (Kvasir-SEG fold 4, held-out capsule "
                          "groups) at the file's threshold, and write that report to --metrics; "
-                         "W1,W2,...: the mean of their logits (an ensemble, a trial the engine "
-                         "cannot run yet), at a threshold chosen as training chooses it")
+                         "W1,W2,...: the mean of their logits (an ensemble; --out writes it as "
+                         "a version-3 file), at a threshold chosen as training chooses it")
     ap.add_argument("--compare", metavar="WEIGHTS",
                     help="with --evaluate: also score these weights on the same images and "
                          "report the paired AUROC differences (evaluated minus these)")
@@ -2018,10 +2041,11 @@ def main():
             ap.error("--out with --evaluate writes an ensemble: give --evaluate W1,W2")
         try:
             members = a.evaluate.split(",")
-            nets = [read_weights(p) for p in members]
+            bodies = [open(p, "rb").read() for p in members]  # scored and written alike
+            nets = [read_weights(p, b) for p, b in zip(members, bodies)]
             net, thr = nets[0] if len(nets) == 1 else (MeanLogits([n for n, _ in nets]), None)
             ref = read_weights(a.compare)[0] if a.compare else None
-        except (OSError, ValueError) as e:
+        except (OSError, ValueError, struct.error) as e:
             log(f"train_polyp: {e}")
             return 2
         data = build_cache(a.shared, a.cache, (40, 80) if a.smoke else None)
@@ -2054,7 +2078,7 @@ def main():
                 threshold_chosen_here=len(members) > 1, final=rep), f, indent=1)
         log(f"evaluate: {json.dumps(rep)}")
         if a.out:
-            write_ensemble(members, a.out, thr)
+            write_ensemble(bodies, a.out, thr)
             if a.reference:  # as training writes it, from the file just written
                 pos, _ = capsule_set(data, kva[:1], wh, a.seed + 300)
                 write_reference(read_weights(a.out)[0], a.reference, pos[0])

@@ -114,7 +114,7 @@ static cs_polyp_model *model_with_bytes(const uint8_t *data, size_t len)
 }
 
 /* A version-3 file: magic, version, member count, threshold, then each
- * member as its byte length and a whole version-2 file, then the CRC-32C
+ * member as its byte length and a whole version-1 or -2 file, then the CRC-32C
  * of everything before it. The container's checksum is checked first, so
  * a damaged file is named as such before any member is looked at. */
 static cs_status parse_ensemble(const uint8_t *data, size_t len, cs_polyp_model **out,
@@ -176,11 +176,14 @@ static cs_status parse_ensemble(const uint8_t *data, size_t len, cs_polyp_model 
             m->out_side = mem->out_side;
             m->topk = mem->topk;
             memcpy(m->widths, mem->widths, sizeof m->widths);
-        } else if (mem->in_side != m->in_side || mem->topk != m->topk) {
+        } else if (mem->in_side != m->in_side || mem->out_side != m->out_side ||
+                   mem->topk != m->topk) {
+            /* The engine's buffers are sized from member 1's sides. */
             st = cs_error_set(err, CS_ERR_MODEL,
-                              "polyp ensemble member %u of %u: input side %d, top-k %d; member 1 "
-                              "has %d, %d (members must agree)",
-                              i + 1, k, mem->in_side, mem->topk, m->in_side, m->topk);
+                              "polyp ensemble member %u of %u: sides %d/%d, top-k %d; member 1 "
+                              "has %d/%d, %d (members must agree)",
+                              i + 1, k, mem->in_side, mem->out_side, mem->topk, m->in_side,
+                              m->out_side, m->topk);
             goto fail;
         }
         off += n;
@@ -547,8 +550,12 @@ cs_status cs_polyp_net_new(const cs_polyp_model *m, cs_polyp_net **out, cs_error
     n->m = m;
     if (m->n_members) {
         for (int i = 0; i < m->n_members; i++) {
-            if ((st = cs_polyp_net_new(m->members[i], &n->members[i], err)) != CS_OK)
+            cs_error e = {0};
+            if ((st = cs_polyp_net_new(m->members[i], &n->members[i], &e)) != CS_OK) {
+                st = cs_error_set(err, st, "polyp ensemble member %d of %d: %s", i + 1,
+                                  m->n_members, e.msg);
                 goto done;
+            }
             n->n_members++;
         }
         n->member_logits = malloc(sizeof(float) * (size_t)m->out_side * (size_t)m->out_side);

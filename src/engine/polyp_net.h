@@ -26,7 +26,7 @@
 
 #define CS_POLYP_MAGIC "CSPOLYP1"
 #define CS_POLYP_VERSION 2u          /* one network; version 1 (80/40) loads too */
-#define CS_POLYP_ENSEMBLE_VERSION 3u /* several networks of version 2, logits averaged */
+#define CS_POLYP_ENSEMBLE_VERSION 3u /* 2-4 networks of version 1 or 2, logits averaged */
 #define CS_POLYP_MAX_MEMBERS 4
 #define CS_POLYP_V1_IN 80  /* a version-1 file's input side, pixels */
 #define CS_POLYP_MIN_IN 64 /* input sides allowed: multiples of 16 in this range */

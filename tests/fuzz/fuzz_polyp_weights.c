@@ -1,14 +1,14 @@
 /* fuzz_polyp_weights.c - libFuzzer target: feeds arbitrary bytes to the
  * polyp weights loader (cs_polyp_model_parse), as given and with the
  * trailing CRC-32C recomputed (so mutations reach the shape and value checks
- * behind the checksum). A parse either fails with a reason or yields a model
+ * behind the checksum; in an ensemble, each member's too). A parse either fails with a reason or yields a model
  * whose layers lie inside its own copy of the bytes; anything else aborts.
  *
  * Build: -DCS_FUZZ=ON with clang (target fuzz_polyp_weights). Seeds: the
- * shipped weights and the small headers (versions 1 and 2) in
- * corpus/polyp_weights/:
+ * shipped weights, the small headers (versions 1 and 2) and a valid
+ * ensemble of two tiny networks (version 3) in corpus/polyp_weights/:
  *   ./fuzz_polyp_weights tests/fuzz/corpus/polyp_weights models \
- *     -max_total_time=60 -max_len=400000 */
+ *     -max_total_time=60 -max_len=700000 */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,8 +33,8 @@ static void check(const uint8_t *data, size_t len)
         m->out_side * 2 != m->in_side || (m->version == 1 && m->in_side != CS_POLYP_V1_IN) ||
         m->topk < 1 || m->topk > CS_POLYP_MAX_TOPK || m->topk > m->out_side * m->out_side)
         abort();
-    /* an ensemble: 2..CS_POLYP_MAX_MEMBERS version-2 members of the same
-     * sides; every network's tensors inside its own bytes */
+    /* an ensemble: 2..CS_POLYP_MAX_MEMBERS single networks (version 1 or
+     * 2) of the same sides; every network's tensors inside its own bytes */
     if ((m->version == (int)CS_POLYP_ENSEMBLE_VERSION) !=
         (m->n_members >= 2 && m->n_members <= CS_POLYP_MAX_MEMBERS))
         abort();
@@ -54,6 +54,18 @@ static void check(const uint8_t *data, size_t len)
     cs_polyp_model_free(m);
 }
 
+static void seal(uint8_t *b, size_t len)
+{
+    uint32_t crc = cs_crc32c(0, b, len - 4);
+    for (int i = 0; i < 4; i++)
+        b[len - 4 + i] = (uint8_t)(crc >> (8 * i));
+}
+
+static uint32_t rd32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -63,9 +75,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (!copy)
             return 0;
         memcpy(copy, data, size);
-        uint32_t crc = cs_crc32c(0, copy, size - 4);
-        for (int i = 0; i < 4; i++)
-            copy[size - 4 + i] = (uint8_t)(crc >> (8 * i));
+        /* An ensemble's members first (each as its length prefix says,
+         * while it fits), then the container. */
+        if (size >= 24 && rd32(copy + 8) == CS_POLYP_ENSEMBLE_VERSION) {
+            size_t off = 20;
+            while (size - 4 - off >= 4) {
+                uint32_t n = rd32(copy + off);
+                off += 4;
+                if (n > size - 4 - off)
+                    break;
+                if (n >= 8)
+                    seal(copy + off, n);
+                off += n;
+            }
+        }
+        seal(copy, size);
         check(copy, size);
         free(copy);
     }

@@ -85,12 +85,19 @@ static uint8_t *rewrap(const uint8_t *good, size_t len, uint32_t version, uint32
 
 /* ---- the network against PyTorch ------------------------------------------ */
 
+/* CS_POLYP_CHECK_WEIGHTS and CS_POLYP_CHECK_REF (absolute paths) check
+ * another weights file and its reference instead: the smoke training test
+ * checks a freshly written ensemble that way. */
 static void c_matches_pytorch(void **state)
 {
     (void)state;
     size_t wlen, rlen;
-    uint8_t *wb = read_source("models/polyp-unet.bin", &wlen);
-    uint8_t *rb = read_source("tests/data/polyp-ref.bin", &rlen);
+    const char *wpath = getenv("CS_POLYP_CHECK_WEIGHTS"), *rpath = getenv("CS_POLYP_CHECK_REF");
+    uint8_t *wb = wpath ? tu_read_file(wpath, &wlen) : read_source("models/polyp-unet.bin", &wlen);
+    uint8_t *rb =
+        rpath ? tu_read_file(rpath, &rlen) : read_source("tests/data/polyp-ref.bin", &rlen);
+    assert_non_null(wb);
+    assert_non_null(rb);
     assert_memory_equal(rb, "CSPREF01", 8);
     cs_polyp_model *m = NULL;
     cs_polyp_net *net = NULL;
@@ -444,9 +451,12 @@ static void ensemble_refusals(void **state)
     b = make_ensemble(five, flen, 5, 0.5f, 0, &len);
     expect_refused(b, len, CS_ERR_MODEL, "ensemble of 5 networks");
     free(b);
-    b = make_ensemble(five, flen, 2, 1.5f, 0, &len);
-    expect_refused(b, len, CS_ERR_MODEL, "threshold");
-    free(b);
+    static const float bad_thr[] = {1.5f, 0.0f, 1.0f, -0.25f, NAN};
+    for (size_t i = 0; i < sizeof bad_thr / sizeof *bad_thr; i++) {
+        b = make_ensemble(five, flen, 2, bad_thr[i], 0, &len);
+        expect_refused(b, len, CS_ERR_MODEL, "threshold");
+        free(b);
+    }
     /* the container's checksum, before any member */
     b = make_ensemble(five, flen, 2, 0.5f, 0, &len);
     b[len - 100] ^= 0x40; /* inside the second member */
@@ -470,6 +480,13 @@ static void ensemble_refusals(void **state)
     const uint8_t *other[2] = {a, v};
     const size_t olen[2] = {alen, vlen};
     b = make_ensemble(other, olen, 2, 0.5f, 0, &len);
+    expect_refused(b, len, CS_ERR_MODEL, "members must agree");
+    free(b);
+    free(v);
+    v = rewrap(a, alen, 2, 80, 40, rd32(a + header_of(a).topk) + 1, &vlen); /* top-k only */
+    other[1] = v;
+    const size_t tlen[2] = {alen, vlen};
+    b = make_ensemble(other, tlen, 2, 0.5f, 0, &len);
     expect_refused(b, len, CS_ERR_MODEL, "members must agree");
     free(b);
     /* a version-1 and a version-2 file of one network: the same member */
