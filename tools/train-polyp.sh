@@ -1,13 +1,30 @@
 #!/usr/bin/env bash
 # Retrain the polyp detector from the shared Kvasir-SEG and WCEBleedGen
-# frames: the shipped model, then grouped 5-fold cross-validation at its
-# setting (fold 4 is the shipped model; --part final|cv and --folds run
-# parts). Writes models/polyp-unet.bin (weights + threshold),
-# models/polyp-unet.metrics.json and the C test vector
-# tests/data/polyp-ref.bin. Single thread, seeded, deterministic.
-#   tools/train-polyp.sh [SHARED_DATA_DIR] [extra train_polyp.py options]
-# (later options win: a trial such as --input-side 128 should pass its own
-# --out, --metrics and --reference so as not to replace the shipped files)
+# frames. Single thread per training, seeded, deterministic.
+#
+#   tools/train-polyp.sh [SHARED_DATA_DIR]
+#       The shipped model: three draws (--train-seed 13, 14, 15) of the
+#       member recipe below, their logits averaged into one version-3
+#       weights file (docs/engine.md, "Polyp weights file"). Writes
+#       models/polyp-unet.bin, tests/data/polyp-ref.bin (the C test vector)
+#       and the "shipped" entry of models/polyp-unet.metrics.json. Members
+#       go to build-polyp-ensemble/seed-N/; a member already trained with
+#       the same recipe is reused, so an interrupted run resumes.
+#       About 67 min a member on one core of the 2-core CI-class machine.
+#
+#   tools/train-polyp.sh [SHARED_DATA_DIR] OPTION...
+#       One network: tools/train_polyp.py with these options (trials,
+#       --part cv for cross-validation). Writes under build-polyp-network/
+#       unless --out, --metrics and --reference say otherwise (later
+#       options win), never into models/.
+#
+# Environment: POLYP_JOBS (members trained at once; default 1, one per
+# core at most), POLYP_OUT (a directory to write w.bin, ref.bin and
+# metrics.json into instead of the shipped paths), POLYP_WORK (where the
+# members are trained; default build-polyp-ensemble/), POLYP_CACHE (the
+# decoded-frame cache; default build-polyp-cache/), POLYP_SMOKE=1 (each
+# member a smoke training: a few frames, one epoch; the CI check of this
+# path, never for shipping).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 data=${1:-$root/../shared/data}
@@ -15,9 +32,76 @@ shift || true
 for d in kvasir-seg wcebleedgen; do
   [ -f "$data/$d/labels.csv" ] || { echo "train-polyp: no $d/labels.csv under $data" >&2; exit 1; }
 done
-/usr/bin/python3 -c 'import torch, numpy, PIL' 2>/dev/null || {
+py=/usr/bin/python3
+$py -c 'import torch, numpy, PIL' 2>/dev/null || {
   echo "train-polyp: needs python3-torch, python3-numpy, python3-pil (Debian packages)" >&2; exit 1; }
-exec /usr/bin/python3 "$root/tools/train_polyp.py" --shared "$data" \
-  --cache "$root/build-polyp-cache" --threads 1 \
-  --out "$root/models/polyp-unet.bin" --metrics "$root/models/polyp-unet.metrics.json" \
-  --reference "$root/tests/data/polyp-ref.bin" "$@"
+tool=("$py" "$root/tools/train_polyp.py" --shared "$data" --cache "${POLYP_CACHE:-$root/build-polyp-cache}"
+  --threads 1)
+
+if [ $# -gt 0 ]; then # one network
+  mkdir -p "$root/build-polyp-network"
+  exec "${tool[@]}" --out "$root/build-polyp-network/w.bin" \
+    --metrics "$root/build-polyp-network/metrics.json" \
+    --reference "$root/build-polyp-network/ref.bin" "$@"
+fi
+
+# The member recipe (models/MODEL_CARD-polyp.md, "Method"): Fourier swap,
+# copy-filled whole colon frames as negatives, every negative kind x1.5.
+recipe=(--part final --swap-kind fourier --inpaint-kind copy --capsule-negatives 900
+  --kvasir-inpainted 225 --kvasir-background 525 --paste-negatives 225)
+seeds=(13 14 15)
+smoke=()
+[ "${POLYP_SMOKE:-0}" = 1 ] && smoke=(--smoke)
+jobs=${POLYP_JOBS:-1}
+case $jobs in '' | *[!0-9]* | 0) echo "train-polyp: POLYP_JOBS must be a whole number >= 1" >&2; exit 1 ;; esac
+work=$root/build-polyp-ensemble
+[ ${#smoke[@]} -gt 0 ] && work=$root/build-polyp-ensemble-smoke
+work=${POLYP_WORK:-$work}
+mkdir -p "$work"
+
+train_member() { # seed: trains into $work/seed-N unless its recipe is already there
+  local s=$1 d=$work/seed-$1 want
+  want="${recipe[*]} ${smoke[*]} --train-seed $s"
+  if [ -f "$d/recipe" ] && [ "$(cat "$d/recipe")" = "$want" ] && [ -f "$d/w.bin" ]; then
+    echo "train-polyp: member seed $s already trained ($d), reused" >&2
+    return 0
+  fi
+  rm -rf "$d" && mkdir -p "$d"
+  echo "train-polyp: training member seed $s (log: $d/log)" >&2
+  "${tool[@]}" "${recipe[@]}" "${smoke[@]}" --train-seed "$s" --out "$d/w.bin" \
+    --metrics "$d/m.json" --reference "$d/ref.bin" > "$d/log" 2>&1 || {
+    echo "train-polyp: member seed $s failed; the end of $d/log:" >&2
+    tail -5 "$d/log" >&2
+    return 1
+  }
+  printf '%s\n' "$want" > "$d/recipe" # written last: the member is complete
+}
+
+pids=() failed=0
+for s in "${seeds[@]}"; do
+  train_member "$s" &
+  pids+=($!)
+  if [ ${#pids[@]} -ge "$jobs" ]; then
+    wait "${pids[0]}" || failed=1
+    pids=("${pids[@]:1}")
+  fi
+done
+for p in "${pids[@]}"; do wait "$p" || failed=1; done
+[ $failed = 0 ] || { echo "train-polyp: a member failed; nothing shipped was written" >&2; exit 1; }
+
+if [ -n "${POLYP_OUT:-}" ]; then
+  mkdir -p "$POLYP_OUT"
+  out=$POLYP_OUT/w.bin ref=$POLYP_OUT/ref.bin metrics=$POLYP_OUT/metrics.json
+else
+  out=$root/models/polyp-unet.bin ref=$root/tests/data/polyp-ref.bin
+  metrics=$root/models/polyp-unet.metrics.json
+fi
+members=$(printf "$work/seed-%s/w.bin," "${seeds[@]}")
+# written beside, then moved: a failure leaves the shipped files as they were
+"${tool[@]}" "${smoke[@]}" --evaluate "${members%,}" --out "$work/ensemble.bin" \
+  --reference "$work/ensemble-ref.bin" --metrics "$work/evaluate.json"
+$py "$root/tools/polyp_shipped_metrics.py" --evaluate "$work/evaluate.json" \
+  --members "$work" --seeds "${seeds[*]}" --recipe "${recipe[*]}" --into "$metrics"
+mv "$work/ensemble.bin" "$out"
+mv "$work/ensemble-ref.bin" "$ref"
+echo "train-polyp: wrote $out, $ref and the \"shipped\" entry of $metrics" >&2

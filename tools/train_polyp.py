@@ -3,10 +3,16 @@
 write the weights file the C engine loads (format: docs/engine.md,
 "Polyp weights file").
 
-One command (tools/train-polyp.sh wraps it):
+One network:
 
     /usr/bin/python3 tools/train_polyp.py --shared ../shared/data \
-        --out models/polyp-unet.bin --metrics models/polyp-unet.metrics.json
+        --out DIR/w.bin --metrics DIR/m.json
+
+The shipped model is three such networks (--train-seed 13, 14, 15 of one
+recipe) combined by --evaluate A,B,C --out into one version-3 file;
+tools/train-polyp.sh with no options does all of it and writes
+models/polyp-unet.bin (models/MODEL_CARD-polyp.md, "Training time and
+reproducing").
 
 Data (read-only): Kvasir-SEG (polyp frames, masks) and WCEBleedGen (capsule
 frames, none with a polyp: the capsule negatives). Decoded, resized frames
@@ -15,14 +21,19 @@ and the network.
 
 Splits, all by the data sets' near-duplicate groups and a fixed seed:
   * WCEBleedGen groups: 80 % train, 20 % held out (threshold + capsule check).
-  * Kvasir-SEG groups: 5 folds. The shipped model trains on folds 0-3
+  * Kvasir-SEG groups: 5 folds. The final model (each member of the shipped
+    ensemble) trains on folds 0-3
     (fold 4 held out) so that its threshold is chosen on capsule material
     none of its training saw: held-out WCEBleedGen groups (negatives) and
     fold-4 polyps pasted into held-out capsule frames (positives).
-    Cross-validation trains fold models at the shipped setting on four folds
-    and scores the fifth; fold 4's model is the shipped model itself.
+    Cross-validation trains fold models at the same setting on four folds
+    and scores the fifth; fold 4's model is the final model itself.
 
-Options tried and left off in the shipped recipe (results in
+The tool's defaults are the single network shipped until 2026-12-04. The
+shipped ensemble's members add --swap-kind fourier --inpaint-kind copy
+--capsule-negatives 900 --kvasir-inpainted 225 --kvasir-background 525
+--paste-negatives 225 (tools/train-polyp.sh). Options tried and left off
+(results in
 models/MODEL_CARD-polyp.md and polyp-unet.metrics.json,
 "experiments_not_shipped"): --overlay-measures (overlay pairs with a
 consistency penalty, overlay_pair_loss; black corner patches),
@@ -32,12 +43,12 @@ their source), --light-share, --capsule-zoom, --widths, --input-side 128
 time at a larger scale), --domain-weight (a domain-adversarial source head
 behind a gradient reversal, SourceHead), --swap-kind fourier (the swap
 transfers the other source's low-frequency amplitude spectrum instead of
-its colour statistics), --overlay-lookalikes (black corner rectangles and
+its colour statistics; kept in the shipped members), --overlay-lookalikes (black corner rectangles and
 light corner text on samples of every source), --paste-negatives 500
 --kvasir-background 600 (more colonoscopy negatives per epoch than the
 shipped 150 and 350; --capsule-negatives, 600 shipped, keeps the capsule
 frames' share when they grow). With none of them the tool
-trains the shipped model, whose recipe includes --colour-swap 0.5 (half the
+trains the single network shipped before, whose recipe includes --colour-swap 0.5 (half the
 samples of every source take the colour statistics of a frame of the other
 source; --colour-swap 0 turns it off). --write-heldout DIR writes the
 held-out material as a folder for `capscreen eval --finding polyp --masks`, and beside it the material the
@@ -53,7 +64,7 @@ frames rendered as capsule video, and the colon-capsule stand-in
 (colon_rendered_report: held-out colon frames with and without their
 polyp, both rendered as capsule video); --compare OTHER adds each measure's
 paired difference against another weights file on the same images.
---kvasir-inpainted N (a trial, 0 as shipped) adds N whole Kvasir-SEG
+--kvasir-inpainted N (0 by default, 225 in the shipped members) adds N whole Kvasir-SEG
 frames an epoch with the polyp inpainted, as negatives; --inpaint-kind
 copy fills them with a shifted copy of the frame's own wall
 (inpaint_copy) instead of the checks' blur, so that the two share no fill
@@ -221,8 +232,11 @@ def build_cache(shared, cache, subset=None):
     d = dict(kimg=np.stack(kimg), kmask=np.stack(kmask), kovl=np.stack(kovl),
              kgroup=np.array(kgroup), kname=np.array(kname),
              wimg=np.stack(wimg), wgroup=np.array(wgroup), wname=np.array(wname))
-    np.savez(path + ".partial.npz", **d)
-    os.replace(path + ".partial.npz", path)
+    # one partial file per process: trainings started side by side on a
+    # cold cache each write their own, and the last rename wins (same bytes)
+    partial = "%s.%d.partial.npz" % (path, os.getpid())
+    np.savez(partial, **d)
+    os.replace(partial, path)
     print(f"cache: {len(kimg)} Kvasir-SEG + {len(wimg)} WCEBleedGen frames "
           f"in {time.time() - t0:.0f} s", file=sys.stderr)
     return d

@@ -309,6 +309,42 @@ run_cs "$T/out" "$T/err" eval --finding polyp --polyp-model "$T/w128.bin" "$WCE_
 [ "$RC" -eq 0 ] || fail "eval with the 128 px weights exited $RC: $(cat "$T/err")"
 ok "a 128 px input trains into a version-2 file the engine runs"
 
+# the one command that builds the shipped model (tools/train-polyp.sh with
+# no options): three draws of the member recipe, combined into a version-3
+# file whose reference the C engine matches, recorded in the metrics; run
+# again, it reuses the trained members and writes the same bytes
+ship() {
+    POLYP_SMOKE=1 POLYP_JOBS=2 POLYP_WORK="$T/members" POLYP_CACHE="$T/cache" POLYP_OUT="$1" \
+        "$CS_SOURCE_DIR/tools/train-polyp.sh" "$CS_SHARED_DIR/data" >/dev/null 2>"$2"
+}
+ship "$T/shipped" "$T/ship.err" || die "tools/train-polyp.sh failed: $(tail -5 "$T/ship.err")"
+python3 - "$T/shipped" "$T/members" <<'PY' || fail "the shipped-model command wrote the wrong files"
+import json, struct, sys
+d, members = sys.argv[1], sys.argv[2]
+w = open(d + "/w.bin", "rb").read()
+assert w[:8] == b"CSPOLYP1" and struct.unpack("<II", w[8:16]) == (3, 3), w[8:16]
+s = json.load(open(d + "/metrics.json"))["shipped"]
+assert s["kind"] == "ensemble" and s["n_members"] == 3, s
+assert [m["train_seed"] for m in s["members"]] == [13, 14, 15], s["members"]
+assert all(m["smoke"] for m in s["members"])
+assert struct.unpack("<f", w[16:20])[0] == struct.unpack("<f", struct.pack("<f", s["threshold"]))[0]
+assert "--inpaint-kind copy" in s["recipe"] and "capsule" in s["final"], s["recipe"]
+bodies = [open("%s/seed-%d/w.bin" % (members, k), "rb").read() for k in (13, 14, 15)]
+assert len(set(bodies)) == 3, "two members are the same draw"
+PY
+CS_POLYP_CHECK_WEIGHTS="$T/shipped/w.bin" CS_POLYP_CHECK_REF="$T/shipped/ref.bin" \
+    "$CS_BUILD_DIR/tests/test_polyp" >"$T/c4.out" 2>&1 \
+    || fail "the C engine differs from the tool on the shipped-model command's file: $(grep -E 'C vs PyTorch|ERROR' "$T/c4.out" | head -3)"
+ship "$T/again" "$T/again.err" || die "tools/train-polyp.sh failed again: $(tail -5 "$T/again.err")"
+[ "$(grep -c "already trained" "$T/again.err")" = 3 ] || fail "a second run did not reuse the members: $(cat "$T/again.err")"
+cmp -s "$T/shipped/w.bin" "$T/again/w.bin" && cmp -s "$T/shipped/ref.bin" "$T/again/ref.bin" \
+    || fail "the same members gave another shipped file"
+if POLYP_JOBS=0 "$CS_SOURCE_DIR/tools/train-polyp.sh" "$CS_SHARED_DIR/data" >/dev/null 2>"$T/jobs.err"; then
+    fail "POLYP_JOBS=0 was accepted"
+fi
+grep -q "POLYP_JOBS must be a whole number" "$T/jobs.err" || fail "no clear error: $(cat "$T/jobs.err")"
+ok "tools/train-polyp.sh builds the shipped three-member file, resumes, and C matches it"
+
 [ "$(cd "$CS_SOURCE_DIR/models" && sha256sum ./* | sort)" = "$models_before" ] \
     || fail "the smoke training changed models/"
 ok "models/ untouched"
