@@ -1934,11 +1934,19 @@ def main():
                          "default: --epochs, so that fold 4 is the shipped model)")
     ap.add_argument("--folds", default="0,1,2,3,4",
                     help="cross-validation folds to run (merged into --metrics)")
+    ap.add_argument("--fold-weights", metavar="DIR",
+                    help="also write each cross-validation fold model as DIR/foldF.bin (its "
+                         "threshold by training's rule on its fold), so that draws of a fold "
+                         "can later be scored together: --evaluate A,B,C --fold F")
+    ap.add_argument("--fold", type=int, default=4, choices=range(5),
+                    help="with --evaluate: the Kvasir-SEG fold held out (default 4, the "
+                         "final model's); the weights must not have trained on it")
     ap.add_argument("--seed", type=int, default=13)
     ap.add_argument("--train-seed", type=int, default=None,
                     help="seed of the final model's initial weights and sample order only "
-                         "(default: --seed); the splits and checks stay those of --seed, so "
-                         "a second draw of a recipe is scored on the same held-out images")
+                         "(default: --seed; fold F's model uses it + 100 + F); the splits "
+                         "and checks stay those of --seed, so a second draw of a recipe is "
+                         "scored on the same held-out images")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--part", choices=["all", "final", "cv"], default="all",
                     help="final: only the shipped model; cv: only the cross-validation, "
@@ -2013,8 +2021,8 @@ def main():
     a = ap.parse_args()
     if a.compare and not a.evaluate:
         ap.error("--compare goes with --evaluate")
-    if a.train_seed is not None and a.part != "final":
-        ap.error("--train-seed goes with --part final (the cross-validation folds keep their seeds)")
+    if a.fold != 4 and not a.evaluate:
+        ap.error("--fold goes with --evaluate (training holds out fold 4 for the final model)")
     if a.input_side not in INPUT_SIDES:
         ap.error("--input-side takes a multiple of 16 from 64 to 160")
     set_input_side(a.input_side)
@@ -2065,8 +2073,8 @@ def main():
         data = build_cache(a.shared, a.cache, (40, 80) if a.smoke else None)
         kfold = group_split(data["kgroup"], 5, a.seed)
         wpart = group_split(data["wgroup"], 5, a.seed + 1)
-        kva, wh = np.nonzero(kfold == 4)[0], np.nonzero(wpart == 0)[0]
-        ktr, wtr = np.nonzero((kfold != 4) & (kfold >= 0))[0], np.nonzero(wpart != 0)[0]
+        kva, wh = np.nonzero(kfold == a.fold)[0], np.nonzero(wpart == 0)[0]
+        ktr, wtr = np.nonzero((kfold != a.fold) & (kfold >= 0))[0], np.nonzero(wpart != 0)[0]
         if a.smoke and len(kva) == 0:  # as the smoke training scores itself
             kva = np.nonzero((kfold != 4) & (kfold >= 0))[0][:5]
         rep, ps, ns = fold_report(net, data, kva, wh, a.seed + 300)
@@ -2088,7 +2096,7 @@ def main():
             rep["paired_vs_compare"]["compare_weights"] = os.path.basename(a.compare)
         with open(a.metrics, "w") as f:
             json.dump(dict(tool="tools/train_polyp.py --evaluate", weights=",".join(
-                os.path.basename(p) for p in members), seed=a.seed, threshold=thr,
+                os.path.basename(p) for p in members), seed=a.seed, fold=a.fold, threshold=thr,
                 threshold_chosen_here=len(members) > 1, final=rep), f, indent=1)
         log(f"evaluate: {json.dumps(rep)}")
         if a.out:
@@ -2183,22 +2191,28 @@ def main():
                     "(widths, epochs, input side); run --part final first")
                 return 2
         old = metrics.get("cv", {})
+        ts = a.seed if a.train_seed is None else a.train_seed
         done = {r["fold"]: r for r in old.get("folds", [])} \
-            if old.get("cv_epochs") == a.cv_epochs else {}
+            if old.get("cv_epochs") == a.cv_epochs and old.get("train_seed", a.seed) == ts else {}
         seconds = old.get("seconds", 0) if done else 0
         for f in [int(v) for v in a.folds.split(",")]:
             t0 = time.time()
             kva = np.nonzero(kfold == f)[0]
-            if f == 4 and a.cv_epochs == a.epochs and "final" in metrics:
+            if f == 4 and a.cv_epochs == a.epochs and "final" in metrics \
+                    and metrics.get("train_seed", a.seed) == ts:
                 rep = {k: v for k, v in metrics["final"].items() if k != "train_seconds"}
                 rep["capsule"] = {k: rep["capsule"][k] for k in ("n_pos", "n_neg", "auroc")}
                 rep["shipped_model"] = True
             else:
                 ktr = np.nonzero((kfold != f) & (kfold >= 0))[0]
-                net = train(data, ktr, widx_train, a.cv_epochs, a.seed + 100 + f, log,
+                net = train(data, ktr, widx_train, a.cv_epochs, ts + 100 + f, log,
                             f"cv{f}", **tkw)
-                rep, _, _ = fold_report(net, data, kva, widx_held, a.seed + 200 + f)
+                rep, ps, ns = fold_report(net, data, kva, widx_held, a.seed + 200 + f)
                 rep.pop("_inpainted_scores")
+                if a.fold_weights:
+                    os.makedirs(a.fold_weights, exist_ok=True)
+                    write_weights(net, os.path.join(a.fold_weights, f"fold{f}.bin"),
+                                  choose_threshold(ps, ns)["threshold"])
             rep["fold"] = f
             done[f] = rep
             seconds += round(time.time() - t0)
@@ -2206,7 +2220,7 @@ def main():
             folds = [done[k] for k in sorted(done)]
             keys = ["dice", "iou", "hit_rate"]
             metrics["cv"] = dict(
-                cv_epochs=a.cv_epochs,
+                cv_epochs=a.cv_epochs, train_seed=ts,
                 folds=folds,
                 mean={k: float(np.mean([r["kvasir"][k] for r in folds])) for k in keys},
                 std={k: float(np.std([r["kvasir"][k] for r in folds])) for k in keys},

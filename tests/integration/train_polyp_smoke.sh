@@ -245,12 +245,43 @@ for i in first:
 assert np.mean(same) < 0.1 < np.mean(other), (same, other)
 PY
 if /usr/bin/python3 "$CS_SOURCE_DIR/tools/train_polyp.py" --smoke --shared "$CS_SHARED_DIR/data" \
-    --cache "$T/cache" --out "$T/w5.bin" --metrics "$T/m5.json" --part cv --train-seed 14 \
-    >/dev/null 2>"$T/seed.err"; then
-    fail "--train-seed with --part cv was accepted"
+    --cache "$T/cache" --out "$T/w5.bin" --metrics "$T/m5.json" --fold 2 \
+    >/dev/null 2>"$T/fold.err"; then
+    fail "--fold without --evaluate was accepted"
 fi
-grep -q -- "--train-seed goes with --part final" "$T/seed.err" || fail "no clear error: $(cat "$T/seed.err")"
+grep -q -- "--fold goes with --evaluate" "$T/fold.err" || fail "no clear error: $(cat "$T/fold.err")"
 ok "a second draw keeps the held-out split; copy-filled negatives train"
+
+# draws of a cross-validation fold: --train-seed redraws fold F's model
+# (seed + 100 + F), --fold-weights keeps it, and --evaluate A,B --fold F
+# scores them together on that fold
+for d in a b; do cp "$T/m.json" "$T/mcv-$d.json"; done
+cv_fold0() { # tag, extra options
+    local tag=$1
+    shift
+    /usr/bin/python3 "$CS_SOURCE_DIR/tools/train_polyp.py" --smoke --shared "$CS_SHARED_DIR/data" \
+        --cache "$T/cache" --out "$T/unused.bin" --metrics "$T/mcv-$tag.json" --part cv \
+        --cv-epochs 1 --folds 0 --fold-weights "$T/fw-$tag" "$@" >/dev/null 2>"$T/cv-$tag.err" \
+        || die "fold 0 ($tag) failed: $(tail -5 "$T/cv-$tag.err")"
+}
+cv_fold0 a
+cv_fold0 b --train-seed 14
+[ -s "$T/fw-a/fold0.bin" ] && [ -s "$T/fw-b/fold0.bin" ] || fail "no fold weights written"
+! cmp -s "$T/fw-a/fold0.bin" "$T/fw-b/fold0.bin" || fail "--train-seed drew the same fold model"
+/usr/bin/python3 "$CS_SOURCE_DIR/tools/train_polyp.py" --smoke --shared "$CS_SHARED_DIR/data" \
+    --cache "$T/cache" --metrics "$T/ecv.json" --evaluate "$T/fw-a/fold0.bin,$T/fw-b/fold0.bin" \
+    --fold 0 >/dev/null 2>"$T/ecv.err" || die "--evaluate --fold 0 failed: $(tail -5 "$T/ecv.err")"
+python3 - "$T/mcv-a.json" "$T/mcv-b.json" "$T/ecv.json" <<'PY' || fail "fold draws recorded wrong"
+import json, sys
+a, b, e = (json.load(open(p)) for p in sys.argv[1:4])
+assert a["cv"]["train_seed"] == 13 and b["cv"]["train_seed"] == 14, (a["cv"], b["cv"])
+# the seed-13 fold merges with the first training's folds 0 and 4 (same
+# draw); the seed-14 one does not (another draw of the folds)
+assert [r["fold"] for r in a["cv"]["folds"]] == [0, 4], a["cv"]["folds"]
+assert [r["fold"] for r in b["cv"]["folds"]] == [0], b["cv"]["folds"]
+assert e["fold"] == 0 and e["final"]["kvasir"]["n"] == a["cv"]["folds"][0]["kvasir"]["n"], e
+PY
+ok "cross-validation fold draws: --train-seed, --fold-weights, --evaluate --fold"
 
 # three different draws as one ensemble: the C engine's mean of their
 # logits matches the tool's (MeanLogits, via --reference) as the shipped
