@@ -108,6 +108,9 @@ const char *cs_engine_polyp_model_path(const cs_engine *eng);
 /* The CRC-32C the polyp weights file carries in its last four bytes (checked
  * at load): it names the weights a frame was analysed with. */
 uint32_t cs_engine_polyp_weights_crc32c(const cs_engine *eng);
+/* How many networks the polyp weights file holds: 1, or an ensemble's
+ * members (their logits averaged; docs/engine.md, "Version 3"). */
+int cs_engine_polyp_networks(const cs_engine *eng);
 /* The polyp network's input side (pixels) and heatmap side (cells, the
  * side of cs_worker_polyp_heatmap), both from its weights file. */
 int cs_engine_polyp_input_side(const cs_engine *eng);

@@ -31,6 +31,8 @@ typedef struct cs_summary_opts {
     const char *polyp_model_path;  /* NULL: "polyp_model" written with nulls */
     float polyp_threshold;         /* the one in use (a site's, or the weights') */
     float polyp_weights_threshold; /* the weights file's own */
+    uint32_t polyp_weights_crc32c; /* the weights file's checksum: which weights */
+    int polyp_networks;            /* networks in the weights file (1, or an ensemble's) */
 } cs_summary_opts;
 
 /* Sensible defaults for the fields above (paths left NULL). */

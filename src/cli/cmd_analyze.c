@@ -157,6 +157,8 @@ int cli_analyze(int argc, char **argv)
     sopts.polyp_model_path = cs_engine_polyp_model_path(eng);
     sopts.polyp_threshold = cs_engine_polyp_threshold(eng);
     sopts.polyp_weights_threshold = cs_engine_polyp_weights_threshold(eng);
+    sopts.polyp_weights_crc32c = cs_engine_polyp_weights_crc32c(eng);
+    sopts.polyp_networks = cs_engine_polyp_networks(eng);
     if (cs_summary_begin(out, &sopts, &ctx.summary, &err) != CS_OK) {
         cli_fail("%s", err.msg);
         goto done;

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <jansson.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -323,13 +324,18 @@ cs_status cs_summary_begin(FILE *out, const cs_summary_opts *opts, cs_summary **
         cs_summary_free(s);
         return cs_error_set(err, CS_ERR_IO, "cannot start summary: %s", strerror(errno));
     }
+    /* the weights' CRC as 8 hex digits, as the audit log's server.start
+     * entry names it: which weights flagged these frames */
+    char crc[9];
+    snprintf(crc, sizeof crc, "%08x", (unsigned)opts->polyp_weights_crc32c);
+    const bool pm = opts->polyp_model_path != NULL;
     json_t *head = json_pack(
-        "{s:i,s:{s:s?,s:s?},s:{s:s?,s:o},s:{s:s?,s:o,s:o}}", "capscreen_summary",
+        "{s:i,s:{s:s?,s:s?},s:{s:s?,s:o},s:{s:s?,s:o,s:o,s:s?,s:o}}", "capscreen_summary",
         CS_SUMMARY_VERSION, "source", "path", opts->source_path, "type", opts->source_type, "model",
         "path", opts->model_path, "threshold", num(opts->threshold), "polyp_model", "path",
-        opts->polyp_model_path, "threshold",
-        opts->polyp_model_path ? num(opts->polyp_threshold) : json_null(), "weights_threshold",
-        opts->polyp_model_path ? num(opts->polyp_weights_threshold) : json_null());
+        opts->polyp_model_path, "threshold", pm ? num(opts->polyp_threshold) : json_null(),
+        "weights_threshold", pm ? num(opts->polyp_weights_threshold) : json_null(), "crc32c",
+        pm ? crc : NULL, "networks", pm ? json_integer(opts->polyp_networks) : json_null());
     /* 9 digits in the header: its thresholds read back as the floats the
      * detectors compared with (6 would not: 0.0405177586 -> 0.0405178). */
     char *text = head ? json_dumps(head, JSON_COMPACT | JSON_REAL_PRECISION(9)) : NULL;

@@ -21,10 +21,18 @@ DEMO=$CS_SOURCE_DIR/samples/demo
 # --- the weights' own threshold: the reference run ---------------------------
 run_cs "$T/own.json" "$T/own.err" analyze "$DEMO/frames"
 [ "$RC" -eq 0 ] || die "analyze exited $RC: $(tail -3 "$T/own.err")"
-py_check "$T/own.json" <<'EOF' || fail "default summary header"
+py_check "$T/own.json" "$CS_SOURCE_DIR/models/polyp-unet.bin" <<'EOF' || fail "default summary header"
+import struct
 pm = d["polyp_model"]
 if pm["threshold"] != pm["weights_threshold"]:
     fail("without --polyp-threshold the threshold in use must be the weights' own: %r" % pm)
+# which weights: the file's own CRC (its last 4 bytes) and network count
+w = open(sys.argv[2], "rb").read()
+want_crc = "%08x" % struct.unpack("<I", w[-4:])[0]
+version, count = struct.unpack("<II", w[8:16])
+if pm["crc32c"] != want_crc or pm["networks"] != (count if version == 3 else 1):
+    fail("header names crc32c %r, %r networks; the file has %s, version %d" %
+         (pm["crc32c"], pm["networks"], want_crc, version))
 EOF
 
 # --- eval --target-specificity ------------------------------------------------

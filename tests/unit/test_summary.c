@@ -589,6 +589,8 @@ static void test_polyp_frame_represents_its_run_with_boxes_in_pixels(void **stat
     cs_summary_opts opts = opts_default();
     opts.polyp_model_path = "models/polyp-unet.bin";
     opts.polyp_threshold = 0.5f;
+    opts.polyp_weights_crc32c = 0x0a1b2c3du; /* a leading zero hex digit kept */
+    opts.polyp_networks = 3;
     result r = summarise(o, 3, &opts);
     json_t *run0 = json_array_get(section(&r, "reduced_view"), 0);
     assert_int_equal(int_at(run0, "length"), 3);
@@ -606,6 +608,10 @@ static void test_polyp_frame_represents_its_run_with_boxes_in_pixels(void **stat
     assert_int_equal(r.counts.polyp, 1);
     assert_string_equal(json_string_value(json_object_get(section(&r, "polyp_model"), "path")),
                         "models/polyp-unet.bin");
+    /* which weights flagged the frames */
+    assert_string_equal(json_string_value(json_object_get(section(&r, "polyp_model"), "crc32c")),
+                        "0a1b2c3d");
+    assert_int_equal(int_at(section(&r, "polyp_model"), "networks"), 3);
     /* ranked first, ahead of frames with a higher unflagged probability */
     json_t *top = json_array_get(section(&r, "ranked_for_review"), 0);
     assert_int_equal(int_at(top, "seq"), 1);
@@ -623,6 +629,9 @@ static void test_polyp_and_other_bleeding_frame_never_share_a_hidden_run(void **
                        with_polyp(good(3, 72, 0.1f), 0.9f)};
     cs_summary_opts opts = opts_default();
     result r = summarise(o, 4, &opts);
+    /* no polyp model named: which weights is null, as the thresholds are */
+    assert_true(json_is_null(json_object_get(section(&r, "polyp_model"), "crc32c")));
+    assert_true(json_is_null(json_object_get(section(&r, "polyp_model"), "networks")));
     json_t *rv = section(&r, "reduced_view");
     assert_int_equal(json_array_size(rv), 2);
     assert_int_equal(int_at(json_array_get(rv, 0), "representative"), 0);
