@@ -30,15 +30,17 @@
 #define CS_ID_MAX 48       /* study and upload ids, NUL included */
 #define CS_HASH_HEX_MAX 65 /* hex of a 32-byte hash, NUL included */
 #define CS_LABEL_MAX 256
-#define CS_STORE_META_MAX 4097     /* raw Upload-Metadata, NUL included */
-#define CS_USER_MAX 64             /* user names, NUL included */
-#define CS_ROLE_MAX 16             /* role names, NUL included */
-#define CS_PWHASH_MAX 128          /* an argon2id hash string (crypto_pwhash_STRBYTES) */
-#define CS_IP_MAX 64               /* a client address as text */
-#define CS_NOTE_MAX 2048           /* a finding's note, NUL included */
-#define CS_REPORT_MAX 16384        /* a report's content (JSON text), NUL included */
-#define CS_DETAIL_MAX 512          /* an audit entry's detail, NUL included */
-#define CS_STORE_SCHEMA_VERSION 10 /* 8: reading time; 9: report addenda; 10: several servers */
+#define CS_STORE_META_MAX 4097 /* raw Upload-Metadata, NUL included */
+#define CS_USER_MAX 64         /* user names, NUL included */
+#define CS_ROLE_MAX 16         /* role names, NUL included */
+#define CS_PWHASH_MAX 128      /* an argon2id hash string (crypto_pwhash_STRBYTES) */
+#define CS_IP_MAX 64           /* a client address as text */
+#define CS_NOTE_MAX 2048       /* a finding's note, NUL included */
+#define CS_REPORT_MAX 16384    /* a report's content (JSON text), NUL included */
+#define CS_DETAIL_MAX 512      /* an audit entry's detail, NUL included */
+#define CS_STORE_SCHEMA_VERSION \
+    11 /* 8: reading time; 9: report addenda; 10: several servers;
+                                      11: polyp operating points */
 
 typedef struct cs_store cs_store;
 
@@ -200,6 +202,12 @@ typedef struct cs_frame_rec {
     bool has_polyp;
     float polyp_probability;
     bool polyp; /* the model's decision (counted in cs_study_counts) */
+    /* Schema 11: the polyp operating point the frame was analysed at, so
+     * that a study says which weights and threshold flagged its frames
+     * even across a restart with other settings (cs_store_polyp_settings).
+     * Stored with the polyp result (ok frames with has_polyp only). */
+    uint32_t polyp_weights_crc32c; /* the weights file's CRC-32C */
+    float polyp_threshold;         /* the threshold in force */
     /* Schema 3: the boxes of the frame's flagged findings as compact JSON
      * text (docs/server.md, "Per-frame results"), at most
      * CS_FRAME_BOXES_MAX - 1 bytes; NULL or "" = none. Stored only for ok
@@ -223,6 +231,24 @@ cs_status cs_store_frames_add(cs_store *s, const char *study, const cs_frame_rec
 /* Move the analysis position without a frame (a file header was read). */
 cs_status cs_store_study_set_ingest(cs_store *s, const char *study, uint64_t ingest_offset,
                                     cs_error *err) CS_WARN_UNUSED;
+
+/* One polyp operating point a study's frames were analysed at: the
+ * weights (by CRC-32C) and threshold, how many frames and which seqs.
+ * recorded false: frames stored before schema 11 (crc and threshold 0). */
+typedef struct cs_polyp_setting {
+    bool recorded;
+    uint32_t weights_crc32c;
+    float threshold;
+    uint64_t frames, first_seq, last_seq;
+} cs_polyp_setting;
+
+/* The distinct polyp operating points of the study's frames that have a
+ * polyp result, ordered by their first frame: up to cap in out, the total
+ * number of distinct ones in *n (more than cap = more than out holds).
+ * One entry is the normal case; more mean the frames were flagged at
+ * different settings. No frames (or no study): *n = 0. */
+cs_status cs_store_polyp_settings(cs_store *s, const char *study, cs_polyp_setting *out, size_t cap,
+                                  size_t *n, cs_error *err) CS_WARN_UNUSED;
 
 typedef struct cs_study_counts {
     uint64_t frames, analysed, failed, readable, bleeding, too_dark, too_bright, blurry;

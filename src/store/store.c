@@ -161,6 +161,14 @@ cs_status cs_store_study_counts(cs_store *s, const char *study, cs_study_counts 
     return s->ops->study_counts(s, study, out, err);
 }
 
+cs_status cs_store_polyp_settings(cs_store *s, const char *study, cs_polyp_setting *out, size_t cap,
+                                  size_t *n, cs_error *err)
+{
+    CHECK(s && study && (out || cap == 0) && n);
+    *n = 0;
+    return s->ops->polyp_settings(s, study, out, cap, n, err);
+}
+
 static int fact_cmp(const void *a, const void *b)
 {
     return strcmp(((const cs_worklist_fact *)a)->study, ((const cs_worklist_fact *)b)->study);

@@ -47,6 +47,8 @@ typedef struct cs_store_ops {
     cs_status (*study_set_ingest)(cs_store *s, const char *study, uint64_t ingest_offset,
                                   cs_error *err);
     cs_status (*study_counts)(cs_store *s, const char *study, cs_study_counts *out, cs_error *err);
+    cs_status (*polyp_settings)(cs_store *s, const char *study, cs_polyp_setting *out, size_t cap,
+                                size_t *n, cs_error *err);
     cs_status (*worklist_facts)(cs_store *s, cs_worklist_fact **out, size_t *n, cs_error *err);
     cs_status (*study_frames)(cs_store *s, const char *study, bool errors, cs_frame_brief *out,
                               size_t cap, size_t *n, cs_error *err);

@@ -225,6 +225,10 @@ static const char *const MIGRATIONS[] = {
     "CREATE TABLE ingest_claims ("
     " study TEXT PRIMARY KEY, holder TEXT NOT NULL, until_ms BIGINT NOT NULL,"
     " wake INTEGER NOT NULL DEFAULT 0);",
+    /* 11: the polyp operating point each frame was analysed at (weights
+     * CRC-32C, threshold in force); NULL for frames stored before. */
+    "ALTER TABLE frames ADD COLUMN polyp_crc BIGINT;"
+    "ALTER TABLE frames ADD COLUMN polyp_threshold DOUBLE PRECISION;",
 };
 #define N_MIGRATIONS ((int)(sizeof MIGRATIONS / sizeof MIGRATIONS[0]))
 
@@ -493,7 +497,8 @@ static cs_status migrate(pg_store *q, cs_error *err)
                                         "migration to schema 7 (PACS export queue)",
                                         "migration to schema 8 (reading time)",
                                         "migration to schema 9 (report addenda)",
-                                        "migration to schema 10 (several servers)"};
+                                        "migration to schema 10 (several servers)",
+                                        "migration to schema 11 (polyp operating points)"};
     _Static_assert(sizeof names / sizeof names[0] == N_MIGRATIONS, "a name per migration");
     for (int v = version; v < N_MIGRATIONS && r == CS_OK; v++) {
         if ((r = pg_begin(q, &in_tx, err)) != CS_OK ||
@@ -855,13 +860,14 @@ static cs_status untally_stored(pg_store *q, const char *study, uint64_t from, u
     return r;
 }
 
-#define FRAME_NARGS 23
+#define FRAME_NARGS 25
 #define FRAME_INSERT                                                                        \
     "INSERT INTO frames (study, seq, frame_index, capture_time_us, ok, status, error,"      \
     " bleeding_probability, bleeding, exposure, sharpness, visibility, readable, blurry,"   \
     " width, height, payload_offset, payload_len, mean_rgb, redundant, polyp, polyp_flag,"  \
-    " boxes) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,"   \
-    "$20,$21,$22,$23) ON CONFLICT (study, seq) DO UPDATE SET frame_index ="                 \
+    " boxes, polyp_crc, polyp_threshold) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,"   \
+    "$13,$14,$15,$16,$17,$18,$19,$20,$21,$22,$23,$24,$25) ON CONFLICT (study, seq) DO"      \
+    " UPDATE SET frame_index ="                                                             \
     " EXCLUDED.frame_index, capture_time_us = EXCLUDED.capture_time_us, ok = EXCLUDED.ok,"  \
     " status = EXCLUDED.status, error = EXCLUDED.error, bleeding_probability ="             \
     " EXCLUDED.bleeding_probability, bleeding = EXCLUDED.bleeding, exposure ="              \
@@ -869,7 +875,8 @@ static cs_status untally_stored(pg_store *q, const char *study, uint64_t from, u
     " readable = EXCLUDED.readable, blurry = EXCLUDED.blurry, width = EXCLUDED.width,"      \
     " height = EXCLUDED.height, payload_offset = EXCLUDED.payload_offset, payload_len ="    \
     " EXCLUDED.payload_len, mean_rgb = EXCLUDED.mean_rgb, redundant = EXCLUDED.redundant,"  \
-    " polyp = EXCLUDED.polyp, polyp_flag = EXCLUDED.polyp_flag, boxes = EXCLUDED.boxes"
+    " polyp = EXCLUDED.polyp, polyp_flag = EXCLUDED.polyp_flag, boxes = EXCLUDED.boxes,"    \
+    " polyp_crc = EXCLUDED.polyp_crc, polyp_threshold = EXCLUDED.polyp_threshold"
 
 /* The insert's arguments for frame `f` of `study` (replacing one at its
  * seq). Results other than the image location are stored only for ok
@@ -901,6 +908,8 @@ static void frame_args(pg_arg *a, const char *study, const cs_frame_rec *f)
         polyp ? pg_f64(f->polyp_probability) : pg_null(),
         pg_i64(polyp && f->polyp),
         ok && f->boxes && f->boxes[0] ? pg_text(f->boxes) : pg_null(),
+        polyp ? pg_i64(f->polyp_weights_crc32c) : pg_null(),
+        polyp ? pg_f64(f->polyp_threshold) : pg_null(),
     };
     memcpy(a, v, sizeof v);
 }
@@ -1019,6 +1028,34 @@ static cs_status pg_study_counts(cs_store *s, const char *study, cs_study_counts
                            &res, "read study counters", err, pg_text(study));
     if (r == CS_OK && PQntuples(res) > 0)
         read_counts(res, 0, 0, o);
+    PQclear(res);
+    pthread_mutex_unlock(&q->lock);
+    return r;
+}
+
+static cs_status pg_polyp_settings(cs_store *s, const char *study, cs_polyp_setting *out,
+                                   size_t cap, size_t *n, cs_error *err)
+{
+    pg_store *q = PGQ(s);
+    PGresult *res = NULL;
+    pthread_mutex_lock(&q->lock);
+    cs_status r = pg_query(q,
+                           "SELECT polyp_crc, polyp_threshold, COUNT(*), MIN(seq), MAX(seq)"
+                           " FROM frames WHERE study = $1 AND polyp IS NOT NULL"
+                           " GROUP BY polyp_crc, polyp_threshold ORDER BY MIN(seq)",
+                           &res, "read the study's polyp settings", err, pg_text(study));
+    if (r == CS_OK) {
+        *n = (size_t)PQntuples(res);
+        for (int i = 0; i < PQntuples(res) && (size_t)i < cap; i++) {
+            cs_polyp_setting *p = &out[i];
+            p->recorded = !PQgetisnull(res, i, 0);
+            p->weights_crc32c = (uint32_t)pg_col_i64(res, i, 0);
+            p->threshold = (float)pg_col_f64(res, i, 1);
+            p->frames = (uint64_t)pg_col_i64(res, i, 2);
+            p->first_seq = (uint64_t)pg_col_i64(res, i, 3);
+            p->last_seq = (uint64_t)pg_col_i64(res, i, 4);
+        }
+    }
     PQclear(res);
     pthread_mutex_unlock(&q->lock);
     return r;
@@ -1218,6 +1255,7 @@ static const cs_store_ops PG_OPS = {
     .frames_add = pg_frames_add,
     .study_set_ingest = pg_study_set_ingest,
     .study_counts = pg_study_counts,
+    .polyp_settings = pg_polyp_settings,
     .worklist_facts = pg_worklist_facts,
     .study_frames = pg_study_frames,
     .studies_pending = pg_studies_pending,

@@ -248,6 +248,10 @@ static const char *const MIGRATIONS[] = {
     "CREATE TABLE ingest_claims ("
     " study TEXT PRIMARY KEY, holder TEXT NOT NULL, until_ms INTEGER NOT NULL,"
     " wake INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;",
+    /* 11: the polyp operating point each frame was analysed at (weights
+     * CRC-32C, threshold in force); NULL for frames stored before. */
+    "ALTER TABLE frames ADD COLUMN polyp_crc INTEGER;"
+    "ALTER TABLE frames ADD COLUMN polyp_threshold REAL;",
 };
 #define N_MIGRATIONS ((int)(sizeof MIGRATIONS / sizeof MIGRATIONS[0]))
 
@@ -742,7 +746,9 @@ static cs_status bind_frame(sq_store *q, sqlite3_stmt *st, const char *study, co
         ok ? sq_i64(f->width) : sq_null(), ok ? sq_i64(f->height) : sq_null(),
         sq_i64((int64_t)f->payload_offset), sq_i64(f->payload_len), sq_i64(f->mean_rgb),
         sq_i64(f->redundant), polyp ? sq_f64(f->polyp_probability) : sq_null(),
-        sq_i64(polyp && f->polyp), ok && f->boxes && f->boxes[0] ? sq_text(f->boxes) : sq_null());
+        sq_i64(polyp && f->polyp), ok && f->boxes && f->boxes[0] ? sq_text(f->boxes) : sq_null(),
+        polyp ? sq_i64(f->polyp_weights_crc32c) : sq_null(),
+        polyp ? sq_f64(f->polyp_threshold) : sq_null());
 }
 
 /* What frames add to the counters (SQ_FRAME_AGG's order). */
@@ -827,8 +833,9 @@ static cs_status sq_frames_add(cs_store *s, const char *study, const cs_frame_re
                   "INSERT OR REPLACE INTO frames (study, seq, frame_index,"
                   " capture_time_us, ok, status, error, bleeding_probability, bleeding,"
                   " exposure, sharpness, visibility, readable, blurry, width, height,"
-                  " payload_offset, payload_len, mean_rgb, redundant, polyp, polyp_flag, boxes)"
-                  " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                  " payload_offset, payload_len, mean_rgb, redundant, polyp, polyp_flag, boxes,"
+                  " polyp_crc, polyp_threshold)"
+                  " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                   &st, err)) != CS_OK)
         goto fail;
     for (size_t i = 0; i < n; i++) {
@@ -940,6 +947,39 @@ static cs_status sq_study_counts(cs_store *s, const char *study, cs_study_counts
     }
     read_counts(st, 0, o);
 fail:
+    done(st);
+    pthread_mutex_unlock(&q->lock);
+    return r;
+}
+
+static cs_status sq_polyp_settings(cs_store *s, const char *study, cs_polyp_setting *out,
+                                   size_t cap, size_t *n, cs_error *err)
+{
+    sq_store *q = SQ(s);
+    sqlite3_stmt *st = NULL;
+    pthread_mutex_lock(&q->lock);
+    cs_status r = prep(q,
+                       "SELECT polyp_crc, polyp_threshold, COUNT(*), MIN(seq), MAX(seq) FROM frames"
+                       " WHERE study = ? AND polyp IS NOT NULL GROUP BY polyp_crc, polyp_threshold"
+                       " ORDER BY MIN(seq)",
+                       &st, err);
+    if (r == CS_OK)
+        r = sq_bind(q, st, err, sq_text(study));
+    int rc;
+    while (r == CS_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (*n < cap) {
+            cs_polyp_setting *p = &out[*n];
+            p->recorded = sqlite3_column_type(st, 0) != SQLITE_NULL;
+            p->weights_crc32c = (uint32_t)sqlite3_column_int64(st, 0);
+            p->threshold = (float)sqlite3_column_double(st, 1);
+            p->frames = (uint64_t)sqlite3_column_int64(st, 2);
+            p->first_seq = (uint64_t)sqlite3_column_int64(st, 3);
+            p->last_seq = (uint64_t)sqlite3_column_int64(st, 4);
+        }
+        ++*n;
+    }
+    if (r == CS_OK && rc != SQLITE_DONE)
+        r = db_fail(q, err, "read the study's polyp settings");
     done(st);
     pthread_mutex_unlock(&q->lock);
     return r;
@@ -1153,6 +1193,7 @@ static const cs_store_ops SQLITE_OPS = {
     .frames_add = sq_frames_add,
     .study_set_ingest = sq_study_set_ingest,
     .study_counts = sq_study_counts,
+    .polyp_settings = sq_polyp_settings,
     .worklist_facts = sq_worklist_facts,
     .study_frames = sq_study_frames,
     .studies_pending = sq_studies_pending,

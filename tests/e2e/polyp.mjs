@@ -69,6 +69,19 @@ try {
     console.log(`  # polyp frames ${polyps.join(',')}; pasted ${PASTED.join(',')}`);
   });
 
+  await check('the viewer names the polyp detector its frames were flagged by', async () => {
+    const r = await page.request.get(`/api/v1/studies/${STUDY}`);
+    eq(r.status(), 200, 'GET study');
+    const settings = (await r.json()).polyp_settings;
+    eq(settings.length, 1, 'polyp operating points of the demo study');
+    const el = page.locator('[data-testid="polyp-setting"]');
+    const text = await el.textContent();
+    assert(text.includes(`weights ${settings[0].weights_crc32c}`) &&
+      text.includes(`threshold ${Number(settings[0].threshold).toPrecision(4)}`),
+    `the viewer head says '${text}', the study was flagged at ${JSON.stringify(settings[0])}`);
+    assert(!(await el.evaluate((e) => e.classList.contains('warn'))), 'one setting shown as a warning');
+  });
+
   await check('polyp flags are drawn on the timeline in their own colour', async () => {
     await page.waitForFunction((n) => {
       const c = document.getElementById('timeline');

@@ -130,13 +130,19 @@ assert s["counts"]["polyp"] == n and n >= 3, (s["counts"], n)
 EOF2
 http GET "/api/v1/studies/$S1" -H "Authorization: Bearer $ADMIN_TOKEN"
 expect_code 200 "study JSON"
-python3 - "$T/body" "$T/rows1" <<'EOF2' || fail "the study JSON's polyp count is wrong"
-import json, sys
+python3 - "$T/body" "$T/rows1" "$CS_SOURCE_DIR/models/polyp-unet.bin" "$T/cli.json" <<'EOF2' || fail "the study JSON's polyp count or operating point is wrong"
+import json, struct, sys
 d = json.load(open(sys.argv[1]))
 n = sum(json.loads(l)[5] for l in open(sys.argv[2]))
 assert d["counts"]["polyp"] == n, (d["counts"], n)
+# every frame analysed at one operating point: these weights, their threshold
+crc = "%08x" % struct.unpack("<I", open(sys.argv[3], "rb").read()[-4:])[0]
+want = json.load(open(sys.argv[4]))["polyp_model"]["weights_threshold"]
+p = d["polyp_settings"]
+assert len(p) == 1 and p[0]["weights_crc32c"] == crc, (p, crc)
+assert abs(p[0]["threshold"] - want) < 1e-7 and (p[0]["frames"], p[0]["first_seq"], p[0]["last_seq"]) == (6, 0, 5), p
 EOF2
-ok "frames index: polyp_p, flag bits 64/128 and boxes by seq; worklist and study JSON count polyps"
+ok "frames index: polyp_p, flag bits 64/128 and boxes by seq; worklist and study JSON count polyps; the study JSON names the one operating point (weights CRC, threshold)"
 curl -s "$SRV_URL/metrics" >"$T/metrics1" || fail "GET /metrics"
 python3 - "$T/metrics1" "$T/cli.json" <<'EOF2' || fail "/metrics does not show the weights' polyp threshold"
 import json, sys
@@ -206,9 +212,17 @@ assert own[0][5] == 0 and site[0][5] == 1, "the clean frame should be flagged at
 g = [l for l in open(sys.argv[3]) if l.startswith("capscreen_polyp_threshold ")]
 assert len(g) == 1 and abs(float(g[0].split()[1]) - t) < 1e-6 * t, (g, t)
 EOF2
+http GET "/api/v1/studies/$S5" -H "Authorization: Bearer $ADMIN_TOKEN"
+expect_code 200 "study JSON at the site threshold"
+python3 - "$T/body" "$T_LOW" <<'EOF2' || fail "the study JSON does not name the site threshold its frames were flagged at"
+import json, struct, sys
+p = json.load(open(sys.argv[1]))["polyp_settings"]
+t = struct.unpack("<f", struct.pack("<f", float(sys.argv[2])))[0]  # the float in force
+assert len(p) == 1 and p[0]["threshold"] == t and p[0]["frames"] == 6, (p, t)
+EOF2
 grep -q "polyp threshold .*site setting" "$T/srv.err" || fail "serve did not log the site threshold"
 audit_start "$T_LOW" 1 || fail "the server.start audit entry does not record the site threshold"
-ok "serve --polyp-threshold $T_LOW: live frames flagged at it, probabilities unchanged, shown on /metrics and in the log"
+ok "serve --polyp-threshold $T_LOW: live frames flagged at it, probabilities unchanged, shown on /metrics, in the study JSON and in the log"
 stop_server
 for bad in 0 1.5 x; do
     set +e

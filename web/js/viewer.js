@@ -22,6 +22,24 @@ const LANDMARK_SHORT = { first_gastric: 'G', first_duodenal: 'D', first_caecal: 
 // opts.training (training.js): {source, label, submitted(), onSubmit(), seq}
 // reads a training case instead: its frames through the training routes,
 // the trainee's findings in the attempt (source.js), no study, no report.
+// Which polyp detector flagged this study's frames (the server's
+// polyp_settings: weights CRC-32C and threshold per run of frames). One
+// setting is named quietly; several are a warning, since a frame's flag
+// then depends on when it was analysed (docs/workstation.md).
+function polypSettingNote(settings) {
+  if (!Array.isArray(settings) || settings.length === 0) return null;
+  const name = (p) => (p.weights_crc32c
+    ? `weights ${p.weights_crc32c}, threshold ${Number(p.threshold).toPrecision(4)}`
+    : 'not recorded (analysed before this was kept)');
+  const detail = settings.map((p) => `frames ${p.first_seq}-${p.last_seq} (${p.frames}): ${name(p)}`).join('\n');
+  if (settings.length === 1) {
+    return h('span.muted.polyp-setting', { testid: 'polyp-setting', title: `Polyp flags: ${detail}` },
+      `Polyp detector: ${name(settings[0])}`);
+  }
+  return h('span.chip.warn.polyp-setting', { testid: 'polyp-setting', title: `Polyp flags:\n${detail}` },
+    `Polyp flags at ${settings.length} detector settings: hover for which frames`);
+}
+
 export async function mountViewer(main, studyId, opts = {}) {
   const tr = opts.training || null;
   const source = tr ? tr.source : studySource(studyId);
@@ -145,6 +163,7 @@ export async function mountViewer(main, studyId, opts = {}) {
       : h('div.viewer-head',
         h('a.back', { href: '#/worklist' }, '← Worklist'),
         h('h1', study.label || studyId), h('span.mono.muted', studyId),
+        polypSettingNote(study.polyp_settings),
         h('span.spacer'),
         h('a.btn.btn-small', { href: `#/study/${encodeURIComponent(studyId)}/report`, testid: 'open-report' }, 'Report')),
     h('div.viewer-grid',

@@ -256,6 +256,30 @@ json_t *cs_api_study_json_counted(const cs_api *api, const cs_study_rec *rec,
     return o;
 }
 
+/* The polyp operating points the study's frames were analysed at
+ * (cs_store_polyp_settings), oldest first: normally one; more when the
+ * server restarted with other weights or another threshold mid-study, so
+ * the reader knows the flags are not all alike. NULL on a store error. */
+static json_t *polyp_settings_json(const cs_api *api, const char *study, cs_error *err)
+{
+    cs_polyp_setting ps[8];
+    size_t n = 0;
+    if (cs_store_polyp_settings(api->store, study, ps, 8, &n, err) != CS_OK)
+        return NULL;
+    json_t *a = json_array();
+    for (size_t i = 0; a && i < n && i < 8; i++) {
+        char crc[9];
+        snprintf(crc, sizeof crc, "%08x", (unsigned)ps[i].weights_crc32c);
+        json_array_append_new(
+            a, json_pack("{s:o,s:o,s:I,s:I,s:I}", "weights_crc32c",
+                         ps[i].recorded ? json_string(crc) : json_null(), "threshold",
+                         ps[i].recorded ? json_real((double)ps[i].threshold) : json_null(),
+                         "frames", (json_int_t)ps[i].frames, "first_seq",
+                         (json_int_t)ps[i].first_seq, "last_seq", (json_int_t)ps[i].last_seq));
+    }
+    return a;
+}
+
 enum MHD_Result cs_api_study_get(const cs_api *api, struct MHD_Connection *c, cs_req *r)
 {
     cs_error e = {0};
@@ -273,5 +297,11 @@ enum MHD_Result cs_api_study_get(const cs_api *api, struct MHD_Connection *c, cs
         return cs_http_error(api->metrics, c, 503, false, "store_unavailable", "%s", e.msg);
     }
     json_object_set_new(o, "pacs", pacs);
+    json_t *settings = polyp_settings_json(api, r->id, &e);
+    if (!settings) {
+        json_decref(o);
+        return cs_http_error(api->metrics, c, 503, false, "store_unavailable", "%s", e.msg);
+    }
+    json_object_set_new(o, "polyp_settings", settings);
     return cs_http_json(c, 200, o, false, NULL);
 }

@@ -359,6 +359,9 @@ static void add_outcome(pool_thread *pt, study_rt *rt, const cs_outcome *o, cons
         f->has_polyp = true;
         f->polyp_probability = o->result.polyp_probability;
         f->polyp = o->result.polyp;
+        /* the operating point it was flagged at, stored with it */
+        f->polyp_weights_crc32c = cs_engine_polyp_weights_crc32c(pt->g->d.engine);
+        f->polyp_threshold = cs_engine_polyp_threshold(pt->g->d.engine);
         f->boxes = boxes_json(o, pt->batch_boxes[i], sizeof pt->batch_boxes[i]);
         f->redundant = redundant(pt->g, rt, o, rt->seq);
     } else {

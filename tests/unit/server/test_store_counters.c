@@ -180,6 +180,87 @@ static void polyp_results_are_stored_and_unknown_stays_unknown(void **state)
     assert_int_equal(c.polyp, 1);
 }
 
+/* Frame seq of study "a" analysed at (crc, thr); has_polyp only when crc. */
+static void add_at(const fx *f, uint64_t from, size_t n, uint32_t crc, float thr)
+{
+    cs_frame_rec fr[4];
+    cs_error e = {0};
+    assert_true(n <= 4);
+    memset(fr, 0, sizeof fr);
+    for (size_t i = 0; i < n; i++) {
+        fr[i].seq = from + i;
+        fr[i].ok = true;
+        fr[i].status = "ok";
+        fr[i].exposure = "ok";
+        fr[i].has_polyp = crc != 0;
+        fr[i].polyp_probability = 0.4f;
+        fr[i].polyp = 0.4f >= thr;
+        fr[i].polyp_weights_crc32c = crc;
+        fr[i].polyp_threshold = thr;
+    }
+    assert_int_equal(cs_store_frames_add(f->s, "a", fr, n, 10 * (from + n), &e), CS_OK);
+}
+
+static void expect_setting(const cs_polyp_setting *p, uint32_t crc, float thr, uint64_t frames,
+                           uint64_t first, uint64_t last)
+{
+    assert_true(p->recorded);
+    assert_int_equal(p->weights_crc32c, crc);
+    assert_true(p->threshold == thr); /* the float that flagged, exactly */
+    assert_int_equal(p->frames, frames);
+    assert_int_equal(p->first_seq, first);
+    assert_int_equal(p->last_seq, last);
+}
+
+/* Schema 11: each frame keeps the polyp operating point it was analysed
+ * at, and the study lists them in frame order: one normally, more after a
+ * restart with other weights or another threshold. Frames without a
+ * polyp result are not counted; a replaced frame moves to its new point;
+ * rows from before schema 11 are listed as not recorded. */
+static void a_study_lists_the_polyp_operating_points_its_frames_had(void **state)
+{
+    fx *f = *state;
+    cs_error e = {0};
+    cs_polyp_setting ps[4];
+    size_t n = 99;
+    fx_study(f->s, "a", 100);
+    assert_int_equal(cs_store_polyp_settings(f->s, "a", ps, 4, &n, &e), CS_OK);
+    assert_int_equal(n, 0);
+    const uint32_t A = 0xfedcba98u, B = 0x0000abcdu; /* a CRC above 2^31, one with zeros */
+    const float low = 0.371480703f, high = 0.5f;
+    add_at(f, 0, 4, A, low);
+    add_at(f, 4, 2, A, high);
+    add_at(f, 6, 1, 0, 0.0f); /* no polyp model: not a setting */
+    add_at(f, 7, 2, B, low);
+    assert_int_equal(cs_store_polyp_settings(f->s, "a", ps, 4, &n, &e), CS_OK);
+    assert_int_equal(n, 3);
+    expect_setting(&ps[0], A, low, 4, 0, 3);
+    expect_setting(&ps[1], A, high, 2, 4, 5);
+    expect_setting(&ps[2], B, low, 2, 7, 8);
+    /* room for two: the count still says three */
+    memset(ps, 0, sizeof ps);
+    assert_int_equal(cs_store_polyp_settings(f->s, "a", ps, 2, &n, &e), CS_OK);
+    assert_int_equal(n, 3);
+    expect_setting(&ps[1], A, high, 2, 4, 5);
+    assert_int_equal(ps[2].frames, 0);
+    /* frames 4-5 analysed again at the first point: it covers 0-5 */
+    add_at(f, 4, 2, A, low);
+    assert_int_equal(cs_store_polyp_settings(f->s, "a", ps, 4, &n, &e), CS_OK);
+    assert_int_equal(n, 2);
+    expect_setting(&ps[0], A, low, 6, 0, 5);
+    expect_setting(&ps[1], B, low, 2, 7, 8);
+    /* a row stored before schema 11 */
+    fx_sql(f, "UPDATE frames SET polyp_crc = NULL, polyp_threshold = NULL WHERE seq = 8");
+    assert_int_equal(cs_store_polyp_settings(f->s, "a", ps, 4, &n, &e), CS_OK);
+    assert_int_equal(n, 3);
+    assert_false(ps[2].recorded);
+    assert_int_equal(ps[2].frames, 1);
+    assert_int_equal(ps[2].first_seq, 8);
+    /* another study has none */
+    assert_int_equal(cs_store_polyp_settings(f->s, "nope", ps, 4, &n, &e), CS_OK);
+    assert_int_equal(n, 0);
+}
+
 /* A batch the database refuses (its study does not exist) stores nothing,
  * moves no counter, says why, and leaves the store working (PostgreSQL
  * sends a batch pipelined: the rows after the failure are aborted). */
@@ -218,10 +299,12 @@ static void a_schema_2_database_migrates_and_back_fills_the_counters(void **stat
     add_frames(f.s, "a", 0, 64, 0);
     add_frames(f.s, "b", 0, 10, 1);
     cs_store_close(f.s);
-    /* Undo the later migrations first (schema 10: several servers; 9:
-     * addenda; 8: reading time; 7: the PACS export queue; 6: reader
-     * training). */
-    fx_sql(&f, "DROP TABLE ingest_claims; DROP TABLE upload_leases; DROP TABLE login_limits;"
+    /* Undo the later migrations first (schema 11: polyp operating points;
+     * 10: several servers; 9: addenda; 8: reading time; 7: the PACS export
+     * queue; 6: reader training). */
+    fx_sql(&f, "ALTER TABLE frames DROP COLUMN polyp_crc;"
+               "ALTER TABLE frames DROP COLUMN polyp_threshold; DROP TABLE ingest_claims; DROP "
+               "TABLE upload_leases; DROP TABLE login_limits;"
                "DROP TABLE report_addenda; DROP TABLE reading_time; DROP TABLE pacs_exports;"
                "DROP TABLE training_attempts; DROP TABLE training_cases; DROP TABLE courses;"
                "DELETE FROM schema_version WHERE version > 5;");
@@ -323,6 +406,7 @@ int main(void)
         T(counters_follow_every_batch_and_replacements_count_once),
         T(counts_come_from_the_study_row_not_the_frames),
         T(polyp_results_are_stored_and_unknown_stays_unknown),
+        T(a_study_lists_the_polyp_operating_points_its_frames_had),
         T(a_refused_batch_stores_nothing_and_the_store_goes_on),
         T(the_wal_is_checkpointed_while_the_store_is_open),
         cmocka_unit_test(a_schema_2_database_migrates_and_back_fills_the_counters),
