@@ -204,6 +204,9 @@ try {
     }
     await page.click('[data-testid="open-report"]');
     await page.waitForSelector('#report-form');
+    // the report's head names the polyp detector the frames were flagged by
+    const setting = await page.textContent('#report [data-testid="polyp-setting"]');
+    assert(/^Polyp detector: weights [0-9a-f]{8}, threshold 0\.\d+$/.test(setting), `report head: '${setting}'`);
     const text = await page.inputValue('#r-findings');
     assert(text.includes('fresh blood') && text.includes('e2e: active bleeding'), `findings text not prefilled: ${text}`);
     assert((await page.inputValue('#r-keyframes')).split(/[ ,]+/).includes(String(findingSeq)), 'key frames prefilled');

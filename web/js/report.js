@@ -9,7 +9,7 @@
 // content (formContent), the checklist included as text, so nothing
 // ticked later can appear under the signature.
 import { get, put, post, studyPath, thumbUrl } from './api.js';
-import { h, clear, fmtTime, label, frameRange, toast, errorText, RECOMMENDATIONS } from './util.js';
+import { h, clear, fmtTime, label, frameRange, toast, errorText, RECOMMENDATIONS, polypSettingNote } from './util.js';
 import { session, can } from './app.js';
 
 function findingLine(f) {
@@ -110,7 +110,8 @@ export async function mountReport(main, studyId) {
   main.appendChild(h('section.page.report-page#report', { testid: 'report-page', dataset: { study: studyId } },
     h('div.page-head',
       h('a.back', { href: `#/study/${encodeURIComponent(studyId)}` }, '← Viewer'),
-      h('h1', `Report: ${study.label || studyId}`), h('span.mono.muted', studyId), h('span.spacer'), stateEl),
+      h('h1', `Report: ${study.label || studyId}`), h('span.mono.muted', studyId),
+      polypSettingNote(study.polyp_settings), h('span.spacer'), stateEl),
     signedBanner, form, addendaCard));
 
   function parseKeys() {

@@ -133,3 +133,22 @@ export function errorText(e) {
   if (e.status === 403) return `Not allowed: ${e.message}`;
   return e.message || String(e);
 }
+
+// Which polyp detector flagged a study's frames, for the viewer's and the
+// report's heads (the server's polyp_settings: weights CRC-32C and
+// threshold per run of frames; null when there are none). One
+// setting is named quietly; several are a warning, since a frame's flag
+// then depends on when it was analysed (docs/workstation.md).
+export function polypSettingNote(settings) {
+  if (!Array.isArray(settings) || settings.length === 0) return null;
+  const name = (p) => (p.weights_crc32c
+    ? `weights ${p.weights_crc32c}, threshold ${Number(p.threshold).toPrecision(4)}`
+    : 'not recorded (analysed before this was kept)');
+  const detail = settings.map((p) => `frames ${p.first_seq}-${p.last_seq} (${p.frames}): ${name(p)}`).join('\n');
+  if (settings.length === 1) {
+    return h('span.muted.polyp-setting', { testid: 'polyp-setting', title: `Polyp flags: ${detail}` },
+      `Polyp detector: ${name(settings[0])}`);
+  }
+  return h('span.chip.warn.polyp-setting', { testid: 'polyp-setting', title: `Polyp flags:\n${detail}` },
+    `Polyp flags at ${settings.length} detector settings: hover for which frames`);
+}

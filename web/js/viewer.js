@@ -7,7 +7,7 @@
 // See docs/web.md for the design.
 import { get, post, studyPath } from './api.js';
 import { studySource, readingClock } from './source.js';
-import { h, clear, fmtTime, fmtDuration, label, toast, LANDMARKS, FRAME_FLAG } from './util.js';
+import { h, clear, fmtTime, fmtDuration, label, toast, LANDMARKS, FRAME_FLAG, polypSettingNote } from './util.js';
 import { session, can } from './app.js';
 import { createFindingsPanel } from './findings.js';
 import { createBoxLayer, estimatePolypSizeMm, sizeRangeText, SIZE_CAVEAT, SCENE_MM } from './boxes.js';
@@ -22,24 +22,6 @@ const LANDMARK_SHORT = { first_gastric: 'G', first_duodenal: 'D', first_caecal: 
 // opts.training (training.js): {source, label, submitted(), onSubmit(), seq}
 // reads a training case instead: its frames through the training routes,
 // the trainee's findings in the attempt (source.js), no study, no report.
-// Which polyp detector flagged this study's frames (the server's
-// polyp_settings: weights CRC-32C and threshold per run of frames). One
-// setting is named quietly; several are a warning, since a frame's flag
-// then depends on when it was analysed (docs/workstation.md).
-function polypSettingNote(settings) {
-  if (!Array.isArray(settings) || settings.length === 0) return null;
-  const name = (p) => (p.weights_crc32c
-    ? `weights ${p.weights_crc32c}, threshold ${Number(p.threshold).toPrecision(4)}`
-    : 'not recorded (analysed before this was kept)');
-  const detail = settings.map((p) => `frames ${p.first_seq}-${p.last_seq} (${p.frames}): ${name(p)}`).join('\n');
-  if (settings.length === 1) {
-    return h('span.muted.polyp-setting', { testid: 'polyp-setting', title: `Polyp flags: ${detail}` },
-      `Polyp detector: ${name(settings[0])}`);
-  }
-  return h('span.chip.warn.polyp-setting', { testid: 'polyp-setting', title: `Polyp flags:\n${detail}` },
-    `Polyp flags at ${settings.length} detector settings: hover for which frames`);
-}
-
 export async function mountViewer(main, studyId, opts = {}) {
   const tr = opts.training || null;
   const source = tr ? tr.source : studySource(studyId);
