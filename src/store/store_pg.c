@@ -227,8 +227,8 @@ static const char *const MIGRATIONS[] = {
     " wake INTEGER NOT NULL DEFAULT 0);",
     /* 11: the polyp operating point each frame was analysed at (weights
      * CRC-32C, threshold in force); NULL for frames stored before. */
-    "ALTER TABLE frames ADD COLUMN polyp_crc BIGINT;"
-    "ALTER TABLE frames ADD COLUMN polyp_threshold DOUBLE PRECISION;",
+    ("ALTER TABLE frames ADD COLUMN polyp_crc BIGINT;"
+     "ALTER TABLE frames ADD COLUMN polyp_threshold DOUBLE PRECISION;"),
 };
 #define N_MIGRATIONS ((int)(sizeof MIGRATIONS / sizeof MIGRATIONS[0]))
 

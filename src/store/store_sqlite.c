@@ -250,8 +250,8 @@ static const char *const MIGRATIONS[] = {
     " wake INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;",
     /* 11: the polyp operating point each frame was analysed at (weights
      * CRC-32C, threshold in force); NULL for frames stored before. */
-    "ALTER TABLE frames ADD COLUMN polyp_crc INTEGER;"
-    "ALTER TABLE frames ADD COLUMN polyp_threshold REAL;",
+    ("ALTER TABLE frames ADD COLUMN polyp_crc INTEGER;"
+     "ALTER TABLE frames ADD COLUMN polyp_threshold REAL;"),
 };
 #define N_MIGRATIONS ((int)(sizeof MIGRATIONS / sizeof MIGRATIONS[0]))
 
