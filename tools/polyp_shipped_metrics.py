@@ -10,13 +10,32 @@ the ensemble's held-out report from `train_polyp.py --evaluate A,B,C`
 (threshold chosen there by training's rule). Written to a temporary file
 and renamed, so an interrupted run leaves the old file whole.
 
+The entry's other fields were measured by hand on the shipped file (the C
+engine's check, the bench, the date it shipped and who judged it). They
+are kept when the new ensemble is the same file (same CRC-32C of the
+weights, given by --weights), and dropped with a notice otherwise: they
+would describe weights that are no longer shipped.
+
     polyp_shipped_metrics.py --evaluate E.json --members DIR --seeds "13 14 15"
-        --recipe "OPTIONS" --into METRICS
+        --recipe "OPTIONS" --weights W.bin --into METRICS
 """
 import argparse
 import json
 import os
+import struct
 import sys
+
+TOOL_FIELDS = ("kind", "weights_version", "n_members", "recipe", "seed", "threshold",
+               "weights_crc32c", "note", "final", "members")
+
+
+def weights_crc32c(path):
+    """The CRC-32C a weights file carries in its last four bytes (little-
+    endian; the C loader checks it), as the summary header names the
+    weights: capscreen's polyp_model.crc32c."""
+    with open(path, "rb") as f:
+        f.seek(-4, os.SEEK_END)
+        return "%08x" % struct.unpack("<I", f.read(4))[0]
 
 
 def main():
@@ -25,6 +44,7 @@ def main():
     ap.add_argument("--members", required=True, help="directory holding seed-N/m.json")
     ap.add_argument("--seeds", required=True, help="the members' train seeds, space-separated")
     ap.add_argument("--recipe", required=True, help="the members' train_polyp.py options")
+    ap.add_argument("--weights", required=True, help="the ensemble weights file written")
     ap.add_argument("--into", required=True, help="metrics file to update")
     a = ap.parse_args()
     try:
@@ -37,6 +57,7 @@ def main():
             members.append(dict(train_seed=int(s), threshold_alone=m["threshold"],
                                 train_seconds=m["final"]["train_seconds"],
                                 epochs=m["epochs"], smoke=m["smoke"], final=m["final"]))
+        crc = weights_crc32c(a.weights)
         metrics = {}
         if os.path.exists(a.into):
             with open(a.into) as f:
@@ -44,17 +65,26 @@ def main():
     except (OSError, ValueError, KeyError) as e:
         print(f"polyp_shipped_metrics: {e}", file=sys.stderr)
         return 2
+    old = metrics.get("shipped", {})
+    same = old.get("weights_crc32c") == crc
+    hand = {k: v for k, v in old.items() if k not in TOOL_FIELDS}
+    if hand and not same:
+        print("polyp_shipped_metrics: new weights (CRC-32C " + crc + ", was " +
+              str(old.get("weights_crc32c")) + "): dropped the hand-measured fields " +
+              ", ".join(sorted(hand)) + "; measure them again on the new file",
+              file=sys.stderr)
     metrics["shipped"] = dict(
-        kind="ensemble", weights_version=3, n_members=len(members),
+        kind="ensemble", weights_crc32c=crc, weights_version=3, n_members=len(members),
         recipe="tools/train_polyp.py " + a.recipe + " --train-seed N",
         seed=ev["seed"], threshold=ev["threshold"],
         note="the shipped weights: the members' logits averaged (format version 3); "
              "threshold chosen on the ensemble by training's rule on held-out capsule "
              "material; 'final' is the ensemble's held-out report (train_polyp.py --evaluate)",
-        final=ev["final"], members=members)
+        final=ev["final"], members=members, **(hand if same else {}))
     tmp = a.into + ".partial"
     with open(tmp, "w") as f:
         json.dump(metrics, f, indent=1)
+        f.write("\n")
     os.replace(tmp, a.into)
     return 0
 

@@ -9,7 +9,8 @@
 #       models/polyp-unet.bin, tests/data/polyp-ref.bin (the C test vector)
 #       and the "shipped" entry of models/polyp-unet.metrics.json. Members
 #       go to build-polyp-ensemble/seed-N/; a member already trained with
-#       the same recipe is reused, so an interrupted run resumes.
+#       the same recipe, data directory and tools/train_polyp.py is reused,
+#       so an interrupted run resumes.
 #       About 67 min a member on one core of the 2-core CI-class machine.
 #
 #   tools/train-polyp.sh [SHARED_DATA_DIR] OPTION...
@@ -24,11 +25,14 @@
 # members are trained; default build-polyp-ensemble/), POLYP_CACHE (the
 # decoded-frame cache; default build-polyp-cache/), POLYP_SMOKE=1 (each
 # member a smoke training: a few frames, one epoch; the CI check of this
-# path, never for shipping).
+# path, never for shipping; it needs POLYP_OUT).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-data=${1:-$root/../shared/data}
-shift || true
+data=$root/../shared/data
+case ${1:-} in
+  -*) ;; # options only: the default data directory
+  *) [ $# -gt 0 ] && { data=$1; shift; } ;;
+esac
 for d in kvasir-seg wcebleedgen; do
   [ -f "$data/$d/labels.csv" ] || { echo "train-polyp: no $d/labels.csv under $data" >&2; exit 1; }
 done
@@ -51,7 +55,13 @@ recipe=(--part final --swap-kind fourier --inpaint-kind copy --capsule-negatives
   --kvasir-inpainted 225 --kvasir-background 525 --paste-negatives 225)
 seeds=(13 14 15)
 smoke=()
-[ "${POLYP_SMOKE:-0}" = 1 ] && smoke=(--smoke)
+if [ "${POLYP_SMOKE:-0}" = 1 ]; then
+  # a smoke ensemble is a check of this path, never a model: it may not
+  # replace the shipped files
+  [ -n "${POLYP_OUT:-}" ] || {
+    echo "train-polyp: POLYP_SMOKE=1 needs POLYP_OUT (a smoke model never replaces models/)" >&2; exit 1; }
+  smoke=(--smoke)
+fi
 jobs=${POLYP_JOBS:-1}
 case $jobs in '' | *[!0-9]* | 0) echo "train-polyp: POLYP_JOBS must be a whole number >= 1" >&2; exit 1 ;; esac
 work=$root/build-polyp-ensemble
@@ -59,9 +69,11 @@ work=$root/build-polyp-ensemble
 work=${POLYP_WORK:-$work}
 mkdir -p "$work"
 
+tool_sum=$(sha256sum "$root/tools/train_polyp.py" | cut -d' ' -f1)
 train_member() { # seed: trains into $work/seed-N unless its recipe is already there
   local s=$1 d=$work/seed-$1 want
-  want="${recipe[*]} ${smoke[*]} --train-seed $s"
+  # the same options, data and training code: anything else retrains
+  want="${recipe[*]} ${smoke[*]} --train-seed $s; data $(cd "$data" && pwd); tool $tool_sum"
   if [ -f "$d/recipe" ] && [ "$(cat "$d/recipe")" = "$want" ] && [ -f "$d/w.bin" ]; then
     echo "train-polyp: member seed $s already trained ($d), reused" >&2
     return 0
@@ -69,7 +81,10 @@ train_member() { # seed: trains into $work/seed-N unless its recipe is already t
   rm -rf "$d" && mkdir -p "$d"
   echo "train-polyp: training member seed $s (log: $d/log)" >&2
   "${tool[@]}" "${recipe[@]}" "${smoke[@]}" --train-seed "$s" --out "$d/w.bin" \
-    --metrics "$d/m.json" --reference "$d/ref.bin" > "$d/log" 2>&1 || {
+    --metrics "$d/m.json" --reference "$d/ref.bin" > "$d/log" 2>&1 &
+  local t=$!
+  trap "kill $t 2>/dev/null; exit 143" TERM # a stopped run stops its training too
+  wait "$t" || {
     echo "train-polyp: member seed $s failed; the end of $d/log:" >&2
     tail -5 "$d/log" >&2
     return 1
@@ -78,15 +93,18 @@ train_member() { # seed: trains into $work/seed-N unless its recipe is already t
 }
 
 pids=() failed=0
+trap 'kill "${pids[@]}" 2>/dev/null; exit 143' TERM INT # members die with the run
 for s in "${seeds[@]}"; do
   train_member "$s" &
   pids+=($!)
   if [ ${#pids[@]} -ge "$jobs" ]; then
     wait "${pids[0]}" || failed=1
     pids=("${pids[@]:1}")
+    [ $failed = 0 ] || break # no point training more members of a failed ensemble
   fi
 done
 for p in "${pids[@]}"; do wait "$p" || failed=1; done
+trap - TERM INT
 [ $failed = 0 ] || { echo "train-polyp: a member failed; nothing shipped was written" >&2; exit 1; }
 
 if [ -n "${POLYP_OUT:-}" ]; then
@@ -96,12 +114,22 @@ else
   out=$root/models/polyp-unet.bin ref=$root/tests/data/polyp-ref.bin
   metrics=$root/models/polyp-unet.metrics.json
 fi
-members=$(printf "$work/seed-%s/w.bin," "${seeds[@]}")
-# written beside, then moved: a failure leaves the shipped files as they were
+members=
+for s in "${seeds[@]}"; do members+="$work/seed-$s/w.bin,"; done
+# Everything is made in $work first; a failure there leaves the shipped
+# files as they were.
 "${tool[@]}" "${smoke[@]}" --evaluate "${members%,}" --out "$work/ensemble.bin" \
   --reference "$work/ensemble-ref.bin" --metrics "$work/evaluate.json"
+rm -f "$work/metrics.json"
+[ -f "$metrics" ] && cp "$metrics" "$work/metrics.json"
 $py "$root/tools/polyp_shipped_metrics.py" --evaluate "$work/evaluate.json" \
-  --members "$work" --seeds "${seeds[*]}" --recipe "${recipe[*]}" --into "$metrics"
-mv "$work/ensemble.bin" "$out"
-mv "$work/ensemble-ref.bin" "$ref"
+  --members "$work" --seeds "${seeds[*]}" --recipe "${recipe[*]}" \
+  --weights "$work/ensemble.bin" --into "$work/metrics.json"
+install_file() { # made, target: copied beside the target, then renamed over it
+  cp "$1" "$2.partial" && mv -f "$2.partial" "$2"
+}
+# the weights and their test vector first, the metrics that describe them last
+install_file "$work/ensemble.bin" "$out"
+install_file "$work/ensemble-ref.bin" "$ref"
+install_file "$work/metrics.json" "$metrics"
 echo "train-polyp: wrote $out, $ref and the \"shipped\" entry of $metrics" >&2

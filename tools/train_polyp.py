@@ -1917,6 +1917,14 @@ def write_outline_sets(data, out, seed):
     return counts
 
 
+# The settings that make two trainings the same recipe (--part cv checks them
+# against the metrics file it joins).
+CV_RECIPE_KEYS = ("widths", "epochs", "input_side", "source_weight", "overlay_weight",
+                  "light_share", "capsule_zoom", "colour_swap", "swap_kind", "domain_weight",
+                  "overlay_lookalikes", "paste_negatives", "kvasir_background",
+                  "capsule_negatives", "kvasir_inpainted", "inpaint_kind", "polyp_pairs")
+
+
 def main():
     global WIDTHS, LIGHT_SHARE, CAPSULE_ZOOM, OVERLAY_MEASURES, COLOUR_SWAP, SWAP_KIND
     global OVERLAY_LOOKALIKES, PASTE_NEGATIVES, KVASIR_BACKGROUND, CAPSULE_NEGATIVES, \
@@ -1937,7 +1945,9 @@ def main():
     ap.add_argument("--fold-weights", metavar="DIR",
                     help="also write each cross-validation fold model as DIR/foldF.bin (its "
                          "threshold by training's rule on its fold), so that draws of a fold "
-                         "can later be scored together: --evaluate A,B,C --fold F")
+                         "can later be scored together: --evaluate A,B,C --fold F; fold 4, "
+                         "when it is the final model itself, is not written again: its "
+                         "weights are --out's)")
     ap.add_argument("--fold", type=int, default=4, choices=range(5),
                     help="with --evaluate: the Kvasir-SEG fold held out (default 4, the "
                          "final model's); the weights must not have trained on it")
@@ -2077,7 +2087,11 @@ def main():
         ktr, wtr = np.nonzero((kfold != a.fold) & (kfold >= 0))[0], np.nonzero(wpart != 0)[0]
         if a.smoke and len(kva) == 0:  # as the smoke training scores itself
             kva = np.nonzero((kfold != 4) & (kfold >= 0))[0][:5]
-        rep, ps, ns = fold_report(net, data, kva, wh, a.seed + 300)
+        # the capsule set drawn as the run that made fold F's report drew it
+        # (training: fold 4 is the final model's, a.seed + 300; the other
+        # folds are cross-validation's, a.seed + 200 + F), so they pair
+        rep, ps, ns = fold_report(net, data, kva, wh,
+                                  a.seed + 300 if a.fold == 4 else a.seed + 200 + a.fold)
         if thr is None:  # an ensemble: its threshold, by training's rule, on the same material
             thr = choose_threshold(ps, ns)["threshold"]
         rep["capsule"].update(operating_point(ps, ns, thr))
@@ -2182,14 +2196,23 @@ def main():
     # --epochs, fold 4's model is the shipped model (same folds, same
     # setting): it is not trained twice.
     if a.cv_epochs > 0 and a.part in ("all", "cv"):
-        if a.part == "cv":
+        if a.part == "cv" and os.path.exists(a.metrics):
+            # cross-validation joins an existing metrics file only when that
+            # file describes the same recipe: folds of one recipe never sit
+            # beside the final model of another.
             with open(a.metrics) as f:
-                metrics = json.load(f)
-            if metrics.get("widths") != list(WIDTHS) or metrics.get("epochs") != a.epochs \
-                    or metrics.get("input_side", 80) != IN:
-                log("train_polyp: --part cv needs the metrics of the same shipped model "
-                    "(widths, epochs, input side); run --part final first")
+                have = json.load(f)
+            have.setdefault("input_side", 80)
+            have.setdefault("inpaint_kind", "blur")
+            have.setdefault("polyp_pairs", 0)
+            want = dict(metrics, inpaint_kind=INPAINT_KIND, polyp_pairs=POLYP_PAIRS)
+            differ = [k for k in CV_RECIPE_KEYS if k in have and have[k] != want.get(k)]
+            if differ:
+                log(f"train_polyp: {a.metrics} describes another recipe ("
+                    + ", ".join(f"{k} {have[k]!r} there, {want.get(k)!r} here" for k in differ)
+                    + "); give --metrics a new file for this recipe's cross-validation")
                 return 2
+            metrics = have
         old = metrics.get("cv", {})
         ts = a.seed if a.train_seed is None else a.train_seed
         done = {r["fold"]: r for r in old.get("folds", [])} \

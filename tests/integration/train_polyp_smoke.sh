@@ -271,7 +271,12 @@ cv_fold0 b --train-seed 14
 /usr/bin/python3 "$CS_SOURCE_DIR/tools/train_polyp.py" --smoke --shared "$CS_SHARED_DIR/data" \
     --cache "$T/cache" --metrics "$T/ecv.json" --evaluate "$T/fw-a/fold0.bin,$T/fw-b/fold0.bin" \
     --fold 0 >/dev/null 2>"$T/ecv.err" || die "--evaluate --fold 0 failed: $(tail -5 "$T/ecv.err")"
-python3 - "$T/mcv-a.json" "$T/mcv-b.json" "$T/ecv.json" <<'PY' || fail "fold draws recorded wrong"
+# one draw alone, scored with --fold 0, gives the figures its
+# cross-validation report gave (the same held-out capsule draw)
+/usr/bin/python3 "$CS_SOURCE_DIR/tools/train_polyp.py" --smoke --shared "$CS_SHARED_DIR/data" \
+    --cache "$T/cache" --metrics "$T/ecv1.json" --evaluate "$T/fw-a/fold0.bin" \
+    --fold 0 >/dev/null 2>"$T/ecv1.err" || die "--evaluate --fold 0 failed: $(tail -5 "$T/ecv1.err")"
+python3 - "$T/mcv-a.json" "$T/mcv-b.json" "$T/ecv.json" "$T/ecv1.json" <<'PY' || fail "fold draws recorded wrong"
 import json, sys
 a, b, e = (json.load(open(p)) for p in sys.argv[1:4])
 assert a["cv"]["train_seed"] == 13 and b["cv"]["train_seed"] == 14, (a["cv"], b["cv"])
@@ -280,7 +285,23 @@ assert a["cv"]["train_seed"] == 13 and b["cv"]["train_seed"] == 14, (a["cv"], b[
 assert [r["fold"] for r in a["cv"]["folds"]] == [0, 4], a["cv"]["folds"]
 assert [r["fold"] for r in b["cv"]["folds"]] == [0], b["cv"]["folds"]
 assert e["fold"] == 0 and e["final"]["kvasir"]["n"] == a["cv"]["folds"][0]["kvasir"]["n"], e
+one, cv0 = json.load(open(sys.argv[4]))["final"], a["cv"]["folds"][0]
+for k in ("n_pos", "n_neg"):
+    assert one["capsule"][k] == cv0["capsule"][k], (k, one["capsule"], cv0["capsule"])
+assert abs(one["capsule"]["auroc"] - cv0["capsule"]["auroc"]) < 0.02, (one["capsule"], cv0["capsule"])
 PY
+# cross-validation joins a metrics file only of its own recipe, and starts
+# one when there is none
+if /usr/bin/python3 "$CS_SOURCE_DIR/tools/train_polyp.py" --smoke --shared "$CS_SHARED_DIR/data" \
+    --cache "$T/cache" --out "$T/unused.bin" --metrics "$T/mcv-a.json" --part cv --cv-epochs 1 \
+    --folds 0 --swap-kind fourier >/dev/null 2>"$T/cv-other.err"; then
+    fail "--part cv joined the metrics of another recipe"
+fi
+grep -q "describes another recipe (swap_kind 'colour' there, 'fourier' here)" "$T/cv-other.err" \
+    || fail "no clear error: $(cat "$T/cv-other.err")"
+cv_fold0 new --swap-kind fourier
+python3 -c 'import json,sys; m=json.load(open(sys.argv[1])); assert m["swap_kind"] == "fourier" and [r["fold"] for r in m["cv"]["folds"]] == [0] and "final" not in m, m' \
+    "$T/mcv-new.json" || fail "--part cv without a metrics file did not start one"
 ok "cross-validation fold draws: --train-seed, --fold-weights, --evaluate --fold"
 
 # three different draws as one ensemble: the C engine's mean of their
@@ -366,7 +387,24 @@ PY
 CS_POLYP_CHECK_WEIGHTS="$T/shipped/w.bin" CS_POLYP_CHECK_REF="$T/shipped/ref.bin" \
     "$CS_BUILD_DIR/tests/test_polyp" >"$T/c4.out" 2>&1 \
     || fail "the C engine differs from the tool on the shipped-model command's file: $(grep -E 'C vs PyTorch|ERROR' "$T/c4.out" | head -3)"
+# the entry's hand-measured fields stay while the weights are the same
+# file, and go (with a notice) when they are not
+mkdir -p "$T/again" "$T/other"
+for d in again other; do
+    python3 -c 'import json,sys; m=json.load(open(sys.argv[1])); m["shipped"]["bench"]={"by":"hand"}; m["shipped"]["weights_crc32c"]=sys.argv[3] or m["shipped"]["weights_crc32c"]; json.dump(m,open(sys.argv[2],"w"))' \
+        "$T/shipped/metrics.json" "$T/$d/metrics.json" "$([ $d = other ] && echo 00000000)"
+done
 ship "$T/again" "$T/again.err" || die "tools/train-polyp.sh failed again: $(tail -5 "$T/again.err")"
+ship "$T/other" "$T/other.err" || die "tools/train-polyp.sh failed a third time: $(tail -5 "$T/other.err")"
+python3 - "$T/again/metrics.json" "$T/other/metrics.json" "$T/shipped/w.bin" <<'PY' \
+    || fail "hand-measured fields of the shipped entry handled wrong"
+import json, struct, sys
+same, other = (json.load(open(p))["shipped"] for p in sys.argv[1:3])
+crc = "%08x" % struct.unpack("<I", open(sys.argv[3], "rb").read()[-4:])[0]
+assert same["bench"] == {"by": "hand"} and same["weights_crc32c"] == crc, same.get("bench")
+assert "bench" not in other and other["weights_crc32c"] == crc, other.get("bench")
+PY
+grep -q "dropped the hand-measured fields bench" "$T/other.err" || fail "no notice: $(cat "$T/other.err")"
 [ "$(grep -c "already trained" "$T/again.err")" = 3 ] || fail "a second run did not reuse the members: $(cat "$T/again.err")"
 cmp -s "$T/shipped/w.bin" "$T/again/w.bin" && cmp -s "$T/shipped/ref.bin" "$T/again/ref.bin" \
     || fail "the same members gave another shipped file"
@@ -374,6 +412,10 @@ if POLYP_JOBS=0 "$CS_SOURCE_DIR/tools/train-polyp.sh" "$CS_SHARED_DIR/data" >/de
     fail "POLYP_JOBS=0 was accepted"
 fi
 grep -q "POLYP_JOBS must be a whole number" "$T/jobs.err" || fail "no clear error: $(cat "$T/jobs.err")"
+if POLYP_SMOKE=1 "$CS_SOURCE_DIR/tools/train-polyp.sh" "$CS_SHARED_DIR/data" >/dev/null 2>"$T/smoke.err"; then
+    fail "a smoke ensemble was allowed to replace the shipped files"
+fi
+grep -q "POLYP_SMOKE=1 needs POLYP_OUT" "$T/smoke.err" || fail "no clear error: $(cat "$T/smoke.err")"
 ok "tools/train-polyp.sh builds the shipped three-member file, resumes, and C matches it"
 
 [ "$(cd "$CS_SOURCE_DIR/models" && sha256sum ./* | sort)" = "$models_before" ] \
