@@ -139,7 +139,7 @@ assert d["counts"]["polyp"] == n, (d["counts"], n)
 crc = "%08x" % struct.unpack("<I", open(sys.argv[3], "rb").read()[-4:])[0]
 want = json.load(open(sys.argv[4]))["polyp_model"]["weights_threshold"]
 p = d["polyp_settings"]
-assert len(p) == 1 and p[0]["weights_crc32c"] == crc, (p, crc)
+assert len(p) == 1 and d["polyp_settings_total"] == 1 and p[0]["weights_crc32c"] == crc, (p, crc)
 assert abs(p[0]["threshold"] - want) < 1e-7 and (p[0]["frames"], p[0]["first_seq"], p[0]["last_seq"]) == (6, 0, 5), p
 EOF2
 ok "frames index: polyp_p, flag bits 64/128 and boxes by seq; worklist and study JSON count polyps; the study JSON names the one operating point (weights CRC, threshold)"

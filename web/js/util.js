@@ -139,16 +139,20 @@ export function errorText(e) {
 // threshold per run of frames; null when there are none). One
 // setting is named quietly; several are a warning, since a frame's flag
 // then depends on when it was analysed (docs/workstation.md).
-export function polypSettingNote(settings) {
+export function polypSettingNote(settings, total) {
   if (!Array.isArray(settings) || settings.length === 0) return null;
+  const n = Math.max(settings.length, Number(total) || 0);
   const name = (p) => (p.weights_crc32c
     ? `weights ${p.weights_crc32c}, threshold ${Number(p.threshold).toPrecision(4)}`
     : 'not recorded (analysed before this was kept)');
-  const detail = settings.map((p) => `frames ${p.first_seq}-${p.last_seq} (${p.frames}): ${name(p)}`).join('\n');
-  if (settings.length === 1) {
-    return h('span.muted.polyp-setting', { testid: 'polyp-setting', title: `Polyp flags: ${detail}` },
+  // a setting's frames need not be one run (A, B, then A again): its first
+  // and last frame and its count, never a range that claims every frame
+  const detail = settings.map((p) => `${p.frames} frames, first ${p.first_seq}, last ${p.last_seq}: ${name(p)}`);
+  if (n > settings.length) detail.push(`and ${n - settings.length} more settings`);
+  if (n === 1) {
+    return h('span.muted.polyp-setting', { testid: 'polyp-setting', title: `Polyp flags: ${detail[0]}` },
       `Polyp detector: ${name(settings[0])}`);
   }
-  return h('span.chip.warn.polyp-setting', { testid: 'polyp-setting', title: `Polyp flags:\n${detail}` },
-    `Polyp flags at ${settings.length} detector settings: hover for which frames`);
+  return h('span.chip.warn.polyp-setting', { testid: 'polyp-setting', title: `Polyp flags:\n${detail.join('\n')}` },
+    `Polyp flags at ${n} detector settings: hover for which frames`);
 }

@@ -259,15 +259,20 @@ json_t *cs_api_study_json_counted(const cs_api *api, const cs_study_rec *rec,
 /* The polyp operating points the study's frames were analysed at
  * (cs_store_polyp_settings), oldest first: normally one; more when the
  * server restarted with other weights or another threshold mid-study, so
- * the reader knows the flags are not all alike. NULL on a store error. */
-static json_t *polyp_settings_json(const cs_api *api, const char *study, cs_error *err)
+ * the reader knows the flags are not all alike. The first
+ * MAX_POLYP_SETTINGS are listed; *total says how many there are. NULL on
+ * a store error. */
+#define MAX_POLYP_SETTINGS 8
+static json_t *polyp_settings_json(const cs_api *api, const char *study, size_t *total,
+                                   cs_error *err)
 {
-    cs_polyp_setting ps[8];
+    cs_polyp_setting ps[MAX_POLYP_SETTINGS];
     size_t n = 0;
-    if (cs_store_polyp_settings(api->store, study, ps, 8, &n, err) != CS_OK)
+    if (cs_store_polyp_settings(api->store, study, ps, MAX_POLYP_SETTINGS, &n, err) != CS_OK)
         return NULL;
+    *total = n;
     json_t *a = json_array();
-    for (size_t i = 0; a && i < n && i < 8; i++) {
+    for (size_t i = 0; a && i < n && i < MAX_POLYP_SETTINGS; i++) {
         char crc[9];
         snprintf(crc, sizeof crc, "%08x", (unsigned)ps[i].weights_crc32c);
         json_array_append_new(
@@ -297,11 +302,13 @@ enum MHD_Result cs_api_study_get(const cs_api *api, struct MHD_Connection *c, cs
         return cs_http_error(api->metrics, c, 503, false, "store_unavailable", "%s", e.msg);
     }
     json_object_set_new(o, "pacs", pacs);
-    json_t *settings = polyp_settings_json(api, r->id, &e);
+    size_t n_settings = 0;
+    json_t *settings = polyp_settings_json(api, r->id, &n_settings, &e);
     if (!settings) {
         json_decref(o);
         return cs_http_error(api->metrics, c, 503, false, "store_unavailable", "%s", e.msg);
     }
     json_object_set_new(o, "polyp_settings", settings);
+    json_object_set_new(o, "polyp_settings_total", json_integer((json_int_t)n_settings));
     return cs_http_json(c, 200, o, false, NULL);
 }
