@@ -42,11 +42,14 @@ $py -c 'import torch, numpy, PIL' 2>/dev/null || {
 tool=("$py" "$root/tools/train_polyp.py" --shared "$data" --cache "${POLYP_CACHE:-$root/build-polyp-cache}"
   --threads 1)
 
-if [ $# -gt 0 ]; then # one network
-  mkdir -p "$root/build-polyp-network"
-  exec "${tool[@]}" --out "$root/build-polyp-network/w.bin" \
-    --metrics "$root/build-polyp-network/metrics.json" \
-    --reference "$root/build-polyp-network/ref.bin" "$@"
+if [ $# -gt 0 ]; then # one network, or (--evaluate) scoring given weights
+  net=$root/build-polyp-network
+  mkdir -p "$net"
+  for o in "$@"; do
+    # --evaluate writes weights only when asked (--out: an ensemble file)
+    [ "$o" = --evaluate ] && exec "${tool[@]}" --metrics "$net/evaluate.json" "$@"
+  done
+  exec "${tool[@]}" --out "$net/w.bin" --metrics "$net/metrics.json" --reference "$net/ref.bin" "$@"
 fi
 
 # The member recipe (models/MODEL_CARD-polyp.md, "Method"): Fourier swap,
@@ -68,6 +71,10 @@ work=$root/build-polyp-ensemble
 [ ${#smoke[@]} -gt 0 ] && work=$root/build-polyp-ensemble-smoke
 work=${POLYP_WORK:-$work}
 mkdir -p "$work"
+if [ -n "${POLYP_OUT:-}" ] && [ "$(cd "$work" && pwd -P)" = "$(mkdir -p "$POLYP_OUT" && cd "$POLYP_OUT" && pwd -P)" ]; then
+  echo "train-polyp: POLYP_OUT must not be the work directory ($work): the files are made there" >&2
+  exit 1
+fi
 
 tool_sum=$(sha256sum "$root/tools/train_polyp.py" | cut -d' ' -f1)
 train_member() { # seed: trains into $work/seed-N unless its recipe is already there
@@ -80,10 +87,11 @@ train_member() { # seed: trains into $work/seed-N unless its recipe is already t
   fi
   rm -rf "$d" && mkdir -p "$d"
   echo "train-polyp: training member seed $s (log: $d/log)" >&2
+  local t=
+  trap '[ -z "$t" ] || kill "$t" 2>/dev/null; exit 143' TERM # a stopped run stops its training too
   "${tool[@]}" "${recipe[@]}" "${smoke[@]}" --train-seed "$s" --out "$d/w.bin" \
     --metrics "$d/m.json" --reference "$d/ref.bin" > "$d/log" 2>&1 &
-  local t=$!
-  trap "kill $t 2>/dev/null; exit 143" TERM # a stopped run stops its training too
+  t=$!
   wait "$t" || {
     echo "train-polyp: member seed $s failed; the end of $d/log:" >&2
     tail -5 "$d/log" >&2
@@ -103,6 +111,7 @@ for s in "${seeds[@]}"; do
     [ $failed = 0 ] || break # no point training more members of a failed ensemble
   fi
 done
+[ $failed = 0 ] || kill -TERM "${pids[@]}" 2>/dev/null || true # the others would be wasted
 for p in "${pids[@]}"; do wait "$p" || failed=1; done
 trap - TERM INT
 [ $failed = 0 ] || { echo "train-polyp: a member failed; nothing shipped was written" >&2; exit 1; }

@@ -1919,10 +1919,11 @@ def write_outline_sets(data, out, seed):
 
 # The settings that make two trainings the same recipe (--part cv checks them
 # against the metrics file it joins).
-CV_RECIPE_KEYS = ("widths", "epochs", "input_side", "source_weight", "overlay_weight",
+CV_RECIPE_KEYS = ("seed", "widths", "epochs", "input_side", "source_weight", "overlay_weight",
                   "light_share", "capsule_zoom", "colour_swap", "swap_kind", "domain_weight",
                   "overlay_lookalikes", "paste_negatives", "kvasir_background",
-                  "capsule_negatives", "kvasir_inpainted", "inpaint_kind", "polyp_pairs")
+                  "capsule_negatives", "kvasir_inpainted", "inpaint_kind", "polyp_pairs",
+                  "pair_weight", "overlay_measures")
 
 
 def main():
@@ -2205,11 +2206,17 @@ def main():
             have.setdefault("input_side", 80)
             have.setdefault("inpaint_kind", "blur")
             have.setdefault("polyp_pairs", 0)
-            want = dict(metrics, inpaint_kind=INPAINT_KIND, polyp_pairs=POLYP_PAIRS)
-            differ = [k for k in CV_RECIPE_KEYS if k in have and have[k] != want.get(k)]
+            have.setdefault("pair_weight", None)
+            want = dict(metrics, inpaint_kind=INPAINT_KIND, polyp_pairs=POLYP_PAIRS,
+                        pair_weight=PAIR_WEIGHT if POLYP_PAIRS else None)
+            want = json.loads(json.dumps(want))  # as the file holds them (tuples as lists)
+            # a setting the file does not record counts as different: an
+            # older or foreign file is not taken for this recipe
+            differ = [k for k in CV_RECIPE_KEYS if have.get(k, "(missing)") != want.get(k)]
             if differ:
                 log(f"train_polyp: {a.metrics} describes another recipe ("
-                    + ", ".join(f"{k} {have[k]!r} there, {want.get(k)!r} here" for k in differ)
+                    + ", ".join(f"{k} {have.get(k, '(missing)')!r} there, {want.get(k)!r} here"
+                                for k in differ)
                     + "); give --metrics a new file for this recipe's cross-validation")
                 return 2
             metrics = have

@@ -21,7 +21,8 @@ need_shared
 if ! /usr/bin/python3 -c 'import torch, numpy, PIL' 2>/dev/null; then
     skip "python3-torch, python3-numpy or python3-pil not installed (Debian packages)"
 fi
-models_before=$(cd "$CS_SOURCE_DIR/models" && sha256sum ./* | sort)
+shipped_files() { (cd "$CS_SOURCE_DIR" && sha256sum models/* tests/data/polyp-ref.bin | sort); }
+models_before=$(shipped_files)
 
 /usr/bin/python3 "$CS_SOURCE_DIR/tools/train_polyp.py" --smoke --shared "$CS_SHARED_DIR/data" \
     --cache "$T/cache" --out "$T/w.bin" --metrics "$T/m.json" --reference "$T/ref.bin" \
@@ -299,6 +300,14 @@ if /usr/bin/python3 "$CS_SOURCE_DIR/tools/train_polyp.py" --smoke --shared "$CS_
 fi
 grep -q "describes another recipe (swap_kind 'colour' there, 'fourier' here)" "$T/cv-other.err" \
     || fail "no clear error: $(cat "$T/cv-other.err")"
+python3 -c 'import json,sys; m=json.load(open(sys.argv[1])); del m["overlay_measures"]; json.dump(m,open(sys.argv[2],"w"))' \
+    "$T/mcv-a.json" "$T/mcv-old.json"
+if /usr/bin/python3 "$CS_SOURCE_DIR/tools/train_polyp.py" --smoke --shared "$CS_SHARED_DIR/data" \
+    --cache "$T/cache" --out "$T/unused.bin" --metrics "$T/mcv-old.json" --part cv --cv-epochs 1 \
+    --folds 0 >/dev/null 2>"$T/cv-old.err"; then
+    fail "--part cv joined a metrics file that does not record its recipe"
+fi
+grep -q "overlay_measures '(missing)' there" "$T/cv-old.err" || fail "no clear error: $(cat "$T/cv-old.err")"
 cv_fold0 new --swap-kind fourier
 python3 -c 'import json,sys; m=json.load(open(sys.argv[1])); assert m["swap_kind"] == "fourier" and [r["fold"] for r in m["cv"]["folds"]] == [0] and "final" not in m, m' \
     "$T/mcv-new.json" || fail "--part cv without a metrics file did not start one"
@@ -408,17 +417,32 @@ grep -q "dropped the hand-measured fields bench" "$T/other.err" || fail "no noti
 [ "$(grep -c "already trained" "$T/again.err")" = 3 ] || fail "a second run did not reuse the members: $(cat "$T/again.err")"
 cmp -s "$T/shipped/w.bin" "$T/again/w.bin" && cmp -s "$T/shipped/ref.bin" "$T/again/ref.bin" \
     || fail "the same members gave another shipped file"
-if POLYP_JOBS=0 "$CS_SOURCE_DIR/tools/train-polyp.sh" "$CS_SHARED_DIR/data" >/dev/null 2>"$T/jobs.err"; then
+# (the refusals run with smoke settings and their own folders: were a
+# check to break, nothing would train for hours or reach models/)
+if POLYP_JOBS=0 POLYP_SMOKE=1 POLYP_OUT="$T/neg" POLYP_WORK="$T/negw" POLYP_CACHE="$T/cache" \
+    "$CS_SOURCE_DIR/tools/train-polyp.sh" "$CS_SHARED_DIR/data" >/dev/null 2>"$T/jobs.err"; then
     fail "POLYP_JOBS=0 was accepted"
 fi
 grep -q "POLYP_JOBS must be a whole number" "$T/jobs.err" || fail "no clear error: $(cat "$T/jobs.err")"
-if POLYP_SMOKE=1 "$CS_SOURCE_DIR/tools/train-polyp.sh" "$CS_SHARED_DIR/data" >/dev/null 2>"$T/smoke.err"; then
+if POLYP_SMOKE=1 POLYP_WORK="$T/negw" POLYP_CACHE="$T/cache" \
+    "$CS_SOURCE_DIR/tools/train-polyp.sh" "$CS_SHARED_DIR/data" >/dev/null 2>"$T/smoke.err"; then
     fail "a smoke ensemble was allowed to replace the shipped files"
 fi
 grep -q "POLYP_SMOKE=1 needs POLYP_OUT" "$T/smoke.err" || fail "no clear error: $(cat "$T/smoke.err")"
+if POLYP_SMOKE=1 POLYP_WORK="$T/negw" POLYP_OUT="$T/negw" POLYP_CACHE="$T/cache" \
+    "$CS_SOURCE_DIR/tools/train-polyp.sh" "$CS_SHARED_DIR/data" >/dev/null 2>"$T/same.err"; then
+    fail "POLYP_OUT equal to the work directory was accepted"
+fi
+grep -q "POLYP_OUT must not be the work directory" "$T/same.err" || fail "no clear error: $(cat "$T/same.err")"
+# with options it scores given weights (--evaluate W: no weights written)
+POLYP_CACHE="$T/cache" "$CS_SOURCE_DIR/tools/train-polyp.sh" "$CS_SHARED_DIR/data" --smoke \
+    --evaluate "$T/w.bin" --metrics "$T/ew.json" >/dev/null 2>"$T/ew.err" \
+    || fail "train-polyp.sh --evaluate W failed: $(tail -3 "$T/ew.err")"
+python3 -c 'import json,sys; assert json.load(open(sys.argv[1]))["weights"] == "w.bin"' "$T/ew.json" \
+    || fail "train-polyp.sh --evaluate W wrote no report"
 ok "tools/train-polyp.sh builds the shipped three-member file, resumes, and C matches it"
 
-[ "$(cd "$CS_SOURCE_DIR/models" && sha256sum ./* | sort)" = "$models_before" ] \
-    || fail "the smoke training changed models/"
-ok "models/ untouched"
+[ "$(shipped_files)" = "$models_before" ] \
+    || fail "the smoke training changed models/ or tests/data/polyp-ref.bin"
+ok "models/ and the shipped test vector untouched"
 cs_finish

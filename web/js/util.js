@@ -136,23 +136,40 @@ export function errorText(e) {
 
 // Which polyp detector flagged a study's frames, for the viewer's and the
 // report's heads (the server's polyp_settings: weights CRC-32C and
-// threshold per run of frames; null when there are none). One
-// setting is named quietly; several are a warning, since a frame's flag
-// then depends on when it was analysed (docs/workstation.md).
-export function polypSettingNote(settings, total) {
-  if (!Array.isArray(settings) || settings.length === 0) return null;
+// threshold, with each setting's frame count; polyp_settings_total; the
+// study's analysed count). One setting covering every analysed frame is
+// named quietly; several settings, or analysed frames that no setting
+// covers (never screened for polyps), are a warning, since a frame's flag
+// then depends on when it was analysed (docs/workstation.md). Null when
+// nothing was analysed or the server could not say.
+export function polypSettingNote(settings, total, analysed) {
+  if (!Array.isArray(settings)) return null; // the server could not say
   const n = Math.max(settings.length, Number(total) || 0);
+  const screened = settings.reduce((a, p) => a + (Number(p.frames) || 0), 0);
+  // readable-or-not frames the engine analysed without a polyp result (a
+  // study stored before the polyp detector existed): never shown as screened
+  const unscreened = n === settings.length && analysed > screened ? analysed - screened : 0;
+  if (n === 0) {
+    return analysed > 0
+      ? h('span.chip.warn.polyp-setting', { testid: 'polyp-setting' }, 'No frame screened for polyps')
+      : null;
+  }
+  // two settings must never read alike: more digits when 4 would merge them
+  const digits = new Set(settings.map((p) => Number(p.threshold).toPrecision(4))).size < settings.length ? 9 : 4;
   const name = (p) => (p.weights_crc32c
-    ? `weights ${p.weights_crc32c}, threshold ${Number(p.threshold).toPrecision(4)}`
+    ? `weights ${p.weights_crc32c}, threshold ${Number(p.threshold).toPrecision(digits)}`
     : 'not recorded (analysed before this was kept)');
   // a setting's frames need not be one run (A, B, then A again): its first
   // and last frame and its count, never a range that claims every frame
   const detail = settings.map((p) => `${p.frames} frames, first ${p.first_seq}, last ${p.last_seq}: ${name(p)}`);
   if (n > settings.length) detail.push(`and ${n - settings.length} more settings`);
-  if (n === 1) {
+  if (unscreened) detail.push(`${unscreened} analysed frames were not screened for polyps`);
+  if (n === 1 && !unscreened) {
     return h('span.muted.polyp-setting', { testid: 'polyp-setting', title: `Polyp flags: ${detail[0]}` },
       `Polyp detector: ${name(settings[0])}`);
   }
-  return h('span.chip.warn.polyp-setting', { testid: 'polyp-setting', title: `Polyp flags:\n${detail.join('\n')}` },
-    `Polyp flags at ${n} detector settings: hover for which frames`);
+  const text = n > 1
+    ? `Polyp flags at ${n} detector settings${unscreened ? `, ${unscreened} frames not screened` : ''}: hover for details`
+    : `Polyp detector: ${name(settings[0])}; ${unscreened} frames not screened for polyps`;
+  return h('span.chip.warn.polyp-setting', { testid: 'polyp-setting', title: `Polyp flags:\n${detail.join('\n')}` }, text);
 }

@@ -302,13 +302,15 @@ enum MHD_Result cs_api_study_get(const cs_api *api, struct MHD_Connection *c, cs
         return cs_http_error(api->metrics, c, 503, false, "store_unavailable", "%s", e.msg);
     }
     json_object_set_new(o, "pacs", pacs);
+    /* The settings are a note beside the frames: when they cannot be read
+     * the study still opens (null: the viewer says nothing rather than
+     * something untrue), so that no flagged frame is kept from a reader. */
     size_t n_settings = 0;
     json_t *settings = polyp_settings_json(api, r->id, &n_settings, &e);
-    if (!settings) {
-        json_decref(o);
-        return cs_http_error(api->metrics, c, 503, false, "store_unavailable", "%s", e.msg);
-    }
-    json_object_set_new(o, "polyp_settings", settings);
-    json_object_set_new(o, "polyp_settings_total", json_integer((json_int_t)n_settings));
+    if (!settings)
+        fprintf(stderr, "capscreen: study %s: polyp settings not read: %s\n", r->id, e.msg);
+    json_object_set_new(o, "polyp_settings", settings ? settings : json_null());
+    json_object_set_new(o, "polyp_settings_total",
+                        settings ? json_integer((json_int_t)n_settings) : json_null());
     return cs_http_json(c, 200, o, false, NULL);
 }
