@@ -220,9 +220,31 @@ p = json.load(open(sys.argv[1]))["polyp_settings"]
 t = struct.unpack("<f", struct.pack("<f", float(sys.argv[2])))[0]  # the float in force
 assert len(p) == 1 and p[0]["threshold"] == t and p[0]["frames"] == 6, (p, t)
 EOF2
+# A server restarted with another threshold mid-study leaves the study's
+# frames at two settings; here frames 2-3 are set as such a restart stores
+# them. The study JSON lists both, the first setting's span around the
+# second's, and counts them.
+if [[ "${CAPSCREEN_DB:-}" == postgres* ]]; then
+    psql -X -q -v ON_ERROR_STOP=1 -d "$CAPSCREEN_DB" \
+        -c "UPDATE frames SET polyp_threshold = 0.5 WHERE study = '$S5' AND seq IN (2, 3)" >/dev/null
+else
+    python3 -c 'import sqlite3, sys; d = sqlite3.connect(sys.argv[1], timeout=30); d.execute(sys.argv[2], (sys.argv[3],)); d.commit()' \
+        "$D5/capscreen.db" "UPDATE frames SET polyp_threshold = 0.5 WHERE study = ? AND seq IN (2, 3)" "$S5"
+fi
+http GET "/api/v1/studies/$S5" -H "Authorization: Bearer $ADMIN_TOKEN"
+expect_code 200 "study JSON at two settings"
+python3 - "$T/body" "$T_LOW" <<'EOF2' || fail "the study JSON does not list a study's two polyp settings"
+import json, struct, sys
+d = json.load(open(sys.argv[1]))
+p, t = d["polyp_settings"], struct.unpack("<f", struct.pack("<f", float(sys.argv[2])))[0]
+assert d["polyp_settings_total"] == 2 and len(p) == 2, d
+got = [(e["threshold"], e["frames"], e["first_seq"], e["last_seq"]) for e in p]
+assert got == [(t, 4, 0, 5), (0.5, 2, 2, 3)], got
+assert p[0]["weights_crc32c"] == p[1]["weights_crc32c"], p
+EOF2
 grep -q "polyp threshold .*site setting" "$T/srv.err" || fail "serve did not log the site threshold"
 audit_start "$T_LOW" 1 || fail "the server.start audit entry does not record the site threshold"
-ok "serve --polyp-threshold $T_LOW: live frames flagged at it, probabilities unchanged, shown on /metrics, in the study JSON and in the log"
+ok "serve --polyp-threshold $T_LOW: live frames flagged at it, probabilities unchanged, shown on /metrics, in the study JSON (and two settings listed as two) and in the log"
 stop_server
 for bad in 0 1.5 x; do
     set +e
