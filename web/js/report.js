@@ -111,7 +111,7 @@ export async function mountReport(main, studyId) {
     h('div.page-head',
       h('a.back', { href: `#/study/${encodeURIComponent(studyId)}` }, '← Viewer'),
       h('h1', `Report: ${study.label || studyId}`), h('span.mono.muted', studyId),
-      polypSettingNote(study.polyp_settings, study.polyp_settings_total, study.counts && study.counts.analysed), h('span.spacer'), stateEl),
+      polypSettingNote(study), h('span.spacer'), stateEl),
     signedBanner, form, addendaCard));
 
   function parseKeys() {

@@ -135,19 +135,20 @@ export function errorText(e) {
 }
 
 // Which polyp detector flagged a study's frames, for the viewer's and the
-// report's heads (the server's polyp_settings: weights CRC-32C and
-// threshold, with each setting's frame count; polyp_settings_total; the
-// study's analysed count). One setting covering every analysed frame is
+// report's heads, from the study JSON (docs/api.md): polyp_settings
+// (weights CRC-32C and threshold, with each setting's frame count),
+// polyp_settings_total and counts.analysed. One setting covering every analysed frame is
 // named quietly; several settings, or analysed frames that no setting
 // covers (never screened for polyps), are a warning, since a frame's flag
 // then depends on when it was analysed (docs/workstation.md). Null when
 // nothing was analysed or the server could not say.
-export function polypSettingNote(settings, total, analysed) {
+export function polypSettingNote(study) {
+  const settings = study.polyp_settings, analysed = study.counts ? study.counts.analysed : 0;
   if (!Array.isArray(settings)) return null; // the server could not say
-  const n = Math.max(settings.length, Number(total) || 0);
+  const n = Math.max(settings.length, Number(study.polyp_settings_total) || 0);
   const screened = settings.reduce((a, p) => a + (Number(p.frames) || 0), 0);
-  // readable-or-not frames the engine analysed without a polyp result (a
-  // study stored before the polyp detector existed): never shown as screened
+  // ok frames analysed without a polyp result (stored before the polyp
+  // detector existed): never shown as screened
   const unscreened = n === settings.length && analysed > screened ? analysed - screened : 0;
   if (n === 0) {
     return analysed > 0

@@ -145,7 +145,7 @@ export async function mountViewer(main, studyId, opts = {}) {
       : h('div.viewer-head',
         h('a.back', { href: '#/worklist' }, '← Worklist'),
         h('h1', study.label || studyId), h('span.mono.muted', studyId),
-        polypSettingNote(study.polyp_settings, study.polyp_settings_total, study.counts && study.counts.analysed),
+        polypSettingNote(study),
         h('span.spacer'),
         h('a.btn.btn-small', { href: `#/study/${encodeURIComponent(studyId)}/report`, testid: 'open-report' }, 'Report')),
     h('div.viewer-grid',
