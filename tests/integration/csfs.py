@@ -1,14 +1,16 @@
 #!/usr/bin/env python3
 """Read frame-stream files (docs/frame-stream.md) strictly, for the tests.
 
-usage: csfs.py FILE... [--allow-truncated] [--sha256]
+usage: csfs.py FILE... [--allow-truncated] [--sha256 | --ends]
 
 The FILEs are read as one stream, in order (a study's uploads joined): the
 first must start with the file header; later ones may continue the stream
 without one. Every record must follow the previous one exactly and pass both
 CRC-32C checks; anything else exits non-zero naming the file and offset. With
 --allow-truncated an incomplete last record is ignored. Prints one line per
-record: its frame index, and with --sha256 the SHA-256 of its payload.
+record: its frame index, and with --sha256 the SHA-256 of its payload; with
+--ends, the offset just past the record in the joined stream instead (where
+an upload may be cut between two records).
 """
 import hashlib
 import struct
@@ -29,9 +31,12 @@ def crc32c(data):
     return c ^ 0xFFFFFFFF
 
 
-def records(paths, allow_truncated=False):
-    """Yield (frame_index, payload) of every record; raise ValueError on damage."""
+def records(paths, allow_truncated=False, ends=None):
+    """Yield (frame_index, payload) of every record; raise ValueError on damage.
+    With a list as `ends`, append each record's end offset in the joined
+    stream to it before yielding the record."""
     first = True  # the first upload that holds bytes starts with the file header
+    base = 0  # the joined stream's offset of this file's first byte
     for path in paths:
         b = open(path, "rb").read()
         if not b:
@@ -60,8 +65,11 @@ def records(paths, allow_truncated=False):
             payload = b[pos + rh:pos + rh + pl]
             if crc32c(payload) != struct.unpack_from("<I", b, end - 4)[0]:
                 raise ValueError("%s: payload CRC mismatch at %d" % (path, pos))
+            if ends is not None:
+                ends.append(base + end)
             yield idx, payload
             pos = end
+        base += len(b)
 
 
 def main():
@@ -69,8 +77,11 @@ def main():
     if not paths:
         sys.exit(__doc__)
     try:
-        for idx, payload in records(paths, "--allow-truncated" in sys.argv):
-            if "--sha256" in sys.argv:
+        ends = []
+        for idx, payload in records(paths, "--allow-truncated" in sys.argv, ends):
+            if "--ends" in sys.argv:
+                print(ends[-1])
+            elif "--sha256" in sys.argv:
                 print(idx, hashlib.sha256(payload).hexdigest())
             else:
                 print(idx)

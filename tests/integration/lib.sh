@@ -424,6 +424,25 @@ csfs_indexes() {
 slice() {
     dd if="$1" of="$4" bs=64K iflag=skip_bytes,count_bytes skip="$2" count="$3" status=none
 }
+# patch_records FILE FIRST LAST: PATCH records FIRST..LAST (0-based) of the
+# frame-stream FILE to the deferred-length upload $UPLOAD as device $TOKEN,
+# from the end of record FIRST-1 (the file's start for 0): an upload cut
+# between two records, as a hub stopped mid-study leaves it. The PATCH that
+# reaches the end of FILE also declares Upload-Length.
+patch_records() {
+    local file=$1 first=$2 last=$3 ends from to size extra=()
+    mapfile -t ends < <(csfs_indexes "$file" --ends)
+    [ "$last" -lt "${#ends[@]}" ] || die "patch_records: $file has ${#ends[@]} records, not $((last + 1))"
+    from=0
+    [ "$first" -eq 0 ] || from=${ends[first - 1]}
+    to=${ends[last]}
+    size=$(stat -c %s "$file")
+    [ "$to" != "$size" ] || extra=(-H "Upload-Length: $size")
+    slice "$file" "$from" $((to - from)) "$T/part"
+    http PATCH "$UPLOAD" "${TUS[@]}" -H "Authorization: Bearer $TOKEN" "${OCTET[@]}" \
+        -H "Upload-Offset: $from" "${extra[@]}" --data-binary @"$T/part"
+    expect_code 204 "PATCH of records $first-$last"
+}
 
 # ---- tus-js-client (tests/integration/server_tus_js.sh) ---------------------
 # Node and the npm packages of tests/node (tus-js-client among them), or

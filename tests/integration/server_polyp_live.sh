@@ -7,8 +7,9 @@
 # hidden by the reduced view (a clean repeat is); the rows are the same with
 # 1 and 3 analysis threads (two studies at once); a site's polyp_threshold
 # flags live frames at it (/metrics and the audit log's server.start entry
-# show the threshold in use); a damaged polyp weights file stops `serve`
-# with the reason. Frames: samples/demo (a clean frame twice, then a frame
+# show the threshold in use); a study whose upload spans two restarts at
+# another threshold keeps each frame's flag and lists both settings; a
+# damaged polyp weights file stops `serve` with the reason. Frames: samples/demo (a clean frame twice, then a frame
 # with a pasted polyp three times, samples/README.md).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -220,31 +221,57 @@ p = json.load(open(sys.argv[1]))["polyp_settings"]
 t = struct.unpack("<f", struct.pack("<f", float(sys.argv[2])))[0]  # the float in force
 assert len(p) == 1 and p[0]["threshold"] == t and p[0]["frames"] == 6, (p, t)
 EOF2
-# A server restarted with another threshold mid-study leaves the study's
-# frames at two settings; here frames 2-3 are set as such a restart stores
-# them. The study JSON lists both, the first setting's span around the
-# second's, and counts them.
-if [[ "${CAPSCREEN_DB:-}" == postgres* ]]; then
-    psql -X -q -v ON_ERROR_STOP=1 -d "$CAPSCREEN_DB" \
-        -c "UPDATE frames SET polyp_threshold = 0.5 WHERE study = '$S5' AND seq IN (2, 3)" >/dev/null
-else
-    python3 -c 'import sqlite3, sys; d = sqlite3.connect(sys.argv[1], timeout=30); d.execute(sys.argv[2], (sys.argv[3],)); d.commit()' \
-        "$D5/capscreen.db" "UPDATE frames SET polyp_threshold = 0.5 WHERE study = ? AND seq IN (2, 3)" "$S5"
-fi
-http GET "/api/v1/studies/$S5" -H "Authorization: Bearer $ADMIN_TOKEN"
-expect_code 200 "study JSON at two settings"
-python3 - "$T/body" "$T_LOW" <<'EOF2' || fail "the study JSON does not list a study's two polyp settings"
-import json, struct, sys
-d = json.load(open(sys.argv[1]))
-p, t = d["polyp_settings"], struct.unpack("<f", struct.pack("<f", float(sys.argv[2])))[0]
-assert d["polyp_settings_total"] == 2 and len(p) == 2, d
-got = [(e["threshold"], e["frames"], e["first_seq"], e["last_seq"]) for e in p]
-assert got == [(t, 4, 0, 5), (0.5, 2, 2, 3)], got
-assert p[0]["weights_crc32c"] == p[1]["weights_crc32c"], p
-EOF2
 grep -q "polyp threshold .*site setting" "$T/srv.err" || fail "serve did not log the site threshold"
 audit_start "$T_LOW" 1 || fail "the server.start audit entry does not record the site threshold"
-ok "serve --polyp-threshold $T_LOW: live frames flagged at it, probabilities unchanged, shown on /metrics, in the study JSON (and two settings listed as two) and in the log"
+ok "serve --polyp-threshold $T_LOW: live frames flagged at it, probabilities unchanged, shown on /metrics, in the study JSON and in the log"
+stop_server
+
+# --- a server restarted mid-study at another threshold ----------------------
+# One live study over tus, its upload cut between records twice: frames 0-1
+# analysed at the weights' own threshold, the server restarted with
+# --polyp-threshold T_LOW for frames 2-3, then restarted without it for 4-5
+# (A, B, A). Each frame keeps the flag it was stored with; the study JSON
+# lists both settings in frame order, A's span around B's.
+D7=$T/d-restart
+mkdir -p "$D7"
+own_store "$D7"
+start_server "$D7"
+new_device
+tus_create "$TOKEN" -H "Upload-Defer-Length: 1"
+expect_code 201 "create a deferred upload"
+S7=$STUDY
+patch_records "$T/s.csfs" 0 1
+wait_rows "$D7" "$S7" 2
+stop_server
+start_server "$D7" --polyp-threshold "$T_LOW"
+patch_records "$T/s.csfs" 2 3
+wait_rows "$D7" "$S7" 4
+stop_server
+start_server "$D7"
+patch_records "$T/s.csfs" 4 5
+wait_rows "$D7" "$S7" 6
+rows "$D7" "$S7" >"$T/rows7"
+http GET "/api/v1/studies/$S7" -H "Authorization: Bearer $ADMIN_TOKEN"
+expect_code 200 "study JSON at two settings"
+python3 - "$T/body" "$T/rows7" "$T/rows1" "$T_LOW" "$T/cli.json" <<'EOF2' || fail "a study analysed across restarts at two thresholds is not listed as two settings"
+import json, struct, sys
+d = json.load(open(sys.argv[1]))
+rows = [json.loads(l) for l in open(sys.argv[2])]
+own = [json.loads(l) for l in open(sys.argv[3])]
+f32 = lambda x: struct.unpack("<f", struct.pack("<f", float(x)))[0]  # the float in force
+low = f32(sys.argv[4])
+weights = f32(json.load(open(sys.argv[5]))["polyp_model"]["weights_threshold"])
+assert [r[4] for r in rows] == [r[4] for r in own], "the probabilities moved across restarts"
+# each frame flagged at the threshold in force when it was analysed
+at = [weights, weights, low, low, weights, weights]
+assert [r[5] for r in rows] == [int(r[4] >= t) for r, t in zip(rows, at)], [(r[4], r[5]) for r in rows]
+p = d["polyp_settings"]
+assert d["polyp_settings_total"] == 2 and len(p) == 2, d
+got = [(e["threshold"], e["frames"], e["first_seq"], e["last_seq"]) for e in p]
+assert got == [(weights, 4, 0, 5), (low, 2, 2, 3)], got
+assert p[0]["weights_crc32c"] == p[1]["weights_crc32c"], p
+EOF2
+ok "a study analysed across two restarts (threshold A, then $T_LOW, then A): each frame flagged at the threshold in force, the study JSON lists the two settings in frame order"
 stop_server
 for bad in 0 1.5 x; do
     set +e
