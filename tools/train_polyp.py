@@ -160,14 +160,25 @@ def load_rgb(path, side):
     return im.convert("RGB")
 
 
+# Where Kvasir-SEG burns its text and marks (date, time, scope settings,
+# the row of white progress marks), as shares of the frame's width and
+# height: the frames stretched to the cache square put them here (a map of
+# light grey pixels over all 1,000 frames shows the lines).
+TEXT_ZONE = (0.0, 0.25, 0.04, 0.72)  # x0, x1, y0, y1
+
+
 def overlay_mask(rgb):
     """Burnt-in overlays of a Kvasir-SEG frame (uint8 HxWx3 at cache size):
-    the green ScopeGuide inset (lower left), and text/marks on the black
-    borders. True = overlay. Black borders themselves are left: they are
-    part of the field shape, which training randomises for every source."""
+    the green ScopeGuide inset (lower left), and the light grey text and
+    marks of the text zone. True = overlay. Black borders themselves are
+    left: they are part of the field shape, which training randomises for
+    every source. Mucosa is red to yellow, so within the zone a light pixel
+    of low saturation is text (or a specular highlight, which masking costs
+    little)."""
     h, w, _ = rgb.shape
-    r, g, b = (rgb[..., i].astype(np.int16) for i in range(3))
-    luma = (r * 77 + g * 150 + b * 29) >> 8
+    # int32: the products reach 65,280, past int16, whose wrap-around once
+    # made bright mucosa "dark" and most of a frame overlay
+    r, g, b = (rgb[..., i].astype(np.int32) for i in range(3))
     ovl = np.zeros((h, w), bool)
     # the green inset: strongly green pixels in the lower-left region
     green = (g > r + 25) & (g > b + 25) & (g > 60)
@@ -179,25 +190,63 @@ def overlay_mask(rgb):
         y0, y1 = np.percentile(ys, 2), np.percentile(ys, 98)
         x0, x1 = np.percentile(xs, 2), np.percentile(xs, 98)
         ovl[int(y0) - 2: int(y1) + 3, max(int(x0) - 2, 0): int(x1) + 3] = True
-    # text and marks on the black borders: anything inside a margin band
-    # whose column or row is mostly black
-    dark = luma < 30
-    col_dark = dark.mean(axis=0) > 0.6
-    row_dark = dark.mean(axis=1) > 0.6
-    band = np.zeros((h, w), bool)
-    band[:, col_dark] = True
-    band[row_dark, :] = True
-    ovl |= band & ~dark
-    return ovl
+    # text and marks: light, grey pixels in the text zone, grown by a pixel
+    # to take in their anti-aliased edges
+    lo = np.minimum(np.minimum(r, g), b)
+    hi = np.maximum(np.maximum(r, g), b)
+    zone = np.zeros((h, w), bool)
+    x0, x1, y0, y1 = TEXT_ZONE
+    zone[int(h * y0):int(h * y1), int(w * x0):int(w * x1)] = True
+    text = zone & (lo >= 80) & (hi - lo <= 50)
+    # strokes are thin: a pixel whose 5x5 square is mostly light grey is in
+    # a blob (a pale polyp, a highlight), never masked, nor its rim
+    blob = box_sum(text.astype(np.float32), 2) >= 15
+    text &= ~(box_sum(blob.astype(np.float32), 2) > 0)
+    grown1 = text.copy()
+    grown1[1:] |= text[:-1]
+    grown1[:-1] |= text[1:]
+    grown1[:, 1:] |= grown1[:, :-1]
+    grown1[:, :-1] |= grown1[:, 1:]
+    return ovl | (grown1 & zone)
+
+
+def box_sum(a, r):
+    """Sum of `a` (HxW or HxWxC float) over the (2r+1)-square around each
+    pixel, clipped at the edges (an integral image)."""
+    p = np.pad(a, ((r + 1, r), (r + 1, r)) + ((0, 0),) * (a.ndim - 2))
+    c = p.cumsum(0).cumsum(1)
+    k = 2 * r + 1
+    return c[k:, k:] - c[:-k, k:] - c[k:, :-k] + c[:-k, :-k]
+
+
+def remove_overlays(img, ovl):
+    """`img` with its overlay pixels replaced by the mean of the nearest
+    non-overlay pixels (windows of growing size): the text gone, no black
+    strokes left in its place (a colonoscopy-only pattern of its own)."""
+    if not ovl.any():
+        return img.copy()
+    out = img.astype(np.float32)
+    keep = (~ovl).astype(np.float32)
+    todo = ovl.copy()
+    for r in (1, 2, 4, 8, 16, 32):
+        n = box_sum(keep, r)
+        fill = box_sum(out * keep[..., None], r) / np.maximum(n, 1)[..., None]
+        ok = todo & (n > 0)
+        out[ok] = fill[ok]
+        todo &= ~ok
+        if not todo.any():
+            break
+    return out.clip(0, 255).astype(np.uint8)
 
 
 def build_cache(shared, cache, subset=None):
-    """Decode every frame once into cache/frames-v1.npz. `subset` (smoke
+    """Decode every frame once into cache/frames-v2.npz (v1 held overlay
+    masks from an int16 overflow). `subset` (smoke
     runs): (n_kvasir, n_capsule) frames picked by a fixed seed, cached apart."""
     os.makedirs(cache, exist_ok=True)
     size = "" if CACHE_SIDE == 160 else "-s%d" % CACHE_SIDE  # the 80 px model's name kept
-    path = os.path.join(cache, ("frames-v1%s.npz" % size) if subset is None else
-                        ("frames-v1%s-smoke-%%d-%%d.npz" % size) % subset)
+    path = os.path.join(cache, ("frames-v2%s.npz" % size) if subset is None else
+                        ("frames-v2%s-smoke-%%d-%%d.npz" % size) % subset)
     if os.path.exists(path):
         z = np.load(path, allow_pickle=False)
         return {k: z[k] for k in z.files}
@@ -595,8 +644,8 @@ class Sampler:
         if masked is None:
             masked = rng.rand() < 0.5
         if masked:  # the overlays, sometimes removed: never a cue
-            img[self.d["kovl"][i]] = 0
-            if OVERLAY_MEASURES:  # and no polyp under a blacked-out pixel
+            img = without_overlays(self.d, "frame", i).copy()
+            if OVERLAY_MEASURES:  # and no polyp under a removed overlay pixel
                 m = m * ~self.d["kovl"][i]
         return img, m
 
@@ -688,10 +737,8 @@ class Sampler:
             w = int(rng.uniform(0.3, 0.6) * s)
             x0, y0 = rng.randint(0, s - w + 1), rng.randint(0, s - w + 1)
             if not m[y0:y0 + w, x0:x0 + w].any():
-                img = self.d["kimg"][k][y0:y0 + w, x0:x0 + w].copy()
-                if rng.rand() < 0.5:
-                    img[self.d["kovl"][k][y0:y0 + w, x0:x0 + w]] = 0
-                return img, np.zeros((w, w), np.float32)
+                src = without_overlays(self.d, "frame", k) if rng.rand() < 0.5 else self.d["kimg"][k]
+                return src[y0:y0 + w, x0:x0 + w].copy(), np.zeros((w, w), np.float32)
         return None
 
     def kvasir_inpainted(self, rng):
@@ -707,7 +754,7 @@ class Sampler:
             k = int(self.kidx[rng.randint(len(self.kidx))])
             img = inpainted_kvasir(self.d, k).copy()
         if rng.rand() < 0.5:
-            img[self.d["kovl"][k]] = 0
+            img = without_overlays(self.d, "copy" if INPAINT_KIND == "copy" else "blur", k).copy()
         return img, np.zeros(img.shape[:2], np.float32)
 
     def copy_fillable(self, option):
@@ -725,19 +772,17 @@ class Sampler:
         """--polyp-pairs: a copy-fillable Kvasir-SEG frame twice under one
         draw of every augmentation, with its polyp and with the polyp
         covered by its own wall (copy_inpainted_kvasir), the overlays
-        blacked out in both or in neither. Returns the two (img, mask),
+        removed in both or in neither. Returns the two (img, mask),
         before augmentation: the caller draws one augmentation for both,
         so that the pair differs only where the polyp was."""
         fillable = self.copy_fillable("--polyp-pairs")
         k = fillable[rng.randint(len(fillable))]
         hide = rng.rand() < 0.5  # the overlays, sometimes removed: the same in both
         out = []
-        for img, m in ((self.d["kimg"][k].copy(), self.d["kmask"][k].astype(np.float32) / 255.0),
-                       (copy_inpainted_kvasir(self.d, k).copy(),
-                        np.zeros(self.d["kmask"][k].shape, np.float32))):
-            if hide:
-                img[self.d["kovl"][k]] = 0
-            out.append((img, m))
+        for kind, img, m in (("frame", self.d["kimg"][k], self.d["kmask"][k].astype(np.float32) / 255.0),
+                             ("copy", copy_inpainted_kvasir(self.d, k),
+                              np.zeros(self.d["kmask"][k].shape, np.float32))):
+            out.append(((without_overlays(self.d, kind, k) if hide else img).copy(), m))
         return out
 
     def epoch(self, ep, n_kv, n_neg, n_paste_pos, n_paste_neg, n_kv_bg=0, n_kv_inp=0,
@@ -745,7 +790,7 @@ class Sampler:
         """One epoch's samples, shuffled. Returns (x uint8 NxINxINx3, masks
         NxOUTxOUT, kind N, pair N). kind: the sample's source (KINDS);
         pair[i] = 1 when sample i+1 is the same Kvasir-SEG frame under the
-        same augmentation with its overlays blacked out (the consistency
+        same augmentation with its overlays removed (the consistency
         pairs), 2 when sample i+1 is sample i with its polyp covered by its
         own wall (--polyp-pairs), else 0."""
         rng = np.random.RandomState(self.seed * 1000 + ep)
@@ -823,7 +868,7 @@ class Sampler:
 KINDS = dict(k=0, w=1, pp=2, pn=3, kb=4, ki=5)
 # The overlay measures (--overlay-measures; off in the shipped recipe, see
 # the model card): overlay pairs, black corner patches, and no polyp label
-# under blacked-out overlay pixels.
+# under removed overlay pixels.
 OVERLAY_MEASURES = False
 PAIR_SHARE = 0.35    # share of Kvasir-SEG frames with overlays seen twice
 CORNER_SHARE = 0.15  # share of samples (every source) with a black corner patch
@@ -929,7 +974,7 @@ def source_rank_loss(fl, yb, kind):
 
 def overlay_pair_loss(fl, pair):
     """Squared change of the frame probability between a Kvasir-SEG sample
-    and the same sample with its overlays blacked out (pairs in the batch)."""
+    and the same sample with its overlays removed (pairs in the batch)."""
     first = torch.nonzero(pair[:-1] == 1)[:, 0]
     if len(first) == 0:
         return fl.sum() * 0
@@ -1399,6 +1444,21 @@ def inpaint_copy(img, mask, overlay):
     return out.clip(0, 255).astype(np.uint8)
 
 
+def without_overlays(data, kind, i):
+    """Kvasir-SEG frame i with its overlays removed (remove_overlays), at
+    cache size: kind "frame" the frame itself, "blur" inpainted_kvasir,
+    "copy" copy_inpainted_kvasir (which must exist). Computed once and kept
+    read-only in `data`."""
+    done = data.setdefault("_without_overlays", {})
+    key = (kind, int(i))
+    if key not in done:
+        src = {"frame": lambda: data["kimg"][i], "blur": lambda: inpainted_kvasir(data, i),
+               "copy": lambda: copy_inpainted_kvasir(data, i)}[kind]()
+        done[key] = remove_overlays(src, data["kovl"][i])
+        done[key].setflags(write=False)
+    return done[key]
+
+
 def copy_inpainted_kvasir(data, i):
     """Kvasir-SEG frame i with its polyp covered by inpaint_copy (or None),
     at cache size; computed once and kept read-only in `data`."""
@@ -1436,9 +1496,7 @@ def fold_report(net, data, kval, wval, seed):
         a = np.stack([resize_u8(data["kimg"][i]) for i in has])
         b = []
         for i in has:
-            im = data["kimg"][i].copy()
-            im[data["kovl"][i]] = 0
-            b.append(resize_u8(im))
+            b.append(resize_u8(without_overlays(data, "frame", i)))
         _, sa = predict(net, a)
         _, sb = predict(net, np.stack(b))
         dscore = np.abs(sa - sb)
