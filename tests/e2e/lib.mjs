@@ -72,6 +72,13 @@ export async function newPage(browser, baseURL, who, { allow = /status of (401|4
 /** The CSP violations a page has seen. */
 export const cspOf = (page) => page.evaluate(() => window.__csp || []);
 
+/** Throw when the page saw a CSP violation or any page recorded a problem. */
+export async function assertNoProblems(page) {
+  const csp = await cspOf(page);
+  assert(csp.length === 0, `CSP violations: ${csp.join('; ')}`);
+  assert(problems.length === 0, problems.join('\n'));
+}
+
 /** Log in through the workstation's login page. */
 export async function login(page, [user, pass]) {
   await page.goto('/#/login');

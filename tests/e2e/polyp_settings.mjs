@@ -11,7 +11,7 @@
 // CS_CONSULTANT_USER/CS_CONSULTANT_PASS, CS_STUDY, CS_SHOTS (optional),
 // CHROMIUM.
 import * as lib from './lib.mjs';
-import { env, check, assert, eq, shot, login, launch, crashed, finish, problems, cspOf } from './lib.mjs';
+import { env, check, assert, eq, shot, login, launch, crashed, finish, assertNoProblems } from './lib.mjs';
 
 const URL_ = env('CS_URL').replace(/\/$/, '');
 const READER = [env('CS_READER_USER'), env('CS_READER_PASS')];
@@ -57,9 +57,7 @@ try {
     await shot(page, 'polyp-settings-viewer.png');
   });
   await check('no page errors, console errors or CSP violations (reader)', async () => {
-    const csp = await cspOf(page);
-    assert(csp.length === 0, `CSP violations: ${csp.join('; ')}`);
-    assert(problems.length === 0, problems.join('\n'));
+    await assertNoProblems(page);
   });
   await ctx.close();
 
@@ -72,9 +70,7 @@ try {
     await shot(cpage, 'polyp-settings-report.png');
   });
   await check('no page errors, console errors or CSP violations (consultant)', async () => {
-    const csp = await cspOf(cpage);
-    assert(csp.length === 0, `CSP violations: ${csp.join('; ')}`);
-    assert(problems.length === 0, problems.join('\n'));
+    await assertNoProblems(cpage);
   });
   await cctx.close();
 } catch (e) {
