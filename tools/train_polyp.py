@@ -176,8 +176,8 @@ def overlay_mask(rgb):
     of low saturation is text (or a specular highlight, which masking costs
     little)."""
     h, w, _ = rgb.shape
-    # int32: the products reach 65,280, past int16, whose wrap-around once
-    # made bright mucosa "dark" and most of a frame overlay
+    # int32: differences of channels must not wrap (an int16 luma once did,
+    # made bright mucosa "dark" and most of a frame overlay)
     r, g, b = (rgb[..., i].astype(np.int32) for i in range(3))
     ovl = np.zeros((h, w), bool)
     # the green inset: strongly green pixels in the lower-left region
@@ -202,11 +202,7 @@ def overlay_mask(rgb):
     # a blob (a pale polyp, a highlight), never masked, nor its rim
     blob = box_sum(text.astype(np.float32), 2) >= 15
     text &= ~(box_sum(blob.astype(np.float32), 2) > 0)
-    grown1 = text.copy()
-    grown1[1:] |= text[:-1]
-    grown1[:-1] |= text[1:]
-    grown1[:, 1:] |= grown1[:, :-1]
-    grown1[:, :-1] |= grown1[:, 1:]
+    grown1 = box_sum(text.astype(np.float32), 1) > 0
     return ovl | (grown1 & zone)
 
 
