@@ -35,32 +35,20 @@ for n in 1 2 5 6; do ln -s "$DEMO/demo-0031.jpg" "$T/frames/f0$n.jpg"; done
 for n in 3 4; do ln -s "$DEMO/demo-0032p2.jpg" "$T/frames/f0$n.jpg"; done
 "$CAPSCREEN" pack --fps 4 "$T/frames" "$T/s.csfs" >/dev/null 2>"$T/pack.err" || die "pack: $(cat "$T/pack.err")"
 
-# wait_analysed N: until the study has N analysed frames (bounded).
-wait_analysed() {
-    local i
-    for i in $(seq 1 600); do
-        http GET "/api/v1/studies/$STUDY" -H "Authorization: Bearer $ADMIN_TOKEN"
-        [ "$CODE" = 200 ] && [ "$(json_get "$T/body" 'd["progress"]["frames_analysed"]')" -ge "$1" ] && return 0
-        kill -0 "$SRV_PID" 2>/dev/null || die "the server exited: $(tail -3 "$T/srv.err")"
-        sleep 0.1
-    done
-    die "the study never reached $1 analysed frames: $(head -c 400 "$T/body")"
-}
-
 start_server "$DATA"
 new_device
 tus_create "$TOKEN" -H "Upload-Defer-Length: 1"
 [ "$CODE" = 201 ] || die "create a deferred upload: HTTP $CODE $(cat "$T/body")"
 patch_records "$T/s.csfs" 0 1
-wait_analysed 2
+wait_analysed "$STUDY" 2
 stop_server
 start_server "$DATA" --polyp-threshold 0.5
 patch_records "$T/s.csfs" 2 3
-wait_analysed 4
+wait_analysed "$STUDY" 4
 stop_server
 start_server "$DATA"
 patch_records "$T/s.csfs" 4 5
-wait_analysed 6
+wait_analysed "$STUDY" 6
 # The report page is the consultant's: the study must be complete and have
 # its patient, as for signing.
 http PUT "/api/v1/studies/$STUDY/patient" -H "Authorization: Bearer $ADMIN_TOKEN" -d "{$PATIENT_EPISODE}"

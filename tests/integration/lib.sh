@@ -424,6 +424,19 @@ csfs_indexes() {
 slice() {
     dd if="$1" of="$4" bs=64K iflag=skip_bytes,count_bytes skip="$2" count="$3" status=none
 }
+# wait_analysed STUDY N: poll the study (admin token) until N frames are
+# analysed; die naming the study's last answer after about 60 s, or at
+# once if the server exited.
+wait_analysed() {
+    local i
+    for i in $(seq 1 600); do
+        http GET "/api/v1/studies/$1" -H "Authorization: Bearer $ADMIN_TOKEN"
+        [ "$CODE" = 200 ] && [ "$(json_get "$T/body" 'd["progress"]["frames_analysed"]')" -ge "$2" ] && return 0
+        kill -0 "$SRV_PID" 2>/dev/null || die "the server exited: $(tail -3 "$T/srv.err")"
+        sleep 0.1
+    done
+    die "study $1 never reached $2 analysed frames: $(head -c 400 "$T/body")"
+}
 # patch_records FILE FIRST LAST: PATCH records FIRST..LAST (0-based) of the
 # frame-stream FILE to the deferred-length upload $UPLOAD as device $TOKEN,
 # from the end of record FIRST-1 (the file's start for 0): an upload cut

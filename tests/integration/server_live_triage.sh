@@ -40,16 +40,6 @@ upload_in_parts() {
         off=$((off + len))
     done
 }
-# wait_analysed STUDY N: poll the study until N frames are stored (bounded).
-wait_analysed() {
-    local i
-    for i in $(seq 1 600); do
-        http GET "/api/v1/studies/$1" -H "Authorization: Bearer $ADMIN_TOKEN"
-        [ "$CODE" = 200 ] && [ "$(json_get "$T/body" 'd["progress"]["frames_analysed"]')" -ge "$2" ] && return 0
-        sleep 0.1
-    done
-    fail "study $1 never reached $2 analysed frames: $(cat "$T/body")"
-}
 
 upload_in_parts "$T/s.csfs" 5
 wait_analysed "$STUDY" 60
