@@ -8,7 +8,8 @@
 # pairs are one draw of the capsule look; W1,W2 an ensemble, written as a
 # version-3 file the engine runs), draws again on the same split
 # (--train-seed), trains on polyp pairs (--polyp-pairs, one augmentation
-# for both samples of a pair), and never
+# for both samples of a pair), measures its colon stand-ins' own biases
+# (tools/polyp_standins.py), and never
 # touches models/. Skips (77) without ../shared or
 # Debian's python3-torch.
 set -euo pipefail
@@ -441,6 +442,72 @@ POLYP_CACHE="$T/cache" "$CS_SOURCE_DIR/tools/train-polyp.sh" "$CS_SHARED_DIR/dat
 python3 -c 'import json,sys; assert json.load(open(sys.argv[1]))["weights"] == "w.bin"' "$T/ew.json" \
     || fail "train-polyp.sh --evaluate W wrote no report"
 ok "tools/train-polyp.sh builds the shipped three-member file, resumes, and C matches it"
+
+# tools/polyp_standins.py: the colon stand-ins' own biases. Against the same
+# bytes every paired difference is 0; its renders are the very draws of
+# train_polyp.py's colon pairs; the rest-of-frame score leaves the region
+# out of the pooling; the report is merged into a metrics file with the
+# other entries kept; bad arguments and damaged weights are refused
+printf '{"keep": 1, "shipped": {"kind": "x"}}\n' >"$T/into.json"
+/usr/bin/python3 "$CS_SOURCE_DIR/tools/polyp_standins.py" --smoke --shared "$CS_SHARED_DIR/data" \
+    --cache "$T/cache" --weights "$T/w.bin" --compare "$T/w2.bin" --metrics "$T/st.json" \
+    --into "$T/into.json" --key shipped.standins >/dev/null 2>"$T/st.err" \
+    || die "polyp_standins.py failed: $(tail -5 "$T/st.err")"
+python3 - "$T/st.json" "$T/into.json" <<'PY' || fail "polyp_standins.py report wrong"
+import json, sys
+d, into = (json.load(open(p)) for p in sys.argv[1:3])
+assert into["keep"] == 1 and into["shipped"]["kind"] == "x", "merge lost an entry"
+assert into["shipped"]["standins"] == d, "merged report differs"
+r = d["report"]
+for k in ("fill_artefact_blur", "fill_artefact_copy", "copy_peaks", "rest_of_frame_g9",
+          "rest_of_frame_g25", "exclusion_control_g9", "exclusion_control_g25"):
+    assert r[k]["n"] > 0, (k, r[k])
+for k in ("fill_artefact_blur", "rest_of_frame_g9", "rest_of_frame_g25"):
+    p = r["paired_vs_compare"][k]
+    assert p["difference"] == 0 and p["interval95"] == [0, 0] and p["evaluated"] == r[k]["auroc"], (k, p)
+assert 0 < r["rest_of_frame_g25"]["excluded_share"] < 1
+assert r["rest_of_frame_g25"]["excluded_share"] > r["rest_of_frame_g9"]["excluded_share"]
+PY
+PYTHONDONTWRITEBYTECODE=1 /usr/bin/python3 - "$CS_SOURCE_DIR/tools" "$CS_SHARED_DIR/data" "$T/cache" "$T/w.bin" <<'PY' \
+    || fail "polyp_standins.py does not score or draw what it says"
+import sys
+import numpy as np
+import torch
+sys.path.insert(0, sys.argv[1])
+import train_polyp as tp
+import polyp_standins as st
+data = tp.build_cache(sys.argv[2], sys.argv[3], (40, 80))
+idx = [i for i in range(len(data["kimg"])) if (data["kmask"][i] >= 128).any()][:6]
+polyp, _, _ = tp.colon_rendered_pairs(data, idx, 7, "blur")
+imgs, excl = st.rest_renders(data, idx, 7, 25)
+assert np.array_equal(polyp, imgs), "rest_of_frame renders differ from the colon pairs'"
+cp, cf, _ = tp.colon_rendered_pairs(data, idx, 8, "copy")
+sp, sf, region = st.copy_pairs_with_fill(data, idx, 8)
+assert np.array_equal(cp, sp) and np.array_equal(cf, sf), "copy renders differ from the colon pairs'"
+assert region.any(axis=(1, 2)).all(), "a fill region was lost in the render"
+# the frame score is train_polyp's, and a region left out of the pooling
+# no longer counts: a hot blob inside it does not raise the rest's score
+lg = torch.randn(3, tp.OUT, tp.OUT)
+for g in lg:
+    assert abs(st.frame_score(g.numpy()) - float(torch.sigmoid(tp.frame_logit(g[None]))[0])) < 1e-5
+g = np.full((tp.OUT, tp.OUT), -4.0, np.float32)
+g[10:16, 10:16] = 6.0
+blob = np.zeros(g.shape, bool)
+blob[8:18, 8:18] = True
+assert st.frame_score(g) > 0.99 and st.frame_score(g, ~blob) < 0.02
+PY
+if /usr/bin/python3 "$CS_SOURCE_DIR/tools/polyp_standins.py" --smoke --shared "$CS_SHARED_DIR/data" \
+    --cache "$T/cache" --weights "$T/cut.bin" --metrics "$T/st2.json" >/dev/null 2>"$T/st2.err"; then
+    fail "polyp_standins.py accepted a cut weights file"
+fi
+grep -q "not a polyp weights file, or damaged" "$T/st2.err" || fail "no clear error: $(cat "$T/st2.err")"
+if /usr/bin/python3 "$CS_SOURCE_DIR/tools/polyp_standins.py" --smoke --shared "$CS_SHARED_DIR/data" \
+    --cache "$T/cache" --weights "$T/w.bin" --metrics "$T/st3.json" --into "$T/into.json" \
+    >/dev/null 2>"$T/st3.err"; then
+    fail "polyp_standins.py accepted --into without --key"
+fi
+grep -q -- "--into and --key go together" "$T/st3.err" || fail "no clear error: $(cat "$T/st3.err")"
+ok "polyp_standins.py measures the stand-ins' biases on the colon pairs' own draws"
 
 [ "$(shipped_files)" = "$models_before" ] \
     || fail "the smoke training changed models/ or tests/data/polyp-ref.bin"

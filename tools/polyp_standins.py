@@ -1,0 +1,294 @@
+#!/usr/bin/python3
+"""polyp_standins.py - how far the colon-capsule stand-ins of the polyp
+detector can be trusted (models/MODEL_CARD-polyp.md, "How far the colon
+stand-ins can be trusted").
+
+There are no colon-capsule frames here, with or without polyps. The
+training tool's stand-in for the issue's colon-capsule check
+(train_polyp.py, colon_rendered_report) scores each held-out Kvasir-SEG
+polyp frame against the same frame with its polyp removed, both rendered
+as capsule video. The removal is a fill, and a fill leaves a trace of its
+own that the network may see: a smooth patch (blur fill) or a feathered
+copy of the frame's own wall with a seam round it (copy fill). This tool
+measures those traces and adds a stand-in that needs no fill:
+
+- fill_artefact: every held-out capsule frame (no polyp) against itself
+  filled under a held-out polyp's mask, both through one draw of the
+  capsule look. AUROC 0.5 and equal flag rates mean the fill alone moves
+  nothing; above 0.5 the fill itself looks like a polyp (the copy stand-in
+  then understates the model), below 0.5 it hides polyp-like wall (the
+  blur stand-in then flatters it).
+- copy_peaks: in the copy-filled colon frames that are flagged, the share
+  whose heatmap peak lies in the fill (or its seam ring): the model fires
+  on the fill, not elsewhere on the colon wall.
+- rest_of_frame: each polyp frame as rendered, against the same rendered
+  frame scored with the polyp region (grown by G cache pixels) left out of
+  the frame score's top-K pooling: polyp against the colon wall it sits
+  in, with no fill at all. Its own biases, measured beside it: the wall
+  next to the polyp still sees the polyp (pessimistic), and fewer cells
+  are pooled (optimistic; exclusion_control: held-out capsule frames
+  scored whole and with the same share left out).
+
+With --compare OTHER every AUROC is paired against another weights file
+on the same images (train_polyp.paired_auroc_difference). The frames and
+draws are those of `train_polyp.py --evaluate` for the same --seed and
+--fold (the copy pairs as its colon_rendered_polyp_copy, the rest-of-frame
+renders as its colon_rendered_polyp_blur polyp frames).
+
+    polyp_standins.py --weights W.bin [--compare OTHER.bin] --metrics OUT.json
+        [--into METRICS.json --key shipped.standins] [--shared DIR] [--cache DIR]
+        [--seed 13] [--fold 4] [--smoke]
+
+Single thread, seeded: the same weights and data give the same report.
+Exit 2 on a missing or damaged weights file or data directory.
+"""
+import argparse
+import json
+import os
+import struct
+import sys
+
+import numpy as np
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import train_polyp as tp  # noqa: E402  (the checks reuse the training tool's code)
+
+GROWS = (9, 25)  # rest_of_frame: the polyp region grown by this many cache pixels
+SEAM_RING = 5    # copy_peaks: the fill region grown by this many heatmap cells
+
+
+def logits(net, imgs):
+    """uint8 NxINxINx3 -> logits NxOUTxOUT (numpy)."""
+    out = [net(tp.channels_last(tp.to_input(imgs[b:b + 64]))).numpy()
+           for b in range(0, len(imgs), 64)]
+    return np.concatenate(out) if out else np.zeros((0, tp.OUT, tp.OUT), np.float32)
+
+
+def frame_score(lg, keep=None):
+    """The frame score (train_polyp.frame_logit) of one logit map, pooled
+    over the cells where `keep` is true (all when None)."""
+    v = lg.reshape(-1) if keep is None else lg.reshape(-1)[keep.reshape(-1)]
+    top = np.sort(v)[-tp.TOPK:]
+    return float(1 / (1 + np.exp(-top.mean())))
+
+
+def summary(pos, neg, seed, thr, pos_name, neg_name):
+    pos, neg = np.asarray(pos), np.asarray(neg)
+    return {"n": len(pos), "auroc": tp.auroc(pos, neg), "interval95": tp.auroc_interval(pos, neg, seed),
+            f"{pos_name}_flagged": float(np.mean(pos >= thr)) if len(pos) else None,
+            f"{neg_name}_flagged": float(np.mean(neg >= thr)) if len(neg) else None}
+
+
+def fill_pairs(data, kval, wval, seed, fill):
+    """Each held-out capsule frame as it is and filled under the mask of a
+    held-out polyp (cycled), both through one draw of the capsule look.
+    Frames the copy fill cannot cover are left out."""
+    rng = np.random.RandomState(seed)
+    z = np.zeros((tp.CACHE_SIDE, tp.CACHE_SIDE), np.float32)
+    orig, filled = [], []
+    for j, w in enumerate(wval):
+        km = data["kmask"][kval[j % len(kval)]] >= 128
+        img = data["wimg"][w]
+        f = tp.inpaint(img, km) if fill == "blur" else tp.inpaint_copy(img, km, np.zeros(km.shape, bool))
+        if f is None:
+            continue
+        st = rng.get_state()
+        a, _ = tp.capsule_look(rng, img, z)
+        rng.set_state(st)
+        b, _ = tp.capsule_look(rng, f, z)
+        orig.append(a)
+        filled.append(b)
+    return np.stack(orig), np.stack(filled)
+
+
+def copy_pairs_with_fill(data, kval, seed):
+    """train_polyp.colon_rendered_pairs(..., "copy") with the fill region
+    carried through the same draw: (polyp frames, filled frames, fill
+    regions at heatmap size)."""
+    rng = np.random.RandomState(seed)
+    polyp, free, region = [], [], []
+    for i in kval:
+        filled = tp.copy_inpainted_kvasir(data, i)
+        if filled is None:
+            continue
+        m0 = data["kmask"][i] >= 128
+        st = rng.get_state()
+        a, m = tp.capsule_look(rng, data["kimg"][i], m0.astype(np.float32))
+        rng.set_state(st)
+        b, r = tp.capsule_look(rng, filled, tp.grown(m0, 9).astype(np.float32))  # inpaint_copy's
+        if m.any():
+            polyp.append(a)
+            free.append(b)
+            region.append(r > 0)
+    return np.stack(polyp), np.stack(free), np.stack(region)
+
+
+def rest_renders(data, kval, seed, grow):
+    """The polyp frames as colon_rendered_pairs(..., "blur") renders them,
+    with the polyp region grown by `grow` carried through the same draw."""
+    rng = np.random.RandomState(seed)
+    imgs, excl = [], []
+    for i in kval:  # the blur fill covers every frame: no frame is left out there either
+        m0 = data["kmask"][i] >= 128
+        st = rng.get_state()
+        a, m = tp.capsule_look(rng, data["kimg"][i], m0.astype(np.float32))
+        rng.set_state(st)
+        _, g = tp.capsule_look(rng, data["kimg"][i], tp.grown(m0, grow).astype(np.float32))
+        rng.set_state(st)
+        tp.capsule_look(rng, data["kimg"][i], m0.astype(np.float32))  # the filled frame's draw
+        if m.any():
+            imgs.append(a)
+            excl.append(g > 0)
+    return np.stack(imgs), np.stack(excl)
+
+
+def report(net, data, kval, wval, seed, thr, ref=None):
+    """The four measures (module docstring), and with `ref` the paired
+    AUROC differences net - ref on the same images."""
+    out, paired = {}, {}
+
+    def pair(name, pos_imgs, neg_imgs, pos_score, neg_score):
+        if ref is not None:
+            bp, bn = pos_score(logits(ref, pos_imgs)), neg_score(logits(ref, neg_imgs))
+            paired[name] = tp.paired_auroc_difference(
+                pos_score(logits(net, pos_imgs)), neg_score(logits(net, neg_imgs)), bp, bn, seed)
+
+    whole = lambda lgs: np.array([frame_score(g) for g in lgs])  # noqa: E731
+    for j, fill in enumerate(("blur", "copy")):
+        o, f = fill_pairs(data, kval, wval, seed + 305 + j, fill)
+        so, sf = whole(logits(net, o)), whole(logits(net, f))
+        out[f"fill_artefact_{fill}"] = dict(
+            summary(sf, so, seed, thr, "filled", "original"),
+            mean_score_change=float(np.mean(sf - so)),
+            note=f"held-out capsule frames filled ({fill}) under a held-out polyp's mask against "
+                 "themselves unfilled, one capsule-look draw each: 0.5 = the fill is not seen")
+        pair(f"fill_artefact_{fill}", f, o, whole, whole)
+
+    p, f, region = copy_pairs_with_fill(data, kval, seed + 304)  # colon_rendered_polyp_copy's
+    lf = logits(net, f)
+    sf = whole(lf)
+    flagged = sf >= thr
+    in_fill, in_ring = [], []
+    for lg, r in zip(lf, region):
+        y, x = np.unravel_index(int(lg.argmax()), lg.shape)
+        in_fill.append(bool(r[y, x]))
+        in_ring.append(bool(tp.grown(r, SEAM_RING)[y, x]) if r.any() else False)
+    in_fill, in_ring = np.array(in_fill), np.array(in_ring)
+    out["copy_peaks"] = dict(
+        n=len(sf), filled_flagged=float(flagged.mean()), auroc=tp.auroc(whole(logits(net, p)), sf),
+        flagged_peak_in_fill=float(in_fill[flagged].mean()) if flagged.any() else None,
+        flagged_peak_in_fill_or_seam=float(in_ring[flagged].mean()) if flagged.any() else None,
+        fill_share=float(region.mean()),
+        note="copy-filled colon frames (colon_rendered_polyp_copy's): of those flagged, the share "
+             f"whose heatmap peak is in the fill, or within {SEAM_RING} heatmap cells of it")
+
+    for grow in GROWS:
+        imgs, excl = rest_renders(data, kval, seed + 303, grow)
+        lg = logits(net, imgs)
+        sp = whole(lg)
+        rest = lambda lgs, ex=excl: np.array([frame_score(g, ~e) for g, e in zip(lgs, ex)])  # noqa: E731
+        sr = rest(lg)
+        out[f"rest_of_frame_g{grow}"] = dict(
+            summary(sp, sr, seed, thr, "polyp", "rest"), excluded_share=float(excl.mean()),
+            note=f"polyp frames rendered as capsule video, scored whole against themselves with "
+                 f"the polyp grown by {grow} cache px left out of the top-{tp.TOPK} pooling")
+        pair(f"rest_of_frame_g{grow}", imgs, imgs, whole, rest)
+        # the same share left out of polyp-free capsule frames: what pooling
+        # fewer cells alone does to a score
+        rng = np.random.RandomState(seed + 307)
+        z = np.zeros((tp.CACHE_SIDE, tp.CACHE_SIDE), np.float32)
+        cimgs, cex = [], []
+        for j, w in enumerate(wval):
+            st = rng.get_state()
+            a, _ = tp.capsule_look(rng, data["wimg"][w], z)
+            rng.set_state(st)
+            g = tp.grown(data["kmask"][kval[j % len(kval)]] >= 128, grow).astype(np.float32)
+            _, e = tp.capsule_look(rng, data["wimg"][w], g)
+            cimgs.append(a)
+            cex.append(e > 0)
+        lc = logits(net, np.stack(cimgs))
+        sw = whole(lc)
+        sx = np.array([frame_score(g, ~e) for g, e in zip(lc, cex)])
+        out[f"exclusion_control_g{grow}"] = dict(
+            n=len(sw), whole_flagged=float(np.mean(sw >= thr)), excluded_flagged=float(np.mean(sx >= thr)),
+            mean_score_change=float(np.mean(sx - sw)),
+            note="held-out capsule frames scored whole and with a held-out polyp's region (grown "
+                 "alike) left out of the pooling: the rest-of-frame measure's area bias")
+    if ref is not None:
+        paired["note"] = ("AUROC of the evaluated weights minus the --compare weights on the same "
+                          "images; 95 % paired bootstrap interval over those images")
+        out["paired_vs_compare"] = paired
+    return out
+
+
+def merge_into(path, key, entry):
+    """Put `entry` under `key` of the JSON file `path` (created if missing;
+    a dotted key, "shipped.standins", names an entry inside another), every
+    other entry kept; written beside it and renamed."""
+    doc = {}
+    if os.path.exists(path):
+        with open(path) as f:
+            doc = json.load(f)
+    *parents, last = key.split(".")
+    node = doc
+    for k in parents:
+        node = node.setdefault(k, {})
+    node[last] = entry
+    with open(path + ".partial", "w") as f:
+        json.dump(doc, f, indent=1)
+        f.write("\n")
+    os.replace(path + ".partial", path)
+
+
+def main():
+    here = os.path.dirname(os.path.abspath(__file__))
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--weights", required=True, help="polyp weights file (one network or an ensemble)")
+    ap.add_argument("--compare", help="another weights file, scored on the same images (paired)")
+    ap.add_argument("--metrics", required=True, help="where to write the report (JSON)")
+    ap.add_argument("--into", help="also put the report into this metrics file, under --key")
+    ap.add_argument("--key", help="the entry of --into that the report replaces (dotted: "
+                                  "shipped.standins is the shipped entry's)")
+    ap.add_argument("--shared", default=os.path.join(here, "..", "..", "shared", "data"))
+    ap.add_argument("--cache", default=os.path.join(here, "..", "build-polyp-cache"))
+    ap.add_argument("--seed", type=int, default=13, help="as train_polyp.py --seed (the splits)")
+    ap.add_argument("--fold", type=int, default=4, choices=range(5), help="Kvasir-SEG fold held out")
+    ap.add_argument("--smoke", action="store_true", help="a few frames (the CI check of this tool)")
+    a = ap.parse_args()
+    if bool(a.into) != bool(a.key):
+        ap.error("--into and --key go together")
+    torch.set_num_threads(1)
+    torch.manual_seed(a.seed)
+    for sub in ("kvasir-seg", "wcebleedgen"):
+        if not os.path.isfile(os.path.join(a.shared, sub, "labels.csv")):
+            print(f"polyp_standins: no {sub}/labels.csv under {a.shared}", file=sys.stderr)
+            return 2
+    try:
+        net, thr = tp.read_weights(a.weights)
+        ref = tp.read_weights(a.compare)[0] if a.compare else None
+    except (OSError, ValueError, struct.error) as e:
+        print(f"polyp_standins: {e}", file=sys.stderr)
+        return 2
+    data = tp.build_cache(a.shared, a.cache, (40, 80) if a.smoke else None)
+    kfold = tp.group_split(data["kgroup"], 5, a.seed)
+    wpart = tp.group_split(data["wgroup"], 5, a.seed + 1)
+    kva, wh = np.nonzero(kfold == a.fold)[0], np.nonzero(wpart == 0)[0]
+    if a.smoke and len(kva) == 0:  # as train_polyp.py --evaluate --smoke
+        kva = np.nonzero((kfold != a.fold) & (kfold >= 0))[0][:5]
+    with torch.no_grad():
+        rep = report(net, data, kva, wh, a.seed, thr, ref)
+    doc = dict(tool="tools/polyp_standins.py", weights=os.path.basename(a.weights),
+               compare=os.path.basename(a.compare) if a.compare else None, seed=a.seed,
+               fold=a.fold, threshold=thr, smoke=a.smoke, report=rep)
+    with open(a.metrics, "w") as f:
+        json.dump(doc, f, indent=1)
+        f.write("\n")
+    if a.into:
+        merge_into(a.into, a.key, doc)
+    print(json.dumps(doc))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
