@@ -29,6 +29,15 @@ measures those traces and adds a stand-in that needs no fill:
   are pooled (optimistic; exclusion_control: held-out capsule frames
   scored whole and with the same share left out).
 
+- source_offset: what the source measures (train_polyp.py's
+  source_auroc_*) are made of. For each pair of sets, the mean over frames
+  of the frame's median logit on each side, and the AUROC again with each
+  frame's score taken relative to its own median logit: if a colonoscopy
+  frame sits higher than a capsule frame everywhere, not only at its
+  peak, the relative score no longer tells the sources apart. The same
+  for the capsule check and the colon stand-ins, which the relative score
+  must not cost. A diagnosis, not the engine's score.
+
 With --compare OTHER every AUROC is paired against another weights file
 on the same images (train_polyp.paired_auroc_difference). The frames and
 draws are those of `train_polyp.py --evaluate` for the same --seed and
@@ -58,6 +67,7 @@ GROWS = (9, 25)  # rest_of_frame: the polyp region grown by this many cache pixe
 SEAM_RING = 5    # copy_peaks: the fill region grown by this many heatmap cells
 
 
+@torch.no_grad()
 def logits(net, imgs):
     """uint8 NxINxINx3 -> logits NxOUTxOUT (numpy)."""
     out = [net(tp.channels_last(tp.to_input(imgs[b:b + 64]))).numpy()
@@ -66,11 +76,18 @@ def logits(net, imgs):
 
 
 def frame_score(lg, keep=None):
-    """The frame score (train_polyp.frame_logit) of one logit map, pooled
-    over the cells where `keep` is true (all when None)."""
-    v = lg.reshape(-1) if keep is None else lg.reshape(-1)[keep.reshape(-1)]
-    top = np.sort(v)[-tp.TOPK:]
-    return float(1 / (1 + np.exp(-top.mean())))
+    """The frame score (train_polyp.frame_logit, the same torch operations,
+    so the same bits as train_polyp.predict) of one logit map, pooled over
+    the cells where `keep` is true (all when None)."""
+    t = torch.from_numpy(np.ascontiguousarray(lg, np.float32)).reshape(1, -1)
+    if keep is not None:
+        t = t[:, torch.from_numpy(np.ascontiguousarray(keep).reshape(-1))]
+    return float(torch.sigmoid(tp.frame_logit(t))[0])
+
+
+def enough_cells(excl):
+    """Which of the N x OUT x OUT regions leave at least TOPK cells to pool."""
+    return (~excl).reshape(len(excl), -1).sum(1) >= tp.TOPK
 
 
 def summary(pos, neg, seed, thr, pos_name, neg_name):
@@ -143,7 +160,41 @@ def rest_renders(data, kval, seed, grow):
     return np.stack(imgs), np.stack(excl)
 
 
-def report(net, data, kval, wval, seed, thr, ref=None):
+def relative_score(lg):
+    """The frame score's logit (top-K mean) minus the frame's median logit."""
+    v = lg.reshape(-1)
+    return float(np.sort(v)[-tp.TOPK:].mean() - np.median(v))
+
+
+def source_offset(net, data, kval, wval, seed, fold):
+    """source_offset (module docstring), on the images train_polyp.py
+    --evaluate draws for the same seed."""
+    s0 = seed + 300 if fold == 4 else seed + 200 + fold  # as train_polyp.py --evaluate --fold
+    pos, neg = tp.capsule_set(data, kval, wval, s0)
+    sets = dict(
+        source_auroc_polyp_free=tp.background_crops(data, kval, wval, s0 + 1),
+        source_auroc_inpainted=(np.stack([tp.resize_u8(tp.inpainted_kvasir(data, i)) for i in kval]), neg),
+        source_auroc_capsule_rendered=tp.capsule_rendered_sets(data, kval, wval, seed + 302),
+        capsule_auroc=(pos, neg))
+    for j, fill in enumerate(("blur", "copy")):
+        sets[f"colon_rendered_polyp_{fill}"] = tp.colon_rendered_pairs(data, kval, seed + 303 + j, fill)[:2]
+    out = {}
+    for name, (a, b) in sets.items():
+        la, lb = logits(net, a), logits(net, b)
+        out[name] = dict(
+            n=[len(la), len(lb)],
+            mean_median_logit=[float(np.mean([np.median(g) for g in la])),
+                               float(np.mean([np.median(g) for g in lb]))],
+            auroc=tp.auroc(np.array([frame_score(g) for g in la]), np.array([frame_score(g) for g in lb])),
+            auroc_relative=tp.auroc(np.array([relative_score(g) for g in la]),
+                                    np.array([relative_score(g) for g in lb])))
+    out["note"] = ("each pair of sets as train_polyp.py --evaluate draws it (first side: Kvasir-SEG, "
+                   "or the polyp frames): mean median logit of each side, AUROC of the frame "
+                   "score, and of the score relative to the frame's own median logit")
+    return out
+
+
+def report(net, data, kval, wval, seed, thr, ref=None, fold=4):
     """The four measures (module docstring), and with `ref` the paired
     AUROC differences net - ref on the same images."""
     out, paired = {}, {}
@@ -185,12 +236,17 @@ def report(net, data, kval, wval, seed, thr, ref=None):
 
     for grow in GROWS:
         imgs, excl = rest_renders(data, kval, seed + 303, grow)
+        # a polyp so large that, grown, it leaves fewer cells than the
+        # pooling takes has no "rest": that frame is left out, and counted
+        ok = enough_cells(excl)
+        imgs, excl = imgs[ok], excl[ok]
         lg = logits(net, imgs)
         sp = whole(lg)
         rest = lambda lgs, ex=excl: np.array([frame_score(g, ~e) for g, e in zip(lgs, ex)])  # noqa: E731
         sr = rest(lg)
         out[f"rest_of_frame_g{grow}"] = dict(
             summary(sp, sr, seed, thr, "polyp", "rest"), excluded_share=float(excl.mean()),
+            left_out=int((~ok).sum()),
             note=f"polyp frames rendered as capsule video, scored whole against themselves with "
                  f"the polyp grown by {grow} cache px left out of the top-{tp.TOPK} pooling")
         pair(f"rest_of_frame_g{grow}", imgs, imgs, whole, rest)
@@ -207,14 +263,17 @@ def report(net, data, kval, wval, seed, thr, ref=None):
             _, e = tp.capsule_look(rng, data["wimg"][w], g)
             cimgs.append(a)
             cex.append(e > 0)
-        lc = logits(net, np.stack(cimgs))
+        ok = enough_cells(np.stack(cex))
+        lc = logits(net, np.stack(cimgs)[ok])
+        cex = np.stack(cex)[ok]
         sw = whole(lc)
         sx = np.array([frame_score(g, ~e) for g, e in zip(lc, cex)])
         out[f"exclusion_control_g{grow}"] = dict(
-            n=len(sw), whole_flagged=float(np.mean(sw >= thr)), excluded_flagged=float(np.mean(sx >= thr)),
+            n=len(sw), left_out=int((~ok).sum()), whole_flagged=float(np.mean(sw >= thr)), excluded_flagged=float(np.mean(sx >= thr)),
             mean_score_change=float(np.mean(sx - sw)),
             note="held-out capsule frames scored whole and with a held-out polyp's region (grown "
                  "alike) left out of the pooling: the rest-of-frame measure's area bias")
+    out["source_offset"] = source_offset(net, data, kval, wval, seed, fold)
     if ref is not None:
         paired["note"] = ("AUROC of the evaluated weights minus the --compare weights on the same "
                           "images; 95 % paired bootstrap interval over those images")
@@ -277,7 +336,7 @@ def main():
     if a.smoke and len(kva) == 0:  # as train_polyp.py --evaluate --smoke
         kva = np.nonzero((kfold != a.fold) & (kfold >= 0))[0][:5]
     with torch.no_grad():
-        rep = report(net, data, kva, wh, a.seed, thr, ref)
+        rep = report(net, data, kva, wh, a.seed, thr, ref, a.fold)
     doc = dict(tool="tools/polyp_standins.py", weights=os.path.basename(a.weights),
                compare=os.path.basename(a.compare) if a.compare else None, seed=a.seed,
                fold=a.fold, threshold=thr, smoke=a.smoke, report=rep)

@@ -453,9 +453,9 @@ printf '{"keep": 1, "shipped": {"kind": "x"}}\n' >"$T/into.json"
     --cache "$T/cache" --weights "$T/w.bin" --compare "$T/w2.bin" --metrics "$T/st.json" \
     --into "$T/into.json" --key shipped.standins >/dev/null 2>"$T/st.err" \
     || die "polyp_standins.py failed: $(tail -5 "$T/st.err")"
-python3 - "$T/st.json" "$T/into.json" <<'PY' || fail "polyp_standins.py report wrong"
+python3 - "$T/st.json" "$T/into.json" "$T/e.json" <<'PY' || fail "polyp_standins.py report wrong"
 import json, sys
-d, into = (json.load(open(p)) for p in sys.argv[1:3])
+d, into, e = (json.load(open(p)) for p in sys.argv[1:4])
 assert into["keep"] == 1 and into["shipped"]["kind"] == "x", "merge lost an entry"
 assert into["shipped"]["standins"] == d, "merged report differs"
 r = d["report"]
@@ -465,6 +465,13 @@ for k in ("fill_artefact_blur", "fill_artefact_copy", "copy_peaks", "rest_of_fra
 for k in ("fill_artefact_blur", "rest_of_frame_g9", "rest_of_frame_g25"):
     p = r["paired_vs_compare"][k]
     assert p["difference"] == 0 and p["interval95"] == [0, 0] and p["evaluated"] == r[k]["auroc"], (k, p)
+o = r["source_offset"]
+for k in ("source_auroc_polyp_free", "source_auroc_inpainted", "source_auroc_capsule_rendered",
+          "capsule_auroc", "colon_rendered_polyp_blur"):
+    assert min(o[k]["n"]) > 0 and 0 <= o[k]["auroc_relative"] <= 1, (k, o[k])
+    # the very images --evaluate scored (e.json: w.bin, the same seed and fold)
+    own = e["final"]["capsule"]["auroc"] if k == "capsule_auroc" else e["final"][k]["auroc"]
+    assert abs(o[k]["auroc"] - own) < 1e-9, (k, o[k]["auroc"], own)
 assert 0 < r["rest_of_frame_g25"]["excluded_share"] < 1
 assert r["rest_of_frame_g25"]["excluded_share"] > r["rest_of_frame_g9"]["excluded_share"]
 PY
@@ -495,6 +502,13 @@ g[10:16, 10:16] = 6.0
 blob = np.zeros(g.shape, bool)
 blob[8:18, 8:18] = True
 assert st.frame_score(g) > 0.99 and st.frame_score(g, ~blob) < 0.02
+# a region that leaves fewer cells than the pooling takes is left out
+few = np.ones(g.shape, bool)
+few.reshape(-1)[: tp.TOPK - 1] = False
+assert list(st.enough_cells(np.stack([blob, few, ~few]))) == [True, False, True]
+# the relative score does not see a level shared by every cell
+assert abs(st.relative_score(g + 3.0) - st.relative_score(g)) < 1e-5
+assert abs(st.relative_score(g) - (6.0 + 4.0)) < 1e-5
 PY
 if /usr/bin/python3 "$CS_SOURCE_DIR/tools/polyp_standins.py" --smoke --shared "$CS_SHARED_DIR/data" \
     --cache "$T/cache" --weights "$T/cut.bin" --metrics "$T/st2.json" >/dev/null 2>"$T/st2.err"; then
