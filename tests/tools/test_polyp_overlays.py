@@ -2,7 +2,7 @@
 """tests/tools/test_polyp_overlays.py - the overlay mask of the polyp
 training tool (tools/train_polyp.py: overlay_mask, remove_overlays) on
 synthetic frames at cache size, so that no model is trained on a wrong mask
-again (docs/training.md; models/MODEL_CARD-polyp.md, "Overlays"):
+again (models/MODEL_CARD-polyp.md, "Burnt-in overlays"):
 
 - bright mucosa is not overlay (an int16 luma once wrapped, made bright
   pixels "dark" and masked a quarter of a frame or more), pale mucosa at
