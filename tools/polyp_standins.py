@@ -22,7 +22,8 @@ measures those traces and adds a stand-in that needs no fill:
   whose heatmap peak lies in the fill (or its seam ring): the model fires
   on the fill, not elsewhere on the colon wall.
 - rest_of_frame: each polyp frame as rendered, against the same rendered
-  frame scored with the polyp region (grown by G cache pixels) left out of
+  frame scored with the polyp region (grown by a G x G maximum filter at
+  cache size, train_polyp.grown) left out of
   the frame score's top-K pooling: polyp against the colon wall it sits
   in, with no fill at all. Its own biases, measured beside it: the wall
   next to the polyp still sees the polyp (pessimistic), and fewer cells
@@ -63,8 +64,10 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import train_polyp as tp  # noqa: E402  (the checks reuse the training tool's code)
 
-GROWS = (9, 25)  # rest_of_frame: the polyp region grown by this many cache pixels
-SEAM_RING = 5    # copy_peaks: the fill region grown by this many heatmap cells
+# rest_of_frame: the polyp region grown by a G x G maximum filter at cache
+# size (train_polyp.grown: 4 and 12 pixels each way)
+GROWS = (9, 25)
+SEAM_RING = 5  # copy_peaks: the fill grown by a 5 x 5 filter (2 heatmap cells each way)
 
 
 @torch.no_grad()
@@ -141,23 +144,51 @@ def copy_pairs_with_fill(data, kval, seed):
     return np.stack(polyp), np.stack(free), np.stack(region)
 
 
-def rest_renders(data, kval, seed, grow):
+def rendered_regions(rng, img, masks):
+    """One draw of the capsule look for `img`, with each of `masks` (cache
+    size, bool) carried through it: (rendered image, [region at heatmap
+    size, ...]). The rng ends where one capsule_look call leaves it (the
+    look's draws do not depend on the mask)."""
+    st = rng.get_state()
+    regions = []
+    for m in masks:
+        rng.set_state(st)
+        a, r = tp.capsule_look(rng, img, m.astype(np.float32))
+        regions.append(r > 0)
+    return a, regions
+
+
+def rest_renders(data, kval, seed, grows):
     """The polyp frames as colon_rendered_pairs(..., "blur") renders them,
-    with the polyp region grown by `grow` carried through the same draw."""
+    with the polyp region grown by each of `grows` carried through the same
+    draw: (images, {grow: regions})."""
     rng = np.random.RandomState(seed)
-    imgs, excl = [], []
+    imgs, excl = [], {g: [] for g in grows}
     for i in kval:  # the blur fill covers every frame: no frame is left out there either
         m0 = data["kmask"][i] >= 128
-        st = rng.get_state()
-        a, m = tp.capsule_look(rng, data["kimg"][i], m0.astype(np.float32))
-        rng.set_state(st)
-        _, g = tp.capsule_look(rng, data["kimg"][i], tp.grown(m0, grow).astype(np.float32))
-        rng.set_state(st)
-        tp.capsule_look(rng, data["kimg"][i], m0.astype(np.float32))  # the filled frame's draw
+        # colon_rendered_pairs then draws the filled frame from the same
+        # state, which leaves the rng where this draw leaves it
+        a, (m, *gs) = rendered_regions(rng, data["kimg"][i], [m0] + [tp.grown(m0, g) for g in grows])
         if m.any():
             imgs.append(a)
-            excl.append(g > 0)
-    return np.stack(imgs), np.stack(excl)
+            for g, r in zip(grows, gs):
+                excl[g].append(r)
+    return np.stack(imgs), {g: np.stack(r) for g, r in excl.items()}
+
+
+def capsule_exclusions(data, kval, wval, seed, grows):
+    """Held-out capsule frames rendered as capsule video, each with a
+    held-out polyp's region (cycled; grown by each of `grows`) carried
+    through the same draw: (images, {grow: regions})."""
+    rng = np.random.RandomState(seed)
+    imgs, excl = [], {g: [] for g in grows}
+    for j, w in enumerate(wval):
+        m0 = data["kmask"][kval[j % len(kval)]] >= 128
+        a, gs = rendered_regions(rng, data["wimg"][w], [tp.grown(m0, g) for g in grows])
+        imgs.append(a)
+        for g, r in zip(grows, gs):
+            excl[g].append(r)
+    return np.stack(imgs), {g: np.stack(r) for g, r in excl.items()}
 
 
 def relative_score(lg):
@@ -199,11 +230,12 @@ def report(net, data, kval, wval, seed, thr, ref=None, fold=4):
     AUROC differences net - ref on the same images."""
     out, paired = {}, {}
 
-    def pair(name, pos_imgs, neg_imgs, pos_score, neg_score):
+    def pair(name, pos_imgs, neg_imgs, net_pos, net_neg, pos_score, neg_score):
+        """With --compare: the paired AUROC difference of the net's scores
+        (already computed) against the reference's on the same images."""
         if ref is not None:
             bp, bn = pos_score(logits(ref, pos_imgs)), neg_score(logits(ref, neg_imgs))
-            paired[name] = tp.paired_auroc_difference(
-                pos_score(logits(net, pos_imgs)), neg_score(logits(net, neg_imgs)), bp, bn, seed)
+            paired[name] = tp.paired_auroc_difference(net_pos, net_neg, bp, bn, seed)
 
     whole = lambda lgs: np.array([frame_score(g) for g in lgs])  # noqa: E731
     for j, fill in enumerate(("blur", "copy")):
@@ -214,7 +246,7 @@ def report(net, data, kval, wval, seed, thr, ref=None, fold=4):
             mean_score_change=float(np.mean(sf - so)),
             note=f"held-out capsule frames filled ({fill}) under a held-out polyp's mask against "
                  "themselves unfilled, one capsule-look draw each: 0.5 = the fill is not seen")
-        pair(f"fill_artefact_{fill}", f, o, whole, whole)
+        pair(f"fill_artefact_{fill}", f, o, sf, so, whole, whole)
 
     p, f, region = copy_pairs_with_fill(data, kval, seed + 304)  # colon_rendered_polyp_copy's
     lf = logits(net, f)
@@ -232,45 +264,36 @@ def report(net, data, kval, wval, seed, thr, ref=None, fold=4):
         flagged_peak_in_fill_or_seam=float(in_ring[flagged].mean()) if flagged.any() else None,
         fill_share=float(region.mean()),
         note="copy-filled colon frames (colon_rendered_polyp_copy's): of those flagged, the share "
-             f"whose heatmap peak is in the fill, or within {SEAM_RING} heatmap cells of it")
+             f"whose heatmap peak is in the fill, or in it grown by a {SEAM_RING}x{SEAM_RING} "
+             "filter (its seam)")
 
+    imgs, excl_by_grow = rest_renders(data, kval, seed + 303, GROWS)
+    lg_all = logits(net, imgs)
+    cimgs, cex_by_grow = capsule_exclusions(data, kval, wval, seed + 307, GROWS)
+    lc_all = logits(net, cimgs)
     for grow in GROWS:
-        imgs, excl = rest_renders(data, kval, seed + 303, grow)
         # a polyp so large that, grown, it leaves fewer cells than the
         # pooling takes has no "rest": that frame is left out, and counted
-        ok = enough_cells(excl)
-        imgs, excl = imgs[ok], excl[ok]
-        lg = logits(net, imgs)
-        sp = whole(lg)
+        ok = enough_cells(excl_by_grow[grow])
+        excl, lg = excl_by_grow[grow][ok], lg_all[ok]
         rest = lambda lgs, ex=excl: np.array([frame_score(g, ~e) for g, e in zip(lgs, ex)])  # noqa: E731
-        sr = rest(lg)
+        sp, sr = whole(lg), rest(lg)
         out[f"rest_of_frame_g{grow}"] = dict(
             summary(sp, sr, seed, thr, "polyp", "rest"), excluded_share=float(excl.mean()),
             left_out=int((~ok).sum()),
             note=f"polyp frames rendered as capsule video, scored whole against themselves with "
-                 f"the polyp grown by {grow} cache px left out of the top-{tp.TOPK} pooling")
-        pair(f"rest_of_frame_g{grow}", imgs, imgs, whole, rest)
-        # the same share left out of polyp-free capsule frames: what pooling
-        # fewer cells alone does to a score
-        rng = np.random.RandomState(seed + 307)
-        z = np.zeros((tp.CACHE_SIDE, tp.CACHE_SIDE), np.float32)
-        cimgs, cex = [], []
-        for j, w in enumerate(wval):
-            st = rng.get_state()
-            a, _ = tp.capsule_look(rng, data["wimg"][w], z)
-            rng.set_state(st)
-            g = tp.grown(data["kmask"][kval[j % len(kval)]] >= 128, grow).astype(np.float32)
-            _, e = tp.capsule_look(rng, data["wimg"][w], g)
-            cimgs.append(a)
-            cex.append(e > 0)
-        ok = enough_cells(np.stack(cex))
-        lc = logits(net, np.stack(cimgs)[ok])
-        cex = np.stack(cex)[ok]
+                 f"the polyp grown by a {grow}x{grow} maximum filter (cache size) left out of "
+                 f"the top-{tp.TOPK} pooling")
+        pair(f"rest_of_frame_g{grow}", imgs[ok], imgs[ok], sp, sr, whole, rest)
+        # the same regions left out of polyp-free capsule frames: what
+        # pooling fewer cells alone does to a score
+        ok = enough_cells(cex_by_grow[grow])
+        cex, lc = cex_by_grow[grow][ok], lc_all[ok]
         sw = whole(lc)
         sx = np.array([frame_score(g, ~e) for g, e in zip(lc, cex)])
         out[f"exclusion_control_g{grow}"] = dict(
-            n=len(sw), left_out=int((~ok).sum()), whole_flagged=float(np.mean(sw >= thr)), excluded_flagged=float(np.mean(sx >= thr)),
-            mean_score_change=float(np.mean(sx - sw)),
+            n=len(sw), left_out=int((~ok).sum()), whole_flagged=float(np.mean(sw >= thr)),
+            excluded_flagged=float(np.mean(sx >= thr)), mean_score_change=float(np.mean(sx - sw)),
             note="held-out capsule frames scored whole and with a held-out polyp's region (grown "
                  "alike) left out of the pooling: the rest-of-frame measure's area bias")
     out["source_offset"] = source_offset(net, data, kval, wval, seed, fold)

@@ -486,7 +486,7 @@ import polyp_standins as st
 data = tp.build_cache(sys.argv[2], sys.argv[3], (40, 80))
 idx = [i for i in range(len(data["kimg"])) if (data["kmask"][i] >= 128).any()][:6]
 polyp, _, _ = tp.colon_rendered_pairs(data, idx, 7, "blur")
-imgs, excl = st.rest_renders(data, idx, 7, 25)
+imgs, excl = st.rest_renders(data, idx, 7, (25,))
 assert np.array_equal(polyp, imgs), "rest_of_frame renders differ from the colon pairs'"
 cp, cf, _ = tp.colon_rendered_pairs(data, idx, 8, "copy")
 sp, sf, region = st.copy_pairs_with_fill(data, idx, 8)
