@@ -968,6 +968,27 @@ def source_rank_loss(fl, yb, kind):
     return (soft - 0.5) ** 2
 
 
+def level_loss(logits, yb, kind):
+    """--level-weight: how far the heatmap level of polyp-free Kvasir-SEG
+    samples (background crops, inpainted whole frames) sits above that of
+    polyp-free capsule frames in the batch, squared (0 when either side is
+    missing or the Kvasir-SEG side is not higher). A sample's level is the
+    mean of its middle half of cell logits (a median that every one of those
+    cells feeds). The source measures found the gap to be mostly this level,
+    1.3-2 logits over the whole colonoscopy frame (models/MODEL_CARD-polyp.md,
+    "What the source gap is made of"); the top-16 ranking penalty
+    (source_rank_loss) did not reach it. Only the Kvasir-SEG side moves, as
+    there."""
+    flat = logits.reshape(len(logits), -1)
+    n = flat.shape[1]
+    level = flat.sort(dim=1).values[:, n // 4:n - n // 4].mean(1)
+    kv = (yb == 0) & ((kind == KINDS["kb"]) | (kind == KINDS["ki"]))
+    cap = (yb == 0) & (kind == KINDS["w"])
+    if not kv.any() or not cap.any():
+        return logits.sum() * 0
+    return F.relu(level[kv].mean() - level[cap].detach().mean()) ** 2
+
+
 def overlay_pair_loss(fl, pair):
     """Squared change of the frame probability between a Kvasir-SEG sample
     and the same sample with its overlays removed (pairs in the batch)."""
@@ -1004,7 +1025,7 @@ def domain_loss(head, pooled, kind, lam):
 
 
 def train(data, kidx, widx, epochs, seed, log, tag, widths=None, source_weight=0.0,
-          overlay_weight=4.0, domain_weight=0.0):
+          overlay_weight=4.0, domain_weight=0.0, level_weight=0.0):
     torch.manual_seed(seed)
     # channels-last runs the convolutions through oneDNN: about 5x faster
     # on the CPU than PyTorch's default layout for these small layers
@@ -1036,7 +1057,7 @@ def train(data, kidx, widx, epochs, seed, log, tag, widths=None, source_weight=0
     for ep in range(epochs):
         x, m, kinds, pairs = sampler.epoch(ep, n_kv, n_neg, n_pp, n_pn, n_kb, n_ki, n_kp)
         net.train()
-        tot = src_tot = ovl_tot = dom_tot = pair_tot = 0.0
+        tot = src_tot = ovl_tot = dom_tot = pair_tot = lvl_tot = 0.0
         nb = 0
         # the reversal's strength ramps up over training (DANN's schedule)
         lam = 2.0 / (1.0 + math.exp(-10.0 * ep / max(1, epochs - 1))) - 1.0
@@ -1068,6 +1089,10 @@ def train(data, kidx, widx, epochs, seed, log, tag, widths=None, source_weight=0
                 pl = polyp_pair_loss(fl, pb, yb)
                 loss = loss + PAIR_WEIGHT * pl
                 pair_tot += float(pl)
+            if level_weight:
+                lv = level_loss(logits, yb, kb)
+                loss = loss + level_weight * lv
+                lvl_tot += float(lv)
             if head is not None:
                 dom = domain_loss(head, pooled, kb, lam)
                 loss = loss + domain_weight * dom
@@ -1083,7 +1108,8 @@ def train(data, kidx, widx, epochs, seed, log, tag, widths=None, source_weight=0
             nb += 1
         log(f"{tag} epoch {ep + 1}/{epochs} loss {tot / nb:.4f} source {src_tot / nb:.4f} "
             f"overlay {ovl_tot / nb:.4f} domain {dom_tot / nb:.4f}" +
-            (f" pairs {pair_tot / nb:.4f}" if n_kp else "") + f" ({time.time() - t0:.0f} s)")
+            (f" pairs {pair_tot / nb:.4f}" if n_kp else "") +
+            (f" level {lvl_tot / nb:.4f}" if level_weight else "") + f" ({time.time() - t0:.0f} s)")
     net.eval()
     return net
 
@@ -1977,7 +2003,7 @@ CV_RECIPE_KEYS = ("seed", "widths", "epochs", "input_side", "source_weight", "ov
                   "light_share", "capsule_zoom", "colour_swap", "swap_kind", "domain_weight",
                   "overlay_lookalikes", "paste_negatives", "kvasir_background",
                   "capsule_negatives", "kvasir_inpainted", "inpaint_kind", "polyp_pairs",
-                  "pair_weight", "overlay_measures")
+                  "pair_weight", "overlay_measures", "level_weight")
 
 
 def main():
@@ -2022,6 +2048,10 @@ def main():
     ap.add_argument("--source-weight", type=float, default=0.0,
                     help="weight of the source-ranking penalty on polyp-free frames (off: "
                          "at 4 it cost capsule AUROC, models/MODEL_CARD-polyp.md)")
+    ap.add_argument("--level-weight", type=float, default=0.0,
+                    help="weight of the heatmap-level penalty: polyp-free Kvasir-SEG samples "
+                         "may not sit above polyp-free capsule frames (0 = off; a trial, "
+                         "models/MODEL_CARD-polyp.md)")
     ap.add_argument("--overlay-weight", type=float, default=4.0,
                     help="weight of the overlay-pair consistency penalty")
     ap.add_argument("--light-share", type=float, default=LIGHT_SHARE,
@@ -2109,7 +2139,7 @@ def main():
         ap.error("--paste-negatives, --kvasir-background, --kvasir-inpainted and --polyp-pairs "
                  "take a count >= 0, --capsule-negatives a count >= 1")
     tkw = dict(source_weight=a.source_weight, overlay_weight=a.overlay_weight,
-               domain_weight=a.domain_weight)
+               domain_weight=a.domain_weight, level_weight=a.level_weight)
 
     torch.set_num_threads(a.threads)
     torch.use_deterministic_algorithms(True)
@@ -2208,6 +2238,8 @@ def main():
         metrics["inpaint_kind"] = INPAINT_KIND
     if POLYP_PAIRS:
         metrics.update(polyp_pairs=POLYP_PAIRS, pair_weight=PAIR_WEIGHT)
+    if a.level_weight:  # recorded only when used, as inpaint_kind
+        metrics["level_weight"] = a.level_weight
 
     def save():
         with open(a.metrics + ".partial", "w") as f:
@@ -2261,8 +2293,10 @@ def main():
             have.setdefault("inpaint_kind", "blur")
             have.setdefault("polyp_pairs", 0)
             have.setdefault("pair_weight", None)
+            have.setdefault("level_weight", 0.0)
             want = dict(metrics, inpaint_kind=INPAINT_KIND, polyp_pairs=POLYP_PAIRS,
-                        pair_weight=PAIR_WEIGHT if POLYP_PAIRS else None)
+                        pair_weight=PAIR_WEIGHT if POLYP_PAIRS else None,
+                        level_weight=a.level_weight)
             want = json.loads(json.dumps(want))  # as the file holds them (tuples as lists)
             # a setting the file does not record counts as different: an
             # older or foreign file is not taken for this recipe
