@@ -172,6 +172,44 @@ fi
 grep -q -- "--compare goes with --evaluate" "$T/eval3.err" || fail "no clear error: $(cat "$T/eval3.err")"
 ok "--evaluate reproduces the training's figures, --compare pairs them, a damaged file is refused"
 
+# the level penalty (--level-weight): the squared amount by which the
+# middle-half level of polyp-free Kvasir-SEG samples sits above that of
+# polyp-free capsule frames; only the Kvasir-SEG side, only its middle cells
+# take the gradient; frames with a polyp and a lower Kvasir-SEG side count
+# for nothing
+PYTHONDONTWRITEBYTECODE=1 /usr/bin/python3 - "$CS_SOURCE_DIR/tools" <<'PY' \
+    || fail "level_loss is wrong"
+import sys
+import torch
+sys.path.insert(0, sys.argv[1])
+import train_polyp as tp
+K = tp.KINDS
+n = 40 * 40
+base = torch.linspace(-1.0, 1.0, n).reshape(40, 40)  # middle half: mean 0
+lg = torch.stack([base - 5, base - 7, base - 6, base + 3]).requires_grad_()
+kind = torch.tensor([K["kb"], K["w"], K["ki"], K["kb"]])
+y = torch.tensor([0.0, 0.0, 0.0, 1.0])  # the last has a polyp: not counted
+loss = tp.level_loss(lg, y, kind)
+assert abs(float(loss) - ((-5.5) - (-7)) ** 2) < 1e-4, float(loss)
+loss.backward()
+g = lg.grad.reshape(4, -1)
+assert float(g[1].abs().sum()) == 0 and float(g[3].abs().sum()) == 0, "capsule or polyp side moved"
+for i in (0, 2):  # the middle half of the sorted cells, and only those
+    order = lg[i].detach().reshape(-1).argsort()
+    mid = order[n // 4:n - n // 4]
+    assert int((g[i] != 0).sum()) == len(mid) and bool((g[i][mid] > 0).all()), i
+lower = torch.stack([base - 8, base - 7])
+assert float(tp.level_loss(lower, torch.zeros(2), torch.tensor([K["kb"], K["w"]]))) == 0
+assert float(tp.level_loss(lower, torch.zeros(2), torch.tensor([K["kb"], K["ki"]]))) == 0
+PY
+/usr/bin/python3 "$CS_SOURCE_DIR/tools/train_polyp.py" --smoke --shared "$CS_SHARED_DIR/data" \
+    --cache "$T/cache" --part final --level-weight 0.5 --out "$T/wl.bin" --metrics "$T/ml.json" \
+    2>"$T/level.log" || fail "training with --level-weight failed: $(tail -3 "$T/level.log")"
+grep -q " level [0-9.]* (" "$T/level.log" || fail "the level penalty is not logged: $(cat "$T/level.log")"
+python3 -c 'import json,sys; assert json.load(open(sys.argv[1]))["level_weight"] == 0.5' "$T/ml.json" \
+    || fail "level_weight not recorded in the metrics"
+ok "level penalty: its value, its gradient, its record"
+
 # a negative sample count is refused by name, before any data is read
 if /usr/bin/python3 "$CS_SOURCE_DIR/tools/train_polyp.py" --smoke --shared "$CS_SHARED_DIR/data" \
     --cache "$T/cache" --out "$T/w3.bin" --metrics "$T/m3.json" --paste-negatives -1 \
