@@ -977,8 +977,11 @@ def level_loss(logits, yb, kind):
     cells feeds). The source measures found the gap to be mostly this level,
     1.3-2 logits over the whole colonoscopy frame (models/MODEL_CARD-polyp.md,
     "What the source gap is made of"); the top-16 ranking penalty
-    (source_rank_loss) did not reach it. Only the Kvasir-SEG side moves, as
-    there."""
+    (source_rank_loss) did not reach it. Both sides take the gradient: a
+    shift of the whole heatmap then leaves the penalty as it is, so it can
+    only be met by what tells the sources apart. (With the capsule side held
+    fixed, as in source_rank_loss, lowering every logit paid off: the trial
+    ran away, the model card says how.)"""
     flat = logits.reshape(len(logits), -1)
     n = flat.shape[1]
     level = flat.sort(dim=1).values[:, n // 4:n - n // 4].mean(1)
@@ -986,7 +989,7 @@ def level_loss(logits, yb, kind):
     cap = (yb == 0) & (kind == KINDS["w"])
     if not kv.any() or not cap.any():
         return logits.sum() * 0
-    return F.relu(level[kv].mean() - level[cap].detach().mean()) ** 2
+    return F.relu(level[kv].mean() - level[cap].mean()) ** 2
 
 
 def overlay_pair_loss(fl, pair):
