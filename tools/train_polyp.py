@@ -2141,6 +2141,8 @@ def main():
             or CAPSULE_NEGATIVES < 1:
         ap.error("--paste-negatives, --kvasir-background, --kvasir-inpainted and --polyp-pairs "
                  "take a count >= 0, --capsule-negatives a count >= 1")
+    if a.level_weight < 0:
+        ap.error("--level-weight takes a weight >= 0 (0 = off)")
     tkw = dict(source_weight=a.source_weight, overlay_weight=a.overlay_weight,
                domain_weight=a.domain_weight, level_weight=a.level_weight)
 

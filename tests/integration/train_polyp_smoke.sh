@@ -210,6 +210,12 @@ PY
 grep -q " level [0-9.]* (" "$T/level.log" || fail "the level penalty is not logged: $(cat "$T/level.log")"
 python3 -c 'import json,sys; assert json.load(open(sys.argv[1]))["level_weight"] == 0.5' "$T/ml.json" \
     || fail "level_weight not recorded in the metrics"
+if /usr/bin/python3 "$CS_SOURCE_DIR/tools/train_polyp.py" --smoke --shared "$CS_SHARED_DIR/data" \
+    --cache "$T/cache" --part final --level-weight -1 --out "$T/wl2.bin" --metrics "$T/ml2.json" \
+    2>"$T/level2.err"; then
+    fail "a negative --level-weight was accepted"
+fi
+grep -q -- "--level-weight takes a weight >= 0" "$T/level2.err" || fail "no clear error: $(cat "$T/level2.err")"
 ok "level penalty: its value, its gradient, its record"
 
 # a negative sample count is refused by name, before any data is read
