@@ -968,28 +968,58 @@ def source_rank_loss(fl, yb, kind):
     return (soft - 0.5) ** 2
 
 
-def level_loss(logits, yb, kind):
-    """--level-weight: how far the heatmap level of polyp-free Kvasir-SEG
-    samples (background crops, inpainted whole frames) sits above that of
-    polyp-free capsule frames in the batch, squared (0 when either side is
-    missing or the Kvasir-SEG side is not higher). A sample's level is the
-    mean of its middle half of cell logits (a median that every one of those
-    cells feeds). The source measures found the gap to be mostly this level,
-    1.3-2 logits over the whole colonoscopy frame (models/MODEL_CARD-polyp.md,
-    "What the source gap is made of"); the top-16 ranking penalty
-    (source_rank_loss) did not reach it. Both sides take the gradient: a
-    shift of the whole heatmap then leaves the penalty as it is, so it can
-    only be met by what tells the sources apart. (With the capsule side held
-    fixed, as in source_rank_loss, lowering every logit paid off: the trial
-    ran away, the model card says how.)"""
+def sample_levels(logits):
+    """Each sample's heatmap level: the mean of its middle half of cell
+    logits (a median that every one of those cells feeds)."""
     flat = logits.reshape(len(logits), -1)
     n = flat.shape[1]
-    level = flat.sort(dim=1).values[:, n // 4:n - n // 4].mean(1)
+    return flat.sort(dim=1).values[:, n // 4:n - n // 4].mean(1)
+
+
+def level_sides(kind, yb):
+    """The two sides the level penalty compares: polyp-free Kvasir-SEG
+    samples (background crops, inpainted whole frames) and polyp-free
+    capsule frames (boolean masks over the batch)."""
     kv = (yb == 0) & ((kind == KINDS["kb"]) | (kind == KINDS["ki"]))
-    cap = (yb == 0) & (kind == KINDS["w"])
+    return kv, (yb == 0) & (kind == KINDS["w"])
+
+
+def ceiling_ramp(ep, epochs):
+    """The weight of --level-ceiling's term at epoch ep (0-based): 0 through
+    the learning-rate warm-up (the first 15 % of the epochs), rising
+    linearly to 1 over the next 15 %. Every level starts near 0, far above
+    any ceiling: from the first epoch the term outweighed the rest of the
+    loss 20-fold and training never caught up (the model card's first
+    ceiling run)."""
+    return min(1.0, max(0.0, (ep / epochs - 0.15) / 0.15))
+
+
+def level_loss(logits, yb, kind, ceiling=None, ceiling_weight=1.0):
+    """--level-weight: how far the heatmap level (sample_levels) of
+    polyp-free Kvasir-SEG samples sits above that of polyp-free capsule
+    frames in the batch, squared (0 when either side is missing or the
+    Kvasir-SEG side is not higher). The source measures found the gap to be
+    mostly this level, 1.3-2 logits over the whole colonoscopy frame
+    (models/MODEL_CARD-polyp.md, "What the source gap is made of"); the
+    top-16 ranking penalty (source_rank_loss) did not reach it. Both sides
+    take the gradient: a shift of the whole heatmap then leaves the penalty
+    as it is, so it can only be met by what tells the sources apart. (With
+    the capsule side held fixed, as in source_rank_loss, lowering every
+    logit paid off: the trial ran away, the model card says how.)
+    ceiling (--level-ceiling, logits): the capsule side's level may not
+    rise above it either, squared as well, times ceiling_weight
+    (ceiling_ramp). Met without it, the penalty was
+    met mostly by raising the capsule level, which cost capsule
+    specificity (the card's first trial)."""
+    level = sample_levels(logits)
+    kv, cap = level_sides(kind, yb)
     if not kv.any() or not cap.any():
         return logits.sum() * 0
-    return F.relu(level[kv].mean() - level[cap].mean()) ** 2
+    cap_level = level[cap].mean()
+    loss = F.relu(level[kv].mean() - cap_level) ** 2
+    if ceiling is not None:
+        loss = loss + ceiling_weight * F.relu(cap_level - ceiling) ** 2
+    return loss
 
 
 def overlay_pair_loss(fl, pair):
@@ -1028,7 +1058,7 @@ def domain_loss(head, pooled, kind, lam):
 
 
 def train(data, kidx, widx, epochs, seed, log, tag, widths=None, source_weight=0.0,
-          overlay_weight=4.0, domain_weight=0.0, level_weight=0.0):
+          overlay_weight=4.0, domain_weight=0.0, level_weight=0.0, level_ceiling=None):
     torch.manual_seed(seed)
     # channels-last runs the convolutions through oneDNN: about 5x faster
     # on the CPU than PyTorch's default layout for these small layers
@@ -1061,6 +1091,7 @@ def train(data, kidx, widx, epochs, seed, log, tag, widths=None, source_weight=0
         x, m, kinds, pairs = sampler.epoch(ep, n_kv, n_neg, n_pp, n_pn, n_kb, n_ki, n_kp)
         net.train()
         tot = src_tot = ovl_tot = dom_tot = pair_tot = lvl_tot = 0.0
+        side_sums = np.zeros(4)  # the level sides' sums and counts, for the log
         nb = 0
         # the reversal's strength ramps up over training (DANN's schedule)
         lam = 2.0 / (1.0 + math.exp(-10.0 * ep / max(1, epochs - 1))) - 1.0
@@ -1093,9 +1124,13 @@ def train(data, kidx, widx, epochs, seed, log, tag, widths=None, source_weight=0
                 loss = loss + PAIR_WEIGHT * pl
                 pair_tot += float(pl)
             if level_weight:
-                lv = level_loss(logits, yb, kb)
+                lv = level_loss(logits, yb, kb, level_ceiling, ceiling_ramp(ep, epochs))
                 loss = loss + level_weight * lv
                 lvl_tot += float(lv)
+                with torch.no_grad():
+                    lev = sample_levels(logits)
+                    for j, side in enumerate(level_sides(kb, yb)):
+                        side_sums[2 * j:2 * j + 2] += float(lev[side].sum()), int(side.sum())
             if head is not None:
                 dom = domain_loss(head, pooled, kb, lam)
                 loss = loss + domain_weight * dom
@@ -1112,7 +1147,9 @@ def train(data, kidx, widx, epochs, seed, log, tag, widths=None, source_weight=0
         log(f"{tag} epoch {ep + 1}/{epochs} loss {tot / nb:.4f} source {src_tot / nb:.4f} "
             f"overlay {ovl_tot / nb:.4f} domain {dom_tot / nb:.4f}" +
             (f" pairs {pair_tot / nb:.4f}" if n_kp else "") +
-            (f" level {lvl_tot / nb:.4f}" if level_weight else "") + f" ({time.time() - t0:.0f} s)")
+            (f" level {lvl_tot / nb:.4f} kvasir {side_sums[0] / max(1, side_sums[1]):.2f}"
+             f" capsule {side_sums[2] / max(1, side_sums[3]):.2f}" if level_weight else "") +
+            f" ({time.time() - t0:.0f} s)")
     net.eval()
     return net
 
@@ -2006,7 +2043,7 @@ CV_RECIPE_KEYS = ("seed", "widths", "epochs", "input_side", "source_weight", "ov
                   "light_share", "capsule_zoom", "colour_swap", "swap_kind", "domain_weight",
                   "overlay_lookalikes", "paste_negatives", "kvasir_background",
                   "capsule_negatives", "kvasir_inpainted", "inpaint_kind", "polyp_pairs",
-                  "pair_weight", "overlay_measures", "level_weight")
+                  "pair_weight", "overlay_measures", "level_weight", "level_ceiling")
 
 
 def main():
@@ -2055,6 +2092,9 @@ def main():
                     help="weight of the heatmap-level penalty: polyp-free Kvasir-SEG samples "
                          "may not sit above polyp-free capsule frames (0 = off; a trial, "
                          "models/MODEL_CARD-polyp.md)")
+    ap.add_argument("--level-ceiling", type=float, metavar="LOGITS",
+                    help="with --level-weight: the polyp-free capsule frames' heatmap level "
+                         "may not rise above this either (a trial)")
     ap.add_argument("--overlay-weight", type=float, default=4.0,
                     help="weight of the overlay-pair consistency penalty")
     ap.add_argument("--light-share", type=float, default=LIGHT_SHARE,
@@ -2143,8 +2183,13 @@ def main():
                  "take a count >= 0, --capsule-negatives a count >= 1")
     if a.level_weight < 0:
         ap.error("--level-weight takes a weight >= 0 (0 = off)")
+    if a.level_ceiling is not None and not a.level_weight:
+        ap.error("--level-ceiling goes with --level-weight (it bounds that penalty's capsule side)")
+    if a.level_ceiling is not None and not math.isfinite(a.level_ceiling):
+        ap.error("--level-ceiling takes a finite level in logits")
     tkw = dict(source_weight=a.source_weight, overlay_weight=a.overlay_weight,
-               domain_weight=a.domain_weight, level_weight=a.level_weight)
+               domain_weight=a.domain_weight, level_weight=a.level_weight,
+               level_ceiling=a.level_ceiling)
 
     torch.set_num_threads(a.threads)
     torch.use_deterministic_algorithms(True)
@@ -2245,6 +2290,8 @@ def main():
         metrics.update(polyp_pairs=POLYP_PAIRS, pair_weight=PAIR_WEIGHT)
     if a.level_weight:  # recorded only when used, as inpaint_kind
         metrics["level_weight"] = a.level_weight
+    if a.level_ceiling is not None:
+        metrics["level_ceiling"] = a.level_ceiling
 
     def save():
         with open(a.metrics + ".partial", "w") as f:
@@ -2299,9 +2346,10 @@ def main():
             have.setdefault("polyp_pairs", 0)
             have.setdefault("pair_weight", None)
             have.setdefault("level_weight", 0.0)
+            have.setdefault("level_ceiling", None)
             want = dict(metrics, inpaint_kind=INPAINT_KIND, polyp_pairs=POLYP_PAIRS,
                         pair_weight=PAIR_WEIGHT if POLYP_PAIRS else None,
-                        level_weight=a.level_weight)
+                        level_weight=a.level_weight, level_ceiling=a.level_ceiling)
             want = json.loads(json.dumps(want))  # as the file holds them (tuples as lists)
             # a setting the file does not record counts as different: an
             # older or foreign file is not taken for this recipe

@@ -203,20 +203,46 @@ assert abs(float(g.sum())) < 1e-5, "a shift of every logit would change the pena
 lower = torch.stack([base - 8, base - 7])
 assert float(tp.level_loss(lower, torch.zeros(2), torch.tensor([K["kb"], K["w"]]))) == 0
 assert float(tp.level_loss(lower, torch.zeros(2), torch.tensor([K["kb"], K["ki"]]))) == 0
+# --level-ceiling: the capsule side's level (-7 here) may not rise above it
+# either; below it, it adds nothing, and it pulls the capsule side down only
+lg.grad = None
+assert abs(float(tp.level_loss(lg, y, kind, -6.0)) - float(loss)) < 1e-6
+over = tp.level_loss(lg, y, kind, -7.5)
+assert abs(float(over) - (1.5 ** 2 + 0.5 ** 2)) < 1e-4, float(over)
+over.backward()
+g2 = lg.grad.reshape(4, -1)
+assert abs(float(g2[1].sum()) - (-2 * 1.5 + 2 * 0.5)) < 1e-4, float(g2[1].sum())
+assert abs(float(g2[0].sum() + g2[2].sum()) - 2 * 1.5) < 1e-4
+assert float(tp.level_loss(lower, torch.zeros(2), torch.tensor([K["kb"], K["w"]]), -7.5)) > 0.2
+half = tp.level_loss(lower, torch.zeros(2), torch.tensor([K["kb"], K["w"]]), -7.5, 0.5)
+assert abs(float(half) - 0.5 * 0.5 ** 2) < 1e-5, float(half)
+# the ceiling waits out the warm-up (15 % of the epochs), then ramps to 1
+ramp = [tp.ceiling_ramp(ep, 100) for ep in range(100)]
+assert ramp[:16] == [0.0] * 16 and ramp[30:] == [1.0] * 70, ramp
+assert all(0 < r < 1 for r in ramp[16:30]) and ramp == sorted(ramp), ramp
 PY
 /usr/bin/python3 "$CS_SOURCE_DIR/tools/train_polyp.py" --smoke --shared "$CS_SHARED_DIR/data" \
-    --cache "$T/cache" --part final --level-weight 0.5 --out "$T/wl.bin" --metrics "$T/ml.json" \
+    --cache "$T/cache" --part final --level-weight 0.5 --level-ceiling -6.75 --out "$T/wl.bin" --metrics "$T/ml.json" \
     2>"$T/level.log" || fail "training with --level-weight failed: $(tail -3 "$T/level.log")"
-grep -q " level [0-9.]* (" "$T/level.log" || fail "the level penalty is not logged: $(cat "$T/level.log")"
-python3 -c 'import json,sys; assert json.load(open(sys.argv[1]))["level_weight"] == 0.5' "$T/ml.json" \
-    || fail "level_weight not recorded in the metrics"
+grep -q " level [0-9.]* kvasir -\?[0-9.]* capsule -\?[0-9.]* (" "$T/level.log" \
+    || fail "the level penalty and its sides are not logged: $(cat "$T/level.log")"
+python3 -c 'import json,sys; m = json.load(open(sys.argv[1]))
+assert (m["level_weight"], m["level_ceiling"]) == (0.5, -6.75)' "$T/ml.json" \
+    || fail "level_weight and level_ceiling not recorded in the metrics"
 if /usr/bin/python3 "$CS_SOURCE_DIR/tools/train_polyp.py" --smoke --shared "$CS_SHARED_DIR/data" \
     --cache "$T/cache" --part final --level-weight -1 --out "$T/wl2.bin" --metrics "$T/ml2.json" \
     2>"$T/level2.err"; then
     fail "a negative --level-weight was accepted"
 fi
 grep -q -- "--level-weight takes a weight >= 0" "$T/level2.err" || fail "no clear error: $(cat "$T/level2.err")"
-ok "level penalty: its value, its gradient, its record"
+if /usr/bin/python3 "$CS_SOURCE_DIR/tools/train_polyp.py" --smoke --shared "$CS_SHARED_DIR/data" \
+    --cache "$T/cache" --part final --level-ceiling -6 --out "$T/wl3.bin" --metrics "$T/ml3.json" \
+    2>"$T/level3.err"; then
+    fail "--level-ceiling without --level-weight was accepted"
+fi
+grep -q -- "--level-ceiling goes with --level-weight" "$T/level3.err" \
+    || fail "no clear error: $(cat "$T/level3.err")"
+ok "level penalty and its ceiling: their value, their gradient, their record"
 
 # a negative sample count is refused by name, before any data is read
 if /usr/bin/python3 "$CS_SOURCE_DIR/tools/train_polyp.py" --smoke --shared "$CS_SHARED_DIR/data" \
