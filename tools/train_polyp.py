@@ -989,7 +989,7 @@ def ceiling_ramp(ep, epochs):
     the learning-rate warm-up (the first 15 % of the epochs), rising
     linearly to 1 over the next 15 %. Every level starts near 0, far above
     any ceiling: from the first epoch the term outweighed the rest of the
-    loss 20-fold and training never caught up (the model card's first
+    loss about 12-fold and training never caught up (the model card's first
     ceiling run)."""
     return min(1.0, max(0.0, (ep / epochs - 0.15) / 0.15))
 
