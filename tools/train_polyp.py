@@ -994,7 +994,7 @@ def ceiling_ramp(ep, epochs):
     return min(1.0, max(0.0, (ep / epochs - 0.15) / 0.15))
 
 
-def level_loss(logits, yb, kind, ceiling=None, ceiling_weight=1.0):
+def level_loss(logits, yb, kind, ceiling=None, ceiling_weight=1.0, level=None):
     """--level-weight: how far the heatmap level (sample_levels) of
     polyp-free Kvasir-SEG samples sits above that of polyp-free capsule
     frames in the batch, squared (0 when either side is missing or the
@@ -1010,8 +1010,9 @@ def level_loss(logits, yb, kind, ceiling=None, ceiling_weight=1.0):
     rise above it either, squared as well, times ceiling_weight
     (ceiling_ramp). Met without it, the penalty was
     met mostly by raising the capsule level, which cost capsule
-    specificity (the card's first trial)."""
-    level = sample_levels(logits)
+    specificity (the card's first trial). level: sample_levels(logits),
+    when the caller has it already (the training loop logs it)."""
+    level = sample_levels(logits) if level is None else level
     kv, cap = level_sides(kind, yb)
     if not kv.any() or not cap.any():
         return logits.sum() * 0
@@ -1124,13 +1125,12 @@ def train(data, kidx, widx, epochs, seed, log, tag, widths=None, source_weight=0
                 loss = loss + PAIR_WEIGHT * pl
                 pair_tot += float(pl)
             if level_weight:
-                lv = level_loss(logits, yb, kb, level_ceiling, ceiling_ramp(ep, epochs))
+                lev = sample_levels(logits)
+                lv = level_loss(logits, yb, kb, level_ceiling, ceiling_ramp(ep, epochs), lev)
                 loss = loss + level_weight * lv
                 lvl_tot += float(lv)
-                with torch.no_grad():
-                    lev = sample_levels(logits)
-                    for j, side in enumerate(level_sides(kb, yb)):
-                        side_sums[2 * j:2 * j + 2] += float(lev[side].sum()), int(side.sum())
+                for j, side in enumerate(level_sides(kb, yb)):
+                    side_sums[2 * j:2 * j + 2] += float(lev[side].detach().sum()), int(side.sum())
             if head is not None:
                 dom = domain_loss(head, pooled, kb, lam)
                 loss = loss + domain_weight * dom
