@@ -1304,6 +1304,15 @@ def seg_metrics(net, data, idx):
     the engine's for a flagged frame (nine passes) on every frame; the
     engine outlines an unflagged frame with one pass, and `capscreen eval
     --masks` measures exactly what it does."""
+    dices, ious, hits, score = seg_per_frame(net, data, idx)
+    return dict(dice=float(np.mean(dices)), iou=float(np.mean(ious)),
+                hit_rate=float(np.mean(hits)), n=len(idx)), score
+
+
+def seg_per_frame(net, data, idx):
+    """seg_metrics' measures frame by frame, in idx's order: Dice, IoU and
+    hit (bool) arrays, and the frames' scores; so that two networks can be
+    compared on the same frames (compare_models)."""
     imgs = np.stack([resize_u8(data["kimg"][i]) for i in idx])
     _, score = predict(net, imgs)
     prob = predict_outline(net, [data["kimg"][i] for i in idx])
@@ -1321,8 +1330,7 @@ def seg_metrics(net, data, idx):
         cx = (x0 + x1) / 2 * CACHE_SIDE / OUT
         cy = (y0 + y1) / 2 * CACHE_SIDE / OUT
         hits.append(bool(gt[min(int(cy), CACHE_SIDE - 1), min(int(cx), CACHE_SIDE - 1)]))
-    return dict(dice=float(np.mean(dices)), iou=float(np.mean(ious)),
-                hit_rate=float(np.mean(hits)), n=len(idx)), score
+    return np.array(dices, float), np.array(ious, float), np.array(hits, bool), score
 
 
 def capsule_set(data, kidx, widx, seed):
@@ -1759,6 +1767,21 @@ def paired_auroc_difference(a_pos, a_neg, b_pos, b_neg, seed, n=1000):
                 evaluated=auroc(a_pos, a_neg), compared=auroc(b_pos, b_neg))
 
 
+def paired_mean_difference(a, b, seed, n=1000):
+    """Mean of a - b, where a[i] and b[i] are two models' measures of one
+    frame (a Dice, a hit), with a 95 % bootstrap interval over the frames:
+    as paired_auroc_difference, for a per-frame mean."""
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    if len(a) == 0:
+        return dict(difference=None, interval95=None, evaluated=None, compared=None)
+    d = a - b
+    rng = np.random.RandomState(seed)
+    v = [d[rng.randint(len(d), size=len(d))].mean() for _ in range(n)]
+    return dict(difference=float(d.mean()), interval95=[float(np.percentile(v, 2.5)),
+                                                         float(np.percentile(v, 97.5))],
+                evaluated=float(a.mean()), compared=float(b.mean()))
+
+
 def compare_models(net, ref, data, kval, wval, ktr, wtr, seed):
     """--evaluate W --compare REF: the measures of fold_report and
     training_frames_gap, recomputed on the very same images (same seeds) for
@@ -1784,8 +1807,18 @@ def compare_models(net, ref, data, kval, wval, ktr, wtr, seed):
                              colon_rendered_polyp_copy=colon["copy"]).items():
         (ap_, bp), (an, bn) = both(p), both(q)
         out[name] = paired_auroc_difference(ap_, an, bp, bn, seed)
+    # the outline on the held-out Kvasir-SEG frames, frame by frame (seg_metrics')
+    da, _, ha, _ = seg_per_frame(net, data, kval)
+    db, _, hb, _ = seg_per_frame(ref, data, kval)
+    out["outline_dice"] = paired_mean_difference(da, db, seed)
+    out["outline_hit_rate"] = dict(paired_mean_difference(ha, hb, seed),
+                                   hit_only_evaluated=int(np.sum(ha & ~hb)),
+                                   hit_only_compared=int(np.sum(hb & ~ha)))
     out["note"] = ("AUROC of the evaluated weights minus the --compare weights on the same images; "
-                   "95 % paired bootstrap interval over those images")
+                   "95 % paired bootstrap interval over those images; outline_dice and "
+                   "outline_hit_rate: the mean over the held-out Kvasir-SEG frames of each "
+                   "frame's Dice or hit (as kvasir's), paired the same way, with the frames "
+                   "that only one of the two hits")
     return out
 
 # --------------------------------------------------------------------------

@@ -89,6 +89,28 @@ for k in ("capsule_auroc", "source_auroc_polyp_free", "source_auroc_inpainted",
     # the pairs are drawn on the very images the report scored
     own = e["capsule"]["auroc"] if k == "capsule_auroc" else e[k]["auroc"]
     assert abs(p[k]["evaluated"] - own) < 1e-9, (k, p[k], own)
+# the outline, frame by frame on the report's own frames
+for k, own in (("outline_dice", "dice"), ("outline_hit_rate", "hit_rate")):
+    assert p[k]["difference"] == 0 and p[k]["interval95"] == [0, 0], (k, p[k])
+    assert abs(p[k]["evaluated"] - e["kvasir"][own]) < 1e-12, (k, p[k], e["kvasir"])
+assert p["outline_hit_rate"]["hit_only_evaluated"] == p["outline_hit_rate"]["hit_only_compared"] == 0
+PY
+# and on two different sets of per-frame measures: evaluated minus compared,
+# its interval around it
+PYTHONDONTWRITEBYTECODE=1 /usr/bin/python3 - "$CS_SOURCE_DIR/tools" <<'PY' \
+    || fail "paired_mean_difference is wrong"
+import sys
+import numpy as np
+sys.path.insert(0, sys.argv[1])
+import train_polyp as tp
+a = np.array([1, 1, 1, 0, 1, 1, 0, 1], float)
+b = np.array([1, 0, 0, 0, 1, 1, 0, 0], float)
+r = tp.paired_mean_difference(a, b, 1)
+assert abs(r["difference"] - 0.375) < 1e-12 and r["evaluated"] == 0.75 and r["compared"] == 0.375, r
+lo, hi = r["interval95"]
+assert 0 <= lo < 0.375 < hi <= 1, r
+assert abs(tp.paired_mean_difference(b, a, 1)["difference"] + 0.375) < 1e-12
+assert tp.paired_mean_difference([], [], 1)["difference"] is None
 PY
 # each colon pair is one draw of the capsule look: with a "polyp removed"
 # frame equal to the frame itself, the two sides come out identical
