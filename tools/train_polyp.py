@@ -1782,16 +1782,20 @@ def paired_mean_difference(a, b, seed, n=1000):
                 evaluated=float(a.mean()), compared=float(b.mean()))
 
 
-def compare_models(net, ref, data, kval, wval, ktr, wtr, seed):
+def compare_models(net, ref, data, kval, wval, ktr, wtr, seed, report_seed=None):
     """--evaluate W --compare REF: the measures of fold_report and
     training_frames_gap, recomputed on the very same images (same seeds) for
-    both networks, as paired differences W - REF."""
+    both networks, as paired differences W - REF. report_seed is the seed
+    fold_report drew its capsule set and crops with (default seed: fold 4's,
+    the final model's; another fold's report draws them with its own), seed
+    that of the --evaluate report's other measures."""
     def both(imgs):
         return predict(net, imgs)[1], predict(ref, imgs)[1]
 
-    pos, neg = capsule_set(data, kval, wval, seed)
-    kb, cb = background_crops(data, kval, wval, seed + 1)
-    ka, ca = background_crops_alike(data, kval, wval, seed + 2)
+    rs = seed if report_seed is None else report_seed
+    pos, neg = capsule_set(data, kval, wval, rs)
+    kb, cb = background_crops(data, kval, wval, rs + 1)
+    ka, ca = background_crops_alike(data, kval, wval, rs + 2)
     ki = np.stack([resize_u8(inpainted_kvasir(data, i)) for i in kval])
     kt, ct = background_crops(data, ktr, wtr, seed + 1)  # seed as training_frames_gap's
     kr, cr = capsule_rendered_sets(data, kval, wval, seed + 2)  # as capsule_rendered_gap's
@@ -2258,8 +2262,8 @@ def main():
         # the capsule set drawn as the run that made fold F's report drew it
         # (training: fold 4 is the final model's, a.seed + 300; the other
         # folds are cross-validation's, a.seed + 200 + F), so they pair
-        rep, ps, ns = fold_report(net, data, kva, wh,
-                                  a.seed + 300 if a.fold == 4 else a.seed + 200 + a.fold)
+        report_seed = a.seed + 300 if a.fold == 4 else a.seed + 200 + a.fold
+        rep, ps, ns = fold_report(net, data, kva, wh, report_seed)
         if thr is None:  # an ensemble: its threshold, by training's rule, on the same material
             thr = choose_threshold(ps, ns)["threshold"]
         rep["capsule"].update(operating_point(ps, ns, thr))
@@ -2274,7 +2278,8 @@ def main():
             rep[f"colon_rendered_polyp_{fill}"] = colon_rendered_report(
                 net, data, kva, a.seed + 303 + j, thr, fill)
         if a.compare:
-            rep["paired_vs_compare"] = compare_models(net, ref, data, kva, wh, ktr, wtr, a.seed + 300)
+            rep["paired_vs_compare"] = compare_models(net, ref, data, kva, wh, ktr, wtr, a.seed + 300,
+                                                      report_seed)
             rep["paired_vs_compare"]["compare_weights"] = os.path.basename(a.compare)
         with open(a.metrics, "w") as f:
             json.dump(dict(tool="tools/train_polyp.py --evaluate", weights=",".join(

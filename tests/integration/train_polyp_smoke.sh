@@ -368,10 +368,12 @@ cv_fold0 b --train-seed 14
     --cache "$T/cache" --metrics "$T/ecv.json" --evaluate "$T/fw-a/fold0.bin,$T/fw-b/fold0.bin" \
     --fold 0 >/dev/null 2>"$T/ecv.err" || die "--evaluate --fold 0 failed: $(tail -5 "$T/ecv.err")"
 # one draw alone, scored with --fold 0, gives the figures its
-# cross-validation report gave (the same held-out capsule draw)
+# cross-validation report gave (the same held-out capsule draw); paired
+# with the other draw, on the very images of its own report
 /usr/bin/python3 "$CS_SOURCE_DIR/tools/train_polyp.py" --smoke --shared "$CS_SHARED_DIR/data" \
     --cache "$T/cache" --metrics "$T/ecv1.json" --evaluate "$T/fw-a/fold0.bin" \
-    --fold 0 >/dev/null 2>"$T/ecv1.err" || die "--evaluate --fold 0 failed: $(tail -5 "$T/ecv1.err")"
+    --compare "$T/fw-b/fold0.bin" --fold 0 >/dev/null 2>"$T/ecv1.err" \
+    || die "--evaluate --fold 0 failed: $(tail -5 "$T/ecv1.err")"
 python3 - "$T/mcv-a.json" "$T/mcv-b.json" "$T/ecv.json" "$T/ecv1.json" <<'PY' || fail "fold draws recorded wrong"
 import json, sys
 a, b, e = (json.load(open(p)) for p in sys.argv[1:4])
@@ -385,6 +387,13 @@ one, cv0 = json.load(open(sys.argv[4]))["final"], a["cv"]["folds"][0]
 for k in ("n_pos", "n_neg"):
     assert one["capsule"][k] == cv0["capsule"][k], (k, one["capsule"], cv0["capsule"])
 assert abs(one["capsule"]["auroc"] - cv0["capsule"]["auroc"]) < 0.02, (one["capsule"], cv0["capsule"])
+p = one["paired_vs_compare"]
+for k in ("capsule_auroc", "source_auroc_polyp_free", "source_auroc_polyp_free_alike",
+          "source_auroc_inpainted", "source_auroc_polyp_free_training_frames",
+          "source_auroc_capsule_rendered", "colon_rendered_polyp_blur"):
+    own = one["capsule"]["auroc"] if k == "capsule_auroc" else one[k]["auroc"]
+    assert p[k]["evaluated"] is not None and abs(p[k]["evaluated"] - own) < 1e-9, (k, p[k], own)
+assert abs(p["outline_dice"]["evaluated"] - one["kvasir"]["dice"]) < 1e-12, (p, one["kvasir"])
 PY
 # cross-validation joins a metrics file only of its own recipe, and starts
 # one when there is none
