@@ -28,6 +28,11 @@ cs_status cs_decode_png(const uint8_t *data, size_t len, int detail_min_side, cs
         png_image_free(&png);
         return st;
     }
+    /* A 16-bit PNG without a gAMA or sRGB chunk is sRGB-encoded like an
+     * 8-bit one; the simplified API would otherwise take it as linear light
+     * and brighten it on the way to 8-bit sRGB. A gAMA chunk still wins.
+     * Only settable after begin_read, which resets `flags`. */
+    png.flags |= PNG_IMAGE_FLAG_16BIT_sRGB;
     png.format = PNG_FORMAT_RGB;
     size_t stride = (size_t)png.width * 3;
     uint8_t *full = malloc(stride * png.height);

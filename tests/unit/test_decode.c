@@ -1,6 +1,7 @@
 /* test_decode.c - frame decoding (src/decode/): the analysis size each
- * frame decodes to, JPEG and PNG agreeing on colour, the exact status of
- * each kind of bad input, and the area average of cs_image_from_rgb.
+ * frame decodes to, JPEG and PNG agreeing on colour, 16-bit PNG agreeing
+ * with 8-bit unless a gAMA chunk says otherwise, the exact status of each
+ * kind of bad input, and the area average of cs_image_from_rgb.
  *
  * Most inputs are made at test time with libjpeg-turbo and libpng; the
  * cases on a real capsule frame skip (cmocka skip) without the shared set. */
@@ -15,6 +16,7 @@
 #include <cmocka.h>
 
 #include <jpeglib.h>
+#include <png.h>
 
 #include "capscreen/image.h"
 #include "capscreen/reencode.h"
@@ -258,6 +260,193 @@ static void test_tiny_png_is_unsupported(void **state)
     free(png);
 }
 
+/* ---- 16-bit PNG ----------------------------------------------------------- */
+
+/* A PNG made with libpng's own write API (the simplified writer always adds
+ * gamma information), so the file carries exactly the chunks asked for.
+ * `v8` holds w*h*channels 8-bit values; at depth 16 each is written as
+ * v*257, the same level. gama: 0 writes no gAMA chunk, else its value in
+ * PNG units (100000 = gamma 1.0, linear light). */
+struct membuf {
+    uint8_t *p;
+    size_t n, cap;
+};
+
+static void membuf_write(png_structp png, png_bytep data, size_t len)
+{
+    struct membuf *b = png_get_io_ptr(png);
+    if (b->n + len > b->cap) {
+        size_t cap = (b->n + len) * 2;
+        uint8_t *p = realloc(b->p, cap);
+        if (!p)
+            png_error(png, "out of memory");
+        b->p = p;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->n, data, len);
+    b->n += len;
+}
+
+static void membuf_flush(png_structp png) { (void)png; }
+
+static void png_encode_depth(const uint8_t *v8, int w, int h, int channels, int depth,
+                             png_fixed_point gama, uint8_t **out, size_t *len)
+{
+    const int bytes = depth / 8;
+    const size_t row_len = (size_t)w * channels * bytes;
+    uint8_t *rows = malloc(row_len * h);
+    png_bytep *rowp = malloc(sizeof *rowp * h);
+    assert_non_null(rows);
+    assert_non_null(rowp);
+    for (size_t i = 0; i < (size_t)w * h * channels; i++) {
+        if (depth == 16) {
+            unsigned s = v8[i] * 257u;
+            rows[2 * i] = (uint8_t)(s >> 8); /* PNG samples are big-endian */
+            rows[2 * i + 1] = (uint8_t)(s & 0xFF);
+        } else {
+            rows[i] = v8[i];
+        }
+    }
+    for (int y = 0; y < h; y++)
+        rowp[y] = rows + row_len * y;
+
+    struct membuf buf = {0};
+    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
+    assert_non_null(png);
+    png_infop info = png_create_info_struct(png);
+    assert_non_null(info);
+    if (setjmp(png_jmpbuf(png)))
+        fail_msg("libpng failed writing the test PNG");
+    png_set_write_fn(png, &buf, membuf_write, membuf_flush);
+    png_set_IHDR(png, info, (png_uint_32)w, (png_uint_32)h, depth,
+                 channels == 1 ? PNG_COLOR_TYPE_GRAY : PNG_COLOR_TYPE_RGB, PNG_INTERLACE_NONE,
+                 PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+    if (gama)
+        png_set_gAMA_fixed(png, info, gama);
+    png_write_info(png, info);
+    png_write_image(png, rowp);
+    png_write_end(png, NULL);
+    png_destroy_write_struct(&png, &info);
+    free(rowp);
+    free(rows);
+    *out = buf.p;
+    *len = buf.n;
+}
+
+/* 64x64 decodes at its own size, so pixels compare one to one. */
+#define P16_SIDE 64
+
+/* Gradients across the whole 0..255 range, with flat 8x8 patches in blue. */
+static uint8_t *p16_card(void)
+{
+    uint8_t *px = malloc((size_t)P16_SIDE * P16_SIDE * 3);
+    assert_non_null(px);
+    for (int y = 0; y < P16_SIDE; y++)
+        for (int x = 0; x < P16_SIDE; x++) {
+            uint8_t *p = px + 3 * ((size_t)y * P16_SIDE + x);
+            p[0] = (uint8_t)(x * 255 / (P16_SIDE - 1));
+            p[1] = (uint8_t)(y * 255 / (P16_SIDE - 1));
+            p[2] = (uint8_t)(((x / 8) * 8 + y / 8) * 4);
+        }
+    return px;
+}
+
+static void decode_ok(const uint8_t *data, size_t len, cs_image *img)
+{
+    cs_error err = {0};
+    dirty(img);
+    assert_int_equal(cs_decode_frame(data, len, img, &err), CS_OK);
+    assert_int_equal(img->width, P16_SIDE);
+    assert_int_equal(img->height, P16_SIDE);
+}
+
+/* Without gAMA/sRGB/iCCP a 16-bit PNG is sRGB-encoded like an 8-bit one
+ * (libpng's simplified reader would otherwise take it as linear light and
+ * brighten it: a mid grey 128 came out as 186). */
+static void test_png16_without_gama_decodes_like_png8(void **state)
+{
+    (void)state;
+    uint8_t *px = p16_card(), *p8 = NULL, *p16 = NULL;
+    size_t len8 = 0, len16 = 0;
+    png_encode_depth(px, P16_SIDE, P16_SIDE, 3, 8, 0, &p8, &len8);
+    png_encode_depth(px, P16_SIDE, P16_SIDE, 3, 16, 0, &p16, &len16);
+
+    cs_image a, b;
+    decode_ok(p8, len8, &a);
+    decode_ok(p16, len16, &b);
+    for (size_t i = 0; i < (size_t)P16_SIDE * P16_SIDE * 3; i++) {
+        assert_int_equal(a.rgb[i], px[i]); /* the 8-bit file is exact */
+        if (abs((int)a.rgb[i] - (int)b.rgb[i]) > 1)
+            fail_msg("byte %zu: 8-bit decodes %d, 16-bit %d (written %d)", i, a.rgb[i], b.rgb[i],
+                     px[i]);
+    }
+    cs_image_free(&a);
+    cs_image_free(&b);
+    free(px);
+    free(p8);
+    free(p16);
+}
+
+/* A 16-bit greyscale mask (eval --masks decodes masks the same way): white
+ * 65535 is 255, a mid grey 128*257 stays 128, black stays 0. */
+static void test_png16_gray_mask_decodes_white_255(void **state)
+{
+    (void)state;
+    uint8_t *g = malloc((size_t)P16_SIDE * P16_SIDE);
+    assert_non_null(g);
+    for (int y = 0; y < P16_SIDE; y++)
+        for (int x = 0; x < P16_SIDE; x++)
+            g[y * P16_SIDE + x] = x < 32 ? 255 : y < 32 ? 128 : 0;
+    uint8_t *png = NULL;
+    size_t len = 0;
+    png_encode_depth(g, P16_SIDE, P16_SIDE, 1, 16, 0, &png, &len);
+
+    cs_image img;
+    decode_ok(png, len, &img);
+    for (int y = 0; y < P16_SIDE; y++)
+        for (int x = 0; x < P16_SIDE; x++)
+            for (int k = 0; k < 3; k++) {
+                int got = img.rgb[3 * (y * P16_SIDE + x) + k];
+                int want = g[y * P16_SIDE + x];
+                if (abs(got - want) > (want == 128 ? 1 : 0))
+                    fail_msg("(%d,%d)[%d]: %d, want %d", x, y, k, got, want);
+            }
+    cs_image_free(&img);
+    free(png);
+    free(g);
+}
+
+/* A gAMA chunk is still followed: 16-bit (and 8-bit) data marked linear
+ * (gamma 1.0) is converted to sRGB, so 128 comes out near 186 (libpng's
+ * sRGB is a 2.2 power); marked gamma 1/2.2 it is left alone. */
+static void test_png_with_gama_follows_the_chunk(void **state)
+{
+    (void)state;
+    uint8_t *px = malloc((size_t)P16_SIDE * P16_SIDE * 3);
+    assert_non_null(px);
+    memset(px, 128, (size_t)P16_SIDE * P16_SIDE * 3);
+    static const struct {
+        int depth;
+        png_fixed_point gama;
+        int want;
+    } cases[] = {
+        {16, PNG_GAMMA_LINEAR, 186}, {8, PNG_GAMMA_LINEAR, 186}, {16, 45455, 128}, /* 1/2.2 */
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        uint8_t *png = NULL;
+        size_t len = 0;
+        png_encode_depth(px, P16_SIDE, P16_SIDE, 3, cases[c].depth, cases[c].gama, &png, &len);
+        cs_image img;
+        decode_ok(png, len, &img);
+        for (size_t i = 0; i < (size_t)P16_SIDE * P16_SIDE * 3; i++)
+            if (abs((int)img.rgb[i] - cases[c].want) > 1)
+                fail_msg("case %zu byte %zu: %d, want %d", c, i, img.rgb[i], cases[c].want);
+        cs_image_free(&img);
+        free(png);
+    }
+    free(px);
+}
+
 /* ---- bad input, exact statuses -------------------------------------------- */
 
 static void test_zero_bytes_is_empty(void **state)
@@ -484,6 +673,9 @@ int main(void)
         cmocka_unit_test(test_png_decodes_with_jpeg_colours),
         cmocka_unit_test(test_truncated_png_is_an_error),
         cmocka_unit_test(test_tiny_png_is_unsupported),
+        cmocka_unit_test(test_png16_without_gama_decodes_like_png8),
+        cmocka_unit_test(test_png16_gray_mask_decodes_white_255),
+        cmocka_unit_test(test_png_with_gama_follows_the_chunk),
         cmocka_unit_test(test_zero_bytes_is_empty),
         cmocka_unit_test(test_random_bytes_are_not_an_image),
         cmocka_unit_test(test_jpeg_cut_in_half_is_truncated),
