@@ -64,7 +64,8 @@ typedef struct cs_frame_result {
     /* Polyp detector (models/MODEL_CARD-polyp.md). Boxes are computed for
      * every frame (the top box is where the heatmap peaks); a box's score
      * is its peak polyp probability. The probability is one network pass;
-     * a flagged frame's heatmap and boxes average four (docs/engine.md). Coordinates as for bleeding boxes:
+     * a flagged frame's heatmap and boxes average nine (docs/engine.md,
+     * "Outline of a flagged frame"). Coordinates as for bleeding boxes:
      * normalised to the whole frame, so any frame size maps back. */
     float polyp_probability; /* 0..1 */
     bool polyp;              /* probability >= the polyp threshold */
@@ -149,7 +150,7 @@ cs_status cs_worker_analyze_batch(cs_worker *w, const cs_image *const *imgs, siz
                                   cs_frame_result *out, cs_error *err) CS_WARN_UNUSED;
 
 /* The polyp probability map (cs_engine_polyp_heatmap_side()^2 floats, row-major,
- * covering the whole frame; for a flagged frame the four-pass outline the
+ * covering the whole frame; for a flagged frame the nine-pass outline the
  * boxes come from) of frame i of the worker's last batch; valid
  * until the worker's next call. NULL if i is outside that batch. */
 const float *cs_worker_polyp_heatmap(const cs_worker *w, size_t i);
@@ -158,6 +159,14 @@ const float *cs_worker_polyp_heatmap(const cs_worker *w, size_t i);
  * frame point (u, v) in 0..1: bilinear between cell centres, the edge
  * cells held beyond them. */
 float cs_heatmap_at(const float *map, int side, float u, float v);
+
+/* Box b in whole pixels of a width x height frame, as every writer of
+ * pixel boxes (summary, live ingest) must give it: {x, y, w, h}. The edges
+ * are rounded, not the size, so a box never runs past the frame (rounding
+ * x and w apart can reach one pixel beyond it) and boxes that touch still
+ * touch; the box keeps at least one pixel each way inside a frame that has
+ * one. */
+void cs_box_pixels(const cs_box *b, int width, int height, long out[4]);
 
 /* Mean absolute difference of two signatures, 0..255. */
 float cs_signature_distance(const uint8_t *a, const uint8_t *b);

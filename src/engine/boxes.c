@@ -1,6 +1,7 @@
 /* boxes.c - bleeding regions: blood-coloured grid cells joined into boxes. */
 #include "engine/features.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -105,4 +106,26 @@ int cs_bleed_boxes(const cs_scan *s, cs_box *boxes)
         boxes[i].score = found[i].share / (float)found[i].cells;
     }
     return n;
+}
+
+/* One axis of cs_box_pixels: edges [lo, hi) rounded and kept inside
+ * [0, size], at least one pixel wide when size > 0. */
+static void edge_pixels(float start, float len, int size, long *at, long *extent)
+{
+    long lo = lroundf(start * (float)size), hi = lroundf((start + len) * (float)size);
+    lo = lo < 0 ? 0 : lo > size ? size : lo;
+    hi = hi < 0 ? 0 : hi > size ? size : hi;
+    if (size > 0 && hi <= lo) {
+        if (lo >= size)
+            lo = size - 1;
+        hi = lo + 1;
+    }
+    *at = lo;
+    *extent = hi - lo;
+}
+
+void cs_box_pixels(const cs_box *b, int width, int height, long out[4])
+{
+    edge_pixels(b->x, b->w, width, &out[0], &out[2]);
+    edge_pixels(b->y, b->h, height, &out[1], &out[3]);
 }

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <xgboost/c_api.h>
 
 #include "engine/features.h"
@@ -110,6 +111,14 @@ cs_status cs_engine_load_models(const char *model_path, const char *polyp_path, 
                           "cannot open bleeding model %s: %s "
                           "(set CAPSCREEN_MODEL or --model)",
                           eng->model_path, strerror(errno));
+        goto fail;
+    }
+    struct stat sb;
+    if (fstat(fileno(f), &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        st = cs_error_set(err, CS_ERR_MODEL,
+                          "bleeding model %s is not a regular file (a directory?): give the "
+                          "model file itself",
+                          eng->model_path);
         goto fail;
     }
     if (fseek(f, 0, SEEK_END) != 0 || ftell(f) <= 0 || (size_t)ftell(f) > MODEL_MAX_BYTES) {

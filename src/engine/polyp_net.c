@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "capscreen/crc32c.h"
 
@@ -355,6 +356,14 @@ cs_status cs_polyp_model_load(const char *path, cs_polyp_model **out, cs_error *
                             "cannot open polyp weights %s: %s (set CAPSCREEN_POLYP_MODEL or "
                             "--polyp-model)",
                             path, strerror(errno));
+    struct stat sb;
+    if (fstat(fileno(f), &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        fclose(f);
+        return cs_error_set(err, CS_ERR_MODEL,
+                            "polyp weights %s is not a regular file (a directory?): give the "
+                            "weights file itself",
+                            path);
+    }
     uint8_t *buf = NULL;
     long n = -1;
     if (fseek(f, 0, SEEK_END) == 0)

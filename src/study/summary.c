@@ -52,8 +52,7 @@ struct cs_summary {
 
     cs_outcome *run; /* the open run, at most opts.max_run outcomes */
     int run_len;
-    unsigned run_flags; /* union of the open run's frames' findings */
-    bool run_has_all;   /* some frame of the run carries all of them */
+    bool run_flagged; /* the open run holds a flagged frame (at most one) */
     uint64_t run_id;
     bool have_prev;
     uint8_t prev_sig[CS_SIG_LEN];
@@ -182,11 +181,11 @@ static json_t *frame_json(const cs_summary *s, const cs_outcome *o, float distan
     json_t *pboxes = json_array();
     for (int i = 0; r->polyp && i < r->n_polyp_boxes; i++) {
         const cs_box *b = &r->polyp_boxes[i];
-        json_array_append_new(
-            pboxes, json_pack("{s:I,s:I,s:I,s:I,s:o}", "x", (json_int_t)lroundf(b->x * o->width),
-                              "y", (json_int_t)lroundf(b->y * o->height), "w",
-                              (json_int_t)lroundf(b->w * o->width), "h",
-                              (json_int_t)lroundf(b->h * o->height), "score", num(b->score)));
+        long px[4];
+        cs_box_pixels(b, o->width, o->height, px);
+        json_array_append_new(pboxes, json_pack("{s:I,s:I,s:I,s:I,s:o}", "x", (json_int_t)px[0],
+                                                "y", (json_int_t)px[1], "w", (json_int_t)px[2], "h",
+                                                (json_int_t)px[3], "score", num(b->score)));
     }
     json_object_set_new(f, "polyp_boxes", pboxes);
     json_object_set_new(f, "redundancy",
@@ -196,24 +195,18 @@ static json_t *frame_json(const cs_summary *s, const cs_outcome *o, float distan
     return f;
 }
 
-/* Which frame of a run a reader should see: a frame carrying every finding
- * flagged in the run above all (a reduced view must never hide blood or a
- * polyp; cs_summary_add splits runs so that such a frame exists), then a
- * readable one, then the clearest; the earliest wins ties. */
+/* Which frame of a run a reader should see: its flagged frame above all (a
+ * reduced view must never hide blood or a polyp; cs_summary_add gives a run
+ * at most one flagged frame), then a readable one, then the clearest; the
+ * earliest wins ties. */
 static int representative_of(const cs_outcome *run, int n)
 {
     int best = 0;
     for (int i = 1; i < n; i++) {
         const cs_frame_result *a = &run[i].result, *b = &run[best].result;
-        unsigned fa = flags_of(a), fb = flags_of(b);
+        bool fa = flags_of(a) != 0, fb = flags_of(b) != 0;
         if (fa != fb) {
-            /* more findings wins (flags nest: the run's union is carried) */
-            if ((fa & fb) == fb)
-                best = i;
-            continue;
-        }
-        if (fa) {
-            if (review_priority(a) > review_priority(b))
+            if (fa)
                 best = i;
             continue;
         }
@@ -393,21 +386,21 @@ cs_status cs_summary_add(void *ctx, const cs_outcome *o, cs_error *err)
     float d = s->have_prev ? cs_signature_distance(s->prev_sig, r->signature) : NAN;
     bool joins = s->have_prev && d <= s->opts.redundancy_distance && s->run_len > 0 &&
                  s->run_len < s->opts.max_run;
-    /* A run keeps one frame carrying all its findings, so that its one
-     * representative shows them all: a frame that would break this (a
-     * polyp next to a different bleeding frame) starts a new run. */
-    unsigned f = flags_of(r), uni = s->run_flags | f;
-    bool has_all = f == uni || (s->run_has_all && s->run_flags == uni);
-    if (joins && !has_all)
+    /* A reduced view never hides a flagged frame: a run holds at most one,
+     * which is then its representative (representative_of). A second
+     * flagged frame starts a new run, however alike the two look: a run
+     * may drift over its length, and two near-identical frames may still
+     * show two lesions. The live analysis keeps every flagged frame in its
+     * reduced view the same way (src/server/ingest/ingest.c, redundant). */
+    bool flagged = flags_of(r) != 0;
+    if (joins && flagged && s->run_flagged)
         joins = false;
     if (!joins) {
         if ((st = close_run(s, err)) != CS_OK)
             return st;
-        s->run_flags = f;
-        s->run_has_all = true;
+        s->run_flagged = flagged;
     } else {
-        s->run_flags = uni;
-        s->run_has_all = has_all;
+        s->run_flagged = s->run_flagged || flagged;
     }
     s->run[s->run_len] = *o;
     s->run_distance[s->run_len] = d;

@@ -10,10 +10,12 @@ need_python
 
 D=$T/frames
 for i in $(seq 1 50); do printf 'wcb-%04d.jpg\n' "$i"; done | link_frames "$D"
-# Ten near-duplicates: one frame from elsewhere in the set, re-encoded at
-# JPEG qualities 2..11, named to sort together between wcb-0024 and wcb-0025.
+# Ten near-duplicates: one frame from elsewhere in the set (labelled and
+# flagged clean: flagged frames each keep a run of their own, checked
+# below), re-encoded at JPEG qualities 2..11, named to sort together
+# between wcb-0024 and wcb-0025.
 for q in $(seq 2 11); do
-    ffmpeg -nostdin -v error -i "$WCE_IMAGES/wcb-1500.jpg" -q:v "$q" \
+    ffmpeg -nostdin -v error -i "$WCE_IMAGES/wcb-1600.jpg" -q:v "$q" \
         "$D/$(printf 'wcb-0025-dup%02d.jpg' "$q")" || skip "ffmpeg could not re-encode a JPEG"
 done
 
@@ -77,6 +79,14 @@ for r in runs:
     covered += range(r["first"], r["last"] + 1)
 if covered != list(range(len(frames))):
     fail("reduced_view runs do not tile the frames in order")
+# The reduced view never hides a flagged frame: each is its run's
+# representative.
+hidden = [f["name"] for f in frames if (f.get("bleeding") or f.get("polyp"))
+          and not f["redundancy"]["representative"]]
+if hidden:
+    fail("flagged frames hidden by the reduced view: %r" % hidden)
+if not any(f.get("bleeding") or f.get("polyp") for f in frames):
+    fail("no flagged frame among the 60: the check above checked nothing")
 
 dups = [f for f in frames if "-dup" in f["name"]]
 dup_runs = {f["redundancy"]["run"] for f in dups if "redundancy" in f}

@@ -447,6 +447,24 @@ static void test_missing_model_file_is_model_error_naming_path(void **state)
     assert_model_error(path);
 }
 
+/* A directory given as a model (fopen opens it; ftell said LONG_MAX bytes)
+ * is refused as what it is, for either detector. */
+static void test_directory_as_model_is_model_error_saying_so(void **state)
+{
+    (void)state;
+    const char *dir = tu_tmpdir();
+    assert_non_null(dir);
+    assert_model_error(dir);
+    cs_engine *eng = NULL;
+    cs_error err = {0};
+    assert_int_equal(
+        cs_engine_load_models(tu_source_path("models/bleeding-xgb.json"), dir, &eng, &err),
+        CS_ERR_MODEL);
+    assert_null(eng);
+    assert_non_null(strstr(err.msg, dir));
+    assert_non_null(strstr(err.msg, "not a regular file"));
+}
+
 static void test_garbage_model_file_is_model_error_naming_path(void **state)
 {
     (void)state;
@@ -478,9 +496,46 @@ static void test_garbage_model_file_is_model_error_naming_path(void **state)
     free(model);
 }
 
+/* Pixel boxes never run past the frame: the edges are rounded, not the
+ * size. Every box the polyp heatmap can give (edges on its 40-cell grid,
+ * and the half cells of a box at a region's core), on every frame width
+ * up to 2,000 px; rounding x and w apart reached one pixel beyond the
+ * frame on widths such as 529 and 622. */
+static void test_box_pixels_stay_inside_the_frame(void **state)
+{
+    (void)state;
+    const int cells = 80; /* half cells of a 40-cell heatmap */
+    for (int size = 1; size <= 2000; size++)
+        for (int a = 0; a < cells; a++)
+            for (int b = a + 1; b <= cells; b += 7) {
+                cs_box box = {(float)a / cells, (float)a / cells, (float)(b - a) / cells,
+                              (float)(b - a) / cells, 0.5f};
+                long px[4];
+                cs_box_pixels(&box, size, size, px);
+                if (px[0] < 0 || px[2] < 1 || px[0] + px[2] > size || px[1] + px[3] > size)
+                    fail_msg("size %d box %d..%d: x %ld w %ld", size, a, b, px[0], px[2]);
+            }
+    /* the case found: 529 px high, the lower half */
+    cs_box half = {0.0f, 0.5f, 1.0f, 0.5f, 0.9f};
+    long px[4];
+    cs_box_pixels(&half, 622, 529, px);
+    assert_int_equal(px[0], 0);
+    assert_int_equal(px[2], 622);
+    assert_int_equal(px[1] + px[3], 529);
+    /* a box too thin to round to a pixel keeps one; an empty frame none */
+    cs_box thin = {0.999f, 0.0f, 0.0001f, 1.0f, 0.5f};
+    cs_box_pixels(&thin, 100, 100, px);
+    assert_int_equal(px[0], 99);
+    assert_int_equal(px[2], 1);
+    cs_box_pixels(&thin, 0, 0, px);
+    assert_int_equal(px[2], 0);
+    assert_int_equal(px[3], 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_box_pixels_stay_inside_the_frame),
         cmocka_unit_test(test_all_black_frame_is_too_dark),
         cmocka_unit_test(test_dim_frame_is_too_dark),
         cmocka_unit_test(test_mid_grey_frame_is_well_exposed),
@@ -498,6 +553,7 @@ int main(void)
         cmocka_unit_test(test_threshold_comes_from_the_model),
         cmocka_unit_test(test_same_image_gives_bit_identical_results),
         cmocka_unit_test(test_missing_model_file_is_model_error_naming_path),
+        cmocka_unit_test(test_directory_as_model_is_model_error_saying_so),
         cmocka_unit_test(test_garbage_model_file_is_model_error_naming_path),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

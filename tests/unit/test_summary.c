@@ -159,6 +159,16 @@ static json_t *redundancy(json_t *frame_obj)
     return red;
 }
 
+/* o flagged (at 0.5) or not for a polyp of probability prob, one box. */
+static cs_outcome with_polyp(cs_outcome o, float prob)
+{
+    o.result.polyp_probability = prob;
+    o.result.polyp = prob >= 0.5f;
+    o.result.n_polyp_boxes = 1;
+    o.result.polyp_boxes[0] = (cs_box){0.25f, 0.5f, 0.125f, 0.25f, prob};
+    return o;
+}
+
 /* The scenario most tests read:
  *   0-2   one run (signatures 10, 11, 12), frame 1 flagged bleeding
  *   3-5   one run (100, 101, 102), frame 3 not readable, frame 4 sharpest
@@ -252,15 +262,46 @@ static void test_run_of_near_identical_frames_is_represented_by_the_bleeding_one
     result_free(&r);
 }
 
-static void test_higher_probability_wins_between_two_bleeding_frames(void **state)
+static void test_every_bleeding_frame_of_near_identical_frames_is_shown(void **state)
 {
     (void)state;
-    cs_outcome o[3] = {good(0, 50, 0.7f), good(1, 51, 0.95f), good(2, 52, 0.6f)};
+    /* three near-identical bleeding frames, then two clean ones: each
+     * bleeding frame represents a run of its own (a reduced view never
+     * hides a flagged frame), and the clean repeats join the last one */
+    cs_outcome o[5] = {good(0, 50, 0.7f), good(1, 51, 0.95f), good(2, 52, 0.6f), good(3, 52, 0.1f),
+                       good(4, 53, 0.1f)};
     cs_summary_opts opts = opts_default();
-    result r = summarise(o, 3, &opts);
+    result r = summarise(o, 5, &opts);
     json_t *rv = section(&r, "reduced_view");
-    assert_int_equal(json_array_size(rv), 1);
-    assert_int_equal(int_at(json_array_get(rv, 0), "representative"), 1);
+    assert_int_equal(json_array_size(rv), 3);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(int_at(json_array_get(rv, (size_t)i), "representative"), i);
+    assert_int_equal(int_at(json_array_get(rv, 2), "last"), 4);
+    assert_int_equal(r.counts.redundant, 2);
+    result_free(&r);
+}
+
+static void test_clean_frames_before_a_flagged_one_are_represented_by_it(void **state)
+{
+    (void)state;
+    /* clean, clean, polyp, clean, then a second polyp frame still alike:
+     * two runs, each shown by its polyp frame */
+    cs_outcome o[5] = {good(0, 40, 0.1f), good(1, 41, 0.1f), with_polyp(good(2, 42, 0.1f), 0.7f),
+                       good(3, 43, 0.1f), with_polyp(good(4, 44, 0.1f), 0.6f)};
+    o[2].result.quality.sharpness_score = 0.01f; /* flagged wins over sharp */
+    cs_summary_opts opts = opts_default();
+    result r = summarise(o, 5, &opts);
+    json_t *rv = section(&r, "reduced_view");
+    assert_int_equal(json_array_size(rv), 2);
+    assert_int_equal(int_at(json_array_get(rv, 0), "first"), 0);
+    assert_int_equal(int_at(json_array_get(rv, 0), "last"), 3);
+    assert_int_equal(int_at(json_array_get(rv, 0), "representative"), 2);
+    assert_int_equal(int_at(json_array_get(rv, 1), "representative"), 4);
+    for (size_t i = 0; i < 5; i++) {
+        json_t *f = frame(&r, i);
+        if (json_is_true(json_object_get(f, "polyp")))
+            assert_true(json_is_true(json_object_get(redundancy(f), "representative")));
+    }
     result_free(&r);
 }
 
@@ -568,15 +609,6 @@ static void test_non_utf8_frame_name_does_not_break_the_summary(void **state)
 
 /* ---- polyps ----------------------------------------------------------------- */
 
-static cs_outcome with_polyp(cs_outcome o, float prob)
-{
-    o.result.polyp_probability = prob;
-    o.result.polyp = prob >= 0.5f;
-    o.result.n_polyp_boxes = 1;
-    o.result.polyp_boxes[0] = (cs_box){0.25f, 0.5f, 0.125f, 0.25f, prob};
-    return o;
-}
-
 static void test_polyp_frame_represents_its_run_with_boxes_in_pixels(void **state)
 {
     (void)state;
@@ -619,12 +651,12 @@ static void test_polyp_frame_represents_its_run_with_boxes_in_pixels(void **stat
     result_free(&r);
 }
 
-static void test_polyp_and_other_bleeding_frame_never_share_a_hidden_run(void **state)
+static void test_flagged_frames_never_share_a_run(void **state)
 {
     (void)state;
     /* near-identical frames: bleeding-only, polyp-only, clean, polyp-only.
-     * One representative cannot show both findings, so the polyp frame
-     * must start a run of its own; no flagged finding is hidden. */
+     * Every flagged frame starts a run of its own and represents it; the
+     * clean frame joins the polyp frame before it. */
     cs_outcome o[4] = {good(0, 70, 0.9f), with_polyp(good(1, 71, 0.1f), 0.7f), good(2, 72, 0.1f),
                        with_polyp(good(3, 72, 0.1f), 0.9f)};
     cs_summary_opts opts = opts_default();
@@ -633,17 +665,20 @@ static void test_polyp_and_other_bleeding_frame_never_share_a_hidden_run(void **
     assert_true(json_is_null(json_object_get(section(&r, "polyp_model"), "crc32c")));
     assert_true(json_is_null(json_object_get(section(&r, "polyp_model"), "networks")));
     json_t *rv = section(&r, "reduced_view");
-    assert_int_equal(json_array_size(rv), 2);
+    assert_int_equal(json_array_size(rv), 3);
     assert_int_equal(int_at(json_array_get(rv, 0), "representative"), 0);
     assert_int_equal(int_at(json_array_get(rv, 1), "first"), 1);
-    assert_int_equal(int_at(json_array_get(rv, 1), "representative"), 3); /* higher polyp */
-    /* a frame with both findings can represent a run with either */
+    assert_int_equal(int_at(json_array_get(rv, 1), "last"), 2);
+    assert_int_equal(int_at(json_array_get(rv, 1), "representative"), 1);
+    assert_int_equal(int_at(json_array_get(rv, 2), "representative"), 3);
+    /* a frame with both findings, then other flagged frames: each shown */
     cs_outcome both = with_polyp(good(0, 80, 0.9f), 0.6f);
     cs_outcome p[3] = {both, good(1, 81, 0.95f), with_polyp(good(2, 82, 0.1f), 0.99f)};
     result r2 = summarise(p, 3, &opts);
     json_t *rv2 = section(&r2, "reduced_view");
-    assert_int_equal(json_array_size(rv2), 1);
-    assert_int_equal(int_at(json_array_get(rv2, 0), "representative"), 0);
+    assert_int_equal(json_array_size(rv2), 3);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(int_at(json_array_get(rv2, (size_t)i), "representative"), i);
     result_free(&r);
     result_free(&r2);
 }
@@ -653,7 +688,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_summary_is_valid_json_with_header_and_frames_in_order),
         cmocka_unit_test(test_run_of_near_identical_frames_is_represented_by_the_bleeding_one),
-        cmocka_unit_test(test_higher_probability_wins_between_two_bleeding_frames),
+        cmocka_unit_test(test_every_bleeding_frame_of_near_identical_frames_is_shown),
+        cmocka_unit_test(test_clean_frames_before_a_flagged_one_are_represented_by_it),
         cmocka_unit_test(test_run_without_blood_is_represented_by_a_readable_sharp_frame),
         cmocka_unit_test(test_broken_frame_is_an_error_entry_and_breaks_the_run),
         cmocka_unit_test(test_reduced_view_covers_every_analysed_frame_once),
@@ -667,7 +703,7 @@ int main(void)
         cmocka_unit_test(test_write_failure_is_io_error),
         cmocka_unit_test(test_non_utf8_frame_name_does_not_break_the_summary),
         cmocka_unit_test(test_polyp_frame_represents_its_run_with_boxes_in_pixels),
-        cmocka_unit_test(test_polyp_and_other_bleeding_frame_never_share_a_hidden_run),
+        cmocka_unit_test(test_flagged_frames_never_share_a_run),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -274,11 +274,12 @@ static void put_boxes(char *out, size_t cap, size_t *len, const char *key, const
                       int width, int height)
 {
     append(out, cap, len, ",\"%s\":[", key);
-    for (int i = 0; i < n; i++)
-        append(out, cap, len, "%s[%ld,%ld,%ld,%ld,%ld]", i ? "," : "",
-               lroundf(b[i].x * (float)width), lroundf(b[i].y * (float)height),
-               lroundf(b[i].w * (float)width), lroundf(b[i].h * (float)height),
+    for (int i = 0; i < n; i++) {
+        long px[4];
+        cs_box_pixels(&b[i], width, height, px);
+        append(out, cap, len, "%s[%ld,%ld,%ld,%ld,%ld]", i ? "," : "", px[0], px[1], px[2], px[3],
                lroundf(b[i].score * 1000.0f));
+    }
     append(out, cap, len, "]");
 }
 
