@@ -17,8 +17,9 @@ typedef struct cs_metrics {
 } cs_metrics;
 
 /* labels[i] is 0 or 1; scores[i] higher means more likely 1. Predictions
- * are scores >= threshold. Ratios with an empty denominator are 0; AUROC
- * with only one class present is NaN (JSON writers print null). */
+ * are scores >= threshold. A ratio with an empty denominator (sensitivity
+ * without positive frames, precision with none flagged...) is NaN, as is
+ * AUROC with only one class present (JSON writers print null). */
 void cs_metrics_compute(const float *scores, const int *labels, size_t n, double threshold,
                         cs_metrics *out);
 

@@ -2,11 +2,15 @@
  * [--masks DIR]`: a detector's confusion table and metrics on someone's
  * labelled frames; with masks, how well it outlines the finding.
  * `eval-bleeding` is the same with --finding bleeding. */
+#include <dirent.h>
+#include <errno.h>
 #include <getopt.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
 
 #include "capscreen/decimal.h"
 #include "capscreen/engine.h"
@@ -31,10 +35,11 @@ static void usage(FILE *f)
           "last line (auroc is null when all frames are of one class). Frames that cannot\n"
           "be read are listed on stderr and left out of the metrics.\n"
           "\n"
-          "  --masks DIR   a mask per positive frame (PNG or JPEG, same base name, white =\n"
-          "                finding): adds dice (mean over positive frames, at the mask's\n"
-          "                analysis size) and hit_rate (share of positive frames whose\n"
-          "                highest-scoring box centre lies inside the mask)\n"
+          "  --masks DIR   a mask per positive frame (PNG or JPEG, same base name, any\n"
+          "                extension case, white = finding): adds dice (mean over positive\n"
+          "                frames, at the mask's analysis size), hit_rate (share of positive\n"
+          "                frames whose highest-scoring box centre lies inside the mask,\n"
+          "                flagged or not) and flagged_hit_rate (flagged and hit)\n"
           "  --threshold T the frames are flagged at T instead of the model's threshold\n"
           "                (polyp: T in (0, 1), and the frames are outlined as\n"
           "                `analyze --polyp-threshold T` outlines them)\n"
@@ -56,32 +61,144 @@ static void print_json_number(const char *key, double v, int last)
         printf("\"%s\": null%s", key, last ? "" : ", ");
 }
 
-/* The mask of `file` in `dir`: same base name, .png/.jpg/.jpeg or the same
- * name. Decoded at analysis size. CS_OK with img->rgb set, else an error. */
-static cs_status read_mask(const char *dir, const char *file, cs_image *img, cs_error *err)
+/* The masks directory, indexed once: each PNG or JPEG file (extension in
+ * any case) under its base name, sorted by it, so a frame's mask is found
+ * by its base name whatever the extensions of frame and mask. */
+typedef struct mask_entry {
+    char *base; /* file name without its extension */
+    char *name; /* file name */
+} mask_entry;
+
+typedef struct mask_index {
+    const char *dir;
+    mask_entry *e;
+    size_t n;
+} mask_index;
+
+static int mask_entry_cmp(const void *a, const void *b)
 {
-    static const char *const exts[] = {"", ".png", ".jpg", ".jpeg", ".PNG", ".JPG"};
-    char base[1024];
-    snprintf(base, sizeof base, "%s", file);
-    char *dot = strrchr(base, '.');
-    for (size_t i = 0; i < sizeof exts / sizeof *exts; i++) {
-        char path[4096];
-        if (i == 0)
-            snprintf(path, sizeof path, "%s/%s", dir, file);
-        else if (dot)
-            snprintf(path, sizeof path, "%s/%.*s%s", dir, (int)(dot - base), base, exts[i]);
-        else
-            snprintf(path, sizeof path, "%s/%s%s", dir, base, exts[i]);
-        uint8_t *data = NULL;
-        size_t len = 0;
-        cs_error rerr = {0};
-        if (cs_file_read(path, CS_ENCODED_MAX_BYTES, &data, &len, &rerr) != CS_OK)
-            continue;
-        cs_status st = cs_decode_frame(data, len, img, err);
-        free(data);
-        return st;
+    const mask_entry *x = a, *y = b;
+    int c = strcmp(x->base, y->base);
+    return c ? c : strcmp(x->name, y->name);
+}
+
+/* The length of `name` without a .png, .jpg or .jpeg extension (any case);
+ * the whole length if it has none of those. */
+static size_t image_base_len(const char *name)
+{
+    static const char *const exts[] = {".png", ".jpg", ".jpeg"};
+    const char *dot = strrchr(name, '.');
+    for (size_t i = 0; dot && dot != name && i < sizeof exts / sizeof *exts; i++)
+        if (strcasecmp(dot, exts[i]) == 0)
+            return (size_t)(dot - name);
+    return strlen(name);
+}
+
+static void mask_index_free(mask_index *ix)
+{
+    for (size_t i = 0; i < ix->n; i++) {
+        free(ix->e[i].base);
+        free(ix->e[i].name);
     }
-    return cs_error_set(err, CS_ERR_IO, "no mask for %s in %s", file, dir);
+    free(ix->e);
+    *ix = (mask_index){0};
+}
+
+/* Index the masks in `dir`: CS_ERR_IO naming the directory when it cannot
+ * be read (missing, not a directory). */
+static cs_status mask_index_build(const char *dir, mask_index *ix, cs_error *err)
+{
+    *ix = (mask_index){.dir = dir};
+    DIR *d = opendir(dir);
+    if (!d)
+        return cs_error_set(err, CS_ERR_IO, "cannot read the masks directory %s: %s", dir,
+                            strerror(errno));
+    size_t cap = 0;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        size_t bl = image_base_len(de->d_name);
+        if (de->d_name[0] == '.' || bl == strlen(de->d_name))
+            continue; /* not a PNG or JPEG */
+        if (ix->n == cap) {
+            size_t nc = cap ? cap * 2 : 256;
+            mask_entry *ne = realloc(ix->e, nc * sizeof *ne);
+            if (!ne)
+                goto nomem;
+            ix->e = ne;
+            cap = nc;
+        }
+        mask_entry *m = &ix->e[ix->n];
+        m->base = strndup(de->d_name, bl);
+        m->name = strdup(de->d_name);
+        ix->n++;
+        if (!m->base || !m->name)
+            goto nomem;
+    }
+    closedir(d);
+    if (ix->n)
+        qsort(ix->e, ix->n, sizeof *ix->e, mask_entry_cmp);
+    return CS_OK;
+nomem:
+    closedir(d);
+    mask_index_free(ix);
+    return cs_error_set(err, CS_ERR_NOMEM, "out of memory indexing %s", dir);
+}
+
+/* The mask of frame `file` (a path relative to DIR; its base name is
+ * matched): decoded at analysis size into img. Errors name the reason: no
+ * mask, two candidates (x.png and x.jpg: which one is meant is not ours to
+ * guess), unreadable, or a size that is not the frame's (or a scaled copy
+ * of it: the aspect ratio must agree to a pixel). */
+static cs_status read_mask(const mask_index *ix, const char *file, int frame_w, int frame_h,
+                           cs_image *img, cs_error *err)
+{
+    const char *slash = strrchr(file, '/');
+    const char *leaf = slash ? slash + 1 : file;
+    size_t bl = image_base_len(leaf);
+    char key[1024];
+    if (bl >= sizeof key)
+        return cs_error_set(err, CS_ERR_IO, "no mask for %s: name too long", file);
+    memcpy(key, leaf, bl);
+    key[bl] = '\0';
+    size_t lo = 0, hi = ix->n;
+    while (lo < hi) { /* the first entry whose base is not below the key */
+        size_t mid = lo + (hi - lo) / 2;
+        if (strcmp(ix->e[mid].base, key) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    const mask_entry *found = NULL;
+    for (size_t i = lo; i < ix->n && strcmp(ix->e[i].base, key) == 0; i++) {
+        if (found)
+            return cs_error_set(err, CS_ERR_CORRUPT, "two masks for %s in %s: %s and %s", file,
+                                ix->dir, found->name, ix->e[i].name);
+        found = &ix->e[i];
+    }
+    if (!found)
+        return cs_error_set(err, CS_ERR_IO, "no mask for %s in %s (a PNG or JPEG named %s)", file,
+                            ix->dir, key);
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", ix->dir, found->name);
+    uint8_t *data = NULL;
+    size_t len = 0;
+    if (cs_file_read(path, CS_ENCODED_MAX_BYTES, &data, &len, err) != CS_OK)
+        return err->code;
+    cs_status st = cs_decode_frame(data, len, img, err);
+    free(data);
+    if (st != CS_OK)
+        return st;
+    /* The mask is compared in frame-relative coordinates, so a scaled copy
+     * works; another shape is another frame's mask. */
+    long mw = img->src_width, mh = img->src_height;
+    if (labs(mw * frame_h - mh * (long)frame_w) > (frame_w > frame_h ? frame_w : frame_h)) {
+        cs_image_free(img);
+        return cs_error_set(err, CS_ERR_CORRUPT,
+                            "mask %s is %ldx%ld, the frame %dx%d: a mask must have its "
+                            "frame's size (or a scaled copy of it)",
+                            path, mw, mh, frame_w, frame_h);
+    }
+    return CS_OK;
 }
 
 static int mask_at(const cs_image *m, int x, int y)
@@ -198,13 +315,27 @@ static int run_eval(const char *cmd, const char *finding, int argc, char **argv)
     cs_worker *w = NULL;
     float *scores = NULL;
     int *truth = NULL;
-    size_t used = 0, failed = 0, n_masks = 0, n_hits = 0, masks_missing = 0;
+    size_t used = 0, failed = 0, n_masks = 0, n_hits = 0, n_flagged_hits = 0, masks_missing = 0;
     double dice_sum = 0;
+    mask_index mix = {0};
     int rc = 1;
+    struct stat sb;
+
+    /* Both directories are checked before any frame is read: a wrong path
+     * is one clear error, not a line per frame. */
+    if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
+        cli_fail("frames directory %s: %s", dir,
+                 stat(dir, &sb) != 0 ? strerror(errno) : "not a directory");
+        return 1;
+    }
+    if (masks && mask_index_build(masks, &mix, &err) != CS_OK) {
+        cli_fail("%s", err.msg);
+        return 1;
+    }
 
     if (cs_labels_read_column(csv, finding, &labels, &err) != CS_OK) {
         cli_fail("%s", err.msg);
-        return 1;
+        goto done;
     }
     if (labels.n == 0) {
         cli_fail("%s lists no frames", csv);
@@ -248,7 +379,7 @@ static int run_eval(const char *cmd, const char *finding, int argc, char **argv)
         if (masks && labels.items[i].value) {
             cs_image mask = {0};
             cs_error merr = {0};
-            if (read_mask(masks, labels.items[i].file, &mask, &merr) != CS_OK) {
+            if (read_mask(&mix, labels.items[i].file, o.width, o.height, &mask, &merr) != CS_OK) {
                 fprintf(stderr, "capscreen: %s: no outline score for %s: %s\n", cmd, o.name,
                         merr.msg);
                 masks_missing++;
@@ -261,6 +392,7 @@ static int run_eval(const char *cmd, const char *finding, int argc, char **argv)
             cs_image_free(&mask);
             dice_sum += dice;
             n_hits += (size_t)hit;
+            n_flagged_hits += (size_t)(hit && (polyp ? o.result.polyp : o.result.bleeding));
             n_masks++;
         }
     }
@@ -304,14 +436,19 @@ static int run_eval(const char *cmd, const char *finding, int argc, char **argv)
     printf("actual %-10s %18zu   %15zu\n", finding, m.tp, m.fn);
     printf("actual clean      %18zu   %15zu\n", m.fp, m.tn);
     if (masks)
-        printf("outlines: %zu positive frames with masks (%zu without), dice %.4f, hit rate %.4f\n",
+        printf("outlines: %zu positive frames with masks (%zu without), dice %.4f, hit rate %.4f, "
+               "flagged and hit %.4f\n",
                n_masks, masks_missing, n_masks ? dice_sum / (double)n_masks : NAN,
-               n_masks ? (double)n_hits / (double)n_masks : NAN);
+               n_masks ? (double)n_hits / (double)n_masks : NAN,
+               n_masks ? (double)n_flagged_hits / (double)n_masks : NAN);
     if (target_spec >= 0 && isfinite(target_thr)) {
         /* %.9g: the float threshold reads back as itself. */
-        printf("specificity >= %.4f on these frames from threshold %.9g: sensitivity %.4f, "
+        char sens[32] = "n/a (no positive frame)";
+        if (isfinite(at_target.sensitivity))
+            snprintf(sens, sizeof sens, "%.4f", at_target.sensitivity);
+        printf("specificity >= %.4f on these frames from threshold %.9g: sensitivity %s, "
                "specificity %.4f\n",
-               target_spec, target_thr, at_target.sensitivity, at_target.specificity);
+               target_spec, target_thr, sens, at_target.specificity);
         if (polyp)
             printf("to flag polyps there: capscreen serve --polyp-threshold %.9g (or analyze)\n",
                    target_thr);
@@ -324,6 +461,8 @@ static int run_eval(const char *cmd, const char *finding, int argc, char **argv)
         printf("\"n_masks\": %zu, \"masks_missing\": %zu, ", n_masks, masks_missing);
         print_json_number("dice", n_masks ? dice_sum / (double)n_masks : NAN, 0);
         print_json_number("hit_rate", n_masks ? (double)n_hits / (double)n_masks : NAN, 0);
+        print_json_number("flagged_hit_rate",
+                          n_masks ? (double)n_flagged_hits / (double)n_masks : NAN, 0);
     }
     if (target_spec >= 0) {
         int reached = isfinite(target_thr);
@@ -350,6 +489,7 @@ static int run_eval(const char *cmd, const char *finding, int argc, char **argv)
 done:
     free(scores);
     free(truth);
+    mask_index_free(&mix);
     cs_worker_free(w);
     cs_engine_free(eng);
     cs_labels_free(&labels);

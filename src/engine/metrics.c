@@ -70,7 +70,10 @@ void cs_metrics_compute(const float *scores, const int *labels, size_t n, double
         m->tn += !pred && !truth;
         m->fn += !pred && truth;
     }
-#define RATIO(a, b) ((b) ? (double)(a) / (double)(b) : 0.0)
+    /* An empty denominator (no positive frame, nothing flagged...) has no
+     * ratio: NaN, which the JSON writers print as null, never a 0 that
+     * reads as a measured failure. */
+#define RATIO(a, b) ((b) ? (double)(a) / (double)(b) : NAN)
     m->accuracy = RATIO(m->tp + m->tn, n);
     m->sensitivity = RATIO(m->tp, m->tp + m->fn);
     m->specificity = RATIO(m->tn, m->tn + m->fp);

@@ -87,6 +87,33 @@ static void test_auroc_with_one_class_is_nan(void **state)
     assert_true(isnan(m.auroc));
 }
 
+/* A ratio whose denominator is empty cannot be computed: NaN (null in the
+ * JSON), never a 0 that reads as a measured failure; the ratios that can be
+ * computed still are. */
+static void test_ratio_with_empty_denominator_is_nan(void **state)
+{
+    (void)state;
+    const float s[] = {0.1f, 0.4f, 0.9f};
+    const int pos[] = {1, 1, 1}, neg[] = {0, 0, 0};
+    cs_metrics m;
+    /* no positive frame, none flagged at 0.95 */
+    cs_metrics_compute(s, neg, N(s), 0.95, &m);
+    assert_true(isnan(m.sensitivity));
+    assert_true(isnan(m.precision));
+    assert_true(isnan(m.f1)); /* 2tp + fp + fn = 0 */
+    assert_float_equal(m.specificity, 1.0, EPS);
+    assert_float_equal(m.accuracy, 1.0, EPS);
+    /* no negative frame: specificity undefined, the rest computed */
+    cs_metrics_compute(s, pos, N(s), 0.5, &m);
+    assert_true(isnan(m.specificity));
+    assert_float_equal(m.sensitivity, 1.0 / 3.0, EPS);
+    assert_float_equal(m.precision, 1.0, EPS);
+    assert_float_equal(m.f1, 0.5, EPS);
+    /* nothing at all: every ratio undefined */
+    cs_metrics_compute(NULL, NULL, 0, 0.5, &m);
+    assert_true(isnan(m.accuracy) && isnan(m.sensitivity) && isnan(m.specificity));
+}
+
 static void test_confusion_counts_and_ratios_at_threshold(void **state)
 {
     (void)state;
@@ -204,6 +231,7 @@ int main(void)
         cmocka_unit_test(test_auroc_counts_a_tied_pair_as_half),
         cmocka_unit_test(test_auroc_does_not_depend_on_input_order),
         cmocka_unit_test(test_auroc_with_one_class_is_nan),
+        cmocka_unit_test(test_ratio_with_empty_denominator_is_nan),
         cmocka_unit_test(test_confusion_counts_and_ratios_at_threshold),
         cmocka_unit_test(test_score_equal_to_threshold_is_positive),
         cmocka_unit_test(test_empty_denominators_give_zero),
