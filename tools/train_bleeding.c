@@ -124,6 +124,8 @@ static void *extract_worker(void *arg)
 
 /* Groups go to folds in a seeded random order, each to the fold with the
  * fewest frames so far: near-duplicates never straddle train and test. */
+#define MAX_GROUP 0xFFFFF /* groups fit the 20 low bits of a shuffle key */
+
 static void assign_folds(sample *s, size_t n, int folds, int seed)
 {
     long max_group = 0;
@@ -150,7 +152,7 @@ static void assign_folds(sample *s, size_t n, int folds, int seed)
         order[b + 1] = v;
     }
     for (long k = 0; k < ng; k++) {
-        long g = (long)(order[k] & 0xFFFFF);
+        long g = (long)(order[k] & MAX_GROUP);
         int best = 0;
         for (int f = 1; f < folds; f++)
             if (count[f] < count[best])
@@ -291,6 +293,16 @@ int main(int argc, char **argv)
         fprintf(stderr, "train-bleeding: %s\n", err.msg);
         return 1;
     }
+    /* assign_folds indexes groups directly and keeps 20 bits of each in
+     * its shuffle key: a larger group number would allocate wildly or
+     * fold wrongly, so it is refused here with its line. */
+    for (size_t i = 0; i < labels.n; i++)
+        if (labels.items[i].group > MAX_GROUP) {
+            fprintf(stderr, "train-bleeding: %s:%ld: group %ld is above %ld\n", path,
+                    labels.items[i].line, labels.items[i].group, (long)MAX_GROUP);
+            cs_labels_free(&labels);
+            return 1;
+        }
     size_t n = labels.n;
     job j = {.opt = &opt, .labels = &labels, .samples = calloc(n, sizeof(sample))};
     pthread_mutex_init(&j.lock, NULL);
