@@ -531,11 +531,23 @@ typedef enum cs_check_outcome {
     CS_CHECK_INVALID,                       /* the report has no recommendation */
     CS_CHECK_INCOMPLETE,                    /* the study's data is not all in and analysed */
     CS_CHECK_LAST_ADMIN,                    /* the change would leave no enabled admin */
+    CS_CHECK_BASIS_CHANGED,                 /* findings, marks or patient changed since shown */
 } cs_check_outcome;
 
 /* A short stable name for an outcome ("ok", "not_found", "conflict",
- * "locked", "invalid", "incomplete", "last_admin"). */
+ * "locked", "invalid", "incomplete", "last_admin", "basis_changed"). */
 const char *cs_check_outcome_name(cs_check_outcome o);
+
+/* The report's basis stamp: a digest (BLAKE2b, CS_REPORT_BASIS_HEX - 1
+ * hex digits) of what a printed report shows besides its content: the
+ * study's findings (id, version, deleted: a finding's version rises with
+ * every change), its marks (landmarks, cleansing grades, as kind, key,
+ * value, frame) and its patient and episode fields. Any change to them
+ * changes the stamp; the content has its own version. A reader of the
+ * report is given both, and signing checks both (below). */
+#define CS_REPORT_BASIS_HEX 33
+cs_status cs_store_report_basis(cs_store *s, const char *study, char basis[CS_REPORT_BASIS_HEX],
+                                cs_error *err) CS_WARN_UNUSED;
 
 /* Sign exactly what the signer was shown. In one transaction:
  * NOT_FOUND  no report (or no study);
@@ -543,6 +555,10 @@ const char *cs_check_outcome_name(cs_check_outcome o);
  * CONFLICT   the stored version is not `shown_version` (required, > 0:
  *            CS_ERR_ARG otherwise), so the content changed since it was
  *            shown;
+ * BASIS_CHANGED the report's basis stamp (cs_store_report_basis) is not
+ *            `shown_basis` (required: CS_ERR_ARG when NULL), so a finding,
+ *            mark or patient field that the printed report shows changed
+ *            since it was shown;
  * INVALID    the content (JSON text) has no "recommendation" that is a
  *            string with a non-blank character;
  * INCOMPLETE the study is not complete: it is complete when the analysis
@@ -555,8 +571,9 @@ const char *cs_check_outcome_name(cs_check_outcome o);
  * On OK the report is signed by `by` at `at_ms` and *out (may be NULL)
  * holds the signed record, whose content is the `shown_version` content. */
 cs_status cs_store_report_sign_checked(cs_store *s, const char *study, const char *by,
-                                       int64_t at_ms, int shown_version, cs_check_outcome *outcome,
-                                       cs_report_rec *out, cs_error *err) CS_WARN_UNUSED;
+                                       int64_t at_ms, int shown_version, const char *shown_basis,
+                                       cs_check_outcome *outcome, cs_report_rec *out,
+                                       cs_error *err) CS_WARN_UNUSED;
 
 /* ---- report addenda (issue 9) ---------------------------------------------
  * A signed report changes only by an addendum: who, when, why and what,

@@ -394,6 +394,7 @@ const char *cs_check_outcome_name(cs_check_outcome o)
     case CS_CHECK_INVALID: return "invalid";
     case CS_CHECK_INCOMPLETE: return "incomplete";
     case CS_CHECK_LAST_ADMIN: return "last_admin";
+    case CS_CHECK_BASIS_CHANGED: return "basis_changed";
     }
     return "unknown";
 }
@@ -417,9 +418,17 @@ cs_status cs_store_addenda_list(cs_store *s, const char *study, cs_addendum_rec 
     return s->ops->addenda_list(s, study, out, n, err);
 }
 
+cs_status cs_store_report_basis(cs_store *s, const char *study, char basis[CS_REPORT_BASIS_HEX],
+                                cs_error *err)
+{
+    CHECK(s && study && basis);
+    basis[0] = '\0';
+    return s->ops->report_basis(s, study, basis, err);
+}
+
 cs_status cs_store_report_sign_checked(cs_store *s, const char *study, const char *by,
-                                       int64_t at_ms, int shown_version, cs_check_outcome *outcome,
-                                       cs_report_rec *out, cs_error *err)
+                                       int64_t at_ms, int shown_version, const char *shown_basis,
+                                       cs_check_outcome *outcome, cs_report_rec *out, cs_error *err)
 {
     CHECK(s && study && by && outcome);
     *outcome = CS_CHECK_NOT_FOUND;
@@ -427,7 +436,11 @@ cs_status cs_store_report_sign_checked(cs_store *s, const char *study, const cha
         return cs_error_set(err, CS_ERR_ARG,
                             "store: signing needs the version the signer was shown (got %d)",
                             shown_version);
-    return s->ops->report_sign_checked(s, study, by, at_ms, shown_version, outcome, out, err);
+    if (!shown_basis)
+        return cs_error_set(err, CS_ERR_ARG,
+                            "store: signing needs the basis stamp the signer was shown");
+    return s->ops->report_sign_checked(s, study, by, at_ms, shown_version, shown_basis, outcome,
+                                       out, err);
 }
 
 cs_status cs_store_study_close(cs_store *s, const char *study, const char *by, int64_t at_ms,

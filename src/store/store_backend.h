@@ -5,7 +5,23 @@
 #ifndef CS_STORE_BACKEND_H
 #define CS_STORE_BACKEND_H
 
+#include <sodium.h>
+
 #include "capscreen/store.h"
+
+/* The report basis stamp (cs_store_report_basis): each backend runs its
+ * queries, in the order CS_BASIS_* names them, and feeds every row and
+ * every column (as the text the database gives) here. Fields are length
+ * prefixed and rows and tables tagged, so no two listings hash alike by
+ * shifting text between columns. basis.c. */
+typedef struct cs_basis {
+    crypto_generichash_state st;
+} cs_basis;
+void cs_basis_begin(cs_basis *b);
+void cs_basis_table(cs_basis *b, const char *name); /* before each query's rows */
+void cs_basis_row(cs_basis *b);                     /* before each row's fields */
+void cs_basis_field(cs_basis *b, const char *text, size_t len);
+void cs_basis_end(cs_basis *b, char hex[CS_REPORT_BASIS_HEX]);
 
 /* cs_store_worklist_facts: one row a study (its counters, uploads, report
  * state, whether a finding not deleted says suspected cancer), the same
@@ -101,8 +117,10 @@ typedef struct cs_store_ops {
     cs_status (*report_signed)(cs_store *s, const char *study, bool *is_signed, cs_error *err);
     /* rules checked in the transaction (schema 3) */
     cs_status (*report_sign_checked)(cs_store *s, const char *study, const char *by, int64_t at_ms,
-                                     int shown_version, cs_check_outcome *outcome,
-                                     cs_report_rec *out, cs_error *err);
+                                     int shown_version, const char *shown_basis,
+                                     cs_check_outcome *outcome, cs_report_rec *out, cs_error *err);
+    cs_status (*report_basis)(cs_store *s, const char *study, char basis[CS_REPORT_BASIS_HEX],
+                              cs_error *err);
     cs_status (*study_close)(cs_store *s, const char *study, const char *by, int64_t at_ms,
                              cs_check_outcome *outcome, cs_error *err);
     cs_status (*upload_update_checked)(cs_store *s, const cs_upload_rec *rec,

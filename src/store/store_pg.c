@@ -627,15 +627,23 @@ static cs_status pg_study_patient_set(cs_store *s, const char *id, const cs_pati
 {
     pg_store *q = PGQ(s);
     int changes = 0;
+    bool in_tx = false;
     pthread_mutex_lock(&q->lock);
-    cs_status r =
-        pg_run(q,
-               "UPDATE studies SET nhs_number = $1, family = $2, given = $3,"
-               " birth_date = $4, sex = $5, pathway = $6, indication = $7,"
-               " indication_detail = $8, referrer = $9 WHERE id = $10",
-               &changes, err, pg_text(p->nhs_number), pg_text(p->family), pg_text(p->given),
-               pg_text(p->birth_date), pg_text(p->sex), pg_text(e->pathway), pg_text(e->indication),
-               pg_text(e->indication_detail), pg_text(e->referrer), pg_text(id));
+    /* Under the study's lock, as a signature reads the patient (the report
+     * basis stamp) in its own transaction under it. */
+    cs_status r = pg_begin_study(q, id, &in_tx, err);
+    if (r == CS_OK)
+        r = pg_run(q,
+                   "UPDATE studies SET nhs_number = $1, family = $2, given = $3,"
+                   " birth_date = $4, sex = $5, pathway = $6, indication = $7,"
+                   " indication_detail = $8, referrer = $9 WHERE id = $10",
+                   &changes, err, pg_text(p->nhs_number), pg_text(p->family), pg_text(p->given),
+                   pg_text(p->birth_date), pg_text(p->sex), pg_text(e->pathway),
+                   pg_text(e->indication), pg_text(e->indication_detail), pg_text(e->referrer),
+                   pg_text(id));
+    if (r == CS_OK)
+        r = pg_commit(q, &in_tx, err);
+    pg_rollback(q, in_tx);
     pthread_mutex_unlock(&q->lock);
     *found = r == CS_OK && changes > 0;
     return r;
@@ -1286,6 +1294,7 @@ static const cs_store_ops PG_OPS = {
     .report_sign = pg_report_sign,
     .report_signed = pg_report_signed,
     .report_sign_checked = pg_report_sign_checked,
+    .report_basis = pg_report_basis,
     .addendum_add = pg_addendum_add,
     .addenda_list = pg_addenda_list,
     .study_close = pg_study_close,

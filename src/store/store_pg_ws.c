@@ -791,10 +791,53 @@ static cs_status study_complete(pg_store *q, const char *study, bool *complete, 
     return r;
 }
 
-cs_status pg_report_sign_checked(cs_store *s, const char *study, const char *by, int64_t at_ms,
-                                 int shown_version, cs_check_outcome *outcome, cs_report_rec *out,
-                                 cs_error *err)
+/* The report basis stamp (store.h, cs_store_report_basis): the findings,
+ * marks and patient fields a printed report shows, in a fixed order. */
+static cs_status basis_stamp(pg_store *q, const char *study, char out[CS_REPORT_BASIS_HEX],
+                             cs_error *err)
 {
+    static const char *const table[] = {"findings", "marks", "study"};
+    static const char *const sql[] = {
+        "SELECT id, version, deleted FROM findings WHERE study = $1 ORDER BY id",
+        "SELECT kind, key, value, seq FROM marks WHERE study = $1 ORDER BY kind, key",
+        "SELECT nhs_number, family, given, birth_date, sex, pathway, indication,"
+        " indication_detail, referrer FROM studies WHERE id = $1"};
+    cs_basis b;
+    cs_basis_begin(&b);
+    for (size_t i = 0; i < sizeof sql / sizeof *sql; i++) {
+        PGresult *res = NULL;
+        cs_status r = pg_query(q, sql[i], &res, "read the report basis", err, pg_text(study));
+        if (r != CS_OK) {
+            PQclear(res);
+            return r;
+        }
+        cs_basis_table(&b, table[i]);
+        for (int row = 0; row < PQntuples(res); row++) {
+            cs_basis_row(&b);
+            for (int c = 0; c < PQnfields(res); c++)
+                cs_basis_field(&b, PQgetvalue(res, row, c), (size_t)PQgetlength(res, row, c));
+        }
+        PQclear(res);
+    }
+    cs_basis_end(&b, out);
+    return CS_OK;
+}
+
+cs_status pg_report_basis(cs_store *s, const char *study, char basis[CS_REPORT_BASIS_HEX],
+                          cs_error *err)
+{
+    pg_store *q = PGQ(s);
+    pthread_mutex_lock(&q->lock);
+    cs_status r = basis_stamp(q, study, basis, err);
+    pthread_mutex_unlock(&q->lock);
+    return r;
+}
+
+cs_status pg_report_sign_checked(cs_store *s, const char *study, const char *by, int64_t at_ms,
+                                 int shown_version, const char *shown_basis,
+                                 cs_check_outcome *outcome, cs_report_rec *out, cs_error *err)
+{
+    char basis[CS_REPORT_BASIS_HEX];
     pg_store *q = PGQ(s);
     bool in_tx = false, found = false, complete = false;
     cs_report_rec *cur = malloc(sizeof *cur);
@@ -813,6 +856,14 @@ cs_status pg_report_sign_checked(cs_store *s, const char *study, const char *by,
     }
     if (cur->version != shown_version) {
         *outcome = CS_CHECK_CONFLICT;
+        goto fail;
+    }
+    /* The findings, marks and patient the printed report shows are those
+     * the signer was shown (their writers take the same study lock). */
+    if ((r = basis_stamp(q, study, basis, err)) != CS_OK)
+        goto fail;
+    if (strcmp(basis, shown_basis) != 0) {
+        *outcome = CS_CHECK_BASIS_CHANGED;
         goto fail;
     }
     if (!has_recommendation(cur->content)) {

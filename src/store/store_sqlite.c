@@ -1224,6 +1224,7 @@ static const cs_store_ops SQLITE_OPS = {
     .report_sign = sq_report_sign,
     .report_signed = sq_report_signed,
     .report_sign_checked = sq_report_sign_checked,
+    .report_basis = sq_report_basis,
     .addendum_add = sq_addendum_add,
     .addenda_list = sq_addenda_list,
     .study_close = sq_study_close,

@@ -305,8 +305,10 @@ cs_status sq_addendum_add(cs_store *s, cs_addendum_rec *a, cs_check_outcome *out
 cs_status sq_addenda_list(cs_store *s, const char *study, cs_addendum_rec **out, size_t *n,
                           cs_error *err);
 cs_status sq_report_sign_checked(cs_store *s, const char *study, const char *by, int64_t at_ms,
-                                 int shown_version, cs_check_outcome *outcome, cs_report_rec *out,
-                                 cs_error *err);
+                                 int shown_version, const char *shown_basis,
+                                 cs_check_outcome *outcome, cs_report_rec *out, cs_error *err);
+cs_status sq_report_basis(cs_store *s, const char *study, char basis[CS_REPORT_BASIS_HEX],
+                          cs_error *err);
 cs_status sq_user_update_checked(cs_store *s, const cs_user_rec *u, cs_check_outcome *outcome,
                                  cs_error *err);
 cs_status sq_study_close(cs_store *s, const char *study, const char *by, int64_t at_ms,

@@ -849,10 +849,58 @@ static cs_status study_complete(sq_store *q, const char *study, bool *complete, 
     return r;
 }
 
-cs_status sq_report_sign_checked(cs_store *s, const char *study, const char *by, int64_t at_ms,
-                                 int shown_version, cs_check_outcome *outcome, cs_report_rec *out,
-                                 cs_error *err)
+/* The report basis stamp (store.h, cs_store_report_basis): the findings,
+ * marks and patient fields a printed report shows, in a fixed order. */
+static cs_status basis_stamp(sq_store *q, const char *study, char out[CS_REPORT_BASIS_HEX],
+                             cs_error *err)
 {
+    static const char *const table[] = {"findings", "marks", "study"};
+    static const char *const sql[] = {
+        "SELECT id, version, deleted FROM findings WHERE study = ? ORDER BY id",
+        "SELECT kind, key, value, seq FROM marks WHERE study = ? ORDER BY kind, key",
+        "SELECT nhs_number, family, given, birth_date, sex, pathway, indication,"
+        " indication_detail, referrer FROM studies WHERE id = ?"};
+    cs_basis b;
+    cs_basis_begin(&b);
+    for (size_t i = 0; i < sizeof sql / sizeof *sql; i++) {
+        sqlite3_stmt *st = NULL;
+        cs_status r = prep(q, sql[i], &st, err);
+        if (r == CS_OK)
+            r = sq_bind(q, st, err, sq_text(study));
+        cs_basis_table(&b, table[i]);
+        int rc = SQLITE_DONE;
+        while (r == CS_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+            cs_basis_row(&b);
+            for (int c = 0; c < sqlite3_column_count(st); c++) {
+                const char *t = (const char *)sqlite3_column_text(st, c);
+                cs_basis_field(&b, t ? t : "", t ? (size_t)sqlite3_column_bytes(st, c) : 0);
+            }
+        }
+        if (r == CS_OK && rc != SQLITE_DONE)
+            r = db_fail(q, err, "read the report basis");
+        done(st);
+        if (r != CS_OK)
+            return r;
+    }
+    cs_basis_end(&b, out);
+    return CS_OK;
+}
+
+cs_status sq_report_basis(cs_store *s, const char *study, char basis[CS_REPORT_BASIS_HEX],
+                          cs_error *err)
+{
+    sq_store *q = SQ(s);
+    pthread_mutex_lock(&q->lock);
+    cs_status r = basis_stamp(q, study, basis, err);
+    pthread_mutex_unlock(&q->lock);
+    return r;
+}
+
+cs_status sq_report_sign_checked(cs_store *s, const char *study, const char *by, int64_t at_ms,
+                                 int shown_version, const char *shown_basis,
+                                 cs_check_outcome *outcome, cs_report_rec *out, cs_error *err)
+{
+    char basis[CS_REPORT_BASIS_HEX];
     sq_store *q = SQ(s);
     bool in_tx = false, found = false, complete = false;
     cs_report_rec *cur = malloc(sizeof *cur);
@@ -871,6 +919,14 @@ cs_status sq_report_sign_checked(cs_store *s, const char *study, const char *by,
     }
     if (cur->version != shown_version) {
         *outcome = CS_CHECK_CONFLICT;
+        goto fail;
+    }
+    /* The findings, marks and patient the printed report shows are those
+     * the signer was shown: no finding added since slips under it. */
+    if ((r = basis_stamp(q, study, basis, err)) != CS_OK)
+        goto fail;
+    if (strcmp(basis, shown_basis) != 0) {
+        *outcome = CS_CHECK_BASIS_CHANGED;
         goto fail;
     }
     if (!has_recommendation(cur->content)) {

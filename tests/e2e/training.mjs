@@ -49,11 +49,11 @@ try {
         cc_clear: { right_colon: 3, transverse_colon: 3, left_colon: 3 }, extracolonic: 'None seen.',
         follow_up_months: 0, upper_gi_disclaimer_ack: true }, state: 'read' } });
     eq(r.status(), 200, 'report saved');
-    const version = (await r.json()).version;
+    const { version, basis } = await r.json();
     await rc.close();
     const { page: cp, ctx: cc } = await lib.newPage(browser, URL_, 'consultant', { allow: /status of (401|404)/ });
     await login(cp, CONSULTANT);
-    const s = await cp.request.post(`${P}/report/sign`, { headers: { 'X-CSRF-Token': await csrfOf(cp) }, data: { version } });
+    const s = await cp.request.post(`${P}/report/sign`, { headers: { 'X-CSRF-Token': await csrfOf(cp) }, data: { version, basis } });
     eq(s.status(), 200, `sign: ${await s.text()}`);
     await cc.close();
   });

@@ -235,6 +235,13 @@ header() {
 json_get() {
     python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2"
 }
+# basis_now ROLE STUDY_PATH: the report basis stamp (REPORT.basis) as ROLE
+# is shown the report now, through the test's own `as ROLE METHOD PATH`:
+# for a sign body that signs the findings and marks as they are.
+basis_now() {
+    as "$1" GET "$2/report" >/dev/null
+    json_get "$T/body" 'd.get("basis", "")'
+}
 # Create a study with the admin API and enrol a device for it: sets
 # STUDY, CODE_, PATIENT_CODE and TOKEN.
 # new_device [BODY]: a study (created with BODY, default {"label":"test"})

@@ -225,7 +225,8 @@ done
 ok "before signing: a valid R4 Bundle, status preliminary, $LIVE finding Observations, the key frames, the study UID"
 
 # --- signed ----------------------------------------------------------------
-as cons POST "/api/v1/studies/$STUDY/report/sign" -d "{\"version\": $V}"
+B=$(basis_now cons "/api/v1/studies/$STUDY")
+as cons POST "/api/v1/studies/$STUDY/report/sign" -d "{\"version\": $V, \"basis\": \"$B\"}"
 expect_code 200 "signing"
 as cons GET "/api/v1/studies/$STUDY/report.fhir.json"
 expect_code 200 "the consultant reading the FHIR report"

@@ -127,7 +127,8 @@ expect_code 409 "an on-demand export of an unsigned report"
 [ "$(json_get "$T/body" 'd["error"]')" = report_not_signed ] || fail "unsigned: $(cat "$T/body")"
 as reader POST "/api/v1/studies/$S1/pacs"
 expect_code 403 "a reader asking for an export"
-as cons POST "/api/v1/studies/$S1/report/sign" -d "{\"version\": $V}"
+B=$(basis_now cons "/api/v1/studies/$S1")
+as cons POST "/api/v1/studies/$S1/report/sign" -d "{\"version\": $V, \"basis\": \"$B\"}"
 expect_code 200 "signing"
 wait_until 60 "the export of $S1 to be sent" pacs_state_is "$S1" sent
 http GET "/api/v1/studies/$S1" "${ADM[@]}"
@@ -203,7 +204,8 @@ stop_orthanc
 study_with_report "2" '{"nhs_number": "4010232137", "family": "Jones", "given": "Bryn",
     "birth_date": "1958-11-02", "sex": "male"}'
 S2=$STUDY
-as cons POST "/api/v1/studies/$S2/report/sign" -d "{\"version\": $V}"
+B=$(basis_now cons "/api/v1/studies/$S2")
+as cons POST "/api/v1/studies/$S2/report/sign" -d "{\"version\": $V, \"basis\": \"$B\"}"
 expect_code 200 "signing with the PACS down"
 attempts_at_least() { [ "$(pacs_field "$1" attempts)" -ge "$2" ]; }
 wait_until 60 "two failed attempts for $S2" attempts_at_least "$S2" 2

@@ -135,15 +135,18 @@ EOF
 V=$(json_get "$T/body" 'd["version"]')
 
 # --- signing: the older refusal first, then 422 mandatory_missing -------------
-as reader POST "/api/v1/studies/$S1/report/sign" -d "{\"version\": $V}"
+B=$(basis_now reader "/api/v1/studies/$S1")
+as reader POST "/api/v1/studies/$S1/report/sign" -d "{\"version\": $V, \"basis\": \"$B\"}"
 expect_code 403 "a reader signing"
-as cons POST "/api/v1/studies/$S1/report/sign" -d "{\"version\": $V}"
+B=$(basis_now cons "/api/v1/studies/$S1")
+as cons POST "/api/v1/studies/$S1/report/sign" -d "{\"version\": $V, \"basis\": \"$B\"}"
 expect_code 422 "signing without a recommendation"
 [ "$(json_get "$T/body" 'd["error"]')" = no_recommendation ] || fail "not no_recommendation first: $(cat "$T/body")"
 as reader PUT "/api/v1/studies/$S1/report" -d "{\"content\": {$FULL, \"recommendation\": \"colonoscopy\"}, \"state\": \"read\"}"
 expect_code 200 "an override without a reason"
 V=$(json_get "$T/body" 'd["version"]')
-as cons POST "/api/v1/studies/$S1/report/sign" -d "{\"version\": $V}"
+B=$(basis_now cons "/api/v1/studies/$S1")
+as cons POST "/api/v1/studies/$S1/report/sign" -d "{\"version\": $V, \"basis\": \"$B\"}"
 expect_code 422 "signing with patient, indication and the override's reason missing"
 py_check "$T/body" <<'EOF' || fail "checks on $T/body failed (see above)"
 assert d["error"] == "mandatory_missing", d
@@ -177,7 +180,8 @@ assert dv["recommendation_suggested"] == "colonoscopy", dv
 assert dv["recommendation_rule"] == "polyp_mm_at_least 6", dv
 assert dv["recommendation_override"] is False, dv
 EOF
-as cons POST "/api/v1/studies/$S2/report/sign" -d "{\"version\": $V}"
+B=$(basis_now cons "/api/v1/studies/$S2")
+as cons POST "/api/v1/studies/$S2/report/sign" -d "{\"version\": $V, \"basis\": \"$B\"}"
 expect_code 200 "signing the full report"
 [ "$(json_get "$T/body" 'd["state"]')" = signed ] || fail "not signed: $(cat "$T/body")"
 ok "a study with its patient and every mandatory field signs"

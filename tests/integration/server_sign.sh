@@ -48,7 +48,8 @@ expect_code 204 "the frames, length still deferred"
 as cons PUT "/api/v1/studies/$S1/report" -d "$REPORT"
 expect_code 200 "a report on a study still receiving"
 V=$(json_get "$T/body" 'd["version"]')
-as cons POST "/api/v1/studies/$S1/report/sign" -d "{\"version\": $V}"
+B=$(basis_now cons "/api/v1/studies/$S1")
+as cons POST "/api/v1/studies/$S1/report/sign" -d "{\"version\": $V, \"basis\": \"$B\"}"
 expect_code 409 "signing while an upload is open"
 [ "$(json_get "$T/body" 'd["error"]')" = ingest_incomplete ] || fail "no ingest_incomplete: $(cat "$T/body")"
 as cons GET "/api/v1/studies/$S1/report"
@@ -130,7 +131,8 @@ ok "after close: device PATCH/POST refused (401/403), admin PATCH/POST 409 study
 
 # The close woke the analysis: the last bytes are analysed and the study is complete.
 wait_until 60 "the closed study to be complete" is_complete "$S1"
-as cons POST "/api/v1/studies/$S1/report/sign" -d "{\"version\": $V}"
+B=$(basis_now cons "/api/v1/studies/$S1")
+as cons POST "/api/v1/studies/$S1/report/sign" -d "{\"version\": $V, \"basis\": \"$B\"}"
 expect_code 200 "signing the closed, analysed study"
 ok "a closed study is complete once analysed, and then signs"
 

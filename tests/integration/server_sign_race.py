@@ -83,7 +83,7 @@ def signer():
         v = d["version"]
         with lock:
             shown.setdefault(v, d["content"])
-        st, a = cl.call("POST", BASE + "/report/sign", {"version": v})
+        st, a = cl.call("POST", BASE + "/report/sign", {"version": v, "basis": d["basis"]})
         with lock:
             signs.append((st, a.get("error") if st != 200 else None, v, a))
         if st == 200 or (st == 409 and a.get("error") == "report_signed"):
@@ -117,7 +117,7 @@ if final["state"] != "signed":
     saved[d["version"]] = d["content"]
     st, d = cl.call("GET", BASE + "/report")
     shown.setdefault(d["version"], d["content"])
-    st, a = cl.call("POST", BASE + "/report/sign", {"version": d["version"]})
+    st, a = cl.call("POST", BASE + "/report/sign", {"version": d["version"], "basis": d["basis"]})
     signs.append((st, a.get("error") if st != 200 else None, d["version"], a))
     st, final = cl.call("GET", BASE + "/report")
 ok_signs = [x for x in signs if x[0] == 200]

@@ -65,7 +65,8 @@ as reader PUT "$S/report" -d '{"content": {"findings_text": "x", "recommendation
  "follow_up_months": 0, "upper_gi_disclaimer_ack": true}, "state": "read"}'
 expect_code 200 "the report"
 V=$(json_get "$T/body" 'd["version"]')
-as cons POST "$S/report/sign" -d "{\"version\": $V}"
+B=$(basis_now cons "$S")
+as cons POST "$S/report/sign" -d "{\"version\": $V, \"basis\": \"$B\"}"
 expect_code 200 "signing the known answer"
 
 # Courses and cases: trainers (and admins) only.

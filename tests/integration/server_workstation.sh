@@ -207,7 +207,8 @@ V=$(json_get "$T/body" 'd["version"]')
 [ "$V" -gt "$V0" ] || fail "a save did not move the version: $V0 then $V"
 as reader GET "/api/v1/studies/$STUDY"
 [ "$(json_get "$T/body" 'd["workflow_state"]')" = read ] || fail "workflow state after read: $(json_get "$T/body" 'd["workflow_state"]')"
-as reader POST "/api/v1/studies/$STUDY/report/sign" -d "{\"version\": $V}"
+B=$(basis_now reader "/api/v1/studies/$STUDY")
+as reader POST "/api/v1/studies/$STUDY/report/sign" -d "{\"version\": $V, \"basis\": \"$B\"}"
 expect_code 403 "a reader signing"
 login cons
 # Signing names the version shown: none, a malformed or a stale one signs nothing.
@@ -216,27 +217,55 @@ expect_code 422 "signing without a version"
 [ "$(json_get "$T/body" 'd["error"]')" = version_required ] || fail "no version_required: $(cat "$T/body")"
 as cons POST "/api/v1/studies/$STUDY/report/sign" -d '{"version": "2"}'
 expect_code 422 "signing with a version that is text"
-as cons POST "/api/v1/studies/$STUDY/report/sign" -d "{\"version\": $V0}"
+B=$(basis_now cons "/api/v1/studies/$STUDY")
+as cons POST "/api/v1/studies/$STUDY/report/sign" -d "{\"version\": $V0, \"basis\": \"$B\"}"
 expect_code 409 "signing a stale version"
 [ "$(json_get "$T/body" 'd["error"]')" = version_conflict ] || fail "no version_conflict: $(cat "$T/body")"
-as cons POST "/api/v1/studies/$STUDY/report/sign" -d "{\"version\": $((V + 1))}"
+B=$(basis_now cons "/api/v1/studies/$STUDY")
+as cons POST "/api/v1/studies/$STUDY/report/sign" -d "{\"version\": $((V + 1)), \"basis\": \"$B\"}"
 expect_code 409 "signing a version that does not exist yet"
 as cons GET "/api/v1/studies/$STUDY/report"
 [ "$(json_get "$T/body" 'd["state"], d["version"]')" = "('read', $V)" ] || fail "a refused sign changed the report: $(cat "$T/body")"
 as reader PUT "/api/v1/studies/$STUDY/report" -d "$NOREC"
 expect_code 200 "the reader clearing the recommendation"
 V2=$(json_get "$T/body" 'd["version"]')
-as cons POST "/api/v1/studies/$STUDY/report/sign" -d "{\"version\": $V2}"
+B=$(basis_now cons "/api/v1/studies/$STUDY")
+as cons POST "/api/v1/studies/$STUDY/report/sign" -d "{\"version\": $V2, \"basis\": \"$B\"}"
 expect_code 422 "signing without a recommendation"
 [ "$(json_get "$T/body" 'd["error"]')" = no_recommendation ] || fail "no no_recommendation: $(cat "$T/body")"
 as reader PUT "/api/v1/studies/$STUDY/report" -d "$REPORT"
 expect_code 200 "the reader saving the report again"
 V=$(json_get "$T/body" 'd["version"]')
+# The findings the printed report lists are under the signature too: the
+# sign names the basis stamp shown with the report, and one added after it
+# was shown signs nothing.
 as cons POST "/api/v1/studies/$STUDY/report/sign" -d "{\"version\": $V}"
+expect_code 422 "signing without a basis stamp"
+[ "$(json_get "$T/body" 'd["error"]')" = basis_required ] || fail "no basis_required: $(cat "$T/body")"
+as cons POST "/api/v1/studies/$STUDY/report/sign" -d "{\"version\": $V, \"basis\": \"abc\"}"
+expect_code 422 "signing with a malformed basis stamp"
+[ "$(json_get "$T/body" 'd["error"]')" = bad_basis ] || fail "no bad_basis: $(cat "$T/body")"
+B_SHOWN=$(basis_now cons "/api/v1/studies/$STUDY")
+as reader POST "/api/v1/studies/$STUDY/findings" -d '{"seq_from": 3, "type": "other", "note": "added while the consultant reads"}'
+expect_code 201 "a finding added after the consultant was shown the report"
+FID=$(json_get "$T/body" 'd["id"]')
+as cons POST "/api/v1/studies/$STUDY/report/sign" -d "{\"version\": $V, \"basis\": \"$B_SHOWN\"}"
+expect_code 409 "signing over a finding never shown"
+[ "$(json_get "$T/body" 'd["error"]')" = basis_changed ] || fail "no basis_changed: $(cat "$T/body")"
+as cons GET "/api/v1/studies/$STUDY/report"
+[ "$(json_get "$T/body" 'd["state"]')" = read ] || fail "a refused sign changed the report"
+[ "$(json_get "$T/body" 'd["basis"] != "'"$B_SHOWN"'" and any(f["id"] == '"$FID"' for f in d["findings"])')" = True ] \
+    || fail "the report answer does not show the new finding and its new stamp: $(cat "$T/body")"
+as reader DELETE "/api/v1/studies/$STUDY/findings/$FID"
+expect_code 200 "the late finding deleted"
+ok "sign names the basis stamp shown: missing 422, malformed 422, stale (a finding added since) 409 basis_changed"
+B=$(basis_now cons "/api/v1/studies/$STUDY")
+as cons POST "/api/v1/studies/$STUDY/report/sign" -d "{\"version\": $V, \"basis\": \"$B\"}"
 expect_code 200 "the consultant signing"
 [ "$(json_get "$T/body" 'd["signed_by"], d["state"], d["version"]')" = "('cons', 'signed', $V)" ] || fail "signature: $(cat "$T/body")"
 [ "$(json_get "$T/body" 'd["content"]["recommendation"]')" = colonoscopy ] || fail "signed content: $(cat "$T/body")"
-as cons POST "/api/v1/studies/$STUDY/report/sign" -d "{\"version\": $V}"
+B=$(basis_now cons "/api/v1/studies/$STUDY")
+as cons POST "/api/v1/studies/$STUDY/report/sign" -d "{\"version\": $V, \"basis\": \"$B\"}"
 expect_code 409 "signing twice"
 [ "$(json_get "$T/body" 'd["error"]')" = report_signed ] || fail "signing twice: $(cat "$T/body")"
 as reader PUT "/api/v1/studies/$STUDY/report" -d "$REPORT"

@@ -333,13 +333,44 @@ static json_t *addenda_json(const cs_addendum_rec *ad, size_t n)
 
 /* The whole answer: the report, its `derived` fields and its addenda;
  * NULL (err set) on a store failure. */
+/* The findings a printed report lists (printable_report), for the page
+ * that shows the report before it is signed. */
+static json_t *findings_json(const cs_finding_rec *fs, size_t nf)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < nf; i++) {
+        const char *segment;
+        int count;
+        bool cancer;
+        finding_structure(&fs[i], &segment, &count, &cancer);
+        json_array_append_new(
+            a, json_pack("{s:I, s:i, s:s, s:s, s:I, s:I, s:o, s:s, s:i, s:b, s:s}", "id",
+                         (json_int_t)fs[i].id, "version", fs[i].version, "type", fs[i].type,
+                         "segment", segment, "seq_from", (json_int_t)fs[i].seq_from, "seq_to",
+                         (json_int_t)fs[i].seq_to, "size_mm",
+                         fs[i].size_mm >= 0 ? json_real(fs[i].size_mm) : json_null(), "morphology",
+                         fs[i].morphology, "count", count, "suspected_cancer", cancer, "note",
+                         fs[i].note));
+    }
+    return a;
+}
+
 json_t *cs_ws_report_answer(const cs_api *api, const cs_report_rec *rep, cs_error *err)
 {
     json_t *o = report_json(rep);
     report_basis *b = malloc(sizeof *b);
     cs_addendum_rec *ad = NULL;
-    size_t na = 0;
+    cs_finding_rec *fs = NULL;
+    size_t na = 0, nf = 0;
+    char stamp[CS_REPORT_BASIS_HEX];
     cs_status st = b ? CS_OK : cs_error_set(err, CS_ERR_NOMEM, "out of memory");
+    /* The stamp first: a change landing while the rest is read makes what
+     * is shown newer than the stamp, so signing it is refused (safe), never
+     * the other way round. */
+    if (st == CS_OK)
+        st = cs_store_report_basis(api->store, rep->study, stamp, err);
+    if (st == CS_OK)
+        st = cs_store_findings_list(api->store, rep->study, false, &fs, &nf, err);
     if (st == CS_OK)
         st = gather(api, rep->study, json_object_get(o, "content"), rep->updated_by, b, err);
     if (st == CS_OK)
@@ -347,7 +378,10 @@ json_t *cs_ws_report_answer(const cs_api *api, const cs_report_rec *rep, cs_erro
     if (st == CS_OK) {
         json_object_set_new(o, "derived", derived_json(b, NULL));
         json_object_set_new(o, "addenda", addenda_json(ad, na));
+        json_object_set_new(o, "findings", findings_json(fs, nf));
+        json_object_set_new(o, "basis", json_string(stamp));
     }
+    free(fs);
     free(ad);
     free(b);
     if (st != CS_OK) {
@@ -604,12 +638,13 @@ static cs_status study_complete(const cs_api *api, const char *study, bool *comp
  * version, no recommendation, an incomplete study: false here), so their
  * order stays. The
  * content checked is the shown version's, which cannot change; the marks
- * and findings could change between this check and the signing
- * transaction (a landmark cleared in that instant), which is the one
- * window this check does not close. */
+ * and findings checked are those of the shown basis stamp (a stale stamp
+ * is left to the store's basis_changed), and if they change between this
+ * check and the signing transaction the stamp no longer matches there. */
 static bool mandatory_refused(const cs_api *api, struct MHD_Connection *c, const char *study,
-                              int shown, enum MHD_Result *ret)
+                              int shown, const char *shown_basis, enum MHD_Result *ret)
 {
+    char stamp[CS_REPORT_BASIS_HEX];
     cs_error e = {0};
     bool found = false, refused = false;
     cs_report_rec *rep = malloc(sizeof *rep);
@@ -630,6 +665,10 @@ static bool mandatory_refused(const cs_api *api, struct MHD_Connection *c, const
     if (study_complete(api, study, &complete, &e) != CS_OK)
         goto store_failed;
     if (!complete)
+        goto done;
+    if (cs_store_report_basis(api->store, study, stamp, &e) != CS_OK)
+        goto store_failed;
+    if (strcmp(stamp, shown_basis) != 0)
         goto done;
     if (gather(api, study, ct, rep->updated_by, b, &e) != CS_OK)
         goto store_failed;
@@ -664,10 +703,12 @@ done:
     return refused;
 }
 
-/* POST .../report/sign {"version": N}: sign exactly version N, the one
- * the consultant was shown. Every rule (version current, recommendation
- * present, study complete, not signed yet) is checked by the store in the
- * signing transaction, so no save or upload can slip in between. */
+/* POST .../report/sign {"version": N, "basis": B}: sign exactly version N
+ * with the findings, marks and patient of basis stamp B, what the
+ * consultant was shown. Every rule (version and stamp current,
+ * recommendation present, study complete, not signed yet) is checked by
+ * the store in the signing transaction, so no save, finding or upload can
+ * slip in between. */
 enum MHD_Result cs_ws_report_sign(const cs_api *api, struct MHD_Connection *c, cs_req *r)
 {
     enum MHD_Result ret;
@@ -698,10 +739,23 @@ enum MHD_Result cs_ws_report_sign(const cs_api *api, struct MHD_Connection *c, c
         goto done;
     }
     int shown = (int)json_integer_value(ver);
-    if (mandatory_refused(api, c, r->id, shown, &ret))
+    json_t *basis = json_object_get(o, "basis");
+    if (!basis) {
+        ret = cs_http_error(api->metrics, c, 422, false, "basis_required",
+                            "send {\"version\": N, \"basis\": B}, the report version and the "
+                            "basis stamp of the report you were shown (REPORT.basis)");
         goto done;
-    if (cs_store_report_sign_checked(api->store, r->id, a.user, cs_now_ms(), shown, &out, rep,
-                                     &e) != CS_OK) {
+    }
+    if (!json_is_string(basis) || json_string_length(basis) != CS_REPORT_BASIS_HEX - 1) {
+        ret = cs_http_error(api->metrics, c, 422, false, "bad_basis",
+                            "basis must be the %d-character stamp of the report you were shown",
+                            CS_REPORT_BASIS_HEX - 1);
+        goto done;
+    }
+    if (mandatory_refused(api, c, r->id, shown, json_string_value(basis), &ret))
+        goto done;
+    if (cs_store_report_sign_checked(api->store, r->id, a.user, cs_now_ms(), shown,
+                                     json_string_value(basis), &out, rep, &e) != CS_OK) {
         ret = cs_http_error(api->metrics, c, 503, false, "store_unavailable", "%s", e.msg);
         goto done;
     }
@@ -726,6 +780,12 @@ enum MHD_Result cs_ws_report_sign(const cs_api *api, struct MHD_Connection *c, c
                             "version %d is not the current report: it changed since it was "
                             "shown; reload it and review before signing",
                             shown);
+        break;
+    case CS_CHECK_BASIS_CHANGED:
+        ret = cs_http_error(api->metrics, c, 409, false, "basis_changed",
+                            "the findings, landmarks, cleansing grades or patient details "
+                            "that the report shows changed since it was shown; reload it and "
+                            "review before signing");
         break;
     case CS_CHECK_INVALID:
         ret = cs_http_error(api->metrics, c, 422, false, "no_recommendation",
@@ -1100,8 +1160,11 @@ findings:
             if (fs[i].seq_to != fs[i].seq_from)
                 putf(&h, "&ndash;%llu", (unsigned long long)fs[i].seq_to);
             puts_raw(&h, "</td><td>");
+            /* As stored (0.5 mm steps): "%.0f" rounded 5.5 to "6 mm", over
+             * the 6 mm that the recommendation rules compare the raw 5.5
+             * with. */
             if (fs[i].size_mm >= 0)
-                putf(&h, "%.0f mm", fs[i].size_mm);
+                putf(&h, "%g mm*", fs[i].size_mm);
             puts_raw(&h, "</td><td>");
             puts_text(&h, fs[i].morphology);
             puts_raw(&h, "</td><td>");
@@ -1109,6 +1172,8 @@ findings:
             puts_raw(&h, "</td></tr>");
         }
         puts_raw(&h, "</table>");
+        puts_raw(&h, "<p class=\"small\">* Sizes are capsule estimates, which run 3&ndash;4 mm "
+                     "large.</p>");
     }
     if (FIELD("findings_text")[0]) {
         puts_raw(&h, "<p>");

@@ -61,7 +61,10 @@ static void addenda_only_on_a_signed_report_in_order(void **state)
     free(list);
 
     cs_report_rec *rep = calloc(1, sizeof *rep), *after = calloc(1, sizeof *after);
-    assert_int_equal(cs_store_report_sign_checked(f->s, "s", "cora", 9000, 1, &o, rep, &e), CS_OK);
+    char basis[CS_REPORT_BASIS_HEX];
+    assert_int_equal(cs_store_report_basis(f->s, "s", basis, &e), CS_OK);
+    assert_int_equal(cs_store_report_sign_checked(f->s, "s", "cora", 9000, 1, basis, &o, rep, &e),
+                     CS_OK);
     assert_int_equal(o, CS_CHECK_OK);
     int64_t id1 = 0, id2 = 0;
     assert_int_equal(add(f, "s", "rita", 10000, "histology", "Tubular adenoma.", &id1),

@@ -23,12 +23,16 @@ static void save_report(cs_store *s, const char *study, const char *content, int
         *version = r.version;
 }
 
+/* Sign version `shown` with the findings, marks and patient as they are
+ * now (the basis stamp read just before). */
 static cs_check_outcome sign(cs_store *s, const char *study, int shown, cs_report_rec *out)
 {
     cs_error e = {0};
     cs_check_outcome o = CS_CHECK_OK;
-    assert_int_equal(cs_store_report_sign_checked(s, study, "cora", 9000, shown, &o, out, &e),
-                     CS_OK);
+    char basis[CS_REPORT_BASIS_HEX];
+    assert_int_equal(cs_store_report_basis(s, study, basis, &e), CS_OK);
+    assert_int_equal(
+        cs_store_report_sign_checked(s, study, "cora", 9000, shown, basis, &o, out, &e), CS_OK);
     return o;
 }
 
@@ -54,9 +58,15 @@ static void signing_checks_version_recommendation_and_completeness(void **state)
     fx_study(f->s, "s", 100);
     assert_int_equal(sign(f->s, "s", 1, rep), CS_CHECK_NOT_FOUND);
     /* The version shown is required. */
-    assert_int_equal(cs_store_report_sign_checked(f->s, "s", "cora", 1, 0, &o, rep, &e),
+    char basis[CS_REPORT_BASIS_HEX];
+    assert_int_equal(cs_store_report_basis(f->s, "s", basis, &e), CS_OK);
+    assert_int_equal(strlen(basis), CS_REPORT_BASIS_HEX - 1);
+    assert_int_equal(cs_store_report_sign_checked(f->s, "s", "cora", 1, 0, basis, &o, rep, &e),
                      CS_ERR_ARG);
-    assert_int_equal(cs_store_report_sign_checked(f->s, "s", "cora", 1, -1, &o, rep, &e),
+    assert_int_equal(cs_store_report_sign_checked(f->s, "s", "cora", 1, -1, basis, &o, rep, &e),
+                     CS_ERR_ARG);
+    /* ... and so is the basis stamp shown */
+    assert_int_equal(cs_store_report_sign_checked(f->s, "s", "cora", 1, 1, NULL, &o, rep, &e),
                      CS_ERR_ARG);
 
     save_report(f->s, "s", "{\"findings\": \"none\"}", &v);
@@ -166,10 +176,12 @@ static void *signer(void *arg)
         cs_error e = {0};
         bool found = false;
         cs_check_outcome o;
-        if (cs_store_report_get(r->s, "s", &found, r->seen, &e) != CS_OK || !found)
+        char basis[CS_REPORT_BASIS_HEX];
+        if (cs_store_report_basis(r->s, "s", basis, &e) != CS_OK ||
+            cs_store_report_get(r->s, "s", &found, r->seen, &e) != CS_OK || !found)
             continue;
-        if (cs_store_report_sign_checked(r->s, "s", "cora", 1, r->seen->version, &o, r->signed_rec,
-                                         &e) != CS_OK)
+        if (cs_store_report_sign_checked(r->s, "s", "cora", 1, r->seen->version, basis, &o,
+                                         r->signed_rec, &e) != CS_OK)
             break;
         r->signed_ok = o == CS_CHECK_OK;
     }
@@ -587,12 +599,82 @@ static void audit_paging_leaves_no_row_out_when_times_tie(void **state)
     assert_int_equal(total, (N + 2) / 3);
 }
 
+/* The printed report lists the findings and derives from the marks and
+ * the patient: a change to any of them after the consultant was shown the
+ * report changes its basis stamp, and signing with the stamp shown is then
+ * refused (nothing signed); the stamp shown now signs. */
+static void a_finding_mark_or_patient_changed_since_shown_refuses_the_signature(void **state)
+{
+    fx *f = *state;
+    cs_error e = {0};
+    cs_change_outcome out;
+    cs_check_outcome o;
+    cs_report_rec *rep = malloc(sizeof *rep);
+    assert_non_null(rep);
+    complete_study(f, "s");
+    int v = 0;
+    save_report(f->s, "s", "{\"recommendation\": \"no_further_test\"}", &v);
+    char shown[CS_REPORT_BASIS_HEX], again[CS_REPORT_BASIS_HEX], now[CS_REPORT_BASIS_HEX];
+    assert_int_equal(cs_store_report_basis(f->s, "s", shown, &e), CS_OK);
+    assert_int_equal(cs_store_report_basis(f->s, "s", again, &e), CS_OK);
+    assert_string_equal(shown, again); /* a stamp of the data, nothing else */
+
+    /* Each change moves the stamp; signing with the older one is refused. */
+    cs_finding_rec fd = {.seq_from = 5, .seq_to = 5, .size_mm = 6, .count = 1};
+    snprintf(fd.study, sizeof fd.study, "s");
+    snprintf(fd.type, sizeof fd.type, "polyp");
+    snprintf(fd.created_by, sizeof fd.created_by, "rita");
+    snprintf(fd.updated_by, sizeof fd.updated_by, "rita");
+    assert_int_equal(cs_store_finding_create(f->s, &fd, &out, &e), CS_OK);
+    assert_int_equal(out, CS_CHANGE_OK);
+    assert_int_equal(cs_store_report_basis(f->s, "s", now, &e), CS_OK);
+    assert_string_not_equal(now, shown);
+    assert_int_equal(cs_store_report_sign_checked(f->s, "s", "cora", 9000, v, shown, &o, rep, &e),
+                     CS_OK);
+    assert_int_equal(o, CS_CHECK_BASIS_CHANGED);
+    memcpy(shown, now, sizeof shown);
+    fd.size_mm = 7; /* an edit */
+    assert_int_equal(cs_store_finding_update(f->s, &fd, fd.version, &out, &e), CS_OK);
+    assert_int_equal(out, CS_CHANGE_OK);
+    assert_int_equal(cs_store_report_basis(f->s, "s", now, &e), CS_OK);
+    assert_string_not_equal(now, shown);
+    memcpy(shown, now, sizeof shown);
+    cs_mark_rec m = {.seq = 40, .at_ms = 1};
+    snprintf(m.kind, sizeof m.kind, "landmark");
+    snprintf(m.key, sizeof m.key, "first_caecal");
+    snprintf(m.by, sizeof m.by, "rita");
+    assert_int_equal(cs_store_mark_set(f->s, "s", &m, &out, &e), CS_OK);
+    assert_int_equal(cs_store_report_basis(f->s, "s", now, &e), CS_OK);
+    assert_string_not_equal(now, shown);
+    memcpy(shown, now, sizeof shown);
+    cs_patient_rec p = {0};
+    cs_episode_rec ep = {0};
+    snprintf(p.family, sizeof p.family, "Smith");
+    bool found = false;
+    assert_int_equal(cs_store_study_patient_set(f->s, "s", &p, &ep, &found, &e), CS_OK);
+    assert_true(found);
+    assert_int_equal(cs_store_report_basis(f->s, "s", now, &e), CS_OK);
+    assert_string_not_equal(now, shown);
+    assert_int_equal(cs_store_report_sign_checked(f->s, "s", "cora", 9000, v, shown, &o, rep, &e),
+                     CS_OK);
+    assert_int_equal(o, CS_CHECK_BASIS_CHANGED);
+    bool is_signed = true;
+    assert_int_equal(cs_store_report_signed(f->s, "s", &is_signed, &e), CS_OK);
+    assert_false(is_signed);
+    /* the stamp of what is there now signs */
+    assert_int_equal(cs_store_report_sign_checked(f->s, "s", "cora", 9000, v, now, &o, rep, &e),
+                     CS_OK);
+    assert_int_equal(o, CS_CHECK_OK);
+    free(rep);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
 #define T(name) cmocka_unit_test_setup_teardown(name, fx_open, fx_close)
         T(signing_checks_version_recommendation_and_completeness),
         T(a_complete_study_signs_without_a_close),
+        T(a_finding_mark_or_patient_changed_since_shown_refuses_the_signature),
         T(racing_saves_never_slip_under_a_signature),
         T(saves_from_another_connection_never_slip_under_a_signature),
         T(a_new_upload_ends_the_study_s_empty_open_ones),
