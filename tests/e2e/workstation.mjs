@@ -22,7 +22,7 @@ const STUDY = env('CS_STUDY');
 // The frame flags' bits come from the server's one vocabulary.
 const VOCAB = await (await fetch(`${URL_}/api/v1/vocabulary`)).json();
 const flagBit = (name) => 1 << VOCAB.frame_flags.findIndex((f) => f.name === name);
-const F_BLEEDING = flagBit('bleeding'), F_REDUNDANT = flagBit('redundant');
+const F_BLEEDING = flagBit('bleeding'), F_REDUNDANT = flagBit('redundant'), F_POLYP = flagBit('polyp');
 
 // Expected console errors: the failed logins and the forbidden routes this
 // test asks for.
@@ -195,6 +195,176 @@ try {
     eq(Number(await li.getAttribute('data-seq-from')), findingSeq, 'finding frame');
   });
 
+  // ---- polyp boxes and the add form (docs/web.md, "A polyp finding from a box") ----
+  // On polyp frames of this study; every finding made here is deleted
+  // again before the report is written (its mandatory fields would miss
+  // their segments otherwise).
+  const polypFrames = [];
+  for (let s = 0; s < index.count; s++) {
+    const b = index.boxes && index.boxes[String(s)];
+    if ((index.flags[s] & F_POLYP) && b && b.p && b.p.length) polypFrames.push(s);
+  }
+  const made = [];           // ids of the findings these checks add
+  const findingsNow = async () => ((await (await page.request.get(`/api/v1/studies/${STUDY}/findings`)).json()).findings || []).filter((f) => !f.deleted);
+  const BOX = '[data-testid="frame-slot-0"] [data-testid="box-polyp-0"]';
+  const showFrame = async (seq) => {  // through the strip's Polyp filter, as a reader would
+    await page.click('[data-testid="strip-filter-polyp"]');
+    await page.click(`[data-testid="thumb-${seq}"]`);
+    await page.waitForFunction((s) => document.getElementById('viewer').dataset.seq === String(s), seq);
+    await page.waitForSelector(`${BOX}:visible`);
+  };
+  const estimate = (seq) => {  // docs/web.md, "Size estimate"
+    const b = index.boxes[String(seq)], box = b.p[0];
+    return Math.max(0.5, Math.round((Math.max(box[2], box[3]) / Math.max(b.w, b.h)) * 30 * 2) / 2);
+  };
+  const CAVEAT_RE = /Capsule size estimates run 3–4 mm large\./;
+
+  await check('N / P are labelled as bleeding jumps (Y / Shift+Y are polyp); the strip under All names both kinds', async () => {
+    eq(await page.getAttribute('#next-flag', 'title'), 'Next bleeding frame (N)', 'the N button\'s title');
+    eq(await page.getAttribute('#prev-flag', 'title'), 'Previous bleeding frame (P)', 'the P button\'s title');
+    await page.click('[data-testid="strip-filter-all"]');
+    const title = await page.textContent('[data-testid="strip-title"]');
+    assert(title.startsWith('Bleeding and polyp frames ('), `strip title under All: ${title}`);
+    await page.keyboard.press('End');
+    await page.keyboard.press('n');
+    await page.waitForFunction(() => /No later bleeding frame/.test(document.getElementById('toast').textContent));
+  });
+
+  await check('a polyp box gives the estimate and the likely true size, 3–4 mm under it', async () => {
+    assert(polypFrames.length >= 2, `the demo study has ${polypFrames.length} polyp frames with boxes`);
+    await showFrame(polypFrames[0]);
+    const mm = estimate(polypFrames[0]);
+    const lo = Math.max(1, mm - 4), hi = Math.max(1, mm - 3);
+    const likely = hi <= 1 ? '1 mm or less' : `${lo}–${hi} mm`;
+    const title = await page.getAttribute(BOX, 'title');
+    assert(title.includes(`≈ ${mm} mm (true size likely ${likely})`), `box title: ${title}`);
+    assert(!/could be/.test(title), `box title still gives the x0.5-x2 range: ${title}`);
+  });
+
+  await check('a box click refuses a half-filled add form (note, Suspected cancer): nothing added, the input kept', async () => {
+    const before = await findingsNow();
+    await page.fill('#f-note', 'e2e: half-typed note');
+    await page.check('#f-cancer');
+    await page.click(BOX);
+    await page.waitForSelector('[data-testid="finding-add-error"]:visible', { timeout: 5000 });
+    const msg = await page.textContent('[data-testid="finding-add-error"]');
+    assert(/unsaved input/.test(msg) && /note/.test(msg) && /suspected cancer/.test(msg), `message: ${msg}`);
+    await page.waitForTimeout(500);
+    const after = await findingsNow();
+    made.push(...after.filter((f) => !before.some((o) => o.id === f.id)).map((f) => f.id));
+    eq(after.length, before.length, 'findings after the refused click');
+    eq(await page.inputValue('#f-note'), 'e2e: half-typed note', 'the note typed');
+    assert(await page.isChecked('#f-cancer'), 'Suspected cancer was unticked');
+  });
+
+  await check('after Clear a box click adds one polyp finding with the form\'s defaults and a note without the number; Enter then adds nothing', async () => {
+    const seq = polypFrames[0], mm = estimate(seq);
+    await page.click('[data-testid="finding-clear"]');
+    eq(await page.inputValue('#f-note'), '', 'the note after Clear');
+    assert(!(await page.isChecked('#f-cancer')), 'Suspected cancer after Clear');
+    const before = await findingsNow();
+    await page.click(BOX);
+    await page.waitForSelector(`#findings-list li.finding[data-seq-from="${seq}"] .type-polyp`);
+    const after = await findingsNow();
+    const added = after.filter((f) => !before.some((o) => o.id === f.id));
+    made.push(...added.map((f) => f.id));
+    eq(added.length, 1, 'findings added by one click');
+    const f = added[0];
+    eq(`${f.type} ${f.seq_from} ${f.seq_to ?? f.seq_from} ${f.size_mm}`, `polyp ${seq} ${seq} ${mm}`, 'type, frames, size');
+    eq(`${f.suspected_cancer} ${f.segment || ''}|${f.morphology || ''}|${f.count}`, 'false ||1', 'suspected cancer, segment, Paris class, count');
+    assert(CAVEAT_RE.test(f.note), `the note lacks the caveat: ${f.note}`);
+    assert(!f.note.replace(CAVEAT_RE, '').includes(`${mm} mm`), `the note repeats the size: ${f.note}`);
+    eq(await page.inputValue('#f-note'), '', 'the form\'s note after the add');
+    await page.waitForTimeout(300);
+    assert(!(await page.evaluate(() => !!(document.activeElement && document.activeElement.closest('.fbox')))), 'focus stayed on the box');
+    await page.keyboard.press('Enter');
+    await page.waitForTimeout(700);
+    eq((await findingsNow()).length, after.length, 'findings after Enter');
+  });
+
+  await check('a double click on a polyp box adds one finding; two submits at once add one', async () => {
+    const seq = polypFrames[1];
+    await showFrame(seq);
+    let before = await findingsNow();
+    await page.dblclick(BOX);
+    await page.waitForSelector(`#findings-list li.finding[data-seq-from="${seq}"] .type-polyp`);
+    await page.waitForTimeout(700);
+    let after = await findingsNow();
+    let added = after.filter((f) => !before.some((o) => o.id === f.id));
+    made.push(...added.map((f) => f.id));
+    eq(added.length, 1, 'findings added by a double click');
+    await page.click('[data-testid="finding-clear"]');
+    await page.fill('#f-from', String(seq));
+    await page.fill('#f-to', String(seq));
+    await page.selectOption('#f-type', 'other');
+    await page.fill('#f-note', 'e2e: submitted twice');
+    before = after;
+    await page.evaluate(() => { const f = document.getElementById('finding-form'); f.requestSubmit(); f.requestSubmit(); });
+    await page.waitForSelector('#findings-list li.finding:has-text("e2e: submitted twice")');
+    await page.waitForTimeout(700);
+    after = await findingsNow();
+    added = after.filter((f) => !before.some((o) => o.id === f.id));
+    made.push(...added.map((f) => f.id));
+    eq(added.length, 1, 'findings added by two submits at once');
+  });
+
+  await check('the finding editor and the history give the size caveat; a new size leaves no other number in the note', async () => {
+    const seq = polypFrames[0];
+    const li = page.locator(`#findings-list li.finding[data-seq-from="${seq}"]:has(.type-polyp)`).first();
+    const id = await li.getAttribute('data-id');
+    await li.locator('[data-testid="finding-edit"]').click();
+    const ed = page.locator(`[data-testid="finding-editor-${id}"]`);
+    assert(/3–4 mm large/.test(await ed.locator('[data-testid="finding-editor-size-caveat"]').textContent()), 'no caveat in the editor');
+    await page.fill(`#fe-${id}-size`, '3');
+    await ed.locator('[data-testid="finding-save"]').click();
+    await page.waitForFunction((i) => { const el = document.querySelector(`#findings-list li[data-id="${i}"] .size`); return el && el.textContent.includes('· 3 mm'); }, id);
+    const f = (await findingsNow()).find((x) => String(x.id) === id);
+    eq(f.size_mm, 3, 'the size saved');
+    assert(!/\d\s*mm(?! large)/.test(f.note.replace(CAVEAT_RE, '')), `the note still gives a size: ${f.note}`);
+    await page.locator(`#findings-list li[data-id="${id}"] [data-testid="finding-history"]`).click();
+    await page.waitForSelector(`#findings-list li[data-id="${id}"] [data-testid="finding-history-size-caveat"]:visible`);
+  });
+
+  await check('zoomed frames pan (drag), the boxes move with the image; 1x recentres', async () => {
+    await showFrame(polypFrames[0]);
+    await page.keyboard.press('z');
+    await page.waitForFunction(() => document.getElementById('viewer').dataset.zoom === '2');
+    await page.waitForTimeout(300); // the zoom's transition
+    const rel = () => page.$eval('[data-testid="frame-slot-0"]', (slot) => {
+      const i = slot.querySelector('img').getBoundingClientRect(), l = slot.querySelector('.box-layer').getBoundingClientRect();
+      return { dx: l.left - i.left, dy: l.top - i.top, x: i.left, y: i.top };
+    });
+    const a = await rel();
+    const n0 = (await findingsNow()).length;
+    const s = await page.$eval('#stage', (el) => { const r = el.getBoundingClientRect(); return { x: r.left + r.width / 2, y: r.top + r.height / 2 }; });
+    // start beside the box so the drag does not begin on it (it would pan all the same)
+    await page.mouse.move(s.x, s.y + 5);
+    await page.mouse.down();
+    await page.mouse.move(s.x + 60, s.y + 45, { steps: 5 });
+    await page.mouse.move(s.x + 120, s.y + 95, { steps: 5 });
+    await page.mouse.up();
+    const v = await page.$eval('#viewer', (el) => [Number(el.dataset.panX), Number(el.dataset.panY)]);
+    await page.waitForTimeout(300);
+    eq((await findingsNow()).length, n0, 'findings after a drag (a drag is no click on a box)');
+    assert(v[0] > 50 && v[1] > 50, `pan after the drag: ${v}`);
+    const b = await rel();
+    assert(Math.abs(b.x - a.x - v[0]) <= 2 && Math.abs(b.y - a.y - v[1]) <= 2, `the image moved ${b.x - a.x},${b.y - a.y} for a pan of ${v}`);
+    assert(Math.abs(b.dx - a.dx) <= 1 && Math.abs(b.dy - a.dy) <= 1, `the boxes left the image: ${JSON.stringify([a, b])}`);
+    await page.keyboard.press('z');
+    await page.waitForFunction(() => document.getElementById('viewer').dataset.panX === '0' && document.getElementById('viewer').dataset.panY === '0');
+  });
+
+  await check('the findings these checks made are deleted again', async () => {
+    const csrf = await csrfOf(page);
+    for (const id of new Set(made)) {
+      const r = await page.request.delete(`/api/v1/studies/${STUDY}/findings/${id}`, { headers: { 'X-CSRF-Token': csrf } });
+      eq(r.status() < 300, true, `DELETE finding ${id}: HTTP ${r.status()}`);
+    }
+    const left = (await findingsNow()).filter((f) => f.type === 'polyp' || f.suspected_cancer || f.note === 'e2e: submitted twice');
+    eq(left.length, 0, 'polyp findings left');
+    await page.click('[data-testid="finding-clear"]');
+  });
+
   await check('the reader writes the report (prefilled from the findings), scores CC-CLEAR with the engine\'s suggestion, overrides the suggested recommendation with a reason and marks it read', async () => {
     // The colon between the landmarks: the engine's CC-CLEAR suggestion needs them.
     const csrf = await csrfOf(page);
@@ -210,6 +380,9 @@ try {
     const text = await page.inputValue('#r-findings');
     assert(text.includes('fresh blood') && text.includes('e2e: active bleeding'), `findings text not prefilled: ${text}`);
     assert((await page.inputValue('#r-keyframes')).split(/[ ,]+/).includes(String(findingSeq)), 'key frames prefilled');
+    // the finding's 4 mm shows here: so does the caveat on capsule sizes
+    assert(await page.isVisible('#r-size-caveat'), 'no size caveat beside the findings');
+    assert(/3–4 mm large/.test(await page.textContent('#r-size-caveat')), 'size caveat text');
     eq(await page.locator('[data-testid="report-sign"]').count(), 0, 'a reader sees a Sign button');
     eq(await page.inputValue('#cc-right_colon'), '', 'a CC-CLEAR score set before the reader confirmed one');
     await page.fill('#r-prep', 'Split-dose prep taken as instructed.');
@@ -302,6 +475,60 @@ try {
   });
   await rctx.close();
 
+  // ---- the strip past one page ---------------------------------------------------
+  // The demo study has fewer flagged frames than a page holds: this page sees
+  // it six times over (its frame index rewritten on the way in: 650 bleeding
+  // frames, then 40 polyp frames at 1300-1339; frames past the study's end
+  // served as their copies), as a long study would be.
+  await check('past 600 thumbnails the strip pages; it counts the bleeding and polyp frames not on the page and says how to reach them; Y turns to its page', async () => {
+    const { ctx, page: p } = await newPage(browser, 'reader (strip pages)');
+    try {
+      await login(p, READER);
+      const n = index.count, N = n * 6;
+      await p.route((u) => u.pathname === `/api/v1/studies/${STUDY}/frames`, async (route) => {
+        const j = await (await route.fetch()).json();
+        for (const [k, v] of Object.entries(j)) if (Array.isArray(v) && v.length === n) j[k] = Array.from({ length: N }, (_, i) => v[i % n]);
+        j.flags = j.flags.map((f, s) => (f & ~(F_BLEEDING | F_POLYP | F_REDUNDANT)) |
+          (s < 650 ? F_BLEEDING : 0) | (s >= 1300 && s < 1340 ? F_POLYP : 0));
+        j.count = N;
+        j.boxes = {};
+        await route.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify(j) });
+      });
+      const re = /\/frames\/(\d+)(\.jpg|\/thumb\.jpg)$/;
+      await p.route((u) => u.pathname.startsWith(`/api/v1/studies/${STUDY}/frames/`) && re.test(u.pathname) && Number(u.pathname.match(re)[1]) >= n, (route) => {
+        const u = new URL(route.request().url());
+        u.pathname = u.pathname.replace(re, (_, s, tail) => `/frames/${Number(s) % n}${tail}`);
+        return route.continue({ url: u.toString() });
+      });
+      await p.goto(`/#/study/${encodeURIComponent(STUDY)}`);
+      await p.waitForFunction((c) => document.getElementById('viewer')?.dataset.count === String(c), N);
+      const thumbs = () => p.$$eval('#flag-strip .thumb', (bs) => bs.map((b) => Number(b.dataset.seq)));
+      let t = await thumbs();
+      eq(`${t.length}: ${t[0]}-${t[t.length - 1]}`, '600: 0-599', 'the first page of thumbnails');
+      const title = await p.textContent('[data-testid="strip-title"]');
+      assert(title.startsWith('Bleeding and polyp frames (690: 1–600 shown'), `strip title: ${title}`);
+      const notice = p.locator('[data-testid="strip-hidden"]');
+      assert(await notice.isVisible(), 'no notice of the frames not on the page');
+      eq(`${await notice.getAttribute('data-bleeding')} ${await notice.getAttribute('data-polyp')}`, '50 40', 'bleeding and polyp frames not on the page');
+      const text = await notice.textContent();
+      for (const w of ['50 bleeding and 40 polyp frames', 'Next', 'Polyp filter', 'N / P', 'Y / Shift+Y', 'timeline'])
+        assert(text.includes(w), `the notice lacks "${w}": ${text}`);
+      await p.click('[data-testid="strip-next"]');
+      t = await thumbs();
+      eq(`${t.length}: ${t[0]}-${t[t.length - 1]}`, '90: 600-1339', 'the second page of thumbnails');
+      eq(`${await notice.getAttribute('data-bleeding')} ${await notice.getAttribute('data-polyp')}`, '600 0', 'frames not on the second page');
+      await p.click('[data-testid="strip-prev"]');
+      await p.waitForSelector('[data-testid="thumb-0"]');
+      await p.keyboard.press('y');
+      await p.waitForFunction(() => document.getElementById('viewer').dataset.seq === '1300');
+      await p.waitForSelector('[data-testid="thumb-1300"].current');
+      eq(await p.$eval('#viewer', (v) => v.dataset.stripPage), '1', 'the strip page after Y');
+      eq((await lib.cspOf(p)).join('; '), '', 'CSP violations');
+    } finally {
+      await ctx.close();
+    }
+  });
+
   // ---- consultant --------------------------------------------------------------
   const { ctx: cctx, page: cpage } = await newPage(browser, 'consultant');
   await check('a save by someone else while the consultant has the report open is shown for review, never signed unseen', async () => {
@@ -327,6 +554,23 @@ try {
     eq(now.state, 'read', 'the report was signed with content the consultant had not seen');
   });
 
+  await check('a finding added while the consultant has the report open is listed for review, never signed unseen', async () => {
+    const csrf = await csrfOf(cpage);
+    const r = await cpage.request.post(`/api/v1/studies/${STUDY}/findings`, {
+      headers: { 'X-CSRF-Token': csrf }, data: { seq_from: 2, type: 'other', segment: 'small_bowel', note: 'added behind the page' } });
+    eq(r.status(), 201, 'the other finding');
+    const fid = (await r.json()).id;
+    eq(await cpage.locator(`#report-findings-under tr[data-id="${fid}"]`).count(), 0, 'the page lists the finding before it is shown');
+    await cpage.click('#report-sign');
+    await cpage.waitForSelector(`#report-findings-under tr[data-id="${fid}"]`);
+    await cpage.waitForSelector('#report[data-review="newer-version"]');
+    const m = await cpage.textContent('#report-error');
+    assert(m.includes('findings') && m.includes('review'), `message: ${m}`);
+    const now = await (await cpage.request.get(`/api/v1/studies/${STUDY}/report`)).json();
+    eq(now.state, 'read', 'the report was signed over a finding the consultant had not seen');
+    assert(now.findings.some((f) => f.id === fid), 'the REPORT answer does not list the finding');
+  });
+
   await check('the consultant signs the version on screen and sees it read-only with "Signed by"', async () => {
     await cpage.click('#report-sign');
     await cpage.waitForSelector('#signed-banner:visible');
@@ -343,7 +587,7 @@ try {
     const csrf = await csrfOf(cpage);
     let r = await cpage.request.post(`/api/v1/studies/${STUDY}/report/sign`, { headers: { 'X-CSRF-Token': csrf }, data: {} });
     eq(r.status(), 422, 'signing without a version');
-    r = await cpage.request.post(`/api/v1/studies/${STUDY}/report/sign`, { headers: { 'X-CSRF-Token': csrf }, data: { version: signed.version } });
+    r = await cpage.request.post(`/api/v1/studies/${STUDY}/report/sign`, { headers: { 'X-CSRF-Token': csrf }, data: { version: signed.version, basis: signed.basis } });
     eq(r.status(), 409, 'signing again');
   });
 

@@ -5,7 +5,7 @@
 // (onChange) so the timeline can draw them. Records come from a source
 // (source.js): a clinical study's routes, or a training attempt's answer.
 import { h, clear, fmtTime, label, frameRange, toast, errorText, FINDING_TYPES, LANDMARKS, SEGMENTS, GRADES, FINDING_SEGMENTS, MORPHOLOGIES } from './util.js';
-import { SIZE_CAVEAT } from './boxes.js';
+import { SIZE_CAVEAT, SIZE_CAVEAT_SHORT } from './boxes.js';
 
 // The structured fields of a finding (docs/clinical-record.md): where it
 // lies, and for polyps the Paris class and count; any finding may be
@@ -39,6 +39,8 @@ function structureControls(id, f = {}) {
       suspected_cancer: cancer.checked,
     }),
     reset() { segment.value = ''; morphology.value = ''; count.value = '1'; cancer.checked = false; },
+    // The fields as they stand, to tell the reader's input from defaults.
+    raw: () => ({ segment: segment.value, morphology: morphology.value, count: count.value, cancer: cancer.checked }),
   };
 }
 
@@ -66,6 +68,8 @@ export function createFindingsPanel({ source, getSeq, seek, onChange, readOnly, 
   const addBtn = h('button.btn.btn-primary#f-add', { type: 'submit', testid: 'finding-add' }, 'Add finding');
   const hereBtn = h('button.btn.btn-small.btn-quiet', { type: 'button', testid: 'finding-here' }, 'Current frame');
   hereBtn.addEventListener('click', () => { const s = getSeq(); from.value = s; to.value = s; rangeStart = null; updateRangeHint(); });
+  const clearBtn = h('button.btn.btn-small.btn-quiet#f-clear', { type: 'button', testid: 'finding-clear' }, 'Clear');
+  clearBtn.addEventListener('click', () => { resetAddForm(); addMsg.hidden = true; });
   const addForm = h('form.finding-form#finding-form', { testid: 'finding-form', 'aria-label': 'Add a finding' },
     h('div.row2',
       h('div', h('label', { for: 'f-from' }, 'From frame'), from),
@@ -74,35 +78,72 @@ export function createFindingsPanel({ source, getSeq, seek, onChange, readOnly, 
     h('div.row2',
       h('div', h('label', { for: 'f-type' }, 'Type'), type),
       h('div', h('label', { for: 'f-size' }, 'Size (mm)'), size)),
+    h('p.size-caveat.small', { testid: 'finding-add-size-caveat' }, `Sizes: ${SIZE_CAVEAT_SHORT}.`),
     sizeNote,
     addStructure.rows,
     h('label', { for: 'f-note' }, 'Note'), note,
     addMsg,
-    h('div.buttons', addBtn, hereBtn));
+    h('div.buttons', addBtn, hereBtn, clearBtn));
+
+  // Every field of the add form back to its default.
+  function resetAddForm() {
+    from.value = ''; to.value = '';
+    type.value = type.options.length ? type.options[0].value : '';
+    size.value = ''; note.value = '';
+    addStructure.reset();
+    addStructure.sync(type.value);
+    sizeNote.textContent = ''; sizeNote.hidden = true;
+    boxSized = false;
+    rangeStart = null;
+    updateRangeHint();
+    pristine = snapshot();
+  }
+  // The fields the reader has changed since the form was last cleared,
+  // added or filled from a box (their names; empty: nothing to lose). One
+  // frame (F, "Current frame") is not input worth keeping: a box brings
+  // its own; a range, or half of one, is.
+  const snapshot = () => ({ type: type.value, size: size.value, note: note.value, ...addStructure.raw() });
+  let pristine = snapshot();
+  function unsavedInput() {
+    const now = snapshot(), out = [];
+    if (rangeStart !== null || (from.value !== to.value)) out.push('frame range');
+    const names = { type: 'type', size: 'size', note: 'note', segment: 'segment', morphology: 'Paris class', count: 'count', cancer: 'suspected cancer' };
+    for (const k of Object.keys(names)) if (now[k] !== pristine[k]) out.push(names[k]);
+    return out;
+  }
+
+  // One add at a time: Enter, a double click or a second requestSubmit()
+  // while a POST is out must not add the finding twice (the disabled button
+  // does not stop requestSubmit() nor implicit submission).
+  let submitting = false;
   addForm.addEventListener('submit', async (ev) => {
     ev.preventDefault();
+    if (submitting) return;
     addMsg.hidden = true;
     const body = findingBody(from.value, to.value, type.value, size.value, note.value);
     if (typeof body === 'string') { addMsg.textContent = body; addMsg.hidden = false; return; }
     Object.assign(body, addStructure.values(type.value));
+    const fromBox = boxSized, boxNote = sizeNote.textContent;
+    submitting = true;
     addBtn.disabled = true;
+    addForm.setAttribute('aria-busy', 'true');
     try {
       const f = await source.post('/findings', body);
       toast(`Finding added: ${label(f.type)}, ${frameRange(f)}`);
-      note.value = ''; size.value = '';
-      addStructure.reset();
+      resetAddForm();
       // A size estimated from a box keeps its caveat in view after the add.
-      if (boxSized) sizeNote.textContent = `Added at frame ${f.seq_from}: ${sizeNote.textContent}`;
-      sizeNote.hidden = !boxSized;
-      boxSized = false;
-      rangeStart = null;
-      updateRangeHint();
+      if (fromBox) { sizeNote.textContent = `Added at frame ${f.seq_from}: ${boxNote}`; sizeNote.hidden = false; }
       await loadFindings();
+      // After a box click, focus goes to the new finding (Enter there only
+      // shows its frame), not back to anything that adds.
+      if (fromBox) list.querySelector(`li[data-id="${f.id}"] .finding-go`)?.focus({ preventScroll: true });
     } catch (e) {
       addMsg.textContent = errorText(e);
       addMsg.hidden = false;
     } finally {
+      submitting = false;
       addBtn.disabled = false;
+      addForm.setAttribute('aria-busy', 'false');
     }
   });
 
@@ -145,7 +186,7 @@ export function createFindingsPanel({ source, getSeq, seek, onChange, readOnly, 
     const go = h('button.finding-go', { type: 'button', testid: 'finding-go', title: 'Show in the viewer' },
       h(`span.type.type-${f.type}`, label(f.type)), ' ', h('span.frames', frameRange(f)),
       f.size_mm !== null && f.size_mm !== undefined
-        ? h('span.size', { title: SIZE_CAVEAT }, ` · ${f.size_mm} mm`, h('span.size-caveat', { testid: 'finding-size-caveat' }, ' (capsule sizes run 3–4 mm large)'))
+        ? h('span.size', { title: SIZE_CAVEAT }, ` · ${f.size_mm} mm`, h('span.size-caveat', { testid: 'finding-size-caveat' }, ` (${SIZE_CAVEAT_SHORT})`))
         : null);
     go.addEventListener('click', () => seek(f.seq_from));
     const meta = h('div.meta.small.muted', `${f.updated_by || f.created_by || ''} · ${fmtTime(f.updated_at_ms || f.created_at_ms)} · v${f.version}`);
@@ -176,10 +217,12 @@ export function createFindingsPanel({ source, getSeq, seek, onChange, readOnly, 
       if (!histBox.hidden) { histBox.hidden = true; return; }
       try {
         const r = await source.get(`/findings/${f.id}/history`);
+        const sized = (v) => v.size_mm !== null && v.size_mm !== undefined;
         clear(histBox).appendChild(h('ol.small', (r.history || []).map((v) =>
           h('li', `v${v.version} · ${fmtTime(v.updated_at_ms || v.created_at_ms)} · ${v.updated_by || v.created_by}: `,
-            `${label(v.type)}, ${frameRange(v)}`, v.size_mm !== null && v.size_mm !== undefined ? `, ${v.size_mm} mm` : '',
+            `${label(v.type)}, ${frameRange(v)}`, sized(v) ? `, ${v.size_mm} mm*` : '',
             v.note ? `, “${v.note}”` : '', v.deleted ? ' (deleted)' : ''))));
+        if ((r.history || []).some(sized)) histBox.appendChild(h('p.size-caveat.small', { testid: 'finding-history-size-caveat' }, `* ${SIZE_CAVEAT_SHORT}`));
         histBox.hidden = false;
       } catch (e) { msg.textContent = errorText(e); msg.hidden = false; }
     });
@@ -204,6 +247,7 @@ export function createFindingsPanel({ source, getSeq, seek, onChange, readOnly, 
     const form = h('form.finding.finding-editor', { testid: `finding-editor-${f.id}` },
       h('div.row2', h('div', h('label', { for: `${id}-from` }, 'From'), ef), h('div', h('label', { for: `${id}-to` }, 'To'), et)),
       h('div.row2', h('div', h('label', { for: `${id}-type` }, 'Type'), ety), h('div', h('label', { for: `${id}-size` }, 'Size (mm)'), es)),
+      h('p.size-caveat.small', { testid: 'finding-editor-size-caveat' }, `Sizes: ${SIZE_CAVEAT_SHORT}.`),
       est.rows, h('label', { for: `${id}-note` }, 'Note'), en, msg, h('div.buttons', save, cancel));
     cancel.addEventListener('click', () => form.replaceWith(item(f)));
     form.addEventListener('submit', async (ev) => {
@@ -332,24 +376,42 @@ export function createFindingsPanel({ source, getSeq, seek, onChange, readOnly, 
       toast(`Range: frames ${from.value}–${to.value}`);
       type.focus();
     },
-    // Fill the add form (a click on a polyp box: the frame, the type, the
-    // estimated size and why) and submit it; the reader can edit or delete
-    // the finding like any other. Read-only: only says why not.
+    // A click on a polyp box: reset the add form to its defaults, fill in
+    // the frame, the type, the estimated size and why, and submit it; the
+    // reader can edit or delete the finding like any other. Nothing the
+    // reader typed is lost or carried into it: while the form holds unsaved
+    // input (a range, a note, a ticked "Suspected cancer", ...) the click
+    // is refused with a message naming it (add that finding or press Clear,
+    // then click again); so is a click while an add is under way.
+    // Read-only: only says why not. Returns whether it submitted.
     addPrefilled({ seq, type: tp, size: sz, note: nt, sizeNote: sn }) {
-      if (readOnly()) { toast(readOnlyReason(), 'error'); return; }
+      if (readOnly()) { toast(readOnlyReason(), 'error'); return false; }
+      if (submitting) { toast('A finding is being added: wait for it, then click again', 'warn'); return false; }
+      const unsaved = unsavedInput();
+      if (unsaved.length) {
+        const why = `The add form holds unsaved input (${unsaved.join(', ')}). Add that finding, or press Clear to discard it, then click the box again.`;
+        addMsg.textContent = why;
+        addMsg.hidden = false;
+        addForm.dataset.refused = String(Number(addForm.dataset.refused || 0) + 1);
+        addForm.scrollIntoView({ block: 'nearest' });
+        toast('Nothing added: the add form holds unsaved input', 'error');
+        return false;
+      }
+      resetAddForm();
+      addMsg.hidden = true;
       from.value = seq;
       to.value = seq;
       type.value = tp;
       addStructure.sync(tp);
       size.value = sz === null || sz === undefined ? '' : String(sz);
       note.value = nt || '';
-      rangeStart = null;
-      updateRangeHint();
       sizeNote.textContent = sn || '';
       sizeNote.hidden = !sn;
       boxSized = !!sn;
+      pristine = snapshot();
       addForm.scrollIntoView({ block: 'nearest' });
       addForm.requestSubmit();
+      return true;
     },
     focusAdd(seq) {
       if (rangeStart === null && (from.value === '' || to.value === '' || from.value === to.value)) {

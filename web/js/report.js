@@ -7,10 +7,13 @@
 // save); save as draft, mark as read, sign (consultants); read-only once
 // signed, corrected only by addenda. What is signed is exactly the form's
 // content (formContent), the checklist included as text, so nothing
-// ticked later can appear under the signature.
+// ticked later can appear under the signature; and the findings listed
+// above the form, with the basis stamp they came with, so no finding,
+// landmark or patient change after they were shown can either.
 import { get, put, post, studyPath, thumbUrl } from './api.js';
 import { h, clear, fmtTime, label, frameRange, toast, errorText, RECOMMENDATIONS, polypSettingNote } from './util.js';
 import { session, can } from './app.js';
+import { SIZE_CAVEAT } from './boxes.js';
 
 function findingLine(f) {
   const parts = [label(f.type), frameRange(f)];
@@ -40,6 +43,15 @@ export async function mountReport(main, studyId) {
     `${p.text} (${label(p.day)} ${p.time}): ${p.done_at_ms ? `ticked ${fmtTime(p.done_at_ms)}` : 'not ticked'}`).join('\n');
 
   const txt = h('textarea#r-findings', { rows: 6, testid: 'report-findings' });
+  // Beside the findings whenever a size shows there (a finding's size, or
+  // "N mm" in the text): capsule sizes run large.
+  const sizeCaveat = h('p.size-caveat.small#r-size-caveat', { testid: 'report-size-caveat', hidden: true },
+    `Sizes here are capsule estimates. ${SIZE_CAVEAT} Size a polyp against a known reference where one is in view.`);
+  const showSizeCaveat = () => {
+    const listed = report && report.findings ? report.findings : findings;
+    sizeCaveat.hidden = !(listed.some((f) => f.size_mm !== null && f.size_mm !== undefined) || /\d\s*mm\b/.test(txt.value));
+  };
+  txt.addEventListener('input', showSizeCaveat);
   // CC-CLEAR: a 0-3 choice per segment, "not confirmed" until the reader
   // picks one; the engine's suggestion beside it, taken with one click.
   const CC_SEGMENTS = [['right_colon', 'Right colon'], ['transverse_colon', 'Transverse colon'], ['left_colon', 'Left colon']];
@@ -77,8 +89,33 @@ export async function mountReport(main, studyId) {
 
   const landmarkSummary = h('p.small.muted', ['first_caecal', 'excreted'].map((k) => `${label(k)}: ${lm[k] ? `frame ${lm[k].seq}` : 'not set'}`).join(' · '));
 
+  // The findings the printed report lists, as the server's REPORT answer
+  // gave them with its basis stamp: what a signature covers besides the
+  // form (docs/workstation.md, "Signing").
+  const underBody = h('tbody');
+  const underNote = h('p.small.muted#report-findings-under-note');
+  const underBox = h('div.findings-under#report-findings-under', { testid: 'report-findings-under' },
+    h('span.label', 'Findings under this report (as the printed report lists them)'),
+    h('table.findings-under-table', h('thead', h('tr', ['Type', 'Segment', 'Frames', 'Size', 'Morphology', 'Note'].map((t) => h('th', t)))), underBody),
+    underNote);
+  function renderUnder() {
+    clear(underBody);
+    const list = report && report.findings ? report.findings : null;
+    const shown = list || findings;
+    for (const f of shown)
+      underBody.append(h('tr', { dataset: { id: String(f.id) } },
+        h('td', label(f.type), f.count > 1 ? ` ×${f.count}` : '', f.suspected_cancer ? h('strong.report-urgent', ' suspected cancer') : ''),
+        h('td', f.segment || 'not recorded'), h('td', frameRange(f)),
+        h('td', f.size_mm !== null && f.size_mm !== undefined ? `${f.size_mm} mm*` : ''),
+        h('td', f.morphology || ''), h('td', f.note || '')));
+    underNote.textContent = (!shown.length ? 'No findings recorded. ' : '') +
+      (list ? 'Signing signs these as listed; if they change before you sign, the report is shown again for review.'
+        : 'Saved with the report: the list the signature covers is shown once the report is saved.');
+  }
+
   const form = h('form.card.report-form#report-form', { testid: 'report-form' },
-    h('label', { for: 'r-findings' }, 'Findings'), txt,
+    underBox,
+    h('label', { for: 'r-findings' }, 'Findings'), txt, sizeCaveat,
     h('label', { for: 'r-prep' }, "Bowel preparation: the patient's checklist"), prep,
     h('fieldset.cc-fieldset', h('legend', 'Bowel cleansing (CC-CLEAR)'), ccTable, ccTotal),
     h('div.row3',
@@ -213,6 +250,8 @@ export async function mountReport(main, studyId) {
   function fill() {
     const c = (report && report.content) || {};
     txt.value = c.findings_text || preText;
+    renderUnder();
+    showSizeCaveat();
     const cc = c.cc_clear || {};
     const dcc = (report && report.derived && report.derived.cc_clear) || {};
     // A migrated old grade shows as the score until the reader changes it.
@@ -295,13 +334,15 @@ export async function mountReport(main, studyId) {
   });
   // Someone else saved since this page showed the report: show their
   // version and ask for a review; never sign content not on screen.
-  async function showNewerVersion() {
+  async function showNewerVersion(code) {
     try {
       report = await get(studyPath(studyId, '/report'));
       fill();
     } catch (e2) { /* the message below still stands */ }
     const who = report && report.updated_by ? ` by ${report.updated_by}` : '';
-    msg.textContent = `The report was changed${who} since you opened it. Its current version is shown now: review it, then sign again.`;
+    msg.textContent = code === 'basis_changed'
+      ? 'The findings, landmarks, cleansing grades or patient details changed since this report was shown. The current ones are shown now: review them, then sign again.'
+      : `The report was changed${who} since you opened it. Its current version is shown now: review it, then sign again.`;
     msg.hidden = false;
     document.getElementById('report')?.setAttribute('data-review', 'newer-version');
   }
@@ -336,11 +377,11 @@ export async function mountReport(main, studyId) {
     // The server checks the version named first (a newer one is shown for
     // review below), then the mandatory fields (422 with their list).
     try {
-      report = await post(studyPath(studyId, '/report/sign'), { version: report.version });
+      report = await post(studyPath(studyId, '/report/sign'), { version: report.version, basis: report.basis });
       fill();
       toast('Report signed');
     } catch (e) {
-      if (e.status === 409 && e.code === 'version_conflict') { await showNewerVersion(); return; }
+      if (e.status === 409 && (e.code === 'version_conflict' || e.code === 'basis_changed')) { await showNewerVersion(e.code); return; }
       if (e.code === 'mandatory_missing') showMissing(report.derived ? report.derived.mandatory_missing : null);
       msg.textContent = e.code === 'ingest_incomplete'
         ? 'The study is not complete yet (uploads open or analysis running): it can be signed once all data is in and analysed, or after a coordinator closes the study.'

@@ -10,12 +10,12 @@ import { studySource, readingClock } from './source.js';
 import { h, clear, fmtTime, fmtDuration, label, toast, LANDMARKS, FRAME_FLAG, polypSettingNote } from './util.js';
 import { session, can } from './app.js';
 import { createFindingsPanel } from './findings.js';
-import { createBoxLayer, estimatePolypSizeMm, sizeRangeText, SIZE_CAVEAT, SCENE_MM } from './boxes.js';
+import { createBoxLayer, estimatePolypSizeMm, sizeRangeText, SIZE_CAVEAT, SCENE_MM, SIZE_FLOOR } from './boxes.js';
 
 const SPEEDS = [1, 2, 3, 4, 5, 6, 8, 10, 12, 15, 20, 25, 30, 40];
 const MAX_CACHE = 60;          // frames held (decoded or in flight) at most
 const LOOKAHEAD_S = 1.0;       // prefetch this much playback time ahead
-const MAX_THUMBS = 600;
+const MAX_THUMBS = 600;         // thumbnails on one page of the strip
 
 const LANDMARK_SHORT = { first_gastric: 'G', first_duodenal: 'D', first_caecal: 'C', excreted: 'X' };
 
@@ -53,7 +53,7 @@ export async function mountViewer(main, studyId, opts = {}) {
     reduced: false, order: fullOrder, pos: 0, layout: 1, fps: 10, dir: 1,
     playing: false, zoom: 1, stalls: 0, holding: false, nextDue: 0, raf: 0,
     signed: tr ? tr.submitted() : !!(report && report.state === 'signed'),
-    boxes: true, stripFilter: 'all',
+    boxes: true, stripFilter: 'all', stripPage: 0, panX: 0, panY: 0,
   };
   const cache = new Map(); // seq -> {img, state: 'loading'|'ready'|'error'|'noimage'}
   let destroyed = false;
@@ -71,17 +71,27 @@ export async function mountViewer(main, studyId, opts = {}) {
   const canvas = h('canvas.timeline#timeline', { testid: 'timeline', tabindex: 0, role: 'slider', 'aria-label': 'Timeline: click to seek', 'aria-valuemin': 0, 'aria-valuemax': Math.max(0, count - 1) });
   const status = h('div.status-line#status-line', { testid: 'status-line', 'aria-live': 'off' });
   const info = h('dl.frame-info#frame-info', { testid: 'frame-info' });
-  const strip = h('div.thumb-strip#flag-strip', { testid: 'flag-strip', 'aria-label': 'Flagged frames' });
+  const strip = h('div.thumb-strip#flag-strip', { testid: 'flag-strip', 'aria-label': 'Bleeding and polyp frames' });
   const stripTitle = h('h2.strip-title', { testid: 'strip-title' });
+  // Paging: MAX_THUMBS thumbnails a page; what is not on the page is said
+  // in stripHidden, with the ways to reach it.
+  const stripPrev = h('button.btn.btn-small.btn-quiet#strip-prev', { type: 'button', testid: 'strip-prev' }, `‹ Previous ${MAX_THUMBS}`);
+  const stripNext = h('button.btn.btn-small.btn-quiet#strip-next', { type: 'button', testid: 'strip-next' }, `Next ${MAX_THUMBS} ›`);
+  const stripPageOut = h('span.small.muted', { testid: 'strip-page' });
+  const stripPages = h('div.strip-pages', { role: 'group', 'aria-label': 'Pages of thumbnails', hidden: true }, stripPrev, stripPageOut, stripNext);
+  stripPrev.addEventListener('click', () => setStripPage(st.stripPage - 1));
+  stripNext.addEventListener('click', () => setStripPage(st.stripPage + 1));
+  const stripHidden = h('p.notice.small.strip-hidden#strip-hidden', { testid: 'strip-hidden', role: 'status', hidden: true });
   const filterBtns = ['all', 'bleeding', 'polyp'].map((f) => {
     const b = h('button.btn.btn-small.btn-quiet.strip-filter', { type: 'button', testid: `strip-filter-${f}`, 'aria-pressed': String(f === 'all'), dataset: { filter: f } },
       f === 'all' ? 'All' : f === 'bleeding' ? 'Bleeding' : 'Polyp');
     b.addEventListener('click', () => setStripFilter(f));
     return b;
   });
-  const stripHead = h('div.strip-head', stripTitle, h('div.strip-filters', { role: 'group', 'aria-label': 'Show flagged frames of' }, filterBtns));
+  const stripHead = h('div.strip-head', stripTitle, h('div.strip-filters', { role: 'group', 'aria-label': 'Show flagged frames of' }, filterBtns), stripPages);
   const sizeNote = h('p.size-note.small#size-note', { testid: 'size-note' },
-    `Polyp sizes from a box (≈ mm, marked *) assume about ${SCENE_MM} mm of mucosa across the frame; the distance is unknown, so they are good to a factor of two. ${SIZE_CAVEAT}`);
+    `Polyp sizes from a box (≈ mm, marked *) assume about ${SCENE_MM} mm of mucosa across the frame; the distance is unknown, so they are rough. ${SIZE_CAVEAT} ` +
+    `The true size is likely 3–4 mm smaller than the estimate (shown as “true size likely …”, never below ${SIZE_FLOOR} mm).`);
 
   const btn = (id, text, title, fn, extra = {}) => {
     const b = h(`button.ctl#${id}`, { type: 'button', title, 'aria-label': title, testid: id, ...extra }, text);
@@ -94,16 +104,16 @@ export async function mountViewer(main, studyId, opts = {}) {
   speed.addEventListener('input', () => setFps(parseInt(speed.value, 10)));
   const layoutBtns = [1, 2, 4].map((n) => btn(`layout-${n}`, `${n}-up`, `${n === 1 ? 'Single' : n + '-up'} view (${n})`, () => setLayout(n)));
   const reducedBtn = btn('reduced', 'Reduced', 'Reduced view: hide redundant frames (R)', () => toggleReduced(), { 'aria-pressed': 'false' });
-  const zoomBtn = btn('zoom', 'Zoom', 'Zoom (Z, or the mouse wheel over the frames)', () => setZoom(st.zoom > 1 ? 1 : 2), { 'aria-pressed': 'false' });
+  const zoomBtn = btn('zoom', 'Zoom', 'Zoom (Z, or the mouse wheel over the frames); drag or Shift+arrows to pan', () => setZoom(st.zoom > 1 ? 1 : 2), { 'aria-pressed': 'false' });
   const boxesBtn = btn('boxes', 'Boxes', 'Show the detector\'s boxes (B)', () => toggleBoxes(), { 'aria-pressed': 'true' });
   const dirBtn = btn('direction', '⇄ Forward', 'Playback direction (D)', () => setDir(-st.dir));
   const controls = h('div.controls#controls', { role: 'toolbar', 'aria-label': 'Playback' },
     h('div.group',
-      btn('prev-flag', '« Flag', 'Previous flagged frame (P)', () => jumpFlag(-1)),
+      btn('prev-flag', '« Bleeding', 'Previous bleeding frame (P)', () => jumpFlag(-1)),
       btn('step-back', '◀', 'Step back (Left)', () => step(-1)),
       playBtn,
       btn('step-forward', '▶|', 'Step forward (Right)', () => step(1)),
-      btn('next-flag', 'Flag »', 'Next flagged frame (N)', () => jumpFlag(1)),
+      btn('next-flag', 'Bleeding »', 'Next bleeding frame (N)', () => jumpFlag(1)),
       dirBtn),
     h('div.group',
       btn('prev-polyp', '« Polyp', 'Previous polyp frame (Shift+Y)', () => jumpFlag(-1, 'polyp')),
@@ -120,6 +130,7 @@ export async function mountViewer(main, studyId, opts = {}) {
       ['↑ / ↓', 'faster / slower'], ['D', 'playback direction'], ['1 / 2 / 4', 'single, 2-up, 4-up view'],
       ['R', 'reduced view / full study'], ['N / P', 'next / previous bleeding frame'],
       ['Y / Shift+Y', 'next / previous polyp frame'], ['B', 'show / hide the detector\'s boxes (click a polyp box to add a finding)'], ['Z', 'zoom'],
+      ['Shift+arrows', 'pan the zoomed frames (or drag them)'],
       ['[ / ]', 'start / end a range for a finding'], ['F', 'add a finding at the current frame (or the range)'],
       ['Home / End', 'first / last frame'], ['?', 'this help'], ['Esc', 'close'],
     ].map(([k, v]) => h('tr', h('th', h('kbd', k)), h('td', v))))),
@@ -150,7 +161,7 @@ export async function mountViewer(main, studyId, opts = {}) {
         h('a.btn.btn-small', { href: `#/study/${encodeURIComponent(studyId)}/report`, testid: 'open-report' }, 'Report')),
     h('div.viewer-grid',
       h('div.stage-col', stage, canvas, controls, h('div.info-row', status, info),
-        sizeNote, stripHead, strip),
+        sizeNote, stripHead, stripHidden, strip),
       h('aside.side-col', panel.el)),
     help);
   main.appendChild(root);
@@ -286,6 +297,7 @@ export async function mountViewer(main, studyId, opts = {}) {
       seq: String(seq), pos: String(st.pos), playing: String(st.playing), reduced: String(st.reduced),
       layout: String(st.layout), fps: String(st.fps), stalls: String(st.stalls), zoom: String(st.zoom),
       shown: shownSeqs().join(','), boxes: String(st.boxes), stripFilter: st.stripFilter,
+      stripPage: String(st.stripPage), panX: String(Math.round(st.panX)), panY: String(Math.round(st.panY)),
     });
     boxesBtn.setAttribute('aria-pressed', String(st.boxes));
     canvas.setAttribute('aria-valuenow', String(seq));
@@ -300,11 +312,19 @@ export async function mountViewer(main, studyId, opts = {}) {
     layoutBtns.forEach((b, i) => b.setAttribute('aria-pressed', String([1, 2, 4][i] === st.layout)));
   }
 
-  let lastStripSeq = null;
+  let lastStripSeq = null, lastStripPlaying = false, followedSeq = null;
   function renderStripCurrent() {
     const seq = cur();
-    if (lastStripSeq === seq) return;
+    if (lastStripSeq === seq && lastStripPlaying === st.playing) return;
+    // Moved, and paused, onto a flagged frame of another page (N, Y, the
+    // timeline): that page is shown. (Turning the page itself moves nothing.)
+    if (!st.playing && followedSeq !== seq) {
+      followedSeq = seq;
+      const p = stripPageOf(seq);
+      if (p >= 0 && p !== st.stripPage) { st.stripPage = p; renderStrip(); }
+    }
     lastStripSeq = seq;
+    lastStripPlaying = st.playing;
     const shown = new Set(shownSeqs());
     for (const b of strip.children) {
       const on = shown.has(Number(b.dataset.seq));
@@ -424,29 +444,81 @@ export async function mountViewer(main, studyId, opts = {}) {
   ro.observe(canvas);
   ro.observe(stage);
 
-  // ---- thumbnails of flagged frames, filtered by finding ---------------------
+  // ---- thumbnails of flagged frames, filtered by finding, paged -------------
+  // A page holds MAX_THUMBS thumbnails; no flagged frame is out of reach:
+  // the pager walks the pages, the page follows a seek to a flagged frame
+  // off it, and a notice counts the bleeding and polyp frames not on the
+  // page and says how to reach them.
   const FILTER_LISTS = { all: anyFlagged, bleeding: flagged, polyp: polypFlagged };
+  const FILTER_TITLES = { all: 'Bleeding and polyp frames', bleeding: 'Bleeding frames', polyp: 'Polyp frames' };
+  const stripPageCount = () => Math.max(1, Math.ceil(FILTER_LISTS[st.stripFilter].length / MAX_THUMBS));
+  // The page of the strip's list that holds seq, or -1.
+  function stripPageOf(seq) {
+    const list = FILTER_LISTS[st.stripFilter];
+    const i = posOf(list, seq);
+    return list[i] === seq ? Math.floor(i / MAX_THUMBS) : -1;
+  }
   function renderStrip() {
     const list = FILTER_LISTS[st.stripFilter];
-    const what = st.stripFilter === 'all' ? 'Flagged frames' : st.stripFilter === 'bleeding' ? 'Bleeding frames' : 'Polyp frames';
-    stripTitle.textContent = `${what} (${list.length}${list.length > MAX_THUMBS ? `, first ${MAX_THUMBS} shown` : ''})`;
+    const pages = stripPageCount();
+    st.stripPage = Math.min(Math.max(0, st.stripPage), pages - 1);
+    const a = st.stripPage * MAX_THUMBS, b = Math.min(list.length, a + MAX_THUMBS);
+    const page = list.slice(a, b);
+    const what = FILTER_TITLES[st.stripFilter];
+    stripTitle.textContent = `${what} (${list.length}${pages > 1 ? `: ${a + 1}–${b} shown, frames ${list[a]}–${list[b - 1]}` : ''})`;
+    stripPages.hidden = pages < 2;
+    stripPrev.disabled = st.stripPage === 0;
+    stripNext.disabled = st.stripPage >= pages - 1;
+    stripNext.textContent = `Next ${Math.min(MAX_THUMBS, Math.max(0, list.length - b)) || MAX_THUMBS} ›`;
+    stripPageOut.textContent = `page ${st.stripPage + 1} of ${pages}`;
+    root.dataset.stripPage = String(st.stripPage);
+    // What the page leaves out, by kind, and how to reach it.
+    const off = list.length - page.length;
+    if (off > 0) {
+      const before = list.slice(0, a), after = list.slice(b);
+      const count = (bit) => before.filter((s) => flags[s] & bit).length + after.filter((s) => flags[s] & bit).length;
+      const nb = st.stripFilter === 'polyp' ? 0 : count(FRAME_FLAG.bleeding);
+      const np = st.stripFilter === 'bleeding' ? 0 : count(FRAME_FLAG.polyp);
+      const kinds = [nb ? `${nb} bleeding` : '', np ? `${np} polyp` : ''].filter(Boolean).join(' and ');
+      const where = [before.length ? `${before.length} before frame ${list[a]} (‹ Previous)` : '',
+        after.length ? `${after.length} after frame ${list[b - 1]} (Next ›)` : ''].filter(Boolean).join(', ');
+      const keys = [nb ? 'N / P (bleeding)' : '', np ? 'Y / Shift+Y (polyp)' : ''].filter(Boolean).join(' and ');
+      stripHidden.textContent = `Not on this page: ${kinds} frame${nb + np === 1 ? '' : 's'}, ${where}. ` +
+        `Reach them with the page buttons${st.stripFilter === 'all' ? ', the Bleeding or Polyp filter' : ''}, ${keys}, or the timeline.`;
+      stripHidden.dataset.bleeding = String(nb);
+      stripHidden.dataset.polyp = String(np);
+      stripHidden.hidden = false;
+    } else {
+      stripHidden.textContent = '';
+      stripHidden.dataset.bleeding = '0';
+      stripHidden.dataset.polyp = '0';
+      stripHidden.hidden = true;
+    }
     clear(strip);
-    for (const s of list.slice(0, MAX_THUMBS)) {
+    for (const s of page) {
       const bl = !!(flags[s] & FRAME_FLAG.bleeding), po = !!(flags[s] & FRAME_FLAG.polyp);
       const tip = [bl ? `bleeding p ${((pcol[s] || 0) / 1000).toFixed(2)}` : '', po ? `polyp p ${((ppcol[s] || 0) / 1000).toFixed(2)}` : ''].filter(Boolean).join(', ');
-      const b = h(`button.thumb${bl ? '.thumb-bleeding' : ''}${po ? '.thumb-polyp' : ''}`, { type: 'button', dataset: { seq: s, bleeding: String(bl), polyp: String(po) }, testid: `thumb-${s}`, title: `Frame ${s}: ${tip}` },
+      const el = h(`button.thumb${bl ? '.thumb-bleeding' : ''}${po ? '.thumb-polyp' : ''}`, { type: 'button', dataset: { seq: s, bleeding: String(bl), polyp: String(po) }, testid: `thumb-${s}`, title: `Frame ${s}: ${tip}` },
         h('img', { src: source.thumbUrl(s), alt: `Flagged frame ${s}`, loading: 'lazy', width: 96, height: 96 }),
         h('span', String(s)),
         h('span.thumb-kinds', `${bl ? 'B' : ''}${po ? 'P' : ''}`));
-      b.addEventListener('click', () => seekSeq(s));
-      strip.appendChild(b);
+      el.addEventListener('click', () => seekSeq(s));
+      strip.appendChild(el);
     }
-    if (!list.length) strip.appendChild(h('p.muted.small', { testid: 'strip-empty' }, st.stripFilter === 'all' ? 'No flagged frames.' : `No frames flagged as ${st.stripFilter}.`));
-    filterBtns.forEach((b) => b.setAttribute('aria-pressed', String(b.dataset.filter === st.stripFilter)));
+    if (!list.length) strip.appendChild(h('p.muted.small', { testid: 'strip-empty' }, st.stripFilter === 'all' ? 'No bleeding or polyp frames.' : `No frames flagged as ${st.stripFilter}.`));
+    filterBtns.forEach((el) => el.setAttribute('aria-pressed', String(el.dataset.filter === st.stripFilter)));
     lastStripSeq = null;
   }
   function setStripFilter(f) {
     st.stripFilter = f;
+    // Open the new list at the page holding the current frame, if it is on it.
+    const p = stripPageOf(cur());
+    st.stripPage = p >= 0 ? p : 0;
+    renderStrip();
+    render();
+  }
+  function setStripPage(p) {
+    st.stripPage = p;
     renderStrip();
     render();
   }
@@ -501,12 +573,53 @@ export async function mountViewer(main, studyId, opts = {}) {
     st.zoom = Math.min(4, Math.max(1, Math.round(z * 4) / 4));
     stage.style.setProperty('--zoom', String(st.zoom));
     stage.classList.toggle('zoomed', st.zoom > 1);
-    renderStatus();
+    setPan(st.panX, st.panY); // back to the centre at 1x; kept inside the frame
   }
   stage.addEventListener('wheel', (ev) => {
     ev.preventDefault();
     setZoom(st.zoom * (ev.deltaY < 0 ? 1.25 : 0.8));
   }, { passive: false });
+
+  // Pan while zoomed: drag the frames (or Shift+arrows). The offset moves
+  // the image and its boxes alike (app.css: --pan-x, --pan-y) and stops
+  // where the frame's edge meets the slot's, so every part of the frame,
+  // and every box on it, can be brought into view.
+  function setPan(x, y) {
+    const slot = slots.find((el) => !el.hidden) || slots[0];
+    const mx = ((st.zoom - 1) * slot.clientWidth) / 2, my = ((st.zoom - 1) * slot.clientHeight) / 2;
+    st.panX = Math.min(mx, Math.max(-mx, x));
+    st.panY = Math.min(my, Math.max(-my, y));
+    stage.style.setProperty('--pan-x', `${st.panX}px`);
+    stage.style.setProperty('--pan-y', `${st.panY}px`);
+    renderStatus();
+  }
+  let drag = null, dragged = false;
+  stage.addEventListener('pointerdown', (ev) => {
+    if (st.zoom <= 1 || ev.button !== 0) return;
+    drag = { x: ev.clientX, y: ev.clientY, px: st.panX, py: st.panY, id: ev.pointerId, moved: false };
+  });
+  stage.addEventListener('pointermove', (ev) => {
+    if (!drag || ev.pointerId !== drag.id) return;
+    const dx = ev.clientX - drag.x, dy = ev.clientY - drag.y;
+    if (!drag.moved) {
+      if (Math.hypot(dx, dy) < 5) return; // a click, not a drag (yet)
+      drag.moved = true;
+      stage.setPointerCapture(drag.id);
+      stage.classList.add('panning');
+    }
+    setPan(drag.px + dx, drag.py + dy);
+  });
+  const endDrag = () => {
+    if (drag && drag.moved) {
+      stage.classList.remove('panning');
+      dragged = true; // the click that ends a drag adds no finding
+      setTimeout(() => { dragged = false; }, 0);
+    }
+    drag = null;
+  };
+  stage.addEventListener('pointerup', endDrag);
+  stage.addEventListener('pointercancel', endDrag);
+  stage.addEventListener('click', (ev) => { if (dragged) { ev.stopPropagation(); ev.preventDefault(); } }, true);
 
   // Next/previous frame flagged for `kind` (bleeding: N/P; polyp: Y).
   function jumpFlag(d, kind = 'bleeding') {
@@ -515,7 +628,7 @@ export async function mountViewer(main, studyId, opts = {}) {
     const list = kind === 'polyp' ? polypFlagged : flagged;
     const inView = st.order === fullOrder ? list : list.filter((s) => !(flags[s] & FRAME_FLAG.redundant));
     const next = d > 0 ? inView.find((s) => s > seq) : [...inView].reverse().find((s) => s < seq);
-    const what = kind === 'polyp' ? 'polyp' : 'flagged';
+    const what = kind === 'polyp' ? 'polyp' : 'bleeding';
     if (next === undefined) {
       const anyHidden = d > 0 ? list.some((s) => s > seq) : list.some((s) => s < seq);
       toast(anyHidden ? `No more ${what} frames in the reduced view: press R for the full study` : `No ${d > 0 ? 'later' : 'earlier'} ${what} frame`);
@@ -531,14 +644,22 @@ export async function mountViewer(main, studyId, opts = {}) {
     renderStatus();
   }
 
-  // A click on a polyp box: a polyp finding at that frame, sized from the box.
+  // A click on a polyp box: a polyp finding at that frame, sized from the
+  // box. The note says where the size came from but not the number, which
+  // lives in the finding's size alone (an edit of the size then leaves no
+  // second, stale number behind). A frame that already has a polyp finding
+  // asks first: one polyp clicked twice must not count as two (three or
+  // more polyps change the recommendation).
   function addPolypFromBox(seq, b, w, hh) {
     if (st.playing) pause();
     const mm = estimatePolypSizeMm(b, w, hh);
+    const have = panel.findings.filter((f) => f.type === 'polyp' && f.seq_from <= seq && seq <= (f.seq_to ?? f.seq_from));
+    if (have.length && !confirm(`Frame ${seq} already has ${have.length === 1 ? 'a polyp finding' : `${have.length} polyp findings`}. ` +
+      'Add another polyp finding from this box? (Each polyp finding counts toward the number of polyps.)')) return;
     panel.addPrefilled({
       seq, type: 'polyp', size: mm,
-      note: `Size ${sizeRangeText(mm)}, estimated from the detector's box (${b[2]}×${b[3]} px of ${w}×${hh}). ${SIZE_CAVEAT}`,
-      sizeNote: `${sizeRangeText(mm)} from the box. ${SIZE_CAVEAT}`,
+      note: `Size first estimated from the detector's box (${b[2]}×${b[3]} px of a ${w}×${hh} frame). ${SIZE_CAVEAT}`,
+      sizeNote: `Box estimate ${sizeRangeText(mm)}. ${SIZE_CAVEAT}`,
     });
   }
 
@@ -609,6 +730,14 @@ export async function mountViewer(main, studyId, opts = {}) {
       f: () => { if (st.playing) pause(); panel.focusAdd(cur()); },
       '?': () => toggleHelp(),
     };
+    // Shift+arrows pan the zoomed frames by a tenth of a slot.
+    const PAN = { ArrowLeft: [1, 0], ArrowRight: [-1, 0], ArrowUp: [0, 1], ArrowDown: [0, -1] };
+    if (ev.shiftKey && PAN[k] && st.zoom > 1 && !(t && t.type === 'range')) {
+      ev.preventDefault();
+      const slot = slots[0];
+      setPan(st.panX + PAN[k][0] * slot.clientWidth / 10, st.panY + PAN[k][1] * slot.clientHeight / 10);
+      return;
+    }
     const fn = map[k.length === 1 ? k.toLowerCase() : k];
     if (!fn) return;
     if (t && t.type === 'range' && k.startsWith('Arrow')) return; // the slider's own keys
