@@ -168,6 +168,9 @@ as reader PUT "/api/v1/studies/$S2/landmarks/excreted" -d '{"seq": 11}'
 as reader POST "/api/v1/studies/$S2/findings" \
     -d '{"seq_from": 6, "type": "polyp", "size_mm": 8, "segment": "left_colon", "morphology": "0-Is"}'
 expect_code 201 "an 8 mm polyp"
+as reader POST "/api/v1/studies/$S2/findings" \
+    -d '{"seq_from": 8, "type": "polyp", "size_mm": 5.5, "segment": "transverse_colon", "morphology": "0-IIa"}'
+expect_code 201 "a 5.5 mm polyp (printed as estimated: not rounded up to 6)"
 as reader PUT "/api/v1/studies/$S2/report" -d "{\"content\": {$FULL, \"recommendation\": \"colonoscopy\",
  \"recommendation_reason\": \"Family history: the patient asked for colonoscopy.\", \"key_frames\": [4]}, \"state\": \"read\"}"
 expect_code 200 "the full report with an override and its reason"
@@ -179,6 +182,9 @@ assert dv["mandatory_missing"] == [], dv["mandatory_missing"]
 assert dv["recommendation_suggested"] == "colonoscopy", dv
 assert dv["recommendation_rule"] == "polyp_mm_at_least 6", dv
 assert dv["recommendation_override"] is False, dv
+# the answer lists the findings it was read with, and their basis stamp
+assert sorted(f["size_mm"] for f in d["findings"]) == [5.5, 8], d["findings"]
+assert len(d["basis"]) == 32 and all(c in "0123456789abcdef" for c in d["basis"]), d["basis"]
 EOF
 B=$(basis_now cons "/api/v1/studies/$S2")
 as cons POST "/api/v1/studies/$S2/report/sign" -d "{\"version\": $V, \"basis\": \"$B\"}"
@@ -220,10 +226,12 @@ expect_code 200 "the printable report"
 for want in "Histology: tubular adenoma &lt;low grade&gt;." "late histology" "Second note." \
     "CC-CLEAR" "8 / 9: excellent" "Follow-up interval" "24 months" \
     "Smith, Anna" "9434765919" "1962-03-14" "fit_positive" "Dr J Khan" "0-Is" "left_colon" "8 mm" \
+    "5.5 mm\*" "run 3&ndash;4 mm" \
     "not designed\|designed to examine the colon" "data:image/jpeg;base64," "Signed by <b>cons</b> (validator)"; do
     grep -q "$want" "$T/body" || fail "report.html lacks '$want'"
 done
 grep -q "<low grade>" "$T/body" && fail "report.html does not escape the addendum"
+grep -q ">6 mm" "$T/body" && fail "report.html rounds the 5.5 mm polyp to 6 mm"
 http GET "/api/v1/audit?study=$S2&action=patient.read" "${ADM[@]}"
 json_get "$T/body" '[x["detail"] for x in d["entries"]]' | grep -q "printable report" ||
     fail "printing the patient block is not audited as patient.read: $(cat "$T/body")"
