@@ -94,6 +94,8 @@ try {
       return img && img.complete && img.naturalWidth > 0;
     });
     eq(await page.locator('[data-testid="open-report"]').count(), 0, 'a report link in a training case');
+    // flags hidden: the page does not claim every frame "not readable"
+    eq(await page.locator('[data-testid="chip-readable"]').count(), 0, 'a readability chip with the flags hidden');
   });
 
   await check('the trainee finds the polyp (misses the blood) and submits', async () => {

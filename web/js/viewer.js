@@ -265,7 +265,10 @@ export async function mountViewer(main, studyId, opts = {}) {
     const f = flags[seq] || 0;
     const t = ctime[seq];
     const chips = [];
-    chips.push(h(`span.chip${f & FRAME_FLAG.readable ? '.ok' : '.bad'}`, { testid: 'chip-readable' }, f & FRAME_FLAG.readable ? 'readable' : 'not readable'));
+    // A training case with the engine's flags hidden keeps only bits 1 and
+    // 32: readability is not known to the page then, not "not readable".
+    if (idx.engine_flags_shown !== false)
+      chips.push(h(`span.chip${f & FRAME_FLAG.readable ? '.ok' : '.bad'}`, { testid: 'chip-readable' }, f & FRAME_FLAG.readable ? 'readable' : 'not readable'));
     if (f & FRAME_FLAG.blurry) chips.push(h('span.chip.warn', { testid: 'chip-blurry' }, 'blurry'));
     if (f & FRAME_FLAG.bleeding) chips.push(h('span.chip.bleed', { testid: 'chip-bleeding' }, 'bleeding'));
     if (f & FRAME_FLAG.polyp) chips.push(h('span.chip.polyp', { testid: 'chip-polyp' }, 'polyp'));
