@@ -323,9 +323,9 @@ static int run_eval(const char *cmd, const char *finding, int argc, char **argv)
 
     /* Both directories are checked before any frame is read: a wrong path
      * is one clear error, not a line per frame. */
-    if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
-        cli_fail("frames directory %s: %s", dir,
-                 stat(dir, &sb) != 0 ? strerror(errno) : "not a directory");
+    int no_dir = stat(dir, &sb) != 0;
+    if (no_dir || !S_ISDIR(sb.st_mode)) {
+        cli_fail("frames directory %s: %s", dir, no_dir ? strerror(errno) : "not a directory");
         return 1;
     }
     if (masks && mask_index_build(masks, &mix, &err) != CS_OK) {

@@ -14,6 +14,21 @@
  * every column (as the text the database gives) here. Fields are length
  * prefixed and rows and tables tagged, so no two listings hash alike by
  * shifting text between columns. basis.c. */
+/* What the stamp covers, one query a table, in this order (names hashed
+ * as table tags); P is the backend's placeholder for the study id ("?" or
+ * "$1"). One list, so the backends cannot stamp different things. */
+#define CS_BASIS_TABLES              \
+    {                                \
+        "findings", "marks", "study" \
+    }
+#define CS_BASIS_SQL(P)                                                                       \
+    {                                                                                         \
+        "SELECT id, version, deleted FROM findings WHERE study = " P " ORDER BY id",          \
+            "SELECT kind, key, value, seq FROM marks WHERE study = " P " ORDER BY kind, key", \
+            ("SELECT nhs_number, family, given, birth_date, sex, pathway, indication,"        \
+             " indication_detail, referrer FROM studies WHERE id = " P)                       \
+    }
+
 typedef struct cs_basis {
     crypto_generichash_state st;
 } cs_basis;

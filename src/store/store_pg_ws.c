@@ -796,12 +796,8 @@ static cs_status study_complete(pg_store *q, const char *study, bool *complete, 
 static cs_status basis_stamp(pg_store *q, const char *study, char out[CS_REPORT_BASIS_HEX],
                              cs_error *err)
 {
-    static const char *const table[] = {"findings", "marks", "study"};
-    static const char *const sql[] = {
-        "SELECT id, version, deleted FROM findings WHERE study = $1 ORDER BY id",
-        "SELECT kind, key, value, seq FROM marks WHERE study = $1 ORDER BY kind, key",
-        ("SELECT nhs_number, family, given, birth_date, sex, pathway, indication,"
-         " indication_detail, referrer FROM studies WHERE id = $1")};
+    static const char *const table[] = CS_BASIS_TABLES;
+    static const char *const sql[] = CS_BASIS_SQL("$1");
     cs_basis b;
     cs_basis_begin(&b);
     for (size_t i = 0; i < sizeof sql / sizeof *sql; i++) {
