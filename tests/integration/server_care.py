@@ -9,8 +9,8 @@
       retry), later ones 200. One JSON line per request goes to LOG.
 
   server_care.py PHASE URL ADMIN_TOKEN STUDY DEVICE_TOKEN TMPDIR
-      PHASE status-input | rules | before-restart | after-restart | webhook
-      (see each function). CS_HEALTH_FILE: the health file the hub's
+      PHASE status-input | rules | before-restart | after-restart | webhook |
+      monitor-large (see each function). CS_HEALTH_FILE: the health file the hub's
       capscreen-uplink reads. Prints "ok - ..." per check; exits 1 on the
       first failure."""
 import hashlib
@@ -382,6 +382,45 @@ def webhook():
     ok("%d alerts: each refused once, then delivered once, every signature valid" % len(want))
 
 
+def monitor_large():
+    """A monitor too big for one of libmicrohttpd's buffers (32 KiB of
+    connection memory; about 50 live studies) still reaches the page:
+    before, its event stream ended without sending anything."""
+    for i in range(80):
+        d = must("POST", "/api/v1/studies", 201, {"label": "ward 7 bed %02d " % i + "x" * 150},
+                 ADMIN)
+        dev = must("POST", "/api/v1/devices/enrol", 200, {"code": d["enrolment_code"]})
+        st, b = request("POST", "/api/v1/devices/status",
+                        {"battery_pct": 90, "signal_dbm": -60, "spool_used_pct": 5,
+                         "recorder": "recording"}, {"Authorization": "Bearer " + dev["token"]})
+        if st != 204:
+            fail("status of study %d: %d %s" % (i, st, b))
+    size = len(json.dumps(must("GET", "/api/v1/monitor", 200, headers=ADMIN)))
+    if size < 40000:
+        fail("the monitor is only %d bytes: not a large one" % size)
+    c = http.client.HTTPConnection(HOST, PORT, timeout=DEADLINE_S)
+    c.request("GET", "/api/v1/monitor/events", headers=ADMIN)
+    r = c.getresponse()
+    if r.status != 200:
+        fail("monitor events: %d" % r.status)
+    lines = []
+    while True:
+        line = r.readline()
+        if not line:
+            fail("the monitor's event stream ended after %d bytes: %r"
+                 % (sum(map(len, lines)), b"".join(lines)[:200]))
+        if line == b"\n" and lines:
+            break
+        lines.append(line)
+    c.close()
+    if lines[0] != b"event: monitor\n" or not lines[1].startswith(b"data: "):
+        fail("not a monitor event: %r" % b"".join(lines)[:200])
+    tiles = json.loads(lines[1][6:])["studies"]
+    if len(tiles) != 81:
+        fail("the monitor event has %d tiles, not 81" % len(tiles))
+    ok("a %d-byte monitor reaches the event stream whole (%d tiles)" % (size, len(tiles)))
+
+
 {"status-input": status_input, "rules": rules, "report-prep": report_prep,
  "before-restart": before_restart,
- "after-restart": after_restart, "webhook": webhook}[PHASE]()
+ "after-restart": after_restart, "webhook": webhook, "monitor-large": monitor_large}[PHASE]()

@@ -13,7 +13,13 @@
  *
  * A stream whose client is gone (it closed or reset the connection) ends
  * within a second, not at the next heartbeat: until then its connection
- * holds a thread and one of its address's per_ip_connections slots. */
+ * holds a thread and one of its address's per_ip_connections slots.
+ *
+ * An event may be larger than the buffer libmicrohttpd offers one call
+ * (what is left of the connection's 32 KiB memory pool, not EVENT_MAX):
+ * it is kept and handed over in pieces, over as many calls as it needs.
+ * The monitor of 50 live studies is about that size; before, such an
+ * event ended the stream, and the monitor showed nothing. */
 #define _GNU_SOURCE /* POLLRDHUP: the peer closed its end (TLS close_notify or not) */
 #include <poll.h>
 #include <stdio.h>
@@ -48,6 +54,8 @@ typedef struct sse {
     int64_t min_gap_ms;   /* at most one event per this long (0: no limit) */
     int64_t last_sent_ms; /* cs_now_ms() of the last event */
     int fd;               /* the connection's socket, to notice the client gone; -1 unknown */
+    char *out;            /* an event not yet handed over in full (malloc'd), or NULL */
+    size_t out_len, out_off;
 } sse;
 
 /* Has the client closed or reset the connection? It sends nothing after
@@ -64,6 +72,7 @@ static void sse_free(void *cls)
 {
     sse *e = cls;
     free(e->last);
+    free(e->out);
     free(e);
 }
 
@@ -89,14 +98,39 @@ static bool session_over(sse *e)
     return !alive;
 }
 
-/* Copy `text` into MHD's buffer, or end the stream when it does not fit. */
-static ssize_t emit(char *buf, size_t max, const char *text)
+/* Hand over the rest of e->out, as much as MHD's buffer takes now. */
+static ssize_t drain(sse *e, char *buf, size_t max)
 {
-    size_t n = strlen(text);
+    size_t n = e->out_len - e->out_off;
     if (n > max)
-        return MHD_CONTENT_READER_END_WITH_ERROR;
-    memcpy(buf, text, n);
+        n = max;
+    memcpy(buf, e->out + e->out_off, n);
+    e->out_off += n;
+    if (e->out_off == e->out_len) {
+        free(e->out);
+        e->out = NULL;
+    }
     return (ssize_t)n;
+}
+
+/* Send `text` (taken: malloc'd), in pieces if MHD's buffer is smaller. */
+static ssize_t emit_owned(sse *e, char *buf, size_t max, char *text)
+{
+    if (!text)
+        return MHD_CONTENT_READER_END_WITH_ERROR;
+    if (max == 0) { /* never seen; an empty answer would end the stream */
+        free(text);
+        return MHD_CONTENT_READER_END_WITH_ERROR;
+    }
+    e->out = text;
+    e->out_len = strlen(text);
+    e->out_off = 0;
+    return drain(e, buf, max);
+}
+
+static ssize_t emit(sse *e, char *buf, size_t max, const char *text)
+{
+    return emit_owned(e, buf, max, strdup(text));
 }
 
 static ssize_t sse_read(void *cls, uint64_t pos, char *buf, size_t max)
@@ -107,6 +141,8 @@ static ssize_t sse_read(void *cls, uint64_t pos, char *buf, size_t max)
     struct timespec until;
     clock_gettime(CLOCK_REALTIME, &until);
     until.tv_sec += HEARTBEAT_S;
+    if (e->out)
+        return drain(e, buf, max); /* the rest of the event begun */
     if (e->ended)
         return MHD_CONTENT_READER_END_OF_STREAM;
     for (;;) {
@@ -116,7 +152,7 @@ static ssize_t sse_read(void *cls, uint64_t pos, char *buf, size_t max)
             return MHD_CONTENT_READER_END_WITH_ERROR;
         if (session_over(e)) {
             e->ended = true;
-            return emit(buf, max, "event: session_ended\ndata: {}\n\n");
+            return emit(e, buf, max, "event: session_ended\ndata: {}\n\n");
         }
         uint64_t gen = cs_signals_progress_gen(api->signals);
         int64_t early = e->last_sent_ms + e->min_gap_ms - cs_now_ms();
@@ -146,9 +182,7 @@ static ssize_t sse_read(void *cls, uint64_t pos, char *buf, size_t max)
                 if (!ev)
                     return MHD_CONTENT_READER_END_WITH_ERROR;
                 snprintf(ev, cap, "event: %s\ndata: %s\n\n", e->event, text);
-                ssize_t r = emit(buf, max, ev);
-                free(ev);
-                return r;
+                return emit_owned(e, buf, max, ev);
             }
             free(text);
         }
@@ -157,7 +191,7 @@ static ssize_t sse_read(void *cls, uint64_t pos, char *buf, size_t max)
         struct timespec now;
         clock_gettime(CLOCK_REALTIME, &now);
         if (now.tv_sec >= until.tv_sec)
-            return emit(buf, max, ": heartbeat\n\n");
+            return emit(e, buf, max, ": heartbeat\n\n");
         cs_signals_wait(api->signals, e->seen_gen, e->session_gen, 1000);
     }
 }
