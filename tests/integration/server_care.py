@@ -10,7 +10,7 @@
 
   server_care.py PHASE URL ADMIN_TOKEN STUDY DEVICE_TOKEN TMPDIR
       PHASE status-input | rules | before-restart | after-restart | webhook |
-      monitor-large (see each function). CS_HEALTH_FILE: the health file the hub's
+      patient-call | monitor-large (see each function). CS_HEALTH_FILE: the health file the hub's
       capscreen-uplink reads. Prints "ok - ..." per check; exits 1 on the
       first failure."""
 import hashlib
@@ -382,6 +382,48 @@ def webhook():
     ok("%d alerts: each refused once, then delivered once, every signature valid" % len(want))
 
 
+def patient_call():
+    """"Please call me": a second press while the request waits adds
+    nothing; a press after staff acknowledged it is a new request, shown
+    to the care team and on the patient's page (it used to be merged into
+    the answered one for up to 5 minutes, and lost)."""
+    pat = {"Authorization": "Bearer " + os.environ["CS_PATIENT_CODE"]}
+    coord = login("coord")
+
+    def calls():
+        return [a for a in alerts() if a["kind"] == "call_requested"]
+
+    if calls():
+        fail("call_requested before any press: %s" % calls())
+    must("POST", "/api/v1/patient/call", 200, {}, pat)
+    must("POST", "/api/v1/patient/call", 200, {}, pat)
+    first = calls()
+    if len(first) != 1 or first[0]["acked_at_ms"]:
+        fail("two presses while waiting: want one open request, got %s" % first)
+    page = must("GET", "/api/v1/patient", 200, headers=pat)
+    if page["call_requested_at_ms"] != first[0]["raised_at_ms"]:
+        fail("the patient's page does not show the request: %s" % page)
+    must("POST", "/api/v1/studies/%s/alerts/%d/ack" % (STUDY, first[0]["id"]), 200, {}, coord)
+    if must("GET", "/api/v1/patient", 200, headers=pat)["call_requested_at_ms"] is not None:
+        fail("an acknowledged request still shows as waiting on the patient's page")
+    must("POST", "/api/v1/patient/call", 200, {}, pat)
+    now = calls()
+    if len(now) != 2 or now[0]["acked_at_ms"] or now[0]["id"] == first[0]["id"]:
+        fail("a press after the acknowledgement: want a new open request, got %s" % now)
+    if must("GET", "/api/v1/patient", 200, headers=pat)["call_requested_at_ms"] != \
+            now[0]["raised_at_ms"]:
+        fail("the patient's page does not show the new request")
+    tile = [t for t in must("GET", "/api/v1/monitor", 200, headers=ADMIN)["studies"]
+            if t["study"] == STUDY]
+    if tile and now[0]["id"] not in [a["id"] for a in tile[0]["open_alerts"]]:
+        fail("the monitor does not show the new request: %s" % tile)
+    rows = must("GET", "/api/v1/audit?action=patient.call&study=%s" % STUDY, 200,
+                headers=ADMIN)["entries"]
+    if len(rows) != 3:
+        fail("patient.call audit rows: want 3, got %s" % rows)
+    ok("a call request after an acknowledgement is a new one; presses while waiting add nothing")
+
+
 def monitor_large():
     """A monitor too big for one of libmicrohttpd's buffers (32 KiB of
     connection memory; about 50 live studies) still reaches the page:
@@ -423,4 +465,5 @@ def monitor_large():
 
 {"status-input": status_input, "rules": rules, "report-prep": report_prep,
  "before-restart": before_restart,
- "after-restart": after_restart, "webhook": webhook, "monitor-large": monitor_large}[PHASE]()
+ "after-restart": after_restart, "webhook": webhook,
+ "patient-call": patient_call, "monitor-large": monitor_large}[PHASE]()

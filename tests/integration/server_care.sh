@@ -10,9 +10,10 @@
 # acknowledged (audited; twice is 409), delivered to a webhook receiver
 # started here that checks each HMAC signature (its first answer per alert
 # is a 500, so every alert is retried), and a restart that loses no alert
-# and raises none twice; a monitor of 81 live studies, larger than one of
-# libmicrohttpd's buffers, reaches its event stream whole. Frames:
-# samples/demo (clean and bleeding ones).
+# and raises none twice; "please call me" pressed again after staff
+# acknowledged the first request raises a new one; a monitor of 81 live
+# studies, larger than one of libmicrohttpd's buffers, reaches its event
+# stream whole. Frames: samples/demo (clean and bleeding ones).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 need_python
@@ -112,6 +113,8 @@ py after-restart
 ok "a restart loses no alert and raises none twice"
 py webhook
 ok "the webhook got every alert exactly once, signed, after a refused first try"
+py patient-call
+ok "\"please call me\" after an acknowledgement raises a new request"
 py monitor-large
 ok "a monitor larger than one buffer reaches its event stream whole"
 cs_finish

@@ -12,8 +12,6 @@
 
 #include "server/api/api_int.h"
 
-#define CALL_BUCKET_MS (5 * 60 * 1000) /* at most one call request per 5 min */
-
 /* The recording's state and what to tell the patient about it. */
 static const char *recording_state(const cs_protocol *p, const cs_care_facts *f, char *msg,
                                    size_t cap)
@@ -145,25 +143,62 @@ enum MHD_Result cs_api_patient_prep(const cs_api *api, struct MHD_Connection *c,
     return cs_http_json(c, 200, json_pack("{s:s, s:b}", "id", r->key, "done", at > 0), false, NULL);
 }
 
-/* POST /api/v1/patient/call: "please call me" raises call_requested
- * (once per 5 minutes; a second press in that time changes nothing). */
+/* The key of the patient's call request: "after-N", N the newest
+ * acknowledged call_requested alert (0: none). A press while a request is
+ * still open maps to that request's key and adds nothing; a press after
+ * staff acknowledged it is a new request. *open_id: the open request with
+ * that key, 0 when none. */
+static cs_status call_key(const cs_api *api, const char *study, char *key, size_t cap,
+                          int64_t *open_id, cs_error *err)
+{
+    cs_alert_rec *al = NULL;
+    size_t n = 0;
+    cs_status st = cs_store_alerts_list(api->store, study, &al, &n, err);
+    if (st != CS_OK)
+        return st;
+    int64_t after = 0;
+    for (size_t i = 0; i < n && !after; i++) /* newest first */
+        if (strcmp(al[i].kind, "call_requested") == 0 && al[i].acked_at_ms)
+            after = al[i].id;
+    snprintf(key, cap, "after-%lld", (long long)after);
+    *open_id = 0;
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(al[i].kind, "call_requested") == 0 && strcmp(al[i].key, key) == 0 &&
+            !al[i].acked_at_ms)
+            *open_id = al[i].id;
+    free(al);
+    return CS_OK;
+}
+
+/* POST /api/v1/patient/call: "please call me" raises call_requested,
+ * unless the patient's last request is still waiting (not acknowledged).
+ * Keyed by the acknowledged request before it (call_key), so a press after
+ * an acknowledgement is never taken for the request already answered. */
 enum MHD_Result cs_api_patient_call(const cs_api *api, struct MHD_Connection *c, cs_req *r)
 {
-    int64_t now = cs_now_ms();
-    char key[32];
-    snprintf(key, sizeof key, "%lld", (long long)(now / CALL_BUCKET_MS));
+    char key[40];
     bool raised = false;
-    cs_check_outcome out;
+    int64_t open_id = 0;
+    cs_check_outcome out = CS_CHECK_OK;
     cs_error e = {0};
-    if (cs_care_raise(api->care, r->auth.study, "call_requested", key,
-                      "The patient asked to be called.", &raised, &out, &e) != CS_OK ||
-        out != CS_CHECK_OK)
+    cs_status st = CS_OK;
+    /* A key whose request was acknowledged between call_key and the raise
+     * is looked up again: at most a few tries, each after a new ack. */
+    for (int tries = 0; tries < 3 && st == CS_OK && out == CS_CHECK_OK && !raised; tries++) {
+        if ((st = call_key(api, r->auth.study, key, sizeof key, &open_id, &e)) != CS_OK)
+            break;
+        if (open_id)
+            break; /* still waiting: this press joins it */
+        st = cs_care_raise(api->care, r->auth.study, "call_requested", key,
+                           "The patient asked to be called.", &raised, &out, &e);
+    }
+    if (st != CS_OK || out != CS_CHECK_OK || (!raised && !open_id))
         return cs_http_error(api->metrics, c, 503, false, "store_unavailable",
                              "we could not send your request: please phone the number on your "
                              "leaflet (%s)",
-                             e.msg);
+                             e.msg[0] ? e.msg : "try again");
     cs_audit(api->audit, &r->auth, "patient.call", r->auth.study, "%s",
-             raised ? "new request" : "repeated within 5 min");
+             raised ? "new request" : "repeated while the request waits");
     return cs_http_json(
         c, 200,
         json_pack("{s:b, s:s}", "requested", 1, "message", "Thank you. We will phone you soon."),
