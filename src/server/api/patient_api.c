@@ -77,9 +77,9 @@ enum MHD_Result cs_api_patient(const cs_api *api, struct MHD_Connection *c, cs_r
 
     json_t *boosters = json_array();
     const char *next = NULL;
+    int64_t entry = cs_care_small_bowel_entry_ms(&f);
     for (int i = 0; i < p.nboosters; i++) {
-        int64_t due_at =
-            f.small_bowel_at_ms ? f.small_bowel_at_ms + p.boosters[i].delay_s * 1000 : 0;
+        int64_t due_at = entry ? entry + p.boosters[i].delay_s * 1000 : 0;
         bool due = due_at && f.now_ms >= due_at && !f.excreted_at_ms;
         if (due)
             next = p.boosters[i].instruction; /* the latest booster due */

@@ -18,6 +18,12 @@ const char *cs_care_stage(const cs_care_facts *f)
     return f->first_byte_ms ? "ingested" : "awaiting";
 }
 
+int64_t cs_care_small_bowel_entry_ms(const cs_care_facts *f)
+{
+    int64_t sb = f->small_bowel_at_ms, colon = f->colon_at_ms;
+    return sb && (!colon || sb <= colon) ? sb : colon;
+}
+
 static void add(cs_care_alert *out, size_t cap, size_t *n, const char *kind, const char *key,
                 const char *fmt, ...) CS_PRINTF(6, 7);
 static void add(cs_care_alert *out, size_t cap, size_t *n, const char *kind, const char *key,
@@ -73,9 +79,10 @@ size_t cs_care_rules_timed(const cs_protocol *p, const cs_care_facts *f, cs_care
             "Small-bowel entry not marked %s after the first frames: possible gastric "
             "retention.",
             span(f->now_ms - f->first_byte_ms, t, sizeof t));
-    if (f->small_bowel_at_ms)
+    int64_t entry = cs_care_small_bowel_entry_ms(f);
+    if (entry)
         for (int i = 0; i < p->nboosters; i++)
-            if (f->now_ms >= f->small_bowel_at_ms + p->boosters[i].delay_s * 1000)
+            if (f->now_ms >= entry + p->boosters[i].delay_s * 1000)
                 add(out, cap, &n, "booster_due", p->boosters[i].id, "%s: %s", p->boosters[i].id,
                     p->boosters[i].instruction);
     if (p->bleeding_live && f->n_bleeding > 0)

@@ -44,6 +44,12 @@ typedef struct cs_care_alert {
  * "small_bowel", "colon", "excreted". The furthest landmark counts. */
 const char *cs_care_stage(const cs_care_facts *f);
 
+/* When the capsule entered the small bowel (unix ms, 0 = not known): its
+ * landmark, or the colon's when that was marked alone or first (the
+ * capsule went through the small bowel on its way). The boosters are due
+ * from it, on the monitor and on the patient's page alike. */
+int64_t cs_care_small_bowel_entry_ms(const cs_care_facts *f);
+
 /* The alerts due from time and marks: no_frames, hub_offline,
  * gastric_retention, booster_due, bleeding, excreted. Returns how many
  * were written to out[0..cap). */

@@ -2,9 +2,11 @@
  * rules (care/rules.h), with facts and a clock the test sets: the shipped
  * default parses; typos, wrong types, out-of-range values, duplicate ids
  * and bad times are refused with the key named; each rule fires at its
- * threshold and not a millisecond before, keyed by its episode; a closed
- * study or an excreted capsule silences the data rules; status rules fire
- * on the crossing only; the stage follows the furthest landmark. */
+ * threshold and not a millisecond before, keyed by its episode; boosters
+ * count from small-bowel entry, or from a colon mark made without it; a
+ * closed study or an excreted capsule silences the data rules; status
+ * rules fire on the crossing only; the stage follows the furthest
+ * landmark. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -164,6 +166,31 @@ static void boosters_follow_small_bowel_entry(void **state)
     assert_true(has(&p, &f, "booster_due", "b2"));
 }
 
+/* Staff who first see the capsule in the colon mark "colon" alone: it
+ * went through the small bowel, so the boosters are due from that mark
+ * (they never were: the patient was never told to take them). */
+static void boosters_follow_a_colon_mark_without_small_bowel(void **state)
+{
+    (void)state;
+    cs_protocol p;
+    parse_ok(SHORT, &p);
+    cs_care_facts f = facts();
+    f.colon_at_ms = T0 + 5000;
+    f.now_ms = T0 + 5000;
+    assert_int_equal(cs_care_small_bowel_entry_ms(&f), T0 + 5000);
+    assert_true(has(&p, &f, "booster_due", "b1"));
+    assert_false(has(&p, &f, "booster_due", "b2"));
+    f.now_ms = T0 + 5000 + 600000;
+    assert_true(has(&p, &f, "booster_due", "b2"));
+    /* Small bowel marked too: the earlier of the two marks counts. */
+    f.small_bowel_at_ms = T0 + 9000;
+    assert_int_equal(cs_care_small_bowel_entry_ms(&f), T0 + 5000);
+    f.small_bowel_at_ms = T0 + 1000;
+    assert_int_equal(cs_care_small_bowel_entry_ms(&f), T0 + 1000);
+    f = facts();
+    assert_int_equal(cs_care_small_bowel_entry_ms(&f), 0);
+}
+
 static void closed_or_excreted_studies_are_not_watched(void **state)
 {
     (void)state;
@@ -256,6 +283,7 @@ int main(void)
         cmocka_unit_test(bad_protocols_name_the_key),
         cmocka_unit_test(timed_rules_fire_at_their_threshold),
         cmocka_unit_test(boosters_follow_small_bowel_entry),
+        cmocka_unit_test(boosters_follow_a_colon_mark_without_small_bowel),
         cmocka_unit_test(closed_or_excreted_studies_are_not_watched),
         cmocka_unit_test(status_rules_fire_on_the_crossing),
         cmocka_unit_test(the_stage_is_the_furthest_landmark),
