@@ -60,7 +60,7 @@ N_UNIT=$(ls "$T/unit" | wc -l)
 ok "the $N_UNIT Bundles of the unit test's hand-written records are valid FHIR R4"
 
 # --- a study with a patient, uploaded by a device --------------------------
-for u in reader:reader cons:consultant coord:coordinator; do
+for u in reader:reader cons:consultant coord:coordinator rdr2:reader; do
     echo "pw-${u%%:*}-0123456789" | "$CAPSCREEN" user add --data "$T/data" --name "${u%%:*}" \
         --role "${u##*:}" >/dev/null 2>"$T/e" || die "user add ${u%%:*}: $(cat "$T/e")"
 done
@@ -293,6 +293,17 @@ EOF
 else
     echo "# this server has no report addenda yet: the appended status is checked by test_fhir only"
 fi
+
+# --- after signing: the reader is who read it ---------------------------------
+# The study reassigned to a reader who never saw it: the report still names
+# who read it (who saved the signed version), as the printable report does.
+http POST "/api/v1/studies/$STUDY/assign" "${ADM[@]}" -d '{"reader": "rdr2"}'
+expect_code 200 "reassigning the signed study"
+as cons GET "/api/v1/studies/$STUDY/report.fhir.json"
+expect_code 200 "the FHIR report after a reassignment"
+INTERP=$(json_get "$T/body" '[x["display"] for e in d["entry"] if e["resource"]["resourceType"] == "DiagnosticReport" for x in e["resource"]["resultsInterpreter"]]')
+[ "$INTERP" = "['reader', 'cons']" ] || fail "after a reassignment the report names $INTERP"
+ok "after signing: a reassignment does not change the report's reader"
 
 # --- who may read it, and the audit ---------------------------------------
 as coord GET "/api/v1/studies/$STUDY/report.fhir.json"

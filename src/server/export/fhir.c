@@ -660,9 +660,11 @@ static void add_report(ctx *c, const char *status, const json_t *addenda,
                 when))
         put_str(res, "issued", when);
     /* The reader interprets; the validator (the consultant who signed) is
-     * responsible for the report. */
-    const char *reader =
-        str(c->st, "assigned_reader") ? str(c->st, "assigned_reader") : str(c->rep, "updated_by");
+     * responsible for the report. The reader is who saved the report's
+     * version (Nyborg's reader, as the printable report names it), never
+     * the study's assigned reader: someone else may have read it, and an
+     * assignment can change after signing. */
+    const char *reader = str(c->rep, "updated_by");
     const char *validator = is_signed ? str(c->rep, "signed_by") : NULL;
     if (validator)
         json_object_set_new(res, "performer", json_pack("[o]", ref(NULL, validator)));
