@@ -108,12 +108,17 @@ cs_status cs_store_study_create(cs_store *s, const cs_study_rec *rec, const char
 cs_status cs_store_study_get(cs_store *s, const char *id, bool *found, cs_study_rec *out,
                              cs_error *err) CS_WARN_UNUSED;
 /* Replace the patient and episode of study `id` (a correction; the caller
- * audits it). *found false: no such study. Works on a signed study too: the
- * identity is not part of the signed content, and the audit keeps who
- * changed it. */
+ * audits it). *found false: no such study. On a study whose report is
+ * signed the patient and episode were under the signature (the report
+ * basis stamp), so a correction must not pass as what was signed: when
+ * `note` is given (the caller's account of what changed: study, by, at_ms,
+ * reason, text) and the report is signed, it is appended to the report as
+ * an addendum in the same transaction (note->id set, *noted true). `note`
+ * and `noted` may be NULL (nothing is appended). */
+struct cs_addendum_rec;
 cs_status cs_store_study_patient_set(cs_store *s, const char *id, const cs_patient_rec *p,
-                                     const cs_episode_rec *e, bool *found,
-                                     cs_error *err) CS_WARN_UNUSED;
+                                     const cs_episode_rec *e, struct cs_addendum_rec *note,
+                                     bool *found, bool *noted, cs_error *err) CS_WARN_UNUSED;
 
 typedef enum cs_enrol_outcome {
     CS_ENROL_OK,

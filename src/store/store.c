@@ -75,10 +75,13 @@ cs_status cs_store_study_get(cs_store *s, const char *id, bool *found, cs_study_
 }
 
 cs_status cs_store_study_patient_set(cs_store *s, const char *id, const cs_patient_rec *p,
-                                     const cs_episode_rec *e, bool *found, cs_error *err)
+                                     const cs_episode_rec *e, cs_addendum_rec *note, bool *found,
+                                     bool *noted, cs_error *err)
 {
     CHECK(s && id && p && e && found);
-    return s->ops->study_patient_set(s, id, p, e, found, err);
+    if (noted)
+        *noted = false;
+    return s->ops->study_patient_set(s, id, p, e, note, found, noted, err);
 }
 
 cs_status cs_store_enrol(cs_store *s, const char *code_hash, const char *token_hash, int64_t now,

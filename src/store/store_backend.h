@@ -60,7 +60,8 @@ typedef struct cs_store_ops {
     cs_status (*study_get)(cs_store *s, const char *id, bool *found, cs_study_rec *out,
                            cs_error *err);
     cs_status (*study_patient_set)(cs_store *s, const char *id, const cs_patient_rec *p,
-                                   const cs_episode_rec *e, bool *found, cs_error *err);
+                                   const cs_episode_rec *e, cs_addendum_rec *note, bool *found,
+                                   bool *noted, cs_error *err);
     cs_status (*enrol)(cs_store *s, const char *code_hash, const char *token_hash, int64_t now,
                        cs_enrol_outcome *outcome, char *study, cs_error *err);
     cs_status (*device_study)(cs_store *s, const char *token_hash, bool *found, char *study,

@@ -623,11 +623,13 @@ static cs_status pg_study_get(cs_store *s, const char *id, bool *found, cs_study
 }
 
 static cs_status pg_study_patient_set(cs_store *s, const char *id, const cs_patient_rec *p,
-                                      const cs_episode_rec *e, bool *found, cs_error *err)
+                                      const cs_episode_rec *e, cs_addendum_rec *note, bool *found,
+                                      bool *noted, cs_error *err)
 {
     pg_store *q = PGQ(s);
+    PGresult *res = NULL;
     int changes = 0;
-    bool in_tx = false;
+    bool in_tx = false, added = false;
     pthread_mutex_lock(&q->lock);
     /* Under the study's lock, as a signature reads the patient (the report
      * basis stamp) in its own transaction under it. */
@@ -641,11 +643,28 @@ static cs_status pg_study_patient_set(cs_store *s, const char *id, const cs_pati
                    pg_text(p->birth_date), pg_text(p->sex), pg_text(e->pathway),
                    pg_text(e->indication), pg_text(e->indication_detail), pg_text(e->referrer),
                    pg_text(id));
+    /* A signed report's patient was under its signature: the correction
+     * is appended to it, in this transaction (store.h). */
+    if (r == CS_OK && changes > 0 && note &&
+        (r = pg_query(q,
+                      "INSERT INTO report_addenda (study, by_user, at_ms, reason, text)"
+                      " SELECT $1, $2, $3, $4, $5 WHERE EXISTS"
+                      " (SELECT 1 FROM reports WHERE study = $1 AND state = 'signed')"
+                      " RETURNING id",
+                      &res, "note the correction", err, pg_text(id), pg_text(note->by),
+                      pg_i64(note->at_ms), pg_text(note->reason), pg_text(note->text))) == CS_OK &&
+        PQntuples(res) == 1) {
+        note->id = pg_col_i64(res, 0, 0);
+        added = true;
+    }
     if (r == CS_OK)
         r = pg_commit(q, &in_tx, err);
+    PQclear(res);
     pg_rollback(q, in_tx);
     pthread_mutex_unlock(&q->lock);
     *found = r == CS_OK && changes > 0;
+    if (noted)
+        *noted = r == CS_OK && added;
     return r;
 }
 

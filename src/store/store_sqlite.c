@@ -498,21 +498,41 @@ static cs_status sq_study_get(cs_store *s, const char *id, bool *found, cs_study
 }
 
 static cs_status sq_study_patient_set(cs_store *s, const char *id, const cs_patient_rec *p,
-                                      const cs_episode_rec *e, bool *found, cs_error *err)
+                                      const cs_episode_rec *e, cs_addendum_rec *note, bool *found,
+                                      bool *noted, cs_error *err)
 {
     sq_store *q = SQ(s);
-    int changes = 0;
+    int changes = 0, added = 0;
+    bool in_tx = false;
     pthread_mutex_lock(&q->lock);
-    cs_status r =
-        run(q,
-            "UPDATE studies SET nhs_number = ?, family = ?, given = ?, birth_date = ?,"
-            " sex = ?, pathway = ?, indication = ?, indication_detail = ?, referrer = ?"
-            " WHERE id = ?",
-            &changes, err, sq_text(p->nhs_number), sq_text(p->family), sq_text(p->given),
-            sq_text(p->birth_date), sq_text(p->sex), sq_text(e->pathway), sq_text(e->indication),
-            sq_text(e->indication_detail), sq_text(e->referrer), sq_text(id));
+    cs_status r = begin(q, &in_tx, err);
+    if (r == CS_OK)
+        r = run(q,
+                "UPDATE studies SET nhs_number = ?, family = ?, given = ?, birth_date = ?,"
+                " sex = ?, pathway = ?, indication = ?, indication_detail = ?, referrer = ?"
+                " WHERE id = ?",
+                &changes, err, sq_text(p->nhs_number), sq_text(p->family), sq_text(p->given),
+                sq_text(p->birth_date), sq_text(p->sex), sq_text(e->pathway),
+                sq_text(e->indication), sq_text(e->indication_detail), sq_text(e->referrer),
+                sq_text(id));
+    /* A signed report's patient was under its signature: the correction
+     * is appended to it, in this transaction (store.h). */
+    if (r == CS_OK && changes > 0 && note)
+        r = run(q,
+                "INSERT INTO report_addenda (study, by_user, at_ms, reason, text)"
+                " SELECT ?1, ?2, ?3, ?4, ?5 WHERE EXISTS"
+                " (SELECT 1 FROM reports WHERE study = ?1 AND state = 'signed')",
+                &added, err, sq_text(id), sq_text(note->by), sq_i64(note->at_ms),
+                sq_text(note->reason), sq_text(note->text));
+    if (r == CS_OK && added > 0)
+        note->id = sqlite3_last_insert_rowid(q->db);
+    if (r == CS_OK)
+        r = commit(q, &in_tx, err);
+    rollback(q, in_tx);
     pthread_mutex_unlock(&q->lock);
     *found = r == CS_OK && changes > 0;
+    if (noted)
+        *noted = r == CS_OK && added > 0;
     return r;
 }
 

@@ -294,7 +294,7 @@ else
     echo "# this server has no report addenda yet: the appended status is checked by test_fhir only"
 fi
 
-# --- after signing: the reader is who read it ---------------------------------
+# --- after signing: what the signer did not see is not passed off as signed --
 # The study reassigned to a reader who never saw it: the report still names
 # who read it (who saved the signed version), as the printable report does.
 http POST "/api/v1/studies/$STUDY/assign" "${ADM[@]}" -d '{"reader": "rdr2"}'
@@ -303,7 +303,35 @@ as cons GET "/api/v1/studies/$STUDY/report.fhir.json"
 expect_code 200 "the FHIR report after a reassignment"
 INTERP=$(json_get "$T/body" '[x["display"] for e in d["entry"] if e["resource"]["resourceType"] == "DiagnosticReport" for x in e["resource"]["resultsInterpreter"]]')
 [ "$INTERP" = "['reader', 'cons']" ] || fail "after a reassignment the report names $INTERP"
-ok "after signing: a reassignment does not change the report's reader"
+cp "$T/body" "$T/signed.json"
+# The patient corrected after signing: the details were under the signature,
+# so the correction is appended to the report (who, when, old and new) and
+# the Bundle is a new one, never the signed one with another patient in it.
+http PUT "/api/v1/studies/$STUDY/patient" "${ADM[@]}" -d '{"patient": {"nhs_number": "4010232137",
+  "family": "Jones", "given": "Bryn", "birth_date": "1958-11-02", "sex": "male"}}'
+expect_code 200 "correcting the patient after signing"
+as cons GET "/api/v1/studies/$STUDY/report.fhir.json"
+expect_code 200 "the FHIR report after a correction"
+cp "$T/body" "$T/corrected.json"
+"${VALIDATE[@]}" "$T/corrected.json" >"$T/v.out" 2>&1 ||
+    fail "the corrected Bundle is not valid R4: $(cat "$T/v.out")"
+python3 - "$T/signed.json" "$T/corrected.json" <<'EOF2' || fail "a patient corrected after signing"
+import json, sys
+a, b = (json.load(open(p)) for p in sys.argv[1:3])
+res = lambda x, t: [e["resource"] for e in x["entry"] if e["resource"]["resourceType"] == t][0]
+assert res(b, "Patient")["identifier"][0]["value"] == "4010232137", res(b, "Patient")
+ca, cb = res(a, "DiagnosticReport")["conclusion"], res(b, "DiagnosticReport")["conclusion"]
+assert cb.startswith(ca), "the signed conclusion changed"
+tail = cb[len(ca):]
+assert "by admin-token; reason: Patient details corrected after signing)" in tail, tail
+assert 'NHS number: "9434765919" -> "4010232137"' in tail and 'family name: "Smith" -> "Jones"' in tail, tail
+assert res(b, "DiagnosticReport")["status"] == "appended", res(b, "DiagnosticReport")["status"]
+assert a["id"] != b["id"], "the same Bundle id for a different patient"
+EOF2
+http GET "/api/v1/audit?study=$STUDY&action=patient.update" "${ADM[@]}"
+[ "$(json_get "$T/body" 'd["entries"][0]["detail"]')" = "NHS number 4010232137 (was 9434765919); appended to the signed report as an addendum" ] ||
+    fail "patient.update audit: $(cat "$T/body")"
+ok "after signing: a reassignment does not change the report's reader; a patient correction is an addendum (who, old, new) in a new Bundle"
 
 # --- who may read it, and the audit ---------------------------------------
 as coord GET "/api/v1/studies/$STUDY/report.fhir.json"

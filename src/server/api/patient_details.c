@@ -2,7 +2,10 @@
  * (docs/clinical-record.md): parsed and checked from a request body,
  * written as JSON for the roles that need them, and corrected through
  * PUT /api/v1/studies/{id}/patient. Every answer that carries them is
- * audited as patient.read by its handler (cs_ws_audit_patient_read). */
+ * audited as patient.read by its handler (cs_ws_audit_patient_read). A
+ * correction after the report is signed is appended to the report as an
+ * addendum (the details were under the signature; every export carries
+ * its addenda), never passed off as what was signed. */
 #include <stdio.h>
 #include <string.h>
 
@@ -47,6 +50,37 @@ void cs_ws_audit_patient_read(const cs_api *api, const cs_auth *a, const char *s
     cs_audit(api->audit, a, "patient.read", study, "%s", what);
 }
 
+/* What a correction changes, field by field ("NHS number 9434765919 ->
+ * 4010232137; ..."), into note->text; false when nothing changes. */
+static bool correction_text(const cs_study_rec *was, const cs_patient_rec *p,
+                            const cs_episode_rec *e, cs_addendum_rec *note)
+{
+    const struct {
+        const char *label, *old, *new;
+    } f[] = {
+        {"NHS number", was->patient.nhs_number, p->nhs_number},
+        {"family name", was->patient.family, p->family},
+        {"given name", was->patient.given, p->given},
+        {"date of birth", was->patient.birth_date, p->birth_date},
+        {"sex", was->patient.sex, p->sex},
+        {"pathway", was->episode.pathway, e->pathway},
+        {"indication", was->episode.indication, e->indication},
+        {"indication detail", was->episode.indication_detail, e->indication_detail},
+        {"referrer", was->episode.referrer, e->referrer},
+    };
+    size_t at = 0;
+    note->text[0] = '\0';
+    for (size_t i = 0; i < sizeof f / sizeof *f; i++) {
+        if (strcmp(f[i].old, f[i].new) == 0)
+            continue;
+        int n = snprintf(note->text + at, sizeof note->text - at, "%s%s: \"%s\" -> \"%s\"",
+                         at ? "; " : "", f[i].label, f[i].old, f[i].new);
+        if (n > 0)
+            at = at + (size_t)n < sizeof note->text ? at + (size_t)n : sizeof note->text - 1;
+    }
+    return at > 0;
+}
+
 enum MHD_Result cs_api_study_patient_put(const cs_api *api, struct MHD_Connection *c, cs_req *r)
 {
     enum MHD_Result ret;
@@ -66,15 +100,26 @@ enum MHD_Result cs_api_study_patient_put(const cs_api *api, struct MHD_Connectio
     } else if (cs_ws_patient_parse(api, c, o, &p, &ep, &ret)) {
         if (!json_object_get(o, "episode"))
             ep = sr.episode; /* a patient correction keeps the episode */
-        if (cs_store_study_patient_set(api->store, r->id, &p, &ep, &found, &e) != CS_OK) {
+        /* A signed report was signed with these details: a correction is
+         * appended to it as an addendum, by whoever made it (the store
+         * does so only when the report is signed). */
+        cs_addendum_rec note = {0};
+        bool noted = false, changed = correction_text(&sr, &p, &ep, &note);
+        snprintf(note.study, sizeof note.study, "%s", r->id);
+        snprintf(note.by, sizeof note.by, "%s", r->auth.user[0] ? r->auth.user : "admin-token");
+        snprintf(note.reason, sizeof note.reason, "Patient details corrected after signing");
+        note.at_ms = cs_now_ms();
+        if (cs_store_study_patient_set(api->store, r->id, &p, &ep, changed ? &note : NULL, &found,
+                                       &noted, &e) != CS_OK) {
             ret = cs_http_error(api->metrics, c, 503, false, "store_unavailable", "%s", e.msg);
         } else if (!found) {
             ret =
                 cs_http_error(api->metrics, c, 404, false, "unknown_study", "no study '%s'", r->id);
         } else {
             const char *was = cs_ws_has_patient(&sr) ? sr.patient.nhs_number : "none";
-            cs_audit(api->audit, &r->auth, "patient.update", r->id, "NHS number %s (was %s)",
-                     p.nhs_number, was);
+            cs_audit(api->audit, &r->auth, "patient.update", r->id, "NHS number %s (was %s)%s",
+                     p.nhs_number, was,
+                     noted ? "; appended to the signed report as an addendum" : "");
             json_t *st = cs_ws_study_json(api, r->id, &found, &e);
             ret = st ? cs_http_json(c, 200, st, false, NULL)
                      : cs_http_error(api->metrics, c, 503, false, "store_unavailable", "%s", e.msg);

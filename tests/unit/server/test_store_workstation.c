@@ -918,12 +918,14 @@ static void the_clinical_record_round_trips(void **state)
     cs_patient_rec p = r.patient;
     cs_episode_rec ep = {0};
     snprintf(p.family, sizeof p.family, "Smith");
-    assert_int_equal(cs_store_study_patient_set(f->s, "p1", &p, &ep, &found, &e), CS_OK);
+    assert_int_equal(cs_store_study_patient_set(f->s, "p1", &p, &ep, NULL, &found, NULL, &e),
+                     CS_OK);
     assert_true(found);
     assert_int_equal(cs_store_study_get(f->s, "p1", &found, &got, &e), CS_OK);
     assert_string_equal(got.patient.family, "Smith");
     assert_string_equal(got.episode.indication, "");
-    assert_int_equal(cs_store_study_patient_set(f->s, "nope", &p, &ep, &found, &e), CS_OK);
+    assert_int_equal(cs_store_study_patient_set(f->s, "nope", &p, &ep, NULL, &found, NULL, &e),
+                     CS_OK);
     assert_false(found);
 
     cs_finding_rec a = finding("p1", 0, "polyp", "");
