@@ -10,7 +10,7 @@
 
   server_care.py PHASE URL ADMIN_TOKEN STUDY DEVICE_TOKEN TMPDIR
       PHASE status-input | rules | before-restart | after-restart | webhook |
-      patient-call | monitor-large (see each function). CS_HEALTH_FILE: the health file the hub's
+      patient-call | status-flood | monitor-large (see each function). CS_HEALTH_FILE: the health file the hub's
       capscreen-uplink reads. Prints "ok - ..." per check; exits 1 on the
       first failure."""
 import hashlib
@@ -424,6 +424,62 @@ def patient_call():
     ok("a call request after an acknowledgement is a new one; presses while waiting add nothing")
 
 
+def status_flood():
+    """A hub whose spool flaps around the limit (or whose recorder flaps)
+    raises one alert while it is open, not one per crossing: before, 40
+    reports made 20 spool_full and 20 recording_ended_incomplete alerts,
+    each sent to the webhook. Once acknowledged, a new crossing raises
+    again. A study of its own (this one's hub keeps reporting)."""
+    d = must("POST", "/api/v1/studies", 201, {"label": "flapping hub"}, ADMIN)
+    dev = {"Authorization": "Bearer " + must("POST", "/api/v1/devices/enrol", 200,
+                                             {"code": d["enrolment_code"]})["token"]}
+    sid = d["study"]
+    # Bytes first (tus creation-with-upload), so that the study is under
+    # way and a stopped recorder counts as an incomplete study.
+    c = http.client.HTTPConnection(HOST, PORT, timeout=30)
+    c.request("POST", "/uploads", body=b"\0" * 16, headers=dict(dev, **{
+        "Tus-Resumable": "1.0.0", "Upload-Length": "64",
+        "Content-Type": "application/offset+octet-stream"}))
+    r = c.getresponse()
+    r.read()
+    c.close()
+    if r.status != 201 or not must("GET", "/api/v1/studies/%s/care" % sid, 200,
+                                   headers=ADMIN)["first_byte_ms"]:
+        fail("tus creation with 16 bytes: %d" % r.status)
+
+    def report(spool, rec):
+        st, b = request("POST", "/api/v1/devices/status",
+                        {"battery_pct": 80, "signal_dbm": -70, "spool_used_pct": spool,
+                         "recorder": rec}, dev)
+        if st != 204:
+            fail("status: %d %s" % (st, b))
+
+    def of(kind):
+        return [a for a in must("GET", "/api/v1/studies/%s/alerts" % sid, 200,
+                                headers=ADMIN)["alerts"] if a["kind"] == kind]
+
+    for i in range(20):
+        report(95, "recording")
+        report(10, "recording")
+    if len(of("spool_full")) != 1:
+        fail("a flapping spool: want one open spool_full, got %d" % len(of("spool_full")))
+    coord = login("coord")
+    must("POST", "/api/v1/studies/%s/alerts/%d/ack" % (sid, of("spool_full")[0]["id"]), 200, {},
+         coord)
+    report(95, "recording")
+    if len(of("spool_full")) != 2 or of("spool_full")[0]["acked_at_ms"]:
+        fail("a crossing after the ack: want a new spool_full, got %s" % of("spool_full"))
+    ok("a flapping spool raises one spool_full while it is open, a new one after the ack")
+    report(10, "recording")
+    for i in range(20):
+        report(10, "stopped")
+        report(10, "recording")
+    if len(of("recording_ended_incomplete")) != 1:
+        fail("a flapping recorder: want one open recording_ended_incomplete, got %d"
+             % len(of("recording_ended_incomplete")))
+    ok("a flapping recorder raises one recording_ended_incomplete while it is open")
+
+
 def monitor_large():
     """A monitor too big for one of libmicrohttpd's buffers (32 KiB of
     connection memory; about 50 live studies) still reaches the page:
@@ -437,7 +493,8 @@ def monitor_large():
                          "recorder": "recording"}, {"Authorization": "Bearer " + dev["token"]})
         if st != 204:
             fail("status of study %d: %d %s" % (i, st, b))
-    size = len(json.dumps(must("GET", "/api/v1/monitor", 200, headers=ADMIN)))
+    mon = must("GET", "/api/v1/monitor", 200, headers=ADMIN)
+    size = len(json.dumps(mon))
     if size < 40000:
         fail("the monitor is only %d bytes: not a large one" % size)
     c = http.client.HTTPConnection(HOST, PORT, timeout=DEADLINE_S)
@@ -458,12 +515,14 @@ def monitor_large():
     if lines[0] != b"event: monitor\n" or not lines[1].startswith(b"data: "):
         fail("not a monitor event: %r" % b"".join(lines)[:200])
     tiles = json.loads(lines[1][6:])["studies"]
-    if len(tiles) != 81:
-        fail("the monitor event has %d tiles, not 81" % len(tiles))
+    if len(tiles) < 81 or len(tiles) != len(mon["studies"]):
+        fail("the monitor event has %d tiles, GET /api/v1/monitor %d"
+             % (len(tiles), len(mon["studies"])))
     ok("a %d-byte monitor reaches the event stream whole (%d tiles)" % (size, len(tiles)))
 
 
 {"status-input": status_input, "rules": rules, "report-prep": report_prep,
  "before-restart": before_restart,
  "after-restart": after_restart, "webhook": webhook,
- "patient-call": patient_call, "monitor-large": monitor_large}[PHASE]()
+ "patient-call": patient_call, "status-flood": status_flood,
+ "monitor-large": monitor_large}[PHASE]()

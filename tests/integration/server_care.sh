@@ -11,9 +11,11 @@
 # started here that checks each HMAC signature (its first answer per alert
 # is a 500, so every alert is retried), and a restart that loses no alert
 # and raises none twice; "please call me" pressed again after staff
-# acknowledged the first request raises a new one; a monitor of 81 live
-# studies, larger than one of libmicrohttpd's buffers, reaches its event
-# stream whole. Frames: samples/demo (clean and bleeding ones).
+# acknowledged the first request raises a new one; a hub whose spool or
+# recorder flaps raises one alert of a kind while it is open, not one per
+# report; a monitor of 81 live studies, larger than one of libmicrohttpd's
+# buffers, reaches its event stream whole. Frames: samples/demo (clean and
+# bleeding ones).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 need_python
@@ -115,6 +117,8 @@ py webhook
 ok "the webhook got every alert exactly once, signed, after a refused first try"
 py patient-call
 ok "\"please call me\" after an acknowledgement raises a new request"
+py status-flood
+ok "a flapping hub raises one alert of a kind while it is open"
 py monitor-large
 ok "a monitor larger than one buffer reaches its event stream whole"
 cs_finish

@@ -440,11 +440,24 @@ cs_status cs_care_hub_status(cs_care *c, const char *study, cs_hub_status_rec *h
         return st;
     cs_care_alert due[CS_CARE_ALERTS_MAX];
     size_t n = cs_care_rules_status(&p, &f, &before, hs, due, CS_CARE_ALERTS_MAX);
+    /* A crossing while the study's last alert of that kind is still open
+     * adds none: a spool hovering at the limit (or a hub flapping on
+     * purpose) would raise one per report, each paged by the webhook,
+     * without bound. */
+    cs_alert_rec *al = NULL;
+    size_t nal = 0;
+    if (n && (st = cs_store_alerts_list(c->d.store, study, &al, &nal, err)) != CS_OK)
+        return st;
     for (size_t i = 0; i < n && st == CS_OK; i++) {
-        bool raised;
+        bool raised, open = false;
         cs_check_outcome ro;
-        st = cs_care_raise(c, study, due[i].kind, due[i].key, due[i].message, &raised, &ro, err);
+        for (size_t k = 0; k < nal && !open; k++)
+            open = strcmp(al[k].kind, due[i].kind) == 0 && !al[k].acked_at_ms;
+        if (!open)
+            st =
+                cs_care_raise(c, study, due[i].kind, due[i].key, due[i].message, &raised, &ro, err);
     }
+    free(al);
     cs_signals_progress(c->d.signals); /* the monitor shows the new status */
     cs_care_wake(c);                   /* hub_offline may have cleared or moved */
     return st;

@@ -40,8 +40,10 @@ void cs_care_free(cs_care *c);
 void cs_care_wake(cs_care *c);
 
 /* A hub's health report for `study`: stored (at_ms set here), and the
- * status rules run against the report it replaced. *outcome NOT_FOUND
- * when there is no such study, LOCKED when it is closed. */
+ * status rules run against the report it replaced; an alert they return
+ * is not raised while the study has an open (unacknowledged) one of its
+ * kind. *outcome NOT_FOUND when there is no such study, LOCKED when it is
+ * closed. */
 cs_status cs_care_hub_status(cs_care *c, const char *study, cs_hub_status_rec *st,
                              cs_check_outcome *outcome, cs_error *err) CS_WARN_UNUSED;
 
