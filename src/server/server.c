@@ -189,7 +189,8 @@ static cs_status start_pacs(cs_server *s, cs_error *err)
                       .called_aet = s->cfg.pacs_aet,
                       .calling_aet = s->cfg.pacs_calling_aet,
                       .frame = pacs_frame,
-                      .frame_ctx = &s->media};
+                      .frame_ctx = &s->media,
+                      .audit = s->audit};
     cs_status st = cs_pacs_new(&d, &s->pacs, err);
     s->api.pacs = s->pacs;
     return st;

@@ -198,6 +198,15 @@ curl -sf "$ORTHANC_URL/instances" >"$T/instances.json"
 http GET "/api/v1/audit?study=$S1&action=pacs.export" "${ADM[@]}"
 [ "$(json_get "$T/body" 'len(d["entries"])')" = 2 ] || fail "pacs.export audit: $(cat "$T/body")"
 ok "on demand: 202, sent again with the same UIDs (still 2 instances); audited as pacs.export twice"
+# What left for the PACS, and where, is on the audit: each send.
+http GET "/api/v1/audit?study=$S1&action=pacs.sent" "${ADM[@]}"
+py_check "$T/body" "127.0.0.1:$DICOM_PORT" <<'PY'
+want = "2 instance(s) to %s (ORTHANC): frames 1, 4 as patient 9434765919" % sys.argv[2]
+got = [e["detail"] for e in d["entries"]]
+if len(got) != 2 or not all(g.startswith(want + "; attempt ") for g in got):
+    fail(f"pacs.sent audit {got}, want 2 entries starting {want!r}")
+PY
+ok "each send is audited as pacs.sent: how many instances, which PACS, which frames, the patient ID"
 
 # --- the PACS down: queued, retried, never lost ------------------------------
 stop_orthanc
@@ -217,6 +226,13 @@ if not p["last_error"]: fail("no last_error with the PACS down")
 if p["sent_at_ms"] is not None: fail("sent_at_ms set though nothing was sent")
 PY
 ok "PACS down: the export stays, attempts rise ($(pacs_field "$S2" attempts)), last_error: $(pacs_field "$S2" last_error)"
+http GET "/api/v1/audit?study=$S2&action=pacs.failed" "${ADM[@]}"
+py_check "$T/body" "127.0.0.1:$DICOM_PORT" <<'PY'
+got = [e["detail"] for e in d["entries"]]
+if len(got) < 2 or not all(" to %s (ORTHANC): " % sys.argv[2] in g for g in got):
+    fail(f"pacs.failed audit {got}")
+PY
+ok "each failed attempt is audited as pacs.failed with the PACS and the reason"
 start_orthanc
 wait_until 120 "the export of $S2 once the PACS is back" pacs_state_is "$S2" sent
 [ "$(pacs_field "$S2" instances_sent)" = 1 ] || fail "instances_sent after recovery: $(cat "$T/body")"

@@ -118,8 +118,10 @@ static cs_status key_frames(cs_store *store, const char *study, uint64_t *seqs, 
 }
 
 /* Build and send the study's key frames; *sent gets how many the PACS
- * stored. */
-static cs_status send_study(cs_pacs *p, const char *study, int *sent, cs_error *err)
+ * stored, `what` (for the audit) which frames and the patient ID they
+ * carried. */
+static cs_status send_study(cs_pacs *p, const char *study, int *sent, char *what, size_t cap,
+                            cs_error *err)
 {
     uint64_t seqs[PACS_KEY_FRAMES_MAX];
     size_t n = 0, stored = 0;
@@ -130,6 +132,17 @@ static cs_status send_study(cs_pacs *p, const char *study, int *sent, cs_error *
     if (st == CS_OK && (st = cs_pacs_identity_load(p->d.store, study, &found, &id, err)) == CS_OK &&
         !found)
         st = cs_error_set(err, CS_ERR_ARG, "no study '%s'", study);
+    if (st == CS_OK) {
+        size_t at = (size_t)snprintf(what, cap, "frames");
+        for (size_t i = 0; i < n && at < cap; i++)
+            at += (size_t)snprintf(what + at, cap - at, "%s%llu", i ? ", " : " ",
+                                   (unsigned long long)seqs[i]);
+        if (n == 0)
+            snprintf(what, cap, "no key frames");
+        if (at < cap)
+            snprintf(what + at, cap - at, " as patient %s",
+                     id.patient_id[0] ? id.patient_id : "(not recorded)");
+    }
     if (st != CS_OK || n == 0)
         return st;
     cs_dicom_instance **inst = calloc(n, sizeof *inst);
@@ -198,7 +211,8 @@ static void export_one(cs_pacs *p, const cs_pacs_export_rec *due)
     r.attempts = due->attempts + 1;
     r.next_attempt_ms = now + CS_PACS_LEASE_MS;
     int sent = 0;
-    cs_status st = send_study(p, r.study, &sent, &se);
+    char what[600] = "";
+    cs_status st = send_study(p, r.study, &sent, what, sizeof what, &se);
     now = cs_now_ms();
     if (st == CS_OK) {
         snprintf(r.state, sizeof r.state, "sent");
@@ -206,6 +220,10 @@ static void export_one(cs_pacs *p, const cs_pacs_export_rec *due)
         r.instances_sent = sent;
         r.sent_at_ms = now;
         r.next_attempt_ms = now;
+        if (p->d.audit)
+            cs_audit(p->d.audit, NULL, "pacs.sent", r.study,
+                     "%d instance(s) to %s:%d (%s): %s; attempt %d, requested by %s", sent, p->host,
+                     p->port, p->called_aet, what, r.attempts, r.requested_by);
     } else {
         int max_s = p->d.backoff_max_s > 0 ? p->d.backoff_max_s : CS_PACS_BACKOFF_MAX_S;
         int64_t backoff_s = r.attempts >= 20 ? max_s : (int64_t)1 << r.attempts;
@@ -216,6 +234,10 @@ static void export_one(cs_pacs *p, const cs_pacs_export_rec *due)
         r.next_attempt_ms = now + backoff_s * 1000;
         fprintf(stderr, "capscreen: pacs: export of %s (attempt %d): %s\n", r.study, r.attempts,
                 se.msg);
+        if (p->d.audit)
+            cs_audit(p->d.audit, NULL, "pacs.failed", r.study,
+                     "attempt %d to %s:%d (%s): %s; %d instance(s) stored before it failed",
+                     r.attempts, p->host, p->port, p->called_aet, se.msg, sent);
     }
     if (cs_store_pacs_record(p->d.store, &r, &applied, &e) != CS_OK)
         fprintf(stderr, "capscreen: pacs: cannot record the export of %s: %s\n", r.study, e.msg);

@@ -11,6 +11,10 @@
  * time (uid.h), so a resend replaces rather than duplicates. A signed
  * report without key frames is recorded `sent` with 0 instances.
  *
+ * Every attempt is audited (by nobody: the worker): pacs.sent with what
+ * went where (the frames, the PACS, the patient identifier they carried),
+ * or pacs.failed with the reason.
+ *
  * Threads: every call may come from any thread; the worker runs on its
  * own. Errors: the store's; CS_ERR_ARG for a bad `pacs` setting at start. */
 #ifndef CS_SERVER_EXPORT_PACS_H
@@ -21,6 +25,7 @@
 #include <stdint.h>
 
 #include "capscreen/store.h"
+#include "server/audit/audit.h"
 #include "server/export/dicom.h"
 
 #define CS_PACS_TIMEOUT_S 30      /* connect, association, each message */
@@ -40,8 +45,9 @@ typedef struct cs_pacs_deps {
     const char *calling_aet; /* ours */
     cs_pacs_frame_fn frame;
     void *frame_ctx;
-    int tick_ms;       /* how often due exports are looked for; 0 = 1000 */
-    int backoff_max_s; /* 0 = CS_PACS_BACKOFF_MAX_S */
+    cs_audit_log *audit; /* each attempt's outcome: pacs.sent, pacs.failed (NULL: none) */
+    int tick_ms;         /* how often due exports are looked for; 0 = 1000 */
+    int backoff_max_s;   /* 0 = CS_PACS_BACKOFF_MAX_S */
 } cs_pacs_deps;
 
 typedef struct cs_pacs cs_pacs;
