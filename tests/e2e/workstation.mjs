@@ -160,6 +160,17 @@ try {
     await page.waitForFunction(() => document.getElementById('viewer').dataset.reduced === 'true');
   });
 
+  await check('on a Cyrillic layout the shortcuts follow the key\'s place (the R key sends \'к\')', async () => {
+    const press = (key, code) => page.evaluate(([key, code]) => document.dispatchEvent(
+      new KeyboardEvent('keydown', { key, code, bubbles: true, cancelable: true })), [key, code]);
+    const reduced = () => page.evaluate(() => document.getElementById('viewer').dataset.reduced);
+    eq(await reduced(), 'true', 'reduced view before');
+    await press('к', 'KeyR');
+    await page.waitForFunction(() => document.getElementById('viewer').dataset.reduced === 'false');
+    await press('к', 'KeyR');
+    await page.waitForFunction(() => document.getElementById('viewer').dataset.reduced === 'true');
+  });
+
   await check('N jumps to the next flagged frame; the frame info shows its flags and probability', async () => {
     const flagged = [];
     for (let s = 0; s < index.count; s++) if (index.flags[s] & F_BLEEDING) flagged.push(s);

@@ -717,7 +717,7 @@ export async function mountViewer(main, studyId, opts = {}) {
     if (t && (t.isContentEditable || ['INPUT', 'TEXTAREA', 'SELECT'].includes(t.tagName)) && t.type !== 'range') return;
     if (help.open && ev.key !== '?') return;
     if (document.querySelector('dialog[open]:not(#help)')) return;
-    const k = ev.key;
+    const k = shortcutKey(ev);
     const map = {
       ' ': () => togglePlay(),
       ArrowLeft: () => step(-1), ArrowRight: () => step(1),
@@ -746,6 +746,18 @@ export async function mountViewer(main, studyId, opts = {}) {
     if (t && t.type === 'range' && k.startsWith('Arrow')) return; // the slider's own keys
     ev.preventDefault();
     fn();
+  }
+  // The shortcuts are letters of a Latin layout. A Cyrillic or Greek layout
+  // sends its own letter for the same key ('к' for R): then the key's place
+  // (ev.code) names the shortcut, as on a US keyboard. Latin layouts keep
+  // ev.key, so an AZERTY 'z' is still Z.
+  function shortcutKey(ev) {
+    const k = ev.key;
+    if (typeof k !== 'string' || k.length !== 1 || k.charCodeAt(0) < 0x80) return k;
+    const c = ev.code || '';
+    if (/^Key[A-Z]$/.test(c)) return c.slice(3).toLowerCase();
+    if (/^Digit[0-9]$/.test(c)) return c.slice(5);
+    return { BracketLeft: '[', BracketRight: ']' }[c] || k;
   }
   function onKeyUp(ev) {
     // A focused button would take Space's keyup as a click: play/pause only once.
