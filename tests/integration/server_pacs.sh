@@ -208,6 +208,65 @@ if len(got) != 2 or not all(g.startswith(want + "; attempt ") for g in got):
 PY
 ok "each send is audited as pacs.sent: how many instances, which PACS, which frames, the patient ID"
 
+# --- what cannot be one image each, or cannot fit DICOM, is refused at input --
+# A key frame listed twice would be two instances with one SOP Instance
+# UID (and an image count the FHIR export disagrees with): 422, naming it.
+study_with_report "2" '{"nhs_number": "943 476 5919", "family": "Smith", "given": "Anna",
+    "birth_date": "1962-03-14", "sex": "female"}'
+S3=$STUDY
+as cons PUT "/api/v1/studies/$S3/report" -d "{\"version\": $V, \"content\": {\"findings_text\": \"x\",
+    \"recommendation\": \"no_further_test\", \"key_frames\": [4, 1, 4]}, \"state\": \"read\"}"
+expect_code 422 "a report naming key frame 4 twice"
+py_check "$T/body" <<'PY'
+if d.get("error") != "duplicate_key_frame": fail(f"error {d.get('error')!r}")
+if "key_frames[2] is frame 4 again (key_frames[0])" not in d.get("reason", ""): fail(f"reason {d.get('reason')!r}")
+PY
+as cons GET "/api/v1/studies/$S3/report"
+[ "$(json_get "$T/body" 'd["version"]')" = "$V" ] || fail "a refused save made a version: $(cat "$T/body")"
+ok "a duplicate key frame: 422 duplicate_key_frame naming the frame; nothing saved"
+
+# Names and episode text go into DICOM PN/LO: control characters and a
+# "Family^Given" over PN's 64 bytes are refused on creation and on
+# correction alike; nothing is stored.
+pt() { printf '{"nhs_number": "9434765919", "family": "%s", "given": "%s", "birth_date": "1962-03-14", "sex": "female"}' "$1" "$2"; }
+F40=$(printf 'F%.0s' $(seq 40)); G24=$(printf 'G%.0s' $(seq 24)); G23=${G24:1}
+for bad in "$(pt 'Smi\nth' Anna)|patient.family|invalid_characters" \
+           "$(pt Smith 'An\tna')|patient.given|invalid_characters" \
+           "$(pt "$F40" "$G24")|patient.family and patient.given together are 64 bytes|name_too_long"; do
+    IFS='|' read -r body field code <<<"$bad"
+    http POST /api/v1/studies "${ADM[@]}" -d "{\"label\": \"bad\", \"patient\": $body}"
+    expect_code 422 "creating a study with $field wrong ($code)"
+    [ "$(json_get "$T/body" 'd["error"]')" = "$code" ] || fail "create: $(cat "$T/body")"
+    grep -qF "$field" "$T/body" || fail "create: the reason does not name $field: $(cat "$T/body")"
+    http PUT "/api/v1/studies/$S3/patient" "${ADM[@]}" -d "{\"patient\": $body}"
+    expect_code 422 "correcting the patient with $field wrong ($code)"
+    [ "$(json_get "$T/body" 'd["error"]')" = "$code" ] || fail "correct: $(cat "$T/body")"
+done
+http PUT "/api/v1/studies/$S3/patient" "${ADM[@]}" -d "{\"patient\": $(pt Smith Anna),
+    \"episode\": {\"referrer\": \"Dr J Khan\\nRiverside Surgery\"}}"
+expect_code 422 "a referrer with a newline"
+grep -q 'episode.referrer' "$T/body" || fail "referrer: $(cat "$T/body")"
+http GET "/api/v1/studies/$S3" "${ADM[@]}"
+py_check "$T/body" <<'PY'
+if d["patient"]["family"] != "Smith" or d["patient"]["given"] != "Anna": fail(f"patient changed: {d['patient']}")
+if d["episode"]["referrer"] != "Dr J Khan, Riverside Surgery": fail(f"episode changed: {d['episode']}")
+PY
+# The longest name that fits is sent whole.
+http PUT "/api/v1/studies/$S3/patient" "${ADM[@]}" -d "{\"patient\": $(pt "$F40" "$G23")}"
+expect_code 200 "a 64-byte Family^Given"
+B=$(basis_now cons "/api/v1/studies/$S3")
+as cons POST "/api/v1/studies/$S3/report/sign" -d "{\"version\": $V, \"basis\": \"$B\"}"
+expect_code 200 "signing $S3"
+wait_until 60 "the export of $S3 to be sent" pacs_state_is "$S3" sent
+curl -sf "$ORTHANC_URL/tools/find" -d "{\"Level\": \"Instance\", \"Query\": {\"AccessionNumber\": \"${S3:0:16}\"}}" >"$T/found.json" || fail "Orthanc find"
+[ "$(json_get "$T/found.json" 'len(d)')" = 1 ] || fail "Orthanc holds for $S3: $(cat "$T/found.json")"
+curl -sf "$ORTHANC_URL/instances/$(json_get "$T/found.json" 'd[0]')/file" -o "$T/inst.dcm"
+curl -sf "$ORTHANC_URL/instances/$(json_get "$T/found.json" 'd[0]')/simplified-tags" >"$T/tags.json"
+[ "$(json_get "$T/tags.json" 'd["PatientName"]')" = "$F40^$G23" ] || fail "PatientName $(json_get "$T/tags.json" 'd["PatientName"]')"
+dciodvfy "$T/inst.dcm" >"$T/dciodvfy.out" 2>&1 || true
+if grep -q '^Error' "$T/dciodvfy.out"; then fail "dciodvfy: $(grep '^Error' "$T/dciodvfy.out" | head -3)"; fi
+ok "control characters and a name over DICOM's 64 bytes: 422 on creation and correction, naming the field, nothing stored; a 64-byte name is sent whole and dciodvfy finds no error"
+
 # --- the PACS down: queued, retried, never lost ------------------------------
 stop_orthanc
 study_with_report "2" '{"nhs_number": "4010232137", "family": "Jones", "given": "Bryn",
@@ -240,7 +299,7 @@ wait_until 120 "the export of $S2 once the PACS is back" pacs_state_is "$S2" sen
 curl -sf "$ORTHANC_URL/patients" >"$T/patients.json"
 [ "$(json_get "$T/patients.json" 'len(d)')" = 2 ] || fail "Orthanc patients: $(cat "$T/patients.json")"
 curl -sf "$ORTHANC_URL/studies" >"$T/studies.json"
-[ "$(json_get "$T/studies.json" 'len(d)')" = 2 ] || fail "Orthanc studies: $(cat "$T/studies.json")"
+[ "$(json_get "$T/studies.json" 'len(d)')" = 3 ] || fail "Orthanc studies: $(cat "$T/studies.json")"
 ok "the PACS back: the queued export is sent"
 
 # --- no PACS configured: no export, and the route says why --------------------

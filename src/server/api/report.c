@@ -506,6 +506,16 @@ static json_t *clean_content(const cs_api *api, struct MHD_Connection *c, json_t
                                  "key_frames[%zu] is not a frame of this study", i);
             goto fail;
         }
+        /* Each key frame is one image with its own UID in the PACS and
+         * the FHIR export: a frame listed twice is a slip, refused. */
+        for (size_t j = 0; j < i; j++)
+            if (json_integer_value(json_array_get(kf, j)) == json_integer_value(v)) {
+                *ret = cs_http_error(api->metrics, c, 422, false, "duplicate_key_frame",
+                                     "key_frames[%zu] is frame %lld again (key_frames[%zu]): "
+                                     "list each key frame once",
+                                     i, (long long)json_integer_value(v), j);
+                goto fail;
+            }
         json_array_append(keep, v);
     }
     return out;

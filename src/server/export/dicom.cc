@@ -29,7 +29,8 @@ struct cs_dicom_instance {
     E_TransferSyntax xfer = EXS_Unknown; /* how it is stored and sent */
 };
 
-namespace {
+namespace
+{
 
 std::once_flag dcmtk_once;
 
@@ -101,12 +102,53 @@ bool put(DcmItem *ds, const DcmTagKey &tag, const char *v)
     return ds->putAndInsertString(tag, or_empty(v)).good();
 }
 
+/* The first control character in t (a byte below 0x20, 0x7F, a UTF-8 C1
+ * control), or NULL. */
+const char *control_char(const char *t)
+{
+    for (const unsigned char *u = (const unsigned char *)t; *u; u++)
+        if (*u < 0x20 || *u == 0x7F || (*u == 0xC2 && u[1] >= 0x80 && u[1] <= 0x9F))
+            return (const char *)u;
+    return NULL;
+}
+
+/* One string value of the identity against its VR (PS3.5 6.2): `max`
+ * bytes at most (for PN: per component group), no control character, no
+ * backslash (every value here is single). */
+cs_status check_value(const char *name, const char *vr, const char *v, size_t max, cs_error *err)
+{
+    const char *cc = control_char(v);
+    if (cc)
+        return cs_error_set(err, CS_ERR_ARG,
+                            "%s (%s) holds a control character (byte 0x%02x at byte %zu), which "
+                            "DICOM does not allow",
+                            name, vr, (unsigned)(unsigned char)*cc, (size_t)(cc - v));
+    if (strchr(v, '\\'))
+        return cs_error_set(err, CS_ERR_ARG, "%s (%s) holds a backslash, DICOM's value separator",
+                            name, vr);
+    bool pn = strcmp(vr, "PN") == 0;
+    for (const char *g = v; g;) {
+        const char *end = pn ? strchr(g, '=') : NULL;
+        size_t n = end ? (size_t)(end - g) : strlen(g);
+        if (n > max)
+            return cs_error_set(err, CS_ERR_ARG,
+                                "%s (%s) is %zu bytes; DICOM allows at most %zu%s, and it is "
+                                "never cut short: correct it where it was entered",
+                                name, vr, n, max, pn ? " per component group" : "");
+        g = end ? end + 1 : NULL;
+    }
+    return CS_OK;
+}
+
 cs_status build(const cs_dicom_identity *id, const char *instance_uid, int number,
-                const char *content_date, const char *content_time, const uint8_t *jpeg,
-                size_t len, cs_dicom_instance **out, cs_error *err)
+                const char *content_date, const char *content_time, const uint8_t *jpeg, size_t len,
+                cs_dicom_instance **out, cs_error *err)
 {
     if (!id || !instance_uid || !instance_uid[0] || !id->study_uid[0] || !id->series_uid[0])
         return cs_error_set(err, CS_ERR_ARG, "a DICOM instance needs study, series, instance UIDs");
+    cs_status idst = cs_dicom_identity_check(id, err);
+    if (idst != CS_OK)
+        return idst;
     if (!jpeg || len == 0)
         return cs_error_set(err, CS_ERR_ARG, "no JPEG bytes for the instance");
     if (len > 0xFFFFFFF0u)
@@ -176,8 +218,7 @@ cs_status build(const cs_dicom_identity *id, const char *instance_uid, int numbe
         put(ds, DCM_InstanceNumber, num) && put(ds, DCM_PatientOrientation, "") &&
         put(ds, DCM_ContentDate, cdate) && put(ds, DCM_ContentTime, ctime) &&
         /* VL Image: the frame as captured; lossy (the capsule's JPEG) */
-        put(ds, DCM_ImageType, "ORIGINAL\\PRIMARY") &&
-        put(ds, DCM_LossyImageCompression, "01") &&
+        put(ds, DCM_ImageType, "ORIGINAL\\PRIMARY") && put(ds, DCM_LossyImageCompression, "01") &&
         put(ds, DCM_LossyImageCompressionRatio, ratio) &&
         put(ds, DCM_LossyImageCompressionMethod, "ISO_10918_1") &&
         /* Acquisition Context: nothing to say (an empty sequence) */
@@ -243,11 +284,10 @@ cs_status build(const cs_dicom_identity *id, const char *instance_uid, int numbe
 }
 
 cs_status send(const cs_dicom_peer *peer, cs_dicom_instance *const *inst, size_t n, size_t *sent,
-               cs_error *err)
+               uint16_t *statuses, cs_error *err)
 {
     if (!peer || !peer->host || !peer->host[0] || peer->port <= 0 || peer->port > 65535 ||
-        !peer->called_aet || !peer->called_aet[0] || !peer->calling_aet ||
-        !peer->calling_aet[0])
+        !peer->called_aet || !peer->called_aet[0] || !peer->calling_aet || !peer->calling_aet[0])
         return cs_error_set(err, CS_ERR_ARG, "a PACS needs host, port, called and calling AE");
     if (n == 0)
         return CS_OK;
@@ -285,19 +325,23 @@ cs_status send(const cs_dicom_peer *peer, cs_dicom_instance *const *inst, size_t
         T_ASC_PresentationContextID pc =
             scu.findPresentationContextID(CS_DICOM_SOP_VL_ENDOSCOPIC, ts);
         if (pc == 0) {
-            st = cs_error_set(err, CS_ERR_IO,
-                              "PACS %s:%d refused VL Endoscopic Image Storage in %s", peer->host,
-                              peer->port, ts);
+            st =
+                cs_error_set(err, CS_ERR_IO, "PACS %s:%d refused VL Endoscopic Image Storage in %s",
+                             peer->host, peer->port, ts);
             break;
         }
         Uint16 rsp = 0;
+        const char *meaning = "";
         c = scu.sendSTORERequest(pc, "", inst[i]->file.getDataset(), rsp);
         if (c.bad())
             st = cs_error_set(err, CS_ERR_IO, "C-STORE to %s:%d: %s", peer->host, peer->port,
                               c.text());
-        else if (rsp != 0 && (rsp & 0xF000) != 0xB000) /* success, or a warning */
-            st = cs_error_set(err, CS_ERR_IO, "C-STORE to %s:%d: the PACS answered status 0x%04x",
-                              peer->host, peer->port, (unsigned)rsp);
+        else if (cs_dicom_store_status(rsp, &meaning) == CS_DICOM_STORE_FAILURE)
+            st = cs_error_set(err, CS_ERR_IO,
+                              "C-STORE to %s:%d: the PACS answered status 0x%04x (%s)", peer->host,
+                              peer->port, (unsigned)rsp, meaning);
+        else if (statuses)
+            statuses[done++] = rsp; /* stored: success, or a warning */
         else
             done++;
     }
@@ -313,6 +357,31 @@ cs_status send(const cs_dicom_peer *peer, cs_dicom_instance *const *inst, size_t
 } // namespace
 
 extern "C" {
+
+cs_status cs_dicom_identity_check(const cs_dicom_identity *id, cs_error *err)
+{
+    const struct {
+        const char *name, *vr, *v;
+        size_t max;
+    } f[] = {{"Patient's Name", "PN", id->patient_name, 64},
+             {"Patient ID", "LO", id->patient_id, 64},
+             {"Issuer of Patient ID", "LO", id->patient_id_issuer, 64},
+             {"Patient's Birth Date", "DA", id->patient_birth_date, 8},
+             {"Patient's Sex", "CS", id->patient_sex, 16},
+             {"Accession Number", "SH", id->accession, 16},
+             {"Study ID", "SH", id->study_id, 16},
+             {"Study Date", "DA", id->study_date, 8},
+             {"Study Time", "TM", id->study_time, 14},
+             {"Study Description", "LO", id->study_description, 64},
+             {"Referring Physician's Name", "PN", id->referring_physician, 64},
+             {"Series Description", "LO", id->series_description, 64}};
+    for (const auto &x : f) {
+        cs_status st = check_value(x.name, x.vr, x.v, x.max, err);
+        if (st != CS_OK)
+            return st;
+    }
+    return CS_OK;
+}
 
 cs_status cs_dicom_instance_build(const cs_dicom_identity *id, const char *instance_uid, int number,
                                   const char *content_date, const char *content_time,
@@ -375,8 +444,8 @@ cs_status cs_dicom_instance_tag(const cs_dicom_instance *inst, uint16_t group, u
     try {
         cs_dicom_instance *mi = const_cast<cs_dicom_instance *>(inst);
         DcmTagKey key(group, element);
-        DcmItem *where = group == 0x0002 ? (DcmItem *)mi->file.getMetaInfo()
-                                         : (DcmItem *)mi->file.getDataset();
+        DcmItem *where =
+            group == 0x0002 ? (DcmItem *)mi->file.getMetaInfo() : (DcmItem *)mi->file.getDataset();
         OFString v;
         DcmSequenceOfItems *sq = NULL;
         if (where->findAndGetSequence(key, sq).good() && sq) {
@@ -397,14 +466,49 @@ cs_status cs_dicom_instance_tag(const cs_dicom_instance *inst, uint16_t group, u
     }
 }
 
+cs_dicom_store_outcome cs_dicom_store_status(uint16_t status, const char **meaning)
+{
+    /* PS3.4 B.2.3 (C-STORE) and PS3.7 C (the general statuses). */
+    static const struct {
+        uint16_t status, mask;
+        cs_dicom_store_outcome outcome;
+        const char *meaning;
+    } known[] = {
+        {0x0000, 0xFFFF, CS_DICOM_STORE_SUCCESS, "success"},
+        {0xB000, 0xFFFF, CS_DICOM_STORE_WARNING, "warning: coercion of data elements"},
+        {0xB006, 0xFFFF, CS_DICOM_STORE_WARNING, "warning: elements discarded"},
+        {0xB007, 0xFFFF, CS_DICOM_STORE_WARNING, "warning: data set does not match SOP class"},
+        {0x0001, 0xFFFF, CS_DICOM_STORE_WARNING,
+         "warning: requested optional attributes are not supported"},
+        {0x0107, 0xFFFF, CS_DICOM_STORE_WARNING, "warning: attribute list error"},
+        {0x0116, 0xFFFF, CS_DICOM_STORE_WARNING, "warning: attribute value out of range"},
+        {0xB000, 0xF000, CS_DICOM_STORE_WARNING, "warning"},
+        {0x0122, 0xFFFF, CS_DICOM_STORE_FAILURE, "refused: SOP class not supported"},
+        {0xA700, 0xFF00, CS_DICOM_STORE_FAILURE, "refused: out of resources"},
+        {0xA900, 0xFF00, CS_DICOM_STORE_FAILURE, "error: data set does not match SOP class"},
+        {0xC000, 0xF000, CS_DICOM_STORE_FAILURE, "error: cannot understand"},
+        {0xFE00, 0xFFFF, CS_DICOM_STORE_FAILURE, "cancelled"},
+        {0xFF00, 0xFF00, CS_DICOM_STORE_FAILURE, "pending, which is no answer to a store"},
+    };
+    for (const auto &k : known)
+        if ((status & k.mask) == k.status) {
+            if (meaning)
+                *meaning = k.meaning;
+            return k.outcome;
+        }
+    if (meaning)
+        *meaning = "failure";
+    return CS_DICOM_STORE_FAILURE;
+}
+
 cs_status cs_dicom_send(const cs_dicom_peer *peer, cs_dicom_instance *const *instances, size_t n,
-                        size_t *sent, cs_error *err)
+                        size_t *sent, uint16_t *statuses, cs_error *err)
 {
     if (sent)
         *sent = 0;
     try {
         dcmtk_init();
-        return send(peer, instances, n, sent, err);
+        return send(peer, instances, n, sent, statuses, err);
     } catch (const std::bad_alloc &) {
         return cs_error_set(err, CS_ERR_NOMEM, "out of memory sending to the PACS");
     } catch (...) {

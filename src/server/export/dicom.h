@@ -65,11 +65,22 @@ typedef struct cs_dicom_identity {
     int series_number;
 } cs_dicom_identity;
 
+/* Whether the identity's text is valid in its attributes (PS3.5 6.2):
+ * Patient's Name and Referring Physician's Name (PN) at most 64 bytes in
+ * each component group ('='-separated), the LO, SH, DA, TM and CS values
+ * within their lengths, and no control character in any of them (a byte
+ * below 0x20, 0x7F, or a UTF-8 C1 control) nor a backslash in a
+ * single-valued string. CS_ERR_ARG naming the attribute and the rule
+ * otherwise: the writer never cuts an identity short, so such a value
+ * must be corrected where it was entered. Pure; any thread. */
+cs_status cs_dicom_identity_check(const cs_dicom_identity *id, cs_error *err) CS_WARN_UNUSED;
+
 typedef struct cs_dicom_instance cs_dicom_instance;
 
 /* One VL Endoscopic Image instance of `jpeg` (len bytes, a baseline JPEG)
  * with SOP Instance UID `instance_uid`, Instance Number `number`, and
- * content date/time `content_date`/`content_time` ("" = the study's). */
+ * content date/time `content_date`/`content_time` ("" = the study's).
+ * The identity must pass cs_dicom_identity_check (its error otherwise). */
 cs_status cs_dicom_instance_build(const cs_dicom_identity *id, const char *instance_uid, int number,
                                   const char *content_date, const char *content_time,
                                   const uint8_t *jpeg, size_t len, cs_dicom_instance **out,
@@ -99,12 +110,31 @@ typedef struct cs_dicom_peer {
     int timeout_s;           /* connect, association and each DIMSE message */
 } cs_dicom_peer;
 
+/* How a C-STORE response status reads (PS3.4 B.2.3, PS3.7 C): success
+ * 0x0000; a warning, which means the instance was stored (0xB000
+ * coercion of data elements, 0xB006 elements discarded, 0xB007 data set
+ * does not match the SOP class, any other 0xBxxx, and the general 0x0001
+ * optional attributes not supported, 0x0107 attribute list error, 0x0116
+ * attribute value out of range); anything else a failure (0xA7xx out of
+ * resources, 0xA9xx, 0xCxxx, 0x0122 SOP class not supported, ...; a
+ * pending or cancel status is no answer to a store). `meaning` (may be
+ * NULL) gets a short description, static. Pure; any thread. */
+typedef enum cs_dicom_store_outcome {
+    CS_DICOM_STORE_SUCCESS,
+    CS_DICOM_STORE_WARNING,
+    CS_DICOM_STORE_FAILURE
+} cs_dicom_store_outcome;
+cs_dicom_store_outcome cs_dicom_store_status(uint16_t status, const char **meaning);
+
 /* Send `n` instances in one association with C-STORE. CS_OK only when the
- * PACS answered success (or a warning) for every one; *sent (may be NULL)
- * counts those stored before any failure. CS_ERR_IO with the reason on a
- * connection, association or store failure. */
+ * PACS stored every one: it answered success or a warning
+ * (cs_dicom_store_status). *sent (may be NULL) counts those stored before
+ * any failure; statuses (may be NULL, n entries) gets each stored
+ * instance's response status, so the caller can report the warnings.
+ * CS_ERR_IO with the reason on a connection, association or store
+ * failure. */
 cs_status cs_dicom_send(const cs_dicom_peer *peer, cs_dicom_instance *const *instances, size_t n,
-                        size_t *sent, cs_error *err) CS_WARN_UNUSED;
+                        size_t *sent, uint16_t *statuses, cs_error *err) CS_WARN_UNUSED;
 
 #ifdef __cplusplus
 }

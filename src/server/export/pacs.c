@@ -119,19 +119,27 @@ static cs_status key_frames(cs_store *store, const char *study, uint64_t *seqs, 
 
 /* Build and send the study's key frames; *sent gets how many the PACS
  * stored, `what` (for the audit) which frames and the patient ID they
- * carried. */
+ * carried, `warned` (wcap bytes) the frames the PACS stored with a
+ * warning status and what it said ("" when none). */
 static cs_status send_study(cs_pacs *p, const char *study, int *sent, char *what, size_t cap,
-                            cs_error *err)
+                            char *warned, size_t wcap, cs_error *err)
 {
     uint64_t seqs[PACS_KEY_FRAMES_MAX];
     size_t n = 0, stored = 0;
     bool found = false;
     cs_dicom_identity id;
+    cs_error ie = {0};
     *sent = 0;
+    warned[0] = '\0';
     cs_status st = key_frames(p->d.store, study, seqs, PACS_KEY_FRAMES_MAX, &n, err);
     if (st == CS_OK && (st = cs_pacs_identity_load(p->d.store, study, &found, &id, err)) == CS_OK &&
         !found)
         st = cs_error_set(err, CS_ERR_ARG, "no study '%s'", study);
+    /* Details stored before their input rules (docs/clinical-record.md)
+     * may not fit DICOM: the export fails saying which, never cuts them;
+     * a correction (PUT .../patient) lets the next attempt through. */
+    if (st == CS_OK && n > 0 && (st = cs_dicom_identity_check(&id, &ie)) != CS_OK)
+        st = cs_error_set(err, st, "the study's patient or episode cannot be sent: %s", ie.msg);
     if (st == CS_OK) {
         size_t at = (size_t)snprintf(what, cap, "frames");
         for (size_t i = 0; i < n && at < cap; i++)
@@ -146,8 +154,12 @@ static cs_status send_study(cs_pacs *p, const char *study, int *sent, char *what
     if (st != CS_OK || n == 0)
         return st;
     cs_dicom_instance **inst = calloc(n, sizeof *inst);
-    if (!inst)
+    uint16_t *status = calloc(n, sizeof *status);
+    if (!inst || !status) {
+        free(inst);
+        free(status);
         return cs_error_set(err, CS_ERR_NOMEM, "out of memory building the instances");
+    }
     for (size_t i = 0; i < n && st == CS_OK; i++) {
         char uid[CS_UID_MAX];
         uint8_t *jpeg = NULL;
@@ -173,11 +185,21 @@ static cs_status send_study(cs_pacs *p, const char *study, int *sent, char *what
                               .called_aet = p->called_aet,
                               .calling_aet = p->calling_aet,
                               .timeout_s = CS_PACS_TIMEOUT_S};
-        st = cs_dicom_send(&peer, inst, n, &stored, err);
+        st = cs_dicom_send(&peer, inst, n, &stored, status, err);
+    }
+    /* A warning means stored (PS3.4 B.2.3): say which frames and why. */
+    size_t at = 0;
+    for (size_t i = 0; i < stored && i < n && at < wcap; i++) {
+        const char *meaning = "";
+        if (cs_dicom_store_status(status[i], &meaning) == CS_DICOM_STORE_WARNING)
+            at += (size_t)snprintf(warned + at, wcap - at, "%sframe %llu: 0x%04x (%s)",
+                                   at ? ", " : "", (unsigned long long)seqs[i], (unsigned)status[i],
+                                   meaning);
     }
     for (size_t i = 0; i < n; i++)
         cs_dicom_instance_free(inst[i]);
     free(inst);
+    free(status);
     *sent = (int)stored;
     return st;
 }
@@ -211,8 +233,8 @@ static void export_one(cs_pacs *p, const cs_pacs_export_rec *due)
     r.attempts = due->attempts + 1;
     r.next_attempt_ms = now + CS_PACS_LEASE_MS;
     int sent = 0;
-    char what[600] = "";
-    cs_status st = send_study(p, r.study, &sent, what, sizeof what, &se);
+    char what[600] = "", warned[600] = "";
+    cs_status st = send_study(p, r.study, &sent, what, sizeof what, warned, sizeof warned, &se);
     now = cs_now_ms();
     if (st == CS_OK) {
         snprintf(r.state, sizeof r.state, "sent");
@@ -222,8 +244,19 @@ static void export_one(cs_pacs *p, const cs_pacs_export_rec *due)
         r.next_attempt_ms = now;
         if (p->d.audit)
             cs_audit(p->d.audit, NULL, "pacs.sent", r.study,
-                     "%d instance(s) to %s:%d (%s): %s; attempt %d, requested by %s", sent, p->host,
-                     p->port, p->called_aet, what, r.attempts, r.requested_by);
+                     "%d instance(s) to %s:%d (%s): %s; attempt %d, requested by %s%s", sent,
+                     p->host, p->port, p->called_aet, what, r.attempts, r.requested_by,
+                     warned[0] ? "; stored with warnings (pacs.warning)" : "");
+        /* Stored, but the PACS said something about it: its own entry, so
+         * the warnings can be found and read in full. */
+        if (warned[0]) {
+            fprintf(stderr, "capscreen: pacs: export of %s stored with warnings: %s\n", r.study,
+                    warned);
+            if (p->d.audit)
+                cs_audit(p->d.audit, NULL, "pacs.warning", r.study,
+                         "%s:%d (%s) stored with a warning status: %s; attempt %d", p->host,
+                         p->port, p->called_aet, warned, r.attempts);
+        }
     } else {
         int max_s = p->d.backoff_max_s > 0 ? p->d.backoff_max_s : CS_PACS_BACKOFF_MAX_S;
         int64_t backoff_s = r.attempts >= 20 ? max_s : (int64_t)1 << r.attempts;

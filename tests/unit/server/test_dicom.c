@@ -3,7 +3,10 @@
  * Part 10 file and read back through dcmtk, each mandatory attribute of
  * the IOD's modules present with the identity given; the JPEG stored
  * byte for byte in JPEG Baseline; a 4:4:4 JPEG decoded to RGB; bad input
- * refused with the reason. Sending is tested against a real Orthanc by
+ * refused with the reason; an identity that does not fit its attributes
+ * (too long, a control character) refused, never cut; C-STORE response
+ * statuses read as PS3.4 B.2.3 and PS3.7 C say (a warning is stored).
+ * Sending is tested against a real Orthanc by
  * tests/integration/server_pacs.sh. */
 #include <setjmp.h>
 #include <stdbool.h>
@@ -250,13 +253,93 @@ static void send_to_nobody_is_an_io_error_with_the_reason(void **state)
                           .called_aet = "ORTHANC",
                           .calling_aet = "CAPSCREEN",
                           .timeout_s = 5};
-    assert_int_equal(cs_dicom_send(&peer, &d, 1, &sent, &e), CS_ERR_IO);
+    assert_int_equal(cs_dicom_send(&peer, &d, 1, &sent, NULL, &e), CS_ERR_IO);
     assert_int_equal(sent, 0);
     assert_non_null(strstr(e.msg, "127.0.0.1:1"));
     peer.called_aet = "";
-    assert_int_equal(cs_dicom_send(&peer, &d, 1, &sent, &e), CS_ERR_ARG);
+    assert_int_equal(cs_dicom_send(&peer, &d, 1, &sent, NULL, &e), CS_ERR_ARG);
     cs_dicom_instance_free(d);
     free(jpeg);
+}
+
+/* The writer never cuts an identity short nor passes a control
+ * character: a value that does not fit its VR is refused, naming it. */
+static void an_identity_that_does_not_fit_dicom_is_refused_not_cut(void **state)
+{
+    (void)state;
+    cs_dicom_identity id;
+    cs_error e = {0};
+    size_t len = 0;
+    uint8_t *jpeg = make_jpeg(16, 16, 3, 2, 2, false, &len);
+    cs_dicom_instance *d = NULL;
+    identity(&id);
+    assert_int_equal(cs_dicom_identity_check(&id, &e), CS_OK);
+    /* "Family^Given": 64 bytes fit one PN component group, 65 do not. */
+    memset(id.patient_name, 'F', 64);
+    id.patient_name[40] = '^';
+    id.patient_name[64] = '\0';
+    assert_int_equal(cs_dicom_identity_check(&id, &e), CS_OK);
+    id.patient_name[64] = 'G';
+    id.patient_name[65] = '\0';
+    assert_int_equal(cs_dicom_identity_check(&id, &e), CS_ERR_ARG);
+    assert_non_null(strstr(e.msg, "Patient's Name"));
+    assert_non_null(strstr(e.msg, "65 bytes"));
+    assert_int_equal(cs_dicom_instance_build(&id, "2.25.7", 1, "", "", jpeg, len, &d, &e),
+                     CS_ERR_ARG);
+    assert_null(d);
+    /* Each group counts on its own (alphabetic=ideographic=phonetic). */
+    identity(&id);
+    memset(id.patient_name, 'A', 60);
+    id.patient_name[60] = '=';
+    memset(id.patient_name + 61, 'B', 60);
+    id.patient_name[121] = '\0';
+    assert_int_equal(cs_dicom_identity_check(&id, &e), CS_OK);
+    const char *bad[] = {"Smi\nth^Anna", "Smith^An\tna",
+                         "Smith\x7f"
+                         "^Anna",
+                         "Smith^\xc2\x85"
+                         "Anna"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        identity(&id);
+        snprintf(id.patient_name, sizeof id.patient_name, "%s", bad[i]);
+        assert_int_equal(cs_dicom_identity_check(&id, &e), CS_ERR_ARG);
+        assert_non_null(strstr(e.msg, "control character"));
+    }
+    identity(&id);
+    memset(id.referring_physician, 'R', 65);
+    id.referring_physician[65] = '\0';
+    assert_int_equal(cs_dicom_identity_check(&id, &e), CS_ERR_ARG);
+    assert_non_null(strstr(e.msg, "Referring Physician's Name"));
+    identity(&id);
+    snprintf(id.patient_id, sizeof id.patient_id, "94347\\65919");
+    assert_int_equal(cs_dicom_identity_check(&id, &e), CS_ERR_ARG);
+    assert_non_null(strstr(e.msg, "Patient ID"));
+    free(jpeg);
+}
+
+/* PS3.4 B.2.3 / PS3.7 C: warnings mean the instance was stored. */
+static void store_statuses_read_as_the_standard_says(void **state)
+{
+    (void)state;
+    const char *m = NULL;
+    assert_int_equal(cs_dicom_store_status(0x0000, &m), CS_DICOM_STORE_SUCCESS);
+    assert_string_equal(m, "success");
+    const uint16_t warnings[] = {0xB000, 0xB006, 0xB007, 0x0001, 0x0107, 0x0116, 0xB123};
+    for (size_t i = 0; i < sizeof warnings / sizeof warnings[0]; i++) {
+        if (cs_dicom_store_status(warnings[i], &m) != CS_DICOM_STORE_WARNING)
+            fail_msg("0x%04x is not a warning", warnings[i]);
+        assert_non_null(strstr(m, "warning"));
+    }
+    assert_int_equal(cs_dicom_store_status(0x0107, &m), CS_DICOM_STORE_WARNING);
+    assert_string_equal(m, "warning: attribute list error");
+    assert_int_equal(cs_dicom_store_status(0x0116, &m), CS_DICOM_STORE_WARNING);
+    assert_string_equal(m, "warning: attribute value out of range");
+    const uint16_t failures[] = {0xA700, 0xA7FF, 0xA900, 0xC000, 0xCFFF, 0x0122,
+                                 0x0110, 0x0117, 0x0211, 0xFE00, 0xFF00, 0xFF01};
+    for (size_t i = 0; i < sizeof failures / sizeof failures[0]; i++)
+        if (cs_dicom_store_status(failures[i], &m) != CS_DICOM_STORE_FAILURE)
+            fail_msg("0x%04x is not a failure", failures[i]);
+    assert_int_equal(cs_dicom_store_status(0xA701, NULL), CS_DICOM_STORE_FAILURE);
 }
 
 int main(void)
@@ -266,6 +349,8 @@ int main(void)
         cmocka_unit_test(grey_is_monochrome2_and_444_is_decoded_to_rgb),
         cmocka_unit_test(bad_input_is_refused_with_a_reason),
         cmocka_unit_test(send_to_nobody_is_an_io_error_with_the_reason),
+        cmocka_unit_test(an_identity_that_does_not_fit_dicom_is_refused_not_cut),
+        cmocka_unit_test(store_statuses_read_as_the_standard_says),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

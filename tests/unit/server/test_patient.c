@@ -110,6 +110,23 @@ static void the_json_reader_names_the_field_at_fault(void **state)
     assert_int_equal(parse("{\"label\": \"x\"}", &p, &e, code, msg), 0);
     assert_string_equal(p.nhs_number, "");
     assert_int_equal(parse("{\"patient\": null}", &p, &e, code, msg), 0);
+    /* 40 + '^' + 23 = 64 bytes: the longest name DICOM's PN holds; a
+     * referrer of 64 bytes; non-ASCII letters are not control characters */
+    assert_int_equal(parse("{\"patient\": {\"nhs_number\": \"9434765919\", \"family\": "
+                           "\"FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF\", \"given\": "
+                           "\"GGGGGGGGGGGGGGGGGGGGGGG\", \"birth_date\": \"1962-03-14\", "
+                           "\"sex\": \"female\"}, \"episode\": {\"referrer\": "
+                           "\"RRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRR\"}}",
+                           &p, &e, code, msg),
+                     0);
+    assert_int_equal(strlen(e.referrer), 64);
+    assert_int_equal(parse("{\"patient\": {\"nhs_number\": \"9434765919\", \"family\": "
+                           "\"\\u00d3 Dh\\u00fanaigh\", \"given\": \"Zo\\u00eb\", \"birth_date\": "
+                           "\"1962-03-14\", \"sex\": \"female\"}}",
+                           &p, &e, code, msg),
+                     0);
+    assert_string_equal(p.family, "\xc3\x93 Dh\xc3\xba"
+                                  "naigh");
 
     struct {
         const char *body;
@@ -138,6 +155,31 @@ static void the_json_reader_names_the_field_at_fault(void **state)
         {"{\"episode\": {\"pathway\": \"walk-in\"}}", 400, "bad_json", "pathway"},
         {"{\"episode\": {\"indication\": \"other\"}}", 400, "bad_json", "indication_detail"},
         {"{\"episode\": {\"referrer\": 7}}", 400, "bad_json", "referrer"},
+        /* control characters: refused in any patient or episode text */
+        {"{\"patient\": {\"nhs_number\": \"9434765919\", \"family\": \"Smi\\nth\", "
+         "\"given\": \"A\", \"birth_date\": \"1962-03-14\", \"sex\": \"female\"}}",
+         422, "invalid_characters", "patient.family"},
+        {"{\"patient\": {\"nhs_number\": \"9434765919\", \"family\": \"S\", "
+         "\"given\": \"An\\tna\", \"birth_date\": \"1962-03-14\", \"sex\": \"female\"}}",
+         422, "invalid_characters", "patient.given"},
+        {"{\"patient\": {\"nhs_number\": \"9434765919\", \"family\": \"S\\u007f\", "
+         "\"given\": \"A\", \"birth_date\": \"1962-03-14\", \"sex\": \"female\"}}",
+         422, "invalid_characters", "patient.family"},
+        {"{\"patient\": {\"nhs_number\": \"9434765919\", \"family\": \"S\\u0085\", "
+         "\"given\": \"A\", \"birth_date\": \"1962-03-14\", \"sex\": \"female\"}}",
+         422, "invalid_characters", "patient.family"},
+        {"{\"episode\": {\"referrer\": \"Dr Khan\\r\\nRiverside\"}}", 422, "invalid_characters",
+         "episode.referrer"},
+        {"{\"episode\": {\"indication\": \"other\", \"indication_detail\": \"a\\u001bb\"}}", 422,
+         "invalid_characters", "episode.indication_detail"},
+        /* "Family^Given" must fit DICOM's PN component group: 64 bytes */
+        {"{\"patient\": {\"nhs_number\": \"9434765919\", \"family\": "
+         "\"FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF\", \"given\": "
+         "\"GGGGGGGGGGGGGGGGGGGGGGGG\", \"birth_date\": \"1962-03-14\", \"sex\": \"female\"}}",
+         422, "name_too_long", "patient.family and patient.given together are 64 bytes"},
+        {"{\"episode\": {\"referrer\": "
+         "\"RRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRR\"}}",
+         400, "bad_json", "episode.referrer must be text of at most 64 bytes"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         int st = parse(bad[i].body, &p, &e, code, msg);
