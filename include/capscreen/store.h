@@ -438,14 +438,20 @@ typedef enum cs_change_outcome {
  * same transaction, once the study's report is signed. */
 
 /* Create: f->id and f->version (1) are set; the first history entry is
- * written in the same transaction. created_* and updated_* as given. */
+ * written in the same transaction. created_* and updated_* as given.
+ * A finding marked suspected_cancer raises its urgent alert in the same
+ * transaction (kind "suspected_cancer", key "finding-<id>", as
+ * cs_store_alert_raise would; docs/care.md): both are stored or neither,
+ * so an error stores no finding whose alert is missing. */
 cs_status cs_store_finding_create(cs_store *s, cs_finding_rec *f, cs_change_outcome *out,
                                   cs_error *err) CS_WARN_UNUSED;
 
 /* Update seq range, type, note, size_mm, segment, morphology, count and
  * suspected_cancer of finding f->id of f->study when
  * its version is `expected_version` (0: any); set updated_*, bump the
- * version, write a history entry. On OK *f holds the saved record. */
+ * version, write a history entry. On OK *f holds the saved record. Saved
+ * marked suspected_cancer, it raises the alert _create does, in the same
+ * transaction, unless the finding's alert exists already. */
 cs_status cs_store_finding_update(cs_store *s, cs_finding_rec *f, int expected_version,
                                   cs_change_outcome *out, cs_error *err) CS_WARN_UNUSED;
 /* Mark deleted (the row and its history stay), bump the version, write a

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -301,6 +302,20 @@ cs_status cs_store_finding_create(cs_store *s, cs_finding_rec *f, cs_change_outc
 {
     CHECK(s && f && out);
     return s->ops->finding_create(s, f, out, err);
+}
+
+void cs_store_finding_alert(const cs_finding_rec *f, cs_alert_rec *a)
+{
+    memset(a, 0, sizeof *a);
+    snprintf(a->study, sizeof a->study, "%s", f->study);
+    snprintf(a->kind, sizeof a->kind, "suspected_cancer");
+    snprintf(a->key, sizeof a->key, "finding-%lld", (long long)f->id);
+    snprintf(a->message, sizeof a->message,
+             "Suspected cancer marked by %s: %s%s%s, frames %llu-%llu", f->updated_by, f->type,
+             f->segment[0] ? " in the " : "", f->segment, (unsigned long long)f->seq_from,
+             (unsigned long long)f->seq_to);
+    a->raised_at_ms = f->updated_at_ms;
+    a->next_attempt_ms = f->updated_at_ms;
 }
 
 cs_status cs_store_finding_update(cs_store *s, cs_finding_rec *f, int expected_version,

@@ -52,6 +52,12 @@ void cs_basis_end(cs_basis *b, char hex[CS_REPORT_BASIS_HEX]);
     " SUM(\"offset\") AS bytes FROM uploads GROUP BY study) u ON u.study = s.id"                   \
     " LEFT JOIN reports r ON r.study = s.id"
 
+/* The alert a finding marked suspected cancer raises (cs_store_finding_create
+ * and _update, in the finding's own transaction): kind "suspected_cancer",
+ * key "finding-<id>", raised at f->updated_at_ms, its message from the
+ * finding (who marked it, what, where, which frames). store.c. */
+void cs_store_finding_alert(const cs_finding_rec *f, cs_alert_rec *a);
+
 typedef struct cs_store_ops {
     void (*close)(cs_store *s);
     cs_status (*ping)(cs_store *s, cs_error *err);

@@ -194,6 +194,16 @@ static cs_status alert_list(pg_store *q, const char *sql, const pg_arg *args, si
     return r;
 }
 
+cs_status pg_alert_insert(pg_store *q, const cs_alert_rec *rec, int *changes, cs_error *err)
+{
+    return pg_run(q,
+                  "INSERT INTO alerts (study, kind, key, raised_at_ms, message,"
+                  " next_attempt_ms) VALUES ($1, $2, $3, $4, $5, $6)"
+                  " ON CONFLICT (study, kind, key) DO NOTHING",
+                  changes, err, pg_text(rec->study), pg_text(rec->kind), pg_text(rec->key),
+                  pg_i64(rec->raised_at_ms), pg_text(rec->message), pg_i64(rec->raised_at_ms));
+}
+
 cs_status pg_alert_raise(cs_store *s, cs_alert_rec *rec, bool *raised, cs_check_outcome *outcome,
                          cs_error *err)
 {
@@ -206,14 +216,7 @@ cs_status pg_alert_raise(cs_store *s, cs_alert_rec *rec, bool *raised, cs_check_
     cs_status r = pg_begin_study(q, rec->study, &in_tx, err);
     if (r == CS_OK)
         r = study_exists(q, rec->study, &exists, err);
-    if (r == CS_OK && exists &&
-        (r = pg_run(q,
-                    "INSERT INTO alerts (study, kind, key, raised_at_ms, message,"
-                    " next_attempt_ms) VALUES ($1, $2, $3, $4, $5, $6)"
-                    " ON CONFLICT (study, kind, key) DO NOTHING",
-                    &changes, err, pg_text(rec->study), pg_text(rec->kind), pg_text(rec->key),
-                    pg_i64(rec->raised_at_ms), pg_text(rec->message), pg_i64(rec->raised_at_ms))) ==
-            CS_OK &&
+    if (r == CS_OK && exists && (r = pg_alert_insert(q, rec, &changes, err)) == CS_OK &&
         (r = alert_one(
              q, "SELECT " ALERT_COLS " FROM alerts WHERE study = $1 AND kind = $2 AND key = $3",
              PG_ARGS(pg_text(rec->study), pg_text(rec->kind), pg_text(rec->key)), &stored, &found,

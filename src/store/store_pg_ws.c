@@ -391,6 +391,18 @@ static cs_status begin_open(pg_store *q, const char *study, bool *in_tx, cs_chan
     return r;
 }
 
+/* A finding saved marked suspected cancer raises its alert in the same
+ * transaction (store.h): both are stored or neither. Nothing for one
+ * deleted or not marked; nothing new when its alert exists. */
+static cs_status finding_alert(pg_store *q, const cs_finding_rec *saved, cs_error *err)
+{
+    if (!saved->suspected_cancer || saved->deleted)
+        return CS_OK;
+    cs_alert_rec a;
+    cs_store_finding_alert(saved, &a);
+    return pg_alert_insert(q, &a, NULL, err);
+}
+
 cs_status pg_finding_create(cs_store *s, cs_finding_rec *f, cs_change_outcome *out, cs_error *err)
 {
     pg_store *q = PGQ(s);
@@ -413,12 +425,14 @@ cs_status pg_finding_create(cs_store *s, cs_finding_rec *f, cs_change_outcome *o
                       pg_text(f->morphology), pg_i64(f->count), pg_i64(f->suspected_cancer))) !=
         CS_OK)
         goto fail;
-    int64_t id = pg_col_i64(res, 0, 0);
-    if ((r = finding_snapshot(q, id, err)) != CS_OK || (r = pg_commit(q, &in_tx, err)) != CS_OK)
+    cs_finding_rec saved = *f;
+    saved.id = pg_col_i64(res, 0, 0);
+    saved.version = 1;
+    saved.deleted = false;
+    if ((r = finding_snapshot(q, saved.id, err)) != CS_OK ||
+        (r = finding_alert(q, &saved, err)) != CS_OK || (r = pg_commit(q, &in_tx, err)) != CS_OK)
         goto fail;
-    f->id = id;
-    f->version = 1;
-    f->deleted = false;
+    *f = saved;
 fail:
     PQclear(res);
     pg_rollback(q, in_tx);
@@ -472,6 +486,8 @@ static cs_status finding_change(pg_store *q, const cs_finding_rec *f, const char
                          (long long)f->id);
         goto fail;
     }
+    if (!del_by && (r = finding_alert(q, saved, err)) != CS_OK)
+        goto fail;
     r = pg_commit(q, &in_tx, err);
 fail:
     pg_rollback(q, in_tx);

@@ -328,6 +328,10 @@ cs_status sq_study_protocol_set(cs_store *s, const char *study, const char *json
 cs_status sq_study_protocol_get(cs_store *s, const char *study, char **json, cs_error *err);
 cs_status sq_alert_raise(cs_store *s, cs_alert_rec *rec, bool *raised, cs_check_outcome *outcome,
                          cs_error *err);
+/* Insert alert `rec` unless its (study, kind, key) exists (*changes 0),
+ * inside the caller's transaction, under q->lock: how another call raises
+ * an alert with the change that causes it (a suspected-cancer finding). */
+cs_status sq_alert_insert(sq_store *q, const cs_alert_rec *rec, int *changes, cs_error *err);
 cs_status sq_alerts_list(cs_store *s, const char *study, cs_alert_rec **out, size_t *n,
                          cs_error *err);
 cs_status sq_alert_ack(cs_store *s, const char *study, int64_t id, const char *by, int64_t at_ms,

@@ -181,6 +181,15 @@ static cs_status alert_one(sq_store *q, const char *sql, const sq_arg *args, siz
     return r;
 }
 
+cs_status sq_alert_insert(sq_store *q, const cs_alert_rec *rec, int *changes, cs_error *err)
+{
+    return run(q,
+               "INSERT OR IGNORE INTO alerts (study, kind, key, raised_at_ms, message,"
+               " next_attempt_ms) VALUES (?, ?, ?, ?, ?, ?)",
+               changes, err, sq_text(rec->study), sq_text(rec->kind), sq_text(rec->key),
+               sq_i64(rec->raised_at_ms), sq_text(rec->message), sq_i64(rec->raised_at_ms));
+}
+
 cs_status sq_alert_raise(cs_store *s, cs_alert_rec *rec, bool *raised, cs_check_outcome *outcome,
                          cs_error *err)
 {
@@ -192,13 +201,7 @@ cs_status sq_alert_raise(cs_store *s, cs_alert_rec *rec, bool *raised, cs_check_
     cs_status r = begin(q, &in_tx, err);
     if (r == CS_OK)
         r = study_exists(q, rec->study, &exists, err);
-    if (r == CS_OK && exists &&
-        (r = run(q,
-                 "INSERT OR IGNORE INTO alerts (study, kind, key, raised_at_ms, message,"
-                 " next_attempt_ms) VALUES (?, ?, ?, ?, ?, ?)",
-                 &changes, err, sq_text(rec->study), sq_text(rec->kind), sq_text(rec->key),
-                 sq_i64(rec->raised_at_ms), sq_text(rec->message), sq_i64(rec->raised_at_ms))) ==
-            CS_OK &&
+    if (r == CS_OK && exists && (r = sq_alert_insert(q, rec, &changes, err)) == CS_OK &&
         (r = alert_one(q,
                        "SELECT " ALERT_COLS " FROM alerts WHERE study = ? AND kind = ? AND key = ?",
                        SQ_ARGS(sq_text(rec->study), sq_text(rec->kind), sq_text(rec->key)), &stored,

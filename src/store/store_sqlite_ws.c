@@ -410,6 +410,18 @@ static cs_status check_open(sq_store *q, const char *study, cs_change_outcome *o
     return r;
 }
 
+/* A finding saved marked suspected cancer raises its alert in the same
+ * transaction (store.h): both are stored or neither. Nothing for one
+ * deleted or not marked; nothing new when its alert exists. */
+static cs_status finding_alert(sq_store *q, const cs_finding_rec *saved, cs_error *err)
+{
+    if (!saved->suspected_cancer || saved->deleted)
+        return CS_OK;
+    cs_alert_rec a;
+    cs_store_finding_alert(saved, &a);
+    return sq_alert_insert(q, &a, NULL, err);
+}
+
 cs_status sq_finding_create(cs_store *s, cs_finding_rec *f, cs_change_outcome *out, cs_error *err)
 {
     sq_store *q = SQ(s);
@@ -431,12 +443,14 @@ cs_status sq_finding_create(cs_store *s, cs_finding_rec *f, cs_change_outcome *o
                  sq_text(f->segment), sq_text(f->morphology), sq_i64(f->count),
                  sq_i64(f->suspected_cancer))) != CS_OK)
         goto fail;
-    int64_t id = sqlite3_last_insert_rowid(q->db);
-    if ((r = finding_snapshot(q, id, err)) != CS_OK || (r = commit(q, &in_tx, err)) != CS_OK)
+    cs_finding_rec saved = *f;
+    saved.id = sqlite3_last_insert_rowid(q->db);
+    saved.version = 1;
+    saved.deleted = false;
+    if ((r = finding_snapshot(q, saved.id, err)) != CS_OK ||
+        (r = finding_alert(q, &saved, err)) != CS_OK || (r = commit(q, &in_tx, err)) != CS_OK)
         goto fail;
-    f->id = id;
-    f->version = 1;
-    f->deleted = false;
+    *f = saved;
 fail:
     rollback(q, in_tx);
     pthread_mutex_unlock(&q->lock);
@@ -490,6 +504,8 @@ static cs_status finding_change(sq_store *q, const cs_finding_rec *f, const char
                          (long long)f->id);
         goto fail;
     }
+    if (!del_by && (r = finding_alert(q, saved, err)) != CS_OK)
+        goto fail;
     r = commit(q, &in_tx, err);
 fail:
     rollback(q, in_tx);

@@ -144,22 +144,14 @@ static bool parse_finding(const cs_api *api, struct MHD_Connection *c, json_t *o
 /* A finding marked suspected cancer raises the urgent notification at
  * once (docs/clinical-record.md): an alert of kind suspected_cancer, which
  * the care loop's webhook delivers, and the worklist's urgent flag (read
- * from the findings). Raised once per finding. */
-static void notify_suspected_cancer(const cs_api *api, const cs_finding_rec *f, const char *by)
+ * from the findings). The store raises the alert in the finding's own
+ * transaction (cs_store_finding_create/_update), once per finding, so a
+ * database error stores neither and the client gets the 503; here the
+ * event streams and the webhook are only told at once. */
+static void notify_suspected_cancer(const cs_api *api)
 {
-    char key[32], msg[256];
-    bool raised = false;
-    cs_check_outcome out;
-    cs_error e = {0};
-    snprintf(key, sizeof key, "finding-%lld", (long long)f->id);
-    snprintf(msg, sizeof msg, "Suspected cancer marked by %s: %s%s%s, frames %llu-%llu", by,
-             f->type, f->segment[0] ? " in the " : "", f->segment, (unsigned long long)f->seq_from,
-             (unsigned long long)f->seq_to);
-    if (cs_care_raise(api->care, f->study, "suspected_cancer", key, msg, &raised, &out, &e) !=
-        CS_OK)
-        /* the finding is saved and flags the worklist; the alert is what failed */
-        fprintf(stderr, "capscreen: cannot raise the suspected-cancer alert of %s: %s\n", f->study,
-                e.msg);
+    cs_signals_progress(api->signals); /* monitors show the alert */
+    cs_care_wake(api->care);           /* the webhook sends it now */
 }
 
 /* The body's "version" (0 when absent); false (400 answered) when bad. */
@@ -250,7 +242,13 @@ enum MHD_Result cs_ws_findings(const cs_api *api, struct MHD_Connection *c, cs_r
         cs_status st = post ? cs_store_finding_create(api->store, &f, &out, &e)
                             : cs_store_finding_update(api->store, &f, version, &out, &e);
         if (st != CS_OK) {
-            ret = cs_http_error(api->metrics, c, 503, false, "store_unavailable", "%s", e.msg);
+            if (f.suspected_cancer)
+                ret = cs_http_error(api->metrics, c, 503, false, "store_unavailable",
+                                    "neither the finding nor its suspected-cancer alert was "
+                                    "saved; try again: %s",
+                                    e.msg);
+            else
+                ret = cs_http_error(api->metrics, c, 503, false, "store_unavailable", "%s", e.msg);
             goto done;
         }
     }
@@ -268,7 +266,7 @@ enum MHD_Result cs_ws_findings(const cs_api *api, struct MHD_Connection *c, cs_r
         free(h);
     }
     if (!del && f.suspected_cancer)
-        notify_suspected_cancer(api, &f, a.user);
+        notify_suspected_cancer(api);
     cs_audit(api->audit, &a,
              post  ? "finding.create"
              : del ? "finding.delete"

@@ -4,7 +4,9 @@
  * another study's alert); the webhook outbox (due by time, oldest first,
  * delivered ones gone); the hub status with the report it replaced; the
  * protocol set once; range checks before the backend is reached; a
- * patient code that ends when it expires or the study closes; prep ticks. */
+ * patient code that ends when it expires or the study closes; prep ticks;
+ * a finding marked suspected cancer and its alert stored together or not
+ * at all (the alerts table refused by a trigger on a second connection). */
 #include "store_fixture.h"
 
 static cs_alert_rec alert(const char *study, const char *kind, const char *key, int64_t at)
@@ -196,6 +198,102 @@ static void the_hub_status_keeps_the_last_report(void **state)
     free(items);
 }
 
+static cs_finding_rec sc_finding(const char *study, uint64_t seq, bool cancer, int64_t at)
+{
+    cs_finding_rec r;
+    memset(&r, 0, sizeof r);
+    snprintf(r.study, sizeof r.study, "%s", study);
+    r.seq_from = r.seq_to = seq;
+    snprintf(r.type, sizeof r.type, "polyp");
+    snprintf(r.segment, sizeof r.segment, "rectum");
+    r.size_mm = -1;
+    r.count = 1;
+    r.suspected_cancer = cancer;
+    snprintf(r.created_by, sizeof r.created_by, "ann");
+    snprintf(r.updated_by, sizeof r.updated_by, "ann");
+    r.created_at_ms = r.updated_at_ms = at;
+    return r;
+}
+
+static int64_t count_of(const fx *f, const char *sql) { return fx_sql_scalar(f, sql); }
+
+/* The alerts table refuses every insert (a trigger, on a second
+ * connection), or takes them again. */
+static void refuse_alerts(const fx *f, bool refuse)
+{
+    if (fx_pg())
+        fx_sql(f, refuse ? "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS"
+                           " $$ BEGIN RAISE EXCEPTION 'injected'; END $$;"
+                           " CREATE TRIGGER inject BEFORE INSERT ON alerts FOR EACH ROW"
+                           " EXECUTE FUNCTION refuse()"
+                         : "DROP TRIGGER inject ON alerts; DROP FUNCTION refuse()");
+    else
+        fx_sql(f, refuse ? "CREATE TRIGGER inject BEFORE INSERT ON alerts"
+                           " BEGIN SELECT RAISE(ABORT, 'injected'); END"
+                         : "DROP TRIGGER inject");
+}
+
+static void a_suspected_cancer_finding_and_its_alert_are_stored_together(void **state)
+{
+    fx *f = *state;
+    cs_error e = {0};
+    cs_change_outcome out;
+    cs_alert_rec *al = NULL;
+    size_t n = 0;
+    char key[64];
+    fx_study(f->s, "s1", 1000);
+
+    /* Created marked: its alert, keyed by the finding, from the finding. */
+    cs_finding_rec a = sc_finding("s1", 3, true, 7000);
+    assert_int_equal(cs_store_finding_create(f->s, &a, &out, &e), CS_OK);
+    assert_int_equal(out, CS_CHANGE_OK);
+    assert_int_equal(cs_store_alerts_list(f->s, "s1", &al, &n, &e), CS_OK);
+    assert_int_equal(n, 1);
+    assert_string_equal(al[0].kind, "suspected_cancer");
+    snprintf(key, sizeof key, "finding-%lld", (long long)a.id);
+    assert_string_equal(al[0].key, key);
+    assert_int_equal(al[0].raised_at_ms, 7000);
+    assert_string_equal(al[0].message, "Suspected cancer marked by ann: polyp in the rectum, "
+                                       "frames 3-3");
+    assert_int_equal(al[0].delivered_at_ms, 0); /* in the webhook's outbox */
+    free(al);
+    /* A plain finding raises nothing; an edit to the mark raises its own;
+     * an edit of a marked finding raises nothing twice. */
+    cs_finding_rec b = sc_finding("s1", 5, false, 7100);
+    assert_int_equal(cs_store_finding_create(f->s, &b, &out, &e), CS_OK);
+    assert_int_equal(count_of(f, "SELECT COUNT(*) FROM alerts"), 1);
+    b.suspected_cancer = true;
+    b.updated_at_ms = 7200;
+    assert_int_equal(cs_store_finding_update(f->s, &b, 1, &out, &e), CS_OK);
+    assert_int_equal(out, CS_CHANGE_OK);
+    a.seq_to = 4;
+    assert_int_equal(cs_store_finding_update(f->s, &a, 0, &out, &e), CS_OK);
+    assert_int_equal(count_of(f, "SELECT COUNT(*) FROM alerts WHERE kind = 'suspected_cancer'"), 2);
+
+    /* The store cannot take the alert: the finding is not stored either. */
+    refuse_alerts(f, true);
+    int64_t findings = count_of(f, "SELECT COUNT(*) FROM findings"),
+            history = count_of(f, "SELECT COUNT(*) FROM finding_history");
+    cs_finding_rec c = sc_finding("s1", 6, true, 7300);
+    e.msg[0] = '\0';
+    assert_int_not_equal(cs_store_finding_create(f->s, &c, &out, &e), CS_OK);
+    assert_non_null(strstr(e.msg, "injected"));
+    cs_finding_rec d = sc_finding("s1", 7, false, 7400);
+    assert_int_equal(cs_store_finding_create(f->s, &d, &out, &e), CS_OK); /* not marked: stored */
+    d.suspected_cancer = true;
+    assert_int_not_equal(cs_store_finding_update(f->s, &d, 1, &out, &e), CS_OK);
+    assert_int_equal(count_of(f, "SELECT COUNT(*) FROM findings"), findings + 1);
+    assert_int_equal(count_of(f, "SELECT COUNT(*) FROM finding_history"), history + 1);
+    assert_int_equal(count_of(f, "SELECT COUNT(*) FROM findings WHERE suspected_cancer <> 0"), 2);
+    assert_int_equal(cs_store_finding_delete(f->s, "s1", a.id, "ann", 7500, 0, &out, &e), CS_OK);
+    assert_int_equal(out, CS_CHANGE_OK); /* a deletion raises nothing */
+    /* Taken again, the same calls store both. */
+    refuse_alerts(f, false);
+    assert_int_equal(cs_store_finding_create(f->s, &c, &out, &e), CS_OK);
+    assert_int_equal(cs_store_finding_update(f->s, &d, 1, &out, &e), CS_OK);
+    assert_int_equal(count_of(f, "SELECT COUNT(*) FROM alerts WHERE kind = 'suspected_cancer'"), 4);
+}
+
 static void the_protocol_is_set_once(void **state)
 {
     fx *f = *state;
@@ -284,6 +382,8 @@ int main(void)
                                         fx_open, fx_close),
         cmocka_unit_test_setup_teardown(prep_ticks_keep_the_first_time_and_can_be_taken_back,
                                         fx_open, fx_close),
+        cmocka_unit_test_setup_teardown(
+            a_suspected_cancer_finding_and_its_alert_are_stored_together, fx_open, fx_close),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
