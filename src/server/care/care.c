@@ -420,7 +420,6 @@ cs_status cs_care_hub_status(cs_care *c, const char *study, cs_hub_status_rec *h
 {
     cs_study_rec sr;
     bool found = false;
-    cs_hub_status_rec before;
     *outcome = CS_CHECK_NOT_FOUND;
     cs_status st = cs_store_study_get(c->d.store, study, &found, &sr, err);
     if (st != CS_OK || !found)
@@ -430,20 +429,24 @@ cs_status cs_care_hub_status(cs_care *c, const char *study, cs_hub_status_rec *h
         return CS_OK;
     }
     hs->at_ms = cs_now_ms();
-    if ((st = cs_store_hub_status_put(c->d.store, study, hs, &before, outcome, err)) != CS_OK ||
-        *outcome != CS_CHECK_OK)
-        return st;
+    /* The alerts first, the report after (care.h): the report is stored
+     * only once the alerts its crossing raises are. When the store fails
+     * in between, the hub's next report (its retry) is compared with the
+     * same last report, crosses again and raises them. Stored the other
+     * way round, a failed raise spent the crossing on a stored report and
+     * the alert was lost. f.hub is the last report, the one replaced. */
     cs_protocol p;
     cs_care_facts f;
     if ((st = cs_care_protocol_of(c, study, &p, NULL, err)) != CS_OK ||
         (st = cs_care_facts_of(c, &sr, &f, err)) != CS_OK)
         return st;
     cs_care_alert due[CS_CARE_ALERTS_MAX];
-    size_t n = cs_care_rules_status(&p, &f, &before, hs, due, CS_CARE_ALERTS_MAX);
+    size_t n = cs_care_rules_status(&p, &f, &f.hub, hs, due, CS_CARE_ALERTS_MAX);
     /* A crossing while the study's last alert of that kind is still open
      * adds none: a spool hovering at the limit (or a hub flapping on
      * purpose) would raise one per report, each paged by the webhook,
-     * without bound. */
+     * without bound. The same check makes a retry after a failed store
+     * raise nothing twice. */
     cs_alert_rec *al = NULL;
     size_t nal = 0;
     if (n && (st = cs_store_alerts_list(c->d.store, study, &al, &nal, err)) != CS_OK)
@@ -458,9 +461,14 @@ cs_status cs_care_hub_status(cs_care *c, const char *study, cs_hub_status_rec *h
                 cs_care_raise(c, study, due[i].kind, due[i].key, due[i].message, &raised, &ro, err);
     }
     free(al);
+    if (st != CS_OK) /* the report is not stored: its retry crosses again */
+        return st;
+    if ((st = cs_store_hub_status_put(c->d.store, study, hs, NULL, outcome, err)) != CS_OK ||
+        *outcome != CS_CHECK_OK)
+        return st;
     cs_signals_progress(c->d.signals); /* the monitor shows the new status */
     cs_care_wake(c);                   /* hub_offline may have cleared or moved */
-    return st;
+    return CS_OK;
 }
 
 bool cs_care_is_live(const cs_study_rec *sr, const cs_hub_status_rec *hub)

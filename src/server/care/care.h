@@ -39,16 +39,21 @@ void cs_care_free(cs_care *c);
  * now rather than at the next tick. */
 void cs_care_wake(cs_care *c);
 
-/* A hub's health report for `study`: stored (at_ms set here), and the
- * status rules run against the report it replaced; an alert they return
- * is not raised while the study has an open (unacknowledged) one of its
- * kind. *outcome NOT_FOUND when there is no such study, LOCKED when it is
- * closed. */
+/* A hub's health report for `study` (at_ms set here): the status rules
+ * run against the report it replaces; an alert they return is not raised
+ * while the study has an open (unacknowledged) one of its kind. The
+ * alerts are stored first and the report only after them, so an error
+ * stores no report whose crossing's alert is missing: the caller answers
+ * 503, and the hub's retry is compared with the same last report and
+ * raises the alert (never twice: it is open). *outcome NOT_FOUND when
+ * there is no such study, LOCKED when it is closed. */
 cs_status cs_care_hub_status(cs_care *c, const char *study, cs_hub_status_rec *st,
                              cs_check_outcome *outcome, cs_error *err) CS_WARN_UNUSED;
 
 /* Raise one alert now (call_requested, from people rather than rules).
- * *raised false when the same (kind, key) was raised before. */
+ * *raised false when the same (kind, key) was raised before. (A
+ * suspected-cancer finding's alert is raised by the store with the
+ * finding, cs_store_finding_create; the API then calls cs_care_wake.) */
 cs_status cs_care_raise(cs_care *c, const char *study, const char *kind, const char *key,
                         const char *message, bool *raised, cs_check_outcome *outcome,
                         cs_error *err) CS_WARN_UNUSED;
