@@ -626,6 +626,47 @@ fi
 grep -q -- "--into and --key go together" "$T/st3.err" || fail "no clear error: $(cat "$T/st3.err")"
 ok "polyp_standins.py measures the stand-ins' biases on the colon pairs' own draws"
 
+# tools/polyp_mirror_score.py: its plain side is the engine's one-pass score
+# on the very images --evaluate --compare scored (e.json: w.bin, the same
+# seed and fold), and the mirrored side differs from it only by the
+# mirrors: a network that sees every mirror alike scores the same
+/usr/bin/python3 "$CS_SOURCE_DIR/tools/polyp_mirror_score.py" --smoke --shared "$CS_SHARED_DIR/data" \
+    --cache "$T/cache" --weights "$T/w.bin" --metrics "$T/mir.json" >/dev/null 2>"$T/mir.err" \
+    || die "polyp_mirror_score.py failed: $(tail -5 "$T/mir.err")"
+python3 - "$T/mir.json" "$T/e.json" <<'PY' || fail "polyp_mirror_score.py report wrong"
+import json, sys
+d, e = (json.load(open(p)) for p in sys.argv[1:3])
+r = d["report"]
+for k in ("capsule_auroc", "source_auroc_polyp_free", "source_auroc_inpainted",
+          "source_auroc_capsule_rendered", "colon_rendered_polyp_blur", "colon_rendered_polyp_copy"):
+    own = e["final"]["paired_vs_compare"][k]["evaluated"]
+    if own is None:  # no pair on the smoke frames (the copy fill may cover none)
+        assert r[k]["compared"] is None and r[k]["evaluated"] is None, (k, r[k])
+        continue
+    assert abs(r[k]["compared"] - own) < 1e-9, (k, r[k]["compared"], own)
+    assert 0 <= r[k]["evaluated"] <= 1, (k, r[k])
+assert r["capsule_auroc"]["plain_operating_point"]["threshold"] > 0
+PY
+PYTHONDONTWRITEBYTECODE=1 /usr/bin/python3 - "$CS_SOURCE_DIR/tools" <<'PY' \
+    || fail "polyp_mirror_score.py does not average the mirror images"
+import sys
+import torch
+sys.path.insert(0, sys.argv[1])
+import polyp_mirror_score as pm
+class Corner(torch.nn.Module):  # logits: the input's top-left pixel, at the top-left cell
+    def forward(self, x):
+        out = torch.zeros(x.shape[0], 4, 4)
+        out[:, 0, 0] = x[:, 0, 0, 0]
+        return out
+x = torch.zeros(1, 3, 8, 8)
+x[0, 0, 0, 0], x[0, 0, 7, 7], x[0, 0, 0, 7], x[0, 0, 7, 0] = 4.0, 8.0, 12.0, 16.0
+m = pm.MirrorMean(Corner())(x)
+# each mirror's corner lands back where it came from, a quarter each
+assert abs(m[0, 0, 0] - 1.0) < 1e-6 and abs(m[0, 3, 3] - 2.0) < 1e-6, m
+assert abs(m[0, 0, 3] - 3.0) < 1e-6 and abs(m[0, 3, 0] - 4.0) < 1e-6, m
+PY
+ok "polyp_mirror_score.py scores the --evaluate images plainly and over the mirrors"
+
 [ "$(shipped_files)" = "$models_before" ] \
     || fail "the smoke training changed models/ or tests/data/polyp-ref.bin"
 ok "models/ and the shipped test vector untouched"

@@ -1,0 +1,114 @@
+#!/usr/bin/python3
+"""polyp_mirror_score.py - would averaging the frame score over the
+frame's mirror images help? (models/MODEL_CARD-polyp.md, "Mirror
+averaging of the frame score").
+
+The engine scores a frame from one pass of the network and runs the
+mirror passes only for the outline of a flagged frame. This tool scores
+the same sets as `train_polyp.py --evaluate --compare` twice with the
+same weights: as the engine does, and with the heatmap logits averaged
+over the frame and its three mirror images (each mirrored back) before
+the top-K pooling. Each AUROC is paired (mirrored minus plain, 95 %
+bootstrap interval over the images), and the capsule set's threshold is
+chosen for both by training's rule.
+
+    polyp_mirror_score.py --weights W.bin --metrics OUT.json [--fold 4]
+        [--shared DIR] [--cache DIR] [--seed 13] [--smoke]
+
+Single thread, seeded: the same weights and data give the same report.
+Exit 2 on a missing or damaged weights file or data directory.
+"""
+import argparse
+import json
+import os
+import struct
+import sys
+
+import numpy as np
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import train_polyp as tp  # noqa: E402  (the sets and measures are the training tool's)
+
+
+class MirrorMean(torch.nn.Module):
+    """The mean of the logit maps of the frame and its three mirror images."""
+
+    def __init__(self, net):
+        super().__init__()
+        self.net = net
+
+    def forward(self, x):  # x: N x 3 x H x W; logits N x OUT x OUT
+        out = self.net(x)
+        out = out + torch.flip(self.net(torch.flip(x, [3])), [2])
+        out = out + torch.flip(self.net(torch.flip(x, [2])), [1])
+        out = out + torch.flip(self.net(torch.flip(x, [2, 3])), [1, 2])
+        return out / 4
+
+
+def main():
+    here = os.path.dirname(os.path.abspath(__file__))
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--weights", required=True, help="polyp weights file (one network or an ensemble)")
+    ap.add_argument("--metrics", required=True, help="where to write the report (JSON)")
+    ap.add_argument("--shared", default=os.path.join(here, "..", "..", "shared", "data"))
+    ap.add_argument("--cache", default=os.path.join(here, "..", "build-polyp-cache"))
+    ap.add_argument("--seed", type=int, default=13, help="as train_polyp.py --seed (the splits)")
+    ap.add_argument("--fold", type=int, default=4, choices=range(5), help="Kvasir-SEG fold held out")
+    ap.add_argument("--smoke", action="store_true", help="a few frames (the CI check of this tool)")
+    a = ap.parse_args()
+    torch.set_num_threads(1)
+    torch.manual_seed(a.seed)
+    for sub in ("kvasir-seg", "wcebleedgen"):
+        if not os.path.isfile(os.path.join(a.shared, sub, "labels.csv")):
+            print(f"polyp_mirror_score: no {sub}/labels.csv under {a.shared}", file=sys.stderr)
+            return 2
+    try:
+        net = tp.read_weights(a.weights)[0]
+    except (OSError, ValueError, struct.error) as e:
+        print(f"polyp_mirror_score: {e}", file=sys.stderr)
+        return 2
+    net.eval()
+    mirrored = MirrorMean(net)
+    data = tp.build_cache(a.shared, a.cache, (40, 80) if a.smoke else None)
+    kfold = tp.group_split(data["kgroup"], 5, a.seed)
+    wpart = tp.group_split(data["wgroup"], 5, a.seed + 1)
+    kval, wval = np.nonzero(kfold == a.fold)[0], np.nonzero(wpart == 0)[0]
+    if a.smoke and len(kval) == 0:  # as train_polyp.py --evaluate --smoke
+        kval = np.nonzero((kfold != a.fold) & (kfold >= 0))[0][:5]
+    # the images of train_polyp.py --evaluate --compare (compare_models' seeds)
+    seed = a.seed + 300
+    rs = seed if a.fold == 4 else a.seed + 200 + a.fold
+    pos, neg = tp.capsule_set(data, kval, wval, rs)
+    kb, cb = tp.background_crops(data, kval, wval, rs + 1)
+    ki = np.stack([tp.resize_u8(tp.inpainted_kvasir(data, i)) for i in kval])
+    kr, cr = tp.capsule_rendered_sets(data, kval, wval, seed + 2)
+    colon = {fill: tp.colon_rendered_pairs(data, kval, seed + 3 + j, fill)[:2]
+             for j, fill in enumerate(("blur", "copy"))}
+    sets = dict(capsule_auroc=(pos, neg), source_auroc_polyp_free=(kb, cb),
+                source_auroc_inpainted=(ki, neg), source_auroc_capsule_rendered=(kr, cr),
+                colon_rendered_polyp_blur=colon["blur"], colon_rendered_polyp_copy=colon["copy"])
+    rep = {}
+    with torch.no_grad():
+        for name, (p, q) in sets.items():
+            mp, mn = tp.predict(mirrored, p)[1], tp.predict(mirrored, q)[1]
+            pp, pn = tp.predict(net, p)[1], tp.predict(net, q)[1]
+            d = tp.paired_auroc_difference(mp, mn, pp, pn, seed)
+            if name == "capsule_auroc":
+                d["mirrored_operating_point"] = tp.choose_threshold(mp, mn)
+                d["plain_operating_point"] = tp.choose_threshold(pp, pn)
+            rep[name] = d
+    doc = dict(tool="tools/polyp_mirror_score.py", weights=os.path.basename(a.weights), seed=a.seed,
+               fold=a.fold, smoke=a.smoke, report=rep,
+               note="AUROC with the score from the mean logits of the frame and its three mirror "
+                    "images ('evaluated') minus the engine's one-pass score ('compared'), same "
+                    "weights and images; 95 % paired bootstrap interval over the images")
+    with open(a.metrics, "w") as f:
+        json.dump(doc, f, indent=1)
+        f.write("\n")
+    print(json.dumps(doc))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
