@@ -54,6 +54,9 @@ struct csu_uplink {
     int64_t retry_at_ms;      /* monotonic time of the next try; 0: none */
     int64_t last_scan_ms;     /* monotonic time of the last spool scan */
     int64_t pending_since_ms; /* when unpacked frames were first seen */
+    bool looked;              /* csu__pack ran since create: until then the
+                             frames waiting to be packed are not known, and
+                             the state is not "idle" or "enrolled" */
     uint64_t pending_frames;  /* unpacked frames seen by the last scan */
     uint64_t pending_bytes;
     csu_status_info info;      /* last snapshot */

@@ -320,6 +320,7 @@ cs_status csu__pack(csu_uplink *u, bool *packed, cs_error *err)
     csu_saved *s = u->saved;
     cs_status st;
     *packed = false;
+    u->looked = true;
     st = u->spool_dir[0] ? pack_spool(u, packed, err) : pack_stream(u, packed, err);
     if (st != CS_OK || *packed)
         return st;

@@ -262,19 +262,19 @@ void csu__refresh_status(csu_uplink *u)
     for (size_t k = 0; s->seg_len && k < s->n; k++)
         if (csu_outbox_entry_end(s, k) <= s->offset)
             confirmed++;
+    i->frames_queued = u->spool_dir[0] ? u->list.n : s->n - confirmed + u->pending_frames;
     if (s->finished)
         i->state = CSU_STATE_FINISHED;
     else if (u->full)
         i->state = CSU_STATE_SPOOL_FULL;
     else if (u->retry_at_ms > csu_mono_ms())
         i->state = u->refused ? CSU_STATE_ERROR : CSU_STATE_BACKING_OFF;
-    else if (s->seg_len || u->pending_frames)
-        i->state = CSU_STATE_UPLOADING;
+    else if (s->seg_len || i->frames_queued || !u->looked)
+        i->state = CSU_STATE_UPLOADING; /* frames wait, or none looked for yet */
     else if (!s->upload_url[0])
         i->state = CSU_STATE_ENROLLED;
     else
         i->state = CSU_STATE_IDLE;
-    i->frames_queued = u->spool_dir[0] ? u->list.n : s->n - confirmed + u->pending_frames;
     i->spool_bytes = u->list.bytes;
     i->frames_sent = s->frames_sent + confirmed;
     i->bytes_sent =
