@@ -137,9 +137,21 @@ static cs_status do_head(csu_uplink *u, uint32_t *wait, cs_error *err)
         *wait = retry_later(u, !transient(r.code), &r, "HEAD");
         return CS_OK;
     }
+    uint64_t o = r.offset, sent = s->seg_len ? s->seg_start + s->seg_len : s->offset;
+    if (o > sent) {
+        /* More than was ever sent (progress is stored before each PATCH):
+         * a garbled or lying answer. Believing it would release unsent
+         * frames, or take the next true answer for lost bytes and abandon
+         * the upload. Ask again later; someone should look if it lasts. */
+        *wait = retry_later(u, true, &r, "HEAD");
+        csu__set_error(u,
+                       "HEAD: the server's Upload-Offset %llu is beyond the %llu bytes "
+                       "sent; not believed, asking again",
+                       (unsigned long long)o, (unsigned long long)sent);
+        return CS_OK;
+    }
     succeeded(u);
     u->synced = true;
-    uint64_t o = r.offset;
     if (o < s->offset) { /* the server lost bytes it had confirmed */
         snprintf(why, sizeof why,
                  "the server's offset %llu is behind the %llu "
@@ -147,11 +159,6 @@ static cs_status do_head(csu_uplink *u, uint32_t *wait, cs_error *err)
                  (unsigned long long)o, (unsigned long long)s->offset);
         return new_upload(u, why, true, err);
     }
-    if (o > (s->seg_len ? s->seg_start + s->seg_len : s->offset))
-        csu__set_error(u,
-                       "the server holds %llu bytes, more than were sent; "
-                       "going on from there",
-                       (unsigned long long)o);
     cs_status st = csu__confirm(u, o, err);
     if (st == CS_OK && r.has_length && r.length == o && !s->seg_len) {
         s->finished = true; /* the closing PATCH went through before a crash */

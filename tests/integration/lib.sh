@@ -360,13 +360,16 @@ wait_until() {
 # TUS_PORT, TUS_URL. TUS_PORT is kept across restarts so the uplink's saved
 # upload URL stays valid. TUS_CODE sets the one-time enrolment code;
 # TUS_CHECKSUM_LOG makes it offer and check sha256 Upload-Checksum.
+# TUS_LIE=METHOD:COUNT:DELTA makes its first COUNT answers to METHOD report
+# an Upload-Offset DELTA too high, logging each lie to $T/lies.log.
 tus_start() {
     local dir=$1
     mkdir -p "$dir"
     rm -f "$T/tus.port"
     node "$NODE_DIR/tus_server.mjs" --dir "$dir" --port-file "$T/tus.port" \
         ${TUS_PORT:+--port "$TUS_PORT"} ${TUS_CODE:+--code "$TUS_CODE"} \
-        ${TUS_CHECKSUM_LOG:+--checksum-log "$TUS_CHECKSUM_LOG"} >>"$T/tus.log" 2>&1 &
+        ${TUS_CHECKSUM_LOG:+--checksum-log "$TUS_CHECKSUM_LOG"} \
+        ${TUS_LIE:+--offset-lie "$TUS_LIE" --lie-log "$T/lies.log"} >>"$T/tus.log" 2>&1 &
     TUS_PID=$!
     wait_until 30 "the tus server to listen" test -s "$T/tus.port"
     TUS_PORT=$(cat "$T/tus.port")

@@ -7,9 +7,14 @@
 // OPTIONS, checks each PATCH body against its Upload-Checksum itself, and
 // appends "ok" or "mismatch" per checksummed PATCH to L (answering 460 on a
 // mismatch is left to the real server: this one only records).
+// With --offset-lie METHOD:COUNT:DELTA the first COUNT answers to METHOD
+// (HEAD or PATCH) that carry Upload-Offset report it DELTA bytes higher than
+// the store holds (a garbled or lying answer; the bytes stay as they are),
+// and --lie-log L gets one line "METHOD MILLISECONDS" per lie told.
 //
 //   node tus_server.mjs --dir DIR --port-file F [--port N] [--code C]
 //                       [--token T] [--study S] [--checksum-log L]
+//                       [--offset-lie METHOD:COUNT:DELTA [--lie-log L]]
 // Uploads land in DIR/<id> (bytes) and DIR/<id>.json (metadata). The port it
 // listens on (127.0.0.1 only) is written to F once it accepts connections.
 import http from 'node:http';
@@ -30,6 +35,31 @@ if (!args.dir || !args['port-file']) {
 const token = args.token || 'test-token';
 const study = args.study || 'study-1';
 let code = args.code || 'TEST-CODE';   // works once
+
+let [lieMethod, lieCount, lieDelta] = (args['offset-lie'] || '::').split(':');
+lieCount = Number(lieCount || 0);
+
+// Add lieDelta to the Upload-Offset of this answer, while lies are left.
+function lie(req, res) {
+  const tell = (v) => {
+    if (lieCount <= 0) return v;
+    lieCount--;
+    if (args['lie-log']) fs.appendFileSync(args['lie-log'], `${req.method} ${Date.now()}\n`);
+    return String(BigInt(v) + BigInt(lieDelta));
+  };
+  const setHeader = res.setHeader;
+  res.setHeader = function (name, value) {
+    return setHeader.call(this, name,
+      String(name).toLowerCase() === 'upload-offset' ? tell(value) : value);
+  };
+  const writeHead = res.writeHead;
+  res.writeHead = function (status, ...rest) {
+    const h = rest.find((x) => x && typeof x === 'object');
+    for (const k of Object.keys(h || {}))
+      if (k.toLowerCase() === 'upload-offset') h[k] = tell(h[k]);
+    return writeHead.call(this, status, ...rest);
+  };
+}
 
 const tus = new Server({ path: '/uploads', datastore: new FileStore({ directory: args.dir }) });
 
@@ -63,6 +93,7 @@ const server = http.createServer((req, res) => {
       res.writeHead(204);
       return res.end();
     }
+    if (req.method === lieMethod) lie(req, res);
     const sum = req.headers['upload-checksum'];
     if (log && req.method === 'PATCH' && sum) {
       const [algo, want] = sum.split(' ');
