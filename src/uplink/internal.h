@@ -54,6 +54,10 @@ struct csu_uplink {
     int64_t retry_at_ms;      /* monotonic time of the next try; 0: none */
     int64_t last_scan_ms;     /* monotonic time of the last spool scan */
     int64_t pending_since_ms; /* when unpacked frames were first seen */
+    bool ob_stale;            /* the outbox file did not match the progress at
+                             start: rebuilt once the server's offset is
+                             known, since frames the server confirmed may
+                             have left the spool before a crash stored it */
     bool looked;              /* csu__pack ran since create: until then the
                              frames waiting to be packed are not known, and
                              the state is not "idle" or "enrolled" */
@@ -77,7 +81,7 @@ cs_status csu__confirm(csu_uplink *u, uint64_t o, cs_error *err);
  * outbox and store the progress. *packed says whether it did. */
 cs_status csu__pack(csu_uplink *u, bool *packed, cs_error *err);
 /* Refill the outbox bytes from its entries at upload offset `start`, after
- * the file header when `header`.
+ * the file header when `header` (clears ob_stale).
  * Entries whose records end at or before `keep_from` are confirmed: with
  * drop_sent they are left out (a new upload), otherwise zeros stand in for
  * frames already released (those bytes are never sent again). Then seal and

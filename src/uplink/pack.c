@@ -371,5 +371,7 @@ cs_status csu__rebuild(csu_uplink *u, uint64_t start, bool header, uint64_t keep
         if ((st = csu_outbox_add(&u->ob, s, &e, u->scratch, err)) != CS_OK)
             return st;
     }
-    return commit(u, err);
+    if ((st = commit(u, err)) == CS_OK)
+        u->ob_stale = false;
+    return st;
 }

@@ -305,6 +305,12 @@ cs_status csu__step(csu_uplink *u, uint32_t *wait, cs_error *err)
         do_options(u, wait);
         return CS_OK;
     }
+    /* The outbox file was stale at start: rebuild it now that the server's
+     * offset is known (frames wholly below it may be gone; zeros stand in
+     * for them and are never sent). */
+    if (u->ob_stale && s->seg_len)
+        return csu__rebuild(u, s->seg_start, s->seg_header, s->offset, false, err);
+    u->ob_stale = false;
     if (s->seg_len == 0) {
         if ((st = csu__pack(u, &packed, err)) != CS_OK)
             return st;

@@ -175,13 +175,12 @@ cs_status csu_uplink_create(const csu_config *cfg, csu_uplink **out, cs_error *e
         goto fail;
     if (u->stream_path[0])
         u->stream_fd = open(u->stream_path, O_RDONLY | O_CLOEXEC);
-    if (u->saved->seg_len) { /* an outbox was waiting: check or rebuild it */
-        if ((st = csu_outbox_load(&u->ob, u->saved, u->state_dir, &valid, err)) != CS_OK)
-            goto fail;
-        if (!valid && (st = csu__rebuild(u, u->saved->seg_start, u->saved->seg_header,
-                                         u->saved->offset, false, err)) != CS_OK)
-            goto fail;
-    }
+    /* An outbox was waiting: check it. A stale one is rebuilt by the first
+     * step that needs its bytes, after the HEAD (step.c). */
+    if (u->saved->seg_len &&
+        (st = csu_outbox_load(&u->ob, u->saved, u->state_dir, &valid, err)) != CS_OK)
+        goto fail;
+    u->ob_stale = u->saved->seg_len && !valid;
     csu__refresh_status(u);
     *out = u;
     return CS_OK;

@@ -379,6 +379,12 @@ static void torn_outbox_is_rebuilt_byte_for_byte(void **state)
     fputc('X', f); /* torn */
     fclose(f);
     u = open_uplink(0);
+    /* Rebuilt by the first step after the HEAD (step.c), as here. */
+    assert_true(u->ob_stale);
+    assert_int_equal(
+        csu__rebuild(u, u->saved->seg_start, u->saved->seg_header, u->saved->offset, false, &err),
+        CS_OK);
+    assert_false(u->ob_stale);
     assert_int_equal(u->ob.len, len);
     uint64_t from = csu_outbox_entry_end(u->saved, 0);
     assert_memory_equal(u->ob.data + from, before + from, len - from);
