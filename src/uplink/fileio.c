@@ -17,19 +17,24 @@ bool csu_path(char *out, size_t cap, const char *dir, const char *name)
     return n > 0 && (size_t)n < cap;
 }
 
-static cs_status fsync_dir_of(const char *path, cs_error *err)
+cs_status csu_dir_sync(const char *dir, cs_error *err)
 {
-    char copy[4096];
-    snprintf(copy, sizeof copy, "%s", path);
-    int fd = open(dirname(copy), O_RDONLY | O_DIRECTORY);
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0 || fsync(fd) != 0) {
         int e = errno;
         if (fd >= 0)
             close(fd);
-        return cs_error_set(err, CS_ERR_IO, "fsync of the folder of %s: %s", path, strerror(e));
+        return cs_error_set(err, CS_ERR_IO, "fsync of the folder %s: %s", dir, strerror(e));
     }
     close(fd);
     return CS_OK;
+}
+
+static cs_status fsync_dir_of(const char *path, cs_error *err)
+{
+    char copy[4096];
+    snprintf(copy, sizeof copy, "%s", path);
+    return csu_dir_sync(dirname(copy), err);
 }
 
 cs_status csu_file_replace(const char *path, const void *data, size_t len, mode_t mode,

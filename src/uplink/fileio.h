@@ -18,6 +18,10 @@
 cs_status csu_file_replace(const char *path, const void *data, size_t len, mode_t mode,
                            bool durable, cs_error *err) CS_WARN_UNUSED;
 
+/* fsync the folder `dir` itself, so that names added to or removed from it
+ * survive a power cut. Errors: CS_ERR_IO. */
+cs_status csu_dir_sync(const char *dir, cs_error *err) CS_WARN_UNUSED;
+
 /* Read the whole file into a new NUL-terminated buffer (*out, freed by the
  * caller), refusing files over `cap` bytes. Errors: CS_ERR_IO (errno
  * ENOENT is kept in errno for the caller), CS_ERR_TOO_LARGE, CS_ERR_NOMEM. */

@@ -59,16 +59,25 @@ static bool transient(long code)
 }
 
 /* The server holds our bytes up to `o`: release the frames whose records
- * end there or before, and close the outbox once all of it is confirmed. */
+ * end there or before, and close the outbox once all of it is confirmed.
+ * The removals are made durable (an fsync of the spool folder) before the
+ * new offset is: else a power cut could bring back frames that the stored
+ * offset counts as sent, and the next scan would send them again as new
+ * frames (ext4's journal happens to order the two; f2fs and btrfs do not). */
 cs_status csu__confirm(csu_uplink *u, uint64_t o, cs_error *err)
 {
     csu_saved *s = u->saved;
     cs_status st;
+    bool released = false;
     if (s->seg_len && u->spool_dir[0])
         for (size_t i = 0; i < s->n; i++)
-            if (csu_outbox_entry_end(s, i) <= o &&
-                (st = csu_spool_release(u->spool_dir, s->entries[i].name, err)) != CS_OK)
-                return st;
+            if (csu_outbox_entry_end(s, i) <= o) {
+                if ((st = csu_spool_release(u->spool_dir, s->entries[i].name, err)) != CS_OK)
+                    return st;
+                released = true;
+            }
+    if (released && (st = csu_dir_sync(u->spool_dir, err)) != CS_OK)
+        return st;
     s->offset = o;
     if (s->seg_len && o >= s->seg_start + s->seg_len) {
         s->frames_sent += s->n;
