@@ -31,6 +31,10 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import train_polyp as tp  # noqa: E402  (the sets and measures are the training tool's)
 
 
+MEASURES = ("capsule_auroc", "source_auroc_polyp_free", "source_auroc_inpainted",
+            "source_auroc_capsule_rendered", "colon_rendered_polyp_blur", "colon_rendered_polyp_copy")
+
+
 class MirrorMean(torch.nn.Module):
     """The mean of the logit maps of the frame and its three mirror images."""
 
@@ -76,18 +80,10 @@ def main():
     kval, wval = np.nonzero(kfold == a.fold)[0], np.nonzero(wpart == 0)[0]
     if a.smoke and len(kval) == 0:  # as train_polyp.py --evaluate --smoke
         kval = np.nonzero((kfold != a.fold) & (kfold >= 0))[0][:5]
-    # the images of train_polyp.py --evaluate --compare (compare_models' seeds)
+    # the very images of train_polyp.py --evaluate --compare (its seeds)
     seed = a.seed + 300
-    rs = seed if a.fold == 4 else a.seed + 200 + a.fold
-    pos, neg = tp.capsule_set(data, kval, wval, rs)
-    kb, cb = tp.background_crops(data, kval, wval, rs + 1)
-    ki = np.stack([tp.resize_u8(tp.inpainted_kvasir(data, i)) for i in kval])
-    kr, cr = tp.capsule_rendered_sets(data, kval, wval, seed + 2)
-    colon = {fill: tp.colon_rendered_pairs(data, kval, seed + 3 + j, fill)[:2]
-             for j, fill in enumerate(("blur", "copy"))}
-    sets = dict(capsule_auroc=(pos, neg), source_auroc_polyp_free=(kb, cb),
-                source_auroc_inpainted=(ki, neg), source_auroc_capsule_rendered=(kr, cr),
-                colon_rendered_polyp_blur=colon["blur"], colon_rendered_polyp_copy=colon["copy"])
+    report_seed = seed if a.fold == 4 else a.seed + 200 + a.fold
+    sets = tp.compare_sets(data, kval, wval, None, None, seed, report_seed, names=MEASURES)
     rep = {}
     with torch.no_grad():
         for name, (p, q) in sets.items():

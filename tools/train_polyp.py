@@ -1782,6 +1782,29 @@ def paired_mean_difference(a, b, seed, n=1000):
                 evaluated=float(a.mean()), compared=float(b.mean()))
 
 
+def compare_sets(data, kval, wval, ktr, wtr, seed, report_seed=None, names=None):
+    """The image sets that --evaluate --compare scores, by measure name:
+    (positives, negatives), drawn with the seeds of the report's own
+    measures so that they pair (compare_models). `names` keeps only those
+    measures (and draws only their images); ktr and wtr are read only for
+    source_auroc_polyp_free_training_frames."""
+    rs = seed if report_seed is None else report_seed
+    draw = dict(
+        capsule_auroc=lambda: capsule_set(data, kval, wval, rs),
+        source_auroc_polyp_free=lambda: background_crops(data, kval, wval, rs + 1),
+        source_auroc_polyp_free_alike=lambda: background_crops_alike(data, kval, wval, rs + 2),
+        source_auroc_inpainted=lambda: (
+            np.stack([resize_u8(inpainted_kvasir(data, i)) for i in kval]),
+            np.stack([resize_u8(data["wimg"][i]) for i in wval])),  # capsule_set's negatives
+        # seed as training_frames_gap's
+        source_auroc_polyp_free_training_frames=lambda: background_crops(data, ktr, wtr, seed + 1),
+        source_auroc_capsule_rendered=lambda: capsule_rendered_sets(data, kval, wval, seed + 2),
+        # as the report's colon_rendered_report
+        colon_rendered_polyp_blur=lambda: colon_rendered_pairs(data, kval, seed + 3, "blur")[:2],
+        colon_rendered_polyp_copy=lambda: colon_rendered_pairs(data, kval, seed + 4, "copy")[:2])
+    return {k: f() for k, f in draw.items() if names is None or k in names}
+
+
 def compare_models(net, ref, data, kval, wval, ktr, wtr, seed, report_seed=None):
     """--evaluate W --compare REF: the measures of fold_report and
     training_frames_gap, recomputed on the very same images (same seeds) for
@@ -1792,23 +1815,8 @@ def compare_models(net, ref, data, kval, wval, ktr, wtr, seed, report_seed=None)
     def both(imgs):
         return predict(net, imgs)[1], predict(ref, imgs)[1]
 
-    rs = seed if report_seed is None else report_seed
-    pos, neg = capsule_set(data, kval, wval, rs)
-    kb, cb = background_crops(data, kval, wval, rs + 1)
-    ka, ca = background_crops_alike(data, kval, wval, rs + 2)
-    ki = np.stack([resize_u8(inpainted_kvasir(data, i)) for i in kval])
-    kt, ct = background_crops(data, ktr, wtr, seed + 1)  # seed as training_frames_gap's
-    kr, cr = capsule_rendered_sets(data, kval, wval, seed + 2)  # as capsule_rendered_gap's
-    colon = {fill: colon_rendered_pairs(data, kval, seed + 3 + j, fill)[:2]  # as the report's
-             for j, fill in enumerate(("blur", "copy"))}
     out = {}
-    for name, (p, q) in dict(capsule_auroc=(pos, neg), source_auroc_polyp_free=(kb, cb),
-                             source_auroc_polyp_free_alike=(ka, ca),
-                             source_auroc_inpainted=(ki, neg),
-                             source_auroc_polyp_free_training_frames=(kt, ct),
-                             source_auroc_capsule_rendered=(kr, cr),
-                             colon_rendered_polyp_blur=colon["blur"],
-                             colon_rendered_polyp_copy=colon["copy"]).items():
+    for name, (p, q) in compare_sets(data, kval, wval, ktr, wtr, seed, report_seed).items():
         (ap_, bp), (an, bn) = both(p), both(q)
         out[name] = paired_auroc_difference(ap_, an, bp, bn, seed)
     # the outline on the held-out Kvasir-SEG frames, frame by frame (seg_metrics')
