@@ -64,6 +64,17 @@ cs_status cs_decode_frame(const uint8_t *data, size_t len, cs_image *out,
 cs_status cs_decode_frame_detail(const uint8_t *data, size_t len, int detail_min_side,
                                  cs_image *out, cs_error *err) CS_WARN_UNUSED;
 
+/* cs_decode_frame(_detail) for images that are not a study's frames: also
+ * TIFF (the first image; any bit depth, grey, palette, the usual
+ * compressions, through libtiff), as colonoscopy data sets ship frames and
+ * masks (`capscreen eval`). Not for frames a reader is to be shown: a
+ * browser cannot show a TIFF, so study frames stay JPEG or PNG. Errors as
+ * cs_decode_frame (a TIFF cut short: CS_ERR_TRUNCATED or CS_ERR_CORRUPT). */
+cs_status cs_decode_image(const uint8_t *data, size_t len, cs_image *out,
+                          cs_error *err) CS_WARN_UNUSED;
+cs_status cs_decode_image_detail(const uint8_t *data, size_t len, int detail_min_side,
+                                 cs_image *out, cs_error *err) CS_WARN_UNUSED;
+
 /* Scale an RGB image (rows of `stride` bytes) to analysis size with an area
  * average. `out` receives a new image. */
 cs_status cs_image_from_rgb(const uint8_t *rgb, int w, int h, size_t stride, cs_image *out,

@@ -33,13 +33,15 @@ static void usage(FILE *f)
           "with 1/0; other columns ignored) and print a confusion table, then one JSON\n"
           "object with n, accuracy, sensitivity, specificity, auroc, f1, threshold as the\n"
           "last line (auroc is null when all frames are of one class). Frames that cannot\n"
-          "be read are listed on stderr and left out of the metrics.\n"
+          "be read are listed on stderr and left out of the metrics. Frames may be JPEG,\n"
+          "PNG or TIFF.\n"
           "\n"
-          "  --masks DIR   a mask per positive frame (PNG or JPEG, same base name, any\n"
-          "                extension case, white = finding): adds dice (mean over positive\n"
-          "                frames, at the mask's analysis size), hit_rate (share of positive\n"
-          "                frames whose highest-scoring box centre lies inside the mask,\n"
-          "                flagged or not) and flagged_hit_rate (flagged and hit)\n"
+          "  --masks DIR   a mask per positive frame (PNG, JPEG or TIFF, same base\n"
+          "                name, any extension case, white = finding): adds dice (mean\n"
+          "                over positive frames, at the mask's analysis size), hit_rate\n"
+          "                (share of positive frames whose highest-scoring box centre\n"
+          "                lies inside the mask, flagged or not) and flagged_hit_rate\n"
+          "                (flagged and hit)\n"
           "  --threshold T the frames are flagged at T instead of the model's threshold\n"
           "                (polyp: T in (0, 1), and the frames are outlined as\n"
           "                `analyze --polyp-threshold T` outlines them)\n"
@@ -61,9 +63,9 @@ static void print_json_number(const char *key, double v, int last)
         printf("\"%s\": null%s", key, last ? "" : ", ");
 }
 
-/* The masks directory, indexed once: each PNG or JPEG file (extension in
- * any case) under its base name, sorted by it, so a frame's mask is found
- * by its base name whatever the extensions of frame and mask. */
+/* The masks directory, indexed once: each PNG, JPEG or TIFF file
+ * (extension in any case) under its base name, sorted by it, so a frame's
+ * mask is found by its base name whatever the extensions of frame and mask. */
 typedef struct mask_entry {
     char *base; /* file name without its extension */
     char *name; /* file name */
@@ -82,11 +84,11 @@ static int mask_entry_cmp(const void *a, const void *b)
     return c ? c : strcmp(x->name, y->name);
 }
 
-/* The length of `name` without a .png, .jpg or .jpeg extension (any case);
- * the whole length if it has none of those. */
+/* The length of `name` without a .png, .jpg, .jpeg, .tif or .tiff
+ * extension (any case); the whole length if it has none of those. */
 static size_t image_base_len(const char *name)
 {
-    static const char *const exts[] = {".png", ".jpg", ".jpeg"};
+    static const char *const exts[] = {".png", ".jpg", ".jpeg", ".tif", ".tiff"};
     const char *dot = strrchr(name, '.');
     for (size_t i = 0; dot && dot != name && i < sizeof exts / sizeof *exts; i++)
         if (strcasecmp(dot, exts[i]) == 0)
@@ -118,7 +120,7 @@ static cs_status mask_index_build(const char *dir, mask_index *ix, cs_error *err
     while ((de = readdir(d)) != NULL) {
         size_t bl = image_base_len(de->d_name);
         if (de->d_name[0] == '.' || bl == strlen(de->d_name))
-            continue; /* not a PNG or JPEG */
+            continue; /* not a PNG, JPEG or TIFF */
         if (ix->n == cap) {
             size_t nc = cap ? cap * 2 : 256;
             mask_entry *ne = realloc(ix->e, nc * sizeof *ne);
@@ -176,15 +178,15 @@ static cs_status read_mask(const mask_index *ix, const char *file, int frame_w, 
         found = &ix->e[i];
     }
     if (!found)
-        return cs_error_set(err, CS_ERR_IO, "no mask for %s in %s (a PNG or JPEG named %s)", file,
-                            ix->dir, key);
+        return cs_error_set(err, CS_ERR_IO, "no mask for %s in %s (a PNG, JPEG or TIFF named %s)",
+                            file, ix->dir, key);
     char path[4096];
     snprintf(path, sizeof path, "%s/%s", ix->dir, found->name);
     uint8_t *data = NULL;
     size_t len = 0;
     if (cs_file_read(path, CS_ENCODED_MAX_BYTES, &data, &len, err) != CS_OK)
         return err->code;
-    cs_status st = cs_decode_frame(data, len, img, err);
+    cs_status st = cs_decode_image(data, len, img, err);
     free(data);
     if (st != CS_OK)
         return st;
@@ -199,6 +201,22 @@ static cs_status read_mask(const mask_index *ix, const char *file, int frame_w, 
                             path, mw, mh, frame_w, frame_h);
     }
     return CS_OK;
+}
+
+/* A data set's frame at `path`, decoded here (JPEG, PNG or TIFF:
+ * cs_decode_image) into `item` as a CS_ITEM_IMAGE with the worker's detail
+ * image; the reason in `err` when it cannot be read or decoded. */
+static cs_status read_frame(const char *path, int detail_side, cs_item *item, cs_error *err)
+{
+    uint8_t *data = NULL;
+    size_t len = 0;
+    if (cs_file_read(path, CS_ENCODED_MAX_BYTES, &data, &len, err) != CS_OK)
+        return err->code;
+    cs_status st = cs_decode_image_detail(data, len, detail_side, &item->image, err);
+    free(data);
+    if (st == CS_OK)
+        item->kind = CS_ITEM_IMAGE;
+    return st;
 }
 
 static int mask_at(const cs_image *m, int x, int y)
@@ -362,7 +380,7 @@ static int run_eval(const char *cmd, const char *finding, int argc, char **argv)
         snprintf(path, sizeof path, "%s/%s", dir, labels.items[i].file);
         snprintf(item.name, sizeof item.name, "%s", labels.items[i].file);
         cs_error rerr = {0};
-        if (cs_file_read(path, CS_ENCODED_MAX_BYTES, &item.data, &item.len, &rerr) != CS_OK) {
+        if (read_frame(path, cs_worker_detail_side(w), &item, &rerr) != CS_OK) {
             item.kind = CS_ITEM_BROKEN;
             item.status = rerr.code;
             snprintf(item.reason, sizeof item.reason, "%s", rerr.msg);

@@ -9,5 +9,8 @@ cs_status cs_decode_jpeg(const uint8_t *data, size_t len, int detail_min_side, c
                          cs_error *err);
 cs_status cs_decode_png(const uint8_t *data, size_t len, int detail_min_side, cs_image *out,
                         cs_error *err);
+/* Classic TIFF (cs_decode_image only). */
+cs_status cs_decode_tiff(const uint8_t *data, size_t len, int detail_min_side, cs_image *out,
+                         cs_error *err);
 
 #endif

@@ -37,6 +37,29 @@ cs_status cs_decode_frame_detail(const uint8_t *data, size_t len, int detail_min
                         data[0], len > 1 ? data[1] : 0);
 }
 
+/* Classic TIFF, little- or big-endian (BigTIFF's 43 is not taken). */
+static int is_tiff(const uint8_t *data, size_t len)
+{
+    return len >= 4 && (memcmp(data, "II*\0", 4) == 0 || memcmp(data, "MM\0*", 4) == 0);
+}
+
+cs_status cs_decode_image(const uint8_t *data, size_t len, cs_image *out, cs_error *err)
+{
+    return cs_decode_image_detail(data, len, 0, out, err);
+}
+
+cs_status cs_decode_image_detail(const uint8_t *data, size_t len, int detail_min_side,
+                                 cs_image *out, cs_error *err)
+{
+    if (data && len <= CS_ENCODED_MAX_BYTES && is_tiff(data, len))
+        return cs_decode_tiff(data, len, detail_min_side, out, err);
+    cs_status st = cs_decode_frame_detail(data, len, detail_min_side, out, err);
+    if (st == CS_ERR_NOT_IMAGE)
+        cs_error_set(err, CS_ERR_NOT_IMAGE, "not a JPEG, PNG or TIFF image (starts with %02x %02x)",
+                     data[0], len > 1 ? data[1] : 0);
+    return st;
+}
+
 /* Area-average an RGB image down to ow x oh. Source pixels are assigned to
  * the output cell that contains them, so every source pixel counts exactly
  * once whatever the ratio. NULL when out of memory. */

@@ -1,11 +1,13 @@
 /* fuzz_decode.c - libFuzzer target: hands arbitrary bytes to
- * cs_decode_frame() and aborts unless it either succeeds with an image of
- * the size cs_analysis_size() predicts, or fails with a status, a reason
- * and a zeroed image. Leaks and memory errors are caught by the sanitizers
+ * cs_decode_image() (cs_decode_frame()'s JPEG and PNG decoders, and TIFF)
+ * and aborts unless it either succeeds with an image of the size
+ * cs_analysis_size() predicts, or fails with a status, a reason and a
+ * zeroed image. Leaks and memory errors are caught by the sanitizers
  * the CS_FUZZ build adds.
  *
- * Seeds in corpus/decode/: a tiny JPEG, a tiny PNG and a small non-square
- * JPEG. Build with -DCS_FUZZ=ON and clang, then e.g.
+ * Seeds in corpus/decode/: a tiny JPEG, a tiny PNG, a small non-square
+ * JPEG, and two tiny TIFFs (RGB raw; grey LZW). Build with -DCS_FUZZ=ON
+ * and clang, then e.g.
  *   cp -r tests/fuzz/corpus/decode /tmp/decode-corpus
  *   ./build-fuzz/tests/fuzz_decode -max_total_time=60 -rss_limit_mb=2048 \
  *     /tmp/decode-corpus */
@@ -25,7 +27,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     cs_image img;
     cs_error err;
     memset(&err, 0, sizeof err);
-    cs_status st = cs_decode_frame(data, size, &img, &err);
+    cs_status st = cs_decode_image(data, size, &img, &err);
     if (st == CS_OK) {
         int w = 0, h = 0;
         check(img.rgb != NULL);

@@ -17,6 +17,7 @@
 
 #include <jpeglib.h>
 #include <png.h>
+#include <tiffio.h>
 
 #include "capscreen/image.h"
 #include "capscreen/reencode.h"
@@ -232,6 +233,75 @@ static void test_png_decodes_with_jpeg_colours(void **state)
     cs_image_free(&b);
     free(px);
     free(jpg);
+    free(png);
+}
+
+/* Encode packed RGB as a striped TIFF file with libtiff (8 rows a strip,
+ * `compression` one of libtiff's COMPRESSION_*); the bytes, malloc'd. */
+static uint8_t *tiff_encode(const uint8_t *rgb, int w, int h, int compression, size_t *len)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/card.tif", tu_tmpdir());
+    TIFF *t = TIFFOpen(path, "w");
+    assert_non_null(t);
+    TIFFSetField(t, TIFFTAG_IMAGEWIDTH, (uint32_t)w);
+    TIFFSetField(t, TIFFTAG_IMAGELENGTH, (uint32_t)h);
+    TIFFSetField(t, TIFFTAG_SAMPLESPERPIXEL, 3);
+    TIFFSetField(t, TIFFTAG_BITSPERSAMPLE, 8);
+    TIFFSetField(t, TIFFTAG_PHOTOMETRIC, PHOTOMETRIC_RGB);
+    TIFFSetField(t, TIFFTAG_PLANARCONFIG, PLANARCONFIG_CONTIG);
+    TIFFSetField(t, TIFFTAG_COMPRESSION, compression);
+    TIFFSetField(t, TIFFTAG_ROWSPERSTRIP, 8);
+    for (int y = 0; y < h; y++)
+        assert_int_equal(TIFFWriteScanline(t, (void *)(rgb + (size_t)y * w * 3), (uint32_t)y, 0),
+                         1);
+    TIFFClose(t);
+    uint8_t *data = tu_read_file(path, len);
+    assert_non_null(data);
+    return data;
+}
+
+/* cs_decode_image: a TIFF (raw or LZW) holds the PNG's exact pixels: the
+ * same analysis image, byte for byte; cut short, it is an error, not a
+ * half-grey frame. cs_decode_frame (a study's frames) refuses it. */
+static void test_tiff_decodes_like_png(void **state)
+{
+    (void)state;
+    const int w = 384, h = 288;
+    uint8_t *px = test_card(w, h);
+    uint8_t *png = NULL;
+    size_t png_len = 0;
+    assert_int_equal(tu_png_encode(px, w, h, &png, &png_len), 0);
+    cs_image a, b;
+    cs_error err = {0};
+    assert_int_equal(cs_decode_image(png, png_len, &a, &err), CS_OK);
+    static const int compressions[] = {COMPRESSION_NONE, COMPRESSION_LZW};
+    for (int c = 0; c < 2; c++) {
+        size_t len = 0;
+        uint8_t *tif = tiff_encode(px, w, h, compressions[c], &len);
+        dirty(&b);
+        assert_int_equal(cs_decode_frame(tif, len, &b, &err), CS_ERR_NOT_IMAGE);
+        assert_null(b.rgb);
+        dirty(&b);
+        assert_int_equal(cs_decode_image(tif, len, &b, &err), CS_OK);
+        assert_int_equal(b.src_width, w);
+        assert_int_equal(b.src_height, h);
+        assert_int_equal(b.width, a.width);
+        assert_int_equal(b.height, a.height);
+        assert_memory_equal(a.rgb, b.rgb, (size_t)a.width * a.height * 3);
+        cs_image_free(&b);
+        /* libtiff writes the directory after the strips: half the file
+         * has none (a cut after the directory, with rows missing, is
+         * cli_eval_formats.sh's). */
+        dirty(&b);
+        cs_status st = cs_decode_image(tif, len / 2, &b, &err);
+        assert_true(st == CS_ERR_TRUNCATED || st == CS_ERR_CORRUPT);
+        assert_non_null(strstr(err.msg, "TIFF"));
+        assert_null(b.rgb);
+        free(tif);
+    }
+    cs_image_free(&a);
+    free(px);
     free(png);
 }
 
@@ -671,6 +741,7 @@ int main(void)
         cmocka_unit_test(test_reencoded_real_jpeg_sizes_follow_analysis_size),
         cmocka_unit_test(test_synthetic_jpeg_sizes_336_224_and_non_square),
         cmocka_unit_test(test_png_decodes_with_jpeg_colours),
+        cmocka_unit_test(test_tiff_decodes_like_png),
         cmocka_unit_test(test_truncated_png_is_an_error),
         cmocka_unit_test(test_tiny_png_is_unsupported),
         cmocka_unit_test(test_png16_without_gama_decodes_like_png8),

@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# cli_eval_formats.sh - `capscreen eval --finding polyp --masks` on the
+# shapes other people's data sets come in, each against the same frames as
+# plain PNG: TIFF frames and masks (CVC-ClinicDB, ETIS-LaribPolypDB; raw,
+# LZW, grey, palette and 1-bit) read as the PNGs do.
+# Frames are synthetic (drawn here with Pillow: a pink gradient with vessels,
+# and on every other frame a raised, outlined ellipse and its mask), so the
+# test needs no shared data.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+PY=/usr/bin/python3
+"$PY" -c 'import PIL' 2>/dev/null || skip "Debian's python3-pil is not installed"
+
+# $T/png: 16 frames f00..f15 (even ones with a polyp), $T/masks: their
+# masks (0/255 PNG), $T/names: "name,label" lines.
+"$PY" - "$T" <<'PY'
+import os, random, sys
+from PIL import Image, ImageDraw, ImageFilter
+out = sys.argv[1]
+rnd = random.Random(7)
+os.makedirs(out + "/png"); os.makedirs(out + "/masks")
+with open(out + "/names", "w") as names:
+    for i in range(16):
+        W, H = 384, 288  # CVC-ClinicDB's frame size
+        im = Image.new("RGB", (W, H))
+        d = ImageDraw.Draw(im)
+        for y in range(H):
+            d.line([(0, y), (W, y)], fill=(170 + y * 60 // H, 90 + y * 40 // H, 80))
+        pos = i % 2 == 0
+        m = Image.new("L", (W, H), 0)
+        if pos:
+            cx, cy, r = rnd.randint(120, 260), rnd.randint(100, 190), rnd.randint(40, 70)
+            box = [cx - r, cy - r * 3 // 4, cx + r, cy + r * 3 // 4]
+            d.ellipse(box, fill=(200, 120, 110), outline=(120, 50, 40), width=4)
+            ImageDraw.Draw(m).ellipse(box, fill=255)
+        for _ in range(300):
+            x, y = rnd.randrange(W), rnd.randrange(H)
+            d.line([(x, y), (x + rnd.randint(-20, 20), y + rnd.randint(-20, 20))],
+                   fill=(140, 50, 60))
+        im.filter(ImageFilter.GaussianBlur(1.5)).save("%s/png/f%02d.png" % (out, i))
+        if pos:
+            m.save("%s/masks/f%02d.png" % (out, i))
+        names.write("f%02d,%d\n" % (i, pos))
+PY
+labels() { # labels EXT > CSV
+    echo "file,polyp"
+    sed "s/,/.$1,/" "$T/names"
+}
+labels png >"$T/png.csv"
+# last_json OUT: the metrics line
+eval_json() { # eval_json NAME FRAMES CSV MASKS: run, keep $T/NAME.{out,err}
+    run_cs "$T/$1.out" "$T/$1.err" eval --finding polyp --masks "$4" "$2" "$3"
+    [ "$RC" -eq 0 ] || fail "$1: eval exited $RC: $(cat "$T/$1.err")"
+}
+same_as_png() { # same_as_png NAME: its metrics are the PNG baseline's
+    [ "$(tail -1 "$T/$1.out")" = "$(tail -1 "$T/png.out")" ] \
+        || fail "$1 gives other metrics than the PNGs:
+    png: $(tail -1 "$T/png.out")
+    $1: $(tail -1 "$T/$1.out")"
+}
+
+eval_json png "$T/png" "$T/png.csv" "$T/masks"
+"$PY" - "$T/png.out" <<'PY' || fail "baseline: $(tail -1 "$T/png.out")"
+import json, sys
+m = json.loads(open(sys.argv[1]).read().splitlines()[-1])
+# the drawn polyps are found and outlined: the comparisons below compare
+# real outlines, not two empty ones
+assert m["n"] == 16 and m["n_masks"] == 8 and m["masks_missing"] == 0, m
+assert m["auroc"] >= 0.9 and m["hit_rate"] >= 0.75 and m["dice"] >= 0.5, m
+PY
+ok "baseline: synthetic PNG frames and masks"
+
+# TIFF frames (even ones raw, odd ones LZW; one grey, one palette) and
+# 1-bit TIFF masks, as CVC-ClinicDB and ETIS-LaribPolypDB ship them
+"$PY" - "$T" <<'PY'
+import glob, os, sys
+from PIL import Image
+T = sys.argv[1]
+os.makedirs(T + "/tif"); os.makedirs(T + "/tifmasks")
+for p in sorted(glob.glob(T + "/png/*.png")):
+    name = os.path.basename(p)[:-4]
+    im = Image.open(p)
+    kw = {"compression": "tiff_lzw"} if int(name[1:]) % 2 else {}
+    im.save("%s/tif/%s.tif" % (T, name), **kw)
+for p in sorted(glob.glob(T + "/masks/*.png")):
+    name = os.path.basename(p)[:-4]
+    Image.open(p).convert("1").save("%s/tifmasks/%s.tif" % (T, name))
+# grey and palette frames: the same pixels as PNGs too, for the baseline
+for name, mode in (("f01", "L"), ("f03", "P")):
+    im = Image.open("%s/png/%s.png" % (T, name)).convert(mode)
+    im.save("%s/tif/%s.tif" % (T, name))
+    im.convert("RGB").save("%s/png/%s.png" % (T, name))
+PY
+eval_json png "$T/png" "$T/png.csv" "$T/masks"
+labels tif >"$T/tif.csv"
+eval_json tif "$T/tif" "$T/tif.csv" "$T/tifmasks"
+same_as_png tif
+[ -s "$T/tif.err" ] && fail "TIFF frames: stderr not empty: $(cat "$T/tif.err")"
+ok "TIFF frames (raw, LZW, grey, palette) and 1-bit TIFF masks read as the PNGs"
+
+# a TIFF cut short is named as such, not read as half a frame
+head -c 20000 "$T/tif/f00.tif" >"$T/tif/cut.tif"
+{ echo "file,polyp"; echo "cut.tif,0"; echo "f01.tif,0"; } >"$T/cut.csv"
+run_cs "$T/cut.out" "$T/cut.err" eval --finding polyp "$T/tif" "$T/cut.csv"
+[ "$RC" -eq 0 ] || fail "cut TIFF: eval exited $RC: $(cat "$T/cut.err")"
+grep -q "skipped cut.tif: .*TIFF" "$T/cut.err" || fail "cut TIFF not named: $(cat "$T/cut.err")"
+tail -1 "$T/cut.out" | grep -q '"n": 1, "skipped": 1' || fail "cut TIFF: $(tail -1 "$T/cut.out")"
+ok "a truncated TIFF is skipped with its reason"
+cs_finish
