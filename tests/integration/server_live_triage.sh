@@ -147,4 +147,10 @@ grep '^data: ' "$T/events" | tail -n 1 | sed 's/^data: //' >"$T/last-event.json"
 [ "$(json_get "$T/last-event.json" 'd["progress"]["frames_analysed"]')" = 60 ] \
     || fail "the last progress event does not show 60 frames"
 ok "server-sent events: progress events up to 60 analysed frames"
+
+# A hub that misbehaves (server_tus_hostile.py): the store and the study
+# stream after each case, on SQLite and on PostgreSQL.
+pack_frames 8 "$T/h.csfs"
+python3 "$(dirname "$0")/server_tus_hostile.py" "$SRV_URL" "$ADMIN_TOKEN" "$T/data" "$T/h.csfs" \
+    || fail "hostile hub cases"
 cs_finish

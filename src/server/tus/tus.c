@@ -46,6 +46,7 @@ struct cs_tus_req {
     uint64_t limit;   /* bytes this request may write */
     bool over_limit, io_failed;
     bool study_closed;            /* the store refused a save: study closed or signed */
+    bool upload_ended;            /* a newer upload ended this one meanwhile (save_checked) */
     int64_t stored_length;        /* the length before this request (a deferred one may be set) */
     bool device;                  /* the body comes with a device token ... */
     char token_hash[CS_HASH_HEX]; /* ... whose hash this is */
@@ -89,17 +90,38 @@ static enum MHD_Result options(const cs_tus *s, struct MHD_Connection *c)
     return cs_http_empty(c, 204, h);
 }
 
-/* Save `up` unless its study is closed or its report signed: then
- * nothing is saved, *closed is set and CS_OK returned. */
-static cs_status save_checked(const cs_tus *s, const cs_upload_rec *up, bool *closed, cs_error *err)
+/* What a save_checked stored. */
+typedef enum save_result { SAVED, STUDY_CLOSED, UPLOAD_ENDED } save_result;
+
+/* Save `up`, unless its study is closed or its report signed
+ * (STUDY_CLOSED), or `up` is to stay open or complete but the store has
+ * ended it since it was read (UPLOAD_ENDED): a new upload of a study ends
+ * the study's open uploads that stored no byte (store.h), also one whose
+ * first body is still arriving. Saved as open, that upload would be
+ * reopened and its bytes would slide in front of the newer upload's in
+ * the study stream, under frames already analysed from there (the viewer
+ * would show other frames' pictures). Then nothing is saved, CS_OK. */
+static cs_status save_checked(const cs_tus *s, const cs_upload_rec *up, save_result *res,
+                              cs_error *err)
 {
     cs_check_outcome out = CS_CHECK_OK;
-    *closed = false;
+    *res = SAVED;
+    if (up->state == CS_UPLOAD_OPEN || up->state == CS_UPLOAD_COMPLETE) {
+        bool found = false;
+        cs_upload_rec now;
+        cs_status st = cs_store_upload_get(s->store, up->id, &found, &now, err);
+        if (st != CS_OK)
+            return st;
+        if (found && (now.state == CS_UPLOAD_TERMINATED || now.state == CS_UPLOAD_EXPIRED)) {
+            *res = UPLOAD_ENDED;
+            return CS_OK;
+        }
+    }
     cs_status st = cs_store_upload_update_checked(s->store, up, &out, err);
     if (st != CS_OK)
         return st;
     if (out == CS_CHECK_LOCKED) {
-        *closed = true;
+        *res = STUDY_CLOSED;
         return CS_OK;
     }
     if (out != CS_CHECK_OK)
@@ -108,15 +130,15 @@ static cs_status save_checked(const cs_tus *s, const cs_upload_rec *up, bool *cl
 }
 
 /* Persist `up`'s offset (after fsync of `fd`, if any) and wake its
- * study's analysis. *closed (may be NULL): the study is closed, nothing
- * was saved. */
+ * study's analysis. *res (may be NULL): whether it was saved
+ * (save_checked). */
 static cs_status persist_up(const cs_tus *s, cs_upload_rec *up, int fd, uint64_t offset,
-                            bool clear_sum, bool *closed, cs_error *err)
+                            bool clear_sum, save_result *res, cs_error *err)
 {
-    bool dummy;
-    if (!closed)
-        closed = &dummy;
-    *closed = false;
+    save_result dummy;
+    if (!res)
+        res = &dummy;
+    *res = SAVED;
     if (fd >= 0 && fsync(fd) != 0)
         return cs_error_set(err, CS_ERR_IO, "fsync failed: %s", strerror(errno));
     up->offset = offset;
@@ -128,8 +150,8 @@ static cs_status persist_up(const cs_tus *s, cs_upload_rec *up, int fd, uint64_t
         up->state = CS_UPLOAD_COMPLETE;
     else
         up->expires_at = now + s->cfg->upload_expiry_s;
-    cs_status st = save_checked(s, up, closed, err);
-    if (st == CS_OK && !*closed) {
+    cs_status st = save_checked(s, up, res, err);
+    if (st == CS_OK && *res == SAVED) {
         cs_error e2 = {0};
         if (cs_store_study_touch(s->store, up->study, cs_now_ms(), &e2) != CS_OK)
             cs_metrics_error(s->metrics, CS_EK_INTERNAL); /* only the data rate suffers */
@@ -142,10 +164,12 @@ static cs_status persist_up(const cs_tus *s, cs_upload_rec *up, int fd, uint64_t
 static cs_status persist(const cs_tus *s, cs_tus_req *t, uint64_t offset, bool clear_sum,
                          cs_error *err)
 {
-    bool closed = false;
-    cs_status st = persist_up(s, &t->up, t->fd, offset, clear_sum, &closed, err);
-    if (closed)
+    save_result res = SAVED;
+    cs_status st = persist_up(s, &t->up, t->fd, offset, clear_sum, &res, err);
+    if (res == STUDY_CLOSED)
         t->study_closed = true;
+    if (res == UPLOAD_ENDED)
+        t->upload_ended = true;
     return st;
 }
 
@@ -278,6 +302,11 @@ static enum MHD_Result finish_body(const cs_tus *s, struct MHD_Connection *c, cs
         return ERR(409, "study_closed",
                    "the study was closed (or its report signed): it "
                    "takes no more data; the body was not stored");
+    if (t->upload_ended)
+        return ERR(410, "upload_gone",
+                   "a newer upload of the study ended this one while the body "
+                   "arrived (it had stored no byte); the body was not stored: "
+                   "send it to the newer upload");
     if (t->io_failed)
         return ERR(500, "storage_failed", "%s; %" PRIu64 " bytes kept", t->io_reason, t->up.offset);
     if (t->over_limit)
@@ -332,7 +361,7 @@ static enum MHD_Result body_chunk(const cs_tus *s, cs_req *r, const char *data, 
         idle(s, t);
         return MHD_NO;
     }
-    if (t->over_limit || t->io_failed || t->study_closed) {
+    if (t->over_limit || t->io_failed || t->study_closed || t->upload_ended) {
         idle(s, t);
         return MHD_YES; /* drain; the answer is decided */
     }
@@ -469,13 +498,15 @@ static bool begin_body(const cs_tus *s, struct MHD_Connection *c, cs_req *r, cs_
         return true;
     }
     if (t->has_sum) {
-        bool closed = false;
+        save_result res = SAVED;
         t->up.checksum_base = (int64_t)up->offset;
-        if (save_checked(s, &t->up, &closed, &e) != CS_OK || closed) {
-            *ret = closed ? ERR(409, "study_closed",
-                                "the study was closed (or its report "
-                                "signed): it takes no more data")
-                          : ERR(500, "storage_failed", "%s", e.msg);
+        if (save_checked(s, &t->up, &res, &e) != CS_OK || res != SAVED) {
+            *ret = res == STUDY_CLOSED ? ERR(409, "study_closed",
+                                             "the study was closed (or its report "
+                                             "signed): it takes no more data")
+                   : res == UPLOAD_ENDED
+                       ? ERR(410, "upload_gone", "a newer upload of the study ended this one")
+                       : ERR(500, "storage_failed", "%s", e.msg);
             end_body(s, t);
             return true;
         }
@@ -644,10 +675,10 @@ static bool load_upload(const cs_tus *s, struct MHD_Connection *c, cs_req *r, co
     int64_t now = cs_now_s();
     if (up->state == CS_UPLOAD_OPEN && up->expires_at <= now &&
         !cs_tus_lock_held(s->files, up->id)) {
-        bool closed = false;
+        save_result res = SAVED;
         up->state = CS_UPLOAD_EXPIRED;
         up->updated_at = now;
-        if (save_checked(s, up, &closed, &e) == CS_OK && !closed)
+        if (save_checked(s, up, &res, &e) == CS_OK && res == SAVED)
             cs_ingest_notify(s->ingest, up->study);
     }
     if (up->state == CS_UPLOAD_TERMINATED || up->state == CS_UPLOAD_EXPIRED) {
@@ -778,14 +809,14 @@ static enum MHD_Result handle_headers(const cs_tus *s, struct MHD_Connection *c,
     } else if ((ticket = cs_tus_lock_try(s->files, up->id)) == 0) {
         ret = ERR(423, "upload_locked", "a request is writing to this upload");
     } else {
-        bool closed = false;
+        save_result res = SAVED;
         up->state = CS_UPLOAD_TERMINATED;
         up->updated_at = cs_now_s();
-        cs_status st = save_checked(s, up, &closed, &e);
+        cs_status st = save_checked(s, up, &res, &e);
         cs_tus_lock_release(s->files, up->id, ticket);
         if (st != CS_OK) {
             ret = ERR(500, "storage_failed", "%s", e.msg);
-        } else if (closed) {
+        } else if (res == STUDY_CLOSED) {
             ret = ERR(409, "study_closed", "the study was closed: its uploads are final");
         } else {
             cs_ingest_notify(s->ingest, up->study);
@@ -829,10 +860,10 @@ void cs_tus_sweep(const cs_tus *s)
         uint64_t ticket;
         if (u->expires_at > now || (ticket = cs_tus_lock_try(s->files, u->id)) == 0)
             continue;
-        bool closed = false;
+        save_result res = SAVED;
         u->state = CS_UPLOAD_EXPIRED;
         u->updated_at = now;
-        if (save_checked(s, u, &closed, &e) == CS_OK && !closed)
+        if (save_checked(s, u, &res, &e) == CS_OK && res == SAVED)
             cs_ingest_notify(s->ingest, u->study);
         cs_tus_lock_release(s->files, u->id, ticket);
     }

@@ -1,0 +1,180 @@
+#!/usr/bin/python3
+"""A hub that misbehaves, against the real server: each case runs on a
+study of its own and checks what the store and the study stream hold
+afterwards (the store through store_rows.py, SQLite or PostgreSQL; frames
+through the viewer's image route), not only the HTTP status.
+
+Usage: server_tus_hostile.py URL ADMIN_TOKEN DATA_DIR STREAM
+(STREAM: a frame-stream file of a few frames, tests/integration/lib.sh
+pack_frames; run by server_live_triage.sh)."""
+import http.client
+import json
+import os
+import socket
+import sys
+import time
+import urllib.parse
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import csfs  # noqa: E402
+import store_rows  # noqa: E402
+
+URL, ADMIN, DATA, STREAM = sys.argv[1:5]
+HOST, PORT = urllib.parse.urlparse(URL).netloc.rsplit(":", 1)
+PORT = int(PORT)
+OCTET = "application/offset+octet-stream"
+UPLOAD_STATES = {0: "open", 1: "complete", 2: "terminated", 3: "expired"}
+bad = 0
+
+
+def fail(msg):
+    global bad
+    bad += 1
+    print("FAIL - " + msg)
+
+
+def ok(msg):
+    print("ok - " + msg)
+
+
+def call(method, path, token, headers=None, body=None):
+    c = http.client.HTTPConnection(HOST, PORT, timeout=30)
+    h = {"Authorization": "Bearer " + token}
+    h.update(headers or {})
+    c.request(method, path, body=body, headers=h)
+    r = c.getresponse()
+    data = r.read()
+    c.close()
+    return r.status, {k.lower(): v for k, v in r.getheaders()}, data
+
+
+def tus(method, path, token, headers=None, body=None):
+    h = {"Tus-Resumable": "1.0.0"}
+    h.update(headers or {})
+    return call(method, path, token, h, body)
+
+
+def new_study():
+    """A study and a device enrolled to it: (study, device token)."""
+    st, _, d = call("POST", "/api/v1/studies", ADMIN, {"Content-Type": "application/json"},
+                    b'{"label": "hostile hub"}')
+    if st != 201:
+        sys.exit(f"study create: {st} {d[:200]!r}")
+    d = json.loads(d)
+    st, _, e = call("POST", "/api/v1/devices/enrol", "", {"Content-Type": "application/json"},
+                    json.dumps({"code": d["enrolment_code"]}).encode())
+    if st != 200:
+        sys.exit(f"enrol: {st} {e[:200]!r}")
+    return d["study"], json.loads(e)["token"]
+
+
+def create(token, headers):
+    st, h, d = tus("POST", "/uploads/", token, headers)
+    if st != 201:
+        sys.exit(f"create: {st} {d[:200]!r}")
+    return h["location"]
+
+
+def metric(name):
+    _, _, text = call("GET", "/metrics", "")
+    for line in text.decode().splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    sys.exit(f"/metrics has no {name}")
+
+
+def wait_for(what, cond, limit=30.0):
+    t0 = time.monotonic()
+    while not cond():
+        if time.monotonic() - t0 > limit:
+            sys.exit(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+def progress(study):
+    _, _, d = call("GET", "/api/v1/studies/" + study, ADMIN)
+    return json.loads(d)["progress"]
+
+
+def uploads(study):
+    """[(id, offset, state name)] of the study's uploads, in creation order."""
+    rows = store_rows.query(DATA, 'SELECT id, "offset", state FROM uploads WHERE study = ?'
+                            " ORDER BY n", (study,))
+    return [(r[0], r[1], UPLOAD_STATES.get(r[2], r[2])) for r in rows]
+
+
+def frame_images_match(study, payloads):
+    """The viewer's picture of every analysed frame is its record's payload."""
+    for seq, want in enumerate(payloads):
+        st, _, got = call("GET", f"/api/v1/studies/{study}/frames/{seq}.jpg", ADMIN)
+        if st != 200 or got != want:
+            return f"frame {seq}: HTTP {st}, {len(got)} bytes, its record's payload: {got == want}"
+    return None
+
+
+class Body:
+    """A PATCH whose body is sent piece by piece on a raw socket."""
+
+    def __init__(self, path, token, offset, length):
+        self.s = socket.create_connection((HOST, PORT), timeout=30)
+        self.s.sendall((f"PATCH {path} HTTP/1.1\r\nHost: x\r\nTus-Resumable: 1.0.0\r\n"
+                        f"Authorization: Bearer {token}\r\nContent-Type: {OCTET}\r\n"
+                        f"Upload-Offset: {offset}\r\nContent-Length: {length}\r\n\r\n").encode())
+
+    def send(self, data):
+        self.s.sendall(data)
+
+    def answer(self):
+        """The status of the answer (the connection is then closed)."""
+        got = b""
+        while b"\r\n\r\n" not in got:
+            part = self.s.recv(65536)
+            if not part:
+                break
+            got += part
+        self.s.close()
+        return int(got.split(b" ", 2)[1]) if got.startswith(b"HTTP/") else None
+
+
+stream = open(STREAM, "rb").read()
+ends = []
+records = list(csfs.records([STREAM], ends=ends))
+payloads = [p for _, p in records]
+# Another stream of the same size: the same records in reverse order.
+starts = [16] + ends[:-1]
+other = stream[:16] + b"".join(stream[a:b] for a, b in reversed(list(zip(starts, ends))))
+assert len(other) == len(stream) and other != stream
+
+# ---- an upload ended under its first body is not reopened ---------------------
+# A hub whose link went silent in its first body creates a new upload; the
+# server ends the old, empty one (store.h, cs_store_upload_create_checked)
+# while that body is still arriving. When the old body completes it must
+# not reopen the old upload: its bytes would come first in the study
+# stream, under the frames already analysed from the new upload.
+study, token = new_study()
+A = create(token, {"Upload-Defer-Length": "1"})
+before = metric("capscreen_bytes_received_total")
+old = Body(A, token, 0, len(other))
+old.send(other[:len(other) // 2])
+wait_for("the old body's first half", lambda: metric("capscreen_bytes_received_total")
+         >= before + len(other) // 2)
+B = create(token, {"Upload-Defer-Length": "1"})
+st, _, d = tus("PATCH", B, token, {"Content-Type": OCTET, "Upload-Offset": "0",
+                                   "Upload-Length": str(len(stream))}, stream)
+if st != 204:
+    sys.exit(f"PATCH of the new upload: {st} {d[:200]!r}")
+wait_for("the new upload's frames", lambda: progress(study)["frames_analysed"] >= len(records))
+old.send(other[len(other) // 2:])
+st = old.answer()
+ups = uploads(study)
+want = [(A.rsplit("/", 1)[1], 0, "terminated"), (B.rsplit("/", 1)[1], len(stream), "complete")]
+if st != 410:
+    fail(f"the old upload's body, ended meanwhile: HTTP {st}, expected 410")
+elif ups != want:
+    fail(f"uploads after the old body completed: {ups}, expected {want}")
+elif (why := frame_images_match(study, payloads)) is not None:
+    fail(f"after the old body completed the viewer shows other pictures: {why}")
+else:
+    ok("an upload ended under its first body stays ended (410); the study's frames keep their pictures")
+
+sys.exit(1 if bad else 0)
