@@ -37,11 +37,14 @@ static void usage(FILE *f)
           "PNG or TIFF.\n"
           "\n"
           "  --masks DIR   a mask per positive frame (PNG, JPEG or TIFF, same base\n"
-          "                name, any extension case, white = finding): adds dice (mean\n"
-          "                over positive frames, at the mask's analysis size), hit_rate\n"
-          "                (share of positive frames whose highest-scoring box centre\n"
-          "                lies inside the mask, flagged or not) and flagged_hit_rate\n"
-          "                (flagged and hit)\n"
+          "                name, any extension case; white = finding, or 1 in a mask\n"
+          "                whose values are all 0 or 1): adds dice (mean over positive\n"
+          "                frames, at the mask's analysis size), hit_rate (share of\n"
+          "                positive frames whose highest-scoring box centre lies inside\n"
+          "                the mask, flagged or not) and flagged_hit_rate (flagged and\n"
+          "                hit). A positive frame without a usable mask (none, two,\n"
+          "                another shape, nothing marked) is named on stderr and counted\n"
+          "                in masks_missing.\n"
           "  --threshold T the frames are flagged at T instead of the model's threshold\n"
           "                (polyp: T in (0, 1), and the frames are outlined as\n"
           "                `analyze --polyp-threshold T` outlines them)\n"
@@ -146,11 +149,38 @@ nomem:
     return cs_error_set(err, CS_ERR_NOMEM, "out of memory indexing %s", dir);
 }
 
+static int mask_at(const cs_image *m, int x, int y)
+{
+    const uint8_t *p = m->rgb + ((size_t)y * m->width + x) * 3;
+    return p[0] + p[1] + p[2] >= 3 * 128;
+}
+
+/* Read a 0/1 mask (no value above 1: how many data sets and training
+ * scripts write them) as 0/255, so its 1s are the finding rather than
+ * black; the area average that made the analysis image keeps a 0/1 mask in
+ * 0/1. Then the number of finding pixels: 0 for a mask that marks nothing,
+ * which would score a frame with no outline as a perfect dice. */
+static size_t mask_normalise(cs_image *m)
+{
+    size_t n = (size_t)m->width * m->height * 3, count = 0;
+    uint8_t top = 0;
+    for (size_t i = 0; i < n; i++)
+        top = m->rgb[i] > top ? m->rgb[i] : top;
+    if (top == 1)
+        for (size_t i = 0; i < n; i++)
+            m->rgb[i] = (uint8_t)(m->rgb[i] * 255);
+    for (int y = 0; y < m->height; y++)
+        for (int x = 0; x < m->width; x++)
+            count += (size_t)mask_at(m, x, y);
+    return count;
+}
+
 /* The mask of frame `file` (a path relative to DIR; its base name is
- * matched): decoded at analysis size into img. Errors name the reason: no
- * mask, two candidates (x.png and x.jpg: which one is meant is not ours to
- * guess), unreadable, or a size that is not the frame's (or a scaled copy
- * of it: the aspect ratio must agree to a pixel). */
+ * matched): decoded at analysis size into img, a 0/1 mask as 0/255
+ * (mask_normalise). Errors name the reason: no mask, two candidates (x.png
+ * and x.jpg: which one is meant is not ours to guess), unreadable, a size
+ * that is not the frame's (or a scaled copy of it: the aspect ratio must
+ * agree to a pixel), or no finding marked. */
 static cs_status read_mask(const mask_index *ix, const char *file, int frame_w, int frame_h,
                            cs_image *img, cs_error *err)
 {
@@ -200,6 +230,13 @@ static cs_status read_mask(const mask_index *ix, const char *file, int frame_w, 
                             "frame's size (or a scaled copy of it)",
                             path, mw, mh, frame_w, frame_h);
     }
+    if (!mask_normalise(img)) {
+        cs_image_free(img);
+        return cs_error_set(err, CS_ERR_CORRUPT,
+                            "mask %s marks no finding (no pixel white, or 1 in a 0/1 mask, at "
+                            "its analysis size): a positive frame's mask must show the finding",
+                            path);
+    }
     return CS_OK;
 }
 
@@ -217,12 +254,6 @@ static cs_status read_frame(const char *path, int detail_side, cs_item *item, cs
     if (st == CS_OK)
         item->kind = CS_ITEM_IMAGE;
     return st;
-}
-
-static int mask_at(const cs_image *m, int x, int y)
-{
-    const uint8_t *p = m->rgb + ((size_t)y * m->width + x) * 3;
-    return p[0] + p[1] + p[2] >= 3 * 128;
 }
 
 /* Predicted region at (u, v) in 0..1 frame coordinates: the polyp heatmap

@@ -2,7 +2,8 @@
 # cli_eval_formats.sh - `capscreen eval --finding polyp --masks` on the
 # shapes other people's data sets come in, each against the same frames as
 # plain PNG: TIFF frames and masks (CVC-ClinicDB, ETIS-LaribPolypDB; raw,
-# LZW, grey, palette and 1-bit) read as the PNGs do.
+# LZW, grey, palette and 1-bit) read as the PNGs do; 0/1 masks as 0/255
+# ones; a mask that marks nothing is reported, not scored.
 # Frames are synthetic (drawn here with Pillow: a pink gradient with vessels,
 # and on every other frame a raised, outlined ellipse and its mask), so the
 # test needs no shared data.
@@ -106,4 +107,30 @@ run_cs "$T/cut.out" "$T/cut.err" eval --finding polyp "$T/tif" "$T/cut.csv"
 grep -q "skipped cut.tif: .*TIFF" "$T/cut.err" || fail "cut TIFF not named: $(cat "$T/cut.err")"
 tail -1 "$T/cut.out" | grep -q '"n": 1, "skipped": 1' || fail "cut TIFF: $(tail -1 "$T/cut.out")"
 ok "a truncated TIFF is skipped with its reason"
+# 0/1 masks (Kvasir-SEG's training copies, PolypGen exports): 1 is the
+# finding, as 255 is; not a mask of nothing that scores a miss as dice 1
+"$PY" - "$T" <<'PY'
+import glob, os, sys
+from PIL import Image
+T = sys.argv[1]
+os.makedirs(T + "/m01")
+for p in sorted(glob.glob(T + "/masks/*.png")):
+    Image.open(p).point(lambda v: 1 if v >= 128 else 0).save(T + "/m01/" + os.path.basename(p))
+PY
+eval_json m01 "$T/png" "$T/png.csv" "$T/m01"
+same_as_png m01
+ok "0/1 masks read as 0/255"
+
+# a positive frame whose mask marks nothing (all black) is named and left
+# out of dice and hit_rate, as a missing mask is
+mkdir -p "$T/mblack"
+cp "$T"/masks/*.png "$T/mblack/"
+"$PY" -c 'import sys; from PIL import Image; Image.new("L", (384, 288), 0).save(sys.argv[1])' \
+    "$T/mblack/f00.png"
+eval_json mblack "$T/png" "$T/png.csv" "$T/mblack"
+grep -q "no outline score for f00.png: mask .*f00.png marks no finding" "$T/mblack.err" \
+    || fail "an empty mask is not named: $(cat "$T/mblack.err")"
+tail -1 "$T/mblack.out" | grep -q '"n_masks": 7, "masks_missing": 1' \
+    || fail "empty mask counted: $(tail -1 "$T/mblack.out")"
+ok "a mask that marks nothing is named and counted in masks_missing"
 cs_finish
