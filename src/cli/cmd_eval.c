@@ -36,13 +36,13 @@ static void usage(FILE *f)
           "be read are listed on stderr and left out of the metrics. Frames may be JPEG,\n"
           "PNG or TIFF.\n"
           "\n"
-          "  --masks DIR   a mask per positive frame (PNG, JPEG or TIFF, same base\n"
-          "                name, any extension case; white = finding, or 1 in a mask\n"
-          "                whose values are all 0 or 1): adds dice (mean over positive\n"
-          "                frames, at the mask's analysis size), hit_rate (share of\n"
-          "                positive frames whose highest-scoring box centre lies inside\n"
-          "                the mask, flagged or not) and flagged_hit_rate (flagged and\n"
-          "                hit). A positive frame without a usable mask (none, two,\n"
+          "  --masks DIR   a mask per positive frame (PNG, JPEG or TIFF; x.jpg's mask\n"
+          "                is x.* or x_mask.*, any extension case; white = finding, or\n"
+          "                1 in a mask whose values are all 0 or 1): adds dice (mean over\n"
+          "                positive frames, at the mask's analysis size), hit_rate (share\n"
+          "                of positive frames whose highest-scoring box centre lies\n"
+          "                inside the mask, flagged or not) and flagged_hit_rate (flagged\n"
+          "                and hit). A positive frame without a usable mask (none, two,\n"
           "                another shape, nothing marked) is named on stderr and counted\n"
           "                in masks_missing.\n"
           "  --threshold T the frames are flagged at T instead of the model's threshold\n"
@@ -175,23 +175,11 @@ static size_t mask_normalise(cs_image *m)
     return count;
 }
 
-/* The mask of frame `file` (a path relative to DIR; its base name is
- * matched): decoded at analysis size into img, a 0/1 mask as 0/255
- * (mask_normalise). Errors name the reason: no mask, two candidates (x.png
- * and x.jpg: which one is meant is not ours to guess), unreadable, a size
- * that is not the frame's (or a scaled copy of it: the aspect ratio must
- * agree to a pixel), or no finding marked. */
-static cs_status read_mask(const mask_index *ix, const char *file, int frame_w, int frame_h,
-                           cs_image *img, cs_error *err)
+/* The index entries named `key` (without extension), added to the first
+ * and second candidates found so far: *first, then *second. */
+static void mask_lookup(const mask_index *ix, const char *key, const mask_entry **first,
+                        const mask_entry **second)
 {
-    const char *slash = strrchr(file, '/');
-    const char *leaf = slash ? slash + 1 : file;
-    size_t bl = image_base_len(leaf);
-    char key[1024];
-    if (bl >= sizeof key)
-        return cs_error_set(err, CS_ERR_IO, "no mask for %s: name too long", file);
-    memcpy(key, leaf, bl);
-    key[bl] = '\0';
     size_t lo = 0, hi = ix->n;
     while (lo < hi) { /* the first entry whose base is not below the key */
         size_t mid = lo + (hi - lo) / 2;
@@ -200,16 +188,43 @@ static cs_status read_mask(const mask_index *ix, const char *file, int frame_w, 
         else
             hi = mid;
     }
-    const mask_entry *found = NULL;
-    for (size_t i = lo; i < ix->n && strcmp(ix->e[i].base, key) == 0; i++) {
-        if (found)
-            return cs_error_set(err, CS_ERR_CORRUPT, "two masks for %s in %s: %s and %s", file,
-                                ix->dir, found->name, ix->e[i].name);
-        found = &ix->e[i];
+    for (size_t i = lo; i < ix->n && strcmp(ix->e[i].base, key) == 0 && !*second; i++) {
+        if (!*first)
+            *first = &ix->e[i];
+        else
+            *second = &ix->e[i];
     }
+}
+
+/* The mask of frame `file` (a path relative to DIR; its base name x is
+ * matched, as x or x_mask, PolypGen's naming): decoded at analysis size into img, a 0/1 mask as 0/255
+ * (mask_normalise). Errors name the reason: no mask, two candidates (x.png
+ * and x.jpg, or x.png and x_mask.png: which one is meant is not ours to
+ * guess), unreadable, a size
+ * that is not the frame's (or a scaled copy of it: the aspect ratio must
+ * agree to a pixel), or no finding marked. */
+static cs_status read_mask(const mask_index *ix, const char *file, int frame_w, int frame_h,
+                           cs_image *img, cs_error *err)
+{
+    const char *slash = strrchr(file, '/');
+    const char *leaf = slash ? slash + 1 : file;
+    size_t bl = image_base_len(leaf);
+    char key[1024], key_mask[1024 + sizeof "_mask"];
+    if (bl >= sizeof key)
+        return cs_error_set(err, CS_ERR_IO, "no mask for %s: name too long", file);
+    memcpy(key, leaf, bl);
+    key[bl] = '\0';
+    snprintf(key_mask, sizeof key_mask, "%s_mask", key);
+    const mask_entry *found = NULL, *other = NULL;
+    mask_lookup(ix, key, &found, &other);
+    mask_lookup(ix, key_mask, &found, &other);
+    if (other)
+        return cs_error_set(err, CS_ERR_CORRUPT, "two masks for %s in %s: %s and %s", file, ix->dir,
+                            found->name, other->name);
     if (!found)
-        return cs_error_set(err, CS_ERR_IO, "no mask for %s in %s (a PNG, JPEG or TIFF named %s)",
-                            file, ix->dir, key);
+        return cs_error_set(err, CS_ERR_IO,
+                            "no mask for %s in %s (a PNG, JPEG or TIFF named %s or %s)", file,
+                            ix->dir, key, key_mask);
     char path[4096];
     snprintf(path, sizeof path, "%s/%s", ix->dir, found->name);
     uint8_t *data = NULL;

@@ -3,7 +3,8 @@
 # shapes other people's data sets come in, each against the same frames as
 # plain PNG: TIFF frames and masks (CVC-ClinicDB, ETIS-LaribPolypDB; raw,
 # LZW, grey, palette and 1-bit) read as the PNGs do; 0/1 masks as 0/255
-# ones; a mask that marks nothing is reported, not scored.
+# ones; a mask that marks nothing is reported, not scored; PolypGen's
+# x_mask names.
 # Frames are synthetic (drawn here with Pillow: a pink gradient with vessels,
 # and on every other frame a raised, outlined ellipse and its mask), so the
 # test needs no shared data.
@@ -133,4 +134,20 @@ grep -q "no outline score for f00.png: mask .*f00.png marks no finding" "$T/mbla
 tail -1 "$T/mblack.out" | grep -q '"n_masks": 7, "masks_missing": 1' \
     || fail "empty mask counted: $(tail -1 "$T/mblack.out")"
 ok "a mask that marks nothing is named and counted in masks_missing"
+# PolypGen names a mask x_mask.jpg: found as x.png's; x.png and
+# x_mask.png both there is ambiguous, named and left out
+mkdir -p "$T/msuffix"
+for f in "$T"/masks/*.png; do
+    b=$(basename "$f" .png)
+    cp "$f" "$T/msuffix/${b}_mask.png"
+done
+eval_json msuffix "$T/png" "$T/png.csv" "$T/msuffix"
+same_as_png msuffix
+cp "$T/masks/f02.png" "$T/msuffix/f02.png"
+eval_json msuffix2 "$T/png" "$T/png.csv" "$T/msuffix"
+grep -q "two masks for f02.png in .*: f02.png and f02_mask.png" "$T/msuffix2.err" \
+    || fail "x.png and x_mask.png not named: $(cat "$T/msuffix2.err")"
+tail -1 "$T/msuffix2.out" | grep -q '"n_masks": 7, "masks_missing": 1' \
+    || fail "ambiguous mask counted: $(tail -1 "$T/msuffix2.out")"
+ok "x_mask.png is x.png's mask; both present is ambiguous"
 cs_finish
