@@ -16,6 +16,11 @@ PHASE main:
 PHASE limits|streams|last_admin|audit: that check alone.
 PHASE expiry: with session_idle 60, a stream alone ends when its session
   goes idle.
+PHASE hash-memory PID: 48 logins at once (wrong passwords, each a new name,
+  from four addresses, so no delay holds them back) raise the server's
+  peak memory (VmHWM of PID) by less than 10 password hashes' worth: at
+  most 4 argon2id checks of 64 MiB run at once, the rest wait their turn
+  (or, after 10 s without one, get 503 busy).
 PHASE limited-before-stop: a short burst of refusals for carol, left open.
 PHASE limited-after-restart: that burst was written at shutdown.
 Prints "ok - ..." per check; exit 1 on the first failure."""
@@ -357,6 +362,37 @@ elif PHASE == "expiry":  # the server runs with session_idle 60 s
              (took, b"session_ended" in st.data))
     st.close()
     ok("expiry: the stream of an idle session ended %.1f s after login (idle 60 s)" % took)
+elif PHASE == "hash-memory":
+    def peak_kib():
+        with open("/proc/%s/status" % sys.argv[5]) as f:
+            return int([l for l in f if l.startswith("VmHWM:")][0].split()[1])
+    before = peak_kib()
+    go = threading.Barrier(48)
+    answers = []
+
+    def attempt(i):
+        go.wait()
+        st, _, b = request("POST", "/api/v1/session",
+                           {"user": "flood-%d" % i, "password": "wrong-password-%d" % i},
+                           source="127.0.1.%d" % (i % 4 + 1))
+        # 503 busy: no turn within the wait (a loaded machine); never more memory
+        answers.append(st if st != 503 or json.loads(b).get("error") != "busy" else "busy")
+    threads = [threading.Thread(target=attempt, args=(i,)) for i in range(48)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    grown = peak_kib() - before
+    if not set(answers) <= {401, "busy"} or len(answers) != 48:
+        fail("hash-memory: answers %r, want 401 (or 503 busy) for each wrong password" %
+             answers)
+    if grown >= 10 * 64 * 1024:
+        fail("hash-memory: 48 logins at once raised the peak memory by %d MiB, want under %d" %
+             (grown // 1024, 10 * 64))
+    if login("alice")[0] != 200:
+        fail("hash-memory: alice cannot log in after the flood")
+    ok("48 logins at once: peak memory up %d MiB (at most 4 hashes of 64 MiB at once); "
+       "%d answered 503 busy" % (grown // 1024, answers.count("busy")))
 elif PHASE == "limited-before-stop":
     for i in range(4):
         login("carol", "wrong-%d" % i, source="127.0.0.4")

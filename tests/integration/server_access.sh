@@ -4,7 +4,7 @@
 # delay (an attacker cannot lock another address out), refused attempts
 # audited per burst (also across a shutdown), event streams that end with
 # their session (logout, user disabled, new password, expiry), the last admin kept, and the audit log's filters and
-# paging over HTTP.
+# paging over HTTP; a flood of logins that cannot exhaust the memory.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 need_python
@@ -21,12 +21,14 @@ STUDY=$(json_get "$T/body" 'd["study"]')
 
 # run PHASE: the Python checks; their "ok" lines are shown, a failure fails.
 run() {
-    python3 "$(dirname "$0")/server_access.py" "$SRV_URL" "$ADMIN_TOKEN" "$STUDY" "$1" \
+    python3 "$(dirname "$0")/server_access.py" "$SRV_URL" "$ADMIN_TOKEN" "$STUDY" "$@" \
         >"$T/py.out" 2>&1 || { cat "$T/py.out"; fail "server_access.py $1"; }
     grep '^ok' "$T/py.out" | sed 's/^ok - /  /'
 }
 run main
 ok "login limits, event streams, last admin, audit over HTTP"
+run hash-memory "$SRV_PID"
+ok "a flood of logins waits for its turn: the password hashes' memory stays bounded"
 run limited-before-stop
 stop_server
 start_server "$T/data"

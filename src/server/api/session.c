@@ -1,7 +1,6 @@
 /* session.c - logging in and out (POST/GET/DELETE /api/v1/session), the
  * failed-login limiter, password hashing and the admin's user routes
  * (/api/v1/users). docs/workstation.md, "Sessions, cookies and CSRF". */
-#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,7 +66,14 @@ static enum MHD_Result login(const cs_api *api, struct MHD_Connection *c, cs_req
         goto done;
     }
     const char *hash = found ? u.pw_hash : api->dummy_pw_hash;
-    bool ok = crypto_pwhash_str_verify(hash, pw, strlen(pw)) == 0 && found && !u.disabled;
+    bool match = false;
+    if (cs_password_verify(hash, pw, &match, &e) != CS_OK) {
+        /* Not checked, so not a failure: the caller may simply retry. */
+        const char *h[] = {"Retry-After", "1", NULL};
+        ret = cs_http_error_h(api->metrics, c, 503, false, h, "busy", "%s", e.msg);
+        goto done;
+    }
+    bool ok = match && found && !u.disabled;
     snprintf(who.user, sizeof who.user, "%s", user);
     if (!ok) {
         /* The delay runs from now, after the (slow) hash check. */
@@ -178,8 +184,10 @@ enum MHD_Result cs_api_users(const cs_api *api, struct MHD_Connection *c, cs_req
         ret = cs_http_error(api->metrics, c, 400, false, "bad_role",
                             "role must be admin, reader, consultant or coordinator");
     } else if (!pw || cs_password_hash(pw, u.pw_hash, &e) != CS_OK) {
-        ret = cs_http_error(api->metrics, c, 400, false, "bad_password", "%s",
-                            pw ? e.msg : "password is missing");
+        bool busy = pw && e.code == CS_ERR_NOMEM;
+        ret =
+            cs_http_error(api->metrics, c, busy ? 503 : 400, false, busy ? "busy" : "bad_password",
+                          "%s", pw ? e.msg : "password is missing");
     } else {
         snprintf(u.name, sizeof u.name, "%s", name);
         snprintf(u.role, sizeof u.role, "%s", role);
@@ -228,8 +236,10 @@ enum MHD_Result cs_api_user(const cs_api *api, struct MHD_Connection *c, cs_req 
     }
     if (pw &&
         (!json_is_string(pw) || cs_password_hash(json_string_value(pw), u.pw_hash, &e) != CS_OK)) {
-        ret = cs_http_error(api->metrics, c, 400, false, "bad_password", "%s",
-                            json_is_string(pw) ? e.msg : "password must be a string");
+        bool busy = json_is_string(pw) && e.code == CS_ERR_NOMEM;
+        ret =
+            cs_http_error(api->metrics, c, busy ? 503 : 400, false, busy ? "busy" : "bad_password",
+                          "%s", json_is_string(pw) ? e.msg : "password must be a string");
         goto done;
     }
     if (role) {
