@@ -10,7 +10,9 @@ import urllib.parse
 
 URL, ADMIN, DEVICE, STUDY, PATIENT = sys.argv[1:6]
 HOST = urllib.parse.urlparse(URL).netloc
-ROLES = {"admin": "admin", "reader": "reader", "consultant": "cons", "coordinator": "coord"}
+# Every role of the vocabulary: the walk checks each against each row.
+ROLES = {"admin": "admin", "reader": "reader", "consultant": "cons", "coordinator": "coord",
+         "trainer": "trainer", "trainee": "trainee"}
 CHANGES = {"POST", "PUT", "PATCH", "DELETE"}
 failures = []
 
@@ -68,6 +70,14 @@ st, _, data = request("GET", "/api/v1/routes", {"Authorization": f"Bearer {ADMIN
 if st != 200:
     sys.exit(f"GET /api/v1/routes: {st}")
 rows = json.loads(data)["routes"]
+# The table names every role of the vocabulary that some row admits, and
+# this walk logs in as each: a role missing from either is walked nowhere.
+st, _, data = request("GET", "/api/v1/vocabulary")
+vocab_roles = {r["name"] for r in json.loads(data)["roles"]}
+named = set().union(*(set(row["who"]) for row in rows))
+if vocab_roles - named or vocab_roles - set(ROLES):
+    failures.append("roles of the vocabulary not named by GET /api/v1/routes: %s; not walked: %s" %
+                    (sorted(vocab_roles - named), sorted(vocab_roles - set(ROLES))))
 st, _, _ = request("GET", "/api/v1/routes", {"Cookie": sessions["reader"][0]})
 if st != 403:
     failures.append(f"GET /api/v1/routes as a reader: {st}, not 403")

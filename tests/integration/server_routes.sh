@@ -2,10 +2,11 @@
 # server_routes.sh - the route table enforced, row by row (issue 14): the
 # test reads the table from GET /api/v1/routes and walks every row, so a
 # new route is covered the day it is added. No credentials -> 401 on every
-# non-public row; each role and a device token -> 403 exactly where the
-# row does not admit them, and so does a patient code; a state-changing request with a session but no
-# X-CSRF-Token -> 403 on every CSRF row; refusals on patient data are
-# audited as access.denied; 405 carries Allow from the table and counts as
+# non-public row; each role (the training roles too) and a device token
+# -> 403 exactly where the row does not admit them, and so does a patient
+# code; a state-changing request with a session but no X-CSRF-Token ->
+# 403 on every CSRF row; refusals on patient data are audited as
+# access.denied; 405 carries Allow from the table and counts as
 # bad_request. Then the transport: keep-alive on every method, %00 and
 # bad bytes answered with a JSON error, the per-address connection limit
 # and the header timeout.
@@ -14,7 +15,7 @@ set -euo pipefail
 need_python
 need_curl
 
-for u in admin:admin reader:reader cons:consultant coord:coordinator; do
+for u in admin:admin reader:reader cons:consultant coord:coordinator trainer:trainer trainee:trainee; do
     echo "pw-${u%%:*}-0123456789" | "$CAPSCREEN" user add --data "$T/data" --name "${u%%:*}" \
         --role "${u##*:}" >/dev/null 2>"$T/e" || die "user add ${u%%:*}: $(cat "$T/e")"
 done

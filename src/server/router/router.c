@@ -7,6 +7,7 @@
 
 #include "server/api/api.h"
 #include "server/audit/audit.h"
+#include "server/core/vocabulary.h"
 #include "server/router/router.h"
 #include "server/tus/tus.h"
 #include "server/auth/password.h"
@@ -338,14 +339,15 @@ json_t *cs_route_who_json(unsigned who)
         {CS_WHO_DEVICE, "device_token"},
         {CS_WHO_ADMIN_TOKEN, "admin_token"},
         {CS_WHO_PATIENT, "patient_code"},
-        {CS_ROLE_ADMIN, "admin"},
-        {CS_ROLE_READER, "reader"},
-        {CS_ROLE_CONSULTANT, "consultant"},
-        {CS_ROLE_COORDINATOR, "coordinator"},
     };
     json_t *a = json_array();
     for (size_t i = 0; i < sizeof NAMES / sizeof NAMES[0]; i++)
         if (who & NAMES[i].bit)
             json_array_append_new(a, json_string(NAMES[i].name));
+    /* Every role by its bit (cs_role_bit): a role added to the vocabulary
+     * is named here, and walked by the tests, without a second list. */
+    for (unsigned i = 0; cs_vocab_roles[i].name; i++)
+        if (who & cs_role_bit(cs_vocab_roles[i].name))
+            json_array_append_new(a, json_string(cs_vocab_roles[i].name));
     return a;
 }

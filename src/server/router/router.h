@@ -110,7 +110,9 @@ size_t cs_http_unescape(void *cls, struct MHD_Connection *c, char *uri);
 void cs_http_on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
                            enum MHD_ConnectionNotificationCode toe);
 
-/* The "who" bits of a row as JSON (array of names); new reference. */
+/* The "who" bits of a row as JSON: an array of names (public,
+ * device_token, admin_token, patient_code, then every role of the
+ * vocabulary the row admits); new reference. */
 json_t *cs_route_who_json(unsigned who);
 
 #endif
