@@ -12,6 +12,7 @@ import json
 import os
 import socket
 import sys
+import threading
 import time
 import urllib.parse
 
@@ -176,5 +177,59 @@ elif (why := frame_images_match(study, payloads)) is not None:
     fail(f"after the old body completed the viewer shows other pictures: {why}")
 else:
     ok("an upload ended under its first body stays ended (410); the study's frames keep their pictures")
+
+# ---- concurrent PATCHes: every acknowledged body stays ---------------------------
+# Hubs that retry on new connections send PATCHes to one upload at once.
+# One at a time writes (423 to the others); one that read the offset just
+# before another request moved it on must get 409 once it holds the lock,
+# not write at its stale offset over bytes already acknowledged.
+study, token = new_study()
+A = create(token, {"Upload-Defer-Length": "1"})
+acks, tally, mu = [], {}, threading.Lock()
+stop = time.monotonic() + 4.0
+
+
+def hammer(k):
+    c, n = http.client.HTTPConnection(HOST, PORT, timeout=30), 0
+    h = {"Tus-Resumable": "1.0.0", "Authorization": "Bearer " + token}
+    while time.monotonic() < stop:
+        c.request("HEAD", A, headers=h)
+        r = c.getresponse()
+        r.read()
+        off = int(r.getheader("Upload-Offset"))
+        body, n = b"%02d-%06d|" % (k, n) * 3, n + 1
+        c.request("PATCH", A, body=body, headers=dict(h, **{"Content-Type": OCTET,
+                                                            "Upload-Offset": str(off)}))
+        r = c.getresponse()
+        r.read()
+        if r.status >= 400:  # an early answer closes the connection
+            c.close()
+            c = http.client.HTTPConnection(HOST, PORT, timeout=30)
+        with mu:
+            tally[r.status] = tally.get(r.status, 0) + 1
+            if r.status == 204:
+                acks.append((off, body))
+    c.close()
+
+
+threads = [threading.Thread(target=hammer, args=(k,)) for k in range(8)]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+data = open(os.path.join(DATA, "uploads", A.rsplit("/", 1)[1] + ".bin"), "rb").read()
+lost = [off for off, body in acks if data[off:off + len(body)] != body]
+stored = uploads(study)[0][1]
+if not acks or set(tally) - {204, 409, 423}:
+    fail(f"concurrent PATCHes: answers {tally}")
+elif lost:
+    fail(f"concurrent PATCHes: {len(lost)} of {len(acks)} acknowledged bodies were overwritten "
+         f"(answers {tally})")
+elif stored != sum(len(b) for _, b in acks) or stored != len(data):
+    fail(f"concurrent PATCHes: stored offset {stored}, file {len(data)} bytes, "
+         f"{sum(len(b) for _, b in acks)} bytes acknowledged")
+else:
+    ok(f"concurrent PATCHes: each of {len(acks)} acknowledged bodies is in the file "
+       f"(answers {tally})")
 
 sys.exit(1 if bad else 0)

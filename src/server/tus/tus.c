@@ -474,9 +474,12 @@ static bool begin_body(const cs_tus *s, struct MHD_Connection *c, cs_req *r, cs_
         return true;
     }
     t->locked = true;
-    if (cs_store_shared(s->store) && !is_post) {
-        /* Several servers: another may have moved the upload on between
-         * our read and our lease; the stored offset is the truth. */
+    if (!is_post) {
+        /* Another request (of this server or another) may have moved the
+         * upload on between our read and our lock: it held the lock then
+         * and has released it since. Opening the file at our stale offset
+         * would cut off the bytes it was acknowledged for. The stored
+         * record is the truth. */
         bool found = false;
         cs_upload_rec now;
         if (cs_store_upload_get(s->store, up->id, &found, &now, &e) != CS_OK) {
@@ -484,9 +487,11 @@ static bool begin_body(const cs_tus *s, struct MHD_Connection *c, cs_req *r, cs_
             end_body(s, t);
             return true;
         }
-        if (!found || now.offset != up->offset || now.state != up->state) {
+        if (!found || now.offset != up->offset || now.state != up->state ||
+            now.length != up->length) {
             *ret = ERR(409, "offset_mismatch",
-                       "Upload-Offset %" PRIu64 " but the upload holds %" PRIu64 " bytes",
+                       "Upload-Offset %" PRIu64 " but the upload now holds %" PRIu64
+                       " bytes (another request wrote it meanwhile)",
                        up->offset, now.offset);
             end_body(s, t);
             return true;
