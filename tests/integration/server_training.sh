@@ -130,6 +130,18 @@ PY
 as ann GET "/api/v1/training/cases/$CASE/frames/3.jpg"
 expect_code 200 "a frame of the case"
 [ "$(header Content-Type)" = image/jpeg ] || fail "the frame is not a JPEG"
+# The image's headers and errors name the case, never the study: its id
+# would tell a trainee which cases are the same study.
+ETAG=$(header ETag)
+case "$ETAG" in *"$STUDY"* | "") fail "the frame's ETag gives the study away: '$ETAG'" ;; esac
+as ann GET "/api/v1/training/cases/$CASE/frames/3.jpg" -H "If-None-Match: $ETAG"
+expect_code 304 "the frame again, unchanged"
+for path in frames/99999.jpg frames/99999/thumb.jpg; do
+    as ann GET "/api/v1/training/cases/$CASE/$path"
+    expect_code 404 "a frame the case does not have ($path)"
+    grep -q "$STUDY" "$T/body" "$T/headers" && fail "$path: the 404 gives the study away: $(cat "$T/body")"
+    [ "$(json_get "$T/body" 'd["error"]')" = unknown_frame ] || fail "$path: $(cat "$T/body")"
+done
 ok "a trainee reaches only the training routes; the case hides the study and the engine's flags"
 
 as ann GET "/api/v1/training/cases/$CASE/reference"

@@ -15,6 +15,7 @@
 #include "server/api/api_int.h"
 #include "server/auth/tokens.h"
 #include "server/core/vocabulary.h"
+#include "server/media/media.h"
 #include "server/training/score.h"
 
 #define DEFAULT_TOLERANCE 5
@@ -386,11 +387,16 @@ enum MHD_Result cs_api_training_frames(const cs_api *api, struct MHD_Connection 
     return cs_http_json(c, 200, o, false, NULL);
 }
 
-/* GET /api/v1/training/cases/{id}/frames/{n}.jpg and .../thumb.jpg. */
+/* GET /api/v1/training/cases/{id}/frames/{n}.jpg and .../thumb.jpg: the
+ * case study's frame, named by the case. The ETag and every error name the
+ * case and never the study: the study's id would tell a trainee that two
+ * cases are the same study (so one's opened reference answers the other).
+ * The view is audited against the study, as any frame view. */
 static enum MHD_Result case_image(const cs_api *api, struct MHD_Connection *c, cs_req *r,
                                   bool thumb)
 {
     enum MHD_Result ret;
+    cs_error e = {0};
     cs_case_rec *k = malloc(sizeof *k);
     cs_course_rec course;
     if (!k)
@@ -399,9 +405,40 @@ static enum MHD_Result case_image(const cs_api *api, struct MHD_Connection *c, c
         free(k);
         return ret;
     }
-    snprintf(r->id, sizeof r->id, "%s", k->study); /* the image handler reads the study's */
+    /* Stored frames never change: the case, seq and kind name the bytes. */
+    char etag[CS_ID_MAX + 48];
+    snprintf(etag, sizeof etag, "\"case-%s-%llu-%s\"", k->id, (unsigned long long)r->num,
+             thumb ? "t" : "f");
+    const char *cache = "private, max-age=31536000, immutable";
+    const char *h[] = {"ETag", etag, "Cache-Control", cache, NULL};
+    const char *inm =
+        MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_NONE_MATCH);
+    uint8_t *img = NULL;
+    size_t len = 0;
+    bool found = false;
+    cs_status st = CS_OK;
+    if (inm && strstr(inm, etag))
+        ret = cs_http_bytes(c, 304, NULL, NULL, 0, false, h);
+    else if ((st = thumb ? cs_media_thumb(api->media, k->study, r->num, &found, &img, &len, &e)
+                         : cs_media_frame(api->media, k->study, r->num, &found, &img, &len, &e)) !=
+             CS_OK) {
+        /* the detail (it may name the study's files) goes to the log only */
+        fprintf(stderr, "capscreen: training case %s, frame %llu: %s\n", k->id,
+                (unsigned long long)r->num, e.msg);
+        ret = cs_http_error(api->metrics, c, st == CS_ERR_CORRUPT ? 422 : 503, false,
+                            st == CS_ERR_CORRUPT ? "frame_undecodable" : "storage_failed",
+                            "frame %llu of case '%s' could not be read", (unsigned long long)r->num,
+                            k->id);
+    } else if (!found) {
+        ret = cs_http_error(api->metrics, c, 404, false, "unknown_frame",
+                            "case '%s' has no frame %llu with an image", k->id,
+                            (unsigned long long)r->num);
+    } else {
+        cs_audit_frame_viewed(api->audit, &r->auth, k->study, r->num);
+        ret = cs_http_bytes(c, 200, "image/jpeg", img, len, true, h);
+    }
     free(k);
-    return cs_ws_frame_image(api, c, r, r->num, thumb);
+    return ret;
 }
 
 enum MHD_Result cs_api_training_frame(const cs_api *api, struct MHD_Connection *c, cs_req *r)
