@@ -37,14 +37,15 @@ static void usage(FILE *f)
           "PNG or TIFF.\n"
           "\n"
           "  --masks DIR   a mask per positive frame (PNG, JPEG or TIFF; x.jpg's mask\n"
-          "                is x.* or x_mask.*, any extension case; white = finding, or\n"
-          "                1 in a mask whose values are all 0 or 1): adds dice (mean over\n"
-          "                positive frames, at the mask's analysis size), hit_rate (share\n"
-          "                of positive frames whose highest-scoring box centre lies\n"
-          "                inside the mask, flagged or not) and flagged_hit_rate (flagged\n"
-          "                and hit). A positive frame without a usable mask (none, two,\n"
-          "                another shape, nothing marked) is named on stderr and counted\n"
-          "                in masks_missing.\n"
+          "                is x.* or x_mask.*, any extension case, in DIR's folder that\n"
+          "                mirrors the frame's (a/x.jpg: a/) or the one anywhere in DIR;\n"
+          "                white = finding, or 1 in a mask whose values are all 0 or 1):\n"
+          "                adds dice (mean over positive frames, at the mask's analysis\n"
+          "                size), hit_rate (share of positive frames whose highest-\n"
+          "                scoring box centre lies inside the mask, flagged or not) and\n"
+          "                flagged_hit_rate (flagged and hit). A positive frame without\n"
+          "                a usable mask (none, two, another shape, nothing marked) is\n"
+          "                named on stderr and counted in masks_missing.\n"
           "  --threshold T the frames are flagged at T instead of the model's threshold\n"
           "                (polyp: T in (0, 1), and the frames are outlined as\n"
           "                `analyze --polyp-threshold T` outlines them)\n"
@@ -66,18 +67,24 @@ static void print_json_number(const char *key, double v, int last)
         printf("\"%s\": null%s", key, last ? "" : ", ");
 }
 
-/* The masks directory, indexed once: each PNG, JPEG or TIFF file
- * (extension in any case) under its base name, sorted by it, so a frame's
- * mask is found by its base name whatever the extensions of frame and mask. */
+/* The masks directory and its subfolders, indexed once: each PNG, JPEG or
+ * TIFF file (extension in any case) under its base name (without folder
+ * and extension), sorted by it, so a frame's mask is found by its base
+ * name whatever the extensions of frame and mask, in the frame's own
+ * subfolder (masks laid out as the frames are) or anywhere when that is
+ * unambiguous (read_mask). */
 typedef struct mask_entry {
-    char *base; /* file name without its extension */
-    char *name; /* file name */
+    char *base;     /* file name without folder and extension */
+    char *name;     /* path relative to the masks directory */
+    size_t dir_len; /* length of name's folder part, with its '/' (0: none) */
 } mask_entry;
 
 typedef struct mask_index {
     const char *dir;
     mask_entry *e;
-    size_t n;
+    size_t n, cap;
+    char **pos_keys; /* base names of the positive frames, sorted */
+    size_t n_pos;
 } mask_index;
 
 static int mask_entry_cmp(const void *a, const void *b)
@@ -85,6 +92,11 @@ static int mask_entry_cmp(const void *a, const void *b)
     const mask_entry *x = a, *y = b;
     int c = strcmp(x->base, y->base);
     return c ? c : strcmp(x->name, y->name);
+}
+
+static int str_cmp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
 /* The length of `name` without a .png, .jpg, .jpeg, .tif or .tiff
@@ -99,54 +111,159 @@ static size_t image_base_len(const char *name)
     return strlen(name);
 }
 
+/* A frame's path relative to DIR, split: its folder part (with the '/')
+ * is path[0..*dir_len), its base name the rest without the extension. */
+static const char *path_leaf(const char *path, size_t *dir_len)
+{
+    const char *slash = strrchr(path, '/');
+    *dir_len = slash ? (size_t)(slash + 1 - path) : 0;
+    return path + *dir_len;
+}
+
 static void mask_index_free(mask_index *ix)
 {
     for (size_t i = 0; i < ix->n; i++) {
         free(ix->e[i].base);
         free(ix->e[i].name);
     }
+    for (size_t i = 0; i < ix->n_pos; i++)
+        free(ix->pos_keys[i]);
     free(ix->e);
+    free(ix->pos_keys);
     *ix = (mask_index){0};
 }
 
-/* Index the masks in `dir`: CS_ERR_IO naming the directory when it cannot
- * be read (missing, not a directory). */
-static cs_status mask_index_build(const char *dir, mask_index *ix, cs_error *err)
+#define MASK_DEPTH_MAX 8 /* subfolder levels indexed (a link loop stops here) */
+
+/* Add the masks of folder `rel` (relative to ix->dir, "" or ending in '/')
+ * and its subfolders. -1 when out of memory; folders that cannot be read
+ * below the top one are skipped (their masks are then reported missing). */
+static int mask_index_add(mask_index *ix, DIR *d, const char *rel, int depth)
+{
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        if (de->d_name[0] == '.')
+            continue;
+        char path[4096];
+        struct stat sb;
+        if ((size_t)snprintf(path, sizeof path, "%s/%s%s", ix->dir, rel, de->d_name) >= sizeof path)
+            continue; /* too long to open: its frame's mask is reported missing */
+        size_t bl = image_base_len(de->d_name);
+        if (bl == strlen(de->d_name)) { /* not a PNG, JPEG or TIFF: a folder? */
+            DIR *sub;
+            if (depth >= MASK_DEPTH_MAX || stat(path, &sb) != 0 || !S_ISDIR(sb.st_mode) ||
+                !(sub = opendir(path)))
+                continue;
+            char srel[4096];
+            if ((size_t)snprintf(srel, sizeof srel, "%s%s/", rel, de->d_name) >= sizeof srel) {
+                closedir(sub);
+                continue;
+            }
+            int rc = mask_index_add(ix, sub, srel, depth + 1);
+            closedir(sub);
+            if (rc < 0)
+                return -1;
+            continue;
+        }
+        if (ix->n == ix->cap) {
+            size_t nc = ix->cap ? ix->cap * 2 : 256;
+            mask_entry *ne = realloc(ix->e, nc * sizeof *ne);
+            if (!ne)
+                return -1;
+            ix->e = ne;
+            ix->cap = nc;
+        }
+        mask_entry *m = &ix->e[ix->n];
+        m->base = strndup(de->d_name, bl);
+        m->dir_len = strlen(rel);
+        m->name = malloc(m->dir_len + strlen(de->d_name) + 1);
+        ix->n++;
+        if (!m->base || !m->name)
+            return -1;
+        sprintf(m->name, "%s%s", rel, de->d_name);
+    }
+    return 0;
+}
+
+/* Index the masks in `dir` and its subfolders, and the base names of the
+ * positive frames of `labels` (to tell when one mask could be two frames').
+ * CS_ERR_IO naming the directory when it cannot be read (missing, not a
+ * directory). */
+static cs_status mask_index_build(const char *dir, const cs_labels *labels, mask_index *ix,
+                                  cs_error *err)
 {
     *ix = (mask_index){.dir = dir};
     DIR *d = opendir(dir);
     if (!d)
         return cs_error_set(err, CS_ERR_IO, "cannot read the masks directory %s: %s", dir,
                             strerror(errno));
-    size_t cap = 0;
-    struct dirent *de;
-    while ((de = readdir(d)) != NULL) {
-        size_t bl = image_base_len(de->d_name);
-        if (de->d_name[0] == '.' || bl == strlen(de->d_name))
-            continue; /* not a PNG, JPEG or TIFF */
-        if (ix->n == cap) {
-            size_t nc = cap ? cap * 2 : 256;
-            mask_entry *ne = realloc(ix->e, nc * sizeof *ne);
-            if (!ne)
-                goto nomem;
-            ix->e = ne;
-            cap = nc;
-        }
-        mask_entry *m = &ix->e[ix->n];
-        m->base = strndup(de->d_name, bl);
-        m->name = strdup(de->d_name);
-        ix->n++;
-        if (!m->base || !m->name)
-            goto nomem;
-    }
+    int rc = mask_index_add(ix, d, "", 0);
     closedir(d);
+    if (rc == 0 && (ix->pos_keys = calloc(labels->n + 1, sizeof *ix->pos_keys)) == NULL)
+        rc = -1;
+    for (size_t i = 0; rc == 0 && i < labels->n; i++) {
+        if (!labels->items[i].value)
+            continue;
+        size_t dl;
+        const char *leaf = path_leaf(labels->items[i].file, &dl);
+        if (!(ix->pos_keys[ix->n_pos++] = strndup(leaf, image_base_len(leaf))))
+            rc = -1;
+    }
+    if (rc < 0) {
+        mask_index_free(ix);
+        return cs_error_set(err, CS_ERR_NOMEM, "out of memory indexing %s", dir);
+    }
     if (ix->n)
         qsort(ix->e, ix->n, sizeof *ix->e, mask_entry_cmp);
+    if (ix->n_pos)
+        qsort(ix->pos_keys, ix->n_pos, sizeof *ix->pos_keys, str_cmp);
     return CS_OK;
-nomem:
-    closedir(d);
-    mask_index_free(ix);
-    return cs_error_set(err, CS_ERR_NOMEM, "out of memory indexing %s", dir);
+}
+
+/* Whether two positive frames (in different folders) have the base name
+ * `key`. */
+static int key_shared(const mask_index *ix, const char *key)
+{
+    size_t lo = 0, hi = ix->n_pos;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (strcmp(ix->pos_keys[mid], key) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo + 1 < ix->n_pos && strcmp(ix->pos_keys[lo], key) == 0 &&
+           strcmp(ix->pos_keys[lo + 1], key) == 0;
+}
+
+/* The candidates for one frame's mask: those in the frame's own folder
+ * (its path relative to DIR, mirrored under the masks directory) and those
+ * anywhere; the first two of each, and how many. */
+typedef struct mask_pick {
+    const mask_entry *here[2], *any[2];
+    size_t n_here, n_any;
+} mask_pick;
+
+/* Add the index entries whose base name is `key` to `p`; `file` is the
+ * frame's path relative to DIR, its folder part file[0..dir_len). */
+static void mask_lookup(const mask_index *ix, const char *key, const char *file, size_t dir_len,
+                        mask_pick *p)
+{
+    size_t lo = 0, hi = ix->n;
+    while (lo < hi) { /* the first entry whose base is not below the key */
+        size_t mid = lo + (hi - lo) / 2;
+        if (strcmp(ix->e[mid].base, key) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    for (size_t i = lo; i < ix->n && strcmp(ix->e[i].base, key) == 0; i++) {
+        const mask_entry *e = &ix->e[i];
+        if (e->dir_len == dir_len && strncmp(e->name, file, dir_len) == 0 && p->n_here++ < 2)
+            p->here[p->n_here - 1] = e;
+        if (p->n_any++ < 2)
+            p->any[p->n_any - 1] = e;
+    }
 }
 
 static int mask_at(const cs_image *m, int x, int y)
@@ -175,39 +292,21 @@ static size_t mask_normalise(cs_image *m)
     return count;
 }
 
-/* The index entries named `key` (without extension), added to the first
- * and second candidates found so far: *first, then *second. */
-static void mask_lookup(const mask_index *ix, const char *key, const mask_entry **first,
-                        const mask_entry **second)
-{
-    size_t lo = 0, hi = ix->n;
-    while (lo < hi) { /* the first entry whose base is not below the key */
-        size_t mid = lo + (hi - lo) / 2;
-        if (strcmp(ix->e[mid].base, key) < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    for (size_t i = lo; i < ix->n && strcmp(ix->e[i].base, key) == 0 && !*second; i++) {
-        if (!*first)
-            *first = &ix->e[i];
-        else
-            *second = &ix->e[i];
-    }
-}
-
-/* The mask of frame `file` (a path relative to DIR; its base name x is
- * matched, as x or x_mask, PolypGen's naming): decoded at analysis size into img, a 0/1 mask as 0/255
- * (mask_normalise). Errors name the reason: no mask, two candidates (x.png
- * and x.jpg, or x.png and x_mask.png: which one is meant is not ours to
- * guess), unreadable, a size
- * that is not the frame's (or a scaled copy of it: the aspect ratio must
- * agree to a pixel), or no finding marked. */
+/* The mask of frame `file` (a path relative to DIR) with base name x: x.*
+ * or x_mask.* (PolypGen's naming), in the frame's folder under the masks
+ * directory, else anywhere under it when that is the only one and no other
+ * positive frame is named x. Decoded at analysis size into img, a 0/1 mask
+ * as 0/255 (mask_normalise). Errors name the reason: no mask, two
+ * candidates (x.png and x.jpg, x.png and x_mask.png, or one in each of two
+ * folders: which one is meant is not ours to guess), one mask for frames
+ * in two folders, unreadable, a size that is not the frame's (or a scaled
+ * copy of it: the aspect ratio must agree to a pixel), or no finding
+ * marked. */
 static cs_status read_mask(const mask_index *ix, const char *file, int frame_w, int frame_h,
                            cs_image *img, cs_error *err)
 {
-    const char *slash = strrchr(file, '/');
-    const char *leaf = slash ? slash + 1 : file;
+    size_t dir_len;
+    const char *leaf = path_leaf(file, &dir_len);
     size_t bl = image_base_len(leaf);
     char key[1024], key_mask[1024 + sizeof "_mask"];
     if (bl >= sizeof key)
@@ -215,16 +314,25 @@ static cs_status read_mask(const mask_index *ix, const char *file, int frame_w, 
     memcpy(key, leaf, bl);
     key[bl] = '\0';
     snprintf(key_mask, sizeof key_mask, "%s_mask", key);
-    const mask_entry *found = NULL, *other = NULL;
-    mask_lookup(ix, key, &found, &other);
-    mask_lookup(ix, key_mask, &found, &other);
-    if (other)
+    mask_pick p = {0};
+    mask_lookup(ix, key, file, dir_len, &p);
+    mask_lookup(ix, key_mask, file, dir_len, &p);
+    const mask_entry *found = p.n_here == 1 ? p.here[0] : p.n_any == 1 ? p.any[0] : NULL;
+    if (p.n_here > 1 || (p.n_here == 0 && p.n_any > 1)) {
+        const mask_entry *const *two = p.n_here > 1 ? p.here : p.any;
         return cs_error_set(err, CS_ERR_CORRUPT, "two masks for %s in %s: %s and %s", file, ix->dir,
-                            found->name, other->name);
+                            two[0]->name, two[1]->name);
+    }
     if (!found)
         return cs_error_set(err, CS_ERR_IO,
                             "no mask for %s in %s (a PNG, JPEG or TIFF named %s or %s)", file,
                             ix->dir, key, key_mask);
+    /* Frames a/x.png and b/x.png with one mask x.png: it cannot be both. */
+    if (p.n_here == 0 && key_shared(ix, key))
+        return cs_error_set(err, CS_ERR_CORRUPT,
+                            "mask %s/%s could be the mask of any positive frame named %s: frames "
+                            "in different folders share that name, so give %s its mask in %s/%.*s",
+                            ix->dir, found->name, key, file, ix->dir, (int)dir_len, file);
     char path[4096];
     snprintf(path, sizeof path, "%s/%s", ix->dir, found->name);
     uint8_t *data = NULL;
@@ -392,8 +500,10 @@ static int run_eval(const char *cmd, const char *finding, int argc, char **argv)
         cli_fail("frames directory %s: %s", dir, no_dir ? strerror(errno) : "not a directory");
         return 1;
     }
-    if (masks && mask_index_build(masks, &mix, &err) != CS_OK) {
-        cli_fail("%s", err.msg);
+    int no_masks = masks && stat(masks, &sb) != 0;
+    if (masks && (no_masks || !S_ISDIR(sb.st_mode))) {
+        cli_fail("cannot read the masks directory %s: %s", masks,
+                 no_masks ? strerror(errno) : "not a directory");
         return 1;
     }
 
@@ -403,6 +513,10 @@ static int run_eval(const char *cmd, const char *finding, int argc, char **argv)
     }
     if (labels.n == 0) {
         cli_fail("%s lists no frames", csv);
+        goto done;
+    }
+    if (masks && mask_index_build(masks, &labels, &mix, &err) != CS_OK) {
+        cli_fail("%s", err.msg);
         goto done;
     }
     if (cs_engine_load_models(model, polyp_model, &eng, &err) != CS_OK ||

@@ -4,7 +4,7 @@
 # plain PNG: TIFF frames and masks (CVC-ClinicDB, ETIS-LaribPolypDB; raw,
 # LZW, grey, palette and 1-bit) read as the PNGs do; 0/1 masks as 0/255
 # ones; a mask that marks nothing is reported, not scored; PolypGen's
-# x_mask names.
+# x_mask names; frames in subfolders paired with masks by folder.
 # Frames are synthetic (drawn here with Pillow: a pink gradient with vessels,
 # and on every other frame a raised, outlined ellipse and its mask), so the
 # test needs no shared data.
@@ -150,4 +150,26 @@ grep -q "two masks for f02.png in .*: f02.png and f02_mask.png" "$T/msuffix2.err
 tail -1 "$T/msuffix2.out" | grep -q '"n_masks": 7, "masks_missing": 1' \
     || fail "ambiguous mask counted: $(tail -1 "$T/msuffix2.out")"
 ok "x_mask.png is x.png's mask; both present is ambiguous"
+
+# frames in subfolders (a name with a space, an upper-case extension) with
+# one base name: masks laid out as the frames are pair by folder and score
+# as the flat pair does; one flat mask for both is named, not used twice
+mkdir -p "$T/nest/a" "$T/nest/b dir" "$T/mnest/a" "$T/mnest/b dir" "$T/mflat"
+cp "$T/png/f00.png" "$T/nest/a/x.png"
+cp "$T/png/f02.png" "$T/nest/b dir/x.PNG"
+cp "$T/masks/f00.png" "$T/mnest/a/x.png"
+cp "$T/masks/f02.png" "$T/mnest/b dir/x_mask.png"
+cp "$T/masks/f00.png" "$T/mflat/x.png"
+printf 'file,polyp\na/x.png,1\nb dir/x.PNG,1\n' >"$T/nest.csv"
+printf 'file,polyp\nf00.png,1\nf02.png,1\n' >"$T/pair.csv"
+eval_json pair "$T/png" "$T/pair.csv" "$T/masks"
+eval_json nest "$T/nest" "$T/nest.csv" "$T/mnest"
+[ "$(tail -1 "$T/nest.out")" = "$(tail -1 "$T/pair.out")" ] \
+    || fail "masks by folder: $(tail -1 "$T/nest.out") vs flat $(tail -1 "$T/pair.out")"
+eval_json nestflat "$T/nest" "$T/nest.csv" "$T/mflat"
+grep -q "no outline score for b dir/x.PNG: mask .*mflat/x.png could be the mask of any" \
+    "$T/nestflat.err" || fail "one mask for two frames not named: $(cat "$T/nestflat.err")"
+tail -1 "$T/nestflat.out" | grep -q '"n_masks": 0, "masks_missing": 2' \
+    || fail "one mask for two frames used: $(tail -1 "$T/nestflat.out")"
+ok "frames in subfolders: masks by folder; one mask for two frames refused"
 cs_finish
