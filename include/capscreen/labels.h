@@ -23,8 +23,9 @@
  *    ignored, and a row may have more fields than the header. At most
  *    CS_LABELS_MAX_COLUMNS fields per line.
  *  - Each further line is one frame: a non-empty file name, the label
- *    exactly `0` or `1`, and (with CS_LABELS_GROUP, when the header has
- *    `group`) the group, a decimal whole number from 0 up. A row must have
+ *    `0` or `1` (also written `1.0`, `0.00`, `1.`: a decimal point and
+ *    only zeros after it, as a float column is written), and (with
+ *    CS_LABELS_GROUP, when the header has `group`) the group, a decimal whole number from 0 up. A row must have
  *    at least as many fields as the rightmost column read. Every file may
  *    be listed once. A header with no rows is a valid, empty list.
  *  - The file may hold at most CS_LABELS_MAX_BYTES bytes.

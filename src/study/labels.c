@@ -203,6 +203,22 @@ void cs_labels_free(cs_labels *l)
     l->n = 0;
 }
 
+/* A label: 0 or 1, optionally with a decimal point and zeros after it
+ * (`1.0`, `0.00`: what a float column of pandas or a spreadsheet writes);
+ * nothing else (not `01`, `+1`, `1e0`, `true`, `0.5`). */
+static int is_label(const char *v)
+{
+    if (v[0] != '0' && v[0] != '1')
+        return 0;
+    if (v[1] == '\0')
+        return 1;
+    if (v[1] != '.')
+        return 0;
+    for (v += 2; *v == '0'; v++)
+        ;
+    return *v == '\0';
+}
+
 cs_status cs_labels_parse(const char *text, size_t len, const char *name, const char *column,
                           unsigned flags, cs_labels *out, cs_error *err)
 {
@@ -293,7 +309,7 @@ cs_status cs_labels_parse(const char *text, size_t len, const char *name, const 
             goto done;
         }
         const char *v = field(&f, (size_t)col_value);
-        if (strcmp(v, "0") != 0 && strcmp(v, "1") != 0) {
+        if (!is_label(v)) {
             st = cs_error_set(err, CS_ERR_CORRUPT, "%s:%ld: %.60s must be 0 or 1, got '%.40s'",
                               name, lineno, column, v);
             goto done;

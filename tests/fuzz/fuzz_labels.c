@@ -3,7 +3,7 @@
  * (column "polyp", group ignored) and as the training tools do (column
  * "bleeding" with CS_LABELS_GROUP). A parse either fails with a reason and
  * an empty list, or yields rows that each have a non-empty file name, a
- * value of 0 or 1 (bleeding the same), a group of -1 or more (-1 only
+ * value of 0 or 1 (however written: `1`, `1.0`; bleeding the same), a group of -1 or more (-1 only
  * without CS_LABELS_GROUP or without the column), a line number in order,
  * and no file twice; anything else aborts.
  *

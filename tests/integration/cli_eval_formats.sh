@@ -4,7 +4,8 @@
 # plain PNG: TIFF frames and masks (CVC-ClinicDB, ETIS-LaribPolypDB; raw,
 # LZW, grey, palette and 1-bit) read as the PNGs do; 0/1 masks as 0/255
 # ones; a mask that marks nothing is reported, not scored; PolypGen's
-# x_mask names; frames in subfolders paired with masks by folder.
+# x_mask names; frames in subfolders paired with masks by folder; labels
+# written as floats.
 # Frames are synthetic (drawn here with Pillow: a pink gradient with vessels,
 # and on every other frame a raised, outlined ellipse and its mask), so the
 # test needs no shared data.
@@ -172,4 +173,12 @@ grep -q "no outline score for b dir/x.PNG: mask .*mflat/x.png could be the mask 
 tail -1 "$T/nestflat.out" | grep -q '"n_masks": 0, "masks_missing": 2' \
     || fail "one mask for two frames used: $(tail -1 "$T/nestflat.out")"
 ok "frames in subfolders: masks by folder; one mask for two frames refused"
+
+# a CSV as pandas writes a float column: an index first, the file last,
+# labels 1.0 and 0.0
+{ echo ",polyp,file"; awk -F, '{ printf "%d,%s.0,%s.png\n", NR - 1, $2, $1 }' "$T/names"; } \
+    >"$T/pandas.csv"
+eval_json pandas "$T/png" "$T/pandas.csv" "$T/masks"
+same_as_png pandas
+ok "labels written 1.0/0.0, file column last: read as 1/0"
 cs_finish

@@ -504,6 +504,28 @@ static void test_file_over_64_mib_is_refused(void **state)
 }
 
 /* Fault 7: only the training reader reads (and needs) `group`. */
+/* A float column (pandas, spreadsheets) writes 1.0 and 0.0: the same
+ * labels; any other number or word is still an error naming its line. */
+static void test_float_written_labels_are_read(void **state)
+{
+    (void)state;
+    cs_labels l =
+        read_col_ok("file,polyp\na.jpg,1.0\nb.jpg,0.0\nc.jpg,1.\nd.jpg,\"0.000\"\n", "polyp");
+    assert_int_equal(l.n, 4);
+    assert_int_equal(l.items[0].value, 1);
+    assert_int_equal(l.items[1].value, 0);
+    assert_int_equal(l.items[2].value, 1);
+    assert_int_equal(l.items[3].value, 0);
+    cs_labels_free(&l);
+    static const char *const bad[] = {"0.5", "1.01", "01", "+1", "1e0", "true", ".0", "1.0x", "10"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        char csv[64];
+        snprintf(csv, sizeof csv, "file,polyp\na.jpg,1\nb.jpg,%s\n", bad[i]);
+        const char *msg = read_col_fails(csv, "polyp", CS_ERR_CORRUPT);
+        assert_non_null(strstr(msg, ":3:"));
+    }
+}
+
 static void test_eval_reader_ignores_group(void **state)
 {
     (void)state;
@@ -632,6 +654,7 @@ int main(void)
         cmocka_unit_test(test_cr_only_and_crlf_line_ends_are_accepted),
         cmocka_unit_test(test_parse_reads_only_len_bytes),
         cmocka_unit_test(test_file_over_64_mib_is_refused),
+        cmocka_unit_test(test_float_written_labels_are_read),
         cmocka_unit_test(test_eval_reader_ignores_group),
         cmocka_unit_test(test_training_reader_needs_a_whole_group),
         cmocka_unit_test(test_file_listed_twice_is_an_error_naming_both_lines),
