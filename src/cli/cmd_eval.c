@@ -111,8 +111,8 @@ static size_t image_base_len(const char *name)
     return strlen(name);
 }
 
-/* A frame's path relative to DIR, split: its folder part (with the '/')
- * is path[0..*dir_len), its base name the rest without the extension. */
+/* The file name in `path` (a path relative to DIR), after its folder
+ * part path[0..*dir_len) (with the '/'; 0 when there is none). */
 static const char *path_leaf(const char *path, size_t *dir_len)
 {
     const char *slash = strrchr(path, '/');
