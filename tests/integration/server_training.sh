@@ -96,7 +96,18 @@ if ref["cleansing"] != {"right_colon": 2, "transverse_colon": 3, "left_colon": 3
 PY
 as teach POST "/api/v1/training/courses/$COURSE/cases" -d "{\"study\": \"$STUDY\"}"
 expect_code 409 "the same study twice in a course"
-ok "a trainer makes a course and a case from a signed study (not an unsigned one, not twice)"
+# Nor in a second course: the first case's reference, open to a trainee who
+# submitted it, would be the known answer of the second.
+as teach POST /api/v1/training/courses -d '{"name": "Colon capsule 2"}'
+expect_code 201 "a second course"
+COURSE2=$(json_get "$T/body" 'd["id"]')
+as teach POST "/api/v1/training/courses/$COURSE2/cases" -d "{\"study\": \"$STUDY\"}"
+expect_code 409 "the same study as a case of a second course"
+[ "$(json_get "$T/body" 'd["error"]')" = case_exists ] || fail "second course: $(cat "$T/body")"
+grep -q "$COURSE" "$T/body" || fail "the refusal does not name the course: $(cat "$T/body")"
+as teach GET "/api/v1/training/courses/$COURSE2/cases"
+[ "$(json_get "$T/body" 'len(d["cases"])')" = 0 ] || fail "the second course has a case: $(cat "$T/body")"
+ok "a trainer makes a course and a case from a signed study (not an unsigned one, not twice, not in two courses)"
 
 # The trainee: training routes only; identity removed.
 for path in /api/v1/worklist "$S" "$S/frames" "$S/frames/0.jpg" "$S/findings" "$S/report" /api/v1/monitor; do

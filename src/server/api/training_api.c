@@ -187,6 +187,30 @@ static json_t *reference_of(const cs_api *api, struct MHD_Connection *c, const c
                      cleansing);
 }
 
+/* The course in which `study` is a case already, in *course ("" when none).
+ * A study is a case of one course only: a trainee who has submitted one
+ * case opens its reference, which would be the known answer of any other
+ * case made from the same study. */
+static cs_status case_of_study(const cs_api *api, const char *study, char course[CS_ID_MAX],
+                               cs_error *e)
+{
+    cs_course_rec *cv = NULL;
+    size_t nc = 0;
+    course[0] = '\0';
+    cs_status st = cs_store_courses_list(api->store, &cv, &nc, e);
+    for (size_t i = 0; st == CS_OK && !course[0] && i < nc; i++) {
+        cs_case_rec *kv = NULL;
+        size_t nk = 0;
+        st = cs_store_cases_list(api->store, cv[i].id, &kv, &nk, e);
+        for (size_t j = 0; st == CS_OK && j < nk; j++)
+            if (strcmp(kv[j].study, study) == 0)
+                snprintf(course, CS_ID_MAX, "%s", cv[i].id);
+        free(kv);
+    }
+    free(cv);
+    return st;
+}
+
 static json_t *case_json(const cs_case_rec *k, bool for_trainee)
 {
     json_t *o = json_pack("{s:s, s:s, s:s, s:I}", "id", k->id, "course", k->course, "label",
@@ -229,7 +253,7 @@ enum MHD_Result cs_api_training_cases(const cs_api *api, struct MHD_Connection *
     cs_case_rec *k = calloc(1, sizeof *k);
     cs_study_rec sr;
     json_t *ref = NULL;
-    char *text = NULL;
+    char *text = NULL, in_course[CS_ID_MAX];
     if (!k) {
         ret = cs_http_error(api->metrics, c, 503, false, "out_of_memory", "out of memory");
     } else if (!study || (json_object_get(o, "label") && !label) ||
@@ -238,6 +262,13 @@ enum MHD_Result cs_api_training_cases(const cs_api *api, struct MHD_Connection *
                             "body needs {\"study\": ID, \"label\": TEXT (optional)}");
     } else if (cs_ws_read_study(api, c, study, &sr, &ret)) {
         /* answered: no such study */
+    } else if (case_of_study(api, study, in_course, &e) != CS_OK) {
+        ret = store_failed(api, c, &e);
+    } else if (in_course[0]) {
+        ret = cs_http_error(api->metrics, c, 409, false, "case_exists",
+                            "this study is a case of course '%s' already; a study is a case of "
+                            "one course only, or that case's reference would answer this one",
+                            in_course);
     } else if ((ref = reference_of(api, c, study, &ret))) {
         text = json_dumps(ref, JSON_COMPACT);
         if (!text || strlen(text) >= sizeof k->reference) {
