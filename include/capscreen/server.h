@@ -75,6 +75,9 @@ typedef struct cs_server_config {
                                              (docs/pacs.md); empty = no export */
     char pacs_aet[17];                     /* pacs_aet: the PACS's AE title (default ORTHANC) */
     char pacs_calling_aet[17];             /* pacs_calling_aet: ours (default CAPSCREEN) */
+    char trusted_proxies[CS_CFG_STR];      /* trusted_proxies: comma-separated addresses of
+                                             reverse proxies whose last X-Forwarded-For is
+                                             the client's address; empty = none */
 } cs_server_config;
 
 /* Built-in defaults: listen 127.0.0.1:8080, data ./capscreen-data, db

@@ -2,6 +2,7 @@
  * environment and flags, in that order of precedence (server.h). */
 #include "capscreen/server.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <stddef.h>
@@ -63,6 +64,7 @@ static const key_def KEYS[] = {
     {"pacs", "CAPSCREEN_PACS", K_STR, F(pacs), 0, 0},
     {"pacs_aet", "CAPSCREEN_PACS_AET", K_STR, F(pacs_aet), 0, 0},
     {"pacs_calling_aet", "CAPSCREEN_PACS_CALLING_AET", K_STR, F(pacs_calling_aet), 0, 0},
+    {"trusted_proxies", "CAPSCREEN_TRUSTED_PROXIES", K_STR, F(trusted_proxies), 0, 0},
 };
 #undef F
 
@@ -85,6 +87,33 @@ void cs_server_config_default(cs_server_config *c)
     c->session_max_s = 12 * 3600;
     snprintf(c->pacs_aet, sizeof c->pacs_aet, "ORTHANC");
     snprintf(c->pacs_calling_aet, sizeof c->pacs_calling_aet, "CAPSCREEN");
+}
+
+/* Empty, or IPv4/IPv6 addresses separated by commas (spaces allowed). */
+static bool address_list_ok(const char *v)
+{
+    while (*v) {
+        char one[INET6_ADDRSTRLEN];
+        unsigned char bin[sizeof(struct in6_addr)];
+        size_t n = strcspn(v, ",");
+        const char *p = v;
+        while (n > 0 && *p == ' ')
+            p++, n--;
+        while (n > 0 && p[n - 1] == ' ')
+            n--;
+        if (n == 0 || n >= sizeof one)
+            return false;
+        memcpy(one, p, n);
+        one[n] = '\0';
+        if (inet_pton(AF_INET, one, bin) != 1 && inet_pton(AF_INET6, one, bin) != 1)
+            return false;
+        v = p + n;
+        while (*v == ' ')
+            v++;
+        if (*v == ',' && !*++v)
+            return false; /* a trailing comma */
+    }
+    return true;
 }
 
 cs_status cs_server_config_set(cs_server_config *c, const char *key, const char *value,
@@ -110,6 +139,13 @@ cs_status cs_server_config_set(cs_server_config *c, const char *key, const char 
             return cs_error_set(err, CS_ERR_ARG,
                                 "config: db must be a postgresql:// URL, or empty for SQLite in"
                                 " the data folder");
+        /* A typo in a proxy's address must not silently leave every
+         * client behind it sharing one address (auth.h, cs_client_ip). */
+        if (strcmp(key, "trusted_proxies") == 0 && !address_list_ok(value))
+            return cs_error_set(err, CS_ERR_ARG,
+                                "config: trusted_proxies must be IP addresses separated by "
+                                "commas, got '%.64s'",
+                                value);
         memcpy(field, value, strlen(value) + 1);
         /* The later of admin_token / admin_token_file wins. */
         if (strcmp(key, "admin_token") == 0)

@@ -21,6 +21,11 @@ PHASE hash-memory PID: 48 logins at once (wrong passwords, each a new name,
   peak memory (VmHWM of PID) by less than 10 password hashes' worth: at
   most 4 argon2id checks of 64 MiB run at once, the rest wait their turn
   (or, after 10 s without one, get 503 busy).
+PHASE proxy: the server trusts 127.0.0.9 as a reverse proxy
+  (trusted_proxies): behind it, failures from one client address
+  (X-Forwarded-For) do not hold back the same name from another, and the
+  audit log names the client's address; only the last element of the last
+  X-Forwarded-For counts, and only from the proxy.
 PHASE limited-before-stop: a short burst of refusals for carol, left open.
 PHASE limited-after-restart: that burst was written at shutdown.
 Prints "ok - ..." per check; exit 1 on the first failure."""
@@ -393,6 +398,58 @@ elif PHASE == "hash-memory":
         fail("hash-memory: alice cannot log in after the flood")
     ok("48 logins at once: peak memory up %d MiB (at most 4 hashes of 64 MiB at once); "
        "%d answered 503 busy" % (grown // 1024, answers.count("busy")))
+elif PHASE == "proxy":
+    PROXY = "127.0.0.9"
+
+    def via(user, password, source=PROXY, forwarded=()):
+        """A login whose request carries one X-Forwarded-For header per item."""
+        c = http.client.HTTPConnection(HOST, PORT, timeout=30, source_address=(source, 0))
+        body = json.dumps({"user": user, "password": password}).encode()
+        c.putrequest("POST", "/api/v1/session")
+        c.putheader("Content-Type", "application/json")
+        c.putheader("Content-Length", str(len(body)))
+        for f in forwarded:
+            c.putheader("X-Forwarded-For", f)
+        c.endheaders(body)
+        r = c.getresponse()
+        r.read()
+        c.close()
+        return r.status
+
+    def audited_ips(action, user):
+        return [e["ip"] for e in audit("action=%s&user=%s&limit=1000" % (action, user))["entries"]]
+
+    attacker, nurse = "198.51.100.7", "198.51.100.8"
+    got = [via("alice", "wrong-password-%d" % i, forwarded=[attacker]) for i in range(5)]
+    if got != [401, 401, 401, 401, 429]:
+        fail("proxy: the attacker's five failures for alice: %r, want four 401 then 429" % got)
+    st = via("alice", "pw-alice-0123456789", forwarded=[nurse])
+    if st != 200:
+        fail("proxy: alice from %s behind the proxy while %s is limited: %d, want 200" %
+             (nurse, attacker, st))
+    if set(audited_ips("session.login_failed", "alice")) & {PROXY} or \
+            attacker not in audited_ips("session.login_failed", "alice") or \
+            audited_ips("session.login", "alice")[0] != nurse:
+        fail("proxy: the audit log does not name the clients behind the proxy: failed %r, "
+             "login %r" % (audited_ips("session.login_failed", "alice"),
+                           audited_ips("session.login", "alice")[:1]))
+    ok("behind a trusted proxy: %s limited, alice at %s logs in; the audit names both" %
+       (attacker, nurse))
+    cases = [  # (user, source, X-Forwarded-For headers, the address audited)
+        ("fwd-untrusted", "127.0.0.10", ["198.51.100.9"], "127.0.0.10"),
+        ("fwd-two-headers", PROXY, ["203.0.113.1", "198.51.100.10"], "198.51.100.10"),
+        ("fwd-list", PROXY, ["203.0.113.1, 198.51.100.11"], "198.51.100.11"),
+        ("fwd-garbage", PROXY, ["198.51.100.12, unknown"], PROXY),
+        ("fwd-v6", PROXY, ["2001:db8::1"], "2001:db8::1"),
+    ]
+    for user, source, fwd, want in cases:
+        if via(user, "wrong-password-0", source, fwd) != 401:
+            fail("proxy: %s: not a plain 401" % user)
+        ips = audited_ips("session.login_failed", user)
+        if ips != [want]:
+            fail("proxy: %s from %s with X-Forwarded-For %r audited as %r, want %r" %
+                 (user, source, fwd, ips, want))
+    ok("X-Forwarded-For: only from the proxy, only its last element, and only an address")
 elif PHASE == "limited-before-stop":
     for i in range(4):
         login("carol", "wrong-%d" % i, source="127.0.0.4")

@@ -4,7 +4,8 @@
 # delay (an attacker cannot lock another address out), refused attempts
 # audited per burst (also across a shutdown), event streams that end with
 # their session (logout, user disabled, new password, expiry), the last admin kept, and the audit log's filters and
-# paging over HTTP; a flood of logins that cannot exhaust the memory.
+# paging over HTTP; a flood of logins that cannot exhaust the memory; the
+# client's address behind a trusted reverse proxy.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 need_python
@@ -29,6 +30,11 @@ run main
 ok "login limits, event streams, last admin, audit over HTTP"
 run hash-memory "$SRV_PID"
 ok "a flood of logins waits for its turn: the password hashes' memory stays bounded"
+# Behind a reverse proxy (docs/deploy.md, "HAProxy"): 127.0.0.9 plays it.
+stop_server
+start_server "$T/data" --trusted-proxies 127.0.0.9
+run proxy
+ok "behind a trusted proxy, limits and the audit log see the client's address"
 run limited-before-stop
 stop_server
 start_server "$T/data"

@@ -32,7 +32,7 @@ static enum MHD_Result login(const cs_api *api, struct MHD_Connection *c, cs_req
     enum MHD_Result ret;
     cs_auth who = {0};
     cs_error e = {0};
-    cs_client_ip(c, who.ip);
+    cs_client_ip(c, api->cfg->trusted_proxies, who.ip);
     json_t *o = cs_http_body_json(api->metrics, c, r, &ret);
     if (!o)
         return ret;

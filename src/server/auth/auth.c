@@ -3,6 +3,7 @@
  * of caller may do is the route table's business (router.c). */
 #include <arpa/inet.h>
 #include <string.h>
+#include <strings.h>
 
 #include "server/auth/auth.h"
 #include "server/core/vocabulary.h"
@@ -18,8 +19,78 @@ unsigned cs_role_bit(const char *role)
     return 0;
 }
 
-void cs_client_ip(struct MHD_Connection *c, char *ip)
+/* The address of `sa` as 16 bytes (IPv4 as IPv4-mapped IPv6), so that a
+ * proxy listed as 10.0.0.5 matches a peer seen as ::ffff:10.0.0.5. */
+static bool addr16(int family, const void *addr, unsigned char out[16])
 {
+    if (family == AF_INET6) {
+        memcpy(out, addr, 16);
+        return true;
+    }
+    if (family != AF_INET)
+        return false;
+    memset(out, 0, 10);
+    out[10] = out[11] = 0xff;
+    memcpy(out + 12, addr, 4);
+    return true;
+}
+
+/* Parse one address of text (n bytes, spaces around allowed) into 16 bytes. */
+static bool parse16(const char *p, size_t n, unsigned char out[16])
+{
+    char one[INET6_ADDRSTRLEN];
+    unsigned char bin[16];
+    while (n > 0 && (*p == ' ' || *p == '\t'))
+        p++, n--;
+    while (n > 0 && (p[n - 1] == ' ' || p[n - 1] == '\t'))
+        n--;
+    if (n == 0 || n >= sizeof one)
+        return false;
+    memcpy(one, p, n);
+    one[n] = '\0';
+    if (inet_pton(AF_INET, one, bin) == 1)
+        return addr16(AF_INET, bin, out);
+    return inet_pton(AF_INET6, one, bin) == 1 && addr16(AF_INET6, bin, out);
+}
+
+/* Is `peer` one of the comma-separated addresses of `list`? */
+static bool listed(const char *list, const unsigned char peer[16])
+{
+    unsigned char a[16];
+    for (const char *p = list; *p;) {
+        size_t n = strcspn(p, ",");
+        if (parse16(p, n, a) && memcmp(a, peer, 16) == 0)
+            return true;
+        p += n;
+        if (*p == ',')
+            p++;
+    }
+    return false;
+}
+
+/* Keep the value of the last X-Forwarded-For header (MHD_KeyValueIterator). */
+static enum MHD_Result last_forwarded(void *cls, enum MHD_ValueKind kind, const char *key,
+                                      const char *value)
+{
+    (void)kind;
+    if (value && strcasecmp(key, "X-Forwarded-For") == 0)
+        *(const char **)cls = value;
+    return MHD_YES;
+}
+
+/* 16 bytes as text: IPv4-mapped addresses as plain IPv4. */
+static void text16(const unsigned char a[16], char *ip)
+{
+    static const unsigned char MAPPED[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    if (memcmp(a, MAPPED, 12) == 0)
+        inet_ntop(AF_INET, a + 12, ip, CS_IP_MAX);
+    else
+        inet_ntop(AF_INET6, a, ip, CS_IP_MAX);
+}
+
+void cs_client_ip(struct MHD_Connection *c, const char *trusted_proxies, char *ip)
+{
+    unsigned char peer[16];
     snprintf(ip, CS_IP_MAX, "?");
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
@@ -27,11 +98,25 @@ void cs_client_ip(struct MHD_Connection *c, char *ip)
         return;
     const struct sockaddr *sa = ci->client_addr;
     if (sa->sa_family == AF_INET)
-        inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, ip,
-                  CS_IP_MAX);
+        addr16(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, peer);
     else if (sa->sa_family == AF_INET6)
-        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, ip,
-                  CS_IP_MAX);
+        addr16(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, peer);
+    else
+        return;
+    text16(peer, ip);
+    if (!trusted_proxies || !trusted_proxies[0] || !listed(trusted_proxies, peer))
+        return;
+    /* The proxy adds its own header after any the client sent, and its
+     * address last within it: only that element is the proxy's word. */
+    const char *fwd = NULL, *last;
+    unsigned char client[16];
+    MHD_get_connection_values(c, MHD_HEADER_KIND, last_forwarded, &fwd);
+    if (!fwd)
+        return;
+    last = strrchr(fwd, ',');
+    last = last ? last + 1 : fwd;
+    if (parse16(last, strlen(last), client))
+        text16(client, ip);
 }
 
 static bool session_ended(const cs_auth_ctx *s, const cs_session_rec *r, int64_t now)
@@ -91,7 +176,7 @@ static cs_status check_session(const cs_auth_ctx *s, const char *cookie, cs_auth
 cs_status cs_auth_check(const cs_auth_ctx *s, struct MHD_Connection *c, cs_auth *out, cs_error *err)
 {
     memset(out, 0, sizeof *out);
-    cs_client_ip(c, out->ip);
+    cs_client_ip(c, s->cfg->trusted_proxies, out->ip);
     const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
     if (!h) {
         const char *cookie = MHD_lookup_connection_value(c, MHD_COOKIE_KIND, "cs_session");

@@ -34,7 +34,14 @@ cs_status cs_auth_check(const cs_auth_ctx *s, struct MHD_Connection *c, cs_auth 
  * that re-check their session. Errors: CS_ERR_IO (store). */
 cs_status cs_auth_session_alive(const cs_auth_ctx *s, const char *session_hash, bool *alive,
                                 cs_error *err) CS_WARN_UNUSED;
-/* The client's address as text into ip (CS_IP_MAX). */
-void cs_client_ip(struct MHD_Connection *c, char *ip);
+/* The client's address as text into ip (CS_IP_MAX; IPv4 as a.b.c.d even
+ * on an IPv6 socket). When the peer is one of `trusted_proxies` (the
+ * config's comma-separated list; NULL or empty: none), the address is
+ * the last element of the last X-Forwarded-For header, which such a
+ * proxy adds (HAProxy's `option forwardfor`); anything a client wrote
+ * before it is ignored, and so is an element that is not an address
+ * (then the proxy's own address stands). Login limits and the audit log
+ * see this address (docs/deploy.md, "HAProxy"). */
+void cs_client_ip(struct MHD_Connection *c, const char *trusted_proxies, char *ip);
 
 #endif

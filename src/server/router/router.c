@@ -141,7 +141,7 @@ void cs_router_begin(const cs_router *rt, struct MHD_Connection *c, cs_req *r, c
     /* Public rows need no caller: spare the store a session lookup for
      * every page, script and /healthz. */
     if (r->row && (r->row->who & CS_WHO_PUBLIC)) {
-        cs_client_ip(c, r->auth.ip);
+        cs_client_ip(c, rt->cfg->trusted_proxies, r->auth.ip);
         return;
     }
     cs_error e = {0};

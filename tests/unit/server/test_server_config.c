@@ -123,6 +123,29 @@ static void bad_values_and_keys_are_refused_with_a_reason(void **state)
     unlink(file);
 }
 
+/* Reverse proxies: none by default; IPv4/IPv6 addresses separated by
+ * commas; anything else (a name, a typo, an empty element) is refused
+ * with the key's name and the list in force kept. */
+static void trusted_proxies_are_a_list_of_addresses(void **state)
+{
+    (void)state;
+    cs_server_config c;
+    cs_error e = {0};
+    cs_server_config_default(&c);
+    assert_string_equal(c.trusted_proxies, "");
+    assert_int_equal(cs_server_config_set(&c, "trusted_proxies", "10.0.0.5, 2001:db8::1", &e),
+                     CS_OK);
+    assert_string_equal(c.trusted_proxies, "10.0.0.5, 2001:db8::1");
+    const char *bad[] = {"haproxy.local", "10.0.0.5,",         ",10.0.0.5",  "10.0.0.5,,10.0.0.6",
+                         "10.0.0.256",    "10.0.0.5 10.0.0.6", "10.0.0.0/24"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_int_equal(cs_server_config_set(&c, "trusted_proxies", bad[i], &e), CS_ERR_ARG);
+        assert_non_null(strstr(e.msg, "trusted_proxies"));
+    }
+    assert_string_equal(c.trusted_proxies, "10.0.0.5, 2001:db8::1");
+    assert_int_equal(cs_server_config_set(&c, "trusted_proxies", "", &e), CS_OK);
+}
+
 /* A site's polyp operating point: unset (the weights' own) by default; a
  * number strictly between 0 and 1 from any level; anything else refused
  * with the key's name, the value in force unchanged. */
@@ -216,6 +239,7 @@ int main(void)
         cmocka_unit_test(db_is_sqlite_by_default_or_a_postgresql_url_at_every_level),
         cmocka_unit_test(the_later_level_picks_between_token_and_token_file),
         cmocka_unit_test(tokens_are_random_and_compared_by_hash),
+        cmocka_unit_test(trusted_proxies_are_a_list_of_addresses),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
