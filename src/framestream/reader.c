@@ -142,9 +142,10 @@ static size_t scan_magic(const uint8_t *buf, size_t from, size_t len)
     return len;
 }
 
-/* The stream has ended with too few bytes for the current state: report
- * what is left as one event, or CS_END when nothing is. */
-static cs_status at_eof(cs_fs_reader *r, cs_fs_event *ev, size_t need)
+/* The stream has ended with too few bytes for a header (file or record)
+ * or a magic: report what is left as one event, or CS_END when nothing is.
+ * (A record whose header passed fails like any record: record_payload.) */
+static cs_status at_eof(cs_fs_reader *r, cs_fs_event *ev)
 {
     uint64_t end = r->base + r->len;
     size_t have = r->len - r->pos;
@@ -165,29 +166,18 @@ static cs_status at_eof(cs_fs_reader *r, cs_fs_event *ev, size_t need)
         return CS_END;
     } else {
         const char *magic = r->state == ST_FILE_HEADER ? CS_FS_FILE_MAGIC : CS_FS_RECORD_MAGIC;
-        bool partial = r->state == ST_PAYLOAD || memcmp(p, magic, have < 4 ? have : 4) == 0;
+        bool partial = memcmp(p, magic, have < 4 ? have : 4) == 0;
         ev->kind = CS_FS_EV_DAMAGE;
         ev->offset = here(r);
         ev->length = have;
         ev->status = partial ? CS_ERR_TRUNCATED : CS_ERR_CORRUPT;
-        if (r->state == ST_PAYLOAD) {
-            ev->has_index = true;
-            ev->frame_index = r->index;
-            ev->capture_time_us = r->time_us;
-            snprintf(ev->reason, sizeof ev->reason,
-                     "record at offset %llu "
-                     "(frame %llu) truncated at end of stream: %zu of %zu "
-                     "bytes",
-                     (unsigned long long)here(r), (unsigned long long)r->index, have, need);
-        } else {
-            snprintf(ev->reason, sizeof ev->reason,
-                     "%s at offset %llu: "
-                     "stream ends after %zu bytes",
-                     r->state == ST_FILE_HEADER
-                         ? (partial ? "truncated file header" : "no file header (stream too short)")
-                         : (partial ? "truncated record header" : "garbage"),
-                     (unsigned long long)here(r), have);
-        }
+        snprintf(ev->reason, sizeof ev->reason,
+                 "%s at offset %llu: "
+                 "stream ends after %zu bytes",
+                 r->state == ST_FILE_HEADER
+                     ? (partial ? "truncated file header" : "no file header (stream too short)")
+                     : (partial ? "truncated record header" : "garbage"),
+                 (unsigned long long)here(r), have);
     }
     r->pos = r->len;
     r->state = ST_DONE;
@@ -224,7 +214,7 @@ static cs_status file_header(cs_fs_reader *r, cs_fs_event *ev, bool *done)
         need = 8;
     }
     if (have < need)
-        return r->finished ? (*done = true, at_eof(r, ev, need)) : CS_AGAIN;
+        return r->finished ? (*done = true, at_eof(r, ev)) : CS_AGAIN;
     r->synced = true;
     if (cs_crc32c(0, p, need - 4) != get32(p + need - 4)) {
         FAIL(r, CS_ERR_CHECKSUM,
@@ -280,7 +270,7 @@ static cs_status record_header(cs_fs_reader *r, cs_fs_event *ev, bool *done)
         }
     }
     if (have < need)
-        return r->finished ? (*done = true, at_eof(r, ev, need)) : CS_AGAIN;
+        return r->finished ? (*done = true, at_eof(r, ev)) : CS_AGAIN;
     if (cs_crc32c(0, p, need - 4) != get32(p + need - 4)) {
         FAIL(r, CS_ERR_CHECKSUM, "record at offset %llu: header CRC mismatch",
              (unsigned long long)here(r));
@@ -315,8 +305,18 @@ static cs_status record_payload(cs_fs_reader *r, cs_fs_event *ev, bool *done)
     const uint8_t *p = cur(r);
 
     *done = false;
-    if (have < need)
-        return r->finished ? (*done = true, at_eof(r, ev, need)) : CS_AGAIN;
+    if (have < need && !r->finished)
+        return CS_AGAIN;
+    if (have < need) {
+        /* The stream ends inside the record. Its header passed, but its
+         * payload_len may still lie (a writer's bug): scan on from one byte
+         * past its start like any failed record, so that intact records
+         * the false length covers are read, not swallowed with it. */
+        char what[96];
+        snprintf(what, sizeof what, "truncated at end of stream: %zu of %zu bytes", have, need);
+        fail_record(r, CS_ERR_TRUNCATED, what);
+        return CS_OK;
+    }
     if (cs_crc32c(0, p + r->hlen, r->plen) != get32(p + r->hlen + r->plen)) {
         fail_record(r, CS_ERR_CHECKSUM, "payload CRC mismatch");
         return CS_OK;
@@ -350,7 +350,7 @@ cs_status cs_fs_reader_next(cs_fs_reader *r, cs_fs_event *ev)
         case ST_RECORD:
             /* Fewer bytes than a magic at the end: the magic scan is done. */
             if (r->finished && r->len - r->pos < 4)
-                return at_eof(r, ev, 4);
+                return at_eof(r, ev);
             st = record_header(r, ev, &done);
             break;
         case ST_PAYLOAD: st = record_payload(r, ev, &done); break;

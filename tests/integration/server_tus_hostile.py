@@ -178,6 +178,39 @@ elif (why := frame_images_match(study, payloads)) is not None:
 else:
     ok("an upload ended under its first body stays ended (410); the study's frames keep their pictures")
 
+# ---- a record length that lies -------------------------------------------------
+# A hub's writer bug: a record header whose CRC passes but whose
+# payload_len runs past the end of the study. Once the upload is complete,
+# that record is one frame error and every record after it is analysed.
+k = 3
+lie = bytearray(stream)
+plen = int.from_bytes(lie[starts[k] + 24:starts[k] + 28], "little")
+lie[starts[k] + 24:starts[k] + 28] = (plen + 10_000_000).to_bytes(4, "little")
+lie[starts[k] + 28:starts[k] + 32] = csfs.crc32c(bytes(lie[starts[k]:starts[k] + 28])).to_bytes(
+    4, "little")
+study, token = new_study()
+A = create(token, {"Upload-Length": str(len(lie))})
+st, _, d = tus("PATCH", A, token, {"Content-Type": OCTET, "Upload-Offset": "0"}, bytes(lie))
+if st != 204:
+    sys.exit(f"PATCH of the stream with a lying record length: {st} {d[:200]!r}")
+
+
+def study_json():
+    return json.loads(call("GET", "/api/v1/studies/" + study, ADMIN)[2])
+
+
+wait_for("the study with a lying record length to be analysed",
+         lambda: study_json()["state"] == "complete")
+d = study_json()
+errors = [(e["frame_index"], e["reason_code"]) for e in d["errors"]]
+if (d["counts"]["analysed"], d["counts"]["failed"]) != (len(records) - 1, 1) or \
+        errors != [(records[k][0], "truncated")]:
+    fail(f"a record length that lies: counts {d['counts']}, errors {d['errors']}; expected "
+         f"{len(records) - 1} frames analysed and frame {records[k][0]} failed (truncated)")
+else:
+    ok(f"a record length that lies: that frame fails (truncated), the {len(records) - 1 - k} "
+       "records after it are analysed")
+
 # ---- concurrent PATCHes: every acknowledged body stays ---------------------------
 # Hubs that retry on new connections send PATCHes to one upload at once.
 # One at a time writes (423 to the others); one that read the offset just

@@ -423,6 +423,36 @@ static void truncated_tail_is_reported_as_truncated(void **state)
     assert_record(&l.e[6], &s, 5);
 }
 
+/* A record header that passes its CRC but whose payload_len runs past the
+ * end of the stream (a writer's bug, or the end of an upload): the records
+ * the false length covers are still read once the stream is finished. */
+static void lying_payload_length_swallows_no_record(void **state)
+{
+    (void)state;
+    static stream s, bad;
+    static evlist l;
+    sb_standard(&s, 8);
+    for (int k = 1; k < s.n - 1; k++) {
+        bad = s;
+        uint8_t *h = bad.buf + s.off[k];
+        uint32_t plen = (uint32_t)(h[24] | h[25] << 8 | h[26] << 16 | (uint32_t)h[27] << 24);
+        cs_fs_encode_record_header(h, s.index[k], 1700000000000000 + (int64_t)s.index[k] * 250000,
+                                   (uint16_t)(k % 3 == 2 ? 0x8001 : 0), plen + 5000);
+        read_all(bad.buf, bad.len, 61, NULL, &l);
+        assert_int_equal(l.n, 1 + s.n);
+        assert_records(&l, 1, &s, 0, k);
+        const ev *d = &l.e[1 + k];
+        assert_int_equal(d->kind, CS_FS_EV_DAMAGE);
+        assert_int_equal(d->status, CS_ERR_TRUNCATED);
+        assert_int_equal(d->off, s.off[k]);
+        assert_int_equal(d->len, s.size[k]);
+        assert_true(d->has_index);
+        assert_int_equal(d->index, s.index[k]);
+        assert_non_null(strstr(d->reason, "truncated at end of stream"));
+        assert_records(&l, k + 2, &s, k + 1, s.n);
+    }
+}
+
 static void reading_can_start_mid_file(void **state)
 {
     (void)state;
@@ -676,6 +706,7 @@ int main(void)
         cmocka_unit_test(corrupted_length_field_fails_the_header_crc),
         cmocka_unit_test(garbage_between_records_is_reported_and_skipped),
         cmocka_unit_test(truncated_tail_is_reported_as_truncated),
+        cmocka_unit_test(lying_payload_length_swallows_no_record),
         cmocka_unit_test(reading_can_start_mid_file),
         cmocka_unit_test(zero_length_payload_round_trips),
         cmocka_unit_test(payload_with_magic_is_one_record),
