@@ -25,7 +25,8 @@ PHASE proxy: the server trusts 127.0.0.9 as a reverse proxy
   (trusted_proxies): behind it, failures from one client address
   (X-Forwarded-For) do not hold back the same name from another, and the
   audit log names the client's address; only the last element of the last
-  X-Forwarded-For counts, and only from the proxy.
+  X-Forwarded-For counts, and only from the proxy; an IPv6 client counts
+  by its /64.
 PHASE limited-before-stop: a short burst of refusals for carol, left open.
 PHASE limited-after-restart: that burst was written at shutdown.
 Prints "ok - ..." per check; exit 1 on the first failure."""
@@ -450,6 +451,16 @@ elif PHASE == "proxy":
             fail("proxy: %s from %s with X-Forwarded-For %r audited as %r, want %r" %
                  (user, source, fwd, ips, want))
     ok("X-Forwarded-For: only from the proxy, only its last element, and only an address")
+    # A host takes any address of its IPv6 /64 at will: the limits count the
+    # /64, or each guess could come from a fresh address.
+    got = [via("v6-user", "wrong-password-%d" % i, forwarded=["2001:db8:0:7::%x" % (i + 1)])
+           for i in range(5)]
+    if got != [401, 401, 401, 401, 429]:
+        fail("proxy: five failures from five addresses of one IPv6 /64: %r, want four 401 "
+             "then 429" % got)
+    if via("v6-user", "wrong-password-x", forwarded=["2001:db8:0:8::1"]) != 401:
+        fail("proxy: another /64 held back by the first one's failures")
+    ok("IPv6: failures from fresh addresses of one /64 count together; another /64 is apart")
 elif PHASE == "limited-before-stop":
     for i in range(4):
         login("carol", "wrong-%d" % i, source="127.0.0.4")

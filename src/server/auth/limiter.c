@@ -2,6 +2,8 @@
  * fixed tables (limiter.h says the rules). */
 #include "server/auth/limiter.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -134,6 +136,22 @@ static addr_slot *addr_of(cs_login_limiter *l, const char *ip, int64_t now_ms, b
     return a;
 }
 
+/* The address the limits count: an IPv6 address by its /64, the block a
+ * host or household is given and picks new addresses in at will (else
+ * each guess could come from a fresh address); IPv4 as it is. */
+static const char *limit_addr(const char *ip, char out[CS_IP_MAX])
+{
+    struct in6_addr a;
+    char text[INET6_ADDRSTRLEN];
+    if (!strchr(ip, ':') || inet_pton(AF_INET6, ip, &a) != 1 || IN6_IS_ADDR_V4MAPPED(&a))
+        return ip;
+    memset(a.s6_addr + 8, 0, 8);
+    if (!inet_ntop(AF_INET6, &a, text, sizeof text))
+        return ip;
+    snprintf(out, CS_IP_MAX, "%s/64", text);
+    return out;
+}
+
 /* ---- counts in a shared store ------------------------------------------- */
 
 static void from_rec(const cs_login_burst_rec *r, cs_login_burst *b)
@@ -179,6 +197,8 @@ static void no_burst(cs_login_burst *b)
 int64_t cs_limiter_admit(cs_login_limiter *l, const char *user, const char *ip, int64_t now_ms,
                          cs_login_burst *evicted)
 {
+    char key[CS_IP_MAX];
+    ip = limit_addr(ip, key);
     no_burst(evicted);
     if (l->store)
         return shared_admit(l, user, ip, now_ms);
@@ -216,6 +236,8 @@ int64_t cs_limiter_admit(cs_login_limiter *l, const char *user, const char *ip, 
 void cs_limiter_failed(cs_login_limiter *l, const char *user, const char *ip, int64_t now_ms,
                        cs_login_burst *evicted)
 {
+    char key[CS_IP_MAX];
+    ip = limit_addr(ip, key);
     no_burst(evicted);
     if (l->store) {
         cs_error e = {0};
@@ -236,6 +258,8 @@ void cs_limiter_failed(cs_login_limiter *l, const char *user, const char *ip, in
 void cs_limiter_succeeded(cs_login_limiter *l, const char *user, const char *ip,
                           cs_login_burst *ended)
 {
+    char key[CS_IP_MAX];
+    ip = limit_addr(ip, key);
     no_burst(ended);
     if (l->store) {
         cs_login_burst_rec r;

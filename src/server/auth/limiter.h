@@ -5,7 +5,9 @@
  * ones, capped at CS_LIMIT_PAIR_MAX_S) before its next attempt is even
  * checked. A success clears the pair. Another address trying the same
  * name is not slowed by an attacker's pair, so nobody can lock someone
- * else's account.
+ * else's account. An IPv6 address counts as its /64 (pairs, the address
+ * ceiling and the bursts' ip, "2001:db8:1:2::/64"): a host may take any
+ * address of its /64, and would otherwise get fresh counts at will.
  *
  * A ceiling per address alone is kept for password spraying (one address,
  * many names): it starts only after CS_LIMIT_ADDR_FREE failures from the

@@ -1,8 +1,8 @@
 /* test_server_login_limiter.c - the failed-login limiter (auth/limiter.h) with a
  * clock the test moves: per-pair delays that grow and are capped, another
- * address unaffected, a success clearing the pair, the high per-address
- * ceiling, bursts of refusals taken once quiet, and a full table that
- * evicts without losing a burst. */
+ * address unaffected, IPv6 counted by its /64, a success clearing the pair,
+ * the high per-address ceiling, bursts of refusals taken once quiet, and a
+ * full table that evicts without losing a burst. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -59,6 +59,32 @@ static void test_other_address_not_blocked(void **state)
     assert_true(cs_limiter_admit(l, "alice", "10.0.0.2", now, &ev) > 0);
     assert_int_equal(cs_limiter_admit(l, "alice", "10.0.0.1", now, &ev), 0);
     assert_int_equal(cs_limiter_admit(l, "bob", "10.0.0.2", now, &ev), 0);
+    cs_limiter_free(l);
+}
+
+/* An IPv6 host may take any address of its /64: the counts follow the
+ * /64, so fresh addresses there bring no fresh attempts; another /64 and
+ * IPv4 are apart, and the burst names the /64. */
+static void test_ipv6_counts_by_its_64(void **state)
+{
+    (void)state;
+    cs_login_limiter *l = cs_limiter_new();
+    cs_login_burst ev, b;
+    char ip[64];
+    int64_t now = T0;
+    for (int i = 0; i <= CS_LIMIT_PAIR_FREE; i++) {
+        snprintf(ip, sizeof ip, "2001:db8:0:1::%x", i + 1);
+        now = fail_n(l, "alice", ip, 1, now);
+    }
+    assert_int_equal(cs_limiter_admit(l, "alice", "2001:db8:0:1:ffff:1:2:3", now, &ev), 2000);
+    assert_int_equal(cs_limiter_admit(l, "alice", "2001:db8:0:2::1", now, &ev), 0);
+    assert_int_equal(cs_limiter_admit(l, "alice", "10.0.0.1", now, &ev), 0);
+    assert_true(cs_limiter_take_burst(l, now, true, &b));
+    assert_string_equal(b.ip, "2001:db8:0:1::/64");
+    assert_int_equal(b.refused, 1);
+    /* A success anywhere in the /64 clears it. */
+    cs_limiter_succeeded(l, "alice", "2001:db8:0:1::99", &ev);
+    assert_int_equal(cs_limiter_admit(l, "alice", "2001:db8:0:1::5", now, &ev), 0);
     cs_limiter_free(l);
 }
 
@@ -155,6 +181,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_pair_delay_grows_and_is_capped),
         cmocka_unit_test(test_other_address_not_blocked),
+        cmocka_unit_test(test_ipv6_counts_by_its_64),
         cmocka_unit_test(test_success_clears_pair),
         cmocka_unit_test(test_address_ceiling_high_and_capped),
         cmocka_unit_test(test_bursts_taken_when_quiet),
