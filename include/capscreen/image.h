@@ -50,7 +50,7 @@ void cs_analysis_size(int w, int h, int *out_w, int *out_h);
 void cs_scaled_size(int w, int h, int min_side, int *out_w, int *out_h);
 
 /* Decode an encoded frame (JPEG or PNG, told apart by magic bytes) to
- * analysis size. Errors: CS_ERR_EMPTY, CS_ERR_NOT_IMAGE, CS_ERR_TRUNCATED,
+ * analysis size; a PNG's transparency is composited onto black. Errors: CS_ERR_EMPTY, CS_ERR_NOT_IMAGE, CS_ERR_TRUNCATED,
  * CS_ERR_CORRUPT, CS_ERR_UNSUPPORTED, CS_ERR_TOO_LARGE, CS_ERR_NOMEM, each
  * with a reason in `err`. On error `out` is left zeroed. */
 cs_status cs_decode_frame(const uint8_t *data, size_t len, cs_image *out,

@@ -40,7 +40,12 @@ cs_status cs_decode_png(const uint8_t *data, size_t len, int detail_min_side, cs
         png_image_free(&png);
         return cs_error_set(err, CS_ERR_NOMEM, "out of memory decoding PNG");
     }
-    if (!png_image_finish_read(&png, NULL, full, (png_int_32)stride, NULL)) {
+    /* Transparency is composited onto black, the colour of "no image"
+     * (a capsule frame's vignette; a mask's background). Without a
+     * background libpng composites onto whatever the buffer holds, here
+     * uninitialised heap: the pixels would differ from run to run. */
+    static const png_color black = {0, 0, 0};
+    if (!png_image_finish_read(&png, &black, full, (png_int_32)stride, NULL)) {
         st =
             cs_error_set(err,
                          strstr(png.message, "EOF") || strstr(png.message, "end") ? CS_ERR_TRUNCATED

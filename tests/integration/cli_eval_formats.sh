@@ -3,9 +3,9 @@
 # shapes other people's data sets come in, each against the same frames as
 # plain PNG: TIFF frames and masks (CVC-ClinicDB, ETIS-LaribPolypDB; raw,
 # LZW, grey, palette and 1-bit) read as the PNGs do; 0/1 masks as 0/255
-# ones; a mask that marks nothing is reported, not scored; PolypGen's
-# x_mask names; frames in subfolders paired with masks by folder; labels
-# written as floats.
+# ones, grey + alpha ones as plain; a mask that marks nothing is reported,
+# not scored; PolypGen's x_mask names; frames in subfolders paired with
+# masks by folder; labels written as floats.
 # Frames are synthetic (drawn here with Pillow: a pink gradient with vessels,
 # and on every other frame a raised, outlined ellipse and its mask), so the
 # test needs no shared data.
@@ -122,6 +122,21 @@ PY
 eval_json m01 "$T/png" "$T/png.csv" "$T/m01"
 same_as_png m01
 ok "0/1 masks read as 0/255"
+
+# masks kept in a PNG's alpha (white, transparent off the polyp) read as
+# the plain ones: transparency is composited onto black, every time
+"$PY" - "$T" <<'PY'
+import glob, os, sys
+from PIL import Image
+T = sys.argv[1]
+os.makedirs(T + "/malpha")
+for p in sorted(glob.glob(T + "/masks/*.png")):
+    m = Image.open(p)
+    Image.merge("LA", (Image.new("L", m.size, 255), m)).save(T + "/malpha/" + os.path.basename(p))
+PY
+eval_json malpha "$T/png" "$T/png.csv" "$T/malpha"
+same_as_png malpha
+ok "grey + alpha masks read as the plain ones"
 
 # a positive frame whose mask marks nothing (all black) is named and left
 # out of dice and hit_rate, as a missing mask is

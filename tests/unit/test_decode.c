@@ -305,6 +305,73 @@ static void test_tiff_decodes_like_png(void **state)
     free(png);
 }
 
+/* Decode `png` after leaving `junk` bytes in a freed heap block of the
+ * size the decoder allocates for a 64x64 frame (malloc hands it back). */
+static void decode_after_junk(const uint8_t *png, size_t len, uint8_t junk, cs_image *out)
+{
+    uint8_t *heap = malloc(64 * 64 * 3);
+    assert_non_null(heap);
+    memset(heap, junk, 64 * 64 * 3);
+    free(heap);
+    cs_error err = {0};
+    assert_int_equal(cs_decode_frame(png, len, out, &err), CS_OK);
+}
+
+/* A PNG with transparency (RGBA, or a mask kept in grey + alpha) is
+ * composited onto black, the same every time: libpng given no background
+ * composites onto whatever the output buffer held. */
+static void test_png_alpha_is_composited_onto_black(void **state)
+{
+    (void)state;
+    enum { W = 64, H = 64 };
+    uint8_t *rgba = malloc(W * H * 4);
+    assert_non_null(rgba);
+    for (int y = 0; y < H; y++)
+        for (int x = 0; x < W; x++) {
+            uint8_t *p = rgba + ((size_t)y * W + x) * 4;
+            int opaque = x < W / 2, half = x == W / 2;
+            p[0] = opaque ? 200 : 255;
+            p[1] = opaque ? 100 : 255;
+            p[2] = opaque ? 50 : 255;
+            p[3] = opaque ? 255 : half ? 128 : 0;
+        }
+    png_image pi;
+    memset(&pi, 0, sizeof pi);
+    pi.version = PNG_IMAGE_VERSION;
+    pi.width = W;
+    pi.height = H;
+    pi.format = PNG_FORMAT_RGBA;
+    png_alloc_size_t len = 0;
+    assert_true(png_image_write_to_memory(&pi, NULL, &len, 0, rgba, 0, NULL));
+    uint8_t *png = malloc(len);
+    assert_non_null(png);
+    assert_true(png_image_write_to_memory(&pi, png, &len, 0, rgba, 0, NULL));
+
+    cs_image a, b;
+    decode_after_junk(png, len, 0x5A, &a);
+    decode_after_junk(png, len, 0xFF, &b);
+    assert_int_equal(a.width, W);
+    assert_int_equal(a.height, H);
+    assert_memory_equal(a.rgb, b.rgb, (size_t)W * H * 3);
+    for (int y = 0; y < H; y++)
+        for (int x = 0; x < W; x++) {
+            const uint8_t *p = a.rgb + ((size_t)y * W + x) * 3;
+            if (x < W / 2) { /* opaque: its own colour */
+                assert_int_equal(p[0], 200);
+                assert_int_equal(p[1], 100);
+                assert_int_equal(p[2], 50);
+            } else if (x > W / 2) { /* transparent: black */
+                assert_int_equal(p[0] | p[1] | p[2], 0);
+            } else { /* half white over black: grey, not white or black */
+                assert_true(p[0] > 60 && p[0] < 230 && p[0] == p[1] && p[1] == p[2]);
+            }
+        }
+    cs_image_free(&a);
+    cs_image_free(&b);
+    free(png);
+    free(rgba);
+}
+
 static void test_truncated_png_is_an_error(void **state)
 {
     (void)state;
@@ -742,6 +809,7 @@ int main(void)
         cmocka_unit_test(test_synthetic_jpeg_sizes_336_224_and_non_square),
         cmocka_unit_test(test_png_decodes_with_jpeg_colours),
         cmocka_unit_test(test_tiff_decodes_like_png),
+        cmocka_unit_test(test_png_alpha_is_composited_onto_black),
         cmocka_unit_test(test_truncated_png_is_an_error),
         cmocka_unit_test(test_tiny_png_is_unsupported),
         cmocka_unit_test(test_png16_without_gama_decodes_like_png8),
