@@ -322,6 +322,17 @@ void cs_http_date(int64_t t, char *out, size_t cap)
     strftime(out, cap, "%a, %d %b %Y %H:%M:%S GMT", &tm);
 }
 
+/* Make the bytes of the file at `path` durable: true when fsync says so. */
+static bool fsync_file(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    bool ok = fsync(fd) == 0;
+    close(fd);
+    return ok;
+}
+
 cs_status cs_tus_reconcile(cs_upload_files *s, cs_store *store, cs_error *err)
 {
     cs_upload_rec *ups = NULL;
@@ -341,6 +352,12 @@ cs_status cs_tus_reconcile(cs_upload_files *s, cs_store *store, cs_error *err)
             keep = (uint64_t)u->length;
         if (keep < u->offset)
             keep = u->offset < (uint64_t)st.st_size ? u->offset : (uint64_t)st.st_size;
+        /* Bytes past the recorded offset were written but never fsynced
+         * (the crash came first): they are recorded, and so acknowledged
+         * to the next HEAD, only once they are durable; else cut off, and
+         * the client sends them again. */
+        if (keep > u->offset && !fsync_file(path))
+            keep = u->offset;
         if (keep != (uint64_t)st.st_size && truncate(path, (off_t)keep) != 0) {
             r = cs_error_set(err, CS_ERR_IO, "cannot cut %s to %llu bytes: %s", path,
                              (unsigned long long)keep, strerror(errno));

@@ -77,7 +77,9 @@ bool cs_tus_lock_held(cs_upload_files *s, const char *id);
 void cs_tus_lock_release(cs_upload_files *s, const char *id, uint64_t ticket);
 
 /* At start: match each open upload's stored offset (in `store`) with its
- * file: bytes never acknowledged are cut off. Not for a shared store
+ * file: bytes never acknowledged are cut off; bytes a crashed request wrote
+ * past the stored offset are fsynced before the offset records them (cut
+ * off instead if the fsync fails). Not for a shared store
  * (other servers may be writing; cs_tus_file_open_at cuts instead).
  * Errors: CS_ERR_IO, the store's. */
 cs_status cs_tus_reconcile(cs_upload_files *s, cs_store *store, cs_error *err) CS_WARN_UNUSED;
