@@ -37,9 +37,10 @@ static void usage(FILE *f)
           "PNG or TIFF.\n"
           "\n"
           "  --masks DIR   a mask per positive frame (PNG, JPEG or TIFF; x.jpg's mask\n"
-          "                is x.* or x_mask.*, any extension case, in DIR's folder that\n"
-          "                mirrors the frame's (a/x.jpg: a/) or the one anywhere in DIR;\n"
-          "                white = finding, or 1 in a mask whose values are all 0 or 1):\n"
+          "                is x.* or x_mask.* (12.jpg's also p12.*), any extension case,\n"
+          "                in DIR's folder that mirrors the frame's (a/x.jpg: a/) or the\n"
+          "                one anywhere in DIR; white = finding, or 1 in a mask whose\n"
+          "                values are all 0 or 1; transparent = black):\n"
           "                adds dice (mean over positive frames, at the mask's analysis\n"
           "                size), hit_rate (share of positive frames whose highest-\n"
           "                scoring box centre lies inside the mask, flagged or not) and\n"
@@ -220,9 +221,9 @@ static cs_status mask_index_build(const char *dir, const cs_labels *labels, mask
     return CS_OK;
 }
 
-/* Whether two positive frames (in different folders) have the base name
- * `key`. */
-static int key_shared(const mask_index *ix, const char *key)
+/* How many positive frames have the base name `key` (0, 1, 2: at least
+ * two). */
+static int key_count(const mask_index *ix, const char *key)
 {
     size_t lo = 0, hi = ix->n_pos;
     while (lo < hi) {
@@ -232,9 +233,15 @@ static int key_shared(const mask_index *ix, const char *key)
         else
             hi = mid;
     }
-    return lo + 1 < ix->n_pos && strcmp(ix->pos_keys[lo], key) == 0 &&
-           strcmp(ix->pos_keys[lo + 1], key) == 0;
+    int n = 0;
+    while (n < 2 && lo + (size_t)n < ix->n_pos && strcmp(ix->pos_keys[lo + (size_t)n], key) == 0)
+        n++;
+    return n;
 }
+
+/* Whether two positive frames (in different folders) have the base name
+ * `key`. */
+static int key_shared(const mask_index *ix, const char *key) { return key_count(ix, key) > 1; }
 
 /* The candidates for one frame's mask: those in the frame's own folder
  * (its path relative to DIR, mirrored under the masks directory) and those
@@ -293,7 +300,9 @@ static size_t mask_normalise(cs_image *m)
 }
 
 /* The mask of frame `file` (a path relative to DIR) with base name x: x.*
- * or x_mask.* (PolypGen's naming), in the frame's folder under the masks
+ * or x_mask.* (PolypGen's naming), or for a numbered frame px.* (ETIS's,
+ * CVC-ColonDB's), an alias only when no positive frame has it as its own
+ * name; in the frame's folder under the masks
  * directory, else anywhere under it when that is the only one and no other
  * positive frame is named x. Decoded at analysis size into img, a 0/1 mask
  * as 0/255 (mask_normalise). Errors name the reason: no mask, two
@@ -308,15 +317,24 @@ static cs_status read_mask(const mask_index *ix, const char *file, int frame_w, 
     size_t dir_len;
     const char *leaf = path_leaf(file, &dir_len);
     size_t bl = image_base_len(leaf);
-    char key[1024], key_mask[1024 + sizeof "_mask"];
+    char key[1024], key_mask[1024 + sizeof "_mask"], key_p[1024 + 1];
     if (bl >= sizeof key)
         return cs_error_set(err, CS_ERR_IO, "no mask for %s: name too long", file);
     memcpy(key, leaf, bl);
     key[bl] = '\0';
     snprintf(key_mask, sizeof key_mask, "%s_mask", key);
+    /* ETIS-LaribPolypDB and CVC-ColonDB number their frames (12.tif) and
+     * name the masks p12.tif: for numbered frames only. */
+    int numbered = bl > 0 && strspn(key, "0123456789") == bl;
+    snprintf(key_p, sizeof key_p, "p%s", key);
     mask_pick p = {0};
     mask_lookup(ix, key, file, dir_len, &p);
-    mask_lookup(ix, key_mask, file, dir_len, &p);
+    /* Another positive frame's own name is that frame's mask, never an
+     * alias of this one's. */
+    if (key_count(ix, key_mask) == 0)
+        mask_lookup(ix, key_mask, file, dir_len, &p);
+    if (numbered && key_count(ix, key_p) == 0)
+        mask_lookup(ix, key_p, file, dir_len, &p);
     const mask_entry *found = p.n_here == 1 ? p.here[0] : p.n_any == 1 ? p.any[0] : NULL;
     if (p.n_here > 1 || (p.n_here == 0 && p.n_any > 1)) {
         const mask_entry *const *two = p.n_here > 1 ? p.here : p.any;
@@ -325,8 +343,8 @@ static cs_status read_mask(const mask_index *ix, const char *file, int frame_w, 
     }
     if (!found)
         return cs_error_set(err, CS_ERR_IO,
-                            "no mask for %s in %s (a PNG, JPEG or TIFF named %s or %s)", file,
-                            ix->dir, key, key_mask);
+                            "no mask for %s in %s (a PNG, JPEG or TIFF named %s or %s%s%s)", file,
+                            ix->dir, key, key_mask, numbered ? " or " : "", numbered ? key_p : "");
     /* Frames a/x.png and b/x.png with one mask x.png: it cannot be both. */
     if (p.n_here == 0 && key_shared(ix, key))
         return cs_error_set(err, CS_ERR_CORRUPT,

@@ -4,8 +4,8 @@
 # plain PNG: TIFF frames and masks (CVC-ClinicDB, ETIS-LaribPolypDB; raw,
 # LZW, grey, palette and 1-bit) read as the PNGs do; 0/1 masks as 0/255
 # ones, grey + alpha ones as plain; a mask that marks nothing is reported,
-# not scored; PolypGen's x_mask names; frames in subfolders paired with
-# masks by folder; labels written as floats.
+# not scored; PolypGen's x_mask names, ETIS's p12 for 12; frames in
+# subfolders paired with masks by folder; labels written as floats.
 # Frames are synthetic (drawn here with Pillow: a pink gradient with vessels,
 # and on every other frame a raised, outlined ellipse and its mask), so the
 # test needs no shared data.
@@ -166,6 +166,33 @@ grep -q "two masks for f02.png in .*: f02.png and f02_mask.png" "$T/msuffix2.err
 tail -1 "$T/msuffix2.out" | grep -q '"n_masks": 7, "masks_missing": 1' \
     || fail "ambiguous mask counted: $(tail -1 "$T/msuffix2.out")"
 ok "x_mask.png is x.png's mask; both present is ambiguous"
+
+# ETIS-LaribPolypDB and CVC-ColonDB: numbered TIFF frames 1.tif, masks
+# p1.tif; a frame literally named p3 keeps its own mask p3, which is never
+# frame 3's
+mkdir -p "$T/etis" "$T/etism"
+{
+    echo "file,polyp"
+    while IFS=, read -r name label; do
+        n=$((10#${name#f} + 1))
+        cp "$T/tif/$name.tif" "$T/etis/$n.tif"
+        [ "$label" = 1 ] && cp "$T/tifmasks/$name.tif" "$T/etism/p$n.tif"
+        echo "$n.tif,$label"
+    done <"$T/names"
+} >"$T/etis.csv"
+eval_json etis "$T/etis" "$T/etis.csv" "$T/etism"
+same_as_png etis
+mkdir -p "$T/etis2" "$T/etis2m"
+cp "$T/etis/3.tif" "$T/etis/1.tif" "$T/etis2/"
+cp "$T/etis/3.tif" "$T/etis2/p3.tif"
+cp "$T/etism/p3.tif" "$T/etism/p1.tif" "$T/etis2m/"
+printf 'file,polyp\n3.tif,1\np3.tif,1\n1.tif,1\n' >"$T/etis2.csv"
+eval_json etis2 "$T/etis2" "$T/etis2.csv" "$T/etis2m"
+grep -q "no outline score for 3.tif: no mask" "$T/etis2.err" \
+    || fail "frame 3 took frame p3's mask: $(cat "$T/etis2.err")"
+tail -1 "$T/etis2.out" | grep -q '"n_masks": 2, "masks_missing": 1' \
+    || fail "numbered masks: $(tail -1 "$T/etis2.out")"
+ok "numbered frames find their pN masks; another frame's own mask is not taken"
 
 # frames in subfolders (a name with a space, an upper-case extension) with
 # one base name: masks laid out as the frames are pair by folder and score
