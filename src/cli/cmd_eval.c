@@ -300,17 +300,16 @@ static size_t mask_normalise(cs_image *m)
 }
 
 /* The mask of frame `file` (a path relative to DIR) with base name x: x.*
- * or x_mask.* (PolypGen's naming), or for a numbered frame px.* (ETIS's,
- * CVC-ColonDB's), an alias only when no positive frame has it as its own
- * name; in the frame's folder under the masks
- * directory, else anywhere under it when that is the only one and no other
- * positive frame is named x. Decoded at analysis size into img, a 0/1 mask
- * as 0/255 (mask_normalise). Errors name the reason: no mask, two
- * candidates (x.png and x.jpg, x.png and x_mask.png, or one in each of two
- * folders: which one is meant is not ours to guess), one mask for frames
- * in two folders, unreadable, a size that is not the frame's (or a scaled
- * copy of it: the aspect ratio must agree to a pixel), or no finding
- * marked. */
+ * or x_mask.* (PolypGen's naming), or for a numbered frame px.* (ETIS's),
+ * an alias only when no positive frame has it as its own name; in the
+ * frame's folder under the masks directory, else anywhere under it when
+ * that is the only one and no other positive frame is named x. Decoded at
+ * analysis size into img, a 0/1 mask as 0/255 (mask_normalise). Errors
+ * name the reason: no mask, two candidates (x.png and x.jpg, x.png and
+ * x_mask.png, or one in each of two folders: which one is meant is not
+ * ours to guess), one mask for frames in two folders, unreadable, a size
+ * that is not the frame's (or a scaled copy of it: the aspect ratio must
+ * agree to a pixel), or no finding marked. */
 static cs_status read_mask(const mask_index *ix, const char *file, int frame_w, int frame_h,
                            cs_image *img, cs_error *err)
 {
@@ -323,8 +322,8 @@ static cs_status read_mask(const mask_index *ix, const char *file, int frame_w, 
     memcpy(key, leaf, bl);
     key[bl] = '\0';
     snprintf(key_mask, sizeof key_mask, "%s_mask", key);
-    /* ETIS-LaribPolypDB and CVC-ColonDB number their frames (12.tif) and
-     * name the masks p12.tif: for numbered frames only. */
+    /* ETIS-LaribPolypDB numbers its frames (12.tif) and names the masks
+     * p12.tif: for numbered frames only. */
     int numbered = bl > 0 && strspn(key, "0123456789") == bl;
     snprintf(key_p, sizeof key_p, "p%s", key);
     mask_pick p = {0};

@@ -167,7 +167,7 @@ tail -1 "$T/msuffix2.out" | grep -q '"n_masks": 7, "masks_missing": 1' \
     || fail "ambiguous mask counted: $(tail -1 "$T/msuffix2.out")"
 ok "x_mask.png is x.png's mask; both present is ambiguous"
 
-# ETIS-LaribPolypDB and CVC-ColonDB: numbered TIFF frames 1.tif, masks
+# ETIS-LaribPolypDB as released: numbered TIFF frames 1.tif, masks
 # p1.tif; a frame literally named p3 keeps its own mask p3, which is never
 # frame 3's
 mkdir -p "$T/etis" "$T/etism"
