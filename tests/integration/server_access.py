@@ -12,8 +12,9 @@ PHASE main:
   and of a password change;
   the last admin cannot be demoted or disabled (409 last_admin);
   GET /api/v1/audit: filter values decoded byte-exact (%25, +, %2B, UTF-8),
-  %00 refused, limit checked, and paging by next_before loses nothing.
-PHASE limits|streams|last_admin|audit: that check alone.
+  %00 refused, limit checked, and paging by next_before loses nothing;
+  a login posted from another site's page (Sec-Fetch-Site) is refused.
+PHASE limits|streams|last_admin|audit|cross_site: that check alone.
 PHASE expiry: with session_idle 60, a stream alone ends when its session
   goes idle.
 PHASE hash-memory PID: 48 logins at once (wrong passwords, each a new name,
@@ -343,8 +344,36 @@ def check_audit_http():
        len(full))
 
 
+# ---- login CSRF ------------------------------------------------------------
+def check_login_cross_site():
+    """A hostile page's form (text/plain, so no CORS preflight) posting a
+    login: the browser says Sec-Fetch-Site cross-site (or same-site, a
+    sibling host); it must not get a session cookie."""
+    body = json.dumps({"user": "alice", "password": "pw-alice-0123456789", "x": "="}).encode()
+    for site in ("cross-site", "same-site"):
+        c = http.client.HTTPConnection(HOST, PORT, timeout=30)
+        c.request("POST", "/api/v1/session", body=body,
+                  headers={"Content-Type": "text/plain", "Origin": "https://evil.example",
+                           "Sec-Fetch-Site": site, "Sec-Fetch-Mode": "navigate"})
+        r = c.getresponse()
+        b = r.read()
+        c.close()
+        if r.status != 403 or r.getheader("Set-Cookie") or \
+                json.loads(b).get("error") != "cross_site":
+            fail("a login posted with Sec-Fetch-Site %s: %d, cookie %r, want 403 cross_site "
+                 "and no cookie" % (site, r.status, r.getheader("Set-Cookie")))
+    for headers in ({"Sec-Fetch-Site": "same-origin"}, {"Sec-Fetch-Site": "none"}, {}):
+        st, h, _ = request("POST", "/api/v1/session",
+                           {"user": "alice", "password": "pw-alice-0123456789"}, headers=headers)
+        if st != 200 or "set-cookie" not in h:
+            fail("a login from the server's own page (%r): %d" % (headers, st))
+    ok("a login posted from another site gets 403 cross_site and no cookie; the own page, "
+       "a typed address and scripts log in")
+
+
 CHECKS = {"limits": check_login_limits, "streams": check_streams,
-          "last_admin": check_last_admin, "audit": check_audit_http}
+          "last_admin": check_last_admin, "audit": check_audit_http,
+          "cross_site": check_login_cross_site}
 if PHASE == "main":
     for check in CHECKS.values():
         check()

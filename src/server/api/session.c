@@ -27,11 +27,25 @@ static json_t *session_json(const cs_api *api, const char *user, const char *rol
                      (json_int_t)(created_at + api->cfg->session_max_s));
 }
 
+/* A login posted from another site's page: a hostile page can post a
+ * form (text/plain, no preflight) that logs the visitor's browser into
+ * the attacker's account, where the visitor would then read and write
+ * reports (login CSRF). Browsers say where a request comes from
+ * (Sec-Fetch-Site); clients that do not (scripts, old browsers) pass. */
+static bool from_other_site(struct MHD_Connection *c)
+{
+    const char *s = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Sec-Fetch-Site");
+    return s && strcmp(s, "same-origin") != 0 && strcmp(s, "none") != 0;
+}
+
 static enum MHD_Result login(const cs_api *api, struct MHD_Connection *c, cs_req *r)
 {
     enum MHD_Result ret;
     cs_auth who = {0};
     cs_error e = {0};
+    if (from_other_site(c))
+        return cs_http_error(api->metrics, c, 403, false, "cross_site",
+                             "log in from capscreen's own login page, not from another site");
     cs_client_ip(c, api->cfg->trusted_proxies, who.ip);
     json_t *o = cs_http_body_json(api->metrics, c, r, &ret);
     if (!o)
