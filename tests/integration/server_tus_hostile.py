@@ -92,9 +92,12 @@ def wait_for(what, cond, limit=30.0):
         time.sleep(0.05)
 
 
+def study_json(study):
+    return json.loads(call("GET", "/api/v1/studies/" + study, ADMIN)[2])
+
+
 def progress(study):
-    _, _, d = call("GET", "/api/v1/studies/" + study, ADMIN)
-    return json.loads(d)["progress"]
+    return study_json(study)["progress"]
 
 
 def uploads(study):
@@ -195,13 +198,9 @@ if st != 204:
     sys.exit(f"PATCH of the stream with a lying record length: {st} {d[:200]!r}")
 
 
-def study_json():
-    return json.loads(call("GET", "/api/v1/studies/" + study, ADMIN)[2])
-
-
 wait_for("the study with a lying record length to be analysed",
-         lambda: study_json()["state"] == "complete")
-d = study_json()
+         lambda: study_json(study)["state"] == "complete")
+d = study_json(study)
 errors = [(e["frame_index"], e["reason_code"]) for e in d["errors"]]
 if (d["counts"]["analysed"], d["counts"]["failed"]) != (len(records) - 1, 1) or \
         errors != [(records[k][0], "truncated")]:
@@ -210,6 +209,31 @@ if (d["counts"]["analysed"], d["counts"]["failed"]) != (len(records) - 1, 1) or 
 else:
     ok(f"a record length that lies: that frame fails (truncated), the {len(records) - 1 - k} "
        "records after it are analysed")
+
+# ---- a frame index past INT64_MAX -------------------------------------------------
+# The format's frame_index is any u64. An intact record whose index does
+# not fit the store's int64 is still a frame: it is analysed (its index
+# unknown), not turned into a failed frame without a reason.
+k = 2
+odd = bytearray(stream)
+odd[starts[k] + 8:starts[k] + 16] = (2**63 + 5).to_bytes(8, "little")
+odd[starts[k] + 28:starts[k] + 32] = csfs.crc32c(bytes(odd[starts[k]:starts[k] + 28])).to_bytes(
+    4, "little")
+study, token = new_study()
+A = create(token, {"Upload-Length": str(len(odd))})
+st, _, d = tus("PATCH", A, token, {"Content-Type": OCTET, "Upload-Offset": "0"}, bytes(odd))
+if st != 204:
+    sys.exit(f"PATCH of the stream with a frame index past INT64_MAX: {st} {d[:200]!r}")
+wait_for("the study with a frame index past INT64_MAX to be analysed",
+         lambda: study_json(study)["state"] == "complete")
+d = study_json(study)
+rows = store_rows.query(DATA, "SELECT seq, frame_index, ok FROM frames WHERE study = ? ORDER BY seq",
+                        (study,))
+want = [[i, records[i][0] if i != k else None, 1] for i in range(len(records))]
+if (d["counts"]["analysed"], d["counts"]["failed"]) != (len(records), 0) or rows != want:
+    fail(f"a frame index past INT64_MAX: counts {d['counts']}, errors {d['errors']}, rows {rows}")
+else:
+    ok("a frame index past INT64_MAX: the frame is analysed, its index stored as unknown (NULL)")
 
 # ---- concurrent PATCHes: every acknowledged body stays ---------------------------
 # Hubs that retry on new connections send PATCHes to one upload at once.

@@ -124,13 +124,15 @@ static cs_status to_item(const cs_fs_event *ev, cs_item *item, bool *is_item)
         *is_item = false;
         return CS_OK;
     }
-    if (ev->kind != CS_FS_EV_RECORD || ev->frame_index > INT64_MAX) {
+    if (ev->kind != CS_FS_EV_RECORD) {
         to_broken(item, ev);
         return CS_OK;
     }
     item->kind = CS_ITEM_ENCODED;
     snprintf(item->name, sizeof item->name, "frame %" PRIu64, ev->frame_index);
-    item->frame_index = (int64_t)ev->frame_index;
+    /* The format's index is a u64, the store's an int64: an intact frame
+     * with an index past INT64_MAX is still analysed, its index unknown. */
+    item->frame_index = ev->frame_index <= INT64_MAX ? (int64_t)ev->frame_index : -1;
     item->capture_time_us = ev->capture_time_us;
     item->len = ev->payload_len;
     item->data = malloc(ev->payload_len ? ev->payload_len : 1);
