@@ -86,6 +86,8 @@ typedef struct mask_index {
     size_t n, cap;
     char **pos_keys; /* base names of the positive frames, sorted */
     size_t n_pos;
+    struct stat *seen; /* folders indexed (st_dev, st_ino), each once */
+    size_t n_seen;
 } mask_index;
 
 static int mask_entry_cmp(const void *a, const void *b)
@@ -131,10 +133,26 @@ static void mask_index_free(mask_index *ix)
         free(ix->pos_keys[i]);
     free(ix->e);
     free(ix->pos_keys);
+    free(ix->seen);
     *ix = (mask_index){0};
 }
 
-#define MASK_DEPTH_MAX 8 /* subfolder levels indexed (a link loop stops here) */
+#define MASK_DEPTH_MAX 8 /* subfolder levels indexed */
+
+/* Record folder `sb` as indexed: 1 if it is new, 0 if it was seen (a link
+ * back up the tree, or two links to one folder), -1 out of memory. */
+static int mask_dir_new(mask_index *ix, const struct stat *sb)
+{
+    for (size_t i = 0; i < ix->n_seen; i++)
+        if (ix->seen[i].st_dev == sb->st_dev && ix->seen[i].st_ino == sb->st_ino)
+            return 0;
+    struct stat *ns = realloc(ix->seen, (ix->n_seen + 1) * sizeof *ns);
+    if (!ns)
+        return -1;
+    ix->seen = ns;
+    ix->seen[ix->n_seen++] = *sb;
+    return 1;
+}
 
 /* Add the masks of folder `rel` (relative to ix->dir, "" or ending in '/')
  * and its subfolders. -1 when out of memory; folders that cannot be read
@@ -152,8 +170,12 @@ static int mask_index_add(mask_index *ix, DIR *d, const char *rel, int depth)
         size_t bl = image_base_len(de->d_name);
         if (bl == strlen(de->d_name)) { /* not a PNG, JPEG or TIFF: a folder? */
             DIR *sub;
-            if (depth >= MASK_DEPTH_MAX || stat(path, &sb) != 0 || !S_ISDIR(sb.st_mode) ||
-                !(sub = opendir(path)))
+            if (depth >= MASK_DEPTH_MAX || stat(path, &sb) != 0 || !S_ISDIR(sb.st_mode))
+                continue;
+            int fresh = mask_dir_new(ix, &sb);
+            if (fresh < 0)
+                return -1;
+            if (!fresh || !(sub = opendir(path)))
                 continue;
             char srel[4096];
             if ((size_t)snprintf(srel, sizeof srel, "%s%s/", rel, de->d_name) >= sizeof srel) {
@@ -195,10 +217,15 @@ static cs_status mask_index_build(const char *dir, const cs_labels *labels, mask
 {
     *ix = (mask_index){.dir = dir};
     DIR *d = opendir(dir);
-    if (!d)
+    struct stat sb;
+    if (!d || fstat(dirfd(d), &sb) != 0) {
+        int e = errno;
+        if (d)
+            closedir(d);
         return cs_error_set(err, CS_ERR_IO, "cannot read the masks directory %s: %s", dir,
-                            strerror(errno));
-    int rc = mask_index_add(ix, d, "", 0);
+                            strerror(e));
+    }
+    int rc = mask_dir_new(ix, &sb) < 0 ? -1 : mask_index_add(ix, d, "", 0);
     closedir(d);
     if (rc == 0 && (ix->pos_keys = calloc(labels->n + 1, sizeof *ix->pos_keys)) == NULL)
         rc = -1;

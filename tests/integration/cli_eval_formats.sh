@@ -216,6 +216,15 @@ tail -1 "$T/nestflat.out" | grep -q '"n_masks": 0, "masks_missing": 2' \
     || fail "one mask for two frames used: $(tail -1 "$T/nestflat.out")"
 ok "frames in subfolders: masks by folder; one mask for two frames refused"
 
+# a masks folder reached twice (a link back to itself) is indexed once: its
+# masks are not each found twice
+mkdir -p "$T/mloop"
+cp -r "$T/masks" "$T/mloop/sub"
+ln -s . "$T/mloop/again"
+eval_json mloop "$T/png" "$T/png.csv" "$T/mloop"
+same_as_png mloop
+ok "a folder linked twice under the masks DIR counts once"
+
 # a CSV as pandas writes a float column: an index first, the file last,
 # labels 1.0 and 0.0
 { echo ",polyp,file"; awk -F, '{ printf "%d,%s.0,%s.png\n", NR - 1, $2, $1 }' "$T/names"; } \
