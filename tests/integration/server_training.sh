@@ -315,4 +315,32 @@ expect_code 403 "a trainee downloading the cohort"
 as reader GET /api/v1/training/courses
 expect_code 403 "a clinical reader at the training routes"
 ok "progress: the trainee's own, the trainer's whole cohort; clinical roles stay out"
+
+# An answer that could be saved can be submitted, however large: the
+# score's finding lists copy the answer's findings and once outgrew the
+# score's column (500 score_too_large).
+python3 -c 'import json; print(json.dumps({"findings": [{"type": "polyp", "seq_from": 4},
+  {"type": "ulcer", "seq_from": 200, "note": "n" * 16200}]}))' >"$T/big.json"
+as bob POST "/api/v1/training/cases/$CASE/attempt"
+expect_code 200 "bob starts the case"
+BATT=$(json_get "$T/body" 'd["id"]')
+as bob PUT "/api/v1/training/attempts/$BATT" --data-binary "@$T/big.json"
+expect_code 200 "saving a large answer"
+as bob POST "/api/v1/training/attempts/$BATT/submit"
+expect_code 200 "submitting the large answer"
+cp "$T/body" "$T/big-scored.json"
+as bob GET "/api/v1/training/attempts/$BATT"
+expect_code 200 "reading the large answer's score"
+py_check "$T/body" "$T/big-scored.json" <<'PY' || fail "the large answer's score"
+s = d["score"]
+if s["sensitivity"] != 0.5 or s["false_positives"] != 1 or len(s["false"][0]["note"]) != 16200:
+    fail(f"score {str(s)[:300]}")
+if [(m["reference"]["seq_from"], m["yours"]["seq_from"]) for m in s["matches"]] != [(3, 4)]:
+    fail(f"matches {s['matches']}")
+if [m["type"] for m in s["missed"]] != ["fresh_blood"]:
+    fail(f"missed {s['missed']}")
+if json.load(open(sys.argv[2]))["score"] != s:
+    fail("the score read back is not the score given at submit")
+PY
+ok "a large answer is submitted and scored like any other"
 cs_finish

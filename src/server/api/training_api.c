@@ -484,10 +484,30 @@ enum MHD_Result cs_api_training_thumb(const cs_api *api, struct MHD_Connection *
 
 /* ---- attempts ------------------------------------------------------------- */
 
-static json_t *attempt_json(const cs_attempt_rec *a)
+static json_t *score_of(json_t *ref, json_t *answer, int tolerance, int64_t wall_ms);
+
+/* The score's finding lists. They are not stored: they copy findings of the
+ * reference and of the answer, and with a large reference or answer they
+ * outgrow the score's column (a saved answer could not be submitted). A
+ * read scores the answer again instead: the rule is deterministic, and
+ * neither the case's reference nor a submitted answer changes. */
+static const char *const score_lists[] = {"missed", "false", "matches"};
+
+/* The attempt as JSON; a submitted one's score with its finding lists put
+ * back from the case `k` (the attempt's). */
+static json_t *attempt_json(const cs_attempt_rec *a, const cs_case_rec *k)
 {
     json_t *answer = json_loads(a->answer, 0, NULL);
     json_t *score = a->score[0] ? json_loads(a->score, 0, NULL) : NULL;
+    if (json_is_object(score) && !json_object_get(score, "matches")) {
+        json_t *ref = json_loads(k->reference, 0, NULL);
+        int tolerance = (int)json_integer_value(json_object_get(score, "tolerance_frames"));
+        json_t *full = ref && answer ? score_of(ref, answer, tolerance, 0) : NULL;
+        for (size_t i = 0; full && i < sizeof score_lists / sizeof *score_lists; i++)
+            json_object_set(score, score_lists[i], json_object_get(full, score_lists[i]));
+        json_decref(full);
+        json_decref(ref);
+    }
     return json_pack("{s:I, s:s, s:s, s:s, s:I, s:o, s:o, s:o}", "id", (json_int_t)a->id, "case",
                      a->case_id, "course", a->course, "trainee", a->trainee, "started_at_ms",
                      (json_int_t)a->started_at_ms, "submitted_at_ms",
@@ -515,7 +535,7 @@ enum MHD_Result cs_api_training_attempt_open(const cs_api *api, struct MHD_Conne
     } else if (out != CS_CHECK_OK) {
         ret = cs_http_error(api->metrics, c, 404, false, "unknown_case", "no case '%s'", r->id);
     } else {
-        json_t *o = attempt_json(a);
+        json_t *o = attempt_json(a, k);
         json_object_set_new(o, "label", json_string(k->label));
         json_object_set_new(o, "show_engine_flags", json_boolean(course.show_flags));
         ret = cs_http_json(c, 200, o, false, NULL);
@@ -741,10 +761,10 @@ static enum MHD_Result attempt_route(const cs_api *api, struct MHD_Connection *c
         ret = cs_http_error(api->metrics, c, 503, false, "out_of_memory", "out of memory");
         goto done;
     }
-    if (!load_attempt(api, c, r, a, !get, &ret))
+    if (!load_attempt(api, c, r, a, !get, &ret) || !load_case(api, c, a->case_id, k, &course, &ret))
         goto done;
     if (get) {
-        ret = cs_http_json(c, 200, attempt_json(a), false, NULL);
+        ret = cs_http_json(c, 200, attempt_json(a, k), false, NULL);
         goto done;
     }
     if (a->submitted_at_ms > 0) {
@@ -775,8 +795,6 @@ static enum MHD_Result attempt_route(const cs_api *api, struct MHD_Connection *c
             goto done;
         }
     } else {
-        if (!load_case(api, c, a->case_id, k, &course, &ret))
-            goto done;
         ref = json_loads(k->reference, 0, NULL);
         int64_t now = cs_now_ms();
         if (!ref ||
@@ -785,6 +803,8 @@ static enum MHD_Result attempt_route(const cs_api *api, struct MHD_Connection *c
                                 "the case's reference could not be scored");
             goto done;
         }
+        for (size_t i = 0; i < sizeof score_lists / sizeof *score_lists; i++)
+            json_object_del(score, score_lists[i]); /* scored again when read */
         stext = json_dumps(score, JSON_COMPACT);
         if (!stext || strlen(stext) >= sizeof a->score) {
             ret = cs_http_error(api->metrics, c, 500, false, "score_too_large",
@@ -814,7 +834,7 @@ static enum MHD_Result attempt_route(const cs_api *api, struct MHD_Connection *c
         ret = store_failed(api, c, &e);
         goto done;
     }
-    ret = cs_http_json(c, 200, attempt_json(a), false, NULL);
+    ret = cs_http_json(c, 200, attempt_json(a, k), false, NULL);
 done:
     free(atext), free(stext);
     json_decref(body), json_decref(answer), json_decref(ref), json_decref(score);
