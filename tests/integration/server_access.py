@@ -13,8 +13,10 @@ PHASE main:
   the last admin cannot be demoted or disabled (409 last_admin);
   GET /api/v1/audit: filter values decoded byte-exact (%25, +, %2B, UTF-8),
   %00 refused, limit checked, and paging by next_before loses nothing;
-  a login posted from another site's page (Sec-Fetch-Site) is refused.
-PHASE limits|streams|last_admin|audit|cross_site: that check alone.
+  a login posted from another site's page (Sec-Fetch-Site) is refused;
+  login and logout answers clear the browser's cache (Clear-Site-Data).
+PHASE limits|streams|last_admin|audit|cross_site|clear_cache: that check
+  alone.
 PHASE expiry: with session_idle 60, a stream alone ends when its session
   goes idle.
 PHASE hash-memory PID: 48 logins at once (wrong passwords, each a new name,
@@ -371,9 +373,24 @@ def check_login_cross_site():
        "a typed address and scripts log in")
 
 
+# ---- the browser's cache of frames at the end of a session -----------------
+def check_clear_cache():
+    """Frames are cached for a year: login and logout answers tell the
+    browser to drop its cache of the site (Clear-Site-Data: "cache")."""
+    st, h, b = request("POST", "/api/v1/session",
+                       {"user": "alice", "password": "pw-alice-0123456789"})
+    if st != 200 or h.get("clear-site-data") != '"cache"':
+        fail("login: %d, Clear-Site-Data %r, want '\"cache\"'" % (st, h.get("clear-site-data")))
+    s = {"Cookie": h["set-cookie"].split(";")[0], "X-CSRF-Token": json.loads(b)["csrf_token"]}
+    st, h, _ = request("DELETE", "/api/v1/session", headers=s)
+    if st != 204 or h.get("clear-site-data") != '"cache"':
+        fail("logout: %d, Clear-Site-Data %r, want '\"cache\"'" % (st, h.get("clear-site-data")))
+    ok('login and logout tell the browser to drop its cached frames (Clear-Site-Data: "cache")')
+
+
 CHECKS = {"limits": check_login_limits, "streams": check_streams,
           "last_admin": check_last_admin, "audit": check_audit_http,
-          "cross_site": check_login_cross_site}
+          "cross_site": check_login_cross_site, "clear_cache": check_clear_cache}
 if PHASE == "main":
     for check in CHECKS.values():
         check()

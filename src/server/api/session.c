@@ -38,6 +38,13 @@ static bool from_other_site(struct MHD_Connection *c)
     return s && strcmp(s, "same-origin") != 0 && strcmp(s, "none") != 0;
 }
 
+/* The browser keeps frames and thumbnails for a year (frames.c), and a
+ * cached frame opens without asking the server. So when a session ends by
+ * logout, and at every login (the previous session on this browser may
+ * have ended without one), the browser is told to drop its cache of this
+ * site: the next person at it cannot open a patient's frames from there. */
+#define CLEAR_CACHE "Clear-Site-Data", "\"cache\""
+
 static enum MHD_Result login(const cs_api *api, struct MHD_Connection *c, cs_req *r)
 {
     enum MHD_Result ret;
@@ -130,7 +137,7 @@ static enum MHD_Result login(const cs_api *api, struct MHD_Connection *c, cs_req
     char cookie[CS_TOKEN_MAX + 96];
     snprintf(cookie, sizeof cookie, "cs_session=%s; Path=/; HttpOnly; SameSite=Strict%s", id,
              api->tls ? "; Secure" : "");
-    const char *h[] = {"Set-Cookie", cookie, NULL};
+    const char *h[] = {"Set-Cookie", cookie, CLEAR_CACHE, NULL};
     ret = cs_http_json(c, 200, session_json(api, u.name, u.role, sr.csrf, now), false, h);
 done:
     json_decref(o);
@@ -156,7 +163,7 @@ enum MHD_Result cs_api_session(const cs_api *api, struct MHD_Connection *c, cs_r
     cs_signals_sessions_changed(api->signals); /* its event streams end */
     cs_audit(api->audit, &a, "session.logout", NULL, "%s", "");
     const char *h[] = {"Set-Cookie", "cs_session=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0",
-                       NULL};
+                       CLEAR_CACHE, NULL};
     return cs_http_bytes(c, 204, NULL, NULL, 0, false, h);
 }
 
