@@ -207,6 +207,17 @@ as ann POST "/api/v1/training/attempts/$ATT/submit"
 expect_code 409 "submitting twice"
 as teach GET "/api/v1/training/attempts/$ATT"
 expect_code 200 "the trainer reads the attempt"
+# Each opening of the reference (a study's clinical read) is audited.
+as teach GET "/api/v1/training/cases/$CASE/reference"
+expect_code 200 "the trainer reads the reference"
+http GET "/api/v1/audit?action=training.reference" -H "Authorization: Bearer $ADMIN_TOKEN"
+expect_code 200 "the audit of reference reads"
+py_check "$T/body" "$STUDY" "$CASE" <<'PY' || fail "reference reads are not audited"
+got = sorted((e["user"], e["study"], e["detail"]) for e in d["entries"])
+want = sorted([(u, sys.argv[2], "case " + sys.argv[3]) for u in ("ann", "teach")])
+if got != want:
+    fail(f"audit {got}")
+PY
 ok "the reference opens after submitting, to that trainee only; a submitted attempt is final"
 
 as ann GET /api/v1/training/progress

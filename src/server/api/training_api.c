@@ -370,6 +370,8 @@ enum MHD_Result cs_api_training_reference(const cs_api *api, struct MHD_Connecti
         return cs_http_error(api->metrics, c, 403, false, "reference_blind",
                              "the reference opens once you have submitted this case");
     }
+    /* the reference is the study's clinical read: every opening is audited */
+    cs_audit(api->audit, &r->auth, "training.reference", k->study, "case %s", k->id);
     json_t *ref = json_loads(k->reference, 0, NULL);
     json_t *o = case_json(k, is_trainee(r));
     json_object_set_new(o, "reference", ref ? ref : json_object());
