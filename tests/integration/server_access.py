@@ -294,6 +294,19 @@ def check_last_admin():
     if st != 409 or json.loads(b).get("error") != "last_admin":
         fail("disabling admin2, now the last admin: %d %s" % (st, b[:200]))
     ok("the last admin cannot be demoted or disabled (409 last_admin); another admin can be")
+    # An unknown role is refused with a reason naming every role accepted.
+    st, _, b = request("GET", "/api/v1/vocabulary")
+    roles = [r["name"] for r in json.loads(b)["roles"]]
+    for method, path, body in (("POST", "/api/v1/users", {"name": "nurse1", "role": "nurse",
+                                                           "password": "pw-nurse-0123456789"}),
+                               ("PUT", "/api/v1/users/alice", {"role": "nurse"})):
+        st, _, b = request(method, path, body, headers=ADMIN)
+        reason = json.loads(b).get("reason", "")
+        if st != 400 or json.loads(b).get("error") != "bad_role" or \
+                any(r not in reason for r in roles):
+            fail("%s %s with role nurse: %d %r, want 400 bad_role naming %s" %
+                 (method, path, st, reason, ", ".join(roles)))
+    ok("an unknown role: 400 bad_role naming every role (%s)" % ", ".join(roles))
 
 
 # ---- the audit log over HTTP ------------------------------------------------

@@ -9,6 +9,7 @@
 #include "server/auth/limiter.h"
 #include "server/auth/password.h"
 #include "server/auth/tokens.h"
+#include "server/core/vocabulary.h"
 
 cs_status cs_api_init(cs_api *api, cs_error *err)
 {
@@ -173,6 +174,21 @@ static json_t *user_json(const cs_user_rec *u)
                      (json_int_t)u->created_at, "disabled", u->disabled);
 }
 
+/* 400 bad_role naming every role of the vocabulary (the training roles
+ * too), so the reason never drifts from what is accepted. */
+static enum MHD_Result bad_role(const cs_api *api, struct MHD_Connection *c)
+{
+    char names[256] = "";
+    size_t n = 0;
+    for (unsigned i = 0; cs_vocab_roles[i].name && n < sizeof names; i++)
+        n += (size_t)snprintf(names + n, sizeof names - n, "%s%s",
+                              i == 0                       ? ""
+                              : cs_vocab_roles[i + 1].name ? ", "
+                                                           : " or ",
+                              cs_vocab_roles[i].name);
+    return cs_http_error(api->metrics, c, 400, false, "bad_role", "role must be %s", names);
+}
+
 enum MHD_Result cs_api_users(const cs_api *api, struct MHD_Connection *c, cs_req *r)
 {
     enum MHD_Result ret;
@@ -202,8 +218,7 @@ enum MHD_Result cs_api_users(const cs_api *api, struct MHD_Connection *c, cs_req
         ret = cs_http_error(api->metrics, c, 400, false, "bad_name",
                             "name must be 1-63 characters of a-z 0-9 . _ - (lower case)");
     } else if (!cs_role_bit(role)) {
-        ret = cs_http_error(api->metrics, c, 400, false, "bad_role",
-                            "role must be admin, reader, consultant or coordinator");
+        ret = bad_role(api, c);
     } else if (!pw || cs_password_hash(pw, u.pw_hash, &e) != CS_OK) {
         bool busy = pw && e.code == CS_ERR_NOMEM;
         ret =
@@ -246,8 +261,7 @@ enum MHD_Result cs_api_user(const cs_api *api, struct MHD_Connection *c, cs_req 
            *dis = json_object_get(o, "disabled");
     char what[160] = "";
     if (role && !cs_role_bit(json_string_value(role))) {
-        ret = cs_http_error(api->metrics, c, 400, false, "bad_role",
-                            "role must be admin, reader, consultant or coordinator");
+        ret = bad_role(api, c);
         goto done;
     }
     if (dis && !json_is_boolean(dis)) {
