@@ -138,6 +138,7 @@ if any(p for p in d["p"]) or any(p is not None for p in d["polyp_p"]) or d["boxe
 if d["count"] < 100:
     fail(f"count {d['count']}")
 PY
+N_FRAMES=$(json_get "$T/body" 'd["count"]')
 as ann GET "/api/v1/training/cases/$CASE/frames/3.jpg"
 expect_code 200 "a frame of the case"
 [ "$(header Content-Type)" = image/jpeg ] || fail "the frame is not a JPEG"
@@ -167,6 +168,19 @@ as ann PUT "/api/v1/training/attempts/$ATT" -d '{"findings": [{"type": "tumour",
 expect_code 400 "an answer with an unknown finding type"
 as ann PUT "/api/v1/training/attempts/$ATT" -d '{"cleansing": {"right_colon": 4}}'
 expect_code 400 "a CC-CLEAR score of 4"
+# A frame the case does not have was never read: refused, naming the field.
+LAST=$((N_FRAMES - 1))
+as ann PUT "/api/v1/training/attempts/$ATT" -d "{\"findings\": [{\"type\": \"polyp\", \"seq_from\": $LAST}]}"
+expect_code 200 "a finding on the case's last frame"
+for bad in "{\"findings\": [{\"type\": \"polyp\", \"seq_from\": 3, \"seq_to\": $N_FRAMES}]}" \
+           "{\"findings\": [{\"type\": \"polyp\", \"seq_from\": 9223372036854775807}]}" \
+           "{\"landmarks\": {\"first_caecal\": $N_FRAMES}}"; do
+    as ann PUT "/api/v1/training/attempts/$ATT" -d "$bad"
+    expect_code 400 "an answer past the case's frames: $bad"
+    grep -q -e 'findings\[0\]' -e 'landmarks.first_caecal' "$T/body" || fail "the 400 names no field: $(cat "$T/body")"
+done
+as ann POST "/api/v1/training/attempts/$ATT/submit" -d '{"findings": [{"type": "polyp", "seq_from": 999999}]}'
+expect_code 400 "submitting a finding past the case's frames"
 ANSWER='{"findings": [{"type": "polyp", "seq_from": 6, "seq_to": 7}, {"type": "ulcer", "seq_from": 200}],
   "landmarks": {"first_caecal": 58}, "cleansing": {"right_colon": 2}, "reading_time_s": 321.5}'
 as ann PUT "/api/v1/training/attempts/$ATT" -d "$ANSWER"

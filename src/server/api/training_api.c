@@ -607,9 +607,11 @@ static bool answer_findings(json_t *list, cs_score_finding *out, size_t cap, siz
 }
 
 /* Check an answer body: findings, landmarks {key: seq}, cleansing {segment:
- * 0..3}, reading_time_s >= 0. Returns the cleaned answer or NULL (400). */
+ * 0..3}, reading_time_s >= 0; every frame named below `frames`, the case's
+ * frame count (a frame the case does not have was never read). Returns the
+ * cleaned answer or NULL (400). */
 static json_t *clean_answer(const cs_api *api, struct MHD_Connection *c, json_t *in,
-                            enum MHD_Result *ret)
+                            uint64_t frames, enum MHD_Result *ret)
 {
     char why[160] = "";
     size_t n = 0;
@@ -619,6 +621,11 @@ static json_t *clean_answer(const cs_api *api, struct MHD_Connection *c, json_t 
     cs_score_finding *buf = malloc(MAX_ANSWER_FINDINGS * sizeof *buf);
     bool ok = buf && answer_findings(json_object_get(in, "findings"), buf, MAX_ANSWER_FINDINGS, &n,
                                      why, sizeof why);
+    for (size_t i = 0; ok && i < n; i++)
+        if (buf[i].seq_to >= frames)
+            ok = false, snprintf(why, sizeof why,
+                                 "findings[%zu] ends at frame %llu: the case has frames 0..%lld", i,
+                                 (unsigned long long)buf[i].seq_to, (long long)frames - 1);
     free(buf);
     if (ok && lm && !json_is_object(lm))
         ok = false, snprintf(why, sizeof why, "landmarks must be {KEY: FRAME}");
@@ -628,6 +635,12 @@ static json_t *clean_answer(const cs_api *api, struct MHD_Connection *c, json_t 
     {
         ok = false;
         snprintf(why, sizeof why, "landmarks.%.40s must be a known landmark and a frame", key);
+    }
+    json_object_foreach(ok ? lm : NULL, key, v) if (ok && (uint64_t)json_integer_value(v) >= frames)
+    {
+        ok = false;
+        snprintf(why, sizeof why, "landmarks.%.40s is frame %lld: the case has frames 0..%lld", key,
+                 (long long)json_integer_value(v), (long long)frames - 1);
     }
     if (ok && cl && !json_is_object(cl))
         ok = false, snprintf(why, sizeof why, "cleansing must be {SEGMENT: 0..3}");
@@ -777,7 +790,13 @@ static enum MHD_Result attempt_route(const cs_api *api, struct MHD_Connection *c
     if (r->body_len > 0 || !submit) {
         if (!(body = cs_http_body_json(api->metrics, c, r, &ret)))
             goto done;
-        if (!(answer = clean_answer(api, c, body, &ret)))
+        bool found = false;
+        cs_study_rec sr;
+        if (cs_store_study_get(api->store, k->study, &found, &sr, &e) != CS_OK) {
+            ret = store_failed(api, c, &e);
+            goto done;
+        }
+        if (!(answer = clean_answer(api, c, body, found ? sr.next_seq : 0, &ret)))
             goto done;
     } else {
         answer = json_loads(a->answer, 0, NULL); /* submit what was saved */
