@@ -84,12 +84,16 @@ def metric(name):
     sys.exit(f"/metrics has no {name}")
 
 
-def wait_for(what, cond, limit=30.0):
+def wait_for(what, cond, limit=30.0, must=True):
+    """Poll until cond() (bounded): True; on timeout exit, or False unless `must`."""
     t0 = time.monotonic()
     while not cond():
         if time.monotonic() - t0 > limit:
-            sys.exit(f"timed out waiting for {what}")
+            if must:
+                sys.exit(f"timed out waiting for {what}")
+            return False
         time.sleep(0.05)
+    return True
 
 
 def study_json(study):
@@ -234,6 +238,42 @@ if (d["counts"]["analysed"], d["counts"]["failed"]) != (len(records), 0) or rows
     fail(f"a frame index past INT64_MAX: counts {d['counts']}, errors {d['errors']}, rows {rows}")
 else:
     ok("a frame index past INT64_MAX: the frame is analysed, its index stored as unknown (NULL)")
+
+# ---- a creation-with-upload cut off mid-body ----------------------------------------
+# Its client never got the 201, so it never learnt the upload's URL and
+# starts a new upload. The bytes that arrived stay in the study, but the
+# orphan is closed: left open, it would hold the new upload's analysis
+# back until it expired (a day by default).
+study, token = new_study()
+before = metric("capscreen_bytes_received_total")
+half = len(stream) // 2
+s = socket.create_connection((HOST, PORT), timeout=30)
+s.sendall((f"POST /uploads/ HTTP/1.1\r\nHost: x\r\nTus-Resumable: 1.0.0\r\n"
+           f"Authorization: Bearer {token}\r\nUpload-Defer-Length: 1\r\n"
+           f"Content-Type: {OCTET}\r\nContent-Length: {len(stream)}\r\n\r\n").encode() +
+          stream[:half])
+wait_for("the cut creation's first half", lambda: metric("capscreen_bytes_received_total")
+         >= before + half)
+s.close()
+wait_for("the cut creation to end", lambda: metric("capscreen_uploads_active") == 0)
+orphan = uploads(study)
+B = create(token, {"Upload-Defer-Length": "1"})
+st, _, d = tus("PATCH", B, token, {"Content-Type": OCTET, "Upload-Offset": "0",
+                                   "Upload-Length": str(len(stream))}, stream)
+if st != 204:
+    sys.exit(f"PATCH of the upload after the cut creation: {st} {d[:200]!r}")
+done = wait_for("the study after a cut creation", lambda: study_json(study)["state"] == "complete",
+                limit=20, must=False)
+d = study_json(study)
+if len(orphan) != 1 or orphan[0][1:] != (half, "terminated"):
+    fail(f"a creation-with-upload cut off mid-body: its upload is {orphan}, expected "
+         f"{half} bytes kept, terminated")
+elif not done or d["counts"]["analysed"] < len(records):
+    fail(f"a creation-with-upload cut off mid-body held the next upload back: state "
+         f"{d['state']}, progress {d['progress']}")
+else:
+    ok(f"a creation-with-upload cut off mid-body: its {half} bytes kept, the upload terminated, "
+       "the next upload analysed")
 
 # ---- concurrent PATCHes: every acknowledged body stays ---------------------------
 # Hubs that retry on new connections send PATCHes to one upload at once.

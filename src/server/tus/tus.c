@@ -260,6 +260,24 @@ static void upload_headers(const cs_tus_req *t, char *off, char *len, char *exp,
     (void)len;
 }
 
+/* A creation-with-upload that ends without its 201 (cut off, refused or
+ * failed) leaves an upload whose URL its client never learnt, so nobody
+ * can continue it. Its stored bytes stay in the study, but it is closed
+ * (terminated): left open, it would hold back the analysis of the
+ * study's next upload (the stream is the uploads in creation order)
+ * until it expired. Call holding the lock, after the last persist. */
+static void close_orphan(const cs_tus *s, cs_tus_req *t)
+{
+    save_result res = SAVED;
+    cs_error e = {0};
+    if (!t->is_post || t->up.state != CS_UPLOAD_OPEN)
+        return;
+    t->up.state = CS_UPLOAD_TERMINATED;
+    t->up.updated_at = cs_now_s();
+    if (save_checked(s, &t->up, &res, &e) == CS_OK && res == SAVED)
+        cs_ingest_notify(s->ingest, t->up.study);
+}
+
 /* The last call of a request with a body: verify, persist, answer. */
 static enum MHD_Result finish_body(const cs_tus *s, struct MHD_Connection *c, cs_req *r)
 {
@@ -284,6 +302,7 @@ static enum MHD_Result finish_body(const cs_tus *s, struct MHD_Connection *c, cs
             crypto_hash_sha256_final(&t->sha256, d);
         if (sodium_memcmp(d, t->want.digest, t->want.len) != 0) {
             cs_status st = discard(s, t, &e);
+            close_orphan(s, t);
             end_body(s, t);
             if (st != CS_OK)
                 return ERR(500, "storage_failed", "%s", e.msg);
@@ -295,6 +314,8 @@ static enum MHD_Result finish_body(const cs_tus *s, struct MHD_Connection *c, cs
     cs_status st = CS_OK;
     if (!t->has_sum || (!t->over_limit && !t->io_failed))
         st = persist(s, t, got, true, &e);
+    if (st != CS_OK || t->io_failed || t->over_limit)
+        close_orphan(s, t);
     end_body(s, t);
     if (st != CS_OK)
         return ERR(500, "storage_failed", "%s", e.msg);
@@ -848,6 +869,7 @@ void cs_tus_request_done(const cs_tus *s, cs_req *r, enum MHD_RequestTermination
             (void)discard(s, t, &e); /* cannot be verified: not acknowledged */
         else
             (void)persist(s, t, t->start + t->written, true, &e);
+        close_orphan(s, t);
     }
     end_body(s, t);
 }
