@@ -46,8 +46,15 @@ static cs_status folder_next(cs_source *src, cs_item *item, cs_error *err)
     snprintf(item->name, sizeof item->name, "%s", name);
     snprintf(path, sizeof path, "%s/%s", f->dir, name);
     /* A file that cannot be read is a broken frame of the study, not a
-     * failure of the source: the next file follows. */
-    if (cs_file_read(path, CS_ENCODED_MAX_BYTES, &item->data, &item->len, &read_err) != CS_OK) {
+     * failure of the source: the next file follows. A FIFO, socket or
+     * device (a link to one included) is refused before it is opened:
+     * opening a FIFO with no writer would wait for ever. */
+    struct stat st;
+    cs_status rst =
+        stat(path, &st) == 0 && !S_ISREG(st.st_mode)
+            ? cs_error_set(&read_err, CS_ERR_IO, "%s is not a regular file", path)
+            : cs_file_read(path, CS_ENCODED_MAX_BYTES, &item->data, &item->len, &read_err);
+    if (rst != CS_OK) {
         item->kind = CS_ITEM_BROKEN;
         item->status = read_err.code;
         snprintf(item->reason, sizeof item->reason, "%s", read_err.msg);

@@ -153,6 +153,29 @@ if png and png[0].get("width") != 256:
 EOF
 ok "mixed folder: $n_good good, $n_bad broken files reported with their reasons"
 
+# A FIFO among the frames is a broken frame, not a hang: opening a FIFO with
+# no writer waits for ever (so does pack, which reads folders the same way).
+mkdir "$T/withfifo"
+cp "$WCE_IMAGES/wcb-0001.jpg" "$T/withfifo/frame1.jpg"
+mkfifo "$T/withfifo/frame2.jpg"
+for cmd in analyze pack; do
+    args=("$T/withfifo")
+    [ "$cmd" = pack ] && args+=("$T/withfifo.csfs")
+    rc=0
+    timeout 60 "$CAPSCREEN" "$cmd" "${args[@]}" >"$T/$cmd.out" 2>"$T/e" || rc=$?
+    [ "$rc" -ne 124 ] || die "$cmd of a folder holding a FIFO hung (killed after 60 s)"
+    [ "$rc" -eq 0 ] || fail "$cmd of a folder holding a FIFO exited $rc: $(cat "$T/e")"
+done
+py_check "$T/analyze.out" <<'PY' || fail "folder with a FIFO: summary checks failed"
+fr = {f["name"]: f for f in d["frames"]}
+if "error" in fr["frame1.jpg"]:
+    fail("frame1.jpg not analysed: %r" % fr["frame1.jpg"])
+e = fr["frame2.jpg"]
+if e.get("error") != "io_error" or "not a regular file" not in e.get("reason", ""):
+    fail("the FIFO frame2.jpg: %r, expected io_error 'not a regular file'" % e)
+PY
+ok "a FIFO among the frames -> io_error, no hang"
+
 # A missing path: non-zero, one line naming the path, nothing on stdout.
 run_cs "$T/o" "$T/e" analyze "$T/no/such/study"
 [ "$RC" -ne 0 ] || fail "analyze of a missing path exited 0"
