@@ -12,6 +12,7 @@
 #include "capscreen/source.h"
 #include "capscreen/summary.h"
 #include "cli/cli.h"
+#include "cli/output.h"
 #include "cli/progress.h"
 
 typedef struct analyze_ctx {
@@ -122,7 +123,7 @@ int cli_analyze(int argc, char **argv)
     cs_engine *eng = NULL;
     analyze_ctx ctx = {0};
     FILE *out = stdout;
-    char *tmp_path = NULL;
+    cli_output file = {0};
     int rc = 1;
 
     if (cs_source_open(path, &src, &err) != CS_OK) {
@@ -136,19 +137,9 @@ int cli_analyze(int argc, char **argv)
         goto done;
     }
     if (output) {
-        size_t n = strlen(output) + 16;
-        tmp_path = malloc(n);
-        if (!tmp_path) {
-            cli_fail("out of memory");
+        if (cli_output_open(&file, output) != 0)
             goto done;
-        }
-        snprintf(tmp_path, n, "%s.partial", output);
-        out = fopen(tmp_path, "w");
-        if (!out) {
-            cli_fail("cannot write %s: %s", tmp_path, strerror(errno));
-            out = stdout;
-            goto done;
-        }
+        out = file.f;
     }
     sopts.source_path = path;
     sopts.source_type = cs_source_type_name(cs_source_type_of(src));
@@ -174,20 +165,8 @@ int cli_analyze(int argc, char **argv)
         cli_fail("%s", err.msg);
         goto done;
     }
-    if (out != stdout) {
-        if (fclose(out) != 0) {
-            out = stdout;
-            cli_fail("cannot write %s: %s", tmp_path, strerror(errno));
-            goto done;
-        }
-        out = stdout;
-        if (rename(tmp_path, output) != 0) {
-            cli_fail("cannot rename %s to %s: %s", tmp_path, output, strerror(errno));
-            goto done;
-        }
-        free(tmp_path);
-        tmp_path = NULL;
-    }
+    if (output && cli_output_commit(&file) != 0)
+        goto done;
     const cs_summary_counts *counts = cs_summary_get_counts(ctx.summary);
     if (counts->analysed == 0) {
         cli_fail("%s: none of its %llu frames could be analysed (reasons in the summary)", path,
@@ -202,12 +181,7 @@ int cli_analyze(int argc, char **argv)
     rc = 0;
 
 done:
-    if (out != stdout)
-        fclose(out);
-    if (tmp_path) {
-        unlink(tmp_path);
-        free(tmp_path);
-    }
+    cli_output_abort(&file);
     cs_summary_free(ctx.summary);
     cs_engine_free(eng);
     cs_source_close(src);

@@ -11,6 +11,7 @@
 #include "capscreen/framestream.h"
 #include "capscreen/source.h"
 #include "cli/cli.h"
+#include "cli/output.h"
 
 static void usage(FILE *f)
 {
@@ -74,7 +75,7 @@ int cli_pack(int argc, char **argv)
     cs_error err = {0};
     cs_source *src = NULL;
     cs_item item;
-    char tmp[4096];
+    cli_output file;
     uint64_t packed = 0, skipped = 0;
     int rc = 1;
 
@@ -82,13 +83,11 @@ int cli_pack(int argc, char **argv)
         cli_fail("%s", err.msg);
         return 1;
     }
-    snprintf(tmp, sizeof tmp, "%s.partial", out_path);
-    FILE *out = fopen(tmp, "wb");
-    if (!out) {
-        cli_fail("cannot write %s: %s", tmp, strerror(errno));
+    if (cli_output_open(&file, out_path) != 0) {
         cs_source_close(src);
         return 1;
     }
+    FILE *out = file.f;
     if (cs_fs_write_header(out, &err) != CS_OK) {
         cli_fail("%s", err.msg);
         goto done;
@@ -119,27 +118,16 @@ int cli_pack(int argc, char **argv)
         }
         packed++;
     }
-    if (fflush(out) != 0 || fsync(fileno(out)) != 0) {
-        cli_fail("cannot write %s: %s", tmp, strerror(errno));
-        goto done;
-    }
     if (packed == 0) {
         cli_fail("%s holds no JPEG frame to pack", folder);
         goto done;
     }
     rc = 0;
 done:
-    if (fclose(out) != 0 && rc == 0) {
-        cli_fail("cannot write %s: %s", tmp, strerror(errno));
+    if (rc == 0 && cli_output_commit(&file) != 0)
         rc = 1;
-    }
-    if (rc == 0 && rename(tmp, out_path) != 0) {
-        cli_fail("cannot rename %s to %s: %s", tmp, out_path, strerror(errno));
-        rc = 1;
-    }
-    if (rc != 0)
-        unlink(tmp);
-    else if (isatty(STDERR_FILENO) || skipped)
+    cli_output_abort(&file);
+    if (rc == 0 && (isatty(STDERR_FILENO) || skipped))
         fprintf(stderr, "capscreen: packed %llu frames into %s (%llu skipped)\n",
                 (unsigned long long)packed, out_path, (unsigned long long)skipped);
     cs_source_close(src);

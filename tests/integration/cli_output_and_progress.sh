@@ -18,7 +18,7 @@ run_cs "$T/o2" "$T/err2" analyze --output "$T/summary.json" "$D"
 [ "$RC" -eq 0 ] || fail "analyze --output exited $RC: $(cat "$T/err2")"
 cmp "$T/stdout.json" "$T/summary.json" || fail "--output FILE differs from stdout"
 [ -s "$T/o2" ] && fail "analyze --output also wrote to stdout: $(head -c 200 "$T/o2")"
-[ -e "$T/summary.json.partial" ] && fail "analyze --output left summary.json.partial behind"
+compgen -G "$T/summary.json.partial*" >/dev/null && fail "analyze --output left summary.json.partial* behind"
 ok "--output FILE == stdout, byte for byte, nothing else written"
 for e in "$T/err1" "$T/err2"; do
     if [ -s "$e" ]; then
@@ -57,7 +57,33 @@ echo "previous summary" >"$T/keep.json"
 run_cs "$T/o4" "$T/err4" analyze --output "$T/keep.json" "$T/no-such-study"
 [ "$RC" -ne 0 ] || fail "analyze of a missing study exited 0"
 [ "$(cat "$T/keep.json")" = "previous summary" ] || fail "a failed analyze replaced the existing --output file"
-[ -e "$T/keep.json.partial" ] && fail "a failed analyze left keep.json.partial behind"
+compgen -G "$T/keep.json.partial*" >/dev/null && fail "a failed analyze left keep.json.partial* behind"
 ok "failed analyze leaves --output untouched"
+
+# --output onto a FIFO (a shell's pipe, /dev/stdout): the summary goes into
+# it and the node stays. Renaming a file onto it would leave the reader
+# waiting for ever (and, run as root, replace /dev/null itself).
+mkfifo "$T/pipe"
+timeout 60 cat "$T/pipe" >"$T/piped.json" &
+reader=$!
+run_cs "$T/o5" "$T/err5" analyze --output "$T/pipe" "$D"
+[ "$RC" -eq 0 ] || fail "analyze --output FIFO exited $RC: $(cat "$T/err5")"
+if [ ! -p "$T/pipe" ]; then
+    fail "analyze --output replaced the FIFO with a regular file"
+    kill "$reader" 2>/dev/null || true
+fi
+wait "$reader" || true
+cmp -s "$T/stdout.json" "$T/piped.json" || fail "the reader of the FIFO did not get the summary"
+ok "--output FIFO -> the summary through the FIFO, FIFO kept"
+
+# --output onto a directory: refused at once with a plain reason, no
+# partial file beside it.
+mkdir "$T/adir"
+run_cs "$T/o6" "$T/err6" analyze --output "$T/adir" "$D"
+[ "$RC" -eq 1 ] || fail "--output onto a directory exited $RC, expected 1"
+expect_one_line "$T/err6" "--output onto a directory" || true
+grep -qF "$T/adir: it is a directory" "$T/err6" || fail "--output onto a directory: unclear reason: $(cat "$T/err6")"
+compgen -G "$T/adir.partial*" >/dev/null && fail "--output onto a directory left adir.partial* behind"
+ok "--output onto a directory -> exit 1, one line"
 
 cs_finish

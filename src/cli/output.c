@@ -1,0 +1,95 @@
+/* output.c - the result file of analyze and pack: written beside its target
+ * and renamed onto it when complete (output.h). */
+#include "cli/output.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+
+int cli_output_open(cli_output *o, const char *path)
+{
+    struct stat st;
+    memset(o, 0, sizeof *o);
+    o->path = path;
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+        cli_fail("cannot write %s: it is a directory", path);
+        return -1;
+    }
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+        /* Renaming a file onto a FIFO or device would replace the node
+         * (as root, /dev/null itself); a reader waits on it instead. */
+        if (!(o->f = fopen(path, "wb"))) {
+            cli_fail("cannot write %s: %s", path, strerror(errno));
+            return -1;
+        }
+        return 0;
+    }
+    size_t n = strlen(path) + sizeof ".partial-XXXXXX";
+    if (!(o->tmp = malloc(n))) {
+        cli_fail("out of memory");
+        return -1;
+    }
+    snprintf(o->tmp, n, "%s.partial-XXXXXX", path);
+    int fd = mkstemp(o->tmp); /* O_EXCL: never another run's file, nor a link */
+    if (fd < 0 || !(o->f = fdopen(fd, "wb"))) {
+        cli_fail("cannot write %s: %s", o->tmp, strerror(errno));
+        if (fd >= 0) {
+            close(fd);
+            unlink(o->tmp);
+        }
+        free(o->tmp);
+        o->tmp = NULL;
+        return -1;
+    }
+    /* mkstemp makes 0600; give the file the mode a plain create would. */
+    mode_t mask = umask(0);
+    umask(mask);
+    (void)fchmod(fd, 0666 & ~mask);
+    return 0;
+}
+
+int cli_output_commit(cli_output *o)
+{
+    FILE *f = o->f;
+    o->f = NULL;
+    int failed = fflush(f) != 0;
+    /* fsync: a regular file is durable before it replaces the old one (a
+     * FIFO or terminal cannot be synced, and need not be). */
+    if (!failed && o->tmp && fsync(fileno(f)) != 0)
+        failed = 1;
+    int saved = errno;
+    if (fclose(f) != 0 && !failed) {
+        failed = 1;
+        saved = errno;
+    }
+    if (failed) {
+        cli_fail("cannot write %s: %s", o->tmp ? o->tmp : o->path, strerror(saved));
+        cli_output_abort(o);
+        return -1;
+    }
+    if (o->tmp && rename(o->tmp, o->path) != 0) {
+        cli_fail("cannot rename %s to %s: %s", o->tmp, o->path, strerror(errno));
+        cli_output_abort(o);
+        return -1;
+    }
+    free(o->tmp);
+    o->tmp = NULL;
+    return 0;
+}
+
+void cli_output_abort(cli_output *o)
+{
+    if (o->f)
+        fclose(o->f);
+    o->f = NULL;
+    if (o->tmp) {
+        unlink(o->tmp);
+        free(o->tmp);
+        o->tmp = NULL;
+    }
+}
