@@ -346,6 +346,9 @@ ok "progress: the trainee's own, the trainer's whole cohort; clinical roles stay
 # score's column (500 score_too_large).
 python3 -c 'import json; print(json.dumps({"findings": [{"type": "polyp", "seq_from": 4},
   {"type": "ulcer", "seq_from": 200, "note": "n" * 16200}]}))' >"$T/big.json"
+as bob POST "/api/v1/training/cases/$ICASE/attempt"
+expect_code 200 "bob starts the imported case (and submits it last)"
+IBATT=$(json_get "$T/body" 'd["id"]')
 as bob POST "/api/v1/training/cases/$CASE/attempt"
 expect_code 200 "bob starts the case"
 BATT=$(json_get "$T/body" 'd["id"]')
@@ -368,4 +371,19 @@ if json.load(open(sys.argv[2]))["score"] != s:
     fail("the score read back is not the score given at submit")
 PY
 ok "a large answer is submitted and scored like any other"
+
+# Progress lists the cases in the order they were submitted (the curves
+# over time), not the order they were started.
+as bob POST "/api/v1/training/attempts/$IBATT/submit" -d '{"findings": [{"type": "ulcer", "seq_from": 150}]}'
+expect_code 200 "bob submits the imported case"
+as bob GET /api/v1/training/progress
+expect_code 200 "bob's progress"
+py_check "$T/body" "$CASE" "$ICASE" <<'PY' || fail "bob's progress is not in submission order"
+cases = d["progress"][0]["cases"]
+if [k["case"] for k in cases] != sys.argv[2:4]:
+    fail(f"order {[(k['case'], k['submitted_at_ms']) for k in cases]}")
+if [k["sensitivity"] for k in cases] != [0.5, 0.5]:
+    fail(str(cases))
+PY
+ok "progress is in the order of submission"
 cs_finish

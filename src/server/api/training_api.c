@@ -881,6 +881,21 @@ enum MHD_Result cs_api_training_submit(const cs_api *api, struct MHD_Connection 
  * standard is met. A trainee sees only their own. */
 static enum MHD_Result progress_csv(struct MHD_Connection *c, json_t *rows);
 
+/* An attempt's place in a trainee's progress: by submission time, then id
+ * (the store lists attempts by when they were started). */
+typedef struct submitted_order {
+    int64_t at_ms, id;
+    size_t i;
+} submitted_order;
+
+static int submitted_cmp(const void *x, const void *y)
+{
+    const submitted_order *a = x, *b = y;
+    if (a->at_ms != b->at_ms)
+        return a->at_ms < b->at_ms ? -1 : 1;
+    return a->id < b->id ? -1 : a->id > b->id ? 1 : 0;
+}
+
 static enum MHD_Result progress(const cs_api *api, struct MHD_Connection *c, cs_req *r, bool csv)
 {
     cs_error e = {0};
@@ -898,12 +913,19 @@ static enum MHD_Result progress(const cs_api *api, struct MHD_Connection *c, cs_
         return store_failed(api, c, &e);
     }
     cs_case_rec *kase = malloc(sizeof *kase);
-    if (!kase) {
-        free(v), free(courses);
+    submitted_order *order = malloc((n + 1) * sizeof *order);
+    if (!kase || !order) {
+        free(v), free(courses), free(kase), free(order);
         return cs_http_error(api->metrics, c, 503, false, "out_of_memory", "out of memory");
     }
+    /* the cases in the order they were submitted: the curves over time */
+    for (size_t i = 0; i < n; i++)
+        order[i] = (submitted_order){v[i].submitted_at_ms, v[i].id, i};
+    if (n > 1)
+        qsort(order, n, sizeof *order, submitted_cmp);
     json_t *groups = json_object(); /* "trainee\ncourse" -> entry */
-    for (size_t i = 0; i < n; i++) {
+    for (size_t oi = 0; oi < n; oi++) {
+        size_t i = order[oi].i;
         if (!v[i].submitted_at_ms)
             continue;
         char key[CS_USER_MAX + CS_ID_MAX + 2];
@@ -988,6 +1010,7 @@ static enum MHD_Result progress(const cs_api *api, struct MHD_Connection *c, cs_
     free(v);
     free(courses);
     free(kase);
+    free(order);
     if (!csv)
         return cs_http_json(c, 200, json_pack("{s:o}", "progress", out), false, NULL);
     return progress_csv(c, out);
