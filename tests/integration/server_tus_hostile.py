@@ -185,6 +185,36 @@ elif (why := frame_images_match(study, payloads)) is not None:
 else:
     ok("an upload ended under its first body stays ended (410); the study's frames keep their pictures")
 
+# The same with a creation-with-upload whose body is then cut off: its
+# upload, ended by the new one meanwhile, keeps no byte (its client never
+# learnt its URL, and the new upload's frames are analysed already).
+study, token = new_study()
+before = metric("capscreen_bytes_received_total")
+s = socket.create_connection((HOST, PORT), timeout=30)
+s.sendall((f"POST /uploads/ HTTP/1.1\r\nHost: x\r\nTus-Resumable: 1.0.0\r\n"
+           f"Authorization: Bearer {token}\r\nUpload-Defer-Length: 1\r\n"
+           f"Content-Type: {OCTET}\r\nContent-Length: {len(other)}\r\n\r\n").encode() +
+          other[:len(other) // 2])
+wait_for("the cut creation's first half", lambda: metric("capscreen_bytes_received_total")
+         >= before + len(other) // 2)
+O = uploads(study)[0][0]
+B = create(token, {"Upload-Defer-Length": "1"})
+st, _, d = tus("PATCH", B, token, {"Content-Type": OCTET, "Upload-Offset": "0",
+                                   "Upload-Length": str(len(stream))}, stream)
+if st != 204:
+    sys.exit(f"PATCH of the new upload: {st} {d[:200]!r}")
+wait_for("the new upload's frames", lambda: progress(study)["frames_analysed"] >= len(records))
+s.close()
+wait_for("the cut creation to end", lambda: metric("capscreen_uploads_active") == 0)
+ups = uploads(study)
+want = [(O, 0, "terminated"), (B.rsplit("/", 1)[1], len(stream), "complete")]
+if ups != want:
+    fail(f"uploads after the ended creation's body was cut off: {ups}, expected {want}")
+elif (why := frame_images_match(study, payloads)) is not None:
+    fail(f"after the ended creation's body was cut off the viewer shows other pictures: {why}")
+else:
+    ok("a creation ended under its cut-off body keeps no byte; the study's frames keep their pictures")
+
 # ---- a record length that lies -------------------------------------------------
 # A hub's writer bug: a record header whose CRC passes but whose
 # payload_len runs past the end of the study. Once the upload is complete,

@@ -94,30 +94,29 @@ static enum MHD_Result options(const cs_tus *s, struct MHD_Connection *c)
 typedef enum save_result { SAVED, STUDY_CLOSED, UPLOAD_ENDED } save_result;
 
 /* Save `up`, unless its study is closed or its report signed
- * (STUDY_CLOSED), or `up` is to stay open or complete but the store has
- * ended it since it was read (UPLOAD_ENDED): a new upload of a study ends
- * the study's open uploads that stored no byte (store.h), also one whose
- * first body is still arriving. Saved as open, that upload would be
- * reopened and its bytes would slide in front of the newer upload's in
- * the study stream, under frames already analysed from there (the viewer
- * would show other frames' pictures). Then nothing is saved, CS_OK. */
+ * (STUDY_CLOSED), or the store has ended the upload since it was read
+ * (UPLOAD_ENDED): a new upload of a study ends the study's open uploads
+ * that stored no byte (store.h), also one whose first body is still
+ * arriving. An ended upload is never saved again: saved with that body's
+ * offset (open, or closed as an orphan), its bytes would slide in front
+ * of the newer upload's in the study stream, under frames already
+ * analysed from there (the viewer would show other frames' pictures).
+ * Then nothing is saved, CS_OK. */
 static cs_status save_checked(const cs_tus *s, const cs_upload_rec *up, save_result *res,
                               cs_error *err)
 {
     cs_check_outcome out = CS_CHECK_OK;
+    bool found = false;
+    cs_upload_rec now;
     *res = SAVED;
-    if (up->state == CS_UPLOAD_OPEN || up->state == CS_UPLOAD_COMPLETE) {
-        bool found = false;
-        cs_upload_rec now;
-        cs_status st = cs_store_upload_get(s->store, up->id, &found, &now, err);
-        if (st != CS_OK)
-            return st;
-        if (found && (now.state == CS_UPLOAD_TERMINATED || now.state == CS_UPLOAD_EXPIRED)) {
-            *res = UPLOAD_ENDED;
-            return CS_OK;
-        }
+    cs_status st = cs_store_upload_get(s->store, up->id, &found, &now, err);
+    if (st != CS_OK)
+        return st;
+    if (found && (now.state == CS_UPLOAD_TERMINATED || now.state == CS_UPLOAD_EXPIRED)) {
+        *res = UPLOAD_ENDED;
+        return CS_OK;
     }
-    cs_status st = cs_store_upload_update_checked(s->store, up, &out, err);
+    st = cs_store_upload_update_checked(s->store, up, &out, err);
     if (st != CS_OK)
         return st;
     if (out == CS_CHECK_LOCKED) {
