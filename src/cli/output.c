@@ -4,12 +4,45 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
+
+/* The temp file to remove if the process is stopped by a signal. */
+static char *volatile pending_tmp;
+
+static void remove_pending(int sig)
+{
+    char *tmp = pending_tmp;
+    if (tmp)
+        unlink(tmp); /* async-signal-safe */
+    signal(sig, SIG_DFL);
+    raise(sig); /* die of the signal, so the caller sees why */
+}
+
+/* Ctrl-C, kill or a closed terminal mid-run must not leave a partial file
+ * behind. A signal ignored at start (nohup, a background job) stays so. */
+static void catch_stop_signals(void)
+{
+    static const int sigs[] = {SIGINT, SIGTERM, SIGHUP};
+    for (size_t i = 0; i < sizeof sigs / sizeof *sigs; i++) {
+        struct sigaction old, sa;
+        if (sigaction(sigs[i], NULL, &old) != 0 || old.sa_handler == SIG_IGN)
+            continue;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = remove_pending;
+        sigemptyset(&sa.sa_mask);
+        sigaction(sigs[i], &sa, NULL);
+    }
+}
+
+/* Forget the temp file before it is renamed, removed or freed. */
+static void forget_pending(void) { pending_tmp = NULL; }
 
 int cli_output_open(cli_output *o, const char *path)
 {
@@ -35,11 +68,24 @@ int cli_output_open(cli_output *o, const char *path)
         return -1;
     }
     snprintf(o->tmp, n, "%s.partial-XXXXXX", path);
+    /* The handlers are in place, and the stop signals held back, before
+     * the file exists: a signal in between would leave it behind. */
+    sigset_t stop, old;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGINT);
+    sigaddset(&stop, SIGTERM);
+    sigaddset(&stop, SIGHUP);
+    catch_stop_signals();
+    pthread_sigmask(SIG_BLOCK, &stop, &old);
     int fd = mkstemp(o->tmp); /* O_EXCL: never another run's file, nor a link */
+    if (fd >= 0)
+        pending_tmp = o->tmp;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (fd < 0 || !(o->f = fdopen(fd, "wb"))) {
         cli_fail("cannot write %s: %s", o->tmp, strerror(errno));
         if (fd >= 0) {
             close(fd);
+            forget_pending();
             unlink(o->tmp);
         }
         free(o->tmp);
@@ -77,6 +123,7 @@ int cli_output_commit(cli_output *o)
         cli_output_abort(o);
         return -1;
     }
+    forget_pending();
     free(o->tmp);
     o->tmp = NULL;
     return 0;
@@ -87,6 +134,7 @@ void cli_output_abort(cli_output *o)
     if (o->f)
         fclose(o->f);
     o->f = NULL;
+    forget_pending();
     if (o->tmp) {
         unlink(o->tmp);
         free(o->tmp);

@@ -15,7 +15,9 @@ typedef struct cli_output {
  * at once. A directory is refused. An existing FIFO, terminal or device
  * (/dev/stdout, a pipe from the shell) is written directly and never
  * replaced. Otherwise a new temp file PATH.partial-XXXXXX is created beside
- * it; `path` appears only at cli_output_commit(). 0 on success; else a
+ * it; `path` appears only at cli_output_commit(). Until then SIGINT, SIGTERM
+ * and SIGHUP (unless ignored at start) remove the temp file and end the
+ * process with that signal. 0 on success; else a
  * one-line reason on stderr and -1. */
 int cli_output_open(cli_output *o, const char *path);
 

@@ -86,4 +86,39 @@ grep -qF "$T/adir: it is a directory" "$T/err6" || fail "--output onto a directo
 compgen -G "$T/adir.partial*" >/dev/null && fail "--output onto a directory left adir.partial* behind"
 ok "--output onto a directory -> exit 1, one line"
 
+# A run stopped mid-study (Ctrl-C, kill) leaves no partial file, and an
+# existing output stays as it was. The study is long enough to be caught
+# running; the signal is sent once the partial file exists. A background
+# job starts with SIGINT ignored, so the default is restored for that case.
+B=$T/long
+python3 - "$WCE_IMAGES" "$B" <<'EOF'
+import os, sys
+src, dest = sys.argv[1], sys.argv[2]
+names = sorted(n for n in os.listdir(src) if n.endswith(".jpg"))
+os.makedirs(dest)
+for i in range(20000):
+    os.symlink(os.path.join(src, names[i % len(names)]), os.path.join(dest, "f%05d.jpg" % i))
+EOF
+partial_started() { compgen -G "$T/long.json.partial*" >/dev/null; }
+for sig in INT TERM; do
+    echo "previous summary" >"$T/long.json"
+    python3 -c 'import os, signal, sys
+signal.signal(signal.SIGINT, signal.SIG_DFL)
+os.execv(sys.argv[1], sys.argv[1:])' "$CAPSCREEN" analyze --output "$T/long.json" "$B" \
+        >/dev/null 2>"$T/err7" &
+    pid=$!
+    wait_until 60 "analyze to start writing" partial_started
+    kill -"$sig" "$pid"
+    rc=0
+    wait "$pid" || rc=$?
+    if [ "$rc" -eq 0 ]; then
+        fail "SIG$sig: analyze finished before it could be stopped (make the study longer)"
+        continue
+    fi
+    partial_started && fail "analyze stopped by SIG$sig left $(cd "$T" && echo long.json.partial*)"
+    [ "$(cat "$T/long.json" 2>&1)" = "previous summary" ] \
+        || fail "SIG$sig: the existing output was replaced: $(head -c 100 "$T/long.json" 2>&1)"
+done
+ok "analyze stopped by SIGINT/SIGTERM -> no partial file, old output kept"
+
 cs_finish
