@@ -1,6 +1,8 @@
 /* cmd_analyze.c - `capscreen analyze PATH`: triage a study, write its summary. */
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,7 +76,7 @@ int cli_analyze(int argc, char **argv)
 
     optind = 1;
     while ((c = getopt_long(argc, argv, "o:j:m:h", longopts, NULL)) != -1) {
-        char *end = NULL;
+        long long v;
         switch (c) {
         case 'o': output = optarg; break;
         case 'm': model = optarg; break;
@@ -88,26 +90,29 @@ int cli_analyze(int argc, char **argv)
             }
             break;
         case 'j':
-            threads = (int)strtol(optarg, &end, 10);
-            if (*end || threads < 1 || threads > 256) {
+            if (!cli_parse_int(optarg, 1, 256, &v)) {
                 cli_fail("--threads must be a number from 1 to 256, not '%s'", optarg);
                 return 2;
             }
+            threads = (int)v;
             break;
         case 'T':
-            sopts.top_n = (int)strtol(optarg, &end, 10);
-            if (*end || sopts.top_n < 0) {
-                cli_fail("--top must be a number >= 0, not '%s'", optarg);
+            if (!cli_parse_int(optarg, 0, INT_MAX, &v)) {
+                cli_fail("--top must be a number from 0 to %d, not '%s'", INT_MAX, optarg);
                 return 2;
             }
+            sopts.top_n = (int)v;
             break;
-        case 'R':
-            sopts.redundancy_distance = strtof(optarg, &end);
-            if (*end || sopts.redundancy_distance < 0) {
+        case 'R': {
+            /* A plain decimal: no nan (no run would ever join) or inf. */
+            double d;
+            if (!cs_parse_decimal(optarg, &d) || !isfinite((float)d)) {
                 cli_fail("--redundancy must be a number >= 0, not '%s'", optarg);
                 return 2;
             }
+            sopts.redundancy_distance = (float)d;
             break;
+        }
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }

@@ -8,10 +8,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "capscreen/decimal.h"
 #include "capscreen/framestream.h"
 #include "capscreen/source.h"
 #include "cli/cli.h"
 #include "cli/output.h"
+
+/* 9999-12-31T23:59:59Z in microseconds since the epoch. */
+#define CS_PACK_MAX_START_US 253402300799000000LL
 
 static void usage(FILE *f)
 {
@@ -47,19 +51,19 @@ int cli_pack(int argc, char **argv)
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-        char *end = NULL;
         switch (c) {
         case 'f':
-            fps = strtod(optarg, &end);
-            if (*end || fps <= 0 || fps > 1000) {
+            /* A plain decimal: nan would silently mean "use the mtimes". */
+            if (!cs_parse_decimal(optarg, &fps) || fps <= 0 || fps > 1000) {
                 cli_fail("--fps must be a number in (0, 1000], not '%s'", optarg);
                 return 2;
             }
             break;
         case 's':
-            start_us = strtoll(optarg, &end, 10);
-            if (*end || start_us < 0) {
-                cli_fail("--start-us must be a number >= 0, not '%s'", optarg);
+            /* Up to the year 9999, so that T + i/F cannot overflow. */
+            if (!cli_parse_int(optarg, 0, CS_PACK_MAX_START_US, &start_us)) {
+                cli_fail("--start-us must be a number from 0 to %lld, not '%s'",
+                         (long long)CS_PACK_MAX_START_US, optarg);
                 return 2;
             }
             break;

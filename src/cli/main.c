@@ -1,11 +1,27 @@
 /* main.c - `capscreen` entry point: dispatches to a subcommand. */
+#include <ctype.h>
+#include <errno.h>
 #include <stdarg.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "cli/cli.h"
 
 #define CAPSCREEN_VERSION "0.1.0"
+
+bool cli_parse_int(const char *s, long long lo, long long hi, long long *out)
+{
+    char *end;
+    if (!s || !(isdigit((unsigned char)*s) || (*s == '-' && isdigit((unsigned char)s[1]))))
+        return false;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (*end || errno == ERANGE || v < lo || v > hi)
+        return false;
+    *out = v;
+    return true;
+}
 
 void cli_fail(const char *fmt, ...)
 {

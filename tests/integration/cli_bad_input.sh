@@ -216,6 +216,22 @@ run_cs "$T/o" "$T/e" analyze --threads 0 "$D"
 grep -q -- "--threads" "$T/e" || fail "--threads 0: message does not mention --threads: $(cat "$T/e")"
 expect_one_line "$T/e" "--threads 0" || true
 [ -s "$T/o" ] && fail "--threads 0 wrote to stdout"
+# Numbers out of range are refused, never wrapped or clamped into range:
+# --top 4294967296 once wrapped to 0 and ranked no frame at all, and
+# --threads 4294967298 to 2; nan passed every range check.
+for args in "analyze --top 4294967296" "analyze --threads 4294967298" \
+    "analyze --redundancy nan" "analyze --redundancy inf" "analyze --top 1x" \
+    "pack --fps nan" "pack --start-us 99999999999999999999"; do
+    read -r cmd opt val <<<"$args"
+    extra=()
+    [ "$cmd" = pack ] && extra=("$T/bad-option.csfs")
+    run_cs "$T/o" "$T/e" "$cmd" "$opt" "$val" "$D" "${extra[@]}"
+    [ "$RC" -eq 2 ] || fail "$args exited $RC, expected 2 (a usage error)"
+    grep -qF -- "$opt" "$T/e" || fail "$args: message does not name $opt: $(cat "$T/e")"
+    [ -s "$T/o" ] && fail "$args wrote to stdout"
+    [ -e "$T/bad-option.csfs" ] && fail "$args wrote a stream"
+done
+ok "out-of-range numeric options exit 2"
 run_cs "$T/o" "$T/e" frobnicate
 [ "$RC" -eq 2 ] || fail "an unknown command exited $RC, expected 2"
 grep -q "frobnicate" "$T/e" || fail "unknown command: message does not name it: $(cat "$T/e")"
