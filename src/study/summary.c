@@ -59,8 +59,8 @@ struct cs_summary {
     float prev_distance; /* distance of run[run_len-1] to its predecessor */
     float *run_distance; /* per frame in the run; NAN for the first */
 
-    ranked *heap; /* min-heap on (priority, -seq) of the top_n */
-    int heap_len;
+    ranked *heap;           /* min-heap on (priority, -seq) of the top_n */
+    int heap_len, heap_cap; /* cap grows to top_n as frames come */
 
     cs_summary_counts counts;
     double sum_visibility, sum_bubble, sum_debris, sum_dark;
@@ -258,6 +258,25 @@ static bool ranks_below(const ranked *a, const ranked *b)
     return a->priority < b->priority || (a->priority == b->priority && a->seq > b->seq);
 }
 
+/* Room for one more ranked frame while the heap is under top_n. The heap
+ * grows with the frames seen, not to top_n at the start: a --top larger
+ * than any study ("rank them all") must not allocate for frames that never
+ * come. False when out of memory. */
+static bool heap_reserve(cs_summary *s)
+{
+    if (s->heap_len < s->heap_cap || s->heap_len >= s->opts.top_n)
+        return true;
+    int cap = s->heap_cap < s->opts.top_n / 2 ? s->heap_cap * 2 : s->opts.top_n;
+    if (cap < 1)
+        cap = 1;
+    ranked *h = realloc(s->heap, (size_t)cap * sizeof *h);
+    if (!h)
+        return false;
+    s->heap = h;
+    s->heap_cap = cap;
+    return true;
+}
+
 static void heap_push(cs_summary *s, const cs_outcome *o)
 {
     const cs_frame_result *res = &o->result;
@@ -310,7 +329,8 @@ cs_status cs_summary_begin(FILE *out, const cs_summary_opts *opts, cs_summary **
         s->opts.max_run = 1;
     s->run = malloc((size_t)s->opts.max_run * sizeof *s->run);
     s->run_distance = malloc((size_t)s->opts.max_run * sizeof *s->run_distance);
-    s->heap = malloc((size_t)(s->opts.top_n > 0 ? s->opts.top_n : 1) * sizeof *s->heap);
+    s->heap_cap = s->opts.top_n < 256 ? s->opts.top_n : 256;
+    s->heap = malloc((size_t)(s->heap_cap > 0 ? s->heap_cap : 1) * sizeof *s->heap);
     s->reduced_tmp = tmpfile();
     s->errors_tmp = tmpfile();
     if (!s->run || !s->run_distance || !s->heap || !s->reduced_tmp || !s->errors_tmp) {
@@ -368,6 +388,9 @@ cs_status cs_summary_add(void *ctx, const cs_outcome *o, cs_error *err)
         return write_frame(s, frame_json(s, o, NAN, 0, false), err);
     }
 
+    if (!heap_reserve(s))
+        return cs_error_set(err, CS_ERR_NOMEM, "out of memory ranking %d frames for review",
+                            s->heap_len + 1);
     const cs_frame_result *r = &o->result;
     s->counts.analysed++;
     s->counts.readable += r->quality.readable;

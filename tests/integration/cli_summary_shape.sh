@@ -157,4 +157,21 @@ if cl.get("grade") not in ("excellent", "good", "fair", "poor"):
 EOF
 ok "summary shape: keys, runs, one representative each, ranking, counts, cleansing"
 
+# --top larger than any study ranks every analysed frame ("rank them all"):
+# the ranking grows with the frames seen, it is not allocated for N up front
+# (which failed with "cannot start summary: Cannot allocate memory").
+run_cs "$T/all.json" "$T/e" analyze --top 2147483647 "$D"
+[ "$RC" -eq 0 ] || fail "analyze --top 2147483647 exited $RC: $(cat "$T/e")"
+py_check "$T/all.json" "$T/s.json" <<'EOF' || fail "--top 2147483647: ranking checks failed"
+every = d["ranked_for_review"]
+top200 = json.load(open(sys.argv[2]))["ranked_for_review"]
+if len(every) != d["counts"]["analysed"]:
+    fail("ranked %d frames, expected all %d analysed" % (len(every), d["counts"]["analysed"]))
+if every[:len(top200)] != top200:
+    fail("the first entries differ from the default --top ranking")
+if [r["rank"] for r in every] != list(range(1, len(every) + 1)):
+    fail("ranks are not 1..n")
+EOF
+ok "--top 2147483647 ranks every analysed frame"
+
 cs_finish
