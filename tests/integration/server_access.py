@@ -24,6 +24,9 @@ PHASE hash-memory PID: 48 logins at once (wrong passwords, each a new name,
   peak memory (VmHWM of PID) by less than 10 password hashes' worth: at
   most 4 argon2id checks of 64 MiB run at once, the rest wait their turn
   (or, after 10 s without one, get 503 busy).
+PHASE history-audit STUDY2: with an analysed study STUDY2, alice's reading
+  of a finding's history is in the audit log (findings.read), as the
+  findings list is.
 PHASE proxy: the server trusts 127.0.0.9 as a reverse proxy
   (trusted_proxies): behind it, failures from one client address
   (X-Forwarded-For) do not hold back the same name from another, and the
@@ -458,6 +461,29 @@ elif PHASE == "hash-memory":
         fail("hash-memory: alice cannot log in after the flood")
     ok("48 logins at once: peak memory up %d MiB (at most 4 hashes of 64 MiB at once); "
        "%d answered 503 busy" % (grown // 1024, answers.count("busy")))
+elif PHASE == "history-audit":
+    three = sys.argv[5]
+    deadline = time.time() + 120
+    while True:  # the server analyses the imported study at its start
+        st, _, b = request("GET", "/api/v1/studies/" + three, headers=ADMIN)
+        if st == 200 and json.loads(b)["state"] == "complete":
+            break
+        if time.time() > deadline:
+            fail("history-audit: study %s not analysed after 120 s: %d %s" % (three, st, b[:200]))
+        time.sleep(0.2)
+    s = must_login("alice")
+    st, _, b = request("POST", "/api/v1/studies/%s/findings" % three,
+                       {"seq_from": 0, "type": "polyp", "note": "history"}, headers=s)
+    if st != 201:
+        fail("history-audit: create a finding: %d %s" % (st, b[:200]))
+    path = "/api/v1/studies/%s/findings/%d/history" % (three, json.loads(b)["id"])
+    st, _, b = request("GET", path, headers=s)
+    if st != 200:
+        fail("history-audit: GET %s: %d %s" % (path, st, b[:200]))
+    rows = audit("action=findings.read&study=%s&user=alice" % three)["entries"]
+    if not any(path in e["detail"] for e in rows):
+        fail("history-audit: alice read %s; no findings.read entry names it: %r" % (path, rows))
+    ok("alice's reading of a finding's history is audited (findings.read, the path)")
 elif PHASE == "proxy":
     PROXY = "127.0.0.9"
 

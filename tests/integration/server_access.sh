@@ -15,6 +15,15 @@ for u in admin:admin alice:reader bob:reader carol:reader; do
     echo "pw-${u%%:*}-0123456789" | "$CAPSCREEN" user add --data "$T/data" --name "${u%%:*}" \
         --role "${u##*:}" >/dev/null 2>"$T/e" || die "user add ${u%%:*}: $(cat "$T/e")"
 done
+# A small analysed study (three demo frames) for the findings checks.
+mkdir "$T/three"
+for f in $(ls "$CS_SOURCE_DIR/samples/demo/frames" | head -3); do
+    ln -s "$CS_SOURCE_DIR/samples/demo/frames/$f" "$T/three/$f"
+done
+"$CAPSCREEN" pack --fps 4 "$T/three" "$T/three.csfs" >/dev/null 2>"$T/e" || die "pack: $(cat "$T/e")"
+"$CAPSCREEN" study import --data "$T/data" --label three "$T/three.csfs" >"$T/o" 2>"$T/e" ||
+    die "study import: $(cat "$T/e")"
+THREE=$(tail -n 1 "$T/o" | python3 -c 'import json,sys; print(json.load(sys.stdin)["study"])')
 start_server "$T/data"
 http POST /api/v1/studies -H "Authorization: Bearer $ADMIN_TOKEN" -d '{"label":"access"}'
 [ "$CODE" = 201 ] || die "study create: $CODE $(cat "$T/body")"
@@ -28,6 +37,8 @@ run() {
 }
 run main
 ok "login limits, event streams, last admin, audit over HTTP"
+run history-audit "$THREE"
+ok "reading a finding's history is audited like the findings list"
 run hash-memory "$SRV_PID"
 ok "a flood of logins waits for its turn: the password hashes' memory stays bounded"
 # Behind a reverse proxy (docs/deploy.md, "HAProxy"): 127.0.0.9 plays it.

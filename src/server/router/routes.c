@@ -150,7 +150,9 @@ const cs_route_row cs_routes[] = {
     {"POST", S "/findings", EDIT, true, true, NULL, false, API(findings)},
     {"PUT", S "/findings/{n}", EDIT, true, true, NULL, false, API(finding)},
     {"DELETE", S "/findings/{n}", EDIT, true, true, NULL, false, API(finding)},
-    {"GET", S "/findings/{n}/history", IMAGES, false, true, NULL, false, API(finding_history)},
+    /* a finding's past versions (deleted notes too) are read like the list */
+    {"GET", S "/findings/{n}/history", IMAGES, false, true, "findings.read", false,
+     API(finding_history)},
     {"GET", S "/marks", IMAGES, false, true, NULL, false, API(cs_ws_marks)},
     {"PUT", S "/landmarks/{key}", EDIT, true, true, NULL, false, API(landmark)},
     {"DELETE", S "/landmarks/{key}", EDIT, true, true, NULL, false, API(landmark)},
