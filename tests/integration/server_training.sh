@@ -221,6 +221,12 @@ as ann POST "/api/v1/training/attempts/$ATT/submit"
 expect_code 409 "submitting twice"
 as teach GET "/api/v1/training/attempts/$ATT"
 expect_code 200 "the trainer reads the attempt"
+http GET "/api/v1/audit?action=training.attempt" -H "Authorization: Bearer $ADMIN_TOKEN"
+py_check "$T/body" "$STUDY" "$ATT" <<'PY' || fail "the trainer's read of an attempt is not audited"
+got = [(e["user"], e["study"], e["detail"].split(" at ")[0]) for e in d["entries"]]
+if got != [("teach", sys.argv[2], f"attempt {sys.argv[3]} of ann")]:
+    fail(f"audit {got}")
+PY
 # Each opening of the reference (a study's clinical read) is audited.
 as teach GET "/api/v1/training/cases/$CASE/reference"
 expect_code 200 "the trainer reads the reference"

@@ -779,6 +779,11 @@ static enum MHD_Result attempt_route(const cs_api *api, struct MHD_Connection *c
     if (!load_attempt(api, c, r, a, !get, &ret) || !load_case(api, c, a->case_id, k, &course, &ret))
         goto done;
     if (get) {
+        /* A trainer's or admin's read of a trainee's attempt is audited: its
+         * score lists the study's reference findings. */
+        if (!is_trainee(r))
+            cs_audit(api->audit, &r->auth, "training.attempt", k->study,
+                     "attempt %lld of %s at case %s", (long long)a->id, a->trainee, k->id);
         ret = cs_http_json(c, 200, attempt_json(a, k), false, NULL);
         goto done;
     }
