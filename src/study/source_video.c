@@ -24,8 +24,10 @@
 #include "capscreen/source.h"
 
 #include <inttypes.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +35,7 @@
 
 #include <libavcodec/avcodec.h>
 #include <libavformat/avformat.h>
+#include <libavutil/display.h>
 #include <libavutil/imgutils.h>
 #include <libavutil/log.h>
 #include <libswscale/swscale.h>
@@ -49,6 +52,7 @@ typedef struct video_source {
     AVFrame *frame;
     int stream;           /* index of the video stream in fmt */
     AVRational time_base; /* of that stream */
+    int turns;            /* clockwise quarter turns to show it upright */
     int64_t next_index;   /* frame number of the next item */
     int read_errors;      /* consecutive av_read_frame() failures */
     int recv_errors;      /* consecutive receive_frame() failures */
@@ -187,6 +191,76 @@ static int ensure_scaler(video_source *vs, const AVFrame *f)
     return 0;
 }
 
+/* Clockwise quarter turns (0..3) that show the stream as a player does
+ * (and as `ffmpeg -i` extracts its frames), from its display matrix; 0
+ * without one. Same rounding as fftools' autorotate. */
+static int display_turns(const AVStream *st)
+{
+#if LIBAVCODEC_VERSION_INT >= AV_VERSION_INT(60, 29, 100)
+    const AVPacketSideData *sd = av_packet_side_data_get(
+        st->codecpar->coded_side_data, st->codecpar->nb_coded_side_data, AV_PKT_DATA_DISPLAYMATRIX);
+    const int32_t *m = sd && sd->size >= 36 ? (const int32_t *)sd->data : NULL;
+#else
+    size_t size = 0;
+    const int32_t *m =
+        (const int32_t *)av_stream_get_side_data(st, AV_PKT_DATA_DISPLAYMATRIX, &size);
+    if (size < 36)
+        m = NULL;
+#endif
+    if (!m)
+        return 0;
+    double theta = -round(av_display_rotation_get(m)); /* clockwise degrees */
+    if (isnan(theta))
+        return 0;
+    theta -= 360 * floor(theta / 360 + 0.9 / 360);
+    return (int)lround(theta / 90) % 4;
+}
+
+/* A new packed RGB image: `src` (w x h) turned `turns` quarter turns
+ * clockwise; *w and *h become its size. NULL when out of memory. */
+static uint8_t *turn_rgb(const uint8_t *src, int *w, int *h, int turns)
+{
+    int sw = *w, sh = *h;
+    int dw = turns % 2 ? sh : sw, dh = turns % 2 ? sw : sh;
+    uint8_t *dst = malloc((size_t)sw * (size_t)sh * 3);
+    if (!dst)
+        return NULL;
+    for (int y = 0; y < sh; y++)
+        for (int x = 0; x < sw; x++) {
+            int dx = turns == 1 ? sh - 1 - y : turns == 2 ? sw - 1 - x : y;
+            int dy = turns == 1 ? x : turns == 2 ? sh - 1 - y : sw - 1 - x;
+            memcpy(dst + ((size_t)dy * dw + dx) * 3, src + ((size_t)y * sw + x) * 3, 3);
+        }
+    *w = dw;
+    *h = dh;
+    return dst;
+}
+
+/* Turn the image upright (vs->turns); false when out of memory. */
+static bool turn_upright(const video_source *vs, cs_image *im)
+{
+    if (vs->turns == 0)
+        return true;
+    uint8_t *rgb = turn_rgb(im->rgb, &im->width, &im->height, vs->turns);
+    if (!rgb)
+        return false;
+    free(im->rgb);
+    im->rgb = rgb;
+    if (vs->turns % 2) {
+        int t = im->src_width;
+        im->src_width = im->src_height;
+        im->src_height = t;
+    }
+    if (im->detail_rgb) {
+        uint8_t *d = turn_rgb(im->detail_rgb, &im->detail_width, &im->detail_height, vs->turns);
+        if (!d)
+            return false;
+        free(im->detail_rgb);
+        im->detail_rgb = d;
+    }
+    return true;
+}
+
 /* Turn the decoded vs->frame into an item (image or broken). */
 static cs_status frame_to_item(video_source *vs, cs_item *item, cs_error *err)
 {
@@ -226,6 +300,13 @@ static cs_status frame_to_item(video_source *vs, cs_item *item, cs_error *err)
         item->image.detail_width = vs->det_w;
         item->image.detail_height = vs->det_h;
         item->image.detail_rgb = detail;
+    }
+    if (!turn_upright(vs, &item->image)) {
+        free(item->image.rgb);
+        free(item->image.detail_rgb);
+        memset(item, 0, sizeof *item);
+        return cs_error_set(err, CS_ERR_NOMEM, "out of memory turning a %dx%d frame upright",
+                            vs->out_w, vs->out_h);
     }
     vs->next_index++;
     return CS_OK;
@@ -380,6 +461,7 @@ cs_status cs_source_open_video(const char *path, cs_source **out, cs_error *err)
     vs->stream = ret;
     AVStream *st = vs->fmt->streams[vs->stream];
     vs->time_base = st->time_base;
+    vs->turns = display_turns(st);
     vs->base.expected = expected_frames(vs->fmt, st);
 
     vs->dec = avcodec_alloc_context3(codec);

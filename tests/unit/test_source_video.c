@@ -416,6 +416,75 @@ static void test_dispatch_by_path(void **state)
     assert_non_null(strstr(err.msg, "missing"));
 }
 
+/* Which corner (0 top-left, 1 top-right, 2 bottom-left, 3 bottom-right) of
+ * a packed w x h RGB image is red; -1 when not exactly one. */
+static int red_corner(const uint8_t *rgb, int w, int h)
+{
+    const int xs[4] = {1, w - 2, 1, w - 2}, ys[4] = {1, 1, h - 2, h - 2};
+    int found = -1;
+    for (int c = 0; c < 4; c++) {
+        const uint8_t *p = rgb + ((size_t)ys[c] * w + xs[c]) * 3;
+        if (p[0] > 160 && p[1] < 80 && p[2] < 80) {
+            if (found >= 0)
+                return -1;
+            found = c;
+        }
+    }
+    return found;
+}
+
+/* A stream with a rotation in its display matrix (a phone or a vendor's
+ * export) is turned upright as players and `ffmpeg -i` show it: the size
+ * is the displayed one (so boxes are in the frame the reader sees) and the
+ * red corner is where ffmpeg's own extraction puts it. */
+static void test_display_rotation(void **state)
+{
+    (void)state;
+    make_video("rot0.mp4", "-f lavfi -i color=c=black:size=320x240:rate=10,"
+                           "drawbox=x=0:y=0:w=80:h=60:color=red:t=fill "
+                           "-frames:v 2 -c:v libx264 -pix_fmt yuv444p");
+    const char *rots[] = {"90", "180", "270"};
+    for (int i = 0; i < 3; i++) {
+        char name[64], args[4400], raw[64];
+        snprintf(name, sizeof name, "rot%s.mp4", rots[i]);
+        snprintf(args, sizeof args, "-i '%s' -c copy -metadata:s:v:0 rotate=%s",
+                 tmp_path("rot0.mp4"), rots[i]);
+        make_video(name, args);
+        /* ffmpeg's own upright frame, full size */
+        snprintf(raw, sizeof raw, "rot%s.rgb", rots[i]);
+        snprintf(args, sizeof args, "-i '%s' -frames:v 1 -f rawvideo -pix_fmt rgb24",
+                 tmp_path(name));
+        make_video(raw, args);
+        FILE *f = fopen(tmp_path(raw), "rb");
+        assert_non_null(f);
+        static uint8_t want[320 * 240 * 3];
+        assert_int_equal(fread(want, 1, sizeof want, f), sizeof want);
+        fclose(f);
+        int turned = strcmp(rots[i], "180") != 0;
+        int ww = turned ? 240 : 320, wh = turned ? 320 : 240;
+        int corner = red_corner(want, ww, wh);
+        assert_true(corner >= 0);
+
+        cs_source *src = NULL;
+        cs_error err = {0};
+        cs_item item;
+        assert_int_equal(cs_source_open_video(tmp_path(name), &src, &err), CS_OK);
+        assert_int_equal(cs_source_next(src, &item, &err), CS_OK);
+        assert_int_equal(item.kind, CS_ITEM_IMAGE);
+        assert_int_equal(item.image.src_width, ww);
+        assert_int_equal(item.image.src_height, wh);
+        int aw, ah;
+        cs_analysis_size(ww, wh, &aw, &ah);
+        assert_int_equal(item.image.width, aw);
+        assert_int_equal(item.image.height, ah);
+        if (red_corner(item.image.rgb, aw, ah) != corner)
+            fail_msg("rotate=%s: red corner %d, ffmpeg shows it in %d", rots[i],
+                     red_corner(item.image.rgb, aw, ah), corner);
+        cs_item_clear(&item);
+        cs_source_close(src);
+    }
+}
+
 int main(void)
 {
     if (system("command -v ffmpeg >/dev/null 2>&1") != 0) {
@@ -436,6 +505,7 @@ int main(void)
         cmocka_unit_test(test_damaged_packet),   cmocka_unit_test(test_size_change),
         cmocka_unit_test(test_too_large),        cmocka_unit_test(test_bad_arguments),
         cmocka_unit_test(test_dispatch_by_path), cmocka_unit_test(test_detail_image),
+        cmocka_unit_test(test_display_rotation),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
