@@ -173,6 +173,14 @@ int cli_analyze(int argc, char **argv)
     if (output && cli_output_commit(&file) != 0)
         goto done;
     const cs_summary_counts *counts = cs_summary_get_counts(ctx.summary);
+    if (counts->frames == 0) {
+        /* e.g. a video cut short before its first frame: no reasons to
+         * point at, so say what is there. */
+        cli_fail("%s: holds no frame at all (an empty stream, or a video cut before its "
+                 "first frame); the summary lists none",
+                 path);
+        goto done;
+    }
     if (counts->analysed == 0) {
         cli_fail("%s: none of its %llu frames could be analysed (reasons in the summary)", path,
                  (unsigned long long)counts->frames);

@@ -14,6 +14,7 @@ make_video() { # make_video OUT ffmpeg-codec-options...
 }
 make_video "$T/clip.mp4" -c:v libx264 -pix_fmt yuv420p -g 10
 make_video "$T/clip.avi" -c:v mjpeg -q:v 3
+make_video "$T/clip.mkv" -c:v libx264 -pix_fmt yuv420p
 
 for v in clip.mp4 clip.avi; do
     run_cs "$T/$v.json" "$T/e" analyze "$T/$v"
@@ -38,5 +39,22 @@ if any(x is None or abs(x - i * 100000) > 1000 for i, x in enumerate(t)):
 EOF
     ok "$v: video, 40 frames analysed, no errors"
 done
+
+# An MKV cut inside its first Cluster, before its first frame, opens but
+# holds no frame: exit 1 with a reason that says so, not "none of its 0
+# frames could be analysed (reasons in the summary)" with no reasons there.
+python3 - "$T/clip.mkv" "$T/noframes.mkv" <<'EOF'
+import sys
+b = open(sys.argv[1], "rb").read()
+i = b.find(b"\x1f\x43\xb6\x75")  # Matroska Cluster element ID
+if i < 0:
+    sys.exit("no Cluster in the MKV")
+open(sys.argv[2], "wb").write(b[:i + 12])  # the Cluster begun, no frame
+EOF
+run_cs "$T/noframes.json" "$T/e" analyze "$T/noframes.mkv"
+[ "$RC" -eq 1 ] || fail "analyze of a video with no frame exited $RC, expected 1"
+expect_one_line "$T/e" "video with no frame" || true
+grep -q "no frame at all" "$T/e" || fail "video with no frame: unclear reason: $(cat "$T/e")"
+ok "a video with no frame -> exit 1, 'holds no frame at all'"
 
 cs_finish
