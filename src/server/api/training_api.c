@@ -663,8 +663,10 @@ static json_t *clean_answer(const cs_api *api, struct MHD_Connection *c, json_t 
     json_t *out = json_object();
     json_t *fl = json_object_get(in, "findings");
     json_object_set_new(out, "findings", fl ? json_incref(fl) : json_array());
-    json_object_set(out, "landmarks", lm ? lm : json_object());
-    json_object_set(out, "cleansing", cl ? cl : json_object());
+    /* lm and cl are borrowed from `in`: a reference of their own, or a new
+     * empty object that `out` then owns alone (json_object_set would leak it). */
+    json_object_set_new(out, "landmarks", lm ? json_incref(lm) : json_object());
+    json_object_set_new(out, "cleansing", cl ? json_incref(cl) : json_object());
     if (rt)
         json_object_set(out, "reading_time_s", rt);
     return out;
