@@ -58,6 +58,8 @@ typedef struct video_source {
     int recv_errors;      /* consecutive receive_frame() failures */
     int draining;         /* flush packet sent: only receive now */
     int done;             /* decoder returned EOF */
+    int64_t listed;       /* frames the container lists (nb_frames), or 0 */
+    int shortfall_told;   /* the missing frames were reported */
     /* Scaler state; rebuilt when the frame's geometry or format changes. */
     struct SwsContext *sws;
     int sws_w, sws_h, sws_fmt, sws_space, sws_range;
@@ -312,6 +314,22 @@ static cs_status frame_to_item(video_source *vs, cs_item *item, cs_error *err)
     return CS_OK;
 }
 
+/* The end of the study: CS_END, but first, once, a broken `truncated` item
+ * when fewer frames came out than the container lists (MP4, MOV and AVI
+ * keep a count). A file cut short otherwise ends as if complete, and the
+ * reader would take a partial study for a whole one. */
+static cs_status end_of_video(video_source *vs, cs_item *item)
+{
+    if (vs->shortfall_told || vs->listed <= 0 || vs->next_index >= vs->listed)
+        return CS_END;
+    vs->shortfall_told = 1;
+    int64_t got = vs->next_index;
+    return broken(vs, item, CS_ERR_TRUNCATED, -1,
+                  "the video ends after %" PRId64 " of the %" PRId64
+                  " frames its container lists (file cut short?)",
+                  got, vs->listed);
+}
+
 static cs_status video_next(cs_source *src, cs_item *item, cs_error *err)
 {
     video_source *vs = (video_source *)src;
@@ -319,7 +337,7 @@ static cs_status video_next(cs_source *src, cs_item *item, cs_error *err)
 
     for (;;) {
         if (vs->done)
-            return CS_END;
+            return end_of_video(vs, item);
         /* 1. Hand out any frame the decoder already has. */
         int ret = avcodec_receive_frame(vs->dec, vs->frame);
         if (ret >= 0) {
@@ -330,7 +348,7 @@ static cs_status video_next(cs_source *src, cs_item *item, cs_error *err)
         }
         if (ret == AVERROR_EOF) {
             vs->done = 1;
-            return CS_END;
+            continue;
         }
         if (ret != AVERROR(EAGAIN)) {
             /* A frame failed to decode; go on, but stop if the decoder
@@ -343,7 +361,7 @@ static cs_status video_next(cs_source *src, cs_item *item, cs_error *err)
         vs->recv_errors = 0;
         if (vs->draining) { /* EAGAIN after flush: decoder misbehaves */
             vs->done = 1;
-            return CS_END;
+            continue;
         }
 
         /* 2. Feed the next packet of our stream, or the flush packet. */
@@ -463,6 +481,7 @@ cs_status cs_source_open_video(const char *path, cs_source **out, cs_error *err)
     vs->time_base = st->time_base;
     vs->turns = display_turns(st);
     vs->base.expected = expected_frames(vs->fmt, st);
+    vs->listed = st->nb_frames > 0 ? st->nb_frames : 0;
 
     vs->dec = avcodec_alloc_context3(codec);
     vs->pkt = av_packet_alloc();
