@@ -553,9 +553,10 @@ const char *cs_check_outcome_name(cs_check_outcome o);
  * hex digits) of what a printed report shows besides its content: the
  * study's findings (id, version, deleted: a finding's version rises with
  * every change), its marks (landmarks, cleansing grades, as kind, key,
- * value, frame) and its patient and episode fields. Any change to them
- * changes the stamp; the content has its own version. A reader of the
- * report is given both, and signing checks both (below). */
+ * value, frame) and its patient and episode fields, and the study's id
+ * (so no two studies share a stamp). Any change to them changes the
+ * stamp; the content has its own version. A reader of the report is
+ * given both, and signing checks both (below). */
 #define CS_REPORT_BASIS_HEX 33
 cs_status cs_store_report_basis(cs_store *s, const char *study, char basis[CS_REPORT_BASIS_HEX],
                                 cs_error *err) CS_WARN_UNUSED;

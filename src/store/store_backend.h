@@ -16,7 +16,10 @@
  * shifting text between columns. basis.c. */
 /* What the stamp covers, one query a table, in this order (names hashed
  * as table tags); P is the backend's placeholder for the study id ("?" or
- * "$1"). One list, so the backends cannot stamp different things. */
+ * "$1"). One list, so the backends cannot stamp different things. The
+ * study's own id is stamped too: two studies alike in findings, marks and
+ * patient (a repeat capsule) would otherwise share a stamp, and a version
+ * and stamp shown for one would sign the other's unseen content. */
 #define CS_BASIS_TABLES              \
     {                                \
         "findings", "marks", "study" \
@@ -25,7 +28,7 @@
     {                                                                                         \
         "SELECT id, version, deleted FROM findings WHERE study = " P " ORDER BY id",          \
             "SELECT kind, key, value, seq FROM marks WHERE study = " P " ORDER BY kind, key", \
-            ("SELECT nhs_number, family, given, birth_date, sex, pathway, indication,"        \
+            ("SELECT id, nhs_number, family, given, birth_date, sex, pathway, indication,"    \
              " indication_detail, referrer FROM studies WHERE id = " P)                       \
     }
 

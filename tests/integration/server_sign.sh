@@ -4,7 +4,8 @@
 # analysed, or closed by a coordinator: 409 ingest_incomplete before);
 # POST .../close ends intake (409 study_closed twice; the devices and any
 # upload to the study are refused after); 300 saves raced against signs
-# never sign content the signer did not name; every refused tus request
+# never sign content the signer did not name; a version and basis stamp
+# shown for one study never sign another; every refused tus request
 # changes nothing, and a revoked device's body in flight is cut.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -148,6 +149,44 @@ COOKIE=$(awk '$6 == "cs_session" {print $7}' "$T/cons.jar")
 python3 "$(dirname "$0")/server_sign_race.py" "$SRV_URL" "$S2" "$COOKIE" "$CSRF_cons" ||
     fail "saves raced against signs"
 ok "300 saves raced against signs: the signature is on exactly the version named"
+
+# --- a stamp is bound to its study --------------------------------------------
+# Two complete studies of the same patient (a repeat capsule), neither with
+# findings or marks, both reports at version 1: the consultant is shown S5;
+# a sign of S6 naming S5's version and stamp (a second tab, a replay) must
+# not sign S6's content, which was never shown.
+twin() {
+    new_device "$STUDY_WITH_PATIENT"
+    tus_create "$TOKEN" -H "Upload-Length: $SIZE"
+    http PATCH "$UPLOAD" "${TUS[@]}" -H "Authorization: Bearer $TOKEN" "${OCTET[@]}" \
+        -H "Upload-Offset: 0" --data-binary @"$T/frames.csfs"
+    expect_code 204 "a whole upload"
+}
+twin
+S5=$STUDY
+twin
+S6=$STUDY
+wait_until 60 "the first twin to be complete" is_complete "$S5"
+wait_until 60 "the second twin to be complete" is_complete "$S6"
+as cons PUT "/api/v1/studies/$S5/report" -d "$REPORT"
+expect_code 200 "the shown study's report"
+V5=$(json_get "$T/body" 'd["version"]')
+as cons PUT "/api/v1/studies/$S6/report" \
+    -d "${REPORT/\"findings_text\": \"x\"/\"findings_text\": \"never shown\"}"
+expect_code 200 "the other study's report"
+V6=$(json_get "$T/body" 'd["version"]')
+[ "$V5" = "$V6" ] || die "the twins' reports are at versions $V5 and $V6"
+B5=$(basis_now cons "/api/v1/studies/$S5")
+as cons POST "/api/v1/studies/$S6/report/sign" -d "{\"version\": $V5, \"basis\": \"$B5\"}"
+expect_code 409 "signing a study with another study's version and stamp"
+[ "$(json_get "$T/body" 'd["error"]')" = basis_changed ] || fail "cross-study sign: $(cat "$T/body")"
+as cons GET "/api/v1/studies/$S6/report"
+[ "$(json_get "$T/body" 'd["state"]')" = read ] || fail "a cross-study sign signed the report"
+B6=$(json_get "$T/body" 'd["basis"]')
+[ "$B6" != "$B5" ] || fail "two studies share a basis stamp: $B5"
+as cons POST "/api/v1/studies/$S6/report/sign" -d "{\"version\": $V6, \"basis\": \"$B6\"}"
+expect_code 200 "signing the study with its own stamp"
+ok "a basis stamp names its study: another study's version and stamp sign nothing (409 basis_changed)"
 
 # --- tus refusals change nothing; a revoked device's body is cut ---------------
 new_device
