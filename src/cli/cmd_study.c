@@ -1,10 +1,13 @@
 /* cmd_study.c - `capscreen study create|revoke-device`: study
  * administration on the server's data folder (works while it runs). */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
+#include "capscreen/framestream.h"
 #include "capscreen/server.h"
 #include "capscreen/store.h"
 #include "cli/cli.h"
@@ -47,6 +50,30 @@ static void usage(FILE *f)
           "With --db postgresql://... (or CAPSCREEN_DB, or db in the --config file)\n"
           "the store is that PostgreSQL database, as for capscreen serve.\n",
           f);
+}
+
+/* True when `file` is a frame-stream file; else a one-line reason. Checked
+ * before the store is opened: a video, a stray file or a FIFO given by
+ * mistake would otherwise become a study with no frames (or wait for ever
+ * on the FIFO). */
+static bool import_file_ok(const char *file)
+{
+    struct stat sb;
+    if (stat(file, &sb) != 0) {
+        cli_fail("study import: cannot read %s: %s", file, strerror(errno));
+        return false;
+    }
+    if (!S_ISREG(sb.st_mode)) {
+        cli_fail("study import: %s is not a regular file", file);
+        return false;
+    }
+    if (!cs_fs_is_stream_file(file)) {
+        cli_fail("study import: %s is not a frame-stream file ('capscreen pack' makes one "
+                 "from a folder of JPEG frames)",
+                 file);
+        return false;
+    }
+    return true;
 }
 
 /* `study import --course ID --reference REF.json FILE`: the reference and
@@ -168,6 +195,8 @@ int cli_study(int argc, char **argv)
         cli_fail("study %s: %s (try 'capscreen study --help')", sub, err.msg);
         return 2;
     }
+    if (file && !import_file_ok(file))
+        return 1;
     if (cs_store_open_db(cfg.db, cfg.data_dir, &st, &err) != CS_OK) {
         cli_fail("study: %s", err.msg);
         return 1;

@@ -137,4 +137,25 @@ run_cs "$T/o" "$T/e" pack "$N" "$T/y.csfs"
 { [ -e "$T/y.csfs" ] || compgen -G "$T/y.csfs.partial*" >/dev/null; } && fail "pack of a folder without JPEGs left a file behind"
 ok "failed packs exit non-zero and leave no OUT"
 
+# --- study import takes what pack makes, and nothing else -----------------
+# A stray file, a video or a FIFO given by mistake once became a study with
+# no frames (the FIFO one hung); now each is refused before the store opens.
+if "$CAPSCREEN" study --help >/dev/null 2>&1; then
+    mkdir "$T/data"
+    echo "not a frame stream" >"$T/notes.csfs"
+    rm -f "$T/pipe"
+    mkfifo "$T/pipe"
+    for bad in "$T/notes.csfs" "$T/pipe" "$D"; do
+        rc=0
+        timeout 60 "$CAPSCREEN" study import --data "$T/data" "$bad" >"$T/o" 2>"$T/e" || rc=$?
+        [ "$rc" -ne 124 ] || die "study import $(basename "$bad") hung (killed after 60 s)"
+        [ "$rc" -eq 1 ] || fail "study import $(basename "$bad") exited $rc, expected 1"
+        expect_one_line "$T/e" "study import $(basename "$bad")" || true
+        grep -q '"study"' "$T/o" && fail "study import $(basename "$bad") made a study: $(cat "$T/o")"
+    done
+    run_cs "$T/o" "$T/e" study import --data "$T/data" "$T/s.csfs"
+    [ "$RC" -eq 0 ] || fail "study import of a packed stream exited $RC: $(cat "$T/e")"
+    ok "study import refuses a file that is not a frame stream, takes a packed one"
+fi
+
 cs_finish
