@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "capscreen/decimal.h"
@@ -28,6 +29,15 @@ static cs_status on_outcome(void *ctx, const cs_outcome *o, cs_error *err)
     cs_status st = cs_summary_add(a->summary, o, err);
     progress_tick(&a->prog);
     return st;
+}
+
+/* True when `output` names the study file itself (the same file, through
+ * any path, link or hard link): the summary would replace the study. */
+static bool output_is_study(const char *output, const char *path)
+{
+    struct stat o, p;
+    return stat(output, &o) == 0 && stat(path, &p) == 0 && S_ISREG(p.st_mode) &&
+           o.st_dev == p.st_dev && o.st_ino == p.st_ino;
 }
 
 static void usage(FILE *f)
@@ -122,6 +132,10 @@ int cli_analyze(int argc, char **argv)
         return 2;
     }
     const char *path = argv[optind];
+    if (output && output_is_study(output, path)) {
+        cli_fail("--output %s is the study %s itself; its summary would replace it", output, path);
+        return 2;
+    }
 
     cs_error err = {0};
     cs_source *src = NULL;

@@ -121,4 +121,18 @@ os.execv(sys.argv[1], sys.argv[1:])' "$CAPSCREEN" analyze --output "$T/long.json
 done
 ok "analyze stopped by SIGINT/SIGTERM -> no partial file, old output kept"
 
+# --output naming the study file itself (directly or through a link) is
+# refused before anything is read: the summary once replaced the study.
+run_cs "$T/o8" "$T/err8" pack "$D" "$T/study.csfs"
+[ "$RC" -eq 0 ] || die "pack exited $RC: $(cat "$T/err8")"
+cp "$T/study.csfs" "$T/study.copy"
+ln -s study.csfs "$T/study-link.csfs"
+for out in "$T/study.csfs" "$T/study-link.csfs"; do
+    run_cs "$T/o8" "$T/err8" analyze --output "$out" "$T/study.csfs"
+    [ "$RC" -eq 2 ] || fail "--output $(basename "$out") onto the study exited $RC, expected 2"
+    expect_one_line "$T/err8" "--output onto the study" || true
+    cmp -s "$T/study.csfs" "$T/study.copy" || die "--output $(basename "$out") replaced the study file"
+done
+ok "--output naming the study itself -> exit 2, study intact"
+
 cs_finish
