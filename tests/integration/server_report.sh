@@ -6,10 +6,11 @@
 # suggestion between the landmarks, completeness with its reasons, the
 # suggested recommendation, mandatory_missing); signing answers 422
 # mandatory_missing with the list, after the older refusals
-# (no_recommendation); an override of the suggestion needs a reason; an
-# addendum is refused (409) before signing, appended and audited after,
-# shown in GET report and report.html, and the signed content stays as
-# signed.
+# (no_recommendation); an override of the suggestion needs a reason (one
+# of invisible characters is none, nor is such an extracolonic note or
+# addendum); an addendum is refused (409) before signing, appended and
+# audited after, shown in GET report and report.html, and the signed
+# content stays as signed.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 need_python
@@ -153,6 +154,29 @@ assert d["error"] == "mandatory_missing", d
 assert d["missing"] == ["patient", "indication", "recommendation_reason"], d["missing"]
 assert "patient" in d["reason"], d
 EOF
+# A reason or extracolonic note of only invisible characters (no-break,
+# ideographic and zero-width spaces, a byte-order mark, a soft hyphen) is
+# as blank as spaces: it prints as nothing, so it fills no mandatory field.
+INVISIBLE='\u00a0\u200b\u3000\ufeff\u00ad\u2060\u180e\u202f'
+as reader PUT "/api/v1/studies/$S1/report" -d "{\"content\": {${FULL/None seen./$INVISIBLE},
+ \"recommendation\": \"colonoscopy\", \"recommendation_reason\": \"$INVISIBLE\"}, \"state\": \"read\"}"
+expect_code 200 "an override whose reason is invisible characters"
+[ "$(json_get "$T/body" 'd["content"]["recommendation_reason"]')" = "$(printf '\u00a0\u200b\u3000\ufeff\u00ad\u2060\u180e\u202f')" ] ||
+    fail "the invisible reason was not kept as saved: $(cat "$T/body")"
+V=$(json_get "$T/body" 'd["version"]')
+B=$(basis_now cons "/api/v1/studies/$S1")
+as cons POST "/api/v1/studies/$S1/report/sign" -d "{\"version\": $V, \"basis\": \"$B\"}"
+expect_code 422 "signing with an invisible override reason and extracolonic note"
+py_check "$T/body" <<'EOF2' || fail "checks on $T/body failed (see above)"
+assert d["error"] == "mandatory_missing", d
+assert d["missing"] == ["patient", "indication", "extracolonic", "recommendation_reason"], d["missing"]
+EOF2
+# Visible text outside ASCII still fills them.
+as reader PUT "/api/v1/studies/$S1/report" -d "{\"content\": {${FULL/None seen./\u00c5\u00a0ok},
+ \"recommendation\": \"colonoscopy\", \"recommendation_reason\": \"\u200b\u8840\"}, \"state\": \"read\"}"
+expect_code 200 "an override whose reason is visible non-ASCII text"
+[ "$(json_get "$T/body" 'd["derived"]["mandatory_missing"]')" = "['patient', 'indication']" ] ||
+    fail "visible non-ASCII text left a field missing: $(json_get "$T/body" 'd["derived"]')"
 as cons GET "/api/v1/studies/$S1/report"
 [ "$(json_get "$T/body" 'd["state"]')" = read ] || fail "a refused sign changed the report"
 as reader POST "/api/v1/studies/$S1/report/addenda" -d '{"reason": "typo", "text": "x"}'
@@ -196,6 +220,10 @@ as reader POST "/api/v1/studies/$S2/report/addenda" -d '{"reason": "", "text": "
 expect_code 400 "an addendum without a reason"
 as reader POST "/api/v1/studies/$S2/report/addenda" -d '{"reason": "late histology", "text": 7}'
 expect_code 400 "an addendum whose text is not text"
+as reader POST "/api/v1/studies/$S2/report/addenda" -d "{\"reason\": \"r\", \"text\": \"$INVISIBLE\"}"
+expect_code 400 "an addendum whose text is invisible characters"
+as reader POST "/api/v1/studies/$S2/report/addenda" -d "{\"reason\": \"$INVISIBLE\", \"text\": \"t\"}"
+expect_code 400 "an addendum whose reason is invisible characters"
 as reader POST "/api/v1/studies/$S2/report/addenda" \
     -d '{"reason": "late histology", "text": "Histology: tubular adenoma <low grade>."}'
 expect_code 201 "the first addendum"

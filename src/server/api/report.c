@@ -114,11 +114,41 @@ typedef struct report_basis {
     const cs_report_rule *rule; /* into rules; NULL: no suggestion */
 } report_basis;
 
+/* Whether code point u prints as nothing: controls, Unicode white space
+ * (no-break, en, em, ideographic... spaces, line and paragraph
+ * separators) and the invisible format characters a paste carries (soft
+ * hyphen, zero-width spaces and joiners, direction marks, word joiner,
+ * byte-order mark, Hangul fillers). */
+static bool invisible(uint32_t u)
+{
+    return u <= 0x20 || (u >= 0x7f && u <= 0xa0) || u == 0xad || u == 0x34f || u == 0x61c ||
+           u == 0x115f || u == 0x1160 || u == 0x1680 || u == 0x17b4 || u == 0x17b5 || u == 0x180e ||
+           (u >= 0x2000 && u <= 0x200f) || (u >= 0x2028 && u <= 0x202f) ||
+           (u >= 0x205f && u <= 0x206f) || u == 0x3000 || u == 0x3164 || u == 0xfeff || u == 0xffa0;
+}
+
+/* The code point at *p (valid UTF-8, as jansson keeps every string);
+ * *p moves past it. */
+static uint32_t next_code_point(const unsigned char **p)
+{
+    const unsigned char *s = *p;
+    int more = s[0] < 0xc0 ? 0 : s[0] < 0xe0 ? 1 : s[0] < 0xf0 ? 2 : 3;
+    uint32_t u = more ? s[0] & (0x3fu >> more) : s[0];
+    int i = 1;
+    for (; i <= more && (s[i] & 0xc0) == 0x80; i++)
+        u = u << 6 | (s[i] & 0x3fu);
+    *p = s + i;
+    return u;
+}
+
+/* Whether ct[key] is text with something visible in it: a mandatory
+ * field, an addendum's reason or text filled with no-break or zero-width
+ * spaces prints as blank, so it is as unset as one of plain spaces. */
 static bool text_set(json_t *ct, const char *key)
 {
-    const char *t = json_string_value(json_object_get(ct, key));
-    for (; t && *t; t++)
-        if (*t != ' ' && *t != '\t' && *t != '\n' && *t != '\r')
+    const unsigned char *t = (const unsigned char *)json_string_value(json_object_get(ct, key));
+    while (t && *t)
+        if (!invisible(next_code_point(&t)))
             return true;
     return false;
 }
