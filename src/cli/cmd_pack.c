@@ -2,6 +2,8 @@
  * frame-stream file (docs/frame-stream.md). */
 #include <errno.h>
 #include <getopt.h>
+#include <libgen.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +30,21 @@ static void usage(FILE *f)
           "  --fps F       capture times T + i/F seconds (default: each file's mtime)\n"
           "  --start-us T  first capture time, microseconds since the epoch (default 0)\n",
           f);
+}
+
+/* True when OUT is an existing, listed (not hidden) file of FOLDER that is
+ * not a frame stream (an earlier pack's OUT may be replaced): a frame that
+ * the new stream would replace. */
+static bool out_is_a_frame(const char *out, const char *folder)
+{
+    struct stat o, d, f;
+    char *copy = strdup(out), *copy2 = strdup(out);
+    bool r = copy && copy2 && basename(copy2)[0] != '.' && stat(out, &o) == 0 &&
+             S_ISREG(o.st_mode) && stat(dirname(copy), &d) == 0 && stat(folder, &f) == 0 &&
+             d.st_dev == f.st_dev && d.st_ino == f.st_ino && !cs_fs_is_stream_file(out);
+    free(copy);
+    free(copy2);
+    return r;
 }
 
 static int64_t mtime_us(const char *dir, const char *name)
@@ -76,6 +93,10 @@ int cli_pack(int argc, char **argv)
         return 2;
     }
     const char *folder = argv[optind], *out_path = argv[optind + 1];
+    if (out_is_a_frame(out_path, folder)) {
+        cli_fail("OUT %s is a frame of FOLDER %s; the stream would replace it", out_path, folder);
+        return 2;
+    }
     cs_error err = {0};
     cs_source *src = NULL;
     cs_item item;

@@ -137,6 +137,22 @@ run_cs "$T/o" "$T/e" pack "$N" "$T/y.csfs"
 { [ -e "$T/y.csfs" ] || compgen -G "$T/y.csfs.partial*" >/dev/null; } && fail "pack of a folder without JPEGs left a file behind"
 ok "failed packs exit non-zero and leave no OUT"
 
+# --- OUT naming one of FOLDER's frames is refused; an earlier stream in
+# FOLDER may be replaced. A typo once replaced a frame with the stream.
+F=$T/ownframes
+mkdir "$F"
+cp "$WCE_IMAGES/wcb-0201.jpg" "$WCE_IMAGES/wcb-0202.jpg" "$F/"
+cp "$F/wcb-0202.jpg" "$T/frame.copy"
+run_cs "$T/o" "$T/e" pack "$F" "$F/wcb-0202.jpg"
+[ "$RC" -eq 2 ] || fail "pack onto one of its frames exited $RC, expected 2"
+expect_one_line "$T/e" "pack onto one of its frames" || true
+cmp -s "$F/wcb-0202.jpg" "$T/frame.copy" || fail "pack replaced the frame wcb-0202.jpg with the stream"
+for i in 1 2; do
+    run_cs "$T/o" "$T/e" pack "$F" "$F/study.csfs"
+    [ "$RC" -eq 0 ] || fail "pack into its own folder (run $i) exited $RC: $(cat "$T/e")"
+done
+ok "pack OUT onto a frame -> exit 2, frame intact; an earlier stream in FOLDER is replaced"
+
 # --- study import takes what pack makes, and nothing else -----------------
 # A stray file, a video or a FIFO given by mistake once became a study with
 # no frames (the FIFO one hung); now each is refused before the store opens.
