@@ -13,6 +13,7 @@
 #include "server/auth/auth.h"
 #include "server/auth/password.h"
 #include "server/auth/tokens.h"
+#include "server/core/vocabulary.h"
 
 static const char *env_lookup(const char *name) { return getenv(name); }
 
@@ -21,14 +22,29 @@ static void usage(FILE *f)
     fputs("usage: capscreen user add --data DIR --name NAME --role ROLE < password\n"
           "       capscreen user list --data DIR\n"
           "\n"
-          "add: create a workstation account. ROLE is admin, reader, consultant or\n"
-          "coordinator; NAME 1-63 characters of a-z 0-9 . _ -. The password is the\n"
-          "first line of standard input (at least 10 characters); only its argon2id\n"
-          "hash is stored. Prints {\"user\": NAME, \"role\": ROLE}.\n"
+          "add: create a workstation account. ROLE is admin, reader, consultant,\n"
+          "coordinator, trainer or trainee; NAME 1-63 characters of a-z 0-9 . _ -.\n"
+          "The password is the first line of standard input (at least 10\n"
+          "characters); only its argon2id hash is stored. Prints\n"
+          "{\"user\": NAME, \"role\": ROLE}.\n"
           "list: one JSON object per user.\n"
           "With --db postgresql://... (or CAPSCREEN_DB, or db in the --config file)\n"
           "the store is that PostgreSQL database, as for capscreen serve.\n",
           f);
+}
+
+/* "a, b or c": every role the server accepts (the vocabulary's), so the
+ * reason for a refused --role never drifts from what is accepted. */
+static void role_names(char *out, size_t cap)
+{
+    size_t n = 0;
+    out[0] = '\0';
+    for (unsigned i = 0; cs_vocab_roles[i].name && n < cap; i++)
+        n += (size_t)snprintf(out + n, cap - n, "%s%s",
+                              i == 0                       ? ""
+                              : cs_vocab_roles[i + 1].name ? ", "
+                                                           : " or ",
+                              cs_vocab_roles[i].name);
 }
 
 /* The first line of stdin without its line end; false when empty. */
@@ -72,7 +88,9 @@ int cli_user(int argc, char **argv)
             return 2;
         }
         if (!role || !cs_role_bit(role)) {
-            cli_fail("user add: --role must be admin, reader, consultant or coordinator");
+            char names[256];
+            role_names(names, sizeof names);
+            cli_fail("user add: --role must be %s", names);
             return 2;
         }
     }

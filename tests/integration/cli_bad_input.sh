@@ -232,6 +232,17 @@ for args in "analyze --top 4294967296" "analyze --threads 4294967298" \
     [ -e "$T/bad-option.csfs" ] && fail "$args wrote a stream"
 done
 ok "out-of-range numeric options exit 2"
+# A refused --role names every role `user add` accepts: the message once
+# listed four of six, leaving out trainer and trainee (docs/training.md).
+run_cs "$T/o" "$T/e" user add --data "$T/users" --name nn --role nurse </dev/null
+[ "$RC" -eq 2 ] || fail "user add --role nurse exited $RC, expected 2"
+for role in admin reader consultant coordinator trainer trainee; do
+    grep -qw "$role" "$T/e" || fail "user add --role nurse: the reason does not name $role: $(cat "$T/e")"
+done
+echo "pw-tt-0123456789" | "$CAPSCREEN" user add --data "$T/users" --name tt --role trainee \
+    >"$T/o" 2>"$T/e" || fail "user add --role trainee: $(cat "$T/e")"
+grep -q '"trainee"' "$T/o" || fail "user add --role trainee printed $(cat "$T/o")"
+ok "a refused role names every role user add accepts"
 run_cs "$T/o" "$T/e" frobnicate
 [ "$RC" -eq 2 ] || fail "an unknown command exited $RC, expected 2"
 grep -q "frobnicate" "$T/e" || fail "unknown command: message does not name it: $(cat "$T/e")"
