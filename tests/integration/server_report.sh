@@ -10,7 +10,8 @@
 # of invisible characters is none, nor is such an extracolonic note or
 # addendum); an addendum is refused (409) before signing, appended and
 # audited after, shown in GET report and report.html, and the signed
-# content stays as signed.
+# content stays as signed; a frame that failed analysis (no image) is no
+# finding's first or last frame and no key frame (422 frame_failed).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 need_python
@@ -268,5 +269,51 @@ http GET "/api/v1/audit?study=$S2&action=report.addendum" "${ADM[@]}"
     [ "$(json_get "$T/body" '[x["user"] for x in d["entries"]]')" = "['reader', 'cons']" ] ||
     fail "report.addendum is not audited twice: $(cat "$T/body")"
 ok "addenda: 400 without reason or text, 201 by reader and consultant, in order in GET report and report.html (escaped), audited; the signed content unchanged; the printout carries the patient (audited) and the polyp's segment, size and Paris class"
+
+
+# --- a frame that failed analysis has no image to read ------------------------
+# A damaged record is one failed frame (no image): no finding may start or
+# end on it and it is no key frame, since nobody can have seen it there.
+python3 - "$T/frames.csfs" "$T/bad.csfs" <<'EOF'
+import sys
+b = bytearray(open(sys.argv[1], "rb").read())
+pos = -1
+for _ in range(6):
+    pos = b.find(b"CSFR", pos + 1)
+b[pos + 100] ^= 0x5A  # a byte in that record's payload
+open(sys.argv[2], "wb").write(b)
+EOF
+cp "$T/frames.csfs" "$T/good.csfs"
+cp "$T/bad.csfs" "$T/frames.csfs"
+upload_study '{"label": "one damaged frame"}'
+cp "$T/good.csfs" "$T/frames.csfs"
+S3=$STUDY
+as reader GET "/api/v1/studies/$S3/frames"
+BAD=$(json_get "$T/body" '" ".join(str(i) for i, f in enumerate(d["flags"]) if not f & 1)')
+case "$BAD" in [1-9] | 10) ;; *) die "not one failed frame inside the study: '$BAD'" ;; esac
+as reader GET "/api/v1/studies/$S3/frames/$BAD.jpg"
+[ "$CODE" = 404 ] || fail "the failed frame $BAD has an image: $CODE"
+for body in "{\"seq_from\": $BAD, \"type\": \"fresh_blood\"}" \
+    "{\"seq_from\": 0, \"seq_to\": $BAD, \"type\": \"fresh_blood\"}" \
+    "{\"seq_from\": $BAD, \"seq_to\": 11, \"type\": \"fresh_blood\"}"; do
+    as reader POST "/api/v1/studies/$S3/findings" -d "$body"
+    expect_code 422 "a finding on the failed frame: $body"
+    [ "$(json_get "$T/body" 'd["error"]')" = frame_failed ] || fail "finding $body: $(cat "$T/body")"
+done
+as reader POST "/api/v1/studies/$S3/findings" \
+    -d "{\"seq_from\": $((BAD - 1)), \"seq_to\": $((BAD + 1)), \"type\": \"fresh_blood\"}"
+expect_code 201 "a finding across the failed frame"
+F=$(json_get "$T/body" 'd["id"]')
+as reader PUT "/api/v1/studies/$S3/findings/$F" -d "{\"seq_from\": $BAD, \"type\": \"fresh_blood\"}"
+expect_code 422 "moving a finding onto the failed frame"
+as reader GET "/api/v1/studies/$S3/findings"
+[ "$(json_get "$T/body" '[(f["seq_from"], f["seq_to"]) for f in d["findings"]]')" = "[($((BAD - 1)), $((BAD + 1)))]" ] ||
+    fail "a refused finding changed the findings: $(cat "$T/body")"
+as reader PUT "/api/v1/studies/$S3/report" -d "{\"content\": {\"key_frames\": [0, $BAD]}}"
+expect_code 422 "the failed frame as a key frame"
+[ "$(json_get "$T/body" 'd["error"]')" = frame_failed ] || fail "key frame: $(cat "$T/body")"
+as reader GET "/api/v1/studies/$S3/report"
+expect_code 404 "a refused first save saved nothing"
+ok "a failed frame (no image): 422 frame_failed as a finding's first or last frame or a key frame; a finding across it is fine"
 
 cs_finish

@@ -52,6 +52,12 @@ bool cs_ws_need_study(const cs_api *api, struct MHD_Connection *c, const char *s
 bool cs_ws_change_failed(const cs_api *api, struct MHD_Connection *c, cs_change_outcome out,
                          const char *what, enum MHD_Result *ret);
 
+/* Whether frame `seq` of `study` failed analysis (a damaged or
+ * undecodable record: no image, so nobody can have read it there); false
+ * for a frame not stored. (findings.c) */
+cs_status cs_ws_frame_failed(const cs_api *api, const char *study, uint64_t seq, bool *failed,
+                             cs_error *err) CS_WARN_UNUSED;
+
 /* Does any current finding of the study carry the suspected-cancer mark
  * (the worklist's urgent flag)? (findings.c) */
 cs_status cs_ws_suspected_cancer(const cs_api *api, const char *study, bool *any,

@@ -91,6 +91,45 @@ static cs_status frame_count(const cs_api *api, const char *study, uint64_t *n, 
     return st;
 }
 
+cs_status cs_ws_frame_failed(const cs_api *api, const char *study, uint64_t seq, bool *failed,
+                             cs_error *err)
+{
+    size_t n = 0;
+    cs_frame_view *v = malloc(sizeof *v);
+    *failed = false;
+    if (!v)
+        return cs_error_set(err, CS_ERR_NOMEM, "out of memory reading a frame");
+    cs_status st = cs_store_frame_views(api->store, study, seq, v, 1, &n, err);
+    *failed = st == CS_OK && n == 1 && v->seq == seq && !v->ok;
+    free(v);
+    return st;
+}
+
+/* The ends of f's range are frames with an image: a finding starts and
+ * ends where the reader saw it (a failed frame inside the range is fine).
+ * 422 frame_failed naming the frame, or 503. */
+static bool ends_readable(const cs_api *api, struct MHD_Connection *c, const cs_finding_rec *f,
+                          enum MHD_Result *ret)
+{
+    cs_error e = {0};
+    const uint64_t ends[2] = {f->seq_from, f->seq_to};
+    for (int i = 0; i < 2; i++) {
+        bool failed = false;
+        if (cs_ws_frame_failed(api, f->study, ends[i], &failed, &e) != CS_OK) {
+            *ret = cs_http_error(api->metrics, c, 503, false, "store_unavailable", "%s", e.msg);
+            return false;
+        }
+        if (failed) {
+            *ret = cs_http_error(api->metrics, c, 422, false, "frame_failed",
+                                 "frame %llu failed analysis and has no image: a finding starts "
+                                 "and ends on frames that can be seen",
+                                 (unsigned long long)ends[i]);
+            return false;
+        }
+    }
+    return true;
+}
+
 /* Fill f's editable fields from a create/edit body; 400 on bad values. */
 static bool parse_finding(const cs_api *api, struct MHD_Connection *c, json_t *o, cs_finding_rec *f,
                           enum MHD_Result *ret)
@@ -135,6 +174,8 @@ static bool parse_finding(const cs_api *api, struct MHD_Connection *c, json_t *o
                              (unsigned long long)frames);
         return false;
     }
+    if (!ends_readable(api, c, f, ret))
+        return false;
     snprintf(f->type, sizeof f->type, "%s", type);
     snprintf(f->note, sizeof f->note, "%s", note ? json_string_value(note) : "");
     f->size_mm = size && json_is_number(size) ? json_number_value(size) : -1.0;

@@ -422,8 +422,8 @@ json_t *cs_ws_report_answer(const cs_api *api, const cs_report_rec *rep, cs_erro
 }
 
 /* Validate a save body's content and rebuild it with known fields only. */
-static json_t *clean_content(const cs_api *api, struct MHD_Connection *c, json_t *in,
-                             uint64_t frames, enum MHD_Result *ret)
+static json_t *clean_content(const cs_api *api, struct MHD_Connection *c, const char *study,
+                             json_t *in, uint64_t frames, enum MHD_Result *ret)
 {
     const char *text_keys[] = {"findings_text", "comments", "prep_checklist", "extracolonic"};
     json_t *out = json_object();
@@ -536,6 +536,19 @@ static json_t *clean_content(const cs_api *api, struct MHD_Connection *c, json_t
                                  "key_frames[%zu] is not a frame of this study", i);
             goto fail;
         }
+        /* A key frame is an image in the printout and the PACS. */
+        bool failed = false;
+        cs_error e = {0};
+        if (cs_ws_frame_failed(api, study, (uint64_t)json_integer_value(v), &failed, &e) != CS_OK) {
+            *ret = cs_http_error(api->metrics, c, 503, false, "store_unavailable", "%s", e.msg);
+            goto fail;
+        }
+        if (failed) {
+            *ret = cs_http_error(api->metrics, c, 422, false, "frame_failed",
+                                 "key_frames[%zu]: frame %lld failed analysis and has no image", i,
+                                 (long long)json_integer_value(v));
+            goto fail;
+        }
         /* Each key frame is one image with its own UID in the PACS and
          * the FHIR export: a frame listed twice is a slip, refused. */
         for (size_t j = 0; j < i; j++)
@@ -584,7 +597,7 @@ static enum MHD_Result save(const cs_api *api, struct MHD_Connection *c, cs_req 
                             "version must be a whole number");
         goto done;
     }
-    if (!(content = clean_content(api, c, json_object_get(o, "content"), k.frames, &ret)))
+    if (!(content = clean_content(api, c, r->id, json_object_get(o, "content"), k.frames, &ret)))
         goto done;
     char *text = json_dumps(content, JSON_COMPACT);
     if (!text || strlen(text) >= sizeof rep->content) {
