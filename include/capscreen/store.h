@@ -623,8 +623,12 @@ cs_status cs_store_study_close(cs_store *s, const char *study, const char *by, i
 
 /* cs_store_upload_update with the lock rule: LOCKED (nothing saved) when
  * the upload's study is closed or its report signed, so no byte (and so
- * no frame) can be added under a signature; NOT_FOUND when there is no
- * upload rec->id. rec->study is ignored (the stored one counts). */
+ * no frame) can be added under a signature; CONFLICT (nothing saved) when
+ * the stored upload is already ended (TERMINATED or EXPIRED: by a newer
+ * upload's creation, DELETE, expiry or the study's close), read in the
+ * write's own transaction, so an ended upload is never reopened and its
+ * bytes never slide in front of a newer upload's; NOT_FOUND when there is
+ * no upload rec->id. rec->study is ignored (the stored one counts). */
 cs_status cs_store_upload_update_checked(cs_store *s, const cs_upload_rec *rec,
                                          cs_check_outcome *outcome, cs_error *err) CS_WARN_UNUSED;
 /* cs_store_upload_create with the same rule: LOCKED when the study is

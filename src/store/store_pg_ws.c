@@ -994,6 +994,20 @@ cs_status pg_upload_update_checked(cs_store *s, const cs_upload_rec *u, cs_check
         *outcome = CS_CHECK_LOCKED;
         goto fail;
     }
+    /* Its state now, under the study's lock that a creation ending it
+     * takes too: an ended upload is never saved again (store.h). */
+    PQclear(res);
+    res = NULL;
+    if ((r = pg_query(q, "SELECT state FROM uploads WHERE id = $1", &res, "read upload", err,
+                      pg_text(u->id))) != CS_OK)
+        goto fail;
+    if (PQntuples(res) == 1) {
+        int64_t v = pg_col_i64(res, 0, 0);
+        if (v == CS_UPLOAD_TERMINATED || v == CS_UPLOAD_EXPIRED) {
+            *outcome = CS_CHECK_CONFLICT;
+            goto fail;
+        }
+    }
     if ((r = pg_run(q,
                     "UPDATE uploads SET length = $1, \"offset\" = $2, state = $3,"
                     " updated_at = $4, expires_at = $5, checksum_base = $6 WHERE id = $7",

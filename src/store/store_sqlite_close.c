@@ -91,7 +91,8 @@ cs_status sq_upload_update_checked(cs_store *s, const cs_upload_rec *u, cs_check
     *outcome = CS_CHECK_NOT_FOUND;
     pthread_mutex_lock(&q->lock);
     cs_status r = begin(q, &in_tx, err);
-    if (r != CS_OK || (r = prep(q, "SELECT study FROM uploads WHERE id = ?", &st, err)) != CS_OK ||
+    if (r != CS_OK ||
+        (r = prep(q, "SELECT study, state FROM uploads WHERE id = ?", &st, err)) != CS_OK ||
         (r = sq_bind(q, st, err, sq_text(u->id))) != CS_OK)
         goto fail;
     int rc = sqlite3_step(st);
@@ -102,12 +103,19 @@ cs_status sq_upload_update_checked(cs_store *s, const cs_upload_rec *u, cs_check
         goto fail;
     }
     text(st, 0, study, sizeof study);
+    int64_t state = sqlite3_column_int64(st, 1);
     done(st);
     st = NULL;
     if ((r = uploads_locked(q, study, &exists, &locked, err)) != CS_OK)
         goto fail;
     if (locked) {
         *outcome = CS_CHECK_LOCKED;
+        goto fail;
+    }
+    /* Ended (by a newer upload, DELETE, expiry or the study's close) in
+     * this same transaction as the write: never saved again (store.h). */
+    if (state == CS_UPLOAD_TERMINATED || state == CS_UPLOAD_EXPIRED) {
+        *outcome = CS_CHECK_CONFLICT;
         goto fail;
     }
     if ((r = run(q,

@@ -106,21 +106,18 @@ static cs_status save_checked(const cs_tus *s, const cs_upload_rec *up, save_res
                               cs_error *err)
 {
     cs_check_outcome out = CS_CHECK_OK;
-    bool found = false;
-    cs_upload_rec now;
     *res = SAVED;
-    cs_status st = cs_store_upload_get(s->store, up->id, &found, &now, err);
-    if (st != CS_OK)
-        return st;
-    if (found && (now.state == CS_UPLOAD_TERMINATED || now.state == CS_UPLOAD_EXPIRED)) {
-        *res = UPLOAD_ENDED;
-        return CS_OK;
-    }
-    st = cs_store_upload_update_checked(s->store, up, &out, err);
+    /* The store checks both in the write's own transaction: a check read
+     * before it would leave a window for a creation to end the upload. */
+    cs_status st = cs_store_upload_update_checked(s->store, up, &out, err);
     if (st != CS_OK)
         return st;
     if (out == CS_CHECK_LOCKED) {
         *res = STUDY_CLOSED;
+        return CS_OK;
+    }
+    if (out == CS_CHECK_CONFLICT) {
+        *res = UPLOAD_ENDED;
         return CS_OK;
     }
     if (out != CS_CHECK_OK)

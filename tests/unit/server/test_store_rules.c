@@ -307,6 +307,34 @@ static void a_new_upload_ends_the_study_s_empty_open_ones(void **state)
     assert_int_equal(u.state, CS_UPLOAD_OPEN);
 }
 
+/* The race of a first body and a newer creation: the body's save was read
+ * while the upload was open, the creation ended it, then the save came.
+ * The store refuses it in the write's own transaction (CONFLICT): saved,
+ * the ended upload would reopen and its bytes slide in front of the newer
+ * upload's, under frames already analysed from there. */
+static void an_ended_upload_is_never_saved_again(void **state)
+{
+    fx *f = *state;
+    cs_error e = {0};
+    bool found = false;
+    cs_check_outcome o = CS_CHECK_OK;
+    cs_upload_rec stale, u;
+    fx_study(f->s, "s", 100);
+    assert_int_equal(create_upload(f->s, "first", "s"), CS_CHECK_OK);
+    assert_int_equal(cs_store_upload_get(f->s, "first", &found, &stale, &e), CS_OK);
+    assert_int_equal(create_upload(f->s, "newer", "s"), CS_CHECK_OK);
+    for (int i = 0; i < 2; i++) { /* open with its bytes, or closed as an orphan */
+        stale.offset = 50;
+        stale.state = i == 0 ? CS_UPLOAD_OPEN : CS_UPLOAD_TERMINATED;
+        assert_int_equal(cs_store_upload_update_checked(f->s, &stale, &o, &e), CS_OK);
+        assert_int_equal(o, CS_CHECK_CONFLICT);
+        assert_int_equal(cs_store_upload_get(f->s, "first", &found, &u, &e), CS_OK);
+        assert_int_equal(u.state, CS_UPLOAD_TERMINATED);
+        assert_int_equal(u.offset, 0);
+    }
+    assert_int_equal(update_upload(f->s, "newer", 30, CS_UPLOAD_OPEN), CS_CHECK_OK);
+}
+
 static void a_closed_study_takes_no_more_bytes_devices_or_enrolment(void **state)
 {
     fx *f = *state;
@@ -678,6 +706,7 @@ int main(void)
         T(racing_saves_never_slip_under_a_signature),
         T(saves_from_another_connection_never_slip_under_a_signature),
         T(a_new_upload_ends_the_study_s_empty_open_ones),
+        T(an_ended_upload_is_never_saved_again),
         T(a_closed_study_takes_no_more_bytes_devices_or_enrolment),
         T(a_signed_report_locks_the_uploads_too),
         T(the_last_enabled_admin_cannot_be_demoted_or_disabled),
