@@ -59,6 +59,7 @@ typedef struct video_source {
     int draining;         /* flush packet sent: only receive now */
     int done;             /* decoder returned EOF */
     int64_t listed;       /* frames the container lists (nb_frames), or 0 */
+    int64_t packets;      /* packets of our stream the demuxer gave */
     int shortfall_told;   /* the missing frames were reported */
     /* Scaler state; rebuilt when the frame's geometry or format changes. */
     struct SwsContext *sws;
@@ -315,19 +316,23 @@ static cs_status frame_to_item(video_source *vs, cs_item *item, cs_error *err)
 }
 
 /* The end of the study: CS_END, but first, once, a broken `truncated` item
- * when fewer frames came out than the container lists (MP4, MOV and AVI
- * keep a count). A file cut short otherwise ends as if complete, and the
- * reader would take a partial study for a whole one. */
+ * when the demuxer gave fewer packets than the container lists frames
+ * (MP4, MOV and AVI keep a count). A file cut short otherwise ends as if
+ * complete, and the reader would take a partial study for a whole one.
+ * Packets, not decoded frames: an intact file's decoder may drop a few
+ * (frames before the first keyframe, an edit list's cuts), which are not
+ * missing data; and a few packets of slack (2 + 0.5 %) for containers
+ * whose count and packets differ by a drop frame or two. */
 static cs_status end_of_video(video_source *vs, cs_item *item)
 {
-    if (vs->shortfall_told || vs->listed <= 0 || vs->next_index >= vs->listed)
+    int64_t slack = 2 + vs->listed / 200;
+    if (vs->shortfall_told || vs->listed <= 0 || vs->packets + slack >= vs->listed)
         return CS_END;
     vs->shortfall_told = 1;
-    int64_t got = vs->next_index;
     return broken(vs, item, CS_ERR_TRUNCATED, -1,
-                  "the video ends after %" PRId64 " of the %" PRId64
+                  "the video's data ends after %" PRId64 " of the %" PRId64
                   " frames its container lists (file cut short?)",
-                  got, vs->listed);
+                  vs->packets, vs->listed);
 }
 
 static cs_status video_next(cs_source *src, cs_item *item, cs_error *err)
@@ -385,6 +390,7 @@ static cs_status video_next(cs_source *src, cs_item *item, cs_error *err)
             av_packet_unref(vs->pkt);
             continue;
         }
+        vs->packets++;
         int64_t pkt_us =
             to_us(vs->pkt->pts != AV_NOPTS_VALUE ? vs->pkt->pts : vs->pkt->dts, vs->time_base);
         ret = avcodec_send_packet(vs->dec, vs->pkt);

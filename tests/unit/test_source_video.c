@@ -307,6 +307,27 @@ static void test_truncated(void **state)
     assert_open_fails("half-tail.mp4", CS_ERR_UNSUPPORTED);
 }
 
+/* An intact MP4 cut with -ss and -c copy keeps the packets from the
+ * keyframe before the cut and an edit list that drops the first of them:
+ * the container lists 50 frames, 37 are shown. Nothing is missing, so
+ * the study must not end with a `truncated` item (packets are counted,
+ * not decoded frames). */
+static void test_edit_list_is_not_truncation(void **state)
+{
+    (void)state;
+    make_video("keyed.mp4", "-f lavfi -i testsrc=size=320x240:rate=10 -frames:v 50 "
+                            "-c:v libx264 -g 25 -pix_fmt yuv420p");
+    char args[4200];
+    snprintf(args, sizeof args, "-ss 1.3 -i '%s' -c copy", tmp_path("keyed.mp4"));
+    make_video("edited.mp4", args);
+    pass p;
+    run_pass("edited.mp4", &p);
+    printf("  edited.mp4: %d frames, %d broken%s%s\n", p.images, p.broken,
+           p.broken ? ", last: " : "", p.broken ? p.broken_reason : "");
+    assert_true(p.images > 0 && p.images < 50);
+    assert_int_equal(p.broken, 0);
+}
+
 /* Wipe the start of the 13th JPEG in an MJPEG AVI: that frame is broken,
  * the rest decode, and every frame keeps its number. */
 static void test_damaged_packet(void **state)
@@ -505,12 +526,19 @@ int main(void)
     }
     snprintf(tmp, sizeof tmp, "%s", dir);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_mp4_h264),         cmocka_unit_test(test_avi_mjpeg),
-        cmocka_unit_test(test_mkv_with_audio),   cmocka_unit_test(test_colours),
-        cmocka_unit_test(test_not_a_video),      cmocka_unit_test(test_truncated),
-        cmocka_unit_test(test_damaged_packet),   cmocka_unit_test(test_size_change),
-        cmocka_unit_test(test_too_large),        cmocka_unit_test(test_bad_arguments),
-        cmocka_unit_test(test_dispatch_by_path), cmocka_unit_test(test_detail_image),
+        cmocka_unit_test(test_mp4_h264),
+        cmocka_unit_test(test_avi_mjpeg),
+        cmocka_unit_test(test_mkv_with_audio),
+        cmocka_unit_test(test_colours),
+        cmocka_unit_test(test_not_a_video),
+        cmocka_unit_test(test_truncated),
+        cmocka_unit_test(test_edit_list_is_not_truncation),
+        cmocka_unit_test(test_damaged_packet),
+        cmocka_unit_test(test_size_change),
+        cmocka_unit_test(test_too_large),
+        cmocka_unit_test(test_bad_arguments),
+        cmocka_unit_test(test_dispatch_by_path),
+        cmocka_unit_test(test_detail_image),
         cmocka_unit_test(test_display_rotation),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
