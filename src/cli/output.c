@@ -41,16 +41,63 @@ static void catch_stop_signals(void)
     }
 }
 
-/* Forget the temp file before it is renamed, removed or freed. */
+/* Forget the temp file before it is renamed or freed (after it is removed:
+ * a signal in between must still find it). */
 static void forget_pending(void) { pending_tmp = NULL; }
+
+/* The file a symlink names, malloc'd: realpath() when it exists, else the
+ * links read one by one (a dangling link, up to 8 deep), each relative
+ * target taken from its link's folder. NULL when it cannot be told. */
+static char *follow_links(const char *path)
+{
+    char *p = realpath(path, NULL);
+    if (p || errno != ENOENT)
+        return p;
+    if (!(p = strdup(path)))
+        return NULL;
+    struct stat st;
+    for (int depth = 0; depth < 8 && lstat(p, &st) == 0 && S_ISLNK(st.st_mode); depth++) {
+        char to[4096];
+        ssize_t n = readlink(p, to, sizeof to - 1);
+        if (n <= 0)
+            break;
+        to[n] = '\0';
+        const char *slash = strrchr(p, '/');
+        size_t dir = to[0] == '/' || !slash ? 0 : (size_t)(slash - p) + 1;
+        char *next = malloc(dir + (size_t)n + 1);
+        if (!next)
+            break;
+        memcpy(next, p, dir);
+        memcpy(next + dir, to, (size_t)n + 1);
+        free(p);
+        p = next;
+    }
+    if (lstat(p, &st) == 0 && S_ISLNK(st.st_mode)) { /* a loop, or too deep */
+        free(p);
+        return NULL;
+    }
+    return p;
+}
+
+static void release(cli_output *o)
+{
+    free(o->resolved);
+    o->resolved = NULL;
+}
 
 int cli_output_open(cli_output *o, const char *path)
 {
     struct stat st;
     memset(o, 0, sizeof *o);
     o->path = path;
+    /* A symlink (/dev/stdout, a link to a shared folder) is followed to the
+     * file it names: renaming onto the link itself would replace the link.
+     * A dangling link names no file yet: its target is created. */
+    if (lstat(path, &st) == 0 && S_ISLNK(st.st_mode) && (o->resolved = follow_links(path)))
+        o->path = path = o->resolved;
     if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
         cli_fail("cannot write %s: it is a directory", path);
+        release(o);
         return -1;
     }
     if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
@@ -58,6 +105,7 @@ int cli_output_open(cli_output *o, const char *path)
          * (as root, /dev/null itself); a reader waits on it instead. */
         if (!(o->f = fopen(path, "wb"))) {
             cli_fail("cannot write %s: %s", path, strerror(errno));
+            release(o);
             return -1;
         }
         return 0;
@@ -65,6 +113,7 @@ int cli_output_open(cli_output *o, const char *path)
     size_t n = strlen(path) + sizeof ".partial-XXXXXX";
     if (!(o->tmp = malloc(n))) {
         cli_fail("out of memory");
+        release(o);
         return -1;
     }
     snprintf(o->tmp, n, "%s.partial-XXXXXX", path);
@@ -85,11 +134,12 @@ int cli_output_open(cli_output *o, const char *path)
         cli_fail("cannot write %s: %s", o->tmp, strerror(errno));
         if (fd >= 0) {
             close(fd);
-            forget_pending();
             unlink(o->tmp);
+            forget_pending();
         }
         free(o->tmp);
         o->tmp = NULL;
+        release(o);
         return -1;
     }
     /* mkstemp makes 0600; give the file the mode a plain create would. */
@@ -126,6 +176,7 @@ int cli_output_commit(cli_output *o)
     forget_pending();
     free(o->tmp);
     o->tmp = NULL;
+    release(o);
     return 0;
 }
 
@@ -134,10 +185,12 @@ void cli_output_abort(cli_output *o)
     if (o->f)
         fclose(o->f);
     o->f = NULL;
-    forget_pending();
     if (o->tmp) {
         unlink(o->tmp);
+        forget_pending();
         free(o->tmp);
         o->tmp = NULL;
     }
+    forget_pending();
+    release(o);
 }

@@ -76,6 +76,24 @@ wait "$reader" || true
 cmp -s "$T/stdout.json" "$T/piped.json" || fail "the reader of the FIFO did not get the summary"
 ok "--output FIFO -> the summary through the FIFO, FIFO kept"
 
+# --output onto a symlink (/dev/stdout redirected to a file is one): the
+# file it names gets the summary and the link stays a link. Renaming onto
+# the link replaced it (as root, `-o /dev/stdout > x` replaced the system's
+# /dev/stdout); a dangling link's target is created.
+mkdir "$T/real"
+echo old >"$T/real/target.json"
+ln -s "$T/real/target.json" "$T/link.json"
+ln -s "$T/real/new.json" "$T/dangling.json"
+for l in link dangling; do
+    run_cs "$T/o7" "$T/err7" analyze --output "$T/$l.json" "$D"
+    [ "$RC" -eq 0 ] || fail "analyze --output $l exited $RC: $(cat "$T/err7")"
+    [ -L "$T/$l.json" ] || fail "analyze --output replaced the $l symlink with a regular file"
+done
+cmp -s "$T/stdout.json" "$T/real/target.json" || fail "the symlink's target did not get the summary"
+cmp -s "$T/stdout.json" "$T/real/new.json" || fail "the dangling symlink's target was not created"
+compgen -G "$T/link.json.partial*" >/dev/null && fail "--output symlink left a partial file"
+ok "--output symlink -> the file it names, link kept"
+
 # --output onto a directory: refused at once with a plain reason, no
 # partial file beside it.
 mkdir "$T/adir"
