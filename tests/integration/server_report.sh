@@ -156,13 +156,14 @@ assert d["missing"] == ["patient", "indication", "recommendation_reason"], d["mi
 assert "patient" in d["reason"], d
 EOF
 # A reason or extracolonic note of only invisible characters (no-break,
-# ideographic and zero-width spaces, a byte-order mark, a soft hyphen) is
-# as blank as spaces: it prints as nothing, so it fills no mandatory field.
-INVISIBLE='\u00a0\u200b\u3000\ufeff\u00ad\u2060\u180e\u202f'
+# ideographic and zero-width spaces, a byte-order mark, a soft hyphen, a
+# variation selector, the Braille blank) is as blank as spaces: it prints
+# as nothing, so it fills no mandatory field.
+INVISIBLE='\u00a0\u200b\u3000\ufeff\u00ad\u2060\u180e\u202f\ufe0f\u2800\u180b'
 as reader PUT "/api/v1/studies/$S1/report" -d "{\"content\": {${FULL/None seen./$INVISIBLE},
  \"recommendation\": \"colonoscopy\", \"recommendation_reason\": \"$INVISIBLE\"}, \"state\": \"read\"}"
 expect_code 200 "an override whose reason is invisible characters"
-[ "$(json_get "$T/body" 'd["content"]["recommendation_reason"]')" = "$(printf '\u00a0\u200b\u3000\ufeff\u00ad\u2060\u180e\u202f')" ] ||
+[ "$(json_get "$T/body" 'd["content"]["recommendation_reason"]')" = "$(printf "$INVISIBLE")" ] ||
     fail "the invisible reason was not kept as saved: $(cat "$T/body")"
 V=$(json_get "$T/body" 'd["version"]')
 B=$(basis_now cons "/api/v1/studies/$S1")

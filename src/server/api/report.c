@@ -116,15 +116,20 @@ typedef struct report_basis {
 
 /* Whether code point u prints as nothing: controls, Unicode white space
  * (no-break, en, em, ideographic... spaces, line and paragraph
- * separators) and the invisible format characters a paste carries (soft
- * hyphen, zero-width spaces and joiners, direction marks, word joiner,
- * byte-order mark, Hangul fillers). */
+ * separators), the Braille blank, and Unicode's default-ignorable code
+ * points, the invisible format characters a paste carries (soft hyphen,
+ * zero-width spaces and joiners, direction marks, word joiner, byte-order
+ * mark, Hangul fillers, variation selectors, Mongolian free variation
+ * selectors, tag characters). */
 static bool invisible(uint32_t u)
 {
     return u <= 0x20 || (u >= 0x7f && u <= 0xa0) || u == 0xad || u == 0x34f || u == 0x61c ||
-           u == 0x115f || u == 0x1160 || u == 0x1680 || u == 0x17b4 || u == 0x17b5 || u == 0x180e ||
-           (u >= 0x2000 && u <= 0x200f) || (u >= 0x2028 && u <= 0x202f) ||
-           (u >= 0x205f && u <= 0x206f) || u == 0x3000 || u == 0x3164 || u == 0xfeff || u == 0xffa0;
+           u == 0x115f || u == 0x1160 || u == 0x1680 || u == 0x17b4 || u == 0x17b5 ||
+           (u >= 0x180b && u <= 0x180f) || (u >= 0x2000 && u <= 0x200f) ||
+           (u >= 0x2028 && u <= 0x202f) || (u >= 0x205f && u <= 0x206f) || u == 0x2800 ||
+           u == 0x3000 || u == 0x3164 || (u >= 0xfe00 && u <= 0xfe0f) || u == 0xfeff ||
+           u == 0xffa0 || (u >= 0xfff0 && u <= 0xfff8) || (u >= 0x1bca0 && u <= 0x1bca3) ||
+           (u >= 0x1d173 && u <= 0x1d17a) || (u >= 0xe0000 && u <= 0xe0fff);
 }
 
 /* The code point at *p (valid UTF-8, as jansson keeps every string);
