@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "server/auth/password.h"
+#include "server/core/core.h"
 
 _Static_assert(CS_PASSWORD_MEM == crypto_pwhash_MEMLIMIT_INTERACTIVE,
                "CS_PASSWORD_MEM states the memory of one hash");
@@ -32,14 +33,7 @@ static void gate_init(void)
 static bool gate_enter(void)
 {
     pthread_once(&gate_once, gate_init);
-    struct timespec until;
-    clock_gettime(CLOCK_MONOTONIC, &until);
-    until.tv_sec += CS_PASSWORD_WAIT_MS / 1000;
-    until.tv_nsec += (long)(CS_PASSWORD_WAIT_MS % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
+    struct timespec until = cs_deadline_ms(CLOCK_MONOTONIC, CS_PASSWORD_WAIT_MS);
     pthread_mutex_lock(&gate_lock);
     int rc = 0;
     while (gate_running >= CS_PASSWORD_PARALLEL && rc != ETIMEDOUT)

@@ -65,14 +65,7 @@ struct cs_care {
 /* Wait up to `ms` unless *woken is (or becomes) set; clears it. */
 static void wait_tick(cs_care *c, int ms, bool *woken)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += ms / 1000;
-    ts.tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
+    struct timespec ts = cs_deadline_ms(CLOCK_REALTIME, ms);
     pthread_mutex_lock(&c->mu);
     if (!c->stop && !*woken)
         pthread_cond_timedwait(&c->cv, &c->mu, &ts);

@@ -18,6 +18,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <time.h>
 
 #include <jansson.h>
 
@@ -83,5 +84,10 @@ typedef struct cs_auth {
 /* Milliseconds / seconds since the Unix epoch. */
 int64_t cs_now_ms(void);
 int64_t cs_now_s(void);
+
+/* The time `ms` (>= 0) milliseconds from now on `clock`, as
+ * pthread_cond_timedwait() takes it (CLOCK_REALTIME, or the clock the
+ * condition was made with). */
+struct timespec cs_deadline_ms(clockid_t clock, int64_t ms);
 
 #endif

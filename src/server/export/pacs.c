@@ -291,14 +291,7 @@ static void *worker_main(void *arg)
         free(due);
         if (n == PACS_BATCH)
             continue; /* more may be due */
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_sec += tick / 1000;
-        ts.tv_nsec += (long)(tick % 1000) * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
+        struct timespec ts = cs_deadline_ms(CLOCK_REALTIME, tick);
         pthread_mutex_lock(&p->mu);
         if (!p->stop && !p->woken)
             pthread_cond_timedwait(&p->cv, &p->mu, &ts);
