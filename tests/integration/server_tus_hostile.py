@@ -219,21 +219,30 @@ else:
 # A hub's writer bug: a record header whose CRC passes but whose
 # payload_len runs past the end of the study. Once the upload is complete,
 # that record is one frame error and every record after it is analysed.
+def reseal(buf, at):
+    """Recompute the CRC of the record header at `at` after an edit."""
+    buf[at + 28:at + 32] = csfs.crc32c(bytes(buf[at:at + 28])).to_bytes(4, "little")
+
+
+def upload_whole(buf, what):
+    """A new study whose one upload is `buf`, sent in one PATCH; returns the
+    study once it is analysed."""
+    study, token = new_study()
+    A = create(token, {"Upload-Length": str(len(buf))})
+    st, _, d = tus("PATCH", A, token, {"Content-Type": OCTET, "Upload-Offset": "0"}, bytes(buf))
+    if st != 204:
+        sys.exit(f"PATCH of the stream with {what}: {st} {d[:200]!r}")
+    wait_for(f"the study with {what} to be analysed",
+             lambda: study_json(study)["state"] == "complete")
+    return study
+
+
 k = 3
 lie = bytearray(stream)
 plen = int.from_bytes(lie[starts[k] + 24:starts[k] + 28], "little")
 lie[starts[k] + 24:starts[k] + 28] = (plen + 10_000_000).to_bytes(4, "little")
-lie[starts[k] + 28:starts[k] + 32] = csfs.crc32c(bytes(lie[starts[k]:starts[k] + 28])).to_bytes(
-    4, "little")
-study, token = new_study()
-A = create(token, {"Upload-Length": str(len(lie))})
-st, _, d = tus("PATCH", A, token, {"Content-Type": OCTET, "Upload-Offset": "0"}, bytes(lie))
-if st != 204:
-    sys.exit(f"PATCH of the stream with a lying record length: {st} {d[:200]!r}")
-
-
-wait_for("the study with a lying record length to be analysed",
-         lambda: study_json(study)["state"] == "complete")
+reseal(lie, starts[k])
+study = upload_whole(lie, "a lying record length")
 d = study_json(study)
 errors = [(e["frame_index"], e["reason_code"]) for e in d["errors"]]
 if (d["counts"]["analysed"], d["counts"]["failed"]) != (len(records) - 1, 1) or \
@@ -251,15 +260,8 @@ else:
 k = 2
 odd = bytearray(stream)
 odd[starts[k] + 8:starts[k] + 16] = (2**63 + 5).to_bytes(8, "little")
-odd[starts[k] + 28:starts[k] + 32] = csfs.crc32c(bytes(odd[starts[k]:starts[k] + 28])).to_bytes(
-    4, "little")
-study, token = new_study()
-A = create(token, {"Upload-Length": str(len(odd))})
-st, _, d = tus("PATCH", A, token, {"Content-Type": OCTET, "Upload-Offset": "0"}, bytes(odd))
-if st != 204:
-    sys.exit(f"PATCH of the stream with a frame index past INT64_MAX: {st} {d[:200]!r}")
-wait_for("the study with a frame index past INT64_MAX to be analysed",
-         lambda: study_json(study)["state"] == "complete")
+reseal(odd, starts[k])
+study = upload_whole(odd, "a frame index past INT64_MAX")
 d = study_json(study)
 rows = store_rows.query(DATA, "SELECT seq, frame_index, ok FROM frames WHERE study = ? ORDER BY seq",
                         (study,))
