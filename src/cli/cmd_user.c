@@ -33,20 +33,6 @@ static void usage(FILE *f)
           f);
 }
 
-/* "a, b or c": every role the server accepts (the vocabulary's), so the
- * reason for a refused --role never drifts from what is accepted. */
-static void role_names(char *out, size_t cap)
-{
-    size_t n = 0;
-    out[0] = '\0';
-    for (unsigned i = 0; cs_vocab_roles[i].name && n < cap; i++)
-        n += (size_t)snprintf(out + n, cap - n, "%s%s",
-                              i == 0                       ? ""
-                              : cs_vocab_roles[i + 1].name ? ", "
-                                                           : " or ",
-                              cs_vocab_roles[i].name);
-}
-
 /* The first line of stdin without its line end; false when empty. */
 static bool read_password(char *out, size_t cap)
 {
@@ -89,7 +75,7 @@ int cli_user(int argc, char **argv)
         }
         if (!role || !cs_role_bit(role)) {
             char names[256];
-            role_names(names, sizeof names);
+            cs_vocab_join(cs_vocab_roles, names, sizeof names);
             cli_fail("user add: --role must be %s", names);
             return 2;
         }

@@ -178,14 +178,8 @@ static json_t *user_json(const cs_user_rec *u)
  * too), so the reason never drifts from what is accepted. */
 static enum MHD_Result bad_role(const cs_api *api, struct MHD_Connection *c)
 {
-    char names[256] = "";
-    size_t n = 0;
-    for (unsigned i = 0; cs_vocab_roles[i].name && n < sizeof names; i++)
-        n += (size_t)snprintf(names + n, sizeof names - n, "%s%s",
-                              i == 0                       ? ""
-                              : cs_vocab_roles[i + 1].name ? ", "
-                                                           : " or ",
-                              cs_vocab_roles[i].name);
+    char names[256];
+    cs_vocab_join(cs_vocab_roles, names, sizeof names);
     return cs_http_error(api->metrics, c, 400, false, "bad_role", "role must be %s", names);
 }
 

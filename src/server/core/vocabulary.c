@@ -1,5 +1,6 @@
 /* vocabulary.c - the word lists the server and the pages share, defined
  * once (core/vocabulary.h). */
+#include <stdio.h>
 #include <string.h>
 
 #include "server/core/vocabulary.h"
@@ -101,4 +102,16 @@ bool cs_vocab_has(const cs_vocab_word *list, const char *v)
         if (strcmp(list[i].name, v) == 0)
             return true;
     return false;
+}
+
+void cs_vocab_join(const cs_vocab_word *list, char *out, size_t cap)
+{
+    size_t n = 0;
+    out[0] = '\0';
+    for (size_t i = 0; list[i].name && n < cap; i++)
+        n += (size_t)snprintf(out + n, cap - n, "%s%s",
+                              i == 0             ? ""
+                              : list[i + 1].name ? ", "
+                                                 : " or ",
+                              list[i].name);
 }

@@ -7,6 +7,7 @@
 #define CS_SERVER_VOCABULARY_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 /* A word and its label for people. */
 typedef struct cs_vocab_word {
@@ -30,5 +31,10 @@ extern const cs_vocab_word cs_vocab_indications[];
 
 /* Is `v` one of the list's names? false for NULL. */
 bool cs_vocab_has(const cs_vocab_word *list, const char *v);
+
+/* The list's names as prose, "a, b or c", into out (cap bytes, always
+ * terminated; cut short if it does not fit): for a refusal's reason, so it
+ * never drifts from what is accepted. */
+void cs_vocab_join(const cs_vocab_word *list, char *out, size_t cap);
 
 #endif
