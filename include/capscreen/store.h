@@ -39,8 +39,8 @@
 #define CS_REPORT_MAX 16384    /* a report's content (JSON text), NUL included */
 #define CS_DETAIL_MAX 512      /* an audit entry's detail, NUL included */
 #define CS_STORE_SCHEMA_VERSION \
-    11 /* 8: reading time; 9: report addenda; 10: several servers;
-                                      11: polyp operating points */
+    12 /* 8: reading time; 9: report addenda; 10: several servers;
+                                      11: polyp operating points; 12: training studies */
 
 typedef struct cs_store cs_store;
 
@@ -100,6 +100,11 @@ typedef struct cs_study_rec {
     /* Schema 5; patient.nhs_number "" = no patient recorded. */
     cs_patient_rec patient;
     cs_episode_rec episode;
+    /* Schema 12: a training-only study (`study import --course`): the
+     * frames of a known-answer case, of no patient. Set at creation, never
+     * changed. Never on the worklist; the study routes refuse it
+     * (docs/training.md, "Importing a case"). */
+    bool training;
 } cs_study_rec;
 
 /* Create a study whose enrolment code hashes to `code_hash`. */

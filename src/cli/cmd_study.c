@@ -114,7 +114,7 @@ static int import_case(cs_store *st, const cs_server_config *cfg, const char *la
         cli_fail("study import: no course '%s' (make it with POST /api/v1/training/courses)",
                  course);
         rc = 2;
-    } else if (cs_study_import(st, cfg->data_dir, label, file, id, &err) != CS_OK) {
+    } else if (cs_study_import(st, cfg->data_dir, label, file, true, id, &err) != CS_OK) {
         cli_fail("study import: %s", err.msg);
     } else {
         cs_check_outcome out;
@@ -126,8 +126,9 @@ static int import_case(cs_store *st, const cs_server_config *cfg, const char *la
         snprintf(k->created_by, sizeof k->created_by, "capscreen study import");
         k->created_at_ms = (int64_t)time(NULL) * 1000;
         if (cs_store_case_create(st, k, &out, &err) != CS_OK || out != CS_CHECK_OK) {
-            cli_fail("study import: study %s imported, but the case was not made: %s", id,
-                     err.msg[0] ? err.msg : cs_check_outcome_name(out));
+            cli_fail("study import: study %s imported as a training study (on no worklist), "
+                     "but the case was not made: %s; import the file again",
+                     id, err.msg[0] ? err.msg : cs_check_outcome_name(out));
         } else {
             printf("study %s imported from %s as case %s of course %s\n", id, file, k->id, course);
             printf("{\"study\": \"%s\", \"case\": \"%s\"}\n", id, k->id);
@@ -206,7 +207,7 @@ int cli_study(int argc, char **argv)
         goto fail; /* rc says how it went */
     } else if (file) {
         char id[CS_ID_MAX];
-        if (cs_study_import(st, cfg.data_dir, label, file, id, &err) != CS_OK) {
+        if (cs_study_import(st, cfg.data_dir, label, file, false, id, &err) != CS_OK) {
             cli_fail("study import: %s", err.msg);
             goto fail;
         }

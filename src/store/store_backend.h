@@ -6,6 +6,7 @@
 #define CS_STORE_BACKEND_H
 
 #include <sodium.h>
+#include <string.h>
 
 #include "capscreen/store.h"
 
@@ -40,6 +41,26 @@ void cs_basis_table(cs_basis *b, const char *name); /* before each query's rows 
 void cs_basis_row(cs_basis *b);                     /* before each row's fields */
 void cs_basis_field(cs_basis *b, const char *text, size_t len);
 void cs_basis_end(cs_basis *b, char hex[CS_REPORT_BASIS_HEX]);
+
+/* Schema 12, the same on both backends: a study's purpose, 'clinical' or
+ * 'training' (cs_study_rec.training). A study imported as a case before
+ * it (its case made by `capscreen study import`, the only maker of such
+ * cases) was a training study all along. */
+#define CS_MIGRATION_12                                                       \
+    "ALTER TABLE studies ADD COLUMN purpose TEXT NOT NULL DEFAULT 'clinical'" \
+    " CHECK (purpose IN ('clinical', 'training'));"                           \
+    "UPDATE studies SET purpose = 'training' WHERE id IN"                     \
+    " (SELECT study FROM training_cases WHERE created_by = 'capscreen study import');"
+
+/* The purpose column's text for a study record, and back. */
+static inline const char *cs_study_purpose(const cs_study_rec *s)
+{
+    return s->training ? "training" : "clinical";
+}
+static inline bool cs_study_purpose_is_training(const char *purpose)
+{
+    return purpose && strcmp(purpose, "training") == 0;
+}
 
 /* cs_store_worklist_facts: one row a study (its counters, uploads, report
  * state, whether a finding not deleted says suspected cancer), the same

@@ -229,6 +229,8 @@ static const char *const MIGRATIONS[] = {
      * CRC-32C, threshold in force); NULL for frames stored before. */
     ("ALTER TABLE frames ADD COLUMN polyp_crc BIGINT;"
      "ALTER TABLE frames ADD COLUMN polyp_threshold DOUBLE PRECISION;"),
+    /* 12: a study's purpose (cs_study_rec.training); see store_backend.h. */
+    CS_MIGRATION_12,
 };
 #define N_MIGRATIONS ((int)(sizeof MIGRATIONS / sizeof MIGRATIONS[0]))
 
@@ -498,7 +500,8 @@ static cs_status migrate(pg_store *q, cs_error *err)
                                         "migration to schema 8 (reading time)",
                                         "migration to schema 9 (report addenda)",
                                         "migration to schema 10 (several servers)",
-                                        "migration to schema 11 (polyp operating points)"};
+                                        "migration to schema 11 (polyp operating points)",
+                                        "migration to schema 12 (training studies)"};
     _Static_assert(sizeof names / sizeof names[0] == N_MIGRATIONS, "a name per migration");
     for (int v = version; v < N_MIGRATIONS && r == CS_OK; v++) {
         if ((r = pg_begin(q, &in_tx, err)) != CS_OK ||
@@ -548,18 +551,19 @@ static cs_status pg_study_create(cs_store *s, const cs_study_rec *rec, const cha
 {
     pg_store *q = PGQ(s);
     pthread_mutex_lock(&q->lock);
-    cs_status r = pg_exec(
-        q,
-        "INSERT INTO studies (id, label, created_at, code_hash, code_expires_at,"
-        " " PG_PATIENT_COLS ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9,"
-        " $10, $11, $12, $13, $14)",
-        PG_ARGS(pg_text(rec->id), pg_text(rec->label), pg_i64(rec->created_at), pg_text(code_hash),
-                pg_i64(rec->code_expires_at), pg_text(rec->patient.nhs_number),
-                pg_text(rec->patient.family), pg_text(rec->patient.given),
-                pg_text(rec->patient.birth_date), pg_text(rec->patient.sex),
-                pg_text(rec->episode.pathway), pg_text(rec->episode.indication),
-                pg_text(rec->episode.indication_detail), pg_text(rec->episode.referrer)),
-        NULL, NULL, "create study", err);
+    cs_status r =
+        pg_exec(q,
+                "INSERT INTO studies (id, label, created_at, code_hash, code_expires_at,"
+                " " PG_PATIENT_COLS ", purpose) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9,"
+                " $10, $11, $12, $13, $14, $15)",
+                PG_ARGS(pg_text(rec->id), pg_text(rec->label), pg_i64(rec->created_at),
+                        pg_text(code_hash), pg_i64(rec->code_expires_at),
+                        pg_text(rec->patient.nhs_number), pg_text(rec->patient.family),
+                        pg_text(rec->patient.given), pg_text(rec->patient.birth_date),
+                        pg_text(rec->patient.sex), pg_text(rec->episode.pathway),
+                        pg_text(rec->episode.indication), pg_text(rec->episode.indication_detail),
+                        pg_text(rec->episode.referrer), pg_text(cs_study_purpose(rec))),
+                NULL, NULL, "create study", err);
     pthread_mutex_unlock(&q->lock);
     return r;
 }
@@ -567,7 +571,7 @@ static cs_status pg_study_create(cs_store *s, const cs_study_rec *rec, const cha
 #define STUDY_COLS                                                           \
     "id, label, created_at, code_expires_at, code_used_at, ingest_offset,"   \
     " next_seq, first_byte_ms, last_byte_ms, assigned_reader, closed_at_ms," \
-    " closed_by, " PG_PATIENT_COLS
+    " closed_by, " PG_PATIENT_COLS ", purpose"
 
 static void read_study(const PGresult *res, int row, void *out)
 {
@@ -594,6 +598,9 @@ static void read_study(const PGresult *res, int row, void *out)
     pg_col_text(res, row, 18, o->episode.indication, sizeof o->episode.indication);
     pg_col_text(res, row, 19, o->episode.indication_detail, sizeof o->episode.indication_detail);
     pg_col_text(res, row, 20, o->episode.referrer, sizeof o->episode.referrer);
+    char purpose[16];
+    pg_col_text(res, row, 21, purpose, sizeof purpose);
+    o->training = cs_study_purpose_is_training(purpose);
 }
 
 /* The one row `sql` selects for `id` through `read` into `out`; a whole

@@ -252,6 +252,10 @@ static const char *const MIGRATIONS[] = {
      * CRC-32C, threshold in force); NULL for frames stored before. */
     ("ALTER TABLE frames ADD COLUMN polyp_crc INTEGER;"
      "ALTER TABLE frames ADD COLUMN polyp_threshold REAL;"),
+    /* 12: a study's purpose (cs_study_rec.training). Studies imported as
+     * cases before it (their case made by `capscreen study import`) are
+     * training studies too. */
+    CS_MIGRATION_12,
 };
 #define N_MIGRATIONS ((int)(sizeof MIGRATIONS / sizeof MIGRATIONS[0]))
 
@@ -438,7 +442,7 @@ static cs_status sq_study_create(cs_store *s, const cs_study_rec *rec, const cha
     pthread_mutex_lock(&q->lock);
     cs_status r = prep(q,
                        "INSERT INTO studies (id, label, created_at, code_hash, code_expires_at,"
-                       " " SQ_PATIENT_COLS ") VALUES (?,?,?,?,?, ?,?,?,?,?,?,?,?,?)",
+                       " " SQ_PATIENT_COLS ", purpose) VALUES (?,?,?,?,?, ?,?,?,?,?,?,?,?,?, ?)",
                        &st, err);
     const cs_patient_rec *p = &rec->patient;
     const cs_episode_rec *e = &rec->episode;
@@ -447,7 +451,7 @@ static cs_status sq_study_create(cs_store *s, const cs_study_rec *rec, const cha
                     sq_text(code_hash), sq_i64(rec->code_expires_at), sq_text(p->nhs_number),
                     sq_text(p->family), sq_text(p->given), sq_text(p->birth_date), sq_text(p->sex),
                     sq_text(e->pathway), sq_text(e->indication), sq_text(e->indication_detail),
-                    sq_text(e->referrer));
+                    sq_text(e->referrer), sq_text(cs_study_purpose(rec)));
     if (r == CS_OK) {
         if (sqlite3_step(st) != SQLITE_DONE)
             r = db_fail(q, err, "create study");
@@ -460,7 +464,7 @@ static cs_status sq_study_create(cs_store *s, const cs_study_rec *rec, const cha
 #define STUDY_COLS                                                           \
     "id, label, created_at, code_expires_at, code_used_at, ingest_offset,"   \
     " next_seq, first_byte_ms, last_byte_ms, assigned_reader, closed_at_ms," \
-    " closed_by, " SQ_PATIENT_COLS
+    " closed_by, " SQ_PATIENT_COLS ", purpose"
 
 static void read_study(sqlite3_stmt *st, cs_study_rec *o)
 {
@@ -486,6 +490,7 @@ static void read_study(sqlite3_stmt *st, cs_study_rec *o)
     text(st, 18, o->episode.indication, sizeof o->episode.indication);
     text(st, 19, o->episode.indication_detail, sizeof o->episode.indication_detail);
     text(st, 20, o->episode.referrer, sizeof o->episode.referrer);
+    o->training = cs_study_purpose_is_training((const char *)sqlite3_column_text(st, 21));
 }
 
 static void read_study_row(sqlite3_stmt *st, void *out) { read_study(st, out); }

@@ -255,8 +255,9 @@ as ann GET "/api/v1/training/progress?trainee=bob"
 as teach GET /api/v1/training/progress
 [ "$(json_get "$T/body" 'len(d["progress"])')" = 1 ] || fail "the trainer's cohort view"
 # A case imported as a frame stream plus a reference file (docs/training.md).
-as reader GET /api/v1/worklist
-N_STUDIES=$(json_get "$T/body" 'len(d["studies"])')
+# (an import copies its file into DATA/uploads first: count them)
+n_uploads() { find "$T/data/uploads" -type f | wc -l; }
+N_UPLOADS=$(n_uploads)
 printf '%s' '{"findings": [{"type": "polyp", "seq_from": 20, "seq_to": 22, "note": "0-Is"},
   {"type": "ulcer", "seq_from": 150}], "landmarks": {"first_caecal": 40}, "cleansing": {"left_colon": 1}}' >"$T/ref.json"
 printf '%s' '{"findings": [{"type": "tumour", "seq_from": 1}]}' >"$T/bad-ref.json"
@@ -270,12 +271,33 @@ for bad in bad-ref bad-score bad-key; do
 done
 run_cs "$T/o" "$T/e" study import --data "$T/data" --course no-such-course --reference "$T/ref.json" "$T/demo.csfs"
 [ "$RC" -eq 2 ] && grep -q "no course" "$T/e" || fail "an unknown course: $RC $(cat "$T/e")"
-as reader GET /api/v1/worklist
-[ "$(json_get "$T/body" 'len(d["studies"])')" = "$N_STUDIES" ] || fail "a refused import stored a study"
+[ "$(n_uploads)" = "$N_UPLOADS" ] || fail "a refused import stored a study"
 run_cs "$T/o" "$T/e" study import --data "$T/data" --course "$COURSE" --reference "$T/ref.json" \
     --label "Imported case" "$T/demo.csfs"
 [ "$RC" -eq 0 ] || fail "importing a case exited $RC: $(cat "$T/e")"
 ICASE=$(tail -n 1 "$T/o" | python3 -c 'import json,sys; print(json.load(sys.stdin)["case"])')
+ISTUDY=$(tail -n 1 "$T/o" | python3 -c 'import json,sys; print(json.load(sys.stdin)["study"])')
+# An imported case's study is a training study, no patient's: never on
+# the worklist, and no clinical route takes it (a reader once could add
+# findings to it and report it as a patient's study).
+as reader GET /api/v1/worklist
+expect_code 200 "the worklist"
+json_get "$T/body" '[s["study"] for s in d["studies"]]' | grep -q "$ISTUDY" &&
+    fail "the imported case's study is on the clinical worklist"
+json_get "$T/body" '[s["study"] for s in d["studies"]]' | grep -q "$STUDY" ||
+    fail "the worklist lost a clinical study"
+IS=/api/v1/studies/$ISTUDY
+as reader POST "$IS/findings" -d '{"seq_from": 3, "type": "polyp"}'
+expect_code 409 "a finding on a training study"
+[ "$(json_get "$T/body" 'd["error"]')" = training_study ] || fail "no training_study reason: $(cat "$T/body")"
+as cons PUT "$IS/report" -d '{"content": {}}'
+expect_code 409 "a report on a training study"
+as reader GET "$IS/frames"
+expect_code 409 "the clinical frame list of a training study"
+http GET "$IS" -H "Authorization: Bearer $ADMIN_TOKEN"
+expect_code 409 "the admin token reading a training study"
+http PUT "$IS/patient" -H "Authorization: Bearer $ADMIN_TOKEN" -d "{$PATIENT_EPISODE}"
+expect_code 409 "a patient given to a training study"
 as ann GET "/api/v1/training/courses/$COURSE/cases"
 json_get "$T/body" '[c["label"] for c in d["cases"]]' | grep -q "Imported case" || fail "the imported case is not listed"
 case_frames() {
@@ -292,7 +314,7 @@ s = d["score"]
 if s["sensitivity"] != 0.5 or [m["type"] for m in s["missed"]] != ["ulcer"]:
     fail(str(s))
 PY
-ok "a case imported from a frame stream and a reference file (bad ones refused before anything is stored) scores like any other"
+ok "a case imported from a frame stream and a reference file (bad ones refused before anything is stored) scores like any other, and its study stays off the worklist and the study routes"
 
 # Reading time on clinical studies (docs/workstation.md, "Reading time").
 as reader POST "$S/reading-time" -d '{"view": "full", "seconds": 30}'

@@ -44,6 +44,14 @@ enum MHD_Result cs_api_users(const cs_api *api, struct MHD_Connection *c, cs_req
 enum MHD_Result cs_api_user(const cs_api *api, struct MHD_Connection *c, cs_req *r);
 
 enum MHD_Result cs_api_worklist(const cs_api *api, struct MHD_Connection *c, cs_req *r);
+/* The router's check before any /api/v1/studies/{id} route: a training
+ * study (cs_study_rec.training, a case imported with `study import
+ * --course`) is no patient's study and is read only through the training
+ * routes, so it answers 409 training_study (503 when the store fails).
+ * Returns true with *ret set when it answered; false (an unknown study
+ * too: the handler's 404) to go on. */
+bool cs_api_study_gate(const cs_api *api, struct MHD_Connection *c, const cs_req *r,
+                       enum MHD_Result *ret);
 /* POST /api/v1/studies/{id}/assign */
 enum MHD_Result cs_api_study_assign(const cs_api *api, struct MHD_Connection *c, cs_req *r);
 /* The workflow state of a study (docs/workstation.md) from its ingest

@@ -11,9 +11,11 @@
 #include <time.h>
 #include <unistd.h>
 
-cs_status cs_study_create(cs_store *st, const char *label, const cs_patient_rec *p,
-                          const cs_episode_rec *e, int64_t code_ttl_s, char *id, char *code,
-                          int64_t *code_expires_at, char *patient_code, cs_error *err)
+/* cs_study_create, and the study's purpose (cs_study_rec.training). */
+static cs_status study_create(cs_store *st, const char *label, const cs_patient_rec *p,
+                              const cs_episode_rec *e, bool training, int64_t code_ttl_s, char *id,
+                              char *code, int64_t *code_expires_at, char *patient_code,
+                              cs_error *err)
 {
     cs_study_rec rec;
     char hash[CS_HASH_HEX];
@@ -29,6 +31,7 @@ cs_status cs_study_create(cs_store *st, const char *label, const cs_patient_rec 
         rec.patient = *p;
     if (e)
         rec.episode = *e;
+    rec.training = training;
     rec.created_at = (int64_t)time(NULL);
     rec.code_expires_at = rec.created_at + code_ttl_s;
     cs_code_new(code);
@@ -47,6 +50,14 @@ cs_status cs_study_create(cs_store *st, const char *label, const cs_patient_rec 
     if (code_expires_at)
         *code_expires_at = rec.code_expires_at;
     return CS_OK;
+}
+
+cs_status cs_study_create(cs_store *st, const char *label, const cs_patient_rec *p,
+                          const cs_episode_rec *e, int64_t code_ttl_s, char *id, char *code,
+                          int64_t *code_expires_at, char *patient_code, cs_error *err)
+{
+    return study_create(st, label, p, e, false, code_ttl_s, id, code, code_expires_at, patient_code,
+                        err);
 }
 
 /* Copy `src` to a new file `dst` (O_EXCL) and fsync it. */
@@ -98,7 +109,7 @@ done:
 }
 
 cs_status cs_study_import(cs_store *st, const char *data_dir, const char *label, const char *path,
-                          char *id, cs_error *err)
+                          bool training, char *id, cs_error *err)
 {
     char code[CS_CODE_LEN + 1], file[4096 + 96], dir[4096 + 16];
     cs_upload_rec *up = calloc(1, sizeof *up);
@@ -111,7 +122,7 @@ cs_status cs_study_import(cs_store *st, const char *data_dir, const char *label,
         goto done;
     }
     /* The enrolment code is never shown: an imported study has no hub. */
-    if ((s = cs_study_create(st, label, NULL, NULL, 1, id, code, NULL, NULL, err)) != CS_OK)
+    if ((s = study_create(st, label, NULL, NULL, training, 1, id, code, NULL, NULL, err)) != CS_OK)
         goto done;
     cs_id_new(up->id, 16);
     snprintf(file, sizeof file, "%s/%s.bin", dir, up->id);

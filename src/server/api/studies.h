@@ -27,9 +27,12 @@ cs_status cs_study_create(cs_store *st, const char *label, const cs_patient_rec 
  * the file is copied (and fsynced) into DATA/uploads/ as one complete
  * upload, so the server analyses it like a streamed study (at its start,
  * or within a sweep interval when it runs). `id` (CS_ID_MAX) gets the
- * study id. Errors: CS_ERR_IO (the file or the data folder), store errors;
- * on error no upload is left behind (the study row may remain, empty). */
+ * study id. `training`: the study is a training case's frames, of no
+ * patient (cs_study_rec.training: never on the worklist, refused by the
+ * study routes); else a clinical study without a patient (a demo).
+ * Errors: CS_ERR_IO (the file or the data folder), store errors; on error
+ * no upload is left behind (the study row may remain, empty). */
 cs_status cs_study_import(cs_store *st, const char *data_dir, const char *label, const char *path,
-                          char *id, cs_error *err) CS_WARN_UNUSED;
+                          bool training, char *id, cs_error *err) CS_WARN_UNUSED;
 
 #endif

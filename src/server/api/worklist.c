@@ -33,6 +33,25 @@ bool cs_ws_read_study(const cs_api *api, struct MHD_Connection *c, const char *s
     return false;
 }
 
+bool cs_api_study_gate(const cs_api *api, struct MHD_Connection *c, const cs_req *r,
+                       enum MHD_Result *ret)
+{
+    cs_study_rec sr;
+    bool found = false;
+    cs_error e = {0};
+    if (cs_store_study_get(api->store, r->id, &found, &sr, &e) != CS_OK) {
+        *ret = cs_http_error(api->metrics, c, 503, false, "store_unavailable", "%s", e.msg);
+        return true;
+    }
+    if (!found || !sr.training)
+        return false;
+    *ret = cs_http_error(api->metrics, c, 409, false, "training_study",
+                         "study '%s' holds a training case's frames and is no patient's study: "
+                         "it is read through /api/v1/training/cases",
+                         r->id);
+    return true;
+}
+
 bool cs_ws_need_study(const cs_api *api, struct MHD_Connection *c, const char *study,
                       enum MHD_Result *ret)
 {
@@ -242,6 +261,8 @@ enum MHD_Result cs_api_worklist(const cs_api *api, struct MHD_Connection *c, cs_
     }
     json_t *arr = json_array();
     for (size_t i = 0; i < n; i++) {
+        if (list[i].training)
+            continue; /* a training case's frames, no patient's study */
         if (q && q[0] && !matches(&list[i], q))
             continue;
         /* The worklist needs counts, not the lists of flagged frames. */

@@ -271,6 +271,16 @@ static enum MHD_Result no_row(const cs_router *rt, struct MHD_Connection *c, cs_
                            "%.16s is not allowed here (allowed: %s)", method, allow);
 }
 
+/* A route of one study, /api/v1/studies/{id}/...: the API gates it on the
+ * study's purpose (cs_api_study_gate) before its handler runs. */
+static bool is_study_route(const cs_route_row *row)
+{
+    static const char prefix[] = "/api/v1/studies/{id}";
+    size_t n = sizeof prefix - 1;
+    return strncmp(row->pattern, prefix, n) == 0 &&
+           (row->pattern[n] == '\0' || row->pattern[n] == '/');
+}
+
 /* The request announces no body (tus HEAD, DELETE, OPTIONS, creation
  * without data, an empty PATCH). */
 static bool bodiless(struct MHD_Connection *c)
@@ -315,6 +325,8 @@ enum MHD_Result cs_router_dispatch(const cs_router *rt, struct MHD_Connection *c
     }
     if (row->tus)
         return cs_tus_handle(rt->tus, c, r, method, data, size);
+    if (is_study_route(row) && cs_api_study_gate(rt->api, c, r, &ret))
+        return ret;
     cs_http_last_status = 0;
     switch (row->handler.layer) {
     case CS_RL_API: ret = row->handler.fn.api(rt->api, c, r); break;

@@ -3,7 +3,9 @@
  * id is taken once; a case needs its course and study and is one per
  * study in a course; an attempt is one per trainee and case (a second
  * start returns it); answers change until the submit and never after;
- * lists filter by course and trainee. */
+ * lists filter by course and trainee; a study's purpose (schema 12) is
+ * kept, and the migration to it makes the studies of imported cases
+ * training studies. */
 #include "store_fixture.h"
 
 static cs_course_rec course(const char *id, const char *name)
@@ -130,10 +132,78 @@ static void courses_cases_and_attempts(void **state)
     free(a), free(b), free(k1), free(k2), free(dup), free(nocourse), free(nostudy), free(other);
 }
 
+/* A training study stays one (cs_study_rec.training); a database at
+ * schema 11 gets it for the studies of cases `capscreen study import`
+ * made, and only for those (a case made from a signed clinical study
+ * keeps its study on the worklist). */
+static void a_study_keeps_its_purpose_and_imported_cases_migrate(void **state)
+{
+    fx *f = *state;
+    cs_error e = {0};
+    cs_check_outcome out;
+    bool found = false;
+    cs_study_rec r, got;
+    memset(&r, 0, sizeof r);
+    snprintf(r.id, sizeof r.id, "trainonly");
+    r.training = true;
+    r.created_at = 5;
+    r.code_expires_at = 6;
+    assert_int_equal(cs_store_study_create(f->s, &r, "code-trainonly", &e), CS_OK);
+    fx_study(f->s, "clinical", 7);
+    assert_int_equal(cs_store_study_get(f->s, "trainonly", &found, &got, &e), CS_OK);
+    assert_true(found && got.training);
+    assert_int_equal(cs_store_study_get(f->s, "clinical", &found, &got, &e), CS_OK);
+    assert_true(found && !got.training);
+    cs_study_rec *list = NULL;
+    size_t n = 0;
+    assert_int_equal(cs_store_studies_list(f->s, &list, &n, &e), CS_OK);
+    assert_int_equal(n, 2);
+    assert_string_equal(list[0].id, "clinical"); /* newest first */
+    assert_false(list[0].training);
+    assert_true(list[1].training);
+    free(list);
+
+    /* Schema 11: imported cases' studies were clinical rows. */
+    fx_study(f->s, "imported", 8);
+    fx_study(f->s, "signed", 9);
+    cs_course_rec c = course("c1", "Course");
+    assert_int_equal(cs_store_course_create(f->s, &c, &out, &e), CS_OK);
+    cs_case_rec *ki = kase("ki", "c1", "imported"), *ks = kase("ks", "c1", "signed");
+    snprintf(ki->created_by, sizeof ki->created_by, "capscreen study import");
+    assert_int_equal(cs_store_case_create(f->s, ki, &out, &e), CS_OK);
+    assert_int_equal(out, CS_CHECK_OK);
+    assert_int_equal(cs_store_case_create(f->s, ks, &out, &e), CS_OK);
+    assert_int_equal(out, CS_CHECK_OK);
+    cs_store_close(f->s);
+    f->s = NULL;
+    fx_sql(f, "ALTER TABLE studies DROP COLUMN purpose; DELETE FROM schema_version WHERE version > "
+              "11;");
+    assert_int_equal(fx_open_store(f, &f->s, &e), CS_OK);
+    assert_int_equal(fx_sql_scalar(f, "SELECT MAX(version) FROM schema_version"),
+                     CS_STORE_SCHEMA_VERSION);
+    const struct {
+        const char *id;
+        bool training;
+    } want[] = {{"imported", true}, {"signed", false}, {"clinical", false}, {"trainonly", false}};
+    /* (trainonly's purpose was dropped with the column: no case says it was
+     * imported, so it comes back clinical, as any study of schema 11) */
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        assert_int_equal(cs_store_study_get(f->s, want[i].id, &found, &got, &e), CS_OK);
+        assert_true(found);
+        if (got.training != want[i].training)
+            fail_msg("study %s: training %d after the migration", want[i].id, got.training);
+    }
+    /* The column takes no other purpose. */
+    assert_false(fx_sql_try(f, "UPDATE studies SET purpose = 'demo' WHERE id = 'signed'", NULL, 0));
+    free(ki), free(ks);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(courses_cases_and_attempts, fx_open, fx_close),
+        cmocka_unit_test_setup_teardown(a_study_keeps_its_purpose_and_imported_cases_migrate,
+                                        fx_open, fx_close),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
