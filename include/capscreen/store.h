@@ -817,7 +817,9 @@ cs_status cs_store_course_get(cs_store *s, const char *id, bool *found, cs_cours
 cs_status cs_store_courses_list(cs_store *s, cs_course_rec **out, size_t *n,
                                 cs_error *err) CS_WARN_UNUSED;
 /* NOT_FOUND when the course or the study does not exist; CONFLICT when the
- * study is a case of the course already. */
+ * study is a case already, of this course or any other (a trainee who
+ * submitted one would open its reference, the other's answer): checked in
+ * the write's transaction, under the study's lock on PostgreSQL. */
 cs_status cs_store_case_create(cs_store *s, const cs_case_rec *c, cs_check_outcome *outcome,
                                cs_error *err) CS_WARN_UNUSED;
 cs_status cs_store_case_get(cs_store *s, const char *id, bool *found, cs_case_rec *out,

@@ -126,24 +126,30 @@ cs_status pg_case_create(cs_store *s, const cs_case_rec *c, cs_check_outcome *ou
                          cs_error *err)
 {
     pg_store *q = PGQ(s);
-    bool in_tx = false, course = false, study = false;
-    int changes = 0;
+    bool in_tx = false, course = false, study = false, dup = false;
     *outcome = CS_CHECK_NOT_FOUND;
     pthread_mutex_lock(&q->lock);
-    cs_status r = pg_begin(q, &in_tx, err);
+    /* One case per study, in any course (store.h): under the study's lock,
+     * so that two servers making a case of it in two courses at once
+     * cannot both find none. */
+    cs_status r = pg_begin_study(q, c->study, &in_tx, err);
     if (r == CS_OK)
         r = exists(q, "SELECT 1 FROM courses WHERE id = $1", c->course, &course, err);
     if (r == CS_OK)
         r = exists(q, "SELECT 1 FROM studies WHERE id = $1", c->study, &study, err);
-    if (r == CS_OK && course && study &&
-        (r = pg_run(q,
-                    "INSERT INTO training_cases (" CASE_COLS ") VALUES ($1, $2, $3, $4, $5, $6,"
-                    " $7) ON CONFLICT (course, study) DO NOTHING",
-                    &changes, err, pg_text(c->id), pg_text(c->course), pg_text(c->study),
-                    pg_text(c->label), pg_text(c->reference), pg_text(c->created_by),
-                    pg_i64(c->created_at_ms))) == CS_OK &&
-        (r = pg_commit(q, &in_tx, err)) == CS_OK)
-        *outcome = changes > 0 ? CS_CHECK_OK : CS_CHECK_CONFLICT;
+    if (r == CS_OK && course && study)
+        r = exists(q, "SELECT 1 FROM training_cases WHERE study = $1", c->study, &dup, err);
+    if (r == CS_OK && course && study && dup)
+        *outcome = CS_CHECK_CONFLICT;
+    else if (r == CS_OK && course && study &&
+             (r = pg_run(q,
+                         "INSERT INTO training_cases (" CASE_COLS ") VALUES ($1, $2, $3, $4, $5,"
+                         " $6, $7)",
+                         NULL, err, pg_text(c->id), pg_text(c->course), pg_text(c->study),
+                         pg_text(c->label), pg_text(c->reference), pg_text(c->created_by),
+                         pg_i64(c->created_at_ms))) == CS_OK &&
+             (r = pg_commit(q, &in_tx, err)) == CS_OK)
+        *outcome = CS_CHECK_OK;
     pg_rollback(q, in_tx);
     pthread_mutex_unlock(&q->lock);
     return r;

@@ -150,9 +150,10 @@ cs_status sq_case_create(cs_store *s, const cs_case_rec *c, cs_check_outcome *ou
         r = exists(q, "SELECT 1 FROM studies WHERE id = ?", c->study, &study, err);
     if (r == CS_OK && course && study) {
         sqlite3_stmt *st = NULL;
-        r = prep(q, "SELECT 1 FROM training_cases WHERE course = ? AND study = ?", &st, err);
-        if (r == CS_OK &&
-            (r = sq_bind(q, st, err, sq_text(c->course), sq_text(c->study))) == CS_OK) {
+        /* One case per study, in any course (store.h), checked in the
+         * write's own transaction. */
+        r = prep(q, "SELECT 1 FROM training_cases WHERE study = ?", &st, err);
+        if (r == CS_OK && (r = sq_bind(q, st, err, sq_text(c->study))) == CS_OK) {
             int rc = sqlite3_step(st);
             dup = rc == SQLITE_ROW;
             if (rc != SQLITE_ROW && rc != SQLITE_DONE)

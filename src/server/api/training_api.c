@@ -291,7 +291,8 @@ enum MHD_Result cs_api_training_cases(const cs_api *api, struct MHD_Connection *
                 ret = store_failed(api, c, &e);
             else if (out == CS_CHECK_CONFLICT)
                 ret = cs_http_error(api->metrics, c, 409, false, "case_exists",
-                                    "this study is a case of the course already");
+                                    "this study is a case already (of this course or "
+                                    "another, made meanwhile)");
             else if (out != CS_CHECK_OK)
                 ret = cs_http_error(api->metrics, c, 404, false, "not_found",
                                     "no such course or study");

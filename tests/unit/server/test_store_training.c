@@ -1,7 +1,7 @@
 /* test_store_training.c - the store's reader-training calls (schema 6,
  * store.h), on SQLite and again on PostgreSQL (the .pg variant): a course
  * id is taken once; a case needs its course and study and is one per
- * study in a course; an attempt is one per trainee and case (a second
+ * study, in any course; an attempt is one per trainee and case (a second
  * start returns it); answers change until the submit and never after;
  * lists filter by course and trainee; a study's purpose (schema 12) is
  * kept, and the migration to it makes the studies of imported cases
@@ -45,6 +45,7 @@ static void courses_cases_and_attempts(void **state)
     bool found = false;
     fx_study(f->s, "s1", 10);
     fx_study(f->s, "s2", 20);
+    fx_study(f->s, "s3", 30);
 
     cs_course_rec c1 = course("c1", "Beta"), c2 = course("c2", "Alpha");
     assert_int_equal(cs_store_course_create(f->s, &c1, &out, &e), CS_OK);
@@ -65,7 +66,8 @@ static void courses_cases_and_attempts(void **state)
 
     cs_case_rec *k1 = kase("k1", "c1", "s1"), *k2 = kase("k2", "c1", "s2"),
                 *dup = kase("k3", "c1", "s1"), *nocourse = kase("k4", "nope", "s1"),
-                *nostudy = kase("k5", "c1", "nope"), *other = kase("k6", "c2", "s1");
+                *nostudy = kase("k5", "c1", "nope"), *other = kase("k6x", "c2", "s1"),
+                *k6 = kase("k6", "c2", "s3");
     assert_int_equal(cs_store_case_create(f->s, k1, &out, &e), CS_OK);
     assert_int_equal(out, CS_CHECK_OK);
     assert_int_equal(cs_store_case_create(f->s, k2, &out, &e), CS_OK);
@@ -75,7 +77,11 @@ static void courses_cases_and_attempts(void **state)
     assert_int_equal(out, CS_CHECK_NOT_FOUND);
     assert_int_equal(cs_store_case_create(f->s, nostudy, &out, &e), CS_OK);
     assert_int_equal(out, CS_CHECK_NOT_FOUND);
-    assert_int_equal(cs_store_case_create(f->s, other, &out, &e), CS_OK); /* another course */
+    /* s1 is a case of c1: not of another course too (its reference, opened
+     * after submitting one, would answer the other) */
+    assert_int_equal(cs_store_case_create(f->s, other, &out, &e), CS_OK);
+    assert_int_equal(out, CS_CHECK_CONFLICT);
+    assert_int_equal(cs_store_case_create(f->s, k6, &out, &e), CS_OK);
     assert_int_equal(out, CS_CHECK_OK);
     cs_case_rec *ks = NULL;
     assert_int_equal(cs_store_cases_list(f->s, "c1", &ks, &n, &e), CS_OK);
@@ -129,7 +135,8 @@ static void courses_cases_and_attempts(void **state)
     assert_int_equal(cs_store_attempts_list(f->s, "c2", "bob", &v, &n, &e), CS_OK);
     assert_int_equal(n, 0);
     free(v);
-    free(a), free(b), free(k1), free(k2), free(dup), free(nocourse), free(nostudy), free(other);
+    free(a), free(b), free(k1), free(k2), free(dup), free(nocourse), free(nostudy), free(other),
+        free(k6);
 }
 
 /* A training study stays one (cs_study_rec.training); a database at
