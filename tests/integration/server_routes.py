@@ -1,6 +1,8 @@
 #!/usr/bin/python3
 """Walk the route table (GET /api/v1/routes) and check that the server
-enforces every row. Usage: server_routes.py URL ADMIN_TOKEN DEVICE_TOKEN STUDY.
+enforces every row. Usage: server_routes.py URL ADMIN_TOKEN DEVICE_TOKEN
+STUDY PATIENT_CODE TRAINING_STUDY (an imported case's study: every study
+row must answer it 409 training_study, whoever asks).
 Prints 'ok - ...' lines; exits 1 with the rows that are not enforced."""
 import http.client
 import json
@@ -8,7 +10,7 @@ import sys
 import time
 import urllib.parse
 
-URL, ADMIN, DEVICE, STUDY, PATIENT = sys.argv[1:6]
+URL, ADMIN, DEVICE, STUDY, PATIENT, TRAINING = sys.argv[1:7]
 HOST = urllib.parse.urlparse(URL).netloc
 # Every role of the vocabulary: the walk checks each against each row.
 ROLES = {"admin": "admin", "reader": "reader", "consultant": "cons", "coordinator": "coord",
@@ -162,10 +164,32 @@ for row in rows:
                 failures.append(f"{name} as {role} without X-CSRF-Token: {st}, not 403 csrf_failed")
             patient_refusals += row["patient_data"]
 
+# 4. A training study (an imported case): every row of one study answers
+# 409 training_study to a caller the row admits, so no clinical route,
+# present or added later, reads or changes one.
+training_rows = 0
+for row in rows:
+    if not row["pattern"].startswith("/api/v1/studies/{id}"):
+        continue
+    who = set(row["who"])
+    name = f'{row["method"]} {row["pattern"]}'
+    role = next((r for r in ROLES if r in who), None)
+    headers = ({"Cookie": sessions[role][0], "X-CSRF-Token": sessions[role][1]} if role
+               else {"Authorization": f"Bearer {ADMIN}"})
+    path = path_of(row).replace(STUDY, TRAINING)
+    body = "{}" if row["method"] in {"POST", "PUT", "PATCH"} else None
+    st, _, data = request(row["method"], path, headers, body)
+    training_rows += 1
+    if st != 409 or error_code(data, row["method"]) not in ("training_study", "(HEAD: no body)"):
+        failures.append(f"{name} on a training study: {st} {error_code(data)}, not 409 "
+                        "training_study")
+if training_rows < 20:
+    failures.append(f"only {training_rows} study rows walked on the training study")
+
 print(f"ok - {len(rows)} rows: {walked['anon']} refused without credentials, "
       f"{walked['roles']} role checks, {walked['device']} device-token checks, "
       f"{walked['patient']} patient-code checks, "
-      f"{walked['csrf']} CSRF checks")
+      f"{walked['csrf']} CSRF checks, {training_rows} study rows refuse a training study")
 
 # Every refusal on patient data is in the audit log as access.denied.
 denials = audit_denials()

@@ -25,10 +25,22 @@ http POST /api/v1/studies -H "Authorization: Bearer $ADMIN_TOKEN" -d '{"label":"
 [ "$CODE" = 201 ] || die "study create: $CODE $(cat "$T/body")"
 WALK_STUDY=$(json_get "$T/body" 'd["study"]')
 
-python3 "$(dirname "$0")/server_routes.py" "$SRV_URL" "$ADMIN_TOKEN" "$TOKEN" "$WALK_STUDY" "$PATIENT_CODE" \
+# A training study: a case imported with `study import --course`.
+http POST /api/v1/training/courses -H "Authorization: Bearer $ADMIN_TOKEN" -d '{"name": "walk"}'
+[ "$CODE" = 201 ] || die "course create: $CODE $(cat "$T/body")"
+COURSE=$(json_get "$T/body" 'd["id"]')
+mkdir "$T/case"
+cp "$(ls "$CS_SOURCE_DIR"/samples/demo/frames/*.jpg | head -n 1)" "$T/case/"
+"$CAPSCREEN" pack "$T/case" "$T/case.csfs" >/dev/null 2>"$T/e" || die "pack: $(cat "$T/e")"
+echo '{"findings": []}' >"$T/ref.json"
+run_cs "$T/o" "$T/e" study import --data "$T/data" --course "$COURSE" --reference "$T/ref.json" "$T/case.csfs"
+[ "$RC" -eq 0 ] || die "study import --course exited $RC: $(cat "$T/e")"
+TRAINING_STUDY=$(tail -n 1 "$T/o" | python3 -c 'import json,sys; print(json.load(sys.stdin)["study"])')
+
+python3 "$(dirname "$0")/server_routes.py" "$SRV_URL" "$ADMIN_TOKEN" "$TOKEN" "$WALK_STUDY" "$PATIENT_CODE" "$TRAINING_STUDY" \
     >"$T/walk.out" 2>&1 || { cat "$T/walk.out"; fail "the route walk found rows not enforced"; }
 grep '^ok' "$T/walk.out" | sed 's/^ok - /  /'
-ok "route walk: every row of GET /api/v1/routes enforced (401, 403 per role and device, CSRF, access.denied)"
+ok "route walk: every row of GET /api/v1/routes enforced (401, 403 per role and device, CSRF, access.denied; 409 on a training study)"
 
 # Keep-alive: two requests of each method on one connection, one connect.
 for m in GET HEAD OPTIONS POST; do
