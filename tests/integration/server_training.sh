@@ -298,6 +298,11 @@ http GET "$IS" -H "Authorization: Bearer $ADMIN_TOKEN"
 expect_code 409 "the admin token reading a training study"
 http PUT "$IS/patient" -H "Authorization: Bearer $ADMIN_TOKEN" -d "{$PATIENT_EPISODE}"
 expect_code 409 "a patient given to a training study"
+# nor do more frames reach it (they would not fit its reference)
+http POST /uploads/ -H "Authorization: Bearer $ADMIN_TOKEN" -H "Tus-Resumable: 1.0.0" \
+    -H "Upload-Length: 10" -H "Upload-Metadata: study $(printf %s "$ISTUDY" | base64 -w0)"
+expect_code 409 "an upload to a training study"
+[ "$(json_get "$T/body" 'd["error"]')" = training_study ] || fail "upload: $(cat "$T/body")"
 as ann GET "/api/v1/training/courses/$COURSE/cases"
 json_get "$T/body" '[c["label"] for c in d["cases"]]' | grep -q "Imported case" || fail "the imported case is not listed"
 case_frames() {

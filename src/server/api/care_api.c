@@ -298,8 +298,8 @@ json_t *cs_api_monitor_json(const cs_api *api, cs_error *err)
     json_t *tiles = json_array();
     for (size_t i = 0; i < n; i++) {
         cs_care_facts f;
-        if (studies[i].closed_at_ms)
-            continue;
+        if (studies[i].closed_at_ms || studies[i].training)
+            continue; /* no live patient study */
         if (cs_care_facts_of(api->care, &studies[i], &f, err) != CS_OK) {
             json_decref(tiles);
             tiles = NULL;

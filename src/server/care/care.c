@@ -301,8 +301,8 @@ static void rules_pass(cs_care *c)
         m->seen = false;
     for (size_t i = 0; i < n && !stopping(c); i++) {
         cs_study_rec *sr = &studies[i];
-        if (sr->closed_at_ms)
-            continue; /* closed: nothing more to watch */
+        if (sr->closed_at_ms || sr->training)
+            continue; /* closed, or a training case's frames: nothing to watch */
         const cs_hub_status_item *hub =
             n_hubs ? bsearch(sr->id, hubs, n_hubs, sizeof *hubs, hub_key_cmp) : NULL;
         if (!cs_care_is_live(sr, hub ? &hub->status : NULL))

@@ -46,6 +46,12 @@ cs_status cs_pacs_identity_load(cs_store *store, const char *study, bool *found,
     cs_status st = cs_store_study_get(store, study, found, &sr, err);
     if (st != CS_OK || !*found)
         return st;
+    /* No route queues one now; an export queued before schema 12 made the
+     * study a training study must not send it as a patient's. */
+    if (sr.training)
+        return cs_error_set(err, CS_ERR_ARG,
+                            "study %s holds a training case's frames, no patient's: not exported",
+                            study);
     if ((st = cs_uid_study(study, id->study_uid, err)) != CS_OK ||
         (st = cs_uid_key_frame_series(study, id->series_uid, err)) != CS_OK)
         return st;

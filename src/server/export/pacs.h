@@ -72,7 +72,8 @@ cs_status cs_pacs_enqueue(cs_pacs *p, const char *study, const char *by, bool *q
  * outside capscreen"): UIDs from uid.h, accession and Study ID from the
  * study id, study date and time from its creation (the server's local
  * time), patient from the study's patient when it has one. *found false
- * when there is no such study. */
+ * when there is no such study; CS_ERR_ARG for a training study (no
+ * patient's study is ever exported as one). */
 cs_status cs_pacs_identity_load(cs_store *store, const char *study, bool *found,
                                 cs_dicom_identity *id, cs_error *err) CS_WARN_UNUSED;
 

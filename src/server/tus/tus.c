@@ -603,6 +603,14 @@ static enum MHD_Result create(const cs_tus *s, struct MHD_Connection *c, cs_req 
             ret = ERR(404, "unknown_study", "no study '%.64s'", want);
             goto done_up;
         }
+        /* A known-answer case's frames: more of them would no longer fit
+         * its reference (docs/training.md). */
+        if (sr.training) {
+            ret = ERR(409, "training_study",
+                      "study '%.64s' holds a training case's frames: nothing is uploaded to it",
+                      want);
+            goto done_up;
+        }
         snprintf(up->study, sizeof up->study, "%s", want);
     }
     bool with_body = has_body(c) && content_type_is_octet(c);
