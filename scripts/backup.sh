@@ -6,23 +6,31 @@
 #   backup.sh --config /etc/capscreen/capscreen.conf --out DIR
 #   backup.sh --data DATA [--db postgresql://...] --out DIR
 #
-# DIR must not exist; it receives:
+# DIR must not exist nor lie inside the data folder; it is private to
+# the user running this (umask 077: it holds patient data) and receives:
 #   db.dump          pg_dump -Fc of the PostgreSQL store (with --db), or
 #   capscreen.db     a consistent copy of the SQLite store (without)
 #   files/           everything else in the data folder (uploads/: the
-#                    study streams the frames are read from)
+#                    study streams the frames are read from), symbolic
+#                    links followed (an uploads/ linked onto another disk
+#                    is backed up as files); not thumbs/ (a cache the
+#                    server remakes) nor lost+found/ (the filesystem's)
 #   MANIFEST.sha256  sha256sum of every file above (restore.sh checks it)
 #   backup.json      when, from where, which store
 #
 # Order matters: the store is dumped first, the files copied after. Study
 # files only grow (tus appends), so every offset the dump records is
 # covered by the copied bytes; a byte that arrived after the dump is kept
-# and the server reconciles it after a restore, as after a crash.
+# and the server reconciles it after a restore, as after a crash. A file
+# that grows while it is copied is kept at the size it had when tar
+# opened it, still at least what the dump recorded (so tar's "file
+# changed as we read it" is expected, not a failure).
 #
 # Needs pg_dump (postgresql-client) for PostgreSQL, python3 for SQLite.
 # Exit status: 0 done, 1 failed (the reason on stderr, the partial folder
 # removed), 2 bad usage.
 set -euo pipefail
+umask 077
 
 usage() {
     sed -n '2,/^set -euo/p' "$0" | sed -e '/^set -euo/d' -e 's/^# \{0,1\}//' >&2
@@ -50,14 +58,23 @@ resolve_store_location
 [ -n "$OUT" ] || die "no --out folder"
 [ -d "$DATA" ] || die "data folder $DATA does not exist"
 [ -e "$OUT" ] && die "$OUT exists already: a backup goes into a new folder"
+# Inside the data folder the backup would copy itself.
+case $(realpath -m -- "$OUT")/ in
+    "$(realpath -m -- "$DATA")"/*) die "$OUT lies inside the data folder $DATA: put the backup elsewhere" ;;
+esac
 case $DB in
     ''|postgresql://*|postgres://*) ;;
     *) die "db must be a postgresql:// URL or empty (SQLite), got '$DB'" ;;
 esac
 
-mkdir -p "$OUT/files"
-trap 'rm -rf "$OUT"' ERR
-trap 'rm -rf "$OUT"; exit 1' INT TERM
+mkdir -p -- "$(dirname -- "$OUT")"
+mkdir -- "$OUT" || die "cannot make $OUT"
+mkdir "$OUT/files"
+# However this ends short of done (die, set -e, a signal), the partial
+# folder goes, so a rerun with the same --out is not refused.
+DONE=
+trap '[ -n "$DONE" ] || rm -rf -- "$OUT"' EXIT
+trap 'exit 1' INT TERM
 
 # 1. The store.
 if [ -n "$DB" ]; then
@@ -78,10 +95,14 @@ PY
     STORE=sqlite
 fi
 
-# 2. The study files (everything in the data folder but SQLite's own).
-tar -C "$DATA" --exclude=./capscreen.db --exclude=./capscreen.db-wal \
-    --exclude=./capscreen.db-shm -cf - . | tar -C "$OUT/files" -xf - \
-    || die "copying the study files failed"
+# 2. The study files (everything in the data folder but SQLite's own, the
+# thumbnail cache and lost+found), links followed (-h). The server writes
+# while this reads: the reading tar exits 1 for a file that changed or
+# went while read (fine, see above), 2 for a real failure.
+{ tar -C "$DATA" --exclude=./capscreen.db --exclude=./capscreen.db-wal \
+    --exclude=./capscreen.db-shm --exclude=./thumbs --exclude=./lost+found \
+    --warning=no-file-changed --warning=no-file-removed -h -cf - . || [ $? -eq 1 ]; } |
+    tar -C "$OUT/files" --no-same-permissions -xf - || die "copying the study files failed"
 
 # 3. The manifest and a note of what this is.
 (cd "$OUT" && find . -type f ! -name MANIFEST.sha256 -print0 | sort -z |
@@ -89,5 +110,5 @@ tar -C "$DATA" --exclude=./capscreen.db --exclude=./capscreen.db-wal \
 NFILES=$(wc -l <"$OUT/MANIFEST.sha256")
 printf '{"created": "%s", "store": "%s", "data": "%s", "files": %s}\n' \
     "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$STORE" "$DATA" "$NFILES" >"$OUT/backup.json"
-trap - ERR INT TERM
+DONE=1
 echo "{\"backup\": \"$OUT\", \"store\": \"$STORE\", \"files\": $NFILES}"

@@ -4,8 +4,10 @@
 # demo study; it is backed up while it runs (pg_dump plus the study files),
 # restored into an empty instance (a new database, a new data folder),
 # and the server started there serves every frame byte-identical, with the
-# same analysis, users and report. A damaged backup and a non-empty target
-# are refused with nothing written.
+# same analysis, users and report. The backup is taken while a study file
+# grows and the server has thumbnails cached (it succeeds, without the
+# cache), and is private. A damaged backup and a non-empty target are
+# refused with nothing written.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 . "$CS_LIB_DIR/../lib/pg.sh"
@@ -62,15 +64,30 @@ http PUT "/api/v1/studies/$STUDY/report" -b "$T/jar" -H "X-CSRF-Token: $CSRF" \
 [ "$CODE" = 200 ] || [ "$CODE" = 201 ] || fail "saving a report: $CODE $(cat "$T/body")"
 ok "a server on PostgreSQL analysed $NFRAMES frames; a user and a report exist"
 
-# --- backup while the server runs ------------------------------------------------
-bash "$BACKUP_SH" --data "$T/data" --db "$SRC" --out "$T/backup" >"$T/bo" 2>"$T/be" ||
-    die "backup.sh failed: $(cat "$T/be")"
+# --- backup while the server runs and a study file grows ------------------------------
+mkdir -p "$T/data/thumbs/$STUDY"
+echo thumb >"$T/data/thumbs/$STUDY/0.jpg"
+GROW=$T/data/uploads/growing.bin
+head -c 50000000 /dev/zero >"$GROW"
+S0=$(stat -c %s "$GROW")
+(while [ ! -e "$T/stop" ]; do head -c 65536 /dev/urandom >>"$GROW"; done) &
+GROWER=$!
+for i in $(seq 1 500); do [ "$(stat -c %s "$GROW")" -gt "$S0" ] && break; sleep 0.01; done
+[ "$(stat -c %s "$GROW")" -gt "$S0" ] || die "the file never grew"
+RC=0
+bash "$BACKUP_SH" --data "$T/data" --db "$SRC" --out "$T/backup" >"$T/bo" 2>"$T/be" || RC=$?
+touch "$T/stop"
+wait "$GROWER"
+[ "$RC" -eq 0 ] || die "backup.sh, while a study file grew, exited $RC: $(cat "$T/be")"
 [ -s "$T/backup/db.dump" ] || fail "the backup has no db.dump"
+[ ! -e "$T/backup/files/thumbs" ] || fail "the thumbnail cache was backed up"
+[ "$(stat -c %a "$T/backup")" = 700 ] && [ "$(stat -c %a "$T/backup/db.dump")" = 600 ] ||
+    fail "the backup is not private: $(stat -c '%a %n' "$T/backup" "$T/backup/db.dump")"
 grep -q ' \./files/uploads/' "$T/backup/MANIFEST.sha256" || fail "the backup holds no study file"
 bash "$BACKUP_SH" --data "$T/data" --db "$SRC" --out "$T/backup" >/dev/null 2>"$T/be" &&
     fail "a second backup into the same folder was accepted"
 stop_server
-ok "backup.sh: pg_dump and the study files with a manifest, while the server ran"
+ok "backup.sh: pg_dump and the study files with a manifest, private, while the server ran and a file grew"
 
 # --- refusals: a damaged backup, a non-empty target ----------------------------------
 cp -a "$T/backup" "$T/damaged"

@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# backup_restore.sh - scripts/backup.sh and scripts/restore.sh on SQLite
+# (no PostgreSQL needed; backup_restore_pg.sh runs them on PostgreSQL with
+# a server): study files imported by the real CLI are backed up while one
+# of them grows, and restored byte-identical; the backup and the restored
+# store are private; a backup without study files restores; an uploads/
+# linked onto another disk is backed up as files; lost+found is neither
+# backed up nor in the way of a restore; --out inside the data folder and
+# a failed backup leave nothing; a restore that fails copying says why,
+# leaves nothing and can be run again; the data folder and store are found
+# as `capscreen serve` finds them.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+need_python
+unset CAPSCREEN_DATA CAPSCREEN_DB CAPSCREEN_CONFIG  # each check sets its own
+BACKUP_SH=$CS_SOURCE_DIR/scripts/backup.sh
+RESTORE_SH=$CS_SOURCE_DIR/scripts/restore.sh
+backup() { RC=0; bash "$BACKUP_SH" "$@" >"$T/bo" 2>"$T/be" || RC=$?; }
+restore() { RC=0; bash "$RESTORE_SH" "$@" >"$T/ro" 2>"$T/re" || RC=$?; }
+"$CAPSCREEN" pack --fps 4 "$CS_SOURCE_DIR/samples/demo/frames" "$T/demo.csfs" >/dev/null 2>"$T/e" ||
+    die "pack: $(cat "$T/e")"
+# instance DATA: a SQLite instance with the demo study imported.
+instance() {
+    run_cs "$T/o" "$T/e" study import --data "$1" --label Demo "$T/demo.csfs"
+    [ "$RC" -eq 0 ] || die "study import: $(cat "$T/e")"
+}
+
+# --- a backup while a study file grows -------------------------------------------
+instance "$T/data"
+mkdir -p "$T/data/thumbs/s1"
+echo thumb >"$T/data/thumbs/s1/0.jpg"
+GROW=$T/data/uploads/growing.bin
+head -c 50000000 /dev/zero >"$GROW"
+S0=$(stat -c %s "$GROW")
+(while [ ! -e "$T/stop" ]; do head -c 65536 /dev/urandom >>"$GROW"; done) &
+GROWER=$!
+for i in $(seq 1 500); do [ "$(stat -c %s "$GROW")" -gt "$S0" ] && break; sleep 0.01; done
+[ "$(stat -c %s "$GROW")" -gt "$S0" ] || die "the file never grew"
+backup --data "$T/data" --out "$T/bk"
+touch "$T/stop"
+wait "$GROWER"
+[ "$RC" -eq 0 ] || fail "a backup while a study file grew exited $RC: $(cat "$T/be")"
+[ ! -e "$T/bk/files/thumbs" ] || fail "the thumbnail cache was backed up"
+restore --backup "$T/bk" --data "$T/r"
+[ "$RC" -eq 0 ] || fail "restoring that backup exited $RC: $(cat "$T/re")"
+[ "$(stat -c %s "$T/r/uploads/growing.bin" 2>/dev/null || echo 0)" -ge "$S0" ] ||
+    fail "the growing file was restored shorter than it was before the backup"
+[ "$(find "$T/r/uploads" -type f | wc -l)" = 2 ] || fail "the restore lacks a study file"
+ok "a backup while a study file grows (thumbs/ present) succeeds without the cache and restores"
+
+# --- a failed backup leaves no folder ------------------------------------------------
+mkdir "$T/bad"
+echo "not a database" >"$T/bad/capscreen.db"
+backup --data "$T/bad" --out "$T/bk-bad"
+[ "$RC" -eq 1 ] || fail "a backup of a broken store exited $RC"
+[ ! -e "$T/bk-bad" ] || fail "a failed backup left its folder"
+ok "a failed backup exits 1 and leaves no folder"
+
+# --- private modes ---------------------------------------------------------------------
+[ "$(stat -c %a "$T/bk")" = 700 ] || fail "the backup folder is $(stat -c %a "$T/bk"), not 700"
+[ -z "$(find "$T/bk" -perm /077 | head -n 3)" ] ||
+    fail "readable by others in the backup: $(find "$T/bk" -perm /077 | head -n 3)"
+ok "the backup is private to its owner"
+
+# --- an uploads/ linked onto another disk ------------------------------------------------------
+instance "$T/sl"
+mkdir "$T/disk"
+mv "$T/sl/uploads" "$T/disk/uploads"
+ln -s "$T/disk/uploads" "$T/sl/uploads"
+backup --data "$T/sl" --out "$T/bk-sl"
+[ "$RC" -eq 0 ] || fail "a backup with a linked uploads/ exited $RC: $(cat "$T/be")"
+[ "$(grep -c ' \./files/uploads/' "$T/bk-sl/MANIFEST.sha256" || true)" = 1 ] ||
+    fail "a linked uploads/ gave a backup without its study file"
+restore --backup "$T/bk-sl" --data "$T/r-sl"
+[ "$RC" -eq 0 ] || fail "restoring it exited $RC: $(cat "$T/re")"
+diff -r "$T/disk/uploads" "$T/r-sl/uploads" >/dev/null || fail "the linked study files were not restored"
+ok "a linked uploads/ is backed up as its files and restored"
+
+# --- --out inside the data folder ----------------------------------------------------------------
+ln -s "$T/sl" "$T/sl-link"
+backup --data "$T/sl" --out "$T/sl-link/bk"
+[ "$RC" -eq 1 ] || fail "--out inside the data folder (through a link) exited $RC"
+[ ! -e "$T/sl/bk" ] || fail "--out inside the data folder left $T/sl/bk"
+backup --data "$T/data" --out "$T/data/uploads/../bk"
+[ "$RC" -eq 1 ] && [ ! -e "$T/data/bk" ] || fail "--out inside the data folder (through ..) exited $RC"
+ok "--out inside the data folder is refused, writing nothing"
+
+# --- a backup without study files; lost+found -------------------------------------------
+mkdir "$T/empty"
+echo "pw-reader-0123456789" | "$CAPSCREEN" user add --data "$T/empty" --name reader --role reader \
+    >/dev/null 2>"$T/e" || die "user add: $(cat "$T/e")"
+mkdir -m 0700 "$T/empty/lost+found"
+echo orphan >"$T/empty/lost+found/#1234"
+backup --data "$T/empty" --out "$T/bk-empty"
+[ "$RC" -eq 0 ] || fail "a backup without study files exited $RC: $(cat "$T/be")"
+[ ! -e "$T/bk-empty/files/lost+found" ] || fail "lost+found was backed up"
+ok "a backup without study files, lost+found left out"
+
+cs_finish
