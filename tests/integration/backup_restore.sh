@@ -96,4 +96,54 @@ backup --data "$T/empty" --out "$T/bk-empty"
 [ ! -e "$T/bk-empty/files/lost+found" ] || fail "lost+found was backed up"
 ok "a backup without study files, lost+found left out"
 
+# --- a restore is private, even from a backup that was not ---------------------------------
+cp -a "$T/bk" "$T/bk-public"
+chmod -R go+rX "$T/bk-public"
+restore --backup "$T/bk-public" --data "$T/r-pub"
+[ "$RC" -eq 0 ] || fail "restoring a readable copy of the backup exited $RC: $(cat "$T/re")"
+[ -z "$(find "$T/r" "$T/r-pub" -mindepth 1 -perm /077 | head -n 3)" ] ||
+    fail "readable by others in the restore: $(find "$T/r" "$T/r-pub" -mindepth 1 -perm /077 | head -n 3)"
+ok "what is restored is private to its owner"
+
+# --- a restore that fails copying the files ---------------------------------------------
+# A file-size limit stands in for a full disk: writing the large file fails.
+RC=0
+(ulimit -f 4096; exec bash "$RESTORE_SH" --backup "$T/bk" --data "$T/r-full") >/dev/null 2>"$T/re" || RC=$?
+[ "$RC" -eq 1 ] || fail "a restore that could not copy its files exited $RC, not 1"
+grep -q '^restore: .*nothing restored' "$T/re" || fail "no reason for the failed restore: $(cat "$T/re")"
+[ ! -e "$T/r-full" ] || fail "a failed restore left the data folder it made"
+restore --backup "$T/bk" --data "$T/r-full"
+[ "$RC" -eq 0 ] || fail "the same restore, run again, exited $RC: $(cat "$T/re")"
+ok "a restore that fails copying exits 1 with a reason, leaves nothing, and can be run again"
+
+# --- a damaged backup names the damaged file ---------------------------------------------
+cp -a "$T/bk" "$T/damaged"
+f=$(find "$T/damaged/files/uploads" -type f ! -name growing.bin | head -n 1)
+printf 'X' | dd of="$f" bs=1 seek=100 conv=notrunc 2>/dev/null
+restore --backup "$T/damaged" --data "$T/r-dmg"
+[ "$RC" -eq 1 ] || fail "a damaged backup: restore exited $RC"
+grep -q "$(basename "$f")" "$T/re" || fail "the refusal does not name the damaged file: $(cat "$T/re")"
+ok "a damaged backup is refused, naming the file that fails the manifest"
+
+# --- a restore without study files; into a folder holding only lost+found ----------------
+restore --backup "$T/bk-empty" --data "$T/r-empty"
+[ "$RC" -eq 0 ] || fail "restoring a backup without study files exited $RC: $(cat "$T/re")"
+[ -f "$T/r-empty/capscreen.db" ] || fail "no store restored"
+mkdir -p -m 0700 "$T/r-lf/lost+found"
+restore --backup "$T/bk-empty" --data "$T/r-lf"
+[ "$RC" -eq 0 ] || fail "restoring into a folder holding only lost+found exited $RC: $(cat "$T/re")"
+[ -f "$T/r-lf/capscreen.db" ] && [ -d "$T/r-lf/lost+found" ] || fail "not restored beside lost+found"
+ok "a backup without study files restores, also into a folder holding only lost+found"
+
+# --- run as root, the restored store is the data folder owner's -----------------------------
+if [ "$(id -u)" = 0 ]; then
+    mkdir -m 0750 "$T/r-own"
+    chown 65534:65534 "$T/r-own"
+    restore --backup "$T/bk" --data "$T/r-own"
+    [ "$RC" -eq 0 ] || fail "a restore as root into a folder of uid 65534 exited $RC: $(cat "$T/re")"
+    [ -z "$(find "$T/r-own" ! -user 65534 | head -n 3)" ] ||
+        fail "restored as root, not the folder owner's: $(find "$T/r-own" ! -user 65534 | head -n 3)"
+    ok "restored as root, everything belongs to the data folder's owner"
+fi
+
 cs_finish

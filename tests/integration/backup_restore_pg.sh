@@ -7,7 +7,9 @@
 # same analysis, users and report. The backup is taken while a study file
 # grows and the server has thumbnails cached (it succeeds, without the
 # cache), and is private. A damaged backup and a non-empty target are
-# refused with nothing written.
+# refused with nothing written; a restore that fails copying the files
+# leaves the database untouched, so it can be run again; an instance
+# without study files is backed up and restored.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 . "$CS_LIB_DIR/../lib/pg.sh"
@@ -103,6 +105,18 @@ bash "$RESTORE_SH" --backup "$T/backup" --data "$T/data" --db "$DST" >/dev/null 
     fail "a restore into the non-empty source data folder was accepted"
 ok "restore.sh refuses a damaged backup and a non-empty data folder, writing nothing"
 
+# --- a restore that fails copying the files: the database is left as it was -------------
+# A file-size limit stands in for a full disk.
+RC=0
+(ulimit -f 1024; exec bash "$RESTORE_SH" --backup "$T/backup" --data "$T/data2" --db "$DST") \
+    >/dev/null 2>"$T/re" || RC=$?
+[ "$RC" -eq 1 ] || fail "a restore that could not copy its files exited $RC, not 1"
+grep -q '^restore: ' "$T/re" || fail "no reason for the failed restore: $(cat "$T/re")"
+[ ! -e "$T/data2" ] || fail "a failed restore left the data folder it made"
+[ "$("${PSQL[@]}" -d dst -c "SELECT to_regclass('public.studies') IS NULL")" = t ] ||
+    fail "a restore that failed copying its files left the database restored"
+ok "a restore that fails copying exits 1 with a reason, the database untouched"
+
 # --- restore into an empty instance ----------------------------------------------------
 bash "$RESTORE_SH" --backup "$T/backup" --data "$T/data2" --db "$DST" >"$T/ro" 2>"$T/re" ||
     die "restore.sh failed: $(cat "$T/re")"
@@ -130,4 +144,18 @@ http GET "/api/v1/studies/$STUDY/report" -b "$T/jar"
 [ "$CODE" = 200 ] && [ "$(json_get "$T/body" 'd["content"]["recommendation"]')" = colonoscopy ] ||
     fail "the restored report: $CODE $(cat "$T/body")"
 ok "restored into an empty database and folder: $NFRAMES frames byte-identical, analysis, login and report as before"
+stop_server
+
+# --- an instance without study files ------------------------------------------------------
+"${PSQL[@]}" -d postgres -c "CREATE DATABASE src2" -c "CREATE DATABASE dst2"
+echo "pw-reader-0123456789" | "$CAPSCREEN" user add --data "$T/e-data" --db postgresql:///src2 \
+    --name reader --role reader >/dev/null 2>"$T/e" || die "user add: $(cat "$T/e")"
+bash "$BACKUP_SH" --data "$T/e-data" --db postgresql:///src2 --out "$T/e-backup" >/dev/null 2>"$T/be" ||
+    die "backup.sh of an instance without study files failed: $(cat "$T/be")"
+RC=0
+bash "$RESTORE_SH" --backup "$T/e-backup" --data "$T/e-data2" --db postgresql:///dst2 \
+    >/dev/null 2>"$T/re" || RC=$?
+[ "$RC" -eq 0 ] || fail "restoring a backup without study files exited $RC: $(cat "$T/re")"
+[ "$("${PSQL[@]}" -d dst2 -c "SELECT name FROM users")" = reader ] || fail "its user was not restored"
+ok "an instance without study files is backed up and restored"
 cs_finish
