@@ -6,8 +6,11 @@
 #   backup.sh --config /etc/capscreen/capscreen.conf --out DIR
 #   backup.sh --data DATA [--db postgresql://...] --out DIR
 #
-# DIR must not exist nor lie inside the data folder; it is private to
-# the user running this (umask 077: it holds patient data) and receives:
+# The data folder and store are found as `capscreen serve` finds them
+# (flags, then CAPSCREEN_DATA / CAPSCREEN_DB, then the config file:
+# --config or CAPSCREEN_CONFIG). DIR must not exist nor lie inside the
+# data folder; it is private to the user running this (umask 077: it
+# holds patient data) and receives:
 #   db.dump          pg_dump -Fc of the PostgreSQL store (with --db), or
 #   capscreen.db     a consistent copy of the SQLite store (without)
 #   files/           everything else in the data folder (uploads/: the
@@ -41,7 +44,8 @@ die() {
     exit 1
 }
 
-CONFIG= DATA= DB= OUT=
+CONFIG= OUT=
+unset DATA DB  # set only by their flag (store-location.sh)
 while [ $# -gt 0 ]; do
     case $1 in
         --config) CONFIG=${2:?--config needs a file}; shift 2 ;;

@@ -10,6 +10,9 @@
 #   restore.sh --backup DIR --config /etc/capscreen/capscreen.conf
 #   restore.sh --backup DIR --data DATA [--db postgresql://...]
 #
+# The data folder and store are found as `capscreen serve` finds them
+# (flags, then CAPSCREEN_DATA / CAPSCREEN_DB, then the config file).
+#
 # Steps: the backup's MANIFEST.sha256 is checked first (a damaged backup
 # is refused before anything is written, the failing files named); the
 # files (and a SQLite store) are copied and checked again against the
@@ -32,7 +35,8 @@ die() {
     exit 1
 }
 
-CONFIG= DATA= DB= BACKUP=
+CONFIG= BACKUP=
+unset DATA DB  # set only by their flag (store-location.sh)
 while [ $# -gt 0 ]; do
     case $1 in
         --backup) BACKUP=${2:?--backup needs a folder}; shift 2 ;;
@@ -46,7 +50,6 @@ done
 . "$(dirname "$(readlink -f "$0")")/store-location.sh"
 resolve_store_location
 [ -n "$BACKUP" ] || die "no --backup folder"
-[ -n "$DATA" ] || die "no data folder (--data or data = in --config)"
 [ -f "$BACKUP/MANIFEST.sha256" ] || die "$BACKUP has no MANIFEST.sha256: not a capscreen backup"
 
 # 1. The backup is whole.

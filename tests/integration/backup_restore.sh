@@ -146,4 +146,24 @@ if [ "$(id -u)" = 0 ]; then
     ok "restored as root, everything belongs to the data folder's owner"
 fi
 
+# --- where the store is: flags, then the environment, then the config file ------------------------
+printf 'data = %s\ndb = postgresql:///nowhere\n' "$T/nowhere" >"$T/conf"
+RC=0
+CAPSCREEN_DATA=$T/empty bash "$BACKUP_SH" --config "$T/conf" --db '' --out "$T/bk-env" \
+    >/dev/null 2>"$T/be" || RC=$?
+[ "$RC" -eq 0 ] && grep -q "\"data\": \"$T/empty\"" "$T/bk-env/backup.json" ||
+    fail "CAPSCREEN_DATA does not override the config file ($RC): $(cat "$T/be")"
+RC=0
+CAPSCREEN_DB= bash "$BACKUP_SH" --config "$T/conf" --data "$T/empty" --out "$T/bk-env2" \
+    >/dev/null 2>"$T/be" || RC=$?
+[ "$RC" -eq 0 ] && [ -f "$T/bk-env2/capscreen.db" ] ||
+    fail "an empty CAPSCREEN_DB (SQLite) does not override the config file's db ($RC): $(cat "$T/be")"
+printf 'data = %s\n' "$T/empty" >"$T/conf2"
+RC=0
+CAPSCREEN_CONFIG=$T/conf2 bash "$BACKUP_SH" --out "$T/bk-cfg" >/dev/null 2>"$T/be" || RC=$?
+[ "$RC" -eq 0 ] || fail "CAPSCREEN_CONFIG is not read without --config ($RC): $(cat "$T/be")"
+RC=0
+CAPSCREEN_DATA=$T/nowhere bash "$BACKUP_SH" --data "$T/empty" --out "$T/bk-flag" >/dev/null 2>"$T/be" || RC=$?
+[ "$RC" -eq 0 ] || fail "--data does not override CAPSCREEN_DATA ($RC): $(cat "$T/be")"
+ok "the data folder and store are found as capscreen serve finds them"
 cs_finish
