@@ -81,7 +81,6 @@ if [ ! -e "$DATA" ]; then
     mkdir -p "$DATA"
     CREATED=$DATA
 fi
-chmod 0750 "$DATA"
 cleanup_data() {
     # Leave no half-restored folder behind (only what this run wrote).
     find "$DATA" -mindepth 1 -maxdepth 1 ! -name lost+found -exec rm -rf {} + 2>/dev/null || true
@@ -98,6 +97,7 @@ trap 'exit 1' INT TERM
 # --no-same-permissions: private (umask) even as root, from any backup.
 tar -C "$BACKUP/files" -cf - . | tar -C "$DATA" --no-overwrite-dir --no-same-permissions -xf - ||
     die "copying the files into $DATA failed (no space?); nothing restored"
+chmod 0750 "$DATA"  # after tar: --no-same-permissions masks even an existing folder's mode
 if [ -f "$BACKUP/capscreen.db" ]; then
     cp "$BACKUP/capscreen.db" "$DATA/capscreen.db" ||
         die "copying the SQLite store into $DATA failed; nothing restored"

@@ -103,6 +103,7 @@ restore --backup "$T/bk-public" --data "$T/r-pub"
 [ "$RC" -eq 0 ] || fail "restoring a readable copy of the backup exited $RC: $(cat "$T/re")"
 [ -z "$(find "$T/r" "$T/r-pub" -mindepth 1 -perm /077 | head -n 3)" ] ||
     fail "readable by others in the restore: $(find "$T/r" "$T/r-pub" -mindepth 1 -perm /077 | head -n 3)"
+[ "$(stat -c %a "$T/r-pub")" = 750 ] || fail "the restored data folder is $(stat -c %a "$T/r-pub"), not 750"
 ok "what is restored is private to its owner"
 
 # --- a restore that fails copying the files ---------------------------------------------
