@@ -103,10 +103,23 @@ fi
 # thumbnail cache and lost+found), links followed (-h). The server writes
 # while this reads: the reading tar exits 1 for a file that changed or
 # went while read (fine, see above), 2 for a real failure.
-{ tar -C "$DATA" --exclude=./capscreen.db --exclude=./capscreen.db-wal \
+# A file that shrank is another matter: tar pads it with zeros, and a
+# restore would take those zeros for stream bytes the server had stored
+# (an upload cut back after a failed checksum, as it was read); the
+# backup is refused and can simply be run again.
+TARERR=$(mktemp)
+trap '[ -n "$DONE" ] || rm -rf -- "$OUT"; rm -f -- "$TARERR"' EXIT
+{ LC_ALL=C tar -C "$DATA" --exclude=./capscreen.db --exclude=./capscreen.db-wal \
     --exclude=./capscreen.db-shm --exclude=./thumbs --exclude=./lost+found \
-    --warning=no-file-changed --warning=no-file-removed -h -cf - . || [ $? -eq 1 ]; } |
-    tar -C "$OUT/files" --no-same-permissions -xf - || die "copying the study files failed"
+    --warning=no-file-changed --warning=no-file-removed -h -cf - . 2>"$TARERR" ||
+    [ $? -eq 1 ]; } |
+    tar -C "$OUT/files" --no-same-permissions -xf - ||
+    { cat "$TARERR" >&2; die "copying the study files failed"; }
+if grep -q 'shrank' "$TARERR"; then
+    cat "$TARERR" >&2
+    die "a study file shrank while it was copied (an upload cut back as it was read): run the backup again"
+fi
+cat "$TARERR" >&2
 
 # 3. The manifest and a note of what this is.
 (cd "$OUT" && find . -type f ! -name MANIFEST.sha256 -print0 | sort -z |
