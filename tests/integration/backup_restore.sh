@@ -32,7 +32,8 @@ echo thumb >"$T/data/thumbs/s1/0.jpg"
 GROW=$T/data/uploads/growing.bin
 head -c 50000000 /dev/zero >"$GROW"
 S0=$(stat -c %s "$GROW")
-(while [ ! -e "$T/stop" ]; do head -c 65536 /dev/urandom >>"$GROW"; done) &
+# (paced: a hub streams; unpaced, the file would grow by GBs on a fast disk)
+(while [ ! -e "$T/stop" ]; do head -c 65536 /dev/urandom >>"$GROW"; sleep 0.005; done) &
 GROWER=$!
 for i in $(seq 1 500); do [ "$(stat -c %s "$GROW")" -gt "$S0" ] && break; sleep 0.01; done
 [ "$(stat -c %s "$GROW")" -gt "$S0" ] || die "the file never grew"
