@@ -67,6 +67,19 @@ static int64_t delay_ms(int fails, int free_fails, int64_t max_s)
     return (s < max_s ? s : max_s) * 1000;
 }
 
+/* How long a count holds an attempt at now_ms back: nothing within its
+ * free failures, whatever the clocks say. Requests run side by side: a
+ * failure another one recorded after this one read the time carries a
+ * later stamp, and "last failure + no delay - now" would then refuse an
+ * attempt no rule refuses (seen with 48 logins at once on PostgreSQL,
+ * where the admit waits its turn for the store). */
+static int64_t wait_of(int fails, int64_t last_fail_ms, int free_fails, int64_t max_s,
+                       int64_t now_ms)
+{
+    int64_t d = delay_ms(fails, free_fails, max_s);
+    return d > 0 ? last_fail_ms + d - now_ms : 0;
+}
+
 static int64_t pair_active_ms(const pair_slot *p)
 {
     return p->burst.refused && p->burst.last_ms > p->last_fail_ms ? p->burst.last_ms
@@ -170,19 +183,17 @@ static int64_t shared_admit(cs_login_limiter *l, const char *user, const char *i
 {
     cs_login_counts c;
     cs_error e = {0};
-    if (cs_store_login_counts(l->store, user, ip, now_ms, CS_LIMIT_FORGET_MS, &c, &e) != CS_OK)
+    if (cs_store_login_counts(l->store, user, ip, now_ms, CS_LIMIT_FORGET_MS, &c, &e) != CS_OK) {
+        fprintf(stderr, "capscreen: login limits: cannot read the counts (%s): attempt refused\n",
+                e.msg);
         return 1000; /* fail closed: the password is not checked blind */
+    }
     int64_t wait = 0;
-    if (c.pair_fails) {
-        int64_t w = c.pair_last_ms +
-                    delay_ms(c.pair_fails, CS_LIMIT_PAIR_FREE, CS_LIMIT_PAIR_MAX_S) - now_ms;
-        wait = w > wait ? w : wait;
-    }
-    if (c.addr_fails) {
-        int64_t w = c.addr_last_ms +
-                    delay_ms(c.addr_fails, CS_LIMIT_ADDR_FREE, CS_LIMIT_ADDR_MAX_S) - now_ms;
-        wait = w > wait ? w : wait;
-    }
+    int64_t w =
+        wait_of(c.pair_fails, c.pair_last_ms, CS_LIMIT_PAIR_FREE, CS_LIMIT_PAIR_MAX_S, now_ms);
+    wait = w > wait ? w : wait;
+    w = wait_of(c.addr_fails, c.addr_last_ms, CS_LIMIT_ADDR_FREE, CS_LIMIT_ADDR_MAX_S, now_ms);
+    wait = w > wait ? w : wait;
     if (wait > 0 && cs_store_login_refused(l->store, user, ip, now_ms, &e) != CS_OK)
         return wait; /* the burst's count is lost; the refusal stands */
     return wait;
@@ -207,14 +218,14 @@ int64_t cs_limiter_admit(cs_login_limiter *l, const char *user, const char *ip, 
     pair_slot *p = pair_of(l, user, ip, now_ms, false, NULL);
     if (p) {
         int64_t w =
-            p->last_fail_ms + delay_ms(p->fails, CS_LIMIT_PAIR_FREE, CS_LIMIT_PAIR_MAX_S) - now_ms;
+            wait_of(p->fails, p->last_fail_ms, CS_LIMIT_PAIR_FREE, CS_LIMIT_PAIR_MAX_S, now_ms);
         if (w > wait)
             wait = w;
     }
     addr_slot *a = addr_of(l, ip, now_ms, false);
     if (a) {
         int64_t w =
-            a->last_fail_ms + delay_ms(a->fails, CS_LIMIT_ADDR_FREE, CS_LIMIT_ADDR_MAX_S) - now_ms;
+            wait_of(a->fails, a->last_fail_ms, CS_LIMIT_ADDR_FREE, CS_LIMIT_ADDR_MAX_S, now_ms);
         if (w > wait)
             wait = w;
     }

@@ -1,6 +1,7 @@
 /* test_server_login_limiter.c - the failed-login limiter (auth/limiter.h) with a
  * clock the test moves: per-pair delays that grow and are capped, another
- * address unaffected, IPv6 counted by its /64, a success clearing the pair,
+ * address unaffected, a failure stamped after an attempt read the clock
+ * refusing nothing within the free failures, IPv6 counted by its /64, a success clearing the pair,
  * the high per-address ceiling, bursts of refusals taken once quiet, and a
  * full table that evicts without losing a burst. */
 #include <setjmp.h>
@@ -47,6 +48,27 @@ static void test_pair_delay_grows_and_is_capped(void **state)
         prev = w;
     }
     assert_int_equal(prev, CS_LIMIT_PAIR_MAX_S * 1000);
+    cs_limiter_free(l);
+}
+
+/* Logins run side by side: one reads the clock, another fails and is
+ * stamped later, then the first is admitted. Within the free failures
+ * nothing may refuse it (the old rule "last failure + no delay - now"
+ * refused it for the difference: 429 to 1 of 48 logins at once). */
+static void test_a_later_stamp_within_the_free_failures_refuses_nothing(void **state)
+{
+    (void)state;
+    cs_login_limiter *l = cs_limiter_new();
+    cs_login_burst ev;
+    cs_limiter_failed(l, "flood-1", "10.0.0.5", T0 + 50, &ev);
+    assert_int_equal(cs_limiter_admit(l, "flood-2", "10.0.0.5", T0, &ev), 0); /* the address */
+    assert_int_equal(cs_limiter_admit(l, "flood-1", "10.0.0.5", T0, &ev), 0); /* the pair */
+    assert_int_equal(ev.refused, 0);
+    /* past the free failures the delay still runs from the last failure */
+    int64_t now = fail_n(l, "flood-1", "10.0.0.5", CS_LIMIT_PAIR_FREE - 1, T0 + 50);
+    assert_int_equal(cs_limiter_admit(l, "flood-1", "10.0.0.5", now, &ev), 0);
+    cs_limiter_failed(l, "flood-1", "10.0.0.5", now, &ev);
+    assert_int_equal(cs_limiter_admit(l, "flood-1", "10.0.0.5", now, &ev), 2000);
     cs_limiter_free(l);
 }
 
@@ -180,6 +202,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_pair_delay_grows_and_is_capped),
+        cmocka_unit_test(test_a_later_stamp_within_the_free_failures_refuses_nothing),
         cmocka_unit_test(test_other_address_not_blocked),
         cmocka_unit_test(test_ipv6_counts_by_its_64),
         cmocka_unit_test(test_success_clears_pair),
