@@ -29,22 +29,14 @@ instance() {
 instance "$T/data"
 mkdir -p "$T/data/thumbs/s1"
 echo thumb >"$T/data/thumbs/s1/0.jpg"
-GROW=$T/data/uploads/growing.bin
-head -c 50000000 /dev/zero >"$GROW"
-S0=$(stat -c %s "$GROW")
-# (paced: a hub streams; unpaced, the file would grow by GBs on a fast disk)
-(while [ ! -e "$T/stop" ]; do head -c 65536 /dev/urandom >>"$GROW"; sleep 0.005; done) &
-GROWER=$!
-for i in $(seq 1 500); do [ "$(stat -c %s "$GROW")" -gt "$S0" ] && break; sleep 0.01; done
-[ "$(stat -c %s "$GROW")" -gt "$S0" ] || die "the file never grew"
+grow_file "$T/data/uploads/growing.bin"
 backup --data "$T/data" --out "$T/bk"
-touch "$T/stop"
-wait "$GROWER"
+stop_growing
 [ "$RC" -eq 0 ] || fail "a backup while a study file grew exited $RC: $(cat "$T/be")"
 [ ! -e "$T/bk/files/thumbs" ] || fail "the thumbnail cache was backed up"
 restore --backup "$T/bk" --data "$T/r"
 [ "$RC" -eq 0 ] || fail "restoring that backup exited $RC: $(cat "$T/re")"
-[ "$(stat -c %s "$T/r/uploads/growing.bin" 2>/dev/null || echo 0)" -ge "$S0" ] ||
+[ "$(stat -c %s "$T/r/uploads/growing.bin" 2>/dev/null || echo 0)" -ge "$GROW_S0" ] ||
     fail "the growing file was restored shorter than it was before the backup"
 [ "$(find "$T/r/uploads" -type f | wc -l)" = 2 ] || fail "the restore lacks a study file"
 ok "a backup while a study file grows (thumbs/ present) succeeds without the cache and restores"

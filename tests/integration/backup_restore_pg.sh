@@ -69,18 +69,10 @@ ok "a server on PostgreSQL analysed $NFRAMES frames; a user and a report exist"
 # --- backup while the server runs and a study file grows ------------------------------
 mkdir -p "$T/data/thumbs/$STUDY"
 echo thumb >"$T/data/thumbs/$STUDY/0.jpg"
-GROW=$T/data/uploads/growing.bin
-head -c 50000000 /dev/zero >"$GROW"
-S0=$(stat -c %s "$GROW")
-# (paced: a hub streams; unpaced, the file would grow by GBs on a fast disk)
-(while [ ! -e "$T/stop" ]; do head -c 65536 /dev/urandom >>"$GROW"; sleep 0.005; done) &
-GROWER=$!
-for i in $(seq 1 500); do [ "$(stat -c %s "$GROW")" -gt "$S0" ] && break; sleep 0.01; done
-[ "$(stat -c %s "$GROW")" -gt "$S0" ] || die "the file never grew"
+grow_file "$T/data/uploads/growing.bin"
 RC=0
 bash "$BACKUP_SH" --data "$T/data" --db "$SRC" --out "$T/backup" >"$T/bo" 2>"$T/be" || RC=$?
-touch "$T/stop"
-wait "$GROWER"
+stop_growing
 [ "$RC" -eq 0 ] || die "backup.sh, while a study file grew, exited $RC: $(cat "$T/be")"
 [ -s "$T/backup/db.dump" ] || fail "the backup has no db.dump"
 [ ! -e "$T/backup/files/thumbs" ] || fail "the thumbnail cache was backed up"

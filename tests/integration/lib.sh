@@ -346,6 +346,27 @@ need_tus_server() {
 
 # wait_until SECONDS WHAT CMD...: poll CMD every 50 ms; die naming WHAT when
 # it has not succeeded after SECONDS.
+# grow_file FILE: FILE (made 50 MB) grows in the background, paced as a hub
+# streams (unpaced, it would grow by GBs on a fast disk), until
+# stop_growing; returns once it has grown. GROW_S0 gets its size before.
+grow_file() {
+    GROW_FILE=$1
+    head -c 50000000 /dev/zero >"$GROW_FILE"
+    GROW_S0=$(stat -c %s "$GROW_FILE")
+    rm -f "$T/stop-growing"
+    (while [ ! -e "$T/stop-growing" ]; do
+        head -c 65536 /dev/urandom >>"$GROW_FILE"
+        sleep 0.005
+    done) &
+    GROWER=$!
+    grown() { [ "$(stat -c %s "$GROW_FILE")" -gt "$GROW_S0" ]; }
+    wait_until 10 "$GROW_FILE to grow" grown
+}
+stop_growing() {
+    touch "$T/stop-growing"
+    wait "$GROWER"
+}
+
 wait_until() {
     local limit=$1 what=$2 i
     shift 2
