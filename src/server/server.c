@@ -24,6 +24,7 @@
 #include "server/ingest/ingest.h"
 #include "server/router/router.h"
 #include "server/auth/limiter.h"
+#include "server/core/id_set.h"
 #include "server/core/relay.h"
 #include "server/care/care.h"
 #include "server/export/pacs.h"
@@ -45,6 +46,7 @@ struct cs_server {
     cs_metrics metrics;
     cs_signals signals;
     cs_login_limiter *limiter;
+    cs_id_set *clinical_studies; /* studies known clinical: the training gate's cache */
     cs_upload_files *files;
     cs_audit_log *audit;
     cs_ingest *ingest;
@@ -181,6 +183,11 @@ static cs_status pacs_frame(void *ctx, const char *study, uint64_t seq, bool *fo
     return cs_media_frame(ctx, study, seq, found, out, len, err);
 }
 
+/* Studies the training gate remembers as clinical (about 400 KB): more
+ * than the studies a hospital reads in weeks; past it the set starts
+ * again (id_set.h). */
+enum { CLINICAL_STUDIES_CACHED = 4096 };
+
 /* The PACS export (docs/pacs.md): its worker runs only with `pacs` set. */
 static cs_status start_pacs(cs_server *s, cs_error *err)
 {
@@ -221,6 +228,7 @@ static void wire(cs_server *s)
     s->api.media = &s->media;
     s->api.care = s->care;
     s->api.limiter = s->limiter;
+    s->api.clinical_studies = s->clinical_studies;
     s->api.tls = s->tls;
     s->router = (cs_router){.cfg = &s->cfg,
                             .metrics = &s->metrics,
@@ -253,7 +261,8 @@ cs_status cs_server_start(const cs_server_config *cfg, cs_server **out, cs_error
      * (and no start-up reconcile: others may be writing). */
     cs_upload_files_share(s->files, s->store, (int64_t)cfg->lock_takeover_s * 1000);
     s->limiter = cs_limiter_new_shared(s->store); /* in memory unless shared */
-    if (!s->limiter) {
+    s->clinical_studies = cs_id_set_new(CLINICAL_STUDIES_CACHED);
+    if (!s->limiter || !s->clinical_studies) {
         st = cs_error_set(err, CS_ERR_NOMEM, "out of memory starting the server");
         goto fail;
     }
@@ -388,6 +397,7 @@ void cs_server_stop(cs_server *s)
     cs_ingest_free(s->ingest);
     cs_audit_free(s->audit); /* writes the open frames.view and login.limited batches */
     cs_limiter_free(s->limiter);
+    cs_id_set_free(s->clinical_studies);
     free(s->tls_key);
     free(s->tls_cert);
     cs_upload_files_close(s->files);

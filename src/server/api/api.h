@@ -13,6 +13,7 @@
 typedef struct cs_audit_log cs_audit_log;
 typedef struct cs_auth_ctx cs_auth_ctx;
 typedef struct cs_care cs_care;
+typedef struct cs_id_set cs_id_set;
 typedef struct cs_ingest cs_ingest;
 typedef struct cs_login_limiter cs_login_limiter;
 typedef struct cs_media cs_media;
@@ -33,6 +34,7 @@ typedef struct cs_api {
     cs_care *care;                     /* hub status, alerts, stage (docs/care.md) */
     cs_login_limiter *limiter;         /* failed logins (shared with the audit log) */
     cs_pacs *pacs;                     /* the PACS export queue (docs/pacs.md) */
+    cs_id_set *clinical_studies;       /* studies the gate found clinical (NULL: none kept) */
     bool tls;                          /* HTTPS: cookies get Secure */
     char dummy_pw_hash[CS_PWHASH_MAX]; /* checked for unknown users */
 } cs_api;
@@ -48,6 +50,9 @@ enum MHD_Result cs_api_worklist(const cs_api *api, struct MHD_Connection *c, cs_
  * study (cs_study_rec.training, a case imported with `study import
  * --course`) is no patient's study and is read only through the training
  * routes, so it answers 409 training_study (503 when the store fails).
+ * A study found clinical is remembered in api->clinical_studies (a
+ * study's purpose never changes and studies are not deleted), so a
+ * frame's 304 costs no store read.
  * Returns true with *ret set when it answered; false (an unknown study
  * too: the handler's 404) to go on. */
 bool cs_api_study_gate(const cs_api *api, struct MHD_Connection *c, const cs_req *r,

@@ -7,6 +7,7 @@
 
 #include "server/api/api_int.h"
 #include "server/audit/repeat.h"
+#include "server/core/id_set.h"
 
 const char *cs_workflow_state(const char *ingest_state, const char *report_state)
 {
@@ -36,6 +37,8 @@ bool cs_ws_read_study(const cs_api *api, struct MHD_Connection *c, const char *s
 bool cs_api_study_gate(const cs_api *api, struct MHD_Connection *c, const cs_req *r,
                        enum MHD_Result *ret)
 {
+    if (cs_id_set_has(api->clinical_studies, r->id))
+        return false;
     cs_study_rec sr;
     bool found = false;
     cs_error e = {0};
@@ -43,6 +46,8 @@ bool cs_api_study_gate(const cs_api *api, struct MHD_Connection *c, const cs_req
         *ret = cs_http_error(api->metrics, c, 503, false, "store_unavailable", "%s", e.msg);
         return true;
     }
+    if (found && !sr.training)
+        cs_id_set_add(api->clinical_studies, r->id);
     if (!found || !sr.training)
         return false;
     *ret = cs_http_error(api->metrics, c, 409, false, "training_study",
