@@ -41,6 +41,10 @@ typedef struct study_memo {
     char raised[RAISED_MAX][CS_ALERT_KIND_MAX + CS_ALERT_KEY_MAX + 1];
     int nraised, next; /* a ring: the oldest keys are forgotten (the store still refuses them) */
     bool seen;         /* in the latest tick's list of live studies */
+    /* The first tick that saw the hub report "recording" with no byte
+     * arrived (0: not so). In memory: a restart starts it again, which
+     * delays that no_frames by at most its threshold, never loses it. */
+    int64_t recording_no_bytes_since_ms;
     struct study_memo *next_memo;
 } study_memo;
 
@@ -314,6 +318,13 @@ static void rules_pass(cs_care *c)
             continue;
         }
         m->seen = true;
+        bool recording_no_bytes =
+            !f.first_byte_ms && f.hub.at_ms && strcmp(f.hub.recorder, "recording") == 0;
+        if (!recording_no_bytes)
+            m->recording_no_bytes_since_ms = 0;
+        else if (!m->recording_no_bytes_since_ms)
+            m->recording_no_bytes_since_ms = f.now_ms;
+        f.recording_no_bytes_since_ms = m->recording_no_bytes_since_ms;
         sample_rate(c, sr->id, f.now_ms, f.n_frames);
         cs_care_alert due[CS_CARE_ALERTS_MAX];
         size_t nd = cs_care_rules_timed(&m->protocol, &f, due, CS_CARE_ALERTS_MAX);

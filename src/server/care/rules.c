@@ -56,11 +56,16 @@ size_t cs_care_rules_timed(const cs_protocol *p, const cs_care_facts *f, cs_care
     size_t n = 0;
     char key[CS_ALERT_KEY_MAX], t[32];
     /* A closed study, or one whose capsule has left, needs no watching
-     * for data; excretion itself is still announced once. */
+     * for data; excretion itself is still announced once, and frames the
+     * hub uploads afterwards (its backlog) can still show bleeding. */
     bool watching = !f->closed && !f->excreted_at_ms;
     if (f->excreted_at_ms)
         add(out, cap, &n, "excreted", "1",
             "The capsule has been excreted: the recording is complete.");
+    if (!f->closed && p->bleeding_live && f->n_bleeding > 0)
+        add(out, cap, &n, "bleeding", "1",
+            "Suspected bleeding: %llu frame(s) flagged so far. Review the study.",
+            (unsigned long long)f->n_bleeding);
     if (!watching)
         return n;
     if (f->last_byte_ms && f->now_ms - f->last_byte_ms >= p->no_frames_alert_s * 1000) {
@@ -68,6 +73,13 @@ size_t cs_care_rules_timed(const cs_protocol *p, const cs_care_facts *f, cs_care
         add(out, cap, &n, "no_frames", key, "No frames received for %s.",
             span(f->now_ms - f->last_byte_ms, t, sizeof t));
     }
+    /* A recorder that records while nothing arrives: the hub cannot
+     * upload, or the capsule sends nothing it can read. */
+    if (!f->last_byte_ms && f->recording_no_bytes_since_ms &&
+        f->now_ms - f->recording_no_bytes_since_ms >= p->no_frames_alert_s * 1000)
+        add(out, cap, &n, "no_frames", "none",
+            "The recorder has reported recording for %s and no frames have been received.",
+            span(f->now_ms - f->recording_no_bytes_since_ms, t, sizeof t));
     if (f->hub.at_ms && f->now_ms - f->hub.at_ms >= p->hub_offline_alert_s * 1000) {
         snprintf(key, sizeof key, "%lld", (long long)f->hub.at_ms);
         add(out, cap, &n, "hub_offline", key, "The hub has not reported for %s.",
@@ -85,10 +97,6 @@ size_t cs_care_rules_timed(const cs_protocol *p, const cs_care_facts *f, cs_care
             if (f->now_ms >= entry + p->boosters[i].delay_s * 1000)
                 add(out, cap, &n, "booster_due", p->boosters[i].id, "%s: %s", p->boosters[i].id,
                     p->boosters[i].instruction);
-    if (p->bleeding_live && f->n_bleeding > 0)
-        add(out, cap, &n, "bleeding", "1",
-            "Suspected bleeding: %llu frame(s) flagged so far. Review the study.",
-            (unsigned long long)f->n_bleeding);
     return n;
 }
 
@@ -106,7 +114,10 @@ size_t cs_care_rules_status(const cs_protocol *p, const cs_care_facts *f,
         add(out, cap, &n, "spool_full", key, "The hub's spool is %d%% full (limit %d%%).",
             now->spool_used_pct, p->spool_full_pct);
     bool was_recording = !before->at_ms || strcmp(before->recorder, "recording") == 0;
-    if (p->end_of_recording_incomplete && f->first_byte_ms && was_recording &&
+    /* Before the first bytes a recorder may be stopped and started while
+     * it is set up; an error then is still a study that cannot go on. */
+    bool started = f->first_byte_ms || strcmp(now->recorder, "error") == 0;
+    if (p->end_of_recording_incomplete && started && was_recording &&
         strcmp(now->recorder, "recording") != 0 && !f->excreted_at_ms)
         add(out, cap, &n, "recording_ended_incomplete", key,
             "The recorder reports \"%s\" before the capsule was marked excreted%s%s.",

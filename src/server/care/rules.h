@@ -30,6 +30,10 @@ typedef struct cs_care_facts {
     int64_t excreted_at_ms;    /* excreted */
     uint64_t n_bleeding;       /* frames flagged for bleeding so far */
     uint64_t n_frames;         /* frames analysed so far */
+    /* Since when the hub has reported its recorder "recording" while no
+     * byte has arrived (0 = not so, or not known): care.c watches it, so
+     * a recorder that records and never uploads raises no_frames too. */
+    int64_t recording_no_bytes_since_ms;
 } cs_care_facts;
 
 typedef struct cs_care_alert {
@@ -50,15 +54,19 @@ const char *cs_care_stage(const cs_care_facts *f);
  * from it, on the monitor and on the patient's page alike. */
 int64_t cs_care_small_bowel_entry_ms(const cs_care_facts *f);
 
-/* The alerts due from time and marks: no_frames, hub_offline,
- * gastric_retention, booster_due, bleeding, excreted. Returns how many
- * were written to out[0..cap). */
+/* The alerts due from time and marks: no_frames (keyed "none" while no
+ * byte ever arrived), hub_offline, gastric_retention, booster_due,
+ * bleeding, excreted. Once the capsule is excreted the data rules and the
+ * boosters stop; bleeding does not (a hub uploads its backlog after
+ * excretion). A closed study raises none. Returns how many were written
+ * to out[0..cap). */
 size_t cs_care_rules_timed(const cs_protocol *p, const cs_care_facts *f, cs_care_alert *out,
                            size_t cap);
 
 /* The alerts a new hub status raises, against the one it replaced:
  * spool_full (crossing spool_full_pct) and recording_ended_incomplete (the
- * recorder left "recording" before excretion was marked). */
+ * recorder left "recording" before excretion was marked: after the first
+ * bytes, or into "error" at any time). */
 size_t cs_care_rules_status(const cs_protocol *p, const cs_care_facts *f,
                             const cs_hub_status_rec *before, const cs_hub_status_rec *now,
                             cs_care_alert *out, size_t cap);

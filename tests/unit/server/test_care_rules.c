@@ -4,9 +4,10 @@
  * and bad times are refused with the key named; each rule fires at its
  * threshold and not a millisecond before, keyed by its episode; boosters
  * count from small-bowel entry, or from a colon mark made without it; a
- * closed study or an excreted capsule silences the data rules; status
- * rules fire on the crossing only; the stage follows the furthest
- * landmark. */
+ * closed study or an excreted capsule silences the data rules, excretion
+ * not bleeding; a recorder recording with no byte arrived raises
+ * no_frames; status rules fire on the crossing only, a recorder error
+ * before any bytes too; the stage follows the furthest landmark. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -206,12 +207,38 @@ static void closed_or_excreted_studies_are_not_watched(void **state)
     assert_false(has(&p, &f, "no_frames", NULL) || has(&p, &f, "hub_offline", NULL) ||
                  has(&p, &f, "gastric_retention", NULL));
     assert_true(has(&p, &f, "excreted", "1"));
+    /* The hub's backlog arrives after excretion: its bleeding still alerts. */
+    assert_true(has(&p, &f, "bleeding", "1"));
     f.excreted_at_ms = 0;
     f.closed = true;
     assert_false(has(&p, &f, "no_frames", NULL) || has(&p, &f, "bleeding", NULL));
     p.bleeding_live = false;
     f.closed = false;
     assert_false(has(&p, &f, "bleeding", NULL));
+}
+
+static void recording_without_bytes_raises_no_frames(void **state)
+{
+    (void)state;
+    cs_protocol p;
+    parse_ok(SHORT, &p); /* no_frames_alert_s 60 */
+    cs_care_facts f = facts();
+    f.first_byte_ms = f.last_byte_ms = 0;
+    f.hub.at_ms = T0;
+    snprintf(f.hub.recorder, sizeof f.hub.recorder, "recording");
+    f.recording_no_bytes_since_ms = T0;
+    f.now_ms = T0 + 59999;
+    assert_false(has(&p, &f, "no_frames", NULL));
+    f.now_ms = T0 + 60000;
+    assert_true(has(&p, &f, "no_frames", "none"));
+    f.recording_no_bytes_since_ms = 0; /* not recording (care.c): nothing */
+    assert_false(has(&p, &f, "no_frames", NULL));
+    f.recording_no_bytes_since_ms = T0;
+    f.closed = true;
+    assert_false(has(&p, &f, "no_frames", NULL));
+    f.closed = false;
+    f.excreted_at_ms = T0;
+    assert_false(has(&p, &f, "no_frames", NULL));
 }
 
 static size_t status_alerts(const cs_protocol *p, const cs_care_facts *f, int before_pct,
@@ -253,6 +280,11 @@ static void status_rules_fire_on_the_crossing(void **state)
     f.excreted_at_ms = 0;
     f.first_byte_ms = 0; /* not started: a stopped recorder is no incomplete study */
     assert_int_equal(status_alerts(&p, &f, 10, "recording", 10, "stopped", a), 0);
+    /* but a recorder in error is, bytes or none, first report or not */
+    assert_int_equal(status_alerts(&p, &f, 10, "recording", 10, "error", a), 1);
+    assert_string_equal(a[0].kind, "recording_ended_incomplete");
+    assert_int_equal(status_alerts(&p, &f, 0, NULL, 10, "error", a), 1);
+    assert_int_equal(status_alerts(&p, &f, 10, "stopped", 10, "error", a), 0);
     p.end_of_recording_incomplete = false;
     f.first_byte_ms = T0;
     assert_int_equal(status_alerts(&p, &f, 10, "recording", 10, "stopped", a), 0);
@@ -285,6 +317,7 @@ int main(void)
         cmocka_unit_test(boosters_follow_small_bowel_entry),
         cmocka_unit_test(boosters_follow_a_colon_mark_without_small_bowel),
         cmocka_unit_test(closed_or_excreted_studies_are_not_watched),
+        cmocka_unit_test(recording_without_bytes_raises_no_frames),
         cmocka_unit_test(status_rules_fire_on_the_crossing),
         cmocka_unit_test(the_stage_is_the_furthest_landmark),
     };

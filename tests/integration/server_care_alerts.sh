@@ -1,0 +1,135 @@
+#!/usr/bin/env bash
+# server_care_alerts.sh - alerts the care loop used to miss (docs/care.md,
+# "Alerts"), on a real server, device and uplink:
+#   - frames the hub uploads after excretion was marked (its backlog) that
+#     are flagged for bleeding raise `bleeding`: the rules used to stop
+#     every alert but `excreted` once the capsule was out;
+#   - a hub whose recorder reports "recording" while no byte ever arrives
+#     raises `no_frames` (key "none"); one whose recorder goes to "error"
+#     before any byte raises `recording_ended_incomplete`: both studies were
+#     on the monitor with no alert at all;
+#   - a recorder message with a line break (written by the recorder into
+#     the uplink's health file) reaches the server with the report: the
+#     server refused such reports whole (400) and the uplink retried them
+#     every second, so a stopped recorder was never heard of.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+need_python
+need_curl
+need_uplink
+DEMO=$CS_SOURCE_DIR/samples/demo/frames
+
+cat >"$T/protocol.json" <<'JSON'
+{"protocol_version": 1, "name": "care alerts test", "no_frames_alert_s": 2,
+ "hub_offline_alert_s": 600, "spool_full_pct": 90, "gastric_retention_alert_s": 600,
+ "end_of_recording_incomplete": true, "bleeding_live": true}
+JSON
+echo "pw-coord-0123456789" | "$CAPSCREEN" user add --data "$T/data" --name coord \
+    --role coordinator >/dev/null 2>"$T/e" || die "user add: $(cat "$T/e")"
+start_server "$T/data" --protocol "$T/protocol.json"
+http POST /api/v1/session -c "$T/coord.jar" -d '{"user": "coord", "password": "pw-coord-0123456789"}'
+[ "$CODE" = 200 ] || die "login: $CODE $(cat "$T/body")"
+CSRF=$(json_get "$T/body" 'd["csrf_token"]')
+admin() { local m=$1 p=$2; shift 2; http "$m" "$p" -H "Authorization: Bearer $ADMIN_TOKEN" "$@"; }
+# alert_kinds STUDY: the study's alert kinds (and keys), one per line
+alert_kinds() {
+    admin GET "/api/v1/studies/$1/alerts"
+    json_get "$T/body" '"\n".join(a["kind"] for a in d["alerts"])'
+}
+has_alert() { alert_kinds "$1" | grep -x "$2" >/dev/null; }
+status() { # status SPOOL RECORDER: a hub report as $TOKEN
+    http POST /api/v1/devices/status -H "Authorization: Bearer $TOKEN" \
+        -d "{\"battery_pct\": 80, \"signal_dbm\": -70, \"spool_used_pct\": $1, \"recorder\": \"$2\"}"
+    expect_code 204 "hub report ($2)"
+}
+
+# 1. Bleeding in the backlog after excretion. Demo frames 0091-0093 are
+# flagged for bleeding (server_care.py); 0001-0004 are not.
+new_device
+mkdir -p "$T/b"
+for n in 0001 0002 0003 0004 0091 0092 0093; do ln -s "$DEMO/demo-$n.jpg" "$T/b/"; done
+"$CAPSCREEN" pack --fps 4 "$T/b" "$T/b.csfs" >/dev/null
+tus_create "$TOKEN" -H "Upload-Defer-Length: 1"
+expect_code 201 "upload create"
+patch_records "$T/b.csfs" 0 3
+wait_analysed "$STUDY" 4
+http POST "/api/v1/studies/$STUDY/stage" -b "$T/coord.jar" -H "X-CSRF-Token: $CSRF" \
+    -d '{"stage": "excreted"}'
+expect_code 200 "excreted marked"
+wait_until 30 "the excreted alert" has_alert "$STUDY" excreted
+has_alert "$STUDY" bleeding && die "bleeding raised before any bleeding frame arrived"
+patch_records "$T/b.csfs" 4 6
+wait_analysed "$STUDY" 7
+admin GET "/api/v1/studies/$STUDY"
+[ "$(json_get "$T/body" 'd["counts"]["bleeding"]')" -ge 1 ] ||
+    die "the backlog's bleeding frames were not flagged: $(head -c 300 "$T/body")"
+wait_until 30 "a bleeding alert for the backlog" has_alert "$STUDY" bleeding
+ok "bleeding frames uploaded after excretion raise a bleeding alert"
+
+# 2. Recording, and no byte ever arrives; a recorder in error before any byte.
+new_device
+A=$STUDY ATOK=$TOKEN
+status 5 recording
+new_device
+B=$STUDY
+status 5 recording
+status 5 error
+wait_until 30 "recording_ended_incomplete for the recorder in error" \
+    has_alert "$B" recording_ended_incomplete
+wait_until 30 "no_frames for a hub recording with no frames" has_alert "$A" no_frames
+admin GET "/api/v1/studies/$A/alerts"
+[ "$(json_get "$T/body" '[a["message"] for a in d["alerts"] if a["kind"] == "no_frames"][0]')" != "" ] ||
+    die "no_frames without a message"
+TOKEN=$ATOK
+status 5 recording # reported again: still one alert, not one per report
+[ "$(alert_kinds "$A" | grep -cx no_frames)" = 1 ] || die "no_frames raised twice: $(alert_kinds "$A")"
+ok "a recorder recording with no frames raises no_frames; an error before any frame raises recording_ended_incomplete"
+
+# 3. A recorder message with a line break, through the real uplink.
+http POST /api/v1/studies -H "Authorization: Bearer $ADMIN_TOKEN" -d '{"label": "uplink"}'
+expect_code 201 "study create"
+STUDY=$(json_get "$T/body" 'd["study"]')
+ENROL=$(json_get "$T/body" 'd["enrolment_code"]')
+"$UPLINK" enrol --server "$SRV_URL" --code "$ENROL" --state "$T/hub" >/dev/null 2>"$T/e" ||
+    die "enrol: $(cat "$T/e")"
+mkdir -p "$T/spool"
+printf '{"battery_pct": 74, "signal_dbm": -83, "recorder": "recording", "spool_used_pct": 35}' \
+    >"$T/h.tmp"
+mv "$T/h.tmp" "$T/health.json"
+"$UPLINK" run --state "$T/hub" --spool "$T/spool" --health-file "$T/health.json" \
+    --health-interval-ms 1000 --chunk-ms 200 --backoff-min-ms 100 --backoff-max-ms 1000 \
+    >>"$T/uplink.log" 2>&1 &
+UPLINK_PID=$!
+trap 'kill -KILL $UPLINK_PID 2>/dev/null || true; cs_server_cleanup' EXIT
+for n in 0001 0002 0003; do
+    cp "$DEMO/demo-$n.jpg" "$T/spool/.f$n.jpg"
+    mv "$T/spool/.f$n.jpg" "$T/spool/frame_$n.jpg"
+done
+wait_analysed "$STUDY" 3
+hub_recorder() {
+    admin GET "/api/v1/studies/$STUDY/care"
+    [ "$(json_get "$T/body" 'd["hub"]["recorder"]')" = "$1" ]
+}
+wait_until 30 "the hub's first report" hub_recorder recording
+printf '%s' '{"battery_pct": 74, "signal_dbm": -83, "recorder": "stopped", "spool_used_pct": 35,
+ "message": "belt sensor 2 weak\ncheck\tthe belt"}' >"$T/h.tmp"
+mv "$T/h.tmp" "$T/health.json"
+wait_until 30 "the stopped recorder's report (uplink log: $(tail -c 300 "$T/uplink.log"))" \
+    hub_recorder stopped
+[ "$(json_get "$T/body" 'd["hub"]["message"]')" = "belt sensor 2 weak check the belt" ] ||
+    die "message stored as: $(json_get "$T/body" 'repr(d["hub"]["message"])')"
+wait_until 30 "recording_ended_incomplete" has_alert "$STUDY" recording_ended_incomplete
+# The server takes such a message from any client, shown with spaces.
+http POST /api/v1/devices/status -H "Authorization: Bearer $(sed -n 's/^token //p' "$T/hub/device")" \
+    -d '{"battery_pct": 70, "signal_dbm": -83, "spool_used_pct": 35, "recorder": "stopped",
+ "message": "line one\nline two"}'
+expect_code 204 "a report whose message has a line break"
+admin GET "/api/v1/studies/$STUDY/care"
+[ "$(json_get "$T/body" 'd["hub"]["message"]')" = "line one line two" ] ||
+    die "message stored as: $(json_get "$T/body" 'repr(d["hub"]["message"])')"
+http POST /api/v1/devices/status -H "Authorization: Bearer $(sed -n 's/^token //p' "$T/hub/device")" \
+    -d "{\"battery_pct\": 70, \"signal_dbm\": -83, \"spool_used_pct\": 35, \"recorder\": \"stopped\",
+ \"message\": \"$(head -c 256 /dev/zero | tr '\0' x)\"}"
+expect_code 400 "a message over 255 bytes"
+ok "a recorder message with a line break reaches the server through the uplink"
+cs_finish
