@@ -19,8 +19,8 @@ struct csu_health {
     csu_http_opts http;
     char url[600];
     char auth[600];
-    int64_t asked_ms, sent_ms; /* monotonic; 0 = never */
-    char last_json[512];       /* the last report the server took */
+    int64_t asked_ms, sent_ms;           /* monotonic; 0 = never */
+    char last_json[CSU_HEALTH_JSON_MAX]; /* the last report taken, or refused for what it says */
     uint64_t sent;
 };
 
@@ -78,18 +78,65 @@ void csu_health_free(csu_health *h)
 
 uint64_t csu_health_sent(const csu_health *h) { return h ? h->sent : 0; }
 
+/* The length of the UTF-8 character at u (1-4), 0 for a bad sequence. */
+static size_t utf8_len(const unsigned char *u)
+{
+    size_t n = *u < 0x80             ? 1
+               : (*u & 0xe0) == 0xc0 ? 2
+               : (*u & 0xf0) == 0xe0 ? 3
+               : (*u & 0xf8) == 0xf0 ? 4
+                                     : 0;
+    bool ok = n > 0 && !(n == 2 && *u < 0xc2) && !(n == 4 && *u > 0xf4);
+    for (size_t i = 1; ok && i < n; i++)
+        ok = (u[i] & 0xc0) == 0x80;
+    return ok ? n : 0;
+}
+
+/* The firmware's message as the server takes it (printable UTF-8 text,
+ * at most CSU_HEALTH_MSG_MAX bytes): control bytes become spaces, bad
+ * sequences '?', and a longer text is cut at a character. A message the
+ * server refused would hold back the whole report, battery and spool and
+ * recorder state with it, at every retry. */
+static void clean_message(const char *in, char out[CSU_HEALTH_MSG_MAX + 1])
+{
+    const unsigned char *u = (const unsigned char *)in;
+    size_t o = 0;
+    while (*u) {
+        size_t n = utf8_len(u);
+        if (n == 1 && (*u < 0x20 || *u == 0x7f)) {
+            if (o + 1 > CSU_HEALTH_MSG_MAX)
+                break;
+            out[o++] = ' ';
+            u++;
+        } else if (!n) {
+            if (o + 1 > CSU_HEALTH_MSG_MAX)
+                break;
+            out[o++] = '?';
+            u++;
+        } else {
+            if (o + n > CSU_HEALTH_MSG_MAX)
+                break;
+            memcpy(out + o, u, n);
+            o += n;
+            u += n;
+        }
+    }
+    out[o] = '\0';
+}
+
 bool csu_health_json(const csu_hub_health *v, char *out, size_t cap)
 {
     const char *rec = v->recorder ? v->recorder : "";
     if (v->battery_pct < 0 || v->battery_pct > 100 || v->signal_dbm < -150 || v->signal_dbm > 0 ||
         v->spool_used_pct < 0 || v->spool_used_pct > 100 ||
-        (strcmp(rec, "recording") != 0 && strcmp(rec, "stopped") != 0 &&
-         strcmp(rec, "error") != 0) ||
-        (v->message && strlen(v->message) > 255))
+        (strcmp(rec, "recording") != 0 && strcmp(rec, "stopped") != 0 && strcmp(rec, "error") != 0))
         return false;
-    char msg[2 * 256 + 8] = "null";
-    if (v->message && !csu_json_quote(v->message, msg, sizeof msg))
-        return false;
+    char msg[6 * CSU_HEALTH_MSG_MAX + 8] = "null", text[CSU_HEALTH_MSG_MAX + 1];
+    if (v->message) {
+        clean_message(v->message, text);
+        if (!csu_json_quote(text, msg, sizeof msg))
+            return false;
+    }
     return snprintf(out, cap,
                     "{\"battery_pct\":%d,\"signal_dbm\":%d,\"spool_used_pct\":%d,"
                     "\"recorder\":\"%s\",\"message\":%s}",
@@ -111,7 +158,7 @@ void csu_health_tick(csu_health *h, bool link_up, uint64_t spool_bytes)
         uint64_t pct = spool_bytes * 100 / h->spool_max_bytes;
         v.spool_used_pct = pct > 100 ? 100 : (int)pct;
     }
-    char json[512];
+    char json[CSU_HEALTH_JSON_MAX];
     if (!csu_health_json(&v, json, sizeof json))
         return; /* out of range: the firmware's values are not sent */
     bool changed = strcmp(json, h->last_json) != 0;
@@ -126,5 +173,12 @@ void csu_health_tick(csu_health *h, bool link_up, uint64_t spool_bytes)
     if (r.code == 204) {
         snprintf(h->last_json, sizeof h->last_json, "%s", json);
         h->sent++;
+    } else if (r.code >= 400 && r.code < 500 && r.code != 408 && r.code != 429) {
+        /* Refused for what it says (a closed study, a report the server
+         * cannot take): sending it again every second changes nothing, so
+         * it waits for a change or the interval like a report taken. */
+        snprintf(h->last_json, sizeof h->last_json, "%s", json);
+        fprintf(stderr, "capscreen-uplink: health report refused (HTTP %ld): %.200s\n",
+                (long)r.code, r.body);
     }
 }

@@ -40,14 +40,17 @@ enum MHD_Result cs_api_device_status(const cs_api *api, struct MHD_Connection *c
                         strcmp(rec, "error") != 0)) {
         snprintf(why, sizeof why, "recorder must be \"recording\", \"stopped\" or \"error\"");
     } else if (msg && !json_is_null(msg) &&
-               (!json_is_string(msg) || strlen(json_string_value(msg)) >= CS_HUB_MSG_MAX ||
-                !cs_http_text_ok(json_string_value(msg)))) {
-        snprintf(why, sizeof why, "message must be printable text of at most %d bytes",
-                 CS_HUB_MSG_MAX - 1);
+               (!json_is_string(msg) || strlen(json_string_value(msg)) >= CS_HUB_MSG_MAX)) {
+        snprintf(why, sizeof why, "message must be text of at most %d bytes", CS_HUB_MSG_MAX - 1);
     } else {
         snprintf(hs.recorder, sizeof hs.recorder, "%s", rec);
-        if (json_is_string(msg))
+        /* A line break or tab in a recorder's message is no reason to
+         * lose the report (battery, spool, recorder state): it is shown
+         * as a space. */
+        if (json_is_string(msg)) {
             snprintf(hs.message, sizeof hs.message, "%s", json_string_value(msg));
+            cs_http_text_clean(hs.message);
+        }
     }
     json_decref(o);
     if (why[0])

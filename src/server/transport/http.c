@@ -57,6 +57,20 @@ static void utf8_clean(char *p)
     }
 }
 
+void cs_http_text_clean(char *p)
+{
+    unsigned char *u = (unsigned char *)p;
+    while (*u) {
+        size_t n = text_char_len(u);
+        if (n) {
+            u += n;
+        } else {
+            *u = *u < 0x20 || *u == 0x7f ? ' ' : '?';
+            u++;
+        }
+    }
+}
+
 bool cs_http_text_ok(const char *p)
 {
     const unsigned char *u = (const unsigned char *)p;

@@ -70,5 +70,8 @@ enum MHD_Result cs_http_bytes(struct MHD_Connection *c, unsigned status, const c
 
 /* Is `s` printable UTF-8 text (no control bytes, no bad sequences)? */
 bool cs_http_text_ok(const char *s);
+/* Make `s` printable UTF-8 text in place: control bytes become spaces,
+ * bad sequences '?'. */
+void cs_http_text_clean(char *s);
 
 #endif
