@@ -182,7 +182,6 @@ def status_input():
         ({"recorder": "paused"}, "recorder"),
         ({"message": 42}, "message"),
         ({"message": "x" * 300}, "message"),
-        ({"message": "bad\u0001byte"}, "message"),
     ]:
         st, b = status(**body)
         if st != 400 or frag not in json.loads(b).get("reason", ""):
@@ -204,6 +203,14 @@ def status_input():
     if care["protocol"]["name"] != "short test protocol" or care["stage"] != "awaiting":
         fail("care view: %s" % care)
     ok("a good report is stored (unknown fields ignored) and shown with the protocol in force")
+    # A control byte in the message is no reason to lose the report.
+    st, b = status(message="bad\u0001byte\nline two")
+    if st != 204:
+        fail("a message with control bytes: want 204, got %d %s" % (st, b[:200]))
+    hub = must("GET", "/api/v1/studies/%s/care" % STUDY, 200, headers=ADMIN)["hub"]
+    if hub["message"] != "bad byte line two":
+        fail("control bytes in a message must be stored as spaces: %r" % hub["message"])
+    ok("a message with control bytes is taken, shown with spaces")
     for hdr, want in [({}, 401), (ADMIN, 403), ({"Authorization": "Bearer not-a-token"}, 401)]:
         st, _ = request("POST", "/api/v1/devices/status",
                         {"battery_pct": 1, "signal_dbm": -1, "spool_used_pct": 1,
