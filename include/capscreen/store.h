@@ -39,8 +39,9 @@
 #define CS_REPORT_MAX 16384    /* a report's content (JSON text), NUL included */
 #define CS_DETAIL_MAX 512      /* an audit entry's detail, NUL included */
 #define CS_STORE_SCHEMA_VERSION \
-    12 /* 8: reading time; 9: report addenda; 10: several servers;
-                                      11: polyp operating points; 12: training studies */
+    13 /* 8: reading time; 9: report addenda; 10: several servers;
+                                      11: polyp operating points; 12: training studies;
+                                      13: an index of open alerts */
 
 typedef struct cs_store cs_store;
 
@@ -720,6 +721,12 @@ cs_status cs_store_alert_raise(cs_store *s, cs_alert_rec *rec, bool *raised,
                                cs_check_outcome *outcome, cs_error *err) CS_WARN_UNUSED;
 /* The study's alerts, newest first. *out is malloc'd (NULL when *n is 0). */
 cs_status cs_store_alerts_list(cs_store *s, const char *study, cs_alert_rec **out, size_t *n,
+                               cs_error *err) CS_WARN_UNUSED;
+/* The open (unacknowledged) alerts of every study, oldest first, at most
+ * `max`: the monitor shows a study that has one even when it is not live
+ * (a call request before the hub started, an alert left open at close).
+ * *out is malloc'd (NULL when *n is 0). */
+cs_status cs_store_alerts_open(cs_store *s, size_t max, cs_alert_rec **out, size_t *n,
                                cs_error *err) CS_WARN_UNUSED;
 /* Acknowledge alert `id` of `study`: NOT_FOUND (no such alert of that
  * study), CONFLICT (acknowledged already; *out holds who and when). *out

@@ -572,6 +572,13 @@ cs_status cs_store_alerts_list(cs_store *s, const char *study, cs_alert_rec **ou
     return s->ops->alerts_list(s, study, out, n, err);
 }
 
+cs_status cs_store_alerts_open(cs_store *s, size_t max, cs_alert_rec **out, size_t *n,
+                               cs_error *err)
+{
+    CHECK(s && out && n);
+    return s->ops->alerts_open(s, max, out, n, err);
+}
+
 cs_status cs_store_alert_ack(cs_store *s, const char *study, int64_t id, const char *by,
                              int64_t at_ms, cs_check_outcome *outcome, cs_alert_rec *out,
                              cs_error *err)

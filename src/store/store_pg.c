@@ -231,6 +231,8 @@ static const char *const MIGRATIONS[] = {
      "ALTER TABLE frames ADD COLUMN polyp_threshold DOUBLE PRECISION;"),
     /* 12: a study's purpose (cs_study_rec.training); see store_backend.h. */
     CS_MIGRATION_12,
+    /* 13: an index of the open alerts; see store_backend.h. */
+    CS_MIGRATION_13,
 };
 #define N_MIGRATIONS ((int)(sizeof MIGRATIONS / sizeof MIGRATIONS[0]))
 
@@ -501,7 +503,8 @@ static cs_status migrate(pg_store *q, cs_error *err)
                                         "migration to schema 9 (report addenda)",
                                         "migration to schema 10 (several servers)",
                                         "migration to schema 11 (polyp operating points)",
-                                        "migration to schema 12 (training studies)"};
+                                        "migration to schema 12 (training studies)",
+                                        "migration to schema 13 (open alerts index)"};
     _Static_assert(sizeof names / sizeof names[0] == N_MIGRATIONS, "a name per migration");
     for (int v = version; v < N_MIGRATIONS && r == CS_OK; v++) {
         if ((r = pg_begin(q, &in_tx, err)) != CS_OK ||
@@ -1334,6 +1337,7 @@ static const cs_store_ops PG_OPS = {
     .study_protocol_get = pg_study_protocol_get,
     .alert_raise = pg_alert_raise,
     .alerts_list = pg_alerts_list,
+    .alerts_open = pg_alerts_open,
     .alert_ack = pg_alert_ack,
     .alerts_due = pg_alerts_due,
     .alert_delivery = pg_alert_delivery,

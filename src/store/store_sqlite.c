@@ -256,6 +256,8 @@ static const char *const MIGRATIONS[] = {
      * cases before it (their case made by `capscreen study import`) are
      * training studies too. */
     CS_MIGRATION_12,
+    /* 13: an index of the open alerts; see store_backend.h. */
+    CS_MIGRATION_13,
 };
 #define N_MIGRATIONS ((int)(sizeof MIGRATIONS / sizeof MIGRATIONS[0]))
 
@@ -1263,6 +1265,7 @@ static const cs_store_ops SQLITE_OPS = {
     .study_protocol_get = sq_study_protocol_get,
     .alert_raise = sq_alert_raise,
     .alerts_list = sq_alerts_list,
+    .alerts_open = sq_alerts_open,
     .alert_ack = sq_alert_ack,
     .alerts_due = sq_alerts_due,
     .alert_delivery = sq_alert_delivery,

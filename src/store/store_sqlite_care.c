@@ -223,6 +223,14 @@ cs_status sq_alerts_list(cs_store *s, const char *study, cs_alert_rec **out, siz
                    read_alert, out, n, "list alerts", err, sq_text(study));
 }
 
+cs_status sq_alerts_open(cs_store *s, size_t max, cs_alert_rec **out, size_t *n, cs_error *err)
+{
+    return sq_list(SQ(s),
+                   "SELECT " ALERT_COLS " FROM alerts WHERE acked_at_ms = 0 ORDER BY id LIMIT ?",
+                   read_alert, out, n, "list open alerts", err,
+                   sq_i64(max > INT64_MAX ? INT64_MAX : (int64_t)max));
+}
+
 cs_status sq_alert_ack(cs_store *s, const char *study, int64_t id, const char *by, int64_t at_ms,
                        cs_check_outcome *outcome, cs_alert_rec *out, cs_error *err)
 {

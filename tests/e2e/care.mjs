@@ -7,8 +7,9 @@
 // call: call_requested on the monitor; an alert acknowledged with one
 // click leaves the tile. The patient page passes axe-core's WCAG 2.1 AA
 // rules, refuses a wrong code and says plainly when the code has ended;
-// another study's code shows that study, never this one. No console error,
-// page error or CSP violation on the way.
+// another study's code shows that study, never this one; closed with
+// alerts still open, the tile stays, marked closed, until the last is
+// acknowledged. No console error, page error or CSP violation on the way.
 //
 // Environment (tests/e2e/care.sh): CS_URL, CS_ADMIN_TOKEN, CS_COORD_USER,
 // CS_COORD_PASS, CS_STUDY, CS_PATIENT_CODE, CS_DEVICE_TOKEN,
@@ -159,6 +160,19 @@ try {
     });
     assert(r.status === 200, `close: HTTP ${r.status}`);
     await patient.waitForFunction(() => /has ended/.test(document.querySelector('[data-testid="code-error"]').textContent));
+  });
+
+  await check('a study closed with open alerts stays on the monitor, marked, until each is acknowledged', async () => {
+    await staff.waitForFunction((sel) => document.querySelector(`${sel} [data-testid="tile-status"]`)?.textContent === 'Closed, with open alerts', tile);
+    const open = await staff.locator(`${tile} [data-testid^="ack-"]`).count();
+    assert(open > 0, 'a closed tile with no alert to acknowledge');
+    for (let i = 0; i < open; i++) {
+      const before = await staff.locator(`${tile} [data-testid^="ack-"]`).count();
+      await staff.click(`${tile} [data-testid^="ack-"] >> nth=0`);
+      if (before > 1) {
+        await staff.waitForFunction(([sel, n]) => document.querySelectorAll(`${sel} [data-testid^="ack-"]`).length === n, [tile, before - 1]);
+      }
+    }
     await staff.waitForSelector(tile, { state: 'detached' });
   });
 

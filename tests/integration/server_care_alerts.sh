@@ -8,6 +8,9 @@
 #     raises `no_frames` (key "none"); one whose recorder goes to "error"
 #     before any byte raises `recording_ended_incomplete`: both studies were
 #     on the monitor with no alert at all;
+#   - a study that is not live (a patient's call before the hub started, a
+#     study closed with an alert still open) is on the monitor until its
+#     alerts are acknowledged: it used to be on no screen;
 #   - a recorder message with a line break (written by the recorder into
 #     the uplink's health file) reaches the server with the report: the
 #     server refused such reports whole (400) and the uplink retried them
@@ -85,7 +88,41 @@ status 5 recording # reported again: still one alert, not one per report
 [ "$(alert_kinds "$A" | grep -cx no_frames)" = 1 ] || die "no_frames raised twice: $(alert_kinds "$A")"
 ok "a recorder recording with no frames raises no_frames; an error before any frame raises recording_ended_incomplete"
 
-# 3. A recorder message with a line break, through the real uplink.
+# 3. Studies that are not live stay on the monitor while they have an open
+# alert: a patient's call before the hub started, alerts left open at close.
+coord() { local m=$1 p=$2; shift 2; http "$m" "$p" -b "$T/coord.jar" -H "X-CSRF-Token: $CSRF" "$@"; }
+# tile STUDY EXPR: EXPR of the study's monitor tile (t), "absent" without one
+tile() {
+    admin GET /api/v1/monitor
+    expect_code 200 "monitor"
+    json_get "$T/body" "(lambda t: ($2) if t else 'absent')(next((s for s in d['studies'] if s['study'] == '$1'), None))"
+}
+http POST /api/v1/studies -H "Authorization: Bearer $ADMIN_TOKEN" -d '{"label": "prep day"}'
+expect_code 201 "study create"
+C=$(json_get "$T/body" 'd["study"]')
+C_PATIENT=$(json_get "$T/body" 'd["patient_code"]')
+[ "$(tile "$C" 't')" = absent ] || die "a study with no hub and no alert is on the monitor"
+http POST /api/v1/patient/call -H "Authorization: Bearer $C_PATIENT" -d '{}'
+expect_code 200 "the patient's call before the hub started"
+[ "$(tile "$C" '[t["live"], t["closed"], [a["kind"] for a in t["open_alerts"]]]')" = \
+    "[False, False, ['call_requested']]" ] || die "the call is on no monitor tile: $(tile "$C" 't')"
+CALL=$(tile "$C" 't["open_alerts"][0]["id"]')
+coord POST "/api/v1/studies/$C/alerts/$CALL/ack" -d '{}'
+expect_code 200 "ack of the call"
+[ "$(tile "$C" 't')" = absent ] || die "an acknowledged call keeps a study that is not live on the monitor"
+ok "a call before the hub started is on the monitor until acknowledged"
+coord POST "/api/v1/studies/$B/close" -d '{}'
+expect_code 200 "close of a study with an open alert"
+[ "$(tile "$B" '[t["live"], t["closed"]]')" = "[False, True]" ] ||
+    die "a study closed with an open alert left the monitor: $(tile "$B" 't')"
+for id in $(tile "$B" '" ".join(str(a["id"]) for a in t["open_alerts"])'); do
+    coord POST "/api/v1/studies/$B/alerts/$id/ack" -d '{}'
+    expect_code 200 "ack on a closed study"
+done
+[ "$(tile "$B" 't')" = absent ] || die "a closed study with every alert acknowledged is still on the monitor"
+ok "a study closed with open alerts stays on the monitor until they are acknowledged"
+
+# 4. A recorder message with a line break, through the real uplink.
 http POST /api/v1/studies -H "Authorization: Bearer $ADMIN_TOKEN" -d '{"label": "uplink"}'
 expect_code 201 "study create"
 STUDY=$(json_get "$T/body" 'd["study"]')

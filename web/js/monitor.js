@@ -75,7 +75,10 @@ export async function mountMonitor(main) {
         }, 'Acknowledge')));
       clear(t.el).append(
         h('header.tile-head', h('h2', { id: `t-${s.study}` }, s.label || s.study),
-          h('span.tile-stage-name', { testid: 'tile-stage' }, label(s.stage))),
+          h('span.tile-stage-name', { testid: 'tile-stage' }, label(s.stage)),
+          // Shown only for its open alerts: say why it is here.
+          s.live === false ? h('span.tile-status', { testid: 'tile-status' },
+            s.closed ? 'Closed, with open alerts' : 'Not live yet') : null),
         h('div.tile-body', t.img,
           h('dl.tile-facts',
             h('dt', 'Since first frames'), h('dd', timed('since', s.first_byte_ms)),

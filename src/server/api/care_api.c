@@ -292,23 +292,55 @@ static json_t *tile_json(const cs_api *api, const cs_study_rec *sr, const cs_car
                      "hub", hub_json(&f->hub), "open_alerts", open, "prep_done", prep);
 }
 
+/* Alerts ordered by study, to find a study's among them. */
+static int alert_study_cmp(const void *a, const void *b)
+{
+    return strcmp(((const cs_alert_rec *)a)->study, ((const cs_alert_rec *)b)->study);
+}
+
+/* The open alerts the monitor reads at most: far more than a ward can have
+ * open; past it a study not live may miss its tile (and is logged). */
+#define MONITOR_OPEN_ALERTS_MAX 10000
+
 json_t *cs_api_monitor_json(const cs_api *api, cs_error *err)
 {
     cs_study_rec *studies = NULL;
-    size_t n = 0;
-    if (cs_store_studies_list(api->store, &studies, &n, err) != CS_OK)
+    cs_alert_rec *open = NULL;
+    size_t n = 0, n_open = 0;
+    if (cs_store_alerts_open(api->store, MONITOR_OPEN_ALERTS_MAX, &open, &n_open, err) != CS_OK)
         return NULL;
+    if (n_open == MONITOR_OPEN_ALERTS_MAX)
+        fprintf(stderr,
+                "capscreen: monitor: %d open alerts or more: studies that are not live "
+                "may be missing from the monitor\n",
+                MONITOR_OPEN_ALERTS_MAX);
+    if (n_open)
+        qsort(open, n_open, sizeof *open, alert_study_cmp);
+    if (cs_store_studies_list(api->store, &studies, &n, err) != CS_OK) {
+        free(open);
+        return NULL;
+    }
     json_t *tiles = json_array();
     for (size_t i = 0; i < n; i++) {
         cs_care_facts f;
-        if (studies[i].closed_at_ms || studies[i].training)
-            continue; /* no live patient study */
+        if (studies[i].training)
+            continue; /* no patient's study */
+        /* A study not live (closed, not started, imported) is shown while it
+         * has an open alert: a patient's call request before the hub
+         * started, or an alert left open when the study was closed, would
+         * otherwise be on no screen. */
+        cs_alert_rec key;
+        snprintf(key.study, sizeof key.study, "%s", studies[i].id);
+        bool has_open = n_open && bsearch(&key, open, n_open, sizeof *open, alert_study_cmp);
+        if (studies[i].closed_at_ms && !has_open)
+            continue;
         if (cs_care_facts_of(api->care, &studies[i], &f, err) != CS_OK) {
             json_decref(tiles);
             tiles = NULL;
             break;
         }
-        if (!cs_care_is_live(&studies[i], &f.hub))
+        bool live = cs_care_is_live(&studies[i], &f.hub);
+        if (!live && !has_open)
             continue; /* not started, or imported from a file */
         json_t *t = tile_json(api, &studies[i], &f, err);
         if (!t) {
@@ -316,9 +348,12 @@ json_t *cs_api_monitor_json(const cs_api *api, cs_error *err)
             tiles = NULL;
             break;
         }
+        json_object_set_new(t, "live", json_boolean(live));
+        json_object_set_new(t, "closed", json_boolean(studies[i].closed_at_ms != 0));
         json_array_append_new(tiles, t);
     }
     free(studies);
+    free(open);
     return tiles ? json_pack("{s:o}", "studies", tiles) : NULL;
 }
 

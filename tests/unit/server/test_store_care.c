@@ -1,7 +1,7 @@
 /* test_store_care.c - the store's live care calls (schema 4, store.h):
  * one alert per (study, kind, key) with its id given back either way; an
  * unknown study refused; acknowledging once (CONFLICT after, NOT_FOUND for
- * another study's alert); the webhook outbox (due by time, oldest first,
+ * another study's alert); the open alerts of every study (the monitor's); the webhook outbox (due by time, oldest first,
  * delivered ones gone); the hub status with the report it replaced; the
  * protocol set once; range checks before the backend is reached; a
  * patient code that ends when it expires or the study closes; prep ticks;
@@ -74,6 +74,47 @@ static void an_alert_is_acknowledged_once(void **state)
     assert_int_equal(out, CS_CHECK_CONFLICT);
     assert_string_equal(got.acked_by, "ann");
     assert_int_equal(cs_store_alert_ack(f->s, "s1", a.id, "", 8000, &out, &got, &e), CS_ERR_ARG);
+}
+
+static void open_alerts_of_every_study_oldest_first(void **state)
+{
+    fx *f = *state;
+    cs_error e = {0};
+    bool raised;
+    cs_check_outcome out;
+    fx_study(f->s, "s1", 1000);
+    fx_study(f->s, "s2", 1000);
+    cs_alert_rec a = alert("s1", "call_requested", "after-0", 5000);
+    cs_alert_rec b = alert("s2", "bleeding", "1", 6000);
+    cs_alert_rec c = alert("s1", "no_frames", "none", 7000);
+    assert_int_equal(cs_store_alert_raise(f->s, &a, &raised, &out, &e), CS_OK);
+    assert_int_equal(cs_store_alert_raise(f->s, &b, &raised, &out, &e), CS_OK);
+    assert_int_equal(cs_store_alert_raise(f->s, &c, &raised, &out, &e), CS_OK);
+    cs_alert_rec *al = NULL;
+    size_t n = 0;
+    assert_int_equal(cs_store_alerts_open(f->s, 10, &al, &n, &e), CS_OK);
+    assert_int_equal(n, 3);
+    assert_int_equal(al[0].id, a.id);
+    assert_string_equal(al[1].study, "s2");
+    assert_int_equal(al[2].id, c.id);
+    free(al);
+    /* acknowledged: no longer open */
+    cs_alert_rec got;
+    assert_int_equal(cs_store_alert_ack(f->s, "s1", a.id, "ann", 8000, &out, &got, &e), CS_OK);
+    assert_int_equal(cs_store_alerts_open(f->s, 10, &al, &n, &e), CS_OK);
+    assert_int_equal(n, 2);
+    assert_int_equal(al[0].id, b.id);
+    free(al);
+    /* at most max */
+    assert_int_equal(cs_store_alerts_open(f->s, 1, &al, &n, &e), CS_OK);
+    assert_int_equal(n, 1);
+    assert_int_equal(al[0].id, b.id);
+    free(al);
+    assert_int_equal(cs_store_alert_ack(f->s, "s2", b.id, "ann", 8000, &out, &got, &e), CS_OK);
+    assert_int_equal(cs_store_alert_ack(f->s, "s1", c.id, "ann", 8000, &out, &got, &e), CS_OK);
+    assert_int_equal(cs_store_alerts_open(f->s, 10, &al, &n, &e), CS_OK);
+    assert_int_equal(n, 0);
+    free(al);
 }
 
 static void the_outbox_gives_due_alerts_oldest_first(void **state)
@@ -373,6 +414,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(an_alert_is_raised_once_per_key, fx_open, fx_close),
         cmocka_unit_test_setup_teardown(an_alert_is_acknowledged_once, fx_open, fx_close),
+        cmocka_unit_test_setup_teardown(open_alerts_of_every_study_oldest_first, fx_open, fx_close),
         cmocka_unit_test_setup_teardown(the_outbox_gives_due_alerts_oldest_first, fx_open,
                                         fx_close),
         cmocka_unit_test_setup_teardown(a_due_alert_is_claimed_by_one_worker, fx_open, fx_close),
