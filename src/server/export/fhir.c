@@ -61,6 +61,7 @@ typedef struct ctx {
     json_t *media_refs; /* DiagnosticReport.media */
     json_t *key_seqs;   /* [seq, fullUrl] pairs of key frames */
     bool nomem;
+    bool bad_text; /* the report's text could not be put in the Bundle */
 } ctx;
 
 /* ---- small helpers ------------------------------------------------------- */
@@ -484,7 +485,14 @@ static void add_finding(ctx *c, const json_t *f)
 
 static void add_cc_clear(ctx *c)
 {
-    const json_t *cc = json_object_get(c->content, "cc_clear");
+    /* The scores in force, as the report signed them: the reader's, else a
+     * migrated old grade (derived.cc_clear; docs/clinical-record.md). The
+     * content's own cc_clear holds only the reader's: a report graded in
+     * the old words had no CC-CLEAR in the record at all. An older record
+     * without derived.cc_clear falls back to the content's. */
+    const json_t *cc = json_object_get(c->derived, "cc_clear");
+    if (!json_is_object(cc))
+        cc = json_object_get(c->content, "cc_clear");
     if (!json_is_object(cc))
         return;
     json_t *comps = json_array();
@@ -617,17 +625,31 @@ static char *conclusion(const ctx *c, const json_t *addenda)
     json_array_foreach(addenda, i, a)
     {
         const char *body = str(a, "text");
-        if (!body)
+        if (!body || !*body)
             continue;
         const char *who = str(a, "by") ? str(a, "by") : str(a, "author");
         const char *why = str(a, "reason");
         char when[40] = "";
         if (!instant(int_member(a, "at_ms"), when))
             instant(int_member(a, "created_at_ms"), when);
-        snprintf(line, sizeof line, "Addendum %zu (%s%s%s%s%s): ", i + 1, when[0] ? when : "",
-                 who ? (when[0] ? ", by " : "by ") : "", who ? who : "", why ? "; reason: " : "",
-                 why ? why : "");
-        add_para(&t, line, body);
+        /* Piece by piece, never through a fixed buffer: a long reason was
+         * cut there (in a multi-byte character, the whole conclusion was
+         * then no valid text and left out of the Bundle). */
+        if (t.len)
+            add_text(&t, "\n\n");
+        snprintf(line, sizeof line, "Addendum %zu (", i + 1);
+        add_text(&t, line);
+        add_text(&t, when);
+        if (who) {
+            add_text(&t, when[0] ? ", by " : "by ");
+            add_text(&t, who);
+        }
+        if (why) {
+            add_text(&t, "; reason: ");
+            add_text(&t, why);
+        }
+        add_text(&t, "): ");
+        add_text(&t, body);
     }
     if (t.nomem) {
         free(t.buf);
@@ -681,7 +703,11 @@ static void add_report(ctx *c, const char *status, const json_t *addenda,
     char *concl = conclusion(c, addenda);
     if (!concl)
         c->nomem = true;
-    put_str(res, "conclusion", concl);
+    /* The signed text must be in the Bundle whole or the Bundle not made:
+     * a conclusion jansson cannot take (not UTF-8) is an error, never a
+     * member quietly left out. */
+    if (concl && *concl && json_object_set_new(res, "conclusion", json_string(concl)) != 0)
+        c->bad_text = true;
     free(concl);
     /* Put the report right after the Patient (or first): receivers look
      * for it there. */
@@ -768,6 +794,11 @@ cs_status cs_fhir_bundle(const json_t *record, const cs_fhir_opts *opts, json_t 
     if (!b || c.nomem) {
         json_decref(b);
         return cs_error_set(err, CS_ERR_NOMEM, "out of memory building the FHIR Bundle");
+    }
+    if (c.bad_text) {
+        json_decref(b);
+        return cs_error_set(err, CS_ERR_CORRUPT,
+                            "the report's text is not valid UTF-8: no Bundle is made without it");
     }
     *out = b;
     return CS_OK;

@@ -272,6 +272,71 @@ static void signed_is_final_and_addenda_appended(void **state)
     json_decref(rec);
 }
 
+/* A long reason in multi-byte characters (255 bytes, the most an addendum
+ * takes) used to be cut in a 256-byte buffer: mid-character, the whole
+ * conclusion was no valid text and left out of the Bundle. */
+static void a_long_addendum_reason_is_kept_whole(void **state)
+{
+    (void)state;
+    json_t *rec = load(FULL);
+    json_t *rep = json_object_get(rec, "report");
+    json_object_set_new(rep, "state", json_string("signed"));
+    json_object_set_new(rep, "signed_by", json_string("cons"));
+    json_object_set_new(rep, "signed_at_ms", json_integer(1767232800000));
+    char reason[256] = "";
+    for (int i = 0; i < 84; i++)
+        strcat(reason, "\xe2\x82\xac"); /* the euro sign, 3 bytes */
+    strcat(reason, "END");
+    assert_int_equal(strlen(reason), 255);
+    json_object_set_new(rep, "addenda",
+                        json_pack("[{s:s, s:I, s:s, s:s}]", "by", "cons", "at_ms",
+                                  (json_int_t)1767319200000, "reason", reason, "text",
+                                  "Tubular adenoma."));
+    json_t *b = build(rec);
+    const char *concl = s(one(b, "DiagnosticReport"), "conclusion");
+    assert_non_null(concl);
+    assert_non_null(strstr(concl, "One polyp."));
+    char want[400];
+    snprintf(want, sizeof want, "; reason: %s): Tubular adenoma.", reason);
+    assert_non_null(strstr(concl, want));
+    json_decref(b);
+    json_decref(rec);
+}
+
+/* A report graded in the old words has its scores in derived.cc_clear
+ * (source migrated_grade) and none in content.cc_clear: the record must
+ * carry the scores the report was signed with. */
+static void migrated_cc_clear_scores_are_exported(void **state)
+{
+    (void)state;
+    json_t *rec = load(FULL);
+    json_t *rep = json_object_get(rec, "report");
+    json_object_del(json_object_get(rep, "content"), "cc_clear");
+    json_t *derived = json_object_get(rep, "derived");
+    json_object_set_new(
+        derived, "cc_clear",
+        json_pack("{s:i, s:i, s:i}", "right_colon", 1, "transverse_colon", 1, "left_colon", 2));
+    json_object_set_new(derived, "cc_clear_total", json_integer(4));
+    json_object_set_new(derived, "cleansing_adequacy", json_string("inadequate"));
+    json_t *b = build(rec);
+    json_t *obs[8];
+    size_t n = resources(b, "Observation", obs, 8), found = 0;
+    for (size_t i = 0; i < n && n <= 8; i++) {
+        json_t *code =
+            json_array_get(json_object_get(json_object_get(obs[i], "code"), "coding"), 0);
+        const char *c = s(code, "code");
+        if (!c || strcmp(c, "cc-clear") != 0)
+            continue;
+        found++;
+        assert_int_equal(json_integer_value(json_object_get(obs[i], "valueInteger")), 4);
+        /* three segment scores and the adequacy */
+        assert_true(json_array_size(json_object_get(obs[i], "component")) >= 3);
+    }
+    assert_int_equal(found, 1);
+    json_decref(b);
+    json_decref(rec);
+}
+
 static void optional_data_missing_or_bad_is_left_out(void **state)
 {
     (void)state;
@@ -403,6 +468,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(draft_is_preliminary_and_maps_everything),
         cmocka_unit_test(signed_is_final_and_addenda_appended),
+        cmocka_unit_test(a_long_addendum_reason_is_kept_whole),
+        cmocka_unit_test(migrated_cc_clear_scores_are_exported),
         cmocka_unit_test(optional_data_missing_or_bad_is_left_out),
         cmocka_unit_test(output_is_deterministic),
         cmocka_unit_test(bad_records_are_refused),
