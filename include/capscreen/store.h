@@ -484,7 +484,9 @@ typedef struct cs_mark_rec {
     int64_t at_ms;
 } cs_mark_rec;
 
-/* Insert or replace (LOCKED once the report is signed). */
+/* Insert or replace (LOCKED once the report is signed). A landmark set
+ * again keeps its first at_ms (the care loop's boosters count from it);
+ * a cleansing grade takes the new one. */
 cs_status cs_store_mark_set(cs_store *s, const char *study, const cs_mark_rec *m,
                             cs_change_outcome *out, cs_error *err) CS_WARN_UNUSED;
 /* NOT_FOUND when there is no such mark; LOCKED once the report is signed. */

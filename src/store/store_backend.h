@@ -59,6 +59,14 @@ void cs_basis_end(cs_basis *b, char hex[CS_REPORT_BASIS_HEX]);
 #define CS_MIGRATION_13 \
     "CREATE INDEX IF NOT EXISTS alerts_open ON alerts (id) WHERE acked_at_ms = 0;"
 
+/* A mark set again: a landmark keeps the time it was first marked (the
+ * care loop counts the boosters from it: a reader moving small-bowel
+ * entry to another frame hours later must not put the patient's booster
+ * off by as long); a cleansing grade takes the time of its latest edit.
+ * The same on both backends (excluded/EXCLUDED are one name to SQL). */
+#define CS_MARK_AT_MS_ON_UPDATE \
+    "CASE WHEN marks.kind = 'landmark' THEN marks.at_ms ELSE excluded.at_ms END"
+
 /* The purpose column's text for a study record, and back. */
 static inline const char *cs_study_purpose(const cs_study_rec *s)
 {

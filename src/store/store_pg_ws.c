@@ -559,7 +559,7 @@ cs_status pg_mark_set(cs_store *s, const char *study, const cs_mark_rec *m, cs_c
                     "INSERT INTO marks (study, kind, key, value, seq, set_by, at_ms)"
                     " VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (study, kind, key)"
                     " DO UPDATE SET value = EXCLUDED.value, seq = EXCLUDED.seq,"
-                    " set_by = EXCLUDED.set_by, at_ms = EXCLUDED.at_ms",
+                    " set_by = EXCLUDED.set_by, at_ms = " CS_MARK_AT_MS_ON_UPDATE,
                     NULL, err, pg_text(study), pg_text(m->kind), pg_text(m->key), pg_text(m->value),
                     pg_i64(m->seq), pg_text(m->by), pg_i64(m->at_ms))) != CS_OK)
         goto fail;

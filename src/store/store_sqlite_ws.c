@@ -595,8 +595,10 @@ cs_status sq_mark_set(cs_store *s, const char *study, const cs_mark_rec *m, cs_c
     if (r != CS_OK || (r = check_open(q, study, out, err)) != CS_OK || *out != CS_CHANGE_OK)
         goto fail;
     if ((r = run(q,
-                 "INSERT OR REPLACE INTO marks (study, kind, key, value, seq, set_by, at_ms)"
-                 " VALUES (?,?,?,?,?,?,?)",
+                 "INSERT INTO marks (study, kind, key, value, seq, set_by, at_ms)"
+                 " VALUES (?,?,?,?,?,?,?) ON CONFLICT (study, kind, key)"
+                 " DO UPDATE SET value = excluded.value, seq = excluded.seq,"
+                 " set_by = excluded.set_by, at_ms = " CS_MARK_AT_MS_ON_UPDATE,
                  NULL, err, sq_text(study), sq_text(m->kind), sq_text(m->key), sq_text(m->value),
                  sq_i64(m->seq), sq_text(m->by), sq_i64(m->at_ms))) != CS_OK)
         goto fail;

@@ -11,6 +11,8 @@
 #   - a study that is not live (a patient's call before the hub started, a
 #     study closed with an alert still open) is on the monitor until its
 #     alerts are acknowledged: it used to be on no screen;
+#   - small-bowel entry marked again (another frame) keeps the booster's
+#     time: each re-mark used to put the patient's booster off;
 #   - a recorder message with a line break (written by the recorder into
 #     the uplink's health file) reaches the server with the report: the
 #     server refused such reports whole (400) and the uplink retried them
@@ -25,7 +27,9 @@ DEMO=$CS_SOURCE_DIR/samples/demo/frames
 cat >"$T/protocol.json" <<'JSON'
 {"protocol_version": 1, "name": "care alerts test", "no_frames_alert_s": 2,
  "hub_offline_alert_s": 600, "spool_full_pct": 90, "gastric_retention_alert_s": 600,
- "end_of_recording_incomplete": true, "bleeding_live": true}
+ "end_of_recording_incomplete": true, "bleeding_live": true,
+ "boosters": [{"id": "booster_1", "after": "small_bowel_entry", "delay_s": 3600,
+               "instruction": "Drink booster one."}]}
 JSON
 echo "pw-coord-0123456789" | "$CAPSCREEN" user add --data "$T/data" --name coord \
     --role coordinator >/dev/null 2>"$T/e" || die "user add: $(cat "$T/e")"
@@ -121,6 +125,34 @@ for id in $(tile "$B" '" ".join(str(a["id"]) for a in t["open_alerts"])'); do
 done
 [ "$(tile "$B" 't')" = absent ] || die "a closed study with every alert acknowledged is still on the monitor"
 ok "a study closed with open alerts stays on the monitor until they are acknowledged"
+
+# 5. Small-bowel entry marked again (a second click, a reader's correction
+# of the frame) keeps the time it was first marked: the boosters count
+# from it, and every re-mark used to put them off by as long.
+new_device
+mkdir -p "$T/f5"
+for n in 0001 0002 0003; do ln -s "$DEMO/demo-$n.jpg" "$T/f5/"; done
+"$CAPSCREEN" pack --fps 4 "$T/f5" "$T/f5.csfs" >/dev/null
+tus_create "$TOKEN" -H "Upload-Length: $(stat -c %s "$T/f5.csfs")" "${OCTET[@]}" --data-binary @"$T/f5.csfs"
+expect_code 201 "upload"
+wait_analysed "$STUDY" 3
+booster_due_at() {
+    http GET /api/v1/patient -H "Authorization: Bearer $PATIENT_CODE"
+    expect_code 200 "the patient's page"
+    json_get "$T/body" '[b["due_at_ms"] for b in d["boosters"] if b["id"] == "booster_1"][0]'
+}
+coord POST "/api/v1/studies/$STUDY/stage" -d '{"stage": "small_bowel", "seq": 0}'
+expect_code 200 "small bowel marked"
+DUE=$(booster_due_at)
+[ "$DUE" != None ] || die "no booster time after small-bowel entry was marked"
+later_than() { [ "$(date +%s%3N)" -gt $(($1 + 1100)) ]; }
+MARKED=$(date +%s%3N)
+wait_until 5 "a second to pass" later_than "$MARKED"
+coord POST "/api/v1/studies/$STUDY/stage" -d '{"stage": "small_bowel", "seq": 2}'
+expect_code 200 "small bowel marked again, at another frame"
+[ "$(booster_due_at)" = "$DUE" ] ||
+    die "re-marking small-bowel entry moved the booster from $DUE to $(booster_due_at)"
+ok "re-marking small-bowel entry keeps the booster's time"
 
 # 4. A recorder message with a line break, through the real uplink.
 http POST /api/v1/studies -H "Authorization: Bearer $ADMIN_TOKEN" -d '{"label": "uplink"}'

@@ -732,8 +732,13 @@ static void marks_are_one_per_key_and_replaced(void **state)
     assert_int_equal(cs_store_mark_set(f->s, "s", &m, &out, &e), CS_OK);
     assert_int_equal(out, CS_CHANGE_OK);
     m.seq = 120;
+    m.at_ms = 50000; /* moved to another frame later, by someone else */
+    snprintf(m.by, sizeof m.by, "bob");
     assert_int_equal(cs_store_mark_set(f->s, "s", &m, &out, &e), CS_OK);
     cs_mark_rec c = mark("cleansing", "small_bowel", "good", -1);
+    assert_int_equal(cs_store_mark_set(f->s, "s", &c, &out, &e), CS_OK);
+    c.at_ms = 60000; /* a grade edited takes its new time */
+    snprintf(c.value, sizeof c.value, "fair");
     assert_int_equal(cs_store_mark_set(f->s, "s", &c, &out, &e), CS_OK);
     assert_int_equal(cs_store_mark_set(f->s, "nostudy", &c, &out, &e), CS_OK);
     assert_int_equal(out, CS_CHANGE_NOT_FOUND);
@@ -742,11 +747,15 @@ static void marks_are_one_per_key_and_replaced(void **state)
     assert_int_equal(cs_store_marks_list(f->s, "s", &v, &n, &e), CS_OK);
     assert_int_equal(n, 2);
     assert_string_equal(v[0].kind, "cleansing");
-    assert_string_equal(v[0].value, "good");
+    assert_string_equal(v[0].value, "fair");
     assert_int_equal(v[0].seq, -1);
+    assert_int_equal(v[0].at_ms, 60000);
     assert_string_equal(v[1].key, "first_caecal");
     assert_int_equal(v[1].seq, 120);
-    assert_string_equal(v[1].by, "ann");
+    assert_string_equal(v[1].by, "bob");
+    /* a landmark keeps the time it was first marked (the boosters count
+     * from it: a correction must not put them off) */
+    assert_int_equal(v[1].at_ms, 9100);
     free(v);
     assert_int_equal(cs_store_mark_delete(f->s, "s", "landmark", "first_caecal", &out, &e), CS_OK);
     assert_int_equal(out, CS_CHANGE_OK);
