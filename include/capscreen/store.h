@@ -883,6 +883,13 @@ typedef struct cs_pacs_export_rec {
 cs_status cs_store_pacs_enqueue(cs_store *s, const char *study, const char *by, int64_t now_ms,
                                 cs_check_outcome *outcome, cs_pacs_export_rec *out,
                                 cs_error *err) CS_WARN_UNUSED;
+/* Queue, as cs_store_pacs_enqueue would, every clinical study whose
+ * report is signed and whose export was never requested: signed while
+ * the export was off, or lost between the signing and its queueing (a
+ * crash, a store error). Requests already made are left as they are.
+ * *queued gets how many were queued. */
+cs_status cs_store_pacs_enqueue_unrequested(cs_store *s, const char *by, int64_t now_ms,
+                                            int *queued, cs_error *err) CS_WARN_UNUSED;
 /* The study's export; *found false when it was never requested. */
 cs_status cs_store_pacs_get(cs_store *s, const char *study, bool *found, cs_pacs_export_rec *out,
                             cs_error *err) CS_WARN_UNUSED;

@@ -572,6 +572,14 @@ cs_status cs_store_alerts_list(cs_store *s, const char *study, cs_alert_rec **ou
     return s->ops->alerts_list(s, study, out, n, err);
 }
 
+cs_status cs_store_pacs_enqueue_unrequested(cs_store *s, const char *by, int64_t now_ms,
+                                            int *queued, cs_error *err)
+{
+    CHECK(s && by && queued);
+    *queued = 0;
+    return s->ops->pacs_enqueue_unrequested(s, by, now_ms, queued, err);
+}
+
 cs_status cs_store_alerts_open(cs_store *s, size_t max, cs_alert_rec **out, size_t *n,
                                cs_error *err)
 {

@@ -67,6 +67,17 @@ void cs_basis_end(cs_basis *b, char hex[CS_REPORT_BASIS_HEX]);
 #define CS_MARK_AT_MS_ON_UPDATE \
     "CASE WHEN marks.kind = 'landmark' THEN marks.at_ms ELSE excluded.at_ms END"
 
+/* cs_store_pacs_enqueue_unrequested: the signed clinical reports with no
+ * export row, queued; the same on both backends (placeholders 1: now, 2:
+ * by, given as P1 and P2). */
+#define CS_PACS_UNREQUESTED_SQL(P1, P2)                                                \
+    "INSERT INTO pacs_exports (study, state, requested_at_ms, requested_by, attempts," \
+    " next_attempt_ms, last_error) SELECT r.study, 'queued', CAST(" P1 " AS BIGINT),"  \
+    " CAST(" P2 " AS TEXT), 0, CAST(" P1 " AS BIGINT), ''"                             \
+    " FROM reports r JOIN studies s ON s.id = r.study WHERE r.state = 'signed'"        \
+    " AND s.purpose = 'clinical' AND NOT EXISTS"                                       \
+    " (SELECT 1 FROM pacs_exports p WHERE p.study = r.study)"
+
 /* The purpose column's text for a study record, and back. */
 static inline const char *cs_study_purpose(const cs_study_rec *s)
 {
@@ -205,6 +216,8 @@ typedef struct cs_store_ops {
     cs_status (*alerts_list)(cs_store *s, const char *study, cs_alert_rec **out, size_t *n,
                              cs_error *err);
     cs_status (*alerts_open)(cs_store *s, size_t max, cs_alert_rec **out, size_t *n, cs_error *err);
+    cs_status (*pacs_enqueue_unrequested)(cs_store *s, const char *by, int64_t now_ms, int *queued,
+                                          cs_error *err);
     cs_status (*alert_ack)(cs_store *s, const char *study, int64_t id, const char *by,
                            int64_t at_ms, cs_check_outcome *outcome, cs_alert_rec *out,
                            cs_error *err);

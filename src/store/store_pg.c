@@ -1338,6 +1338,7 @@ static const cs_store_ops PG_OPS = {
     .alert_raise = pg_alert_raise,
     .alerts_list = pg_alerts_list,
     .alerts_open = pg_alerts_open,
+    .pacs_enqueue_unrequested = pg_pacs_enqueue_unrequested,
     .alert_ack = pg_alert_ack,
     .alerts_due = pg_alerts_due,
     .alert_delivery = pg_alert_delivery,

@@ -224,6 +224,8 @@ cs_status pg_alert_raise(cs_store *s, cs_alert_rec *rec, bool *raised, cs_check_
  * q->lock: how another call raises an alert with the change that causes
  * it (a suspected-cancer finding). */
 cs_status pg_alert_insert(pg_store *q, const cs_alert_rec *rec, int *changes, cs_error *err);
+cs_status pg_pacs_enqueue_unrequested(cs_store *s, const char *by, int64_t now_ms, int *queued,
+                                      cs_error *err);
 cs_status pg_alerts_open(cs_store *s, size_t max, cs_alert_rec **out, size_t *n, cs_error *err);
 cs_status pg_alerts_list(cs_store *s, const char *study, cs_alert_rec **out, size_t *n,
                          cs_error *err);

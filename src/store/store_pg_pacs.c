@@ -139,3 +139,16 @@ cs_status pg_pacs_claim(cs_store *s, const cs_pacs_export_rec *seen, int64_t lea
     *claimed = r == CS_OK && changes == 1;
     return r;
 }
+
+/* Two servers starting at once may both find a study unrequested: the
+ * second insert of it does nothing. */
+cs_status pg_pacs_enqueue_unrequested(cs_store *s, const char *by, int64_t now_ms, int *queued,
+                                      cs_error *err)
+{
+    pg_store *q = PGQ(s);
+    pthread_mutex_lock(&q->lock);
+    cs_status r = pg_run(q, CS_PACS_UNREQUESTED_SQL("$1", "$2") " ON CONFLICT (study) DO NOTHING",
+                         queued, err, pg_i64(now_ms), pg_text(by));
+    pthread_mutex_unlock(&q->lock);
+    return r;
+}

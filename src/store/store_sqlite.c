@@ -1266,6 +1266,7 @@ static const cs_store_ops SQLITE_OPS = {
     .alert_raise = sq_alert_raise,
     .alerts_list = sq_alerts_list,
     .alerts_open = sq_alerts_open,
+    .pacs_enqueue_unrequested = sq_pacs_enqueue_unrequested,
     .alert_ack = sq_alert_ack,
     .alerts_due = sq_alerts_due,
     .alert_delivery = sq_alert_delivery,

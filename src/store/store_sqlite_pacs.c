@@ -135,3 +135,14 @@ cs_status sq_pacs_claim(cs_store *s, const cs_pacs_export_rec *seen, int64_t lea
     *claimed = r == CS_OK && changes == 1;
     return r;
 }
+
+cs_status sq_pacs_enqueue_unrequested(cs_store *s, const char *by, int64_t now_ms, int *queued,
+                                      cs_error *err)
+{
+    sq_store *q = SQ(s);
+    pthread_mutex_lock(&q->lock);
+    cs_status r =
+        run(q, CS_PACS_UNREQUESTED_SQL("?1", "?2"), queued, err, sq_i64(now_ms), sq_text(by));
+    pthread_mutex_unlock(&q->lock);
+    return r;
+}

@@ -10,7 +10,8 @@
 # error. With the PACS down the export stays queued,
 # attempts rise and the reason shows; once it is back the export is sent.
 # The route: consultants and admins, 409 for an unsigned report or no
-# PACS configured, audited.
+# PACS configured, audited. A report signed while no PACS was configured
+# (or whose queueing was lost) is sent when the export starts.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 need_python
@@ -312,5 +313,26 @@ expect_code 409 "an export with no PACS configured"
 [ "$(pacs_field "$S1" configured)" = False ] || fail "pacs.configured with no PACS: $(cat "$T/body")"
 [ "$(pacs_field "$S1" state)" = sent ] || fail "the recorded export is gone: $(cat "$T/body")"
 ok "no PACS configured: 409 pacs_not_configured; the study still shows its past export"
+
+# --- signed while the export was off: sent when it starts --------------------
+# (the same path as an export lost between signing and its queueing: the
+# worker's start-up sweep queues every signed report never requested)
+study_with_report "1" '{"nhs_number": "4857773457", "family": "Brown", "given": "Cara",
+    "birth_date": "1970-05-20", "sex": "female"}'
+S4=$STUDY
+B=$(basis_now cons "/api/v1/studies/$S4")
+as cons POST "/api/v1/studies/$S4/report/sign" -d "{\"version\": $V, \"basis\": \"$B\"}"
+expect_code 200 "signing with no PACS configured"
+[ "$(pacs_field "$S4" state)" = None ] || fail "an export recorded with no PACS: $(cat "$T/body")"
+stop_server
+start_server "$T/data" --pacs "127.0.0.1:$DICOM_PORT" --pacs-aet ORTHANC --pacs-calling-aet CSTEST
+wait_until 120 "the export of $S4, signed before the PACS was configured" pacs_state_is "$S4" sent
+[ "$(pacs_field "$S4" instances_sent)" = 1 ] || fail "instances_sent: $(cat "$T/body")"
+curl -sf "$ORTHANC_URL/studies" >"$T/studies.json"
+[ "$(json_get "$T/studies.json" 'len(d)')" = 4 ] || fail "Orthanc studies: $(cat "$T/studies.json")"
+grep -q "queued 1 signed report(s) whose export was never requested" "$T/srv.err" ||
+    fail "the sweep is not logged: $(tail -5 "$T/srv.err")"
+[ "$(pacs_field "$S1" state)" = sent ] || fail "a sent export changed by the sweep: $(cat "$T/body")"
+ok "a report signed while no PACS was configured is sent when the export starts; sent ones are left alone"
 
 cs_finish

@@ -13,6 +13,8 @@
 
 #define PACS_BATCH 8
 #define PACS_KEY_FRAMES_MAX 256 /* more than the report allows (report.c) */
+/* Who requested an export the start-up sweep queued (requested_by). */
+#define PACS_SWEEPER "capscreen (signed, never queued)"
 
 struct cs_pacs {
     cs_pacs_deps d;
@@ -282,11 +284,32 @@ static void export_one(cs_pacs *p, const cs_pacs_export_rec *due)
         fprintf(stderr, "capscreen: pacs: cannot record the export of %s: %s\n", r.study, e.msg);
 }
 
+/* Queue the signed reports whose export was never requested (signed
+ * while the export was off, or lost between signing and queueing); once a
+ * start, retried each tick until the store answers. */
+static bool queue_unrequested(cs_pacs *p)
+{
+    int n = 0;
+    cs_error e = {0};
+    if (cs_store_pacs_enqueue_unrequested(p->d.store, PACS_SWEEPER, cs_now_ms(), &n, &e) != CS_OK) {
+        fprintf(stderr, "capscreen: pacs: finding signed reports never queued: %s\n", e.msg);
+        return false;
+    }
+    if (n > 0)
+        fprintf(stderr,
+                "capscreen: pacs: queued %d signed report(s) whose export was never requested\n",
+                n);
+    return true;
+}
+
 static void *worker_main(void *arg)
 {
     cs_pacs *p = arg;
     int tick = p->d.tick_ms > 0 ? p->d.tick_ms : 1000;
+    bool swept = false;
     while (!stopping(p)) {
+        if (!swept)
+            swept = queue_unrequested(p);
         cs_pacs_export_rec *due = NULL;
         size_t n = 0;
         cs_error e = {0};

@@ -3,7 +3,8 @@
  * and due at once; a worker's claim and outcome saved only while the
  * request it worked on is the latest (a request made during a send is
  * not marked sent by it); a failed export stays due at its next attempt,
- * never dropped; a sent one is no longer due. */
+ * never dropped; a sent one is no longer due; the start-up sweep queues
+ * signed reports whose export was never requested, once. */
 #include "store_fixture.h"
 
 static void a_request_is_queued_due_now_and_unknown_studies_are_refused(void **state)
@@ -143,6 +144,53 @@ static void a_due_export_is_claimed_by_one_worker(void **state)
     free(due);
 }
 
+/* The start-up sweep: a signed clinical report whose export was never
+ * requested is queued once; a draft, a training study's report and a
+ * request already made (sent here) are left as they are. */
+static void signed_reports_never_requested_are_queued(void **state)
+{
+    fx *f = *state;
+    cs_error e = {0};
+    cs_check_outcome out;
+    cs_pacs_export_rec r;
+    bool found = false;
+    int n = -1;
+    const char *ids[] = {"signed", "draft", "training", "sent"};
+    for (size_t i = 0; i < 4; i++)
+        fx_study(f->s, ids[i], 1000);
+    fx_sql(f, "INSERT INTO reports (study, state, content, version, updated_by, updated_at_ms,"
+              " signed_by, signed_at_ms) VALUES"
+              " ('signed', 'signed', '{}', 2, 'rdr', 1000, 'cons', 2000),"
+              " ('draft', 'draft', '{}', 1, 'rdr', 1000, '', 0),"
+              " ('training', 'signed', '{}', 2, 'rdr', 1000, 'cons', 2000),"
+              " ('sent', 'signed', '{}', 2, 'rdr', 1000, 'cons', 2000);"
+              "UPDATE studies SET purpose = 'training' WHERE id = 'training';");
+    assert_int_equal(cs_store_pacs_enqueue(f->s, "sent", "cons", 3000, &out, &r, &e), CS_OK);
+    r.instances_sent = 2;
+    r.sent_at_ms = 3500;
+    snprintf(r.state, sizeof r.state, "sent");
+    bool applied = false;
+    assert_int_equal(cs_store_pacs_record(f->s, &r, &applied, &e), CS_OK);
+    assert_true(applied);
+    assert_int_equal(cs_store_pacs_enqueue_unrequested(f->s, "sweep", 9000, &n, &e), CS_OK);
+    assert_int_equal(n, 1);
+    assert_int_equal(cs_store_pacs_get(f->s, "signed", &found, &r, &e), CS_OK);
+    assert_true(found);
+    assert_string_equal(r.state, "queued");
+    assert_string_equal(r.requested_by, "sweep");
+    assert_int_equal(r.next_attempt_ms, 9000);
+    for (size_t i = 1; i < 3; i++) {
+        assert_int_equal(cs_store_pacs_get(f->s, ids[i], &found, &r, &e), CS_OK);
+        assert_false(found);
+    }
+    assert_int_equal(cs_store_pacs_get(f->s, "sent", &found, &r, &e), CS_OK);
+    assert_string_equal(r.state, "sent");
+    assert_string_equal(r.requested_by, "cons");
+    /* a second start queues nothing again */
+    assert_int_equal(cs_store_pacs_enqueue_unrequested(f->s, "sweep", 9500, &n, &e), CS_OK);
+    assert_int_equal(n, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -151,6 +199,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(failures_stay_due_and_a_send_marks_only_its_own_request,
                                         fx_open, fx_close),
         cmocka_unit_test_setup_teardown(a_due_export_is_claimed_by_one_worker, fx_open, fx_close),
+        cmocka_unit_test_setup_teardown(signed_reports_never_requested_are_queued, fx_open,
+                                        fx_close),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
