@@ -120,11 +120,19 @@ cs_status cs_store_study_get(cs_store *s, const char *id, bool *found, cs_study_
  * `note` is given (the caller's account of what changed: study, by, at_ms,
  * reason, text) and the report is signed, it is appended to the report as
  * an addendum in the same transaction (note->id set, *noted true). `note`
- * and `noted` may be NULL (nothing is appended). */
+ * and `noted` may be NULL (nothing is appended).
+ *
+ * `was` (may be NULL: the change is made whatever is stored) is the
+ * study as the caller read it, from which it wrote the note's "old ->
+ * new": the change is made only while the stored patient and episode are
+ * still those, else nothing is changed and *stale is true (two
+ * corrections at once would otherwise put a false "old" value under the
+ * signed report). `stale` may be NULL only when `was` is. */
 struct cs_addendum_rec;
 cs_status cs_store_study_patient_set(cs_store *s, const char *id, const cs_patient_rec *p,
-                                     const cs_episode_rec *e, struct cs_addendum_rec *note,
-                                     bool *found, bool *noted, cs_error *err) CS_WARN_UNUSED;
+                                     const cs_episode_rec *e, const cs_study_rec *was,
+                                     struct cs_addendum_rec *note, bool *found, bool *stale,
+                                     bool *noted, cs_error *err) CS_WARN_UNUSED;
 
 typedef enum cs_enrol_outcome {
     CS_ENROL_OK,

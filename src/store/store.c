@@ -76,13 +76,16 @@ cs_status cs_store_study_get(cs_store *s, const char *id, bool *found, cs_study_
 }
 
 cs_status cs_store_study_patient_set(cs_store *s, const char *id, const cs_patient_rec *p,
-                                     const cs_episode_rec *e, cs_addendum_rec *note, bool *found,
-                                     bool *noted, cs_error *err)
+                                     const cs_episode_rec *e, const cs_study_rec *was,
+                                     cs_addendum_rec *note, bool *found, bool *stale, bool *noted,
+                                     cs_error *err)
 {
-    CHECK(s && id && p && e && found);
+    CHECK(s && id && p && e && found && (!was || stale));
     if (noted)
         *noted = false;
-    return s->ops->study_patient_set(s, id, p, e, note, found, noted, err);
+    if (stale)
+        *stale = false;
+    return s->ops->study_patient_set(s, id, p, e, was, note, found, stale, noted, err);
 }
 
 cs_status cs_store_enrol(cs_store *s, const char *code_hash, const char *token_hash, int64_t now,

@@ -78,6 +78,16 @@ void cs_basis_end(cs_basis *b, char hex[CS_REPORT_BASIS_HEX]);
     " AND s.purpose = 'clinical' AND NOT EXISTS"                                       \
     " (SELECT 1 FROM pacs_exports p WHERE p.study = r.study)"
 
+/* The WHERE clause of a patient correction made only while the stored
+ * patient and episode are still as the caller read them
+ * (cs_store_study_patient_set's `was`): P(n) names the n-th of nine
+ * placeholders, in the order nhs_number, family, given, birth_date, sex,
+ * pathway, indication, indication_detail, referrer. */
+#define CS_PATIENT_UNCHANGED_SQL(P1, P2, P3, P4, P5, P6, P7, P8, P9)                             \
+    " AND nhs_number = " P1 " AND family = " P2 " AND given = " P3 " AND birth_date = " P4       \
+    " AND sex = " P5 " AND pathway = " P6 " AND indication = " P7 " AND indication_detail = " P8 \
+    " AND referrer = " P9
+
 /* The purpose column's text for a study record, and back. */
 static inline const char *cs_study_purpose(const cs_study_rec *s)
 {
@@ -116,8 +126,9 @@ typedef struct cs_store_ops {
     cs_status (*study_get)(cs_store *s, const char *id, bool *found, cs_study_rec *out,
                            cs_error *err);
     cs_status (*study_patient_set)(cs_store *s, const char *id, const cs_patient_rec *p,
-                                   const cs_episode_rec *e, cs_addendum_rec *note, bool *found,
-                                   bool *noted, cs_error *err);
+                                   const cs_episode_rec *e, const cs_study_rec *was,
+                                   cs_addendum_rec *note, bool *found, bool *stale, bool *noted,
+                                   cs_error *err);
     cs_status (*enrol)(cs_store *s, const char *code_hash, const char *token_hash, int64_t now,
                        cs_enrol_outcome *outcome, char *study, cs_error *err);
     cs_status (*device_study)(cs_store *s, const char *token_hash, bool *found, char *study,

@@ -633,18 +633,19 @@ static cs_status pg_study_get(cs_store *s, const char *id, bool *found, cs_study
 }
 
 static cs_status pg_study_patient_set(cs_store *s, const char *id, const cs_patient_rec *p,
-                                      const cs_episode_rec *e, cs_addendum_rec *note, bool *found,
-                                      bool *noted, cs_error *err)
+                                      const cs_episode_rec *e, const cs_study_rec *was,
+                                      cs_addendum_rec *note, bool *found, bool *stale, bool *noted,
+                                      cs_error *err)
 {
     pg_store *q = PGQ(s);
     PGresult *res = NULL;
     int changes = 0;
-    bool in_tx = false, added = false;
+    bool in_tx = false, added = false, exists = false;
     pthread_mutex_lock(&q->lock);
     /* Under the study's lock, as a signature reads the patient (the report
      * basis stamp) in its own transaction under it. */
     cs_status r = pg_begin_study(q, id, &in_tx, err);
-    if (r == CS_OK)
+    if (r == CS_OK && !was)
         r = pg_run(q,
                    "UPDATE studies SET nhs_number = $1, family = $2, given = $3,"
                    " birth_date = $4, sex = $5, pathway = $6, indication = $7,"
@@ -653,6 +654,28 @@ static cs_status pg_study_patient_set(cs_store *s, const char *id, const cs_pati
                    pg_text(p->birth_date), pg_text(p->sex), pg_text(e->pathway),
                    pg_text(e->indication), pg_text(e->indication_detail), pg_text(e->referrer),
                    pg_text(id));
+    else if (r == CS_OK)
+        r = pg_run(q,
+                   "UPDATE studies SET nhs_number = $1, family = $2, given = $3,"
+                   " birth_date = $4, sex = $5, pathway = $6, indication = $7,"
+                   " indication_detail = $8, referrer = $9 WHERE id = $10" CS_PATIENT_UNCHANGED_SQL(
+                       "$11", "$12", "$13", "$14", "$15", "$16", "$17", "$18", "$19"),
+                   &changes, err, pg_text(p->nhs_number), pg_text(p->family), pg_text(p->given),
+                   pg_text(p->birth_date), pg_text(p->sex), pg_text(e->pathway),
+                   pg_text(e->indication), pg_text(e->indication_detail), pg_text(e->referrer),
+                   pg_text(id), pg_text(was->patient.nhs_number), pg_text(was->patient.family),
+                   pg_text(was->patient.given), pg_text(was->patient.birth_date),
+                   pg_text(was->patient.sex), pg_text(was->episode.pathway),
+                   pg_text(was->episode.indication), pg_text(was->episode.indication_detail),
+                   pg_text(was->episode.referrer));
+    /* Nothing changed: no such study, or (with `was`) changed meanwhile. */
+    if (r == CS_OK && changes == 0 && was) {
+        r = pg_query(q, "SELECT 1 FROM studies WHERE id = $1", &res, "find study", err,
+                     pg_text(id));
+        exists = r == CS_OK && PQntuples(res) > 0;
+        PQclear(res);
+        res = NULL;
+    }
     /* A signed report's patient was under its signature: the correction
      * is appended to it, in this transaction (store.h). */
     if (r == CS_OK && changes > 0 && note &&
@@ -672,7 +695,9 @@ static cs_status pg_study_patient_set(cs_store *s, const char *id, const cs_pati
     PQclear(res);
     pg_rollback(q, in_tx);
     pthread_mutex_unlock(&q->lock);
-    *found = r == CS_OK && changes > 0;
+    *found = r == CS_OK && (changes > 0 || exists);
+    if (stale)
+        *stale = r == CS_OK && changes == 0 && exists;
     if (noted)
         *noted = r == CS_OK && added;
     return r;

@@ -505,15 +505,16 @@ static cs_status sq_study_get(cs_store *s, const char *id, bool *found, cs_study
 }
 
 static cs_status sq_study_patient_set(cs_store *s, const char *id, const cs_patient_rec *p,
-                                      const cs_episode_rec *e, cs_addendum_rec *note, bool *found,
-                                      bool *noted, cs_error *err)
+                                      const cs_episode_rec *e, const cs_study_rec *was,
+                                      cs_addendum_rec *note, bool *found, bool *stale, bool *noted,
+                                      cs_error *err)
 {
     sq_store *q = SQ(s);
     int changes = 0, added = 0;
-    bool in_tx = false;
+    bool in_tx = false, exists = false;
     pthread_mutex_lock(&q->lock);
     cs_status r = begin(q, &in_tx, err);
-    if (r == CS_OK)
+    if (r == CS_OK && !was)
         r = run(q,
                 "UPDATE studies SET nhs_number = ?, family = ?, given = ?, birth_date = ?,"
                 " sex = ?, pathway = ?, indication = ?, indication_detail = ?, referrer = ?"
@@ -522,6 +523,32 @@ static cs_status sq_study_patient_set(cs_store *s, const char *id, const cs_pati
                 sq_text(p->birth_date), sq_text(p->sex), sq_text(e->pathway),
                 sq_text(e->indication), sq_text(e->indication_detail), sq_text(e->referrer),
                 sq_text(id));
+    else if (r == CS_OK)
+        r = run(
+            q,
+            "UPDATE studies SET nhs_number = ?, family = ?, given = ?, birth_date = ?,"
+            " sex = ?, pathway = ?, indication = ?, indication_detail = ?, referrer = ?"
+            " WHERE id = ?" CS_PATIENT_UNCHANGED_SQL("?", "?", "?", "?", "?", "?", "?", "?", "?"),
+            &changes, err, sq_text(p->nhs_number), sq_text(p->family), sq_text(p->given),
+            sq_text(p->birth_date), sq_text(p->sex), sq_text(e->pathway), sq_text(e->indication),
+            sq_text(e->indication_detail), sq_text(e->referrer), sq_text(id),
+            sq_text(was->patient.nhs_number), sq_text(was->patient.family),
+            sq_text(was->patient.given), sq_text(was->patient.birth_date),
+            sq_text(was->patient.sex), sq_text(was->episode.pathway),
+            sq_text(was->episode.indication), sq_text(was->episode.indication_detail),
+            sq_text(was->episode.referrer));
+    /* Nothing changed: no such study, or (with `was`) changed meanwhile. */
+    if (r == CS_OK && changes == 0 && was) {
+        sqlite3_stmt *st = NULL;
+        if ((r = prep(q, "SELECT 1 FROM studies WHERE id = ?", &st, err)) == CS_OK &&
+            (r = sq_bind(q, st, err, sq_text(id))) == CS_OK) {
+            int rc = sqlite3_step(st);
+            exists = rc == SQLITE_ROW;
+            if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+                r = db_fail(q, err, "find study");
+        }
+        done(st);
+    }
     /* A signed report's patient was under its signature: the correction
      * is appended to it, in this transaction (store.h). */
     if (r == CS_OK && changes > 0 && note)
@@ -537,7 +564,9 @@ static cs_status sq_study_patient_set(cs_store *s, const char *id, const cs_pati
         r = commit(q, &in_tx, err);
     rollback(q, in_tx);
     pthread_mutex_unlock(&q->lock);
-    *found = r == CS_OK && changes > 0;
+    *found = r == CS_OK && (changes > 0 || exists);
+    if (stale)
+        *stale = r == CS_OK && changes == 0 && exists;
     if (noted)
         *noted = r == CS_OK && added > 0;
     return r;

@@ -332,6 +332,39 @@ http GET "/api/v1/audit?study=$STUDY&action=patient.update" "${ADM[@]}"
 [ "$(json_get "$T/body" 'd["entries"][0]["detail"]')" = "NHS number 4010232137 (was 9434765919); appended to the signed report as an addendum" ] ||
     fail "patient.update audit: $(cat "$T/body")"
 ok "after signing: a reassignment does not change the report's reader; a patient correction is an addendum (who, old, new) in a new Bundle"
+# Corrections at once: each addendum's "old" must be what was stored when it
+# was made (a read before the store's transaction once named a value that
+# was never current: 1 addendum in 80). The loser of a race gets 409.
+correct() {
+    curl -s -o /dev/null -w '%{http_code}\n' -X PUT "$SRV_URL/api/v1/studies/$STUDY/patient" "${ADM[@]}" \
+        -d "{\"patient\": {\"nhs_number\": \"4010232137\", \"family\": \"$1\", \"given\": \"Bryn\",
+            \"birth_date\": \"1958-11-02\", \"sex\": \"male\"}}" >>"$T/race.codes"
+}
+: >"$T/race.codes"
+for i in $(seq 1 30); do
+    correct "A$i" &
+    a=$!
+    correct "B$i" &
+    b=$!
+    wait $a $b
+done
+as cons GET "/api/v1/studies/$STUDY/report"
+expect_code 200 "the report after the corrections"
+python3 - "$T/body" "$T/race.codes" <<'EOF2' || fail "corrections at once"
+import json, re, sys
+codes = open(sys.argv[2]).read().split()
+assert len(codes) == 60 and set(codes) <= {"200", "409"}, codes
+assert codes.count("200") >= 30, codes
+cur = "Smith"  # before the correction above
+for a in json.load(open(sys.argv[1]))["addenda"]:
+    m = re.search(r'family name: "([^"]*)" -> "([^"]*)"', a["text"])
+    if not m:
+        continue
+    old, new = m.groups()
+    assert old == cur, "an addendum says the name was %r when it was %r" % (old, cur)
+    cur = new
+EOF2
+ok "corrections at once: every addendum names the value stored before it (a stale one gets 409)"
 
 # --- who may read it, and the audit ---------------------------------------
 as coord GET "/api/v1/studies/$STUDY/report.fhir.json"

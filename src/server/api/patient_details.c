@@ -109,9 +109,18 @@ enum MHD_Result cs_api_study_patient_put(const cs_api *api, struct MHD_Connectio
         snprintf(note.by, sizeof note.by, "%s", r->auth.user[0] ? r->auth.user : "admin-token");
         snprintf(note.reason, sizeof note.reason, "Patient details corrected after signing");
         note.at_ms = cs_now_ms();
-        if (cs_store_study_patient_set(api->store, r->id, &p, &ep, changed ? &note : NULL, &found,
-                                       &noted, &e) != CS_OK) {
+        /* Made only while the details are still those read above, from
+         * which the note's "old -> new" was written: of two corrections at
+         * once, the second gets 409 rather than a false "old" value under
+         * the signed report. */
+        bool stale = false;
+        if (cs_store_study_patient_set(api->store, r->id, &p, &ep, &sr, changed ? &note : NULL,
+                                       &found, &stale, &noted, &e) != CS_OK) {
             ret = cs_http_error(api->metrics, c, 503, false, "store_unavailable", "%s", e.msg);
+        } else if (stale) {
+            ret = cs_http_error(api->metrics, c, 409, false, "patient_changed",
+                                "the patient details were changed by someone else meanwhile; "
+                                "reload them and correct again");
         } else if (!found) {
             ret =
                 cs_http_error(api->metrics, c, 404, false, "unknown_study", "no study '%s'", r->id);

@@ -679,7 +679,8 @@ static void a_finding_mark_or_patient_changed_since_shown_refuses_the_signature(
     cs_episode_rec ep = {0};
     snprintf(p.family, sizeof p.family, "Smith");
     bool found = false;
-    assert_int_equal(cs_store_study_patient_set(f->s, "s", &p, &ep, NULL, &found, NULL, &e), CS_OK);
+    assert_int_equal(
+        cs_store_study_patient_set(f->s, "s", &p, &ep, NULL, NULL, &found, NULL, NULL, &e), CS_OK);
     assert_true(found);
     assert_int_equal(cs_store_report_basis(f->s, "s", now, &e), CS_OK);
     assert_string_not_equal(now, shown);

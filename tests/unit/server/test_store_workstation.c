@@ -927,15 +927,40 @@ static void the_clinical_record_round_trips(void **state)
     cs_patient_rec p = r.patient;
     cs_episode_rec ep = {0};
     snprintf(p.family, sizeof p.family, "Smith");
-    assert_int_equal(cs_store_study_patient_set(f->s, "p1", &p, &ep, NULL, &found, NULL, &e),
-                     CS_OK);
+    assert_int_equal(
+        cs_store_study_patient_set(f->s, "p1", &p, &ep, NULL, NULL, &found, NULL, NULL, &e), CS_OK);
     assert_true(found);
     assert_int_equal(cs_store_study_get(f->s, "p1", &found, &got, &e), CS_OK);
     assert_string_equal(got.patient.family, "Smith");
     assert_string_equal(got.episode.indication, "");
-    assert_int_equal(cs_store_study_patient_set(f->s, "nope", &p, &ep, NULL, &found, NULL, &e),
-                     CS_OK);
+    assert_int_equal(
+        cs_store_study_patient_set(f->s, "nope", &p, &ep, NULL, NULL, &found, NULL, NULL, &e),
+        CS_OK);
     assert_false(found);
+    /* A correction made against what the caller read: applied while that
+     * is still stored; refused (stale, nothing changed) once someone else
+     * changed it; unknown study: not found, not stale. */
+    bool stale = true;
+    cs_study_rec read = got; /* family Smith */
+    snprintf(p.family, sizeof p.family, "Jones");
+    assert_int_equal(
+        cs_store_study_patient_set(f->s, "p1", &p, &ep, &read, NULL, &found, &stale, NULL, &e),
+        CS_OK);
+    assert_true(found);
+    assert_false(stale);
+    snprintf(p.family, sizeof p.family, "Brown"); /* from the same, now old, read */
+    assert_int_equal(
+        cs_store_study_patient_set(f->s, "p1", &p, &ep, &read, NULL, &found, &stale, NULL, &e),
+        CS_OK);
+    assert_true(found);
+    assert_true(stale);
+    assert_int_equal(cs_store_study_get(f->s, "p1", &found, &got, &e), CS_OK);
+    assert_string_equal(got.patient.family, "Jones");
+    assert_int_equal(
+        cs_store_study_patient_set(f->s, "nope", &p, &ep, &read, NULL, &found, &stale, NULL, &e),
+        CS_OK);
+    assert_false(found);
+    assert_false(stale);
 
     cs_finding_rec a = finding("p1", 0, "polyp", "");
     snprintf(a.segment, sizeof a.segment, "left_colon");
