@@ -4,8 +4,10 @@
 # created with its patient through the API and the CLI; an invalid NHS
 # number or date of birth is refused with 422 and stores nothing; a missing
 # or wrong field gets 400 naming it; the worklist shows and searches the
-# patient; the companion page gets the first name only; corrections are for
-# coordinators and admins; every read of patient details is audited;
+# patient; the companion page gets the first name only, its reads (once per
+# window, not per poll) and prep ticks are audited, and so are wrong codes
+# (access.denied, a flood collapsed); corrections are for coordinators and
+# admins; every read of patient details is audited;
 # findings carry segment, morphology and count, checked; a suspected cancer
 # raises the suspected_cancer alert, reaches the webhook and flags the
 # worklist as urgent.
@@ -131,6 +133,71 @@ expect_code 200 "the companion page"
 [ "$(json_get "$T/body" 'd["first_name"]')" = Anna ] || fail "the companion page lacks the first name"
 grep -q -e Smith -e 9434765919 -e 1962 "$T/body" && fail "the companion page shows more than the first name"
 ok "the patient's companion page shows the first name and nothing else of the record"
+
+# The companion page is audited like any read of patient details, but it
+# polls every second: one patient.read per code and address per window
+# (docs/workstation.md, "The audit log"), not one a poll.
+page_reads() {
+    admin GET "/api/v1/audit?action=patient.read&user=patient&study=$STUDY&limit=1000"
+    json_get "$T/body" 'len(d["entries"])'
+}
+[ "$(page_reads)" = 1 ] || fail "the companion page's read left $(page_reads) patient.read rows, not 1"
+for _ in 1 2 3 4 5; do
+    http GET /api/v1/patient -H "Authorization: Bearer $PCODE"
+    expect_code 200 "a companion page poll"
+done
+[ "$(page_reads)" = 1 ] || fail "companion page polls were audited again: $(page_reads) patient.read rows"
+ok "the companion page's read is audited as patient.read (user patient, the study), once, not per poll"
+
+# A prep tick feeds the signed report's "Bowel preparation": each tick and
+# untick is audited as patient.prep.
+http GET /api/v1/patient -H "Authorization: Bearer $PCODE"
+expect_code 200 "the companion page"
+STEP=$(json_get "$T/body" 'd["prep"][0]["id"] if d["prep"] else ""')
+[ -n "$STEP" ] || die "the companion page lists no prep step: $(cat "$T/body")"
+http PUT "/api/v1/patient/prep/$STEP" -H "Authorization: Bearer $PCODE" -d '{"done": true}'
+expect_code 200 "a prep tick"
+http PUT "/api/v1/patient/prep/$STEP" -H "Authorization: Bearer $PCODE" -d '{"done": false}'
+expect_code 200 "a prep untick"
+admin GET "/api/v1/audit?action=patient.prep&study=$STUDY&limit=1000"
+py_check "$T/body" "$STEP" <<'PY' || fail "prep ticks are not audited"
+e = d["entries"]
+step = sys.argv[2]
+got = sorted((x["user"], x["role"], x["detail"]) for x in e)
+want = sorted([("patient", "patient", f"step {step} done"), ("patient", "patient", f"step {step} undone")])
+if got != want:
+    fail(f"patient.prep rows {got}, not {want}")
+if not all(x["ip"] for x in e):
+    fail("a patient.prep row without the client address")
+PY
+ok "a prep tick and untick are audited as patient.prep (the step, done or undone)"
+
+# A wrong patient code is refused (401) and audited as access.denied; a
+# flood of wrong codes from one address is one row with a count, not one
+# row a request.
+WRONG=$(python3 -c 'import sys; g = sys.argv[1].split("-"); print("-".join(reversed(g)))' "$PCODE")
+[ "$WRONG" != "$PCODE" ] || die "could not make a wrong code from $PCODE"
+denied_rows() { # denied_rows PATH
+    admin GET "/api/v1/audit?action=access.denied&limit=1000"
+    py_check "$T/body" "$1" <<'PY'
+print(len([x for x in d["entries"] if x["user"] == "" and x["detail"].split(";")[0].endswith(" " + sys.argv[2]) and x["ip"]]))
+PY
+}
+[ "$(denied_rows /api/v1/patient)" = 0 ] || fail "access.denied rows before any wrong code"
+http GET /api/v1/patient -H "Authorization: Bearer $WRONG"
+expect_code 401 "a wrong patient code"
+[ "$(denied_rows /api/v1/patient)" = 1 ] ||
+    fail "a wrong patient code left $(denied_rows /api/v1/patient) access.denied rows, not 1"
+http PUT "/api/v1/patient/prep/$STEP" -H "Authorization: Bearer $WRONG" -d '{"done": true}'
+expect_code 401 "a prep tick with a wrong patient code"
+[ "$(denied_rows "/api/v1/patient/prep/$STEP")" = 1 ] || fail "a wrong code's prep tick is not audited"
+for i in $(seq 1 20); do
+    http GET /api/v1/patient -H "Authorization: Bearer ${WRONG%?}$((i % 10))"
+    [ "$CODE" = 401 ] || fail "wrong code $i: $CODE, not 401"
+done
+[ "$(denied_rows /api/v1/patient)" = 1 ] ||
+    fail "20 more wrong codes from one address wrote $(denied_rows /api/v1/patient) access.denied rows, not 1"
+ok "a wrong patient code is audited as access.denied; a flood of wrong codes is collapsed"
 
 as reader PUT "/api/v1/studies/$STUDY/patient" -d "{$PATIENT}"
 expect_code 403 "a reader correcting the patient"

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "server/api/api_int.h"
+#include "server/audit/repeat.h"
 
 /* The recording's state and what to tell the patient about it. */
 static const char *recording_state(const cs_protocol *p, const cs_care_facts *f, char *msg,
@@ -93,6 +94,15 @@ enum MHD_Result cs_api_patient(const cs_api *api, struct MHD_Connection *c, cs_r
         if (strcmp(al[i].kind, "call_requested") == 0 && !al[i].acked_at_ms && !call_at)
             call_at = al[i].raised_at_ms;
     free(al);
+    /* The page polls every second: one patient.read per code and address
+     * per CS_AUDIT_LIST_REPEAT_MS, and again when the patient details it
+     * shows (the first name, of this study) change. The recording facts
+     * change every poll and are the study's progress, not the patient's
+     * details: they are not in the digest. */
+    uint64_t digest = cs_repeat_digest(CS_REPEAT_DIGEST_INIT, study, strlen(study) + 1);
+    digest = cs_repeat_digest(digest, sr.patient.given, strlen(sr.patient.given) + 1);
+    cs_audit_study_read(api->audit, &r->auth, "patient.read", study, digest,
+                        "companion page: first name %s", sr.patient.given[0] ? "shown" : "none");
     json_t *hub =
         f.hub.at_ms ? json_pack("{s:i, s:i, s:s}", "battery_pct", f.hub.battery_pct,
                                 "spool_used_pct", f.hub.spool_used_pct, "recorder", f.hub.recorder)
@@ -139,6 +149,10 @@ enum MHD_Result cs_api_patient_prep(const cs_api *api, struct MHD_Connection *c,
     json_decref(o);
     if (cs_store_prep_tick(api->store, r->auth.study, r->key, at, &out, &e) != CS_OK)
         return cs_http_error(api->metrics, c, 503, false, "store_unavailable", "%s", e.msg);
+    /* Every tick and untick: it feeds the signed report's "Bowel
+     * preparation" (a tick again keeps the first tick's time). */
+    cs_audit(api->audit, &r->auth, "patient.prep", r->auth.study, "step %s %s", r->key,
+             at > 0 ? "done" : "undone");
     cs_signals_progress(api->signals); /* the monitor shows it */
     return cs_http_json(c, 200, json_pack("{s:s, s:b}", "id", r->key, "done", at > 0), false, NULL);
 }

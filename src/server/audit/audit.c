@@ -15,6 +15,7 @@
 #define VIEW_WINDOW_MS 10000 /* a frames.view batch covers at most this long */
 #define VIEW_SLOTS 256       /* sessions with an open batch at once */
 #define LIST_VIEWERS 512     /* viewers whose last audited list is remembered */
+#define DENIED_CALLERS 512   /* (caller, route) pairs whose last refusal is remembered */
 
 /* The frames one session has been served of one study since the batch
  * began. */
@@ -31,9 +32,11 @@ struct cs_audit_log {
     cs_store *store;
     cs_metrics *metrics;       /* failed appends count as internal errors */
     cs_login_limiter *limiter; /* login.limited bursts come from here; may be NULL */
-    pthread_mutex_t mu;        /* guards slots and lists */
+    pthread_mutex_t mu;        /* guards slots, lists and denials */
     view_batch slots[VIEW_SLOTS];
-    cs_repeat_table *lists; /* cs_audit_list_read's memory */
+    cs_repeat_table *lists;   /* cs_audit_list_read's memory */
+    cs_repeat_table *denials; /* cs_audit_denied's: its own, so a flood of
+                                 refusals cannot evict the lists' viewers */
 };
 
 cs_status cs_audit_new(cs_store *store, cs_login_limiter *limiter, cs_metrics *metrics,
@@ -45,7 +48,9 @@ cs_status cs_audit_new(cs_store *store, cs_login_limiter *limiter, cs_metrics *m
     s->store = store;
     s->limiter = limiter;
     s->metrics = metrics;
-    if (!(s->lists = cs_repeat_new(LIST_VIEWERS))) {
+    if (!(s->lists = cs_repeat_new(LIST_VIEWERS)) ||
+        !(s->denials = cs_repeat_new(DENIED_CALLERS))) {
+        cs_repeat_free(s->lists);
         free(s);
         return cs_error_set(err, CS_ERR_NOMEM, "out of memory");
     }
@@ -61,6 +66,7 @@ void cs_audit_free(cs_audit_log *s)
     cs_audit_flush(s, true);
     pthread_mutex_destroy(&s->mu);
     cs_repeat_free(s->lists);
+    cs_repeat_free(s->denials);
     free(s);
 }
 
@@ -93,10 +99,14 @@ void cs_audit(cs_audit_log *s, const cs_auth *a, const char *action, const char 
     append(s, &rec);
 }
 
-void cs_audit_list_read(cs_audit_log *s, const cs_auth *a, const char *action, uint64_t digest,
-                        const char *fmt, ...)
+/* A read audited once per viewer, digest and window (repeat.h). */
+static void read_once(cs_audit_log *s, const cs_auth *a, const char *action, const char *study,
+                      uint64_t digest, const char *fmt, va_list ap) CS_PRINTF(6, 0);
+static void read_once(cs_audit_log *s, const cs_auth *a, const char *action, const char *study,
+                      uint64_t digest, const char *fmt, va_list ap)
 {
-    /* A session is one viewer; a token (no session) is who and from where. */
+    /* A session is one viewer; a token or patient code (no session) is
+     * who, its study and from where. */
     char viewer[CS_REPEAT_VIEWER_MAX];
     if (a->session_hash[0])
         snprintf(viewer, sizeof viewer, "s:%s:%s", a->session_hash, action);
@@ -109,11 +119,53 @@ void cs_audit_list_read(cs_audit_log *s, const cs_auth *a, const char *action, u
     if (seen)
         return;
     char detail[CS_DETAIL_MAX];
+    vsnprintf(detail, sizeof detail, fmt, ap);
+    cs_audit(s, a, action, study, "%s", detail);
+}
+
+void cs_audit_list_read(cs_audit_log *s, const cs_auth *a, const char *action, uint64_t digest,
+                        const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    read_once(s, a, action, "", digest, fmt, ap);
+    va_end(ap);
+}
+
+void cs_audit_study_read(cs_audit_log *s, const cs_auth *a, const char *action, const char *study,
+                         uint64_t digest, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    read_once(s, a, action, study, digest, fmt, ap);
+    va_end(ap);
+}
+
+void cs_audit_denied(cs_audit_log *s, const cs_auth *a, const char *study, const char *route,
+                     const char *fmt, ...)
+{
+    /* The caller as the refusal saw it: a wrong code and no credentials
+     * are both user "" from the address, told apart by kind. */
+    char caller[CS_REPEAT_VIEWER_MAX];
+    snprintf(caller, sizeof caller, "d:%d:%s:%s:%s:%s", (int)a->kind, a->user, a->role, a->ip,
+             route);
+    uint64_t skipped = 0;
+    pthread_mutex_lock(&s->mu);
+    bool seen = cs_repeat_seen_counted(s->denials, caller, 0, cs_now_ms(),
+                                       CS_AUDIT_DENIED_REPEAT_MS, &skipped);
+    pthread_mutex_unlock(&s->mu);
+    if (seen)
+        return;
+    char detail[CS_DETAIL_MAX];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(detail, sizeof detail, fmt, ap);
     va_end(ap);
-    cs_audit(s, a, action, "", "%s", detail);
+    if (skipped)
+        cs_audit(s, a, "access.denied", study, "%s; %llu more like it since the last entry", detail,
+                 (unsigned long long)skipped);
+    else
+        cs_audit(s, a, "access.denied", study, "%s", detail);
 }
 
 /* Turn a batch into its entry (called with the slot taken out of the

@@ -26,6 +26,22 @@ void cs_audit(cs_audit_log *s, const cs_auth *a, const char *action, const char 
 #define CS_AUDIT_LIST_REPEAT_MS (15 * 60 * 1000LL)
 void cs_audit_list_read(cs_audit_log *s, const cs_auth *a, const char *action, uint64_t digest,
                         const char *fmt, ...) CS_PRINTF(5, 6);
+/* cs_audit_list_read for an answer about one study (entry's study set):
+ * the companion page, polled every second, is audited as patient.read
+ * once per patient code and address per window, and again when `digest`
+ * (the patient details it shows) changes. */
+void cs_audit_study_read(cs_audit_log *s, const cs_auth *a, const char *action, const char *study,
+                         uint64_t digest, const char *fmt, ...) CS_PRINTF(6, 7);
+/* An access.denied entry for a refusal on patient data (router.c), unless
+ * the same caller (kind, user, role, address) was refused on the same
+ * `route` (status, method and pattern: not the path, so varying ids or
+ * codes collapse too) less than CS_AUDIT_DENIED_REPEAT_MS ago. The next
+ * entry written for that caller and route says how many refusals went
+ * unrecorded before it: a flood of wrong patient codes from one address
+ * writes one entry a minute, not one per request. */
+#define CS_AUDIT_DENIED_REPEAT_MS (60 * 1000LL)
+void cs_audit_denied(cs_audit_log *s, const cs_auth *a, const char *study, const char *route,
+                     const char *fmt, ...) CS_PRINTF(5, 6);
 /* Note that a session was served frame `seq` of `study`: batched into
  * frames.view entries (docs/workstation.md). */
 void cs_audit_frame_viewed(cs_audit_log *s, const cs_auth *a, const char *study, uint64_t seq);

@@ -11,6 +11,7 @@ typedef struct slot {
     char viewer[CS_REPEAT_VIEWER_MAX];
     uint64_t digest;
     int64_t at_ms;
+    uint64_t skipped; /* seen since last recorded */
 } slot;
 
 struct cs_repeat_table {
@@ -43,7 +44,15 @@ void cs_repeat_free(cs_repeat_table *t)
 bool cs_repeat_seen(cs_repeat_table *t, const char *viewer, uint64_t digest, int64_t now_ms,
                     int64_t window_ms)
 {
+    return cs_repeat_seen_counted(t, viewer, digest, now_ms, window_ms, NULL);
+}
+
+bool cs_repeat_seen_counted(cs_repeat_table *t, const char *viewer, uint64_t digest, int64_t now_ms,
+                            int64_t window_ms, uint64_t *skipped)
+{
     size_t len = strlen(viewer);
+    if (skipped)
+        *skipped = 0;
     if (len >= CS_REPEAT_VIEWER_MAX)
         return false;
     slot *mine = NULL, *free_slot = NULL, *oldest = NULL;
@@ -59,13 +68,19 @@ bool cs_repeat_seen(cs_repeat_table *t, const char *viewer, uint64_t digest, int
             oldest = s;
         }
     }
-    if (mine && mine->digest == digest && now_ms - mine->at_ms < window_ms && now_ms >= mine->at_ms)
+    if (mine && mine->digest == digest && now_ms - mine->at_ms < window_ms &&
+        now_ms >= mine->at_ms) {
+        mine->skipped++;
         return true;
+    }
+    if (mine && skipped)
+        *skipped = mine->skipped;
     slot *s = mine ? mine : free_slot ? free_slot : oldest;
     s->used = true;
     memcpy(s->viewer, viewer, len + 1);
     s->digest = digest;
     s->at_ms = now_ms;
+    s->skipped = 0;
     return false;
 }
 

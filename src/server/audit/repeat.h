@@ -34,6 +34,13 @@ void cs_repeat_free(cs_repeat_table *t); /* accepts NULL */
  * than CS_REPEAT_VIEWER_MAX - 1 is never seen (always audited). */
 bool cs_repeat_seen(cs_repeat_table *t, const char *viewer, uint64_t digest, int64_t now_ms,
                     int64_t window_ms);
+/* cs_repeat_seen that also counts: each time it returns true the viewer's
+ * count goes up by one; when it returns false, *skipped (may be NULL) gets
+ * the viewer's count since it was last recorded (0 for a new or evicted
+ * viewer), and the count starts again. For collapsed refusals, whose next
+ * entry says how many went unrecorded before it. */
+bool cs_repeat_seen_counted(cs_repeat_table *t, const char *viewer, uint64_t digest, int64_t now_ms,
+                            int64_t window_ms, uint64_t *skipped);
 
 /* FNV-1a 64 of `len` bytes, continuing from `h` (start with
  * CS_REPEAT_DIGEST_INIT): to build a list's digest field by field. */

@@ -172,19 +172,26 @@ static bool csrf_ok(struct MHD_Connection *c, const cs_auth *a)
     return t && cs_hash_equal(th, sh);
 }
 
-/* A refusal; audited as access.denied on patient-data rows. */
+/* A refusal; audited as access.denied on patient-data rows (`pattern`:
+ * the row's), repeats of one caller on one row collapsed
+ * (cs_audit_denied): a flood of wrong patient codes is one entry a
+ * minute with a count, not one per request. */
 static enum MHD_Result refuse(const cs_router *rt, struct MHD_Connection *c, cs_req *r, bool audit,
-                              unsigned status, const char *code, const char *reason)
+                              const char *pattern, unsigned status, const char *code,
+                              const char *reason)
 {
-    if (audit)
-        cs_audit(rt->audit, &r->auth, "access.denied", r->id, "%u %.8s %.200s", status, r->method,
-                 r->url);
+    if (audit) {
+        char route[160];
+        snprintf(route, sizeof route, "%u %.8s %.120s", status, r->method, pattern);
+        cs_audit_denied(rt->audit, &r->auth, r->id, route, "%u %.8s %.200s", status, r->method,
+                        r->url);
+    }
     return cs_http_error(rt->metrics, c, status, r->tus, code, "%s", reason);
 }
 
 /* Answer a caller `who` does not admit, or return false to go on. */
 static bool check_access(const cs_router *rt, struct MHD_Connection *c, cs_req *r, unsigned who,
-                         bool csrf, bool patient, enum MHD_Result *ret)
+                         bool csrf, bool patient, const char *pattern, enum MHD_Result *ret)
 {
     const cs_auth *a = &r->auth;
     if (who & CS_WHO_PUBLIC)
@@ -203,7 +210,7 @@ static bool check_access(const cs_router *rt, struct MHD_Connection *c, cs_req *
             : (who & CS_WHO_DEVICE)  ? "uploads need 'Authorization: Bearer <device token>'"
                                      : "log in (POST /api/v1/session) or send 'Authorization: "
                                        "Bearer <admin token>'";
-        *ret = refuse(rt, c, r, patient, 401, "unauthorised", why);
+        *ret = refuse(rt, c, r, patient, pattern, 401, "unauthorised", why);
         return true;
     }
     if (!(caller_bit(a) & who)) {
@@ -221,11 +228,11 @@ static bool check_access(const cs_router *rt, struct MHD_Connection *c, cs_req *
         else
             snprintf(why, sizeof why, "the %s role may not use this route",
                      a->kind == CS_AUTH_ADMIN ? "admin token" : a->role);
-        *ret = refuse(rt, c, r, patient, 403, "forbidden", why);
+        *ret = refuse(rt, c, r, patient, pattern, 403, "forbidden", why);
         return true;
     }
     if (csrf && a->kind == CS_AUTH_USER && changes_state(r->method) && !csrf_ok(c, a)) {
-        *ret = refuse(rt, c, r, patient, 403, "csrf_failed",
+        *ret = refuse(rt, c, r, patient, pattern, 403, "csrf_failed",
                       "this request changes state and needs the session's X-CSRF-Token "
                       "header");
         return true;
@@ -241,6 +248,7 @@ static enum MHD_Result no_row(const cs_router *rt, struct MHD_Connection *c, cs_
     char allow[96] = "";
     unsigned who = 0;
     bool patient = false;
+    const char *pattern = NULL; /* the first row of the path (it has several) */
     cs_req scratch;
     for (const cs_route_row *row = cs_routes; row->method; row++) {
         memset(&scratch, 0, sizeof scratch);
@@ -248,6 +256,8 @@ static enum MHD_Result no_row(const cs_router *rt, struct MHD_Connection *c, cs_
             continue;
         who |= row->who;
         patient |= row->patient;
+        if (!pattern)
+            pattern = row->pattern;
         if (!strstr(allow, row->method) && strlen(allow) + strlen(row->method) + 8 < sizeof allow) {
             if (allow[0])
                 strcat(allow, ", ");
@@ -261,7 +271,7 @@ static enum MHD_Result no_row(const cs_router *rt, struct MHD_Connection *c, cs_
         who = CS_WHO_SESSIONS | CS_WHO_ADMIN_TOKEN; /* unknown /api path: 401 before 404 */
     if (!(who & CS_WHO_PUBLIC) &&
         (r->auth.kind == CS_AUTH_NONE || r->auth.kind == CS_AUTH_BAD || r->auth_status != CS_OK) &&
-        check_access(rt, c, r, who, false, patient, &ret))
+        check_access(rt, c, r, who, false, patient, pattern ? pattern : "(no route)", &ret))
         return ret;
     if (!allow[0])
         return cs_http_error(rt->metrics, c, 404, r->tus, "not_found", "no route for %.16s %.200s",
@@ -317,7 +327,7 @@ enum MHD_Result cs_router_dispatch(const cs_router *rt, struct MHD_Connection *c
         return MHD_YES;
     }
     if (!r->auth_done) {
-        if (check_access(rt, c, r, row->who, row->csrf, row->patient, &ret)) {
+        if (check_access(rt, c, r, row->who, row->csrf, row->patient, row->pattern, &ret)) {
             r->refused = true;
             return ret;
         }

@@ -125,11 +125,15 @@ const cs_route_row cs_routes[] = {
     {"GET", "/api/v1/monitor", STAFF_OR_ADMIN, false, true, NULL, false, API(cs_api_monitor)},
     {"GET", "/api/v1/monitor/events", STAFF_OR_ADMIN, false, true, NULL, false,
      API(cs_monitor_events)},
-    /* the patient's companion page: a patient code, its own study only */
-    {"GET", "/api/v1/patient", CS_WHO_PATIENT, false, false, NULL, false, API(cs_api_patient)},
-    {"PUT", "/api/v1/patient/prep/{key}", CS_WHO_PATIENT, false, false, NULL, false,
+    /* the patient's companion page: a patient code, its own study only. It
+     * shows the patient's first name and feeds the report's bowel
+     * preparation, so it is patient data: a wrong or expired code is
+     * access.denied. Its handlers audit patient.read (once per code and
+     * window: the page polls), patient.prep and patient.call. */
+    {"GET", "/api/v1/patient", CS_WHO_PATIENT, false, true, NULL, false, API(cs_api_patient)},
+    {"PUT", "/api/v1/patient/prep/{key}", CS_WHO_PATIENT, false, true, NULL, false,
      API(cs_api_patient_prep)},
-    {"POST", "/api/v1/patient/call", CS_WHO_PATIENT, false, false, NULL, false,
+    {"POST", "/api/v1/patient/call", CS_WHO_PATIENT, false, true, NULL, false,
      API(cs_api_patient_call)},
     /* accounts */
     {"POST", "/api/v1/session", PUBLIC, false, false, NULL, false, API(cs_api_session)},
