@@ -108,7 +108,11 @@ size_t cs_care_rules_status(const cs_protocol *p, const cs_care_facts *f,
     char key[CS_ALERT_KEY_MAX];
     if (f->closed)
         return 0;
-    snprintf(key, sizeof key, "%lld", (long long)now->at_ms);
+    /* Keyed by the report crossed from: two reports that arrive at once,
+     * each read against the same last report, raise one alert between
+     * them (the store's unique key), where keys of their own times raised
+     * two (and two pages). A later crossing comes from a later report. */
+    snprintf(key, sizeof key, "%lld", (long long)before->at_ms);
     bool was_full = before->at_ms && before->spool_used_pct >= p->spool_full_pct;
     if (now->spool_used_pct >= p->spool_full_pct && !was_full)
         add(out, cap, &n, "spool_full", key, "The hub's spool is %d%% full (limit %d%%).",

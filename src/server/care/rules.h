@@ -63,7 +63,8 @@ int64_t cs_care_small_bowel_entry_ms(const cs_care_facts *f);
 size_t cs_care_rules_timed(const cs_protocol *p, const cs_care_facts *f, cs_care_alert *out,
                            size_t cap);
 
-/* The alerts a new hub status raises, against the one it replaced:
+/* The alerts a new hub status raises, against the one it replaced (keyed
+ * by the replaced report's time, 0 for the first report):
  * spool_full (crossing spool_full_pct) and recording_ended_incomplete (the
  * recorder left "recording" before excretion was marked: after the first
  * bytes, or into "error" at any time). */

@@ -269,7 +269,7 @@ static void status_rules_fire_on_the_crossing(void **state)
     assert_int_equal(status_alerts(&p, &f, 50, "recording", 89, "recording", a), 0);
     assert_int_equal(status_alerts(&p, &f, 50, "recording", 90, "recording", a), 1);
     assert_string_equal(a[0].kind, "spool_full");
-    assert_string_equal(a[0].key, "1700000001000");
+    assert_string_equal(a[0].key, "1700000000000"); /* the report crossed from */
     assert_int_equal(status_alerts(&p, &f, 91, "recording", 95, "recording", a), 0);
     assert_int_equal(status_alerts(&p, &f, 0, NULL, 95, "recording", a), 1); /* first report */
     assert_int_equal(status_alerts(&p, &f, 10, "recording", 10, "stopped", a), 1);
