@@ -3,7 +3,8 @@
  * viewer, or the window running out is not; a full table evicts the viewer
  * recorded longest ago, who is audited again (never a change lost); a
  * viewer name too long for the table is always audited; the digest tells
- * field boundaries apart. */
+ * field boundaries apart; the counting form hands the repeats it skipped to
+ * the next entry. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -85,6 +86,29 @@ static void test_digest_tells_fields_apart(void **state)
     assert_int_not_equal(digest_of("Smith", "John"), digest_of("Smith", "Jon"));
 }
 
+/* The counting form, for collapsed refusals: each repeat within the
+ * window is counted, and the next entry recorded gets the count (then it
+ * starts again); a new viewer starts at 0. */
+static void test_counted_repeats_are_handed_to_the_next_entry(void **state)
+{
+    (void)state;
+    cs_repeat_table *t = cs_repeat_new(4);
+    uint64_t skipped = 99;
+    assert_false(cs_repeat_seen_counted(t, "ip:1", 7, 10000, W, &skipped));
+    assert_int_equal(skipped, 0);
+    for (int i = 1; i <= 5; i++)
+        assert_true(cs_repeat_seen_counted(t, "ip:1", 7, 10000 + i * 100, W, &skipped));
+    assert_false(cs_repeat_seen_counted(t, "ip:1", 7, 11000, W, &skipped)); /* window over */
+    assert_int_equal(skipped, 5);
+    assert_true(cs_repeat_seen_counted(t, "ip:1", 7, 11100, W, &skipped));
+    assert_false(cs_repeat_seen_counted(t, "ip:1", 7, 12000, W, &skipped));
+    assert_int_equal(skipped, 1); /* counted again from the last entry */
+    assert_false(cs_repeat_seen_counted(t, "ip:2", 7, 12000, W, &skipped));
+    assert_int_equal(skipped, 0);
+    assert_false(cs_repeat_seen_counted(t, "ip:1", 8, 12100, W, NULL)); /* another route */
+    cs_repeat_free(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -93,6 +117,7 @@ int main(void)
         cmocka_unit_test(test_full_table_evicts_oldest_and_loses_nothing),
         cmocka_unit_test(test_overlong_viewer_always_audited),
         cmocka_unit_test(test_digest_tells_fields_apart),
+        cmocka_unit_test(test_counted_repeats_are_handed_to_the_next_entry),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
