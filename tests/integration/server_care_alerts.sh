@@ -152,7 +152,13 @@ coord POST "/api/v1/studies/$STUDY/stage" -d '{"stage": "small_bowel", "seq": 2}
 expect_code 200 "small bowel marked again, at another frame"
 [ "$(booster_due_at)" = "$DUE" ] ||
     die "re-marking small-bowel entry moved the booster from $DUE to $(booster_due_at)"
-ok "re-marking small-bowel entry keeps the booster's time"
+# A click without a frame on a stage already marked leaves the landmark
+# where it is (a reader's exact frame), rather than moving it to the latest.
+coord POST "/api/v1/studies/$STUDY/stage" -d '{"stage": "small_bowel"}'
+expect_code 200 "small bowel clicked again, no frame"
+[ "$(json_get "$T/body" '[d["seq"], d.get("unchanged")]')" = "[2, True]" ] ||
+    die "a second click moved the landmark: $(cat "$T/body")"
+ok "re-marking small-bowel entry keeps the booster's time; a second click keeps the frame"
 
 # 4. A recorder message with a line break, through the real uplink.
 http POST /api/v1/studies -H "Authorization: Bearer $ADMIN_TOKEN" -d '{"label": "uplink"}'

@@ -188,7 +188,7 @@ enum MHD_Result cs_api_care(const cs_api *api, struct MHD_Connection *c, cs_req 
 
 /* POST /api/v1/studies/{id}/stage {"stage": S, "seq"?: N}: one click on
  * the monitor marks the stage as the landmark it stands for, at frame N or
- * the latest analysed frame. */
+ * the latest analysed frame (without N, only when not marked yet). */
 enum MHD_Result cs_api_stage(const cs_api *api, struct MHD_Connection *c, cs_req *r)
 {
     static const struct {
@@ -230,6 +230,30 @@ enum MHD_Result cs_api_stage(const cs_api *api, struct MHD_Connection *c, cs_req
         ret = cs_http_error(api->metrics, c, 409, false, "no_frames",
                             "the study has no analysed frame to mark yet");
         goto done;
+    }
+    /* A click without a frame on a stage already marked changes nothing:
+     * it would move the landmark (perhaps a reader's, set on the exact
+     * frame) to the latest frame, and with it the report's transit times.
+     * Moving it takes a frame (the viewer's correction). */
+    if (!seq) {
+        cs_mark_rec *ms = NULL;
+        size_t n = 0;
+        if (cs_store_marks_list(api->store, r->id, &ms, &n, &e) != CS_OK) {
+            ret = cs_http_error(api->metrics, c, 503, false, "store_unavailable", "%s", e.msg);
+            goto done;
+        }
+        int64_t have = -1;
+        for (size_t i = 0; i < n && have < 0; i++)
+            if (strcmp(ms[i].kind, "landmark") == 0 && strcmp(ms[i].key, landmark) == 0)
+                have = ms[i].seq;
+        free(ms);
+        if (have >= 0) {
+            ret = cs_http_json(c, 200,
+                               json_pack("{s:s, s:s, s:I, s:b}", "stage", stage, "landmark",
+                                         landmark, "seq", (json_int_t)have, "unchanged", 1),
+                               false, NULL);
+            goto done;
+        }
     }
     snprintf(m.kind, sizeof m.kind, "landmark");
     snprintf(m.key, sizeof m.key, "%s", landmark);
