@@ -89,6 +89,12 @@ static size_t utf8_len(const unsigned char *u)
     bool ok = n > 0 && !(n == 2 && *u < 0xc2) && !(n == 4 && *u > 0xf4);
     for (size_t i = 1; ok && i < n; i++)
         ok = (u[i] & 0xc0) == 0x80;
+    /* What a JSON parser refuses too: overlong forms, UTF-16 surrogates,
+     * code points past U+10FFFF (the server would answer 400). */
+    if (ok &&
+        ((n == 3 && u[0] == 0xe0 && u[1] < 0xa0) || (n == 3 && u[0] == 0xed && u[1] >= 0xa0) ||
+         (n == 4 && u[0] == 0xf0 && u[1] < 0x90) || (n == 4 && u[0] == 0xf4 && u[1] >= 0x90)))
+        ok = false;
     return ok ? n : 0;
 }
 

@@ -56,6 +56,16 @@ static void the_message_is_quoted_and_capped(void **state)
     /* bad UTF-8 becomes '?', good UTF-8 stays */
     assert_true(json_of(50, -70, 10, "error", "ok \xc3\xa9 bad \xff\xc3", j));
     assert_non_null(strstr(j, "\"message\":\"ok \xc3\xa9 bad ??\""));
+    /* what a JSON parser refuses: overlong, surrogate, past U+10FFFF */
+    assert_true(json_of(50, -70, 10, "error",
+                        "a\xe0\x80\x80"
+                        "b\xed\xa0\x80"
+                        "c\xf4\x90\x80\x80"
+                        "d",
+                        j));
+    assert_non_null(strstr(j, "\"message\":\"a???b???c????d\""));
+    assert_true(json_of(50, -70, 10, "error", "\xe2\x82\xac\xf0\x9f\x98\x80", j)); /* kept */
+    assert_non_null(strstr(j, "\"message\":\"\xe2\x82\xac\xf0\x9f\x98\x80\""));
     /* too long: cut to 255 bytes, at a character, and still sent */
     memset(longmsg, 'x', 256);
     longmsg[256] = '\0';
