@@ -732,7 +732,7 @@ cs_status cs_store_alert_raise(cs_store *s, cs_alert_rec *rec, bool *raised,
 /* The study's alerts, newest first. *out is malloc'd (NULL when *n is 0). */
 cs_status cs_store_alerts_list(cs_store *s, const char *study, cs_alert_rec **out, size_t *n,
                                cs_error *err) CS_WARN_UNUSED;
-/* The open (unacknowledged) alerts of every study, oldest first, at most
+/* The open (unacknowledged) alerts of every study, newest first, at most
  * `max`: the monitor shows a study that has one even when it is not live
  * (a call request before the hub started, an alert left open at close).
  * *out is malloc'd (NULL when *n is 0). */

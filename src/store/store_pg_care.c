@@ -241,7 +241,7 @@ cs_status pg_alerts_list(cs_store *s, const char *study, cs_alert_rec **out, siz
 cs_status pg_alerts_open(cs_store *s, size_t max, cs_alert_rec **out, size_t *n, cs_error *err)
 {
     return alert_list(
-        PGQ(s), "SELECT " ALERT_COLS " FROM alerts WHERE acked_at_ms = 0 ORDER BY id LIMIT $1",
+        PGQ(s), "SELECT " ALERT_COLS " FROM alerts WHERE acked_at_ms = 0 ORDER BY id DESC LIMIT $1",
         PG_ARGS(pg_i64(max > INT64_MAX ? INT64_MAX : (int64_t)max)), out, n, "list open alerts",
         err);
 }

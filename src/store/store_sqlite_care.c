@@ -225,10 +225,10 @@ cs_status sq_alerts_list(cs_store *s, const char *study, cs_alert_rec **out, siz
 
 cs_status sq_alerts_open(cs_store *s, size_t max, cs_alert_rec **out, size_t *n, cs_error *err)
 {
-    return sq_list(SQ(s),
-                   "SELECT " ALERT_COLS " FROM alerts WHERE acked_at_ms = 0 ORDER BY id LIMIT ?",
-                   read_alert, out, n, "list open alerts", err,
-                   sq_i64(max > INT64_MAX ? INT64_MAX : (int64_t)max));
+    return sq_list(
+        SQ(s), "SELECT " ALERT_COLS " FROM alerts WHERE acked_at_ms = 0 ORDER BY id DESC LIMIT ?",
+        read_alert, out, n, "list open alerts", err,
+        sq_i64(max > INT64_MAX ? INT64_MAX : (int64_t)max));
 }
 
 cs_status sq_alert_ack(cs_store *s, const char *study, int64_t id, const char *by, int64_t at_ms,

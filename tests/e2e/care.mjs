@@ -164,6 +164,7 @@ try {
 
   await check('a study closed with open alerts stays on the monitor, marked, until each is acknowledged', async () => {
     await staff.waitForFunction((sel) => document.querySelector(`${sel} [data-testid="tile-status"]`)?.textContent === 'Closed, with open alerts', tile);
+    eq(await staff.locator(`${tile} [data-testid^="stage-"]`).count(), 0, 'stage buttons on a closed tile');
     const open = await staff.locator(`${tile} [data-testid^="ack-"]`).count();
     assert(open > 0, 'a closed tile with no alert to acknowledge');
     for (let i = 0; i < open; i++) {

@@ -78,7 +78,7 @@ export async function mountMonitor(main) {
           h('span.tile-stage-name', { testid: 'tile-stage' }, label(s.stage)),
           // Shown only for its open alerts: say why it is here.
           s.live === false ? h('span.tile-status', { testid: 'tile-status' },
-            s.closed ? 'Closed, with open alerts' : 'Not live yet') : null),
+            s.closed ? 'Closed, with open alerts' : s.first_byte_ms ? 'Not live, with open alerts' : 'Not live yet') : null),
         h('div.tile-body', t.img,
           h('dl.tile-facts',
             h('dt', 'Since first frames'), h('dd', timed('since', s.first_byte_ms)),
@@ -88,7 +88,9 @@ export async function mountMonitor(main) {
               ? [`battery ${hub.battery_pct}%, signal ${hub.signal_dbm} dBm, spool ${hub.spool_used_pct}%, ${hub.recorder} (`, timed('ago', hub.at_ms), ')']
               : 'no report yet'),
             h('dt', 'Prep ticked'), h('dd', { testid: 'tile-prep' }, s.prep_done.length ? s.prep_done.map((p) => label(p.id)).join(', ') : 'none'))),
-        h('div.tile-stages', { role: 'group', 'aria-label': 'Mark the stage' },
+        // Stages are marked on live studies only: a closed or imported one
+        // is read in the viewer, where a landmark takes its exact frame.
+        s.live === false ? null : h('div.tile-stages', { role: 'group', 'aria-label': 'Mark the stage' },
           STAGES.map(([k, name]) => h('button.btn.btn-small', {
             type: 'button', testid: `stage-${k}`,
             'aria-pressed': STAGE_ORDER.indexOf(k) <= stageIdx ? 'true' : 'false',
@@ -114,7 +116,9 @@ export async function mountMonitor(main) {
   const es = new EventSource('/api/v1/monitor/events');
   es.addEventListener('monitor', (ev) => {
     last = JSON.parse(ev.data);
-    state.textContent = `Live: ${last.studies.length} studies`;
+    const nLive = last.studies.filter((s) => s.live !== false).length;
+    const nOther = last.studies.length - nLive;
+    state.textContent = `Live: ${nLive} studies` + (nOther ? `; ${nOther} more with open alerts` : '');
     render();
   });
   es.addEventListener('session_ended', () => { es.close(); state.textContent = 'Session ended'; });

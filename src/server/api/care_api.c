@@ -247,6 +247,23 @@ enum MHD_Result cs_api_stage(const cs_api *api, struct MHD_Connection *c, cs_req
             if (strcmp(ms[i].kind, "landmark") == 0 && strcmp(ms[i].key, landmark) == 0)
                 have = ms[i].seq;
         free(ms);
+        cs_report_rec *rep = have >= 0 ? calloc(1, sizeof *rep) : NULL;
+        bool has_report = false;
+        if (have >= 0 && !rep) {
+            ret = cs_http_error(api->metrics, c, 503, false, "store_unavailable", "out of memory");
+            goto done;
+        }
+        if (rep && cs_store_report_get(api->store, r->id, &has_report, rep, &e) != CS_OK) {
+            free(rep);
+            ret = cs_http_error(api->metrics, c, 503, false, "store_unavailable", "%s", e.msg);
+            goto done;
+        }
+        bool is_signed = has_report && strcmp(rep->state, "signed") == 0;
+        free(rep);
+        /* After signing a click changes nothing either way: say so as a
+         * change would (409 report_signed). */
+        if (is_signed && cs_ws_change_failed(api, c, CS_CHANGE_LOCKED, "stage", &ret))
+            goto done;
         if (have >= 0) {
             ret = cs_http_json(c, 200,
                                json_pack("{s:s, s:s, s:I, s:b}", "stage", stage, "landmark",
@@ -322,8 +339,9 @@ static int alert_study_cmp(const void *a, const void *b)
     return strcmp(((const cs_alert_rec *)a)->study, ((const cs_alert_rec *)b)->study);
 }
 
-/* The open alerts the monitor reads at most: far more than a ward can have
- * open; past it a study not live may miss its tile (and is logged). */
+/* The open alerts the monitor reads at most (the newest): far more than a
+ * ward can have open; past it a study not live may miss its tile (and is
+ * logged). */
 #define MONITOR_OPEN_ALERTS_MAX 10000
 
 json_t *cs_api_monitor_json(const cs_api *api, cs_error *err)
@@ -338,13 +356,21 @@ json_t *cs_api_monitor_json(const cs_api *api, cs_error *err)
                 "capscreen: monitor: %d open alerts or more: studies that are not live "
                 "may be missing from the monitor\n",
                 MONITOR_OPEN_ALERTS_MAX);
+    /* `excreted` only says the recording is complete: it brings no study
+     * back to the monitor (every study that ended would otherwise stay). */
+    size_t kept = 0;
+    for (size_t i = 0; i < n_open; i++)
+        if (strcmp(open[i].kind, "excreted") != 0)
+            open[kept++] = open[i];
+    n_open = kept;
     if (n_open)
         qsort(open, n_open, sizeof *open, alert_study_cmp);
     if (cs_store_studies_list(api->store, &studies, &n, err) != CS_OK) {
         free(open);
         return NULL;
     }
-    json_t *tiles = json_array();
+    /* Live studies first; the others, shown for their open alerts, after. */
+    json_t *tiles = json_array(), *others = json_array();
     for (size_t i = 0; i < n; i++) {
         cs_care_facts f;
         if (studies[i].training)
@@ -374,10 +400,13 @@ json_t *cs_api_monitor_json(const cs_api *api, cs_error *err)
         }
         json_object_set_new(t, "live", json_boolean(live));
         json_object_set_new(t, "closed", json_boolean(studies[i].closed_at_ms != 0));
-        json_array_append_new(tiles, t);
+        json_array_append_new(live ? tiles : others, t);
     }
     free(studies);
     free(open);
+    if (tiles)
+        json_array_extend(tiles, others);
+    json_decref(others);
     return tiles ? json_pack("{s:o}", "studies", tiles) : NULL;
 }
 

@@ -76,7 +76,7 @@ static void an_alert_is_acknowledged_once(void **state)
     assert_int_equal(cs_store_alert_ack(f->s, "s1", a.id, "", 8000, &out, &got, &e), CS_ERR_ARG);
 }
 
-static void open_alerts_of_every_study_oldest_first(void **state)
+static void open_alerts_of_every_study_newest_first(void **state)
 {
     fx *f = *state;
     cs_error e = {0};
@@ -94,21 +94,22 @@ static void open_alerts_of_every_study_oldest_first(void **state)
     size_t n = 0;
     assert_int_equal(cs_store_alerts_open(f->s, 10, &al, &n, &e), CS_OK);
     assert_int_equal(n, 3);
-    assert_int_equal(al[0].id, a.id);
+    assert_int_equal(al[0].id, c.id); /* newest first */
     assert_string_equal(al[1].study, "s2");
-    assert_int_equal(al[2].id, c.id);
+    assert_int_equal(al[2].id, a.id);
     free(al);
     /* acknowledged: no longer open */
     cs_alert_rec got;
     assert_int_equal(cs_store_alert_ack(f->s, "s1", a.id, "ann", 8000, &out, &got, &e), CS_OK);
     assert_int_equal(cs_store_alerts_open(f->s, 10, &al, &n, &e), CS_OK);
     assert_int_equal(n, 2);
-    assert_int_equal(al[0].id, b.id);
+    assert_int_equal(al[0].id, c.id);
+    assert_int_equal(al[1].id, b.id);
     free(al);
-    /* at most max */
+    /* at most max: the newest kept */
     assert_int_equal(cs_store_alerts_open(f->s, 1, &al, &n, &e), CS_OK);
     assert_int_equal(n, 1);
-    assert_int_equal(al[0].id, b.id);
+    assert_int_equal(al[0].id, c.id);
     free(al);
     assert_int_equal(cs_store_alert_ack(f->s, "s2", b.id, "ann", 8000, &out, &got, &e), CS_OK);
     assert_int_equal(cs_store_alert_ack(f->s, "s1", c.id, "ann", 8000, &out, &got, &e), CS_OK);
@@ -414,7 +415,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(an_alert_is_raised_once_per_key, fx_open, fx_close),
         cmocka_unit_test_setup_teardown(an_alert_is_acknowledged_once, fx_open, fx_close),
-        cmocka_unit_test_setup_teardown(open_alerts_of_every_study_oldest_first, fx_open, fx_close),
+        cmocka_unit_test_setup_teardown(open_alerts_of_every_study_newest_first, fx_open, fx_close),
         cmocka_unit_test_setup_teardown(the_outbox_gives_due_alerts_oldest_first, fx_open,
                                         fx_close),
         cmocka_unit_test_setup_teardown(a_due_alert_is_claimed_by_one_worker, fx_open, fx_close),
