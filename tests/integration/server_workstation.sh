@@ -272,6 +272,11 @@ as reader PUT "/api/v1/studies/$STUDY/report" -d "$REPORT"
 expect_code 409 "editing a signed report"
 as reader POST "/api/v1/studies/$STUDY/findings" -d '{"seq_from": 5, "type": "polyp"}'
 expect_code 409 "a finding after signing"
+# The monitor's stage click on a landmark already set: 409 too (it once
+# answered 200 'unchanged' whether signed or not).
+as reader POST "/api/v1/studies/$STUDY/stage" -d '{"stage": "colon"}'
+expect_code 409 "a stage click after signing"
+[ "$(json_get "$T/body" 'd["error"]')" = report_signed ] || fail "stage after signing: $(cat "$T/body")"
 as reader GET "/api/v1/studies/$STUDY/report.html"
 expect_code 200 "the printable report"
 grep -q 'Signed by <b>cons</b>' "$T/body" || fail "the printable report does not say who signed"
