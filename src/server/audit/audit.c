@@ -145,10 +145,13 @@ void cs_audit_denied(cs_audit_log *s, const cs_auth *a, const char *study, const
                      const char *fmt, ...)
 {
     /* The caller as the refusal saw it: a wrong code and no credentials
-     * are both user "" from the address, told apart by kind. */
+     * are both user "" from the address, told apart by kind. The study is
+     * part of it: which patients' records someone tried to open is what
+     * this entry is for, so only refusals on one study collapse (the
+     * companion page's routes have none: a flood of wrong codes is one). */
     char caller[CS_REPEAT_VIEWER_MAX];
-    snprintf(caller, sizeof caller, "d:%d:%s:%s:%s:%s", (int)a->kind, a->user, a->role, a->ip,
-             route);
+    snprintf(caller, sizeof caller, "d:%d:%s:%s:%s:%s:%s", (int)a->kind, a->user, a->role, a->ip,
+             route, study ? study : "");
     uint64_t skipped = 0;
     pthread_mutex_lock(&s->mu);
     bool seen = cs_repeat_seen_counted(s->denials, caller, 0, cs_now_ms(),
