@@ -66,8 +66,9 @@ size_t cs_care_rules_timed(const cs_protocol *p, const cs_care_facts *f, cs_care
 /* The alerts a new hub status raises, against the one it replaced (keyed
  * by the replaced report's time, 0 for the first report):
  * spool_full (crossing spool_full_pct) and recording_ended_incomplete (the
- * recorder left "recording" before excretion was marked: after the first
- * bytes, or into "error" at any time). */
+ * recorder left "recording", or a first report is not "recording", before
+ * excretion was marked: after the first bytes any such report, before
+ * them only one into "error"). */
 size_t cs_care_rules_status(const cs_protocol *p, const cs_care_facts *f,
                             const cs_hub_status_rec *before, const cs_hub_status_rec *now,
                             cs_care_alert *out, size_t cap);

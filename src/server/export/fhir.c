@@ -706,8 +706,11 @@ static void add_report(ctx *c, const char *status, const json_t *addenda,
     /* The signed text must be in the Bundle whole or the Bundle not made:
      * a conclusion jansson cannot take (not UTF-8) is an error, never a
      * member quietly left out. */
-    if (concl && *concl && json_object_set_new(res, "conclusion", json_string(concl)) != 0)
+    json_t *cj = concl && *concl ? json_string(concl) : NULL;
+    if (concl && *concl && !cj)
         c->bad_text = true;
+    else if (cj && json_object_set_new(res, "conclusion", cj) != 0)
+        c->nomem = true;
     free(concl);
     /* Put the report right after the Patient (or first): receivers look
      * for it there. */
