@@ -12,7 +12,9 @@
 #     study closed with an alert still open) is on the monitor until its
 #     alerts are acknowledged: it used to be on no screen;
 #   - small-bowel entry marked again (another frame) keeps the booster's
-#     time: each re-mark used to put the patient's booster off;
+#     time: each re-mark used to put the patient's booster off; a second
+#     click without a frame leaves the landmark's frame (it moved it to the
+#     latest frame); after signing such a click is 409 like any change;
 #   - a recorder message with a line break (written by the recorder into
 #     the uplink's health file) reaches the server with the report: the
 #     server refused such reports whole (400) and the uplink retried them
@@ -126,7 +128,7 @@ done
 [ "$(tile "$B" 't')" = absent ] || die "a closed study with every alert acknowledged is still on the monitor"
 ok "a study closed with open alerts stays on the monitor until they are acknowledged"
 
-# 5. Small-bowel entry marked again (a second click, a reader's correction
+# 4. Small-bowel entry marked again (a second click, a reader's correction
 # of the frame) keeps the time it was first marked: the boosters count
 # from it, and every re-mark used to put them off by as long.
 new_device
@@ -160,7 +162,7 @@ expect_code 200 "small bowel clicked again, no frame"
     die "a second click moved the landmark: $(cat "$T/body")"
 ok "re-marking small-bowel entry keeps the booster's time; a second click keeps the frame"
 
-# 4. A recorder message with a line break, through the real uplink.
+# 5. A recorder message with a line break, through the real uplink.
 http POST /api/v1/studies -H "Authorization: Bearer $ADMIN_TOKEN" -d '{"label": "uplink"}'
 expect_code 201 "study create"
 STUDY=$(json_get "$T/body" 'd["study"]')
@@ -194,14 +196,17 @@ wait_until 30 "the stopped recorder's report (uplink log: $(tail -c 300 "$T/upli
 [ "$(json_get "$T/body" 'd["hub"]["message"]')" = "belt sensor 2 weak check the belt" ] ||
     die "message stored as: $(json_get "$T/body" 'repr(d["hub"]["message"])')"
 wait_until 30 "recording_ended_incomplete" has_alert "$STUDY" recording_ended_incomplete
-# The server takes such a message from any client, shown with spaces.
+# The server takes such a message from any client, shown with spaces. The
+# uplink is stopped first: its reports (every second) would replace this one.
+kill -KILL "$UPLINK_PID" 2>/dev/null || true
+wait "$UPLINK_PID" 2>/dev/null || true
 http POST /api/v1/devices/status -H "Authorization: Bearer $(sed -n 's/^token //p' "$T/hub/device")" \
     -d '{"battery_pct": 70, "signal_dbm": -83, "spool_used_pct": 35, "recorder": "stopped",
  "message": "line one\nline two"}'
 expect_code 204 "a report whose message has a line break"
 admin GET "/api/v1/studies/$STUDY/care"
 [ "$(json_get "$T/body" 'd["hub"]["message"]')" = "line one line two" ] ||
-    die "message stored as: $(json_get "$T/body" 'repr(d["hub"]["message"])')"
+    die "a message posted with a line break stored as: $(json_get "$T/body" 'repr(d["hub"]["message"])')"
 http POST /api/v1/devices/status -H "Authorization: Bearer $(sed -n 's/^token //p' "$T/hub/device")" \
     -d "{\"battery_pct\": 70, \"signal_dbm\": -83, \"spool_used_pct\": 35, \"recorder\": \"stopped\",
  \"message\": \"$(head -c 256 /dev/zero | tr '\0' x)\"}"
