@@ -108,24 +108,16 @@ static void clean_message(const char *in, char out[CSU_HEALTH_MSG_MAX + 1])
     const unsigned char *u = (const unsigned char *)in;
     size_t o = 0;
     while (*u) {
+        /* The character itself, or one byte in its place. */
         size_t n = utf8_len(u);
-        if (n == 1 && (*u < 0x20 || *u == 0x7f)) {
-            if (o + 1 > CSU_HEALTH_MSG_MAX)
-                break;
-            out[o++] = ' ';
-            u++;
-        } else if (!n) {
-            if (o + 1 > CSU_HEALTH_MSG_MAX)
-                break;
-            out[o++] = '?';
-            u++;
-        } else {
-            if (o + n > CSU_HEALTH_MSG_MAX)
-                break;
-            memcpy(out + o, u, n);
-            o += n;
-            u += n;
-        }
+        unsigned char sub = n == 1 && (*u < 0x20 || *u == 0x7f) ? ' ' : n ? 0 : '?';
+        if (sub)
+            n = 1;
+        if (o + n > CSU_HEALTH_MSG_MAX)
+            break;
+        memcpy(out + o, sub ? &sub : u, n);
+        o += n;
+        u += n;
     }
     out[o] = '\0';
 }
