@@ -11,7 +11,10 @@
 # attempts rise and the reason shows; once it is back the export is sent.
 # The route: consultants and admins, 409 for an unsigned report or no
 # PACS configured, audited. A report signed while no PACS was configured
-# (or whose queueing was lost) is sent when the export starts.
+# (or whose queueing was lost) is sent when the export starts. A server
+# stopped during a slow send (dcmtk's storescp sleeping in each store)
+# stops after the message in flight, and the whole study goes at its next
+# start.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 need_python
@@ -54,7 +57,14 @@ stop_orthanc() {
     wait "$ORTHANC_PID" 2>/dev/null || true
     ORTHANC_PID=
 }
-cleanup_all() { stop_orthanc; cs_server_cleanup; }
+SLOW_PID=
+stop_slow() {
+    [ -n "$SLOW_PID" ] || return 0
+    kill "$SLOW_PID" 2>/dev/null || true
+    wait "$SLOW_PID" 2>/dev/null || true
+    SLOW_PID=
+}
+cleanup_all() { stop_orthanc; stop_slow; cs_server_cleanup; }
 trap cleanup_all EXIT
 start_orthanc
 
@@ -334,5 +344,51 @@ grep -q "queued 1 signed report(s) whose export was never requested" "$T/srv.err
     fail "the sweep is not logged: $(tail -5 "$T/srv.err")"
 [ "$(pacs_field "$S1" state)" = sent ] || fail "a sent export changed by the sweep: $(cat "$T/body")"
 ok "a report signed while no PACS was configured is sent when the export starts; sent ones are left alone"
+
+# --- a stop during a slow send: one message, the rest at the next start -----
+# storescp sleeps 3 s in each store: eight key frames would hold the stop
+# for about 24 s. The server stops after the message in flight; the
+# export, recorded failed and due at once, goes whole on the next start.
+command -v storescp >/dev/null || die "storescp not installed (Debian package dcmtk)"
+SLOW_PORT=$(free_port)
+mkdir -p "$T/slow"
+storescp +xa --aetitle SLOW --sleep-during 3 --output-directory "$T/slow" "$SLOW_PORT" \
+    >"$T/storescp.log" 2>&1 &
+SLOW_PID=$!
+slow_up() { python3 -c 'import socket, sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), 1).close()' "$SLOW_PORT" 2>/dev/null; }
+wait_until 30 "storescp to listen" slow_up
+stop_server
+start_server "$T/data" --pacs "127.0.0.1:$SLOW_PORT" --pacs-aet SLOW --pacs-calling-aet CSTEST
+login cons
+study_with_report "0, 1, 2, 3, 4, 5, 6, 7" '{"nhs_number": "4010232137", "family": "Jones",
+    "given": "Bryn", "birth_date": "1958-11-02", "sex": "male"}'
+S5=$STUDY
+B=$(basis_now cons "/api/v1/studies/$S5")
+as cons POST "/api/v1/studies/$S5/report/sign" -d "{\"version\": $V, \"basis\": \"$B\"}"
+expect_code 200 "signing $S5, eight key frames, the PACS slow"
+slow_has_one() { [ -n "$(ls -A "$T/slow")" ]; }
+wait_until 60 "the first key frame of $S5 at storescp" slow_has_one
+stop_server
+GOT=$(find "$T/slow" -type f | wc -l)
+[ "$GOT" -lt 8 ] || fail "the stop waited for the whole study: storescp holds $GOT of 8 instances"
+grep -q "export of $S5 (attempt 1): stopped after [0-9] of 8 instance(s): the server is shutting down" \
+    "$T/srv.err" || fail "the stopped send is not logged: $(grep pacs "$T/srv.err" | tail -3)"
+stop_slow
+start_server "$T/data" --pacs "127.0.0.1:$DICOM_PORT" --pacs-aet ORTHANC --pacs-calling-aet CSTEST
+wait_until 120 "the export of $S5 after the restart" pacs_state_is "$S5" sent
+http GET "/api/v1/studies/$S5" "${ADM[@]}"
+py_check "$T/body" <<'PY'
+p = d["pacs"]
+if p["instances_sent"] != 8 or p["attempts"] != 2 or p["last_error"]:
+    fail(f"after the restart: {p}")
+PY
+http GET "/api/v1/audit?study=$S5&action=pacs.failed" "${ADM[@]}"
+py_check "$T/body" <<'PY'
+got = [e["detail"] for e in d["entries"]]
+if len(got) != 1 or "the server is shutting down" not in got[0]: fail(f"pacs.failed audit {got}")
+PY
+curl -sf "$ORTHANC_URL/tools/find" -d "{\"Level\": \"Instance\", \"Query\": {\"AccessionNumber\": \"${S5:0:16}\"}}" >"$T/found.json" || fail "Orthanc find"
+[ "$(json_get "$T/found.json" 'len(d)')" = 8 ] || fail "Orthanc holds for $S5: $(cat "$T/found.json")"
+ok "a stop during a slow send ends after $GOT of 8 instances (not the whole study); audited pacs.failed, due at once: all 8 sent on the next start"
 
 cs_finish

@@ -320,6 +320,12 @@ cs_status send(const cs_dicom_peer *peer, cs_dicom_instance *const *inst, size_t
     cs_status st = CS_OK;
     size_t done = 0;
     for (size_t i = 0; i < n && st == CS_OK; i++) {
+        if (peer->stop && peer->stop(peer->stop_ctx)) {
+            st = cs_error_set(err, CS_ERR_IO,
+                              "stopped after %zu of %zu instance(s): the server is shutting down",
+                              done, n);
+            break;
+        }
         const char *ts = inst[i]->xfer == EXS_JPEGProcess1 ? UID_JPEGProcess1TransferSyntax
                                                            : UID_LittleEndianExplicitTransferSyntax;
         T_ASC_PresentationContextID pc =

@@ -36,6 +36,7 @@
 extern "C" {
 #endif
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -108,6 +109,11 @@ typedef struct cs_dicom_peer {
     const char *called_aet;  /* the PACS's AE title */
     const char *calling_aet; /* ours */
     int timeout_s;           /* connect, association and each DIMSE message */
+    /* Asked before each C-STORE, on the sending thread (may be NULL): true
+     * aborts the association and fails the send (CS_ERR_IO saying so), so
+     * a stopping server waits for one message, not the whole study. */
+    bool (*stop)(void *ctx);
+    void *stop_ctx;
 } cs_dicom_peer;
 
 /* How a C-STORE response status reads (PS3.4 B.2.3, PS3.7 C): success

@@ -29,6 +29,19 @@ struct cs_pacs {
     bool started;
 };
 
+static bool stopping(cs_pacs *p)
+{
+    pthread_mutex_lock(&p->mu);
+    bool s = p->stop;
+    pthread_mutex_unlock(&p->mu);
+    return s;
+}
+
+/* cs_dicom_peer.stop: a send in flight ends at the next instance once the
+ * server stops (cs_pacs_free), rather than holding the stop for the whole
+ * study. */
+static bool send_should_stop(void *ctx) { return stopping(ctx); }
+
 void cs_pacs_accession(const char *study, char out[17]) { cs_uid_accession(study, out); }
 
 /* A PN component: '^' '=' '\\' separate components, groups and values,
@@ -192,7 +205,9 @@ static cs_status send_study(cs_pacs *p, const char *study, int *sent, char *what
                               .port = p->port,
                               .called_aet = p->called_aet,
                               .calling_aet = p->calling_aet,
-                              .timeout_s = CS_PACS_TIMEOUT_S};
+                              .timeout_s = CS_PACS_TIMEOUT_S,
+                              .stop = send_should_stop,
+                              .stop_ctx = p};
         st = cs_dicom_send(&peer, inst, n, &stored, status, err);
     }
     /* A warning means stored (PS3.4 B.2.3): say which frames and why. */
@@ -210,14 +225,6 @@ static cs_status send_study(cs_pacs *p, const char *study, int *sent, char *what
     free(status);
     *sent = (int)stored;
     return st;
-}
-
-static bool stopping(cs_pacs *p)
-{
-    pthread_mutex_lock(&p->mu);
-    bool s = p->stop;
-    pthread_mutex_unlock(&p->mu);
-    return s;
 }
 
 /* Claim one due export (sending, with a lease), send it, record how it
@@ -272,7 +279,9 @@ static void export_one(cs_pacs *p, const cs_pacs_export_rec *due)
             backoff_s = max_s;
         snprintf(r.state, sizeof r.state, "failed");
         snprintf(r.last_error, sizeof r.last_error, "%s", se.msg);
-        r.next_attempt_ms = now + backoff_s * 1000;
+        /* Cut short by a stop, not refused by the PACS: due again at once
+         * when a server (this one restarted, or another) next looks. */
+        r.next_attempt_ms = stopping(p) ? now : now + backoff_s * 1000;
         fprintf(stderr, "capscreen: pacs: export of %s (attempt %d): %s\n", r.study, r.attempts,
                 se.msg);
         if (p->d.audit)

@@ -54,7 +54,9 @@ typedef struct cs_pacs cs_pacs;
 
 /* Start the worker when a PACS is configured (no thread otherwise). */
 cs_status cs_pacs_new(const cs_pacs_deps *d, cs_pacs **out, cs_error *err) CS_WARN_UNUSED;
-/* Stop the worker (a send in flight finishes or times out) and free.
+/* Stop the worker and free: a send in flight ends after the message it
+ * is on (which finishes or times out, CS_PACS_TIMEOUT_S), recorded failed
+ * and due at once, so the rest of the study goes at the next start.
  * Accepts NULL. */
 void cs_pacs_free(cs_pacs *p);
 
