@@ -6,11 +6,16 @@
       is checked: its X-Capscreen-Signature (t=MS,v1=HEX of HMAC-SHA256
       over "MS.BODY" with SECRET) and its timestamp (within 5 min). The
       first delivery of each alert id is answered 500 (so the server must
-      retry), later ones 200. One JSON line per request goes to LOG.
+      retry), later ones 200. One JSON line per request goes to LOG. The
+      first spool_full of the study named in LOG.stall (if that file
+      exists) is held unanswered until another request for that study
+      arrives ("held": "released") or HOLD_S pass ("held": "timeout",
+      still inside the server's 10 s timeout, so a server that sends one
+      alert at a time sends the next only after that).
 
   server_care.py PHASE URL ADMIN_TOKEN STUDY DEVICE_TOKEN TMPDIR
       PHASE status-input | rules | before-restart | after-restart | webhook |
-      patient-call | status-flood | monitor-large (see each function). CS_HEALTH_FILE: the health file the hub's
+      webhook-stall | patient-call | status-flood | monitor-large (see each function). CS_HEALTH_FILE: the health file the hub's
       capscreen-uplink reads. Prints "ok - ..." per check; exits 1 on the
       first failure."""
 import hashlib
@@ -20,10 +25,12 @@ import http.server
 import json
 import os
 import sys
+import threading
 import time
 import urllib.parse
 
 DEADLINE_S = 30  # every wait for a condition is bounded by this
+HOLD_S = 8  # a held webhook request: answered inside the server's 10 s timeout
 
 
 def fail(msg):
@@ -39,6 +46,15 @@ def ok(msg):
 
 def receiver(portfile, log, secret):
     seen = set()
+    lock = threading.Lock()
+    held = {}  # study -> the Event its held request waits on
+
+    def stall_study():
+        try:
+            with open(log + ".stall") as f:
+                return f.read().strip()
+        except FileNotFoundError:
+            return None
 
     class Handler(http.server.BaseHTTPRequestHandler):
         def log_message(self, *a):
@@ -57,19 +73,32 @@ def receiver(portfile, log, secret):
             except ValueError:
                 alert = {}
             aid = alert.get("id")
-            first = aid not in seen
-            seen.add(aid)
+            study = alert.get("study")
+            with lock:
+                first = aid not in seen
+                seen.add(aid)
+                hold = (first and study == stall_study() and alert.get("kind") == "spool_full"
+                        and study not in held)
+                if hold:
+                    held[study] = threading.Event()
+                elif study in held:
+                    held[study].set()
             status = 500 if first else 200
-            with open(log, "a") as f:
-                f.write(json.dumps({"id": aid, "kind": alert.get("kind"), "key": alert.get("key"),
-                                    "sig_ok": sig_ok, "fresh": fresh, "status": status,
-                                    "header_id": self.headers.get("X-Capscreen-Alert-Id"),
-                                    "attempt": alert.get("attempt")}) + "\n")
+            line = {"id": aid, "kind": alert.get("kind"), "key": alert.get("key"),
+                    "sig_ok": sig_ok, "fresh": fresh, "status": status,
+                    "header_id": self.headers.get("X-Capscreen-Alert-Id"),
+                    "attempt": alert.get("attempt")}
+            if hold:
+                with open(log + ".holding", "a") as f:
+                    f.write("%s\n" % aid)
+                line["held"] = "released" if held[study].wait(HOLD_S) else "timeout"
+            with lock, open(log, "a") as f:
+                f.write(json.dumps(line) + "\n")
             self.send_response(status)
             self.send_header("Content-Length", "0")
             self.end_headers()
 
-    srv = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     tmp = portfile + ".tmp"
     with open(tmp, "w") as f:
         f.write(str(srv.server_address[1]))
@@ -389,6 +418,65 @@ def webhook():
     ok("%d alerts: each refused once, then delivered once, every signature valid" % len(want))
 
 
+def webhook_stall():
+    """A receiver slow to answer one alert holds no other back: the server
+    sends the next alert while the first is still unanswered. Before,
+    deliveries went one after another, each waiting up to 10 s, so a
+    receiver stuck on one alert delayed every later one (16 a batch:
+    160 s). A study of its own; the receiver holds its first spool_full
+    for up to HOLD_S."""
+    log = os.path.join(TMP, "hook.log")
+    d = must("POST", "/api/v1/studies", 201, {"label": "stuck receiver"}, ADMIN)
+    dev = {"Authorization": "Bearer " + must("POST", "/api/v1/devices/enrol", 200,
+                                             {"code": d["enrolment_code"]})["token"]}
+    sid = d["study"]
+    with open(log + ".stall.tmp", "w") as f:
+        f.write(sid)
+    os.rename(log + ".stall.tmp", log + ".stall")
+
+    def report(spool, rec):
+        st, b = request("POST", "/api/v1/devices/status",
+                        {"battery_pct": 80, "signal_dbm": -70, "spool_used_pct": spool,
+                         "recorder": rec}, dev)
+        if st != 204:
+            fail("status: %d %s" % (st, b))
+
+    def mine():
+        try:
+            return [json.loads(x) for x in open(log)
+                    if json.loads(x)["id"] in ids()]
+        except FileNotFoundError:
+            return []
+
+    def ids():
+        return {a["id"]: a["kind"] for a in must("GET", "/api/v1/studies/%s/alerts" % sid, 200,
+                                                 headers=ADMIN)["alerts"]}
+
+    def holding():
+        try:
+            return open(log + ".holding").read().split()
+        except FileNotFoundError:
+            return []
+
+    report(95, "recording")
+    spool = wait_for("the receiver to hold the spool_full", holding)
+    report(10, "error")  # raises recording_ended_incomplete while spool_full waits
+    if "recording_ended_incomplete" not in ids().values():
+        fail("a recorder error raised nothing: %s" % ids())
+    first = wait_for("the held delivery to end", lambda: [x for x in mine()
+                                                          if str(x["id"]) == spool[0]])
+    if first[0].get("held") != "released":
+        fail("the next alert was not sent while the first was unanswered: %s" % first[0])
+
+    def delivered():
+        got = {x["id"] for x in mine() if x["status"] == 200}
+        return got if got == set(ids()) else None
+
+    wait_for("both alerts delivered", delivered)
+    ok("an alert the receiver holds unanswered delays no other: the next was sent meanwhile, "
+       "and both were delivered")
+
+
 def patient_call():
     """"Please call me": a second press while the request waits adds
     nothing; a press after staff acknowledged it is a new request, shown
@@ -530,6 +618,6 @@ def monitor_large():
 
 {"status-input": status_input, "rules": rules, "report-prep": report_prep,
  "before-restart": before_restart,
- "after-restart": after_restart, "webhook": webhook,
+ "after-restart": after_restart, "webhook": webhook, "webhook-stall": webhook_stall,
  "patient-call": patient_call, "status-flood": status_flood,
  "monitor-large": monitor_large}[PHASE]()

@@ -9,7 +9,8 @@
 # marked stage, bleeding, recording_ended_incomplete, excreted), listed and
 # acknowledged (audited; twice is 409), delivered to a webhook receiver
 # started here that checks each HMAC signature (its first answer per alert
-# is a 500, so every alert is retried), and a restart that loses no alert
+# is a 500, so every alert is retried; an alert it is slow to answer holds
+# no other back), and a restart that loses no alert
 # and raises none twice; "please call me" pressed again after staff
 # acknowledged the first request raises a new one; a hub whose spool or
 # recorder flaps raises one alert of a kind while it is open, not one per
@@ -115,6 +116,8 @@ py after-restart
 ok "a restart loses no alert and raises none twice"
 py webhook
 ok "the webhook got every alert exactly once, signed, after a refused first try"
+py webhook-stall
+ok "a webhook receiver slow on one alert holds no other back"
 py patient-call
 ok "\"please call me\" after an acknowledgement raises a new request"
 py status-flood

@@ -7,12 +7,9 @@
 #include <string.h>
 #include <time.h>
 
-#include <sodium.h>
-
 #include "server/care/care.h"
 #include "server/care/webhook.h"
 
-#define WEBHOOK_BATCH 16
 #define WEBHOOK_BACKOFF_MAX_S 300 /* retries slow down to one per 5 min, never stop */
 /* a claimed delivery is held this long: well over one attempt's
  * CS_WEBHOOK_TIMEOUT_S, so only a dead server's claim runs out */
@@ -52,8 +49,7 @@ struct cs_care {
     cs_care_deps d;
     cs_protocol protocol; /* the server's, for studies without one */
     char *protocol_text;
-    char webhook_url[CS_CFG_STR];
-    char webhook_secret[CS_CFG_STR];
+    cs_webhook *hook; /* NULL without a webhook; used by its thread, woken by any */
 
     pthread_mutex_t mu;
     pthread_cond_t cv; /* wake or stop */
@@ -93,6 +89,7 @@ void cs_care_wake(cs_care *c)
     c->wake_rules = c->wake_webhook = true;
     pthread_cond_broadcast(&c->cv);
     pthread_mutex_unlock(&c->mu);
+    cs_webhook_wakeup(c->hook);
 }
 
 cs_status cs_care_protocol_of(cs_care *c, const char *study, cs_protocol *p, char **text,
@@ -360,43 +357,82 @@ static void *rules_main(void *arg)
     return NULL;
 }
 
+/* An ended delivery: record it (delivered, or due again after a backoff
+ * that doubles up to WEBHOOK_BACKOFF_MAX_S). */
+static void delivery_done(void *ctx, const cs_alert_rec *a, cs_status st, const cs_error *de)
+{
+    cs_care *c = ctx;
+    cs_error e = {0};
+    int64_t now = cs_now_ms();
+    int attempts = a->attempts + 1;
+    int64_t backoff_s = attempts >= 9 ? WEBHOOK_BACKOFF_MAX_S : (int64_t)1 << attempts;
+    if (backoff_s > WEBHOOK_BACKOFF_MAX_S)
+        backoff_s = WEBHOOK_BACKOFF_MAX_S;
+    if (st != CS_OK) {
+        atomic_fetch_add(&c->webhook_failures, 1);
+        fprintf(stderr, "capscreen: care: alert %lld to the webhook (attempt %d): %s\n",
+                (long long)a->id, attempts, de->msg);
+    }
+    if (cs_store_alert_delivery(c->d.store, a->id, st == CS_OK ? now : 0, attempts,
+                                now + backoff_s * 1000, &e) != CS_OK)
+        fprintf(stderr, "capscreen: care: cannot record a delivery: %s\n", e.msg);
+}
+
+/* Claim and start the due alerts while there is room in flight. */
+static void send_due(cs_care *c)
+{
+    size_t room = CS_WEBHOOK_IN_FLIGHT_MAX - cs_webhook_in_flight(c->hook);
+    cs_alert_rec *due = NULL;
+    size_t n = 0;
+    cs_error e = {0};
+    if (room == 0)
+        return;
+    if (cs_store_alerts_due(c->d.store, cs_now_ms(), room, &due, &n, &e) != CS_OK)
+        fprintf(stderr, "capscreen: care: webhook outbox: %s\n", e.msg);
+    int64_t now = cs_now_ms();
+    for (size_t i = 0; i < n; i++) {
+        /* With several servers on one database, only the one whose claim
+         * lands sends it; a dead holder's lease runs out. The lease also
+         * keeps an alert in flight out of the next cs_store_alerts_due. */
+        bool claimed = false;
+        if (cs_store_alert_claim(c->d.store, due[i].id, due[i].next_attempt_ms,
+                                 now + WEBHOOK_LEASE_S * 1000, &claimed, &e) != CS_OK)
+            fprintf(stderr, "capscreen: care: webhook outbox: %s\n", e.msg);
+        if (!claimed)
+            continue;
+        cs_error se = {0};
+        cs_status st = cs_webhook_send(c->hook, &due[i], &se);
+        if (st != CS_OK)
+            delivery_done(c, &due[i], st, &se);
+    }
+    free(due);
+}
+
+/* Due alerts go out as they come, up to CS_WEBHOOK_IN_FLIGHT_MAX at once:
+ * a receiver slow on one alert (or never answering it) holds no other
+ * back. A stop lets the deliveries in flight end (one timeout at most)
+ * and records them. */
 static void *webhook_main(void *arg)
 {
     cs_care *c = arg;
-    while (!stopping(c)) {
-        cs_alert_rec *due = NULL;
-        size_t n = 0;
-        cs_error e = {0};
-        if (cs_store_alerts_due(c->d.store, cs_now_ms(), WEBHOOK_BATCH, &due, &n, &e) != CS_OK)
-            fprintf(stderr, "capscreen: care: webhook outbox: %s\n", e.msg);
-        for (size_t i = 0; i < n && !stopping(c); i++) {
-            cs_alert_rec *a = &due[i];
-            cs_error de = {0};
-            int64_t now = cs_now_ms();
-            /* With several servers on one database, only the one whose
-             * claim lands sends it; a dead holder's lease runs out. */
-            bool claimed = false;
-            if (cs_store_alert_claim(c->d.store, a->id, a->next_attempt_ms,
-                                     now + WEBHOOK_LEASE_S * 1000, &claimed, &e) != CS_OK)
-                fprintf(stderr, "capscreen: care: webhook outbox: %s\n", e.msg);
-            if (!claimed)
-                continue;
-            cs_status st = cs_webhook_deliver(c->webhook_url, c->webhook_secret, a, &de);
-            int attempts = a->attempts + 1;
-            int64_t backoff_s = attempts >= 9 ? WEBHOOK_BACKOFF_MAX_S : (int64_t)1 << attempts;
-            if (backoff_s > WEBHOOK_BACKOFF_MAX_S)
-                backoff_s = WEBHOOK_BACKOFF_MAX_S;
-            if (st != CS_OK) {
-                atomic_fetch_add(&c->webhook_failures, 1);
-                fprintf(stderr, "capscreen: care: alert %lld to the webhook (attempt %d): %s\n",
-                        (long long)a->id, attempts, de.msg);
-            }
-            if (cs_store_alert_delivery(c->d.store, a->id, st == CS_OK ? cs_now_ms() : 0, attempts,
-                                        now + backoff_s * 1000, &e) != CS_OK)
-                fprintf(stderr, "capscreen: care: cannot record a delivery: %s\n", e.msg);
+    int64_t next_look = 0;
+    for (;;) {
+        bool stop = stopping(c);
+        if (stop && cs_webhook_in_flight(c->hook) == 0)
+            break;
+        pthread_mutex_lock(&c->mu);
+        bool woken = c->wake_webhook;
+        c->wake_webhook = false;
+        pthread_mutex_unlock(&c->mu);
+        if (!stop && (woken || cs_now_ms() >= next_look)) {
+            send_due(c);
+            next_look = cs_now_ms() + 1000;
         }
-        free(due);
-        wait_tick(c, 1000, &c->wake_webhook);
+        cs_error e = {0};
+        if (cs_webhook_run(c->hook, 1000, delivery_done, c, &e) != CS_OK) {
+            fprintf(stderr, "capscreen: care: webhook: %s\n", e.msg);
+            wait_tick(c, 1000, &c->wake_webhook); /* not a busy loop */
+        }
     }
     return NULL;
 }
@@ -500,19 +536,16 @@ cs_status cs_care_new(const cs_care_deps *d, cs_care **out, cs_error *err)
     pthread_cond_init(&c->cv, NULL);
     cs_status st = cs_protocol_load(d->protocol_path, &c->protocol, &c->protocol_text, err);
     if (st == CS_OK && d->webhook_url && d->webhook_url[0]) {
-        if (strlen(d->webhook_url) >= sizeof c->webhook_url ||
-            (strncmp(d->webhook_url, "http://", 7) != 0 &&
-             strncmp(d->webhook_url, "https://", 8) != 0))
+        if (strlen(d->webhook_url) >= CS_CFG_STR || (strncmp(d->webhook_url, "http://", 7) != 0 &&
+                                                     strncmp(d->webhook_url, "https://", 8) != 0))
             st = cs_error_set(err, CS_ERR_ARG, "webhook_url must be an http:// or https:// URL");
         else if (!d->webhook_secret || strlen(d->webhook_secret) < 16 ||
-                 strlen(d->webhook_secret) >= sizeof c->webhook_secret)
+                 strlen(d->webhook_secret) >= CS_CFG_STR)
             st = cs_error_set(err, CS_ERR_ARG,
                               "webhook_url needs webhook_secret_file: a key of 16 to %zu bytes",
-                              sizeof c->webhook_secret - 1);
-        else if ((st = cs_webhook_global_init(err)) == CS_OK) {
-            snprintf(c->webhook_url, sizeof c->webhook_url, "%s", d->webhook_url);
-            snprintf(c->webhook_secret, sizeof c->webhook_secret, "%s", d->webhook_secret);
-        }
+                              (size_t)CS_CFG_STR - 1);
+        else if ((st = cs_webhook_global_init(err)) == CS_OK)
+            st = cs_webhook_new(d->webhook_url, d->webhook_secret, &c->hook, err);
     }
     if (st == CS_OK) {
         if (pthread_create(&c->rules_thread, NULL, rules_main, c) != 0)
@@ -520,7 +553,7 @@ cs_status cs_care_new(const cs_care_deps *d, cs_care **out, cs_error *err)
         else
             c->rules_started = true;
     }
-    if (st == CS_OK && c->webhook_url[0]) {
+    if (st == CS_OK && c->hook) {
         if (pthread_create(&c->webhook_thread, NULL, webhook_main, c) != 0)
             st = cs_error_set(err, CS_ERR_NOMEM, "cannot start the webhook thread");
         else
@@ -542,10 +575,12 @@ void cs_care_free(cs_care *c)
     c->stop = true;
     pthread_cond_broadcast(&c->cv);
     pthread_mutex_unlock(&c->mu);
+    cs_webhook_wakeup(c->hook);
     if (c->rules_started)
         pthread_join(c->rules_thread, NULL);
     if (c->webhook_started)
         pthread_join(c->webhook_thread, NULL);
+    cs_webhook_free(c->hook);
     while (c->memos) {
         study_memo *n = c->memos->next_memo;
         free(c->memos);
@@ -556,7 +591,6 @@ void cs_care_free(cs_care *c)
         free(c->rates);
         c->rates = n;
     }
-    sodium_memzero(c->webhook_secret, sizeof c->webhook_secret);
     free(c->protocol_text);
     pthread_cond_destroy(&c->cv);
     pthread_mutex_destroy(&c->mu);
