@@ -78,6 +78,9 @@ typedef struct cs_server_config {
     char trusted_proxies[CS_CFG_STR];      /* trusted_proxies: comma-separated addresses of
                                              reverse proxies whose last X-Forwarded-For is
                                              the client's address; empty = none */
+    char public_url[CS_CFG_STR];           /* public_url: scheme://host[:port] that clients
+                                             reach the server at, the base of the URLs in
+                                             exports; empty = each request's scheme and Host */
 } cs_server_config;
 
 /* Built-in defaults: listen 127.0.0.1:8080, data ./capscreen-data, db

@@ -50,6 +50,8 @@ static void usage(FILE *f)
           "  --session-idle SECONDS       a session ends after this long unused (default 1800)\n"
           "  --session-max SECONDS        and this long after login (default 43200)\n"
           "  --tls-cert FILE --tls-key FILE  serve HTTPS (PEM); cookies get Secure\n"
+          "  --public-url URL             https://host[:port] clients reach this server at,\n"
+          "                               the base of export URLs (default: each request's)\n"
           "  --pacs HOST:PORT             send signed studies' key frames to this PACS\n"
           "                               (DICOM C-STORE; --pacs-aet ORTHANC,\n"
           "                               --pacs-calling-aet CAPSCREEN; docs/pacs.md)\n",

@@ -65,6 +65,7 @@ static const key_def KEYS[] = {
     {"pacs_aet", "CAPSCREEN_PACS_AET", K_STR, F(pacs_aet), 0, 0},
     {"pacs_calling_aet", "CAPSCREEN_PACS_CALLING_AET", K_STR, F(pacs_calling_aet), 0, 0},
     {"trusted_proxies", "CAPSCREEN_TRUSTED_PROXIES", K_STR, F(trusted_proxies), 0, 0},
+    {"public_url", "CAPSCREEN_PUBLIC_URL", K_STR, F(public_url), 0, 0},
 };
 #undef F
 
@@ -116,6 +117,47 @@ static bool address_list_ok(const char *v)
     return true;
 }
 
+/* Empty, or http:// or https:// and a host (a name, an IPv4 address or
+ * a bracketed IPv6 one) with an optional port: no path, query, user or
+ * trailing slash, since export URLs are this plus an absolute path. */
+static bool public_url_ok(const char *v)
+{
+    if (!*v)
+        return true;
+    const char *host = strncmp(v, "https://", 8) == 0  ? v + 8
+                       : strncmp(v, "http://", 7) == 0 ? v + 7
+                                                       : NULL;
+    if (!host || !*host || strlen(host) > 255)
+        return false;
+    const char *port = NULL;
+    if (*host == '[') {
+        const char *close = strchr(host, ']');
+        if (!close || close == host + 1)
+            return false;
+        for (const char *p = host + 1; p < close; p++)
+            if (!isxdigit((unsigned char)*p) && *p != ':' && *p != '.')
+                return false;
+        port = close + 1;
+    } else {
+        size_t n = strcspn(host, ":");
+        if (n == 0)
+            return false;
+        for (size_t i = 0; i < n; i++)
+            if (!isalnum((unsigned char)host[i]) && host[i] != '.' && host[i] != '-')
+                return false;
+        port = host + n;
+    }
+    if (!*port)
+        return true;
+    if (*port != ':' || !port[1] || strlen(port + 1) > 5)
+        return false;
+    for (const char *p = port + 1; *p; p++)
+        if (!isdigit((unsigned char)*p))
+            return false;
+    long n = strtol(port + 1, NULL, 10);
+    return n >= 1 && n <= 65535;
+}
+
 cs_status cs_server_config_set(cs_server_config *c, const char *key, const char *value,
                                cs_error *err)
 {
@@ -145,6 +187,12 @@ cs_status cs_server_config_set(cs_server_config *c, const char *key, const char 
             return cs_error_set(err, CS_ERR_ARG,
                                 "config: trusted_proxies must be IP addresses separated by "
                                 "commas, got '%.64s'",
+                                value);
+        if (strcmp(key, "public_url") == 0 && !public_url_ok(value))
+            return cs_error_set(err, CS_ERR_ARG,
+                                "config: public_url must be http:// or https:// and a host with "
+                                "an optional port, no path (https://capscreen.example.org), got "
+                                "'%.64s'",
                                 value);
         memcpy(field, value, strlen(value) + 1);
         /* The later of admin_token / admin_token_file wins. */

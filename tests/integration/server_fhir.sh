@@ -8,7 +8,8 @@
 # the NHS number, one Observation per live finding, the Media of the key
 # frames (their URLs serve the frames), the ImagingStudy's UID computed
 # here independently of the server, byte-identical resends, who may read
-# it, and the audit. The validator is first shown to fail on invalid
+# it, and the audit; with public_url the URLs are its own whatever the
+# Host header. The validator is first shown to fail on invalid
 # resources, so that a pass means something.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -382,5 +383,33 @@ http GET "/api/v1/audit?study=$STUDY&action=patient.read" "${ADM[@]}"
 [ "$(json_get "$T/body" 'sorted({x["user"] for x in d["entries"] if x["detail"] == "FHIR export"})')" = "['admin-token', 'cons', 'reader']" ] ||
     fail "the FHIR export is not audited as patient.read for each reader: $(head -c 600 "$T/body")"
 ok "readers, consultants and admins only (403 coordinator, 401 none, 404 unknown); audited as report.export and patient.read"
+
+# --- public_url: the same Bundle however it was asked for -------------------
+media_urls() { json_get "$1" 'sorted(e["resource"]["content"]["url"] for e in d["entry"] if e["resource"]["resourceType"] == "Media")'; }
+http GET "/api/v1/studies/$STUDY/report.fhir.json" "${ADM[@]}" -H "Host: elsewhere.example:99"
+expect_code 200 "an export asked for under another Host"
+case "$(media_urls "$T/body")" in
+*"'http://elsewhere.example:99/api/v1/studies/$STUDY/frames/"*) ;;
+*) fail "without public_url the Media URLs follow the Host: $(media_urls "$T/body")" ;;
+esac
+if "$CAPSCREEN" serve --listen 127.0.0.1:0 --data "$T/data" --public-url https://capscreen.example.org/cs \
+    >/dev/null 2>"$T/bad.err"; then
+    fail "serve started with a public_url holding a path"
+fi
+grep -q "public_url must be http:// or https://" "$T/bad.err" || fail "bad public_url: $(cat "$T/bad.err")"
+stop_server
+start_server "$T/data" --public-url https://capscreen.example.org:8443
+http GET "/api/v1/studies/$STUDY/report.fhir.json" "${ADM[@]}" -H "Host: elsewhere.example:99"
+expect_code 200 "an export under another Host, with public_url"
+cp "$T/body" "$T/fhir-host1.json"
+http GET "/api/v1/studies/$STUDY/report.fhir.json" "${ADM[@]}"
+expect_code 200 "an export with public_url"
+cmp -s "$T/body" "$T/fhir-host1.json" || fail "public_url set, yet the Bundle differs with the Host header"
+case "$(media_urls "$T/body")" in
+*"'https://capscreen.example.org:8443/api/v1/studies/$STUDY/frames/"*) ;;
+*) fail "with public_url the Media URLs: $(media_urls "$T/body")" ;;
+esac
+grep -q "elsewhere.example" "$T/body" && fail "the Host header leaked into the Bundle"
+ok "public_url: the Bundle's URLs are its own and byte-identical whatever the Host header; a URL with a path stops serve"
 
 cs_finish

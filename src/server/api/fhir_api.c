@@ -10,11 +10,17 @@
 #include "server/api/api_int.h"
 #include "server/export/fhir.h"
 
-/* "<scheme>://<Host>" from the request, so Media URLs point back at this
- * server as the client reached it; "" when the Host header is missing or
- * holds anything but a host name, an IP literal and a port. */
+/* The configured public_url (checked on input), so the same record gives
+ * the same Bundle however it was asked for; without one "<scheme>://<Host>"
+ * from the request, so Media URLs point back at this server as the
+ * client reached it ("" when the Host header is missing or holds
+ * anything but a host name, an IP literal and a port). */
 static void base_url_of(const cs_api *api, struct MHD_Connection *c, char *out, size_t cap)
 {
+    if (api->cfg->public_url[0]) {
+        snprintf(out, cap, "%s", api->cfg->public_url);
+        return;
+    }
     const char *host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Host");
     out[0] = '\0';
     if (!host || !*host || strlen(host) > 255)
@@ -29,7 +35,7 @@ static void base_url_of(const cs_api *api, struct MHD_Connection *c, char *out, 
 enum MHD_Result cs_ws_report_fhir(const cs_api *api, struct MHD_Connection *c, cs_req *r)
 {
     cs_error e = {0};
-    char base[300];
+    char base[CS_CFG_STR]; /* public_url, or a scheme and a Host of 255 bytes at most */
     json_t *rec = NULL, *bundle = NULL;
     base_url_of(api, c, base, sizeof base);
     if (cs_ws_record_json(api, r->id, base, &rec, &e) != CS_OK)

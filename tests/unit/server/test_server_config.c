@@ -146,6 +146,36 @@ static void trusted_proxies_are_a_list_of_addresses(void **state)
     assert_int_equal(cs_server_config_set(&c, "trusted_proxies", "", &e), CS_OK);
 }
 
+/* The public address: none by default; http(s):// and a host with an
+ * optional port; a path, a trailing slash, another scheme or a bad port
+ * is refused naming the key, the value in force kept. */
+static void public_url_is_a_scheme_host_and_port(void **state)
+{
+    (void)state;
+    cs_server_config c;
+    cs_error e = {0};
+    cs_server_config_default(&c);
+    assert_string_equal(c.public_url, "");
+    const char *good[] = {"https://capscreen.example.org", "http://10.0.0.5:8080",
+                          "https://[2001:db8::1]:8443", "https://cs-1.trust.nhs.uk:443"};
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        assert_int_equal(cs_server_config_set(&c, "public_url", good[i], &e), CS_OK);
+        assert_string_equal(c.public_url, good[i]);
+    }
+    const char *bad[] = {"capscreen.example.org",  "https://",          "https://host/",
+                         "https://host/capscreen", "ftp://host",        "https://host:0",
+                         "https://host:65536",     "https://host:",     "https://user@host",
+                         "https://host?x=1",       "https://[]:80",     "https://[2001:db8::1",
+                         "https://host name",      "https://host:80:81"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_int_equal(cs_server_config_set(&c, "public_url", bad[i], &e), CS_ERR_ARG);
+        assert_non_null(strstr(e.msg, "public_url"));
+    }
+    assert_string_equal(c.public_url, "https://cs-1.trust.nhs.uk:443");
+    assert_int_equal(cs_server_config_set(&c, "public_url", "", &e), CS_OK);
+    assert_string_equal(c.public_url, "");
+}
+
 /* A site's polyp operating point: unset (the weights' own) by default; a
  * number strictly between 0 and 1 from any level; anything else refused
  * with the key's name, the value in force unchanged. */
@@ -240,6 +270,7 @@ int main(void)
         cmocka_unit_test(the_later_level_picks_between_token_and_token_file),
         cmocka_unit_test(tokens_are_random_and_compared_by_hash),
         cmocka_unit_test(trusted_proxies_are_a_list_of_addresses),
+        cmocka_unit_test(public_url_is_a_scheme_host_and_port),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
