@@ -745,7 +745,9 @@ cs_status cs_store_alert_ack(cs_store *s, const char *study, int64_t id, const c
                              int64_t at_ms, cs_check_outcome *outcome, cs_alert_rec *out,
                              cs_error *err) CS_WARN_UNUSED;
 /* Up to `max` alerts not yet delivered to the webhook whose next attempt
- * is due at `now_ms`, oldest first. *out is malloc'd. */
+ * is due at `now_ms`: those never tried first (a new alert does not queue
+ * behind a backlog of retries to a receiver that was down), then the
+ * oldest due. *out is malloc'd. */
 cs_status cs_store_alerts_due(cs_store *s, int64_t now_ms, size_t max, cs_alert_rec **out,
                               size_t *n, cs_error *err) CS_WARN_UNUSED;
 /* Take a due alert for one delivery attempt: its next attempt moves to

@@ -279,11 +279,12 @@ cs_status pg_alert_ack(cs_store *s, const char *study, int64_t id, const char *b
 cs_status pg_alerts_due(cs_store *s, int64_t now_ms, size_t max, cs_alert_rec **out, size_t *n,
                         cs_error *err)
 {
-    return alert_list(PGQ(s),
-                      "SELECT " ALERT_COLS " FROM alerts WHERE delivered_at_ms = 0"
-                      " AND next_attempt_ms <= $1 ORDER BY next_attempt_ms, id LIMIT $2",
-                      PG_ARGS(pg_i64(now_ms), pg_i64(max > INT64_MAX ? INT64_MAX : (int64_t)max)),
-                      out, n, "list due alerts", err);
+    return alert_list(
+        PGQ(s),
+        "SELECT " ALERT_COLS " FROM alerts WHERE delivered_at_ms = 0"
+        " AND next_attempt_ms <= $1 ORDER BY attempts > 0, next_attempt_ms, id LIMIT $2",
+        PG_ARGS(pg_i64(now_ms), pg_i64(max > INT64_MAX ? INT64_MAX : (int64_t)max)), out, n,
+        "list due alerts", err);
 }
 
 cs_status pg_alert_delivery(cs_store *s, int64_t id, int64_t delivered_at_ms, int attempts,

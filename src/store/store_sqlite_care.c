@@ -262,7 +262,7 @@ cs_status sq_alerts_due(cs_store *s, int64_t now_ms, size_t max, cs_alert_rec **
 {
     return sq_list(SQ(s),
                    "SELECT " ALERT_COLS " FROM alerts WHERE delivered_at_ms = 0"
-                   " AND next_attempt_ms <= ? ORDER BY next_attempt_ms, id LIMIT ?",
+                   " AND next_attempt_ms <= ? ORDER BY attempts > 0, next_attempt_ms, id LIMIT ?",
                    read_alert, out, n, "list due alerts", err, sq_i64(now_ms),
                    sq_i64((int64_t)max));
 }

@@ -428,11 +428,19 @@ static void *webhook_main(void *arg)
             send_due(c);
             next_look = cs_now_ms() + 1000;
         }
+        size_t running = cs_webhook_in_flight(c->hook);
         cs_error e = {0};
         if (cs_webhook_run(c->hook, 1000, delivery_done, c, &e) != CS_OK) {
             fprintf(stderr, "capscreen: care: webhook: %s\n", e.msg);
-            wait_tick(c, 1000, &c->wake_webhook); /* not a busy loop */
+            /* A stop does not wait on a failing multi handle: what is in
+             * flight keeps its lease and is sent again when that runs out. */
+            if (stop)
+                break;
+            bool unused = false; /* a wake stays set for the next pass */
+            wait_tick(c, 1000, &unused);
         }
+        if (cs_webhook_in_flight(c->hook) < running)
+            next_look = 0; /* a slot came free: the next due alert goes now */
     }
     return NULL;
 }

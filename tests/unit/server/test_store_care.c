@@ -1,8 +1,9 @@
 /* test_store_care.c - the store's live care calls (schema 4, store.h):
  * one alert per (study, kind, key) with its id given back either way; an
  * unknown study refused; acknowledging once (CONFLICT after, NOT_FOUND for
- * another study's alert); the open alerts of every study (the monitor's); the webhook outbox (due by time, oldest first,
- * delivered ones gone); the hub status with the report it replaced; the
+ * another study's alert); the open alerts of every study (the
+ * monitor's); the webhook outbox (due by time, never-tried first, then
+ * oldest, delivered ones gone); the hub status with the report it replaced; the
  * protocol set once; range checks before the backend is reached; a
  * patient code that ends when it expires or the study closes; prep ticks;
  * a finding marked suspected cancer and its alert stored together or not
@@ -118,7 +119,8 @@ static void open_alerts_of_every_study_newest_first(void **state)
     free(al);
 }
 
-static void the_outbox_gives_due_alerts_oldest_first(void **state)
+/* Due alerts: never-tried ones first, then the oldest due. */
+static void the_outbox_gives_due_alerts_new_then_oldest(void **state)
 {
     fx *f = *state;
     cs_error e = {0};
@@ -147,6 +149,18 @@ static void the_outbox_gives_due_alerts_oldest_first(void **state)
     assert_int_equal(n, 1);
     assert_int_equal(due[0].id, a.id);
     assert_int_equal(due[0].attempts, 1);
+    free(due);
+    /* a new alert, due after the retry: never tried, so it goes first */
+    cs_alert_rec c = alert("s1", "k", "c", 9500);
+    assert_int_equal(cs_store_alert_raise(f->s, &c, &raised, &out, &e), CS_OK);
+    assert_int_equal(cs_store_alerts_due(f->s, 9500, 10, &due, &n, &e), CS_OK);
+    assert_int_equal(n, 2);
+    assert_int_equal(due[0].id, c.id);
+    assert_int_equal(due[1].id, a.id);
+    free(due);
+    assert_int_equal(cs_store_alerts_due(f->s, 9500, 1, &due, &n, &e), CS_OK);
+    assert_int_equal(n, 1);
+    assert_int_equal(due[0].id, c.id);
     free(due);
 }
 
@@ -416,7 +430,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(an_alert_is_raised_once_per_key, fx_open, fx_close),
         cmocka_unit_test_setup_teardown(an_alert_is_acknowledged_once, fx_open, fx_close),
         cmocka_unit_test_setup_teardown(open_alerts_of_every_study_newest_first, fx_open, fx_close),
-        cmocka_unit_test_setup_teardown(the_outbox_gives_due_alerts_oldest_first, fx_open,
+        cmocka_unit_test_setup_teardown(the_outbox_gives_due_alerts_new_then_oldest, fx_open,
                                         fx_close),
         cmocka_unit_test_setup_teardown(a_due_alert_is_claimed_by_one_worker, fx_open, fx_close),
         cmocka_unit_test_setup_teardown(the_hub_status_keeps_the_last_report, fx_open, fx_close),

@@ -208,9 +208,15 @@ static void test_side_by_side_and_statuses(void **state)
 static void test_refused_and_full(void **state)
 {
     (void)state;
-    int port = 0;
-    int fd = listen_loopback(&port);
-    close(fd); /* nothing listens there now: connections are refused */
+    /* A port bound but not listening: connections are refused, and no
+     * other test can take the port meanwhile. */
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof sa;
+    assert_true(fd >= 0);
+    assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+    int port = ntohs(sa.sin_port);
     char url[64];
     snprintf(url, sizeof url, "http://127.0.0.1:%d/", port);
     cs_webhook *w = NULL;
@@ -235,6 +241,7 @@ static void test_refused_and_full(void **state)
     cs_webhook_free(w);
     cs_webhook_wakeup(NULL);
     cs_webhook_free(NULL);
+    close(fd);
 }
 
 int main(void)
