@@ -312,6 +312,10 @@ cs_status send(const cs_dicom_peer *peer, cs_dicom_instance *const *inst, size_t
         c = scu.addPresentationContext(CS_DICOM_SOP_VL_ENDOSCOPIC, plain);
     if (c.good())
         c = scu.initNetwork();
+    if (c.good() && peer->stop && peer->stop(peer->stop_ctx))
+        return cs_error_set(err, CS_ERR_IO,
+                            "stopped before connecting to %s:%d: the server is shutting down",
+                            peer->host, peer->port);
     if (c.good())
         c = scu.negotiateAssociation();
     if (c.bad())

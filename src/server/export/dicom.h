@@ -109,9 +109,10 @@ typedef struct cs_dicom_peer {
     const char *called_aet;  /* the PACS's AE title */
     const char *calling_aet; /* ours */
     int timeout_s;           /* connect, association and each DIMSE message */
-    /* Asked before each C-STORE, on the sending thread (may be NULL): true
-     * aborts the association and fails the send (CS_ERR_IO saying so), so
-     * a stopping server waits for one message, not the whole study. */
+    /* Asked before connecting and before each C-STORE, on the sending
+     * thread (may be NULL): true ends the send there (the association
+     * aborted; CS_ERR_IO saying so), so a stopping server waits for one
+     * step, not the whole study. */
     bool (*stop)(void *ctx);
     void *stop_ctx;
 } cs_dicom_peer;

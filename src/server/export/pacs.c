@@ -37,10 +37,22 @@ static bool stopping(cs_pacs *p)
     return s;
 }
 
-/* cs_dicom_peer.stop: a send in flight ends at the next instance once the
- * server stops (cs_pacs_free), rather than holding the stop for the whole
- * study. */
-static bool send_should_stop(void *ctx) { return stopping(ctx); }
+/* One send's stop check (cs_dicom_peer.stop, and between key frames
+ * while the instances are built): once the server stops (cs_pacs_free)
+ * the send ends at the next instance rather than holding the stop for the
+ * whole study; `fired` tells a stop from a failure. */
+typedef struct send_stop {
+    cs_pacs *p;
+    bool fired;
+} send_stop;
+
+static bool send_should_stop(void *ctx)
+{
+    send_stop *s = ctx;
+    if (!s->fired && stopping(s->p))
+        s->fired = true;
+    return s->fired;
+}
 
 void cs_pacs_accession(const char *study, char out[17]) { cs_uid_accession(study, out); }
 
@@ -143,7 +155,7 @@ static cs_status key_frames(cs_store *store, const char *study, uint64_t *seqs, 
  * carried, `warned` (wcap bytes) the frames the PACS stored with a
  * warning status and what it said ("" when none). */
 static cs_status send_study(cs_pacs *p, const char *study, int *sent, char *what, size_t cap,
-                            char *warned, size_t wcap, cs_error *err)
+                            char *warned, size_t wcap, send_stop *stop, cs_error *err)
 {
     uint64_t seqs[PACS_KEY_FRAMES_MAX];
     size_t n = 0, stored = 0;
@@ -182,6 +194,13 @@ static cs_status send_study(cs_pacs *p, const char *study, int *sent, char *what
         return cs_error_set(err, CS_ERR_NOMEM, "out of memory building the instances");
     }
     for (size_t i = 0; i < n && st == CS_OK; i++) {
+        if (send_should_stop(stop)) {
+            st = cs_error_set(err, CS_ERR_IO,
+                              "stopped before sending (%zu of %zu instance(s) built): the server "
+                              "is shutting down",
+                              i, n);
+            break;
+        }
         char uid[CS_UID_MAX];
         uint8_t *jpeg = NULL;
         size_t len = 0;
@@ -207,7 +226,7 @@ static cs_status send_study(cs_pacs *p, const char *study, int *sent, char *what
                               .calling_aet = p->calling_aet,
                               .timeout_s = CS_PACS_TIMEOUT_S,
                               .stop = send_should_stop,
-                              .stop_ctx = p};
+                              .stop_ctx = stop};
         st = cs_dicom_send(&peer, inst, n, &stored, status, err);
     }
     /* A warning means stored (PS3.4 B.2.3): say which frames and why. */
@@ -249,7 +268,9 @@ static void export_one(cs_pacs *p, const cs_pacs_export_rec *due)
     r.next_attempt_ms = now + CS_PACS_LEASE_MS;
     int sent = 0;
     char what[600] = "", warned[600] = "";
-    cs_status st = send_study(p, r.study, &sent, what, sizeof what, warned, sizeof warned, &se);
+    send_stop stop = {.p = p};
+    cs_status st =
+        send_study(p, r.study, &sent, what, sizeof what, warned, sizeof warned, &stop, &se);
     now = cs_now_ms();
     if (st == CS_OK) {
         snprintf(r.state, sizeof r.state, "sent");
@@ -272,6 +293,19 @@ static void export_one(cs_pacs *p, const cs_pacs_export_rec *due)
                          "%s:%d (%s) stored with a warning status: %s; attempt %d", p->host,
                          p->port, p->called_aet, warned, r.attempts);
         }
+    } else if (stop.fired) {
+        /* Cut short by a stop, not refused by the PACS: queued again, due
+         * at once when a server (this one restarted, or another) next
+         * looks, and not counted as an attempt (no backoff grows). */
+        snprintf(r.state, sizeof r.state, "queued");
+        snprintf(r.last_error, sizeof r.last_error, "%s", se.msg);
+        r.attempts = due->attempts;
+        r.next_attempt_ms = now;
+        fprintf(stderr, "capscreen: pacs: export of %s: %s; queued again\n", r.study, se.msg);
+        if (p->d.audit)
+            cs_audit(p->d.audit, NULL, "pacs.stopped", r.study,
+                     "to %s:%d (%s): %s; %d instance(s) stored before the stop; queued again",
+                     p->host, p->port, p->called_aet, se.msg, sent);
     } else {
         int max_s = p->d.backoff_max_s > 0 ? p->d.backoff_max_s : CS_PACS_BACKOFF_MAX_S;
         int64_t backoff_s = r.attempts >= 20 ? max_s : (int64_t)1 << r.attempts;
@@ -279,9 +313,7 @@ static void export_one(cs_pacs *p, const cs_pacs_export_rec *due)
             backoff_s = max_s;
         snprintf(r.state, sizeof r.state, "failed");
         snprintf(r.last_error, sizeof r.last_error, "%s", se.msg);
-        /* Cut short by a stop, not refused by the PACS: due again at once
-         * when a server (this one restarted, or another) next looks. */
-        r.next_attempt_ms = stopping(p) ? now : now + backoff_s * 1000;
+        r.next_attempt_ms = now + backoff_s * 1000;
         fprintf(stderr, "capscreen: pacs: export of %s (attempt %d): %s\n", r.study, r.attempts,
                 se.msg);
         if (p->d.audit)

@@ -54,10 +54,11 @@ typedef struct cs_pacs cs_pacs;
 
 /* Start the worker when a PACS is configured (no thread otherwise). */
 cs_status cs_pacs_new(const cs_pacs_deps *d, cs_pacs **out, cs_error *err) CS_WARN_UNUSED;
-/* Stop the worker and free: a send in flight ends after the message it
- * is on (which finishes or times out, CS_PACS_TIMEOUT_S), recorded failed
- * and due at once, so the rest of the study goes at the next start.
- * Accepts NULL. */
+/* Stop the worker and free: a send in flight ends after the step it is
+ * on (building a key frame, connecting, or one message: each finishes or
+ * times out, CS_PACS_TIMEOUT_S), is queued again, due at once and not
+ * counted as an attempt (audited pacs.stopped), so the study goes whole
+ * at the next start. Accepts NULL. */
 void cs_pacs_free(cs_pacs *p);
 
 /* Whether a PACS is configured (false for NULL). */
