@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "capscreen/decimal.h"
 
@@ -117,34 +118,66 @@ static bool address_list_ok(const char *v)
     return true;
 }
 
-/* Empty, or http:// or https:// and a host (a name, an IPv4 address or
- * a bracketed IPv6 one) with an optional port: no path, query, user or
- * trailing slash, since export URLs are this plus an absolute path. */
+/* A host name of a URL: dot-separated labels of 1 to 63 letters, digits,
+ * '-' (not first or last) or '_'; all-numeric labels only as an IPv4
+ * address. */
+static bool host_name_ok(const char *h, size_t n)
+{
+    bool numeric = true;
+    for (size_t i = 0, start = 0; i <= n; i++) {
+        if (i < n && h[i] != '.') {
+            if (!isalnum((unsigned char)h[i]) && h[i] != '-' && h[i] != '_')
+                return false;
+            numeric = numeric && (isdigit((unsigned char)h[i]) || h[i] == '.');
+            continue;
+        }
+        size_t len = i - start;
+        if (len == 0 || len > 63 || h[start] == '-' || h[i - 1] == '-')
+            return false;
+        start = i + 1;
+    }
+    if (numeric) {
+        char ip[INET_ADDRSTRLEN];
+        unsigned char bin[sizeof(struct in_addr)];
+        if (n >= sizeof ip)
+            return false;
+        memcpy(ip, h, n);
+        ip[n] = '\0';
+        return inet_pton(AF_INET, ip, bin) == 1;
+    }
+    return true;
+}
+
+/* Empty, or http:// or https:// (any case) and a host (a name, an IPv4
+ * address or a bracketed IPv6 one) with an optional port: no path, query,
+ * user or trailing slash, since export URLs are this plus an absolute
+ * path. */
 static bool public_url_ok(const char *v)
 {
     if (!*v)
         return true;
-    const char *host = strncmp(v, "https://", 8) == 0  ? v + 8
-                       : strncmp(v, "http://", 7) == 0 ? v + 7
-                                                       : NULL;
+    const char *host = strncasecmp(v, "https://", 8) == 0  ? v + 8
+                       : strncasecmp(v, "http://", 7) == 0 ? v + 7
+                                                           : NULL;
     if (!host || !*host || strlen(host) > 255)
         return false;
     const char *port = NULL;
     if (*host == '[') {
         const char *close = strchr(host, ']');
-        if (!close || close == host + 1)
+        char ip[INET6_ADDRSTRLEN];
+        unsigned char bin[sizeof(struct in6_addr)];
+        size_t n = close ? (size_t)(close - host - 1) : 0;
+        if (n == 0 || n >= sizeof ip)
             return false;
-        for (const char *p = host + 1; p < close; p++)
-            if (!isxdigit((unsigned char)*p) && *p != ':' && *p != '.')
-                return false;
+        memcpy(ip, host + 1, n);
+        ip[n] = '\0';
+        if (inet_pton(AF_INET6, ip, bin) != 1)
+            return false;
         port = close + 1;
     } else {
         size_t n = strcspn(host, ":");
-        if (n == 0)
+        if (!host_name_ok(host, n))
             return false;
-        for (size_t i = 0; i < n; i++)
-            if (!isalnum((unsigned char)host[i]) && host[i] != '.' && host[i] != '-')
-                return false;
         port = host + n;
     }
     if (!*port)

@@ -157,16 +157,36 @@ static void public_url_is_a_scheme_host_and_port(void **state)
     cs_server_config_default(&c);
     assert_string_equal(c.public_url, "");
     const char *good[] = {"https://capscreen.example.org", "http://10.0.0.5:8080",
-                          "https://[2001:db8::1]:8443", "https://cs-1.trust.nhs.uk:443"};
+                          "https://[2001:db8::1]:8443",    "HTTPS://Capscreen.Example.org",
+                          "https://cs_1.internal",         "https://cs-1.trust.nhs.uk:443"};
     for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
         assert_int_equal(cs_server_config_set(&c, "public_url", good[i], &e), CS_OK);
         assert_string_equal(c.public_url, good[i]);
     }
-    const char *bad[] = {"capscreen.example.org",  "https://",          "https://host/",
-                         "https://host/capscreen", "ftp://host",        "https://host:0",
-                         "https://host:65536",     "https://host:",     "https://user@host",
-                         "https://host?x=1",       "https://[]:80",     "https://[2001:db8::1",
-                         "https://host name",      "https://host:80:81"};
+    const char *bad[] = {"capscreen.example.org",
+                         "https://",
+                         "https://host/",
+                         "https://host/capscreen",
+                         "ftp://host",
+                         "https://host:0",
+                         "https://host:65536",
+                         "https://host:",
+                         "https://user@host",
+                         "https://host?x=1",
+                         "https://[]:80",
+                         "https://[2001:db8::1",
+                         "https://host name",
+                         "https://host:80:81",
+                         "https://..",
+                         "https://-",
+                         "https://a..b",
+                         "https://.x",
+                         "https://x.",
+                         "https://-x.org",
+                         "https://999.999.999.999",
+                         "https://[1]",
+                         "https://[:]",
+                         "https://[1.2.3.4]"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         assert_int_equal(cs_server_config_set(&c, "public_url", bad[i], &e), CS_ERR_ARG);
         assert_non_null(strstr(e.msg, "public_url"));
