@@ -5,7 +5,8 @@
  * not marked sent by it); a failed export stays due at its next attempt,
  * never dropped; a sent one is no longer due; the start-up sweep queues
  * signed reports whose export was never requested, once; a name's own
- * DICOM separators go out as spaces (docs/pacs.md). */
+ * DICOM separators go out as spaces (docs/pacs.md); a training study's
+ * identity is refused. */
 #include "store_fixture.h"
 
 #include "server/export/pacs.h"
@@ -223,6 +224,23 @@ static void a_names_own_separators_go_out_as_spaces(void **state)
     assert_int_equal(cs_dicom_identity_check(&id, &e), CS_OK);
 }
 
+/* An export queued before schema 12 made its study a training case (no
+ * route queues one now) is refused, never sent as a patient's study; an
+ * unknown study is not found. */
+static void a_training_study_is_never_exported(void **state)
+{
+    fx *f = *state;
+    cs_error e = {0};
+    cs_dicom_identity id;
+    bool found = true;
+    fx_study(f->s, "case1", 1000);
+    fx_sql(f, "UPDATE studies SET purpose = 'training' WHERE id = 'case1';");
+    assert_int_equal(cs_pacs_identity_load(f->s, "case1", &found, &id, &e), CS_ERR_ARG);
+    assert_non_null(strstr(e.msg, "training case"));
+    assert_int_equal(cs_pacs_identity_load(f->s, "nosuch", &found, &id, &e), CS_OK);
+    assert_false(found);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -234,6 +252,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(signed_reports_never_requested_are_queued, fx_open,
                                         fx_close),
         cmocka_unit_test_setup_teardown(a_names_own_separators_go_out_as_spaces, fx_open, fx_close),
+        cmocka_unit_test_setup_teardown(a_training_study_is_never_exported, fx_open, fx_close),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
