@@ -8,7 +8,8 @@ mapfile -t pkgs < <(grep -v '^\s*#' "$here/apt-packages.txt" | grep -v '^\s*$')
 
 missing=()
 for p in "${pkgs[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+  # not `| grep -q`: under pipefail an early exit of grep can fail the pipe
+  [[ $(dpkg-query -W -f='${Status}' "$p" 2>/dev/null) == *"ok installed"* ]] || missing+=("$p")
 done
 # Node.js and npm run the independent tus client in the tests. Machines
 # that already have a Node.js with its bundled npm (e.g. from NodeSource)
