@@ -175,6 +175,15 @@ def alerts(who=ADMIN):
     return must("GET", "/api/v1/studies/%s/alerts" % STUDY, 200, headers=who)["alerts"]
 
 
+def hub_report(dev, spool, rec):
+    """One hub status report with the device's headers: 204 or fail."""
+    st, b = request("POST", "/api/v1/devices/status",
+                    {"battery_pct": 80, "signal_dbm": -70, "spool_used_pct": spool,
+                     "recorder": rec}, dev)
+    if st != 204:
+        fail("status: %d %s" % (st, b))
+
+
 def wait_for(what, pred):
     """Poll until pred() is truthy (its value is returned), or fail."""
     end = time.time() + DEADLINE_S
@@ -435,16 +444,12 @@ def webhook_stall():
     os.rename(log + ".stall.tmp", log + ".stall")
 
     def report(spool, rec):
-        st, b = request("POST", "/api/v1/devices/status",
-                        {"battery_pct": 80, "signal_dbm": -70, "spool_used_pct": spool,
-                         "recorder": rec}, dev)
-        if st != 204:
-            fail("status: %d %s" % (st, b))
+        hub_report(dev, spool, rec)
 
     def mine():
+        want = ids()
         try:
-            return [json.loads(x) for x in open(log)
-                    if json.loads(x)["id"] in ids()]
+            return [x for x in map(json.loads, open(log)) if x["id"] in want]
         except FileNotFoundError:
             return []
 
@@ -543,11 +548,7 @@ def status_flood():
         fail("tus creation with 16 bytes: %d" % r.status)
 
     def report(spool, rec):
-        st, b = request("POST", "/api/v1/devices/status",
-                        {"battery_pct": 80, "signal_dbm": -70, "spool_used_pct": spool,
-                         "recorder": rec}, dev)
-        if st != 204:
-            fail("status: %d %s" % (st, b))
+        hub_report(dev, spool, rec)
 
     def of(kind):
         return [a for a in must("GET", "/api/v1/studies/%s/alerts" % sid, 200,
