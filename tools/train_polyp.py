@@ -564,10 +564,13 @@ class PolypNet(nn.Module):
         self.dec0 = DS(c1 + c0, c0)          # 40
         self.head = nn.Conv2d(c0, 1, 1, bias=True)
 
-    def forward(self, x, features=False):
+    def forward(self, x, features=False, mix=None):
+        """mix (training only, --mixstyle): a function applied to the
+        shallow features (after enc0 and enc1b) that mixes their style."""
         up = lambda t: F.interpolate(t, scale_factor=2, mode="nearest")
-        e0 = self.enc0(x)
-        e1 = self.enc1b(self.enc1(e0))
+        keep = (lambda t: t) if mix is None else mix
+        e0 = keep(self.enc0(x))
+        e1 = keep(self.enc1b(self.enc1(e0)))
         e2 = self.enc2b(self.enc2(e1))
         e3 = self.enc3c(self.enc3b(self.enc3(e2)))
         d2 = self.dec2(torch.cat([up(e3), e2], 1))
@@ -620,6 +623,43 @@ def frame_logit(logits):
     """Frame-level logit: the mean of the TOPK largest pixel logits."""
     flat = logits.reshape(logits.shape[0], -1)
     return flat.topk(TOPK, dim=1).values.mean(1)
+
+
+def colon_context(kind):
+    """Whether each sample's frame is a colonoscopy frame (Kvasir-SEG
+    frames, background crops, copy-filled frames) rather than a capsule
+    frame (capsule negatives, pasted polyps and pasted backgrounds)."""
+    return (kind == KINDS["k"]) | (kind == KINDS["kb"]) | (kind == KINDS["ki"])
+
+
+MIXSTYLE_ALPHA = 0.1  # Beta(a, a) for the mixing weight, as Zhou et al. (2021)
+
+
+def cross_source_mixstyle(rng, kind):
+    """MixStyle across the two sources (Zhou et al., "Domain generalization
+    with MixStyle", ICLR 2021), training only: each sample's feature
+    statistics (per-channel mean and standard deviation over the image)
+    are mixed with those of a random sample of the *other* source in the
+    batch, by a weight drawn from Beta(0.1, 0.1) (mostly near 0 or 1: a
+    sample often takes the other source's style whole). The network thus
+    sees colonoscopy content with capsule feature style and the reverse,
+    so the style of shallow features cannot tell it the source. None when
+    the batch lacks either source. `rng` is numpy's, so the draw is seeded."""
+    colon = colon_context(kind).numpy()
+    ci, wi = np.flatnonzero(colon), np.flatnonzero(~colon)
+    if len(ci) == 0 or len(wi) == 0:
+        return None
+    partner = np.where(colon, rng.choice(wi, len(colon)), rng.choice(ci, len(colon)))
+    lam = torch.from_numpy(rng.beta(MIXSTYLE_ALPHA, MIXSTYLE_ALPHA, len(colon))
+                           .astype(np.float32)).view(-1, 1, 1, 1)
+    partner = torch.from_numpy(partner)
+
+    def mix(t):
+        mu = t.mean((2, 3), keepdim=True).detach()
+        sig = (t.var((2, 3), keepdim=True) + 1e-6).sqrt().detach()
+        norm = (t - mu) / sig
+        return norm * (lam * sig + (1 - lam) * sig[partner]) + lam * mu + (1 - lam) * mu[partner]
+    return mix
 
 
 # --------------------------------------------------------------------------
@@ -1059,8 +1099,11 @@ def domain_loss(head, pooled, kind, lam):
 
 
 def train(data, kidx, widx, epochs, seed, log, tag, widths=None, source_weight=0.0,
-          overlay_weight=4.0, domain_weight=0.0, level_weight=0.0, level_ceiling=None):
+          overlay_weight=4.0, domain_weight=0.0, level_weight=0.0, level_ceiling=None,
+          mixstyle=0.0):
     torch.manual_seed(seed)
+    # its own stream, so that with --mixstyle 0 every other draw is as before
+    mix_rng = np.random.RandomState(seed + 7919)
     # channels-last runs the convolutions through oneDNN: about 5x faster
     # on the CPU than PyTorch's default layout for these small layers
     net = PolypNet(widths).to(memory_format=torch.channels_last)
@@ -1102,10 +1145,13 @@ def train(data, kidx, widx, epochs, seed, log, tag, widths=None, source_weight=0
             kb = torch.from_numpy(kinds[b:b + bs])
             pb = torch.from_numpy(pairs[b:b + bs])
             yb = (mb.reshape(len(mb), -1).sum(1) >= 4).float()
+            mix = None
+            if mixstyle and mix_rng.rand() < mixstyle:
+                mix = cross_source_mixstyle(mix_rng, kb)
             if head is not None:
-                logits, pooled = net(xb, features=True)
+                logits, pooled = net(xb, features=True, mix=mix)
             else:
-                logits = net(xb)
+                logits = net(xb, mix=mix)
             pix = F.binary_cross_entropy_with_logits(logits, mb)
             p = torch.sigmoid(logits)
             inter = (p * mb).sum((1, 2))
@@ -2088,7 +2134,8 @@ CV_RECIPE_KEYS = ("seed", "widths", "epochs", "input_side", "source_weight", "ov
                   "light_share", "capsule_zoom", "colour_swap", "swap_kind", "domain_weight",
                   "overlay_lookalikes", "paste_negatives", "kvasir_background",
                   "capsule_negatives", "kvasir_inpainted", "inpaint_kind", "polyp_pairs",
-                  "pair_weight", "overlay_measures", "level_weight", "level_ceiling")
+                  "pair_weight", "overlay_measures", "level_weight", "level_ceiling",
+                  "mixstyle")
 
 
 def main():
@@ -2140,6 +2187,10 @@ def main():
     ap.add_argument("--level-ceiling", type=float, metavar="LOGITS",
                     help="with --level-weight: the polyp-free capsule frames' heatmap level "
                          "may not rise above this either (a trial)")
+    ap.add_argument("--mixstyle", type=float, default=0.0, metavar="P",
+                    help="share of training batches whose shallow features mix their style "
+                         "across the two sources (MixStyle; 0 = off; a trial, "
+                         "models/MODEL_CARD-polyp.md)")
     ap.add_argument("--overlay-weight", type=float, default=4.0,
                     help="weight of the overlay-pair consistency penalty")
     ap.add_argument("--light-share", type=float, default=LIGHT_SHARE,
@@ -2232,9 +2283,11 @@ def main():
         ap.error("--level-ceiling goes with --level-weight (it bounds that penalty's capsule side)")
     if a.level_ceiling is not None and not math.isfinite(a.level_ceiling):
         ap.error("--level-ceiling takes a finite level in logits")
+    if not 0 <= a.mixstyle <= 1:
+        ap.error("--mixstyle takes a share of batches from 0 to 1")
     tkw = dict(source_weight=a.source_weight, overlay_weight=a.overlay_weight,
                domain_weight=a.domain_weight, level_weight=a.level_weight,
-               level_ceiling=a.level_ceiling)
+               level_ceiling=a.level_ceiling, mixstyle=a.mixstyle)
 
     torch.set_num_threads(a.threads)
     torch.use_deterministic_algorithms(True)
@@ -2338,6 +2391,8 @@ def main():
         metrics["level_weight"] = a.level_weight
     if a.level_ceiling is not None:
         metrics["level_ceiling"] = a.level_ceiling
+    if a.mixstyle:
+        metrics["mixstyle"] = a.mixstyle
 
     def save():
         with open(a.metrics + ".partial", "w") as f:
@@ -2393,9 +2448,11 @@ def main():
             have.setdefault("pair_weight", None)
             have.setdefault("level_weight", 0.0)
             have.setdefault("level_ceiling", None)
+            have.setdefault("mixstyle", 0.0)
             want = dict(metrics, inpaint_kind=INPAINT_KIND, polyp_pairs=POLYP_PAIRS,
                         pair_weight=PAIR_WEIGHT if POLYP_PAIRS else None,
-                        level_weight=a.level_weight, level_ceiling=a.level_ceiling)
+                        level_weight=a.level_weight, level_ceiling=a.level_ceiling,
+                        mixstyle=a.mixstyle)
             want = json.loads(json.dumps(want))  # as the file holds them (tuples as lists)
             # a setting the file does not record counts as different: an
             # older or foreign file is not taken for this recipe
