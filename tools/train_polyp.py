@@ -756,7 +756,7 @@ class Sampler:
     def pasted(self, rng, positive):
         w = self.widx[rng.randint(len(self.widx))]
         k = self.kidx[rng.randint(len(self.kidx))]
-        side = int(rng.uniform(0.22, 0.6) * CACHE_SIDE)
+        side = int(rng.uniform(*PASTE_SIDE) * CACHE_SIDE)
         cut = (polyp_cutout if positive else background_cutout)(
             rng, self.d["kimg"][k], self.d["kmask"][k], side)
         if cut is None:
@@ -914,6 +914,7 @@ OVERLAY_LOOKALIKES = 0.0  # share of samples (every source) with overlay look-al
 SWAP_KIND = "colour" # how: colour statistics, or low-frequency amplitude (--swap-kind)
 CAPSULE_ZOOM = 0.0   # share of capsule negatives as close-up crops (--capsule-zoom)
 PASTE_NEGATIVES = 150    # pasted colonoscopy background per epoch (--paste-negatives)
+PASTE_SIDE = (0.22, 0.6) # box side of a pasted polyp or background, share of the frame (--paste-side)
 KVASIR_BACKGROUND = 350  # polyp-free Kvasir-SEG crops per epoch (--kvasir-background)
 CAPSULE_NEGATIVES = 600  # capsule frames per epoch (--capsule-negatives)
 KVASIR_INPAINTED = 0     # whole Kvasir-SEG frames, polyp inpainted, per epoch (--kvasir-inpainted)
@@ -2135,13 +2136,13 @@ CV_RECIPE_KEYS = ("seed", "widths", "epochs", "input_side", "source_weight", "ov
                   "overlay_lookalikes", "paste_negatives", "kvasir_background",
                   "capsule_negatives", "kvasir_inpainted", "inpaint_kind", "polyp_pairs",
                   "pair_weight", "overlay_measures", "level_weight", "level_ceiling",
-                  "mixstyle")
+                  "mixstyle", "paste_side")
 
 
 def main():
     global WIDTHS, LIGHT_SHARE, CAPSULE_ZOOM, OVERLAY_MEASURES, COLOUR_SWAP, SWAP_KIND
     global OVERLAY_LOOKALIKES, PASTE_NEGATIVES, KVASIR_BACKGROUND, CAPSULE_NEGATIVES, \
-        KVASIR_INPAINTED, INPAINT_KIND, POLYP_PAIRS, PAIR_WEIGHT
+        KVASIR_INPAINTED, INPAINT_KIND, POLYP_PAIRS, PAIR_WEIGHT, PASTE_SIDE
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--shared", required=True, help="folder holding kvasir-seg/ and wcebleedgen/")
     ap.add_argument("--cache", required=True, help="gitignored cache folder")
@@ -2209,6 +2210,10 @@ def main():
                          "on the features of polyp-free samples (0 = off)")
     ap.add_argument("--capsule-zoom", type=float, default=CAPSULE_ZOOM,
                     help="share of capsule negatives taken as close-up crops (tried at 0.3)")
+    ap.add_argument("--paste-side", default=",".join(map(str, PASTE_SIDE)), metavar="LO,HI",
+                    help="box side of the pasted polyps and backgrounds in training, as a share "
+                         "of the frame side, drawn uniformly (the evaluation's pasted polyps "
+                         "keep 0.22,0.6)")
     ap.add_argument("--paste-negatives", type=int, default=PASTE_NEGATIVES,
                     help="pasted colonoscopy background patches per epoch (negatives)")
     ap.add_argument("--kvasir-background", type=int, default=KVASIR_BACKGROUND,
@@ -2263,6 +2268,12 @@ def main():
     WIDTHS = tuple(int(v) for v in a.widths.split(","))
     LIGHT_SHARE, CAPSULE_ZOOM = a.light_share, a.capsule_zoom
     PASTE_NEGATIVES, KVASIR_BACKGROUND = a.paste_negatives, a.kvasir_background
+    try:
+        PASTE_SIDE = tuple(float(v) for v in a.paste_side.split(","))
+    except ValueError:
+        PASTE_SIDE = ()
+    if len(PASTE_SIDE) != 2 or not 0.04 <= PASTE_SIDE[0] < PASTE_SIDE[1] <= 0.8:
+        ap.error("--paste-side takes LO,HI with 0.04 <= LO < HI <= 0.8")
     CAPSULE_NEGATIVES = a.capsule_negatives
     KVASIR_INPAINTED = a.kvasir_inpainted
     INPAINT_KIND = a.inpaint_kind
@@ -2393,6 +2404,8 @@ def main():
         metrics["level_ceiling"] = a.level_ceiling
     if a.mixstyle:
         metrics["mixstyle"] = a.mixstyle
+    if PASTE_SIDE != (0.22, 0.6):
+        metrics["paste_side"] = list(PASTE_SIDE)
 
     def save():
         with open(a.metrics + ".partial", "w") as f:
@@ -2449,10 +2462,11 @@ def main():
             have.setdefault("level_weight", 0.0)
             have.setdefault("level_ceiling", None)
             have.setdefault("mixstyle", 0.0)
+            have.setdefault("paste_side", [0.22, 0.6])
             want = dict(metrics, inpaint_kind=INPAINT_KIND, polyp_pairs=POLYP_PAIRS,
                         pair_weight=PAIR_WEIGHT if POLYP_PAIRS else None,
                         level_weight=a.level_weight, level_ceiling=a.level_ceiling,
-                        mixstyle=a.mixstyle)
+                        mixstyle=a.mixstyle, paste_side=list(PASTE_SIDE))
             want = json.loads(json.dumps(want))  # as the file holds them (tuples as lists)
             # a setting the file does not record counts as different: an
             # older or foreign file is not taken for this recipe

@@ -1,0 +1,156 @@
+#!/usr/bin/python3
+"""polyp_size_sensitivity.py - how does the polyp score fall with the
+polyp's size? (models/MODEL_CARD-polyp.md, "Small polyps").
+
+The capsule check of `train_polyp.py --evaluate` pastes each held-out
+polyp into a held-out capsule frame with its box side drawn from 22-60 %
+of the frame, as training does. Capsule polyps are often smaller. This
+tool pastes the same held-out polyps into held-out capsule frames at
+fixed size bands (box side as a share of the frame side) and, for each
+band, reports against the held-out capsule frames (no polyp): the AUROC,
+the sensitivity at the weights file's own threshold (the one the engine
+flags at), and how often the heatmap's peak cell lies in the polyp (one
+pass; the engine's hit rate uses its nine-pass outline, so this is a
+lower-effort proxy of it). Each band uses the same polyps and frames in
+the same order; only the size differs. The shipped capsule check (the
+22-60 % pastes of `--evaluate`, the same images) is reported beside them.
+
+With `--topk K` the frame score pools the K largest heatmap logits
+instead of the file's 16 (no training: a question of how the score is
+read), and the threshold is then chosen on the shipped capsule check by
+training's rule (best sensitivity + specificity with specificity >= 0.93)
+rather than read from the file.
+
+    polyp_size_sensitivity.py --weights W.bin --metrics OUT.json [--fold 4]
+        [--shared DIR] [--cache DIR] [--seed 13] [--topk K] [--smoke]
+
+Single thread, seeded: the same weights and data give the same report.
+Exit 2 on a missing or damaged weights file or data directory.
+"""
+import argparse
+import json
+import os
+import struct
+import sys
+
+import numpy as np
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import train_polyp as tp  # noqa: E402  (the sets and measures are the training tool's)
+
+# Box side of the pasted polyp as a share of the frame side. Training and
+# the shipped capsule check draw from 0.22-0.60.
+BANDS = ((0.08, 0.14), (0.14, 0.22), (0.22, 0.40), (0.40, 0.60))
+
+
+def pasted_at(data, kval, wval, seed, lo, hi):
+    """Each polyp of kval pasted into a held-out capsule frame with its
+    box side drawn from [lo, hi) of the frame: (images at the network's
+    input, label masks at the heatmap's side). The frame, place and
+    feathering draws use one stream per band seeded alike, so the bands
+    differ in size only as far as a paste that does not fit allows."""
+    rng = np.random.RandomState(seed)
+    size_rng = np.random.RandomState(seed + 1)
+    imgs, labels = [], []
+    for k in kval:
+        frac = size_rng.uniform(lo, hi)
+        for _ in range(3):
+            w = wval[rng.randint(len(wval))]
+            cut = tp.polyp_cutout(rng, data["kimg"][k], data["kmask"][k],
+                                  max(int(frac * tp.CACHE_SIDE), 4))
+            r = tp.paste(rng, data["wimg"][w], cut) if cut else None
+            if r is not None:
+                imgs.append(tp.resize_u8(r[0]))
+                lab = tp.resize_u8((r[1] * 255).astype(np.uint8)[..., None].repeat(3, 2), tp.OUT)
+                labels.append(lab[..., 0] >= 128)
+                break
+    return np.stack(imgs), np.stack(labels)
+
+
+def peak_in_polyp(prob, labels):
+    """Share of frames whose heatmap peak cell lies in the polyp (a label
+    with no cell at the heatmap's side counts as a miss)."""
+    flat = prob.reshape(len(prob), -1).argmax(1)
+    return float(np.mean([labels[i].reshape(-1)[c] for i, c in enumerate(flat)]))
+
+
+def main():
+    here = os.path.dirname(os.path.abspath(__file__))
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--weights", required=True, help="polyp weights file (one network or an ensemble)")
+    ap.add_argument("--metrics", required=True, help="where to write the report (JSON)")
+    ap.add_argument("--shared", default=os.path.join(here, "..", "..", "shared", "data"))
+    ap.add_argument("--cache", default=os.path.join(here, "..", "build-polyp-cache"))
+    ap.add_argument("--seed", type=int, default=13, help="as train_polyp.py --seed (the splits)")
+    ap.add_argument("--fold", type=int, default=4, choices=range(5), help="Kvasir-SEG fold held out")
+    ap.add_argument("--topk", type=int, default=None,
+                    help="pool this many heatmap logits for the frame score (default: the "
+                         "file's); the threshold is then chosen by training's rule")
+    ap.add_argument("--smoke", action="store_true", help="a few frames (the CI check of this tool)")
+    a = ap.parse_args()
+    if a.topk is not None and not 1 <= a.topk <= 64:
+        ap.error("--topk takes 1 to 64 (the engine's CS_POLYP_MAX_TOPK)")
+    torch.set_num_threads(1)
+    torch.manual_seed(a.seed)
+    for sub in ("kvasir-seg", "wcebleedgen"):
+        if not os.path.isfile(os.path.join(a.shared, sub, "labels.csv")):
+            print(f"polyp_size_sensitivity: no {sub}/labels.csv under {a.shared}", file=sys.stderr)
+            return 2
+    try:
+        net, threshold = tp.read_weights(a.weights)
+    except (OSError, ValueError, struct.error) as e:
+        print(f"polyp_size_sensitivity: {e}", file=sys.stderr)
+        return 2
+    net.eval()
+    data = tp.build_cache(a.shared, a.cache, (40, 80) if a.smoke else None)
+    kfold = tp.group_split(data["kgroup"], 5, a.seed)
+    wpart = tp.group_split(data["wgroup"], 5, a.seed + 1)
+    kval, wval = np.nonzero(kfold == a.fold)[0], np.nonzero(wpart == 0)[0]
+    if a.smoke and len(kval) == 0:  # as train_polyp.py --evaluate --smoke
+        kval = np.nonzero((kfold != a.fold) & (kfold >= 0))[0][:5]
+    seed = a.seed + 500
+    file_topk = tp.TOPK
+    if a.topk is not None:
+        tp.TOPK = a.topk  # frame_logit reads it
+    # the shipped capsule check's very images (train_polyp.py --evaluate's seed)
+    std_pos, neg = tp.capsule_set(data, kval, wval, a.seed + 300 if a.fold == 4
+                                  else a.seed + 200 + a.fold)
+    with torch.no_grad():
+        neg_scores = tp.predict(net, neg)[1]
+        std_scores = tp.predict(net, std_pos)[1]
+        if tp.TOPK != file_topk:
+            threshold = tp.choose_threshold(std_scores, neg_scores)["threshold"]
+        standard = dict(tp.operating_point(std_scores, neg_scores, threshold),
+                        auroc=tp.auroc(std_scores, neg_scores), box_side_share=[0.22, 0.6],
+                        n_pos=len(std_pos), n_neg=len(neg))
+        bands = []
+        for lo, hi in BANDS:
+            pos, labels = pasted_at(data, kval, wval, seed, lo, hi)
+            prob, scores = tp.predict(net, pos)
+            op = tp.operating_point(scores, neg_scores, threshold)
+            bands.append(dict(
+                box_side_share=[lo, hi], n_pos=len(pos), n_neg=len(neg),
+                auroc=tp.auroc(scores, neg_scores),
+                auroc_interval95=tp.auroc_interval(scores, neg_scores, seed),
+                sensitivity_at_threshold=op["sensitivity"], tp=op["tp"], fn=op["fn"],
+                peak_in_polyp=peak_in_polyp(prob, labels),
+                median_score=float(np.median(scores))))
+    doc = dict(tool="tools/polyp_size_sensitivity.py", weights=os.path.basename(a.weights),
+               seed=a.seed, fold=a.fold, smoke=a.smoke, topk=tp.TOPK,
+               threshold=float(threshold), threshold_from="file" if tp.TOPK == file_topk
+               else "chosen on the shipped capsule check by training's rule",
+               specificity_at_threshold=float((neg_scores < threshold).mean()),
+               shipped_capsule_check=standard, bands=bands,
+               note="held-out polyps pasted into held-out capsule frames at each band of box "
+                    "side / frame side, against the held-out capsule frames; one pass, as the "
+                    "engine scores a frame")
+    with open(a.metrics, "w") as f:
+        json.dump(doc, f, indent=1)
+        f.write("\n")
+    print(json.dumps(doc))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
