@@ -14,6 +14,9 @@ pass; the engine's hit rate uses its nine-pass outline, so this is a
 lower-effort proxy of it). Each band uses the same polyps and frames in
 the same order; only the size differs. The shipped capsule check (the
 22-60 % pastes of `--evaluate`, the same images) is reported beside them.
+The held-out Kvasir-SEG frames themselves, grouped by the size of their
+own polyp, get the outline measures of `--evaluate` (Dice, hit rate of
+the nine-pass outline) and the share flagged, band by band.
 
 With `--topk K` the frame score pools the K largest heatmap logits
 instead of the file's 16 (no training: a question of how the score is
@@ -73,6 +76,29 @@ def peak_in_polyp(prob, labels):
     with no cell at the heatmap's side counts as a miss)."""
     flat = prob.reshape(len(prob), -1).argmax(1)
     return float(np.mean([labels[i].reshape(-1)[c] for i, c in enumerate(flat)]))
+
+
+def colonoscopy_by_size(net, data, kval, threshold):
+    """The held-out Kvasir-SEG frames in bands of their polyp's box side
+    (the mask's bounding box, larger side, as a share of the frame side):
+    frames, Dice, hit rate (train_polyp's seg_per_frame: the nine-pass
+    outline) and the share flagged at `threshold`."""
+    dice, _, hit, score = tp.seg_per_frame(net, data, kval)
+    side = []
+    for i in kval:
+        ys, xs = np.nonzero(data["kmask"][i] >= 128)
+        side.append(max(ys.max() - ys.min() + 1, xs.max() - xs.min() + 1) / data["kmask"][i].shape[0]
+                    if len(ys) else 0.0)
+    side = np.array(side)
+    out = []
+    for lo, hi in ((0.0, 0.14), (0.14, 0.22), (0.22, 0.40), (0.40, 0.60), (0.60, 1.01)):
+        sel = (side >= lo) & (side < hi)
+        n = int(sel.sum())
+        out.append(dict(box_side_share=[lo, min(hi, 1.0)], n=n,
+                        dice=float(dice[sel].mean()) if n else None,
+                        hit_rate=float(hit[sel].mean()) if n else None,
+                        flagged=float((score[sel] >= threshold).mean()) if n else None))
+    return out
 
 
 def main():
@@ -136,12 +162,13 @@ def main():
                 sensitivity_at_threshold=op["sensitivity"], tp=op["tp"], fn=op["fn"],
                 peak_in_polyp=peak_in_polyp(prob, labels),
                 median_score=float(np.median(scores))))
+        colon = colonoscopy_by_size(net, data, kval, threshold)
     doc = dict(tool="tools/polyp_size_sensitivity.py", weights=os.path.basename(a.weights),
                seed=a.seed, fold=a.fold, smoke=a.smoke, topk=tp.TOPK,
                threshold=float(threshold), threshold_from="file" if tp.TOPK == file_topk
                else "chosen on the shipped capsule check by training's rule",
                specificity_at_threshold=float((neg_scores < threshold).mean()),
-               shipped_capsule_check=standard, bands=bands,
+               shipped_capsule_check=standard, bands=bands, colonoscopy_by_polyp_size=colon,
                note="held-out polyps pasted into held-out capsule frames at each band of box "
                     "side / frame side, against the held-out capsule frames; one pass, as the "
                     "engine scores a frame")

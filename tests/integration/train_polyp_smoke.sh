@@ -8,8 +8,10 @@
 # pairs are one draw of the capsule look; W1,W2 an ensemble, written as a
 # version-3 file the engine runs), draws again on the same split
 # (--train-seed), trains on polyp pairs (--polyp-pairs, one augmentation
-# for both samples of a pair), measures its colon stand-ins' own biases
-# (tools/polyp_standins.py), and never
+# for both samples of a pair) and with cross-source MixStyle and small
+# pastes (--mixstyle, --paste-side), measures its colon stand-ins' own
+# biases (tools/polyp_standins.py) and its score by polyp size
+# (tools/polyp_size_sensitivity.py), and never
 # touches models/. Skips (77) without ../shared or
 # Debian's python3-torch.
 set -euo pipefail
@@ -666,6 +668,102 @@ assert abs(m[0, 0, 0] - 1.0) < 1e-6 and abs(m[0, 3, 3] - 2.0) < 1e-6, m
 assert abs(m[0, 0, 3] - 3.0) < 1e-6 and abs(m[0, 3, 0] - 4.0) < 1e-6, m
 PY
 ok "polyp_mirror_score.py scores the --evaluate images plainly and over the mirrors"
+
+# tools/polyp_size_sensitivity.py: its shipped capsule check is the very
+# set --evaluate scored (e.json), its bands paste the same polyps larger
+# band by band, and --topk re-reads the score without retraining
+/usr/bin/python3 "$CS_SOURCE_DIR/tools/polyp_size_sensitivity.py" --smoke --shared "$CS_SHARED_DIR/data" \
+    --cache "$T/cache" --weights "$T/w.bin" --metrics "$T/size.json" >/dev/null 2>"$T/size.err" \
+    || die "polyp_size_sensitivity.py failed: $(tail -5 "$T/size.err")"
+/usr/bin/python3 "$CS_SOURCE_DIR/tools/polyp_size_sensitivity.py" --smoke --shared "$CS_SHARED_DIR/data" \
+    --cache "$T/cache" --weights "$T/w.bin" --topk 1 --metrics "$T/size1.json" >/dev/null 2>"$T/size1.err" \
+    || die "polyp_size_sensitivity.py --topk 1 failed: $(tail -5 "$T/size1.err")"
+python3 - "$T/size.json" "$T/size1.json" "$T/e.json" <<'PY' || fail "polyp_size_sensitivity.py report wrong"
+import json, sys
+d, d1, e = (json.load(open(p)) for p in sys.argv[1:4])
+own = e["final"]["capsule"]["auroc"]
+assert abs(d["shipped_capsule_check"]["auroc"] - own) < 1e-9, (d["shipped_capsule_check"], own)
+assert d["topk"] == 16 and d["threshold_from"] == "file", d
+assert [b["box_side_share"] for b in d["bands"]] == [[0.08, 0.14], [0.14, 0.22], [0.22, 0.4], [0.4, 0.6]]
+for b in d["bands"]:
+    assert b["n_pos"] > 0 and b["tp"] + b["fn"] == b["n_pos"] and 0 <= b["auroc"] <= 1, b
+assert d1["topk"] == 1 and d1["threshold_from"] != "file", d1
+# the threshold chosen again by training's rule keeps its specificity floor
+assert d1["shipped_capsule_check"]["specificity"] >= 0.93, d1
+PY
+PYTHONDONTWRITEBYTECODE=1 /usr/bin/python3 - "$CS_SOURCE_DIR/tools" "$CS_SHARED_DIR/data" "$T/cache" <<'PY' \
+    || fail "polyp_size_sensitivity.py does not paste by size band"
+import sys
+import numpy as np
+sys.path.insert(0, sys.argv[1])
+import train_polyp as tp
+import polyp_size_sensitivity as ps
+data = tp.build_cache(sys.argv[2], sys.argv[3], (40, 80))
+k = np.array([i for i in range(len(data["kimg"])) if (data["kmask"][i] >= 128).any()][:6])
+w = np.arange(len(data["wimg"]))[:10]
+areas = []
+for lo, hi in ps.BANDS:
+    imgs, labels = ps.pasted_at(data, k, w, 7, lo, hi)
+    assert imgs.shape[1:] == (tp.IN, tp.IN, 3) and labels.shape[1:] == (tp.OUT, tp.OUT), imgs.shape
+    areas.append(labels.reshape(len(labels), -1).sum(1).mean())
+assert all(a < b for a, b in zip(areas, areas[1:])), areas  # the same polyps, larger band by band
+PY
+if /usr/bin/python3 "$CS_SOURCE_DIR/tools/polyp_size_sensitivity.py" --smoke --shared "$CS_SHARED_DIR/data" \
+    --cache "$T/cache" --weights "$T/w.bin" --topk 0 --metrics "$T/size2.json" >/dev/null 2>"$T/size2.err"; then
+    fail "polyp_size_sensitivity.py accepted --topk 0"
+fi
+grep -q -- "--topk takes 1 to 64" "$T/size2.err" || fail "no clear error: $(cat "$T/size2.err")"
+ok "polyp_size_sensitivity.py scores the --evaluate capsule set and pastes by size band"
+
+# --mixstyle: each sample's shallow feature statistics mixed with those of
+# a sample of the other source (never its own); --paste-side: the pasted
+# polyps' and backgrounds' sizes in training. Both recorded, both checked.
+PYTHONDONTWRITEBYTECODE=1 /usr/bin/python3 - "$CS_SOURCE_DIR/tools" <<'PY' || fail "cross_source_mixstyle is wrong"
+import sys
+import numpy as np
+import torch
+sys.path.insert(0, sys.argv[1])
+import train_polyp as tp
+K = tp.KINDS
+kind = torch.tensor([K["k"], K["w"], K["kb"], K["pp"], K["ki"], K["pn"]])
+colon = tp.colon_context(kind)
+assert colon.tolist() == [True, False, True, False, True, False], colon
+assert tp.cross_source_mixstyle(np.random.RandomState(0), torch.tensor([K["w"], K["pp"]])) is None
+# every sample of channel 0 a constant plane with its own mean and spread
+x = torch.stack([torch.full((1, 6, 6), float(10 * i)) + torch.randn(1, 6, 6) * (i + 1)
+                 for i in range(6)])
+rng = np.random.RandomState(3)
+partner_rng = np.random.RandomState(3)
+mix = tp.cross_source_mixstyle(rng, kind)
+y = mix(x)
+mu_x, mu_y = x.mean((2, 3))[:, 0], y.mean((2, 3))[:, 0]
+# the draws the function made, repeated: partners from the other source
+c = colon.numpy()
+ci, wi = np.flatnonzero(c), np.flatnonzero(~c)
+partner = np.where(c, partner_rng.choice(wi, 6), partner_rng.choice(ci, 6))
+lam = partner_rng.beta(tp.MIXSTYLE_ALPHA, tp.MIXSTYLE_ALPHA, 6)
+assert all(c[i] != c[partner[i]] for i in range(6)), partner
+want = lam * mu_x.numpy() + (1 - lam) * mu_x.numpy()[partner]
+assert np.allclose(mu_y.numpy(), want, atol=1e-4), (mu_y, want)
+PY
+/usr/bin/python3 "$CS_SOURCE_DIR/tools/train_polyp.py" --smoke --shared "$CS_SHARED_DIR/data" \
+    --cache "$T/cache" --part final --mixstyle 0.5 --paste-side 0.08,0.6 --out "$T/wm.bin" \
+    --metrics "$T/mm.json" 2>"$T/mix.log" || fail "training with --mixstyle failed: $(tail -3 "$T/mix.log")"
+python3 -c 'import json,sys; m = json.load(open(sys.argv[1]))
+assert (m["mixstyle"], m["paste_side"]) == (0.5, [0.08, 0.6]), m' "$T/mm.json" \
+    || fail "mixstyle and paste_side not recorded in the metrics"
+for bad in "--mixstyle 1.5:--mixstyle takes a share of batches from 0 to 1" \
+    "--paste-side 0.3,0.2:--paste-side takes LO,HI with 0.04 <= LO < HI <= 0.8" \
+    "--paste-side x:--paste-side takes LO,HI"; do
+    # shellcheck disable=SC2086 # the option and its value, split on purpose
+    if /usr/bin/python3 "$CS_SOURCE_DIR/tools/train_polyp.py" --smoke --shared "$CS_SHARED_DIR/data" \
+        --cache "$T/cache" --part final ${bad%%:*} --out "$T/wb.bin" --metrics "$T/mb.json" \
+        2>"$T/bad.err"; then
+        fail "${bad%%:*} was accepted"
+    fi
+    grep -q -- "${bad#*:}" "$T/bad.err" || fail "no clear error for ${bad%%:*}: $(cat "$T/bad.err")"
+done
+ok "--mixstyle mixes across the sources only, --paste-side sets the paste sizes; both recorded"
 
 [ "$(shipped_files)" = "$models_before" ] \
     || fail "the smoke training changed models/ or tests/data/polyp-ref.bin"
