@@ -136,14 +136,19 @@ try {
     eq(t.map((x) => x.seq).join(','), polyps.join(','), 'polyp filter shows exactly the polyp frames');
     assert(t.every((x) => x.po), 'a non-polyp frame in the polyp strip');
     assert((await page.textContent('[data-testid="strip-title"]')).startsWith(`Polyp frames (${polyps.length}`), 'strip title');
+    // the detector's blind spot is said where polyp flags are listed, not under bleeding alone
+    assert(await page.isVisible('[data-testid="polyp-miss-note"]'), 'no small-polyp note beside the polyp strip');
+    assert((await page.textContent('[data-testid="polyp-miss-note"]')).includes('misses small polyps'), 'small-polyp note text');
     await shot(page, 'polyp-strip.png');
     await page.click('[data-testid="strip-filter-bleeding"]');
     t = await thumbs();
     eq(t.map((x) => x.seq).join(','), bleeds.slice(0, 600).join(','), 'bleeding filter shows the bleeding frames');
+    assert(!(await page.isVisible('[data-testid="polyp-miss-note"]')), 'the small-polyp note shown under the bleeding filter');
     await page.click('[data-testid="strip-filter-all"]');
     t = await thumbs();
     const all = [...new Set([...polyps, ...bleeds])].sort((a, b) => a - b);
     eq(t.map((x) => x.seq).join(','), all.slice(0, 600).join(','), 'all shows both');
+    assert(await page.isVisible('[data-testid="polyp-miss-note"]'), 'no small-polyp note under All');
     // a polyp thumbnail seeks there
     await page.click('[data-testid="strip-filter-polyp"]');
     await page.click(`[data-testid="thumb-${PASTED[0]}"]`);

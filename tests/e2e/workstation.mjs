@@ -341,6 +341,9 @@ try {
     await page.keyboard.press('z');
     await page.waitForFunction(() => document.getElementById('viewer').dataset.zoom === '2');
     await page.waitForTimeout(300); // the zoom's transition
+    // the drag must start on the stage: earlier checks may have scrolled the
+    // page down to the strip under it, taking the stage's centre off screen
+    await page.$eval('#stage', (el) => el.scrollIntoView({ block: 'center' }));
     const rel = () => page.$eval('[data-testid="frame-slot-0"]', (slot) => {
       const i = slot.querySelector('img').getBoundingClientRect(), l = slot.querySelector('.box-layer').getBoundingClientRect();
       return { dx: l.left - i.left, dy: l.top - i.top, x: i.left, y: i.top };

@@ -10,7 +10,7 @@ import { studySource, readingClock } from './source.js';
 import { h, clear, fmtTime, fmtDuration, label, toast, LANDMARKS, FRAME_FLAG, polypSettingNote } from './util.js';
 import { session, can } from './app.js';
 import { createFindingsPanel } from './findings.js';
-import { createBoxLayer, estimatePolypSizeMm, sizeRangeText, SIZE_CAVEAT, SCENE_MM, SIZE_FLOOR } from './boxes.js';
+import { createBoxLayer, estimatePolypSizeMm, sizeRangeText, SIZE_CAVEAT, SCENE_MM, SIZE_FLOOR, POLYP_MISS_NOTE } from './boxes.js';
 
 const SPEEDS = [1, 2, 3, 4, 5, 6, 8, 10, 12, 15, 20, 25, 30, 40];
 const MAX_CACHE = 60;          // frames held (decoded or in flight) at most
@@ -82,6 +82,10 @@ export async function mountViewer(main, studyId, opts = {}) {
   stripPrev.addEventListener('click', () => setStripPage(st.stripPage - 1));
   stripNext.addEventListener('click', () => setStripPage(st.stripPage + 1));
   const stripHidden = h('p.notice.small.strip-hidden#strip-hidden', { testid: 'strip-hidden', role: 'status', hidden: true });
+  // The detector's measured blind spot (models/MODEL_CARD-polyp.md, "Small
+  // polyps"): shown wherever polyp flags are listed, so that no reader
+  // takes an empty or short polyp strip for a study without polyps.
+  const polypMissNote = h('p.small.muted.polyp-miss-note', { testid: 'polyp-miss-note' }, POLYP_MISS_NOTE);
   const filterBtns = ['all', 'bleeding', 'polyp'].map((f) => {
     const b = h('button.btn.btn-small.btn-quiet.strip-filter', { type: 'button', testid: `strip-filter-${f}`, 'aria-pressed': String(f === 'all'), dataset: { filter: f } },
       f === 'all' ? 'All' : f === 'bleeding' ? 'Bleeding' : 'Polyp');
@@ -161,7 +165,7 @@ export async function mountViewer(main, studyId, opts = {}) {
         h('a.btn.btn-small', { href: `#/study/${encodeURIComponent(studyId)}/report`, testid: 'open-report' }, 'Report')),
     h('div.viewer-grid',
       h('div.stage-col', stage, canvas, controls, h('div.info-row', status, info),
-        sizeNote, stripHead, stripHidden, strip),
+        sizeNote, stripHead, polypMissNote, stripHidden, strip),
       h('aside.side-col', panel.el)),
     help);
   main.appendChild(root);
@@ -468,6 +472,7 @@ export async function mountViewer(main, studyId, opts = {}) {
     const a = st.stripPage * MAX_THUMBS, b = Math.min(list.length, a + MAX_THUMBS);
     const page = list.slice(a, b);
     const what = FILTER_TITLES[st.stripFilter];
+    polypMissNote.hidden = st.stripFilter === 'bleeding';
     stripTitle.textContent = `${what} (${list.length}${pages > 1 ? `: ${a + 1}–${b} shown, frames ${list[a]}–${list[b - 1]}` : ''})`;
     stripPages.hidden = pages < 2;
     stripPrev.disabled = st.stripPage === 0;
