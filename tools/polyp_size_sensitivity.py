@@ -11,8 +11,9 @@ band, reports against the held-out capsule frames (no polyp): the AUROC,
 the sensitivity at the weights file's own threshold (the one the engine
 flags at), and how often the heatmap's peak cell lies in the polyp (one
 pass; the engine's hit rate uses its nine-pass outline, so this is a
-lower-effort proxy of it). Each band uses the same polyps and frames in
-the same order; only the size differs. The shipped capsule check (the
+lower-effort proxy of it). Each band pastes the same polyps into the
+same capsule frames, drawn in the same order (where in the frame follows
+from the size). The shipped capsule check (the
 22-60 % pastes of `--evaluate`, the same images) is reported beside them.
 The held-out Kvasir-SEG frames themselves, grouped by the size of their
 own polyp, get the outline measures of `--evaluate` (Dice, hit rate of
@@ -51,8 +52,9 @@ def pasted_at(data, kval, wval, seed, lo, hi):
     """Each polyp of kval pasted into a held-out capsule frame with its
     box side drawn from [lo, hi) of the frame: (images at the network's
     input, label masks at the heatmap's side). The frame, place and
-    feathering draws use one stream per band seeded alike, so the bands
-    differ in size only as far as a paste that does not fit allows."""
+    feathering draws use one stream per band seeded alike, so every band
+    pastes the same polyps into the same frames (the place's range, and a
+    paste that does not fit at the first try, depend on the size)."""
     rng = np.random.RandomState(seed)
     size_rng = np.random.RandomState(seed + 1)
     imgs, labels = [], []
