@@ -11,9 +11,11 @@ band, reports against the held-out capsule frames (no polyp): the AUROC,
 the sensitivity at the weights file's own threshold (the one the engine
 flags at), and how often the heatmap's peak cell lies in the polyp (one
 pass; the engine's hit rate uses its nine-pass outline, so this is a
-lower-effort proxy of it). Each band pastes the same polyps into the
-same capsule frames, drawn in the same order (where in the frame follows
-from the size). The shipped capsule check (the
+lower-effort proxy of it). Each band pastes the same polyp into the
+same capsule frame at the same centre with the same feathered edge;
+only the size differs (pasted_at). The edge's feather is fixed in pixels
+as in training, so the smallest pastes are more edge than core: that is
+how a small pasted polyp looks in training too. The shipped capsule check (the
 22-60 % pastes of `--evaluate`, the same images) is reported beside them.
 The held-out Kvasir-SEG frames themselves, grouped by the size of their
 own polyp, get the outline measures of `--evaluate` (Dice, hit rate of
@@ -51,25 +53,28 @@ BANDS = ((0.08, 0.14), (0.14, 0.22), (0.22, 0.40), (0.40, 0.60))
 def pasted_at(data, kval, wval, seed, lo, hi):
     """Each polyp of kval pasted into a held-out capsule frame with its
     box side drawn from [lo, hi) of the frame: (images at the network's
-    input, label masks at the heatmap's side). The frame, place and
-    feathering draws use one stream per band seeded alike, so every band
-    pastes the same polyps into the same frames (the place's range, and a
-    paste that does not fit at the first try, depend on the size)."""
-    rng = np.random.RandomState(seed)
-    size_rng = np.random.RandomState(seed + 1)
+    input, label masks at the heatmap's side). Each polyp has its own
+    random stream, from which the frame, the paste's centre (in the
+    middle 30 % of each axis, away from the dark rim), the place in the
+    band, the cutout's margin and feather and the colour match are drawn
+    in that order, each draw of a fixed cost: so every band pastes the
+    same polyp into the same frame at the same centre with the same
+    edges, and only the size differs (a large paste is moved in as far as
+    the frame needs)."""
     imgs, labels = [], []
-    for k in kval:
-        frac = size_rng.uniform(lo, hi)
-        for _ in range(3):
-            w = wval[rng.randint(len(wval))]
-            cut = tp.polyp_cutout(rng, data["kimg"][k], data["kmask"][k],
-                                  max(int(frac * tp.CACHE_SIDE), 4))
-            r = tp.paste(rng, data["wimg"][w], cut) if cut else None
-            if r is not None:
-                imgs.append(tp.resize_u8(r[0]))
-                lab = tp.resize_u8((r[1] * 255).astype(np.uint8)[..., None].repeat(3, 2), tp.OUT)
-                labels.append(lab[..., 0] >= 128)
-                break
+    for j, k in enumerate(kval):
+        rng = np.random.RandomState([seed, j])
+        w = wval[rng.randint(len(wval))]
+        centre = rng.uniform(0.35, 0.65, 2) * tp.CACHE_SIDE
+        frac = lo + (hi - lo) * rng.uniform()
+        cut = tp.polyp_cutout(rng, data["kimg"][k], data["kmask"][k],
+                              max(int(frac * tp.CACHE_SIDE), 4))
+        r = tp.paste(rng, data["wimg"][w], cut, centre) if cut else None
+        if r is None:  # no polyp pixel, or a cutout larger than the frame
+            continue
+        imgs.append(tp.resize_u8(r[0]))
+        lab = tp.resize_u8((r[1] * 255).astype(np.uint8)[..., None].repeat(3, 2), tp.OUT)
+        labels.append(lab[..., 0] >= 128)
     return np.stack(imgs), np.stack(labels)
 
 

@@ -492,14 +492,20 @@ def background_cutout(rng, kimg, kmask, target_side):
             np.zeros((target_side, target_side), np.float32))
 
 
-def paste(rng, bg, cut):
+def paste(rng, bg, cut, centre=None):
     """Blend a cutout into a capsule frame (both at cache size), matching its
-    colour partly to the local background. Returns (img, label mask 0..1)."""
+    colour partly to the local background. Returns (img, label mask 0..1).
+    The place is drawn, or given as the cutout's centre (x, y) in pixels
+    (tools/polyp_size_sensitivity.py: one place for every size), moved in
+    as far as the frame needs."""
     rgb, alpha, lab = cut
     h, w = alpha.shape
     s = bg.shape[0]
-    x0 = rng.randint(int(s * 0.1), max(int(s * 0.9) - w, int(s * 0.1)) + 1)
-    y0 = rng.randint(int(s * 0.1), max(int(s * 0.9) - h, int(s * 0.1)) + 1)
+    if centre is None:
+        x0 = rng.randint(int(s * 0.1), max(int(s * 0.9) - w, int(s * 0.1)) + 1)
+        y0 = rng.randint(int(s * 0.1), max(int(s * 0.9) - h, int(s * 0.1)) + 1)
+    else:
+        x0, y0 = max(int(round(centre[0] - w / 2)), 0), max(int(round(centre[1] - h / 2)), 0)
     x0, y0 = min(x0, s - w), min(y0, s - h)
     if x0 < 0 or y0 < 0:
         return None
@@ -2272,8 +2278,10 @@ def main():
         PASTE_SIDE = tuple(float(v) for v in a.paste_side.split(","))
     except ValueError:
         PASTE_SIDE = ()
-    if len(PASTE_SIDE) != 2 or not 0.04 <= PASTE_SIDE[0] < PASTE_SIDE[1] <= 0.8:
-        ap.error("--paste-side takes LO,HI with 0.04 <= LO < HI <= 0.8")
+    # below 0.08 a polyp's label may cover under the 4 heatmap cells that make
+    # a frame positive; above 0.6 the cutout with its margin may not fit
+    if len(PASTE_SIDE) != 2 or not 0.08 <= PASTE_SIDE[0] < PASTE_SIDE[1] <= 0.6:
+        ap.error("--paste-side takes LO,HI with 0.08 <= LO < HI <= 0.6")
     CAPSULE_NEGATIVES = a.capsule_negatives
     KVASIR_INPAINTED = a.kvasir_inpainted
     INPAINT_KIND = a.inpaint_kind

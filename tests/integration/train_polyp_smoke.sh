@@ -688,8 +688,9 @@ assert [b["box_side_share"] for b in d["bands"]] == [[0.08, 0.14], [0.14, 0.22],
 for b in d["bands"]:
     assert b["n_pos"] > 0 and b["tp"] + b["fn"] == b["n_pos"] and 0 <= b["auroc"] <= 1, b
 assert d1["topk"] == 1 and d1["threshold_from"] != "file", d1
-# the threshold chosen again by training's rule keeps its specificity floor
-assert d1["shipped_capsule_check"]["specificity"] >= 0.93, d1
+# the threshold chosen again is the one the shipped check is read at
+assert d1["shipped_capsule_check"]["threshold"] == d1["threshold"], d1
+assert d["shipped_capsule_check"]["threshold"] == d["threshold"], d
 PY
 PYTHONDONTWRITEBYTECODE=1 /usr/bin/python3 - "$CS_SOURCE_DIR/tools" "$CS_SHARED_DIR/data" "$T/cache" <<'PY' \
     || fail "polyp_size_sensitivity.py does not paste by size band"
@@ -701,12 +702,17 @@ import polyp_size_sensitivity as ps
 data = tp.build_cache(sys.argv[2], sys.argv[3], (40, 80))
 k = np.array([i for i in range(len(data["kimg"])) if (data["kmask"][i] >= 128).any()][:6])
 w = np.arange(len(data["wimg"]))[:10]
-areas = []
+areas, corners = [], []
 for lo, hi in ps.BANDS:
     imgs, labels = ps.pasted_at(data, k, w, 7, lo, hi)
     assert imgs.shape[1:] == (tp.IN, tp.IN, 3) and labels.shape[1:] == (tp.OUT, tp.OUT), imgs.shape
+    assert len(imgs) == len(k), len(imgs)
     areas.append(labels.reshape(len(labels), -1).sum(1).mean())
+    corners.append(imgs[:, :4, :4])
 assert all(a < b for a, b in zip(areas, areas[1:])), areas  # the same polyps, larger band by band
+# ... pasted into the same frames: a corner no small paste reaches is the frame's own
+assert (corners[0] == corners[1]).all(), "the bands pasted into different frames"
+assert len({tuple(c.reshape(-1)[:12]) for c in corners[0]}) > 1, "one frame for every polyp"
 PY
 if /usr/bin/python3 "$CS_SOURCE_DIR/tools/polyp_size_sensitivity.py" --smoke --shared "$CS_SHARED_DIR/data" \
     --cache "$T/cache" --weights "$T/w.bin" --topk 0 --metrics "$T/size2.json" >/dev/null 2>"$T/size2.err"; then
@@ -747,13 +753,14 @@ want = lam * mu_x.numpy() + (1 - lam) * mu_x.numpy()[partner]
 assert np.allclose(mu_y.numpy(), want, atol=1e-4), (mu_y, want)
 PY
 /usr/bin/python3 "$CS_SOURCE_DIR/tools/train_polyp.py" --smoke --shared "$CS_SHARED_DIR/data" \
-    --cache "$T/cache" --part final --mixstyle 0.5 --paste-side 0.08,0.6 --out "$T/wm.bin" \
+    --cache "$T/cache" --part final --mixstyle 1 --paste-side 0.08,0.6 --out "$T/wm.bin" \
     --metrics "$T/mm.json" 2>"$T/mix.log" || fail "training with --mixstyle failed: $(tail -3 "$T/mix.log")"
 python3 -c 'import json,sys; m = json.load(open(sys.argv[1]))
-assert (m["mixstyle"], m["paste_side"]) == (0.5, [0.08, 0.6]), m' "$T/mm.json" \
+assert (m["mixstyle"], m["paste_side"]) == (1.0, [0.08, 0.6]), m' "$T/mm.json" \
     || fail "mixstyle and paste_side not recorded in the metrics"
 for bad in "--mixstyle 1.5:--mixstyle takes a share of batches from 0 to 1" \
-    "--paste-side 0.3,0.2:--paste-side takes LO,HI with 0.04 <= LO < HI <= 0.8" \
+    "--paste-side 0.3,0.2:--paste-side takes LO,HI with 0.08 <= LO < HI <= 0.6" \
+    "--paste-side 0.04,0.6:--paste-side takes LO,HI with 0.08" \
     "--paste-side x:--paste-side takes LO,HI"; do
     # shellcheck disable=SC2086 # the option and its value, split on purpose
     if /usr/bin/python3 "$CS_SOURCE_DIR/tools/train_polyp.py" --smoke --shared "$CS_SHARED_DIR/data" \

@@ -23,10 +23,10 @@ export const SIZE_CAVEAT = 'Capsule size estimates run 3–4 mm large.';
 // The short form, beside a size in lists and forms.
 export const SIZE_CAVEAT_SHORT = 'capsule sizes run 3–4 mm large';
 // The polyp detector misses small polyps (models/MODEL_CARD-polyp.md,
-// "Small polyps": a box under a fifth of the frame's side is flagged about
-// half the time or less).
-export const POLYP_MISS_NOTE = 'The polyp detector misses small polyps (under about a fifth of the frame): ' +
-  'a frame or study without a polyp flag may still show one.';
+// "Small polyps": polyps pasted into capsule frames, narrower than about
+// a fifth of the frame, are flagged well under half the time).
+export const POLYP_MISS_NOTE = 'The polyp detector often misses small polyps (narrower than about a fifth ' +
+  'of the frame): a frame or study without a polyp flag may still show one.';
 
 // The estimate for box [x, y, w, h] of a frame fw x fh px: its larger
 // side, as a share of the frame's larger side, times SCENE_MM; rounded to
