@@ -24,7 +24,6 @@ import os
 import struct
 import sys
 
-import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -63,10 +62,10 @@ def main():
     a = ap.parse_args()
     torch.set_num_threads(1)
     torch.manual_seed(a.seed)
-    for sub in ("kvasir-seg", "wcebleedgen"):
-        if not os.path.isfile(os.path.join(a.shared, sub, "labels.csv")):
-            print(f"polyp_mirror_score: no {sub}/labels.csv under {a.shared}", file=sys.stderr)
-            return 2
+    sub = tp.missing_shared(a.shared)
+    if sub:
+        print(f"polyp_mirror_score: no {sub}/labels.csv under {a.shared}", file=sys.stderr)
+        return 2
     try:
         net = tp.read_weights(a.weights)[0]
     except (OSError, ValueError, struct.error) as e:
@@ -74,16 +73,11 @@ def main():
         return 2
     net.eval()
     mirrored = MirrorMean(net)
-    data = tp.build_cache(a.shared, a.cache, (40, 80) if a.smoke else None)
-    kfold = tp.group_split(data["kgroup"], 5, a.seed)
-    wpart = tp.group_split(data["wgroup"], 5, a.seed + 1)
-    kval, wval = np.nonzero(kfold == a.fold)[0], np.nonzero(wpart == 0)[0]
-    if a.smoke and len(kval) == 0:  # as train_polyp.py --evaluate --smoke
-        kval = np.nonzero((kfold != a.fold) & (kfold >= 0))[0][:5]
+    data, kval, wval = tp.heldout_material(a.shared, a.cache, a.seed, a.fold, a.smoke)
     # the very images of train_polyp.py --evaluate --compare (its seeds)
     seed = a.seed + 300
-    report_seed = seed if a.fold == 4 else a.seed + 200 + a.fold
-    sets = tp.compare_sets(data, kval, wval, None, None, seed, report_seed, names=MEASURES)
+    sets = tp.compare_sets(data, kval, wval, None, None, seed, tp.report_seed(a.seed, a.fold),
+                           names=MEASURES)
     rep = {}
     with torch.no_grad():
         for name, (p, q) in sets.items():
@@ -99,9 +93,7 @@ def main():
                note="AUROC with the score from the mean logits of the frame and its three mirror "
                     "images ('evaluated') minus the engine's one-pass score ('compared'), same "
                     "weights and images; 95 % paired bootstrap interval over the images")
-    with open(a.metrics, "w") as f:
-        json.dump(doc, f, indent=1)
-        f.write("\n")
+    tp.write_report(a.metrics, doc)
     print(json.dumps(doc))
     return 0
 

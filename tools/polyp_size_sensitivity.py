@@ -126,29 +126,23 @@ def main():
         ap.error("--topk takes 1 to 64 (the engine's CS_POLYP_MAX_TOPK)")
     torch.set_num_threads(1)
     torch.manual_seed(a.seed)
-    for sub in ("kvasir-seg", "wcebleedgen"):
-        if not os.path.isfile(os.path.join(a.shared, sub, "labels.csv")):
-            print(f"polyp_size_sensitivity: no {sub}/labels.csv under {a.shared}", file=sys.stderr)
-            return 2
+    sub = tp.missing_shared(a.shared)
+    if sub:
+        print(f"polyp_size_sensitivity: no {sub}/labels.csv under {a.shared}", file=sys.stderr)
+        return 2
     try:
         net, threshold = tp.read_weights(a.weights)
     except (OSError, ValueError, struct.error) as e:
         print(f"polyp_size_sensitivity: {e}", file=sys.stderr)
         return 2
     net.eval()
-    data = tp.build_cache(a.shared, a.cache, (40, 80) if a.smoke else None)
-    kfold = tp.group_split(data["kgroup"], 5, a.seed)
-    wpart = tp.group_split(data["wgroup"], 5, a.seed + 1)
-    kval, wval = np.nonzero(kfold == a.fold)[0], np.nonzero(wpart == 0)[0]
-    if a.smoke and len(kval) == 0:  # as train_polyp.py --evaluate --smoke
-        kval = np.nonzero((kfold != a.fold) & (kfold >= 0))[0][:5]
+    data, kval, wval = tp.heldout_material(a.shared, a.cache, a.seed, a.fold, a.smoke)
     seed = a.seed + 500
     file_topk = tp.TOPK
     if a.topk is not None:
         tp.TOPK = a.topk  # frame_logit reads it
     # the shipped capsule check's very images (train_polyp.py --evaluate's seed)
-    std_pos, neg = tp.capsule_set(data, kval, wval, a.seed + 300 if a.fold == 4
-                                  else a.seed + 200 + a.fold)
+    std_pos, neg = tp.capsule_set(data, kval, wval, tp.report_seed(a.seed, a.fold))
     with torch.no_grad():
         neg_scores = tp.predict(net, neg)[1]
         std_scores = tp.predict(net, std_pos)[1]
@@ -179,9 +173,7 @@ def main():
                note="held-out polyps pasted into held-out capsule frames at each band of box "
                     "side / frame side, against the held-out capsule frames; one pass, as the "
                     "engine scores a frame")
-    with open(a.metrics, "w") as f:
-        json.dump(doc, f, indent=1)
-        f.write("\n")
+    tp.write_report(a.metrics, doc)
     print(json.dumps(doc))
     return 0
 

@@ -200,7 +200,7 @@ def relative_score(lg):
 def source_offset(net, data, kval, wval, seed, fold):
     """source_offset (module docstring), on the images train_polyp.py
     --evaluate draws for the same seed."""
-    s0 = seed + 300 if fold == 4 else seed + 200 + fold  # as train_polyp.py --evaluate --fold
+    s0 = tp.report_seed(seed, fold)  # as train_polyp.py --evaluate --fold
     pos, neg = tp.capsule_set(data, kval, wval, s0)
     sets = dict(
         source_auroc_polyp_free=tp.background_crops(data, kval, wval, s0 + 1),
@@ -342,30 +342,23 @@ def main():
         ap.error("--into and --key go together")
     torch.set_num_threads(1)
     torch.manual_seed(a.seed)
-    for sub in ("kvasir-seg", "wcebleedgen"):
-        if not os.path.isfile(os.path.join(a.shared, sub, "labels.csv")):
-            print(f"polyp_standins: no {sub}/labels.csv under {a.shared}", file=sys.stderr)
-            return 2
+    sub = tp.missing_shared(a.shared)
+    if sub:
+        print(f"polyp_standins: no {sub}/labels.csv under {a.shared}", file=sys.stderr)
+        return 2
     try:
         net, thr = tp.read_weights(a.weights)
         ref = tp.read_weights(a.compare)[0] if a.compare else None
     except (OSError, ValueError, struct.error) as e:
         print(f"polyp_standins: {e}", file=sys.stderr)
         return 2
-    data = tp.build_cache(a.shared, a.cache, (40, 80) if a.smoke else None)
-    kfold = tp.group_split(data["kgroup"], 5, a.seed)
-    wpart = tp.group_split(data["wgroup"], 5, a.seed + 1)
-    kva, wh = np.nonzero(kfold == a.fold)[0], np.nonzero(wpart == 0)[0]
-    if a.smoke and len(kva) == 0:  # as train_polyp.py --evaluate --smoke
-        kva = np.nonzero((kfold != a.fold) & (kfold >= 0))[0][:5]
+    data, kva, wh = tp.heldout_material(a.shared, a.cache, a.seed, a.fold, a.smoke)
     with torch.no_grad():
         rep = report(net, data, kva, wh, a.seed, thr, ref, a.fold)
     doc = dict(tool="tools/polyp_standins.py", weights=os.path.basename(a.weights),
                compare=os.path.basename(a.compare) if a.compare else None, seed=a.seed,
                fold=a.fold, threshold=thr, smoke=a.smoke, report=rep)
-    with open(a.metrics, "w") as f:
-        json.dump(doc, f, indent=1)
-        f.write("\n")
+    tp.write_report(a.metrics, doc)
     if a.into:
         merge_into(a.into, a.key, doc)
     print(json.dumps(doc))

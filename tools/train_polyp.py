@@ -1007,7 +1007,7 @@ def source_rank_loss(fl, yb, kind):
     score must not tell the two sources apart. Only the Kvasir-SEG side
     moves (the capsule side is detached): capsule frames are what the
     detector reads, and their negatives must not be pulled up."""
-    kv = fl[(yb == 0) & ((kind == KINDS["k"]) | (kind == KINDS["kb"]) | (kind == KINDS["ki"]))]
+    kv = fl[(yb == 0) & colon_context(kind)]
     cap = fl[(yb == 0) & (kind == KINDS["w"])].detach()
     if len(kv) == 0 or len(cap) == 0:
         return fl.sum() * 0
@@ -1591,6 +1591,43 @@ def copy_inpainted_kvasir(data, i):
         if done[i] is not None:
             done[i].setflags(write=False)
     return done[i]
+
+
+def report_seed(seed, fold):
+    """The seed fold `fold`'s held-out report draws its images with, so that
+    a later report on the same fold pairs with it: the final model's (fold
+    4) seed + 300, cross-validation's fold F seed + 200 + F."""
+    return seed + 300 if fold == 4 else seed + 200 + fold
+
+
+def missing_shared(shared):
+    """The first data set under `shared` without its labels.csv, or None."""
+    for sub in ("kvasir-seg", "wcebleedgen"):
+        if not os.path.isfile(os.path.join(shared, sub, "labels.csv")):
+            return sub
+    return None
+
+
+def heldout_material(shared, cache, seed, fold, smoke):
+    """The measuring tools' material (polyp_mirror_score, polyp_standins,
+    polyp_size_sensitivity): the frame cache, the Kvasir-SEG frames of
+    `fold` and the held-out capsule frames, split as training splits them.
+    On the smoke frames, where the fold may be empty, five frames of the
+    other folds stand in."""
+    data = build_cache(shared, cache, (40, 80) if smoke else None)
+    kfold = group_split(data["kgroup"], 5, seed)
+    wpart = group_split(data["wgroup"], 5, seed + 1)
+    kval, wval = np.nonzero(kfold == fold)[0], np.nonzero(wpart == 0)[0]
+    if smoke and len(kval) == 0:
+        kval = np.nonzero((kfold != fold) & (kfold >= 0))[0][:5]
+    return data, kval, wval
+
+
+def write_report(path, doc):
+    """A measuring tool's report, as indented JSON."""
+    with open(path, "w") as f:
+        json.dump(doc, f, indent=1)
+        f.write("\n")
 
 
 def fold_report(net, data, kval, wval, seed):
@@ -2340,10 +2377,8 @@ def main():
         if a.smoke and len(kva) == 0:  # as the smoke training scores itself
             kva = np.nonzero((kfold != 4) & (kfold >= 0))[0][:5]
         # the capsule set drawn as the run that made fold F's report drew it
-        # (training: fold 4 is the final model's, a.seed + 300; the other
-        # folds are cross-validation's, a.seed + 200 + F), so they pair
-        report_seed = a.seed + 300 if a.fold == 4 else a.seed + 200 + a.fold
-        rep, ps, ns = fold_report(net, data, kva, wh, report_seed)
+        fold_seed = report_seed(a.seed, a.fold)
+        rep, ps, ns = fold_report(net, data, kva, wh, fold_seed)
         if thr is None:  # an ensemble: its threshold, by training's rule, on the same material
             thr = choose_threshold(ps, ns)["threshold"]
         rep["capsule"].update(operating_point(ps, ns, thr))
@@ -2359,7 +2394,7 @@ def main():
                 net, data, kva, a.seed + 303 + j, thr, fill)
         if a.compare:
             rep["paired_vs_compare"] = compare_models(net, ref, data, kva, wh, ktr, wtr, a.seed + 300,
-                                                      report_seed)
+                                                      fold_seed)
             rep["paired_vs_compare"]["compare_weights"] = os.path.basename(a.compare)
         with open(a.metrics, "w") as f:
             json.dump(dict(tool="tools/train_polyp.py --evaluate", weights=",".join(
