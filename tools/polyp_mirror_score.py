@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """polyp_mirror_score.py - would averaging the frame score over the
-frame's mirror images help? (models/MODEL_CARD-polyp.md, "Mirror
+frame's mirror images help? (docs/polyp-trials.md, "Mirror
 averaging of the frame score").
 
 The engine scores a frame from one pass of the network and runs the

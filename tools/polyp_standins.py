@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """polyp_standins.py - how far the colon-capsule stand-ins of the polyp
-detector can be trusted (models/MODEL_CARD-polyp.md, "How far the colon
+detector can be trusted (docs/polyp-trials.md, "How far the colon
 stand-ins can be trusted").
 
 There are no colon-capsule frames here, with or without polyps. The
