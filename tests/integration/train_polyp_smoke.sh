@@ -690,6 +690,26 @@ for b in d["bands"]:
 assert d1["topk"] == 1 and d1["threshold_from"] != "file", d1
 # without --topk the file's threshold, the one --evaluate read the file at
 assert abs(d["threshold"] - e["final"]["capsule"]["threshold"]) < 1e-6, (d["threshold"], e["final"]["capsule"])
+# a site's thresholds: the stricter target never has the lower threshold,
+# each meets its target, and a lower threshold flags at least as many
+sites = d["at_specificity"]
+assert [o["target_specificity"] for o in sites] == [0.95, 0.9], sites
+for o in sites:
+    assert o["specificity"] >= o["target_specificity"], o
+    assert len(o["sensitivity_by_band"]) == 4 and all(0 <= v <= 1 for v in o["sensitivity_by_band"]), o
+assert sites[0]["threshold"] >= sites[1]["threshold"], sites
+assert all(a <= b for a, b in zip(sites[0]["sensitivity_by_band"], sites[1]["sensitivity_by_band"])), sites
+PY
+PYTHONDONTWRITEBYTECODE=1 /usr/bin/python3 - "$CS_SOURCE_DIR/tools" <<'PY' \
+    || fail "polyp_size_sensitivity.threshold_at_specificity is not the lowest threshold meeting its target"
+import sys
+sys.path.insert(0, sys.argv[1])
+import polyp_size_sensitivity as ps
+neg = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95]
+assert ps.threshold_at_specificity(neg, 0.9) == 0.95  # 9 of 10 below it; at 0.9 only 8
+assert ps.threshold_at_specificity(neg, 0.5) == 0.6   # 5 of 10 below 0.6, 4 below 0.5
+assert ps.threshold_at_specificity(neg, 1.0) > 0.95   # only above the highest score
+assert ps.threshold_at_specificity([0.3, 0.3, 0.3, 0.8], 0.75) == 0.8  # ties
 PY
 PYTHONDONTWRITEBYTECODE=1 /usr/bin/python3 - "$CS_SOURCE_DIR/tools" "$CS_SHARED_DIR/data" "$T/cache" <<'PY' \
     || fail "polyp_size_sensitivity.py does not paste by size band"
