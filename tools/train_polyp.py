@@ -32,7 +32,8 @@ Splits, all by the data sets' near-duplicate groups and a fixed seed:
 The tool's defaults are the single network shipped until 2026-12-04. The
 shipped ensemble's members add --swap-kind fourier --inpaint-kind copy
 --capsule-negatives 900 --kvasir-inpainted 225 --kvasir-background 525
---paste-negatives 225 (tools/train-polyp.sh). Options tried and left off
+--paste-negatives 225 --paste-side 0.08,0.6 (tools/train-polyp.sh; the
+last since 2026-12-06). Options tried and left off
 (results in
 models/MODEL_CARD-polyp.md and polyp-unet.metrics.json,
 "experiments_not_shipped"): --overlay-measures (overlay pairs with a
