@@ -61,12 +61,14 @@ SITE_SPECIFICITIES = (0.95, 0.90)  # the at_specificity targets
 def threshold_at_specificity(neg_scores, target):
     """The lowest threshold whose specificity on neg_scores (a frame is
     flagged at score >= threshold) is at least target: one of the scores,
-    or just above the highest when only that reaches it."""
-    neg = np.sort(np.asarray(neg_scores, float))
+    or the next float32 above the highest when only that reaches it. In
+    float32, as the scores and the engine's threshold are: a float64 just
+    above a float32 score would compare equal to it once cast back."""
+    neg = np.asarray(neg_scores, np.float32)
     for t in np.unique(neg):
         if np.mean(neg < t) >= target:
             return float(t)
-    return float(np.nextafter(neg[-1], np.inf))
+    return float(np.nextafter(neg.max(), np.float32(np.inf)))
 
 
 BANDS = ((0.08, 0.14), (0.14, 0.22), (0.22, 0.40), (0.40, 0.60))

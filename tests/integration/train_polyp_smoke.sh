@@ -704,12 +704,15 @@ PYTHONDONTWRITEBYTECODE=1 /usr/bin/python3 - "$CS_SOURCE_DIR/tools" <<'PY' \
     || fail "polyp_size_sensitivity.threshold_at_specificity is not the lowest threshold meeting its target"
 import sys
 sys.path.insert(0, sys.argv[1])
+import numpy as np
 import polyp_size_sensitivity as ps
-neg = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95]
-assert ps.threshold_at_specificity(neg, 0.9) == 0.95  # 9 of 10 below it; at 0.9 only 8
-assert ps.threshold_at_specificity(neg, 0.5) == 0.6   # 5 of 10 below 0.6, 4 below 0.5
-assert ps.threshold_at_specificity(neg, 1.0) > 0.95   # only above the highest score
-assert ps.threshold_at_specificity([0.3, 0.3, 0.3, 0.8], 0.75) == 0.8  # ties
+f32 = lambda v: float(np.float32(v))  # the scores are float32, as the engine's
+neg = np.array([0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95], np.float32)
+assert ps.threshold_at_specificity(neg, 0.9) == f32(0.95)  # 9 of 10 below it; at 0.9 only 8
+assert ps.threshold_at_specificity(neg, 0.5) == f32(0.6)   # 5 of 10 below 0.6, 4 below 0.5
+top = ps.threshold_at_specificity(neg, 1.0)                 # only above the highest score ...
+assert top > f32(0.95) and (neg < np.float32(top)).all(), top  # ... and still above it in float32
+assert ps.threshold_at_specificity(np.float32([0.3, 0.3, 0.3, 0.8]), 0.75) == f32(0.8)  # ties
 PY
 PYTHONDONTWRITEBYTECODE=1 /usr/bin/python3 - "$CS_SOURCE_DIR/tools" "$CS_SHARED_DIR/data" "$T/cache" <<'PY' \
     || fail "polyp_size_sensitivity.py does not paste by size band"
