@@ -24,9 +24,9 @@ the nine-pass outline) and the share flagged, band by band.
 Beside the file's threshold, each band's sensitivity is also reported at
 the thresholds a site would set for specificity 0.95 and 0.90 on these
 same capsule frames (`at_specificity`: the lowest threshold whose
-specificity on them is at least the target, as `capscreen eval
---target-specificity` chooses it): how much of the small-polyp miss is
-the threshold's, not the heatmap's. Chosen and measured on the same 392
+specificity on them is at least the target; the sensitivities are those
+`capscreen eval --target-specificity` would report): how much of the
+small-polyp miss is the threshold's, not the heatmap's. Chosen and measured on the same 392
 frames, so that specificity is in-sample.
 
 With `--topk K` the frame score pools the K largest heatmap logits
@@ -53,24 +53,28 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import train_polyp as tp  # noqa: E402  (the sets and measures are the training tool's)
 
-# Box side of the pasted polyp as a share of the frame side. Training and
-# the shipped capsule check draw from 0.22-0.60.
 SITE_SPECIFICITIES = (0.95, 0.90)  # the at_specificity targets
 
 
 def threshold_at_specificity(neg_scores, target):
-    """The lowest threshold whose specificity on neg_scores (a frame is
-    flagged at score >= threshold) is at least target: one of the scores,
-    or the next float32 above the highest when only that reaches it. In
-    float32, as the scores and the engine's threshold are: a float64 just
-    above a float32 score would compare equal to it once cast back."""
-    neg = np.asarray(neg_scores, np.float32)
-    for t in np.unique(neg):
-        if np.mean(neg < t) >= target:
-            return float(t)
-    return float(np.nextafter(neg.max(), np.float32(np.inf)))
+    """The lowest float32 threshold whose specificity on neg_scores (a
+    frame is flagged at score >= threshold) is at least target (0 < target
+    <= 1): the next float32 above the highest negative that must stay
+    unflagged. On any positives, the sensitivity there is the one
+    `capscreen eval --target-specificity` reports on the same frames (it
+    picks the lowest frame score at or above this threshold). In float32,
+    as the scores and the engine's threshold are: a float64 just above a
+    float32 score would compare equal to it once cast back."""
+    if not 0 < target <= 1:
+        raise ValueError(f"target specificity {target} is not in (0, 1]")
+    neg = np.sort(np.asarray(neg_scores, np.float32))
+    n = len(neg)
+    k = next(i for i in range(1, n + 1) if i / n >= target)  # negatives kept below
+    return float(np.nextafter(neg[k - 1], np.float32(np.inf)))
 
 
+# Box side of the pasted polyp as a share of the frame side. Training and
+# the shipped capsule check draw from 0.22-0.60.
 BANDS = ((0.08, 0.14), (0.14, 0.22), (0.22, 0.40), (0.40, 0.60))
 
 

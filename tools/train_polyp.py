@@ -35,7 +35,7 @@ shipped ensemble's members add --swap-kind fourier --inpaint-kind copy
 --paste-negatives 225 --paste-side 0.08,0.6 (tools/train-polyp.sh; the
 last since 2026-12-06). Options tried and left off
 (results in
-models/MODEL_CARD-polyp.md and polyp-unet.metrics.json,
+docs/polyp-trials.md and polyp-unet.metrics.json,
 "experiments_not_shipped"): --overlay-measures (overlay pairs with a
 consistency penalty, overlay_pair_loss; black corner patches),
 --source-weight (source_rank_loss: polyp-free frames must not be ranked by
@@ -1048,7 +1048,7 @@ def level_loss(logits, yb, kind, ceiling=None, ceiling_weight=1.0, level=None):
     frames in the batch, squared (0 when either side is missing or the
     Kvasir-SEG side is not higher). The source measures found the gap to be
     mostly this level, 1.3-2 logits over the whole colonoscopy frame
-    (models/MODEL_CARD-polyp.md, "What the source gap is made of"); the
+    (docs/polyp-trials.md, "What the source gap is made of"); the
     top-16 ranking penalty (source_rank_loss) did not reach it. Both sides
     take the gradient: a shift of the whole heatmap then leaves the penalty
     as it is, so it can only be met by what tells the sources apart. (With
@@ -2224,18 +2224,18 @@ def main():
                     help="channel widths of the four levels (the weights file records them)")
     ap.add_argument("--source-weight", type=float, default=0.0,
                     help="weight of the source-ranking penalty on polyp-free frames (off: "
-                         "at 4 it cost capsule AUROC, models/MODEL_CARD-polyp.md)")
+                         "at 4 it cost capsule AUROC, docs/polyp-trials.md)")
     ap.add_argument("--level-weight", type=float, default=0.0,
                     help="weight of the heatmap-level penalty: polyp-free Kvasir-SEG samples "
                          "may not sit above polyp-free capsule frames (0 = off; a trial, "
-                         "models/MODEL_CARD-polyp.md)")
+                         "docs/polyp-trials.md)")
     ap.add_argument("--level-ceiling", type=float, metavar="LOGITS",
                     help="with --level-weight: the polyp-free capsule frames' heatmap level "
                          "may not rise above this either (a trial)")
     ap.add_argument("--mixstyle", type=float, default=0.0, metavar="P",
                     help="share of training batches whose shallow features mix their style "
                          "across the two sources (MixStyle; 0 = off; a trial, "
-                         "models/MODEL_CARD-polyp.md)")
+                         "docs/polyp-trials.md)")
     ap.add_argument("--overlay-weight", type=float, default=4.0,
                     help="weight of the overlay-pair consistency penalty")
     ap.add_argument("--light-share", type=float, default=LIGHT_SHARE,

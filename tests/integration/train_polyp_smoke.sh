@@ -706,13 +706,23 @@ import sys
 sys.path.insert(0, sys.argv[1])
 import numpy as np
 import polyp_size_sensitivity as ps
-f32 = lambda v: float(np.float32(v))  # the scores are float32, as the engine's
+up = lambda v: float(np.nextafter(np.float32(v), np.float32(np.inf)))  # next float32 above
+spec = lambda neg, t: float(np.mean(np.asarray(neg, np.float32) < np.float32(t)))
 neg = np.array([0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95], np.float32)
-assert ps.threshold_at_specificity(neg, 0.9) == f32(0.95)  # 9 of 10 below it; at 0.9 only 8
-assert ps.threshold_at_specificity(neg, 0.5) == f32(0.6)   # 5 of 10 below 0.6, 4 below 0.5
-top = ps.threshold_at_specificity(neg, 1.0)                 # only above the highest score ...
-assert top > f32(0.95) and (neg < np.float32(top)).all(), top  # ... and still above it in float32
-assert ps.threshold_at_specificity(np.float32([0.3, 0.3, 0.3, 0.8]), 0.75) == f32(0.8)  # ties
+cases = [(neg, 0.9, up(0.9)),   # 9 of 10 must stay below: just above the ninth
+         (neg, 0.5, up(0.5)),   # 5 of 10
+         (neg, 1.0, up(0.95)),  # all: just above the highest, still above it in float32
+         (np.float32([0.3, 0.3, 0.3, 0.8]), 0.75, up(0.3))]  # ties
+for scores, target, want in cases:
+    t = ps.threshold_at_specificity(scores, target)
+    assert t == want, (target, t, want)
+    lower = float(np.nextafter(np.float32(t), np.float32(-np.inf)))
+    assert spec(scores, t) >= target and spec(scores, lower) < target, (target, t)
+try:
+    ps.threshold_at_specificity(neg, 0)
+    raise AssertionError("target 0 accepted")
+except ValueError:
+    pass
 PY
 PYTHONDONTWRITEBYTECODE=1 /usr/bin/python3 - "$CS_SOURCE_DIR/tools" "$CS_SHARED_DIR/data" "$T/cache" <<'PY' \
     || fail "polyp_size_sensitivity.py does not paste by size band"

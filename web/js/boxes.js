@@ -23,8 +23,9 @@ export const SIZE_CAVEAT = 'Capsule size estimates run 3–4 mm large.';
 // The short form, beside a size in lists and forms.
 export const SIZE_CAVEAT_SHORT = 'capsule sizes run 3–4 mm large';
 // The polyp detector misses small polyps (models/MODEL_CARD-polyp.md,
-// "Small polyps": polyps pasted into capsule frames, narrower than about
-// a fifth of the frame, are flagged well under half the time).
+// "Small polyps": of polyps pasted into capsule frames, those 14-22 % of
+// the frame wide are flagged about seven times in ten, those narrower
+// about one time in six).
 export const POLYP_MISS_NOTE = 'The polyp detector often misses small polyps (narrower than about a fifth ' +
   'of the frame): a frame or study without a polyp flag may still show one.';
 
