@@ -179,18 +179,11 @@ def main():
         standard = dict(tp.operating_point(std_scores, neg_scores, threshold),
                         auroc=tp.auroc(std_scores, neg_scores), box_side_share=[0.22, 0.6],
                         n_pos=len(std_pos), n_neg=len(neg))
-        bands = []
-        site = [dict(target_specificity=t, threshold=threshold_at_specificity(neg_scores, t))
-                for t in SITE_SPECIFICITIES]
-        for o in site:
-            o["specificity"] = float(np.mean(neg_scores < o["threshold"]))
-            o["shipped_capsule_check_sensitivity"] = float(np.mean(std_scores >= o["threshold"]))
-            o["sensitivity_by_band"] = []
+        bands, band_scores = [], []
         for lo, hi in BANDS:
             pos, labels = pasted_at(data, kval, wval, seed, lo, hi)
             prob, scores = tp.predict(net, pos)
-            for o in site:
-                o["sensitivity_by_band"].append(float(np.mean(scores >= o["threshold"])))
+            band_scores.append(scores)
             op = tp.operating_point(scores, neg_scores, threshold)
             bands.append(dict(
                 box_side_share=[lo, hi], n_pos=len(pos), n_neg=len(neg),
@@ -200,6 +193,13 @@ def main():
                 peak_in_polyp=peak_in_polyp(prob, labels),
                 median_score=float(np.median(scores))))
         colon = colonoscopy_by_size(net, data, kval, threshold)
+    site = []
+    for target in SITE_SPECIFICITIES:
+        t = threshold_at_specificity(neg_scores, target)
+        site.append(dict(target_specificity=target, threshold=t,
+                         specificity=float(np.mean(neg_scores < t)),
+                         shipped_capsule_check_sensitivity=float(np.mean(std_scores >= t)),
+                         sensitivity_by_band=[float(np.mean(b >= t)) for b in band_scores]))
     doc = dict(tool="tools/polyp_size_sensitivity.py", weights=os.path.basename(a.weights),
                seed=a.seed, fold=a.fold, smoke=a.smoke, topk=tp.TOPK,
                threshold=float(threshold), threshold_from="file" if tp.TOPK == file_topk

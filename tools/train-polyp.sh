@@ -19,8 +19,8 @@
 #       unless --out, --metrics and --reference say otherwise (later
 #       options win), never into models/.
 #
-# Environment: POLYP_JOBS (members trained at once; default 1; 3 trained
-# the shipped members on 2 cores in about 70 min), POLYP_OUT (a directory
+# Environment: POLYP_JOBS (members trained at once; default 1; the shipped
+# members' three trainings took 70 min at once on 2 cores), POLYP_OUT (a directory
 # to write w.bin, ref.bin and metrics.json into instead of the shipped
 # paths), POLYP_WORK (where the
 # members are trained; default build-polyp-ensemble/), POLYP_CACHE (the

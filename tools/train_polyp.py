@@ -2397,10 +2397,10 @@ def main():
             rep["paired_vs_compare"] = compare_models(net, ref, data, kva, wh, ktr, wtr, a.seed + 300,
                                                       fold_seed)
             rep["paired_vs_compare"]["compare_weights"] = os.path.basename(a.compare)
-        with open(a.metrics, "w") as f:
-            json.dump(dict(tool="tools/train_polyp.py --evaluate", weights=",".join(
+        write_report(a.metrics, dict(
+            tool="tools/train_polyp.py --evaluate", weights=",".join(
                 os.path.basename(p) for p in members), seed=a.seed, fold=a.fold, threshold=thr,
-                threshold_chosen_here=len(members) > 1, final=rep), f, indent=1)
+            threshold_chosen_here=len(members) > 1, final=rep))
         log(f"evaluate: {json.dumps(rep)}")
         if a.out:
             write_ensemble(bodies, a.out, thr)
