@@ -7,7 +7,7 @@ Writes the "shipped" entry of METRICS (created if missing; every other
 entry, the history of trials and cross-validation, is kept as it is): the
 recipe, each member's training metrics (m.json, train seed, seconds) and
 the ensemble's held-out report from `train_polyp.py --evaluate A,B,C`
-(threshold chosen there by training's rule). Written to a temporary file
+(threshold chosen there by the shipped rule, choose_threshold_by_size). Written to a temporary file
 and renamed, so an interrupted run leaves the old file whole.
 
 The entry's other fields were measured by hand on the shipped file (the C
@@ -78,8 +78,10 @@ def main():
         recipe="tools/train_polyp.py " + a.recipe + " --train-seed N",
         seed=ev["seed"], threshold=ev["threshold"],
         note="the shipped weights: the members' logits averaged (format version 3); "
-             "threshold chosen on the ensemble by training's rule on held-out capsule "
-             "material; 'final' is the ensemble's held-out report (train_polyp.py --evaluate)",
+             "threshold chosen on the ensemble by the shipped rule (choose_threshold_by_size: "
+             "held-out polyps pasted at every size band against held-out capsule frames, "
+             "floors on capsule and colon stand-in specificity; final.threshold_rule); "
+             "'final' is the ensemble's held-out report (train_polyp.py --evaluate)",
         final=ev["final"], members=members, **(hand if same else {}))
     tmp = a.into + ".partial"
     with open(tmp, "w") as f:

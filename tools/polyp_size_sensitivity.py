@@ -56,54 +56,12 @@ import train_polyp as tp  # noqa: E402  (the sets and measures are the training 
 SITE_SPECIFICITIES = (0.95, 0.90)  # the at_specificity targets
 
 
-def threshold_at_specificity(neg_scores, target):
-    """The lowest float32 threshold whose specificity on neg_scores (a
-    frame is flagged at score >= threshold) is at least target (0 < target
-    <= 1): the next float32 above the highest negative that must stay
-    unflagged. On any positives, the sensitivity there is the one
-    `capscreen eval --target-specificity` reports on the same frames (it
-    picks the lowest frame score at or above this threshold). In float32,
-    as the scores and the engine's threshold are: a float64 just above a
-    float32 score would compare equal to it once cast back."""
-    if not 0 < target <= 1:
-        raise ValueError(f"target specificity {target} is not in (0, 1]")
-    neg = np.sort(np.asarray(neg_scores, np.float32))
-    n = len(neg)
-    k = next(i for i in range(1, n + 1) if i / n >= target)  # negatives kept below
-    return float(np.nextafter(neg[k - 1], np.float32(np.inf)))
-
-
-# Box side of the pasted polyp as a share of the frame side. Training and
-# the shipped capsule check draw from 0.22-0.60.
-BANDS = ((0.08, 0.14), (0.14, 0.22), (0.22, 0.40), (0.40, 0.60))
-
-
-def pasted_at(data, kval, wval, seed, lo, hi):
-    """Each polyp of kval pasted into a held-out capsule frame with its
-    box side drawn from [lo, hi) of the frame: (images at the network's
-    input, label masks at the heatmap's side). Each polyp has its own
-    random stream, from which the frame, the paste's centre (in the
-    middle 30 % of each axis, away from the dark rim), the place in the
-    band, the cutout's margin and feather and the colour match are drawn
-    in that order, each draw of a fixed cost: so every band pastes the
-    same polyp into the same frame at the same centre with the same
-    edges, and only the size differs (a large paste is moved in as far as
-    the frame needs)."""
-    imgs, labels = [], []
-    for j, k in enumerate(kval):
-        rng = np.random.RandomState([seed, j])
-        w = wval[rng.randint(len(wval))]
-        centre = rng.uniform(0.35, 0.65, 2) * tp.CACHE_SIDE
-        frac = lo + (hi - lo) * rng.uniform()
-        cut = tp.polyp_cutout(rng, data["kimg"][k], data["kmask"][k],
-                              max(int(frac * tp.CACHE_SIDE), 4))
-        r = tp.paste(rng, data["wimg"][w], cut, centre) if cut else None
-        if r is None:  # no polyp pixel, or a cutout larger than the frame
-            continue
-        imgs.append(tp.resize_u8(r[0]))
-        lab = tp.resize_u8((r[1] * 255).astype(np.uint8)[..., None].repeat(3, 2), tp.OUT)
-        labels.append(lab[..., 0] >= 128)
-    return np.stack(imgs), np.stack(labels)
+# The bands, the pastes and the site thresholds are the training tool's
+# (the shipped threshold's rule is chosen on the same pastes); named here
+# too, as this tool's own.
+BANDS = tp.SIZE_BANDS
+pasted_at = tp.pasted_at
+threshold_at_specificity = tp.threshold_at_specificity
 
 
 def peak_in_polyp(prob, labels):
@@ -165,7 +123,7 @@ def main():
         return 2
     net.eval()
     data, kval, wval = tp.heldout_material(a.shared, a.cache, a.seed, a.fold, a.smoke)
-    seed = a.seed + 500
+    seed = a.seed + tp.SIZE_BAND_SEED_OFFSET
     file_topk = tp.TOPK
     if a.topk is not None:
         tp.TOPK = a.topk  # frame_logit reads it

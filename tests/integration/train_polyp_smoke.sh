@@ -724,6 +724,47 @@ try:
 except ValueError:
     pass
 PY
+# the shipped threshold's rule (choose_threshold_by_size): both floors
+# met, no threshold that meets them scores better, the highest of the best
+PYTHONDONTWRITEBYTECODE=1 /usr/bin/python3 - "$CS_SOURCE_DIR/tools" "$T/e3.json" <<'PY' \
+    || fail "train_polyp.choose_threshold_by_size does not choose as its rule says"
+import json, sys
+sys.path.insert(0, sys.argv[1])
+import numpy as np
+import train_polyp as tp
+rng = np.random.RandomState(5)
+f32 = lambda a: np.asarray(a, np.float32)
+for trial in range(40):
+    neg = f32(rng.beta(1, 4, 60))
+    colon = f32(rng.beta(2, 3, 30))
+    bands = [f32(rng.beta(1 + b, 2, 25)) for b in range(4)]
+    if trial % 4 == 0:  # coarse scores: ties between candidates
+        neg, colon, bands = f32(np.round(neg, 1)), f32(np.round(colon, 1)), [f32(np.round(b, 1)) for b in bands]
+    r = tp.choose_threshold_by_size(bands, neg, colon)
+    t = np.float32(r["threshold"])
+    spec, cspec = np.mean(neg < t), np.mean(colon < t)
+    assert spec >= 0.95 and cspec >= 0.75, (trial, r)
+    key = lambda u: np.mean([np.mean(b >= u) for b in bands]) + np.mean(neg < u)
+    assert abs(key(t) - (r["mean_band_sensitivity"] + r["specificity"])) < 1e-12, r
+    # every threshold that matters: each score, just above and below it
+    grid = np.unique(np.concatenate([neg, colon, *bands]))
+    grid = np.unique(np.concatenate([grid, np.nextafter(grid, np.float32(np.inf)),
+                                     np.nextafter(grid, np.float32(-np.inf)), [np.float32(1.5)]]))
+    ok = [u for u in grid if np.mean(neg < u) >= 0.95 and np.mean(colon < u) >= 0.75]
+    best = max(key(u) for u in ok)
+    assert key(t) >= best - 1e-12, (trial, key(t), best)
+    # the highest of the best: above t, every allowed threshold of the
+    # same key lies in t's own step (no frame score crossed)
+    for u in ok:
+        if u > t and key(u) >= best - 1e-12:
+            crossed = [v for v in np.concatenate([neg, *bands]) if t <= v < u]  # flags changed
+            assert not crossed, (trial, t, u)
+# --evaluate W1,W2 wrote its ensemble at this rule's threshold
+e = json.load(open(sys.argv[2]))
+rule = e["final"]["threshold_rule"]
+assert e["threshold"] == rule["chosen"]["threshold"] == rule["at_threshold"]["threshold"], rule
+assert len(rule["crossfit"]) == 2 and len(rule["chosen"]["sensitivity_by_band"]) == 4, rule
+PY
 PYTHONDONTWRITEBYTECODE=1 /usr/bin/python3 - "$CS_SOURCE_DIR/tools" "$CS_SHARED_DIR/data" "$T/cache" <<'PY' \
     || fail "polyp_size_sensitivity.py does not paste by size band"
 import sys
