@@ -1508,11 +1508,16 @@ def choose_threshold_by_size(band_scores, neg, colon_free, min_spec=SHIPPED_MIN_
     threshold from below, so some threshold always meets them. The score
     only changes where a frame's score is crossed, so the candidates are
     the lowest threshold meeting both floors, the positive scores above
-    it and the float32 just above each negative score above it."""
+    it and the float32 just above each negative score above it. With no
+    colon stand-in frames (none could be rendered) that floor is not
+    applied and says so (colon_specificity None)."""
     neg = np.asarray(neg, np.float32)
+    colon_free = np.asarray(colon_free, np.float32)
     bands = [np.asarray(b, np.float32) for b in band_scores]
-    low = np.float32(max(threshold_at_specificity(neg, min_spec),
-                         threshold_at_specificity(colon_free, min_colon_spec)))
+    low = threshold_at_specificity(neg, min_spec)
+    if len(colon_free):
+        low = max(low, threshold_at_specificity(colon_free, min_colon_spec))
+    low = np.float32(low)
     up = np.nextafter(neg, np.float32(np.inf))
     cand = np.unique(np.concatenate([[low], *bands, up]).astype(np.float32))
     cand = cand[cand >= low]
@@ -1523,7 +1528,7 @@ def choose_threshold_by_size(band_scores, neg, colon_free, min_spec=SHIPPED_MIN_
     t = cand[i]
     return dict(threshold=float(t), mean_band_sensitivity=float(sens[i].mean()),
                 sensitivity_by_band=[float(v) for v in sens[i]], specificity=float(spec[i]),
-                colon_specificity=float(np.mean(np.asarray(colon_free, np.float32) < t)),
+                colon_specificity=float(np.mean(colon_free < t)) if len(colon_free) else None,
                 lowest_allowed=float(low), min_spec=min_spec, min_colon_spec=min_colon_spec)
 
 
@@ -1534,7 +1539,8 @@ def size_rule_at(band_scores, neg, colon_free, thr):
     return dict(threshold=float(t), mean_band_sensitivity=float(np.mean(sens)),
                 sensitivity_by_band=sens,
                 specificity=float(np.mean(np.asarray(neg, np.float32) < t)),
-                colon_specificity=float(np.mean(np.asarray(colon_free, np.float32) < t)))
+                colon_specificity=float(np.mean(np.asarray(colon_free, np.float32) < t))
+                if len(colon_free) else None)
 
 
 def crossfit_size_rule(band_scores, neg, groups, colon_free, seed):
@@ -1542,6 +1548,8 @@ def crossfit_size_rule(band_scores, neg, groups, colon_free, seed):
     near-duplicate group; the threshold chosen with one half's frames as
     the negatives, its specificity read on the other half, both ways."""
     half = group_split(groups, 2, seed)
+    if len(set(half.tolist())) < 2:  # one group: no second half to read on
+        return []
     out = []
     for h in (0, 1):
         ch = choose_threshold_by_size(band_scores, np.asarray(neg)[half == h], colon_free)

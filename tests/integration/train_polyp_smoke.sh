@@ -759,6 +759,10 @@ for trial in range(40):
         if u > t and key(u) >= best - 1e-12:
             crossed = [v for v in np.concatenate([neg, *bands]) if t <= v < u]  # flags changed
             assert not crossed, (trial, t, u)
+# no colon stand-in frames: that floor is not applied, and the report says so
+r = tp.choose_threshold_by_size([f32([0.5, 0.6])] * 4, f32([0.1, 0.2, 0.3]), f32([]))
+assert r["colon_specificity"] is None and r["threshold"] == np.float32(0.5), r
+assert tp.crossfit_size_rule([f32([0.5])] * 4, f32([0.1, 0.2]), np.array([7, 7]), f32([0.2]), 3) == []
 # --evaluate W1,W2 wrote its ensemble at this rule's threshold
 e = json.load(open(sys.argv[2]))
 rule = e["final"]["threshold_rule"]
