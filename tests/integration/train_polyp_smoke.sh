@@ -690,6 +690,10 @@ for b in d["bands"]:
 assert d1["topk"] == 1 and d1["threshold_from"] != "file", d1
 # without --topk the file's threshold, the one --evaluate read the file at
 assert abs(d["threshold"] - e["final"]["capsule"]["threshold"]) < 1e-6, (d["threshold"], e["final"]["capsule"])
+# ... and --evaluate's threshold rule read the very same pastes: the same
+# band sensitivities at that threshold
+assert [b["sensitivity_at_threshold"] for b in d["bands"]] == \
+    e["final"]["threshold_rule"]["at_threshold"]["sensitivity_by_band"], (d["bands"], e["final"]["threshold_rule"])
 # a site's thresholds: the stricter target never has the lower threshold,
 # each meets its target, and a lower threshold flags at least as many
 sites = d["at_specificity"]
