@@ -39,6 +39,15 @@ measures those traces and adds a stand-in that needs no fill:
   for the capsule check and the colon stand-ins, which the relative score
   must not cost. A diagnosis, not the engine's score.
 
+- colon_blur_draws (with --colon-draws N): the blur-fill colon stand-in
+  of `--evaluate` (draw 0, its very images) and N other draws of the
+  capsule look over the same frames: the polyp-free frames' specificity
+  at the file's threshold, the polyp frames flagged and the AUROC of
+  each. The shipped threshold's rule puts a floor on draw 0's
+  specificity (train_polyp.choose_threshold_by_size), so draw 0 reads it
+  in-sample; the other draws say how far from it the same frames, drawn
+  anew, fall.
+
 With --compare OTHER every AUROC is paired against another weights file
 on the same images (train_polyp.paired_auroc_difference). The frames and
 draws are those of `train_polyp.py --evaluate` for the same --seed and
@@ -47,7 +56,7 @@ renders as its colon_rendered_polyp_blur polyp frames).
 
     polyp_standins.py --weights W.bin [--compare OTHER.bin] --metrics OUT.json
         [--into METRICS.json --key shipped.standins] [--shared DIR] [--cache DIR]
-        [--seed 13] [--fold 4] [--smoke]
+        [--seed 13] [--fold 4] [--colon-draws N] [--smoke]
 
 Single thread, seeded: the same weights and data give the same report.
 Exit 2 on a missing or damaged weights file or data directory.
@@ -323,6 +332,32 @@ def merge_into(path, key, entry):
     os.replace(path + ".partial", path)
 
 
+COLON_DRAW_STRIDE = 1000  # draw k's seed: --evaluate's blur seed + k * this
+
+
+def colon_blur_draws(net, data, kval, seed, thr, n):
+    """The blur colon stand-in at draw 0 (`train_polyp.py --evaluate`'s
+    colon_rendered_polyp_blur: seed + 303) and n more draws of the
+    capsule look over the same frames; each draw's polyp-free specificity
+    at thr, polyp frames flagged and AUROC, and over the other draws the
+    mean and range of the specificity."""
+    t = np.float32(thr)
+    draws = []
+    for k in range(n + 1):
+        ps, fs, _ = tp.colon_rendered_scores(net, data, kval, seed + 303 + k * COLON_DRAW_STRIDE, "blur")
+        draws.append(dict(draw=k, seed=seed + 303 + k * COLON_DRAW_STRIDE, n_pairs=len(fs),
+                          polyp_free_specificity=float(np.mean(fs < t)) if len(fs) else None,
+                          polyp_flagged=float(np.mean(ps >= t)) if len(ps) else None,
+                          auroc=tp.auroc(ps, fs)))
+    other = [d["polyp_free_specificity"] for d in draws[1:] if d["polyp_free_specificity"] is not None]
+    return dict(draws=draws, threshold=float(thr),
+                other_draws_specificity_mean=float(np.mean(other)) if other else None,
+                other_draws_specificity_range=[float(min(other)), float(max(other))] if other else None,
+                note="draw 0 is --evaluate's colon_rendered_polyp_blur (the shipped threshold's "
+                     "rule reads its floor there, in-sample); the others draw the capsule look anew "
+                     "over the same held-out frames")
+
+
 def main():
     here = os.path.dirname(os.path.abspath(__file__))
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -336,8 +371,13 @@ def main():
     ap.add_argument("--cache", default=os.path.join(here, "..", "build-polyp-cache"))
     ap.add_argument("--seed", type=int, default=13, help="as train_polyp.py --seed (the splits)")
     ap.add_argument("--fold", type=int, default=4, choices=range(5), help="Kvasir-SEG fold held out")
+    ap.add_argument("--colon-draws", type=int, default=0, metavar="N",
+                    help="also score the blur colon stand-in under N more capsule-look draws "
+                         "(colon_blur_draws; default 0: not measured)")
     ap.add_argument("--smoke", action="store_true", help="a few frames (the CI check of this tool)")
     a = ap.parse_args()
+    if not 0 <= a.colon_draws <= 100:
+        ap.error("--colon-draws takes 0 to 100")
     if bool(a.into) != bool(a.key):
         ap.error("--into and --key go together")
     torch.set_num_threads(1)
@@ -355,6 +395,8 @@ def main():
     data, kva, wh = tp.heldout_material(a.shared, a.cache, a.seed, a.fold, a.smoke)
     with torch.no_grad():
         rep = report(net, data, kva, wh, a.seed, thr, ref, a.fold)
+        if a.colon_draws:
+            rep["colon_blur_draws"] = colon_blur_draws(net, data, kva, a.seed, thr, a.colon_draws)
     doc = dict(tool="tools/polyp_standins.py", weights=os.path.basename(a.weights),
                compare=os.path.basename(a.compare) if a.compare else None, seed=a.seed,
                fold=a.fold, threshold=thr, smoke=a.smoke, report=rep)

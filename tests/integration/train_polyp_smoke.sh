@@ -556,7 +556,7 @@ ok "tools/train-polyp.sh builds the shipped three-member file, resumes, and C ma
 printf '{"keep": 1, "shipped": {"kind": "x"}}\n' >"$T/into.json"
 /usr/bin/python3 "$CS_SOURCE_DIR/tools/polyp_standins.py" --smoke --shared "$CS_SHARED_DIR/data" \
     --cache "$T/cache" --weights "$T/w.bin" --compare "$T/w2.bin" --metrics "$T/st.json" \
-    --into "$T/into.json" --key shipped.standins >/dev/null 2>"$T/st.err" \
+    --into "$T/into.json" --key shipped.standins --colon-draws 2 >/dev/null 2>"$T/st.err" \
     || die "polyp_standins.py failed: $(tail -5 "$T/st.err")"
 python3 - "$T/st.json" "$T/into.json" "$T/e.json" <<'PY' || fail "polyp_standins.py report wrong"
 import json, sys
@@ -578,6 +578,14 @@ for k in ("source_auroc_polyp_free", "source_auroc_inpainted", "source_auroc_cap
     own = e["final"]["capsule"]["auroc"] if k == "capsule_auroc" else e["final"][k]["auroc"]
     assert abs(o[k]["auroc"] - own) < 1e-9, (k, o[k]["auroc"], own)
 assert 0 < r["rest_of_frame_g25"]["excluded_share"] < 1
+# --colon-draws: draw 0 is --evaluate's blur stand-in itself, the others new draws
+cd = r["colon_blur_draws"]
+assert [x["draw"] for x in cd["draws"]] == [0, 1, 2] and len({x["seed"] for x in cd["draws"]}) == 3, cd
+own = e["final"]["colon_rendered_polyp_blur"]
+assert abs(cd["draws"][0]["auroc"] - own["auroc"]) < 1e-9, (cd["draws"][0], own)
+assert abs(cd["draws"][0]["polyp_free_specificity"] - (1 - own["polyp_free_flagged"])) < 1e-9, (cd["draws"][0], own)
+lo, hi = cd["other_draws_specificity_range"]
+assert lo <= cd["other_draws_specificity_mean"] <= hi, cd
 assert r["rest_of_frame_g25"]["excluded_share"] > r["rest_of_frame_g9"]["excluded_share"]
 PY
 PYTHONDONTWRITEBYTECODE=1 /usr/bin/python3 - "$CS_SOURCE_DIR/tools" "$CS_SHARED_DIR/data" "$T/cache" "$T/w.bin" <<'PY' \
