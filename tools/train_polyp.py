@@ -1525,10 +1525,7 @@ def choose_threshold_by_size(band_scores, neg, colon_free, min_spec=SHIPPED_MIN_
     spec = (neg[None, :] < cand[:, None]).mean(1)
     key = sens.mean(1) + spec
     i = int(np.flatnonzero(key >= key.max() - 1e-12)[-1])  # the highest of the best
-    t = cand[i]
-    return dict(threshold=float(t), mean_band_sensitivity=float(sens[i].mean()),
-                sensitivity_by_band=[float(v) for v in sens[i]], specificity=float(spec[i]),
-                colon_specificity=float(np.mean(colon_free < t)) if len(colon_free) else None,
+    return dict(size_rule_at(bands, neg, colon_free, cand[i]),
                 lowest_allowed=float(low), min_spec=min_spec, min_colon_spec=min_colon_spec)
 
 
