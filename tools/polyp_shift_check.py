@@ -167,7 +167,11 @@ def run_eval(capscreen, model, d):
            os.path.join(d, "labels.csv"), "--masks", os.path.join(d, "masks")]
     if model:
         cmd[4:4] = ["--polyp-model", model]
-    p = subprocess.run(cmd, capture_output=True, text=True)
+    try:
+        p = subprocess.run(cmd, capture_output=True, text=True)
+    except OSError as e:
+        sys.exit(f"polyp_shift_check: cannot run {capscreen}: {e.strerror} (--capscreen names the "
+                 "capscreen binary)")
     lines = p.stdout.strip().splitlines()
     if p.returncode != 0 or not lines:
         sys.exit(f"polyp_shift_check: {' '.join(cmd)} failed ({p.returncode}): {p.stderr.strip()[-400:]}")
