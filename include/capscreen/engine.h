@@ -151,8 +151,9 @@ cs_status cs_worker_analyze_batch(cs_worker *w, const cs_image *const *imgs, siz
 
 /* The polyp probability map (cs_engine_polyp_heatmap_side()^2 floats, row-major,
  * covering the whole frame; for a flagged frame the nine-pass outline the
- * boxes come from) of frame i of the worker's last batch; valid
- * until the worker's next call. NULL if i is outside that batch. */
+ * boxes come from; for a frame read through its lit field, 0 outside that
+ * field: docs/engine.md, "Polyps") of frame i of the worker's last batch;
+ * valid until the worker's next call. NULL if i is outside that batch. */
 const float *cs_worker_polyp_heatmap(const cs_worker *w, size_t i);
 
 /* A side x side map covering the frame (such as a polyp heatmap) at the

@@ -47,6 +47,8 @@ struct cs_worker {
     float *polyp_view_out; /* out_side^2: its logits */
     float *polyp_sum;      /* out_side^2: the outline's logits, summed */
     float *polyp_count;    /* out_side^2: passes summed into each cell */
+    uint8_t *polyp_field;  /* the lit field's pixels of a bordered frame */
+    size_t polyp_field_len;
     size_t last_batch;
 };
 
@@ -271,6 +273,7 @@ void cs_worker_free(cs_worker *w)
     free(w->polyp_view_out);
     free(w->polyp_sum);
     free(w->polyp_count);
+    free(w->polyp_field);
     free(w);
 }
 
@@ -319,14 +322,84 @@ static cs_status polyp_outline(cs_worker *w, const cs_image *img, float *heat, c
     return CS_OK;
 }
 
+/* The lit field of a bordered frame (cs_polyp_reads_field), copied out of
+ * `img` into the worker as an image of its own: the box found on the
+ * analysis image (`scan`), scaled to `img` (the analysis image or its
+ * detail decode). Returns false, and leaves `field` alone, when the frame
+ * is read whole; (u0, v0, su, sv) is the box normalised to the frame. */
+static bool polyp_field(cs_worker *w, const cs_image *frame, const cs_scan *scan,
+                        const cs_image *img, cs_image *field, float box[4], cs_error *err,
+                        cs_status *st)
+{
+    *st = CS_OK;
+    if (!cs_polyp_reads_field(frame->width, frame->height, scan->lit_x0, scan->lit_y0, scan->lit_x1,
+                              scan->lit_y1))
+        return false;
+    /* the same box in img's pixels, rounded outwards */
+    int x0 = scan->lit_x0 * img->width / frame->width;
+    int y0 = scan->lit_y0 * img->height / frame->height;
+    int x1 = (scan->lit_x1 * img->width + frame->width - 1) / frame->width;
+    int y1 = (scan->lit_y1 * img->height + frame->height - 1) / frame->height;
+    int fw = x1 - x0, fh = y1 - y0;
+    size_t need = (size_t)fw * (size_t)fh * 3;
+    if (need > w->polyp_field_len) {
+        uint8_t *p = realloc(w->polyp_field, need);
+        if (!p) {
+            *st = cs_error_set(err, CS_ERR_NOMEM, "out of memory analysing a %dx%d frame",
+                               img->width, img->height);
+            return false;
+        }
+        w->polyp_field = p;
+        w->polyp_field_len = need;
+    }
+    for (int y = 0; y < fh; y++)
+        memcpy(w->polyp_field + (size_t)y * fw * 3,
+               img->rgb + ((size_t)(y0 + y) * img->width + x0) * 3, (size_t)fw * 3);
+    *field = (cs_image){.width = fw,
+                        .height = fh,
+                        .src_width = frame->src_width,
+                        .src_height = frame->src_height,
+                        .rgb = w->polyp_field};
+    box[0] = (float)x0 / (float)img->width;
+    box[1] = (float)y0 / (float)img->height;
+    box[2] = (float)fw / (float)img->width;
+    box[3] = (float)fh / (float)img->height;
+    return true;
+}
+
+/* A heatmap and boxes found on the lit field `box` (normalised to the
+ * frame) taken onto the whole frame: the boxes' coordinates, and the
+ * probability map resampled onto the frame's cells (0 outside the field). */
+static void polyp_unfield(cs_worker *w, const float box[4], float *prob, cs_frame_result *out)
+{
+    const int S = w->eng->polyp->out_side, cells = S * S;
+    for (int i = 0; i < out->n_polyp_boxes; i++) {
+        cs_box *b = &out->polyp_boxes[i];
+        b->x = box[0] + b->x * box[2];
+        b->y = box[1] + b->y * box[3];
+        b->w *= box[2];
+        b->h *= box[3];
+    }
+    memcpy(w->polyp_view_out, prob, sizeof(float) * (size_t)cells);
+    for (int i = 0; i < cells; i++) {
+        w->polyp_sum[i] = 0.0f;
+        w->polyp_count[i] = 0.0f;
+    }
+    cs_polyp_add_resampled(w->polyp_view_out, S, box[0], box[1], box[2], box[3], w->polyp_sum,
+                           w->polyp_count);
+    for (int i = 0; i < cells; i++)
+        prob[i] = w->polyp_count[i] > 0.0f ? w->polyp_sum[i] / w->polyp_count[i] : 0.0f;
+}
+
 /* The polyp detector on one frame: its probability, flag and boxes, and its
  * heatmap kept in the worker for cs_worker_polyp_heatmap(). It reads the
  * frame's detail decode where the decoder made one (a network with a
- * larger input than the analysis image), else the analysis image. The
- * probability and flag come from one pass; a flagged frame's heatmap and
- * boxes from nine (polyp_outline). */
-static cs_status polyp_analyze(cs_worker *w, const cs_image *frame, size_t slot,
-                               cs_frame_result *out, cs_error *err)
+ * larger input than the analysis image), else the analysis image; of a
+ * bordered frame, only its lit field (polyp_field). The probability and
+ * flag come from one pass; a flagged frame's heatmap and boxes from nine
+ * (polyp_outline). */
+static cs_status polyp_analyze(cs_worker *w, const cs_image *frame, const cs_scan *scan,
+                               size_t slot, cs_frame_result *out, cs_error *err)
 {
     const cs_polyp_model *m = w->eng->polyp;
     cs_image detail = {.width = frame->detail_width,
@@ -335,6 +408,14 @@ static cs_status polyp_analyze(cs_worker *w, const cs_image *frame, size_t slot,
                        .src_height = frame->src_height,
                        .rgb = frame->detail_rgb};
     const cs_image *img = frame->detail_rgb ? &detail : frame;
+    cs_image field;
+    float box[4];
+    cs_status fst;
+    bool in_field = polyp_field(w, frame, scan, img, &field, box, err, &fst);
+    if (fst != CS_OK)
+        return fst;
+    if (in_field)
+        img = &field;
     size_t need = (size_t)m->in_side * (size_t)img->height * 3;
     if (need > w->polyp_tmp_len) {
         float *t = realloc(w->polyp_tmp, need * sizeof *t);
@@ -359,6 +440,8 @@ static cs_status polyp_analyze(cs_worker *w, const cs_image *frame, size_t slot,
     }
     cs_polyp_sigmoid(heat, heat, cells);
     out->n_polyp_boxes = cs_polyp_boxes(heat, m->out_side, out->polyp_boxes);
+    if (in_field)
+        polyp_unfield(w, box, heat, out);
     return CS_OK;
 }
 
@@ -415,7 +498,7 @@ cs_status cs_worker_analyze_batch(cs_worker *w, const cs_image *const *imgs, siz
          * on flagged frames, and unflagged red specks would be noise. */
         if (out[i].bleeding)
             out[i].n_boxes = cs_bleed_boxes(&w->scans[i], out[i].boxes);
-        st = polyp_analyze(w, imgs[i], i, &out[i], err);
+        st = polyp_analyze(w, imgs[i], &w->scans[i], i, &out[i], err);
         if (st != CS_OK)
             return st;
     }

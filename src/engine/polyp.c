@@ -103,6 +103,16 @@ void cs_polyp_crop_rect(int width, int height, int k, int *x0, int *y0, int *w, 
     *y0 = (height - *h) * at[k][1] / 2;
 }
 
+bool cs_polyp_reads_field(int width, int height, int x0, int y0, int x1, int y1)
+{
+    if (width < 1 || height < 1 || x0 < 0 || y0 < 0 || x1 > width || y1 > height || x1 <= x0 ||
+        y1 <= y0)
+        return false;
+    float sw = (float)(x1 - x0) / (float)width, sh = (float)(y1 - y0) / (float)height;
+    return (sw < CS_POLYP_FIELD_CROP || sh < CS_POLYP_FIELD_CROP) && sw >= CS_POLYP_FIELD_MIN &&
+           sh >= CS_POLYP_FIELD_MIN;
+}
+
 float cs_heatmap_at(const float *map, int side, float u, float v)
 {
     float x = u * (float)side - 0.5f, y = v * (float)side - 0.5f;

@@ -5,6 +5,8 @@
 #ifndef CAPSCREEN_ENGINE_POLYP_H
 #define CAPSCREEN_ENGINE_POLYP_H
 
+#include <stdbool.h>
+
 #include "capscreen/engine.h"
 #include "capscreen/image.h"
 #include "engine/polyp_net.h"
@@ -31,6 +33,22 @@ void cs_polyp_input_rect(const cs_image *img, int x0, int y0, int w, int h, int 
 /* Crop k (0 = centre, then top left, top right, bottom left, bottom right)
  * of a width x height image, in its pixels. */
 void cs_polyp_crop_rect(int width, int height, int k, int *x0, int *y0, int *w, int *h);
+
+/* A frame with a wide black border (a 4:3 scope shown on a 16:9 frame, a
+ * scope image inside a larger black video frame) is read through its lit
+ * field: stretched whole to the square input, its content would be
+ * squeezed and a third of the input black, which training never showed
+ * (models/MODEL_CARD-polyp.md, "Another hospital's frame geometry"). The
+ * detector reads the lit field's box instead when that box covers less
+ * than CS_POLYP_FIELD_CROP of the frame's width or height and at least
+ * CS_POLYP_FIELD_MIN of both (a frame mostly dark is not zoomed into). */
+#define CS_POLYP_FIELD_CROP 0.9f
+#define CS_POLYP_FIELD_MIN 0.5f
+
+/* Whether a width x height image whose lit field's box is (x0, y0)-(x1,
+ * y1) (end exclusive, in its pixels) is read through that box, by the rule
+ * above. */
+bool cs_polyp_reads_field(int width, int height, int x0, int y0, int x1, int y1);
 
 /* Add a side x side map `src` covering the part (u0, v0, su, sv) of the
  * frame (normalised: origin and size) to the frame's side x side map: each

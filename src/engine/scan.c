@@ -74,6 +74,33 @@ static void mark_border(const uint8_t *luma, int w, int h, uint8_t *border, int3
     }
 }
 
+/* The bounding box of the pixels the border flood did not reach. */
+static void lit_box(const uint8_t *border, int w, int h, cs_scan *s)
+{
+    int x0 = w, y0 = h, x1 = 0, y1 = 0;
+    for (int y = 0; y < h; y++) {
+        const uint8_t *b = border + (size_t)y * w;
+        for (int x = 0; x < w; x++) {
+            if (b[x])
+                continue;
+            x0 = x < x0 ? x : x0;
+            x1 = x + 1 > x1 ? x + 1 : x1;
+            y0 = y < y0 ? y : y0;
+            y1 = y + 1;
+        }
+    }
+    if (x1 <= x0 || y1 <= y0) {
+        x0 = 0;
+        y0 = 0;
+        x1 = w;
+        y1 = h;
+    }
+    s->lit_x0 = x0;
+    s->lit_y0 = y0;
+    s->lit_x1 = x1;
+    s->lit_y1 = y1;
+}
+
 cs_status cs_scan_frame(const cs_image *img, cs_scan_scratch *scratch, cs_scan *s)
 {
     const cs_colour_tables *t = cs_colour_tables_get();
@@ -106,6 +133,7 @@ cs_status cs_scan_frame(const cs_image *img, cs_scan_scratch *scratch, cs_scan *
     for (size_t i = 0; i < n; i++)
         luma[i] = (uint8_t)cs_luma(img->rgb + 3 * i);
     mark_border(luma, w, h, border, stack);
+    lit_box(border, w, h, s);
     for (int x = 0; x < bw; x++) {
         col_cell[x] = (uint8_t)(x * CS_FEAT_CELLS / bw);
         col_grid[x] = (uint8_t)(x * CS_BOX_GRID / bw);

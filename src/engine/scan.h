@@ -49,6 +49,9 @@ typedef struct cs_scan {
     uint32_t grid_n[CS_BOX_GRID * CS_BOX_GRID], grid_blood[CS_BOX_GRID * CS_BOX_GRID];
     /* redundancy signature, over all pixels */
     uint32_t sig_acc[CS_SIG_LEN], sig_n[CS_SIG_GRID * CS_SIG_GRID];
+    /* the lit field: bounding box of the pixels that are not border, in
+     * analysis pixels, end exclusive (the whole frame when all is border) */
+    int lit_x0, lit_y0, lit_x1, lit_y1;
 } cs_scan;
 
 /* Scan `img`. Returns CS_ERR_NOMEM if scratch cannot grow. */

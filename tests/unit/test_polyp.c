@@ -947,6 +947,126 @@ static void engine_fills_polyp_fields(void **state)
     cs_engine_free(eng);
 }
 
+/* The rule for reading a frame through its lit field: a box under
+ * CS_POLYP_FIELD_CROP of a side, and at least CS_POLYP_FIELD_MIN of both. */
+static void field_rule(void **state)
+{
+    (void)state;
+    assert_false(cs_polyp_reads_field(100, 80, 0, 0, 100, 80));  /* no border */
+    assert_false(cs_polyp_reads_field(100, 80, 5, 0, 95, 80));   /* 0.90 wide: kept whole */
+    assert_true(cs_polyp_reads_field(100, 80, 5, 0, 94, 80));    /* 0.89 wide */
+    assert_true(cs_polyp_reads_field(100, 80, 0, 10, 100, 70));  /* 0.75 high */
+    assert_true(cs_polyp_reads_field(100, 80, 25, 0, 75, 80));   /* 0.50 wide: the least */
+    assert_false(cs_polyp_reads_field(100, 80, 25, 0, 74, 80));  /* 0.49: mostly dark */
+    assert_false(cs_polyp_reads_field(100, 80, 10, 30, 90, 69)); /* 0.49 high */
+    assert_false(cs_polyp_reads_field(100, 80, -1, 0, 80, 80));  /* not a box of the frame */
+    assert_false(cs_polyp_reads_field(100, 80, 0, 0, 101, 70));
+    assert_false(cs_polyp_reads_field(100, 80, 50, 0, 50, 80)); /* empty */
+    assert_false(cs_polyp_reads_field(0, 0, 0, 0, 0, 0));
+}
+
+/* `content` placed at (x0, y0) in a black width x height canvas. */
+static cs_image on_black(const cs_image *content, int width, int height, int x0, int y0)
+{
+    cs_image c = {.width = width,
+                  .height = height,
+                  .src_width = width,
+                  .src_height = height,
+                  .rgb = calloc((size_t)width * height * 3, 1)};
+    assert_non_null(c.rgb);
+    for (int y = 0; y < content->height; y++)
+        memcpy(c.rgb + ((size_t)(y0 + y) * width + x0) * 3,
+               content->rgb + (size_t)y * content->width * 3, (size_t)content->width * 3);
+    return c;
+}
+
+/* A frame with a wide black border (letterboxed) is read through its lit
+ * field: the same probability, flag and boxes as the field alone, the boxes
+ * taken onto the frame, and nothing of the heatmap outside the field. A
+ * narrow border, or a field under half a side, is read whole as before. */
+static void engine_reads_a_bordered_frame_through_its_field(void **state)
+{
+    (void)state;
+    cs_engine *eng = NULL;
+    cs_worker *w = NULL;
+    cs_error err = {0};
+    assert_int_equal(cs_engine_load(tu_source_path("models/bleeding-xgb.json"), &eng, &err), CS_OK);
+    assert_int_equal(cs_worker_new(eng, &w, &err), CS_OK);
+    /* the field: the reference frame at 72x80, lifted above the border's
+     * luma so that the flood from the edge stops exactly at its edge */
+    size_t rlen;
+    uint8_t *rb = read_source("tests/data/polyp-ref.bin", &rlen);
+    const int R = (int)rd32(rb + 8), FW = 72, FH = 80;
+    cs_image field = {.width = FW,
+                      .height = FH,
+                      .src_width = FW,
+                      .src_height = FH,
+                      .rgb = malloc((size_t)FW * FH * 3)};
+    assert_non_null(field.rgb);
+    for (int y = 0; y < FH; y++)
+        for (int x = 0; x < FW; x++)
+            for (int c = 0; c < 3; c++) {
+                uint8_t v = rb[20 + ((size_t)(y * R / FH) * R + (size_t)(x * R / FW)) * 3 + c];
+                field.rgb[((size_t)y * FW + x) * 3 + c] = v < 48 ? 48 : v;
+            }
+    cs_frame_result rf, rl;
+    assert_int_equal(cs_worker_analyze(w, &field, &rf, &err), CS_OK);
+    expect_outline(eng, &field, &rf, cs_worker_polyp_heatmap(w, 0));
+    float *field_heat = malloc(sizeof(float) * NHEAT);
+    assert_non_null(field_heat);
+    memcpy(field_heat, cs_worker_polyp_heatmap(w, 0), sizeof(float) * NHEAT);
+
+    /* letterboxed: 72 of 128 columns lit (0.56 of the width) */
+    const int LW = 128, X0 = 28;
+    cs_image letter = on_black(&field, LW, FH, X0, 0);
+    assert_int_equal(cs_worker_analyze(w, &letter, &rl, &err), CS_OK);
+    assert_memory_equal(&rl.polyp_probability, &rf.polyp_probability, sizeof(float));
+    assert_int_equal(rl.polyp, rf.polyp);
+    assert_int_equal(rl.n_polyp_boxes, rf.n_polyp_boxes);
+    const float u0 = (float)X0 / LW, su = (float)FW / LW;
+    for (int i = 0; i < rf.n_polyp_boxes; i++) {
+        const cs_box *a = &rf.polyp_boxes[i], *b = &rl.polyp_boxes[i];
+        assert_true(fabsf(b->x - (u0 + a->x * su)) < 1e-6f);
+        assert_true(fabsf(b->w - a->w * su) < 1e-6f);
+        assert_true(fabsf(b->y - a->y) < 1e-6f && fabsf(b->h - a->h) < 1e-6f);
+        assert_memory_equal(&b->score, &a->score, sizeof(float));
+        assert_true(b->x >= u0 - 1e-6f && b->x + b->w <= u0 + su + 1e-6f);
+    }
+    /* the heatmap: 0 on cells whose centre is outside the field, the
+     * field's own map sampled inside it */
+    const float *lh = cs_worker_polyp_heatmap(w, 0);
+    for (int j = 0; j < HEAT40; j++)
+        for (int i = 0; i < HEAT40; i++) {
+            float cu = (((float)i + 0.5f) / HEAT40 - u0) / su;
+            if (cu < 0.0f || cu >= 1.0f) {
+                assert_true(lh[j * HEAT40 + i] == 0.0f);
+            } else {
+                float cv = ((float)j + 0.5f) / HEAT40;
+                assert_true(fabsf(lh[j * HEAT40 + i] - cs_heatmap_at(field_heat, HEAT40, cu, cv)) <
+                            1e-6f);
+            }
+        }
+
+    /* a narrow border (0.95 of the width lit) and a field under half the
+     * width (0.45): read whole, exactly as before the field rule */
+    cs_image narrow = on_black(&field, 76, FH, 2, 0);
+    cs_frame_result rn;
+    assert_int_equal(cs_worker_analyze(w, &narrow, &rn, &err), CS_OK);
+    expect_outline(eng, &narrow, &rn, cs_worker_polyp_heatmap(w, 0));
+    cs_image mostly_dark = on_black(&field, 160, FH, 40, 0);
+    assert_int_equal(cs_worker_analyze(w, &mostly_dark, &rn, &err), CS_OK);
+    expect_outline(eng, &mostly_dark, &rn, cs_worker_polyp_heatmap(w, 0));
+
+    free(narrow.rgb);
+    free(mostly_dark.rgb);
+    free(letter.rgb);
+    free(field_heat);
+    free(field.rgb);
+    free(rb);
+    cs_worker_free(w);
+    cs_engine_free(eng);
+}
+
 /* A site's own operating point (cs_engine_set_polyp_threshold): frames are
  * flagged, and flagged frames outlined with the extra passes, at it; the
  * probability does not move; the weights' own threshold is still reported;
@@ -1132,6 +1252,8 @@ int main(void)
         cmocka_unit_test(mirrors_undo),
         cmocka_unit_test(crops_cover_the_frame),
         cmocka_unit_test(engine_fills_polyp_fields),
+        cmocka_unit_test(field_rule),
+        cmocka_unit_test(engine_reads_a_bordered_frame_through_its_field),
         cmocka_unit_test(engine_takes_a_site_polyp_threshold),
         cmocka_unit_test(detail_decode_keeps_the_analysis_image),
         cmocka_unit_test(real_frames_held_out),
