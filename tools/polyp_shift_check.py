@@ -38,7 +38,7 @@ import subprocess
 import sys
 
 import numpy as np
-from PIL import Image, ImageFilter
+from PIL import Image, ImageDraw, ImageFilter
 
 
 def scale_to(long_side):
@@ -73,6 +73,22 @@ def letterbox(img, mask):
     bigm = Image.new("L", big.size)
     bigm.paste(mask, ((cw - w) // 2, 0))
     return big, bigm, 95
+
+
+def letterbox_text(img, mask):
+    """letterbox, with white text in the left bar (patient and scope data,
+    as many recorders burn in beside the image)."""
+    big, bigm, q = letterbox(img, mask)
+    bar = (big.size[0] - img.size[0]) // 2
+    if bar >= 8:
+        draw = ImageDraw.Draw(big)
+        step = max(10, big.size[1] // 16)
+        for k, line in enumerate(("ID 0000000", "NAME", "1970-01-01", "CF-HQ190L", "Eh: A5 Ce: 1",
+                                  "CVP: 1", "FR: 5", "12:34:56")):
+            if 8 + k * step + step > big.size[1] * 2 // 3:
+                break
+            draw.text((4, 8 + k * step), line[: max(1, bar // 7)], fill=(235, 235, 235))
+    return big, bigm, q
 
 
 def ellipse(img, mask):
@@ -113,6 +129,7 @@ VARIANTS = {
     "long1280": ("upscaled to a long side of 1280 px (HD and ETIS-Larib sizes)", scale_to(1280)),
     "surround15": ("a black border of 15 % of each side around the frame", surround(0.15)),
     "letterbox": ("centred in a 16:9 black canvas", letterbox),
+    "letterbox_text": ("the same, white text in the left bar", letterbox_text),
     "ellipse": ("black outside an elliptical field, corners cut", ellipse),
     "warm": ("red gain 1.12, blue 0.85", gains(1.12, 1.0, 0.85)),
     "cool": ("red gain 0.88, blue 1.12", gains(0.88, 1.0, 1.12)),
