@@ -325,16 +325,17 @@ static cs_status polyp_outline(cs_worker *w, const cs_image *img, float *heat, c
 /* The lit field of a bordered frame (cs_polyp_reads_field), copied out of
  * `img` into the worker as an image of its own: the box found on the
  * analysis image (`scan`), scaled to `img` (the analysis image or its
- * detail decode). Returns false, and leaves `field` alone, when the frame
- * is read whole; (u0, v0, su, sv) is the box normalised to the frame. */
-static bool polyp_field(cs_worker *w, const cs_image *frame, const cs_scan *scan,
-                        const cs_image *img, cs_image *field, float box[4], cs_error *err,
-                        cs_status *st)
+ * detail decode). Sets *in_field false, and leaves `field` alone, when the
+ * frame is read whole; `box` (u0, v0, su, sv) is the field normalised to the
+ * frame. CS_ERR_NOMEM when the copy cannot grow. */
+static cs_status polyp_field(cs_worker *w, const cs_image *frame, const cs_scan *scan,
+                             const cs_image *img, cs_image *field, float box[4], bool *in_field,
+                             cs_error *err)
 {
-    *st = CS_OK;
+    *in_field = false;
     if (!cs_polyp_reads_field(frame->width, frame->height, scan->lit_x0, scan->lit_y0, scan->lit_x1,
                               scan->lit_y1))
-        return false;
+        return CS_OK;
     /* the same box in img's pixels, rounded outwards */
     int x0 = scan->lit_x0 * img->width / frame->width;
     int y0 = scan->lit_y0 * img->height / frame->height;
@@ -344,11 +345,9 @@ static bool polyp_field(cs_worker *w, const cs_image *frame, const cs_scan *scan
     size_t need = (size_t)fw * (size_t)fh * 3;
     if (need > w->polyp_field_len) {
         uint8_t *p = realloc(w->polyp_field, need);
-        if (!p) {
-            *st = cs_error_set(err, CS_ERR_NOMEM, "out of memory analysing a %dx%d frame",
-                               img->width, img->height);
-            return false;
-        }
+        if (!p)
+            return cs_error_set(err, CS_ERR_NOMEM, "out of memory analysing a %dx%d frame",
+                                img->width, img->height);
         w->polyp_field = p;
         w->polyp_field_len = need;
     }
@@ -364,7 +363,8 @@ static bool polyp_field(cs_worker *w, const cs_image *frame, const cs_scan *scan
     box[1] = (float)y0 / (float)img->height;
     box[2] = (float)fw / (float)img->width;
     box[3] = (float)fh / (float)img->height;
-    return true;
+    *in_field = true;
+    return CS_OK;
 }
 
 /* A heatmap and boxes found on the lit field `box` (normalised to the
@@ -410,8 +410,8 @@ static cs_status polyp_analyze(cs_worker *w, const cs_image *frame, const cs_sca
     const cs_image *img = frame->detail_rgb ? &detail : frame;
     cs_image field;
     float box[4];
-    cs_status fst;
-    bool in_field = polyp_field(w, frame, scan, img, &field, box, err, &fst);
+    bool in_field;
+    cs_status fst = polyp_field(w, frame, scan, img, &field, box, &in_field, err);
     if (fst != CS_OK)
         return fst;
     if (in_field)

@@ -875,6 +875,26 @@ static void expect_outline(const cs_engine *eng, const cs_image *img, const cs_f
     cs_polyp_model_free(m);
 }
 
+/* The reference frame of tests/data/polyp-ref.bin resampled (nearest) to
+ * w x h, each channel raised to at least `floor` (0: as it is). */
+static cs_image reference_frame_at(int w, int h, uint8_t floor)
+{
+    size_t rlen;
+    uint8_t *rb = read_source("tests/data/polyp-ref.bin", &rlen);
+    const int R = (int)rd32(rb + 8); /* the reference frame's side */
+    cs_image img = {
+        .width = w, .height = h, .src_width = w, .src_height = h, .rgb = malloc((size_t)w * h * 3)};
+    assert_non_null(img.rgb);
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++)
+            for (int c = 0; c < 3; c++) {
+                uint8_t v = rb[20 + ((size_t)(y * R / h) * R + (size_t)(x * R / w)) * 3 + c];
+                img.rgb[((size_t)y * w + x) * 3 + c] = v < floor ? floor : v;
+            }
+    free(rb);
+    return img;
+}
+
 static void engine_fills_polyp_fields(void **state)
 {
     (void)state;
@@ -886,18 +906,7 @@ static void engine_fills_polyp_fields(void **state)
     assert_true(cs_engine_polyp_threshold(eng) > 0 && cs_engine_polyp_threshold(eng) < 1);
     /* the reference frame, analysed at another size (112x96): the engine
      * resizes; the result must be a probability with a top box */
-    size_t rlen;
-    uint8_t *rb = read_source("tests/data/polyp-ref.bin", &rlen);
-    const int R = (int)rd32(rb + 8); /* the reference frame's side */
-    cs_image img = {.width = 112,
-                    .height = 96,
-                    .src_width = 112,
-                    .src_height = 96,
-                    .rgb = malloc(112 * 96 * 3)};
-    assert_non_null(img.rgb);
-    for (int y = 0; y < 96; y++)
-        for (int x = 0; x < 112; x++)
-            memcpy(img.rgb + (y * 112 + x) * 3, rb + 20 + ((y * R / 96) * R + x * R / 112) * 3, 3);
+    cs_image img = reference_frame_at(112, 96, 0);
     cs_frame_result r1, r2;
     assert_int_equal(cs_worker_analyze(w, &img, &r1, &err), CS_OK);
     assert_true(r1.polyp_probability >= 0 && r1.polyp_probability <= 1);
@@ -942,7 +951,6 @@ static void engine_fills_polyp_fields(void **state)
     assert_memory_equal(rd.signature, rf.signature, sizeof rf.signature);
     free(flat.rgb);
     free(img.rgb);
-    free(rb);
     cs_worker_free(w);
     cs_engine_free(eng);
 }
@@ -994,21 +1002,8 @@ static void engine_reads_a_bordered_frame_through_its_field(void **state)
     assert_int_equal(cs_worker_new(eng, &w, &err), CS_OK);
     /* the field: the reference frame at 72x80, lifted above the border's
      * luma so that the flood from the edge stops exactly at its edge */
-    size_t rlen;
-    uint8_t *rb = read_source("tests/data/polyp-ref.bin", &rlen);
-    const int R = (int)rd32(rb + 8), FW = 72, FH = 80;
-    cs_image field = {.width = FW,
-                      .height = FH,
-                      .src_width = FW,
-                      .src_height = FH,
-                      .rgb = malloc((size_t)FW * FH * 3)};
-    assert_non_null(field.rgb);
-    for (int y = 0; y < FH; y++)
-        for (int x = 0; x < FW; x++)
-            for (int c = 0; c < 3; c++) {
-                uint8_t v = rb[20 + ((size_t)(y * R / FH) * R + (size_t)(x * R / FW)) * 3 + c];
-                field.rgb[((size_t)y * FW + x) * 3 + c] = v < 48 ? 48 : v;
-            }
+    const int FW = 72, FH = 80;
+    cs_image field = reference_frame_at(FW, FH, 48);
     cs_frame_result rf, rl;
     assert_int_equal(cs_worker_analyze(w, &field, &rf, &err), CS_OK);
     expect_outline(eng, &field, &rf, cs_worker_polyp_heatmap(w, 0));
@@ -1062,7 +1057,6 @@ static void engine_reads_a_bordered_frame_through_its_field(void **state)
     free(letter.rgb);
     free(field_heat);
     free(field.rgb);
-    free(rb);
     cs_worker_free(w);
     cs_engine_free(eng);
 }
