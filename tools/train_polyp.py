@@ -574,13 +574,17 @@ class PolypNet(nn.Module):
         self.dec0 = DS(c1 + c0, c0)          # 40
         self.head = nn.Conv2d(c0, 1, 1, bias=True)
 
-    def forward(self, x, features=False, mix=None):
+    def forward(self, x, features=False, mix=None, mix_levels=None):
         """mix (training only, --mixstyle): a function applied to the
-        shallow features (after enc0 and enc1b) that mixes their style."""
+        shallow features named in mix_levels ("enc0": after enc0, "enc1":
+        after enc1b; None: both) that mixes their style."""
         up = lambda t: F.interpolate(t, scale_factor=2, mode="nearest")
-        keep = (lambda t: t) if mix is None else mix
-        e0 = keep(self.enc0(x))
-        e1 = keep(self.enc1b(self.enc1(e0)))
+        same = lambda t: t
+        levels = MIXSTYLE_LEVELS if mix_levels is None else mix_levels
+        keep0 = mix if mix is not None and "enc0" in levels else same
+        keep1 = mix if mix is not None and "enc1" in levels else same
+        e0 = keep0(self.enc0(x))
+        e1 = keep1(self.enc1b(self.enc1(e0)))
         e2 = self.enc2b(self.enc2(e1))
         e3 = self.enc3c(self.enc3b(self.enc3(e2)))
         d2 = self.dec2(torch.cat([up(e3), e2], 1))
@@ -643,6 +647,9 @@ def colon_context(kind):
 
 
 MIXSTYLE_ALPHA = 0.1  # Beta(a, a) for the mixing weight, as Zhou et al. (2021)
+# the shallow levels whose style --mixstyle mixes; --mixstyle-levels enc0
+# keeps the mixing to the first level, where colour and sharpness are coded
+MIXSTYLE_LEVELS = ("enc0", "enc1")
 
 
 def cross_source_mixstyle(rng, kind):
@@ -1111,7 +1118,7 @@ def domain_loss(head, pooled, kind, lam):
 
 def train(data, kidx, widx, epochs, seed, log, tag, widths=None, source_weight=0.0,
           overlay_weight=4.0, domain_weight=0.0, level_weight=0.0, level_ceiling=None,
-          mixstyle=0.0):
+          mixstyle=0.0, mixstyle_levels=MIXSTYLE_LEVELS):
     torch.manual_seed(seed)
     # its own stream, so that with --mixstyle 0 every other draw is as before
     mix_rng = np.random.RandomState(seed + 7919)
@@ -1160,9 +1167,9 @@ def train(data, kidx, widx, epochs, seed, log, tag, widths=None, source_weight=0
             if mixstyle and mix_rng.rand() < mixstyle:
                 mix = cross_source_mixstyle(mix_rng, kb)
             if head is not None:
-                logits, pooled = net(xb, features=True, mix=mix)
+                logits, pooled = net(xb, features=True, mix=mix, mix_levels=mixstyle_levels)
             else:
-                logits = net(xb, mix=mix)
+                logits = net(xb, mix=mix, mix_levels=mixstyle_levels)
             pix = F.binary_cross_entropy_with_logits(logits, mb)
             p = torch.sigmoid(logits)
             inter = (p * mb).sum((1, 2))
@@ -2307,7 +2314,7 @@ CV_RECIPE_KEYS = ("seed", "widths", "epochs", "input_side", "source_weight", "ov
                   "overlay_lookalikes", "paste_negatives", "kvasir_background",
                   "capsule_negatives", "kvasir_inpainted", "inpaint_kind", "polyp_pairs",
                   "pair_weight", "overlay_measures", "level_weight", "level_ceiling",
-                  "mixstyle", "paste_side")
+                  "mixstyle", "mixstyle_levels", "paste_side")
 
 
 def main():
@@ -2363,6 +2370,9 @@ def main():
                     help="share of training batches whose shallow features mix their style "
                          "across the two sources (MixStyle; 0 = off; a trial, "
                          "docs/polyp-trials.md)")
+    ap.add_argument("--mixstyle-levels", default=",".join(MIXSTYLE_LEVELS), metavar="L[,L]",
+                    help="with --mixstyle: the shallow levels whose style is mixed, enc0 "
+                         "and/or enc1 (default both; a trial)")
     ap.add_argument("--overlay-weight", type=float, default=4.0,
                     help="weight of the overlay-pair consistency penalty")
     ap.add_argument("--light-share", type=float, default=LIGHT_SHARE,
@@ -2470,9 +2480,16 @@ def main():
         ap.error("--level-ceiling takes a finite level in logits")
     if not 0 <= a.mixstyle <= 1:
         ap.error("--mixstyle takes a share of batches from 0 to 1")
+    mix_levels = tuple(x for x in a.mixstyle_levels.split(",") if x)
+    if not mix_levels or any(x not in MIXSTYLE_LEVELS for x in mix_levels) \
+            or len(set(mix_levels)) != len(mix_levels):
+        ap.error("--mixstyle-levels takes enc0, enc1 or enc0,enc1 (got %r)" % a.mixstyle_levels)
+    mix_levels = tuple(x for x in MIXSTYLE_LEVELS if x in mix_levels)  # one spelling per set
+    if mix_levels != MIXSTYLE_LEVELS and not a.mixstyle:
+        ap.error("--mixstyle-levels goes with --mixstyle (it names where that mixing acts)")
     tkw = dict(source_weight=a.source_weight, overlay_weight=a.overlay_weight,
                domain_weight=a.domain_weight, level_weight=a.level_weight,
-               level_ceiling=a.level_ceiling, mixstyle=a.mixstyle)
+               level_ceiling=a.level_ceiling, mixstyle=a.mixstyle, mixstyle_levels=mix_levels)
 
     torch.set_num_threads(a.threads)
     torch.use_deterministic_algorithms(True)
@@ -2595,6 +2612,8 @@ def main():
         metrics["level_ceiling"] = a.level_ceiling
     if a.mixstyle:
         metrics["mixstyle"] = a.mixstyle
+    if mix_levels != MIXSTYLE_LEVELS:  # recorded only when not the default, as level_weight
+        metrics["mixstyle_levels"] = list(mix_levels)
     if PASTE_SIDE != (0.22, 0.6):
         metrics["paste_side"] = list(PASTE_SIDE)
 
@@ -2653,11 +2672,13 @@ def main():
             have.setdefault("level_weight", 0.0)
             have.setdefault("level_ceiling", None)
             have.setdefault("mixstyle", 0.0)
+            have.setdefault("mixstyle_levels", list(MIXSTYLE_LEVELS))
             have.setdefault("paste_side", [0.22, 0.6])
             want = dict(metrics, inpaint_kind=INPAINT_KIND, polyp_pairs=POLYP_PAIRS,
                         pair_weight=PAIR_WEIGHT if POLYP_PAIRS else None,
                         level_weight=a.level_weight, level_ceiling=a.level_ceiling,
-                        mixstyle=a.mixstyle, paste_side=list(PASTE_SIDE))
+                        mixstyle=a.mixstyle, mixstyle_levels=list(mix_levels),
+                        paste_side=list(PASTE_SIDE))
             want = json.loads(json.dumps(want))  # as the file holds them (tuples as lists)
             # a setting the file does not record counts as different: an
             # older or foreign file is not taken for this recipe
