@@ -79,12 +79,57 @@ GROWS = (9, 25)
 SEAM_RING = 5  # copy_peaks: the fill grown by a 5 x 5 filter (2 heatmap cells each way)
 
 
+class Reads:
+    """The logit maps of images as the engine reads them (logits): `lg`,
+    N x OUT x OUT, each of the image's lit field where the engine reads one
+    (train_polyp.frame_input), and `fields`, each None (the whole image) or
+    the field's (u0, v0, su, sv). Indexing by a boolean mask keeps both."""
+    def __init__(self, lg, fields):
+        self.lg, self.fields = lg, fields
+
+    def __len__(self):
+        return len(self.lg)
+
+    def __getitem__(self, ok):
+        return Reads(self.lg[ok], [f for f, k in zip(self.fields, ok) if k])
+
+    def __iter__(self):
+        return iter(zip(self.lg, self.fields))
+
+
 @torch.no_grad()
 def logits(net, imgs):
-    """uint8 NxINxINx3 -> logits NxOUTxOUT (numpy)."""
-    out = [net(tp.channels_last(tp.to_input(imgs[b:b + 64]))).numpy()
-           for b in range(0, len(imgs), 64)]
-    return np.concatenate(out) if out else np.zeros((0, tp.OUT, tp.OUT), np.float32)
+    """uint8 images (INxINx3) -> Reads: each read through its lit field
+    where the engine reads one, as train_polyp.predict reads it, so that
+    frame_score gives predict's score."""
+    views = [tp.frame_input(img) for img in imgs]
+    out = [net(tp.channels_last(tp.to_input(np.stack([v for v, _ in views[b:b + 64]])))).numpy()
+           for b in range(0, len(views), 64)]
+    lg = np.concatenate(out) if out else np.zeros((0, tp.OUT, tp.OUT), np.float32)
+    return Reads(lg, [f for _, f in views])
+
+
+def to_field(region, field):
+    """A region in the frame's heatmap cells (bool OUTxOUT) as seen by the
+    cells of a map read on `field` (each field cell takes the frame cell
+    under its centre); the region itself when the frame is read whole."""
+    if field is None:
+        return region
+    u0, v0, su, sv = field
+    side = region.shape[0]
+    c = (np.arange(side) + 0.5) / side
+    col = np.clip(((u0 + c * su) * side).astype(int), 0, side - 1)
+    row = np.clip(((v0 + c * sv) * side).astype(int), 0, side - 1)
+    return region[np.ix_(row, col)]
+
+
+def frame_cell(y, x, field, side):
+    """The frame's heatmap cell under cell (y, x) of a map read on `field`."""
+    if field is None:
+        return y, x
+    u0, v0, su, sv = field
+    return (min(side - 1, int((v0 + (y + 0.5) / side * sv) * side)),
+            min(side - 1, int((u0 + (x + 0.5) / side * su) * side)))
 
 
 def frame_score(lg, keep=None):
@@ -97,9 +142,16 @@ def frame_score(lg, keep=None):
     return float(torch.sigmoid(tp.frame_logit(t))[0])
 
 
-def enough_cells(excl):
-    """Which of the N x OUT x OUT regions leave at least TOPK cells to pool."""
-    return (~excl).reshape(len(excl), -1).sum(1) >= tp.TOPK
+def kept_cells(reads, excl):
+    """For each read and its excluded region (frame cells), the map cells
+    left to pool: the region's complement seen by the read's cells."""
+    return [to_field(~e, f) for (_, f), e in zip(reads, excl)]
+
+
+def enough_cells(reads, excl):
+    """Which reads leave at least TOPK cells to pool once their region is
+    left out."""
+    return np.array([k.sum() >= tp.TOPK for k in kept_cells(reads, excl)], bool)
 
 
 def summary(pos, neg, seed, thr, pos_name, neg_name):
@@ -223,11 +275,12 @@ def source_offset(net, data, kval, wval, seed, fold):
         la, lb = logits(net, a), logits(net, b)
         out[name] = dict(
             n=[len(la), len(lb)],
-            mean_median_logit=[float(np.mean([np.median(g) for g in la])),
-                               float(np.mean([np.median(g) for g in lb]))],
-            auroc=tp.auroc(np.array([frame_score(g) for g in la]), np.array([frame_score(g) for g in lb])),
-            auroc_relative=tp.auroc(np.array([relative_score(g) for g in la]),
-                                    np.array([relative_score(g) for g in lb])))
+            mean_median_logit=[float(np.mean([np.median(g) for g, _ in la])),
+                               float(np.mean([np.median(g) for g, _ in lb]))],
+            auroc=tp.auroc(np.array([frame_score(g) for g, _ in la]),
+                           np.array([frame_score(g) for g, _ in lb])),
+            auroc_relative=tp.auroc(np.array([relative_score(g) for g, _ in la]),
+                                    np.array([relative_score(g) for g, _ in lb])))
     out["note"] = ("each pair of sets as train_polyp.py --evaluate draws it (first side: Kvasir-SEG, "
                    "or the polyp frames): mean median logit of each side, AUROC of the frame "
                    "score, and of the score relative to the frame's own median logit")
@@ -246,7 +299,7 @@ def report(net, data, kval, wval, seed, thr, ref=None, fold=4):
             bp, bn = pos_score(logits(ref, pos_imgs)), neg_score(logits(ref, neg_imgs))
             paired[name] = tp.paired_auroc_difference(net_pos, net_neg, bp, bn, seed)
 
-    whole = lambda lgs: np.array([frame_score(g) for g in lgs])  # noqa: E731
+    whole = lambda reads: np.array([frame_score(g) for g, _ in reads])  # noqa: E731
     for j, fill in enumerate(("blur", "copy")):
         o, f = fill_pairs(data, kval, wval, seed + 305 + j, fill)
         so, sf = whole(logits(net, o)), whole(logits(net, f))
@@ -262,8 +315,9 @@ def report(net, data, kval, wval, seed, thr, ref=None, fold=4):
     sf = whole(lf)
     flagged = sf >= thr
     in_fill, in_ring = [], []
-    for lg, r in zip(lf, region):
+    for (lg, field), r in zip(lf, region):
         y, x = np.unravel_index(int(lg.argmax()), lg.shape)
+        y, x = frame_cell(y, x, field, lg.shape[0])
         in_fill.append(bool(r[y, x]))
         in_ring.append(bool(tp.grown(r, SEAM_RING)[y, x]) if r.any() else False)
     in_fill, in_ring = np.array(in_fill), np.array(in_ring)
@@ -283,9 +337,10 @@ def report(net, data, kval, wval, seed, thr, ref=None, fold=4):
     for grow in GROWS:
         # a polyp so large that, grown, it leaves fewer cells than the
         # pooling takes has no "rest": that frame is left out, and counted
-        ok = enough_cells(excl_by_grow[grow])
+        ok = enough_cells(lg_all, excl_by_grow[grow])
         excl, lg = excl_by_grow[grow][ok], lg_all[ok]
-        rest = lambda lgs, ex=excl: np.array([frame_score(g, ~e) for g, e in zip(lgs, ex)])  # noqa: E731
+        rest = lambda reads, ex=excl: np.array(  # noqa: E731
+            [frame_score(g, k) for (g, _), k in zip(reads, kept_cells(reads, ex))])
         sp, sr = whole(lg), rest(lg)
         out[f"rest_of_frame_g{grow}"] = dict(
             summary(sp, sr, seed, thr, "polyp", "rest"), excluded_share=float(excl.mean()),
@@ -296,10 +351,10 @@ def report(net, data, kval, wval, seed, thr, ref=None, fold=4):
         pair(f"rest_of_frame_g{grow}", imgs[ok], imgs[ok], sp, sr, whole, rest)
         # the same regions left out of polyp-free capsule frames: what
         # pooling fewer cells alone does to a score
-        ok = enough_cells(cex_by_grow[grow])
+        ok = enough_cells(lc_all, cex_by_grow[grow])
         cex, lc = cex_by_grow[grow][ok], lc_all[ok]
         sw = whole(lc)
-        sx = np.array([frame_score(g, ~e) for g, e in zip(lc, cex)])
+        sx = np.array([frame_score(g, k) for (g, _), k in zip(lc, kept_cells(lc, cex))])
         out[f"exclusion_control_g{grow}"] = dict(
             n=len(sw), left_out=int((~ok).sum()), whole_flagged=float(np.mean(sw >= thr)),
             excluded_flagged=float(np.mean(sx >= thr)), mean_score_change=float(np.mean(sx - sw)),

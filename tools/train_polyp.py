@@ -1223,20 +1223,116 @@ def train(data, kidx, widx, epochs, seed, log, tag, widths=None, source_weight=0
 
 @torch.no_grad()
 def predict(net, imgs_u8):
-    """uint8 NxINxINx3 -> (prob maps NxINxIN, frame scores N)."""
+    """uint8 NxINxINx3 -> (prob maps NxOUTxOUT, frame scores N). Each image
+    is read as the engine reads an analysis image: through its lit field
+    when it has a wide black border (frame_input), the map then taken back
+    onto the whole image (0 outside the field)."""
     if len(imgs_u8) == 0:
         return np.zeros((0, OUT, OUT), np.float32), np.zeros(0, np.float32)
+    views = [frame_input(img) for img in imgs_u8]
     outs, scores = [], []
-    for b in range(0, len(imgs_u8), 64):
-        lg = net(channels_last(to_input(imgs_u8[b:b + 64])))
+    for b in range(0, len(views), 64):
+        lg = net(channels_last(to_input(np.stack([v for v, _ in views[b:b + 64]]))))
         outs.append(torch.sigmoid(lg).numpy())
         scores.append(torch.sigmoid(frame_logit(lg)).numpy())
-    return np.concatenate(outs), np.concatenate(scores)
+    prob = np.concatenate(outs)
+    for j, (_, box) in enumerate(views):
+        if box is not None:
+            prob[j] = unfield(prob[j], box)
+    return prob, np.concatenate(scores)
 
 
 def resize_u8(img, side=None):
     side = IN if side is None else side
     return np.asarray(Image.fromarray(img).resize((side, side), Image.BOX), np.uint8)
+
+
+# A frame with a wide black border is read through its lit field: the
+# engine's rule (src/engine/scan.c lit_box, src/engine/polyp.c
+# cs_polyp_reads_field, src/engine/engine.c polyp_field), so that what the
+# tool measures is what the engine does (docs/engine.md, "Polyps", step 1).
+BORDER_LUMA = 24   # CS_BORDER_LUMA in src/engine/scan.h
+FIELD_CROP = np.float32(0.9)  # CS_POLYP_FIELD_CROP in src/engine/polyp.h
+FIELD_MIN = np.float32(0.5)   # CS_POLYP_FIELD_MIN
+
+
+def lit_box(img):
+    """cs_scan's lit box of an analysis image (uint8 HxWx3): the bounding
+    box (x0, y0, x1, y1; end exclusive) of the pixels that a flood from the
+    image's edge through dark pixels (integer luma below BORDER_LUMA,
+    4-connected) does not reach; the whole image when it reaches all."""
+    rgb = img.astype(np.int32)
+    dark = ((77 * rgb[..., 0] + 150 * rgb[..., 1] + 29 * rgb[..., 2]) >> 8) < BORDER_LUMA
+    h, w = dark.shape
+    reach = np.zeros_like(dark)
+    reach[0], reach[-1], reach[:, 0], reach[:, -1] = dark[0], dark[-1], dark[:, 0], dark[:, -1]
+    while True:  # grow through dark pixels until nothing changes
+        grow = reach.copy()
+        grow[1:] |= reach[:-1]
+        grow[:-1] |= reach[1:]
+        grow[:, 1:] |= reach[:, :-1]
+        grow[:, :-1] |= reach[:, 1:]
+        grow &= dark
+        if np.array_equal(grow, reach):
+            break
+        reach = grow
+    ys, xs = np.nonzero(~reach)
+    if len(ys) == 0:
+        return 0, 0, w, h
+    return int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1
+
+
+def reads_field(width, height, box):
+    """cs_polyp_reads_field: whether a frame of width x height whose lit box
+    is `box` is read through it (less than 0.9 of a side, at least half of
+    both), in the C code's single-precision arithmetic."""
+    x0, y0, x1, y1 = box
+    if width < 1 or height < 1 or x0 < 0 or y0 < 0 or x1 > width or y1 > height or \
+            x1 <= x0 or y1 <= y0:
+        return False
+    sw = np.float32(x1 - x0) / np.float32(width)
+    sh = np.float32(y1 - y0) / np.float32(height)
+    return bool((sw < FIELD_CROP or sh < FIELD_CROP) and sw >= FIELD_MIN and sh >= FIELD_MIN)
+
+
+def field_of(analysis, img=None):
+    """The part of `img` (default: the analysis image itself) that the
+    engine reads: None when the frame is read whole, else (x0, y0, x1, y1)
+    in img's pixels, the analysis image's lit box scaled to img and rounded
+    outwards, as polyp_field does for a detail image."""
+    ah, aw = analysis.shape[:2]
+    box = lit_box(analysis)
+    if not reads_field(aw, ah, box):
+        return None
+    if img is None:
+        return box
+    h, w = img.shape[:2]
+    x0, y0, x1, y1 = box
+    return (x0 * w // aw, y0 * h // ah, (x1 * w + aw - 1) // aw, (y1 * h + ah - 1) // ah)
+
+
+def frame_input(img):
+    """The network input the engine makes of an analysis image (uint8
+    HxWx3): its lit field or the whole image, box-resized to IN x IN. ->
+    (input, field) where field is None or (u0, v0, su, sv), the field's part
+    of the image (as polyp_field's `box`)."""
+    f = field_of(img)
+    if f is None:
+        return resize_u8(img), None
+    x0, y0, x1, y1 = f
+    h, w = img.shape[:2]
+    return resize_u8(np.ascontiguousarray(img[y0:y1, x0:x1])), \
+        (x0 / w, y0 / h, (x1 - x0) / w, (y1 - y0) / h)
+
+
+def unfield(prob, field):
+    """A map found on the lit field `field` (u0, v0, su, sv) taken back onto
+    the whole frame's cells: resampled inside the field, 0 outside
+    (polyp_unfield)."""
+    total = np.zeros(prob.shape, np.float64)
+    count = np.zeros(prob.shape, np.float64)
+    add_resampled(prob.astype(np.float64), *field, total, count)
+    return np.where(count > 0, total / np.maximum(count, 1), 0.0).astype(np.float32)
 
 
 CROP_SHARE = 0.6  # CS_POLYP_CROP_SHARE in src/engine/polyp.h
@@ -1276,9 +1372,14 @@ def predict_outline(net, frames_u8):
     polyp_outline): each cell's mean logit over the frame and its three
     mirror images (mirrored back) and the five crops that cover it
     (resampled). `frames_u8` are the frames at any size (the cache's); the
-    frame score stays the one pass's (predict)."""
+    frame score stays the one pass's (predict). A frame with a wide black
+    border is outlined on its lit field (found on the frame at the input
+    side, as the engine finds it on the analysis image) and the map taken
+    back onto the frame, 0 outside the field."""
     outs = []
-    for f in frames_u8:
+    for frame in frames_u8:
+        fb = field_of(resize_u8(frame), frame)
+        f = frame if fb is None else np.ascontiguousarray(frame[fb[1]:fb[3], fb[0]:fb[2]])
         full = to_input(resize_u8(f)[None])
         total = 0
         for dims in ((), (-1,), (-2,), (-2, -1)):  # none, left-right, top-bottom, both
@@ -1292,7 +1393,11 @@ def predict_outline(net, frames_u8):
             x0, y0, w, h = crop_rect(wid, hgt, k)
             lg = net(channels_last(to_input(resize_u8(f[y0:y0 + h, x0:x0 + w])[None])))[0].numpy()
             add_resampled(lg, x0 / wid, y0 / hgt, w / wid, h / hgt, total, count)
-        outs.append(1 / (1 + np.exp(-total / count)))
+        prob = 1 / (1 + np.exp(-total / count))
+        if fb is not None:
+            fh, fw = frame.shape[:2]
+            prob = unfield(prob, (fb[0] / fw, fb[1] / fh, (fb[2] - fb[0]) / fw, (fb[3] - fb[1]) / fh))
+        outs.append(prob)
     return np.stack(outs).astype(np.float32)
 
 

@@ -618,7 +618,22 @@ assert st.frame_score(g) > 0.99 and st.frame_score(g, ~blob) < 0.02
 # a region that leaves fewer cells than the pooling takes is left out
 few = np.ones(g.shape, bool)
 few.reshape(-1)[: tp.TOPK - 1] = False
-assert list(st.enough_cells(np.stack([blob, few, ~few]))) == [True, False, True]
+whole3 = st.Reads(np.stack([g, g, g]), [None, None, None])
+assert list(st.enough_cells(whole3, np.stack([blob, few, ~few]))) == [True, False, True]
+# a map read on a lit field (the middle half of the frame's width) sees a
+# frame region through its own cells: frame column c/4 + 10 under field column c
+S = tp.OUT
+col = np.zeros((S, S), bool)
+col[:, S // 4] = True
+fld = (0.25, 0.0, 0.5, 1.0)
+seen = st.to_field(col, fld)
+assert seen[:, :2].all() and not seen[:, 2:].any(), np.nonzero(seen[0])
+assert st.frame_cell(0, 0, fld, S) == (0, S // 4) and st.frame_cell(S - 1, S - 1, fld, S) == (S - 1, 3 * S // 4 - 1)
+assert np.array_equal(st.to_field(col, None), col)
+# its kept cells: a region over the field's whole width leaves none of its rows
+band = np.zeros((S, S), bool)
+band[: S - 1] = True
+assert list(st.enough_cells(st.Reads(np.stack([g]), [fld]), band[None])) == [S >= tp.TOPK]
 # the relative score does not see a level shared by every cell
 assert abs(st.relative_score(g + 3.0) - st.relative_score(g)) < 1e-5
 assert abs(st.relative_score(g) - (6.0 + 4.0)) < 1e-5
