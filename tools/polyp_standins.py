@@ -48,6 +48,12 @@ measures those traces and adds a stand-in that needs no fill:
   in-sample; the other draws say how far from it the same frames, drawn
   anew, fall.
 
+Every image is read as the engine reads a frame (train_polyp.frame_input:
+through its lit field when it has a wide black border, as about a tenth
+of the capsule-look renders do); a region given in the frame's heatmap
+cells is seen through the cells of the map read on that field
+(to_field, frame_cell).
+
 With --compare OTHER every AUROC is paired against another weights file
 on the same images (train_polyp.paired_auroc_difference). The frames and
 draws are those of `train_polyp.py --evaluate` for the same --seed and
