@@ -14,9 +14,11 @@ tools/train_polyp.py measures is what `capscreen` flags:
   more (so the check can fail);
 - the tool's map is 0 outside the field; and with the shared data
   (CS_SHARED_DIR, default ../shared), six Kvasir-SEG frames letterboxed
-  the same way agree too, and the boxes of those the engine flags lie
-  inside the field (without the shared data that part is skipped, saying
-  so; the rest runs).
+  the same way agree too, the boxes of those the engine flags lie inside
+  the field, and the tool's nine-pass outline (predict_outline, its top
+  region as train_polyp.top_component finds it) boxes the engine's first
+  box with IoU >= 0.8 (without the shared data that part is skipped,
+  saying so; the rest runs).
 
 Usage: test_polyp_field.py CAPSCREEN [--frames DIR]. With --frames, it
 also measures the agreement on every JPEG or PNG frame of DIR (for
@@ -162,6 +164,19 @@ def tool_scores(net, img):
     return float(score[0]), float(whole[0]), prob[0]
 
 
+def outline_iou(net, ana, shape, box):
+    """IoU, in the frame's pixels, of the engine's box and the box of the
+    top region of the tool's nine-pass outline of the analysis image."""
+    prob = tp.predict_outline(net, [ana])[0]
+    x0, y0, x1, y1 = tp.top_component(prob)
+    side, (h, w) = prob.shape[0], shape[:2]
+    t = (x0 / side * w, y0 / side * h, x1 / side * w, y1 / side * h)
+    e = (box["x"], box["y"], box["x"] + box["w"], box["y"] + box["h"])
+    inter = max(0, min(t[2], e[2]) - max(t[0], e[0])) * max(0, min(t[3], e[3]) - max(t[1], e[1]))
+    union = (t[2] - t[0]) * (t[3] - t[1]) + (e[2] - e[0]) * (e[3] - e[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("capscreen")
@@ -205,6 +220,10 @@ def main():
                   f"max {prob[outside].max()}")
             src = made[name]
             flagged += eng[name + ".png"]["polyp"]
+            if eng[name + ".png"]["polyp"]:
+                iou = outline_iou(net, ana, src.shape, eng[name + ".png"]["polyp_boxes"][0])
+                check(f"{name}: the tool's outline boxes the engine's first box (IoU {iou:.2f} >= 0.8)",
+                      iou >= 0.8)
             for b in eng[name + ".png"]["polyp_boxes"]:
                 inside = (b["x"] >= x0 / aw * src.shape[1] - 1 and b["y"] >= y0 / ah * src.shape[0] - 1
                           and b["x"] + b["w"] <= x1 / aw * src.shape[1] + 1
