@@ -115,17 +115,22 @@ def logits(net, imgs):
     return Reads(lg, [f for _, f in views])
 
 
+def frame_cells(field, side):
+    """The frame's heatmap row and column under the centre of each row and
+    column of a side x side map read on `field` (u0, v0, su, sv)."""
+    u0, v0, su, sv = field
+    c = (np.arange(side) + 0.5) / side
+    return (np.clip(((v0 + c * sv) * side).astype(int), 0, side - 1),
+            np.clip(((u0 + c * su) * side).astype(int), 0, side - 1))
+
+
 def to_field(region, field):
     """A region in the frame's heatmap cells (bool OUTxOUT) as seen by the
     cells of a map read on `field` (each field cell takes the frame cell
     under its centre); the region itself when the frame is read whole."""
     if field is None:
         return region
-    u0, v0, su, sv = field
-    side = region.shape[0]
-    c = (np.arange(side) + 0.5) / side
-    col = np.clip(((u0 + c * su) * side).astype(int), 0, side - 1)
-    row = np.clip(((v0 + c * sv) * side).astype(int), 0, side - 1)
+    row, col = frame_cells(field, region.shape[0])
     return region[np.ix_(row, col)]
 
 
@@ -133,9 +138,8 @@ def frame_cell(y, x, field, side):
     """The frame's heatmap cell under cell (y, x) of a map read on `field`."""
     if field is None:
         return y, x
-    u0, v0, su, sv = field
-    return (min(side - 1, int((v0 + (y + 0.5) / side * sv) * side)),
-            min(side - 1, int((u0 + (x + 0.5) / side * su) * side)))
+    row, col = frame_cells(field, side)
+    return int(row[y]), int(col[x])
 
 
 def frame_score(lg, keep=None):

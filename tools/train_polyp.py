@@ -1311,6 +1311,14 @@ def field_of(analysis, img=None):
     return (x0 * w // aw, y0 * h // ah, (x1 * w + aw - 1) // aw, (y1 * h + ah - 1) // ah)
 
 
+def field_share(box, img):
+    """A field (x0, y0, x1, y1) in img's pixels as its share of img, (u0,
+    v0, su, sv) (polyp_field's `box`), and the field's pixels."""
+    x0, y0, x1, y1 = box
+    h, w = img.shape[:2]
+    return (x0 / w, y0 / h, (x1 - x0) / w, (y1 - y0) / h), np.ascontiguousarray(img[y0:y1, x0:x1])
+
+
 def frame_input(img):
     """The network input the engine makes of an analysis image (uint8
     HxWx3): its lit field or the whole image, box-resized to IN x IN. ->
@@ -1319,10 +1327,8 @@ def frame_input(img):
     f = field_of(img)
     if f is None:
         return resize_u8(img), None
-    x0, y0, x1, y1 = f
-    h, w = img.shape[:2]
-    return resize_u8(np.ascontiguousarray(img[y0:y1, x0:x1])), \
-        (x0 / w, y0 / h, (x1 - x0) / w, (y1 - y0) / h)
+    share, pixels = field_share(f, img)
+    return resize_u8(pixels), share
 
 
 def unfield(prob, field):
@@ -1378,9 +1384,10 @@ def predict_outline(net, frames_u8):
     back onto the frame, 0 outside the field."""
     outs = []
     for frame in frames_u8:
-        fb = field_of(resize_u8(frame), frame)
-        f = frame if fb is None else np.ascontiguousarray(frame[fb[1]:fb[3], fb[0]:fb[2]])
-        full = to_input(resize_u8(f)[None])
+        small = resize_u8(frame)  # the analysis image the engine finds the field on
+        fb = field_of(small, frame)
+        share, f = (None, frame) if fb is None else field_share(fb, frame)
+        full = to_input((small if fb is None else resize_u8(f))[None])
         total = 0
         for dims in ((), (-1,), (-2,), (-2, -1)):  # none, left-right, top-bottom, both
             # the input is NCHW, the logits NHW: the last two axes are rows, columns in both
@@ -1394,10 +1401,7 @@ def predict_outline(net, frames_u8):
             lg = net(channels_last(to_input(resize_u8(f[y0:y0 + h, x0:x0 + w])[None])))[0].numpy()
             add_resampled(lg, x0 / wid, y0 / hgt, w / wid, h / hgt, total, count)
         prob = 1 / (1 + np.exp(-total / count))
-        if fb is not None:
-            fh, fw = frame.shape[:2]
-            prob = unfield(prob, (fb[0] / fw, fb[1] / fh, (fb[2] - fb[0]) / fw, (fb[3] - fb[1]) / fh))
-        outs.append(prob)
+        outs.append(prob if share is None else unfield(prob, share))
     return np.stack(outs).astype(np.float32)
 
 

@@ -630,10 +630,14 @@ seen = st.to_field(col, fld)
 assert seen[:, :2].all() and not seen[:, 2:].any(), np.nonzero(seen[0])
 assert st.frame_cell(0, 0, fld, S) == (0, S // 4) and st.frame_cell(S - 1, S - 1, fld, S) == (S - 1, 3 * S // 4 - 1)
 assert np.array_equal(st.to_field(col, None), col)
-# its kept cells: a region over the field's whole width leaves none of its rows
+# its kept cells: a region over all the frame's rows but the last leaves a
+# full-height field its last row (S cells); a field over the top half of
+# the frame sees none of that row, so nothing is left to pool
 band = np.zeros((S, S), bool)
 band[: S - 1] = True
-assert list(st.enough_cells(st.Reads(np.stack([g]), [fld]), band[None])) == [S >= tp.TOPK]
+assert [int(k.sum()) for k in st.kept_cells(st.Reads(np.stack([g]), [fld]), band[None])] == [S]
+top = (0.25, 0.0, 0.5, 0.5)
+assert list(st.enough_cells(st.Reads(np.stack([g, g]), [fld, top]), np.stack([band, band]))) == [True, False]
 # the relative score does not see a level shared by every cell
 assert abs(st.relative_score(g + 3.0) - st.relative_score(g)) < 1e-5
 assert abs(st.relative_score(g) - (6.0 + 4.0)) < 1e-5
