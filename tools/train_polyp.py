@@ -650,9 +650,13 @@ MIXSTYLE_ALPHA = 0.1  # Beta(a, a) for the mixing weight, as Zhou et al. (2021)
 # the shallow levels whose style --mixstyle mixes; --mixstyle-levels enc0
 # keeps the mixing to the first level, where colour and sharpness are coded
 MIXSTYLE_LEVELS = ("enc0", "enc1")
+# which samples --mixstyle mixes: every one, or only the polyp-free ones
+# (--mixstyle-samples polyp-free: the source cue lives on polyp-free
+# frames, and a small polyp's own style is part of what shows it)
+MIXSTYLE_SAMPLES = ("all", "polyp-free")
 
 
-def cross_source_mixstyle(rng, kind):
+def cross_source_mixstyle(rng, kind, eligible=None):
     """MixStyle across the two sources (Zhou et al., "Domain generalization
     with MixStyle", ICLR 2021), training only: each sample's feature
     statistics (per-channel mean and standard deviation over the image)
@@ -661,14 +665,22 @@ def cross_source_mixstyle(rng, kind):
     sample often takes the other source's style whole). The network thus
     sees colonoscopy content with capsule feature style and the reverse,
     so the style of shallow features cannot tell it the source. None when
-    the batch lacks either source. `rng` is numpy's, so the draw is seeded."""
+    the batch lacks either source. `rng` is numpy's, so the draw is seeded.
+
+    eligible (--mixstyle-samples polyp-free): a boolean array; only those
+    samples mix, and only with each other; the rest keep their own style
+    (weight 1). None: every sample, the draws as before the option."""
     colon = colon_context(kind).numpy()
-    ci, wi = np.flatnonzero(colon), np.flatnonzero(~colon)
+    pool = np.ones(len(colon), bool) if eligible is None else np.asarray(eligible, bool)
+    ci, wi = np.flatnonzero(colon & pool), np.flatnonzero(~colon & pool)
     if len(ci) == 0 or len(wi) == 0:
         return None
     partner = np.where(colon, rng.choice(wi, len(colon)), rng.choice(ci, len(colon)))
-    lam = torch.from_numpy(rng.beta(MIXSTYLE_ALPHA, MIXSTYLE_ALPHA, len(colon))
-                           .astype(np.float32)).view(-1, 1, 1, 1)
+    lam_np = rng.beta(MIXSTYLE_ALPHA, MIXSTYLE_ALPHA, len(colon)).astype(np.float32)
+    if eligible is not None:
+        lam_np[~pool] = 1.0  # a polyp sample's style stays its own
+        partner = np.where(pool, partner, np.arange(len(colon)))
+    lam = torch.from_numpy(lam_np).view(-1, 1, 1, 1)
     partner = torch.from_numpy(partner)
 
     def mix(t):
@@ -1118,7 +1130,7 @@ def domain_loss(head, pooled, kind, lam):
 
 def train(data, kidx, widx, epochs, seed, log, tag, widths=None, source_weight=0.0,
           overlay_weight=4.0, domain_weight=0.0, level_weight=0.0, level_ceiling=None,
-          mixstyle=0.0, mixstyle_levels=MIXSTYLE_LEVELS):
+          mixstyle=0.0, mixstyle_levels=MIXSTYLE_LEVELS, mixstyle_samples="all"):
     torch.manual_seed(seed)
     # its own stream, so that with --mixstyle 0 every other draw is as before
     mix_rng = np.random.RandomState(seed + 7919)
@@ -1165,7 +1177,8 @@ def train(data, kidx, widx, epochs, seed, log, tag, widths=None, source_weight=0
             yb = (mb.reshape(len(mb), -1).sum(1) >= 4).float()
             mix = None
             if mixstyle and mix_rng.rand() < mixstyle:
-                mix = cross_source_mixstyle(mix_rng, kb)
+                free = (yb == 0).numpy() if mixstyle_samples == "polyp-free" else None
+                mix = cross_source_mixstyle(mix_rng, kb, free)
             if head is not None:
                 logits, pooled = net(xb, features=True, mix=mix, mix_levels=mixstyle_levels)
             else:
@@ -2423,7 +2436,7 @@ CV_RECIPE_KEYS = ("seed", "widths", "epochs", "input_side", "source_weight", "ov
                   "overlay_lookalikes", "paste_negatives", "kvasir_background",
                   "capsule_negatives", "kvasir_inpainted", "inpaint_kind", "polyp_pairs",
                   "pair_weight", "overlay_measures", "level_weight", "level_ceiling",
-                  "mixstyle", "mixstyle_levels", "paste_side")
+                  "mixstyle", "mixstyle_levels", "mixstyle_samples", "paste_side")
 
 
 def main():
@@ -2482,6 +2495,9 @@ def main():
     ap.add_argument("--mixstyle-levels", default=",".join(MIXSTYLE_LEVELS), metavar="L[,L]",
                     help="with --mixstyle: the shallow levels whose style is mixed, enc0 "
                          "and/or enc1 (default both; a trial)")
+    ap.add_argument("--mixstyle-samples", default="all", choices=MIXSTYLE_SAMPLES,
+                    help="with --mixstyle: mix every sample's style, or only the polyp-free "
+                         "samples' among themselves (a trial)")
     ap.add_argument("--overlay-weight", type=float, default=4.0,
                     help="weight of the overlay-pair consistency penalty")
     ap.add_argument("--light-share", type=float, default=LIGHT_SHARE,
@@ -2596,9 +2612,12 @@ def main():
     mix_levels = tuple(x for x in MIXSTYLE_LEVELS if x in mix_levels)  # one spelling per set
     if mix_levels != MIXSTYLE_LEVELS and not a.mixstyle:
         ap.error("--mixstyle-levels goes with --mixstyle (it names where that mixing acts)")
+    if a.mixstyle_samples != "all" and not a.mixstyle:
+        ap.error("--mixstyle-samples goes with --mixstyle (it names which samples that mixing takes)")
     tkw = dict(source_weight=a.source_weight, overlay_weight=a.overlay_weight,
                domain_weight=a.domain_weight, level_weight=a.level_weight,
-               level_ceiling=a.level_ceiling, mixstyle=a.mixstyle, mixstyle_levels=mix_levels)
+               level_ceiling=a.level_ceiling, mixstyle=a.mixstyle, mixstyle_levels=mix_levels,
+               mixstyle_samples=a.mixstyle_samples)
 
     torch.set_num_threads(a.threads)
     torch.use_deterministic_algorithms(True)
@@ -2723,6 +2742,8 @@ def main():
         metrics["mixstyle"] = a.mixstyle
     if mix_levels != MIXSTYLE_LEVELS:  # recorded only when not the default, as level_weight
         metrics["mixstyle_levels"] = list(mix_levels)
+    if a.mixstyle_samples != "all":  # the same
+        metrics["mixstyle_samples"] = a.mixstyle_samples
     if PASTE_SIDE != (0.22, 0.6):
         metrics["paste_side"] = list(PASTE_SIDE)
 
@@ -2782,11 +2803,13 @@ def main():
             have.setdefault("level_ceiling", None)
             have.setdefault("mixstyle", 0.0)
             have.setdefault("mixstyle_levels", list(MIXSTYLE_LEVELS))
+            have.setdefault("mixstyle_samples", "all")
             have.setdefault("paste_side", [0.22, 0.6])
             want = dict(metrics, inpaint_kind=INPAINT_KIND, polyp_pairs=POLYP_PAIRS,
                         pair_weight=PAIR_WEIGHT if POLYP_PAIRS else None,
                         level_weight=a.level_weight, level_ceiling=a.level_ceiling,
                         mixstyle=a.mixstyle, mixstyle_levels=list(mix_levels),
+                        mixstyle_samples=a.mixstyle_samples,
                         paste_side=list(PASTE_SIDE))
             want = json.loads(json.dumps(want))  # as the file holds them (tuples as lists)
             # a setting the file does not record counts as different: an
