@@ -731,6 +731,25 @@ for o in sites:
 assert sites[0]["threshold"] >= sites[1]["threshold"], sites
 assert all(a <= b for a, b in zip(sites[0]["sensitivity_by_band"], sites[1]["sensitivity_by_band"])), sites
 PY
+# --score max|outline read the frame score over the five crops too: at the
+# one pass's specificity, and (max) never below the one pass's score
+for sc in max outline; do
+  /usr/bin/python3 "$CS_SOURCE_DIR/tools/polyp_size_sensitivity.py" --smoke --shared "$CS_SHARED_DIR/data" \
+      --cache "$T/cache" --weights "$T/w.bin" --score $sc --metrics "$T/size-$sc.json" >/dev/null 2>"$T/size-$sc.err" \
+      || die "polyp_size_sensitivity.py --score $sc failed: $(tail -5 "$T/size-$sc.err")"
+done
+python3 - "$T/size.json" "$T/size-max.json" "$T/size-outline.json" <<'PY' || fail "polyp_size_sensitivity.py --score report wrong"
+import json, sys
+one, mx, ol = (json.load(open(p)) for p in sys.argv[1:4])
+for d, sc in ((mx, "max"), (ol, "outline")):
+    assert d["score"] == sc and d["threshold_from"] != "file", d
+    assert d["specificity_at_threshold"] >= one["specificity_at_threshold"], (d, one)
+    assert [b["n_pos"] for b in d["bands"]] == [b["n_pos"] for b in one["bands"]], d
+    assert all(0 <= b["auroc"] <= 1 for b in d["bands"]), d
+# the highest of six logits is never below the one pass's
+for b1, bm in zip(one["bands"], mx["bands"]):
+    assert bm["median_score"] >= b1["median_score"] - 1e-6, (b1, bm)
+PY
 PYTHONDONTWRITEBYTECODE=1 /usr/bin/python3 - "$CS_SOURCE_DIR/tools" <<'PY' \
     || fail "polyp_size_sensitivity.threshold_at_specificity is not the lowest threshold meeting its target"
 import sys
@@ -861,12 +880,15 @@ want = lam * mu_x.numpy() + (1 - lam) * mu_x.numpy()[partner]
 assert np.allclose(mu_y.numpy(), want, atol=1e-4), (mu_y, want)
 PY
 /usr/bin/python3 "$CS_SOURCE_DIR/tools/train_polyp.py" --smoke --shared "$CS_SHARED_DIR/data" \
-    --cache "$T/cache" --part final --mixstyle 1 --paste-side 0.08,0.6 --out "$T/wm.bin" \
-    --metrics "$T/mm.json" 2>"$T/mix.log" || fail "training with --mixstyle failed: $(tail -3 "$T/mix.log")"
+    --cache "$T/cache" --part final --mixstyle 1 --mixstyle-samples polyp-free --paste-side 0.08,0.6 \
+    --out "$T/wm.bin" --metrics "$T/mm.json" 2>"$T/mix.log" \
+    || fail "training with --mixstyle failed: $(tail -3 "$T/mix.log")"
 python3 -c 'import json,sys; m = json.load(open(sys.argv[1]))
-assert (m["mixstyle"], m["paste_side"]) == (1.0, [0.08, 0.6]), m' "$T/mm.json" \
-    || fail "mixstyle and paste_side not recorded in the metrics"
+assert (m["mixstyle"], m["mixstyle_samples"], m["paste_side"]) == (1.0, "polyp-free", [0.08, 0.6]), m' \
+    "$T/mm.json" || fail "mixstyle, mixstyle_samples and paste_side not recorded in the metrics"
 for bad in "--mixstyle 1.5:--mixstyle takes a share of batches from 0 to 1" \
+    "--mixstyle-samples polyp-free:--mixstyle-samples goes with --mixstyle" \
+    "--mixstyle 1 --mixstyle-samples some:invalid choice" \
     "--paste-side 0.3,0.2:--paste-side takes LO,HI with 0.08 <= LO < HI <= 0.6" \
     "--paste-side 0.04,0.6:--paste-side takes LO,HI with 0.08" \
     "--paste-side x:--paste-side takes LO,HI"; do
@@ -878,7 +900,7 @@ for bad in "--mixstyle 1.5:--mixstyle takes a share of batches from 0 to 1" \
     fi
     grep -q -- "${bad#*:}" "$T/bad.err" || fail "no clear error for ${bad%%:*}: $(cat "$T/bad.err")"
 done
-ok "--mixstyle mixes across the sources only, --paste-side sets the paste sizes; both recorded"
+ok "--mixstyle mixes across the sources only (--mixstyle-samples: which samples), --paste-side sets the paste sizes; all recorded"
 
 [ "$(shipped_files)" = "$models_before" ] \
     || fail "the smoke training changed models/ or tests/data/polyp-ref.bin"
