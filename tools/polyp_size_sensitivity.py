@@ -36,18 +36,20 @@ training's rule (best sensitivity + specificity with specificity >= 0.93)
 rather than read from the file.
 
     polyp_size_sensitivity.py --weights W.bin --metrics OUT.json [--fold 4]
-        [--shared DIR] [--cache DIR] [--seed 13] [--topk K] [--score one|max|outline]
+        [--shared DIR] [--cache DIR] [--seed 13] [--topk K] [--score engine|max|outline]
         [--smoke]
 
 With `--score max` or `--score outline` the frame score also reads the
-five crops of 0.6 of the frame that the engine's outline reads (a
-question of how the score is read; no training, no engine change;
-docs/polyp-trials.md, "A closer look for small polyps"): `max` takes the
-highest of the six frame logits (the one pass and each crop, each its
-own top-k mean), `outline` the top-k mean of the nine-pass outline's
+five crops of 0.6 of the frame that the engine's outline reads, on
+every frame (no training; docs/polyp-trials.md, "A closer look for small
+polyps"): `max` takes the highest of the six frame scores (the one pass
+and each crop, each its own top-k mean: a version-4 file's reading with
+a gate of 0), `outline` the top-k mean of the nine-pass outline's
 averaged logit map. The threshold is then the one that gives the capsule
-frames the one pass's specificity at the file's threshold, so that the
-bands compare at equal specificity.
+frames the specificity the file's own reading has at its threshold, so
+that the bands compare at equal specificity. The default, `engine`,
+scores as the engine does with the file (one pass; a version-4 file's
+gated crops).
 
 Single thread, seeded: the same weights and data give the same report.
 Exit 2 on a missing or damaged weights file or data directory.
@@ -87,25 +89,17 @@ def logit_of(p):
     return np.log(p / (1 - p))
 
 
-@torch.no_grad()
 def crop_max_scores(net, frames_u8):
-    """--score max: per frame, the sigmoid of the highest of six frame
-    logits: the one pass (predict) and the five crops of 0.6 of the frame
-    (or of its lit field, as predict_outline finds it), each read whole."""
-    one = logit_of(tp.predict(net, frames_u8)[1])
-    out = []
-    for j, frame in enumerate(frames_u8):
-        small = tp.resize_u8(frame)
-        fb = tp.field_of(small, frame)
-        f = frame if fb is None else tp.field_share(fb, frame)[1]
-        hgt, wid = f.shape[:2]
-        crops = []
-        for k in range(len(tp.CROP_AT)):
-            x0, y0, w, h = tp.crop_rect(wid, hgt, k)
-            crops.append(tp.resize_u8(f[y0:y0 + h, x0:x0 + w]))
-        lg = tp.frame_logit(net(tp.channels_last(tp.to_input(np.stack(crops))))).numpy()
-        out.append(max(float(one[j]), float(lg.max())))
-    return (1 / (1 + np.exp(-np.array(out)))).astype(np.float32)
+    """--score max: per frame, the highest of the one pass's frame score
+    and the five crops' of 0.6 of the frame (or of its lit field), each
+    read whole (train_polyp.crop_scores): a version-4 file's reading with
+    a gate of 0, whatever the file's own gate."""
+    own = getattr(net, "crop_gate", None)
+    net.crop_gate = 0.0
+    try:
+        return tp.predict(net, frames_u8)[1]
+    finally:
+        net.crop_gate = own
 
 
 def outline_scores(net, frames_u8):
@@ -155,15 +149,16 @@ def main():
     ap.add_argument("--topk", type=int, default=None,
                     help="pool this many heatmap logits for the frame score (default: the "
                          "file's); the threshold is then chosen by training's rule")
-    ap.add_argument("--score", choices=("one", "max", "outline"), default="one",
-                    help="how the frame score is read: the engine's one pass (default), the "
-                         "highest of it and the five crops' (max), or the nine-pass outline's "
-                         "map (outline); a measure, docs/polyp-trials.md")
+    ap.add_argument("--score", choices=("engine", "max", "outline"), default="engine",
+                    help="how the frame score is read: as the engine reads it with this file "
+                         "(default: one pass; a version-4 file's gated crops), the highest of "
+                         "the one pass and the five crops' on every frame (max), or the "
+                         "nine-pass outline's map (outline); a measure, docs/polyp-trials.md")
     ap.add_argument("--smoke", action="store_true", help="a few frames (the CI check of this tool)")
     a = ap.parse_args()
     if a.topk is not None and not 1 <= a.topk <= 64:
         ap.error("--topk takes 1 to 64 (the engine's CS_POLYP_MAX_TOPK)")
-    if a.topk is not None and a.score != "one":
+    if a.topk is not None and a.score != "engine":
         ap.error("--topk and --score are separate questions: ask one at a time")
     torch.set_num_threads(1)
     torch.manual_seed(a.seed)
@@ -184,12 +179,12 @@ def main():
         tp.TOPK = a.topk  # frame_logit reads it
     # the shipped capsule check's very images (train_polyp.py --evaluate's seed)
     std_pos, neg = tp.capsule_set(data, kval, wval, tp.report_seed(a.seed, a.fold))
-    score_of = dict(one=lambda x: tp.predict(net, x)[1], max=lambda x: crop_max_scores(net, x),
+    score_of = dict(engine=lambda x: tp.predict(net, x)[1], max=lambda x: crop_max_scores(net, x),
                     outline=lambda x: outline_scores(net, x))[a.score]
     threshold_from = "file"
     with torch.no_grad():
         neg_scores = tp.predict(net, neg)[1]
-        if a.score != "one":
+        if a.score != "engine":
             # compare at the one pass's specificity at the file's threshold
             one_specificity = float(np.mean(neg_scores < threshold))
             neg_scores = score_of(neg)
@@ -206,7 +201,7 @@ def main():
         for lo, hi in BANDS:
             pos, labels = pasted_at(data, kval, wval, seed, lo, hi)
             prob, scores = tp.predict(net, pos)
-            if a.score != "one":
+            if a.score != "engine":
                 scores = score_of(pos)
             band_scores.append(scores)
             op = tp.operating_point(scores, neg_scores, threshold)
@@ -233,7 +228,7 @@ def main():
                at_specificity=site,
                note="held-out polyps pasted into held-out capsule frames at each band of box "
                     "side / frame side, against the held-out capsule frames; " +
-                    ("one pass, as the engine scores a frame" if a.score == "one" else
+                    ("as the engine scores a frame with this file" if a.score == "engine" else
                      "the frame score read over the five crops too (--score %s), not as the "
                      "engine scores a frame" % a.score))
     tp.write_report(a.metrics, doc)

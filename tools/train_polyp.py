@@ -1239,20 +1239,45 @@ def predict(net, imgs_u8):
     """uint8 NxINxINx3 -> (prob maps NxOUTxOUT, frame scores N). Each image
     is read as the engine reads an analysis image: through its lit field
     when it has a wide black border (frame_input), the map then taken back
-    onto the whole image (0 outside the field)."""
+    onto the whole image (0 outside the field). A network read from a
+    version-4 file (its `crop_gate` set) scores as the engine does with
+    it: an image whose one-pass score reaches the gate takes the highest
+    of that score and its five crops' (crop_scores); the maps stay the one
+    pass's."""
     if len(imgs_u8) == 0:
         return np.zeros((0, OUT, OUT), np.float32), np.zeros(0, np.float32)
     views = [frame_input(img) for img in imgs_u8]
+    gate = getattr(net, "crop_gate", None)
     outs, scores = [], []
     for b in range(0, len(views), 64):
         lg = net(channels_last(to_input(np.stack([v for v, _ in views[b:b + 64]]))))
         outs.append(torch.sigmoid(lg).numpy())
-        scores.append(torch.sigmoid(frame_logit(lg)).numpy())
+        sc = torch.sigmoid(frame_logit(lg)).numpy()
+        if gate is not None:
+            for j in np.flatnonzero(sc >= np.float32(gate)):
+                sc[j] = max(sc[j], crop_scores(net, imgs_u8[b + j]).max())
+        scores.append(sc)
     prob = np.concatenate(outs)
     for j, (_, box) in enumerate(views):
         if box is not None:
             prob[j] = unfield(prob[j], box)
     return prob, np.concatenate(scores)
+
+
+@torch.no_grad()
+def crop_scores(net, img):
+    """The frame scores (float32) of the five crops of 0.6 (crop_rect) of
+    an analysis image, or of its lit field when it is read through one (as
+    frame_input): what the engine reads beside the one pass for a version-4
+    file (docs/engine.md, "Polyps"; polyp_analyze)."""
+    f = field_of(img)
+    pixels = img if f is None else field_share(f, img)[1]
+    hgt, wid = pixels.shape[:2]
+    crops = []
+    for k in range(len(CROP_AT)):
+        x0, y0, w, h = crop_rect(wid, hgt, k)
+        crops.append(resize_u8(pixels[y0:y0 + h, x0:x0 + w]))
+    return torch.sigmoid(frame_logit(net(channels_last(to_input(np.stack(crops)))))).numpy()
 
 
 def resize_u8(img, side=None):
@@ -2234,32 +2259,50 @@ class MeanLogits(nn.Module):
     for a version-3 file), which the frame score and the outline then pool
     as for one network (--evaluate W1,W2; write_ensemble)."""
 
-    def __init__(self, nets):
+    def __init__(self, nets, crop_gate=None):
         super().__init__()
         self.nets = nn.ModuleList(nets)
+        self.crop_gate = crop_gate  # a version-4 file's (predict); None: one pass
 
     def forward(self, x):
         return sum(n(x) for n in self.nets) / len(self.nets)
 
 
 ENSEMBLE_VERSION = 3
+CROP_ENSEMBLE_VERSION = 4  # an ensemble whose frame score also reads five crops
+ENSEMBLES = (ENSEMBLE_VERSION, CROP_ENSEMBLE_VERSION)
 MAX_MEMBERS = 4  # the engine's CS_POLYP_MAX_MEMBERS
 
 
-def write_ensemble(members, path, threshold):
+def check_crop_gate(gate):
+    """A version-4 file's crop gate as a float32, refused outside [0, 1)."""
+    g32 = struct.unpack("<f", struct.pack("<f", gate))[0]
+    if not (math.isfinite(g32) and 0.0 <= g32 < 1.0):
+        raise ValueError(f"crop gate {gate} outside [0, 1)")
+    return g32
+
+
+def write_ensemble(members, path, threshold, crop_gate=None):
     """A version-3 weights file (docs/engine.md, "Polyp weights file"):
     the member files' bytes (as scored: `members` holds the bytes, not the
     paths), each after its length, under a header with the ensemble's own
     threshold, and the CRC-32C of it all. The engine runs every member and
-    averages their logits, as MeanLogits. Refuses what the engine would."""
+    averages their logits, as MeanLogits. With `crop_gate` a version-4
+    file: the same with the gate after the threshold, and the engine's
+    frame score then also reads five crops of a frame whose one-pass score
+    reaches it (predict). Refuses what the engine would."""
     if not 2 <= len(members) <= MAX_MEMBERS:
         raise ValueError(f"an ensemble has 2 to {MAX_MEMBERS} members, not {len(members)}")
     thr32 = struct.unpack("<f", struct.pack("<f", threshold))[0]
     if not 0.0 < thr32 < 1.0:
         raise ValueError(f"ensemble threshold {threshold} outside (0, 1) as a float")
-    body = bytearray(MAGIC + struct.pack("<IIf", ENSEMBLE_VERSION, len(members), threshold))
+    if crop_gate is None:
+        body = bytearray(MAGIC + struct.pack("<IIf", ENSEMBLE_VERSION, len(members), threshold))
+    else:
+        body = bytearray(MAGIC + struct.pack("<IIff", CROP_ENSEMBLE_VERSION, len(members),
+                                             threshold, check_crop_gate(crop_gate)))
     for i, member in enumerate(members):
-        if struct.unpack_from("<I", member, 8)[0] == ENSEMBLE_VERSION:
+        if struct.unpack_from("<I", member, 8)[0] in ENSEMBLES:
             raise ValueError(f"member {i + 1}: an ensemble cannot be a member")
         body += struct.pack("<I", len(member)) + member
     body += struct.pack("<I", crc32c(bytes(body)))
@@ -2271,7 +2314,8 @@ def write_ensemble(members, path, threshold):
 def read_weights(path, body=None):
     """A weights file written by write_weights -> (PolypNet in eval mode,
     threshold); a version-3 file (write_ensemble) -> (MeanLogits of its
-    members, its threshold). Each folded layer becomes a convolution whose
+    members, its threshold); a version-4 file the same, with the
+    MeanLogits' `crop_gate` set (predict reads it). Each folded layer becomes a convolution whose
     batch norm is the identity plus the folded bias, so the network
     computes what the file holds. For --evaluate; the C loader is the one
     the engine uses."""
@@ -2280,15 +2324,22 @@ def read_weights(path, body=None):
             struct.unpack("<I", body[-4:])[0] != crc32c(body[:-4]):
         raise ValueError(f"{path}: not a polyp weights file, or damaged")
     version = struct.unpack_from("<I", body, 8)[0]
-    if version == ENSEMBLE_VERSION:  # the C loader's checks, in its order
-        if len(body) < 24:
+    if version in ENSEMBLES:  # the C loader's checks, in its order
+        head = 20 if version == ENSEMBLE_VERSION else 24
+        if len(body) < head + 4:
             raise ValueError(f"{path}: polyp ensemble cut short ({len(body)} bytes)")
         k, thr = struct.unpack_from("<If", body, 12)
         if not 2 <= k <= MAX_MEMBERS:
             raise ValueError(f"{path}: polyp ensemble of {k} networks (2 to {MAX_MEMBERS})")
         if not 0.0 < thr < 1.0:
             raise ValueError(f"{path}: polyp ensemble threshold {thr} outside (0, 1)")
-        o, end, nets = 20, len(body) - 4, []
+        gate = None
+        if version == CROP_ENSEMBLE_VERSION:
+            try:
+                gate = check_crop_gate(struct.unpack_from("<f", body, 20)[0])
+            except ValueError as e:
+                raise ValueError(f"{path}: polyp ensemble {e}") from None
+        o, end, nets = head, len(body) - 4, []
         for i in range(k):
             if end - o < 4:
                 raise ValueError(f"{path}: polyp ensemble member {i + 1} of {k} missing")
@@ -2297,13 +2348,15 @@ def read_weights(path, body=None):
             if n > end - o:
                 raise ValueError(f"{path}: polyp ensemble member {i + 1} of {k} cut short")
             member = body[o:o + n]
-            if len(member) >= 12 and struct.unpack_from("<I", member, 8)[0] == ENSEMBLE_VERSION:
+            if len(member) >= 12 and struct.unpack_from("<I", member, 8)[0] in ENSEMBLES:
                 raise ValueError(f"{path}: member {i + 1} of {k} is an ensemble")
             nets.append(read_weights(f"{path} member {i + 1} of {k}", member)[0])
             o += n
         if o != end:
             raise ValueError(f"{path}: {end - o} bytes after the polyp ensemble's last member")
-        return MeanLogits(nets).eval(), float(thr)
+        ens = MeanLogits(nets).eval()
+        ens.crop_gate = gate
+        return ens, float(thr)
     if version == 1:
         _, side, topk, nw, nl, thr = struct.unpack_from("<IIIIIf", body, 8)
         o = 8 + 24
@@ -2556,6 +2609,11 @@ def main():
                          "W1,W2,...: the mean of their logits (an ensemble; --out writes it as "
                          "a version-3 file), at a threshold chosen by the shipped rule "
                          "(choose_threshold_by_size: pastes of every size)")
+    ap.add_argument("--crop-gate", type=float, metavar="G",
+                    help="with --evaluate W1,W2,...: score the ensemble as a version-4 file "
+                         "does (a frame whose one-pass score reaches G takes the highest of it "
+                         "and its five crops'), choose its threshold on those scores, and "
+                         "--out writes it as version 4 with this gate")
     ap.add_argument("--compare", metavar="WEIGHTS",
                     help="with --evaluate: also score these weights on the same images and "
                          "report the paired AUROC differences (evaluated minus these)")
@@ -2567,6 +2625,13 @@ def main():
     a = ap.parse_args()
     if a.compare and not a.evaluate:
         ap.error("--compare goes with --evaluate")
+    if a.crop_gate is not None:
+        if not a.evaluate or "," not in a.evaluate:
+            ap.error("--crop-gate goes with --evaluate W1,W2,... (a version-4 file is an ensemble)")
+        try:
+            check_crop_gate(a.crop_gate)
+        except ValueError as e:
+            ap.error(f"--crop-gate: {e}")
     if a.fold != 4 and not a.evaluate:
         ap.error("--fold goes with --evaluate (training holds out fold 4 for the final model)")
     if a.input_side not in INPUT_SIDES:
@@ -2639,6 +2704,8 @@ def main():
             bodies = [open(p, "rb").read() for p in members]  # scored and written alike
             nets = [read_weights(p, b) for p, b in zip(members, bodies)]
             net, thr = nets[0] if len(nets) == 1 else (MeanLogits([n for n, _ in nets]), None)
+            if a.crop_gate is not None:  # scored, and written, as a version-4 file
+                net.crop_gate = check_crop_gate(a.crop_gate)
             ref = read_weights(a.compare)[0] if a.compare else None
         except (OSError, ValueError, struct.error) as e:
             log(f"train_polyp: {e}")
@@ -2692,14 +2759,16 @@ def main():
         write_report(a.metrics, dict(
             tool="tools/train_polyp.py --evaluate", weights=",".join(
                 os.path.basename(p) for p in members), seed=a.seed, fold=a.fold, threshold=thr,
-            threshold_chosen_here=len(members) > 1, final=rep))
+            threshold_chosen_here=len(members) > 1,
+            crop_gate=getattr(net, "crop_gate", None), final=rep))
         log(f"evaluate: {json.dumps(rep)}")
         if a.out:
-            write_ensemble(bodies, a.out, thr)
+            write_ensemble(bodies, a.out, thr, getattr(net, "crop_gate", None))
             if a.reference:  # as training writes it, from the file just written
                 pos, _ = capsule_set(data, kva[:1], wh, a.seed + 300)
                 write_reference(read_weights(a.out)[0], a.reference, pos[0])
-            log(f"wrote {a.out}: {len(members)} networks, threshold {thr:.6f}")
+            log(f"wrote {a.out}: {len(members)} networks, threshold {thr:.6f}" +
+                ("" if a.crop_gate is None else f", crop gate {a.crop_gate:g} (version 4)"))
         return 0
     if a.write_heldout:
         npos, nneg, nsel = write_heldout(a.shared, a.write_heldout, a.seed)

@@ -47,6 +47,7 @@ struct cs_worker {
     float *polyp_view_out; /* out_side^2: its logits */
     float *polyp_sum;      /* out_side^2: the outline's logits, summed */
     float *polyp_count;    /* out_side^2: passes summed into each cell */
+    float *polyp_crops;    /* CS_POLYP_NCROPS x out_side^2: the frame's crops' logits */
     uint8_t *polyp_field;  /* the lit field's pixels of a bordered frame */
     size_t polyp_field_len;
     size_t last_batch;
@@ -244,8 +245,9 @@ cs_status cs_worker_new(const cs_engine *eng, cs_worker **out, cs_error *err)
         w->polyp_view_out = malloc(sizeof(float) * hs * hs);
         w->polyp_sum = malloc(sizeof(float) * hs * hs);
         w->polyp_count = malloc(sizeof(float) * hs * hs);
+        w->polyp_crops = malloc(sizeof(float) * CS_POLYP_NCROPS * hs * hs);
         if (!w->polyp_in || !w->polyp_heat || !w->polyp_view_in || !w->polyp_view_out ||
-            !w->polyp_sum || !w->polyp_count)
+            !w->polyp_sum || !w->polyp_count || !w->polyp_crops)
             st = cs_error_set(err, CS_ERR_NOMEM, "out of memory creating worker");
     }
     if (st != CS_OK) {
@@ -273,8 +275,27 @@ void cs_worker_free(cs_worker *w)
     free(w->polyp_view_out);
     free(w->polyp_sum);
     free(w->polyp_count);
+    free(w->polyp_crops);
     free(w->polyp_field);
     free(w);
+}
+
+/* The network on the CS_POLYP_NCROPS crops of `img` (cs_polyp_crop_rect),
+ * in order, their logits into the worker's polyp_crops. */
+static cs_status polyp_read_crops(cs_worker *w, const cs_image *img, cs_error *err)
+{
+    const cs_polyp_model *m = w->eng->polyp;
+    const size_t cells = (size_t)m->out_side * (size_t)m->out_side;
+    for (int k = 0; k < CS_POLYP_NCROPS; k++) {
+        int x0, y0, cw, ch;
+        cs_polyp_crop_rect(img->width, img->height, k, &x0, &y0, &cw, &ch);
+        cs_polyp_input_rect(img, x0, y0, cw, ch, m->in_side, w->polyp_tmp, w->polyp_view_in);
+        cs_status st = cs_polyp_net_run(w->polyp_net, w->polyp_view_in,
+                                        w->polyp_crops + (size_t)k * cells, err);
+        if (st != CS_OK)
+            return st;
+    }
+    return CS_OK;
 }
 
 /* The outline of a flagged frame, into `heat` (which holds the first pass's
@@ -285,8 +306,11 @@ void cs_worker_free(cs_worker *w)
  * the network's input. One pass's outline misses more polyps
  * (models/MODEL_CARD-polyp.md, "Outlines"); running the eight more passes
  * only on flagged frames keeps the cost off the normal frames that make up
- * most of a study. */
-static cs_status polyp_outline(cs_worker *w, const cs_image *img, float *heat, cs_error *err)
+ * most of a study. `crops_read`: the frame score has already run the crops
+ * (polyp_read_crops) and their logits are reused; the network gives the
+ * same logits for the same input, so the outline is the same either way. */
+static cs_status polyp_outline(cs_worker *w, const cs_image *img, float *heat, bool crops_read,
+                               cs_error *err)
 {
     static const int mirrors[3] = {CS_POLYP_FLIP_X, CS_POLYP_FLIP_Y,
                                    CS_POLYP_FLIP_X | CS_POLYP_FLIP_Y};
@@ -306,16 +330,18 @@ static cs_status polyp_outline(cs_worker *w, const cs_image *img, float *heat, c
         for (int i = 0; i < cells; i++)
             count[i] += 1.0f;
     }
+    if (!crops_read) {
+        cs_status st = polyp_read_crops(w, img, err);
+        if (st != CS_OK)
+            return st;
+    }
     for (int k = 0; k < CS_POLYP_NCROPS; k++) {
         int x0, y0, cw, ch;
         cs_polyp_crop_rect(img->width, img->height, k, &x0, &y0, &cw, &ch);
-        cs_polyp_input_rect(img, x0, y0, cw, ch, m->in_side, w->polyp_tmp, w->polyp_view_in);
-        cs_status st = cs_polyp_net_run(w->polyp_net, w->polyp_view_in, w->polyp_view_out, err);
-        if (st != CS_OK)
-            return st;
-        cs_polyp_add_resampled(w->polyp_view_out, S, (float)x0 / (float)img->width,
-                               (float)y0 / (float)img->height, (float)cw / (float)img->width,
-                               (float)ch / (float)img->height, sum, count);
+        cs_polyp_add_resampled(w->polyp_crops + (size_t)k * (size_t)cells, S,
+                               (float)x0 / (float)img->width, (float)y0 / (float)img->height,
+                               (float)cw / (float)img->width, (float)ch / (float)img->height, sum,
+                               count);
     }
     for (int i = 0; i < cells; i++)
         heat[i] = sum[i] / count[i];
@@ -395,9 +421,14 @@ static void polyp_unfield(cs_worker *w, const float box[4], float *prob, cs_fram
  * heatmap kept in the worker for cs_worker_polyp_heatmap(). It reads the
  * frame's detail decode where the decoder made one (a network with a
  * larger input than the analysis image), else the analysis image; of a
- * bordered frame, only its lit field (polyp_field). The probability and
- * flag come from one pass; a flagged frame's heatmap and boxes from nine
- * (polyp_outline). */
+ * bordered frame, only its lit field (polyp_field). The probability is the
+ * one pass's score (cs_polyp_score). A model with crops in its score
+ * (version 4) also scores the CS_POLYP_NCROPS crops when the one pass's
+ * score reaches its crop gate, and the probability is the highest of the
+ * six; the outline then reuses those crops' logits. The flag is the
+ * probability against the engine's threshold; a flagged frame's heatmap
+ * and boxes come from nine passes (polyp_outline), an unflagged frame's
+ * from the one pass. */
 static cs_status polyp_analyze(cs_worker *w, const cs_image *frame, const cs_scan *scan,
                                size_t slot, cs_frame_result *out, cs_error *err)
 {
@@ -431,10 +462,22 @@ static cs_status polyp_analyze(cs_worker *w, const cs_image *frame, const cs_sca
     cs_status st = cs_polyp_net_run(w->polyp_net, w->polyp_in, heat, err);
     if (st != CS_OK)
         return st;
-    out->polyp_probability = cs_polyp_score(heat, cells, m->topk);
-    out->polyp = out->polyp_probability >= w->eng->polyp_threshold;
+    float p = cs_polyp_score(heat, cells, m->topk);
+    bool crops_read = m->crops_in_score && p >= m->crop_gate;
+    if (crops_read) {
+        st = polyp_read_crops(w, img, err);
+        if (st != CS_OK)
+            return st;
+        for (int k = 0; k < CS_POLYP_NCROPS; k++) {
+            float pk = cs_polyp_score(w->polyp_crops + (size_t)k * (size_t)cells, cells, m->topk);
+            if (pk > p)
+                p = pk;
+        }
+    }
+    out->polyp_probability = p;
+    out->polyp = p >= w->eng->polyp_threshold;
     if (out->polyp) {
-        st = polyp_outline(w, img, heat, err);
+        st = polyp_outline(w, img, heat, crops_read, err);
         if (st != CS_OK)
             return st;
     }

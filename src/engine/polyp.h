@@ -26,7 +26,8 @@ void cs_polyp_input_rect(const cs_image *img, int x0, int y0, int w, int h, int 
  * rectangles of CS_POLYP_CROP_SHARE of its sides, at its centre and its
  * four corners, each seen by the network at its full input side, so a
  * polyp fills more of the input. Chosen on the shipped model's training
- * folds (models/MODEL_CARD-polyp.md, "Outlines"). */
+ * folds (models/MODEL_CARD-polyp.md, "Outlines"). A version-4 weights
+ * file's frame score reads the same crops (polyp_net.h, crops_in_score). */
 #define CS_POLYP_NCROPS 5
 #define CS_POLYP_CROP_SHARE 0.6f
 

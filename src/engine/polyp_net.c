@@ -20,6 +20,7 @@ extern void omp_set_num_threads(int n);
 #define HEADER_V1_BYTES 48u /* magic, version, in, topk, nw, nl, threshold, widths */
 #define HEADER_V2_BYTES 52u /* magic, version, in, out, topk, nw, nl, threshold, widths */
 #define HEADER_V3_BYTES 20u /* magic, version, members, threshold */
+#define HEADER_V4_BYTES 24u /* the same and the crop gate */
 #define LAYER_HEAD_BYTES 32u
 #define MAX_WIDTH 1024
 
@@ -114,37 +115,54 @@ static cs_polyp_model *model_with_bytes(const uint8_t *data, size_t len)
     return m;
 }
 
+static bool is_ensemble_version(uint32_t v)
+{
+    return v == CS_POLYP_ENSEMBLE_VERSION || v == CS_POLYP_CROP_ENSEMBLE_VERSION;
+}
+
 /* A version-3 file: magic, version, member count, threshold, then each
  * member as its byte length and a whole version-1 or -2 file, then the CRC-32C
- * of everything before it. The container's checksum is checked first, so
+ * of everything before it. A version-4 file has the crop gate after the
+ * threshold, then the same. The container's checksum is checked first, so
  * a damaged file is named as such before any member is looked at. */
 static cs_status parse_ensemble(const uint8_t *data, size_t len, cs_polyp_model **out,
                                 cs_error *err)
 {
-    if (len < HEADER_V3_BYTES + 4u)
+    const uint32_t version = le32(data + 8);
+    const bool crops = version == CS_POLYP_CROP_ENSEMBLE_VERSION;
+    const uint32_t header = crops ? HEADER_V4_BYTES : HEADER_V3_BYTES;
+    if (len < header + 4u)
         return cs_error_set(err, CS_ERR_TRUNCATED,
                             "polyp ensemble: %zu bytes, shorter than the %u-byte header", len,
-                            HEADER_V3_BYTES + 4u);
+                            header + 4u);
     uint32_t want = le32(data + len - 4), got = cs_crc32c(0, data, len - 4);
     if (want != got)
         return cs_error_set(err, CS_ERR_CHECKSUM,
                             "polyp weights damaged: CRC-32C %08x, the file says %08x", got, want);
     uint32_t k = le32(data + 12);
-    float thr;
+    float thr, gate = 0.0f;
     memcpy(&thr, data + 16, 4);
+    if (crops)
+        memcpy(&gate, data + 20, 4);
     if (k < 2 || k > CS_POLYP_MAX_MEMBERS)
         return cs_error_set(err, CS_ERR_MODEL, "polyp ensemble of %u networks (2 to %d)", k,
                             CS_POLYP_MAX_MEMBERS);
     if (!(thr > 0.0f && thr < 1.0f))
         return cs_error_set(err, CS_ERR_MODEL, "polyp ensemble: threshold %g outside (0, 1)",
                             (double)thr);
+    /* NaN fails both comparisons; infinities fail one */
+    if (!(gate >= 0.0f && gate < 1.0f))
+        return cs_error_set(err, CS_ERR_MODEL, "polyp ensemble: crop gate %g outside [0, 1)",
+                            (double)gate);
     cs_polyp_model *m = model_with_bytes(data, len);
     if (!m)
         return cs_error_set(err, CS_ERR_NOMEM, "out of memory loading polyp weights");
-    m->version = (int)CS_POLYP_ENSEMBLE_VERSION;
+    m->version = (int)version;
     m->threshold = thr;
+    m->crops_in_score = crops;
+    m->crop_gate = gate;
     cs_status st = CS_OK;
-    size_t off = HEADER_V3_BYTES, end = len - 4;
+    size_t off = header, end = len - 4;
     for (uint32_t i = 0; i < k; i++) {
         if (end - off < 4) {
             st = cs_error_set(err, CS_ERR_TRUNCATED, "polyp ensemble: member %u of %u missing",
@@ -161,7 +179,7 @@ static cs_status parse_ensemble(const uint8_t *data, size_t len, cs_polyp_model 
         }
         cs_error e = {0};
         cs_polyp_model *mem = NULL;
-        if (n >= 12 && le32(data + off + 8) == CS_POLYP_ENSEMBLE_VERSION)
+        if (n >= 12 && is_ensemble_version(le32(data + off + 8)))
             st = cs_error_set(&e, CS_ERR_MODEL,
                               "an ensemble; members must be single networks (version 1 or %u)",
                               CS_POLYP_VERSION);
@@ -205,7 +223,7 @@ cs_status cs_polyp_model_parse(const uint8_t *data, size_t len, cs_polyp_model *
 {
     *out = NULL;
     if (len >= 12 && len <= CS_POLYP_MAX_BYTES && memcmp(data, CS_POLYP_MAGIC, 8) == 0 &&
-        le32(data + 8) == CS_POLYP_ENSEMBLE_VERSION)
+        is_ensemble_version(le32(data + 8)))
         return parse_ensemble(data, len, out, err);
     return parse_network(data, len, out, err);
 }
@@ -229,7 +247,7 @@ static cs_status parse_network(const uint8_t *data, size_t len, cs_polyp_model *
         return cs_error_set(err, CS_ERR_MODEL,
                             "polyp weights format version %u; this build reads versions 1 to %u "
                             "(retrain with tools/train-polyp.sh)",
-                            version, CS_POLYP_ENSEMBLE_VERSION);
+                            version, CS_POLYP_CROP_ENSEMBLE_VERSION);
     /* Version 2 adds the heatmap side after the input side; version 1 is
      * the 80 px network with its 40x40 heatmap. */
     const uint8_t *h = data + 12;

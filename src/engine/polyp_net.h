@@ -9,7 +9,9 @@
  * parsing refuses a file whose sides, shapes, version or checksum do not
  * match. A version-3 file is an ensemble: several version-1/2 files in one
  * container with its own threshold and checksum; the network then runs
- * each member and averages their logits.
+ * each member and averages their logits. A version-4 file is a version-3
+ * file with one more field, a crop gate: its threshold is for a frame
+ * score that also reads the outline's crops (crops_in_score below).
  * File format: docs/engine.md, "Polyp weights file".
  *
  * Ownership and threads: a cs_polyp_model (the parsed weights, read-only)
@@ -19,14 +21,16 @@
 #ifndef CAPSCREEN_ENGINE_POLYP_NET_H
 #define CAPSCREEN_ENGINE_POLYP_NET_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "capscreen/status.h"
 
 #define CS_POLYP_MAGIC "CSPOLYP1"
-#define CS_POLYP_VERSION 2u          /* one network; version 1 (80/40) loads too */
-#define CS_POLYP_ENSEMBLE_VERSION 3u /* 2-4 networks of version 1 or 2, logits averaged */
+#define CS_POLYP_VERSION 2u               /* one network; version 1 (80/40) loads too */
+#define CS_POLYP_ENSEMBLE_VERSION 3u      /* 2-4 networks of version 1 or 2, logits averaged */
+#define CS_POLYP_CROP_ENSEMBLE_VERSION 4u /* version 3 and a crop gate: crops in the score */
 #define CS_POLYP_MAX_MEMBERS 4
 #define CS_POLYP_V1_IN 80  /* a version-1 file's input side, pixels */
 #define CS_POLYP_MIN_IN 64 /* input sides allowed: multiples of 16 in this range */
@@ -54,11 +58,20 @@ typedef struct cs_polyp_model {
     int topk;        /* frame score: sigmoid(mean of the topk largest logits) */
     float threshold; /* frame-level operating point */
     cs_polyp_layer layers[CS_POLYP_NLAYERS]; /* unused in an ensemble */
-    /* An ensemble (version 3): its networks, each a version-1 or -2 model
+    /* An ensemble (version 3 or 4): its networks, each a version-1 or -2 model
      * of the same sides and top-k, whose logits are averaged; 0 and NULLs
      * for one network. The members' own thresholds are not used. */
     int n_members;
     struct cs_polyp_model *members[CS_POLYP_MAX_MEMBERS];
+    /* How the frame score is read, which the threshold is for. false
+     * (versions 1-3): the one pass's score alone. true (version 4 only):
+     * when the one pass's score reaches crop_gate, the outline's
+     * CS_POLYP_NCROPS crops (polyp.h) are scored too, and the frame's
+     * probability is the highest of those six scores (engine.c,
+     * polyp_analyze). crop_gate is in [0, 1); 0 and unused when
+     * crops_in_score is false. */
+    bool crops_in_score;
+    float crop_gate;
 } cs_polyp_model;
 
 /* The networks a model runs: 1 (the model itself) or its members. */

@@ -183,6 +183,59 @@ assert back["threshold"] == thr and back["threshold_chosen_here"] is False, back
 assert c["capsule"] == b["capsule"] and c["kvasir"] == b["kvasir"], (c["capsule"], b["capsule"])
 assert open(sys.argv[5], "rb").read()[:8] == b"CSPREF01"
 PY
+# --crop-gate G: the ensemble scored as a version-4 file (a frame whose
+# one-pass score reaches G also reads its five crops and takes the
+# highest) and written as one; it reads back with its gate and the same
+# scores; at gate 0 no frame scores below its one pass
+/usr/bin/python3 "$CS_SOURCE_DIR/tools/train_polyp.py" --smoke --shared "$CS_SHARED_DIR/data" \
+    --cache "$T/cache" --metrics "$T/e5.json" --evaluate "$T/w.bin,$T/w2.bin" --crop-gate 0 \
+    --out "$T/ens4.bin" >/dev/null 2>"$T/eval5.err" || die "--evaluate --crop-gate failed: $(tail -5 "$T/eval5.err")"
+/usr/bin/python3 "$CS_SOURCE_DIR/tools/train_polyp.py" --smoke --shared "$CS_SHARED_DIR/data" \
+    --cache "$T/cache" --metrics "$T/e6.json" --evaluate "$T/ens4.bin" \
+    >/dev/null 2>"$T/eval6.err" || die "--evaluate of a version-4 file failed: $(tail -5 "$T/eval6.err")"
+PYTHONDONTWRITEBYTECODE=1 /usr/bin/python3 - "$CS_SOURCE_DIR/tools" "$T/e3.json" "$T/e5.json" "$T/e6.json" \
+    "$T/ens.bin" "$T/ens4.bin" <<'PY' || fail "--crop-gate: the version-4 file or its scores are wrong"
+import json, struct, sys
+import numpy as np
+sys.path.insert(0, sys.argv[1])
+import train_polyp as tp
+v3, v4, back = (json.load(open(p)) for p in sys.argv[2:5])
+e = open(sys.argv[6], "rb").read()
+version, k, thr, gate = struct.unpack_from("<IIff", e, 8)
+assert (version, k, gate) == (4, 2, 0.0), (version, k, gate)
+assert v4["crop_gate"] == 0.0 and v3["crop_gate"] is None and back["crop_gate"] == 0.0, v4
+assert back["threshold"] == thr and back["final"]["capsule"] == v4["final"]["capsule"]
+# the same members, the same bytes after the gate: only the header differs
+e3 = open(sys.argv[5], "rb").read()
+assert e[24:-4] == e3[20:-4]
+net3, _ = tp.read_weights(sys.argv[5])
+net4, _ = tp.read_weights(sys.argv[6])
+assert getattr(net3, "crop_gate", None) is None and net4.crop_gate == 0.0
+rng = np.random.RandomState(5)
+imgs = rng.randint(0, 255, (6, 2 * tp.IN, 2 * tp.IN, 3)).astype(np.uint8)
+s3, s4 = tp.predict(net3, imgs)[1], tp.predict(net4, imgs)[1]
+assert np.all(s4 >= s3), (s3, s4)
+want = np.maximum(s3, [tp.crop_scores(net3, im).max() for im in imgs])
+assert np.array_equal(s4, want.astype(np.float32)), (s4, want)
+net4.crop_gate = float(s3.max()) + 1e-3  # no frame reaches it: the one pass's scores
+assert np.array_equal(tp.predict(net4, imgs)[1], s3)
+PY
+for bad in "--crop-gate 1:--crop-gate: crop gate 1.0 outside [0, 1)" \
+    "--crop-gate nan:--crop-gate: crop gate nan outside [0, 1)"; do
+    # shellcheck disable=SC2086 # the option and its value, split on purpose
+    if /usr/bin/python3 "$CS_SOURCE_DIR/tools/train_polyp.py" --smoke --shared "$CS_SHARED_DIR/data" \
+        --cache "$T/cache" --metrics "$T/e7.json" --evaluate "$T/w.bin,$T/w2.bin" ${bad%%:*} \
+        2>"$T/bad.err" >/dev/null; then
+        fail "${bad%%:*} was accepted"
+    fi
+    grep -qF -- "${bad#*:}" "$T/bad.err" || fail "no clear error for ${bad%%:*}: $(cat "$T/bad.err")"
+done
+if /usr/bin/python3 "$CS_SOURCE_DIR/tools/train_polyp.py" --smoke --shared "$CS_SHARED_DIR/data" \
+    --cache "$T/cache" --metrics "$T/e7.json" --evaluate "$T/w.bin" --crop-gate 0.1 2>"$T/bad.err" >/dev/null; then
+    fail "--crop-gate with one network was accepted"
+fi
+grep -q -- "--crop-gate goes with --evaluate W1,W2" "$T/bad.err" || fail "no clear error: $(cat "$T/bad.err")"
+ok "--crop-gate scores and writes a version-4 ensemble, which reads back the same"
 head -c 2000 "$T/w.bin" >"$T/cut.bin"
 if /usr/bin/python3 "$CS_SOURCE_DIR/tools/train_polyp.py" --smoke --shared "$CS_SHARED_DIR/data" \
     --cache "$T/cache" --metrics "$T/e2.json" --evaluate "$T/cut.bin" >/dev/null 2>"$T/eval2.err"; then

@@ -46,20 +46,24 @@ static void reseal(uint8_t *b, size_t len) { wr32(b + len - 4, cs_crc32c(0, b, l
 
 /* One single network (a version-1 or -2 file) from the shipped weights:
  * the file itself, or its first member when it is an ensemble (version 3:
- * a 20-byte header, then each member as its length and whole file). The
- * loader and ensemble tests rewrap and tamper with a single network, so
- * they do not depend on which kind ships. Caller frees. */
+ * a 20-byte header, then each member as its length and whole file;
+ * version 4: a 24-byte header). The loader and ensemble tests rewrap and
+ * tamper with a single network, so they do not depend on which kind
+ * ships. Caller frees. */
 static uint8_t *read_one_network(size_t *len)
 {
     uint8_t *b = read_source("models/polyp-unet.bin", len);
-    if (rd32(b + 8) != CS_POLYP_ENSEMBLE_VERSION)
+    size_t head = rd32(b + 8) == CS_POLYP_ENSEMBLE_VERSION        ? 20
+                  : rd32(b + 8) == CS_POLYP_CROP_ENSEMBLE_VERSION ? 24
+                                                                  : 0;
+    if (!head)
         return b;
-    assert_true(*len > 24);
-    size_t first = rd32(b + 20);
-    assert_true(first <= *len - 28);
+    assert_true(*len > head + 4);
+    size_t first = rd32(b + head);
+    assert_true(first <= *len - head - 8);
     uint8_t *one = malloc(first);
     assert_non_null(one);
-    memcpy(one, b + 24, first);
+    memcpy(one, b + head + 4, first);
     free(b);
     *len = first;
     return one;
@@ -584,6 +588,152 @@ static void engine_runs_an_ensemble_file(void **state)
     free(a);
 }
 
+/* ---- crops in the frame score (version 4) ---------------------------------- */
+
+/* The version-4 file of version-3 file `e`: its header, then the crop gate,
+ * then its members, sealed. Caller frees. */
+static uint8_t *with_crop_gate(const uint8_t *e, size_t elen, float gate, size_t *len)
+{
+    assert_int_equal(rd32(e + 8), CS_POLYP_ENSEMBLE_VERSION);
+    uint8_t *b = malloc(elen + 4);
+    assert_non_null(b);
+    memcpy(b, e, 20);
+    wr32(b + 8, CS_POLYP_CROP_ENSEMBLE_VERSION);
+    memcpy(b + 20, &gate, 4);
+    memcpy(b + 24, e + 20, elen - 20);
+    *len = elen + 4;
+    reseal(b, *len);
+    return b;
+}
+
+/* A version-4 file loads as its version-3 file with the gate read back and
+ * crops in its score (the same members, the same logits); versions 1-3
+ * keep the one pass. A gate outside [0, 1), damage, and everything a
+ * version-3 file may not be, are refused with the reason, naming the
+ * file when it is loaded from one. */
+static void crop_gate_is_read_or_refused(void **state)
+{
+    (void)state;
+    size_t alen, elen, len;
+    uint8_t *a = read_one_network(&alen);
+    const uint8_t *five[5] = {a, a, a, a, a};
+    const size_t flen[5] = {alen, alen, alen, alen, alen};
+    uint8_t *e = make_ensemble(five, flen, 2, 0.5f, 0, &elen);
+    uint8_t *b;
+
+    static const struct {
+        float gate;
+        const char *words;
+    } bad[] = {
+        {NAN, "crop gate nan outside [0, 1)"}, {-0.1f, "crop gate -0.1 outside [0, 1)"},
+        {1.0f, "crop gate 1 outside [0, 1)"},  {1.5f, "crop gate 1.5 outside [0, 1)"},
+        {INFINITY, "crop gate inf outside"},   {-0.0001f, "crop gate -0.0001 outside"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        b = with_crop_gate(e, elen, bad[i].gate, &len);
+        expect_refused(b, len, CS_ERR_MODEL, bad[i].words);
+        free(b);
+    }
+
+    /* good gates: read back bit for bit, the members after them */
+    cs_polyp_model *m3 = NULL, *m1 = NULL;
+    cs_error err = {0};
+    assert_int_equal(cs_polyp_model_parse(e, elen, &m3, &err), CS_OK);
+    assert_int_equal(cs_polyp_model_parse(a, alen, &m1, &err), CS_OK);
+    assert_false(m3->crops_in_score);
+    assert_true(m3->crop_gate == 0.0f);
+    assert_false(m1->crops_in_score);
+    const size_t npix = (size_t)m3->in_side * (size_t)m3->in_side * 3;
+    float *in = malloc(sizeof(float) * npix);
+    assert_non_null(in);
+    for (size_t i = 0; i < npix; i++)
+        in[i] = (float)((i * 2654435761u) >> 24) / 127.5f - 1.0f;
+    float *l3 = run_model(m3, in);
+    const float good[] = {0.0f, 0.25f, 0.99999994f};
+    for (size_t i = 0; i < sizeof good / sizeof *good; i++) {
+        b = with_crop_gate(e, elen, good[i], &len);
+        cs_polyp_model *m4 = NULL;
+        assert_int_equal(cs_polyp_model_parse(b, len, &m4, &err), CS_OK);
+        assert_int_equal(m4->version, 4);
+        assert_true(m4->crops_in_score);
+        assert_memory_equal(&m4->crop_gate, &good[i], sizeof(float));
+        assert_true(m4->threshold == 0.5f);
+        assert_int_equal(m4->n_members, 2);
+        assert_int_equal(m4->in_side, m3->in_side);
+        assert_int_equal(m4->topk, m3->topk);
+        float *l4 = run_model(m4, in);
+        assert_memory_equal(l4, l3, sizeof(float) * (size_t)m3->out_side * (size_t)m3->out_side);
+        free(l4);
+        cs_polyp_model_free(m4);
+        free(b);
+    }
+    free(l3);
+    free(in);
+    cs_polyp_model_free(m1);
+    cs_polyp_model_free(m3);
+
+    /* damage: the container's checksum first (the gate is under it), then
+     * the member's; cut short; bytes after the last member */
+    b = with_crop_gate(e, elen, 0.1f, &len);
+    b[21] ^= 0x01; /* inside the gate */
+    expect_refused(b, len, CS_ERR_CHECKSUM, "damaged");
+    b[21] ^= 0x01;
+    b[len - 100] ^= 0x40; /* inside the second member */
+    expect_refused(b, len, CS_ERR_CHECKSUM, "damaged");
+    reseal(b, len);
+    expect_refused(b, len, CS_ERR_CHECKSUM, "member 2 of 2");
+    free(b);
+    b = with_crop_gate(e, elen, 0.1f, &len);
+    reseal(b, len - 100);
+    expect_refused(b, len - 100, CS_ERR_TRUNCATED, "member 2 of 2");
+    reseal(b, 24 + 4 + alen + 2 + 4); /* the second member's length cut */
+    expect_refused(b, 24 + 4 + alen + 2 + 4, CS_ERR_TRUNCATED, "member 2 of 2 missing");
+    expect_refused(b, 27, CS_ERR_TRUNCATED, "28-byte header");
+    free(b);
+    uint8_t *x = make_ensemble(five, flen, 2, 0.5f, 8, &len);
+    b = with_crop_gate(x, len, 0.1f, &len);
+    expect_refused(b, len, CS_ERR_MODEL, "8 bytes after the last member");
+    free(b);
+    free(x);
+    x = make_ensemble(five, flen, 5, 0.5f, 0, &len);
+    b = with_crop_gate(x, len, 0.1f, &len);
+    expect_refused(b, len, CS_ERR_MODEL, "ensemble of 5 networks");
+    free(b);
+    free(x);
+    x = make_ensemble(five, flen, 2, 1.0f, 0, &len);
+    b = with_crop_gate(x, len, 0.1f, &len);
+    expect_refused(b, len, CS_ERR_MODEL, "threshold 1 outside (0, 1)");
+    free(b);
+    free(x);
+    /* a version-4 file is not a member */
+    b = with_crop_gate(e, elen, 0.1f, &len);
+    const uint8_t *nested[2] = {a, b};
+    const size_t nlen[2] = {alen, len};
+    size_t clen;
+    uint8_t *c = make_ensemble(nested, nlen, 2, 0.5f, 0, &clen);
+    expect_refused(c, clen, CS_ERR_MODEL, "members must be single networks");
+    free(c);
+    /* a later version is named with the ones this build reads */
+    wr32(b + 8, 5);
+    reseal(b, len);
+    expect_refused(b, len, CS_ERR_MODEL, "version 5; this build reads versions 1 to 4");
+    free(b);
+
+    /* from a file: the reason names it */
+    char path[512];
+    snprintf(path, sizeof path, "%s/gate-1.5.bin", tu_tmpdir());
+    b = with_crop_gate(e, elen, 1.5f, &len);
+    assert_int_equal(tu_write_file(path, b, len), 0);
+    cs_polyp_model *m = (cs_polyp_model *)1;
+    assert_int_equal(cs_polyp_model_load(path, &m, &err), CS_ERR_MODEL);
+    assert_null(m);
+    assert_non_null(strstr(err.msg, "gate-1.5.bin"));
+    assert_non_null(strstr(err.msg, "crop gate 1.5 outside [0, 1)"));
+    free(b);
+    free(e);
+    free(a);
+}
+
 /* ---- resize, score, boxes -------------------------------------------------- */
 
 static void input_resize_is_a_box_filter(void **state)
@@ -816,7 +966,8 @@ static void crops_cover_the_frame(void **state)
 /* The engine's heatmap for `img`, recomputed from the network: one pass for
  * an unflagged frame; for a flagged one, each cell's mean logit over the
  * frame, its three mirror images (mirrored back) and the crops that cover
- * it (resampled). The probability always comes from the one pass. */
+ * it (resampled). The probability comes from the one pass (the shipped
+ * file's reading; a version-4 file's is checked by the crop tests). */
 static void expect_outline(const cs_engine *eng, const cs_image *img, const cs_frame_result *r,
                            const float *heat)
 {
@@ -1123,6 +1274,306 @@ static void engine_takes_a_site_polyp_threshold(void **state)
     cs_engine_free(eng);
 }
 
+/* ---- crops in the frame score (version 4): the engine ---------------------- */
+
+/* A 112x96 grey frame (lit: never read through a field) with the reference
+ * frame shrunk to `side` x `side` pasted at its centre: a small polyp,
+ * larger in the centre crop than in the whole frame. Caller frees rgb. */
+static cs_image small_polyp_frame(int side)
+{
+    const int W = 112, H = 96;
+    cs_image img = {
+        .width = W, .height = H, .src_width = W, .src_height = H, .rgb = malloc((size_t)W * H * 3)};
+    assert_non_null(img.rgb);
+    for (int i = 0; i < W * H * 3; i++)
+        img.rgb[i] = (uint8_t)(90 + (i % 3) * 20 + (i / 3 % W) / 8);
+    cs_image p = reference_frame_at(side, side, 0);
+    for (int y = 0; y < side; y++)
+        memcpy(img.rgb + ((size_t)((H - side) / 2 + y) * W + (W - side) / 2) * 3,
+               p.rgb + (size_t)y * side * 3, (size_t)side * 3);
+    free(p.rgb);
+    return img;
+}
+
+/* The scores the engine reads of `img` with weights file `wb`, recomputed
+ * here from the network: the one pass's, and each crop's. */
+static void scores_by_hand(const uint8_t *wb, size_t wlen, const cs_image *img, float *one,
+                           float crops[CS_POLYP_NCROPS])
+{
+    cs_polyp_model *m = NULL;
+    cs_polyp_net *net = NULL;
+    cs_error err = {0};
+    assert_int_equal(cs_polyp_model_parse(wb, wlen, &m, &err), CS_OK);
+    assert_int_equal(cs_polyp_net_new(m, &net, &err), CS_OK);
+    const int N = m->in_side, cells = m->out_side * m->out_side;
+    float *tmp = malloc(sizeof(float) * (size_t)N * (size_t)img->height * 3);
+    float *in = malloc(sizeof(float) * (size_t)N * N * 3);
+    float *lg = malloc(sizeof(float) * (size_t)cells);
+    assert_true(tmp && in && lg);
+    cs_polyp_input(img, N, tmp, in);
+    assert_int_equal(cs_polyp_net_run(net, in, lg, &err), CS_OK);
+    *one = cs_polyp_score(lg, cells, m->topk);
+    for (int k = 0; k < CS_POLYP_NCROPS; k++) {
+        int x0, y0, cw, ch;
+        cs_polyp_crop_rect(img->width, img->height, k, &x0, &y0, &cw, &ch);
+        cs_polyp_input_rect(img, x0, y0, cw, ch, N, tmp, in);
+        assert_int_equal(cs_polyp_net_run(net, in, lg, &err), CS_OK);
+        crops[k] = cs_polyp_score(lg, cells, m->topk);
+    }
+    free(tmp);
+    free(in);
+    free(lg);
+    cs_polyp_net_free(net);
+    cs_polyp_model_free(m);
+}
+
+/* A version-3 file: the shipped one when it is one, else the shipped
+ * network twice at its own threshold. Caller frees. */
+static uint8_t *a_version3_file(size_t *len)
+{
+    uint8_t *b = read_source("models/polyp-unet.bin", len);
+    if (rd32(b + 8) == CS_POLYP_ENSEMBLE_VERSION)
+        return b;
+    free(b);
+    size_t alen;
+    uint8_t *a = read_one_network(&alen);
+    float thr;
+    memcpy(&thr, a + header_of(a).thr, 4);
+    const uint8_t *two[2] = {a, a};
+    const size_t mlen[2] = {alen, alen};
+    b = make_ensemble(two, mlen, 2, thr, 0, len);
+    free(a);
+    return b;
+}
+
+/* The engine tests' material: a version-3 file and a frame whose crops
+ * score clearly above its one pass (the first of a few small pastes that
+ * does, with the network in use), with its scores recomputed by hand. */
+typedef struct crop_case {
+    uint8_t *v3;
+    size_t v3_len;
+    cs_image img;
+    float one, crops[CS_POLYP_NCROPS], best; /* best: the highest of the six */
+} crop_case;
+
+static crop_case crop_case_new(void)
+{
+    crop_case c = {0};
+    c.v3 = a_version3_file(&c.v3_len);
+    static const int sides[] = {48, 56, 40, 64, 32, 24};
+    for (size_t i = 0; i < sizeof sides / sizeof *sides; i++) {
+        c.img = small_polyp_frame(sides[i]);
+        scores_by_hand(c.v3, c.v3_len, &c.img, &c.one, c.crops);
+        c.best = c.one;
+        for (int k = 0; k < CS_POLYP_NCROPS; k++)
+            c.best = c.crops[k] > c.best ? c.crops[k] : c.best;
+        if (c.best > c.one + 0.01f && c.best < 0.999f) {
+            printf("small-polyp frame (%d px): one pass %.4f, crops %.4f %.4f %.4f %.4f %.4f\n",
+                   sides[i], (double)c.one, (double)c.crops[0], (double)c.crops[1],
+                   (double)c.crops[2], (double)c.crops[3], (double)c.crops[4]);
+            return c;
+        }
+        free(c.img.rgb);
+    }
+    fail_msg("no test frame whose crops score above its one pass");
+    return c;
+}
+
+static void crop_case_free(crop_case *c)
+{
+    free(c->img.rgb);
+    free(c->v3);
+}
+
+/* An engine on polyp weights `wb` (through a temporary file `name`), with
+ * one worker. */
+typedef struct crop_engine {
+    cs_engine *eng;
+    cs_worker *w;
+    int cells;
+} crop_engine;
+
+static crop_engine crop_engine_new(const char *name, const uint8_t *wb, size_t len)
+{
+    char path[512], bleeding[512]; /* tu_source_path reuses its buffer */
+    snprintf(path, sizeof path, "%s/%s", tu_tmpdir(), name);
+    assert_int_equal(tu_write_file(path, wb, len), 0);
+    snprintf(bleeding, sizeof bleeding, "%s", tu_source_path("models/bleeding-xgb.json"));
+    crop_engine e = {0};
+    cs_error err = {0};
+    assert_int_equal(cs_engine_load_models(bleeding, path, &e.eng, &err), CS_OK);
+    assert_int_equal(cs_worker_new(e.eng, &e.w, &err), CS_OK);
+    e.cells = cs_engine_polyp_heatmap_side(e.eng) * cs_engine_polyp_heatmap_side(e.eng);
+    return e;
+}
+
+/* The version-4 file of the case's version-3 file at crop gate `gate`. */
+static crop_engine crop_engine_gated(const crop_case *c, const char *name, float gate)
+{
+    size_t len;
+    uint8_t *b = with_crop_gate(c->v3, c->v3_len, gate, &len);
+    crop_engine e = crop_engine_new(name, b, len);
+    free(b);
+    return e;
+}
+
+static void crop_engine_free(crop_engine *e)
+{
+    cs_worker_free(e->w);
+    cs_engine_free(e->eng);
+}
+
+/* `img` through engine e at its polyp threshold `thr` (0: the weights'
+ * own); its heatmap copied to heat (e->cells floats). */
+static cs_frame_result crop_analyze(crop_engine *e, double thr, const cs_image *img, float *heat)
+{
+    cs_error err = {0};
+    cs_frame_result r;
+    if (thr > 0)
+        assert_int_equal(cs_engine_set_polyp_threshold(e->eng, thr, &err), CS_OK);
+    else
+        assert_int_equal(
+            cs_engine_set_polyp_threshold(e->eng, cs_engine_polyp_weights_threshold(e->eng), &err),
+            CS_OK);
+    assert_int_equal(cs_worker_analyze(e->w, img, &r, &err), CS_OK);
+    memcpy(heat, cs_worker_polyp_heatmap(e->w, 0), sizeof(float) * (size_t)e->cells);
+    return r;
+}
+
+/* Two results with the same flag, boxes and heatmap (and probability,
+ * when `same_probability`). */
+static void expect_same_polyp(const cs_frame_result *a, const float *ha, const cs_frame_result *b,
+                              const float *hb, int cells, bool same_probability)
+{
+    if (same_probability)
+        assert_memory_equal(&a->polyp_probability, &b->polyp_probability, sizeof(float));
+    assert_int_equal(a->polyp, b->polyp);
+    assert_int_equal(a->n_polyp_boxes, b->n_polyp_boxes);
+    assert_memory_equal(a->polyp_boxes, b->polyp_boxes, sizeof(cs_box) * (size_t)a->n_polyp_boxes);
+    assert_memory_equal(ha, hb, sizeof(float) * (size_t)cells);
+}
+
+/* A version-4 file's frame score: with its gate at 0 (or exactly at the
+ * one pass's score) the probability is the highest of the one pass's and
+ * the five crops' scores, as computed here from the network, and above the
+ * version-3 file's; with the gate just above the one pass's score, the
+ * frame is read exactly as the version-3 file reads it. A batch gives each
+ * frame what it gets alone. */
+static void engine_scores_crops_from_the_gate(void **state)
+{
+    (void)state;
+    crop_case c = crop_case_new();
+    crop_engine e3 = crop_engine_new("v3.bin", c.v3, c.v3_len);
+    crop_engine g0 = crop_engine_gated(&c, "v4-gate0.bin", 0.0f);
+    crop_engine gat = crop_engine_gated(&c, "v4-gate-at.bin", c.one);
+    crop_engine gup = crop_engine_gated(&c, "v4-gate-above.bin", nextafterf(c.one, 1.0f));
+    const int cells = e3.cells;
+    float *h3 = malloc(sizeof(float) * (size_t)cells), *h4 = malloc(sizeof(float) * (size_t)cells);
+    assert_true(h3 && h4);
+    const float own = cs_engine_polyp_weights_threshold(e3.eng);
+    assert_true(cs_engine_polyp_weights_threshold(g0.eng) == own);
+
+    cs_frame_result r3 = crop_analyze(&e3, 0, &c.img, h3);
+    assert_memory_equal(&r3.polyp_probability, &c.one, sizeof(float));
+    cs_frame_result r4 = crop_analyze(&g0, 0, &c.img, h4);
+    assert_memory_equal(&r4.polyp_probability, &c.best, sizeof(float));
+    assert_true(r4.polyp_probability > r3.polyp_probability);
+    assert_int_equal(r4.polyp, r4.polyp_probability >= own);
+    r4 = crop_analyze(&gat, 0, &c.img, h4); /* the gate is reached at equality */
+    assert_memory_equal(&r4.polyp_probability, &c.best, sizeof(float));
+    r4 = crop_analyze(&gup, 0, &c.img, h4);
+    expect_same_polyp(&r4, h4, &r3, h3, cells, true);
+
+    /* a batch: the frame, the grey frame alone, the frame */
+    cs_image grey = small_polyp_frame(0);
+    float one_grey, crops_grey[CS_POLYP_NCROPS];
+    scores_by_hand(c.v3, c.v3_len, &grey, &one_grey, crops_grey);
+    float best_grey = one_grey;
+    for (int k = 0; k < CS_POLYP_NCROPS; k++)
+        best_grey = crops_grey[k] > best_grey ? crops_grey[k] : best_grey;
+    const cs_image *batch[3] = {&c.img, &grey, &c.img};
+    cs_frame_result rb[3];
+    cs_error err = {0};
+    assert_int_equal(cs_worker_analyze_batch(g0.w, batch, 3, rb, &err), CS_OK);
+    const float want[3] = {c.best, best_grey, c.best};
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(cs_worker_analyze_batch(g0.w, batch, 3, rb, &err), CS_OK);
+        assert_memory_equal(&rb[i].polyp_probability, &want[i], sizeof(float));
+        memcpy(h3, cs_worker_polyp_heatmap(g0.w, (size_t)i), sizeof(float) * (size_t)cells);
+        cs_frame_result alone = crop_analyze(&g0, 0, batch[i], h4);
+        expect_same_polyp(&rb[i], h3, &alone, h4, cells, true);
+    }
+    free(grey.rgb);
+    free(h3);
+    free(h4);
+    crop_engine_free(&e3);
+    crop_engine_free(&g0);
+    crop_engine_free(&gat);
+    crop_engine_free(&gup);
+    crop_case_free(&c);
+}
+
+/* A version-4 file outlines a flagged frame as the version-3 file does,
+ * reusing the crops its score read: at a site threshold under both
+ * probabilities, the same heatmap and boxes; at one between them (flagged
+ * only by the crops), the same outline; above both, the one pass's
+ * heatmap. Flagged under its gate (crops not read for the score), its
+ * outline runs its own crops, not those of the frame before. */
+static void crop_score_outline_reuses_the_crops(void **state)
+{
+    (void)state;
+    crop_case c = crop_case_new();
+    crop_engine e3 = crop_engine_new("v3.bin", c.v3, c.v3_len);
+    crop_engine g0 = crop_engine_gated(&c, "v4-gate0.bin", 0.0f);
+    crop_engine gup = crop_engine_gated(&c, "v4-gate-above.bin", nextafterf(c.one, 1.0f));
+    const int cells = e3.cells;
+    float *outline = malloc(sizeof(float) * (size_t)cells);
+    float *single = malloc(sizeof(float) * (size_t)cells);
+    float *h4 = malloc(sizeof(float) * (size_t)cells);
+    assert_true(outline && single && h4);
+    const double lo = c.one * 0.5, mid = ((double)c.one + c.best) / 2,
+                 hi = nextafterf(c.best, 1.0f);
+
+    /* both flagged: the nine-pass outline, the same from either file */
+    cs_frame_result r3 = crop_analyze(&e3, lo, &c.img, outline);
+    assert_true(r3.polyp);
+    cs_frame_result r4 = crop_analyze(&g0, lo, &c.img, h4);
+    assert_true(r4.polyp);
+    assert_memory_equal(&r4.polyp_probability, &c.best, sizeof(float));
+    expect_same_polyp(&r4, h4, &r3, outline, cells, false);
+    /* flagged by the crops only */
+    cs_frame_result r3m = crop_analyze(&e3, mid, &c.img, single);
+    assert_false(r3m.polyp);
+    assert_true(memcmp(single, outline, sizeof(float) * (size_t)cells) != 0);
+    r4 = crop_analyze(&g0, mid, &c.img, h4);
+    assert_true(r4.polyp);
+    expect_same_polyp(&r4, h4, &r3, outline, cells, false);
+    /* flagged by neither: the one pass's heatmap and boxes */
+    r4 = crop_analyze(&g0, hi, &c.img, h4);
+    assert_false(r4.polyp);
+    assert_memory_equal(&r4.polyp_probability, &c.best, sizeof(float));
+    expect_same_polyp(&r4, h4, &r3m, single, cells, false);
+
+    /* under the gate but flagged at a low site threshold, after a frame
+     * whose crops were read (the reference frame scores above the gate) */
+    cs_image ref = reference_frame_at(112, 96, 0);
+    float ref_one, ref_crops[CS_POLYP_NCROPS];
+    scores_by_hand(c.v3, c.v3_len, &ref, &ref_one, ref_crops);
+    assert_true(ref_one >= nextafterf(c.one, 1.0f));
+    crop_analyze(&gup, lo, &ref, h4);
+    r4 = crop_analyze(&gup, lo, &c.img, h4);
+    assert_true(r4.polyp);
+    expect_same_polyp(&r4, h4, &r3, outline, cells, true);
+    free(ref.rgb);
+    free(outline);
+    free(single);
+    free(h4);
+    crop_engine_free(&e3);
+    crop_engine_free(&g0);
+    crop_engine_free(&gup);
+    crop_case_free(&c);
+}
+
 /* Real frames, both held out from the shipped model's training (Kvasir-SEG
  * fold 4, a held-out WCEBleedGen group): the polyp frame is flagged with its
  * top box centred inside the polyp's mask; the capsule frame is not. */
@@ -1240,6 +1691,7 @@ int main(void)
         cmocka_unit_test(ensemble_averages_its_members),
         cmocka_unit_test(ensemble_refusals),
         cmocka_unit_test(engine_runs_an_ensemble_file),
+        cmocka_unit_test(crop_gate_is_read_or_refused),
         cmocka_unit_test(input_resize_is_a_box_filter),
         cmocka_unit_test(score_is_the_top_k_mean),
         cmocka_unit_test(boxes_follow_the_heatmap),
@@ -1249,6 +1701,8 @@ int main(void)
         cmocka_unit_test(field_rule),
         cmocka_unit_test(engine_reads_a_bordered_frame_through_its_field),
         cmocka_unit_test(engine_takes_a_site_polyp_threshold),
+        cmocka_unit_test(engine_scores_crops_from_the_gate),
+        cmocka_unit_test(crop_score_outline_reuses_the_crops),
         cmocka_unit_test(detail_decode_keeps_the_analysis_image),
         cmocka_unit_test(real_frames_held_out),
     };
