@@ -112,6 +112,11 @@ uint32_t cs_engine_polyp_weights_crc32c(const cs_engine *eng);
 /* How many networks the polyp weights file holds: 1, or an ensemble's
  * members (their logits averaged; docs/engine.md, "Version 3"). */
 int cs_engine_polyp_networks(const cs_engine *eng);
+/* Whether the polyp weights file reads five crops into the frame score
+ * (version 4; docs/engine.md, "Polyps", step 3), and if so its crop gate
+ * (*gate, the one-pass score from which the crops are read). false, *gate
+ * untouched: the score is the one pass's. */
+bool cs_engine_polyp_crop_gate(const cs_engine *eng, float *gate);
 /* The polyp network's input side (pixels) and heatmap side (cells, the
  * side of cs_worker_polyp_heatmap), both from its weights file. */
 int cs_engine_polyp_input_side(const cs_engine *eng);

@@ -14,6 +14,7 @@
 #ifndef CAPSCREEN_SUMMARY_H
 #define CAPSCREEN_SUMMARY_H
 
+#include <stdbool.h>
 #include <stdio.h>
 
 #include "capscreen/pipeline.h"
@@ -33,6 +34,8 @@ typedef struct cs_summary_opts {
     float polyp_weights_threshold; /* the weights file's own */
     uint32_t polyp_weights_crc32c; /* the weights file's checksum: which weights */
     int polyp_networks;            /* networks in the weights file (1, or an ensemble's) */
+    bool polyp_crops_in_score;     /* a version-4 file: its score also reads crops... */
+    float polyp_crop_gate;         /* ...from this one-pass score ("crop_gate") */
 } cs_summary_opts;
 
 /* Sensible defaults for the fields above (paths left NULL). */

@@ -169,6 +169,7 @@ int cli_analyze(int argc, char **argv)
     sopts.polyp_weights_threshold = cs_engine_polyp_weights_threshold(eng);
     sopts.polyp_weights_crc32c = cs_engine_polyp_weights_crc32c(eng);
     sopts.polyp_networks = cs_engine_polyp_networks(eng);
+    sopts.polyp_crops_in_score = cs_engine_polyp_crop_gate(eng, &sopts.polyp_crop_gate);
     if (cs_summary_begin(out, &sopts, &ctx.summary, &err) != CS_OK) {
         cli_fail("%s", err.msg);
         goto done;

@@ -225,6 +225,14 @@ uint32_t cs_engine_polyp_weights_crc32c(const cs_engine *eng)
     return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 int cs_engine_polyp_networks(const cs_engine *eng) { return cs_polyp_model_networks(eng->polyp); }
+
+bool cs_engine_polyp_crop_gate(const cs_engine *eng, float *gate)
+{
+    if (!eng->polyp->crops_in_score)
+        return false;
+    *gate = eng->polyp->crop_gate;
+    return true;
+}
 const char *cs_engine_model_path(const cs_engine *eng) { return eng->model_path; }
 
 cs_status cs_worker_new(const cs_engine *eng, cs_worker **out, cs_error *err)

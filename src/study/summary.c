@@ -349,6 +349,11 @@ cs_status cs_summary_begin(FILE *out, const cs_summary_opts *opts, cs_summary **
         opts->polyp_model_path, "threshold", pm ? num(opts->polyp_threshold) : json_null(),
         "weights_threshold", pm ? num(opts->polyp_weights_threshold) : json_null(), "crc32c",
         pm ? crc : NULL, "networks", pm ? json_integer(opts->polyp_networks) : json_null());
+    /* how a version-4 file's scores were read; absent for one pass, so
+     * that a summary made with a version 1-3 file is as it always was */
+    if (head && pm && opts->polyp_crops_in_score)
+        json_object_set_new(json_object_get(head, "polyp_model"), "crop_gate",
+                            num(opts->polyp_crop_gate));
     /* 9 digits in the header: its thresholds read back as the floats the
      * detectors compared with (6 would not: 0.0405177586 -> 0.0405178). */
     char *text = head ? json_dumps(head, JSON_COMPACT | JSON_REAL_PRECISION(9)) : NULL;

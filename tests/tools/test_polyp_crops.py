@@ -6,6 +6,8 @@ once its one-pass score reaches the file's crop gate; docs/engine.md,
 
 - made from the shipped file's members (train_polyp.write_ensemble with a
   crop gate), it is loaded by `capscreen analyze --polyp-model`;
+- the summary header names the crop gate (`polyp_model.crop_gate`; no
+  such key for version 3);
 - at gate 0 the engine's `polyp_probability` of every frame is at least
   the shipped (version-3) file's and higher for some (the crops are read),
   and the tool's score (predict on the frame's analysis image) is the
@@ -72,7 +74,8 @@ def analyze(capscreen, weights, folder):
                        capture_output=True, text=True)
     if r.returncode != 0:
         raise SystemExit(f"capscreen analyze failed ({r.returncode}): {r.stderr[-400:]}")
-    return {f["name"]: f for f in json.loads(r.stdout)["frames"]}
+    doc = json.loads(r.stdout)
+    return {f["name"]: f for f in doc["frames"]}, doc["polyp_model"]
 
 
 def main():
@@ -96,8 +99,10 @@ def main():
         files = sorted(os.listdir(folder))
         v4_0 = os.path.join(tmp, "v4-gate0.bin")
         tp.write_ensemble(members(WEIGHTS), v4_0, thr, 0.0)
-        e3 = analyze(capscreen, WEIGHTS, folder)
-        e0 = analyze(capscreen, v4_0, folder)
+        e3, h3 = analyze(capscreen, WEIGHTS, folder)
+        e0, h0 = analyze(capscreen, v4_0, folder)
+        check("the summary names a version-4 file's crop gate, and none for version 3",
+              h0.get("crop_gate") == 0.0 and "crop_gate" not in h3, (h0, h3))
         p3 = np.array([e3[f]["polyp_probability"] for f in files])
         p0 = np.array([e0[f]["polyp_probability"] for f in files])
         check(f"gate 0: no frame scores below the version-3 file ({len(files)} frames)",
@@ -122,7 +127,9 @@ def main():
         gate = float((ranked[mid - 1] + ranked[mid]) / 2)
         v4_g = os.path.join(tmp, "v4-gate.bin")
         tp.write_ensemble(members(WEIGHTS), v4_g, thr, gate)
-        eg = analyze(capscreen, v4_g, folder)
+        eg, hg = analyze(capscreen, v4_g, folder)
+        check("the summary's crop gate is the file's", abs(hg.get("crop_gate", -1) - gate) < 1e-6,
+              (hg, gate))
         under = [f for f, p in zip(files, p3) if p < gate]
         over = [f for f in files if f not in under]
         same = all(eg[f]["polyp_probability"] == e3[f]["polyp_probability"] and

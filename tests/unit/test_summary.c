@@ -623,6 +623,8 @@ static void test_polyp_frame_represents_its_run_with_boxes_in_pixels(void **stat
     opts.polyp_threshold = 0.5f;
     opts.polyp_weights_crc32c = 0x0a1b2c3du; /* a leading zero hex digit kept */
     opts.polyp_networks = 3;
+    opts.polyp_crops_in_score = true; /* a version-4 file: its crop gate named */
+    opts.polyp_crop_gate = 0.1f;
     result r = summarise(o, 3, &opts);
     json_t *run0 = json_array_get(section(&r, "reduced_view"), 0);
     assert_int_equal(int_at(run0, "length"), 3);
@@ -644,6 +646,8 @@ static void test_polyp_frame_represents_its_run_with_boxes_in_pixels(void **stat
     assert_string_equal(json_string_value(json_object_get(section(&r, "polyp_model"), "crc32c")),
                         "0a1b2c3d");
     assert_int_equal(int_at(section(&r, "polyp_model"), "networks"), 3);
+    assert_float_equal(json_real_value(json_object_get(section(&r, "polyp_model"), "crop_gate")),
+                       0.1, 1e-7);
     /* ranked first, ahead of frames with a higher unflagged probability */
     json_t *top = json_array_get(section(&r, "ranked_for_review"), 0);
     assert_int_equal(int_at(top, "seq"), 1);
@@ -664,6 +668,8 @@ static void test_flagged_frames_never_share_a_run(void **state)
     /* no polyp model named: which weights is null, as the thresholds are */
     assert_true(json_is_null(json_object_get(section(&r, "polyp_model"), "crc32c")));
     assert_true(json_is_null(json_object_get(section(&r, "polyp_model"), "networks")));
+    /* one-pass scores (versions 1-3, or no model): no crop gate at all */
+    assert_null(json_object_get(section(&r, "polyp_model"), "crop_gate"));
     json_t *rv = section(&r, "reduced_view");
     assert_int_equal(json_array_size(rv), 3);
     assert_int_equal(int_at(json_array_get(rv, 0), "representative"), 0);
