@@ -154,10 +154,21 @@ def main():
                          "(default: one pass; a version-4 file's gated crops), the highest of "
                          "the one pass and the five crops' on every frame (max), or the "
                          "nine-pass outline's map (outline); a measure, docs/polyp-trials.md")
+    ap.add_argument("--paste-centre", default=None, metavar="LO,HI",
+                    help="draw the pastes' centres from LO-HI of each axis (default 0.35,0.65, the "
+                         "middle 30 %%: the threshold rule's pastes); wider to see polyps off-centre")
     ap.add_argument("--smoke", action="store_true", help="a few frames (the CI check of this tool)")
     a = ap.parse_args()
     if a.topk is not None and not 1 <= a.topk <= 64:
         ap.error("--topk takes 1 to 64 (the engine's CS_POLYP_MAX_TOPK)")
+    centre = tp.PASTE_CENTRE
+    if a.paste_centre is not None:
+        try:
+            centre = tuple(float(v) for v in a.paste_centre.split(","))
+        except ValueError:
+            centre = ()
+        if len(centre) != 2 or not 0.1 <= centre[0] < centre[1] <= 0.9:
+            ap.error("--paste-centre takes LO,HI with 0.1 <= LO < HI <= 0.9")
     if a.topk is not None and a.score != "engine":
         ap.error("--topk and --score are separate questions: ask one at a time")
     torch.set_num_threads(1)
@@ -199,7 +210,7 @@ def main():
                         n_pos=len(std_pos), n_neg=len(neg))
         bands, band_scores = [], []
         for lo, hi in BANDS:
-            pos, labels = pasted_at(data, kval, wval, seed, lo, hi)
+            pos, labels = pasted_at(data, kval, wval, seed, lo, hi, centre)
             prob, scores = tp.predict(net, pos)
             if a.score != "engine":
                 scores = score_of(pos)
@@ -222,7 +233,8 @@ def main():
                          sensitivity_by_band=[float(np.mean(b >= t)) for b in band_scores]))
     doc = dict(tool="tools/polyp_size_sensitivity.py", weights=os.path.basename(a.weights),
                seed=a.seed, fold=a.fold, smoke=a.smoke, topk=tp.TOPK,
-               score=a.score, threshold=float(threshold), threshold_from=threshold_from,
+               score=a.score, paste_centre=list(centre), threshold=float(threshold),
+               threshold_from=threshold_from,
                specificity_at_threshold=float((neg_scores < threshold).mean()),
                shipped_capsule_check=standard, bands=bands, colonoscopy_by_polyp_size=colon,
                at_specificity=site,

@@ -1618,12 +1618,16 @@ SIZE_BANDS = ((0.08, 0.14), (0.14, 0.22), (0.22, 0.40), (0.40, 0.60))
 SIZE_BAND_SEED_OFFSET = 500  # pasted_at's seed is --seed + this
 
 
-def pasted_at(data, kval, wval, seed, lo, hi):
+PASTE_CENTRE = (0.35, 0.65)  # pasted_at: the share of each axis its centres are drawn from
+
+
+def pasted_at(data, kval, wval, seed, lo, hi, centre=PASTE_CENTRE):
     """Each polyp of kval pasted into a held-out capsule frame with its
     box side drawn from [lo, hi) of the frame: (images at the network's
     input, label masks at the heatmap's side). Each polyp has its own
-    random stream, from which the frame, the paste's centre (in the
-    middle 30 % of each axis, away from the dark rim), the place in the
+    random stream, from which the frame, the paste's centre (by default
+    in the middle 30 % of each axis, away from the dark rim; `centre`
+    (lo, hi) widens it), the place in the
     band, the cutout's margin and feather and the colour match are drawn
     in that order, each draw of a fixed cost: so every band pastes the
     same polyp into the same frame at the same centre with the same
@@ -1633,10 +1637,10 @@ def pasted_at(data, kval, wval, seed, lo, hi):
     for j, k in enumerate(kval):
         rng = np.random.RandomState([seed, j])
         w = wval[rng.randint(len(wval))]
-        centre = rng.uniform(0.35, 0.65, 2) * CACHE_SIDE
+        at = rng.uniform(centre[0], centre[1], 2) * CACHE_SIDE
         frac = lo + (hi - lo) * rng.uniform()
         cut = polyp_cutout(rng, data["kimg"][k], data["kmask"][k], max(int(frac * CACHE_SIDE), 4))
-        r = paste(rng, data["wimg"][w], cut, centre) if cut else None
+        r = paste(rng, data["wimg"][w], cut, at) if cut else None
         if r is None:  # no polyp pixel, or a cutout larger than the frame
             continue
         imgs.append(resize_u8(r[0]))

@@ -802,7 +802,23 @@ for d, sc in ((mx, "max"), (ol, "outline")):
 # the highest of six logits is never below the one pass's
 for b1, bm in zip(one["bands"], mx["bands"]):
     assert bm["median_score"] >= b1["median_score"] - 1e-6, (b1, bm)
+assert one["paste_centre"] == [0.35, 0.65], one["paste_centre"]
 PY
+# --paste-centre LO,HI draws the pastes' centres wider (the same polyps,
+# frames and sizes); a value out of range is refused with the reason
+/usr/bin/python3 "$CS_SOURCE_DIR/tools/polyp_size_sensitivity.py" --smoke --shared "$CS_SHARED_DIR/data" \
+    --cache "$T/cache" --weights "$T/w.bin" --paste-centre 0.2,0.8 --metrics "$T/size-wide.json" \
+    >/dev/null 2>"$T/size-wide.err" || die "--paste-centre failed: $(tail -5 "$T/size-wide.err")"
+python3 -c 'import json,sys; d = json.load(open(sys.argv[1]))
+assert d["paste_centre"] == [0.2, 0.8] and [b["n_pos"] for b in d["bands"]], d' "$T/size-wide.json" \
+    || fail "--paste-centre not recorded"
+if /usr/bin/python3 "$CS_SOURCE_DIR/tools/polyp_size_sensitivity.py" --smoke --shared "$CS_SHARED_DIR/data" \
+    --cache "$T/cache" --weights "$T/w.bin" --paste-centre 0.05,0.8 --metrics "$T/size-bad.json" \
+    >/dev/null 2>"$T/bad.err"; then
+    fail "--paste-centre 0.05,0.8 was accepted"
+fi
+grep -q -- "--paste-centre takes LO,HI with 0.1 <= LO < HI <= 0.9" "$T/bad.err" \
+    || fail "no clear error for --paste-centre: $(cat "$T/bad.err")"
 PYTHONDONTWRITEBYTECODE=1 /usr/bin/python3 - "$CS_SOURCE_DIR/tools" <<'PY' \
     || fail "polyp_size_sensitivity.threshold_at_specificity is not the lowest threshold meeting its target"
 import sys
