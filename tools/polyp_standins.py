@@ -48,6 +48,10 @@ measures those traces and adds a stand-in that needs no fill:
   in-sample; the other draws say how far from it the same frames, drawn
   anew, fall.
 
+A version-4 weights file (its frame score also reads five crops above
+its crop gate) is measured here on its one pass, except by the colon
+draws, which score as the file does; the report says so (`reading`).
+
 Every image is read as the engine reads a frame (train_polyp.frame_input:
 through its lit field when it has a wide black border, as about a tenth
 of the capsule-look renders do); a region given in the frame's heatmap
@@ -465,6 +469,13 @@ def main():
     doc = dict(tool="tools/polyp_standins.py", weights=os.path.basename(a.weights),
                compare=os.path.basename(a.compare) if a.compare else None, seed=a.seed,
                fold=a.fold, threshold=thr, smoke=a.smoke, report=rep)
+    gates = [getattr(n, "crop_gate", None) for n in (net, ref) if n is not None]
+    if any(g is not None for g in gates):
+        # the measures pool one pass's logit map (the rest-of-frame
+        # measure leaves cells out of it), which a version-4 file's score
+        # is not; only the colon draws score through train_polyp.predict
+        doc["reading"] = ("a version-4 file: every measure here reads the one pass's logits, not the "
+                          "file's crop reading, except colon_blur_draws (train_polyp.predict)")
     tp.write_report(a.metrics, doc)
     if a.into:
         merge_into(a.into, a.key, doc)
