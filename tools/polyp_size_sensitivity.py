@@ -89,19 +89,6 @@ def logit_of(p):
     return np.log(p / (1 - p))
 
 
-def crop_max_scores(net, frames_u8):
-    """--score max: per frame, the highest of the one pass's frame score
-    and the five crops' of 0.6 of the frame (or of its lit field), each
-    read whole (train_polyp.crop_scores): a version-4 file's reading with
-    a gate of 0, whatever the file's own gate."""
-    own = getattr(net, "crop_gate", None)
-    net.crop_gate = 0.0
-    try:
-        return tp.predict(net, frames_u8)[1]
-    finally:
-        net.crop_gate = own
-
-
 def outline_scores(net, frames_u8):
     """--score outline: per frame, the sigmoid of the top-k mean of the
     nine-pass outline's averaged logit map (predict_outline); cells outside
@@ -190,18 +177,21 @@ def main():
         tp.TOPK = a.topk  # frame_logit reads it
     # the shipped capsule check's very images (train_polyp.py --evaluate's seed)
     std_pos, neg = tp.capsule_set(data, kval, wval, tp.report_seed(a.seed, a.fold))
-    score_of = dict(engine=lambda x: tp.predict(net, x)[1], max=lambda x: crop_max_scores(net, x),
-                    outline=lambda x: outline_scores(net, x))[a.score]
+    # (one-pass maps, frame scores) as --score reads them: max is a
+    # version-4 file's reading with a gate of 0, whatever the file's own
+    read = dict(engine=lambda x: tp.predict(net, x),
+                max=lambda x: tp.predict(net, x, crop_gate=0.0),
+                outline=lambda x: (tp.predict(net, x)[0], outline_scores(net, x)))[a.score]
     threshold_from = "file"
     with torch.no_grad():
         neg_scores = tp.predict(net, neg)[1]
         if a.score != "engine":
-            # compare at the one pass's specificity at the file's threshold
-            one_specificity = float(np.mean(neg_scores < threshold))
-            neg_scores = score_of(neg)
-            threshold = threshold_at_specificity(neg_scores, one_specificity)
-            threshold_from = "the one pass's capsule specificity at the file's threshold"
-        std_scores = score_of(std_pos)
+            # compare at the specificity the file's own reading has at its threshold
+            file_specificity = float(np.mean(neg_scores < threshold))
+            neg_scores = read(neg)[1]
+            threshold = threshold_at_specificity(neg_scores, file_specificity)
+            threshold_from = "the capsule specificity of the file's own reading at its threshold"
+        std_scores = read(std_pos)[1]
         if tp.TOPK != file_topk:
             threshold = tp.choose_threshold(std_scores, neg_scores)["threshold"]
             threshold_from = "chosen on the shipped capsule check by training's rule"
@@ -211,9 +201,7 @@ def main():
         bands, band_scores = [], []
         for lo, hi in BANDS:
             pos, labels = pasted_at(data, kval, wval, seed, lo, hi, centre)
-            prob, scores = tp.predict(net, pos)
-            if a.score != "engine":
-                scores = score_of(pos)
+            prob, scores = read(pos)
             band_scores.append(scores)
             op = tp.operating_point(scores, neg_scores, threshold)
             bands.append(dict(

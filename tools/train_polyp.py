@@ -1235,7 +1235,7 @@ def train(data, kidx, widx, epochs, seed, log, tag, widths=None, source_weight=0
 # Evaluation
 
 @torch.no_grad()
-def predict(net, imgs_u8):
+def predict(net, imgs_u8, crop_gate=None):
     """uint8 NxINxINx3 -> (prob maps NxOUTxOUT, frame scores N). Each image
     is read as the engine reads an analysis image: through its lit field
     when it has a wide black border (frame_input), the map then taken back
@@ -1243,11 +1243,12 @@ def predict(net, imgs_u8):
     version-4 file (its `crop_gate` set) scores as the engine does with
     it: an image whose one-pass score reaches the gate takes the highest
     of that score and its five crops' (crop_scores); the maps stay the one
-    pass's."""
+    pass's. `crop_gate` reads any network that way with that gate
+    instead of its own."""
     if len(imgs_u8) == 0:
         return np.zeros((0, OUT, OUT), np.float32), np.zeros(0, np.float32)
     views = [frame_input(img) for img in imgs_u8]
-    gate = getattr(net, "crop_gate", None)
+    gate = getattr(net, "crop_gate", None) if crop_gate is None else crop_gate
     outs, scores = [], []
     for b in range(0, len(views), 64):
         lg = net(channels_last(to_input(np.stack([v for v, _ in views[b:b + 64]]))))
@@ -1272,11 +1273,7 @@ def crop_scores(net, img):
     file (docs/engine.md, "Polyps"; polyp_analyze)."""
     f = field_of(img)
     pixels = img if f is None else field_share(f, img)[1]
-    hgt, wid = pixels.shape[:2]
-    crops = []
-    for k in range(len(CROP_AT)):
-        x0, y0, w, h = crop_rect(wid, hgt, k)
-        crops.append(resize_u8(pixels[y0:y0 + h, x0:x0 + w]))
+    crops = [crop for _, crop in crop_inputs(pixels)]
     return torch.sigmoid(frame_logit(net(channels_last(to_input(np.stack(crops)))))).numpy()
 
 
@@ -1390,6 +1387,18 @@ def crop_rect(width, height, k):
     return (width - w) * CROP_AT[k][0] // 2, (height - h) * CROP_AT[k][1] // 2, w, h
 
 
+def crop_inputs(pixels):
+    """The CROP_AT crops of an image (uint8 HxWx3), each as its rectangle
+    (x0, y0, w, h; crop_rect) and its pixels box-resized to the network's
+    input (cs_polyp_input_rect)."""
+    hgt, wid = pixels.shape[:2]
+    out = []
+    for k in range(len(CROP_AT)):
+        x0, y0, w, h = crop_rect(wid, hgt, k)
+        out.append(((x0, y0, w, h), resize_u8(pixels[y0:y0 + h, x0:x0 + w])))
+    return out
+
+
 def add_resampled(src, u0, v0, su, sv, total, count):
     """cs_polyp_add_resampled: bilinear samples of the map `src`, which covers
     the part (u0, v0, su, sv) of the frame, added to the frame cells whose
@@ -1434,9 +1443,8 @@ def predict_outline(net, frames_u8):
         total = total[0].numpy().astype(np.float64)
         count = np.full(total.shape, 4.0)
         hgt, wid = f.shape[:2]
-        for k in range(len(CROP_AT)):
-            x0, y0, w, h = crop_rect(wid, hgt, k)
-            lg = net(channels_last(to_input(resize_u8(f[y0:y0 + h, x0:x0 + w])[None])))[0].numpy()
+        for (x0, y0, w, h), crop in crop_inputs(f):
+            lg = net(channels_last(to_input(crop[None])))[0].numpy()
             add_resampled(lg, x0 / wid, y0 / hgt, w / wid, h / hgt, total, count)
         prob = 1 / (1 + np.exp(-total / count))
         outs.append(prob if share is None else unfield(prob, share))
@@ -2358,9 +2366,7 @@ def read_weights(path, body=None):
             o += n
         if o != end:
             raise ValueError(f"{path}: {end - o} bytes after the polyp ensemble's last member")
-        ens = MeanLogits(nets).eval()
-        ens.crop_gate = gate
-        return ens, float(thr)
+        return MeanLogits(nets, gate).eval(), float(thr)
     if version == 1:
         _, side, topk, nw, nl, thr = struct.unpack_from("<IIIIIf", body, 8)
         o = 8 + 24
@@ -2707,9 +2713,9 @@ def main():
             members = a.evaluate.split(",")
             bodies = [open(p, "rb").read() for p in members]  # scored and written alike
             nets = [read_weights(p, b) for p, b in zip(members, bodies)]
-            net, thr = nets[0] if len(nets) == 1 else (MeanLogits([n for n, _ in nets]), None)
-            if a.crop_gate is not None:  # scored, and written, as a version-4 file
-                net.crop_gate = check_crop_gate(a.crop_gate)
+            # with --crop-gate: scored, and written, as a version-4 file
+            gate = None if a.crop_gate is None else check_crop_gate(a.crop_gate)
+            net, thr = nets[0] if len(nets) == 1 else (MeanLogits([n for n, _ in nets], gate), None)
             ref = read_weights(a.compare)[0] if a.compare else None
         except (OSError, ValueError, struct.error) as e:
             log(f"train_polyp: {e}")
