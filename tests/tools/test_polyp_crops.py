@@ -37,6 +37,8 @@ except ImportError as e:
     print(f"skipped: {e} (apt-get install python3-numpy python3-pil python3-torch)")
     sys.exit(77)
 
+from tap import check, failed  # noqa: E402  (tests/tools/tap.py: the checks' lines and count)
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.join(HERE, "..", "..")
 sys.path.insert(0, os.path.join(ROOT, "tools"))
@@ -47,13 +49,6 @@ import test_polyp_field as tf  # noqa: E402  (the engine's analysis image, synth
 WEIGHTS = os.path.join(ROOT, "models", "polyp-unet.bin")
 DEMO = os.path.join(ROOT, "samples", "demo", "frames")
 TOL = 0.01
-failed = 0
-
-
-def check(name, cond, detail=""):
-    global failed
-    print(("ok - " if cond else "not ok - ") + name + ("" if cond else f": {detail}"))
-    failed += not cond
 
 
 def members(path):
@@ -147,8 +142,8 @@ def main():
         print("# pasted polyps, version 3 -> version 4 (gate 0): " +
               ", ".join(f"{f} {e3[f]['polyp_probability']:.3f} -> {e0[f]['polyp_probability']:.3f}"
                         for f in pasted))
-    print("passed" if not failed else f"{failed} failed")
-    return 1 if failed else 0
+    print("passed" if not failed() else f"{failed()} failed")
+    return 1 if failed() else 0
 
 
 if __name__ == "__main__":

@@ -41,6 +41,8 @@ except ImportError as e:
     print(f"skipped: {e} (apt-get install python3-numpy python3-pil python3-torch)")
     sys.exit(77)
 
+from tap import check, failed  # noqa: E402  (tests/tools/tap.py: the checks' lines and count)
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.join(HERE, "..", "..")
 sys.path.insert(0, os.path.join(ROOT, "tools"))
@@ -49,13 +51,6 @@ import train_polyp as tp  # noqa: E402
 WEIGHTS = os.path.join(ROOT, "models", "polyp-unet.bin")
 TOL = 0.01
 ANALYSIS_MIN_SIDE = 64  # CS_ANALYSIS_MIN_SIDE in src/decode
-failed = 0
-
-
-def check(name, cond, detail=""):
-    global failed
-    print(("ok - " if cond else "not ok - ") + name + ("" if cond else f": {detail}"))
-    failed += not cond
 
 
 def analysis_size(w, h):
@@ -237,7 +232,7 @@ def main():
                   flagged > 0)
     if a.frames:
         measure(net, a.capscreen, a.frames)
-    return 1 if failed else 0
+    return 1 if failed() else 0
 
 
 def measure(net, capscreen, folder):

@@ -23,13 +23,7 @@ except ImportError as e:
     print(f"skipped: {e} (apt-get install python3-numpy python3-pil python3-torch)")
     sys.exit(77)
 
-failed = 0
-
-
-def check(name, cond, detail=""):
-    global failed
-    print(("ok - " if cond else "not ok - ") + name + ("" if cond else f": {detail}"))
-    failed += not cond
+from tap import check, failed  # noqa: E402  (tests/tools/tap.py: the checks' lines and count)
 
 
 K = tp.KINDS
@@ -85,5 +79,5 @@ only_colon_free = free & colon
 check("no polyp-free capsule sample: no mixing",
       tp.cross_source_mixstyle(np.random.RandomState(1), kind, only_colon_free) is None)
 
-print("passed" if not failed else f"{failed} failed")
-sys.exit(1 if failed else 0)
+print("passed" if not failed() else f"{failed()} failed")
+sys.exit(1 if failed() else 0)

@@ -28,15 +28,10 @@ except ImportError as e:
     print(f"skipped: {e} (apt-get install python3-numpy python3-pil)")
     sys.exit(77)
 
+from tap import check, failed  # noqa: E402  (tests/tools/tap.py: the checks' lines and count)
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOOL = os.path.join(HERE, "..", "..", "tools", "polyp_shift_check.py")
-failed = 0
-
-
-def check(name, cond, detail=""):
-    global failed
-    print(("ok - " if cond else "not ok - ") + name + ("" if cond else f": {detail}"))
-    failed += not cond
 
 
 def frame(seed, w, h):
@@ -123,4 +118,4 @@ def main():
 
 
 main()
-sys.exit(1 if failed else 0)
+sys.exit(1 if failed() else 0)
