@@ -115,11 +115,6 @@ static cs_polyp_model *model_with_bytes(const uint8_t *data, size_t len)
     return m;
 }
 
-static bool is_ensemble_version(uint32_t v)
-{
-    return v == CS_POLYP_ENSEMBLE_VERSION || v == CS_POLYP_CROP_ENSEMBLE_VERSION;
-}
-
 /* A version-3 file: magic, version, member count, threshold, then each
  * member as its byte length and a whole version-1 or -2 file, then the CRC-32C
  * of everything before it. A version-4 file has the crop gate after the
@@ -179,7 +174,7 @@ static cs_status parse_ensemble(const uint8_t *data, size_t len, cs_polyp_model 
         }
         cs_error e = {0};
         cs_polyp_model *mem = NULL;
-        if (n >= 12 && is_ensemble_version(le32(data + off + 8)))
+        if (n >= 12 && cs_polyp_is_ensemble_version(le32(data + off + 8)))
             st = cs_error_set(&e, CS_ERR_MODEL,
                               "an ensemble; members must be single networks (version 1 or %u)",
                               CS_POLYP_VERSION);
@@ -223,7 +218,7 @@ cs_status cs_polyp_model_parse(const uint8_t *data, size_t len, cs_polyp_model *
 {
     *out = NULL;
     if (len >= 12 && len <= CS_POLYP_MAX_BYTES && memcmp(data, CS_POLYP_MAGIC, 8) == 0 &&
-        is_ensemble_version(le32(data + 8)))
+        cs_polyp_is_ensemble_version(le32(data + 8)))
         return parse_ensemble(data, len, out, err);
     return parse_network(data, len, out, err);
 }

@@ -74,6 +74,13 @@ typedef struct cs_polyp_model {
     float crop_gate;
 } cs_polyp_model;
 
+/* Whether a file's format version is an ensemble container (3, or 4 with
+ * a crop gate). */
+static inline bool cs_polyp_is_ensemble_version(uint32_t version)
+{
+    return version == CS_POLYP_ENSEMBLE_VERSION || version == CS_POLYP_CROP_ENSEMBLE_VERSION;
+}
+
 /* The networks a model runs: 1 (the model itself) or its members. */
 int cs_polyp_model_networks(const cs_polyp_model *m);
 const cs_polyp_model *cs_polyp_model_network(const cs_polyp_model *m, int i);

@@ -10,19 +10,12 @@
  * gate) in corpus/polyp_weights/:
  *   ./fuzz_polyp_weights tests/fuzz/corpus/polyp_weights models \
  *     -max_total_time=60 -max_len=700000 */
-#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "capscreen/crc32c.h"
 #include "engine/polyp_net.h"
-
-static bool is_ensemble(int version)
-{
-    return version == (int)CS_POLYP_ENSEMBLE_VERSION ||
-           version == (int)CS_POLYP_CROP_ENSEMBLE_VERSION;
-}
 
 static void check(const uint8_t *data, size_t len)
 {
@@ -44,7 +37,8 @@ static void check(const uint8_t *data, size_t len)
     /* an ensemble (version 3, or 4 with a crop gate in [0, 1)):
      * 2..CS_POLYP_MAX_MEMBERS single networks (version 1 or 2) of the same
      * sides; every network's tensors inside its own bytes */
-    if (is_ensemble(m->version) != (m->n_members >= 2 && m->n_members <= CS_POLYP_MAX_MEMBERS))
+    if (cs_polyp_is_ensemble_version((uint32_t)m->version) !=
+        (m->n_members >= 2 && m->n_members <= CS_POLYP_MAX_MEMBERS))
         abort();
     if (m->crops_in_score != (m->version == (int)CS_POLYP_CROP_ENSEMBLE_VERSION) ||
         !(m->crop_gate >= 0.0f && m->crop_gate < 1.0f) ||
@@ -53,7 +47,8 @@ static void check(const uint8_t *data, size_t len)
     for (int j = 0; j < cs_polyp_model_networks(m); j++) {
         const cs_polyp_model *net = cs_polyp_model_network(m, j);
         if (net->in_side != m->in_side || net->out_side != m->out_side || net->topk != m->topk ||
-            (m->n_members && (is_ensemble(net->version) || net->crops_in_score)))
+            (m->n_members &&
+             (cs_polyp_is_ensemble_version((uint32_t)net->version) || net->crops_in_score)))
             abort();
         for (int i = 0; i < CS_POLYP_NLAYERS; i++) {
             const cs_polyp_layer *l = &net->layers[i];
@@ -89,8 +84,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         memcpy(copy, data, size);
         /* An ensemble's members first (each as its length prefix says,
          * while it fits), then the container. */
-        if (size >= 28 && is_ensemble((int)rd32(copy + 8))) {
-            size_t off = rd32(copy + 8) == CS_POLYP_CROP_ENSEMBLE_VERSION ? 24 : 20;
+        size_t off = size >= 12 && rd32(copy + 8) == CS_POLYP_CROP_ENSEMBLE_VERSION ? 24 : 20;
+        if (size >= off + 4 && cs_polyp_is_ensemble_version(rd32(copy + 8))) {
             while (size - 4 - off >= 4) {
                 uint32_t n = rd32(copy + off);
                 off += 4;
