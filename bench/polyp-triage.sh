@@ -15,7 +15,11 @@
 #   analyze 2  capscreen analyze --threads 2 (and --threads 1)
 # with peak RSS, checks the 1- and 2-thread summaries are identical, and
 # runs bench-polyp-net (the detector alone: frames/s on one thread, MFLOPs
-# per frame, live studies at 4 frames/s one core can serve).
+# per frame, live studies at 4 frames/s one core can serve). From the
+# summary it counts the detector's passes in the triage: one a frame, five
+# more on a frame read through its crops (a version-4 file, one-pass score
+# at or over its crop gate), and a flagged frame's outline passes (three
+# mirrors, and the five crops unless already read).
 # CAPSCREEN_POLYP_MODEL=FILE benches other polyp weights (default: the
 # shipped models/polyp-unet.bin), e.g. a trial with a larger input.
 set -euo pipefail
@@ -86,6 +90,19 @@ print(f"polyp detector alone: {net['fps_one_thread']:.0f} frames/s on one thread
       f"({net['ms_per_frame']:.2f} ms), {net['mflops_per_frame']:.1f} MFLOPs/frame; "
       f"one core serves {net['live_studies_per_core_at_4fps']:.0f} live studies at 4 frames/s "
       f"(detector only)")
+# the detector's passes in the triage, from the summary (docs/engine.md,
+# "Polyps", steps 3 and 4); probabilities are printed to 6 digits, so a
+# frame within 1e-6 of the gate may be miscounted: a bench figure only
+gate = s["polyp_model"].get("crop_gate")
+frames = [f for f in s["frames"] if f.get("polyp_probability") is not None]
+read = [gate is not None and f["polyp_probability"] >= gate for f in frames]
+flag = [bool(f.get("polyp")) for f in frames]
+passes = sum(1 + 5 * r + (3 + (0 if r else 5)) * g for r, g in zip(read, flag))
+per = passes / max(len(frames), 1)
+crop_note = (f"{sum(read)} frames ({100 * sum(read) / max(len(frames), 1):.1f} %) read through "
+             f"their crops at gate {gate:.3g}, " if gate is not None else "no crop gate (one pass), ")
+print(f"polyp detector in the triage: {per:.2f} passes a frame ({crop_note}{sum(flag)} flagged "
+      f"frames outlined), {per * net['mflops_per_frame']:.1f} MFLOPs a frame")
 print(json.dumps({"frames": n, "side": int(side), "runs": c["runs"], "reference_fps": round(ref, 1),
                   "threads1_fps": round(fps1, 1), "threads2_fps": round(fps2, 1),
                   "threads1_ratio": round(fps1 / ref, 3), "threads2_ratio": round(fps2 / ref, 3),
@@ -94,5 +111,8 @@ print(json.dumps({"frames": n, "side": int(side), "runs": c["runs"], "reference_
                   "cpu_s_reference": cref, "cpu_s_threads1": c1, "cpu_s_threads2": c2,
                   "cpu_ratio_threads2_idle": round(2 * cref / c2, 3),
                   "whole_triage_live_studies_per_core_at_4fps": round(fps1 / 4),
+                  "crop_gate": gate, "crop_read_frames": sum(read),
+                  "detector_passes_per_frame": round(per, 3),
+                  "triage_detector_mflops_per_frame": round(per * net["mflops_per_frame"], 1),
                   "detector": net}))
 PY

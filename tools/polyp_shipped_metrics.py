@@ -14,7 +14,12 @@ The entry's other fields were measured by hand on the shipped file (the C
 engine's check, the bench, the date it shipped and who judged it). They
 are kept when the new ensemble is the same file (same CRC-32C of the
 weights, given by --weights), and dropped with a notice otherwise: they
-would describe weights that are no longer shipped.
+would describe weights that are no longer shipped. The entry they belonged
+to is not lost: a new file moves the whole old entry, as it was, to
+"shipped_before_<its CRC-32C>" (history, like the other dated entries).
+
+The weights' format version and, for version 4, the crop gate are read
+from the file's header (docs/engine.md, "Polyp weights file").
 
     polyp_shipped_metrics.py --evaluate E.json --members DIR --seeds "13 14 15"
         --recipe "OPTIONS" --weights W.bin --into METRICS
@@ -25,8 +30,8 @@ import os
 import struct
 import sys
 
-TOOL_FIELDS = ("kind", "weights_version", "n_members", "recipe", "seed", "threshold",
-               "weights_crc32c", "note", "final", "members")
+TOOL_FIELDS = ("kind", "weights_version", "crop_gate", "n_members", "recipe", "seed",
+               "threshold", "weights_crc32c", "note", "final", "members")
 
 
 def weights_crc32c(path):
@@ -36,6 +41,19 @@ def weights_crc32c(path):
     with open(path, "rb") as f:
         f.seek(-4, os.SEEK_END)
         return "%08x" % struct.unpack("<I", f.read(4))[0]
+
+
+def weights_header(path):
+    """(format version, crop gate or None) of an ensemble weights file: the
+    version at byte 8; a version-4 file's gate (f32) at byte 20."""
+    with open(path, "rb") as f:
+        head = f.read(24)
+    if len(head) < 24 or head[:8] != b"CSPOLYP1":
+        raise ValueError(f"{path}: not a polyp weights file")
+    version = struct.unpack_from("<I", head, 8)[0]
+    if version not in (3, 4):
+        raise ValueError(f"{path}: version {version} is not an ensemble (3 or 4)")
+    return version, (struct.unpack_from("<f", head, 20)[0] if version == 4 else None)
 
 
 def main():
@@ -58,6 +76,7 @@ def main():
                                 train_seconds=m["final"]["train_seconds"],
                                 epochs=m["epochs"], smoke=m["smoke"], final=m["final"]))
         crc = weights_crc32c(a.weights)
+        version, gate = weights_header(a.weights)
         metrics = {}
         if os.path.exists(a.into):
             with open(a.into) as f:
@@ -73,14 +92,24 @@ def main():
               str(old.get("weights_crc32c")) + "): dropped the hand-measured fields " +
               ", ".join(sorted(hand)) + "; measure them again on the new file",
               file=sys.stderr)
+    if old and not same:
+        kept = "shipped_before_" + str(old.get("weights_crc32c"))
+        metrics.setdefault(kept, old)
+        print(f"polyp_shipped_metrics: the entry it replaces is kept as {kept}", file=sys.stderr)
+    reading = ("the members' logits averaged (format version 3)" if gate is None else
+               "the members' logits averaged; a frame whose one-pass score reaches the crop "
+               "gate also reads its five 0.6 crops and takes the highest of the six scores "
+               "(format version 4)")
     metrics["shipped"] = dict(
-        kind="ensemble", weights_crc32c=crc, weights_version=3, n_members=len(members),
+        kind="ensemble", weights_crc32c=crc, weights_version=version,
+        **({} if gate is None else {"crop_gate": gate}), n_members=len(members),
         recipe="tools/train_polyp.py " + a.recipe + " --train-seed N",
         seed=ev["seed"], threshold=ev["threshold"],
-        note="the shipped weights: the members' logits averaged (format version 3); "
+        note="the shipped weights: " + reading + "; "
              "threshold chosen on the ensemble by the shipped rule (choose_threshold_by_size: "
              "held-out polyps pasted at every size band against held-out capsule frames, "
-             "floors on capsule and colon stand-in specificity; final.threshold_rule); "
+             "floors on capsule and colon stand-in specificity; final.threshold_rule), "
+             "on the scores read as the file reads them; "
              "'final' is the ensemble's held-out report (train_polyp.py --evaluate)",
         final=ev["final"], members=members, **(hand if same else {}))
     tmp = a.into + ".partial"

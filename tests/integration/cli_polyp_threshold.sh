@@ -30,9 +30,13 @@ if pm["threshold"] != pm["weights_threshold"]:
 w = open(sys.argv[2], "rb").read()
 want_crc = "%08x" % struct.unpack("<I", w[-4:])[0]
 version, count = struct.unpack("<II", w[8:16])
-if pm["crc32c"] != want_crc or pm["networks"] != (count if version == 3 else 1):
+if pm["crc32c"] != want_crc or pm["networks"] != (count if version in (3, 4) else 1):
     fail("header names crc32c %r, %r networks; the file has %s, version %d" %
          (pm["crc32c"], pm["networks"], want_crc, version))
+# a version-4 file's crop gate (f32 at byte 20), and no such key before it
+gate = struct.unpack("<f", w[20:24])[0] if version == 4 else None
+if pm.get("crop_gate") != (None if gate is None else float("%.9g" % gate)):
+    fail("header names crop_gate %r; the file's is %r" % (pm.get("crop_gate"), gate))
 EOF
 
 # --- eval --target-specificity ------------------------------------------------

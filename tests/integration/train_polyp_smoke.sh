@@ -530,9 +530,9 @@ run_cs "$T/out" "$T/err" eval --finding polyp --polyp-model "$T/w128.bin" "$WCE_
 ok "a 128 px input trains into a version-2 file the engine runs"
 
 # the one command that builds the shipped model (tools/train-polyp.sh with
-# no options): three draws of the member recipe, combined into a version-3
-# file whose reference the C engine matches, recorded in the metrics; run
-# again, it reuses the trained members and writes the same bytes
+# no options): three draws of the member recipe, combined into a version-4
+# file (crop gate 0.1) whose reference the C engine matches, recorded in the
+# metrics; run again, it reuses the trained members and writes the same bytes
 ship() {
     POLYP_SMOKE=1 POLYP_JOBS=2 POLYP_WORK="$T/members" POLYP_CACHE="$T/cache" POLYP_OUT="$1" \
         "$CS_SOURCE_DIR/tools/train-polyp.sh" "$CS_SHARED_DIR/data" >/dev/null 2>"$2"
@@ -542,9 +542,12 @@ python3 - "$T/shipped" "$T/members" <<'PY' || fail "the shipped-model command wr
 import json, struct, sys
 d, members = sys.argv[1], sys.argv[2]
 w = open(d + "/w.bin", "rb").read()
-assert w[:8] == b"CSPOLYP1" and struct.unpack("<II", w[8:16]) == (3, 3), w[8:16]
+assert w[:8] == b"CSPOLYP1" and struct.unpack("<II", w[8:16]) == (4, 3), w[8:16]
+gate = struct.unpack("<f", w[20:24])[0]
+assert gate == struct.unpack("<f", struct.pack("<f", 0.1))[0], gate
 s = json.load(open(d + "/metrics.json"))["shipped"]
 assert s["kind"] == "ensemble" and s["n_members"] == 3, s
+assert s["weights_version"] == 4 and s["crop_gate"] == gate, s
 assert [m["train_seed"] for m in s["members"]] == [13, 14, 15], s["members"]
 assert all(m["smoke"] for m in s["members"])
 assert struct.unpack("<f", w[16:20])[0] == struct.unpack("<f", struct.pack("<f", s["threshold"]))[0]
@@ -571,8 +574,12 @@ same, other = (json.load(open(p))["shipped"] for p in sys.argv[1:3])
 crc = "%08x" % struct.unpack("<I", open(sys.argv[3], "rb").read()[-4:])[0]
 assert same["bench"] == {"by": "hand"} and same["weights_crc32c"] == crc, same.get("bench")
 assert "bench" not in other and other["weights_crc32c"] == crc, other.get("bench")
+kept = json.load(open(sys.argv[2]))["shipped_before_00000000"]  # the replaced entry, whole
+assert kept["bench"] == {"by": "hand"} and kept["weights_crc32c"] == "00000000", kept.keys()
+assert "shipped_before_" + crc not in json.load(open(sys.argv[1])), "an unchanged file was moved"
 PY
 grep -q "dropped the hand-measured fields bench" "$T/other.err" || fail "no notice: $(cat "$T/other.err")"
+grep -q "kept as shipped_before_00000000" "$T/other.err" || fail "no notice of the kept entry: $(cat "$T/other.err")"
 [ "$(grep -c "already trained" "$T/again.err")" = 3 ] || fail "a second run did not reuse the members: $(cat "$T/again.err")"
 cmp -s "$T/shipped/w.bin" "$T/again/w.bin" && cmp -s "$T/shipped/ref.bin" "$T/again/ref.bin" \
     || fail "the same members gave another shipped file"
@@ -599,7 +606,7 @@ POLYP_CACHE="$T/cache" "$CS_SOURCE_DIR/tools/train-polyp.sh" "$CS_SHARED_DIR/dat
     || fail "train-polyp.sh --evaluate W failed: $(tail -3 "$T/ew.err")"
 python3 -c 'import json,sys; assert json.load(open(sys.argv[1]))["weights"] == "w.bin"' "$T/ew.json" \
     || fail "train-polyp.sh --evaluate W wrote no report"
-ok "tools/train-polyp.sh builds the shipped three-member file, resumes, and C matches it"
+ok "tools/train-polyp.sh builds the shipped three-member version-4 file, resumes, and C matches it"
 
 # tools/polyp_standins.py: the colon stand-ins' own biases. Against the same
 # bytes every paired difference is 0; its renders are the very draws of

@@ -5,7 +5,9 @@ once its one-pass score reaches the file's crop gate; docs/engine.md,
 "Polyps") scores alike in the engine and in the training tool:
 
 - made from the shipped file's members (train_polyp.write_ensemble with a
-  crop gate), it is loaded by `capscreen analyze --polyp-model`;
+  crop gate), it is loaded by `capscreen analyze --polyp-model`, beside a
+  version-3 file of the same members and threshold (one pass; made here
+  too, so the test holds whichever version ships);
 - the summary header names the crop gate (`polyp_model.crop_gate`; no
   such key for version 3);
 - at gate 0 the engine's `polyp_probability` of every frame is at least
@@ -52,11 +54,12 @@ TOL = 0.01
 
 
 def members(path):
-    """The member files' bytes of a version-3 ensemble file."""
+    """The member files' bytes of an ensemble file (version 3, or version 4
+    with its crop gate before the members)."""
     body = open(path, "rb").read()
     version, k = struct.unpack_from("<II", body, 8)
-    assert version == 3, f"{path}: version {version}, expected the shipped ensemble (3)"
-    out, o = [], 20
+    assert version in (3, 4), f"{path}: version {version}, expected a shipped ensemble (3 or 4)"
+    out, o = [], 20 if version == 3 else 24
     for _ in range(k):
         n = struct.unpack_from("<I", body, o)[0]
         out.append(body[o + 4:o + 4 + n])
@@ -79,7 +82,8 @@ def main():
         return 2
     capscreen = sys.argv[1]
     torch.set_num_threads(1)  # the tool's scores, as its other measures run them
-    net3, thr = tp.read_weights(WEIGHTS)
+    thr = tp.read_weights(WEIGHTS)[1]
+    shipped = members(WEIGHTS)
     with tempfile.TemporaryDirectory() as tmp:
         folder = os.path.join(tmp, "frames")
         os.mkdir(folder)
@@ -92,9 +96,11 @@ def main():
             if name in ("letterbox", "surround15", "full"):
                 Image.fromarray(img).save(os.path.join(folder, f"synthetic-{name}.png"))
         files = sorted(os.listdir(folder))
+        v3 = os.path.join(tmp, "v3.bin")
+        tp.write_ensemble(shipped, v3, thr)
         v4_0 = os.path.join(tmp, "v4-gate0.bin")
-        tp.write_ensemble(members(WEIGHTS), v4_0, thr, 0.0)
-        e3, h3 = analyze(capscreen, WEIGHTS, folder)
+        tp.write_ensemble(shipped, v4_0, thr, 0.0)
+        e3, h3 = analyze(capscreen, v3, folder)
         e0, h0 = analyze(capscreen, v4_0, folder)
         check("the summary names a version-4 file's crop gate, and none for version 3",
               h0.get("crop_gate") == 0.0 and "crop_gate" not in h3, (h0, h3))
@@ -121,7 +127,7 @@ def main():
         mid = len(ranked) // 2
         gate = float((ranked[mid - 1] + ranked[mid]) / 2)
         v4_g = os.path.join(tmp, "v4-gate.bin")
-        tp.write_ensemble(members(WEIGHTS), v4_g, thr, gate)
+        tp.write_ensemble(shipped, v4_g, thr, gate)
         eg, hg = analyze(capscreen, v4_g, folder)
         check("the summary's crop gate is the file's", abs(hg.get("crop_gate", -1) - gate) < 1e-6,
               (hg, gate))
