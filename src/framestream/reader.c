@@ -30,6 +30,7 @@ struct cs_fs_reader {
     uint64_t index;
     int64_t time_us;
     uint32_t plen;
+    size_t nested_from; /* where the scan for a record inside it resumes */
     /* A region being skipped, reported once the next record header
      * validates or the stream ends; its reason is the first failure. */
     bool pend;
@@ -294,8 +295,50 @@ static cs_status record_header(cs_fs_reader *r, cs_fs_event *ev, bool *done)
         fail_record(r, CS_ERR_TOO_LARGE, what);
         return CS_OK;
     }
+    r->nested_from = r->hlen;
     r->state = ST_PAYLOAD;
     return CS_OK;
+}
+
+/* ST_PAYLOAD: does the record at p end before its payload_len says? The
+ * offset (from p) of the first whole, intact record (both CRCs passing)
+ * inside its claimed payload, among the `have` bytes held, that the record
+ * runs into: the four bytes before it are the CRC-32C of the record's
+ * payload up to them, so the record is whole with a shorter payload and
+ * its payload_len lies (a writer's bug); 0 when there is none yet. A
+ * payload that merely holds a record (docs/frame-stream.md: an intact
+ * record is taken whole) does not end in its CRC there. Candidates are
+ * scanned in order, each once: the scan stops at the first one that would
+ * fit in the payload but is not wholly held yet (r->nested_from), so the
+ * same record is found whatever the chunks, live or at the end. */
+static size_t nested_record(cs_fs_reader *r, const uint8_t *p, size_t have)
+{
+    const size_t end = r->hlen + (size_t)r->plen; /* the claimed payload's end */
+    const size_t held = have < end ? have : end;
+    size_t i = r->nested_from;
+    for (;; i++) {
+        i = scan_magic(p, i, held);
+        if (i + 8 > held) /* no magic, or one too near the end to read */
+            break;
+        size_t hl = get16(p + i + 4);
+        if (hl < CS_FS_RECORD_HEADER_SIZE || hl > CS_FS_RECORD_HEADER_MAX || i + hl > end)
+            continue;
+        if (i + hl > held)
+            break;
+        if (cs_crc32c(0, p + i, hl - 4) != get32(p + i + hl - 4))
+            continue;
+        uint32_t pl = get32(p + i + 24);
+        if (pl > r->max_payload || i + hl + (size_t)pl + 4 > end)
+            continue; /* runs past the payload: not a record inside it */
+        if (i + hl + (size_t)pl + 4 > held)
+            break;
+        if (cs_crc32c(0, p + i + hl, pl) == get32(p + i + hl + pl) && i >= r->hlen + 4 &&
+            cs_crc32c(0, p + r->hlen, i - 4 - r->hlen) == get32(p + i - 4))
+            return i;
+    }
+    /* at the end of the stream nothing more arrives: the rest is read */
+    r->nested_from = i < held ? i : held;
+    return 0;
 }
 
 /* ST_PAYLOAD: check the payload CRC once the whole record is held. */
@@ -305,6 +348,19 @@ static cs_status record_payload(cs_fs_reader *r, cs_fs_event *ev, bool *done)
     const uint8_t *p = cur(r);
 
     *done = false;
+    size_t nested = nested_record(r, p, have);
+    if (nested) {
+        /* Fail it now, not once the false length is reached: live reading
+         * would otherwise hold back every record behind it (up to the
+         * payload cap) until the stream ends. */
+        char what[120];
+        snprintf(what, sizeof what,
+                 "payload length %lu lies: an intact record (frame %llu) starts at %llu",
+                 (unsigned long)r->plen, (unsigned long long)get64(p + nested + 8),
+                 (unsigned long long)(here(r) + nested));
+        fail_record(r, CS_ERR_CORRUPT, what);
+        return CS_OK;
+    }
     if (have < need && !r->finished)
         return CS_AGAIN;
     if (have < need) {

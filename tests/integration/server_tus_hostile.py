@@ -217,8 +217,11 @@ else:
 
 # ---- a record length that lies -------------------------------------------------
 # A hub's writer bug: a record header whose CRC passes but whose
-# payload_len runs past the end of the study. Once the upload is complete,
-# that record is one frame error and every record after it is analysed.
+# payload_len runs past the end of the study. That record is one frame
+# error and every record after it is analysed: once the upload is
+# complete, and while it is still arriving (the record's payload and CRC
+# end where the next intact record starts, which shows the length false;
+# docs/frame-stream.md, "Reading", step 4).
 def reseal(buf, at):
     """Recompute the CRC of the record header at `at` after an edit."""
     buf[at + 28:at + 32] = csfs.crc32c(bytes(buf[at:at + 28])).to_bytes(4, "little")
@@ -246,12 +249,42 @@ study = upload_whole(lie, "a lying record length")
 d = study_json(study)
 errors = [(e["frame_index"], e["reason_code"]) for e in d["errors"]]
 if (d["counts"]["analysed"], d["counts"]["failed"]) != (len(records) - 1, 1) or \
-        errors != [(records[k][0], "truncated")]:
+        errors != [(records[k][0], "corrupt")]:
     fail(f"a record length that lies: counts {d['counts']}, errors {d['errors']}; expected "
-         f"{len(records) - 1} frames analysed and frame {records[k][0]} failed (truncated)")
+         f"{len(records) - 1} frames analysed and frame {records[k][0]} failed (corrupt)")
 else:
-    ok(f"a record length that lies: that frame fails (truncated), the {len(records) - 1 - k} "
+    ok(f"a record length that lies: that frame fails (corrupt), the {len(records) - 1 - k} "
        "records after it are analysed")
+
+# The same stream live: all but its last record sent, the upload still
+# open. The records behind the lying one are triaged now, not held back
+# until the false length (10 MB on) arrives or the upload ends.
+study, token = new_study()
+A = create(token, {"Upload-Length": str(len(lie))})
+cut = starts[-1]  # the last record not sent yet
+st, _, d = tus("PATCH", A, token, {"Content-Type": OCTET, "Upload-Offset": "0"}, bytes(lie[:cut]))
+if st != 204:
+    sys.exit(f"PATCH of the first part of the stream with a lying length: {st} {d[:200]!r}")
+want_live = len(records) - 2  # every record sent but the lying one
+if not wait_for("the records behind a lying length, live",
+                lambda: progress(study)["frames_analysed"] >= want_live, limit=20, must=False):
+    fail(f"a record length that lies, live: {progress(study)['frames_analysed']} frames analysed "
+         f"with the upload open, expected {want_live}: the records behind it are held back")
+else:
+    st, _, d = tus("PATCH", A, token, {"Content-Type": OCTET, "Upload-Offset": str(cut)},
+                   bytes(lie[cut:]))
+    if st != 204:
+        sys.exit(f"PATCH of the rest of the stream with a lying length: {st} {d[:200]!r}")
+    wait_for("the live study with a lying length to be analysed",
+             lambda: study_json(study)["state"] == "complete")
+    d = study_json(study)
+    errors = [(e["frame_index"], e["reason_code"]) for e in d["errors"]]
+    if (d["counts"]["analysed"], d["counts"]["failed"]) != (len(records) - 1, 1) or \
+            errors != [(records[k][0], "corrupt")]:
+        fail(f"a record length that lies, live: counts {d['counts']}, errors {d['errors']}")
+    else:
+        ok(f"a record length that lies, live: the {want_live - k} records behind it are analysed "
+           "while the upload is open; the whole study as when sent at once")
 
 # ---- a frame index past INT64_MAX -------------------------------------------------
 # The format's frame_index is any u64. An intact record whose index does
