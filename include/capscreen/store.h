@@ -39,9 +39,9 @@
 #define CS_REPORT_MAX 16384    /* a report's content (JSON text), NUL included */
 #define CS_DETAIL_MAX 512      /* an audit entry's detail, NUL included */
 #define CS_STORE_SCHEMA_VERSION \
-    13 /* 8: reading time; 9: report addenda; 10: several servers;
+    14 /* 8: reading time; 9: report addenda; 10: several servers;
                                       11: polyp operating points; 12: training studies;
-                                      13: an index of open alerts */
+                                      13: an index of open alerts; 14: marks' first time */
 
 typedef struct cs_store cs_store;
 
@@ -486,15 +486,20 @@ cs_status cs_store_finding_history(cs_store *s, const char *study, int64_t id, c
 typedef struct cs_mark_rec {
     char kind[16];
     char key[32];
-    char value[32]; /* cleansing grade; "" for landmarks */
-    int64_t seq;    /* landmark frame; -1 for cleansing */
-    char by[CS_USER_MAX];
-    int64_t at_ms;
+    char value[32];       /* cleansing grade; "" for landmarks */
+    int64_t seq;          /* landmark frame; -1 for cleansing */
+    char by[CS_USER_MAX]; /* who made the latest marking */
+    int64_t at_ms;        /* and when */
+    /* When the mark was first made: a landmark set again keeps it (the
+     * care loop's boosters count from it), a cleansing grade takes its
+     * latest edit's time (= at_ms). Listed only; set from at_ms. */
+    int64_t first_at_ms;
 } cs_mark_rec;
 
-/* Insert or replace (LOCKED once the report is signed). A landmark set
- * again keeps its first at_ms (the care loop's boosters count from it);
- * a cleansing grade takes the new one. */
+/* Insert or replace (LOCKED once the report is signed): `by` and `at_ms`
+ * become the latest marking's; a landmark keeps its first_at_ms. (Until
+ * schema 14 a landmark set again kept its first at_ms under the latest
+ * marker's name, so the pair named two markings.) */
 cs_status cs_store_mark_set(cs_store *s, const char *study, const cs_mark_rec *m,
                             cs_change_outcome *out, cs_error *err) CS_WARN_UNUSED;
 /* NOT_FOUND when there is no such mark; LOCKED once the report is signed. */

@@ -59,13 +59,22 @@ void cs_basis_end(cs_basis *b, char hex[CS_REPORT_BASIS_HEX]);
 #define CS_MIGRATION_13 \
     "CREATE INDEX IF NOT EXISTS alerts_open ON alerts (id) WHERE acked_at_ms = 0;"
 
-/* A mark set again: a landmark keeps the time it was first marked (the
- * care loop counts the boosters from it: a reader moving small-bowel
- * entry to another frame hours later must not put the patient's booster
- * off by as long); a cleansing grade takes the time of its latest edit.
- * The same on both backends (excluded/EXCLUDED are one name to SQL). */
-#define CS_MARK_AT_MS_ON_UPDATE \
-    "CASE WHEN marks.kind = 'landmark' THEN marks.at_ms ELSE excluded.at_ms END"
+/* A mark set again: set_by and at_ms become the latest marking's; a
+ * landmark keeps the time it was first marked in first_at_ms (the care
+ * loop counts the boosters from it: a reader moving small-bowel entry to
+ * another frame hours later must not put the patient's booster off by as
+ * long); a cleansing grade's first_at_ms follows its latest edit. The same
+ * on both backends (excluded/EXCLUDED are one name to SQL). */
+#define CS_MARK_FIRST_AT_MS_ON_UPDATE \
+    "CASE WHEN marks.kind = 'landmark' THEN marks.first_at_ms ELSE excluded.first_at_ms END"
+
+/* 14: when each mark was first made (cs_mark_rec.first_at_ms). Until now
+ * a landmark's at_ms held that time while set_by named its latest
+ * marker; the time is kept as first_at_ms, and at_ms stays that time
+ * for the rows made before (the audit log has every marking). */
+#define CS_MIGRATION_14                                                   \
+    "ALTER TABLE marks ADD COLUMN first_at_ms BIGINT NOT NULL DEFAULT 0;" \
+    "UPDATE marks SET first_at_ms = at_ms;"
 
 /* cs_store_pacs_enqueue_unrequested: the signed clinical reports with no
  * export row, queued; the same on both backends (placeholders 1: now, 2:

@@ -233,6 +233,8 @@ static const char *const MIGRATIONS[] = {
     CS_MIGRATION_12,
     /* 13: an index of the open alerts; see store_backend.h. */
     CS_MIGRATION_13,
+    /* 14: when each mark was first made; see store_backend.h. */
+    CS_MIGRATION_14,
 };
 #define N_MIGRATIONS ((int)(sizeof MIGRATIONS / sizeof MIGRATIONS[0]))
 
@@ -504,7 +506,8 @@ static cs_status migrate(pg_store *q, cs_error *err)
                                         "migration to schema 10 (several servers)",
                                         "migration to schema 11 (polyp operating points)",
                                         "migration to schema 12 (training studies)",
-                                        "migration to schema 13 (open alerts index)"};
+                                        "migration to schema 13 (open alerts index)",
+                                        "migration to schema 14 (marks' first time)"};
     _Static_assert(sizeof names / sizeof names[0] == N_MIGRATIONS, "a name per migration");
     for (int v = version; v < N_MIGRATIONS && r == CS_OK; v++) {
         if ((r = pg_begin(q, &in_tx, err)) != CS_OK ||

@@ -556,10 +556,11 @@ cs_status pg_mark_set(cs_store *s, const char *study, const cs_mark_rec *m, cs_c
     if (r != CS_OK || *out != CS_CHANGE_OK)
         goto fail;
     if ((r = pg_run(q,
-                    "INSERT INTO marks (study, kind, key, value, seq, set_by, at_ms)"
-                    " VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (study, kind, key)"
+                    "INSERT INTO marks (study, kind, key, value, seq, set_by, at_ms, first_at_ms)"
+                    " VALUES ($1, $2, $3, $4, $5, $6, $7, $7) ON CONFLICT (study, kind, key)"
                     " DO UPDATE SET value = EXCLUDED.value, seq = EXCLUDED.seq,"
-                    " set_by = EXCLUDED.set_by, at_ms = " CS_MARK_AT_MS_ON_UPDATE,
+                    " set_by = EXCLUDED.set_by, at_ms = EXCLUDED.at_ms,"
+                    " first_at_ms = " CS_MARK_FIRST_AT_MS_ON_UPDATE,
                     NULL, err, pg_text(study), pg_text(m->kind), pg_text(m->key), pg_text(m->value),
                     pg_i64(m->seq), pg_text(m->by), pg_i64(m->at_ms))) != CS_OK)
         goto fail;
@@ -608,6 +609,7 @@ static void read_mark(const PGresult *res, int row, void *out)
     o->seq = pg_col_i64(res, row, 3);
     pg_col_text(res, row, 4, o->by, sizeof o->by);
     o->at_ms = pg_col_i64(res, row, 5);
+    o->first_at_ms = pg_col_i64(res, row, 6);
 }
 
 cs_status pg_marks_list(cs_store *s, const char *study, cs_mark_rec **out, size_t *n, cs_error *err)
@@ -615,7 +617,7 @@ cs_status pg_marks_list(cs_store *s, const char *study, cs_mark_rec **out, size_
     void *v = NULL;
     cs_status r =
         list_query(PGQ(s),
-                   "SELECT kind, key, value, seq, set_by, at_ms FROM marks"
+                   "SELECT kind, key, value, seq, set_by, at_ms, first_at_ms FROM marks"
                    " WHERE study = $1 ORDER BY kind, key",
                    PG_ARGS(pg_text(study)), read_mark, sizeof **out, &v, n, "list marks", err);
     *out = v;

@@ -258,6 +258,8 @@ static const char *const MIGRATIONS[] = {
     CS_MIGRATION_12,
     /* 13: an index of the open alerts; see store_backend.h. */
     CS_MIGRATION_13,
+    /* 14: when each mark was first made; see store_backend.h. */
+    CS_MIGRATION_14,
 };
 #define N_MIGRATIONS ((int)(sizeof MIGRATIONS / sizeof MIGRATIONS[0]))
 

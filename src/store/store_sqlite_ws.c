@@ -595,12 +595,13 @@ cs_status sq_mark_set(cs_store *s, const char *study, const cs_mark_rec *m, cs_c
     if (r != CS_OK || (r = check_open(q, study, out, err)) != CS_OK || *out != CS_CHANGE_OK)
         goto fail;
     if ((r = run(q,
-                 "INSERT INTO marks (study, kind, key, value, seq, set_by, at_ms)"
-                 " VALUES (?,?,?,?,?,?,?) ON CONFLICT (study, kind, key)"
+                 "INSERT INTO marks (study, kind, key, value, seq, set_by, at_ms, first_at_ms)"
+                 " VALUES (?,?,?,?,?,?,?,?) ON CONFLICT (study, kind, key)"
                  " DO UPDATE SET value = excluded.value, seq = excluded.seq,"
-                 " set_by = excluded.set_by, at_ms = " CS_MARK_AT_MS_ON_UPDATE,
+                 " set_by = excluded.set_by, at_ms = excluded.at_ms,"
+                 " first_at_ms = " CS_MARK_FIRST_AT_MS_ON_UPDATE,
                  NULL, err, sq_text(study), sq_text(m->kind), sq_text(m->key), sq_text(m->value),
-                 sq_i64(m->seq), sq_text(m->by), sq_i64(m->at_ms))) != CS_OK)
+                 sq_i64(m->seq), sq_text(m->by), sq_i64(m->at_ms), sq_i64(m->at_ms))) != CS_OK)
         goto fail;
     r = commit(q, &in_tx, err);
 fail:
@@ -648,6 +649,7 @@ static void read_mark(sqlite3_stmt *st, void *out)
     o->seq = sqlite3_column_int64(st, 3);
     text(st, 4, o->by, sizeof o->by);
     o->at_ms = sqlite3_column_int64(st, 5);
+    o->first_at_ms = sqlite3_column_int64(st, 6);
 }
 
 cs_status sq_marks_list(cs_store *s, const char *study, cs_mark_rec **out, size_t *n, cs_error *err)
@@ -658,7 +660,7 @@ cs_status sq_marks_list(cs_store *s, const char *study, cs_mark_rec **out, size_
     *n = 0;
     pthread_mutex_lock(&q->lock);
     cs_status r = prep(q,
-                       "SELECT kind, key, value, seq, set_by, at_ms FROM marks"
+                       "SELECT kind, key, value, seq, set_by, at_ms, first_at_ms FROM marks"
                        " WHERE study = ? ORDER BY kind, key",
                        &st, err);
     if (r == CS_OK)

@@ -189,7 +189,22 @@ expect_code 400 "an unknown grade"
 as reader GET "/api/v1/studies/$STUDY/marks"
 [ "$(json_get "$T/body" 'd["landmarks"]["first_caecal"]["seq"], d["cleansing"]["left_colon"]["grade"]')" = "(120, 'good')" ] ||
     fail "marks: $(cat "$T/body")"
-ok "landmarks and cleansing grades"
+FIRST_LM=$(json_get "$T/body" 'd["landmarks"]["first_caecal"]["at_ms"]')
+# moved by someone else: the marks name that marking (who and when), and
+# keep when it was first marked (the boosters count from it)
+login cons
+as cons PUT "/api/v1/studies/$STUDY/landmarks/first_caecal" -d '{"seq": 121}'
+expect_code 200 "a landmark moved"
+as reader GET "/api/v1/studies/$STUDY/marks"
+json_get "$T/body" 'd["landmarks"]["first_caecal"]' >"$T/lm"
+python3 - "$T/lm" "$FIRST_LM" <<'PY' || fail "a moved landmark's marks: $(cat "$T/lm")"
+import ast, sys
+m = ast.literal_eval(open(sys.argv[1]).read())
+first = int(sys.argv[2])
+assert m["seq"] == 121 and m["by"] == "cons", m
+assert m["first_at_ms"] == first and m["at_ms"] >= first, m
+PY
+ok "landmarks and cleansing grades; a moved landmark names its mover and its time, and keeps its first time"
 
 # The imported study gets its patient: a report is signed only with one.
 http PUT "/api/v1/studies/$STUDY/patient" -H "Authorization: Bearer $ADMIN_TOKEN" -d "{$PATIENT_EPISODE}"

@@ -292,7 +292,7 @@ export function createFindingsPanel({ source, getSeq, seek, onChange, readOnly, 
         } catch (e) { toast(errorText(e), 'error'); }
       });
       const value = m
-        ? h('button.linklike', { type: 'button', testid: `landmark-${kind}`, title: `${m.by || ''} ${fmtTime(m.at_ms)}` }, `frame ${m.seq}`)
+        ? h('button.linklike', { type: 'button', testid: `landmark-${kind}`, title: `${m.by || ''} ${fmtTime(m.at_ms)}${m.first_at_ms && m.first_at_ms !== m.at_ms ? ` (first marked ${fmtTime(m.first_at_ms)})` : ''}` }, `frame ${m.seq}`)
         : h('span.muted', { testid: `landmark-${kind}` }, 'not set');
       if (m) value.addEventListener('click', () => seek(m.seq));
       const row = h('div.lm-row', h('span.lm-title', title), value, set);

@@ -332,8 +332,9 @@ static enum MHD_Result marks_answer(const cs_api *api, struct MHD_Connection *c,
     for (size_t i = 0; i < n; i++) {
         if (strcmp(ms[i].kind, "landmark") == 0)
             json_object_set_new(lm, ms[i].key,
-                                json_pack("{s:I, s:s, s:I}", "seq", (json_int_t)ms[i].seq, "by",
-                                          ms[i].by, "at_ms", (json_int_t)ms[i].at_ms));
+                                json_pack("{s:I, s:s, s:I, s:I}", "seq", (json_int_t)ms[i].seq,
+                                          "by", ms[i].by, "at_ms", (json_int_t)ms[i].at_ms,
+                                          "first_at_ms", (json_int_t)ms[i].first_at_ms));
         else
             json_object_set_new(cl, ms[i].key,
                                 json_pack("{s:s, s:s, s:I}", "grade", ms[i].value, "by", ms[i].by,

@@ -157,7 +157,7 @@ cs_status cs_care_facts_of(cs_care *c, const cs_study_rec *sr, cs_care_facts *f,
             if (strcmp(marks[i].kind, "landmark") == 0 &&
                 strcmp(marks[i].key, LANDMARKS[k].key) == 0)
                 *(int64_t *)(void *)((char *)f + LANDMARKS[k].off) =
-                    marks[i].at_ms > 0 ? marks[i].at_ms : 1;
+                    marks[i].first_at_ms > 0 ? marks[i].first_at_ms : 1;
     free(marks);
     return CS_OK;
 }

@@ -299,10 +299,11 @@ static void a_schema_2_database_migrates_and_back_fills_the_counters(void **stat
     add_frames(f.s, "a", 0, 64, 0);
     add_frames(f.s, "b", 0, 10, 1);
     cs_store_close(f.s);
-    /* Undo the later migrations first (schema 12: training studies;
+    /* Undo the later migrations first (schema 14: marks' first time; 12: training studies;
      * 11: polyp operating points; 10: several servers; 9: addenda; 8: reading time; 7: the PACS export
      * queue; 6: reader training). */
-    fx_sql(&f, "ALTER TABLE studies DROP COLUMN purpose; ALTER TABLE frames DROP COLUMN polyp_crc;"
+    fx_sql(&f, "ALTER TABLE marks DROP COLUMN first_at_ms;"
+               "ALTER TABLE studies DROP COLUMN purpose; ALTER TABLE frames DROP COLUMN polyp_crc;"
                "ALTER TABLE frames DROP COLUMN polyp_threshold; DROP TABLE ingest_claims; DROP "
                "TABLE upload_leases; DROP TABLE login_limits;"
                "DROP TABLE report_addenda; DROP TABLE reading_time; DROP TABLE pacs_exports;"

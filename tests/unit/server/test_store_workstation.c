@@ -710,6 +710,39 @@ static cs_mark_rec mark(const char *kind, const char *key, const char *value, in
     return m;
 }
 
+/* Schema 14: a mark stored before it keeps its time as first_at_ms, so
+ * the boosters of a study marked before the upgrade do not move. */
+static void marks_before_schema_14_keep_their_first_time(void **state)
+{
+    fx *f = *state;
+    cs_error e = {0};
+    cs_change_outcome out;
+    add_study(f->s, "s", 1);
+    cs_mark_rec m = mark("landmark", "first_duodenal", "", 40);
+    assert_int_equal(cs_store_mark_set(f->s, "s", &m, &out, &e), CS_OK);
+    cs_store_close(f->s);
+    f->s = NULL;
+    fx_sql(f, "ALTER TABLE marks DROP COLUMN first_at_ms; DELETE FROM schema_version WHERE version "
+              "> 13;");
+    assert_int_equal(fx_open_store(f, &f->s, &e), CS_OK);
+    assert_int_equal(fx_sql_scalar(f, "SELECT MAX(version) FROM schema_version"),
+                     CS_STORE_SCHEMA_VERSION);
+    cs_mark_rec *v = NULL;
+    size_t n = 0;
+    assert_int_equal(cs_store_marks_list(f->s, "s", &v, &n, &e), CS_OK);
+    assert_int_equal(n, 1);
+    assert_int_equal(v[0].at_ms, 9040);
+    assert_int_equal(v[0].first_at_ms, 9040);
+    free(v);
+    m.seq = 41; /* moved after the upgrade: the first time stays */
+    m.at_ms = 70000;
+    assert_int_equal(cs_store_mark_set(f->s, "s", &m, &out, &e), CS_OK);
+    assert_int_equal(cs_store_marks_list(f->s, "s", &v, &n, &e), CS_OK);
+    assert_int_equal(v[0].at_ms, 70000);
+    assert_int_equal(v[0].first_at_ms, 9040);
+    free(v);
+}
+
 static cs_report_rec report(const char *study, const char *state, const char *content)
 {
     cs_report_rec r;
@@ -750,12 +783,15 @@ static void marks_are_one_per_key_and_replaced(void **state)
     assert_string_equal(v[0].value, "fair");
     assert_int_equal(v[0].seq, -1);
     assert_int_equal(v[0].at_ms, 60000);
+    assert_int_equal(v[0].first_at_ms, 60000); /* a grade's follows its edits */
     assert_string_equal(v[1].key, "first_caecal");
     assert_int_equal(v[1].seq, 120);
+    /* who moved it and when: one marking, not bob's name on ann's time */
     assert_string_equal(v[1].by, "bob");
+    assert_int_equal(v[1].at_ms, 50000);
     /* a landmark keeps the time it was first marked (the boosters count
      * from it: a correction must not put them off) */
-    assert_int_equal(v[1].at_ms, 9100);
+    assert_int_equal(v[1].first_at_ms, 9100);
     free(v);
     assert_int_equal(cs_store_mark_delete(f->s, "s", "landmark", "first_caecal", &out, &e), CS_OK);
     assert_int_equal(out, CS_CHANGE_OK);
@@ -1068,6 +1104,7 @@ int main(void)
         T(the_audit_log_refuses_update_and_delete),
         T(findings_are_versioned_and_keep_every_snapshot),
         T(marks_are_one_per_key_and_replaced),
+        T(marks_before_schema_14_keep_their_first_time),
         T(report_saves_are_versioned_and_keep_the_old_ones),
         T(a_signed_report_locks_the_study),
         T(the_clinical_record_round_trips),
