@@ -101,6 +101,12 @@ static void failures_stay_due_and_a_send_marks_only_its_own_request(void **state
     assert_string_equal(got.state, "sent");
     assert_int_equal(got.instances_sent, 2);
     assert_int_equal(got.sent_at_ms, 9000);
+    /* A resend queued: the last completed send is still what the PACS
+     * holds (docs/api.md), until the resend completes. */
+    assert_int_equal(cs_store_pacs_enqueue(f->s, "s1", "admin", 10000, &out, &again, &e), CS_OK);
+    assert_string_equal(again.state, "queued");
+    assert_int_equal(again.instances_sent, 2);
+    assert_int_equal(again.sent_at_ms, 9000);
 }
 
 /* Two workers (two servers on one database) read the same due export:
