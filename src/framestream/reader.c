@@ -30,7 +30,13 @@ struct cs_fs_reader {
     uint64_t index;
     int64_t time_us;
     uint32_t plen;
-    size_t nested_from; /* where the scan for a record inside it resumes */
+    /* The scan of its claimed payload for its true end (nested_record):
+     * where it resumes, the CRC-32C of the payload from hlen up to
+     * nested_crc_to (kept, so each byte is summed once), and whether a
+     * candidate end failed, which ends the scan for this record. */
+    size_t nested_from, nested_crc_to;
+    uint32_t nested_crc;
+    bool nested_done;
     /* A region being skipped, reported once the next record header
      * validates or the stream ends; its reason is the first failure. */
     bool pend;
@@ -295,33 +301,44 @@ static cs_status record_header(cs_fs_reader *r, cs_fs_event *ev, bool *done)
         fail_record(r, CS_ERR_TOO_LARGE, what);
         return CS_OK;
     }
-    r->nested_from = r->hlen;
+    r->nested_from = r->nested_crc_to = r->hlen;
+    r->nested_crc = 0;
+    r->nested_done = false;
     r->state = ST_PAYLOAD;
     return CS_OK;
 }
 
 /* ST_PAYLOAD: does the record at p end before its payload_len says? The
- * offset (from p) of the first whole, intact record (both CRCs passing)
- * inside its claimed payload, among the `have` bytes held, that the record
- * runs into: the four bytes before it are the CRC-32C of the record's
- * payload up to them, so the record is whole with a shorter payload and
- * its payload_len lies (a writer's bug); 0 when there is none yet. A
- * payload that merely holds a record (docs/frame-stream.md: an intact
- * record is taken whole) does not end in its CRC there. Candidates are
- * scanned in order, each once: the scan stops at the first one that would
- * fit in the payload but is not wholly held yet (r->nested_from), so the
- * same record is found whatever the chunks, live or at the end. */
+ * offset (from p) of a whole, intact record (both CRCs passing) inside its
+ * claimed payload, among the `have` bytes held, that the record runs
+ * into: the four bytes before it are the CRC-32C of the record's payload
+ * up to them, so the record is whole with a shorter payload and its
+ * payload_len lies (a writer's bug); 0 when there is none (yet). A payload
+ * that merely holds a record (docs/frame-stream.md: an intact record is
+ * taken whole) does not end in its own CRC there.
+ *
+ * Candidates (a magic and a valid header that fits in the payload) are
+ * checked in order, the cheap test first: the payload's CRC up to the
+ * candidate is summed once, as the scan moves on. The first candidate
+ * that the payload's CRC points at decides, intact or not: the scan for
+ * this record ends there (honest payloads reach it by a 2^-32 chance), so
+ * the work stays linear in the bytes held. The scan waits at a candidate
+ * whose bytes are not all held yet (r->nested_from), so the same record
+ * is found whatever the chunks, live or at the end of the stream. */
 static size_t nested_record(cs_fs_reader *r, const uint8_t *p, size_t have)
 {
     const size_t end = r->hlen + (size_t)r->plen; /* the claimed payload's end */
     const size_t held = have < end ? have : end;
     size_t i = r->nested_from;
+    if (r->nested_done)
+        return 0;
     for (;; i++) {
         i = scan_magic(p, i, held);
         if (i + 8 > held) /* no magic, or one too near the end to read */
             break;
         size_t hl = get16(p + i + 4);
-        if (hl < CS_FS_RECORD_HEADER_SIZE || hl > CS_FS_RECORD_HEADER_MAX || i + hl > end)
+        if (i < r->hlen + 4 || hl < CS_FS_RECORD_HEADER_SIZE || hl > CS_FS_RECORD_HEADER_MAX ||
+            i + hl > end)
             continue;
         if (i + hl > held)
             break;
@@ -330,11 +347,17 @@ static size_t nested_record(cs_fs_reader *r, const uint8_t *p, size_t have)
         uint32_t pl = get32(p + i + 24);
         if (pl > r->max_payload || i + hl + (size_t)pl + 4 > end)
             continue; /* runs past the payload: not a record inside it */
+        /* i only grows (across calls too): sum the payload up to i - 4 */
+        r->nested_crc = cs_crc32c(r->nested_crc, p + r->nested_crc_to, i - 4 - r->nested_crc_to);
+        r->nested_crc_to = i - 4;
+        if (r->nested_crc != get32(p + i - 4))
+            continue;
         if (i + hl + (size_t)pl + 4 > held)
             break;
-        if (cs_crc32c(0, p + i + hl, pl) == get32(p + i + hl + pl) && i >= r->hlen + 4 &&
-            cs_crc32c(0, p + r->hlen, i - 4 - r->hlen) == get32(p + i - 4))
+        if (cs_crc32c(0, p + i + hl, pl) == get32(p + i + hl + pl))
             return i;
+        r->nested_done = true; /* the payload's CRC pointed at a damaged record */
+        return 0;
     }
     /* at the end of the stream nothing more arrives: the rest is read */
     r->nested_from = i < held ? i : held;
@@ -354,8 +377,7 @@ static cs_status record_payload(cs_fs_reader *r, cs_fs_event *ev, bool *done)
          * would otherwise hold back every record behind it (up to the
          * payload cap) until the stream ends. */
         char what[120];
-        snprintf(what, sizeof what,
-                 "payload length %lu lies: an intact record (frame %llu) starts at %llu",
+        snprintf(what, sizeof what, "payload length %lu lies: frame %llu starts intact at %llu",
                  (unsigned long)r->plen, (unsigned long long)get64(p + nested + 8),
                  (unsigned long long)(here(r) + nested));
         fail_record(r, CS_ERR_CORRUPT, what);

@@ -454,7 +454,7 @@ static void lying_payload_length_swallows_no_record(void **state)
         assert_true(d->has_index);
         assert_int_equal(d->index, s.index[k]);
         char want[96];
-        snprintf(want, sizeof want, "lies: an intact record (frame %llu) starts at %zu",
+        snprintf(want, sizeof want, "lies: frame %llu starts intact at %zu",
                  (unsigned long long)s.index[k + 1], s.off[k + 1]);
         assert_int_equal(d->status, CS_ERR_CORRUPT);
         if (!strstr(d->reason, want))
@@ -468,6 +468,42 @@ static void lying_payload_length_swallows_no_record(void **state)
                 assert_int_equal(again.e[i].len, l.e[i].len);
                 assert_string_equal(again.e[i].reason, l.e[i].reason);
             }
+        }
+    }
+}
+
+/* A lying length whose true end is followed by a damaged record (its
+ * header passes, its payload CRC does not): that candidate decides, the
+ * scan for the lie ends there, and the lying record waits for its length
+ * or the end as before; at the end every intact record is still read, and
+ * the events are the same whatever the chunks. */
+static void lying_payload_length_before_a_damaged_record(void **state)
+{
+    (void)state;
+    static stream s, bad;
+    static evlist l, again;
+    sb_standard(&s, 8);
+    const int k = 2;
+    bad = s;
+    uint8_t *h = bad.buf + s.off[k];
+    uint32_t plen = (uint32_t)(h[24] | h[25] << 8 | h[26] << 16 | (uint32_t)h[27] << 24);
+    cs_fs_encode_record_header(h, s.index[k], 1700000000000000 + (int64_t)s.index[k] * 250000,
+                               (uint16_t)(k % 3 == 2 ? 0x8001 : 0), plen + 5000);
+    bad.buf[s.off[k + 1] + s.size[k + 1] - 1] ^= 0x40; /* record k + 1's payload CRC */
+    read_all(bad.buf, bad.len, 61, NULL, &l);
+    assert_int_equal(l.n, 1 + s.n);
+    assert_records(&l, 1, &s, 0, k);
+    assert_int_equal(l.e[1 + k].status, CS_ERR_TRUNCATED); /* found at the end */
+    assert_int_equal(l.e[1 + k].len, s.size[k]);
+    assert_int_equal(l.e[2 + k].status, CS_ERR_CHECKSUM);
+    assert_records(&l, k + 3, &s, k + 2, s.n);
+    for (size_t chunk = 1; chunk <= bad.len; chunk = chunk * 3 + 2) {
+        read_all(bad.buf, bad.len, chunk, NULL, &again);
+        assert_int_equal(again.n, l.n);
+        for (int i = 0; i < l.n; i++) {
+            assert_int_equal(again.e[i].status, l.e[i].status);
+            assert_int_equal(again.e[i].len, l.e[i].len);
+            assert_string_equal(again.e[i].reason, l.e[i].reason);
         }
     }
 }
@@ -761,6 +797,7 @@ int main(void)
         cmocka_unit_test(truncated_tail_is_reported_as_truncated),
         cmocka_unit_test(lying_payload_length_swallows_no_record),
         cmocka_unit_test(lying_payload_length_holds_back_no_live_record),
+        cmocka_unit_test(lying_payload_length_before_a_damaged_record),
         cmocka_unit_test(reading_can_start_mid_file),
         cmocka_unit_test(zero_length_payload_round_trips),
         cmocka_unit_test(payload_with_magic_is_one_record),
