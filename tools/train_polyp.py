@@ -2424,20 +2424,23 @@ def write_labels(folder, rows):
         f.write("file,polyp\n" + "".join(f"{name},{v}\n" for name, v in rows))
 
 
-def write_heldout(shared, out, seed):
+def write_heldout(shared, out, seed, fold=4):
     """The shipped model's held-out material as a folder `capscreen eval
     --finding polyp --masks` reads: Kvasir-SEG fold 4 (positives, with
     masks) and the held-out WCEBleedGen groups (negatives), as symbolic
     links, and labels.csv. The same splits as training (same seed, the
     cache's order: files sorted by name). Beside it, `folds0-3`: the
     Kvasir-SEG frames the shipped model trained on, the same way (the
-    outline rule was chosen on them). Returns the three counts."""
+    outline rule was chosen on them). Another `fold` (0-3): that fold's
+    frames as the positives, for a network that held it out (--evaluate
+    A,B,C --fold F --out), and no `folds0-3`. Returns the three counts
+    (the last 0 then)."""
     kv = sorted(read_csv(os.path.join(shared, "kvasir-seg", "labels.csv")), key=lambda r: r["file"])
     wc = sorted(read_csv(os.path.join(shared, "wcebleedgen", "labels.csv")), key=lambda r: r["file"])
     kfold = group_split(np.array([int(r["group"]) for r in kv]), 5, seed)
     wpart = group_split(np.array([int(r["group"]) for r in wc]), 5, seed + 1)
-    train = os.path.join(out, "folds0-3")
-    for d in (out, train):
+    train = os.path.join(out, "folds0-3") if fold == 4 else None
+    for d in (out, train) if train else (out,):
         for sub in ("frames", "masks"):
             os.makedirs(os.path.join(d, sub), exist_ok=True)
 
@@ -2448,19 +2451,22 @@ def write_heldout(shared, out, seed):
 
     rows, train_rows = [], []
     for r, f in zip(kv, kfold):
-        d = out if f == 4 else train
+        if f != fold and not train:
+            continue
+        d = out if f == fold else train
         link(os.path.join(shared, "kvasir-seg", "images", r["file"]),
              os.path.join(d, "frames", r["file"]))
         link(os.path.join(shared, "kvasir-seg", "masks", r["file"]),
              os.path.join(d, "masks", r["file"]))
-        (rows if f == 4 else train_rows).append((r["file"], 1))
+        (rows if f == fold else train_rows).append((r["file"], 1))
     for r, p in zip(wc, wpart):
         if p == 0:
             link(os.path.join(shared, "wcebleedgen", "images", r["file"]),
                  os.path.join(out, "frames", r["file"]))
             rows.append((r["file"], 0))
     write_labels(out, rows)
-    write_labels(train, train_rows)
+    if train:
+        write_labels(train, train_rows)
     return sum(v for _, v in rows), sum(1 - v for _, v in rows), len(train_rows)
 
 
@@ -2527,7 +2533,8 @@ def main():
                          "weights are --out's)")
     ap.add_argument("--fold", type=int, default=4, choices=range(5),
                     help="with --evaluate: the Kvasir-SEG fold held out (default 4, the "
-                         "final model's); the weights must not have trained on it")
+                         "final model's); the weights must not have trained on it; with "
+                         "--write-heldout: the fold written as the positives")
     ap.add_argument("--seed", type=int, default=13)
     ap.add_argument("--train-seed", type=int, default=None,
                     help="seed of the final model's initial weights and sample order only "
@@ -2611,7 +2618,8 @@ def main():
     ap.add_argument("--write-heldout", metavar="DIR",
                     help="only write the held-out frames (links), masks and labels.csv for "
                          "capscreen eval --finding polyp --masks, and the folders the outline "
-                         "rule was chosen on (DIR/folds0-3, DIR/pasted-*), then stop")
+                         "rule was chosen on (DIR/folds0-3, DIR/pasted-*), then stop; with "
+                         "--fold F (0-3), fold F's frames as the positives and nothing beside")
     ap.add_argument("--evaluate", metavar="WEIGHTS",
                     help="train nothing: score the network of a weights file on the shipped "
                          "model's held-out material (Kvasir-SEG fold 4, held-out capsule "
@@ -2642,8 +2650,9 @@ def main():
             check_crop_gate(a.crop_gate)
         except ValueError as e:
             ap.error(f"--crop-gate: {e}")
-    if a.fold != 4 and not a.evaluate:
-        ap.error("--fold goes with --evaluate (training holds out fold 4 for the final model)")
+    if a.fold != 4 and not (a.evaluate or a.write_heldout):
+        ap.error("--fold goes with --evaluate or --write-heldout (training holds out fold 4 "
+                 "for the final model)")
     if a.input_side not in INPUT_SIDES:
         ap.error("--input-side takes a multiple of 16 from 64 to 160")
     set_input_side(a.input_side)
@@ -2781,9 +2790,11 @@ def main():
                 ("" if a.crop_gate is None else f", crop gate {a.crop_gate:g} (version 4)"))
         return 0
     if a.write_heldout:
-        npos, nneg, nsel = write_heldout(a.shared, a.write_heldout, a.seed)
-        log(f"wrote {a.write_heldout}: {npos} Kvasir-SEG fold-4 frames with masks, "
+        npos, nneg, nsel = write_heldout(a.shared, a.write_heldout, a.seed, a.fold)
+        log(f"wrote {a.write_heldout}: {npos} Kvasir-SEG fold-{a.fold} frames with masks, "
             f"{nneg} held-out capsule frames, labels.csv")
+        if a.fold != 4:  # the outline sets are the shipped model's (fold 4)
+            return 0
         counts = write_outline_sets(build_cache(a.shared, a.cache), a.write_heldout, a.seed)
         log(f"and beside them: folds0-3 ({nsel} frames), " +
             ", ".join(f"{k} ({v} frames)" for k, v in counts.items()))

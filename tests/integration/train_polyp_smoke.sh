@@ -400,8 +400,33 @@ if /usr/bin/python3 "$CS_SOURCE_DIR/tools/train_polyp.py" --smoke --shared "$CS_
     >/dev/null 2>"$T/fold.err"; then
     fail "--fold without --evaluate was accepted"
 fi
-grep -q -- "--fold goes with --evaluate" "$T/fold.err" || fail "no clear error: $(cat "$T/fold.err")"
+grep -q -- "--fold goes with --evaluate or --write-heldout" "$T/fold.err" || fail "no clear error: $(cat "$T/fold.err")"
 ok "a second draw keeps the held-out split; copy-filled negatives train"
+
+# --write-heldout DIR --fold F: fold F's Kvasir-SEG frames (by the training
+# split) with their masks as the positives, the held-out capsule frames as
+# the negatives, for `capscreen eval --masks` with a network that held F out
+/usr/bin/python3 "$CS_SOURCE_DIR/tools/train_polyp.py" --shared "$CS_SHARED_DIR/data" \
+    --cache "$T/cache" --metrics "$T/wh.json" --write-heldout "$T/wh2" --fold 2 >/dev/null 2>"$T/wh.err" \
+    || die "--write-heldout --fold 2 failed: $(tail -3 "$T/wh.err")"
+/usr/bin/python3 - "$T/wh2" "$CS_SHARED_DIR/data" "$CS_SOURCE_DIR/tools" <<'PY' || fail "--write-heldout --fold 2 wrote the wrong folder"
+import csv, os, sys
+d, shared = sys.argv[1], sys.argv[2]
+sys.path.insert(0, sys.argv[3])
+import numpy as np
+import train_polyp as tp
+kv = sorted(tp.read_csv(os.path.join(shared, "kvasir-seg", "labels.csv")), key=lambda r: r["file"])
+fold = tp.group_split(np.array([int(r["group"]) for r in kv]), 5, 13)
+want = sorted(r["file"] for r, f in zip(kv, fold) if f == 2)
+rows = list(csv.DictReader(open(os.path.join(d, "labels.csv"))))
+pos = sorted(r["file"] for r in rows if r["polyp"] == "1")
+neg = [r["file"] for r in rows if r["polyp"] == "0"]
+assert pos == want and len(pos) > 0, (len(pos), len(want))
+assert sorted(os.listdir(os.path.join(d, "masks"))) == want
+assert len(neg) > 0 and all(os.path.exists(os.path.join(d, "frames", f)) for f in pos + neg)
+assert not os.path.exists(os.path.join(d, "folds0-3")), "fold 4's training folder written for fold 2"
+PY
+ok "--write-heldout --fold 2 writes that fold's frames and masks and the held-out capsule frames"
 
 # draws of a cross-validation fold: --train-seed redraws fold F's model
 # (seed + 100 + F), --fold-weights keeps it, and --evaluate A,B --fold F
