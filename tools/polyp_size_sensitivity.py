@@ -150,12 +150,9 @@ def main():
         ap.error("--topk takes 1 to 64 (the engine's CS_POLYP_MAX_TOPK)")
     centre = tp.PASTE_CENTRE
     if a.paste_centre is not None:
-        try:
-            centre = tuple(float(v) for v in a.paste_centre.split(","))
-        except ValueError:
-            centre = ()
-        if len(centre) != 2 or not 0.1 <= centre[0] < centre[1] <= 0.9:
-            ap.error("--paste-centre takes LO,HI with 0.1 <= LO < HI <= 0.9")
+        centre = tp.share_range(a.paste_centre, 0.1, 0.9)
+    if centre is None:
+        ap.error("--paste-centre takes LO,HI with 0.1 <= LO < HI <= 0.9")
     if a.topk is not None and a.score != "engine":
         ap.error("--topk and --score are separate questions: ask one at a time")
     torch.set_num_threads(1)

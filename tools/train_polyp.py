@@ -2286,6 +2286,16 @@ ENSEMBLES = (ENSEMBLE_VERSION, CROP_ENSEMBLE_VERSION)
 MAX_MEMBERS = 4  # the engine's CS_POLYP_MAX_MEMBERS
 
 
+def share_range(text, lo, hi):
+    """'LO,HI' as two floats with lo <= LO < HI <= hi (shares of a frame
+    side), or None: an option's value, its limits the option's own."""
+    try:
+        pair = tuple(float(v) for v in text.split(","))
+    except ValueError:
+        return None
+    return pair if len(pair) == 2 and lo <= pair[0] < pair[1] <= hi else None
+
+
 def check_crop_gate(gate):
     """A version-4 file's crop gate as a float32, refused outside [0, 1)."""
     g32 = struct.unpack("<f", struct.pack("<f", gate))[0]
@@ -2659,13 +2669,10 @@ def main():
     WIDTHS = tuple(int(v) for v in a.widths.split(","))
     LIGHT_SHARE, CAPSULE_ZOOM = a.light_share, a.capsule_zoom
     PASTE_NEGATIVES, KVASIR_BACKGROUND = a.paste_negatives, a.kvasir_background
-    try:
-        PASTE_SIDE = tuple(float(v) for v in a.paste_side.split(","))
-    except ValueError:
-        PASTE_SIDE = ()
     # below 0.08 a polyp's label may cover under the 4 heatmap cells that make
     # a frame positive; above 0.6 the cutout with its margin may not fit
-    if len(PASTE_SIDE) != 2 or not 0.08 <= PASTE_SIDE[0] < PASTE_SIDE[1] <= 0.6:
+    PASTE_SIDE = share_range(a.paste_side, 0.08, 0.6)
+    if PASTE_SIDE is None:
         ap.error("--paste-side takes LO,HI with 0.08 <= LO < HI <= 0.6")
     CAPSULE_NEGATIVES = a.capsule_negatives
     KVASIR_INPAINTED = a.kvasir_inpainted

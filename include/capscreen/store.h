@@ -492,7 +492,8 @@ typedef struct cs_mark_rec {
     int64_t at_ms;        /* and when */
     /* When the mark was first made: a landmark set again keeps it (the
      * care loop's boosters count from it), a cleansing grade takes its
-     * latest edit's time (= at_ms). Listed only; set from at_ms. */
+     * latest edit's time (= at_ms). Listed only; set from at_ms (a row
+     * an older server wrote lists its at_ms). */
     int64_t first_at_ms;
 } cs_mark_rec;
 

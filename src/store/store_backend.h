@@ -68,6 +68,13 @@ void cs_basis_end(cs_basis *b, char hex[CS_REPORT_BASIS_HEX]);
 #define CS_MARK_FIRST_AT_MS_ON_UPDATE \
     "CASE WHEN marks.kind = 'landmark' THEN marks.first_at_ms ELSE excluded.first_at_ms END"
 
+/* The marks as cs_mark_rec reads them. A row that an older server wrote
+ * beside a migrated database (several servers) has first_at_ms 0: its
+ * at_ms is read instead, so no reader sees a mark first made at 0. */
+#define CS_MARKS_SELECT                            \
+    "SELECT kind, key, value, seq, set_by, at_ms," \
+    " CASE WHEN first_at_ms > 0 THEN first_at_ms ELSE at_ms END FROM marks"
+
 /* 14: when each mark was first made (cs_mark_rec.first_at_ms). Until now
  * a landmark's at_ms held that time while set_by named its latest
  * marker; the time is kept as first_at_ms, and at_ms stays that time

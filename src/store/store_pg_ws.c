@@ -616,9 +616,7 @@ cs_status pg_marks_list(cs_store *s, const char *study, cs_mark_rec **out, size_
 {
     void *v = NULL;
     cs_status r =
-        list_query(PGQ(s),
-                   "SELECT kind, key, value, seq, set_by, at_ms, first_at_ms FROM marks"
-                   " WHERE study = $1 ORDER BY kind, key",
+        list_query(PGQ(s), CS_MARKS_SELECT " WHERE study = $1 ORDER BY kind, key",
                    PG_ARGS(pg_text(study)), read_mark, sizeof **out, &v, n, "list marks", err);
     *out = v;
     return r;

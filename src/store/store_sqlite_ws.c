@@ -659,10 +659,7 @@ cs_status sq_marks_list(cs_store *s, const char *study, cs_mark_rec **out, size_
     void *v = NULL;
     *n = 0;
     pthread_mutex_lock(&q->lock);
-    cs_status r = prep(q,
-                       "SELECT kind, key, value, seq, set_by, at_ms, first_at_ms FROM marks"
-                       " WHERE study = ? ORDER BY kind, key",
-                       &st, err);
+    cs_status r = prep(q, CS_MARKS_SELECT " WHERE study = ? ORDER BY kind, key", &st, err);
     if (r == CS_OK)
         r = sq_bind(q, st, err, sq_text(study));
     if (r == CS_OK) {

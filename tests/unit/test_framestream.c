@@ -426,6 +426,34 @@ static void truncated_tail_is_reported_as_truncated(void **state)
 /* A record header that passes its CRC but whose payload_len runs past the
  * end of the stream (a writer's bug, or the end of an upload): the records
  * the false length covers are still read once the stream is finished. */
+/* Record k of sb_standard stream `s`, copied into `bad`, with its
+ * payload_len raised by `extra` and its header CRC made to pass again: a
+ * hub writer's lie. */
+static void lie_about_length(stream *bad, const stream *s, int k, uint32_t extra)
+{
+    *bad = *s;
+    uint8_t *h = bad->buf + s->off[k];
+    uint32_t plen = (uint32_t)(h[24] | h[25] << 8 | h[26] << 16 | (uint32_t)h[27] << 24);
+    cs_fs_encode_record_header(h, s->index[k], 1700000000000000 + (int64_t)s->index[k] * 250000,
+                               (uint16_t)(k % 3 == 2 ? 0x8001 : 0), plen + extra);
+}
+
+/* Stream `b` read in chunks of many sizes gives the events `l` (read in
+ * chunks of 61): status, length and reason each. */
+static void same_events_whatever_the_chunks(const stream *b, const evlist *l)
+{
+    static evlist again;
+    for (size_t chunk = 1; chunk <= b->len; chunk = chunk * 3 + 2) {
+        read_all(b->buf, b->len, chunk, NULL, &again);
+        assert_int_equal(again.n, l->n);
+        for (int i = 0; i < l->n; i++) {
+            assert_int_equal(again.e[i].status, l->e[i].status);
+            assert_int_equal(again.e[i].len, l->e[i].len);
+            assert_string_equal(again.e[i].reason, l->e[i].reason);
+        }
+    }
+}
+
 /* A record whose header passes but whose payload_len lies (a writer's bug)
  * fails alone: the intact records its false length covers are read. It
  * fails as soon as the record behind its true end is held whole
@@ -436,14 +464,10 @@ static void lying_payload_length_swallows_no_record(void **state)
 {
     (void)state;
     static stream s, bad;
-    static evlist l, again;
+    static evlist l;
     sb_standard(&s, 8);
     for (int k = 1; k < s.n - 1; k++) { /* the last holds a record: read when it fails */
-        bad = s;
-        uint8_t *h = bad.buf + s.off[k];
-        uint32_t plen = (uint32_t)(h[24] | h[25] << 8 | h[26] << 16 | (uint32_t)h[27] << 24);
-        cs_fs_encode_record_header(h, s.index[k], 1700000000000000 + (int64_t)s.index[k] * 250000,
-                                   (uint16_t)(k % 3 == 2 ? 0x8001 : 0), plen + 5000);
+        lie_about_length(&bad, &s, k, 5000);
         read_all(bad.buf, bad.len, 61, NULL, &l);
         assert_int_equal(l.n, 1 + s.n);
         assert_records(&l, 1, &s, 0, k);
@@ -460,15 +484,7 @@ static void lying_payload_length_swallows_no_record(void **state)
         if (!strstr(d->reason, want))
             fail_msg("reason '%s' does not say '%s'", d->reason, want);
         assert_records(&l, k + 2, &s, k + 1, s.n);
-        for (size_t chunk = 1; chunk <= bad.len; chunk = chunk * 3 + 2) {
-            read_all(bad.buf, bad.len, chunk, NULL, &again);
-            assert_int_equal(again.n, l.n);
-            for (int i = 0; i < l.n; i++) {
-                assert_int_equal(again.e[i].status, l.e[i].status);
-                assert_int_equal(again.e[i].len, l.e[i].len);
-                assert_string_equal(again.e[i].reason, l.e[i].reason);
-            }
-        }
+        same_events_whatever_the_chunks(&bad, &l);
     }
 }
 
@@ -481,14 +497,10 @@ static void lying_payload_length_before_a_damaged_record(void **state)
 {
     (void)state;
     static stream s, bad;
-    static evlist l, again;
+    static evlist l;
     sb_standard(&s, 8);
     const int k = 2;
-    bad = s;
-    uint8_t *h = bad.buf + s.off[k];
-    uint32_t plen = (uint32_t)(h[24] | h[25] << 8 | h[26] << 16 | (uint32_t)h[27] << 24);
-    cs_fs_encode_record_header(h, s.index[k], 1700000000000000 + (int64_t)s.index[k] * 250000,
-                               (uint16_t)(k % 3 == 2 ? 0x8001 : 0), plen + 5000);
+    lie_about_length(&bad, &s, k, 5000);
     bad.buf[s.off[k + 1] + s.size[k + 1] - 1] ^= 0x40; /* record k + 1's payload CRC */
     read_all(bad.buf, bad.len, 61, NULL, &l);
     assert_int_equal(l.n, 1 + s.n);
@@ -497,15 +509,7 @@ static void lying_payload_length_before_a_damaged_record(void **state)
     assert_int_equal(l.e[1 + k].len, s.size[k]);
     assert_int_equal(l.e[2 + k].status, CS_ERR_CHECKSUM);
     assert_records(&l, k + 3, &s, k + 2, s.n);
-    for (size_t chunk = 1; chunk <= bad.len; chunk = chunk * 3 + 2) {
-        read_all(bad.buf, bad.len, chunk, NULL, &again);
-        assert_int_equal(again.n, l.n);
-        for (int i = 0; i < l.n; i++) {
-            assert_int_equal(again.e[i].status, l.e[i].status);
-            assert_int_equal(again.e[i].len, l.e[i].len);
-            assert_string_equal(again.e[i].reason, l.e[i].reason);
-        }
-    }
+    same_events_whatever_the_chunks(&bad, &l);
 }
 
 /* Live: the stream still open, every record behind a lying length is
@@ -519,11 +523,7 @@ static void lying_payload_length_holds_back_no_live_record(void **state)
     static evlist l;
     sb_standard(&s, 8);
     for (int k = 1; k < s.n - 1; k++) {
-        bad = s;
-        uint8_t *h = bad.buf + s.off[k];
-        uint32_t plen = (uint32_t)(h[24] | h[25] << 8 | h[26] << 16 | (uint32_t)h[27] << 24);
-        cs_fs_encode_record_header(h, s.index[k], 1700000000000000 + (int64_t)s.index[k] * 250000,
-                                   (uint16_t)(k % 3 == 2 ? 0x8001 : 0), plen + 1000000);
+        lie_about_length(&bad, &s, k, 1000000);
         cs_fs_reader *r = NULL;
         assert_int_equal(cs_fs_reader_new(NULL, &r, NULL), CS_OK);
         l.n = 0;

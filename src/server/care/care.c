@@ -156,12 +156,8 @@ cs_status cs_care_facts_of(cs_care *c, const cs_study_rec *sr, cs_care_facts *f,
         for (size_t k = 0; k < sizeof LANDMARKS / sizeof LANDMARKS[0]; k++)
             if (strcmp(marks[i].kind, "landmark") == 0 &&
                 strcmp(marks[i].key, LANDMARKS[k].key) == 0)
-                /* first_at_ms 0: a row an older server wrote beside a
-                 * migrated database (several servers): its at_ms */
                 *(int64_t *)(void *)((char *)f + LANDMARKS[k].off) =
-                    marks[i].first_at_ms > 0 ? marks[i].first_at_ms
-                    : marks[i].at_ms > 0     ? marks[i].at_ms
-                                             : 1;
+                    marks[i].first_at_ms > 0 ? marks[i].first_at_ms : 1;
     free(marks);
     return CS_OK;
 }

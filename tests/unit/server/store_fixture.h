@@ -201,6 +201,20 @@ static inline int64_t fx_sql_scalar(const fx *f, const char *sql)
     return v;
 }
 
+/* Close f's store, undo later migrations by hand (`undo`: their changes and
+ * their schema_version rows) and open it again: those migrations run once
+ * more, up to CS_STORE_SCHEMA_VERSION. */
+static inline void fx_migrate_again(fx *f, const char *undo)
+{
+    cs_error e = {0};
+    cs_store_close(f->s);
+    f->s = NULL;
+    fx_sql(f, undo);
+    assert_int_equal(fx_open_store(f, &f->s, &e), CS_OK);
+    assert_int_equal(fx_sql_scalar(f, "SELECT MAX(version) FROM schema_version"),
+                     CS_STORE_SCHEMA_VERSION);
+}
+
 static inline void fx_study(cs_store *s, const char *id, int64_t created_at)
 {
     cs_study_rec r;
