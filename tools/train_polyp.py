@@ -646,6 +646,70 @@ def colon_context(kind):
     return (kind == KINDS["k"]) | (kind == KINDS["kb"]) | (kind == KINDS["ki"])
 
 
+# --source-label-balance: how the loss is weighted so that the label says
+# nothing about the source (a trial, docs/polyp-trials.md, "The label
+# independent of the source")
+SOURCE_LABEL_BALANCE = ("off", "frame", "pixel")
+
+
+def independence_weights(source, label):
+    """Reweighing (Kamiran and Calders, 2012): a weight for each item such
+    that, over the items, the label is independent of the source while
+    both keep their shares: P(s) P(y) / P(s, y) for the item's cell.
+    `source` and `label` are boolean arrays of one shape; a cell with no
+    items needs no weight, and then the others are scaled to mean 1 (with
+    every cell filled the mean is 1 as they stand). Returns float32
+    weights."""
+    w = np.ones(source.shape, np.float32)
+    n = source.size
+    empty = False
+    for s in (False, True):
+        for y in (False, True):
+            cell = (source == s) & (label == y)
+            if cell.any():
+                w[cell] = np.float32((source == s).sum() * (label == y).sum() / (n * cell.sum()))
+            else:
+                empty = True
+    return (w / w.mean()).astype(np.float32) if empty and n else w
+
+
+def balance_note(masks, kinds, fw, cw):
+    """The log's account of --source-label-balance's weights: each
+    (context, label) cell's frame weight and, per context, the share of
+    polyp cells before and after weighting."""
+    colon = colon_context(kinds)
+    y = masks.reshape(len(masks), -1).sum(1) >= 4
+    parts = []
+    for name, c in (("colon", colon), ("capsule", ~colon)):
+        for lab, yy in (("+", y), ("-", ~y)):
+            cell = c & yy
+            parts.append(f"{name}{lab} {int(cell.sum())}x{fw[cell].mean() if cell.any() else 0:.2f}")
+        pos = masks[c] >= 0.5
+        parts.append(f"{name} polyp cells {pos.mean():.3f}->"
+                     f"{(cw[c] * pos).sum() / max(cw[c].sum(), 1e-9):.3f}")
+    return "balance " + ", ".join(parts)
+
+
+def source_label_weights(masks, kinds, mode):
+    """The epoch's loss weights for --source-label-balance `mode` (not
+    "off"): per sample (frame: the frame label, a polyp of at least 4
+    heatmap cells, independent of the colonoscopy or capsule context) and
+    per heatmap cell (pixel: each cell's label independent of its frame's
+    context, as "pixel"; as "frame", each sample's frame weight over all
+    its cells). Every polyp in the data is a colonoscopy polyp and most
+    polyp frames are colonoscopy frames, so unweighted, colonoscopy wall
+    carries a higher prior of "polyp" than capsule wall: the whole-frame
+    offset that the source measures find. Returns (frame weights (n,),
+    cell weights (n, OUT, OUT)), float32, each of mean 1."""
+    colon = colon_context(kinds)
+    frame_y = masks.reshape(len(masks), -1).sum(1) >= 4
+    fw = independence_weights(colon, frame_y)
+    if mode == "frame":
+        return fw, np.broadcast_to(fw[:, None, None], masks.shape).astype(np.float32)
+    cell_colon = np.broadcast_to(colon[:, None, None], masks.shape)
+    return fw, independence_weights(cell_colon, masks >= 0.5)
+
+
 MIXSTYLE_ALPHA = 0.1  # Beta(a, a) for the mixing weight, as Zhou et al. (2021)
 # the shallow levels whose style --mixstyle mixes; --mixstyle-levels enc0
 # keeps the mixing to the first level, where colour and sharpness are coded
@@ -1130,7 +1194,8 @@ def domain_loss(head, pooled, kind, lam):
 
 def train(data, kidx, widx, epochs, seed, log, tag, widths=None, source_weight=0.0,
           overlay_weight=4.0, domain_weight=0.0, level_weight=0.0, level_ceiling=None,
-          mixstyle=0.0, mixstyle_levels=MIXSTYLE_LEVELS, mixstyle_samples="all"):
+          mixstyle=0.0, mixstyle_levels=MIXSTYLE_LEVELS, mixstyle_samples="all",
+          source_label_balance="off"):
     torch.manual_seed(seed)
     # its own stream, so that with --mixstyle 0 every other draw is as before
     mix_rng = np.random.RandomState(seed + 7919)
@@ -1163,6 +1228,8 @@ def train(data, kidx, widx, epochs, seed, log, tag, widths=None, source_weight=0
     t0 = time.time()
     for ep in range(epochs):
         x, m, kinds, pairs = sampler.epoch(ep, n_kv, n_neg, n_pp, n_pn, n_kb, n_ki, n_kp)
+        if source_label_balance != "off":
+            fw_epoch, cw_epoch = source_label_weights(m, kinds, source_label_balance)
         net.train()
         tot = src_tot = ovl_tot = dom_tot = pair_tot = lvl_tot = 0.0
         side_sums = np.zeros(4)  # the level sides' sums and counts, for the log
@@ -1183,13 +1250,21 @@ def train(data, kidx, widx, epochs, seed, log, tag, widths=None, source_weight=0
                 logits, pooled = net(xb, features=True, mix=mix, mix_levels=mixstyle_levels)
             else:
                 logits = net(xb, mix=mix, mix_levels=mixstyle_levels)
-            pix = F.binary_cross_entropy_with_logits(logits, mb)
+            if source_label_balance == "off":
+                pix = F.binary_cross_entropy_with_logits(logits, mb)
+            else:
+                fwb = torch.from_numpy(fw_epoch[b:b + bs])
+                pix = F.binary_cross_entropy_with_logits(
+                    logits, mb, weight=torch.from_numpy(np.ascontiguousarray(cw_epoch[b:b + bs])))
             p = torch.sigmoid(logits)
             inter = (p * mb).sum((1, 2))
             dice = 1 - (2 * inter + 1) / (p.sum((1, 2)) + mb.sum((1, 2)) + 1)
             dice = (dice * yb).sum() / yb.sum().clamp(min=1)
             fl = frame_logit(logits)
-            frame = F.binary_cross_entropy_with_logits(fl, yb)
+            if source_label_balance == "off":
+                frame = F.binary_cross_entropy_with_logits(fl, yb)
+            else:
+                frame = F.binary_cross_entropy_with_logits(fl, yb, weight=fwb)
             src = source_rank_loss(fl, yb, kb)
             ovl = overlay_pair_loss(fl, pb)
             loss = pix + dice + 0.5 * frame
@@ -1226,6 +1301,8 @@ def train(data, kidx, widx, epochs, seed, log, tag, widths=None, source_weight=0
             (f" pairs {pair_tot / nb:.4f}" if n_kp else "") +
             (f" level {lvl_tot / nb:.4f} kvasir {side_sums[0] / max(1, side_sums[1]):.2f}"
              f" capsule {side_sums[2] / max(1, side_sums[3]):.2f}" if level_weight else "") +
+            (" " + balance_note(m, kinds, fw_epoch, cw_epoch)
+             if source_label_balance != "off" else "") +
             f" ({time.time() - t0:.0f} s)")
     net.eval()
     return net
@@ -2515,7 +2592,8 @@ CV_RECIPE_KEYS = ("seed", "widths", "epochs", "input_side", "source_weight", "ov
                   "overlay_lookalikes", "paste_negatives", "kvasir_background",
                   "capsule_negatives", "kvasir_inpainted", "inpaint_kind", "polyp_pairs",
                   "pair_weight", "overlay_measures", "level_weight", "level_ceiling",
-                  "mixstyle", "mixstyle_levels", "mixstyle_samples", "paste_side")
+                  "mixstyle", "mixstyle_levels", "mixstyle_samples", "paste_side",
+                  "source_label_balance")
 
 
 def main():
@@ -2578,6 +2656,10 @@ def main():
     ap.add_argument("--mixstyle-samples", default="all", choices=MIXSTYLE_SAMPLES,
                     help="with --mixstyle: mix every sample's style, or only the polyp-free "
                          "samples' among themselves (a trial)")
+    ap.add_argument("--source-label-balance", default="off", choices=SOURCE_LABEL_BALANCE,
+                    help="weight the loss so that the label is independent of the source "
+                         "(colonoscopy or capsule frame): per sample, or per heatmap cell "
+                         "(a trial, docs/polyp-trials.md)")
     ap.add_argument("--overlay-weight", type=float, default=4.0,
                     help="weight of the overlay-pair consistency penalty")
     ap.add_argument("--light-share", type=float, default=LIGHT_SHARE,
@@ -2708,7 +2790,8 @@ def main():
     tkw = dict(source_weight=a.source_weight, overlay_weight=a.overlay_weight,
                domain_weight=a.domain_weight, level_weight=a.level_weight,
                level_ceiling=a.level_ceiling, mixstyle=a.mixstyle, mixstyle_levels=mix_levels,
-               mixstyle_samples=a.mixstyle_samples)
+               mixstyle_samples=a.mixstyle_samples,
+               source_label_balance=a.source_label_balance)
 
     torch.set_num_threads(a.threads)
     torch.use_deterministic_algorithms(True)
@@ -2843,6 +2926,8 @@ def main():
         metrics["mixstyle_samples"] = a.mixstyle_samples
     if PASTE_SIDE != (0.22, 0.6):
         metrics["paste_side"] = list(PASTE_SIDE)
+    if a.source_label_balance != "off":  # recorded only when used, as level_weight
+        metrics["source_label_balance"] = a.source_label_balance
 
     def save():
         with open(a.metrics + ".partial", "w") as f:
@@ -2902,12 +2987,14 @@ def main():
             have.setdefault("mixstyle_levels", list(MIXSTYLE_LEVELS))
             have.setdefault("mixstyle_samples", "all")
             have.setdefault("paste_side", [0.22, 0.6])
+            have.setdefault("source_label_balance", "off")
             want = dict(metrics, inpaint_kind=INPAINT_KIND, polyp_pairs=POLYP_PAIRS,
                         pair_weight=PAIR_WEIGHT if POLYP_PAIRS else None,
                         level_weight=a.level_weight, level_ceiling=a.level_ceiling,
                         mixstyle=a.mixstyle, mixstyle_levels=list(mix_levels),
                         mixstyle_samples=a.mixstyle_samples,
-                        paste_side=list(PASTE_SIDE))
+                        paste_side=list(PASTE_SIDE),
+                        source_label_balance=a.source_label_balance)
             want = json.loads(json.dumps(want))  # as the file holds them (tuples as lists)
             # a setting the file does not record counts as different: an
             # older or foreign file is not taken for this recipe

@@ -1,0 +1,87 @@
+#!/usr/bin/env python3
+"""tests/tools/test_polyp_balance.py - the training-only loss weights of
+tools/train_polyp.py's --source-label-balance (independence_weights,
+source_label_weights) on a synthetic epoch as skewed as a real one (more
+of the colonoscopy samples carry a polyp than of the capsule ones):
+
+- after weighting, the share of polyp samples is the same in both
+  contexts, and each context and each label keeps its share;
+- "pixel" does the same for the heatmap cells' labels, and "frame" gives
+  every cell its sample's weight;
+- a context without one of the labels gets no weight from nowhere (no
+  division by zero, weights finite, mean 1).
+
+Exit 77 (skipped) without numpy, PIL or torch (the tool imports them).
+"""
+import os
+import sys
+
+try:
+    import numpy as np
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tools"))
+    import train_polyp as tp
+except ImportError as e:
+    print(f"skipped: {e} (apt-get install python3-numpy python3-pil python3-torch)")
+    sys.exit(77)
+
+from tap import check, failed  # noqa: E402  (tests/tools/tap.py: the checks' lines and count)
+
+K = tp.KINDS
+rng = np.random.RandomState(5)
+# the cell counts of a full epoch of the member recipe (its training log):
+# colonoscopy frames with a polyp, crops and copy-filled frames without;
+# pasted polyps with, capsule frames and pasted backgrounds without
+counts = dict(k=792, kb=400, ki=166, pp=496, w=900, pn=205)
+kinds = np.concatenate([np.full(n, K[k]) for k, n in counts.items()])
+side = tp.OUT
+masks = np.zeros((len(kinds), side, side), np.float32)
+for i, k in enumerate(kinds):
+    if k in (K["k"], K["pp"]):
+        # a polyp of a random size: larger on colonoscopy frames, as there
+        r = rng.randint(4, 14 if k == K["k"] else 9)
+        y, x = rng.randint(0, side - r, 2)
+        masks[i, y:y + r, x:x + r] = 1
+colon = tp.colon_context(kinds)
+frame_y = masks.reshape(len(masks), -1).sum(1) >= 4
+
+
+def share(w, sel, y):
+    return float((w * (sel & y)).sum() / (w * sel).sum())
+
+
+for mode in ("frame", "pixel"):
+    fw, cw = tp.source_label_weights(masks, kinds, mode)
+    check(f"{mode}: the weights are finite, mean 1",
+          np.isfinite(fw).all() and np.isfinite(cw).all()
+          and abs(fw.mean() - 1) < 1e-5 and abs(cw.mean() - 1) < 1e-5, f"{fw.mean()} {cw.mean()}")
+    before = (share(np.ones_like(fw), colon, frame_y), share(np.ones_like(fw), ~colon, frame_y))
+    after = (share(fw, colon, frame_y), share(fw, ~colon, frame_y))
+    check(f"{mode}: the epoch is skewed to start with (more colonoscopy samples carry a polyp)",
+          before[0] > before[1] + 0.2, str(before))
+    check(f"{mode}: weighted, the share of polyp samples is the same in both contexts",
+          abs(after[0] - after[1]) < 1e-5 and abs(after[0] - frame_y.mean()) < 1e-5, str(after))
+    check(f"{mode}: the colonoscopy context keeps its weighted share",
+          abs(float(fw[colon].sum() / fw.sum()) - colon.mean()) < 1e-5)
+
+fw, cw = tp.source_label_weights(masks, kinds, "frame")
+check("frame: every cell carries its sample's weight", np.array_equal(cw, np.broadcast_to(
+    fw[:, None, None], masks.shape)))
+fw, cw = tp.source_label_weights(masks, kinds, "pixel")
+cells_colon = np.broadcast_to(colon[:, None, None], masks.shape)
+pos = masks >= 0.5
+raw = (float(pos[cells_colon].mean()), float(pos[~cells_colon].mean()))
+wtd = (share(cw, cells_colon, pos), share(cw, ~cells_colon, pos))
+check("pixel: polyp cells are commoner on colonoscopy samples to start with",
+      raw[0] > 1.5 * raw[1], str(raw))
+check("pixel: weighted, the share of polyp cells is the same in both contexts",
+      abs(wtd[0] - wtd[1]) < 1e-5 and abs(wtd[0] - pos.mean()) < 1e-5, str(wtd))
+
+# a context with one label only: its cell needs no weight
+only = np.array([K["k"]] * 3 + [K["w"]] * 5)
+lab = np.array([1, 1, 1, 0, 0, 0, 0, 1], bool)
+w = tp.independence_weights(tp.colon_context(only), lab)
+check("a missing cell: weights finite, mean 1", np.isfinite(w).all() and abs(w.mean() - 1) < 1e-6,
+      str(w))
+
+print("passed" if not failed() else f"{failed()} failed")
+sys.exit(1 if failed() else 0)
