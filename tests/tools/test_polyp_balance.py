@@ -28,9 +28,11 @@ from tap import check, failed  # noqa: E402  (tests/tools/tap.py: the checks' li
 
 K = tp.KINDS
 rng = np.random.RandomState(5)
-# the cell counts of a full epoch of the member recipe (its training log):
-# colonoscopy frames with a polyp, crops and copy-filled frames without;
-# pasted polyps with, capsule frames and pasted backgrounds without
+# sample counts near a full epoch of the member recipe (its training log
+# gives the context x label totals: 792 / 566 colonoscopy, 496 / 1,105
+# capsule; the split by kind here is made up): colonoscopy frames with a
+# polyp, crops and copy-filled frames without; pasted polyps with,
+# capsule frames and pasted backgrounds without
 counts = dict(k=792, kb=400, ki=166, pp=496, w=900, pn=205)
 kinds = np.concatenate([np.full(n, K[k]) for k, n in counts.items()])
 side = tp.OUT
@@ -49,15 +51,14 @@ def share(w, sel, y):
     return float((w * (sel & y)).sum() / (w * sel).sum())
 
 
-for mode in ("frame", "pixel"):
+check("the epoch is skewed to start with (more colonoscopy samples carry a polyp)",
+      frame_y[colon].mean() > frame_y[~colon].mean() + 0.2)
+for mode in ("frame", "pixel"):  # both weight the frame loss alike
     fw, cw = tp.source_label_weights(masks, kinds, mode)
     check(f"{mode}: the weights are finite, mean 1",
           np.isfinite(fw).all() and np.isfinite(cw).all()
           and abs(fw.mean() - 1) < 1e-5 and abs(cw.mean() - 1) < 1e-5, f"{fw.mean()} {cw.mean()}")
-    before = (share(np.ones_like(fw), colon, frame_y), share(np.ones_like(fw), ~colon, frame_y))
     after = (share(fw, colon, frame_y), share(fw, ~colon, frame_y))
-    check(f"{mode}: the epoch is skewed to start with (more colonoscopy samples carry a polyp)",
-          before[0] > before[1] + 0.2, str(before))
     check(f"{mode}: weighted, the share of polyp samples is the same in both contexts",
           abs(after[0] - after[1]) < 1e-5 and abs(after[0] - frame_y.mean()) < 1e-5, str(after))
     check(f"{mode}: the colonoscopy context keeps its weighted share",
@@ -75,6 +76,11 @@ check("pixel: polyp cells are commoner on colonoscopy samples to start with",
       raw[0] > 1.5 * raw[1], str(raw))
 check("pixel: weighted, the share of polyp cells is the same in both contexts",
       abs(wtd[0] - wtd[1]) < 1e-5 and abs(wtd[0] - pos.mean()) < 1e-5, str(wtd))
+check("pixel: the colonoscopy samples' cells keep their weighted share",
+      abs(float(cw[cells_colon].sum() / cw.sum()) - cells_colon.mean()) < 1e-5)
+check("pixel: each cell's weight follows its own label, not its frame's",
+      len(np.unique(cw[(kinds == K["k"])[:, None, None] & pos])) == 1
+      and cw[(kinds == K["k"])[:, None, None] & pos][0] < cw[(kinds == K["k"])[:, None, None] & ~pos][0])
 
 # a context with one label only: its cell needs no weight
 only = np.array([K["k"]] * 3 + [K["w"]] * 5)
@@ -82,6 +88,10 @@ lab = np.array([1, 1, 1, 0, 0, 0, 0, 1], bool)
 w = tp.independence_weights(tp.colon_context(only), lab)
 check("a missing cell: weights finite, mean 1", np.isfinite(w).all() and abs(w.mean() - 1) < 1e-6,
       str(w))
+# the filled cells keep their reweighing ratios (P(s)P(y)/P(s,y): 1/2,
+# 5/8 and 5/2 for the three filled cells), only scaled
+check("a missing cell: the other cells' ratios kept",
+      np.allclose(w[[0, 3, 7]] / w[0], [1, 1.25, 5]), str(w))
 
 print("passed" if not failed() else f"{failed()} failed")
 sys.exit(1 if failed() else 0)
