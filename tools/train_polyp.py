@@ -652,6 +652,13 @@ def colon_context(kind):
 SOURCE_LABEL_BALANCE = ("off", "frame", "pixel")
 
 
+def frame_labels(masks):
+    """Which samples are polyp frames: a polyp of at least 4 heatmap cells
+    in the sample's mask (numpy or torch, (n, OUT, OUT)). Training's frame
+    label, and the one --source-label-balance weighs."""
+    return masks.reshape(len(masks), -1).sum(1) >= 4
+
+
 def independence_weights(source, label):
     """Reweighing (Kamiran and Calders, 2012): a weight for each item such
     that, over the items, the label is independent of the source while
@@ -678,7 +685,7 @@ def balance_note(masks, kinds, fw, cw):
     (context, label) cell's frame weight and, per context, the share of
     polyp cells before and after weighting."""
     colon = colon_context(kinds)
-    y = masks.reshape(len(masks), -1).sum(1) >= 4
+    y = frame_labels(masks)
     parts = []
     for name, c in (("colon", colon), ("capsule", ~colon)):
         for lab, yy in (("+", y), ("-", ~y)):
@@ -692,8 +699,8 @@ def balance_note(masks, kinds, fw, cw):
 
 def source_label_weights(masks, kinds, mode):
     """The epoch's loss weights for --source-label-balance `mode` (not
-    "off"): per sample (frame: the frame label, a polyp of at least 4
-    heatmap cells, independent of the colonoscopy or capsule context) and
+    "off"): per sample (frame: the frame label, frame_labels,
+    independent of the colonoscopy or capsule context) and
     per heatmap cell (pixel: each cell's label independent of its frame's
     context, as "pixel"; as "frame", each sample's frame weight over all
     its cells). Every polyp in the data is a colonoscopy polyp and most
@@ -702,8 +709,7 @@ def source_label_weights(masks, kinds, mode):
     offset that the source measures find. Returns (frame weights (n,),
     cell weights (n, OUT, OUT)), float32, each of mean 1."""
     colon = colon_context(kinds)
-    frame_y = masks.reshape(len(masks), -1).sum(1) >= 4
-    fw = independence_weights(colon, frame_y)
+    fw = independence_weights(colon, frame_labels(masks))
     if mode == "frame":
         return fw, np.broadcast_to(fw[:, None, None], masks.shape).astype(np.float32)
     cell_colon = np.broadcast_to(colon[:, None, None], masks.shape)
@@ -1241,7 +1247,7 @@ def train(data, kidx, widx, epochs, seed, log, tag, widths=None, source_weight=0
             mb = torch.from_numpy(m[b:b + bs])
             kb = torch.from_numpy(kinds[b:b + bs])
             pb = torch.from_numpy(pairs[b:b + bs])
-            yb = (mb.reshape(len(mb), -1).sum(1) >= 4).float()
+            yb = frame_labels(mb).float()
             mix = None
             if mixstyle and mix_rng.rand() < mixstyle:
                 free = (yb == 0).numpy() if mixstyle_samples == "polyp-free" else None
@@ -1250,21 +1256,18 @@ def train(data, kidx, widx, epochs, seed, log, tag, widths=None, source_weight=0
                 logits, pooled = net(xb, features=True, mix=mix, mix_levels=mixstyle_levels)
             else:
                 logits = net(xb, mix=mix, mix_levels=mixstyle_levels)
-            if source_label_balance == "off":
-                pix = F.binary_cross_entropy_with_logits(logits, mb)
-            else:
+            # --source-label-balance's weights (None, the default: unweighted)
+            fwb = cwb = None
+            if source_label_balance != "off":
                 fwb = torch.from_numpy(fw_epoch[b:b + bs])
-                pix = F.binary_cross_entropy_with_logits(
-                    logits, mb, weight=torch.from_numpy(np.ascontiguousarray(cw_epoch[b:b + bs])))
+                cwb = torch.from_numpy(np.ascontiguousarray(cw_epoch[b:b + bs]))
+            pix = F.binary_cross_entropy_with_logits(logits, mb, weight=cwb)
             p = torch.sigmoid(logits)
             inter = (p * mb).sum((1, 2))
             dice = 1 - (2 * inter + 1) / (p.sum((1, 2)) + mb.sum((1, 2)) + 1)
             dice = (dice * yb).sum() / yb.sum().clamp(min=1)
             fl = frame_logit(logits)
-            if source_label_balance == "off":
-                frame = F.binary_cross_entropy_with_logits(fl, yb)
-            else:
-                frame = F.binary_cross_entropy_with_logits(fl, yb, weight=fwb)
+            frame = F.binary_cross_entropy_with_logits(fl, yb, weight=fwb)
             src = source_rank_loss(fl, yb, kb)
             ovl = overlay_pair_loss(fl, pb)
             loss = pix + dice + 0.5 * frame

@@ -14,19 +14,13 @@ again (models/MODEL_CARD-polyp.md, "Burnt-in overlays"):
 
 Exit 77 (skipped) without numpy, PIL or torch (the tool imports them).
 """
-import os
 import sys
 
-try:
-    import numpy as np
-    from PIL import Image, ImageDraw
-    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tools"))
-    import train_polyp as tp
-except ImportError as e:
-    print(f"skipped: {e} (apt-get install python3-numpy python3-pil python3-torch)")
-    sys.exit(77)
+from tap import check, failed, train_polyp  # tests/tools/tap.py: the checks' lines and count
 
-from tap import check, failed  # noqa: E402  (tests/tools/tap.py: the checks' lines and count)
+tp = train_polyp()  # or exit 77 (skipped)
+import numpy as np  # noqa: E402  (present once the tool imports)
+from PIL import Image, ImageDraw  # noqa: E402
 
 S = 160
 

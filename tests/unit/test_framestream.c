@@ -423,9 +423,6 @@ static void truncated_tail_is_reported_as_truncated(void **state)
     assert_record(&l.e[6], &s, 5);
 }
 
-/* A record header that passes its CRC but whose payload_len runs past the
- * end of the stream (a writer's bug, or the end of an upload): the records
- * the false length covers are still read once the stream is finished. */
 /* Record k of sb_standard stream `s`, copied into `bad`, with its
  * payload_len raised by `extra` and its header CRC made to pass again: a
  * hub writer's lie. */
