@@ -448,7 +448,9 @@ static cs_status polyp_analyze(cs_worker *w, const cs_image *frame, const cs_sca
                        .rgb = frame->detail_rgb};
     const cs_image *img = frame->detail_rgb ? &detail : frame;
     cs_image field;
-    float box[4];
+    /* the whole frame; polyp_field sets it when a lit field is found (and
+     * -O3's inliner cannot see that box is read only then) */
+    float box[4] = {0.0f, 0.0f, 1.0f, 1.0f};
     bool in_field;
     cs_status fst = polyp_field(w, frame, scan, img, &field, box, &in_field, err);
     if (fst != CS_OK)
