@@ -24,8 +24,7 @@ shared=${CS_SHARED_DIR:-$root/../shared}/data
 work=${CS_BENCH_DIR:-/tmp/capscreen-bench}/train-epoch
 rm -rf "$work" && mkdir -p "$work/ref/tools" "$work/cur"
 git -C "$root" show "$rev:tools/train_polyp.py" > "$work/ref/tools/train_polyp.py"
-recipe=(--part final --swap-kind fourier --inpaint-kind copy --capsule-negatives 900
-  --kvasir-inpainted 225 --kvasir-background 525 --paste-negatives 225 --paste-side 0.08,0.6)
+read -r -a recipe <<< "$("$root/tools/train-polyp.sh" --member-recipe)"
 run() { # name tool
   /usr/bin/python3 "$2" --shared "$shared" --cache "$root/build-polyp-cache" --threads 1 \
     "${recipe[@]}" --epochs "$epochs" --train-seed 13 --out "$work/$1/w.bin" \

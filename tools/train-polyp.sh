@@ -15,6 +15,9 @@
 #       so an interrupted run resumes.
 #       About 67 min a member on one core of the 2-core CI-class machine.
 #
+#   tools/train-polyp.sh --member-recipe
+#       Prints the member recipe's options (one line).
+#
 #   tools/train-polyp.sh [SHARED_DATA_DIR] OPTION...
 #       One network: tools/train_polyp.py with these options (trials,
 #       --part cv for cross-validation). Writes under build-polyp-network/
@@ -31,6 +34,13 @@
 # path, never for shipping; it needs POLYP_OUT).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
+# The member recipe (models/MODEL_CARD-polyp.md, "Method"): Fourier swap,
+# copy-filled whole colon frames as negatives, every negative kind x1.5,
+# pasted polyps and backgrounds from 8 % of the frame side (small polyps).
+recipe=(--part final --swap-kind fourier --inpaint-kind copy --capsule-negatives 900
+  --kvasir-inpainted 225 --kvasir-background 525 --paste-negatives 225 --paste-side 0.08,0.6)
+# --member-recipe: print it (tools/polyp-cv.sh trains its folds)
+[ "${1:-}" = --member-recipe ] && { echo "${recipe[*]}"; exit 0; }
 data=$root/../shared/data
 case ${1:-} in
   -*) ;; # options only: the default data directory
@@ -55,11 +65,6 @@ if [ $# -gt 0 ]; then # one network, or (--evaluate) scoring given weights
   exec "${tool[@]}" --out "$net/w.bin" --metrics "$net/metrics.json" --reference "$net/ref.bin" "$@"
 fi
 
-# The member recipe (models/MODEL_CARD-polyp.md, "Method"): Fourier swap,
-# copy-filled whole colon frames as negatives, every negative kind x1.5,
-# pasted polyps and backgrounds from 8 % of the frame side (small polyps).
-recipe=(--part final --swap-kind fourier --inpaint-kind copy --capsule-negatives 900
-  --kvasir-inpainted 225 --kvasir-background 525 --paste-negatives 225 --paste-side 0.08,0.6)
 seeds=(13 14 15)
 # The crop gate of the shipped file: at 0.1 about one frame in six is read
 # through its crops as well (docs/polyp-trials.md, "Shipping the closer

@@ -1,0 +1,178 @@
+#!/usr/bin/env bash
+# The cross-validation of a recipe change against the shipped recipe, as
+# three-draw ensembles per fold (docs/polyp-trials.md, "F's
+# cross-validation"): draws that add up across sessions, and each fold's
+# scores once its draws are in.
+#
+#   tools/polyp-cv.sh [SHARED_DATA_DIR] draws FOLD[,FOLD...] [ARM...]
+#       Trains every draw of those folds that is not in the store yet:
+#       each ARM (default: small balance) x --train-seed 13, 14, 15,
+#       POLYP_JOBS at a time (default 2). A draw is trained under
+#       build-polyp-cv/ and copied into the store only when complete:
+#       STORE/ARM/seedS/foldK.bin (its weights, threshold by training's
+#       rule) and STORE/ARM/foldK-seedS.json (its training report).
+#   tools/polyp-cv.sh [SHARED_DATA_DIR] score FOLD
+#       Once the fold's six draws are in: each arm's three draws combined
+#       as the shipped members are (version 4, crop gate 0.1, the
+#       threshold by the shipped rule), F's scored against the shipped
+#       recipe's on the same images (train_polyp.py --evaluate --compare),
+#       the size bands of both (polyp_size_sensitivity.py), and both in
+#       the C engine on the fold's held-out frames (capscreen eval
+#       --masks); writes the rule's measures to STORE/score-foldK.json
+#       (the full reports stay under build-polyp-cv/score-foldK/).
+#   tools/polyp-cv.sh verdict
+#       Reads the five folds' measures (folds 0-3 from the store, fold 4
+#       from models/polyp-unet.metrics.json) and prints each bar of the
+#       rule, met or missed (tools/polyp_cv_verdict.py).
+#
+# Arms: small = the member recipe (tools/train-polyp.sh --member-recipe,
+# shipped since 2026-12-06); balance = the same with
+# --source-label-balance frame (F). STORE is POLYP_CV_STORE, default
+# models/cv-draws (committed: the machines keep nothing between sessions;
+# README there). Needs build/capscreen for `score` (scripts/build.sh).
+# POLYP_SMOKE=1: smoke draws and scores (a few frames, one epoch; the CI
+# check of this path, tests/integration/polyp_cv_smoke.sh), which need
+# POLYP_CV_STORE elsewhere than models/.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+data=$root/../shared/data
+case ${1:-} in
+  draws | score | verdict | '') ;;
+  *) data=$1; shift ;;
+esac
+store=${POLYP_CV_STORE:-$root/models/cv-draws}
+work=$root/build-polyp-cv
+smoke=()
+if [ "${POLYP_SMOKE:-0}" = 1 ]; then
+  # smoke draws (a few frames, one epoch) check this path, never a result:
+  # they may not go into the committed store
+  [ -n "${POLYP_CV_STORE:-}" ] || {
+    echo "polyp-cv: POLYP_SMOKE=1 needs POLYP_CV_STORE (smoke draws never go into models/)" >&2; exit 1; }
+  smoke=(--smoke)
+  work=$root/build-polyp-cv-smoke
+fi
+py=/usr/bin/python3
+seeds=(13 14 15)
+usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2; exit 2; }
+fail() { echo "polyp-cv: $*" >&2; exit 1; }
+
+arm_options() { # arm -> the options of its draws beyond --part cv --folds K
+  local r
+  r=$("$root/tools/train-polyp.sh" --member-recipe)
+  r=${r/--part final /} # the cross-validation part replaces the final one
+  case $1 in
+    small) echo "$r" ;;
+    balance) echo "$r --source-label-balance frame" ;;
+    *) fail "unknown arm '$1' (small, balance)" ;;
+  esac
+}
+
+draw() { # arm fold seed: trains it unless it is in the store
+  local arm=$1 k=$2 s=$3 opts
+  local w=$store/$arm/seed$s/fold$k.bin j=$store/$arm/fold$k-seed$s.json
+  if [ -f "$w" ] && [ -f "$j" ]; then
+    echo "polyp-cv: $arm fold $k seed $s: in the store" >&2
+    return 0
+  fi
+  opts=$(arm_options "$arm")
+  local t=$work/$arm
+  mkdir -p "$t"
+  rm -rf "$t/seed$s/fold$k.bin" "$t/fold$k-seed$s.json"
+  echo "polyp-cv: $arm fold $k seed $s: training (log: $t/fold$k-seed$s.log), $(date -u +%H:%M) UTC" >&2
+  # shellcheck disable=SC2086 # the options are words
+  # a smoke training cross-validates only when given --cv-epochs
+  "$root/tools/train-polyp.sh" "$data" --part cv --folds "$k" $opts ${smoke[@]+"${smoke[@]}" --cv-epochs 1} \
+    --train-seed "$s" \
+    --metrics "$t/fold$k-seed$s.json" --fold-weights "$t/seed$s" \
+    --out "$t/net-$k-$s.bin" --reference "$t/ref-$k-$s.bin" > "$t/fold$k-seed$s.log" 2>&1 || {
+    echo "polyp-cv: $arm fold $k seed $s failed; the end of its log:" >&2
+    tail -5 "$t/fold$k-seed$s.log" >&2
+    return 1
+  }
+  if [ ! -f "$t/seed$s/fold$k.bin" ] || [ ! -f "$t/fold$k-seed$s.json" ]; then
+    echo "polyp-cv: $arm fold $k seed $s: the training wrote no fold weights or report ($t)" >&2
+    return 1
+  fi
+  mkdir -p "$store/$arm/seed$s"
+  cp "$t/seed$s/fold$k.bin" "$w.partial" && mv "$w.partial" "$w" || return 1
+  # the report last: a draw with its report in the store is complete
+  cp "$t/fold$k-seed$s.json" "$j.partial" && mv "$j.partial" "$j" || return 1
+  echo "polyp-cv: $arm fold $k seed $s: done, $(date -u +%H:%M) UTC" >&2
+}
+
+members() { # arm fold -> its three draws, comma-separated (--evaluate)
+  echo "$store/$1/seed13/fold$2.bin,$store/$1/seed14/fold$2.bin,$store/$1/seed15/fold$2.bin"
+}
+
+cmd_draws() {
+  [ $# -ge 1 ] || usage
+  local folds=$1 arms jobs=${POLYP_JOBS:-2} pids=() failed=0
+  shift
+  arms=("$@")
+  [ ${#arms[@]} -gt 0 ] || arms=(small balance)
+  case $jobs in '' | *[!0-9]* | 0) fail "POLYP_JOBS must be a whole number >= 1" ;; esac
+  for a in "${arms[@]}"; do arm_options "$a" > /dev/null; done
+  for k in ${folds//,/ }; do
+    case $k in [0-3]) ;; *) fail "fold '$k': folds 0-3 (fold 4 is the final model's)" ;; esac
+    for s in "${seeds[@]}"; do
+      for a in "${arms[@]}"; do
+        draw "$a" "$k" "$s" &
+        pids+=($!)
+        if [ ${#pids[@]} -ge "$jobs" ]; then
+          wait "${pids[0]}" || failed=1
+          pids=("${pids[@]:1}")
+        fi
+      done
+    done
+  done
+  for p in "${pids[@]}"; do wait "$p" || failed=1; done
+  [ $failed = 0 ] || fail "a draw failed (the others are in the store)"
+}
+
+cmd_score() {
+  [ $# -eq 1 ] || usage
+  local k=$1 d=$work/score-fold$1 arm
+  case $k in [0-3]) ;; *) fail "fold '$k': folds 0-3 (fold 4 is recorded in the metrics file)" ;; esac
+  [ -x "$root/build/capscreen" ] || fail "no build/capscreen (scripts/build.sh)"
+  for arm in small balance; do
+    for s in "${seeds[@]}"; do
+      [ -f "$store/$arm/fold$k-seed$s.json" ] ||
+        fail "fold $k: the $arm draw of seed $s is not in the store yet (tools/polyp-cv.sh draws $k)"
+    done
+  done
+  mkdir -p "$d"
+  echo "polyp-cv: fold $k: the shipped recipe's ensemble, $(date -u +%H:%M) UTC" >&2
+  "$root/tools/train-polyp.sh" "$data" --evaluate "$(members small "$k")" "${smoke[@]}" --fold "$k" --crop-gate 0.1 \
+    --out "$d/small.bin" --reference "$d/small-ref.bin" --metrics "$d/small-eval.json" > "$d/small-eval.log" 2>&1 ||
+    fail "fold $k: the shipped recipe's ensemble failed ($d/small-eval.log)"
+  echo "polyp-cv: fold $k: F's ensemble against it, $(date -u +%H:%M) UTC" >&2
+  "$root/tools/train-polyp.sh" "$data" --evaluate "$(members balance "$k")" "${smoke[@]}" --fold "$k" --crop-gate 0.1 \
+    --compare "$d/small.bin" --out "$d/balance.bin" --reference "$d/balance-ref.bin" \
+    --metrics "$d/balance-eval.json" > "$d/balance-eval.log" 2>&1 ||
+    fail "fold $k: F's ensemble failed ($d/balance-eval.log)"
+  for arm in small balance; do
+    echo "polyp-cv: fold $k: $arm's size bands, $(date -u +%H:%M) UTC" >&2
+    $py "$root/tools/polyp_size_sensitivity.py" --shared "$data" --cache "${POLYP_CACHE:-$root/build-polyp-cache}" \
+      --weights "$d/$arm.bin" --fold "$k" "${smoke[@]}" --metrics "$d/$arm-size.json" > "$d/$arm-size.log" 2>&1 ||
+      fail "fold $k: size bands of $arm failed ($d/$arm-size.log)"
+  done
+  rm -rf "$d/heldout"
+  $py "$root/tools/train_polyp.py" --shared "$data" --cache "${POLYP_CACHE:-$root/build-polyp-cache}" \
+    --metrics "$d/heldout.json" --write-heldout "$d/heldout" --fold "$k" > "$d/heldout.log" 2>&1 ||
+    fail "fold $k: writing the held-out frames failed ($d/heldout.log)"
+  for arm in small balance; do
+    echo "polyp-cv: fold $k: $arm in the C engine, $(date -u +%H:%M) UTC" >&2
+    "$root/build/capscreen" eval --finding polyp --polyp-model "$d/$arm.bin" "$d/heldout/frames" \
+      "$d/heldout/labels.csv" --masks "$d/heldout/masks" > "$d/$arm-c.out" 2>&1 ||
+      fail "fold $k: capscreen eval of $arm failed ($d/$arm-c.out)"
+  done
+  $py "$root/tools/polyp_cv_verdict.py" --fold-summary "$d" --fold "$k" --out "$store/score-fold$k.json"
+}
+
+case ${1:-} in
+  draws) shift; cmd_draws "$@" ;;
+  score) shift; cmd_score "$@" ;;
+  verdict) shift; exec $py "$root/tools/polyp_cv_verdict.py" --store "$store" \
+    --metrics "$root/models/polyp-unet.metrics.json" "$@" ;;
+  *) usage ;;
+esac
