@@ -24,7 +24,8 @@ need_shared
 if ! /usr/bin/python3 -c 'import torch, numpy, PIL' 2>/dev/null; then
     skip "python3-torch, python3-numpy or python3-pil not installed (Debian packages)"
 fi
-shipped_files() { (cd "$CS_SOURCE_DIR" && sha256sum models/* tests/data/polyp-ref.bin | sort); }
+# every file under models/ (the cross-validation's draws in models/cv-draws/ too)
+shipped_files() { (cd "$CS_SOURCE_DIR" && find models -type f -exec sha256sum {} + && sha256sum tests/data/polyp-ref.bin) | sort; }
 models_before=$(shipped_files)
 
 /usr/bin/python3 "$CS_SOURCE_DIR/tools/train_polyp.py" --smoke --shared "$CS_SHARED_DIR/data" \
