@@ -403,7 +403,7 @@ def swap_low_amplitude(f, ref, b, a):
     pixels the same way, added to f. The whole-image FFT this replaces
     (fft2, amplitude and phase, ifft2 of every frequency) gives the same
     uint8 frame after rounding (checked on 20,000 swaps of cached frames
-    and sizes, tests/tools/polyp_fourier.py) at a quarter of the time:
+    and sizes, tests/tools/test_polyp_fourier.py) at a quarter of the time:
     the swap was half of a training epoch."""
     h, w = f.shape[:2]
     ey, ex = dft_rows(h, b), dft_rows(w, b)
