@@ -6,11 +6,15 @@
 #
 #   tools/polyp-cv.sh [SHARED_DATA_DIR] draws FOLD[,FOLD...] [ARM...]
 #       Trains every draw of those folds that is not in the store yet:
-#       each ARM (default: small balance) x --train-seed 13, 14, 15,
-#       POLYP_JOBS at a time (default 2). A draw is trained under
-#       build-polyp-cv/ and copied into the store only when complete:
-#       STORE/ARM/seedS/foldK.bin (its weights, threshold by training's
-#       rule) and STORE/ARM/foldK-seedS.json (its training report).
+#       each ARM (default: small balance) x --train-seed 13, 14, 15. The
+#       arms of one fold and seed differ only in their loss weights, so
+#       they train in lockstep, one job on one stream of samples (each
+#       draw the same bytes as trained alone: train_polyp.py,
+#       train_arms), POLYP_JOBS jobs at a time (default 2). A draw is
+#       trained under build-polyp-cv/ and copied into the store only when
+#       complete: STORE/ARM/seedS/foldK.bin (its weights, threshold by
+#       training's rule) and STORE/ARM/foldK-seedS.json (its training
+#       report).
 #   tools/polyp-cv.sh [SHARED_DATA_DIR] score FOLD
 #       Once the fold's six draws are in: each arm's three draws combined
 #       as the shipped members are (version 4, crop gate 0.1, the
@@ -29,7 +33,10 @@
 # shipped since 2026-12-06); balance = the same with
 # --source-label-balance frame (F). STORE is POLYP_CV_STORE, default
 # models/cv-draws (committed: the machines keep nothing between sessions;
-# README there). Needs build/capscreen for `score` (scripts/build.sh).
+# README there). Needs the capscreen binary for `score`: CAPSCREEN, default
+# build/capscreen (scripts/build.sh).
+# POLYP_CV_WORK: where draws train and scores are worked out (default
+# build-polyp-cv/, or build-polyp-cv-smoke/ with POLYP_SMOKE=1).
 # POLYP_SMOKE=1: smoke draws and scores (a few frames, one epoch; the CI
 # check of this path, tests/integration/polyp_cv_smoke.sh), which need
 # POLYP_CV_STORE elsewhere than models/.
@@ -41,7 +48,8 @@ case ${1:-} in
   *) data=$1; shift ;;
 esac
 store=${POLYP_CV_STORE:-$root/models/cv-draws}
-work=$root/build-polyp-cv
+capscreen=${CAPSCREEN:-$root/build/capscreen}
+work=${POLYP_CV_WORK:-$root/build-polyp-cv}
 smoke=()
 if [ "${POLYP_SMOKE:-0}" = 1 ]; then
   # smoke draws (a few frames, one epoch) check this path, never a result:
@@ -49,55 +57,73 @@ if [ "${POLYP_SMOKE:-0}" = 1 ]; then
   [ -n "${POLYP_CV_STORE:-}" ] || {
     echo "polyp-cv: POLYP_SMOKE=1 needs POLYP_CV_STORE (smoke draws never go into models/)" >&2; exit 1; }
   smoke=(--smoke)
-  work=$root/build-polyp-cv-smoke
+  work=${POLYP_CV_WORK:-$root/build-polyp-cv-smoke}
 fi
 py=/usr/bin/python3
 seeds=(13 14 15)
 usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2; exit 2; }
 fail() { echo "polyp-cv: $*" >&2; exit 1; }
 
-arm_options() { # arm -> the options of its draws beyond --part cv --folds K
-  local r
-  r=$("$root/tools/train-polyp.sh" --member-recipe)
-  r=${r/--part final /} # the cross-validation part replaces the final one
+arm_balance() { # arm -> its --source-label-balance mode (the arms differ in nothing else)
   case $1 in
-    small) echo "$r" ;;
-    balance) echo "$r --source-label-balance frame" ;;
+    small) echo off ;;
+    balance) echo frame ;;
     *) fail "unknown arm '$1' (small, balance)" ;;
   esac
 }
 
-draw() { # arm fold seed: trains it unless it is in the store
-  local arm=$1 k=$2 s=$3 opts
-  local w=$store/$arm/seed$s/fold$k.bin j=$store/$arm/fold$k-seed$s.json
-  if [ -f "$w" ] && [ -f "$j" ]; then
-    echo "polyp-cv: $arm fold $k seed $s: in the store" >&2
-    return 0
-  fi
-  opts=$(arm_options "$arm")
-  local t=$work/$arm
-  mkdir -p "$t"
-  rm -rf "$t/seed$s/fold$k.bin" "$t/fold$k-seed$s.json"
-  echo "polyp-cv: $arm fold $k seed $s: training (log: $t/fold$k-seed$s.log), $(date -u +%H:%M) UTC" >&2
-  # shellcheck disable=SC2086 # the options are words
+recipe() { # the options of every draw beyond --part cv --folds K and the balance
+  local r
+  r=$("$root/tools/train-polyp.sh" --member-recipe)
+  echo "${r/--part final /}" # the cross-validation part replaces the final one
+}
+
+draw() { # fold seed arm...: trains the arms' draws not in the store, in lockstep
+  local k=$1 s=$2 a
+  shift 2
+  local arms=() modes=() metrics=() dirs=()
+  for a in "$@"; do
+    if [ -f "$store/$a/seed$s/fold$k.bin" ] && [ -f "$store/$a/fold$k-seed$s.json" ]; then
+      echo "polyp-cv: $a fold $k seed $s: in the store" >&2
+      continue
+    fi
+    arms+=("$a")
+    modes+=("$(arm_balance "$a")")
+    mkdir -p "$work/$a"
+    rm -rf "$work/$a/seed$s/fold$k.bin" "$work/$a/fold$k-seed$s.json"
+    metrics+=("$work/$a/fold$k-seed$s.json")
+    dirs+=("$work/$a/seed$s")
+  done
+  [ ${#arms[@]} -gt 0 ] || return 0
+  local name log
+  name=$(IFS=+; echo "${arms[*]}")
+  log=$work/fold$k-seed$s-$name.log
+  echo "polyp-cv: $name fold $k seed $s: training (log: $log), $(date -u +%H:%M) UTC" >&2
+  # shellcheck disable=SC2046 # the recipe's options are words
   # a smoke training cross-validates only when given --cv-epochs
-  "$root/tools/train-polyp.sh" "$data" --part cv --folds "$k" $opts ${smoke[@]+"${smoke[@]}" --cv-epochs 1} \
-    --train-seed "$s" \
-    --metrics "$t/fold$k-seed$s.json" --fold-weights "$t/seed$s" \
-    --out "$t/net-$k-$s.bin" --reference "$t/ref-$k-$s.bin" > "$t/fold$k-seed$s.log" 2>&1 || {
-    echo "polyp-cv: $arm fold $k seed $s failed; the end of its log:" >&2
-    tail -5 "$t/fold$k-seed$s.log" >&2
+  "$root/tools/train-polyp.sh" "$data" --part cv --folds "$k" $(recipe) \
+    --source-label-balance "$(IFS=,; echo "${modes[*]}")" ${smoke[@]+"${smoke[@]}" --cv-epochs 1} \
+    --train-seed "$s" --metrics "$(IFS=,; echo "${metrics[*]}")" \
+    --fold-weights "$(IFS=,; echo "${dirs[*]}")" \
+    --out "$work/net-$k-$s.bin" --reference "$work/ref-$k-$s.bin" > "$log" 2>&1 || {
+    echo "polyp-cv: $name fold $k seed $s failed; the end of its log:" >&2
+    tail -5 "$log" >&2
     return 1
   }
-  if [ ! -f "$t/seed$s/fold$k.bin" ] || [ ! -f "$t/fold$k-seed$s.json" ]; then
-    echo "polyp-cv: $arm fold $k seed $s: the training wrote no fold weights or report ($t)" >&2
-    return 1
-  fi
-  mkdir -p "$store/$arm/seed$s"
-  cp "$t/seed$s/fold$k.bin" "$w.partial" && mv "$w.partial" "$w" || return 1
-  # the report last: a draw with its report in the store is complete
-  cp "$t/fold$k-seed$s.json" "$j.partial" && mv "$j.partial" "$j" || return 1
-  echo "polyp-cv: $arm fold $k seed $s: done, $(date -u +%H:%M) UTC" >&2
+  local i w j
+  for i in "${!arms[@]}"; do
+    a=${arms[$i]}
+    if [ ! -f "${dirs[$i]}/fold$k.bin" ] || [ ! -f "${metrics[$i]}" ]; then
+      echo "polyp-cv: $a fold $k seed $s: the training wrote no fold weights or report ($work/$a)" >&2
+      return 1
+    fi
+    w=$store/$a/seed$s/fold$k.bin j=$store/$a/fold$k-seed$s.json
+    mkdir -p "$store/$a/seed$s"
+    cp "${dirs[$i]}/fold$k.bin" "$w.partial" && mv "$w.partial" "$w" || return 1
+    # the report last: a draw with its report in the store is complete
+    cp "${metrics[$i]}" "$j.partial" && mv "$j.partial" "$j" || return 1
+    echo "polyp-cv: $a fold $k seed $s: done, $(date -u +%H:%M) UTC" >&2
+  done
 }
 
 members() { # arm fold -> its three draws, comma-separated (--evaluate)
@@ -111,18 +137,16 @@ cmd_draws() {
   arms=("$@")
   [ ${#arms[@]} -gt 0 ] || arms=(small balance)
   case $jobs in '' | *[!0-9]* | 0) fail "POLYP_JOBS must be a whole number >= 1" ;; esac
-  for a in "${arms[@]}"; do arm_options "$a" > /dev/null; done
+  for a in "${arms[@]}"; do arm_balance "$a" > /dev/null; done
   for k in ${folds//,/ }; do
     case $k in [0-3]) ;; *) fail "fold '$k': folds 0-3 (fold 4 is the final model's)" ;; esac
     for s in "${seeds[@]}"; do
-      for a in "${arms[@]}"; do
-        draw "$a" "$k" "$s" &
-        pids+=($!)
-        if [ ${#pids[@]} -ge "$jobs" ]; then
-          wait "${pids[0]}" || failed=1
-          pids=("${pids[@]:1}")
-        fi
-      done
+      draw "$k" "$s" "${arms[@]}" &
+      pids+=($!)
+      if [ ${#pids[@]} -ge "$jobs" ]; then
+        wait "${pids[0]}" || failed=1
+        pids=("${pids[@]:1}")
+      fi
     done
   done
   for p in "${pids[@]}"; do wait "$p" || failed=1; done
@@ -133,7 +157,7 @@ cmd_score() {
   [ $# -eq 1 ] || usage
   local k=$1 d=$work/score-fold$1 arm
   case $k in [0-3]) ;; *) fail "fold '$k': folds 0-3 (fold 4 is recorded in the metrics file)" ;; esac
-  [ -x "$root/build/capscreen" ] || fail "no build/capscreen (scripts/build.sh)"
+  [ -x "$capscreen" ] || fail "no capscreen binary at $capscreen (scripts/build.sh, or set CAPSCREEN)"
   for arm in small balance; do
     for s in "${seeds[@]}"; do
       [ -f "$store/$arm/fold$k-seed$s.json" ] ||
@@ -162,7 +186,7 @@ cmd_score() {
     fail "fold $k: writing the held-out frames failed ($d/heldout.log)"
   for arm in small balance; do
     echo "polyp-cv: fold $k: $arm in the C engine, $(date -u +%H:%M) UTC" >&2
-    "$root/build/capscreen" eval --finding polyp --polyp-model "$d/$arm.bin" "$d/heldout/frames" \
+    "$capscreen" eval --finding polyp --polyp-model "$d/$arm.bin" "$d/heldout/frames" \
       "$d/heldout/labels.csv" --masks "$d/heldout/masks" > "$d/$arm-c.out" 2>&1 ||
       fail "fold $k: capscreen eval of $arm failed ($d/$arm-c.out)"
   done

@@ -1227,21 +1227,126 @@ def domain_loss(head, pooled, kind, lam):
                   + F.binary_cross_entropy_with_logits(z[cap], torch.zeros(int(cap.sum()))))
 
 
-def train(data, kidx, widx, epochs, seed, log, tag, widths=None, source_weight=0.0,
-          overlay_weight=4.0, domain_weight=0.0, level_weight=0.0, level_ceiling=None,
-          mixstyle=0.0, mixstyle_levels=MIXSTYLE_LEVELS, mixstyle_samples="all",
-          source_label_balance="off"):
-    torch.manual_seed(seed)
-    # its own stream, so that with --mixstyle 0 every other draw is as before
-    mix_rng = np.random.RandomState(seed + 7919)
-    # channels-last runs the convolutions through oneDNN: about 5x faster
-    # on the CPU than PyTorch's default layout for these small layers
-    net = PolypNet(widths).to(memory_format=torch.channels_last)
-    params = list(net.parameters())
-    head = None
-    if domain_weight:
-        head = SourceHead(widths)
-        params += list(head.parameters())
+class _Arm:
+    """One network of train_arms(): its loss options, optimiser, schedule
+    and its own MixStyle stream; everything a training of it alone keeps."""
+
+    def __init__(self, seed, widths, steps, source_weight=0.0, overlay_weight=4.0,
+                 domain_weight=0.0, level_weight=0.0, level_ceiling=None, mixstyle=0.0,
+                 mixstyle_levels=MIXSTYLE_LEVELS, mixstyle_samples="all",
+                 source_label_balance="off"):
+        # the initial weights from the seed, as a training of this arm alone
+        # draws them (nothing else in training draws from torch's stream)
+        torch.manual_seed(seed)
+        # its own stream, so that with --mixstyle 0 every other draw is as before
+        self.mix_rng = np.random.RandomState(seed + 7919)
+        # channels-last runs the convolutions through oneDNN: about 5x faster
+        # on the CPU than PyTorch's default layout for these small layers
+        self.net = PolypNet(widths).to(memory_format=torch.channels_last)
+        params = list(self.net.parameters())
+        self.head = None
+        if domain_weight:
+            self.head = SourceHead(widths)
+            params += list(self.head.parameters())
+        self.opt = torch.optim.AdamW(params, lr=3e-3, weight_decay=1e-4)
+        self.steps = steps
+        self.sched = torch.optim.lr_scheduler.OneCycleLR(self.opt, max_lr=3e-3,
+                                                         total_steps=steps + 10, pct_start=0.15)
+        self.source_weight, self.overlay_weight = source_weight, overlay_weight
+        self.domain_weight, self.level_weight = domain_weight, level_weight
+        self.level_ceiling, self.mixstyle = level_ceiling, mixstyle
+        self.mixstyle_levels, self.mixstyle_samples = mixstyle_levels, mixstyle_samples
+        self.balance = source_label_balance
+
+    def begin_epoch(self, m, kinds):
+        if self.balance != "off":
+            self.fw_epoch, self.cw_epoch = source_label_weights(m, kinds, self.balance)
+        self.net.train()
+        self.tot = self.src_tot = self.ovl_tot = self.dom_tot = self.pair_tot = 0.0
+        self.lvl_tot = 0.0
+        self.side_sums = np.zeros(4)  # the level sides' sums and counts, for the log
+        self.nb = 0
+
+    def step(self, b, xb, mb, kb, pb, yb, lam, ep, epochs, n_kp):
+        """One optimiser step on the batch that starts at sample b."""
+        mix = None
+        if self.mixstyle and self.mix_rng.rand() < self.mixstyle:
+            free = (yb == 0).numpy() if self.mixstyle_samples == "polyp-free" else None
+            mix = cross_source_mixstyle(self.mix_rng, kb, free)
+        if self.head is not None:
+            logits, pooled = self.net(xb, features=True, mix=mix, mix_levels=self.mixstyle_levels)
+        else:
+            logits = self.net(xb, mix=mix, mix_levels=self.mixstyle_levels)
+        # --source-label-balance's weights (None, the default: unweighted)
+        fwb = cwb = None
+        if self.balance != "off":
+            fwb = torch.from_numpy(self.fw_epoch[b:b + len(xb)])
+            cwb = torch.from_numpy(np.ascontiguousarray(self.cw_epoch[b:b + len(xb)]))
+        pix = F.binary_cross_entropy_with_logits(logits, mb, weight=cwb)
+        p = torch.sigmoid(logits)
+        inter = (p * mb).sum((1, 2))
+        dice = 1 - (2 * inter + 1) / (p.sum((1, 2)) + mb.sum((1, 2)) + 1)
+        dice = (dice * yb).sum() / yb.sum().clamp(min=1)
+        fl = frame_logit(logits)
+        frame = F.binary_cross_entropy_with_logits(fl, yb, weight=fwb)
+        src = source_rank_loss(fl, yb, kb)
+        ovl = overlay_pair_loss(fl, pb)
+        loss = pix + dice + 0.5 * frame
+        if self.source_weight:  # each penalty only where it is in use
+            loss = loss + self.source_weight * src
+        if OVERLAY_MEASURES and self.overlay_weight:
+            loss = loss + self.overlay_weight * ovl
+        if n_kp and PAIR_WEIGHT:
+            pl = polyp_pair_loss(fl, pb, yb)
+            loss = loss + PAIR_WEIGHT * pl
+            self.pair_tot += float(pl)
+        if self.level_weight:
+            lev = sample_levels(logits)
+            lv = level_loss(logits, yb, kb, self.level_ceiling, ceiling_ramp(ep, epochs), lev)
+            loss = loss + self.level_weight * lv
+            self.lvl_tot += float(lv)
+            for j, side in enumerate(level_sides(kb, yb)):
+                self.side_sums[2 * j:2 * j + 2] += float(lev[side].detach().sum()), int(side.sum())
+        if self.head is not None:
+            dom = domain_loss(self.head, pooled, kb, lam)
+            loss = loss + self.domain_weight * dom
+            self.dom_tot += float(dom)
+        self.opt.zero_grad()
+        loss.backward()
+        self.opt.step()
+        if self.sched.last_epoch < self.steps:
+            self.sched.step()
+        self.tot += float(loss)
+        self.src_tot += float(src)
+        self.ovl_tot += float(ovl)
+        self.nb += 1
+
+    def epoch_note(self, m, kinds, n_kp):
+        nb = self.nb
+        return (f"loss {self.tot / nb:.4f} source {self.src_tot / nb:.4f} "
+                f"overlay {self.ovl_tot / nb:.4f} domain {self.dom_tot / nb:.4f}" +
+                (f" pairs {self.pair_tot / nb:.4f}" if n_kp else "") +
+                (f" level {self.lvl_tot / nb:.4f} kvasir "
+                 f"{self.side_sums[0] / max(1, self.side_sums[1]):.2f}"
+                 f" capsule {self.side_sums[2] / max(1, self.side_sums[3]):.2f}"
+                 if self.level_weight else "") +
+                (" " + balance_note(m, kinds, self.fw_epoch, self.cw_epoch)
+                 if self.balance != "off" else ""))
+
+
+def train_arms(data, kidx, widx, epochs, seed, log, tags, arms, widths=None):
+    """Trains one network per arm (a dict of train()'s loss options) on one
+    stream of samples: each epoch's samples are drawn once and every arm
+    takes an optimiser step on each batch in turn. The samples depend on
+    the seed and the data only, and each arm keeps its own initial
+    weights (drawn from the seed), optimiser, schedule and MixStyle
+    stream, so each network is, byte for byte, the one train() gives with
+    its options alone (tests/integration/train_polyp_smoke.sh checks it);
+    drawing the samples, three quarters of an epoch, is paid once. `tags`
+    name the arms in the log. Returns the networks, in eval mode, in the
+    arms' order."""
+    if len(tags) != len(arms) or not arms:
+        raise ValueError("train_arms: one tag per arm, and at least one arm")
     sampler = Sampler(data, kidx, widx, seed)
     n_kv = min(len(kidx), 800)
     n_neg = min(len(widx), CAPSULE_NEGATIVES)
@@ -1249,7 +1354,6 @@ def train(data, kidx, widx, epochs, seed, log, tag, widths=None, source_weight=0
     n_kb = KVASIR_BACKGROUND if len(kidx) > 100 else len(kidx) // 4
     n_ki = KVASIR_INPAINTED if len(kidx) > 100 else min(KVASIR_INPAINTED, len(kidx) // 4)
     n_kp = POLYP_PAIRS if len(kidx) > 100 else min(POLYP_PAIRS, len(kidx) // 4)
-    opt = torch.optim.AdamW(params, lr=3e-3, weight_decay=1e-4)
     bs = 32
     if OVERLAY_MEASURES:
         # an upper bound: how many frames get a pair is random
@@ -1258,17 +1362,12 @@ def train(data, kidx, widx, epochs, seed, log, tag, widths=None, source_weight=0
     else:
         per_epoch = n_kv + n_neg + n_pp + n_pn + n_kb + n_ki + 2 * n_kp
         steps = epochs * (per_epoch // bs + 1)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=3e-3, total_steps=steps + 10,
-                                                pct_start=0.15)
+    runs = [_Arm(seed, widths, steps, **opts) for opts in arms]
     t0 = time.time()
     for ep in range(epochs):
         x, m, kinds, pairs = sampler.epoch(ep, n_kv, n_neg, n_pp, n_pn, n_kb, n_ki, n_kp)
-        if source_label_balance != "off":
-            fw_epoch, cw_epoch = source_label_weights(m, kinds, source_label_balance)
-        net.train()
-        tot = src_tot = ovl_tot = dom_tot = pair_tot = lvl_tot = 0.0
-        side_sums = np.zeros(4)  # the level sides' sums and counts, for the log
-        nb = 0
+        for r in runs:
+            r.begin_epoch(m, kinds)
         # the reversal's strength ramps up over training (DANN's schedule)
         lam = 2.0 / (1.0 + math.exp(-10.0 * ep / max(1, epochs - 1))) - 1.0
         for b in range(0, len(x), bs):
@@ -1277,67 +1376,20 @@ def train(data, kidx, widx, epochs, seed, log, tag, widths=None, source_weight=0
             kb = torch.from_numpy(kinds[b:b + bs])
             pb = torch.from_numpy(pairs[b:b + bs])
             yb = frame_labels(mb).float()
-            mix = None
-            if mixstyle and mix_rng.rand() < mixstyle:
-                free = (yb == 0).numpy() if mixstyle_samples == "polyp-free" else None
-                mix = cross_source_mixstyle(mix_rng, kb, free)
-            if head is not None:
-                logits, pooled = net(xb, features=True, mix=mix, mix_levels=mixstyle_levels)
-            else:
-                logits = net(xb, mix=mix, mix_levels=mixstyle_levels)
-            # --source-label-balance's weights (None, the default: unweighted)
-            fwb = cwb = None
-            if source_label_balance != "off":
-                fwb = torch.from_numpy(fw_epoch[b:b + bs])
-                cwb = torch.from_numpy(np.ascontiguousarray(cw_epoch[b:b + bs]))
-            pix = F.binary_cross_entropy_with_logits(logits, mb, weight=cwb)
-            p = torch.sigmoid(logits)
-            inter = (p * mb).sum((1, 2))
-            dice = 1 - (2 * inter + 1) / (p.sum((1, 2)) + mb.sum((1, 2)) + 1)
-            dice = (dice * yb).sum() / yb.sum().clamp(min=1)
-            fl = frame_logit(logits)
-            frame = F.binary_cross_entropy_with_logits(fl, yb, weight=fwb)
-            src = source_rank_loss(fl, yb, kb)
-            ovl = overlay_pair_loss(fl, pb)
-            loss = pix + dice + 0.5 * frame
-            if source_weight:  # each penalty only where it is in use
-                loss = loss + source_weight * src
-            if OVERLAY_MEASURES and overlay_weight:
-                loss = loss + overlay_weight * ovl
-            if n_kp and PAIR_WEIGHT:
-                pl = polyp_pair_loss(fl, pb, yb)
-                loss = loss + PAIR_WEIGHT * pl
-                pair_tot += float(pl)
-            if level_weight:
-                lev = sample_levels(logits)
-                lv = level_loss(logits, yb, kb, level_ceiling, ceiling_ramp(ep, epochs), lev)
-                loss = loss + level_weight * lv
-                lvl_tot += float(lv)
-                for j, side in enumerate(level_sides(kb, yb)):
-                    side_sums[2 * j:2 * j + 2] += float(lev[side].detach().sum()), int(side.sum())
-            if head is not None:
-                dom = domain_loss(head, pooled, kb, lam)
-                loss = loss + domain_weight * dom
-                dom_tot += float(dom)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            if sched.last_epoch < steps:
-                sched.step()
-            tot += float(loss)
-            src_tot += float(src)
-            ovl_tot += float(ovl)
-            nb += 1
-        log(f"{tag} epoch {ep + 1}/{epochs} loss {tot / nb:.4f} source {src_tot / nb:.4f} "
-            f"overlay {ovl_tot / nb:.4f} domain {dom_tot / nb:.4f}" +
-            (f" pairs {pair_tot / nb:.4f}" if n_kp else "") +
-            (f" level {lvl_tot / nb:.4f} kvasir {side_sums[0] / max(1, side_sums[1]):.2f}"
-             f" capsule {side_sums[2] / max(1, side_sums[3]):.2f}" if level_weight else "") +
-            (" " + balance_note(m, kinds, fw_epoch, cw_epoch)
-             if source_label_balance != "off" else "") +
-            f" ({time.time() - t0:.0f} s)")
-    net.eval()
-    return net
+            for r in runs:
+                r.step(b, xb, mb, kb, pb, yb, lam, ep, epochs, n_kp)
+        for tag, r in zip(tags, runs):
+            log(f"{tag} epoch {ep + 1}/{epochs} {r.epoch_note(m, kinds, n_kp)} "
+                f"({time.time() - t0:.0f} s)")
+    for r in runs:
+        r.net.eval()
+    return [r.net for r in runs]
+
+
+def train(data, kidx, widx, epochs, seed, log, tag, widths=None, **options):
+    """Trains one network (options: _Arm's loss options; all off but the
+    overlay weight by default). Returns it in eval mode."""
+    return train_arms(data, kidx, widx, epochs, seed, log, [tag], [options], widths)[0]
 
 
 # --------------------------------------------------------------------------
@@ -2688,10 +2740,13 @@ def main():
     ap.add_argument("--mixstyle-samples", default="all", choices=MIXSTYLE_SAMPLES,
                     help="with --mixstyle: mix every sample's style, or only the polyp-free "
                          "samples' among themselves (a trial)")
-    ap.add_argument("--source-label-balance", default="off", choices=SOURCE_LABEL_BALANCE,
+    ap.add_argument("--source-label-balance", default="off", metavar="MODE[,MODE...]",
                     help="weight the loss so that the label is independent of the source "
-                         "(colonoscopy or capsule frame): per sample, or per heatmap cell "
-                         "(a trial, docs/polyp-trials.md)")
+                         "(colonoscopy or capsule frame): off, frame (per sample) or pixel "
+                         "(per heatmap cell) (a trial, docs/polyp-trials.md); with --part cv, "
+                         "a list (off,frame) trains one network per mode in lockstep on one "
+                         "stream of samples, each the same bytes as trained alone, with one "
+                         "--metrics file and --fold-weights folder per mode (comma-separated)")
     ap.add_argument("--overlay-weight", type=float, default=4.0,
                     help="weight of the overlay-pair consistency penalty")
     ap.add_argument("--light-share", type=float, default=LIGHT_SHARE,
@@ -2767,6 +2822,25 @@ def main():
     a = ap.parse_args()
     if a.compare and not a.evaluate:
         ap.error("--compare goes with --evaluate")
+    # --source-label-balance M1,M2,...: one network per mode, in lockstep
+    balances = a.source_label_balance.split(",")
+    if any(b not in SOURCE_LABEL_BALANCE for b in balances) or len(set(balances)) != len(balances):
+        ap.error("--source-label-balance takes %s, or a list of distinct ones (got %r)"
+                 % (", ".join(SOURCE_LABEL_BALANCE), a.source_label_balance))
+    metrics_paths = a.metrics.split(",") if len(balances) > 1 else [a.metrics]
+    fold_dirs = [None] * len(balances)
+    if a.fold_weights:
+        fold_dirs = a.fold_weights.split(",") if len(balances) > 1 else [a.fold_weights]
+    if len(balances) > 1:
+        if a.part != "cv" or a.evaluate or a.write_heldout:
+            ap.error("--source-label-balance with several modes (networks trained in lockstep) "
+                     "goes with --part cv")
+        if len(metrics_paths) != len(balances) or len(fold_dirs) != len(balances) \
+                or len(set(metrics_paths)) != len(balances):
+            ap.error("--source-label-balance %s trains %d networks: give as many distinct "
+                     "--metrics files (and --fold-weights folders), comma-separated"
+                     % (a.source_label_balance, len(balances)))
+    a.source_label_balance = balances[0]  # the one mode of every single-network path
     if a.crop_gate is not None:
         if not a.evaluate or "," not in a.evaluate:
             ap.error("--crop-gate goes with --evaluate W1,W2,... (a version-4 file is an ensemble)")
@@ -2958,13 +3032,21 @@ def main():
         metrics["mixstyle_samples"] = a.mixstyle_samples
     if PASTE_SIDE != (0.22, 0.6):
         metrics["paste_side"] = list(PASTE_SIDE)
-    if a.source_label_balance != "off":  # recorded only when used, as level_weight
-        metrics["source_label_balance"] = a.source_label_balance
 
-    def save():
-        with open(a.metrics + ".partial", "w") as f:
-            json.dump(metrics, f, indent=1)
-        os.replace(a.metrics + ".partial", a.metrics)
+    def arm_metrics(mode):  # the metrics file of the network of one balance mode
+        doc = dict(metrics)
+        if mode != "off":  # recorded only when used, as level_weight
+            doc["source_label_balance"] = mode
+        return doc
+
+    docs = [arm_metrics(mode) for mode in balances]
+    metrics = docs[0]
+
+    def save(doc=None, path=None):
+        doc, path = (metrics, a.metrics) if doc is None else (doc, path)
+        with open(path + ".partial", "w") as f:
+            json.dump(doc, f, indent=1)
+        os.replace(path + ".partial", path)
 
     if a.part in ("all", "final"):
         # the shipped model: Kvasir folds 0-3, capsule train groups
@@ -3003,83 +3085,100 @@ def main():
     # --epochs, fold 4's model is the shipped model (same folds, same
     # setting): it is not trained twice.
     if a.cv_epochs > 0 and a.part in ("all", "cv"):
-        if a.part == "cv" and os.path.exists(a.metrics):
-            # cross-validation joins an existing metrics file only when that
-            # file describes the same recipe: folds of one recipe never sit
-            # beside the final model of another.
-            with open(a.metrics) as f:
-                have = json.load(f)
-            have.setdefault("input_side", 80)
-            have.setdefault("inpaint_kind", "blur")
-            have.setdefault("polyp_pairs", 0)
-            have.setdefault("pair_weight", None)
-            have.setdefault("level_weight", 0.0)
-            have.setdefault("level_ceiling", None)
-            have.setdefault("mixstyle", 0.0)
-            have.setdefault("mixstyle_levels", list(MIXSTYLE_LEVELS))
-            have.setdefault("mixstyle_samples", "all")
-            have.setdefault("paste_side", [0.22, 0.6])
-            have.setdefault("source_label_balance", "off")
-            want = dict(metrics, inpaint_kind=INPAINT_KIND, polyp_pairs=POLYP_PAIRS,
-                        pair_weight=PAIR_WEIGHT if POLYP_PAIRS else None,
-                        level_weight=a.level_weight, level_ceiling=a.level_ceiling,
-                        mixstyle=a.mixstyle, mixstyle_levels=list(mix_levels),
-                        mixstyle_samples=a.mixstyle_samples,
-                        paste_side=list(PASTE_SIDE),
-                        source_label_balance=a.source_label_balance)
-            want = json.loads(json.dumps(want))  # as the file holds them (tuples as lists)
-            # a setting the file does not record counts as different: an
-            # older or foreign file is not taken for this recipe
-            differ = [k for k in CV_RECIPE_KEYS if have.get(k, "(missing)") != want.get(k)]
-            if differ:
-                log(f"train_polyp: {a.metrics} describes another recipe ("
-                    + ", ".join(f"{k} {have.get(k, '(missing)')!r} there, {want.get(k)!r} here"
-                                for k in differ)
-                    + "); give --metrics a new file for this recipe's cross-validation")
-                return 2
-            metrics = have
-        old = metrics.get("cv", {})
         ts = a.seed if a.train_seed is None else a.train_seed
-        done = {r["fold"]: r for r in old.get("folds", [])} \
-            if old.get("cv_epochs") == a.cv_epochs and old.get("train_seed", a.seed) == ts else {}
-        seconds = old.get("seconds", 0) if done else 0
+        arms = []  # per balance mode: its metrics, where they go, its folds done
+        for mode, doc, path, fold_dir in zip(balances, docs, metrics_paths, fold_dirs):
+            if a.part == "cv" and os.path.exists(path):
+                # cross-validation joins an existing metrics file only when that
+                # file describes the same recipe: folds of one recipe never sit
+                # beside the final model of another.
+                with open(path) as f:
+                    have = json.load(f)
+                have.setdefault("input_side", 80)
+                have.setdefault("inpaint_kind", "blur")
+                have.setdefault("polyp_pairs", 0)
+                have.setdefault("pair_weight", None)
+                have.setdefault("level_weight", 0.0)
+                have.setdefault("level_ceiling", None)
+                have.setdefault("mixstyle", 0.0)
+                have.setdefault("mixstyle_levels", list(MIXSTYLE_LEVELS))
+                have.setdefault("mixstyle_samples", "all")
+                have.setdefault("paste_side", [0.22, 0.6])
+                have.setdefault("source_label_balance", "off")
+                want = dict(doc, inpaint_kind=INPAINT_KIND, polyp_pairs=POLYP_PAIRS,
+                            pair_weight=PAIR_WEIGHT if POLYP_PAIRS else None,
+                            level_weight=a.level_weight, level_ceiling=a.level_ceiling,
+                            mixstyle=a.mixstyle, mixstyle_levels=list(mix_levels),
+                            mixstyle_samples=a.mixstyle_samples,
+                            paste_side=list(PASTE_SIDE),
+                            source_label_balance=mode)
+                want = json.loads(json.dumps(want))  # as the file holds them (tuples as lists)
+                # a setting the file does not record counts as different: an
+                # older or foreign file is not taken for this recipe
+                differ = [k for k in CV_RECIPE_KEYS if have.get(k, "(missing)") != want.get(k)]
+                if differ:
+                    log(f"train_polyp: {path} describes another recipe ("
+                        + ", ".join(f"{k} {have.get(k, '(missing)')!r} there, {want.get(k)!r} here"
+                                    for k in differ)
+                        + "); give --metrics a new file for this recipe's cross-validation")
+                    return 2
+                doc = have
+            old = doc.get("cv", {})
+            done = {r["fold"]: r for r in old.get("folds", [])} \
+                if old.get("cv_epochs") == a.cv_epochs and old.get("train_seed", a.seed) == ts else {}
+            arms.append(dict(mode=mode, doc=doc, path=path, fold_dir=fold_dir, done=done,
+                             seconds=old.get("seconds", 0) if done else 0))
         for f in [int(v) for v in a.folds.split(",")]:
             t0 = time.time()
             kva = np.nonzero(kfold == f)[0]
-            if f == 4 and a.cv_epochs == a.epochs and "final" in metrics \
-                    and metrics.get("train_seed", a.seed) == ts:
-                rep = {k: v for k, v in metrics["final"].items() if k != "train_seconds"}
-                rep["capsule"] = {k: rep["capsule"][k] for k in ("n_pos", "n_neg", "auroc")}
-                rep["shipped_model"] = True
-            else:
+            # fold 4 at the final model's setting is the final model itself
+            reuse = [f == 4 and a.cv_epochs == a.epochs and "final" in arm["doc"]
+                     and arm["doc"].get("train_seed", a.seed) == ts for arm in arms]
+            fresh = [i for i in range(len(arms)) if not reuse[i]]
+            nets = {}
+            if fresh:
                 ktr = np.nonzero((kfold != f) & (kfold >= 0))[0]
-                net = train(data, ktr, widx_train, a.cv_epochs, ts + 100 + f, log,
-                            f"cv{f}", **tkw)
-                rep, ps, ns = fold_report(net, data, kva, widx_held, a.seed + 200 + f)
-                rep.pop("_inpainted_scores")
-                if a.fold_weights:
-                    os.makedirs(a.fold_weights, exist_ok=True)
-                    write_weights(net, os.path.join(a.fold_weights, f"fold{f}.bin"),
-                                  choose_threshold(ps, ns)["threshold"])
-            rep["fold"] = f
-            done[f] = rep
-            seconds += round(time.time() - t0)
-            log(f"cv{f}: {json.dumps(rep)}")
-            folds = [done[k] for k in sorted(done)]
-            keys = ["dice", "iou", "hit_rate"]
-            metrics["cv"] = dict(
-                cv_epochs=a.cv_epochs, train_seed=ts,
-                folds=folds,
-                mean={k: float(np.mean([r["kvasir"][k] for r in folds])) for k in keys},
-                std={k: float(np.std([r["kvasir"][k] for r in folds])) for k in keys},
-                capsule_auroc_mean=float(np.mean([r["capsule"]["auroc"] for r in folds])),
-                source_auroc_polyp_free_mean=float(np.mean(
-                    [r["source_auroc_polyp_free"]["auroc"] for r in folds])),
-                seconds=seconds)
-            metrics["cv_epochs"] = a.cv_epochs
-            metrics["total_seconds"] = metrics.get("final", {}).get("train_seconds", 0) + seconds
-            save()  # after every fold: a stopped run keeps what it finished
-        log(f"cv: {json.dumps(metrics['cv']['mean'])}")
+                tags = [f"cv{f}" + (f" [{arms[i]['mode']}]" if len(arms) > 1 else "") for i in fresh]
+                nets = dict(zip(fresh, train_arms(
+                    data, ktr, widx_train, a.cv_epochs, ts + 100 + f, log, tags,
+                    [dict(tkw, source_label_balance=arms[i]["mode"]) for i in fresh])))
+            for i, arm in enumerate(arms):
+                if reuse[i]:
+                    rep = {k: v for k, v in arm["doc"]["final"].items() if k != "train_seconds"}
+                    rep["capsule"] = {k: rep["capsule"][k] for k in ("n_pos", "n_neg", "auroc")}
+                    rep["shipped_model"] = True
+                else:
+                    rep, ps, ns = fold_report(nets[i], data, kva, widx_held, a.seed + 200 + f)
+                    rep.pop("_inpainted_scores")
+                    if arm["fold_dir"]:
+                        os.makedirs(arm["fold_dir"], exist_ok=True)
+                        write_weights(nets[i], os.path.join(arm["fold_dir"], f"fold{f}.bin"),
+                                      choose_threshold(ps, ns)["threshold"])
+                rep["fold"] = f
+                arm["done"][f] = rep
+                # in lockstep: the fold's wall time so far, shared training included
+                arm["seconds"] += round(time.time() - t0)
+                log(f"cv{f}: {json.dumps(rep)}")
+                folds = [arm["done"][k] for k in sorted(arm["done"])]
+                keys = ["dice", "iou", "hit_rate"]
+                doc = arm["doc"]
+                doc["cv"] = dict(
+                    cv_epochs=a.cv_epochs, train_seed=ts,
+                    folds=folds,
+                    mean={k: float(np.mean([r["kvasir"][k] for r in folds])) for k in keys},
+                    std={k: float(np.std([r["kvasir"][k] for r in folds])) for k in keys},
+                    capsule_auroc_mean=float(np.mean([r["capsule"]["auroc"] for r in folds])),
+                    source_auroc_polyp_free_mean=float(np.mean(
+                        [r["source_auroc_polyp_free"]["auroc"] for r in folds])),
+                    seconds=arm["seconds"])
+                if len(arms) > 1:  # how it was trained: its seconds are shared
+                    doc["cv"]["lockstep_with"] = [b["mode"] for b in arms if b is not arm]
+                doc["cv_epochs"] = a.cv_epochs
+                doc["total_seconds"] = doc.get("final", {}).get("train_seconds", 0) + arm["seconds"]
+                save(doc, arm["path"])  # after every fold: a stopped run keeps what it finished
+        for arm in arms:
+            log(f"cv{'' if len(arms) == 1 else ' [' + arm['mode'] + ']'}: "
+                f"{json.dumps(arm['doc']['cv']['mean'])}")
     return 0
 
 

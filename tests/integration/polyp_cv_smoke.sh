@@ -1,0 +1,119 @@
+#!/usr/bin/env bash
+# polyp_cv_smoke.sh - F's cross-validation (tools/polyp-cv.sh) end to end
+# on smoke draws (POLYP_SMOKE=1: a few frames, one epoch):
+#   - `draws` trains the two arms of a fold and seed in lockstep, one job
+#     (train_polyp.py --source-label-balance off,frame), and each lockstep
+#     draw is the same bytes and report as its arm trained alone;
+#   - a draw in the store is never trained again, and an arm whose pair
+#     is in the store trains alone (the same bytes again);
+#   - `score` writes the fold's measures for both arms, and `verdict`
+#     gives none while folds are missing (exit 3);
+#   - train_polyp.py refuses a lockstep list outside --part cv, a list
+#     with a repeated or unknown mode, and a wrong count of --metrics files.
+# Skips (77) without ../shared or Debian's python3-torch.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+kv="${CS_SHARED_DIR:+$CS_SHARED_DIR/data/kvasir-seg}"
+if [ -z "$kv" ] || [ ! -f "$kv/labels.csv" ]; then
+    skip "Kvasir-SEG not found (CS_SHARED_DIR=${CS_SHARED_DIR:-unset}; need data/kvasir-seg)"
+fi
+need_shared
+if ! /usr/bin/python3 -c 'import torch, numpy, PIL' 2>/dev/null; then
+    skip "python3-torch, python3-numpy or python3-pil not installed (Debian packages)"
+fi
+export POLYP_SMOKE=1 POLYP_CV_STORE="$T/store" POLYP_CV_WORK="$T/work" POLYP_CACHE="$T/cache"
+cv() { "$CS_SOURCE_DIR/tools/polyp-cv.sh" "$CS_SHARED_DIR/data" "$@"; }
+recipe=$("$CS_SOURCE_DIR/tools/train-polyp.sh" --member-recipe)
+read -r -a recipe <<< "${recipe/--part final /}"
+tool() { /usr/bin/python3 "$CS_SOURCE_DIR/tools/train_polyp.py" --smoke --shared "$CS_SHARED_DIR/data" \
+    --cache "$T/cache" "$@"; }
+
+# each arm of fold 0, seed 13, trained alone, as the draws were before lockstep
+for mode in off frame; do
+    tool "${recipe[@]}" --part cv --folds 0 --cv-epochs 1 --train-seed 13 \
+        --source-label-balance "$mode" --out "$T/unused.bin" --metrics "$T/alone-$mode.json" \
+        --fold-weights "$T/alone-$mode" >/dev/null 2>"$T/alone-$mode.err" \
+        || die "fold 0 ($mode alone) failed: $(tail -5 "$T/alone-$mode.err")"
+done
+
+cv draws 0 2>"$T/draws1.err" || die "draws 0 failed: $(tail -5 "$T/draws1.err")"
+[ "$(grep -c 'small+balance fold 0 seed 1[345]: training' "$T/draws1.err")" = 3 ] \
+    || fail "the arms of each seed did not train as one job: $(cat "$T/draws1.err")"
+for arm in small balance; do
+    for s in 13 14 15; do
+        [ -s "$T/store/$arm/seed$s/fold0.bin" ] && [ -s "$T/store/$arm/fold0-seed$s.json" ] \
+            || fail "no $arm draw of seed $s in the store"
+    done
+done
+cmp -s "$T/alone-off/fold0.bin" "$T/store/small/seed13/fold0.bin" \
+    || fail "the lockstep draw of the shipped recipe differs from the one trained alone"
+cmp -s "$T/alone-frame/fold0.bin" "$T/store/balance/seed13/fold0.bin" \
+    || fail "the lockstep draw of F differs from the one trained alone"
+! cmp -s "$T/store/small/seed13/fold0.bin" "$T/store/balance/seed13/fold0.bin" \
+    || fail "the two arms trained the same network"
+python3 - "$T" <<'PY' || fail "a lockstep draw's report differs from the one trained alone"
+import json, sys
+t = sys.argv[1]
+for mode, arm, other in (("off", "small", "frame"), ("frame", "balance", "off")):
+    alone = json.load(open(f"{t}/alone-{mode}.json"))
+    step = json.load(open(f"{t}/store/{arm}/fold0-seed13.json"))
+    assert step["cv"].pop("lockstep_with") == [other], step["cv"]
+    assert "lockstep_with" not in alone["cv"], alone["cv"]
+    for d in (alone, step):  # wall time is the only thing that may differ
+        d.pop("total_seconds")
+        d["cv"].pop("seconds")
+    assert alone == step, (mode, alone, step)
+    assert step.get("source_label_balance", "off") == mode, step
+PY
+ok "draws: the two arms of a seed train in lockstep, each the same bytes and report as alone"
+
+sha_before=$(sha256sum "$T/store/balance/seed14/fold0.bin" | cut -d' ' -f1)
+cv draws 0 2>"$T/draws2.err" || die "draws 0 again failed: $(tail -5 "$T/draws2.err")"
+! grep -q training "$T/draws2.err" || fail "a draw in the store trained again: $(cat "$T/draws2.err")"
+[ "$(grep -c ': in the store' "$T/draws2.err")" = 6 ] || fail "not every draw reported in the store"
+rm "$T/store/balance/fold0-seed14.json" # a draw without its report is not complete
+cv draws 0 2>"$T/draws3.err" || die "draws 0 a third time failed: $(tail -5 "$T/draws3.err")"
+grep -q '^polyp-cv: balance fold 0 seed 14: training' "$T/draws3.err" \
+    || fail "the incomplete draw did not train alone: $(cat "$T/draws3.err")"
+[ "$(grep -c training "$T/draws3.err")" = 1 ] || fail "more than that draw trained: $(cat "$T/draws3.err")"
+[ "$(sha256sum "$T/store/balance/seed14/fold0.bin" | cut -d' ' -f1)" = "$sha_before" ] \
+    || fail "F's seed-14 draw trained alone differs from its lockstep draw"
+ok "a draw in the store is kept; an arm whose pair is in the store trains alone, the same bytes"
+
+cv score 0 2>"$T/score.err" || die "score 0 failed: $(tail -5 "$T/score.err")"
+python3 - "$T/store/score-fold0.json" <<'PY' || fail "score-fold0.json incomplete"
+import json, sys
+s = json.load(open(sys.argv[1]))
+for arm in ("small", "balance"):
+    a = s[arm] if arm in s else s["arms"][arm]
+    for k in ("crop_source_auroc", "capsule_auroc", "dice_tool", "c_dice", "threshold"):
+        assert a.get(k) is not None, (arm, k, a)
+PY
+rc=0
+cv verdict >"$T/verdict.out" 2>&1 || rc=$?
+[ "$rc" = 3 ] || fail "verdict with folds 1-3 missing: exit $rc, not 3: $(cat "$T/verdict.out")"
+ok "score writes both arms' measures; verdict gives none while folds are missing"
+
+expect_refused() { # what the error must say, then the options
+    local want=$1
+    shift
+    if tool "${recipe[@]}" --out "$T/unused.bin" "$@" >/dev/null 2>"$T/refused.err"; then
+        fail "accepted: $*"
+    elif ! grep -q -- "$want" "$T/refused.err"; then
+        fail "no clear error for '$*': $(tail -2 "$T/refused.err")"
+    fi
+}
+expect_refused "goes with --part cv" --part final --source-label-balance off,frame \
+    --metrics "$T/r1.json,$T/r2.json"
+expect_refused "give as many distinct --metrics" --part cv --folds 0 --cv-epochs 1 \
+    --source-label-balance off,frame --metrics "$T/r1.json"
+expect_refused "give as many distinct --metrics" --part cv --folds 0 --cv-epochs 1 \
+    --source-label-balance off,frame --metrics "$T/r1.json,$T/r1.json"
+expect_refused "give as many distinct --metrics" --part cv --folds 0 --cv-epochs 1 \
+    --source-label-balance off,frame --metrics "$T/r1.json,$T/r2.json" --fold-weights "$T/fw"
+expect_refused "a list of distinct ones" --part cv --source-label-balance off,off \
+    --metrics "$T/r1.json,$T/r2.json"
+expect_refused "a list of distinct ones" --part cv --source-label-balance frames --metrics "$T/r1.json"
+[ ! -e "$T/r1.json" ] && [ ! -e "$T/r2.json" ] || fail "a refused run wrote a metrics file"
+ok "train_polyp.py refuses a lockstep list outside --part cv, repeated or unknown modes, a wrong count of files"
+cs_finish
