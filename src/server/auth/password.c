@@ -1,57 +1,23 @@
 /* password.c - password hashing and user-name rules (password.h), and the
  * gate that bounds how many hashes run at once. */
-#include <errno.h>
-#include <pthread.h>
 #include <sodium.h>
 #include <string.h>
-#include <time.h>
 
 #include "server/auth/password.h"
-#include "server/core/core.h"
+#include "server/core/turns.h"
 
 _Static_assert(CS_PASSWORD_MEM == crypto_pwhash_MEMLIMIT_INTERACTIVE,
                "CS_PASSWORD_MEM states the memory of one hash");
 
-/* The gate: a counting semaphore with a deadline, process-wide because the
- * memory it guards is the process's. Its condition waits on the monotonic
- * clock, so a clock step neither cuts nor stretches a wait. */
-static pthread_once_t gate_once = PTHREAD_ONCE_INIT;
-static pthread_mutex_t gate_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t gate_free;
-static int gate_running;
-
-static void gate_init(void)
-{
-    pthread_condattr_t a;
-    pthread_condattr_init(&a);
-    pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
-    pthread_cond_init(&gate_free, &a);
-    pthread_condattr_destroy(&a);
-}
+/* The gate, process-wide because the memory it guards is the process's:
+ * turns in order of asking (core/turns.h), so that in a flood of logins
+ * the ones that waited longest are served first. */
+static cs_turns gate = CS_TURNS_INIT(CS_PASSWORD_PARALLEL);
 
 /* Take a turn, waiting up to CS_PASSWORD_WAIT_MS; false when none came. */
-static bool gate_enter(void)
-{
-    pthread_once(&gate_once, gate_init);
-    struct timespec until = cs_deadline_ms(CLOCK_MONOTONIC, CS_PASSWORD_WAIT_MS);
-    pthread_mutex_lock(&gate_lock);
-    int rc = 0;
-    while (gate_running >= CS_PASSWORD_PARALLEL && rc != ETIMEDOUT)
-        rc = pthread_cond_timedwait(&gate_free, &gate_lock, &until);
-    bool in = gate_running < CS_PASSWORD_PARALLEL;
-    if (in)
-        gate_running++;
-    pthread_mutex_unlock(&gate_lock);
-    return in;
-}
+static bool gate_enter(void) { return cs_turns_take(&gate, CS_PASSWORD_WAIT_MS); }
 
-static void gate_leave(void)
-{
-    pthread_mutex_lock(&gate_lock);
-    gate_running--;
-    pthread_cond_signal(&gate_free);
-    pthread_mutex_unlock(&gate_lock);
-}
+static void gate_leave(void) { cs_turns_give(&gate); }
 
 static cs_status busy(cs_error *err)
 {

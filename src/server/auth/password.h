@@ -5,7 +5,8 @@
  * Memory: each hash or check takes CS_PASSWORD_MEM bytes for its run
  * (about 0.1 s). So that a flood of logins costs time, never the
  * server's memory, at most CS_PASSWORD_PARALLEL of them run at once in
- * the process; a caller waits up to CS_PASSWORD_WAIT_MS for its turn.
+ * the process; a caller waits up to CS_PASSWORD_WAIT_MS for its turn, and
+ * turns go in order of asking (core/turns.h).
  *
  * Threads: any thread (after sodium_init, see tokens.h). Nothing to free:
  * outputs go to caller buffers. */
