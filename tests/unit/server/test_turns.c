@@ -42,6 +42,7 @@ typedef struct taker {
     int wait_ms;
     char name;
     bool got;
+    bool done; /* under order_mu */
     pthread_t th;
     char *order; /* shared, under order_mu */
 } taker;
@@ -79,7 +80,26 @@ static void *take_once(void *arg)
             nanosleep(&(struct timespec){0, 1000000}, NULL);
         cs_turns_give(k->t);
     }
+    pthread_mutex_lock(&order_mu);
+    k->done = true;
+    pthread_mutex_unlock(&order_mu);
     return NULL;
+}
+
+/* Waits until k waits on t (n callers wait) or k has already finished (a
+ * short deadline can pass before a loaded machine lets the test look). */
+static void until_queued_or_done(cs_turns *t, int n, taker *k)
+{
+    int64_t give_up = now_ms() + 10000;
+    for (;;) {
+        pthread_mutex_lock(&order_mu);
+        bool done = k->done;
+        pthread_mutex_unlock(&order_mu);
+        if (done || cs_turns_waiting(t) == n)
+            return;
+        assert_true(now_ms() < give_up);
+        nanosleep(&(struct timespec){0, 1000000}, NULL);
+    }
 }
 
 static void start(taker *k, cs_turns *t, char name, int wait_ms, char *order)
@@ -147,8 +167,8 @@ static void test_timed_out_waiter_leaves_the_queue(void **state)
     assert_true(cs_turns_take(&t, 0));
     start(&a, &t, 'a', 10000, order);
     until_waiting(&t, 1);
-    start(&b, &t, 'b', 50, order); /* gives up while a and c wait */
-    until_waiting(&t, 2);
+    start(&b, &t, 'b', 50, order); /* gives up while a (and c) wait */
+    until_queued_or_done(&t, 2, &b);
     start(&c, &t, 'c', 10000, order);
     pthread_join(b.th, NULL);
     assert_false(b.got);
