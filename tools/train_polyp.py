@@ -1342,7 +1342,7 @@ def train_arms(data, kidx, widx, epochs, seed, log, tags, arms, widths=None):
     weights (drawn from the seed), optimiser, schedule and MixStyle
     stream, so each network is, byte for byte, the one train() gives with
     its options alone (tests/integration/train_polyp_smoke.sh checks it);
-    drawing the samples, three quarters of an epoch, is paid once. `tags`
+    drawing the samples, about half of an epoch, is paid once. `tags`
     name the arms in the log. Returns the networks, in eval mode, in the
     arms' order."""
     if len(tags) != len(arms) or not arms:

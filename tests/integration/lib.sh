@@ -75,6 +75,19 @@ need_shared() {
     fi
 }
 
+# What the polyp training tool needs: both shared data sets and Debian's
+# python3-torch, -numpy and -pil (seen by /usr/bin/python3), or skip.
+need_polyp_training() {
+    local kv="${CS_SHARED_DIR:+$CS_SHARED_DIR/data/kvasir-seg}"
+    if [ -z "$kv" ] || [ ! -f "$kv/labels.csv" ]; then
+        skip "Kvasir-SEG not found (CS_SHARED_DIR=${CS_SHARED_DIR:-unset}; need data/kvasir-seg)"
+    fi
+    need_shared
+    if ! /usr/bin/python3 -c 'import torch, numpy, PIL' 2>/dev/null; then
+        skip "python3-torch, python3-numpy or python3-pil not installed (Debian packages)"
+    fi
+}
+
 need_ffmpeg() {
     command -v ffmpeg >/dev/null 2>&1 || skip "ffmpeg CLI not installed"
 }

@@ -13,14 +13,7 @@
 # Skips (77) without ../shared or Debian's python3-torch.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
-kv="${CS_SHARED_DIR:+$CS_SHARED_DIR/data/kvasir-seg}"
-if [ -z "$kv" ] || [ ! -f "$kv/labels.csv" ]; then
-    skip "Kvasir-SEG not found (CS_SHARED_DIR=${CS_SHARED_DIR:-unset}; need data/kvasir-seg)"
-fi
-need_shared
-if ! /usr/bin/python3 -c 'import torch, numpy, PIL' 2>/dev/null; then
-    skip "python3-torch, python3-numpy or python3-pil not installed (Debian packages)"
-fi
+need_polyp_training
 export POLYP_SMOKE=1 POLYP_CV_STORE="$T/store" POLYP_CV_WORK="$T/work" POLYP_CACHE="$T/cache"
 cv() { "$CS_SOURCE_DIR/tools/polyp-cv.sh" "$CS_SHARED_DIR/data" "$@"; }
 recipe=$("$CS_SOURCE_DIR/tools/train-polyp.sh" --member-recipe)

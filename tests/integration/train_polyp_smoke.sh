@@ -16,14 +16,7 @@
 # Debian's python3-torch.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
-kv="${CS_SHARED_DIR:+$CS_SHARED_DIR/data/kvasir-seg}"
-if [ -z "$kv" ] || [ ! -f "$kv/labels.csv" ]; then
-    skip "Kvasir-SEG not found (CS_SHARED_DIR=${CS_SHARED_DIR:-unset}; need data/kvasir-seg)"
-fi
-need_shared
-if ! /usr/bin/python3 -c 'import torch, numpy, PIL' 2>/dev/null; then
-    skip "python3-torch, python3-numpy or python3-pil not installed (Debian packages)"
-fi
+need_polyp_training
 # every file under models/ (the cross-validation's draws in models/cv-draws/ too)
 shipped_files() { (cd "$CS_SOURCE_DIR" && find models -type f -exec sha256sum {} + && sha256sum tests/data/polyp-ref.bin) | sort; }
 models_before=$(shipped_files)

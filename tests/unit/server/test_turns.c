@@ -108,6 +108,13 @@ static void start(taker *k, cs_turns *t, char name, int wait_ms, char *order)
     assert_int_equal(pthread_create(&k->th, NULL, take_once, k), 0);
 }
 
+/* start, then wait until it is the n-th caller waiting on t */
+static void start_queued(taker *k, cs_turns *t, char name, char *order, int n)
+{
+    start(k, t, name, 10000, order);
+    until_waiting(t, n);
+}
+
 static void test_limit_and_deadline(void **state)
 {
     (void)state;
@@ -138,12 +145,9 @@ static void test_oldest_waiter_first_no_barging(void **state)
     taker a, b, c;
     assert_true(cs_turns_take(&t, 0)); /* the test holds the one turn */
     set_released(false);               /* and a will hold it when it has it */
-    start(&a, &t, 'a', 10000, order);
-    until_waiting(&t, 1);
-    start(&b, &t, 'b', 10000, order);
-    until_waiting(&t, 2);
-    start(&c, &t, 'c', 10000, order);
-    until_waiting(&t, 3);
+    start_queued(&a, &t, 'a', order, 1);
+    start_queued(&b, &t, 'b', order, 2);
+    start_queued(&c, &t, 'c', order, 3);
     cs_turns_give(&t);
     /* The turn went to a, not back into a pool a newcomer can take. */
     assert_false(cs_turns_take(&t, 0));
@@ -165,8 +169,7 @@ static void test_timed_out_waiter_leaves_the_queue(void **state)
     char order[8] = "";
     taker a, b, c;
     assert_true(cs_turns_take(&t, 0));
-    start(&a, &t, 'a', 10000, order);
-    until_waiting(&t, 1);
+    start_queued(&a, &t, 'a', order, 1);
     start(&b, &t, 'b', 50, order); /* gives up while a (and c) wait */
     until_queued_or_done(&t, 2, &b);
     start(&c, &t, 'c', 10000, order);
