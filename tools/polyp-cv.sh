@@ -14,7 +14,10 @@
 #       trained under build-polyp-cv/ and copied into the store only when
 #       complete: STORE/ARM/seedS/foldK.bin (its weights, threshold by
 #       training's rule) and STORE/ARM/foldK-seedS.json (its training
-#       report).
+#       report). Each job saves its state after every epoch
+#       (train_polyp.py --checkpoint), so a job stopped by anything (a
+#       session's end, a reboot) goes on from its last epoch when the same
+#       command runs again on the same machine, with the same bytes.
 #   tools/polyp-cv.sh [SHARED_DATA_DIR] score FOLD
 #       Once the fold's six draws are in: each arm's three draws combined
 #       as the shipped members are (version 4, crop gate 0.1, the
@@ -98,14 +101,23 @@ draw() { # fold seed arm...: trains the arms' draws not in the store, in lockste
   local name log
   name=$(IFS=+; echo "${arms[*]}")
   log=$work/fold$k-seed$s-$name.log
-  echo "polyp-cv: $name fold $k seed $s: training (log: $log), $(date -u +%H:%M) UTC" >&2
+  local ckpt=$work/fold$k-seed$s-$name.ckpt
+  if [ -f "$ckpt" ]; then
+    # the tool goes on from it if it is this very training's, else says why not
+    echo "polyp-cv: $name fold $k seed $s: training, checkpoint found: $ckpt (log: $log), $(date -u +%H:%M) UTC" >&2
+  else
+    echo "polyp-cv: $name fold $k seed $s: training (log: $log), $(date -u +%H:%M) UTC" >&2
+    : > "$log"
+  fi
+  echo "polyp-cv: started $(date -u +%FT%TZ)" >> "$log"
   # shellcheck disable=SC2046 # the recipe's options are words
   # a smoke training cross-validates only when given --cv-epochs
   "$root/tools/train-polyp.sh" "$data" --part cv --folds "$k" $(recipe) \
     --source-label-balance "$(IFS=,; echo "${modes[*]}")" ${smoke[@]+"${smoke[@]}" --cv-epochs 1} \
     --train-seed "$s" --metrics "$(IFS=,; echo "${metrics[*]}")" \
     --fold-weights "$(IFS=,; echo "${dirs[*]}")" \
-    --out "$work/net-$k-$s.bin" --reference "$work/ref-$k-$s.bin" > "$log" 2>&1 || {
+    --out "$work/net-$k-$s.bin" --reference "$work/ref-$k-$s.bin" --checkpoint "$ckpt" \
+    >> "$log" 2>&1 || {
     echo "polyp-cv: $name fold $k seed $s failed; the end of its log:" >&2
     tail -5 "$log" >&2
     return 1

@@ -81,10 +81,14 @@ weights and sample order again while the splits and checks keep --seed:
 two draws of one recipe are then scored on the same held-out images.
 
 Single thread, seeded, deterministic ops, fixed data order: the same data
-and arguments give the same weights bytes.
+and arguments give the same weights bytes. --checkpoint FILE saves a
+training's state after every epoch and the same command run again goes
+on from it, with the same bytes as a training never stopped
+(--stop-at-epoch N stops on purpose; training_key says what must match).
 """
 import argparse
 import csv
+import hashlib
 import io
 import json
 import math
@@ -1334,7 +1338,100 @@ class _Arm:
                  if self.balance != "off" else ""))
 
 
-def train_arms(data, kidx, widx, epochs, seed, log, tags, arms, widths=None):
+# main's options that do not shape a training: where its outputs go, when
+# it stops, which parts and folds run (each training's key has its own)
+CHECKPOINT_FREE = {"checkpoint", "stop_at_epoch", "metrics", "fold_weights", "out", "reference",
+                   "save_torch", "folds", "part", "shared", "cache", "fold", "evaluate",
+                   "compare", "crop_gate", "write_heldout"}
+
+
+class Stopped(Exception):
+    """train_arms() stopped at --stop-at-epoch with its checkpoint saved."""
+
+
+def training_key(base, data, kidx, widx, epochs, seed, tags, arms, widths):
+    """What a checkpoint must match to be resumed: `base` (built by main:
+    the tool's bytes, the library versions, the options that shape
+    training) and this training's own inputs. A dict of short strings and
+    numbers, so that a mismatch can be named field by field."""
+    h = hashlib.sha256()
+    for k in sorted(data):  # the cached frames, masks and groups themselves
+        v = data[k]
+        if isinstance(v, np.ndarray):
+            h.update(k.encode() + str(v.shape).encode() + str(v.dtype).encode())
+            h.update(np.ascontiguousarray(v).tobytes())
+    return dict(base, data=h.hexdigest(),
+                kidx=hashlib.sha256(np.asarray(kidx, np.int64).tobytes()).hexdigest(),
+                widx=hashlib.sha256(np.asarray(widx, np.int64).tobytes()).hexdigest(),
+                epochs=epochs, seed=seed, tags=list(tags),
+                arms=json.loads(json.dumps(arms, sort_keys=True)),
+                widths=list(WIDTHS if widths is None else widths))
+
+
+def _sched_state(sched):
+    # OneCycleLR keeps its annealing function as a bound method, which would
+    # pickle the scheduler and its optimiser with it; a new one built the
+    # same way has the same function
+    return {k: v for k, v in sched.state_dict().items() if k != "anneal_func"}
+
+
+def _params(run):
+    # the optimiser's parameters, whose gradients are state too: zero_grad
+    # zeroes a gradient that exists and leaves a missing one missing, and
+    # AdamW still moves a parameter whose gradient is zero (a batch without
+    # the domain head's samples) but skips one that has none
+    return [q for g in run.opt.param_groups for q in g["params"]]
+
+
+def save_checkpoint(path, key, epoch, seconds, runs):
+    """The state after `epoch` whole epochs: each arm's weights, optimiser,
+    gradients, schedule and MixStyle stream (the samples are drawn from
+    the seed and the epoch alone, Sampler.epoch), written to a temporary
+    file and renamed over `path`, so that a run killed at any moment
+    leaves the last whole checkpoint."""
+    state = dict(format=1, key=key, epoch=epoch, seconds=seconds, arms=[dict(
+        net=r.net.state_dict(), head=None if r.head is None else r.head.state_dict(),
+        opt=r.opt.state_dict(), sched=_sched_state(r.sched), mix_rng=r.mix_rng.get_state(),
+        grads=[None if q.grad is None else q.grad.detach().clone() for q in _params(r)])
+        for r in runs])
+    torch.save(state, path + ".partial")
+    os.replace(path + ".partial", path)
+
+
+def load_checkpoint(path, key, runs, log):
+    """Restores `runs` from the checkpoint at `path` when it is of this very
+    training (its key equal to `key`). Returns (epochs done, seconds
+    spent), or (0, 0) when there is none, or it is damaged or of another
+    training (then said in the log, and training starts at epoch 1)."""
+    if not os.path.exists(path):
+        return 0, 0
+    try:
+        state = torch.load(path)
+        have = state["key"]
+    except Exception as e:  # a damaged or foreign file: train from the start
+        log(f"train_polyp: checkpoint {path} is not readable ({type(e).__name__}: {e}); "
+            "training from epoch 1")
+        return 0, 0
+    if state.get("format") != 1 or have != key or len(state["arms"]) != len(runs):
+        differ = sorted(k for k in set(have) | set(key) if have.get(k) != key.get(k)) \
+            if isinstance(have, dict) else ["format"]
+        log(f"train_polyp: checkpoint {path} is of another training (it differs in: "
+            f"{', '.join(differ) or 'format'}); training from epoch 1")
+        return 0, 0
+    for r, st in zip(runs, state["arms"]):
+        r.net.load_state_dict(st["net"])
+        if r.head is not None:
+            r.head.load_state_dict(st["head"])
+        r.opt.load_state_dict(st["opt"])
+        r.sched.load_state_dict(st["sched"])
+        r.mix_rng.set_state(st["mix_rng"])
+        for q, g in zip(_params(r), st["grads"]):
+            q.grad = g
+    return int(state["epoch"]), float(state["seconds"])
+
+
+def train_arms(data, kidx, widx, epochs, seed, log, tags, arms, widths=None,
+               checkpoint=None, stop_at=None, progress=None):
     """Trains one network per arm (a dict of train()'s loss options) on one
     stream of samples: each epoch's samples are drawn once and every arm
     takes an optimiser step on each batch in turn. The samples depend on
@@ -1344,7 +1441,14 @@ def train_arms(data, kidx, widx, epochs, seed, log, tags, arms, widths=None):
     its options alone (tests/integration/train_polyp_smoke.sh checks it);
     drawing the samples, about half of an epoch, is paid once. `tags`
     name the arms in the log. Returns the networks, in eval mode, in the
-    arms' order."""
+    arms' order.
+
+    checkpoint: (path, base key) saves the training's state there after
+    every epoch, and resumes from it when it holds an earlier run of this
+    same training (training_key): a resumed training gives the same bytes
+    as one never stopped. stop_at: stop after that epoch with the state
+    saved (raises Stopped). progress: a dict that gets the epoch resumed
+    from and the seconds the earlier runs spent (resumed_at, seconds_before)."""
     if len(tags) != len(arms) or not arms:
         raise ValueError("train_arms: one tag per arm, and at least one arm")
     sampler = Sampler(data, kidx, widx, seed)
@@ -1363,8 +1467,18 @@ def train_arms(data, kidx, widx, epochs, seed, log, tags, arms, widths=None):
         per_epoch = n_kv + n_neg + n_pp + n_pn + n_kb + n_ki + 2 * n_kp
         steps = epochs * (per_epoch // bs + 1)
     runs = [_Arm(seed, widths, steps, **opts) for opts in arms]
-    t0 = time.time()
-    for ep in range(epochs):
+    done = before = 0
+    if checkpoint is not None:
+        path, key = checkpoint[0], training_key(checkpoint[1], data, kidx, widx, epochs, seed,
+                                                tags, arms, widths)
+        done, before = load_checkpoint(path, key, runs, log)
+        if done:
+            log(f"train_polyp: resuming from {path}: {done} of {epochs} epochs done "
+                f"({before:.0f} s)")
+    if progress is not None:
+        progress.update(resumed_at=done, seconds_before=before)
+    t0 = time.time() - before
+    for ep in range(done, epochs):
         x, m, kinds, pairs = sampler.epoch(ep, n_kv, n_neg, n_pp, n_pn, n_kb, n_ki, n_kp)
         for r in runs:
             r.begin_epoch(m, kinds)
@@ -1381,6 +1495,11 @@ def train_arms(data, kidx, widx, epochs, seed, log, tags, arms, widths=None):
         for tag, r in zip(tags, runs):
             log(f"{tag} epoch {ep + 1}/{epochs} {r.epoch_note(m, kinds, n_kp)} "
                 f"({time.time() - t0:.0f} s)")
+        if checkpoint is not None:
+            save_checkpoint(path, key, ep + 1, time.time() - t0, runs)
+            if stop_at is not None and ep + 1 >= stop_at and ep + 1 < epochs:
+                raise Stopped(f"stopped after epoch {ep + 1} of {epochs}; the same command "
+                              f"resumes from {path}")
     for r in runs:
         r.net.eval()
     return [r.net for r in runs]
@@ -2817,11 +2936,27 @@ def main():
     ap.add_argument("--save-torch", metavar="PATH",
                     help="also save the trained network's PyTorch state (unfolded), "
                          "for experiments on a trained model")
+    ap.add_argument("--checkpoint", metavar="FILE",
+                    help="save the state of the training in progress here after every epoch "
+                         "and resume from it when the same command runs again (the same tool, "
+                         "options and data; otherwise training starts at epoch 1 and says "
+                         "why): a resumed training gives the same bytes as one never stopped. "
+                         "Removed once that training's weights and report are written")
+    ap.add_argument("--stop-at-epoch", type=int, metavar="N",
+                    help="with --checkpoint: stop once a training has done N epochs (or "
+                         "more, when resumed past N), its state saved, and exit 3; the same "
+                         "command without it goes on from there")
     ap.add_argument("--smoke", action="store_true",
-                    help="a few frames, one epoch: checks the tool runs end to end")
+                    help="a few frames, one epoch: checks the tool runs end to end (with "
+                         "--cv-epochs N, the cross-validation trains N epochs)")
     a = ap.parse_args()
     if a.compare and not a.evaluate:
         ap.error("--compare goes with --evaluate")
+    if a.checkpoint and (a.evaluate or a.write_heldout):
+        ap.error("--checkpoint goes with training (not --evaluate or --write-heldout)")
+    if a.stop_at_epoch is not None and (not a.checkpoint or a.stop_at_epoch < 1):
+        ap.error("--stop-at-epoch takes N >= 1 and goes with --checkpoint (the state it stops "
+                 "with is saved there)")
     # --source-label-balance M1,M2,...: one network per mode, in lockstep
     balances = a.source_label_balance.split(",")
     if any(b not in SOURCE_LABEL_BALANCE for b in balances) or len(set(balances)) != len(balances):
@@ -3000,8 +3135,8 @@ def main():
     wpart = group_split(data["wgroup"], 5, a.seed + 1)
     widx_train = np.nonzero(wpart != 0)[0]
     widx_held = np.nonzero(wpart == 0)[0]
-    if a.smoke:  # one epoch; cross-validation only when asked for (then 1 epoch too)
-        a.epochs, a.cv_epochs = 1, (1 if a.cv_epochs else 0)
+    if a.smoke:  # one epoch; cross-validation only when asked for (its --cv-epochs)
+        a.epochs, a.cv_epochs = 1, (a.cv_epochs or 0)
     if a.cv_epochs is None:
         a.cv_epochs = a.epochs
 
@@ -3048,6 +3183,28 @@ def main():
             json.dump(doc, f, indent=1)
         os.replace(path + ".partial", path)
 
+    # --checkpoint: what a saved state must match beyond the training's own
+    # inputs (training_key): this tool's bytes, the libraries, the options
+    # that shape training (not where the outputs go, nor when to stop)
+    ck = None
+    if a.checkpoint:
+        with open(os.path.abspath(__file__), "rb") as f:
+            tool_sha = hashlib.sha256(f.read()).hexdigest()
+        shaping = {k: v for k, v in sorted(vars(a).items()) if k not in CHECKPOINT_FREE}
+        ck = dict(tool=tool_sha, torch=torch.__version__, numpy=np.__version__,
+                  options=json.loads(json.dumps(shaping)))
+        os.makedirs(os.path.dirname(os.path.abspath(a.checkpoint)), exist_ok=True)
+
+    def trained(**kw):  # train_arms with the checkpoint; None when stopped (exit 3)
+        progress = {}
+        try:
+            nets = train_arms(data, **kw, checkpoint=None if ck is None else (a.checkpoint, ck),
+                              stop_at=a.stop_at_epoch, progress=progress)
+        except Stopped as e:
+            log(f"train_polyp: {e}")
+            return None, progress
+        return nets, progress
+
     if a.part in ("all", "final"):
         # the shipped model: Kvasir folds 0-3, capsule train groups
         t0 = time.time()
@@ -3056,7 +3213,12 @@ def main():
         if a.smoke and len(kva) == 0:
             kva = ktr[:5]
         train_seed = a.seed if a.train_seed is None else a.train_seed
-        net = train(data, ktr, widx_train, a.epochs, train_seed, log, "final", **tkw)
+        nets, progress = trained(kidx=ktr, widx=widx_train, epochs=a.epochs, seed=train_seed,
+                                 log=log, tags=["final"], arms=[tkw])
+        if nets is None:
+            return 3
+        net = nets[0]
+        t0 -= progress["seconds_before"]  # the earlier runs' training time counts
         rep, ps, ns = fold_report(net, data, kva, widx_held, a.seed + 300)
         op = choose_threshold(ps, ns)
         rep["capsule"].update(op)
@@ -3075,8 +3237,12 @@ def main():
             # a held-out capsule frame with a held-out polyp pasted in
             pos, _ = capsule_set(data, kva[:1], widx_held, a.seed + 300)
             write_reference(net, a.reference, pos[0])
-        metrics["total_seconds"] = round(time.time() - t_start)
+        metrics["total_seconds"] = round(time.time() - t_start + progress["seconds_before"])
+        if progress["resumed_at"]:
+            metrics["final"]["resumed_at_epoch"] = progress["resumed_at"]
         save()
+        if a.checkpoint and os.path.exists(a.checkpoint):
+            os.remove(a.checkpoint)  # its weights and report are written
         log(f"final: {json.dumps(rep)}")
         log(f"wrote {a.out} (threshold {op['threshold']:.4f}) and {a.metrics} "
             f"in {metrics['total_seconds']} s")
@@ -3135,13 +3301,18 @@ def main():
             reuse = [f == 4 and a.cv_epochs == a.epochs and "final" in arm["doc"]
                      and arm["doc"].get("train_seed", a.seed) == ts for arm in arms]
             fresh = [i for i in range(len(arms)) if not reuse[i]]
-            nets = {}
+            nets, progress = {}, dict(resumed_at=0, seconds_before=0)
             if fresh:
                 ktr = np.nonzero((kfold != f) & (kfold >= 0))[0]
                 tags = [f"cv{f}" + (f" [{arms[i]['mode']}]" if len(arms) > 1 else "") for i in fresh]
-                nets = dict(zip(fresh, train_arms(
-                    data, ktr, widx_train, a.cv_epochs, ts + 100 + f, log, tags,
-                    [dict(tkw, source_label_balance=arms[i]["mode"]) for i in fresh])))
+                trained_nets, progress = trained(
+                    kidx=ktr, widx=widx_train, epochs=a.cv_epochs, seed=ts + 100 + f, log=log,
+                    tags=tags, arms=[dict(tkw, source_label_balance=arms[i]["mode"])
+                                     for i in fresh])
+                if trained_nets is None:
+                    return 3
+                nets = dict(zip(fresh, trained_nets))
+                t0 -= progress["seconds_before"]  # the earlier runs' training time counts
             for i, arm in enumerate(arms):
                 if reuse[i]:
                     rep = {k: v for k, v in arm["doc"]["final"].items() if k != "train_seconds"}
@@ -3155,6 +3326,8 @@ def main():
                         write_weights(nets[i], os.path.join(arm["fold_dir"], f"fold{f}.bin"),
                                       choose_threshold(ps, ns)["threshold"])
                 rep["fold"] = f
+                if progress["resumed_at"] and not reuse[i]:
+                    rep["resumed_at_epoch"] = progress["resumed_at"]
                 arm["done"][f] = rep
                 # in lockstep: the fold's wall time so far, shared training included
                 arm["seconds"] += round(time.time() - t0)
@@ -3176,6 +3349,8 @@ def main():
                 doc["cv_epochs"] = a.cv_epochs
                 doc["total_seconds"] = doc.get("final", {}).get("train_seconds", 0) + arm["seconds"]
                 save(doc, arm["path"])  # after every fold: a stopped run keeps what it finished
+            if fresh and a.checkpoint and os.path.exists(a.checkpoint):
+                os.remove(a.checkpoint)  # the fold's weights and reports are written
         for arm in arms:
             log(f"cv{'' if len(arms) == 1 else ' [' + arm['mode'] + ']'}: "
                 f"{json.dumps(arm['doc']['cv']['mean'])}")

@@ -6,6 +6,9 @@
 #     draw is the same bytes and report as its arm trained alone;
 #   - a draw in the store is never trained again, and an arm whose pair
 #     is in the store trains alone (the same bytes again);
+#   - each job is given its checkpoint (train_polyp.py --checkpoint), a
+#     damaged one is set aside, and none is left once the draws are in
+#     (resuming itself: train_polyp_resume.sh);
 #   - `score` writes the fold's measures for both arms, and `verdict`
 #     gives none while folds are missing (exit 3);
 #   - train_polyp.py refuses a lockstep list outside --part cv, a list
@@ -65,9 +68,14 @@ cv draws 0 2>"$T/draws2.err" || die "draws 0 again failed: $(tail -5 "$T/draws2.
 ! grep -q training "$T/draws2.err" || fail "a draw in the store trained again: $(cat "$T/draws2.err")"
 [ "$(grep -c ': in the store' "$T/draws2.err")" = 6 ] || fail "not every draw reported in the store"
 rm "$T/store/balance/fold0-seed14.json" # a draw without its report is not complete
+# a damaged checkpoint where that job keeps its own: named, set aside, removed
+printf 'not a checkpoint\n' > "$T/work/fold0-seed14-balance.ckpt"
 cv draws 0 2>"$T/draws3.err" || die "draws 0 a third time failed: $(tail -5 "$T/draws3.err")"
-grep -q '^polyp-cv: balance fold 0 seed 14: training' "$T/draws3.err" \
-    || fail "the incomplete draw did not train alone: $(cat "$T/draws3.err")"
+grep -q '^polyp-cv: balance fold 0 seed 14: training, checkpoint found' "$T/draws3.err" \
+    || fail "the incomplete draw did not train alone from its checkpoint path: $(cat "$T/draws3.err")"
+grep -q "checkpoint $T/work/fold0-seed14-balance.ckpt is not readable" "$T/work/fold0-seed14-balance.log" \
+    || fail "the job was not given its checkpoint: $(head -3 "$T/work/fold0-seed14-balance.log")"
+! ls "$T/work"/*.ckpt >/dev/null 2>&1 || fail "checkpoints left after the draws were written: $(ls "$T/work")"
 [ "$(grep -c training "$T/draws3.err")" = 1 ] || fail "more than that draw trained: $(cat "$T/draws3.err")"
 [ "$(sha256sum "$T/store/balance/seed14/fold0.bin" | cut -d' ' -f1)" = "$sha_before" ] \
     || fail "F's seed-14 draw trained alone differs from its lockstep draw"
