@@ -15,9 +15,10 @@
 #       complete: STORE/ARM/seedS/foldK.bin (its weights, threshold by
 #       training's rule) and STORE/ARM/foldK-seedS.json (its training
 #       report). Each job saves its state after every epoch
-#       (train_polyp.py --checkpoint), so a job stopped by anything (a
-#       session's end, a reboot) goes on from its last epoch when the same
-#       command runs again on the same machine, with the same bytes.
+#       (train_polyp.py --checkpoint, under build-polyp-cv/ckpt-*), so a
+#       job stopped by anything (a session's end, a reboot) goes on from
+#       its last epoch when the same command runs again on the same
+#       machine, with the same bytes.
 #   tools/polyp-cv.sh [SHARED_DATA_DIR] score FOLD
 #       Once the fold's six draws are in: each arm's three draws combined
 #       as the shipped members are (version 4, crop gate 0.1, the
@@ -101,8 +102,11 @@ draw() { # fold seed arm...: trains the arms' draws not in the store, in lockste
   local name log
   name=$(IFS=+; echo "${arms[*]}")
   log=$work/fold$k-seed$s-$name.log
-  local ckpt=$work/fold$k-seed$s-$name.ckpt
-  if [ -f "$ckpt" ]; then
+  local ckpt=$work/ckpt-fold$k-seed$s-$name c
+  for c in "$work/ckpt-fold$k-seed$s-"*; do # another arm set's: never resumed now
+    [ "$c" = "$ckpt" ] || [ ! -e "$c" ] || rm -rf "$c"
+  done
+  if compgen -G "$ckpt/*.ckpt" > /dev/null; then
     # the tool goes on from it if it is this very training's, else says why not
     echo "polyp-cv: $name fold $k seed $s: training, checkpoint found: $ckpt (log: $log), $(date -u +%H:%M) UTC" >&2
   else

@@ -81,7 +81,7 @@ weights and sample order again while the splits and checks keep --seed:
 two draws of one recipe are then scored on the same held-out images.
 
 Single thread, seeded, deterministic ops, fixed data order: the same data
-and arguments give the same weights bytes. --checkpoint FILE saves a
+and arguments give the same weights bytes. --checkpoint DIR saves each
 training's state after every epoch and the same command run again goes
 on from it, with the same bytes as a training never stopped
 (--stop-at-epoch N stops on purpose; training_key says what must match).
@@ -93,6 +93,7 @@ import io
 import json
 import math
 import os
+import platform
 import struct
 import sys
 import time
@@ -101,6 +102,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+import PIL
 from PIL import Image, ImageDraw, ImageFilter
 
 # Everything that depends on the network's input side (--input-side; set
@@ -1315,7 +1317,9 @@ class _Arm:
             dom = domain_loss(self.head, pooled, kb, lam)
             loss = loss + self.domain_weight * dom
             self.dom_tot += float(dom)
-        self.opt.zero_grad()
+        # zeroed, not dropped (torch 1.13's default, said so for newer ones):
+        # AdamW moves a parameter whose gradient is zero, skips one with none
+        self.opt.zero_grad(set_to_none=False)
         loss.backward()
         self.opt.step()
         if self.sched.last_epoch < self.steps:
@@ -1368,6 +1372,19 @@ def training_key(base, data, kidx, widx, epochs, seed, tags, arms, widths):
                 widths=list(WIDTHS if widths is None else widths))
 
 
+def cpu_model():
+    """The CPU's model name (Linux), part of a checkpoint's key: the float
+    paths of another CPU (AVX-512 against AVX2) train other bytes."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
 def _sched_state(sched):
     # OneCycleLR keeps its annealing function as a bound method, which would
     # pickle the scheduler and its optimiser with it; a new one built the
@@ -1376,10 +1393,10 @@ def _sched_state(sched):
 
 
 def _params(run):
-    # the optimiser's parameters, whose gradients are state too: zero_grad
-    # zeroes a gradient that exists and leaves a missing one missing, and
-    # AdamW still moves a parameter whose gradient is zero (a batch without
-    # the domain head's samples) but skips one that has none
+    # the optimiser's parameters, whose gradients are state too: a
+    # parameter that has had a gradient keeps a zeroed one (_Arm.step) and
+    # AdamW moves it on a batch that gives it none (the domain head without
+    # its samples), while one that never had a gradient is skipped
     return [q for g in run.opt.param_groups for q in g["params"]]
 
 
@@ -1405,18 +1422,21 @@ def load_checkpoint(path, key, runs, log):
     training (then said in the log, and training starts at epoch 1)."""
     if not os.path.exists(path):
         return 0, 0
-    try:
-        state = torch.load(path)
+    try:  # our own file: its MixStyle stream is a numpy state, not weights only
+        state = torch.load(path, weights_only=False)
         have = state["key"]
     except Exception as e:  # a damaged or foreign file: train from the start
-        log(f"train_polyp: checkpoint {path} is not readable ({type(e).__name__}: {e}); "
+        why = f"is not readable ({type(e).__name__}: {e})"
+    else:
+        why = None
+        if state.get("format") != 1 or have != key or len(state["arms"]) != len(runs):
+            differ = sorted(k for k in set(have) | set(key) if have.get(k) != key.get(k)) \
+                if isinstance(have, dict) else ["format"]
+            why = f"is of another training (it differs in: {', '.join(differ) or 'format'})"
+    if why:  # kept beside, not overwritten: whoever made it may want it
+        os.replace(path, path + ".set-aside")
+        log(f"train_polyp: checkpoint {path} {why}; set aside as {path}.set-aside, "
             "training from epoch 1")
-        return 0, 0
-    if state.get("format") != 1 or have != key or len(state["arms"]) != len(runs):
-        differ = sorted(k for k in set(have) | set(key) if have.get(k) != key.get(k)) \
-            if isinstance(have, dict) else ["format"]
-        log(f"train_polyp: checkpoint {path} is of another training (it differs in: "
-            f"{', '.join(differ) or 'format'}); training from epoch 1")
         return 0, 0
     for r, st in zip(runs, state["arms"]):
         r.net.load_state_dict(st["net"])
@@ -2936,12 +2956,13 @@ def main():
     ap.add_argument("--save-torch", metavar="PATH",
                     help="also save the trained network's PyTorch state (unfolded), "
                          "for experiments on a trained model")
-    ap.add_argument("--checkpoint", metavar="FILE",
-                    help="save the state of the training in progress here after every epoch "
-                         "and resume from it when the same command runs again (the same tool, "
-                         "options and data; otherwise training starts at epoch 1 and says "
-                         "why): a resumed training gives the same bytes as one never stopped. "
-                         "Removed once that training's weights and report are written")
+    ap.add_argument("--checkpoint", metavar="DIR",
+                    help="save the state of each training (DIR/final.ckpt, DIR/cvF.ckpt) "
+                         "after every epoch and, when the same command runs again (the same "
+                         "tool, libraries, options and data; otherwise training starts at "
+                         "epoch 1 and says why), go on from it: a resumed training gives the "
+                         "same bytes as one never stopped, and a finished one is not trained "
+                         "again. Removed once the command has written everything")
     ap.add_argument("--stop-at-epoch", type=int, metavar="N",
                     help="with --checkpoint: stop once a training has done N epochs (or "
                          "more, when resumed past N), its state saved, and exit 3; the same "
@@ -3192,13 +3213,15 @@ def main():
             tool_sha = hashlib.sha256(f.read()).hexdigest()
         shaping = {k: v for k, v in sorted(vars(a).items()) if k not in CHECKPOINT_FREE}
         ck = dict(tool=tool_sha, torch=torch.__version__, numpy=np.__version__,
+                  pil=PIL.__version__, machine=platform.machine(), cpu=cpu_model(),
                   options=json.loads(json.dumps(shaping)))
-        os.makedirs(os.path.dirname(os.path.abspath(a.checkpoint)), exist_ok=True)
+        os.makedirs(a.checkpoint, exist_ok=True)
 
-    def trained(**kw):  # train_arms with the checkpoint; None when stopped (exit 3)
+    def trained(name, **kw):  # train_arms with its checkpoint; None when stopped (exit 3)
         progress = {}
+        path = None if ck is None else os.path.join(a.checkpoint, f"{name}.ckpt")
         try:
-            nets = train_arms(data, **kw, checkpoint=None if ck is None else (a.checkpoint, ck),
+            nets = train_arms(data, **kw, checkpoint=None if ck is None else (path, ck),
                               stop_at=a.stop_at_epoch, progress=progress)
         except Stopped as e:
             log(f"train_polyp: {e}")
@@ -3213,8 +3236,8 @@ def main():
         if a.smoke and len(kva) == 0:
             kva = ktr[:5]
         train_seed = a.seed if a.train_seed is None else a.train_seed
-        nets, progress = trained(kidx=ktr, widx=widx_train, epochs=a.epochs, seed=train_seed,
-                                 log=log, tags=["final"], arms=[tkw])
+        nets, progress = trained("final", kidx=ktr, widx=widx_train, epochs=a.epochs,
+                                 seed=train_seed, log=log, tags=["final"], arms=[tkw])
         if nets is None:
             return 3
         net = nets[0]
@@ -3241,8 +3264,6 @@ def main():
         if progress["resumed_at"]:
             metrics["final"]["resumed_at_epoch"] = progress["resumed_at"]
         save()
-        if a.checkpoint and os.path.exists(a.checkpoint):
-            os.remove(a.checkpoint)  # its weights and report are written
         log(f"final: {json.dumps(rep)}")
         log(f"wrote {a.out} (threshold {op['threshold']:.4f}) and {a.metrics} "
             f"in {metrics['total_seconds']} s")
@@ -3306,7 +3327,7 @@ def main():
                 ktr = np.nonzero((kfold != f) & (kfold >= 0))[0]
                 tags = [f"cv{f}" + (f" [{arms[i]['mode']}]" if len(arms) > 1 else "") for i in fresh]
                 trained_nets, progress = trained(
-                    kidx=ktr, widx=widx_train, epochs=a.cv_epochs, seed=ts + 100 + f, log=log,
+                    f"cv{f}", kidx=ktr, widx=widx_train, epochs=a.cv_epochs, seed=ts + 100 + f, log=log,
                     tags=tags, arms=[dict(tkw, source_label_balance=arms[i]["mode"])
                                      for i in fresh])
                 if trained_nets is None:
@@ -3349,11 +3370,15 @@ def main():
                 doc["cv_epochs"] = a.cv_epochs
                 doc["total_seconds"] = doc.get("final", {}).get("train_seconds", 0) + arm["seconds"]
                 save(doc, arm["path"])  # after every fold: a stopped run keeps what it finished
-            if fresh and a.checkpoint and os.path.exists(a.checkpoint):
-                os.remove(a.checkpoint)  # the fold's weights and reports are written
         for arm in arms:
             log(f"cv{'' if len(arms) == 1 else ' [' + arm['mode'] + ']'}: "
                 f"{json.dumps(arm['doc']['cv']['mean'])}")
+    if a.checkpoint:  # everything is written: the trainings' states go
+        for name in os.listdir(a.checkpoint):
+            if name.endswith(".ckpt"):
+                os.remove(os.path.join(a.checkpoint, name))
+        if not os.listdir(a.checkpoint):
+            os.rmdir(a.checkpoint)
     return 0
 
 

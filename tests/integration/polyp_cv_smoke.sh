@@ -69,13 +69,18 @@ cv draws 0 2>"$T/draws2.err" || die "draws 0 again failed: $(tail -5 "$T/draws2.
 [ "$(grep -c ': in the store' "$T/draws2.err")" = 6 ] || fail "not every draw reported in the store"
 rm "$T/store/balance/fold0-seed14.json" # a draw without its report is not complete
 # a damaged checkpoint where that job keeps its own: named, set aside, removed
-printf 'not a checkpoint\n' > "$T/work/fold0-seed14-balance.ckpt"
+# (and one of another arm set for that fold and seed, which can never resume now)
+mkdir -p "$T/work/ckpt-fold0-seed14-balance" "$T/work/ckpt-fold0-seed14-small+balance"
+printf 'not a checkpoint\n' > "$T/work/ckpt-fold0-seed14-balance/cv0.ckpt"
+printf 'not a checkpoint\n' > "$T/work/ckpt-fold0-seed14-small+balance/cv0.ckpt"
 cv draws 0 2>"$T/draws3.err" || die "draws 0 a third time failed: $(tail -5 "$T/draws3.err")"
 grep -q '^polyp-cv: balance fold 0 seed 14: training, checkpoint found' "$T/draws3.err" \
-    || fail "the incomplete draw did not train alone from its checkpoint path: $(cat "$T/draws3.err")"
-grep -q "checkpoint $T/work/fold0-seed14-balance.ckpt is not readable" "$T/work/fold0-seed14-balance.log" \
+    || fail "the incomplete draw did not train alone from its checkpoint: $(cat "$T/draws3.err")"
+grep -q "checkpoint $T/work/ckpt-fold0-seed14-balance/cv0.ckpt is not readable" \
+    "$T/work/fold0-seed14-balance.log" \
     || fail "the job was not given its checkpoint: $(head -3 "$T/work/fold0-seed14-balance.log")"
-! ls "$T/work"/*.ckpt >/dev/null 2>&1 || fail "checkpoints left after the draws were written: $(ls "$T/work")"
+[ ! -e "$T/work/ckpt-fold0-seed14-small+balance" ] || fail "another arm set's checkpoint was left"
+! ls "$T/work"/ckpt-*/*.ckpt >/dev/null 2>&1 || fail "checkpoints left after the draws were written"
 [ "$(grep -c training "$T/draws3.err")" = 1 ] || fail "more than that draw trained: $(cat "$T/draws3.err")"
 [ "$(sha256sum "$T/store/balance/seed14/fold0.bin" | cut -d' ' -f1)" = "$sha_before" ] \
     || fail "F's seed-14 draw trained alone differs from its lockstep draw"

@@ -1,20 +1,22 @@
 #!/usr/bin/env bash
 # train_polyp_resume.sh - a polyp training stopped part way goes on from
-# its checkpoint with the same bytes (tools/train_polyp.py --checkpoint,
-# --stop-at-epoch), on smoke data (a few frames, three epochs):
+# its checkpoint with the same bytes (tools/train_polyp.py --checkpoint DIR,
+# --stop-at-epoch), on smoke data (a few frames, two or three epochs):
 #   - the two arms in lockstep, stopped after epoch 1 and run again: the
-#     same weights and report as never stopped, the checkpoint removed;
+#     same weights and report as never stopped, the checkpoints removed;
 #   - with the domain head, MixStyle and the level penalty, stopped after
 #     epoch 2 (the optimiser's gradients are state: a resume that drops
 #     them moves the domain head differently);
 #   - killed with SIGKILL once its first checkpoint is written: the rerun
 #     goes on from it, the same bytes again;
 #   - a checkpoint of another training, or a damaged one, is named and
-#     set aside: training starts at epoch 1, the same bytes as a fresh one;
-#   - the final model (--part final) with a checkpoint: the same bytes as
-#     without, the checkpoint removed;
-#   - clear refusals: --stop-at-epoch without --checkpoint, --checkpoint
-#     with --evaluate.
+#     set aside (kept as .set-aside): training starts at epoch 1, the same
+#     bytes as a fresh one;
+#   - --part all (the final model, then fold 0) stopped in fold 0: the
+#     rerun does not train the final model again and goes on in fold 0,
+#     every output the same bytes as never stopped;
+#   - clear refusals: --stop-at-epoch without --checkpoint or below 1,
+#     --checkpoint with --evaluate.
 # Skips (77) without ../shared or Debian's python3-torch.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -61,69 +63,90 @@ PY
 
 lock plain 2>"$T/plain.err" || die "the lockstep draw failed: $(tail -5 "$T/plain.err")"
 rc=0
-lock stop --checkpoint "$T/stop.ckpt" --stop-at-epoch 1 2>"$T/stop1.err" || rc=$?
+lock stop --checkpoint "$T/stop.ck" --stop-at-epoch 1 2>"$T/stop1.err" || rc=$?
 [ "$rc" = 3 ] || fail "--stop-at-epoch 1: exit $rc, not 3: $(tail -3 "$T/stop1.err")"
 grep -q "stopped after epoch 1 of 3" "$T/stop1.err" || fail "no word of the stop: $(tail -3 "$T/stop1.err")"
-[ -s "$T/stop.ckpt" ] || fail "the stopped training left no checkpoint"
+[ -s "$T/stop.ck/cv0.ckpt" ] || fail "the stopped training left no checkpoint"
 [ ! -e "$T/stop-off/fold0.bin" ] || fail "a stopped training wrote fold weights"
-lock stop --checkpoint "$T/stop.ckpt" 2>"$T/stop2.err" || die "the resumed draw failed: $(tail -5 "$T/stop2.err")"
-grep -q "resuming from $T/stop.ckpt: 1 of 3 epochs done" "$T/stop2.err" \
+lock stop --checkpoint "$T/stop.ck" 2>"$T/stop2.err" || die "the resumed draw failed: $(tail -5 "$T/stop2.err")"
+grep -q "resuming from $T/stop.ck/cv0.ckpt: 1 of 3 epochs done" "$T/stop2.err" \
     || fail "the rerun did not go on from the checkpoint: $(head -3 "$T/stop2.err")"
 ! grep -q "epoch 1/3" "$T/stop2.err" || fail "the rerun trained epoch 1 again"
 same_draws plain stop || fail "the draws stopped after epoch 1 and resumed differ from the ones never stopped"
 resumed_at stop 1 || fail "the reports do not record the resume"
-[ ! -e "$T/stop.ckpt" ] || fail "the checkpoint is left after the draws were written"
-ok "lockstep arms stopped after epoch 1 and resumed: the same bytes and reports, the checkpoint removed"
+[ ! -e "$T/stop.ck" ] || fail "checkpoints left after the draws were written: $(ls "$T/stop.ck")"
+ok "lockstep arms stopped after epoch 1 and resumed: the same bytes and reports, the checkpoints removed"
 
 extra=(--part cv --folds 0 --cv-epochs 3 --train-seed 13 --domain-weight 0.1 --mixstyle 0.5 --level-weight 0.2)
 tool "${extra[@]}" --metrics "$T/x.json" --fold-weights "$T/x" 2>"$T/x.err" \
     || die "the domain-head draw failed: $(tail -5 "$T/x.err")"
 rc=0
-tool "${extra[@]}" --metrics "$T/y.json" --fold-weights "$T/y" --checkpoint "$T/y.ckpt" \
+tool "${extra[@]}" --metrics "$T/y.json" --fold-weights "$T/y" --checkpoint "$T/y.ck" \
     --stop-at-epoch 2 2>"$T/y1.err" || rc=$?
 [ "$rc" = 3 ] || fail "--stop-at-epoch 2: exit $rc, not 3"
-tool "${extra[@]}" --metrics "$T/y.json" --fold-weights "$T/y" --checkpoint "$T/y.ckpt" 2>"$T/y2.err" \
+tool "${extra[@]}" --metrics "$T/y.json" --fold-weights "$T/y" --checkpoint "$T/y.ck" 2>"$T/y2.err" \
     || die "the resumed domain-head draw failed: $(tail -5 "$T/y2.err")"
 grep -q "2 of 3 epochs done" "$T/y2.err" || fail "the domain-head draw did not resume at epoch 2"
 cmp -s "$T/x/fold0.bin" "$T/y/fold0.bin" \
     || fail "with the domain head, MixStyle and the level penalty, the resumed draw differs"
 ok "domain head, MixStyle, level penalty: stopped after epoch 2 and resumed, the same bytes"
 
-# a real kill: wait for the first checkpoint, then SIGKILL
+# a real kill: wait for the first checkpoint, then SIGKILL the python itself
 "${tool_cmd[@]}" "${lockstep[@]}" --train-seed 13 --metrics "$T/kill-off.json,$T/kill-frame.json" \
-    --fold-weights "$T/kill-off,$T/kill-frame" --checkpoint "$T/kill.ckpt" 2>"$T/kill1.err" &
-pid=$! # the python itself, so the kill stops the training
-wait_until 300 "the first checkpoint" test -s "$T/kill.ckpt"
+    --fold-weights "$T/kill-off,$T/kill-frame" --checkpoint "$T/kill.ck" 2>"$T/kill1.err" &
+pid=$!
+trap 'kill -KILL "$pid" 2>/dev/null || true; cs_cleanup' EXIT
+first_or_gone() { test -s "$T/kill.ck/cv0.ckpt" || ! kill -0 "$pid" 2>/dev/null; }
+wait_until 300 "the first checkpoint" first_or_gone
 kill -KILL "$pid" 2>/dev/null || true
 rc=0
 wait "$pid" 2>/dev/null || rc=$?
-[ "$rc" = 137 ] || fail "the training ended before the kill (exit $rc): nothing was resumed"
-lock kill --checkpoint "$T/kill.ckpt" 2>"$T/kill2.err" || die "the draw after the kill failed: $(tail -5 "$T/kill2.err")"
-grep -q "resuming from $T/kill.ckpt" "$T/kill2.err" || fail "the draw after the kill did not resume: $(head -3 "$T/kill2.err")"
+[ "$rc" = 137 ] || die "the training ended before the kill (exit $rc): nothing to resume"
+lock kill --checkpoint "$T/kill.ck" 2>"$T/kill2.err" || die "the draw after the kill failed: $(tail -5 "$T/kill2.err")"
+grep -q "resuming from $T/kill.ck/cv0.ckpt" "$T/kill2.err" \
+    || fail "the draw after the kill did not resume: $(head -3 "$T/kill2.err")"
 same_draws plain kill || fail "the draws killed and resumed differ from the ones never stopped"
 ok "killed with SIGKILL after its first checkpoint: the rerun goes on from it, the same bytes"
 
 # a checkpoint of another training (another --train-seed) is set aside
 rc=0
-lock seed14 --train-seed 14 --checkpoint "$T/other.ckpt" --stop-at-epoch 1 2>/dev/null || rc=$?
+lock seed14 --train-seed 14 --checkpoint "$T/other.ck" --stop-at-epoch 1 2>/dev/null || rc=$?
 [ "$rc" = 3 ] || fail "seed 14 stopped after epoch 1: exit $rc, not 3"
-lock other --checkpoint "$T/other.ckpt" 2>"$T/other.err" || die "the draw beside a foreign checkpoint failed"
-grep -q "checkpoint $T/other.ckpt is of another training (it differs in: .*seed" "$T/other.err" \
-    || fail "a foreign checkpoint was not named: $(head -3 "$T/other.err")"
+lock other --checkpoint "$T/other.ck" 2>"$T/other.err" || die "the draw beside a foreign checkpoint failed"
+grep -q "checkpoint $T/other.ck/cv0.ckpt is of another training (it differs in: .*seed.*set aside" \
+    "$T/other.err" || fail "a foreign checkpoint was not named: $(head -3 "$T/other.err")"
+[ -s "$T/other.ck/cv0.ckpt.set-aside" ] || fail "the foreign checkpoint was not kept aside"
 same_draws plain other || fail "beside a foreign checkpoint, the draws differ from fresh ones"
-printf 'not a checkpoint\n' > "$T/bad.ckpt"
-lock bad --checkpoint "$T/bad.ckpt" 2>"$T/bad.err" || die "the draw beside a damaged checkpoint failed"
-grep -q "checkpoint $T/bad.ckpt is not readable" "$T/bad.err" || fail "a damaged checkpoint was not named"
+mkdir "$T/bad.ck"
+printf 'not a checkpoint\n' > "$T/bad.ck/cv0.ckpt"
+lock bad --checkpoint "$T/bad.ck" 2>"$T/bad.err" || die "the draw beside a damaged checkpoint failed"
+grep -q "checkpoint $T/bad.ck/cv0.ckpt is not readable" "$T/bad.err" || fail "a damaged checkpoint was not named"
 same_draws plain bad || fail "beside a damaged checkpoint, the draws differ from fresh ones"
 ok "a checkpoint of another training or a damaged one is named and set aside; training starts at epoch 1"
 
-tool --part final --metrics "$T/f1.json" 2>"$T/f1.err" || die "the smoke final model failed"
-cp "$T/unused.bin" "$T/final-plain.bin"
-tool --part final --metrics "$T/f2.json" --checkpoint "$T/final.ckpt" 2>"$T/f2.err" \
-    || die "the smoke final model with a checkpoint failed: $(tail -5 "$T/f2.err")"
-cmp -s "$T/unused.bin" "$T/final-plain.bin" || fail "a checkpoint changed the final model's bytes"
-[ ! -e "$T/final.ckpt" ] || fail "the final model's checkpoint is left after its weights were written"
-ok "--part final with a checkpoint: the same bytes, the checkpoint removed"
+all=("${recipe[@]}" --part all --folds 0 --cv-epochs 2 --train-seed 13 --reference "$T/ref.bin")
+tool "${all[@]}" --metrics "$T/all1.json" --fold-weights "$T/all1" 2>"$T/all1.err" \
+    || die "--part all failed: $(tail -5 "$T/all1.err")"
+cp "$T/unused.bin" "$T/all1.bin"
+cp "$T/ref.bin" "$T/all1-ref.bin"
+rc=0
+tool "${all[@]}" --metrics "$T/all2.json" --fold-weights "$T/all2" --checkpoint "$T/all.ck" \
+    --stop-at-epoch 1 2>"$T/all2a.err" || rc=$?
+[ "$rc" = 3 ] || fail "--part all stopped in fold 0: exit $rc, not 3"
+[ -s "$T/all.ck/final.ckpt" ] && [ -s "$T/all.ck/cv0.ckpt" ] \
+    || fail "not both trainings' checkpoints kept: $(ls "$T/all.ck")"
+tool "${all[@]}" --metrics "$T/all2.json" --fold-weights "$T/all2" --checkpoint "$T/all.ck" \
+    2>"$T/all2b.err" || die "--part all resumed failed: $(tail -5 "$T/all2b.err")"
+grep -q "resuming from $T/all.ck/final.ckpt: 1 of 1 epochs done" "$T/all2b.err" \
+    || fail "the finished final model was not taken from its checkpoint: $(head -3 "$T/all2b.err")"
+grep -q "resuming from $T/all.ck/cv0.ckpt: 1 of 2 epochs done" "$T/all2b.err" \
+    || fail "fold 0 did not go on from its checkpoint"
+! grep -q "final epoch 1/1\|cv0 epoch 1/2" "$T/all2b.err" || fail "the rerun trained a finished epoch again"
+cmp -s "$T/unused.bin" "$T/all1.bin" && cmp -s "$T/ref.bin" "$T/all1-ref.bin" \
+    && cmp -s "$T/all1/fold0.bin" "$T/all2/fold0.bin" \
+    || fail "--part all stopped and resumed: weights differ from the run never stopped"
+[ ! -e "$T/all.ck" ] || fail "checkpoints left after the command wrote everything: $(ls "$T/all.ck")"
+ok "--part all stopped in fold 0: the final model not trained again, fold 0 goes on, the same bytes"
 
 expect_refused() { # what the error must say, then the options
     local want=$1
@@ -135,8 +158,8 @@ expect_refused() { # what the error must say, then the options
     fi
 }
 expect_refused "goes with --checkpoint" --part cv --metrics "$T/r.json" --stop-at-epoch 1
-expect_refused "takes N >= 1" --part cv --metrics "$T/r.json" --checkpoint "$T/r.ckpt" --stop-at-epoch 0
-expect_refused "goes with training" --evaluate "$T/unused.bin" --metrics "$T/r.json" --checkpoint "$T/r.ckpt"
-[ ! -e "$T/r.json" ] && [ ! -e "$T/r.ckpt" ] || fail "a refused run wrote a file"
+expect_refused "takes N >= 1" --part cv --metrics "$T/r.json" --checkpoint "$T/r.ck" --stop-at-epoch 0
+expect_refused "goes with training" --evaluate "$T/unused.bin" --metrics "$T/r.json" --checkpoint "$T/r.ck"
+[ ! -e "$T/r.json" ] && [ ! -e "$T/r.ck" ] || fail "a refused run wrote a file"
 ok "refused: --stop-at-epoch without --checkpoint or below 1, --checkpoint with --evaluate"
 cs_finish
