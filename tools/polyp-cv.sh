@@ -28,6 +28,10 @@
 #       the C engine on the fold's held-out frames (capscreen eval
 #       --masks); writes the rule's measures to STORE/score-foldK.json
 #       (the full reports stay under build-polyp-cv/score-foldK/).
+#   tools/polyp-cv.sh status
+#       Where each draw of folds 0-3 stands: in the store, part way (its
+#       job's checkpoint folder and the last epoch its log shows), or not
+#       started; and which folds are scored.
 #   tools/polyp-cv.sh verdict
 #       Reads the five folds' measures (folds 0-3 from the store, fold 4
 #       from models/polyp-unet.metrics.json) and prints each bar of the
@@ -48,7 +52,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 data=$root/../shared/data
 case ${1:-} in
-  draws | score | verdict | '') ;;
+  draws | score | status | verdict | '') ;;
   *) data=$1; shift ;;
 esac
 store=${POLYP_CV_STORE:-$root/models/cv-draws}
@@ -169,6 +173,36 @@ cmd_draws() {
   [ $failed = 0 ] || fail "a draw failed (the others are in the store)"
 }
 
+cmd_status() {
+  local k s a c job log last missing
+  for k in 0 1 2 3; do
+    if [ -f "$store/score-fold$k.json" ]; then echo "fold $k: scored"; else echo "fold $k:"; fi
+    for s in "${seeds[@]}"; do
+      missing=()
+      for a in small balance; do
+        if [ -f "$store/$a/seed$s/fold$k.bin" ] && [ -f "$store/$a/fold$k-seed$s.json" ]; then
+          echo "  $a seed $s: in the store"
+        else
+          missing+=("$a")
+        fi
+      done
+      [ ${#missing[@]} -gt 0 ] || continue
+      # the job that `draws` runs for the arms missing, as it names it
+      job=$(IFS=+; echo "${missing[*]}")
+      c=$work/ckpt-fold$k-seed$s-$job log=$work/fold$k-seed$s-$job.log
+      for a in "${missing[@]}"; do
+        if compgen -G "$c/*.ckpt" > /dev/null; then
+          last=$(grep -o 'epoch [0-9]*/[0-9]*' "$log" 2>/dev/null | tail -1) || true
+          last=${last#epoch }
+          echo "  $a seed $s: part way: job $job, last epoch in its log ${last:-none}, checkpoints in $c"
+        else
+          echo "  $a seed $s: not started"
+        fi
+      done
+    done
+  done
+}
+
 cmd_score() {
   [ $# -eq 1 ] || usage
   local k=$1 d=$work/score-fold$1 arm
@@ -211,6 +245,7 @@ cmd_score() {
 
 case ${1:-} in
   draws) shift; cmd_draws "$@" ;;
+  status) shift; [ $# -eq 0 ] || usage; cmd_status ;;
   score) shift; cmd_score "$@" ;;
   verdict) shift; exec $py "$root/tools/polyp_cv_verdict.py" --store "$store" \
     --metrics "$root/models/polyp-unet.metrics.json" "$@" ;;

@@ -11,6 +11,8 @@
 #     (resuming itself: train_polyp_resume.sh);
 #   - `score` writes the fold's measures for both arms, and `verdict`
 #     gives none while folds are missing (exit 3);
+#   - `status` shows each draw in the store, part way or not started,
+#     and the folds scored;
 #   - train_polyp.py refuses a lockstep list outside --part cv, a list
 #     with a repeated or unknown mode, and a wrong count of --metrics files.
 # Skips (77) without ../shared or Debian's python3-torch.
@@ -73,6 +75,11 @@ rm "$T/store/balance/fold0-seed14.json" # a draw without its report is not compl
 mkdir -p "$T/work/ckpt-fold0-seed14-balance" "$T/work/ckpt-fold0-seed14-small+balance"
 printf 'not a checkpoint\n' > "$T/work/ckpt-fold0-seed14-balance/cv0.ckpt"
 printf 'not a checkpoint\n' > "$T/work/ckpt-fold0-seed14-small+balance/cv0.ckpt"
+cv status >"$T/status1.out" 2>&1 || fail "status failed: $(cat "$T/status1.out")"
+grep -q '^  balance seed 14: part way: job balance, last epoch in its log none, checkpoints in' \
+    "$T/status1.out" || fail "status does not show the draw part way: $(cat "$T/status1.out")"
+[ "$(grep -c ': in the store' "$T/status1.out")" = 5 ] || fail "status: not five draws in the store"
+[ "$(grep -c ': not started' "$T/status1.out")" = 18 ] || fail "status: not folds 1-3 not started"
 cv draws 0 2>"$T/draws3.err" || die "draws 0 a third time failed: $(tail -5 "$T/draws3.err")"
 grep -q '^polyp-cv: balance fold 0 seed 14: training, checkpoint found' "$T/draws3.err" \
     || fail "the incomplete draw did not train alone from its checkpoint: $(cat "$T/draws3.err")"
@@ -87,6 +94,10 @@ grep -q "checkpoint $T/work/ckpt-fold0-seed14-balance/cv0.ckpt is not readable" 
 ok "a draw in the store is kept; an arm whose pair is in the store trains alone, the same bytes"
 
 cv score 0 2>"$T/score.err" || die "score 0 failed: $(tail -5 "$T/score.err")"
+cv status >"$T/status2.out" 2>&1 || fail "status failed after the score"
+grep -q '^fold 0: scored$' "$T/status2.out" && grep -q '^fold 1:$' "$T/status2.out" \
+    || fail "status does not show fold 0 scored: $(head -2 "$T/status2.out")"
+[ "$(grep -c ': in the store' "$T/status2.out")" = 6 ] || fail "status: not six draws in the store"
 python3 - "$T/store/score-fold0.json" <<'PY' || fail "score-fold0.json incomplete"
 import json, sys
 s = json.load(open(sys.argv[1]))
