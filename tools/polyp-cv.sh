@@ -174,7 +174,7 @@ cmd_draws() {
 }
 
 cmd_status() {
-  local k s a c job log last missing
+  local k s a c job log last missing state
   for k in 0 1 2 3; do
     if [ -f "$store/score-fold$k.json" ]; then echo "fold $k: scored"; else echo "fold $k:"; fi
     for s in "${seeds[@]}"; do
@@ -190,15 +190,13 @@ cmd_status() {
       # the job that `draws` runs for the arms missing, as it names it
       job=$(IFS=+; echo "${missing[*]}")
       c=$work/ckpt-fold$k-seed$s-$job log=$work/fold$k-seed$s-$job.log
-      for a in "${missing[@]}"; do
-        if compgen -G "$c/*.ckpt" > /dev/null; then
-          last=$(grep -o 'epoch [0-9]*/[0-9]*' "$log" 2>/dev/null | tail -1) || true
-          last=${last#epoch }
-          echo "  $a seed $s: part way: job $job, last epoch in its log ${last:-none}, checkpoints in $c"
-        else
-          echo "  $a seed $s: not started"
-        fi
-      done
+      state="not started"
+      if compgen -G "$c/*.ckpt" > /dev/null; then
+        last=$(grep -o 'epoch [0-9]*/[0-9]*' "$log" 2>/dev/null | tail -1) || true
+        last=${last#epoch }
+        state="part way: job $job, last epoch in its log ${last:-none}, checkpoints in $c"
+      fi
+      for a in "${missing[@]}"; do echo "  $a seed $s: $state"; done
     done
   done
 }

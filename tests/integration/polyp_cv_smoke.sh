@@ -19,7 +19,7 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 need_polyp_training
-export POLYP_SMOKE=1 POLYP_CV_STORE="$T/store" POLYP_CV_WORK="$T/work" POLYP_CACHE="$T/cache"
+export POLYP_SMOKE=1 POLYP_CV_STORE="$T/store" POLYP_CV_WORK="$T/jobs" POLYP_CACHE="$T/cache"
 cv() { "$CS_SOURCE_DIR/tools/polyp-cv.sh" "$CS_SHARED_DIR/data" "$@"; }
 recipe=$("$CS_SOURCE_DIR/tools/train-polyp.sh" --member-recipe)
 read -r -a recipe <<< "${recipe/--part final /}"
@@ -72,9 +72,9 @@ cv draws 0 2>"$T/draws2.err" || die "draws 0 again failed: $(tail -5 "$T/draws2.
 rm "$T/store/balance/fold0-seed14.json" # a draw without its report is not complete
 # a damaged checkpoint where that job keeps its own: named, set aside, removed
 # (and one of another arm set for that fold and seed, which can never resume now)
-mkdir -p "$T/work/ckpt-fold0-seed14-balance" "$T/work/ckpt-fold0-seed14-small+balance"
-printf 'not a checkpoint\n' > "$T/work/ckpt-fold0-seed14-balance/cv0.ckpt"
-printf 'not a checkpoint\n' > "$T/work/ckpt-fold0-seed14-small+balance/cv0.ckpt"
+mkdir -p "$T/jobs/ckpt-fold0-seed14-balance" "$T/jobs/ckpt-fold0-seed14-small+balance"
+printf 'not a checkpoint\n' > "$T/jobs/ckpt-fold0-seed14-balance/cv0.ckpt"
+printf 'not a checkpoint\n' > "$T/jobs/ckpt-fold0-seed14-small+balance/cv0.ckpt"
 cv status >"$T/status1.out" 2>&1 || fail "status failed: $(cat "$T/status1.out")"
 grep -q '^  balance seed 14: part way: job balance, last epoch in its log none, checkpoints in' \
     "$T/status1.out" || fail "status does not show the draw part way: $(cat "$T/status1.out")"
@@ -83,11 +83,11 @@ grep -q '^  balance seed 14: part way: job balance, last epoch in its log none, 
 cv draws 0 2>"$T/draws3.err" || die "draws 0 a third time failed: $(tail -5 "$T/draws3.err")"
 grep -q '^polyp-cv: balance fold 0 seed 14: training, checkpoint found' "$T/draws3.err" \
     || fail "the incomplete draw did not train alone from its checkpoint: $(cat "$T/draws3.err")"
-grep -q "checkpoint $T/work/ckpt-fold0-seed14-balance/cv0.ckpt is not readable" \
-    "$T/work/fold0-seed14-balance.log" \
-    || fail "the job was not given its checkpoint: $(head -3 "$T/work/fold0-seed14-balance.log")"
-[ ! -e "$T/work/ckpt-fold0-seed14-small+balance" ] || fail "another arm set's checkpoint was left"
-! ls "$T/work"/ckpt-*/*.ckpt >/dev/null 2>&1 || fail "checkpoints left after the draws were written"
+grep -q "checkpoint $T/jobs/ckpt-fold0-seed14-balance/cv0.ckpt is not readable" \
+    "$T/jobs/fold0-seed14-balance.log" \
+    || fail "the job was not given its checkpoint: $(head -3 "$T/jobs/fold0-seed14-balance.log")"
+[ ! -e "$T/jobs/ckpt-fold0-seed14-small+balance" ] || fail "another arm set's checkpoint was left"
+! ls "$T/jobs"/ckpt-*/*.ckpt >/dev/null 2>&1 || fail "checkpoints left after the draws were written"
 [ "$(grep -c training "$T/draws3.err")" = 1 ] || fail "more than that draw trained: $(cat "$T/draws3.err")"
 [ "$(sha256sum "$T/store/balance/seed14/fold0.bin" | cut -d' ' -f1)" = "$sha_before" ] \
     || fail "F's seed-14 draw trained alone differs from its lockstep draw"
