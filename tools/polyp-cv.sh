@@ -6,7 +6,8 @@
 #
 #   tools/polyp-cv.sh [SHARED_DATA_DIR] draws FOLD[,FOLD...] [ARM...]
 #       Trains every draw of those folds that is not in the store yet:
-#       each ARM (default: small balance) x --train-seed 13, 14, 15. The
+#       each ARM (default: the fold's arms, below) x --train-seed 13, 14,
+#       15. The
 #       arms of one fold and seed differ only in their loss weights, so
 #       they train in lockstep, one job on one stream of samples (each
 #       draw the same bytes as trained alone: train_polyp.py,
@@ -39,7 +40,12 @@
 #
 # Arms: small = the member recipe (tools/train-polyp.sh --member-recipe,
 # shipped since 2026-12-06); balance = the same with
-# --source-label-balance frame (F). STORE is POLYP_CV_STORE, default
+# --source-label-balance frame (F); negatives = the same with
+# --source-label-balance negatives (N, a trial that trains beside F's
+# fold-3 draws: docs/polyp-trials.md, "N: the label independent of the
+# source, polyp frames untouched"). A fold's arms, which `draws` trains
+# and `status` lists: small and balance, and on fold 3 negatives too;
+# `score` scores small and balance. STORE is POLYP_CV_STORE, default
 # models/cv-draws (committed: the machines keep nothing between sessions;
 # README there). Needs the capscreen binary for `score`: CAPSCREEN, default
 # build/capscreen (scripts/build.sh).
@@ -76,7 +82,15 @@ arm_balance() { # arm -> its --source-label-balance mode (the arms differ in not
   case $1 in
     small) echo off ;;
     balance) echo frame ;;
-    *) fail "unknown arm '$1' (small, balance)" ;;
+    negatives) echo negatives ;;
+    *) fail "unknown arm '$1' (small, balance, negatives)" ;;
+  esac
+}
+
+fold_arms() { # fold -> the arms `draws` trains by default and `status` lists
+  case $1 in
+    3) echo small balance negatives ;; # N beside F's last fold (three arms, one job)
+    *) echo small balance ;;
   esac
 }
 
@@ -152,14 +166,18 @@ members() { # arm fold -> its three draws, comma-separated (--evaluate)
 
 cmd_draws() {
   [ $# -ge 1 ] || usage
-  local folds=$1 arms jobs=${POLYP_JOBS:-2} pids=() failed=0
+  local folds=$1 arms given jobs=${POLYP_JOBS:-2} pids=() failed=0
   shift
-  arms=("$@")
-  [ ${#arms[@]} -gt 0 ] || arms=(small balance)
+  given=("$@")
   case $jobs in '' | *[!0-9]* | 0) fail "POLYP_JOBS must be a whole number >= 1" ;; esac
-  for a in "${arms[@]}"; do arm_balance "$a" > /dev/null; done
+  for a in "${given[@]}"; do arm_balance "$a" > /dev/null; done
   for k in ${folds//,/ }; do
     case $k in [0-3]) ;; *) fail "fold '$k': folds 0-3 (fold 4 is the final model's)" ;; esac
+  done
+  for k in ${folds//,/ }; do
+    arms=("${given[@]}")
+    # shellcheck disable=SC2207 # the arms are words
+    [ ${#arms[@]} -gt 0 ] || arms=($(fold_arms "$k"))
     for s in "${seeds[@]}"; do
       draw "$k" "$s" "${arms[@]}" &
       pids+=($!)
@@ -179,7 +197,7 @@ cmd_status() {
     if [ -f "$store/score-fold$k.json" ]; then echo "fold $k: scored"; else echo "fold $k:"; fi
     for s in "${seeds[@]}"; do
       missing=()
-      for a in small balance; do
+      for a in $(fold_arms "$k"); do
         if [ -f "$store/$a/seed$s/fold$k.bin" ] && [ -f "$store/$a/fold$k-seed$s.json" ]; then
           echo "  $a seed $s: in the store"
         else

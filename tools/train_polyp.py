@@ -689,8 +689,9 @@ def colon_context(kind):
 
 # --source-label-balance: how the loss is weighted so that the label says
 # nothing about the source (a trial, docs/polyp-trials.md, "The label
-# independent of the source")
-SOURCE_LABEL_BALANCE = ("off", "frame", "pixel")
+# independent of the source"; "negatives": "The label independent of the
+# source, polyp frames untouched")
+SOURCE_LABEL_BALANCE = ("off", "frame", "pixel", "negatives")
 
 
 def frame_labels(masks):
@@ -721,6 +722,28 @@ def independence_weights(source, label):
     return (w / w.mean()).astype(np.float32) if empty and n else w
 
 
+def negative_weights(source, label):
+    """Reweighing of the label-0 items only: each label-1 item keeps weight
+    1, and each label-0 item of source s weighs (n_s1 / n_s0) (n_0 / n_1),
+    so that over the items the label is independent of the source (the
+    share of label 1 is n_1 / n in both) and the label-0 items' weights sum
+    to n_0 (mean 1 over all). Unlike independence_weights the sources do
+    not keep their shares: a source weighs in proportion to its label-1
+    items. A source without items of both labels keeps weight 1 (there is
+    nothing to balance in it), and then all are scaled to mean 1. Returns
+    float32 weights."""
+    w = np.ones(source.shape, np.float32)
+    n1, n0 = int(label.sum()), int((~label).sum())
+    empty = n1 == 0 or n0 == 0
+    for s in (False, True):
+        pos, neg = (source == s) & label, (source == s) & ~label
+        if pos.any() and neg.any() and not empty:
+            w[neg] = np.float32(pos.sum() * n0 / (neg.sum() * n1))
+        elif pos.any() or neg.any():
+            empty = True
+    return (w / w.mean()).astype(np.float32) if empty and w.size else w
+
+
 def balance_note(masks, kinds, fw, cw):
     """The log's account of --source-label-balance's weights: each
     (context, label) cell's frame weight and, per context, the share of
@@ -744,12 +767,17 @@ def source_label_weights(masks, kinds, mode):
     independent of the colonoscopy or capsule context) and
     per heatmap cell (pixel: each cell's label independent of its frame's
     context, as "pixel"; as "frame", each sample's frame weight over all
-    its cells). Every polyp in the data is a colonoscopy polyp and most
+    its cells; "negatives": as "frame", but only the polyp-free samples
+    are reweighed, every polyp sample keeps weight 1, negative_weights).
+    Every polyp in the data is a colonoscopy polyp and most
     polyp frames are colonoscopy frames, so unweighted, colonoscopy wall
     carries a higher prior of "polyp" than capsule wall: the whole-frame
     offset that the source measures find. Returns (frame weights (n,),
     cell weights (n, OUT, OUT)), float32, each of mean 1."""
     colon = colon_context(kinds)
+    if mode == "negatives":
+        fw = negative_weights(colon, frame_labels(masks))
+        return fw, np.broadcast_to(fw[:, None, None], masks.shape).astype(np.float32)
     fw = independence_weights(colon, frame_labels(masks))
     if mode == "frame":
         return fw, np.broadcast_to(fw[:, None, None], masks.shape).astype(np.float32)
@@ -2881,8 +2909,9 @@ def main():
                          "samples' among themselves (a trial)")
     ap.add_argument("--source-label-balance", default="off", metavar="MODE[,MODE...]",
                     help="weight the loss so that the label is independent of the source "
-                         "(colonoscopy or capsule frame): off, frame (per sample) or pixel "
-                         "(per heatmap cell) (a trial, docs/polyp-trials.md); with --part cv, "
+                         "(colonoscopy or capsule frame): off, frame (per sample), pixel "
+                         "(per heatmap cell) or negatives (per polyp-free sample; polyp "
+                         "samples keep weight 1) (trials, docs/polyp-trials.md); with --part cv, "
                          "a list (off,frame) trains one network per mode in lockstep on one "
                          "stream of samples, each the same bytes as trained alone, with one "
                          "--metrics file and --fold-weights folder per mode (comma-separated)")

@@ -9,6 +9,8 @@
 #   - each job is given its checkpoint (train_polyp.py --checkpoint), a
 #     damaged one is set aside, and none is left once the draws are in
 #     (resuming itself: train_polyp_resume.sh);
+#   - fold 3 trains a third arm, N (--source-label-balance negatives),
+#     in the same job, and the other two arms keep their bytes;
 #   - `score` writes the fold's measures for both arms, and `verdict`
 #     gives none while folds are missing (exit 3);
 #   - `status` shows each draw in the store, part way or not started,
@@ -79,7 +81,8 @@ cv status >"$T/status1.out" 2>&1 || fail "status failed: $(cat "$T/status1.out")
 grep -q '^  balance seed 14: part way: job balance, last epoch in its log none, checkpoints in' \
     "$T/status1.out" || fail "status does not show the draw part way: $(cat "$T/status1.out")"
 [ "$(grep -c ': in the store' "$T/status1.out")" = 5 ] || fail "status: not five draws in the store"
-[ "$(grep -c ': not started' "$T/status1.out")" = 18 ] || fail "status: not folds 1-3 not started"
+# folds 1 and 2 with two arms, fold 3 with three (N beside F)
+[ "$(grep -c ': not started' "$T/status1.out")" = 21 ] || fail "status: not folds 1-3 not started"
 cv draws 0 2>"$T/draws3.err" || die "draws 0 a third time failed: $(tail -5 "$T/draws3.err")"
 grep -q '^polyp-cv: balance fold 0 seed 14: training, checkpoint found' "$T/draws3.err" \
     || fail "the incomplete draw did not train alone from its checkpoint: $(cat "$T/draws3.err")"
@@ -133,4 +136,36 @@ expect_refused "a list of distinct ones" --part cv --source-label-balance off,of
 expect_refused "a list of distinct ones" --part cv --source-label-balance frames --metrics "$T/r1.json"
 [ ! -e "$T/r1.json" ] && [ ! -e "$T/r2.json" ] || fail "a refused run wrote a metrics file"
 ok "train_polyp.py refuses a lockstep list outside --part cv, repeated or unknown modes, a wrong count of files"
+
+# N beside F on fold 3: three arms, one job; the first two are the same
+# bytes as the pair trained without the third
+tool "${recipe[@]}" --part cv --folds 3 --cv-epochs 1 --train-seed 13 \
+    --source-label-balance off,frame --out "$T/unused.bin" \
+    --metrics "$T/pair-off.json,$T/pair-frame.json" --fold-weights "$T/pair-off,$T/pair-frame" \
+    >/dev/null 2>"$T/pair.err" || die "fold 3 (the pair alone) failed: $(tail -5 "$T/pair.err")"
+cv draws 3 2>"$T/draws4.err" || die "draws 3 failed: $(tail -5 "$T/draws4.err")"
+[ "$(grep -c 'small+balance+negatives fold 3 seed 1[345]: training' "$T/draws4.err")" = 3 ] \
+    || fail "fold 3's three arms did not train as one job a seed: $(cat "$T/draws4.err")"
+for arm in small balance negatives; do
+    for s in 13 14 15; do
+        [ -s "$T/store/$arm/seed$s/fold3.bin" ] && [ -s "$T/store/$arm/fold3-seed$s.json" ] \
+            || fail "no $arm draw of fold 3 seed $s in the store"
+    done
+done
+cmp -s "$T/pair-off/fold3.bin" "$T/store/small/seed13/fold3.bin" \
+    || fail "beside N, the shipped recipe's draw differs from the pair's"
+cmp -s "$T/pair-frame/fold3.bin" "$T/store/balance/seed13/fold3.bin" \
+    || fail "beside N, F's draw differs from the pair's"
+! cmp -s "$T/store/negatives/seed13/fold3.bin" "$T/store/balance/seed13/fold3.bin" \
+    || fail "N trained the same network as F"
+python3 - "$T/store/negatives/fold3-seed13.json" <<'PY' || fail "N's report does not name its mode"
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["source_label_balance"] == "negatives", d.get("source_label_balance")
+assert d["cv"]["lockstep_with"] == ["off", "frame"], d["cv"]
+PY
+cv status >"$T/status3.out" 2>&1 || fail "status failed after fold 3's draws"
+[ "$(grep -c '^  negatives seed 1[345]: in the store' "$T/status3.out")" = 3 ] \
+    || fail "status does not list N's fold-3 draws: $(cat "$T/status3.out")"
+ok "fold 3 trains N beside both arms in one job, and leaves their bytes as they were"
 cs_finish

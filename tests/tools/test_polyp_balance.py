@@ -8,6 +8,8 @@ of the colonoscopy samples carry a polyp than of the capsule ones):
   contexts, and each context and each label keeps its share;
 - "pixel" does the same for the heatmap cells' labels, and "frame" gives
   every cell its sample's weight;
+- "negatives" balances the samples' labels as "frame" does, but by the
+  polyp-free samples' weights alone: every polyp sample keeps weight 1;
 - a context without one of the labels gets no weight from nowhere (no
   division by zero, weights finite, mean 1).
 
@@ -76,6 +78,20 @@ check("pixel: each cell's weight follows its own label, not its frame's",
       len(np.unique(cw[(kinds == K["k"])[:, None, None] & pos])) == 1
       and cw[(kinds == K["k"])[:, None, None] & pos][0] < cw[(kinds == K["k"])[:, None, None] & ~pos][0])
 
+fw, cw = tp.source_label_weights(masks, kinds, "negatives")
+after = (share(fw, colon, frame_y), share(fw, ~colon, frame_y))
+check("negatives: the weights are finite, mean 1",
+      np.isfinite(fw).all() and abs(fw.mean() - 1) < 1e-5 and abs(cw.mean() - 1) < 1e-5,
+      f"{fw.mean()} {cw.mean()}")
+check("negatives: weighted, the share of polyp samples is the same in both contexts",
+      abs(after[0] - after[1]) < 1e-5 and abs(after[0] - frame_y.mean()) < 1e-5, str(after))
+check("negatives: every polyp sample keeps weight 1", np.all(fw[frame_y] == 1))
+check("negatives: the polyp-free samples are reweighed (colonoscopy up, capsule down)",
+      np.all(fw[colon & ~frame_y] > 1.2) and np.all(fw[~colon & ~frame_y] < 0.8),
+      f"{np.unique(fw[~frame_y])}")
+check("negatives: every cell carries its sample's weight", np.array_equal(cw, np.broadcast_to(
+    fw[:, None, None], masks.shape)))
+
 # a context with one label only: its cell needs no weight
 only = np.array([K["k"]] * 3 + [K["w"]] * 5)
 lab = np.array([1, 1, 1, 0, 0, 0, 0, 1], bool)
@@ -86,6 +102,12 @@ check("a missing cell: weights finite, mean 1", np.isfinite(w).all() and abs(w.m
 # 5/8 and 5/2 for the three filled cells), only scaled
 check("a missing cell: the other cells' ratios kept",
       np.allclose(w[[0, 3, 7]] / w[0], [1, 1.25, 5]), str(w))
+w = tp.negative_weights(tp.colon_context(only), lab)
+# the capsule context (items 3-7) still balanced to the overall share of
+# label 1 (4 of 8), every label-1 item weighing alike
+check("negatives, a missing cell: weights finite, mean 1, the other context balanced",
+      np.isfinite(w).all() and abs(w.mean() - 1) < 1e-6
+      and abs(w[7] / w[3:].sum() - 0.5) < 1e-6 and np.allclose(w[lab], w[0]), str(w))
 
 print("passed" if not failed() else f"{failed()} failed")
 sys.exit(1 if failed() else 0)
