@@ -21,10 +21,11 @@
 #       its last epoch when the same command runs again on the same
 #       machine, with the same bytes.
 #   tools/polyp-cv.sh [SHARED_DATA_DIR] score FOLD
-#       Once the fold's six draws are in: each arm's three draws combined
-#       as the shipped members are (version 4, crop gate 0.1, the
-#       threshold by the shipped rule), F's scored against the shipped
-#       recipe's on the same images (train_polyp.py --evaluate --compare),
+#       Once the fold's draws are in (each of its arms' three): each arm's
+#       three draws combined as the shipped members are (version 4, crop
+#       gate 0.1, the threshold by the shipped rule), F's (and N's on
+#       fold 3) scored against the shipped recipe's on the same images
+#       (train_polyp.py --evaluate --compare),
 #       the size bands of both (polyp_size_sensitivity.py), and both in
 #       the C engine on the fold's held-out frames (capscreen eval
 #       --masks); writes the rule's measures to STORE/score-foldK.json
@@ -33,6 +34,9 @@
 #       Where each draw of folds 0-3 stands: in the store, part way (its
 #       job's checkpoint folder and the last epoch its log shows), or not
 #       started; and which folds are scored.
+#   tools/polyp-cv.sh judge-n
+#       Once fold 3 is scored: N's bars on it (tools/polyp_cv_verdict.py
+#       --judge-n), which decide whether N is worth its other folds.
 #   tools/polyp-cv.sh verdict
 #       Reads the five folds' measures (folds 0-3 from the store, fold 4
 #       from models/polyp-unet.metrics.json) and prints each bar of the
@@ -43,9 +47,9 @@
 # --source-label-balance frame (F); negatives = the same with
 # --source-label-balance negatives (N, a trial that trains beside F's
 # fold-3 draws: docs/polyp-trials.md, "N: the label independent of the
-# source, polyp frames untouched"). A fold's arms, which `draws` trains
-# and `status` lists: small and balance, and on fold 3 negatives too;
-# `score` scores small and balance. STORE is POLYP_CV_STORE, default
+# source, polyp frames untouched"). A fold's arms, which `draws` trains,
+# `status` lists and `score` scores: small and balance, and on fold 3
+# negatives too. STORE is POLYP_CV_STORE, default
 # models/cv-draws (committed: the machines keep nothing between sessions;
 # README there). Needs the capscreen binary for `score`: CAPSCREEN, default
 # build/capscreen (scripts/build.sh).
@@ -58,7 +62,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 data=$root/../shared/data
 case ${1:-} in
-  draws | score | status | verdict | '') ;;
+  draws | score | status | verdict | judge-n | '') ;;
   *) data=$1; shift ;;
 esac
 store=${POLYP_CV_STORE:-$root/models/cv-draws}
@@ -224,7 +228,11 @@ cmd_score() {
   local k=$1 d=$work/score-fold$1 arm
   case $k in [0-3]) ;; *) fail "fold '$k': folds 0-3 (fold 4 is recorded in the metrics file)" ;; esac
   [ -x "$capscreen" ] || fail "no capscreen binary at $capscreen (scripts/build.sh, or set CAPSCREEN)"
-  for arm in small balance; do
+  local arms trials
+  # shellcheck disable=SC2207 # the arms are words
+  arms=($(fold_arms "$k"))
+  trials=("${arms[@]:1}") # every arm but the shipped recipe's, scored against it
+  for arm in "${arms[@]}"; do
     for s in "${seeds[@]}"; do
       [ -f "$store/$arm/fold$k-seed$s.json" ] ||
         fail "fold $k: the $arm draw of seed $s is not in the store yet (tools/polyp-cv.sh draws $k)"
@@ -235,12 +243,14 @@ cmd_score() {
   "$root/tools/train-polyp.sh" "$data" --evaluate "$(members small "$k")" "${smoke[@]}" --fold "$k" --crop-gate 0.1 \
     --out "$d/small.bin" --reference "$d/small-ref.bin" --metrics "$d/small-eval.json" > "$d/small-eval.log" 2>&1 ||
     fail "fold $k: the shipped recipe's ensemble failed ($d/small-eval.log)"
-  echo "polyp-cv: fold $k: F's ensemble against it, $(date -u +%H:%M) UTC" >&2
-  "$root/tools/train-polyp.sh" "$data" --evaluate "$(members balance "$k")" "${smoke[@]}" --fold "$k" --crop-gate 0.1 \
-    --compare "$d/small.bin" --out "$d/balance.bin" --reference "$d/balance-ref.bin" \
-    --metrics "$d/balance-eval.json" > "$d/balance-eval.log" 2>&1 ||
-    fail "fold $k: F's ensemble failed ($d/balance-eval.log)"
-  for arm in small balance; do
+  for arm in "${trials[@]}"; do
+    echo "polyp-cv: fold $k: $arm's ensemble against it, $(date -u +%H:%M) UTC" >&2
+    "$root/tools/train-polyp.sh" "$data" --evaluate "$(members "$arm" "$k")" "${smoke[@]}" --fold "$k" --crop-gate 0.1 \
+      --compare "$d/small.bin" --out "$d/$arm.bin" --reference "$d/$arm-ref.bin" \
+      --metrics "$d/$arm-eval.json" > "$d/$arm-eval.log" 2>&1 ||
+      fail "fold $k: $arm's ensemble failed ($d/$arm-eval.log)"
+  done
+  for arm in "${arms[@]}"; do
     echo "polyp-cv: fold $k: $arm's size bands, $(date -u +%H:%M) UTC" >&2
     $py "$root/tools/polyp_size_sensitivity.py" --shared "$data" --cache "${POLYP_CACHE:-$root/build-polyp-cache}" \
       --weights "$d/$arm.bin" --fold "$k" "${smoke[@]}" --metrics "$d/$arm-size.json" > "$d/$arm-size.log" 2>&1 ||
@@ -250,7 +260,7 @@ cmd_score() {
   $py "$root/tools/train_polyp.py" --shared "$data" --cache "${POLYP_CACHE:-$root/build-polyp-cache}" \
     --metrics "$d/heldout.json" --write-heldout "$d/heldout" --fold "$k" > "$d/heldout.log" 2>&1 ||
     fail "fold $k: writing the held-out frames failed ($d/heldout.log)"
-  for arm in small balance; do
+  for arm in "${arms[@]}"; do
     echo "polyp-cv: fold $k: $arm in the C engine, $(date -u +%H:%M) UTC" >&2
     "$capscreen" eval --finding polyp --polyp-model "$d/$arm.bin" "$d/heldout/frames" \
       "$d/heldout/labels.csv" --masks "$d/heldout/masks" > "$d/$arm-c.out" 2>&1 ||
@@ -265,5 +275,7 @@ case ${1:-} in
   score) shift; cmd_score "$@" ;;
   verdict) shift; exec $py "$root/tools/polyp_cv_verdict.py" --store "$store" \
     --metrics "$root/models/polyp-unet.metrics.json" "$@" ;;
+  judge-n) shift; [ $# -eq 0 ] || usage
+    exec $py "$root/tools/polyp_cv_verdict.py" --judge-n "$store/score-fold3.json" ;;
   *) usage ;;
 esac

@@ -9,6 +9,15 @@ before any fold's result; this code written before any fold's result too).
       --evaluate, ARM-size.json from polyp_size_sensitivity.py, ARM-c.out
       from capscreen eval --masks); FILE gets the rule's measures of both
       arms (small: the shipped recipe's ensemble; balance: F's).
+      Any trial arm scored beside them (negatives: N, on fold 3) is
+      written too when DIR holds its reports.
+  --judge-n FILE
+      N's bars on one fold (docs/polyp-trials.md, "N: the label
+      independent of the source, polyp frames untouched", rule of
+      2026-12-07 evening, written, with this code, before any result),
+      from that fold's score file (STORE/score-fold3.json): each bar, met
+      or missed, and a JSON line last; exits 0 when judged, 3 when the
+      file has no N arm (then no verdict).
   --store STORE --metrics METRICS
       The verdict: folds 0-3 from STORE/score-foldK.json, fold 4 from the
       metrics file (the shipped file, 'shipped', against F's ensemble,
@@ -25,6 +34,7 @@ import os
 import sys
 
 ARMS = ("small", "balance")
+EXTRA_ARMS = ("negatives",)  # trials scored beside F on some folds (N on fold 3)
 F4_ENTRY = "source_label_balance_frame_2026_12_06"
 SMALLEST_BAND = [0.08, 0.14]
 
@@ -65,7 +75,8 @@ def load(path):
 
 def fold_summary(d, fold, out):
     arms = {}
-    for arm in ARMS:
+    extra = [a for a in EXTRA_ARMS if os.path.exists(os.path.join(d, f"{a}-eval.json"))]
+    for arm in ARMS + tuple(extra):
         ev = load(os.path.join(d, f"{arm}-eval.json"))
         size = load(os.path.join(d, f"{arm}-size.json"))
         if ev.get("fold") != fold or size.get("fold") != fold:
@@ -75,8 +86,9 @@ def fold_summary(d, fold, out):
         arms[arm] = measures(ev["final"], size["bands"], c)
         arms[arm]["threshold"] = ev.get("threshold")
     res = {"fold": fold, "arms": arms,
-           "note": "small: the shipped recipe's three draws, balance: F's, each as a version-4 "
-                   "file at crop gate 0.1 (tools/polyp-cv.sh score)"}
+           "note": "small: the shipped recipe's three draws, balance: F's"
+                   + (", negatives: N's" if extra else "")
+                   + ", each as a version-4 file at crop gate 0.1 (tools/polyp-cv.sh score)"}
     tmp = out + ".partial"
     with open(tmp, "w") as f:
         json.dump(res, f, indent=1)
@@ -142,11 +154,39 @@ def verdict(folds):
     return bars
 
 
+# a difference exactly at a bar's line meets it ("no more than 0.005
+# below"), whatever the last bits of two floats' difference say
+AT_LINE = 1e-9
+
+
+def judge_n(score):
+    """N's bars on one fold against the shipped recipe's ensemble, in the
+    rule's order: (name, met, detail)."""
+    s, n = score["arms"]["small"], score["arms"]["negatives"]
+    bars = []
+    d = n["dice_tool"] - s["dice_tool"]
+    bars.append(("1. Dice (tool) no more than 0.005 below", d >= -0.005 - AT_LINE,
+                 f"{n['dice_tool']:.4f} against {s['dice_tool']:.4f} ({d:+.4f})"))
+    d = n["crop_source_auroc"] - s["crop_source_auroc"]
+    bars.append(("2. crop source AUROC at least 0.05 below", d <= -0.05 + AT_LINE,
+                 f"{n['crop_source_auroc']:.3f} against {s['crop_source_auroc']:.3f} ({d:+.3f})"))
+    d = n["capsule_auroc"] - s["capsule_auroc"]
+    bars.append(("3. capsule AUROC at least 0.98 and no more than 0.005 below",
+                 n["capsule_auroc"] >= 0.98 and d >= -0.005 - AT_LINE,
+                 f"{n['capsule_auroc']:.4f} against {s['capsule_auroc']:.4f} ({d:+.4f})"))
+    bars.append(("4. C engine: hit rate at least 0.90, Dice at least 0.70, held-out capsule "
+                 "specificity at least 0.95",
+                 n["c_hit_rate"] >= 0.90 and n["c_dice"] >= 0.70 and n["c_specificity"] >= 0.95,
+                 f"{n['c_hit_rate']:.3f} / {n['c_dice']:.4f} / {n['c_specificity']:.4f}"))
+    return bars
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--fold-summary", metavar="DIR")
     ap.add_argument("--fold", type=int, choices=range(4))
     ap.add_argument("--out")
+    ap.add_argument("--judge-n", metavar="FILE")
     ap.add_argument("--store")
     ap.add_argument("--metrics")
     a = ap.parse_args()
@@ -154,6 +194,22 @@ def main():
         if a.fold is None or not a.out:
             ap.error("--fold-summary needs --fold and --out")
         fold_summary(a.fold_summary, a.fold, a.out)
+        return 0
+    if a.judge_n:
+        score = load(a.judge_n)
+        if "negatives" not in score.get("arms", {}):
+            print(f"no verdict: {a.judge_n} has no N arm (tools/polyp-cv.sh draws 3, then score 3)")
+            print(json.dumps({"verdict": None}))
+            return 3
+        bars = judge_n(score)
+        for name, met, detail in bars:
+            print(f"{'met' if met else 'MISSED'} - {name}: {detail}")
+        every = all(met for _, met, _ in bars)
+        print(f"N on fold {score.get('fold')}: " + (
+            "every bar met: worth its other folds, under a ship rule written before they are scored"
+            if every else "a bar missed: a trial that did not help, nothing shipped changes"))
+        print(json.dumps({"verdict": "met" if every else "missed",
+                          "bars": {name.split(".")[0]: met for name, met, _ in bars}}))
         return 0
     if not (a.store and a.metrics):
         ap.error("give --fold-summary DIR --fold K --out FILE, or --store STORE --metrics FILE")

@@ -11,8 +11,9 @@
 #     (resuming itself: train_polyp_resume.sh);
 #   - fold 3 trains a third arm, N (--source-label-balance negatives),
 #     in the same job, and the other two arms keep their bytes;
-#   - `score` writes the fold's measures for both arms, and `verdict`
-#     gives none while folds are missing (exit 3);
+#   - `score` writes the fold's measures for both arms (and N's on fold
+#     3, which `judge-n` judges), and `verdict` gives none while folds
+#     are missing (exit 3);
 #   - `status` shows each draw in the store, part way or not started,
 #     and the folds scored;
 #   - train_polyp.py refuses a lockstep list outside --part cv, a list
@@ -168,4 +169,18 @@ cv status >"$T/status3.out" 2>&1 || fail "status failed after fold 3's draws"
 [ "$(grep -c '^  negatives seed 1[345]: in the store' "$T/status3.out")" = 3 ] \
     || fail "status does not list N's fold-3 draws: $(cat "$T/status3.out")"
 ok "fold 3 trains N beside both arms in one job, and leaves their bytes as they were"
+
+cv score 3 2>"$T/score3.err" || die "score 3 failed: $(tail -5 "$T/score3.err")"
+python3 - "$T/store/score-fold3.json" <<'PY' || fail "score-fold3.json lacks an arm's measures"
+import json, sys
+s = json.load(open(sys.argv[1]))
+assert sorted(s["arms"]) == ["balance", "negatives", "small"], sorted(s["arms"])
+for arm in s["arms"].values():
+    for k in ("crop_source_auroc", "capsule_auroc", "dice_tool", "c_dice", "c_specificity"):
+        assert arm.get(k) is not None, (k, arm)
+PY
+cv judge-n >"$T/judge.out" 2>&1 || fail "judge-n failed: $(cat "$T/judge.out")"
+[ "$(grep -c '^met - \|^MISSED - ' "$T/judge.out")" = 4 ] \
+    || fail "judge-n did not give N's four bars: $(cat "$T/judge.out")"
+ok "score scores N beside both arms on fold 3, and judge-n gives its four bars"
 cs_finish

@@ -101,4 +101,44 @@ with tempfile.TemporaryDirectory() as d:
     tap.check("every fold in: a verdict, one line per bar", r.returncode == 0
               and last["verdict"] in ("met", "missed") and sorted(last["bars"]) == list("12345")
               and r.stdout.count(" - ") == 5, f"rc {r.returncode}: {r.stdout[-400:]}")
+
+# N's bars on fold 3 (rule of 2026-12-07 evening): met by a fold built to
+# meet them, each missed by a change across its line, met at the line
+N_GOOD = dict(SMALL, crop_source_auroc=0.69, dice_tool=0.757, capsule_auroc=0.988,
+              c_hit_rate=0.92, c_dice=0.75, c_specificity=0.96)
+
+
+def n_bars(**n):
+    score = {"fold": 3, "arms": {"small": dict(SMALL), "balance": dict(GOOD),
+                                 "negatives": dict(N_GOOD, **n)}}
+    return {name.split(".")[0]: met for name, met, _ in v.judge_n(score)}
+
+
+tap.check("N: every bar met by a fold built to meet them", all(n_bars().values()), n_bars())
+tap.check("N: bar 1 met at its line (Dice 0.005 below)", n_bars(dice_tool=0.755)["1"])
+tap.check("N: bar 1 missed 0.006 below", not n_bars(dice_tool=0.754)["1"])
+tap.check("N: bar 2 met at its line (crops 0.05 below)", n_bars(crop_source_auroc=0.71)["2"])
+tap.check("N: bar 2 missed 0.049 below", not n_bars(crop_source_auroc=0.711)["2"])
+tap.check("N: bar 3 missed under 0.98", not n_bars(capsule_auroc=0.979)["3"])
+tap.check("N: bar 3 missed 0.006 below the shipped recipe's",
+          not n_bars(capsule_auroc=0.984)["3"] and n_bars(capsule_auroc=0.985)["3"])
+for key, bad in (("c_hit_rate", 0.899), ("c_dice", 0.699), ("c_specificity", 0.949)):
+    tap.check(f"N: bar 4 missed with {key} {bad}", not n_bars(**{key: bad})["4"])
+
+with tempfile.TemporaryDirectory() as d:
+    tool = os.path.join(root, "tools", "polyp_cv_verdict.py")
+    p = os.path.join(d, "score-fold3.json")
+    with open(p, "w") as f:
+        json.dump(folds()[3], f)
+    r = subprocess.run([sys.executable, tool, "--judge-n", p], capture_output=True, text=True)
+    last = json.loads(r.stdout.strip().splitlines()[-1])
+    tap.check("N: a score without its arm: exit 3, no verdict",
+              r.returncode == 3 and last["verdict"] is None, f"rc {r.returncode}: {r.stdout}")
+    with open(p, "w") as f:
+        json.dump({"fold": 3, "arms": dict(folds()[3]["arms"], negatives=dict(N_GOOD))}, f)
+    r = subprocess.run([sys.executable, tool, "--judge-n", p], capture_output=True, text=True)
+    last = json.loads(r.stdout.strip().splitlines()[-1])
+    tap.check("N: judged, one line per bar", r.returncode == 0 and last["verdict"] == "met"
+              and sorted(last["bars"]) == list("1234") and r.stdout.count(" - ") == 4,
+              f"rc {r.returncode}: {r.stdout}")
 sys.exit(1 if tap.failed() else 0)
