@@ -7,15 +7,14 @@
 #   tools/polyp-cv.sh [SHARED_DATA_DIR] draws FOLD[,FOLD...] [ARM...]
 #       Trains every draw of those folds that is not in the store yet:
 #       each ARM (default: the fold's arms, below) x --train-seed 13, 14,
-#       15. The
-#       arms of one fold and seed differ only in their loss weights, so
-#       they train in lockstep, one job on one stream of samples (each
-#       draw the same bytes as trained alone: train_polyp.py,
-#       train_arms), POLYP_JOBS jobs at a time (default 2). A draw is
-#       trained under build-polyp-cv/ and copied into the store only when
-#       complete: STORE/ARM/seedS/foldK.bin (its weights, threshold by
-#       training's rule) and STORE/ARM/foldK-seedS.json (its training
-#       report). Each job saves its state after every epoch
+#       15. The arms of one fold and seed differ only in their loss
+#       weights, so they train in lockstep, one job on one stream of
+#       samples (each draw the same bytes as trained alone:
+#       train_polyp.py, train_arms), POLYP_JOBS jobs at a time (default
+#       2). A draw is trained under build-polyp-cv/ and copied into the
+#       store only when complete: STORE/ARM/seedS/foldK.bin (its
+#       weights, threshold by training's rule) and STORE/ARM/foldK-seedS.json
+#       (its training report). Each job saves its state after every epoch
 #       (train_polyp.py --checkpoint, under build-polyp-cv/ckpt-*), so a
 #       job stopped by anything (a session's end, a reboot) goes on from
 #       its last epoch when the same command runs again on the same

@@ -688,8 +688,8 @@ def colon_context(kind):
 
 
 # --source-label-balance: how the loss is weighted so that the label says
-# nothing about the source (a trial, docs/polyp-trials.md, "The label
-# independent of the source"; "negatives": "The label independent of the
+# nothing about the source (trials, docs/polyp-trials.md, "The label
+# independent of the source"; negatives: "N: the label independent of the
 # source, polyp frames untouched")
 SOURCE_LABEL_BALANCE = ("off", "frame", "pixel", "negatives")
 
