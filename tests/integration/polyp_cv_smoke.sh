@@ -37,15 +37,21 @@ for mode in off frame; do
         || die "fold 0 ($mode alone) failed: $(tail -5 "$T/alone-$mode.err")"
 done
 
+expect_in_store() { # fold arm...: each arm's three draws of that fold, weights and report
+    local k=$1 arm s
+    shift
+    for arm in "$@"; do
+        for s in 13 14 15; do
+            [ -s "$T/store/$arm/seed$s/fold$k.bin" ] && [ -s "$T/store/$arm/fold$k-seed$s.json" ] \
+                || fail "no $arm draw of fold $k seed $s in the store"
+        done
+    done
+}
+
 cv draws 0 2>"$T/draws1.err" || die "draws 0 failed: $(tail -5 "$T/draws1.err")"
 [ "$(grep -c 'small+balance fold 0 seed 1[345]: training' "$T/draws1.err")" = 3 ] \
     || fail "the arms of each seed did not train as one job: $(cat "$T/draws1.err")"
-for arm in small balance; do
-    for s in 13 14 15; do
-        [ -s "$T/store/$arm/seed$s/fold0.bin" ] && [ -s "$T/store/$arm/fold0-seed$s.json" ] \
-            || fail "no $arm draw of seed $s in the store"
-    done
-done
+expect_in_store 0 small balance
 cmp -s "$T/alone-off/fold0.bin" "$T/store/small/seed13/fold0.bin" \
     || fail "the lockstep draw of the shipped recipe differs from the one trained alone"
 cmp -s "$T/alone-frame/fold0.bin" "$T/store/balance/seed13/fold0.bin" \
@@ -147,12 +153,7 @@ tool "${recipe[@]}" --part cv --folds 3 --cv-epochs 1 --train-seed 13 \
 cv draws 3 2>"$T/draws4.err" || die "draws 3 failed: $(tail -5 "$T/draws4.err")"
 [ "$(grep -c 'small+balance+negatives fold 3 seed 1[345]: training' "$T/draws4.err")" = 3 ] \
     || fail "fold 3's three arms did not train as one job a seed: $(cat "$T/draws4.err")"
-for arm in small balance negatives; do
-    for s in 13 14 15; do
-        [ -s "$T/store/$arm/seed$s/fold3.bin" ] && [ -s "$T/store/$arm/fold3-seed$s.json" ] \
-            || fail "no $arm draw of fold 3 seed $s in the store"
-    done
-done
+expect_in_store 3 small balance negatives
 cmp -s "$T/pair-off/fold3.bin" "$T/store/small/seed13/fold3.bin" \
     || fail "beside N, the shipped recipe's draw differs from the pair's"
 cmp -s "$T/pair-frame/fold3.bin" "$T/store/balance/seed13/fold3.bin" \
