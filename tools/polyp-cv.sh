@@ -18,7 +18,10 @@
 #       (train_polyp.py --checkpoint, under build-polyp-cv/ckpt-*), so a
 #       job stopped by anything (a session's end, a reboot) goes on from
 #       its last epoch when the same command runs again on the same
-#       machine, with the same bytes.
+#       machine, with the same bytes. A checkpoint of another arm set for
+#       the same fold and seed is removed when that set can never train
+#       again (one of its arms is in the store); while it could (none is),
+#       `draws` refuses before training anything and names it.
 #   tools/polyp-cv.sh [SHARED_DATA_DIR] score FOLD
 #       Once the fold's draws are in (each of its arms' three): each arm's
 #       three draws combined as the shipped members are (version 4, crop
@@ -103,12 +106,44 @@ recipe() { # the options of every draw beyond --part cv --folds K and the balanc
   echo "${r/--part final /}" # the cross-validation part replaces the final one
 }
 
+in_store() { # fold seed arm: whether that draw is complete in the store
+  [ -f "$store/$3/seed$2/fold$1.bin" ] && [ -f "$store/$3/fold$1-seed$2.json" ]
+}
+
+pending() { # fold seed arm...: the job name of the arms not in the store ('' if none)
+  local k=$1 s=$2 a arms=()
+  shift 2
+  for a in "$@"; do in_store "$k" "$s" "$a" || arms+=("$a"); done
+  (IFS=+; echo "${arms[*]}")
+}
+
+check_checkpoints() { # fold seed arm...: refuse to pass over another job's live checkpoint
+  # draw() removes the checkpoint of another arm set for this fold and
+  # seed. That is right when the set can never train again (one of its
+  # arms is in the store, so `draws` never forms it), and wrong when it
+  # can: it is hours of training, possibly running now.
+  local k=$1 s=$2 name c other a last
+  shift 2
+  name=$(pending "$k" "$s" "$@")
+  [ -n "$name" ] || return 0
+  for c in "$work/ckpt-fold$k-seed$s-"*; do
+    if [ ! -e "$c" ] || [ "$c" = "$work/ckpt-fold$k-seed$s-$name" ]; then continue; fi
+    other=${c#"$work/ckpt-fold$k-seed$s-"}
+    for a in ${other//+/ }; do in_store "$k" "$s" "$a" && continue 2; done
+    last=$(grep -o 'epoch [0-9]*/[0-9]*' "$work/fold$k-seed$s-$other.log" 2>/dev/null | tail -1) || true
+    echo "polyp-cv: fold $k seed $s: $c holds a training of ${other//+/, } that is not finished" \
+      "(last in its log: ${last:-no epoch}), and this command would train ${name//+/, } instead and" \
+      "remove it. Finish that one first (draws $k ${other//+/ }), or remove the folder to discard it." >&2
+    return 1
+  done
+}
+
 draw() { # fold seed arm...: trains the arms' draws not in the store, in lockstep
   local k=$1 s=$2 a
   shift 2
   local arms=() modes=() metrics=() dirs=()
   for a in "$@"; do
-    if [ -f "$store/$a/seed$s/fold$k.bin" ] && [ -f "$store/$a/fold$k-seed$s.json" ]; then
+    if in_store "$k" "$s" "$a"; then
       echo "polyp-cv: $a fold $k seed $s: in the store" >&2
       continue
     fi
@@ -124,7 +159,7 @@ draw() { # fold seed arm...: trains the arms' draws not in the store, in lockste
   name=$(IFS=+; echo "${arms[*]}")
   log=$work/fold$k-seed$s-$name.log
   local ckpt=$work/ckpt-fold$k-seed$s-$name c
-  for c in "$work/ckpt-fold$k-seed$s-"*; do # another arm set's: never resumed now
+  for c in "$work/ckpt-fold$k-seed$s-"*; do # another arm set's: never resumed now (check_checkpoints)
     [ "$c" = "$ckpt" ] || [ ! -e "$c" ] || rm -rf "$c"
   done
   if compgen -G "$ckpt/*.ckpt" > /dev/null; then
@@ -176,6 +211,12 @@ cmd_draws() {
   for a in "${given[@]}"; do arm_balance "$a" > /dev/null; done
   for k in ${folds//,/ }; do
     case $k in [0-3]) ;; *) fail "fold '$k': folds 0-3 (fold 4 is the final model's)" ;; esac
+  done
+  for k in ${folds//,/ }; do # before anything trains
+    arms=("${given[@]}")
+    # shellcheck disable=SC2207 # the arms are words
+    [ ${#arms[@]} -gt 0 ] || arms=($(fold_arms "$k"))
+    for s in "${seeds[@]}"; do check_checkpoints "$k" "$s" "${arms[@]}" || exit 1; done
   done
   for k in ${folds//,/ }; do
     arms=("${given[@]}")

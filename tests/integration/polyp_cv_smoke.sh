@@ -8,7 +8,8 @@
 #     is in the store trains alone (the same bytes again);
 #   - each job is given its checkpoint (train_polyp.py --checkpoint), a
 #     damaged one is set aside, and none is left once the draws are in
-#     (resuming itself: train_polyp_resume.sh);
+#     (resuming itself: train_polyp_resume.sh); one of another arm set
+#     that could still resume stops `draws` before anything trains;
 #   - fold 3 trains a third arm, N (--source-label-balance negatives),
 #     in the same job, and the other two arms keep their bytes;
 #   - `score` writes the fold's measures for both arms (and N's on fold
@@ -150,6 +151,17 @@ tool "${recipe[@]}" --part cv --folds 3 --cv-epochs 1 --train-seed 13 \
     --source-label-balance off,frame --out "$T/unused.bin" \
     --metrics "$T/pair-off.json,$T/pair-frame.json" --fold-weights "$T/pair-off,$T/pair-frame" \
     >/dev/null 2>"$T/pair.err" || die "fold 3 (the pair alone) failed: $(tail -5 "$T/pair.err")"
+# a checkpoint of another arm set that could still resume (none of its
+# arms in the store): refused before anything trains, and kept
+mkdir -p "$T/jobs/ckpt-fold3-seed14-small+balance"
+printf 'hours of training\n' > "$T/jobs/ckpt-fold3-seed14-small+balance/cv3.ckpt"
+if cv draws 3 2>"$T/refused-ckpt.err"; then fail "draws 3 passed over another job's live checkpoint"; fi
+grep -q "ckpt-fold3-seed14-small+balance holds a training of small, balance that is not finished" \
+    "$T/refused-ckpt.err" || fail "no clear refusal: $(cat "$T/refused-ckpt.err")"
+! grep -q ': training' "$T/refused-ckpt.err" || fail "a draw trained before the refusal: $(cat "$T/refused-ckpt.err")"
+[ -s "$T/jobs/ckpt-fold3-seed14-small+balance/cv3.ckpt" ] || fail "the live checkpoint was removed"
+rm -r "$T/jobs/ckpt-fold3-seed14-small+balance"
+ok "draws refuses, before training, to remove a checkpoint that could still resume"
 cv draws 3 2>"$T/draws4.err" || die "draws 3 failed: $(tail -5 "$T/draws4.err")"
 [ "$(grep -c 'small+balance+negatives fold 3 seed 1[345]: training' "$T/draws4.err")" = 3 ] \
     || fail "fold 3's three arms did not train as one job a seed: $(cat "$T/draws4.err")"
