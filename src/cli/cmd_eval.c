@@ -438,6 +438,21 @@ static int predicted_at(const char *finding, const float *heat, int S, const cs_
     return 0;
 }
 
+/* The highest-scoring box of the finding, or NULL when the frame has none.
+ * Polyp boxes come highest peak first; bleeding boxes largest first, so
+ * their highest mean likelihood is looked for (ties: the larger, listed
+ * first). */
+static const cs_box *top_box(const char *finding, const cs_frame_result *r)
+{
+    if (strcmp(finding, "polyp") == 0)
+        return r->n_polyp_boxes > 0 ? &r->polyp_boxes[0] : NULL;
+    const cs_box *top = NULL;
+    for (int i = 0; i < r->n_boxes; i++)
+        if (!top || r->boxes[i].score > top->score)
+            top = &r->boxes[i];
+    return top;
+}
+
 /* Dice of the predicted region against the mask, and whether the top box's
  * centre is inside the mask. */
 static void outline_scores(const char *finding, const float *heat, int heat_side,
@@ -454,11 +469,9 @@ static void outline_scores(const char *finding, const float *heat, int heat_side
             nm += (size_t)m;
         }
     *dice = np + nm ? 2.0 * (double)inter / (double)(np + nm) : 1.0;
-    int polyp = strcmp(finding, "polyp") == 0;
-    int nb = polyp ? r->n_polyp_boxes : r->n_boxes;
-    const cs_box *top = polyp ? &r->polyp_boxes[0] : &r->boxes[0];
+    const cs_box *top = top_box(finding, r);
     *hit = 0;
-    if (nb > 0) {
+    if (top) {
         int cx = (int)((top->x + top->w / 2) * mask->width);
         int cy = (int)((top->y + top->h / 2) * mask->height);
         cx = cx >= mask->width ? mask->width - 1 : cx;
