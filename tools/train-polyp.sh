@@ -13,7 +13,9 @@
 #       go to build-polyp-ensemble/seed-N/; a member already trained with
 #       the same recipe, data directory and tools/train_polyp.py is reused,
 #       so an interrupted run resumes.
-#       About 67 min a member on one core of the 2-core CI-class machine.
+#       About 67-70 min a member alone on one core of a 2-core AVX-512
+#       VM; the three at once (POLYP_JOBS=3) took 72 min there end to end;
+#       slower on AVX2 (models/MODEL_CARD-polyp.md, "Training time").
 #
 #   tools/train-polyp.sh --member-recipe
 #       Prints the member recipe's options (one line).

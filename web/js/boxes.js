@@ -23,11 +23,11 @@ export const SIZE_CAVEAT = 'Capsule size estimates run 3–4 mm large.';
 // The short form, beside a size in lists and forms.
 export const SIZE_CAVEAT_SHORT = 'capsule sizes run 3–4 mm large';
 // The polyp detector misses small polyps (models/MODEL_CARD-polyp.md,
-// "Small polyps": of polyps pasted into capsule frames, those 14-22 % of
-// the frame wide are flagged about seven times in ten, those narrower
-// about one time in six).
-export const POLYP_MISS_NOTE = 'The polyp detector often misses small polyps (narrower than about a fifth ' +
-  'of the frame): a frame or study without a polyp flag may still show one.';
+// "Known failure modes": of held-out polyps pasted into capsule frames,
+// those under a seventh of the frame wide are flagged in 65 % of frames,
+// those 14-22 % in 91 %, larger ones in 97.5-99 %).
+export const POLYP_MISS_NOTE = 'The polyp detector misses small polyps (about one in three narrower than a ' +
+  'seventh of the frame, in tests): a frame or study without a polyp flag may still show one.';
 
 // The estimate for box [x, y, w, h] of a frame fw x fh px: its larger
 // side, as a share of the frame's larger side, times SCENE_MM; rounded to
