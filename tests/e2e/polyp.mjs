@@ -2,7 +2,8 @@
 // "Polyps and boxes") in a real Chromium driven by playwright-core: polyp
 // markers on the timeline, Y / Shift+Y jump between polyp frames, the
 // flagged-frame strip filtered by finding, the detector's boxes drawn over
-// the frame and hidden by B, a click on a polyp box adding a polyp finding
+// the frame and hidden by B (and a bleeding frame's bleeding boxes), a
+// click on a polyp box adding a polyp finding
 // with the frame and an estimated size, the size caveat shown; and no CSP
 // violation, console error or page error on the way.
 //
@@ -184,6 +185,45 @@ try {
     eq(await page.$eval('#viewer', (v) => v.dataset.boxes), 'false', 'boxes state after B');
     await page.keyboard.press('b');
     await page.waitForSelector(`${sel}:visible`);
+  });
+
+  await check('a bleeding box is drawn over its frame where the index puts it, and B hides and shows it', async () => {
+    // the first bleeding frame in the strip whose index entry has bleeding boxes
+    const seq = bleeds.slice(0, 600).find((s) => ((index.boxes[String(s)] || {}).b || []).length > 0);
+    assert(seq !== undefined, 'no bleeding frame of the demo study has a bleeding box in the index');
+    await page.click('[data-testid="strip-filter-bleeding"]');
+    await page.click(`[data-testid="thumb-${seq}"]`);
+    await page.waitForFunction((s) => document.getElementById('viewer').dataset.seq === String(s), seq);
+    await page.waitForFunction(() => {
+      const img = document.querySelector('[data-testid="frame-slot-0"] img');
+      return img && img.complete && img.naturalWidth > 0;
+    });
+    const sel = '[data-testid="frame-slot-0"] [data-testid="box-bleeding-0"]';
+    await page.waitForSelector(`${sel}:visible`);
+    const b = index.boxes[String(seq)];
+    const bb = b.b[0];
+    const geo = await page.$eval('[data-testid="frame-slot-0"]', (slot) => {
+      const img = slot.querySelector('img'), el = slot.querySelector('[data-testid="box-bleeding-0"]');
+      const s = slot.getBoundingClientRect(), r = el.getBoundingClientRect();
+      return { sw: s.width, sh: s.height, sl: s.left, st: s.top, nw: img.naturalWidth, nh: img.naturalHeight, l: r.left, t: r.top, w: r.width, h: r.height, seq: el.dataset.seq, text: el.textContent };
+    });
+    eq(geo.seq, String(seq), 'the bleeding box belongs to the shown frame');
+    assert(geo.text.startsWith('blood '), `bleeding box label: ${geo.text}`);
+    const k = Math.min(geo.sw / geo.nw, geo.sh / geo.nh);
+    const ox = geo.sl + (geo.sw - geo.nw * k) / 2, oy = geo.st + (geo.sh - geo.nh * k) / 2;
+    const want = { l: ox + (bb[0] / b.w) * geo.nw * k, t: oy + (bb[1] / b.h) * geo.nh * k, w: (bb[2] / b.w) * geo.nw * k, h: (bb[3] / b.h) * geo.nh * k };
+    for (const key of ['l', 't', 'w', 'h']) {
+      assert(Math.abs(geo[key] - want[key]) <= 2, `bleeding box ${key}: ${geo[key].toFixed(1)} on screen, ${want[key].toFixed(1)} expected`);
+    }
+    await shot(page, 'bleeding-box.png');
+    await page.keyboard.press('b');
+    await page.waitForSelector(sel, { state: 'hidden' });
+    await page.keyboard.press('b');
+    await page.waitForSelector(`${sel}:visible`);
+    // back to the polyp frame the next check clicks
+    await page.click('[data-testid="strip-filter-polyp"]');
+    await page.click(`[data-testid="thumb-${PASTED[0]}"]`);
+    await page.waitForFunction((s) => document.getElementById('viewer').dataset.seq === String(s), PASTED[0]);
   });
 
   await check('clicking the polyp box adds a polyp finding at that frame with an estimated size and the caveat', async () => {
