@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # cli_threads_identical.sh - `analyze --threads N` writes byte-identical
-# summaries for every N, from a folder and from a frame-stream file.
+# summaries for every N, from a folder and from a frame-stream file; with
+# the demo's pasted-polyp frames among them, so the polyp detector's
+# flagged path (the crops, the nine-pass outline, the boxes) is compared
+# too.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 need_shared
@@ -12,8 +15,12 @@ D=$T/frames
     awk -F, 'NR > 1 && $2 == 1 && n++ < 60 { print $1 }' "$WCE_LABELS"
     awk -F, 'NR > 1 && $2 == 0 && n++ < 60 { print $1 }' "$WCE_LABELS"
 } | link_frames "$D"
+# The demo study's five frames with a pasted polyp (samples/demo/labels.csv).
+awk -F, 'NR > 1 && $4 == 1 { print $1 }' "$CS_SOURCE_DIR/samples/demo/labels.csv" | while read -r f; do
+    ln -s "$CS_SOURCE_DIR/samples/demo/frames/$f" "$D/$f"
+done
 n=$(find "$D" -mindepth 1 | wc -l)
-[ "$n" -eq 120 ] || die "expected 120 frames, linked $n"
+[ "$n" -eq 125 ] || die "expected 125 frames, linked $n"
 # Two broken frames as well, so the error list's order is covered too.
 b1=$(ls "$D" | sed -n 50p)
 b2=$(ls "$D" | sed -n 90p)
@@ -35,8 +42,11 @@ for kind in folder stream; do
 c = d["counts"]
 if len(d["errors"]) != int(sys.argv[2]):
     fail("expected %s broken frames, got %r" % (sys.argv[2], d["errors"]))
-if c["analysed"] != 120 or c["bleeding_flagged"] == 0 or c["bleeding_flagged"] == 120:
-    fail("expected 120 analysed frames, some flagged and some not: %r" % c)
+if c["analysed"] != 125 or c["bleeding_flagged"] == 0 or c["bleeding_flagged"] == 125:
+    fail("expected 125 analysed frames, some flagged and some not: %r" % c)
+polyps = [f for f in d["frames"] if f.get("polyp")]
+if not 3 <= c["polyp_flagged"] < 125 or not all(f["polyp_boxes"] for f in polyps):
+    fail("expected the pasted-polyp frames flagged for a polyp, with boxes: %r" % c)
 EOF
     for j in 2 3 8; do
         if ! cmp "$T/$kind-1.json" "$T/$kind-$j.json"; then
