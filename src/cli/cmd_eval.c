@@ -525,6 +525,12 @@ static int run_eval(const char *cmd, const char *finding, int argc, char **argv)
                  finding ? " (not '" : "", finding ? finding : "", finding ? "')" : "");
         return 2;
     }
+    if (strcmp(cmd, "eval-bleeding") == 0 && strcmp(finding, "bleeding") != 0) {
+        /* the alias names its finding; another one is a mistaken command */
+        cli_fail("eval-bleeding evaluates bleeding only; use 'capscreen eval --finding %s'",
+                 finding);
+        return 2;
+    }
     if (optind != argc - 2) {
         cli_fail("%s needs DIR and LABELS.csv (try 'capscreen %s --help')", cmd, cmd);
         return 2;

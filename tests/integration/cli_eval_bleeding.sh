@@ -86,6 +86,17 @@ grep -q "bleeding" "$T/err" || fail "the reason does not name the missing column
 [ -s "$T/out" ] && fail "eval-bleeding without a bleeding column wrote to stdout: $(cat "$T/out")"
 ok "CSV without a bleeding column -> exit $RC, one line"
 
+# The alias names its finding: asked for another, it refuses rather than
+# quietly running that detector.
+run_cs "$T/out" "$T/err" eval-bleeding --finding polyp "$WCE_IMAGES" "$T/labels.csv"
+[ "$RC" -eq 2 ] || fail "eval-bleeding --finding polyp exited $RC, expected 2"
+grep -q "eval-bleeding evaluates bleeding only; use 'capscreen eval --finding polyp'" "$T/err" \
+    || fail "no clear error for eval-bleeding --finding polyp: $(cat "$T/err")"
+[ -s "$T/out" ] && fail "eval-bleeding --finding polyp wrote to stdout: $(cat "$T/out")"
+run_cs "$T/out" "$T/err" eval-bleeding --finding bleeding "$WCE_IMAGES" "$T/labels.csv"
+[ "$RC" -eq 0 ] || fail "eval-bleeding --finding bleeding exited $RC: $(cat "$T/err")"
+ok "eval-bleeding refuses another finding; --finding bleeding is accepted"
+
 # --masks for bleeding: masks drawn from the set's annotated boxes; the
 # hit rate is the share of positive frames whose highest-scoring box (not
 # the largest, which the summary lists first) has its centre in the mask,
