@@ -585,6 +585,49 @@ try {
     assert(now.findings.some((f) => f.id === fid), 'the REPORT answer does not list the finding');
   });
 
+  await check('an edit on screen with a finding added behind the page: Sign saves the edit but never signs the finding unseen', async () => {
+    const csrf = await csrfOf(cpage);
+    await cpage.fill('#r-comments', 'edited on screen before signing');
+    const r = await cpage.request.post(`/api/v1/studies/${STUDY}/findings`, {
+      headers: { 'X-CSRF-Token': csrf }, data: { seq_from: 3, type: 'other', segment: 'small_bowel', note: 'added while the edit was unsaved' } });
+    eq(r.status(), 201, 'the other finding');
+    const fid = (await r.json()).id;
+    await cpage.click('#report-sign');
+    await cpage.waitForSelector('#report[data-review="newer-version"]');
+    await cpage.waitForSelector(`#report-findings-under tr[data-id="${fid}"]`);
+    const now = await (await cpage.request.get(`/api/v1/studies/${STUDY}/report`)).json();
+    eq(now.state, 'read', 'the save before signing let a finding the consultant had not seen under the signature');
+    eq(now.content.comments, 'edited on screen before signing', 'the edit on screen was not saved');
+  });
+
+  await check('a landmark and a patient detail changed behind the page: refused, then shown on the report page', async () => {
+    const csrf = await csrfOf(cpage);
+    assert((await cpage.textContent('#report-patient-line')).startsWith('JONES, Bea · NHS 485 777 3457'), 'the report page does not show the patient');
+    const st = await (await cpage.request.get(`/api/v1/studies/${STUDY}`)).json();
+    const lmNow = ((await (await cpage.request.get(`/api/v1/studies/${STUDY}/marks`)).json()).landmarks || {}).first_caecal;
+    const seq = lmNow && lmNow.seq === 101 ? 102 : 101;
+    let r = await cpage.request.put(`/api/v1/studies/${STUDY}/landmarks/first_caecal`, { headers: { 'X-CSRF-Token': csrf }, data: { seq } });
+    eq(r.status(), 200, 'the landmark set behind the page');
+    // a coordinator's correction of the episode, from another session
+    const { ctx: actx2, page: ap } = await newPage(browser, 'admin (patient)');
+    try {
+      await login(ap, ADMIN);
+      const acsrf = await csrfOf(ap);
+      r = await ap.request.put(`/api/v1/studies/${STUDY}/patient`, {
+        headers: { 'X-CSRF-Token': acsrf }, data: { patient: st.patient, episode: { ...st.episode, referrer: 'Dr Referred Behind' } } });
+      eq(r.status(), 200, 'the patient correction behind the page');
+    } finally {
+      await actx2.close();
+    }
+    assert(!(await cpage.textContent('#report-episode-line')).includes('Dr Referred Behind'), 'the page showed the change before it was made');
+    await cpage.click('#report-sign');
+    await cpage.waitForFunction(() => document.querySelector('#report-episode-line')?.textContent.includes('Dr Referred Behind'));
+    await cpage.waitForFunction((s) => document.querySelector('#report-landmarks')?.textContent.includes(`first caecal: frame ${s}`), seq);
+    eq(await cpage.getAttribute('#report', 'data-review'), 'newer-version', 'no review asked for');
+    const now = await (await cpage.request.get(`/api/v1/studies/${STUDY}/report`)).json();
+    eq(now.state, 'read', 'signed over a landmark and patient detail the consultant had not seen');
+  });
+
   await check('the consultant signs the version on screen and sees it read-only with "Signed by"', async () => {
     await cpage.click('#report-sign');
     await cpage.waitForSelector('#signed-banner:visible');

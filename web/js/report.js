@@ -7,11 +7,13 @@
 // save); save as draft, mark as read, sign (consultants); read-only once
 // signed, corrected only by addenda. What is signed is exactly the form's
 // content (formContent), the checklist included as text, so nothing
-// ticked later can appear under the signature; and the findings listed
-// above the form, with the basis stamp they came with, so no finding,
-// landmark or patient change after they were shown can either.
+// ticked later can appear under the signature; and the findings, the
+// landmarks and the patient details shown above the form, with the basis
+// stamp of the answer loaded before them, so no finding, landmark or
+// patient change after they were shown can either (a save just before
+// signing keeps the stamp that was on screen).
 import { get, put, post, studyPath, thumbUrl } from './api.js';
-import { h, clear, fmtTime, label, frameRange, toast, errorText, RECOMMENDATIONS, polypSettingNote } from './util.js';
+import { h, clear, fmtTime, fmtNhs, label, frameRange, toast, errorText, RECOMMENDATIONS, polypSettingNote } from './util.js';
 import { session, can } from './app.js';
 import { SIZE_CAVEAT } from './boxes.js';
 
@@ -23,11 +25,15 @@ function findingLine(f) {
 }
 
 export async function mountReport(main, studyId) {
-  const [study, fr, marks, rep, care] = await Promise.all([
+  // The report first: its basis stamp is taken before the landmarks and
+  // patient details below are read, so what the page shows is never older
+  // than the stamp it signs with (a change in between is refused as
+  // basis_changed, never signed unseen).
+  const rep = await get(studyPath(studyId, '/report')).catch((e) => { if (e.status === 404) return null; throw e; });
+  let [study, fr, marks, care] = await Promise.all([
     get(studyPath(studyId)),
     get(studyPath(studyId, '/findings')),
     get(studyPath(studyId, '/marks')),
-    get(studyPath(studyId, '/report')).catch((e) => { if (e.status === 404) return null; throw e; }),
     get(studyPath(studyId, '/care')).catch(() => null),
   ]);
   const findings = (fr.findings || []).filter((f) => !f.deleted).sort((a, b) => a.seq_from - b.seq_from);
@@ -36,7 +42,7 @@ export async function mountReport(main, studyId) {
   const maySign = can(['consultant']);
 
   // Prefills, used where the saved content is empty.
-  const lm = marks.landmarks || {};
+  let lm = marks.landmarks || {};
   const preText = findings.map(findingLine).join('\n');
   const preKeys = [...new Set(findings.map((f) => f.seq_from))];
   const prePrep = ((care && care.prep) || []).map((p) =>
@@ -87,7 +93,27 @@ export async function mountReport(main, studyId) {
   const signBtn = maySign ? h('button.btn.btn-sign#report-sign', { type: 'button', testid: 'report-sign' }, 'Sign report') : null;
   const printLink = h('a.btn.btn-quiet#report-print', { href: `/api/v1/studies/${encodeURIComponent(studyId)}/report.html`, target: '_blank', rel: 'noopener', testid: 'report-print' }, 'Printable report ↗');
 
-  const landmarkSummary = h('p.small.muted', ['first_caecal', 'excreted'].map((k) => `${label(k)}: ${lm[k] ? `frame ${lm[k].seq}` : 'not set'}`).join(' · '));
+  // The landmarks and the patient and episode details the printed report
+  // gives: under the signature too, so shown here, and drawn again with
+  // the report when a change is shown for review.
+  const landmarkSummary = h('p.small.muted#report-landmarks', { testid: 'report-landmarks' });
+  const patientLine = h('p#report-patient-line', { testid: 'report-patient' });
+  const episodeLine = h('p.small#report-episode-line', { testid: 'report-episode' });
+  const patientBox = h('div.report-patient#report-patient',
+    h('span.label', 'Patient and episode (as the printed report gives them)'), patientLine, episodeLine);
+  function renderContext() {
+    lm = marks.landmarks || {};
+    landmarkSummary.textContent = ['first_caecal', 'excreted'].map((k) => `${label(k)}: ${lm[k] ? `frame ${lm[k].seq}` : 'not set'}`).join(' · ');
+    const p = study.patient, e = study.episode;
+    patientLine.textContent = p
+      ? `${p.family.toUpperCase()}, ${p.given} · NHS ${fmtNhs(p.nhs_number)} · born ${p.birth_date} · ${label(p.sex)}`
+      : 'No patient recorded for this study.';
+    episodeLine.textContent = e
+      ? [`Pathway: ${label(e.pathway)}`, `indication: ${label(e.indication)}${e.indication_detail ? ` (${e.indication_detail})` : ''}`,
+        e.referrer ? `referrer: ${e.referrer}` : ''].filter(Boolean).join(' · ')
+      : 'No episode details recorded.';
+  }
+  renderContext();
 
   // The findings the printed report lists, as the server's REPORT answer
   // gave them with its basis stamp: what a signature covers besides the
@@ -114,6 +140,7 @@ export async function mountReport(main, studyId) {
   }
 
   const form = h('form.card.report-form#report-form', { testid: 'report-form' },
+    patientBox,
     underBox,
     h('label', { for: 'r-findings' }, 'Findings'), txt, sizeCaveat,
     h('label', { for: 'r-prep' }, "Bowel preparation: the patient's checklist"), prep,
@@ -336,7 +363,10 @@ export async function mountReport(main, studyId) {
   // version and ask for a review; never sign content not on screen.
   async function showNewerVersion(code) {
     try {
+      // the report (its stamp) first, then what it covers, as at load
       report = await get(studyPath(studyId, '/report'));
+      [study, marks] = await Promise.all([get(studyPath(studyId)), get(studyPath(studyId, '/marks'))]);
+      renderContext();
       fill();
     } catch (e2) { /* the message below still stands */ }
     const who = report && report.updated_by ? ` by ${report.updated_by}` : '';
@@ -353,7 +383,11 @@ export async function mountReport(main, studyId) {
     // The server signs exactly the version named: the one on screen. If
     // the screen differs from it, save first (against the version this
     // page holds, so a save by someone else in between is a conflict)
-    // and sign the version that save returned.
+    // and sign the version that save returned, with the basis stamp of
+    // the findings, landmarks and patient details this page showed before
+    // the save, never the stamp the save answers with: a change that
+    // landed meanwhile is then refused and shown, not signed unseen.
+    const shownBasis = report ? report.basis : null;
     let same = false;
     try { same = !!report && JSON.stringify(contentNow()) === JSON.stringify(normal(report.content)); } catch { same = false; }
     if (!same) {
@@ -373,11 +407,18 @@ export async function mountReport(main, studyId) {
         msg.hidden = false;
         return;
       }
+      if (!shownBasis) {
+        // the first save: no stamp was on screen before it
+        msg.textContent = 'The report is saved. Review the findings listed under it and the patient details, then sign.';
+        msg.hidden = false;
+        document.getElementById('report')?.setAttribute('data-review', 'first-save');
+        return;
+      }
     }
     // The server checks the version named first (a newer one is shown for
     // review below), then the mandatory fields (422 with their list).
     try {
-      report = await post(studyPath(studyId, '/report/sign'), { version: report.version, basis: report.basis });
+      report = await post(studyPath(studyId, '/report/sign'), { version: report.version, basis: shownBasis });
       fill();
       toast('Report signed');
     } catch (e) {

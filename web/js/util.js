@@ -103,6 +103,11 @@ export async function loadVocabulary() {
   MORPHOLOGIES.splice(0, MORPHOLOGIES.length, ...pairs(v.morphologies || []));
 }
 
+// An NHS number as it is printed: 943 476 5919.
+export function fmtNhs(n) {
+  return n && n.length === 10 ? `${n.slice(0, 3)} ${n.slice(3, 6)} ${n.slice(6)}` : (n || '');
+}
+
 export function label(s) {
   return String(s || '').replace(/_/g, ' ');
 }

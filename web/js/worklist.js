@@ -3,7 +3,7 @@
 // the viewer (not for coordinators, who may not see images). Admins and
 // coordinators assign a reader.
 import { get, post, studyPath } from './api.js';
-import { h, clear, fmtTime, label, toast, errorText } from './util.js';
+import { h, clear, fmtTime, fmtNhs, label, toast, errorText } from './util.js';
 import { session, can, navigate } from './app.js';
 
 const STATES = ['enrolled', 'receiving', 'analysing', 'ready', 'read', 'signed'];
@@ -23,10 +23,6 @@ function cleansingText(s) {
   return grades.join(', ');
 }
 
-// An NHS number as it is printed: 943 476 5919.
-export function fmtNhs(n) {
-  return n && n.length === 10 ? `${n.slice(0, 3)} ${n.slice(3, 6)} ${n.slice(6)}` : (n || '');
-}
 
 function patientText(s) {
   const p = s.patient;
