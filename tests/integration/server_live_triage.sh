@@ -109,6 +109,30 @@ for seq, p, pf, bl, boxes, red in rows:
 EOF2
 ok "polyp columns: every ok frame scored, boxes only for flagged frames, no flagged frame redundant"
 
+# Rows an older server wrote (a flagged frame marked redundant) must not
+# hide the frame: the frame index never reports a flagged frame redundant,
+# so no reduced view drops it. Frames 10 and 11 planted as bleeding and as
+# polyp frames marked redundant, frame 12 as a plain redundant one.
+python3 - "$T/data" "$STUDY" "$CS_SOURCE_DIR/tests/integration" <<'EOF2' || fail "could not plant the old rows"
+import sys
+sys.path.insert(0, sys.argv[3])
+import store_rows
+for seq, bl, pf in ((10, 1, 0), (11, 0, 1), (12, 0, 0)):
+    store_rows.execute(sys.argv[1], "UPDATE frames SET redundant = 1, bleeding = ?, polyp_flag = ?"
+                       " WHERE study = ? AND seq = ?", (bl, pf, sys.argv[2], seq))
+EOF2
+http GET "/api/v1/studies/$STUDY/frames" -H "Authorization: Bearer $ADMIN_TOKEN"
+[ "$CODE" = 200 ] || fail "GET frames: $CODE $(cat "$T/body")"
+python3 - "$T/body" <<'EOF2' || fail "the frame index hides a flagged frame from the reduced view"
+import json, sys
+flags = json.load(open(sys.argv[1]))["flags"]
+BLEEDING, REDUNDANT, POLYP = 4, 8, 64
+assert flags[10] & BLEEDING and not flags[10] & REDUNDANT, ("bleeding frame", flags[10])
+assert flags[11] & POLYP and not flags[11] & REDUNDANT, ("polyp frame", flags[11])
+assert flags[12] & REDUNDANT, ("a plain redundant frame lost its mark", flags[12])
+EOF2
+ok "the frame index never marks a flagged frame redundant, whatever an older row says"
+
 # --- a damaged record mid-upload ---------------------------------------------
 python3 - "$T/s.csfs" "$T/bad.csfs" <<'EOF2'
 import sys

@@ -37,8 +37,13 @@ json_t *cs_ws_frame_index_json(const cs_api *api, const char *study, uint64_t *f
                          (unsigned long long)count);
                 break;
             }
+            /* A flagged frame is never redundant to a reader, whatever the
+             * row says: rows written before the live analysis kept that
+             * rule (or by an older server sharing the store) may mark one,
+             * and a reduced view would then hide it. */
+            bool redundant = v->redundant && !v->bleeding && !v->polyp;
             int flags = (v->ok ? 1 : 0) | (v->readable ? 2 : 0) | (v->bleeding ? 4 : 0) |
-                        (v->redundant ? 8 : 0) | (v->blurry ? 16 : 0) |
+                        (redundant ? 8 : 0) | (v->blurry ? 16 : 0) |
                         (v->payload_len > 0 ? 32 : 0) | (v->polyp ? 64 : 0) |
                         (v->has_polyp ? 128 : 0);
             json_array_append_new(fi, json_integer(v->frame_index));
