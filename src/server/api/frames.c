@@ -43,9 +43,8 @@ json_t *cs_ws_frame_index_json(const cs_api *api, const char *study, uint64_t *f
              * and a reduced view would then hide it. */
             bool redundant = v->redundant && !v->bleeding && !v->polyp;
             int flags = (v->ok ? 1 : 0) | (v->readable ? 2 : 0) | (v->bleeding ? 4 : 0) |
-                        (redundant ? 8 : 0) | (v->blurry ? 16 : 0) |
-                        (v->payload_len > 0 ? 32 : 0) | (v->polyp ? 64 : 0) |
-                        (v->has_polyp ? 128 : 0);
+                        (redundant ? 8 : 0) | (v->blurry ? 16 : 0) | (v->payload_len > 0 ? 32 : 0) |
+                        (v->polyp ? 64 : 0) | (v->has_polyp ? 128 : 0);
             json_array_append_new(fi, json_integer(v->frame_index));
             json_array_append_new(ct, json_integer(v->capture_time_us));
             json_array_append_new(fl, json_integer(flags));
