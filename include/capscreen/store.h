@@ -575,8 +575,9 @@ const char *cs_check_outcome_name(cs_check_outcome o);
  * hex digits) of what a printed report shows besides its content: the
  * study's findings (id, version, deleted: a finding's version rises with
  * every change), its marks (landmarks, cleansing grades, as kind, key,
- * value, frame) and its patient and episode fields, and the study's id
- * (so no two studies share a stamp). Any change to them changes the
+ * value, frame) and its patient and episode fields, the study's id
+ * (so no two studies share a stamp) and its last frame analysed (a frame
+ * analysed since may be flagged). Any change to them changes the
  * stamp; the content has its own version. A reader of the report is
  * given both, and signing checks both (below). */
 #define CS_REPORT_BASIS_HEX 33
@@ -591,8 +592,8 @@ cs_status cs_store_report_basis(cs_store *s, const char *study, char basis[CS_RE
  *            shown;
  * BASIS_CHANGED the report's basis stamp (cs_store_report_basis) is not
  *            `shown_basis` (required: CS_ERR_ARG when NULL), so a finding,
- *            mark or patient field that the printed report shows changed
- *            since it was shown;
+ *            mark or patient field that the printed report shows changed,
+ *            or a frame was analysed, since it was shown;
  * INVALID    the content (JSON text) has no "recommendation" that is a
  *            string with a non-blank character;
  * INCOMPLETE the study is not complete: it is complete when the analysis

@@ -20,17 +20,22 @@
  * "$1"). One list, so the backends cannot stamp different things. The
  * study's own id is stamped too: two studies alike in findings, marks and
  * patient (a repeat capsule) would otherwise share a stamp, and a version
- * and stamp shown for one would sign the other's unseen content. */
-#define CS_BASIS_TABLES              \
-    {                                \
-        "findings", "marks", "study" \
+ * and stamp shown for one would sign the other's unseen content. The
+ * last frame analysed is stamped too (the end of the primary key): a frame
+ * analysed after the report was shown may be flagged, and moves the
+ * engine's CC-CLEAR suggestions the report shows, so it is as much a change
+ * under the signature as a finding. */
+#define CS_BASIS_TABLES                        \
+    {                                          \
+        "findings", "marks", "study", "frames" \
     }
 #define CS_BASIS_SQL(P)                                                                       \
     {                                                                                         \
         "SELECT id, version, deleted FROM findings WHERE study = " P " ORDER BY id",          \
             "SELECT kind, key, value, seq FROM marks WHERE study = " P " ORDER BY kind, key", \
             ("SELECT id, nhs_number, family, given, birth_date, sex, pathway, indication,"    \
-             " indication_detail, referrer FROM studies WHERE id = " P)                       \
+             " indication_detail, referrer FROM studies WHERE id = " P),                      \
+            "SELECT MAX(seq) FROM frames WHERE study = " P                                    \
     }
 
 typedef struct cs_basis {

@@ -6,7 +6,8 @@
 # upload to the study are refused after); 300 saves raced against signs
 # never sign content the signer did not name; a version and basis stamp
 # shown for one study never sign another; every refused tus request
-# changes nothing, and a revoked device's body in flight is cut.
+# changes nothing, and a revoked device's body in flight is cut; frames
+# analysed after a report was shown change its basis stamp.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 need_python
@@ -136,6 +137,38 @@ B=$(basis_now cons "/api/v1/studies/$S1")
 as cons POST "/api/v1/studies/$S1/report/sign" -d "{\"version\": $V, \"basis\": \"$B\"}"
 expect_code 200 "signing the closed, analysed study"
 ok "a closed study is complete once analysed, and then signs"
+
+# --- frames analysed after the report was shown change its stamp --------------
+# The report is shown while the study is still arriving; the rest arrives
+# and is analysed; a sign naming the stamp shown then is refused, since
+# the frames (perhaps flagged) that came since were never on screen.
+new_device "$STUDY_WITH_PATIENT"
+S7=$STUDY
+tus_create "$TOKEN" -H "Upload-Defer-Length: 1"
+expect_code 201 "a deferred-length upload"
+HALF=$((SIZE / 2))
+slice "$T/frames.csfs" 0 "$HALF" "$T/half1"
+slice "$T/frames.csfs" "$HALF" $((SIZE - HALF)) "$T/half2"
+http PATCH "$UPLOAD" "${TUS[@]}" -H "Authorization: Bearer $TOKEN" "${OCTET[@]}" -H "Upload-Offset: 0" \
+    --data-binary @"$T/half1"
+expect_code 204 "the first half of the frames"
+some_analysed() { http GET "/api/v1/studies/$1" "${ADM[@]}"; [ "$(json_get "$T/body" 'd["progress"]["frames_analysed"]')" -gt 0 ]; }
+wait_until 60 "the first frames to be analysed" some_analysed "$S7"
+as cons PUT "/api/v1/studies/$S7/report" -d "$REPORT"
+expect_code 200 "the report, shown while frames are still arriving"
+V7=$(json_get "$T/body" 'd["version"]')
+B7=$(basis_now cons "/api/v1/studies/$S7")
+http PATCH "$UPLOAD" "${TUS[@]}" -H "Authorization: Bearer $TOKEN" "${OCTET[@]}" -H "Upload-Offset: $HALF" \
+    -H "Upload-Length: $SIZE" --data-binary @"$T/half2"
+expect_code 204 "the rest of the frames"
+wait_until 60 "the study to be complete" is_complete "$S7"
+as cons POST "/api/v1/studies/$S7/report/sign" -d "{\"version\": $V7, \"basis\": \"$B7\"}"
+expect_code 409 "signing with the stamp shown before the last frames were analysed"
+[ "$(json_get "$T/body" 'd["error"]')" = basis_changed ] || fail "late frames: $(cat "$T/body")"
+B7B=$(basis_now cons "/api/v1/studies/$S7")
+as cons POST "/api/v1/studies/$S7/report/sign" -d "{\"version\": $V7, \"basis\": \"$B7B\"}"
+expect_code 200 "signing with the stamp of the whole study"
+ok "frames analysed after the report was shown change its stamp (409 basis_changed), then it signs"
 
 # --- a study whose uploads all finished is complete without a close -----------
 new_device "$STUDY_WITH_PATIENT"
