@@ -168,7 +168,11 @@ expect_code 409 "signing with the stamp shown before the last frames were analys
 B7B=$(basis_now cons "/api/v1/studies/$S7")
 as cons POST "/api/v1/studies/$S7/report/sign" -d "{\"version\": $V7, \"basis\": \"$B7B\"}"
 expect_code 200 "signing with the stamp of the whole study"
-ok "frames analysed after the report was shown change its stamp (409 basis_changed), then it signs"
+http GET "/api/v1/audit?study=$S7&action=report.sign" "${ADM[@]}"
+expect_code 200 "the audit log"
+[ "$(json_get "$T/body" '[x["detail"] for x in d["entries"]]')" = "['version $V7; basis $B7B']" ] ||
+    fail "report.sign is not audited once with the version and stamp signed: $(cat "$T/body")"
+ok "frames analysed after the report was shown change its stamp (409 basis_changed), then it signs (audited with its stamp)"
 
 # --- a study whose uploads all finished is complete without a close -----------
 new_device "$STUDY_WITH_PATIENT"

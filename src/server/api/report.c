@@ -819,7 +819,9 @@ enum MHD_Result cs_ws_report_sign(const cs_api *api, struct MHD_Connection *c, c
     }
     switch (out) {
     case CS_CHECK_OK:
-        cs_audit(api->audit, &a, "report.sign", r->id, "version %d", rep->version);
+        /* the stamp too: what the signer was shown, findable later */
+        cs_audit(api->audit, &a, "report.sign", r->id, "version %d; basis %s", rep->version,
+                 json_string_value(basis));
         cs_ws_pacs_on_sign(api, &a, r->id); /* key frames to the PACS (docs/pacs.md) */
         json_t *answer = cs_ws_report_answer(api, rep, &e);
         /* Signed either way: a failing re-read still says so. */
