@@ -503,6 +503,13 @@ typedef struct cs_mark_rec {
  * marker's name, so the pair named two markings.) */
 cs_status cs_store_mark_set(cs_store *s, const char *study, const cs_mark_rec *m,
                             cs_change_outcome *out, cs_error *err) CS_WARN_UNUSED;
+/* Insert only: CONFLICT, and nothing changed, when the study has such a
+ * mark already (kind, key); LOCKED once the report is signed. The check
+ * and the insert are one statement in the change's transaction, so two
+ * servers cannot both take an absent mark, nor one overwrite a mark set
+ * meanwhile (a click without a frame on a reader's exact landmark). */
+cs_status cs_store_mark_add(cs_store *s, const char *study, const cs_mark_rec *m,
+                            cs_change_outcome *out, cs_error *err) CS_WARN_UNUSED;
 /* NOT_FOUND when there is no such mark; LOCKED once the report is signed. */
 cs_status cs_store_mark_delete(cs_store *s, const char *study, const char *kind, const char *key,
                                cs_change_outcome *out, cs_error *err) CS_WARN_UNUSED;

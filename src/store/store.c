@@ -357,6 +357,13 @@ cs_status cs_store_mark_set(cs_store *s, const char *study, const cs_mark_rec *m
     return s->ops->mark_set(s, study, m, out, err);
 }
 
+cs_status cs_store_mark_add(cs_store *s, const char *study, const cs_mark_rec *m,
+                            cs_change_outcome *out, cs_error *err)
+{
+    CHECK(s && study && m && out);
+    return s->ops->mark_add(s, study, m, out, err);
+}
+
 cs_status cs_store_mark_delete(cs_store *s, const char *study, const char *kind, const char *key,
                                cs_change_outcome *out, cs_error *err)
 {

@@ -207,6 +207,8 @@ typedef struct cs_store_ops {
                                  size_t *n, cs_error *err);
     cs_status (*mark_set)(cs_store *s, const char *study, const cs_mark_rec *m,
                           cs_change_outcome *out, cs_error *err);
+    cs_status (*mark_add)(cs_store *s, const char *study, const cs_mark_rec *m,
+                          cs_change_outcome *out, cs_error *err);
     cs_status (*mark_delete)(cs_store *s, const char *study, const char *kind, const char *key,
                              cs_change_outcome *out, cs_error *err);
     cs_status (*marks_list)(cs_store *s, const char *study, cs_mark_rec **out, size_t *n,

@@ -1344,6 +1344,7 @@ static const cs_store_ops PG_OPS = {
     .findings_list = pg_findings_list,
     .finding_history = pg_finding_history,
     .mark_set = pg_mark_set,
+    .mark_add = pg_mark_add,
     .mark_delete = pg_mark_delete,
     .marks_list = pg_marks_list,
     .report_get = pg_report_get,

@@ -546,24 +546,35 @@ cs_status pg_finding_history(cs_store *s, const char *study, int64_t id, cs_find
 
 /* ---- marks: landmarks and cleansing grades ---------------------------------- */
 
-cs_status pg_mark_set(cs_store *s, const char *study, const cs_mark_rec *m, cs_change_outcome *out,
-                      cs_error *err)
+/* Set (insert or replace) or, with only_new, add (insert only: CONFLICT
+ * when the mark exists). */
+static cs_status mark_write(cs_store *s, const char *study, const cs_mark_rec *m, bool only_new,
+                            cs_change_outcome *out, cs_error *err)
 {
     pg_store *q = PGQ(s);
     bool in_tx = false;
+    int changes = 0;
     pthread_mutex_lock(&q->lock);
     cs_status r = begin_open(q, study, &in_tx, out, err);
     if (r != CS_OK || *out != CS_CHANGE_OK)
         goto fail;
     if ((r = pg_run(q,
-                    "INSERT INTO marks (study, kind, key, value, seq, set_by, at_ms, first_at_ms)"
-                    " VALUES ($1, $2, $3, $4, $5, $6, $7, $7) ON CONFLICT (study, kind, key)"
-                    " DO UPDATE SET value = EXCLUDED.value, seq = EXCLUDED.seq,"
-                    " set_by = EXCLUDED.set_by, at_ms = EXCLUDED.at_ms,"
-                    " first_at_ms = " CS_MARK_FIRST_AT_MS_ON_UPDATE,
-                    NULL, err, pg_text(study), pg_text(m->kind), pg_text(m->key), pg_text(m->value),
-                    pg_i64(m->seq), pg_text(m->by), pg_i64(m->at_ms))) != CS_OK)
+                    only_new ? "INSERT INTO marks (study, kind, key, value, seq, set_by, at_ms,"
+                               " first_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $7)"
+                               " ON CONFLICT (study, kind, key) DO NOTHING"
+                             : "INSERT INTO marks (study, kind, key, value, seq, set_by, at_ms,"
+                               " first_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $7)"
+                               " ON CONFLICT (study, kind, key)"
+                               " DO UPDATE SET value = EXCLUDED.value, seq = EXCLUDED.seq,"
+                               " set_by = EXCLUDED.set_by, at_ms = EXCLUDED.at_ms,"
+                               " first_at_ms = " CS_MARK_FIRST_AT_MS_ON_UPDATE,
+                    &changes, err, pg_text(study), pg_text(m->kind), pg_text(m->key),
+                    pg_text(m->value), pg_i64(m->seq), pg_text(m->by), pg_i64(m->at_ms))) != CS_OK)
         goto fail;
+    if (only_new && changes == 0) {
+        *out = CS_CHANGE_CONFLICT;
+        goto fail;
+    }
     r = pg_commit(q, &in_tx, err);
 fail:
     pg_rollback(q, in_tx);
@@ -571,6 +582,18 @@ fail:
     if (r != CS_OK)
         *out = CS_CHANGE_NOT_FOUND;
     return r;
+}
+
+cs_status pg_mark_set(cs_store *s, const char *study, const cs_mark_rec *m, cs_change_outcome *out,
+                      cs_error *err)
+{
+    return mark_write(s, study, m, false, out, err);
+}
+
+cs_status pg_mark_add(cs_store *s, const char *study, const cs_mark_rec *m, cs_change_outcome *out,
+                      cs_error *err)
+{
+    return mark_write(s, study, m, true, out, err);
 }
 
 cs_status pg_mark_delete(cs_store *s, const char *study, const char *kind, const char *key,

@@ -1275,6 +1275,7 @@ static const cs_store_ops SQLITE_OPS = {
     .findings_list = sq_findings_list,
     .finding_history = sq_finding_history,
     .mark_set = sq_mark_set,
+    .mark_add = sq_mark_add,
     .mark_delete = sq_mark_delete,
     .marks_list = sq_marks_list,
     .report_get = sq_report_get,

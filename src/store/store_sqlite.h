@@ -285,6 +285,8 @@ cs_status sq_finding_history(cs_store *s, const char *study, int64_t id, cs_find
                              size_t *n, cs_error *err);
 cs_status sq_mark_set(cs_store *s, const char *study, const cs_mark_rec *m, cs_change_outcome *out,
                       cs_error *err);
+cs_status sq_mark_add(cs_store *s, const char *study, const cs_mark_rec *m, cs_change_outcome *out,
+                      cs_error *err);
 cs_status sq_mark_delete(cs_store *s, const char *study, const char *kind, const char *key,
                          cs_change_outcome *out, cs_error *err);
 cs_status sq_marks_list(cs_store *s, const char *study, cs_mark_rec **out, size_t *n,

@@ -584,25 +584,36 @@ cs_status sq_finding_history(cs_store *s, const char *study, int64_t id, cs_find
 
 /* ---- marks: landmarks and cleansing grades ---------------------------------- */
 
-cs_status sq_mark_set(cs_store *s, const char *study, const cs_mark_rec *m, cs_change_outcome *out,
-                      cs_error *err)
+/* Set (insert or replace) or, with only_new, add (insert only: CONFLICT
+ * when the mark exists). */
+static cs_status mark_write(cs_store *s, const char *study, const cs_mark_rec *m, bool only_new,
+                            cs_change_outcome *out, cs_error *err)
 {
     sq_store *q = SQ(s);
     bool in_tx = false;
+    int changes = 0;
     *out = CS_CHANGE_NOT_FOUND;
     pthread_mutex_lock(&q->lock);
     cs_status r = begin(q, &in_tx, err);
     if (r != CS_OK || (r = check_open(q, study, out, err)) != CS_OK || *out != CS_CHANGE_OK)
         goto fail;
     if ((r = run(q,
-                 "INSERT INTO marks (study, kind, key, value, seq, set_by, at_ms, first_at_ms)"
-                 " VALUES (?,?,?,?,?,?,?,?) ON CONFLICT (study, kind, key)"
-                 " DO UPDATE SET value = excluded.value, seq = excluded.seq,"
-                 " set_by = excluded.set_by, at_ms = excluded.at_ms,"
-                 " first_at_ms = " CS_MARK_FIRST_AT_MS_ON_UPDATE,
-                 NULL, err, sq_text(study), sq_text(m->kind), sq_text(m->key), sq_text(m->value),
-                 sq_i64(m->seq), sq_text(m->by), sq_i64(m->at_ms), sq_i64(m->at_ms))) != CS_OK)
+                 only_new ? "INSERT INTO marks (study, kind, key, value, seq, set_by, at_ms,"
+                            " first_at_ms) VALUES (?,?,?,?,?,?,?,?)"
+                            " ON CONFLICT (study, kind, key) DO NOTHING"
+                          : "INSERT INTO marks (study, kind, key, value, seq, set_by, at_ms,"
+                            " first_at_ms) VALUES (?,?,?,?,?,?,?,?) ON CONFLICT (study, kind, key)"
+                            " DO UPDATE SET value = excluded.value, seq = excluded.seq,"
+                            " set_by = excluded.set_by, at_ms = excluded.at_ms,"
+                            " first_at_ms = " CS_MARK_FIRST_AT_MS_ON_UPDATE,
+                 &changes, err, sq_text(study), sq_text(m->kind), sq_text(m->key),
+                 sq_text(m->value), sq_i64(m->seq), sq_text(m->by), sq_i64(m->at_ms),
+                 sq_i64(m->at_ms))) != CS_OK)
         goto fail;
+    if (only_new && changes == 0) {
+        *out = CS_CHANGE_CONFLICT;
+        goto fail;
+    }
     r = commit(q, &in_tx, err);
 fail:
     rollback(q, in_tx);
@@ -610,6 +621,18 @@ fail:
     if (r != CS_OK)
         *out = CS_CHANGE_NOT_FOUND;
     return r;
+}
+
+cs_status sq_mark_set(cs_store *s, const char *study, const cs_mark_rec *m, cs_change_outcome *out,
+                      cs_error *err)
+{
+    return mark_write(s, study, m, false, out, err);
+}
+
+cs_status sq_mark_add(cs_store *s, const char *study, const cs_mark_rec *m, cs_change_outcome *out,
+                      cs_error *err)
+{
+    return mark_write(s, study, m, true, out, err);
 }
 
 cs_status sq_mark_delete(cs_store *s, const char *study, const char *kind, const char *key,

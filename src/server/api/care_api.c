@@ -231,55 +231,44 @@ enum MHD_Result cs_api_stage(const cs_api *api, struct MHD_Connection *c, cs_req
                             "the study has no analysed frame to mark yet");
         goto done;
     }
+    snprintf(m.kind, sizeof m.kind, "landmark");
+    snprintf(m.key, sizeof m.key, "%s", landmark);
+    snprintf(m.by, sizeof m.by, "%s", r->auth.user);
+    m.at_ms = cs_now_ms();
+    m.seq = seq ? json_integer_value(seq) : (int64_t)sr.next_seq - 1;
     /* A click without a frame on a stage already marked changes nothing:
      * it would move the landmark (perhaps a reader's, set on the exact
      * frame) to the latest frame, and with it the report's transit times.
-     * Moving it takes a frame (the viewer's correction). */
-    if (!seq) {
+     * Moving it takes a frame (the viewer's correction). So without a
+     * frame the landmark is only added, in one statement: a mark set
+     * meanwhile, on any server, is kept and named. After signing a click
+     * changes nothing either way, and says so as a change would (409
+     * report_signed). */
+    cs_change_outcome out = CS_CHANGE_OK;
+    if ((seq ? cs_store_mark_set(api->store, r->id, &m, &out, &e)
+             : cs_store_mark_add(api->store, r->id, &m, &out, &e)) != CS_OK) {
+        ret = cs_http_error(api->metrics, c, 503, false, "store_unavailable", "%s", e.msg);
+        goto done;
+    }
+    if (!seq && out == CS_CHANGE_CONFLICT) {
+        int64_t have = -1;
         cs_mark_rec *ms = NULL;
         size_t n = 0;
         if (cs_store_marks_list(api->store, r->id, &ms, &n, &e) != CS_OK) {
             ret = cs_http_error(api->metrics, c, 503, false, "store_unavailable", "%s", e.msg);
             goto done;
         }
-        int64_t have = -1;
         for (size_t i = 0; i < n && have < 0; i++)
             if (strcmp(ms[i].kind, "landmark") == 0 && strcmp(ms[i].key, landmark) == 0)
                 have = ms[i].seq;
         free(ms);
-        cs_report_rec *rep = have >= 0 ? calloc(1, sizeof *rep) : NULL;
-        bool has_report = false;
-        if (have >= 0 && !rep) {
-            ret = cs_http_error(api->metrics, c, 503, false, "store_unavailable", "out of memory");
+        /* removed again in between: say so rather than name no frame */
+        if (have < 0 && cs_ws_change_failed(api, c, CS_CHANGE_CONFLICT, "stage", &ret))
             goto done;
-        }
-        if (rep && cs_store_report_get(api->store, r->id, &has_report, rep, &e) != CS_OK) {
-            free(rep);
-            ret = cs_http_error(api->metrics, c, 503, false, "store_unavailable", "%s", e.msg);
-            goto done;
-        }
-        bool is_signed = has_report && strcmp(rep->state, "signed") == 0;
-        free(rep);
-        /* After signing a click changes nothing either way: say so as a
-         * change would (409 report_signed). */
-        if (is_signed && cs_ws_change_failed(api, c, CS_CHANGE_LOCKED, "stage", &ret))
-            goto done;
-        if (have >= 0) {
-            ret = cs_http_json(c, 200,
-                               json_pack("{s:s, s:s, s:I, s:b}", "stage", stage, "landmark",
-                                         landmark, "seq", (json_int_t)have, "unchanged", 1),
-                               false, NULL);
-            goto done;
-        }
-    }
-    snprintf(m.kind, sizeof m.kind, "landmark");
-    snprintf(m.key, sizeof m.key, "%s", landmark);
-    snprintf(m.by, sizeof m.by, "%s", r->auth.user);
-    m.at_ms = cs_now_ms();
-    m.seq = seq ? json_integer_value(seq) : (int64_t)sr.next_seq - 1;
-    cs_change_outcome out = CS_CHANGE_OK;
-    if (cs_store_mark_set(api->store, r->id, &m, &out, &e) != CS_OK) {
-        ret = cs_http_error(api->metrics, c, 503, false, "store_unavailable", "%s", e.msg);
+        ret = cs_http_json(c, 200,
+                           json_pack("{s:s, s:s, s:I, s:b}", "stage", stage, "landmark", landmark,
+                                     "seq", (json_int_t)have, "unchanged", 1),
+                           false, NULL);
         goto done;
     }
     if (cs_ws_change_failed(api, c, out, "stage", &ret))

@@ -847,6 +847,48 @@ static void report_saves_are_versioned_and_keep_the_old_ones(void **state)
                      1);
 }
 
+/* cs_store_mark_add: insert only. An absent mark is added; a present one
+ * (set meanwhile by a reader, on any server) is kept, with CONFLICT; a
+ * signed report locks it like any change. */
+static void a_mark_added_never_replaces_one_set_meanwhile(void **state)
+{
+    fx *f = *state;
+    cs_error e = {0};
+    cs_change_outcome out;
+    add_study(f->s, "s", 1);
+    cs_mark_rec reader = mark("landmark", "first_caecal", "", 101);
+    snprintf(reader.by, sizeof reader.by, "reader");
+    assert_int_equal(cs_store_mark_set(f->s, "s", &reader, &out, &e), CS_OK);
+    assert_int_equal(out, CS_CHANGE_OK);
+    cs_mark_rec click = mark("landmark", "first_caecal", "", 140);
+    snprintf(click.by, sizeof click.by, "monitor");
+    assert_int_equal(cs_store_mark_add(f->s, "s", &click, &out, &e), CS_OK);
+    assert_int_equal(out, CS_CHANGE_CONFLICT);
+    cs_mark_rec other = mark("landmark", "excreted", "", 200);
+    assert_int_equal(cs_store_mark_add(f->s, "s", &other, &out, &e), CS_OK);
+    assert_int_equal(out, CS_CHANGE_OK);
+    assert_int_equal(cs_store_mark_add(f->s, "nostudy", &other, &out, &e), CS_OK);
+    assert_int_equal(out, CS_CHANGE_NOT_FOUND);
+    cs_mark_rec *v = NULL;
+    size_t n = 0;
+    assert_int_equal(cs_store_marks_list(f->s, "s", &v, &n, &e), CS_OK);
+    assert_int_equal(n, 2);
+    assert_string_equal(v[0].key, "excreted");
+    assert_int_equal(v[0].seq, 200);
+    assert_string_equal(v[1].key, "first_caecal");
+    assert_int_equal(v[1].seq, 101); /* the reader's exact frame, kept */
+    assert_string_equal(v[1].by, "reader");
+    free(v);
+    cs_report_rec r = report("s", "read", "{\"recommendation\":\"colonoscopy\"}");
+    cs_report_rec signd;
+    assert_int_equal(cs_store_report_save(f->s, &r, 0, &out, &e), CS_OK);
+    assert_int_equal(cs_store_report_sign(f->s, "s", "dr", 11000, 1, &out, &signd, &e), CS_OK);
+    assert_int_equal(out, CS_CHANGE_OK);
+    cs_mark_rec late = mark("landmark", "first_gastric", "", 3);
+    assert_int_equal(cs_store_mark_add(f->s, "s", &late, &out, &e), CS_OK);
+    assert_int_equal(out, CS_CHANGE_LOCKED);
+}
+
 static void a_signed_report_locks_the_study(void **state)
 {
     fx *f = *state;
@@ -1106,6 +1148,7 @@ int main(void)
         T(findings_are_versioned_and_keep_every_snapshot),
         T(marks_are_one_per_key_and_replaced),
         T(marks_before_schema_14_keep_their_first_time),
+        T(a_mark_added_never_replaces_one_set_meanwhile),
         T(report_saves_are_versioned_and_keep_the_old_ones),
         T(a_signed_report_locks_the_study),
         T(the_clinical_record_round_trips),
