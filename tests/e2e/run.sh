@@ -7,7 +7,8 @@
 # runs tests/e2e/workstation.mjs on the first (it signs its report) and
 # tests/e2e/polyp.mjs then tests/e2e/record.mjs (the clinical record) on the
 # second, and tests/e2e/training.mjs (reader training) on a third
-# (playwright-core driving Debian's Chromium).
+# (playwright-core driving Debian's Chromium); a fourth study is left
+# half uploaded for the viewer's "still arriving" notice.
 # Exit 77 (skipped) without Chromium, node, or the npm packages of
 # tests/node. ctest passes CAPSCREEN, CS_SOURCE_DIR, CS_BUILD_DIR
 # (tests/CMakeLists.txt); CS_SHOTS (optional) keeps the screenshots.
@@ -101,6 +102,32 @@ http PUT "/api/v1/studies/$CS_TRAINING_STUDY/patient" -H "Authorization: Bearer 
     '{"patient": {"nhs_number": "4010232137", "family": "Jones", "given": "Bryn", "birth_date": "1958-11-02",
       "sex": "male"}, "episode": {"pathway": "screening", "indication": "fit_positive"}}'
 [ "$CODE" = 200 ] || die "the training study's patient: HTTP $CODE $(cat "$T/body")"
+
+# A fourth study, still arriving, for the viewer's notice (workstation.mjs):
+# the first half of the demo stream uploaded and analysed, the upload left
+# open; the test sends the rest while the viewer is open.
+new_device '{"label": "Demo (arriving)"}'
+CS_ARRIVING_STUDY=$STUDY CS_ARRIVING_TOKEN=$TOKEN
+tus_create "$TOKEN" -H "Upload-Defer-Length: 1"
+[ "$CODE" = 201 ] || die "the arriving study's upload: HTTP $CODE $(cat "$T/body")"
+SIZE=$(stat -c %s "$T/demo.csfs")
+HALF=$((SIZE / 2))
+slice "$T/demo.csfs" 0 "$HALF" "$T/arriving1"
+slice "$T/demo.csfs" "$HALF" $((SIZE - HALF)) "$T/arriving2"
+http PATCH "$UPLOAD" "${TUS[@]}" -H "Authorization: Bearer $TOKEN" "${OCTET[@]}" -H "Upload-Offset: 0" \
+    --data-binary @"$T/arriving1"
+[ "$CODE" = 204 ] || die "the arriving study's first half: HTTP $CODE $(cat "$T/body")"
+first_half_analysed() {
+    http GET "/api/v1/studies/$CS_ARRIVING_STUDY" -H "Authorization: Bearer $ADMIN_TOKEN"
+    python3 - "$T/body" <<'PY'
+import json, sys
+p = json.load(open(sys.argv[1]))["progress"]
+sys.exit(0 if 0 < p["frames_analysed"] == p["frames_received"] else 1)
+PY
+}
+wait_until 120 "the arriving study's first half to be analysed" first_half_analysed
+export CS_ARRIVING_STUDY CS_ARRIVING_TOKEN CS_ARRIVING_UPLOAD=$UPLOAD CS_ARRIVING_REST=$T/arriving2 \
+    CS_ARRIVING_OFFSET=$HALF CS_ARRIVING_SIZE=$SIZE
 
 if [ -n "${CS_SHOTS:-}" ]; then mkdir -p "$CS_SHOTS"; export CS_SHOTS; fi
 RC=0

@@ -9,6 +9,7 @@
 //
 // Prints "ok - ..." / "not ok - ..." lines and finally
 // "e2e: N passed, M failed"; exits 1 on any failure.
+import fs from 'node:fs';
 import * as lib from './lib.mjs';
 import { env, check, assert, eq, shot, login, launch, crashed, finish, problems } from './lib.mjs';
 
@@ -494,6 +495,39 @@ try {
   // it six times over (its frame index rewritten on the way in: 650 bleeding
   // frames, then 40 polyp frames at 1300-1339; frames past the study's end
   // served as their copies), as a long study would be.
+  await check('a study still arriving: the viewer says so, and counts the frames analysed since it opened', async () => {
+    const ARR = env('CS_ARRIVING_STUDY');
+    const { ctx, page: p } = await newPage(browser, 'reader (arriving)');
+    try {
+      await login(p, READER);
+      await p.goto(`/#/study/${encodeURIComponent(ARR)}`);
+      await p.waitForSelector('#viewer[data-seq]');
+      const shown = Number(await p.$eval('#viewer', (v) => v.dataset.count));
+      assert(shown > 0, 'the arriving study opened with no frames');
+      const note = p.locator('[data-testid="study-arriving"]');
+      assert(await note.isVisible(), 'no notice that the study is still arriving');
+      assert((await note.textContent()).includes('still arriving'), `notice: ${await note.textContent()}`);
+      // the rest of the stream, from the hub's side
+      const rest = fs.readFileSync(env('CS_ARRIVING_REST'));
+      const up = env('CS_ARRIVING_UPLOAD');
+      const r = await fetch(up.startsWith('http') ? up : `${URL_}${up}`, {
+        method: 'PATCH', body: rest,
+        headers: { 'Tus-Resumable': '1.0.0', 'Content-Type': 'application/offset+octet-stream', Authorization: `Bearer ${env('CS_ARRIVING_TOKEN')}`,
+          'Upload-Offset': env('CS_ARRIVING_OFFSET'), 'Upload-Length': env('CS_ARRIVING_SIZE') } });
+      eq(r.status, 204, 'the rest of the arriving study');
+      await p.waitForSelector('[data-testid="study-arriving"][data-more]');
+      const more = Number(await note.getAttribute('data-more'));
+      assert(more > 0, `frames counted since the view opened: ${more}`);
+      assert((await note.textContent()).includes(`${more} more frame`), `notice: ${await note.textContent()}`);
+      eq(Number(await p.$eval('#viewer', (v) => v.dataset.count)), shown, 'the view changed its frames under the reader');
+      await p.click('[data-testid="study-reload"]');
+      await p.waitForFunction((c) => Number(document.getElementById('viewer')?.dataset.count) > c, shown);
+      eq((await lib.cspOf(p)).join('; '), '', 'CSP violations');
+    } finally {
+      await ctx.close();
+    }
+  });
+
   await check('past 600 thumbnails the strip pages; it counts the bleeding and polyp frames not on the page and says how to reach them; Y turns to its page', async () => {
     const { ctx, page: p } = await newPage(browser, 'reader (strip pages)');
     try {

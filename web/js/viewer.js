@@ -152,6 +152,29 @@ export async function mountViewer(main, studyId, opts = {}) {
       : `Your role (${session.role}) may view but not change findings.`,
   });
 
+  // A study still arriving: the frame index above is what was analysed
+  // when this view opened. Frames analysed since (perhaps flagged) are not
+  // in it, so the view says so, with how many, until it is reloaded.
+  const arriving = h('p.notice.small#study-arriving', { testid: 'study-arriving', role: 'status', hidden: true });
+  let arrivals = null;
+  if (!tr && study.state && study.state !== 'complete') {
+    arriving.hidden = false;
+    arriving.textContent = 'This study is still arriving: frames analysed after this view opened are shown when you reload it.';
+    arrivals = new EventSource(`/api/v1/studies/${encodeURIComponent(studyId)}/events`);
+    arrivals.addEventListener('progress', (ev) => {
+      let d = null;
+      try { d = JSON.parse(ev.data); } catch { return; }
+      const n = d && d.progress ? d.progress.frames_analysed : 0;
+      if (n > count) {
+        clear(arriving).append(`${n - count} more frame${n - count === 1 ? '' : 's'} analysed since this view opened, not shown here${d.state === 'complete' ? ' (the study is now complete)' : ''}. `,
+          h('button.btn.btn-small', { type: 'button', testid: 'study-reload', on: { click: () => window.location.reload() } }, 'Reload'));
+        arriving.dataset.more = String(n - count);
+      }
+      if (d && d.state === 'complete') arrivals.close();
+    });
+    arrivals.addEventListener('session_ended', () => arrivals.close());
+  }
+
   const root = h('section.viewer-page#viewer', { testid: 'viewer', dataset: { study: studyId, count } },
     tr ? h('div.viewer-head',
       h('a.back', { href: '#/training' }, '← Training'),
@@ -163,6 +186,7 @@ export async function mountViewer(main, studyId, opts = {}) {
         polypSettingNote(study),
         h('span.spacer'),
         h('a.btn.btn-small', { href: `#/study/${encodeURIComponent(studyId)}/report`, testid: 'open-report' }, 'Report')),
+    arriving,
     h('div.viewer-grid',
       h('div.stage-col', stage, canvas, controls, h('div.info-row', status, info),
         sizeNote, stripHead, polypMissNote, stripHidden, strip),
@@ -790,6 +814,7 @@ export async function mountViewer(main, studyId, opts = {}) {
   if (tr) tr.onReadOnlyChange = () => { st.signed = tr.submitted(); panel.applyReadOnly?.(); };
 
   return () => {
+    if (arrivals) arrivals.close();
     if (clock) { clearInterval(readingTimer); flushReading(); clock.stop(); }
     destroyed = true;
     cancelAnimationFrame(st.raf);
