@@ -662,6 +662,17 @@ try {
     eq(now.state, 'read', 'signed over a landmark and patient detail the consultant had not seen');
   });
 
+  await check('a save shows the landmarks as they are under the stamp it answers with', async () => {
+    const csrf = await csrfOf(cpage);
+    const lmNow = ((await (await cpage.request.get(`/api/v1/studies/${STUDY}/marks`)).json()).landmarks || {}).first_caecal;
+    const seq = lmNow && lmNow.seq === 103 ? 104 : 103;
+    const r = await cpage.request.put(`/api/v1/studies/${STUDY}/landmarks/first_caecal`, { headers: { 'X-CSRF-Token': csrf }, data: { seq } });
+    eq(r.status(), 200, 'the landmark set behind the page');
+    assert(!(await cpage.textContent('#report-landmarks')).includes(`frame ${seq}`), 'the page showed the landmark before it was set');
+    await cpage.click('#report-read');
+    await cpage.waitForFunction((s) => document.querySelector('#report-landmarks')?.textContent.includes(`first caecal: frame ${s}`), seq);
+  });
+
   await check('the consultant signs the version on screen and sees it read-only with "Signed by"', async () => {
     await cpage.click('#report-sign');
     await cpage.waitForSelector('#signed-banner:visible');

@@ -114,6 +114,20 @@ export async function mountReport(main, studyId) {
       : 'No episode details recorded.';
   }
   renderContext();
+  // After a report answer (a save, a reload): what it covers, read after
+  // its stamp, so nothing on screen is older than the stamp signed with.
+  // If that read fails the page may show less than its stamp covers:
+  // it then refuses to sign until reloaded.
+  let contextStale = false;
+  async function refreshContext() {
+    try {
+      [study, marks] = await Promise.all([get(studyPath(studyId)), get(studyPath(studyId, '/marks'))]);
+      contextStale = false;
+      renderContext();
+    } catch {
+      contextStale = true;
+    }
+  }
 
   // The findings the printed report lists, as the server's REPORT answer
   // gave them with its basis stamp: what a signature covers besides the
@@ -345,6 +359,7 @@ export async function mountReport(main, studyId) {
     if (report && report.version !== undefined) body.version = report.version;
     try {
       report = await put(studyPath(studyId, '/report'), body);
+      await refreshContext();
       fill();
       return report;
     } catch (e) {
@@ -365,8 +380,7 @@ export async function mountReport(main, studyId) {
     try {
       // the report (its stamp) first, then what it covers, as at load
       report = await get(studyPath(studyId, '/report'));
-      [study, marks] = await Promise.all([get(studyPath(studyId)), get(studyPath(studyId, '/marks'))]);
-      renderContext();
+      await refreshContext();
       fill();
     } catch (e2) { /* the message below still stands */ }
     const who = report && report.updated_by ? ` by ${report.updated_by}` : '';
@@ -379,6 +393,11 @@ export async function mountReport(main, studyId) {
 
   if (signBtn) signBtn.addEventListener('click', async () => {
     if (!recommendation.value) { msg.textContent = 'Choose a recommendation before signing'; msg.hidden = false; return; }
+    if (contextStale) {
+      msg.textContent = 'The patient details and landmarks could not be read again after the last change: reload the page before signing.';
+      msg.hidden = false;
+      return;
+    }
     document.getElementById('report')?.removeAttribute('data-review');
     // The server signs exactly the version named: the one on screen. If
     // the screen differs from it, save first (against the version this
@@ -409,6 +428,7 @@ export async function mountReport(main, studyId) {
       }
       if (!shownBasis) {
         // the first save: no stamp was on screen before it
+        await refreshContext();
         msg.textContent = 'The report is saved. Review the findings listed under it and the patient details, then sign.';
         msg.hidden = false;
         document.getElementById('report')?.setAttribute('data-review', 'first-save');
