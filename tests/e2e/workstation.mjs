@@ -662,6 +662,21 @@ try {
     eq(now.state, 'read', 'signed over a landmark and patient detail the consultant had not seen');
   });
 
+  await check('Sign on a report never saved: it is saved and shown for review, not signed on a stamp never on screen', async () => {
+    const ARR = env('CS_ARRIVING_STUDY');
+    await cpage.goto(`/#/study/${encodeURIComponent(ARR)}/report`);
+    await cpage.waitForSelector('#report-sign');
+    eq(await cpage.textContent('#report-state'), 'not saved yet', 'state before the click');
+    await cpage.selectOption('#r-recommendation', 'colonoscopy');
+    await cpage.click('#report-sign');
+    await cpage.waitForSelector('#report[data-review="first-save"]');
+    assert((await cpage.textContent('#report-error')).includes('Review the findings'), 'no request for a review');
+    const now = await (await cpage.request.get(`/api/v1/studies/${ARR}/report`)).json();
+    eq(now.state, 'read', 'the first click signed, or did not save');
+    await cpage.goto(`/#/study/${encodeURIComponent(STUDY)}/report`);
+    await cpage.waitForSelector('#report-sign');
+  });
+
   await check('a save shows the landmarks as they are under the stamp it answers with', async () => {
     const csrf = await csrfOf(cpage);
     const lmNow = ((await (await cpage.request.get(`/api/v1/studies/${STUDY}/marks`)).json()).landmarks || {}).first_caecal;
