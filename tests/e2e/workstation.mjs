@@ -677,6 +677,41 @@ try {
     await cpage.waitForSelector('#report-sign');
   });
 
+  await check('a sign that fails after its save does not leave the save\'s stamp to sign with', async () => {
+    // its own page: the failed sign (503) is an expected console error here
+    const { ctx, page: p } = await lib.newPage(browser, URL_, 'consultant (failed sign)', { allow: /status of (401|404|409|503)/ });
+    try {
+      await login(p, CONS);
+      await p.goto(`/#/study/${encodeURIComponent(STUDY)}/report`);
+      await p.waitForSelector('#report-sign');
+      const csrf = await csrfOf(p);
+      const lmNow = ((await (await p.request.get(`/api/v1/studies/${STUDY}/marks`)).json()).landmarks || {}).first_caecal;
+      const seq = lmNow && lmNow.seq === 105 ? 106 : 105;
+      const r = await p.request.put(`/api/v1/studies/${STUDY}/landmarks/first_caecal`, { headers: { 'X-CSRF-Token': csrf }, data: { seq } });
+      eq(r.status(), 200, 'the landmark set behind the page');
+      await p.fill('#r-comments', 'edited before a sign that fails');
+      let failed = 0;
+      await p.route((u) => u.pathname === `/api/v1/studies/${STUDY}/report/sign`, (route) => {
+        if (failed++ > 0) return route.continue();
+        return route.fulfill({ status: 503, contentType: 'application/json', body: JSON.stringify({ error: 'store_unavailable', status: 503, reason: 'a test' }) });
+      });
+      await p.click('#report-sign');
+      await p.waitForSelector('#report-error:not([hidden])');
+      eq(failed, 1, 'sign requests before the retry');
+      await p.click('#report-sign');
+      await p.waitForSelector('#report[data-review="newer-version"]');
+      const now = await (await p.request.get(`/api/v1/studies/${STUDY}/report`)).json();
+      eq(now.state, 'read', 'the retry signed over a landmark the page never showed');
+      await p.waitForFunction((s) => document.querySelector('#report-landmarks')?.textContent.includes(`first caecal: frame ${s}`), seq);
+    } finally {
+      await ctx.close();
+    }
+    // the consultant's own page shows the report as it now is
+    await cpage.goto(`/#/study/${encodeURIComponent(STUDY)}`);
+    await cpage.goto(`/#/study/${encodeURIComponent(STUDY)}/report`);
+    await cpage.waitForSelector('#report-sign');
+  });
+
   await check('a save shows the landmarks as they are under the stamp it answers with', async () => {
     const csrf = await csrfOf(cpage);
     const lmNow = ((await (await cpage.request.get(`/api/v1/studies/${STUDY}/marks`)).json()).landmarks || {}).first_caecal;

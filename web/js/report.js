@@ -114,19 +114,24 @@ export async function mountReport(main, studyId) {
       : 'No episode details recorded.';
   }
   renderContext();
-  // After a report answer (a save, a reload): what it covers, read after
-  // its stamp, so nothing on screen is older than the stamp signed with.
-  // If that read fails the page may show less than its stamp covers:
-  // it then refuses to sign until reloaded.
-  let contextStale = false;
-  async function refreshContext() {
+  // The stamp that what is on screen matches: the one a sign names. It
+  // moves to a new report answer's stamp only once the landmarks and
+  // patient details have been read again after that answer (so they are
+  // at least as new as it); until then, or if that read fails, it stays
+  // the older one, which the server refuses if anything changed since.
+  let shownBasis = rep ? rep.basis : null;
+  async function showAnswer(answer) {
+    report = answer;
+    fill();
+    const stamp = answer.basis;
     try {
       [study, marks] = await Promise.all([get(studyPath(studyId)), get(studyPath(studyId, '/marks'))]);
-      contextStale = false;
-      renderContext();
     } catch {
-      contextStale = true;
+      return false;
     }
+    renderContext();
+    if (report === answer) shownBasis = stamp; // no newer answer meanwhile
+    return true;
   }
 
   // The findings the printed report lists, as the server's REPORT answer
@@ -358,9 +363,7 @@ export async function mountReport(main, studyId) {
     const body = { content, state };
     if (report && report.version !== undefined) body.version = report.version;
     try {
-      report = await put(studyPath(studyId, '/report'), body);
-      await refreshContext();
-      fill();
+      await showAnswer(await put(studyPath(studyId, '/report'), body));
       return report;
     } catch (e) {
       msg.textContent = errorText(e);
@@ -377,27 +380,31 @@ export async function mountReport(main, studyId) {
   // Someone else saved since this page showed the report: show their
   // version and ask for a review; never sign content not on screen.
   async function showNewerVersion(code) {
+    let shown = false;
     try {
       // the report (its stamp) first, then what it covers, as at load
-      report = await get(studyPath(studyId, '/report'));
-      await refreshContext();
-      fill();
-    } catch (e2) { /* the message below still stands */ }
+      shown = await showAnswer(await get(studyPath(studyId, '/report')));
+    } catch { /* said below */ }
     const who = report && report.updated_by ? ` by ${report.updated_by}` : '';
-    msg.textContent = code === 'basis_changed'
-      ? 'The findings, landmarks, cleansing grades or patient details changed since this report was shown. The current ones are shown now: review them, then sign again.'
-      : `The report was changed${who} since you opened it. Its current version is shown now: review it, then sign again.`;
+    msg.textContent = !shown
+      ? 'The report or what it covers changed since it was shown, and could not be read again: reload the page, review it, then sign.'
+      : code === 'basis_changed'
+        ? 'The findings, landmarks, cleansing grades, patient details or the study\'s frames changed since this report was shown. The current ones are shown now: review them, then sign again.'
+        : `The report was changed${who} since you opened it. Its current version is shown now: review it, then sign again.`;
     msg.hidden = false;
     document.getElementById('report')?.setAttribute('data-review', 'newer-version');
   }
 
+  function firstSaveReview() {
+    msg.textContent = shownBasis
+      ? 'The report is saved. Review the findings listed under it and the patient details, then sign.'
+      : 'The report is saved, but what it covers could not be read again: reload the page, review it, then sign.';
+    msg.hidden = false;
+    document.getElementById('report')?.setAttribute('data-review', 'first-save');
+  }
+
   if (signBtn) signBtn.addEventListener('click', async () => {
     if (!recommendation.value) { msg.textContent = 'Choose a recommendation before signing'; msg.hidden = false; return; }
-    if (contextStale) {
-      msg.textContent = 'The patient details and landmarks could not be read again after the last change: reload the page before signing.';
-      msg.hidden = false;
-      return;
-    }
     document.getElementById('report')?.removeAttribute('data-review');
     // The server signs exactly the version named: the one on screen. If
     // the screen differs from it, save first (against the version this
@@ -406,39 +413,44 @@ export async function mountReport(main, studyId) {
     // the findings, landmarks and patient details this page showed before
     // the save, never the stamp the save answers with: a change that
     // landed meanwhile is then refused and shown, not signed unseen.
-    const shownBasis = report ? report.basis : null;
+    const basis = shownBasis;
     let same = false;
     try { same = !!report && JSON.stringify(contentNow()) === JSON.stringify(normal(report.content)); } catch { same = false; }
     if (!same) {
       msg.hidden = true;
       let content;
       try { content = formContent(parseKeys()); } catch (e) { msg.textContent = e.message; msg.hidden = false; return; }
+      let saved;
       try {
-        report = await put(studyPath(studyId, '/report'), {
+        saved = await put(studyPath(studyId, '/report'), {
           content,
           state: 'read',
           version: report ? report.version : 0,
         });
-        fill();
       } catch (e) {
         if (e.status === 409 && e.code === 'version_conflict') { await showNewerVersion(); return; }
         msg.textContent = errorText(e);
         msg.hidden = false;
         return;
       }
-      if (!shownBasis) {
+      if (!basis) {
         // the first save: no stamp was on screen before it
-        await refreshContext();
-        msg.textContent = 'The report is saved. Review the findings listed under it and the patient details, then sign.';
-        msg.hidden = false;
-        document.getElementById('report')?.setAttribute('data-review', 'first-save');
+        await showAnswer(saved);
+        firstSaveReview();
         return;
       }
+      report = saved; // its stamp is not shownBasis: that one was on screen
+      fill();
+    } else if (!basis) {
+      // saved, but what it covers not yet shown again (a click during
+      // that read, or the read failed): nothing on screen to sign with
+      firstSaveReview();
+      return;
     }
     // The server checks the version named first (a newer one is shown for
     // review below), then the mandatory fields (422 with their list).
     try {
-      report = await post(studyPath(studyId, '/report/sign'), { version: report.version, basis: shownBasis });
+      report = await post(studyPath(studyId, '/report/sign'), { version: report.version, basis });
       fill();
       toast('Report signed');
     } catch (e) {

@@ -844,8 +844,8 @@ enum MHD_Result cs_ws_report_sign(const cs_api *api, struct MHD_Connection *c, c
     case CS_CHECK_BASIS_CHANGED:
         ret = cs_http_error(api->metrics, c, 409, false, "basis_changed",
                             "the findings, landmarks, cleansing grades or patient details "
-                            "that the report shows changed since it was shown; reload it and "
-                            "review before signing");
+                            "that the report shows, or the study's frames, changed since it was "
+                            "shown; reload it and review before signing");
         break;
     case CS_CHECK_INVALID:
         ret = cs_http_error(api->metrics, c, 422, false, "no_recommendation",
