@@ -25,10 +25,12 @@ const LANDMARK_SHORT = { first_gastric: 'G', first_duodenal: 'D', first_caecal: 
 export async function mountViewer(main, studyId, opts = {}) {
   const tr = opts.training || null;
   const source = tr ? tr.source : studySource(studyId);
-  const [study, idx, report] = tr
-    ? [{ label: tr.label }, await get(`training/cases/${encodeURIComponent(studyId)}/frames`), null]
+  // The study before its frame index: a study read as complete then has
+  // every frame in the index (the notice below relies on it).
+  const study = tr ? { label: tr.label } : await get(studyPath(studyId));
+  const [idx, report] = tr
+    ? [await get(`training/cases/${encodeURIComponent(studyId)}/frames`), null]
     : await Promise.all([
-      get(studyPath(studyId)),
       get(studyPath(studyId, '/frames')),
       get(studyPath(studyId, '/report')).catch((e) => { if (e.status === 404) return null; throw e; }),
     ]);
@@ -155,24 +157,30 @@ export async function mountViewer(main, studyId, opts = {}) {
   // A study still arriving: the frame index above is what was analysed
   // when this view opened. Frames analysed since (perhaps flagged) are not
   // in it, so the view says so, with how many, until it is reloaded.
+  // The stream is opened last, once the view is mounted (below), and kept
+  // open while it is: a finished study that was not closed may still
+  // receive another upload.
   const arriving = h('p.notice.small#study-arriving', { testid: 'study-arriving', role: 'status', hidden: true });
-  let arrivals = null;
-  if (!tr && study.state && study.state !== 'complete') {
+  const followArrivals = !tr && study.state && study.state !== 'complete';
+  if (followArrivals) {
     arriving.hidden = false;
     arriving.textContent = 'This study is still arriving: frames analysed after this view opened are shown when you reload it.';
-    arrivals = new EventSource(`/api/v1/studies/${encodeURIComponent(studyId)}/events`);
-    arrivals.addEventListener('progress', (ev) => {
+  }
+  function openArrivals() {
+    const es = new EventSource(`/api/v1/studies/${encodeURIComponent(studyId)}/events`);
+    es.addEventListener('progress', (ev) => {
       let d = null;
       try { d = JSON.parse(ev.data); } catch { return; }
       const n = d && d.progress ? d.progress.frames_analysed : 0;
       if (n > count) {
+        arriving.hidden = false;
         clear(arriving).append(`${n - count} more frame${n - count === 1 ? '' : 's'} analysed since this view opened, not shown here${d.state === 'complete' ? ' (the study is now complete)' : ''}. `,
           h('button.btn.btn-small', { type: 'button', testid: 'study-reload', on: { click: () => window.location.reload() } }, 'Reload'));
         arriving.dataset.more = String(n - count);
       }
-      if (d && d.state === 'complete') arrivals.close();
     });
-    arrivals.addEventListener('session_ended', () => arrivals.close());
+    es.addEventListener('session_ended', () => es.close());
+    return es;
   }
 
   const root = h('section.viewer-page#viewer', { testid: 'viewer', dataset: { study: studyId, count } },
@@ -798,6 +806,7 @@ export async function mountViewer(main, studyId, opts = {}) {
 
   // ---- start -----------------------------------------------------------------
   await panel.load();
+  const arrivals = followArrivals ? openArrivals() : null;
   setLayout(1);
   drawTimeline();
   render();
