@@ -159,6 +159,9 @@ draw() { # fold seed arm...: trains the arms' draws not in the store, in lockste
   name=$(IFS=+; echo "${arms[*]}")
   log=$work/fold$k-seed$s-$name.log
   local ckpt=$work/ckpt-fold$k-seed$s-$name c
+  # checked again here, not only when the command started: another command
+  # may have started a job for this fold and seed since
+  check_checkpoints "$k" "$s" "${arms[@]}" || return 1
   for c in "$work/ckpt-fold$k-seed$s-"*; do # another arm set's: never resumed now (check_checkpoints)
     [ "$c" = "$ckpt" ] || [ ! -e "$c" ] || rm -rf "$c"
   done
