@@ -38,6 +38,24 @@ const PASTED = labelRows.slice(1).map((l, i) => [i, l.split(',')[head.indexOf('p
 
 const seqOf = (page) => page.$eval('#viewer', (v) => Number(v.dataset.seq));
 
+// The box `testid` of frame slot 0 on screen, against where box `bx`
+// ([x, y, w, h] in the frame's pixels; `b` its index entry with w, h) must
+// be drawn over the image as it is fitted into the slot. -> the box's element data.
+async function expectBoxAt(page, testid, bx, b, what) {
+  const geo = await page.$eval('[data-testid="frame-slot-0"]', (slot, id) => {
+    const img = slot.querySelector('img'), el = slot.querySelector(`[data-testid="${id}"]`);
+    const s = slot.getBoundingClientRect(), r = el.getBoundingClientRect();
+    return { sw: s.width, sh: s.height, sl: s.left, st: s.top, nw: img.naturalWidth, nh: img.naturalHeight, l: r.left, t: r.top, w: r.width, h: r.height, seq: el.dataset.seq, text: el.textContent };
+  }, testid);
+  const k = Math.min(geo.sw / geo.nw, geo.sh / geo.nh);
+  const ox = geo.sl + (geo.sw - geo.nw * k) / 2, oy = geo.st + (geo.sh - geo.nh * k) / 2;
+  const want = { l: ox + (bx[0] / b.w) * geo.nw * k, t: oy + (bx[1] / b.h) * geo.nh * k, w: (bx[2] / b.w) * geo.nw * k, h: (bx[3] / b.h) * geo.nh * k };
+  for (const key of ['l', 't', 'w', 'h']) {
+    assert(Math.abs(geo[key] - want[key]) <= 2, `${what} ${key}: ${geo[key].toFixed(1)} on screen, ${want[key].toFixed(1)} expected`);
+  }
+  return geo;
+}
+
 const browser = await launch();
 
 try {
@@ -167,18 +185,8 @@ try {
     await page.waitForSelector(`${sel}:visible`);
     const b = index.boxes[String(seq)];
     box = b.p[0];
-    const geo = await page.$eval('[data-testid="frame-slot-0"]', (slot) => {
-      const img = slot.querySelector('img'), el = slot.querySelector('[data-testid="box-polyp-0"]');
-      const s = slot.getBoundingClientRect(), r = el.getBoundingClientRect();
-      return { sw: s.width, sh: s.height, sl: s.left, st: s.top, nw: img.naturalWidth, nh: img.naturalHeight, l: r.left, t: r.top, w: r.width, h: r.height, seq: el.dataset.seq };
-    });
+    const geo = await expectBoxAt(page, 'box-polyp-0', box, b, 'box');
     eq(geo.seq, String(seq), 'the box belongs to the shown frame');
-    const k = Math.min(geo.sw / geo.nw, geo.sh / geo.nh);
-    const ox = geo.sl + (geo.sw - geo.nw * k) / 2, oy = geo.st + (geo.sh - geo.nh * k) / 2;
-    const want = { l: ox + (box[0] / b.w) * geo.nw * k, t: oy + (box[1] / b.h) * geo.nh * k, w: (box[2] / b.w) * geo.nw * k, h: (box[3] / b.h) * geo.nh * k };
-    for (const key of ['l', 't', 'w', 'h']) {
-      assert(Math.abs(geo[key] - want[key]) <= 2, `box ${key}: ${geo[key].toFixed(1)} on screen, ${want[key].toFixed(1)} expected`);
-    }
     await shot(page, 'polyp-box.png');
     await page.keyboard.press('b');
     await page.waitForSelector(sel, { state: 'hidden' });
@@ -201,20 +209,9 @@ try {
     const sel = '[data-testid="frame-slot-0"] [data-testid="box-bleeding-0"]';
     await page.waitForSelector(`${sel}:visible`);
     const b = index.boxes[String(seq)];
-    const bb = b.b[0];
-    const geo = await page.$eval('[data-testid="frame-slot-0"]', (slot) => {
-      const img = slot.querySelector('img'), el = slot.querySelector('[data-testid="box-bleeding-0"]');
-      const s = slot.getBoundingClientRect(), r = el.getBoundingClientRect();
-      return { sw: s.width, sh: s.height, sl: s.left, st: s.top, nw: img.naturalWidth, nh: img.naturalHeight, l: r.left, t: r.top, w: r.width, h: r.height, seq: el.dataset.seq, text: el.textContent };
-    });
+    const geo = await expectBoxAt(page, 'box-bleeding-0', b.b[0], b, 'bleeding box');
     eq(geo.seq, String(seq), 'the bleeding box belongs to the shown frame');
     assert(geo.text.startsWith('blood '), `bleeding box label: ${geo.text}`);
-    const k = Math.min(geo.sw / geo.nw, geo.sh / geo.nh);
-    const ox = geo.sl + (geo.sw - geo.nw * k) / 2, oy = geo.st + (geo.sh - geo.nh * k) / 2;
-    const want = { l: ox + (bb[0] / b.w) * geo.nw * k, t: oy + (bb[1] / b.h) * geo.nh * k, w: (bb[2] / b.w) * geo.nw * k, h: (bb[3] / b.h) * geo.nh * k };
-    for (const key of ['l', 't', 'w', 'h']) {
-      assert(Math.abs(geo[key] - want[key]) <= 2, `bleeding box ${key}: ${geo[key].toFixed(1)} on screen, ${want[key].toFixed(1)} expected`);
-    }
     await shot(page, 'bleeding-box.png');
     await page.keyboard.press('b');
     await page.waitForSelector(sel, { state: 'hidden' });
